@@ -1,0 +1,42 @@
+// Command milterd is outguard's outbound content-filter milter.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"outguard/config"
+	"outguard/daemon"
+)
+
+func main() {
+	path := flag.String("config", config.DefaultPath, "config file")
+	listen := flag.String("listen", "", "listen address, overrides the config's listen (unix:/path or inet:host:port)")
+	check := flag.Bool("check-config", false, "validate the config and exit: 0 when valid, 1 otherwise")
+	version := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+
+	if *version {
+		fmt.Println("milterd", daemon.Version)
+		return
+	}
+	cfg, err := config.Load(*path)
+	if err == nil && *listen != "" {
+		cfg.Listen, err = config.ParseAddress(*listen)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "milterd:", err)
+		os.Exit(1)
+	}
+	if *check {
+		fmt.Println(*path + ": ok")
+		return
+	}
+	log := cfg.Logger(os.Stderr)
+	if err := daemon.Run(context.Background(), *path, cfg, log); err != nil {
+		log.Error("milterd failed", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,150 @@
+// Package config reads milterd's YAML configuration. It is strict: an
+// unknown key or a bad value is an error naming the file, line and key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"reflect"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"outguard/policy"
+)
+
+// DefaultPath is where milterd looks for its config without -config.
+const DefaultPath = "/etc/outguard/milterd.yaml"
+
+// Config is the whole file. milterd.example.yaml documents every key.
+type Config struct {
+	Listen           Address  `yaml:"listen"`
+	SocketMode       FileMode `yaml:"socket_mode"`
+	SocketGroup      string   `yaml:"socket_group"`
+	StateDir         string   `yaml:"state_dir"`
+	Log              Log      `yaml:"log"`
+	Header           Header   `yaml:"header"`
+	Unauthenticated  Action   `yaml:"unauthenticated"`
+	TrustedNetworks  []Prefix `yaml:"trusted_networks"`
+	Spool            Spool    `yaml:"spool"`
+	ProgressInterval Duration `yaml:"progress_interval"`
+	ShutdownTimeout  Duration `yaml:"shutdown_timeout"`
+}
+
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+type Header struct {
+	Enabled bool   `yaml:"enabled"`
+	Name    string `yaml:"name"`
+}
+
+type Spool struct {
+	MemoryLimit Size   `yaml:"memory_limit"`
+	Dir         string `yaml:"dir"`
+}
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() *Config {
+	return &Config{
+		Listen:          Address{"unix", "/run/outguard/milterd.sock"},
+		SocketMode:      0o660,
+		StateDir:        "/var/lib/outguard",
+		Log:             Log{Format: "text", Level: "info"},
+		Header:          Header{Enabled: true, Name: "X-Outguard"},
+		Unauthenticated: Action(policy.Accept),
+		TrustedNetworks: []Prefix{
+			Prefix(netip.MustParsePrefix("127.0.0.0/8")),
+			Prefix(netip.MustParsePrefix("::1/128")),
+		},
+		Spool:            Spool{MemoryLimit: 1 << 20},
+		ProgressInterval: Duration(10 * time.Second),
+		ShutdownTimeout:  Duration(30 * time.Second),
+	}
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data as read from the file named name.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	d := &decoder{file: name, lines: map[string]int{}}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{File: name, Msg: yamlErrPrefix.ReplaceAllString(err.Error(), "")}
+	}
+	if len(doc.Content) > 0 {
+		if err := d.decode(doc.Content[0], "", reflect.ValueOf(c).Elem()); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.validate(d); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate(d *decoder) error {
+	bad := func(key, format string, args ...any) error {
+		return &Error{File: d.file, Line: d.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "unknown format %q (want text or json)", c.Log.Format)
+	}
+	if _, err := ParseLevel(c.Log.Level); err != nil {
+		return bad("log.level", "%v", err)
+	}
+	if c.Header.Enabled && !validHeaderName(c.Header.Name) {
+		return bad("header.name", "invalid header field name %q", c.Header.Name)
+	}
+	switch policy.Action(c.Unauthenticated) {
+	case policy.Accept, policy.Tempfail, policy.Reject:
+	default:
+		return bad("unauthenticated", "must be accept, tempfail or reject")
+	}
+	if c.StateDir == "" {
+		return bad("state_dir", "must not be empty")
+	}
+	if c.ProgressInterval < Duration(time.Second) {
+		return bad("progress_interval", "must be at least 1s")
+	}
+	return nil
+}
+
+// RFC 5322 3.6.8: printable US-ASCII except colon.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < 33 || r > 126 || r == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// Networks returns the trusted networks as netip prefixes.
+func (c *Config) Networks() []netip.Prefix {
+	out := make([]netip.Prefix, len(c.TrustedNetworks))
+	for i, p := range c.TrustedNetworks {
+		out[i] = netip.Prefix(p)
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Client is an SMTP client session, optionally authenticated.
+type Client struct {
+	c *smtp.Client
+}
+
+// Dial connects to addr and, when user is not empty, authenticates with
+// AUTH PLAIN.
+func Dial(t testing.TB, addr, user, pass string) *Client {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {
+			t.Fatalf("AUTH %s: %v", user, err)
+		}
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Client{c: c}
+}
+
+// Result is what the server said to one message.
+type Result struct {
+	Rcpt map[string]error // RCPT TO reply per refused recipient
+	Err  error            // MAIL, DATA or end-of-data reply; nil when accepted
+}
+
+// Reply formats an SMTP error as "550 5.7.1 text", or "250" for nil.
+func Reply(err error) string {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "250"
+}
+
+// Send sends one message in the session. The session stays usable.
+func (c *Client) Send(from string, rcpts []string, data string) Result {
+	r := Result{Rcpt: map[string]error{}}
+	if err := c.c.Mail(from, nil); err != nil {
+		r.Err = err
+		c.c.Reset()
+		return r
+	}
+	accepted := 0
+	for _, to := range rcpts {
+		if err := c.c.Rcpt(to, nil); err != nil {
+			r.Rcpt[to] = err
+			continue
+		}
+		accepted++
+	}
+	if accepted == 0 {
+		r.Err = errors.New("no recipient accepted")
+		c.c.Reset()
+		return r
+	}
+	w, err := c.c.Data()
+	if err != nil {
+		r.Err = err
+		c.c.Reset()
+		return r
+	}
+	if _, err := w.Write([]byte(strings.ReplaceAll(data, "\n", "\r\n"))); err != nil {
+		r.Err = err
+		return r
+	}
+	r.Err = w.Close()
+	return r
+}
+
+// Quit ends the session politely.
+func (c *Client) Quit() error { return c.c.Quit() }
+
+// Msg builds a small RFC 5322 message with LF line ends (Send makes CRLF).
+func Msg(from, to, subject, body string, extra ...string) string {
+	h := fmt.Sprintf("From: <%s>\nTo: <%s>\nSubject: %s\nMessage-ID: <%s@client.test>\n", from, to, subject, strings.ReplaceAll(subject, " ", "."))
+	for _, e := range extra {
+		h += e + "\n"
+	}
+	return h + "\n" + body + "\n"
+}

@@ -1,0 +1,76 @@
+// Package harness starts real components on loopback for end-to-end tests:
+// Postfix from its own config dir with Cyrus sasldb AUTH, and an SMTP sink
+// Postfix relays to. Everything it starts is stopped by PID at test cleanup.
+// A component the machine lacks fails the test: it never skips.
+package harness
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// Require fails the test when a program is missing.
+func Require(t testing.TB, programs ...string) {
+	t.Helper()
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Fatalf("%s is not installed: run .ci/run (or apt-get install the packages it lists); these tests never skip", p)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Fatalf("end-to-end tests start Postfix and need root")
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Dir makes a directory the unprivileged Postfix daemons can traverse
+// (t.TempDir is 0700) and short enough for unix socket paths.
+func Dir(t testing.TB, prefix string) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "og-"+prefix+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %v: %v: %s", name, args, err, out)
+	}
+	return nil
+}
+
+func waitPort(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,310 @@
+package milter_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"outguard/internal/harness"
+	"outguard/milter"
+	"outguard/policy"
+)
+
+// recorder is a test check: it records every transaction it sees and gives
+// the verdict named in the X-Test-Verdict header.
+type recorder struct {
+	mu    sync.Mutex
+	txs   []policy.Transaction
+	raw   []string
+	sleep time.Duration
+}
+
+func (r *recorder) Name() string { return "test" }
+
+func (r *recorder) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	raw, err := io.ReadAll(t.Reader())
+	if err != nil {
+		return policy.Verdict{}, err
+	}
+	r.mu.Lock()
+	r.txs = append(r.txs, *t)
+	r.raw = append(r.raw, string(raw))
+	r.mu.Unlock()
+	select {
+	case <-time.After(r.sleep):
+	case <-ctx.Done():
+		return policy.Verdict{}, ctx.Err()
+	}
+	for _, h := range t.Headers {
+		if h.Name == "X-Test-Verdict" {
+			a, err := policy.ParseAction(h.Value)
+			if err != nil {
+				return policy.Verdict{}, err
+			}
+			return policy.New(a, "test header asked for "+h.Value), nil
+		}
+	}
+	return policy.Verdict{Action: policy.Accept}, nil
+}
+
+func (r *recorder) seen() []policy.Transaction {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]policy.Transaction(nil), r.txs...)
+}
+
+// env is a real Postfix wired to an in-process milter and a sink.
+type env struct {
+	pf   *harness.Postfix
+	sink *harness.Sink
+	rec  *recorder
+	log  *syncBuffer
+}
+
+const (
+	user = "alice"
+	pass = "secret-alice"
+)
+
+type envOpts struct {
+	network    string // "unix" (default) or "inet"
+	rcptAccess map[string]string
+	main       map[string]string
+	checks     []policy.Entry
+	spoolLimit int64
+	progress   time.Duration
+}
+
+func startEnv(t *testing.T, o envOpts) *env {
+	t.Helper()
+	e := &env{rec: &recorder{}, log: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.log, testWriter{t}), nil))
+	if o.spoolLimit == 0 {
+		o.spoolLimit = 1 << 20
+	}
+	if o.progress == 0 {
+		o.progress = 10 * time.Second
+	}
+	checks := append(o.checks, policy.Entry{Check: e.rec, OnError: policy.Tempfail})
+	st := &milter.State{
+		Pipeline:         policy.NewPipeline(log, checks...),
+		HeaderName:       "X-Outguard",
+		Version:          "test",
+		SpoolDir:         t.TempDir(),
+		SpoolLimit:       o.spoolLimit,
+		ProgressInterval: o.progress,
+	}
+	srv := milter.New(log, st)
+	var ln net.Listener
+	var err error
+	var addr string
+	if o.network == "inet" {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		addr = "inet:" + ln.Addr().String()
+	} else {
+		path := filepath.Join(harness.Dir(t, "m"), "milter.sock")
+		ln, err = net.Listen("unix", path)
+		os.Chmod(path, 0o666)
+		addr = "unix:" + path
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	e.sink = harness.StartSink(t)
+	e.pf = harness.StartPostfix(t, harness.PostfixConfig{
+		Milter:     addr,
+		RelayPort:  e.sink.Port,
+		Users:      map[string]string{user: pass, "bob": "secret-bob"},
+		RcptAccess: o.rcptAccess,
+		Main:       o.main,
+	})
+	return e
+}
+
+func TestCleanMailIsStampedAndDelivered(t *testing.T) {
+	for _, network := range []string{"unix", "inet"} {
+		t.Run(network, func(t *testing.T) {
+			e := startEnv(t, envOpts{network: network})
+			c := harness.Dial(t, e.pf.Addr(), user, pass)
+			r := c.Send("alice@customer.test", []string{"friend@remote.test"}, harness.Msg("alice@customer.test", "friend@remote.test", "hello", "clean text"))
+			if r.Err != nil {
+				t.Fatalf("clean mail: %s", harness.Reply(r.Err))
+			}
+			got := e.sink.Wait(t, 1, 10*time.Second)[0]
+			if !regexp.MustCompile(`(?m)^X-Outguard: clean, milterd test\r$`).Match(got.Data) {
+				t.Errorf("delivered message lacks the stamp:\n%s", got.Data)
+			}
+			txs := e.rec.seen()
+			if len(txs) != 1 {
+				t.Fatalf("check saw %d transactions, want 1", len(txs))
+			}
+			tx := txs[0]
+			if tx.User != user || tx.From != "alice@customer.test" || len(tx.Rcpts) != 1 || tx.Rcpts[0] != "friend@remote.test" {
+				t.Errorf("transaction envelope: user=%q from=%q rcpts=%q", tx.User, tx.From, tx.Rcpts)
+			}
+			if tx.Conn.Addr.String() != "127.0.0.1" {
+				t.Errorf("client address %q, want 127.0.0.1", tx.Conn.Addr)
+			}
+			if tx.QueueID == "" || !strings.Contains(e.pf.LogText(), tx.QueueID+": ") {
+				t.Errorf("queue id %q not in the Postfix log", tx.QueueID)
+			}
+			if !strings.Contains(e.log.String(), "qid="+tx.QueueID) || !strings.Contains(e.log.String(), "verdict=accept") {
+				t.Errorf("no audit line for %s:\n%s", tx.QueueID, e.log.String())
+			}
+		})
+	}
+}
+
+func TestTwoMessagesInOneSession(t *testing.T) {
+	e := startEnv(t, envOpts{})
+	c := harness.Dial(t, e.pf.Addr(), user, pass)
+	for i, to := range []string{"one@remote.test", "two@remote.test"} {
+		if r := c.Send("alice@customer.test", []string{to}, harness.Msg("alice@customer.test", to, "msg", "body")); r.Err != nil {
+			t.Fatalf("message %d: %s", i, harness.Reply(r.Err))
+		}
+	}
+	c.Quit()
+	e.sink.Wait(t, 2, 10*time.Second)
+	txs := e.rec.seen()
+	if len(txs) != 2 {
+		t.Fatalf("check saw %d transactions, want 2", len(txs))
+	}
+	if txs[0].QueueID == txs[1].QueueID {
+		t.Errorf("both messages have queue id %q", txs[0].QueueID)
+	}
+	for i, tx := range txs {
+		if len(tx.Rcpts) != 1 || tx.User != user || tx.Conn.Addr.String() != "127.0.0.1" || tx.Conn.Helo != "client.test" {
+			t.Errorf("message %d: rcpts=%q user=%q conn=%+v", i, tx.Rcpts, tx.User, tx.Conn)
+		}
+	}
+	if txs[1].Rcpts[0] != "two@remote.test" {
+		t.Errorf("second transaction kept the first one's recipients: %q", txs[1].Rcpts)
+	}
+}
+
+func TestRecipientsRejectedByPostfixReachTheTransaction(t *testing.T) {
+	e := startEnv(t, envOpts{rcptAccess: map[string]string{
+		"nobody@remote.test": "REJECT 5.1.1 no such user",
+		"later@remote.test":  "DEFER 4.2.0 try later",
+	}})
+	c := harness.Dial(t, e.pf.Addr(), user, pass)
+	r := c.Send("alice@customer.test", []string{"nobody@remote.test", "ok@remote.test", "later@remote.test"}, harness.Msg("alice@customer.test", "ok@remote.test", "rej", "body"))
+	if r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	if got := harness.Reply(r.Rcpt["nobody@remote.test"]); !strings.HasPrefix(got, "554 5.1.1") && !strings.HasPrefix(got, "550 5.1.1") {
+		t.Errorf("RCPT nobody: %s", got)
+	}
+	txs := e.rec.seen()
+	if len(txs) != 1 {
+		t.Fatalf("check saw %d transactions", len(txs))
+	}
+	tx := txs[0]
+	if len(tx.Rcpts) != 1 || tx.Rcpts[0] != "ok@remote.test" {
+		t.Errorf("accepted recipients %q", tx.Rcpts)
+	}
+	want := map[string]string{"nobody@remote.test": "5.1.1", "later@remote.test": "4.2.0"}
+	if len(tx.Rejected) != 2 {
+		t.Fatalf("rejected recipients %+v, want 2", tx.Rejected)
+	}
+	for _, rj := range tx.Rejected {
+		if want[rj.Addr] != rj.Status {
+			t.Errorf("rejected %s with status %q, want %q", rj.Addr, rj.Status, want[rj.Addr])
+		}
+		if rj.Permanent() != (rj.Status[0] == '5') {
+			t.Errorf("%s: Permanent()=%v", rj.Addr, rj.Permanent())
+		}
+	}
+	if !strings.Contains(tx.Rejected[0].Text+tx.Rejected[1].Text, "no such user") {
+		t.Errorf("MTA reply text not kept: %+v", tx.Rejected)
+	}
+}
+
+func TestVerdictsReachTheClient(t *testing.T) {
+	e := startEnv(t, envOpts{})
+	cases := []struct {
+		verdict string
+		want    string // reply prefix; "250" for accepted
+	}{
+		{"reject", "550 5.7.1 Message rejected by outbound policy (ref "},
+		{"tempfail", "451 4.7.1 Message temporarily deferred by outbound policy, try again later (ref "},
+		{"discard", "250"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.verdict, func(t *testing.T) {
+			c := harness.Dial(t, e.pf.Addr(), user, pass)
+			r := c.Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", tc.verdict, "body", "X-Test-Verdict: "+tc.verdict))
+			if got := harness.Reply(r.Err); !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("reply %q, want prefix %q", got, tc.want)
+			}
+			if tc.want != "250" {
+				qid := e.rec.seen()[len(e.rec.seen())-1].QueueID
+				if got := harness.Reply(r.Err); !strings.HasSuffix(got, "(ref "+qid+")") {
+					t.Errorf("reply %q does not end with the queue id %s", got, qid)
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // a discarded message would have arrived by now
+	if n := len(e.sink.Messages()); n != 0 {
+		t.Errorf("sink received %d messages; reject, tempfail and discard deliver none", n)
+	}
+}
+
+func TestMilterDownPostfixTempfails(t *testing.T) {
+	harness.Require(t, "postfix")
+	sink := harness.StartSink(t)
+	// Nothing listens there: milter_default_action = tempfail decides.
+	pf := harness.StartPostfix(t, harness.PostfixConfig{
+		Milter:    "inet:127.0.0.1:" + itoa(harness.FreePort(t)),
+		RelayPort: sink.Port,
+		Users:     map[string]string{user: pass},
+	})
+	// Postfix answers AUTH with 454 too; mynetworks lets this client relay.
+	c := harness.Dial(t, pf.Addr(), "", "")
+	r := c.Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", "down", "body"))
+	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.7.1") {
+		t.Fatalf("with the milter down Postfix said %q, want 451 4.7.1", got)
+	}
+}
+
+func TestProgressKeepsPostfixWaiting(t *testing.T) {
+	e := startEnv(t, envOpts{
+		main:     map[string]string{"milter_content_timeout": "2s"},
+		progress: 500 * time.Millisecond,
+	})
+	e.rec.sleep = 4 * time.Second
+	c := harness.Dial(t, e.pf.Addr(), user, pass)
+	r := c.Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", "slow", "body"))
+	if r.Err != nil {
+		t.Fatalf("a 4 s check with a 2 s content timeout: %s", harness.Reply(r.Err))
+	}
+	e.sink.Wait(t, 1, 10*time.Second)
+}
+
+func TestLargeMessageSpoolsToDiskIntact(t *testing.T) {
+	e := startEnv(t, envOpts{spoolLimit: 64 << 10})
+	body := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\n", 40000) // ~2.7 MB
+	c := harness.Dial(t, e.pf.Addr(), user, pass)
+	if r := c.Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", "big", body)); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	raw := e.rec.raw[0]
+	hdr, got, ok := strings.Cut(raw, "\r\n\r\n")
+	if !ok || !strings.Contains(hdr, "Subject: big\r\n") {
+		t.Fatalf("spooled header block malformed: %q", hdr)
+	}
+	if want := strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"; got != want {
+		t.Errorf("spooled body: %d bytes, want %d identical bytes", len(got), len(want))
+	}
+}

@@ -1,0 +1,143 @@
+// Package milter is the protocol glue between the MTA and outguard's policy
+// pipeline: it builds one policy.Transaction per message from the milter
+// callbacks of github.com/d--j/go-milter and turns verdicts into replies.
+package milter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+
+	"outguard/policy"
+)
+
+// State is everything a transaction needs that a reload may change. A
+// transaction keeps the State it started with.
+type State struct {
+	Pipeline         *policy.Pipeline
+	HeaderName       string // stamp accepted mail with this header; empty: off
+	Version          string // milterd version, for the stamped header
+	SpoolDir         string
+	SpoolLimit       int64 // bytes held in memory before spooling to disk
+	ProgressInterval time.Duration
+}
+
+// Server accepts milter connections from the MTA.
+type Server struct {
+	log   *slog.Logger
+	state atomic.Pointer[State]
+	srv   *gomilter.Server
+
+	// ctx is cancelled by Close: transactions stop their checks.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	warnOnce sync.Map // missing-feature name -> struct{}
+}
+
+// Macros requested per stage. Postfix and Sendmail send only what is asked.
+var macros = map[gomilter.MacroStage][]gomilter.MacroName{
+	gomilter.StageConnect: {gomilter.MacroClientAddr, gomilter.MacroClientName, gomilter.MacroDaemonName, gomilter.MacroMTAFQDN},
+	gomilter.StageMail:    {gomilter.MacroAuthAuthen, gomilter.MacroAuthType, gomilter.MacroAuthAuthor, gomilter.MacroMailAddr},
+	gomilter.StageRcpt:    {gomilter.MacroRcptMailer, gomilter.MacroRcptHost, gomilter.MacroRcptAddr, gomilter.MacroQueueId},
+	gomilter.StageEOH:     {gomilter.MacroQueueId, gomilter.MacroAuthAuthen},
+	gomilter.StageEOM:     {gomilter.MacroQueueId, gomilter.MacroAuthAuthen},
+}
+
+// Protocol flags we ask for. No stage is negotiated away: over TCP, Postfix
+// sets no TCP_NODELAY, and a skipped stage costs a delayed-ACK stall (~40 ms)
+// per message.
+const (
+	wantProtocol = gomilter.OptRcptRej | gomilter.OptHeaderLeadingSpace
+	wantActions  = gomilter.OptAddHeader | gomilter.OptQuarantine
+)
+
+var libLogOnce sync.Once
+
+// New returns a server using st until SetState replaces it.
+func New(log *slog.Logger, st *State) *Server {
+	libLogOnce.Do(func() { // the library logs through a package variable
+		gomilter.LogWarning = func(format string, v ...any) {
+			log.Warn("milter library: " + fmt.Sprintf(format, v...))
+		}
+	})
+	s := &Server{log: log}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.state.Store(st)
+	opts := []gomilter.Option{
+		gomilter.WithDynamicMilter(func(version uint32, _ gomilter.OptAction, proto gomilter.OptProtocol, _ gomilter.DataSize) gomilter.Milter {
+			return &session{srv: s, version: version, proto: proto}
+		}),
+		gomilter.WithActions(wantActions),
+		gomilter.WithProtocols(wantProtocol),
+		gomilter.WithNegotiationCallback(s.negotiate),
+	}
+	for stage, names := range macros {
+		opts = append(opts, gomilter.WithMacroRequest(stage, names))
+	}
+	s.srv = gomilter.NewServer(opts...)
+	return s
+}
+
+// SetState swaps in a new state; running transactions finish with the old.
+func (s *Server) SetState(st *State) { s.state.Store(st) }
+
+// Serve accepts connections on ln until Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if err == gomilter.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for the MTA to finish its
+// sessions until ctx ends; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.cancel()
+	}
+	return err
+}
+
+// Close stops at once.
+func (s *Server) Close() error {
+	s.cancel()
+	return s.srv.Close()
+}
+
+// negotiate degrades instead of failing when the MTA offers less than we
+// ask for (an older Postfix, Sendmail, or a test client such as miltertest):
+// each missing feature is logged once.
+func (s *Server) negotiate(mtaVersion, milterVersion uint32, mtaActions, milterActions gomilter.OptAction, mtaProto, milterProto gomilter.OptProtocol, offered gomilter.DataSize) (uint32, gomilter.OptAction, gomilter.OptProtocol, gomilter.DataSize, error) {
+	if mtaVersion < 2 {
+		return 0, 0, 0, 0, fmt.Errorf("milter protocol version %d is too old", mtaVersion)
+	}
+	version := min(mtaVersion, milterVersion)
+	if version < 6 {
+		s.warn("protocol v6", "no progress reports during long checks, no per-stage macro requests")
+	}
+	if mtaProto&gomilter.OptRcptRej == 0 {
+		s.warn("SMFIP_RCPT_REJ", "recipients the MTA rejects are not seen or counted")
+	}
+	if mtaProto&gomilter.OptHeaderLeadingSpace == 0 {
+		s.warn("SMFIP_HDR_LEADSPC", "header whitespace after the colon is normalised to one space")
+	}
+	if mtaActions&gomilter.OptQuarantine == 0 {
+		s.warn("SMFIF_QUARANTINE", "the MTA's hold queue cannot be used")
+	}
+	return version, milterActions & mtaActions, milterProto & mtaProto, offered, nil
+}
+
+func (s *Server) warn(feature, effect string) {
+	if _, dup := s.warnOnce.LoadOrStore(feature, struct{}{}); !dup {
+		s.log.Warn("MTA does not offer "+feature+"; degrading", "effect", effect)
+	}
+}

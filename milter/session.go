@@ -1,0 +1,312 @@
+package milter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+
+	"outguard/policy"
+	"outguard/spool"
+)
+
+// session is one milter connection, normally one SMTP session. It carries
+// the connection data across the messages of the session.
+type session struct {
+	srv     *Server
+	version uint32
+	proto   gomilter.OptProtocol
+	conn    policy.Conn
+	tx      *txn
+}
+
+// txn is the state of one message.
+type txn struct {
+	policy.Transaction
+	st      *State
+	spool   *spool.Spool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	pending policy.Verdict // a verdict that takes effect at end-of-message
+	err     error          // spooling failed: tempfail at the next stage
+}
+
+var _ gomilter.Milter = (*session)(nil)
+
+func (s *session) NewConnection(gomilter.Modifier) error { return nil }
+
+func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter.Modifier) (*gomilter.Response, error) {
+	s.conn = policy.Conn{Name: host, Daemon: m.Get(gomilter.MacroDaemonName)}
+	if family == "tcp4" || family == "tcp6" {
+		s.conn.Addr, _ = netip.ParseAddr(addr)
+	}
+	if n := m.Get(gomilter.MacroClientName); n != "" {
+		s.conn.Name = n
+	}
+	return gomilter.RespContinue, nil
+}
+
+func (s *session) Helo(name string, _ gomilter.Modifier) (*gomilter.Response, error) {
+	s.conn.Helo = name
+	return gomilter.RespContinue, nil
+}
+
+func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (*gomilter.Response, error) {
+	s.end() // a new MAIL without Abort: the MTA reuses the session
+	st := s.srv.state.Load()
+	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit)}
+	t.ctx, t.cancel = context.WithCancel(s.srv.ctx)
+	t.Conn = s.conn
+	t.From = from
+	t.User = m.Get(gomilter.MacroAuthAuthen)
+	t.AuthType = m.Get(gomilter.MacroAuthType)
+	t.Start = time.Now()
+	s.tx = t
+	return s.decide(st.Pipeline.Mail(t.ctx, &t.Transaction), m)
+}
+
+func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (*gomilter.Response, error) {
+	t := s.tx
+	if t == nil {
+		return gomilter.RespContinue, nil
+	}
+	// SMFIP_RCPT_REJ: the MTA tells us about recipients it refused itself,
+	// with the enhanced status in {rcpt_host} and its reply in {rcpt_addr}.
+	if m.Get(gomilter.MacroRcptMailer) == "error" {
+		t.Rejected = append(t.Rejected, policy.Recipient{
+			Addr:   rcpt,
+			Status: m.Get(gomilter.MacroRcptHost),
+			Text:   m.Get(gomilter.MacroRcptAddr),
+		})
+		return gomilter.RespContinue, nil
+	}
+	v := t.st.Pipeline.Rcpt(t.ctx, &t.Transaction, rcpt)
+	switch v.Action {
+	case policy.Tempfail, policy.Reject:
+		// Refuses this recipient only; the transaction goes on.
+		s.srv.log.Info("recipient refused", "user", t.User, "rcpt", rcpt, "verdict", v.Action.String(), "check", v.Check, "reason", v.Reason)
+		return gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(""))
+	case policy.Discard:
+		return s.decide(v, m)
+	}
+	t.Rcpts = append(t.Rcpts, rcpt)
+	s.hold(v)
+	return gomilter.RespContinue, nil
+}
+
+func (s *session) Data(gomilter.Modifier) (*gomilter.Response, error) {
+	return gomilter.RespContinue, nil
+}
+
+func (s *session) Header(name, value string, m gomilter.Modifier) (*gomilter.Response, error) {
+	t := s.tx
+	if t == nil {
+		return gomilter.RespContinue, nil
+	}
+	t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+	sep := ":"
+	if s.proto&gomilter.OptHeaderLeadingSpace == 0 {
+		sep = ": " // the MTA swallowed the space; put the usual one back
+	}
+	s.write(t, name+sep+crlf(value)+"\r\n")
+	return s.checkSpool(m)
+}
+
+func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
+	t := s.tx
+	if t == nil {
+		return gomilter.RespContinue, nil
+	}
+	t.QueueID = m.Get(gomilter.MacroQueueId)
+	s.write(t, "\r\n")
+	return s.checkSpool(m)
+}
+
+func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Response, error) {
+	t := s.tx
+	if t == nil {
+		return gomilter.RespContinue, nil
+	}
+	if t.err == nil {
+		_, t.err = t.spool.Write(chunk)
+	}
+	return s.checkSpool(m)
+}
+
+func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) {
+	t := s.tx
+	if t == nil {
+		return gomilter.RespAccept, nil
+	}
+	if id := m.Get(gomilter.MacroQueueId); id != "" {
+		t.QueueID = id // RFC-less but true of Postfix: reliable only from EOH on
+	}
+	if u := m.Get(gomilter.MacroAuthAuthen); u != "" && t.User == "" {
+		t.User = u
+	}
+	if resp, err := s.checkSpool(m); resp != gomilter.RespContinue || err != nil {
+		return resp, err
+	}
+	t.Message = t.spool
+	v := s.withProgress(t, m, func() policy.Verdict {
+		return t.st.Pipeline.Message(t.ctx, &t.Transaction)
+	})
+	if t.pending.Stronger(v) {
+		v = t.pending
+	}
+	return s.decide(v, m)
+}
+
+func (s *session) Abort(gomilter.Modifier) error {
+	s.end()
+	return nil
+}
+
+func (s *session) Unknown(string, gomilter.Modifier) (*gomilter.Response, error) {
+	return gomilter.RespContinue, nil
+}
+
+func (s *session) Cleanup(gomilter.Modifier) { s.end() }
+
+// write appends to the spool, remembering the first error.
+func (s *session) write(t *txn, str string) {
+	if t.err == nil {
+		_, t.err = t.spool.Write([]byte(str))
+	}
+}
+
+// checkSpool tempfails the message as soon as it cannot be kept.
+func (s *session) checkSpool(m gomilter.Modifier) (*gomilter.Response, error) {
+	if t := s.tx; t != nil && t.err != nil {
+		return s.decide(policy.New(policy.Tempfail, "spool: "+t.err.Error()), m)
+	}
+	return gomilter.RespContinue, nil
+}
+
+// hold remembers a verdict that needs the whole message (quarantine).
+func (s *session) hold(v policy.Verdict) {
+	if v.Stronger(s.tx.pending) {
+		s.tx.pending = v
+	}
+}
+
+// decide turns a verdict into the milter reply. Accept before end-of-message
+// means "go on"; every final verdict writes the audit line and ends the
+// transaction.
+func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Response, error) {
+	t := s.tx
+	atEOM := t.Message != nil
+	if v.Action == policy.Accept && !atEOM {
+		return gomilter.RespContinue, nil
+	}
+	if v.Action == policy.Quarantine && !atEOM {
+		s.hold(v)
+		return gomilter.RespContinue, nil
+	}
+	var resp *gomilter.Response
+	var err error
+	switch v.Action {
+	case policy.Accept:
+		resp = gomilter.RespAccept
+		if t.st.HeaderName != "" {
+			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
+		}
+	case policy.Tempfail, policy.Reject:
+		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
+	case policy.Discard:
+		resp = gomilter.RespDiscard
+	case policy.Quarantine:
+		// The MTA's own hold queue: a silent hold, nothing bounces.
+		err = m.Quarantine(v.Reason)
+		resp = gomilter.RespAccept
+	}
+	if err != nil {
+		v = policy.New(policy.Tempfail, "milter reply: "+err.Error())
+		resp, _ = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
+	}
+	s.audit(t, v)
+	s.end()
+	return resp, nil
+}
+
+// leadSpace is what goes between the colon and a header value we add:
+// with SMFIP_HDR_LEADSPC the MTA takes the value verbatim.
+func (s *session) leadSpace() string {
+	if s.proto&gomilter.OptHeaderLeadingSpace != 0 {
+		return " "
+	}
+	return ""
+}
+
+// stamp is the value of the header stamped on accepted mail.
+func (s *session) stamp(t *txn) string {
+	parts := append([]string{"clean, milterd " + t.st.Version}, t.Stamps()...)
+	return strings.Join(parts, "; ")
+}
+
+// audit writes the one line per message verdict.
+func (s *session) audit(t *txn, v policy.Verdict) {
+	s.srv.log.LogAttrs(t.ctx, slog.LevelInfo, "verdict",
+		slog.String("qid", t.QueueID),
+		slog.String("user", t.User),
+		slog.String("client", clientString(t.Conn)),
+		slog.String("from", t.From),
+		slog.Int("rcpts", len(t.Rcpts)),
+		slog.Int("rejected_rcpts", len(t.Rejected)),
+		slog.Int64("size", t.spool.Size()),
+		slog.String("verdict", v.Action.String()),
+		slog.String("check", v.Check),
+		slog.String("reason", v.Reason),
+		slog.String("notes", strings.Join(t.Stamps(), "; ")),
+		slog.Duration("duration", time.Since(t.Start)),
+	)
+}
+
+func clientString(c policy.Conn) string {
+	if c.Addr.IsValid() {
+		return c.Name + "[" + c.Addr.String() + "]"
+	}
+	return c.Name
+}
+
+// end releases the current transaction.
+func (s *session) end() {
+	if t := s.tx; t != nil {
+		t.cancel()
+		t.spool.Close()
+		s.tx = nil
+	}
+}
+
+// withProgress runs f while telling the MTA every ProgressInterval that we
+// are still working, so that milter_content_timeout does not fire during a
+// long scan. Progress needs protocol v6; older MTAs just wait.
+func (s *session) withProgress(t *txn, m gomilter.Modifier, f func() policy.Verdict) policy.Verdict {
+	done := make(chan policy.Verdict, 1)
+	go func() { done <- f() }()
+	tick := time.NewTicker(t.st.ProgressInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case v := <-done:
+			return v
+		case <-tick.C:
+			if err := m.Progress(); err != nil && !errors.Is(err, gomilter.ErrVersionTooLow) {
+				// The MTA is gone; stop the checks and let the MTA's side decide.
+				t.cancel()
+			}
+		}
+	}
+}
+
+// crlf turns the bare LF the MTA uses inside folded header values into CRLF.
+func crlf(s string) string {
+	if !strings.Contains(s, "\n") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}

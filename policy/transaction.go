@@ -1,0 +1,69 @@
+package policy
+
+import (
+	"io"
+	"net/netip"
+	"time"
+)
+
+// Conn is what the MTA told us about the SMTP client. It outlives the
+// transactions of the session.
+type Conn struct {
+	Addr   netip.Addr // invalid when the client did not come over IP
+	Name   string     // verified reverse name, or "unknown"
+	Helo   string
+	Daemon string // {daemon_name}, e.g. Postfix's service name
+}
+
+// Recipient is an envelope recipient. Status and Text are set only for
+// recipients the MTA rejected itself (milter SMFIP_RCPT_REJ).
+type Recipient struct {
+	Addr   string
+	Status string // enhanced status the MTA gave, e.g. "5.1.1"
+	Text   string // the MTA's reply text
+}
+
+// Permanent reports whether a rejected recipient was refused for good
+// (RFC 3463 2: class 5), as opposed to a temporary 4.x.x refusal.
+func (r Recipient) Permanent() bool { return len(r.Status) > 0 && r.Status[0] == '5' }
+
+// Header is one header field as the MTA passed it, value unfolded nowhere.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Message is the spooled message, header block and body, as received.
+type Message interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Transaction is one message: envelope, headers and the spooled content.
+// Checks read it; only the milter glue and the pipeline write it.
+type Transaction struct {
+	Conn     Conn
+	User     string // SASL login ({auth_authen}); empty when not authenticated
+	AuthType string
+	From     string
+	Rcpts    []string
+	Rejected []Recipient
+	QueueID  string
+	Headers  []Header
+	Message  Message // set at end-of-message
+	Start    time.Time
+
+	stamps []string
+}
+
+// Stamp records a note for the stamped header and the audit line, such as
+// the version of an engine or the fact that it could not scan.
+func (t *Transaction) Stamp(note string) { t.stamps = append(t.stamps, note) }
+
+// Stamps returns the notes recorded with Stamp, in order.
+func (t *Transaction) Stamps() []string { return t.stamps }
+
+// Reader returns a reader over the whole message as received.
+func (t *Transaction) Reader() *io.SectionReader {
+	return io.NewSectionReader(t.Message, 0, t.Message.Size())
+}

@@ -1,0 +1,87 @@
+// Package spool keeps a message while it arrives: in memory up to a limit,
+// then in an unlinked temporary file, so memory stays bounded and nothing is
+// left on disk whatever way the process ends.
+package spool
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+// Spool is an append-only message buffer. It is not safe for concurrent
+// writes; reads with ReadAt may run concurrently once writing is done.
+type Spool struct {
+	limit int64
+	dir   string
+	mem   []byte
+	file  *os.File
+	size  int64
+}
+
+// New returns a spool that moves to a file in dir (the system default when
+// empty) once it holds more than limit bytes.
+func New(dir string, limit int64) *Spool {
+	return &Spool{dir: dir, limit: limit}
+}
+
+// Write appends p.
+func (s *Spool) Write(p []byte) (int, error) {
+	if s.file == nil && s.size+int64(len(p)) > s.limit {
+		if err := s.toFile(); err != nil {
+			return 0, err
+		}
+	}
+	if s.file != nil {
+		n, err := s.file.WriteAt(p, s.size)
+		s.size += int64(n)
+		return n, err
+	}
+	s.mem = append(s.mem, p...)
+	s.size += int64(len(p))
+	return len(p), nil
+}
+
+func (s *Spool) toFile() error {
+	f, err := os.CreateTemp(s.dir, "outguard-*.msg") // mode 0600
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	// Unlink at once: the open descriptor keeps the data, and a crash or
+	// SIGKILL cannot leave customer mail behind in the temp directory.
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: %w", err)
+	}
+	if _, err := f.Write(s.mem); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.file, s.mem = f, nil
+	return nil
+}
+
+// ReadAt reads the spooled bytes at off.
+func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
+	if s.file != nil {
+		return s.file.ReadAt(p, off)
+	}
+	return bytes.NewReader(s.mem).ReadAt(p, off)
+}
+
+// Size is the number of bytes written.
+func (s *Spool) Size() int64 { return s.size }
+
+// OnDisk reports whether the spool moved to a file.
+func (s *Spool) OnDisk() bool { return s.file != nil }
+
+// Close releases the memory or the file. The spool is empty afterwards.
+func (s *Spool) Close() error {
+	s.mem, s.size = nil, 0
+	if s.file == nil {
+		return nil
+	}
+	err := s.file.Close()
+	s.file = nil
+	return err
+}
