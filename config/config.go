@@ -85,7 +85,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{File: name, Msg: yamlErrPrefix.ReplaceAllString(err.Error(), "")}
+		line, msg := yamlError(err)
+		return nil, &Error{File: name, Line: line, Msg: msg}
 	}
 	if len(doc.Content) > 0 {
 		if err := d.decode(doc.Content[0], "", reflect.ValueOf(c).Elem()); err != nil {

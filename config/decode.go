@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -122,7 +123,23 @@ func (d *decoder) mapping(n *yaml.Node, key string, v reflect.Value) error {
 	return nil
 }
 
-var yamlErrPrefix = regexp.MustCompile(`^yaml: (unmarshal errors:\s*)?(line \d+: )?`)
+var yamlErrPrefix = regexp.MustCompile(`^(yaml: )?(unmarshal errors:\s*)?(line (\d+): )?`)
+
+// yamlError splits a yaml.v3 error into its line (0 if none) and message.
+func yamlError(err error) (int, string) {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	msg = strings.TrimSpace(msg)
+	line := 0
+	if m := yamlErrPrefix.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[4])
+		msg = msg[len(m[0]):]
+	}
+	return line, msg
+}
 
 // leaf decodes a scalar through yaml.v3, or through the type's own
 // UnmarshalYAML, and puts the place in front of its error.
@@ -131,12 +148,7 @@ func (d *decoder) leaf(n *yaml.Node, key string, v reflect.Value) error {
 		return d.errorf(n, key, "want a single value")
 	}
 	if err := n.Decode(v.Addr().Interface()); err != nil {
-		var te *yaml.TypeError
-		msg := err.Error()
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg = te.Errors[0]
-		}
-		msg = yamlErrPrefix.ReplaceAllString(strings.TrimSpace(msg), "")
+		_, msg := yamlError(err)
 		return d.errorf(n, key, "%s", msg)
 	}
 	return nil

@@ -132,8 +132,10 @@ func startEnv(t *testing.T, o envOpts) *env {
 }
 
 func TestCleanMailIsStampedAndDelivered(t *testing.T) {
+	t.Parallel()
 	for _, network := range []string{"unix", "inet"} {
 		t.Run(network, func(t *testing.T) {
+			t.Parallel()
 			e := startEnv(t, envOpts{network: network})
 			c := harness.Dial(t, e.pf.Addr(), user, pass)
 			r := c.Send("alice@customer.test", []string{"friend@remote.test"}, harness.Msg("alice@customer.test", "friend@remote.test", "hello", "clean text"))
@@ -166,6 +168,7 @@ func TestCleanMailIsStampedAndDelivered(t *testing.T) {
 }
 
 func TestTwoMessagesInOneSession(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOpts{})
 	c := harness.Dial(t, e.pf.Addr(), user, pass)
 	for i, to := range []string{"one@remote.test", "two@remote.test"} {
@@ -193,6 +196,7 @@ func TestTwoMessagesInOneSession(t *testing.T) {
 }
 
 func TestRecipientsRejectedByPostfixReachTheTransaction(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOpts{rcptAccess: map[string]string{
 		"nobody@remote.test": "REJECT 5.1.1 no such user",
 		"later@remote.test":  "DEFER 4.2.0 try later",
@@ -231,6 +235,7 @@ func TestRecipientsRejectedByPostfixReachTheTransaction(t *testing.T) {
 }
 
 func TestVerdictsReachTheClient(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOpts{})
 	cases := []struct {
 		verdict string
@@ -262,6 +267,7 @@ func TestVerdictsReachTheClient(t *testing.T) {
 }
 
 func TestMilterDownPostfixTempfails(t *testing.T) {
+	t.Parallel()
 	harness.Require(t, "postfix")
 	sink := harness.StartSink(t)
 	// Nothing listens there: milter_default_action = tempfail decides.
@@ -279,6 +285,7 @@ func TestMilterDownPostfixTempfails(t *testing.T) {
 }
 
 func TestProgressKeepsPostfixWaiting(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOpts{
 		main:     map[string]string{"milter_content_timeout": "2s"},
 		progress: 500 * time.Millisecond,
@@ -293,6 +300,7 @@ func TestProgressKeepsPostfixWaiting(t *testing.T) {
 }
 
 func TestLargeMessageSpoolsToDiskIntact(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOpts{spoolLimit: 64 << 10})
 	body := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\n", 40000) // ~2.7 MB
 	c := harness.Dial(t, e.pf.Addr(), user, pass)
@@ -306,5 +314,25 @@ func TestLargeMessageSpoolsToDiskIntact(t *testing.T) {
 	}
 	if want := strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"; got != want {
 		t.Errorf("spooled body: %d bytes, want %d identical bytes", len(got), len(want))
+	}
+}
+
+func TestUnauthenticatedFromUntrustedClient(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOpts{checks: []policy.Entry{{
+		Check:   &policy.Unauthenticated{Action: policy.Reject}, // no trusted networks: loopback is untrusted
+		OnError: policy.Tempfail,
+	}}})
+	anon := harness.Dial(t, e.pf.Addr(), "", "")
+	r := anon.Send("spam@customer.test", []string{"x@remote.test"}, harness.Msg("spam@customer.test", "x@remote.test", "anon", "body"))
+	if got := harness.Reply(r.Err); got != "530 5.7.0 Authentication required to send mail through this server" {
+		t.Errorf("unauthenticated MAIL: %q", got)
+	}
+	if !strings.Contains(e.log.String(), "verdict=reject check=unauthenticated") {
+		t.Errorf("no audit line for the MAIL-stage reject:\n%s", e.log.String())
+	}
+	authed := harness.Dial(t, e.pf.Addr(), user, pass)
+	if r := authed.Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", "authed", "body")); r.Err != nil {
+		t.Errorf("authenticated: %s", harness.Reply(r.Err))
 	}
 }

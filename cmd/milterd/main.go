@@ -30,11 +30,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "milterd:", err)
 		os.Exit(1)
 	}
+	log := cfg.Logger(os.Stderr)
 	if *check {
+		if _, err := daemon.Build(cfg, log); err != nil {
+			fmt.Fprintln(os.Stderr, "milterd:", err)
+			os.Exit(1)
+		}
 		fmt.Println(*path + ": ok")
 		return
 	}
-	log := cfg.Logger(os.Stderr)
 	if err := daemon.Run(context.Background(), *path, cfg, log); err != nil {
 		log.Error("milterd failed", "err", err)
 		os.Exit(1)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"testing"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -17,14 +16,14 @@ type Client struct {
 
 // Dial connects to addr and, when user is not empty, authenticates with
 // AUTH PLAIN.
-func Dial(t testing.TB, addr, user, pass string) *Client {
+func Dial(t T, addr, user, pass string) *Client {
 	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := c.Hello("client.test"); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if user != "" {
 		if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {

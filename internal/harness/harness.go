@@ -9,12 +9,19 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"testing"
 	"time"
 )
 
+// T is the part of testing.TB the harness uses; the demo provides its own.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Require fails the test when a program is missing.
-func Require(t testing.TB, programs ...string) {
+func Require(t T, programs ...string) {
 	t.Helper()
 	for _, p := range programs {
 		if _, err := exec.LookPath(p); err != nil {
@@ -27,11 +34,11 @@ func Require(t testing.TB, programs ...string) {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
@@ -39,14 +46,14 @@ func FreePort(t testing.TB) int {
 
 // Dir makes a directory the unprivileged Postfix daemons can traverse
 // (t.TempDir is 0700) and short enough for unix socket paths.
-func Dir(t testing.TB, prefix string) string {
+func Dir(t T, prefix string) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "og-"+prefix+"-")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -39,13 +38,13 @@ type Postfix struct {
 func (p *Postfix) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.Port) }
 
 // StartPostfix configures and starts a Postfix instance of its own.
-func StartPostfix(t testing.TB, c PostfixConfig) *Postfix {
+func StartPostfix(t T, c PostfixConfig) *Postfix {
 	t.Helper()
 	Require(t, "postfix", "saslpasswd2")
 	p := &Postfix{Dir: Dir(t, "pf"), Port: FreePort(t)}
 	p.Log = filepath.Join(p.Dir, "maillog")
 	if err := p.configure(c); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := run("postfix", "-c", p.Dir, "start"); err != nil {
 		t.Fatalf("%v\n%s", err, p.LogText())
@@ -185,7 +184,7 @@ func (p *Postfix) LogText() string {
 }
 
 // stop ends the master process by PID: SIGTERM, then SIGKILL.
-func (p *Postfix) stop(t testing.TB) {
+func (p *Postfix) stop(t T) {
 	b, err := os.ReadFile(filepath.Join(p.Dir, "queue/pid/master.pid"))
 	if err != nil {
 		t.Logf("postfix: no master.pid: %v", err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -32,7 +31,7 @@ type Sink struct {
 }
 
 // StartSink starts a sink on a free loopback port.
-func StartSink(t testing.TB) *Sink {
+func StartSink(t T) *Sink {
 	t.Helper()
 	s := &Sink{arrived: make(chan struct{}, 1), refuse: map[string]*smtp.SMTPError{}}
 	s.srv = smtp.NewServer(s)
@@ -42,7 +41,7 @@ func StartSink(t testing.TB) *Sink {
 	s.srv.WriteTimeout = time.Minute
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	s.Port = l.Addr().(*net.TCPAddr).Port
 	go s.srv.Serve(l)
@@ -65,7 +64,7 @@ func (s *Sink) Messages() []Message {
 }
 
 // Wait waits until n messages arrived in total, or fails the test.
-func (s *Sink) Wait(t testing.TB, n int, timeout time.Duration) []Message {
+func (s *Sink) Wait(t T, n int, timeout time.Duration) []Message {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {

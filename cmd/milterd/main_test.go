@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "milterd-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "milterd")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestCheckConfig(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(bad, []byte("listen: unix:/tmp/x.sock\nlog:\n  format: text\n  colour: true\n"), 0o644)
+	out, err := exec.Command(binary, "-config", bad, "-check-config").CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Errorf("bad config: exit %d, want 1", code)
+	}
+	if want := "milterd: " + bad + ":4: log.colour: unknown key\n"; string(out) != want {
+		t.Errorf("bad config said %q, want %q", out, want)
+	}
+	out, err = exec.Command(binary, "-config", "../../etc/milterd.example.yaml", "-check-config").CombinedOutput()
+	if err != nil || !strings.HasSuffix(string(out), ": ok\n") {
+		t.Errorf("example config: %v %s", err, out)
+	}
+	out, err = exec.Command(binary, "-config", "/nonexistent.yaml", "-check-config").CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), "no such file") {
+		t.Errorf("missing config: %v %s", err, out)
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// proc is a running milterd binary.
+type proc struct {
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	socket string
+	config string
+	done   chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func configText(socket, header string) string {
+	return fmt.Sprintf("listen: unix:%s\nstate_dir: /tmp\nheader:\n  name: %s\nshutdown_timeout: 5s\n", socket, header)
+}
+
+func startDaemon(t *testing.T) *proc {
+	dir := t.TempDir()
+	d := &proc{log: &lockedBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
+	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")), 0o644)
+	d.cmd = exec.Command(binary, "-config", d.config)
+	d.cmd.Stderr = d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() { d.cmd.Process.Kill() })
+	d.waitLog(t, "milterd started")
+	return d
+}
+
+func (d *proc) waitLog(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if strings.Contains(d.log.String(), s) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("log never said %q:\n%s", s, d.log.String())
+}
+
+func (d *proc) signal(t *testing.T, s syscall.Signal) {
+	if err := d.cmd.Process.Signal(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// send runs one whole message through the milter and returns the stamp.
+func send(t *testing.T, socket string) string {
+	t.Helper()
+	s, err := gomilter.NewClient("unix", socket).Session(gomilter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
+	s.Helo("h")
+	s.Mail("a@example.net", "")
+	s.Rcpt("b@remote.test", "")
+	s.DataStart()
+	s.HeaderField("Subject", " x", nil)
+	s.HeaderEnd()
+	s.BodyChunk([]byte("x\r\n"))
+	mods, act, err := s.End()
+	if err != nil || act.Type != gomilter.ActionAccept || len(mods) != 1 {
+		t.Fatalf("end: %v %+v %+v", err, act, mods)
+	}
+	return mods[0].HeaderName
+}
+
+func TestReloadKeepsOldConfigOnError(t *testing.T) {
+	d := startDaemon(t)
+	if h := send(t, d.socket); h != "X-First" {
+		t.Fatalf("stamp %q", h)
+	}
+	os.WriteFile(d.config, []byte(configText(d.socket, "X-Second")+"bogus: 1\n"), 0o644)
+	d.signal(t, syscall.SIGHUP)
+	d.waitLog(t, "reload failed")
+	if !strings.Contains(d.log.String(), "bogus: unknown key") {
+		t.Errorf("reload error does not name the key:\n%s", d.log.String())
+	}
+	if h := send(t, d.socket); h != "X-First" {
+		t.Fatalf("after a failed reload the stamp is %q, want the old X-First", h)
+	}
+	os.WriteFile(d.config, []byte(configText(d.socket, "X-Second")), 0o644)
+	d.signal(t, syscall.SIGHUP)
+	d.waitLog(t, "config reloaded")
+	if h := send(t, d.socket); h != "X-Second" {
+		t.Fatalf("after reload the stamp is %q, want X-Second", h)
+	}
+	d.signal(t, syscall.SIGTERM)
+	if err := <-d.done; err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, d.log.String())
+	}
+}
+
+func TestStopDrainsSessions(t *testing.T) {
+	d := startDaemon(t)
+	s, err := gomilter.NewClient("unix", d.socket).Session(gomilter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
+	s.Helo("h")
+	s.Mail("a@example.net", "")
+	d.signal(t, syscall.SIGTERM)
+	d.waitLog(t, "draining sessions")
+	select {
+	case err := <-d.done:
+		t.Fatalf("exited with a session open: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The open session finishes its message normally.
+	s.Rcpt("b@remote.test", "")
+	s.DataStart()
+	s.HeaderField("Subject", " x", nil)
+	s.HeaderEnd()
+	s.BodyChunk([]byte("x\r\n"))
+	if _, act, err := s.End(); err != nil || act.Type != gomilter.ActionAccept {
+		t.Fatalf("message during drain: %v %+v", err, act)
+	}
+	s.Close()
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not exit after the last session ended")
+	}
+}
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	d := startDaemon(t)
+	s, err := gomilter.NewClient("unix", d.socket).Session(gomilter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
+	d.signal(t, syscall.SIGTERM)
+	d.waitLog(t, "draining sessions")
+	d.signal(t, syscall.SIGINT)
+	select {
+	case <-d.done:
+		if !strings.Contains(d.log.String(), "second signal") {
+			t.Errorf("log:\n%s", d.log.String())
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("second signal did not stop milterd")
+	}
+}

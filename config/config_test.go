@@ -1,0 +1,99 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the .err files of testdata/config/bad")
+
+// The example states every default: parsing it must give Default() exactly.
+func TestExampleStatesEveryDefault(t *testing.T) {
+	c, err := Load("../etc/milterd.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("example config differs from the defaults:\n got %+v\nwant %+v", c, Default())
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Parse("empty.yaml", nil)
+	if err != nil || !reflect.DeepEqual(c, Default()) {
+		t.Errorf("empty file: %+v, %v", c, err)
+	}
+}
+
+// Each bad config fixture fails with exactly the message in its .err file.
+func TestBadConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/config/bad/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse("milterd.yaml", data)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			errFile := strings.TrimSuffix(f, ".yaml") + ".err"
+			if *update {
+				os.WriteFile(errFile, []byte(err.Error()+"\n"), 0o644)
+				return
+			}
+			want, _ := os.ReadFile(errFile)
+			if got := err.Error(); got != strings.TrimSpace(string(want)) {
+				t.Errorf("error\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(`
+listen: inet:[::1]:7357
+spool: {memory_limit: 64KiB}
+trusted_networks: [192.0.2.7, 2001:db8::/32]
+shutdown_timeout: 2d
+unauthenticated: reject
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != (Address{"tcp", "[::1]:7357"}) || c.Spool.MemoryLimit != 64<<10 || c.ShutdownTimeout != Duration(48*3600e9) {
+		t.Errorf("%+v", c)
+	}
+	if n := c.Networks(); len(n) != 2 || n[0].String() != "192.0.2.7/32" || n[1].String() != "2001:db8::/32" {
+		t.Errorf("networks %v", n)
+	}
+	if a, err := ParseAddress("inet:::1:25"); err != nil || a.Addr != "[::1]:25" {
+		t.Errorf("Postfix-style v6 address: %+v %v", a, err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("../testdata/config/bad/*.yaml")
+	seeds = append(seeds, "../etc/milterd.example.yaml")
+	for _, s := range seeds {
+		b, _ := os.ReadFile(s)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.yaml", data)
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+	})
+}

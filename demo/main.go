@@ -1,0 +1,211 @@
+// Command demo runs outguard for real on loopback: a Postfix with SASL AUTH
+// from its own config dir, the milterd binary, and an SMTP sink standing in
+// for the Internet. It sends sample messages, prints what happened to each
+// as a postmaster would want to read it, and stops everything it started.
+//
+// Run it with `make demo` (as root on Debian: it installs what is missing).
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"outguard/internal/harness"
+)
+
+const (
+	user = "alice"
+	pass = "demo-password"
+)
+
+func main() {
+	bin := flag.String("milterd", "bin/milterd", "milterd binary to run")
+	flag.Parse()
+	d := &demo{}
+	defer d.cleanup()
+	d.run(*bin)
+}
+
+// demo implements harness.T: a failure prints, stops everything and exits.
+type demo struct {
+	cleanups []func()
+	milterd  *logTail
+}
+
+func (d *demo) Helper()                         {}
+func (d *demo) Logf(format string, args ...any) {}
+func (d *demo) Cleanup(f func())                { d.cleanups = append(d.cleanups, f) }
+func (d *demo) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "demo failed: "+format+"\n", args...)
+	d.cleanup()
+	os.Exit(1)
+}
+
+func (d *demo) cleanup() {
+	for i := len(d.cleanups) - 1; i >= 0; i-- {
+		d.cleanups[i]()
+	}
+	d.cleanups = nil
+}
+
+func (d *demo) run(bin string) {
+	harness.Require(d, "postfix", "saslpasswd2", bin)
+	dir := harness.Dir(d, "demo")
+	sock := filepath.Join(dir, "milterd.sock")
+	cfg := filepath.Join(dir, "milterd.yaml")
+	// Loopback counts as untrusted here, so that the unauthenticated case
+	// shows; a real smarthost lists its customers' static ranges instead.
+	writeFile(d, cfg, fmt.Sprintf(`listen: unix:%s
+socket_group: postfix
+state_dir: %s
+unauthenticated: reject
+trusted_networks: []
+`, sock, dir))
+	d.startMilterd(bin, cfg)
+
+	sink := harness.StartSink(d)
+	pf := harness.StartPostfix(d, harness.PostfixConfig{
+		Milter:     "unix:" + sock,
+		RelayPort:  sink.Port,
+		Users:      map[string]string{user: pass},
+		RcptAccess: map[string]string{"nobody@remote.example": "REJECT 5.1.1 <nobody@remote.example>: no such user"},
+	})
+	version, _ := exec.Command("postconf", "-c", pf.Dir, "-h", "mail_version").Output()
+	fmt.Printf("outguard demo\n  Postfix %s smtpd on %s (SASL user %q), milter unix:%s\n  Internet stand-in: SMTP sink on 127.0.0.1:%d\n\n",
+		strings.TrimSpace(string(version)), pf.Addr(), user, sock, sink.Port)
+
+	delivered := 0
+	step := func(title string, send func() harness.Result, wantDelivered bool) {
+		fmt.Println("▶ " + title)
+		mark := d.milterd.Len()
+		r := send()
+		for rcpt, err := range r.Rcpt {
+			fmt.Printf("  RCPT %-24s → %s\n", rcpt, harness.Reply(err))
+		}
+		fmt.Printf("  SMTP reply to the customer → %s\n", harness.Reply(r.Err))
+		if wantDelivered {
+			delivered++
+			m := sink.Wait(d, delivered, 10*time.Second)[delivered-1]
+			fmt.Printf("  Delivered to %s with %s\n", strings.Join(m.Rcpts, ", "), header(m.Data, "X-Outguard"))
+		}
+		for _, l := range d.milterd.Since(mark, "verdict") {
+			fmt.Println("  milterd audit: " + l)
+		}
+		fmt.Println()
+	}
+
+	step("Clean message from an authenticated customer", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		return c.Send("alice@customer.example", []string{"friend@remote.example"},
+			harness.Msg("alice@customer.example", "friend@remote.example", "Lunch?", "See you at noon."))
+	}, true)
+
+	step("Same customer, one good and one unknown recipient (Postfix refuses it; milterd counts it)", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		return c.Send("alice@customer.example", []string{"friend@remote.example", "nobody@remote.example"},
+			harness.Msg("alice@customer.example", "friend@remote.example", "Minutes", "Attached below."))
+	}, true)
+
+	step("No SASL login, client not in trusted_networks (unauthenticated: reject)", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), "", "")
+		defer c.Quit()
+		return c.Send("boss@customer.example", []string{"victim@remote.example"},
+			harness.Msg("boss@customer.example", "victim@remote.example", "Invoice", "Pay now."))
+	}, false)
+
+	fmt.Println("Stopping Postfix, milterd and the sink.")
+}
+
+func (d *demo) startMilterd(bin, cfg string) {
+	cmd := exec.Command(bin, "-config", cfg)
+	d.milterd = &logTail{}
+	cmd.Stderr = d.milterd
+	if err := cmd.Start(); err != nil {
+		d.Fatalf("milterd: %v", err)
+	}
+	d.Cleanup(func() { harness.StopPID(cmd.Process.Pid, 5*time.Second); cmd.Wait() })
+	for i := 0; !strings.Contains(d.milterd.String(), "milterd started"); i++ {
+		if i > 200 {
+			d.Fatalf("milterd did not start:\n%s", d.milterd.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func writeFile(d *demo, path, content string) {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		d.Fatalf("%v", err)
+	}
+}
+
+func header(msg []byte, name string) string {
+	m := regexp.MustCompile(`(?m)^` + name + `:.*`).Find(msg)
+	if m == nil {
+		return "no " + name + " header"
+	}
+	return `"` + strings.TrimSpace(string(m)) + `"`
+}
+
+// logTail keeps milterd's log lines.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+	part  string
+}
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sc := bufio.NewScanner(strings.NewReader(l.part + string(p)))
+	l.part = ""
+	for sc.Scan() {
+		l.lines = append(l.lines, sc.Text())
+	}
+	if !strings.HasSuffix(string(p), "\n") && len(l.lines) > 0 {
+		l.part, l.lines = l.lines[len(l.lines)-1], l.lines[:len(l.lines)-1]
+	}
+	return len(p), nil
+}
+
+func (l *logTail) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// Since returns the lines after the first n that contain s, waiting
+// briefly for milterd to write them.
+func (l *logTail) Since(n int, s string) []string {
+	var out []string
+	for range 50 {
+		l.mu.Lock()
+		out = out[:0]
+		for _, line := range l.lines[n:] {
+			if strings.Contains(line, s) {
+				out = append(out, line)
+			}
+		}
+		l.mu.Unlock()
+		if len(out) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return out
+}
