@@ -33,6 +33,34 @@ type Config struct {
 	Spool            Spool    `yaml:"spool"`
 	ProgressInterval Duration `yaml:"progress_interval"`
 	ShutdownTimeout  Duration `yaml:"shutdown_timeout"`
+	Clamd            *Clamd   `yaml:"clamd"` // nil: no clamd check
+}
+
+// Clamd configures the clamd check.
+type Clamd struct {
+	Addresses      []Address `yaml:"addresses"`
+	MaxConnections int       `yaml:"max_connections"`
+	ConnectTimeout Duration  `yaml:"connect_timeout"`
+	IOTimeout      Duration  `yaml:"io_timeout"`
+	ReplyTimeout   Duration  `yaml:"reply_timeout"`
+	MaxStream      Size      `yaml:"max_stream"`
+	OnVirus        Action    `yaml:"on_virus"`
+	OnError        Action    `yaml:"on_error"`
+	Oversize       Action    `yaml:"oversize"`
+}
+
+func (c *Clamd) setDefaults() {
+	*c = Clamd{
+		Addresses:      []Address{{"unix", "/run/clamav/clamd.ctl"}},
+		MaxConnections: 10,
+		ConnectTimeout: Duration(5 * time.Second),
+		IOTimeout:      Duration(30 * time.Second),
+		ReplyTimeout:   Duration(60 * time.Second),
+		MaxStream:      25 << 20,
+		OnVirus:        Action(policy.Reject),
+		OnError:        Action(policy.Tempfail),
+		Oversize:       Action(policy.Accept),
+	}
 }
 
 type Log struct {
@@ -124,6 +152,25 @@ func (c *Config) validate(d *decoder) error {
 	}
 	if c.ProgressInterval < Duration(time.Second) {
 		return bad("progress_interval", "must be at least 1s")
+	}
+	if cd := c.Clamd; cd != nil {
+		if len(cd.Addresses) == 0 {
+			return bad("clamd.addresses", "needs at least one address")
+		}
+		if cd.MaxConnections < 1 {
+			return bad("clamd.max_connections", "must be at least 1")
+		}
+		for key, d := range map[string]Duration{"clamd.connect_timeout": cd.ConnectTimeout, "clamd.io_timeout": cd.IOTimeout, "clamd.reply_timeout": cd.ReplyTimeout} {
+			if d <= 0 {
+				return bad(key, "must be more than 0")
+			}
+		}
+		if policy.Action(cd.OnVirus) == policy.Accept {
+			return bad("clamd.on_virus", "accept would pass malware; use reject, tempfail, quarantine or discard")
+		}
+		if policy.Action(cd.OnError) == policy.Discard || policy.Action(cd.OnError) == policy.Quarantine {
+			return bad("clamd.on_error", "must be tempfail, reject or accept")
+		}
 	}
 	return nil
 }

@@ -22,6 +22,24 @@ func TestExampleStatesEveryDefault(t *testing.T) {
 	}
 }
 
+// Optional sections are written in the example as "#| " lines stating their
+// defaults: enabled, they must give the section's defaults exactly.
+func TestExampleOptionalSections(t *testing.T) {
+	data, err := os.ReadFile("../etc/milterd.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("example", []byte(strings.ReplaceAll(string(data), "#| ", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Clamd{}
+	want.setDefaults()
+	if !reflect.DeepEqual(c.Clamd, want) {
+		t.Errorf("clamd section of the example:\n got %+v\nwant %+v", c.Clamd, want)
+	}
+}
+
 func TestEmptyFileIsDefaults(t *testing.T) {
 	c, err := Parse("empty.yaml", nil)
 	if err != nil || !reflect.DeepEqual(c, Default()) {

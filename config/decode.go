@@ -63,6 +63,10 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) error {
 		}
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
+			// A section that is present starts from its defaults.
+			if def, ok := v.Interface().(interface{ setDefaults() }); ok {
+				def.setDefaults()
+			}
 		}
 		return d.decode(n, key, v.Elem())
 	case reflect.Struct:

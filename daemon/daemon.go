@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"outguard/clamd"
 	"outguard/config"
 	"outguard/milter"
 	"outguard/policy"
@@ -30,6 +31,24 @@ func Build(cfg *config.Config, log *slog.Logger) (*milter.State, error) {
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
 	}}
+	if cd := cfg.Clamd; cd != nil {
+		addrs := make([]clamd.Addr, len(cd.Addresses))
+		for i, a := range cd.Addresses {
+			addrs[i] = clamd.Addr{Network: a.Network, Address: a.Addr}
+		}
+		client := clamd.New(addrs, clamd.Options{
+			ConnectTimeout: time.Duration(cd.ConnectTimeout),
+			IOTimeout:      time.Duration(cd.IOTimeout),
+			ReplyTimeout:   time.Duration(cd.ReplyTimeout),
+			MaxConns:       cd.MaxConnections,
+		})
+		entries = append(entries, policy.Entry{
+			Check:   &clamd.Check{Client: client, Limit: int64(cd.MaxStream), OnVirus: policy.Action(cd.OnVirus), Oversize: policy.Action(cd.Oversize)},
+			OnError: policy.Action(cd.OnError),
+		})
+	} else {
+		log.Warn("no clamd section: messages are not scanned for malware")
+	}
 	st := &milter.State{
 		Pipeline:         policy.NewPipeline(log, entries...),
 		Version:          Version,

@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"os"
@@ -57,8 +58,9 @@ func (d *demo) cleanup() {
 }
 
 func (d *demo) run(bin string) {
-	harness.Require(d, "postfix", "saslpasswd2", bin)
+	harness.Require(d, "postfix", "saslpasswd2", "clamd", bin)
 	dir := harness.Dir(d, "demo")
+	clamd := harness.StartClamd(d, "30M")
 	sock := filepath.Join(dir, "milterd.sock")
 	cfg := filepath.Join(dir, "milterd.yaml")
 	// Loopback counts as untrusted here, so that the unauthenticated case
@@ -68,7 +70,9 @@ socket_group: postfix
 state_dir: %s
 unauthenticated: reject
 trusted_networks: []
-`, sock, dir))
+clamd:
+  addresses: [unix:%s]
+`, sock, dir, clamd.Socket))
 	d.startMilterd(bin, cfg)
 
 	sink := harness.StartSink(d)
@@ -79,8 +83,8 @@ trusted_networks: []
 		RcptAccess: map[string]string{"nobody@remote.example": "REJECT 5.1.1 <nobody@remote.example>: no such user"},
 	})
 	version, _ := exec.Command("postconf", "-c", pf.Dir, "-h", "mail_version").Output()
-	fmt.Printf("outguard demo\n  Postfix %s smtpd on %s (SASL user %q), milter unix:%s\n  Internet stand-in: SMTP sink on 127.0.0.1:%d\n\n",
-		strings.TrimSpace(string(version)), pf.Addr(), user, sock, sink.Port)
+	fmt.Printf("outguard demo\n  Postfix %s smtpd on %s (SASL user %q), milter unix:%s\n  clamd on unix:%s with the test signatures of testdata/clamav\n  Internet stand-in: SMTP sink on 127.0.0.1:%d\n\n",
+		strings.TrimSpace(string(version)), pf.Addr(), user, sock, clamd.Socket, sink.Port)
 
 	delivered := 0
 	step := func(title string, send func() harness.Result, wantDelivered bool) {
@@ -116,6 +120,12 @@ trusted_networks: []
 			harness.Msg("alice@customer.example", "friend@remote.example", "Minutes", "Attached below."))
 	}, true)
 
+	step("Infected attachment (the EICAR test file, base64) from an authenticated customer", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		return c.Send("alice@customer.example", []string{"friend@remote.example"}, eicarMessage)
+	}, false)
+
 	step("No SASL login, client not in trusted_networks (unauthenticated: reject)", func() harness.Result {
 		c := harness.Dial(d, pf.Addr(), "", "")
 		defer c.Quit()
@@ -125,6 +135,26 @@ trusted_networks: []
 
 	fmt.Println("Stopping Postfix, milterd and the sink.")
 }
+
+// eicarMessage carries the EICAR test string as a base64 attachment.
+var eicarMessage = `From: <alice@customer.example>
+To: <friend@remote.example>
+Subject: Invoice
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Please find the invoice attached.
+--b1
+Content-Type: application/octet-stream; name="invoice.com"
+Content-Disposition: attachment; filename="invoice.com"
+Content-Transfer-Encoding: base64
+
+` + base64.StdEncoding.EncodeToString([]byte(`X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`)) + `
+--b1--
+`
 
 func (d *demo) startMilterd(bin, cfg string) {
 	cmd := exec.Command(bin, "-config", cfg)

@@ -2,11 +2,9 @@ package milter_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -66,16 +64,16 @@ type env struct {
 	pf   *harness.Postfix
 	sink *harness.Sink
 	rec  *recorder
-	log  *syncBuffer
+	log  *harness.LogBuffer
 }
 
 const (
-	user = "alice"
-	pass = "secret-alice"
+	user = harness.User
+	pass = harness.Pass
 )
 
 type envOpts struct {
-	network    string // "unix" (default) or "inet"
+	inet       bool
 	rcptAccess map[string]string
 	main       map[string]string
 	checks     []policy.Entry
@@ -85,50 +83,28 @@ type envOpts struct {
 
 func startEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	e := &env{rec: &recorder{}, log: &syncBuffer{}}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.log, testWriter{t}), nil))
+	rec := &recorder{}
 	if o.spoolLimit == 0 {
 		o.spoolLimit = 1 << 20
 	}
 	if o.progress == 0 {
 		o.progress = 10 * time.Second
 	}
-	checks := append(o.checks, policy.Entry{Check: e.rec, OnError: policy.Tempfail})
-	st := &milter.State{
-		Pipeline:         policy.NewPipeline(log, checks...),
-		HeaderName:       "X-Outguard",
-		Version:          "test",
-		SpoolDir:         t.TempDir(),
-		SpoolLimit:       o.spoolLimit,
-		ProgressInterval: o.progress,
-	}
-	srv := milter.New(log, st)
-	var ln net.Listener
-	var err error
-	var addr string
-	if o.network == "inet" {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		addr = "inet:" + ln.Addr().String()
-	} else {
-		path := filepath.Join(harness.Dir(t, "m"), "milter.sock")
-		ln, err = net.Listen("unix", path)
-		os.Chmod(path, 0o666)
-		addr = "unix:" + path
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	e.sink = harness.StartSink(t)
-	e.pf = harness.StartPostfix(t, harness.PostfixConfig{
-		Milter:     addr,
-		RelayPort:  e.sink.Port,
-		Users:      map[string]string{user: pass, "bob": "secret-bob"},
-		RcptAccess: o.rcptAccess,
-		Main:       o.main,
+	s := harness.StartStack(t, harness.StackConfig{
+		Inet: o.inet,
+		State: func(log *slog.Logger) *milter.State {
+			return &milter.State{
+				Pipeline:         policy.NewPipeline(log, append(o.checks, policy.Entry{Check: rec, OnError: policy.Tempfail})...),
+				HeaderName:       "X-Outguard",
+				Version:          "test",
+				SpoolDir:         t.TempDir(),
+				SpoolLimit:       o.spoolLimit,
+				ProgressInterval: o.progress,
+			}
+		},
+		Postfix: harness.PostfixConfig{RcptAccess: o.rcptAccess, Main: o.main},
 	})
-	return e
+	return &env{pf: s.Postfix, sink: s.Sink, rec: rec, log: s.Log}
 }
 
 func TestCleanMailIsStampedAndDelivered(t *testing.T) {
@@ -136,7 +112,7 @@ func TestCleanMailIsStampedAndDelivered(t *testing.T) {
 	for _, network := range []string{"unix", "inet"} {
 		t.Run(network, func(t *testing.T) {
 			t.Parallel()
-			e := startEnv(t, envOpts{network: network})
+			e := startEnv(t, envOpts{inet: network == "inet"})
 			c := harness.Dial(t, e.pf.Addr(), user, pass)
 			r := c.Send("alice@customer.test", []string{"friend@remote.test"}, harness.Msg("alice@customer.test", "friend@remote.test", "hello", "clean text"))
 			if r.Err != nil {
@@ -272,7 +248,7 @@ func TestMilterDownPostfixTempfails(t *testing.T) {
 	sink := harness.StartSink(t)
 	// Nothing listens there: milter_default_action = tempfail decides.
 	pf := harness.StartPostfix(t, harness.PostfixConfig{
-		Milter:    "inet:127.0.0.1:" + itoa(harness.FreePort(t)),
+		Milter:    fmt.Sprintf("inet:127.0.0.1:%d", harness.FreePort(t)),
 		RelayPort: sink.Port,
 		Users:     map[string]string{user: pass},
 	})

@@ -3,6 +3,7 @@ package milter
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -123,6 +124,11 @@ func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
 	}
 	t.QueueID = m.Get(gomilter.MacroQueueId)
 	s.write(t, "\r\n")
+	if t.err == nil {
+		// Streams start with the header block, then get the body as it comes.
+		t.st.Pipeline.Open(t.ctx, &t.Transaction)
+		_, t.err = io.Copy(streamWriter{t}, io.NewSectionReader(t.spool, 0, t.spool.Size()))
+	}
 	return s.checkSpool(m)
 }
 
@@ -133,6 +139,7 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Respon
 	}
 	if t.err == nil {
 		_, t.err = t.spool.Write(chunk)
+		t.st.Pipeline.Write(&t.Transaction, chunk)
 	}
 	return s.checkSpool(m)
 }
@@ -273,10 +280,19 @@ func clientString(c policy.Conn) string {
 	return c.Name
 }
 
+// streamWriter feeds the pipeline's streams.
+type streamWriter struct{ t *txn }
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	w.t.st.Pipeline.Write(&w.t.Transaction, p)
+	return len(p), nil
+}
+
 // end releases the current transaction.
 func (s *session) end() {
 	if t := s.tx; t != nil {
 		t.cancel()
+		t.st.Pipeline.Close(&t.Transaction)
 		t.spool.Close()
 		s.tx = nil
 	}

@@ -1,8 +1,6 @@
 package milter_test
 
 import (
-	"io"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -11,15 +9,16 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"outguard/internal/harness"
 	"outguard/milter"
 	"outguard/policy"
 )
 
 // startMilter serves a milter with the recorder check on a unix socket and
 // returns the socket path.
-func startMilter(t *testing.T, rec *recorder, log *syncBuffer) string {
+func startMilter(t *testing.T, rec *recorder, log *harness.LogBuffer) string {
 	t.Helper()
-	lg := slog.New(slog.NewTextHandler(io.MultiWriter(log, testWriter{t}), nil))
+	lg := harness.Logger(t, log)
 	srv := milter.New(lg, &milter.State{
 		Pipeline:         policy.NewPipeline(lg, policy.Entry{Check: rec, OnError: policy.Tempfail}),
 		HeaderName:       "X-Outguard",
@@ -63,7 +62,7 @@ func session(t *testing.T, c *gomilter.Client, macros *gomilter.MacroBag) *gomil
 // macros Postfix sends at each stage, and two messages on one connection.
 func TestTransactionFromMacros(t *testing.T) {
 	rec := &recorder{}
-	path := startMilter(t, rec, &syncBuffer{})
+	path := startMilter(t, rec, &harness.LogBuffer{})
 	macros := gomilter.NewMacroBag()
 	s := session(t, gomilter.NewClient("unix", path), macros)
 	must := ok(t)
@@ -155,7 +154,7 @@ func must2(t *testing.T) func([]gomilter.ModifyAction, *gomilter.Action, error) 
 // SMFIP_RCPT_REJ or macro requests: the milter must still work, and warn.
 func TestOlderMTADegrades(t *testing.T) {
 	rec := &recorder{}
-	log := &syncBuffer{}
+	log := &harness.LogBuffer{}
 	path := startMilter(t, rec, log)
 	macros := gomilter.NewMacroBag()
 	c := gomilter.NewClient("unix", path, gomilter.WithMaximumVersion(2), gomilter.WithActions(gomilter.OptAddHeader), gomilter.WithProtocols(0))

@@ -28,6 +28,20 @@ type MessageChecker interface {
 	CheckMessage(ctx context.Context, t *Transaction) (Verdict, error)
 }
 
+// Streamer reads the message while it arrives, from the header block on,
+// so that a scan ends shortly after end-of-message instead of starting then.
+type Streamer interface {
+	OpenStream(ctx context.Context, t *Transaction) (Stream, error)
+}
+
+// Stream receives the message bytes as they arrive and gives its verdict at
+// end-of-message. Write keeps its errors for Verdict to report.
+type Stream interface {
+	Write(p []byte) (int, error)
+	Verdict(ctx context.Context) (Verdict, error)
+	Close()
+}
+
 // Entry is a check with its failure policy: the action taken when the check
 // returns an error (engine unreachable, timed out, broken input).
 type Entry struct {
@@ -55,9 +69,40 @@ func (p *Pipeline) Names() []string {
 	return names
 }
 
+// Open starts the streams of the Streamer checks, at end-of-headers.
+func (p *Pipeline) Open(ctx context.Context, t *Transaction) {
+	t.streams = make([]openStream, len(p.entries))
+	for i, e := range p.entries {
+		if s, ok := e.Check.(Streamer); ok {
+			st, err := s.OpenStream(ctx, t)
+			t.streams[i] = openStream{s: st, err: err, open: true}
+		}
+	}
+}
+
+// Write passes message bytes to every open stream.
+func (p *Pipeline) Write(t *Transaction, b []byte) {
+	for _, s := range t.streams {
+		if s.err == nil && s.s != nil {
+			s.s.Write(b)
+		}
+	}
+}
+
+// Close releases the streams; the milter glue calls it whenever a
+// transaction ends, also on abort.
+func (p *Pipeline) Close(t *Transaction) {
+	for _, s := range t.streams {
+		if s.err == nil && s.s != nil {
+			s.s.Close()
+		}
+	}
+	t.streams = nil
+}
+
 // Mail runs the MAIL FROM stage.
 func (p *Pipeline) Mail(ctx context.Context, t *Transaction) Verdict {
-	return p.run(ctx, t, func(c Check) (Verdict, bool, error) {
+	return p.run(ctx, t, func(_ int, c Check) (Verdict, bool, error) {
 		m, ok := c.(MailChecker)
 		if !ok {
 			return Verdict{}, false, nil
@@ -69,7 +114,7 @@ func (p *Pipeline) Mail(ctx context.Context, t *Transaction) Verdict {
 
 // Rcpt runs the RCPT TO stage for one recipient the MTA accepted.
 func (p *Pipeline) Rcpt(ctx context.Context, t *Transaction, rcpt string) Verdict {
-	return p.run(ctx, t, func(c Check) (Verdict, bool, error) {
+	return p.run(ctx, t, func(_ int, c Check) (Verdict, bool, error) {
 		r, ok := c.(RcptChecker)
 		if !ok {
 			return Verdict{}, false, nil
@@ -79,9 +124,18 @@ func (p *Pipeline) Rcpt(ctx context.Context, t *Transaction, rcpt string) Verdic
 	})
 }
 
-// Message runs the end-of-message stage.
+// Message runs the end-of-message stage: the verdicts of the streams, then
+// the message checks.
 func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
-	return p.run(ctx, t, func(c Check) (Verdict, bool, error) {
+	return p.run(ctx, t, func(i int, c Check) (Verdict, bool, error) {
+		if i < len(t.streams) && t.streams[i].open {
+			s := t.streams[i]
+			if s.err != nil {
+				return Verdict{}, true, s.err
+			}
+			v, err := s.s.Verdict(ctx)
+			return v, true, err
+		}
 		m, ok := c.(MessageChecker)
 		if !ok {
 			return Verdict{}, false, nil
@@ -91,11 +145,11 @@ func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
 	})
 }
 
-func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(Check) (Verdict, bool, error)) Verdict {
+func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check) (Verdict, bool, error)) Verdict {
 	best := Verdict{Action: Accept}
-	for _, e := range p.entries {
+	for i, e := range p.entries {
 		name := e.Check.Name()
-		v, ran, err := call(e.Check)
+		v, ran, err := call(i, e.Check)
 		if !ran {
 			continue
 		}

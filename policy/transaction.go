@@ -53,7 +53,14 @@ type Transaction struct {
 	Message  Message // set at end-of-message
 	Start    time.Time
 
-	stamps []string
+	stamps  []string
+	streams []openStream // by pipeline entry, from end-of-headers on
+}
+
+type openStream struct {
+	s    Stream
+	err  error // OpenStream failed: the entry's failure policy applies
+	open bool
 }
 
 // Stamp records a note for the stamped header and the audit line, such as

@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -54,6 +55,11 @@ func Reply(err error) string {
 
 // Send sends one message in the session. The session stays usable.
 func (c *Client) Send(from string, rcpts []string, data string) Result {
+	return c.SendFrom(from, rcpts, strings.NewReader(strings.ReplaceAll(data, "\n", "\r\n")))
+}
+
+// SendFrom sends the message read from r, which must use CRLF line ends.
+func (c *Client) SendFrom(from string, rcpts []string, msg io.Reader) Result {
 	r := Result{Rcpt: map[string]error{}}
 	if err := c.c.Mail(from, nil); err != nil {
 		r.Err = err
@@ -79,7 +85,7 @@ func (c *Client) Send(from string, rcpts []string, data string) Result {
 		c.c.Reset()
 		return r
 	}
-	if _, err := w.Write([]byte(strings.ReplaceAll(data, "\n", "\r\n"))); err != nil {
+	if _, err := io.Copy(w, msg); err != nil {
 		r.Err = err
 		return r
 	}

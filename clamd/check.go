@@ -1,0 +1,86 @@
+package clamd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"outguard/policy"
+)
+
+// Check is the pipeline check that streams each message through clamd.
+type Check struct {
+	Client   *Client
+	Limit    int64         // bytes sent to clamd at most (clamd's StreamMaxLength)
+	OnVirus  policy.Action // default reject
+	Oversize policy.Action // a message over Limit: default accept, stamped "not scanned"
+
+	mu      sync.Mutex
+	version string
+	checked time.Time
+}
+
+// versionTTL is how long a zVERSION answer is reused: the signature
+// version changes a few times a day.
+const versionTTL = 5 * time.Minute
+
+func (c *Check) Name() string { return "clamd" }
+
+// OpenStream starts the INSTREAM scan at end-of-headers.
+func (c *Check) OpenStream(ctx context.Context, t *policy.Transaction) (policy.Stream, error) {
+	s, err := c.Client.Stream(ctx, c.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return &scan{check: c, s: s, t: t}, nil
+}
+
+type scan struct {
+	check *Check
+	s     *Stream
+	t     *policy.Transaction
+}
+
+func (s *scan) Write(p []byte) (int, error) { return s.s.Write(p) }
+func (s *scan) Close()                      { s.s.Close() }
+
+func (s *scan) Verdict(ctx context.Context) (policy.Verdict, error) {
+	c := s.check
+	res, err := s.s.Result()
+	switch {
+	case errors.Is(err, ErrOversize):
+		reason := fmt.Sprintf("clamd: not scanned: message over the scan limit of %d bytes", c.Limit)
+		if c.Oversize == policy.Accept {
+			s.t.Stamp(fmt.Sprintf("clamd: not scanned (over %d bytes)", c.Limit))
+			return policy.Verdict{Action: policy.Accept, Reason: reason}, nil
+		}
+		v := policy.New(c.Oversize, reason)
+		if c.Oversize == policy.Reject {
+			v.Code, v.Status = 552, "5.3.4" // RFC 3463 5.3.4: message too big for system
+		}
+		return v.WithText("Message too large to be scanned for malware"), nil
+	case err != nil:
+		return policy.Verdict{}, err
+	case res.Infected:
+		return policy.New(c.OnVirus, "clamd: "+res.Raw).WithText("Message contains malware (" + res.Name() + ")"), nil
+	}
+	if v := c.clamdVersion(ctx); v != "" {
+		s.t.Stamp("clamd " + v)
+	}
+	return policy.Verdict{Action: policy.Accept}, nil
+}
+
+// clamdVersion returns the cached clamd version, refreshed every
+// versionTTL. A failure to fetch it is not a scan failure.
+func (c *Check) clamdVersion(ctx context.Context) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.checked) > versionTTL {
+		if v, err := c.Client.Version(ctx); err == nil {
+			c.version, c.checked = v, time.Now()
+		}
+	}
+	return c.version
+}

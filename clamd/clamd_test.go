@@ -1,0 +1,208 @@
+package clamd_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"outguard/clamd"
+	"outguard/internal/harness"
+)
+
+const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+
+func client(socket string, opt clamd.Options) *clamd.Client {
+	return clamd.New([]clamd.Addr{{Network: "unix", Address: socket}}, opt)
+}
+
+func scan(t *testing.T, c *clamd.Client, limit int64, parts ...[]byte) (clamd.Result, error) {
+	t.Helper()
+	s, err := c.Stream(context.Background(), limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range parts {
+		s.Write(p)
+	}
+	return s.Result()
+}
+
+func TestRealClamd(t *testing.T) {
+	cd := harness.StartClamd(t, "2M")
+	c := client(cd.Socket, clamd.Options{})
+	ctx := context.Background()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Version(ctx)
+	if err != nil || !strings.HasPrefix(v, "ClamAV ") {
+		t.Fatalf("version %q %v", v, err)
+	}
+
+	t.Run("eicar in chunks", func(t *testing.T) {
+		// Split across chunk boundaries: clamd sees one stream.
+		res, err := scan(t, c, 0, []byte("Subject: x\r\n\r\n"+eicar[:10]), []byte(eicar[10:]+"\r\n"))
+		if err != nil || !res.Infected || res.Name() != "Eicar-Test-Signature" || res.Signature != "Eicar-Test-Signature.UNOFFICIAL" {
+			t.Fatalf("%+v %v", res, err)
+		}
+	})
+	t.Run("clean random", func(t *testing.T) {
+		b := make([]byte, 300<<10) // several 64 KiB chunks
+		rand.Read(b)
+		res, err := scan(t, c, 0, b)
+		if err != nil || res.Infected || res.Raw != "stream: OK" {
+			t.Fatalf("%+v %v", res, err)
+		}
+	})
+	t.Run("clamd limit exceeded", func(t *testing.T) {
+		b := make([]byte, 3<<20)
+		rand.Read(b)
+		_, err := scan(t, c, 0, b)
+		if !errors.Is(err, clamd.ErrOversize) {
+			t.Fatalf("over clamd's StreamMaxLength: %v, want ErrOversize", err)
+		}
+	})
+	t.Run("our limit", func(t *testing.T) {
+		b := make([]byte, 1<<20)
+		rand.Read(b)
+		_, err := scan(t, c, 512<<10, b)
+		if !errors.Is(err, clamd.ErrOversize) {
+			t.Fatalf("over our limit: %v, want ErrOversize", err)
+		}
+	})
+	t.Run("infected before our limit", func(t *testing.T) {
+		pad := make([]byte, 1<<20)
+		res, err := scan(t, c, 512<<10, []byte(eicar+"\n"), pad)
+		if err != nil || !res.Infected {
+			t.Fatalf("virus in the scanned part: %+v %v", res, err)
+		}
+	})
+}
+
+func TestFailover(t *testing.T) {
+	cd := harness.StartClamd(t, "2M")
+	dead := filepath.Join(t.TempDir(), "none.sock")
+	c := clamd.New([]clamd.Addr{{Network: "unix", Address: dead}, {Network: "unix", Address: cd.Socket}}, clamd.Options{})
+	for range 4 { // round robin starts on each address in turn
+		if err := c.Ping(context.Background()); err != nil {
+			t.Fatalf("with one clamd down: %v", err)
+		}
+	}
+	none := clamd.New([]clamd.Addr{{Network: "unix", Address: dead}}, clamd.Options{})
+	if err := none.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), dead) {
+		t.Fatalf("all down: %v", err)
+	}
+}
+
+// silent accepts connections and never answers, like a hung clamd.
+func silent(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 1<<16)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return path
+}
+
+func TestHungClamdTimesOut(t *testing.T) {
+	c := client(silent(t), clamd.Options{ReplyTimeout: 300 * time.Millisecond})
+	start := time.Now()
+	_, err := scan(t, c, 0, []byte("hello"))
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("hung clamd: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestContextCancelsStream(t *testing.T) {
+	c := client(silent(t), clamd.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := c.Stream(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Write([]byte("x"))
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if _, err := s.Result(); err == nil {
+		t.Fatal("cancelled stream gave a result")
+	}
+}
+
+func TestConnectionLimit(t *testing.T) {
+	c := clamd.New([]clamd.Addr{{Network: "unix", Address: silent(t)}}, clamd.Options{MaxConns: 1})
+	s, err := c.Stream(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.Stream(ctx, 0); err == nil {
+		t.Fatal("second stream opened past MaxConns")
+	}
+	s.Close()
+	if s2, err := c.Stream(context.Background(), 0); err != nil {
+		t.Fatalf("slot not released: %v", err)
+	} else {
+		s2.Close()
+	}
+}
+
+func TestParseReply(t *testing.T) {
+	cases := map[string]struct {
+		infected bool
+		name     string
+		err      bool
+	}{
+		"stream: OK":                          {},
+		"stream: Eicar-Test-Signature FOUND":  {infected: true, name: "Eicar-Test-Signature"},
+		"stream: Win.Test.X.UNOFFICIAL FOUND": {infected: true, name: "Win.Test.X"},
+		"INSTREAM size limit exceeded. ERROR": {err: true},
+		"stream: Can't allocate memory ERROR": {err: true},
+		"stream:  FOUND":                      {err: true},
+		"":                                    {err: true},
+	}
+	for reply, want := range cases {
+		res, err := clamd.ParseReply(reply)
+		if (err != nil) != want.err || res.Infected != want.infected || res.Name() != want.name {
+			t.Errorf("%q: %+v %v", reply, res, err)
+		}
+	}
+}
+
+func FuzzParseReply(f *testing.F) {
+	for _, s := range []string{"stream: OK", "stream: Eicar FOUND", "INSTREAM size limit exceeded. ERROR", "stream: x ERROR"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, reply string) {
+		res, err := clamd.ParseReply(reply)
+		if err == nil && res.Infected && res.Name() == "" {
+			t.Fatalf("infected without a name: %q", reply)
+		}
+		if err != nil && res.Infected {
+			t.Fatalf("error and infected: %q", reply)
+		}
+	})
+}

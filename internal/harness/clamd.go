@@ -1,0 +1,90 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// Clamd is a running clamd with outguard's test signatures.
+type Clamd struct {
+	Socket string
+	Log    string
+	cmd    *exec.Cmd
+	done   chan struct{}
+}
+
+// SignatureDir is testdata/clamav: EICAR and the clamav-testfiles sample.
+func SignatureDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "../../testdata/clamav")
+}
+
+// StartClamd starts clamd in the foreground on a unix socket of its own,
+// offline, with testdata/clamav as its database. streamMax is clamd's
+// StreamMaxLength, e.g. "30M".
+func StartClamd(t T, streamMax string) *Clamd {
+	t.Helper()
+	Require(t, "clamd")
+	dir := Dir(t, "clamd")
+	c := &Clamd{Socket: filepath.Join(dir, "clamd.sock"), Log: filepath.Join(dir, "clamd.log"), done: make(chan struct{})}
+	conf := fmt.Sprintf(`LocalSocket %s
+Foreground yes
+DatabaseDirectory %s
+LogFile %s
+LogVerbose yes
+PidFile %s/clamd.pid
+TemporaryDirectory %s
+StreamMaxLength %s
+MaxThreads 4
+ScanMail yes
+ScanArchive yes
+SelfCheck 0
+`, c.Socket, SignatureDir(), c.Log, dir, dir, streamMax)
+	cfg := filepath.Join(dir, "clamd.conf")
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	c.cmd = exec.Command("clamd", "--config-file="+cfg)
+	c.cmd.Stdout, c.cmd.Stderr = nil, nil
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("clamd: %v", err)
+	}
+	go func() { c.cmd.Wait(); close(c.done) }()
+	t.Cleanup(c.Stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(c.Socket); err == nil {
+			return c
+		}
+		select {
+		case <-c.done:
+			log, _ := os.ReadFile(c.Log)
+			t.Fatalf("clamd exited at start:\n%s", log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("clamd socket did not appear")
+		}
+	}
+}
+
+// Stop ends clamd by PID and waits for it.
+func (c *Clamd) Stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	StopPID(c.cmd.Process.Pid, 5*time.Second)
+	<-c.done
+}
+
+// Kill ends clamd at once, as a crash would.
+func (c *Clamd) Kill() {
+	c.cmd.Process.Kill()
+	<-c.done
+}
