@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,16 +173,16 @@ type pausing struct {
 	first, rest io.Reader
 	paused      chan struct{}
 	resume      chan struct{}
+	once        sync.Once
 }
 
 func (p *pausing) Read(b []byte) (int, error) {
 	n, err := p.first.Read(b)
 	if err == io.EOF {
-		if p.paused != nil {
+		p.once.Do(func() {
 			close(p.paused)
-			p.paused = nil
 			<-p.resume
-		}
+		})
 		return p.rest.Read(b)
 	}
 	return n, err

@@ -3,7 +3,6 @@ package milter
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -34,6 +33,7 @@ type txn struct {
 	cancel  context.CancelFunc
 	pending policy.Verdict // a verdict that takes effect at end-of-message
 	err     error          // spooling failed: tempfail at the next stage
+	feed    *feeder        // from end-of-headers on
 }
 
 var _ gomilter.Milter = (*session)(nil)
@@ -127,7 +127,7 @@ func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
 	if t.err == nil {
 		// Streams start with the header block, then get the body as it comes.
 		t.st.Pipeline.Open(t.ctx, &t.Transaction)
-		_, t.err = io.Copy(streamWriter{t}, io.NewSectionReader(t.spool, 0, t.spool.Size()))
+		t.feed = startFeeder(t)
 	}
 	return s.checkSpool(m)
 }
@@ -139,7 +139,7 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Respon
 	}
 	if t.err == nil {
 		_, t.err = t.spool.Write(chunk)
-		t.st.Pipeline.Write(&t.Transaction, chunk)
+		t.feed.kick()
 	}
 	return s.checkSpool(m)
 }
@@ -160,6 +160,9 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 	}
 	t.Message = t.spool
 	v := s.withProgress(t, m, func() policy.Verdict {
+		if err := t.feed.finish(); err != nil {
+			return policy.New(policy.Tempfail, "spool: "+err.Error())
+		}
 		return t.st.Pipeline.Message(t.ctx, &t.Transaction)
 	})
 	if t.pending.Stronger(v) {
@@ -280,18 +283,11 @@ func clientString(c policy.Conn) string {
 	return c.Name
 }
 
-// streamWriter feeds the pipeline's streams.
-type streamWriter struct{ t *txn }
-
-func (w streamWriter) Write(p []byte) (int, error) {
-	w.t.st.Pipeline.Write(&w.t.Transaction, p)
-	return len(p), nil
-}
-
 // end releases the current transaction.
 func (s *session) end() {
 	if t := s.tx; t != nil {
 		t.cancel()
+		t.feed.wait()
 		t.st.Pipeline.Close(&t.Transaction)
 		t.spool.Close()
 		s.tx = nil

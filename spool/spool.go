@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"sync"
 )
 
-// Spool is an append-only message buffer. It is not safe for concurrent
-// writes; reads with ReadAt may run concurrently once writing is done.
+// Spool is an append-only message buffer. One goroutine may write while
+// others read what was already written.
 type Spool struct {
+	mu    sync.RWMutex
 	limit int64
 	dir   string
 	mem   []byte
@@ -27,6 +29,8 @@ func New(dir string, limit int64) *Spool {
 
 // Write appends p.
 func (s *Spool) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.file == nil && s.size+int64(len(p)) > s.limit {
 		if err := s.toFile(); err != nil {
 			return 0, err
@@ -63,6 +67,8 @@ func (s *Spool) toFile() error {
 
 // ReadAt reads the spooled bytes at off.
 func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.file != nil {
 		return s.file.ReadAt(p, off)
 	}
@@ -70,13 +76,23 @@ func (s *Spool) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // Size is the number of bytes written.
-func (s *Spool) Size() int64 { return s.size }
+func (s *Spool) Size() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.size
+}
 
 // OnDisk reports whether the spool moved to a file.
-func (s *Spool) OnDisk() bool { return s.file != nil }
+func (s *Spool) OnDisk() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.file != nil
+}
 
 // Close releases the memory or the file. The spool is empty afterwards.
 func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.mem, s.size = nil, 0
 	if s.file == nil {
 		return nil

@@ -1,0 +1,135 @@
+// Package bench holds benchmarks that compare outguard against a baseline
+// measured in the same run. Run: go test -run X -bench . ./bench
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+
+	"outguard/clamd"
+	"outguard/internal/harness"
+)
+
+// milterd builds and starts the milterd binary with the given config
+// sections and returns its socket and PID.
+func milterd(b *testing.B, sections string) (string, int) {
+	dir := harness.Dir(b, "bench")
+	bin := filepath.Join(dir, "milterd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/milterd").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "m.sock")
+	cfg := filepath.Join(dir, "milterd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nstate_dir: %s\nlog: {level: warn}\n%s", sock, dir, sections)), 0o644)
+	cmd := exec.Command(bin, "-config", cfg)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("%v", err)
+	}
+	b.Cleanup(func() { harness.StopPID(cmd.Process.Pid, 5*time.Second); cmd.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return sock, cmd.Process.Pid
+		}
+		if i > 500 {
+			b.Fatalf("milterd did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// peakRSS reads a process's high-water resident set size in MiB.
+func peakRSS(pid int) float64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// viaMilter sends msg through milterd as an MTA would, in 64 KiB chunks.
+func viaMilter(b *testing.B, sock string, msg []byte) {
+	s, err := gomilter.NewClient("unix", sock).Session(gomilter.NewMacroBag())
+	if err != nil {
+		b.Fatalf("%v", err)
+	}
+	defer s.Close()
+	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
+	s.Helo("h")
+	s.Mail("a@example.net", "")
+	s.Rcpt("b@remote.test", "")
+	s.DataStart()
+	s.HeaderField("Subject", " bench", nil)
+	s.HeaderEnd()
+	for len(msg) > 0 {
+		n := min(len(msg), 65535) // the milter protocol's largest body chunk
+		if _, err := s.BodyChunk(msg[:n]); err != nil {
+			b.Fatalf("%v", err)
+		}
+		msg = msg[n:]
+	}
+	_, act, err := s.End()
+	if err != nil || act.Type != gomilter.ActionAccept {
+		b.Fatalf("milter: %v %+v", err, act)
+	}
+}
+
+func direct(b *testing.B, c *clamd.Client, msg []byte) {
+	s, err := c.Stream(context.Background(), 0)
+	if err != nil {
+		b.Fatalf("%v", err)
+	}
+	defer s.Close()
+	s.Write([]byte("Subject: bench\r\n\r\n"))
+	for len(msg) > 0 {
+		n := min(len(msg), 64<<10)
+		s.Write(msg[:n])
+		msg = msg[n:]
+	}
+	if res, err := s.Result(); err != nil || res.Infected {
+		b.Fatalf("direct: %+v %v", res, err)
+	}
+}
+
+// BenchmarkClamdStream streams fresh random payloads (clamd caches clean
+// results) straight to clamd and through milterd, interleaved, and reports
+// milterd's throughput as a ratio of clamd's own, and milterd's peak RSS.
+func BenchmarkClamdStream(b *testing.B) {
+	cd := harness.StartClamd(b, "40M")
+	sock, pid := milterd(b, fmt.Sprintf("clamd:\n  addresses: [unix:%s]\n  max_stream: 40MiB\n", cd.Socket))
+	client := clamd.New([]clamd.Addr{{Network: "unix", Address: cd.Socket}}, clamd.Options{})
+	for _, mib := range []int{1, 10, 25} {
+		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
+			msg := make([]byte, mib<<20)
+			var tDirect, tMilter time.Duration
+			for i := 0; i < b.N; i++ {
+				rand.Read(msg)
+				start := time.Now()
+				direct(b, client, msg)
+				tDirect += time.Since(start)
+				rand.Read(msg)
+				start = time.Now()
+				viaMilter(b, sock, msg)
+				tMilter += time.Since(start)
+			}
+			mb := float64(b.N * mib)
+			b.ReportMetric(mb/tDirect.Seconds(), "direct_MiB/s")
+			b.ReportMetric(mb/tMilter.Seconds(), "milter_MiB/s")
+			b.ReportMetric(tDirect.Seconds()/tMilter.Seconds(), "ratio")
+			b.ReportMetric(peakRSS(pid), "milterd_peak_RSS_MiB")
+		})
+	}
+}
