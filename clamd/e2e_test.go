@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/textproto"
 	"os"
@@ -16,29 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"outguard/config"
-	"outguard/daemon"
 	"outguard/internal/harness"
-	"outguard/milter"
 )
 
-// stack runs Postfix with milterd's pipeline built from a config, as
-// milterd builds it.
+// stack runs Postfix with milterd's pipeline built from a config.
 func stack(t *testing.T, section string) *harness.Stack {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte("state_dir: /tmp\n"+section))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return harness.StartStack(t, harness.StackConfig{
-		State: func(log *slog.Logger) *milter.State {
-			st, err := daemon.Build(cfg, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	})
+	s, _, _ := harness.ConfigStack(t, section, harness.PostfixConfig{})
+	return s
 }
 
 func clamdConfig(socket string, extra ...string) string {

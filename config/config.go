@@ -33,7 +33,94 @@ type Config struct {
 	Spool            Spool    `yaml:"spool"`
 	ProgressInterval Duration `yaml:"progress_interval"`
 	ShutdownTimeout  Duration `yaml:"shutdown_timeout"`
-	Clamd            *Clamd   `yaml:"clamd"` // nil: no clamd check
+	Clamd            *Clamd   `yaml:"clamd"`  // nil: no clamd check
+	Limits           *Limits  `yaml:"limits"` // nil: no limits
+}
+
+// Limits configures per-account limits and suspension.
+type Limits struct {
+	Default     LimitSet              `yaml:"default"`
+	Users       map[string]UserLimits `yaml:"users"`
+	OnSuspended Action                `yaml:"on_suspended"`
+	SuspendFor  Duration              `yaml:"suspend_for"`
+	Contact     string                `yaml:"contact"`
+	Alert       Alert                 `yaml:"alert"`
+	Store       string                `yaml:"store"`
+	Redis       Redis                 `yaml:"redis"`
+	Maillog     Maillog               `yaml:"maillog"`
+	OnError     Action                `yaml:"on_error"`
+}
+
+// LimitSet is a set of limits; in users, a key left out takes the default.
+// 0 means no limit.
+type LimitSet struct {
+	MessagesPerHour      *int `yaml:"messages_per_hour"`
+	MessagesPerDay       *int `yaml:"messages_per_day"`
+	RecipientsPerHour    *int `yaml:"recipients_per_hour"`
+	RecipientsPerDay     *int `yaml:"recipients_per_day"`
+	UndeliverablePerHour *int `yaml:"undeliverable_per_hour"`
+}
+
+func (s LimitSet) fields() map[string]*int {
+	return map[string]*int{
+		"messages_per_hour":      s.MessagesPerHour,
+		"messages_per_day":       s.MessagesPerDay,
+		"recipients_per_hour":    s.RecipientsPerHour,
+		"recipients_per_day":     s.RecipientsPerDay,
+		"undeliverable_per_hour": s.UndeliverablePerHour,
+	}
+}
+
+// UserLimits is a user's override: a LimitSet, or the word "unlimited".
+type UserLimits struct {
+	Unlimited bool
+	LimitSet
+}
+
+func (u *UserLimits) unmarshalScalar(s string) error {
+	if s != "unlimited" {
+		return fmt.Errorf("want a mapping of limits or \"unlimited\", got %q", s)
+	}
+	u.Unlimited = true
+	return nil
+}
+
+type Alert struct {
+	Command []string `yaml:"command"`
+	Webhook string   `yaml:"webhook"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+type Redis struct {
+	Address string `yaml:"address"`
+}
+
+type Maillog struct {
+	Path   string `yaml:"path"`
+	Format string `yaml:"format"`
+}
+
+func intp(i int) *int { return &i }
+
+func (l *Limits) setDefaults() {
+	*l = Limits{
+		// The seed: "a few hundred, at most a few thousand mails per day
+		// per account"; "more than 10 undeliverable recipients per hour"
+		// is very unlikely from a regular user.
+		Default: LimitSet{
+			MessagesPerHour:      intp(200),
+			MessagesPerDay:       intp(1000),
+			RecipientsPerHour:    intp(500),
+			RecipientsPerDay:     intp(2000),
+			UndeliverablePerHour: intp(10),
+		},
+		OnSuspended: Action(policy.Tempfail),
+		Alert:       Alert{Timeout: Duration(10 * time.Second)},
+		Store:       "sqlite",
+		Redis:       Redis{Address: "127.0.0.1:6379"},
+		Maillog:     Maillog{Format: "postfix"},
+		OnError:     Action(policy.Tempfail),
+	}
 }
 
 // Clamd configures the clamd check.
@@ -171,6 +258,54 @@ func (c *Config) validate(d *decoder) error {
 		if policy.Action(cd.OnError) == policy.Discard || policy.Action(cd.OnError) == policy.Quarantine {
 			return bad("clamd.on_error", "must be tempfail, reject or accept")
 		}
+	}
+	if l := c.Limits; l != nil {
+		if err := l.validate(bad); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Limits) validate(bad func(key, format string, args ...any) error) error {
+	sets := map[string]LimitSet{"limits.default": l.Default}
+	for user, u := range l.Users {
+		sets["limits.users."+user] = u.LimitSet
+	}
+	for prefix, set := range sets {
+		for key, v := range set.fields() {
+			if v == nil && prefix == "limits.default" {
+				return bad(prefix+"."+key, "must not be empty")
+			}
+			if v != nil && *v < 0 {
+				return bad(prefix+"."+key, "must be 0 (no limit) or more")
+			}
+		}
+	}
+	switch policy.Action(l.OnSuspended) {
+	case policy.Tempfail, policy.Reject, policy.Quarantine:
+	default:
+		return bad("limits.on_suspended", "must be tempfail, reject or quarantine")
+	}
+	switch policy.Action(l.OnError) {
+	case policy.Tempfail, policy.Reject, policy.Accept:
+	default:
+		return bad("limits.on_error", "must be tempfail, reject or accept")
+	}
+	switch l.Store {
+	case "sqlite":
+	case "redis":
+		if l.Redis.Address == "" {
+			return bad("limits.redis.address", "must not be empty with store: redis")
+		}
+	default:
+		return bad("limits.store", "unknown store %q (want sqlite or redis)", l.Store)
+	}
+	if l.Maillog.Format != "postfix" {
+		return bad("limits.maillog.format", "unknown format %q (want postfix)", l.Maillog.Format)
+	}
+	if l.Alert.Timeout <= 0 {
+		return bad("limits.alert.timeout", "must be more than 0")
 	}
 	return nil
 }

@@ -38,6 +38,13 @@ func TestExampleOptionalSections(t *testing.T) {
 	if !reflect.DeepEqual(c.Clamd, want) {
 		t.Errorf("clamd section of the example:\n got %+v\nwant %+v", c.Clamd, want)
 	}
+	wantLimits := &Limits{}
+	wantLimits.setDefaults()
+	wantLimits.Users = map[string]UserLimits{}
+	wantLimits.Alert.Command = []string{}
+	if !reflect.DeepEqual(c.Limits, wantLimits) {
+		t.Errorf("limits section of the example:\n got %+v\nwant %+v", c.Limits, wantLimits)
+	}
 }
 
 func TestEmptyFileIsDefaults(t *testing.T) {

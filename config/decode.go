@@ -104,7 +104,16 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) error {
 	}
 }
 
+// scalarForm is a struct that may also be written as one word.
+type scalarForm interface{ unmarshalScalar(string) error }
+
 func (d *decoder) mapping(n *yaml.Node, key string, v reflect.Value) error {
+	if sf, ok := v.Addr().Interface().(scalarForm); ok && n.Kind == yaml.ScalarNode {
+		if err := sf.unmarshalScalar(n.Value); err != nil {
+			return d.errorf(n, key, "%v", err)
+		}
+		return nil
+	}
 	if n.Kind != yaml.MappingNode {
 		return d.errorf(n, key, "want a mapping")
 	}
@@ -162,8 +171,14 @@ func (d *decoder) leaf(n *yaml.Node, key string, v reflect.Value) error {
 func field(v reflect.Value, name string) (reflect.Value, bool) {
 	t := v.Type()
 	for i := range t.NumField() {
+		if t.Field(i).Anonymous && t.Field(i).Type.Kind() == reflect.Struct {
+			if f, ok := field(v.Field(i), name); ok {
+				return f, true
+			}
+			continue
+		}
 		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if tag == name {
+		if tag == name && t.Field(i).IsExported() {
 			return v.Field(i), true
 		}
 	}

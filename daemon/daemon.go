@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"outguard/clamd"
 	"outguard/config"
+	"outguard/limits"
 	"outguard/milter"
 	"outguard/policy"
 )
@@ -24,13 +27,52 @@ import (
 // Version is set at build time with -ldflags "-X outguard/daemon.Version=…".
 var Version = "0.1.0-dev"
 
+// Resources are what outlives a reload: the state store.
+type Resources struct {
+	Store limits.Store // nil without a limits section
+}
+
+// Open opens the resources cfg needs.
+func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
+	r := &Resources{}
+	if l := cfg.Limits; l != nil {
+		var err error
+		if l.Store == "redis" {
+			r.Store, err = limits.OpenRedis(ctx, l.Redis.Address)
+		} else {
+			if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
+				r.Store, err = limits.OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("limits store: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Close releases the resources.
+func (r *Resources) Close() {
+	if r.Store != nil {
+		r.Store.Close()
+	}
+}
+
 // Build turns a config into a ready milter state. Everything that can fail
 // fails here, so that a reload either swaps in a complete state or none.
-func Build(cfg *config.Config, log *slog.Logger) (*milter.State, error) {
+// res may be nil to validate a config without opening anything.
+func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, error) {
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
 	}}
+	if l := cfg.Limits; l != nil {
+		eng, err := Engine(cfg, log, res)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, policy.Entry{Check: eng, OnError: policy.Action(l.OnError)})
+	}
 	if cd := cfg.Clamd; cd != nil {
 		addrs := make([]clamd.Addr, len(cd.Addresses))
 		for i, a := range cd.Addresses {
@@ -64,6 +106,60 @@ func Build(cfg *config.Config, log *slog.Logger) (*milter.State, error) {
 
 // Listen opens the milter socket. A unix socket left over from a previous
 // run is replaced; any other file at that path is an error.
+// Engine builds the limits engine of cfg on res's store.
+func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engine, error) {
+	l := cfg.Limits
+	pol, err := LimitsPolicy(l)
+	if err != nil {
+		return nil, err
+	}
+	eng := &limits.Engine{
+		Policy:      pol,
+		OnSuspended: policy.Action(l.OnSuspended),
+		SuspendFor:  time.Duration(l.SuspendFor),
+		Contact:     l.Contact,
+		Alert:       &limits.Alerter{Command: l.Alert.Command, Webhook: l.Alert.Webhook, Timeout: time.Duration(l.Alert.Timeout), Log: log},
+		Log:         log,
+		Now:         time.Now,
+	}
+	if res != nil {
+		eng.Store = res.Store
+	}
+	return eng, nil
+}
+
+// LimitsPolicy resolves the config's limits: a user's keys override the
+// default's; "unlimited" lifts every limit and automatic suspension.
+func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
+	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
+		for _, f := range []struct {
+			v   *int
+			dst *int
+		}{
+			{s.MessagesPerHour, &base.MessagesPerHour},
+			{s.MessagesPerDay, &base.MessagesPerDay},
+			{s.RecipientsPerHour, &base.RecipientsPerHour},
+			{s.RecipientsPerDay, &base.RecipientsPerDay},
+			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
+		} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+		return base
+	}
+	def := resolve(l.Default, limits.Limits{})
+	users := map[string]limits.Limits{}
+	for user, u := range l.Users {
+		if u.Unlimited {
+			users[user] = limits.Limits{}
+		} else {
+			users[user] = resolve(u.LimitSet, def)
+		}
+	}
+	return limits.NewPolicy(def, users)
+}
+
 func Listen(cfg *config.Config) (net.Listener, error) {
 	a := cfg.Listen
 	if a.Network != "unix" {
@@ -103,7 +199,12 @@ func socketPerms(path string, cfg *config.Config) error {
 // Run serves until ctx is done or SIGTERM/SIGINT arrive; SIGHUP reloads the
 // config from path. A second stop signal exits at once.
 func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger) error {
-	st, err := Build(cfg, log)
+	res, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	st, err := Build(cfg, log, res)
 	if err != nil {
 		return err
 	}
@@ -113,6 +214,8 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 	}
 	srv := milter.New(log, st)
 	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", st.Pipeline.Names())
+	bg := startBackground(ctx, cfg, log, res)
+	defer func() { bg.stop() }()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -132,17 +235,24 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 				log.Info("stopping: draining sessions", "signal", sig.String(), "deadline", time.Duration(cfg.ShutdownTimeout))
 				return stop(srv, cfg, log, sigs, served)
 			}
-			cfg = reload(path, cfg, srv, log)
+			if next := reload(path, cfg, srv, log, res); next != cfg {
+				cfg = next
+				bg.stop()
+				bg = startBackground(ctx, cfg, log, res)
+			}
 		}
 	}
 }
 
 // reload builds the new state completely and swaps it in only if valid.
-func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger) *config.Config {
+func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) *config.Config {
 	cfg, err := config.Load(path)
+	if err == nil && storeChanged(old, cfg) {
+		err = errors.New("limits store settings (limits section, store, redis, state_dir) change only at restart")
+	}
 	if err == nil {
 		var st *milter.State
-		if st, err = Build(cfg, log); err == nil {
+		if st, err = Build(cfg, log, res); err == nil {
 			if cfg.Listen != old.Listen || cfg.Log != old.Log || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
 				log.Warn("reload: listen, socket and log settings take effect at the next restart")
 			}
@@ -153,6 +263,63 @@ func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logge
 	}
 	log.Error("reload failed; keeping the running config", "err", err)
 	return old
+}
+
+func storeChanged(a, b *config.Config) bool {
+	if (a.Limits == nil) != (b.Limits == nil) {
+		return true
+	}
+	return a.Limits != nil && (a.Limits.Store != b.Limits.Store || a.Limits.Redis != b.Limits.Redis || a.StateDir != b.StateDir)
+}
+
+// background runs the mail log follower and the store's purge.
+type background struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources) *background {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &background{cancel: cancel, done: make(chan struct{})}
+	l := cfg.Limits
+	if l == nil {
+		close(b.done)
+		return b
+	}
+	eng, _ := Engine(cfg, log, res) // validated by Build
+	go func() {
+		defer close(b.done)
+		var wg sync.WaitGroup
+		if l.Maillog.Path != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: eng, Log: log}
+				f.Run(ctx)
+			}()
+		} else {
+			log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
+		}
+		tick := time.NewTicker(10 * time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				wg.Wait()
+				return
+			case <-tick.C:
+				if err := res.Store.Purge(ctx, time.Now()); err != nil {
+					log.Warn("purging the limits store", "err", err)
+				}
+			}
+		}
+	}()
+	return b
+}
+
+func (b *background) stop() {
+	b.cancel()
+	<-b.done
 }
 
 func stop(srv *milter.Server, cfg *config.Config, log *slog.Logger, sigs <-chan os.Signal, served <-chan error) error {

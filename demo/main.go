@@ -30,13 +30,14 @@ const (
 func main() {
 	bin := flag.String("milterd", "bin/milterd", "milterd binary to run")
 	flag.Parse()
-	d := &demo{}
+	d := &demo{bin: *bin}
 	defer d.cleanup()
 	d.run(*bin)
 }
 
 // demo implements harness.T: a failure prints, stops everything and exits.
 type demo struct {
+	bin      string
 	cleanups []func()
 	milterd  *logTail
 }
@@ -72,6 +73,8 @@ unauthenticated: reject
 trusted_networks: []
 clamd:
   addresses: [unix:%s]
+limits:
+  contact: abuse@isp.example
 `, sock, dir, clamd.Socket))
 	d.startMilterd(bin, cfg)
 
@@ -80,7 +83,7 @@ clamd:
 		Milter:     "unix:" + sock,
 		RelayPort:  sink.Port,
 		Users:      map[string]string{user: pass},
-		RcptAccess: map[string]string{"nobody@remote.example": "REJECT 5.1.1 <nobody@remote.example>: no such user"},
+		RcptAccess: unknownRecipients(),
 	})
 	version, _ := exec.Command("postconf", "-c", pf.Dir, "-h", "mail_version").Output()
 	fmt.Printf("outguard demo\n  Postfix %s smtpd on %s (SASL user %q), milter unix:%s\n  clamd on unix:%s with the test signatures of testdata/clamav\n  Internet stand-in: SMTP sink on 127.0.0.1:%d\n\n",
@@ -113,18 +116,38 @@ clamd:
 			harness.Msg("alice@customer.example", "friend@remote.example", "Lunch?", "See you at noon."))
 	}, true)
 
-	step("Same customer, one good and one unknown recipient (Postfix refuses it; milterd counts it)", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		return c.Send("alice@customer.example", []string{"friend@remote.example", "nobody@remote.example"},
-			harness.Msg("alice@customer.example", "friend@remote.example", "Minutes", "Attached below."))
-	}, true)
-
 	step("Infected attachment (the EICAR test file, base64) from an authenticated customer", func() harness.Result {
 		c := harness.Dial(d, pf.Addr(), user, pass)
 		defer c.Quit()
 		return c.Send("alice@customer.example", []string{"friend@remote.example"}, eicarMessage)
 	}, false)
+
+	step("A compromised account sends to 10 unknown recipients (threshold: 10 an hour)", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		var rcpts []string
+		for i := range 10 {
+			rcpts = append(rcpts, fmt.Sprintf("nobody%d@remote.example", i))
+		}
+		return c.Send("alice@customer.example", rcpts, harness.Msg("alice@customer.example", "nobody0@remote.example", "Cheap pills", "Buy now."))
+	}, false)
+
+	step("The same account's next message: suspended, nothing is lost (451)", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		return c.Send("alice@customer.example", []string{"friend@remote.example"},
+			harness.Msg("alice@customer.example", "friend@remote.example", "Hello", "Hello again."))
+	}, false)
+
+	d.ctl(cfg, "accounts", "show", user)
+	d.ctl(cfg, "accounts", "unsuspend", user)
+
+	step("After the abuse desk unsuspended the account", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		return c.Send("alice@customer.example", []string{"friend@remote.example"},
+			harness.Msg("alice@customer.example", "friend@remote.example", "Sorry", "Cleaned my PC."))
+	}, true)
 
 	step("No SASL login, client not in trusted_networks (unauthenticated: reject)", func() harness.Result {
 		c := harness.Dial(d, pf.Addr(), "", "")
@@ -134,6 +157,30 @@ clamd:
 	}, false)
 
 	fmt.Println("Stopping Postfix, milterd and the sink.")
+}
+
+// unknownRecipients are refused by the demo Postfix (check_recipient_access)
+// as a real MX would refuse addresses a spammer guessed.
+func unknownRecipients() map[string]string {
+	m := map[string]string{}
+	for i := range 10 {
+		a := fmt.Sprintf("nobody%d@remote.example", i)
+		m[a] = "REJECT 5.1.1 <" + a + ">: no such user"
+	}
+	return m
+}
+
+// ctl runs milterctl as the abuse desk would and prints its output.
+func (d *demo) ctl(cfg string, args ...string) {
+	fmt.Printf("$ milterctl %s\n", strings.Join(args, " "))
+	out, err := exec.Command(filepath.Join(filepath.Dir(d.bin), "milterctl"), append([]string{"-config", cfg}, args...)...).CombinedOutput()
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		fmt.Println("  " + l)
+	}
+	if err != nil {
+		d.Fatalf("milterctl: %v", err)
+	}
+	fmt.Println()
 }
 
 // eicarMessage carries the EICAR test string as a base64 attachment.

@@ -2,6 +2,8 @@ package milter
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -61,6 +63,7 @@ func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (*gomilter.Respo
 	st := s.srv.state.Load()
 	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit)}
 	t.ctx, t.cancel = context.WithCancel(s.srv.ctx)
+	t.ID = newID()
 	t.Conn = s.conn
 	t.From = from
 	t.User = m.Get(gomilter.MacroAuthAuthen)
@@ -78,11 +81,13 @@ func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (*gomilter.Respons
 	// SMFIP_RCPT_REJ: the MTA tells us about recipients it refused itself,
 	// with the enhanced status in {rcpt_host} and its reply in {rcpt_addr}.
 	if m.Get(gomilter.MacroRcptMailer) == "error" {
-		t.Rejected = append(t.Rejected, policy.Recipient{
+		r := policy.Recipient{
 			Addr:   rcpt,
 			Status: m.Get(gomilter.MacroRcptHost),
 			Text:   m.Get(gomilter.MacroRcptAddr),
-		})
+		}
+		t.Rejected = append(t.Rejected, r)
+		t.st.Pipeline.Rejected(t.ctx, &t.Transaction, r)
 		return gomilter.RespContinue, nil
 	}
 	v := t.st.Pipeline.Rcpt(t.ctx, &t.Transaction, rcpt)
@@ -262,6 +267,7 @@ func (s *session) stamp(t *txn) string {
 func (s *session) audit(t *txn, v policy.Verdict) {
 	s.srv.log.LogAttrs(t.ctx, slog.LevelInfo, "verdict",
 		slog.String("qid", t.QueueID),
+		slog.String("id", t.ID),
 		slog.String("user", t.User),
 		slog.String("client", clientString(t.Conn)),
 		slog.String("from", t.From),
@@ -274,6 +280,13 @@ func (s *session) audit(t *txn, v policy.Verdict) {
 		slog.String("notes", strings.Join(t.Stamps(), "; ")),
 		slog.Duration("duration", time.Since(t.Start)),
 	)
+}
+
+// newID returns a random transaction id.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func clientString(c policy.Conn) string {

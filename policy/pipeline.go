@@ -28,6 +28,18 @@ type MessageChecker interface {
 	CheckMessage(ctx context.Context, t *Transaction) (Verdict, error)
 }
 
+// RejectObserver learns of the recipients the MTA refused itself
+// (SMFIP_RCPT_REJ). The MTA has already answered the client.
+type RejectObserver interface {
+	RejectedRcpt(ctx context.Context, t *Transaction, r Recipient) error
+}
+
+// Committer records a message about to be accepted, once every check has
+// passed it. It may still refuse it, e.g. a limit crossed concurrently.
+type Committer interface {
+	Commit(ctx context.Context, t *Transaction) (Verdict, error)
+}
+
 // Streamer reads the message while it arrives, from the header block on,
 // so that a scan ends shortly after end-of-message instead of starting then.
 type Streamer interface {
@@ -124,9 +136,35 @@ func (p *Pipeline) Rcpt(ctx context.Context, t *Transaction, rcpt string) Verdic
 	})
 }
 
-// Message runs the end-of-message stage: the verdicts of the streams, then
-// the message checks.
+// Rejected tells the observers about a recipient the MTA refused.
+func (p *Pipeline) Rejected(ctx context.Context, t *Transaction, r Recipient) {
+	for _, e := range p.entries {
+		if o, ok := e.Check.(RejectObserver); ok {
+			if err := o.RejectedRcpt(ctx, t, r); err != nil {
+				p.log.Warn("check failed on a rejected recipient", "check", e.Check.Name(), "err", err, "rcpt", r.Addr)
+			}
+		}
+	}
+}
+
+// Message runs the end-of-message stage: the verdicts of the streams and
+// the message checks, then, if the message is to be accepted, the commits.
 func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
+	v := p.message(ctx, t)
+	if v.Action != Accept {
+		return v
+	}
+	return p.run(ctx, t, func(_ int, c Check) (Verdict, bool, error) {
+		cm, ok := c.(Committer)
+		if !ok {
+			return Verdict{}, false, nil
+		}
+		v, err := cm.Commit(ctx, t)
+		return v, true, err
+	})
+}
+
+func (p *Pipeline) message(ctx context.Context, t *Transaction) Verdict {
 	return p.run(ctx, t, func(i int, c Check) (Verdict, bool, error) {
 		if i < len(t.streams) && t.streams[i].open {
 			s := t.streams[i]

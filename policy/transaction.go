@@ -42,6 +42,7 @@ type Message interface {
 // Transaction is one message: envelope, headers and the spooled content.
 // Checks read it; only the milter glue and the pipeline write it.
 type Transaction struct {
+	ID       string // ours, unique: the queue id is not known before end-of-headers
 	Conn     Conn
 	User     string // SASL login ({auth_authen}); empty when not authenticated
 	AuthType string
@@ -55,6 +56,19 @@ type Transaction struct {
 
 	stamps  []string
 	streams []openStream // by pipeline entry, from end-of-headers on
+	values  map[any]any
+}
+
+// Value returns what a check stored with SetValue for this transaction.
+func (t *Transaction) Value(key any) any { return t.values[key] }
+
+// SetValue keeps per-transaction state of a check, from stage to stage.
+// Use an unexported key type, as with context.Context.
+func (t *Transaction) SetValue(key, v any) {
+	if t.values == nil {
+		t.values = map[any]any{}
+	}
+	t.values[key] = v
 }
 
 type openStream struct {

@@ -32,7 +32,7 @@ func main() {
 	}
 	log := cfg.Logger(os.Stderr)
 	if *check {
-		if _, err := daemon.Build(cfg, log); err != nil {
+		if _, err := daemon.Build(cfg, log, nil); err != nil {
 			fmt.Fprintln(os.Stderr, "milterd:", err)
 			os.Exit(1)
 		}

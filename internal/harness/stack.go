@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"outguard/config"
+	"outguard/daemon"
 	"outguard/milter"
 )
 
@@ -104,4 +107,32 @@ type logWriter struct{ t T }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// ConfigStack is a Stack whose milter state is built from a milterd config
+// (YAML; state_dir defaults to a fresh directory), exactly as milterd
+// builds it. The config and the opened resources are returned for the
+// test to inspect.
+func ConfigStack(t T, yaml string, pc PostfixConfig) (*Stack, *config.Config, *daemon.Resources) {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte("state_dir: "+Dir(t, "state")+"\n"+yaml))
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	res, err := daemon.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(res.Close)
+	s := StartStack(t, StackConfig{
+		State: func(log *slog.Logger) *milter.State {
+			st, err := daemon.Build(cfg, log, res)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			return st
+		},
+		Postfix: pc,
+	})
+	return s, cfg, res
 }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"outguard/config"
+	"outguard/daemon"
+	"outguard/limits"
+)
+
+func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+	if cfg.Limits == nil {
+		return errors.New("the config has no limits section: there are no accounts")
+	}
+	res, err := daemon.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	pol, err := daemon.LimitsPolicy(cfg.Limits)
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "JSON output")
+	suspendedOnly := fs.Bool("suspended", false, "only suspended accounts")
+	reason := fs.String("reason", "", "why (suspend)")
+	// Flags may follow the account: parse around positional arguments.
+	var pos []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return usageError(err.Error())
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	st := res.Store
+	now := time.Now()
+	switch args[0] {
+	case "list":
+		return list(ctx, st, pol, *suspendedOnly, *asJSON, now, out)
+	case "show":
+		if len(pos) != 1 {
+			return usageError("accounts show takes one account")
+		}
+		return show(ctx, st, pol, pos[0], *asJSON, now, out)
+	case "suspend":
+		if len(pos) != 1 || *reason == "" {
+			return usageError("accounts suspend takes one account and --reason")
+		}
+		ok, err := st.Suspend(ctx, limits.Suspension{Key: pos[0], Since: now, Reason: *reason, By: operator()})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s is already suspended", pos[0])
+		}
+		fmt.Fprintf(out, "%s suspended: its next message is refused\n", pos[0])
+	case "unsuspend":
+		if len(pos) != 1 {
+			return usageError("accounts unsuspend takes one account")
+		}
+		ok, err := st.Unsuspend(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s is not suspended", pos[0])
+		}
+		fmt.Fprintf(out, "%s unsuspended: its next message is accepted\n", pos[0])
+	default:
+		return usageError("unknown command accounts " + args[0])
+	}
+	return nil
+}
+
+// operator is who runs the command, for the record: the user behind sudo
+// if there is one.
+func operator() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return fmt.Sprint("uid ", os.Getuid())
+}
+
+type accountView struct {
+	Account    string                 `json:"account"`
+	Limits     limits.Limits          `json:"limits"`
+	Usage      limits.Usage           `json:"usage"`
+	Suspension *limits.Suspension     `json:"suspension,omitempty"`
+	Recent     []limits.Undeliverable `json:"undeliverable_24h,omitempty"`
+}
+
+func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, now time.Time, recent bool) (accountView, error) {
+	u, susp, err := st.Usage(ctx, key, now)
+	v := accountView{Account: key, Limits: pol.For(key), Usage: u, Suspension: susp}
+	if err == nil && recent {
+		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-limits.Day))
+	}
+	return v, err
+}
+
+func list(ctx context.Context, st limits.Store, pol *limits.Policy, suspendedOnly, asJSON bool, now time.Time, out io.Writer) error {
+	keys, err := st.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	var views []accountView
+	for _, k := range keys {
+		v, err := view(ctx, st, pol, k, now, false)
+		if err != nil {
+			return err
+		}
+		if !suspendedOnly || v.Suspension.Active(now) {
+			views = append(views, v)
+		}
+	}
+	if asJSON {
+		return json.NewEncoder(out).Encode(views)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tMSGS/H\tMSGS/D\tRCPTS/H\tRCPTS/D\tSTATE")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Account,
+			of(v.Usage.MessagesHour, v.Limits.MessagesPerHour), of(v.Usage.MessagesDay, v.Limits.MessagesPerDay),
+			of(v.Usage.RecipientsHour, v.Limits.RecipientsPerHour), of(v.Usage.RecipientsDay, v.Limits.RecipientsPerDay),
+			state(v.Suspension, now))
+	}
+	return tw.Flush()
+}
+
+func of(used, limit int) string {
+	if limit == 0 {
+		return fmt.Sprintf("%d/-", used)
+	}
+	return fmt.Sprintf("%d/%d", used, limit)
+}
+
+func state(s *limits.Suspension, now time.Time) string {
+	switch {
+	case s == nil:
+		return "active"
+	case !s.Active(now):
+		return "suspension expired " + s.Until.Local().Format(time.DateTime)
+	case s.Until.IsZero():
+		return "SUSPENDED since " + s.Since.Local().Format(time.DateTime) + " by " + s.By
+	}
+	return "SUSPENDED until " + s.Until.Local().Format(time.DateTime) + " by " + s.By
+}
+
+func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, asJSON bool, now time.Time, out io.Writer) error {
+	v, err := view(ctx, st, pol, key, now, true)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(out).Encode(v)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Account:\t%s\nState:\t%s\n", v.Account, state(v.Suspension, now))
+	fmt.Fprintf(tw, "Messages:\t%s in the last hour, %s in the last day\n", of(v.Usage.MessagesHour, v.Limits.MessagesPerHour), of(v.Usage.MessagesDay, v.Limits.MessagesPerDay))
+	fmt.Fprintf(tw, "Recipients:\t%s in the last hour, %s in the last day\n", of(v.Usage.RecipientsHour, v.Limits.RecipientsPerHour), of(v.Usage.RecipientsDay, v.Limits.RecipientsPerDay))
+	fmt.Fprintf(tw, "Undeliverable threshold:\t%d per hour\n", v.Limits.UndeliverablePerHour)
+	tw.Flush()
+	if s := v.Suspension; s != nil {
+		fmt.Fprintf(out, "\nSuspension: %s\n", s.Reason)
+		if len(s.Evidence) > 0 {
+			fmt.Fprintln(out, "Evidence:")
+			undeliverables(out, s.Evidence)
+		}
+	}
+	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
+	undeliverables(out, v.Recent)
+	return nil
+}
+
+func undeliverables(out io.Writer, evs []limits.Undeliverable) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, e := range evs {
+		text := e.Text
+		if len(text) > 60 {
+			text = text[:57] + "..."
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Source, e.Status, e.Rcpt, orDash(e.QueueID), strings.ReplaceAll(text, "\t", " "))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,63 @@
+// Command milterctl is outguard's admin CLI. It works on milterd's state
+// store directly (SQLite in state_dir, or the shared Redis), not through
+// milterd: it works while milterd is down, needs no admin API, and for a
+// fleet on Redis one command acts on every smarthost. milterd reads an
+// account's state at every MAIL FROM, so a change takes effect on the next
+// message.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"outguard/config"
+)
+
+const usage = `usage: milterctl [-config FILE] COMMAND ...
+
+  accounts list [--suspended] [--json]
+  accounts show ACCOUNT [--json]
+  accounts suspend ACCOUNT --reason TEXT
+  accounts unsuspend ACCOUNT
+
+ACCOUNT is a SASL login, or ip:ADDRESS for mail sent without one.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("milterctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	path := fs.String("config", config.DefaultPath, "milterd's config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() < 2 || fs.Arg(0) != "accounts" {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "milterctl:", err)
+		return 1
+	}
+	if err := accounts(ctx, cfg, fs.Args()[1:], stdout); err != nil {
+		fmt.Fprintln(stderr, "milterctl:", err)
+		if _, ok := err.(usageError); ok {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) + "\n" + usage }

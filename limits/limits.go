@@ -1,0 +1,204 @@
+// Package limits enforces per-account sending limits and suspends accounts
+// that send to too many undeliverable recipients. Counters and suspensions
+// live in a Store: SQLite for one smarthost, Redis for a fleet.
+//
+// Windows are rolling: a limit "per hour" counts what was sent in the 3600
+// seconds before now, so there is no boundary at which the count resets
+// and a client could send twice the limit in a short time.
+package limits
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"time"
+)
+
+const (
+	Hour = time.Hour
+	Day  = 24 * time.Hour
+)
+
+// Limits for one account. 0 means no limit.
+type Limits struct {
+	MessagesPerHour      int
+	MessagesPerDay       int
+	RecipientsPerHour    int
+	RecipientsPerDay     int
+	UndeliverablePerHour int // suspend when this many are counted in an hour
+}
+
+// Unlimited reports whether no limit at all applies.
+func (l Limits) Unlimited() bool { return l == Limits{} }
+
+// Policy resolves an account's limits: an exact login, else the longest
+// matching pattern (path.Match, e.g. "*@bulk.example.net"), else Default.
+type Policy struct {
+	Default  Limits
+	exact    map[string]Limits
+	patterns []pattern
+}
+
+type pattern struct {
+	glob string
+	lim  Limits
+}
+
+// NewPolicy builds a Policy. users maps a login or pattern to its limits.
+func NewPolicy(def Limits, users map[string]Limits) (*Policy, error) {
+	p := &Policy{Default: def, exact: map[string]Limits{}}
+	for k, l := range users {
+		if _, err := path.Match(k, ""); err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %v", k, err)
+		}
+		if containsMeta(k) {
+			p.patterns = append(p.patterns, pattern{k, l})
+		} else {
+			p.exact[k] = l
+		}
+	}
+	sort.Slice(p.patterns, func(i, j int) bool {
+		a, b := p.patterns[i].glob, p.patterns[j].glob
+		return len(a) > len(b) || len(a) == len(b) && a < b
+	})
+	return p, nil
+}
+
+func containsMeta(s string) bool {
+	for _, c := range s {
+		if c == '*' || c == '?' || c == '[' || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// For returns the limits of account key.
+func (p *Policy) For(key string) Limits {
+	if l, ok := p.exact[key]; ok {
+		return l
+	}
+	for _, pt := range p.patterns {
+		if ok, _ := path.Match(pt.glob, key); ok {
+			return pt.lim
+		}
+	}
+	return p.Default
+}
+
+// Usage is what an account sent in the rolling windows ending now, with the
+// time of the oldest message in each window (to say when a limit frees up).
+type Usage struct {
+	MessagesHour, MessagesDay     int
+	RecipientsHour, RecipientsDay int
+	OldestHour, OldestDay         time.Time
+}
+
+// Exceeded describes the limit a message would cross.
+type Exceeded struct {
+	Limit  int
+	What   string // "messages per hour", …
+	FreeAt time.Time
+}
+
+// Check returns the first limit that one more message with rcpts
+// recipients would cross, or nil.
+func (l Limits) Check(u Usage, msgs, rcpts int) *Exceeded {
+	for _, c := range []struct {
+		lim, used, add int
+		what           string
+		free           time.Time
+	}{
+		{l.MessagesPerHour, u.MessagesHour, msgs, "messages per hour", u.OldestHour.Add(Hour)},
+		{l.MessagesPerDay, u.MessagesDay, msgs, "messages per day", u.OldestDay.Add(Day)},
+		{l.RecipientsPerHour, u.RecipientsHour, rcpts, "recipients per hour", u.OldestHour.Add(Hour)},
+		{l.RecipientsPerDay, u.RecipientsDay, rcpts, "recipients per day", u.OldestDay.Add(Day)},
+	} {
+		if c.lim > 0 && c.used+c.add > c.lim {
+			return &Exceeded{Limit: c.lim, What: c.what, FreeAt: c.free}
+		}
+	}
+	return nil
+}
+
+// Sent is a message counted against its account.
+type Sent struct {
+	ID      string // unique per transaction
+	QueueID string
+	Rcpts   []string
+	Time    time.Time
+}
+
+// Undeliverable is one recipient that could not be delivered.
+type Undeliverable struct {
+	ID      string    `json:"id"` // unique per event: counting is idempotent
+	Time    time.Time `json:"time"`
+	Rcpt    string    `json:"rcpt"`
+	Status  string    `json:"status"` // enhanced status, e.g. 5.1.1
+	Text    string    `json:"text,omitempty"`
+	QueueID string    `json:"queue_id,omitempty"`
+	Source  string    `json:"source"` // "rcpt" (refused by the MTA) or "log" (bounced later)
+}
+
+// Suspension is an account's suspension with its evidence.
+type Suspension struct {
+	Key      string          `json:"account"`
+	Since    time.Time       `json:"since"`
+	Until    time.Time       `json:"until,omitzero"` // zero: until released
+	Reason   string          `json:"reason"`
+	By       string          `json:"by"` // "milterd" or the operator
+	Evidence []Undeliverable `json:"evidence,omitempty"`
+}
+
+// Active reports whether the suspension is in force at now.
+func (s *Suspension) Active(now time.Time) bool {
+	return s != nil && (s.Until.IsZero() || now.Before(s.Until))
+}
+
+// Store keeps counters, suspensions and message records. Every method is
+// one round trip to the backend and atomic.
+type Store interface {
+	// Usage returns key's usage and its suspension (nil if none).
+	Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error)
+	// Admit counts m against key if it keeps every limit in lim, and keeps
+	// its record for the log follower. It reports whether m was admitted
+	// and, when it was not, the usage that refused it.
+	Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error)
+	// AddUndeliverable records events (an ID already recorded is not counted
+	// again) and returns how many key has in the hour before now.
+	AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
+	// Undeliverables returns key's events since the given time, oldest first.
+	Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
+	// Suspend records s unless key is already suspended; it reports
+	// whether it did.
+	Suspend(ctx context.Context, s Suspension) (bool, error)
+	// Unsuspend lifts key's suspension; it reports whether there was one.
+	Unsuspend(ctx context.Context, key string) (bool, error)
+	// Suspensions lists every suspension, expired ones included.
+	Suspensions(ctx context.Context) ([]Suspension, error)
+	// Accounts lists the accounts with counters or a suspension.
+	Accounts(ctx context.Context) ([]string, error)
+	// Owner returns the account and recipients of a message by queue id.
+	Owner(ctx context.Context, queueID string) (string, []string, error)
+	// Purge forgets what no window or lookup needs any more.
+	Purge(ctx context.Context, now time.Time) error
+	Close() error
+}
+
+// Retention of message records, for bounces that come days later
+// (Postfix's maximal_queue_lifetime is 5 days), and of evidence.
+const recordTTL = 7 * Day
+
+func sortSuspensions(s []Suspension) {
+	sort.Slice(s, func(i, j int) bool { return s[i].Key < s[j].Key })
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

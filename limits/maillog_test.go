@@ -1,0 +1,57 @@
+package limits
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseLogLine(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.Local)
+	cases := []struct {
+		line string
+		want LogLine
+		ok   bool
+	}{
+		{"Nov 28 01:06:41 smarthost postfix/smtp[9537]: 4F1A2B3C4D: to=<nobody@remote.test>, relay=mx.remote.test[192.0.2.1]:25, delay=0.2, delays=0.1/0/0.05/0.05, dsn=5.1.1, status=bounced (host mx.remote.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+			LogLine{Time: time.Date(2026, 11, 28, 1, 6, 41, 0, time.Local), QueueID: "4F1A2B3C4D", Kind: "bounced", Rcpt: "nobody@remote.test", DSN: "5.1.1", Text: "host mx.remote.test[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command)"}, true},
+		{"2026-11-28T01:06:41.123456+00:00 smarthost postfix-submission/smtpd[77]: 3vXyZ1abcde: client=dsl.example.net[203.0.113.7], sasl_method=PLAIN, sasl_username=alice@example.net",
+			LogLine{Time: time.Date(2026, 11, 28, 1, 6, 41, 123456000, time.UTC), QueueID: "3vXyZ1abcde", Kind: "sasl", User: "alice@example.net"}, true},
+		{"Nov  3 09:00:00 h postfix/smtp[1]: ABCDEF123: to=<x@y>, relay=none, delay=432000, delays=432000/0/0/0, dsn=4.4.1, status=expired, returned to sender",
+			LogLine{Time: time.Date(2026, 11, 3, 9, 0, 0, 0, time.Local), QueueID: "ABCDEF123", Kind: "expired", Rcpt: "x@y", DSN: "4.4.1", Text: "returned to sender"}, true},
+		{"Dec 31 23:59:59 h postfix/smtp[1]: ABCDEF123: to=<x@y>, relay=r, dsn=5.0.0, status=bounced (x)",
+			LogLine{Time: time.Date(2025, 12, 31, 23, 59, 59, 0, time.Local), QueueID: "ABCDEF123", Kind: "bounced", Rcpt: "x@y", DSN: "5.0.0", Text: "x"}, true},
+		{"Nov 28 01:06:41 h postfix/smtp[1]: ABCDEF123: to=<x@y>, relay=r, dsn=2.0.0, status=sent (250 ok)", LogLine{}, false},
+		{"Nov 28 01:06:41 h postfix/smtpd[1]: ABCDEF123: client=localhost[127.0.0.1]", LogLine{}, false},
+		{"Nov 28 01:06:41 h postfix/smtpd[1]: connect from localhost[127.0.0.1]", LogLine{}, false},
+		{"garbage", LogLine{}, false},
+		{"", LogLine{}, false},
+	}
+	for _, c := range cases {
+		got, ok := ParseLogLine(c.line, now)
+		timeOK := got.Time.Equal(c.want.Time)
+		got.Time, c.want.Time = time.Time{}, time.Time{}
+		if ok != c.ok || got != c.want || !timeOK {
+			t.Errorf("%s\n got %+v %v\nwant %+v %v", c.line, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func FuzzParseLogLine(f *testing.F) {
+	for _, s := range []string{
+		"Nov 28 01:06:41 h postfix/smtp[9537]: 4F1A2B3C4D: to=<a@b>, relay=r, dsn=5.1.1, status=bounced (said: 550)",
+		"2026-11-28T01:06:41Z h postfix/smtpd[1]: ABCDE: client=c[1.2.3.4], sasl_method=PLAIN, sasl_username=u",
+		"Nov  3 09:00:00 h postfix/qmgr[1]: ABCDEF: from=<a@b>, status=expired, returned to sender",
+	} {
+		f.Add(s)
+	}
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, line string) {
+		l, ok := ParseLogLine(line, now)
+		if ok && l.QueueID == "" {
+			t.Fatalf("parsed without a queue id: %q", line)
+		}
+		if ok && l.Kind == "sasl" && l.User == "" {
+			t.Fatalf("sasl line without user: %q", line)
+		}
+	})
+}
