@@ -3,6 +3,7 @@ package clamd_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"outguard/internal/harness"
+	"outguard/quarantine"
 )
 
 // stack runs Postfix with milterd's pipeline built from a config.
@@ -233,5 +235,22 @@ func TestOversize(t *testing.T) {
 	r := send(t, reject, bytes.NewReader(msg))
 	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "552 5.3.4 Message too large to be scanned for malware") {
 		t.Fatalf("oversize reject: %q", got)
+	}
+}
+
+func TestMalwareQuarantined(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s, cfg, res := harness.ConfigStack(t, clamdConfig(cd.Socket, "  on_virus: quarantine\nquarantine: {}\n"), harness.PostfixConfig{})
+	if r := send(t, s, bytes.NewReader(mime("held", map[string][]byte{"eicar.com": []byte(eicar)}))); r.Err != nil {
+		t.Fatalf("quarantined virus: the client gets 250, got %s", harness.Reply(r.Err))
+	}
+	recs, err := res.Quarantine.List(context.Background(), quarantine.Filter{})
+	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Reason, "Eicar-Test-Signature") || recs[0].Findings[0].Engine != "clamd" {
+		t.Fatalf("quarantine %+v %v (dir %s)", recs, err, cfg.QuarantineDir())
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(s.Sink.Messages()) != 0 {
+		t.Error("quarantined virus delivered")
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"time"
 
@@ -22,19 +24,40 @@ const DefaultPath = "/etc/outguard/milterd.yaml"
 
 // Config is the whole file. milterd.example.yaml documents every key.
 type Config struct {
-	Listen           Address  `yaml:"listen"`
-	SocketMode       FileMode `yaml:"socket_mode"`
-	SocketGroup      string   `yaml:"socket_group"`
-	StateDir         string   `yaml:"state_dir"`
-	Log              Log      `yaml:"log"`
-	Header           Header   `yaml:"header"`
-	Unauthenticated  Action   `yaml:"unauthenticated"`
-	TrustedNetworks  []Prefix `yaml:"trusted_networks"`
-	Spool            Spool    `yaml:"spool"`
-	ProgressInterval Duration `yaml:"progress_interval"`
-	ShutdownTimeout  Duration `yaml:"shutdown_timeout"`
-	Clamd            *Clamd   `yaml:"clamd"`  // nil: no clamd check
-	Limits           *Limits  `yaml:"limits"` // nil: no limits
+	Listen           Address     `yaml:"listen"`
+	SocketMode       FileMode    `yaml:"socket_mode"`
+	SocketGroup      string      `yaml:"socket_group"`
+	StateDir         string      `yaml:"state_dir"`
+	Log              Log         `yaml:"log"`
+	Header           Header      `yaml:"header"`
+	Unauthenticated  Action      `yaml:"unauthenticated"`
+	TrustedNetworks  []Prefix    `yaml:"trusted_networks"`
+	Spool            Spool       `yaml:"spool"`
+	ProgressInterval Duration    `yaml:"progress_interval"`
+	ShutdownTimeout  Duration    `yaml:"shutdown_timeout"`
+	Clamd            *Clamd      `yaml:"clamd"`      // nil: no clamd check
+	Limits           *Limits     `yaml:"limits"`     // nil: no limits
+	Quarantine       *Quarantine `yaml:"quarantine"` // nil: the MTA's hold queue
+}
+
+// Quarantine configures outguard's own quarantine.
+type Quarantine struct {
+	Dir            string   `yaml:"dir"` // "": state_dir/quarantine
+	Retention      Duration `yaml:"retention"`
+	ReleaseAddress string   `yaml:"release_address"`
+	Mode           string   `yaml:"mode"`
+}
+
+func (q *Quarantine) setDefaults() {
+	*q = Quarantine{Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard"}
+}
+
+// QuarantineDir is where the quarantine lives.
+func (c *Config) QuarantineDir() string {
+	if c.Quarantine.Dir != "" {
+		return c.Quarantine.Dir
+	}
+	return filepath.Join(c.StateDir, "quarantine")
 }
 
 // Limits configures per-account limits and suspension.
@@ -262,6 +285,17 @@ func (c *Config) validate(d *decoder) error {
 	if l := c.Limits; l != nil {
 		if err := l.validate(bad); err != nil {
 			return err
+		}
+	}
+	if q := c.Quarantine; q != nil {
+		if q.Mode != "discard" && q.Mode != "discard+hold" {
+			return bad("quarantine.mode", "unknown mode %q (want discard or discard+hold)", q.Mode)
+		}
+		if _, _, err := net.SplitHostPort(q.ReleaseAddress); err != nil {
+			return bad("quarantine.release_address", "want host:port: %v", err)
+		}
+		if q.Retention <= 0 {
+			return bad("quarantine.retention", "must be more than 0")
 		}
 	}
 	return nil

@@ -42,6 +42,11 @@ func TestExampleOptionalSections(t *testing.T) {
 	wantLimits.setDefaults()
 	wantLimits.Users = map[string]UserLimits{}
 	wantLimits.Alert.Command = []string{}
+	wantQ := &Quarantine{}
+	wantQ.setDefaults()
+	if !reflect.DeepEqual(c.Quarantine, wantQ) {
+		t.Errorf("quarantine section of the example:\n got %+v\nwant %+v", c.Quarantine, wantQ)
+	}
 	if !reflect.DeepEqual(c.Limits, wantLimits) {
 		t.Errorf("limits section of the example:\n got %+v\nwant %+v", c.Limits, wantLimits)
 	}

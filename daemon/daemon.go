@@ -22,6 +22,7 @@ import (
 	"outguard/limits"
 	"outguard/milter"
 	"outguard/policy"
+	"outguard/quarantine"
 )
 
 // Version is set at build time with -ldflags "-X outguard/daemon.Version=…".
@@ -29,7 +30,8 @@ var Version = "0.1.0-dev"
 
 // Resources are what outlives a reload: the state store.
 type Resources struct {
-	Store limits.Store // nil without a limits section
+	Store      limits.Store      // nil without a limits section
+	Quarantine *quarantine.Store // nil without a quarantine section
 }
 
 // Open opens the resources cfg needs.
@@ -48,6 +50,14 @@ func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
 			return nil, fmt.Errorf("limits store: %w", err)
 		}
 	}
+	if cfg.Quarantine != nil {
+		q, err := quarantine.Open(cfg.QuarantineDir())
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.Quarantine = q
+	}
 	return r, nil
 }
 
@@ -55,6 +65,9 @@ func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
 func (r *Resources) Close() {
 	if r.Store != nil {
 		r.Store.Close()
+	}
+	if r.Quarantine != nil {
+		r.Quarantine.Close()
 	}
 }
 
@@ -100,6 +113,12 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 	}
 	if cfg.Header.Enabled {
 		st.HeaderName = cfg.Header.Name
+	}
+	if q := cfg.Quarantine; q != nil {
+		if res != nil && res.Quarantine != nil {
+			st.Quarantine = res.Quarantine
+		}
+		st.HoldInMTA = q.Mode == "discard+hold"
 	}
 	return st, nil
 }
@@ -269,6 +288,9 @@ func storeChanged(a, b *config.Config) bool {
 	if (a.Limits == nil) != (b.Limits == nil) {
 		return true
 	}
+	if (a.Quarantine == nil) != (b.Quarantine == nil) || a.Quarantine != nil && a.QuarantineDir() != b.QuarantineDir() {
+		return true
+	}
 	return a.Limits != nil && (a.Limits.Store != b.Limits.Store || a.Limits.Redis != b.Limits.Redis || a.StateDir != b.StateDir)
 }
 
@@ -281,40 +303,49 @@ type background struct {
 func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources) *background {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel, done: make(chan struct{})}
-	l := cfg.Limits
-	if l == nil {
-		close(b.done)
-		return b
+	var wg sync.WaitGroup
+	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
+		eng, _ := Engine(cfg, log, res) // validated by Build
+		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: eng, Log: log}
+		wg.Go(func() { f.Run(ctx) })
+	} else if l != nil {
+		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
-	eng, _ := Engine(cfg, log, res) // validated by Build
-	go func() {
-		defer close(b.done)
-		var wg sync.WaitGroup
-		if l.Maillog.Path != "" {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: eng, Log: log}
-				f.Run(ctx)
-			}()
-		} else {
-			log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
-		}
+	wg.Go(func() {
 		tick := time.NewTicker(10 * time.Minute)
 		defer tick.Stop()
 		for {
+			purge(ctx, cfg, log, res)
 			select {
 			case <-ctx.Done():
-				wg.Wait()
 				return
 			case <-tick.C:
-				if err := res.Store.Purge(ctx, time.Now()); err != nil {
-					log.Warn("purging the limits store", "err", err)
-				}
 			}
 		}
+	})
+	go func() {
+		wg.Wait()
+		close(b.done)
 	}()
 	return b
+}
+
+// purge forgets expired counters and quarantine entries.
+func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources) {
+	now := time.Now()
+	if res.Store != nil {
+		if err := res.Store.Purge(ctx, now); err != nil {
+			log.Warn("purging the limits store", "err", err)
+		}
+	}
+	if q := res.Quarantine; q != nil {
+		n, err := q.Purge(ctx, now.Add(-time.Duration(cfg.Quarantine.Retention)))
+		if err != nil {
+			log.Warn("purging the quarantine", "err", err)
+		} else if n > 0 {
+			log.Info("quarantine purged", "entries", n)
+		}
+	}
 }
 
 func (b *background) stop() {

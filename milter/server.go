@@ -26,6 +26,17 @@ type State struct {
 	SpoolDir         string
 	SpoolLimit       int64 // bytes held in memory before spooling to disk
 	ProgressInterval time.Duration
+	// Quarantine keeps held messages; nil: the MTA's hold queue is used.
+	Quarantine Quarantiner
+	// HoldInMTA: a quarantined message is also put in the MTA's hold queue
+	// (SMFIR_QUARANTINE) instead of being discarded by the MTA.
+	HoldInMTA bool
+}
+
+// Quarantiner keeps a held message durably; when Hold returns nil the
+// message is safe and the MTA may be told to drop it.
+type Quarantiner interface {
+	Hold(ctx context.Context, t *policy.Transaction, v policy.Verdict) (id string, err error)
 }
 
 // Server accepts milter connections from the MTA.

@@ -235,9 +235,7 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 	case policy.Discard:
 		resp = gomilter.RespDiscard
 	case policy.Quarantine:
-		// The MTA's own hold queue: a silent hold, nothing bounces.
-		err = m.Quarantine(v.Reason)
-		resp = gomilter.RespAccept
+		resp, v, err = s.quarantine(t, v, m)
 	}
 	if err != nil {
 		v = policy.New(policy.Tempfail, "milter reply: "+err.Error())
@@ -246,6 +244,28 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 	s.audit(t, v)
 	s.end()
 	return resp, nil
+}
+
+// quarantine holds the message: in our quarantine, durably, before the
+// MTA is answered (DISCARD, or the MTA's hold queue too with HoldInMTA), or
+// without one in the MTA's hold queue. Nothing bounces either way. If the
+// message cannot be kept, the answer is tempfail: nothing is lost.
+func (s *session) quarantine(t *txn, v policy.Verdict, m gomilter.Modifier) (*gomilter.Response, policy.Verdict, error) {
+	q := t.st.Quarantine
+	if q == nil {
+		return gomilter.RespAccept, v, m.Quarantine(v.Reason)
+	}
+	id, err := q.Hold(t.ctx, &t.Transaction, v)
+	if err != nil {
+		v = policy.New(policy.Tempfail, "quarantine failed: "+err.Error())
+		resp, _ := gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
+		return resp, v, nil
+	}
+	v.Reason += " (quarantine id " + id + ")"
+	if t.st.HoldInMTA {
+		return gomilter.RespAccept, v, m.Quarantine("outguard quarantine " + id)
+	}
+	return gomilter.RespDiscard, v, nil
 }
 
 // leadSpace is what goes between the colon and a header value we add:

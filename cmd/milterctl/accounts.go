@@ -36,18 +36,9 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	asJSON := fs.Bool("json", false, "JSON output")
 	suspendedOnly := fs.Bool("suspended", false, "only suspended accounts")
 	reason := fs.String("reason", "", "why (suspend)")
-	// Flags may follow the account: parse around positional arguments.
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return usageError(err.Error())
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := parseMixed(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	st := res.Store
 	now := time.Now()

@@ -23,6 +23,13 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   accounts suspend ACCOUNT --reason TEXT
   accounts unsuspend ACCOUNT
 
+  quarantine list [--user U] [--reason R] [--since 24h] [--state held] [--json]
+  quarantine show ID [--json]
+  quarantine raw ID
+  quarantine release ID... [--to ADDR]
+  quarantine delete ID...
+  quarantine purge [--older-than 30d]
+
 ACCOUNT is a SASL login, or ip:ADDRESS for mail sent without one.
 `
 
@@ -39,7 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() < 2 || fs.Arg(0) != "accounts" {
+	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd}
+	cmd := cmds[fs.Arg(0)]
+	if fs.NArg() < 2 || cmd == nil {
 		fs.Usage()
 		return 2
 	}
@@ -48,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "milterctl:", err)
 		return 1
 	}
-	if err := accounts(ctx, cfg, fs.Args()[1:], stdout); err != nil {
+	if err := cmd(ctx, cfg, fs.Args()[1:], stdout); err != nil {
 		fmt.Fprintln(stderr, "milterctl:", err)
 		if _, ok := err.(usageError); ok {
 			return 2

@@ -23,6 +23,7 @@ func ctl(t *testing.T, cfg string, args ...string) (string, int) {
 // an account; milterctl lists, shows and lifts it, and the next message
 // goes through; a manual suspension refuses the next one.
 func TestAccountsAgainstMilterd(t *testing.T) {
+	t.Parallel()
 	access := map[string]string{}
 	var rcpts []string
 	for _, a := range []string{"n1", "n2", "n3"} {

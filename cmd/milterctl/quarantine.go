@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"outguard/config"
+	"outguard/quarantine"
+	"outguard/scanner"
+)
+
+func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+	if cfg.Quarantine == nil {
+		return errors.New("the config has no quarantine section")
+	}
+	q, err := quarantine.Open(cfg.QuarantineDir())
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	fs := flag.NewFlagSet("quarantine "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "JSON output")
+	user := fs.String("user", "", "only this account")
+	reason := fs.String("reason", "", "only entries whose reason contains this")
+	since := fs.String("since", "", "only entries newer than this, e.g. 24h")
+	state := fs.String("state", "", "only entries in this state: held, released, deleted")
+	to := fs.String("to", "", "release to this recipient instead of the original ones")
+	olderThan := fs.String("older-than", "", "purge entries older than this (default: retention)")
+	pos, err := parseMixed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	audit := func(action, id, outcome string) {
+		if err := quarantine.Audit(filepath.Join(cfg.QuarantineDir(), "audit.log"), operator(), action, id, outcome); err != nil {
+			fmt.Fprintln(out, "warning: audit log:", err)
+		}
+	}
+	switch args[0] {
+	case "list":
+		f := quarantine.Filter{User: *user, Reason: *reason, State: *state}
+		if *since != "" {
+			d, err := config.ParseDuration(*since)
+			if err != nil {
+				return usageError(err.Error())
+			}
+			f.Since = time.Now().Add(-d)
+		}
+		recs, err := q.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(out).Encode(recs)
+		}
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTIME\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
+		for _, r := range recs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.User), r.From, len(r.Rcpts), r.Size, r.State, r.Reason)
+		}
+		return tw.Flush()
+	case "show":
+		if len(pos) != 1 {
+			return usageError("quarantine show takes one id")
+		}
+		return showEntry(ctx, q, pos[0], *asJSON, out)
+	case "raw":
+		if len(pos) != 1 {
+			return usageError("quarantine raw takes one id")
+		}
+		data, _, err := q.Message(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(data)
+		return err
+	case "release":
+		if len(pos) == 0 {
+			return usageError("quarantine release takes ids")
+		}
+		var rcpts []string
+		if *to != "" {
+			rcpts = []string{*to}
+		}
+		var failed []error
+		for _, id := range pos {
+			reply, err := q.Release(ctx, id, cfg.Quarantine.ReleaseAddress, rcpts)
+			outcome := "released: " + reply
+			if err != nil {
+				outcome = "failed: " + err.Error()
+				if reply != "" {
+					outcome = "refused by the MTA: " + reply
+				}
+				failed = append(failed, fmt.Errorf("%s: not released", id))
+			}
+			audit("release", id, outcome)
+			fmt.Fprintf(out, "%s: %s\n", id, outcome)
+		}
+		return errors.Join(failed...)
+	case "delete":
+		if len(pos) == 0 {
+			return usageError("quarantine delete takes ids")
+		}
+		var failed []error
+		for _, id := range pos {
+			err := q.SetState(ctx, id, quarantine.Deleted)
+			outcome := "deleted"
+			if err != nil {
+				outcome = "failed: " + err.Error()
+				failed = append(failed, err)
+			}
+			audit("delete", id, outcome)
+			fmt.Fprintf(out, "%s: %s\n", id, outcome)
+		}
+		return errors.Join(failed...)
+	case "purge":
+		keep := time.Duration(cfg.Quarantine.Retention)
+		if *olderThan != "" {
+			if keep, err = config.ParseDuration(*olderThan); err != nil {
+				return usageError(err.Error())
+			}
+		}
+		n, err := q.Purge(ctx, time.Now().Add(-keep))
+		if err != nil {
+			return err
+		}
+		audit("purge", "*", fmt.Sprintf("%d entries older than %v", n, keep))
+		fmt.Fprintf(out, "purged %d entries older than %v\n", n, keep)
+		return nil
+	}
+	return usageError("unknown command quarantine " + args[0])
+}
+
+func showEntry(ctx context.Context, q *quarantine.Store, id string, asJSON bool, out io.Writer) error {
+	rec, err := q.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	data, _, msgErr := q.Message(ctx, id)
+	var parts []scanner.Part
+	var header string
+	if msgErr == nil {
+		parts, _ = scanner.Tree(bytes.NewReader(data))
+		header, _, _ = strings.Cut(string(data), "\r\n\r\n")
+	}
+	if asJSON {
+		v := struct {
+			quarantine.Record
+			Headers string         `json:"headers,omitempty"`
+			Parts   []scanner.Part `json:"parts,omitempty"`
+			Problem string         `json:"problem,omitempty"`
+		}{Record: rec, Headers: header, Parts: parts}
+		if msgErr != nil {
+			v.Problem = msgErr.Error()
+		}
+		return json.NewEncoder(out).Encode(v)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
+		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
+	tw.Flush()
+	fmt.Fprintln(out, "\nFindings:")
+	for _, f := range rec.Findings {
+		fmt.Fprintf(out, "  %s: %s\n", f.Engine, f.Detail)
+	}
+	if msgErr != nil {
+		fmt.Fprintf(out, "\nMessage: %v\n", msgErr)
+		return nil
+	}
+	fmt.Fprintf(out, "\nHeaders:\n%s\n\nParts:\n", indent(header))
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, p := range parts {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", p.Path, p.ContentType, orDash(p.Filename), p.Size, p.Problem)
+	}
+	return tw.Flush()
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\r\n", "\n  ")
+}
+
+// parseMixed parses flags that may come before or after positional
+// arguments.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError(err.Error())
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"outguard/internal/harness"
+	"outguard/milter"
+	"outguard/policy"
+	"outguard/quarantine"
+)
+
+// holdTagged quarantines messages that carry X-Test-Quarantine.
+type holdTagged struct{}
+
+func (holdTagged) Name() string { return "test" }
+func (holdTagged) CheckMessage(_ context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	for _, h := range t.Headers {
+		if h.Name == "X-Test-Quarantine" {
+			return policy.Verdict{Action: policy.Quarantine, Reason: "test rule: " + h.Value}, nil
+		}
+	}
+	return policy.Verdict{Action: policy.Accept}, nil
+}
+
+type qenv struct {
+	stack   *harness.Stack
+	store   *quarantine.Store
+	cfg     string
+	dir     string
+	release *harness.Postfix
+}
+
+func startQuarantine(t *testing.T) *qenv {
+	e := &qenv{dir: harness.Dir(t, "q")}
+	store, err := quarantine.Open(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e.store = store
+	e.stack = harness.StartStack(t, harness.StackConfig{State: func(log *slog.Logger) *milter.State {
+		return &milter.State{
+			Pipeline:         policy.NewPipeline(log, policy.Entry{Check: holdTagged{}, OnError: policy.Tempfail}),
+			HeaderName:       "X-Outguard",
+			Version:          "test",
+			SpoolLimit:       1 << 20,
+			ProgressInterval: 10 * time.Second,
+			Quarantine:       store,
+		}
+	}})
+	// The release address: a Postfix without milters relaying to the same
+	// sink, refusing one address.
+	e.release = harness.StartPostfix(t, harness.PostfixConfig{
+		RelayPort:  e.stack.Sink.Port,
+		RcptAccess: map[string]string{"refused@remote.test": "REJECT 5.7.1 not here"},
+	})
+	e.cfg = filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(e.cfg, []byte(fmt.Sprintf("state_dir: /tmp\nquarantine:\n  dir: %s\n  release_address: %s\n", e.dir, e.release.Addr())), 0o644)
+	return e
+}
+
+const qbody = "Click here: http://phish.example/login\r\n\r\n-- \r\nsent from my PC\r\n"
+
+func TestQuarantineHoldReviewRelease(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: Your account\r\nX-Test-Quarantine: phish kit\r\n\r\n" + qbody
+	c := e.stack.Dial(t)
+	r := c.SendFrom("alice@customer.test", []string{"victim@remote.test", "second@remote.test"}, strings.NewReader(msg))
+	if r.Err != nil {
+		t.Fatalf("quarantined message: the client must get 250, got %s", harness.Reply(r.Err))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(e.stack.Sink.Messages()); n != 0 {
+		t.Fatalf("%d quarantined messages reached the sink", n)
+	}
+	out, code := ctl(t, e.cfg, "quarantine", "list", "--json")
+	var recs []quarantine.Record
+	if err := json.Unmarshal([]byte(out), &recs); code != 0 || err != nil || len(recs) != 1 {
+		t.Fatalf("list (%d): %v\n%s", code, err, out)
+	}
+	rec := recs[0]
+	if rec.User != harness.User || rec.From != "alice@customer.test" || len(rec.Rcpts) != 2 || rec.State != quarantine.Held || rec.QueueID == "" || !strings.Contains(rec.Reason, "phish kit") {
+		t.Errorf("record %+v", rec)
+	}
+	// Kept exactly as received: every header line as sent, the body
+	// byte for byte, and the recorded SHA-256 of the whole.
+	raw, code := ctl(t, e.cfg, "quarantine", "raw", rec.ID)
+	hdr, body, _ := strings.Cut(raw, "\r\n\r\n")
+	if code != 0 || sha256.Sum256([]byte(body)) != sha256.Sum256([]byte(qbody)) {
+		t.Errorf("body differs from what was sent:\n%q", body)
+	}
+	sentHdr, _, _ := strings.Cut(msg, "\r\n\r\n")
+	for _, line := range strings.Split(sentHdr, "\r\n") {
+		if !strings.Contains(hdr+"\r\n", line+"\r\n") {
+			t.Errorf("header line %q not kept as sent:\n%s", line, hdr)
+		}
+	}
+	if sum := sha256.Sum256([]byte(raw)); fmt.Sprintf("%x", sum) != rec.SHA256 {
+		t.Errorf("raw output does not match the recorded SHA-256")
+	}
+	if fi, _ := os.Stat(filepath.Join(e.dir, "msg", rec.ID+".eml")); fi == nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("message file mode %v, want 0600", fi)
+	}
+
+	show, _ := ctl(t, e.cfg, "quarantine", "show", rec.ID)
+	for _, want := range []string{"Reason:", "phish kit", "Subject: Your account", "1  text/plain"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+
+	// Release to an address the MTA refuses: non-zero, the reply printed,
+	// still held.
+	out, code = ctl(t, e.cfg, "quarantine", "release", rec.ID, "--to", "refused@remote.test")
+	if code != 1 || !strings.Contains(out, "5.7.1") || !strings.Contains(out, "not here") {
+		t.Errorf("refused release (%d):\n%s", code, out)
+	}
+	if got, _ := e.store.Get(context.Background(), rec.ID); got.State != quarantine.Held {
+		t.Errorf("state after a refused release: %s", got.State)
+	}
+	// Release with the original envelope: it arrives with its headers.
+	out, code = ctl(t, e.cfg, "quarantine", "release", rec.ID)
+	if code != 0 || !strings.Contains(out, "released: 250") {
+		t.Fatalf("release (%d):\n%s", code, out)
+	}
+	got := e.stack.Sink.Wait(t, 1, 10*time.Second)[0]
+	if len(got.Rcpts) != 2 || !bytes.Contains(got.Data, []byte("Subject: Your account\r\n")) || !bytes.HasSuffix(got.Data, []byte(qbody)) {
+		t.Errorf("released message: rcpts %v\n%s", got.Rcpts, got.Data)
+	}
+	if got, _ := e.store.Get(context.Background(), rec.ID); got.State != quarantine.Released {
+		t.Errorf("state after release: %s", got.State)
+	}
+	audit, _ := os.ReadFile(filepath.Join(e.dir, "audit.log"))
+	if strings.Count(string(audit), `"action":"release"`) != 2 || !strings.Contains(string(audit), `"operator":"`) {
+		t.Errorf("audit log:\n%s", audit)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "release", rec.ID); code != 1 || !strings.Contains(out, "not held") {
+		t.Errorf("second release (%d): %s", code, out)
+	}
+}
+
+func TestQuarantineWriteFailureTempfails(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	// An injected write error: the message directory is replaced by a file.
+	os.RemoveAll(filepath.Join(e.dir, "msg"))
+	os.WriteFile(filepath.Join(e.dir, "msg"), nil, 0o600)
+	msg := "Subject: x\r\nX-Test-Quarantine: yes\r\n\r\nbody\r\n"
+	r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"v@remote.test"}, strings.NewReader(msg))
+	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.7.1") {
+		t.Fatalf("quarantine write failure: %q, want a tempfail", got)
+	}
+	if !strings.Contains(e.stack.Log.String(), "quarantine failed") {
+		t.Errorf("the log does not say why")
+	}
+}
+
+func TestQuarantineCorruptOrMissingFile(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	for i := range 3 {
+		msg := fmt.Sprintf("Subject: %d\r\nX-Test-Quarantine: yes\r\n\r\nbody %d\r\n", i, i)
+		if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"v@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+			t.Fatal(harness.Reply(r.Err))
+		}
+	}
+	recs, _ := e.store.List(context.Background(), quarantine.Filter{})
+	if len(recs) != 3 {
+		t.Fatalf("%d entries", len(recs))
+	}
+	os.WriteFile(filepath.Join(e.dir, "msg", recs[0].ID+".eml"), []byte("tampered"), 0o600)
+	os.Remove(filepath.Join(e.dir, "msg", recs[1].ID+".eml"))
+	if out, code := ctl(t, e.cfg, "quarantine", "show", recs[0].ID); code != 0 || !strings.Contains(out, "corrupt") {
+		t.Errorf("show corrupt (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "release", recs[0].ID); code != 1 || !strings.Contains(out, "corrupt") {
+		t.Errorf("release corrupt (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "raw", recs[1].ID); code != 1 || !strings.Contains(out, "no such file") {
+		t.Errorf("raw missing (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "release", recs[2].ID); code != 0 {
+		t.Errorf("an intact entry next to broken ones (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "delete", recs[1].ID); code != 0 || !strings.Contains(out, "deleted") {
+		t.Errorf("delete of an entry whose file is gone (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "purge", "--older-than", "0s"); code != 0 || !strings.Contains(out, "purged 3") {
+		t.Errorf("purge (%d):\n%s", code, out)
+	}
+}
