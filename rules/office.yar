@@ -1,0 +1,23 @@
+// Office documents with VBA macros: the classic dropper. Legitimate ones
+// exist, so they are held for review rather than rejected.
+
+rule office_vba_macro
+{
+    meta:
+        action = "quarantine"
+        description = "Office document with VBA macros"
+    strings:
+        $vba_project = "_VBA_PROJECT" wide ascii
+    condition:
+        archive_path matches /(^|\/)vbaProject\.bin$/i or
+        (uint32(0) == 0xE011CFD0 and uint32(4) == 0xE11AB1A1 and $vba_project)
+}
+
+rule encrypted_zip
+{
+    meta:
+        action = "quarantine"
+        description = "password-protected zip: no scanner can see inside"
+    condition:
+        uint32(0) == 0x04034B50 and (uint16(6) & 1) == 1
+}

@@ -1,0 +1,50 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func FuzzWalk(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/messages/*.eml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		lim := Limits{MaxTotal: 1 << 20, MaxPart: 256 << 10, MemoryLimit: 32 << 10, SpoolDir: t.TempDir()}
+		var total int64
+		findings, err := Walk(context.Background(), bytes.NewReader(msg), int64(len(msg)), lim, func(it *Item) error {
+			if it.Path == "" || it.Data == nil {
+				t.Fatalf("item without path or data: %+v", it)
+			}
+			if it.Path != "header" && it.Path != "raw" {
+				total += it.Data.Size()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("walk failed on bad input instead of reporting it: %v", err)
+		}
+		if total > lim.MaxTotal {
+			t.Fatalf("expanded %d bytes past the %d limit", total, lim.MaxTotal)
+		}
+		for _, fd := range findings {
+			if fd.Kind == "" || fd.Path == "" {
+				t.Fatalf("finding without kind or path: %+v", fd)
+			}
+		}
+	})
+}
+
+func TestTree(t *testing.T) {
+	data, _ := os.ReadFile("../testdata/messages/02-nested-multipart.eml")
+	parts, err := Tree(bytes.NewReader(data))
+	if err != nil || len(parts) != 3 || parts[2].Filename != "report.pdf" || parts[1].ContentType != "text/html" {
+		t.Fatalf("%+v %v", parts, err)
+	}
+}
