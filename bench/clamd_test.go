@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -132,4 +133,12 @@ func BenchmarkClamdStream(b *testing.B) {
 			b.ReportMetric(peakRSS(pid), "milterd_peak_RSS_MiB")
 		})
 	}
+}
+
+type runtimeStats struct{ bytes uint64 }
+
+func (s *runtimeStats) read() {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	s.bytes = m.TotalAlloc
 }

@@ -175,3 +175,6 @@ func Action(a string) policy.Action {
 
 // Destroy frees the compiled rules.
 func (s *Set) Destroy() { s.rules.Destroy() }
+
+// YaraRules exposes the compiled rules, for benchmarks' baseline.
+func YaraRules(s *Set) *yara.Rules { return s.rules }

@@ -74,7 +74,7 @@ type Finding struct {
 // and when the MIME is malformed the raw message is an item too, so that
 // nothing passes unscanned. It returns fn's first error, or ctx's.
 func Walk(ctx context.Context, r io.ReaderAt, size int64, lim Limits, fn func(*Item) error) ([]Finding, error) {
-	w := &walker{ctx: ctx, lim: lim.withDefaults(), fn: fn}
+	w := &walker{ctx: ctx, lim: lim.withDefaults(), fn: fn, buf: make([]byte, 32<<10)}
 	err := w.message(r, size)
 	return w.findings, err
 }
@@ -85,6 +85,7 @@ type walker struct {
 	fn       func(*Item) error
 	total    int64
 	findings []Finding
+	buf      []byte // one copy buffer for the whole walk
 }
 
 func (w *walker) find(kind, path, format string, args ...any) {
@@ -97,7 +98,7 @@ func (w *walker) message(r io.ReaderAt, size int64) error {
 	if err := w.emit(&Item{Path: "header", ContentType: "text/rfc822-headers"}, headerBlock(hdr)); err != nil {
 		return err
 	}
-	e, err := message.Read(io.NewSectionReader(r, 0, size))
+	e, err := readEntity(io.NewSectionReader(r, 0, size))
 	if e == nil {
 		w.find("malformed", "1", "%v", err)
 		return w.raw(r, size)
@@ -161,10 +162,10 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		w.find("limit", p, "MIME nesting deeper than %d", w.lim.MaxDepth)
 		return nil
 	}
-	if mr := e.MultipartReader(); mr != nil {
+	if mr := multipartOf(e); mr != nil {
 		n := 0
 		for i := 1; ; i++ {
-			part, err := mr.NextPart()
+			part, err := mr.next()
 			if errors.Is(err, io.EOF) {
 				if n == 0 {
 					w.find("malformed", p, "multipart without parts (missing boundary?)")
@@ -186,7 +187,7 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		}
 	}
 	if ct == "message/rfc822" {
-		inner, err := message.Read(e.Body)
+		inner, err := readEntity(e.Body)
 		if inner != nil {
 			if err != nil && !message.IsUnknownCharset(err) {
 				w.find("malformed", p, "%v", err)
@@ -212,7 +213,7 @@ func (w *walker) emit(it *Item, body io.Reader) error {
 	sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
 	defer sp.Close()
 	keep := min(w.lim.MaxPart, w.lim.MaxTotal-w.total)
-	n, err := io.Copy(sp, io.LimitReader(body, keep))
+	n, err := io.CopyBuffer(sp, io.LimitReader(body, keep), w.buf)
 	w.total += n
 	if err != nil {
 		var se *spool.Error
@@ -222,7 +223,7 @@ func (w *walker) emit(it *Item, body io.Reader) error {
 		w.find("malformed", it.Path, "decoding: %v", err)
 	}
 	if n == keep {
-		if extra, _ := io.Copy(io.Discard, io.LimitReader(body, 1)); extra > 0 {
+		if extra, _ := io.ReadFull(body, w.buf[:1]); extra > 0 {
 			w.find("limit", it.Path, "only the first %d bytes scanned (part or message limit)", keep)
 		}
 	}

@@ -3,8 +3,10 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +48,23 @@ func TestTree(t *testing.T) {
 	parts, err := Tree(bytes.NewReader(data))
 	if err != nil || len(parts) != 3 || parts[2].Filename != "report.pdf" || parts[1].ContentType != "text/html" {
 		t.Fatalf("%+v %v", parts, err)
+	}
+}
+
+func TestBase64Reader(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		bad      bool
+	}{
+		{"aGVsbG8gd29y\r\nbGQ=\r\n", "hello world", false},
+		{"aGVs bG8=", "hello", false},
+		{"aGVsbG8", "", true},  // truncated
+		{"aGV*bG8=", "", true}, // illegal character
+		{"", "", false},
+	} {
+		got, err := io.ReadAll(newB64Reader(strings.NewReader(c.in)))
+		if (err != nil) != c.bad || !c.bad && string(got) != c.want {
+			t.Errorf("%q: %q %v", c.in, got, err)
+		}
 	}
 }

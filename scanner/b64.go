@@ -1,0 +1,131 @@
+package scanner
+
+import (
+	"bufio"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+)
+
+// b64Reader decodes base64 in bulk: the standard library's streaming
+// decoder filters line breaks a byte at a time, which was 40% of the walk
+// on attachment-heavy mail. Characters outside the alphabet other than
+// white space are an error, as go-message's decoder treats them.
+type b64Reader struct {
+	r     io.Reader
+	in    []byte
+	carry []byte // < 4 characters waiting for the rest of their quantum
+	out   []byte // decoded, not yet read
+	dst   []byte // reused for out
+	err   error
+}
+
+const (
+	b64Illegal = iota
+	b64Keep
+	b64Space
+)
+
+var b64Class = func() (t [256]byte) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") {
+		t[c] = b64Keep
+	}
+	for _, c := range []byte(" \t\r\n") {
+		t[c] = b64Space
+	}
+	return t
+}()
+
+var errBase64 = errors.New("illegal base64 data")
+
+func newB64Reader(r io.Reader) *b64Reader {
+	return &b64Reader{r: r, in: make([]byte, 48<<10)}
+}
+
+func (b *b64Reader) Read(p []byte) (int, error) {
+	for len(b.out) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		n, err := b.r.Read(b.in)
+		src := append(b.carry, b.in[:n]...)
+		k := 0
+		for _, c := range src {
+			switch b64Class[c] {
+			case b64Keep:
+				src[k] = c
+				k++
+			case b64Illegal:
+				b.err = errBase64
+			}
+		}
+		src = src[:k]
+		whole := len(src) / 4 * 4
+		if err != nil {
+			whole = len(src) // the end: decode what is left, or fail on it
+		}
+		if need := base64.StdEncoding.DecodedLen(whole); cap(b.dst) < need {
+			b.dst = make([]byte, need)
+		}
+		m, derr := base64.StdEncoding.Decode(b.dst[:cap(b.dst)], src[:whole])
+		b.out = b.dst[:m]
+		b.carry = append(b.carry[:0:0], src[whole:]...)
+		switch {
+		case derr != nil && b.err == nil:
+			b.err = errBase64
+		case err != nil && b.err == nil:
+			b.err = err
+		}
+	}
+	n := copy(p, b.out)
+	b.out = b.out[n:]
+	return n, nil
+}
+
+// newEntity is message.New with the faster base64 decoding.
+func newEntity(h message.Header, body io.Reader) (*message.Entity, error) {
+	mt, _, _ := h.ContentType()
+	if strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") && !strings.HasPrefix(mt, "multipart/") {
+		plain := h.Copy()
+		plain.Del("Content-Transfer-Encoding")
+		e, err := message.New(plain, newB64Reader(body))
+		if e != nil {
+			e.Header = h
+		}
+		return e, err
+	}
+	return message.New(h, body)
+}
+
+// readEntity is message.Read with newEntity.
+func readEntity(r io.Reader) (*message.Entity, error) {
+	br := bufio.NewReader(r)
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	return newEntity(message.Header{Header: h}, br)
+}
+
+// parts iterates the parts of a multipart entity.
+type parts struct{ mr *textproto.MultipartReader }
+
+func multipartOf(e *message.Entity) *parts {
+	mt, params, _ := e.Header.ContentType()
+	if !strings.HasPrefix(mt, "multipart/") {
+		return nil
+	}
+	return &parts{textproto.NewMultipartReader(e.Body, params["boundary"])}
+}
+
+func (p *parts) next() (*message.Entity, error) {
+	part, err := p.mr.NextPart()
+	if err != nil {
+		return nil, err
+	}
+	return newEntity(message.Header{Header: part.Header}, part)
+}
