@@ -4,12 +4,44 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X outguard/daemon.Version=$(VERSION)
 
-.PHONY: all build test demo deps fmt vet clean
+PREFIX  ?= /usr
+DESTDIR ?=
+MANPAGES := $(patsubst docs/man/%.scd,bin/man/%,$(wildcard docs/man/*.scd))
+
+.PHONY: all build build-static test demo deps fmt vet man install bench clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+# libyara linked statically: the binaries run where libyara is not
+# installed (libmagic, jansson and libcrypto stay shared).
+build-static:
+	CGO_LDFLAGS="-Wl,-Bstatic -lyara -Wl,-Bdynamic -lmagic -ljansson -lcrypto -lm" \
+		$(GO) build -tags yara_no_pkg_config -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+man: $(MANPAGES)
+
+bin/man/%: docs/man/%.scd
+	@mkdir -p bin/man
+	scdoc < $< > $@
+
+# Lays out binaries, man pages, the unit, the example config and the
+# shipped rules. An existing /etc/outguard/milterd.yaml is never replaced.
+install: build man
+	install -D -m 0755 bin/milterd $(DESTDIR)$(PREFIX)/sbin/milterd
+	install -D -m 0755 bin/milterctl $(DESTDIR)$(PREFIX)/sbin/milterctl
+	install -D -m 0644 bin/man/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterd.8
+	install -D -m 0644 bin/man/milterctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8
+	install -D -m 0644 bin/man/milterd.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5
+	install -D -m 0644 etc/systemd/milterd.service $(DESTDIR)/lib/systemd/system/milterd.service
+	install -D -m 0644 etc/milterd.example.yaml $(DESTDIR)$(PREFIX)/share/doc/outguard/milterd.example.yaml
+	install -D -m 0644 etc/prometheus/outguard.rules.yml $(DESTDIR)$(PREFIX)/share/doc/outguard/outguard.rules.yml
+	install -d -m 0755 $(DESTDIR)/etc/outguard/rules
+	install -m 0644 rules/*.yar $(DESTDIR)/etc/outguard/rules/
+	test -e $(DESTDIR)/etc/outguard/milterd.yaml || install -m 0640 etc/milterd.example.yaml $(DESTDIR)/etc/outguard/milterd.yaml
+	getent passwd outguard >/dev/null || [ -n "$(DESTDIR)" ] || useradd --system --home-dir /var/lib/outguard --shell /usr/sbin/nologin outguard
 
 # Debian packages the tests and the demo start for real.
 deps:
@@ -32,6 +64,10 @@ test: deps fmt vet
 
 demo: deps build
 	$(GO) run ./demo
+
+# Benchmarks against baselines measured in the same run.
+bench: deps
+	$(GO) test -run X -bench . -benchtime 10x ./bench
 
 clean:
 	rm -rf bin

@@ -39,7 +39,15 @@ type Config struct {
 	Limits           *Limits     `yaml:"limits"`     // nil: no limits
 	Quarantine       *Quarantine `yaml:"quarantine"` // nil: the MTA's hold queue
 	Rules            *Rules      `yaml:"rules"`      // nil: no YARA rules
+	Metrics          *Metrics    `yaml:"metrics"`    // nil: no metrics endpoint
 }
+
+// Metrics configures the Prometheus endpoint (/metrics, /healthz).
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+func (m *Metrics) setDefaults() { m.Listen = "127.0.0.1:9357" }
 
 // Rules configures the YARA check.
 type Rules struct {
@@ -336,6 +344,11 @@ func (c *Config) validate(d *decoder) error {
 		}
 		if r.Timeout <= 0 {
 			return bad("rules.timeout", "must be more than 0")
+		}
+	}
+	if m := c.Metrics; m != nil {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			return bad("metrics.listen", "want host:port: %v", err)
 		}
 	}
 	if q := c.Quarantine; q != nil {

@@ -45,6 +45,9 @@ func TestExampleOptionalSections(t *testing.T) {
 	if want := RulesOrDefault(nil); !reflect.DeepEqual(c.Rules, want) {
 		t.Errorf("rules section of the example:\n got %+v\nwant %+v", c.Rules, want)
 	}
+	if c.Metrics == nil || c.Metrics.Listen != "127.0.0.1:9357" {
+		t.Errorf("metrics section of the example: %+v", c.Metrics)
+	}
 	wantQ := &Quarantine{}
 	wantQ.setDefaults()
 	if !reflect.DeepEqual(c.Quarantine, wantQ) {

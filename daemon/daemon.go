@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
@@ -20,6 +21,7 @@ import (
 	"outguard/clamd"
 	"outguard/config"
 	"outguard/limits"
+	"outguard/metrics"
 	"outguard/milter"
 	"outguard/policy"
 	"outguard/quarantine"
@@ -34,11 +36,12 @@ var Version = "0.1.0-dev"
 type Resources struct {
 	Store      limits.Store      // nil without a limits section
 	Quarantine *quarantine.Store // nil without a quarantine section
+	Metrics    *metrics.Metrics
 }
 
 // Open opens the resources cfg needs.
 func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
-	r := &Resources{}
+	r := &Resources{Metrics: metrics.New()}
 	if l := cfg.Limits; l != nil {
 		var err error
 		if l.Store == "redis" {
@@ -122,8 +125,9 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 		}
 		entries = append(entries, policy.Entry{Check: re, OnError: policy.Action(r.OnError)})
 	}
+	pipeline := policy.NewPipeline(log, entries...)
 	st := &milter.State{
-		Pipeline:         policy.NewPipeline(log, entries...),
+		Pipeline:         pipeline,
 		Version:          Version,
 		SpoolDir:         cfg.Spool.Dir,
 		SpoolLimit:       int64(cfg.Spool.MemoryLimit),
@@ -137,6 +141,14 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 			st.Quarantine = res.Quarantine
 		}
 		st.HoldInMTA = q.Mode == "discard+hold"
+	}
+	if res != nil {
+		pipeline.WithObserver(res.Metrics)
+		st.Observer = res.Metrics
+		if re != nil {
+			re.Observer = res.Metrics
+			res.Metrics.RulesLoaded(re.Set().Version, true)
+		}
 	}
 	return st, re, nil
 }
@@ -182,6 +194,7 @@ func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engin
 	}
 	if res != nil {
 		eng.Store = res.Store
+		eng.Observer = res.Metrics
 	}
 	return eng, nil
 }
@@ -274,6 +287,16 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", st.Pipeline.Names())
 	bg := startBackground(ctx, cfg, log, res, re)
 	defer func() { bg.stop() }()
+	if m := cfg.Metrics; m != nil {
+		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", m.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		go hs.Serve(mln)
+		defer hs.Close()
+		log.Info("metrics on http://"+m.Listen+"/metrics", "healthz", "http://"+m.Listen+"/healthz")
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

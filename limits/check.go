@@ -20,6 +20,13 @@ type Engine struct {
 	Alert       *Alerter      // may be nil
 	Log         *slog.Logger
 	Now         func() time.Time
+	Observer    Observer // may be nil
+}
+
+// Observer learns of undeliverable recipients counted and suspensions.
+type Observer interface {
+	Undeliverable(source string, n int, suspended bool)
+	MaillogLag(bytes int64)
 }
 
 func (e *Engine) Name() string { return "limits" }
@@ -164,6 +171,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		return nil, err
 	}
 	e.Log.Info("undeliverable recipients", "account", key, "new", len(evs), "last_hour", n, "threshold", lim.UndeliverablePerHour, "source", evs[0].Source)
+	e.observe(evs[0].Source, len(evs), false)
 	if lim.UndeliverablePerHour <= 0 || n < lim.UndeliverablePerHour {
 		return nil, nil
 	}
@@ -187,5 +195,12 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 	}
 	e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
 	e.Alert.Fire(s)
+	e.observe(evs[0].Source, 0, true)
 	return &s, nil
+}
+
+func (e *Engine) observe(source string, n int, suspended bool) {
+	if e.Observer != nil {
+		e.Observer.Undeliverable(source, n, suspended)
+	}
 }

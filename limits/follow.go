@@ -85,6 +85,9 @@ func (f *Follower) Run(ctx context.Context) error {
 					file, pos, f.partial = nil, position{}, ""
 					continue
 				}
+				if o := f.Engine.Observer; o != nil {
+					o.MaillogLag(max(0, fi.Size()-pos.offset))
+				}
 				if fi.Size() < pos.offset { // copytruncate
 					file.Seek(0, io.SeekStart)
 					rd.Reset(file)

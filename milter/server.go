@@ -31,6 +31,14 @@ type State struct {
 	// HoldInMTA: a quarantined message is also put in the MTA's hold queue
 	// (SMFIR_QUARANTINE) instead of being discarded by the MTA.
 	HoldInMTA bool
+	// Observer learns of sessions and verdicts (metrics); may be nil.
+	Observer Observer
+}
+
+// Observer is told of milter sessions and of every message verdict.
+type Observer interface {
+	Session(delta int)
+	Verdict(v policy.Verdict, size int64)
 }
 
 // Quarantiner keeps a held message durably; when Hold returns nil the

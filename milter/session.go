@@ -40,7 +40,12 @@ type txn struct {
 
 var _ gomilter.Milter = (*session)(nil)
 
-func (s *session) NewConnection(gomilter.Modifier) error { return nil }
+func (s *session) NewConnection(gomilter.Modifier) error {
+	if o := s.srv.state.Load().Observer; o != nil {
+		o.Session(1)
+	}
+	return nil
+}
 
 func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter.Modifier) (*gomilter.Response, error) {
 	s.conn = policy.Conn{Name: host, Daemon: m.Get(gomilter.MacroDaemonName)}
@@ -185,7 +190,12 @@ func (s *session) Unknown(string, gomilter.Modifier) (*gomilter.Response, error)
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) Cleanup(gomilter.Modifier) { s.end() }
+func (s *session) Cleanup(gomilter.Modifier) {
+	s.end()
+	if o := s.srv.state.Load().Observer; o != nil {
+		o.Session(-1)
+	}
+}
 
 // write appends to the spool, remembering the first error.
 func (s *session) write(t *txn, str string) {
@@ -285,6 +295,9 @@ func (s *session) stamp(t *txn) string {
 
 // audit writes the one line per message verdict.
 func (s *session) audit(t *txn, v policy.Verdict) {
+	if o := t.st.Observer; o != nil {
+		o.Verdict(v, t.spool.Size())
+	}
 	s.srv.log.LogAttrs(t.ctx, slog.LevelInfo, "verdict",
 		slog.String("qid", t.QueueID),
 		slog.String("id", t.ID),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Check is an engine in the pipeline. It implements one or more of the stage
@@ -61,15 +62,28 @@ type Entry struct {
 	OnError Action
 }
 
+// Observer learns how long each check took and whether it failed: the
+// seam where metrics are taken, so engines need no metrics code.
+type Observer interface {
+	ObserveCheck(check string, d time.Duration, err error)
+}
+
 // Pipeline runs checks in order; the strongest verdict wins.
 type Pipeline struct {
 	entries []Entry
 	log     *slog.Logger
+	obs     Observer
 }
 
 // NewPipeline returns a pipeline running entries in order.
 func NewPipeline(log *slog.Logger, entries ...Entry) *Pipeline {
 	return &Pipeline{entries: entries, log: log}
+}
+
+// WithObserver returns p reporting to o.
+func (p *Pipeline) WithObserver(o Observer) *Pipeline {
+	p.obs = o
+	return p
 }
 
 // Names lists the checks, in order, for the start-up log.
@@ -187,9 +201,13 @@ func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check
 	best := Verdict{Action: Accept}
 	for i, e := range p.entries {
 		name := e.Check.Name()
+		start := time.Now()
 		v, ran, err := call(i, e.Check)
 		if !ran {
 			continue
+		}
+		if p.obs != nil {
+			p.obs.ObserveCheck(name, time.Since(start), err)
 		}
 		if err != nil {
 			v = p.failure(t, e, err)

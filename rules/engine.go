@@ -26,6 +26,12 @@ type Engine struct {
 	OnLimit     policy.Action // a walk limit was hit: default accept, stamped
 	OnMalformed policy.Action // malformed MIME: default accept, stamped
 	Log         *slog.Logger
+	Observer    Observer // may be nil
+}
+
+// Observer learns of rule reloads.
+type Observer interface {
+	RulesLoaded(version string, ok bool)
 }
 
 // NewEngine returns an engine using set.

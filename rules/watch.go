@@ -48,7 +48,13 @@ func (e *Engine) Reload(dir string) bool {
 	set, err := Compile(dir)
 	if err != nil {
 		e.Log.Error("rules reload failed; keeping the running rules", "dir", dir, "version", e.Set().Version, "err", err)
+		if e.Observer != nil {
+			e.Observer.RulesLoaded("", false)
+		}
 		return false
+	}
+	if e.Observer != nil {
+		e.Observer.RulesLoaded(set.Version, true)
 	}
 	old := e.Set().Version
 	e.Swap(set)

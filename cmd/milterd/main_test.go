@@ -229,3 +229,46 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatal("second signal did not stop milterd")
 	}
 }
+
+// The shipped unit passes systemd-analyze verify (the binary path pointed
+// at the one just built; man pages are checked by make man, not here).
+func TestSystemdUnitVerifies(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Fatal("systemd-analyze is not installed: run .ci/run (apt-get install systemd)")
+	}
+	unit, err := os.ReadFile("../../etc/systemd/milterd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "milterd.service")
+	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/sbin/milterd", binary)), 0o644)
+	out, err := exec.Command("systemd-analyze", "verify", "--man=no", path).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// The example alert rules pass promtool.
+func TestAlertRules(t *testing.T) {
+	if _, err := exec.LookPath("promtool"); err != nil {
+		t.Fatal("promtool is not installed: run .ci/run (apt-get install prometheus)")
+	}
+	out, err := exec.Command("promtool", "check", "rules", "../../etc/prometheus/outguard.rules.yml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Fatalf("promtool: %v\n%s", err, out)
+	}
+}
+
+// make man renders the three pages.
+func TestManPages(t *testing.T) {
+	out, err := exec.Command("make", "-C", "../..", "man").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make man: %v\n%s", err, out)
+	}
+	for _, p := range []string{"milterd.8", "milterctl.8", "milterd.yaml.5"} {
+		b, err := os.ReadFile("../../bin/man/" + p)
+		if err != nil || !bytes.Contains(b, []byte(".TH ")) || !bytes.Contains(b, []byte("SEE ALSO")) {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

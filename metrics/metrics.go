@@ -1,0 +1,115 @@
+// Package metrics exposes milterd's Prometheus metrics. It observes at the
+// seams (the pipeline, the milter glue, the limits engine, the rules
+// engine): engine packages import no Prometheus code.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"outguard/policy"
+)
+
+// Metrics holds milterd's collectors on a registry of its own.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	messages      *prometheus.CounterVec
+	checkSeconds  *prometheus.HistogramVec
+	checkErrors   *prometheus.CounterVec
+	sessions      prometheus.Gauge
+	bytes         prometheus.Counter
+	suspensions   prometheus.Counter
+	undeliverable *prometheus.CounterVec
+	rulesVersion  *prometheus.GaugeVec
+	rulesReloads  *prometheus.CounterVec
+	rulesReloaded prometheus.Gauge
+	maillogLag    prometheus.Gauge
+}
+
+// New registers milterd's metrics.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{
+		Registry: r,
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_messages_total",
+			Help: "Message verdicts by verdict and by the check that decided (empty: accepted by all)."}, []string{"verdict", "check"}),
+		checkSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outguard_check_duration_seconds",
+			Help: "Time each check took at each stage.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"check"}),
+		checkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_check_errors_total",
+			Help: "Checks that failed (engine unreachable, timed out, …) and got their failure action."}, []string{"check"}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_milter_sessions",
+			Help: "Milter sessions open with the MTA."}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "outguard_scanned_bytes_total",
+			Help: "Bytes of messages that reached end-of-message."}),
+		suspensions: prometheus.NewCounter(prometheus.CounterOpts{Name: "outguard_suspensions_total",
+			Help: "Accounts suspended automatically."}),
+		undeliverable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_undeliverable_recipients_total",
+			Help: "Undeliverable recipients counted, by source: rcpt (refused by the MTA) or log (bounced later)."}, []string{"source"}),
+		rulesVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "outguard_rules_info",
+			Help: "The YARA rule set in use (1 for its version)."}, []string{"version"}),
+		rulesReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_rules_reloads_total",
+			Help: "Rule reloads by result."}, []string{"result"}),
+		rulesReloaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_rules_last_reload_timestamp_seconds",
+			Help: "When the rules were last loaded successfully."}),
+		maillogLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_maillog_lag_bytes",
+			Help: "Bytes of the mail log not yet read by the follower."}),
+	}
+	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}
+
+// ObserveCheck implements policy.Observer.
+func (m *Metrics) ObserveCheck(check string, d time.Duration, err error) {
+	m.checkSeconds.WithLabelValues(check).Observe(d.Seconds())
+	if err != nil {
+		m.checkErrors.WithLabelValues(check).Inc()
+	}
+}
+
+// Session implements milter.Observer.
+func (m *Metrics) Session(delta int) { m.sessions.Add(float64(delta)) }
+
+// Verdict implements milter.Observer.
+func (m *Metrics) Verdict(v policy.Verdict, size int64) {
+	m.messages.WithLabelValues(v.Action.String(), v.Check).Inc()
+	m.bytes.Add(float64(size))
+}
+
+// Undeliverable counts undeliverable recipients; suspended whether the
+// account was suspended for them.
+func (m *Metrics) Undeliverable(source string, n int, suspended bool) {
+	m.undeliverable.WithLabelValues(source).Add(float64(n))
+	if suspended {
+		m.suspensions.Inc()
+	}
+}
+
+// MaillogLag records how far the mail log follower is behind.
+func (m *Metrics) MaillogLag(bytes int64) { m.maillogLag.Set(float64(bytes)) }
+
+// RulesLoaded records a rule reload.
+func (m *Metrics) RulesLoaded(version string, ok bool) {
+	if !ok {
+		m.rulesReloads.WithLabelValues("failed").Inc()
+		return
+	}
+	m.rulesReloads.WithLabelValues("ok").Inc()
+	m.rulesVersion.Reset()
+	m.rulesVersion.WithLabelValues(version).Set(1)
+	m.rulesReloaded.SetToCurrentTime()
+}
+
+// Handler serves /metrics and /healthz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
+}
