@@ -67,7 +67,9 @@ demo: deps build
 
 # Benchmarks against baselines measured in the same run.
 bench: deps
-	$(GO) test -run X -bench . -benchtime 10x ./bench
+	$(GO) test -run X -bench ClamdStream -benchtime 10x ./bench
+	$(GO) test -run X -bench Rules -benchtime 20x ./bench
+	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
 
 clean:
 	rm -rf bin
