@@ -61,30 +61,10 @@ func peakRSS(pid int) float64 {
 	return 0
 }
 
-// viaMilter sends msg through milterd as an MTA would, in 64 KiB chunks.
+// viaMilter sends msg through milterd as an MTA would.
 func viaMilter(b *testing.B, sock string, msg []byte) {
-	s, err := gomilter.NewClient("unix", sock).Session(gomilter.NewMacroBag())
-	if err != nil {
-		b.Fatalf("%v", err)
-	}
-	defer s.Close()
-	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
-	s.Helo("h")
-	s.Mail("a@example.net", "")
-	s.Rcpt("b@remote.test", "")
-	s.DataStart()
-	s.HeaderField("Subject", " bench", nil)
-	s.HeaderEnd()
-	for len(msg) > 0 {
-		n := min(len(msg), 65535) // the milter protocol's largest body chunk
-		if _, err := s.BodyChunk(msg[:n]); err != nil {
-			b.Fatalf("%v", err)
-		}
-		msg = msg[n:]
-	}
-	_, act, err := s.End()
-	if err != nil || act.Type != gomilter.ActionAccept {
-		b.Fatalf("milter: %v %+v", err, act)
+	if _, act := harness.MilterSend(b, sock, msg); act.Type != gomilter.ActionAccept {
+		b.Fatalf("milter: %+v", act)
 	}
 }
 

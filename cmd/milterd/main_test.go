@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"outguard/internal/harness"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,27 +65,10 @@ func exitCode(err error) int {
 // proc is a running milterd binary.
 type proc struct {
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *harness.LogBuffer
 	socket string
 	config string
 	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func configText(socket, header string) string {
@@ -94,7 +77,7 @@ func configText(socket, header string) string {
 
 func startDaemon(t *testing.T) *proc {
 	dir := t.TempDir()
-	d := &proc{log: &lockedBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
+	d := &proc{log: &harness.LogBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
 	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")), 0o644)
 	d.cmd = exec.Command(binary, "-config", d.config)
 	d.cmd.Stderr = d.log
@@ -127,22 +110,9 @@ func (d *proc) signal(t *testing.T, s syscall.Signal) {
 // send runs one whole message through the milter and returns the stamp.
 func send(t *testing.T, socket string) string {
 	t.Helper()
-	s, err := gomilter.NewClient("unix", socket).Session(gomilter.NewMacroBag())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
-	s.Helo("h")
-	s.Mail("a@example.net", "")
-	s.Rcpt("b@remote.test", "")
-	s.DataStart()
-	s.HeaderField("Subject", " x", nil)
-	s.HeaderEnd()
-	s.BodyChunk([]byte("x\r\n"))
-	mods, act, err := s.End()
-	if err != nil || act.Type != gomilter.ActionAccept || len(mods) != 1 {
-		t.Fatalf("end: %v %+v %+v", err, act, mods)
+	mods, act := harness.MilterSend(t, socket, []byte("x\r\n"))
+	if act.Type != gomilter.ActionAccept || len(mods) != 1 {
+		t.Fatalf("end: %+v %+v", act, mods)
 	}
 	return mods[0].HeaderName
 }
