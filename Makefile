@@ -45,7 +45,7 @@ install: build man
 
 # Debian packages the tests and the demo start for real.
 deps:
-	@missing=$$(for p in $$(cat .ci/packages); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@missing=$$(for p in $$(cat .ci/packages) $(EXTRA); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "missing packages: $$missing (run as root, or apt-get install them)"; exit 1; fi; \
 		echo "installing: $$missing"; \
@@ -65,8 +65,11 @@ test: deps fmt vet
 demo: deps build
 	$(GO) run ./demo
 
-# Benchmarks against baselines measured in the same run.
-bench: deps
+# Benchmarks against baselines measured in the same run; compare runs
+# outguard against Debian's clamav-milter on the same Postfix and clamd.
+bench: build
+	@$(MAKE) --no-print-directory deps EXTRA=clamav-milter
+	$(GO) run ./bench/compare
 	$(GO) test -run X -bench ClamdStream -benchtime 10x ./bench
 	$(GO) test -run X -bench Rules -benchtime 20x ./bench
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench

@@ -32,32 +32,16 @@ const (
 func main() {
 	bin := flag.String("milterd", "bin/milterd", "milterd binary to run")
 	flag.Parse()
-	d := &demo{bin: *bin}
-	defer d.cleanup()
+	d := &demo{Program: harness.Program{Name: "demo"}, bin: *bin}
+	defer d.Close()
 	d.run(*bin)
 }
 
-// demo implements harness.T: a failure prints, stops everything and exits.
+// demo stops everything it started when it ends or fails.
 type demo struct {
-	bin      string
-	cleanups []func()
-	milterd  *logTail
-}
-
-func (d *demo) Helper()                         {}
-func (d *demo) Logf(format string, args ...any) {}
-func (d *demo) Cleanup(f func())                { d.cleanups = append(d.cleanups, f) }
-func (d *demo) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "demo failed: "+format+"\n", args...)
-	d.cleanup()
-	os.Exit(1)
-}
-
-func (d *demo) cleanup() {
-	for i := len(d.cleanups) - 1; i >= 0; i-- {
-		d.cleanups[i]()
-	}
-	d.cleanups = nil
+	harness.Program
+	bin     string
+	milterd *logTail
 }
 
 func (d *demo) run(bin string) {
@@ -82,7 +66,8 @@ limits:
 	// Where the security team releases held mail: a Postfix without milters.
 	release := harness.StartPostfix(d, harness.PostfixConfig{RelayPort: sink.Port})
 	writeFile(d, cfg, config+fmt.Sprintf("quarantine:\n  release_address: %s\nrules:\n  dir: %s\n", release.Addr(), rulesDir()))
-	d.startMilterd(bin, cfg)
+	d.milterd = &logTail{}
+	harness.StartMilterd(d, bin, cfg, "unix:"+sock, d.milterd)
 
 	pf := harness.StartPostfix(d, harness.PostfixConfig{
 		Milter:     "unix:" + sock,
@@ -252,22 +237,6 @@ Content-Transfer-Encoding: base64
 ` + base64.StdEncoding.EncodeToString([]byte(`X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`)) + `
 --b1--
 `
-
-func (d *demo) startMilterd(bin, cfg string) {
-	cmd := exec.Command(bin, "-config", cfg)
-	d.milterd = &logTail{}
-	cmd.Stderr = d.milterd
-	if err := cmd.Start(); err != nil {
-		d.Fatalf("milterd: %v", err)
-	}
-	d.Cleanup(func() { harness.StopPID(cmd.Process.Pid, 5*time.Second); cmd.Wait() })
-	for i := 0; !strings.Contains(d.milterd.String(), "milterd started"); i++ {
-		if i > 200 {
-			d.Fatalf("milterd did not start:\n%s", d.milterd.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func writeFile(d *demo, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {

@@ -136,8 +136,9 @@ func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
 	s.write(t, "\r\n")
 	if t.err == nil {
 		// Streams start with the header block, then get the body as it comes.
-		t.st.Pipeline.Open(t.ctx, &t.Transaction)
-		t.feed = startFeeder(t)
+		if t.st.Pipeline.Open(t.ctx, &t.Transaction) {
+			t.feed = startFeeder(t)
+		}
 	}
 	return s.checkSpool(m)
 }

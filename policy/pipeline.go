@@ -95,15 +95,19 @@ func (p *Pipeline) Names() []string {
 	return names
 }
 
-// Open starts the streams of the Streamer checks, at end-of-headers.
-func (p *Pipeline) Open(ctx context.Context, t *Transaction) {
+// Open starts the streams of the Streamer checks, at end-of-headers. It
+// reports whether any stream wants the message bytes.
+func (p *Pipeline) Open(ctx context.Context, t *Transaction) bool {
 	t.streams = make([]openStream, len(p.entries))
+	wants := false
 	for i, e := range p.entries {
 		if s, ok := e.Check.(Streamer); ok {
 			st, err := s.OpenStream(ctx, t)
 			t.streams[i] = openStream{s: st, err: err, open: true}
+			wants = wants || err == nil
 		}
 	}
+	return wants
 }
 
 // Write passes message bytes to every open stream.

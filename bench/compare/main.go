@@ -1,0 +1,259 @@
+// Command compare measures outguard against its peers on the same Postfix
+// and the same clamd, in one run, interleaved A B C D A B C D …:
+//
+//	A  Postfix without a milter
+//	B  Postfix + milterd without checks (a pass-through milter)
+//	C  Postfix + Debian's clamav-milter (OnInfected Reject), inet and unix
+//	D  Postfix + milterd with clamd, the shipped YARA rules, limits
+//	   (unlimited user) and quarantine, inet and unix
+//
+// It prints a Markdown table: messages/s (median of the rounds), CPU ms
+// per message of the whole machine, the ratios D/C and D/A (each at its
+// best transport) and peak RSS. Run with `make bench` as root.
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"outguard/internal/harness"
+)
+
+type variant struct {
+	name string
+	pf   *harness.Postfix
+	pid  int // the milter's process, for RSS; 0 for none
+}
+
+type workload struct {
+	name     string
+	messages int
+	sessions int
+	size     int // attachment bytes before base64
+}
+
+func main() {
+	rounds := flag.Int("rounds", 3, "rounds of every variant")
+	small := flag.Int("small", 2000, "messages of the 10 KiB workload")
+	big := flag.Int("big", 100, "messages of the 2 MiB workload")
+	bin := flag.String("bin", "bin", "directory with milterd")
+	flag.Parse()
+	p := &harness.Program{Name: "bench"}
+	defer p.Close()
+	harness.Require(p, "postfix", "clamd", "clamav-milter", filepath.Join(*bin, "milterd"))
+
+	cd := harness.StartClamd(p, "40M")
+	sink := harness.StartSink(p)
+	dir := harness.Dir(p, "cmp")
+	_, file, _, _ := runtime.Caller(0)
+	rulesDir := filepath.Join(filepath.Dir(file), "../../rules")
+
+	milterd := func(name, listen, sections string) int {
+		cfg := filepath.Join(dir, name+".yaml")
+		state := filepath.Join(dir, name)
+		os.MkdirAll(state, 0o700)
+		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: %s\nsocket_mode: \"0666\"\nstate_dir: %s\nlog: {level: warn}\nheader: {enabled: false}\n%s", listen, state, sections)), 0o644)
+		return harness.StartMilterd(p, filepath.Join(*bin, "milterd"), cfg, listen, os.Stderr).Process.Pid
+	}
+	full := fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: unlimited}\n", cd.Socket, rulesDir, harness.User)
+	port := func() string { return strconv.Itoa(harness.FreePort(p)) }
+	variants := []*variant{{name: "A postfix"}}
+	add := func(name, milter string, pid int) {
+		variants = append(variants, &variant{name: name, pid: pid, pf: nil})
+		variants[len(variants)-1].pf = postfix(p, sink, milter)
+	}
+	variants[0].pf = postfix(p, sink, "")
+	bSock := filepath.Join(dir, "b.sock")
+	add("B pass-through", "unix:"+bSock, milterd("b", "unix:"+bSock, ""))
+	cInet := "inet:127.0.0.1:" + port()
+	add("C clamav-milter inet", cInet, clamavMilter(p, dir, "ci", cInet, cd.Socket))
+	cSock := filepath.Join(dir, "c.sock")
+	add("C clamav-milter unix", "unix:"+cSock, clamavMilter(p, dir, "cu", "unix:"+cSock, cd.Socket))
+	dInet := "inet:127.0.0.1:" + port()
+	add("D milterd inet", dInet, milterd("di", dInet, full))
+	dSock := filepath.Join(dir, "d.sock")
+	add("D milterd unix", "unix:"+dSock, milterd("du", "unix:"+dSock, full))
+
+	workloads := []workload{{"10 KiB", *small, 10, 7 << 10}, {"2 MiB attachment", *big, 10, 1536 << 10}}
+	type key struct{ w, v string }
+	rates := map[key][]float64{}
+	cpu := map[key][]float64{}
+	for _, w := range workloads {
+		for r := 0; r < *rounds; r++ {
+			for _, v := range variants {
+				rate, cpums := run(p, v.pf, w)
+				rates[key{w.name, v.name}] = append(rates[key{w.name, v.name}], rate)
+				cpu[key{w.name, v.name}] = append(cpu[key{w.name, v.name}], cpums)
+				fmt.Fprintf(os.Stderr, "%-16s round %d %-22s %7.1f msg/s %6.1f CPU ms/msg\n", w.name, r+1, v.name, rate, cpums)
+			}
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "| workload | variant | msg/s (median of %d) | CPU ms/msg | peak RSS MiB |\n| --- | --- | --- | --- | --- |\n", *rounds)
+	for _, w := range workloads {
+		for _, v := range variants {
+			k := key{w.name, v.name}
+			rss := "-"
+			if v.pid != 0 {
+				rss = fmt.Sprintf("%.0f", peakRSS(v.pid))
+			}
+			fmt.Fprintf(&out, "| %s | %s | %.1f | %.1f | %s |\n", w.name, v.name, median(rates[k]), median(cpu[k]), rss)
+		}
+	}
+	best := func(w, prefix string) float64 {
+		m := 0.0
+		for _, v := range variants {
+			if strings.HasPrefix(v.name, prefix) {
+				m = max(m, median(rates[key{w, v.name}]))
+			}
+		}
+		return m
+	}
+	fmt.Fprintln(&out)
+	for _, w := range workloads {
+		fmt.Fprintf(&out, "- %s: D/C = %.2f, D/A = %.2f (each at its best transport)\n", w.name, best(w.name, "D")/best(w.name, "C"), best(w.name, "D")/best(w.name, "A"))
+	}
+	// milterd's memory with 50 concurrent 25 MiB messages.
+	dPid := variants[len(variants)-1].pid
+	run(p, variants[len(variants)-1].pf, workload{"25 MiB", 50, 50, 18 << 20})
+	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", peakRSS(dPid))
+	fmt.Print(out.String())
+}
+
+// postfix starts a Postfix relaying to the sink with milter (or none).
+func postfix(p *harness.Program, sink *harness.Sink, milter string) *harness.Postfix {
+	return harness.StartPostfix(p, harness.PostfixConfig{
+		Milter:    milter,
+		RelayPort: sink.Port,
+		Users:     map[string]string{harness.User: harness.Pass},
+		Main:      map[string]string{"milter_content_timeout": "600s", "smtpd_client_connection_count_limit": "0", "default_destination_concurrency_limit": "50"},
+	})
+}
+
+// clamavMilter starts Debian's clamav-milter in the foreground, rejecting
+// infected mail, on listen; it returns the PID.
+func clamavMilter(p *harness.Program, dir, name, listen, clamdSock string) int {
+	sock := strings.TrimPrefix(strings.TrimPrefix(listen, "unix:"), "inet:")
+	if strings.HasPrefix(listen, "inet:") {
+		sock = "inet:" + strings.Split(sock, ":")[1] + "@127.0.0.1"
+	}
+	cfg := filepath.Join(dir, name+"-clamav-milter.conf")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("MilterSocket %s\nMilterSocketMode 666\nFixStaleSocket yes\nUser root\nForeground yes\nClamdSocket unix:%s\nOnClean Accept\nOnInfected Reject\nOnFail Defer\nAddHeader No\nMaxFileSize 40M\nLogFile %s/%s.log\nTemporaryDirectory %s\n", sock, clamdSock, dir, name, dir)), 0o644)
+	cmd := exec.Command("clamav-milter", "--config-file="+cfg)
+	if err := cmd.Start(); err != nil {
+		p.Fatalf("clamav-milter: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	p.Cleanup(func() { harness.StopPID(cmd.Process.Pid, 5*time.Second); <-done })
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-done:
+		log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
+		p.Fatalf("clamav-milter exited:\n%s", log)
+	default:
+	}
+	return cmd.Process.Pid
+}
+
+// run sends w.messages fresh messages over w.sessions parallel
+// authenticated SMTP sessions; it returns messages/s and the machine's CPU
+// ms per message.
+func run(p *harness.Program, pf *harness.Postfix, w workload) (float64, float64) {
+	msgs := make(chan []byte, w.sessions)
+	go func() {
+		for i := 0; i < w.messages; i++ {
+			msgs <- message(i, w.size)
+		}
+		close(msgs)
+	}()
+	cpu0 := busyJiffies()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []string
+	for s := 0; s < w.sessions; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := harness.Dial(p, pf.Addr(), harness.User, harness.Pass)
+			defer c.Quit()
+			for m := range msgs {
+				if r := c.SendFrom("alice@customer.test", []string{"bob@remote.test"}, bytes.NewReader(m)); r.Err != nil {
+					mu.Lock()
+					failed = append(failed, harness.Reply(r.Err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(failed) > 0 {
+		p.Fatalf("%d of %d messages refused, e.g. %s", len(failed), w.messages, failed[0])
+	}
+	jiffies := busyJiffies() - cpu0
+	return float64(w.messages) / elapsed.Seconds(), float64(jiffies) * 10 / float64(w.messages) // USER_HZ = 100
+}
+
+// message is a fresh message: text and a random attachment (clamd caches
+// the results of payloads it has seen).
+func message(i, size int) []byte {
+	att := make([]byte, size)
+	rand.Read(att)
+	enc := base64.StdEncoding.EncodeToString(att)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: <alice@customer.test>\r\nTo: <bob@remote.test>\r\nSubject: bench %d\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n--bb\r\nContent-Type: text/plain\r\n\r\nHello, the figures are attached.\r\n--bb\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=figures.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n", i)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--bb--\r\n")
+	return b.Bytes()
+}
+
+// busyJiffies is the machine's non-idle CPU time from /proc/stat.
+func busyJiffies() int64 {
+	data, _ := os.ReadFile("/proc/stat")
+	f := strings.Fields(strings.SplitN(string(data), "\n", 2)[0])
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy
+}
+
+func peakRSS(pid int) float64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
