@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,18 +45,6 @@ func milterd(b *testing.B, sections string) (string, int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// peakRSS reads a process's high-water resident set size in MiB.
-func peakRSS(pid int) float64 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }
 
 // viaMilter sends msg through milterd as an MTA would.
@@ -110,7 +96,7 @@ func BenchmarkClamdStream(b *testing.B) {
 			b.ReportMetric(mb/tDirect.Seconds(), "direct_MiB/s")
 			b.ReportMetric(mb/tMilter.Seconds(), "milter_MiB/s")
 			b.ReportMetric(tDirect.Seconds()/tMilter.Seconds(), "ratio")
-			b.ReportMetric(peakRSS(pid), "milterd_peak_RSS_MiB")
+			b.ReportMetric(harness.PeakRSS(pid), "milterd_peak_RSS_MiB")
 		})
 	}
 }

@@ -147,7 +147,7 @@ limits:
 	if len(held) != counts["phish"] {
 		t.Errorf("quarantine holds %d, %d phishing messages were accepted", len(held), counts["phish"])
 	}
-	if rss := peakRSS(pid); rss > 150 {
+	if rss := harness.PeakRSS(pid); rss > 150 {
 		t.Errorf("milterd peak RSS %.0f MiB", rss)
 	} else {
 		t.Logf("milterd peak RSS %.0f MiB", rss)

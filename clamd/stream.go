@@ -91,9 +91,6 @@ func (s *Stream) Result() (Result, error) {
 	return res, err
 }
 
-// Sent is the number of message bytes sent to clamd.
-func (s *Stream) Sent() int64 { return s.sent }
-
 // Close releases the connection and its slot.
 func (s *Stream) Close() {
 	s.stopCtx()

@@ -107,7 +107,7 @@ func main() {
 			k := key{w.name, v.name}
 			rss := "-"
 			if v.pid != 0 {
-				rss = fmt.Sprintf("%.0f", peakRSS(v.pid))
+				rss = fmt.Sprintf("%.0f", harness.PeakRSS(v.pid))
 			}
 			fmt.Fprintf(&out, "| %s | %s | %.1f | %.1f | %s |\n", w.name, v.name, median(rates[k]), median(cpu[k]), rss)
 		}
@@ -128,7 +128,7 @@ func main() {
 	// milterd's memory with 50 concurrent 25 MiB messages.
 	dPid := variants[len(variants)-1].pid
 	run(p, variants[len(variants)-1].pf, workload{"25 MiB", 50, 50, 18 << 20})
-	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", peakRSS(dPid))
+	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", harness.PeakRSS(dPid))
 	fmt.Print(out.String())
 }
 
@@ -236,17 +236,6 @@ func busyJiffies() int64 {
 		}
 	}
 	return busy
-}
-
-func peakRSS(pid int) float64 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	return 0
 }
 
 func median(v []float64) float64 {
