@@ -8,7 +8,7 @@ PREFIX  ?= /usr
 DESTDIR ?=
 MANPAGES := $(patsubst docs/man/%.scd,bin/man/%,$(wildcard docs/man/*.scd))
 
-.PHONY: all build build-static test demo deps fmt vet man install bench clean
+.PHONY: all build build-static test demo deps sendmail fmt vet man install bench clean
 
 all: build
 
@@ -53,13 +53,24 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# Sendmail for the end-to-end tests: Debian's sendmail-bin conflicts with
+# postfix, so it is unpacked beside it instead of installed; and Sendmail
+# refuses to start without a qualified host name.
+SENDMAIL_ROOT := /opt/outguard-test/sendmail
+sendmail: deps
+	@if [ ! -x $(SENDMAIL_ROOT)/usr/libexec/sendmail/sendmail ]; then \
+		tmp=$$(mktemp -d) && cd $$tmp && apt-get download sendmail-bin sendmail-base sendmail-cf && \
+		mkdir -p $(SENDMAIL_ROOT) && for f in *.deb; do dpkg -x $$f $(SENDMAIL_ROOT); done && rm -rf $$tmp; \
+	fi
+	@h=$$(hostname); getent hosts $$h | grep -q '\.' || echo "127.0.1.1 $$h.outguard.test $$h" >> /etc/hosts
+
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
 
-test: deps fmt vet
+test: deps sendmail fmt vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 demo: deps build

@@ -55,7 +55,7 @@ limits:
 	var logs harness.LogBuffer
 	pid := harness.StartMilterd(t, bin, cfg, "unix:"+sock, &logs).Process.Pid
 	sink := harness.StartSink(t)
-	pf := harness.StartPostfix(t, harness.PostfixConfig{
+	pf := harness.StartPostfix(t, harness.MTAConfig{
 		Milter: "unix:" + sock, RelayPort: sink.Port,
 		Users: map[string]string{harness.User: harness.Pass, "bob": "secret-bob"},
 		Main:  map[string]string{"default_process_limit": "300", "smtpd_client_connection_count_limit": "0"},

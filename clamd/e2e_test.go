@@ -23,7 +23,7 @@ import (
 // stack runs Postfix with milterd's pipeline built from a config.
 func stack(t *testing.T, section string) *harness.Stack {
 	t.Helper()
-	s, _, _ := harness.ConfigStack(t, section, harness.PostfixConfig{})
+	s, _, _ := harness.ConfigStack(t, section, harness.MTAConfig{})
 	return s
 }
 
@@ -241,7 +241,7 @@ func TestOversize(t *testing.T) {
 func TestMalwareQuarantined(t *testing.T) {
 	t.Parallel()
 	cd := harness.StartClamd(t, "30M")
-	s, cfg, res := harness.ConfigStack(t, clamdConfig(cd.Socket, "  on_virus: quarantine\nquarantine: {}\n"), harness.PostfixConfig{})
+	s, cfg, res := harness.ConfigStack(t, clamdConfig(cd.Socket, "  on_virus: quarantine\nquarantine: {}\n"), harness.MTAConfig{})
 	if r := send(t, s, bytes.NewReader(mime("held", map[string][]byte{"eicar.com": []byte(eicar)}))); r.Err != nil {
 		t.Fatalf("quarantined virus: the client gets 250, got %s", harness.Reply(r.Err))
 	}

@@ -26,7 +26,7 @@ rules: {dir: `+rulesDir+`, watch: false}
 quarantine: {}
 limits:
   default: {messages_per_hour: 3, messages_per_day: 100, recipients_per_hour: 100, recipients_per_day: 100, undeliverable_per_hour: 10}
-`, harness.PostfixConfig{RcptAccess: map[string]string{"gone@remote.test": "REJECT 5.1.1 no such user"}})
+`, harness.MTAConfig{RcptAccess: map[string]string{"gone@remote.test": "REJECT 5.1.1 no such user"}})
 	srv := httptest.NewServer(res.Metrics.Handler())
 	defer srv.Close()
 	scrape := func() string {

@@ -64,12 +64,12 @@ limits:
 `, sock, dir, clamd.Socket)
 	sink := harness.StartSink(d)
 	// Where the security team releases held mail: a Postfix without milters.
-	release := harness.StartPostfix(d, harness.PostfixConfig{RelayPort: sink.Port})
+	release := harness.StartPostfix(d, harness.MTAConfig{RelayPort: sink.Port})
 	writeFile(d, cfg, config+fmt.Sprintf("quarantine:\n  release_address: %s\nrules:\n  dir: %s\n", release.Addr(), rulesDir()))
 	d.milterd = &logTail{}
 	harness.StartMilterd(d, bin, cfg, "unix:"+sock, d.milterd)
 
-	pf := harness.StartPostfix(d, harness.PostfixConfig{
+	pf := harness.StartPostfix(d, harness.MTAConfig{
 		Milter:     "unix:" + sock,
 		RelayPort:  sink.Port,
 		Users:      map[string]string{user: pass},

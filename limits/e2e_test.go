@@ -27,7 +27,7 @@ limits:
   default: {messages_per_hour: 5, messages_per_day: 100, recipients_per_hour: 100, recipients_per_day: 100, undeliverable_per_hour: 10}
   users:
     bob: unlimited
-`, harness.PostfixConfig{})
+`, harness.MTAConfig{})
 	c := s.Dial(t)
 	for i := range 5 {
 		if r := c.Send("alice@customer.test", []string{"x@remote.test"}, msg(fmt.Sprint("m", i))); r.Err != nil {
@@ -57,7 +57,7 @@ func TestRecipientLimitRefusesTheCrossingRcpt(t *testing.T) {
 	s, _, _ := harness.ConfigStack(t, `
 limits:
   default: {messages_per_hour: 100, messages_per_day: 100, recipients_per_hour: 3, recipients_per_day: 100, undeliverable_per_hour: 10}
-`, harness.PostfixConfig{})
+`, harness.MTAConfig{})
 	c := s.Dial(t)
 	r := c.Send("alice@customer.test", []string{"a@remote.test", "b@remote.test", "c@remote.test", "d@remote.test"}, msg("four"))
 	if r.Err != nil {
@@ -89,7 +89,7 @@ func TestSuspendOnRejectedRecipients(t *testing.T) {
 	s, _, res := harness.ConfigStack(t, `
 limits:
   contact: abuse@isp.test
-`, harness.PostfixConfig{RcptAccess: access})
+`, harness.MTAConfig{RcptAccess: access})
 	c := s.Dial(t)
 	r := c.Send("alice@customer.test", rcpts, msg("spam"))
 	for _, a := range rcpts {
@@ -117,7 +117,7 @@ limits:
 func TestSuspensionPersistsAndUnsuspendTakesEffect(t *testing.T) {
 	t.Parallel()
 	access, rcpts := rejectAll(10)
-	s, cfg, res := harness.ConfigStack(t, "limits: {}\n", harness.PostfixConfig{RcptAccess: access})
+	s, cfg, res := harness.ConfigStack(t, "limits: {}\n", harness.MTAConfig{RcptAccess: access})
 	s.Dial(t).Send("alice@customer.test", rcpts, msg("spam"))
 	// Reopen the store as a restarted milterd would.
 	res.Close()
@@ -144,8 +144,8 @@ limits:
   redis: {address: "%s"}
   default: {messages_per_hour: 20, messages_per_day: 1000, recipients_per_hour: 1000, recipients_per_day: 1000, undeliverable_per_hour: 10}
 `, rd.Addr)
-	a, _, _ := harness.ConfigStack(t, yaml, harness.PostfixConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
-	b, _, _ := harness.ConfigStack(t, yaml, harness.PostfixConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
+	a, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
+	b, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	accepted, tempfailed := 0, 0
@@ -186,7 +186,7 @@ func TestBouncesFromTheMailLog(t *testing.T) {
 	s, cfg, res := harness.ConfigStack(t, `
 limits:
   default: {messages_per_hour: 100, messages_per_day: 100, recipients_per_hour: 100, recipients_per_day: 100, undeliverable_per_hour: 6}
-`, harness.PostfixConfig{Main: map[string]string{"bounce_notice_recipient": "postmaster"}})
+`, harness.MTAConfig{Main: map[string]string{"bounce_notice_recipient": "postmaster"}})
 	for i := range 6 {
 		s.Sink.Refuse(fmt.Sprintf("gone%d@remote.test", i))
 	}

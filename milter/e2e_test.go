@@ -102,7 +102,7 @@ func startEnv(t *testing.T, o envOpts) *env {
 				ProgressInterval: o.progress,
 			}
 		},
-		Postfix: harness.PostfixConfig{RcptAccess: o.rcptAccess, Main: o.main},
+		Postfix: harness.MTAConfig{RcptAccess: o.rcptAccess, Main: o.main},
 	})
 	return &env{pf: s.Postfix, sink: s.Sink, rec: rec, log: s.Log}
 }
@@ -247,7 +247,7 @@ func TestMilterDownPostfixTempfails(t *testing.T) {
 	harness.Require(t, "postfix")
 	sink := harness.StartSink(t)
 	// Nothing listens there: milter_default_action = tempfail decides.
-	pf := harness.StartPostfix(t, harness.PostfixConfig{
+	pf := harness.StartPostfix(t, harness.MTAConfig{
 		Milter:    fmt.Sprintf("inet:127.0.0.1:%d", harness.FreePort(t)),
 		RelayPort: sink.Port,
 		Users:     map[string]string{user: pass},

@@ -134,7 +134,7 @@ func main() {
 
 // postfix starts a Postfix relaying to the sink with milter (or none).
 func postfix(p *harness.Program, sink *harness.Sink, milter string) *harness.Postfix {
-	return harness.StartPostfix(p, harness.PostfixConfig{
+	return harness.StartPostfix(p, harness.MTAConfig{
 		Milter:    milter,
 		RelayPort: sink.Port,
 		Users:     map[string]string{harness.User: harness.Pass},

@@ -55,7 +55,7 @@ func TestQuarantineSurvivesSIGKILLBeforeTheReply(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	sink := harness.StartSink(t)
-	pf := harness.StartPostfix(t, harness.PostfixConfig{Milter: "unix:" + sock, RelayPort: sink.Port, Users: map[string]string{harness.User: harness.Pass}})
+	pf := harness.StartPostfix(t, harness.MTAConfig{Milter: "unix:" + sock, RelayPort: sink.Port, Users: map[string]string{harness.User: harness.Pass}})
 
 	data, _ := os.ReadFile("../../testdata/messages/13-phishing-form.eml")
 	reply := make(chan string, 1)

@@ -31,7 +31,7 @@ func TestAccountsAgainstMilterd(t *testing.T) {
 		rcpts = append(rcpts, a+"@remote.test")
 	}
 	section := "limits:\n  contact: abuse@isp.test\n  default: {messages_per_hour: 50, messages_per_day: 100, recipients_per_hour: 100, recipients_per_day: 100, undeliverable_per_hour: 3}\n"
-	s, c, _ := harness.ConfigStack(t, section, harness.PostfixConfig{RcptAccess: access})
+	s, c, _ := harness.ConfigStack(t, section, harness.MTAConfig{RcptAccess: access})
 	cfg := filepath.Join(t.TempDir(), "milterd.yaml")
 	os.WriteFile(cfg, []byte("state_dir: "+c.StateDir+"\n"+section), 0o644)
 

@@ -60,7 +60,7 @@ func startQuarantine(t *testing.T) *qenv {
 	}})
 	// The release address: a Postfix without milters relaying to the same
 	// sink, refusing one address.
-	e.release = harness.StartPostfix(t, harness.PostfixConfig{
+	e.release = harness.StartPostfix(t, harness.MTAConfig{
 		RelayPort:  e.stack.Sink.Port,
 		RcptAccess: map[string]string{"refused@remote.test": "REJECT 5.7.1 not here"},
 	})

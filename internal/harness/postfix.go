@@ -16,8 +16,9 @@ import (
 // Hostname is the test Postfix's $myhostname, also the SASL realm.
 const Hostname = "outguard.test"
 
-// PostfixConfig describes a test Postfix.
-type PostfixConfig struct {
+// MTAConfig describes a test MTA: Postfix, or Sendmail.
+type MTAConfig struct {
+	Sendmail  bool              // StartStack runs Sendmail instead of Postfix
 	Milter    string            // smtpd_milters value; empty for none
 	RelayPort int               // where Postfix relays all mail (the sink)
 	Users     map[string]string // SASL login -> password
@@ -38,7 +39,7 @@ type Postfix struct {
 func (p *Postfix) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.Port) }
 
 // StartPostfix configures and starts a Postfix instance of its own.
-func StartPostfix(t T, c PostfixConfig) *Postfix {
+func StartPostfix(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	Require(t, "postfix", "saslpasswd2")
 	p := &Postfix{Dir: Dir(t, "pf"), Port: FreePort(t)}
@@ -56,7 +57,7 @@ func StartPostfix(t T, c PostfixConfig) *Postfix {
 	return p
 }
 
-func (p *Postfix) configure(c PostfixConfig) error {
+func (p *Postfix) configure(c MTAConfig) error {
 	d := p.Dir
 	main := map[string]string{
 		"compatibility_level":                "3.6",

@@ -16,9 +16,9 @@ import (
 	"outguard/milter"
 )
 
-// Stack is a real Postfix wired to an in-process milter, relaying to a sink.
+// Stack is a real MTA wired to an in-process milter, relaying to a sink.
 type Stack struct {
-	Postfix *Postfix
+	Postfix *Postfix // the MTA: Postfix, or Sendmail with MTAConfig.Sendmail
 	Sink    *Sink
 	Log     *LogBuffer // the milter's log
 	Milter  *milter.Server
@@ -29,7 +29,7 @@ type Stack struct {
 type StackConfig struct {
 	State   func(log *slog.Logger) *milter.State
 	Inet    bool // milter over inet: instead of a unix socket
-	Postfix PostfixConfig
+	Postfix MTAConfig
 }
 
 // User and Pass are the SASL login every Stack's Postfix knows; "bob" with
@@ -71,7 +71,11 @@ func StartStack(t T, c StackConfig) *Stack {
 	if pc.Users == nil {
 		pc.Users = map[string]string{User: Pass, "bob": "secret-bob"}
 	}
-	s.Postfix = StartPostfix(t, pc)
+	if pc.Sendmail {
+		s.Postfix = StartSendmail(t, pc)
+	} else {
+		s.Postfix = StartPostfix(t, pc)
+	}
 	return s
 }
 
@@ -113,7 +117,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 // (YAML; state_dir defaults to a fresh directory), exactly as milterd
 // builds it. The config and the opened resources are returned for the
 // test to inspect.
-func ConfigStack(t T, yaml string, pc PostfixConfig) (*Stack, *config.Config, *daemon.Resources) {
+func ConfigStack(t T, yaml string, pc MTAConfig) (*Stack, *config.Config, *daemon.Resources) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte("state_dir: "+Dir(t, "state")+"\n"+yaml))
 	if err != nil {

@@ -1,0 +1,135 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// SendmailRoot is where `make deps` unpacks Debian's sendmail packages:
+// sendmail-bin conflicts with postfix (both provide mail-transport-agent),
+// so the two cannot be installed side by side; sendmail runs from there.
+const SendmailRoot = "/opt/outguard-test/sendmail"
+
+// sendmailSASLDB is the Cyrus sasldb Sendmail authenticates against: Cyrus
+// reads Sendmail's SASL configuration from a fixed place, /etc/sasl2.
+const sendmailSASLDB = "/etc/sasl2/outguard-test.sasldb"
+
+// StartSendmail starts a real Sendmail on loopback with SASL AUTH, wired to
+// the milter and relaying to RelayPort, as StartPostfix does for Postfix.
+// Tests using it must not run in parallel with each other (one sasldb).
+func StartSendmail(t T, c MTAConfig) *Postfix {
+	t.Helper()
+	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
+	Require(t, bin, "m4", "saslpasswd2")
+	host, _ := os.Hostname()
+	if out, _ := exec.Command("getent", "hosts", host).Output(); !strings.Contains(string(out), ".") {
+		t.Fatalf("sendmail needs a qualified host name: add \"127.0.1.1 %s.outguard.test %s\" to /etc/hosts (make deps does)", host, host)
+	}
+	p := &Postfix{Dir: Dir(t, "sm"), Port: FreePort(t)}
+	d := p.Dir
+	os.Mkdir(d+"/queue", 0o700)
+	os.WriteFile(d+"/service.switch", []byte("hosts files\naliases files\n"), 0o644)
+	var access bytes.Buffer
+	for rcpt, action := range c.RcptAccess {
+		// Postfix's "REJECT 5.1.1 text" as Sendmail's ERROR:5.1.1:550 text.
+		f := strings.Fields(action)
+		fmt.Fprintf(&access, "To:%s ERROR:%s:550 %s\n", rcpt, f[1], strings.Join(f[2:], " "))
+	}
+	milter := c.Milter
+	if hp, ok := strings.CutPrefix(milter, "inet:"); ok { // Sendmail spells it inet:PORT@HOST
+		i := strings.LastIndexByte(hp, ':')
+		milter = "inet:" + hp[i+1:] + "@" + hp[:i]
+	}
+	mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, d, d, d, c.RelayPort, c.RelayPort, d, p.Port, milter)
+	m4 := exec.Command("m4")
+	m4.Stdin = strings.NewReader(mc)
+	cf, err := m4.Output()
+	if err != nil {
+		t.Fatalf("m4: %v", err)
+	}
+	os.WriteFile(d+"/sendmail.cf", cf, 0o644)
+	if err := makemap(d, access.Bytes()); err != nil {
+		t.Fatalf("%v", err)
+	}
+	os.MkdirAll("/etc/sasl2", 0o755)
+	os.WriteFile("/etc/sasl2/Sendmail.conf", []byte("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: "+sendmailSASLDB+"\n"), 0o644)
+	for user, pass := range c.Users {
+		cmd := exec.Command("saslpasswd2", "-p", "-c", "-f", sendmailSASLDB, "-u", Hostname, user)
+		cmd.Stdin = strings.NewReader(pass)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("saslpasswd2: %v: %s", err, out)
+		}
+	}
+	cmd := exec.Command(bin, "-C", d+"/sendmail.cf", "-bD")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too are stopped
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("sendmail: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	if err := waitPort(p.Addr(), 10*time.Second); err != nil {
+		t.Fatalf("sendmail did not listen (it logs to syslog only): %v", err)
+	}
+	return p
+}
+
+// makemap builds dir/access.db from entries.
+func makemap(dir string, entries []byte) error {
+	cmd := exec.Command(filepath.Join(SendmailRoot, "usr/libexec/sendmail/makemap"), "-C", dir+"/sendmail.cf", "hash", dir+"/access")
+	cmd.Stdin = bytes.NewReader(entries)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("makemap: %v: %s", err, out)
+	}
+	return nil
+}
+
+// sendmailMC is the test Sendmail: SASL PLAIN, everything relayed to the
+// sink, the milter with F=T (tempfail when it is down) and the macros
+// milterd needs, the recipients of the access map refused.
+const sendmailMC = "divert(-1)\n" +
+	"include(`%s/usr/share/sendmail/cf/m4/cf.m4')\n" +
+	"divert(0)dnl\n" +
+	"OSTYPE(`linux')dnl\n" +
+	"define(`confSERVICE_SWITCH_FILE', `%s/service.switch')dnl\n" +
+	"define(`confDONT_PROBE_INTERFACES', `True')dnl\n" +
+	"define(`confDOMAIN_NAME', `outguard.test')dnl\n" +
+	"define(`QUEUE_DIR', `%s/queue')dnl\n" +
+	"define(`confPID_FILE', `%s/sendmail.pid')dnl\n" +
+	"define(`STATUS_FILE', `%s/statistics')dnl\n" +
+	"define(`ALIAS_FILE', `')dnl\n" +
+	"define(`confRUN_AS_USER', `root:root')dnl\n" +
+	"define(`confDONT_BLAME_SENDMAIL', `GroupWritableDirPathSafe,GroupReadableSASLDBFile,TrustStickyBit')dnl\n" +
+	"define(`SMART_HOST', `esmtp:[127.0.0.1]')dnl\n" +
+	"define(`ESMTP_MAILER_ARGS', `TCP $h %d')dnl\n" +
+	"define(`RELAY_MAILER_ARGS', `TCP $h %d')dnl\n" +
+	"define(`confAUTH_MECHANISMS', `PLAIN LOGIN')dnl\n" +
+	"TRUST_AUTH_MECH(`PLAIN LOGIN')dnl\n" +
+	"define(`confAUTH_OPTIONS', `A')dnl\n" +
+	"define(`confTO_QUEUEWARN', `')dnl\n" +
+	"define(`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, {client_addr}, {client_name}')dnl\n" +
+	"define(`confMILTER_MACROS_ENVFROM', `i, {auth_type}, {auth_authen}, {auth_ssf}, {auth_author}, {mail_mailer}, {mail_host}, {mail_addr}')dnl\n" +
+	"define(`confMILTER_MACROS_ENVRCPT', `{rcpt_mailer}, {rcpt_host}, {rcpt_addr}, i')dnl\n" +
+	"define(`confMILTER_MACROS_EOH', `i, {auth_authen}')dnl\n" +
+	"define(`confMILTER_MACROS_EOM', `{msg_id}, i, {auth_authen}')dnl\n" +
+	"FEATURE(`no_default_msa')dnl\n" +
+	"FEATURE(`accept_unresolvable_domains')dnl\n" +
+	"FEATURE(`access_db', `hash -o %s/access')dnl\n" +
+	"FEATURE(`blocklist_recipients')dnl\n" +
+	"DAEMON_OPTIONS(`Port=%d, Addr=127.0.0.1, Name=MTA')dnl\n" +
+	"INPUT_MAIL_FILTER(`outguard', `S=%s, F=T, T=C:10s;S:30s;R:60s;E:5m')dnl\n" +
+	"MAILER(`smtp')dnl\n"
