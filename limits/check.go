@@ -189,6 +189,10 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 	if e.SuspendFor > 0 {
 		s.Until = now.Add(e.SuspendFor)
 	}
+	// An expired suspension (suspend_for) gives way to the new one.
+	if _, cur, err := e.Store.Usage(ctx, key, now); err == nil && cur != nil && !cur.Active(now) {
+		e.Store.Unsuspend(ctx, key)
+	}
 	created, err := e.Store.Suspend(ctx, s)
 	if err != nil || !created {
 		return nil, err
