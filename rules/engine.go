@@ -86,17 +86,21 @@ func (r Result) Matches() []Match {
 func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from string) (Result, error) {
 	set := e.set.Load()
 	res := Result{Version: set.Version}
-	sc, err := yara.NewScanner(set.rules)
-	if err != nil {
-		return res, err
+	sc, _ := set.scanners.Get().(*yara.Scanner)
+	if sc == nil {
+		var err error
+		if sc, err = yara.NewScanner(set.rules); err != nil {
+			return res, err
+		}
 	}
-	defer sc.Destroy()
+	defer set.scanners.Put(sc) // every variable is set again before each scan
 	sc.SetTimeout(e.Timeout)
 	for name, v := range map[string]any{"sasl_user": user, "envelope_from": from} {
 		if err := sc.DefineVariable(name, v); err != nil {
 			return res, err
 		}
 	}
+	var err error
 	res.Findings, err = scanner.Walk(ctx, r, size, e.Limits, func(it *scanner.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
 		for name, v := range map[string]any{

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hillu/go-yara/v4"
 
@@ -49,6 +50,8 @@ type Set struct {
 	Info     map[string]Info
 	Files    []string
 	Warnings []string // compiler warnings (slow rules, …) and our own
+
+	scanners sync.Pool // *yara.Scanner on these rules, reused across messages
 }
 
 // CompileError lists compiler errors as file:line: text.
