@@ -399,8 +399,8 @@ func (l *Limits) validate(bad func(key, format string, args ...any) error) error
 	default:
 		return bad("limits.store", "unknown store %q (want sqlite or redis)", l.Store)
 	}
-	if l.Maillog.Format != "postfix" {
-		return bad("limits.maillog.format", "unknown format %q (want postfix)", l.Maillog.Format)
+	if l.Maillog.Format != "postfix" && l.Maillog.Format != "sendmail" {
+		return bad("limits.maillog.format", "unknown format %q (want postfix or sendmail)", l.Maillog.Format)
 	}
 	if l.Alert.Timeout <= 0 {
 		return bad("limits.alert.timeout", "must be more than 0")

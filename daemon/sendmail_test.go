@@ -2,21 +2,26 @@ package daemon_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"outguard/daemon"
 	"outguard/internal/harness"
+	"outguard/limits"
 )
 
 // The core end-to-end cases on a real Sendmail instead of Postfix: clean
 // mail accepted and stamped, EICAR rejected, over a limit tempfailed; and
 // what Sendmail does with the recipients it refuses.
 func TestSendmail(t *testing.T) {
+	maillog := filepath.Join(t.TempDir(), "mail.log")
+	harness.StartSyslog(t, maillog)
 	cd := harness.StartClamd(t, "30M")
 	rulesDir, _ := filepath.Abs("../rules")
-	s, _, res := harness.ConfigStack(t, `
+	s, cfg, res := harness.ConfigStack(t, `
 clamd: {addresses: ["unix:`+cd.Socket+`"]}
 rules: {dir: `+rulesDir+`, watch: false}
 limits:
@@ -61,4 +66,28 @@ limits:
 		t.Errorf("Sendmail now reports refused recipients (%+v): count them, and update docs/sendmail.md", evs)
 	}
 	s.Sink.Wait(t, 3, 20*time.Second) // clean, second, and bob's accepted recipient
+
+	// A recipient the remote MX refuses after Sendmail queued the message
+	// is counted from Sendmail's log (dsn=5.x.x, stat=…) by the follower.
+	log := harness.Logger(t, &harness.LogBuffer{})
+	eng, err := daemon.Engine(cfg, log, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go (&limits.Follower{Path: maillog, PosFile: filepath.Join(t.TempDir(), "pos"), Engine: eng, Log: log, Poll: 50 * time.Millisecond}).Run(ctx)
+	s.Sink.Refuse("moved@remote.test")
+	if r := send("bob", "secret-bob", "later", "moved@remote.test"); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	var evs []limits.Undeliverable
+	for i := 0; i < 200 && len(evs) == 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+		evs, _ = res.Store.Undeliverables(context.Background(), "bob", time.Now().Add(-time.Hour))
+	}
+	if len(evs) != 1 || evs[0].Source != "log" || evs[0].Rcpt != "moved@remote.test" || evs[0].Status != "5.1.1" {
+		b, _ := os.ReadFile(maillog)
+		t.Fatalf("bounce from Sendmail's log: %+v\n%s", evs, b)
+	}
 }

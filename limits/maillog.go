@@ -17,11 +17,12 @@ type LogLine struct {
 	User    string // sasl_username
 }
 
-// Postfix lines as written by syslog or maillog_file, with a classic
-// ("Nov 28 01:06:41") or RFC 3339 timestamp:
+// Postfix and Sendmail lines as written by syslog or Postfix's
+// maillog_file, with a classic ("Nov 28 01:06:41") or RFC 3339 timestamp:
 //
 //	TIME HOST postfix/smtp[PID]: QID: to=<a@b>, relay=…, dsn=5.1.1, status=bounced (…)
 //	TIME HOST postfix/smtpd[PID]: QID: client=…, sasl_method=PLAIN, sasl_username=alice
+//	TIME HOST sendmail[PID]: QID: to=<a@b>, delay=…, mailer=esmtp, …, dsn=5.1.1, stat=User unknown
 var lineRE = regexp.MustCompile(`^(\S+(?: +\d+ \d\d:\d\d:\d\d)?) \S+ [\w./-]+\[\d+\]: ([0-9A-Za-z]{5,}): (.*)$`)
 
 // ParseLogLine parses one line; ok is false for lines that say nothing the
@@ -35,6 +36,12 @@ func ParseLogLine(line string, now time.Time) (LogLine, bool) {
 	rest := m[3]
 	if user, ok := field(rest, "sasl_username="); ok && strings.HasPrefix(rest, "client=") {
 		l.Kind, l.User = "sasl", user
+	} else if dsn, ok := field(rest, "dsn="); ok && strings.HasPrefix(dsn, "5") && strings.Contains(rest, ", stat=") {
+		// Sendmail: a permanent failure is a 5.x.x dsn, the reason after stat=.
+		l.Kind, l.DSN = "bounced", dsn
+		l.Rcpt, _ = field(rest, "to=")
+		l.Rcpt = strings.Trim(l.Rcpt, "<>")
+		_, l.Text, _ = strings.Cut(rest, ", stat=")
 	} else if status, ok := field(rest, "status="); ok && (status == "bounced" || status == "expired") {
 		l.Kind = status
 		l.Rcpt, _ = field(rest, "to=")
