@@ -152,6 +152,9 @@ func (s *Server) negotiate(mtaVersion, milterVersion uint32, mtaActions, milterA
 	if mtaActions&gomilter.OptQuarantine == 0 {
 		s.warn("SMFIF_QUARANTINE", "the MTA's hold queue cannot be used")
 	}
+	s.log.Debug("milter negotiated", "mta_version", mtaVersion, "version", version,
+		"mta_actions", fmt.Sprintf("%#x", uint32(mtaActions)), "mta_protocol", fmt.Sprintf("%#x", uint32(mtaProto)),
+		"protocol", fmt.Sprintf("%#x", uint32(milterProto&mtaProto)))
 	return version, milterActions & mtaActions, milterProto & mtaProto, offered, nil
 }
 
