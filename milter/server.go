@@ -90,8 +90,8 @@ func New(log *slog.Logger, st *State) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.state.Store(st)
 	opts := []gomilter.Option{
-		gomilter.WithDynamicMilter(func(version uint32, _ gomilter.OptAction, proto gomilter.OptProtocol, _ gomilter.DataSize) gomilter.Milter {
-			return &session{srv: s, version: version, proto: proto}
+		gomilter.WithDynamicMilter(func(_ uint32, _ gomilter.OptAction, proto gomilter.OptProtocol, _ gomilter.DataSize) gomilter.Milter {
+			return &session{srv: s, proto: proto}
 		}),
 		gomilter.WithActions(wantActions),
 		gomilter.WithProtocols(wantProtocol),

@@ -19,11 +19,10 @@ import (
 // session is one milter connection, normally one SMTP session. It carries
 // the connection data across the messages of the session.
 type session struct {
-	srv     *Server
-	version uint32
-	proto   gomilter.OptProtocol
-	conn    policy.Conn
-	tx      *txn
+	srv   *Server
+	proto gomilter.OptProtocol
+	conn  policy.Conn
+	tx    *txn
 }
 
 // txn is the state of one message.
