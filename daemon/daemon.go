@@ -153,8 +153,6 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 	return st, re, nil
 }
 
-// Listen opens the milter socket. A unix socket left over from a previous
-// run is replaced; any other file at that path is an error.
 // RulesEngine compiles cfg's YARA rules into an engine.
 func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
 	r := cfg.Rules
@@ -231,6 +229,8 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	return limits.NewPolicy(def, users)
 }
 
+// Listen opens the milter socket. A unix socket left over from a previous
+// run is replaced; any other file at that path is an error.
 func Listen(cfg *config.Config) (net.Listener, error) {
 	a := cfg.Listen
 	if a.Network != "unix" {
