@@ -15,18 +15,17 @@ import (
 // SQLite is the embedded store: one file in state_dir, shared safely with
 // milterctl (WAL, busy timeout, writes in IMMEDIATE transactions).
 type SQLite struct {
-	db                        *sql.DB
-	usage, admit, record, sus *sql.Stmt // the per-message statements, prepared once
+	db                  *sql.DB
+	usage, state, admit *sql.Stmt // the per-message statements, prepared once
 }
 
 const schema = `
-CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, id TEXT NOT NULL, t INTEGER NOT NULL, rcpts INTEGER NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, id TEXT NOT NULL, t INTEGER NOT NULL, rcpts INTEGER NOT NULL, qid TEXT NOT NULL, rcptlist TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sent_t ON sent (key, t);
+CREATE INDEX IF NOT EXISTS sent_qid ON sent (qid) WHERE qid != '';
 CREATE TABLE IF NOT EXISTS undeliverable (key TEXT NOT NULL, id TEXT NOT NULL, t INTEGER NOT NULL, ev TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS undeliverable_t ON undeliverable (key, t);
 CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, s TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (qid TEXT PRIMARY KEY, key TEXT NOT NULL, t INTEGER NOT NULL, rcpts TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_t ON messages (t);
 `
 
 // OpenSQLite opens (creating if needed) the store at path.
@@ -46,17 +45,20 @@ func OpenSQLite(path string) (*SQLite, error) {
 	return s, nil
 }
 
-// Per message the store runs three statements: usageQuery at MAIL, then
-// admitQuery (which inserts only if every limit holds, atomically: one
-// statement is one transaction) and the message record at end-of-message.
+// Per message the store runs two statements: usageQuery at MAIL, then at
+// end-of-message admitQuery, which inserts the message (with its queue id
+// and recipients, for the log follower) only if every limit holds:
+// atomically, since one statement is one transaction, and one WAL commit.
 const (
 	usageQuery = `SELECT
 		COALESCE(SUM(t > ?1), 0), COUNT(*),
 		COALESCE(SUM(CASE WHEN t > ?1 THEN rcpts END), 0), COALESCE(SUM(rcpts), 0),
 		MIN(CASE WHEN t > ?1 THEN t END), MIN(t)
 		FROM sent WHERE key = ?2 AND t > ?3`
-	admitQuery = `INSERT OR IGNORE INTO sent (key, id, t, rcpts)
-		SELECT ?1, ?2, ?3, ?4 FROM (SELECT
+	// stateQuery is usageQuery with the suspension: MAIL FROM's one statement.
+	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = ?2) FROM (` + usageQuery + `) AS u`
+	admitQuery = `INSERT OR IGNORE INTO sent (key, id, t, rcpts, qid, rcptlist)
+		SELECT ?1, ?2, ?3, ?4, ?11, ?12 FROM (SELECT
 			COALESCE(SUM(t > ?5), 0) AS mh, COUNT(*) AS md,
 			COALESCE(SUM(CASE WHEN t > ?5 THEN rcpts END), 0) AS rh, COALESCE(SUM(rcpts), 0) AS rd
 			FROM sent WHERE key = ?1 AND t > ?6)
@@ -75,8 +77,7 @@ func (s *SQLite) init() error {
 	}{
 		{&s.usage, usageQuery},
 		{&s.admit, admitQuery},
-		{&s.record, `INSERT OR REPLACE INTO messages (qid, key, t, rcpts) VALUES (?, ?, ?, ?)`},
-		{&s.sus, `SELECT s FROM suspended WHERE key = ?`},
+		{&s.state, stateQuery},
 	} {
 		if *p.dst, err = s.db.Prepare(p.q); err != nil {
 			return err
@@ -86,7 +87,7 @@ func (s *SQLite) init() error {
 }
 
 func (s *SQLite) Close() error {
-	for _, st := range []*sql.Stmt{s.usage, s.admit, s.record, s.sus} {
+	for _, st := range []*sql.Stmt{s.usage, s.state, s.admit} {
 		st.Close()
 	}
 	return s.db.Close()
@@ -111,30 +112,22 @@ func (s *SQLite) usageOf(ctx context.Context, key string, now time.Time) (Usage,
 }
 
 func (s *SQLite) Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error) {
-	u, err := s.usageOf(ctx, key, now)
-	if err != nil {
+	var u Usage
+	var oh, od sql.NullInt64
+	var js sql.NullString
+	err := s.state.QueryRowContext(ctx, ms(now.Add(-Hour)), key, ms(now.Add(-Day))).
+		Scan(&u.MessagesHour, &u.MessagesDay, &u.RecipientsHour, &u.RecipientsDay, &oh, &od, &js)
+	u.OldestHour, u.OldestDay = optTime(oh), optTime(od)
+	if err != nil || !js.Valid {
 		return u, nil, err
 	}
-	susp, err := s.suspension(ctx, key)
-	return u, susp, err
-}
-
-func (s *SQLite) suspension(ctx context.Context, key string) (*Suspension, error) {
-	var js string
-	err := s.sus.QueryRowContext(ctx, key).Scan(&js)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var susp Suspension
-	return &susp, json.Unmarshal([]byte(js), &susp)
+	return u, &susp, json.Unmarshal([]byte(js.String), &susp)
 }
 
 func (s *SQLite) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
 	r, err := s.admit.ExecContext(ctx, key, m.ID, ms(m.Time), len(m.Rcpts), ms(now.Add(-Hour)), ms(now.Add(-Day)),
-		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay)
+		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay, m.QueueID, strings.Join(m.Rcpts, "\n"))
 	if err != nil {
 		return Usage{}, false, err
 	}
@@ -142,11 +135,6 @@ func (s *SQLite) Admit(ctx context.Context, key string, m Sent, lim Limits, now 
 		// Refused (or already counted): the usage says which limit.
 		u, uerr := s.usageOf(ctx, key, now)
 		return u, false, errors.Join(err, uerr)
-	}
-	if m.QueueID != "" {
-		if _, err := s.record.ExecContext(ctx, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
-			return Usage{}, false, err
-		}
 	}
 	return Usage{}, true, nil
 }
@@ -250,7 +238,7 @@ func (s *SQLite) Accounts(ctx context.Context) ([]string, error) {
 
 func (s *SQLite) Owner(ctx context.Context, qid string) (string, []string, error) {
 	var key, rcpts string
-	err := s.db.QueryRowContext(ctx, `SELECT key, rcpts FROM messages WHERE qid = ?`, qid).Scan(&key, &rcpts)
+	err := s.db.QueryRowContext(ctx, `SELECT key, rcptlist FROM sent WHERE qid = ? AND qid != '' ORDER BY t DESC LIMIT 1`, qid).Scan(&key, &rcpts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, nil
 	}
@@ -259,9 +247,10 @@ func (s *SQLite) Owner(ctx context.Context, qid string) (string, []string, error
 
 func (s *SQLite) Purge(ctx context.Context, now time.Time) error {
 	for q, before := range map[string]time.Time{
-		`DELETE FROM sent WHERE t <= ?`:          now.Add(-Day),
+		// The window needs a day; the log follower a message's queue id for
+		// as long as it can bounce.
+		`DELETE FROM sent WHERE t <= ?`:          now.Add(-recordTTL),
 		`DELETE FROM undeliverable WHERE t <= ?`: now.Add(-recordTTL),
-		`DELETE FROM messages WHERE t <= ?`:      now.Add(-recordTTL),
 	} {
 		if _, err := s.db.ExecContext(ctx, q, ms(before)); err != nil {
 			return err
