@@ -73,13 +73,15 @@ vet:
 test: deps sendmail fmt vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-demo: deps build
+demo: deps
+	@$(MAKE) --no-print-directory build
 	$(GO) run ./demo
 
 # Benchmarks against baselines measured in the same run; compare runs
 # outguard against Debian's clamav-milter on the same Postfix and clamd.
-bench: build
+bench:
 	@$(MAKE) --no-print-directory deps EXTRA=clamav-milter
+	@$(MAKE) --no-print-directory build
 	$(GO) run ./bench/compare
 	$(GO) test -run X -bench ClamdStream -benchtime 10x ./bench
 	$(GO) test -run X -bench Rules -benchtime 20x ./bench
