@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -23,28 +22,10 @@ import (
 // sections and returns its socket and PID.
 func milterd(b *testing.B, sections string) (string, int) {
 	dir := harness.Dir(b, "bench")
-	bin := filepath.Join(dir, "milterd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/milterd").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
 	sock := filepath.Join(dir, "m.sock")
 	cfg := filepath.Join(dir, "milterd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nstate_dir: %s\nlog: {level: warn}\n%s", sock, dir, sections)), 0o644)
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("%v", err)
-	}
-	b.Cleanup(func() { harness.StopPID(cmd.Process.Pid, 5*time.Second); cmd.Wait() })
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return sock, cmd.Process.Pid
-		}
-		if i > 500 {
-			b.Fatalf("milterd did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return sock, harness.StartMilterd(b, harness.BuildMilterd(b, dir), cfg, "unix:"+sock, os.Stderr).Process.Pid
 }
 
 // viaMilter sends msg through milterd as an MTA would.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,10 +30,7 @@ var (
 // go test ./bench -run Soak -soak.duration 60s -soak.sessions 200.
 func TestSoak(t *testing.T) {
 	dir := harness.Dir(t, "soak")
-	bin := filepath.Join(dir, "milterd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/milterd").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := harness.BuildMilterd(t, dir)
 	cd := harness.StartClamd(t, "40M")
 	rulesDir, _ := filepath.Abs("../rules")
 	sock := filepath.Join(dir, "m.sock")

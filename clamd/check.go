@@ -73,14 +73,21 @@ func (s *scan) Verdict(ctx context.Context) (policy.Verdict, error) {
 }
 
 // clamdVersion returns the cached clamd version, refreshed every
-// versionTTL. A failure to fetch it is not a scan failure.
+// versionTTL by one message while the others use the cached one. A
+// failure to fetch it is not a scan failure.
 func (c *Check) clamdVersion(ctx context.Context) string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if time.Since(c.checked) > versionTTL {
-		if v, err := c.Client.Version(ctx); err == nil {
-			c.version, c.checked = v, time.Now()
+	v, stale := c.version, time.Since(c.checked) > versionTTL
+	if stale {
+		c.checked = time.Now() // the others do not fetch too
+	}
+	c.mu.Unlock()
+	if stale {
+		if fresh, err := c.Client.Version(ctx); err == nil {
+			c.mu.Lock()
+			c.version, v = fresh, fresh
+			c.mu.Unlock()
 		}
 	}
-	return c.version
+	return v
 }

@@ -321,8 +321,8 @@ func (c *Config) validate(d *decoder) error {
 		if policy.Action(cd.OnVirus) == policy.Accept {
 			return bad("clamd.on_virus", "accept would pass malware; use reject, tempfail, quarantine or discard")
 		}
-		if policy.Action(cd.OnError) == policy.Discard || policy.Action(cd.OnError) == policy.Quarantine {
-			return bad("clamd.on_error", "must be tempfail, reject or accept")
+		if err := failureAction(bad, "clamd.on_error", cd.OnError); err != nil {
+			return err
 		}
 	}
 	if l := c.Limits; l != nil {
@@ -334,8 +334,8 @@ func (c *Config) validate(d *decoder) error {
 		if r.Dir == "" {
 			return bad("rules.dir", "must not be empty")
 		}
-		if policy.Action(r.OnError) == policy.Discard || policy.Action(r.OnError) == policy.Quarantine {
-			return bad("rules.on_error", "must be tempfail, reject or accept")
+		if err := failureAction(bad, "rules.on_error", r.OnError); err != nil {
+			return err
 		}
 		for key, v := range map[string]int{"rules.max_depth": r.MaxDepth, "rules.max_members": r.MaxMembers, "rules.max_ratio": r.MaxRatio, "rules.max_total": int(min(r.MaxTotal, 1<<30)), "rules.max_part": int(min(r.MaxPart, 1<<30))} {
 			if v < 1 {
@@ -385,10 +385,8 @@ func (l *Limits) validate(bad func(key, format string, args ...any) error) error
 	default:
 		return bad("limits.on_suspended", "must be tempfail, reject or quarantine")
 	}
-	switch policy.Action(l.OnError) {
-	case policy.Tempfail, policy.Reject, policy.Accept:
-	default:
-		return bad("limits.on_error", "must be tempfail, reject or accept")
+	if err := failureAction(bad, "limits.on_error", l.OnError); err != nil {
+		return err
 	}
 	switch l.Store {
 	case "sqlite":
@@ -406,6 +404,16 @@ func (l *Limits) validate(bad func(key, format string, args ...any) error) error
 		return bad("limits.alert.timeout", "must be more than 0")
 	}
 	return nil
+}
+
+// failureAction checks an engine's on_error: what to do when the engine
+// fails can only be an SMTP answer or a pass.
+func failureAction(bad func(key, format string, args ...any) error, key string, a Action) error {
+	switch policy.Action(a) {
+	case policy.Tempfail, policy.Reject, policy.Accept:
+		return nil
+	}
+	return bad(key, "must be tempfail, reject or accept")
 }
 
 // RFC 5322 3.6.8: printable US-ASCII except colon.

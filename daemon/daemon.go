@@ -80,22 +80,33 @@ func (r *Resources) Close() {
 // fails here, so that a reload either swaps in a complete state or none.
 // res may be nil to validate a config without opening anything.
 func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, error) {
-	st, _, err := build(cfg, log, res)
-	return st, err
+	b, err := build(cfg, log, res)
+	if err != nil {
+		return nil, err
+	}
+	return b.st, nil
 }
 
-// build also returns the rules engine, for the rules watcher.
-func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, *rules.Engine, error) {
+// built is a state with the engines the background work also drives: the
+// mail log follower feeds the limits engine, the watcher reloads the rules.
+type built struct {
+	st     *milter.State
+	limits *limits.Engine // nil without a limits section
+	rules  *rules.Engine  // nil without a rules section
+}
+
+func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error) {
+	b := &built{}
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
 	}}
 	if l := cfg.Limits; l != nil {
-		eng, err := Engine(cfg, log, res)
-		if err != nil {
-			return nil, nil, err
+		var err error
+		if b.limits, err = Engine(cfg, log, res); err != nil {
+			return nil, err
 		}
-		entries = append(entries, policy.Entry{Check: eng, OnError: policy.Action(l.OnError)})
+		entries = append(entries, policy.Entry{Check: b.limits, OnError: policy.Action(l.OnError)})
 	}
 	if cd := cfg.Clamd; cd != nil {
 		addrs := make([]clamd.Addr, len(cd.Addresses))
@@ -117,13 +128,12 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 	}
 	// After clamd: its verdict is collected first, from the stream it fed
 	// while the message arrived.
-	var re *rules.Engine
 	if r := cfg.Rules; r != nil {
 		var err error
-		if re, err = RulesEngine(cfg, log); err != nil {
-			return nil, nil, err
+		if b.rules, err = RulesEngine(cfg, log); err != nil {
+			return nil, err
 		}
-		entries = append(entries, policy.Entry{Check: re, OnError: policy.Action(r.OnError)})
+		entries = append(entries, policy.Entry{Check: b.rules, OnError: policy.Action(r.OnError)})
 	}
 	pipeline := policy.NewPipeline(log, entries...)
 	st := &milter.State{
@@ -145,12 +155,13 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 	if res != nil {
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
-		if re != nil {
-			re.Observer = res.Metrics
-			res.Metrics.RulesLoaded(re.Set().Version, true)
+		if b.rules != nil {
+			b.rules.Observer = res.Metrics
+			res.Metrics.RulesLoaded(b.rules.Set().Version, true)
 		}
 	}
-	return st, re, nil
+	b.st = st
+	return b, nil
 }
 
 // RulesEngine compiles cfg's YARA rules into an engine.
@@ -275,7 +286,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 		return err
 	}
 	defer res.Close()
-	st, re, err := build(cfg, log, res)
+	b, err := build(cfg, log, res)
 	if err != nil {
 		return err
 	}
@@ -283,9 +294,9 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	srv := milter.New(log, st)
-	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", st.Pipeline.Names())
-	bg := startBackground(ctx, cfg, log, res, re)
+	srv := milter.New(log, b.st)
+	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", b.st.Pipeline.Names())
+	bg := startBackground(ctx, cfg, log, res, b)
 	defer func() { bg.stop() }()
 	if m := cfg.Metrics; m != nil {
 		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -316,32 +327,31 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 				log.Info("stopping: draining sessions", "signal", sig.String(), "deadline", time.Duration(cfg.ShutdownTimeout))
 				return stop(srv, cfg, log, sigs, served)
 			}
-			if next, nre := reload(path, cfg, srv, log, res); next != nil {
+			if next, nb := reload(path, cfg, srv, log, res); next != nil {
 				cfg = next
 				bg.stop()
-				bg = startBackground(ctx, cfg, log, res, nre)
+				bg = startBackground(ctx, cfg, log, res, nb)
 			}
 		}
 	}
 }
 
 // reload builds the new state completely and swaps it in only if valid; it
-// returns the new config and rules engine, or nil when the old one stays.
-func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) (*config.Config, *rules.Engine) {
+// returns the new config and what was built, or nil when the old one stays.
+func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) (*config.Config, *built) {
 	cfg, err := config.Load(path)
 	if err == nil && storeChanged(old, cfg) {
 		err = errors.New("limits store settings (limits section, store, redis, state_dir) change only at restart")
 	}
 	if err == nil {
-		var st *milter.State
-		var re *rules.Engine
-		if st, re, err = build(cfg, log, res); err == nil {
+		var b *built
+		if b, err = build(cfg, log, res); err == nil {
 			if cfg.Listen != old.Listen || cfg.Log != old.Log || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
 				log.Warn("reload: listen, socket and log settings take effect at the next restart")
 			}
-			srv.SetState(st)
-			log.Info("config reloaded", "path", path, "checks", st.Pipeline.Names())
-			return cfg, re
+			srv.SetState(b.st)
+			log.Info("config reloaded", "path", path, "checks", b.st.Pipeline.Names())
+			return cfg, b
 		}
 	}
 	log.Error("reload failed; keeping the running config", "err", err)
@@ -364,11 +374,11 @@ type background struct {
 	done   chan struct{}
 }
 
-func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources, re *rules.Engine) *background {
+func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources, bt *built) *background {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel, done: make(chan struct{})}
 	var wg sync.WaitGroup
-	if re != nil && cfg.Rules.Watch {
+	if re := bt.rules; re != nil && cfg.Rules.Watch {
 		wg.Go(func() {
 			if err := re.Watch(ctx, cfg.Rules.Dir); err != nil {
 				log.Warn("rules: not watching for changes", "dir", cfg.Rules.Dir, "err", err)
@@ -376,8 +386,7 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		})
 	}
 	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
-		eng, _ := Engine(cfg, log, res) // validated by Build
-		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: eng, Log: log}
+		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: bt.limits, Log: log}
 		wg.Go(func() { f.Run(ctx) })
 	} else if l != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")

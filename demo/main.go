@@ -80,10 +80,17 @@ limits:
 		strings.TrimSpace(string(version)), pf.Addr(), user, sock, clamd.Socket, sink.Port)
 
 	delivered := 0
-	step := func(title string, send func() harness.Result, wantDelivered bool) {
+	// step sends msg in a session of its own, as the SASL user when login.
+	step := func(title string, login bool, from string, rcpts []string, msg string, wantDelivered bool) {
 		fmt.Println("▶ " + title)
 		mark := d.milterd.Len()
-		r := send()
+		u, pw := user, pass
+		if !login {
+			u, pw = "", ""
+		}
+		c := harness.Dial(d, pf.Addr(), u, pw)
+		r := c.Send(from, rcpts, msg)
+		c.Quit()
 		for rcpt, err := range r.Rcpt {
 			fmt.Printf("  RCPT %-24s → %s\n", rcpt, harness.Reply(err))
 		}
@@ -99,24 +106,11 @@ limits:
 		fmt.Println()
 	}
 
-	step("Clean message from an authenticated customer", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		return c.Send("alice@customer.example", []string{"friend@remote.example"},
-			harness.Msg("alice@customer.example", "friend@remote.example", "Lunch?", "See you at noon."))
-	}, true)
+	step("Clean message from an authenticated customer", true, "alice@customer.example", []string{"friend@remote.example"}, harness.Msg("alice@customer.example", "friend@remote.example", "Lunch?", "See you at noon."), true)
 
-	step("Infected attachment (the EICAR test file, base64) from an authenticated customer", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		return c.Send("alice@customer.example", []string{"friend@remote.example"}, eicarMessage)
-	}, false)
+	step("Infected attachment (the EICAR test file, base64) from an authenticated customer", true, "alice@customer.example", []string{"friend@remote.example"}, eicarMessage, false)
 
-	step("Credential-phishing page attached (YARA rule html_password_form_offsite: quarantine)", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		return c.Send("alice@customer.example", []string{"victim@remote.example"}, phishMessage)
-	}, false)
+	step("Credential-phishing page attached (YARA rule html_password_form_offsite: quarantine)", true, "alice@customer.example", []string{"victim@remote.example"}, phishMessage, false)
 	fmt.Println("The security team reviews the quarantine:")
 	d.ctl(cfg, "quarantine", "list")
 	out, _ := exec.Command(filepath.Join(filepath.Dir(d.bin), "milterctl"), "-config", cfg, "quarantine", "list", "--json").Output()
@@ -131,39 +125,20 @@ limits:
 	m := sink.Wait(d, delivered, 10*time.Second)[delivered-1]
 	fmt.Printf("  Released message delivered to %s\n\n", strings.Join(m.Rcpts, ", "))
 
-	step("A compromised account sends to 10 unknown recipients (threshold: 10 an hour)", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		var rcpts []string
-		for i := range 10 {
-			rcpts = append(rcpts, fmt.Sprintf("nobody%d@remote.example", i))
-		}
-		return c.Send("alice@customer.example", rcpts, harness.Msg("alice@customer.example", "nobody0@remote.example", "Cheap pills", "Buy now."))
-	}, false)
+	var rcpts []string
+	for i := range 10 {
+		rcpts = append(rcpts, fmt.Sprintf("nobody%d@remote.example", i))
+	}
+	step("A compromised account sends to 10 unknown recipients (threshold: 10 an hour)", true, "alice@customer.example", rcpts, harness.Msg("alice@customer.example", "nobody0@remote.example", "Cheap pills", "Buy now."), false)
 
-	step("The same account's next message: suspended, nothing is lost (451)", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		return c.Send("alice@customer.example", []string{"friend@remote.example"},
-			harness.Msg("alice@customer.example", "friend@remote.example", "Hello", "Hello again."))
-	}, false)
+	step("The same account's next message: suspended, nothing is lost (451)", true, "alice@customer.example", []string{"friend@remote.example"}, harness.Msg("alice@customer.example", "friend@remote.example", "Hello", "Hello again."), false)
 
 	d.ctl(cfg, "accounts", "show", user)
 	d.ctl(cfg, "accounts", "unsuspend", user)
 
-	step("After the abuse desk unsuspended the account", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), user, pass)
-		defer c.Quit()
-		return c.Send("alice@customer.example", []string{"friend@remote.example"},
-			harness.Msg("alice@customer.example", "friend@remote.example", "Sorry", "Cleaned my PC."))
-	}, true)
+	step("After the abuse desk unsuspended the account", true, "alice@customer.example", []string{"friend@remote.example"}, harness.Msg("alice@customer.example", "friend@remote.example", "Sorry", "Cleaned my PC."), true)
 
-	step("No SASL login, client not in trusted_networks (unauthenticated: reject)", func() harness.Result {
-		c := harness.Dial(d, pf.Addr(), "", "")
-		defer c.Quit()
-		return c.Send("boss@customer.example", []string{"victim@remote.example"},
-			harness.Msg("boss@customer.example", "victim@remote.example", "Invoice", "Pay now."))
-	}, false)
+	step("No SASL login, client not in trusted_networks (unauthenticated: reject)", false, "boss@customer.example", []string{"victim@remote.example"}, harness.Msg("boss@customer.example", "victim@remote.example", "Invoice", "Pay now."), false)
 
 	fmt.Println("Stopping Postfix, milterd and the sink.")
 }

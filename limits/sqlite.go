@@ -159,22 +159,27 @@ func (s *SQLite) AddUndeliverable(ctx context.Context, key string, evs []Undeliv
 }
 
 func (s *SQLite) Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT ev FROM undeliverable WHERE key = ? AND t > ? ORDER BY t, id`, key, ms(since))
+	return queryJSON[Undeliverable](ctx, s.db, `SELECT ev FROM undeliverable WHERE key = ? AND t > ? ORDER BY t, id`, key, ms(since))
+}
+
+// queryJSON runs a query of one JSON column and decodes every row.
+func queryJSON[T any](ctx context.Context, db *sql.DB, q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Undeliverable
+	var out []T
 	for rows.Next() {
 		var js string
-		var ev Undeliverable
+		var v T
 		if err := rows.Scan(&js); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(js), &ev); err != nil {
+		if err := json.Unmarshal([]byte(js), &v); err != nil {
 			return nil, err
 		}
-		out = append(out, ev)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -199,24 +204,7 @@ func (s *SQLite) Unsuspend(ctx context.Context, key string) (bool, error) {
 }
 
 func (s *SQLite) Suspensions(ctx context.Context) ([]Suspension, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT s FROM suspended ORDER BY key`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Suspension
-	for rows.Next() {
-		var js string
-		var susp Suspension
-		if err := rows.Scan(&js); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(js), &susp); err != nil {
-			return nil, err
-		}
-		out = append(out, susp)
-	}
-	return out, rows.Err()
+	return queryJSON[Suspension](ctx, s.db, `SELECT s FROM suspended ORDER BY key`)
 }
 
 func (s *SQLite) Accounts(ctx context.Context) ([]string, error) {

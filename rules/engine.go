@@ -103,12 +103,15 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 	var err error
 	res.Findings, err = scanner.Walk(ctx, r, size, e.Limits, func(it *scanner.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
-		for name, v := range map[string]any{
-			"filename": it.Filename, "extension": ext, "content_type": it.ContentType,
-			"part_path": it.PartPath, "archive_path": it.ArchivePath, "depth": it.Depth,
-			"is_attachment": it.IsAttachment, "is_body": it.IsBody,
+		for _, v := range [...]struct {
+			name  string
+			value any
+		}{
+			{"filename", it.Filename}, {"extension", ext}, {"content_type", it.ContentType},
+			{"part_path", it.PartPath}, {"archive_path", it.ArchivePath}, {"depth", it.Depth},
+			{"is_attachment", it.IsAttachment}, {"is_body", it.IsBody},
 		} {
-			if err := sc.DefineVariable(name, v); err != nil {
+			if err := sc.DefineVariable(v.name, v.value); err != nil {
 				return err
 			}
 		}

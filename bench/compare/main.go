@@ -152,12 +152,7 @@ func clamavMilter(p *harness.Program, dir, name, listen, clamdSock string) int {
 	cfg := filepath.Join(dir, name+"-clamav-milter.conf")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("MilterSocket %s\nMilterSocketMode 666\nFixStaleSocket yes\nUser root\nForeground yes\nClamdSocket unix:%s\nOnClean Accept\nOnInfected Reject\nOnFail Defer\nAddHeader No\nMaxFileSize 40M\nLogFile %s/%s.log\nTemporaryDirectory %s\n", sock, clamdSock, dir, name, dir)), 0o644)
 	cmd := exec.Command("clamav-milter", "--config-file="+cfg)
-	if err := cmd.Start(); err != nil {
-		p.Fatalf("clamav-milter: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	p.Cleanup(func() { harness.StopPID(cmd.Process.Pid, 5*time.Second); <-done })
+	done := harness.Start(p, cmd)
 	time.Sleep(500 * time.Millisecond)
 	select {
 	case <-done:

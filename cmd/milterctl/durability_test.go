@@ -27,10 +27,7 @@ func TestQuarantineSurvivesSIGKILLBeforeTheReply(t *testing.T) {
 	t.Parallel()
 	harness.Require(t, "strace")
 	dir := harness.Dir(t, "kill")
-	bin := filepath.Join(dir, "milterd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../milterd").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := harness.BuildMilterd(t, dir)
 	rulesDir, _ := filepath.Abs("../../rules")
 	sock := filepath.Join(dir, "m.sock")
 	cfg := filepath.Join(dir, "milterd.yaml")

@@ -14,7 +14,7 @@ type Clamd struct {
 	Socket string
 	Log    string
 	cmd    *exec.Cmd
-	done   chan struct{}
+	done   <-chan struct{}
 }
 
 // SignatureDir is testdata/clamav: EICAR and the clamav-testfiles sample.
@@ -30,7 +30,7 @@ func StartClamd(t T, streamMax string) *Clamd {
 	t.Helper()
 	Require(t, "clamd")
 	dir := Dir(t, "clamd")
-	c := &Clamd{Socket: filepath.Join(dir, "clamd.sock"), Log: filepath.Join(dir, "clamd.log"), done: make(chan struct{})}
+	c := &Clamd{Socket: filepath.Join(dir, "clamd.sock"), Log: filepath.Join(dir, "clamd.log")}
 	conf := fmt.Sprintf(`LocalSocket %s
 Foreground yes
 DatabaseDirectory %s
@@ -49,12 +49,7 @@ SelfCheck 0
 		t.Fatalf("%v", err)
 	}
 	c.cmd = exec.Command("clamd", "--config-file="+cfg)
-	c.cmd.Stdout, c.cmd.Stderr = nil, nil
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("clamd: %v", err)
-	}
-	go func() { c.cmd.Wait(); close(c.done) }()
-	t.Cleanup(c.Stop)
+	c.done = Start(t, c.cmd)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(c.Socket); err == nil {
@@ -70,17 +65,6 @@ SelfCheck 0
 			t.Fatalf("clamd socket did not appear")
 		}
 	}
-}
-
-// Stop ends clamd by PID and waits for it.
-func (c *Clamd) Stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	StopPID(c.cmd.Process.Pid, 5*time.Second)
-	<-c.done
 }
 
 // Kill ends clamd at once, as a crash would.

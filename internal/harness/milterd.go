@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -15,12 +17,7 @@ func StartMilterd(t T, bin, cfg, listen string, logw io.Writer) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stderr = logw
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("milterd: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { StopPID(cmd.Process.Pid, 5*time.Second); <-done })
+	done := Start(t, cmd)
 	network, addr := "tcp", strings.TrimPrefix(listen, "inet:")
 	if a, ok := strings.CutPrefix(listen, "unix:"); ok {
 		network, addr = "unix", a
@@ -39,4 +36,17 @@ func StartMilterd(t T, bin, cfg, listen string, logw io.Writer) *exec.Cmd {
 			t.Fatalf("milterd did not listen on %s", listen)
 		}
 	}
+}
+
+// BuildMilterd builds the milterd binary into dir and returns its path.
+func BuildMilterd(t T, dir string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	bin := filepath.Join(dir, "milterd")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "../../cmd/milterd")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building milterd: %v\n%s", err, out)
+	}
+	return bin
 }

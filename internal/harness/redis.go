@@ -11,8 +11,6 @@ import (
 // Redis is a running redis-server on a free loopback port.
 type Redis struct {
 	Addr string
-	cmd  *exec.Cmd
-	done chan struct{}
 }
 
 // StartRedis starts redis-server without persistence and stops it by PID
@@ -22,14 +20,9 @@ func StartRedis(t T) *Redis {
 	Require(t, "redis-server")
 	dir := Dir(t, "redis")
 	port := FreePort(t)
-	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("redis-server: %v", err)
-	}
-	go func() { r.cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() { StopPID(r.cmd.Process.Pid, 5*time.Second); <-r.done })
+	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	Start(t, exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")))
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", r.Addr)
 		if err == nil {

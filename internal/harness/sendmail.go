@@ -68,20 +68,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	}
 	cmd := exec.Command(bin, "-C", d+"/sendmail.cf", "-bD")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too are stopped
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("sendmail: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
+	Start(t, cmd)
 	if err := waitPort(p.Addr(), 10*time.Second); err != nil {
 		t.Fatalf("sendmail did not listen (it logs to syslog only): %v", err)
 	}
