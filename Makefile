@@ -54,15 +54,13 @@ deps:
 	fi
 
 # Sendmail for the end-to-end tests: Debian's sendmail-bin conflicts with
-# postfix, so it is unpacked beside it instead of installed; and Sendmail
-# refuses to start without a qualified host name.
+# postfix, so it is unpacked beside it instead of installed.
 SENDMAIL_ROOT := /opt/outguard-test/sendmail
 sendmail: deps
 	@if [ ! -x $(SENDMAIL_ROOT)/usr/libexec/sendmail/sendmail ]; then \
 		tmp=$$(mktemp -d) && cd $$tmp && apt-get download sendmail-bin sendmail-base sendmail-cf && \
 		mkdir -p $(SENDMAIL_ROOT) && for f in *.deb; do dpkg -x $$f $(SENDMAIL_ROOT); done && rm -rf $$tmp; \
 	fi
-	@h=$$(hostname); getent hosts $$h | grep -q '\.' || echo "127.0.1.1 $$h.outguard.test $$h" >> /etc/hosts
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -279,8 +279,9 @@ func socketPerms(path string, cfg *config.Config) error {
 }
 
 // Run serves until ctx is done or SIGTERM/SIGINT arrive; SIGHUP reloads the
-// config from path. A second stop signal exits at once.
-func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger) error {
+// config with load (the file at path with the command line applied). A
+// second stop signal exits at once.
+func Run(ctx context.Context, path string, load func() (*config.Config, error), cfg *config.Config, log *slog.Logger) error {
 	res, err := Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -327,7 +328,7 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 				log.Info("stopping: draining sessions", "signal", sig.String(), "deadline", time.Duration(cfg.ShutdownTimeout))
 				return stop(srv, cfg, log, sigs, served)
 			}
-			if next, nb := reload(path, cfg, srv, log, res); next != nil {
+			if next, nb := reload(path, load, cfg, srv, log, res); next != nil {
 				cfg = next
 				bg.stop()
 				bg = startBackground(ctx, cfg, log, res, nb)
@@ -338,8 +339,8 @@ func Run(ctx context.Context, path string, cfg *config.Config, log *slog.Logger)
 
 // reload builds the new state completely and swaps it in only if valid; it
 // returns the new config and what was built, or nil when the old one stays.
-func reload(path string, old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) (*config.Config, *built) {
-	cfg, err := config.Load(path)
+func reload(path string, load func() (*config.Config, error), old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) (*config.Config, *built) {
+	cfg, err := load()
 	if err == nil && storeChanged(old, cfg) {
 		err = errors.New("limits store settings (limits section, store, redis, state_dir) change only at restart")
 	}

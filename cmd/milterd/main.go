@@ -22,10 +22,15 @@ func main() {
 		fmt.Println("milterd", daemon.Version)
 		return
 	}
-	cfg, err := config.Load(*path)
-	if err == nil && *listen != "" {
-		cfg.Listen, err = config.ParseAddress(*listen)
+	// Every reload applies the command line again, so a flag outlives SIGHUP.
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*path)
+		if err == nil && *listen != "" {
+			cfg.Listen, err = config.ParseAddress(*listen)
+		}
+		return cfg, err
 	}
+	cfg, err := load()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "milterd:", err)
 		os.Exit(1)
@@ -39,7 +44,7 @@ func main() {
 		fmt.Println(*path + ": ok")
 		return
 	}
-	if err := daemon.Run(context.Background(), *path, cfg, log); err != nil {
+	if err := daemon.Run(context.Background(), *path, load, cfg, log); err != nil {
 		log.Error("milterd failed", "err", err)
 		os.Exit(1)
 	}

@@ -75,11 +75,11 @@ func configText(socket, header string) string {
 	return fmt.Sprintf("listen: unix:%s\nstate_dir: /tmp\nheader:\n  name: %s\nshutdown_timeout: 5s\n", socket, header)
 }
 
-func startDaemon(t *testing.T) *proc {
+func startDaemon(t *testing.T, args ...string) *proc {
 	dir := t.TempDir()
 	d := &proc{log: &harness.LogBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
 	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")), 0o644)
-	d.cmd = exec.Command(binary, "-config", d.config)
+	d.cmd = exec.Command(binary, append([]string{"-config", d.config}, args...)...)
 	d.cmd.Stderr = d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -140,6 +140,25 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	d.signal(t, syscall.SIGTERM)
 	if err := <-d.done; err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, d.log.String())
+	}
+}
+
+// -listen overrides the file's listen at start and at every reload: no
+// "changes at restart" warning, and the flag's socket keeps serving.
+func TestListenFlagSurvivesReload(t *testing.T) {
+	flagSock := filepath.Join(t.TempDir(), "flag.sock")
+	d := startDaemon(t, "-listen", "unix:"+flagSock)
+	if h := send(t, flagSock); h != "X-First" {
+		t.Fatalf("stamp %q", h)
+	}
+	os.WriteFile(d.config, []byte(configText(d.socket, "X-Second")), 0o644)
+	d.signal(t, syscall.SIGHUP)
+	d.waitLog(t, "config reloaded")
+	if strings.Contains(d.log.String(), "next restart") {
+		t.Errorf("reload warned about a listen change the flag did not make:\n%s", d.log.String())
+	}
+	if h := send(t, flagSock); h != "X-Second" {
+		t.Fatalf("after reload the flag's socket stamps %q, want X-Second", h)
 	}
 }
 

@@ -16,23 +16,29 @@ import (
 // so the two cannot be installed side by side; sendmail runs from there.
 const SendmailRoot = "/opt/outguard-test/sendmail"
 
-// sendmailSASLDB is the Cyrus sasldb Sendmail authenticates against: Cyrus
-// reads Sendmail's SASL configuration from a fixed place, /etc/sasl2.
-const sendmailSASLDB = "/etc/sasl2/outguard-test.sasldb"
+// sendmailHost is the test Sendmail's own qualified host name.
+const sendmailHost = "mta." + Hostname
 
 // StartSendmail starts a real Sendmail on loopback with SASL AUTH, wired to
 // the milter and relaying to RelayPort, as StartPostfix does for Postfix.
-// Tests using it must not run in parallel with each other (one sasldb).
+//
+// Everything it reads comes from the test's directory; nothing of the
+// machine's is changed. Sendmail qualifies the host name before it reads its
+// .cf (and sleeps 60 s when it cannot), so it runs in a UTS and mount
+// namespace of its own: its own host name, and a hosts file bind-mounted
+// over /etc/hosts that only it sees. Cyrus SASL takes its configuration
+// from SASL_CONF_PATH, which Sendmail passes on from an E line of its .cf
+// (it clears the environment it was started with).
 func StartSendmail(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
-	Require(t, bin, "m4", "saslpasswd2")
-	host, _ := os.Hostname()
-	if out, _ := exec.Command("getent", "hosts", host).Output(); !strings.Contains(string(out), ".") {
-		t.Fatalf("sendmail needs a qualified host name: add \"127.0.1.1 %s.outguard.test %s\" to /etc/hosts (make deps does)", host, host)
-	}
+	Require(t, bin, "m4", "saslpasswd2", "unshare")
 	p := &Postfix{Dir: Dir(t, "sm"), Port: FreePort(t)}
 	d := p.Dir
+	sasldb := d + "/sasl/sasldb"
+	os.Mkdir(d+"/sasl", 0o755)
+	os.WriteFile(d+"/sasl/Sendmail.conf", []byte("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: "+sasldb+"\n"), 0o644)
+	os.WriteFile(d+"/hosts", []byte("127.0.0.1 "+sendmailHost+" localhost\n"), 0o644)
 	os.Mkdir(d+"/queue", 0o700)
 	os.WriteFile(d+"/service.switch", []byte("hosts files\naliases files\n"), 0o644)
 	var access bytes.Buffer
@@ -46,7 +52,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 		i := strings.LastIndexByte(hp, ':')
 		milter = "inet:" + hp[i+1:] + "@" + hp[:i]
 	}
-	mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, d, d, d, c.RelayPort, c.RelayPort, d, p.Port, milter)
+	mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, sendmailHost, d, d, d, c.RelayPort, c.RelayPort, d, p.Port, milter, d)
 	m4 := exec.Command("m4")
 	m4.Stdin = strings.NewReader(mc)
 	cf, err := m4.Output()
@@ -57,16 +63,17 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	if err := makemap(d, access.Bytes()); err != nil {
 		t.Fatalf("%v", err)
 	}
-	os.MkdirAll("/etc/sasl2", 0o755)
-	os.WriteFile("/etc/sasl2/Sendmail.conf", []byte("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: "+sendmailSASLDB+"\n"), 0o644)
 	for user, pass := range c.Users {
-		cmd := exec.Command("saslpasswd2", "-p", "-c", "-f", sendmailSASLDB, "-u", Hostname, user)
+		cmd := exec.Command("saslpasswd2", "-p", "-c", "-f", sasldb, "-u", sendmailHost, user)
 		cmd.Stdin = strings.NewReader(pass)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("saslpasswd2: %v: %s", err, out)
 		}
 	}
-	cmd := exec.Command(bin, "-C", d+"/sendmail.cf", "-bD")
+	// unshare and sh exec: the PID Start records is Sendmail's own.
+	cmd := exec.Command("unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1/hosts" /etc/hosts && hostname "$2" && exec "$3" -C "$1/sendmail.cf" -bD`,
+		"sh", d, sendmailHost, bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too are stopped
 	Start(t, cmd)
 	if err := waitPort(p.Addr(), 10*time.Second); err != nil {
@@ -94,7 +101,7 @@ const sendmailMC = "divert(-1)\n" +
 	"OSTYPE(`linux')dnl\n" +
 	"define(`confSERVICE_SWITCH_FILE', `%s/service.switch')dnl\n" +
 	"define(`confDONT_PROBE_INTERFACES', `True')dnl\n" +
-	"define(`confDOMAIN_NAME', `outguard.test')dnl\n" +
+	"define(`confDOMAIN_NAME', `%s')dnl\n" +
 	"define(`QUEUE_DIR', `%s/queue')dnl\n" +
 	"define(`confPID_FILE', `%s/sendmail.pid')dnl\n" +
 	"define(`STATUS_FILE', `%s/statistics')dnl\n" +
@@ -119,4 +126,6 @@ const sendmailMC = "divert(-1)\n" +
 	"FEATURE(`blocklist_recipients')dnl\n" +
 	"DAEMON_OPTIONS(`Port=%d, Addr=127.0.0.1, Name=MTA')dnl\n" +
 	"INPUT_MAIL_FILTER(`outguard', `S=%s, F=T, T=C:10s;S:30s;R:60s;E:5m')dnl\n" +
-	"MAILER(`smtp')dnl\n"
+	"MAILER(`smtp')dnl\n" +
+	"LOCAL_CONFIG\n" +
+	"ESASL_CONF_PATH=%s/sasl\n"
