@@ -8,7 +8,7 @@ PREFIX  ?= /usr
 DESTDIR ?=
 MANPAGES := $(patsubst docs/man/%.scd,bin/man/%,$(wildcard docs/man/*.scd))
 
-.PHONY: all build build-static test demo deps sendmail fmt vet man install bench clean
+.PHONY: all build build-static test test-installed demo deps sendmail fmt vet man install uninstall bench clean
 
 all: build
 
@@ -28,8 +28,12 @@ bin/man/%: docs/man/%.scd
 	scdoc < $< > $@
 
 # Lays out binaries, man pages, the unit, the example config and the
-# shipped rules. An existing /etc/outguard/milterd.yaml is never replaced.
+# shipped rules, as a package would. An existing /etc/outguard/milterd.yaml
+# is never replaced. With DESTDIR (staging for a package), no user is made
+# and no owners are set: the package's postinst does that.
+SPOOLDIR := /var/spool/postfix/outguard
 install: build man
+	if [ -z "$(DESTDIR)" ]; then getent passwd outguard >/dev/null || useradd --system --user-group --home-dir /var/lib/outguard --shell /usr/sbin/nologin outguard; fi
 	install -D -m 0755 bin/milterd $(DESTDIR)$(PREFIX)/sbin/milterd
 	install -D -m 0755 bin/milterctl $(DESTDIR)$(PREFIX)/sbin/milterctl
 	install -D -m 0644 bin/man/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterd.8
@@ -40,8 +44,21 @@ install: build man
 	install -D -m 0644 etc/prometheus/outguard.rules.yml $(DESTDIR)$(PREFIX)/share/doc/outguard/outguard.rules.yml
 	install -d -m 0755 $(DESTDIR)/etc/outguard/rules
 	install -m 0644 rules/*.yar $(DESTDIR)/etc/outguard/rules/
+	# milterd (user outguard) reads it; it may hold a Redis password.
 	test -e $(DESTDIR)/etc/outguard/milterd.yaml || install -m 0640 etc/milterd.example.yaml $(DESTDIR)/etc/outguard/milterd.yaml
-	getent passwd outguard >/dev/null || [ -n "$(DESTDIR)" ] || useradd --system --home-dir /var/lib/outguard --shell /usr/sbin/nologin outguard
+	if [ -z "$(DESTDIR)" ]; then chgrp outguard /etc/outguard/milterd.yaml; fi
+	# The socket's directory inside Postfix's queue directory: milterd
+	# writes it, smtpd (group postfix) traverses it.
+	if [ -z "$(DESTDIR)" ] && getent group postfix >/dev/null; then install -d -o outguard -g postfix -m 0750 $(SPOOLDIR); fi
+
+# Removes what install laid out, but not the config, the state or the user
+# (as apt remove, not purge, would).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/milterd $(DESTDIR)$(PREFIX)/sbin/milterctl \
+		$(DESTDIR)$(PREFIX)/share/man/man8/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/outguard
+	rm -rf $(DESTDIR)$(SPOOLDIR)
 
 # Debian packages the tests and the demo start for real.
 deps:
@@ -70,6 +87,12 @@ vet:
 
 test: deps sendmail fmt vet
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# The installed product: make install into this machine, milterd as the unit
+# starts it, Debian's own Postfix configured from docs/postfix.md. It
+# changes the machine (and puts it back): throwaway machines only; CI runs it.
+test-installed: deps
+	OUTGUARD_INSTALLED_TEST=yes $(GO) test -tags installed -count=1 -v -timeout 5m ./internal/installtest/
 
 demo: deps
 	@$(MAKE) --no-print-directory build

@@ -234,8 +234,9 @@ type Spool struct {
 // Default returns the configuration used for every key the file leaves out.
 func Default() *Config {
 	return &Config{
-		Listen:          Address{"unix", "/run/outguard/milterd.sock"},
+		Listen:          Address{"unix", "/var/spool/postfix/outguard/milterd.sock"},
 		SocketMode:      0o660,
+		SocketGroup:     "postfix",
 		StateDir:        "/var/lib/outguard",
 		Log:             Log{Format: "text", Level: "info"},
 		Header:          Header{Enabled: true, Name: "X-Outguard"},

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/limits"
 )
 
@@ -22,12 +21,12 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if cfg.Limits == nil {
 		return errors.New("the config has no limits section: there are no accounts")
 	}
-	res, err := daemon.Open(ctx, cfg)
+	st, err := limits.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer res.Close()
-	pol, err := daemon.LimitsPolicy(cfg.Limits)
+	defer st.Close()
+	pol, err := limits.PolicyFromConfig(cfg.Limits)
 	if err != nil {
 		return err
 	}
@@ -40,7 +39,6 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if err != nil {
 		return err
 	}
-	st := res.Store
 	now := time.Now()
 	switch args[0] {
 	case "list":
@@ -82,7 +80,13 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 
 // operator is who runs the command, for the record: the user behind sudo
 // if there is one.
-func operator() string {
+// operator is who runs milterctl, for the audit trail: taken at start,
+// before asStateOwner switches users.
+func operator() string { return operatorName }
+
+var operatorName = whoami()
+
+func whoami() string {
 	if u := os.Getenv("SUDO_USER"); u != "" {
 		return u
 	}

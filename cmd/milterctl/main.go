@@ -64,6 +64,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "milterctl:", err)
 		return 1
 	}
+	if fs.Arg(0) != "rules" {
+		if err := asStateOwner(cfg); err != nil {
+			fmt.Fprintln(stderr, "milterctl:", err)
+			return 1
+		}
+	}
 	if err := cmd(ctx, cfg, fs.Args()[1:], stdout); err != nil {
 		fmt.Fprintln(stderr, "milterctl:", err)
 		if _, ok := err.(usageError); ok {

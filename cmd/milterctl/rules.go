@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/rules"
 )
 
@@ -52,7 +51,7 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		if len(pos) == 0 {
 			return usageError("rules test takes message files")
 		}
-		eng, err := daemon.RulesEngine(&rc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		eng, err := rules.NewEngineFromConfig(&rc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"outguard/clamd"
+	"outguard/config"
+	"outguard/limits"
+	"outguard/metrics"
+	"outguard/milter"
+	"outguard/policy"
+	"outguard/quarantine"
+	"outguard/rules"
+	"time"
+)
+
+// Resources are what outlives a reload: the state store.
+type Resources struct {
+	Store      limits.Store      // nil without a limits section
+	Quarantine *quarantine.Store // nil without a quarantine section
+	Metrics    *metrics.Metrics
+}
+
+// Open opens the resources cfg needs.
+func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
+	r := &Resources{Metrics: metrics.New()}
+	if cfg.Limits != nil {
+		var err error
+		if r.Store, err = limits.OpenStore(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Quarantine != nil {
+		q, err := quarantine.Open(cfg.QuarantineDir())
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.Quarantine = q
+	}
+	return r, nil
+}
+
+// Close releases the resources.
+func (r *Resources) Close() {
+	if r.Store != nil {
+		r.Store.Close()
+	}
+	if r.Quarantine != nil {
+		r.Quarantine.Close()
+	}
+}
+
+// Build turns a config into a ready milter state. Everything that can fail
+// fails here, so that a reload either swaps in a complete state or none.
+// res may be nil to validate a config without opening anything.
+func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, error) {
+	b, err := build(cfg, log, res)
+	if err != nil {
+		return nil, err
+	}
+	return b.st, nil
+}
+
+// built is a state with the engines the background work also drives: the
+// mail log follower feeds the limits engine, the watcher reloads the rules.
+type built struct {
+	st     *milter.State
+	limits *limits.Engine // nil without a limits section
+	rules  *rules.Engine  // nil without a rules section
+}
+
+func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error) {
+	b := &built{}
+	entries := []policy.Entry{{
+		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
+		OnError: policy.Tempfail,
+	}}
+	if l := cfg.Limits; l != nil {
+		var err error
+		if b.limits, err = Engine(cfg, log, res); err != nil {
+			return nil, err
+		}
+		entries = append(entries, policy.Entry{Check: b.limits, OnError: policy.Action(l.OnError)})
+	}
+	if cd := cfg.Clamd; cd != nil {
+		addrs := make([]clamd.Addr, len(cd.Addresses))
+		for i, a := range cd.Addresses {
+			addrs[i] = clamd.Addr{Network: a.Network, Address: a.Addr}
+		}
+		client := clamd.New(addrs, clamd.Options{
+			ConnectTimeout: time.Duration(cd.ConnectTimeout),
+			IOTimeout:      time.Duration(cd.IOTimeout),
+			ReplyTimeout:   time.Duration(cd.ReplyTimeout),
+			MaxConns:       cd.MaxConnections,
+		})
+		entries = append(entries, policy.Entry{
+			Check:   &clamd.Check{Client: client, Limit: int64(cd.MaxStream), OnVirus: policy.Action(cd.OnVirus), Oversize: policy.Action(cd.Oversize)},
+			OnError: policy.Action(cd.OnError),
+		})
+	} else {
+		log.Warn("no clamd section: messages are not scanned for malware")
+	}
+	// After clamd: its verdict is collected first, from the stream it fed
+	// while the message arrived.
+	if r := cfg.Rules; r != nil {
+		var err error
+		if b.rules, err = RulesEngine(cfg, log); err != nil {
+			return nil, err
+		}
+		entries = append(entries, policy.Entry{Check: b.rules, OnError: policy.Action(r.OnError)})
+	}
+	pipeline := policy.NewPipeline(log, entries...)
+	st := &milter.State{
+		Pipeline:         pipeline,
+		Version:          Version,
+		SpoolDir:         cfg.Spool.Dir,
+		SpoolLimit:       int64(cfg.Spool.MemoryLimit),
+		ProgressInterval: time.Duration(cfg.ProgressInterval),
+	}
+	if cfg.Header.Enabled {
+		st.HeaderName = cfg.Header.Name
+	}
+	if q := cfg.Quarantine; q != nil {
+		if res != nil && res.Quarantine != nil {
+			st.Quarantine = res.Quarantine
+		}
+		st.HoldInMTA = q.Mode == "discard+hold"
+	}
+	if res != nil {
+		pipeline.WithObserver(res.Metrics)
+		st.Observer = res.Metrics
+		if b.rules != nil {
+			b.rules.Observer = res.Metrics
+			res.Metrics.RulesLoaded(b.rules.Set().Version, true)
+		}
+	}
+	b.st = st
+	return b, nil
+}
+
+// RulesEngine compiles cfg's YARA rules into an engine.
+func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
+	return rules.NewEngineFromConfig(cfg, log)
+}
+
+// Engine builds the limits engine of cfg on res's store.
+func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engine, error) {
+	var store limits.Store
+	if res != nil {
+		store = res.Store
+	}
+	eng, err := limits.NewEngineFromConfig(cfg, store, log)
+	if err == nil && res != nil {
+		eng.Observer = res.Metrics
+	}
+	return eng, err
+}

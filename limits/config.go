@@ -1,0 +1,82 @@
+package limits
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"outguard/config"
+	"outguard/policy"
+)
+
+// OpenStore opens the store cfg's limits section names. milterd and
+// milterctl both open it here, so they always agree on where state lives.
+func OpenStore(ctx context.Context, cfg *config.Config) (Store, error) {
+	l := cfg.Limits
+	var st Store
+	var err error
+	if l.Store == "redis" {
+		st, err = OpenRedis(ctx, l.Redis.Address)
+	} else if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
+		st, err = OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("limits store: %w", err)
+	}
+	return st, nil
+}
+
+// NewEngineFromConfig builds the limits engine of cfg on store (nil to
+// validate the config alone).
+func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*Engine, error) {
+	l := cfg.Limits
+	pol, err := PolicyFromConfig(l)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		Store:       store,
+		Policy:      pol,
+		OnSuspended: policy.Action(l.OnSuspended),
+		SuspendFor:  time.Duration(l.SuspendFor),
+		Contact:     l.Contact,
+		Alert:       &Alerter{Command: l.Alert.Command, Webhook: l.Alert.Webhook, Timeout: time.Duration(l.Alert.Timeout), Log: log},
+		Log:         log,
+		Now:         time.Now,
+	}, nil
+}
+
+// PolicyFromConfig resolves the config's limits: a user's keys override the
+// default's; "unlimited" lifts every limit and automatic suspension.
+func PolicyFromConfig(l *config.Limits) (*Policy, error) {
+	resolve := func(s config.LimitSet, base Limits) Limits {
+		for _, f := range []struct {
+			v   *int
+			dst *int
+		}{
+			{s.MessagesPerHour, &base.MessagesPerHour},
+			{s.MessagesPerDay, &base.MessagesPerDay},
+			{s.RecipientsPerHour, &base.RecipientsPerHour},
+			{s.RecipientsPerDay, &base.RecipientsPerDay},
+			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
+		} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+		return base
+	}
+	def := resolve(l.Default, Limits{})
+	users := map[string]Limits{}
+	for user, u := range l.Users {
+		if u.Unlimited {
+			users[user] = Limits{}
+		} else {
+			users[user] = resolve(u.LimitSet, def)
+		}
+	}
+	return NewPolicy(def, users)
+}

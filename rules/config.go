@@ -1,0 +1,33 @@
+package rules
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"outguard/config"
+	"outguard/policy"
+	"outguard/scanner"
+)
+
+// NewEngineFromConfig compiles cfg's YARA rules into an engine with cfg's
+// limits and actions: milterd and `milterctl rules test` scan alike.
+func NewEngineFromConfig(cfg *config.Config, log *slog.Logger) (*Engine, error) {
+	r := cfg.Rules
+	set, err := Compile(r.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	for _, w := range set.Warnings {
+		log.Warn("rules: " + w)
+	}
+	eng := NewEngine(set)
+	eng.Timeout = time.Duration(r.Timeout)
+	eng.OnLimit, eng.OnMalformed = policy.Action(r.OnLimit), policy.Action(r.OnMalformed)
+	eng.Log = log
+	eng.Limits = scanner.Limits{
+		MaxDepth: r.MaxDepth, MaxMembers: r.MaxMembers, MaxTotal: int64(r.MaxTotal), MaxRatio: int64(r.MaxRatio),
+		MaxPart: int64(r.MaxPart), MemoryLimit: int64(cfg.Spool.MemoryLimit), SpoolDir: cfg.Spool.Dir,
+	}
+	return eng, nil
+}
