@@ -115,6 +115,16 @@ type Limits struct {
 	Redis       Redis                 `yaml:"redis"`
 	Maillog     Maillog               `yaml:"maillog"`
 	OnError     Action                `yaml:"on_error"`
+	// Host names this smarthost in the shared store's message records
+	// ("": the host name).
+	Host string `yaml:"host"`
+	// LoginCase is "fold" (Alice and alice are one account) or "exact".
+	LoginCase string `yaml:"login_case"`
+	// TrustedKey keys mail without a login from trusted_networks: "ip",
+	// "sender", or "header" (TrustedHeader, honoured from those networks
+	// only and removed from anyone else's mail).
+	TrustedKey    string `yaml:"trusted_key"`
+	TrustedHeader string `yaml:"trusted_header"`
 }
 
 // LimitSet is a set of limits; in users, a key left out takes the default.
@@ -164,6 +174,7 @@ type Redis struct {
 type Maillog struct {
 	Path   string `yaml:"path"`
 	Format string `yaml:"format"`
+	Start  string `yaml:"start"` // first start: "end" or "beginning"
 }
 
 func intp(i int) *int { return &i }
@@ -184,8 +195,10 @@ func (l *Limits) setDefaults() {
 		Alert:       Alert{Timeout: Duration(10 * time.Second)},
 		Store:       "sqlite",
 		Redis:       Redis{Address: "127.0.0.1:6379"},
-		Maillog:     Maillog{Format: "postfix"},
+		Maillog:     Maillog{Format: "postfix", Start: "end"},
 		OnError:     Action(policy.Tempfail),
+		LoginCase:   "fold",
+		TrustedKey:  "ip",
 	}
 }
 
@@ -400,6 +413,24 @@ func (l *Limits) validate(bad func(key, format string, args ...any) error) error
 	}
 	if l.Maillog.Format != "postfix" && l.Maillog.Format != "sendmail" {
 		return bad("limits.maillog.format", "unknown format %q (want postfix or sendmail)", l.Maillog.Format)
+	}
+	if l.Maillog.Start != "end" && l.Maillog.Start != "beginning" {
+		return bad("limits.maillog.start", "unknown start %q (want end or beginning)", l.Maillog.Start)
+	}
+	if l.LoginCase != "fold" && l.LoginCase != "exact" {
+		return bad("limits.login_case", "unknown value %q (want fold or exact)", l.LoginCase)
+	}
+	switch l.TrustedKey {
+	case "ip", "sender":
+		if l.TrustedHeader != "" {
+			return bad("limits.trusted_header", "only used with trusted_key: header")
+		}
+	case "header":
+		if !validHeaderName(l.TrustedHeader) {
+			return bad("limits.trusted_key", "header needs trusted_header, a header field name (got %q)", l.TrustedHeader)
+		}
+	default:
+		return bad("limits.trusted_key", "unknown key %q (want ip, sender or header)", l.TrustedKey)
 	}
 	if l.Alert.Timeout <= 0 {
 		return bad("limits.alert.timeout", "must be more than 0")

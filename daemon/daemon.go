@@ -133,7 +133,7 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		})
 	}
 	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
-		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), Engine: bt.limits, Log: log}
+		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), FromStart: l.Maillog.Start == "beginning", Engine: bt.limits, Log: log}
 		wg.Go(func() { f.Run(ctx) })
 	} else if l != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")

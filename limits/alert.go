@@ -11,10 +11,24 @@ import (
 	"time"
 )
 
-// Alerter tells people that an account was suspended: a command that gets
-// the suspension as JSON on stdin (never as arguments: no shell
-// interpolation of customer data), and/or a JSON POST to a webhook. Alerts
-// run in the background and never hold up mail.
+// Alert is what the abuse desk is told, as JSON: an account suspended
+// (event "suspended", with the suspension and its evidence), or an account
+// that reached a sending limit (event "limit", once per account, limit and
+// window, with its usage).
+type Alert struct {
+	Event      string      `json:"event"`
+	Account    string      `json:"account"`
+	Suspension *Suspension `json:"suspension,omitempty"`
+	Limit      int         `json:"limit,omitempty"`
+	What       string      `json:"what,omitempty"` // "messages per hour", …
+	Until      time.Time   `json:"until,omitzero"` // when the limit frees up
+	Usage      *Usage      `json:"usage,omitempty"`
+}
+
+// Alerter tells people about an Alert: a command that gets it as JSON on
+// stdin (never as arguments: no shell interpolation of customer data),
+// and/or a JSON POST to a webhook. Alerts run in the background and never
+// hold up mail.
 type Alerter struct {
 	Command []string // argv; empty: none
 	Webhook string   // URL; empty: none
@@ -22,17 +36,17 @@ type Alerter struct {
 	Log     *slog.Logger
 }
 
-// Fire sends the alerts for s. Safe on a nil Alerter.
-func (a *Alerter) Fire(s Suspension) {
+// Fire sends al. Safe on a nil Alerter.
+func (a *Alerter) Fire(al Alert) {
 	if a == nil || len(a.Command) == 0 && a.Webhook == "" {
 		return
 	}
-	body, _ := json.Marshal(s)
+	body, _ := json.Marshal(al)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.Timeout)
 		defer cancel()
 		if err := a.send(ctx, body); err != nil {
-			a.Log.Error("suspension alert failed", "account", s.Key, "err", err)
+			a.Log.Error("alert failed", "event", al.Event, "account", al.Account, "err", err)
 		}
 	}()
 }

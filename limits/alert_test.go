@@ -46,10 +46,10 @@ func TestSuspensionAlertsAndExpiry(t *testing.T) {
 	if err != nil || susp == nil {
 		t.Fatalf("not suspended: %v", err)
 	}
-	var got limits.Suspension
+	var got limits.Alert
 	select {
 	case b := <-posted:
-		if err := json.Unmarshal(b, &got); err != nil || got.Key != "carol" || len(got.Evidence) != 2 {
+		if err := json.Unmarshal(b, &got); err != nil || got.Event != "suspended" || got.Account != "carol" || got.Suspension == nil || len(got.Suspension.Evidence) != 2 {
 			t.Errorf("webhook got %s", b)
 		}
 	case <-time.After(5 * time.Second):
@@ -57,7 +57,7 @@ func TestSuspensionAlertsAndExpiry(t *testing.T) {
 	}
 	for i := 0; i < 100; i++ {
 		if b, err := os.ReadFile(out); err == nil && len(b) > 0 {
-			if json.Unmarshal(b, &got) != nil || got.Evidence[0].Rcpt != "x@y; rm -rf /" {
+			if json.Unmarshal(b, &got) != nil || got.Suspension == nil || got.Suspension.Evidence[0].Rcpt != "x@y; rm -rf /" {
 				t.Errorf("command got %s", b)
 			}
 			break

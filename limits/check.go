@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"outguard/policy"
@@ -14,6 +15,7 @@ import (
 type Engine struct {
 	Store       Store
 	Policy      *Policy
+	Accounts    Accounts
 	OnSuspended policy.Action // tempfail (default), reject or quarantine
 	SuspendFor  time.Duration // 0: until released
 	Contact     string        // abuse contact named in the suspension reply
@@ -21,6 +23,8 @@ type Engine struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	Observer    Observer // may be nil
+
+	alerted sync.Map // account and limit -> end of the window alerted for
 }
 
 // Observer learns of undeliverable recipients counted and suspensions.
@@ -31,18 +35,6 @@ type Observer interface {
 
 func (e *Engine) Name() string { return "limits" }
 
-// Key is the account a transaction counts against: the SASL login, or the
-// client address for mail without one.
-func Key(t *policy.Transaction) string {
-	if t.User != "" {
-		return t.User
-	}
-	if t.Conn.Addr.IsValid() {
-		return "ip:" + t.Conn.Addr.Unmap().String()
-	}
-	return "ip:unknown"
-}
-
 type usageKey struct{}
 
 // txState is what the limits check keeps between the stages of a message.
@@ -51,6 +43,7 @@ type txState struct {
 	lim       Limits
 	usage     Usage
 	suspended *Suspension // set when the account was suspended during this message
+	err       error       // a store error at RCPT, answered at end-of-message
 }
 
 func state(t *policy.Transaction) *txState {
@@ -61,19 +54,28 @@ func state(t *policy.Transaction) *txState {
 // CheckMail refuses a suspended account, or one already over a message
 // limit, before anything else is sent: one store round trip.
 func (e *Engine) CheckMail(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
-	key := Key(t)
+	key, ok := e.Accounts.Key(t)
+	if !ok {
+		return policy.Verdict{Action: policy.Accept}, nil // keyed by a header: checked at end-of-message
+	}
+	return e.begin(ctx, t, key, 1)
+}
+
+// begin reads the account's state for the transaction: one round trip.
+func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string, msgs int) (policy.Verdict, error) {
 	st := &txState{key: key, lim: e.Policy.For(key)}
 	t.SetValue(usageKey{}, st)
-	u, susp, err := e.Store.Usage(ctx, key, e.Now())
+	now := e.Now()
+	u, susp, err := e.Store.Usage(ctx, key, now)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
 	st.usage = u
-	if susp.Active(e.Now()) {
+	if susp.Active(now) {
 		return e.suspendedVerdict(susp), nil
 	}
-	if x := st.lim.Check(u, 1, 0); x != nil {
-		return exceeded(key, x), nil
+	if x := st.lim.Check(u, msgs, len(t.Rcpts)); x != nil {
+		return e.exceeded(key, x, u), nil
 	}
 	return policy.Verdict{Action: policy.Accept}, nil
 }
@@ -89,13 +91,15 @@ func (e *Engine) CheckRcpt(_ context.Context, t *policy.Transaction, _ string) (
 		return e.suspendedVerdict(st.suspended), nil
 	}
 	if x := st.lim.Check(st.usage, 0, len(t.Rcpts)+1); x != nil {
-		return exceeded(st.key, x), nil
+		return e.exceeded(st.key, x, st.usage), nil
 	}
 	return policy.Verdict{Action: policy.Accept}, nil
 }
 
 // RejectedRcpt counts a recipient the MTA refused permanently (5.x.x) as
-// undeliverable; a temporary refusal is not evidence of anything.
+// undeliverable; a temporary refusal is not evidence of anything. A store
+// error is kept for end-of-message, where limits.on_error applies to it:
+// the MTA has already answered this recipient.
 func (e *Engine) RejectedRcpt(ctx context.Context, t *policy.Transaction, r policy.Recipient) error {
 	if !r.Permanent() {
 		return nil
@@ -111,13 +115,30 @@ func (e *Engine) RejectedRcpt(ctx context.Context, t *policy.Transaction, r poli
 	if susp != nil {
 		st.suspended = susp
 	}
+	if err != nil && st.err == nil {
+		st.err = fmt.Errorf("counting a refused recipient: %w", err)
+	}
 	return err
 }
 
 // CheckMessage refuses a message whose account was suspended while it was
-// being sent.
-func (e *Engine) CheckMessage(_ context.Context, t *policy.Transaction) (policy.Verdict, error) {
-	if st := state(t); st != nil && st.suspended != nil {
+// being sent, and checks the accounts keyed by a header, known only now.
+func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	st := state(t)
+	if e.Accounts.Untrusted(t) {
+		t.RemoveHeader(e.Accounts.TrustedHeader)
+	}
+	if st == nil {
+		key, ok := e.Accounts.KeyAtEnd(t)
+		if !ok {
+			return policy.Verdict{Action: policy.Accept}, nil
+		}
+		return e.begin(ctx, t, key, 1)
+	}
+	if st.err != nil {
+		return policy.Verdict{}, st.err
+	}
+	if st.suspended != nil {
 		return e.suspendedVerdict(st.suspended), nil
 	}
 	return policy.Verdict{Action: policy.Accept}, nil
@@ -128,23 +149,30 @@ func (e *Engine) CheckMessage(_ context.Context, t *policy.Transaction) (policy.
 // exceed a limit. A message over a limit is refused and not counted.
 func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
 	st := state(t)
-	if st == nil || st.lim.Unlimited() {
+	if st == nil {
 		return policy.Verdict{Action: policy.Accept}, nil
 	}
+	// Unlimited accounts are counted too: their records attribute bounces.
 	now := e.Now()
-	u, ok, err := e.Store.Admit(ctx, st.key, Sent{ID: t.ID, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, now)
+	u, ok, err := e.Store.Admit(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, now)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); !ok && x != nil {
-		return exceeded(st.key, x), nil
+		return e.exceeded(st.key, x, u), nil
 	}
-	return policy.Verdict{Action: policy.Accept}, nil // admitted, or counted already
+	return policy.Verdict{Action: policy.Accept}, nil
 }
 
-func exceeded(key string, x *Exceeded) policy.Verdict {
+// exceeded is the verdict for a limit reached; the abuse desk hears of it
+// once per account, limit and window.
+func (e *Engine) exceeded(key string, x *Exceeded, u Usage) policy.Verdict {
 	free := x.FreeAt.UTC().Format("15:04 MST")
 	v := policy.New(policy.Tempfail, fmt.Sprintf("%s: limit of %d %s reached", key, x.Limit, x.What))
+	if prev, loaded := e.alerted.Swap(key+"\x00"+x.What, x.FreeAt); !loaded || !prev.(time.Time).After(e.Now()) {
+		e.Log.Warn("sending limit reached", "account", key, "limit", x.Limit, "what", x.What, "until", x.FreeAt)
+		e.Alert.Fire(Alert{Event: "limit", Account: key, Limit: x.Limit, What: x.What, Until: x.FreeAt, Usage: &u})
+	}
 	return v.WithText(fmt.Sprintf("Sending limit reached: %d %s; try again after %s", x.Limit, x.What, free))
 }
 
@@ -175,7 +203,13 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 	if lim.UndeliverablePerHour <= 0 || n < lim.UndeliverablePerHour {
 		return nil, nil
 	}
-	evidence, err := e.Store.Undeliverables(ctx, key, now.Add(-Hour))
+	since := now.Add(-Hour)
+	if acked, err := e.Store.Acknowledged(ctx, key); err != nil {
+		return nil, err
+	} else if acked.After(since) {
+		since = acked
+	}
+	evidence, err := e.Store.Undeliverables(ctx, key, since)
 	if err != nil {
 		return nil, err
 	}
@@ -189,16 +223,12 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 	if e.SuspendFor > 0 {
 		s.Until = now.Add(e.SuspendFor)
 	}
-	// An expired suspension (suspend_for) gives way to the new one.
-	if _, cur, err := e.Store.Usage(ctx, key, now); err == nil && cur != nil && !cur.Active(now) {
-		e.Store.Unsuspend(ctx, key)
-	}
-	created, err := e.Store.Suspend(ctx, s)
+	created, err := e.Store.Suspend(ctx, s, now) // an expired suspension gives way
 	if err != nil || !created {
 		return nil, err
 	}
 	e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
-	e.Alert.Fire(s)
+	e.Alert.Fire(Alert{Event: "suspended", Account: key, Suspension: &s})
 	e.observe(evs[0].Source, 0, true)
 	return &s, nil
 }

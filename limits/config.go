@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"outguard/config"
@@ -37,9 +38,17 @@ func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*En
 	if err != nil {
 		return nil, err
 	}
+	host := l.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	return &Engine{
-		Store:       store,
-		Policy:      pol,
+		Store:  store,
+		Policy: pol,
+		Accounts: Accounts{
+			Host: host, FoldCase: l.LoginCase == "fold",
+			Trusted: cfg.Networks(), TrustedKey: l.TrustedKey, TrustedHeader: l.TrustedHeader,
+		},
 		OnSuspended: policy.Action(l.OnSuspended),
 		SuspendFor:  time.Duration(l.SuspendFor),
 		Contact:     l.Contact,
@@ -50,7 +59,9 @@ func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*En
 }
 
 // PolicyFromConfig resolves the config's limits: a user's keys override the
-// default's; "unlimited" lifts every limit and automatic suspension.
+// default's; "unlimited" lifts the rate limits, not automatic suspension
+// (an override says undeliverable_per_hour: 0 to lift that too). With
+// login_case: fold, overrides match logins whatever their case.
 func PolicyFromConfig(l *config.Limits) (*Policy, error) {
 	resolve := func(s config.LimitSet, base Limits) Limits {
 		for _, f := range []struct {
@@ -72,8 +83,11 @@ func PolicyFromConfig(l *config.Limits) (*Policy, error) {
 	def := resolve(l.Default, Limits{})
 	users := map[string]Limits{}
 	for user, u := range l.Users {
+		if l.LoginCase == "fold" {
+			user = strings.ToLower(user)
+		}
 		if u.Unlimited {
-			users[user] = Limits{}
+			users[user] = Limits{UndeliverablePerHour: def.UndeliverablePerHour}
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}

@@ -130,7 +130,7 @@ func TestSuspensionPersistsAndUnsuspendTakesEffect(t *testing.T) {
 	if err != nil || !susp.Active(time.Now()) {
 		t.Fatalf("suspension after reopening: %+v %v", susp, err)
 	}
-	if ok, err := again.Store.Unsuspend(context.Background(), harness.User); !ok || err != nil {
+	if ok, err := again.Store.Unsuspend(context.Background(), harness.User, time.Now()); !ok || err != nil {
 		t.Fatalf("unsuspend %v %v", ok, err)
 	}
 }

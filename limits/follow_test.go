@@ -30,7 +30,7 @@ func TestFollowerCopytruncateAndPartialLines(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		(&limits.Follower{Path: path, PosFile: filepath.Join(dir, "pos"), Engine: eng, Log: log, Poll: 20 * time.Millisecond}).Run(ctx)
+		(&limits.Follower{Path: path, PosFile: filepath.Join(dir, "pos"), FromStart: true, Engine: eng, Log: log, Poll: 20 * time.Millisecond}).Run(ctx)
 		close(done)
 	}()
 	defer func() { cancel(); <-done }()

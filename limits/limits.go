@@ -2,9 +2,14 @@
 // that send to too many undeliverable recipients. Counters and suspensions
 // live in a Store: SQLite for one smarthost, Redis for a fleet.
 //
-// Windows are rolling: a limit "per hour" counts what was sent in the 3600
-// seconds before now, so there is no boundary at which the count resets
-// and a client could send twice the limit in a short time.
+// Windows slide in fixed buckets: "per hour" is the sum of the 60 one-minute
+// buckets ending with the current minute, "per day" the 24 one-hour buckets
+// ending with the current hour. There is no boundary at which a count
+// resets, so a client cannot send twice a limit around one; what it can
+// gain is the part of the oldest bucket that has already left the exact
+// window: at most one minute's (per hour) or one hour's (per day) sending.
+// A check reads at most 84 buckets, whatever the account has sent, so its
+// cost does not grow with volume.
 package limits
 
 import (
@@ -29,8 +34,12 @@ type Limits struct {
 	UndeliverablePerHour int // suspend when this many are counted in an hour
 }
 
-// Unlimited reports whether no limit at all applies.
-func (l Limits) Unlimited() bool { return l == Limits{} }
+// Unlimited reports whether no rate limit applies. Automatic suspension
+// (UndeliverablePerHour) is separate: a bulk account is exactly what an
+// attacker wants to take over.
+func (l Limits) Unlimited() bool {
+	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
+}
 
 // Policy resolves an account's limits: an exact login, else the longest
 // matching pattern (path.Match, e.g. "*@bulk.example.net"), else Default.
@@ -87,12 +96,38 @@ func (p *Policy) For(key string) Limits {
 	return p.Default
 }
 
-// Usage is what an account sent in the rolling windows ending now, with the
-// time of the oldest message in each window (to say when a limit frees up).
+// Buckets of the two windows.
+const (
+	minuteBucket = time.Minute
+	hourBucket   = time.Hour
+	hourBuckets  = int64(Hour / minuteBucket) // per hour: 60 minute buckets
+	dayBuckets   = int64(Day / hourBucket)    // per day: 24 hour buckets
+)
+
+// windowStart returns the first bucket index of each window ending at now.
+func windowStart(now time.Time) (minute, hour int64) {
+	return now.Unix()/60 - hourBuckets + 1, now.Unix()/3600 - dayBuckets + 1
+}
+
+// Usage is what an account sent in the windows ending now, with the start
+// of the oldest bucket in use in each (to say when a limit frees up).
 type Usage struct {
 	MessagesHour, MessagesDay     int
 	RecipientsHour, RecipientsDay int
 	OldestHour, OldestDay         time.Time
+}
+
+// usageFrom builds a Usage from bucket sums and the oldest buckets in use
+// (minute and hour indexes; 0 when none).
+func usageFrom(mh, md, rh, rd, oldestMinute, oldestHour int64) Usage {
+	u := Usage{MessagesHour: int(mh), MessagesDay: int(md), RecipientsHour: int(rh), RecipientsDay: int(rd)}
+	if oldestMinute > 0 {
+		u.OldestHour = time.Unix(oldestMinute*60, 0)
+	}
+	if oldestHour > 0 {
+		u.OldestDay = time.Unix(oldestHour*3600, 0)
+	}
+	return u
 }
 
 // Exceeded describes the limit a message would cross.
@@ -122,10 +157,12 @@ func (l Limits) Check(u Usage, msgs, rcpts int) *Exceeded {
 	return nil
 }
 
-// Sent is a message counted against its account.
+// Sent is a message counted against its account. Its record, kept by host
+// and queue id, lets the log follower charge bounces to the account: queue
+// ids are unique on one host only (Postfix: enable_long_queue_ids = yes).
 type Sent struct {
-	ID      string // unique per transaction
-	QueueID string
+	Host    string
+	QueueID string // "": no record is kept
 	Rcpts   []string
 	Time    time.Time
 }
@@ -157,7 +194,8 @@ func (s *Suspension) Active(now time.Time) bool {
 }
 
 // Store keeps counters, suspensions and message records. Every method is
-// one round trip to the backend and atomic.
+// one round trip to the backend and atomic; none reads more than a bounded
+// number of rows per account, whatever its volume.
 type Store interface {
 	// Usage returns key's usage and its suspension (nil if none).
 	Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error)
@@ -166,21 +204,33 @@ type Store interface {
 	// and, when it was not, the usage that refused it.
 	Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error)
 	// AddUndeliverable records events (an ID already recorded is not counted
-	// again) and returns how many key has in the hour before now.
+	// again) and returns how many of key's count toward a suspension: those
+	// in the hour before now and after its last acknowledgement.
 	AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
 	// Undeliverables returns key's events since the given time, oldest first.
 	Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
-	// Suspend records s unless key is already suspended; it reports
-	// whether it did.
-	Suspend(ctx context.Context, s Suspension) (bool, error)
-	// Unsuspend lifts key's suspension; it reports whether there was one.
-	Unsuspend(ctx context.Context, key string) (bool, error)
+	// Acknowledged returns when key's undeliverables were last acknowledged
+	// (unsuspend, reset); zero if never.
+	Acknowledged(ctx context.Context, key string) (time.Time, error)
+	// Suspend records s unless key is suspended and the suspension is in
+	// force at now (an expired one gives way); it reports whether it did.
+	Suspend(ctx context.Context, s Suspension, now time.Time) (bool, error)
+	// Unsuspend lifts key's suspension and acknowledges its undeliverables
+	// up to now; it reports whether there was a suspension.
+	Unsuspend(ctx context.Context, key string, now time.Time) (bool, error)
+	// Reset clears key's counters and acknowledges its undeliverables up to
+	// now (they stay as history).
+	Reset(ctx context.Context, key string, now time.Time) error
 	// Suspensions lists every suspension, expired ones included.
 	Suspensions(ctx context.Context) ([]Suspension, error)
 	// Accounts lists the accounts with counters or a suspension.
 	Accounts(ctx context.Context) ([]string, error)
-	// Owner returns the account and recipients of a message by queue id.
-	Owner(ctx context.Context, queueID string) (string, []string, error)
+	// Owner returns the account of the message host sent as queueID, and
+	// its recipients not yet delivered.
+	Owner(ctx context.Context, host, queueID string) (string, []string, error)
+	// Delivered marks recipients of a message as delivered: an expiry
+	// no longer charges them.
+	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
 	Close() error

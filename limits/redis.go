@@ -14,17 +14,22 @@ import (
 // Redis is the shared store for a fleet of smarthosts. Every operation is
 // one Lua script or command, so limits hold exactly across hosts.
 //
-// Keys: og:sent:{account} (sorted set, member "id|recipients", score ms),
-// og:und:{account} (sorted set of event ids) with og:undev:{account} (hash
-// id -> event JSON), og:susp (hash account -> suspension JSON),
-// og:msg:{queue id} (message record JSON, expiring after 7 days).
+// Keys: og:c:{account} (hash of bucket counters: m<minute> and r<minute>
+// for the hour window, M<hour> and R<hour> for the day; at most 168 fields,
+// the stale ones dropped by the scripts), og:und:{account} (sorted set of
+// event ids) with og:undev:{account} (hash id -> event JSON), og:ack (hash
+// account -> acknowledged ms), og:susp (hash account -> suspension JSON)
+// with og:suspuntil (hash account -> until ms, 0: none),
+// og:msg:{host}:{queue id} (hash: account, rcpts, d:<rcpt> for each one
+// delivered; expiring after 7 days).
 type Redis struct {
 	c *redis.Client
 }
 
 // OpenRedis connects to addr (host:port, or a unix socket path).
 func OpenRedis(ctx context.Context, addr string) (*Redis, error) {
-	opt := &redis.Options{Addr: addr, MaxRetries: 1}
+	// ContextTimeoutEnabled: a caller's deadline bounds a hung server too.
+	opt := &redis.Options{Addr: addr, MaxRetries: 1, ContextTimeoutEnabled: true}
 	if strings.HasPrefix(addr, "/") {
 		opt.Network = "unix"
 	}
@@ -38,59 +43,73 @@ func OpenRedis(ctx context.Context, addr string) (*Redis, error) {
 
 func (r *Redis) Close() error { return r.c.Close() }
 
-// usageLua computes the usage of KEYS[1] (after dropping what is older
-// than a day) as {msgs_h, msgs_d, rcpts_h, rcpts_d, oldest_h, oldest_d}.
+// usageLua sums the buckets of KEYS[1] in the windows starting at minute
+// bucket fm and hour bucket fh, dropping stale ones, as {msgs_h, msgs_d,
+// rcpts_h, rcpts_d, oldest minute, oldest hour}.
 const usageLua = `
-local function usage(key, now)
-  local h, d = now - 3600000, now - 86400000
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', d)
-  local m = redis.call('ZRANGE', key, d, '+inf', 'BYSCORE', 'WITHSCORES')
+local function usage(key, fm, fh)
   local u = {0, 0, 0, 0, 0, 0}
-  for i = 1, #m, 2 do
-    local n = tonumber(string.match(m[i], '|(%d+)$'))
-    local t = tonumber(m[i+1])
-    u[2] = u[2] + 1
-    u[4] = u[4] + n
-    if u[6] == 0 then u[6] = t end
-    if t > h then
-      u[1] = u[1] + 1
-      u[3] = u[3] + n
-      if u[5] == 0 then u[5] = t end
-    end
+  local all = redis.call('HGETALL', key)
+  local stale = {}
+  for i = 1, #all, 2 do
+    local kind, b = string.sub(all[i], 1, 1), tonumber(string.sub(all[i], 2))
+    local n = tonumber(all[i+1])
+    local first = fh
+    if kind == 'm' or kind == 'r' then first = fm end
+    if b < first then
+      stale[#stale+1] = all[i]
+    elseif kind == 'm' then
+      u[1] = u[1] + n
+      if u[5] == 0 or b < u[5] then u[5] = b end
+    elseif kind == 'M' then
+      u[2] = u[2] + n
+      if u[6] == 0 or b < u[6] then u[6] = b end
+    elseif kind == 'r' then u[3] = u[3] + n
+    else u[4] = u[4] + n end
   end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   return u
 end
 `
 
+// usageScript: KEYS counters, og:susp; ARGV fm, fh, account.
 var usageScript = redis.NewScript(usageLua + `
-local u = usage(KEYS[1], tonumber(ARGV[1]))
-u[7] = redis.call('HGET', KEYS[2], ARGV[2]) or ''
+local u = usage(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+u[7] = redis.call('HGET', KEYS[2], ARGV[3]) or ''
 return u`)
 
-// admitScript: ARGV now, id, rcpt count, limits (4), record JSON, qid.
+// admitScript: KEYS counters, message record; ARGV fm, fh, minute, hour,
+// rcpt count, limits (4), account, rcpts ("" qid: no record).
 var admitScript = redis.NewScript(usageLua + `
-local now, n = tonumber(ARGV[1]), tonumber(ARGV[3])
-local u = usage(KEYS[1], now)
+local n = tonumber(ARGV[5])
+local u = usage(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 local add = {1, 1, n, n}
 for i = 1, 4 do
-  local lim = tonumber(ARGV[3 + i])
+  local lim = tonumber(ARGV[5 + i])
   if lim > 0 and u[i] + add[i] > lim then
     u[7] = 0
     return u
   end
 end
-redis.call('ZADD', KEYS[1], 'NX', now, ARGV[2] .. '|' .. n)
+redis.call('HINCRBY', KEYS[1], 'm' .. ARGV[3], 1)
+redis.call('HINCRBY', KEYS[1], 'r' .. ARGV[3], n)
+redis.call('HINCRBY', KEYS[1], 'M' .. ARGV[4], 1)
+redis.call('HINCRBY', KEYS[1], 'R' .. ARGV[4], n)
 redis.call('PEXPIRE', KEYS[1], 90000000)
-if ARGV[9] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[8], 'PX', 604800000)
+if KEYS[2] ~= '' then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'account', ARGV[10], 'rcpts', ARGV[11])
+  redis.call('PEXPIRE', KEYS[2], 604800000)
 end
 u[7] = 1
 return u`)
 
-// undeliverableScript: ARGV now, then (id, ms, json) triples.
+// undeliverableScript: KEYS events, event JSON, og:ack; ARGV now, account,
+// then (id, ms, json) triples. Returns the count since max(an hour ago,
+// the acknowledgement).
 var undeliverableScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   if redis.call('ZADD', KEYS[1], 'NX', ARGV[i+1], ARGV[i]) == 1 then
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+2])
   end
@@ -100,29 +119,38 @@ for _, id in ipairs(old) do redis.call('HDEL', KEYS[2], id) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 604800000)
 redis.call('PEXPIRE', KEYS[1], 604800000)
 redis.call('PEXPIRE', KEYS[2], 604800000)
-return redis.call('ZCOUNT', KEYS[1], '(' .. (now - 3600000), '+inf')`)
+local from = math.max(now - 3600000, tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0'))
+return redis.call('ZCOUNT', KEYS[1], '(' .. from, '+inf')`)
 
-const suspKey = "og:susp"
+// suspendScript: KEYS og:susp, og:suspuntil; ARGV account, JSON, until, now.
+var suspendScript = redis.NewScript(`
+local u = redis.call('HGET', KEYS[2], ARGV[1])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 and (u == false or tonumber(u) == 0 or tonumber(u) > tonumber(ARGV[4])) then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1`)
 
-func sentKey(k string) string { return "og:sent:" + k }
-func undKey(k string) string  { return "og:und:" + k }
-func evKey(k string) string   { return "og:undev:" + k }
-func msgKey(q string) string  { return "og:msg:" + q }
+const (
+	suspKey      = "og:susp"
+	suspUntilKey = "og:suspuntil"
+	ackKey       = "og:ack"
+)
+
+func countKey(k string) string     { return "og:c:" + k }
+func undKey(k string) string       { return "og:und:" + k }
+func evKey(k string) string        { return "og:undev:" + k }
+func msgKey(host, q string) string { return "og:msg:" + host + ":" + q }
 
 func toUsage(v []any) Usage {
 	n := func(i int) int64 { x, _ := v[i].(int64); return x }
-	u := Usage{MessagesHour: int(n(0)), MessagesDay: int(n(1)), RecipientsHour: int(n(2)), RecipientsDay: int(n(3))}
-	if n(4) > 0 {
-		u.OldestHour = fromMS(n(4))
-	}
-	if n(5) > 0 {
-		u.OldestDay = fromMS(n(5))
-	}
-	return u
+	return usageFrom(n(0), n(1), n(2), n(3), n(4), n(5))
 }
 
 func (r *Redis) Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error) {
-	v, err := usageScript.Run(ctx, r.c, []string{sentKey(key), suspKey}, ms(now), key).Slice()
+	fm, fh := windowStart(now)
+	v, err := usageScript.Run(ctx, r.c, []string{countKey(key), suspKey}, fm, fh, key).Slice()
 	if err != nil {
 		return Usage{}, nil, err
 	}
@@ -136,17 +164,16 @@ func (r *Redis) Usage(ctx context.Context, key string, now time.Time) (Usage, *S
 	return toUsage(v), susp, nil
 }
 
-type record struct {
-	Key   string   `json:"account"`
-	Rcpts []string `json:"rcpts"`
-}
-
 func (r *Redis) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	rec, _ := json.Marshal(record{key, m.Rcpts})
-	v, err := admitScript.Run(ctx, r.c, []string{sentKey(key), msgKey(m.QueueID)},
-		ms(m.Time), m.ID, len(m.Rcpts),
+	fm, fh := windowStart(now)
+	rec := ""
+	if m.QueueID != "" {
+		rec = msgKey(m.Host, m.QueueID)
+	}
+	v, err := admitScript.Run(ctx, r.c, []string{countKey(key), rec},
+		fm, fh, m.Time.Unix()/60, m.Time.Unix()/3600, len(m.Rcpts),
 		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay,
-		string(rec), m.QueueID).Slice()
+		key, strings.Join(m.Rcpts, "\n")).Slice()
 	if err != nil {
 		return Usage{}, false, err
 	}
@@ -155,13 +182,20 @@ func (r *Redis) Admit(ctx context.Context, key string, m Sent, lim Limits, now t
 }
 
 func (r *Redis) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
-	args := []any{ms(now)}
+	args := []any{ms(now), key}
 	for _, ev := range evs {
 		js, _ := json.Marshal(ev)
 		args = append(args, ev.ID, ms(ev.Time), string(js))
 	}
-	n, err := undeliverableScript.Run(ctx, r.c, []string{undKey(key), evKey(key)}, args...).Int()
-	return n, err
+	return undeliverableScript.Run(ctx, r.c, []string{undKey(key), evKey(key), ackKey}, args...).Int()
+}
+
+func (r *Redis) Acknowledged(ctx context.Context, key string) (time.Time, error) {
+	v, err := r.c.HGet(ctx, ackKey, key).Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	return fromMS(v), err
 }
 
 func (r *Redis) Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
@@ -184,14 +218,37 @@ func (r *Redis) Undeliverables(ctx context.Context, key string, since time.Time)
 	return out, nil
 }
 
-func (r *Redis) Suspend(ctx context.Context, s Suspension) (bool, error) {
+func (r *Redis) Suspend(ctx context.Context, s Suspension, now time.Time) (bool, error) {
 	js, _ := json.Marshal(s)
-	return r.c.HSetNX(ctx, suspKey, s.Key, string(js)).Result()
+	var until int64
+	if !s.Until.IsZero() {
+		until = ms(s.Until)
+	}
+	n, err := suspendScript.Run(ctx, r.c, []string{suspKey, suspUntilKey}, s.Key, string(js), until, ms(now)).Int()
+	return n == 1, err
 }
 
-func (r *Redis) Unsuspend(ctx context.Context, key string) (bool, error) {
-	n, err := r.c.HDel(ctx, suspKey, key).Result()
-	return n == 1, err
+func (r *Redis) Unsuspend(ctx context.Context, key string, now time.Time) (bool, error) {
+	var del *redis.IntCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		del = p.HDel(ctx, suspKey, key)
+		p.HDel(ctx, suspUntilKey, key)
+		p.HSet(ctx, ackKey, key, ms(now))
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return del.Val() == 1, nil
+}
+
+func (r *Redis) Reset(ctx context.Context, key string, now time.Time) error {
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, countKey(key))
+		p.HSet(ctx, ackKey, key, ms(now))
+		return nil
+	})
+	return err
 }
 
 func (r *Redis) Suspensions(ctx context.Context) ([]Suspension, error) {
@@ -213,7 +270,7 @@ func (r *Redis) Suspensions(ctx context.Context) ([]Suspension, error) {
 
 func (r *Redis) Accounts(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
-	for _, prefix := range []string{"og:sent:", "og:und:"} {
+	for _, prefix := range []string{"og:c:", "og:und:"} {
 		iter := r.c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			seen[strings.TrimPrefix(iter.Val(), prefix)] = true
@@ -232,17 +289,34 @@ func (r *Redis) Accounts(ctx context.Context) ([]string, error) {
 	return sortedKeys(seen), nil
 }
 
-func (r *Redis) Owner(ctx context.Context, qid string) (string, []string, error) {
-	js, err := r.c.Get(ctx, msgKey(qid)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil, nil
-	}
-	if err != nil {
+func (r *Redis) Owner(ctx context.Context, host, qid string) (string, []string, error) {
+	rec, err := r.c.HGetAll(ctx, msgKey(host, qid)).Result()
+	if err != nil || rec["account"] == "" {
 		return "", nil, err
 	}
-	var rec record
-	err = json.Unmarshal([]byte(js), &rec)
-	return rec.Key, rec.Rcpts, err
+	var delivered []string
+	for f := range rec {
+		if d, ok := strings.CutPrefix(f, "d:"); ok {
+			delivered = append(delivered, d)
+		}
+	}
+	return rec["account"], pending(strings.Split(rec["rcpts"], "\n"), delivered), nil
+}
+
+func (r *Redis) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
+	if len(rcpts) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(rcpts))
+	for _, rc := range rcpts {
+		args = append(args, "d:"+rc, 1)
+	}
+	// Only on an existing record: HSET would make one without an account.
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, msgKey(host, qid), args...)
+		return nil
+	})
+	return err
 }
 
 // Purge is a no-op: keys expire and the scripts trim their sets.

@@ -15,17 +15,27 @@ import (
 // SQLite is the embedded store: one file in state_dir, shared safely with
 // milterctl (WAL, busy timeout, writes in IMMEDIATE transactions).
 type SQLite struct {
-	db                  *sql.DB
-	usage, state, admit *sql.Stmt // the per-message statements, prepared once
+	db           *sql.DB
+	usage, state *sql.Stmt // the per-message statements, prepared once
 }
 
+// schemaVersion is PRAGMA user_version. Version 1 kept one row per message
+// in "sent" and summed an account's day on every check; version 2 keeps
+// bucket counters (the per-message rows of version 1 are dropped: limits
+// restart from zero once, at the upgrade).
+const schemaVersion = 2
+
 const schema = `
-CREATE TABLE IF NOT EXISTS sent (key TEXT NOT NULL, id TEXT NOT NULL, t INTEGER NOT NULL, rcpts INTEGER NOT NULL, qid TEXT NOT NULL, rcptlist TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sent_t ON sent (key, t);
-CREATE INDEX IF NOT EXISTS sent_qid ON sent (qid) WHERE qid != '';
+DROP TABLE IF EXISTS sent;
+CREATE TABLE IF NOT EXISTS counters (key TEXT NOT NULL, span INTEGER NOT NULL, b INTEGER NOT NULL, msgs INTEGER NOT NULL, rcpts INTEGER NOT NULL, PRIMARY KEY (key, span, b)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS msgs (host TEXT NOT NULL, qid TEXT NOT NULL, key TEXT NOT NULL, t INTEGER NOT NULL, rcpts TEXT NOT NULL, PRIMARY KEY (host, qid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS msgs_t ON msgs (t);
+CREATE TABLE IF NOT EXISTS delivered (host TEXT NOT NULL, qid TEXT NOT NULL, rcpt TEXT NOT NULL, t INTEGER NOT NULL, PRIMARY KEY (host, qid, rcpt)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS delivered_t ON delivered (t);
 CREATE TABLE IF NOT EXISTS undeliverable (key TEXT NOT NULL, id TEXT NOT NULL, t INTEGER NOT NULL, ev TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS undeliverable_t ON undeliverable (key, t);
-CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, s TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, until INTEGER NOT NULL, s TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t INTEGER NOT NULL);
 `
 
 // OpenSQLite opens (creating if needed) the store at path.
@@ -45,79 +55,68 @@ func OpenSQLite(path string) (*SQLite, error) {
 	return s, nil
 }
 
-// Per message the store runs two statements: usageQuery at MAIL, then at
-// end-of-message admitQuery, which inserts the message (with its queue id
-// and recipients, for the log follower) only if every limit holds:
-// atomically, since one statement is one transaction, and one WAL commit.
+// Spans of the counter buckets, in seconds.
+const (
+	spanMinute = 60
+	spanHour   = 3600
+)
+
+// usageQuery sums the buckets of both windows: at most 60 + 24 rows of the
+// primary key, whatever the account has sent. ?1 key, ?2 first minute
+// bucket, ?3 first hour bucket.
 const (
 	usageQuery = `SELECT
-		COALESCE(SUM(t > ?1), 0), COUNT(*),
-		COALESCE(SUM(CASE WHEN t > ?1 THEN rcpts END), 0), COALESCE(SUM(rcpts), 0),
-		MIN(CASE WHEN t > ?1 THEN t END), MIN(t)
-		FROM sent WHERE key = ?2 AND t > ?3`
+		COALESCE(SUM(CASE WHEN span = 60 THEN msgs END), 0), COALESCE(SUM(CASE WHEN span = 3600 THEN msgs END), 0),
+		COALESCE(SUM(CASE WHEN span = 60 THEN rcpts END), 0), COALESCE(SUM(CASE WHEN span = 3600 THEN rcpts END), 0),
+		COALESCE(MIN(CASE WHEN span = 60 THEN b END), 0), COALESCE(MIN(CASE WHEN span = 3600 THEN b END), 0)
+		FROM counters WHERE key = ?1 AND (span = 60 AND b >= ?2 OR span = 3600 AND b >= ?3)`
 	// stateQuery is usageQuery with the suspension: MAIL FROM's one statement.
-	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = ?2) FROM (` + usageQuery + `) AS u`
-	admitQuery = `INSERT OR IGNORE INTO sent (key, id, t, rcpts, qid, rcptlist)
-		SELECT ?1, ?2, ?3, ?4, ?11, ?12 FROM (SELECT
-			COALESCE(SUM(t > ?5), 0) AS mh, COUNT(*) AS md,
-			COALESCE(SUM(CASE WHEN t > ?5 THEN rcpts END), 0) AS rh, COALESCE(SUM(rcpts), 0) AS rd
-			FROM sent WHERE key = ?1 AND t > ?6)
-		WHERE (?7 = 0 OR mh + 1 <= ?7) AND (?8 = 0 OR md + 1 <= ?8)
-		  AND (?9 = 0 OR rh + ?4 <= ?9) AND (?10 = 0 OR rd + ?4 <= ?10)`
+	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = ?1) FROM (` + usageQuery + `) AS u`
 )
 
 func (s *SQLite) init() error {
-	if _, err := s.db.Exec(schema); err != nil {
+	var v int
+	if err := s.db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
 		return err
 	}
-	var err error
-	for _, p := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{
-		{&s.usage, usageQuery},
-		{&s.admit, admitQuery},
-		{&s.state, stateQuery},
-	} {
-		if *p.dst, err = s.db.Prepare(p.q); err != nil {
+	if v > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this milterd's %d", v, schemaVersion)
+	}
+	if v < schemaVersion {
+		if _, err := s.db.Exec(schema + fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
 			return err
 		}
 	}
-	return nil
+	var err error
+	if s.usage, err = s.db.Prepare(usageQuery); err != nil {
+		return err
+	}
+	s.state, err = s.db.Prepare(stateQuery)
+	return err
 }
 
 func (s *SQLite) Close() error {
-	for _, st := range []*sql.Stmt{s.usage, s.state, s.admit} {
-		st.Close()
-	}
+	s.usage.Close()
+	s.state.Close()
 	return s.db.Close()
 }
 
 func ms(t time.Time) int64     { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v) }
-func optTime(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return fromMS(v.Int64)
-}
 
-func (s *SQLite) usageOf(ctx context.Context, key string, now time.Time) (Usage, error) {
-	var u Usage
-	var oh, od sql.NullInt64
-	err := s.usage.QueryRowContext(ctx, ms(now.Add(-Hour)), key, ms(now.Add(-Day))).
-		Scan(&u.MessagesHour, &u.MessagesDay, &u.RecipientsHour, &u.RecipientsDay, &oh, &od)
-	u.OldestHour, u.OldestDay = optTime(oh), optTime(od)
-	return u, err
+// queryer is a *sql.DB, *sql.Tx or *sql.Stmt's QueryRowContext.
+type rowQuerier func(ctx context.Context, args ...any) *sql.Row
+
+func scanUsage(ctx context.Context, q rowQuerier, key string, now time.Time, extra ...any) (Usage, error) {
+	var n [6]int64
+	fm, fh := windowStart(now)
+	err := q(ctx, key, fm, fh).Scan(append([]any{&n[0], &n[1], &n[2], &n[3], &n[4], &n[5]}, extra...)...)
+	return usageFrom(n[0], n[1], n[2], n[3], n[4], n[5]), err
 }
 
 func (s *SQLite) Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error) {
-	var u Usage
-	var oh, od sql.NullInt64
 	var js sql.NullString
-	err := s.state.QueryRowContext(ctx, ms(now.Add(-Hour)), key, ms(now.Add(-Day))).
-		Scan(&u.MessagesHour, &u.MessagesDay, &u.RecipientsHour, &u.RecipientsDay, &oh, &od, &js)
-	u.OldestHour, u.OldestDay = optTime(oh), optTime(od)
+	u, err := scanUsage(ctx, s.state.QueryRowContext, key, now, &js)
 	if err != nil || !js.Valid {
 		return u, nil, err
 	}
@@ -125,18 +124,34 @@ func (s *SQLite) Usage(ctx context.Context, key string, now time.Time) (Usage, *
 	return u, &susp, json.Unmarshal([]byte(js.String), &susp)
 }
 
+// Admit checks and counts in one IMMEDIATE transaction: one WAL commit,
+// and no other writer between the check and the count.
 func (s *SQLite) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	r, err := s.admit.ExecContext(ctx, key, m.ID, ms(m.Time), len(m.Rcpts), ms(now.Add(-Hour)), ms(now.Add(-Day)),
-		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay, m.QueueID, strings.Join(m.Rcpts, "\n"))
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Usage{}, false, err
 	}
-	if n, err := r.RowsAffected(); err != nil || n == 0 {
-		// Refused (or already counted): the usage says which limit.
-		u, uerr := s.usageOf(ctx, key, now)
-		return u, false, errors.Join(err, uerr)
+	defer tx.Rollback()
+	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.usage).QueryRowContext, key, now)
+	if err != nil {
+		return Usage{}, false, err
 	}
-	return Usage{}, true, nil
+	if lim.Check(u, 1, len(m.Rcpts)) != nil {
+		return u, false, nil
+	}
+	for _, b := range []struct{ span, b int64 }{{spanMinute, m.Time.Unix() / spanMinute}, {spanHour, m.Time.Unix() / spanHour}} {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO counters (key, span, b, msgs, rcpts) VALUES (?1, ?2, ?3, 1, ?4)
+			ON CONFLICT (key, span, b) DO UPDATE SET msgs = msgs + 1, rcpts = rcpts + ?4`, key, b.span, b.b, len(m.Rcpts)); err != nil {
+			return Usage{}, false, err
+		}
+	}
+	if m.QueueID != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO msgs (host, qid, key, t, rcpts) VALUES (?, ?, ?, ?, ?)`,
+			m.Host, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
+			return Usage{}, false, err
+		}
+	}
+	return Usage{}, true, tx.Commit()
 }
 
 func (s *SQLite) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
@@ -152,10 +167,20 @@ func (s *SQLite) AddUndeliverable(ctx context.Context, key string, evs []Undeliv
 		}
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM undeliverable WHERE key = ? AND t > ?`, key, ms(now.Add(-Hour))).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM undeliverable WHERE key = ?1 AND t > MAX(?2, COALESCE((SELECT t FROM acks WHERE key = ?1), 0))`,
+		key, ms(now.Add(-Hour))).Scan(&n); err != nil {
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+func (s *SQLite) Acknowledged(ctx context.Context, key string) (time.Time, error) {
+	var t int64
+	err := s.db.QueryRowContext(ctx, `SELECT t FROM acks WHERE key = ?`, key).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return fromMS(t), err
 }
 
 func (s *SQLite) Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
@@ -184,9 +209,15 @@ func queryJSON[T any](ctx context.Context, db *sql.DB, q string, args ...any) ([
 	return out, rows.Err()
 }
 
-func (s *SQLite) Suspend(ctx context.Context, susp Suspension) (bool, error) {
+func (s *SQLite) Suspend(ctx context.Context, susp Suspension, now time.Time) (bool, error) {
 	js, _ := json.Marshal(susp)
-	r, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO suspended (key, s) VALUES (?, ?)`, susp.Key, string(js))
+	var until int64
+	if !susp.Until.IsZero() {
+		until = ms(susp.Until)
+	}
+	r, err := s.db.ExecContext(ctx, `INSERT INTO suspended (key, until, s) VALUES (?1, ?2, ?3)
+		ON CONFLICT (key) DO UPDATE SET until = ?2, s = ?3 WHERE suspended.until != 0 AND suspended.until <= ?4`,
+		susp.Key, until, string(js), ms(now))
 	if err != nil {
 		return false, err
 	}
@@ -194,13 +225,41 @@ func (s *SQLite) Suspend(ctx context.Context, susp Suspension) (bool, error) {
 	return n == 1, err
 }
 
-func (s *SQLite) Unsuspend(ctx context.Context, key string) (bool, error) {
-	r, err := s.db.ExecContext(ctx, `DELETE FROM suspended WHERE key = ?`, key)
+func (s *SQLite) Unsuspend(ctx context.Context, key string, now time.Time) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
-	n, err := r.RowsAffected()
-	return n == 1, err
+	defer tx.Rollback()
+	r, err := tx.ExecContext(ctx, `DELETE FROM suspended WHERE key = ?`, key)
+	if err != nil {
+		return false, err
+	}
+	n, _ := r.RowsAffected()
+	if err := ack(ctx, tx, key, now); err != nil {
+		return false, err
+	}
+	return n == 1, tx.Commit()
+}
+
+func (s *SQLite) Reset(ctx context.Context, key string, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM counters WHERE key = ?`, key); err != nil {
+		return err
+	}
+	if err := ack(ctx, tx, key, now); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func ack(ctx context.Context, tx *sql.Tx, key string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO acks (key, t) VALUES (?, ?)`, key, ms(now))
+	return err
 }
 
 func (s *SQLite) Suspensions(ctx context.Context) ([]Suspension, error) {
@@ -208,7 +267,7 @@ func (s *SQLite) Suspensions(ctx context.Context) ([]Suspension, error) {
 }
 
 func (s *SQLite) Accounts(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM sent UNION SELECT key FROM undeliverable UNION SELECT key FROM suspended ORDER BY 1`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM counters UNION SELECT key FROM undeliverable UNION SELECT key FROM suspended ORDER BY 1`)
 	if err != nil {
 		return nil, err
 	}
@@ -224,23 +283,63 @@ func (s *SQLite) Accounts(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-func (s *SQLite) Owner(ctx context.Context, qid string) (string, []string, error) {
+func (s *SQLite) Owner(ctx context.Context, host, qid string) (string, []string, error) {
 	var key, rcpts string
-	err := s.db.QueryRowContext(ctx, `SELECT key, rcptlist FROM sent WHERE qid = ? AND qid != '' ORDER BY t DESC LIMIT 1`, qid).Scan(&key, &rcpts)
+	var delivered sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT key, rcpts, (SELECT group_concat(rcpt, char(10)) FROM delivered d WHERE d.host = m.host AND d.qid = m.qid)
+		FROM msgs m WHERE host = ? AND qid = ?`, host, qid).Scan(&key, &rcpts, &delivered)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, nil
 	}
-	return key, strings.Split(rcpts, "\n"), err
+	if err != nil {
+		return "", nil, err
+	}
+	return key, pending(strings.Split(rcpts, "\n"), strings.Split(delivered.String, "\n")), nil
+}
+
+// pending returns the recipients not in delivered.
+func pending(rcpts, delivered []string) []string {
+	done := map[string]bool{}
+	for _, d := range delivered {
+		done[d] = true
+	}
+	out := rcpts[:0:0]
+	for _, r := range rcpts {
+		if !done[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *SQLite) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, r := range rcpts {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO delivered (host, qid, rcpt, t) VALUES (?, ?, ?, ?)`, host, qid, r, ms(time.Now())); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (s *SQLite) Purge(ctx context.Context, now time.Time) error {
-	for q, before := range map[string]time.Time{
-		// The window needs a day; the log follower a message's queue id for
-		// as long as it can bounce.
-		`DELETE FROM sent WHERE t <= ?`:          now.Add(-recordTTL),
-		`DELETE FROM undeliverable WHERE t <= ?`: now.Add(-recordTTL),
+	fm, fh := windowStart(now)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		// The windows need their buckets; the log follower a message's
+		// record for as long as it can bounce; the abuse desk the evidence.
+		{`DELETE FROM counters WHERE span = 60 AND b < ? OR span = 3600 AND b < ?`, []any{fm, fh}},
+		{`DELETE FROM msgs WHERE t <= ?`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM delivered WHERE t <= ?`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM undeliverable WHERE t <= ?`, []any{ms(now.Add(-recordTTL))}},
 	} {
-		if _, err := s.db.ExecContext(ctx, q, ms(before)); err != nil {
+		if _, err := s.db.ExecContext(ctx, q.sql, q.args...); err != nil {
 			return err
 		}
 	}

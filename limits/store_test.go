@@ -35,43 +35,56 @@ func TestStores(t *testing.T) {
 
 func testStore(t *testing.T, st limits.Store) {
 	ctx := context.Background()
-	now := time.Now().Truncate(time.Millisecond)
+	// Mid-minute, so that "a second later" stays in the same bucket.
+	now := time.Now().Truncate(time.Minute).Add(30 * time.Second)
 	lim := limits.Limits{MessagesPerHour: 3, RecipientsPerDay: 10}
 
-	// Rolling windows: a message 2 h ago counts for the day only.
-	if _, ok, err := st.Admit(ctx, "alice", limits.Sent{ID: "old", Rcpts: []string{"a", "b"}, Time: now.Add(-2 * time.Hour)}, lim, now.Add(-2*time.Hour)); !ok || err != nil {
+	// Buckets: a message 2 h ago counts for the day only.
+	if _, ok, err := st.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"a", "b"}, Time: now.Add(-2 * time.Hour)}, lim, now.Add(-2*time.Hour)); !ok || err != nil {
 		t.Fatalf("admit old: %v %v", ok, err)
 	}
 	for i := range 3 {
-		_, ok, err := st.Admit(ctx, "alice", limits.Sent{ID: fmt.Sprint("m", i), QueueID: fmt.Sprint("Q", i), Rcpts: []string{"x"}, Time: now.Add(time.Duration(i) * time.Second)}, lim, now)
+		_, ok, err := st.Admit(ctx, "alice", limits.Sent{Host: "mx1", QueueID: fmt.Sprint("Q", i), Rcpts: []string{"x", "y"}[:1+i%2], Time: now.Add(time.Duration(i) * time.Second)}, lim, now)
 		if !ok || err != nil {
 			t.Fatalf("admit %d: %v %v", i, ok, err)
 		}
 	}
-	u, ok, err := st.Admit(ctx, "alice", limits.Sent{ID: "m4", Rcpts: []string{"x"}, Time: now}, lim, now)
+	u, ok, err := st.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"x"}, Time: now}, lim, now)
 	if ok || err != nil {
 		t.Fatalf("4th message in an hour admitted: %v", err)
 	}
-	want := limits.Usage{MessagesHour: 3, MessagesDay: 4, RecipientsHour: 3, RecipientsDay: 5, OldestHour: now, OldestDay: now.Add(-2 * time.Hour)}
+	minute, hour := now.Truncate(time.Minute), now.Add(-2*time.Hour).Truncate(time.Hour)
+	want := limits.Usage{MessagesHour: 3, MessagesDay: 4, RecipientsHour: 4, RecipientsDay: 6, OldestHour: minute, OldestDay: hour}
+	if !u.OldestHour.Equal(want.OldestHour) || !u.OldestDay.Equal(want.OldestDay) {
+		t.Errorf("oldest buckets %v %v, want %v %v", u.OldestHour, u.OldestDay, want.OldestHour, want.OldestDay)
+	}
+	u.OldestHour, u.OldestDay, want.OldestHour, want.OldestDay = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	if u != want {
 		t.Errorf("usage\n got %+v\nwant %+v", u, want)
 	}
-	if e := lim.Check(u, 1, 1); e == nil || e.What != "messages per hour" || !e.FreeAt.Equal(now.Add(time.Hour)) {
+	if e := lim.Check(u, 1, 1); e == nil || e.What != "messages per hour" {
 		t.Errorf("exceeded %+v", e)
 	}
-	if u2, s, err := st.Usage(ctx, "alice", now); u2 != u || s != nil || err != nil {
-		t.Errorf("Usage %+v %v %v", u2, s, err)
+	// An hour and a minute later the hour window is empty, the day's not.
+	if u2, _, err := st.Usage(ctx, "alice", now.Add(61*time.Minute)); u2.MessagesHour != 0 || u2.MessagesDay != 4 || err != nil {
+		t.Errorf("usage an hour later %+v %v", u2, err)
 	}
-	// A message admitted once is not counted twice.
-	st.Admit(ctx, "alice", limits.Sent{ID: "m0", Rcpts: []string{"x"}, Time: now}, limits.Limits{}, now)
-	if u3, _, _ := st.Usage(ctx, "alice", now); u3.MessagesHour != 3 {
-		t.Errorf("re-admitted id counted again: %+v", u3)
-	}
-	if key, rcpts, err := st.Owner(ctx, "Q1"); key != "alice" || len(rcpts) != 1 || err != nil {
+
+	// Message records: by host and queue id; delivered recipients drop out.
+	if key, rcpts, err := st.Owner(ctx, "mx1", "Q1"); key != "alice" || len(rcpts) != 2 || err != nil {
 		t.Errorf("owner %q %v %v", key, rcpts, err)
 	}
-	if key, _, err := st.Owner(ctx, "nope"); key != "" || err != nil {
-		t.Errorf("unknown qid owner %q %v", key, err)
+	if err := st.Delivered(ctx, "mx1", "Q1", []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, rcpts, _ := st.Owner(ctx, "mx1", "Q1"); len(rcpts) != 1 || rcpts[0] != "y" {
+		t.Errorf("after delivery of x, pending %v", rcpts)
+	}
+	if key, _, err := st.Owner(ctx, "mx2", "Q1"); key != "" || err != nil {
+		t.Errorf("another host's queue id found: %q %v", key, err)
+	}
+	if err := st.Delivered(ctx, "mx2", "Q9", []string{"x"}); err != nil {
+		t.Errorf("delivery of an unknown message: %v", err)
 	}
 
 	// Undeliverable events are idempotent by id; only the last hour counts.
@@ -93,10 +106,10 @@ func testStore(t *testing.T, st limits.Store) {
 
 	// Suspension: once, persisted with evidence, lifted once.
 	s := limits.Suspension{Key: "alice", Since: now, Reason: "test", By: "milterd", Evidence: evs[1:]}
-	if created, err := st.Suspend(ctx, s); !created || err != nil {
+	if created, err := st.Suspend(ctx, s, now); !created || err != nil {
 		t.Fatalf("suspend %v %v", created, err)
 	}
-	if created, _ := st.Suspend(ctx, s); created {
+	if created, _ := st.Suspend(ctx, s, now); created {
 		t.Error("suspended twice")
 	}
 	if _, got, _ := st.Usage(ctx, "alice", now); got == nil || got.Reason != "test" || len(got.Evidence) != 2 || !got.Active(now) {
@@ -108,11 +121,40 @@ func testStore(t *testing.T, st limits.Store) {
 	if acc, _ := st.Accounts(ctx); len(acc) != 1 || acc[0] != "alice" {
 		t.Errorf("accounts %v", acc)
 	}
-	if ok, _ := st.Unsuspend(ctx, "alice"); !ok {
+	// Unsuspend acknowledges the evidence: the next bounce counts 1, not 3;
+	// the events stay as history.
+	later := now.Add(time.Second)
+	if ok, _ := st.Unsuspend(ctx, "alice", later); !ok {
 		t.Error("unsuspend found nothing")
 	}
-	if ok, _ := st.Unsuspend(ctx, "alice"); ok {
+	if ok, _ := st.Unsuspend(ctx, "alice", later); ok {
 		t.Error("unsuspended twice")
+	}
+	if acked, err := st.Acknowledged(ctx, "alice"); !acked.Equal(later) || err != nil {
+		t.Errorf("acknowledged %v %v", acked, err)
+	}
+	next := []limits.Undeliverable{{ID: "e4", Time: later.Add(time.Second), Rcpt: "c@x", Status: "5.1.1", Source: "log"}}
+	if n, _ := st.AddUndeliverable(ctx, "alice", next, later.Add(time.Second)); n != 1 {
+		t.Errorf("after unsuspend, %d count toward the next suspension, want 1", n)
+	}
+	if got, _ := st.Undeliverables(ctx, "alice", now.Add(-3*time.Hour)); len(got) != 4 {
+		t.Errorf("history after unsuspend: %d events, want 4", len(got))
+	}
+	// An expired suspension gives way to a new one, manual or not.
+	exp := limits.Suspension{Key: "bob", Since: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour), Reason: "old", By: "milterd"}
+	st.Suspend(ctx, exp, now.Add(-2*time.Hour))
+	if created, err := st.Suspend(ctx, limits.Suspension{Key: "bob", Since: now, Reason: "manual", By: "abuse"}, now); !created || err != nil {
+		t.Errorf("manual suspension over an expired one: %v %v", created, err)
+	}
+	if created, _ := st.Suspend(ctx, limits.Suspension{Key: "bob", Since: now, Reason: "again", By: "abuse"}, now); created {
+		t.Error("suspended over an active suspension")
+	}
+	// Reset clears the counters.
+	if err := st.Reset(ctx, "alice", later); err != nil {
+		t.Fatal(err)
+	}
+	if u, _, _ := st.Usage(ctx, "alice", later); u.MessagesHour != 0 || u.MessagesDay != 0 {
+		t.Errorf("after reset %+v", u)
 	}
 	if err := st.Purge(ctx, now.Add(8*24*time.Hour)); err != nil {
 		t.Error(err)
@@ -127,11 +169,11 @@ func TestAdmitConcurrent(t *testing.T) {
 			var mu sync.Mutex
 			admitted := 0
 			now := time.Now()
-			for i := range 50 {
+			for range 50 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, ok, err := st.Admit(context.Background(), "bulk", limits.Sent{ID: fmt.Sprint(i), Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 20}, now)
+					_, ok, err := st.Admit(context.Background(), "bulk", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 20}, now)
 					if err != nil {
 						t.Error(err)
 					}
@@ -165,7 +207,7 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("%s: %d, want %d", key, got, want)
 		}
 	}
-	if !p.For("bulk@example.net").Unlimited() {
+	if !p.For("bulk@example.net").Unlimited() || p.For("alice").Unlimited() {
 		t.Error("empty limits are not unlimited")
 	}
 }

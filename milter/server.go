@@ -74,7 +74,7 @@ var macros = map[gomilter.MacroStage][]gomilter.MacroName{
 // per message.
 const (
 	wantProtocol = gomilter.OptRcptRej | gomilter.OptHeaderLeadingSpace
-	wantActions  = gomilter.OptAddHeader | gomilter.OptQuarantine
+	wantActions  = gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine
 )
 
 var libLogOnce sync.Once
@@ -90,8 +90,8 @@ func New(log *slog.Logger, st *State) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.state.Store(st)
 	opts := []gomilter.Option{
-		gomilter.WithDynamicMilter(func(_ uint32, _ gomilter.OptAction, proto gomilter.OptProtocol, _ gomilter.DataSize) gomilter.Milter {
-			return &session{srv: s, proto: proto}
+		gomilter.WithDynamicMilter(func(_ uint32, actions gomilter.OptAction, proto gomilter.OptProtocol, _ gomilter.DataSize) gomilter.Milter {
+			return &session{srv: s, proto: proto, actions: actions}
 		}),
 		gomilter.WithActions(wantActions),
 		gomilter.WithProtocols(wantProtocol),
@@ -148,6 +148,9 @@ func (s *Server) negotiate(mtaVersion, milterVersion uint32, mtaActions, milterA
 	}
 	if mtaProto&gomilter.OptHeaderLeadingSpace == 0 {
 		s.warn("SMFIP_HDR_LEADSPC", "header whitespace after the colon is normalised to one space")
+	}
+	if mtaActions&gomilter.OptChangeHeader == 0 {
+		s.warn("SMFIF_CHGHDRS", "an account header from an untrusted client (limits.trusted_header) cannot be removed")
 	}
 	if mtaActions&gomilter.OptQuarantine == 0 {
 		s.warn("SMFIF_QUARANTINE", "the MTA's hold queue cannot be used")

@@ -19,10 +19,11 @@ import (
 // session is one milter connection, normally one SMTP session. It carries
 // the connection data across the messages of the session.
 type session struct {
-	srv   *Server
-	proto gomilter.OptProtocol
-	conn  policy.Conn
-	tx    *txn
+	srv     *Server
+	proto   gomilter.OptProtocol
+	actions gomilter.OptAction // what the MTA lets us do
+	conn    policy.Conn
+	tx      *txn
 }
 
 // txn is the state of one message.
@@ -197,6 +198,18 @@ func (s *session) Cleanup(gomilter.Modifier) {
 	}
 }
 
+// count returns how many header fields of the message are named name: the
+// milter protocol addresses a field by its index among those.
+func (t *txn) count(name string) int {
+	n := 0
+	for _, h := range t.Headers {
+		if strings.EqualFold(h.Name, name) {
+			n++
+		}
+	}
+	return n
+}
+
 // write appends to the spool, remembering the first error.
 func (s *session) write(t *txn, str string) {
 	if t.err == nil {
@@ -239,6 +252,13 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 		resp = gomilter.RespAccept
 		if t.st.HeaderName != "" {
 			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
+		}
+		if s.actions&gomilter.OptChangeHeader != 0 {
+			for _, name := range t.Removals() {
+				for i := t.count(name); i > 0 && err == nil; i-- {
+					err = m.ChangeHeader(i, name, "") // RFC-less milter rule: an empty value deletes
+				}
+			}
 		}
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))

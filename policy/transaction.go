@@ -54,10 +54,18 @@ type Transaction struct {
 	Message  Message // set at end-of-message
 	Start    time.Time
 
-	stamps  []string
-	streams []openStream // by pipeline entry, from end-of-headers on
-	values  map[any]any
+	stamps   []string
+	removals []string
+	streams  []openStream // by pipeline entry, from end-of-headers on
+	values   map[any]any
 }
+
+// RemoveHeader asks for every field named name to be removed from the
+// message when it is accepted.
+func (t *Transaction) RemoveHeader(name string) { t.removals = append(t.removals, name) }
+
+// Removals returns the header names to remove, as RemoveHeader asked.
+func (t *Transaction) Removals() []string { return t.removals }
 
 // Value returns what a check stored with SetValue for this transaction.
 func (t *Transaction) Value(key any) any { return t.values[key] }

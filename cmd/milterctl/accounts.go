@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/user"
 	"strings"
@@ -26,10 +27,11 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		return err
 	}
 	defer st.Close()
-	pol, err := limits.PolicyFromConfig(cfg.Limits)
+	eng, err := limits.NewEngineFromConfig(cfg, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
+	pol := eng.Policy
 	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "JSON output")
@@ -40,6 +42,11 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		return err
 	}
 	now := time.Now()
+	for i, p := range pos {
+		if !strings.HasPrefix(p, "ip:") {
+			pos[i] = eng.Accounts.Login(p) // as milterd keys it
+		}
+	}
 	switch args[0] {
 	case "list":
 		return list(ctx, st, pol, *suspendedOnly, *asJSON, now, out)
@@ -52,7 +59,7 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		if len(pos) != 1 || *reason == "" {
 			return usageError("accounts suspend takes one account and --reason")
 		}
-		ok, err := st.Suspend(ctx, limits.Suspension{Key: pos[0], Since: now, Reason: *reason, By: operator()})
+		ok, err := st.Suspend(ctx, limits.Suspension{Key: pos[0], Since: now, Reason: *reason, By: operator()}, now)
 		if err != nil {
 			return err
 		}
@@ -64,22 +71,28 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		if len(pos) != 1 {
 			return usageError("accounts unsuspend takes one account")
 		}
-		ok, err := st.Unsuspend(ctx, pos[0])
+		ok, err := st.Unsuspend(ctx, pos[0], now)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("%s is not suspended", pos[0])
 		}
-		fmt.Fprintf(out, "%s unsuspended: its next message is accepted\n", pos[0])
+		fmt.Fprintf(out, "%s unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension\n", pos[0])
+	case "reset":
+		if len(pos) != 1 {
+			return usageError("accounts reset takes one account")
+		}
+		if err := st.Reset(ctx, pos[0], now); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s reset: message and recipient counters cleared, undeliverable recipients so far acknowledged\n", pos[0])
 	default:
 		return usageError("unknown command accounts " + args[0])
 	}
 	return nil
 }
 
-// operator is who runs the command, for the record: the user behind sudo
-// if there is one.
 // operator is who runs milterctl, for the audit trail: taken at start,
 // before asStateOwner switches users.
 func operator() string { return operatorName }
@@ -102,6 +115,10 @@ type accountView struct {
 	Usage      limits.Usage           `json:"usage"`
 	Suspension *limits.Suspension     `json:"suspension,omitempty"`
 	Recent     []limits.Undeliverable `json:"undeliverable_24h,omitempty"`
+	// Acknowledged: undeliverables up to then (unsuspend, reset) are
+	// history; Counting: those that count toward the next suspension.
+	Acknowledged time.Time `json:"acknowledged,omitzero"`
+	Counting     int       `json:"counting"`
 }
 
 func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, now time.Time, recent bool) (accountView, error) {
@@ -109,6 +126,14 @@ func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	v := accountView{Account: key, Limits: pol.For(key), Usage: u, Suspension: susp}
 	if err == nil && recent {
 		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-limits.Day))
+	}
+	if err == nil && recent {
+		v.Acknowledged, err = st.Acknowledged(ctx, key)
+		for _, e := range v.Recent {
+			if e.Time.After(now.Add(-limits.Hour)) && e.Time.After(v.Acknowledged) {
+				v.Counting++
+			}
+		}
 	}
 	return v, err
 }
@@ -173,28 +198,36 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	fmt.Fprintf(tw, "Account:\t%s\nState:\t%s\n", v.Account, state(v.Suspension, now))
 	fmt.Fprintf(tw, "Messages:\t%s in the last hour, %s in the last day\n", of(v.Usage.MessagesHour, v.Limits.MessagesPerHour), of(v.Usage.MessagesDay, v.Limits.MessagesPerDay))
 	fmt.Fprintf(tw, "Recipients:\t%s in the last hour, %s in the last day\n", of(v.Usage.RecipientsHour, v.Limits.RecipientsPerHour), of(v.Usage.RecipientsDay, v.Limits.RecipientsPerDay))
-	fmt.Fprintf(tw, "Undeliverable threshold:\t%d per hour\n", v.Limits.UndeliverablePerHour)
+	fmt.Fprintf(tw, "Undeliverable threshold:\t%d per hour; %d counting now\n", v.Limits.UndeliverablePerHour, v.Counting)
+	if !v.Acknowledged.IsZero() {
+		fmt.Fprintf(tw, "Acknowledged:\t%s (unsuspend or reset: earlier ones are history)\n", v.Acknowledged.Local().Format(time.DateTime))
+	}
 	tw.Flush()
 	if s := v.Suspension; s != nil {
 		fmt.Fprintf(out, "\nSuspension: %s\n", s.Reason)
 		if len(s.Evidence) > 0 {
 			fmt.Fprintln(out, "Evidence:")
-			undeliverables(out, s.Evidence)
+			undeliverables(out, s.Evidence, time.Time{})
 		}
 	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
-	undeliverables(out, v.Recent)
+	undeliverables(out, v.Recent, v.Acknowledged)
 	return nil
 }
 
-func undeliverables(out io.Writer, evs []limits.Undeliverable) {
+// undeliverables lists events; those up to acked are marked as history.
+func undeliverables(out io.Writer, evs []limits.Undeliverable, acked time.Time) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, e := range evs {
 		text := e.Text
 		if len(text) > 60 {
 			text = text[:57] + "..."
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Source, e.Status, e.Rcpt, orDash(e.QueueID), strings.ReplaceAll(text, "\t", " "))
+		mark := ""
+		if !e.Time.After(acked) {
+			mark = " (acknowledged)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), e.Source, e.Status, e.Rcpt, orDash(e.QueueID), strings.ReplaceAll(text, "\t", " "), mark)
 	}
 	tw.Flush()
 }

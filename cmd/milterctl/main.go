@@ -22,7 +22,8 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   accounts list [--suspended] [--json]
   accounts show ACCOUNT [--json]
   accounts suspend ACCOUNT --reason TEXT
-  accounts unsuspend ACCOUNT
+  accounts unsuspend ACCOUNT      (its undeliverables so far stop counting)
+  accounts reset ACCOUNT          (clears its counters, too)
 
   quarantine list [--user U] [--reason R] [--since 24h] [--state held] [--json]
   quarantine show ID [--json]

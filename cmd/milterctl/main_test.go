@@ -67,6 +67,22 @@ func TestAccountsAgainstMilterd(t *testing.T) {
 	if got := send(); got != "250" {
 		t.Fatalf("after unsuspend: %s", got)
 	}
+	// Unsuspend acknowledged the three: one more refused recipient does
+	// not suspend the account again; they stay visible as history.
+	s.Dial(t).Send("alice@customer.test", []string{"n1@remote.test", "friend@remote.test"}, harness.Msg("alice@customer.test", "n1@remote.test", "typo", "typo"))
+	if got := send(); got != "250" {
+		t.Fatalf("one bounce after unsuspend suspended the account again: %s", got)
+	}
+	out, _ = ctl(t, cfg, "accounts", "show", "alice")
+	if !strings.Contains(out, "1 counting now") || strings.Count(out, "(acknowledged)") != 3 {
+		t.Errorf("show after unsuspend:\n%s", out)
+	}
+	if out, code := ctl(t, cfg, "accounts", "reset", "ALICE"); code != 0 || !strings.Contains(out, "alice reset") {
+		t.Fatalf("reset (%d): %s", code, out)
+	}
+	if out, _ = ctl(t, cfg, "accounts", "show", "alice"); !strings.Contains(out, "0/50 in the last hour") || !strings.Contains(out, "0 counting now") {
+		t.Errorf("show after reset:\n%s", out)
+	}
 	if out, code := ctl(t, cfg, "accounts", "unsuspend", "alice"); code != 1 || !strings.Contains(out, "not suspended") {
 		t.Errorf("second unsuspend (%d): %s", code, out)
 	}

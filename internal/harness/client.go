@@ -93,6 +93,9 @@ func (c *Client) SendFrom(from string, rcpts []string, msg io.Reader) Result {
 	return r
 }
 
+// Raw is the SMTP client, for tests that act between the commands.
+func (c *Client) Raw() *smtp.Client { return c.c }
+
 // Quit ends the session politely.
 func (c *Client) Quit() error { return c.c.Quit() }
 

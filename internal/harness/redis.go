@@ -5,13 +5,22 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
 // Redis is a running redis-server on a free loopback port.
 type Redis struct {
 	Addr string
+	cmd  *exec.Cmd
 }
+
+// Pause stops the server (SIGSTOP): clients time out, as with a server
+// that hangs or a network that drops packets.
+func (r *Redis) Pause() { r.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on (SIGCONT).
+func (r *Redis) Resume() { r.cmd.Process.Signal(syscall.SIGCONT) }
 
 // StartRedis starts redis-server without persistence and stops it by PID
 // at cleanup.
@@ -21,8 +30,10 @@ func StartRedis(t T) *Redis {
 	dir := Dir(t, "redis")
 	port := FreePort(t)
 	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	Start(t, exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")))
+	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	Start(t, r.cmd)
+	t.Cleanup(r.Resume) // a paused server does not stop on SIGTERM
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", r.Addr)
 		if err == nil {

@@ -27,13 +27,19 @@ type Sink struct {
 	mu      sync.Mutex
 	msgs    []Message
 	arrived chan struct{}
-	refuse  map[string]*smtp.SMTPError
+	answers map[string]answer
+}
+
+// answer is how the sink answers RCPT TO for one address.
+type answer struct {
+	delay time.Duration
+	err   *smtp.SMTPError
 }
 
 // StartSink starts a sink on a free loopback port.
 func StartSink(t T) *Sink {
 	t.Helper()
-	s := &Sink{arrived: make(chan struct{}, 1), refuse: map[string]*smtp.SMTPError{}}
+	s := &Sink{arrived: make(chan struct{}, 1), answers: map[string]answer{}}
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "sink.test"
 	s.srv.MaxMessageBytes = 200 << 20
@@ -50,10 +56,25 @@ func StartSink(t T) *Sink {
 }
 
 // Refuse makes the sink answer RCPT TO:<addr> with a permanent 550 5.1.1.
-func (s *Sink) Refuse(addr string) {
+func (s *Sink) Refuse(addr string) { s.Answer(addr, 0, refused) }
+
+// Defer makes the sink answer RCPT TO:<addr> with a temporary 450 4.2.0.
+func (s *Sink) Defer(addr string) {
+	s.Answer(addr, 0, &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "mailbox busy, try later"})
+}
+
+var refused = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
+
+// RefuseAfter refuses addr like Refuse, but only after delay: the MTA's
+// bounce comes that much after the message was accepted.
+func (s *Sink) RefuseAfter(addr string, delay time.Duration) { s.Answer(addr, delay, refused) }
+
+// Answer makes the sink answer RCPT TO:<addr> with err (nil: accept) after
+// delay.
+func (s *Sink) Answer(addr string, delay time.Duration, err *smtp.SMTPError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.refuse[addr] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
+	s.answers[addr] = answer{delay, err}
 }
 
 // Messages returns a copy of what arrived so far.
@@ -93,10 +114,11 @@ func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 }
 func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.sink.mu.Lock()
-	err := ss.sink.refuse[to]
+	a := ss.sink.answers[to]
 	ss.sink.mu.Unlock()
-	if err != nil {
-		return err
+	time.Sleep(a.delay)
+	if a.err != nil {
+		return a.err
 	}
 	ss.msg.Rcpts = append(ss.msg.Rcpts, to)
 	return nil
