@@ -14,9 +14,8 @@ import (
 // Redis is the shared store for a fleet of smarthosts. Every operation is
 // one Lua script or command, so limits hold exactly across hosts.
 //
-// Keys: og:c:{account} (hash of bucket counters: m<minute> and r<minute>
-// for the hour window, M<hour> and R<hour> for the day; at most 168 fields,
-// the stale ones dropped by the scripts), og:und:{account} (sorted set of
+// Keys: og:c:{account} (hash: two rings of bucket counters, at most 84
+// fields; see usageLua), og:und:{account} (sorted set of
 // event ids) with og:undev:{account} (hash id -> event JSON), og:ack (hash
 // account -> acknowledged ms), og:susp (hash account -> suspension JSON)
 // with og:suspuntil (hash account -> until ms, 0: none),
@@ -43,38 +42,46 @@ func OpenRedis(ctx context.Context, addr string) (*Redis, error) {
 
 func (r *Redis) Close() error { return r.c.Close() }
 
-// usageLua sums the buckets of KEYS[1] in the windows starting at minute
-// bucket fm and hour bucket fh, dropping stale ones, as {msgs_h, msgs_d,
-// rcpts_h, rcpts_d, oldest minute, oldest hour}.
+// usageLua reads KEYS[1]'s two rings of counters: fields m0–m59 hold the
+// minute buckets (minute mod 60), h0–h23 the hour buckets (hour mod 24),
+// each "bucket:msgs:rcpts". A field is reused when its slot comes round, so
+// the hash never grows past 84 fields and a check reads at most those,
+// whatever the account has sent. usage sums the fields still in the
+// windows starting at minute fm and hour fh: {msgs_h, msgs_d, rcpts_h,
+// rcpts_d, oldest minute, oldest hour}.
 const usageLua = `
-local function usage(key, fm, fh)
+local fields = {}
+for i = 0, 59 do fields[#fields+1] = 'm' .. i end
+for i = 0, 23 do fields[#fields+1] = 'h' .. i end
+local function slots(key)
+  return redis.call('HMGET', key, unpack(fields))
+end
+local function parse(v)
+  if not v then return nil end
+  local b, m, r = string.match(v, '^(%d+):(%d+):(%d+)$')
+  return tonumber(b), tonumber(m), tonumber(r)
+end
+local function usage(v, fm, fh)
   local u = {0, 0, 0, 0, 0, 0}
-  local all = redis.call('HGETALL', key)
-  local stale = {}
-  for i = 1, #all, 2 do
-    local kind, b = string.sub(all[i], 1, 1), tonumber(string.sub(all[i], 2))
-    local n = tonumber(all[i+1])
-    local first = fh
-    if kind == 'm' or kind == 'r' then first = fm end
-    if b < first then
-      stale[#stale+1] = all[i]
-    elseif kind == 'm' then
-      u[1] = u[1] + n
-      if u[5] == 0 or b < u[5] then u[5] = b end
-    elseif kind == 'M' then
-      u[2] = u[2] + n
-      if u[6] == 0 or b < u[6] then u[6] = b end
-    elseif kind == 'r' then u[3] = u[3] + n
-    else u[4] = u[4] + n end
+  for i = 1, 84 do
+    local b, m, r = parse(v[i])
+    if b then
+      local w, first = 0, fm
+      if i > 60 then w, first = 1, fh end
+      if b >= first then
+        u[1+w] = u[1+w] + m
+        u[3+w] = u[3+w] + r
+        if u[5+w] == 0 or b < u[5+w] then u[5+w] = b end
+      end
+    end
   end
-  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   return u
 end
 `
 
 // usageScript: KEYS counters, og:susp; ARGV fm, fh, account.
 var usageScript = redis.NewScript(usageLua + `
-local u = usage(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local u = usage(slots(KEYS[1]), tonumber(ARGV[1]), tonumber(ARGV[2]))
 u[7] = redis.call('HGET', KEYS[2], ARGV[3]) or ''
 return u`)
 
@@ -82,7 +89,8 @@ return u`)
 // rcpt count, limits (4), account, rcpts ("" qid: no record).
 var admitScript = redis.NewScript(usageLua + `
 local n = tonumber(ARGV[5])
-local u = usage(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local v = slots(KEYS[1])
+local u = usage(v, tonumber(ARGV[1]), tonumber(ARGV[2]))
 local add = {1, 1, n, n}
 for i = 1, 4 do
   local lim = tonumber(ARGV[5 + i])
@@ -91,10 +99,16 @@ for i = 1, 4 do
     return u
   end
 end
-redis.call('HINCRBY', KEYS[1], 'm' .. ARGV[3], 1)
-redis.call('HINCRBY', KEYS[1], 'r' .. ARGV[3], n)
-redis.call('HINCRBY', KEYS[1], 'M' .. ARGV[4], 1)
-redis.call('HINCRBY', KEYS[1], 'R' .. ARGV[4], n)
+-- count in the slot: added to its bucket, or a fresh one over an older
+local function bump(idx, field, b)
+  local cb, cm, cr = parse(v[idx])
+  if cb and cb > b then return end
+  if cb ~= b then cm, cr = 0, 0 end
+  redis.call('HSET', KEYS[1], field, b .. ':' .. (cm + 1) .. ':' .. (cr + n))
+end
+local minute, hour = tonumber(ARGV[3]), tonumber(ARGV[4])
+bump(1 + minute % 60, 'm' .. (minute % 60), minute)
+bump(61 + hour % 24, 'h' .. (hour % 24), hour)
 redis.call('PEXPIRE', KEYS[1], 90000000)
 if KEYS[2] ~= '' then
   redis.call('DEL', KEYS[2])

@@ -27,7 +27,7 @@ const schemaVersion = 2
 
 const schema = `
 DROP TABLE IF EXISTS sent;
-CREATE TABLE IF NOT EXISTS counters (key TEXT NOT NULL, span INTEGER NOT NULL, b INTEGER NOT NULL, msgs INTEGER NOT NULL, rcpts INTEGER NOT NULL, PRIMARY KEY (key, span, b)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (key TEXT NOT NULL, slot INTEGER NOT NULL, b INTEGER NOT NULL, msgs INTEGER NOT NULL, rcpts INTEGER NOT NULL, PRIMARY KEY (key, slot)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS msgs (host TEXT NOT NULL, qid TEXT NOT NULL, key TEXT NOT NULL, t INTEGER NOT NULL, rcpts TEXT NOT NULL, PRIMARY KEY (host, qid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS msgs_t ON msgs (t);
 CREATE TABLE IF NOT EXISTS delivered (host TEXT NOT NULL, qid TEXT NOT NULL, rcpt TEXT NOT NULL, t INTEGER NOT NULL, PRIMARY KEY (host, qid, rcpt)) WITHOUT ROWID;
@@ -55,21 +55,30 @@ func OpenSQLite(path string) (*SQLite, error) {
 	return s, nil
 }
 
-// Spans of the counter buckets, in seconds.
-const (
-	spanMinute = 60
-	spanHour   = 3600
-)
+// The counters are two rings per account: slots 0–59 hold the minute
+// buckets (slot = minute mod 60), slots 100–123 the hour buckets (100 +
+// hour mod 24), each row with the bucket it counts now. A row is reused when
+// its slot comes round again, so an account never has more than 84 rows,
+// and a check reads those, whatever it has sent.
+const hourSlots = 100
 
-// usageQuery sums the buckets of both windows: at most 60 + 24 rows of the
-// primary key, whatever the account has sent. ?1 key, ?2 first minute
+// usageQuery sums the rows still in their window. ?1 key, ?2 first minute
 // bucket, ?3 first hour bucket.
 const (
 	usageQuery = `SELECT
-		COALESCE(SUM(CASE WHEN span = 60 THEN msgs END), 0), COALESCE(SUM(CASE WHEN span = 3600 THEN msgs END), 0),
-		COALESCE(SUM(CASE WHEN span = 60 THEN rcpts END), 0), COALESCE(SUM(CASE WHEN span = 3600 THEN rcpts END), 0),
-		COALESCE(MIN(CASE WHEN span = 60 THEN b END), 0), COALESCE(MIN(CASE WHEN span = 3600 THEN b END), 0)
-		FROM counters WHERE key = ?1 AND (span = 60 AND b >= ?2 OR span = 3600 AND b >= ?3)`
+		COALESCE(SUM(CASE WHEN slot < 100 AND b >= ?2 THEN msgs END), 0), COALESCE(SUM(CASE WHEN slot >= 100 AND b >= ?3 THEN msgs END), 0),
+		COALESCE(SUM(CASE WHEN slot < 100 AND b >= ?2 THEN rcpts END), 0), COALESCE(SUM(CASE WHEN slot >= 100 AND b >= ?3 THEN rcpts END), 0),
+		COALESCE(MIN(CASE WHEN slot < 100 AND b >= ?2 THEN b END), 0), COALESCE(MIN(CASE WHEN slot >= 100 AND b >= ?3 THEN b END), 0)
+		FROM counters WHERE key = ?1`
+	// bumpQuery counts a message in its slot: added to the slot's bucket,
+	// or starting it afresh when the slot still holds an older bucket.
+	// ?1 key, ?2 slot, ?3 bucket, ?4 recipients.
+	bumpQuery = `INSERT INTO counters (key, slot, b, msgs, rcpts) VALUES (?1, ?2, ?3, 1, ?4)
+		ON CONFLICT (key, slot) DO UPDATE SET
+			msgs = CASE WHEN b = excluded.b THEN msgs + 1 ELSE 1 END,
+			rcpts = CASE WHEN b = excluded.b THEN rcpts + excluded.rcpts ELSE excluded.rcpts END,
+			b = excluded.b
+		WHERE excluded.b >= b`
 	// stateQuery is usageQuery with the suspension: MAIL FROM's one statement.
 	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = ?1) FROM (` + usageQuery + `) AS u`
 )
@@ -139,9 +148,9 @@ func (s *SQLite) Admit(ctx context.Context, key string, m Sent, lim Limits, now 
 	if lim.Check(u, 1, len(m.Rcpts)) != nil {
 		return u, false, nil
 	}
-	for _, b := range []struct{ span, b int64 }{{spanMinute, m.Time.Unix() / spanMinute}, {spanHour, m.Time.Unix() / spanHour}} {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO counters (key, span, b, msgs, rcpts) VALUES (?1, ?2, ?3, 1, ?4)
-			ON CONFLICT (key, span, b) DO UPDATE SET msgs = msgs + 1, rcpts = rcpts + ?4`, key, b.span, b.b, len(m.Rcpts)); err != nil {
+	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
+	for _, b := range []struct{ slot, b int64 }{{minute % hourBuckets, minute}, {hourSlots + hour%dayBuckets, hour}} {
+		if _, err := tx.ExecContext(ctx, bumpQuery, key, b.slot, b.b, len(m.Rcpts)); err != nil {
 			return Usage{}, false, err
 		}
 	}
@@ -332,9 +341,10 @@ func (s *SQLite) Purge(ctx context.Context, now time.Time) error {
 		sql  string
 		args []any
 	}{
-		// The windows need their buckets; the log follower a message's
-		// record for as long as it can bounce; the abuse desk the evidence.
-		{`DELETE FROM counters WHERE span = 60 AND b < ? OR span = 3600 AND b < ?`, []any{fm, fh}},
+		// Rows out of their window count nothing (an idle account's go);
+		// the log follower needs a message's record for as long as it can
+		// bounce; the abuse desk the evidence.
+		{`DELETE FROM counters WHERE slot < 100 AND b < ? OR slot >= 100 AND b < ?`, []any{fm, fh}},
 		{`DELETE FROM msgs WHERE t <= ?`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM delivered WHERE t <= ?`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM undeliverable WHERE t <= ?`, []any{ms(now.Add(-recordTTL))}},

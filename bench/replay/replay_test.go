@@ -1,0 +1,30 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// The short form of the replay, run by make test: a day of 200 accounts in
+// 15 s per store. Correctness is asserted (no false suspension, every
+// compromised account suspended); the delays are reported, not asserted:
+// figures belong to the benchmark run (docs/BENCHMARKS.md).
+func TestReplayShort(t *testing.T) {
+	for _, kind := range []string{"sqlite", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			r := Run(t, kind, 200, 15*time.Second, 7)
+			if len(r.False) > 0 {
+				t.Errorf("false suspensions: %v", r.False)
+			}
+			for _, a := range compromised {
+				d, ok := r.Delay[a]
+				if !ok {
+					t.Errorf("%s was not suspended", a)
+				}
+				t.Logf("%s suspended %v after the crossing line", a, d)
+			}
+			t.Logf("%d log lines, %d messages", r.Lines, r.Messages)
+		})
+	}
+}
