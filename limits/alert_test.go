@@ -3,6 +3,7 @@ package limits_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -82,5 +83,26 @@ func TestSuspensionAlertsAndExpiry(t *testing.T) {
 	case <-posted:
 	case <-time.After(5 * time.Second):
 		t.Error("second suspension not alerted")
+	}
+}
+
+// A follower catching up on a backlog (after a store outage) judges a burst
+// by when it happened: ten bounces of three hours ago, within a minute of
+// each other, still suspend the account.
+func TestBacklogJudgedByEventTime(t *testing.T) {
+	st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 10}, nil)
+	eng := &limits.Engine{Store: st, Policy: pol, Log: harness.Logger(t, &harness.LogBuffer{}), Now: time.Now}
+	then := time.Now().Add(-3 * time.Hour)
+	var evs []limits.Undeliverable
+	for i := range 10 {
+		evs = append(evs, limits.Undeliverable{ID: fmt.Sprint("old", i), Time: then.Add(time.Duration(i) * time.Second), Rcpt: fmt.Sprint(i, "@x"), Status: "5.1.1", Source: "log"})
+	}
+	if s, err := eng.Undeliverable(context.Background(), "dave", evs); err != nil || s == nil || len(s.Evidence) != 10 {
+		t.Fatalf("a burst read late: %+v %v", s, err)
 	}
 }

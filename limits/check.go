@@ -194,7 +194,16 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undeliverable) (*Suspension, error) {
 	lim := e.Policy.For(key)
 	now := e.Now()
-	n, err := e.Store.AddUndeliverable(ctx, key, evs, now)
+	// The hour is the one up to the newest of these events, not up to now:
+	// a follower catching up on a backlog (after an outage) judges each
+	// burst by when it happened.
+	end := evs[0].Time
+	for _, ev := range evs[1:] {
+		if ev.Time.After(end) {
+			end = ev.Time
+		}
+	}
+	n, err := e.Store.AddUndeliverable(ctx, key, evs, end)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +212,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 	if lim.UndeliverablePerHour <= 0 || n < lim.UndeliverablePerHour {
 		return nil, nil
 	}
-	since := now.Add(-Hour)
+	since := end.Add(-Hour)
 	if acked, err := e.Store.Acknowledged(ctx, key); err != nil {
 		return nil, err
 	} else if acked.After(since) {

@@ -15,8 +15,8 @@ import (
 // SQLite is the embedded store: one file in state_dir, shared safely with
 // milterctl (WAL, busy timeout, writes in IMMEDIATE transactions).
 type SQLite struct {
-	db           *sql.DB
-	usage, state *sql.Stmt // the per-message statements, prepared once
+	db                      *sql.DB
+	usage, state, bump, rec *sql.Stmt // the per-message statements, prepared once
 }
 
 // schemaVersion is PRAGMA user_version. Version 1 kept one row per message
@@ -79,6 +79,7 @@ const (
 			rcpts = CASE WHEN b = excluded.b THEN rcpts + excluded.rcpts ELSE excluded.rcpts END,
 			b = excluded.b
 		WHERE excluded.b >= b`
+	recordQuery = `INSERT OR REPLACE INTO msgs (host, qid, key, t, rcpts) VALUES (?, ?, ?, ?, ?)`
 	// stateQuery is usageQuery with the suspension: MAIL FROM's one statement.
 	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = ?1) FROM (` + usageQuery + `) AS u`
 )
@@ -96,17 +97,22 @@ func (s *SQLite) init() error {
 			return err
 		}
 	}
-	var err error
-	if s.usage, err = s.db.Prepare(usageQuery); err != nil {
-		return err
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&s.usage, usageQuery}, {&s.state, stateQuery}, {&s.bump, bumpQuery}, {&s.rec, recordQuery}} {
+		var err error
+		if *p.dst, err = s.db.Prepare(p.q); err != nil {
+			return err
+		}
 	}
-	s.state, err = s.db.Prepare(stateQuery)
-	return err
+	return nil
 }
 
 func (s *SQLite) Close() error {
-	s.usage.Close()
-	s.state.Close()
+	for _, st := range []*sql.Stmt{s.usage, s.state, s.bump, s.rec} {
+		st.Close()
+	}
 	return s.db.Close()
 }
 
@@ -150,13 +156,12 @@ func (s *SQLite) Admit(ctx context.Context, key string, m Sent, lim Limits, now 
 	}
 	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
 	for _, b := range []struct{ slot, b int64 }{{minute % hourBuckets, minute}, {hourSlots + hour%dayBuckets, hour}} {
-		if _, err := tx.ExecContext(ctx, bumpQuery, key, b.slot, b.b, len(m.Rcpts)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.bump).ExecContext(ctx, key, b.slot, b.b, len(m.Rcpts)); err != nil {
 			return Usage{}, false, err
 		}
 	}
 	if m.QueueID != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO msgs (host, qid, key, t, rcpts) VALUES (?, ?, ?, ?, ?)`,
-			m.Host, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
+		if _, err := tx.StmtContext(ctx, s.rec).ExecContext(ctx, m.Host, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
 			return Usage{}, false, err
 		}
 	}

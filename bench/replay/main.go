@@ -25,7 +25,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"outguard/internal/harness"
@@ -106,12 +105,9 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 	end := time.Now().Truncate(time.Second)
 	start := end.Add(-24 * time.Hour)
 	evs := day(rand.New(rand.NewPCG(seed, 2)), accounts, start)
-	var clock atomic.Int64 // the simulated now: the time of the last line written
-	clock.Store(start.UnixNano())
-	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 200, MessagesPerDay: 1000, RecipientsPerHour: 500, RecipientsPerDay: 2000, UndeliverablePerHour: threshold}, nil)
-	log := slog.New(slog.DiscardHandler)
-	eng := &limits.Engine{Store: st, Policy: pol, Accounts: limits.Accounts{Host: host}, Log: log, Now: now}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	eng := &limits.Engine{Store: st, Policy: pol, Accounts: limits.Accounts{Host: host}, Log: log, Now: time.Now}
 
 	path := filepath.Join(dir, "mail.log")
 	f, err := os.Create(path)
@@ -138,7 +134,7 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 			}
 			mu.Unlock()
 			for a, t0 := range pending {
-				if _, s, err := st.Usage(ctx, a, now()); err == nil && s != nil {
+				if _, s, err := st.Usage(ctx, a, time.Now()); err == nil && s != nil {
 					mu.Lock()
 					res.Delay[a] = time.Since(t0)
 					mu.Unlock()
@@ -163,7 +159,6 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 			}
 			rotated = true
 		}
-		clock.Store(e.at.UnixNano())
 		if e.admit != nil {
 			if _, ok, err := st.Admit(ctx, e.key, *e.admit, pol.For(e.key), e.at); err != nil {
 				t.Fatalf("admit: %v", err)
@@ -184,11 +179,25 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 			mu.Unlock()
 		}
 	}
-	// Let the follower finish the log, then stop.
-	time.Sleep(2 * time.Second)
+	// Let the follower finish the log (its saved position reaches the
+	// end), then take the last suspensions and stop.
+	f.Close()
+	size := int64(-1)
+	if fi, err := os.Stat(path); err == nil {
+		size = fi.Size()
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var ino, off int64
+		if b, err := os.ReadFile(filepath.Join(dir, "pos")); err == nil {
+			fmt.Sscanf(string(b), "%d %d", &ino, &off)
+		}
+		if off == size {
+			break
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the watcher's last look
 	cancel()
 	wg.Wait()
-	f.Close()
 	susp, err := st.Suspensions(context.Background())
 	if err != nil {
 		t.Fatalf("%v", err)
@@ -196,6 +205,8 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 	for _, s := range susp {
 		if !isCompromised(s.Key) {
 			res.False = append(res.False, s.Key)
+		} else if _, seen := res.Delay[s.Key]; !seen { // after the watcher stopped
+			res.Delay[s.Key] = time.Since(crossed[s.Key])
 		}
 	}
 	return res
