@@ -17,9 +17,10 @@ type Check struct {
 	OnVirus  policy.Action // default reject
 	Oversize policy.Action // a message over Limit: default accept, stamped "not scanned"
 
-	mu      sync.Mutex
-	version string
-	checked time.Time
+	mu       sync.Mutex
+	version  string
+	checked  time.Time
+	fetching bool
 }
 
 // versionTTL is how long a zVERSION answer is reused: the signature
@@ -30,6 +31,7 @@ func (c *Check) Name() string { return "clamd" }
 
 // OpenStream starts the INSTREAM scan at end-of-headers.
 func (c *Check) OpenStream(ctx context.Context, t *policy.Transaction) (policy.Stream, error) {
+	c.refreshVersion()
 	s, err := c.Client.Stream(ctx, c.Limit)
 	if err != nil {
 		return nil, err
@@ -48,12 +50,15 @@ func (s *scan) Close()                      { s.s.Close() }
 
 func (s *scan) Verdict(ctx context.Context) (policy.Verdict, error) {
 	c := s.check
+	if v := c.Version(); v != "" { // in every verdict line, whatever the verdict
+		s.t.Stamp("clamd " + v)
+	}
 	res, err := s.s.Result()
 	switch {
 	case errors.Is(err, ErrOversize):
 		reason := fmt.Sprintf("clamd: not scanned: message over the scan limit of %d bytes", c.Limit)
 		if c.Oversize == policy.Accept {
-			s.t.Stamp(fmt.Sprintf("clamd: not scanned (over %d bytes)", c.Limit))
+			s.t.Unchecked(fmt.Sprintf("clamd: not scanned (over %d bytes)", c.Limit))
 			return policy.Verdict{Action: policy.Accept, Reason: reason}, nil
 		}
 		v := policy.New(c.Oversize, reason)
@@ -66,28 +71,46 @@ func (s *scan) Verdict(ctx context.Context) (policy.Verdict, error) {
 	case res.Infected:
 		return policy.New(c.OnVirus, "clamd: "+res.Raw).WithText("Message contains malware (" + res.Name() + ")"), nil
 	}
-	if v := c.clamdVersion(ctx); v != "" {
-		s.t.Stamp("clamd " + v)
-	}
 	return policy.Verdict{Action: policy.Accept}, nil
 }
 
-// clamdVersion returns the cached clamd version, refreshed every
-// versionTTL by one message while the others use the cached one. A
-// failure to fetch it is not a scan failure.
-func (c *Check) clamdVersion(ctx context.Context) string {
+// Version returns the cached clamd version ("" until the first answer).
+func (c *Check) Version() string {
 	c.mu.Lock()
-	v, stale := c.version, time.Since(c.checked) > versionTTL
-	if stale {
-		c.checked = time.Now() // the others do not fetch too
+	defer c.mu.Unlock()
+	return c.version
+}
+
+// Prime fetches the version once, before the first message: at start and
+// reload, bounded by ctx.
+func (c *Check) Prime(ctx context.Context) {
+	if v, err := c.Client.Version(ctx); err == nil {
+		c.mu.Lock()
+		c.version, c.checked = v, time.Now()
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
-	if stale {
-		if fresh, err := c.Client.Version(ctx); err == nil {
-			c.mu.Lock()
-			c.version, v = fresh, fresh
-			c.mu.Unlock()
+}
+
+// refreshVersion fetches the version in the background when it is older
+// than versionTTL: never on a message's path, and never while holding a
+// message's connection (with max_connections: 1 that would wait for the
+// slot its own stream holds). A failure to fetch it is not a scan failure.
+func (c *Check) refreshVersion() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fetching || time.Since(c.checked) < versionTTL {
+		return
+	}
+	c.fetching = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.Client.opt.ConnectTimeout+c.Client.opt.ReplyTimeout)
+		defer cancel()
+		v, err := c.Client.Version(ctx)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.fetching = false
+		if err == nil {
+			c.version, c.checked = v, time.Now()
 		}
-	}
-	return v
+	}()
 }

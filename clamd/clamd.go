@@ -91,8 +91,10 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
-// dial connects to the first reachable backend, starting round robin. It
-// waits for a free slot only when every backend is at its limit.
+// dial connects to the first reachable backend with a free slot, starting
+// round robin. When the reachable ones are all busy it waits for a slot on
+// each in turn, at most ConnectTimeout each, and then gives up: the
+// caller's failure policy answers, and no session waits without bound.
 func (c *Client) dial(ctx context.Context) (*conn, error) {
 	n := len(c.backends)
 	if n == 0 {
@@ -100,12 +102,14 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	}
 	start := int(c.next.Add(1)) % n
 	var errs []error
+	var busy []*backend
 	for i := range n {
 		b := c.backends[(start+i)%n]
 		select {
 		case b.slots <- struct{}{}:
 		default:
-			continue // busy: try the next one before waiting
+			busy = append(busy, b) // try the others before waiting
+			continue
 		}
 		cn, err := c.connect(ctx, b)
 		if err == nil {
@@ -113,17 +117,24 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		}
 		errs = append(errs, err)
 	}
-	if len(errs) == n {
-		return nil, errors.Join(errs...)
+	for _, b := range busy {
+		wait := time.NewTimer(c.opt.ConnectTimeout)
+		select {
+		case b.slots <- struct{}{}:
+			wait.Stop()
+			cn, err := c.connect(ctx, b)
+			if err == nil {
+				return cn, nil
+			}
+			errs = append(errs, err)
+		case <-wait.C:
+			errs = append(errs, fmt.Errorf("clamd %s: all %d connections busy for %v", b.addr, cap(b.slots), c.opt.ConnectTimeout))
+		case <-ctx.Done():
+			wait.Stop()
+			return nil, fmt.Errorf("clamd: waiting for a free connection: %w", context.Cause(ctx))
+		}
 	}
-	// Every reachable backend is busy: wait for a slot on the first.
-	b := c.backends[start]
-	select {
-	case b.slots <- struct{}{}:
-		return c.connect(ctx, b)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("clamd: waiting for a free connection: %w", ctx.Err())
-	}
+	return nil, errors.Join(errs...)
 }
 
 func (c *Client) connect(ctx context.Context, b *backend) (*conn, error) {

@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/textproto"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -118,7 +119,7 @@ func TestMalwareRejectedThroughPostfix(t *testing.T) {
 func TestCleanMessagesAcceptedAndStamped(t *testing.T) {
 	t.Parallel()
 	cd := harness.StartClamd(t, "30M")
-	s := stack(t, clamdConfig(cd.Socket, "  max_stream: 30MiB\n"))
+	s := stack(t, "header: {detail: full}\n"+clamdConfig(cd.Socket, "  max_stream: 30MiB\n"))
 	for i, size := range []int{1 << 10, 1 << 20, 20 << 20} {
 		body := make([]byte, size*3/4) // base64 makes it size bytes
 		rand.Read(body)                // fresh payloads: clamd caches clean results
@@ -144,7 +145,7 @@ func TestClamdDownTempfails(t *testing.T) {
 
 func TestClamdDownAcceptWhenConfigured(t *testing.T) {
 	t.Parallel()
-	s := stack(t, clamdConfig("/nonexistent/clamd.sock", "  on_error: accept\n"))
+	s := stack(t, "header: {detail: full}\n"+clamdConfig("/nonexistent/clamd.sock", "  on_error: accept\n"))
 	if r := send(t, s, bytes.NewReader(plain("down", "hello\r\n"))); r.Err != nil {
 		t.Fatalf("on_error accept: %s", harness.Reply(r.Err))
 	}
@@ -212,6 +213,53 @@ func TestHungClamdTempfailsWithinTimeout(t *testing.T) {
 	}
 }
 
+// A real clamd that hangs (stopped: it accepts connections and answers
+// nothing) with a long reply_timeout: message_timeout ends the wait, the
+// check gets its on_error, and the verdict line names the check and why.
+func TestMessageTimeoutEndsAHungClamd(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s := stack(t, "message_timeout: 2s\nclamd:\n  addresses: [unix:"+cd.Socket+"]\n  reply_timeout: 60s\n")
+	cd.Pause()
+	r := send(t, s, bytes.NewReader(plain("hung", "hello\r\n")))
+	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.7.1 Temporary failure") {
+		t.Fatalf("hung clamd: %q", got)
+	}
+	if log := s.Log.String(); !regexp.MustCompile(`verdict=tempfail check=clamd reason="clamd failed: [^"]*message_timeout \(2s\) passed`).MatchString(log) {
+		t.Errorf("the verdict line does not name the timed-out check:\n%s", log)
+	}
+}
+
+// One clamd connection for five sessions at once: every session is
+// answered (the version is fetched in the background, never while a
+// message holds the one connection), and each verdict line names the
+// clamd version.
+func TestOneConnectionManySessions(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s := stack(t, clamdConfig(cd.Socket, "  max_connections: 1\n"))
+	var wg sync.WaitGroup
+	replies := make([]string, 5)
+	for i := range replies {
+		wg.Go(func() {
+			body := "hello\r\n"
+			if i == 0 {
+				body = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*` + "\r\n"
+			}
+			replies[i] = harness.Reply(send(t, s, bytes.NewReader(plain(fmt.Sprint("s", i), body))).Err)
+		})
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if want := map[bool]string{true: "550 5.7.1", false: "250"}[i == 0]; !strings.HasPrefix(r, want) {
+			t.Errorf("session %d: %q, want %s", i, r, want)
+		}
+	}
+	if n := strings.Count(s.Log.String(), `notes="clamd ClamAV `); n != 5 {
+		t.Errorf("%d of 5 verdict lines name the clamd version:\n%s", n, s.Log.String())
+	}
+}
+
 func TestOversize(t *testing.T) {
 	t.Parallel()
 	cd := harness.StartClamd(t, "2M") // clamd's StreamMaxLength below ours
@@ -224,8 +272,8 @@ func TestOversize(t *testing.T) {
 		t.Fatalf("oversize accept: %s", harness.Reply(r.Err))
 	}
 	got := accept.Sink.Wait(t, 1, 30*time.Second)[0]
-	if !bytes.Contains(got.Data, []byte("clamd: not scanned (over ")) {
-		t.Errorf("oversize passed without saying so")
+	if !bytes.Contains(got.Data, []byte("X-Outguard: accepted, not fully checked")) {
+		t.Errorf("oversize passed without saying so:\n%s", got.Data[:min(len(got.Data), 500)])
 	}
 	if !strings.Contains(accept.Log.String(), "not scanned") {
 		t.Errorf("oversize not in the audit line")

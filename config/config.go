@@ -34,6 +34,7 @@ type Config struct {
 	TrustedNetworks  []Prefix    `yaml:"trusted_networks"`
 	Spool            Spool       `yaml:"spool"`
 	ProgressInterval Duration    `yaml:"progress_interval"`
+	MessageTimeout   Duration    `yaml:"message_timeout"`
 	ShutdownTimeout  Duration    `yaml:"shutdown_timeout"`
 	Clamd            *Clamd      `yaml:"clamd"`      // nil: no clamd check
 	Limits           *Limits     `yaml:"limits"`     // nil: no limits
@@ -237,6 +238,7 @@ type Log struct {
 type Header struct {
 	Enabled bool   `yaml:"enabled"`
 	Name    string `yaml:"name"`
+	Detail  string `yaml:"detail"` // verdict or full
 }
 
 type Spool struct {
@@ -252,7 +254,7 @@ func Default() *Config {
 		SocketGroup:     "postfix",
 		StateDir:        "/var/lib/outguard",
 		Log:             Log{Format: "text", Level: "info"},
-		Header:          Header{Enabled: true, Name: "X-Outguard"},
+		Header:          Header{Enabled: true, Name: "X-Outguard", Detail: "verdict"},
 		Unauthenticated: Action(policy.Accept),
 		TrustedNetworks: []Prefix{
 			Prefix(netip.MustParsePrefix("127.0.0.0/8")),
@@ -260,6 +262,7 @@ func Default() *Config {
 		},
 		Spool:            Spool{MemoryLimit: 1 << 20},
 		ProgressInterval: Duration(10 * time.Second),
+		MessageTimeout:   Duration(5 * time.Minute),
 		ShutdownTimeout:  Duration(30 * time.Second),
 	}
 }
@@ -309,6 +312,9 @@ func (c *Config) validate(d *decoder) error {
 	if c.Header.Enabled && !validHeaderName(c.Header.Name) {
 		return bad("header.name", "invalid header field name %q", c.Header.Name)
 	}
+	if c.Header.Detail != "verdict" && c.Header.Detail != "full" {
+		return bad("header.detail", "unknown detail %q (want verdict or full)", c.Header.Detail)
+	}
 	switch policy.Action(c.Unauthenticated) {
 	case policy.Accept, policy.Tempfail, policy.Reject:
 	default:
@@ -319,6 +325,9 @@ func (c *Config) validate(d *decoder) error {
 	}
 	if c.ProgressInterval < Duration(time.Second) {
 		return bad("progress_interval", "must be at least 1s")
+	}
+	if c.MessageTimeout < Duration(time.Second) {
+		return bad("message_timeout", "must be at least 1s")
 	}
 	if cd := c.Clamd; cd != nil {
 		if len(cd.Addresses) == 0 {

@@ -94,10 +94,13 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			ReplyTimeout:   time.Duration(cd.ReplyTimeout),
 			MaxConns:       cd.MaxConnections,
 		})
-		entries = append(entries, policy.Entry{
-			Check:   &clamd.Check{Client: client, Limit: int64(cd.MaxStream), OnVirus: policy.Action(cd.OnVirus), Oversize: policy.Action(cd.Oversize)},
-			OnError: policy.Action(cd.OnError),
-		})
+		chk := &clamd.Check{Client: client, Limit: int64(cd.MaxStream), OnVirus: policy.Action(cd.OnVirus), Oversize: policy.Action(cd.Oversize)}
+		if res != nil { // serving, not only checking the config
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cd.ConnectTimeout))
+			chk.Prime(ctx)
+			cancel()
+		}
+		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(cd.OnError)})
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")
 	}
@@ -117,9 +120,10 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		SpoolDir:         cfg.Spool.Dir,
 		SpoolLimit:       int64(cfg.Spool.MemoryLimit),
 		ProgressInterval: time.Duration(cfg.ProgressInterval),
+		MessageTimeout:   time.Duration(cfg.MessageTimeout),
 	}
 	if cfg.Header.Enabled {
-		st.HeaderName = cfg.Header.Name
+		st.HeaderName, st.HeaderFull = cfg.Header.Name, cfg.Header.Detail == "full"
 	}
 	if q := cfg.Quarantine; q != nil {
 		if res != nil && res.Quarantine != nil {

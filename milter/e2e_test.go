@@ -96,6 +96,7 @@ func startEnv(t *testing.T, o envOpts) *env {
 			return &milter.State{
 				Pipeline:         policy.NewPipeline(log, append(o.checks, policy.Entry{Check: rec, OnError: policy.Tempfail})...),
 				HeaderName:       "X-Outguard",
+				HeaderFull:       true,
 				Version:          "test",
 				SpoolDir:         t.TempDir(),
 				SpoolLimit:       o.spoolLimit,

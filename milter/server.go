@@ -21,8 +21,10 @@ import (
 // transaction keeps the State it started with.
 type State struct {
 	Pipeline         *policy.Pipeline
-	HeaderName       string // stamp accepted mail with this header; empty: off
-	Version          string // milterd version, for the stamped header
+	HeaderName       string        // stamp accepted mail with this header; empty: off
+	HeaderFull       bool          // the stamp names versions and notes, not just the verdict
+	MessageTimeout   time.Duration // the end-of-message checks' deadline; 0: none
+	Version          string        // milterd version, for the stamped header
 	SpoolDir         string
 	SpoolLimit       int64 // bytes held in memory before spooling to disk
 	ProgressInterval time.Duration
@@ -148,6 +150,9 @@ func (s *Server) negotiate(mtaVersion, milterVersion uint32, mtaActions, milterA
 	}
 	if mtaProto&gomilter.OptHeaderLeadingSpace == 0 {
 		s.warn("SMFIP_HDR_LEADSPC", "header whitespace after the colon is normalised to one space")
+	}
+	if mtaActions&gomilter.OptAddHeader == 0 {
+		s.warn("SMFIF_ADDHDRS", "accepted mail is delivered without the "+s.state.Load().HeaderName+" stamp")
 	}
 	if mtaActions&gomilter.OptChangeHeader == 0 {
 		s.warn("SMFIF_CHGHDRS", "an account header from an untrusted client (limits.trusted_header) cannot be removed")

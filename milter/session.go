@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -36,6 +37,7 @@ type txn struct {
 	pending policy.Verdict // a verdict that takes effect at end-of-message
 	err     error          // spooling failed: tempfail at the next stage
 	feed    *feeder        // from end-of-headers on
+	audited bool           // its verdict line is written
 }
 
 var _ gomilter.Milter = (*session)(nil)
@@ -170,11 +172,19 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 		return resp, err
 	}
 	t.Message = t.spool
+	// The checks get message_timeout from here: progress keeps the MTA
+	// waiting, so without a deadline a hung engine would hold it forever.
+	ctx := t.ctx
+	if d := t.st.MessageTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("message_timeout (%v) passed", d))
+		defer cancel()
+	}
 	v := s.withProgress(t, m, func() policy.Verdict {
 		if err := t.feed.finish(); err != nil {
 			return policy.New(policy.Tempfail, "spool: "+err.Error())
 		}
-		return t.st.Pipeline.Message(t.ctx, &t.Transaction)
+		return t.st.Pipeline.Message(ctx, &t.Transaction)
 	})
 	if t.pending.Stronger(v) {
 		v = t.pending
@@ -250,7 +260,9 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 	switch v.Action {
 	case policy.Accept:
 		resp = gomilter.RespAccept
-		if t.st.HeaderName != "" {
+		// Without the MTA's leave to add headers (warned at negotiation)
+		// the message goes unstamped rather than tempfailed.
+		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 {
 			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
 		}
 		if s.actions&gomilter.OptChangeHeader != 0 {
@@ -309,8 +321,51 @@ func (s *session) leadSpace() string {
 
 // stamp is the value of the header stamped on accepted mail.
 func (s *session) stamp(t *txn) string {
-	parts := append([]string{"clean, milterd " + t.st.Version}, t.Stamps()...)
-	return strings.Join(parts, "; ")
+	return stampValue(t.st.Version, t.Stamps(), t.FullyChecked(), t.st.HeaderFull)
+}
+
+// Bounds of the stamped header: it goes to every recipient, so it says
+// what it must and no more. RFC 5322 2.1.1: a line is at most 998 octets.
+const (
+	maxNotes     = 10
+	maxStampLine = 900
+)
+
+// stampValue is "clean" ("accepted, not fully checked" when a check was
+// skipped or cut short), or with full detail that, then ", milterd VERSION;
+// note; …": every note made printable ASCII (notes carry attacker-chosen
+// file and member names), at most maxNotes of them and maxStampLine
+// octets, the rest counted as "+N more".
+func stampValue(version string, notes []string, checked, full bool) string {
+	out := "clean"
+	if !checked {
+		out = "accepted, not fully checked"
+	}
+	if !full {
+		return out
+	}
+	out += ", milterd " + printable(version)
+	for i, n := range notes {
+		more := fmt.Sprintf("; +%d more", len(notes)-i)
+		n = "; " + printable(n)
+		if i == maxNotes || len(out)+len(n)+len(more) > maxStampLine {
+			return out + more
+		}
+		out += n
+	}
+	return out
+}
+
+// printable replaces every byte outside printable ASCII (controls such as
+// CR, LF and ESC, and 8-bit bytes) with "?".
+func printable(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // audit writes the one line per message verdict.
@@ -318,7 +373,15 @@ func (s *session) audit(t *txn, v policy.Verdict) {
 	if o := t.st.Observer; o != nil {
 		o.Verdict(v, t.spool.Size())
 	}
-	s.srv.log.LogAttrs(t.ctx, slog.LevelInfo, "verdict",
+	s.line(t, v.Action.String(), v)
+}
+
+// line writes the verdict line: verdict is the action taken, or "aborted"
+// for a transaction the MTA or the client ended before a verdict (v is
+// then what was pending).
+func (s *session) line(t *txn, verdict string, v policy.Verdict) {
+	t.audited = true
+	s.srv.log.LogAttrs(context.Background(), slog.LevelInfo, "verdict",
 		slog.String("qid", t.QueueID),
 		slog.String("id", t.ID),
 		slog.String("user", t.User),
@@ -327,7 +390,7 @@ func (s *session) audit(t *txn, v policy.Verdict) {
 		slog.Int("rcpts", len(t.Rcpts)),
 		slog.Int("rejected_rcpts", len(t.Rejected)),
 		slog.Int64("size", t.spool.Size()),
-		slog.String("verdict", v.Action.String()),
+		slog.String("verdict", verdict),
 		slog.String("check", v.Check),
 		slog.String("reason", v.Reason),
 		slog.String("notes", strings.Join(t.Stamps(), "; ")),
@@ -352,6 +415,9 @@ func clientString(c policy.Conn) string {
 // end releases the current transaction.
 func (s *session) end() {
 	if t := s.tx; t != nil {
+		if !t.audited { // aborted: every transaction has its line
+			s.line(t, "aborted", t.pending)
+		}
 		t.cancel()
 		t.feed.wait()
 		t.st.Pipeline.Close(&t.Transaction)

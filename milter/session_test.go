@@ -22,6 +22,7 @@ func startMilter(t *testing.T, rec *recorder, log *harness.LogBuffer) string {
 	srv := milter.New(lg, &milter.State{
 		Pipeline:         policy.NewPipeline(lg, policy.Entry{Check: rec, OnError: policy.Tempfail}),
 		HeaderName:       "X-Outguard",
+		HeaderFull:       true,
 		Version:          "unit",
 		SpoolDir:         t.TempDir(),
 		SpoolLimit:       16,
@@ -179,5 +180,59 @@ func TestOlderMTADegrades(t *testing.T) {
 	}
 	if got := rec.raw[0]; got != "Subject: old\r\n\r\nbody\r\n" {
 		t.Errorf("spooled %q", got)
+	}
+}
+
+// An MTA that does not let the milter add headers gets the message
+// accepted unstamped, not tempfailed, and one warning at negotiation.
+func TestNoAddHeaderPermission(t *testing.T) {
+	rec := &recorder{}
+	log := &harness.LogBuffer{}
+	path := startMilter(t, rec, log)
+	c := gomilter.NewClient("unix", path, gomilter.WithActions(0))
+	must := ok(t)
+	for range 2 {
+		s := session(t, c, gomilter.NewMacroBag())
+		must(s.Conn("host", gomilter.FamilyInet, 1, "198.51.100.1"))
+		must(s.Helo("h"))
+		must(s.Mail("a@example.net", ""))
+		must(s.Rcpt("b@remote.test", ""))
+		must(s.DataStart())
+		must(s.HeaderEnd())
+		must(s.BodyChunk([]byte("body\r\n")))
+		mods, act := must2(t)(s.End())
+		if act.Type != gomilter.ActionAccept || len(mods) != 0 {
+			t.Fatalf("without add-header permission: %+v %+v", act, mods)
+		}
+	}
+	if n := strings.Count(log.String(), "SMFIF_ADDHDRS"); n != 1 {
+		t.Errorf("%d warnings about SMFIF_ADDHDRS, want 1:\n%s", n, log.String())
+	}
+}
+
+// A transaction the client abandons still gets its one verdict line.
+func TestAbortedTransactionAudited(t *testing.T) {
+	rec := &recorder{}
+	log := &harness.LogBuffer{}
+	path := startMilter(t, rec, log)
+	s := session(t, gomilter.NewClient("unix", path), gomilter.NewMacroBag())
+	must := ok(t)
+	must(s.Conn("host", gomilter.FamilyInet, 1, "198.51.100.1"))
+	must(s.Helo("h"))
+	must(s.Mail("gone@example.net", ""))
+	must(s.Rcpt("b@remote.test", ""))
+	if err := s.Abort(nil); err != nil {
+		t.Fatal(err)
+	}
+	must(s.Mail("next@example.net", ""))
+	s.Close()
+	for range 100 {
+		if strings.Count(log.String(), "verdict=aborted") == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(log.String(), "msg=verdict"); n != 2 || !strings.Contains(log.String(), "from=gone@example.net rcpts=1") {
+		t.Errorf("%d verdict lines, want one per transaction (2 aborted):\n%s", n, log.String())
 	}
 }

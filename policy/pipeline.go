@@ -206,7 +206,7 @@ func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check
 	for i, e := range p.entries {
 		name := e.Check.Name()
 		start := time.Now()
-		v, ran, err := call(i, e.Check)
+		v, ran, err := bounded(ctx, func() (Verdict, bool, error) { return call(i, e.Check) })
 		if !ran {
 			continue
 		}
@@ -231,6 +231,37 @@ func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check
 	return best
 }
 
+// bounded runs f until it returns or ctx ends (the message deadline):
+// a check that does not answer in time gets its failure policy like any
+// other failure, and the transaction does not wait on it any longer. Its
+// goroutine ends when the check notices ctx.
+func bounded(ctx context.Context, f func() (Verdict, bool, error)) (Verdict, bool, error) {
+	if ctx.Done() == nil {
+		return f()
+	}
+	type result struct {
+		v   Verdict
+		ran bool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, ran, err := f()
+		done <- result{v, ran, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.ran, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done: // it answered after all (or had nothing to do)
+			return r.v, r.ran, r.err
+		default:
+		}
+		return Verdict{}, true, fmt.Errorf("no answer: %w", context.Cause(ctx))
+	}
+}
+
 // failure turns an engine error into the engine's configured action. An
 // accept is never silent: it is stamped on the message and logged.
 func (p *Pipeline) failure(t *Transaction, e Entry, err error) Verdict {
@@ -238,7 +269,7 @@ func (p *Pipeline) failure(t *Transaction, e Entry, err error) Verdict {
 	reason := fmt.Sprintf("%s failed: %v", name, err)
 	p.log.Warn("check failed", "check", name, "err", err, "on_error", e.OnError.String(), "qid", t.QueueID)
 	if e.OnError == Accept {
-		t.Stamp(name + ": not checked")
+		t.Unchecked(name + ": not checked")
 		return Verdict{Action: Accept, Reason: reason}
 	}
 	v := New(e.OnError, reason)

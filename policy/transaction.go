@@ -54,10 +54,11 @@ type Transaction struct {
 	Message  Message // set at end-of-message
 	Start    time.Time
 
-	stamps   []string
-	removals []string
-	streams  []openStream // by pipeline entry, from end-of-headers on
-	values   map[any]any
+	stamps    []string
+	unchecked bool
+	removals  []string
+	streams   []openStream // by pipeline entry, from end-of-headers on
+	values    map[any]any
 }
 
 // RemoveHeader asks for every field named name to be removed from the
@@ -88,6 +89,17 @@ type openStream struct {
 // Stamp records a note for the stamped header and the audit line, such as
 // the version of an engine or the fact that it could not scan.
 func (t *Transaction) Stamp(note string) { t.stamps = append(t.stamps, note) }
+
+// Unchecked records a note like Stamp, for something that was accepted
+// without being fully checked (an engine failed with on_error accept, a
+// message over a scan limit): even the short stamp says so.
+func (t *Transaction) Unchecked(note string) {
+	t.Stamp(note)
+	t.unchecked = true
+}
+
+// FullyChecked reports whether no check was skipped or cut short.
+func (t *Transaction) FullyChecked() bool { return !t.unchecked }
 
 // Stamps returns the notes recorded with Stamp, in order.
 func (t *Transaction) Stamps() []string { return t.stamps }

@@ -31,7 +31,7 @@ func sendFile(t *testing.T, s *harness.Stack, name string) harness.Result {
 func TestShippedRulesThroughPostfix(t *testing.T) {
 	t.Parallel()
 	abs, _ := filepath.Abs(".")
-	s, _, res := harness.ConfigStack(t, "rules: {dir: "+abs+", watch: false}\nquarantine: {}\n", harness.MTAConfig{})
+	s, _, res := harness.ConfigStack(t, "header: {detail: full}\nrules: {dir: "+abs+", watch: false}\nquarantine: {}\n", harness.MTAConfig{})
 	cases := []struct{ msg, want, rule string }{
 		{"05-zip-in-zip", "550 5.7.1 Message rejected by outbound policy (ref ", "executable_attachment"},
 		{"04-rfc2231-filename", "550 5.7.1 Message rejected by outbound policy (ref ", "double_extension"},

@@ -50,6 +50,7 @@ SelfCheck 0
 	}
 	c.cmd = exec.Command("clamd", "--config-file="+cfg)
 	c.done = Start(t, c.cmd)
+	t.Cleanup(func() { Resume(c.cmd) }) // a paused clamd does not stop on SIGTERM
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(c.Socket); err == nil {
@@ -66,6 +67,9 @@ SelfCheck 0
 		}
 	}
 }
+
+// Pause makes clamd hang: connections are accepted, nothing is answered.
+func (c *Clamd) Pause() { Pause(c.cmd) }
 
 // Kill ends clamd at once, as a crash would.
 func (c *Clamd) Kill() {

@@ -39,3 +39,10 @@ func stop(pid int, done <-chan struct{}) {
 		<-done
 	}
 }
+
+// Pause stops a started process (SIGSTOP): it keeps its sockets, accepts
+// connections into their backlog and answers nothing, like a hung server.
+func Pause(cmd *exec.Cmd) { cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume lets a paused process go on (SIGCONT).
+func Resume(cmd *exec.Cmd) { cmd.Process.Signal(syscall.SIGCONT) }

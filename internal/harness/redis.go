@@ -5,7 +5,6 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -17,10 +16,10 @@ type Redis struct {
 
 // Pause stops the server (SIGSTOP): clients time out, as with a server
 // that hangs or a network that drops packets.
-func (r *Redis) Pause() { r.cmd.Process.Signal(syscall.SIGSTOP) }
+func (r *Redis) Pause() { Pause(r.cmd) }
 
-// Resume lets a paused server go on (SIGCONT).
-func (r *Redis) Resume() { r.cmd.Process.Signal(syscall.SIGCONT) }
+// Resume lets a paused server go on.
+func (r *Redis) Resume() { Resume(r.cmd) }
 
 // StartRedis starts redis-server without persistence and stops it by PID
 // at cleanup.
