@@ -42,19 +42,26 @@ func TestShippedRulesThroughPostfix(t *testing.T) {
 		{"15-encrypted-zip", "250", "encrypted_zip"},
 		{"03-rfc822-attachment", "250", "eicar_test_string"},
 		{"14-html-form-onsite", "250", ""},
+		// Nothing leaves unscanned: below the nesting limit, past the part
+		// limit, behind a plain zip member, past the expansion ratio.
+		{"19-deep-nesting", "250", "tagged eicar_test_string"},
+		{"20-part-1002", "250", "tagged eicar_test_string"},
+		{"21-encrypted-behind-plain", "250", "encrypted_zip in 1.2/invoice.zip/invoice.exe"},
+		{"22-gzip-10mib", "250", "rules: not fully scanned (limit at 1.2/log.gz/log)"},
 	}
 	for _, c := range cases {
+		before := len(s.Log.String())
 		r := sendFile(t, s, c.msg)
 		if got := harness.Reply(r.Err); !strings.HasPrefix(got, c.want) {
 			t.Errorf("%s: %q, want %q", c.msg, got, c.want)
 		}
-		if c.rule != "" && !strings.Contains(s.Log.String(), c.rule) {
-			t.Errorf("%s: the log does not name %s", c.msg, c.rule)
+		if c.rule != "" && !strings.Contains(s.Log.String()[before:], c.rule) {
+			t.Errorf("%s: its verdict line does not name %s:\n%s", c.msg, c.rule, s.Log.String()[before:])
 		}
 	}
 	held, _ := res.Quarantine.List(context.Background(), quarantine.Filter{})
-	if len(held) != 3 {
-		t.Errorf("%d messages quarantined, want the macro, the phishing form and the encrypted zip", len(held))
+	if len(held) != 4 {
+		t.Errorf("%d messages quarantined, want the macro, the phishing form and the two encrypted zips", len(held))
 	}
 	for _, h := range held {
 		if !strings.Contains(h.Reason, "rules ") {

@@ -110,6 +110,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			{"filename", it.Filename}, {"extension", ext}, {"content_type", it.ContentType},
 			{"part_path", it.PartPath}, {"archive_path", it.ArchivePath}, {"depth", it.Depth},
 			{"is_attachment", it.IsAttachment}, {"is_body", it.IsBody},
+			{"encrypted", it.Encrypted}, {"truncated", it.Truncated}, {"malformed", it.Malformed}, {"depth_limited", it.DepthLimited},
 		} {
 			if err := sc.DefineVariable(v.name, v.value); err != nil {
 				return err
@@ -149,12 +150,12 @@ func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (polic
 	if err != nil {
 		return policy.Verdict{}, err
 	}
-	return e.Decide(res, t.Stamp), nil
+	return e.Decide(res, t.Stamp, t.Unchecked), nil
 }
 
 // Decide turns a scan result into a verdict; stamp records notes for the
-// header and the audit line.
-func (e *Engine) Decide(res Result, stamp func(string)) policy.Verdict {
+// header and the audit line, unchecked those of a scan a limit cut short.
+func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdict {
 	stamp("rules " + res.Version)
 	best := policy.Verdict{Action: policy.Accept}
 	var hits, tags []string
@@ -186,11 +187,11 @@ func (e *Engine) Decide(res Result, stamp func(string)) policy.Verdict {
 			action = e.OnLimit
 		}
 		if f.Kind == "encrypted" {
-			continue // a rule decides about encrypted archives
+			continue // a rule decides, with the external "encrypted"
 		}
 		reason := fmt.Sprintf("rules: %s at %s: %s", f.Kind, f.Path, f.Detail)
 		if action == policy.Accept {
-			stamp(fmt.Sprintf("rules: not fully scanned (%s at %s)", f.Kind, f.Path))
+			unchecked(fmt.Sprintf("rules: not fully scanned (%s at %s)", f.Kind, f.Path))
 			continue
 		}
 		if v := policy.New(action, reason); v.Stronger(best) {

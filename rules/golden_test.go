@@ -37,11 +37,12 @@ func shipped(t testing.TB) *Engine {
 
 func summarize(e *Engine, res Result) summary {
 	var s summary
-	v := e.Decide(res, func(n string) {
+	note := func(n string) {
 		if !strings.HasPrefix(n, "rules "+res.Version) {
 			s.Stamps = append(s.Stamps, n)
 		}
-	})
+	}
+	v := e.Decide(res, note, note)
 	s.Verdict = v.Action.String()
 	for _, m := range res.Matches() {
 		s.Matches = append(s.Matches, m.Rule+"@"+m.Path)
@@ -112,7 +113,7 @@ func TestShippedRulesTriggers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res, e.Decide(res, func(string) {})
+		return res, e.Decide(res, func(string) {}, func(string) {})
 	}
 	for rule, c := range cases {
 		has := func(res Result) bool {
@@ -130,6 +131,11 @@ func TestShippedRulesTriggers(t *testing.T) {
 		if res, _ := scan(c.clean); has(res) {
 			t.Errorf("%s fired on %s", rule, c.clean)
 		}
+	}
+	// The encrypted member need not be the first: 21 hides it behind a
+	// plain readme.
+	if res, v := scan("21-encrypted-behind-plain"); v.Action.String() != "quarantine" || len(res.Matches()) != 1 || res.Matches()[0].Rule != "encrypted_zip" {
+		t.Errorf("encrypted member behind a plain one: %v %+v", v.Action, res.Matches())
 	}
 	if len(cases) != len(e.Set().Info) {
 		t.Errorf("%d shipped rules, %d tested", len(e.Set().Info), len(cases))

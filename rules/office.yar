@@ -17,7 +17,9 @@ rule encrypted_zip
 {
     meta:
         action = "quarantine"
-        description = "password-protected zip: no scanner can see inside"
+        description = "password-protected zip member: no scanner can see inside"
     condition:
-        uint32(0) == 0x04034B50 and (uint16(6) & 1) == 1
+        // Set by the walker for every encrypted member, wherever it stands
+        // in the archive (not just the first local header).
+        encrypted
 }

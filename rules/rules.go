@@ -31,6 +31,13 @@ var Externals = map[string]any{
 	"envelope_from": "",
 	"is_attachment": false,
 	"is_body":       false,
+	// What the walk met on the item (scanner.Item): an encrypted archive
+	// member (its data is empty), only its first bytes scanned, broken
+	// encoding, or decoded flat below a nesting or part-count limit.
+	"encrypted":     false,
+	"truncated":     false,
+	"malformed":     false,
+	"depth_limited": false,
 }
 
 // DefaultAction is the action of a rule without meta action: tag, so that a

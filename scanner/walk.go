@@ -59,6 +59,12 @@ type Item struct {
 	Depth        int
 	IsAttachment bool
 	IsBody       bool // a text part shown as the message body
+	// What the walk met on this item, for rules to see (the externals
+	// encrypted, truncated, malformed, depth_limited).
+	Encrypted    bool // an encrypted archive member: Data is empty
+	Truncated    bool // only the first bytes are in Data (a size or ratio limit)
+	Malformed    bool // its encoding or container was broken
+	DepthLimited bool // below a nesting or part-count limit: decoded flat, no structure
 	Data         *spool.Spool
 }
 
@@ -159,8 +165,10 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		w.find("malformed", p, "Content-Type: %v", cterr)
 	}
 	if depth > w.lim.MaxDepth {
-		w.find("limit", p, "MIME nesting deeper than %d", w.lim.MaxDepth)
-		return nil
+		// Below the limit nothing is walked, but everything is scanned:
+		// the subtree flat, its base64 decoded in place.
+		w.find("limit", p, "MIME nesting deeper than %d: scanned flat", w.lim.MaxDepth)
+		return w.emit(&Item{Path: p + "/flat", PartPath: p, ContentType: "application/octet-stream", Depth: depth, DepthLimited: true}, flatDecoder(e.Body))
 	}
 	if mr := multipartOf(e); mr != nil {
 		n := 0
@@ -178,8 +186,8 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 			}
 			n++
 			if n > w.lim.MaxMembers {
-				w.find("limit", p, "more than %d parts", w.lim.MaxMembers)
-				return nil
+				w.find("limit", p, "more than %d parts: parts %d on scanned flat", w.lim.MaxMembers, n)
+				return w.emit(&Item{Path: fmt.Sprintf("%s.%d+", p, i), PartPath: p, ContentType: "application/octet-stream", Depth: depth + 1, DepthLimited: true}, restOf(part, mr))
 			}
 			if err := w.entity(part, fmt.Sprintf("%s.%d", p, i), depth+1, false); err != nil {
 				return err
@@ -208,11 +216,21 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 }
 
 // emit spools the item's bytes within the limits, calls fn, then expands
-// archives.
+// archives (not below a limit: what is flat stays flat).
 func (w *walker) emit(it *Item, body io.Reader) error {
+	return w.emitCapped(it, body, -1, "")
+}
+
+// emitCapped is emit with a cap of its own on the bytes read (-1: none),
+// such as an archive member's expansion ratio; hitting any cap is a limit
+// finding that names what was cut, and the item is marked truncated.
+func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) error {
 	sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
 	defer sp.Close()
-	keep := min(w.lim.MaxPart, w.lim.MaxTotal-w.total)
+	keep, what := min(w.lim.MaxPart, w.lim.MaxTotal-w.total), "part or message size limit"
+	if cap >= 0 && cap < keep {
+		keep, what = cap, why
+	}
 	n, err := io.CopyBuffer(sp, io.LimitReader(body, keep), w.buf)
 	w.total += n
 	if err != nil {
@@ -220,16 +238,21 @@ func (w *walker) emit(it *Item, body io.Reader) error {
 		if errors.As(err, &se) {
 			return err // our disk, not the sender's MIME: an engine error
 		}
+		it.Malformed = true
 		w.find("malformed", it.Path, "decoding: %v", err)
 	}
 	if n == keep {
 		if extra, _ := io.ReadFull(body, w.buf[:1]); extra > 0 {
-			w.find("limit", it.Path, "only the first %d bytes scanned (part or message limit)", keep)
+			it.Truncated = true
+			w.find("limit", it.Path, "truncated: only the first %d bytes scanned (%s)", keep, what)
 		}
 	}
 	it.Data = sp
 	if err := w.fn(it); err != nil {
 		return err
+	}
+	if it.DepthLimited {
+		return nil
 	}
 	return w.archive(it)
 }
@@ -286,22 +309,24 @@ func (w *walker) zip(it *Item) error {
 		if !ok {
 			return nil
 		}
-		if f.Flags&1 != 0 {
+		if f.Flags&1 != 0 { // RFC-less but PKWARE APPNOTE 4.4.4: bit 0, encrypted
+			// Every encrypted member is an item, empty, for rules to see.
+			mi.Encrypted = true
 			w.find("encrypted", mi.Path, "encrypted zip member")
-			continue
-		}
-		if f.CompressedSize64 > 0 && f.UncompressedSize64/f.CompressedSize64 > uint64(w.lim.MaxRatio) {
-			w.find("limit", mi.Path, "expansion ratio over %d (zip bomb?)", w.lim.MaxRatio)
+			if err := w.emit(mi, bytes.NewReader(nil)); err != nil {
+				return err
+			}
 			continue
 		}
 		rc, err := f.Open()
 		if err != nil {
+			mi.Malformed = true
 			w.find("malformed", mi.Path, "zip: %v", err)
 			continue
 		}
-		// Declared sizes can lie: the ratio is enforced on what is read too.
-		lr := io.LimitReader(rc, int64(f.CompressedSize64+1)*w.lim.MaxRatio)
-		err = w.emit(mi, lr)
+		// The expansion ratio is enforced on what is read, not on the
+		// declared sizes, which can lie: a bomb is scanned up to the ratio.
+		err = w.emitCapped(mi, rc, int64(f.CompressedSize64+1)*w.lim.MaxRatio, fmt.Sprintf("expansion ratio over %d: zip bomb?", w.lim.MaxRatio))
 		rc.Close()
 		if err != nil {
 			return err
@@ -328,7 +353,7 @@ func (w *walker) gzip(it *Item) error {
 	if !ok {
 		return nil
 	}
-	return w.emit(mi, io.LimitReader(zr, (it.Data.Size()+1)*w.lim.MaxRatio))
+	return w.emitCapped(mi, zr, (it.Data.Size()+1)*w.lim.MaxRatio, fmt.Sprintf("expansion ratio over %d: gzip bomb?", w.lim.MaxRatio))
 }
 
 func (w *walker) tar(it *Item, r io.Reader) error {
@@ -355,6 +380,42 @@ func (w *walker) tar(it *Item, r io.Reader) error {
 		}
 		if err := w.emit(mi, tr); err != nil {
 			return err
+		}
+	}
+}
+
+// restOf reads the parts of mr from part on, each decoded at its
+// transfer-encoding level and flattened: the content past a part-count
+// limit, scanned as one item.
+func restOf(part *message.Entity, mr *parts) io.Reader {
+	return &rest{part: part, mr: mr}
+}
+
+type rest struct {
+	part *message.Entity
+	mr   *parts
+	cur  io.Reader
+}
+
+func (r *rest) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if r.part == nil {
+				return 0, io.EOF
+			}
+			r.cur = io.MultiReader(flatDecoder(r.part.Body), strings.NewReader("\n"))
+			r.part = nil
+		}
+		n, err := r.cur.Read(p)
+		if err == io.EOF {
+			r.cur = nil
+			if next, nerr := r.mr.next(); nerr == nil {
+				r.part = next
+			}
+			err = nil
+		}
+		if n > 0 || err != nil {
+			return n, err
 		}
 	}
 }

@@ -70,7 +70,8 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 				return fmt.Errorf("%s: %w", p, err)
 			}
 			var notes []string
-			v := eng.Decide(res, func(n string) { notes = append(notes, n) })
+			note := func(n string) { notes = append(notes, n) }
+			v := eng.Decide(res, note, note)
 			if *asJSON {
 				results = append(results, struct {
 					File    string `json:"file"`
