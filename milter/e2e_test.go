@@ -20,7 +20,7 @@ import (
 // the verdict named in the X-Test-Verdict header.
 type recorder struct {
 	mu    sync.Mutex
-	txs   []policy.Transaction
+	txs   []*policy.Transaction
 	raw   []string
 	sleep time.Duration
 }
@@ -33,7 +33,7 @@ func (r *recorder) CheckMessage(ctx context.Context, t *policy.Transaction) (pol
 		return policy.Verdict{}, err
 	}
 	r.mu.Lock()
-	r.txs = append(r.txs, *t)
+	r.txs = append(r.txs, t)
 	r.raw = append(r.raw, string(raw))
 	r.mu.Unlock()
 	select {
@@ -53,10 +53,10 @@ func (r *recorder) CheckMessage(ctx context.Context, t *policy.Transaction) (pol
 	return policy.Verdict{Action: policy.Accept}, nil
 }
 
-func (r *recorder) seen() []policy.Transaction {
+func (r *recorder) seen() []*policy.Transaction {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]policy.Transaction(nil), r.txs...)
+	return append([]*policy.Transaction(nil), r.txs...)
 }
 
 // env is a real Postfix wired to an in-process milter and a sink.
@@ -311,5 +311,29 @@ func TestUnauthenticatedFromUntrustedClient(t *testing.T) {
 	authed := harness.Dial(t, e.pf.Addr(), user, pass)
 	if r := authed.Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", "authed", "body")); r.Err != nil {
 		t.Errorf("authenticated: %s", harness.Reply(r.Err))
+	}
+}
+
+// A client whose only recipient Postfix refuses gives up: the transaction
+// ends without a message, and still has its one verdict line.
+func TestAbortedSessionThroughPostfix(t *testing.T) {
+	t.Parallel()
+	s, _, _ := harness.ConfigStack(t, "", harness.MTAConfig{RcptAccess: map[string]string{"gone@remote.test": "REJECT 5.1.1 no such user"}})
+	c := s.Dial(t).Raw()
+	if err := c.Mail("alice@customer.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("gone@remote.test", nil); err == nil {
+		t.Fatal("Postfix accepted the refused recipient")
+	}
+	c.Quit()
+	for range 200 {
+		if strings.Contains(s.Log.String(), "verdict=aborted") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := strings.Count(s.Log.String(), "msg=verdict"); got != 1 || !strings.Contains(s.Log.String(), "from=alice@customer.test rcpts=0 rejected_rcpts=1") || !strings.Contains(s.Log.String(), "verdict=aborted") {
+		t.Errorf("%d verdict lines, want one aborted:\n%s", got, s.Log.String())
 	}
 }

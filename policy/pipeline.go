@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -182,8 +183,11 @@ func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
 	})
 }
 
+// message collects the stream verdicts and runs the message checks all at
+// once: YARA walks the message while clamd still scans its stream, so the
+// slower of the two, not their sum, is the wait.
 func (p *Pipeline) message(ctx context.Context, t *Transaction) Verdict {
-	return p.run(ctx, t, func(i int, c Check) (Verdict, bool, error) {
+	return p.runAll(ctx, t, func(i int, c Check) (Verdict, bool, error) {
 		if i < len(t.streams) && t.streams[i].open {
 			s := t.streams[i]
 			if s.err != nil {
@@ -204,29 +208,63 @@ func (p *Pipeline) message(ctx context.Context, t *Transaction) Verdict {
 func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check) (Verdict, bool, error)) Verdict {
 	best := Verdict{Action: Accept}
 	for i, e := range p.entries {
-		name := e.Check.Name()
 		start := time.Now()
 		v, ran, err := bounded(ctx, func() (Verdict, bool, error) { return call(i, e.Check) })
-		if !ran {
-			continue
-		}
-		if p.obs != nil {
-			p.obs.ObserveCheck(name, time.Since(start), err)
-		}
-		if err != nil {
-			v = p.failure(t, e, err)
-		} else if verr := v.Validate(); verr != nil {
-			// A check that builds a bad reply is a bug in the check; treat
-			// it like an engine error rather than sending garbage to the MTA.
-			v = p.failure(t, e, fmt.Errorf("invalid verdict: %w", verr))
-		}
-		v.Check = name
-		if v.Stronger(best) {
-			best = v
+		if ran {
+			best = p.fold(t, e, best, v, err, time.Since(start))
 		}
 		if best.Action == Reject || ctx.Err() != nil {
 			break
 		}
+	}
+	return best
+}
+
+// runAll is run with every check at once; the verdicts are folded in the
+// pipeline's order, as run does.
+func (p *Pipeline) runAll(ctx context.Context, t *Transaction, call func(int, Check) (Verdict, bool, error)) Verdict {
+	type result struct {
+		v    Verdict
+		ran  bool
+		err  error
+		took time.Duration
+	}
+	results := make([]result, len(p.entries))
+	var wg sync.WaitGroup
+	for i, e := range p.entries {
+		wg.Go(func() {
+			start := time.Now()
+			v, ran, err := bounded(ctx, func() (Verdict, bool, error) { return call(i, e.Check) })
+			results[i] = result{v, ran, err, time.Since(start)}
+		})
+	}
+	wg.Wait()
+	best := Verdict{Action: Accept}
+	for i, r := range results {
+		if r.ran {
+			best = p.fold(t, p.entries[i], best, r.v, r.err, r.took)
+		}
+	}
+	return best
+}
+
+// fold observes one check's outcome and returns the stronger of best and
+// its verdict (its failure policy's verdict when it failed).
+func (p *Pipeline) fold(t *Transaction, e Entry, best, v Verdict, err error, took time.Duration) Verdict {
+	name := e.Check.Name()
+	if p.obs != nil {
+		p.obs.ObserveCheck(name, took, err)
+	}
+	if err != nil {
+		v = p.failure(t, e, err)
+	} else if verr := v.Validate(); verr != nil {
+		// A check that builds a bad reply is a bug in the check; treat
+		// it like an engine error rather than sending garbage to the MTA.
+		v = p.failure(t, e, fmt.Errorf("invalid verdict: %w", verr))
+	}
+	v.Check = name
+	if v.Stronger(best) {
+		return v
 	}
 	return best
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"io"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -54,6 +55,8 @@ type Transaction struct {
 	Message  Message // set at end-of-message
 	Start    time.Time
 
+	// mu guards what checks write: the end-of-message checks run at once.
+	mu        sync.Mutex
 	stamps    []string
 	unchecked bool
 	removals  []string
@@ -63,17 +66,31 @@ type Transaction struct {
 
 // RemoveHeader asks for every field named name to be removed from the
 // message when it is accepted.
-func (t *Transaction) RemoveHeader(name string) { t.removals = append(t.removals, name) }
+func (t *Transaction) RemoveHeader(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.removals = append(t.removals, name)
+}
 
 // Removals returns the header names to remove, as RemoveHeader asked.
-func (t *Transaction) Removals() []string { return t.removals }
+func (t *Transaction) Removals() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.removals
+}
 
 // Value returns what a check stored with SetValue for this transaction.
-func (t *Transaction) Value(key any) any { return t.values[key] }
+func (t *Transaction) Value(key any) any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.values[key]
+}
 
 // SetValue keeps per-transaction state of a check, from stage to stage.
 // Use an unexported key type, as with context.Context.
 func (t *Transaction) SetValue(key, v any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.values == nil {
 		t.values = map[any]any{}
 	}
@@ -88,21 +105,35 @@ type openStream struct {
 
 // Stamp records a note for the stamped header and the audit line, such as
 // the version of an engine or the fact that it could not scan.
-func (t *Transaction) Stamp(note string) { t.stamps = append(t.stamps, note) }
+func (t *Transaction) Stamp(note string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stamps = append(t.stamps, note)
+}
 
 // Unchecked records a note like Stamp, for something that was accepted
 // without being fully checked (an engine failed with on_error accept, a
 // message over a scan limit): even the short stamp says so.
 func (t *Transaction) Unchecked(note string) {
 	t.Stamp(note)
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.unchecked = true
 }
 
 // FullyChecked reports whether no check was skipped or cut short.
-func (t *Transaction) FullyChecked() bool { return !t.unchecked }
+func (t *Transaction) FullyChecked() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.unchecked
+}
 
 // Stamps returns the notes recorded with Stamp, in order.
-func (t *Transaction) Stamps() []string { return t.stamps }
+func (t *Transaction) Stamps() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stamps
+}
 
 // Reader returns a reader over the whole message as received.
 func (t *Transaction) Reader() *io.SectionReader {

@@ -25,9 +25,16 @@ func NewEngineFromConfig(cfg *config.Config, log *slog.Logger) (*Engine, error) 
 	eng.Timeout = time.Duration(r.Timeout)
 	eng.OnLimit, eng.OnMalformed = policy.Action(r.OnLimit), policy.Action(r.OnMalformed)
 	eng.Log = log
-	eng.Limits = scanner.Limits{
+	eng.Limits = WalkLimits(cfg)
+	return eng, nil
+}
+
+// WalkLimits are the limits of the MIME walk cfg gives (the defaults
+// without a rules section): the scan and the quarantine review walk alike.
+func WalkLimits(cfg *config.Config) scanner.Limits {
+	r := config.RulesOrDefault(cfg.Rules)
+	return scanner.Limits{
 		MaxDepth: r.MaxDepth, MaxMembers: r.MaxMembers, MaxTotal: int64(r.MaxTotal), MaxRatio: int64(r.MaxRatio),
 		MaxPart: int64(r.MaxPart), MemoryLimit: int64(cfg.Spool.MemoryLimit), SpoolDir: cfg.Spool.Dir,
 	}
-	return eng, nil
 }

@@ -2,8 +2,7 @@
 package scanner
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"io"
 	"mime"
 	"strings"
@@ -12,69 +11,40 @@ import (
 	_ "github.com/emersion/go-message/charset" // decode RFC 2047 names in any charset
 )
 
-// Part is one leaf of a message as a reader sees it.
+// Part is one item of the walk as a reviewer sees it: a MIME leaf or an
+// archive member, with what the walk met on it.
 type Part struct {
-	Path        string `json:"path"` // "1.2": the second part of the first part
-	ContentType string `json:"content_type"`
-	Filename    string `json:"filename,omitempty"` // decoded (RFC 2047, RFC 2231); only a string, never a path
-	Size        int64  `json:"size"`               // decoded bytes
-	Problem     string `json:"problem,omitempty"`  // malformed MIME met here
+	Path        string    `json:"path"` // "1.2", "1.2/invoice.zip/x.exe", "1.3/flat"
+	ContentType string    `json:"content_type"`
+	Filename    string    `json:"filename,omitempty"` // decoded (RFC 2047, RFC 2231); only a string, never a path
+	Size        int64     `json:"size"`               // decoded bytes scanned
+	Findings    []Finding `json:"findings,omitempty"`
 }
 
-// maxDepth bounds nesting of multiparts and attached messages.
-const maxDepth = 32
-
-// Tree lists the leaf parts of the message read from r, descending into
-// multipart/* and message/rfc822. Malformed MIME is reported on the part,
-// not as an error: Tree returns an error only when r cannot be read at all.
-func Tree(r io.Reader) ([]Part, error) {
-	e, err := message.Read(r)
-	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-		if e == nil {
-			return nil, err
-		}
-	}
+// Parts lists exactly what Walk with lim scans of the message, with the
+// findings on each item: the quarantine review shows the tree the
+// scanner used, from the same walker. Findings on no item (a container)
+// come back alone.
+func Parts(ctx context.Context, r io.ReaderAt, size int64, lim Limits) ([]Part, []Finding, error) {
 	var parts []Part
-	walk(e, "1", 0, &parts)
-	return parts, nil
-}
-
-func walk(e *message.Entity, path string, depth int, parts *[]Part) {
-	ct, _, _ := e.Header.ContentType()
-	if ct == "" {
-		ct = "text/plain"
-	}
-	if depth > maxDepth {
-		*parts = append(*parts, Part{Path: path, ContentType: ct, Problem: "nesting too deep"})
-		return
-	}
-	if mr := e.MultipartReader(); mr != nil {
-		for i := 1; ; i++ {
-			p, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
-				return
+	findings, err := Walk(ctx, r, size, lim, func(it *Item) error {
+		parts = append(parts, Part{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size()})
+		return nil
+	})
+	var rest []Finding
+	for _, f := range findings {
+		placed := false
+		for i := range parts {
+			if parts[i].Path == f.Path {
+				parts[i].Findings = append(parts[i].Findings, f)
+				placed = true
 			}
-			if err != nil && p == nil {
-				*parts = append(*parts, Part{Path: fmt.Sprintf("%s.%d", path, i), ContentType: ct, Problem: err.Error()})
-				return
-			}
-			walk(p, fmt.Sprintf("%s.%d", path, i), depth+1, parts)
+		}
+		if !placed {
+			rest = append(rest, f)
 		}
 	}
-	if ct == "message/rfc822" {
-		inner, err := message.Read(e.Body)
-		if inner != nil && (err == nil || message.IsUnknownCharset(err)) {
-			walk(inner, path+".1", depth+1, parts)
-			return
-		}
-	}
-	p := Part{Path: path, ContentType: ct, Filename: filename(e.Header)}
-	n, err := io.Copy(io.Discard, e.Body)
-	p.Size = n
-	if err != nil {
-		p.Problem = err.Error()
-	}
-	*parts = append(*parts, p)
+	return parts, rest, err
 }
 
 var wordDecoder = mime.WordDecoder{CharsetReader: message.CharsetReader}

@@ -43,10 +43,11 @@ func FuzzWalk(f *testing.F) {
 	})
 }
 
-func TestTree(t *testing.T) {
-	data, _ := os.ReadFile("../testdata/messages/02-nested-multipart.eml")
-	parts, err := Tree(bytes.NewReader(data))
-	if err != nil || len(parts) != 3 || parts[2].Filename != "report.pdf" || parts[1].ContentType != "text/html" {
+// The review listing is the walk: archive members and their findings too.
+func TestParts(t *testing.T) {
+	data, _ := os.ReadFile("../testdata/messages/21-encrypted-behind-plain.eml")
+	parts, _, err := Parts(context.Background(), bytes.NewReader(data), int64(len(data)), Limits{})
+	if err != nil || len(parts) != 5 || parts[4].Path != "1.2/invoice.zip/invoice.exe" || len(parts[4].Findings) != 1 || parts[4].Findings[0].Kind != "encrypted" {
 		t.Fatalf("%+v %v", parts, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"outguard/config"
 	"outguard/quarantine"
+	"outguard/rules"
 	"outguard/scanner"
 )
 
@@ -72,7 +73,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if len(pos) != 1 {
 			return usageError("quarantine show takes one id")
 		}
-		return showEntry(ctx, q, pos[0], *asJSON, out)
+		return showEntry(ctx, q, pos[0], rules.WalkLimits(cfg), *asJSON, out)
 	case "raw":
 		if len(pos) != 1 {
 			return usageError("quarantine raw takes one id")
@@ -140,25 +141,30 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	return usageError("unknown command quarantine " + args[0])
 }
 
-func showEntry(ctx context.Context, q *quarantine.Store, id string, asJSON bool, out io.Writer) error {
+// showEntry prints a held message: its record, and the parts and archive
+// members as the scanner walked them (same walker, same limits), with the
+// walk's findings on each.
+func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.Limits, asJSON bool, out io.Writer) error {
 	rec, err := q.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	data, _, msgErr := q.Message(ctx, id)
 	var parts []scanner.Part
+	var other []scanner.Finding
 	var header string
 	if msgErr == nil {
-		parts, _ = scanner.Tree(bytes.NewReader(data))
+		parts, other, _ = scanner.Parts(ctx, bytes.NewReader(data), int64(len(data)), lim)
 		header, _, _ = strings.Cut(string(data), "\r\n\r\n")
 	}
 	if asJSON {
 		v := struct {
 			quarantine.Record
-			Headers string         `json:"headers,omitempty"`
-			Parts   []scanner.Part `json:"parts,omitempty"`
-			Problem string         `json:"problem,omitempty"`
-		}{Record: rec, Headers: header, Parts: parts}
+			Headers      string            `json:"headers,omitempty"`
+			Parts        []scanner.Part    `json:"parts,omitempty"`
+			WalkFindings []scanner.Finding `json:"walk_findings,omitempty"`
+			Problem      string            `json:"problem,omitempty"`
+		}{Record: rec, Headers: header, Parts: parts, WalkFindings: other}
 		if msgErr != nil {
 			v.Problem = msgErr.Error()
 		}
@@ -179,7 +185,14 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, asJSON bool,
 	fmt.Fprintf(out, "\nHeaders:\n%s\n\nParts:\n", indent(header))
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, p := range parts {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", p.Path, p.ContentType, orDash(p.Filename), p.Size, p.Problem)
+		var notes []string
+		for _, f := range p.Findings {
+			notes = append(notes, f.Kind+": "+f.Detail)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", p.Path, p.ContentType, orDash(p.Filename), p.Size, strings.Join(notes, "; "))
+	}
+	for _, f := range other {
+		fmt.Fprintf(tw, "  %s\t\t\t\t%s: %s\n", f.Path, f.Kind, f.Detail)
 	}
 	return tw.Flush()
 }
