@@ -119,7 +119,7 @@ func (s *SQLite) Close() error {
 func ms(t time.Time) int64     { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v) }
 
-// queryer is a *sql.DB, *sql.Tx or *sql.Stmt's QueryRowContext.
+// rowQuerier is a statement's QueryRowContext, in or out of a transaction.
 type rowQuerier func(ctx context.Context, args ...any) *sql.Row
 
 func scanUsage(ctx context.Context, q rowQuerier, key string, now time.Time, extra ...any) (Usage, error) {

@@ -41,6 +41,9 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if err != nil {
 		return err
 	}
+	if !*asJSON {
+		out = terminal{out} // evidence carries remote servers' replies
+	}
 	now := time.Now()
 	for i, p := range pos {
 		if !strings.HasPrefix(p, "ip:") {

@@ -41,6 +41,10 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	if err != nil {
 		return err
 	}
+	exact := out // raw and JSON: the bytes as they are
+	if !*asJSON {
+		out = terminal{out}
+	}
 	audit := func(action, id, outcome string) {
 		if err := quarantine.Audit(filepath.Join(cfg.QuarantineDir(), "audit.log"), operator(), action, id, outcome); err != nil {
 			fmt.Fprintln(out, "warning: audit log:", err)
@@ -82,7 +86,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if err != nil {
 			return err
 		}
-		_, err = out.Write(data)
+		_, err = exact.Write(data)
 		return err
 	case "release":
 		if len(pos) == 0 {

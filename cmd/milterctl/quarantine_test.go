@@ -205,3 +205,35 @@ func TestQuarantineCorruptOrMissingFile(t *testing.T) {
 		t.Errorf("purge (%d):\n%s", code, out)
 	}
 }
+
+// A held message cannot drive the reviewer's terminal: what it carries
+// comes out escaped in list and show, exact in --json and raw.
+func TestQuarantineOutputEscaped(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	evil := "\x1b]0;owned\x07\x1b[2J"
+	msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: " + evil + "invoice\r\nX-Test-Quarantine: kit " + evil + "\r\n\r\nhello\r\n"
+	if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	var recs []quarantine.Record
+	for range 50 {
+		out, _ := ctl(t, e.cfg, "quarantine", "list", "--json")
+		if json.Unmarshal([]byte(out), &recs); len(recs) == 1 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(recs) != 1 || !strings.Contains(recs[0].Reason, evil) {
+		t.Fatalf("--json is not exact: %+v", recs)
+	}
+	for _, args := range [][]string{{"quarantine", "list"}, {"quarantine", "show", recs[0].ID}} {
+		out, code := ctl(t, e.cfg, args...)
+		if code != 0 || strings.ContainsAny(out, "\x1b\x07\r") || !strings.Contains(out, `\x1b]0;owned\x07\x1b[2J`) {
+			t.Errorf("%v (%d) is not escaped:\n%q", args, code, out)
+		}
+	}
+	if raw, _ := ctl(t, e.cfg, "quarantine", "raw", recs[0].ID); !strings.Contains(raw, evil) {
+		t.Error("raw is not exact")
+	}
+}

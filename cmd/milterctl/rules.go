@@ -26,6 +26,9 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if err != nil {
 		return err
 	}
+	if !*asJSON {
+		out = terminal{out}
+	}
 	rc := *cfg
 	rc.Rules = config.RulesOrDefault(cfg.Rules)
 	if len(pos) > 0 {
