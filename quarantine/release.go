@@ -14,26 +14,91 @@ import (
 	"outguard/policy"
 )
 
+// ReleaseLease is how long a release may take before its entry counts as
+// a release that did not finish.
+const ReleaseLease = 5 * time.Minute
+
+// ErrNotMarked: the MTA accepted the released message (it is on its way),
+// but the entry could not be marked released. It stays "releasing", so no
+// second release can deliver it again.
+var ErrNotMarked = errors.New("delivered, but not marked released")
+
 // Release re-injects a held message over SMTP at addr (a Postfix smtpd
-// without milters), with its original envelope or to the given recipients.
-// It returns the MTA's reply; the entry is marked released only when the
-// MTA accepted the message for every recipient.
-func (s *Store) Release(ctx context.Context, id, addr string, to []string) (string, error) {
+// without milters), with its original envelope or to the given recipients,
+// exactly once: it first takes the entry (held → releasing, one UPDATE, so
+// of two concurrent releases one gets it), and after the MTA's 250 marks
+// it released. A refusal by the MTA puts it back to held. It returns the
+// MTA's reply.
+func (s *Store) Release(ctx context.Context, id, addr, operator string, to []string) (string, error) {
 	data, rec, err := s.Message(ctx, id)
 	if err != nil {
 		return "", err
 	}
-	if rec.State != Held {
-		return "", fmt.Errorf("%s is %s, not held", id, rec.State)
+	if err := s.claim(ctx, id, operator); err != nil {
+		return "", err
 	}
 	if len(to) == 0 {
 		to = rec.Rcpts
 	}
 	reply, err := inject(ctx, addr, rec.From, to, data)
 	if err != nil {
+		if perr := s.setState(ctx, id, Releasing, Held); perr != nil {
+			err = errors.Join(err, fmt.Errorf("putting it back to held: %w", perr))
+		}
 		return reply, err
 	}
-	return reply, s.SetState(ctx, id, Released)
+	if err := s.setState(ctx, id, Releasing, Released); err != nil {
+		return reply, fmt.Errorf("%w: %v", ErrNotMarked, err)
+	}
+	return reply, nil
+}
+
+// claim takes a held entry for a release.
+func (s *Store) claim(ctx context.Context, id, operator string) error {
+	now := time.Now()
+	c, _ := json.Marshal(Claim{Operator: operator, Started: now, Lease: now.Add(ReleaseLease)})
+	r, err := s.db.ExecContext(ctx, `UPDATE entries SET state = ?1, rec = json_set(rec, '$.state', ?1, '$.release', json(?2)) WHERE id = ?3 AND state = ?4`,
+		Releasing, string(c), id, Held)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return nil
+	}
+	rec, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.State == Releasing && rec.Release != nil {
+		if now.Before(rec.Release.Lease) {
+			return fmt.Errorf("%s is being released by %s since %s", id, rec.Release.Operator, rec.Release.Started.Local().Format(time.DateTime))
+		}
+		return fmt.Errorf("%s: a release by %s at %s did not finish; see whether the MTA took it (its log, by the message's queue id), then `milterctl quarantine resolve %s released|held`",
+			id, rec.Release.Operator, rec.Release.Started.Local().Format(time.DateTime), id)
+	}
+	return fmt.Errorf("%s is %s, not held", id, rec.State)
+}
+
+// Resolve ends a release that did not finish, as the reviewer found: the
+// message was delivered (Released) or not (Held, to be released again).
+func (s *Store) Resolve(ctx context.Context, id, state string) error {
+	if state != Released && state != Held {
+		return fmt.Errorf("resolve to released or held, not %q", state)
+	}
+	return s.setState(ctx, id, Releasing, state)
+}
+
+// setState moves id from state from to state to, atomically; it fails
+// when id is not in from.
+func (s *Store) setState(ctx context.Context, id, from, to string) error {
+	r, err := s.db.ExecContext(ctx, `UPDATE entries SET state = ?1, rec = json_set(rec, '$.state', ?1) WHERE id = ?2 AND state = ?3`, to, id, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n != 1 {
+		return fmt.Errorf("%s is not %s", id, from)
+	}
+	return nil
 }
 
 func inject(ctx context.Context, addr, from string, to []string, data []byte) (string, error) {

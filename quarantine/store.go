@@ -25,9 +25,10 @@ import (
 
 // States of an entry.
 const (
-	Held     = "held"
-	Released = "released"
-	Deleted  = "deleted"
+	Held      = "held"
+	Releasing = "releasing" // taken by a release: see Record.Release
+	Released  = "released"
+	Deleted   = "deleted"
 )
 
 // Finding is one reason a message was held.
@@ -50,6 +51,16 @@ type Record struct {
 	Reason   string    `json:"reason"`
 	Findings []Finding `json:"findings"`
 	State    string    `json:"state"`
+	// Release is who took the entry to release it, and until when: a
+	// releasing entry past its lease is a release that did not finish.
+	Release *Claim `json:"release,omitempty"`
+}
+
+// Claim is a release in progress.
+type Claim struct {
+	Operator string    `json:"operator"`
+	Started  time.Time `json:"started"`
+	Lease    time.Time `json:"lease"`
 }
 
 // Store is the embedded quarantine: message files and a SQLite index in

@@ -28,7 +28,8 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine list [--user U] [--reason R] [--since 24h] [--state held] [--json]
   quarantine show ID [--json]
   quarantine raw ID
-  quarantine release ID... [--to ADDR]
+  quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked)
+  quarantine resolve ID released|held  (a release that did not finish)
   quarantine delete ID...
   quarantine purge [--older-than 30d]
 
@@ -76,10 +77,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if _, ok := err.(usageError); ok {
 			return 2
 		}
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
 		return 1
 	}
 	return 0
 }
+
+// exitError is an error with an exit status of its own.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
 
 type usageError string
 

@@ -98,19 +98,38 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		}
 		var failed []error
 		for _, id := range pos {
-			reply, err := q.Release(ctx, id, cfg.Quarantine.ReleaseAddress, rcpts)
+			reply, err := q.Release(ctx, id, cfg.Quarantine.ReleaseAddress, operator(), rcpts)
 			outcome := "released: " + reply
-			if err != nil {
+			switch {
+			case errors.Is(err, quarantine.ErrNotMarked):
+				outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
+				failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
+			case err != nil && strings.HasPrefix(reply, "250"):
 				outcome = "failed: " + err.Error()
-				if reply != "" {
-					outcome = "refused by the MTA: " + reply
-				}
+				failed = append(failed, fmt.Errorf("%s: not released", id))
+			case err != nil && reply != "":
+				outcome = "refused by the MTA: " + reply
+				failed = append(failed, fmt.Errorf("%s: not released", id))
+			case err != nil:
+				outcome = "failed: " + err.Error()
 				failed = append(failed, fmt.Errorf("%s: not released", id))
 			}
 			audit("release", id, outcome)
 			fmt.Fprintf(out, "%s: %s\n", id, outcome)
 		}
 		return errors.Join(failed...)
+	case "resolve":
+		if len(pos) != 2 {
+			return usageError("quarantine resolve takes an id and released or held")
+		}
+		err := q.Resolve(ctx, pos[0], pos[1])
+		outcome := "resolved as " + pos[1]
+		if err != nil {
+			outcome = "failed: " + err.Error()
+		}
+		audit("resolve", pos[0], outcome)
+		fmt.Fprintf(out, "%s: %s\n", pos[0], outcome)
+		return err
 	case "delete":
 		if len(pos) == 0 {
 			return usageError("quarantine delete takes ids")
@@ -177,6 +196,13 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
 		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
+	if c := rec.Release; c != nil && rec.State == quarantine.Releasing {
+		fmt.Fprintf(tw, "Release:\tby %s since %s", c.Operator, c.Started.Local().Format(time.DateTime))
+		if time.Now().After(c.Lease) {
+			fmt.Fprintf(tw, ", did not finish (lease ended %s): resolve it", c.Lease.Local().Format(time.DateTime))
+		}
+		fmt.Fprintln(tw)
+	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nFindings:")
 	for _, f := range rec.Findings {

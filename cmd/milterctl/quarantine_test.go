@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -235,5 +236,69 @@ func TestQuarantineOutputEscaped(t *testing.T) {
 	}
 	if raw, _ := ctl(t, e.cfg, "quarantine", "raw", recs[0].ID); !strings.Contains(raw, evil) {
 		t.Error("raw is not exact")
+	}
+}
+
+// Two reviewers release the same entry at once: one delivery. A release
+// that died after taking the entry is shown as such, refused, and resolved
+// by the reviewer without a second delivery.
+func TestReleaseExactlyOnce(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	for _, subject := range []string{"one", "two"} {
+		msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: " + subject + "\r\nX-Test-Quarantine: kit\r\n\r\nhello\r\n"
+		if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+			t.Fatalf("send: %s", harness.Reply(r.Err))
+		}
+	}
+	var recs []quarantine.Record
+	for range 50 {
+		if recs, _ = e.store.List(context.Background(), quarantine.Filter{}); len(recs) == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d held", len(recs))
+	}
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { _, code := ctl(t, e.cfg, "quarantine", "release", recs[0].ID); codes <- code }()
+	}
+	if a, b := <-codes, <-codes; a+b != 1 {
+		t.Errorf("exit codes %d and %d: want one release to succeed and one refused", a, b)
+	}
+	e.stack.Sink.Wait(t, 1, 20*time.Second)
+	time.Sleep(time.Second) // a second delivery would arrive now
+	if n := len(e.stack.Sink.Messages()); n != 1 {
+		t.Fatalf("%d deliveries of one released entry", n)
+	}
+
+	// A release that took the second entry and died: past its lease.
+	db, err := sql.Open("sqlite", filepath.Join(e.dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := `{"operator":"bob","started":"2026-01-01T10:00:00Z","lease":"2026-01-01T10:05:00Z"}`
+	if _, err := db.Exec(`UPDATE entries SET state = 'releasing', rec = json_set(rec, '$.state', 'releasing', '$.release', json(?)) WHERE id = ?`, old, recs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := ctl(t, e.cfg, "quarantine", "show", recs[1].ID); !strings.Contains(out, "by bob since") || !strings.Contains(out, "did not finish") {
+		t.Errorf("show of a dead release:\n%s", out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "release", recs[1].ID); code != 1 || !strings.Contains(out, "did not finish") {
+		t.Errorf("release over a dead one (%d): %s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "resolve", recs[1].ID, "held"); code != 0 {
+		t.Fatalf("resolve (%d): %s", code, out)
+	}
+	if out, code := ctl(t, e.cfg, "quarantine", "release", recs[1].ID); code != 0 {
+		t.Fatalf("release after resolve (%d): %s", code, out)
+	}
+	e.stack.Sink.Wait(t, 2, 20*time.Second)
+	audit, _ := os.ReadFile(filepath.Join(e.dir, "audit.log"))
+	if !strings.Contains(string(audit), `"action":"resolve"`) {
+		t.Errorf("audit log lacks the resolve:\n%s", audit)
 	}
 }
