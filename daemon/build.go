@@ -66,12 +66,13 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 // mail log follower feeds the limits engine, the watcher reloads the rules.
 type built struct {
 	st     *milter.State
-	limits *limits.Engine // nil without a limits section
-	rules  *rules.Engine  // nil without a rules section
+	probes map[string]metrics.Probe // for /readyz
+	limits *limits.Engine           // nil without a limits section
+	rules  *rules.Engine            // nil without a rules section
 }
 
 func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error) {
-	b := &built{}
+	b := &built{probes: map[string]metrics.Probe{}}
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
@@ -101,6 +102,7 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			cancel()
 		}
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(cd.OnError)})
+		b.probes["clamd"] = client.Ping
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")
 	}
@@ -112,6 +114,7 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			return nil, err
 		}
 		entries = append(entries, policy.Entry{Check: b.rules, OnError: policy.Action(r.OnError)})
+		b.probes["rules"] = func(context.Context) error { return nil } // compiled, or build failed
 	}
 	pipeline := policy.NewPipeline(log, entries...)
 	st := &milter.State{
@@ -132,6 +135,12 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		st.HoldInMTA = q.Mode == "discard+hold"
 	}
 	if res != nil {
+		if res.Store != nil {
+			b.probes["limits store"] = res.Store.Ping
+		}
+		if res.Quarantine != nil {
+			b.probes["quarantine"] = res.Quarantine.Ping
+		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
 		if b.rules != nil {

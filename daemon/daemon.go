@@ -42,6 +42,7 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 		return err
 	}
 	srv := milter.New(log, b.st)
+	res.Metrics.SetProbes(b.probes)
 	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", b.st.Pipeline.Names())
 	bg := startBackground(ctx, cfg, log, res, b)
 	defer func() { bg.stop() }()
@@ -97,11 +98,14 @@ func reload(path string, load func() (*config.Config, error), old *config.Config
 				log.Warn("reload: listen, socket and log settings take effect at the next restart")
 			}
 			srv.SetState(b.st)
+			res.Metrics.SetProbes(b.probes)
+			res.Metrics.ConfigReloaded(true)
 			log.Info("config reloaded", "path", path, "checks", b.st.Pipeline.Names())
 			return cfg, b
 		}
 	}
 	log.Error("reload failed; keeping the running config", "err", err)
+	res.Metrics.ConfigReloaded(false)
 	return nil, nil
 }
 

@@ -233,6 +233,8 @@ type Store interface {
 	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
+	// Ping checks that the backend answers.
+	Ping(ctx context.Context) error
 	Close() error
 }
 

@@ -333,5 +333,8 @@ func (r *Redis) Delivered(ctx context.Context, host, qid string, rcpts []string)
 	return err
 }
 
+// Ping checks that the server answers.
+func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
+
 // Purge is a no-op: keys expire and the scripts trim their sets.
 func (r *Redis) Purge(context.Context, time.Time) error { return nil }

@@ -4,7 +4,12 @@
 package metrics
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"sort"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,8 +18,12 @@ import (
 	"outguard/policy"
 )
 
+// Probe tells whether something milterd depends on answers.
+type Probe func(context.Context) error
+
 // Metrics holds milterd's collectors on a registry of its own.
 type Metrics struct {
+	probes        atomic.Pointer[map[string]Probe] // what /readyz asks, of the running config
 	Registry      *prometheus.Registry
 	messages      *prometheus.CounterVec
 	checkSeconds  *prometheus.HistogramVec
@@ -27,6 +36,7 @@ type Metrics struct {
 	rulesReloads  *prometheus.CounterVec
 	rulesReloaded prometheus.Gauge
 	maillogLag    prometheus.Gauge
+	reloads       *prometheus.CounterVec
 }
 
 // New registers milterd's metrics.
@@ -57,8 +67,10 @@ func New() *Metrics {
 			Help: "When the rules were last loaded successfully."}),
 		maillogLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_maillog_lag_bytes",
 			Help: "Bytes of the mail log not yet read by the follower."}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_config_reloads_total",
+			Help: "Config reloads on SIGHUP by result; a failed one keeps the running config."}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag,
+	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -94,6 +106,15 @@ func (m *Metrics) Undeliverable(source string, n int, suspended bool) {
 // MaillogLag records how far the mail log follower is behind.
 func (m *Metrics) MaillogLag(bytes int64) { m.maillogLag.Set(float64(bytes)) }
 
+// ConfigReloaded records a SIGHUP reload.
+func (m *Metrics) ConfigReloaded(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
+
 // RulesLoaded records a rule reload.
 func (m *Metrics) RulesLoaded(version string, ok bool) {
 	if !ok {
@@ -106,10 +127,40 @@ func (m *Metrics) RulesLoaded(version string, ok bool) {
 	m.rulesReloaded.SetToCurrentTime()
 }
 
-// Handler serves /metrics and /healthz.
+// SetProbes installs what /readyz asks, by name: the engines and stores of
+// the config now running (called at start and at every reload).
+func (m *Metrics) SetProbes(p map[string]Probe) { m.probes.Store(&p) }
+
+// Handler serves /metrics, /healthz (liveness: the process answers) and
+// /readyz (readiness: every probe answers; 503 naming what is down).
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		var probes map[string]Probe
+		if p := m.probes.Load(); p != nil {
+			probes = *p
+		}
+		names := make([]string, 0, len(probes))
+		for n := range probes {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var down []string
+		for _, n := range names {
+			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+			if err := probes[n](ctx); err != nil {
+				down = append(down, n+": "+err.Error())
+			}
+			cancel()
+		}
+		if len(down) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready\n%s\n", strings.Join(down, "\n"))
+			return
+		}
+		fmt.Fprintf(w, "ready: %s\n", strings.Join(names, ", "))
+	})
 	return mux
 }

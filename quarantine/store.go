@@ -90,6 +90,14 @@ func Open(dir string) (*Store, error) {
 
 func (s *Store) Close() error { return s.db.Close() }
 
+// Ping checks that the index answers and the message directory is there.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := os.Stat(filepath.Join(s.dir, "msg")); err != nil {
+		return err
+	}
+	return s.db.PingContext(ctx)
+}
+
 func (s *Store) path(id string) string { return filepath.Join(s.dir, "msg", id+".eml") }
 
 // newID is sortable by time and unguessable.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"outguard/internal/harness"
@@ -259,5 +261,52 @@ func TestManPages(t *testing.T) {
 		if err != nil || !bytes.Contains(b, []byte(".TH ")) || !bytes.Contains(b, []byte("SEE ALSO")) {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+// /readyz of the running daemon, on its own listener: ready while clamd and
+// the limits store answer, 503 naming each one that does not.
+func TestReadyz(t *testing.T) {
+	cd := harness.StartClamd(t, "30M")
+	rd := harness.StartRedis(t)
+	dir := harness.Dir(t, "ready")
+	port := harness.FreePort(t)
+	cfg := filepath.Join(dir, "milterd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s/m.sock\nsocket_group: \"\"\nstate_dir: %s\nclamd: {addresses: [unix:%s]}\nlimits: {store: redis, redis: {address: %q}}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
+		dir, dir, cd.Socket, rd.Addr, port)), 0o644)
+	log := &harness.LogBuffer{}
+	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+dir+"/m.sock", log)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store\n" {
+		t.Errorf("all up: %d %q", code, body)
+	}
+	cd.Kill()
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "\nclamd: ") || strings.Contains(body, "limits store:") {
+		t.Errorf("clamd down: %d %q", code, body)
+	}
+	rd.Pause()
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "\nclamd: ") || !strings.Contains(body, "\nlimits store: ") {
+		t.Errorf("clamd and the store down: %d %q", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("liveness: %d", code)
+	}
+	// A SIGHUP reload that fails is counted, for the alert rule.
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(good, "bogus: 1\n"...), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	for i := 0; i < 200 && !strings.Contains(log.String(), "reload failed"); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, body := get("/metrics"); !strings.Contains(body, `outguard_config_reloads_total{result="failed"} 1`) {
+		t.Errorf("the failed reload is not counted:\n%s", log.String())
 	}
 }
