@@ -69,7 +69,9 @@ func (s *scan) Verdict(ctx context.Context) (policy.Verdict, error) {
 	case err != nil:
 		return policy.Verdict{}, err
 	case res.Infected:
-		return policy.New(c.OnVirus, "clamd: "+res.Raw).WithText("Message contains malware (" + res.Name() + ")"), nil
+		v := policy.New(c.OnVirus, "clamd: "+res.Raw).WithText("Message contains malware (" + res.Name() + ")")
+		v.Findings = []policy.Finding{{Engine: "clamd", Name: res.Name(), Action: c.OnVirus.String(), Version: c.Version(), Detail: res.Raw}}
+		return v, nil
 	}
 	return policy.Verdict{Action: policy.Accept}, nil
 }

@@ -263,6 +263,7 @@ func (p *Pipeline) fold(t *Transaction, e Entry, best, v Verdict, err error, too
 		v = p.failure(t, e, fmt.Errorf("invalid verdict: %w", verr))
 	}
 	v.Check = name
+	t.addFindings(name, v.Findings)
 	if v.Stronger(best) {
 		return v
 	}

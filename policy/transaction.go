@@ -58,6 +58,7 @@ type Transaction struct {
 	// mu guards what checks write: the end-of-message checks run at once.
 	mu        sync.Mutex
 	stamps    []string
+	findings  []Finding
 	unchecked bool
 	removals  []string
 	streams   []openStream // by pipeline entry, from end-of-headers on
@@ -126,6 +127,24 @@ func (t *Transaction) FullyChecked() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return !t.unchecked
+}
+
+// Findings returns what the checks found, every engine's.
+func (t *Transaction) Findings() []Finding {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.findings
+}
+
+func (t *Transaction) addFindings(engine string, fs []Finding) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range fs {
+		if f.Engine == "" {
+			f.Engine = engine
+		}
+		t.findings = append(t.findings, f)
+	}
 }
 
 // Stamps returns the notes recorded with Stamp, in order.

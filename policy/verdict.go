@@ -52,6 +52,23 @@ type Verdict struct {
 	Text   string // generic, client-facing
 	Reason string // internal, for the audit line
 	Check  string // name of the check that gave it
+	// Findings are what the check found, in detail, for the quarantine
+	// record: every engine's, not only the winning verdict's.
+	Findings []Finding
+}
+
+// Finding is one thing an engine found in a message: a signature, a rule
+// match, with where in the message and by which version of the engine.
+type Finding struct {
+	Engine      string `json:"engine"`                 // the check, e.g. clamd
+	Name        string `json:"name,omitempty"`         // signature or namespace:rule
+	Action      string `json:"action,omitempty"`       // what the engine asked for
+	Description string `json:"description,omitempty"`  // the rule's meta description
+	Part        string `json:"part,omitempty"`         // MIME part path, "1.2"
+	Filename    string `json:"filename,omitempty"`     // declared or member name
+	ArchivePath string `json:"archive_path,omitempty"` // inside the part's archives
+	Version     string `json:"version,omitempty"`      // engine or rules version
+	Detail      string `json:"detail,omitempty"`       // the engine's own words
 }
 
 // Defaults per action: RFC 3463 4.7.1/5.7.1 "delivery not authorized".

@@ -167,6 +167,18 @@ func FromTransaction(t *policy.Transaction, v policy.Verdict, client string) Rec
 		From:     t.From,
 		Rcpts:    append([]string(nil), t.Rcpts...),
 		Reason:   v.Reason,
-		Findings: []Finding{{Engine: v.Check, Detail: v.Reason}},
+		Findings: findings(t, v),
 	}
+}
+
+// findings are every engine's findings; a check that gave its verdict
+// without any (the limits' suspension, a test check) is one by its reason.
+func findings(t *policy.Transaction, v policy.Verdict) []Finding {
+	fs := t.Findings()
+	for _, f := range fs {
+		if f.Engine == v.Check {
+			return fs
+		}
+	}
+	return append(fs, Finding{Engine: v.Check, Action: v.Action.String(), Detail: v.Reason})
 }

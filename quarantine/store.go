@@ -31,11 +31,10 @@ const (
 	Deleted   = "deleted"
 )
 
-// Finding is one reason a message was held.
-type Finding struct {
-	Engine string `json:"engine"` // the check, e.g. clamd
-	Detail string `json:"detail"` // signature, rule, or the check's reason
-}
+// Finding is one reason a message was held: every engine's finding is in
+// the record (records written before findings had detail keep engine and
+// detail only).
+type Finding = policy.Finding
 
 // Record describes a quarantined message.
 type Record struct {
@@ -195,10 +194,11 @@ func (s *Store) Message(ctx context.Context, id string) ([]byte, Record, error) 
 
 // Filter selects entries for List.
 type Filter struct {
-	User   string
-	Reason string // substring of the reason
-	Since  time.Time
-	State  string
+	User    string
+	Reason  string // substring of the reason
+	Finding string // a finding's name contains this (a rule, a signature)
+	Since   time.Time
+	State   string
 }
 
 // List returns matching records, newest first.
@@ -228,9 +228,13 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 		if err := json.Unmarshal([]byte(js), &rec); err != nil {
 			return nil, err
 		}
-		if f.Reason == "" || strings.Contains(strings.ToLower(rec.Reason), strings.ToLower(f.Reason)) {
-			out = append(out, rec)
+		if f.Reason != "" && !strings.Contains(strings.ToLower(rec.Reason), strings.ToLower(f.Reason)) {
+			continue
 		}
+		if f.Finding != "" && !hasFinding(rec, f.Finding) {
+			continue
+		}
+		out = append(out, rec)
 	}
 	return out, rows.Err()
 }
@@ -287,4 +291,13 @@ func (s *Store) Hold(ctx context.Context, t *policy.Transaction, v policy.Verdic
 		client += "[" + t.Conn.Addr.String() + "]"
 	}
 	return s.Put(ctx, FromTransaction(t, v, client), t.Reader())
+}
+
+func hasFinding(rec Record, name string) bool {
+	for _, f := range rec.Findings {
+		if strings.Contains(strings.ToLower(f.Name), strings.ToLower(name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -54,6 +54,8 @@ type Match struct {
 	Action      string `json:"action"`
 	Description string `json:"description,omitempty"`
 	Path        string `json:"path"`
+	PartPath    string `json:"part_path,omitempty"`
+	ArchivePath string `json:"archive_path,omitempty"`
 	Filename    string `json:"filename,omitempty"`
 }
 
@@ -133,7 +135,8 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		ir := ItemResult{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size()}
 		for _, mr := range m {
 			info := set.Info[mr.Namespace+":"+mr.Rule]
-			ir.Matches = append(ir.Matches, Match{Rule: mr.Rule, Namespace: mr.Namespace, Action: info.Action, Description: info.Description, Path: it.Path, Filename: it.Filename})
+			ir.Matches = append(ir.Matches, Match{Rule: mr.Rule, Namespace: mr.Namespace, Action: info.Action, Description: info.Description,
+				Path: it.Path, PartPath: it.PartPath, ArchivePath: it.ArchivePath, Filename: it.Filename})
 		}
 		res.Items = append(res.Items, ir)
 		return nil
@@ -159,7 +162,10 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 	stamp("rules " + res.Version)
 	best := policy.Verdict{Action: policy.Accept}
 	var hits, tags []string
+	var found []policy.Finding
 	for _, m := range res.Matches() {
+		found = append(found, policy.Finding{Engine: "rules", Name: m.Namespace + ":" + m.Rule, Action: m.Action, Description: m.Description,
+			Part: m.PartPath, Filename: m.Filename, ArchivePath: m.ArchivePath, Version: res.Version})
 		a := Action(m.Action)
 		desc := fmt.Sprintf("%s:%s in %s", m.Namespace, m.Rule, m.Path)
 		if m.Description != "" {
@@ -179,6 +185,7 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 	}
 	if best.Action != policy.Accept {
 		best.Reason = fmt.Sprintf("rules %s: %s", res.Version, strings.Join(hits, "; "))
+		best.Findings = found
 		return best
 	}
 	for _, f := range res.Findings {

@@ -25,7 +25,7 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   accounts unsuspend ACCOUNT      (its undeliverables so far stop counting)
   accounts reset ACCOUNT          (clears its counters, too)
 
-  quarantine list [--user U] [--reason R] [--since 24h] [--state held] [--json]
+  quarantine list [--user U] [--rule R] [--reason R] [--since 24h] [--state held] [--json]
   quarantine show ID [--json]
   quarantine raw ID
   quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked)

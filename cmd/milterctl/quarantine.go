@@ -33,6 +33,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	asJSON := fs.Bool("json", false, "JSON output")
 	user := fs.String("user", "", "only this account")
 	reason := fs.String("reason", "", "only entries whose reason contains this")
+	rule := fs.String("rule", "", "only entries with a finding of this rule or signature")
 	since := fs.String("since", "", "only entries newer than this, e.g. 24h")
 	state := fs.String("state", "", "only entries in this state: held, released, deleted")
 	to := fs.String("to", "", "release to this recipient instead of the original ones")
@@ -52,7 +53,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	}
 	switch args[0] {
 	case "list":
-		f := quarantine.Filter{User: *user, Reason: *reason, State: *state}
+		f := quarantine.Filter{User: *user, Reason: *reason, State: *state, Finding: *rule}
 		if *since != "" {
 			d, err := config.ParseDuration(*since)
 			if err != nil {
@@ -206,7 +207,7 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	tw.Flush()
 	fmt.Fprintln(out, "\nFindings:")
 	for _, f := range rec.Findings {
-		fmt.Fprintf(out, "  %s: %s\n", f.Engine, f.Detail)
+		fmt.Fprintf(out, "  %s\n", describe(f))
 	}
 	if msgErr != nil {
 		fmt.Fprintf(out, "\nMessage: %v\n", msgErr)
@@ -245,4 +246,33 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// describe is a finding on one line: engine, name and action, where in
+// the message, the rule's description, the engine's version.
+func describe(f quarantine.Finding) string {
+	s := f.Engine + ":"
+	for _, part := range []string{f.Name, f.Action} {
+		if part != "" {
+			s += " " + part
+		}
+	}
+	if f.Part != "" {
+		s += " in part " + f.Part
+		if f.ArchivePath != "" {
+			s += " " + f.ArchivePath
+		} else if f.Filename != "" {
+			s += " (" + f.Filename + ")"
+		}
+	}
+	if f.Description != "" {
+		s += ": " + f.Description
+	}
+	if f.Version != "" {
+		s += " [" + f.Version + "]"
+	}
+	if f.Detail != "" && f.Name == "" {
+		s += " " + f.Detail
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -300,5 +301,51 @@ func TestReleaseExactlyOnce(t *testing.T) {
 	audit, _ := os.ReadFile(filepath.Join(e.dir, "audit.log"))
 	if !strings.Contains(string(audit), `"action":"resolve"`) {
 		t.Errorf("audit log lacks the resolve:\n%s", audit)
+	}
+}
+
+// A message held by two engines (clamd's signature in one part, a YARA
+// rule in another): the record keeps both findings with their part paths,
+// show lists them, list filters by rule.
+func TestQuarantineKeepsEveryFinding(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	rulesDir, _ := filepath.Abs("../../rules")
+	section := "quarantine: {}\nclamd: {addresses: [\"unix:" + cd.Socket + "\"], on_virus: quarantine}\nrules: {dir: " + rulesDir + ", watch: false}\n"
+	s, c, _ := harness.ConfigStack(t, section, harness.MTAConfig{})
+	cfg := filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(cfg, []byte("state_dir: "+c.StateDir+"\n"+section), 0o644)
+
+	data, _ := os.ReadFile("../../testdata/messages/13-phishing-form.eml")
+	eicar := base64.StdEncoding.EncodeToString([]byte(`X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`))
+	msg := strings.Replace(string(data), "--b0undary--", "--b0undary\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"tool.com\"\nContent-Transfer-Encoding: base64\n\n"+eicar+"\n--b0undary--", 1)
+	if r := s.Dial(t).SendFrom("alice@customer.test", []string{"bob@remote.test"}, strings.NewReader(strings.ReplaceAll(msg, "\n", "\r\n"))); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	var recs []quarantine.Record
+	for range 50 {
+		out, _ := ctl(t, cfg, "quarantine", "list", "--json", "--rule", "html_password_form_offsite")
+		if json.Unmarshal([]byte(out), &recs); len(recs) == 1 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("list --rule found %d entries", len(recs))
+	}
+	var clam, rule bool
+	for _, f := range recs[0].Findings {
+		clam = clam || f.Engine == "clamd" && f.Name == "Eicar-Test-Signature" && strings.HasPrefix(f.Version, "ClamAV ")
+		rule = rule || f.Engine == "rules" && strings.HasSuffix(f.Name, ":html_password_form_offsite") && f.Part == "1.2" && f.Filename == "verify.html" && f.Version != "" && f.Description != ""
+	}
+	if !clam || !rule {
+		t.Errorf("findings (clamd %v, rules %v): %+v", clam, rule, recs[0].Findings)
+	}
+	out, _ := ctl(t, cfg, "quarantine", "show", recs[0].ID)
+	if !strings.Contains(out, "clamd: Eicar-Test-Signature quarantine") || !regexp.MustCompile(`rules: \S+:html_password_form_offsite quarantine in part 1\.2 \(verify\.html\)`).MatchString(out) {
+		t.Errorf("show does not list both findings with their parts:\n%s", out)
+	}
+	if out, _ := ctl(t, cfg, "quarantine", "list", "--rule", "no_such_rule"); strings.Contains(out, recs[0].ID) {
+		t.Errorf("list --rule no_such_rule:\n%s", out)
 	}
 }
