@@ -90,10 +90,14 @@ type Quarantine struct {
 	Retention      Duration `yaml:"retention"`
 	ReleaseAddress string   `yaml:"release_address"`
 	Mode           string   `yaml:"mode"`
+	MaxBytes       Size     `yaml:"max_bytes"`
+	MaxEntries     int      `yaml:"max_entries"`
+	OnFull         Action   `yaml:"on_full"`
 }
 
 func (q *Quarantine) setDefaults() {
-	*q = Quarantine{Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard"}
+	*q = Quarantine{Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard",
+		MaxBytes: 10 << 30, MaxEntries: 100000, OnFull: Action(policy.Tempfail)}
 }
 
 // QuarantineDir is where the quarantine lives.
@@ -383,6 +387,12 @@ func (c *Config) validate(d *decoder) error {
 		}
 		if q.Retention <= 0 {
 			return bad("quarantine.retention", "must be more than 0")
+		}
+		if q.MaxEntries < 0 {
+			return bad("quarantine.max_entries", "must be 0 (no bound) or more")
+		}
+		if a := policy.Action(q.OnFull); a != policy.Tempfail && a != policy.Reject {
+			return bad("quarantine.on_full", "must be tempfail or reject: anything else would deliver or lose what was to be held")
 		}
 	}
 	return nil

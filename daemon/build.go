@@ -67,6 +67,7 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State,
 type built struct {
 	st     *milter.State
 	probes map[string]metrics.Probe // for /readyz
+	clamd  *clamd.Check             // nil without a clamd section
 	limits *limits.Engine           // nil without a limits section
 	rules  *rules.Engine            // nil without a rules section
 }
@@ -103,6 +104,7 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		}
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(cd.OnError)})
 		b.probes["clamd"] = client.Ping
+		b.clamd = chk
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")
 	}
@@ -129,7 +131,9 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		st.HeaderName, st.HeaderFull = cfg.Header.Name, cfg.Header.Detail == "full"
 	}
 	if q := cfg.Quarantine; q != nil {
+		st.QuarantineOnFull = policy.Action(q.OnFull)
 		if res != nil && res.Quarantine != nil {
+			res.Quarantine.SetQuota(int64(q.MaxBytes), int64(q.MaxEntries))
 			st.Quarantine = res.Quarantine
 		}
 		st.HoldInMTA = q.Mode == "discard+hold"
@@ -168,4 +172,29 @@ func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engin
 		eng.Observer = res.Metrics
 	}
 	return eng, err
+}
+
+// state is what a metrics scrape reads of res and b.
+func (b *built) state(res *Resources) func(context.Context) metrics.State {
+	return func(ctx context.Context) metrics.State {
+		var s metrics.State
+		if q := res.Quarantine; q != nil {
+			n, bytes, _ := q.Stats(ctx)
+			s.QuarantineEntries, s.QuarantineBytes = int64(n), bytes
+			s.QuarantineMaxBytes, _ = q.Quota()
+		}
+		if res.Store != nil {
+			all, _ := res.Store.Suspensions(ctx)
+			now := time.Now()
+			for _, sp := range all {
+				if sp.Active(now) {
+					s.ActiveSuspensions++
+				}
+			}
+		}
+		if b.clamd != nil {
+			s.ClamdVersion = b.clamd.Version()
+		}
+		return s
+	}
 }

@@ -43,6 +43,7 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 	}
 	srv := milter.New(log, b.st)
 	res.Metrics.SetProbes(b.probes)
+	res.Metrics.SetState(b.state(res))
 	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", b.st.Pipeline.Names())
 	bg := startBackground(ctx, cfg, log, res, b)
 	defer func() { bg.stop() }()
@@ -99,6 +100,7 @@ func reload(path string, load func() (*config.Config, error), old *config.Config
 			}
 			srv.SetState(b.st)
 			res.Metrics.SetProbes(b.probes)
+			res.Metrics.SetState(b.state(res))
 			res.Metrics.ConfigReloaded(true)
 			log.Info("config reloaded", "path", path, "checks", b.st.Pipeline.Names())
 			return cfg, b
@@ -170,7 +172,7 @@ func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resou
 		}
 	}
 	if q := res.Quarantine; q != nil {
-		n, err := q.Purge(ctx, now.Add(-time.Duration(cfg.Quarantine.Retention)))
+		n, err := q.Purge(ctx, now.Add(-time.Duration(cfg.Quarantine.Retention)), "")
 		if err != nil {
 			log.Warn("purging the quarantine", "err", err)
 		} else if n > 0 {

@@ -5,11 +5,14 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +24,17 @@ import (
 // Probe tells whether something milterd depends on answers.
 type Probe func(context.Context) error
 
+// State is what is read from the stores and engines at each scrape.
+type State struct {
+	QuarantineEntries, QuarantineBytes, QuarantineMaxBytes int64
+	ActiveSuspensions                                      int
+	ClamdVersion                                           string // "": unknown
+}
+
 // Metrics holds milterd's collectors on a registry of its own.
 type Metrics struct {
 	probes        atomic.Pointer[map[string]Probe] // what /readyz asks, of the running config
+	state         atomic.Pointer[func(context.Context) State]
 	Registry      *prometheus.Registry
 	messages      *prometheus.CounterVec
 	checkSeconds  *prometheus.HistogramVec
@@ -37,6 +48,7 @@ type Metrics struct {
 	rulesReloaded prometheus.Gauge
 	maillogLag    prometheus.Gauge
 	reloads       *prometheus.CounterVec
+	rcptRefused   *prometheus.CounterVec
 }
 
 // New registers milterd's metrics.
@@ -50,7 +62,7 @@ func New() *Metrics {
 		checkSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outguard_check_duration_seconds",
 			Help: "Time each check took at each stage.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"check"}),
 		checkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_check_errors_total",
-			Help: "Checks that failed (engine unreachable, timed out, …) and got their failure action."}, []string{"check"}),
+			Help: "Checks that failed and got their failure action, by kind: timeout (no answer in time), unreachable (connection refused or reset), error (anything else)."}, []string{"check", "kind"}),
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_milter_sessions",
 			Help: "Milter sessions open with the MTA."}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "outguard_scanned_bytes_total",
@@ -67,10 +79,13 @@ func New() *Metrics {
 			Help: "When the rules were last loaded successfully."}),
 		maillogLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_maillog_lag_bytes",
 			Help: "Bytes of the mail log not yet read by the follower."}),
+		rcptRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_rcpt_refusals_total",
+			Help: "Recipients refused at RCPT TO (the message goes on with the others), by verdict and check: e.g. a recipient limit."}, []string{"verdict", "check"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_config_reloads_total",
 			Help: "Config reloads on SIGHUP by result; a failed one keeps the running config."}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads,
+	r.MustRegister(stateCollector{m})
+	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads, m.rcptRefused,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -81,8 +96,25 @@ func New() *Metrics {
 func (m *Metrics) ObserveCheck(check string, d time.Duration, err error) {
 	m.checkSeconds.WithLabelValues(check).Observe(d.Seconds())
 	if err != nil {
-		m.checkErrors.WithLabelValues(check).Inc()
+		m.checkErrors.WithLabelValues(check, errorKind(err)).Inc()
 	}
+}
+
+// errorKind sorts an engine error for the alert rules.
+func errorKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EPIPE):
+		return "unreachable"
+	}
+	return "error"
+}
+
+// RcptRefused implements milter.Observer.
+func (m *Metrics) RcptRefused(v policy.Verdict) {
+	m.rcptRefused.WithLabelValues(v.Action.String(), v.Check).Inc()
 }
 
 // Session implements milter.Observer.
@@ -125,6 +157,44 @@ func (m *Metrics) RulesLoaded(version string, ok bool) {
 	m.rulesVersion.Reset()
 	m.rulesVersion.WithLabelValues(version).Set(1)
 	m.rulesReloaded.SetToCurrentTime()
+}
+
+// SetState installs what each scrape reads of the running config's stores
+// and engines.
+func (m *Metrics) SetState(f func(context.Context) State) { m.state.Store(&f) }
+
+var (
+	quarantineEntries = prometheus.NewDesc("outguard_quarantine_entries", "Quarantine entries on disk (held, releasing, released; not deleted or purged).", nil, nil)
+	quarantineBytes   = prometheus.NewDesc("outguard_quarantine_bytes", "Bytes of the quarantine entries on disk.", nil, nil)
+	quarantineMax     = prometheus.NewDesc("outguard_quarantine_max_bytes", "quarantine.max_bytes (0: no bound).", nil, nil)
+	suspended         = prometheus.NewDesc("outguard_suspended_accounts", "Accounts suspended now.", nil, nil)
+	clamdInfo         = prometheus.NewDesc("outguard_clamd_info", "The clamd version milterd last read (1 for its version).", []string{"version"}, nil)
+)
+
+// stateCollector reads the State at scrape time.
+type stateCollector struct{ m *Metrics }
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{quarantineEntries, quarantineBytes, quarantineMax, suspended, clamdInfo} {
+		ch <- d
+	}
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.state.Load()
+	if f == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	s := (*f)(ctx)
+	ch <- prometheus.MustNewConstMetric(quarantineEntries, prometheus.GaugeValue, float64(s.QuarantineEntries))
+	ch <- prometheus.MustNewConstMetric(quarantineBytes, prometheus.GaugeValue, float64(s.QuarantineBytes))
+	ch <- prometheus.MustNewConstMetric(quarantineMax, prometheus.GaugeValue, float64(s.QuarantineMaxBytes))
+	ch <- prometheus.MustNewConstMetric(suspended, prometheus.GaugeValue, float64(s.ActiveSuspensions))
+	if s.ClamdVersion != "" {
+		ch <- prometheus.MustNewConstMetric(clamdInfo, prometheus.GaugeValue, 1, s.ClamdVersion)
+	}
 }
 
 // SetProbes installs what /readyz asks, by name: the engines and stores of

@@ -24,6 +24,7 @@ type State struct {
 	HeaderName       string        // stamp accepted mail with this header; empty: off
 	HeaderFull       bool          // the stamp names versions and notes, not just the verdict
 	MessageTimeout   time.Duration // the end-of-message checks' deadline; 0: none
+	QuarantineOnFull policy.Action // the quarantine at its quota: tempfail or reject
 	Version          string        // milterd version, for the stamped header
 	SpoolDir         string
 	SpoolLimit       int64 // bytes held in memory before spooling to disk
@@ -41,6 +42,7 @@ type State struct {
 type Observer interface {
 	Session(delta int)
 	Verdict(v policy.Verdict, size int64)
+	RcptRefused(v policy.Verdict) // one recipient refused, the transaction goes on
 }
 
 // Quarantiner keeps a held message durably; when Hold returns nil the

@@ -102,6 +102,9 @@ func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (*gomilter.Respons
 	case policy.Tempfail, policy.Reject:
 		// Refuses this recipient only; the transaction goes on.
 		s.srv.log.Info("recipient refused", "user", t.User, "rcpt", rcpt, "verdict", v.Action.String(), "check", v.Check, "reason", v.Reason)
+		if o := t.st.Observer; o != nil {
+			o.RcptRefused(v)
+		}
 		return gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(""))
 	case policy.Discard:
 		return s.decide(v, m)
@@ -299,7 +302,13 @@ func (s *session) quarantine(t *txn, v policy.Verdict, m gomilter.Modifier) (*go
 	}
 	id, err := q.Hold(t.ctx, &t.Transaction, v)
 	if err != nil {
-		v = policy.New(policy.Tempfail, "quarantine failed: "+err.Error())
+		// Not held: never delivered instead. Full: on_full (tempfail by
+		// default); any other failure: tempfail, nothing is lost.
+		action := policy.Tempfail
+		if errors.Is(err, policy.ErrQuarantineFull) && t.st.QuarantineOnFull == policy.Reject {
+			action = policy.Reject
+		}
+		v = policy.New(action, "quarantine failed: "+err.Error())
 		resp, _ := gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
 		return resp, v, nil
 	}

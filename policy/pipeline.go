@@ -297,9 +297,17 @@ func bounded(ctx context.Context, f func() (Verdict, bool, error)) (Verdict, boo
 			return r.v, r.ran, r.err
 		default:
 		}
-		return Verdict{}, true, fmt.Errorf("no answer: %w", context.Cause(ctx))
+		return Verdict{}, true, noAnswer{context.Cause(ctx), ctx.Err()}
 	}
 }
+
+// noAnswer is a check that did not answer before ctx ended: it reads as
+// the cause (e.g. "message_timeout (5m) passed") and is also ctx's error
+// (context.DeadlineExceeded), for whoever sorts errors.
+type noAnswer struct{ cause, err error }
+
+func (e noAnswer) Error() string   { return "no answer: " + e.cause.Error() }
+func (e noAnswer) Unwrap() []error { return []error{e.cause, e.err} }
 
 // failure turns an engine error into the engine's configured action. An
 // accept is never silent: it is stamped on the message and logged.

@@ -4,6 +4,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -56,6 +57,10 @@ type Verdict struct {
 	// record: every engine's, not only the winning verdict's.
 	Findings []Finding
 }
+
+// ErrQuarantineFull is what a quarantine at its quota answers to a hold,
+// so that the hold gets quarantine.on_full rather than an engine failure.
+var ErrQuarantineFull = errors.New("quarantine full")
 
 // Finding is one thing an engine found in a message: a signature, a rule
 // match, with where in the message and by which version of the engine.

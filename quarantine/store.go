@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -67,6 +68,27 @@ type Claim struct {
 type Store struct {
 	dir string
 	db  *sql.DB
+	// The quota (SetQuota): what the entries on disk (not deleted or
+	// purged) may take; 0: no bound. A Put over it fails with ErrFull.
+	maxBytes, maxEntries atomic.Int64
+}
+
+// SetQuota bounds the quarantine: at start, and at every reload.
+func (s *Store) SetQuota(bytes, entries int64) {
+	s.maxBytes.Store(bytes)
+	s.maxEntries.Store(entries)
+}
+
+// Quota returns the bounds SetQuota set.
+func (s *Store) Quota() (bytes, entries int64) { return s.maxBytes.Load(), s.maxEntries.Load() }
+
+// ErrFull: the quarantine is at its quota; the message was not taken.
+var ErrFull = policy.ErrQuarantineFull
+
+// Stats returns the entries on disk and their bytes.
+func (s *Store) Stats(ctx context.Context) (entries int, bytes int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(json_extract(rec, '$.size')), 0) FROM entries WHERE state != ?`, Deleted).Scan(&entries, &bytes)
+	return entries, bytes, err
 }
 
 // Open opens (creating) the quarantine in dir.
@@ -110,6 +132,15 @@ func newID(now time.Time) string {
 // the message file and its directory entry are fsync'd and the index is
 // committed: the caller may tell the MTA the message is taken.
 func (s *Store) Put(ctx context.Context, rec Record, msg io.Reader) (string, error) {
+	if maxBytes, maxEntries := s.Quota(); maxBytes > 0 || maxEntries > 0 {
+		n, used, err := s.Stats(ctx)
+		if err != nil {
+			return "", fmt.Errorf("quarantine index: %w", err)
+		}
+		if maxEntries > 0 && int64(n) >= maxEntries || maxBytes > 0 && used+rec.Size > maxBytes {
+			return "", fmt.Errorf("%w: %d entries, %d bytes (max_entries %d, max_bytes %d)", ErrFull, n, used, maxEntries, maxBytes)
+		}
+	}
 	rec.ID = newID(rec.Time)
 	rec.State = Held
 	final := s.path(rec.ID)
@@ -258,10 +289,14 @@ func (s *Store) SetState(ctx context.Context, id, state string) error {
 	return nil
 }
 
-// Purge removes the entries older than before, files and records, and
-// returns how many.
-func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM entries WHERE t < ?`, before.UnixMilli())
+// Purge removes the entries older than before (of user only, unless ""),
+// files and records, and returns how many.
+func (s *Store) Purge(ctx context.Context, before time.Time, user string) (int, error) {
+	q, args := `SELECT id FROM entries WHERE t < ?`, []any{before.UnixMilli()}
+	if user != "" {
+		q, args = q+` AND user = ?`, append(args, user)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -290,7 +325,9 @@ func (s *Store) Hold(ctx context.Context, t *policy.Transaction, v policy.Verdic
 	if t.Conn.Addr.IsValid() {
 		client += "[" + t.Conn.Addr.String() + "]"
 	}
-	return s.Put(ctx, FromTransaction(t, v, client), t.Reader())
+	rec := FromTransaction(t, v, client)
+	rec.Size = t.Message.Size() // for the quota; Put records what it wrote
+	return s.Put(ctx, rec, t.Reader())
 }
 
 func hasFinding(rec Record, name string) bool {

@@ -31,7 +31,7 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked)
   quarantine resolve ID released|held  (a release that did not finish)
   quarantine delete ID...
-  quarantine purge [--older-than 30d]
+  quarantine purge [--older-than 30d] [--user U]
 
   rules check [DIR]
   rules test [DIR] MESSAGE.eml... [--json]

@@ -154,12 +154,19 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 				return usageError(err.Error())
 			}
 		}
-		n, err := q.Purge(ctx, time.Now().Add(-keep))
+		if *user != "" && *olderThan == "" {
+			keep = 0 // an account's entries: all of them, unless --older-than
+		}
+		n, err := q.Purge(ctx, time.Now().Add(-keep), *user)
 		if err != nil {
 			return err
 		}
-		audit("purge", "*", fmt.Sprintf("%d entries older than %v", n, keep))
-		fmt.Fprintf(out, "purged %d entries older than %v\n", n, keep)
+		what := fmt.Sprintf("%d entries older than %v", n, keep)
+		if *user != "" {
+			what += " of " + *user
+		}
+		audit("purge", "*", what)
+		fmt.Fprintf(out, "purged %s\n", what)
 		return nil
 	}
 	return usageError("unknown command quarantine " + args[0])

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,8 +44,13 @@ type qenv struct {
 	release *harness.Postfix
 }
 
-func startQuarantine(t *testing.T) *qenv {
+// startQuarantine starts the stack with a quarantine in a directory of its
+// own; prepare, if any, runs on the directory before the store opens.
+func startQuarantine(t *testing.T, prepare ...func(dir string)) *qenv {
 	e := &qenv{dir: harness.Dir(t, "q")}
+	for _, p := range prepare {
+		p(e.dir)
+	}
 	store, err := quarantine.Open(e.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -347,5 +353,42 @@ func TestQuarantineKeepsEveryFinding(t *testing.T) {
 	}
 	if out, _ := ctl(t, cfg, "quarantine", "list", "--rule", "no_such_rule"); strings.Contains(out, recs[0].ID) {
 		t.Errorf("list --rule no_such_rule:\n%s", out)
+	}
+}
+
+// A really full filesystem (a 256 KiB tmpfs) fails the write mid-message:
+// the client gets a tempfail, nothing partial is left, and the next
+// message that fits is held. At the quota, on_full (tempfail) answers.
+func TestQuarantineFull(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t, func(dir string) {
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
+			t.Fatalf("mount tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	})
+	send := func(size int) string {
+		msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: big\r\nX-Test-Quarantine: kit\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", size/18) + "\r\n"
+		return harness.Reply(e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)).Err)
+	}
+	if got := send(1 << 20); !strings.HasPrefix(got, "451 4.7.1") {
+		t.Fatalf("a message bigger than the disk: %q", got)
+	}
+	if recs, _ := e.store.List(context.Background(), quarantine.Filter{}); len(recs) != 0 {
+		t.Errorf("a failed write left entries: %+v", recs)
+	}
+	if files, _ := os.ReadDir(filepath.Join(e.dir, "msg")); len(files) != 0 {
+		t.Errorf("a failed write left files: %v", files)
+	}
+	if got := send(10 << 10); got != "250" {
+		t.Fatalf("a message that fits, after the failure: %q", got)
+	}
+	// The quota: one entry, so the next is refused with on_full.
+	e.store.SetQuota(0, 1)
+	if got := send(10 << 10); !strings.HasPrefix(got, "451 4.7.1") || !strings.Contains(e.stack.Log.String(), "quarantine full") {
+		t.Errorf("over the quota: %q", got)
+	}
+	if n, _, _ := e.store.Stats(context.Background()); n != 1 {
+		t.Errorf("%d entries, want 1", n)
 	}
 }

@@ -272,7 +272,7 @@ func TestReadyz(t *testing.T) {
 	dir := harness.Dir(t, "ready")
 	port := harness.FreePort(t)
 	cfg := filepath.Join(dir, "milterd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s/m.sock\nsocket_group: \"\"\nstate_dir: %s\nclamd: {addresses: [unix:%s]}\nlimits: {store: redis, redis: {address: %q}}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s/m.sock\nsocket_group: \"\"\nstate_dir: %s\nclamd: {addresses: [unix:%s]}\nlimits: {store: redis, redis: {address: %q}}\nquarantine: {}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
 		dir, dir, cd.Socket, rd.Addr, port)), 0o644)
 	log := &harness.LogBuffer{}
 	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+dir+"/m.sock", log)
@@ -285,8 +285,15 @@ func TestReadyz(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store\n" {
+	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine\n" {
 		t.Errorf("all up: %d %q", code, body)
+	}
+	// What operators alert on, read from the stores at the scrape.
+	_, m := get("/metrics")
+	for _, series := range []string{`outguard_clamd_info{version="ClamAV `, "outguard_quarantine_entries 0", "outguard_quarantine_max_bytes 1.073741824e+10", "outguard_suspended_accounts 0"} {
+		if !strings.Contains(m, series) {
+			t.Errorf("metrics lack %s", series)
+		}
 	}
 	cd.Kill()
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "\nclamd: ") || strings.Contains(body, "limits store:") {
