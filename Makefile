@@ -40,6 +40,8 @@ install: build man
 	install -D -m 0644 bin/man/milterctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8
 	install -D -m 0644 bin/man/milterd.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5
 	install -D -m 0644 etc/systemd/milterd.service $(DESTDIR)/lib/systemd/system/milterd.service
+	install -D -m 0644 etc/systemd/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.service
+	install -D -m 0644 etc/systemd/outguard-digest.timer $(DESTDIR)/lib/systemd/system/outguard-digest.timer
 	install -D -m 0644 etc/milterd.example.yaml $(DESTDIR)$(PREFIX)/share/doc/outguard/milterd.example.yaml
 	install -D -m 0644 etc/prometheus/outguard.rules.yml $(DESTDIR)$(PREFIX)/share/doc/outguard/outguard.rules.yml
 	install -d -m 0755 $(DESTDIR)/etc/outguard/rules
@@ -56,7 +58,8 @@ install: build man
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/milterd $(DESTDIR)$(PREFIX)/sbin/milterctl \
 		$(DESTDIR)$(PREFIX)/share/man/man8/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8 \
-		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service
+		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service \
+		$(DESTDIR)/lib/systemd/system/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.timer
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/outguard
 	rm -rf $(DESTDIR)$(SPOOLDIR)
 

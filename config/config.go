@@ -93,6 +93,8 @@ type Quarantine struct {
 	MaxBytes       Size     `yaml:"max_bytes"`
 	MaxEntries     int      `yaml:"max_entries"`
 	OnFull         Action   `yaml:"on_full"`
+	DigestTo       string   `yaml:"digest_to"`   // "milterctl quarantine digest --mail" sends to it
+	DigestFrom     string   `yaml:"digest_from"` // "": digest_to
 }
 
 func (q *Quarantine) setDefaults() {

@@ -40,7 +40,7 @@ func (s *Store) Release(ctx context.Context, id, addr, operator string, to []str
 	if len(to) == 0 {
 		to = rec.Rcpts
 	}
-	reply, err := inject(ctx, addr, rec.From, to, data)
+	reply, err := Inject(ctx, addr, rec.From, to, data)
 	if err != nil {
 		if perr := s.setState(ctx, id, Releasing, Held); perr != nil {
 			err = errors.Join(err, fmt.Errorf("putting it back to held: %w", perr))
@@ -101,7 +101,9 @@ func (s *Store) setState(ctx context.Context, id, from, to string) error {
 	return nil
 }
 
-func inject(ctx context.Context, addr, from string, to []string, data []byte) (string, error) {
+// Inject submits a message over SMTP at addr (the release address) and
+// returns the MTA's reply: the release path, also for the digest.
+func Inject(ctx context.Context, addr, from string, to []string, data []byte) (string, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

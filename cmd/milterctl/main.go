@@ -30,6 +30,7 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine raw ID
   quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked)
   quarantine resolve ID released|held  (a release that did not finish)
+  quarantine digest [--since 24h] [--json] [--mail]
   quarantine delete ID...
   quarantine purge [--older-than 30d] [--user U]
 

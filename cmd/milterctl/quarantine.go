@@ -38,6 +38,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	state := fs.String("state", "", "only entries in this state: held, released, deleted")
 	to := fs.String("to", "", "release to this recipient instead of the original ones")
 	olderThan := fs.String("older-than", "", "purge entries older than this (default: retention)")
+	mail := fs.Bool("mail", false, "digest: mail it to quarantine.digest_to")
 	pos, err := parseMixed(fs, args[1:])
 	if err != nil {
 		return err
@@ -119,6 +120,14 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 			fmt.Fprintf(out, "%s: %s\n", id, outcome)
 		}
 		return errors.Join(failed...)
+	case "digest":
+		period := 24 * time.Hour
+		if *since != "" {
+			if period, err = config.ParseDuration(*since); err != nil {
+				return usageError(err.Error())
+			}
+		}
+		return digestCmd(ctx, cfg, q, period, *asJSON, *mail, out)
 	case "resolve":
 		if len(pos) != 2 {
 			return usageError("quarantine resolve takes an id and released or held")

@@ -392,3 +392,37 @@ func TestQuarantineFull(t *testing.T) {
 		t.Errorf("%d entries, want 1", n)
 	}
 }
+
+// The digest summarises what was held; --mail sends it through the
+// release path, so the abuse desk need not poll list.
+func TestQuarantineDigest(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	for _, kit := range []string{"kit-a", "kit-b", "kit-a"} {
+		msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: x\r\nX-Test-Quarantine: " + kit + "\r\n\r\nhello\r\n"
+		if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+			t.Fatalf("send: %s", harness.Reply(r.Err))
+		}
+	}
+	var d digest
+	for range 50 {
+		out, _ := ctl(t, e.cfg, "quarantine", "digest", "--json")
+		if json.Unmarshal([]byte(out), &d); d.Held == 3 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d.Held != 3 || len(d.ByAccount) != 1 || d.ByAccount[0] != (count{harness.User, 3}) || len(d.Newest) != 3 || len(d.ByFinding) != 1 || d.ByFinding[0].Count != 3 {
+		t.Fatalf("digest %+v", d)
+	}
+	cfg, _ := os.ReadFile(e.cfg)
+	withTo := filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(withTo, append(cfg, "  digest_to: abuse@isp.test\n"...), 0o644)
+	if out, code := ctl(t, withTo, "quarantine", "digest", "--mail"); code != 0 || !strings.Contains(out, "mailed to abuse@isp.test: 250") {
+		t.Fatalf("digest --mail (%d): %s", code, out)
+	}
+	got := e.stack.Sink.Wait(t, 1, 20*time.Second)[0]
+	if got.Rcpts[0] != "abuse@isp.test" || !bytes.Contains(got.Data, []byte("3 held")) || !bytes.Contains(got.Data, []byte(d.Newest[0].ID)) {
+		t.Errorf("mailed digest:\n%s", got.Data)
+	}
+}

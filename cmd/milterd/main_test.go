@@ -227,13 +227,19 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
 		t.Fatal("systemd-analyze is not installed: run .ci/run (apt-get install systemd)")
 	}
-	unit, err := os.ReadFile("../../etc/systemd/milterd.service")
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	var paths []string
+	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer"} {
+		unit, err := os.ReadFile("../../etc/systemd/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The binaries the units name, as built here (not installed).
+		text := strings.NewReplacer("/usr/sbin/milterd", binary, "/usr/sbin/milterctl", binary).Replace(string(unit))
+		paths = append(paths, filepath.Join(dir, name))
+		os.WriteFile(paths[len(paths)-1], []byte(text), 0o644)
 	}
-	path := filepath.Join(t.TempDir(), "milterd.service")
-	os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/sbin/milterd", binary)), 0o644)
-	out, err := exec.Command("systemd-analyze", "verify", "--man=no", path).CombinedOutput()
+	out, err := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, paths...)...).CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
