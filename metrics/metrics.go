@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -169,13 +170,14 @@ var (
 	quarantineMax     = prometheus.NewDesc("outguard_quarantine_max_bytes", "quarantine.max_bytes (0: no bound).", nil, nil)
 	suspended         = prometheus.NewDesc("outguard_suspended_accounts", "Accounts suspended now.", nil, nil)
 	clamdInfo         = prometheus.NewDesc("outguard_clamd_info", "The clamd version milterd last read (1 for its version).", []string{"version"}, nil)
+	up                = prometheus.NewDesc("outguard_up", "Whether each thing milterd depends on answers now (clamd, limits store, quarantine): what /readyz asks.", []string{"component"}, nil)
 )
 
 // stateCollector reads the State at scrape time.
 type stateCollector struct{ m *Metrics }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{quarantineEntries, quarantineBytes, quarantineMax, suspended, clamdInfo} {
+	for _, d := range []*prometheus.Desc{quarantineEntries, quarantineBytes, quarantineMax, suspended, clamdInfo, up} {
 		ch <- d
 	}
 }
@@ -195,6 +197,34 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.ClamdVersion != "" {
 		ch <- prometheus.MustNewConstMetric(clamdInfo, prometheus.GaugeValue, 1, s.ClamdVersion)
 	}
+	for name, err := range c.m.probe(ctx) {
+		v := 1.0
+		if err != nil {
+			v = 0
+		}
+		ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, v, name)
+	}
+}
+
+// probe asks every probe, at once, within ctx.
+func (m *Metrics) probe(ctx context.Context) map[string]error {
+	var probes map[string]Probe
+	if p := m.probes.Load(); p != nil {
+		probes = *p
+	}
+	out := make(map[string]error, len(probes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, p := range probes {
+		wg.Go(func() {
+			err := p(ctx)
+			mu.Lock()
+			out[name] = err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // SetProbes installs what /readyz asks, by name: the engines and stores of
@@ -208,22 +238,19 @@ func (m *Metrics) Handler() http.Handler {
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		var probes map[string]Probe
-		if p := m.probes.Load(); p != nil {
-			probes = *p
-		}
-		names := make([]string, 0, len(probes))
-		for n := range probes {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		results := m.probe(ctx)
+		names := make([]string, 0, len(results))
+		for n := range results {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		var down []string
 		for _, n := range names {
-			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-			if err := probes[n](ctx); err != nil {
+			if err := results[n]; err != nil {
 				down = append(down, n+": "+err.Error())
 			}
-			cancel()
 		}
 		if len(down) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -296,7 +296,7 @@ func TestReadyz(t *testing.T) {
 	}
 	// What operators alert on, read from the stores at the scrape.
 	_, m := get("/metrics")
-	for _, series := range []string{`outguard_clamd_info{version="ClamAV `, "outguard_quarantine_entries 0", "outguard_quarantine_max_bytes 1.073741824e+10", "outguard_suspended_accounts 0"} {
+	for _, series := range []string{`outguard_clamd_info{version="ClamAV `, "outguard_quarantine_entries 0", "outguard_quarantine_max_bytes 1.073741824e+10", "outguard_suspended_accounts 0", `outguard_up{component="clamd"} 1`} {
 		if !strings.Contains(m, series) {
 			t.Errorf("metrics lack %s", series)
 		}
@@ -304,6 +304,9 @@ func TestReadyz(t *testing.T) {
 	cd.Kill()
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "\nclamd: ") || strings.Contains(body, "limits store:") {
 		t.Errorf("clamd down: %d %q", code, body)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, `outguard_up{component="clamd"} 0`) {
+		t.Errorf("outguard_up does not show clamd down")
 	}
 	rd.Pause()
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "\nclamd: ") || !strings.Contains(body, "\nlimits store: ") {
