@@ -110,6 +110,8 @@ bench:
 	$(GO) test -run X -bench ClamdStream -benchtime 10x ./bench
 	$(GO) test -run X -bench Rules -benchtime 20x ./bench
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
+	$(GO) test -run X -bench LimitVolume -benchtime 10x ./bench
+	$(GO) run ./bench/replay
 
 clean:
 	rm -rf bin
