@@ -321,17 +321,20 @@ func (r *Redis) Delivered(ctx context.Context, host, qid string, rcpts []string)
 	if len(rcpts) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(rcpts))
-	for _, rc := range rcpts {
-		args = append(args, "d:"+rc, 1)
+	args := make([]any, len(rcpts))
+	for i, rc := range rcpts {
+		args[i] = "d:" + rc
 	}
-	// Only on an existing record: HSET would make one without an account.
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, msgKey(host, qid), args...)
-		return nil
-	})
-	return err
+	return deliveredScript.Run(ctx, r.c, []string{msgKey(host, qid)}, args...).Err()
 }
+
+// deliveredScript marks recipients delivered on an existing record only:
+// HSET alone would make a record without an account or an expiry for
+// every message milterd did not see (bounces, local mail).
+var deliveredScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], 1) end
+return 1`)
 
 // Ping checks that the server answers.
 func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }

@@ -86,6 +86,9 @@ func testStore(t *testing.T, st limits.Store) {
 	if err := st.Delivered(ctx, "mx2", "Q9", []string{"x"}); err != nil {
 		t.Errorf("delivery of an unknown message: %v", err)
 	}
+	if key, rcpts, _ := st.Owner(ctx, "mx2", "Q9"); key != "" || len(rcpts) != 0 {
+		t.Errorf("a delivery made a record: %q %v", key, rcpts)
+	}
 
 	// Undeliverable events are idempotent by id; only the last hour counts.
 	evs := []limits.Undeliverable{
