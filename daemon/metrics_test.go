@@ -64,15 +64,17 @@ limits:
 	sendFile("01-clean-text", "bob@remote.test") // over the limit of 3: tempfail
 	after := scrape()
 	for series, min := range map[string]float64{
-		`outguard_messages_total{check="",verdict="accept"}`:          3,
-		`outguard_messages_total{check="rules",verdict="reject"}`:     1,
-		`outguard_messages_total{check="clamd",verdict="reject"}`:     1,
-		`outguard_messages_total{check="rules",verdict="quarantine"}`: 1,
-		`outguard_messages_total{check="limits",verdict="tempfail"}`:  1,
-		`outguard_undeliverable_recipients_total{source="rcpt"}`:      1,
-		`outguard_check_duration_seconds_count{check="clamd"}`:        5,
-		`outguard_check_duration_seconds_count{check="rules"}`:        5,
-		`outguard_scanned_bytes_total`:                                1000,
+		`outguard_messages_total{check="",verdict="accept"}`:                      3,
+		`outguard_messages_total{check="rules",verdict="reject"}`:                 1,
+		`outguard_messages_total{check="clamd",verdict="reject"}`:                 1,
+		`outguard_messages_total{check="rules",verdict="quarantine"}`:             1,
+		`outguard_messages_total{check="limits",verdict="tempfail"}`:              1,
+		`outguard_undeliverable_recipients_total{source="rcpt"}`:                  1,
+		`outguard_check_duration_seconds_count{check="clamd"}`:                    5,
+		`outguard_check_duration_seconds_count{check="rules"}`:                    5,
+		`outguard_scanned_bytes_total`:                                            1000,
+		`outguard_refusals_total{check="limits",stage="mail",verdict="tempfail"}`: 1,
+		`outguard_refusals_total{check="clamd",stage="eom",verdict="reject"}`:     1,
 	} {
 		if got := value(after, series) - value(before, series); got < min {
 			t.Errorf("%s moved by %v, want at least %v", series, got, min)

@@ -49,7 +49,7 @@ type Metrics struct {
 	rulesReloaded prometheus.Gauge
 	maillogLag    prometheus.Gauge
 	reloads       *prometheus.CounterVec
-	rcptRefused   *prometheus.CounterVec
+	refusals      *prometheus.CounterVec
 }
 
 // New registers milterd's metrics.
@@ -80,13 +80,13 @@ func New() *Metrics {
 			Help: "When the rules were last loaded successfully."}),
 		maillogLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_maillog_lag_bytes",
 			Help: "Bytes of the mail log not yet read by the follower."}),
-		rcptRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_rcpt_refusals_total",
-			Help: "Recipients refused at RCPT TO (the message goes on with the others), by verdict and check: e.g. a recipient limit."}, []string{"verdict", "check"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_refusals_total",
+			Help: "Tempfails and rejects by SMTP stage: mail (before the message: a suspension, a message limit), rcpt (one recipient: a recipient limit; the message goes on), eom (after the message: content, a limit crossed concurrently)."}, []string{"stage", "verdict", "check"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_config_reloads_total",
 			Help: "Config reloads on SIGHUP by result; a failed one keeps the running config."}, []string{"result"}),
 	}
 	r.MustRegister(stateCollector{m})
-	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads, m.rcptRefused,
+	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads, m.refusals,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -113,9 +113,9 @@ func errorKind(err error) string {
 	return "error"
 }
 
-// RcptRefused implements milter.Observer.
-func (m *Metrics) RcptRefused(v policy.Verdict) {
-	m.rcptRefused.WithLabelValues(v.Action.String(), v.Check).Inc()
+// Refused implements milter.Observer.
+func (m *Metrics) Refused(stage string, v policy.Verdict) {
+	m.refusals.WithLabelValues(stage, v.Action.String(), v.Check).Inc()
 }
 
 // Session implements milter.Observer.

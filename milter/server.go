@@ -42,7 +42,7 @@ type State struct {
 type Observer interface {
 	Session(delta int)
 	Verdict(v policy.Verdict, size int64)
-	RcptRefused(v policy.Verdict) // one recipient refused, the transaction goes on
+	Refused(stage string, v policy.Verdict) // a tempfail or reject: at "mail", "rcpt" (one recipient) or "eom"
 }
 
 // Quarantiner keeps a held message durably; when Hold returns nil the

@@ -103,7 +103,7 @@ func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (*gomilter.Respons
 		// Refuses this recipient only; the transaction goes on.
 		s.srv.log.Info("recipient refused", "user", t.User, "rcpt", rcpt, "verdict", v.Action.String(), "check", v.Check, "reason", v.Reason)
 		if o := t.st.Observer; o != nil {
-			o.RcptRefused(v)
+			o.Refused("rcpt", v)
 		}
 		return gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(""))
 	case policy.Discard:
@@ -277,6 +277,9 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 		}
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
+		if o := t.st.Observer; o != nil {
+			o.Refused(map[bool]string{true: "eom", false: "mail"}[atEOM], v)
+		}
 	case policy.Discard:
 		resp = gomilter.RespDiscard
 	case policy.Quarantine:
