@@ -214,7 +214,7 @@ func (f *Follower) line(ctx context.Context, s string, b *batch) error {
 		return fmt.Errorf("looking up queue id %s: %w", l.QueueID, err)
 	}
 	if key == "" {
-		key = f.sasl[l.QueueID]
+		key = f.Engine.Accounts.Login(f.sasl[l.QueueID])
 	}
 	if key == "" {
 		f.Log.Debug("mail log: cannot attribute", "qid", l.QueueID)
