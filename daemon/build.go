@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"outguard/clamd"
 	"outguard/config"
@@ -116,7 +117,13 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			return nil, err
 		}
 		entries = append(entries, policy.Entry{Check: b.rules, OnError: policy.Action(r.OnError)})
-		b.probes["rules"] = func(context.Context) error { return nil } // compiled, or build failed
+		eng := b.rules
+		b.probes["rules"] = func(context.Context) error {
+			if eng.Set() == nil {
+				return errors.New("no rule set loaded")
+			}
+			return nil
+		}
 	}
 	pipeline := policy.NewPipeline(log, entries...)
 	st := &milter.State{

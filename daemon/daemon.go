@@ -37,16 +37,9 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 	if err != nil {
 		return err
 	}
-	ln, err := Listen(cfg)
-	if err != nil {
-		return err
-	}
-	srv := milter.New(log, b.st)
 	res.Metrics.SetProbes(b.probes)
 	res.Metrics.SetState(b.state(res))
-	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", b.st.Pipeline.Names())
-	bg := startBackground(ctx, cfg, log, res, b)
-	defer func() { bg.stop() }()
+	// Metrics first: when the MTA can connect, /readyz answers too.
 	if m := cfg.Metrics; m != nil {
 		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", m.Listen)
@@ -55,8 +48,16 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 		}
 		go hs.Serve(mln)
 		defer hs.Close()
-		log.Info("metrics on http://"+m.Listen+"/metrics", "healthz", "http://"+m.Listen+"/healthz")
+		log.Info("metrics on http://"+m.Listen+"/metrics", "healthz", "http://"+m.Listen+"/healthz", "readyz", "http://"+m.Listen+"/readyz")
 	}
+	ln, err := Listen(cfg)
+	if err != nil {
+		return err
+	}
+	srv := milter.New(log, b.st)
+	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", b.st.Pipeline.Names())
+	bg := startBackground(ctx, cfg, log, res, b)
+	defer func() { bg.stop() }()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

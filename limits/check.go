@@ -58,11 +58,12 @@ func (e *Engine) CheckMail(ctx context.Context, t *policy.Transaction) (policy.V
 	if !ok {
 		return policy.Verdict{Action: policy.Accept}, nil // keyed by a header: checked at end-of-message
 	}
-	return e.begin(ctx, t, key, 1)
+	return e.begin(ctx, t, key)
 }
 
-// begin reads the account's state for the transaction: one round trip.
-func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string, msgs int) (policy.Verdict, error) {
+// begin reads the account's state for the transaction (one round trip)
+// and refuses it if one more message would cross a limit.
+func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (policy.Verdict, error) {
 	st := &txState{key: key, lim: e.Policy.For(key)}
 	t.SetValue(usageKey{}, st)
 	now := e.Now()
@@ -74,7 +75,7 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string, m
 	if susp.Active(now) {
 		return e.suspendedVerdict(susp), nil
 	}
-	if x := st.lim.Check(u, msgs, len(t.Rcpts)); x != nil {
+	if x := st.lim.Check(u, 1, len(t.Rcpts)); x != nil {
 		return e.exceeded(key, x, u), nil
 	}
 	return policy.Verdict{Action: policy.Accept}, nil
@@ -133,7 +134,7 @@ func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (polic
 		if !ok {
 			return policy.Verdict{Action: policy.Accept}, nil
 		}
-		return e.begin(ctx, t, key, 1)
+		return e.begin(ctx, t, key)
 	}
 	if st.err != nil {
 		return policy.Verdict{}, st.err

@@ -155,8 +155,9 @@ func (s *SQLite) Admit(ctx context.Context, key string, m Sent, lim Limits, now 
 		return u, false, nil
 	}
 	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
+	bump := tx.StmtContext(ctx, s.bump)
 	for _, b := range []struct{ slot, b int64 }{{minute % hourBuckets, minute}, {hourSlots + hour%dayBuckets, hour}} {
-		if _, err := tx.StmtContext(ctx, s.bump).ExecContext(ctx, key, b.slot, b.b, len(m.Rcpts)); err != nil {
+		if _, err := bump.ExecContext(ctx, key, b.slot, b.b, len(m.Rcpts)); err != nil {
 			return Usage{}, false, err
 		}
 	}

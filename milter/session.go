@@ -278,7 +278,11 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
 		if o := t.st.Observer; o != nil {
-			o.Refused(map[bool]string{true: "eom", false: "mail"}[atEOM], v)
+			stage := "mail"
+			if atEOM {
+				stage = "eom"
+			}
+			o.Refused(stage, v)
 		}
 	case policy.Discard:
 		resp = gomilter.RespDiscard

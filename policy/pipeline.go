@@ -275,8 +275,8 @@ func (p *Pipeline) fold(t *Transaction, e Entry, best, v Verdict, err error, too
 // other failure, and the transaction does not wait on it any longer. Its
 // goroutine ends when the check notices ctx.
 func bounded(ctx context.Context, f func() (Verdict, bool, error)) (Verdict, bool, error) {
-	if ctx.Done() == nil {
-		return f()
+	if _, ok := ctx.Deadline(); !ok {
+		return f() // no deadline to keep (MAIL, RCPT): no goroutine per check
 	}
 	type result struct {
 		v   Verdict
