@@ -3,6 +3,7 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
@@ -68,4 +69,50 @@ func TestBase64Reader(t *testing.T) {
 			t.Errorf("%q: %q %v", c.in, got, err)
 		}
 	}
+}
+
+// The bulk decoder gives what the standard decoder gives for the same text
+// without white space, whatever sizes the input arrives and is read in.
+func FuzzBase64Reader(f *testing.F) {
+	f.Add([]byte("aGVsbG8gd29y\r\nbGQ=\r\n"), uint8(3), uint16(5))
+	f.Add([]byte("aGVs bG8=\taGVsbG8="), uint8(1), uint16(1))
+	f.Add([]byte("aGV*bG8="), uint8(7), uint16(100))
+	f.Fuzz(func(t *testing.T, in []byte, inStep uint8, outStep uint16) {
+		r := newB64Reader(&stepReader{data: in, step: int(inStep) + 1})
+		var got []byte
+		buf := make([]byte, int(outStep)+1)
+		var err error
+		for {
+			var n int
+			n, err = r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		stripped := strings.Map(func(c rune) rune {
+			if strings.ContainsRune(" \t\r\n", c) {
+				return -1
+			}
+			return c
+		}, string(in))
+		want, werr := base64.StdEncoding.DecodeString(stripped)
+		if werr == nil && (err != io.EOF || !bytes.Equal(got, want)) {
+			t.Fatalf("%q: got %q, %v; want %q", in, got, err, want)
+		}
+	})
+}
+
+type stepReader struct {
+	data []byte
+	step int
+}
+
+func (s *stepReader) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.data[:min(s.step, len(s.data))])
+	s.data = s.data[n:]
+	return n, nil
 }

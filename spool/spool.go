@@ -5,6 +5,8 @@ package spool
 
 import (
 	"bytes"
+	"io"
+	"math/bits"
 	"os"
 	"sync"
 )
@@ -43,9 +45,128 @@ func (s *Spool) Write(p []byte) (int, error) {
 		}
 		return n, err
 	}
+	s.reserve(len(p))
 	s.mem = append(s.mem, p...)
 	s.size += int64(len(p))
 	return len(p), nil
+}
+
+// ReadFrom appends what r gives until EOF, read straight into the memory
+// buffer (or in large writes to the file): no intermediate copy.
+func (s *Spool) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	var chunk []byte // past the memory limit: large writes, few system calls
+	defer func() { putBuf(chunk) }()
+	for {
+		s.mu.Lock()
+		inMem := s.file == nil && s.size < s.limit
+		var dst []byte
+		if inMem {
+			s.reserve(min(readSize, int(s.limit-s.size)))
+			dst = s.mem[len(s.mem):cap(s.mem)]
+			dst = dst[:min(len(dst), int(s.limit-s.size))]
+		} else {
+			if chunk == nil {
+				chunk = getBuf(readSize)
+			}
+			dst = chunk[:readSize]
+		}
+		s.mu.Unlock()
+		// Outside the lock: r may block. Readers see only mem[:size], never
+		// the spare capacity read into here. For the file, the chunk is
+		// filled first: one system call per chunk, not per read.
+		var n int
+		var rerr error
+		if inMem {
+			n, rerr = r.Read(dst)
+		} else {
+			n, rerr = io.ReadFull(r, dst)
+			if rerr == io.ErrUnexpectedEOF {
+				rerr = io.EOF
+			}
+		}
+		if n > 0 {
+			if err := s.commit(dst[:n], inMem); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// commit appends p, just read by ReadFrom into mem's spare capacity (inMem)
+// or into its own buffer.
+func (s *Spool) commit(p []byte, inMem bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inMem {
+		s.mem = s.mem[:len(s.mem)+len(p)]
+		s.size += int64(len(p))
+		return nil
+	}
+	if s.file == nil {
+		if err := s.toFile(); err != nil {
+			return err
+		}
+	}
+	n, err := s.file.WriteAt(p, s.size)
+	s.size += int64(n)
+	if err != nil {
+		return &Error{err}
+	}
+	return nil
+}
+
+const readSize = 256 << 10
+
+// reserve makes room in mem for n more bytes, in a buffer from the pool.
+func (s *Spool) reserve(n int) {
+	if cap(s.mem)-len(s.mem) >= n {
+		return
+	}
+	b := getBuf(max(min(2*cap(s.mem), int(s.limit)), len(s.mem)+n))
+	b = append(b, s.mem...)
+	putBuf(s.mem)
+	s.mem = b
+}
+
+// Memory buffers are reused across spools, by power-of-two size class from
+// 64 KiB: a message or a decoded part neither grows a slice byte by byte
+// nor has fresh memory cleared for it, and the garbage collector sees a
+// steady heap.
+var classes [16]sync.Pool
+
+const minClass = 16 // 64 KiB
+
+func class(n int) int {
+	c := max(bits.Len(uint(n-1)), minClass) - minClass
+	return c
+}
+
+func getBuf(n int) []byte {
+	c := class(n)
+	if c >= len(classes) {
+		return make([]byte, 0, n)
+	}
+	if b, ok := classes[c].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 1<<(c+minClass))
+}
+
+func putBuf(b []byte) {
+	c := cap(b)
+	if c < 1<<minClass || c&(c-1) != 0 || class(c) >= len(classes) {
+		return // not one of ours
+	}
+	b = b[:0]
+	classes[class(c)].Put(&b)
 }
 
 // Error is a failure of the spool itself (our disk), as opposed to the
@@ -70,6 +191,7 @@ func (s *Spool) toFile() error {
 		f.Close()
 		return &Error{err}
 	}
+	putBuf(s.mem)
 	s.file, s.mem = f, nil
 	return nil
 }
@@ -85,7 +207,8 @@ func (s *Spool) Fd() (uintptr, bool) {
 	return s.file.Fd(), true
 }
 
-// Bytes returns the spooled bytes while they are in memory.
+// Bytes returns the spooled bytes while they are in memory; the slice is
+// valid until Close (its memory is then reused).
 func (s *Spool) Bytes() ([]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -120,6 +243,7 @@ func (s *Spool) OnDisk() bool {
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	putBuf(s.mem)
 	s.mem, s.size = nil, 0
 	if s.file == nil {
 		return nil

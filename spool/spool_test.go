@@ -54,3 +54,44 @@ func TestSpoolBadDir(t *testing.T) {
 		t.Fatal("write to a spool in a missing directory succeeded")
 	}
 }
+
+// ReadFrom keeps exactly limit bytes in memory, moves to the file past it,
+// and reads back what was written either way.
+func TestSpoolReadFrom(t *testing.T) {
+	data := make([]byte, 3<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, c := range []struct {
+		n      int
+		onDisk bool
+	}{{0, false}, {1 << 20, false}, {1<<20 + 1, true}, {3 << 20, true}} {
+		s := New(t.TempDir(), 1<<20)
+		// iotest.OneByteReader would be slow: a reader of odd-sized pieces.
+		n, err := s.ReadFrom(&pieces{data: data[:c.n]})
+		if err != nil || n != int64(c.n) || s.OnDisk() != c.onDisk {
+			t.Fatalf("%d bytes: read %d, %v, on disk %v; want on disk %v", c.n, n, err, s.OnDisk(), c.onDisk)
+		}
+		got, _ := io.ReadAll(io.NewSectionReader(s, 0, s.Size()))
+		if !bytes.Equal(got, data[:c.n]) {
+			t.Fatalf("%d bytes: read back differs", c.n)
+		}
+		s.Close()
+	}
+}
+
+type pieces struct {
+	data []byte
+	i    int
+}
+
+func (p *pieces) Read(b []byte) (int, error) {
+	if len(p.data) == 0 {
+		return 0, io.EOF
+	}
+	p.i++
+	n := min(len(b), len(p.data), 1000+p.i*37)
+	copy(b, p.data[:n])
+	p.data = p.data[n:]
+	return n, nil
+}
