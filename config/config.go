@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"outguard/internal/alert"
 	"outguard/policy"
 )
 
@@ -168,10 +169,17 @@ func (u *UserLimits) unmarshalScalar(s string) error {
 	return nil
 }
 
+// Alert is where events go (internal/alert); relayprobe's config has one
+// too.
 type Alert struct {
 	Command []string `yaml:"command"`
 	Webhook string   `yaml:"webhook"`
 	Timeout Duration `yaml:"timeout"`
+}
+
+// Sender is the configured alert.Sender.
+func (a Alert) Sender() alert.Sender {
+	return alert.Sender{Command: a.Command, Webhook: a.Webhook, Timeout: time.Duration(a.Timeout)}
 }
 
 type Redis struct {
@@ -285,35 +293,51 @@ func Load(path string) (*Config, error) {
 // Parse validates data as read from the file named name.
 func Parse(name string, data []byte) (*Config, error) {
 	c := Default()
-	d := &decoder{file: name, lines: map[string]int{}}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		line, msg := yamlError(err)
-		return nil, &Error{File: name, Line: line, Msg: msg}
+	lines, err := Strict(name, data, c)
+	if err != nil {
+		return nil, err
 	}
-	if len(doc.Content) > 0 {
-		if err := d.decode(doc.Content[0], "", reflect.ValueOf(c).Elem()); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.validate(d); err != nil {
+	if err := c.validate(lines.Errorf); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Config) validate(d *decoder) error {
-	bad := func(key, format string, args ...any) error {
-		return &Error{File: d.file, Line: d.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+// Lines knows the line of every key of a decoded file, for the checks made
+// after decoding.
+type Lines struct {
+	file  string
+	lines map[string]int
+}
+
+// Errorf is an error at key's line.
+func (l Lines) Errorf(key, format string, args ...any) error {
+	return &Error{File: l.file, Line: l.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Strict decodes data (the file named name) into v, a pointer to a struct
+// that holds its defaults: an unknown key, a duplicate or a bad value is an
+// error naming the file, line and key. The other outguard programs read
+// their configs with it too.
+func Strict(name string, data []byte, v any) (Lines, error) {
+	d := &decoder{file: name, lines: map[string]int{}}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		line, msg := yamlError(err)
+		return Lines{}, &Error{File: name, Line: line, Msg: msg}
 	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		return bad("log.format", "unknown format %q (want text or json)", c.Log.Format)
+	if len(doc.Content) > 0 {
+		if err := d.decode(doc.Content[0], "", reflect.ValueOf(v).Elem()); err != nil {
+			return Lines{}, err
+		}
 	}
-	if _, err := ParseLevel(c.Log.Level); err != nil {
-		return bad("log.level", "%v", err)
+	return Lines{file: name, lines: d.lines}, nil
+}
+
+func (c *Config) validate(bad func(key, format string, args ...any) error) error {
+	if err := c.Log.Validate(bad); err != nil {
+		return err
 	}
 	if c.Header.Enabled && !validHeaderName(c.Header.Name) {
 		return bad("header.name", "invalid header field name %q", c.Header.Name)

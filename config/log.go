@@ -16,11 +16,27 @@ func ParseLevel(s string) (slog.Level, error) {
 }
 
 // Logger builds the logger the config asks for, writing to w.
-func (c *Config) Logger(w io.Writer) *slog.Logger {
-	level, _ := ParseLevel(c.Log.Level) // validated at load
+func (c *Config) Logger(w io.Writer) *slog.Logger { return c.Log.New(w) }
+
+// New builds the logger l asks for, writing to w.
+func (l Log) New(w io.Writer) *slog.Logger {
+	level, _ := ParseLevel(l.Level) // validated at load
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "json" {
+	if l.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Validate checks the log section, reporting through bad (Lines.Errorf).
+func (l Log) Validate(bad func(key, format string, args ...any) error) error {
+	switch l.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "unknown format %q (want text or json)", l.Format)
+	}
+	if _, err := ParseLevel(l.Level); err != nil {
+		return bad("log.level", "%v", err)
+	}
+	return nil
 }

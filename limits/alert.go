@@ -1,14 +1,12 @@
 package limits
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"os/exec"
 	"time"
+
+	"outguard/internal/alert"
 )
 
 // Alert is what the abuse desk is told, as JSON: an account suspended
@@ -25,54 +23,22 @@ type Alert struct {
 	Usage      *Usage      `json:"usage,omitempty"`
 }
 
-// Alerter tells people about an Alert: a command that gets it as JSON on
-// stdin (never as arguments: no shell interpolation of customer data),
-// and/or a JSON POST to a webhook. Alerts run in the background and never
-// hold up mail.
+// Alerter tells people about an Alert (internal/alert). Alerts run in the
+// background and never hold up mail.
 type Alerter struct {
-	Command []string // argv; empty: none
-	Webhook string   // URL; empty: none
-	Timeout time.Duration
-	Log     *slog.Logger
+	alert.Sender
+	Log *slog.Logger
 }
 
 // Fire sends al. Safe on a nil Alerter.
 func (a *Alerter) Fire(al Alert) {
-	if a == nil || len(a.Command) == 0 && a.Webhook == "" {
+	if a == nil || !a.Enabled() {
 		return
 	}
 	body, _ := json.Marshal(al)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), a.Timeout)
-		defer cancel()
-		if err := a.send(ctx, body); err != nil {
+		if err := a.Send(context.Background(), body); err != nil {
 			a.Log.Error("alert failed", "event", al.Event, "account", al.Account, "err", err)
 		}
 	}()
-}
-
-func (a *Alerter) send(ctx context.Context, body []byte) error {
-	if len(a.Command) > 0 {
-		cmd := exec.CommandContext(ctx, a.Command[0], a.Command[1:]...)
-		cmd.Stdin = bytes.NewReader(body)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("alert command: %v: %s", err, out)
-		}
-	}
-	if a.Webhook != "" {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.Webhook, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("alert webhook: %w", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("alert webhook: %s", resp.Status)
-		}
-	}
-	return nil
 }

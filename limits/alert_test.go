@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"outguard/internal/alert"
 	"outguard/internal/harness"
 	"outguard/limits"
 )
@@ -37,7 +38,7 @@ func TestSuspensionAlertsAndExpiry(t *testing.T) {
 	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 2}, nil)
 	eng := &limits.Engine{
 		Store: st, Policy: pol, Log: log, Now: time.Now, SuspendFor: time.Hour,
-		Alert: &limits.Alerter{Command: []string{"sh", "-c", `cat > "$0"`, out}, Webhook: hook.URL, Timeout: 5 * time.Second, Log: log},
+		Alert: &limits.Alerter{Sender: alert.Sender{Command: []string{"sh", "-c", `cat > "$0"`, out}, Webhook: hook.URL, Timeout: 5 * time.Second}, Log: log},
 	}
 	evs := []limits.Undeliverable{
 		{ID: "a", Time: time.Now(), Rcpt: "x@y; rm -rf /", Status: "5.1.1", Source: "rcpt"},

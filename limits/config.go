@@ -52,7 +52,7 @@ func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*En
 		OnSuspended: policy.Action(l.OnSuspended),
 		SuspendFor:  time.Duration(l.SuspendFor),
 		Contact:     l.Contact,
-		Alert:       &Alerter{Command: l.Alert.Command, Webhook: l.Alert.Webhook, Timeout: time.Duration(l.Alert.Timeout), Log: log},
+		Alert:       &Alerter{Sender: l.Alert.Sender(), Log: log},
 		Log:         log,
 		Now:         time.Now,
 	}, nil

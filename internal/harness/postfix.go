@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,23 +27,35 @@ type MTAConfig struct {
 	// e.g. "REJECT 5.1.1 no such user" (Postfix access(5)).
 	RcptAccess map[string]string
 	Main       map[string]string // extra or overriding main.cf settings
+	Listen     string            // smtpd's host:port; empty: 127.0.0.1 and a free port
 }
 
 // Postfix is a running test Postfix.
 type Postfix struct {
 	Dir  string
-	Port int    // smtpd on 127.0.0.1
+	Host string // smtpd's address
+	Port int
 	Log  string // maillog_file
 }
 
 // Addr is the host:port of its smtpd.
-func (p *Postfix) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.Port) }
+func (p *Postfix) Addr() string { return net.JoinHostPort(p.Host, strconv.Itoa(p.Port)) }
 
 // StartPostfix configures and starts a Postfix instance of its own.
 func StartPostfix(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	Require(t, "postfix", "saslpasswd2")
-	p := &Postfix{Dir: Dir(t, "pf"), Port: FreePort(t)}
+	p := &Postfix{Dir: Dir(t, "pf"), Host: "127.0.0.1"}
+	if c.Listen == "" {
+		p.Port = FreePort(t)
+	} else {
+		host, port, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			t.Fatalf("postfix listen %q: %v", c.Listen, err)
+		}
+		p.Host = host
+		p.Port, _ = strconv.Atoi(port)
+	}
 	p.Log = filepath.Join(p.Dir, "maillog")
 	if err := p.configure(c); err != nil {
 		t.Fatalf("%v", err)
@@ -96,6 +109,12 @@ func (p *Postfix) configure(c MTAConfig) error {
 		"smtpd_soft_error_limit":             "1000",
 		"smtpd_hard_error_limit":             "1000",
 	}
+	if p.Host != "127.0.0.1" {
+		// Postfix wants inet_interfaces on a configured interface, which
+		// 127.0.0.x is not; master.cf binds the address, and
+		// proxy_interfaces makes [127.0.0.x] one of its own.
+		main["proxy_interfaces"] = p.Host
+	}
 	for k, v := range c.Main {
 		main[k] = v
 	}
@@ -108,7 +127,7 @@ func (p *Postfix) configure(c MTAConfig) error {
 	for _, k := range keys {
 		fmt.Fprintf(&mainCf, "%s = %s\n", k, main[k])
 	}
-	master := fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd\n", p.Port) + masterServices
+	master := fmt.Sprintf("%s inet n - n - - smtpd\n", p.Addr()) + masterServices
 	var access bytes.Buffer
 	for rcpt, action := range c.RcptAccess {
 		fmt.Fprintf(&access, "%s %s\n", rcpt, action)

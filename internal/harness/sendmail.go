@@ -33,7 +33,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
 	Require(t, bin, "m4", "saslpasswd2", "unshare")
-	p := &Postfix{Dir: Dir(t, "sm"), Port: FreePort(t)}
+	p := &Postfix{Dir: Dir(t, "sm"), Host: "127.0.0.1", Port: FreePort(t)}
 	d := p.Dir
 	sasldb := d + "/sasl/sasldb"
 	os.Mkdir(d+"/sasl", 0o755)

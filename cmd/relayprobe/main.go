@@ -1,0 +1,140 @@
+// relayprobe scans the ISP's static customer ranges for open relays and
+// open proxies, confirmed by a canary. See relayprobe(8).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"outguard/probe"
+)
+
+const usage = `usage:
+  relayprobe scan [-config FILE] [-json | -format table|json|xarf] [TARGET ...]
+  relayprobe canary [-config FILE]
+  relayprobe diff [-config FILE] [-json]
+  relayprobe -check-config [-config FILE]
+
+Exit status: 0 done (scan: nothing confirmed), 1 scan: confirmed findings,
+2 error.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	top := flag.NewFlagSet("relayprobe", flag.ContinueOnError)
+	top.SetOutput(stderr)
+	top.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := top.String("config", probe.DefaultPath, "config file")
+	check := top.Bool("check-config", false, "check the config and exit")
+	if err := top.Parse(args); err != nil {
+		return 2
+	}
+	if *check {
+		if _, err := probe.Load(*cfgPath); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
+		return 0
+	}
+	if top.NArg() == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	sub := flag.NewFlagSet("relayprobe "+top.Arg(0), flag.ContinueOnError)
+	sub.SetOutput(stderr)
+	subCfg := sub.String("config", *cfgPath, "config file")
+	asJSON := sub.Bool("json", false, "one JSON object per line")
+	format := sub.String("format", "table", "table, json or xarf (X-ARF v4, confirmed findings only)")
+	if err := sub.Parse(top.Args()[1:]); err != nil {
+		return 2
+	}
+	if *asJSON {
+		*format = "json"
+	}
+	cfg, err := probe.Load(*subCfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	log := cfg.Log.New(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch top.Arg(0) {
+	case "scan":
+		extra, err := probe.Prefixes(sub.Args())
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		var progress io.Writer
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			progress = stderr // on a terminal only
+		}
+		scan, _, err := probe.RunScan(ctx, cfg, extra, log, progress)
+		if err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		if err := write(stdout, *format, scan.Findings, cfg.Reporter); err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		for _, f := range scan.Findings {
+			if f.Result == probe.Confirmed {
+				return 1
+			}
+		}
+		return 0
+	case "canary":
+		if err := probe.RunCanary(ctx, cfg, log); err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		return 0
+	case "diff":
+		scans, err := probe.LastScans(cfg.StateDir, 2)
+		if err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		if len(scans) == 0 {
+			fmt.Fprintf(stderr, "relayprobe: no scans in %s yet\n", cfg.StateDir)
+			return 2
+		}
+		var prev *probe.Scan
+		if len(scans) > 1 {
+			prev = scans[1]
+		}
+		d := probe.Compare(prev, scans[0])
+		if *format == "json" {
+			if err := json.NewEncoder(stdout).Encode(d); err != nil {
+				return 2
+			}
+			return 0
+		}
+		fmt.Fprint(stdout, d.String())
+		return 0
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+func write(w io.Writer, format string, fs []probe.Finding, rep probe.Reporter) error {
+	switch format {
+	case "json":
+		return probe.WriteJSON(w, fs)
+	case "xarf":
+		return probe.WriteXARF(w, fs, rep)
+	case "table":
+		return probe.WriteTable(w, fs)
+	}
+	return fmt.Errorf("unknown format %q: want table, json or xarf", format)
+}

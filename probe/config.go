@@ -1,0 +1,187 @@
+// Package probe finds open relays and open proxies in the ISP's customer
+// ranges: every probe carries a token, and only what arrives at the canary
+// (mail through a relay, or a connection through a proxy that reads the
+// canary's banner) is confirmed. relayprobe is its command.
+package probe
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"outguard/config"
+)
+
+// DefaultPath is where relayprobe looks for its config without -config.
+const DefaultPath = "/etc/outguard/relayprobe.yaml"
+
+// Config is relayprobe's file; etc/relayprobe.example.yaml documents every
+// key and its default.
+type Config struct {
+	Canary      CanaryConfig    `yaml:"canary"`
+	Targets     []config.Prefix `yaml:"targets"`
+	Exclude     []config.Prefix `yaml:"exclude"`
+	Customers   string          `yaml:"customers"` // CSV file: CIDR,customer id
+	Ports       Ports           `yaml:"ports"`
+	Rate        float64         `yaml:"rate"` // connection attempts per second, all targets together
+	Concurrency int             `yaml:"concurrency"`
+	Timeouts    Timeouts        `yaml:"timeouts"`
+	HELO        string          `yaml:"helo"`
+	Source      string          `yaml:"source"` // source address of every probe; "": the system's choice
+	InfoURL     string          `yaml:"info_url"`
+	StateDir    string          `yaml:"state_dir"`
+	Progress    int             `yaml:"progress"` // a progress line every N addresses, on a terminal
+	Reporter    Reporter        `yaml:"reporter"`
+	Log         config.Log      `yaml:"log"`
+	Alert       config.Alert    `yaml:"alert"`
+}
+
+// CanaryConfig is the SMTP listener the ISP controls that confirms findings.
+type CanaryConfig struct {
+	Listen    string          `yaml:"listen"`     // run our own during the scan; "": an external one
+	Address   string          `yaml:"address"`    // host:port the scanned hosts reach it at
+	Domain    string          `yaml:"domain"`     // relay tests send to TOKEN@domain; its MX is the canary
+	Secret    string          `yaml:"secret"`     // in the banner; shared with an external canary
+	API       string          `yaml:"api"`        // an external canary's API, http://host:port
+	APIListen string          `yaml:"api_listen"` // relayprobe canary: where it answers scanners
+	Wait      config.Duration `yaml:"wait"`       // after the last probe, for relayed mail to arrive
+}
+
+// Ports are the ports scanned per test family.
+type Ports struct {
+	SMTP   []int `yaml:"smtp"`
+	Proxy  []int `yaml:"proxy"`
+	Telnet []int `yaml:"telnet"`
+}
+
+// Timeouts bound every step: a tarpit ends in bounded time.
+type Timeouts struct {
+	Connect config.Duration `yaml:"connect"`
+	Reply   config.Duration `yaml:"reply"` // a banner, a reply, a proxy's answer
+	Scan    config.Duration `yaml:"scan"`  // the whole scan; 0: none
+}
+
+// Reporter names the ISP in X-ARF reports.
+type Reporter struct {
+	Org     string `yaml:"org"`
+	Contact string `yaml:"contact"` // an e-mail address
+	Domain  string `yaml:"domain"`
+}
+
+// Default is the config of an empty file.
+func Default() *Config {
+	return &Config{
+		Canary: CanaryConfig{Listen: "0.0.0.0:25", Wait: config.Duration(60 * time.Second)},
+		Ports: Ports{
+			SMTP:   []int{25, 587, 2525},
+			Proxy:  []int{80, 1080, 3128, 8080, 8000, 8888},
+			Telnet: []int{23},
+		},
+		Rate:        200,
+		Concurrency: 256,
+		Timeouts:    Timeouts{Connect: config.Duration(5 * time.Second), Reply: config.Duration(15 * time.Second)},
+		StateDir:    "/var/lib/relayprobe",
+		Progress:    256,
+		Log:         config.Log{Format: "text", Level: "info"},
+		Alert:       config.Alert{Timeout: config.Duration(10 * time.Second)},
+	}
+}
+
+// Load reads and checks the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse checks data as read from the file named name.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	lines, err := config.Strict(name, data, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(lines.Errorf); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate(bad func(key, format string, args ...any) error) error {
+	if err := c.Log.Validate(bad); err != nil {
+		return err
+	}
+	if c.Canary.Address == "" {
+		return bad("canary.address", "is required: where the scanned hosts reach the canary (host:port)")
+	}
+	if _, err := netip.ParseAddrPort(c.Canary.Address); err != nil {
+		return bad("canary.address", "want an IP address and port, e.g. 192.0.2.10:25: %v", err)
+	}
+	if c.Canary.Domain == "" {
+		return bad("canary.domain", "is required: relay tests send to TOKEN@domain, whose MX is the canary")
+	}
+	if c.Canary.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Canary.Listen); err != nil {
+			return bad("canary.listen", "want host:port: %v", err)
+		}
+	} else if c.Canary.API == "" {
+		return bad("canary.api", "is required with an external canary (canary.listen empty): where to ask it what arrived")
+	}
+	if c.HELO == "" {
+		return bad("helo", "is required: the fixed name relayprobe greets with, in the ISP's domain")
+	}
+	if c.Rate <= 0 {
+		return bad("rate", "must be above 0 (connection attempts per second)")
+	}
+	if c.Concurrency < 1 {
+		return bad("concurrency", "must be at least 1")
+	}
+	if c.Timeouts.Connect <= 0 || c.Timeouts.Reply <= 0 {
+		return bad("timeouts", "connect and reply must be above 0: a tarpit must end")
+	}
+	for key, ps := range map[string][]int{"ports.smtp": c.Ports.SMTP, "ports.proxy": c.Ports.Proxy, "ports.telnet": c.Ports.Telnet} {
+		for _, p := range ps {
+			if p < 1 || p > 65535 {
+				return bad(key, "port %d out of range", p)
+			}
+		}
+	}
+	if c.Source != "" {
+		if _, err := netip.ParseAddr(c.Source); err != nil {
+			return bad("source", "want an IP address: %v", err)
+		}
+	}
+	if c.StateDir == "" {
+		return bad("state_dir", "is required: scans are kept there for diff")
+	}
+	return nil
+}
+
+// Prefixes parses command-line targets: addresses or CIDR ranges.
+func Prefixes(args []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range args {
+		if ip, err := netip.ParseAddr(a); err == nil {
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: want an address or CIDR, e.g. 192.0.2.0/24", a)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func prefixes(ps []config.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = netip.Prefix(p)
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"golang.org/x/net/proxy"
+)
+
+// A proxy test asks the proxy at addr to reach the canary's SMTP port (what
+// spammers use proxies for). It returns nil when the proxy refused or is
+// not one, or a finding: confirmed when the canary's banner with its secret
+// came back through the proxy, suspected when the proxy said yes but what
+// came back was not our canary (a fake or a filtering proxy).
+type proxyTest struct {
+	service, name string
+	run           func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error)
+}
+
+var proxyTests = []proxyTest{
+	{"http-connect", "HTTP CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		return s.httpConnect(cn, canary, "HTTP CONNECT")
+	}},
+	{"http-connect", "HTTP CONNECT over TLS", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		// A TLS proxy: the handshake first (any certificate: the proxy's
+		// identity is not what is tested), then CONNECT inside.
+		tc := tls.Client(cn.Conn, &tls.Config{InsecureSkipVerify: true})
+		cn.SetDeadline(deadline(cn))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, err
+		}
+		return s.httpConnect(s.wrap(tc), canary, "HTTP CONNECT over TLS")
+	}},
+	{"http-post", "HTTP POST with an absolute URI", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		return s.httpForward(cn, canary, "POST")
+	}},
+	{"http-post", "HTTP GET with an absolute URI", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		return s.httpForward(cn, canary, "GET")
+	}},
+	{"socks4", "SOCKS4 CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		return s.socks4(cn, canary, false)
+	}},
+	{"socks4", "SOCKS4a CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		return s.socks4(cn, canary, true)
+	}},
+	{"socks5", "SOCKS5 CONNECT, no authentication", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+		d, err := proxy.SOCKS5("tcp", cn.RemoteAddr().String(), nil, connDialer{cn.Conn})
+		if err != nil {
+			return nil, err
+		}
+		cn.SetDeadline(deadline(cn))
+		through, err := d.(proxy.ContextDialer).DialContext(ctx, "tcp", canary)
+		if err != nil {
+			return nil, nil // refused, or not SOCKS5
+		}
+		return s.readCanary(s.wrap(through), "SOCKS5 CONNECT granted")
+	}},
+}
+
+// proxy runs the proxy tests on one port, each on a connection of its own,
+// and keeps the first confirmed finding, or else the first suspected one.
+// A port that leaves a test without an answer (a tarpit) gets no more.
+func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) *Finding {
+	canary := s.Config.Canary.Address
+	var suspected *Finding
+	tlsPort := false
+	for _, t := range proxyTests {
+		if t.name == "HTTP CONNECT over TLS" && !tlsPort {
+			continue // it answered in plain HTTP, or not at all
+		}
+		cn, err := s.dial(ctx, addr.String())
+		if err != nil {
+			return suspected // nothing listens, or the scan ends
+		}
+		f, err := t.run(s, ctx, cn, canary)
+		cn.Close()
+		if t.name == "HTTP CONNECT" && errors.Is(err, errNotHTTP) {
+			tlsPort = true
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return suspected
+		}
+		if f == nil {
+			continue
+		}
+		f.Service, f.Test = t.service, t.name
+		if f.Result == Confirmed {
+			return f
+		}
+		if suspected == nil {
+			suspected = f
+		}
+	}
+	return suspected
+}
+
+// errNotHTTP: the port answered CONNECT with something else than HTTP, or
+// hung up, as a TLS port does.
+var errNotHTTP = errors.New("not an HTTP answer")
+
+func deadline(cn *conn) time.Time { return time.Now().Add(cn.timeout) }
+
+// httpConnect asks for a tunnel (RFC 9110 9.3.6) and reads what comes
+// through it.
+func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
+	if err := cn.send(fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", canary, canary)); err != nil {
+		return nil, err
+	}
+	status, err := cn.line()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil, err
+	}
+	if err != nil || !strings.HasPrefix(status, "HTTP/") {
+		return nil, errNotHTTP
+	}
+	code := 0
+	fmt.Sscanf(status[strings.IndexByte(status+" ", ' '):], "%d", &code)
+	if code != 200 {
+		return nil, nil // an HTTP proxy (or server) that said no
+	}
+	for {
+		l, err := cn.line()
+		if err != nil {
+			return &Finding{Result: Suspected, Evidence: clean(what + ": " + status + "; then nothing")}, nil
+		}
+		if l == "" {
+			break
+		}
+	}
+	return s.readCanary(cn, what+": "+status)
+}
+
+// httpForward asks the proxy to send a request to the canary's SMTP port
+// (RFC 9112 3.2.2, absolute form): a proxy that does carries the request
+// lines to the canary, and the canary's banner back. A web server that is
+// not a proxy answers with its own page, which is no finding.
+func (s *Scanner) httpForward(cn *conn, canary, method string) (*Finding, error) {
+	token := newToken()
+	body := "EHLO " + token + "\r\nQUIT\r\n"
+	req := fmt.Sprintf("%s http://%s/%s HTTP/1.0\r\nHost: %s\r\n", method, canary, token, canary)
+	if method == "POST" {
+		req += fmt.Sprintf("Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	} else {
+		req += "\r\n"
+	}
+	if err := cn.send(req); err != nil {
+		return nil, err
+	}
+	cn.SetReadDeadline(deadline(cn))
+	got, _ := io.ReadAll(io.LimitReader(cn.r, 8192))
+	if strings.Contains(string(got), s.Secret) {
+		first, _, _ := strings.Cut(string(got), "\n")
+		return &Finding{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
+	}
+	return nil, nil
+}
+
+// socks4 speaks SOCKS4 (and 4a, which names the host instead).
+func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) {
+	ap, err := netip.ParseAddrPort(canary)
+	if err != nil || !ap.Addr().Is4() {
+		return nil, nil // SOCKS4 reaches IPv4 addresses only
+	}
+	req := []byte{4, 1, 0, 0}
+	binary.BigEndian.PutUint16(req[2:], ap.Port())
+	if fourA {
+		req = append(req, 0, 0, 0, 1)
+	} else {
+		a := ap.Addr().As4()
+		req = append(req, a[:]...)
+	}
+	req = append(req, "relayprobe\x00"...)
+	if fourA {
+		req = append(req, ap.Addr().String()+"\x00"...)
+	}
+	if err := cn.send(string(req)); err != nil {
+		return nil, err
+	}
+	var resp [8]byte
+	cn.SetReadDeadline(deadline(cn))
+	if _, err := io.ReadFull(cn.r, resp[:]); err != nil {
+		return nil, err
+	}
+	if resp[0] != 0 || resp[1] != 0x5a {
+		return nil, nil // refused, or not SOCKS4
+	}
+	return s.readCanary(cn, "SOCKS4 request granted (0x5a)")
+}
+
+// readCanary reads the first line through an open tunnel: the canary's
+// banner with its secret confirms the proxy.
+func (s *Scanner) readCanary(cn *conn, said string) (*Finding, error) {
+	banner, err := cn.line()
+	if err != nil {
+		return &Finding{Result: Suspected, Evidence: clean(said + "; then nothing came through")}, nil
+	}
+	if !strings.Contains(banner, s.Secret) {
+		return &Finding{Result: Suspected, Evidence: clean(said + "; but not our canary answered: " + banner)}, nil
+	}
+	// Say who we are to the canary, so that its log names this probe.
+	cn.send("EHLO " + s.Config.HELO + "\r\nQUIT\r\n")
+	return &Finding{Result: Confirmed, Evidence: clean(said + "; the canary answered through it: " + banner)}, nil
+}
+
+// connDialer hands x/net/proxy the connection already opened (at the
+// configured rate) instead of letting it dial.
+type connDialer struct{ c net.Conn }
+
+func (d connDialer) Dial(network, addr string) (net.Conn, error) { return d.c, nil }
+func (d connDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d.c, nil
+}
