@@ -3,8 +3,8 @@ package probe
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"

@@ -106,4 +106,3 @@ func telnetText(b []byte) string {
 	}
 	return string(out)
 }
-
