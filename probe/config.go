@@ -130,6 +130,8 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 	} else if c.Canary.API == "" {
 		return bad("canary.api", "is required with an external canary (canary.listen empty): where to ask it what arrived")
+	} else if c.Canary.Secret == "" {
+		return bad("canary.secret", "is required with an external canary: the banner secret it shows and its API wants")
 	}
 	if c.HELO == "" {
 		return bad("helo", "is required: the fixed name relayprobe greets with, in the ISP's domain")
@@ -153,6 +155,11 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	if c.Source != "" {
 		if _, err := netip.ParseAddr(c.Source); err != nil {
 			return bad("source", "want an IP address: %v", err)
+		}
+	}
+	if c.Customers != "" {
+		if _, err := loadCustomers(c.Customers); err != nil {
+			return bad("customers", "%v", err)
 		}
 	}
 	if c.StateDir == "" {

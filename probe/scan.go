@@ -260,12 +260,18 @@ func (c *conn) reply() (int, string, error) {
 		}
 		text = append(text, l)
 		if len(l) < 4 || l[3] != '-' {
-			code := 0
-			fmt.Sscanf(l, "%3d", &code)
-			return code, strings.Join(text, " "), nil
+			return replyCode(l), strings.Join(text, " "), nil
 		}
 	}
 	return 0, strings.Join(text, " "), fmt.Errorf("reply of over 100 lines")
+}
+
+// replyCode is the three digits a reply starts with (RFC 5321 4.2), or 0.
+func replyCode(l string) int {
+	if len(l) < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' || l[2] > '9' {
+		return 0
+	}
+	return int(l[0]-'0')*100 + int(l[1]-'0')*10 + int(l[2]-'0')
 }
 
 // cmd sends an SMTP command and reads its reply.

@@ -1,0 +1,100 @@
+package probe
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the .err files of testdata/relayprobe/bad")
+
+// The example states every default; only the required keys differ.
+func TestExampleStatesEveryDefault(t *testing.T) {
+	c, err := Load("../etc/relayprobe.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Canary.Address, want.Canary.Domain, want.HELO = "192.0.2.10:25", "canary.isp.example", "probe.isp.example"
+	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) { // [] in YAML is an empty list, nil in Default
+		t.Errorf("example config differs from the defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+// Each bad config fixture fails with exactly the message in its .err file.
+func TestBadConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/relayprobe/bad/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse("relayprobe.yaml", data)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			errFile := strings.TrimSuffix(f, ".yaml") + ".err"
+			if *update {
+				os.WriteFile(errFile, []byte(err.Error()+"\n"), 0o644)
+				return
+			}
+			want, _ := os.ReadFile(errFile)
+			if got := err.Error(); got != strings.TrimSpace(string(want)) {
+				t.Errorf("error\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestEachAddr(t *testing.T) {
+	p := func(s ...string) []netip.Prefix {
+		ps, err := Prefixes(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	var got []string
+	err := eachAddr(p("192.0.2.0/30", "192.0.2.2", "2001:db8::/127"), p("192.0.2.1"), func(a netip.Addr) bool {
+		got = append(got, a.String())
+		return true
+	})
+	want := "[192.0.2.0 192.0.2.2 192.0.2.3 2001:db8:: 2001:db8::1]" // excluded and repeated addresses once or never
+	if err != nil || strings.Join(strings.Fields(strings.Trim(strings.Join(got, " "), "[]")), " ") != strings.Trim(want, "[]") {
+		t.Errorf("got %v, %v; want %s", got, err, want)
+	}
+	if err := eachAddr(p("2001:db8::/64"), nil, func(netip.Addr) bool { return true }); err == nil {
+		t.Error("a /64 was accepted as a target")
+	}
+	n := 0
+	eachAddr(p("10.0.0.0/16"), nil, func(netip.Addr) bool { n++; return n < 3 })
+	if n != 3 {
+		t.Errorf("stop after 3: went on to %d", n)
+	}
+}
+
+func TestCustomers(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.csv")
+	os.WriteFile(f, []byte("# range,customer\n192.0.2.0/24,C-100\n192.0.2.128/25,C-200\n"), 0o644)
+	cs, err := loadCustomers(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]string{"192.0.2.5": "C-100", "192.0.2.200": "C-200", "198.51.100.1": ""} {
+		if got := customerOf(cs, netip.MustParseAddr(ip)); got != want {
+			t.Errorf("%s: %q, want %q", ip, got, want)
+		}
+	}
+	os.WriteFile(f, []byte("192.0.2.0/24,C-100\n192.0.2.999/32,C-200\n"), 0o644)
+	if _, err := loadCustomers(f); err == nil || !strings.Contains(err.Error(), ":2:") {
+		t.Errorf("bad line: %v, want an error at line 2", err)
+	}
+}
