@@ -8,7 +8,7 @@ PREFIX  ?= /usr
 DESTDIR ?=
 MANPAGES := $(patsubst docs/man/%.scd,bin/man/%,$(wildcard docs/man/*.scd))
 
-.PHONY: all build build-static test test-installed demo deps sendmail fmt vet man install uninstall bench clean
+.PHONY: all build build-static test test-installed demo probe-demo deps sendmail fmt vet man install uninstall bench clean
 
 all: build
 
@@ -34,14 +34,20 @@ bin/man/%: docs/man/%.scd
 SPOOLDIR := /var/spool/postfix/outguard
 install: build man
 	if [ -z "$(DESTDIR)" ]; then getent passwd outguard >/dev/null || useradd --system --user-group --home-dir /var/lib/outguard --shell /usr/sbin/nologin outguard; fi
+	if [ -z "$(DESTDIR)" ]; then getent passwd relayprobe >/dev/null || useradd --system --user-group --home-dir /var/lib/relayprobe --shell /usr/sbin/nologin relayprobe; fi
 	install -D -m 0755 bin/milterd $(DESTDIR)$(PREFIX)/sbin/milterd
 	install -D -m 0755 bin/milterctl $(DESTDIR)$(PREFIX)/sbin/milterctl
+	install -D -m 0755 bin/relayprobe $(DESTDIR)$(PREFIX)/sbin/relayprobe
 	install -D -m 0644 bin/man/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterd.8
 	install -D -m 0644 bin/man/milterctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8
 	install -D -m 0644 bin/man/milterd.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5
+	install -D -m 0644 bin/man/relayprobe.8 $(DESTDIR)$(PREFIX)/share/man/man8/relayprobe.8
 	install -D -m 0644 etc/systemd/milterd.service $(DESTDIR)/lib/systemd/system/milterd.service
 	install -D -m 0644 etc/systemd/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.service
 	install -D -m 0644 etc/systemd/outguard-digest.timer $(DESTDIR)/lib/systemd/system/outguard-digest.timer
+	install -D -m 0644 etc/systemd/relayprobe.service $(DESTDIR)/lib/systemd/system/relayprobe.service
+	install -D -m 0644 etc/systemd/relayprobe.timer $(DESTDIR)/lib/systemd/system/relayprobe.timer
+	install -D -m 0644 etc/relayprobe.example.yaml $(DESTDIR)$(PREFIX)/share/doc/outguard/relayprobe.example.yaml
 	install -D -m 0644 etc/milterd.example.yaml $(DESTDIR)$(PREFIX)/share/doc/outguard/milterd.example.yaml
 	install -D -m 0644 etc/prometheus/outguard.rules.yml $(DESTDIR)$(PREFIX)/share/doc/outguard/outguard.rules.yml
 	install -d -m 0755 $(DESTDIR)/etc/outguard/rules
@@ -49,6 +55,8 @@ install: build man
 	# milterd (user outguard) reads it; it may hold a Redis password.
 	test -e $(DESTDIR)/etc/outguard/milterd.yaml || install -m 0640 etc/milterd.example.yaml $(DESTDIR)/etc/outguard/milterd.yaml
 	if [ -z "$(DESTDIR)" ]; then chgrp outguard /etc/outguard/milterd.yaml; fi
+	# relayprobe's config needs the ISP's canary and ranges: it comes as the
+	# example in /usr/share/doc only, and its timer stays off until enabled.
 	# The socket's directory inside Postfix's queue directory: milterd
 	# writes it, smtpd (group postfix) traverses it.
 	if [ -z "$(DESTDIR)" ] && getent group postfix >/dev/null; then install -d -o outguard -g postfix -m 0750 $(SPOOLDIR); fi
@@ -56,7 +64,8 @@ install: build man
 # Removes what install laid out, but not the config, the state or the user
 # (as apt remove, not purge, would).
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/milterd $(DESTDIR)$(PREFIX)/sbin/milterctl \
+	rm -f $(DESTDIR)$(PREFIX)/sbin/milterd $(DESTDIR)$(PREFIX)/sbin/milterctl $(DESTDIR)$(PREFIX)/sbin/relayprobe \
+		$(DESTDIR)$(PREFIX)/share/man/man8/relayprobe.8 $(DESTDIR)/lib/systemd/system/relayprobe.service $(DESTDIR)/lib/systemd/system/relayprobe.timer \
 		$(DESTDIR)$(PREFIX)/share/man/man8/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service \
 		$(DESTDIR)/lib/systemd/system/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.timer
@@ -101,6 +110,12 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	$(GO) run ./demo
 
+# relayprobe against the loopback lab: one confirmed relay, confirmed
+# proxies, the look-alikes suspected.
+probe-demo: deps
+	@$(MAKE) --no-print-directory build
+	$(GO) run ./demo/probe
+
 # Benchmarks against baselines measured in the same run; compare runs
 # outguard against Debian's clamav-milter on the same Postfix and clamd.
 bench:
@@ -112,6 +127,7 @@ bench:
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
 	$(GO) test -run X -bench LimitVolume -benchtime 10x ./bench
 	$(GO) run ./bench/replay
+	$(GO) test -run X -bench ProbeRange -benchtime 1x ./bench
 
 clean:
 	rm -rf bin

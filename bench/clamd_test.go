@@ -25,7 +25,7 @@ func milterd(b *testing.B, sections string) (string, int) {
 	sock := filepath.Join(dir, "m.sock")
 	cfg := filepath.Join(dir, "milterd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nstate_dir: %s\nlog: {level: warn}\n%s", sock, dir, sections)), 0o644)
-	return sock, harness.StartMilterd(b, harness.BuildMilterd(b, dir), cfg, "unix:"+sock, os.Stderr).Process.Pid
+	return sock, harness.StartMilterd(b, harness.Build(b, dir, "milterd"), cfg, "unix:"+sock, os.Stderr).Process.Pid
 }
 
 // viaMilter sends msg through milterd as an MTA would.

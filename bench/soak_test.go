@@ -30,7 +30,7 @@ var (
 // go test ./bench -run Soak -soak.duration 60s -soak.sessions 200.
 func TestSoak(t *testing.T) {
 	dir := harness.Dir(t, "soak")
-	bin := harness.BuildMilterd(t, dir)
+	bin := harness.Build(t, dir, "milterd")
 	cd := harness.StartClamd(t, "40M")
 	rulesDir, _ := filepath.Abs("../rules")
 	sock := filepath.Join(dir, "m.sock")

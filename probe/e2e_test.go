@@ -52,7 +52,7 @@ func TestLab(t *testing.T) {
 	harness.Require(t, "nmap")
 	lab := harness.StartRelayLab(t)
 	dir := t.TempDir()
-	cfg := labConfig(t, dir, "127.0.0.0/28")
+	cfg := labConfig(t, dir, "127.0.0.0/27")
 	log := harness.Logger(t, &harness.LogBuffer{})
 	start := time.Now()
 	scan, diff, err := probe.RunScan(context.Background(), cfg, nil, log, nil)
@@ -73,6 +73,7 @@ func TestLab(t *testing.T) {
 		harness.LabDanteOpen:    "socks4 confirmed",
 		harness.LabMicrosocks:   "socks5 confirmed",
 		harness.LabFakeProxy:    "http-connect suspected",
+		harness.LabTinyForward:  "http-post confirmed",
 		harness.LabWingate:      "wingate confirmed",
 	}
 	for target, w := range want {

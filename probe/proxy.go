@@ -40,10 +40,10 @@ var proxyTests = []proxyTest{
 		return s.httpConnect(s.wrap(tc), canary, "HTTP CONNECT over TLS")
 	}},
 	{"http-post", "HTTP POST with an absolute URI", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
-		return s.httpForward(cn, canary, "POST")
+		return s.httpForward(ctx, cn, canary, "POST")
 	}},
 	{"http-post", "HTTP GET with an absolute URI", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
-		return s.httpForward(cn, canary, "GET")
+		return s.httpForward(ctx, cn, canary, "GET")
 	}},
 	{"socks4", "SOCKS4 CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		return s.socks4(cn, canary, false)
@@ -144,7 +144,7 @@ func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
 // (RFC 9112 3.2.2, absolute form): a proxy that does carries the request
 // lines to the canary, and the canary's banner back. A web server that is
 // not a proxy answers with its own page, which is no finding.
-func (s *Scanner) httpForward(cn *conn, canary, method string) (*Finding, error) {
+func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method string) (*Finding, error) {
 	token := newToken()
 	body := "EHLO " + token + "\r\nQUIT\r\n"
 	req := fmt.Sprintf("%s http://%s/%s HTTP/1.0\r\nHost: %s\r\n", method, canary, token, canary)
@@ -158,9 +158,21 @@ func (s *Scanner) httpForward(cn *conn, canary, method string) (*Finding, error)
 	}
 	cn.SetReadDeadline(deadline(cn))
 	got, _ := io.ReadAll(io.LimitReader(cn.r, 8192))
+	first, _, _ := strings.Cut(string(got), "\n")
 	if strings.Contains(string(got), s.Secret) {
-		first, _, _ := strings.Cut(string(got), "\n")
 		return &Finding{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
+	}
+	// A proxy that carried the request to the canary's SMTP port but did
+	// not return its banner (not HTTP, so it answered with an error) still
+	// connects to port 25 for anyone: the token it carried is the proof.
+	arr, err := s.Canary.Arrivals(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range arr {
+		if a.Via == "connection" {
+			return &Finding{Result: Confirmed, Evidence: clean(fmt.Sprintf("%s forwarded to the canary's port (it saw the token, from %s); the proxy answered: %s", method, a.Peer, strings.TrimSpace(first)))}, nil
+		}
 	}
 	return nil, nil
 }

@@ -131,7 +131,9 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 	s.Log.Info("probes done", "addresses", done.Load(), "candidates", len(findings))
 	findings = s.confirm(ctx, findings)
 	s.annotate(ctx, findings)
-	slices.SortFunc(findings, func(a, b Finding) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(findings, func(a, b Finding) int {
+		return netip.MustParseAddrPort(a.Target).Compare(netip.MustParseAddrPort(b.Target))
+	})
 	return findings, ctx.Err()
 }
 

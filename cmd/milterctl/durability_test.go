@@ -27,7 +27,7 @@ func TestQuarantineSurvivesSIGKILLBeforeTheReply(t *testing.T) {
 	t.Parallel()
 	harness.Require(t, "strace")
 	dir := harness.Dir(t, "kill")
-	bin := harness.BuildMilterd(t, dir)
+	bin := harness.Build(t, dir, "milterd")
 	rulesDir, _ := filepath.Abs("../../rules")
 	sock := filepath.Join(dir, "m.sock")
 	cfg := filepath.Join(dir, "milterd.yaml")

@@ -229,13 +229,14 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer"} {
+	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer"} {
 		unit, err := os.ReadFile("../../etc/systemd/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The binaries the units name, as built here (not installed).
-		text := strings.NewReplacer("/usr/sbin/milterd", binary, "/usr/sbin/milterctl", binary).Replace(string(unit))
+		// The binaries the units name, as one built here (not installed):
+		// verify wants an executable at the path.
+		text := strings.NewReplacer("/usr/sbin/milterd", binary, "/usr/sbin/milterctl", binary, "/usr/sbin/relayprobe", binary).Replace(string(unit))
 		paths = append(paths, filepath.Join(dir, name))
 		os.WriteFile(paths[len(paths)-1], []byte(text), 0o644)
 	}
@@ -256,13 +257,13 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// make man renders the three pages.
+// make man renders every page.
 func TestManPages(t *testing.T) {
 	out, err := exec.Command("make", "-C", "../..", "man").CombinedOutput()
 	if err != nil {
 		t.Fatalf("make man: %v\n%s", err, out)
 	}
-	for _, p := range []string{"milterd.8", "milterctl.8", "milterd.yaml.5"} {
+	for _, p := range []string{"milterd.8", "milterctl.8", "milterd.yaml.5", "relayprobe.8"} {
 		b, err := os.ReadFile("../../bin/man/" + p)
 		if err != nil || !bytes.Contains(b, []byte(".TH ")) || !bytes.Contains(b, []byte("SEE ALSO")) {
 			t.Errorf("%s: %v", p, err)

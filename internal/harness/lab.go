@@ -25,6 +25,7 @@ const (
 	LabTarpit       = "127.0.0.13"      // accepts on every lab port, never answers
 	LabNothing      = "127.0.0.14"      // nothing listens
 	LabWingate      = "127.0.0.15:2323" // a Wingate-style prompt that relays
+	LabTinyForward  = "127.0.0.16:3128" // tinyproxy refusing CONNECT, forwarding plain requests anywhere
 )
 
 // LabPorts are the ports the lab listens on, per relayprobe test family.
@@ -63,6 +64,7 @@ func StartRelayLab(t T) *RelayLab {
 	StartSMTPSink(t, LabAcceptAll)
 	StartTinyproxy(t, LabTinyOpen, 2525)
 	StartTinyproxy(t, LabTinyClosed)
+	StartTinyproxy(t, LabTinyForward, 443)
 	StartDante(t, LabDanteOpen, false)
 	StartDante(t, LabDanteAuth, true)
 	StartMicrosocks(t, LabMicrosocks)
@@ -74,7 +76,7 @@ func StartRelayLab(t T) *RelayLab {
 	for _, port := range []string{"2525", "3128", "1080", "2323"} {
 		Serve(t, LabTarpit+":"+port, func(c net.Conn) { time.Sleep(time.Minute) })
 	}
-	lab.wingate = Serve(t, LabWingate, wingateSession)
+	lab.wingate = StartWingate(t, LabWingate)
 	return lab
 }
 
@@ -101,8 +103,10 @@ func Serve(t T, addr string, handler func(net.Conn)) net.Listener {
 	return l
 }
 
-// wingateSession is a Wingate-style relay (no Debian package has one): a
-// prompt, a host:port, and the connection spliced to it.
+// StartWingate runs a Wingate-style relay on addr (no Debian package has
+// one): a prompt, a host:port, and the connection spliced to it.
+func StartWingate(t T, addr string) net.Listener { return Serve(t, addr, wingateSession) }
+
 func wingateSession(c net.Conn) {
 	io.WriteString(c, "WinGate>")
 	line, err := bufio.NewReader(c).ReadString('\n')

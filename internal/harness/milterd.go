@@ -38,15 +38,16 @@ func StartMilterd(t T, bin, cfg, listen string, logw io.Writer) *exec.Cmd {
 	}
 }
 
-// BuildMilterd builds the milterd binary into dir and returns its path.
-func BuildMilterd(t T, dir string) string {
+// Build builds cmd/NAME (milterd, milterctl, relayprobe) into dir and
+// returns the binary's path.
+func Build(t T, dir, name string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(dir, "milterd")
+	bin := filepath.Join(dir, name)
 	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join(filepath.Dir(file), "../../cmd/milterd")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "../../cmd", name)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building milterd: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", name, err, out)
 	}
 	return bin
 }

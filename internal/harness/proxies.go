@@ -40,7 +40,8 @@ func StartSMTPSink(t T, addr string) {
 }
 
 // StartTinyproxy runs tinyproxy on addr allowing CONNECT to connectPorts
-// only (none: CONNECT refused).
+// only (requests it forwards go to any port); with none, it refuses port
+// 2525 (the lab canary's) by any method: CONNECT, and a URL filter.
 func StartTinyproxy(t T, addr string, connectPorts ...int) {
 	t.Helper()
 	Require(t, "tinyproxy")
@@ -51,6 +52,9 @@ func StartTinyproxy(t T, addr string, connectPorts ...int) {
 		host, port, filepath.Join(d, "tinyproxy.log"))
 	if len(connectPorts) == 0 {
 		connectPorts = []int{443} // tinyproxy allows every port when none is named
+		filter := filepath.Join(d, "filter")
+		os.WriteFile(filter, []byte(":2525\n"), 0o644)
+		conf += fmt.Sprintf("Filter %q\nFilterURLs On\nFilterExtended On\n", filter)
 	}
 	for _, p := range connectPorts {
 		conf += fmt.Sprintf("ConnectPort %d\n", p)
