@@ -14,30 +14,39 @@ import (
 // bang paths), each with the canary domain as the real destination.
 type relayForm struct {
 	name     string
-	from, to string // templates: {D} canary domain, {T} token, {IP} target, {S} server name, {H} our HELO name
+	from, to string // templates: {D} canary domain, {T} token, {IP} the target's address literal, {S} the server's name
 }
 
 var relayForms = []relayForm{
 	{"null sender", "", "{T}@{D}"},
 	{"sender in the canary domain", "relayprobe@{D}", "{T}@{D}"},
 	{"sender at the server's name", "relayprobe@{S}", "{T}@{D}"},
-	{"sender at the server's address", "relayprobe@[{IP}]", "{T}@{D}"},
-	{"percent hack at the address", "relayprobe@[{IP}]", "{T}%{D}@[{IP}]"},
-	{"percent hack at the name", "relayprobe@[{IP}]", "{T}%{D}@{S}"},
-	{"quoted address", "relayprobe@[{IP}]", `"{T}@{D}"`},
-	{"quoted percent hack", "relayprobe@[{IP}]", `"{T}%{D}"`},
-	{"double at, address", "relayprobe@[{IP}]", "{T}@{D}@[{IP}]"},
-	{"quoted local part at the address", "relayprobe@[{IP}]", `"{T}@{D}"@[{IP}]`},
-	{"double at, name", "relayprobe@[{IP}]", "{T}@{D}@{S}"},
-	{"source route via the address", "relayprobe@[{IP}]", "@[{IP}]:{T}@{D}"},
-	{"source route via the name", "relayprobe@[{IP}]", "@{S}:{T}@{D}"},
-	{"bang path", "relayprobe@[{IP}]", "{D}!{T}"},
-	{"bang path at the address", "relayprobe@[{IP}]", "{D}!{T}@[{IP}]"},
-	{"bang path at the name", "relayprobe@[{IP}]", "{D}!{T}@{S}"},
+	{"sender at the server's address", "relayprobe@{IP}", "{T}@{D}"},
+	{"percent hack at the address", "relayprobe@{IP}", "{T}%{D}@{IP}"},
+	{"percent hack at the name", "relayprobe@{IP}", "{T}%{D}@{S}"},
+	{"quoted address", "relayprobe@{IP}", `"{T}@{D}"`},
+	{"quoted percent hack", "relayprobe@{IP}", `"{T}%{D}"`},
+	{"double at, address", "relayprobe@{IP}", "{T}@{D}@{IP}"},
+	{"quoted local part at the address", "relayprobe@{IP}", `"{T}@{D}"@{IP}`},
+	{"double at, name", "relayprobe@{IP}", "{T}@{D}@{S}"},
+	{"source route via the address", "relayprobe@{IP}", "@{IP}:{T}@{D}"},
+	{"source route via the name", "relayprobe@{IP}", "@{S}:{T}@{D}"},
+	{"bang path", "relayprobe@{IP}", "{D}!{T}"},
+	{"bang path at the address", "relayprobe@{IP}", "{D}!{T}@{IP}"},
+	{"bang path at the name", "relayprobe@{IP}", "{D}!{T}@{S}"},
 }
 
-func (f relayForm) expand(tmpl, domain, token, ip, server, helo string) string {
-	return strings.NewReplacer("{D}", domain, "{T}", token, "{IP}", ip, "{S}", server, "{H}", helo).Replace(tmpl)
+func expand(tmpl, domain, token, ip, server string) string {
+	return strings.NewReplacer("{D}", domain, "{T}", token, "{IP}", ip, "{S}", server).Replace(tmpl)
+}
+
+// addressLiteral is a target as an address literal, RFC 5321 4.1.3:
+// [192.0.2.1], [IPv6:2001:db8::1].
+func addressLiteral(a netip.Addr) string {
+	if a = a.Unmap(); a.Is6() {
+		return "[IPv6:" + a.String() + "]"
+	}
+	return "[" + a.String() + "]"
 }
 
 // relay tries the relay forms in order on one SMTP port. The first
@@ -47,7 +56,7 @@ func (f relayForm) expand(tmpl, domain, token, ip, server, helo string) string {
 // not asked to carry more than one test message.
 func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) *Finding {
 	c := s.Config
-	ip := addr.Addr().Unmap().String()
+	ip := addressLiteral(addr.Addr())
 	var cn *conn
 	var server string
 	open := func() bool {
@@ -90,8 +99,8 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) *Finding {
 			return nil
 		}
 		token := newToken()
-		from := form.expand(form.from, c.Canary.Domain, token, ip, server, c.HELO)
-		to := form.expand(form.to, c.Canary.Domain, token, ip, server, c.HELO)
+		from := expand(form.from, c.Canary.Domain, token, ip, server)
+		to := expand(form.to, c.Canary.Domain, token, ip, server)
 		code, text, err := cn.cmd("MAIL FROM:<" + from + ">")
 		if err == nil && code/100 == 2 {
 			code, text, err = cn.cmd("RCPT TO:<" + to + ">")

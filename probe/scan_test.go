@@ -40,3 +40,14 @@ state_dir: /nonexistent
 		t.Errorf("took %v with nothing listening", time.Since(start))
 	}
 }
+
+func TestRelayForms(t *testing.T) {
+	if len(relayForms) != 16 {
+		t.Errorf("%d relay forms; nmap's smtp-open-relay has 16", len(relayForms))
+	}
+	for addr, want := range map[string]string{"192.0.2.1": "rp1%canary.test@[192.0.2.1]", "2001:db8::1": "rp1%canary.test@[IPv6:2001:db8::1]", "::ffff:192.0.2.1": "rp1%canary.test@[192.0.2.1]"} {
+		if got := expand("{T}%{D}@{IP}", "canary.test", "rp1", addressLiteral(netip.MustParseAddr(addr)), "mx"); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+}
