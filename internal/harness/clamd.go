@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,10 @@ SelfCheck 0
 	t.Cleanup(func() { Resume(c.cmd) }) // a paused clamd does not stop on SIGTERM
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(c.Socket); err == nil {
+		// The socket file appears at bind(), before listen(): only a
+		// connection says clamd is ready.
+		if conn, err := net.Dial("unix", c.Socket); err == nil {
+			conn.Close()
 			return c
 		}
 		select {
@@ -63,7 +67,7 @@ SelfCheck 0
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("clamd socket did not appear")
+			t.Fatalf("clamd did not listen on %s", c.Socket)
 		}
 	}
 }
