@@ -112,7 +112,7 @@ func BenchmarkLimitVolume(b *testing.B) {
 
 // openStores opens a fresh SQLite store and a Redis store on a redis-server
 // of its own, closed when the benchmark ends.
-func openStores(b *testing.B) (*limits.SQLite, *limits.Redis, string) {
+func openStores(b *testing.B) (*limits.SQLStore, *limits.Redis, string) {
 	sq, err := limits.OpenSQLite(filepath.Join(b.TempDir(), "state.db"))
 	if err != nil {
 		b.Fatal(err)

@@ -42,7 +42,15 @@ type Config struct {
 	Quarantine       *Quarantine `yaml:"quarantine"` // nil: the MTA's hold queue
 	Rules            *Rules      `yaml:"rules"`      // nil: no YARA rules
 	Metrics          *Metrics    `yaml:"metrics"`    // nil: no metrics endpoint
+	Postgres         *Postgres   `yaml:"postgres"`   // nil: no PostgreSQL; stores that use it say so
 }
+
+// Postgres is the PostgreSQL every store set to "postgres" shares.
+type Postgres struct {
+	DSN string `yaml:"dsn"` // libpq key=value string or postgres:// URL
+}
+
+func (p *Postgres) setDefaults() { p.DSN = "host=/run/postgresql dbname=outguard user=milterd" }
 
 // Metrics configures the Prometheus endpoint (/metrics, /healthz).
 type Metrics struct {
@@ -379,7 +387,7 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 	}
 	if l := c.Limits; l != nil {
-		if err := l.validate(bad); err != nil {
+		if err := l.validate(c, bad); err != nil {
 			return err
 		}
 	}
@@ -424,7 +432,7 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	return nil
 }
 
-func (l *Limits) validate(bad func(key, format string, args ...any) error) error {
+func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) error) error {
 	sets := map[string]LimitSet{"limits.default": l.Default}
 	for user, u := range l.Users {
 		sets["limits.users."+user] = u.LimitSet
@@ -453,8 +461,12 @@ func (l *Limits) validate(bad func(key, format string, args ...any) error) error
 		if l.Redis.Address == "" {
 			return bad("limits.redis.address", "must not be empty with store: redis")
 		}
+	case "postgres":
+		if c.Postgres == nil || c.Postgres.DSN == "" {
+			return bad("limits.store", "postgres needs the top-level postgres section (postgres: {dsn: ...})")
+		}
 	default:
-		return bad("limits.store", "unknown store %q (want sqlite or redis)", l.Store)
+		return bad("limits.store", "unknown store %q (want sqlite, redis or postgres)", l.Store)
 	}
 	if l.Maillog.Format != "postfix" && l.Maillog.Format != "sendmail" {
 		return bad("limits.maillog.format", "unknown format %q (want postfix or sendmail)", l.Maillog.Format)

@@ -19,10 +19,15 @@ func OpenStore(ctx context.Context, cfg *config.Config) (Store, error) {
 	l := cfg.Limits
 	var st Store
 	var err error
-	if l.Store == "redis" {
+	switch l.Store {
+	case "redis":
 		st, err = OpenRedis(ctx, l.Redis.Address)
-	} else if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
-		st, err = OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
+	case "postgres":
+		st, err = OpenPostgres(ctx, cfg.Postgres.DSN)
+	default:
+		if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
+			st, err = OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("limits store: %w", err)

@@ -135,46 +135,82 @@ func TestSuspensionPersistsAndUnsuspendTakesEffect(t *testing.T) {
 	}
 }
 
-func TestTwoMilterdsShareRedisLimitsExactly(t *testing.T) {
-	t.Parallel()
-	rd := harness.StartRedis(t)
-	yaml := fmt.Sprintf(`
-limits:
-  store: redis
-  redis: {address: "%s"}
-  default: {messages_per_hour: 20, messages_per_day: 1000, recipients_per_hour: 1000, recipients_per_day: 1000, undeliverable_per_hour: 10}
-`, rd.Addr)
-	a, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
-	b, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	accepted, tempfailed := 0, 0
-	for i := range 50 {
-		s := a
-		if i%2 == 1 {
-			s = b
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := harness.Dial(t, s.Postfix.Addr(), harness.User, harness.Pass)
-			r := c.Send("alice@customer.test", []string{"x@remote.test"}, msg(fmt.Sprint("p", i)))
-			c.Quit()
-			mu.Lock()
-			defer mu.Unlock()
-			switch got := harness.Reply(r.Err); {
-			case r.Err == nil:
-				accepted++
-			case strings.HasPrefix(got, "451 4.7.1 Sending limit reached"):
-				tempfailed++
-			default:
-				t.Errorf("session %d: %q", i, got)
-			}
-		}()
+// sharedStore starts a store of the kind a fleet shares and returns the
+// config lines that point milterd at it, with the limits given.
+func sharedStore(t *testing.T, kind, limitLines string) string {
+	switch kind {
+	case "redis":
+		return fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\n%s", harness.StartRedis(t).Addr, limitLines)
+	case "postgres":
+		return fmt.Sprintf("postgres: {dsn: %q}\nlimits:\n  store: postgres\n%s", harness.StartPostgres(t).DSN, limitLines)
 	}
-	wg.Wait()
-	if accepted != 20 || tempfailed != 30 {
-		t.Fatalf("accepted %d, tempfailed %d; want exactly 20 and 30", accepted, tempfailed)
+	t.Fatalf("store %s", kind)
+	return ""
+}
+
+// Two smarthosts (two Postfix, two milterd) on one shared store: 50
+// concurrent sessions of one account, half through each, against a limit
+// of 20: exactly 20 pass.
+func TestTwoMilterdsShareLimitsExactly(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"redis", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			yaml := sharedStore(t, kind, "  default: {messages_per_hour: 20, messages_per_day: 1000, recipients_per_hour: 1000, recipients_per_day: 1000, undeliverable_per_hour: 10}\n")
+			a, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
+			b, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{"smtpd_client_connection_count_limit": "0"}})
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			accepted, tempfailed := 0, 0
+			for i := range 50 {
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := harness.Dial(t, s.Postfix.Addr(), harness.User, harness.Pass)
+					r := c.Send("alice@customer.test", []string{"x@remote.test"}, msg(fmt.Sprint("p", i)))
+					c.Quit()
+					mu.Lock()
+					defer mu.Unlock()
+					switch got := harness.Reply(r.Err); {
+					case r.Err == nil:
+						accepted++
+					case strings.HasPrefix(got, "451 4.7.1 Sending limit reached"):
+						tempfailed++
+					default:
+						t.Errorf("session %d: %q", i, got)
+					}
+				}()
+			}
+			wg.Wait()
+			if accepted != 20 || tempfailed != 30 {
+				t.Fatalf("accepted %d, tempfailed %d; want exactly 20 and 30", accepted, tempfailed)
+			}
+		})
+	}
+}
+
+// An account suspended for the undeliverable recipients it sent through
+// one smarthost is refused by the other.
+func TestFleetSharesSuspension(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"redis", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			yaml := sharedStore(t, kind, "  contact: abuse@isp.test\n")
+			access, rcpts := rejectAll(11)
+			host1, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{RcptAccess: access})
+			host2, _, res2 := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+			host1.Dial(t).Send("alice@customer.test", rcpts, msg("spam"))
+			if susp, err := res2.Store.Suspensions(context.Background()); err != nil || len(susp) != 1 {
+				t.Fatalf("host 2 sees suspensions %+v %v", susp, err)
+			}
+			r := host2.Dial(t).Send("alice@customer.test", []string{"friend@remote.test"}, msg("after"))
+			if got := harness.Reply(r.Err); got != "451 4.7.1 Account suspended for sending to too many undeliverable recipients; contact abuse@isp.test" {
+				t.Fatalf("host 2 after the suspension on host 1: %q", got)
+			}
+		})
 	}
 }
 
@@ -267,4 +303,36 @@ limits:
 func execPostfix(dir string, args ...string) (string, error) {
 	out, err := exec.Command("postfix", append([]string{"-c", dir}, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+// PostgreSQL restarted under a smarthost: while it is down every message is
+// tempfailed (limits.on_error), none passes unchecked or is lost, and once
+// it is back the pool reconnects by itself.
+func TestPostgresRestart(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	s, _, _ := harness.ConfigStack(t, fmt.Sprintf("postgres: {dsn: %q}\nlimits: {store: postgres}\n", pg.DSN), harness.MTAConfig{})
+	send := func(i int) string {
+		r := s.Dial(t).Send("alice@customer.test", []string{"x@remote.test"}, msg(fmt.Sprint("m", i)))
+		return harness.Reply(r.Err)
+	}
+	if got := send(0); got != "250" {
+		t.Fatalf("before the restart: %q", got)
+	}
+	pg.Stop()
+	for i := 1; i <= 3; i++ {
+		if got := send(i); !strings.HasPrefix(got, "451 4.") {
+			t.Fatalf("with PostgreSQL down: %q, want a tempfail", got)
+		}
+	}
+	pg.Start()
+	if got := send(4); got != "250" {
+		t.Fatalf("after the restart: %q (the pool did not reconnect)", got)
+	}
+	// The two accepted arrive; the tempfailed ones were never queued.
+	s.Sink.Wait(t, 2, 20*time.Second)
+	time.Sleep(time.Second)
+	if n := len(s.Sink.Messages()); n != 2 {
+		t.Errorf("%d messages delivered, want the 2 sent while PostgreSQL was up", n)
+	}
 }

@@ -24,7 +24,12 @@ func stores(t *testing.T) map[string]limits.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rd.Close() })
-	return map[string]limits.Store{"sqlite": sq, "redis": rd}
+	pg, err := limits.OpenPostgres(context.Background(), harness.StartPostgres(t).DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	return map[string]limits.Store{"sqlite": sq, "redis": rd, "postgres": pg}
 }
 
 func TestStores(t *testing.T) {

@@ -1,0 +1,105 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Postgres is a PostgreSQL server of the test's own: initdb into a
+// temporary directory, the unix socket there too, started and stopped by
+// PID as user postgres (the server refuses to run as root).
+type Postgres struct {
+	Dir  string
+	Port int
+	DSN  string // libpq key=value, for the superuser
+	bin  string
+	cred *syscall.Credential
+	done <-chan struct{}
+	cmd  *exec.Cmd
+	t    T
+}
+
+// postgresBin finds Debian's server binaries (/usr/lib/postgresql/N/bin).
+func postgresBin(t T) string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(dirs) == 0 {
+		t.Fatalf("PostgreSQL is not installed: run .ci/run (or apt-get install postgresql); these tests never skip")
+	}
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	return filepath.Dir(dirs[0])
+}
+
+func version(p string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
+	return v
+}
+
+// StartPostgres initialises and starts a server; it stops at cleanup.
+func StartPostgres(t T) *Postgres {
+	t.Helper()
+	Require(t)
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatalf("no postgres user: %v (apt-get install postgresql)", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	p := &Postgres{Dir: Dir(t, "pg"), Port: FreePort(t), bin: postgresBin(t), t: t,
+		cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	data := filepath.Join(p.Dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatalf("%v", err)
+	}
+	for _, d := range []string{p.Dir, data} {
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	initdb := exec.Command(filepath.Join(p.bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	p.DSN = fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", p.Dir, p.Port)
+	p.Start()
+	return p
+}
+
+// Start starts the server (again, after Stop) and waits until it answers.
+func (p *Postgres) Start() {
+	p.t.Helper()
+	p.cmd = exec.Command(filepath.Join(p.bin, "postgres"), "-D", filepath.Join(p.Dir, "data"),
+		"-k", p.Dir, "-p", strconv.Itoa(p.Port), "-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=off", "-c", "max_connections=200", "-c", "log_min_messages=warning")
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	p.done = Start(p.t, p.cmd)
+	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", p.Port), 30*time.Second); err != nil {
+		p.t.Fatalf("postgres did not start: %v", err)
+	}
+	// The port opens before recovery ends: wait for the socket to take a
+	// query.
+	for i := 0; ; i++ {
+		out, err := exec.Command(filepath.Join(p.bin, "psql"), "-h", p.Dir, "-p", strconv.Itoa(p.Port), "-U", "postgres", "-Atc", "SELECT 1").CombinedOutput()
+		if err == nil && string(out) == "1\n" {
+			return
+		}
+		if i > 300 {
+			p.t.Fatalf("postgres does not answer: %v %s", err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop ends the server by PID with a fast shutdown (SIGINT: connections
+// are cut, as in a restart), and waits for it.
+func (p *Postgres) Stop() {
+	p.cmd.Process.Signal(syscall.SIGINT)
+	<-p.done
+}

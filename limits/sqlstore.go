@@ -1,0 +1,370 @@
+package limits
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// SQLStore keeps the limits in SQL: SQLite, the embedded store in
+// state_dir, or PostgreSQL, shared by a fleet of smarthosts. Both run the
+// same statements, written with PostgreSQL's $N parameters; a dialect has
+// its schema, its way to version it, and its way to serialise the check and
+// the count of one account (a transaction that takes the database's write
+// lock, or a per-account lock).
+type SQLStore struct {
+	db                      *sql.DB
+	d                       dialect
+	usage, state, bump, rec *sql.Stmt // the per-message statements, prepared once
+}
+
+type dialect struct {
+	name string
+	// rebind turns $N parameters into the driver's.
+	rebind func(string) string
+	// migrate creates or upgrades the schema, or refuses a newer one.
+	migrate func(ctx context.Context, db *sql.DB) error
+	// lockAccount, run first in Admit's transaction, keeps any other
+	// writer of the account out until the commit ("" : the transaction
+	// itself does).
+	lockAccount string
+}
+
+// The counters are two rings per account: slots 0–59 hold the minute
+// buckets (slot = minute mod 60), slots 100–123 the hour buckets (100 +
+// hour mod 24), each row with the bucket it counts now. A row is reused when
+// its slot comes round again, so an account never has more than 84 rows,
+// and a check reads those, whatever it has sent.
+const hourSlots = 100
+
+// usageQuery sums the rows still in their window. $1 key, $2 first minute
+// bucket, $3 first hour bucket.
+const (
+	usageQuery = `SELECT
+		CAST(COALESCE(SUM(CASE WHEN slot < 100 AND b >= $2 THEN msgs END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN slot >= 100 AND b >= $3 THEN msgs END), 0) AS BIGINT),
+		CAST(COALESCE(SUM(CASE WHEN slot < 100 AND b >= $2 THEN rcpts END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN slot >= 100 AND b >= $3 THEN rcpts END), 0) AS BIGINT),
+		COALESCE(MIN(CASE WHEN slot < 100 AND b >= $2 THEN b END), 0), COALESCE(MIN(CASE WHEN slot >= 100 AND b >= $3 THEN b END), 0)
+		FROM counters WHERE key = $1`
+	// bumpQuery counts a message in its slot: added to the slot's bucket,
+	// or starting it afresh when the slot still holds an older bucket.
+	// $1 key, $2 slot, $3 bucket, $4 recipients.
+	bumpQuery = `INSERT INTO counters (key, slot, b, msgs, rcpts) VALUES ($1, $2, $3, 1, $4)
+		ON CONFLICT (key, slot) DO UPDATE SET
+			msgs = CASE WHEN counters.b = excluded.b THEN counters.msgs + 1 ELSE 1 END,
+			rcpts = CASE WHEN counters.b = excluded.b THEN counters.rcpts + excluded.rcpts ELSE excluded.rcpts END,
+			b = excluded.b
+		WHERE excluded.b >= counters.b`
+	recordQuery = `INSERT INTO msgs (host, qid, key, t, rcpts) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (host, qid) DO UPDATE SET key = excluded.key, t = excluded.t, rcpts = excluded.rcpts`
+	// stateQuery is usageQuery with the suspension: MAIL FROM's one statement.
+	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = $1) FROM (` + usageQuery + `) AS u`
+)
+
+func openSQL(ctx context.Context, db *sql.DB, d dialect) (*SQLStore, error) {
+	s := &SQLStore{db: db, d: d}
+	if err := d.migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&s.usage, usageQuery}, {&s.state, stateQuery}, {&s.bump, bumpQuery}, {&s.rec, recordQuery}} {
+		var err error
+		if *p.dst, err = db.PrepareContext(ctx, d.rebind(p.q)); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// exec and query run a statement written with $N parameters.
+func (s *SQLStore) exec(ctx context.Context, x execer, q string, args ...any) (sql.Result, error) {
+	return x.ExecContext(ctx, s.d.rebind(q), args...)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *SQLStore) Close() error {
+	for _, st := range []*sql.Stmt{s.usage, s.state, s.bump, s.rec} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return s.db.Close()
+}
+
+func ms(t time.Time) int64     { return t.UnixMilli() }
+func fromMS(v int64) time.Time { return time.UnixMilli(v) }
+
+// rowQuerier is a statement's QueryRowContext, in or out of a transaction.
+type rowQuerier func(ctx context.Context, args ...any) *sql.Row
+
+func scanUsage(ctx context.Context, q rowQuerier, key string, now time.Time, extra ...any) (Usage, error) {
+	var n [6]int64
+	fm, fh := windowStart(now)
+	err := q(ctx, key, fm, fh).Scan(append([]any{&n[0], &n[1], &n[2], &n[3], &n[4], &n[5]}, extra...)...)
+	return usageFrom(n[0], n[1], n[2], n[3], n[4], n[5]), err
+}
+
+func (s *SQLStore) Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error) {
+	var js sql.NullString
+	u, err := scanUsage(ctx, s.state.QueryRowContext, key, now, &js)
+	if err != nil || !js.Valid {
+		return u, nil, err
+	}
+	var susp Suspension
+	return u, &susp, json.Unmarshal([]byte(js.String), &susp)
+}
+
+// Admit checks and counts in one transaction, with no other writer of the
+// account between the check and the count: one commit, and limits exact
+// across every host that shares the store.
+func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Usage{}, false, err
+	}
+	defer tx.Rollback()
+	if s.d.lockAccount != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockAccount, key); err != nil {
+			return Usage{}, false, err
+		}
+	}
+	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.usage).QueryRowContext, key, now)
+	if err != nil {
+		return Usage{}, false, err
+	}
+	if lim.Check(u, 1, len(m.Rcpts)) != nil {
+		return u, false, nil
+	}
+	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
+	bump := tx.StmtContext(ctx, s.bump)
+	for _, b := range []struct{ slot, b int64 }{{minute % hourBuckets, minute}, {hourSlots + hour%dayBuckets, hour}} {
+		if _, err := bump.ExecContext(ctx, key, b.slot, b.b, len(m.Rcpts)); err != nil {
+			return Usage{}, false, err
+		}
+	}
+	if m.QueueID != "" {
+		if _, err := tx.StmtContext(ctx, s.rec).ExecContext(ctx, m.Host, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
+			return Usage{}, false, err
+		}
+	}
+	return Usage{}, true, tx.Commit()
+}
+
+func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	for _, ev := range evs {
+		js, _ := json.Marshal(ev)
+		if _, err := s.exec(ctx, tx, `INSERT INTO undeliverable (key, id, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key, ev.ID, ms(ev.Time), string(js)); err != nil {
+			return 0, err
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM undeliverable WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
+		key, ms(now.Add(-Hour))).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+func (s *SQLStore) Acknowledged(ctx context.Context, key string) (time.Time, error) {
+	var t int64
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT t FROM acks WHERE key = $1`), key).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return fromMS(t), err
+}
+
+func (s *SQLStore) Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
+	return queryJSON[Undeliverable](ctx, s.db, s.d.rebind(`SELECT ev FROM undeliverable WHERE key = $1 AND t > $2 ORDER BY t, id`), key, ms(since))
+}
+
+// queryJSON runs a query of one JSON column and decodes every row.
+func queryJSON[T any](ctx context.Context, db *sql.DB, q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var js string
+		var v T
+		if err := rows.Scan(&js); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(js), &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLStore) Suspend(ctx context.Context, susp Suspension, now time.Time) (bool, error) {
+	js, _ := json.Marshal(susp)
+	var until int64
+	if !susp.Until.IsZero() {
+		until = ms(susp.Until)
+	}
+	r, err := s.exec(ctx, s.db, `INSERT INTO suspended (key, until, s) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET until = excluded.until, s = excluded.s WHERE suspended.until != 0 AND suspended.until <= $4`,
+		susp.Key, until, string(js), ms(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+func (s *SQLStore) Unsuspend(ctx context.Context, key string, now time.Time) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	r, err := s.exec(ctx, tx, `DELETE FROM suspended WHERE key = $1`, key)
+	if err != nil {
+		return false, err
+	}
+	n, _ := r.RowsAffected()
+	if err := s.ack(ctx, tx, key, now); err != nil {
+		return false, err
+	}
+	return n == 1, tx.Commit()
+}
+
+func (s *SQLStore) Reset(ctx context.Context, key string, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := s.exec(ctx, tx, `DELETE FROM counters WHERE key = $1`, key); err != nil {
+		return err
+	}
+	if err := s.ack(ctx, tx, key, now); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *SQLStore) ack(ctx context.Context, tx *sql.Tx, key string, now time.Time) error {
+	_, err := s.exec(ctx, tx, `INSERT INTO acks (key, t) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET t = excluded.t`, key, ms(now))
+	return err
+}
+
+func (s *SQLStore) Suspensions(ctx context.Context) ([]Suspension, error) {
+	return queryJSON[Suspension](ctx, s.db, `SELECT s FROM suspended ORDER BY key`)
+}
+
+func (s *SQLStore) Accounts(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM counters UNION SELECT key FROM undeliverable UNION SELECT key FROM suspended ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLStore) Owner(ctx context.Context, host, qid string) (string, []string, error) {
+	var key, rcpts string
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT key, rcpts FROM msgs WHERE host = $1 AND qid = $2`), host, qid).Scan(&key, &rcpts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT rcpt FROM delivered WHERE host = $1 AND qid = $2`), host, qid)
+	if err != nil {
+		return "", nil, err
+	}
+	defer rows.Close()
+	var delivered []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return "", nil, err
+		}
+		delivered = append(delivered, r)
+	}
+	return key, pending(strings.Split(rcpts, "\n"), delivered), rows.Err()
+}
+
+// pending returns the recipients not in delivered.
+func pending(rcpts, delivered []string) []string {
+	done := map[string]bool{}
+	for _, d := range delivered {
+		done[d] = true
+	}
+	out := rcpts[:0:0]
+	for _, r := range rcpts {
+		if !done[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *SQLStore) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, r := range rcpts {
+		if _, err := s.exec(ctx, tx, `INSERT INTO delivered (host, qid, rcpt, t) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, host, qid, r, ms(time.Now())); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
+	fm, fh := windowStart(now)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		// Rows out of their window count nothing (an idle account's go);
+		// the log follower needs a message's record for as long as it can
+		// bounce; the abuse desk the evidence.
+		{`DELETE FROM counters WHERE slot < 100 AND b < $1 OR slot >= 100 AND b < $2`, []any{fm, fh}},
+		{`DELETE FROM msgs WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM delivered WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM undeliverable WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
+	} {
+		if _, err := s.exec(ctx, s.db, q.sql, q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ping checks the database answers: a bare round trip, for benchmarks'
+// baseline and health checks.
+func (s *SQLStore) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
