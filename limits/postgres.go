@@ -31,7 +31,9 @@ var postgres = dialect{
 	name:        "postgres",
 	rebind:      func(q string) string { return q },
 	lockAccount: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
-	migrate:     func(ctx context.Context, db *sql.DB) error { return migratePostgres(ctx, db, "limits", schemaVersion, postgresMigrations) },
+	migrate: func(ctx context.Context, db *sql.DB) error {
+		return migratePostgres(ctx, db, "limits", schemaVersion, postgresMigrations)
+	},
 }
 
 // migratePostgres brings component's schema to version want, one migration
