@@ -17,10 +17,10 @@ import (
 // MAIL, Admit at end-of-message: the RCPT stage needs no round trip) over
 // 1000 accounts, for each store, and reports checks per second. The
 // baseline is the backend's bare round trip in the same run: two Redis
-// PINGs, or two SQLite "SELECT 1".
+// PINGs, or two "SELECT 1" on SQLite or PostgreSQL.
 func BenchmarkLimitCheck(b *testing.B) {
 	ctx := context.Background()
-	sq, rd, addr := openStores(b)
+	sq, rd, pg, addr := openStores(b)
 	ping := redis.NewClient(&redis.Options{Addr: addr})
 	defer ping.Close()
 	sqlBase, err := limits.OpenSQLite(filepath.Join(b.TempDir(), "base.db"))
@@ -34,8 +34,9 @@ func BenchmarkLimitCheck(b *testing.B) {
 		st       limits.Store
 		baseline func() error
 	}{
-		"sqlite": {sq, func() error { return sqlBase.Ping(ctx) }},
-		"redis":  {rd, func() error { return ping.Ping(ctx).Err() }},
+		"sqlite":   {sq, func() error { return sqlBase.Ping(ctx) }},
+		"redis":    {rd, func() error { return ping.Ping(ctx).Err() }},
+		"postgres": {pg, func() error { return pg.Ping(ctx) }},
 	} {
 		b.Run(name, func(b *testing.B) {
 			var tCheck, tBase time.Duration
@@ -68,10 +69,10 @@ func BenchmarkLimitCheck(b *testing.B) {
 // ratio of the 100 000 case to the 10 case, measured in the same run.
 func BenchmarkLimitVolume(b *testing.B) {
 	ctx := context.Background()
-	sq, rd, _ := openStores(b)
+	sq, rd, pg, _ := openStores(b)
 	// A bulk sender's override: limits that hold, and are checked.
 	lim := limits.Limits{MessagesPerHour: 50000, MessagesPerDay: 500000, RecipientsPerHour: 100000, RecipientsPerDay: 1000000, UndeliverablePerHour: 10}
-	for name, st := range map[string]limits.Store{"sqlite": sq, "redis": rd} {
+	for name, st := range map[string]limits.Store{"sqlite": sq, "redis": rd, "postgres": pg} {
 		now := time.Now()
 		// Fill the day once: the message times spread over the last 23 hours.
 		fill := func(key string, n int) {
@@ -110,9 +111,10 @@ func BenchmarkLimitVolume(b *testing.B) {
 	}
 }
 
-// openStores opens a fresh SQLite store and a Redis store on a redis-server
-// of its own, closed when the benchmark ends.
-func openStores(b *testing.B) (*limits.SQLStore, *limits.Redis, string) {
+// openStores opens a fresh SQLite store, a Redis store on a redis-server of
+// its own and a PostgreSQL store on a server of its own, closed when the
+// benchmark ends.
+func openStores(b *testing.B) (*limits.SQLStore, *limits.Redis, *limits.SQLStore, string) {
 	sq, err := limits.OpenSQLite(filepath.Join(b.TempDir(), "state.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -124,5 +126,10 @@ func openStores(b *testing.B) (*limits.SQLStore, *limits.Redis, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rd.Close() })
-	return sq, rd, addr
+	pg, err := limits.OpenPostgres(context.Background(), harness.StartPostgres(b).DSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { pg.Close() })
+	return sq, rd, pg, addr
 }

@@ -3,8 +3,10 @@ package limits
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
 
@@ -40,6 +42,19 @@ var postgres = dialect{
 // a transaction, under a lock so that hosts starting together do it once;
 // a schema newer than want is refused (an older milterd on a newer store).
 func migratePostgres(ctx context.Context, db *sql.DB, component string, want int, migrations map[int]string) error {
+	// Read first: a schema already current needs no write, so a reviewer's
+	// role (milterctl) that may not create tables opens the store too.
+	var v int
+	err := db.QueryRowContext(ctx, `SELECT version FROM schema_version WHERE component = $1`, component).Scan(&v)
+	var pe *pgconn.PgError
+	switch {
+	case err == nil && v == want:
+		return nil
+	case err == nil && v > want:
+		return fmt.Errorf("%s schema version %d is newer than this milterd's %d", component, v, want)
+	case err != nil && !errors.Is(err, sql.ErrNoRows) && !(errors.As(err, &pe) && pe.Code == "42P01"): // undefined_table
+		return err
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -51,7 +66,7 @@ func migratePostgres(ctx context.Context, db *sql.DB, component string, want int
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
 		return err
 	}
-	v := 0
+	v = 0
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT version FROM schema_version WHERE component = $1), 0)`, component).Scan(&v); err != nil {
 		return err
 	}

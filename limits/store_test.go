@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,5 +218,48 @@ func TestPolicy(t *testing.T) {
 	}
 	if !p.For("bulk@example.net").Unlimited() || p.For("alice").Unlimited() {
 		t.Error("empty limits are not unlimited")
+	}
+}
+
+// The roles and grants of docs/postgres.md: milterd owns and migrates its
+// tables; a reviewer opens the same store (no migration to write), lists,
+// suspends, lifts and resets, and cannot touch the counters otherwise.
+func TestPostgresGrants(t *testing.T) {
+	pg := harness.StartPostgres(t)
+	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE abusedesk LOGIN;`)
+	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
+	dsn := func(role string) string {
+		return strings.Replace(strings.Replace(pg.DSN, "user=postgres", "user="+role, 1), "dbname=postgres", "dbname=outguard", 1)
+	}
+	ctx := context.Background()
+	m, err := limits.OpenPostgres(ctx, dsn("milterd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	now := time.Now()
+	if _, ok, err := m.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, now); !ok || err != nil {
+		t.Fatalf("milterd admit: %v %v", ok, err)
+	}
+	// As in docs/postgres.md.
+	pg.SQL("outguard", `GRANT SELECT ON ALL TABLES IN SCHEMA public TO abusedesk;
+		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
+		GRANT DELETE ON counters TO abusedesk;`)
+	r, err := limits.OpenPostgres(ctx, dsn("abusedesk"))
+	if err != nil {
+		t.Fatalf("reviewer open: %v", err)
+	}
+	defer r.Close()
+	if ok, err := r.Suspend(ctx, limits.Suspension{Key: "alice", Reason: "manual"}, now); !ok || err != nil {
+		t.Fatalf("reviewer suspend: %v %v", ok, err)
+	}
+	if ok, err := r.Unsuspend(ctx, "alice", now); !ok || err != nil {
+		t.Fatalf("reviewer unsuspend: %v %v", ok, err)
+	}
+	if err := r.Reset(ctx, "alice", now); err != nil {
+		t.Fatalf("reviewer reset: %v", err)
+	}
+	if _, _, err := r.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, now); err == nil {
+		t.Error("the reviewer's role counted a message: it should not write counters")
 	}
 }

@@ -103,3 +103,12 @@ func (p *Postgres) Stop() {
 	p.cmd.Process.Signal(syscall.SIGINT)
 	<-p.done
 }
+
+// SQL runs statements as the superuser with psql, on database db.
+func (p *Postgres) SQL(db, statements string) {
+	p.t.Helper()
+	cmd := exec.Command(filepath.Join(p.bin, "psql"), "-h", p.Dir, "-p", strconv.Itoa(p.Port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-qc", statements)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("psql: %v\n%s", err, out)
+	}
+}
