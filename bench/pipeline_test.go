@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -16,9 +17,10 @@ import (
 )
 
 // BenchmarkPipeline runs milterd's full pipeline (clamd, shipped rules,
-// limits, quarantine) in-process on realistic messages through the milter
-// protocol, for profiling: go test -bench Pipeline -cpuprofile cpu.out.
-// Baseline: the same messages through a pipeline without checks.
+// limits with real limits, quarantine) in-process through the milter
+// protocol, on realistic messages and on clean 10 KiB ones, for profiling:
+// go test -bench Pipeline -cpuprofile cpu.out. Baseline: the same messages
+// through a pipeline without checks.
 func BenchmarkPipeline(b *testing.B) {
 	cd := harness.StartClamd(b, "40M")
 	rulesDir, _ := filepath.Abs("../rules")
@@ -44,10 +46,14 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Cleanup(func() { srv.Close() })
 		return sock
 	}
-	full := start(fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {a@example.net: unlimited}\n", cd.Socket, rulesDir))
+	full := start(fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {a@example.net: {messages_per_hour: 1000000, messages_per_day: 10000000, recipients_per_hour: 1000000, recipients_per_day: 10000000}}\n", cd.Socket, rulesDir))
 	bare := start("")
-	msgs := realistic()
-	for _, c := range []struct{ name, sock string }{{"bare", bare}, {"full", full}} {
+	small := []byte("From: <a@example.net>\r\nTo: <b@remote.test>\r\nSubject: small\r\n\r\n" + strings.Repeat("A clean line of a clean and ordinary message body.\r\n", 200))
+	for _, c := range []struct {
+		name, sock string
+		msgs       [][]byte
+	}{{"bare", bare, realistic()}, {"full", full, realistic()}, {"bare-10KiB", bare, [][]byte{small}}, {"full-10KiB", full, [][]byte{small}}} {
+		msgs := c.msgs
 		b.Run(c.name, func(b *testing.B) {
 			var n int64
 			for i := 0; i < b.N; i++ {
