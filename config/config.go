@@ -301,46 +301,33 @@ func Load(path string) (*Config, error) {
 // Parse validates data as read from the file named name.
 func Parse(name string, data []byte) (*Config, error) {
 	c := Default()
-	lines, err := Strict(name, data, c)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.validate(lines.Errorf); err != nil {
+	if err := Decode(name, data, c, c.validate); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// Lines knows the line of every key of a decoded file, for the checks made
-// after decoding.
-type Lines struct {
-	file  string
-	lines map[string]int
-}
-
-// Errorf is an error at key's line.
-func (l Lines) Errorf(key, format string, args ...any) error {
-	return &Error{File: l.file, Line: l.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
-}
-
-// Strict decodes data (the file named name) into v, a pointer to a struct
-// that holds its defaults: an unknown key, a duplicate or a bad value is an
-// error naming the file, line and key. The other outguard programs read
-// their configs with it too.
-func Strict(name string, data []byte, v any) (Lines, error) {
+// Decode decodes data (the file named name) strictly into v, a pointer to
+// a struct that holds its defaults, then runs check, whose bad reports an
+// error at a key's line. An unknown key, a duplicate or a bad value is an
+// error naming the file, line and key. relayprobe reads its config with
+// it too.
+func Decode(name string, data []byte, v any, check func(bad func(key, format string, args ...any) error) error) error {
 	d := &decoder{file: name, lines: map[string]int{}}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		line, msg := yamlError(err)
-		return Lines{}, &Error{File: name, Line: line, Msg: msg}
+		return &Error{File: name, Line: line, Msg: msg}
 	}
 	if len(doc.Content) > 0 {
 		if err := d.decode(doc.Content[0], "", reflect.ValueOf(v).Elem()); err != nil {
-			return Lines{}, err
+			return err
 		}
 	}
-	return Lines{file: name, lines: d.lines}, nil
+	return check(func(key, format string, args ...any) error {
+		return &Error{File: name, Line: d.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+	})
 }
 
 func (c *Config) validate(bad func(key, format string, args ...any) error) error {

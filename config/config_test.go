@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"os"
+	"outguard/internal/golden"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -67,31 +68,10 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 
 // Each bad config fixture fails with exactly the message in its .err file.
 func TestBadConfigs(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/config/bad/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no fixtures")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = Parse("milterd.yaml", data)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			errFile := strings.TrimSuffix(f, ".yaml") + ".err"
-			if *update {
-				os.WriteFile(errFile, []byte(err.Error()+"\n"), 0o644)
-				return
-			}
-			want, _ := os.ReadFile(errFile)
-			if got := err.Error(); got != strings.TrimSpace(string(want)) {
-				t.Errorf("error\n got %s\nwant %s", got, want)
-			}
-		})
-	}
+	golden.BadConfigs(t, "../testdata/config/bad/*.yaml", "milterd.yaml", func(name string, data []byte) error {
+		_, err := Parse(name, data)
+		return err
+	}, *update)
 }
 
 func TestValues(t *testing.T) {

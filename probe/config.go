@@ -101,11 +101,7 @@ func Load(path string) (*Config, error) {
 // Parse checks data as read from the file named name.
 func Parse(name string, data []byte) (*Config, error) {
 	c := Default()
-	lines, err := config.Strict(name, data, c)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.validate(lines.Errorf); err != nil {
+	if err := config.Decode(name, data, c, c.validate); err != nil {
 		return nil, err
 	}
 	return c, nil
