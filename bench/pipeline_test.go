@@ -2,10 +2,10 @@ package bench
 
 import (
 	"fmt"
-	"strings"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	gomilter "github.com/d--j/go-milter"
