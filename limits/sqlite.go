@@ -4,9 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"regexp"
 
-	_ "modernc.org/sqlite" // pure Go: no cgo beyond libyara's
+	"outguard/internal/sqldb"
 )
 
 // schemaVersion is the limits schema's version: SQLite's PRAGMA
@@ -29,29 +28,6 @@ CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, until INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t INTEGER NOT NULL);
 `
 
-var dollarParam = regexp.MustCompile(`\$(\d+)`)
-
-// sqlite writes with IMMEDIATE transactions: each takes the database's
-// write lock at BEGIN, against milterctl too.
-var sqlite = dialect{
-	name:   "sqlite",
-	rebind: func(q string) string { return dollarParam.ReplaceAllString(q, "?$1") },
-	migrate: func(ctx context.Context, db *sql.DB) error {
-		var v int
-		if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
-			return err
-		}
-		if v > schemaVersion {
-			return fmt.Errorf("schema version %d is newer than this milterd's %d", v, schemaVersion)
-		}
-		if v < schemaVersion {
-			_, err := db.ExecContext(ctx, sqliteSchema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion))
-			return err
-		}
-		return nil
-	},
-}
-
 // OpenSQLite opens (creating if needed) the embedded store at path.
 func OpenSQLite(path string) (*SQLStore, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
@@ -61,7 +37,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqlite)
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{schemaVersion: sqliteSchema})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"outguard/internal/sqldb"
 )
 
 // SQLStore keeps the limits in SQL: SQLite, the embedded store in
@@ -17,20 +19,8 @@ import (
 // lock, or a per-account lock).
 type SQLStore struct {
 	db                      *sql.DB
-	d                       dialect
+	d                       sqldb.Dialect
 	usage, state, bump, rec *sql.Stmt // the per-message statements, prepared once
-}
-
-type dialect struct {
-	name string
-	// rebind turns $N parameters into the driver's.
-	rebind func(string) string
-	// migrate creates or upgrades the schema, or refuses a newer one.
-	migrate func(ctx context.Context, db *sql.DB) error
-	// lockAccount, run first in Admit's transaction, keeps any other
-	// writer of the account out until the commit ("" : the transaction
-	// itself does).
-	lockAccount string
 }
 
 // The counters are two rings per account: slots 0–59 hold the minute
@@ -63,9 +53,9 @@ const (
 	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = $1) FROM (` + usageQuery + `) AS u`
 )
 
-func openSQL(ctx context.Context, db *sql.DB, d dialect) (*SQLStore, error) {
+func openSQL(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[int]string) (*SQLStore, error) {
 	s := &SQLStore{db: db, d: d}
-	if err := d.migrate(ctx, db); err != nil {
+	if err := d.Migrate(ctx, db, "limits", schemaVersion, migrations); err != nil {
 		return nil, err
 	}
 	for _, p := range []struct {
@@ -73,7 +63,7 @@ func openSQL(ctx context.Context, db *sql.DB, d dialect) (*SQLStore, error) {
 		q   string
 	}{{&s.usage, usageQuery}, {&s.state, stateQuery}, {&s.bump, bumpQuery}, {&s.rec, recordQuery}} {
 		var err error
-		if *p.dst, err = db.PrepareContext(ctx, d.rebind(p.q)); err != nil {
+		if *p.dst, err = db.PrepareContext(ctx, d.Rebind(p.q)); err != nil {
 			return nil, err
 		}
 	}
@@ -82,7 +72,7 @@ func openSQL(ctx context.Context, db *sql.DB, d dialect) (*SQLStore, error) {
 
 // exec and query run a statement written with $N parameters.
 func (s *SQLStore) exec(ctx context.Context, x execer, q string, args ...any) (sql.Result, error) {
-	return x.ExecContext(ctx, s.d.rebind(q), args...)
+	return x.ExecContext(ctx, s.d.Rebind(q), args...)
 }
 
 type execer interface {
@@ -131,8 +121,8 @@ func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, no
 		return Usage{}, false, err
 	}
 	defer tx.Rollback()
-	if s.d.lockAccount != "" {
-		if _, err := tx.ExecContext(ctx, s.d.lockAccount, key); err != nil {
+	if s.d.LockKey != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
 			return Usage{}, false, err
 		}
 	}
@@ -171,7 +161,7 @@ func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undel
 		}
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM undeliverable WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
+	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM undeliverable WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
 		key, ms(now.Add(-Hour))).Scan(&n); err != nil {
 		return 0, err
 	}
@@ -180,7 +170,7 @@ func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undel
 
 func (s *SQLStore) Acknowledged(ctx context.Context, key string) (time.Time, error) {
 	var t int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT t FROM acks WHERE key = $1`), key).Scan(&t)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT t FROM acks WHERE key = $1`), key).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -188,7 +178,7 @@ func (s *SQLStore) Acknowledged(ctx context.Context, key string) (time.Time, err
 }
 
 func (s *SQLStore) Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
-	return queryJSON[Undeliverable](ctx, s.db, s.d.rebind(`SELECT ev FROM undeliverable WHERE key = $1 AND t > $2 ORDER BY t, id`), key, ms(since))
+	return queryJSON[Undeliverable](ctx, s.db, s.d.Rebind(`SELECT ev FROM undeliverable WHERE key = $1 AND t > $2 ORDER BY t, id`), key, ms(since))
 }
 
 // queryJSON runs a query of one JSON column and decodes every row.
@@ -289,14 +279,14 @@ func (s *SQLStore) Accounts(ctx context.Context) ([]string, error) {
 
 func (s *SQLStore) Owner(ctx context.Context, host, qid string) (string, []string, error) {
 	var key, rcpts string
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT key, rcpts FROM msgs WHERE host = $1 AND qid = $2`), host, qid).Scan(&key, &rcpts)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT key, rcpts FROM msgs WHERE host = $1 AND qid = $2`), host, qid).Scan(&key, &rcpts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, nil
 	}
 	if err != nil {
 		return "", nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT rcpt FROM delivered WHERE host = $1 AND qid = $2`), host, qid)
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT rcpt FROM delivered WHERE host = $1 AND qid = $2`), host, qid)
 	if err != nil {
 		return "", nil, err
 	}
