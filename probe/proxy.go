@@ -22,14 +22,15 @@ import (
 // came back was not our canary (a fake or a filtering proxy).
 type proxyTest struct {
 	service, name string
+	tls           bool // only on a port that did not answer plain HTTP
 	run           func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error)
 }
 
 var proxyTests = []proxyTest{
-	{"http-connect", "HTTP CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-connect", "HTTP CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		return s.httpConnect(cn, canary, "HTTP CONNECT")
 	}},
-	{"http-connect", "HTTP CONNECT over TLS", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-connect", "HTTP CONNECT over TLS", true, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		// A TLS proxy: the handshake first (any certificate: the proxy's
 		// identity is not what is tested), then CONNECT inside.
 		tc := tls.Client(cn.Conn, &tls.Config{InsecureSkipVerify: true})
@@ -39,19 +40,19 @@ var proxyTests = []proxyTest{
 		}
 		return s.httpConnect(s.wrap(tc), canary, "HTTP CONNECT over TLS")
 	}},
-	{"http-post", "HTTP POST with an absolute URI", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-post", "HTTP POST with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		return s.httpForward(ctx, cn, canary, "POST")
 	}},
-	{"http-post", "HTTP GET with an absolute URI", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-post", "HTTP GET with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		return s.httpForward(ctx, cn, canary, "GET")
 	}},
-	{"socks4", "SOCKS4 CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks4", "SOCKS4 CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		return s.socks4(cn, canary, false)
 	}},
-	{"socks4", "SOCKS4a CONNECT", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks4", "SOCKS4a CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		return s.socks4(cn, canary, true)
 	}},
-	{"socks5", "SOCKS5 CONNECT, no authentication", func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks5", "SOCKS5 CONNECT, no authentication", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
 		d, err := proxy.SOCKS5("tcp", cn.RemoteAddr().String(), nil, connDialer{cn.Conn})
 		if err != nil {
 			return nil, err
@@ -73,7 +74,7 @@ func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) *Finding {
 	var suspected *Finding
 	tlsPort := false
 	for _, t := range proxyTests {
-		if t.name == "HTTP CONNECT over TLS" && !tlsPort {
+		if t.tls && !tlsPort {
 			continue // it answered in plain HTTP, or not at all
 		}
 		cn, err := s.dial(ctx, addr.String())
@@ -82,7 +83,7 @@ func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) *Finding {
 		}
 		f, err := t.run(s, ctx, cn, canary)
 		cn.Close()
-		if t.name == "HTTP CONNECT" && errors.Is(err, errNotHTTP) {
+		if errors.Is(err, errNotHTTP) {
 			tlsPort = true
 		}
 		var ne net.Error

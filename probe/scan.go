@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -85,7 +84,6 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 		findings []Finding
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, c.Concurrency)
-		done     atomic.Int64
 	)
 	families := []struct {
 		name  string
@@ -121,14 +119,13 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 			fmt.Fprintf(s.Progress, "relayprobe: %d addresses started, %d findings so far\n", n, len(findings))
 			mu.Unlock()
 		}
-		done.Add(1)
 		return true
 	})
 	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
-	s.Log.Info("probes done", "addresses", done.Load(), "candidates", len(findings))
+	s.Log.Info("probes done", "addresses", n, "candidates", len(findings))
 	findings = s.confirm(ctx, findings)
 	s.annotate(ctx, findings)
 	slices.SortFunc(findings, func(a, b Finding) int {

@@ -17,18 +17,16 @@ var routerLogins = [][2]string{{"admin", "admin"}, {"root", "root"}, {"cisco", "
 func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *Finding {
 	ap := netip.MustParseAddrPort(s.Config.Canary.Address)
 	host, port := ap.Addr().String(), ap.Port()
-	attempts := []struct {
+	type attempt struct {
 		test  string
-		lines []string
-	}{
+		lines []string // sent one at a time, each after the peer's prompt
+	}
+	attempts := []attempt{
 		{"wingate host:port", []string{s.Config.Canary.Address}},
 		{"wingate open host port", []string{"open " + host + " " + strconv.Itoa(int(port))}},
 	}
 	for _, l := range routerLogins {
-		attempts = append(attempts, struct {
-			test  string
-			lines []string
-		}{"router default login " + l[0] + "/" + l[1], []string{l[0], l[1], "telnet " + host + " " + strconv.Itoa(int(port))}})
+		attempts = append(attempts, attempt{"router default login " + l[0] + "/" + l[1], []string{l[0], l[1], "telnet " + host + " " + strconv.Itoa(int(port))}})
 	}
 	var suspected *Finding
 	for _, a := range attempts {

@@ -18,10 +18,7 @@ func TestRunsAsStateOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test switches users and needs root")
 	}
-	bin := filepath.Join(harness.Dir(t, "ctl"), "milterctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := harness.Build(t, harness.Dir(t, "ctl"), "milterctl")
 	const nobody = 65534
 	state := filepath.Join(harness.Dir(t, "state"), "state")
 	os.Mkdir(state, 0o700)
