@@ -1,7 +1,10 @@
 package rules_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"os"
@@ -146,5 +149,46 @@ func TestHotReload(t *testing.T) {
 	}
 	if eng.Set().Version == v1 {
 		t.Error("version did not change")
+	}
+}
+
+// Attacker-chosen archive member names (ESC, BEL, CR, LF, a header line)
+// on 30 findings, through the real Postfix with header.detail full: the
+// stamped header that reaches the recipient is one printable line of at
+// most the bound, says how many notes it left out, and injects nothing.
+func TestHostileNamesInTheHeader(t *testing.T) {
+	t.Parallel()
+	abs, _ := filepath.Abs(".")
+	s, _, _ := harness.ConfigStack(t, "header: {detail: full}\nrules: {dir: "+abs+", watch: false}\n", harness.MTAConfig{})
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	for i := range 30 {
+		// Zeros far over the expansion ratio: each member is a limit
+		// finding that names it.
+		w, _ := zw.Create(fmt.Sprintf("\x1b]0;owned\x07%02d\r\nInjected: yes\r\n.txt", i))
+		w.Write(make([]byte, 1<<20))
+	}
+	zw.Close()
+	msg := "From: <alice@customer.test>\r\nTo: <bob@remote.test>\r\nSubject: names\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n" +
+		"Content-Type: application/zip; name=x.zip\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(zb.Bytes()) + "\r\n--b--\r\n"
+	if r := s.Dial(t).SendFrom("alice@customer.test", []string{"bob@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	m := s.Sink.Wait(t, 1, 20*time.Second)[0]
+	head, _, _ := strings.Cut(string(m.Data), "\r\n\r\n")
+	if strings.Contains(head, "\r\nInjected:") || strings.ContainsAny(head, "\x1b\x07") {
+		t.Fatalf("hostile names reached the header block:\n%q", head)
+	}
+	var stamp string
+	for _, l := range strings.Split(strings.ReplaceAll(head, "\r\n\t", " "), "\r\n") { // unfold
+		if strings.HasPrefix(l, "X-Outguard:") {
+			stamp = l
+		}
+	}
+	// RFC 5322 2.1.1: a line of at most 998 characters.
+	if !strings.HasPrefix(stamp, "X-Outguard: accepted, not fully checked") || !strings.Contains(stamp, "; +21 more") || !strings.Contains(stamp, "?]0;owned?00??Injected: yes??.txt") || len(stamp) > 998 {
+		t.Fatalf("stamp (%d bytes): %q", len(stamp), stamp)
 	}
 }

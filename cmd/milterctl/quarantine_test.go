@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -424,5 +426,83 @@ func TestQuarantineDigest(t *testing.T) {
 	got := e.stack.Sink.Wait(t, 1, 20*time.Second)[0]
 	if got.Rcpts[0] != "abuse@isp.test" || !bytes.Contains(got.Data, []byte("3 held")) || !bytes.Contains(got.Data, []byte(d.Newest[0].ID)) {
 		t.Errorf("mailed digest:\n%s", got.Data)
+	}
+}
+
+// The MTA took the released message (250), but marking the entry released
+// failed: here the index is locked by another writer longer than the busy
+// timeout while the MTA answers. milterctl says so, exits 3, and the entry
+// stays "releasing", so it cannot be released a second time.
+func TestReleaseDeliveredButNotMarked(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: locked\r\nX-Test-Quarantine: kit\r\n\r\nhello\r\n"
+	if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	var recs []quarantine.Record
+	for range 50 {
+		if recs, _ = e.store.List(context.Background(), quarantine.Filter{}); len(recs) == 1 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d held", len(recs))
+	}
+	// A release address that, once it has the message, locks the index
+	// for longer than the store's busy timeout (10 s), then answers 250.
+	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	unlocked := make(chan struct{})
+	harness.Serve(t, addr, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		fmt.Fprint(c, "220 mta.test ESMTP\r\n")
+		inData := false
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			switch {
+			case inData && line == ".\r\n":
+				inData = false
+				db, err := sql.Open("sqlite", filepath.Join(e.dir, "index.db"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				tx, err := db.Begin()
+				if err == nil {
+					_, err = tx.Exec(`UPDATE entries SET t = t WHERE id = ?`, recs[0].ID) // takes the write lock
+				}
+				if err != nil {
+					t.Error(err)
+				}
+				fmt.Fprint(c, "250 2.0.0 queued as LOCKED\r\n")
+				go func() { time.Sleep(12 * time.Second); tx.Rollback(); db.Close(); close(unlocked) }()
+			case inData:
+			case strings.HasPrefix(line, "DATA"):
+				inData = true
+				fmt.Fprint(c, "354 go ahead\r\n")
+			case strings.HasPrefix(line, "QUIT"):
+				fmt.Fprint(c, "221 bye\r\n")
+				return
+			default:
+				fmt.Fprint(c, "250 ok\r\n")
+			}
+		}
+	})
+	cfg := filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: /tmp\nquarantine:\n  dir: %s\n  release_address: %s\n", e.dir, addr)), 0o644)
+	out, code := ctl(t, cfg, "quarantine", "release", recs[0].ID)
+	if code != 3 || !strings.Contains(out, "released (250 2.0.0 queued as LOCKED), but not marked released") || !strings.Contains(out, "do not release it again") {
+		t.Fatalf("release (%d): %s", code, out)
+	}
+	<-unlocked
+	if rec, err := e.store.Get(context.Background(), recs[0].ID); err != nil || rec.State != quarantine.Releasing {
+		t.Fatalf("after a delivered, unmarked release: %+v %v", rec.State, err)
+	}
+	if out, code := ctl(t, cfg, "quarantine", "release", recs[0].ID); code != 1 || !strings.Contains(out, "being released") {
+		t.Errorf("second release (%d): %s", code, out)
 	}
 }
