@@ -71,6 +71,7 @@ func TestLab(t *testing.T) {
 		harness.LabAcceptAll:    "smtp-relay suspected",
 		harness.LabTinyOpen:     "http-connect confirmed",
 		harness.LabDanteOpen:    "socks4 confirmed",
+		harness.LabDante5:       "socks5 confirmed",
 		harness.LabMicrosocks:   "socks5 confirmed",
 		harness.LabFakeProxy:    "http-connect suspected",
 		harness.LabTinyForward:  "http-post confirmed",

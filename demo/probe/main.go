@@ -24,7 +24,7 @@ func main() {
 	p := &harness.Program{Name: "probe-demo"}
 	defer p.Close()
 	harness.Require(p, *bin)
-	fmt.Println("starting the lab on 127.0.0.2-16 …")
+	fmt.Println("starting the lab on 127.0.0.2-17 …")
 	harness.StartRelayLab(p)
 	dir := harness.Dir(p, "probe-demo")
 	cfg := filepath.Join(dir, "relayprobe.yaml")
@@ -52,7 +52,7 @@ What to read in it:
     the relay's own Received line as it arrived at the canary.
   127.0.0.6 smtp-sink accepts every recipient and discards the mail: only
     suspected (nmap's smtp-open-relay calls it open).
-  127.0.0.7 tinyproxy, 127.0.0.9 dante, 127.0.0.11 microsocks, 127.0.0.15
+  127.0.0.7 tinyproxy, 127.0.0.9 and .17 dante, 127.0.0.11 microsocks, 127.0.0.15
     Wingate: confirmed, the canary's banner and secret came back through them.
   127.0.0.16 tinyproxy refuses CONNECT to port 25 but forwards a POST there:
     confirmed as http-post (the canary saw the token it carried).

@@ -26,6 +26,7 @@ const (
 	LabNothing      = "127.0.0.14"      // nothing listens
 	LabWingate      = "127.0.0.15:2323" // a Wingate-style prompt that relays
 	LabTinyForward  = "127.0.0.16:3128" // tinyproxy refusing CONNECT, forwarding plain requests anywhere
+	LabDante5       = "127.0.0.17:1080" // SOCKS5 only, without authentication
 )
 
 // LabPorts are the ports the lab listens on, per relayprobe test family.
@@ -65,8 +66,9 @@ func StartRelayLab(t T) *RelayLab {
 	StartTinyproxy(t, LabTinyOpen, 2525)
 	StartTinyproxy(t, LabTinyClosed)
 	StartTinyproxy(t, LabTinyForward, 443)
-	StartDante(t, LabDanteOpen, false)
-	StartDante(t, LabDanteAuth, true)
+	StartDante(t, LabDanteOpen, false, false)
+	StartDante(t, LabDanteAuth, true, false)
+	StartDante(t, LabDante5, false, true)
 	StartMicrosocks(t, LabMicrosocks)
 	Serve(t, LabFakeProxy, func(c net.Conn) {
 		bufio.NewReader(c).ReadString('\n')

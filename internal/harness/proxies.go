@@ -67,9 +67,9 @@ func StartTinyproxy(t T, addr string, connectPorts ...int) {
 }
 
 // StartDante runs dante-server's danted on addr: SOCKS4 and SOCKS5 without
-// authentication, or with username authentication required (which
-// relayprobe never offers).
-func StartDante(t T, addr string, requireAuth bool) {
+// authentication (SOCKS5 only with socks5Only), or with username
+// authentication required (which relayprobe never offers).
+func StartDante(t T, addr string, requireAuth, socks5Only bool) {
 	t.Helper()
 	Require(t, "danted")
 	d := Dir(t, "dante")
@@ -87,8 +87,12 @@ func StartDante(t T, addr string, requireAuth bool) {
 		"user.privileged: root",
 		"user.unprivileged: nobody",
 		"client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }",
-		"socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }",
 	}, "\n") + "\n"
+	if socks5Only {
+		conf += "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 proxyprotocol: socks_v5 }\n"
+	} else {
+		conf += "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
+	}
 	cf := filepath.Join(d, "danted.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatalf("%v", err)
