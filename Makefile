@@ -126,6 +126,7 @@ bench:
 	$(GO) test -run X -bench Rules -benchtime 20x ./bench
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
 	$(GO) test -run X -bench LimitVolume -benchtime 10x ./bench
+	$(GO) test -run X -bench QuarantineWrite -benchtime 50x ./bench
 	$(GO) run ./bench/replay
 	$(GO) test -run X -bench ProbeRange -benchtime 1x ./bench
 

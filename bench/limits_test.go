@@ -126,7 +126,7 @@ func openStores(b *testing.B) (*limits.SQLStore, *limits.Redis, *limits.SQLStore
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rd.Close() })
-	pg, err := limits.OpenPostgres(context.Background(), harness.StartPostgres(b).DSN)
+	pg, err := limits.OpenPostgres(context.Background(), harness.StartPostgres(b, "fsync=on").DSN)
 	if err != nil {
 		b.Fatal(err)
 	}

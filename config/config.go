@@ -95,6 +95,9 @@ func (r *Rules) setDefaults() {
 
 // Quarantine configures outguard's own quarantine.
 type Quarantine struct {
+	// Store is "local" (files and a SQLite index in Dir) or "postgres"
+	// (the top-level postgres section: one quarantine for a fleet).
+	Store          string   `yaml:"store"`
 	Dir            string   `yaml:"dir"` // "": state_dir/quarantine
 	Retention      Duration `yaml:"retention"`
 	ReleaseAddress string   `yaml:"release_address"`
@@ -107,11 +110,21 @@ type Quarantine struct {
 }
 
 func (q *Quarantine) setDefaults() {
-	*q = Quarantine{Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard",
+	*q = Quarantine{Store: "local", Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard",
 		MaxBytes: 10 << 30, MaxEntries: 100000, OnFull: Action(policy.Tempfail)}
 }
 
-// QuarantineDir is where the quarantine lives.
+// HostName names this smarthost in shared stores: limits.host, or the
+// system's host name.
+func (c *Config) HostName() string {
+	if c.Limits != nil && c.Limits.Host != "" {
+		return c.Limits.Host
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// QuarantineDir is where the local quarantine lives.
 func (c *Config) QuarantineDir() string {
 	if c.Quarantine.Dir != "" {
 		return c.Quarantine.Dir
@@ -400,6 +413,15 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 	}
 	if q := c.Quarantine; q != nil {
+		switch q.Store {
+		case "local":
+		case "postgres":
+			if c.Postgres == nil || c.Postgres.DSN == "" {
+				return bad("quarantine.store", "postgres needs the top-level postgres section (postgres: {dsn: ...})")
+			}
+		default:
+			return bad("quarantine.store", "unknown store %q (want local or postgres)", q.Store)
+		}
 		if q.Mode != "discard" && q.Mode != "discard+hold" {
 			return bad("quarantine.mode", "unknown mode %q (want discard or discard+hold)", q.Mode)
 		}

@@ -32,7 +32,7 @@ func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
 		}
 	}
 	if cfg.Quarantine != nil {
-		q, err := quarantine.Open(cfg.QuarantineDir())
+		q, err := quarantine.OpenConfig(ctx, cfg)
 		if err != nil {
 			r.Close()
 			return nil, err

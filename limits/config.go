@@ -43,15 +43,11 @@ func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*En
 	if err != nil {
 		return nil, err
 	}
-	host := l.Host
-	if host == "" {
-		host, _ = os.Hostname()
-	}
 	return &Engine{
 		Store:  store,
 		Policy: pol,
 		Accounts: Accounts{
-			Host: host, FoldCase: l.LoginCase == "fold",
+			Host: cfg.HostName(), FoldCase: l.LoginCase == "fold",
 			Trusted: cfg.Networks(), TrustedKey: l.TrustedKey, TrustedHeader: l.TrustedHeader,
 		},
 		OnSuspended: policy.Action(l.OnSuspended),

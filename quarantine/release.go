@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"os"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -24,23 +24,25 @@ const ReleaseLease = 5 * time.Minute
 var ErrNotMarked = errors.New("delivered, but not marked released")
 
 // Release re-injects a held message over SMTP at addr (a Postfix smtpd
-// without milters), with its original envelope or to the given recipients,
-// exactly once: it first takes the entry (held → releasing, one UPDATE, so
-// of two concurrent releases one gets it), and after the MTA's 250 marks
-// it released. A refusal by the MTA puts it back to held. It returns the
-// MTA's reply.
+// without milters: the release address of the host that runs it), with
+// its original envelope or to the given recipients, exactly once: it first
+// takes the entry (held → releasing, one UPDATE, so of two concurrent
+// releases, on one host or two, one gets it), and after the MTA's 250
+// marks it released. A refusal by the MTA puts it back to held. It returns
+// the MTA's reply.
 func (s *Store) Release(ctx context.Context, id, addr, operator string, to []string) (string, error) {
-	data, rec, err := s.Message(ctx, id)
+	r, rec, err := s.Reader(ctx, id)
 	if err != nil {
 		return "", err
 	}
+	defer r.Close()
 	if err := s.claim(ctx, id, operator); err != nil {
 		return "", err
 	}
 	if len(to) == 0 {
 		to = rec.Rcpts
 	}
-	reply, err := Inject(ctx, addr, rec.From, to, data)
+	reply, err := Inject(ctx, addr, rec.From, to, r)
 	if err != nil {
 		if perr := s.setState(ctx, id, Releasing, Held); perr != nil {
 			err = errors.Join(err, fmt.Errorf("putting it back to held: %w", perr))
@@ -56,9 +58,8 @@ func (s *Store) Release(ctx context.Context, id, addr, operator string, to []str
 // claim takes a held entry for a release.
 func (s *Store) claim(ctx context.Context, id, operator string) error {
 	now := time.Now()
-	c, _ := json.Marshal(Claim{Operator: operator, Started: now, Lease: now.Add(ReleaseLease)})
-	r, err := s.db.ExecContext(ctx, `UPDATE entries SET state = ?1, rec = json_set(rec, '$.state', ?1, '$.release', json(?2)) WHERE id = ?3 AND state = ?4`,
-		Releasing, string(c), id, Held)
+	c, _ := json.Marshal(Claim{Operator: operator, Host: s.Host, Started: now, Lease: now.Add(ReleaseLease)})
+	r, err := s.exec(ctx, s.db, `UPDATE entries SET state = $1, claim = $2 WHERE id = $3 AND state = $4`, Releasing, string(c), id, Held)
 	if err != nil {
 		return err
 	}
@@ -70,11 +71,15 @@ func (s *Store) claim(ctx context.Context, id, operator string) error {
 		return err
 	}
 	if rec.State == Releasing && rec.Release != nil {
+		by := rec.Release.Operator
+		if rec.Release.Host != "" {
+			by += " on " + rec.Release.Host
+		}
 		if now.Before(rec.Release.Lease) {
-			return fmt.Errorf("%s is being released by %s since %s", id, rec.Release.Operator, rec.Release.Started.Local().Format(time.DateTime))
+			return fmt.Errorf("%s is being released by %s since %s", id, by, rec.Release.Started.Local().Format(time.DateTime))
 		}
 		return fmt.Errorf("%s: a release by %s at %s did not finish; see whether the MTA took it (its log, by the message's queue id), then `milterctl quarantine resolve %s released|held`",
-			id, rec.Release.Operator, rec.Release.Started.Local().Format(time.DateTime), id)
+			id, by, rec.Release.Started.Local().Format(time.DateTime), id)
 	}
 	return fmt.Errorf("%s is %s, not held", id, rec.State)
 }
@@ -91,7 +96,7 @@ func (s *Store) Resolve(ctx context.Context, id, state string) error {
 // setState moves id from state from to state to, atomically; it fails
 // when id is not in from.
 func (s *Store) setState(ctx context.Context, id, from, to string) error {
-	r, err := s.db.ExecContext(ctx, `UPDATE entries SET state = ?1, rec = json_set(rec, '$.state', ?1) WHERE id = ?2 AND state = ?3`, to, id, from)
+	r, err := s.exec(ctx, s.db, `UPDATE entries SET state = $1 WHERE id = $2 AND state = $3`, to, id, from)
 	if err != nil {
 		return err
 	}
@@ -103,7 +108,7 @@ func (s *Store) setState(ctx context.Context, id, from, to string) error {
 
 // Inject submits a message over SMTP at addr (the release address) and
 // returns the MTA's reply: the release path, also for the digest.
-func Inject(ctx context.Context, addr, from string, to []string, data []byte) (string, error) {
+func Inject(ctx context.Context, addr, from string, to []string, msg io.Reader) (string, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -126,8 +131,10 @@ func Inject(ctx context.Context, addr, from string, to []string, data []byte) (s
 	if err != nil {
 		return reply(err), err
 	}
-	if _, err := w.Write(data); err != nil {
-		return reply(err), err
+	if _, err := io.Copy(w, msg); err != nil {
+		// The message could not be read (or is corrupt): the data is cut
+		// off before its end, so the MTA takes nothing.
+		return "", err
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
@@ -145,18 +152,48 @@ func reply(err error) string {
 	return err.Error()
 }
 
-// Audit appends one JSON line per release or delete to path.
-func Audit(path, operator, action, id, outcome string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	line, _ := json.Marshal(map[string]string{
-		"time": time.Now().UTC().Format(time.RFC3339), "operator": operator, "action": action, "id": id, "outcome": outcome,
-	})
-	_, err = f.Write(append(line, '\n'))
+// AuditEntry is one line of the audit trail: a release, resolve, delete,
+// purge or migration, by whom, from which host, and how it ended.
+type AuditEntry struct {
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	Operator string    `json:"operator"`
+	Action   string    `json:"action"`
+	ID       string    `json:"id"`
+	Outcome  string    `json:"outcome"`
+}
+
+// Audit records what operator did, in the store (shared by a fleet on
+// PostgreSQL), as this host.
+func (s *Store) Audit(ctx context.Context, operator, action, id, outcome string) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO audit (t, host, operator, action, id, outcome) VALUES ($1, $2, $3, $4, $5, $6)`,
+		time.Now().UnixMilli(), s.Host, operator, action, id, outcome)
 	return err
+}
+
+// AuditLog returns the audit trail since a time (of one entry, unless
+// id is ""), oldest first.
+func (s *Store) AuditLog(ctx context.Context, since time.Time, id string) ([]AuditEntry, error) {
+	q, args := `SELECT t, host, operator, action, id, outcome FROM audit WHERE t >= $1`, []any{since.UnixMilli()}
+	if id != "" {
+		q, args = q+` AND id = $2`, append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q+` ORDER BY t`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var a AuditEntry
+		var ms int64
+		if err := rows.Scan(&ms, &a.Host, &a.Operator, &a.Action, &a.ID, &a.Outcome); err != nil {
+			return nil, err
+		}
+		a.Time = time.UnixMilli(ms)
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }
 
 // FromTransaction builds the record of a transaction held by verdict v.

@@ -1,26 +1,26 @@
 // Package quarantine keeps outbound messages that a check held: the exact
-// bytes as received plus a record, durable on disk before milterd answers
-// the MTA, for the security team to review, release or delete.
+// bytes as received plus a record, committed before milterd answers the
+// MTA, for the security team to review, release or delete. The store is
+// local (message files and a SQLite index in one directory) or shared by a
+// fleet of smarthosts (PostgreSQL, the message in chunks in the same
+// transaction as its record); both run the same statements.
 package quarantine
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite"
-
+	"outguard/config"
+	"outguard/internal/sqldb"
 	"outguard/policy"
 )
 
@@ -41,7 +41,8 @@ type Finding = policy.Finding
 type Record struct {
 	ID       string    `json:"id"`
 	Time     time.Time `json:"time"`
-	QueueID  string    `json:"queue_id"`
+	Host     string    `json:"host,omitempty"` // the smarthost that held it
+	QueueID  string    `json:"queue_id"`       // its MTA's queue id, on Host
 	User     string    `json:"user"`
 	Client   string    `json:"client"`
 	From     string    `json:"from"`
@@ -59,18 +60,80 @@ type Record struct {
 // Claim is a release in progress.
 type Claim struct {
 	Operator string    `json:"operator"`
+	Host     string    `json:"host,omitempty"`
 	Started  time.Time `json:"started"`
 	Lease    time.Time `json:"lease"`
 }
 
-// Store is the embedded quarantine: message files and a SQLite index in
-// one directory (0700; files 0600).
+// Store is a quarantine: records in SQL, messages in a body store.
 type Store struct {
-	dir string
-	db  *sql.DB
-	// The quota (SetQuota): what the entries on disk (not deleted or
-	// purged) may take; 0: no bound. A Put over it fails with ErrFull.
+	db   *sql.DB
+	d    sqldb.Dialect
+	body bodies
+	// Host names this smarthost on the records it holds and the audit
+	// lines it writes.
+	Host string
+	// The quota (SetQuota): what the entries kept (not deleted or purged)
+	// may take; 0: no bound. A Put over it fails with ErrFull.
 	maxBytes, maxEntries atomic.Int64
+}
+
+// bodies keep the message bytes of entries.
+type bodies interface {
+	// inTx: the bytes are written in the record's transaction (rows);
+	// otherwise before it (a file, durable before the record exists).
+	inTx() bool
+	// write stores msg as id's message and returns its size and SHA-256.
+	write(ctx context.Context, tx *sql.Tx, id string, msg io.Reader) (int64, string, error)
+	// forget undoes a write whose record was not committed.
+	forget(id string)
+	// open reads id's message.
+	open(ctx context.Context, id string) (io.ReadCloser, error)
+	// remove drops id's message with its record, in tx; the returned
+	// function runs after the commit.
+	remove(ctx context.Context, tx *sql.Tx, id string) (after func() error, err error)
+	ping(ctx context.Context) error
+}
+
+// Open opens the quarantine cfg configures, as host cfg.HostName().
+func OpenConfig(ctx context.Context, cfg *config.Config) (*Store, error) {
+	var s *Store
+	var err error
+	if cfg.Quarantine.Store == "postgres" {
+		s, err = OpenPostgres(ctx, cfg.Postgres.DSN)
+	} else {
+		s, err = Open(cfg.QuarantineDir())
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Host = cfg.HostName()
+	return s, nil
+}
+
+func open(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[int]string, body bodies) (*Store, error) {
+	if err := d.Migrate(ctx, db, "quarantine", schemaVersion, migrations); err != nil {
+		return nil, fmt.Errorf("quarantine index: %w", err)
+	}
+	return &Store{db: db, d: d, body: body}, nil
+}
+
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the index answers and the messages can be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.body.ping(ctx); err != nil {
+		return err
+	}
+	return s.db.PingContext(ctx)
+}
+
+func (s *Store) exec(ctx context.Context, x execer, q string, args ...any) (sql.Result, error) {
+	return x.ExecContext(ctx, s.d.Rebind(q), args...)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // SetQuota bounds the quarantine: at start, and at every reload.
@@ -85,41 +148,11 @@ func (s *Store) Quota() (bytes, entries int64) { return s.maxBytes.Load(), s.max
 // ErrFull: the quarantine is at its quota; the message was not taken.
 var ErrFull = policy.ErrQuarantineFull
 
-// Stats returns the entries on disk and their bytes.
+// Stats returns the entries kept and their bytes.
 func (s *Store) Stats(ctx context.Context) (entries int, bytes int64, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(json_extract(rec, '$.size')), 0) FROM entries WHERE state != ?`, Deleted).Scan(&entries, &bytes)
+	err = s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM entries WHERE state != $1`), Deleted).Scan(&entries, &bytes)
 	return entries, bytes, err
 }
-
-// Open opens (creating) the quarantine in dir.
-func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "msg"), 0o700); err != nil {
-		return nil, fmt.Errorf("quarantine: %w", err)
-	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, t INTEGER NOT NULL, user TEXT NOT NULL, state TEXT NOT NULL, rec TEXT NOT NULL);
-		CREATE INDEX IF NOT EXISTS entries_t ON entries (t)`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("quarantine index: %w", err)
-	}
-	return &Store{dir: dir, db: db}, nil
-}
-
-func (s *Store) Close() error { return s.db.Close() }
-
-// Ping checks that the index answers and the message directory is there.
-func (s *Store) Ping(ctx context.Context) error {
-	if _, err := os.Stat(filepath.Join(s.dir, "msg")); err != nil {
-		return err
-	}
-	return s.db.PingContext(ctx)
-}
-
-func (s *Store) path(id string) string { return filepath.Join(s.dir, "msg", id+".eml") }
 
 // newID is sortable by time and unguessable.
 func newID(now time.Time) string {
@@ -129,8 +162,9 @@ func newID(now time.Time) string {
 }
 
 // Put stores msg with rec and returns the entry's id. When Put returns nil
-// the message file and its directory entry are fsync'd and the index is
-// committed: the caller may tell the MTA the message is taken.
+// the message and its record are committed (a file fsync'd with its
+// directory before the index's commit, or rows in the record's
+// transaction): the caller may tell the MTA the message is taken.
 func (s *Store) Put(ctx context.Context, rec Record, msg io.Reader) (string, error) {
 	if maxBytes, maxEntries := s.Quota(); maxBytes > 0 || maxEntries > 0 {
 		n, used, err := s.Stats(ctx)
@@ -143,68 +177,106 @@ func (s *Store) Put(ctx context.Context, rec Record, msg io.Reader) (string, err
 	}
 	rec.ID = newID(rec.Time)
 	rec.State = Held
-	final := s.path(rec.ID)
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("quarantine: %w", err)
+	if rec.Host == "" {
+		rec.Host = s.Host
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), msg)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(final))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("quarantine: writing %s: %w", rec.ID, err)
-	}
-	rec.Size, rec.SHA256 = n, hex.EncodeToString(h.Sum(nil))
-	js, _ := json.Marshal(rec)
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO entries (id, t, user, state, rec) VALUES (?, ?, ?, ?, ?)`, rec.ID, rec.Time.UnixMilli(), rec.User, rec.State, string(js)); err != nil {
-		os.Remove(final)
-		return "", fmt.Errorf("quarantine index: %w", err)
-	}
-	return rec.ID, nil
+	rec.SHA256 = ""
+	return rec.ID, s.insert(ctx, rec, msg)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// insert writes rec and its message msg in one transaction. A record that
+// has a SHA-256 already (a migrated entry) must match the message read; a
+// nil msg is a deleted entry's, which has none.
+func (s *Store) insert(ctx context.Context, rec Record, msg io.Reader) (err error) {
+	var tx *sql.Tx
+	if msg != nil && s.body.inTx() {
+		if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+			return fmt.Errorf("quarantine index: %w", err)
+		}
+		defer tx.Rollback()
 	}
-	defer d.Close()
-	return d.Sync()
+	if msg != nil {
+		n, sum, werr := s.body.write(ctx, tx, rec.ID, msg)
+		if werr != nil {
+			return fmt.Errorf("quarantine: writing %s: %w", rec.ID, werr)
+		}
+		defer func() {
+			if err != nil {
+				s.body.forget(rec.ID)
+			}
+		}()
+		if rec.SHA256 != "" && (n != rec.Size || sum != rec.SHA256) {
+			return fmt.Errorf("%s: the message read (%d bytes) differs from its record (%d bytes, SHA-256 %s)", rec.ID, n, rec.Size, rec.SHA256)
+		}
+		rec.Size, rec.SHA256 = n, sum
+	}
+	return s.insertRecord(ctx, tx, rec)
+}
+
+// insertRecord inserts rec and commits tx (nil: a transaction of its own).
+func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec Record) (err error) {
+	if tx == nil {
+		if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+			return fmt.Errorf("quarantine index: %w", err)
+		}
+	}
+	defer tx.Rollback()
+	var claim any
+	if rec.Release != nil {
+		js, _ := json.Marshal(rec.Release)
+		claim = string(js)
+	}
+	js, _ := json.Marshal(rec)
+	if _, err = s.exec(ctx, tx, `INSERT INTO entries (id, t, account, state, size, claim, host, rec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		rec.ID, rec.Time.UnixMilli(), rec.User, rec.State, rec.Size, claim, rec.Host, string(js)); err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("quarantine index: %w", err)
+	}
+	return nil
 }
 
 // ErrNotFound is returned for an unknown id.
 var ErrNotFound = errors.New("no such quarantine entry")
 
-// Get returns the record of id.
-func (s *Store) Get(ctx context.Context, id string) (Record, error) {
-	var js string
-	err := s.db.QueryRowContext(ctx, `SELECT rec FROM entries WHERE id = ?`, id).Scan(&js)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Record{}, fmt.Errorf("%s: %w", id, ErrNotFound)
-	}
-	if err != nil {
+// The record is the JSON of what does not change; state and claim are
+// columns, so that a state change is one portable UPDATE.
+const recordColumns = `rec, state, claim`
+
+func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
+	var js, state string
+	var claim sql.NullString
+	if err := row.Scan(&js, &state, &claim); err != nil {
 		return Record{}, err
 	}
 	var rec Record
-	return rec, json.Unmarshal([]byte(js), &rec)
+	if err := json.Unmarshal([]byte(js), &rec); err != nil {
+		return rec, err
+	}
+	rec.State, rec.Release = state, nil
+	if claim.Valid {
+		rec.Release = &Claim{}
+		if err := json.Unmarshal([]byte(claim.String), rec.Release); err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
 }
 
-// Open returns the message bytes of id, checked against the recorded size
-// and SHA-256 as they are read: a damaged file is reported, not served.
-func (s *Store) Message(ctx context.Context, id string) ([]byte, Record, error) {
+// Get returns the record of id.
+func (s *Store) Get(ctx context.Context, id string) (Record, error) {
+	rec, err := scanRecord(s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT `+recordColumns+` FROM entries WHERE id = $1`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	return rec, err
+}
+
+// Reader returns a reader of id's message, checked against the recorded
+// size and SHA-256 as it is read: a damaged message is an error at its
+// end, not served as good.
+func (s *Store) Reader(ctx context.Context, id string) (io.ReadCloser, Record, error) {
 	rec, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, rec, err
@@ -212,15 +284,22 @@ func (s *Store) Message(ctx context.Context, id string) ([]byte, Record, error) 
 	if rec.State == Deleted {
 		return nil, rec, fmt.Errorf("%s was deleted", id)
 	}
-	data, err := os.ReadFile(s.path(id))
+	r, err := s.body.open(ctx, id)
 	if err != nil {
-		return nil, rec, fmt.Errorf("%s: message file: %w", id, err)
+		return nil, rec, fmt.Errorf("%s: message: %w", id, err)
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != rec.SHA256 {
-		return nil, rec, fmt.Errorf("%s: message file is corrupt (SHA-256 differs from the record)", id)
+	return newChecked(r, rec), rec, nil
+}
+
+// Message returns the whole message of id, checked (see Reader).
+func (s *Store) Message(ctx context.Context, id string) ([]byte, Record, error) {
+	r, rec, err := s.Reader(ctx, id)
+	if err != nil {
+		return nil, rec, err
 	}
-	return data, rec, nil
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	return data, rec, err
 }
 
 // Filter selects entries for List.
@@ -234,29 +313,25 @@ type Filter struct {
 
 // List returns matching records, newest first.
 func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
-	q := `SELECT rec FROM entries WHERE t >= ?`
+	q := `SELECT ` + recordColumns + ` FROM entries WHERE t >= $1`
 	args := []any{f.Since.UnixMilli()}
 	if f.User != "" {
-		q += ` AND user = ?`
 		args = append(args, f.User)
+		q += fmt.Sprintf(` AND account = $%d`, len(args))
 	}
 	if f.State != "" {
-		q += ` AND state = ?`
 		args = append(args, f.State)
+		q += fmt.Sprintf(` AND state = $%d`, len(args))
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY t DESC, id DESC`, args...)
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q+` ORDER BY t DESC, id DESC`), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Record
 	for rows.Next() {
-		var js string
-		var rec Record
-		if err := rows.Scan(&js); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(js), &rec); err != nil {
+		rec, err := scanRecord(rows)
+		if err != nil {
 			return nil, err
 		}
 		if f.Reason != "" && !strings.Contains(strings.ToLower(rec.Reason), strings.ToLower(f.Reason)) {
@@ -270,49 +345,62 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 	return out, rows.Err()
 }
 
-// SetState records a new state for id; Deleted also removes the file.
-func (s *Store) SetState(ctx context.Context, id, state string) error {
-	rec, err := s.Get(ctx, id)
+// Delete marks id deleted and drops its message; the record stays.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	return s.drop(ctx, id, `UPDATE entries SET state = $2 WHERE id = $1`, Deleted)
+}
+
+// drop runs stmt on id's record and removes its message, in one
+// transaction.
+func (s *Store) drop(ctx context.Context, id, stmt string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	rec.State = state
-	js, _ := json.Marshal(rec)
-	if _, err := s.db.ExecContext(ctx, `UPDATE entries SET state = ?, rec = ? WHERE id = ?`, state, string(js), id); err != nil {
+	defer tx.Rollback()
+	if _, err := s.exec(ctx, tx, stmt, append([]any{id}, args...)...); err != nil {
 		return err
 	}
-	if state == Deleted {
-		if err := os.Remove(s.path(id)); err != nil && !os.IsNotExist(err) {
-			return err
-		}
+	after, err := s.body.remove(ctx, tx, id)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return after()
 }
 
 // Purge removes the entries older than before (of user only, unless ""),
-// files and records, and returns how many.
+// messages and records, and returns how many.
 func (s *Store) Purge(ctx context.Context, before time.Time, user string) (int, error) {
-	q, args := `SELECT id FROM entries WHERE t < ?`, []any{before.UnixMilli()}
+	q, args := `SELECT id FROM entries WHERE t < $1`, []any{before.UnixMilli()}
 	if user != "" {
-		q, args = q+` AND user = ?`, append(args, user)
+		q, args = q+` AND account = $2`, append(args, user)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q), args...)
 	if err != nil {
 		return 0, err
 	}
 	var ids []string
 	for rows.Next() {
 		var id string
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
 		ids = append(ids, id)
 	}
 	rows.Close()
-	for _, id := range ids {
-		if err := os.Remove(s.path(id)); err != nil && !os.IsNotExist(err) {
-			return 0, err
-		}
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM entries WHERE id = ?`, id); err != nil {
-			return 0, err
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := s.drop(ctx, id, `DELETE FROM entries WHERE id = $1`); err != nil {
+			return i, err
 		}
 	}
 	return len(ids), nil

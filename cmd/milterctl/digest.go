@@ -120,7 +120,7 @@ func digestCmd(ctx context.Context, cfg *config.Config, q *quarantine.Store, sin
 	var body bytes.Buffer
 	d.text(terminal{&body}) // what a message carries, escaped in the report too
 	msg.WriteString(strings.ReplaceAll(body.String(), "\n", "\r\n"))
-	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, msg.Bytes())
+	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg)
 	if err != nil {
 		return fmt.Errorf("mailing the digest to %s: %s: %w", to, reply, err)
 	}

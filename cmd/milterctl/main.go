@@ -1,7 +1,8 @@
 // Command milterctl is outguard's admin CLI. It works on milterd's state
-// store directly (SQLite in state_dir, or the shared Redis), not through
-// milterd: it works while milterd is down, needs no admin API, and for a
-// fleet on Redis one command acts on every smarthost. milterd reads an
+// stores directly (SQLite and files in state_dir, or the shared Redis or
+// PostgreSQL), not through milterd: it works while milterd is down, needs
+// no admin API, and for a fleet on a shared store one command acts on
+// every smarthost. milterd reads an
 // account's state at every MAIL FROM, so a change takes effect on the next
 // message.
 package main
@@ -33,6 +34,8 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine digest [--since 24h] [--json] [--mail]
   quarantine delete ID...
   quarantine purge [--older-than 30d] [--user U]
+  quarantine audit [ID] [--since 24h] [--json]
+  quarantine migrate [--from DIR]   (local entries into the shared store)
 
   rules check [DIR]
   rules test [DIR] MESSAGE.eml... [--json]

@@ -24,8 +24,12 @@ func asStateOwner(cfg *config.Config) error {
 	if cfg.Limits != nil && cfg.Limits.Store == "sqlite" {
 		dirs = append(dirs, cfg.StateDir)
 	}
-	if cfg.Quarantine != nil {
-		dirs = append(dirs, cfg.QuarantineDir())
+	if q := cfg.Quarantine; q != nil {
+		// A shared quarantine still has the local one it was migrated
+		// from, if any, that migrate reads.
+		if _, err := os.Stat(cfg.QuarantineDir()); q.Store == "local" || err == nil {
+			dirs = append(dirs, cfg.QuarantineDir())
+		}
 	}
 	if len(dirs) == 0 {
 		return nil // all state is in a shared store

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +24,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	if cfg.Quarantine == nil {
 		return errors.New("the config has no quarantine section")
 	}
-	q, err := quarantine.Open(cfg.QuarantineDir())
+	q, err := quarantine.OpenConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -39,6 +40,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	to := fs.String("to", "", "release to this recipient instead of the original ones")
 	olderThan := fs.String("older-than", "", "purge entries older than this (default: retention)")
 	mail := fs.Bool("mail", false, "digest: mail it to quarantine.digest_to")
+	from := fs.String("from", "", "migrate: the local quarantine's directory (default: quarantine.dir)")
 	pos, err := parseMixed(fs, args[1:])
 	if err != nil {
 		return err
@@ -48,8 +50,8 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		out = terminal{out}
 	}
 	audit := func(action, id, outcome string) {
-		if err := quarantine.Audit(filepath.Join(cfg.QuarantineDir(), "audit.log"), operator(), action, id, outcome); err != nil {
-			fmt.Fprintln(out, "warning: audit log:", err)
+		if err := q.Audit(ctx, operator(), action, id, outcome); err != nil {
+			fmt.Fprintln(out, "warning: audit trail:", err)
 		}
 	}
 	switch args[0] {
@@ -84,11 +86,12 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if len(pos) != 1 {
 			return usageError("quarantine raw takes one id")
 		}
-		data, _, err := q.Message(ctx, pos[0])
+		r, _, err := q.Reader(ctx, pos[0])
 		if err != nil {
 			return err
 		}
-		_, err = exact.Write(data)
+		defer r.Close()
+		_, err = io.Copy(exact, r)
 		return err
 	case "release":
 		if len(pos) == 0 {
@@ -146,7 +149,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		}
 		var failed []error
 		for _, id := range pos {
-			err := q.SetState(ctx, id, quarantine.Deleted)
+			err := q.Delete(ctx, id)
 			outcome := "deleted"
 			if err != nil {
 				outcome = "failed: " + err.Error()
@@ -156,6 +159,53 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 			fmt.Fprintf(out, "%s: %s\n", id, outcome)
 		}
 		return errors.Join(failed...)
+	case "audit":
+		f := time.Time{}
+		if *since != "" {
+			d, err := config.ParseDuration(*since)
+			if err != nil {
+				return usageError(err.Error())
+			}
+			f = time.Now().Add(-d)
+		}
+		if len(pos) > 1 {
+			return usageError("quarantine audit takes at most one id")
+		}
+		entries, err := q.AuditLog(ctx, f, strings.Join(pos, ""))
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(out).Encode(entries)
+		}
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tHOST\tOPERATOR\tACTION\tID\tOUTCOME")
+		for _, a := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), a.Host, a.Operator, a.Action, a.ID, a.Outcome)
+		}
+		return tw.Flush()
+	case "migrate":
+		if cfg.Quarantine.Store != "postgres" {
+			return errors.New("quarantine migrate copies the local quarantine into the shared one: set quarantine.store: postgres first")
+		}
+		dir := *from
+		if dir == "" {
+			dir = cfg.QuarantineDir()
+		}
+		if _, err := os.Stat(filepath.Join(dir, "index.db")); err != nil {
+			return fmt.Errorf("no local quarantine in %s: %w", dir, err)
+		}
+		local, err := quarantine.Open(dir)
+		if err != nil {
+			return err
+		}
+		defer local.Close()
+		local.Host = q.Host
+		n, err := quarantine.Migrate(ctx, local, q, operator(), func(m quarantine.Migrated) {
+			fmt.Fprintf(out, "%s: %s\n", m.ID, m.Outcome)
+		})
+		fmt.Fprintf(out, "%d entries copied from %s\n", n, dir)
+		return err
 	case "purge":
 		keep := time.Duration(cfg.Quarantine.Retention)
 		if *olderThan != "" {

@@ -156,9 +156,9 @@ func TestQuarantineHoldReviewRelease(t *testing.T) {
 	if got, _ := e.store.Get(context.Background(), rec.ID); got.State != quarantine.Released {
 		t.Errorf("state after release: %s", got.State)
 	}
-	audit, _ := os.ReadFile(filepath.Join(e.dir, "audit.log"))
-	if strings.Count(string(audit), `"action":"release"`) != 2 || !strings.Contains(string(audit), `"operator":"`) {
-		t.Errorf("audit log:\n%s", audit)
+	audit, _ := ctl(t, e.cfg, "quarantine", "audit", rec.ID, "--json")
+	if strings.Count(audit, `"action":"release"`) != 2 || !strings.Contains(audit, `"operator":"`) || !strings.Contains(audit, `"host":"`) {
+		t.Errorf("audit trail:\n%s", audit)
 	}
 	if out, code := ctl(t, e.cfg, "quarantine", "release", rec.ID); code != 1 || !strings.Contains(out, "not held") {
 		t.Errorf("second release (%d): %s", code, out)
@@ -290,7 +290,7 @@ func TestReleaseExactlyOnce(t *testing.T) {
 	}
 	defer db.Close()
 	old := `{"operator":"bob","started":"2026-01-01T10:00:00Z","lease":"2026-01-01T10:05:00Z"}`
-	if _, err := db.Exec(`UPDATE entries SET state = 'releasing', rec = json_set(rec, '$.state', 'releasing', '$.release', json(?)) WHERE id = ?`, old, recs[1].ID); err != nil {
+	if _, err := db.Exec(`UPDATE entries SET state = 'releasing', claim = ? WHERE id = ?`, old, recs[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	if out, _ := ctl(t, e.cfg, "quarantine", "show", recs[1].ID); !strings.Contains(out, "by bob since") || !strings.Contains(out, "did not finish") {
@@ -306,9 +306,8 @@ func TestReleaseExactlyOnce(t *testing.T) {
 		t.Fatalf("release after resolve (%d): %s", code, out)
 	}
 	e.stack.Sink.Wait(t, 2, 20*time.Second)
-	audit, _ := os.ReadFile(filepath.Join(e.dir, "audit.log"))
-	if !strings.Contains(string(audit), `"action":"resolve"`) {
-		t.Errorf("audit log lacks the resolve:\n%s", audit)
+	if audit, _ := ctl(t, e.cfg, "quarantine", "audit", "--json"); !strings.Contains(audit, `"action":"resolve"`) {
+		t.Errorf("audit trail lacks the resolve:\n%s", audit)
 	}
 }
 
@@ -504,5 +503,40 @@ func TestReleaseDeliveredButNotMarked(t *testing.T) {
 	}
 	if out, code := ctl(t, cfg, "quarantine", "release", recs[0].ID); code != 1 || !strings.Contains(out, "being released") {
 		t.Errorf("second release (%d): %s", code, out)
+	}
+}
+
+// milterctl quarantine migrate copies a host's local quarantine into the
+// shared one named by the config, and says what it did; run again, it
+// copies nothing twice.
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	dir := harness.Dir(t, "q")
+	local, err := quarantine.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"Subject: one\r\n\r\nx\r\n", "Subject: two\r\n\r\ny\r\n"} {
+		if _, err := local.Put(context.Background(), quarantine.Record{Time: time.Now(), User: "alice"}, strings.NewReader(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local.Close()
+	pg := harness.StartPostgres(t)
+	cfg := filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: /tmp\npostgres: {dsn: %q}\nquarantine: {store: postgres, dir: %s}\n", pg.DSN, dir)), 0o644)
+	if out, code := ctl(t, cfg, "quarantine", "migrate"); code != 0 || strings.Count(out, ": copied\n") != 2 || !strings.Contains(out, "2 entries copied from "+dir) {
+		t.Fatalf("migrate (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, cfg, "quarantine", "migrate"); code != 0 || strings.Count(out, ": already there\n") != 2 || !strings.Contains(out, "0 entries copied") {
+		t.Errorf("migrate again (%d):\n%s", code, out)
+	}
+	if out, code := ctl(t, cfg, "quarantine", "list"); code != 0 || strings.Count(out, "alice") != 2 {
+		t.Errorf("list of the shared store (%d):\n%s", code, out)
+	}
+	localCfg := filepath.Join(t.TempDir(), "milterd.yaml")
+	os.WriteFile(localCfg, []byte(fmt.Sprintf("state_dir: /tmp\nquarantine: {dir: %s}\n", dir)), 0o644)
+	if out, code := ctl(t, localCfg, "quarantine", "migrate"); code != 1 || !strings.Contains(out, "set quarantine.store: postgres first") {
+		t.Errorf("migrate on a local config (%d):\n%s", code, out)
 	}
 }

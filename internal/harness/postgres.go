@@ -24,6 +24,9 @@ type Postgres struct {
 	done <-chan struct{}
 	cmd  *exec.Cmd
 	t    T
+	// settings are the server's -c options: the tests' defaults (fsync
+	// off: nothing here outlives the test), then StartPostgres's own.
+	settings []string
 }
 
 // postgresBin finds Debian's server binaries (/usr/lib/postgresql/N/bin).
@@ -42,7 +45,9 @@ func version(p string) int {
 }
 
 // StartPostgres initialises and starts a server; it stops at cleanup.
-func StartPostgres(t T) *Postgres {
+// settings are more -c options, e.g. "fsync=on" for a benchmark that
+// compares durable writes.
+func StartPostgres(t T, settings ...string) *Postgres {
 	t.Helper()
 	Require(t)
 	u, err := user.Lookup("postgres")
@@ -52,7 +57,8 @@ func StartPostgres(t T) *Postgres {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	p := &Postgres{Dir: Dir(t, "pg"), Port: FreePort(t), bin: postgresBin(t), t: t,
-		cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		settings: append([]string{"fsync=off", "max_connections=200", "log_min_messages=warning"}, settings...),
+		cred:     &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	data := filepath.Join(p.Dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		t.Fatalf("%v", err)
@@ -75,9 +81,11 @@ func StartPostgres(t T) *Postgres {
 // Start starts the server (again, after Stop) and waits until it answers.
 func (p *Postgres) Start() {
 	p.t.Helper()
-	p.cmd = exec.Command(filepath.Join(p.bin, "postgres"), "-D", filepath.Join(p.Dir, "data"),
-		"-k", p.Dir, "-p", strconv.Itoa(p.Port), "-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off", "-c", "max_connections=200", "-c", "log_min_messages=warning")
+	args := []string{"-D", filepath.Join(p.Dir, "data"), "-k", p.Dir, "-p", strconv.Itoa(p.Port), "-c", "listen_addresses=127.0.0.1"}
+	for _, s := range p.settings {
+		args = append(args, "-c", s)
+	}
+	p.cmd = exec.Command(filepath.Join(p.bin, "postgres"), args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	p.done = Start(p.t, p.cmd)
 	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", p.Port), 30*time.Second); err != nil {

@@ -1,0 +1,246 @@
+package quarantine
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"outguard/internal/sqldb"
+)
+
+// schemaVersion is the quarantine index's version. 1: entries with the
+// whole record as JSON (SQLite only); 2: state, claim, size and host as
+// columns (portable updates), the audit trail, and on PostgreSQL the
+// message chunks.
+const schemaVersion = 2
+
+var sqliteMigrations = map[int]string{
+	1: `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, t INTEGER NOT NULL, user TEXT NOT NULL, state TEXT NOT NULL, rec TEXT NOT NULL);
+		CREATE INDEX IF NOT EXISTS entries_t ON entries (t)`,
+	2: `ALTER TABLE entries RENAME COLUMN user TO account;
+		ALTER TABLE entries ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE entries ADD COLUMN claim TEXT;
+		ALTER TABLE entries ADD COLUMN host TEXT NOT NULL DEFAULT '';
+		UPDATE entries SET size = COALESCE(json_extract(rec, '$.size'), 0), claim = json_extract(rec, '$.release');
+		CREATE TABLE audit (t INTEGER NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
+		CREATE INDEX audit_t ON audit (t)`,
+}
+
+// Version 1 was SQLite-only, so PostgreSQL starts at 2.
+var postgresMigrations = map[int]string{
+	2: `CREATE TABLE entries (id TEXT PRIMARY KEY, t BIGINT NOT NULL, account TEXT NOT NULL, state TEXT NOT NULL, size BIGINT NOT NULL, claim TEXT, host TEXT NOT NULL, rec TEXT NOT NULL);
+		CREATE INDEX entries_t ON entries (t);
+		CREATE TABLE chunks (id TEXT NOT NULL, n INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (id, n));
+		ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+		CREATE TABLE audit (t BIGINT NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
+		CREATE INDEX audit_t ON audit (t)`,
+}
+
+// Open opens (creating) the local quarantine in dir: an index and a
+// message file per entry.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "msg"), 0o700); err != nil {
+		return nil, fmt.Errorf("quarantine: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	s, err := open(context.Background(), db, sqldb.SQLite, sqliteMigrations, files{dir})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to the shared quarantine at dsn, creating or
+// upgrading its tables.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sqldb.OpenPostgres(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s, err := open(ctx, db, sqldb.Postgres, postgresMigrations, chunks{db: db, d: sqldb.Postgres})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return s, nil
+}
+
+// files keeps each message in dir/msg/ID.eml, written to a temporary name,
+// fsync'd, renamed and the directory fsync'd before the record is.
+type files struct{ dir string }
+
+func (f files) path(id string) string { return filepath.Join(f.dir, "msg", id+".eml") }
+
+func (files) inTx() bool { return false }
+
+func (f files) write(_ context.Context, _ *sql.Tx, id string, msg io.Reader) (int64, string, error) {
+	final := f.path(id)
+	tmp := final + ".tmp"
+	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, "", err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(file, h), msg)
+	if err == nil {
+		err = file.Sync()
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(final))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		os.Remove(final)
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (f files) forget(id string) { os.Remove(f.path(id)) }
+
+func (f files) open(_ context.Context, id string) (io.ReadCloser, error) { return os.Open(f.path(id)) }
+
+func (f files) remove(_ context.Context, _ *sql.Tx, id string) (func() error, error) {
+	return func() error {
+		if err := os.Remove(f.path(id)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}, nil
+}
+
+func (f files) ping(context.Context) error {
+	_, err := os.Stat(filepath.Join(f.dir, "msg"))
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// chunkSize bounds what a write or a read holds of a message: a 50 MiB
+// message is 50 rows, never 50 MiB in memory.
+const chunkSize = 1 << 20
+
+// chunks keeps each message as rows of chunkSize bytes, written in the
+// record's transaction: a message and its record commit together or not
+// at all, whoever dies in between.
+type chunks struct {
+	db *sql.DB
+	d  sqldb.Dialect
+}
+
+func (chunks) inTx() bool { return true }
+
+func (c chunks) write(ctx context.Context, tx *sql.Tx, id string, msg io.Reader) (int64, string, error) {
+	buf := make([]byte, chunkSize)
+	h := sha256.New()
+	var total int64
+	for n := 0; ; n++ {
+		k, err := io.ReadFull(msg, buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			total += int64(k)
+			if _, err := tx.ExecContext(ctx, c.d.Rebind(`INSERT INTO chunks (id, n, data) VALUES ($1, $2, $3)`), id, n, buf[:k]); err != nil {
+				return 0, "", err
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return total, hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if err != nil {
+			return 0, "", err
+		}
+	}
+}
+
+func (chunks) forget(string) {} // rolled back with the record
+
+func (c chunks) open(ctx context.Context, id string) (io.ReadCloser, error) {
+	return &chunkReader{ctx: ctx, c: c, id: id}, nil
+}
+
+func (c chunks) remove(ctx context.Context, tx *sql.Tx, id string) (func() error, error) {
+	_, err := tx.ExecContext(ctx, c.d.Rebind(`DELETE FROM chunks WHERE id = $1`), id)
+	return func() error { return nil }, err
+}
+
+func (chunks) ping(context.Context) error { return nil }
+
+// chunkReader reads a message a chunk at a time.
+type chunkReader struct {
+	ctx  context.Context
+	c    chunks
+	id   string
+	n    int
+	buf  []byte
+	done bool
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.done {
+			return 0, io.EOF
+		}
+		err := r.c.db.QueryRowContext(r.ctx, r.c.d.Rebind(`SELECT data FROM chunks WHERE id = $1 AND n = $2`), r.id, r.n).Scan(&r.buf)
+		if errors.Is(err, sql.ErrNoRows) {
+			r.done = true
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		r.n++
+	}
+	k := copy(p, r.buf)
+	r.buf = r.buf[k:]
+	return k, nil
+}
+
+func (r *chunkReader) Close() error { return nil }
+
+// checked passes a message through, and at its end compares it with its
+// record.
+type checked struct {
+	io.ReadCloser
+	rec Record
+	h   hash.Hash
+	n   int64
+}
+
+func newChecked(r io.ReadCloser, rec Record) *checked {
+	return &checked{ReadCloser: r, rec: rec, h: sha256.New()}
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	k, err := c.ReadCloser.Read(p)
+	c.h.Write(p[:k])
+	c.n += int64(k)
+	if err == io.EOF && (c.n != c.rec.Size || hex.EncodeToString(c.h.Sum(nil)) != c.rec.SHA256) {
+		return k, fmt.Errorf("%s: message is corrupt (%d bytes read, %d recorded; SHA-256 differs from the record)", c.rec.ID, c.n, c.rec.Size)
+	}
+	return k, err
+}

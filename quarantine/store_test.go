@@ -1,0 +1,364 @@
+package quarantine_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"outguard/internal/harness"
+	"outguard/policy"
+	"outguard/quarantine"
+)
+
+// stores are the two kinds, on a real PostgreSQL.
+func stores(t *testing.T) map[string]*quarantine.Store {
+	local, err := quarantine.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
+	pg, err := quarantine.OpenPostgres(context.Background(), harness.StartPostgres(t).DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	local.Host, pg.Host = "mx1", "mx1"
+	return map[string]*quarantine.Store{"local": local, "postgres": pg}
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func put(t *testing.T, s *quarantine.Store, user string, msg []byte) string {
+	t.Helper()
+	id, err := s.Put(context.Background(), quarantine.Record{Time: time.Now(), User: user, From: user + "@customer.test", Rcpts: []string{"v@remote.test"},
+		Reason: "test", Findings: []policy.Finding{{Engine: "rules", Name: "r:kit", Action: "quarantine", Part: "1"}}}, bytes.NewReader(msg))
+	if err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	return id
+}
+
+// The same contract on both stores: what is put comes back byte for byte
+// (a message of several chunks too), filtered, counted, deleted, purged.
+func TestStoreContract(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for kind, s := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			big := random(3<<20 + 123)
+			a := put(t, s, "alice", []byte("Subject: a\r\n\r\nhello\r\n"))
+			b := put(t, s, "bob", big)
+			e := put(t, s, "bob", nil)
+			data, rec, err := s.Message(ctx, b)
+			if err != nil || !bytes.Equal(data, big) || rec.Size != int64(len(big)) || rec.Host != "mx1" || rec.State != quarantine.Held || len(rec.Findings) != 1 {
+				t.Fatalf("message b: %d bytes, %+v, %v", len(data), rec, err)
+			}
+			if data, _, err := s.Message(ctx, e); err != nil || len(data) != 0 {
+				t.Errorf("empty message: %q %v", data, err)
+			}
+			if recs, err := s.List(ctx, quarantine.Filter{User: "bob"}); err != nil || len(recs) != 2 {
+				t.Errorf("list bob: %d %v", len(recs), err)
+			}
+			if recs, _ := s.List(ctx, quarantine.Filter{Finding: "KIT", State: quarantine.Held}); len(recs) != 3 {
+				t.Errorf("list by finding: %d", len(recs))
+			}
+			if n, bytes, err := s.Stats(ctx); n != 3 || bytes != int64(len(big))+21 || err != nil {
+				t.Errorf("stats %d %d %v", n, bytes, err)
+			}
+			if err := s.Delete(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := s.Message(ctx, b); err == nil || !strings.Contains(err.Error(), "was deleted") {
+				t.Errorf("message of a deleted entry: %v", err)
+			}
+			if n, bytes, _ := s.Stats(ctx); n != 2 || bytes != 21 {
+				t.Errorf("stats after delete %d %d", n, bytes)
+			}
+			if _, err := s.Get(ctx, "nope"); !errors.Is(err, quarantine.ErrNotFound) {
+				t.Errorf("unknown id: %v", err)
+			}
+			s.SetQuota(0, 2)
+			if _, err := s.Put(ctx, quarantine.Record{Time: time.Now()}, strings.NewReader("x")); !errors.Is(err, quarantine.ErrFull) {
+				t.Errorf("over max_entries: %v", err)
+			}
+			s.SetQuota(0, 0)
+			if n, err := s.Purge(ctx, time.Now().Add(time.Minute), "alice"); n != 1 || err != nil {
+				t.Errorf("purge alice: %d %v", n, err)
+			}
+			if _, err := s.Get(ctx, a); !errors.Is(err, quarantine.ErrNotFound) {
+				t.Errorf("purged entry: %v", err)
+			}
+			if err := s.Audit(ctx, "carol", "delete", b, "deleted"); err != nil {
+				t.Fatal(err)
+			}
+			if log, err := s.AuditLog(ctx, time.Time{}, b); err != nil || len(log) != 1 || log[0].Host != "mx1" || log[0].Operator != "carol" {
+				t.Errorf("audit %+v %v", log, err)
+			}
+		})
+	}
+}
+
+// A message damaged in the store is not served as good: reading it ends
+// in an error.
+func TestCorruptChunk(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	s, err := quarantine.OpenPostgres(context.Background(), pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id := put(t, s, "alice", random(2<<20))
+	pg.SQL("postgres", fmt.Sprintf(`UPDATE chunks SET data = 'tampered' WHERE id = '%s' AND n = 1`, id))
+	if _, _, err := s.Message(context.Background(), id); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("tampered chunk: %v", err)
+	}
+}
+
+// A local quarantine written by the previous version (the whole record as
+// JSON, a "user" column) opens as version 2 with its entries as they were,
+// a release in progress included.
+func TestUpgradeLocalIndex(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "msg"), 0o700)
+	db, err := sql.Open("sqlite", filepath.Join(dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := `{"id":"20260101T100000-00000001","time":"2026-01-01T10:00:00Z","queue_id":"4Q","user":"alice","client":"c","from":"a@c.test","rcpts":["v@r.test"],"size":5,"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","reason":"kit","findings":null,"state":"releasing","release":{"operator":"bob","started":"2026-01-01T10:00:00Z","lease":"2026-01-01T10:05:00Z"}}`
+	if _, err := db.Exec(`CREATE TABLE entries (id TEXT PRIMARY KEY, t INTEGER NOT NULL, user TEXT NOT NULL, state TEXT NOT NULL, rec TEXT NOT NULL);
+		CREATE INDEX entries_t ON entries (t);
+		INSERT INTO entries VALUES ('20260101T100000-00000001', 1767261600000, 'alice', 'releasing', ?)`, rec); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	os.WriteFile(filepath.Join(dir, "msg", "20260101T100000-00000001.eml"), []byte("hello"), 0o600)
+	s, err := quarantine.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	got, err := s.Get(ctx, "20260101T100000-00000001")
+	if err != nil || got.State != quarantine.Releasing || got.Release == nil || got.Release.Operator != "bob" || got.User != "alice" {
+		t.Fatalf("upgraded record %+v %v", got, err)
+	}
+	if recs, _ := s.List(ctx, quarantine.Filter{User: "alice"}); len(recs) != 1 {
+		t.Errorf("list by user after the upgrade: %d", len(recs))
+	}
+	if n, b, _ := s.Stats(ctx); n != 1 || b != 5 {
+		t.Errorf("stats after the upgrade: %d %d (the size column is filled from the record)", n, b)
+	}
+	if err := s.Resolve(ctx, got.ID, quarantine.Held); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := s.Message(ctx, got.ID); err != nil || string(data) != "hello" {
+		t.Errorf("message after the upgrade: %q %v", data, err)
+	}
+}
+
+// zeros is an n-byte message that is never in memory whole.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n == 0 {
+		return 0, io.EOF
+	}
+	k := int64(len(p))
+	if k > z.n {
+		k = z.n
+	}
+	clear(p[:k])
+	z.n -= k
+	return int(k), nil
+}
+
+// peakHeap runs f and returns the most heap in use while it ran, above
+// what was in use before.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > base && ms.HeapInuse-base > peak.Load() {
+				peak.Store(ms.HeapInuse - base)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak.Load()
+}
+
+// A 50 MiB message goes to PostgreSQL a chunk at a time: the heap it takes
+// is a few chunks, as for a 5 MiB one.
+func TestPostgresWriteMemoryIsFlat(t *testing.T) {
+	s, err := quarantine.OpenPostgres(context.Background(), harness.StartPostgres(t).DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write := func(n int64) uint64 {
+		return peakHeap(func() {
+			if _, err := s.Put(context.Background(), quarantine.Record{Time: time.Now()}, &zeros{n}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, big := write(5<<20), write(50<<20)
+	t.Logf("peak heap above the start: 5 MiB message %.1f MiB, 50 MiB message %.1f MiB", float64(small)/(1<<20), float64(big)/(1<<20))
+	if big > 16<<20 {
+		t.Errorf("writing 50 MiB took %.1f MiB of heap: the message is held whole", float64(big)/(1<<20))
+	}
+}
+
+// Migration copies a host's local entries into the shared store with their
+// ids, records and states; an entry that cannot be copied (its file is
+// damaged) fails alone, and a second run copies it once fixed and skips
+// the rest.
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	local, err := quarantine.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	local.Host = "mx1"
+	shared, err := quarantine.OpenPostgres(ctx, harness.StartPostgres(t).DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	held := put(t, local, "alice", random(1500<<10))
+	released := put(t, local, "bob", []byte("released\r\n"))
+	deleted := put(t, local, "bob", []byte("deleted\r\n"))
+	damaged := put(t, local, "carol", []byte("good bytes\r\n"))
+	db, _ := sql.Open("sqlite", filepath.Join(dir, "index.db"))
+	db.Exec(`UPDATE entries SET state = 'released' WHERE id = ?`, released)
+	db.Close()
+	if err := local.Delete(ctx, deleted); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "msg", damaged+".eml")
+	os.WriteFile(path, []byte("bad bytes!!\r\n"), 0o600)
+
+	var lines []string
+	each := func(m quarantine.Migrated) { lines = append(lines, m.ID+": "+m.Outcome) }
+	n, err := quarantine.Migrate(ctx, local, shared, "root", each)
+	if n != 3 || err == nil || !strings.Contains(err.Error(), "1 of 4 entries not migrated") {
+		t.Fatalf("first run: %d copied, %v\n%s", n, err, strings.Join(lines, "\n"))
+	}
+	if _, err := shared.Get(ctx, damaged); !errors.Is(err, quarantine.ErrNotFound) {
+		t.Errorf("the damaged entry is in the shared store, partly: %v", err)
+	}
+	os.WriteFile(path, []byte("good bytes\r\n"), 0o600)
+	lines = nil
+	if n, err := quarantine.Migrate(ctx, local, shared, "root", each); n != 1 || err != nil || strings.Count(strings.Join(lines, "\n"), "already there") != 3 {
+		t.Fatalf("second run: %d copied, %v\n%s", n, err, strings.Join(lines, "\n"))
+	}
+	for _, id := range []string{held, released, deleted, damaged} {
+		want, _ := local.Get(ctx, id)
+		got, err := shared.Get(ctx, id)
+		if err != nil || got.State != want.State || got.SHA256 != want.SHA256 || got.Size != want.Size || got.User != want.User || got.Host != "mx1" || len(got.Findings) != 1 {
+			t.Errorf("%s migrated as %+v (%v), was %+v", id, got, err, want)
+		}
+		if want.State == quarantine.Deleted {
+			continue
+		}
+		a, _, _ := local.Message(ctx, id)
+		if b, _, err := shared.Message(ctx, id); err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: message differs after migration (%v)", id, err)
+		}
+	}
+	if log, _ := shared.AuditLog(ctx, time.Time{}, ""); len(log) != 4 || log[0].Action != "migrate" || log[0].Operator != "root" {
+		t.Errorf("audit of the migration: %+v", log)
+	}
+}
+
+// The roles and grants of docs/postgres.md: milterd owns the quarantine's
+// tables; a reviewer lists, reads, releases (claims), deletes and audits,
+// and cannot hold messages.
+func TestPostgresQuarantineGrants(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE secteam LOGIN;`)
+	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
+	dsn := func(role string) string {
+		return strings.Replace(strings.Replace(pg.DSN, "user=postgres", "user="+role, 1), "dbname=postgres", "dbname=outguard", 1)
+	}
+	ctx := context.Background()
+	m, err := quarantine.OpenPostgres(ctx, dsn("milterd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a := put(t, m, "alice", []byte("a\r\n"))
+	b := put(t, m, "alice", []byte("b\r\n"))
+	// As in docs/postgres.md.
+	pg.SQL("outguard", `GRANT SELECT, UPDATE, DELETE ON entries TO secteam;
+		GRANT SELECT, DELETE ON chunks TO secteam;
+		GRANT SELECT, INSERT ON audit TO secteam;
+		GRANT SELECT ON schema_version TO secteam;`)
+	r, err := quarantine.OpenPostgres(ctx, dsn("secteam"))
+	if err != nil {
+		t.Fatalf("reviewer open: %v", err)
+	}
+	defer r.Close()
+	if recs, err := r.List(ctx, quarantine.Filter{}); err != nil || len(recs) != 2 {
+		t.Fatalf("reviewer list: %d %v", len(recs), err)
+	}
+	if data, _, err := r.Message(ctx, a); err != nil || string(data) != "a\r\n" {
+		t.Errorf("reviewer read: %q %v", data, err)
+	}
+	// A release to an address where nothing listens: claimed, then put
+	// back to held, both by the reviewer's UPDATE grant.
+	if _, err := r.Release(ctx, a, "127.0.0.1:1", "secteam", nil); err == nil || strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("reviewer release: %v", err)
+	}
+	if rec, _ := r.Get(ctx, a); rec.State != quarantine.Held {
+		t.Errorf("after a failed release: %s", rec.State)
+	}
+	if err := r.Delete(ctx, b); err != nil {
+		t.Errorf("reviewer delete: %v", err)
+	}
+	if n, err := r.Purge(ctx, time.Now().Add(time.Minute), ""); n != 2 || err != nil {
+		t.Errorf("reviewer purge: %d %v", n, err)
+	}
+	if err := r.Audit(ctx, "secteam", "delete", b, "deleted"); err != nil {
+		t.Errorf("reviewer audit: %v", err)
+	}
+	if _, err := r.Put(ctx, quarantine.Record{Time: time.Now()}, strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the reviewer's role held a message: %v", err)
+	}
+}
