@@ -132,7 +132,7 @@ func TestUndeliverableFromTheLog(t *testing.T) {
 // attacker who takes over a bulk account is still suspended.
 func TestUnlimitedStillSuspends(t *testing.T) {
 	t.Parallel()
-	access, rcpts := rejectAll(10)
+	access, rcpts := harness.RejectAll(10)
 	s, _, res := harness.ConfigStack(t, "limits:\n  users:\n    bob: unlimited\n", harness.MTAConfig{RcptAccess: access})
 	harness.Dial(t, s.Postfix.Addr(), "bob", "secret-bob").Send("bob@customer.test", rcpts, msg("spam"))
 	if _, susp, err := res.Store.Usage(context.Background(), "bob", time.Now()); err != nil || !susp.Active(time.Now()) {
@@ -146,7 +146,7 @@ func TestUnlimitedStillSuspends(t *testing.T) {
 func TestStoreErrorAtRcpt(t *testing.T) {
 	t.Parallel()
 	section, rd := storeYAML(t, "redis")
-	access, _ := rejectAll(1)
+	access, _ := harness.RejectAll(1)
 	s, _, _ := harness.ConfigStack(t, "limits:\n"+section, harness.MTAConfig{RcptAccess: access})
 	c := s.Dial(t).Raw()
 	if err := c.Mail("alice@customer.test", nil); err != nil {

@@ -71,21 +71,9 @@ limits:
 	}
 }
 
-// rejectAll makes the test Postfix refuse n recipients with 5.1.1.
-func rejectAll(n int) (map[string]string, []string) {
-	access := map[string]string{}
-	var rcpts []string
-	for i := range n {
-		a := fmt.Sprintf("nobody%d@remote.test", i)
-		access[a] = "REJECT 5.1.1 no such user"
-		rcpts = append(rcpts, a)
-	}
-	return access, rcpts
-}
-
 func TestSuspendOnRejectedRecipients(t *testing.T) {
 	t.Parallel()
-	access, rcpts := rejectAll(11)
+	access, rcpts := harness.RejectAll(11)
 	s, _, res := harness.ConfigStack(t, `
 limits:
   contact: abuse@isp.test
@@ -116,7 +104,7 @@ limits:
 
 func TestSuspensionPersistsAndUnsuspendTakesEffect(t *testing.T) {
 	t.Parallel()
-	access, rcpts := rejectAll(10)
+	access, rcpts := harness.RejectAll(10)
 	s, cfg, res := harness.ConfigStack(t, "limits: {}\n", harness.MTAConfig{RcptAccess: access})
 	s.Dial(t).Send("alice@customer.test", rcpts, msg("spam"))
 	// Reopen the store as a restarted milterd would.
@@ -199,7 +187,7 @@ func TestFleetSharesSuspension(t *testing.T) {
 	for _, kind := range []string{"redis", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			yaml := sharedStore(t, kind, "  contact: abuse@isp.test\n")
-			access, rcpts := rejectAll(11)
+			access, rcpts := harness.RejectAll(11)
 			host1, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{RcptAccess: access})
 			host2, _, res2 := harness.ConfigStack(t, yaml, harness.MTAConfig{})
 			host1.Dial(t).Send("alice@customer.test", rcpts, msg("spam"))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,11 +227,8 @@ func TestPostgresGrants(t *testing.T) {
 	pg := harness.StartPostgres(t)
 	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE abusedesk LOGIN;`)
 	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
-	dsn := func(role string) string {
-		return strings.Replace(strings.Replace(pg.DSN, "user=postgres", "user="+role, 1), "dbname=postgres", "dbname=outguard", 1)
-	}
 	ctx := context.Background()
-	m, err := limits.OpenPostgres(ctx, dsn("milterd"))
+	m, err := limits.OpenPostgres(ctx, pg.DSNFor("milterd", "outguard"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +241,7 @@ func TestPostgresGrants(t *testing.T) {
 	pg.SQL("outguard", `GRANT SELECT ON ALL TABLES IN SCHEMA public TO abusedesk;
 		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
 		GRANT DELETE ON counters TO abusedesk;`)
-	r, err := limits.OpenPostgres(ctx, dsn("abusedesk"))
+	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
 	if err != nil {
 		t.Fatalf("reviewer open: %v", err)
 	}

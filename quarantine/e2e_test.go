@@ -74,7 +74,7 @@ func TestFleetQuarantine(t *testing.T) {
 	yaml := func(host string) string {
 		return fmt.Sprintf("postgres: {dsn: %q}\nquarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nlimits:\n  store: postgres\n  host: %s\n  contact: abuse@isp.test\n", pg.DSN, rules, host)
 	}
-	access, rcpts := rejectAll(11)
+	access, rcpts := harness.RejectAll(11)
 	host1, _, _ := harness.ConfigStack(t, yaml("mx1"), harness.MTAConfig{RcptAccess: access})
 	host2, _, _ := harness.ConfigStack(t, yaml("mx2"), harness.MTAConfig{})
 	for i, h := range []*harness.Stack{host1, host2} {
@@ -138,18 +138,6 @@ func TestFleetQuarantine(t *testing.T) {
 	if out, code := milterctl(t, bin, onMx2, "accounts", "list", "--suspended"); code != 0 || !strings.Contains(out, harness.User) {
 		t.Errorf("accounts list --suspended from host 2 (%d):\n%s", code, out)
 	}
-}
-
-// rejectAll makes the test Postfix refuse n recipients with 5.1.1.
-func rejectAll(n int) (map[string]string, []string) {
-	access := map[string]string{}
-	var rcpts []string
-	for i := range n {
-		a := fmt.Sprintf("nobody%d@remote.test", i)
-		access[a] = "REJECT 5.1.1 no such user"
-		rcpts = append(rcpts, a)
-	}
-	return access, rcpts
 }
 
 // PostgreSQL stops and starts again during a burst of messages, a third of

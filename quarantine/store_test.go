@@ -314,11 +314,8 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 	pg := harness.StartPostgres(t)
 	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE secteam LOGIN;`)
 	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
-	dsn := func(role string) string {
-		return strings.Replace(strings.Replace(pg.DSN, "user=postgres", "user="+role, 1), "dbname=postgres", "dbname=outguard", 1)
-	}
 	ctx := context.Background()
-	m, err := quarantine.OpenPostgres(ctx, dsn("milterd"))
+	m, err := quarantine.OpenPostgres(ctx, pg.DSNFor("milterd", "outguard"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +327,7 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 		GRANT SELECT, DELETE ON chunks TO secteam;
 		GRANT SELECT, INSERT ON audit TO secteam;
 		GRANT SELECT ON schema_version TO secteam;`)
-	r, err := quarantine.OpenPostgres(ctx, dsn("secteam"))
+	r, err := quarantine.OpenPostgres(ctx, pg.DSNFor("secteam", "outguard"))
 	if err != nil {
 		t.Fatalf("reviewer open: %v", err)
 	}

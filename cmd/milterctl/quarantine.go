@@ -45,6 +45,14 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	if err != nil {
 		return err
 	}
+	var after time.Time // --since: list and audit from then, digest over the period
+	period := 24 * time.Hour
+	if *since != "" {
+		if period, err = config.ParseDuration(*since); err != nil {
+			return usageError(err.Error())
+		}
+		after = time.Now().Add(-period)
+	}
 	exact := out // raw and JSON: the bytes as they are
 	if !*asJSON {
 		out = terminal{out}
@@ -56,14 +64,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	}
 	switch args[0] {
 	case "list":
-		f := quarantine.Filter{User: *user, Reason: *reason, State: *state, Finding: *rule}
-		if *since != "" {
-			d, err := config.ParseDuration(*since)
-			if err != nil {
-				return usageError(err.Error())
-			}
-			f.Since = time.Now().Add(-d)
-		}
+		f := quarantine.Filter{User: *user, Reason: *reason, State: *state, Finding: *rule, Since: after}
 		recs, err := q.List(ctx, f)
 		if err != nil {
 			return err
@@ -72,9 +73,9 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 			return json.NewEncoder(out).Encode(recs)
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTIME\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
+		fmt.Fprintln(tw, "ID\tTIME\tHOST\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
 		for _, r := range recs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.User), r.From, len(r.Rcpts), r.Size, r.State, r.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.Host), orDash(r.User), r.From, len(r.Rcpts), r.Size, r.State, r.Reason)
 		}
 		return tw.Flush()
 	case "show":
@@ -124,12 +125,6 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		}
 		return errors.Join(failed...)
 	case "digest":
-		period := 24 * time.Hour
-		if *since != "" {
-			if period, err = config.ParseDuration(*since); err != nil {
-				return usageError(err.Error())
-			}
-		}
 		return digestCmd(ctx, cfg, q, period, *asJSON, *mail, out)
 	case "resolve":
 		if len(pos) != 2 {
@@ -160,18 +155,10 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		}
 		return errors.Join(failed...)
 	case "audit":
-		f := time.Time{}
-		if *since != "" {
-			d, err := config.ParseDuration(*since)
-			if err != nil {
-				return usageError(err.Error())
-			}
-			f = time.Now().Add(-d)
-		}
 		if len(pos) > 1 {
 			return usageError("quarantine audit takes at most one id")
 		}
-		entries, err := q.AuditLog(ctx, f, strings.Join(pos, ""))
+		entries, err := q.AuditLog(ctx, after, strings.Join(pos, ""))
 		if err != nil {
 			return err
 		}

@@ -107,3 +107,15 @@ func Msg(from, to, subject, body string, extra ...string) string {
 	}
 	return h + "\n" + body + "\n"
 }
+
+// RejectAll makes a test Postfix (MTAConfig.RcptAccess) refuse n recipients with 5.1.1.
+func RejectAll(n int) (map[string]string, []string) {
+	access := map[string]string{}
+	var rcpts []string
+	for i := range n {
+		a := fmt.Sprintf("nobody%d@remote.test", i)
+		access[a] = "REJECT 5.1.1 no such user"
+		rcpts = append(rcpts, a)
+	}
+	return access, rcpts
+}

@@ -112,6 +112,12 @@ func (p *Postgres) Stop() {
 	<-p.done
 }
 
+// DSNFor is the DSN for role on database db (roles made with SQL; the
+// server trusts every local connection).
+func (p *Postgres) DSNFor(role, db string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", p.Dir, p.Port, role, db)
+}
+
 // SQL runs statements as the superuser with psql, on database db.
 func (p *Postgres) SQL(db, statements string) {
 	p.t.Helper()
