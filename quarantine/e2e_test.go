@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"outguard/daemon"
 	"outguard/internal/harness"
+	"outguard/limits"
 	"outguard/quarantine"
 )
 
@@ -64,19 +66,19 @@ func held(subject string) string {
 // milterctl on a third config that has nothing but the store; two
 // reviewers on the two hosts release each entry at the same moment, each
 // through their own host's release address: one delivery each. The audit
-// trail names the hosts and the operators. An account suspended on host 1
-// is refused on host 2.
+// trail names the hosts and the operators. An account suspended for the
+// bounces in host 1's mail log is refused on host 2.
 func TestFleetQuarantine(t *testing.T) {
 	t.Parallel()
 	pg := harness.StartPostgres(t)
 	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
 	rules := holdRules(t)
 	yaml := func(host string) string {
-		return fmt.Sprintf("postgres: {dsn: %q}\nquarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nlimits:\n  store: postgres\n  host: %s\n  contact: abuse@isp.test\n", pg.DSN, rules, host)
+		return fmt.Sprintf("postgres: {dsn: %q}\nquarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nlimits:\n  store: postgres\n  host: %s\n  contact: abuse@isp.test\n"+
+			"  default: {messages_per_hour: 100, messages_per_day: 100, recipients_per_hour: 100, recipients_per_day: 100, undeliverable_per_hour: 3}\n", pg.DSN, rules, host)
 	}
-	access, rcpts := harness.RejectAll(11)
-	host1, _, _ := harness.ConfigStack(t, yaml("mx1"), harness.MTAConfig{RcptAccess: access})
-	host2, _, _ := harness.ConfigStack(t, yaml("mx2"), harness.MTAConfig{})
+	host1, cfg1, res1 := harness.ConfigStack(t, yaml("mx1"), harness.MTAConfig{})
+	host2, _, res2 := harness.ConfigStack(t, yaml("mx2"), harness.MTAConfig{})
 	for i, h := range []*harness.Stack{host1, host2} {
 		if r := h.Dial(t).Send("alice@customer.test", []string{"victim@remote.test"}, held(fmt.Sprint("held on mx", i+1))); r.Err != nil {
 			t.Fatalf("host %d: %s", i+1, harness.Reply(r.Err))
@@ -130,10 +132,37 @@ func TestFleetQuarantine(t *testing.T) {
 		t.Errorf("list --state released (%d):\n%s", code, out)
 	}
 
-	host1.Dial(t).Send("alice@customer.test", rcpts, harness.Msg("alice@customer.test", "x@remote.test", "spam", "buy"))
+	// Bounces: host 1's next hop refuses three recipients after Postfix
+	// queued the message; host 1's follower reads them in its mail log.
+	logger := harness.Logger(t, &harness.LogBuffer{})
+	eng, err := daemon.Engine(cfg1, logger, res1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	followed := make(chan struct{})
+	go func() {
+		(&limits.Follower{Path: host1.Postfix.Log, PosFile: filepath.Join(cfg1.StateDir, "maillog.pos"), FromStart: true, Engine: eng, Log: logger, Poll: 50 * time.Millisecond}).Run(ctx)
+		close(followed)
+	}()
+	defer func() { cancel(); <-followed }()
+	var gone []string
+	for i := range 3 {
+		gone = append(gone, fmt.Sprintf("gone%d@remote.test", i))
+		host1.Sink.Refuse(gone[i])
+	}
+	if r := host1.Dial(t).Send("alice@customer.test", gone, harness.Msg("alice@customer.test", gone[0], "spam", "buy")); r.Err != nil {
+		t.Fatalf("host 1: %s", harness.Reply(r.Err))
+	}
+	for i := 0; i < 200; i++ {
+		if susp, _ := res2.Store.Suspensions(context.Background()); len(susp) == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	r := host2.Dial(t).Send("alice@customer.test", []string{"friend@remote.test"}, harness.Msg("alice@customer.test", "friend@remote.test", "after", "hi"))
 	if got := harness.Reply(r.Err); got != "451 4.7.1 Account suspended for sending to too many undeliverable recipients; contact abuse@isp.test" {
-		t.Fatalf("host 2 after the suspension on host 1: %q", got)
+		t.Fatalf("host 2 after bounces on host 1: %q\n%s", got, host1.Postfix.LogText())
 	}
 	if out, code := milterctl(t, bin, onMx2, "accounts", "list", "--suspended"); code != 0 || !strings.Contains(out, harness.User) {
 		t.Errorf("accounts list --suspended from host 2 (%d):\n%s", code, out)
