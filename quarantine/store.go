@@ -95,7 +95,7 @@ type bodies interface {
 	ping(ctx context.Context) error
 }
 
-// Open opens the quarantine cfg configures, as host cfg.HostName().
+// OpenConfig opens the quarantine cfg configures, as host cfg.HostName().
 func OpenConfig(ctx context.Context, cfg *config.Config) (*Store, error) {
 	var s *Store
 	var err error
@@ -226,7 +226,9 @@ func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec Record) (err e
 		js, _ := json.Marshal(rec.Release)
 		claim = string(js)
 	}
-	js, _ := json.Marshal(rec)
+	stored := rec // state and claim are the columns' alone
+	stored.State, stored.Release = "", nil
+	js, _ := json.Marshal(stored)
 	if _, err = s.exec(ctx, tx, `INSERT INTO entries (id, t, account, state, size, claim, host, rec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		rec.ID, rec.Time.UnixMilli(), rec.User, rec.State, rec.Size, claim, rec.Host, string(js)); err == nil {
 		err = tx.Commit()

@@ -1,0 +1,73 @@
+package quarantine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"outguard/internal/sqldb"
+)
+
+// schemaVersion is the quarantine index's version. 1: entries with the
+// whole record as JSON (SQLite only); 2: state, claim, size and host as
+// columns (portable updates), the audit trail, and on PostgreSQL the
+// message chunks.
+const schemaVersion = 2
+
+var sqliteMigrations = map[int]string{
+	1: `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, t INTEGER NOT NULL, user TEXT NOT NULL, state TEXT NOT NULL, rec TEXT NOT NULL);
+		CREATE INDEX IF NOT EXISTS entries_t ON entries (t)`,
+	2: `ALTER TABLE entries RENAME COLUMN user TO account;
+		ALTER TABLE entries ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+		ALTER TABLE entries ADD COLUMN claim TEXT;
+		ALTER TABLE entries ADD COLUMN host TEXT NOT NULL DEFAULT '';
+		UPDATE entries SET size = COALESCE(json_extract(rec, '$.size'), 0), claim = json_extract(rec, '$.release');
+		CREATE TABLE audit (t INTEGER NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
+		CREATE INDEX audit_t ON audit (t)`,
+}
+
+// Version 1 was SQLite-only, so PostgreSQL starts at 2.
+var postgresMigrations = map[int]string{
+	2: `CREATE TABLE entries (id TEXT PRIMARY KEY, t BIGINT NOT NULL, account TEXT NOT NULL, state TEXT NOT NULL, size BIGINT NOT NULL, claim TEXT, host TEXT NOT NULL, rec TEXT NOT NULL);
+		CREATE INDEX entries_t ON entries (t);
+		CREATE TABLE chunks (id TEXT NOT NULL, n INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (id, n));
+		ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+		CREATE TABLE audit (t BIGINT NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
+		CREATE INDEX audit_t ON audit (t)`,
+}
+
+// Open opens (creating) the local quarantine in dir: an index and a
+// message file per entry.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "msg"), 0o700); err != nil {
+		return nil, fmt.Errorf("quarantine: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	s, err := open(context.Background(), db, sqldb.SQLite, sqliteMigrations, files{dir})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to the shared quarantine at dsn, creating or
+// upgrading its tables.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sqldb.OpenPostgres(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s, err := open(ctx, db, sqldb.Postgres, postgresMigrations, chunks{db: db, d: sqldb.Postgres})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return s, nil
+}
