@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -78,6 +80,7 @@ type envOpts struct {
 	main       map[string]string
 	checks     []policy.Entry
 	spoolLimit int64
+	spoolDir   string // "": a temporary directory
 	progress   time.Duration
 }
 
@@ -90,6 +93,9 @@ func startEnv(t *testing.T, o envOpts) *env {
 	if o.progress == 0 {
 		o.progress = 10 * time.Second
 	}
+	if o.spoolDir == "" {
+		o.spoolDir = t.TempDir()
+	}
 	s := harness.StartStack(t, harness.StackConfig{
 		Inet: o.inet,
 		State: func(log *slog.Logger) *milter.State {
@@ -98,7 +104,7 @@ func startEnv(t *testing.T, o envOpts) *env {
 				HeaderName:       "X-Outguard",
 				HeaderFull:       true,
 				Version:          "test",
-				SpoolDir:         t.TempDir(),
+				SpoolDir:         o.spoolDir,
 				SpoolLimit:       o.spoolLimit,
 				ProgressInterval: o.progress,
 			}
@@ -291,6 +297,41 @@ func TestLargeMessageSpoolsToDiskIntact(t *testing.T) {
 	}
 	if want := strings.ReplaceAll(body, "\n", "\r\n") + "\r\n"; got != want {
 		t.Errorf("spooled body: %d bytes, want %d identical bytes", len(got), len(want))
+	}
+}
+
+// The spool fails in the middle of the headers, or of the body (its
+// directory is a file, so the part past spool.memory_limit cannot be
+// written): the client gets a tempfail and nothing is delivered. Over a
+// unix socket the MTA does not wait for an answer to each header and body
+// chunk (SMFIP_NR_HDR, SMFIP_NR_BODY), so the failure is answered at the end
+// of the headers or of the message; over TCP at once.
+func TestSpoolFailureTempfails(t *testing.T) {
+	t.Parallel()
+	notADir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notADir, nil, 0o600)
+	for _, inet := range []bool{false, true} {
+		for _, c := range []struct {
+			where string
+			limit int64
+		}{{"headers", 16}, {"body", 400}} {
+			t.Run(fmt.Sprintf("%s/inet=%v", c.where, inet), func(t *testing.T) {
+				t.Parallel()
+				e := startEnv(t, envOpts{inet: inet, spoolLimit: c.limit, spoolDir: notADir})
+				r := harness.Dial(t, e.pf.Addr(), user, pass).Send("alice@customer.test", []string{"x@remote.test"},
+					harness.Msg("alice@customer.test", "x@remote.test", "spool", strings.Repeat("a line of the body\n", 100)))
+				if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.") {
+					t.Fatalf("reply %q, want a tempfail", got)
+				}
+				if !strings.Contains(e.log.String(), "spool: ") {
+					t.Errorf("the audit line does not say the spool failed:\n%s", e.log.String())
+				}
+				time.Sleep(300 * time.Millisecond)
+				if n := len(e.sink.Messages()); n != 0 {
+					t.Errorf("%d messages delivered", n)
+				}
+			})
+		}
 	}
 }
 

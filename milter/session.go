@@ -129,7 +129,7 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (*gomilter.Res
 		sep = ": " // the MTA swallowed the space; put the usual one back
 	}
 	s.write(t, name+sep+crlf(value)+"\r\n")
-	return s.checkSpool(m)
+	return s.checkSpool(m, gomilter.OptNoHeaderReply)
 }
 
 func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
@@ -145,7 +145,7 @@ func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
 			t.feed = startFeeder(t)
 		}
 	}
-	return s.checkSpool(m)
+	return s.checkSpool(m, 0)
 }
 
 func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Response, error) {
@@ -157,7 +157,7 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Respon
 		_, t.err = t.spool.Write(chunk)
 		t.feed.kick()
 	}
-	return s.checkSpool(m)
+	return s.checkSpool(m, gomilter.OptNoBodyReply)
 }
 
 func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) {
@@ -171,7 +171,7 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 	if u := m.Get(gomilter.MacroAuthAuthen); u != "" && t.User == "" {
 		t.User = u
 	}
-	if resp, err := s.checkSpool(m); resp != gomilter.RespContinue || err != nil {
+	if resp, err := s.checkSpool(m, 0); resp != gomilter.RespContinue || err != nil {
 		return resp, err
 	}
 	t.Message = t.spool
@@ -230,8 +230,14 @@ func (s *session) write(t *txn, str string) {
 	}
 }
 
-// checkSpool tempfails the message as soon as it cannot be kept.
-func (s *session) checkSpool(m gomilter.Modifier) (*gomilter.Response, error) {
+// checkSpool tempfails the message as soon as it cannot be kept: at once,
+// or, at a stage whose answer the MTA does not wait for (noReply
+// negotiated), at the next stage that has an answer (end of headers, end
+// of message).
+func (s *session) checkSpool(m gomilter.Modifier, noReply gomilter.OptProtocol) (*gomilter.Response, error) {
+	if s.proto&noReply != 0 {
+		return gomilter.RespContinue, nil
+	}
 	if t := s.tx; t != nil && t.err != nil {
 		return s.decide(policy.New(policy.Tempfail, "spool: "+t.err.Error()), m)
 	}
