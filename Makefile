@@ -123,7 +123,8 @@ bench:
 	@$(MAKE) --no-print-directory build
 	$(GO) run ./bench/compare
 	$(GO) test -run X -bench ClamdStream -benchtime 10x ./bench
-	$(GO) test -run X -bench Rules -benchtime 20x ./bench
+	$(GO) test -run X -bench 'Rules$$' -benchtime 20x ./bench
+	$(GO) test -run X -bench RulesSmallItems -benchtime 200x ./bench
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
 	$(GO) test -run X -bench LimitVolume -benchtime 10x ./bench
 	$(GO) test -run X -bench QuarantineWrite -benchtime 50x ./bench

@@ -84,6 +84,14 @@ func (r Result) Matches() []Match {
 	return out
 }
 
+// noTryCatch is libyara's SCAN_FLAGS_NO_TRYCATCH (yara/scan.h; go-yara has
+// no name for it). By default libyara swaps the process's SIGSEGV and SIGBUS
+// handlers around every scan (a dozen sigaction calls: most of a small
+// item's cost here), to survive a memory-mapped file that shrinks under it.
+// A Go byte slice cannot, so in-memory items are scanned without it; a
+// part spooled to a file, which libyara maps, keeps it.
+const noTryCatch yara.ScanFlags = 4
+
 // Scan walks the message in r and runs the rules on every item.
 func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from string) (Result, error) {
 	set := e.set.Load()
@@ -124,10 +132,10 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			if b == nil {
 				b = []byte{}
 			}
-			err = sc.ScanMem(b)
+			err = sc.SetFlags(noTryCatch).ScanMem(b)
 		} else {
 			fd, _ := it.Data.Fd()
-			err = sc.ScanFileDescriptor(fd)
+			err = sc.SetFlags(0).ScanFileDescriptor(fd)
 		}
 		if err != nil {
 			return fmt.Errorf("yara on %s: %w", it.Path, err)
