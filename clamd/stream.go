@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -57,14 +58,13 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// chunk writes one chunk: 4-byte big-endian length, then the bytes.
+// chunk writes one chunk: 4-byte big-endian length, then the bytes, in
+// one writev (net.Buffers on the socket itself: the wrapper would hide it).
 func (s *Stream) chunk(b []byte) error {
 	binary.BigEndian.PutUint32(s.hdr[:], uint32(len(b)))
 	s.cn.SetWriteDeadline(time.Now().Add(s.c.opt.IOTimeout))
-	if _, err := s.cn.Write(s.hdr[:]); err != nil {
-		return err
-	}
-	_, err := s.cn.Write(b)
+	bufs := net.Buffers{s.hdr[:], b}
+	_, err := bufs.WriteTo(s.cn.Conn)
 	s.sent += int64(len(b))
 	return err
 }
