@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,9 @@ func TestFleetQuarantine(t *testing.T) {
 	}
 	if released != 2 || len(log) != 4 || !hosts["mx1"] || !hosts["mx2"] {
 		t.Errorf("audit trail (%d releases):\n%s", released, out)
+	}
+	if out, code := milterctl(t, bin, admin, "quarantine", "show", recs[0].ID); code != 0 || !regexp.MustCompile(`(?m)^Host: +`+recs[0].Host+`$`).MatchString(out) {
+		t.Errorf("show from the admin config (%d):\n%s", code, out)
 	}
 	if out, code := milterctl(t, bin, admin, "quarantine", "list", "--state", "released"); code != 0 || strings.Count(out, "released") != 2 {
 		t.Errorf("list --state released (%d):\n%s", code, out)

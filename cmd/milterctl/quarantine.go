@@ -248,8 +248,8 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 		return json.NewEncoder(out).Encode(v)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
-		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
+	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nHost:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
+		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), orDash(rec.Host), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
 	if c := rec.Release; c != nil && rec.State == quarantine.Releasing {
 		fmt.Fprintf(tw, "Release:\tby %s since %s", c.Operator, c.Started.Local().Format(time.DateTime))
 		if time.Now().After(c.Lease) {
