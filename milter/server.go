@@ -4,6 +4,7 @@
 package milter
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -123,7 +124,7 @@ func (s *Server) SetState(st *State) { s.state.Store(st) }
 // Serve accepts connections on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.unix.Store(ln.Addr().Network() == "unix")
-	err := s.srv.Serve(ln)
+	err := s.srv.Serve(bufferedListener{ln})
 	if err == gomilter.ErrServerClosed {
 		return nil
 	}
@@ -186,3 +187,25 @@ func (s *Server) warn(feature, effect string) {
 		s.log.Warn("MTA does not offer "+feature+"; degrading", "effect", effect)
 	}
 }
+
+// bufferedListener gives each MTA connection a read buffer. go-milter reads
+// a packet as its 4-byte length, then its data: two read(2) a packet. The
+// MTA sends the stages it expects no answer to (macros, and over a unix
+// socket each header and body chunk) back to back, so one read takes many
+// packets. A read as large as the buffer (a body chunk) bypasses it.
+type bufferedListener struct{ net.Listener }
+
+func (l bufferedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
