@@ -80,6 +80,23 @@ func startQuarantine(t *testing.T, prepare ...func(dir string)) *qenv {
 	return e
 }
 
+// hold sends one message to be held per subject and returns the entries,
+// newest first.
+func (e *qenv) hold(t *testing.T, subjects ...string) []quarantine.Record {
+	t.Helper()
+	for _, subject := range subjects {
+		msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: " + subject + "\r\nX-Test-Quarantine: kit\r\n\r\nhello\r\n"
+		if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+			t.Fatalf("send: %s", harness.Reply(r.Err))
+		}
+	}
+	recs, err := e.store.List(context.Background(), quarantine.Filter{})
+	if err != nil || len(recs) != len(subjects) {
+		t.Fatalf("%d held (%v), want %d", len(recs), err, len(subjects))
+	}
+	return recs
+}
+
 const qbody = "Click here: http://phish.example/login\r\n\r\n-- \r\nsent from my PC\r\n"
 
 func TestQuarantineHoldReviewRelease(t *testing.T) {
@@ -254,22 +271,7 @@ func TestQuarantineOutputEscaped(t *testing.T) {
 func TestReleaseExactlyOnce(t *testing.T) {
 	t.Parallel()
 	e := startQuarantine(t)
-	for _, subject := range []string{"one", "two"} {
-		msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: " + subject + "\r\nX-Test-Quarantine: kit\r\n\r\nhello\r\n"
-		if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
-			t.Fatalf("send: %s", harness.Reply(r.Err))
-		}
-	}
-	var recs []quarantine.Record
-	for range 50 {
-		if recs, _ = e.store.List(context.Background(), quarantine.Filter{}); len(recs) == 2 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(recs) != 2 {
-		t.Fatalf("%d held", len(recs))
-	}
+	recs := e.hold(t, "one", "two")
 	codes := make(chan int, 2)
 	for range 2 {
 		go func() { _, code := ctl(t, e.cfg, "quarantine", "release", recs[0].ID); codes <- code }()
@@ -435,20 +437,7 @@ func TestQuarantineDigest(t *testing.T) {
 func TestReleaseDeliveredButNotMarked(t *testing.T) {
 	t.Parallel()
 	e := startQuarantine(t)
-	msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: locked\r\nX-Test-Quarantine: kit\r\n\r\nhello\r\n"
-	if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
-		t.Fatalf("send: %s", harness.Reply(r.Err))
-	}
-	var recs []quarantine.Record
-	for range 50 {
-		if recs, _ = e.store.List(context.Background(), quarantine.Filter{}); len(recs) == 1 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if len(recs) != 1 {
-		t.Fatalf("%d held", len(recs))
-	}
+	recs := e.hold(t, "locked")
 	// A release address that, once it has the message, locks the index
 	// for longer than the store's busy timeout (10 s), then answers 250.
 	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
