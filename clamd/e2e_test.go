@@ -29,7 +29,7 @@ func stack(t *testing.T, section string) *harness.Stack {
 }
 
 func clamdConfig(socket string, extra ...string) string {
-	return fmt.Sprintf("clamd:\n  addresses: [unix:%s]\n  reply_timeout: 5s\n%s", socket, strings.Join(extra, ""))
+	return fmt.Sprintf("clamd:\n  addresses: [unix:%s]\n  reply_timeout: 30s\n%s", socket, strings.Join(extra, ""))
 }
 
 // mime builds a multipart/mixed message with a text part and base64
