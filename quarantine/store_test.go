@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"outguard/internal/harness"
+	"outguard/limits"
 	"outguard/policy"
 	"outguard/quarantine"
 )
@@ -357,5 +358,64 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 	}
 	if _, err := r.Put(ctx, quarantine.Record{Time: time.Now()}, strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("the reviewer's role held a message: %v", err)
+	}
+}
+
+// The smarthosts' role of docs/postgres.md when the DBA keeps the schema:
+// row rights only. Once the owner has created the tables, it opens both
+// stores (nothing to migrate), counts a message, holds one, purges and
+// audits; it cannot change the schema.
+func TestPostgresRowRightsOnly(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE smarthost LOGIN;`)
+	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
+	ctx := context.Background()
+	owner := pg.DSNFor("milterd", "outguard")
+	for _, open := range []func() (io.Closer, error){
+		func() (io.Closer, error) { return quarantine.OpenPostgres(ctx, owner) },
+		func() (io.Closer, error) { return limits.OpenPostgres(ctx, owner) },
+	} {
+		c, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	// As in docs/postgres.md.
+	pg.SQL("outguard", `GRANT SELECT ON schema_version TO smarthost;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON counters, msgs, delivered, undeliverable, suspended, acks TO smarthost;
+		GRANT SELECT, INSERT, DELETE ON entries, chunks TO smarthost;
+		GRANT UPDATE ON entries TO smarthost;
+		GRANT SELECT, INSERT ON audit TO smarthost;`)
+	dsn := pg.DSNFor("smarthost", "outguard")
+	q, err := quarantine.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatalf("quarantine as smarthost: %v", err)
+	}
+	defer q.Close()
+	l, err := limits.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatalf("limits as smarthost: %v", err)
+	}
+	defer l.Close()
+	now := time.Now()
+	if _, ok, err := l.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, now); !ok || err != nil {
+		t.Fatalf("admit as smarthost: %v %v", ok, err)
+	}
+	put(t, q, "alice", random(1500<<10))
+	if n, err := q.Purge(ctx, now.Add(time.Minute), ""); n != 1 || err != nil {
+		t.Errorf("purge as smarthost: %d %v", n, err)
+	}
+	if err := q.Audit(ctx, "milterd", "purge", "*", "1"); err != nil {
+		t.Errorf("audit as smarthost: %v", err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE entries ADD COLUMN x INTEGER`); err == nil || !strings.Contains(err.Error(), "must be owner") {
+		t.Errorf("smarthost changed the schema: %v", err)
 	}
 }
