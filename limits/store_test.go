@@ -225,10 +225,9 @@ func TestPolicy(t *testing.T) {
 // suspends, lifts and resets, and cannot touch the counters otherwise.
 func TestPostgresGrants(t *testing.T) {
 	pg := harness.StartPostgres(t)
-	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE abusedesk LOGIN;`)
-	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
+	milterd := pg.Database("outguard", "milterd", "abusedesk")
 	ctx := context.Background()
-	m, err := limits.OpenPostgres(ctx, pg.DSNFor("milterd", "outguard"))
+	m, err := limits.OpenPostgres(ctx, milterd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -313,10 +313,9 @@ func TestMigrate(t *testing.T) {
 func TestPostgresQuarantineGrants(t *testing.T) {
 	t.Parallel()
 	pg := harness.StartPostgres(t)
-	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE secteam LOGIN;`)
-	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
+	milterd := pg.Database("outguard", "milterd", "secteam")
 	ctx := context.Background()
-	m, err := quarantine.OpenPostgres(ctx, pg.DSNFor("milterd", "outguard"))
+	m, err := quarantine.OpenPostgres(ctx, milterd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,13 +367,11 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 func TestPostgresRowRightsOnly(t *testing.T) {
 	t.Parallel()
 	pg := harness.StartPostgres(t)
-	pg.SQL("postgres", `CREATE ROLE milterd LOGIN; CREATE ROLE smarthost LOGIN;`)
-	pg.SQL("postgres", `CREATE DATABASE outguard OWNER milterd`)
+	milterd := pg.Database("outguard", "milterd", "smarthost")
 	ctx := context.Background()
-	owner := pg.DSNFor("milterd", "outguard")
 	for _, open := range []func() (io.Closer, error){
-		func() (io.Closer, error) { return quarantine.OpenPostgres(ctx, owner) },
-		func() (io.Closer, error) { return limits.OpenPostgres(ctx, owner) },
+		func() (io.Closer, error) { return quarantine.OpenPostgres(ctx, milterd) },
+		func() (io.Closer, error) { return limits.OpenPostgres(ctx, milterd) },
 	} {
 		c, err := open()
 		if err != nil {

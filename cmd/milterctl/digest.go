@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -113,7 +112,7 @@ func digestCmd(ctx context.Context, cfg *config.Config, q *quarantine.Store, sin
 	if from == "" {
 		from = to
 	}
-	host, _ := os.Hostname()
+	host := cfg.HostName()
 	var msg bytes.Buffer
 	fmt.Fprintf(&msg, "From: <%s>\r\nTo: <%s>\r\nSubject: outguard quarantine digest: %d held on %s\r\nDate: %s\r\nMessage-ID: <digest.%d@%s>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
 		from, to, d.Held, host, now.Format(time.RFC1123Z), now.UnixNano(), host)

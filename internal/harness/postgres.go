@@ -112,6 +112,18 @@ func (p *Postgres) Stop() {
 	<-p.done
 }
 
+// Database creates database db owned by a new login role owner, and the
+// login roles others, as docs/postgres.md sets them up; it returns the
+// owner's DSN.
+func (p *Postgres) Database(db, owner string, others ...string) string {
+	p.t.Helper()
+	for _, r := range append([]string{owner}, others...) {
+		p.SQL("postgres", "CREATE ROLE "+r+" LOGIN")
+	}
+	p.SQL("postgres", "CREATE DATABASE "+db+" OWNER "+owner)
+	return p.DSNFor(owner, db)
+}
+
 // DSNFor is the DSN for role on database db (roles made with SQL; the
 // server trusts every local connection).
 func (p *Postgres) DSNFor(role, db string) string {
