@@ -4,18 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 
 	"outguard/policy"
 )
 
-// Check is the pipeline check that streams each message through clamd.
+// Check is the pipeline check that has clamd scan each message: streamed
+// while it arrives (INSTREAM), or, with a local clamd, handed over whole
+// as a descriptor at end-of-message (FILDES).
 type Check struct {
 	Client   *Client
-	Limit    int64         // bytes sent to clamd at most (clamd's StreamMaxLength)
+	Limit    int64         // bytes scanned at most (keep it within clamd's StreamMaxLength, MaxFileSize and MaxScanSize)
 	OnVirus  policy.Action // default reject
 	Oversize policy.Action // a message over Limit: default accept, stamped "not scanned"
+	Log      *slog.Logger
 
 	mu       sync.Mutex
 	version  string
@@ -29,9 +34,13 @@ const versionTTL = 5 * time.Minute
 
 func (c *Check) Name() string { return "clamd" }
 
-// OpenStream starts the INSTREAM scan at end-of-headers.
+// OpenStream starts the INSTREAM scan at end-of-headers, or opens none
+// when clamd will be handed the whole message (CheckMessage).
 func (c *Check) OpenStream(ctx context.Context, t *policy.Transaction) (policy.Stream, error) {
 	c.refreshVersion()
+	if c.Client.PassesFds() {
+		return nil, nil
+	}
 	s, err := c.Client.Stream(ctx, c.Limit)
 	if err != nil {
 		return nil, err
@@ -49,16 +58,69 @@ func (s *scan) Write(p []byte) (int, error) { return s.s.Write(p) }
 func (s *scan) Close()                      { s.s.Close() }
 
 func (s *scan) Verdict(ctx context.Context) (policy.Verdict, error) {
-	c := s.check
-	if v := c.Version(); v != "" { // in every verdict line, whatever the verdict
-		s.t.Stamp("clamd " + v)
-	}
 	res, err := s.s.Result()
+	return s.check.verdict(s.t, res, err)
+}
+
+// CheckMessage scans the whole message at end-of-message, where no stream
+// was opened: clamd gets the spool's descriptor. A message over Limit is
+// streamed instead, its first Limit bytes, so that it is oversize exactly
+// as a streamed one is (clamd does not apply StreamMaxLength to FILDES,
+// and passes a file over its MaxFileSize as clean).
+func (c *Check) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	m, ok := t.Message.(Message)
+	if !ok || !c.Client.PassesFds() || c.Limit > 0 && t.Message.Size() > c.Limit {
+		return c.stream(ctx, t)
+	}
+	fd, done, err := messageFd(m)
+	if err != nil {
+		return policy.Verdict{}, err
+	}
+	res, err := c.Client.ScanFd(ctx, fd)
+	done()
+	var refused ReplyError
+	if errors.As(err, &refused) {
+		// clamd could not read the descriptor (an AppArmor profile, say) or
+		// failed to scan: the stream tells which. If it scans, stream from
+		// now on rather than try every message twice.
+		v, serr := c.stream(ctx, t)
+		if serr == nil && c.Client.PassesFds() {
+			c.Client.StopFdPassing()
+			c.Log.Warn("clamd refused a passed descriptor but scans streams: streaming every message until reload (clamd.fd_passing)", "reply", string(refused))
+		}
+		return v, serr
+	}
+	return c.verdict(t, res, err)
+}
+
+// stream scans the spooled message with INSTREAM.
+func (c *Check) stream(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	s, err := c.Client.Stream(ctx, c.Limit)
+	if err != nil {
+		return policy.Verdict{}, err
+	}
+	defer s.Close()
+	r := t.Reader()
+	if c.Limit > 0 && r.Size() > c.Limit {
+		r = io.NewSectionReader(r, 0, c.Limit+1) // one byte over tells the stream
+	}
+	if _, err := io.CopyBuffer(s, r, make([]byte, ChunkSize)); err != nil {
+		return policy.Verdict{}, fmt.Errorf("reading the spool: %w", err)
+	}
+	res, err := s.Result()
+	return c.verdict(t, res, err)
+}
+
+// verdict turns clamd's answer into the check's verdict.
+func (c *Check) verdict(t *policy.Transaction, res Result, err error) (policy.Verdict, error) {
+	if v := c.Version(); v != "" { // in every verdict line, whatever the verdict
+		t.Stamp("clamd " + v)
+	}
 	switch {
 	case errors.Is(err, ErrOversize):
 		reason := fmt.Sprintf("clamd: not scanned: message over the scan limit of %d bytes", c.Limit)
 		if c.Oversize == policy.Accept {
-			s.t.Unchecked(fmt.Sprintf("clamd: not scanned (over %d bytes)", c.Limit))
+			t.Unchecked(fmt.Sprintf("clamd: not scanned (over %d bytes)", c.Limit))
 			return policy.Verdict{Action: policy.Accept, Reason: reason}, nil
 		}
 		v := policy.New(c.Oversize, reason)

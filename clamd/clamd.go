@@ -1,6 +1,7 @@
-// Package clamd is a client for clamd's socket protocol: zPING, zVERSION
-// and zINSTREAM, over unix or TCP sockets, with failover across several
-// clamd instances and a bounded number of streams per instance.
+// Package clamd is a client for clamd's socket protocol: zPING, zVERSION,
+// zINSTREAM over unix or TCP sockets and zFILDES over unix sockets, with
+// failover across several clamd instances and a bounded number of scans
+// per instance.
 //
 // Written here rather than taken from an existing Go client: the ones
 // published take a whole io.Reader per scan, while a milter must forward
@@ -40,6 +41,7 @@ type Options struct {
 	IOTimeout      time.Duration // per chunk written; 30s
 	ReplyTimeout   time.Duration // for the scan result after the stream ends; 60s
 	MaxConns       int           // concurrent connections per clamd (its MaxThreads); 10
+	FdPassing      bool          // hand clamd the message's descriptor (zFILDES) when every clamd is on a unix socket
 }
 
 // Client talks to one or more clamd instances.
@@ -47,6 +49,7 @@ type Client struct {
 	backends []*backend
 	next     atomic.Uint32
 	opt      Options
+	fdOff    atomic.Bool // a clamd could not read a passed descriptor
 }
 
 type backend struct {
@@ -197,11 +200,18 @@ type Result struct {
 // signatures that are not from the official database: what users see.
 func (r Result) Name() string { return strings.TrimSuffix(r.Signature, ".UNOFFICIAL") }
 
-// ParseReply parses an INSTREAM reply: "stream: OK", "stream: NAME FOUND"
-// or "… ERROR".
+// ReplyError is clamd's own error reply ("… ERROR"), as opposed to a
+// failure to reach or talk to it.
+type ReplyError string
+
+func (e ReplyError) Error() string { return "clamd: " + string(e) }
+
+// ParseReply parses a scan's reply: "stream: OK" (INSTREAM), "fd[10]: OK"
+// (FILDES), "…: NAME FOUND" or "… ERROR".
 func ParseReply(reply string) (Result, error) {
 	res := Result{Raw: reply}
-	body, ok := strings.CutPrefix(reply, "stream: ")
+	name, body, ok := strings.Cut(reply, ": ")
+	ok = ok && (name == "stream" || strings.HasPrefix(name, "fd["))
 	switch {
 	case ok && body == "OK":
 		return res, nil
@@ -215,5 +225,5 @@ func ParseReply(reply string) (Result, error) {
 	case strings.Contains(reply, "size limit exceeded"):
 		return res, ErrOversize
 	}
-	return res, fmt.Errorf("clamd: %s", reply)
+	return res, ReplyError(reply)
 }

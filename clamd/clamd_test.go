@@ -176,13 +176,17 @@ func TestParseReply(t *testing.T) {
 		name     string
 		err      bool
 	}{
-		"stream: OK":                          {},
-		"stream: Eicar-Test-Signature FOUND":  {infected: true, name: "Eicar-Test-Signature"},
-		"stream: Win.Test.X.UNOFFICIAL FOUND": {infected: true, name: "Win.Test.X"},
-		"INSTREAM size limit exceeded. ERROR": {err: true},
-		"stream: Can't allocate memory ERROR": {err: true},
-		"stream:  FOUND":                      {err: true},
-		"":                                    {err: true},
+		"stream: OK":                                       {},
+		"stream: Eicar-Test-Signature FOUND":               {infected: true, name: "Eicar-Test-Signature"},
+		"stream: Win.Test.X.UNOFFICIAL FOUND":              {infected: true, name: "Win.Test.X"},
+		"INSTREAM size limit exceeded. ERROR":              {err: true},
+		"stream: Can't allocate memory ERROR":              {err: true},
+		"fd[11]: OK":                                       {},
+		"fd[11]: Eicar-Test-Signature.UNOFFICIAL FOUND":    {infected: true, name: "Eicar-Test-Signature"},
+		"fd[11]: lstat() failed: Permission denied. ERROR": {err: true},
+		"fdx: OK":        {err: true},
+		"stream:  FOUND": {err: true},
+		"":               {err: true},
 	}
 	for reply, want := range cases {
 		res, err := clamd.ParseReply(reply)
@@ -193,7 +197,7 @@ func TestParseReply(t *testing.T) {
 }
 
 func FuzzParseReply(f *testing.F) {
-	for _, s := range []string{"stream: OK", "stream: Eicar FOUND", "INSTREAM size limit exceeded. ERROR", "stream: x ERROR"} {
+	for _, s := range []string{"stream: OK", "stream: Eicar FOUND", "INSTREAM size limit exceeded. ERROR", "stream: x ERROR", "fd[10]: OK", "fd[10]: Eicar FOUND"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, reply string) {

@@ -76,10 +76,22 @@ func send(t *testing.T, s *harness.Stack, msg io.Reader) harness.Result {
 	return c.SendFrom("alice@customer.test", []string{"x@remote.test"}, msg)
 }
 
+// Both ways to clamd: the descriptor handed over at end-of-message (the
+// default with a unix socket: clamd's reply names "fd[N]") and the stream
+// while the message arrives.
 func TestMalwareRejectedThroughPostfix(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []struct{ passing, reply string }{{"true", "fd["}, {"false", "stream: "}} {
+		t.Run("fd_passing "+mode.passing, func(t *testing.T) {
+			t.Parallel()
+			malwareRejected(t, "  fd_passing: "+mode.passing+"\n", mode.reply)
+		})
+	}
+}
+
+func malwareRejected(t *testing.T, passing, reply string) {
 	cd := harness.StartClamd(t, "30M")
-	s := stack(t, clamdConfig(cd.Socket, "  max_stream: 30MiB\n"))
+	s := stack(t, clamdConfig(cd.Socket, "  max_stream: 30MiB\n", passing))
 	qp := eicar[:30] + "=\r\n" + eicar[30:] // a soft line break: only a decoder sees EICAR
 	cases := map[string][]byte{
 		"eicar plain":             plain("plain", eicar+"\r\n"),
@@ -108,8 +120,8 @@ func TestMalwareRejectedThroughPostfix(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(s.Log.String(), ".UNOFFICIAL FOUND") {
-		t.Errorf("audit lines lack clamd's full reply")
+	if n := strings.Count(s.Log.String(), `reason="clamd: `+reply); n != len(cases) || !strings.Contains(s.Log.String(), ".UNOFFICIAL FOUND") {
+		t.Errorf("%d of %d audit lines have clamd's full reply starting %q", n, len(cases), reply)
 	}
 	if n := len(s.Sink.Messages()); n != 0 {
 		t.Errorf("%d infected messages delivered", n)
@@ -178,7 +190,7 @@ func (p *pausing) Read(b []byte) (int, error) {
 func TestClamdDiesMidStreamTempfails(t *testing.T) {
 	t.Parallel()
 	cd := harness.StartClamd(t, "30M")
-	s := stack(t, clamdConfig(cd.Socket, "  max_stream: 30MiB\n"))
+	s := stack(t, clamdConfig(cd.Socket, "  max_stream: 30MiB\n  fd_passing: false\n"))
 	big := make([]byte, 15<<20)
 	rand.Read(big)
 	msg := mime("dies", map[string][]byte{"big.bin": big}) // 20 MiB encoded
@@ -260,29 +272,36 @@ func TestOneConnectionManySessions(t *testing.T) {
 	}
 }
 
+// Over the scan limit: clamd's StreamMaxLength below ours when streaming,
+// our max_stream when passing the descriptor (clamd does not apply
+// StreamMaxLength to FILDES: the message is streamed up to max_stream).
 func TestOversize(t *testing.T) {
 	t.Parallel()
-	cd := harness.StartClamd(t, "2M") // clamd's StreamMaxLength below ours
+	cd := harness.StartClamd(t, "2M")
 	big := make([]byte, 3<<20)
 	rand.Read(big)
 	msg := mime("big", map[string][]byte{"big.bin": big})
+	for name, limit := range map[string]string{"clamd's StreamMaxLength": "  fd_passing: false\n", "max_stream": "  max_stream: 2MiB\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			accept := stack(t, clamdConfig(cd.Socket, limit))
+			if r := send(t, accept, bytes.NewReader(msg)); r.Err != nil {
+				t.Fatalf("oversize accept: %s", harness.Reply(r.Err))
+			}
+			got := accept.Sink.Wait(t, 1, 30*time.Second)[0]
+			if !bytes.Contains(got.Data, []byte("X-Outguard: accepted, not fully checked")) {
+				t.Errorf("oversize passed without saying so:\n%s", got.Data[:min(len(got.Data), 500)])
+			}
+			if !strings.Contains(accept.Log.String(), "not scanned") {
+				t.Errorf("oversize not in the audit line")
+			}
 
-	accept := stack(t, clamdConfig(cd.Socket))
-	if r := send(t, accept, bytes.NewReader(msg)); r.Err != nil {
-		t.Fatalf("oversize accept: %s", harness.Reply(r.Err))
-	}
-	got := accept.Sink.Wait(t, 1, 30*time.Second)[0]
-	if !bytes.Contains(got.Data, []byte("X-Outguard: accepted, not fully checked")) {
-		t.Errorf("oversize passed without saying so:\n%s", got.Data[:min(len(got.Data), 500)])
-	}
-	if !strings.Contains(accept.Log.String(), "not scanned") {
-		t.Errorf("oversize not in the audit line")
-	}
-
-	reject := stack(t, clamdConfig(cd.Socket, "  oversize: reject\n"))
-	r := send(t, reject, bytes.NewReader(msg))
-	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "552 5.3.4 Message too large to be scanned for malware") {
-		t.Fatalf("oversize reject: %q", got)
+			reject := stack(t, clamdConfig(cd.Socket, limit, "  oversize: reject\n"))
+			r := send(t, reject, bytes.NewReader(msg))
+			if got := harness.Reply(r.Err); !strings.HasPrefix(got, "552 5.3.4 Message too large to be scanned for malware") {
+				t.Fatalf("oversize reject: %q", got)
+			}
+		})
 	}
 }
 

@@ -249,6 +249,7 @@ type Clamd struct {
 	OnVirus        Action    `yaml:"on_virus"`
 	OnError        Action    `yaml:"on_error"`
 	Oversize       Action    `yaml:"oversize"`
+	FdPassing      bool      `yaml:"fd_passing"`
 }
 
 func (c *Clamd) setDefaults() {
@@ -262,6 +263,7 @@ func (c *Clamd) setDefaults() {
 		OnVirus:        Action(policy.Reject),
 		OnError:        Action(policy.Tempfail),
 		Oversize:       Action(policy.Accept),
+		FdPassing:      true,
 	}
 }
 

@@ -96,8 +96,9 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			IOTimeout:      time.Duration(cd.IOTimeout),
 			ReplyTimeout:   time.Duration(cd.ReplyTimeout),
 			MaxConns:       cd.MaxConnections,
+			FdPassing:      cd.FdPassing,
 		})
-		chk := &clamd.Check{Client: client, Limit: int64(cd.MaxStream), OnVirus: policy.Action(cd.OnVirus), Oversize: policy.Action(cd.Oversize)}
+		chk := &clamd.Check{Client: client, Limit: int64(cd.MaxStream), OnVirus: policy.Action(cd.OnVirus), Oversize: policy.Action(cd.Oversize), Log: log}
 		if res != nil { // serving, not only checking the config
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cd.ConnectTimeout))
 			chk.Prime(ctx)

@@ -1,0 +1,97 @@
+package clamd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// PassesFds reports whether scans hand clamd a descriptor (zFILDES)
+// instead of streaming: asked for, possible (every clamd on a unix socket:
+// the same host), and not switched off by a clamd that could not read one.
+func (c *Client) PassesFds() bool {
+	if !c.opt.FdPassing || c.fdOff.Load() {
+		return false
+	}
+	for _, b := range c.backends {
+		if b.addr.Network != "unix" {
+			return false
+		}
+	}
+	return true
+}
+
+// StopFdPassing makes every later scan stream (INSTREAM) instead.
+func (c *Client) StopFdPassing() { c.fdOff.Store(true) }
+
+// ScanFd has clamd scan the file behind fd, which it receives over the
+// unix socket (SCM_RIGHTS) and reads itself from offset 0: the message is
+// neither copied to clamd nor written again into clamd's temporary
+// directory, as INSTREAM does. This is what clamav-milter does with a
+// local clamd.
+func (c *Client) ScanFd(ctx context.Context, fd int) (Result, error) {
+	cn, err := c.dial(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cn.Close()
+	uc, ok := cn.Conn.(*net.UnixConn)
+	if !ok {
+		return Result{}, fmt.Errorf("clamd %s: FILDES needs a unix socket", cn.b.addr)
+	}
+	stop := context.AfterFunc(ctx, func() { cn.SetDeadline(time.Now()) })
+	defer stop()
+	cn.SetWriteDeadline(time.Now().Add(c.opt.IOTimeout))
+	// The command, then one byte carrying the descriptor, as clamd reads
+	// them (and as clamav-milter sends them).
+	if _, err := uc.Write([]byte("zFILDES\x00")); err != nil {
+		return Result{}, fmt.Errorf("clamd %s: FILDES: %w", cn.b.addr, err)
+	}
+	if _, _, err := uc.WriteMsgUnix([]byte{0}, syscall.UnixRights(fd), nil); err != nil {
+		return Result{}, fmt.Errorf("clamd %s: FILDES: passing the descriptor: %w", cn.b.addr, err)
+	}
+	cn.SetReadDeadline(time.Now().Add(c.opt.ReplyTimeout))
+	reply, err := readReply(cn)
+	if err != nil {
+		return Result{}, err
+	}
+	return ParseReply(reply)
+}
+
+// Message is what ScanMessage reads: the spooled message, which offers its
+// file while it is on disk, or its bytes while it is in memory.
+type Message interface {
+	io.ReaderAt
+	Size() int64
+	Fd() (uintptr, bool)
+	Bytes() ([]byte, bool)
+}
+
+// messageFd returns a descriptor holding m: its own file, or an anonymous
+// memory file (memfd) with its bytes. done releases what was made for it.
+func messageFd(m Message) (fd int, done func(), err error) {
+	if f, ok := m.Fd(); ok {
+		return int(f), func() {}, nil
+	}
+	mfd, err := unix.MemfdCreate("outguard-message", unix.MFD_CLOEXEC)
+	if err != nil {
+		return 0, nil, fmt.Errorf("clamd: memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(mfd), "memfd")
+	if b, ok := m.Bytes(); ok {
+		_, err = f.WriteAt(b, 0)
+	} else {
+		_, err = io.Copy(f, io.NewSectionReader(m, 0, m.Size()))
+	}
+	if err != nil {
+		f.Close()
+		return 0, nil, fmt.Errorf("clamd: memfd: %w", err)
+	}
+	return mfd, func() { f.Close() }, nil
+}
