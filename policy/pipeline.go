@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -44,6 +43,8 @@ type Committer interface {
 
 // Streamer reads the message while it arrives, from the header block on,
 // so that a scan ends shortly after end-of-message instead of starting then.
+// OpenStream may return no Stream and no error: the check then reads the
+// spooled message at end-of-message, as a MessageChecker.
 type Streamer interface {
 	OpenStream(ctx context.Context, t *Transaction) (Stream, error)
 }
@@ -104,6 +105,9 @@ func (p *Pipeline) Open(ctx context.Context, t *Transaction) bool {
 	for i, e := range p.entries {
 		if s, ok := e.Check.(Streamer); ok {
 			st, err := s.OpenStream(ctx, t)
+			if st == nil && err == nil {
+				continue
+			}
 			t.streams[i] = openStream{s: st, err: err, open: true}
 			wants = wants || err == nil
 		}
@@ -131,27 +135,27 @@ func (p *Pipeline) Close(t *Transaction) {
 	t.streams = nil
 }
 
+// step is what a check does at a stage; a stage's pick returns nil for a
+// check that takes no part in it, so that it costs nothing there.
+type step func() (Verdict, error)
+
 // Mail runs the MAIL FROM stage.
 func (p *Pipeline) Mail(ctx context.Context, t *Transaction) Verdict {
-	return p.run(ctx, t, func(_ int, c Check) (Verdict, bool, error) {
-		m, ok := c.(MailChecker)
-		if !ok {
-			return Verdict{}, false, nil
+	return p.run(ctx, t, func(_ int, c Check) step {
+		if m, ok := c.(MailChecker); ok {
+			return func() (Verdict, error) { return m.CheckMail(ctx, t) }
 		}
-		v, err := m.CheckMail(ctx, t)
-		return v, true, err
+		return nil
 	})
 }
 
 // Rcpt runs the RCPT TO stage for one recipient the MTA accepted.
 func (p *Pipeline) Rcpt(ctx context.Context, t *Transaction, rcpt string) Verdict {
-	return p.run(ctx, t, func(_ int, c Check) (Verdict, bool, error) {
-		r, ok := c.(RcptChecker)
-		if !ok {
-			return Verdict{}, false, nil
+	return p.run(ctx, t, func(_ int, c Check) step {
+		if r, ok := c.(RcptChecker); ok {
+			return func() (Verdict, error) { return r.CheckRcpt(ctx, t, rcpt) }
 		}
-		v, err := r.CheckRcpt(ctx, t, rcpt)
-		return v, true, err
+		return nil
 	})
 }
 
@@ -173,13 +177,11 @@ func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
 	if v.Action != Accept {
 		return v
 	}
-	return p.run(ctx, t, func(_ int, c Check) (Verdict, bool, error) {
-		cm, ok := c.(Committer)
-		if !ok {
-			return Verdict{}, false, nil
+	return p.run(ctx, t, func(_ int, c Check) step {
+		if cm, ok := c.(Committer); ok {
+			return func() (Verdict, error) { return cm.Commit(ctx, t) }
 		}
-		v, err := cm.Commit(ctx, t)
-		return v, true, err
+		return nil
 	})
 }
 
@@ -187,32 +189,32 @@ func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
 // once: YARA walks the message while clamd still scans its stream, so the
 // slower of the two, not their sum, is the wait.
 func (p *Pipeline) message(ctx context.Context, t *Transaction) Verdict {
-	return p.runAll(ctx, t, func(i int, c Check) (Verdict, bool, error) {
+	return p.runAll(ctx, t, func(i int, c Check) step {
 		if i < len(t.streams) && t.streams[i].open {
 			s := t.streams[i]
 			if s.err != nil {
-				return Verdict{}, true, s.err
+				return func() (Verdict, error) { return Verdict{}, s.err }
 			}
-			v, err := s.s.Verdict(ctx)
-			return v, true, err
+			return func() (Verdict, error) { return s.s.Verdict(ctx) }
 		}
-		m, ok := c.(MessageChecker)
-		if !ok {
-			return Verdict{}, false, nil
+		if m, ok := c.(MessageChecker); ok {
+			return func() (Verdict, error) { return m.CheckMessage(ctx, t) }
 		}
-		v, err := m.CheckMessage(ctx, t)
-		return v, true, err
+		return nil
 	})
 }
 
-func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check) (Verdict, bool, error)) Verdict {
+// run runs the checks taking part in a stage one after the other, and
+// stops at a reject.
+func (p *Pipeline) run(ctx context.Context, t *Transaction, pick func(int, Check) step) Verdict {
 	best := Verdict{Action: Accept}
 	for i, e := range p.entries {
-		start := time.Now()
-		v, ran, err := bounded(ctx, func() (Verdict, bool, error) { return call(i, e.Check) })
-		if ran {
-			best = p.fold(t, e, best, v, err, time.Since(start))
+		f := pick(i, e.Check)
+		if f == nil {
+			continue
 		}
+		r := bounded(ctx, []step{f})[0]
+		best = p.fold(t, e, best, r.v, r.err, r.took)
 		if best.Action == Reject || ctx.Err() != nil {
 			break
 		}
@@ -222,28 +224,18 @@ func (p *Pipeline) run(ctx context.Context, t *Transaction, call func(int, Check
 
 // runAll is run with every check at once; the verdicts are folded in the
 // pipeline's order, as run does.
-func (p *Pipeline) runAll(ctx context.Context, t *Transaction, call func(int, Check) (Verdict, bool, error)) Verdict {
-	type result struct {
-		v    Verdict
-		ran  bool
-		err  error
-		took time.Duration
-	}
-	results := make([]result, len(p.entries))
-	var wg sync.WaitGroup
+func (p *Pipeline) runAll(ctx context.Context, t *Transaction, pick func(int, Check) step) Verdict {
+	var steps []step
+	var entries []Entry
 	for i, e := range p.entries {
-		wg.Go(func() {
-			start := time.Now()
-			v, ran, err := bounded(ctx, func() (Verdict, bool, error) { return call(i, e.Check) })
-			results[i] = result{v, ran, err, time.Since(start)}
-		})
-	}
-	wg.Wait()
-	best := Verdict{Action: Accept}
-	for i, r := range results {
-		if r.ran {
-			best = p.fold(t, p.entries[i], best, r.v, r.err, r.took)
+		if f := pick(i, e.Check); f != nil {
+			steps = append(steps, f)
+			entries = append(entries, e)
 		}
+	}
+	best := Verdict{Action: Accept}
+	for i, r := range bounded(ctx, steps) {
+		best = p.fold(t, entries[i], best, r.v, r.err, r.took)
 	}
 	return best
 }
@@ -270,35 +262,61 @@ func (p *Pipeline) fold(t *Transaction, e Entry, best, v Verdict, err error, too
 	return best
 }
 
-// bounded runs f until it returns or ctx ends (the message deadline):
-// a check that does not answer in time gets its failure policy like any
-// other failure, and the transaction does not wait on it any longer. Its
-// goroutine ends when the check notices ctx.
-func bounded(ctx context.Context, f func() (Verdict, bool, error)) (Verdict, bool, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		return f() // no deadline to keep (MAIL, RCPT): no goroutine per check
+// outcome is what a step returned and how long it took.
+type outcome struct {
+	v    Verdict
+	err  error
+	took time.Duration
+}
+
+// bounded runs the steps at once until each returns or ctx ends (the
+// message deadline): a check that does not answer in time gets its failure
+// policy like any other failure, and the transaction does not wait on it
+// any longer; its goroutine ends when the check notices ctx. Without a
+// deadline (MAIL, RCPT) a lone step runs on the caller's goroutine.
+func bounded(ctx context.Context, steps []step) []outcome {
+	out := make([]outcome, len(steps))
+	if _, ok := ctx.Deadline(); !ok && len(steps) == 1 {
+		start := time.Now()
+		v, err := steps[0]()
+		out[0] = outcome{v, err, time.Since(start)}
+		return out
 	}
 	type result struct {
-		v   Verdict
-		ran bool
-		err error
+		i int
+		outcome
 	}
-	done := make(chan result, 1)
-	go func() {
-		v, ran, err := f()
-		done <- result{v, ran, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.ran, r.err
-	case <-ctx.Done():
+	done := make(chan result, len(steps))
+	start := time.Now()
+	for i, f := range steps {
+		go func() {
+			v, err := f()
+			done <- result{i, outcome{v, err, time.Since(start)}}
+		}()
+	}
+	answered := make([]bool, len(steps))
+	for range steps {
 		select {
-		case r := <-done: // it answered after all (or had nothing to do)
-			return r.v, r.ran, r.err
-		default:
+		case r := <-done:
+			out[r.i], answered[r.i] = r.outcome, true
+		case <-ctx.Done():
+			for drained := false; !drained; {
+				select {
+				case r := <-done: // answered after all
+					out[r.i], answered[r.i] = r.outcome, true
+				default:
+					drained = true
+				}
+			}
+			for i := range out {
+				if !answered[i] {
+					out[i] = outcome{err: noAnswer{context.Cause(ctx), ctx.Err()}, took: time.Since(start)}
+				}
+			}
+			return out
 		}
-		return Verdict{}, true, noAnswer{context.Cause(ctx), ctx.Err()}
 	}
+	return out
 }
 
 // noAnswer is a check that did not answer before ctx ended: it reads as
