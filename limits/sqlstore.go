@@ -38,10 +38,11 @@ const (
 		CAST(COALESCE(SUM(CASE WHEN slot < 100 AND b >= $2 THEN rcpts END), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN slot >= 100 AND b >= $3 THEN rcpts END), 0) AS BIGINT),
 		COALESCE(MIN(CASE WHEN slot < 100 AND b >= $2 THEN b END), 0), COALESCE(MIN(CASE WHEN slot >= 100 AND b >= $3 THEN b END), 0)
 		FROM counters WHERE key = $1`
-	// bumpQuery counts a message in its slot: added to the slot's bucket,
-	// or starting it afresh when the slot still holds an older bucket.
-	// $1 key, $2 slot, $3 bucket, $4 recipients.
-	bumpQuery = `INSERT INTO counters (key, slot, b, msgs, rcpts) VALUES ($1, $2, $3, 1, $4)
+	// bumpQuery counts a message in its minute's and its hour's slot:
+	// added to the slot's bucket, or starting it afresh when the slot still
+	// holds an older bucket. $1 key, $2 recipients, $3 minute slot, $4
+	// minute, $5 hour slot, $6 hour.
+	bumpQuery = `INSERT INTO counters (key, slot, b, msgs, rcpts) VALUES ($1, $3, $4, 1, $2), ($1, $5, $6, 1, $2)
 		ON CONFLICT (key, slot) DO UPDATE SET
 			msgs = CASE WHEN counters.b = excluded.b THEN counters.msgs + 1 ELSE 1 END,
 			rcpts = CASE WHEN counters.b = excluded.b THEN counters.rcpts + excluded.rcpts ELSE excluded.rcpts END,
@@ -134,11 +135,8 @@ func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, no
 		return u, false, nil
 	}
 	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
-	bump := tx.StmtContext(ctx, s.bump)
-	for _, b := range []struct{ slot, b int64 }{{minute % hourBuckets, minute}, {hourSlots + hour%dayBuckets, hour}} {
-		if _, err := bump.ExecContext(ctx, key, b.slot, b.b, len(m.Rcpts)); err != nil {
-			return Usage{}, false, err
-		}
+	if _, err := tx.StmtContext(ctx, s.bump).ExecContext(ctx, key, len(m.Rcpts), minute%hourBuckets, minute, hourSlots+hour%dayBuckets, hour); err != nil {
+		return Usage{}, false, err
 	}
 	if m.QueueID != "" {
 		if _, err := tx.StmtContext(ctx, s.rec).ExecContext(ctx, m.Host, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
