@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -66,8 +68,18 @@ type CompileError struct{ Messages []string }
 
 func (e *CompileError) Error() string { return strings.Join(e.Messages, "\n") }
 
+var compileMu sync.Mutex // see Compile
+
 // Compile compiles every *.yar and *.yara under dir (includes resolve
 // relative to the including file).
+//
+// Compiles run one at a time with the garbage collector off: go-yara
+// v4.2.4's AddFile hands libyara a pointer to a Go variable for its
+// error and warning callback and keeps no reference to it, so a collection
+// during the compile may free and reuse it, and the callback then panics
+// ("misuse of an invalid Handle"), taking milterd down on a reload
+// (TestCompileWhileAllocating). Compiles are rare (start, reload) and
+// short; the heap grows by what is allocated meanwhile.
 func Compile(dir string) (*Set, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -86,6 +98,10 @@ func Compile(dir string) (*Set, error) {
 		return nil, fmt.Errorf("rules: no *.yar or *.yara files in %s", dir)
 	}
 	sort.Strings(files)
+	compileMu.Lock()
+	defer compileMu.Unlock()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	c, err := yara.NewCompiler()
 	if err != nil {
 		return nil, err
