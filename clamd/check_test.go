@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -90,48 +91,93 @@ func TestCheckPassesDescriptors(t *testing.T) {
 	}
 }
 
-// fakeClamd answers FILDES with fildes and INSTREAM, once it has read the
-// whole stream, with instream; it counts the FILDES commands.
-func fakeClamd(t *testing.T, fildes, instream string) (string, *atomic.Int32) {
+// fake is a clamd that answers FILDES with fildes and INSTREAM, once it
+// has read the whole stream, with instream, in sessions (IDSESSION) too;
+// it counts connections and FILDES commands. With hangUp it closes every
+// connection after one reply, as clamd does to a session idle past its
+// IdleTimeout.
+type fake struct {
+	fildes, instream string
+	hangUp           bool
+	conns, fds       atomic.Int32
+}
+
+func (f *fake) start(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "fake.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	var n atomic.Int32
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				cmd, _ := r.ReadString(0)
-				switch cmd {
-				case "zFILDES\x00":
-					n.Add(1)
-					r.ReadByte()
-					io.WriteString(c, fildes+"\x00")
-				case "zINSTREAM\x00":
-					for {
-						var size uint32
-						if binary.Read(r, binary.BigEndian, &size) != nil {
-							return
-						}
-						if size == 0 {
-							break
-						}
-						io.CopyN(io.Discard, r, int64(size))
-					}
-					io.WriteString(c, instream+"\x00")
-				}
-			}()
+			f.conns.Add(1)
+			go f.serve(c)
 		}
 	}()
-	return path, &n
+	return path
+}
+
+func (f *fake) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	prefix := func(int) string { return "" }
+	for n := 1; ; n++ {
+		cmd, err := r.ReadString(0)
+		if err != nil {
+			return
+		}
+		switch cmd {
+		case "zIDSESSION\x00":
+			prefix = func(n int) string { return fmt.Sprintf("%d: ", n-1) }
+			continue
+		case "zFILDES\x00":
+			f.fds.Add(1)
+			r.ReadByte()
+			io.WriteString(c, prefix(n)+f.fildes+"\x00")
+		case "zINSTREAM\x00":
+			for {
+				var size uint32
+				if binary.Read(r, binary.BigEndian, &size) != nil {
+					return
+				}
+				if size == 0 {
+					break
+				}
+				io.CopyN(io.Discard, r, int64(size))
+			}
+			io.WriteString(c, prefix(n)+f.instream+"\x00")
+		default:
+			return
+		}
+		if f.hangUp {
+			return
+		}
+	}
+}
+
+// Descriptors go over one IDSESSION connection, scan after scan; when
+// clamd has closed it meanwhile, a fresh one is opened and the scan goes
+// through.
+func TestScanFdReusesSessions(t *testing.T) {
+	ctx := context.Background()
+	msg := spooled(t, 1<<20, []byte("Subject: x\r\n\r\nhello\r\n"))
+	for _, f := range []*fake{{fildes: "fd[10]: OK"}, {fildes: "fd[10]: OK", hangUp: true}} {
+		chk := &clamd.Check{Client: client(f.start(t), clamd.Options{FdPassing: true}), Limit: 25 << 20}
+		for i := range 5 {
+			if v, err := chk.CheckMessage(ctx, msg); err != nil || v.Action != policy.Accept {
+				t.Fatalf("hang up %v, scan %d: %+v %v", f.hangUp, i, v, err)
+			}
+		}
+		want := map[bool]int32{false: 1, true: 5}[f.hangUp]
+		if n := f.conns.Load(); n != want || f.fds.Load() != 5 {
+			t.Errorf("hang up %v: %d connections, %d FILDES for 5 scans; want %d connections", f.hangUp, n, f.fds.Load(), want)
+		}
+	}
 }
 
 // A clamd that cannot read a passed descriptor (as under an AppArmor
@@ -145,23 +191,23 @@ func TestCheckFallsBackToStreaming(t *testing.T) {
 		return &clamd.Check{Client: client(sock, clamd.Options{FdPassing: true}), Limit: 25 << 20, OnVirus: policy.Reject, Oversize: policy.Accept, Log: harness.Logger(t, &logs)}, &logs
 	}
 
-	sock, fildes := fakeClamd(t, "fd[10]: lstat() failed: Permission denied. ERROR", "stream: OK")
-	chk, logs := check(sock)
+	refusing := &fake{fildes: "fd[10]: lstat() failed: Permission denied. ERROR", instream: "stream: OK"}
+	chk, logs := check(refusing.start(t))
 	for i := range 3 {
 		v, err := chk.CheckMessage(ctx, spooled(t, 1<<20, []byte("Subject: x\r\n\r\nhello\r\n")))
 		if err != nil || v.Action != policy.Accept {
 			t.Fatalf("message %d: %+v %v", i, v, err)
 		}
 	}
-	if n := fildes.Load(); n != 1 || chk.Client.PassesFds() {
+	if n := refusing.fds.Load(); n != 1 || chk.Client.PassesFds() {
 		t.Errorf("%d FILDES tried, passing %v: want 1, then streams", n, chk.Client.PassesFds())
 	}
 	if n := strings.Count(logs.String(), "clamd refused a passed descriptor"); n != 1 || !strings.Contains(logs.String(), "Permission denied") {
 		t.Errorf("%d warnings:\n%s", n, logs.String())
 	}
 
-	sock, _ = fakeClamd(t, "fd[10]: Can't allocate memory ERROR", "stream: Can't allocate memory ERROR")
-	chk, _ = check(sock)
+	failing := &fake{fildes: "fd[10]: Can't allocate memory ERROR", instream: "stream: Can't allocate memory ERROR"}
+	chk, _ = check(failing.start(t))
 	if v, err := chk.CheckMessage(ctx, spooled(t, 1<<20, []byte("Subject: x\r\n\r\nhello\r\n"))); err == nil || !bytes.Contains([]byte(err.Error()), []byte("allocate")) {
 		t.Fatalf("clamd failing both ways: %+v %v, want its error", v, err)
 	}

@@ -55,6 +55,7 @@ type Client struct {
 type backend struct {
 	addr  Addr
 	slots chan struct{} // one per allowed concurrent connection
+	idle  chan *conn    // IDSESSION connections between scans, holding no slot
 }
 
 // New returns a client for addrs, tried round robin, failing over to the
@@ -74,7 +75,7 @@ func New(addrs []Addr, opt Options) *Client {
 	}
 	c := &Client{opt: opt}
 	for _, a := range addrs {
-		c.backends = append(c.backends, &backend{addr: a, slots: make(chan struct{}, opt.MaxConns)})
+		c.backends = append(c.backends, &backend{addr: a, slots: make(chan struct{}, opt.MaxConns), idle: make(chan *conn, opt.MaxConns)})
 	}
 	return c
 }
@@ -84,6 +85,27 @@ type conn struct {
 	net.Conn
 	b        *backend
 	released bool
+	session  bool      // in an IDSESSION: replies carry the request's number
+	reused   bool      // taken from idle: clamd may have closed it meanwhile
+	parked   time.Time // when it went idle
+}
+
+// maxIdle is how long a session connection is kept between scans: below
+// clamd's IdleTimeout (30s by default), after which clamd closes it.
+const maxIdle = 10 * time.Second
+
+// park keeps a session connection for the next scan and releases its slot.
+func (c *conn) park() {
+	if !c.released {
+		c.released = true
+		<-c.b.slots
+	}
+	c.parked, c.reused = time.Now(), false
+	select {
+	case c.b.idle <- c:
+	default:
+		c.Conn.Close()
+	}
 }
 
 func (c *conn) Close() error {
@@ -98,7 +120,9 @@ func (c *conn) Close() error {
 // round robin. When the reachable ones are all busy it waits for a slot on
 // each in turn, at most ConnectTimeout each, and then gives up: the
 // caller's failure policy answers, and no session waits without bound.
-func (c *Client) dial(ctx context.Context) (*conn, error) {
+// With session, it reuses an idle IDSESSION connection of the backend, or
+// opens one.
+func (c *Client) dial(ctx context.Context, session bool) (*conn, error) {
 	n := len(c.backends)
 	if n == 0 {
 		return nil, errors.New("clamd: no addresses")
@@ -114,7 +138,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 			busy = append(busy, b) // try the others before waiting
 			continue
 		}
-		cn, err := c.connect(ctx, b)
+		cn, err := c.connect(ctx, b, session)
 		if err == nil {
 			return cn, nil
 		}
@@ -125,7 +149,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		select {
 		case b.slots <- struct{}{}:
 			wait.Stop()
-			cn, err := c.connect(ctx, b)
+			cn, err := c.connect(ctx, b, session)
 			if err == nil {
 				return cn, nil
 			}
@@ -140,19 +164,41 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	return nil, errors.Join(errs...)
 }
 
-func (c *Client) connect(ctx context.Context, b *backend) (*conn, error) {
+// connect returns a connection to b for the slot the caller holds.
+func (c *Client) connect(ctx context.Context, b *backend, session bool) (*conn, error) {
+	for session {
+		select {
+		case cn := <-b.idle:
+			if time.Since(cn.parked) < maxIdle {
+				cn.released, cn.reused = false, true
+				return cn, nil
+			}
+			cn.Conn.Close()
+			continue
+		default:
+		}
+		break
+	}
 	d := net.Dialer{Timeout: c.opt.ConnectTimeout}
 	nc, err := d.DialContext(ctx, b.addr.Network, b.addr.Address)
 	if err != nil {
 		<-b.slots
 		return nil, fmt.Errorf("clamd %s: %w", b.addr, err)
 	}
-	return &conn{Conn: nc, b: b}, nil
+	cn := &conn{Conn: nc, b: b, session: session}
+	if session {
+		nc.SetWriteDeadline(time.Now().Add(c.opt.IOTimeout))
+		if _, err := nc.Write([]byte("zIDSESSION\x00")); err != nil {
+			cn.Close()
+			return nil, fmt.Errorf("clamd %s: IDSESSION: %w", b.addr, err)
+		}
+	}
+	return cn, nil
 }
 
 // command sends a z-command and returns its one reply.
 func (c *Client) command(ctx context.Context, cmd string) (string, error) {
-	cn, err := c.dial(ctx)
+	cn, err := c.dial(ctx, false)
 	if err != nil {
 		return "", err
 	}

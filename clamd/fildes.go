@@ -2,10 +2,12 @@ package clamd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,34 +36,62 @@ func (c *Client) StopFdPassing() { c.fdOff.Store(true) }
 // unix socket (SCM_RIGHTS) and reads itself from offset 0: the message is
 // neither copied to clamd nor written again into clamd's temporary
 // directory, as INSTREAM does. This is what clamav-milter does with a
-// local clamd.
+// local clamd. The scans go over IDSESSION connections kept between
+// messages (no connect per message); one that clamd closed while idle is
+// replaced at once: the descriptor is still ours to pass again.
 func (c *Client) ScanFd(ctx context.Context, fd int) (Result, error) {
-	cn, err := c.dial(ctx)
-	if err != nil {
-		return Result{}, err
+	for {
+		cn, err := c.dial(ctx, true)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := c.fildes(ctx, cn, fd)
+		var reply ReplyError
+		if err != nil && cn.reused && !errors.As(err, &reply) && ctx.Err() == nil {
+			continue // a stale session: each one tried is gone, so this ends
+		}
+		return res, err
 	}
-	defer cn.Close()
+}
+
+// fildes runs one FILDES on cn, and parks cn for the next scan when clamd
+// answered it cleanly.
+func (c *Client) fildes(ctx context.Context, cn *conn, fd int) (Result, error) {
 	uc, ok := cn.Conn.(*net.UnixConn)
 	if !ok {
+		cn.Close()
 		return Result{}, fmt.Errorf("clamd %s: FILDES needs a unix socket", cn.b.addr)
 	}
 	stop := context.AfterFunc(ctx, func() { cn.SetDeadline(time.Now()) })
-	defer stop()
-	cn.SetWriteDeadline(time.Now().Add(c.opt.IOTimeout))
-	// The command, then one byte carrying the descriptor, as clamd reads
-	// them (and as clamav-milter sends them).
-	if _, err := uc.Write([]byte("zFILDES\x00")); err != nil {
-		return Result{}, fmt.Errorf("clamd %s: FILDES: %w", cn.b.addr, err)
+	res, err := func() (Result, error) {
+		cn.SetWriteDeadline(time.Now().Add(c.opt.IOTimeout))
+		// The command, then one byte carrying the descriptor, as clamd
+		// reads them (and as clamav-milter sends them).
+		if _, err := uc.Write([]byte("zFILDES\x00")); err != nil {
+			return Result{}, fmt.Errorf("clamd %s: FILDES: %w", cn.b.addr, err)
+		}
+		if _, _, err := uc.WriteMsgUnix([]byte{0}, syscall.UnixRights(fd), nil); err != nil {
+			return Result{}, fmt.Errorf("clamd %s: FILDES: passing the descriptor: %w", cn.b.addr, err)
+		}
+		cn.SetReadDeadline(time.Now().Add(c.opt.ReplyTimeout))
+		reply, err := readReply(cn)
+		if err != nil {
+			return Result{}, err
+		}
+		// In a session clamd numbers its replies: "3: fd[9]: OK".
+		if n, rest, ok := strings.Cut(reply, ": "); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			reply = rest
+		}
+		return ParseReply(reply)
+	}()
+	// Parked only if clean, and only if ctx's deadline-setter has not run
+	// and never will: it would break the next scan on this connection.
+	if stop() && err == nil {
+		cn.park()
+	} else {
+		cn.Close()
 	}
-	if _, _, err := uc.WriteMsgUnix([]byte{0}, syscall.UnixRights(fd), nil); err != nil {
-		return Result{}, fmt.Errorf("clamd %s: FILDES: passing the descriptor: %w", cn.b.addr, err)
-	}
-	cn.SetReadDeadline(time.Now().Add(c.opt.ReplyTimeout))
-	reply, err := readReply(cn)
-	if err != nil {
-		return Result{}, err
-	}
-	return ParseReply(reply)
+	return res, err
 }
 
 // Message is what ScanMessage reads: the spooled message, which offers its

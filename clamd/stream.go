@@ -24,7 +24,7 @@ type Stream struct {
 // Stream opens an INSTREAM scan. limit is the most bytes sent to clamd
 // (clamd's StreamMaxLength); 0 means no limit of ours.
 func (c *Client) Stream(ctx context.Context, limit int64) (*Stream, error) {
-	cn, err := c.dial(ctx)
+	cn, err := c.dial(ctx, false)
 	if err != nil {
 		return nil, err
 	}
