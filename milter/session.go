@@ -13,6 +13,7 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"outguard/internal/worker"
 	"outguard/policy"
 	"outguard/spool"
 )
@@ -453,7 +454,7 @@ func (s *session) end() {
 // long scan. Progress needs protocol v6; older MTAs just wait.
 func (s *session) withProgress(t *txn, m gomilter.Modifier, f func() policy.Verdict) policy.Verdict {
 	done := make(chan policy.Verdict, 1)
-	go func() { done <- f() }()
+	worker.Go(func() { done <- f() })
 	tick := time.NewTicker(t.st.ProgressInterval)
 	defer tick.Stop()
 	for {

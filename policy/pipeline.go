@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"outguard/internal/worker"
 )
 
 // Check is an engine in the pipeline. It implements one or more of the stage
@@ -289,10 +291,10 @@ func bounded(ctx context.Context, steps []step) []outcome {
 	done := make(chan result, len(steps))
 	start := time.Now()
 	for i, f := range steps {
-		go func() {
+		worker.Go(func() {
 			v, err := f()
 			done <- result{i, outcome{v, err, time.Since(start)}}
-		}()
+		})
 	}
 	answered := make([]bool, len(steps))
 	for range steps {
