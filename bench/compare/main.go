@@ -6,13 +6,17 @@
 //	C  Postfix + Debian's clamav-milter (OnInfected Reject), inet and unix
 //	D  Postfix + milterd with clamd, the shipped YARA rules, limits
 //	   (real limits, counted for the one sending account: not unlimited)
-//	   and quarantine, inet and unix
+//	   and quarantine, inet and unix; with -baseline DIR also DIR's milterd
+//	   (an earlier build) over unix, to measure a change in the same run
 //
+// Each variant with a clamd has a clamd of its own (same config, same
+// signatures), so that clamd's CPU per message is measured per variant.
 // Every message comes from the same account, batch after batch, so a cost
 // that grows with an account's volume shows. It prints a Markdown table:
 // messages/s (median of the rounds), CPU ms per message of the whole
-// machine, the milter process's own CPU ms per message in each batch, the
-// ratios D/C and D/A (each at its best transport) and peak RSS. Run with
+// machine, the milter process's own CPU ms per message in each batch, its
+// clamd's (median), the ratios D/C and D/A (each at its best transport)
+// and peak RSS. Run with
 // `make bench` as root.
 package main
 
@@ -36,9 +40,10 @@ import (
 )
 
 type variant struct {
-	name string
-	pf   *harness.Postfix
-	pid  int // the milter's process, for RSS; 0 for none
+	name  string
+	pf    *harness.Postfix
+	pid   int // the milter's process, for RSS; 0 for none
+	clamd int // its clamd's process; 0 for none
 }
 
 type workload struct {
@@ -53,72 +58,94 @@ func main() {
 	small := flag.Int("small", 2000, "messages of the 10 KiB workload")
 	big := flag.Int("big", 100, "messages of the 2 MiB workload")
 	bin := flag.String("bin", "bin", "directory with milterd")
+	baseline := flag.String("baseline", "", "directory with an earlier milterd, run as a further D variant")
 	flag.Parse()
 	p := &harness.Program{Name: "bench"}
 	defer p.Close()
 	harness.Require(p, "postfix", "clamd", "clamav-milter", filepath.Join(*bin, "milterd"))
 
-	cd := harness.StartClamd(p, "40M")
 	sink := harness.StartSink(p)
 	dir := harness.Dir(p, "cmp")
 	_, file, _, _ := runtime.Caller(0)
 	rulesDir := filepath.Join(filepath.Dir(file), "../../rules")
 
-	milterd := func(name, listen, sections string) int {
+	milterd := func(bin, name, listen, sections string) int {
 		cfg := filepath.Join(dir, name+".yaml")
 		state := filepath.Join(dir, name)
 		os.MkdirAll(state, 0o700)
-		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: %s\nsocket_mode: \"0666\"\nstate_dir: %s\nlog: {level: warn}\nheader: {enabled: false}\n%s", listen, state, sections)), 0o644)
-		return harness.StartMilterd(p, filepath.Join(*bin, "milterd"), cfg, listen, os.Stderr).Process.Pid
+		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: %s\nsocket_mode: \"0666\"\nstate_dir: %s\nheader: {enabled: false}\n%s", listen, state, sections)), 0o644)
+		// The default log level, as deployed: a verdict line per message,
+		// here into a file as into the journal.
+		logf, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			p.Fatalf("%v", err)
+		}
+		return harness.StartMilterd(p, filepath.Join(bin, "milterd"), cfg, listen, logf).Process.Pid
 	}
 	// Limits a bulk sender's override would give: checked and counted on
 	// every message, high enough that the benchmark's volume passes.
 	// max_connections above the 50 concurrent sessions of the memory run:
 	// past connect_timeout a session waiting for a clamd connection is
 	// tempfailed, by design.
-	full := fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\n", cd.Socket, rulesDir, harness.User)
+	full := func(clamdSock string) string {
+		return fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\n", clamdSock, rulesDir, harness.User)
+	}
 	port := func() string { return strconv.Itoa(harness.FreePort(p)) }
 	variants := []*variant{{name: "A postfix"}}
-	add := func(name, milter string, pid int) {
-		variants = append(variants, &variant{name: name, pid: pid, pf: nil})
-		variants[len(variants)-1].pf = postfix(p, sink, milter)
+	add := func(name, milter string, pid, clamd int) {
+		variants = append(variants, &variant{name: name, pid: pid, clamd: clamd, pf: postfix(p, sink, milter)})
 	}
 	variants[0].pf = postfix(p, sink, "")
 	bSock := filepath.Join(dir, "b.sock")
-	add("B pass-through", "unix:"+bSock, milterd("b", "unix:"+bSock, ""))
+	add("B pass-through", "unix:"+bSock, milterd(*bin, "b", "unix:"+bSock, ""), 0)
 	cInet := "inet:127.0.0.1:" + port()
-	add("C clamav-milter inet", cInet, clamavMilter(p, dir, "ci", cInet, cd.Socket))
+	cd := harness.StartClamd(p, "40M")
+	add("C clamav-milter inet", cInet, clamavMilter(p, dir, "ci", cInet, cd.Socket), cd.PID())
 	cSock := filepath.Join(dir, "c.sock")
-	add("C clamav-milter unix", "unix:"+cSock, clamavMilter(p, dir, "cu", "unix:"+cSock, cd.Socket))
+	cd = harness.StartClamd(p, "40M")
+	add("C clamav-milter unix", "unix:"+cSock, clamavMilter(p, dir, "cu", "unix:"+cSock, cd.Socket), cd.PID())
 	dInet := "inet:127.0.0.1:" + port()
-	add("D milterd inet", dInet, milterd("di", dInet, full))
+	cd = harness.StartClamd(p, "40M")
+	add("D milterd inet", dInet, milterd(*bin, "di", dInet, full(cd.Socket)), cd.PID())
 	dSock := filepath.Join(dir, "d.sock")
-	add("D milterd unix", "unix:"+dSock, milterd("du", "unix:"+dSock, full))
+	cd = harness.StartClamd(p, "40M")
+	add("D milterd unix", "unix:"+dSock, milterd(*bin, "du", "unix:"+dSock, full(cd.Socket)), cd.PID())
+	dUnix := variants[len(variants)-1]
+	if *baseline != "" {
+		oSock := filepath.Join(dir, "o.sock")
+		cd = harness.StartClamd(p, "40M")
+		add("D baseline unix", "unix:"+oSock, milterd(*baseline, "do", "unix:"+oSock, full(cd.Socket)), cd.PID())
+	}
 
 	workloads := []workload{{"10 KiB", *small, 10, 7 << 10}, {"2 MiB attachment", *big, 10, 1536 << 10}}
 	type key struct{ w, v string }
 	rates := map[key][]float64{}
 	cpu := map[key][]float64{}
-	own := map[key][]float64{} // the milter's own CPU ms/msg, batch by batch
+	own := map[key][]float64{}  // the milter's own CPU ms/msg, batch by batch
+	scan := map[key][]float64{} // its clamd's CPU ms/msg
 	for _, w := range workloads {
 		for r := 0; r < *rounds; r++ {
 			for _, v := range variants {
-				before := processCPU(v.pid)
+				before, clamdBefore := processCPU(v.pid), processCPU(v.clamd)
 				rate, cpums := run(p, v.pf, w)
 				k := key{w.name, v.name}
 				rates[k] = append(rates[k], rate)
 				cpu[k] = append(cpu[k], cpums)
 				own[k] = append(own[k], (processCPU(v.pid)-before)/float64(w.messages))
-				fmt.Fprintf(os.Stderr, "%-16s round %d %-22s %7.1f msg/s %6.1f CPU ms/msg, milter %5.2f ms/msg\n", w.name, r+1, v.name, rate, cpums, own[k][r])
+				scan[k] = append(scan[k], (processCPU(v.clamd)-clamdBefore)/float64(w.messages))
+				fmt.Fprintf(os.Stderr, "%-16s round %d %-22s %7.1f msg/s %6.1f CPU ms/msg, milter %5.2f ms/msg, clamd %5.2f ms/msg\n", w.name, r+1, v.name, rate, cpums, own[k][r], scan[k][r])
 			}
 		}
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "| workload | variant | msg/s (median of %d) | CPU ms/msg | milter CPU ms/msg, batch by batch | peak RSS MiB |\n| --- | --- | --- | --- | --- | --- |\n", *rounds)
+	fmt.Fprintf(&out, "| workload | variant | msg/s (median of %d) | CPU ms/msg | milter CPU ms/msg, batch by batch | clamd CPU ms/msg | peak RSS MiB |\n| --- | --- | --- | --- | --- | --- | --- |\n", *rounds)
 	for _, w := range workloads {
 		for _, v := range variants {
 			k := key{w.name, v.name}
-			rss, batches := "-", "-"
+			rss, batches, clamd := "-", "-", "-"
+			if v.clamd != 0 {
+				clamd = fmt.Sprintf("%.2f", median(scan[k]))
+			}
 			if v.pid != 0 {
 				rss = fmt.Sprintf("%.0f", harness.PeakRSS(v.pid))
 				var b []string
@@ -127,13 +154,13 @@ func main() {
 				}
 				batches = strings.Join(b, " / ")
 			}
-			fmt.Fprintf(&out, "| %s | %s | %.1f | %.1f | %s | %s |\n", w.name, v.name, median(rates[k]), median(cpu[k]), batches, rss)
+			fmt.Fprintf(&out, "| %s | %s | %.1f | %.1f | %s | %s | %s |\n", w.name, v.name, median(rates[k]), median(cpu[k]), batches, clamd, rss)
 		}
 	}
 	best := func(w, prefix string) float64 {
 		m := 0.0
 		for _, v := range variants {
-			if strings.HasPrefix(v.name, prefix) {
+			if strings.HasPrefix(v.name, prefix) && !strings.Contains(v.name, "baseline") {
 				m = max(m, median(rates[key{w, v.name}]))
 			}
 		}
@@ -146,9 +173,8 @@ func main() {
 	fmt.Print(out.String()) // before the memory run, which may fail
 	out.Reset()
 	// milterd's memory with 50 concurrent 25 MiB messages.
-	dPid := variants[len(variants)-1].pid
-	run(p, variants[len(variants)-1].pf, workload{"25 MiB", 50, 50, 18 << 20})
-	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", harness.PeakRSS(dPid))
+	run(p, dUnix.pf, workload{"25 MiB", 50, 50, 18 << 20})
+	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", harness.PeakRSS(dUnix.pid))
 	fmt.Print(out.String())
 }
 

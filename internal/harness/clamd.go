@@ -75,6 +75,9 @@ SelfCheck 0
 // Pause makes clamd hang: connections are accepted, nothing is answered.
 func (c *Clamd) Pause() { Pause(c.cmd) }
 
+// PID is clamd's process, for its CPU time.
+func (c *Clamd) PID() int { return c.cmd.Process.Pid }
+
 // Kill ends clamd at once, as a crash would.
 func (c *Clamd) Kill() {
 	c.cmd.Process.Kill()
