@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,23 +102,10 @@ type fake struct {
 }
 
 func (f *fake) start(t *testing.T) string {
-	path := filepath.Join(t.TempDir(), "fake.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.conns.Add(1)
-			go f.serve(c)
-		}
-	}()
-	return path
+	return listen(t, func(c net.Conn) {
+		f.conns.Add(1)
+		f.serve(c)
+	})
 }
 
 func (f *fake) serve(c net.Conn) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -100,9 +101,10 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-// silent accepts connections and never answers, like a hung clamd.
-func silent(t *testing.T) string {
-	path := filepath.Join(t.TempDir(), "silent.sock")
+// listen serves each connection to a unix socket with serve, in a
+// goroutine of its own, until the test ends.
+func listen(t *testing.T, serve func(net.Conn)) string {
+	path := filepath.Join(t.TempDir(), "clamd.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -114,17 +116,17 @@ func silent(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				buf := make([]byte, 1<<16)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			}()
+			go serve(c)
 		}
 	}()
 	return path
+}
+
+// silent accepts connections and never answers, like a hung clamd.
+func silent(t *testing.T) string {
+	return listen(t, func(c net.Conn) {
+		io.Copy(io.Discard, c)
+	})
 }
 
 func TestHungClamdTimesOut(t *testing.T) {
