@@ -78,9 +78,10 @@ func (c *Client) fildes(ctx context.Context, cn *conn, fd int) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		// In a session clamd numbers its replies: "3: fd[9]: OK".
-		if n, rest, ok := strings.Cut(reply, ": "); ok && n != "" && strings.Trim(n, "0123456789") == "" {
-			reply = rest
+		if cn.session { // clamd numbers a session's replies: "3: fd[9]: OK"
+			if n, rest, ok := strings.Cut(reply, ": "); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+				reply = rest
+			}
 		}
 		return ParseReply(reply)
 	}()
@@ -94,8 +95,8 @@ func (c *Client) fildes(ctx context.Context, cn *conn, fd int) (Result, error) {
 	return res, err
 }
 
-// Message is what ScanMessage reads: the spooled message, which offers its
-// file while it is on disk, or its bytes while it is in memory.
+// Message is what Check.CheckMessage hands clamd: the spooled message,
+// which offers its file while it is on disk, or its bytes while in memory.
 type Message interface {
 	io.ReaderAt
 	Size() int64
