@@ -49,6 +49,7 @@ type Client struct {
 	backends []*backend
 	next     atomic.Uint32
 	opt      Options
+	local    bool        // every clamd on a unix socket: on this host
 	fdOff    atomic.Bool // a clamd could not read a passed descriptor
 }
 
@@ -73,9 +74,10 @@ func New(addrs []Addr, opt Options) *Client {
 	if opt.MaxConns == 0 {
 		opt.MaxConns = 10
 	}
-	c := &Client{opt: opt}
+	c := &Client{opt: opt, local: true}
 	for _, a := range addrs {
 		c.backends = append(c.backends, &backend{addr: a, slots: make(chan struct{}, opt.MaxConns), idle: make(chan *conn, opt.MaxConns)})
+		c.local = c.local && a.Network == "unix"
 	}
 	return c
 }

@@ -18,15 +18,7 @@ import (
 // instead of streaming: asked for, possible (every clamd on a unix socket:
 // the same host), and not switched off by a clamd that could not read one.
 func (c *Client) PassesFds() bool {
-	if !c.opt.FdPassing || c.fdOff.Load() {
-		return false
-	}
-	for _, b := range c.backends {
-		if b.addr.Network != "unix" {
-			return false
-		}
-	}
-	return true
+	return c.opt.FdPassing && c.local && !c.fdOff.Load()
 }
 
 // StopFdPassing makes every later scan stream (INSTREAM) instead.
