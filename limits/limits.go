@@ -187,11 +187,11 @@ type Undeliverable struct {
 
 // Suspension is an account's suspension with its evidence.
 type Suspension struct {
-	Key      string          `json:"account"`
-	Since    time.Time       `json:"since"`
-	Until    time.Time       `json:"until,omitzero"` // zero: until released
-	Reason   string          `json:"reason"`
-	By       string          `json:"by"` // "milterd" or the operator
+	Key    string    `json:"account"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until,omitzero"` // zero: until released
+	Reason string    `json:"reason"`
+	By     string    `json:"by"` // "milterd" or the operator
 	// Signal is what milterd suspended the account for: "undeliverable"
 	// (also when empty, as recorded before there were others), or a
 	// signal of spread.go; Evidence or Sightings hold what crossed it.
