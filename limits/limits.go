@@ -42,8 +42,8 @@ type Limits struct {
 }
 
 // Unlimited reports whether no rate limit applies. Automatic suspension
-// (UndeliverablePerHour and the signals of spread.go) is separate: a bulk account is exactly what an
-// attacker wants to take over.
+// (UndeliverablePerHour, and the signals of spread.go) is separate: a
+// bulk account is exactly what an attacker wants to take over.
 func (l Limits) Unlimited() bool {
 	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
 }
@@ -187,17 +187,18 @@ type Undeliverable struct {
 
 // Suspension is an account's suspension with its evidence.
 type Suspension struct {
-	Key    string    `json:"account"`
-	Since  time.Time `json:"since"`
-	Until  time.Time `json:"until,omitzero"` // zero: until released
-	Reason string    `json:"reason"`
-	By     string    `json:"by"` // "milterd" or the operator
+	Key      string          `json:"account"`
+	Since    time.Time       `json:"since"`
+	Until    time.Time       `json:"until,omitzero"` // zero: until released
+	Reason   string          `json:"reason"`
+	By       string          `json:"by"` // "milterd" or the operator
+	Evidence []Undeliverable `json:"evidence,omitempty"`
+
 	// Signal is what milterd suspended the account for: "undeliverable"
 	// (also when empty, as recorded before there were others), or a
-	// signal of spread.go; Evidence or Sightings hold what crossed it.
-	Signal    string          `json:"signal,omitempty"`
-	Evidence  []Undeliverable `json:"evidence,omitempty"`
-	Sightings []Sighting      `json:"sightings,omitempty"`
+	// signal of spread.go, whose evidence is in Sightings.
+	Signal    string     `json:"signal,omitempty"`
+	Sightings []Sighting `json:"sightings,omitempty"`
 }
 
 // Active reports whether the suspension is in force at now.
