@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"outguard/clamd"
 	"outguard/config"
+	"outguard/geoip"
 	"outguard/limits"
 	"outguard/metrics"
 	"outguard/milter"
 	"outguard/policy"
 	"outguard/quarantine"
 	"outguard/rules"
+	"outguard/spam"
 	"time"
 )
 
@@ -126,6 +128,19 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			return nil
 		}
 	}
+	if sp := cfg.Spam; sp != nil {
+		actions := map[string]policy.Action{}
+		for k, a := range sp.Actions {
+			actions[k] = policy.Action(a)
+		}
+		opt := spam.Options{URL: sp.URL, Timeout: time.Duration(sp.Timeout), Actions: actions, Log: log}
+		if b.limits != nil {
+			opt.Counter = b.limits // spam_per_hour
+		}
+		chk := spam.New(opt)
+		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(sp.OnError)})
+		b.probes["spam"] = chk.Ping
+	}
 	pipeline := policy.NewPipeline(log, entries...)
 	st := &milter.State{
 		Pipeline:         pipeline,
@@ -178,6 +193,12 @@ func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engin
 	eng, err := limits.NewEngineFromConfig(cfg, store, log)
 	if err == nil && res != nil {
 		eng.Observer = res.Metrics
+	}
+	if g := cfg.GeoIP; err == nil && g != nil {
+		var db *geoip.DB
+		if db, err = geoip.Open(geoip.Options{CountryDB: g.CountryDB, ASNDB: g.ASNDB}); err == nil {
+			eng.Geo = db // countries_per_hour, asns_per_hour
+		}
 	}
 	return eng, err
 }
