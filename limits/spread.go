@@ -59,6 +59,19 @@ func Network(a netip.Addr) netip.Prefix {
 	return p
 }
 
+// HourWindow is the first instant of the hour window ending at now: the
+// first of its 60 minute buckets, as the rate limits count.
+func HourWindow(now time.Time) time.Time {
+	fm, _ := windowStart(now)
+	return time.Unix(fm*60, 0)
+}
+
+// Signals are the signals of spread.go, in the order they are shown.
+var Signals = []string{SignalNetworks, SignalCountries, SignalASNs, SignalSpam}
+
+// Threshold is the limit of a signal; 0 is off.
+func (l Limits) Threshold(signal string) int { return l.threshold(signal) }
+
 // threshold is the limit of a signal: more than this many in an hour
 // suspend; 0 is off.
 func (l Limits) threshold(signal string) int {
@@ -154,8 +167,7 @@ func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail st
 // another session or host suspended the account first, the one in force
 // stands and nobody is told twice.
 func (e *Engine) suspendOn(ctx context.Context, key, signal string, n, limit int, now time.Time) (*Suspension, error) {
-	fm, _ := windowStart(now)
-	since := time.Unix(fm*60, 0).Add(-time.Millisecond) // the window's first minute, inclusive
+	since := HourWindow(now).Add(-time.Millisecond) // the window's first minute, inclusive
 	if acked, err := e.Store.Acknowledged(ctx, key); err != nil {
 		return nil, err
 	} else if acked.After(since) {
