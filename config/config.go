@@ -269,7 +269,7 @@ func (l *Limits) setDefaults() {
 			// customer pattern there comes near them, every botnet login
 			// crosses them.
 			NetworksPerHour:  intp(12),
-			CountriesPerHour: intp(3),
+			CountriesPerHour: intp(4),
 			ASNsPerHour:      intp(6),
 			SpamPerHour:      intp(10),
 		},
