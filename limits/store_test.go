@@ -306,8 +306,15 @@ func TestSightings(t *testing.T) {
 			if err != nil || n[limits.SignalNetworks] != 1 || n[limits.SignalCountries] != 0 {
 				t.Errorf("after unsuspend: %v %v", n, err)
 			}
-			if err := st.Purge(ctx, now.Add(8*24*time.Hour)); err != nil {
+			// Retention: 7 days; what is older is gone after a purge (SQL)
+			// or the account's next sighting (Redis).
+			week := now.Add(8 * 24 * time.Hour)
+			if err := st.Purge(ctx, week); err != nil {
 				t.Fatal(err)
+			}
+			st.Sight(ctx, "alice", []limits.Sighting{net("203.0.113.0/24", week)}, week)
+			if got, err := st.Sightings(ctx, "alice", time.Time{}); err != nil || len(got) != 1 || !got[0].Last.Equal(week) {
+				t.Errorf("after 8 days: %+v %v", got, err)
 			}
 		})
 	}
