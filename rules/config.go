@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/mimewalk"
 	"outguard/policy"
-	"outguard/scanner"
 )
 
 // NewEngineFromConfig compiles cfg's YARA rules into an engine with cfg's
@@ -31,9 +31,9 @@ func NewEngineFromConfig(cfg *config.Config, log *slog.Logger) (*Engine, error) 
 
 // WalkLimits are the limits of the MIME walk cfg gives (the defaults
 // without a rules section): the scan and the quarantine review walk alike.
-func WalkLimits(cfg *config.Config) scanner.Limits {
+func WalkLimits(cfg *config.Config) mimewalk.Limits {
 	r := config.RulesOrDefault(cfg.Rules)
-	return scanner.Limits{
+	return mimewalk.Limits{
 		MaxDepth: r.MaxDepth, MaxMembers: r.MaxMembers, MaxTotal: int64(r.MaxTotal), MaxRatio: int64(r.MaxRatio),
 		MaxPart: int64(r.MaxPart), MemoryLimit: int64(cfg.Spool.MemoryLimit), SpoolDir: cfg.Spool.Dir,
 	}

@@ -99,7 +99,7 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", it.Path, it.ContentType, orDash(it.Filename), it.Size, strings.Join(hits, ", "))
 			}
 			tw.Flush()
-			for _, f := range res.Findings {
+			for _, f := range res.Anomalies {
 				fmt.Fprintf(out, "  finding: %s at %s: %s\n", f.Kind, f.Path, f.Detail)
 			}
 			for _, n := range notes {
