@@ -17,14 +17,14 @@ import (
 	"outguard/config"
 	"outguard/mimewalk"
 	"outguard/quarantine"
-	"outguard/rules"
+	"outguard/setup"
 )
 
 func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
 	if cfg.Quarantine == nil {
 		return errors.New("the config has no quarantine section")
 	}
-	q, err := quarantine.OpenConfig(ctx, cfg)
+	q, err := setup.OpenQuarantine(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if len(pos) != 1 {
 			return usageError("quarantine show takes one id")
 		}
-		return showEntry(ctx, q, pos[0], rules.WalkLimits(cfg), *asJSON, out)
+		return showEntry(ctx, q, pos[0], setup.WalkLimits(cfg), *asJSON, out)
 	case "raw":
 		if len(pos) != 1 {
 			return usageError("quarantine raw takes one id")

@@ -1,4 +1,4 @@
-package rules
+package setup
 
 import (
 	"fmt"
@@ -8,20 +8,21 @@ import (
 	"outguard/config"
 	"outguard/mimewalk"
 	"outguard/policy"
+	"outguard/rules"
 )
 
-// NewEngineFromConfig compiles cfg's YARA rules into an engine with cfg's
-// limits and actions: milterd and `milterctl rules test` scan alike.
-func NewEngineFromConfig(cfg *config.Config, log *slog.Logger) (*Engine, error) {
+// RulesEngine compiles cfg's YARA rules into an engine with cfg's limits
+// and actions: milterd and `milterctl rules test` scan alike.
+func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
 	r := cfg.Rules
-	set, err := Compile(r.Dir)
+	set, err := rules.Compile(r.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	for _, w := range set.Warnings {
 		log.Warn("rules: " + w)
 	}
-	eng := NewEngine(set)
+	eng := rules.NewEngine(set)
 	eng.Timeout = time.Duration(r.Timeout)
 	eng.OnLimit, eng.OnMalformed = policy.Action(r.OnLimit), policy.Action(r.OnMalformed)
 	eng.Log = log
