@@ -1,4 +1,4 @@
-package rules_test
+package e2e
 
 import (
 	"archive/zip"
