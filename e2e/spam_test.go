@@ -33,7 +33,7 @@ func TestSpamVerdictsSuspend(t *testing.T) {
 			yaml := fmt.Sprintf(`trusted_networks: [127.0.200.0/24]
 header: {detail: %s}
 spam: {url: %q, on_error: tempfail}
-`, detail, rs.URL) + storeYAML(t, kind, `  contact: abuse@isp.test
+`, detail, rs.URL) + spreadStoreYAML(t, kind, `  contact: abuse@isp.test
   trusted_key: header
   trusted_header: X-Webmail-User
   default: {spam_per_hour: 2}

@@ -62,7 +62,7 @@ func TestGeoSpreadSuspends(t *testing.T) {
 		"127.0.5.0/24": asn(64501), "127.0.6.0/24": asn(64502),
 	})
 	yaml := fmt.Sprintf("trusted_networks: [192.0.2.0/24]\ngeoip: {country_db: %q, asn_db: %q}\n", cdb, adb) +
-		storeYAML(t, "sqlite", "  default: {networks_per_hour: 0, countries_per_hour: 2, asns_per_hour: 2}\n")
+		spreadStoreYAML(t, "sqlite", "  default: {networks_per_hour: 0, countries_per_hour: 2, asns_per_hour: 2}\n")
 	s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{})
 	send := func(from, user, pass string) string {
 		c := harness.DialFrom(t, s.Postfix.Addr(), from, user, pass)

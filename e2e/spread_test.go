@@ -1,5 +1,3 @@
-// Package e2e holds the end-to-end tests that drive several real
-// components: Postfix, milterd's wiring, the stores, rspamd.
 package e2e
 
 import (
@@ -19,10 +17,10 @@ import (
 // spreadStores are the three stores the signals must hold on.
 var spreadStores = []string{"sqlite", "redis", "postgres"}
 
-// storeYAML starts the store of kind (sqlite: the default, in state_dir)
+// spreadStoreYAML starts the store of kind (sqlite: the default, in state_dir)
 // and returns the config lines for it, limitLines going into the limits
 // section.
-func storeYAML(t *testing.T, kind, limitLines string) string {
+func spreadStoreYAML(t *testing.T, kind, limitLines string) string {
 	switch kind {
 	case "sqlite":
 		return "limits:\n  store: sqlite\n" + limitLines
@@ -50,7 +48,7 @@ func TestLoginSpreadSuspends(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			alerts := filepath.Join(harness.Dir(t, "alerts"), "alerts")
-			yaml := "trusted_networks: [127.0.200.0/24]\n" + storeYAML(t, kind, fmt.Sprintf(`  contact: abuse@isp.test
+			yaml := "trusted_networks: [127.0.200.0/24]\n" + spreadStoreYAML(t, kind, fmt.Sprintf(`  contact: abuse@isp.test
   alert: {command: [sh, -c, 'cat >> "$0"; echo >> "$0"', %q]}
   default: {networks_per_hour: 3}
 `, alerts))
@@ -119,15 +117,4 @@ func TestLoginSpreadSuspends(t *testing.T) {
 			}
 		})
 	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		if ok() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
