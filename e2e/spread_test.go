@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,11 @@ func TestLoginSpreadSuspends(t *testing.T) {
 			})
 			if a.Event != "suspended" || a.Signal != limits.SignalNetworks || a.Account != harness.User || len(a.Suspension.Sightings) != 4 {
 				t.Errorf("alert %+v", a)
+			}
+			rec := httptest.NewRecorder()
+			res.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			if !strings.Contains(rec.Body.String(), "\noutguard_suspensions_total 1\n") {
+				t.Errorf("the suspension is not in outguard_suspensions_total")
 			}
 			// bob's one network, and nothing of the relay's.
 			evs, _ := res.Store.Sightings(ctx, "bob", time.Now().Add(-time.Hour))

@@ -31,6 +31,7 @@ type Engine struct {
 // Observer learns of undeliverable recipients counted and suspensions.
 type Observer interface {
 	Undeliverable(source string, n int, suspended bool)
+	Suspended(signal string) // login spread or spam (spread.go)
 	MaillogLag(bytes int64)
 }
 

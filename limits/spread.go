@@ -199,6 +199,9 @@ func (e *Engine) suspendOn(ctx context.Context, key, signal string, n, limit int
 	}
 	e.Log.Warn("account suspended", "account", key, "signal", signal, "reason", s.Reason, "until", s.Until)
 	e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: signal, Suspension: &s})
+	if e.Observer != nil {
+		e.Observer.Suspended(signal)
+	}
 	return &s, nil
 }
 
