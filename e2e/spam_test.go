@@ -22,7 +22,7 @@ const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 // message is stamped without rspamd's score unless header.detail is full.
 func TestSpamVerdictsSuspend(t *testing.T) {
 	t.Parallel()
-	rs := harness.StartRspamd(t)
+	rs := harness.StartRspamd(t, nil)
 	for _, kind := range spreadStores {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()

@@ -32,6 +32,14 @@ func tx(id, body string) *policy.Transaction {
 	}
 }
 
+// raw is a transaction of a message with the given Message-ID and Date
+// lines (CRLF), for a score rspamd's stock rules make predictable.
+func raw(id, lines string) *policy.Transaction {
+	t := tx(id, "")
+	t.Message = bytes.NewReader([]byte("From: <alice@customer.test>\r\nTo: <x@remote.test>\r\nSubject: lunch\r\n" + lines + "\r\nHi Bob, lunch tomorrow?\r\n"))
+	return t
+}
+
 // counter records what the check counted; err is returned to it.
 type counter struct {
 	mu      sync.Mutex
@@ -55,9 +63,12 @@ func newCheck(url string, c spam.Counter, actions map[string]policy.Action, time
 	return spam.New(spam.Options{URL: url, Timeout: timeout, Actions: actions, Counter: c, Log: slog.New(slog.DiscardHandler)})
 }
 
-// Against Debian's rspamd with its stock rules.
+// Against Debian's rspamd with its stock rules, and thresholds low enough
+// for small test messages to get each action: a well-formed message none
+// (-0.1), one whose Message-ID is not a domain's add header (0.4), one
+// without a Date too rewrite subject (1.4); GTUBE is reject.
 func TestRspamd(t *testing.T) {
-	rs := harness.StartRspamd(t)
+	rs := harness.StartRspamd(t, map[string]string{"local.d/actions.conf": "add_header = 0.3;\nrewrite_subject = 1.2;\n"})
 	ctx := context.Background()
 
 	t.Run("gtube rejected and counted", func(t *testing.T) {
@@ -85,13 +96,31 @@ func TestRspamd(t *testing.T) {
 
 	t.Run("clean accepted, not counted", func(t *testing.T) {
 		c := &counter{}
-		tr := tx("c1", "Hi Bob, lunch tomorrow at noon?")
+		tr := raw("c1", "Message-ID: <c1@client.example.net>\r\nDate: Mon, 30 Nov 2026 08:00:00 +0000\r\n")
 		v, err := newCheck(rs.URL, c, defaults(), 20*time.Second).CheckMessage(ctx, tr)
 		if err != nil || v.Action != policy.Accept || len(c.counted) != 0 {
 			t.Fatalf("verdict %+v %v, counted %v", v, err, c.counted)
 		}
 		if st := tr.Stamps(); len(st) != 1 || !strings.HasPrefix(st[0], "rspamd no action ") {
 			t.Errorf("notes %v", st)
+		}
+	})
+
+	t.Run("add header accepted and counted", func(t *testing.T) {
+		c := &counter{}
+		tr := raw("a1", "Message-ID: <a1@client>\r\nDate: Mon, 30 Nov 2026 08:00:00 +0000\r\n")
+		v, err := newCheck(rs.URL, c, defaults(), 20*time.Second).CheckMessage(ctx, tr)
+		if err != nil || v.Action != policy.Accept || len(c.counted) != 1 || c.counted[0] != "a1 rspamd add header 0.40/15.00" {
+			t.Fatalf("verdict %+v %v, counted %v", v, err, c.counted)
+		}
+	})
+
+	t.Run("rewrite subject quarantined and counted", func(t *testing.T) {
+		c := &counter{}
+		tr := raw("r1", "Message-ID: <r1@client>\r\n")
+		v, err := newCheck(rs.URL, c, defaults(), 20*time.Second).CheckMessage(ctx, tr)
+		if err != nil || v.Action != policy.Quarantine || len(v.Findings) != 1 || len(c.counted) != 1 || c.counted[0] != "r1 rspamd rewrite subject 1.40/15.00" {
+			t.Fatalf("verdict %+v %v, counted %v", v, err, c.counted)
 		}
 	})
 

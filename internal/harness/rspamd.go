@@ -24,8 +24,9 @@ type Rspamd struct {
 // ports, no proxy, and DNS pointed at a closed loopback port so that no
 // rule reaches outside the machine. It is stopped by PID (its process
 // group: the workers too) at cleanup. rspamd takes about 20 s to be
-// ready: start one per test and share it.
-func StartRspamd(t T) *Rspamd {
+// ready: start one per test and share it. local adds files to
+// LOCAL_CONFDIR (e.g. "local.d/actions.conf": thresholds).
+func StartRspamd(t T, local map[string]string) *Rspamd {
 	t.Helper()
 	Require(t, "rspamd")
 	dir := Dir(t, "rspamd")
@@ -36,6 +37,9 @@ func StartRspamd(t T) *Rspamd {
 		"override.d/worker-proxy.inc":      "count = 0;\n",
 		"local.d/options.inc":              "dns { nameserver = [\"127.0.0.1:1\"]; timeout = 0.2s; retransmits = 1; }\n",
 		"local.d/logging.inc":              "level = \"info\";\n",
+	}
+	for name, text := range local {
+		files[name] = text
 	}
 	for _, sub := range []string{"local.d", "override.d", "db", "run", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
