@@ -233,3 +233,29 @@ func TestMisbehavingServer(t *testing.T) {
 		t.Fatalf("nothing listening: %v", err)
 	}
 }
+
+// rspamd's soft reject (its rate limits, greylisting) and greylist are not
+// spam: their verdicts apply (tempfail, accept), nothing is counted. rspamd
+// gives them only with its Redis-backed modules, so a server answers them.
+func TestDelaysAreNotSpam(t *testing.T) {
+	for action, want := range map[string]policy.Action{"soft reject": policy.Tempfail, "greylist": policy.Accept} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Write([]byte(`{"action":"` + action + `","score":5,"required_score":15}`))
+		})}
+		go srv.Serve(ln)
+		c := &counter{}
+		v, err := newCheck("http://"+ln.Addr().String(), c, defaults(), 2*time.Second).CheckMessage(context.Background(), tx("d", "body"))
+		srv.Close()
+		if err != nil || v.Action != want || len(c.counted) != 0 {
+			t.Errorf("%s: %+v %v, counted %v", action, v, err, c.counted)
+		}
+		if want == policy.Tempfail && (v.Code != 451 || !strings.Contains(v.Text, "try again later")) {
+			t.Errorf("%s: reply %d %q", action, v.Code, v.Text)
+		}
+	}
+}
