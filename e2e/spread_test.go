@@ -124,3 +124,35 @@ func TestLoginSpreadSuspends(t *testing.T) {
 		})
 	}
 }
+
+// Two smarthosts on one shared store: the networks an account logs in
+// from through either count together; the login that crosses the limit
+// is refused on whichever host it arrives, and the other refuses the
+// account next.
+func TestLoginSpreadAcrossFleet(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"redis", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			yaml := "trusted_networks: [192.0.2.0/24]\n" + spreadStoreYAML(t, kind, "  default: {networks_per_hour: 3}\n")
+			a, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+			b, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+			send := func(s *harness.Stack, from string) string {
+				c := harness.DialFrom(t, s.Postfix.Addr(), from, harness.User, harness.Pass)
+				defer c.Quit()
+				return harness.Reply(c.Send("alice@customer.test", []string{"x@remote.test"}, spreadMsg("from "+from)).Err)
+			}
+			for i, s := range []*harness.Stack{a, b, a} {
+				if got := send(s, fmt.Sprintf("127.0.%d.1", 11+i)); got != "250" {
+					t.Fatalf("network %d of 3: %q", i+1, got)
+				}
+			}
+			if got := send(b, "127.0.14.1"); !strings.HasPrefix(got, "451 4.7.1 Account suspended for logins from too many places") {
+				t.Fatalf("4th network, on host b: %q", got)
+			}
+			if got := send(a, "127.0.11.1"); !strings.HasPrefix(got, "451 4.7.1 Account suspended") {
+				t.Fatalf("host a after the suspension on host b: %q", got)
+			}
+		})
+	}
+}
