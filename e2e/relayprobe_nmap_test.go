@@ -1,4 +1,4 @@
-package probe_test
+package e2e
 
 import (
 	"context"

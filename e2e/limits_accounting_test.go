@@ -1,4 +1,4 @@
-package limits_test
+package e2e
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package quarantine_test
+package e2e
 
 import (
 	"context"
