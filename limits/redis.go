@@ -347,8 +347,7 @@ func (r *Redis) Purge(context.Context, time.Time) error { return nil }
 // sightScript records sightings and counts them (spread.go). Keys: a sorted
 // set per signal, og:sig:{account}:{signal} (value -> last seen ms), and
 // og:sigv:{account} (hash signal NUL value -> "first:last:detail").
-// KEYS the four sets (SignalNetworks, SignalCountries, SignalASNs,
-// SignalSpam), the hash, og:ack; ARGV window start ms, account, retention
+// KEYS the four sets (in the order of Signals), the hash, og:ack; ARGV window start ms, account, retention
 // cutoff ms, then (set index, value, first ms, last ms, detail) tuples.
 // Returns the count in each set since max(window start, acknowledgement).
 var sightScript = redis.NewScript(`
@@ -378,19 +377,16 @@ end
 redis.call('PEXPIRE', KEYS[5], 604800000)
 return out`)
 
-// sigSignals are the signals in the order of sightScript's sets.
-var sigSignals = []string{SignalNetworks, SignalCountries, SignalASNs, SignalSpam}
-
 func sigKeys(k string) []string {
 	keys := make([]string, 0, 6)
-	for _, s := range sigSignals {
+	for _, s := range Signals {
 		keys = append(keys, "og:sig:"+k+":"+s)
 	}
 	return append(keys, "og:sigv:"+k, ackKey)
 }
 
 func sigIndex(signal string) int {
-	for i, s := range sigSignals {
+	for i, s := range Signals {
 		if s == signal {
 			return i + 1
 		}
@@ -415,7 +411,7 @@ func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.T
 	n := map[string]int{}
 	for i, c := range v {
 		if c > 0 {
-			n[sigSignals[i]] = int(c)
+			n[Signals[i]] = int(c)
 		}
 	}
 	return n, nil
@@ -424,7 +420,7 @@ func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.T
 func (r *Redis) Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error) {
 	keys := sigKeys(key)
 	var out []Sighting
-	for i, sig := range sigSignals {
+	for i, sig := range Signals {
 		vals, err := r.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keys[i], Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
 		if err != nil {
 			return nil, err

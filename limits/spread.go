@@ -69,12 +69,9 @@ func HourWindow(now time.Time) time.Time {
 // Signals are the signals of spread.go, in the order they are shown.
 var Signals = []string{SignalNetworks, SignalCountries, SignalASNs, SignalSpam}
 
-// Threshold is the limit of a signal; 0 is off.
-func (l Limits) Threshold(signal string) int { return l.threshold(signal) }
-
-// threshold is the limit of a signal: more than this many in an hour
-// suspend; 0 is off.
-func (l Limits) threshold(signal string) int {
+// Threshold is the limit of a signal: more than this many in an hour
+// suspend (undeliverable recipients: this many); 0 is off.
+func (l Limits) Threshold(signal string) int {
 	switch signal {
 	case SignalNetworks:
 		return l.NetworksPerHour
@@ -123,7 +120,7 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 		return nil, err
 	}
 	for _, sig := range spreadSignals {
-		if l := lim.threshold(sig); l > 0 && n[sig] > l {
+		if l := lim.Threshold(sig); l > 0 && n[sig] > l {
 			return e.suspendOn(ctx, key, sig, n[sig], l, now)
 		}
 	}
