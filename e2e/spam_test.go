@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +103,55 @@ func headerOf(msg, name string) string {
 		}
 	}
 	return ""
+}
+
+// rspamd unreachable or silent, through Postfix: on_error decides
+// (tempfail: the client retries; accept: delivered, stamped as not fully
+// checked), and a silent rspamd costs at most the message deadline.
+func TestSpamOnError(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + closed.Addr().String()
+	closed.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	for name, c := range map[string]struct {
+		yaml, want string
+		max        time.Duration
+	}{
+		"down, tempfail":   {fmt.Sprintf("spam: {url: %q, on_error: tempfail}\n", closedURL), "451 4.7.1 Temporary failure in outbound message checks, try again later", 10 * time.Second},
+		"down, accept":     {fmt.Sprintf("spam: {url: %q, on_error: accept}\n", closedURL), "250", 10 * time.Second},
+		"silent, deadline": {fmt.Sprintf("message_timeout: 2s\nspam: {url: %q, timeout: 1m, on_error: tempfail}\n", "http://"+silent.Addr().String()), "451 4.7.1 Temporary failure in outbound message checks, try again later", 8 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, _, _ := harness.ConfigStack(t, c.yaml, harness.MTAConfig{})
+			start := time.Now()
+			r := s.Dial(t).Send("alice@customer.test", []string{"x@remote.test"}, harness.Msg("alice@customer.test", "x@remote.test", "hi", "hi"))
+			if got := harness.Reply(r.Err); !strings.HasPrefix(got, c.want) || time.Since(start) > c.max {
+				t.Fatalf("%q after %v, want %q within %v", got, time.Since(start), c.want, c.max)
+			}
+			if c.want == "250" {
+				if stamp := headerOf(string(s.Sink.Wait(t, 1, 20*time.Second)[0].Data), "X-Outguard"); stamp != "accepted, not fully checked" {
+					t.Errorf("stamp %q", stamp)
+				}
+			}
+		})
+	}
 }
