@@ -30,14 +30,15 @@ func TestReplayShort(t *testing.T) {
 	}
 }
 
-// The short form of the spread replay: 300 accounts on each store. No
+// The short form of the spread replay: 200 accounts on each store (and on
+// SQLite without GeoIP). No
 // normal account is suspended, every botnet account is, at or after (never
 // before) the login that crosses a limit.
 func TestSpreadReplayShort(t *testing.T) {
 	for _, kind := range []string{"sqlite", "redis", "postgres", "sqlite-nogeo"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			r := RunSpread(t, strings.TrimSuffix(kind, "-nogeo"), 300, 7, !strings.HasSuffix(kind, "-nogeo"))
+			r := RunSpread(t, strings.TrimSuffix(kind, "-nogeo"), 200, 7, !strings.HasSuffix(kind, "-nogeo"))
 			if len(r.False) > 0 || len(r.Early) > 0 {
 				t.Errorf("false suspensions: %v; early: %v", r.False, r.Early)
 			}
