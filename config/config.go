@@ -415,6 +415,8 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	}
 	if g := c.GeoIP; g != nil && g.CountryDB == "" && g.ASNDB == "" {
 		return bad("geoip", "names no database (country_db, asn_db)")
+	} else if g != nil && c.Limits == nil {
+		return bad("geoip", "is used by limits (countries_per_hour, asns_per_hour) only: there is no limits section")
 	}
 	if m := c.Metrics; m != nil {
 		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
