@@ -38,13 +38,13 @@ func talk(c *Canary, in string) string {
 }
 
 func TestCanarySession(t *testing.T) {
-	c := NewCanary("canary.test", "", slog.New(slog.DiscardHandler))
-	tok1, tok2 := newToken(), newToken()
+	c := NewCanary("canary.test", nil, slog.New(slog.DiscardHandler))
+	tok1, tok2 := c.Key.NewToken(), c.Key.NewToken()
 	out := talk(c, "GET http://canary.test/"+tok1+" HTTP/1.0\r\nHost: x\r\n\r\n"+
 		"EHLO relay.example\r\nMAIL FROM:<>\r\nRCPT TO:<"+tok2+"@canary.test>\r\nDATA\r\n"+
 		"Received: from probe (probe [192.0.2.9])\r\n\tby relay.example; Sat, 28 Nov 2026 11:00:00 +0000\r\n"+
 		"Subject: x\r\n\r\n..a dot-stuffed line\r\n.\r\nQUIT\r\n")
-	if !strings.HasPrefix(out, "220 canary.test ESMTP relayprobe canary "+c.Secret) || !strings.Contains(out, "221 ") {
+	if !strings.HasPrefix(out, "220 canary.test ESMTP relayprobe canary rpk") || !c.Key.proofIn(out) || !strings.Contains(out, "221 ") {
 		t.Fatalf("session:\n%s", out)
 	}
 	a1, _ := c.Arrivals(context.Background(), tok1)
@@ -59,7 +59,7 @@ func TestCanarySession(t *testing.T) {
 	// nothing to one that does not.
 	srv := httptest.NewServer(c)
 	defer srv.Close()
-	got, err := remoteCanary{srv.URL, c.Secret}.Arrivals(context.Background(), tok2)
+	got, err := remoteCanary{srv.URL, string(c.Key)}.Arrivals(context.Background(), tok2)
 	if err != nil || len(got) != 1 || got[0].Via != "mail" {
 		t.Errorf("api: %+v %v", got, err)
 	}
@@ -74,7 +74,7 @@ func FuzzCanarySession(f *testing.F) {
 	f.Add([]byte("POST http://x/ HTTP/1.0\r\n\r\nEHLO rp0123456789abcdef0123\r\n"))
 	f.Add([]byte("DATA\r\n" + strings.Repeat("x", 5000) + "\r\n.\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c := NewCanary("canary.test", "s", slog.New(slog.DiscardHandler))
+		c := NewCanary("canary.test", Key("s"), slog.New(slog.DiscardHandler))
 		out := talk(c, string(in))
 		if !strings.HasPrefix(out, "220 ") {
 			t.Fatalf("no banner: %q", out)
@@ -116,7 +116,7 @@ func TestCompare(t *testing.T) {
 		Findings: []Finding{
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Confirmed}, // now confirmed: new
 		}}
-	d := Compare(prev, cur)
+	d := Compare([]*Scan{prev}, cur)
 	// 192.0.2.1 was scanned again and is closed: fixed. 192.0.2.3 was not
 	// scanned again: neither fixed nor anything else.
 	if len(d.New) != 1 || d.New[0].Target != "192.0.2.2:3128" || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
@@ -156,7 +156,7 @@ func TestXARF(t *testing.T) {
 			t.Errorf("missing %s", k)
 		}
 	}
-	if r["category"] != "vulnerability" || r["type"] != "open" || r["source_identifier"] != "192.0.2.1" || r["source_port"] != 25.0 {
+	if r["category"] != "vulnerability" || r["type"] != "open_service" || r["source_identifier"] != "192.0.2.1" || r["source_port"] != 25.0 {
 		t.Errorf("report: %s", lines[0])
 	}
 	ev := r["evidence"].([]any)[0].(map[string]any)

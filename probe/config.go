@@ -28,6 +28,10 @@ type Config struct {
 	Rate        float64         `yaml:"rate"` // connection attempts per second, all targets together
 	Concurrency int             `yaml:"concurrency"`
 	Timeouts    Timeouts        `yaml:"timeouts"`
+	// A relay that defers a recipient (4xx, greylisting) is asked again
+	// this much later, once.
+	GreylistRetry config.Duration `yaml:"greylist_retry"`
+	Health        Health          `yaml:"health"`
 	HELO        string          `yaml:"helo"`
 	Source      string          `yaml:"source"` // source address of every probe; "": the system's choice
 	InfoURL     string          `yaml:"info_url"`
@@ -43,7 +47,7 @@ type CanaryConfig struct {
 	Listen    string          `yaml:"listen"`     // run our own during the scan; "": an external one
 	Address   string          `yaml:"address"`    // host:port the scanned hosts reach it at
 	Domain    string          `yaml:"domain"`     // relay tests send to TOKEN@domain; its MX is the canary
-	Secret    string          `yaml:"secret"`     // in the banner; shared with an external canary
+	Secret    string          `yaml:"secret"`     // an external canary's key and API bearer token, shared with it
 	API       string          `yaml:"api"`        // an external canary's API, http://host:port
 	APIListen string          `yaml:"api_listen"` // relayprobe canary: where it answers scanners
 	Wait      config.Duration `yaml:"wait"`       // after the last probe, for relayed mail to arrive
@@ -60,7 +64,18 @@ type Ports struct {
 type Timeouts struct {
 	Connect config.Duration `yaml:"connect"`
 	Reply   config.Duration `yaml:"reply"` // a banner, a reply, a proxy's answer
-	Scan    config.Duration `yaml:"scan"`  // the whole scan; 0: none
+	// One connection, all its steps together (connect, every reply,
+	// header lines, prompts).
+	Connection config.Duration `yaml:"connection"`
+	Scan       config.Duration `yaml:"scan"` // the whole scan; 0: none
+}
+
+// Health is when a scan is unhealthy: its silence then says nothing, and
+// it never declares anything fixed.
+type Health struct {
+	// Above this share of unreachable targets (0..1), the scanner's own
+	// network is suspect (lost uplink, a firewall in front of it).
+	MaxUnreachable float64 `yaml:"max_unreachable"`
 }
 
 // Reporter names the ISP in X-ARF reports.
@@ -81,7 +96,10 @@ func Default() *Config {
 		},
 		Rate:        200,
 		Concurrency: 256,
-		Timeouts:    Timeouts{Connect: config.Duration(5 * time.Second), Reply: config.Duration(15 * time.Second)},
+		Timeouts: Timeouts{Connect: config.Duration(5 * time.Second), Reply: config.Duration(15 * time.Second),
+			Connection: config.Duration(2 * time.Minute), Scan: config.Duration(6 * time.Hour)},
+		GreylistRetry: config.Duration(5 * time.Minute),
+		Health:        Health{MaxUnreachable: 0.9},
 		StateDir:    "/var/lib/relayprobe",
 		Progress:    256,
 		Log:         config.Log{Format: "text", Level: "info"},
@@ -138,8 +156,20 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	if c.Concurrency < 1 {
 		return bad("concurrency", "must be at least 1")
 	}
-	if c.Timeouts.Connect <= 0 || c.Timeouts.Reply <= 0 {
-		return bad("timeouts", "connect and reply must be above 0: a tarpit must end")
+	if c.Timeouts.Connect <= 0 || c.Timeouts.Reply <= 0 || c.Timeouts.Connection <= 0 {
+		return bad("timeouts", "connect, reply and connection must be above 0: a tarpit must end")
+	}
+	if c.Timeouts.Connection < c.Timeouts.Connect+c.Timeouts.Reply {
+		return bad("timeouts.connection", "must be at least connect + reply (%v): a connection must get its greeting", time.Duration(c.Timeouts.Connect+c.Timeouts.Reply))
+	}
+	if c.GreylistRetry <= 0 {
+		return bad("greylist_retry", "must be above 0")
+	}
+	if c.Timeouts.Scan > 0 && c.GreylistRetry+c.Canary.Wait >= c.Timeouts.Scan {
+		return bad("greylist_retry", "%v plus canary.wait %v must fit in timeouts.scan %v", time.Duration(c.GreylistRetry), time.Duration(c.Canary.Wait), time.Duration(c.Timeouts.Scan))
+	}
+	if c.Health.MaxUnreachable <= 0 || c.Health.MaxUnreachable > 1 {
+		return bad("health.max_unreachable", "want a share above 0, at most 1")
 	}
 	for key, ps := range map[string][]int{"ports.smtp": c.Ports.SMTP, "ports.proxy": c.Ports.Proxy, "ports.telnet": c.Ports.Telnet} {
 		for _, p := range ps {
@@ -162,6 +192,15 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		return bad("state_dir", "is required: scans are kept there for diff")
 	}
 	return nil
+}
+
+// CheckHost checks what only the host can tell: that it has the source
+// address and can bind it.
+func (c *Config) CheckHost() error {
+	if c.Source == "" {
+		return nil
+	}
+	return checkSource(netip.MustParseAddr(c.Source))
 }
 
 // Prefixes parses command-line targets: addresses or CIDR ranges.

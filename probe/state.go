@@ -3,6 +3,7 @@ package probe
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,10 +20,23 @@ type Scan struct {
 	Exclude  []netip.Prefix `json:"exclude"`
 	Ports    Ports          `json:"ports"`
 	Findings []Finding      `json:"findings"`
-	File     string         `json:"-"`
+	// Outcomes are the targets not tested to the end (unreachable,
+	// error); Counts has every state's count.
+	Outcomes []Outcome     `json:"outcomes,omitempty"`
+	Counts   map[string]int `json:"counts,omitempty"`
+	// Problems make the scan unhealthy: its closed targets say nothing.
+	Problems []string `json:"problems,omitempty"`
+	File     string   `json:"-"`
+
+	state map[string]string // open, unreachable and error targets, built on first use
 }
 
-// Save writes the scan to dir/scans/, atomically.
+// Healthy tells whether the scan can be trusted where it found nothing.
+func (sc *Scan) Healthy() bool { return len(sc.Problems) == 0 }
+
+// Save writes the scan to dir/scans/ so that a crash at any point leaves
+// either no file or the whole file: a temporary file, fsynced, renamed,
+// and the directory fsynced (the rename is durable).
 func (sc *Scan) Save(dir string) error {
 	d := filepath.Join(dir, "scans")
 	if err := os.MkdirAll(d, 0o750); err != nil {
@@ -33,30 +47,65 @@ func (sc *Scan) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o640); err != nil {
+	f, err := os.CreateTemp(d, ".scan-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a failure; gone after the rename
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o640); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return err
+	}
+	df, err := os.Open(d)
+	if err != nil {
+		return err
+	}
+	defer df.Close()
+	if err := df.Sync(); err != nil {
 		return err
 	}
 	sc.File = name
-	return os.Rename(tmp, name)
+	return nil
 }
 
-// LastScans returns the newest n scans of dir, newest first.
-func LastScans(dir string, n int) ([]*Scan, error) {
+// LastScans returns the newest n scans of dir, newest first. A file that
+// cannot be read or parsed (a crash of an older version, a full disk, a
+// careless edit) is skipped with a warning: it must not stop every later
+// scan.
+func LastScans(dir string, n int, log *slog.Logger) ([]*Scan, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "scans", "*.json"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(names)))
 	var out []*Scan
-	for _, name := range names[:min(n, len(names))] {
+	for _, name := range names {
+		if len(out) == n {
+			break
+		}
 		b, err := os.ReadFile(name)
 		if err != nil {
-			return nil, err
+			log.Warn("scan file skipped", "file", name, "err", err)
+			continue
 		}
 		var sc Scan
 		if err := json.Unmarshal(b, &sc); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			log.Warn("scan file skipped: damaged", "file", name, "err", err)
+			continue
 		}
 		sc.File = name
 		out = append(out, &sc)
@@ -64,7 +113,11 @@ func LastScans(dir string, n int) ([]*Scan, error) {
 	return out, nil
 }
 
-// covers reports whether the scan tested target (ip:port).
+// History is how many earlier scans diff and the alert look back in for
+// each target's last known state.
+const History = 400
+
+// covers reports whether the scan was asked to test target (ip:port).
 func (sc *Scan) covers(target string) bool {
 	ap, err := netip.ParseAddrPort(target)
 	if err != nil {
@@ -88,34 +141,84 @@ func (sc *Scan) covers(target string) bool {
 	return hasPort && in(sc.Targets) && !in(sc.Exclude)
 }
 
-// Diff is what changed between two scans.
-type Diff struct {
-	New   []Finding `json:"new"`   // open now, not before (or confirmed now, suspected before)
-	Fixed []Finding `json:"fixed"` // open before, tested again and closed now
+// knows reports whether the scan tells target's state: it has findings
+// there, or it is healthy, covered the target and tested it to the end
+// (found it closed).
+func (sc *Scan) knows(target string) bool {
+	if sc.state == nil {
+		sc.state = map[string]string{}
+		for _, o := range sc.Outcomes {
+			sc.state[o.Target] = o.State
+		}
+		for _, f := range sc.Findings {
+			sc.state[f.Target] = Open
+		}
+	}
+	switch sc.state[target] {
+	case Open:
+		return true
+	case "":
+		return sc.Healthy() && sc.covers(target)
+	}
+	return false // unreachable, error: not tested
 }
 
-// Compare diffs cur against prev. A finding absent from cur counts as
-// fixed only when cur tested its address and port.
-func Compare(prev, cur *Scan) Diff {
-	var d Diff
-	before := map[string]Finding{}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			before[f.Key()] = f
+// Diff is what changed since each target's last known state.
+type Diff struct {
+	New   []Finding `json:"new"`   // open now, not before (or confirmed now, suspected before)
+	Fixed []Finding `json:"fixed"` // open when last known, tested again and closed now
+	// Problems: the scan was unhealthy, and declared nothing fixed.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Compare diffs cur against the last known state of each target in
+// history (earlier scans, newest first): the newest scan that knows the
+// target (found it open, or tested it to the end in a healthy scan). A
+// narrow re-check thus updates only the targets it tested, and a target
+// that was unreachable keeps its earlier state. A finding counts as fixed
+// only when cur is healthy and tested its target to the end.
+func Compare(history []*Scan, cur *Scan) Diff {
+	d := Diff{Problems: cur.Problems}
+	// The last known findings of every target an earlier scan found open.
+	known := map[string]Finding{}
+	seen := map[string]bool{}
+	for _, h := range history {
+		for _, f := range h.Findings {
+			if seen[f.Target] {
+				continue
+			}
+			seen[f.Target] = true
+			for _, g := range history { // h at the latest
+				if g.knows(f.Target) {
+					for _, gf := range g.Findings {
+						if gf.Target == f.Target {
+							known[gf.Key()] = gf
+						}
+					}
+					break
+				}
+			}
 		}
 	}
 	now := map[string]bool{}
 	for _, f := range cur.Findings {
 		now[f.Key()] = true
-		if b, ok := before[f.Key()]; !ok || b.Result != f.Result && f.Result == Confirmed {
+		if b, ok := known[f.Key()]; !ok || b.Result != f.Result && f.Result == Confirmed {
 			d.New = append(d.New, f)
 		}
 	}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			if !now[f.Key()] && cur.covers(f.Target) {
-				d.Fixed = append(d.Fixed, f)
-			}
+	if !cur.Healthy() {
+		return d
+	}
+	keys := make([]string, 0, len(known))
+	for k := range known {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := known[k]
+		if !now[k] && cur.knows(f.Target) {
+			d.Fixed = append(d.Fixed, f)
 		}
 	}
 	return d
@@ -124,6 +227,12 @@ func Compare(prev, cur *Scan) Diff {
 // String is the diff for people.
 func (d Diff) String() string {
 	var b strings.Builder
+	for _, p := range d.Problems {
+		fmt.Fprintf(&b, "unhealthy  %s\n", p)
+	}
+	if len(d.Problems) > 0 {
+		b.WriteString("unhealthy  nothing is declared fixed by this scan\n")
+	}
 	for _, f := range d.New {
 		fmt.Fprintf(&b, "new    %s %s %s (%s)\n", f.Target, f.Service, f.Result, f.Test)
 	}
