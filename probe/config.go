@@ -32,14 +32,14 @@ type Config struct {
 	// this much later, once.
 	GreylistRetry config.Duration `yaml:"greylist_retry"`
 	Health        Health          `yaml:"health"`
-	HELO        string          `yaml:"helo"`
-	Source      string          `yaml:"source"` // source address of every probe; "": the system's choice
-	InfoURL     string          `yaml:"info_url"`
-	StateDir    string          `yaml:"state_dir"`
-	Progress    int             `yaml:"progress"` // a progress line every N addresses, on a terminal
-	Reporter    Reporter        `yaml:"reporter"`
-	Log         config.Log      `yaml:"log"`
-	Alert       config.Alert    `yaml:"alert"`
+	HELO          string          `yaml:"helo"`
+	Source        string          `yaml:"source"` // source address of every probe; "": the system's choice
+	InfoURL       string          `yaml:"info_url"`
+	StateDir      string          `yaml:"state_dir"`
+	Progress      int             `yaml:"progress"` // a progress line every N addresses, on a terminal
+	Reporter      Reporter        `yaml:"reporter"`
+	Log           config.Log      `yaml:"log"`
+	Alert         config.Alert    `yaml:"alert"`
 }
 
 // CanaryConfig is the SMTP listener the ISP controls that confirms findings.
@@ -100,10 +100,10 @@ func Default() *Config {
 			Connection: config.Duration(2 * time.Minute), Scan: config.Duration(6 * time.Hour)},
 		GreylistRetry: config.Duration(5 * time.Minute),
 		Health:        Health{MaxUnreachable: 0.9},
-		StateDir:    "/var/lib/relayprobe",
-		Progress:    256,
-		Log:         config.Log{Format: "text", Level: "info"},
-		Alert:       config.Alert{Timeout: config.Duration(10 * time.Second)},
+		StateDir:      "/var/lib/relayprobe",
+		Progress:      256,
+		Log:           config.Log{Format: "text", Level: "info"},
+		Alert:         config.Alert{Timeout: config.Duration(10 * time.Second)},
 	}
 }
 

@@ -22,7 +22,7 @@ type Scan struct {
 	Findings []Finding      `json:"findings"`
 	// Outcomes are the targets not tested to the end (unreachable,
 	// error); Counts has every state's count.
-	Outcomes []Outcome     `json:"outcomes,omitempty"`
+	Outcomes []Outcome      `json:"outcomes,omitempty"`
 	Counts   map[string]int `json:"counts,omitempty"`
 	// Problems make the scan unhealthy: its closed targets say nothing.
 	Problems []string `json:"problems,omitempty"`

@@ -109,6 +109,7 @@ func (c *conn) prompt(done func(string) bool) (string, error) {
 	}
 	return telnetText(b), nil
 }
+
 // telnetText drops telnet negotiation (RFC 854: IAC sequences) and keeps
 // the text.
 func telnetText(b []byte) string {
