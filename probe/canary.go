@@ -47,7 +47,8 @@ type Canary struct {
 	Key    Key // mints and checks tokens and banner proofs; an external canary's is its secret, the API's bearer token
 	Log    *slog.Logger
 
-	sessions  chan struct{} // a slot per session open at once
+	idle, maxSession time.Duration // canaryIdle, canarySession; shorter in tests
+	sessions         chan struct{} // a slot per session open at once
 	mu        sync.Mutex
 	arrivals  map[string][]Arrival
 	lastPrune time.Time
@@ -61,7 +62,8 @@ func NewCanary(domain string, key Key, log *slog.Logger) *Canary {
 		rand.Read(b[:])
 		key = Key(hex.EncodeToString(b[:])) // text: it is also the API's bearer token
 	}
-	return &Canary{Domain: domain, Key: key, Log: log, arrivals: map[string][]Arrival{}, sessions: make(chan struct{}, canaryMaxSessions)}
+	return &Canary{Domain: domain, Key: key, Log: log, arrivals: map[string][]Arrival{},
+		idle: canaryIdle, maxSession: canarySession, sessions: make(chan struct{}, canaryMaxSessions)}
 }
 
 // Key is the canary's secret. Tokens and the banner's proof are made with
@@ -183,7 +185,7 @@ func (c *Canary) session(nc net.Conn) {
 		peer = h
 	}
 	conn := &limitConn{Conn: nc, left: canaryMaxRead}
-	end := time.Now().Add(canarySession)
+	end := time.Now().Add(c.maxSession)
 	until := func(d time.Duration) time.Time {
 		if t := time.Now().Add(d); t.Before(end) {
 			return t
@@ -192,7 +194,7 @@ func (c *Canary) session(nc net.Conn) {
 	}
 	r := bufio.NewReaderSize(conn, canaryMaxLine)
 	reply := func(s string) bool {
-		conn.SetWriteDeadline(until(canaryIdle))
+		conn.SetWriteDeadline(until(c.idle))
 		_, err := conn.Write([]byte(s + "\r\n"))
 		return err == nil
 	}
@@ -201,7 +203,7 @@ func (c *Canary) session(nc net.Conn) {
 	}
 	var envelope []string // tokens of this transaction's envelope
 	for commands := 0; commands < 1000; commands++ {
-		conn.SetReadDeadline(until(canaryIdle))
+		conn.SetReadDeadline(until(c.idle))
 		line, err := readLine(r)
 		if err != nil {
 			return
@@ -230,7 +232,7 @@ func (c *Canary) session(nc net.Conn) {
 			if !reply("354 End data with <CR><LF>.<CR><LF>") {
 				return
 			}
-			conn.SetReadDeadline(until(canaryIdle))
+			conn.SetReadDeadline(until(c.idle))
 			body, received, err := readData(r)
 			switch {
 			case errors.Is(err, errTooBig):
@@ -262,10 +264,14 @@ func (c *Canary) session(nc net.Conn) {
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		// Too long: take what came, drop the rest of the line.
+		// Too long: take what came, drop the rest of the line, which
+		// must end, though.
 		line = bytes.Clone(line)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			_, err = r.ReadSlice('\n')
+		}
+		if err != nil {
+			return "", err
 		}
 	}
 	if err != nil && len(line) == 0 {

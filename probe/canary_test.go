@@ -27,9 +27,14 @@ func talk(c *Canary, in string) string {
 	io.WriteString(client, in)
 	// Everything was read (a pipe write returns once read). A session that
 	// did not end with QUIT waits for more: hang up, as a client does.
+	// One that ends with QUIT ends by itself, once it has answered.
+	wait := 5 * time.Millisecond
+	if strings.HasSuffix(in, "QUIT\r\n") {
+		wait = 10 * time.Second
+	}
 	select {
 	case <-done:
-	case <-time.After(5 * time.Millisecond):
+	case <-time.After(wait):
 	}
 	client.Close()
 	<-done

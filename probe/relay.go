@@ -182,7 +182,11 @@ func (ss *smtpSession) open(ctx context.Context) (Outcome, bool) {
 		if isTimeout(err) && len(banner) == 0 {
 			return noAnswer(err), false
 		}
-		return Outcome{State: Closed, Detail: clean("greeting: " + strings.Join(banner, " "))}, false
+		detail := "greeting: " + strings.Join(banner, " ")
+		if err != nil {
+			detail += ": " + err.Error()
+		}
+		return Outcome{State: Closed, Detail: clean(detail)}, false
 	}
 	// The name the server gives itself, for the forms that use it: the
 	// first word after the code of the greeting's first line (RFC 5321

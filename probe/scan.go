@@ -97,14 +97,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 		defer cancel()
 	}
 	sc := &Scan{Started: time.Now().UTC(), Targets: targets, Exclude: prefixes(c.Exclude), Ports: c.Ports, Counts: map[string]int{}}
-	// One attempt at a time at the configured rate: a burst of 1.
-	s.limiter = rate.NewLimiter(rate.Limit(c.Rate), 1)
-	s.dialer = net.Dialer{Timeout: time.Duration(c.Timeouts.Connect)}
-	var source netip.Addr
-	if c.Source != "" {
-		source = netip.MustParseAddr(c.Source)
-		s.dialer.LocalAddr = &net.TCPAddr{IP: net.IP(source.AsSlice())}
-	}
+	source := s.setup()
 	// Health before the run: a source address the host cannot use makes
 	// every target unreachable, which must not read as "everything closed".
 	if err := checkSource(source); err != nil {
@@ -121,7 +114,6 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 		wg       sync.WaitGroup
 		badFam   = map[string]bool{}
 	)
-	s.sem = make(chan struct{}, c.Concurrency)
 	families := []struct {
 		name  string
 		ports []int
@@ -211,6 +203,22 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	}
 	sc.Finished = time.Now().UTC()
 	return sc, ctx.Err()
+}
+
+// setup readies the dialer, rate limit and connection slots, and returns
+// the source address (invalid: the system's choice).
+func (s *Scanner) setup() netip.Addr {
+	c := s.Config
+	// One attempt at a time at the configured rate: a burst of 1.
+	s.limiter = rate.NewLimiter(rate.Limit(c.Rate), 1)
+	s.dialer = net.Dialer{Timeout: time.Duration(c.Timeouts.Connect)}
+	s.sem = make(chan struct{}, c.Concurrency)
+	var source netip.Addr
+	if c.Source != "" {
+		source = netip.MustParseAddr(c.Source)
+		s.dialer.LocalAddr = &net.TCPAddr{IP: net.IP(source.AsSlice())}
+	}
+	return source
 }
 
 // checkSource tells whether the host has source and can bind it.
