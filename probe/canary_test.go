@@ -129,6 +129,50 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// Each target is compared with its last known state, from the scans that
+// tested it: a narrow re-check in between updates only its own targets, a
+// target that was unreachable keeps its earlier state, and an unhealthy
+// scan declares nothing fixed. Before, diff compared with the previous
+// scan only: after a re-check of one address, the next full scan called a
+// known relay new and missed a fix.
+func TestCompareLastKnown(t *testing.T) {
+	ports := Ports{SMTP: []int{25}}
+	relay := func(ip string) Finding {
+		return Finding{Target: ip + ":25", Service: "smtp-relay", Result: Confirmed}
+	}
+	full := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1"), relay("192.0.2.2"), relay("192.0.2.3")}}
+	recheck := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports, Findings: []Finding{relay("192.0.2.1")}}
+	// The next full scan: .1 and .2 still open, .3 closed.
+	next := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1"), relay("192.0.2.2")}}
+	d := Compare([]*Scan{recheck, full}, next)
+	if len(d.New) != 0 || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.3:25" {
+		t.Errorf("full scan after a narrow re-check: %s", d)
+	}
+
+	// .2 unreachable in a scan (healthy overall): not fixed; and the scan
+	// after that, finding it open again, does not call it new.
+	unreach := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1")},
+		Outcomes: []Outcome{{Target: "192.0.2.2:25", State: Unreachable}}}
+	if d := Compare([]*Scan{next, recheck, full}, unreach); len(d.New)+len(d.Fixed) != 0 {
+		t.Errorf("a relay unreachable: %s", d)
+	}
+	again := &Scan{Targets: mustPrefixes("192.0.2.2"), Ports: ports, Findings: []Finding{relay("192.0.2.2")}}
+	if d := Compare([]*Scan{unreach, next, recheck, full}, again); len(d.New)+len(d.Fixed) != 0 {
+		t.Errorf("a relay reachable again: %s", d)
+	}
+
+	// An unhealthy scan finding nothing: nothing fixed, and it is no
+	// known state either: the next healthy scan finding .1 closed says so.
+	sick := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Problems: []string{"source not usable"}}
+	if d := Compare([]*Scan{again, unreach, next}, sick); len(d.Fixed) != 0 || len(d.Problems) != 1 || !strings.Contains(d.String(), "nothing is declared fixed") {
+		t.Errorf("unhealthy scan: %s", d)
+	}
+	healthy := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports}
+	if d := Compare([]*Scan{sick, again, unreach, next}, healthy); len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
+		t.Errorf("healthy scan after an unhealthy one: %s", d)
+	}
+}
+
 func mustPrefixes(s ...string) []netip.Prefix {
 	ps, err := Prefixes(s)
 	if err != nil {
