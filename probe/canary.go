@@ -49,9 +49,9 @@ type Canary struct {
 
 	idle, maxSession time.Duration // canaryIdle, canarySession; shorter in tests
 	sessions         chan struct{} // a slot per session open at once
-	mu        sync.Mutex
-	arrivals  map[string][]Arrival
-	lastPrune time.Time
+	mu               sync.Mutex
+	arrivals         map[string][]Arrival
+	lastPrune        time.Time
 }
 
 // NewCanary returns a canary for domain; a nil key gets a random one (a

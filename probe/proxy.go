@@ -108,6 +108,9 @@ func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 		if isTimeout(err) {
 			return end(noAnswer(err))
 		}
+		if errors.Is(err, errCanary) {
+			return end(Outcome{State: Error, Detail: clean(err.Error())})
+		}
 		answered = true
 		if f == nil {
 			continue
@@ -122,6 +125,10 @@ func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 	}
 	return end(Outcome{State: Closed})
 }
+
+// errCanary: the canary could not be asked what arrived; the test has no
+// result.
+var errCanary = errors.New("asking the canary")
 
 // errNotHTTP: the port answered CONNECT with something else than HTTP, or
 // hung up, as a TLS port does.
@@ -192,7 +199,7 @@ func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method stri
 	// connects to port 25 for anyone: the token it carried is the proof.
 	arr, err := s.Canary.Arrivals(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errCanary, err)
 	}
 	for _, a := range arr {
 		if a.Via == "connection" {

@@ -101,7 +101,7 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 		}
 		return code, text
 	}
-	reconnects := 0
+	reconnects, lost := 0, ""
 	for _, form := range relayForms {
 		if ctx.Err() != nil {
 			return nil, Outcome{State: Error, Detail: "the scan ended"}
@@ -111,11 +111,14 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 		code, text := try(t)
 		if code == 0 {
 			// Some servers hang up after a few refusals: go on afresh.
+			// One that keeps hanging up was not tested to the end.
 			ss.close()
 			if reconnects++; reconnects > 2 {
+				lost = "lost the connection 3 times; forms left untested"
 				break
 			}
-			if _, ok := ss.open(ctx); !ok {
+			if o, ok := ss.open(ctx); !ok {
+				lost = "lost the connection, and then: " + o.State + " " + o.Detail
 				break
 			}
 			continue
@@ -132,7 +135,7 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 		if err := s.pause(ctx, time.Duration(c.GreylistRetry)); err != nil {
 			return nil, Outcome{State: Error, Detail: "the scan ended"}
 		}
-		if _, ok := ss.open(ctx); ok {
+		if o, ok := ss.open(ctx); ok {
 			for i, t := range deferred {
 				code, text := try(t)
 				if code == 0 || f != nil {
@@ -140,6 +143,8 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 				}
 				deferred[i].again = text
 			}
+		} else {
+			deferred[0].again = "could not ask again: " + o.State + " " + o.Detail
 		}
 		if f == nil {
 			t := deferred[0]
@@ -147,6 +152,9 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 				Evidence: clean(fmt.Sprintf("%sMAIL FROM:<%s> RCPT TO:<%s>: %s; still deferred %v later: %s",
 					ss.note, t.from, t.to, t.first, time.Duration(c.GreylistRetry), t.again))}
 		}
+	}
+	if f == nil && lost != "" {
+		return nil, Outcome{State: Error, Detail: clean(lost)}
 	}
 	if f == nil {
 		return nil, Outcome{State: Closed}

@@ -236,11 +236,28 @@ func checkSource(source netip.Addr) error {
 
 // checkCanary connects to the canary as the scanned hosts do, from the
 // source address, and checks its banner's proof.
+// An external canary's API must answer too: without it nothing is
+// confirmed, and a proxy test cannot tell.
 func (s *Scanner) checkCanary(ctx context.Context) error {
-	cn, err := s.dial(ctx, s.Config.Canary.Address)
+	addr := netip.MustParseAddrPort(s.Config.Canary.Address)
+	d := s.dialer
+	if src, ok := d.LocalAddr.(*net.TCPAddr); ok && (src.IP.To4() != nil) != addr.Addr().Unmap().Is4() {
+		// The targets of the source's family reach a canary of the
+		// other (dual-stack hosts): so does this check, from the system's
+		// choice of address.
+		d.LocalAddr = nil
+	}
+	if err := s.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	end := time.Now().Add(time.Duration(s.Config.Timeouts.Connection))
+	dctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	nc, err := d.DialContext(dctx, "tcp", addr.String())
 	if err != nil {
 		return err
 	}
+	cn := s.wrap(ctx, &limitConn{Conn: nc, left: maxConnRead}, end)
 	defer cn.Close()
 	banner, err := cn.line()
 	if err != nil {
@@ -250,6 +267,9 @@ func (s *Scanner) checkCanary(ctx context.Context) error {
 		return fmt.Errorf("not our canary: %s", clean(banner))
 	}
 	cn.send("QUIT\r\n")
+	if _, err := s.Canary.Arrivals(ctx, s.Key.NewToken()); err != nil {
+		return err
+	}
 	return nil
 }
 
