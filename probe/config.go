@@ -145,7 +145,7 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	} else if c.Canary.API == "" {
 		return bad("canary.api", "is required with an external canary (canary.listen empty): where to ask it what arrived")
 	} else if c.Canary.Secret == "" {
-		return bad("canary.secret", "is required with an external canary: the banner secret it shows and its API wants")
+		return bad("canary.secret", "is required with an external canary: the key it shares with the scanners, its API's bearer token")
 	}
 	if c.HELO == "" {
 		return bad("helo", "is required: the fixed name relayprobe greets with, in the ISP's domain")

@@ -242,7 +242,7 @@ func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) 
 }
 
 // readCanary reads the first line through an open tunnel: the canary's
-// banner with its secret confirms the proxy.
+// banner with a valid proof confirms the proxy.
 func (s *Scanner) readCanary(cn *conn, said string) (*Finding, error) {
 	banner, err := cn.line()
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 // Telnet-style proxies: a Wingate prompt that takes "host:port" or "open
 // host port", and a router whose default login opens a shell that can
 // "telnet host port" (the case HOPM tests). Each attempt is a connection of
-// its own; the canary's banner with its secret confirms.
+// its own; the canary's banner with a valid proof confirms.
 var routerLogins = [][2]string{{"admin", "admin"}, {"root", "root"}, {"cisco", "cisco"}}
 
 func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*Finding, Outcome) {
