@@ -138,7 +138,17 @@ func (c *Canary) Serve(ctx context.Context, l net.Listener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of descriptors under a flood, or a connection reset
+			// before it was taken: the canary goes on.
+			c.Log.Warn("canary: accept", "err", err)
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
 		}
 		select {
 		case c.sessions <- struct{}{}:
@@ -384,12 +394,17 @@ func (c *Canary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(a)
 }
 
+// canaryAPITimeout bounds one question to an external canary's API.
+const canaryAPITimeout = 15 * time.Second
+
 // remoteCanary asks an external canary's API what arrived.
 type remoteCanary struct {
 	url, secret string
 }
 
 func (rc remoteCanary) Arrivals(ctx context.Context, token string) ([]Arrival, error) {
+	ctx, cancel := context.WithTimeout(ctx, canaryAPITimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(rc.url, "/")+"/arrivals?token="+token, nil)
 	if err != nil {
 		return nil, err
@@ -404,7 +419,7 @@ func (rc remoteCanary) Arrivals(ctx context.Context, token string) ([]Arrival, e
 		return nil, fmt.Errorf("canary api: %s", resp.Status)
 	}
 	var a []Arrival
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil {
 		return nil, fmt.Errorf("canary api: %w", err)
 	}
 	return a, nil

@@ -84,7 +84,8 @@ func RunCanary(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("canary: %w", err)
 	}
 	can := NewCanary(c.Domain, Key(c.Secret), log)
-	srv := &http.Server{Addr: c.APIListen, Handler: can, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: c.APIListen, Handler: can, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 8 << 10}
 	errc := make(chan error, 2)
 	go func() { errc <- can.Serve(ctx, l) }()
 	go func() { errc <- srv.ListenAndServe() }()
