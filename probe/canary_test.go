@@ -121,7 +121,7 @@ func TestCompare(t *testing.T) {
 		Findings: []Finding{
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Confirmed}, // now confirmed: new
 		}}
-	d := Compare([]*Scan{prev}, cur)
+	d := Compare(knownOf(prev), cur)
 	// 192.0.2.1 was scanned again and is closed: fixed. 192.0.2.3 was not
 	// scanned again: neither fixed nor anything else.
 	if len(d.New) != 1 || d.New[0].Target != "192.0.2.2:3128" || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
@@ -144,7 +144,7 @@ func TestCompareLastKnown(t *testing.T) {
 	recheck := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports, Findings: []Finding{relay("192.0.2.1")}}
 	// The next full scan: .1 and .2 still open, .3 closed.
 	next := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1"), relay("192.0.2.2")}}
-	d := Compare([]*Scan{recheck, full}, next)
+	d := Compare(knownOf(full, recheck), next)
 	if len(d.New) != 0 || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.3:25" {
 		t.Errorf("full scan after a narrow re-check: %s", d)
 	}
@@ -153,24 +153,33 @@ func TestCompareLastKnown(t *testing.T) {
 	// after that, finding it open again, does not call it new.
 	unreach := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1")},
 		Outcomes: []Outcome{{Target: "192.0.2.2:25", State: Unreachable}}}
-	if d := Compare([]*Scan{next, recheck, full}, unreach); len(d.New)+len(d.Fixed) != 0 {
+	if d := Compare(knownOf(full, recheck, next), unreach); len(d.New)+len(d.Fixed) != 0 {
 		t.Errorf("a relay unreachable: %s", d)
 	}
 	again := &Scan{Targets: mustPrefixes("192.0.2.2"), Ports: ports, Findings: []Finding{relay("192.0.2.2")}}
-	if d := Compare([]*Scan{unreach, next, recheck, full}, again); len(d.New)+len(d.Fixed) != 0 {
+	if d := Compare(knownOf(full, recheck, next, unreach), again); len(d.New)+len(d.Fixed) != 0 {
 		t.Errorf("a relay reachable again: %s", d)
 	}
 
 	// An unhealthy scan finding nothing: nothing fixed, and it is no
 	// known state either: the next healthy scan finding .1 closed says so.
 	sick := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Problems: []string{"source not usable"}}
-	if d := Compare([]*Scan{again, unreach, next}, sick); len(d.Fixed) != 0 || len(d.Problems) != 1 || !strings.Contains(d.String(), "nothing is declared fixed") {
+	if d := Compare(knownOf(next, unreach, again), sick); len(d.Fixed) != 0 || len(d.Problems) != 1 || !strings.Contains(d.String(), "nothing is declared fixed") {
 		t.Errorf("unhealthy scan: %s", d)
 	}
 	healthy := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports}
-	if d := Compare([]*Scan{sick, again, unreach, next}, healthy); len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
+	if d := Compare(knownOf(next, unreach, again, sick), healthy); len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
 		t.Errorf("healthy scan after an unhealthy one: %s", d)
 	}
+}
+
+// knownOf is the last known state after scans, oldest first.
+func knownOf(scans ...*Scan) Known {
+	k := Known{}
+	for _, sc := range scans {
+		k.Apply(sc)
+	}
+	return k
 }
 
 func mustPrefixes(s ...string) []netip.Prefix {

@@ -73,8 +73,9 @@ type Timeouts struct {
 // Health is when a scan is unhealthy: its silence then says nothing, and
 // it never declares anything fixed.
 type Health struct {
-	// Above this share of unreachable targets (0..1), the scanner's own
-	// network is suspect (lost uplink, a firewall in front of it).
+	// Above this share of targets unreachable or in error (0..1), the
+	// scanner's own network is suspect (lost uplink, a firewall in front
+	// of it).
 	MaxUnreachable float64 `yaml:"max_unreachable"`
 }
 

@@ -38,7 +38,7 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 	} else {
 		sc.Canary, sc.Key = remoteCanary{cfg.Canary.API, cfg.Canary.Secret}, Key(cfg.Canary.Secret)
 	}
-	history, err := LastScans(cfg.StateDir, History, log)
+	known, err := LoadKnown(cfg.StateDir, log)
 	if err != nil {
 		return nil, Diff{}, err
 	}
@@ -50,7 +50,7 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 	if err := scan.Save(cfg.StateDir); err != nil {
 		return nil, Diff{}, err
 	}
-	d := Compare(history, scan)
+	d := Compare(known, scan)
 	log.Info("scan finished", "findings", len(scan.Findings), "new", len(d.New), "fixed", len(d.Fixed), "file", scan.File,
 		"seconds", scan.Finished.Sub(scan.Started).Seconds(), "open", scan.Counts[Open], "closed", scan.Counts[Closed],
 		"unreachable", scan.Counts[Unreachable], "error", scan.Counts[Error], "healthy", scan.Healthy())

@@ -193,8 +193,8 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	for _, v := range sc.Counts {
 		total += v
 	}
-	if total > 0 && float64(sc.Counts[Unreachable]) > c.Health.MaxUnreachable*float64(total) {
-		sc.Problems = append(sc.Problems, fmt.Sprintf("%d of %d targets unreachable (health.max_unreachable %g)", sc.Counts[Unreachable], total, c.Health.MaxUnreachable))
+	if untested := sc.Counts[Unreachable] + sc.Counts[Error]; total > 0 && float64(untested) > c.Health.MaxUnreachable*float64(total) {
+		sc.Problems = append(sc.Problems, fmt.Sprintf("%d of %d targets unreachable or in error (health.max_unreachable %g)", untested, total, c.Health.MaxUnreachable))
 	}
 	if len(sc.Problems) == 0 {
 		if err := s.checkCanary(ctx); err != nil {
@@ -294,17 +294,21 @@ func (s *Scanner) probe(ctx context.Context, j job) ([]Finding, Outcome) {
 }
 
 // dialOutcome is how a target that could not be reached ends: refused
-// means nothing listens (closed); anything else leaves it untested.
+// means nothing listens (closed); anything else leaves it untested. The
+// detail is short: a scan of a large range may keep many of them.
 func dialOutcome(err error) Outcome {
-	var ne net.Error
+	var errno syscall.Errno
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Outcome{State: Closed}
-	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+	case isTimeout(err), errors.Is(err, os.ErrDeadlineExceeded):
+		return Outcome{State: Unreachable, Detail: "connect: timeout"}
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM),
-		errors.Is(err, syscall.EHOSTDOWN), errors.Is(err, syscall.ENETDOWN), errors.Is(err, syscall.EAFNOSUPPORT):
-		return Outcome{State: Unreachable, Detail: clean(err.Error())}
+		errors.Is(err, syscall.EHOSTDOWN), errors.Is(err, syscall.ENETDOWN), errors.Is(err, syscall.EAFNOSUPPORT),
+		errors.Is(err, syscall.EINVAL):
+		errors.As(err, &errno)
+		return Outcome{State: Unreachable, Detail: "connect: " + errno.Error()}
 	}
 	return Outcome{State: Error, Detail: clean(err.Error())}
 }
@@ -312,6 +316,9 @@ func dialOutcome(err error) Outcome {
 // noAnswer is the outcome of a port that took the connection and then
 // said nothing in time (a tarpit, or a filter in front of it).
 func noAnswer(err error) Outcome {
+	if isTimeout(err) {
+		return Outcome{State: Unreachable, Detail: "no answer: timeout"}
+	}
 	return Outcome{State: Unreachable, Detail: clean("no answer: " + err.Error())}
 }
 

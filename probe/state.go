@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -82,40 +83,93 @@ func (sc *Scan) Save(dir string) error {
 	return nil
 }
 
-// LastScans returns the newest n scans of dir, newest first. A file that
-// cannot be read or parsed (a crash of an older version, a full disk, a
-// careless edit) is skipped with a warning: it must not stop every later
-// scan.
-func LastScans(dir string, n int, log *slog.Logger) ([]*Scan, error) {
+// History is how many earlier scans, newest first, diff and the alert
+// look back in for each target's last known state.
+const History = 400
+
+// scanFiles lists dir's scan files, oldest first (names sort by time).
+func scanFiles(dir string) ([]string, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "scans", "*.json"))
+	sort.Strings(names)
+	return names, err
+}
+
+// readScan reads one scan file.
+func readScan(name string) (*Scan, error) {
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	var out []*Scan
-	for _, name := range names {
-		if len(out) == n {
-			break
-		}
-		b, err := os.ReadFile(name)
+	var sc Scan
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return nil, fmt.Errorf("damaged: %w", err)
+	}
+	sc.File = name
+	return &sc, nil
+}
+
+// loadKnown folds the newest History of names, oldest first, one file at
+// a time (a scan of a large range may list many unreachable targets). A
+// file that cannot be read or parsed (a crash of an older version, a full
+// disk, a careless edit) is skipped with a warning: it must not stop every
+// later scan.
+func loadKnown(names []string, log *slog.Logger) Known {
+	k := Known{}
+	for _, name := range names[max(0, len(names)-History):] {
+		sc, err := readScan(name)
 		if err != nil {
 			log.Warn("scan file skipped", "file", name, "err", err)
 			continue
 		}
-		var sc Scan
-		if err := json.Unmarshal(b, &sc); err != nil {
-			log.Warn("scan file skipped: damaged", "file", name, "err", err)
-			continue
-		}
-		sc.File = name
-		out = append(out, &sc)
+		k.Apply(sc)
 	}
-	return out, nil
+	return k
 }
 
-// History is how many earlier scans diff and the alert look back in for
-// each target's last known state.
-const History = 400
+// LoadKnown is the last known state of every target in dir's scans.
+func LoadKnown(dir string, log *slog.Logger) (Known, error) {
+	names, err := scanFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	return loadKnown(names, log), nil
+}
+
+// LastDiff is dir's newest readable scan and its diff against the last
+// known state before it; nil when there is no scan.
+func LastDiff(dir string, log *slog.Logger) (*Scan, Diff, error) {
+	names, err := scanFiles(dir)
+	if err != nil {
+		return nil, Diff{}, err
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		cur, err := readScan(names[i])
+		if err != nil {
+			log.Warn("scan file skipped", "file", names[i], "err", err)
+			continue
+		}
+		return cur, Compare(loadKnown(names[:i], log), cur), nil
+	}
+	return nil, Diff{}, nil
+}
+
+// Known is, for each target some scan found open, what is last known of
+// it: the findings of the newest scan that knew it (found it open, or
+// tested it to the end in a healthy scan); a target last known closed is
+// not in it.
+type Known map[string][]Finding
+
+// Apply updates k with sc, newer than every scan applied before.
+func (k Known) Apply(sc *Scan) {
+	for t := range k {
+		if sc.knows(t) {
+			delete(k, t)
+		}
+	}
+	for _, f := range sc.Findings {
+		k[f.Target] = append(k[f.Target], f)
+	}
+}
 
 // covers reports whether the scan was asked to test target (ip:port).
 func (sc *Scan) covers(target string) bool {
@@ -171,54 +225,36 @@ type Diff struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
-// Compare diffs cur against the last known state of each target in
-// history (earlier scans, newest first): the newest scan that knows the
-// target (found it open, or tested it to the end in a healthy scan). A
+// Compare diffs cur against the last known state of each target: a
 // narrow re-check thus updates only the targets it tested, and a target
 // that was unreachable keeps its earlier state. A finding counts as fixed
 // only when cur is healthy and tested its target to the end.
-func Compare(history []*Scan, cur *Scan) Diff {
+func Compare(known Known, cur *Scan) Diff {
 	d := Diff{Problems: cur.Problems}
-	// The last known findings of every target an earlier scan found open.
-	known := map[string]Finding{}
-	seen := map[string]bool{}
-	for _, h := range history {
-		for _, f := range h.Findings {
-			if seen[f.Target] {
-				continue
-			}
-			seen[f.Target] = true
-			for _, g := range history { // h at the latest
-				if g.knows(f.Target) {
-					for _, gf := range g.Findings {
-						if gf.Target == f.Target {
-							known[gf.Key()] = gf
-						}
-					}
-					break
-				}
-			}
-		}
-	}
 	now := map[string]bool{}
 	for _, f := range cur.Findings {
 		now[f.Key()] = true
-		if b, ok := known[f.Key()]; !ok || b.Result != f.Result && f.Result == Confirmed {
+		i := slices.IndexFunc(known[f.Target], func(b Finding) bool { return b.Key() == f.Key() })
+		if i < 0 || known[f.Target][i].Result != f.Result && f.Result == Confirmed {
 			d.New = append(d.New, f)
 		}
 	}
 	if !cur.Healthy() {
 		return d
 	}
-	keys := make([]string, 0, len(known))
-	for k := range known {
-		keys = append(keys, k)
+	targets := make([]string, 0, len(known))
+	for t := range known {
+		targets = append(targets, t)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		f := known[k]
-		if !now[k] && cur.knows(f.Target) {
-			d.Fixed = append(d.Fixed, f)
+	sort.Strings(targets)
+	for _, t := range targets {
+		if !cur.knows(t) {
+			continue
+		}
+		for _, f := range known[t] {
+			if !now[f.Key()] {
+				d.Fixed = append(d.Fixed, f)
+			}
 		}
 	}
 	return d

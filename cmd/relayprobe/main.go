@@ -129,16 +129,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "diff":
-		scans, err := probe.LastScans(cfg.StateDir, probe.History+1, log)
+		cur, d, err := probe.LastDiff(cfg.StateDir, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "relayprobe:", err)
 			return 2
 		}
-		if len(scans) == 0 {
+		if cur == nil {
 			fmt.Fprintf(stderr, "relayprobe: no scans in %s yet\n", cfg.StateDir)
 			return 2
 		}
-		d := probe.Compare(scans[1:], scans[0])
 		if *format == "json" {
 			if err := json.NewEncoder(stdout).Encode(d); err != nil {
 				return 2
