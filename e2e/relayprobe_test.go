@@ -54,14 +54,17 @@ func relayprobeBin(t *testing.T) string {
 }
 
 // rpConfig writes a relayprobe config for a scan with a local canary on
-// rpCanary, the state in dir, and extra YAML lines at the end.
+// rpCanary, the state in dir, and extra YAML lines at the end (timeouts
+// there replace the short ones here).
 func rpConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
 	cfg := filepath.Join(dir, "relayprobe.yaml")
+	if !strings.Contains(extra, "timeouts:") {
+		extra += "\ntimeouts: {connect: 2s, reply: 3s}"
+	}
 	yaml := fmt.Sprintf(`canary: {listen: %q, address: %q, domain: canary.test, wait: 8s}
 ports: {smtp: [2525], proxy: [3128], telnet: [2323]}
 rate: 500
-timeouts: {connect: 2s, reply: 3s}
 helo: probe.isp.test
 state_dir: %s
 reporter: {org: ISP Test, contact: abuse@isp.test, domain: isp.test}
@@ -187,11 +190,29 @@ func TestRelayprobeUnusableSource(t *testing.T) {
 }
 
 // A proxy that answers "HTTP/1.1 200" and then drips a header line a
-// second forever: SIGTERM ends the scan within seconds, and nothing is
-// kept (no scan file, no temporary file). Before, the scan read the
-// header lines past every timeout and two SIGTERMs.
+// second forever, and a relay that defers every recipient (the scan then
+// waits greylist_retry, an hour here): SIGTERM ends the scan within
+// seconds, and nothing is kept (no scan file, no temporary file). Before,
+// the scan read the header lines past every timeout and two SIGTERMs.
 func TestRelayprobeSIGTERMDrippingProxy(t *testing.T) {
 	bin := relayprobeBin(t)
+	var deferred atomic.Int32
+	harness.Serve(t, "127.0.26.3:2525", func(c net.Conn) {
+		r := bufio.NewReader(c)
+		io.WriteString(c, "220 defer.test ESMTP\r\n")
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(l, "RCPT") {
+				deferred.Add(1)
+				io.WriteString(c, "450 4.7.1 try again later\r\n")
+			} else {
+				io.WriteString(c, "250 ok\r\n")
+			}
+		}
+	})
 	dripping := make(chan struct{}, 16)
 	harness.Serve(t, "127.0.26.3:3128", func(c net.Conn) {
 		bufio.NewReader(c).ReadString('\n')
@@ -207,7 +228,7 @@ func TestRelayprobeSIGTERMDrippingProxy(t *testing.T) {
 		}
 	})
 	dir := t.TempDir()
-	cfg := rpConfig(t, dir, "")
+	cfg := rpConfig(t, dir, "greylist_retry: 1h\ntimeouts: {connect: 2s, reply: 3s, scan: 2h}")
 	cmd := exec.Command(bin, "scan", "-config", cfg, "127.0.26.3")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -230,9 +251,14 @@ func TestRelayprobeSIGTERMDrippingProxy(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the dripping proxy was never asked\n%s", errb.String())
 	}
+	for deferred.Load() < 16 { // every relay form deferred: the scan waits greylist_retry
+		time.Sleep(50 * time.Millisecond)
+	}
+	term := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
+		t.Logf("relayprobe ended %v after SIGTERM", time.Since(term))
 	case <-time.After(5 * time.Second):
 		t.Fatalf("relayprobe still running 5 s after SIGTERM\n%s", errb.String())
 	}
