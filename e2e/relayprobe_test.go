@@ -189,6 +189,41 @@ func TestRelayprobeUnusableSource(t *testing.T) {
 	}
 }
 
+// A scan that cannot reach its own canary, or whose targets all stop
+// answering (a firewall that drops, a lost uplink: here a tarpit where a
+// Wingate was), is unhealthy and declares nothing fixed. Before, the
+// tarpit's silence read as "fixed".
+func TestRelayprobeUnhealthyNetwork(t *testing.T) {
+	bin := relayprobeBin(t)
+	dir := t.TempDir()
+	cfg := rpConfig(t, dir, "")
+	wingate := harness.StartWingate(t, "127.0.26.11:2323")
+	if code, out, errs := rp(t, bin, "scan", "-config", cfg, "-json", "127.0.26.11"); code != 1 || findings(t, out)["127.0.26.11:2323"].Result != probe.Confirmed {
+		t.Fatalf("first scan: exit %d\n%s%s", code, out, errs)
+	}
+	wingate.Close()
+	for _, port := range []string{"2525", "3128", "2323"} {
+		harness.Serve(t, "127.0.26.11:"+port, func(c net.Conn) { time.Sleep(time.Minute) })
+	}
+	code, out, errs := rp(t, bin, "scan", "-config", cfg, "-json", "127.0.26.11")
+	if code != 3 || !strings.Contains(errs, "3 of 3 targets unreachable") {
+		t.Errorf("every target silent: exit %d, want 3\n%s%s", code, out, errs)
+	}
+	if _, out, _ := rp(t, bin, "diff", "-config", cfg); regexp.MustCompile(`(?m)^fixed`).MatchString(out) {
+		t.Errorf("diff after every target went silent:\n%s", out)
+	}
+
+	// The canary's address is not where it listens: unreachable from the
+	// scanner, so from the customers too.
+	lost := rpConfig(t, dir, "")
+	b, _ := os.ReadFile(lost)
+	os.WriteFile(lost, bytes.Replace(b, []byte(`address: "`+rpCanary+`"`), []byte(`address: "127.0.26.12:2525"`), 1), 0o644)
+	code, out, errs = rp(t, bin, "scan", "-config", lost, "-json", "127.0.26.13")
+	if code != 3 || !strings.Contains(errs, "canary is not reachable") {
+		t.Errorf("canary unreachable: exit %d, want 3\n%s%s", code, out, errs)
+	}
+}
+
 // A proxy that answers "HTTP/1.1 200" and then drips a header line a
 // second forever, and a relay that defers every recipient (the scan then
 // waits greylist_retry, an hour here): SIGTERM ends the scan within

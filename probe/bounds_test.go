@@ -212,6 +212,12 @@ func TestCanaryBounds(t *testing.T) {
 		t.Errorf("after canaryKeep: old token kept %d, new token %d", len(arrivals(tok)), len(arrivals(tok3)))
 	}
 
+	// A session ends after canaryMaxRead bytes, even in one endless line.
+	out = talk(c, "EHLO x\r\n"+strings.Repeat("w", canaryMaxRead)+"\r\nQUIT\r\n")
+	if strings.Contains(out, "221 ") {
+		t.Errorf("a session of over %d bytes was not cut off", canaryMaxRead)
+	}
+
 	// A session ends after maxSession however busy the peer keeps it.
 	c.maxSession = 300 * time.Millisecond
 	client, server := net.Pipe()

@@ -99,6 +99,10 @@ func FuzzReply(f *testing.F) {
 			t.Fatalf("reply %d %q from %q", code, text, in)
 		}
 		telnetText(in)
+		// A banner from a scanned proxy: proofs are checked, never trusted.
+		if k := Key("k"); k.proofIn(string(in)) {
+			t.Fatalf("a proof of key k in %q", in)
+		}
 		if s := clean(string(in)); len(s) > 304 {
 			t.Fatalf("clean gave %d bytes", len(s))
 		}
