@@ -1,6 +1,3 @@
-// Package e2e holds end-to-end tests that drive several real components
-// together: the shipped binaries against harness daemons and against fakes
-// that misbehave on purpose.
 package e2e
 
 import (
@@ -89,14 +86,14 @@ func rp(t *testing.T, bin string, args ...string) (int, string, string) {
 	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
 }
 
-func findings(t *testing.T, jsonLines string) map[string]probe.Finding {
+func findings(t *testing.T, jsonLines string) map[string]probe.OpenService {
 	t.Helper()
-	got := map[string]probe.Finding{}
+	got := map[string]probe.OpenService{}
 	for _, l := range strings.Split(strings.TrimSpace(jsonLines), "\n") {
 		if l == "" {
 			continue
 		}
-		var f probe.Finding
+		var f probe.OpenService
 		if err := json.Unmarshal([]byte(l), &f); err != nil {
 			t.Fatalf("%v: %q", err, l)
 		}

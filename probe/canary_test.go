@@ -116,13 +116,13 @@ func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestCompare(t *testing.T) {
 	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{SMTP: []int{25}, Proxy: []int{3128}},
-		Findings: []Finding{
+		Findings: []OpenService{
 			{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed},
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
 			{Target: "192.0.2.3:25", Service: "smtp-relay", Result: Confirmed},
 		}}
 	cur := &Scan{Targets: mustPrefixes("192.0.2.1", "192.0.2.2"), Ports: prev.Ports,
-		Findings: []Finding{
+		Findings: []OpenService{
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Confirmed}, // now confirmed: new
 		}}
 	d := Compare(knownOf(prev), cur)
@@ -141,13 +141,13 @@ func TestCompare(t *testing.T) {
 // known relay new and missed a fix.
 func TestCompareLastKnown(t *testing.T) {
 	ports := Ports{SMTP: []int{25}}
-	relay := func(ip string) Finding {
-		return Finding{Target: ip + ":25", Service: "smtp-relay", Result: Confirmed}
+	relay := func(ip string) OpenService {
+		return OpenService{Target: ip + ":25", Service: "smtp-relay", Result: Confirmed}
 	}
-	full := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1"), relay("192.0.2.2"), relay("192.0.2.3")}}
-	recheck := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports, Findings: []Finding{relay("192.0.2.1")}}
+	full := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []OpenService{relay("192.0.2.1"), relay("192.0.2.2"), relay("192.0.2.3")}}
+	recheck := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports, Findings: []OpenService{relay("192.0.2.1")}}
 	// The next full scan: .1 and .2 still open, .3 closed.
-	next := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1"), relay("192.0.2.2")}}
+	next := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []OpenService{relay("192.0.2.1"), relay("192.0.2.2")}}
 	d := Compare(knownOf(full, recheck), next)
 	if len(d.New) != 0 || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.3:25" {
 		t.Errorf("full scan after a narrow re-check: %s", d)
@@ -155,12 +155,12 @@ func TestCompareLastKnown(t *testing.T) {
 
 	// .2 unreachable in a scan (healthy overall): not fixed; and the scan
 	// after that, finding it open again, does not call it new.
-	unreach := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []Finding{relay("192.0.2.1")},
+	unreach := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []OpenService{relay("192.0.2.1")},
 		Outcomes: []Outcome{{Target: "192.0.2.2:25", State: Unreachable}}}
 	if d := Compare(knownOf(full, recheck, next), unreach); len(d.New)+len(d.Fixed) != 0 {
 		t.Errorf("a relay unreachable: %s", d)
 	}
-	again := &Scan{Targets: mustPrefixes("192.0.2.2"), Ports: ports, Findings: []Finding{relay("192.0.2.2")}}
+	again := &Scan{Targets: mustPrefixes("192.0.2.2"), Ports: ports, Findings: []OpenService{relay("192.0.2.2")}}
 	if d := Compare(knownOf(full, recheck, next, unreach), again); len(d.New)+len(d.Fixed) != 0 {
 		t.Errorf("a relay reachable again: %s", d)
 	}
@@ -198,7 +198,7 @@ func mustPrefixes(s ...string) []netip.Prefix {
 // schema requires, and the evidence in base64.
 func TestXARF(t *testing.T) {
 	var b strings.Builder
-	fs := []Finding{
+	fs := []OpenService{
 		{Time: time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC), Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed, Test: "null sender", Evidence: "MAIL FROM:<> ...", Customer: "C 100"},
 		{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
 	}

@@ -59,7 +59,7 @@ func addressLiteral(a netip.Addr) string {
 // until its token arrives at the canary. Forms deferred with 4xx
 // (greylisting) are asked again once, greylist_retry later, with the same
 // envelope; still deferred, they make a suspected finding with the reply.
-func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Outcome) {
+func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*OpenService, Outcome) {
 	c := s.Config
 	ip := addressLiteral(addr.Addr())
 	ss := &smtpSession{s: s, addr: addr}
@@ -73,7 +73,7 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 		first, again    string // the replies to RCPT, and to its retry
 	}
 	var (
-		f        *Finding
+		f        *OpenService
 		accepted []string
 		deferred []tried
 	)
@@ -148,7 +148,7 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*Finding, Out
 		}
 		if f == nil {
 			t := deferred[0]
-			f = &Finding{Service: "smtp-relay", Result: Suspected, Test: t.form.name,
+			f = &OpenService{Service: "smtp-relay", Result: Suspected, Test: t.form.name,
 				Evidence: clean(fmt.Sprintf("%sMAIL FROM:<%s> RCPT TO:<%s>: %s; still deferred %v later: %s",
 					ss.note, t.from, t.to, t.first, time.Duration(c.GreylistRetry), t.again))}
 		}
@@ -265,9 +265,9 @@ func (c *conn) replyAfter(cmd string) (int, []string, error) {
 }
 
 // relayData sends the test message through an accepted recipient.
-func (s *Scanner) relayData(cn *conn, form relayForm, from, to, token, rcptReply string) *Finding {
+func (s *Scanner) relayData(cn *conn, form relayForm, from, to, token, rcptReply string) *OpenService {
 	c := s.Config
-	f := &Finding{Service: "smtp-relay", Result: Suspected, Test: form.name, token: token,
+	f := &OpenService{Service: "smtp-relay", Result: Suspected, Test: form.name, token: token,
 		Evidence: clean(fmt.Sprintf("MAIL FROM:<%s> RCPT TO:<%s>: %s", from, to, rcptReply))}
 	code, text, err := cn.cmd("DATA")
 	if err != nil || code != 354 {

@@ -16,7 +16,7 @@ import (
 )
 
 // WriteTable writes findings as a table for people.
-func WriteTable(w io.Writer, fs []Finding) error {
+func WriteTable(w io.Writer, fs []OpenService) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tTARGET\tSERVICE\tRESULT\tTEST\tRDNS\tCUSTOMER\tEVIDENCE")
 	for _, f := range fs {
@@ -34,7 +34,7 @@ func dash(s string) string {
 }
 
 // WriteJSON writes one JSON object per finding and line.
-func WriteJSON(w io.Writer, fs []Finding) error {
+func WriteJSON(w io.Writer, fs []OpenService) error {
 	enc := json.NewEncoder(w)
 	for _, f := range fs {
 		if err := enc.Encode(f); err != nil {
@@ -82,7 +82,7 @@ type xarfItem struct {
 // WriteXARF writes one X-ARF v4 JSON report per line for each confirmed
 // finding; suspected ones are not reports. The reporter is required: a
 // report nobody can answer is no report.
-func WriteXARF(w io.Writer, fs []Finding, rep Reporter) error {
+func WriteXARF(w io.Writer, fs []OpenService, rep Reporter) error {
 	if err := rep.Check(); err != nil {
 		return err
 	}

@@ -19,9 +19,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Finding is one open service. Only a token that arrived at the canary
+// OpenService is one open service. Only a token that arrived at the canary
 // makes it confirmed; whatever else looked open is suspected.
-type Finding struct {
+type OpenService struct {
 	Time     time.Time `json:"time"`
 	Target   string    `json:"target"`  // ip:port
 	Service  string    `json:"service"` // smtp-relay, http-connect, http-post, socks4, socks5, wingate
@@ -40,7 +40,7 @@ const (
 )
 
 // Key identifies a finding across scans.
-func (f Finding) Key() string { return f.Target + " " + f.Service }
+func (f OpenService) Key() string { return f.Target + " " + f.Service }
 
 // How each target (address and port) ended.
 const (
@@ -110,7 +110,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	}
 	var (
 		mu       sync.Mutex
-		findings []Finding
+		findings []OpenService
 		wg       sync.WaitGroup
 		badFam   = map[string]bool{}
 	)
@@ -123,7 +123,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	if ap, err := netip.ParseAddrPort(c.Canary.Address); err == nil {
 		exclude = append(exclude, netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()))
 	}
-	end := func(j job, fs []Finding, o Outcome) {
+	end := func(j job, fs []OpenService, o Outcome) {
 		mu.Lock()
 		defer mu.Unlock()
 		findings = append(findings, fs...)
@@ -179,7 +179,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	s.Log.Info("probes done", "addresses", n, "candidates", len(findings))
 	findings = s.confirm(ctx, findings)
 	s.annotate(ctx, findings)
-	slices.SortFunc(findings, func(a, b Finding) int {
+	slices.SortFunc(findings, func(a, b OpenService) int {
 		return netip.MustParseAddrPort(a.Target).Compare(netip.MustParseAddrPort(b.Target))
 	})
 	slices.SortFunc(sc.Outcomes, func(a, b Outcome) int {
@@ -274,8 +274,8 @@ func (s *Scanner) checkCanary(ctx context.Context) error {
 }
 
 // probe runs the family's tests on one port.
-func (s *Scanner) probe(ctx context.Context, j job) ([]Finding, Outcome) {
-	var f *Finding
+func (s *Scanner) probe(ctx context.Context, j job) ([]OpenService, Outcome) {
+	var f *OpenService
 	var o Outcome
 	switch j.family {
 	case "smtp":
@@ -290,7 +290,7 @@ func (s *Scanner) probe(ctx context.Context, j job) ([]Finding, Outcome) {
 	}
 	f.Time = time.Now().UTC()
 	f.Target = j.addr.String()
-	return []Finding{*f}, Outcome{State: Open}
+	return []OpenService{*f}, Outcome{State: Open}
 }
 
 // dialOutcome is how a target that could not be reached ends: refused
@@ -328,7 +328,7 @@ func isTimeout(err error) bool {
 }
 
 // confirm waits up to canary.wait for the relay tests' tokens to arrive.
-func (s *Scanner) confirm(ctx context.Context, fs []Finding) []Finding {
+func (s *Scanner) confirm(ctx context.Context, fs []OpenService) []OpenService {
 	deadline := time.Now().Add(time.Duration(s.Config.Canary.Wait))
 	for {
 		pending := 0
@@ -366,7 +366,7 @@ func (s *Scanner) confirm(ctx context.Context, fs []Finding) []Finding {
 }
 
 // annotate adds reverse DNS names and customer ids.
-func (s *Scanner) annotate(ctx context.Context, fs []Finding) {
+func (s *Scanner) annotate(ctx context.Context, fs []OpenService) {
 	var cust []customerRange
 	if s.Config.Customers != "" {
 		var err error

@@ -20,7 +20,7 @@ type Scan struct {
 	Targets  []netip.Prefix `json:"targets"`
 	Exclude  []netip.Prefix `json:"exclude"`
 	Ports    Ports          `json:"ports"`
-	Findings []Finding      `json:"findings"`
+	Findings []OpenService  `json:"findings"`
 	// Outcomes are the targets not tested to the end (unreachable,
 	// error); Counts has every state's count.
 	Outcomes []Outcome      `json:"outcomes,omitempty"`
@@ -157,7 +157,7 @@ func LastDiff(dir string, log *slog.Logger) (*Scan, Diff, error) {
 // it: the findings of the newest scan that knew it (found it open, or
 // tested it to the end in a healthy scan); a target last known closed is
 // not in it.
-type Known map[string][]Finding
+type Known map[string][]OpenService
 
 // Apply updates k with sc, newer than every scan applied before.
 func (k Known) Apply(sc *Scan) {
@@ -219,8 +219,8 @@ func (sc *Scan) knows(target string) bool {
 
 // Diff is what changed since each target's last known state.
 type Diff struct {
-	New   []Finding `json:"new"`   // open now, not before (or confirmed now, suspected before)
-	Fixed []Finding `json:"fixed"` // open when last known, tested again and closed now
+	New   []OpenService `json:"new"`   // open now, not before (or confirmed now, suspected before)
+	Fixed []OpenService `json:"fixed"` // open when last known, tested again and closed now
 	// Problems: the scan was unhealthy, and declared nothing fixed.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -234,7 +234,7 @@ func Compare(known Known, cur *Scan) Diff {
 	now := map[string]bool{}
 	for _, f := range cur.Findings {
 		now[f.Key()] = true
-		i := slices.IndexFunc(known[f.Target], func(b Finding) bool { return b.Key() == f.Key() })
+		i := slices.IndexFunc(known[f.Target], func(b OpenService) bool { return b.Key() == f.Key() })
 		if i < 0 || known[f.Target][i].Result != f.Result && f.Result == Confirmed {
 			d.New = append(d.New, f)
 		}

@@ -13,7 +13,7 @@ import (
 // its own; the canary's banner with a valid proof confirms.
 var routerLogins = [][2]string{{"admin", "admin"}, {"root", "root"}, {"cisco", "cisco"}}
 
-func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*Finding, Outcome) {
+func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*OpenService, Outcome) {
 	ap := netip.MustParseAddrPort(s.Config.Canary.Address)
 	host, port := ap.Addr().String(), ap.Port()
 	type attempt struct {
@@ -72,7 +72,7 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*Finding, O
 		if i := s.Key.proofIndex(seen.String()); i >= 0 {
 			line := seen.String()[max(0, strings.LastIndex(seen.String()[:i], "220")):]
 			line, _, _ = strings.Cut(line, "\n")
-			return &Finding{Service: "wingate", Result: Confirmed, Test: a.test,
+			return &OpenService{Service: "wingate", Result: Confirmed, Test: a.test,
 				Evidence: clean("prompt " + strings.TrimSpace(prompt) + "; the canary answered through it: " + strings.TrimSpace(line))}, Outcome{State: Open}
 		}
 	}

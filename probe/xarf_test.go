@@ -44,7 +44,7 @@ func xarfSchema(t *testing.T) *jsonschema.Schema {
 func TestXARFSchema(t *testing.T) {
 	sch := xarfSchema(t)
 	at := time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)
-	fs := []Finding{
+	fs := []OpenService{
 		{Time: at, Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed, Test: "null sender", Evidence: "MAIL FROM:<> ...", Customer: "C.100 (Müller GmbH)"},
 		{Time: at, Target: "[2001:db8::1]:3128", Service: "http-connect", Result: Confirmed, Test: "HTTP CONNECT", Evidence: strings.Repeat("e", 300), Customer: "-x."},
 		{Time: at, Target: "192.0.2.2:23", Service: "wingate", Result: Confirmed, Test: "wingate host:port", Evidence: "prompt WinGate>"},
@@ -78,7 +78,7 @@ func TestXARFSchema(t *testing.T) {
 
 // Without a reporter (org, contact address, domain) there is no report.
 func TestXARFNeedsReporter(t *testing.T) {
-	fs := []Finding{{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed}}
+	fs := []OpenService{{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed}}
 	for _, rep := range []Reporter{{}, {Org: "ISP", Contact: "abuse@isp.test"}, {Org: "ISP", Contact: "abuse", Domain: "isp.test"}, {Org: " ", Contact: "abuse@isp.test", Domain: "isp.test"}, {Org: "ISP", Contact: "abuse@isp.test", Domain: "isp test"}} {
 		var b strings.Builder
 		if err := WriteXARF(&b, fs, rep); err == nil || b.Len() != 0 {
