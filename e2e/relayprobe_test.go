@@ -372,7 +372,7 @@ func TestRelayprobeGreylistingRelay(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	code, out, errs := rp(t, bin, "scan", "-config", rpConfig(t, dir, "greylist_retry: 2s"), "-json", "127.0.26.4")
 	f := findings(t, out)["127.0.26.4:2525"]
-	if code != 1 || f.Result != probe.Confirmed || f.Test != "null sender" {
+	if code != 1 || f.Result != probe.Confirmed || f.Test != "null sender" || !strings.HasPrefix(f.Evidence, "greylisted (450 4.7.1 greylisted, try again later), accepted 2s later; ") {
 		t.Errorf("greylisting relay: exit %d, %+v\n%s", code, f, errs)
 	}
 	gl.mu.Lock()

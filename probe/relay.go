@@ -138,7 +138,11 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) (*OpenService,
 		if o, ok := ss.open(ctx); ok {
 			for i, t := range deferred {
 				code, text := try(t)
-				if code == 0 || f != nil {
+				if f != nil {
+					f.Evidence = fmt.Sprintf("greylisted (%s), accepted %v later; %s", clean(t.first), time.Duration(c.GreylistRetry), f.Evidence)
+					break
+				}
+				if code == 0 {
 					break
 				}
 				deferred[i].again = text

@@ -345,7 +345,7 @@ func (s *Scanner) confirm(ctx context.Context, fs []OpenService) []OpenService {
 					fs[i].Result = Confirmed
 					fs[i].Evidence += "; arrived at the canary from " + a.Peer
 					if a.Received != "" {
-						fs[i].Evidence += ": " + a.Received
+						fs[i].Evidence += ": " + clean(a.Received) // the relay's words
 					}
 					fs[i].token = ""
 					break
