@@ -180,8 +180,14 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 	}
 	if c.Source != "" {
-		if _, err := netip.ParseAddr(c.Source); err != nil {
+		src, err := netip.ParseAddr(c.Source)
+		if err != nil {
 			return bad("source", "want an IP address: %v", err)
+		}
+		for _, p := range c.Targets {
+			if netip.Prefix(p).Addr().Unmap().Is4() != src.Unmap().Is4() {
+				return bad("source", "%s cannot reach target %s: another address family; scan it with a source of its family, or none", src, netip.Prefix(p))
+			}
 		}
 	}
 	if c.Customers != "" {
