@@ -202,9 +202,19 @@ func TestRelayprobeUnhealthyNetwork(t *testing.T) {
 	for _, port := range []string{"2525", "3128", "2323"} {
 		harness.Serve(t, "127.0.26.11:"+port, func(c net.Conn) { time.Sleep(time.Minute) })
 	}
+	alert := filepath.Join(dir, "alert.json")
+	cfg = rpConfig(t, dir, fmt.Sprintf(`alert: {command: [sh, -c, 'cat > "$0"', %q]}`, alert))
 	code, out, errs := rp(t, bin, "scan", "-config", cfg, "-json", "127.0.26.11")
 	if code != 3 || !strings.Contains(errs, "3 of 3 targets unreachable") {
 		t.Errorf("every target silent: exit %d, want 3\n%s%s", code, out, errs)
+	}
+	var a struct {
+		Healthy  bool
+		Fixed    []probe.OpenService
+		Problems []string
+	}
+	if b, err := os.ReadFile(alert); err != nil || json.Unmarshal(b, &a) != nil || a.Healthy || len(a.Fixed) != 0 || len(a.Problems) == 0 {
+		t.Errorf("alert of the unhealthy scan: %s %v", b, err)
 	}
 	if _, out, _ := rp(t, bin, "diff", "-config", cfg); regexp.MustCompile(`(?m)^fixed`).MatchString(out) {
 		t.Errorf("diff after every target went silent:\n%s", out)
@@ -692,5 +702,51 @@ func TestRelayprobeDamagedStateFile(t *testing.T) {
 	code, out, errs = rp(t, bin, "diff", "-config", cfg)
 	if code != 0 || !strings.Contains(out, "new    127.0.26.10:2323 wingate confirmed") {
 		t.Errorf("diff beside damaged files: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// A scanner with an external canary (relayprobe canary on another host):
+// the proof in the banner is checked with the shared secret, the API asked
+// with it. With another secret, the scanner cannot tell its canary: the
+// scan is unhealthy, and nothing is confirmed.
+func TestRelayprobeExternalCanary(t *testing.T) {
+	bin := relayprobeBin(t)
+	dir := t.TempDir()
+	const smtpAddr, apiAddr, secret = "127.0.26.14:2525", "127.0.26.14:8025", "external-canary-secret-42"
+	canaryCfg := filepath.Join(dir, "canary.yaml")
+	os.WriteFile(canaryCfg, []byte(fmt.Sprintf(`canary: {listen: %q, api_listen: %q, address: %q, domain: canary.test, secret: %q}
+helo: probe.isp.test
+state_dir: %s
+`, smtpAddr, apiAddr, smtpAddr, secret, dir)), 0o644)
+	harness.Start(t, exec.Command(bin, "canary", "-config", canaryCfg))
+	harness.StartWingate(t, "127.0.26.15:2323")
+	scanCfg := func(secret string) string {
+		cfg := filepath.Join(dir, "scan-"+secret+".yaml")
+		os.WriteFile(cfg, []byte(fmt.Sprintf(`canary: {listen: "", api: "http://%s", address: %q, domain: canary.test, secret: %q, wait: 2s}
+ports: {smtp: [2525], proxy: [3128], telnet: [2323]}
+timeouts: {connect: 2s, reply: 3s}
+helo: probe.isp.test
+state_dir: %s
+`, apiAddr, smtpAddr, secret, dir)), 0o644)
+		return cfg
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", apiAddr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("canary API did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, out, errs := rp(t, bin, "scan", "-config", scanCfg(secret), "-json", "127.0.26.15")
+	if f := findings(t, out)["127.0.26.15:2323"]; code != 1 || f.Result != probe.Confirmed {
+		t.Errorf("external canary: exit %d, %+v\n%s", code, f, errs)
+	}
+	code, out, errs = rp(t, bin, "scan", "-config", scanCfg("not-the-secret"), "-json", "127.0.26.15")
+	if f := findings(t, out)["127.0.26.15:2323"]; code != 3 || f.Result == probe.Confirmed || !strings.Contains(errs, "not our canary") {
+		t.Errorf("external canary, wrong secret: exit %d, %+v\n%s", code, f, errs)
 	}
 }
