@@ -94,6 +94,9 @@ func TestUnitFitsScanTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if regexp.MustCompile(`(?m)^Type=oneshot$`).Match(unit) {
+		t.Error("relayprobe.service is Type=oneshot: systemd ignores its RuntimeMaxSec")
+	}
 	need := time.Duration(c.Timeouts.Scan+c.Alert.Timeout) + time.Minute
 	if c.Timeouts.Scan <= 0 {
 		t.Fatal("the example has no timeouts.scan: the unit cannot fit it")
