@@ -581,10 +581,10 @@ state_dir: %s
 		t.Errorf("banner %q shows the secret", banner)
 	}
 
-	// Sessions at once: 200 connections, held open.
+	// Sessions at once: 400 connections, held open.
 	var conns []net.Conn
 	taken, busy := 0, 0
-	for range 200 {
+	for range 400 {
 		c, _, l := greet()
 		conns = append(conns, c)
 		switch {
@@ -597,9 +597,9 @@ state_dir: %s
 	for _, c := range conns {
 		c.Close()
 	}
-	t.Logf("200 sessions at once: %d taken, %d told 421", taken, busy)
-	if taken > 64 || taken+busy != 200 {
-		t.Errorf("200 sessions at once: %d taken, %d told 421; want at most 64 taken, the rest 421", taken, busy)
+	t.Logf("400 sessions at once: %d taken, %d told 421", taken, busy)
+	if taken > 256 || taken+busy != 400 {
+		t.Errorf("400 sessions at once: %d taken, %d told 421; want at most 256 taken, the rest 421", taken, busy)
 	}
 	time.Sleep(500 * time.Millisecond) // the held sessions end
 

@@ -177,7 +177,7 @@ const (
 	canaryMaxMsg      = 1 << 20         // what is searched for tokens; the rest is discarded
 	canaryMaxData     = 4 << 20         // a message; beyond it, it is refused and the session ends
 	canaryMaxRead     = 8 << 20         // a session, all commands and messages together
-	canaryMaxSessions = 64              // at once; more are told 421
+	canaryMaxSessions = 256             // at once (the default scan concurrency); more are told 421
 	canaryMaxTokens   = 100000          // tokens with arrivals kept
 	canaryPerToken    = 8               // arrivals kept per token
 	canaryKeep        = 24 * time.Hour  // how long arrivals are kept

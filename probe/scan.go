@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -173,7 +174,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	for p := range badFam {
+	for _, p := range slices.Sorted(maps.Keys(badFam)) {
 		sc.Problems = append(sc.Problems, p)
 	}
 	s.Log.Info("probes done", "addresses", n, "candidates", len(findings))
