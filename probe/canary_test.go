@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +227,29 @@ func TestXARF(t *testing.T) {
 	payload, _ := base64.StdEncoding.DecodeString(ev["payload"].(string))
 	if string(payload) != "null sender: MAIL FROM:<> ..." || r["tags"].([]any)[0] != "customer:c-100" {
 		t.Errorf("evidence %q, tags %v", payload, r["tags"])
+	}
+}
+
+// A scan file is whole or absent: Save leaves no temporary file, and a
+// temporary file a crash left behind (or any file not named *.json) is
+// never read as a scan.
+func TestSaveWhole(t *testing.T) {
+	dir := t.TempDir()
+	sc := &Scan{Started: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), Targets: mustPrefixes("192.0.2.1"), Ports: Ports{SMTP: []int{25}},
+		Findings: []OpenService{{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed}}}
+	if err := sc.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "scans", "*"))
+	if len(names) != 1 || names[0] != sc.File {
+		t.Errorf("scans/: %v, want only %s", names, sc.File)
+	}
+	os.WriteFile(filepath.Join(dir, "scans", ".scan-crashed.tmp"), []byte(`{"findings":[{"target":"192.0.2.9:25","serv`), 0o640)
+	k, err := LoadKnown(dir, slog.New(slog.DiscardHandler))
+	if err != nil || len(k) != 1 || len(k["192.0.2.1:25"]) != 1 {
+		t.Errorf("known after a crash left a temporary file: %v %v", k, err)
+	}
+	if fi, err := os.Stat(sc.File); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("scan file: %v %v", fi, err)
 	}
 }

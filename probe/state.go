@@ -83,9 +83,9 @@ func (sc *Scan) Save(dir string) error {
 	return nil
 }
 
-// History is how many earlier scans, newest first, diff and the alert
+// history is how many earlier scans, newest first, diff and the alert
 // look back in for each target's last known state.
-const History = 400
+const history = 400
 
 // scanFiles lists dir's scan files, oldest first (names sort by time).
 func scanFiles(dir string) ([]string, error) {
@@ -108,14 +108,14 @@ func readScan(name string) (*Scan, error) {
 	return &sc, nil
 }
 
-// loadKnown folds the newest History of names, oldest first, one file at
+// loadKnown folds the newest history of names, oldest first, one file at
 // a time (a scan of a large range may list many unreachable targets). A
 // file that cannot be read or parsed (a crash of an older version, a full
 // disk, a careless edit) is skipped with a warning: it must not stop every
 // later scan.
 func loadKnown(names []string, log *slog.Logger) Known {
 	k := Known{}
-	for _, name := range names[max(0, len(names)-History):] {
+	for _, name := range names[max(0, len(names)-history):] {
 		sc, err := readScan(name)
 		if err != nil {
 			log.Warn("scan file skipped", "file", name, "err", err)
