@@ -117,7 +117,7 @@ func (nopConn) SetReadDeadline(time.Time) error  { return nil }
 func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestCompare(t *testing.T) {
-	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{SMTP: []int{25}, Proxy: []int{3128}},
+	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{"smtp": {25}, "proxy": {3128}},
 		Findings: []OpenService{
 			{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed},
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
@@ -142,7 +142,7 @@ func TestCompare(t *testing.T) {
 // scan only: after a re-check of one address, the next full scan called a
 // known relay new and missed a fix.
 func TestCompareLastKnown(t *testing.T) {
-	ports := Ports{SMTP: []int{25}}
+	ports := Ports{"smtp": {25}}
 	relay := func(ip string) OpenService {
 		return OpenService{Target: ip + ":25", Service: "smtp-relay", Result: Confirmed}
 	}
@@ -235,7 +235,7 @@ func TestXARF(t *testing.T) {
 // never read as a scan.
 func TestSaveWhole(t *testing.T) {
 	dir := t.TempDir()
-	sc := &Scan{Started: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), Targets: mustPrefixes("192.0.2.1"), Ports: Ports{SMTP: []int{25}},
+	sc := &Scan{Started: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), Targets: mustPrefixes("192.0.2.1"), Ports: Ports{"smtp": {25}},
 		Findings: []OpenService{{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed}}}
 	if err := sc.Save(dir); err != nil {
 		t.Fatal(err)

@@ -83,7 +83,7 @@ type Scanner struct {
 // job is one port of one address.
 type job struct {
 	addr   netip.AddrPort
-	family string // smtp, proxy or telnet
+	family string // its key in families
 }
 
 // Scan probes targets (minus the config's exclude list) and returns the
@@ -115,10 +115,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 		wg       sync.WaitGroup
 		badFam   = map[string]bool{}
 	)
-	families := []struct {
-		name  string
-		ports []int
-	}{{"smtp", c.Ports.SMTP}, {"proxy", c.Ports.Proxy}, {"telnet", c.Ports.Telnet}}
+	keys := familyKeys()
 	// The canary is never a target: it takes every message.
 	exclude := prefixes(c.Exclude)
 	if ap, err := netip.ParseAddrPort(c.Canary.Address); err == nil {
@@ -136,9 +133,9 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) (*Scan, erro
 	}
 	n := 0
 	err := eachAddr(targets, exclude, func(a netip.Addr) bool {
-		for _, f := range families {
-			for _, p := range f.ports {
-				j := job{netip.AddrPortFrom(a, uint16(p)), f.name}
+		for _, key := range keys {
+			for _, p := range c.Ports[key] {
+				j := job{netip.AddrPortFrom(a, uint16(p)), key}
 				if source.IsValid() && source.Unmap().Is4() != a.Unmap().Is4() {
 					// IPv4 source, IPv6 target or the other way round.
 					fam := map[bool]string{true: "IPv4", false: "IPv6"}
@@ -276,16 +273,7 @@ func (s *Scanner) checkCanary(ctx context.Context) error {
 
 // probe runs the family's tests on one port.
 func (s *Scanner) probe(ctx context.Context, j job) ([]OpenService, Outcome) {
-	var f *OpenService
-	var o Outcome
-	switch j.family {
-	case "smtp":
-		f, o = s.relay(ctx, j.addr)
-	case "proxy":
-		f, o = s.proxy(ctx, j.addr)
-	case "telnet":
-		f, o = s.wingate(ctx, j.addr)
-	}
+	f, o := families[j.family].probe(s, ctx, j.addr)
 	if f == nil {
 		return nil, o
 	}
