@@ -58,7 +58,10 @@ What to read in it:
     confirmed as http-post (the canary saw the token it carried).
   127.0.0.12 says "200 Connection established" and shows a fake banner:
     suspected. The closed Postfix, the CONNECT-refusing tinyproxy, dante with
-    authentication, the tarpit and the empty address: nothing.`)
+    authentication and the empty address: nothing (closed).
+  127.0.0.13, the tarpit, takes connections and never answers: its four
+    ports are "unreachable" in the summary line, not closed; had it been
+    open before, it would not be called fixed.`)
 	if code != 1 {
 		p.Fatalf("relayprobe: %v (want exit status 1)", err)
 	}
