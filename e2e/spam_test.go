@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,14 +34,16 @@ func TestSpamVerdictsSuspend(t *testing.T) {
 			if kind == "redis" {
 				detail = "full"
 			}
+			alerts := filepath.Join(harness.Dir(t, "alerts"), "alerts")
 			yaml := fmt.Sprintf(`trusted_networks: [127.0.200.0/24]
 header: {detail: %s}
 spam: {url: %q, on_error: tempfail}
-`, detail, rs.URL) + spreadStoreYAML(t, kind, `  contact: abuse@isp.test
+`, detail, rs.URL) + spreadStoreYAML(t, kind, fmt.Sprintf(`  contact: abuse@isp.test
+  alert: {command: [sh, -c, 'cat >> "$0"; echo >> "$0"', %q]}
   trusted_key: header
   trusted_header: X-Webmail-User
   default: {spam_per_hour: 2}
-`)
+`, alerts))
 			s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{})
 			addr := s.Postfix.Addr()
 			send := func(body string, i int) string {
@@ -87,6 +92,14 @@ spam: {url: %q, on_error: tempfail}
 				if !strings.HasSuffix(ev.Detail, " rspamd reject 15.00/15.00") {
 					t.Errorf("evidence %+v", ev)
 				}
+			}
+			var a limits.Alert
+			waitFor(t, "the suspension alert", func() bool {
+				b, _ := os.ReadFile(alerts)
+				return json.Unmarshal(b, &a) == nil
+			})
+			if a.Event != "suspended" || a.Signal != limits.SignalSpam || a.Account != harness.User || len(a.Suspension.Sightings) != 3 {
+				t.Errorf("alert %+v", a)
 			}
 		})
 	}
