@@ -140,7 +140,7 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	if !ok {
 		return fmt.Errorf("%s is not suspended", pos[0])
 	}
-	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension\n", pos[0])
+	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
 	return nil
 }
 
@@ -155,7 +155,7 @@ func accountsReset(a *acontext, args []string) error {
 	if err := a.st.Reset(a.ctx, pos[0], a.now); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients so far acknowledged\n", pos[0])
+	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients, networks, countries, ASNs and spam so far acknowledged\n", pos[0])
 	return nil
 }
 
