@@ -241,6 +241,11 @@ type Store interface {
 	// Owner returns the account of the message host sent as queueID, and
 	// its recipients not yet delivered.
 	Owner(ctx context.Context, host, queueID string) (string, []string, error)
+	// Queued returns the queue ids of the messages host recorded for key
+	// (kept for the records' retention): the mail of a suspended account
+	// its queue may still hold (containment/). A suspension is rare: this
+	// may read every record of host.
+	Queued(ctx context.Context, host, key string) ([]string, error)
 	// Delivered marks recipients of a message as delivered: an expiry
 	// no longer charges them.
 	Delivered(ctx context.Context, host, queueID string, rcpts []string) error

@@ -305,6 +305,40 @@ func (r *Redis) Accounts(ctx context.Context) ([]string, error) {
 	return sortedKeys(seen), nil
 }
 
+// Queued scans host's records: a suspension is rare, and a per-account
+// index would cost every message a write.
+func (r *Redis) Queued(ctx context.Context, host, key string) ([]string, error) {
+	prefix := msgKey(host, "")
+	var out []string
+	it := r.c.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
+	for it.Next(ctx) {
+		acct, err := r.c.HGet(ctx, it.Val(), "account").Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if acct == key {
+			out = append(out, strings.TrimPrefix(it.Val(), prefix))
+		}
+	}
+	sort.Strings(out)
+	return out, it.Err()
+}
+
+// escapeGlob quotes the glob characters of Redis' MATCH in s.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
 func (r *Redis) Owner(ctx context.Context, host, qid string) (string, []string, error) {
 	rec, err := r.c.HGetAll(ctx, msgKey(host, qid)).Result()
 	if err != nil || rec["account"] == "" {

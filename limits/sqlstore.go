@@ -275,6 +275,23 @@ func (s *SQLStore) Accounts(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
+func (s *SQLStore) Queued(ctx context.Context, host, key string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT qid FROM msgs WHERE host = $1 AND key = $2 ORDER BY t, qid`), host, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
 func (s *SQLStore) Owner(ctx context.Context, host, qid string) (string, []string, error) {
 	var key, rcpts string
 	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT key, rcpts FROM msgs WHERE host = $1 AND qid = $2`), host, qid).Scan(&key, &rcpts)

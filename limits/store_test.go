@@ -363,3 +363,30 @@ func TestSightTwoWritersCrossOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestQueued: a host's records of an account, and no other host's or
+// account's; a host name with glob characters matches only itself.
+func TestQueued(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for i, m := range []struct{ host, key, qid string }{
+				{"mx1", "alice", "A1"}, {"mx1", "alice", "A2"}, {"mx2", "alice", "B1"},
+				{"mx1", "bob", "C1"}, {"mx*", "alice", "D1"}, {"mx1", "alice", ""},
+			} {
+				if _, ok, err := st.Admit(ctx, m.key, limits.Sent{Host: m.host, QueueID: m.qid, Rcpts: []string{"r@x.test"}, Time: now.Add(time.Duration(i) * time.Millisecond)}, limits.Limits{}, now); !ok || err != nil {
+					t.Fatalf("admit %v: %v %v", m, ok, err)
+				}
+			}
+			for _, c := range []struct{ host, key, want string }{
+				{"mx1", "alice", "[A1 A2]"}, {"mx2", "alice", "[B1]"}, {"mx*", "alice", "[D1]"}, {"mx1", "bob", "[C1]"}, {"mx3", "alice", "[]"},
+			} {
+				got, err := st.Queued(ctx, c.host, c.key)
+				if err != nil || fmt.Sprint(got) != c.want {
+					t.Errorf("Queued(%s, %s) = %v, %v; want %s", c.host, c.key, got, err, c.want)
+				}
+			}
+		})
+	}
+}
