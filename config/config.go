@@ -179,6 +179,17 @@ type Limits struct {
 	// only and removed from anyone else's mail).
 	TrustedKey    string `yaml:"trusted_key"`
 	TrustedHeader string `yaml:"trusted_header"`
+	// OnSuspendQueued is what becomes of a suspended account's mail still
+	// in the MTA's queue: hold, delete or keep (containment/).
+	OnSuspendQueued string `yaml:"on_suspend_queued"`
+	MTA             MTA    `yaml:"mta"`
+}
+
+// MTA names the MTA whose queue follows a suspension.
+type MTA struct {
+	Kind      string `yaml:"kind"`       // postfix or sendmail
+	ConfigDir string `yaml:"config_dir"` // postfix: postsuper -c
+	Config    string `yaml:"config"`     // sendmail: sendmail.cf
 }
 
 // LimitSet is a set of limits; in users, a key left out takes the default.
@@ -262,6 +273,10 @@ func (l *Limits) setDefaults() {
 		OnError:     Action(policy.Tempfail),
 		LoginCase:   "fold",
 		TrustedKey:  "ip",
+		// The queue follows the suspension by default: that queued mail
+		// is what lists the ISP's ranges.
+		OnSuspendQueued: "hold",
+		MTA:             MTA{Kind: "postfix", ConfigDir: "/etc/postfix"},
 	}
 }
 
@@ -511,6 +526,22 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	}
 	if l.Alert.Timeout <= 0 {
 		return bad("limits.alert.timeout", "must be more than 0")
+	}
+	switch l.OnSuspendQueued {
+	case "hold", "delete":
+		switch l.MTA.Kind {
+		case "postfix":
+			if l.MTA.ConfigDir == "" {
+				return bad("limits.mta.config_dir", "must name Postfix's config directory (e.g. /etc/postfix)")
+			}
+		case "sendmail":
+			return bad("limits.mta.kind", "sendmail: holding queued mail is not implemented for Sendmail yet; set on_suspend_queued: keep")
+		default:
+			return bad("limits.mta.kind", "unknown MTA %q (want postfix or sendmail)", l.MTA.Kind)
+		}
+	case "keep":
+	default:
+		return bad("limits.on_suspend_queued", "unknown value %q (want hold, delete or keep)", l.OnSuspendQueued)
 	}
 	return nil
 }

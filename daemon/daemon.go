@@ -143,6 +143,9 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	} else if l != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
+	if c := setup.Containment(cfg, res.Store, log); c != nil {
+		wg.Go(func() { c.Run(ctx) }) // the queue follows suspensions
+	}
 	wg.Go(func() {
 		tick := time.NewTicker(10 * time.Minute)
 		defer tick.Stop()

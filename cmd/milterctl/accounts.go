@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/containment"
 	"outguard/limits"
 	"outguard/setup"
 )
@@ -42,7 +43,8 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if err != nil {
 		return err
 	}
-	return run(&acontext{ctx: ctx, st: st, eng: eng, out: out, now: time.Now()}, args)
+	cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))
+	return run(&acontext{ctx: ctx, st: st, eng: eng, cont: cont, onQueued: cfg.Limits.OnSuspendQueued, out: out, now: time.Now()}, args)
 }
 
 // acontext is what every accounts subcommand works with.
@@ -50,8 +52,12 @@ type acontext struct {
 	ctx context.Context
 	st  limits.Store
 	eng *limits.Engine
-	out io.Writer
-	now time.Time
+	// cont is this host's MTA queue (nil without one): milterctl acts on
+	// it at once, milterd's sweep on every other host of a fleet.
+	cont     *containment.Containment
+	onQueued string // limits.on_suspend_queued
+	out      io.Writer
+	now      time.Time
 }
 
 // parse parses the subcommand's flags (define adds them), which may come
@@ -102,7 +108,7 @@ func accountsShow(a *acontext, args []string) error {
 	if !asJSON {
 		out = a.text()
 	}
-	return show(a.ctx, a.st, a.eng.Policy, pos[0], asJSON, a.now, out)
+	return show(a.ctx, a.st, a.eng.Policy, a.cont, pos[0], asJSON, a.now, out)
 }
 
 func accountsSuspend(a *acontext, args []string) error {
@@ -122,16 +128,34 @@ func accountsSuspend(a *acontext, args []string) error {
 		return fmt.Errorf("%s is already suspended", pos[0])
 	}
 	fmt.Fprintf(a.text(), "%s suspended: its next message is refused\n", pos[0])
+	if a.cont != nil {
+		// milterd's sweep does the same within a second, on every host;
+		// doing it here too says at once what this host's queue held.
+		ids, err := a.cont.Contain(a.ctx, pos[0])
+		if err != nil {
+			return fmt.Errorf("%s is suspended, but its queued mail on this host was not acted on (milterd retries): %w", pos[0], err)
+		}
+		if len(ids) > 0 {
+			fmt.Fprintf(a.text(), "queued on this host: %s (%s)\n", strings.Join(ids, " "), a.onQueued)
+		}
+	}
 	return nil
 }
 
 func accountsUnsuspend(a *acontext, args []string) error {
-	pos, err := a.parse(args, func(*flag.FlagSet) {})
+	var release, del bool
+	pos, err := a.parse(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&release, "release-queued", false, "release its held mail on this host")
+		fs.BoolVar(&del, "delete-queued", false, "delete its held mail on this host")
+	})
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError("accounts unsuspend takes one account")
+	if len(pos) != 1 || release && del {
+		return usageError("accounts unsuspend takes one account, and --release-queued or --delete-queued")
+	}
+	if (release || del) && a.cont == nil {
+		return errors.New("--release-queued and --delete-queued need limits.mta (kind: postfix)")
 	}
 	ok, err := a.st.Unsuspend(a.ctx, pos[0], a.now)
 	if err != nil {
@@ -141,7 +165,37 @@ func accountsUnsuspend(a *acontext, args []string) error {
 		return fmt.Errorf("%s is not suspended", pos[0])
 	}
 	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
+	if a.cont == nil {
+		return nil
+	}
+	if release || del {
+		ids, err := a.cont.Settle(a.ctx, pos[0], release)
+		if err != nil {
+			return fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", pos[0], err)
+		}
+		what := "released"
+		if del {
+			what = "deleted"
+		}
+		fmt.Fprintf(a.text(), "held mail on this host %s: %d message(s) %s\n", what, len(ids), strings.Join(ids, " "))
+		return nil
+	}
+	if msgs, err := a.cont.Messages(a.ctx, pos[0]); err == nil {
+		if n := countHeld(msgs); n > 0 {
+			fmt.Fprintf(a.text(), "%d message(s) stay on hold on this host: settle them with --release-queued or --delete-queued\n", n)
+		}
+	}
 	return nil
+}
+
+func countHeld(msgs []containment.Message) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Queue == containment.HoldQueue {
+			n++
+		}
+	}
+	return n
 }
 
 func accountsReset(a *acontext, args []string) error {
@@ -187,6 +241,10 @@ type accountView struct {
 	Counting     int       `json:"counting"`
 	// Signals are the login spread and spam signals, each with its window.
 	Signals []signalView `json:"signals,omitempty"`
+	// Queued is the account's mail in this host's queue, with the queue
+	// each message is in (hold: held for the suspension); show only.
+	Queued     []containment.Message `json:"queued,omitempty"`
+	QueueError string                `json:"queue_error,omitempty"`
 }
 
 // signalView is one signal's hour window: what counts toward its limit
@@ -289,10 +347,16 @@ func state(s *limits.Suspension, now time.Time) string {
 	return "SUSPENDED until " + s.Until.Local().Format(time.DateTime) + " by " + s.By
 }
 
-func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, asJSON bool, now time.Time, out io.Writer) error {
+func show(ctx context.Context, st limits.Store, pol *limits.Policy, cont *containment.Containment, key string, asJSON bool, now time.Time, out io.Writer) error {
 	v, err := view(ctx, st, pol, key, now, true)
 	if err != nil {
 		return err
+	}
+	if cont != nil {
+		// The queue is this host's: a fleet's other hosts show theirs.
+		if v.Queued, err = cont.Messages(ctx, key); err != nil {
+			v.QueueError = err.Error()
+		}
 	}
 	if asJSON {
 		return json.NewEncoder(out).Encode(v)
@@ -327,6 +391,15 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 		if len(sv.Evidence) > 0 {
 			fmt.Fprintf(out, "\n%s in the window (first seen, last seen, value, detail):\n", signalTitle[sv.Signal])
 			sightings(out, sv.Evidence)
+		}
+	}
+	if cont != nil {
+		fmt.Fprintf(out, "\nIn this host's queue: %d message(s)\n", len(v.Queued))
+		if v.QueueError != "" {
+			fmt.Fprintf(out, "  (the queue could not be read: %s)\n", v.QueueError)
+		}
+		for _, m := range v.Queued {
+			fmt.Fprintf(out, "  %s\t%s\n", m.QueueID, m.Queue)
 		}
 	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))

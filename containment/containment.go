@@ -1,0 +1,205 @@
+// Package containment makes the MTA's queue follow a suspension: the mail
+// a suspended account got accepted before it was suspended, still in this
+// smarthost's queue (known by the limits store's message records, by host
+// and queue id), is put on hold or deleted. Each smarthost of a fleet
+// watches the shared store for suspensions and acts on its own queue ids.
+package containment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"outguard/limits"
+)
+
+// Queue is an MTA's mail queue.
+type Queue interface {
+	// List returns the queue id of every message in the queue with the
+	// name of the queue it is in (Postfix: incoming, active, deferred,
+	// hold).
+	List(ctx context.Context) (map[string]string, error)
+	Hold(ctx context.Context, ids []string) error
+	Release(ctx context.Context, ids []string) error
+	Delete(ctx context.Context, ids []string) error
+}
+
+// Actions on the queued mail of a suspended account.
+const (
+	Hold   = "hold"
+	Delete = "delete"
+	Keep   = "keep"
+)
+
+// HoldQueue is the name of the queue held messages are in.
+const HoldQueue = "hold"
+
+// Options configure a Containment.
+type Options struct {
+	Store    limits.Store
+	Host     string // this smarthost's name in message records
+	Queue    Queue
+	Action   string        // Hold, Delete or Keep
+	Interval time.Duration // between looks at the store; 0: one second
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+}
+
+// Containment acts on the queue when an account is suspended.
+type Containment struct {
+	o Options
+	// done is the suspension (its start) acted on per account, so that a
+	// sweep acts once per suspension; a restart acts again, which holding
+	// is idempotent for.
+	done map[string]time.Time
+}
+
+func New(o Options) *Containment {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Containment{o: o, done: map[string]time.Time{}}
+}
+
+// Message is one of an account's messages in this host's queue.
+type Message struct {
+	QueueID string `json:"queue_id"`
+	Queue   string `json:"queue"` // incoming, active, deferred, hold
+}
+
+// Run sweeps every Interval until ctx ends. The store is the only channel
+// between hosts: a suspension made by another smarthost, or by milterctl,
+// is seen at the next sweep.
+func (c *Containment) Run(ctx context.Context) {
+	if c.o.Action == Keep {
+		return
+	}
+	tick := time.NewTicker(c.o.Interval)
+	defer tick.Stop()
+	for {
+		if err := c.Sweep(ctx); err != nil && ctx.Err() == nil {
+			c.o.Log.Warn("containment: sweep failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Sweep acts on the queued mail of each account suspended since it last
+// looked. An account it fails for is tried again at the next sweep.
+func (c *Containment) Sweep(ctx context.Context) error {
+	susps, err := c.o.Store.Suspensions(ctx)
+	if err != nil {
+		return err
+	}
+	now := c.o.Now()
+	active := map[string]bool{}
+	var errs []error
+	for _, s := range susps {
+		if !s.Active(now) {
+			continue
+		}
+		active[s.Key] = true
+		if d, ok := c.done[s.Key]; ok && d.Equal(s.Since) {
+			continue
+		}
+		if _, err := c.Contain(ctx, s.Key); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
+			continue
+		}
+		c.done[s.Key] = s.Since
+	}
+	for k := range c.done {
+		if !active[k] {
+			delete(c.done, k)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Contain holds or deletes, per Action, key's messages in this host's
+// queue, and returns the ids it acted on.
+func (c *Containment) Contain(ctx context.Context, key string) ([]string, error) {
+	if c.o.Action == Keep {
+		return nil, nil
+	}
+	msgs, err := c.Messages(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range msgs {
+		if c.o.Action == Delete || m.Queue != HoldQueue {
+			ids = append(ids, m.QueueID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	act := c.o.Queue.Hold
+	if c.o.Action == Delete {
+		act = c.o.Queue.Delete
+	}
+	if err := act(ctx, ids); err != nil {
+		return nil, err
+	}
+	c.o.Log.Warn("containment: queued mail of a suspended account "+actionDone[c.o.Action], "account", key, "host", c.o.Host, "queue_ids", ids)
+	return ids, nil
+}
+
+var actionDone = map[string]string{Hold: "held", Delete: "deleted"}
+
+// Settle releases (release) or deletes key's held messages in this host's
+// queue, when an operator lifts its suspension, and returns their ids.
+func (c *Containment) Settle(ctx context.Context, key string, release bool) ([]string, error) {
+	msgs, err := c.Messages(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, m := range msgs {
+		if m.Queue == HoldQueue {
+			ids = append(ids, m.QueueID)
+		}
+	}
+	act, what := c.o.Queue.Delete, "deleted"
+	if release {
+		act, what = c.o.Queue.Release, "released"
+	}
+	if err := act(ctx, ids); err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		c.o.Log.Warn("containment: held mail of an unsuspended account "+what, "account", key, "host", c.o.Host, "queue_ids", ids)
+	}
+	return ids, nil
+}
+
+// Messages returns key's messages still in this host's queue, by queue id.
+func (c *Containment) Messages(ctx context.Context, key string) ([]Message, error) {
+	ids, err := c.o.Store.Queued(ctx, c.o.Host, key)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	q, err := c.o.Queue.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	for _, id := range ids {
+		if name, ok := q[id]; ok {
+			out = append(out, Message{QueueID: id, Queue: name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].QueueID < out[j].QueueID })
+	return out, nil
+}
