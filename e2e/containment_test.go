@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"outguard/config"
+	"outguard/internal/harness"
+	"outguard/setup"
+)
+
+// storeConfig is the config of a limits store of kind (sqlite: in
+// state_dir), with the limits lines given.
+func storeConfig(t *testing.T, kind, limitLines string) string {
+	if kind == "sqlite" {
+		return "limits:\n" + limitLines
+	}
+	return sharedStore(t, kind, limitLines)
+}
+
+// queue returns Postfix's queue (postqueue -j, a tool nobody here wrote):
+// queue id -> queue name.
+func queue(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out, err := exec.Command("postqueue", "-c", dir, "-j").Output()
+	if err != nil {
+		t.Fatalf("postqueue -j: %v", err)
+	}
+	q := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m struct {
+			Queue string `json:"queue_name"`
+			ID    string `json:"queue_id"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("postqueue -j: %v: %s", err, line)
+		}
+		q[m.ID] = m.Queue
+	}
+	return q
+}
+
+// inQueue returns the ids in Postfix's queue named name, sorted.
+func inQueue(t *testing.T, dir, name string) []string {
+	var ids []string
+	for id, n := range queue(t, dir) {
+		if n == name {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// retryFast makes a test Postfix retry deferred mail every second or two
+// (the default minimal_backoff_time is 300 s): a held message that would
+// otherwise go out does so within the test.
+var retryFast = map[string]string{"minimal_backoff_time": "1s", "maximal_backoff_time": "2s", "queue_run_delay": "1s"}
+
+// containmentHost is one smarthost of the test: a real Postfix with its
+// in-process milter, and milterd's containment sweep running against its
+// queue as milterd runs it.
+type containmentHost struct {
+	s       *harness.Stack
+	cfg     *config.Config
+	ctlConf string // milterctl's config on this host
+	log     *harness.LogBuffer
+}
+
+func startContainmentHost(t *testing.T, text string, access map[string]string) *containmentHost {
+	s, cfg, res := harness.ConfigStack(t, text, harness.MTAConfig{RcptAccess: access, Main: retryFast})
+	// The MTA's config directory is known once it runs.
+	cfg.Limits.MTA.ConfigDir = s.Postfix.Dir
+	h := &containmentHost{s: s, cfg: cfg, log: &harness.LogBuffer{}}
+	h.ctlConf = writeConfig(t, fmt.Sprintf("state_dir: %s\n%s  mta: {kind: postfix, config_dir: %s}\n", cfg.StateDir, text, s.Postfix.Dir))
+	c := setup.Containment(cfg, res.Store, harness.Logger(t, h.log))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// deferThree sends three messages of alice's to a receiver that answers
+// 4xx and waits until the three are deferred; it returns their ids.
+func (h *containmentHost) deferThree(t *testing.T) []string {
+	t.Helper()
+	h.s.Sink.Defer("later@remote.test")
+	for i := range 3 {
+		if r := h.s.Dial(t).Send("alice@customer.test", []string{"later@remote.test"}, harness.Msg("alice@customer.test", "later@remote.test", fmt.Sprint("queued ", i), "spam")); r.Err != nil {
+			t.Fatalf("send %d: %s", i, harness.Reply(r.Err))
+		}
+	}
+	var ids []string
+	waitFor(t, "three messages deferred", func() bool { ids = inQueue(t, h.s.Postfix.Dir, "deferred"); return len(ids) == 3 })
+	return ids
+}
+
+// TestQueueFollowsTheSuspension: an account with three messages deferred
+// in a real Postfix's queue (the receiver answers 450) is suspended by
+// undeliverable recipients; within 5 s the three are in Postfix's hold
+// queue, and when the receiver accepts again none goes out, though
+// Postfix retries every second or two. "milterctl accounts show" lists
+// them held; "unsuspend --release-queued" puts them back and they are
+// delivered. On each store.
+func TestQueueFollowsTheSuspension(t *testing.T) {
+	for _, kind := range []string{"sqlite", "redis", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			access, refused := harness.RejectAll(3)
+			h := startContainmentHost(t, storeConfig(t, kind, "  default: {undeliverable_per_hour: 3}\n  on_suspend_queued: hold\n"), access)
+			bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+			ids := h.deferThree(t)
+
+			// Three refused recipients suspend alice.
+			h.s.Dial(t).Send("alice@customer.test", refused, msg("bounces"))
+			suspended := time.Now()
+			if out, _ := milterctl(t, bin, h.ctlConf, "accounts", "list", "--suspended"); !strings.Contains(out, harness.User) {
+				t.Fatalf("alice not suspended:\n%s", out)
+			}
+			var held []string
+			for time.Since(suspended) < 5*time.Second {
+				if held = inQueue(t, h.s.Postfix.Dir, "hold"); len(held) == 3 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if fmt.Sprint(held) != fmt.Sprint(ids) {
+				t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, h.log.String())
+			}
+			t.Logf("held %.1f s after the suspension", time.Since(suspended).Seconds())
+
+			// The receiver accepts again; Postfix retries, but not held mail.
+			h.s.Sink.Answer("later@remote.test", 0, nil)
+			exec.Command("postqueue", "-c", h.s.Postfix.Dir, "-f").Run()
+			time.Sleep(4 * time.Second)
+			if n := len(h.s.Sink.Messages()); n != 0 {
+				t.Fatalf("%d held messages delivered", n)
+			}
+			out, code := milterctl(t, bin, h.ctlConf, "accounts", "show", harness.User)
+			if code != 0 || !strings.Contains(out, "In this host's queue: 3 message(s)") || strings.Count(out, "\thold") != 3 {
+				t.Errorf("accounts show (%d):\n%s", code, out)
+			}
+			out, code = milterctl(t, bin, h.ctlConf, "accounts", "unsuspend", harness.User, "--release-queued")
+			if code != 0 || !strings.Contains(out, "3 message(s) "+strings.Join(ids, " ")) {
+				t.Fatalf("unsuspend --release-queued (%d):\n%s", code, out)
+			}
+			exec.Command("postqueue", "-c", h.s.Postfix.Dir, "-f").Run()
+			h.s.Sink.Wait(t, 3, 20*time.Second)
+			waitFor(t, "the queue empty", func() bool { return len(queue(t, h.s.Postfix.Dir)) == 0 })
+		})
+	}
+}
