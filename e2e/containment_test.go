@@ -160,3 +160,65 @@ func TestQueueFollowsTheSuspension(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueFollowsAManualSuspensionAcrossAFleet: two smarthosts (two
+// Postfix, two in-process milters, each with its sweep) share a store;
+// each has three of alice's messages deferred. An operator suspends alice
+// with milterctl on host 1: host 1's are held at once (milterctl acts on
+// its own queue), host 2's within 5 s by host 2's sweep, each host on its
+// own queue ids. "unsuspend --delete-queued" on host 1 deletes host 1's;
+// host 2's stay held until settled on host 2 (after the account was
+// lifted elsewhere).
+func TestQueueFollowsAManualSuspensionAcrossAFleet(t *testing.T) {
+	for _, kind := range []string{"redis", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			text := storeConfig(t, kind, "  on_suspend_queued: hold\n")
+			h1 := startContainmentHost(t, text+"  host: mx1\n", nil)
+			h2 := startContainmentHost(t, text+"  host: mx2\n", nil)
+			bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+			ids1, ids2 := h1.deferThree(t), h2.deferThree(t)
+
+			out, code := milterctl(t, bin, h1.ctlConf, "accounts", "suspend", harness.User, "--reason", "phished")
+			suspended := time.Now()
+			if code != 0 || !strings.Contains(out, "queued on this host: "+strings.Join(ids1, " ")+" (hold)") {
+				t.Fatalf("suspend (%d):\n%s", code, out)
+			}
+			if held := inQueue(t, h1.s.Postfix.Dir, "hold"); fmt.Sprint(held) != fmt.Sprint(ids1) {
+				t.Fatalf("host 1 held %v when milterctl returned; want %v", held, ids1)
+			}
+			var held []string
+			for time.Since(suspended) < 5*time.Second {
+				if held = inQueue(t, h2.s.Postfix.Dir, "hold"); len(held) == 3 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if fmt.Sprint(held) != fmt.Sprint(ids2) {
+				t.Fatalf("host 2, 5 s after the suspension: held %v; want %v\n%s", held, ids2, h2.log.String())
+			}
+			if !strings.Contains(h2.log.String(), "host=mx2") || strings.Contains(h2.log.String(), ids1[0]) {
+				t.Errorf("host 2 acted on another host's ids:\n%s", h2.log.String())
+			}
+
+			out, code = milterctl(t, bin, h1.ctlConf, "accounts", "unsuspend", harness.User, "--delete-queued")
+			if code != 0 || !strings.Contains(out, "deleted: 3 message(s)") {
+				t.Fatalf("unsuspend --delete-queued (%d):\n%s", code, out)
+			}
+			waitFor(t, "host 1's queue empty", func() bool { return len(queue(t, h1.s.Postfix.Dir)) == 0 })
+			if held := inQueue(t, h2.s.Postfix.Dir, "hold"); len(held) != 3 {
+				t.Fatalf("host 2's held mail after host 1 settled its own: %v", held)
+			}
+			out, code = milterctl(t, bin, h2.ctlConf, "accounts", "unsuspend", harness.User, "--release-queued")
+			if code != 0 || !strings.Contains(out, "was not suspended") || !strings.Contains(out, "released: 3 message(s)") {
+				t.Fatalf("unsuspend --release-queued on host 2 (%d):\n%s", code, out)
+			}
+			h2.s.Sink.Answer("later@remote.test", 0, nil)
+			exec.Command("postqueue", "-c", h2.s.Postfix.Dir, "-f").Run()
+			h2.s.Sink.Wait(t, 3, 20*time.Second)
+			if n := len(h1.s.Sink.Messages()); n != 0 {
+				t.Errorf("host 1 delivered %d deleted messages", n)
+			}
+		})
+	}
+}

@@ -161,10 +161,16 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !ok {
+	switch {
+	case ok:
+		fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
+	case release || del:
+		// Another host of the fleet lifted it: this host's held mail
+		// is still to settle.
+		fmt.Fprintf(a.text(), "%s was not suspended\n", pos[0])
+	default:
 		return fmt.Errorf("%s is not suspended", pos[0])
 	}
-	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
 	if a.cont == nil {
 		return nil
 	}
