@@ -163,6 +163,7 @@ type Limits struct {
 	Users       map[string]UserLimits `yaml:"users"`
 	OnSuspended Action                `yaml:"on_suspended"`
 	SuspendFor  Duration              `yaml:"suspend_for"`
+	Escalate    Escalate              `yaml:"escalate"`
 	Contact     string                `yaml:"contact"`
 	Alert       Alert                 `yaml:"alert"`
 	Store       string                `yaml:"store"`
@@ -183,6 +184,13 @@ type Limits struct {
 	// in the MTA's queue: hold, delete or keep (containment/).
 	OnSuspendQueued string `yaml:"on_suspend_queued"`
 	MTA             MTA    `yaml:"mta"`
+}
+
+// Escalate makes the After-th automatic suspension within Within last
+// until an operator lifts it (After 0: never).
+type Escalate struct {
+	After  int      `yaml:"after"`
+	Within Duration `yaml:"within"`
 }
 
 // MTA names the MTA whose queue follows a suspension.
@@ -266,13 +274,17 @@ func (l *Limits) setDefaults() {
 			SpamPerHour:      intp(10),
 		},
 		OnSuspended: Action(policy.Tempfail),
-		Alert:       Alert{Timeout: Duration(10 * time.Second)},
-		Store:       "sqlite",
-		Redis:       Redis{Address: "127.0.0.1:6379"},
-		Maillog:     Maillog{Format: "postfix", Start: "end"},
-		OnError:     Action(policy.Tempfail),
-		LoginCase:   "fold",
-		TrustedKey:  "ip",
+		// A day, as EOP's BlockUserForToday; the third within 30 days
+		// until lifted.
+		SuspendFor: Duration(24 * time.Hour),
+		Escalate:   Escalate{After: 3, Within: Duration(30 * 24 * time.Hour)},
+		Alert:      Alert{Timeout: Duration(10 * time.Second)},
+		Store:      "sqlite",
+		Redis:      Redis{Address: "127.0.0.1:6379"},
+		Maillog:    Maillog{Format: "postfix", Start: "end"},
+		OnError:    Action(policy.Tempfail),
+		LoginCase:  "fold",
+		TrustedKey: "ip",
 		// The queue follows the suspension by default: that queued mail
 		// is what lists the ISP's ranges.
 		OnSuspendQueued: "hold",
@@ -526,6 +538,12 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	}
 	if l.Alert.Timeout <= 0 {
 		return bad("limits.alert.timeout", "must be more than 0")
+	}
+	if l.SuspendFor < 0 {
+		return bad("limits.suspend_for", "must not be negative (0: until released)")
+	}
+	if l.Escalate.After < 0 || l.Escalate.After > 0 && l.Escalate.Within <= 0 {
+		return bad("limits.escalate", "after must be 0 (never) or more, with within more than 0")
 	}
 	switch l.OnSuspendQueued {
 	case "hold", "delete":

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"outguard/limits"
@@ -112,7 +113,7 @@ func (c *Containment) Sweep(ctx context.Context) error {
 		if d, ok := c.done[s.Key]; ok && d.Equal(s.Since) {
 			continue
 		}
-		if _, err := c.Contain(ctx, s.Key); err != nil {
+		if _, err := c.Contain(ctx, s.Key, "milterd"); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
 			continue
 		}
@@ -127,8 +128,9 @@ func (c *Containment) Sweep(ctx context.Context) error {
 }
 
 // Contain holds or deletes, per Action, key's messages in this host's
-// queue, and returns the ids it acted on.
-func (c *Containment) Contain(ctx context.Context, key string) ([]string, error) {
+// queue, and returns the ids it acted on; by (milterd or the operator)
+// goes in the audit trail.
+func (c *Containment) Contain(ctx context.Context, key, by string) ([]string, error) {
 	if c.o.Action == Keep {
 		return nil, nil
 	}
@@ -153,14 +155,27 @@ func (c *Containment) Contain(ctx context.Context, key string) ([]string, error)
 		return nil, err
 	}
 	c.o.Log.Warn("containment: queued mail of a suspended account "+actionDone[c.o.Action], "account", key, "host", c.o.Host, "queue_ids", ids)
+	c.audit(ctx, key, auditEvent[c.o.Action], by, ids)
 	return ids, nil
 }
 
-var actionDone = map[string]string{Hold: "held", Delete: "deleted"}
+var (
+	actionDone = map[string]string{Hold: "held", Delete: "deleted"}
+	auditEvent = map[string]string{Hold: limits.AuditQueueHeld, Delete: limits.AuditQueueDeleted}
+)
+
+// audit records a queue action; the action is done, so a store error is
+// logged, not returned.
+func (c *Containment) audit(ctx context.Context, key, event, by string, ids []string) {
+	ev := limits.AuditEvent{Time: c.o.Now(), Account: key, Event: event, By: by, Host: c.o.Host, Detail: strings.Join(ids, " ")}
+	if err := c.o.Store.Audit(ctx, ev); err != nil {
+		c.o.Log.Error("audit trail: a queue action was not recorded", "account", key, "event", event, "queue_ids", ids, "err", err)
+	}
+}
 
 // Settle releases (release) or deletes key's held messages in this host's
 // queue, when an operator lifts its suspension, and returns their ids.
-func (c *Containment) Settle(ctx context.Context, key string, release bool) ([]string, error) {
+func (c *Containment) Settle(ctx context.Context, key string, release bool, by string) ([]string, error) {
 	msgs, err := c.Messages(ctx, key)
 	if err != nil {
 		return nil, err
@@ -171,15 +186,16 @@ func (c *Containment) Settle(ctx context.Context, key string, release bool) ([]s
 			ids = append(ids, m.QueueID)
 		}
 	}
-	act, what := c.o.Queue.Delete, "deleted"
+	act, what, event := c.o.Queue.Delete, "deleted", limits.AuditQueueDeleted
 	if release {
-		act, what = c.o.Queue.Release, "released"
+		act, what, event = c.o.Queue.Release, "released", limits.AuditQueueReleased
 	}
 	if err := act(ctx, ids); err != nil {
 		return nil, err
 	}
 	if len(ids) > 0 {
 		c.o.Log.Warn("containment: held mail of an unsuspended account "+what, "account", key, "host", c.o.Host, "queue_ids", ids)
+		c.audit(ctx, key, event, by, ids)
 	}
 	return ids, nil
 }

@@ -18,6 +18,7 @@ type Engine struct {
 	Accounts    Accounts
 	OnSuspended policy.Action // tempfail (default), reject or quarantine
 	SuspendFor  time.Duration // 0: until released
+	Escalate    Escalation    // with SuspendFor: repeat offenders until released
 	Contact     string        // abuse contact named in the suspension reply
 	Alert       *Alerter      // may be nil
 	Log         *slog.Logger
@@ -238,10 +239,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		Signal:   SignalUndeliverable,
 		Evidence: evidence,
 	}
-	if e.SuspendFor > 0 {
-		s.Until = now.Add(e.SuspendFor)
-	}
-	created, err := e.Store.Suspend(ctx, s, now) // an expired suspension gives way
+	created, err := e.autoSuspend(ctx, &s, now) // an expired suspension gives way
 	if err != nil || !created {
 		return nil, err
 	}

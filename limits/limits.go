@@ -199,6 +199,8 @@ type Suspension struct {
 	// signal of spread.go, whose evidence is in Sightings.
 	Signal    string     `json:"signal,omitempty"`
 	Sightings []Sighting `json:"sightings,omitempty"`
+	// Escalated: an automatic suspension made permanent (Escalation).
+	Escalated bool `json:"escalated,omitempty"`
 }
 
 // Active reports whether the suspension is in force at now.
@@ -258,6 +260,11 @@ type Store interface {
 	Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error)
 	// Sightings returns key's sightings last seen after since, oldest first.
 	Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error)
+	// Audit appends ev to the accounts' audit trail.
+	Audit(ctx context.Context, ev AuditEvent) error
+	// AuditTrail returns key's events ("": every account's) at or after
+	// since, oldest first.
+	AuditTrail(ctx context.Context, key string, since time.Time) ([]AuditEvent, error)
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
 	// Ping checks that the backend answers.

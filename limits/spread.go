@@ -184,10 +184,7 @@ func (e *Engine) suspendOn(ctx context.Context, key, signal string, n, limit int
 		Key: key, Since: now, By: "milterd", Signal: signal, Sightings: evidence,
 		Reason: fmt.Sprintf("%d %s within an hour (limit %d)", n, signalWhat[signal], limit),
 	}
-	if e.SuspendFor > 0 {
-		s.Until = now.Add(e.SuspendFor)
-	}
-	created, err := e.Store.Suspend(ctx, s, now)
+	created, err := e.autoSuspend(ctx, &s, now)
 	if err != nil {
 		return nil, err
 	}

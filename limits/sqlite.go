@@ -39,6 +39,9 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
 	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema})
+	if err == nil {
+		_, err = db.Exec(auditSchema)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)

@@ -54,6 +54,7 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 		},
 		OnSuspended: policy.Action(l.OnSuspended),
 		SuspendFor:  time.Duration(l.SuspendFor),
+		Escalate:    limits.Escalation{After: l.Escalate.After, Within: time.Duration(l.Escalate.Within)},
 		Contact:     l.Contact,
 		Alert:       &limits.Alerter{Sender: l.Alert.Sender(), Log: log},
 		Log:         log,

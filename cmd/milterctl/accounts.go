@@ -23,7 +23,7 @@ import (
 // accountsCmds are the accounts subcommands, each with its own flags.
 var accountsCmds = map[string]func(a *acontext, args []string) error{
 	"list": accountsList, "show": accountsShow, "suspend": accountsSuspend,
-	"unsuspend": accountsUnsuspend, "reset": accountsReset,
+	"unsuspend": accountsUnsuspend, "reset": accountsReset, "audit": accountsAudit,
 }
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
@@ -44,7 +44,7 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		return err
 	}
 	cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))
-	return run(&acontext{ctx: ctx, st: st, eng: eng, cont: cont, onQueued: cfg.Limits.OnSuspendQueued, out: out, now: time.Now()}, args)
+	return run(&acontext{ctx: ctx, st: st, eng: eng, cont: cont, onQueued: cfg.Limits.OnSuspendQueued, host: cfg.HostName(), out: out, now: time.Now()}, args)
 }
 
 // acontext is what every accounts subcommand works with.
@@ -56,6 +56,7 @@ type acontext struct {
 	// it at once, milterd's sweep on every other host of a fleet.
 	cont     *containment.Containment
 	onQueued string // limits.on_suspend_queued
+	host     string // this smarthost, in the audit trail
 	out      io.Writer
 	now      time.Time
 }
@@ -112,26 +113,40 @@ func accountsShow(a *acontext, args []string) error {
 }
 
 func accountsSuspend(a *acontext, args []string) error {
-	var reason string
-	pos, err := a.parse(args, func(fs *flag.FlagSet) { fs.StringVar(&reason, "reason", "", "why") })
+	var reason, dur string
+	pos, err := a.parse(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&reason, "reason", "", "why")
+		fs.StringVar(&dur, "for", "", "how long (default: until unsuspended)")
+	})
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || reason == "" {
 		return usageError("accounts suspend takes one account and --reason")
 	}
-	ok, err := a.st.Suspend(a.ctx, limits.Suspension{Key: pos[0], Since: a.now, Reason: reason, By: operator()}, a.now)
+	s := limits.Suspension{Key: pos[0], Since: a.now, Reason: reason, By: operator()}
+	detail := reason
+	if dur != "" {
+		d, err := config.ParseDuration(dur)
+		if err != nil || d <= 0 {
+			return usageError(fmt.Sprintf("accounts suspend --for %q: want a duration such as 2h or 7d", dur))
+		}
+		s.Until = a.now.Add(d)
+		detail += "; until " + s.Until.UTC().Format(time.RFC3339)
+	}
+	ok, err := a.st.Suspend(a.ctx, s, a.now)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("%s is already suspended", pos[0])
 	}
+	a.audit(pos[0], limits.AuditSuspended, detail)
 	fmt.Fprintf(a.text(), "%s suspended: its next message is refused\n", pos[0])
 	if a.cont != nil {
 		// milterd's sweep does the same within a second, on every host;
 		// doing it here too says at once what this host's queue held.
-		ids, err := a.cont.Contain(a.ctx, pos[0])
+		ids, err := a.cont.Contain(a.ctx, pos[0], operator())
 		if err != nil {
 			// The suspension is in force: that is what this command
 			// does; milterd's sweep keeps trying the queue.
@@ -166,6 +181,7 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	}
 	switch {
 	case ok:
+		a.audit(pos[0], limits.AuditUnsuspended, "")
 		fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
 	case release || del:
 		// Another host of the fleet lifted it: this host's held mail
@@ -178,7 +194,7 @@ func accountsUnsuspend(a *acontext, args []string) error {
 		return nil
 	}
 	if release || del {
-		ids, err := a.cont.Settle(a.ctx, pos[0], release)
+		ids, err := a.cont.Settle(a.ctx, pos[0], release, operator())
 		if err != nil {
 			return fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", pos[0], err)
 		}
@@ -220,6 +236,53 @@ func accountsReset(a *acontext, args []string) error {
 	}
 	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients, networks, countries, ASNs and spam so far acknowledged\n", pos[0])
 	return nil
+}
+
+// audit records what the operator did; it is done, so a store error is
+// a warning.
+func (a *acontext) audit(key, event, detail string) {
+	ev := limits.AuditEvent{Time: a.now, Account: key, Event: event, By: operator(), Host: a.host, Detail: detail}
+	if err := a.st.Audit(a.ctx, ev); err != nil {
+		fmt.Fprintf(a.text(), "warning: not recorded in the audit trail: %v\n", err)
+	}
+}
+
+// accountsAudit lists the audit trail: suspensions (automatic, escalated,
+// manual), unsuspensions and queue actions, with who and where.
+func accountsAudit(a *acontext, args []string) error {
+	var asJSON bool
+	var since string
+	pos, err := a.parse(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
+		fs.StringVar(&since, "since", "30d", "how far back")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError("accounts audit takes at most one account")
+	}
+	d, err := config.ParseDuration(since)
+	if err != nil {
+		return usageError(fmt.Sprintf("accounts audit --since %q: want a duration such as 30d", since))
+	}
+	key := ""
+	if len(pos) == 1 {
+		key = pos[0]
+	}
+	evs, err := a.st.AuditTrail(a.ctx, key, a.now.Add(-d))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(a.out).Encode(evs)
+	}
+	tw := tabwriter.NewWriter(a.text(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACCOUNT\tEVENT\tBY\tHOST\tDETAIL")
+	for _, e := range evs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime), e.Account, e.Event, e.By, e.Host, orDash(strings.ReplaceAll(e.Detail, "\t", " ")))
+	}
+	return tw.Flush()
 }
 
 // operator is who runs milterctl, for the audit trail: taken at start,
@@ -350,8 +413,10 @@ func state(s *limits.Suspension, now time.Time) string {
 		return "active"
 	case !s.Active(now):
 		return "suspension expired " + s.Until.Local().Format(time.DateTime)
+	case s.Escalated:
+		return "SUSPENDED since " + s.Since.Local().Format(time.DateTime) + " by " + s.By + ", escalated: until lifted"
 	case s.Until.IsZero():
-		return "SUSPENDED since " + s.Since.Local().Format(time.DateTime) + " by " + s.By
+		return "SUSPENDED since " + s.Since.Local().Format(time.DateTime) + " by " + s.By + " until lifted"
 	}
 	return "SUSPENDED until " + s.Until.Local().Format(time.DateTime) + " by " + s.By
 }

@@ -22,8 +22,12 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
 
   accounts list [--suspended] [--json]
   accounts show ACCOUNT [--json]
-  accounts suspend ACCOUNT --reason TEXT
-  accounts unsuspend ACCOUNT      (its undeliverables so far stop counting)
+  accounts suspend ACCOUNT --reason TEXT [--for DURATION]
+                                  (its queued mail on this host: limits.on_suspend_queued)
+  accounts unsuspend ACCOUNT [--release-queued | --delete-queued]
+                                  (its undeliverables so far stop counting;
+                                  the flags settle its held mail on this host)
+  accounts audit [ACCOUNT] [--since 30d] [--json]
   accounts reset ACCOUNT          (clears its counters, too)
 
   quarantine list [--user U] [--rule R] [--reason R] [--since 24h] [--state held] [--json]

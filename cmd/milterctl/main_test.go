@@ -48,7 +48,7 @@ func TestAccountsAgainstMilterd(t *testing.T) {
 	}
 
 	out, code := ctl(t, cfg, "accounts", "list", "--suspended")
-	if code != 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "SUSPENDED since") || !strings.Contains(out, "1/50") {
+	if code != 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "SUSPENDED until") || !strings.Contains(out, "1/50") {
 		t.Errorf("list --suspended (%d):\n%s", code, out)
 	}
 	out, code = ctl(t, cfg, "accounts", "show", "alice")

@@ -27,7 +27,7 @@ func TestAccountsShowSignals(t *testing.T) {
 		cl.Quit()
 	}
 	out, code := ctl(t, cfg, "accounts", "show", "alice")
-	for _, want := range []string{"SUSPENDED since", "Suspension: 3 client networks logged in from within an hour (limit 2)", "Signal: networks",
+	for _, want := range []string{"SUSPENDED until", "Suspension: 3 client networks logged in from within an hour (limit 2)", "Signal: networks",
 		"Client networks per hour:  3/2 since", "Spam messages per hour:    0/10 since", "127.0.3.0/24  127.0.3.1"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("show (%d) lacks %q:\n%s", code, want, out)

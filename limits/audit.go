@@ -1,0 +1,135 @@
+package limits
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// AuditEvent is one entry of the accounts' audit trail: what happened to
+// an account's suspension or its queued mail, who did it and on which
+// smarthost.
+type AuditEvent struct {
+	Time    time.Time `json:"time"`
+	Account string    `json:"account"`
+	Event   string    `json:"event"` // one of the Audit* constants
+	By      string    `json:"by"`    // "milterd" or the operator
+	Host    string    `json:"host"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Audit events.
+const (
+	AuditSuspended     = "suspended"      // automatic, for suspend_for, or manual
+	AuditEscalated     = "escalated"      // automatic, until an operator lifts it
+	AuditUnsuspended   = "unsuspended"    // lifted by an operator
+	AuditQueueHeld     = "queue held"     // containment/
+	AuditQueueDeleted  = "queue deleted"  // containment/
+	AuditQueueReleased = "queue released" // containment/
+)
+
+// Escalation makes repeated automatic suspensions permanent: the After-th
+// within Within lasts until an operator lifts it (MailChannels' "[ESA]",
+// SpamExperts' "Maximum unlocks by timeout"). After 0: never.
+type Escalation struct {
+	After  int
+	Within time.Duration
+}
+
+// autoSuspend records s, an automatic suspension, for SuspendFor, or until
+// lifted when it is the Escalate.After-th within Escalate.Within (counted
+// in the audit trail). It reports whether s was recorded (an active
+// suspension stays as it is).
+func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) (bool, error) {
+	if e.SuspendFor > 0 {
+		s.Until = now.Add(e.SuspendFor)
+	}
+	if x := e.Escalate; x.After > 0 && e.SuspendFor > 0 {
+		past, err := e.Store.AuditTrail(ctx, s.Key, now.Add(-x.Within))
+		if err != nil {
+			return false, err
+		}
+		n := 1
+		for _, ev := range past {
+			if ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) {
+				n++
+			}
+		}
+		if n >= x.After {
+			s.Until = time.Time{}
+			s.Escalated = true
+			s.Reason += fmt.Sprintf("; automatic suspension %d within %s: until an operator lifts it", n, x.Within)
+		}
+	}
+	created, err := e.Store.Suspend(ctx, *s, now)
+	if err != nil || !created {
+		return false, err
+	}
+	ev := AuditEvent{Time: now, Account: s.Key, Event: AuditSuspended, By: "milterd", Host: e.Accounts.Host, Detail: s.Reason}
+	if s.Escalated {
+		ev.Event = AuditEscalated
+	} else if !s.Until.IsZero() {
+		ev.Detail += "; until " + s.Until.UTC().Format(time.RFC3339)
+	}
+	if err := e.Store.Audit(ctx, ev); err != nil {
+		// The suspension is in force; only its trail (and the count
+		// toward an escalation) is missing.
+		e.Log.Error("audit trail: the suspension was not recorded", "account", s.Key, "err", err)
+	}
+	return true, nil
+}
+
+// auditSchema is the audit trail's table, the same on SQLite and
+// PostgreSQL. It is created outside the limits schema's versions (on
+// PostgreSQL as the component "limits_audit"), so that it adds to that
+// schema without renumbering it.
+const auditSchema = `CREATE TABLE IF NOT EXISTS account_audit (t BIGINT NOT NULL, key TEXT NOT NULL, ev TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS account_audit_key ON account_audit (key, t);
+CREATE INDEX IF NOT EXISTS account_audit_t ON account_audit (t);`
+
+func (s *SQLStore) Audit(ctx context.Context, ev AuditEvent) error {
+	js, _ := json.Marshal(ev)
+	_, err := s.exec(ctx, s.db, `INSERT INTO account_audit (t, key, ev) VALUES ($1, $2, $3)`, ms(ev.Time), ev.Account, string(js))
+	return err
+}
+
+func (s *SQLStore) AuditTrail(ctx context.Context, key string, since time.Time) ([]AuditEvent, error) {
+	return queryJSON[AuditEvent](ctx, s.db, s.d.Rebind(`SELECT ev FROM account_audit WHERE ($1 = '' OR key = $1) AND t >= $2 ORDER BY t`), key, ms(since))
+}
+
+// Redis: og:audit (every event) and og:audit:{account}, sorted sets of
+// event JSON scored by time, written together.
+func (r *Redis) Audit(ctx context.Context, ev AuditEvent) error {
+	js, _ := json.Marshal(ev)
+	z := redis.Z{Score: float64(ms(ev.Time)), Member: string(js)}
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, "og:audit", z)
+		p.ZAdd(ctx, "og:audit:"+ev.Account, z)
+		return nil
+	})
+	return err
+}
+
+func (r *Redis) AuditTrail(ctx context.Context, key string, since time.Time) ([]AuditEvent, error) {
+	k := "og:audit"
+	if key != "" {
+		k += ":" + key
+	}
+	all, err := r.c.ZRangeByScore(ctx, k, &redis.ZRangeBy{Min: strconv.FormatInt(ms(since), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEvent, 0, len(all))
+	for _, js := range all {
+		var ev AuditEvent
+		if err := json.Unmarshal([]byte(js), &ev); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
