@@ -156,7 +156,9 @@ listings:
 		!slices.Equal(pick(ls, "delisted"), []string{"l1.dnsbl.test 192.0.2.6 cust-a"}) {
 		t.Errorf("second run: exit %d, new %q, delisted %q\n%s", code, pick(ls, "new"), pick(ls, "delisted"), errs)
 	}
-	if !slices.ContainsFunc(ls, func(l listingLine) bool { return l.Type == "per24" && l.Net == "192.0.2.0/24" && l.Count == 5 && l.Level == "escalation" }) {
+	if !slices.ContainsFunc(ls, func(l listingLine) bool {
+		return l.Type == "per24" && l.Net == "192.0.2.0/24" && l.Count == 5 && l.Level == "escalation"
+	}) {
 		t.Errorf("second run: no escalation for 192.0.2.0/24\n%s", out)
 	}
 	alerts, _ := os.ReadFile(alertLog)
