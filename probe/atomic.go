@@ -3,6 +3,7 @@ package probe
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // writeAtomic replaces name with data so that a crash at any point leaves
@@ -45,4 +46,22 @@ func writeAtomic(name string, data []byte, mode os.FileMode) error {
 	}
 	defer df.Close()
 	return df.Sync()
+}
+
+// lock holds an exclusive lock on dir/name until the returned function is
+// called: two runs at once (the timer's scan and an operator's relayprobe
+// block) would otherwise both read the old state and both act on it.
+func lock(dir, name string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil // closing releases it
 }

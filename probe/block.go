@@ -144,6 +144,11 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	if bc == nil {
 		return Enforcement{}, errors.New("no block: section in the config")
 	}
+	unlock, err := lock(cfg.StateDir, "blocks.lock")
+	if err != nil {
+		return Enforcement{}, err
+	}
+	defer unlock()
 	known, err := LoadKnown(cfg.StateDir, log)
 	if err != nil {
 		return Enforcement{}, err

@@ -201,3 +201,24 @@ func TestBlockListingsConfig(t *testing.T) {
 		t.Errorf("at the bound: %v", err)
 	}
 }
+
+// Two runs at once (the timer's scan and an operator's relayprobe block)
+// act once: the second sees what the first did. Before the lock, both
+// read the old state and both ran the add command.
+func TestEnforceTwoAtOnce(t *testing.T) {
+	l := newBlockLab(t)
+	rec := l.cfg.Block.Command.Add[0]
+	os.WriteFile(rec, []byte("#!/bin/sh\nsleep 0.5\necho \"$@\" >> "+l.dir+"/commands\n"), 0o755)
+	l.save(0, true, relay(Confirmed))
+	done := make(chan Enforcement)
+	for range 2 {
+		go func() {
+			e, _ := Enforce(context.Background(), l.cfg, l.t0.Add(time.Hour), false, slog.New(slog.DiscardHandler))
+			done <- e
+		}()
+	}
+	a, b := <-done, <-done
+	if len(a.Added)+len(b.Added) != 1 || l.file("commands") != "add 192.0.2.7\n" {
+		t.Fatalf("two runs at once: %+v %+v %q", a, b, l.file("commands"))
+	}
+}

@@ -314,6 +314,11 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 			return nil, err
 		}
 	}
+	unlock, err := lock(cfg.StateDir, "listings.lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var prev Listings
 	if b, err := os.ReadFile(listingsFile(cfg.StateDir)); err == nil {
 		if err := json.Unmarshal(b, &prev); err != nil {
@@ -347,7 +352,6 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 			}
 		}()
 	}
-	var err error
 	for i := range ls {
 		if err = lim.Wait(ctx); err != nil {
 			break
