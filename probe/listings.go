@@ -278,9 +278,6 @@ func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	if r.Id != m.Id {
-		return nil, errors.New("answer to another query")
-	}
 	switch r.Rcode {
 	case dns.RcodeSuccess:
 	case dns.RcodeNameError:
