@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"outguard/internal/harness"
 	"outguard/probe"
 )
@@ -123,6 +125,32 @@ block:
 	}
 	if out, err := exec.Command("nsd-checkzone", "rpz.isp.test", rpz).CombinedOutput(); err != nil || !strings.Contains(read(rpz), "32.2.30.0.127.rpz-client-ip IN CNAME .") {
 		t.Errorf("nsd-checkzone: %v %s\n%s", err, out, read(rpz))
+	}
+	// The RPZ zone as a resolver applies it (unbound's rpz:): the blocked
+	// client gets NXDOMAIN for every name, another client the answer (of
+	// the test's upstream server).
+	upstream := &dns.Server{Addr: "127.0.30.53:0", Net: "udp", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 192.0.2.80")
+		r.Answer = append(r.Answer, rr)
+		w.WriteMsg(r)
+	})}
+	up, err := net.ListenPacket("udp", "127.0.30.53:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream.PacketConn = up
+	go upstream.ActivateAndServe()
+	t.Cleanup(func() { upstream.Shutdown() })
+	resolver := harness.StartUnbound(t, harness.UnboundConfig{RPZ: []string{rpz}, Forward: strings.Replace(up.LocalAddr().String(), ":", "@", 1)})
+	for client, want := range map[string]int{blockRelay: dns.RcodeNameError, "127.0.30.3": dns.RcodeSuccess} {
+		c := &dns.Client{Timeout: 5 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(client)}}}
+		m := new(dns.Msg)
+		m.SetQuestion("www.customer.example.", dns.TypeA)
+		if r, _, err := c.Exchange(m, resolver.Addr); err != nil || r.Rcode != want {
+			t.Errorf("unbound with the RPZ zone, client %s: %v %v, want %s", client, err, r, dns.RcodeToString[want])
+		}
 	}
 	var alert struct {
 		Event string

@@ -105,7 +105,7 @@ listings:
 				dnsbl("zen.dnsbl.test", map[string]string{"198.51.100.10": "127.0.0.2"})...),
 		}
 	}
-	dns := harness.StartUnbound(t, zones(map[string]string{"192.0.2.5": "127.0.0.2", "192.0.2.6": "127.0.0.2", "192.0.2.7": "127.0.0.2", "198.51.100.9": "127.0.0.2"}))
+	dns := harness.StartUnbound(t, harness.UnboundConfig{Zones: zones(map[string]string{"192.0.2.5": "127.0.0.2", "192.0.2.6": "127.0.0.2", "192.0.2.7": "127.0.0.2", "198.51.100.9": "127.0.0.2"})})
 	cfg := config(dns.Addr)
 	start := time.Now()
 	code, out, errs := rp(t, bin, "listings", "-config", cfg, "--json")
@@ -147,8 +147,8 @@ listings:
 	// Second run: .6 delisted, .8, .9 and .11 listed: five in the /24,
 	// UCEPROTECT's Level 2 threshold ("more than 4").
 	dns.Stop()
-	dns = harness.StartUnbound(t, zones(map[string]string{"192.0.2.5": "127.0.0.2", "192.0.2.7": "127.0.0.2", "192.0.2.8": "127.0.0.2",
-		"192.0.2.9": "127.0.0.2", "192.0.2.11": "127.0.0.2", "198.51.100.9": "127.0.0.2"}))
+	dns = harness.StartUnbound(t, harness.UnboundConfig{Zones: zones(map[string]string{"192.0.2.5": "127.0.0.2", "192.0.2.7": "127.0.0.2", "192.0.2.8": "127.0.0.2",
+		"192.0.2.9": "127.0.0.2", "192.0.2.11": "127.0.0.2", "198.51.100.9": "127.0.0.2"})})
 	cfg = config(dns.Addr)
 	code, out, errs = rp(t, bin, "listings", "-config", cfg, "--json")
 	ls = listingLines(t, out)
