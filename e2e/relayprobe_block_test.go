@@ -165,6 +165,12 @@ block:
 		t.Errorf("blocks: exit %d\n%s", code, out)
 	}
 
+	// The router rebooted: the set is empty. The next run puts the block
+	// back.
+	if out, err := exec.Command("nft", "flush", "set", "inet", "filter", "outguard_blocked").CombinedOutput(); err != nil || strings.Contains(set(), blockRelay) {
+		t.Fatalf("nft flush set: %v %s", err, out)
+	}
+
 	// Unreachable: a tarpit where the Wingate was, in a healthy scan (its
 	// other ports refuse). The block stays.
 	wingate.Close()

@@ -234,6 +234,15 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 		slices.SortFunc(e.Active, byAddr)
 		return e, nil
 	}
+	// The blocks kept as they were are put in nftables again: a router
+	// that rebooted, a set flushed by hand, or a backend configured after
+	// the block was made would otherwise miss them until they expire.
+	for _, b := range e.Active {
+		if err := be.nftAdd(ctx, b); err != nil {
+			e.Failures = append(e.Failures, err.Error())
+			log.Error("refreshing a block in nftables failed: retried on the next run", "addr", b.Addr, "err", err)
+		}
+	}
 	added, extended, lifted := e.Added[:0:0], e.Extended[:0:0], e.Lifted[:0:0]
 	for _, b := range e.Added {
 		if err := be.add(ctx, b, true); err != nil {
@@ -307,22 +316,29 @@ type backends struct {
 	now time.Time
 }
 
-// add puts b in nftables (every time: a newer confirmation refreshes the
-// element's timeout) and runs the add command for a new block.
+// add puts b in nftables and runs the add command for a new block.
 func (be backends) add(ctx context.Context, b Block, isNew bool) error {
-	if set := be.nftSet(b.Addr); set != "" {
-		secs := int64(b.Expires.Sub(be.now).Seconds()) + 1
-		// One transaction: adding an element that exists does nothing (its
-		// timeout stays), so it is made to exist, deleted and added with
-		// the new timeout.
-		if err := be.nft(ctx, set, fmt.Sprintf("{ %s timeout 1s }", b.Addr), fmt.Sprintf("{ %s timeout %ds }", b.Addr, secs)); err != nil {
-			return err
-		}
+	if err := be.nftAdd(ctx, b); err != nil {
+		return err
 	}
 	if isNew && len(be.cfg.Command.Add) > 0 {
 		return be.run(ctx, be.cfg.Command.Add, b)
 	}
 	return nil
+}
+
+// nftAdd puts b in nftables with its remaining time as the element's
+// timeout, replacing the element if it exists.
+func (be backends) nftAdd(ctx context.Context, b Block) error {
+	set := be.nftSet(b.Addr)
+	if set == "" {
+		return nil
+	}
+	secs := int64(b.Expires.Sub(be.now).Seconds()) + 1
+	// One transaction: adding an element that exists does nothing (its
+	// timeout stays), so it is made to exist, deleted and added with the
+	// new timeout.
+	return be.nft(ctx, set, fmt.Sprintf("{ %s timeout 1s }", b.Addr), fmt.Sprintf("{ %s timeout %ds }", b.Addr, secs))
 }
 
 // remove takes b out of nftables (whether or not its timeout already

@@ -180,6 +180,7 @@ func TestBlockListingsConfig(t *testing.T) {
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, form: asn}]}\n", "form"},
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, codes: [listed]}]}\n", "codes"},
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, key: a.b}]}\n", "key"},
+		{"listings: {ranges: [192.0.2.0/24], zones: []}\n", "listings.zones"},
 	} {
 		cfg, err := Parse("t.yaml", []byte(base+c.yaml))
 		if c.err == "" {

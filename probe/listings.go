@@ -100,6 +100,9 @@ func (l *ListingsConfig) validate(bad func(key, format string, args ...any) erro
 	if l.Zones == nil {
 		l.Zones = DefaultZones()
 	}
+	if len(l.Zones) == 0 {
+		return bad("listings.zones", "is empty: remove it for the defaults, or name the lists to ask")
+	}
 	if len(l.Ranges) == 0 {
 		return bad("listings.ranges", "is required: the ISP's own ranges")
 	}
