@@ -177,7 +177,7 @@ func TestBlockListingsConfig(t *testing.T) {
 		{"listings: {ranges: [10.0.0.0/12]}\n", "at most 262144"},
 		{"listings: {ranges: [2001:db8::/64]}\n", "only IPv4"},
 		{"listings: {ranges: [192.0.2.0/24], warn_per24: 6}\n", "warn_per24"},
-		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, form: asn}]}\n", "form"},
+		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, form: net24}]}\n", "form"},
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, codes: [listed]}]}\n", "codes"},
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, key: a.b}]}\n", "key"},
 		{"listings: {ranges: [192.0.2.0/24], zones: []}\n", "listings.zones"},
@@ -194,7 +194,7 @@ func TestBlockListingsConfig(t *testing.T) {
 		}
 	}
 	cfg, err := Parse("t.yaml", []byte(base+"listings: {ranges: [192.0.2.0/24]}\n"))
-	if err != nil || len(cfg.Listings.Zones) != 5 || cfg.Listings.Zones[1].Form != FormNet24 || cfg.Listings.Rate != 50 {
+	if err != nil || len(cfg.Listings.Zones) != 5 || cfg.Listings.Zones[2].Form != FormRange || !cfg.Listings.Zones[0].Per24 || cfg.Listings.Rate != 50 {
 		t.Errorf("listings defaults: %v %+v", err, cfg.Listings)
 	}
 	// 1<<18 addresses a zone is the bound: a /14 with one zone fits.

@@ -31,7 +31,7 @@ type ListingsConfig struct {
 	Rate     float64           `yaml:"rate"`     // queries per second, all zones together
 	Timeout  yamlconf.Duration `yaml:"timeout"`  // one query; one retry after it
 	Zones    []DNSBLZone       `yaml:"zones"`
-	// Per /24 and zone of form ip: a warning from warn_per24 listed
+	// Per /24 and zone counted so (per24): a warning from warn_per24 listed
 	// addresses, an escalation at escalation_per24 (UCEPROTECT lists the
 	// whole allocation at Level 2 for "more than 4" in a /24).
 	WarnPer24       int    `yaml:"warn_per24"`
@@ -43,11 +43,13 @@ type ListingsConfig struct {
 type DNSBLZone struct {
 	Zone string `yaml:"zone"`
 	Name string `yaml:"name"`
-	// ip: every address of the ranges; net24: the first address of every
-	// /24 (lists that list whole allocations, UCEPROTECT Level 2); range:
-	// the first address of every range (lists of networks, UCEPROTECT
-	// Level 3 lists the ASN).
+	// ip: every address of the ranges; range: the first address of every
+	// range (a list of whole networks: UCEPROTECT Level 3 lists ASNs, and
+	// each range is the ISP's, in its ASN).
 	Form string `yaml:"form"`
+	// Count this zone's listings per /24 against warn_per24 and
+	// escalation_per24 (a list whose listings escalate: UCEPROTECT L1).
+	Per24 bool `yaml:"per24"`
 	// The answers (A records) that mean listed; any other answer is an
 	// error, e.g. Spamhaus's 127.255.255.x "query refused", never a listing.
 	Codes []string `yaml:"codes"`
@@ -59,7 +61,6 @@ type DNSBLZone struct {
 // Query forms.
 const (
 	FormIP    = "ip"
-	FormNet24 = "net24"
 	FormRange = "range"
 )
 
@@ -67,14 +68,16 @@ const (
 const maxListingQueries = 1 << 18
 
 // DefaultZones are the lists watched when listings.zones is not set: the
-// ones that need no key or registration. UCEPROTECT (uceprotect.net,
-// "DNSBL usage"): every level answers 127.0.0.2 for a listed address;
-// Level 2 lists allocations, Level 3 ASNs, so one address a /24 or a
-// range tells.
+// ones that need no key or registration. UCEPROTECT: every level is asked
+// for an address and answers 127.0.0.2 when it is listed; Level 2 lists
+// allocations (a customer's assignment can be one, smaller than a /24), so
+// it is asked for every address; Level 3 lists ASNs, so one address a
+// range tells. Level 1 listings escalate to Level 2 per allocation: for a
+// /24 at more than 4, sooner for smaller ones (one for less than a /26).
 func DefaultZones() []DNSBLZone {
 	return []DNSBLZone{
-		{Zone: "dnsbl-1.uceprotect.net", Name: "UCEPROTECT L1", Form: FormIP, Codes: []string{"127.0.0.2"}},
-		{Zone: "dnsbl-2.uceprotect.net", Name: "UCEPROTECT L2", Form: FormNet24, Codes: []string{"127.0.0.2"}},
+		{Zone: "dnsbl-1.uceprotect.net", Name: "UCEPROTECT L1", Form: FormIP, Codes: []string{"127.0.0.2"}, Per24: true},
+		{Zone: "dnsbl-2.uceprotect.net", Name: "UCEPROTECT L2", Form: FormIP, Codes: []string{"127.0.0.2"}},
 		{Zone: "dnsbl-3.uceprotect.net", Name: "UCEPROTECT L3", Form: FormRange, Codes: []string{"127.0.0.2"}},
 		{Zone: "bl.spamcop.net", Name: "SpamCop", Form: FormIP, Codes: []string{"127.0.0.2"}},
 		{Zone: "psbl.surriel.com", Name: "PSBL", Form: FormIP, Codes: []string{"127.0.0.2"}},
@@ -138,8 +141,8 @@ func (l *ListingsConfig) validate(bad func(key, format string, args ...any) erro
 		if z.Form == "" {
 			z.Form = FormIP
 		}
-		if z.Form != FormIP && z.Form != FormNet24 && z.Form != FormRange {
-			return bad(key+".form", "%q: want ip, net24 or range", z.Form)
+		if z.Form != FormIP && z.Form != FormRange {
+			return bad(key+".form", "%q: want ip or range", z.Form)
 		}
 		if len(z.Codes) == 0 {
 			z.Codes = []string{"127.0.0.2"}
@@ -175,8 +178,6 @@ func (l *ListingsConfig) queryCount() int {
 			switch z.Form {
 			case FormIP:
 				n += 1 << (32 - pp.Bits())
-			case FormNet24:
-				n += 1 << max(0, 24-pp.Bits())
 			case FormRange:
 				n++
 			}
@@ -195,18 +196,8 @@ func (l *ListingsConfig) lookups() []lookup {
 			case FormRange:
 				out = append(out, lookup{z, pp.Addr()})
 			default:
-				step := 1
-				if z.Form == FormNet24 {
-					step = 256
-				}
-				for a, i := pp.Addr(), 0; pp.Contains(a); i++ {
-					if i%step == 0 {
-						out = append(out, lookup{z, a})
-					}
-					a = a.Next()
-					if !a.IsValid() {
-						break
-					}
+				for a := pp.Addr(); a.IsValid() && pp.Contains(a); a = a.Next() {
+					out = append(out, lookup{z, a})
 				}
 			}
 		}
@@ -230,7 +221,7 @@ type Listing struct {
 	Addr     netip.Addr `json:"addr"`
 	Zone     string     `json:"zone"`
 	Name     string     `json:"name"`
-	Form     string     `json:"form"` // net24, range: the list lists the network the address stands for
+	Form     string     `json:"form"` // range: the list lists the network the address stands for
 	Codes    []string   `json:"codes"`
 	Since    time.Time  `json:"since"`
 	Customer string     `json:"customer,omitempty"`
@@ -238,7 +229,7 @@ type Listing struct {
 
 func (l Listing) key() string { return l.Zone + " " + l.Addr.String() }
 
-// Net24 is one /24's count of addresses listed in a zone of form ip.
+// Net24 is one /24's count of addresses listed in a zone counted per /24.
 type Net24 struct {
 	Net   netip.Prefix `json:"net"`
 	Zone  string       `json:"zone"`
@@ -445,11 +436,15 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	return run, nil
 }
 
-// per24 counts listed addresses of form-ip zones per /24.
+// per24 counts listed addresses per /24, in the zones counted so.
 func per24(listed []Listing, lc *ListingsConfig) []Net24 {
+	counted := map[string]bool{}
+	for _, z := range lc.Zones {
+		counted[z.Zone] = z.Per24
+	}
 	counts := map[string]*Net24{}
 	for _, l := range listed {
-		if l.Form != FormIP {
+		if !counted[l.Zone] {
 			continue
 		}
 		p, _ := l.Addr.Prefix(24)
@@ -491,7 +486,7 @@ func (run *Listings) metrics(lc *ListingsConfig) []byte {
 	}
 	b.WriteString("# HELP relayprobe_listed_per24_max The most listed addresses in one /24 (zones asked per address).\n# TYPE relayprobe_listed_per24_max gauge\n")
 	for _, z := range lc.Zones {
-		if z.Form == FormIP {
+		if z.Per24 {
 			fmt.Fprintf(&b, "relayprobe_listed_per24_max{zone=%q,name=%q} %d\n", z.Zone, z.Name, worst[z.Zone])
 		}
 	}

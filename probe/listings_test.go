@@ -42,7 +42,7 @@ func TestListingsSilentResolver(t *testing.T) {
 	cfg.StateDir = dir
 	cfg.Listings = &ListingsConfig{Ranges: []yamlconf.Prefix{yamlconf.Prefix(netip.MustParsePrefix("192.0.2.0/30"))},
 		Resolver: pc.LocalAddr().String(), Rate: 1000, Timeout: yamlconf.Duration(300 * time.Millisecond),
-		Zones: []DNSBLZone{{Zone: "l1.test", Name: "L1", Form: FormIP, Codes: []string{"127.0.0.2"}}}, WarnPer24: 3, EscalationPer24: 5}
+		Zones: []DNSBLZone{{Zone: "l1.test", Name: "L1", Form: FormIP, Codes: []string{"127.0.0.2"}, Per24: true}}, WarnPer24: 3, EscalationPer24: 5}
 	os.WriteFile(filepath.Join(dir, "listings.json"), []byte(`{"listed":[{"addr":"192.0.2.1","zone":"l1.test","name":"L1","form":"ip","codes":["127.0.0.2"],"since":"2026-11-01T00:00:00Z"}]}`), 0o640)
 	run, err := WatchListings(context.Background(), cfg, time.Now(), slog.New(slog.DiscardHandler))
 	if err != nil {
