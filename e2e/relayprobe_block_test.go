@@ -102,6 +102,17 @@ block:
 `, customers, alertLog, alertLog, blockExcluded, record, record, list, access, rpz))
 	read := func(name string) string { b, _ := os.ReadFile(name); return string(b) }
 
+	// -check-config asks nft for the set: a typo shows before any block.
+	typo := filepath.Join(dir, "typo.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(typo, []byte(strings.Replace(string(b), "set: outguard_blocked", "set: outguard_blokked", 1)), 0o644)
+	if code, _, errs := rp(t, bin, "-check-config", "-config", typo); code != 2 || !strings.Contains(errs, "outguard_blokked") {
+		t.Errorf("-check-config with a set that does not exist: exit %d %s", code, errs)
+	}
+	if code, _, errs := rp(t, bin, "-check-config", "-config", cfg); code != 0 {
+		t.Errorf("-check-config: exit %d %s", code, errs)
+	}
+
 	wingate := harness.StartWingate(t, blockRelay+":2323")
 	harness.StartWingate(t, blockExcluded+":2323")
 	code, out, errs := rp(t, bin, "scan", "-config", cfg, "-json", blockRelay, blockExcluded)

@@ -53,6 +53,22 @@ type FileBackends struct {
 	RPZ           string `yaml:"rpz"`            // an RPZ zone: rpz-client-ip triggers, action NXDOMAIN
 }
 
+// check asks nft for the sets: a typo in their names, a ruleset not yet
+// loaded, or a missing CAP_NET_ADMIN shows at -check-config, not at the
+// first block.
+func (n *NFTablesBackend) check() error {
+	for _, set := range []string{n.Set, n.Set6} {
+		if set == "" {
+			continue
+		}
+		args := append([]string{"list", "set"}, append(strings.Fields(n.Table), set)...)
+		if out, err := exec.Command("nft", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("block.nftables: nft %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
+}
+
 func (b *BlockConfig) validate(bad func(key, format string, args ...any) error) error {
 	if b.Duration == 0 {
 		b.Duration = yamlconf.Duration(7 * 24 * time.Hour)

@@ -214,6 +214,11 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 // CheckHost checks what only the host can tell: that it has the source
 // address and can bind it.
 func (c *Config) CheckHost() error {
+	if c.Block != nil && c.Block.NFTables != nil {
+		if err := c.Block.NFTables.check(); err != nil {
+			return err
+		}
+	}
 	if c.Source == "" {
 		return nil
 	}
