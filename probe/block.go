@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +29,9 @@ type BlockConfig struct {
 	NFTables *NFTablesBackend  `yaml:"nftables"`
 	Command  CommandBackend    `yaml:"command"`
 	Files    FileBackends      `yaml:"files"`
+	// Each nft run and command, its children's output included: a
+	// router API that hangs ends here, as a failure retried next run.
+	Timeout yamlconf.Duration `yaml:"timeout"`
 }
 
 // NFTablesBackend is a set with flags timeout the ISP's ruleset drops
@@ -72,6 +76,12 @@ func (n *NFTablesBackend) check() error {
 func (b *BlockConfig) validate(bad func(key, format string, args ...any) error) error {
 	if b.Duration == 0 {
 		b.Duration = yamlconf.Duration(7 * 24 * time.Hour)
+	}
+	if b.Timeout == 0 {
+		b.Timeout = yamlconf.Duration(30 * time.Second)
+	}
+	if b.Timeout < 0 {
+		return bad("block.timeout", "must be above 0")
 	}
 	if b.Duration < yamlconf.Duration(time.Minute) {
 		return bad("block.duration", "must be at least 1m")
@@ -393,9 +403,8 @@ func (be backends) nft(ctx context.Context, set, exist, readd string) error {
 	if readd != "" {
 		script += fmt.Sprintf("add element %s %s %s\n", tbl, set, readd)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cmd, cancel := be.command(ctx, []string{"nft", "-f", "-"})
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("nft -f -: %v: %s (script: %q)", err, bytes.TrimSpace(out), script)
@@ -410,12 +419,25 @@ func (be backends) run(ctx context.Context, argv []string, b Block) error {
 	for i, a := range argv {
 		args[i] = r.Replace(a)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cmd, cancel := be.command(ctx, args)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// command is argv bounded by block.timeout: its process group killed
+// then (a wrapper script's children too), and its output no longer waited
+// for a second later (a child that left the group may hold the pipe
+// open). The caller calls cancel when it is done.
+func (be backends) command(ctx context.Context, argv []string) (*exec.Cmd, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(be.cfg.Timeout))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd, cancel
 }
 
 // files rewrites the configured files from the active blocks.

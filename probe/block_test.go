@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func newBlockLab(t *testing.T) *blockLab {
 	os.WriteFile(rec, []byte("#!/bin/sh\n[ -e "+dir+"/fail ] && { echo refused >&2; exit 1; }\necho \"$@\" >> "+dir+"/commands\n"), 0o755)
 	cfg := Default()
 	cfg.StateDir = dir
-	cfg.Block = &BlockConfig{Duration: yamlconf.Duration(7 * 24 * time.Hour),
+	cfg.Block = &BlockConfig{Duration: yamlconf.Duration(7 * 24 * time.Hour), Timeout: yamlconf.Duration(30 * time.Second),
 		Command: CommandBackend{Add: []string{rec, "add", "{addr}"}, Remove: []string{rec, "remove", "{addr}"}},
 		Files:   FileBackends{List: filepath.Join(dir, "list")}}
 	return &blockLab{t: t, dir: dir, cfg: cfg, t0: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
@@ -142,6 +143,31 @@ func TestEnforceBackendFailureRetried(t *testing.T) {
 	os.Remove(filepath.Join(l.dir, "fail"))
 	if e := l.enforce(5); len(e.Lifted) != 1 || l.file("list") != "" {
 		t.Fatalf("retried lift: %+v", e)
+	}
+}
+
+// A command that hangs (a router API that never answers), leaving a
+// child that holds its output open, ends at block.timeout as a failure;
+// the run goes on. Before, a hanging command held the run (and the scan
+// that ran it) for 30 seconds, and a child holding the pipe for ever.
+func TestEnforceCommandTimeout(t *testing.T) {
+	l := newBlockLab(t)
+	os.WriteFile(l.cfg.Block.Command.Add[0], []byte("#!/bin/sh\nsleep 600 &\nsleep 600\n"), 0o755)
+	l.cfg.Block.Timeout = yamlconf.Duration(500 * time.Millisecond)
+	l.save(0, true, relay(Confirmed))
+	done := make(chan Enforcement)
+	go func() { done <- l.enforce(1) }()
+	select {
+	case e := <-done:
+		if len(e.Failures) != 1 || len(e.Active) != 0 || !strings.Contains(e.Failures[0], "killed") {
+			t.Fatalf("hanging command: %+v", e)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a hanging command held the run")
+	}
+	// Its children were killed with it: nothing of it is left running.
+	if out, err := exec.Command("pgrep", "-f", "^sleep 600$").Output(); err == nil {
+		t.Errorf("the command's children still run: %s", out)
 	}
 }
 

@@ -131,7 +131,7 @@ func TestExampleBlockListings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Block == nil || time.Duration(c.Block.Duration) != 7*24*time.Hour || c.Block.NFTables.Set != "outguard_blocked" {
+	if c.Block == nil || time.Duration(c.Block.Duration) != 7*24*time.Hour || time.Duration(c.Block.Timeout) != 30*time.Second || c.Block.NFTables.Set != "outguard_blocked" {
 		t.Errorf("block: %+v", c.Block)
 	}
 	l := c.Listings
