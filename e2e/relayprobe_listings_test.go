@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -173,6 +174,13 @@ listings:
 	ls = listingLines(t, out)
 	if code != 3 || len(pick(ls, "delisted")) != 0 || len(pick(ls, "listed")) != 8 {
 		t.Errorf("resolver gone: exit %d, listed %q, delisted %q\n%s", code, pick(ls, "listed"), pick(ls, "delisted"), errs)
+	}
+
+	// The table for people: each listing with its customer, the failed
+	// queries.
+	code, out, _ = rp(t, bin, "listings", "-config", cfg)
+	if code != 3 || !regexp.MustCompile(`(?m)^192\.0\.2\.5 +Test L1 +127\.0\.0\.2 +\S+ +cust-five$`).MatchString(out) || !strings.Contains(out, "error     5.2.0.192.l1.dnsbl.test: ") {
+		t.Errorf("table: exit %d\n%s", code, out)
 	}
 
 	// Kept for the next run, whole.
