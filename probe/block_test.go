@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -247,5 +248,46 @@ func TestEnforceTwoAtOnce(t *testing.T) {
 	a, b := <-done, <-done
 	if len(a.Added)+len(b.Added) != 1 || l.file("commands") != "add 192.0.2.7\n" {
 		t.Fatalf("two runs at once: %+v %+v %q", a, b, l.file("commands"))
+	}
+}
+
+// A program that reads a block file while relayprobe rewrites it (Postfix
+// opening the access map, a resolver reloading the RPZ zone) gets the old
+// file or the new one, never a part: writeAtomic renames a whole file over
+// it.
+func TestBlockFileReadWhileWritten(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "list")
+	a, b := strings.Repeat("192.0.2.1\n", 100000), strings.Repeat("198.51.100.2\n", 70000)
+	if err := writeAtomic(name, []byte(a), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			got, err := os.ReadFile(name)
+			if err != nil || string(got) != a && string(got) != b {
+				done <- fmt.Errorf("read %d bytes: %v", len(got), err)
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		if err := writeAtomic(name, []byte(map[bool]string{true: a, false: b}[i%2 == 0]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(name), ".*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
