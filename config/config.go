@@ -66,6 +66,10 @@ type Rules struct {
 	OnError     Action   `yaml:"on_error"`
 	OnLimit     Action   `yaml:"on_limit"`
 	OnMalformed Action   `yaml:"on_malformed"`
+	// Content not fully checked (a limit, malformed or ambiguous MIME, an
+	// archive not opened) that holds a program, a script, an OLE document
+	// or an unopened archive: issue 23's default that holds.
+	OnUncheckedRisky Action `yaml:"on_unchecked_risky"`
 	Watch       bool     `yaml:"watch"`
 	MaxDepth    int      `yaml:"max_depth"`
 	MaxMembers  int      `yaml:"max_members"`
@@ -89,6 +93,7 @@ func (r *Rules) setDefaults() {
 	*r = Rules{
 		Dir: "/etc/outguard/rules", Timeout: Duration(10 * time.Second),
 		OnError: Action(policy.Tempfail), OnLimit: Action(policy.Accept), OnMalformed: Action(policy.Accept),
+		OnUncheckedRisky: Action(policy.Quarantine),
 		Watch: true, MaxDepth: 10, MaxMembers: 1000, MaxTotal: 200 << 20, MaxRatio: 100, MaxPart: 50 << 20,
 	}
 }
@@ -399,6 +404,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 		if err := failureAction(bad, "rules.on_error", r.OnError); err != nil {
 			return err
+		}
+		if policy.Action(r.OnUncheckedRisky) == policy.Accept {
+			return bad("rules.on_unchecked_risky", "accept would let a program pass because a limit was hit: want quarantine, reject or tempfail")
 		}
 		for key, v := range map[string]int{"rules.max_depth": r.MaxDepth, "rules.max_members": r.MaxMembers, "rules.max_ratio": r.MaxRatio, "rules.max_total": int(min(r.MaxTotal, 1<<30)), "rules.max_part": int(min(r.MaxPart, 1<<30))} {
 			if v < 1 {

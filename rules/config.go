@@ -24,6 +24,7 @@ func NewEngineFromConfig(cfg *config.Config, log *slog.Logger) (*Engine, error) 
 	eng := NewEngine(set)
 	eng.Timeout = time.Duration(r.Timeout)
 	eng.OnLimit, eng.OnMalformed = policy.Action(r.OnLimit), policy.Action(r.OnMalformed)
+	eng.OnUncheckedRisky = policy.Action(r.OnUncheckedRisky)
 	eng.Log = log
 	eng.Limits = WalkLimits(cfg)
 	return eng, nil

@@ -25,6 +25,11 @@ type Engine struct {
 	Timeout     time.Duration // per item scanned
 	OnLimit     policy.Action // a walk limit was hit: default accept, stamped
 	OnMalformed policy.Action // malformed MIME: default accept, stamped
+	// Not fully checked (a limit, malformed or ambiguous MIME, an archive
+	// not opened) and holding a program, a script, an OLE document or an
+	// unopened archive: the message is not accepted on a partial scan.
+	// The zero value is Accept: set it (config default quarantine).
+	OnUncheckedRisky policy.Action
 	Log         *slog.Logger
 	Observer    Observer // may be nil
 }
@@ -65,6 +70,8 @@ type ItemResult struct {
 	ContentType string  `json:"content_type"`
 	Filename    string  `json:"filename,omitempty"`
 	Size        int64   `json:"size"`
+	FileType    string  `json:"file_type,omitempty"`
+	Risk        string  `json:"risk,omitempty"` // see risk
 	Matches     []Match `json:"matches,omitempty"`
 }
 
@@ -121,6 +128,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			{"part_path", it.PartPath}, {"archive_path", it.ArchivePath}, {"depth", it.Depth},
 			{"is_attachment", it.IsAttachment}, {"is_body", it.IsBody},
 			{"encrypted", it.Encrypted}, {"truncated", it.Truncated}, {"malformed", it.Malformed}, {"depth_limited", it.DepthLimited},
+			{"file_type", it.FileType}, {"names", namesExternal(it.Names)}, {"carved", it.Carved},
 		} {
 			if err := sc.DefineVariable(v.name, v.value); err != nil {
 				return err
@@ -140,7 +148,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		if err != nil {
 			return fmt.Errorf("yara on %s: %w", it.Path, err)
 		}
-		ir := ItemResult{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size()}
+		ir := ItemResult{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size(), FileType: it.FileType, Risk: risk(it)}
 		for _, mr := range m {
 			info := set.Info[mr.Namespace+":"+mr.Rule]
 			ir.Matches = append(ir.Matches, Match{Rule: mr.Rule, Namespace: mr.Namespace, Action: info.Action, Description: info.Description,
@@ -149,6 +157,17 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		res.Items = append(res.Items, ir)
 		return nil
 	})
+	// Whether an archive opened is known only after its item was scanned.
+	for _, f := range res.Findings {
+		if f.Kind != "unopened" {
+			continue
+		}
+		for i := range res.Items {
+			if res.Items[i].Path == f.Path {
+				res.Items[i].Risk = "unopened archive (" + res.Items[i].FileType + ")"
+			}
+		}
+	}
 	return res, err
 }
 
@@ -196,6 +215,9 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 		best.Findings = found
 		return best
 	}
+	if v := e.uncheckedRisky(res); v.Stronger(best) {
+		best = v
+	}
 	for _, f := range res.Findings {
 		action := e.OnMalformed
 		if f.Kind == "limit" {
@@ -214,6 +236,62 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 		}
 	}
 	return best
+}
+
+func namesExternal(names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// scriptExt are the extensions Windows runs a script by (with the
+// shipped script_attachment rule's list).
+var scriptExt = map[string]bool{"js": true, "jse": true, "vbs": true, "vbe": true, "wsf": true, "hta": true, "ps1": true, "bat": true, "cmd": true, "scr": true, "lnk": true, "msi": true, "jar": true, "com": true, "pif": true, "exe": true}
+
+// risk says why an item may not pass on a partial scan: a program, a
+// script (by content or by a declared name), an OLE document (where
+// macros live), or an archive the walk did not open. "" when none.
+func risk(it *scanner.Item) string {
+	switch {
+	case it.FileType == scanner.TypePE || it.FileType == scanner.TypeELF || it.FileType == scanner.TypeMachO:
+		return "program (" + it.FileType + ")"
+	case it.FileType == scanner.TypeScript:
+		return "script"
+	case it.FileType == scanner.TypeOLE:
+		return "OLE document (macros)"
+	}
+	for _, n := range it.Names {
+		if scriptExt[strings.ToLower(strings.TrimPrefix(path.Ext(n), "."))] {
+			return "script or program by name (" + n + ")"
+		}
+	}
+	return ""
+}
+
+// uncheckedRisky is the verdict on content not fully checked: when the
+// walk met a limit, malformed or ambiguous MIME, or an archive it could
+// not open, and the message holds a risky item (risk), a rule that did
+// not fire proves nothing about it: OnUncheckedRisky.
+func (e *Engine) uncheckedRisky(res Result) policy.Verdict {
+	var unchecked *scanner.Finding
+	for i, f := range res.Findings {
+		if f.Kind != "encrypted" {
+			unchecked = &res.Findings[i]
+			break
+		}
+	}
+	if unchecked == nil {
+		return policy.Verdict{Action: policy.Accept}
+	}
+	for _, it := range res.Items {
+		if it.Risk != "" {
+			return policy.New(e.OnUncheckedRisky, fmt.Sprintf("rules: not fully checked (%s at %s: %s) and holds a %s at %s", unchecked.Kind, unchecked.Path, unchecked.Detail, it.Risk, it.Path))
+		}
+	}
+	return policy.Verdict{Action: policy.Accept}
 }
 
 func dedup(s []string) []string {

