@@ -66,16 +66,17 @@ type Rules struct {
 	OnError     Action   `yaml:"on_error"`
 	OnLimit     Action   `yaml:"on_limit"`
 	OnMalformed Action   `yaml:"on_malformed"`
-	// Content not fully checked (a limit, malformed or ambiguous MIME, an
-	// archive not opened) that holds a program, a script, an OLE document
-	// or an unopened archive: issue 23's default that holds.
-	OnUncheckedRisky Action `yaml:"on_unchecked_risky"`
 	Watch       bool     `yaml:"watch"`
 	MaxDepth    int      `yaml:"max_depth"`
 	MaxMembers  int      `yaml:"max_members"`
 	MaxTotal    Size     `yaml:"max_total"`
 	MaxRatio    int      `yaml:"max_ratio"`
 	MaxPart     Size     `yaml:"max_part"`
+
+	// Content not fully checked (a limit, malformed or ambiguous MIME, an
+	// archive not opened) that holds a program, a script, an OLE document
+	// or an unopened archive.
+	OnUncheckedRisky Action `yaml:"on_unchecked_risky"`
 }
 
 // RulesOrDefault returns a copy of r, or the defaults when r is nil.
@@ -93,9 +94,9 @@ func (r *Rules) setDefaults() {
 	*r = Rules{
 		Dir: "/etc/outguard/rules", Timeout: Duration(10 * time.Second),
 		OnError: Action(policy.Tempfail), OnLimit: Action(policy.Accept), OnMalformed: Action(policy.Accept),
-		OnUncheckedRisky: Action(policy.Quarantine),
 		Watch: true, MaxDepth: 10, MaxMembers: 1000, MaxTotal: 200 << 20, MaxRatio: 100, MaxPart: 50 << 20,
 	}
+	r.OnUncheckedRisky = Action(policy.Quarantine)
 }
 
 // Quarantine configures outguard's own quarantine.

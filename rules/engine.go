@@ -25,13 +25,14 @@ type Engine struct {
 	Timeout     time.Duration // per item scanned
 	OnLimit     policy.Action // a walk limit was hit: default accept, stamped
 	OnMalformed policy.Action // malformed MIME: default accept, stamped
+	Log         *slog.Logger
+	Observer    Observer // may be nil
+
 	// Not fully checked (a limit, malformed or ambiguous MIME, an archive
 	// not opened) and holding a program, a script, an OLE document or an
 	// unopened archive: the message is not accepted on a partial scan.
 	// The zero value is Accept: set it (config default quarantine).
 	OnUncheckedRisky policy.Action
-	Log         *slog.Logger
-	Observer    Observer // may be nil
 }
 
 // Observer learns of rule reloads.
