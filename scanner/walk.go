@@ -267,6 +267,10 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		ri := *it
 		if i > 0 {
 			ri.Path = p + "~" + enc
+			// A guessed reading counts only when the body is in it.
+			if _, err := io.Copy(io.Discard, decoder(enc, io.NewSectionReader(sp, 0, sp.Size()))); err != nil {
+				continue
+			}
 		}
 		if err := w.emit(&ri, decoder(enc, io.NewSectionReader(sp, 0, sp.Size()))); err != nil {
 			return err
