@@ -253,16 +253,19 @@ func namesExternal(names []string) string {
 var scriptExt = map[string]bool{"js": true, "jse": true, "vbs": true, "vbe": true, "wsf": true, "hta": true, "ps1": true, "bat": true, "cmd": true, "scr": true, "lnk": true, "msi": true, "jar": true, "com": true, "pif": true, "exe": true}
 
 // risk says why an item may not pass on a partial scan: a program, a
-// script (by content or by a declared name), an OLE document (where
-// macros live), or an archive the walk did not open. "" when none.
+// script (by content or by a declared name), an OLE document cut before
+// its end (its macros may lie past the cut: office_vba_macro sees those
+// before it), or an archive the walk did not open (set in Scan). "" when
+// none.
 func risk(it *scanner.Item) string {
 	switch {
 	case it.FileType == scanner.TypePE || it.FileType == scanner.TypeELF || it.FileType == scanner.TypeMachO:
 		return "program (" + it.FileType + ")"
 	case it.FileType == scanner.TypeScript:
 		return "script"
-	case it.FileType == scanner.TypeOLE:
-		return "OLE document (macros)"
+	case it.FileType == scanner.TypeOLE && it.Truncated:
+		// Cut before the end: its macros may lie past the cut.
+		return "OLE document (macros), truncated"
 	}
 	for _, n := range it.Names {
 		if scriptExt[strings.ToLower(strings.TrimPrefix(path.Ext(n), "."))] {

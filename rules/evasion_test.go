@@ -47,6 +47,7 @@ func TestEvasionCorpus(t *testing.T) {
 			note := func(s string) { notes = append(notes, s) }
 			v := e.Decide(res, note, note)
 			blocked := v.Action == policy.Reject || v.Action == policy.Quarantine
+			t.Logf("%s: %v %s", c.Name, v.Action, v.Reason)
 			if blocked != c.Block {
 				t.Errorf("%s: %v %s (notes %q, findings %+v)", c.Form, v.Action, v.Reason, notes, res.Findings)
 			}

@@ -198,7 +198,12 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		w.find("limit", p, "MIME nesting deeper than %d: scanned flat", w.lim.MaxDepth)
 		return w.emit(&Item{Path: p + "/flat", PartPath: p, ContentType: "application/octet-stream", Depth: depth, DepthLimited: true}, flatDecoder(e.Body))
 	}
-	if mr := multipartOf(e); mr != nil {
+	if mr, pre := multipartOf(e, w.lim.MaxPart); mr != nil {
+		if len(bytes.TrimSpace(pre)) > 0 {
+			if err := w.emit(&Item{Path: p + "/preamble", PartPath: p, ContentType: "text/plain", Depth: depth}, bytes.NewReader(pre)); err != nil {
+				return err
+			}
+		}
 		n := 0
 		for i := 1; ; i++ {
 			part, err := mr.next()
@@ -227,9 +232,31 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		w.find("ambiguous", p, "Content-Transfer-Encoding %s: scanned as %s", odd, strings.Join(encs, ", "))
 	}
 	if ct == "message/rfc822" || ct == "message/global" {
-		// RFC 2046 5.2.1 allows only 7bit, 8bit and binary here; clients
-		// decode base64 and quoted-printable anyway, so the walk does too.
-		inner, err := readEntity(decoder(encs[0], e.Body))
+		// RFC 2046 5.2.1 allows only 7bit, 8bit and binary here; most
+		// clients decode base64 and quoted-printable anyway, others show
+		// the text as it is (Python's email does): both are scanned.
+		body := e.Body
+		if encs[0] != "identity" {
+			w.find("ambiguous", p, "attached message in %s (RFC 2046 5.2.1): scanned as text and as a message", encs[0])
+			sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
+			defer sp.Close()
+			if _, err := io.CopyBuffer(sp, io.LimitReader(e.Body, w.lim.MaxPart), w.buf); err != nil {
+				var se *spool.Error
+				if errors.As(err, &se) {
+					return err
+				}
+			}
+			raw := &Item{Path: p + "~text", PartPath: p, ContentType: ct, Depth: depth, IsAttachment: true}
+			if err := w.emit(raw, io.NewSectionReader(sp, 0, sp.Size())); err != nil {
+				return err
+			}
+			body = io.NewSectionReader(sp, 0, sp.Size())
+			// And the decoded message whole, as ripmime saves it.
+			if err := w.emit(&Item{Path: p + "~" + encs[0], PartPath: p, ContentType: ct, Depth: depth, IsAttachment: true}, decoder(encs[0], io.NewSectionReader(sp, 0, sp.Size()))); err != nil {
+				return err
+			}
+		}
+		inner, err := readEntity(decoder(encs[0], body))
 		if inner != nil {
 			if err != nil {
 				w.find("malformed", p, "%v", err)
