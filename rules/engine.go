@@ -12,8 +12,8 @@ import (
 
 	"github.com/hillu/go-yara/v4"
 
+	"outguard/mimewalk"
 	"outguard/policy"
-	"outguard/scanner"
 )
 
 // Engine scans messages with the current rule set; Swap replaces the set
@@ -21,7 +21,7 @@ import (
 // with; go-yara frees a set when nothing references it).
 type Engine struct {
 	set         atomic.Pointer[Set]
-	Limits      scanner.Limits
+	Limits      mimewalk.Limits
 	Timeout     time.Duration // per item scanned
 	OnLimit     policy.Action // a walk limit was hit: default accept, stamped
 	OnMalformed policy.Action // malformed MIME: default accept, stamped
@@ -78,9 +78,9 @@ type ItemResult struct {
 
 // Result is a whole message's scan.
 type Result struct {
-	Version  string            `json:"rules_version"`
-	Items    []ItemResult      `json:"items"`
-	Findings []scanner.Finding `json:"findings,omitempty"`
+	Version   string             `json:"rules_version"`
+	Items     []ItemResult       `json:"items"`
+	Anomalies []mimewalk.Anomaly `json:"findings,omitempty"`
 }
 
 // Matches returns every match of the scan.
@@ -119,7 +119,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 	}
 	var err error
-	res.Findings, err = scanner.Walk(ctx, r, size, e.Limits, func(it *scanner.Item) error {
+	res.Anomalies, err = mimewalk.Walk(ctx, r, size, e.Limits, func(it *mimewalk.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
 		for _, v := range [...]struct {
 			name  string
@@ -159,7 +159,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		return nil
 	})
 	// Whether an archive opened is known only after its item was scanned.
-	for _, f := range res.Findings {
+	for _, f := range res.Anomalies {
 		if f.Kind != "unopened" {
 			continue
 		}
@@ -219,7 +219,7 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 	if v := e.uncheckedRisky(res); v.Stronger(best) {
 		best = v
 	}
-	for _, f := range res.Findings {
+	for _, f := range res.Anomalies {
 		action := e.OnMalformed
 		if f.Kind == "limit" {
 			action = e.OnLimit
@@ -257,13 +257,13 @@ var scriptExt = map[string]bool{"js": true, "jse": true, "vbs": true, "vbe": tru
 // its end (its macros may lie past the cut: office_vba_macro sees those
 // before it), or an archive the walk did not open (set in Scan). "" when
 // none.
-func risk(it *scanner.Item) string {
+func risk(it *mimewalk.Item) string {
 	switch {
-	case it.FileType == scanner.TypePE || it.FileType == scanner.TypeELF || it.FileType == scanner.TypeMachO:
+	case it.FileType == mimewalk.TypePE || it.FileType == mimewalk.TypeELF || it.FileType == mimewalk.TypeMachO:
 		return "program (" + it.FileType + ")"
-	case it.FileType == scanner.TypeScript:
+	case it.FileType == mimewalk.TypeScript:
 		return "script"
-	case it.FileType == scanner.TypeOLE && it.Truncated:
+	case it.FileType == mimewalk.TypeOLE && it.Truncated:
 		// Cut before the end: its macros may lie past the cut.
 		return "OLE document (macros), truncated"
 	}
@@ -280,10 +280,10 @@ func risk(it *scanner.Item) string {
 // not open, and the message holds a risky item (risk), a rule that did
 // not fire proves nothing about it: OnUncheckedRisky.
 func (e *Engine) uncheckedRisky(res Result) policy.Verdict {
-	var unchecked *scanner.Finding
-	for i, f := range res.Findings {
+	var unchecked *mimewalk.Anomaly
+	for i, f := range res.Anomalies {
 		if f.Kind != "encrypted" {
-			unchecked = &res.Findings[i]
+			unchecked = &res.Anomalies[i]
 			break
 		}
 	}

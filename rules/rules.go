@@ -40,7 +40,7 @@ var Externals = map[string]any{
 	"truncated":     false,
 	"malformed":     false,
 	"depth_limited": false,
-	// What the item is by its content, whatever its name (scanner.Sniff):
+	// What the item is by its content, whatever its name (mimewalk.Sniff):
 	// pe, elf, macho, script, zip, ole, pdf, html, rar, 7z, iso, cab,
 	// gzip, bzip2, xz, tar, eml, or "" for anything else.
 	"file_type": "",
