@@ -214,6 +214,34 @@ func ISO(name string, data []byte) []byte {
 	return b.Bytes()
 }
 
+// RAR is a RAR 4 archive holding data as name, stored (method 0x30), in
+// the layout of RARLAB's technote: marker block, archive header, file
+// header, data, end block; each header's CRC is the low 16 bits of the
+// CRC-32 of the header from its type byte. (No program here writes RAR.)
+func RAR(name string, data []byte) []byte {
+	block := func(typ byte, flags uint16, rest []byte) []byte {
+		h := []byte{typ, byte(flags), byte(flags >> 8), 0, 0}
+		binary.LittleEndian.PutUint16(h[3:], uint16(2+len(h)+len(rest)))
+		h = append(h, rest...)
+		crc := uint16(crc32.ChecksumIEEE(h))
+		return append([]byte{byte(crc), byte(crc >> 8)}, h...)
+	}
+	out := []byte("Rar!\x1a\x07\x00")
+	out = append(out, block(0x73, 0, make([]byte, 6))...)
+	fh := make([]byte, 25)
+	binary.LittleEndian.PutUint32(fh[0:], uint32(len(data))) // packed size
+	binary.LittleEndian.PutUint32(fh[4:], uint32(len(data))) // unpacked size
+	fh[8] = 2                                                // Windows
+	binary.LittleEndian.PutUint32(fh[9:], crc32.ChecksumIEEE(data))
+	binary.LittleEndian.PutUint32(fh[13:], 0x5b7e0000) // a DOS date
+	fh[17], fh[18] = 20, 0x30                           // version 2.0, stored
+	binary.LittleEndian.PutUint16(fh[19:], uint16(len(name)))
+	binary.LittleEndian.PutUint32(fh[21:], 0x20) // archive attribute
+	out = append(out, block(0x74, 0x8000, append(fh, name...))...)
+	out = append(out, data...)
+	return append(out, block(0x7b, 0x4000, nil)...)
+}
+
 // CAB is the start of a Microsoft Cabinet holding a program: its header
 // names the format; no well-kept Go library opens it.
 func CAB(data []byte) []byte {
@@ -343,6 +371,7 @@ func Hostile() []Case {
 	add("bzip2-single", "report.exe.bz2", Multipart("b", text, Attach("application/x-bzip2", "report.exe.bz2", Bzip2(pe))))
 	add("xz-single", "report.exe.xz", Multipart("b", text, Attach("application/x-xz", "report.exe.xz", XZ(pe))))
 	add("7z", "report.exe in a 7z archive", Multipart("b", text, Attach("application/x-7z-compressed", "archive.7z", SevenZip("report.exe", pe))))
+	add("rar", "report.exe in a RAR archive", Multipart("b", text, Attach("application/vnd.rar", "archive.rar", RAR("report.exe", pe))))
 	add("iso", "report.exe in an ISO 9660 image", Multipart("b", text, Attach("application/octet-stream", "invoice.img", ISO("report.exe", pe))))
 	add("cab", "a program in a Cabinet file", Multipart("b", text, Attach("application/vnd.ms-cab-compressed", "setup.cab", CAB(pe))))
 	add("yenc-in-text", "report.exe yEnc-encoded in a text body", Leaf("Content-Type: text/plain", "Here:\r\n"+YEnc("report.exe", pe)))
