@@ -301,3 +301,30 @@ func FuzzCarve(f *testing.F) {
 		Sniff(bytes.NewReader(in), int64(len(in)))
 	})
 }
+
+// Zip members past max_members are expanded into one flat item, each
+// within the expansion ratio, and a program among them is carved out.
+func TestZipMembersPastLimit(t *testing.T) {
+	pe := mailcorpus.PE()
+	zeros := make([]byte, 4<<20)
+	z := mailcorpus.Zip(
+		mailcorpus.Member{Name: "a.txt", Data: []byte("a")},
+		mailcorpus.Member{Name: "b.txt", Data: []byte("b")},
+		mailcorpus.Member{Name: "zeros.bin", Data: zeros, Method: zip.Deflate},
+		mailcorpus.Member{Name: "r.exe", Data: pe, Method: zip.Deflate},
+	)
+	msg := mailcorpus.Message("x", mailcorpus.Multipart("b", mailcorpus.Attach("application/zip", "a.zip", z)))
+	items, _ := walkAll(t, msg, Limits{MaxMembers: 2, MaxRatio: 10})
+	var flat *seen
+	for i := range items {
+		if items[i].Item.DepthLimited && strings.HasSuffix(items[i].Path, "members-3+") {
+			flat = &items[i]
+		}
+	}
+	if flat == nil || len(flat.Data) > 200<<10 {
+		t.Fatalf("flat item of the members past the limit: %+v", flat)
+	}
+	if c := find(items, TypePE); c == nil || !c.Item.Carved || !bytes.HasPrefix(c.Data, pe) {
+		t.Fatalf("the program past the member limit was not carved: %+v", items)
+	}
+}
