@@ -234,7 +234,7 @@ func RAR(name string, data []byte) []byte {
 	fh[8] = 2                                                // Windows
 	binary.LittleEndian.PutUint32(fh[9:], crc32.ChecksumIEEE(data))
 	binary.LittleEndian.PutUint32(fh[13:], 0x5b7e0000) // a DOS date
-	fh[17], fh[18] = 20, 0x30                           // version 2.0, stored
+	fh[17], fh[18] = 20, 0x30                          // version 2.0, stored
 	binary.LittleEndian.PutUint16(fh[19:], uint16(len(name)))
 	binary.LittleEndian.PutUint32(fh[21:], 0x20) // archive attribute
 	out = append(out, block(0x74, 0x8000, append(fh, name...))...)
