@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
@@ -327,4 +328,55 @@ func TestZipMembersPastLimit(t *testing.T) {
 	if c := find(items, TypePE); c == nil || !c.Item.Carved || !bytes.HasPrefix(c.Data, pe) {
 		t.Fatalf("the program past the member limit was not carved: %+v", items)
 	}
+}
+
+func TestLenientQP(t *testing.T) {
+	for in, want := range map[string]string{
+		"type=3D\"password\"":  `type="password"`,
+		"soft=\r\nbreak=\nend": "softbreakend",
+		"bad =ZZ and =4":       "bad =ZZ and =4",
+		"=":                    "=",
+		"caf=C3=A9":            "caf\xc3\xa9",
+	} {
+		got, err := io.ReadAll(lenientQP(strings.NewReader(in)))
+		if err != nil || string(got) != want {
+			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestHTMLBase64(t *testing.T) {
+	pe := mailcorpus.PE()
+	b64 := base64.StdEncoding.EncodeToString(pe)
+	page := "<a href=\"data:application/octet-stream;base64," + b64 + "\">x</a><script>var s='" + b64[:400] + "\r\n" + b64[400:800] + "';</script><img src=\"data:image/png;base64,iVBORw0KGgo=\">"
+	got := htmlBase64(strings.NewReader(page), 10)
+	if len(got) != 2 || !bytes.Equal(got[0], pe) || !bytes.Equal(got[1], pe[:600]) {
+		t.Fatalf("%d embedded files", len(got))
+	}
+	if n := len(htmlBase64(strings.NewReader(strings.Repeat("'"+b64+"' ", 20)), 10)); n != 10 {
+		t.Errorf("%d embedded files, want the cap 10", n)
+	}
+}
+
+func FuzzLenientQP(f *testing.F) {
+	f.Add([]byte("a=3Db=\r\nc=\nd=ZZ="))
+	f.Add([]byte("=\r"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := io.ReadAll(lenientQP(bytes.NewReader(in)))
+		if err != nil || len(out) > len(in) {
+			t.Fatalf("%q: %d bytes out of %d, %v", in, len(out), len(in), err)
+		}
+	})
+}
+
+func FuzzHTMLBase64(f *testing.F) {
+	f.Add([]byte("<a href=\"data:x;base64," + strings.Repeat("QUJD", 40) + "\">"))
+	f.Add([]byte("'" + strings.Repeat("A", 129) + "=='"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, b := range htmlBase64(bytes.NewReader(in), 5) {
+			if len(b) > len(in) {
+				t.Fatalf("decoded %d bytes out of %d", len(b), len(in))
+			}
+		}
+	})
 }

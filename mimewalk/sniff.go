@@ -25,7 +25,8 @@ const (
 	TypeBzip2  = "bzip2"
 	TypeXZ     = "xz"
 	TypeTar    = "tar"
-	TypeEML    = "eml" // an Internet message (RFC 5322 header first)
+	TypeEML    = "eml"  // an Internet message (RFC 5322 header first)
+	TypeTNEF   = "tnef" // Outlook's winmail.dat, which Outlook opens
 )
 
 // sniffLen covers the ISO 9660 volume descriptor at 0x8001.
@@ -72,6 +73,8 @@ func sniffHead(b []byte) string {
 		return Type7z
 	case bytes.HasPrefix(b, []byte("MSCF\x00\x00\x00\x00")):
 		return TypeCAB
+	case bytes.HasPrefix(b, []byte{0x78, 0x9f, 0x3e, 0x22}): // MS-OXTNEF 2.1.3.1
+		return TypeTNEF
 	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
 		return TypeGzip
 	case bytes.HasPrefix(b, []byte("BZh")) && len(b) > 3 && b[3] >= '1' && b[3] <= '9':

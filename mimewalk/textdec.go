@@ -125,3 +125,77 @@ func yDecodeLine(dst, line []byte) []byte {
 	}
 	return dst
 }
+
+// lenientQP decodes quoted-printable as clients do, without failing:
+// "=" and a line end is a soft break, "=XX" a byte, any other "=" kept.
+func lenientQP(r io.Reader) io.Reader { return &qpReader{br: bufio.NewReaderSize(r, 64<<10)} }
+
+type qpReader struct{ br *bufio.Reader }
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func (q *qpReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c, err := q.br.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		if c != '=' {
+			p[n] = c
+			n++
+			continue
+		}
+		next, _ := q.br.Peek(2)
+		switch {
+		case len(next) >= 1 && next[0] == '\n':
+			q.br.Discard(1)
+		case len(next) >= 2 && next[0] == '\r' && next[1] == '\n':
+			q.br.Discard(2)
+		default:
+			h, ok1 := byte(0), false
+			l, ok2 := byte(0), false
+			if len(next) == 2 {
+				h, ok1 = unhex(next[0])
+				l, ok2 = unhex(next[1])
+			}
+			if ok1 && ok2 {
+				c = h<<4 | l
+				q.br.Discard(2)
+			}
+			p[n] = c
+			n++
+		}
+	}
+	return n, nil
+}
+
+// htmlB64 is a data: URI's base64, or a quoted base64 string long enough
+// to be a file (a script's atob argument).
+var htmlB64 = regexp.MustCompile(`(?:;base64,|["'])([A-Za-z0-9+/\r\n]{128,}={0,2})`)
+
+// htmlBase64 returns the decoded files an HTML page embeds, at most max,
+// from its first 16 MiB.
+func htmlBase64(r io.Reader, max int) [][]byte {
+	page, _ := io.ReadAll(io.LimitReader(r, 16<<20))
+	var out [][]byte
+	for _, m := range htmlB64.FindAllSubmatch(page, max) {
+		s := bytes.ReplaceAll(bytes.ReplaceAll(m[1], []byte("\r"), nil), []byte("\n"), nil)
+		dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
+		out = append(out, dst[:lenient(dst, s)])
+	}
+	return out
+}

