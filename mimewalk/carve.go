@@ -27,7 +27,7 @@ const (
 // format says where it ends. At most max are returned.
 func carve(r io.ReaderAt, size int64, max int) []carved {
 	var out []carved
-	buf := make([]byte, carveWindow+carveOverlap)
+	buf := make([]byte, min(size, carveWindow+carveOverlap))
 	for base := int64(0); base < size && len(out) < max; base += carveWindow {
 		n, _ := r.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
 		win := buf[:n]

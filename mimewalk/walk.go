@@ -488,6 +488,9 @@ func (w *walker) htmlData(it *Item) error {
 // textBlocks scans each uuencoded or yEnc file in a text as an item named
 // by its begin line.
 func (w *walker) textBlocks(it *Item) error {
+	if b, inMem := it.Data.Bytes(); inMem && !bytes.Contains(b, []byte("begin")) {
+		return nil // most texts: no line to look at
+	}
 	return textBlocks(io.NewSectionReader(it.Data, 0, it.Data.Size()), w.lim.MaxPart, func(b block) error {
 		mi, ok := w.member(it, b.Name)
 		if !ok {
