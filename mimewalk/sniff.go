@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"sync"
 )
 
 // File types by content (magic numbers), whatever the name or the
@@ -29,8 +30,10 @@ const (
 	TypeTNEF   = "tnef" // Outlook's winmail.dat, which Outlook opens
 )
 
-// sniffLen covers the ISO 9660 volume descriptor at 0x8001.
-const sniffLen = 0x8006
+// sniffLen is what the first bytes' checks need (tar's magic at 257, a
+// PE header's e_lfanew within it, PDF's header anywhere in the first
+// 1024); the ISO 9660 volume descriptor at 0x8001 is read on its own.
+const sniffLen = 1024
 
 // Sniff names the type of the content of r (size bytes), "" when none of
 // the types above: the first bytes decide, as the program or archiver
@@ -42,6 +45,10 @@ func Sniff(r io.ReaderAt, size int64) string {
 	head = head[:n]
 	if t := sniffHead(head); t != "" {
 		return t
+	}
+	var vd [5]byte
+	if n, _ := r.ReadAt(vd[:], 0x8001); n == 5 && string(vd[:]) == "CD001" {
+		return TypeISO
 	}
 	if zipEnd(r, size) >= 0 {
 		return TypeZip
@@ -83,8 +90,6 @@ func sniffHead(b []byte) string {
 		return TypeXZ
 	case len(b) >= 262 && string(b[257:262]) == "ustar":
 		return TypeTar
-	case len(b) >= 0x8006 && string(b[0x8001:0x8006]) == "CD001":
-		return TypeISO
 	case bytes.HasPrefix(b, []byte("#!")):
 		return TypeScript
 	}
@@ -152,17 +157,28 @@ func isMessage(b []byte) bool {
 	return seen >= 2
 }
 
+// tailBufs keep zipEnd from allocating 64 KiB per item.
+var tailBufs = sync.Pool{New: func() any { return new([65535 + 22]byte) }}
+
 // zipEnd is the offset of a zip's end-of-central-directory record in the
 // last 64 KiB (APPNOTE 4.3.16: the comment is at most 65535 bytes), -1
 // when there is none.
 func zipEnd(r io.ReaderAt, size int64) int64 {
-	n := min(size, 65535+22)
-	tail := make([]byte, n)
-	if m, _ := r.ReadAt(tail, size-n); int64(m) != n {
-		return -1
-	}
-	if i := bytes.LastIndex(tail, []byte("PK\x05\x06")); i >= 0 {
-		return size - n + int64(i)
+	// As Go's archive/zip: the last 1 KiB first (a zip without a long
+	// comment), then the whole 64 KiB.
+	buf := tailBufs.Get().(*[65535 + 22]byte)
+	defer tailBufs.Put(buf)
+	for _, n := range []int64{min(size, 1024), min(size, 65535+22)} {
+		tail := buf[:n]
+		if m, _ := r.ReadAt(tail, size-n); int64(m) != n {
+			return -1
+		}
+		if i := bytes.LastIndex(tail, []byte("PK\x05\x06")); i >= 0 {
+			return size - n + int64(i)
+		}
+		if n == size {
+			break
+		}
 	}
 	return -1
 }

@@ -49,6 +49,7 @@ func textBlocks(r io.Reader, max int64, fn func(block) error) error {
 		}
 		t := bytes.TrimRight(line, "\r\n")
 		switch {
+		case cur == nil && !bytes.HasPrefix(t, []byte("begin")) && !bytes.HasPrefix(t, []byte("=ybegin")):
 		case cur == nil:
 			if m := uuBegin.FindSubmatch(t); m != nil {
 				cur, b64 = &block{Kind: "uuencode", Name: string(m[2])}, len(m[1]) > 0

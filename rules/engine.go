@@ -119,6 +119,10 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 	}
 	var err error
+	// What each variable holds in the scanner now: a variable is set again
+	// only when the item's value differs (each DefineVariable is a cgo call
+	// and a C string; most items share most values).
+	defined := map[string]any{}
 	res.Anomalies, err = mimewalk.Walk(ctx, r, size, e.Limits, func(it *mimewalk.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
 		for _, v := range [...]struct {
@@ -131,9 +135,13 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			{"encrypted", it.Encrypted}, {"truncated", it.Truncated}, {"malformed", it.Malformed}, {"depth_limited", it.DepthLimited},
 			{"file_type", it.FileType}, {"names", namesExternal(it.Names)}, {"carved", it.Carved},
 		} {
+			if old, ok := defined[v.name]; ok && old == v.value {
+				continue
+			}
 			if err := sc.DefineVariable(v.name, v.value); err != nil {
 				return err
 			}
+			defined[v.name] = v.value
 		}
 		var m yara.MatchRules
 		sc.SetCallback(&m)
