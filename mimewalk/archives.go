@@ -23,6 +23,13 @@ import (
 
 func (w *walker) sevenZip(it *Item) error {
 	zr, err := sevenzip.NewReader(it.Data, it.Data.Size())
+	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
+		// Names and all encrypted (7z -mhe): one empty item says so.
+		mi, _ := w.member(it, "encrypted")
+		mi.Encrypted = true
+		w.find("encrypted", mi.Path, "7z archive with encrypted headers")
+		return w.emit(mi, strings.NewReader(""))
+	}
 	if err != nil {
 		return w.unopened(it, "archive not opened: 7z: %v", err)
 	}
@@ -38,7 +45,7 @@ func (w *walker) sevenZip(it *Item) error {
 		mi, _ := w.member(it, f.Name)
 		rc, err := f.Open()
 		if err != nil {
-			if strings.Contains(err.Error(), "password") { // the library has no error value for it
+			if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 				mi.Encrypted = true
 				w.find("encrypted", mi.Path, "encrypted 7z member")
 			} else {

@@ -23,7 +23,7 @@ const (
 // way an analyst or a forensic carver does (foremost, binwalk): a PE (MZ
 // whose e_lfanew points at "PE\0\0"), an ELF, a zip (its first local
 // header, up to its end record), an OLE2 file, a RAR or 7z archive, an
-// HTML document (to its </html>). Each runs to the end of r unless its
+// HTML document (to its </html>), a gzip, bzip2 or xz stream. Each runs to the end of r unless its
 // format says where it ends. At most max are returned.
 func carve(r io.ReaderAt, size int64, max int) []carved {
 	var out []carved
@@ -50,7 +50,7 @@ func carve(r io.ReaderAt, size int64, max int) []carved {
 // indexAnySig is the first offset where a signature's first byte could
 // start: one IndexAny over the rare lead bytes.
 func indexAnySig(b []byte) int {
-	return bytes.IndexAny(b, "MP\x7f\xd0R7<#")
+	return bytes.IndexAny(b, "MP\x7f\xd0R7<#\x1fB\xfd")
 }
 
 func carveAt(r io.ReaderAt, size, off int64) (carved, bool) {
@@ -75,6 +75,13 @@ func carveAt(r io.ReaderAt, size, off int64) (carved, bool) {
 		}
 	case bytes.HasPrefix(b, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
 		return carved{TypeOLE, off, size - off}, true
+	case len(b) >= 10 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 && b[3]&0xe0 == 0 && (b[9] <= 13 || b[9] == 255):
+		// RFC 1952 2.3: deflate, no reserved flag, a known OS.
+		return carved{TypeGzip, off, size - off}, true
+	case len(b) >= 10 && string(b[:3]) == "BZh" && b[3] >= '1' && b[3] <= '9' && string(b[4:10]) == "1AY&SY":
+		return carved{TypeBzip2, off, size - off}, true
+	case bytes.HasPrefix(b, []byte("\xfd7zXZ\x00")):
+		return carved{TypeXZ, off, size - off}, true
 	case bytes.HasPrefix(b, []byte("Rar!\x1a\x07")):
 		return carved{TypeRAR, off, size - off}, true
 	case bytes.HasPrefix(b, []byte("7z\xbc\xaf\x27\x1c")):

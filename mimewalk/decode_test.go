@@ -380,3 +380,29 @@ func FuzzHTMLBase64(f *testing.F) {
 		}
 	})
 }
+
+// A compressed stream past a limit is carved and opened; a signature met
+// by chance that does not open is no finding.
+func TestCarveCompressed(t *testing.T) {
+	pe := mailcorpus.PE()
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"gzip", mailcorpus.Gzip("r.exe", pe)}, {"bzip2", mailcorpus.Bzip2(pe)}, {"xz", mailcorpus.XZ(pe)}} {
+		run := append([]byte("text\n"), c.data...)
+		got := carve(bytes.NewReader(run), int64(len(run)), 10)
+		if len(got) == 0 || got[0].Type != c.name || got[0].Off != 5 {
+			t.Errorf("%s: carved %+v", c.name, got)
+		}
+	}
+	// A gzip-like header in random bytes past a limit: carved, fails to
+	// open, and the message is not held for it.
+	fake := append([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"), bytes.Repeat([]byte{0x55}, 300)...)
+	msg := mailcorpus.Message("x", mailcorpus.Multipart("a", mailcorpus.Multipart("b", mailcorpus.Multipart("c", mailcorpus.Attach("application/octet-stream", "data.bin", fake)))))
+	_, anomalies := walkAll(t, msg, Limits{MaxDepth: 1})
+	for _, a := range anomalies {
+		if a.Kind == "unopened" {
+			t.Errorf("a chance signature became a finding: %+v", a)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/bodgit/sevenzip"
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 	"github.com/ulikunitz/xz"
@@ -400,8 +401,14 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 		if errors.As(err, &se) {
 			return err // our disk, not the sender's MIME: an engine error
 		}
-		it.Malformed = true
-		w.find("malformed", it.Path, "decoding: %v", err)
+		if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
+			// A 7z member reads as garbage without its password.
+			it.Encrypted = true
+			w.find("encrypted", it.Path, "encrypted 7z member")
+		} else {
+			it.Malformed = true
+			w.find("malformed", it.Path, "decoding: %v", err)
+		}
 	}
 	if n == keep {
 		if extra, _ := io.ReadFull(body, w.buf[:1]); extra > 0 {
@@ -412,7 +419,7 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 	it.Data = sp
 	it.FileType = Sniff(sp, sp.Size())
 	if it.DepthLimited {
-		it.Names = flatNames(io.NewSectionReader(sp, 0, sp.Size()))
+		it.Names = append(it.Names, flatNames(io.NewSectionReader(sp, 0, sp.Size()))...)
 		it.IsAttachment = len(it.Names) > 0
 	}
 	if it.Filename == "" && len(it.Names) > 0 {
@@ -570,8 +577,12 @@ func (w *walker) archive(it *Item) error {
 	return w.unopened(it, "archive not opened: %s", t)
 }
 
-// unopened notes an archive the walk could not open.
+// unopened notes an archive the walk could not open. A carved one that
+// does not open was a signature met by chance in other bytes: no finding.
 func (w *walker) unopened(it *Item, format string, args ...any) error {
+	if it.Carved {
+		return nil
+	}
 	it.Unopened = true
 	w.find("unopened", it.Path, format, args...)
 	return nil
@@ -612,6 +623,9 @@ func (w *walker) zip(it *Item) error {
 			w.find("limit", it.Path, "zip has more than %d members: members %d on scanned flat", w.lim.MaxMembers, i+1)
 			mi, _ := w.member(it, fmt.Sprintf("members-%d+", i+1))
 			mi.DepthLimited = true
+			for _, f := range files[i:min(len(files), i+w.lim.MaxMembers)] {
+				mi.Names = append(mi.Names, path.Base(f.Name)) // a .js has no magic: its name counts
+			}
 			return w.emit(mi, &zipRest{w: w, files: files[i:]})
 		}
 		mi, _ := w.member(it, f.Name)

