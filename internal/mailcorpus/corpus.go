@@ -469,6 +469,15 @@ func Ordinary() []Case {
 		inner = Multipart(fmt.Sprintf("f%d", i), text, Leaf("Content-Type: message/rfc822", string(Message(fmt.Sprintf("Fwd %d", i), inner))))
 	}
 	add("forwarded-3", "forwarded mail 3 levels deep with a PDF", inner)
+	add("pdf-nested-12", "a PDF nested 12 deep (past the limit, nothing risky: delivered, stamped not fully checked)", nest(12, Attach("application/pdf", "invoice.pdf", PDF())))
+	xls := append([]byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), make([]byte, 1016)...)
+	add("xls", "an old Excel workbook (OLE2) without macros", Multipart("b", text, Attach("application/vnd.ms-excel", "budget.xls", xls)))
+	add("invite", "a calendar invitation", Multipart("b", text, Leaf("Content-Type: text/calendar; method=REQUEST; charset=utf-8", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")))
+	add("smime-signed", "an S/MIME signed message",
+		Leaf("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"s\"",
+			"--s\r\n"+text+"--s\r\n"+Leaf("Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64", B64(bytes.Repeat([]byte{0x30, 0x82, 0x05, 0x11}, 100)))+"--s--\r\n"))
+	add("html-data-image", "an HTML mail with an inline data: image",
+		Leaf("Content-Type: text/html; charset=utf-8", "<html><body><img src=\"data:image/png;base64,"+base64.StdEncoding.EncodeToString(PNG(1))+"\"></body></html>\r\n"))
 	return c
 }
 
