@@ -274,6 +274,10 @@ func risk(it *mimewalk.Item) string {
 	case it.FileType == mimewalk.TypeOLE && it.Truncated:
 		// Cut before the end: its macros may lie past the cut.
 		return "OLE document (macros), truncated"
+	case it.Truncated && it.Data.Size() == 0:
+		// Nothing of it was read (max_total spent on what came before, a
+		// bomb say): what it is is unknown.
+		return "item not scanned at all"
 	}
 	for _, n := range it.Names {
 		if scriptExt[strings.ToLower(strings.TrimPrefix(path.Ext(n), "."))] {

@@ -1,9 +1,13 @@
 package rules
 
 import (
+	"archive/zip"
+	"bytes"
+	"context"
 	"strings"
 	"testing"
 
+	"outguard/internal/mailcorpus"
 	"outguard/mimewalk"
 	"outguard/policy"
 )
@@ -51,5 +55,24 @@ func TestRisk(t *testing.T) {
 		if got := risk(&c.it) != ""; got != c.want {
 			t.Errorf("%+v: %v", c.it, got)
 		}
+	}
+}
+
+// An attacker spends max_total on a bomb, then sends a program named like
+// a document: the program's item is empty, and the message is held.
+func TestTotalSpentThenProgram(t *testing.T) {
+	e := shipped(t)
+	e.OnUncheckedRisky = policy.Quarantine
+	e.Limits.MaxTotal = 64 << 10
+	msg := mailcorpus.Message("bomb", mailcorpus.Multipart("b",
+		mailcorpus.Attach("application/zip", "logs.zip", mailcorpus.Zip(mailcorpus.Member{Name: "log.txt", Data: make([]byte, 1<<20), Method: zip.Deflate})),
+		mailcorpus.Attach("application/pdf", "invoice.pdf", mailcorpus.PE())))
+	res, err := e.Scan(context.Background(), bytes.NewReader(msg), int64(len(msg)), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := e.Decide(res, func(string) {}, func(string) {})
+	if v.Action != policy.Quarantine || !strings.Contains(v.Reason, "not scanned at all") {
+		t.Fatalf("%v %s", v.Action, v.Reason)
 	}
 }
