@@ -13,8 +13,8 @@ import (
 // newEntity is the entity with its body as it is: the walk decodes the
 // transfer encoding itself (every reading of an ambiguous one) and leaves
 // the charset alone, unlike message.New.
-func newEntity(h message.Header, body io.Reader) (*message.Entity, error) {
-	return &message.Entity{Header: h, Body: body}, nil
+func newEntity(h message.Header, body io.Reader) *message.Entity {
+	return &message.Entity{Header: h, Body: body}
 }
 
 // readEntity is message.Read with newEntity.
@@ -24,7 +24,7 @@ func readEntity(r io.Reader) (*message.Entity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEntity(message.Header{Header: h}, br)
+	return newEntity(message.Header{Header: h}, br), nil
 }
 
 // parts iterates the parts of a multipart entity.
@@ -63,5 +63,5 @@ func (p *parts) next() (*message.Entity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEntity(message.Header{Header: part.Header}, part)
+	return newEntity(message.Header{Header: part.Header}, part), nil
 }
