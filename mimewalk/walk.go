@@ -261,14 +261,12 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 			}
 		}
 		inner, err := readEntity(decoder(encs[0], body))
-		if inner != nil {
-			if err != nil {
-				w.find("malformed", p, "%v", err)
-			}
-			return w.entity(inner, p+".1", depth+1, false)
+		if err != nil {
+			// Its bytes are scanned in the raw item (malformed), carved.
+			w.find("malformed", p, "attached message: %v", err)
+			return nil
 		}
-		w.find("malformed", p, "attached message: %v", err)
-		return nil
+		return w.entity(inner, p+".1", depth+1, false)
 	}
 	if ct == "message/partial" || ct == "message/external-body" {
 		// RFC 2046 5.2.2/5.2.3: a fragment of a message, or one kept
