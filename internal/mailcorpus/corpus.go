@@ -398,6 +398,8 @@ func Hostile() []Case {
 	add("js-part-1001", "a .js script as part 1001", Multipart("b", append(many, Attach("application/octet-stream", "invoice.js", []byte(Script)))...))
 	add("gzip-nested-12", "report.exe.gz nested 12 deep", nest(12, Attach("application/gzip", "report.exe.gz", Gzip("report.exe", pe))))
 	add("js-zip-member-1001", "a .js as zip member 1001", Multipart("b", text, Attach("application/zip", "docs.zip", Zip(append(members, Member{Name: "invoice.js", Data: []byte(Script), Method: zip.Deflate})...))))
+	add("exe-as-rfc822", "the program declared message/rfc822 (7bit), which no message parser reads",
+		Multipart("b", text, Leaf("Content-Type: message/rfc822", string(pe[:64])+"\r\n"+B64(pe))))
 	add("b64-junk-chars", "base64 with characters outside the alphabet, which clients skip",
 		Multipart("b", text, Leaf("Content-Type: application/octet-stream; name=\"report.pdf\"\r\nContent-Transfer-Encoding: base64", "!"+strings.Replace(B64(pe), "AAAA", "AA*AA", 3))))
 	add("phish-qp-nested-12", "HTML password-phishing page in quoted-printable, nested 12 deep",
