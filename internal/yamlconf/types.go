@@ -155,10 +155,13 @@ func splitHostPort(s string) (string, string, error) {
 type Alert struct {
 	Command []string `yaml:"command"`
 	Webhook string   `yaml:"webhook"`
-	Timeout Duration `yaml:"timeout"`
+	// WebhookSecretFile holds the key the webhook's posts are signed
+	// with (alert.SignatureHeader); "": unsigned.
+	WebhookSecretFile string   `yaml:"webhook_secret_file"`
+	Timeout           Duration `yaml:"timeout"`
 }
 
 // Sender is the configured alert.Sender.
 func (a Alert) Sender() alert.Sender {
-	return alert.Sender{Command: a.Command, Webhook: a.Webhook, Timeout: time.Duration(a.Timeout)}
+	return alert.Sender{Command: a.Command, Webhook: a.Webhook, SecretFile: a.WebhookSecretFile, Timeout: time.Duration(a.Timeout)}
 }
