@@ -143,8 +143,15 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	} else if l != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
-	if c := setup.Containment(cfg, res.Store, log); c != nil {
-		wg.Go(func() { c.Run(ctx) }) // the queue follows suspensions
+	if c := setup.Containment(cfg, res.Store, log); c != nil && cfg.Limits.OnSuspendQueued != "keep" {
+		// The queue follows suspensions. postsuper needs root; the
+		// shipped unit runs milterd as outguard with NoNewPrivileges (no
+		// sudo), so there outguard-containment.service does it.
+		if os.Geteuid() == 0 {
+			wg.Go(func() { c.Run(ctx) })
+		} else {
+			log.Info("containment: not root; suspended accounts' queued mail is held by \"milterctl accounts contain\" (outguard-containment.service)")
+		}
 	}
 	wg.Go(func() {
 		tick := time.NewTicker(10 * time.Minute)

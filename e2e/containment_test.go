@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -220,5 +221,30 @@ func TestQueueFollowsAManualSuspensionAcrossAFleet(t *testing.T) {
 				t.Errorf("host 1 delivered %d deleted messages", n)
 			}
 		})
+	}
+}
+
+// TestSudoersLineIsNarrow: the sudoers file make install puts in
+// /etc/sudoers.d parses (sudo's own visudo), and allows user outguard
+// exactly the three postsuper commands containment runs, with the ids on
+// stdin: no other user, command or argument.
+func TestSudoersLineIsNarrow(t *testing.T) {
+	harness.Require(t, "visudo")
+	if out, err := exec.Command("visudo", "-cf", "../etc/sudoers.d/outguard").CombinedOutput(); err != nil {
+		t.Fatalf("visudo: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile("../etc/sudoers.d/outguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			rules = append(rules, l)
+		}
+	}
+	want := "outguard ALL=(root) NOPASSWD: /usr/sbin/postsuper -c /etc/postfix -h -, /usr/sbin/postsuper -c /etc/postfix -H -, /usr/sbin/postsuper -c /etc/postfix -d -"
+	if len(rules) != 1 || rules[0] != want {
+		t.Errorf("sudoers rules %q; want exactly %q", rules, want)
 	}
 }

@@ -28,6 +28,8 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
                                   (its undeliverables so far stop counting;
                                   the flags settle its held mail on this host)
   accounts audit [ACCOUNT] [--since 30d] [--json]
+  accounts contain                (holds suspended accounts' queued mail until stopped:
+                                  outguard-containment.service)
   accounts reset ACCOUNT          (clears its counters, too)
 
   quarantine list [--user U] [--rule R] [--reason R] [--since 24h] [--state held] [--json]
