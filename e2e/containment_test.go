@@ -77,12 +77,18 @@ type containmentHost struct {
 	log     *harness.LogBuffer
 }
 
-func startContainmentHost(t *testing.T, text string, access map[string]string) *containmentHost {
+// startContainmentHost starts a host; sweep runs milterd's sweep (off
+// where the test checks what milterctl does by itself, which the sweep
+// could otherwise do first).
+func startContainmentHost(t *testing.T, text string, access map[string]string, sweep bool) *containmentHost {
 	s, cfg, res := harness.ConfigStack(t, text, harness.MTAConfig{RcptAccess: access, Main: retryFast})
 	// The MTA's config directory is known once it runs.
 	cfg.Limits.MTA.ConfigDir = s.Postfix.Dir
 	h := &containmentHost{s: s, cfg: cfg, log: &harness.LogBuffer{}}
 	h.ctlConf = writeConfig(t, fmt.Sprintf("state_dir: %s\n%s  mta: {kind: postfix, config_dir: %s}\n", cfg.StateDir, text, s.Postfix.Dir))
+	if !sweep {
+		return h
+	}
 	c := setup.Containment(cfg, res.Store, harness.Logger(t, h.log))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -118,7 +124,7 @@ func TestQueueFollowsTheSuspension(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			access, refused := harness.RejectAll(3)
-			h := startContainmentHost(t, storeConfig(t, kind, "  default: {undeliverable_per_hour: 3}\n  on_suspend_queued: hold\n"), access)
+			h := startContainmentHost(t, storeConfig(t, kind, "  default: {undeliverable_per_hour: 3}\n  on_suspend_queued: hold\n"), access, true)
 			bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
 			ids := h.deferThree(t)
 
@@ -175,8 +181,8 @@ func TestQueueFollowsAManualSuspensionAcrossAFleet(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			text := storeConfig(t, kind, "  on_suspend_queued: hold\n")
-			h1 := startContainmentHost(t, text+"  host: mx1\n", nil)
-			h2 := startContainmentHost(t, text+"  host: mx2\n", nil)
+			h1 := startContainmentHost(t, text+"  host: mx1\n", nil, false)
+			h2 := startContainmentHost(t, text+"  host: mx2\n", nil, true)
 			bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
 			ids1, ids2 := h1.deferThree(t), h2.deferThree(t)
 
@@ -246,5 +252,53 @@ func TestSudoersLineIsNarrow(t *testing.T) {
 	want := "outguard ALL=(root) NOPASSWD: /usr/sbin/postsuper -c /etc/postfix -h -, /usr/sbin/postsuper -c /etc/postfix -H -, /usr/sbin/postsuper -c /etc/postfix -d -"
 	if len(rules) != 1 || rules[0] != want {
 		t.Errorf("sudoers rules %q; want exactly %q", rules, want)
+	}
+}
+
+// TestQueueDeletedOnSuspension: with on_suspend_queued: delete, a manual
+// suspension deletes the account's deferred messages (another account's
+// stay queued); none is delivered when the receiver accepts again; the
+// audit trail (milterctl accounts audit) has the suspension with the
+// operator, and the deletion with the queue ids and the host.
+func TestQueueDeletedOnSuspension(t *testing.T) {
+	t.Parallel()
+	h := startContainmentHost(t, storeConfig(t, "sqlite", "  on_suspend_queued: delete\n  host: mx7\n"), nil, false)
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	ids := h.deferThree(t)
+	if r := harness.Dial(t, h.s.Postfix.Addr(), "bob", "secret-bob").Send("bob@customer.test", []string{"later@remote.test"}, harness.Msg("bob@customer.test", "later@remote.test", "bob's", "hi")); r.Err != nil {
+		t.Fatalf("bob: %s", harness.Reply(r.Err))
+	}
+	waitFor(t, "bob's deferred too", func() bool { return len(inQueue(t, h.s.Postfix.Dir, "deferred")) == 4 })
+
+	out, code := milterctl(t, bin, h.ctlConf, "accounts", "suspend", harness.User, "--reason", "phished", "--for", "2h")
+	if code != 0 || !strings.Contains(out, "(delete)") {
+		t.Fatalf("suspend (%d):\n%s", code, out)
+	}
+	left := queue(t, h.s.Postfix.Dir)
+	if len(left) != 1 {
+		t.Fatalf("after the suspension the queue holds %v; want bob's alone", left)
+	}
+	for _, id := range ids {
+		if _, ok := left[id]; ok {
+			t.Fatalf("alice's %s still queued", id)
+		}
+	}
+	h.s.Sink.Answer("later@remote.test", 0, nil)
+	exec.Command("postqueue", "-c", h.s.Postfix.Dir, "-f").Run()
+	msgs := h.s.Sink.Wait(t, 1, 20*time.Second)
+	time.Sleep(2 * time.Second)
+	if msgs = h.s.Sink.Messages(); len(msgs) != 1 || msgs[0].From != "bob@customer.test" {
+		t.Fatalf("delivered %d messages; want bob's alone", len(msgs))
+	}
+	out, code = milterctl(t, bin, h.ctlConf, "accounts", "audit", harness.User, "--json")
+	var trail []struct{ Event, By, Host, Detail string }
+	if err := json.Unmarshal([]byte(out), &trail); code != 0 || err != nil || len(trail) != 2 {
+		t.Fatalf("audit (%d, %v):\n%s", code, err, out)
+	}
+	if trail[0].Event != "suspended" || trail[0].By == "" || trail[0].By == "milterd" || trail[0].Host != "mx7" || !strings.Contains(trail[0].Detail, "phished; until ") {
+		t.Errorf("suspension in the trail: %+v", trail[0])
+	}
+	if trail[1].Event != "queue deleted" || trail[1].Host != "mx7" || trail[1].Detail != strings.Join(ids, " ") {
+		t.Errorf("deletion in the trail: %+v (want ids %v)", trail[1], ids)
 	}
 }
