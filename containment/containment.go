@@ -47,6 +47,7 @@ type Options struct {
 	Interval time.Duration // between looks at the store; 0: one second
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
+	Alert    *limits.Alerter  // tells the abuse desk what was held; may be nil
 }
 
 // Containment acts on the queue when an account is suspended.
@@ -156,6 +157,7 @@ func (c *Containment) Contain(ctx context.Context, key, by string) ([]string, er
 	}
 	c.o.Log.Warn("containment: queued mail of a suspended account "+actionDone[c.o.Action], "account", key, "host", c.o.Host, "queue_ids", ids)
 	c.audit(ctx, key, auditEvent[c.o.Action], by, ids)
+	c.o.Alert.Fire(limits.Alert{Event: auditEvent[c.o.Action], Account: key, Host: c.o.Host, QueueIDs: ids})
 	return ids, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"outguard/config"
 	"outguard/internal/harness"
+	"outguard/limits"
 	"outguard/setup"
 )
 
@@ -124,7 +126,8 @@ func TestQueueFollowsTheSuspension(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			access, refused := harness.RejectAll(3)
-			h := startContainmentHost(t, storeConfig(t, kind, "  default: {undeliverable_per_hour: 3}\n  on_suspend_queued: hold\n"), access, true)
+			alerts := filepath.Join(harness.Dir(t, "alerts"), "alerts.json")
+			h := startContainmentHost(t, storeConfig(t, kind, fmt.Sprintf("  default: {undeliverable_per_hour: 3}\n  on_suspend_queued: hold\n  alert: {command: [sh, -c, 'cat >> \"$0\"; echo >> \"$0\"', %q]}\n", alerts)), access, true)
 			bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
 			ids := h.deferThree(t)
 
@@ -145,6 +148,17 @@ func TestQueueFollowsTheSuspension(t *testing.T) {
 				t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, h.log.String())
 			}
 			t.Logf("held %.1f s after the suspension", time.Since(suspended).Seconds())
+			waitFor(t, "the queue held alert", func() bool {
+				b, _ := os.ReadFile(alerts)
+				return strings.Contains(string(b), `"event":"queue held"`)
+			})
+			b, _ := os.ReadFile(alerts)
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var al limits.Alert
+				if json.Unmarshal([]byte(line), &al) == nil && al.Event == "queue held" && (al.Account != harness.User || fmt.Sprint(al.QueueIDs) != fmt.Sprint(ids) || al.Host == "") {
+					t.Errorf("queue held alert: %s", line)
+				}
+			}
 
 			// The receiver accepts again; Postfix retries, but not held mail.
 			h.s.Sink.Answer("later@remote.test", 0, nil)

@@ -9,7 +9,9 @@ import (
 	"outguard/internal/alert"
 )
 
-// Alert is what the abuse desk is told, as JSON: an account suspended
+// Alert is what the abuse desk is told, as JSON: an account's queued mail
+// held or deleted for its suspension (event "queue held", "queue
+// deleted"), an account suspended
 // (event "suspended", naming the signal, with the suspension and its
 // evidence), or an account
 // that reached a sending limit (event "limit", once per account, limit and
@@ -23,6 +25,10 @@ type Alert struct {
 	What       string      `json:"what,omitempty"` // "messages per hour", …
 	Until      time.Time   `json:"until,omitzero"` // when the limit frees up
 	Usage      *Usage      `json:"usage,omitempty"`
+	// A suspended account's queued mail acted on (containment/): event
+	// "queue held" or "queue deleted", on Host.
+	Host     string   `json:"host,omitempty"`
+	QueueIDs []string `json:"queue_ids,omitempty"`
 }
 
 // Alerter tells people about an Alert (internal/alert). Alerts run in the
