@@ -134,6 +134,9 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		SpoolLimit:       int64(cfg.Spool.MemoryLimit),
 		ProgressInterval: time.Duration(cfg.ProgressInterval),
 		MessageTimeout:   time.Duration(cfg.MessageTimeout),
+		MaxConnections:   cfg.Milter.MaxConnections,
+		ReadTimeout:      time.Duration(cfg.Milter.ReadTimeout),
+		IdleTimeout:      time.Duration(cfg.Milter.IdleTimeout),
 	}
 	if cfg.Header.Enabled {
 		st.HeaderName, st.HeaderFull = cfg.Header.Name, cfg.Header.Detail == "full"

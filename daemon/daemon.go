@@ -41,7 +41,12 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 	res.Metrics.SetState(b.state(res))
 	// Metrics first: when the MTA can connect, /readyz answers too.
 	if m := cfg.Metrics; m != nil {
-		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		// Every phase of a connection is bounded: a client that drips
+		// its request or keeps an idle connection open holds a
+		// descriptor for at most these.
+		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: time.Duration(m.ReadTimeout),
+			ReadTimeout: time.Duration(m.ReadTimeout), WriteTimeout: time.Duration(m.WriteTimeout), IdleTimeout: time.Duration(m.IdleTimeout),
+			MaxHeaderBytes: 64 << 10}
 		mln, err := net.Listen("tcp", m.Listen)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)

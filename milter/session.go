@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,14 +44,16 @@ type txn struct {
 
 var _ gomilter.Milter = (*session)(nil)
 
-func (s *session) NewConnection(gomilter.Modifier) error {
+func (s *session) NewConnection(gomilter.Modifier) (err error) {
+	defer s.recovered(nil, &err)
 	if o := s.srv.state.Load().Observer; o != nil {
 		o.Session(1)
 	}
 	return nil
 }
 
-func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	s.conn = policy.Conn{Name: host, Daemon: m.Get(gomilter.MacroDaemonName)}
 	if family == "tcp4" || family == "tcp6" {
 		s.conn.Addr, _ = netip.ParseAddr(addr)
@@ -61,12 +64,14 @@ func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) Helo(name string, _ gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Helo(name string, _ gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	s.conn.Helo = name
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	s.end() // a new MAIL without Abort: the MTA reuses the session
 	st := s.srv.state.Load()
 	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit)}
@@ -81,7 +86,8 @@ func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (*gomilter.Respo
 	return s.decide(st.Pipeline.Mail(t.ctx, &t.Transaction), m)
 }
 
-func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -119,7 +125,8 @@ func (s *session) Data(gomilter.Modifier) (*gomilter.Response, error) {
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) Header(name, value string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -133,7 +140,8 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (*gomilter.Res
 	return s.checkSpool(m, gomilter.OptNoHeaderReply)
 }
 
-func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Headers(m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -143,13 +151,14 @@ func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
 	if t.err == nil {
 		// Streams start with the header block, then get the body as it comes.
 		if t.st.Pipeline.Open(t.ctx, &t.Transaction) {
-			t.feed = startFeeder(t)
+			t.feed = startFeeder(s.srv, t)
 		}
 	}
 	return s.checkSpool(m, 0)
 }
 
-func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -161,7 +170,8 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Respon
 	return s.checkSpool(m, gomilter.OptNoBodyReply)
 }
 
-func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespAccept, nil
@@ -196,7 +206,8 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 	return s.decide(v, m)
 }
 
-func (s *session) Abort(gomilter.Modifier) error {
+func (s *session) Abort(gomilter.Modifier) (err error) {
+	defer s.recovered(nil, &err)
 	s.end()
 	return nil
 }
@@ -206,10 +217,29 @@ func (s *session) Unknown(string, gomilter.Modifier) (*gomilter.Response, error)
 }
 
 func (s *session) Cleanup(gomilter.Modifier) {
+	var err error
+	defer s.recovered(nil, &err)
 	s.end()
 	if o := s.srv.state.Load().Observer; o != nil {
 		o.Session(-1)
 	}
+}
+
+// recovered, deferred by every callback, turns a panic in milterd's code
+// for this connection into the end of the connection alone: logged with
+// its stack and counted; the MTA gets a tempfail where it waits for an
+// answer (resp non-nil), go-milter closes the connection on the error, and
+// the MTA applies milter_default_action to the rest of the SMTP session.
+func (s *session) recovered(resp **gomilter.Response, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.srv.panicked(r, debug.Stack())
+	if resp != nil {
+		*resp = gomilter.RespTempFail
+	}
+	*err = fmt.Errorf("panic: %v", r)
 }
 
 // count returns how many header fields of the message are named name: the
@@ -454,7 +484,16 @@ func (s *session) end() {
 // long scan. Progress needs protocol v6; older MTAs just wait.
 func (s *session) withProgress(t *txn, m gomilter.Modifier, f func() policy.Verdict) policy.Verdict {
 	done := make(chan policy.Verdict, 1)
-	worker.Go(func() { done <- f() })
+	worker.Go(func() {
+		defer func() {
+			// A check that panics fails this message, not milterd.
+			if r := recover(); r != nil {
+				s.srv.panicked(r, debug.Stack())
+				done <- policy.New(policy.Tempfail, fmt.Sprintf("panic in the checks: %v", r))
+			}
+		}()
+		done <- f()
+	})
 	tick := time.NewTicker(t.st.ProgressInterval)
 	defer tick.Stop()
 	for {
