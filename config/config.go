@@ -296,6 +296,7 @@ type Header struct {
 type Spool struct {
 	MemoryLimit Size   `yaml:"memory_limit"`
 	Dir         string `yaml:"dir"`
+	MaxTotal    Size   `yaml:"max_total"` // bytes on disk for all messages at once; 0: no bound
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -312,7 +313,7 @@ func Default() *Config {
 			Prefix(netip.MustParsePrefix("127.0.0.0/8")),
 			Prefix(netip.MustParsePrefix("::1/128")),
 		},
-		Spool:            Spool{MemoryLimit: 1 << 20},
+		Spool:            Spool{MemoryLimit: 1 << 20, MaxTotal: 2 << 30},
 		Milter:           Milter{MaxConnections: 1000, ReadTimeout: Duration(30 * time.Second), IdleTimeout: Duration(10 * time.Minute)},
 		ProgressInterval: Duration(10 * time.Second),
 		MessageTimeout:   Duration(5 * time.Minute),

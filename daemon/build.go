@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"outguard/clamd"
 	"outguard/config"
@@ -12,6 +13,7 @@ import (
 	"outguard/policy"
 	"outguard/quarantine"
 	"outguard/rules"
+	"outguard/spool"
 	"time"
 )
 
@@ -20,11 +22,14 @@ type Resources struct {
 	Store      limits.Store      // nil without a limits section
 	Quarantine *quarantine.Store // nil without a quarantine section
 	Metrics    *metrics.Metrics
+	// SpoolBudget is spool.max_total, shared by the messages of every
+	// config: a reload changes its bound, not what is taken.
+	SpoolBudget *spool.Budget
 }
 
 // Open opens the resources cfg needs.
 func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
-	r := &Resources{Metrics: metrics.New()}
+	r := &Resources{Metrics: metrics.New(), SpoolBudget: spool.NewBudget(int64(cfg.Spool.MaxTotal))}
 	if cfg.Limits != nil {
 		var err error
 		if r.Store, err = limits.OpenStore(ctx, cfg); err != nil {
@@ -75,6 +80,14 @@ type built struct {
 
 func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error) {
 	b := &built{probes: map[string]metrics.Probe{}}
+	// A spool directory that cannot take a file would tempfail every
+	// message over memory_limit: refused at -check-config, start and
+	// reload, and watched by /readyz.
+	if err := spool.CheckDir(cfg.Spool.Dir); err != nil {
+		return nil, fmt.Errorf("spool.dir: %w", err)
+	}
+	spoolDir := cfg.Spool.Dir
+	b.probes["spool"] = func(context.Context) error { return spool.CheckDir(spoolDir) }
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
@@ -158,6 +171,8 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
+		res.SpoolBudget.SetMax(int64(cfg.Spool.MaxTotal))
+		st.SpoolBudget = res.SpoolBudget
 		if b.rules != nil {
 			b.rules.Observer = res.Metrics
 			res.Metrics.RulesLoaded(b.rules.Set().Version, true)

@@ -15,6 +15,7 @@ import (
 	gomilter "github.com/d--j/go-milter"
 
 	"outguard/policy"
+	"outguard/spool"
 )
 
 // State is everything a transaction needs that a reload may change. A
@@ -27,7 +28,8 @@ type State struct {
 	QuarantineOnFull policy.Action // the quarantine at its quota: tempfail or reject
 	Version          string        // milterd version, for the stamped header
 	SpoolDir         string
-	SpoolLimit       int64 // bytes held in memory before spooling to disk
+	SpoolLimit       int64         // bytes held in memory before spooling to disk
+	SpoolBudget      *spool.Budget // bytes all messages may keep on disk at once (spool.max_total); nil: no bound
 	ProgressInterval time.Duration
 	// Quarantine keeps held messages; nil: the MTA's hold queue is used.
 	Quarantine Quarantiner

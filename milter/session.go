@@ -74,7 +74,7 @@ func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (resp *gomilter.
 	defer s.recovered(&resp, &err)
 	s.end() // a new MAIL without Abort: the MTA reuses the session
 	st := s.srv.state.Load()
-	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit)}
+	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit).WithBudget(st.SpoolBudget)}
 	t.ctx, t.cancel = context.WithCancel(s.srv.ctx)
 	t.ID = newID()
 	t.Conn = s.conn

@@ -83,6 +83,11 @@ func (c *streamConn) SetDeadline(time.Time) error      { return nil }
 func (c *streamConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *streamConn) SetWriteDeadline(time.Time) error { return nil }
 
+func stacks() string {
+	b := make([]byte, 1<<20)
+	return string(b[:runtime.Stack(b, true)])
+}
+
 // FuzzWire drives the server with arbitrary byte streams, as any client of
 // the socket can: nothing may panic (a panic in the library's goroutine
 // would end the fuzzing process, as it ended milterd), the server is done
@@ -96,11 +101,15 @@ func FuzzWire(f *testing.F) {
 			stream = append([]byte{0, 0, 0, 13, 'O', 0, 0, 0, 6, 0, 0, 1, 0xff, 0, 0x1f, 0xff, 0xff}, stream...)
 		}
 		c := &streamConn{r: bytes.NewReader(stream), closed: make(chan struct{})}
-		ln.conns <- c
+		select {
+		case ln.conns <- c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the server accepts no more connections\n%s", stacks())
+		}
 		select {
 		case <-c.closed:
 		case <-time.After(10 * time.Second):
-			t.Fatal("the server is not done with a stream that ended")
+			t.Fatalf("the server is not done with a stream that ended\n%s", stacks())
 		}
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)

@@ -292,7 +292,7 @@ func TestReadyz(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine\n" {
+	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine, spool\n" {
 		t.Errorf("all up: %d %q", code, body)
 	}
 	// What operators alert on, read from the stores at the scrape.
