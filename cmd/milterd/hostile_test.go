@@ -210,14 +210,15 @@ func TestHostileSlowAndIdle(t *testing.T) {
 	silent := dial(t, d.socket, false)
 	half := dial(t, d.socket, true)
 	half.Write(pkt('C', "h\x00", "4", "\x00\x19", "127.0.0.1\x00")[:7]) // the length word and part of the data
-	idle := dial(t, d.socket, true)
 	start := time.Now()
 	closedWithin(t, silent, 3*time.Second)
 	closedWithin(t, half, 3*time.Second)
 	if time.Since(start) > 3*time.Second {
 		t.Errorf("read_timeout 1s took %v", time.Since(start))
 	}
-	// Not closed before idle_timeout.
+	// Negotiated, then silent: not closed before idle_timeout (2s), closed
+	// after it.
+	idle := dial(t, d.socket, true)
 	idle.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := idle.Read(make([]byte, 1)); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("idle connection closed before idle_timeout: %v", err)
