@@ -62,6 +62,9 @@ type Claim struct {
 	Host     string    `json:"host,omitempty"`
 	Started  time.Time `json:"started"`
 	Lease    time.Time `json:"lease"`
+	// To is where a release sent the message instead of its recipients
+	// (milterctl quarantine release --to); empty: the original ones.
+	To []string `json:"to,omitempty"`
 }
 
 // Store is a quarantine: records in SQL, messages in a body store.
