@@ -203,8 +203,21 @@ func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *setup
 		} else if n > 0 {
 			log.Info("quarantine purged", "entries", n)
 		}
+		// Files a crash left without an entry (at start, then at each
+		// purge); those younger than orphanAge may be a hold in progress.
+		removed, bytes, err := q.SweepOrphans(ctx, now.Add(-orphanAge))
+		if err != nil {
+			log.Warn("sweeping orphan quarantine files", "err", err)
+		}
+		if removed > 0 {
+			log.Warn("quarantine: removed message files no entry holds (left by a crash; their clients were tempfailed and send again)", "files", removed, "bytes", bytes)
+		}
 	}
 }
+
+// orphanAge is how old a quarantine file without an entry must be to be
+// swept: a hold writes its file, then its record, within seconds.
+const orphanAge = 5 * time.Minute
 
 func (b *background) stop() {
 	b.cancel()
