@@ -1,11 +1,14 @@
 package milter
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
@@ -40,6 +43,11 @@ type txn struct {
 	err     error          // spooling failed: tempfail at the next stage
 	feed    *feeder        // from end-of-headers on
 	audited bool           // its verdict line is written
+	// headerBytes is what t.Headers holds: at most the spool's
+	// memory_limit. The fields past it are in the spool only (cut), as
+	// the body is past memory_limit.
+	headerBytes int64
+	cut         bool
 }
 
 var _ gomilter.Milter = (*session)(nil)
@@ -131,7 +139,15 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	if t == nil {
 		return gomilter.RespContinue, nil
 	}
-	t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+	// Every field goes to the spool; t.Headers keeps them for the checks
+	// only within memory_limit, or a message of many header fields would
+	// be held twice, in memory, beyond any bound (a 40 MB header block).
+	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= t.st.SpoolLimit {
+		t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+		t.headerBytes += n
+	} else {
+		t.cut = true
+	}
 	sep := ":"
 	if s.proto&gomilter.OptHeaderLeadingSpace == 0 {
 		sep = ": " // the MTA swallowed the space; put the usual one back
@@ -243,9 +259,29 @@ func (s *session) recovered(resp **gomilter.Response, err *error) {
 }
 
 // count returns how many header fields of the message are named name: the
-// milter protocol addresses a field by its index among those.
+// milter protocol addresses a field by its index among those. With fields
+// past memory_limit it reads them in the spool: a field to remove (an
+// untrusted account header) is removed wherever it is.
 func (t *txn) count(name string) int {
 	n := 0
+	if t.cut {
+		r := bufio.NewReader(io.NewSectionReader(t.spool, 0, t.spool.Size()))
+		for {
+			line, err := r.ReadSlice('\n')
+			if len(bytes.TrimRight(line, "\r\n")) == 0 && (err == nil || err == io.EOF) {
+				return n // the end of the header block
+			}
+			if field, _, ok := bytes.Cut(line, []byte(":")); ok && line[0] != ' ' && line[0] != '\t' && strings.EqualFold(string(field), name) {
+				n++
+			}
+			for err == bufio.ErrBufferFull { // a line longer than the buffer: its rest
+				_, err = r.ReadSlice('\n')
+			}
+			if err != nil {
+				return n
+			}
+		}
+	}
 	for _, h := range t.Headers {
 		if strings.EqualFold(h.Name, name) {
 			n++
