@@ -44,8 +44,8 @@ type txn struct {
 	feed    *feeder        // from end-of-headers on
 	audited bool           // its verdict line is written
 	// headerBytes is what t.Headers holds: at most the spool's
-	// memory_limit. The fields past it are in the spool only (cut), as
-	// the body is past memory_limit.
+	// memory_limit (or minHeaderMemory). The fields past it are in the
+	// spool only (cut), as the body is past memory_limit.
 	headerBytes int64
 	cut         bool
 }
@@ -142,7 +142,7 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	// Every field goes to the spool; t.Headers keeps them for the checks
 	// only within memory_limit, or a message of many header fields would
 	// be held twice, in memory, beyond any bound (a 40 MB header block).
-	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= t.st.SpoolLimit {
+	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= max(t.st.SpoolLimit, minHeaderMemory) {
 		t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
 		t.headerBytes += n
 	} else {
@@ -257,6 +257,10 @@ func (s *session) recovered(resp **gomilter.Response, err *error) {
 	}
 	*err = fmt.Errorf("panic: %v", r)
 }
+
+// minHeaderMemory is what t.Headers may hold with a smaller memory_limit:
+// the header block of ordinary mail, whole, for the checks.
+const minHeaderMemory = 64 << 10
 
 // count returns how many header fields of the message are named name: the
 // milter protocol addresses a field by its index among those. With fields

@@ -227,6 +227,10 @@ func (c *guardConn) deadline(d time.Duration) {
 // and counted (midPacket: read_timeout, else idle_timeout); EOF and the
 // like are the MTA closing, passed on as they are.
 func (c *guardConn) fail(err error, midPacket bool) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		c.l.srv.log.Debug("the MTA closed the milter connection inside a packet", "remote", remote(c.Conn))
+		return &errGuard{"closed by the MTA inside a packet"}
+	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
