@@ -15,15 +15,15 @@ import (
 
 // The same bytes in the header block or in the body cost milterd the same
 // memory: header fields count in spool.memory_limit and go to the spool
-// past it, as the body does. Four concurrent 16 MB messages through a real
+// past it, as the body does. Six concurrent 24 MB messages through a real
 // Postfix, one milterd per shape (default config: memory_limit 1MiB); their
 // peak RSS must be within 1.2× of each other. Before, every header value
 // was also kept in the transaction: 402 MiB against 36 MiB for six 40 MB
 // messages.
 func TestHeaderHeavyAndBodyHeavyMemory(t *testing.T) {
 	const (
-		sessions = 4
-		size     = 16 << 20
+		sessions = 6
+		size     = 24 << 20
 	)
 	dir := harness.Dir(t, "memory")
 	bin := harness.Build(t, dir, "milterd")

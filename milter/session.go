@@ -30,6 +30,7 @@ type session struct {
 	actions gomilter.OptAction // what the MTA lets us do
 	conn    policy.Conn
 	tx      *txn
+	scratch []byte // a header field as spooled (Header)
 }
 
 // txn is the state of one message.
@@ -43,9 +44,8 @@ type txn struct {
 	err     error          // spooling failed: tempfail at the next stage
 	feed    *feeder        // from end-of-headers on
 	audited bool           // its verdict line is written
-	// headerBytes is what t.Headers holds: at most the spool's
-	// memory_limit (or minHeaderMemory). The fields past it are in the
-	// spool only (cut), as the body is past memory_limit.
+	// headerBytes is what t.Headers holds: at most headerMemory. The
+	// fields past it are in the spool only (cut).
 	headerBytes int64
 	cut         bool
 }
@@ -142,7 +142,7 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	// Every field goes to the spool; t.Headers keeps them for the checks
 	// only within memory_limit, or a message of many header fields would
 	// be held twice, in memory, beyond any bound (a 40 MB header block).
-	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= max(t.st.SpoolLimit, minHeaderMemory) {
+	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= headerMemory {
 		t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
 		t.headerBytes += n
 	} else {
@@ -152,7 +152,15 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	if s.proto&gomilter.OptHeaderLeadingSpace == 0 {
 		sep = ": " // the MTA swallowed the space; put the usual one back
 	}
-	s.write(t, name+sep+crlf(value)+"\r\n")
+	// Assembled in a buffer kept across fields: a header block of many
+	// fields makes no garbage here (the spool copies what it is given).
+	b := append(append(append(append(s.scratch[:0], name...), sep...), crlf(value)...), "\r\n"...)
+	if t.err == nil {
+		_, t.err = t.spool.Write(b)
+	}
+	if s.scratch = b; cap(b) > 64<<10 {
+		s.scratch = nil // a long field: do not keep its buffer
+	}
 	return s.checkSpool(m, gomilter.OptNoHeaderReply)
 }
 
@@ -258,9 +266,11 @@ func (s *session) recovered(resp **gomilter.Response, err *error) {
 	*err = fmt.Errorf("panic: %v", r)
 }
 
-// minHeaderMemory is what t.Headers may hold with a smaller memory_limit:
-// the header block of ordinary mail, whole, for the checks.
-const minHeaderMemory = 64 << 10
+// headerMemory is what t.Headers may hold: the header block of ordinary
+// mail, whole, for the checks. The spool has every field already, within
+// memory_limit and then on disk: more here would hold the same bytes
+// twice, so that a header-heavy message cost more than its body.
+const headerMemory = 64 << 10
 
 // count returns how many header fields of the message are named name: the
 // milter protocol addresses a field by its index among those. With fields
