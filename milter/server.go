@@ -1,6 +1,14 @@
 // Package milter is the protocol glue between the MTA and outguard's policy
 // pipeline: it builds one policy.Transaction per message from the milter
 // callbacks of github.com/d--j/go-milter and turns verdicts into replies.
+//
+// Every byte from the MTA passes the wire guard (wire.go) before go-milter
+// sees it: each packet checked against its command's grammar and size,
+// deadlines, a cap on connections, accept errors retried. go-milter
+// v0.10.2 indexes packets without length checks, in a goroutine no recover
+// of ours reaches; the guard under it was chosen over a fork (a module to
+// carry and rebase, with its licence) because the protocol is small and
+// the guard keeps the library's fixes coming. wire.go says more.
 package milter
 
 import (
