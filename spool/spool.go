@@ -59,9 +59,6 @@ func NewBudget(max int64) *Budget {
 // SetMax changes the bound (a reload); bytes already taken stay taken.
 func (b *Budget) SetMax(max int64) { b.max.Store(max) }
 
-// Used returns the bytes on disk now.
-func (b *Budget) Used() int64 { return b.used.Load() }
-
 func (b *Budget) take(n int64) error {
 	if b == nil {
 		return nil
