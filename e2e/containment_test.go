@@ -295,7 +295,9 @@ func TestQueueDeletedOnSuspension(t *testing.T) {
 	if r := harness.Dial(t, h.s.Postfix.Addr(), "bob", "secret-bob").Send("bob@customer.test", []string{"later@remote.test"}, harness.Msg("bob@customer.test", "later@remote.test", "bob's", "hi")); r.Err != nil {
 		t.Fatalf("bob: %s", harness.Reply(r.Err))
 	}
-	waitFor(t, "bob's deferred too", func() bool { return len(inQueue(t, h.s.Postfix.Dir, "deferred")) == 4 })
+	waitFor(t, "bob's deferred too", func() bool {
+		return len(queue(t, h.s.Postfix.Dir)) == 4 && strings.Count(h.s.Postfix.LogText(), "status=deferred") >= 4
+	})
 
 	out, code := milterctl(t, bin, h.ctlConf, "accounts", "suspend", harness.User, "--reason", "phished", "--for", "2h")
 	if code != 0 || !strings.Contains(out, "(delete)") {
