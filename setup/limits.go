@@ -66,18 +66,9 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 // login_case: fold, overrides match logins whatever their case.
 func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
-		for _, f := range []struct {
-			v   *int
-			dst *int
-		}{
-			{s.MessagesPerHour, &base.MessagesPerHour},
-			{s.MessagesPerDay, &base.MessagesPerDay},
-			{s.RecipientsPerHour, &base.RecipientsPerHour},
-			{s.RecipientsPerDay, &base.RecipientsPerDay},
-			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
-		} {
-			if f.v != nil {
-				*f.dst = *f.v
+		for _, k := range limits.Kinds {
+			if v := s[k.Key]; v != nil {
+				*k.Field(&base) = *v
 			}
 		}
 		return base
@@ -89,7 +80,13 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour}
+			lim := def
+			for _, k := range limits.Kinds {
+				if k.Rate {
+					*k.Field(&lim) = 0
+				}
+			}
+			users[user] = lim
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}
