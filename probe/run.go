@@ -27,6 +27,9 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 		if err != nil {
 			return nil, Diff{}, fmt.Errorf("canary: %w", err)
 		}
+		// Closed before returning, not when Serve's goroutine gets to it:
+		// the next scan in this process listens on the same address.
+		defer l.Close()
 		can := NewCanary(cfg.Canary.Domain, cfg.Canary.Secret, log)
 		cctx, stop := context.WithCancel(context.Background())
 		defer stop()
