@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +40,36 @@ type Config struct {
 	Rules            *Rules      `yaml:"rules"`      // nil: no YARA rules
 	Metrics          *Metrics    `yaml:"metrics"`    // nil: no metrics endpoint
 	Postgres         *Postgres   `yaml:"postgres"`   // nil: no PostgreSQL; stores that use it say so
+	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
+	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
+}
+
+// Spam configures the rspamd check (package spam).
+type Spam struct {
+	URL     string            `yaml:"url"`
+	Timeout Duration          `yaml:"timeout"`
+	OnError Action            `yaml:"on_error"`
+	Actions map[string]Action `yaml:"actions"` // rspamd's action -> verdict; a key left out keeps its default
+}
+
+// SpamActions are rspamd's actions and the default verdict of each.
+var SpamActions = map[string]policy.Action{
+	"reject": policy.Reject, "soft reject": policy.Tempfail, "rewrite subject": policy.Quarantine,
+	"add header": policy.Accept, "greylist": policy.Accept, "no action": policy.Accept,
+}
+
+func (s *Spam) setDefaults() {
+	*s = Spam{URL: "http://127.0.0.1:11333", Timeout: Duration(20 * time.Second), OnError: Action(policy.Tempfail), Actions: map[string]Action{}}
+	for k, v := range SpamActions {
+		s.Actions[k] = Action(v)
+	}
+}
+
+// GeoIP names MaxMind-format databases (GeoLite2 or compatible) that give
+// the countries and ASNs of login spread; each is optional.
+type GeoIP struct {
+	CountryDB string `yaml:"country_db"`
+	ASNDB     string `yaml:"asn_db"`
 }
 
 // Postgres is the PostgreSQL every store set to "postgres" shares.
@@ -68,6 +99,11 @@ type Rules struct {
 	MaxTotal    Size     `yaml:"max_total"`
 	MaxRatio    int      `yaml:"max_ratio"`
 	MaxPart     Size     `yaml:"max_part"`
+
+	// Content not fully checked (a limit, malformed or ambiguous MIME, an
+	// archive not opened) that holds a program, a script, an OLE document
+	// or an unopened archive.
+	OnUncheckedRisky Action `yaml:"on_unchecked_risky"`
 }
 
 // RulesOrDefault returns a copy of r, or the defaults when r is nil.
@@ -87,6 +123,7 @@ func (r *Rules) setDefaults() {
 		OnError: Action(policy.Tempfail), OnLimit: Action(policy.Accept), OnMalformed: Action(policy.Accept),
 		Watch: true, MaxDepth: 10, MaxMembers: 1000, MaxTotal: 200 << 20, MaxRatio: 100, MaxPart: 50 << 20,
 	}
+	r.OnUncheckedRisky = Action(policy.Quarantine)
 }
 
 // Quarantine configures outguard's own quarantine.
@@ -332,6 +369,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		if err := failureAction(bad, "rules.on_error", r.OnError); err != nil {
 			return err
 		}
+		if policy.Action(r.OnUncheckedRisky) == policy.Accept {
+			return bad("rules.on_unchecked_risky", "accept would let a program pass because a limit was hit: want quarantine, reject or tempfail")
+		}
 		for key, v := range map[string]int{"rules.max_depth": r.MaxDepth, "rules.max_members": r.MaxMembers, "rules.max_ratio": r.MaxRatio, "rules.max_total": int(min(r.MaxTotal, 1<<30)), "rules.max_part": int(min(r.MaxPart, 1<<30))} {
 			if v < 1 {
 				return bad(key, "must be at least 1")
@@ -340,6 +380,16 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		if r.Timeout <= 0 {
 			return bad("rules.timeout", "must be more than 0")
 		}
+	}
+	if sp := c.Spam; sp != nil {
+		if err := sp.validate(bad); err != nil {
+			return err
+		}
+	}
+	if g := c.GeoIP; g != nil && g.CountryDB == "" && g.ASNDB == "" {
+		return bad("geoip", "names no database (country_db, asn_db)")
+	} else if g != nil && c.Limits == nil {
+		return bad("geoip", "is used by limits (countries_per_hour, asns_per_hour) only: there is no limits section")
 	}
 	if m := c.Metrics; m != nil {
 		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
@@ -474,4 +524,23 @@ func (c *Config) Networks() []netip.Prefix {
 		out[i] = netip.Prefix(p)
 	}
 	return out
+}
+
+func (s *Spam) validate(bad func(key, format string, args ...any) error) error {
+	u, err := url.Parse(s.URL)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return bad("spam.url", "want rspamd's http://host:port, got %q", s.URL)
+	}
+	if s.Timeout <= 0 {
+		return bad("spam.timeout", "must be more than 0")
+	}
+	if err := failureAction(bad, "spam.on_error", s.OnError); err != nil {
+		return err
+	}
+	for k := range s.Actions {
+		if _, ok := SpamActions[k]; !ok {
+			return bad("spam.actions."+k, "unknown rspamd action %q (want reject, soft reject, rewrite subject, add header, greylist or no action)", k)
+		}
+	}
+	return nil
 }

@@ -32,6 +32,13 @@ type Limits struct {
 	RecipientsPerHour    int
 	RecipientsPerDay     int
 	UndeliverablePerHour int // suspend when this many are counted in an hour
+	// Suspend when an hour holds more than this many distinct client
+	// networks, countries or ASNs the account logged in from, or messages
+	// classed as spam (spread.go).
+	NetworksPerHour  int
+	CountriesPerHour int
+	ASNsPerHour      int
+	SpamPerHour      int
 }
 
 // Kind is one of an account's limits, declared once: its key in the
@@ -43,8 +50,8 @@ type Kind struct {
 	Key     string
 	Default int
 	// Rate is a sending rate, which "unlimited" lifts; automatic
-	// suspension is not: a bulk account is exactly what an attacker wants
-	// to take over.
+	// suspension (undeliverable recipients, the signals of spread.go) is
+	// not: a bulk account is exactly what an attacker wants to take over.
 	Rate  bool
 	Field func(*Limits) *int
 }
@@ -58,6 +65,12 @@ var Kinds = []Kind{
 	{Key: "recipients_per_hour", Default: 500, Rate: true, Field: func(l *Limits) *int { return &l.RecipientsPerHour }},
 	{Key: "recipients_per_day", Default: 2000, Rate: true, Field: func(l *Limits) *int { return &l.RecipientsPerDay }},
 	{Key: "undeliverable_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.UndeliverablePerHour }},
+	// Chosen by the replay benchmark (docs/suspension.md): no customer
+	// pattern there comes near them, every botnet login crosses them.
+	{Key: "networks_per_hour", Default: 12, Field: func(l *Limits) *int { return &l.NetworksPerHour }},
+	{Key: "countries_per_hour", Default: 4, Field: func(l *Limits) *int { return &l.CountriesPerHour }}, // with geoip.country_db
+	{Key: "asns_per_hour", Default: 6, Field: func(l *Limits) *int { return &l.ASNsPerHour }},           // with geoip.asn_db
+	{Key: "spam_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.SpamPerHour }},          // with the spam section
 }
 
 // Unlimited reports whether no rate limit applies.
@@ -215,6 +228,12 @@ type Suspension struct {
 	Reason   string          `json:"reason"`
 	By       string          `json:"by"` // "milterd" or the operator
 	Evidence []Undeliverable `json:"evidence,omitempty"`
+
+	// Signal is what milterd suspended the account for: "undeliverable"
+	// (also when empty, as recorded before there were others), or a
+	// signal of spread.go, whose evidence is in Sightings.
+	Signal    string     `json:"signal,omitempty"`
+	Sightings []Sighting `json:"sightings,omitempty"`
 }
 
 // Active reports whether the suspension is in force at now.
@@ -260,6 +279,15 @@ type Store interface {
 	// Delivered marks recipients of a message as delivered: an expiry
 	// no longer charges them.
 	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
+	// Sight records what key was seen with (spread.go): a value already
+	// recorded is seen again at the later time. It returns, per signal,
+	// how many distinct values key was seen with in the hour window ending
+	// at now (the minute buckets of the rate limits) and after its last
+	// acknowledgement, counted under the account's lock: two writers
+	// cannot both miss a crossing.
+	Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error)
+	// Sightings returns key's sightings last seen after since, oldest first.
+	Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error)
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
 	// Ping checks that the backend answers.
