@@ -12,6 +12,7 @@ import (
 	"outguard/policy"
 	"outguard/quarantine"
 	"outguard/rules"
+	"path/filepath"
 	"time"
 )
 
@@ -71,6 +72,7 @@ type built struct {
 	clamd  *clamd.Check             // nil without a clamd section
 	limits *limits.Engine           // nil without a limits section
 	rules  *rules.Engine            // nil without a rules section
+	follow *limits.Follower         // nil without a mail log to follow
 }
 
 func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error) {
@@ -153,6 +155,9 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 		if res.Quarantine != nil {
 			b.probes["quarantine"] = res.Quarantine.Ping
 		}
+		if b.follow = follower(cfg, log, b.limits); b.follow != nil {
+			b.probes["maillog"] = b.follow.Health
+		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
 		if b.rules != nil {
@@ -167,6 +172,17 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 // RulesEngine compiles cfg's YARA rules into an engine.
 func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
 	return rules.NewEngineFromConfig(cfg, log)
+}
+
+// follower is the mail log follower of cfg feeding eng; nil when no log
+// is to be followed.
+func follower(cfg *config.Config, log *slog.Logger, eng *limits.Engine) *limits.Follower {
+	l := cfg.Limits
+	if l == nil || l.Maillog.Source == "file" && l.Maillog.Path == "" {
+		return nil
+	}
+	return &limits.Follower{Source: l.Maillog.Source, Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"),
+		FromStart: l.Maillog.Start == "beginning", Silence: time.Duration(l.Maillog.Silence), Engine: eng, Log: log}
 }
 
 // Engine builds the limits engine of cfg on res's store.

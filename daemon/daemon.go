@@ -11,13 +11,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
 	"outguard/config"
-	"outguard/limits"
 	"outguard/milter"
 )
 
@@ -139,10 +137,10 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 			}
 		})
 	}
-	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
-		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), FromStart: l.Maillog.Start == "beginning", Engine: bt.limits, Log: log}
+	if f := bt.follow; f != nil {
+		res.Metrics.SetMaillogBehind(f.Lag)
 		wg.Go(func() { f.Run(ctx) })
-	} else if l != nil {
+	} else if cfg.Limits != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
 	wg.Go(func() {

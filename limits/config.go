@@ -61,7 +61,8 @@ func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*En
 
 // PolicyFromConfig resolves the config's limits: a user's keys override the
 // default's; "unlimited" lifts the rate limits, not automatic suspension
-// (an override says undeliverable_per_hour: 0 to lift that too). With
+// (an override says undeliverable_per_hour: 0 and refused_messages_per_hour:
+// 0 to lift that too). With
 // login_case: fold, overrides match logins whatever their case.
 func PolicyFromConfig(l *config.Limits) (*Policy, error) {
 	resolve := func(s config.LimitSet, base Limits) Limits {
@@ -74,6 +75,7 @@ func PolicyFromConfig(l *config.Limits) (*Policy, error) {
 			{s.RecipientsPerHour, &base.RecipientsPerHour},
 			{s.RecipientsPerDay, &base.RecipientsPerDay},
 			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
+			{s.RefusedMessagesPerHour, &base.RefusedMessagesPerHour},
 		} {
 			if f.v != nil {
 				*f.dst = *f.v
@@ -88,7 +90,7 @@ func PolicyFromConfig(l *config.Limits) (*Policy, error) {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = Limits{UndeliverablePerHour: def.UndeliverablePerHour}
+			users[user] = Limits{UndeliverablePerHour: def.UndeliverablePerHour, RefusedMessagesPerHour: def.RefusedMessagesPerHour}
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}

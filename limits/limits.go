@@ -32,10 +32,13 @@ type Limits struct {
 	RecipientsPerHour    int
 	RecipientsPerDay     int
 	UndeliverablePerHour int // suspend when this many are counted in an hour
+	// RefusedMessagesPerHour suspends when this many messages were refused
+	// as a whole by their receivers (content, spam, DMARC, size) in an hour.
+	RefusedMessagesPerHour int
 }
 
 // Unlimited reports whether no rate limit applies. Automatic suspension
-// (UndeliverablePerHour) is separate: a bulk account is exactly what an
+// (UndeliverablePerHour, RefusedMessagesPerHour) is separate: a bulk account is exactly what an
 // attacker wants to take over.
 func (l Limits) Unlimited() bool {
 	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
@@ -167,9 +170,11 @@ type Sent struct {
 	Time    time.Time
 }
 
-// Undeliverable is one recipient that could not be delivered.
+// Undeliverable is one recipient that could not be delivered or, with
+// Kind "message", one message its receiver refused as a whole (Classify).
 type Undeliverable struct {
-	ID      string    `json:"id"` // unique per event: counting is idempotent
+	ID      string    `json:"id"`             // unique per event: counting is idempotent
+	Kind    string    `json:"kind,omitempty"` // KindRecipient or KindMessage
 	Time    time.Time `json:"time"`
 	Rcpt    string    `json:"rcpt"`
 	Status  string    `json:"status"` // enhanced status, e.g. 5.1.1
@@ -209,6 +214,14 @@ type Store interface {
 	AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
 	// Undeliverables returns key's events since the given time, oldest first.
 	Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
+	// AddRefused records messages refused as a whole (Kind "message"; an
+	// ID already recorded is not counted again), atomically for the account
+	// as Admit, and returns how many of key's count toward a suspension:
+	// those in the hour before now and after its last acknowledgement.
+	AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
+	// Refused returns key's refused messages since the given time, oldest
+	// first.
+	Refused(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
 	// Acknowledged returns when key's undeliverables were last acknowledged
 	// (unsuspend, reset); zero if never.
 	Acknowledged(ctx context.Context, key string) (time.Time, error)
