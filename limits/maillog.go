@@ -62,7 +62,7 @@ func ParseLogLine(line string, now time.Time) (LogLine, bool) {
 		if !ok {
 			return LogLine{}, false
 		}
-		l.Kind, l.User, l.Relay, l.QueueID = "auth", user, fieldOr(rest, "relay="), ""
+		l.Kind, l.User, l.Relay, l.QueueID = "auth", user, relay(rest), ""
 	case strings.Contains(rest, " did not issue MAIL/EXPN/VRFY/ETRN during connection"), strings.HasPrefix(rest, "lost input channel"):
 		l.Kind = "end" // Sendmail: the session is over
 	case l.QueueID == "":
@@ -80,7 +80,7 @@ func ParseLogLine(line string, now time.Time) (LogLine, bool) {
 			return LogLine{}, false // a temporary refusal is no evidence
 		}
 		code := strings.Fields(reply)
-		l.Kind, l.Rcpts, l.Text, l.Relay = "refused", []string{strings.Trim(arg, "<>")}, reply, fieldOr(rest, "relay=")
+		l.Kind, l.Rcpts, l.Text, l.Relay = "refused", []string{strings.Trim(arg, "<>")}, reply, relay(rest)
 		if len(code) > 1 && strings.Count(code[1], ".") == 2 {
 			l.DSN = code[1]
 		}
@@ -170,6 +170,16 @@ func sendmailRcpts(rest string) []string {
 		}
 	}
 	return out
+}
+
+// relay is Sendmail's "relay=host [address]", up to the next ", ".
+func relay(s string) string {
+	i := strings.Index(s, ", relay=")
+	if i < 0 {
+		return ""
+	}
+	v, _, _ := strings.Cut(s[i+len(", relay="):], ", ")
+	return v
 }
 
 func fieldOr(s, name string) string { v, _ := field(s, name); return v }

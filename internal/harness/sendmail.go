@@ -115,6 +115,11 @@ const sendmailMC = "divert(-1)\n" +
 	"TRUST_AUTH_MECH(`PLAIN LOGIN')dnl\n" +
 	"define(`confAUTH_OPTIONS', `A')dnl\n" +
 	"define(`confTO_QUEUEWARN', `')dnl\n" +
+	// A loaded test machine must not make Sendmail queue mail instead of
+	// delivering it (QueueLA defaults to 8 per CPU), or refuse connections.
+	"define(`confQUEUE_LA', `10000')dnl\n" +
+	"define(`confREFUSE_LA', `10000')dnl\n" +
+	"define(`confDELAY_LA', `10000')dnl\n" +
 	"define(`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, {client_addr}, {client_name}')dnl\n" +
 	"define(`confMILTER_MACROS_ENVFROM', `i, {auth_type}, {auth_authen}, {auth_ssf}, {auth_author}, {mail_mailer}, {mail_host}, {mail_addr}')dnl\n" +
 	"define(`confMILTER_MACROS_ENVRCPT', `{rcpt_mailer}, {rcpt_host}, {rcpt_addr}, i')dnl\n" +
