@@ -63,6 +63,11 @@ func (e *journalEntry) line() string {
 
 const cursorPrefix = "cursor "
 
+// errJournalEmpty: journalctl --follow exits on a journal without any
+// entry ("No such boot ID in journal"); it is started again until one
+// comes.
+var errJournalEmpty = errors.New("the journal has no entries yet")
+
 // runJournal follows the journal, restarting journalctl from the saved
 // cursor after a store error or when it exits.
 func (f *Follower) runJournal(ctx context.Context) error {
@@ -71,7 +76,7 @@ func (f *Follower) runJournal(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, errJournalEmpty) {
 			f.setErr(err)
 		}
 		select {
@@ -164,6 +169,9 @@ func (f *Follower) journal(ctx context.Context) error {
 		}
 		if !ok {
 			cmd.Wait()
+			if strings.Contains(stderr.String(), "No such boot ID in journal") {
+				return errJournalEmpty
+			}
 			if err := journalError(stderr.String()); err != nil {
 				return err
 			}

@@ -52,13 +52,25 @@ func (j *Journal) Close() {
 
 // Write adds one entry as syslog would for ident[pid]: msg, in the mail
 // facility.
-func (j *Journal) Write(ident, pid, msg string) error {
+func (j *Journal) Write(ident, pid, msg string) error { return j.WriteAt(time.Now(), ident, pid, msg) }
+
+// WriteAt is Write with the entry's time: a replayed log keeps its times.
+func (j *Journal) WriteAt(at time.Time, ident, pid, msg string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	us := time.Now().UnixMicro()
+	us := at.UnixMicro()
 	_, err := fmt.Fprintf(j.in, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=%s\nSYSLOG_FACILITY=2\nPRIORITY=6\nSYSLOG_IDENTIFIER=%s\nSYSLOG_PID=%s\nMESSAGE=%s\n\n",
 		us, us, Hostname, ident, pid, strings.ReplaceAll(msg, "\n", " "))
 	return err
+}
+
+// ParseSyslog splits a syslog line "TIME HOST ident[pid]: msg".
+func ParseSyslog(line string) (ident, pid, msg string, ok bool) {
+	m := syslogLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
 }
 
 var syslogLine = regexp.MustCompile(`^\S+(?: +\d+ \d\d:\d\d:\d\d)? \S+ ([\w./-]+)\[(\d+)\]: (.*)$`)
@@ -99,8 +111,8 @@ func (j *Journal) Pump(t T, path string) {
 			}
 			line := strings.TrimRight(partial+s, "\n")
 			partial = ""
-			if m := syslogLine.FindStringSubmatch(line); m != nil {
-				j.Write(m[1], m[2], m[3])
+			if ident, pid, msg, ok := ParseSyslog(line); ok {
+				j.Write(ident, pid, msg)
 			}
 		}
 	}()
