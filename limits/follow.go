@@ -229,7 +229,9 @@ func (f *Follower) runFile(ctx context.Context) error {
 		if cur == nil {
 			fh, fi, err := openStat(f.Path)
 			if err != nil {
-				f.setErr(f.openError(err))
+				if old == nil || !errors.Is(err, fs.ErrNotExist) { // else: renamed, not created again yet
+					f.setErr(f.openError(err))
+				}
 				goto wait
 			}
 			ino := inode(fi)
