@@ -1,6 +1,3 @@
-// Package e2e holds the end-to-end tests that drive several real
-// components together (internal/harness): Postfix or Sendmail, milterd,
-// stores, receivers.
 package e2e
 
 import (
@@ -14,14 +11,14 @@ import (
 	"time"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/setup"
 )
 
 // followLog runs a mail log follower for cfg's limits on path, as milterd
 // would, until the test ends.
-func followLog(t *testing.T, f *limits.Follower, cfg *config.Config, res *daemon.Resources) *harness.LogBuffer {
+func followLog(t *testing.T, f *limits.Follower, cfg *config.Config, res *setup.Resources) *harness.LogBuffer {
 	t.Helper()
 	buf := &harness.LogBuffer{}
 	log := harness.Logger(t, buf)
@@ -40,25 +37,13 @@ func followLog(t *testing.T, f *limits.Follower, cfg *config.Config, res *daemon
 }
 
 // mustEngine is the limits engine milterd builds from cfg on res.
-func mustEngine(t *testing.T, cfg *config.Config, res *daemon.Resources, log *slog.Logger) *limits.Engine {
+func mustEngine(t *testing.T, cfg *config.Config, res *setup.Resources, log *slog.Logger) *limits.Engine {
 	t.Helper()
-	eng, err := daemon.Engine(cfg, log, res)
+	eng, err := setup.LimitsEngine(cfg, res.Store, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return eng
-}
-
-// waitFor polls cond for up to 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 600 {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 func counts(t *testing.T, st limits.Store, key string) (undeliverable, refused int) {

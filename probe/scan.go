@@ -16,9 +16,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Finding is one open service. Only a token that arrived at the canary
+// OpenService is one open service. Only a token that arrived at the canary
 // makes it confirmed; whatever else looked open is suspected.
-type Finding struct {
+type OpenService struct {
 	Time     time.Time `json:"time"`
 	Target   string    `json:"target"`  // ip:port
 	Service  string    `json:"service"` // smtp-relay, http-connect, http-post, socks4, socks5, wingate
@@ -37,7 +37,7 @@ const (
 )
 
 // Key identifies a finding across scans.
-func (f Finding) Key() string { return f.Target + " " + f.Service }
+func (f OpenService) Key() string { return f.Target + " " + f.Service }
 
 // ArrivalSource tells what reached the canary: the local Canary, or an
 // external one through its API.
@@ -66,7 +66,7 @@ type job struct {
 
 // Scan probes targets (minus the config's exclude list) and returns the
 // findings, confirmed ones once the canary has seen their token.
-func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, error) {
+func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]OpenService, error) {
 	c := s.Config
 	if c.Timeouts.Scan > 0 {
 		var cancel context.CancelFunc
@@ -81,7 +81,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 	}
 	var (
 		mu       sync.Mutex
-		findings []Finding
+		findings []OpenService
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, c.Concurrency)
 	)
@@ -128,15 +128,15 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 	s.Log.Info("probes done", "addresses", n, "candidates", len(findings))
 	findings = s.confirm(ctx, findings)
 	s.annotate(ctx, findings)
-	slices.SortFunc(findings, func(a, b Finding) int {
+	slices.SortFunc(findings, func(a, b OpenService) int {
 		return netip.MustParseAddrPort(a.Target).Compare(netip.MustParseAddrPort(b.Target))
 	})
 	return findings, ctx.Err()
 }
 
 // probe runs the family's tests on one port.
-func (s *Scanner) probe(ctx context.Context, j job) []Finding {
-	var f *Finding
+func (s *Scanner) probe(ctx context.Context, j job) []OpenService {
+	var f *OpenService
 	switch j.family {
 	case "smtp":
 		f = s.relay(ctx, j.addr)
@@ -150,11 +150,11 @@ func (s *Scanner) probe(ctx context.Context, j job) []Finding {
 	}
 	f.Time = time.Now().UTC()
 	f.Target = j.addr.String()
-	return []Finding{*f}
+	return []OpenService{*f}
 }
 
 // confirm waits up to canary.wait for the relay tests' tokens to arrive.
-func (s *Scanner) confirm(ctx context.Context, fs []Finding) []Finding {
+func (s *Scanner) confirm(ctx context.Context, fs []OpenService) []OpenService {
 	deadline := time.Now().Add(time.Duration(s.Config.Canary.Wait))
 	for {
 		pending := 0
@@ -192,7 +192,7 @@ func (s *Scanner) confirm(ctx context.Context, fs []Finding) []Finding {
 }
 
 // annotate adds reverse DNS names and customer ids.
-func (s *Scanner) annotate(ctx context.Context, fs []Finding) {
+func (s *Scanner) annotate(ctx context.Context, fs []OpenService) {
 	var cust []customerRange
 	if s.Config.Customers != "" {
 		var err error

@@ -16,18 +16,19 @@ import (
 
 	"outguard/config"
 	"outguard/limits"
+	"outguard/setup"
 )
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
 	if cfg.Limits == nil {
 		return errors.New("the config has no limits section: there are no accounts")
 	}
-	st, err := limits.OpenStore(ctx, cfg)
+	st, err := setup.OpenLimitsStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	eng, err := limits.NewEngineFromConfig(cfg, st, slog.New(slog.DiscardHandler))
+	eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

@@ -15,16 +15,16 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/mimewalk"
 	"outguard/quarantine"
-	"outguard/rules"
-	"outguard/scanner"
+	"outguard/setup"
 )
 
 func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
 	if cfg.Quarantine == nil {
 		return errors.New("the config has no quarantine section")
 	}
-	q, err := quarantine.OpenConfig(ctx, cfg)
+	q, err := setup.OpenQuarantine(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if len(pos) != 1 {
 			return usageError("quarantine show takes one id")
 		}
-		return showEntry(ctx, q, pos[0], rules.WalkLimits(cfg), *asJSON, out)
+		return showEntry(ctx, q, pos[0], setup.WalkLimits(cfg), *asJSON, out)
 	case "raw":
 		if len(pos) != 1 {
 			return usageError("quarantine raw takes one id")
@@ -221,26 +221,26 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 // showEntry prints a held message: its record, and the parts and archive
 // members as the scanner walked them (same walker, same limits), with the
 // walk's findings on each.
-func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.Limits, asJSON bool, out io.Writer) error {
+func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk.Limits, asJSON bool, out io.Writer) error {
 	rec, err := q.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	data, _, msgErr := q.Message(ctx, id)
-	var parts []scanner.Part
-	var other []scanner.Finding
+	var parts []mimewalk.Part
+	var other []mimewalk.Anomaly
 	var header string
 	if msgErr == nil {
-		parts, other, _ = scanner.Parts(ctx, bytes.NewReader(data), int64(len(data)), lim)
+		parts, other, _ = mimewalk.Parts(ctx, bytes.NewReader(data), int64(len(data)), lim)
 		header, _, _ = strings.Cut(string(data), "\r\n\r\n")
 	}
 	if asJSON {
 		v := struct {
 			quarantine.Record
-			Headers      string            `json:"headers,omitempty"`
-			Parts        []scanner.Part    `json:"parts,omitempty"`
-			WalkFindings []scanner.Finding `json:"walk_findings,omitempty"`
-			Problem      string            `json:"problem,omitempty"`
+			Headers      string             `json:"headers,omitempty"`
+			Parts        []mimewalk.Part    `json:"parts,omitempty"`
+			WalkFindings []mimewalk.Anomaly `json:"walk_findings,omitempty"`
+			Problem      string             `json:"problem,omitempty"`
 		}{Record: rec, Headers: header, Parts: parts, WalkFindings: other}
 		if msgErr != nil {
 			v.Problem = msgErr.Error()
@@ -270,7 +270,7 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, p := range parts {
 		var notes []string
-		for _, f := range p.Findings {
+		for _, f := range p.Anomalies {
 			notes = append(notes, f.Kind+": "+f.Detail)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", p.Path, p.ContentType, orDash(p.Filename), p.Size, strings.Join(notes, "; "))

@@ -14,6 +14,7 @@ import (
 
 	"outguard/config"
 	"outguard/rules"
+	"outguard/setup"
 )
 
 // rulesCmd: "rules check [DIR]" and "rules test [DIR] MESSAGE...". DIR
@@ -54,7 +55,7 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		if len(pos) == 0 {
 			return usageError("rules test takes message files")
 		}
-		eng, err := rules.NewEngineFromConfig(&rc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		eng, err := setup.RulesEngine(&rc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
@@ -99,7 +100,7 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", it.Path, it.ContentType, orDash(it.Filename), it.Size, strings.Join(hits, ", "))
 			}
 			tw.Flush()
-			for _, f := range res.Findings {
+			for _, f := range res.Anomalies {
 				fmt.Fprintf(out, "  finding: %s at %s: %s\n", f.Kind, f.Path, f.Detail)
 			}
 			for _, n := range notes {

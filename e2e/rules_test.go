@@ -1,4 +1,4 @@
-package rules_test
+package e2e
 
 import (
 	"archive/zip"
@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/milter"
 	"outguard/policy"
 	"outguard/quarantine"
+	"outguard/setup"
 )
 
 func sendFile(t *testing.T, s *harness.Stack, name string) harness.Result {
@@ -102,7 +102,7 @@ func TestHotReload(t *testing.T) {
 	}
 	logs := &harness.LogBuffer{}
 	log := harness.Logger(t, logs)
-	eng, err := daemon.RulesEngine(cfg, log)
+	eng, err := setup.RulesEngine(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
