@@ -324,12 +324,10 @@ func (f *Follower) catchUp(ctx context.Context, lf *logFile, current bool) bool 
 
 // batch is what a run of lines says, committed together.
 type batch struct {
-	delivered map[msgRef][]string
+	delivered map[string][]string // queue id (of this host) -> recipients delivered
 	events    map[string][]Undeliverable
 	seen      map[string]bool // message refusals in the batch: one event for all their lines
 }
-
-type msgRef struct{ host, qid string }
 
 // readLines processes the complete lines available, up to batchLines; a
 // partial last line is kept until its end arrives. It returns the bytes of
@@ -361,7 +359,7 @@ func (f *Follower) readLines(ctx context.Context, lf *logFile) (int64, bool, err
 }
 
 func newBatch() *batch {
-	return &batch{delivered: map[msgRef][]string{}, events: map[string][]Undeliverable{}, seen: map[string]bool{}}
+	return &batch{delivered: map[string][]string{}, events: map[string][]Undeliverable{}, seen: map[string]bool{}}
 }
 
 func (f *Follower) line(ctx context.Context, s string, b *batch) error {
@@ -386,8 +384,7 @@ func (f *Follower) line(ctx context.Context, s string, b *batch) error {
 		f.remember("data:"+l.QueueID, "1")
 		return nil
 	case "sent":
-		ref := msgRef{host, l.QueueID}
-		b.delivered[ref] = append(b.delivered[ref], l.Rcpts...)
+		b.delivered[l.QueueID] = append(b.delivered[l.QueueID], l.Rcpts...)
 		return nil
 	case "refused": // Sendmail at RCPT: no record yet, the session's login
 		// A process id is reused by later sessions: the login holds for
@@ -416,7 +413,7 @@ func (f *Follower) line(ctx context.Context, s string, b *batch) error {
 		}
 		rcpts = l.Rcpts
 	} else { // expired: those not delivered, also not in this batch
-		rcpts = pending(rcpts, b.delivered[msgRef{host, l.QueueID}])
+		rcpts = pending(rcpts, b.delivered[l.QueueID])
 	}
 	b.add(key, l, rcpts, host, scope)
 	return nil
@@ -461,8 +458,8 @@ func (f *Follower) remember(id, user string) {
 // commit writes the batch: deliveries first, so that an expiry read in a
 // later batch does not charge them.
 func (f *Follower) commit(ctx context.Context, b *batch) error {
-	for ref, rcpts := range b.delivered {
-		if err := f.Engine.Store.Delivered(ctx, ref.host, ref.qid, rcpts); err != nil {
+	if len(b.delivered) > 0 {
+		if err := f.Engine.Store.Delivered(ctx, f.Engine.Accounts.Host, b.delivered); err != nil {
 			return fmt.Errorf("recording deliveries: %w", err)
 		}
 	}

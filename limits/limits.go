@@ -241,9 +241,10 @@ type Store interface {
 	// Owner returns the account of the message host sent as queueID, and
 	// its recipients not yet delivered.
 	Owner(ctx context.Context, host, queueID string) (string, []string, error)
-	// Delivered marks recipients of a message as delivered: an expiry
-	// no longer charges them.
-	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
+	// Delivered marks recipients of messages host sent as delivered
+	// (queue id -> recipients): an expiry no longer charges them. One call
+	// takes all the deliveries a batch of log lines names.
+	Delivered(ctx context.Context, host string, delivered map[string][]string) error
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
 	// Ping checks that the backend answers.

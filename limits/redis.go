@@ -340,15 +340,23 @@ func (r *Redis) Owner(ctx context.Context, host, qid string) (string, []string, 
 	return rec["account"], pending(strings.Split(rec["rcpts"], "\n"), delivered), nil
 }
 
-func (r *Redis) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
-	if len(rcpts) == 0 {
+// Delivered runs deliveredScript for each message, pipelined: one round
+// trip for all of them.
+func (r *Redis) Delivered(ctx context.Context, host string, delivered map[string][]string) error {
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for qid, rcpts := range delivered {
+			if len(rcpts) == 0 {
+				continue
+			}
+			args := make([]any, len(rcpts))
+			for i, rc := range rcpts {
+				args[i] = "d:" + rc
+			}
+			deliveredScript.Eval(ctx, p, []string{msgKey(host, qid)}, args...) // EVALSHA has no fallback in a pipeline
+		}
 		return nil
-	}
-	args := make([]any, len(rcpts))
-	for i, rc := range rcpts {
-		args[i] = "d:" + rc
-	}
-	return deliveredScript.Run(ctx, r.c, []string{msgKey(host, qid)}, args...).Err()
+	})
+	return err
 }
 
 // deliveredScript marks recipients delivered on an existing record only:

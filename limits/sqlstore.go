@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -347,18 +348,38 @@ func pending(rcpts, delivered []string) []string {
 	return out
 }
 
-func (s *SQLStore) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, r := range rcpts {
-		if _, err := s.exec(ctx, tx, `INSERT INTO delivered (host, qid, rcpt, t) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, host, qid, r, ms(time.Now())); err != nil {
-			return err
+// Delivered is one statement per 500 recipients (within SQLite's and
+// PostgreSQL's limits on parameters), whatever the number of messages: the
+// log follower records every delivery it reads, and on PostgreSQL a round
+// trip per message would leave it behind a busy log.
+func (s *SQLStore) Delivered(ctx context.Context, host string, delivered map[string][]string) error {
+	type row struct{ qid, rcpt string }
+	var rows []row
+	for qid, rcpts := range delivered {
+		for _, r := range rcpts {
+			rows = append(rows, row{qid, r})
 		}
 	}
-	return tx.Commit()
+	now := ms(time.Now())
+	for len(rows) > 0 {
+		n := min(len(rows), 500)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO delivered (host, qid, rcpt, t) VALUES `)
+		args := []any{host, now}
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($1, $%d, $%d, $2)", 3+2*i, 4+2*i)
+			args = append(args, r.qid, r.rcpt)
+		}
+		q.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := s.exec(ctx, s.db, q.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {

@@ -79,16 +79,29 @@ func testStore(t *testing.T, st limits.Store) {
 	if key, rcpts, err := st.Owner(ctx, "mx1", "Q1"); key != "alice" || len(rcpts) != 2 || err != nil {
 		t.Errorf("owner %q %v %v", key, rcpts, err)
 	}
-	if err := st.Delivered(ctx, "mx1", "Q1", []string{"x"}); err != nil {
+	if err := st.Delivered(ctx, "mx1", map[string][]string{"Q1": {"x"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, rcpts, _ := st.Owner(ctx, "mx1", "Q1"); len(rcpts) != 1 || rcpts[0] != "y" {
 		t.Errorf("after delivery of x, pending %v", rcpts)
 	}
+	// Several messages at once, more recipients than one statement takes.
+	many := []string{"x"}
+	for i := range 1200 {
+		many = append(many, fmt.Sprint("r", i))
+	}
+	if err := st.Delivered(ctx, "mx1", map[string][]string{"Q0": {"x"}, "Q2": many}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"Q0", "Q2"} {
+		if _, rcpts, _ := st.Owner(ctx, "mx1", q); len(rcpts) != 0 {
+			t.Errorf("%s after delivery of all its recipients, pending %v", q, rcpts)
+		}
+	}
 	if key, _, err := st.Owner(ctx, "mx2", "Q1"); key != "" || err != nil {
 		t.Errorf("another host's queue id found: %q %v", key, err)
 	}
-	if err := st.Delivered(ctx, "mx2", "Q9", []string{"x"}); err != nil {
+	if err := st.Delivered(ctx, "mx2", map[string][]string{"Q9": {"x"}}); err != nil {
 		t.Errorf("delivery of an unknown message: %v", err)
 	}
 	if key, rcpts, _ := st.Owner(ctx, "mx2", "Q9"); key != "" || len(rcpts) != 0 {

@@ -70,6 +70,7 @@ func main() {
 	accounts := flag.Int("accounts", 1000, "normal accounts")
 	seconds := flag.Float64("seconds", 60, "real seconds the simulated day is played in")
 	seed := flag.Uint64("seed", 1, "random seed")
+	only := flag.String("only", "", "replay one variant only: STORE/SOURCE, e.g. postgres/file")
 	flag.Parse()
 	p := &harness.Program{Name: "replay"}
 	defer p.Close()
@@ -78,6 +79,9 @@ func main() {
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	ok := true
 	for _, v := range variants {
+		if *only != "" && *only != v.store+"/"+v.source {
+			continue
+		}
 		r := Run(p, v.store, v.source, *accounts, time.Duration(*seconds*float64(time.Second)), *seed)
 		row := fmt.Sprintf("| %s | %s | %d | %d | %d %v |", r.Store, r.Source, r.Lines, r.Messages, len(r.False), r.False)
 		for _, a := range compromised {
