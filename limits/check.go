@@ -59,6 +59,7 @@ type txState struct {
 	// pending are the refusals at RCPT of an account not known yet (keyed
 	// by a header): charged once it is.
 	pending []Undeliverable
+	refused bool // the message was counted as refused (at RCPT, 5.7.x)
 }
 
 func state(t *policy.Transaction) *txState {
@@ -149,6 +150,12 @@ func (e *Engine) RejectedRcpt(ctx context.Context, t *policy.Transaction, r poli
 		}
 		st = &txState{} // keyed by a header: the account comes at end-of-message
 		t.SetValue(usageKey{}, st)
+	}
+	if scope == MessageScope {
+		if st.refused {
+			return nil // the message counts once, whatever its recipients
+		}
+		st.refused = true
 	}
 	if st.key == "" {
 		st.pending = append(st.pending, ev)

@@ -111,7 +111,10 @@ func (f *Follower) Health(context.Context) error {
 func (f *Follower) Lag() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.caughtUp.IsZero() {
+	switch {
+	case f.startedAt.IsZero():
+		return 0
+	case f.caughtUp.IsZero():
 		return time.Since(f.startedAt)
 	}
 	return time.Since(f.caughtUp)
