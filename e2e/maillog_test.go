@@ -70,9 +70,9 @@ func TestRenamedLogStillWritten(t *testing.T) {
 
 // The systemd journal as the source: real journal files written by
 // systemd-journal-remote from what a real Postfix logs, read by cursor.
-// The first start begins at the end (an earlier bounce is history); a
-// follower restarted resumes after the last entry it counted, so a bounce
-// logged while it was stopped is counted, once.
+// The first start begins at the end (an earlier bounce is history) and
+// keeps that position; a follower restarted resumes after the last entry
+// it read, so a bounce logged while it was stopped is counted, once.
 func TestJournalSource(t *testing.T) {
 	t.Parallel()
 	s, cfg, res := harness.ConfigStack(t, "limits: {}\n", harness.MTAConfig{Main: map[string]string{"bounce_notice_recipient": "postmaster"}})
@@ -110,9 +110,13 @@ func TestJournalSource(t *testing.T) {
 		waitFor(t, "journalctl", func() bool { return strings.Contains(buf.String(), "following the journal") })
 		return func() { cancel(); <-done }
 	}
+	// The first start begins at the end, and keeps it at once: stopped
+	// before any mail came, it resumes there.
 	stop := start()
-	time.Sleep(time.Second)
+	stop()
 	send("gone1@remote.test")
+	inJournal("to=<gone1@remote.test>")
+	stop = start()
 	waitFor(t, "the bounce from the journal", func() bool { return undeliverable() == 1 })
 	if evs, _ := res.Store.Undeliverables(context.Background(), harness.User, time.Now().Add(-time.Hour)); evs[0].Rcpt != "gone1@remote.test" || evs[0].QueueID == "" {
 		t.Errorf("counted %+v: want gone1 only (gone0 is from before the first start)", evs)

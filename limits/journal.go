@@ -89,9 +89,9 @@ func (f *Follower) runJournal(ctx context.Context) error {
 
 // journal runs one journalctl until it fails, the store fails, or ctx ends.
 func (f *Follower) journal(ctx context.Context) error {
-	args := []string{"-o", "json", "--follow", "--no-pager", "--quiet", "SYSLOG_FACILITY=2"}
+	base := []string{"-o", "json", "--no-pager", "--quiet", "SYSLOG_FACILITY=2"} // the mail facility
 	if f.Path != "" {
-		args = append(args, "--directory", f.Path)
+		base = append(base, "--directory", f.Path)
 	}
 	cursor := ""
 	if b, err := os.ReadFile(f.PosFile); err == nil {
@@ -100,6 +100,24 @@ func (f *Follower) journal(ctx context.Context) error {
 			cursor = ""
 		}
 	}
+	if f.Path != "" {
+		// journalctl follows a directory that does not exist in silence.
+		if _, err := os.Stat(f.Path); err != nil {
+			return fmt.Errorf("journal directory %s: %w", f.Path, err)
+		}
+	}
+	if cursor == "" && !f.FromStart {
+		// The first start begins at the end: the newest entry's cursor is
+		// kept at once, so that a restart before any mail resumes there,
+		// not at a later end.
+		out, _ := exec.CommandContext(ctx, "journalctl", append(base[:len(base):len(base)], "--lines", "1")...).Output()
+		var last journalEntry
+		if json.Unmarshal(bytes.TrimSpace(out), &last) == nil && last.Cursor != "" {
+			cursor = last.Cursor
+			f.savePosText(cursorPrefix + cursor + "\n")
+		}
+	}
+	args := append(base[:len(base):len(base)], "--follow")
 	switch {
 	case cursor != "":
 		args = append(args, "--after-cursor", cursor)
@@ -107,12 +125,6 @@ func (f *Follower) journal(ctx context.Context) error {
 		args = append(args, "--no-tail")
 	default:
 		args = append(args, "--lines", "0")
-	}
-	if f.Path != "" {
-		// journalctl follows a directory that does not exist in silence.
-		if _, err := os.Stat(f.Path); err != nil {
-			return fmt.Errorf("journal directory %s: %w", f.Path, err)
-		}
 	}
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
