@@ -152,8 +152,9 @@ func TestJournalMissing(t *testing.T) {
 // milterd, run as an unprivileged user as packaged, with the mail log
 // path of a Debian without a syslog daemon (no such file), then a log it
 // may not read (root:adm 0640 and no adm group), then a log that stays
-// silent while Postfix passes it mail: each time /readyz turns not ready
-// within seconds, names the fix, outguard_up{component="maillog"} is 0 and
+// silent while Postfix passes it mail, then (reloaded) a journal it may
+// not read: each time /readyz turns not ready within seconds, names the
+// fix, and outguard_up{component="maillog"} is 0; while the log is missing
 // outguard_maillog_lag_seconds grows.
 func TestMilterdMaillogReadiness(t *testing.T) {
 	t.Parallel()
@@ -272,4 +273,17 @@ func TestMilterdMaillogReadiness(t *testing.T) {
 	b, _ := os.ReadFile(pf.Log)
 	os.WriteFile(maillog, b, 0o644)
 	ready("log written")
+
+	// 6. The journal (a reload), whose files milterd's user may not read.
+	j := harness.StartJournal(t)
+	j.Write("postfix/qmgr", "1", "ABCDE12345: removed")
+	waitFor(t, "the journal file", func() bool { _, err := os.Stat(filepath.Join(j.Dir, "remote.journal")); return err == nil })
+	os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o640)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nsocket_mode: \"0666\"\nsocket_group: \"\"\nstate_dir: %s\nlimits:\n  maillog: {source: journal, path: %s, silence: 2s}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
+		sock, state, j.Dir, port)), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	notReady("unreadable journal", "group systemd-journal")
+	// 7. Readable: ready.
+	os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o644)
+	ready("readable journal")
 }
