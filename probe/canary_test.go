@@ -106,7 +106,7 @@ func (nopConn) SetReadDeadline(time.Time) error  { return nil }
 func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestCompare(t *testing.T) {
-	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{SMTP: []int{25}, Proxy: []int{3128}},
+	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{"smtp": {25}, "proxy": {3128}},
 		Findings: []OpenService{
 			{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed},
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},

@@ -6,9 +6,12 @@ package probe
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"outguard/internal/yamlconf"
@@ -49,13 +52,6 @@ type CanaryConfig struct {
 	Wait      yamlconf.Duration `yaml:"wait"`       // after the last probe, for relayed mail to arrive
 }
 
-// Ports are the ports scanned per test family.
-type Ports struct {
-	SMTP   []int `yaml:"smtp"`
-	Proxy  []int `yaml:"proxy"`
-	Telnet []int `yaml:"telnet"`
-}
-
 // Timeouts bound every step: a tarpit ends in bounded time.
 type Timeouts struct {
 	Connect yamlconf.Duration `yaml:"connect"`
@@ -73,12 +69,8 @@ type Reporter struct {
 // Default is the config of an empty file.
 func Default() *Config {
 	return &Config{
-		Canary: CanaryConfig{Listen: "0.0.0.0:25", Wait: yamlconf.Duration(60 * time.Second)},
-		Ports: Ports{
-			SMTP:   []int{25, 587, 2525},
-			Proxy:  []int{80, 1080, 3128, 8080, 8000, 8888},
-			Telnet: []int{23},
-		},
+		Canary:      CanaryConfig{Listen: "0.0.0.0:25", Wait: yamlconf.Duration(60 * time.Second)},
+		Ports:       defaultPorts(),
 		Rate:        200,
 		Concurrency: 256,
 		Timeouts:    Timeouts{Connect: yamlconf.Duration(5 * time.Second), Reply: yamlconf.Duration(15 * time.Second)},
@@ -141,10 +133,13 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	if c.Timeouts.Connect <= 0 || c.Timeouts.Reply <= 0 {
 		return bad("timeouts", "connect and reply must be above 0: a tarpit must end")
 	}
-	for key, ps := range map[string][]int{"ports.smtp": c.Ports.SMTP, "ports.proxy": c.Ports.Proxy, "ports.telnet": c.Ports.Telnet} {
-		for _, p := range ps {
+	for _, key := range slices.Sorted(maps.Keys(c.Ports)) {
+		if _, ok := families[key]; !ok {
+			return bad("ports."+key, "unknown test family (want %s)", strings.Join(familyKeys(), ", "))
+		}
+		for _, p := range c.Ports[key] {
 			if p < 1 || p > 65535 {
-				return bad(key, "port %d out of range", p)
+				return bad("ports."+key, "port %d out of range", p)
 			}
 		}
 	}

@@ -61,7 +61,7 @@ type Scanner struct {
 // job is one port of one address.
 type job struct {
 	addr   netip.AddrPort
-	family string // smtp, proxy or telnet
+	family string // its key in families
 }
 
 // Scan probes targets (minus the config's exclude list) and returns the
@@ -85,10 +85,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]OpenServi
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, c.Concurrency)
 	)
-	families := []struct {
-		name  string
-		ports []int
-	}{{"smtp", c.Ports.SMTP}, {"proxy", c.Ports.Proxy}, {"telnet", c.Ports.Telnet}}
+	keys := familyKeys()
 	// The canary is never a target: it takes every message.
 	exclude := prefixes(c.Exclude)
 	if ap, err := netip.ParseAddrPort(c.Canary.Address); err == nil {
@@ -96,8 +93,8 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]OpenServi
 	}
 	n := 0
 	err := eachAddr(targets, exclude, func(a netip.Addr) bool {
-		for _, f := range families {
-			for _, p := range f.ports {
+		for _, key := range keys {
+			for _, p := range c.Ports[key] {
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
@@ -110,7 +107,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]OpenServi
 					mu.Lock()
 					findings = append(findings, fs...)
 					mu.Unlock()
-				}(job{netip.AddrPortFrom(a, uint16(p)), f.name})
+				}(job{netip.AddrPortFrom(a, uint16(p)), key})
 			}
 		}
 		n++
@@ -136,15 +133,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]OpenServi
 
 // probe runs the family's tests on one port.
 func (s *Scanner) probe(ctx context.Context, j job) []OpenService {
-	var f *OpenService
-	switch j.family {
-	case "smtp":
-		f = s.relay(ctx, j.addr)
-	case "proxy":
-		f = s.proxy(ctx, j.addr)
-	case "telnet":
-		f = s.wingate(ctx, j.addr)
-	}
+	f := families[j.family].probe(s, ctx, j.addr)
 	if f == nil {
 		return nil
 	}

@@ -80,7 +80,7 @@ func (sc *Scan) covers(target string) bool {
 	}
 	port := int(ap.Port())
 	hasPort := false
-	for _, ps := range [][]int{sc.Ports.SMTP, sc.Ports.Proxy, sc.Ports.Telnet} {
+	for _, ps := range sc.Ports {
 		for _, p := range ps {
 			hasPort = hasPort || p == port
 		}
