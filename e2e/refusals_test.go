@@ -190,3 +190,30 @@ func TestSendmailRefusals(t *testing.T) {
 		t.Fatalf("bob: %d undeliverable recipients (want gone@ only), %d refused messages (want 1)\n%s", u, m, b)
 	}
 }
+
+// Real Sendmail expiring a message in its queue (Timeout.queuereturn):
+// "DSN: Cannot send message for …" names no recipient; the recipient still
+// deferred is charged, never the one delivered before.
+func TestSendmailExpiry(t *testing.T) {
+	maillog := filepath.Join(t.TempDir(), "mail.log")
+	harness.StartSyslog(t, maillog)
+	s, cfg, res := harness.ConfigStack(t, "limits: {}\n", harness.MTAConfig{Sendmail: true})
+	followLog(t, &limits.Follower{Path: maillog, FromStart: true}, cfg, res)
+	s.Sink.Defer("busy@remote.test")
+	c := harness.Dial(t, s.Postfix.Addr(), "bob", "secret-bob")
+	if r := c.Send("bob@customer.test", []string{"busy@remote.test", "ok@remote.test"}, harness.Msg("bob@customer.test", "ok@remote.test", "x", "hi")); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	c.Quit()
+	var b []byte
+	waitFor(t, "the first attempt", func() bool { b, _ = os.ReadFile(maillog); return strings.Contains(string(b), "stat=Sent") })
+	time.Sleep(1100 * time.Millisecond)
+	harness.SendmailQueueRun(t, s.Postfix, "Timeout.queuereturn=1s")
+	waitFor(t, "the expiry", func() bool { b, _ = os.ReadFile(maillog); return strings.Contains(string(b), "DSN: Cannot send message for") })
+	waitFor(t, "the expired recipient counted", func() bool { u, _ := counts(t, res.Store, "bob"); return u >= 1 })
+	time.Sleep(500 * time.Millisecond)
+	evs, _ := res.Store.Undeliverables(context.Background(), "bob", time.Now().Add(-time.Hour))
+	if len(evs) != 1 || evs[0].Rcpt != "busy@remote.test" || evs[0].Status != "4.4.7" {
+		t.Fatalf("bob charged %+v, want busy@ only (ok@ was delivered)\n%s", evs, b)
+	}
+}

@@ -44,6 +44,7 @@ type LogLine struct {
 //	TIME HOST sendmail[PID]: QID: [127.0.0.1]: SMTP DATA-2 protocol error: 500 5.3.0 text
 //	TIME HOST sendmail[PID]: QID: from=<s@c>, …, proto=ESMTP, daemon=MTA, relay=…
 //	TIME HOST sendmail[PID]: QID: client did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA
+//	TIME HOST sendmail[PID]: QID: DSNQID: DSN: Cannot send message for 5 days
 var lineRE = regexp.MustCompile(`^(\S+(?: +\d+ \d\d:\d\d:\d\d)?) \S+ [\w./-]+\[(\d+)\]: (?:([0-9A-Za-z]{5,}): )?(.*)$`)
 
 // ParseLogLine parses one line; ok is false for lines that say nothing the
@@ -94,6 +95,11 @@ func ParseLogLine(line string, now time.Time) (LogLine, bool) {
 			return LogLine{}, false
 		}
 		l.Kind = "end"
+	case strings.Contains(rest, ": DSN: Cannot send message for "):
+		// Sendmail returns a message that timed out in its queue
+		// (Timeout.queuereturn): "QID: DSNQID: DSN: Cannot send message
+		// for 5 days", naming no recipient, like qmgr's expiry.
+		l.Kind, l.DSN, l.Text = "expired", "4.4.7", "still undeliverable when the message expired in the queue"
 	case strings.Contains(rest, ", stat="):
 		// Sendmail: 2.x.x delivered, 5.x.x refused for good.
 		dsn, _ := field(rest, "dsn=")

@@ -52,6 +52,11 @@ func TestParseLogLine(t *testing.T) {
 		{"Nov 28 08:42:09 localhost sendmail[24046]: 6AU8g9FM024046: from=<carol@customer.test>, size=93, class=0, nrcpts=2, msgid=<x@client.test>, proto=ESMTP, daemon=MTA, relay=mta.outguard.test [127.0.0.1]",
 			LogLine{Time: time.Date(2026, 11, 28, 8, 42, 9, 0, time.Local), QueueID: "6AU8g9FM024046", PID: "24046", Kind: "end"}, true},
 		{"Nov 28 08:42:09 localhost sendmail[24046]: 6AU8g9FM024046: from=<alice@customer.test>, size=93, class=0, nrcpts=2, msgid=<x@client.test>, bodytype=8BITMIME, proto=ESMTPA, daemon=MTA, relay=mta.outguard.test [127.0.0.1]", LogLine{}, false},
+		// Real Sendmail 8.17: a message expired in the queue; a delay
+		// warning is not an expiry.
+		{"Nov 28 09:32:07 localhost sendmail[11234]: 6AU9W4Gw011007: 6AU9W7aN011234: DSN: Cannot send message for 1 second",
+			LogLine{Time: time.Date(2026, 11, 28, 9, 32, 7, 0, time.Local), QueueID: "6AU9W4Gw011007", PID: "11234", Kind: "expired", DSN: "4.4.7", Text: "still undeliverable when the message expired in the queue"}, true},
+		{"Nov 28 09:32:07 localhost sendmail[11234]: 6AU9W4Gw011007: 6AU9W7aN011234: DSN: Warning: could not send message for past 4 hours", LogLine{}, false},
 		{"garbage", LogLine{}, false},
 		{"", LogLine{}, false},
 	}

@@ -85,6 +85,21 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	return p
 }
 
+// SendmailQueueRun runs the queue of the Sendmail p once, with options
+// (-O Timeout.queuereturn=1s to expire what is still deferred), in a UTS
+// namespace as StartSendmail runs the daemon.
+func SendmailQueueRun(t T, p *Postfix, options ...string) {
+	t.Helper()
+	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
+	args := []string{"--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin, "-C", p.Dir + "/sendmail.cf", "-q"}
+	for _, o := range options {
+		args = append(args, "-O", o)
+	}
+	if out, err := exec.Command("unshare", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sendmail -q: %v %s", err, out)
+	}
+}
+
 // makemap builds dir/access.db from entries.
 func makemap(dir string, entries []byte) error {
 	cmd := exec.Command(filepath.Join(SendmailRoot, "usr/libexec/sendmail/makemap"), "-C", dir+"/sendmail.cf", "hash", dir+"/access")
