@@ -287,3 +287,40 @@ func TestMilterdMaillogReadiness(t *testing.T) {
 	os.Chmod(filepath.Join(j.Dir, "remote.journal"), 0o644)
 	ready("readable journal")
 }
+
+// The journal source through a store outage: Redis hangs while a bounce is
+// read; nothing is lost, the entry is read again from the saved cursor
+// once Redis answers, and counted once.
+func TestJournalStoreOutage(t *testing.T) {
+	t.Parallel()
+	rd := harness.StartRedis(t)
+	s, cfg, res := harness.ConfigStack(t, fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\n", rd.Addr), harness.MTAConfig{Main: map[string]string{"bounce_notice_recipient": "postmaster"}})
+	s.Sink.Refuse("gone1@remote.test")
+	s.Sink.Refuse("gone2@remote.test")
+	j := harness.StartJournal(t)
+	j.Pump(t, s.Postfix.Log)
+	buf := followLog(t, &limits.Follower{Source: "journal", Path: j.Dir, FromStart: true}, cfg, res)
+	waitFor(t, "journalctl", func() bool { return strings.Contains(buf.String(), "following the journal") })
+	send := func(to string) {
+		t.Helper()
+		if r := s.Dial(t).Send("alice@customer.test", []string{to}, harness.Msg("alice@customer.test", to, "to "+to, "hi")); r.Err != nil {
+			t.Fatalf("send: %s", harness.Reply(r.Err))
+		}
+	}
+	undeliverable := func() int { u, _ := counts(t, res.Store, harness.User); return u }
+	send("gone1@remote.test")
+	waitFor(t, "the first bounce", func() bool { return undeliverable() == 1 })
+	rd.Pause()
+	// Sent while Redis hangs? milterd tempfails then: send first, hang
+	// after the message is admitted.
+	rd.Resume()
+	send("gone2@remote.test")
+	rd.Pause()
+	waitFor(t, "the failed commit", func() bool { return strings.Contains(buf.String(), "not counted, will read again") })
+	rd.Resume()
+	waitFor(t, "the bounce read again", func() bool { return undeliverable() == 2 })
+	time.Sleep(500 * time.Millisecond)
+	if n := undeliverable(); n != 2 {
+		t.Errorf("%d undeliverable recipients, want 2", n)
+	}
+}

@@ -127,15 +127,16 @@ func (f *Follower) journal(ctx context.Context) error {
 		args = append(args, "--lines", "0")
 	}
 	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	cmd := exec.CommandContext(jctx, "journalctl", args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		cancel()
 		return err
 	}
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
+		cancel()
 		return fmt.Errorf("journalctl: %w (install systemd, or use limits.maillog.source: file)", err)
 	}
 	entries := make(chan journalEntry, batchLines)
@@ -157,7 +158,9 @@ func (f *Follower) journal(ctx context.Context) error {
 		}
 		readErr <- sc.Err()
 	}()
-	defer cmd.Wait()
+	// journalctl --follow never ends by itself: stopped first, then waited
+	// for.
+	defer func() { cancel(); cmd.Wait() }()
 	f.Log.Info("following the journal", "directory", f.Path, "after_cursor", cursor != "")
 	started := time.Now()
 	tick := time.NewTicker(max(f.Poll, 100*time.Millisecond))
