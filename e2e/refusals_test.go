@@ -209,7 +209,10 @@ func TestSendmailExpiry(t *testing.T) {
 	waitFor(t, "the first attempt", func() bool { b, _ = os.ReadFile(maillog); return strings.Contains(string(b), "stat=Sent") })
 	time.Sleep(1100 * time.Millisecond)
 	harness.SendmailQueueRun(t, s.Postfix, "Timeout.queuereturn=1s")
-	waitFor(t, "the expiry", func() bool { b, _ = os.ReadFile(maillog); return strings.Contains(string(b), "DSN: Cannot send message for") })
+	waitFor(t, "the expiry", func() bool {
+		b, _ = os.ReadFile(maillog)
+		return strings.Contains(string(b), "DSN: Cannot send message for")
+	})
 	waitFor(t, "the expired recipient counted", func() bool { u, _ := counts(t, res.Store, "bob"); return u >= 1 })
 	time.Sleep(500 * time.Millisecond)
 	evs, _ := res.Store.Undeliverables(context.Background(), "bob", time.Now().Add(-time.Hour))
