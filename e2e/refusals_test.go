@@ -43,6 +43,7 @@ func mustEngine(t *testing.T, cfg *config.Config, res *setup.Resources, log *slo
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng.Observer = res.Metrics // as setup.Build does
 	return eng
 }
 
@@ -116,6 +117,22 @@ func TestMessageRefusedAtEndOfDataThroughPostfix(t *testing.T) {
 	r := s.Dial(t).Send("alice@customer.test", []string{"friend@remote.test"}, harness.Msg("alice@customer.test", "friend@remote.test", "after", "hi"))
 	if got := harness.Reply(r.Err); got != "451 4.7.1 Account suspended for mail its receivers refused; contact abuse@isp.test" {
 		t.Errorf("after the suspension: %q", got)
+	}
+	// The metrics count each message once, not each of its bounce lines.
+	mfs, _ := res.Metrics.Registry.Gather()
+	refused, suspensions := -1.0, -1.0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "outguard_refused_messages_total":
+				refused = m.GetCounter().GetValue()
+			case "outguard_suspensions_total":
+				suspensions = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if refused != 20 || suspensions != 1 {
+		t.Errorf("outguard_refused_messages_total %v, outguard_suspensions_total %v; want 20 and 1", refused, suspensions)
 	}
 }
 

@@ -54,7 +54,7 @@ type Follower struct {
 	// minutes. The MTA logs every message it queues within a second.
 	Silence time.Duration
 
-	sasl map[string]string // queue id, "pid:N" or "data:QID" -> login or mark, from smtpd/Sendmail lines
+	sasl map[string]string // queue id, "pid:N", "data:QID" or a refused message's event id -> login or mark
 	fifo []string          // bounds sasl
 
 	mu        sync.Mutex
@@ -394,7 +394,7 @@ func (f *Follower) line(ctx context.Context, s string, b *batch) error {
 		// refusals to the same client only, until the session ends.
 		user, relay, _ := strings.Cut(f.sasl["pid:"+l.PID], "\x00")
 		if user != "" && relay == l.Relay {
-			b.add(f.Engine.Accounts.Login(user), l, l.Rcpts, host, Classify(l.DSN, l.Text))
+			f.add(b, f.Engine.Accounts.Login(user), l, l.Rcpts, host, Classify(l.DSN, l.Text))
 		}
 		return nil
 	}
@@ -418,20 +418,20 @@ func (f *Follower) line(ctx context.Context, s string, b *batch) error {
 	} else { // expired: those not delivered, also not in this batch
 		rcpts = pending(rcpts, b.delivered[l.QueueID])
 	}
-	b.add(key, l, rcpts, host, scope)
+	f.add(b, key, l, rcpts, host, scope)
 	return nil
 }
 
 // add counts rcpts of l against key. A recipient has one event id whether
 // it bounced or expired, so it counts once; a message refused as a whole
 // has one for all its recipients and all the lines that name them.
-func (b *batch) add(key string, l LogLine, rcpts []string, host string, scope Scope) {
+func (f *Follower) add(b *batch, key string, l LogLine, rcpts []string, host string, scope Scope) {
 	if len(rcpts) == 0 || scope == NotCounted {
 		return
 	}
 	if scope == MessageScope {
 		id := fmt.Sprintf("log:%s:%s:message", host, l.QueueID)
-		if b.seen[id] {
+		if b.seen[id] || f.sasl[id] != "" { // in this batch, or committed with an earlier one
 			return
 		}
 		b.seen[id] = true
@@ -470,6 +470,12 @@ func (f *Follower) commit(ctx context.Context, b *batch) error {
 		if _, err := f.Engine.Undeliverable(ctx, key, evs); err != nil {
 			return fmt.Errorf("counting refusals of %s: %w", key, err)
 		}
+	}
+	// A refused message's later lines (its other recipients, read with a
+	// later batch) are not passed on again: the store would not count them,
+	// the metrics and the log would.
+	for id := range b.seen {
+		f.remember(id, "1")
 	}
 	return nil
 }
