@@ -24,6 +24,7 @@ type Engine struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	Observer    Observer // may be nil
+	Geo         Locator  // nil: no countries or ASNs (spread.go)
 
 	alerted  sync.Map     // account and limit -> end of the window alerted for
 	admitted atomic.Int64 // when a message was last admitted (Unix ms): the mail log must say so soon
@@ -42,6 +43,7 @@ func (e *Engine) LastAdmitted() time.Time {
 type Observer interface {
 	Undeliverable(source string, n int, suspended bool)
 	RefusedMessages(source string, n int)
+	Suspended(signal string) // refused messages, login spread or spam (spread.go)
 	MaillogLag(bytes int64)
 }
 
@@ -101,6 +103,11 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 		} else if susp != nil {
 			return e.suspendedVerdict(susp), nil
 		}
+	}
+	if susp, err := e.sightLogin(ctx, t, key, st.lim); err != nil {
+		return policy.Verdict{}, err
+	} else if susp != nil {
+		return e.suspendedVerdict(susp), nil
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); x != nil {
 		return e.exceeded(key, x, u), nil
@@ -230,12 +237,8 @@ func (e *Engine) exceeded(key string, x *Exceeded, u Usage) policy.Verdict {
 func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 	v := policy.New(e.OnSuspended, fmt.Sprintf("%s suspended since %s: %s", s.Key, s.Since.UTC().Format(time.RFC3339), s.Reason))
 	text := "Account suspended"
-	switch {
-	case s.By != "milterd":
-	case len(s.Evidence) > 0 && s.Evidence[0].Kind == KindMessage:
-		text += " for mail its receivers refused"
-	default:
-		text += " for sending to too many undeliverable recipients"
+	if s.By == "milterd" {
+		text += suspendedText(s.Signal)
 	}
 	if e.Contact != "" {
 		text += "; contact " + e.Contact
@@ -263,9 +266,10 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		add       func(context.Context, string, []Undeliverable, time.Time) (int, error)
 		list      func(context.Context, string, time.Time) ([]Undeliverable, error)
 		what      string
+		signal    string
 	}{
-		{rcpts, lim.UndeliverablePerHour, e.Store.AddUndeliverable, e.Store.Undeliverables, "undeliverable recipients"},
-		{msgs, lim.RefusedMessagesPerHour, e.Store.AddRefused, e.Store.Refused, "refused messages"},
+		{rcpts, lim.UndeliverablePerHour, e.Store.AddUndeliverable, e.Store.Undeliverables, "undeliverable recipients", SignalUndeliverable},
+		{msgs, lim.RefusedMessagesPerHour, e.Store.AddRefused, e.Store.Refused, "refused messages", SignalRefused},
 	} {
 		if len(c.evs) == 0 {
 			continue
@@ -304,6 +308,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 			Since:    now,
 			Reason:   fmt.Sprintf("%d %s within an hour (threshold %d)", n, c.what, c.threshold),
 			By:       "milterd",
+			Signal:   c.signal,
 			Evidence: evidence,
 		}
 		if e.SuspendFor > 0 {
@@ -314,7 +319,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 			return nil, err
 		}
 		e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
-		e.Alert.Fire(Alert{Event: "suspended", Account: key, Suspension: &s})
+		e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: c.signal, Suspension: &s})
 		e.observe(c.evs[0].Source, c.evs[0].Kind, 0, true)
 		return &s, nil
 	}
@@ -324,7 +329,9 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 func (e *Engine) observe(source, kind string, n int, suspended bool) {
 	switch {
 	case e.Observer == nil:
-	case kind == KindMessage && !suspended:
+	case kind == KindMessage && suspended:
+		e.Observer.Suspended(SignalRefused)
+	case kind == KindMessage:
 		e.Observer.RefusedMessages(source, n)
 	default:
 		e.Observer.Undeliverable(source, n, suspended)

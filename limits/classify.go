@@ -26,6 +26,9 @@ func (s Scope) String() string {
 	return "not counted"
 }
 
+// SignalRefused is the Suspension.Signal of refused messages.
+const SignalRefused = "refused"
+
 // Kind of a counted event (Undeliverable.Kind) of each scope.
 const (
 	KindRecipient = ""        // an undeliverable recipient

@@ -12,13 +12,12 @@ import (
 // user_version, a row of PostgreSQL's schema_version. Version 1 kept one
 // row per message in "sent" and summed an account's day on every check;
 // version 2 keeps bucket counters (the per-message rows of version 1 are
-// dropped: limits restart from zero once, at the upgrade).
-//
-// Version 3 adds the messages refused as a whole ("refused", the same shape
-// as "undeliverable").
-const schemaVersion = 3
+// dropped: limits restart from zero once, at the upgrade). Version 3
+// adds the sightings of spread.go, version 4 the messages refused as a
+// whole ("refused", the same shape as "undeliverable").
+const schemaVersion = 4
 
-// refusedSchema is version 3 on both databases.
+// refusedSchema is version 4 on both databases.
 const refusedSchema = `
 CREATE TABLE IF NOT EXISTS refused (key TEXT NOT NULL, id TEXT NOT NULL, t BIGINT NOT NULL, ev TEXT NOT NULL, PRIMARY KEY (key, id));
 CREATE INDEX IF NOT EXISTS refused_t ON refused (key, t);
@@ -46,7 +45,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: refusedSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)

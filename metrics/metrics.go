@@ -148,6 +148,10 @@ func (m *Metrics) Undeliverable(source string, n int, suspended bool) {
 	}
 }
 
+// Suspended counts an account suspended automatically for a signal other
+// than undeliverable recipients (refused messages, login spread, spam).
+func (m *Metrics) Suspended(signal string) { m.suspensions.Inc() }
+
 // MaillogLag records how far the mail log follower is behind in its file.
 func (m *Metrics) MaillogLag(bytes int64) { m.maillogLag.Set(float64(bytes)) }
 
