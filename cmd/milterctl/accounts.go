@@ -313,7 +313,7 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	fmt.Fprintf(tw, "Messages:\t%s in the last hour, %s in the last day\n", of(v.Usage.MessagesHour, v.Limits.MessagesPerHour), of(v.Usage.MessagesDay, v.Limits.MessagesPerDay))
 	fmt.Fprintf(tw, "Recipients:\t%s in the last hour, %s in the last day\n", of(v.Usage.RecipientsHour, v.Limits.RecipientsPerHour), of(v.Usage.RecipientsDay, v.Limits.RecipientsPerDay))
 	fmt.Fprintf(tw, "Undeliverable threshold:\t%d per hour; %d counting now\n", v.Limits.UndeliverablePerHour, v.Counting)
-	fmt.Fprintf(tw, "Refused messages threshold:\t%d per hour; %d counting now\n", v.Limits.RefusedMessagesPerHour, v.CountingRefused)
+	fmt.Fprintf(tw, "Refused threshold:\t%d messages per hour; %d counting now\n", v.Limits.RefusedMessagesPerHour, v.CountingRefused)
 	if !v.Acknowledged.IsZero() {
 		fmt.Fprintf(tw, "Acknowledged:\t%s (unsuspend or reset: earlier ones are history)\n", v.Acknowledged.Local().Format(time.DateTime))
 	}
