@@ -229,7 +229,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer"} {
+	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer", "relayprobe-listings.service", "relayprobe-listings.timer"} {
 		unit, err := os.ReadFile("../../etc/systemd/" + name)
 		if err != nil {
 			t.Fatal(err)
