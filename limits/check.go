@@ -57,6 +57,7 @@ type txState struct {
 	lim       Limits
 	usage     Usage
 	suspended *Suspension // set when the account was suspended during this message
+	inForce   bool        // the account was suspended when the message began
 	err       error       // a store error at RCPT, answered at end-of-message
 	// pending are the refusals at RCPT of an account not known yet (keyed
 	// by a header): charged once it is.
@@ -95,6 +96,7 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	}
 	st.usage = u
 	if susp.Active(now) {
+		st.inForce = true
 		return e.suspendedVerdict(susp), nil
 	}
 	if len(pending) > 0 {
@@ -168,7 +170,11 @@ func (e *Engine) RejectedRcpt(ctx context.Context, t *policy.Transaction, r poli
 		st.pending = append(st.pending, ev)
 		return nil
 	}
-	susp, err := e.Undeliverable(ctx, st.key, []Undeliverable{ev})
+	// Once the account is suspended (before this message, or by an
+	// earlier recipient of it), each further refused recipient is counted
+	// and no more: re-reading the hour's evidence for a suspension that is
+	// already in force would cost every RCPT more than the one before.
+	susp, err := e.undeliverable(ctx, st.key, []Undeliverable{ev}, st.inForce || st.suspended != nil)
 	if susp != nil {
 		st.suspended = susp
 	}
@@ -251,6 +257,12 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 // threshold, and suspends the account when one of its counts in the last
 // hour reaches it. It returns the suspension it created, if any.
 func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undeliverable) (*Suspension, error) {
+	return e.undeliverable(ctx, key, evs, false)
+}
+
+// undeliverable is Undeliverable; suspended: key is known to be suspended
+// already, so the events are only counted.
+func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undeliverable, suspended bool) (*Suspension, error) {
 	var rcpts, msgs []Undeliverable
 	for _, ev := range evs {
 		if ev.Kind == KindMessage {
@@ -289,7 +301,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		}
 		e.Log.Info(c.what, "account", key, "new", len(c.evs), "last_hour", n, "threshold", c.threshold, "source", c.evs[0].Source)
 		e.observe(c.evs[0].Source, c.evs[0].Kind, len(c.evs), false)
-		if c.threshold <= 0 || n < c.threshold {
+		if suspended || c.threshold <= 0 || n < c.threshold {
 			continue
 		}
 		since := end.Add(-Hour)
