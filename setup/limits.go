@@ -71,9 +71,9 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 
 // LimitsPolicy resolves the config's limits: a user's keys override the
 // default's; "unlimited" lifts the rate limits, not automatic suspension
-// (an override says undeliverable_per_hour: 0, networks_per_hour: 0, … to
-// lift that too). With login_case: fold, overrides match logins whatever
-// their case.
+// (an override says undeliverable_per_hour: 0, refused_messages_per_hour:
+// 0, networks_per_hour: 0, … to lift that too). With login_case: fold,
+// overrides match logins whatever their case.
 func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
 		for _, k := range limits.Kinds {
