@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"outguard/internal/yamlconf"
+	"outguard/limits"
 	"outguard/policy"
 )
 
@@ -221,38 +223,14 @@ type MTA struct {
 	Config    string `yaml:"config"`     // sendmail: sendmail.cf
 }
 
-// LimitSet is a set of limits; in users, a key left out takes the default.
-// 0 means no limit.
-type LimitSet struct {
-	MessagesPerHour      *int `yaml:"messages_per_hour"`
-	MessagesPerDay       *int `yaml:"messages_per_day"`
-	RecipientsPerHour    *int `yaml:"recipients_per_hour"`
-	RecipientsPerDay     *int `yaml:"recipients_per_day"`
-	UndeliverablePerHour *int `yaml:"undeliverable_per_hour"`
-	NetworksPerHour      *int `yaml:"networks_per_hour"`
-	CountriesPerHour     *int `yaml:"countries_per_hour"` // with geoip.country_db
-	ASNsPerHour          *int `yaml:"asns_per_hour"`      // with geoip.asn_db
-	SpamPerHour          *int `yaml:"spam_per_hour"`      // with the spam section
-}
-
-func (s LimitSet) fields() map[string]*int {
-	return map[string]*int{
-		"messages_per_hour":      s.MessagesPerHour,
-		"messages_per_day":       s.MessagesPerDay,
-		"recipients_per_hour":    s.RecipientsPerHour,
-		"recipients_per_day":     s.RecipientsPerDay,
-		"undeliverable_per_hour": s.UndeliverablePerHour,
-		"networks_per_hour":      s.NetworksPerHour,
-		"countries_per_hour":     s.CountriesPerHour,
-		"asns_per_hour":          s.ASNsPerHour,
-		"spam_per_hour":          s.SpamPerHour,
-	}
-}
+// LimitSet is a set of limits by their key (limits.Kinds); in users, a
+// key left out takes the default. 0 means no limit.
+type LimitSet map[string]*int
 
 // UserLimits is a user's override: a LimitSet, or the word "unlimited".
 type UserLimits struct {
 	Unlimited bool
-	LimitSet
+	LimitSet  `yaml:",inline"`
 }
 
 func (u *UserLimits) unmarshalScalar(s string) error {
@@ -268,32 +246,24 @@ type Redis struct {
 }
 
 type Maillog struct {
+	// Source is "file" (Path: rsyslog's file, or Postfix's maillog_file)
+	// or "journal" (the systemd journal; Path: a journal directory, ""
+	// the system's). Postfix and Sendmail lines are both read.
+	Source string `yaml:"source"`
 	Path   string `yaml:"path"`
-	Format string `yaml:"format"`
 	Start  string `yaml:"start"` // first start: "end" or "beginning"
+	// Silence: mail accepted this long ago and no log line read since
+	// makes the follower not ready (/readyz): the log is lost.
+	Silence Duration `yaml:"silence"`
 }
 
-func intp(i int) *int { return &i }
-
 func (l *Limits) setDefaults() {
+	def := LimitSet{}
+	for _, k := range limits.Kinds {
+		def[k.Key] = &k.Default
+	}
 	*l = Limits{
-		// The seed: "a few hundred, at most a few thousand mails per day
-		// per account"; "more than 10 undeliverable recipients per hour"
-		// is very unlikely from a regular user.
-		Default: LimitSet{
-			MessagesPerHour:      intp(200),
-			MessagesPerDay:       intp(1000),
-			RecipientsPerHour:    intp(500),
-			RecipientsPerDay:     intp(2000),
-			UndeliverablePerHour: intp(10),
-			// Chosen by the replay benchmark (docs/suspension.md): no
-			// customer pattern there comes near them, every botnet login
-			// crosses them.
-			NetworksPerHour:  intp(12),
-			CountriesPerHour: intp(4),
-			ASNsPerHour:      intp(6),
-			SpamPerHour:      intp(10),
-		},
+		Default:     def,
 		OnSuspended: Action(policy.Tempfail),
 		// A day, as EOP's BlockUserForToday; the third within 30 days
 		// until lifted.
@@ -302,7 +272,7 @@ func (l *Limits) setDefaults() {
 		Alert:      Alert{Timeout: Duration(10 * time.Second)},
 		Store:      "sqlite",
 		Redis:      Redis{Address: "127.0.0.1:6379"},
-		Maillog:    Maillog{Format: "postfix", Start: "end"},
+		Maillog:    Maillog{Source: "file", Start: "end", Silence: Duration(2 * time.Minute)},
 		OnError:    Action(policy.Tempfail),
 		LoginCase:  "fold",
 		TrustedKey: "ip",
@@ -524,12 +494,18 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 		sets["limits.users."+user] = u.LimitSet
 	}
 	for prefix, set := range sets {
-		for key, v := range set.fields() {
+		for key := range set {
+			if !slices.ContainsFunc(limits.Kinds, func(k limits.Kind) bool { return k.Key == key }) {
+				return bad(prefix+"."+key, "unknown key")
+			}
+		}
+		for _, k := range limits.Kinds {
+			v := set[k.Key]
 			if v == nil && prefix == "limits.default" {
-				return bad(prefix+"."+key, "must not be empty")
+				return bad(prefix+"."+k.Key, "must not be empty")
 			}
 			if v != nil && *v < 0 {
-				return bad(prefix+"."+key, "must be 0 (no limit) or more")
+				return bad(prefix+"."+k.Key, "must be 0 (no limit) or more")
 			}
 		}
 	}
@@ -554,8 +530,11 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	default:
 		return bad("limits.store", "unknown store %q (want sqlite, redis or postgres)", l.Store)
 	}
-	if l.Maillog.Format != "postfix" && l.Maillog.Format != "sendmail" {
-		return bad("limits.maillog.format", "unknown format %q (want postfix or sendmail)", l.Maillog.Format)
+	if l.Maillog.Source != "file" && l.Maillog.Source != "journal" {
+		return bad("limits.maillog.source", "unknown source %q (want file or journal)", l.Maillog.Source)
+	}
+	if l.Maillog.Silence <= 0 {
+		return bad("limits.maillog.silence", "must be positive")
 	}
 	if l.Maillog.Start != "end" && l.Maillog.Start != "beginning" {
 		return bad("limits.maillog.start", "unknown start %q (want end or beginning)", l.Maillog.Start)

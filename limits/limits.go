@@ -25,13 +25,16 @@ const (
 	Day  = 24 * time.Hour
 )
 
-// Limits for one account. 0 means no limit.
+// Limits for one account. 0 means no limit. Each is declared in Kinds.
 type Limits struct {
 	MessagesPerHour      int
 	MessagesPerDay       int
 	RecipientsPerHour    int
 	RecipientsPerDay     int
 	UndeliverablePerHour int // suspend when this many are counted in an hour
+	// RefusedMessagesPerHour suspends when this many messages were refused
+	// as a whole by their receivers (content, spam, DMARC, size) in an hour.
+	RefusedMessagesPerHour int
 	// Suspend when an hour holds more than this many distinct client
 	// networks, countries or ASNs the account logged in from, or messages
 	// classed as spam (spread.go).
@@ -41,11 +44,52 @@ type Limits struct {
 	SpamPerHour      int
 }
 
-// Unlimited reports whether no rate limit applies. Automatic suspension
-// (UndeliverablePerHour, and the signals of spread.go) is separate: a
-// bulk account is exactly what an attacker wants to take over.
+// Kind is one of an account's limits, declared once: its key in the
+// config (limits.default, limits.users), its default, whether "unlimited"
+// lifts it, and its field in Limits. Adding a limit: a field in Limits, a
+// line here, its use in the engine, and the docs (milterd.yaml(5), the
+// example config).
+type Kind struct {
+	Key     string
+	Default int
+	// Rate is a sending rate, which "unlimited" lifts; automatic
+	// suspension (undeliverable recipients, refused messages, the signals
+	// of spread.go) is not: a bulk account is exactly what an attacker
+	// wants to take over.
+	Rate  bool
+	Field func(*Limits) *int
+}
+
+// Kinds are the limits. The defaults are the seed's: "a few hundred, at
+// most a few thousand mails per day per account"; "more than 10
+// undeliverable recipients per hour" is very unlikely from a regular user.
+var Kinds = []Kind{
+	{Key: "messages_per_hour", Default: 200, Rate: true, Field: func(l *Limits) *int { return &l.MessagesPerHour }},
+	{Key: "messages_per_day", Default: 1000, Rate: true, Field: func(l *Limits) *int { return &l.MessagesPerDay }},
+	{Key: "recipients_per_hour", Default: 500, Rate: true, Field: func(l *Limits) *int { return &l.RecipientsPerHour }},
+	{Key: "recipients_per_day", Default: 2000, Rate: true, Field: func(l *Limits) *int { return &l.RecipientsPerDay }},
+	{Key: "undeliverable_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.UndeliverablePerHour }},
+	// Receivers refusing whole messages (spam, content, DMARC): an
+	// innocent customer has one or two such in an hour, a misconfigured
+	// domain a few more; a stolen account sending spam has them by the
+	// dozen.
+	{Key: "refused_messages_per_hour", Default: 20, Field: func(l *Limits) *int { return &l.RefusedMessagesPerHour }},
+	// Chosen by the replay benchmark (docs/suspension.md): no customer
+	// pattern there comes near them, every botnet login crosses them.
+	{Key: "networks_per_hour", Default: 12, Field: func(l *Limits) *int { return &l.NetworksPerHour }},
+	{Key: "countries_per_hour", Default: 4, Field: func(l *Limits) *int { return &l.CountriesPerHour }}, // with geoip.country_db
+	{Key: "asns_per_hour", Default: 6, Field: func(l *Limits) *int { return &l.ASNsPerHour }},           // with geoip.asn_db
+	{Key: "spam_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.SpamPerHour }},          // with the spam section
+}
+
+// Unlimited reports whether no rate limit applies.
 func (l Limits) Unlimited() bool {
-	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
+	for _, k := range Kinds {
+		if k.Rate && *k.Field(&l) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Policy resolves an account's limits: an exact login, else the longest
@@ -174,9 +218,11 @@ type Sent struct {
 	Time    time.Time
 }
 
-// Undeliverable is one recipient that could not be delivered.
+// Undeliverable is one recipient that could not be delivered or, with
+// Kind "message", one message its receiver refused as a whole (Classify).
 type Undeliverable struct {
-	ID      string    `json:"id"` // unique per event: counting is idempotent
+	ID      string    `json:"id"`             // unique per event: counting is idempotent
+	Kind    string    `json:"kind,omitempty"` // KindRecipient or KindMessage
 	Time    time.Time `json:"time"`
 	Rcpt    string    `json:"rcpt"`
 	Status  string    `json:"status"` // enhanced status, e.g. 5.1.1
@@ -224,6 +270,14 @@ type Store interface {
 	AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
 	// Undeliverables returns key's events since the given time, oldest first.
 	Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
+	// AddRefused records messages refused as a whole (Kind "message"; an
+	// ID already recorded is not counted again), atomically for the account
+	// as Admit, and returns how many of key's count toward a suspension:
+	// those in the hour before now and after its last acknowledgement.
+	AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
+	// Refused returns key's refused messages since the given time, oldest
+	// first.
+	Refused(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
 	// Acknowledged returns when key's undeliverables were last acknowledged
 	// (unsuspend, reset); zero if never.
 	Acknowledged(ctx context.Context, key string) (time.Time, error)
@@ -248,9 +302,10 @@ type Store interface {
 	// its queue may still hold (containment/). A suspension is rare: this
 	// may read every record of host.
 	Queued(ctx context.Context, host, key string) ([]string, error)
-	// Delivered marks recipients of a message as delivered: an expiry
-	// no longer charges them.
-	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
+	// Delivered marks recipients of messages host sent as delivered
+	// (queue id -> recipients): an expiry no longer charges them. One call
+	// takes all the deliveries a batch of log lines names.
+	Delivered(ctx context.Context, host string, delivered map[string][]string) error
 	// Sight records what key was seen with (spread.go): a value already
 	// recorded is seen again at the later time. It returns, per signal,
 	// how many distinct values key was seen with in the hour window ending
