@@ -269,8 +269,23 @@ func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string,
 			break
 		}
 	}
+	if err == nil && r.Truncated {
+		// The records did not fit (RFC 1035 4.2.1): an empty truncated
+		// answer is no "not listed". Asked again over TCP (RFC 7766).
+		tc := *c
+		tc.Net = "tcp"
+		r, _, err = tc.ExchangeContext(ctx, m, server)
+		if err == nil && r.Truncated {
+			err = errors.New("truncated answer, over TCP too")
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, name) || r.Question[0].Qtype != dns.TypeA {
+		// A forged or confused answer (RFC 5452 9.1): it says nothing of
+		// name.
+		return nil, fmt.Errorf("answer to another question: %v", r.Question)
 	}
 	switch r.Rcode {
 	case dns.RcodeSuccess:
