@@ -170,7 +170,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	if bc == nil {
 		return Enforcement{}, errors.New("no block: section in the config")
 	}
-	unlock, err := lock(cfg.StateDir, "blocks.lock")
+	unlock, err := lock(ctx, cfg.StateDir, "blocks.lock")
 	if err != nil {
 		return Enforcement{}, err
 	}

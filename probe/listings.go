@@ -320,7 +320,7 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 			return nil, err
 		}
 	}
-	unlock, err := lock(cfg.StateDir, "listings.lock")
+	unlock, err := lock(ctx, cfg.StateDir, "listings.lock")
 	if err != nil {
 		return nil, err
 	}
