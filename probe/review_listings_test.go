@@ -34,7 +34,7 @@ func TestReviewListingsUselessAnswerIsNotDelisting(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			pc, err := net.ListenPacket("udp", "127.0.26.53:0")
+			pc, err := net.ListenPacket("udp", "127.0.126.53:0")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +61,7 @@ func TestReviewListingsUselessAnswerIsNotDelisting(t *testing.T) {
 
 // A truncated UDP answer is asked again over TCP, which gives the listing.
 func TestReviewListingsTruncatedRetriedOverTCP(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.26.53:0")
+	l, err := net.Listen("tcp", "127.0.126.53:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func TestReviewProxyAnsweredThenSilentIsNotClosed(t *testing.T) {
 	s := testScanner(t, "ports: {proxy: [3128]}\ntimeouts: {connect: 1s, reply: 1s, connection: 3s}\n")
 	var conns atomic.Int32
-	serve(t, "127.0.26.1:3128", func(c net.Conn) {
+	serve(t, "127.0.126.1:3128", func(c net.Conn) {
 		if conns.Add(1) == 1 {
 			bufio.NewReader(c).ReadString('\n')
 			io.WriteString(c, "HTTP/1.0 405 Method Not Allowed\r\n\r\n")
@@ -29,7 +29,7 @@ func TestReviewProxyAnsweredThenSilentIsNotClosed(t *testing.T) {
 		}
 		io.Copy(io.Discard, c) // accepts, says nothing
 	})
-	f, o := s.proxy(context.Background(), netip.MustParseAddrPort("127.0.26.1:3128"))
+	f, o := s.proxy(context.Background(), netip.MustParseAddrPort("127.0.126.1:3128"))
 	if f != nil || o.State == Closed || o.State == Open {
 		t.Errorf("answered CONNECT, then silent: %+v %+v; want unreachable or error (the other tests did not run)", f, o)
 	}
@@ -40,7 +40,7 @@ func TestReviewProxyAnsweredThenSilentIsNotClosed(t *testing.T) {
 // on the connection).
 func TestReviewSOCKS5HalfReplyBounded(t *testing.T) {
 	cfg, err := Parse("t.yaml", []byte(`
-canary: {listen: "127.0.26.10:2525", address: "127.0.26.10:2525", domain: canary.test, wait: 1s}
+canary: {listen: "127.0.126.10:2525", address: "127.0.126.10:2525", domain: canary.test, wait: 1s}
 ports: {proxy: [1080], smtp: [], telnet: []}
 timeouts: {connect: 1s, reply: 1s, connection: 3s, scan: 2m}
 health: {max_unreachable: 1}
@@ -59,7 +59,7 @@ state_dir: /nonexistent
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); l.Close() })
 	go can.Serve(ctx, l)
-	serve(t, "127.0.26.11:1080", func(c net.Conn) {
+	serve(t, "127.0.126.11:1080", func(c net.Conn) {
 		b := make([]byte, 1)
 		if _, err := c.Read(b); err != nil {
 			return
@@ -79,7 +79,7 @@ state_dir: /nonexistent
 	start := time.Now()
 	var sc *Scan
 	go func() {
-		sc, _ = s.Scan(context.Background(), []netip.Prefix{netip.MustParsePrefix("127.0.26.11/32")})
+		sc, _ = s.Scan(context.Background(), []netip.Prefix{netip.MustParsePrefix("127.0.126.11/32")})
 		close(done)
 	}()
 	select {
@@ -97,13 +97,13 @@ state_dir: /nonexistent
 // HTTP tests ran.
 func TestReviewWebServerIsClosed(t *testing.T) {
 	s := testScanner(t, "ports: {proxy: [3128]}\ntimeouts: {connect: 1s, reply: 1s, connection: 3s}\n")
-	serve(t, "127.0.26.4:3128", func(c net.Conn) {
+	serve(t, "127.0.126.4:3128", func(c net.Conn) {
 		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 			return
 		}
 		io.WriteString(c, "HTTP/1.0 400 Bad Request\r\n\r\n<html>no</html>\r\n")
 	})
-	f, o := s.proxy(context.Background(), netip.MustParseAddrPort("127.0.26.4:3128"))
+	f, o := s.proxy(context.Background(), netip.MustParseAddrPort("127.0.126.4:3128"))
 	if f != nil || o.State != Closed {
 		t.Errorf("a web server: %+v %+v; want closed", f, o)
 	}

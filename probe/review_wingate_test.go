@@ -15,12 +15,12 @@ import (
 // fixed.
 func TestReviewSilentWingateIsNotClosed(t *testing.T) {
 	s := testScanner(t, "ports: {telnet: [2323]}\ntimeouts: {connect: 1s, reply: 1s, connection: 3s}\n")
-	serve(t, "127.0.26.23:2323", func(c net.Conn) {
+	serve(t, "127.0.126.23:2323", func(c net.Conn) {
 		io.WriteString(c, "WinGate>")
 		bufio.NewReader(c).ReadString('\n')
 		io.Copy(io.Discard, c)
 	})
-	f, o := s.wingate(context.Background(), netip.MustParseAddrPort("127.0.26.23:2323"))
+	f, o := s.wingate(context.Background(), netip.MustParseAddrPort("127.0.126.23:2323"))
 	if f != nil || o.State == Closed || o.State == Open {
 		t.Errorf("silent after host:port: %+v %+v; want unreachable or error", f, o)
 	}
