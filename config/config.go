@@ -29,6 +29,7 @@ type Config struct {
 	Unauthenticated  Action      `yaml:"unauthenticated"`
 	TrustedNetworks  []Prefix    `yaml:"trusted_networks"`
 	Spool            Spool       `yaml:"spool"`
+	Milter           Milter      `yaml:"milter"`
 	ProgressInterval Duration    `yaml:"progress_interval"`
 	MessageTimeout   Duration    `yaml:"message_timeout"`
 	ShutdownTimeout  Duration    `yaml:"shutdown_timeout"`
@@ -80,9 +81,23 @@ func (p *Postgres) setDefaults() { p.DSN = "host=/run/postgresql dbname=outguard
 // Metrics configures the Prometheus endpoint (/metrics, /healthz).
 type Metrics struct {
 	Listen string `yaml:"listen"`
+	// A request must arrive within ReadTimeout, its answer leave within
+	// WriteTimeout; a kept-alive connection closes after IdleTimeout.
+	ReadTimeout  Duration `yaml:"read_timeout"`
+	WriteTimeout Duration `yaml:"write_timeout"`
+	IdleTimeout  Duration `yaml:"idle_timeout"`
 }
 
-func (m *Metrics) setDefaults() { m.Listen = "127.0.0.1:9357" }
+func (m *Metrics) setDefaults() {
+	*m = Metrics{Listen: "127.0.0.1:9357", ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(30 * time.Second), IdleTimeout: Duration(time.Minute)}
+}
+
+// Milter bounds the MTA's connections (milter/wire.go).
+type Milter struct {
+	MaxConnections int      `yaml:"max_connections"`
+	ReadTimeout    Duration `yaml:"read_timeout"`
+	IdleTimeout    Duration `yaml:"idle_timeout"`
+}
 
 // Rules configures the YARA check.
 type Rules struct {
@@ -190,28 +205,30 @@ type Limits struct {
 // LimitSet is a set of limits; in users, a key left out takes the default.
 // 0 means no limit.
 type LimitSet struct {
-	MessagesPerHour      *int `yaml:"messages_per_hour"`
-	MessagesPerDay       *int `yaml:"messages_per_day"`
-	RecipientsPerHour    *int `yaml:"recipients_per_hour"`
-	RecipientsPerDay     *int `yaml:"recipients_per_day"`
-	UndeliverablePerHour *int `yaml:"undeliverable_per_hour"`
-	NetworksPerHour      *int `yaml:"networks_per_hour"`
-	CountriesPerHour     *int `yaml:"countries_per_hour"` // with geoip.country_db
-	ASNsPerHour          *int `yaml:"asns_per_hour"`      // with geoip.asn_db
-	SpamPerHour          *int `yaml:"spam_per_hour"`      // with the spam section
+	MessagesPerHour        *int `yaml:"messages_per_hour"`
+	MessagesPerDay         *int `yaml:"messages_per_day"`
+	RecipientsPerHour      *int `yaml:"recipients_per_hour"`
+	RecipientsPerDay       *int `yaml:"recipients_per_day"`
+	UndeliverablePerHour   *int `yaml:"undeliverable_per_hour"`
+	RefusedMessagesPerHour *int `yaml:"refused_messages_per_hour"`
+	NetworksPerHour        *int `yaml:"networks_per_hour"`
+	CountriesPerHour       *int `yaml:"countries_per_hour"` // with geoip.country_db
+	ASNsPerHour            *int `yaml:"asns_per_hour"`      // with geoip.asn_db
+	SpamPerHour            *int `yaml:"spam_per_hour"`      // with the spam section
 }
 
 func (s LimitSet) fields() map[string]*int {
 	return map[string]*int{
-		"messages_per_hour":      s.MessagesPerHour,
-		"messages_per_day":       s.MessagesPerDay,
-		"recipients_per_hour":    s.RecipientsPerHour,
-		"recipients_per_day":     s.RecipientsPerDay,
-		"undeliverable_per_hour": s.UndeliverablePerHour,
-		"networks_per_hour":      s.NetworksPerHour,
-		"countries_per_hour":     s.CountriesPerHour,
-		"asns_per_hour":          s.ASNsPerHour,
-		"spam_per_hour":          s.SpamPerHour,
+		"messages_per_hour":         s.MessagesPerHour,
+		"messages_per_day":          s.MessagesPerDay,
+		"recipients_per_hour":       s.RecipientsPerHour,
+		"recipients_per_day":        s.RecipientsPerDay,
+		"undeliverable_per_hour":    s.UndeliverablePerHour,
+		"refused_messages_per_hour": s.RefusedMessagesPerHour,
+		"networks_per_hour":         s.NetworksPerHour,
+		"countries_per_hour":        s.CountriesPerHour,
+		"asns_per_hour":             s.ASNsPerHour,
+		"spam_per_hour":             s.SpamPerHour,
 	}
 }
 
@@ -234,9 +251,15 @@ type Redis struct {
 }
 
 type Maillog struct {
+	// Source is "file" (Path: rsyslog's file, or Postfix's maillog_file)
+	// or "journal" (the systemd journal; Path: a journal directory, ""
+	// the system's). Postfix and Sendmail lines are both read.
+	Source string `yaml:"source"`
 	Path   string `yaml:"path"`
-	Format string `yaml:"format"`
 	Start  string `yaml:"start"` // first start: "end" or "beginning"
+	// Silence: mail accepted this long ago and no log line read since
+	// makes the follower not ready (/readyz): the log is lost.
+	Silence Duration `yaml:"silence"`
 }
 
 func intp(i int) *int { return &i }
@@ -252,6 +275,11 @@ func (l *Limits) setDefaults() {
 			RecipientsPerHour:    intp(500),
 			RecipientsPerDay:     intp(2000),
 			UndeliverablePerHour: intp(10),
+			// Receivers refusing whole messages (spam, content, DMARC):
+			// an innocent customer has one or two such in an hour, a
+			// misconfigured domain a few more; a stolen account sending
+			// spam has them by the dozen.
+			RefusedMessagesPerHour: intp(20),
 			// Chosen by the replay benchmark (docs/suspension.md): no
 			// customer pattern there comes near them, every botnet login
 			// crosses them.
@@ -264,7 +292,7 @@ func (l *Limits) setDefaults() {
 		Alert:       Alert{Timeout: Duration(10 * time.Second)},
 		Store:       "sqlite",
 		Redis:       Redis{Address: "127.0.0.1:6379"},
-		Maillog:     Maillog{Format: "postfix", Start: "end"},
+		Maillog:     Maillog{Source: "file", Start: "end", Silence: Duration(2 * time.Minute)},
 		OnError:     Action(policy.Tempfail),
 		LoginCase:   "fold",
 		TrustedKey:  "ip",
@@ -309,6 +337,7 @@ type Header struct {
 type Spool struct {
 	MemoryLimit Size   `yaml:"memory_limit"`
 	Dir         string `yaml:"dir"`
+	MaxTotal    Size   `yaml:"max_total"` // bytes on disk for all messages at once; 0: no bound
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -325,7 +354,8 @@ func Default() *Config {
 			Prefix(netip.MustParsePrefix("127.0.0.0/8")),
 			Prefix(netip.MustParsePrefix("::1/128")),
 		},
-		Spool:            Spool{MemoryLimit: 1 << 20},
+		Spool:            Spool{MemoryLimit: 1 << 20, MaxTotal: 2 << 30},
+		Milter:           Milter{MaxConnections: 1000, ReadTimeout: Duration(30 * time.Second), IdleTimeout: Duration(10 * time.Minute)},
 		ProgressInterval: Duration(10 * time.Second),
 		MessageTimeout:   Duration(5 * time.Minute),
 		ShutdownTimeout:  Duration(30 * time.Second),
@@ -431,6 +461,19 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
 			return bad("metrics.listen", "want host:port: %v", err)
 		}
+		for key, d := range map[string]Duration{"metrics.read_timeout": m.ReadTimeout, "metrics.write_timeout": m.WriteTimeout, "metrics.idle_timeout": m.IdleTimeout} {
+			if d <= 0 {
+				return bad(key, "must be more than 0")
+			}
+		}
+	}
+	if c.Milter.MaxConnections < 1 {
+		return bad("milter.max_connections", "must be at least 1")
+	}
+	for key, d := range map[string]Duration{"milter.read_timeout": c.Milter.ReadTimeout, "milter.idle_timeout": c.Milter.IdleTimeout} {
+		if d < Duration(time.Second) {
+			return bad(key, "must be at least 1s")
+		}
 	}
 	if q := c.Quarantine; q != nil {
 		switch q.Store {
@@ -497,8 +540,11 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	default:
 		return bad("limits.store", "unknown store %q (want sqlite, redis or postgres)", l.Store)
 	}
-	if l.Maillog.Format != "postfix" && l.Maillog.Format != "sendmail" {
-		return bad("limits.maillog.format", "unknown format %q (want postfix or sendmail)", l.Maillog.Format)
+	if l.Maillog.Source != "file" && l.Maillog.Source != "journal" {
+		return bad("limits.maillog.source", "unknown source %q (want file or journal)", l.Maillog.Source)
+	}
+	if l.Maillog.Silence <= 0 {
+		return bad("limits.maillog.silence", "must be positive")
 	}
 	if l.Maillog.Start != "end" && l.Maillog.Start != "beginning" {
 		return bad("limits.maillog.start", "unknown start %q (want end or beginning)", l.Maillog.Start)

@@ -8,6 +8,7 @@ package setup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"outguard/clamd"
 	"outguard/config"
@@ -18,6 +19,8 @@ import (
 	"outguard/quarantine"
 	"outguard/rules"
 	"outguard/spam"
+	"outguard/spool"
+	"path/filepath"
 	"time"
 )
 
@@ -29,11 +32,14 @@ type Resources struct {
 	Store      limits.Store      // nil without a limits section
 	Quarantine *quarantine.Store // nil without a quarantine section
 	Metrics    *metrics.Metrics
+	// SpoolBudget is spool.max_total, shared by the messages of every
+	// config: a reload changes its bound, not what is taken.
+	SpoolBudget *spool.Budget
 }
 
 // Open opens the resources cfg needs.
 func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
-	r := &Resources{Metrics: metrics.New()}
+	r := &Resources{Metrics: metrics.New(), SpoolBudget: spool.NewBudget(int64(cfg.Spool.MaxTotal))}
 	if cfg.Limits != nil {
 		var err error
 		if r.Store, err = OpenLimitsStore(ctx, cfg); err != nil {
@@ -70,6 +76,7 @@ type Built struct {
 	Clamd  *clamd.Check             // nil without a clamd section
 	Limits *limits.Engine           // nil without a limits section
 	Rules  *rules.Engine            // nil without a rules section
+	Follow *limits.Follower         // nil without a mail log to follow
 }
 
 // Build turns a config into a ready milter state. Everything that can fail
@@ -77,6 +84,14 @@ type Built struct {
 // res may be nil to validate a config without opening anything.
 func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error) {
 	b := &Built{Probes: map[string]metrics.Probe{}}
+	// A spool directory that cannot take a file would tempfail every
+	// message over memory_limit: refused at -check-config, start and
+	// reload, and watched by /readyz.
+	if err := spool.CheckDir(cfg.Spool.Dir); err != nil {
+		return nil, fmt.Errorf("spool.dir: %w", err)
+	}
+	spoolDir := cfg.Spool.Dir
+	b.Probes["spool"] = func(context.Context) error { return spool.CheckDir(spoolDir) }
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
@@ -156,6 +171,9 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		SpoolLimit:       int64(cfg.Spool.MemoryLimit),
 		ProgressInterval: time.Duration(cfg.ProgressInterval),
 		MessageTimeout:   time.Duration(cfg.MessageTimeout),
+		MaxConnections:   cfg.Milter.MaxConnections,
+		ReadTimeout:      time.Duration(cfg.Milter.ReadTimeout),
+		IdleTimeout:      time.Duration(cfg.Milter.IdleTimeout),
 	}
 	if cfg.Header.Enabled {
 		st.HeaderName, st.HeaderFull = cfg.Header.Name, cfg.Header.Detail == "full"
@@ -175,8 +193,13 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		if res.Quarantine != nil {
 			b.Probes["quarantine"] = res.Quarantine.Ping
 		}
+		if b.Follow = Follower(cfg, log, b.Limits); b.Follow != nil {
+			b.Probes["maillog"] = b.Follow.Health
+		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
+		res.SpoolBudget.SetMax(int64(cfg.Spool.MaxTotal))
+		st.SpoolBudget = res.SpoolBudget
 		if b.Rules != nil {
 			b.Rules.Observer = res.Metrics
 			res.Metrics.RulesLoaded(b.Rules.Set().Version, true)
@@ -184,6 +207,17 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 	}
 	b.State = st
 	return b, nil
+}
+
+// Follower is the mail log follower of cfg feeding eng; nil when no log
+// is to be followed.
+func Follower(cfg *config.Config, log *slog.Logger, eng *limits.Engine) *limits.Follower {
+	l := cfg.Limits
+	if l == nil || l.Maillog.Source == "file" && l.Maillog.Path == "" {
+		return nil
+	}
+	return &limits.Follower{Source: l.Maillog.Source, Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"),
+		FromStart: l.Maillog.Start == "beginning", Silence: time.Duration(l.Maillog.Silence), Engine: eng, Log: log}
 }
 
 // MetricsState is what a metrics scrape reads of res and b.
