@@ -433,6 +433,11 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 		if err := w.carve(it); err != nil {
 			return err
 		}
+		// A uuencoded or yEnc file past a limit is still a file: the
+		// text parts there are not walked, but their blocks are decoded.
+		if err := w.textBlocks(it); err != nil {
+			return err
+		}
 		return w.flatQP(it)
 	}
 	if err := w.archive(it); err != nil {
