@@ -206,7 +206,7 @@ func reviewCases(t testing.TB) []reviewCase {
 	add("phish-utf16", true, mp(attach("text/html", "login.html", utf16le(ph))))
 
 	// Ordinary mail a fix must not hold.
-	add("ok-zip-two-docs", false, mp(attach("application/zip", "docs.zip", mailcorpus.Zip(mailcorpus.Member{Name: "a.pdf", Data: mailcorpus.PDF(), Method: zip.Deflate}, mailcorpus.Member{Name: "b.txt", Data: []byte("PK\x05\x06 in a text"), Method: zip.Store}))))
+	add("ok-zip-two-docs", false, mp(attach("application/zip", "docs.zip", mailcorpus.Zip(mailcorpus.Member{Name: "a.pdf", Data: mailcorpus.PDF(), Method: zip.Deflate}, mailcorpus.Member{Name: "b.txt", Data: []byte("A zip ends with PK\x05\x06 and twenty-two bytes or more of its end record.\n"), Method: zip.Store}))))
 	add("ok-filename-dot-txt", false, mp(attach("text/plain", "notes.txt.", []byte("notes\n"))))
 	add("ok-xls-ole", false, mp(attach("application/vnd.ms-excel", "budget.xls", ole([]byte("Workbook data, no program")))))
 	add("ok-eml-attached", false, mp(attach("application/octet-stream", "fwd.eml", mailcorpus.Message("inner", mp(attach("application/pdf", "a.pdf", mailcorpus.PDF()))))))

@@ -1,6 +1,8 @@
 package mimewalk
 
 import (
+	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -139,4 +141,26 @@ func (w *walker) iso(it *Item) error {
 		return nil
 	}
 	return walk(root, "", 0)
+}
+
+// activeMime opens an MSO ActiveMime blob (a Word MHTML or 2003 XML
+// document's editdata.mso, which Word runs the macros of): the zlib
+// stream at the offset its header gives (uint16 at 0x1E, plus 46), else
+// where Word (0x32) and Excel (0x22A) put it, as oletools' olevba reads
+// it.
+func (w *walker) activeMime(it *Item) error {
+	var h [0x20]byte
+	it.Data.ReadAt(h[:], 0)
+	for _, off := range []int64{int64(binary.LittleEndian.Uint16(h[0x1E:])) + 46, 0x32, 0x22A} {
+		if off >= it.Data.Size() {
+			continue
+		}
+		zr, err := zlib.NewReader(io.NewSectionReader(it.Data, off, it.Data.Size()-off))
+		if err != nil {
+			continue
+		}
+		defer zr.Close()
+		return w.singleNamed(it, "editdata.ole", zr)
+	}
+	return w.unopened(it, "archive not opened: activemime: no zlib stream")
 }
