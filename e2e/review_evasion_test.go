@@ -192,6 +192,12 @@ func reviewCases(t testing.TB) []reviewCase {
 	add("pe-in-docx-oleobject", true, mp(attach("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "invoice.docx",
 		mailcorpus.Zip(mailcorpus.Member{Name: "[Content_Types].xml", Data: []byte("<Types/>"), Method: zip.Deflate}, mailcorpus.Member{Name: "word/embeddings/oleObject1.bin", Data: ole(pe), Method: zip.Deflate}))))
 	add("rtf-objdata", true, mp(attach("application/msword", "invoice.doc", []byte("{\\rtf1{\\object\\objemb{\\*\\objclass Package}{\\*\\objdata 01050000020000000800000050616b6167650000000000000000"+hex.EncodeToString(pe)+"}}}"))))
+	obf := hex.EncodeToString(pe)
+	var ob strings.Builder
+	for i := 0; i < len(obf); i += 10 {
+		ob.WriteString(obf[i:min(i+10, len(obf))] + "\r\n{\\*\\xyz 99}\\par ")
+	}
+	add("rtf-objdata-obfuscated", true, mp(attach("application/rtf", "invoice.rtf", []byte("{\\rt{\\object\\objemb{\\*\\objdata 0105000002000000080000005061636b616765000000000000"+ob.String()+"}}}"))))
 	// Macros.
 	add("docm-vba-renamed", true, mp(attach("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "invoice.docx",
 		mailcorpus.Zip(mailcorpus.Member{Name: "[Content_Types].xml", Data: []byte("<Types/>"), Method: zip.Deflate}, mailcorpus.Member{Name: "word/x.bin", Data: vbaProject(), Method: zip.Deflate}))))
@@ -208,6 +214,7 @@ func reviewCases(t testing.TB) []reviewCase {
 	// Ordinary mail a fix must not hold.
 	add("ok-zip-two-docs", false, mp(attach("application/zip", "docs.zip", mailcorpus.Zip(mailcorpus.Member{Name: "a.pdf", Data: mailcorpus.PDF(), Method: zip.Deflate}, mailcorpus.Member{Name: "b.txt", Data: []byte("A zip ends with PK\x05\x06 and twenty-two bytes or more of its end record.\n"), Method: zip.Store}))))
 	add("ok-filename-dot-txt", false, mp(attach("text/plain", "notes.txt.", []byte("notes\n"))))
+	add("ok-rtf", false, mp(attach("application/rtf", "letter.rtf", []byte("{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}}\\f0 Dear customer,\\par see the deadbeef figures.\\par}"))))
 	add("ok-xls-ole", false, mp(attach("application/vnd.ms-excel", "budget.xls", ole([]byte("Workbook data, no program")))))
 	add("ok-eml-attached", false, mp(attach("application/octet-stream", "fwd.eml", mailcorpus.Message("inner", mp(attach("application/pdf", "a.pdf", mailcorpus.PDF()))))))
 	add("ok-html-login-same-site", false, mp(attach("text/html", "page.html", []byte("<html><body><form action=\"/login\"><input type=\"password\"></form></body></html>"))))

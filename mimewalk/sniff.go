@@ -33,6 +33,7 @@ const (
 	TypeActiveMime = "activemime"
 	TypeVHD        = "vhd" // a virtual disk (VHD, VHDX): Windows mounts it on a double click
 	TypeUDF        = "udf" // a UDF image without an ISO 9660 tree
+	TypeRTF        = "rtf" // Word opens it, and the objects in it (hex in \objdata)
 )
 
 // sniffLen is what the first bytes' checks need (tar's magic at 257, a
@@ -104,6 +105,8 @@ func sniffHead(b []byte) string {
 		return TypeTar
 	case bytes.HasPrefix(b, []byte("#!")):
 		return TypeScript
+	case bytes.HasPrefix(b, []byte("{\\rt")): // Word reads "{\rt" as RTF, whatever follows
+		return TypeRTF
 	case bytes.HasPrefix(b, []byte("ActiveMime")):
 		return TypeActiveMime
 	case bytes.HasPrefix(b, []byte("conectix")), bytes.HasPrefix(b, []byte("vhdxfile")):

@@ -543,7 +543,7 @@ func (w *walker) archive(it *Item) error {
 		}
 	}
 	switch t {
-	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeTNEF, TypeEML, TypeActiveMime, TypeVHD, TypeUDF:
+	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeTNEF, TypeEML, TypeActiveMime, TypeVHD, TypeUDF, TypeRTF:
 	default:
 		return nil
 	}
@@ -579,6 +579,8 @@ func (w *walker) archive(it *Item) error {
 		return w.iso(it)
 	case TypeActiveMime:
 		return w.activeMime(it)
+	case TypeRTF:
+		return w.rtfObjects(it)
 	case TypeEML:
 		if it.ArchivePath == "" && (!it.IsAttachment || strings.HasPrefix(it.ContentType, "message/")) {
 			// The header block, a text that starts like one, or an
