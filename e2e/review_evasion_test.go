@@ -133,7 +133,9 @@ func reviewCases(t testing.TB) []reviewCase {
 	add := func(name string, block bool, entity string) {
 		c = append(c, reviewCase{name, reviewMsg(name, entity), block})
 	}
-	mp := func(parts ...string) string { return mailcorpus.Multipart("b", append([]string{reviewText}, parts...)...) }
+	mp := func(parts ...string) string {
+		return mailcorpus.Multipart("b", append([]string{reviewText}, parts...)...)
+	}
 	leaf := mailcorpus.Leaf
 	b64 := mailcorpus.B64
 	attach := mailcorpus.Attach
