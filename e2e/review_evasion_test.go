@@ -153,6 +153,8 @@ func reviewCases(t testing.TB) []reviewCase {
 	add("name-duplicate-name", true, mp(leaf("Content-Type: application/octet-stream; name=\"invoice.js\"; name=\"notes.txt\"\r\nContent-Transfer-Encoding: base64", b64(script))))
 	add("name-2047-trailing-space", true, mp(leaf("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?invoice.js_?=\"\r\nContent-Transfer-Encoding: base64", b64(script))))
 	add("name-trailing-dot", true, mp(leaf("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"invoice.js.\"\r\nContent-Transfer-Encoding: base64", b64(script))))
+	add("name-nul", true, mp(leaf("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?invoice.js=00.txt?=\"\r\nContent-Transfer-Encoding: base64", b64(script))))
+	add("name-nul-hides-next", true, mp(leaf("Content-Type: application/octet-stream; name=\"invoice.js\"\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?notes=00.txt?=\"\r\nContent-Transfer-Encoding: base64", b64(script))))
 	add("name-2047-split", true, mp(leaf("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?invoice?= =?utf-8?q?=2Ejs?=\"\r\nContent-Transfer-Encoding: base64", b64(script))))
 	add("name-2231-pct", true, mp(leaf("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=utf-8''invoice%2Ejs\r\nContent-Transfer-Encoding: base64", b64(script))))
 	add("name-2231-and-plain", true, mp(leaf("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"invoice.js\"; filename*=utf-8''notes.txt\r\nContent-Transfer-Encoding: base64", b64(script))))

@@ -39,9 +39,9 @@ func declaredNames(h message.Header) []string {
 }
 
 // clientNames are the names a client may give a declared name n: RFC 2047
-// words decoded, and as Windows saves it (Win32 drops trailing dots and
-// spaces from a file name: "invoice.js." and "invoice.js " run as
-// invoice.js).
+// words decoded, cut at a NUL (=00 in an encoded word), and as Windows
+// saves it (Win32 drops trailing dots and spaces from a file name:
+// "invoice.js." and "invoice.js " run as invoice.js).
 func clientNames(n string) []string {
 	n = strings.TrimSpace(n)
 	if strings.Contains(n, "=?") {
@@ -52,10 +52,16 @@ func clientNames(n string) []string {
 	if n == "" {
 		return nil
 	}
-	if w := strings.TrimRight(n, " ."); w != n && w != "" {
-		return []string{n, w}
+	out := []string{n}
+	if c, _, ok := strings.Cut(n, "\x00"); ok && c != "" {
+		out = append(out, c) // a client in C ends the name at a NUL
 	}
-	return []string{n}
+	for _, v := range out {
+		if w := strings.TrimRight(v, " ."); w != v && w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // param2231 are the values of parameter name in a header field value:
