@@ -17,11 +17,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"outguard/config"
+	"outguard/internal/harness"
 	"outguard/internal/mailcorpus"
 	"outguard/policy"
+	"outguard/quarantine"
 	"outguard/setup"
 )
 
@@ -250,5 +253,42 @@ func TestReviewEvasion(t *testing.T) {
 				t.Logf("%v %s", v.Action, v.Reason)
 			}
 		})
+	}
+}
+
+// TestReviewEvasionThroughPostfix: the same forms through a real Postfix
+// and milterd with the example config's rules section and the quarantine,
+// as TestEvasionThroughPostfix: each refused (550) or held, each ordinary
+// one delivered.
+func TestReviewEvasionThroughPostfix(t *testing.T) {
+	t.Parallel()
+	s, _, res := harness.ConfigStack(t, exampleRules(t)+"quarantine: {}\n", harness.MTAConfig{})
+	held := func() int {
+		l, err := res.Quarantine.List(context.Background(), quarantine.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	var delivered int
+	for _, c := range reviewCases(t) {
+		before := held()
+		r := s.Dial(t).SendFrom("alice@customer.test", []string{"bob@remote.test"}, bytes.NewReader(c.msg))
+		reply := harness.Reply(r.Err)
+		refused := strings.HasPrefix(reply, "550 5.7.1")
+		wasHeld := reply == "250" && held() == before+1
+		switch {
+		case c.block && !refused && !wasHeld:
+			t.Errorf("%s: %q, neither refused nor held", c.name, reply)
+		case !c.block && (reply != "250" || held() != before):
+			t.Errorf("ordinary %s: %q, held %d", c.name, reply, held()-before)
+		case !c.block:
+			delivered++
+		}
+	}
+	s.Sink.Wait(t, delivered, 20*time.Second)
+	time.Sleep(500 * time.Millisecond) // anything wrongly relayed arrives too
+	if n := len(s.Sink.Wait(t, delivered, time.Second)); n != delivered {
+		t.Errorf("the sink got %d messages, want the %d ordinary ones", n, delivered)
 	}
 }
