@@ -43,6 +43,7 @@ type Config struct {
 	Rules            *Rules      `yaml:"rules"`      // nil: no YARA rules
 	Metrics          *Metrics    `yaml:"metrics"`    // nil: no metrics endpoint
 	Postgres         *Postgres   `yaml:"postgres"`   // nil: no PostgreSQL; stores that use it say so
+	Web              *Web        `yaml:"web"`        // nil: no web console
 }
 
 // Postgres is the PostgreSQL every store set to "postgres" shares.
@@ -407,6 +408,11 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 		if r.Timeout <= 0 {
 			return bad("rules.timeout", "must be more than 0")
+		}
+	}
+	if w := c.Web; w != nil {
+		if err := w.validate(bad); err != nil {
+			return err
 		}
 	}
 	if m := c.Metrics; m != nil {

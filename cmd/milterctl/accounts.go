@@ -16,6 +16,7 @@ import (
 
 	"outguard/config"
 	"outguard/limits"
+	"outguard/quarantine"
 )
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
@@ -62,37 +63,38 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		if len(pos) != 1 || *reason == "" {
 			return usageError("accounts suspend takes one account and --reason")
 		}
-		ok, err := st.Suspend(ctx, limits.Suspension{Key: pos[0], Since: now, Reason: *reason, By: operator()}, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%s is already suspended", pos[0])
-		}
-		fmt.Fprintf(out, "%s suspended: its next message is refused\n", pos[0])
+		return accountAction(ctx, cfg, st, pos[0], out, func(act *actions) (string, error) { return act.Suspend(ctx, pos[0], *reason, operator()) })
 	case "unsuspend":
 		if len(pos) != 1 {
 			return usageError("accounts unsuspend takes one account")
 		}
-		ok, err := st.Unsuspend(ctx, pos[0], now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%s is not suspended", pos[0])
-		}
-		fmt.Fprintf(out, "%s unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension\n", pos[0])
+		return accountAction(ctx, cfg, st, pos[0], out, func(act *actions) (string, error) { return act.Unsuspend(ctx, pos[0], operator()) })
 	case "reset":
 		if len(pos) != 1 {
 			return usageError("accounts reset takes one account")
 		}
-		if err := st.Reset(ctx, pos[0], now); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s reset: message and recipient counters cleared, undeliverable recipients so far acknowledged\n", pos[0])
+		return accountAction(ctx, cfg, st, pos[0], out, func(act *actions) (string, error) { return act.Reset(ctx, pos[0], operator()) })
 	default:
 		return usageError("unknown command accounts " + args[0])
 	}
+}
+
+// accountAction runs an account's action, recorded in the quarantine's
+// audit trail when there is a quarantine.
+func accountAction(ctx context.Context, cfg *config.Config, st limits.Store, key string, out io.Writer, do func(*actions) (string, error)) error {
+	var q *quarantine.Store
+	if cfg.Quarantine != nil {
+		var err error
+		if q, err = quarantine.OpenConfig(ctx, cfg); err != nil {
+			return err
+		}
+		defer q.Close()
+	}
+	outcome, err := do(newActions(cfg, q, st))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s %s\n", key, outcome)
 	return nil
 }
 
@@ -112,43 +114,14 @@ func whoami() string {
 	return fmt.Sprint("uid ", os.Getuid())
 }
 
-type accountView struct {
-	Account    string                 `json:"account"`
-	Limits     limits.Limits          `json:"limits"`
-	Usage      limits.Usage           `json:"usage"`
-	Suspension *limits.Suspension     `json:"suspension,omitempty"`
-	Recent     []limits.Undeliverable `json:"undeliverable_24h,omitempty"`
-	// Acknowledged: undeliverables up to then (unsuspend, reset) are
-	// history; Counting: those that count toward the next suspension.
-	Acknowledged time.Time `json:"acknowledged,omitzero"`
-	Counting     int       `json:"counting"`
-}
-
-func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, now time.Time, recent bool) (accountView, error) {
-	u, susp, err := st.Usage(ctx, key, now)
-	v := accountView{Account: key, Limits: pol.For(key), Usage: u, Suspension: susp}
-	if err == nil && recent {
-		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-limits.Day))
-	}
-	if err == nil && recent {
-		v.Acknowledged, err = st.Acknowledged(ctx, key)
-		for _, e := range v.Recent {
-			if e.Time.After(now.Add(-limits.Hour)) && e.Time.After(v.Acknowledged) {
-				v.Counting++
-			}
-		}
-	}
-	return v, err
-}
-
 func list(ctx context.Context, st limits.Store, pol *limits.Policy, suspendedOnly, asJSON bool, now time.Time, out io.Writer) error {
 	keys, err := st.Accounts(ctx)
 	if err != nil {
 		return err
 	}
-	var views []accountView
+	var views []limits.AccountView
 	for _, k := range keys {
-		v, err := view(ctx, st, pol, k, now, false)
+		v, err := limits.View(ctx, st, pol, k, now, false)
 		if err != nil {
 			return err
 		}
@@ -190,7 +163,7 @@ func state(s *limits.Suspension, now time.Time) string {
 }
 
 func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, asJSON bool, now time.Time, out io.Writer) error {
-	v, err := view(ctx, st, pol, key, now, true)
+	v, err := limits.View(ctx, st, pol, key, now, true)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	if !*asJSON {
 		out = terminal{out}
 	}
+	act := newActions(cfg, q, nil)
 	audit := func(action, id, outcome string) {
 		if err := q.Audit(ctx, operator(), action, id, outcome); err != nil {
 			fmt.Fprintln(out, "warning: audit trail:", err)
@@ -104,23 +105,10 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		}
 		var failed []error
 		for _, id := range pos {
-			reply, err := q.Release(ctx, id, cfg.Quarantine.ReleaseAddress, operator(), rcpts)
-			outcome := "released: " + reply
-			switch {
-			case errors.Is(err, quarantine.ErrNotMarked):
-				outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
-				failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
-			case err != nil && strings.HasPrefix(reply, "250"):
-				outcome = "failed: " + err.Error()
-				failed = append(failed, fmt.Errorf("%s: not released", id))
-			case err != nil && reply != "":
-				outcome = "refused by the MTA: " + reply
-				failed = append(failed, fmt.Errorf("%s: not released", id))
-			case err != nil:
-				outcome = "failed: " + err.Error()
-				failed = append(failed, fmt.Errorf("%s: not released", id))
+			outcome, err := act.release(ctx, id, operator(), rcpts)
+			if err != nil {
+				failed = append(failed, err)
 			}
-			audit("release", id, outcome)
 			fmt.Fprintf(out, "%s: %s\n", id, outcome)
 		}
 		return errors.Join(failed...)
@@ -130,12 +118,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if len(pos) != 2 {
 			return usageError("quarantine resolve takes an id and released or held")
 		}
-		err := q.Resolve(ctx, pos[0], pos[1])
-		outcome := "resolved as " + pos[1]
-		if err != nil {
-			outcome = "failed: " + err.Error()
-		}
-		audit("resolve", pos[0], outcome)
+		outcome, err := act.Resolve(ctx, pos[0], pos[1], operator())
 		fmt.Fprintf(out, "%s: %s\n", pos[0], outcome)
 		return err
 	case "delete":
@@ -144,13 +127,10 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		}
 		var failed []error
 		for _, id := range pos {
-			err := q.Delete(ctx, id)
-			outcome := "deleted"
+			outcome, err := act.Delete(ctx, id, operator())
 			if err != nil {
-				outcome = "failed: " + err.Error()
 				failed = append(failed, err)
 			}
-			audit("delete", id, outcome)
 			fmt.Fprintf(out, "%s: %s\n", id, outcome)
 		}
 		return errors.Join(failed...)
