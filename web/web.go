@@ -334,5 +334,5 @@ func (s *Server) staticHandler() http.Handler {
 
 func operator(u user) string { return "web:" + u.Name }
 
-// displayHost is the console's origin for pages, from the request.
+// isAPI: the JSON API answers in JSON, errors too.
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
