@@ -419,10 +419,16 @@ type page struct {
 	Title string
 	Nav   nav
 	Data  any
-	Can   func(string) bool
 	// Session: signed in with the form (Basic and proxy users have
 	// nothing to sign out of).
 	Session bool
+}
+
+// Can reports whether the page's user may review (release, delete,
+// resolve) or admin (account actions): the page offers only those forms.
+func (p page) Can(action string) bool {
+	need := map[string]Role{"review": Reviewer, "admin": Admin}[action]
+	return need != 0 && p.User.Role >= need
 }
 
 type nav struct{ Quarantine, Accounts, Relayprobe bool }
@@ -502,11 +508,7 @@ func (s *Server) parseTemplates() error {
 
 func (s *Server) render(w io.Writer, r *http.Request, u user, name string, data any) {
 	p := page{User: u, Role: u.Role.String(), Title: pageTitles[name], Data: data,
-		Nav: nav{s.o.Quarantine != nil, s.o.Accounts != nil, s.o.RelayprobeDir != ""},
-		Can: func(action string) bool {
-			need := map[string]Role{"review": Reviewer, "admin": Admin}[action]
-			return need != 0 && u.Role >= need
-		}}
+		Nav: nav{s.o.Quarantine != nil, s.o.Accounts != nil, s.o.RelayprobeDir != ""}}
 	if u.Name != "" {
 		p.CSRF, p.Session = s.csrfToken(u), u.via == "session"
 	}

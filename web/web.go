@@ -141,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // no-referrer would make a browser's own form posts Origin: null
 	h.Set("Cache-Control", "no-store")
 	if s.o.TLS {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
@@ -294,17 +294,15 @@ func (s *Server) csrfToken(u user) string {
 // Origin is not this console, or Fetch Metadata says so. Scripts send
 // neither header.
 func crossSite(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return true
+	// Fetch Metadata, where the browser sends it, says it exactly.
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin" && site != "none"
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {
-		scheme := "http://"
-		if r.TLS != nil {
-			scheme = "https://"
-		}
 		// Behind a TLS-terminating proxy the scheme is the proxy's: the
-		// host must match either way.
-		return origin != scheme+r.Host && origin != "https://"+r.Host
+		// host must match either way. "null" (an opaque origin) never
+		// matches.
+		return origin != "http://"+r.Host && origin != "https://"+r.Host
 	}
 	return false
 }
