@@ -146,7 +146,9 @@ func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("browser: %v", err)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		t.Fatalf("browser: %v (script dialogs opened: %q)", err, b.dialogs) // an open alert blocks the page
 	}
 }
 
@@ -262,8 +264,12 @@ func TestWebConsoleInBrowser(t *testing.T) {
 	rev.screenshot(t, "quarantine")
 	rev.do(t, chromedp.Click(chromedp.CSS(`a[href="/quarantine/`+plain.ID+`"]`)), chromedp.WaitVisible(chromedp.CSS(`table.parts`)))
 	parts := rev.text(t, `table.parts`)
-	if !strings.Contains(parts, "text/html") || !strings.Contains(parts, "verify.html") || !strings.Contains(parts, "text/plain") {
+	if !strings.Contains(parts, "text/html\tverify.html\t167") || !strings.Contains(parts, "1.1\ttext/plain") {
 		t.Errorf("parts:\n%s", parts)
+	}
+	onPart := eval[string](t, rev, `[...document.querySelectorAll('table.parts tbody tr')].map(r => r.cells[0].innerText + '=' + r.cells[4].innerText.trim()).join('|')`)
+	if onPart != "header=|1.1=|1.2=rules: phishing:html_password_form_offsite quarantine" {
+		t.Errorf("findings per part: %q", onPart)
 	}
 	if f := rev.text(t, `ul.findings`); !strings.Contains(f, "html_password_form_offsite") || !strings.Contains(f, "in part 1.2 (verify.html)") {
 		t.Errorf("findings: %s", f)

@@ -128,11 +128,18 @@ type entryData struct {
 	quarantine.Record
 	Subject      string            `json:"subject,omitempty"` // decoded (RFC 2047)
 	Headers      string            `json:"headers,omitempty"` // as received, up to Shown bytes
-	Parts        []scanner.Part    `json:"parts,omitempty"`
+	Parts        []partView        `json:"parts,omitempty"`
 	WalkFindings []scanner.Finding `json:"walk_findings,omitempty"`
 	Texts        []partText        `json:"texts,omitempty"`
 	Problem      string            `json:"problem,omitempty"` // why the message cannot be shown
 	ReleaseStale bool              `json:"-"`                 // releasing past its lease: resolve it
+}
+
+// partView is a part or archive member as the scanner walked it, with the
+// engines' findings on it (a rule, a signature) besides the walk's own.
+type partView struct {
+	scanner.Part
+	Matches []quarantine.Finding `json:"matches,omitempty"`
 }
 
 // partText is a text part's decoded content, shown as source: an HTML
@@ -166,9 +173,23 @@ func (s *Server) entry(ctx context.Context, id string) (entryData, error) {
 			d.Subject = m.Header.Get("Subject")
 		}
 	}
-	d.Parts, d.WalkFindings, err = scanner.Parts(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits)
+	parts, walkFindings, err := scanner.Parts(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits)
 	if err != nil {
 		d.Problem = "walking the message: " + err.Error()
+	}
+	d.WalkFindings = walkFindings
+	for _, p := range parts {
+		v := partView{Part: p}
+		for _, f := range rec.Findings {
+			path := f.Part
+			if f.ArchivePath != "" {
+				path += "/" + f.ArchivePath
+			}
+			if f.Part != "" && path == p.Path {
+				v.Matches = append(v.Matches, f)
+			}
+		}
+		d.Parts = append(d.Parts, v)
 	}
 	// The text parts' content, decoded, as the reviewer needs to read a
 	// phishing text or an HTML kit's source.
