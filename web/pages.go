@@ -31,6 +31,9 @@ const ListMax = 500
 // part: enough to judge, not a message's worth of megabytes.
 const Shown = 64 << 10
 
+// maxTexts bounds how many text parts an entry's page shows as source.
+const maxTexts = 20
+
 type listData struct {
 	Filter    listFilter          `json:"filter"`
 	Entries   []quarantine.Record `json:"entries"`
@@ -194,7 +197,8 @@ func (s *Server) entry(ctx context.Context, id string) (entryData, error) {
 	// The text parts' content, decoded, as the reviewer needs to read a
 	// phishing text or an HTML kit's source.
 	scanner.Walk(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits, func(it *scanner.Item) error {
-		if !strings.HasPrefix(it.ContentType, "text/") || it.ArchivePath != "" || len(d.Texts) >= 20 {
+		// The header block is shown above, as received.
+		if !strings.HasPrefix(it.ContentType, "text/") || it.ContentType == "text/rfc822-headers" || it.ArchivePath != "" || len(d.Texts) >= maxTexts {
 			return nil
 		}
 		n := min(it.Data.Size(), Shown)

@@ -1,0 +1,222 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"outguard/quarantine"
+)
+
+// newTest is a console on a local quarantine with one reviewer.
+func newTest(t *testing.T) (*Server, *quarantine.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	q, err := quarantine.Open(filepath.Join(dir, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	users := filepath.Join(dir, "users")
+	if err := AddUser(users, "rev", Reviewer, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Quarantine: q, UsersFile: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, q
+}
+
+func get(t *testing.T, s *Server, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest("GET", path, nil)
+	r.SetBasicAuth("rev", "a long enough password")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	return w
+}
+
+// A list shows at most ListMax entries and says how many matched.
+func TestListMax(t *testing.T) {
+	s, q := newTest(t)
+	ctx := context.Background()
+	for i := range ListMax + 1 {
+		if _, err := q.Put(ctx, quarantine.Record{Time: time.Now().Add(time.Duration(i) * time.Millisecond), User: "u", From: "f@x.test", Rcpts: []string{"r@x.test"}}, strings.NewReader("Subject: x\r\n\r\nx\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := get(t, s, "/api/quarantine")
+	var d listData
+	if err := json.Unmarshal(w.Body.Bytes(), &d); err != nil || w.Code != 200 {
+		t.Fatalf("%d %v", w.Code, err)
+	}
+	if len(d.Entries) != ListMax || d.Total != ListMax+1 || !d.Truncated {
+		t.Errorf("%d entries of %d, truncated %v", len(d.Entries), d.Total, d.Truncated)
+	}
+	if page := get(t, s, "/quarantine").Body.String(); !strings.Contains(page, "501 entries, the newest 500 shown") {
+		t.Errorf("the page does not say the list is cut")
+	}
+}
+
+// An entry's page shows at most Shown bytes of the header and of each text
+// part, and says so.
+func TestShownBound(t *testing.T) {
+	s, q := newTest(t)
+	long := strings.Repeat("A", Shown+10)
+	msg := "Subject: big\r\nX-Long: " + long + "\r\nContent-Type: text/html\r\n\r\n<p>" + long + "</p>\r\n"
+	id, err := q.Put(context.Background(), quarantine.Record{Time: time.Now()}, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d entryData
+	if err := json.Unmarshal(get(t, s, "/api/quarantine/"+id).Body.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Headers) > Shown+100 || !strings.HasSuffix(d.Headers, "cut at 64 KiB]") {
+		t.Errorf("headers: %d bytes", len(d.Headers))
+	}
+	if len(d.Texts) != 1 || len(d.Texts[0].Text) != Shown || !d.Texts[0].Truncated || d.Subject != "big" {
+		t.Errorf("texts %d, subject %q", len(d.Texts), d.Subject)
+	}
+	if page := get(t, s, "/quarantine/"+id).Body.String(); !strings.Contains(page, "&lt;p&gt;AAAA") || strings.Contains(page, "<p>AAAA") {
+		t.Errorf("the HTML part is not shown as escaped source")
+	}
+}
+
+// An entry's page shows the first maxTexts text parts.
+func TestTextsBound(t *testing.T) {
+	s, q := newTest(t)
+	var b strings.Builder
+	b.WriteString("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for i := range maxTexts + 1 {
+		b.WriteString("--b\r\nContent-Type: text/plain\r\n\r\npart " + strconv.Itoa(i) + "\r\n")
+	}
+	b.WriteString("--b--\r\n")
+	id, err := q.Put(context.Background(), quarantine.Record{Time: time.Now()}, strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d entryData
+	json.Unmarshal(get(t, s, "/api/quarantine/"+id).Body.Bytes(), &d)
+	if len(d.Texts) != maxTexts || len(d.Parts) != maxTexts+2 || !strings.HasPrefix(d.Texts[0].Text, "part 0") {
+		t.Errorf("%d texts, %d parts", len(d.Texts), len(d.Parts))
+	}
+}
+
+// Sessions are bounded: the oldest goes when the table is full.
+func TestSessionBound(t *testing.T) {
+	s, _ := newTest(t)
+	first := s.newSession("rev")
+	for range maxSessions {
+		s.newSession("rev")
+	}
+	if len(s.sessions) != maxSessions {
+		t.Errorf("%d sessions", len(s.sessions))
+	}
+	if _, ok := s.sessions[first]; ok {
+		t.Errorf("the oldest session survived a full table")
+	}
+}
+
+// Login buckets are bounded: full ones are forgotten when the table is
+// full; when all are in use, nobody new may try.
+func TestLimiterBound(t *testing.T) {
+	s, _ := newTest(t)
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	for i := range maxLimiters {
+		s.limiter(addr(i)).Allow() // each has failed once: in use
+	}
+	if l := s.limiter(addr(maxLimiters)); l.Tokens() >= 1 {
+		t.Errorf("a new address may try while every bucket is in use")
+	}
+	s.limiters[addr(0)] = rate.NewLimiter(loginRefill, loginBurst) // one has refilled: it goes
+	if l := s.limiter(addr(maxLimiters + 1)); l.Tokens() < 1 {
+		t.Errorf("a new address may not try with a free slot")
+	}
+}
+
+// A users file with a bad line lets nobody in, rather than guessing.
+func TestBadUsersFile(t *testing.T) {
+	s, _ := newTest(t)
+	data, _ := os.ReadFile(s.o.UsersFile)
+	os.WriteFile(s.o.UsersFile, append(data, "eve:plaintext:admin\n"...), 0o640)
+	if w := get(t, s, "/api/quarantine"); w.Code != 401 {
+		t.Errorf("with a bad users file: %d", w.Code)
+	}
+	for _, bad := range []string{"a:$2a$10$x:admin\n", "a:b\n", "a:" + strings.Repeat("x", 60) + ":viewer\n", "x y:$2a$:admin\n"} {
+		if _, err := parseUsers([]byte(bad)); err == nil {
+			t.Errorf("parsed %q", bad)
+		}
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{"/quarantine/x?y=1": "/quarantine/x?y=1", "//evil.test/": "/quarantine", "https://evil.test/": "/quarantine",
+		"/\\evil.test": "/quarantine", "javascript:alert(1)": "/quarantine", "": "/quarantine", "/a\r\nSet-Cookie: x": "/quarantine"} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInert(t *testing.T) {
+	for in, want := range map[string]string{"\x1b[2Jx": `\x1b[2Jx`, "a\u202eb": `a\u202eb`, "\u009b31m": `\u009b31m`, "ok\n\tok": "ok\n\tok", "\xff": `\xff`, "<b>": "<b>"} {
+		if got := inert(in); got != want {
+			t.Errorf("inert(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := line("a\nb\tc"); got != `a\nb\tc` {
+		t.Errorf("line: %q", got)
+	}
+}
+
+// Whatever a message carries, inert text has no control character, no
+// bidirectional override and no invalid UTF-8 left; line has no newline
+// or tab either.
+func FuzzInert(f *testing.F) {
+	for _, s := range []string{"\x1b]0;title\x07", "a\u202eexe.pdf", "\r\n\x00\x7f\x9b", "\xff\xfe", "plain"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := line(s)
+		if !utf8.ValidString(out) {
+			t.Fatalf("invalid UTF-8 from %q", s)
+		}
+		for _, r := range out {
+			if unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c {
+				t.Fatalf("%q left in %q", r, out)
+			}
+		}
+	})
+}
+
+// Every answer carries the headers that keep a hostile message inert: no
+// script, no external resource, no framing.
+func TestSecurityHeaders(t *testing.T) {
+	s, _ := newTest(t)
+	for _, path := range []string{"/login", "/quarantine", "/api/quarantine", "/static/style.css"} {
+		h := get(t, s, path).Header()
+		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: %v", path, h)
+		}
+	}
+	r := httptest.NewRequest("GET", "/quarantine", nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") || !strings.Contains(w.Body.String(), `action="/login"`) {
+		t.Errorf("a page without credentials: %d %v", w.Code, w.Header())
+	}
+}
