@@ -1,4 +1,3 @@
-// Package e2e holds the tests that drive several real components at once.
 package e2e
 
 import (
@@ -318,7 +317,7 @@ func TestWebConsoleInBrowser(t *testing.T) {
 	t.Cleanup(func() { evil.Close() })
 	rev.do(t, chromedp.Navigate("http://"+evil.Addr().String()+"/"), chromedp.Click(chromedp.CSS(`#go`)), chromedp.WaitVisible(chromedp.CSS(`body`)))
 	releaseURL := c.url + "/quarantine/" + hostile.ID + "/release"
-	waitFor(t, func() bool { rev.mu.Lock(); defer rev.mu.Unlock(); return rev.responses[releaseURL] != 0 })
+	waitFor(t, "the cross-site post's response", func() bool { rev.mu.Lock(); defer rev.mu.Unlock(); return rev.responses[releaseURL] != 0 })
 	rev.mu.Lock()
 	if code := rev.responses[releaseURL]; code != 401 && code != 403 {
 		t.Errorf("cross-site release: %d", code)
@@ -405,15 +404,5 @@ func TestWebConsoleInBrowser(t *testing.T) {
 			}
 		}
 		b.mu.Unlock()
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for i := 0; !cond(); i++ {
-		if i > 200 {
-			t.Fatal("timed out")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -106,14 +106,14 @@ func (nopConn) SetReadDeadline(time.Time) error  { return nil }
 func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestCompare(t *testing.T) {
-	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{SMTP: []int{25}, Proxy: []int{3128}},
-		Findings: []Finding{
+	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{"smtp": {25}, "proxy": {3128}},
+		Findings: []OpenService{
 			{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed},
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
 			{Target: "192.0.2.3:25", Service: "smtp-relay", Result: Confirmed},
 		}}
 	cur := &Scan{Targets: mustPrefixes("192.0.2.1", "192.0.2.2"), Ports: prev.Ports,
-		Findings: []Finding{
+		Findings: []OpenService{
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Confirmed}, // now confirmed: new
 		}}
 	d := Compare(prev, cur)
@@ -136,7 +136,7 @@ func mustPrefixes(s ...string) []netip.Prefix {
 // schema requires, and the evidence in base64.
 func TestXARF(t *testing.T) {
 	var b strings.Builder
-	fs := []Finding{
+	fs := []OpenService{
 		{Time: time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC), Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed, Test: "null sender", Evidence: "MAIL FROM:<> ...", Customer: "C 100"},
 		{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
 	}

@@ -23,14 +23,14 @@ import (
 type proxyTest struct {
 	service, name string
 	tls           bool // only on a port that did not answer plain HTTP
-	run           func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error)
+	run           func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error)
 }
 
 var proxyTests = []proxyTest{
-	{"http-connect", "HTTP CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-connect", "HTTP CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.httpConnect(cn, canary, "HTTP CONNECT")
 	}},
-	{"http-connect", "HTTP CONNECT over TLS", true, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-connect", "HTTP CONNECT over TLS", true, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		// A TLS proxy: the handshake first (any certificate: the proxy's
 		// identity is not what is tested), then CONNECT inside.
 		tc := tls.Client(cn.Conn, &tls.Config{InsecureSkipVerify: true})
@@ -40,19 +40,19 @@ var proxyTests = []proxyTest{
 		}
 		return s.httpConnect(s.wrap(tc), canary, "HTTP CONNECT over TLS")
 	}},
-	{"http-post", "HTTP POST with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-post", "HTTP POST with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.httpForward(ctx, cn, canary, "POST")
 	}},
-	{"http-post", "HTTP GET with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-post", "HTTP GET with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.httpForward(ctx, cn, canary, "GET")
 	}},
-	{"socks4", "SOCKS4 CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks4", "SOCKS4 CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.socks4(cn, canary, false)
 	}},
-	{"socks4", "SOCKS4a CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks4", "SOCKS4a CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.socks4(cn, canary, true)
 	}},
-	{"socks5", "SOCKS5 CONNECT, no authentication", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks5", "SOCKS5 CONNECT, no authentication", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		d, err := proxy.SOCKS5("tcp", cn.RemoteAddr().String(), nil, connDialer{cn.Conn})
 		if err != nil {
 			return nil, err
@@ -69,9 +69,9 @@ var proxyTests = []proxyTest{
 // proxy runs the proxy tests on one port, each on a connection of its own,
 // and keeps the first confirmed finding, or else the first suspected one.
 // A port that leaves a test without an answer (a tarpit) gets no more.
-func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) *Finding {
+func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) *OpenService {
 	canary := s.Config.Canary.Address
-	var suspected *Finding
+	var suspected *OpenService
 	tlsPort := false
 	for _, t := range proxyTests {
 		if t.tls && !tlsPort {
@@ -112,7 +112,7 @@ func deadline(cn *conn) time.Time { return time.Now().Add(cn.timeout) }
 
 // httpConnect asks for a tunnel (RFC 9110 9.3.6) and reads what comes
 // through it.
-func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
+func (s *Scanner) httpConnect(cn *conn, canary, what string) (*OpenService, error) {
 	if err := cn.send(fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", canary, canary)); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
 	for {
 		l, err := cn.line()
 		if err != nil {
-			return &Finding{Result: Suspected, Evidence: clean(what + ": " + status + "; then nothing")}, nil
+			return &OpenService{Result: Suspected, Evidence: clean(what + ": " + status + "; then nothing")}, nil
 		}
 		if l == "" {
 			break
@@ -145,7 +145,7 @@ func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
 // (RFC 9112 3.2.2, absolute form): a proxy that does carries the request
 // lines to the canary, and the canary's banner back. A web server that is
 // not a proxy answers with its own page, which is no finding.
-func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method string) (*Finding, error) {
+func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method string) (*OpenService, error) {
 	token := newToken()
 	body := "EHLO " + token + "\r\nQUIT\r\n"
 	req := fmt.Sprintf("%s http://%s/%s HTTP/1.0\r\nHost: %s\r\n", method, canary, token, canary)
@@ -161,7 +161,7 @@ func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method stri
 	got, _ := io.ReadAll(io.LimitReader(cn.r, 8192))
 	first, _, _ := strings.Cut(string(got), "\n")
 	if strings.Contains(string(got), s.Secret) {
-		return &Finding{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
+		return &OpenService{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
 	}
 	// A proxy that carried the request to the canary's SMTP port but did
 	// not return its banner (not HTTP, so it answered with an error) still
@@ -172,14 +172,14 @@ func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method stri
 	}
 	for _, a := range arr {
 		if a.Via == "connection" {
-			return &Finding{Result: Confirmed, Evidence: clean(fmt.Sprintf("%s forwarded to the canary's port (it saw the token, from %s); the proxy answered: %s", method, a.Peer, strings.TrimSpace(first)))}, nil
+			return &OpenService{Result: Confirmed, Evidence: clean(fmt.Sprintf("%s forwarded to the canary's port (it saw the token, from %s); the proxy answered: %s", method, a.Peer, strings.TrimSpace(first)))}, nil
 		}
 	}
 	return nil, nil
 }
 
 // socks4 speaks SOCKS4 (and 4a, which names the host instead).
-func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) {
+func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*OpenService, error) {
 	ap, err := netip.ParseAddrPort(canary)
 	if err != nil || !ap.Addr().Is4() {
 		return nil, nil // SOCKS4 reaches IPv4 addresses only
@@ -212,17 +212,17 @@ func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) 
 
 // readCanary reads the first line through an open tunnel: the canary's
 // banner with its secret confirms the proxy.
-func (s *Scanner) readCanary(cn *conn, said string) (*Finding, error) {
+func (s *Scanner) readCanary(cn *conn, said string) (*OpenService, error) {
 	banner, err := cn.line()
 	if err != nil {
-		return &Finding{Result: Suspected, Evidence: clean(said + "; then nothing came through")}, nil
+		return &OpenService{Result: Suspected, Evidence: clean(said + "; then nothing came through")}, nil
 	}
 	if !strings.Contains(banner, s.Secret) {
-		return &Finding{Result: Suspected, Evidence: clean(said + "; but not our canary answered: " + banner)}, nil
+		return &OpenService{Result: Suspected, Evidence: clean(said + "; but not our canary answered: " + banner)}, nil
 	}
 	// Say who we are to the canary, so that its log names this probe.
 	cn.send("EHLO " + s.Config.HELO + "\r\nQUIT\r\n")
-	return &Finding{Result: Confirmed, Evidence: clean(said + "; the canary answered through it: " + banner)}, nil
+	return &OpenService{Result: Confirmed, Evidence: clean(said + "; the canary answered through it: " + banner)}, nil
 }
 
 // connDialer hands x/net/proxy the connection already opened (at the

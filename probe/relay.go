@@ -54,7 +54,7 @@ func addressLiteral(a netip.Addr) string {
 // and why (DATA is never sent otherwise); the finding is suspected until
 // its token arrives at the canary. One accepted form is enough: a relay is
 // not asked to carry more than one test message.
-func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) *Finding {
+func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) *OpenService {
 	c := s.Config
 	ip := addressLiteral(addr.Addr())
 	var cn *conn
@@ -123,9 +123,9 @@ func (s *Scanner) relay(ctx context.Context, addr netip.AddrPort) *Finding {
 }
 
 // relayData sends the test message through an accepted recipient.
-func (s *Scanner) relayData(cn *conn, form relayForm, from, to, token, rcptReply string) *Finding {
+func (s *Scanner) relayData(cn *conn, form relayForm, from, to, token, rcptReply string) *OpenService {
 	c := s.Config
-	f := &Finding{Service: "smtp-relay", Result: Suspected, Test: form.name, token: token,
+	f := &OpenService{Service: "smtp-relay", Result: Suspected, Test: form.name, token: token,
 		Evidence: clean(fmt.Sprintf("MAIL FROM:<%s> RCPT TO:<%s>: %s", from, to, rcptReply))}
 	code, text, err := cn.cmd("DATA")
 	if err != nil || code != 354 {

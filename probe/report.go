@@ -14,7 +14,7 @@ import (
 )
 
 // WriteTable writes findings as a table for people.
-func WriteTable(w io.Writer, fs []Finding) error {
+func WriteTable(w io.Writer, fs []OpenService) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tTARGET\tSERVICE\tRESULT\tTEST\tRDNS\tCUSTOMER\tEVIDENCE")
 	for _, f := range fs {
@@ -32,7 +32,7 @@ func dash(s string) string {
 }
 
 // WriteJSON writes one JSON object per finding and line.
-func WriteJSON(w io.Writer, fs []Finding) error {
+func WriteJSON(w io.Writer, fs []OpenService) error {
 	enc := json.NewEncoder(w)
 	for _, f := range fs {
 		if err := enc.Encode(f); err != nil {
@@ -78,7 +78,7 @@ type xarfItem struct {
 
 // WriteXARF writes one X-ARF v4 JSON report per line for each confirmed
 // finding; suspected ones are not reports.
-func WriteXARF(w io.Writer, fs []Finding, rep Reporter) error {
+func WriteXARF(w io.Writer, fs []OpenService, rep Reporter) error {
 	enc := json.NewEncoder(w)
 	party := xarfParty{Org: rep.Org, Contact: rep.Contact, Domain: rep.Domain}
 	for _, f := range fs {

@@ -16,9 +16,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Finding is one open service. Only a token that arrived at the canary
+// OpenService is one open service. Only a token that arrived at the canary
 // makes it confirmed; whatever else looked open is suspected.
-type Finding struct {
+type OpenService struct {
 	Time     time.Time `json:"time"`
 	Target   string    `json:"target"`  // ip:port
 	Service  string    `json:"service"` // smtp-relay, http-connect, http-post, socks4, socks5, wingate
@@ -37,7 +37,7 @@ const (
 )
 
 // Key identifies a finding across scans.
-func (f Finding) Key() string { return f.Target + " " + f.Service }
+func (f OpenService) Key() string { return f.Target + " " + f.Service }
 
 // ArrivalSource tells what reached the canary: the local Canary, or an
 // external one through its API.
@@ -61,12 +61,12 @@ type Scanner struct {
 // job is one port of one address.
 type job struct {
 	addr   netip.AddrPort
-	family string // smtp, proxy or telnet
+	family string // its key in families
 }
 
 // Scan probes targets (minus the config's exclude list) and returns the
 // findings, confirmed ones once the canary has seen their token.
-func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, error) {
+func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]OpenService, error) {
 	c := s.Config
 	if c.Timeouts.Scan > 0 {
 		var cancel context.CancelFunc
@@ -81,14 +81,11 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 	}
 	var (
 		mu       sync.Mutex
-		findings []Finding
+		findings []OpenService
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, c.Concurrency)
 	)
-	families := []struct {
-		name  string
-		ports []int
-	}{{"smtp", c.Ports.SMTP}, {"proxy", c.Ports.Proxy}, {"telnet", c.Ports.Telnet}}
+	keys := familyKeys()
 	// The canary is never a target: it takes every message.
 	exclude := prefixes(c.Exclude)
 	if ap, err := netip.ParseAddrPort(c.Canary.Address); err == nil {
@@ -96,8 +93,8 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 	}
 	n := 0
 	err := eachAddr(targets, exclude, func(a netip.Addr) bool {
-		for _, f := range families {
-			for _, p := range f.ports {
+		for _, key := range keys {
+			for _, p := range c.Ports[key] {
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
@@ -110,7 +107,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 					mu.Lock()
 					findings = append(findings, fs...)
 					mu.Unlock()
-				}(job{netip.AddrPortFrom(a, uint16(p)), f.name})
+				}(job{netip.AddrPortFrom(a, uint16(p)), key})
 			}
 		}
 		n++
@@ -128,33 +125,25 @@ func (s *Scanner) Scan(ctx context.Context, targets []netip.Prefix) ([]Finding, 
 	s.Log.Info("probes done", "addresses", n, "candidates", len(findings))
 	findings = s.confirm(ctx, findings)
 	s.annotate(ctx, findings)
-	slices.SortFunc(findings, func(a, b Finding) int {
+	slices.SortFunc(findings, func(a, b OpenService) int {
 		return netip.MustParseAddrPort(a.Target).Compare(netip.MustParseAddrPort(b.Target))
 	})
 	return findings, ctx.Err()
 }
 
 // probe runs the family's tests on one port.
-func (s *Scanner) probe(ctx context.Context, j job) []Finding {
-	var f *Finding
-	switch j.family {
-	case "smtp":
-		f = s.relay(ctx, j.addr)
-	case "proxy":
-		f = s.proxy(ctx, j.addr)
-	case "telnet":
-		f = s.wingate(ctx, j.addr)
-	}
+func (s *Scanner) probe(ctx context.Context, j job) []OpenService {
+	f := families[j.family].probe(s, ctx, j.addr)
 	if f == nil {
 		return nil
 	}
 	f.Time = time.Now().UTC()
 	f.Target = j.addr.String()
-	return []Finding{*f}
+	return []OpenService{*f}
 }
 
 // confirm waits up to canary.wait for the relay tests' tokens to arrive.
-func (s *Scanner) confirm(ctx context.Context, fs []Finding) []Finding {
+func (s *Scanner) confirm(ctx context.Context, fs []OpenService) []OpenService {
 	deadline := time.Now().Add(time.Duration(s.Config.Canary.Wait))
 	for {
 		pending := 0
@@ -192,7 +181,7 @@ func (s *Scanner) confirm(ctx context.Context, fs []Finding) []Finding {
 }
 
 // annotate adds reverse DNS names and customer ids.
-func (s *Scanner) annotate(ctx context.Context, fs []Finding) {
+func (s *Scanner) annotate(ctx context.Context, fs []OpenService) {
 	var cust []customerRange
 	if s.Config.Customers != "" {
 		var err error

@@ -18,7 +18,7 @@ type Scan struct {
 	Targets  []netip.Prefix `json:"targets"`
 	Exclude  []netip.Prefix `json:"exclude"`
 	Ports    Ports          `json:"ports"`
-	Findings []Finding      `json:"findings"`
+	Findings []OpenService  `json:"findings"`
 	File     string         `json:"-"`
 }
 
@@ -80,7 +80,7 @@ func (sc *Scan) covers(target string) bool {
 	}
 	port := int(ap.Port())
 	hasPort := false
-	for _, ps := range [][]int{sc.Ports.SMTP, sc.Ports.Proxy, sc.Ports.Telnet} {
+	for _, ps := range sc.Ports {
 		for _, p := range ps {
 			hasPort = hasPort || p == port
 		}
@@ -90,15 +90,15 @@ func (sc *Scan) covers(target string) bool {
 
 // Diff is what changed between two scans.
 type Diff struct {
-	New   []Finding `json:"new"`   // open now, not before (or confirmed now, suspected before)
-	Fixed []Finding `json:"fixed"` // open before, tested again and closed now
+	New   []OpenService `json:"new"`   // open now, not before (or confirmed now, suspected before)
+	Fixed []OpenService `json:"fixed"` // open before, tested again and closed now
 }
 
 // Compare diffs cur against prev. A finding absent from cur counts as
 // fixed only when cur tested its address and port.
 func Compare(prev, cur *Scan) Diff {
 	var d Diff
-	before := map[string]Finding{}
+	before := map[string]OpenService{}
 	if prev != nil {
 		for _, f := range prev.Findings {
 			before[f.Key()] = f

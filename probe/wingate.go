@@ -14,7 +14,7 @@ import (
 // its own; the canary's banner with its secret confirms.
 var routerLogins = [][2]string{{"admin", "admin"}, {"root", "root"}, {"cisco", "cisco"}}
 
-func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *Finding {
+func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *OpenService {
 	ap := netip.MustParseAddrPort(s.Config.Canary.Address)
 	host, port := ap.Addr().String(), ap.Port()
 	type attempt struct {
@@ -28,7 +28,7 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *Finding {
 	for _, l := range routerLogins {
 		attempts = append(attempts, attempt{"router default login " + l[0] + "/" + l[1], []string{l[0], l[1], "telnet " + host + " " + strconv.Itoa(int(port))}})
 	}
-	var suspected *Finding
+	var suspected *OpenService
 	for _, a := range attempts {
 		cn, err := s.dial(ctx, addr.String())
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *Finding {
 		if i := strings.Index(seen.String(), s.Secret); i >= 0 {
 			line := seen.String()[max(0, strings.LastIndex(seen.String()[:i], "220")):]
 			line, _, _ = strings.Cut(line, "\n")
-			return &Finding{Service: "wingate", Result: Confirmed, Test: a.test,
+			return &OpenService{Service: "wingate", Result: Confirmed, Test: a.test,
 				Evidence: clean("prompt " + strings.TrimSpace(prompt) + "; the canary answered through it: " + strings.TrimSpace(line))}
 		}
 	}

@@ -1,15 +1,5 @@
 package quarantine
 
-import (
-	"context"
-	"database/sql"
-	"fmt"
-	"os"
-	"path/filepath"
-
-	"outguard/internal/sqldb"
-)
-
 // schemaVersion is the quarantine index's version. 1: entries with the
 // whole record as JSON (SQLite only); 2: state, claim, size and host as
 // columns (portable updates), the audit trail, and on PostgreSQL the
@@ -36,38 +26,4 @@ var postgresMigrations = map[int]string{
 		ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 		CREATE TABLE audit (t BIGINT NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
 		CREATE INDEX audit_t ON audit (t)`,
-}
-
-// Open opens (creating) the local quarantine in dir: an index and a
-// message file per entry.
-func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "msg"), 0o700); err != nil {
-		return nil, fmt.Errorf("quarantine: %w", err)
-	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	s, err := open(context.Background(), db, sqldb.SQLite, sqliteMigrations, files{dir})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// OpenPostgres connects to the shared quarantine at dsn, creating or
-// upgrading its tables.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
-	db, err := sqldb.OpenPostgres(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	s, err := open(ctx, db, sqldb.Postgres, postgresMigrations, chunks{db: db, d: sqldb.Postgres})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	return s, nil
 }

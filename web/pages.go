@@ -19,9 +19,9 @@ import (
 	"github.com/emersion/go-message"
 
 	"outguard/limits"
+	"outguard/mimewalk"
 	"outguard/probe"
 	"outguard/quarantine"
-	"outguard/scanner"
 )
 
 // ListMax is how many entries a list shows; a filter narrows it.
@@ -129,19 +129,19 @@ func validState(s string) bool {
 // walked it.
 type entryData struct {
 	quarantine.Record
-	Subject      string            `json:"subject,omitempty"` // decoded (RFC 2047)
-	Headers      string            `json:"headers,omitempty"` // as received, up to Shown bytes
-	Parts        []partView        `json:"parts,omitempty"`
-	WalkFindings []scanner.Finding `json:"walk_findings,omitempty"`
-	Texts        []partText        `json:"texts,omitempty"`
-	Problem      string            `json:"problem,omitempty"` // why the message cannot be shown
-	ReleaseStale bool              `json:"-"`                 // releasing past its lease: resolve it
+	Subject      string             `json:"subject,omitempty"` // decoded (RFC 2047)
+	Headers      string             `json:"headers,omitempty"` // as received, up to Shown bytes
+	Parts        []partView         `json:"parts,omitempty"`
+	WalkFindings []mimewalk.Anomaly `json:"walk_findings,omitempty"`
+	Texts        []partText         `json:"texts,omitempty"`
+	Problem      string             `json:"problem,omitempty"` // why the message cannot be shown
+	ReleaseStale bool               `json:"-"`                 // releasing past its lease: resolve it
 }
 
 // partView is a part or archive member as the scanner walked it, with the
 // engines' findings on it (a rule, a signature) besides the walk's own.
 type partView struct {
-	scanner.Part
+	mimewalk.Part
 	Matches []quarantine.Finding `json:"matches,omitempty"`
 }
 
@@ -176,7 +176,7 @@ func (s *Server) entry(ctx context.Context, id string) (entryData, error) {
 			d.Subject = m.Header.Get("Subject")
 		}
 	}
-	parts, walkFindings, err := scanner.Parts(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits)
+	parts, walkFindings, err := mimewalk.Parts(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits)
 	if err != nil {
 		d.Problem = "walking the message: " + err.Error()
 	}
@@ -196,7 +196,7 @@ func (s *Server) entry(ctx context.Context, id string) (entryData, error) {
 	}
 	// The text parts' content, decoded, as the reviewer needs to read a
 	// phishing text or an HTML kit's source.
-	scanner.Walk(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits, func(it *scanner.Item) error {
+	mimewalk.Walk(ctx, bytes.NewReader(data), int64(len(data)), s.o.WalkLimits, func(it *mimewalk.Item) error {
 		// The header block is shown above, as received.
 		if !strings.HasPrefix(it.ContentType, "text/") || it.ContentType == "text/rfc822-headers" || it.ArchivePath != "" || len(d.Texts) >= maxTexts {
 			return nil

@@ -32,8 +32,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"outguard/limits"
+	"outguard/mimewalk"
 	"outguard/quarantine"
-	"outguard/scanner"
 )
 
 // Actions are the state changes, as milterctl's commands make them
@@ -51,7 +51,7 @@ type Actions interface {
 // Options configure the console.
 type Options struct {
 	Quarantine *quarantine.Store // nil: no quarantine pages
-	WalkLimits scanner.Limits    // the scanner's, to show the parts as it walked them
+	WalkLimits mimewalk.Limits   // the scanner's, to show the parts as it walked them
 	Accounts   limits.Store      // nil: no account pages
 	Policy     *limits.Policy    // the limits each account has
 	// Login returns the account a login is kept under (case folding).

@@ -17,84 +17,146 @@ import (
 	"outguard/config"
 	"outguard/limits"
 	"outguard/quarantine"
+	"outguard/setup"
 )
+
+// accountsCmds are the accounts subcommands, each with its own flags.
+var accountsCmds = map[string]func(a *acontext, args []string) error{
+	"list": accountsList, "show": accountsShow, "suspend": accountsSuspend,
+	"unsuspend": accountsUnsuspend, "reset": accountsReset,
+}
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
 	if cfg.Limits == nil {
 		return errors.New("the config has no limits section: there are no accounts")
 	}
-	st, err := limits.OpenStore(ctx, cfg)
+	run, ok := accountsCmds[args[0]]
+	if !ok {
+		return usageError("unknown command accounts " + args[0])
+	}
+	st, err := setup.OpenLimitsStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	eng, err := limits.NewEngineFromConfig(cfg, st, slog.New(slog.DiscardHandler))
+	eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	pol := eng.Policy
-	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "JSON output")
-	suspendedOnly := fs.Bool("suspended", false, "only suspended accounts")
-	reason := fs.String("reason", "", "why (suspend)")
-	pos, err := parseMixed(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if !*asJSON {
-		out = terminal{out} // evidence carries remote servers' replies
-	}
-	now := time.Now()
-	for i, p := range pos {
-		if !strings.HasPrefix(p, "ip:") {
-			pos[i] = eng.Accounts.Login(p) // as milterd keys it
-		}
-	}
-	switch args[0] {
-	case "list":
-		return list(ctx, st, pol, *suspendedOnly, *asJSON, now, out)
-	case "show":
-		if len(pos) != 1 {
-			return usageError("accounts show takes one account")
-		}
-		return show(ctx, st, pol, pos[0], *asJSON, now, out)
-	case "suspend":
-		if len(pos) != 1 || *reason == "" {
-			return usageError("accounts suspend takes one account and --reason")
-		}
-		return accountAction(ctx, cfg, st, pos[0], out, func(act *actions) (string, error) { return act.Suspend(ctx, pos[0], *reason, operator()) })
-	case "unsuspend":
-		if len(pos) != 1 {
-			return usageError("accounts unsuspend takes one account")
-		}
-		return accountAction(ctx, cfg, st, pos[0], out, func(act *actions) (string, error) { return act.Unsuspend(ctx, pos[0], operator()) })
-	case "reset":
-		if len(pos) != 1 {
-			return usageError("accounts reset takes one account")
-		}
-		return accountAction(ctx, cfg, st, pos[0], out, func(act *actions) (string, error) { return act.Reset(ctx, pos[0], operator()) })
-	default:
-		return usageError("unknown command accounts " + args[0])
-	}
+	return run(&acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, out: out, now: time.Now()}, args)
 }
 
-// accountAction runs an account's action, recorded in the quarantine's
-// audit trail when there is a quarantine.
-func accountAction(ctx context.Context, cfg *config.Config, st limits.Store, key string, out io.Writer, do func(*actions) (string, error)) error {
+// acontext is what every accounts subcommand works with.
+type acontext struct {
+	ctx context.Context
+	cfg *config.Config
+	st  limits.Store
+	eng *limits.Engine
+	out io.Writer
+	now time.Time
+}
+
+// parse parses the subcommand's flags (define adds them), which may come
+// before or after its accounts, and returns the accounts as milterd keys
+// them.
+func (a *acontext) parse(args []string, define func(fs *flag.FlagSet)) ([]string, error) {
+	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	define(fs)
+	pos, err := parseMixed(fs, args[1:])
+	for i, p := range pos {
+		if !strings.HasPrefix(p, "ip:") {
+			pos[i] = a.eng.Accounts.Login(p)
+		}
+	}
+	return pos, err
+}
+
+// text is the output for people: evidence carries remote servers' replies,
+// so control characters are escaped.
+func (a *acontext) text() io.Writer { return terminal{a.out} }
+
+func accountsList(a *acontext, args []string) error {
+	var asJSON, suspendedOnly bool
+	if _, err := a.parse(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
+		fs.BoolVar(&suspendedOnly, "suspended", false, "only suspended accounts")
+	}); err != nil {
+		return err
+	}
+	out := a.out
+	if !asJSON {
+		out = a.text()
+	}
+	return list(a.ctx, a.st, a.eng.Policy, suspendedOnly, asJSON, a.now, out)
+}
+
+func accountsShow(a *acontext, args []string) error {
+	var asJSON bool
+	pos, err := a.parse(args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("accounts show takes one account")
+	}
+	out := a.out
+	if !asJSON {
+		out = a.text()
+	}
+	return show(a.ctx, a.st, a.eng.Policy, pos[0], asJSON, a.now, out)
+}
+
+func accountsSuspend(a *acontext, args []string) error {
+	var reason string
+	pos, err := a.parse(args, func(fs *flag.FlagSet) { fs.StringVar(&reason, "reason", "", "why") })
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || reason == "" {
+		return usageError("accounts suspend takes one account and --reason")
+	}
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Suspend(a.ctx, pos[0], reason, operator()) })
+}
+
+func accountsUnsuspend(a *acontext, args []string) error {
+	pos, err := a.parse(args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("accounts unsuspend takes one account")
+	}
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Unsuspend(a.ctx, pos[0], operator()) })
+}
+
+func accountsReset(a *acontext, args []string) error {
+	pos, err := a.parse(args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("accounts reset takes one account")
+	}
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Reset(a.ctx, pos[0], operator()) })
+}
+
+// action runs an account's action (the web console's, too), recorded in
+// the quarantine's audit trail when there is a quarantine.
+func (a *acontext) action(key string, do func(*actions) (string, error)) error {
 	var q *quarantine.Store
-	if cfg.Quarantine != nil {
+	if a.cfg.Quarantine != nil {
 		var err error
-		if q, err = quarantine.OpenConfig(ctx, cfg); err != nil {
+		if q, err = setup.OpenQuarantine(a.ctx, a.cfg); err != nil {
 			return err
 		}
 		defer q.Close()
 	}
-	outcome, err := do(newActions(cfg, q, st))
+	outcome, err := do(newActions(a.cfg, q, a.st))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s %s\n", key, outcome)
+	fmt.Fprintf(a.text(), "%s %s\n", key, outcome)
 	return nil
 }
 

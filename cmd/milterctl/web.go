@@ -21,7 +21,7 @@ import (
 	"outguard/config"
 	"outguard/limits"
 	"outguard/quarantine"
-	"outguard/rules"
+	"outguard/setup"
 	"outguard/web"
 )
 
@@ -143,14 +143,14 @@ func newConsole(ctx context.Context, cfg *config.Config, withTLS bool, log *slog
 			c()
 		}
 	}
-	o := web.Options{UsersFile: cfg.Web.UsersFile, WalkLimits: rules.WalkLimits(cfg), Log: log,
+	o := web.Options{UsersFile: cfg.Web.UsersFile, WalkLimits: setup.WalkLimits(cfg), Log: log,
 		TLS: withTLS, TrustedProxyHeader: cfg.Web.TrustedProxyHeader, RelayprobeDir: cfg.Web.RelayprobeStateDir}
 	for _, p := range cfg.Web.TrustedProxies {
 		o.TrustedProxies = append(o.TrustedProxies, netip.Prefix(p))
 	}
 	var q *quarantine.Store
 	if cfg.Quarantine != nil {
-		if q, err = quarantine.OpenConfig(ctx, cfg); err != nil {
+		if q, err = setup.OpenQuarantine(ctx, cfg); err != nil {
 			return nil, nil, err
 		}
 		closers = append(closers, q.Close)
@@ -158,12 +158,12 @@ func newConsole(ctx context.Context, cfg *config.Config, withTLS bool, log *slog
 	}
 	var st limits.Store
 	if cfg.Limits != nil {
-		if st, err = limits.OpenStore(ctx, cfg); err != nil {
+		if st, err = setup.OpenLimitsStore(ctx, cfg); err != nil {
 			closeAll()
 			return nil, nil, err
 		}
 		closers = append(closers, st.Close)
-		eng, err := limits.NewEngineFromConfig(cfg, st, log)
+		eng, err := setup.LimitsEngine(cfg, st, log)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

@@ -21,6 +21,7 @@ import (
 	"outguard/config"
 	"outguard/limits"
 	"outguard/quarantine"
+	"outguard/setup"
 	"outguard/web"
 )
 
@@ -63,7 +64,7 @@ func startWeb(t *testing.T, extra string) *webEnv {
 	t.Cleanup(closeStores)
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
-	if e.limits, err = limits.OpenStore(context.Background(), e.cfg); err != nil {
+	if e.limits, err = setup.OpenLimitsStore(context.Background(), e.cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.limits.Close() })

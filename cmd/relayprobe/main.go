@@ -127,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func write(w io.Writer, format string, fs []probe.Finding, rep probe.Reporter) error {
+func write(w io.Writer, format string, fs []probe.OpenService, rep probe.Reporter) error {
 	switch format {
 	case "json":
 		return probe.WriteJSON(w, fs)

@@ -1,4 +1,4 @@
-package limits_test
+package e2e
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/setup"
 )
 
 func msg(subject string) string {
@@ -109,7 +109,7 @@ func TestSuspensionPersistsAndUnsuspendTakesEffect(t *testing.T) {
 	s.Dial(t).Send("alice@customer.test", rcpts, msg("spam"))
 	// Reopen the store as a restarted milterd would.
 	res.Close()
-	again, err := daemon.Open(context.Background(), cfg)
+	again, err := setup.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ limits:
 		s.Sink.Refuse(fmt.Sprintf("gone%d@remote.test", i))
 	}
 	log := harness.Logger(t, &harness.LogBuffer{})
-	eng, err := daemon.Engine(cfg, log, res)
+	eng, err := setup.LimitsEngine(cfg, res.Store, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package scanner
+package mimewalk
 
 import (
 	"archive/tar"
@@ -68,8 +68,10 @@ type Item struct {
 	Data         *spool.Spool
 }
 
-// Finding is something the walk met that a rule or the policy may act on.
-type Finding struct {
+// Anomaly is something the walk met that a rule or the policy may act on:
+// a malformed part, a limit reached, an encrypted member. (What an engine
+// found is a policy.Finding.)
+type Anomaly struct {
 	Kind   string `json:"kind"` // "malformed", "limit" or "encrypted"
 	Path   string `json:"path"`
 	Detail string `json:"detail"`
@@ -79,7 +81,7 @@ type Finding struct {
 // It never fails on bad input: malformed MIME and limits become findings,
 // and when the MIME is malformed the raw message is an item too, so that
 // nothing passes unscanned. It returns fn's first error, or ctx's.
-func Walk(ctx context.Context, r io.ReaderAt, size int64, lim Limits, fn func(*Item) error) ([]Finding, error) {
+func Walk(ctx context.Context, r io.ReaderAt, size int64, lim Limits, fn func(*Item) error) ([]Anomaly, error) {
 	w := &walker{ctx: ctx, lim: lim.withDefaults(), fn: fn, buf: make([]byte, 32<<10)}
 	err := w.message(r, size)
 	return w.findings, err
@@ -90,12 +92,12 @@ type walker struct {
 	lim      Limits
 	fn       func(*Item) error
 	total    int64
-	findings []Finding
+	findings []Anomaly
 	buf      []byte // one copy buffer for the whole walk
 }
 
 func (w *walker) find(kind, path, format string, args ...any) {
-	w.findings = append(w.findings, Finding{Kind: kind, Path: path, Detail: fmt.Sprintf(format, args...)})
+	w.findings = append(w.findings, Anomaly{Kind: kind, Path: path, Detail: fmt.Sprintf(format, args...)})
 }
 
 func (w *walker) message(r io.ReaderAt, size int64) error {

@@ -1,4 +1,4 @@
-package scanner
+package mimewalk
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func FuzzWalk(f *testing.F) {
 func TestParts(t *testing.T) {
 	data, _ := os.ReadFile("../testdata/messages/21-encrypted-behind-plain.eml")
 	parts, _, err := Parts(context.Background(), bytes.NewReader(data), int64(len(data)), Limits{})
-	if err != nil || len(parts) != 5 || parts[4].Path != "1.2/invoice.zip/invoice.exe" || len(parts[4].Findings) != 1 || parts[4].Findings[0].Kind != "encrypted" {
+	if err != nil || len(parts) != 5 || parts[4].Path != "1.2/invoice.zip/invoice.exe" || len(parts[4].Anomalies) != 1 || parts[4].Anomalies[0].Kind != "encrypted" {
 		t.Fatalf("%+v %v", parts, err)
 	}
 }

@@ -1,4 +1,4 @@
-package clamd_test
+package e2e
 
 import (
 	"archive/zip"
@@ -214,7 +214,7 @@ func TestClamdDiesMidStreamTempfails(t *testing.T) {
 
 func TestHungClamdTempfailsWithinTimeout(t *testing.T) {
 	t.Parallel()
-	s := stack(t, fmt.Sprintf("clamd:\n  addresses: [unix:%s]\n  reply_timeout: 1s\n", silent(t)))
+	s := stack(t, fmt.Sprintf("clamd:\n  addresses: [unix:%s]\n  reply_timeout: 1s\n", harness.SilentClamd(t)))
 	start := time.Now()
 	r := send(t, s, bytes.NewReader(plain("hung", "hello\r\n")))
 	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.7.1") {

@@ -1,4 +1,9 @@
-package daemon
+// Package setup is the wiring room: it turns a config.Config into the
+// stores, the engines and the milter state. milterd (through daemon) and
+// milterctl both build here, so they agree on where state lives and how a
+// check is made; the engines themselves take plain options and never see
+// the config.
+package setup
 
 import (
 	"context"
@@ -15,6 +20,9 @@ import (
 	"time"
 )
 
+// Version is set at build time with -ldflags "-X outguard/setup.Version=…".
+var Version = "0.1.0-dev"
+
 // Resources are what outlives a reload: the state store.
 type Resources struct {
 	Store      limits.Store      // nil without a limits section
@@ -27,12 +35,12 @@ func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
 	r := &Resources{Metrics: metrics.New()}
 	if cfg.Limits != nil {
 		var err error
-		if r.Store, err = limits.OpenStore(ctx, cfg); err != nil {
+		if r.Store, err = OpenLimitsStore(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Quarantine != nil {
-		q, err := quarantine.OpenConfig(ctx, cfg)
+		q, err := OpenQuarantine(ctx, cfg)
 		if err != nil {
 			r.Close()
 			return nil, err
@@ -52,39 +60,39 @@ func (r *Resources) Close() {
 	}
 }
 
+// Built is a ready milter state with the engines the background work also
+// drives: the mail log follower feeds the limits engine, the watcher
+// reloads the rules.
+type Built struct {
+	State  *milter.State
+	Probes map[string]metrics.Probe // for /readyz
+	Clamd  *clamd.Check             // nil without a clamd section
+	Limits *limits.Engine           // nil without a limits section
+	Rules  *rules.Engine            // nil without a rules section
+}
+
 // Build turns a config into a ready milter state. Everything that can fail
 // fails here, so that a reload either swaps in a complete state or none.
 // res may be nil to validate a config without opening anything.
-func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*milter.State, error) {
-	b, err := build(cfg, log, res)
-	if err != nil {
-		return nil, err
-	}
-	return b.st, nil
-}
-
-// built is a state with the engines the background work also drives: the
-// mail log follower feeds the limits engine, the watcher reloads the rules.
-type built struct {
-	st     *milter.State
-	probes map[string]metrics.Probe // for /readyz
-	clamd  *clamd.Check             // nil without a clamd section
-	limits *limits.Engine           // nil without a limits section
-	rules  *rules.Engine            // nil without a rules section
-}
-
-func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error) {
-	b := &built{probes: map[string]metrics.Probe{}}
+func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error) {
+	b := &Built{Probes: map[string]metrics.Probe{}}
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
 	}}
 	if l := cfg.Limits; l != nil {
+		var store limits.Store
+		if res != nil {
+			store = res.Store
+		}
 		var err error
-		if b.limits, err = Engine(cfg, log, res); err != nil {
+		if b.Limits, err = LimitsEngine(cfg, store, log); err != nil {
 			return nil, err
 		}
-		entries = append(entries, policy.Entry{Check: b.limits, OnError: policy.Action(l.OnError)})
+		if res != nil {
+			b.Limits.Observer = res.Metrics
+		}
+		entries = append(entries, policy.Entry{Check: b.Limits, OnError: policy.Action(l.OnError)})
 	}
 	if cd := cfg.Clamd; cd != nil {
 		addrs := make([]clamd.Addr, len(cd.Addresses))
@@ -105,8 +113,8 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			cancel()
 		}
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(cd.OnError)})
-		b.probes["clamd"] = client.Ping
-		b.clamd = chk
+		b.Probes["clamd"] = client.Ping
+		b.Clamd = chk
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")
 	}
@@ -114,12 +122,12 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 	// while the message arrived.
 	if r := cfg.Rules; r != nil {
 		var err error
-		if b.rules, err = RulesEngine(cfg, log); err != nil {
+		if b.Rules, err = RulesEngine(cfg, log); err != nil {
 			return nil, err
 		}
-		entries = append(entries, policy.Entry{Check: b.rules, OnError: policy.Action(r.OnError)})
-		eng := b.rules
-		b.probes["rules"] = func(context.Context) error {
+		entries = append(entries, policy.Entry{Check: b.Rules, OnError: policy.Action(r.OnError)})
+		eng := b.Rules
+		b.Probes["rules"] = func(context.Context) error {
 			if eng.Set() == nil {
 				return errors.New("no rule set loaded")
 			}
@@ -148,42 +156,24 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 	}
 	if res != nil {
 		if res.Store != nil {
-			b.probes["limits store"] = res.Store.Ping
+			b.Probes["limits store"] = res.Store.Ping
 		}
 		if res.Quarantine != nil {
-			b.probes["quarantine"] = res.Quarantine.Ping
+			b.Probes["quarantine"] = res.Quarantine.Ping
 		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
-		if b.rules != nil {
-			b.rules.Observer = res.Metrics
-			res.Metrics.RulesLoaded(b.rules.Set().Version, true)
+		if b.Rules != nil {
+			b.Rules.Observer = res.Metrics
+			res.Metrics.RulesLoaded(b.Rules.Set().Version, true)
 		}
 	}
-	b.st = st
+	b.State = st
 	return b, nil
 }
 
-// RulesEngine compiles cfg's YARA rules into an engine.
-func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
-	return rules.NewEngineFromConfig(cfg, log)
-}
-
-// Engine builds the limits engine of cfg on res's store.
-func Engine(cfg *config.Config, log *slog.Logger, res *Resources) (*limits.Engine, error) {
-	var store limits.Store
-	if res != nil {
-		store = res.Store
-	}
-	eng, err := limits.NewEngineFromConfig(cfg, store, log)
-	if err == nil && res != nil {
-		eng.Observer = res.Metrics
-	}
-	return eng, err
-}
-
-// state is what a metrics scrape reads of res and b.
-func (b *built) state(res *Resources) func(context.Context) metrics.State {
+// MetricsState is what a metrics scrape reads of res and b.
+func (b *Built) MetricsState(res *Resources) func(context.Context) metrics.State {
 	return func(ctx context.Context) metrics.State {
 		var s metrics.State
 		if q := res.Quarantine; q != nil {
@@ -200,8 +190,8 @@ func (b *built) state(res *Resources) func(context.Context) metrics.State {
 				}
 			}
 		}
-		if b.clamd != nil {
-			s.ClamdVersion = b.clamd.Version()
+		if b.Clamd != nil {
+			s.ClamdVersion = b.Clamd.Version()
 		}
 		return s
 	}

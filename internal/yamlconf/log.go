@@ -1,4 +1,4 @@
-package config
+package yamlconf
 
 import (
 	"fmt"
@@ -15,8 +15,11 @@ func ParseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// Logger builds the logger the config asks for, writing to w.
-func (c *Config) Logger(w io.Writer) *slog.Logger { return c.Log.New(w) }
+// Log is the log section: format text or json, a level.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
 
 // New builds the logger l asks for, writing to w.
 func (l Log) New(w io.Writer) *slog.Logger {

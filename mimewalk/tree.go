@@ -1,5 +1,6 @@
-// Package scanner walks MIME messages.
-package scanner
+// Package mimewalk walks MIME messages: decoded parts and archive members,
+// each an Item to scan, and the Anomalies met on the way.
+package mimewalk
 
 import (
 	"context"
@@ -18,25 +19,25 @@ type Part struct {
 	ContentType string    `json:"content_type"`
 	Filename    string    `json:"filename,omitempty"` // decoded (RFC 2047, RFC 2231); only a string, never a path
 	Size        int64     `json:"size"`               // decoded bytes scanned
-	Findings    []Finding `json:"findings,omitempty"`
+	Anomalies   []Anomaly `json:"findings,omitempty"`
 }
 
 // Parts lists exactly what Walk with lim scans of the message, with the
 // findings on each item: the quarantine review shows the tree the
 // scanner used, from the same walker. Findings on no item (a container)
 // come back alone.
-func Parts(ctx context.Context, r io.ReaderAt, size int64, lim Limits) ([]Part, []Finding, error) {
+func Parts(ctx context.Context, r io.ReaderAt, size int64, lim Limits) ([]Part, []Anomaly, error) {
 	var parts []Part
 	findings, err := Walk(ctx, r, size, lim, func(it *Item) error {
 		parts = append(parts, Part{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size()})
 		return nil
 	})
-	var rest []Finding
+	var rest []Anomaly
 	for _, f := range findings {
 		placed := false
 		for i := range parts {
 			if parts[i].Path == f.Path {
-				parts[i].Findings = append(parts[i].Findings, f)
+				parts[i].Anomalies = append(parts[i].Anomalies, f)
 				placed = true
 			}
 		}

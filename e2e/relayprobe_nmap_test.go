@@ -1,4 +1,4 @@
-package probe_test
+package e2e
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func TestLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	got := map[string]probe.Finding{}
+	got := map[string]probe.OpenService{}
 	for _, f := range scan.Findings {
 		t.Logf("%s %s %s %s: %s", f.Target, f.Service, f.Result, f.Test, f.Evidence)
 		got[f.Target] = f
@@ -127,7 +127,7 @@ func TestLab(t *testing.T) {
 // accept-all smtp-sink open (it never sends DATA, so it cannot tell a
 // server that discards from one that relays); relayprobe calls it
 // suspected. On the others both agree.
-func compareNmap(t *testing.T, ours map[string]probe.Finding) {
+func compareNmap(t *testing.T, ours map[string]probe.OpenService) {
 	// "+": run the script whatever nmap thinks port 2525 is.
 	out, err := exec.Command("nmap", "-Pn", "-n", "-p", "2525", "--script", "+smtp-open-relay",
 		"--script-args", "smtp-open-relay.domain=canary.test", "127.0.0.3-6").CombinedOutput()

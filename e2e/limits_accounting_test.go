@@ -1,4 +1,4 @@
-package limits_test
+package e2e
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/setup"
 )
 
 // storeYAML is the limits store section for each kind, on a fresh server.
@@ -84,7 +84,7 @@ func TestUndeliverableFromTheLog(t *testing.T) {
 			waitFor(t, "the old bounce in the log", logHas("to=<old@remote.test>", 1))
 
 			var flog harness.LogBuffer
-			eng, err := daemon.Engine(cfg, harness.Logger(t, &flog), res)
+			eng, err := setup.LimitsEngine(cfg, res.Store, harness.Logger(t, &flog))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,16 @@
-package config
+// Package yamlconf is the strict YAML both binaries' configs are read with:
+// every unknown key, duplicate or bad value is an error naming the file,
+// the line and the full key; and the value types their schemas share
+// (durations with days, sizes, file modes, networks, socket addresses, the
+// log and alert settings). Each binary keeps its own schema: milterd's in
+// config, relayprobe's in probe.
+package yamlconf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -10,6 +18,39 @@ import (
 
 	"gopkg.in/yaml.v3"
 )
+
+// Hooks let a schema keep its sections' defaults and one-word forms as
+// unexported methods of its own types.
+type Hooks struct {
+	// Defaults fills a section (a pointer field) the file has, before its
+	// keys are read, so that it starts from its defaults.
+	Defaults func(section any)
+	// Scalar decodes v, a struct the file writes as one word; ok is false
+	// when v has no one-word form.
+	Scalar func(v any, word string) (ok bool, err error)
+}
+
+// Decode decodes data (the file named name) strictly into v, a pointer to
+// a struct that holds its defaults, then runs check, whose bad reports an
+// error at a key's line. An unknown key, a duplicate or a bad value is an
+// error naming the file, line and key.
+func Decode(name string, data []byte, v any, hooks Hooks, check func(bad func(key, format string, args ...any) error) error) error {
+	d := &decoder{file: name, lines: map[string]int{}, hooks: hooks}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		line, msg := yamlError(err)
+		return &Error{File: name, Line: line, Msg: msg}
+	}
+	if len(doc.Content) > 0 {
+		if err := d.decode(doc.Content[0], "", reflect.ValueOf(v).Elem()); err != nil {
+			return err
+		}
+	}
+	return check(func(key, format string, args ...any) error {
+		return &Error{File: name, Line: d.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+	})
+}
 
 // Error is a config error at a place in the file.
 type Error struct {
@@ -37,6 +78,7 @@ func (e *Error) Error() string {
 type decoder struct {
 	file  string
 	lines map[string]int // key path -> line, for checks after decoding
+	hooks Hooks
 }
 
 var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
@@ -64,8 +106,8 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) error {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 			// A section that is present starts from its defaults.
-			if def, ok := v.Interface().(interface{ setDefaults() }); ok {
-				def.setDefaults()
+			if d.hooks.Defaults != nil {
+				d.hooks.Defaults(v.Interface())
 			}
 		}
 		return d.decode(n, key, v.Elem())
@@ -104,15 +146,14 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) error {
 	}
 }
 
-// scalarForm is a struct that may also be written as one word.
-type scalarForm interface{ unmarshalScalar(string) error }
-
 func (d *decoder) mapping(n *yaml.Node, key string, v reflect.Value) error {
-	if sf, ok := v.Addr().Interface().(scalarForm); ok && n.Kind == yaml.ScalarNode {
-		if err := sf.unmarshalScalar(n.Value); err != nil {
-			return d.errorf(n, key, "%v", err)
+	if n.Kind == yaml.ScalarNode && d.hooks.Scalar != nil {
+		if ok, err := d.hooks.Scalar(v.Addr().Interface(), n.Value); ok {
+			if err != nil {
+				return d.errorf(n, key, "%v", err)
+			}
+			return nil
 		}
-		return nil
 	}
 	if n.Kind != yaml.MappingNode {
 		return d.errorf(n, key, "want a mapping")

@@ -1,4 +1,4 @@
-package quarantine_test
+package e2e
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/limits"
 	"outguard/quarantine"
+	"outguard/setup"
 )
 
 // holdRules is a rules directory whose one rule holds messages tagged
@@ -139,7 +139,7 @@ func TestFleetQuarantine(t *testing.T) {
 	// Bounces: host 1's next hop refuses three recipients after Postfix
 	// queued the message; host 1's follower reads them in its mail log.
 	logger := harness.Logger(t, &harness.LogBuffer{})
-	eng, err := daemon.Engine(cfg1, logger, res1)
+	eng, err := setup.LimitsEngine(cfg1, res1.Store, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package limits
+package setup
 
 import (
 	"context"
@@ -10,23 +10,24 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/limits"
 	"outguard/policy"
 )
 
-// OpenStore opens the store cfg's limits section names. milterd and
+// OpenLimitsStore opens the store cfg's limits section names. milterd and
 // milterctl both open it here, so they always agree on where state lives.
-func OpenStore(ctx context.Context, cfg *config.Config) (Store, error) {
+func OpenLimitsStore(ctx context.Context, cfg *config.Config) (limits.Store, error) {
 	l := cfg.Limits
-	var st Store
+	var st limits.Store
 	var err error
 	switch l.Store {
 	case "redis":
-		st, err = OpenRedis(ctx, l.Redis.Address)
+		st, err = limits.OpenRedis(ctx, l.Redis.Address)
 	case "postgres":
-		st, err = OpenPostgres(ctx, cfg.Postgres.DSN)
+		st, err = limits.OpenPostgres(ctx, cfg.Postgres.DSN)
 	default:
 		if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
-			st, err = OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
+			st, err = limits.OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
 		}
 	}
 	if err != nil {
@@ -35,36 +36,36 @@ func OpenStore(ctx context.Context, cfg *config.Config) (Store, error) {
 	return st, nil
 }
 
-// NewEngineFromConfig builds the limits engine of cfg on store (nil to
-// validate the config alone).
-func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*Engine, error) {
+// LimitsEngine builds the limits engine of cfg on store (nil to validate
+// the config alone).
+func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*limits.Engine, error) {
 	l := cfg.Limits
-	pol, err := PolicyFromConfig(l)
+	pol, err := LimitsPolicy(l)
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{
+	return &limits.Engine{
 		Store:  store,
 		Policy: pol,
-		Accounts: Accounts{
+		Accounts: limits.Accounts{
 			Host: cfg.HostName(), FoldCase: l.LoginCase == "fold",
 			Trusted: cfg.Networks(), TrustedKey: l.TrustedKey, TrustedHeader: l.TrustedHeader,
 		},
 		OnSuspended: policy.Action(l.OnSuspended),
 		SuspendFor:  time.Duration(l.SuspendFor),
 		Contact:     l.Contact,
-		Alert:       &Alerter{Sender: l.Alert.Sender(), Log: log},
+		Alert:       &limits.Alerter{Sender: l.Alert.Sender(), Log: log},
 		Log:         log,
 		Now:         time.Now,
 	}, nil
 }
 
-// PolicyFromConfig resolves the config's limits: a user's keys override the
+// LimitsPolicy resolves the config's limits: a user's keys override the
 // default's; "unlimited" lifts the rate limits, not automatic suspension
 // (an override says undeliverable_per_hour: 0 to lift that too). With
 // login_case: fold, overrides match logins whatever their case.
-func PolicyFromConfig(l *config.Limits) (*Policy, error) {
-	resolve := func(s config.LimitSet, base Limits) Limits {
+func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
+	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
 		for _, f := range []struct {
 			v   *int
 			dst *int
@@ -81,17 +82,17 @@ func PolicyFromConfig(l *config.Limits) (*Policy, error) {
 		}
 		return base
 	}
-	def := resolve(l.Default, Limits{})
-	users := map[string]Limits{}
+	def := resolve(l.Default, limits.Limits{})
+	users := map[string]limits.Limits{}
 	for user, u := range l.Users {
 		if l.LoginCase == "fold" {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = Limits{UndeliverablePerHour: def.UndeliverablePerHour}
+			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour}
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}
 	}
-	return NewPolicy(def, users)
+	return limits.NewPolicy(def, users)
 }

@@ -1,4 +1,4 @@
-package rules_test
+package e2e
 
 import (
 	"archive/zip"
@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/milter"
 	"outguard/policy"
 	"outguard/quarantine"
+	"outguard/setup"
 )
 
 func sendFile(t *testing.T, s *harness.Stack, name string) harness.Result {
@@ -33,7 +33,7 @@ func sendFile(t *testing.T, s *harness.Stack, name string) harness.Result {
 // rule's action.
 func TestShippedRulesThroughPostfix(t *testing.T) {
 	t.Parallel()
-	abs, _ := filepath.Abs(".")
+	abs, _ := filepath.Abs("../rules") // the shipped rules
 	s, _, res := harness.ConfigStack(t, "header: {detail: full}\nrules: {dir: "+abs+", watch: false}\nquarantine: {}\n", harness.MTAConfig{})
 	cases := []struct{ msg, want, rule string }{
 		{"05-zip-in-zip", "550 5.7.1 Message rejected by outbound policy (ref ", "executable_attachment"},
@@ -102,7 +102,7 @@ func TestHotReload(t *testing.T) {
 	}
 	logs := &harness.LogBuffer{}
 	log := harness.Logger(t, logs)
-	eng, err := daemon.RulesEngine(cfg, log)
+	eng, err := setup.RulesEngine(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestHotReload(t *testing.T) {
 // most the bound, says how many notes it left out, and injects nothing.
 func TestHostileNamesInTheHeader(t *testing.T) {
 	t.Parallel()
-	abs, _ := filepath.Abs(".")
+	abs, _ := filepath.Abs("../rules") // the shipped rules
 	s, _, _ := harness.ConfigStack(t, "header: {detail: full}\nrules: {dir: "+abs+", watch: false}\n", harness.MTAConfig{})
 	var zb bytes.Buffer
 	zw := zip.NewWriter(&zb)

@@ -1,4 +1,4 @@
-package daemon_test
+package e2e
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/setup"
 )
 
 // The core end-to-end cases on a real Sendmail instead of Postfix: clean
@@ -55,7 +55,7 @@ limits:
 	}
 	// The follower reads Sendmail's log (Sendmail's syslog lines) from here.
 	log := harness.Logger(t, &harness.LogBuffer{})
-	eng, err := daemon.Engine(cfg, log, res)
+	eng, err := setup.LimitsEngine(cfg, res.Store, log)
 	if err != nil {
 		t.Fatal(err)
 	}
