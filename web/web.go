@@ -68,14 +68,18 @@ type Options struct {
 	// RelayprobeDir is relayprobe's state_dir ("": no relayprobe page).
 	RelayprobeDir string
 	Log           *slog.Logger
+	// LoginBurst failed logins are allowed from one client address, then
+	// one every LoginEvery; 0: 5, and one every 12 s.
+	LoginBurst int
+	LoginEvery time.Duration
 }
 
 // Login attempts: each failed one takes a token from its client address's
 // bucket; an empty bucket is answered 429 without looking at the password.
 const (
 	loginBurst    = 5
-	loginRefill   = rate.Limit(1.0 / 12) // a token every 12 s: 5 a minute
-	maxLimiters   = 10000                // client addresses tracked at once
+	loginEvery    = 12 * time.Second // 5 a minute
+	maxLimiters   = 10000            // client addresses tracked at once
 	sessionMaxAge = 8 * time.Hour
 	maxSessions   = 10000
 )
@@ -109,6 +113,12 @@ var staticFS embed.FS
 func New(o Options) (*Server, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.LoginBurst <= 0 {
+		o.LoginBurst = loginBurst
+	}
+	if o.LoginEvery <= 0 {
+		o.LoginEvery = loginEvery
 	}
 	if o.Login == nil {
 		o.Login = func(s string) string { return s }
@@ -180,7 +190,7 @@ func (s *Server) limiter(a netip.Addr) *rate.Limiter {
 	if l == nil {
 		if len(s.limiters) >= maxLimiters {
 			for k, v := range s.limiters { // forget the ones that are full again
-				if v.Tokens() >= loginBurst {
+				if v.Tokens() >= float64(s.o.LoginBurst) {
 					delete(s.limiters, k)
 				}
 			}
@@ -188,7 +198,7 @@ func (s *Server) limiter(a netip.Addr) *rate.Limiter {
 				return rate.NewLimiter(0, 0) // under attack from everywhere: no logins until some refill
 			}
 		}
-		l = rate.NewLimiter(loginRefill, loginBurst)
+		l = rate.NewLimiter(rate.Every(s.o.LoginEvery), s.o.LoginBurst)
 		s.limiters[a] = l
 	}
 	return l

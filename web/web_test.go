@@ -3,9 +3,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -116,6 +118,41 @@ func TestTextsBound(t *testing.T) {
 	}
 }
 
+// The login rate limit: LoginBurst wrong passwords from one address, then
+// even the right one is answered 429 without being checked, on the form
+// and with Basic; another address may still try.
+func TestLoginRateLimit(t *testing.T) {
+	s, _ := newTest(t)
+	s.o.LoginEvery = time.Hour // no refill while the test runs
+	post := func(addr, pass string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"user": {"rev"}, "password": {pass}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w
+	}
+	for i := range loginBurst {
+		if w := post("192.0.2.1:1000", fmt.Sprint("guess", i)); w.Code != 401 {
+			t.Errorf("wrong password %d: %d", i, w.Code)
+		}
+	}
+	if w := post("192.0.2.1:1001", "a long enough password"); w.Code != 429 || w.Header().Get("Retry-After") == "" {
+		t.Errorf("after %d failures: %d, want 429", loginBurst, w.Code)
+	}
+	r := httptest.NewRequest("GET", "/api/quarantine", nil)
+	r.SetBasicAuth("rev", "a long enough password")
+	r.RemoteAddr = "192.0.2.1:1002"
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 429 {
+		t.Errorf("Basic after the limit: %d, want 429", w.Code)
+	}
+	if w := post("192.0.2.2:1000", "a long enough password"); w.Code != 303 || !strings.Contains(w.Header().Get("Set-Cookie"), "outguard_session=") {
+		t.Errorf("another address: %d", w.Code)
+	}
+}
+
 // Sessions are bounded: the oldest goes when the table is full.
 func TestSessionBound(t *testing.T) {
 	s, _ := newTest(t)
@@ -142,7 +179,7 @@ func TestLimiterBound(t *testing.T) {
 	if l := s.limiter(addr(maxLimiters)); l.Tokens() >= 1 {
 		t.Errorf("a new address may try while every bucket is in use")
 	}
-	s.limiters[addr(0)] = rate.NewLimiter(loginRefill, loginBurst) // one has refilled: it goes
+	s.limiters[addr(0)] = rate.NewLimiter(rate.Every(loginEvery), loginBurst) // one has refilled: it goes
 	if l := s.limiter(addr(maxLimiters + 1)); l.Tokens() < 1 {
 		t.Errorf("a new address may not try with a free slot")
 	}
