@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"outguard/probe"
 	"outguard/quarantine"
 )
 
@@ -255,5 +256,38 @@ func TestSecurityHeaders(t *testing.T) {
 	s.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") || !strings.Contains(w.Body.String(), `action="/login"`) {
 		t.Errorf("a page without credentials: %d %v", w.Code, w.Header())
+	}
+}
+
+// The relayprobe page: the latest scan, and what is new or fixed since the
+// one before, escaped like everything else.
+func TestRelayprobePage(t *testing.T) {
+	s, _ := newTest(t)
+	dir := t.TempDir()
+	s.o.RelayprobeDir = dir
+	s.routes()
+	targets := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	ports := probe.Ports{"smtp": {25}, "proxy": {3128}}
+	prev := &probe.Scan{Started: time.Now().Add(-2 * time.Hour), Targets: targets, Ports: ports, Findings: []probe.OpenService{
+		{Target: "192.0.2.7:25", Service: "smtp-relay", Result: probe.Confirmed, Test: "plain"},
+	}}
+	cur := &probe.Scan{Started: time.Now().Add(-time.Hour), Targets: targets, Ports: ports, Findings: []probe.OpenService{
+		{Target: "192.0.2.9:3128", Service: "http-connect", Result: probe.Confirmed, Test: "connect", Evidence: "<script>alert(1)</script>"},
+	}}
+	for _, sc := range []*probe.Scan{prev, cur} {
+		if err := sc.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var d relayprobeData
+	if err := json.Unmarshal(get(t, s, "/api/relayprobe").Body.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Scan == nil || len(d.Diff.New) != 1 || d.Diff.New[0].Target != "192.0.2.9:3128" || len(d.Diff.Fixed) != 1 || d.Diff.Fixed[0].Target != "192.0.2.7:25" {
+		t.Errorf("relayprobe: %+v", d)
+	}
+	page := get(t, s, "/relayprobe").Body.String()
+	if !strings.Contains(page, "192.0.2.9:3128") || !strings.Contains(page, "&lt;script&gt;") || strings.Contains(page, "<script>") {
+		t.Errorf("relayprobe page:\n%s", page)
 	}
 }

@@ -2,11 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,6 +28,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/internal/harness"
 	"outguard/limits"
 	"outguard/quarantine"
 	"outguard/setup"
@@ -427,5 +437,62 @@ func TestDigestLinks(t *testing.T) {
 	out, _ = ctl(t, e.qenv.cfg, "quarantine", "digest") // no web section
 	if strings.Contains(out, "https://") {
 		t.Errorf("a link without web.url:\n%s", out)
+	}
+}
+
+// With web.tls the console is HTTPS only, its session cookie is Secure and
+// it asks browsers to stay on HTTPS.
+func TestWebTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	kder, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	users := filepath.Join(dir, "users")
+	if err := web.AddUser(users, "rev", web.Reviewer, webPass); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("state_dir: %s\nquarantine: {dir: %s/q}\nweb: {listen: %q, users_file: %s, tls: {cert: %s/cert.pem, key: %s/key.pem}}\n", dir, dir, addr, users, dir, dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "q"), 0o700)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- serveWeb(ctx, cfg, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serveWeb: %v", err)
+		}
+	}()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var resp *http.Response
+	for i := 0; ; i++ {
+		if resp, err = c.PostForm("https://"+addr+"/login", url.Values{"user": {"rev"}, "password": {webPass}}); err == nil {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("no HTTPS console: %v", err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	resp.Body.Close()
+	if cookie := resp.Header.Get("Set-Cookie"); resp.StatusCode != 303 || !strings.Contains(cookie, "; Secure") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") {
+		t.Errorf("login over TLS: %d, cookie %q", resp.StatusCode, cookie)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("no HSTS over TLS")
+	}
+	if resp, err := http.Get("http://" + addr + "/login"); err == nil && resp.StatusCode == 200 {
+		t.Errorf("the TLS console answers plain HTTP")
 	}
 }
