@@ -203,7 +203,7 @@ func TestBadUsersFile(t *testing.T) {
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{"/quarantine/x?y=1": "/quarantine/x?y=1", "//evil.test/": "/quarantine", "https://evil.test/": "/quarantine",
-		"/\\evil.test": "/quarantine", "javascript:alert(1)": "/quarantine", "": "/quarantine", "/a\r\nSet-Cookie: x": "/quarantine"} {
+		"/\\evil.test": "/quarantine", "javascript:alert(1)": "/quarantine", "": "/quarantine", "/a\r\nSet-Cookie: x": "/quarantine", "/\t/evil.test": "/quarantine"} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
@@ -289,5 +289,25 @@ func TestRelayprobePage(t *testing.T) {
 	page := get(t, s, "/relayprobe").Body.String()
 	if !strings.Contains(page, "192.0.2.9:3128") || !strings.Contains(page, "&lt;script&gt;") || strings.Contains(page, "<script>") {
 		t.Errorf("relayprobe page:\n%s", page)
+	}
+}
+
+// A request body is bounded (maxForm): a login form past it is not read,
+// so it logs nobody in.
+func TestFormBound(t *testing.T) {
+	s, _ := newTest(t)
+	post := func(pad int) int {
+		body := url.Values{"user": {"rev"}, "password": {"a long enough password"}, "pad": {strings.Repeat("x", pad)}}.Encode()
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := post(maxForm - 200); code != 303 {
+		t.Errorf("a form under the bound: %d", code)
+	}
+	if code := post(maxForm); code == 303 {
+		t.Errorf("a form over the bound was read")
 	}
 }

@@ -275,6 +275,33 @@ func TestWebAPIRoles(t *testing.T) {
 	}
 }
 
+// Five reviewers release the same entry at once: one delivers it, the
+// others are told it is not held; the sink gets one copy.
+func TestWebConcurrentRelease(t *testing.T) {
+	t.Parallel()
+	e := startWeb(t, "")
+	rec := e.hold(t, "once")[0]
+	codes := make(chan int, 5)
+	for range 5 {
+		go func() {
+			code, _ := e.call(t, "reviewer", "POST", "/api/quarantine/"+rec.ID+"/release", nil)
+			codes <- code
+		}()
+	}
+	got := map[int]int{}
+	for range 5 {
+		got[<-codes]++
+	}
+	if got[200] != 1 || got[409] != 4 {
+		t.Errorf("answers %v, want one 200 and four 409", got)
+	}
+	e.stack.Sink.Wait(t, 1, 10*time.Second)
+	time.Sleep(time.Second)
+	if n := len(e.stack.Sink.Messages()); n != 1 {
+		t.Errorf("%d copies delivered", n)
+	}
+}
+
 // Authentication: wrong passwords, cookie sessions
 // and their CSRF tokens, cross-site requests, and the proxy header only
 // from trusted proxies.
