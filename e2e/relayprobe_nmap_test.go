@@ -100,6 +100,22 @@ func TestLab(t *testing.T) {
 	if took > 45*time.Second {
 		t.Errorf("scan took %v", took)
 	}
+	// Every target ends in a state: the tarpit's four ports unreachable
+	// (connected, no answer), the open ones open, every other closed;
+	// the scan is healthy.
+	total := 0
+	for _, n := range scan.Counts {
+		total += n
+	}
+	t.Logf("outcomes: %v; not tested to the end: %+v", scan.Counts, scan.Outcomes)
+	if !scan.Healthy() || total != 29*4 || scan.Counts[probe.Open] != len(want) || scan.Counts[probe.Unreachable] != 4 || scan.Counts[probe.Error] != 0 {
+		t.Errorf("outcomes %v (want %d open, 4 unreachable, the rest of %d closed), problems %q", scan.Counts, len(want), 29*4, scan.Problems)
+	}
+	for _, o := range scan.Outcomes {
+		if !strings.HasPrefix(o.Target, harness.LabTarpit+":") || o.State != probe.Unreachable {
+			t.Errorf("outcome %+v: only the tarpit is left untested", o)
+		}
+	}
 	if len(diff.New) != len(want) || len(diff.Fixed) != 0 {
 		t.Errorf("first scan: %d new, %d fixed; want %d new", len(diff.New), len(diff.Fixed), len(want))
 	}

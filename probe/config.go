@@ -31,14 +31,18 @@ type Config struct {
 	Rate        float64           `yaml:"rate"` // connection attempts per second, all targets together
 	Concurrency int               `yaml:"concurrency"`
 	Timeouts    Timeouts          `yaml:"timeouts"`
-	HELO        string            `yaml:"helo"`
-	Source      string            `yaml:"source"` // source address of every probe; "": the system's choice
-	InfoURL     string            `yaml:"info_url"`
-	StateDir    string            `yaml:"state_dir"`
-	Progress    int               `yaml:"progress"` // a progress line every N addresses, on a terminal
-	Reporter    Reporter          `yaml:"reporter"`
-	Log         yamlconf.Log      `yaml:"log"`
-	Alert       yamlconf.Alert    `yaml:"alert"`
+	// A relay that defers a recipient (4xx, greylisting) is asked again
+	// this much later, once.
+	GreylistRetry yamlconf.Duration `yaml:"greylist_retry"`
+	Health        Health            `yaml:"health"`
+	HELO          string            `yaml:"helo"`
+	Source        string            `yaml:"source"` // source address of every probe; "": the system's choice
+	InfoURL       string            `yaml:"info_url"`
+	StateDir      string            `yaml:"state_dir"`
+	Progress      int               `yaml:"progress"` // a progress line every N addresses, on a terminal
+	Reporter      Reporter          `yaml:"reporter"`
+	Log           yamlconf.Log      `yaml:"log"`
+	Alert         yamlconf.Alert    `yaml:"alert"`
 }
 
 // CanaryConfig is the SMTP listener the ISP controls that confirms findings.
@@ -46,7 +50,7 @@ type CanaryConfig struct {
 	Listen    string            `yaml:"listen"`     // run our own during the scan; "": an external one
 	Address   string            `yaml:"address"`    // host:port the scanned hosts reach it at
 	Domain    string            `yaml:"domain"`     // relay tests send to TOKEN@domain; its MX is the canary
-	Secret    string            `yaml:"secret"`     // in the banner; shared with an external canary
+	Secret    string            `yaml:"secret"`     // an external canary's key and API bearer token, shared with it
 	API       string            `yaml:"api"`        // an external canary's API, http://host:port
 	APIListen string            `yaml:"api_listen"` // relayprobe canary: where it answers scanners
 	Wait      yamlconf.Duration `yaml:"wait"`       // after the last probe, for relayed mail to arrive
@@ -56,7 +60,19 @@ type CanaryConfig struct {
 type Timeouts struct {
 	Connect yamlconf.Duration `yaml:"connect"`
 	Reply   yamlconf.Duration `yaml:"reply"` // a banner, a reply, a proxy's answer
-	Scan    yamlconf.Duration `yaml:"scan"`  // the whole scan; 0: none
+	// One connection, all its steps together (connect, every reply,
+	// header lines, prompts).
+	Connection yamlconf.Duration `yaml:"connection"`
+	Scan       yamlconf.Duration `yaml:"scan"` // the whole scan; 0: none
+}
+
+// Health is when a scan is unhealthy: its silence then says nothing, and
+// it never declares anything fixed.
+type Health struct {
+	// Above this share of targets unreachable or in error (0..1), the
+	// scanner's own network is suspect (lost uplink, a firewall in front
+	// of it).
+	MaxUnreachable float64 `yaml:"max_unreachable"`
 }
 
 // Reporter names the ISP in X-ARF reports.
@@ -73,11 +89,14 @@ func Default() *Config {
 		Ports:       defaultPorts(),
 		Rate:        200,
 		Concurrency: 256,
-		Timeouts:    Timeouts{Connect: yamlconf.Duration(5 * time.Second), Reply: yamlconf.Duration(15 * time.Second)},
-		StateDir:    "/var/lib/relayprobe",
-		Progress:    256,
-		Log:         yamlconf.Log{Format: "text", Level: "info"},
-		Alert:       yamlconf.Alert{Timeout: yamlconf.Duration(10 * time.Second)},
+		Timeouts: Timeouts{Connect: yamlconf.Duration(5 * time.Second), Reply: yamlconf.Duration(15 * time.Second),
+			Connection: yamlconf.Duration(2 * time.Minute), Scan: yamlconf.Duration(6 * time.Hour)},
+		GreylistRetry: yamlconf.Duration(5 * time.Minute),
+		Health:        Health{MaxUnreachable: 0.9},
+		StateDir:      "/var/lib/relayprobe",
+		Progress:      256,
+		Log:           yamlconf.Log{Format: "text", Level: "info"},
+		Alert:         yamlconf.Alert{Timeout: yamlconf.Duration(10 * time.Second)},
 	}
 }
 
@@ -119,7 +138,7 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	} else if c.Canary.API == "" {
 		return bad("canary.api", "is required with an external canary (canary.listen empty): where to ask it what arrived")
 	} else if c.Canary.Secret == "" {
-		return bad("canary.secret", "is required with an external canary: the banner secret it shows and its API wants")
+		return bad("canary.secret", "is required with an external canary: the key it shares with the scanners, its API's bearer token")
 	}
 	if c.HELO == "" {
 		return bad("helo", "is required: the fixed name relayprobe greets with, in the ISP's domain")
@@ -130,8 +149,20 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	if c.Concurrency < 1 {
 		return bad("concurrency", "must be at least 1")
 	}
-	if c.Timeouts.Connect <= 0 || c.Timeouts.Reply <= 0 {
-		return bad("timeouts", "connect and reply must be above 0: a tarpit must end")
+	if c.Timeouts.Connect <= 0 || c.Timeouts.Reply <= 0 || c.Timeouts.Connection <= 0 {
+		return bad("timeouts", "connect, reply and connection must be above 0: a tarpit must end")
+	}
+	if c.Timeouts.Connection < c.Timeouts.Connect+c.Timeouts.Reply {
+		return bad("timeouts.connection", "must be at least connect + reply (%v): a connection must get its greeting", time.Duration(c.Timeouts.Connect+c.Timeouts.Reply))
+	}
+	if c.GreylistRetry <= 0 {
+		return bad("greylist_retry", "must be above 0")
+	}
+	if c.Timeouts.Scan > 0 && c.GreylistRetry+c.Canary.Wait >= c.Timeouts.Scan {
+		return bad("greylist_retry", "%v plus canary.wait %v must fit in timeouts.scan %v", time.Duration(c.GreylistRetry), time.Duration(c.Canary.Wait), time.Duration(c.Timeouts.Scan))
+	}
+	if c.Health.MaxUnreachable <= 0 || c.Health.MaxUnreachable > 1 {
+		return bad("health.max_unreachable", "want a share above 0, at most 1")
 	}
 	for _, key := range slices.Sorted(maps.Keys(c.Ports)) {
 		if _, ok := families[key]; !ok {
@@ -144,8 +175,14 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 	}
 	if c.Source != "" {
-		if _, err := netip.ParseAddr(c.Source); err != nil {
+		src, err := netip.ParseAddr(c.Source)
+		if err != nil {
 			return bad("source", "want an IP address: %v", err)
+		}
+		for _, p := range c.Targets {
+			if netip.Prefix(p).Addr().Unmap().Is4() != src.Unmap().Is4() {
+				return bad("source", "%s cannot reach target %s: another address family; scan it with a source of its family, or none", src, netip.Prefix(p))
+			}
 		}
 	}
 	if c.Customers != "" {
@@ -157,6 +194,15 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		return bad("state_dir", "is required: scans are kept there for diff")
 	}
 	return nil
+}
+
+// CheckHost checks what only the host can tell: that it has the source
+// address and can bind it.
+func (c *Config) CheckHost() error {
+	if c.Source == "" {
+		return nil
+	}
+	return checkSource(netip.MustParseAddr(c.Source))
 }
 
 // Prefixes parses command-line targets: addresses or CIDR ranges.

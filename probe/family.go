@@ -15,8 +15,10 @@ import (
 // in etc/relayprobe.example.yaml and docs/man/relayprobe.8.scd.
 type family struct {
 	ports []int // the default ports
-	// probe tests one port; nil when nothing answered like the service.
-	probe func(s *Scanner, ctx context.Context, addr netip.AddrPort) *OpenService
+	// probe tests one port: what is open there (nil when nothing answered
+	// like the service), and how the port ended (open, closed,
+	// unreachable, error).
+	probe func(s *Scanner, ctx context.Context, addr netip.AddrPort) (*OpenService, Outcome)
 }
 
 // families are the test families by their ports: key.

@@ -378,24 +378,16 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u user) {
 }
 
 type relayprobeData struct {
-	Scan    *probe.Scan `json:"scan"`               // the latest; nil before the first
-	Prev    *probe.Scan `json:"previous,omitempty"` // the one before
-	Diff    probe.Diff  `json:"diff"`
+	Scan    *probe.Scan `json:"scan"` // the latest; nil before the first
+	Diff    probe.Diff  `json:"diff"` // against what the scans before it knew
 	Problem string      `json:"problem,omitempty"`
 }
 
 func (s *Server) relayprobePage(w http.ResponseWriter, r *http.Request, u user) {
 	var d relayprobeData
-	scans, err := probe.LastScans(s.o.RelayprobeDir, 2)
-	if err != nil {
+	var err error
+	if d.Scan, d.Diff, err = probe.LastDiff(s.o.RelayprobeDir, s.o.Log); err != nil {
 		d.Problem = err.Error()
-	}
-	if len(scans) > 0 {
-		d.Scan = scans[0]
-		if len(scans) > 1 {
-			d.Prev = scans[1]
-		}
-		d.Diff = probe.Compare(d.Prev, d.Scan)
 	}
 	s.reply(w, r, u, "relayprobe", d)
 }
