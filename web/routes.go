@@ -176,7 +176,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, user{}, "login", loginData{Next: next, Error: err.Error()})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.newSession(name), Path: "/", HttpOnly: true,
+	a, _, _ := s.users.lookup(name)
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.newSession(name, string(a.hash)), Path: "/", HttpOnly: true,
 		Secure: s.o.TLS, SameSite: http.SameSiteStrictMode, MaxAge: int(sessionMaxAge / time.Second)})
 	s.o.Log.Info("web: login", "user", name, "client", clientAddr(r).String())
 	http.Redirect(w, r, next, http.StatusSeeOther)

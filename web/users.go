@@ -59,6 +59,7 @@ type users struct {
 	mu      sync.Mutex
 	modTime time.Time
 	size    int64
+	ino     uint64 // a file replaced by rename (AddUser) is a new inode
 	byName  map[string]account
 	// verified remembers a password that matched, as a SHA-256 of it with
 	// its bcrypt hash, so that a script's Basic-authenticated calls do not
@@ -84,7 +85,11 @@ func (u *users) reload() error {
 		u.byName = nil
 		return fmt.Errorf("users file: %w", err)
 	}
-	if u.byName != nil && fi.ModTime().Equal(u.modTime) && fi.Size() == u.size {
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	if u.byName != nil && fi.ModTime().Equal(u.modTime) && fi.Size() == u.size && ino == u.ino {
 		return nil
 	}
 	data, err := os.ReadFile(u.path)
@@ -97,7 +102,7 @@ func (u *users) reload() error {
 		u.byName = nil
 		return fmt.Errorf("%s: %w", u.path, err)
 	}
-	u.byName, u.modTime, u.size, u.verified = byName, fi.ModTime(), fi.Size(), map[string][32]byte{}
+	u.byName, u.modTime, u.size, u.ino, u.verified = byName, fi.ModTime(), fi.Size(), ino, map[string][32]byte{}
 	return nil
 }
 

@@ -99,6 +99,7 @@ type Server struct {
 
 type session struct {
 	user    string
+	hash    string // the user's password hash at login: a new password ends the session
 	expires time.Time
 }
 
@@ -253,7 +254,7 @@ func (s *Server) authenticate(r *http.Request) (user, error) {
 		s.mu.Unlock()
 		if ok && time.Now().Before(sess.expires) {
 			a, ok, err := s.users.lookup(sess.user) // the role as the file says now
-			if err == nil && ok {
+			if err == nil && ok && string(a.hash) == sess.hash {
 				return user{Name: sess.user, Role: a.role, via: "session", sid: c.Value}, nil
 			}
 		}
@@ -263,8 +264,9 @@ func (s *Server) authenticate(r *http.Request) (user, error) {
 
 var errNoCredentials = errors.New("authentication required")
 
-// newSession opens a session for name and returns its id.
-func (s *Server) newSession(name string) string {
+// newSession opens a session for name, whose password hash is now hash,
+// and returns its id.
+func (s *Server) newSession(name, hash string) string {
 	var b [32]byte
 	rand.Read(b[:])
 	id := base64.RawURLEncoding.EncodeToString(b[:])
@@ -287,7 +289,7 @@ func (s *Server) newSession(name string) string {
 			delete(s.sessions, oldest)
 		}
 	}
-	s.sessions[id] = session{user: name, expires: now.Add(sessionMaxAge)}
+	s.sessions[id] = session{user: name, hash: hash, expires: now.Add(sessionMaxAge)}
 	return id
 }
 

@@ -157,9 +157,9 @@ func TestLoginRateLimit(t *testing.T) {
 // Sessions are bounded: the oldest goes when the table is full.
 func TestSessionBound(t *testing.T) {
 	s, _ := newTest(t)
-	first := s.newSession("rev")
+	first := s.newSession("rev", "")
 	for range maxSessions {
-		s.newSession("rev")
+		s.newSession("rev", "")
 	}
 	if len(s.sessions) != maxSessions {
 		t.Errorf("%d sessions", len(s.sessions))
@@ -309,5 +309,53 @@ func TestFormBound(t *testing.T) {
 	}
 	if code := post(maxForm); code == 303 {
 		t.Errorf("a form over the bound was read")
+	}
+}
+
+// The users file is read again when it changes: a changed role, a changed
+// password (it ends the user's sessions) and a removed user take effect on
+// the next request, for open sessions too; a script's repeated Basic calls are checked against the
+// cache, not bcrypt, until then.
+func TestUsersFileReload(t *testing.T) {
+	s, _ := newTest(t)
+	a, _, _ := s.users.lookup("rev")
+	sid := s.newSession("rev", string(a.hash))
+	call := func(method, path string, basic bool) int {
+		r := httptest.NewRequest(method, path, nil)
+		if basic {
+			r.SetBasicAuth("rev", "a long enough password")
+		} else {
+			r.AddCookie(&http.Cookie{Name: cookieName, Value: sid})
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w.Code
+	}
+	if call("GET", "/api/quarantine", true) != 200 || len(s.users.verified) != 1 {
+		t.Fatalf("Basic: the verified password is not cached")
+	}
+	if err := AddUser(s.o.UsersFile, "rev", Viewer, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	if code := call("POST", "/api/quarantine/x/delete", true); code != 403 {
+		t.Errorf("a reviewer made viewer: %d", code)
+	}
+	if err := AddUser(s.o.UsersFile, "rev", Viewer, "another long password"); err != nil {
+		t.Fatal(err)
+	}
+	if code := call("GET", "/api/quarantine", true); code != 401 {
+		t.Errorf("the old password after a change: %d", code)
+	}
+	if code := call("GET", "/api/quarantine", false); code != 401 {
+		t.Errorf("the session after a password change: %d", code)
+	}
+	a, _, _ = s.users.lookup("rev")
+	sid = s.newSession("rev", string(a.hash))
+	if code := call("GET", "/api/quarantine", false); code != 200 {
+		t.Errorf("a new session: %d", code)
+	}
+	os.WriteFile(s.o.UsersFile, nil, 0o640)
+	if code := call("GET", "/api/quarantine", false); code != 401 {
+		t.Errorf("the session of a removed user: %d", code)
 	}
 }
