@@ -371,6 +371,14 @@ func TestWebConsoleInBrowser(t *testing.T) {
 	if r.Err != nil {
 		t.Errorf("bob after unsuspend: %s", harness.Reply(r.Err))
 	}
+	waitFor(t, "bob's message at the sink", func() bool {
+		for _, m := range c.stack.Sink.Messages() {
+			if strings.Contains(string(m.Data), "Subject: again") {
+				return true
+			}
+		}
+		return false
+	})
 
 	// The audit trail has each action with the console's user.
 	adm.do(t, chromedp.Navigate(c.url+"/audit"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
