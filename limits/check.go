@@ -23,6 +23,7 @@ type Engine struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	Observer    Observer // may be nil
+	Geo         Locator  // nil: no countries or ASNs (spread.go)
 
 	alerted sync.Map // account and limit -> end of the window alerted for
 }
@@ -30,6 +31,7 @@ type Engine struct {
 // Observer learns of undeliverable recipients counted and suspensions.
 type Observer interface {
 	Undeliverable(source string, n int, suspended bool)
+	Suspended(signal string) // login spread or spam (spread.go)
 	MaillogLag(bytes int64)
 }
 
@@ -73,6 +75,11 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	}
 	st.usage = u
 	if susp.Active(now) {
+		return e.suspendedVerdict(susp), nil
+	}
+	if susp, err := e.sightLogin(ctx, t, key, st.lim); err != nil {
+		return policy.Verdict{}, err
+	} else if susp != nil {
 		return e.suspendedVerdict(susp), nil
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); x != nil {
@@ -181,7 +188,7 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 	v := policy.New(e.OnSuspended, fmt.Sprintf("%s suspended since %s: %s", s.Key, s.Since.UTC().Format(time.RFC3339), s.Reason))
 	text := "Account suspended"
 	if s.By == "milterd" {
-		text += " for sending to too many undeliverable recipients"
+		text += suspendedText(s.Signal)
 	}
 	if e.Contact != "" {
 		text += "; contact " + e.Contact
@@ -228,6 +235,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		Since:    now,
 		Reason:   fmt.Sprintf("%d undeliverable recipients within an hour (threshold %d)", n, lim.UndeliverablePerHour),
 		By:       "milterd",
+		Signal:   SignalUndeliverable,
 		Evidence: evidence,
 	}
 	if e.SuspendFor > 0 {
@@ -238,7 +246,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		return nil, err
 	}
 	e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
-	e.Alert.Fire(Alert{Event: "suspended", Account: key, Suspension: &s})
+	e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: SignalUndeliverable, Suspension: &s})
 	e.observe(evs[0].Source, 0, true)
 	return &s, nil
 }

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// AccountView is an account as the reviewers see it: its limits and use,
-// its suspension with the evidence, and its recent undeliverables.
+// AccountView is an account as the reviewers see it (milterctl accounts
+// and the web console): its limits and use, its suspension with the
+// evidence, its recent undeliverables and each signal's window.
 type AccountView struct {
 	Account    string          `json:"account"`
 	Limits     Limits          `json:"limits"`
@@ -17,10 +18,22 @@ type AccountView struct {
 	// history; Counting: those that count toward the next suspension.
 	Acknowledged time.Time `json:"acknowledged,omitzero"`
 	Counting     int       `json:"counting"`
+	// Signals are the login spread and spam signals, each with its window.
+	Signals []SignalView `json:"signals,omitempty"`
+}
+
+// SignalView is one signal's hour window: what counts toward its limit
+// now (after the acknowledgement), with each distinct value as evidence.
+type SignalView struct {
+	Signal   string     `json:"signal"`
+	Limit    int        `json:"limit"` // 0: off
+	Since    time.Time  `json:"since"` // the window's start
+	Counting int        `json:"counting"`
+	Evidence []Sighting `json:"evidence,omitempty"`
 }
 
 // View reads key's account from st; with recent, also its undeliverables
-// of the last day.
+// of the last day and its signals.
 func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time, recent bool) (AccountView, error) {
 	u, susp, err := st.Usage(ctx, key, now)
 	v := AccountView{Account: key, Limits: pol.For(key), Usage: u, Suspension: susp}
@@ -35,5 +48,30 @@ func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time,
 			}
 		}
 	}
+	if err == nil && recent {
+		v.Signals, err = signalViews(ctx, st, key, v.Limits, v.Acknowledged, now)
+	}
 	return v, err
+}
+
+// signalViews returns the window of each signal: its sightings since the
+// window started and after acked, as milterd counts them.
+func signalViews(ctx context.Context, st Store, key string, lim Limits, acked, now time.Time) ([]SignalView, error) {
+	since := HourWindow(now)
+	all, err := st.Sightings(ctx, key, since.Add(-time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	var out []SignalView
+	for _, sig := range Signals {
+		sv := SignalView{Signal: sig, Limit: lim.Threshold(sig), Since: since}
+		for _, s := range all {
+			if s.Signal == sig && s.Last.After(acked) {
+				sv.Evidence = append(sv.Evidence, s)
+			}
+		}
+		sv.Counting = len(sv.Evidence)
+		out = append(out, sv)
+	}
+	return out, nil
 }

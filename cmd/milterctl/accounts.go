@@ -240,12 +240,28 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	if !v.Acknowledged.IsZero() {
 		fmt.Fprintf(tw, "Acknowledged:\t%s (unsuspend or reset: earlier ones are history)\n", v.Acknowledged.Local().Format(time.DateTime))
 	}
+	for _, sv := range v.Signals {
+		fmt.Fprintf(tw, "%s per hour:\t%s since %s\n", signalTitle[sv.Signal], of(sv.Counting, sv.Limit), sv.Since.Local().Format(time.TimeOnly))
+	}
 	tw.Flush()
 	if s := v.Suspension; s != nil {
 		fmt.Fprintf(out, "\nSuspension: %s\n", s.Reason)
+		if s.Signal != "" {
+			fmt.Fprintf(out, "Signal: %s\n", s.Signal)
+		}
 		if len(s.Evidence) > 0 {
 			fmt.Fprintln(out, "Evidence:")
 			undeliverables(out, s.Evidence, time.Time{})
+		}
+		if len(s.Sightings) > 0 {
+			fmt.Fprintln(out, "Evidence:")
+			sightings(out, s.Sightings)
+		}
+	}
+	for _, sv := range v.Signals {
+		if len(sv.Evidence) > 0 {
+			fmt.Fprintf(out, "\n%s in the window (first seen, last seen, value, detail):\n", signalTitle[sv.Signal])
+			sightings(out, sv.Evidence)
 		}
 	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
@@ -266,6 +282,21 @@ func undeliverables(out io.Writer, evs []limits.Undeliverable, acked time.Time) 
 			mark = " (acknowledged)"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), e.Source, e.Status, e.Rcpt, orDash(e.QueueID), strings.ReplaceAll(text, "\t", " "), mark)
+	}
+	tw.Flush()
+}
+
+// signalTitle names a signal in show's output.
+var signalTitle = map[string]string{
+	limits.SignalNetworks: "Client networks", limits.SignalCountries: "Countries",
+	limits.SignalASNs: "ASNs", limits.SignalSpam: "Spam messages",
+}
+
+// sightings lists sightings with when each was first and last seen.
+func sightings(out io.Writer, ss []limits.Sighting) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, s := range ss {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.First.Local().Format(time.DateTime), s.Last.Local().Format(time.DateTime), s.Signal, s.Value, orDash(strings.ReplaceAll(s.Detail, "\t", " ")))
 	}
 	tw.Flush()
 }

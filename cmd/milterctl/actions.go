@@ -108,7 +108,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, operator string) (string, 
 	if err == nil && !ok {
 		err = fmt.Errorf("%s is not suspended", key)
 	}
-	outcome := "unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension"
+	outcome := "unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension"
 	if err != nil {
 		outcome = "failed: " + err.Error()
 	}
@@ -117,7 +117,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, operator string) (string, 
 
 func (a *actions) Reset(ctx context.Context, key, operator string) (string, error) {
 	err := a.st.Reset(ctx, key, time.Now())
-	outcome := "reset: message and recipient counters cleared, undeliverable recipients so far acknowledged"
+	outcome := "reset: message and recipient counters cleared, undeliverable recipients, networks, countries, ASNs and spam so far acknowledged"
 	if err != nil {
 		outcome = "failed: " + err.Error()
 	}
