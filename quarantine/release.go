@@ -36,7 +36,7 @@ func (s *Store) Release(ctx context.Context, id, addr, operator string, to []str
 		return "", err
 	}
 	defer r.Close()
-	if err := s.claim(ctx, id, operator); err != nil {
+	if err := s.claim(ctx, id, operator, to); err != nil {
 		return "", err
 	}
 	if len(to) == 0 {
@@ -55,10 +55,11 @@ func (s *Store) Release(ctx context.Context, id, addr, operator string, to []str
 	return reply, nil
 }
 
-// claim takes a held entry for a release.
-func (s *Store) claim(ctx context.Context, id, operator string) error {
+// claim takes a held entry for a release, to the recipients to (none: the
+// original ones); the claim stays on the record as where it went.
+func (s *Store) claim(ctx context.Context, id, operator string, to []string) error {
 	now := time.Now()
-	c, _ := json.Marshal(Claim{Operator: operator, Host: s.Host, Started: now, Lease: now.Add(ReleaseLease)})
+	c, _ := json.Marshal(Claim{Operator: operator, Host: s.Host, Started: now, Lease: now.Add(ReleaseLease), To: to})
 	r, err := s.exec(ctx, s.db, `UPDATE entries SET state = $1, claim = $2 WHERE id = $3 AND state = $4`, Releasing, string(c), id, Held)
 	if err != nil {
 		return err

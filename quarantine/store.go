@@ -62,6 +62,9 @@ type Claim struct {
 	Host     string    `json:"host,omitempty"`
 	Started  time.Time `json:"started"`
 	Lease    time.Time `json:"lease"`
+	// To is where a release sent the message instead of its recipients
+	// (milterctl quarantine release --to); empty: the original ones.
+	To []string `json:"to,omitempty"`
 }
 
 // Store is a quarantine: records in SQL, messages in a body store.
@@ -75,6 +78,10 @@ type Store struct {
 	// The quota (SetQuota): what the entries kept (not deleted or purged)
 	// may take; 0: no bound. A Put over it fails with ErrFull.
 	maxBytes, maxEntries atomic.Int64
+	// orphans is the bytes of message files without an entry that the
+	// last SweepOrphans found too young to remove: on disk all the same,
+	// so counted against the quota until a sweep removes them.
+	orphans atomic.Int64
 }
 
 // bodies keep the message bytes of entries.
@@ -134,7 +141,7 @@ var ErrFull = policy.ErrQuarantineFull
 // Stats returns the entries kept and their bytes.
 func (s *Store) Stats(ctx context.Context) (entries int, bytes int64, err error) {
 	err = s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM entries WHERE state != $1`), Deleted).Scan(&entries, &bytes)
-	return entries, bytes, err
+	return entries, bytes + s.orphans.Load(), err
 }
 
 // newID is sortable by time and unguessable.

@@ -63,6 +63,9 @@ func (a *actions) release(ctx context.Context, id, operator string, to []string)
 		outcome = "failed: " + err.Error()
 		failed = fmt.Errorf("%s: not released: %w", id, err)
 	}
+	if len(to) > 0 { // the audit trail says where it went
+		outcome = "to " + strings.Join(to, ", ") + " instead of the original recipients: " + outcome
+	}
 	return a.record(ctx, operator, "release", id, outcome), failed
 }
 
