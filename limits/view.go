@@ -18,6 +18,10 @@ type AccountView struct {
 	// history; Counting: those that count toward the next suspension.
 	Acknowledged time.Time `json:"acknowledged,omitzero"`
 	Counting     int       `json:"counting"`
+	// RecentRefused: messages refused as a whole by their receivers;
+	// CountingRefused: those that count toward the next suspension.
+	RecentRefused   []Undeliverable `json:"refused_24h,omitempty"`
+	CountingRefused int             `json:"counting_refused"`
 	// Signals are the login spread and spam signals, each with its window.
 	Signals []SignalView `json:"signals,omitempty"`
 }
@@ -41,12 +45,19 @@ func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time,
 		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-Day))
 	}
 	if err == nil && recent {
+		v.RecentRefused, err = st.Refused(ctx, key, now.Add(-Day))
+	}
+	if err == nil && recent {
 		v.Acknowledged, err = st.Acknowledged(ctx, key)
-		for _, e := range v.Recent {
-			if e.Time.After(now.Add(-Hour)) && e.Time.After(v.Acknowledged) {
-				v.Counting++
+		counting := func(evs []Undeliverable) (n int) {
+			for _, e := range evs {
+				if e.Time.After(now.Add(-Hour)) && e.Time.After(v.Acknowledged) {
+					n++
+				}
 			}
+			return n
 		}
+		v.Counting, v.CountingRefused = counting(v.Recent), counting(v.RecentRefused)
 	}
 	if err == nil && recent {
 		v.Signals, err = signalViews(ctx, st, key, v.Limits, v.Acknowledged, now)

@@ -237,6 +237,7 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	fmt.Fprintf(tw, "Messages:\t%s in the last hour, %s in the last day\n", of(v.Usage.MessagesHour, v.Limits.MessagesPerHour), of(v.Usage.MessagesDay, v.Limits.MessagesPerDay))
 	fmt.Fprintf(tw, "Recipients:\t%s in the last hour, %s in the last day\n", of(v.Usage.RecipientsHour, v.Limits.RecipientsPerHour), of(v.Usage.RecipientsDay, v.Limits.RecipientsPerDay))
 	fmt.Fprintf(tw, "Undeliverable threshold:\t%d per hour; %d counting now\n", v.Limits.UndeliverablePerHour, v.Counting)
+	fmt.Fprintf(tw, "Refused threshold:\t%d messages per hour; %d counting now\n", v.Limits.RefusedMessagesPerHour, v.CountingRefused)
 	if !v.Acknowledged.IsZero() {
 		fmt.Fprintf(tw, "Acknowledged:\t%s (unsuspend or reset: earlier ones are history)\n", v.Acknowledged.Local().Format(time.DateTime))
 	}
@@ -266,6 +267,10 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
 	undeliverables(out, v.Recent, v.Acknowledged)
+	if len(v.RecentRefused) > 0 {
+		fmt.Fprintf(out, "\nRefused messages, last 24 hours: %d\n", len(v.RecentRefused))
+		undeliverables(out, v.RecentRefused, v.Acknowledged)
+	}
 	return nil
 }
 
