@@ -43,6 +43,7 @@ type Config struct {
 	Postgres         *Postgres   `yaml:"postgres"`   // nil: no PostgreSQL; stores that use it say so
 	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
+	Web              *Web        `yaml:"web"`        // nil: no web console
 }
 
 // Spam configures the rspamd check (package spam).
@@ -429,6 +430,11 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 		if r.Timeout <= 0 {
 			return bad("rules.timeout", "must be more than 0")
+		}
+	}
+	if w := c.Web; w != nil {
+		if err := w.validate(bad); err != nil {
+			return err
 		}
 	}
 	if sp := c.Spam; sp != nil {

@@ -57,6 +57,30 @@ func TestExampleOptionalSections(t *testing.T) {
 	if !reflect.DeepEqual(c.Limits, wantLimits) {
 		t.Errorf("limits section of the example:\n got %+v\nwant %+v", c.Limits, wantLimits)
 	}
+	wantWeb := &Web{}
+	wantWeb.setDefaults()
+	wantWeb.TrustedProxies = []Prefix{}
+	if !reflect.DeepEqual(c.Web, wantWeb) {
+		t.Errorf("web section of the example:\n got %+v\nwant %+v", c.Web, wantWeb)
+	}
+}
+
+// The web section's keys that go together.
+func TestWebSection(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"web: {tls: {cert: /c}}":                     "web.tls: needs both cert and key",
+		"web: {trusted_proxy_header: X-Remote-User}": "web.trusted_proxy_header: needs trusted_proxies",
+		"web: {trusted_proxies: [10.0.0.1]}":         "web.trusted_proxy_header: needs trusted_proxies",
+		"web: {url: javascript:alert(1)}":            "web.url: want an http or https URL",
+		"web: {listen: 8026}":                        "web.listen: want host:port",
+		"web: {users_file: \"\"}":                    "web.users_file: must not be empty",
+		"web: {url: \"https://og.isp.test\", tls: {cert: /c, key: /k}, trusted_proxy_header: X-User, trusted_proxies: [10.0.0.1]}": "",
+	} {
+		_, err := Parse("t.yaml", []byte(yaml))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
+	}
 }
 
 func TestEmptyFileIsDefaults(t *testing.T) {

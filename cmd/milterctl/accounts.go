@@ -19,6 +19,7 @@ import (
 	"outguard/config"
 	"outguard/containment"
 	"outguard/limits"
+	"outguard/quarantine"
 	"outguard/setup"
 )
 
@@ -47,12 +48,13 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		return err
 	}
 	cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))
-	return run(&acontext{ctx: ctx, st: st, eng: eng, cont: cont, onQueued: cfg.Limits.OnSuspendQueued, host: cfg.HostName(), cfg: cfg, out: out, now: time.Now()}, args)
+	return run(&acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, cont: cont, onQueued: cfg.Limits.OnSuspendQueued, host: cfg.HostName(), out: out, now: time.Now()}, args)
 }
 
 // acontext is what every accounts subcommand works with.
 type acontext struct {
 	ctx context.Context
+	cfg *config.Config
 	st  limits.Store
 	eng *limits.Engine
 	// cont is this host's MTA queue (nil without one): milterctl acts on
@@ -60,7 +62,6 @@ type acontext struct {
 	cont     *containment.Containment
 	onQueued string // limits.on_suspend_queued
 	host     string // this smarthost, in the audit trail
-	cfg      *config.Config
 	out      io.Writer
 	now      time.Time
 }
@@ -146,7 +147,7 @@ func accountsSuspend(a *acontext, args []string) error {
 		return fmt.Errorf("%s is already suspended", pos[0])
 	}
 	a.audit(pos[0], limits.AuditSuspended, detail)
-	fmt.Fprintf(a.text(), "%s suspended: its next message is refused\n", pos[0])
+	a.quarantineAudit("account suspend", pos[0], "suspended: "+detail+"; its next message is refused")
 	if a.cont != nil {
 		// milterd's sweep does the same within a second, on every host;
 		// doing it here too says at once what this host's queue held.
@@ -186,7 +187,7 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	switch {
 	case ok:
 		a.audit(pos[0], limits.AuditUnsuspended, "")
-		fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
+		a.quarantineAudit("account unsuspend", pos[0], "unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension")
 	case release || del:
 		// Another host of the fleet lifted it: this host's held mail
 		// is still to settle.
@@ -235,11 +236,51 @@ func accountsReset(a *acontext, args []string) error {
 	if len(pos) != 1 {
 		return usageError("accounts reset takes one account")
 	}
-	if err := a.st.Reset(a.ctx, pos[0], a.now); err != nil {
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Reset(a.ctx, pos[0], operator()) })
+}
+
+// action runs an account's action (the web console's, too), recorded in
+// the quarantine's audit trail when there is a quarantine.
+func (a *acontext) action(key string, do func(*actions) (string, error)) error {
+	var q *quarantine.Store
+	if a.cfg.Quarantine != nil {
+		var err error
+		if q, err = setup.OpenQuarantine(a.ctx, a.cfg); err != nil {
+			return err
+		}
+		defer q.Close()
+	}
+	outcome, err := do(newActions(a.cfg, q, a.st))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients, networks, countries, ASNs and spam so far acknowledged\n", pos[0])
+	fmt.Fprintf(a.text(), "%s %s\n", key, outcome)
 	return nil
+}
+
+// queueView is show's account view with the account's mail in this
+// host's queue, with the queue each message is in (hold: held for the
+// suspension).
+type queueView struct {
+	limits.AccountView
+	Queued     []containment.Message `json:"queued,omitempty"`
+	QueueError string                `json:"queue_error,omitempty"`
+}
+
+// quarantineAudit prints the outcome of an account action and records it
+// as the web console's actions do (the quarantine's audit trail, when
+// there is a quarantine).
+func (a *acontext) quarantineAudit(action, key, outcome string) {
+	if a.cfg.Quarantine != nil {
+		q, err := setup.OpenQuarantine(a.ctx, a.cfg)
+		if err != nil {
+			outcome += " (warning: audit trail: " + err.Error() + ")"
+		} else {
+			defer q.Close()
+			outcome = newActions(a.cfg, q, a.st).record(a.ctx, operator(), action, key, outcome)
+		}
+	}
+	fmt.Fprintf(a.text(), "%s %s\n", key, outcome)
 }
 
 // audit records what the operator did; it is done, so a store error is
@@ -322,95 +363,14 @@ func whoami() string {
 	return fmt.Sprint("uid ", os.Getuid())
 }
 
-type accountView struct {
-	Account    string                 `json:"account"`
-	Limits     limits.Limits          `json:"limits"`
-	Usage      limits.Usage           `json:"usage"`
-	Suspension *limits.Suspension     `json:"suspension,omitempty"`
-	Recent     []limits.Undeliverable `json:"undeliverable_24h,omitempty"`
-	// Acknowledged: undeliverables up to then (unsuspend, reset) are
-	// history; Counting: those that count toward the next suspension.
-	Acknowledged time.Time `json:"acknowledged,omitzero"`
-	Counting     int       `json:"counting"`
-	// RecentRefused: messages refused as a whole by their receivers;
-	// CountingRefused: those that count toward the next suspension.
-	RecentRefused   []limits.Undeliverable `json:"refused_24h,omitempty"`
-	CountingRefused int                    `json:"counting_refused"`
-	// Signals are the login spread and spam signals, each with its window.
-	Signals []signalView `json:"signals,omitempty"`
-	// Queued is the account's mail in this host's queue, with the queue
-	// each message is in (hold: held for the suspension); show only.
-	Queued     []containment.Message `json:"queued,omitempty"`
-	QueueError string                `json:"queue_error,omitempty"`
-}
-
-// signalView is one signal's hour window: what counts toward its limit
-// now (after the acknowledgement), with each distinct value as evidence.
-type signalView struct {
-	Signal   string            `json:"signal"`
-	Limit    int               `json:"limit"` // 0: off
-	Since    time.Time         `json:"since"` // the window's start
-	Counting int               `json:"counting"`
-	Evidence []limits.Sighting `json:"evidence,omitempty"`
-}
-
-func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, now time.Time, recent bool) (accountView, error) {
-	u, susp, err := st.Usage(ctx, key, now)
-	v := accountView{Account: key, Limits: pol.For(key), Usage: u, Suspension: susp}
-	if err == nil && recent {
-		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-limits.Day))
-	}
-	if err == nil && recent {
-		v.RecentRefused, err = st.Refused(ctx, key, now.Add(-limits.Day))
-	}
-	if err == nil && recent {
-		v.Acknowledged, err = st.Acknowledged(ctx, key)
-		counting := func(evs []limits.Undeliverable) (n int) {
-			for _, e := range evs {
-				if e.Time.After(now.Add(-limits.Hour)) && e.Time.After(v.Acknowledged) {
-					n++
-				}
-			}
-			return n
-		}
-		v.Counting, v.CountingRefused = counting(v.Recent), counting(v.RecentRefused)
-	}
-	if err == nil && recent {
-		v.Signals, err = signals(ctx, st, key, v.Limits, v.Acknowledged, now)
-	}
-	return v, err
-}
-
-// signals returns the window of each signal of spread.go: its sightings
-// since the window started and after acked, as milterd counts them.
-func signals(ctx context.Context, st limits.Store, key string, lim limits.Limits, acked, now time.Time) ([]signalView, error) {
-	since := limits.HourWindow(now)
-	all, err := st.Sightings(ctx, key, since.Add(-time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	var out []signalView
-	for _, sig := range limits.Signals {
-		sv := signalView{Signal: sig, Limit: lim.Threshold(sig), Since: since}
-		for _, s := range all {
-			if s.Signal == sig && s.Last.After(acked) {
-				sv.Evidence = append(sv.Evidence, s)
-			}
-		}
-		sv.Counting = len(sv.Evidence)
-		out = append(out, sv)
-	}
-	return out, nil
-}
-
 func list(ctx context.Context, st limits.Store, pol *limits.Policy, suspendedOnly, asJSON bool, now time.Time, out io.Writer) error {
 	keys, err := st.Accounts(ctx)
 	if err != nil {
 		return err
 	}
-	var views []accountView
+	var views []limits.AccountView
 	for _, k := range keys {
-		v, err := view(ctx, st, pol, k, now, false)
+		v, err := limits.View(ctx, st, pol, k, now, false)
 		if err != nil {
 			return err
 		}
@@ -454,10 +414,11 @@ func state(s *limits.Suspension, now time.Time) string {
 }
 
 func show(ctx context.Context, st limits.Store, pol *limits.Policy, cont *containment.Containment, key string, asJSON bool, now time.Time, out io.Writer) error {
-	v, err := view(ctx, st, pol, key, now, true)
+	lv, err := limits.View(ctx, st, pol, key, now, true)
 	if err != nil {
 		return err
 	}
+	v := queueView{AccountView: lv}
 	if cont != nil {
 		// The queue is this host's: a fleet's other hosts show theirs.
 		if v.Queued, err = cont.Messages(ctx, key); err != nil {

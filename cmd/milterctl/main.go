@@ -43,6 +43,9 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine audit [ID] [--since 24h] [--json]
   quarantine migrate [--from DIR]   (local entries into the shared store)
 
+  web [-config FILE] [-listen ADDR]   (the web console: web in the config)
+  web adduser NAME viewer|reviewer|admin   (the password on stdin)
+
   rules check [DIR]
   rules test [DIR] MESSAGE.eml... [--json]
 
@@ -61,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", config.DefaultPath, "milterd's config file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if fs.Arg(0) == "web" {
+		return webCmd(ctx, fs.Args()[1:], *path, stdout, stderr)
 	}
 	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd, "rules": rulesCmd}
 	cmd := cmds[fs.Arg(0)]

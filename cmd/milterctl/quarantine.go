@@ -167,26 +167,10 @@ func quarantineRelease(c *qcontext, args []string) error {
 	}
 	var failed []error
 	for _, id := range pos {
-		reply, err := c.q.Release(c.ctx, id, c.cfg.Quarantine.ReleaseAddress, operator(), rcpts)
-		outcome := "released: " + reply
-		switch {
-		case errors.Is(err, quarantine.ErrNotMarked):
-			outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
-			failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
-		case err != nil && strings.HasPrefix(reply, "250"):
-			outcome = "failed: " + err.Error()
-			failed = append(failed, fmt.Errorf("%s: not released", id))
-		case err != nil && reply != "":
-			outcome = "refused by the MTA: " + reply
-			failed = append(failed, fmt.Errorf("%s: not released", id))
-		case err != nil:
-			outcome = "failed: " + err.Error()
-			failed = append(failed, fmt.Errorf("%s: not released", id))
+		outcome, err := newActions(c.cfg, c.q, nil).release(c.ctx, id, operator(), rcpts)
+		if err != nil {
+			failed = append(failed, err)
 		}
-		if to != "" { // the audit trail says where it went
-			outcome = "to " + to + " instead of the original recipients: " + outcome
-		}
-		c.audit("release", id, outcome)
 		fmt.Fprintf(c.text(), "%s: %s\n", id, outcome)
 	}
 	return errors.Join(failed...)
@@ -221,12 +205,7 @@ func quarantineResolve(c *qcontext, args []string) error {
 	if len(pos) != 2 {
 		return usageError("quarantine resolve takes an id and released or held")
 	}
-	err = c.q.Resolve(c.ctx, pos[0], pos[1])
-	outcome := "resolved as " + pos[1]
-	if err != nil {
-		outcome = "failed: " + err.Error()
-	}
-	c.audit("resolve", pos[0], outcome)
+	outcome, err := newActions(c.cfg, c.q, nil).Resolve(c.ctx, pos[0], pos[1], operator())
 	fmt.Fprintf(c.text(), "%s: %s\n", pos[0], outcome)
 	return err
 }
@@ -241,13 +220,10 @@ func quarantineDelete(c *qcontext, args []string) error {
 	}
 	var failed []error
 	for _, id := range pos {
-		err := c.q.Delete(c.ctx, id)
-		outcome := "deleted"
+		outcome, err := newActions(c.cfg, c.q, nil).Delete(c.ctx, id, operator())
 		if err != nil {
-			outcome = "failed: " + err.Error()
 			failed = append(failed, err)
 		}
-		c.audit("delete", id, outcome)
 		fmt.Fprintf(c.text(), "%s: %s\n", id, outcome)
 	}
 	return errors.Join(failed...)
