@@ -107,11 +107,14 @@ type Quarantine struct {
 	OnFull         Action   `yaml:"on_full"`
 	DigestTo       string   `yaml:"digest_to"`   // "milterctl quarantine digest --mail" sends to it
 	DigestFrom     string   `yaml:"digest_from"` // "": digest_to
+	// ReleaseTimeout bounds each wait of a release for the release
+	// address (connect, each reply, the reply to the final dot).
+	ReleaseTimeout Duration `yaml:"release_timeout"`
 }
 
 func (q *Quarantine) setDefaults() {
 	*q = Quarantine{Store: "local", Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard",
-		MaxBytes: 10 << 30, MaxEntries: 100000, OnFull: Action(policy.Tempfail)}
+		MaxBytes: 10 << 30, MaxEntries: 100000, OnFull: Action(policy.Tempfail), ReleaseTimeout: Duration(time.Minute)}
 }
 
 // HostName names this smarthost in shared stores: limits.host, or the
@@ -432,6 +435,10 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 		if q.Retention <= 0 {
 			return bad("quarantine.retention", "must be more than 0")
+		}
+		if q.ReleaseTimeout <= 0 || q.ReleaseTimeout > Duration(2*time.Minute) {
+			// A release holds its entry for 5 minutes (its lease).
+			return bad("quarantine.release_timeout", "must be more than 0 and at most 2m")
 		}
 		if q.MaxEntries < 0 {
 			return bad("quarantine.max_entries", "must be 0 (no bound) or more")

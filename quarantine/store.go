@@ -63,6 +63,12 @@ type Claim struct {
 	Host     string    `json:"host,omitempty"`
 	Started  time.Time `json:"started"`
 	Lease    time.Time `json:"lease"`
+	// MessageID is the Message-ID the release carries (the message's own,
+	// or one the release added): what to look for in the MTA's log.
+	MessageID string `json:"message_id,omitempty"`
+	// Outcome is set when the release ended without a definite reply
+	// after the final dot: "unknown: why". The lease then ends too.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // Store is a quarantine: records in SQL, messages in a body store.
@@ -73,6 +79,9 @@ type Store struct {
 	// Host names this smarthost on the records it holds and the audit
 	// lines it writes.
 	Host string
+	// ReplyTimeout bounds each wait of a release for the MTA (0:
+	// DefaultReplyTimeout): quarantine.release_timeout.
+	ReplyTimeout time.Duration
 	// The quota (SetQuota): what the entries kept (not deleted or purged)
 	// may take; 0: no bound. A Put over it fails with ErrFull.
 	maxBytes, maxEntries atomic.Int64
@@ -108,6 +117,7 @@ func OpenConfig(ctx context.Context, cfg *config.Config) (*Store, error) {
 		return nil, err
 	}
 	s.Host = cfg.HostName()
+	s.ReplyTimeout = time.Duration(cfg.Quarantine.ReleaseTimeout)
 	return s, nil
 }
 

@@ -165,7 +165,7 @@ func TestUpgradeLocalIndex(t *testing.T) {
 	if n, b, _ := s.Stats(ctx); n != 1 || b != 5 {
 		t.Errorf("stats after the upgrade: %d %d (the size column is filled from the record)", n, b)
 	}
-	if err := s.Resolve(ctx, got.ID, quarantine.Held); err != nil {
+	if err := s.Resolve(ctx, got.ID, quarantine.Held, ""); err != nil {
 		t.Fatal(err)
 	}
 	if data, _, err := s.Message(ctx, got.ID); err != nil || string(data) != "hello" {
@@ -414,5 +414,21 @@ func TestPostgresRowRightsOnly(t *testing.T) {
 	defer db.Close()
 	if _, err := db.Exec(`ALTER TABLE entries ADD COLUMN x INTEGER`); err == nil || !strings.Contains(err.Error(), "must be owner") {
 		t.Errorf("smarthost changed the schema: %v", err)
+	}
+}
+
+// A release adds the trace header, and a Message-ID only to a message
+// that has none (folded or not, any case).
+func TestReleaseTraced(t *testing.T) {
+	for msg, want := range map[string]string{
+		"Subject: x\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n":          "X-Outguard-Release: ID\r\nSubject: x\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n",
+		"message-id:\r\n <folded@b>\r\nSubject: x\r\n\r\nbody\r\n": "X-Outguard-Release: ID\r\nmessage-id:\r\n <folded@b>\r\nSubject: x\r\n\r\nbody\r\n",
+		"Subject: x\r\n\r\nMessage-ID: <in-body@b>\r\n":            "X-Outguard-Release: ID\r\nMessage-ID: <ID.release@outguard.invalid>\r\nSubject: x\r\n\r\nMessage-ID: <in-body@b>\r\n",
+	} {
+		r, _ := quarantine.Traced("ID", strings.NewReader(msg))
+		got, _ := io.ReadAll(r)
+		if string(got) != want {
+			t.Errorf("%q\n got %q\nwant %q", msg, got, want)
+		}
 	}
 }

@@ -119,7 +119,7 @@ func digestCmd(ctx context.Context, cfg *config.Config, q *quarantine.Store, sin
 	var body bytes.Buffer
 	d.text(terminal{&body}) // what a message carries, escaped in the report too
 	msg.WriteString(strings.ReplaceAll(body.String(), "\n", "\r\n"))
-	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg)
+	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg, time.Duration(cfg.Quarantine.ReleaseTimeout))
 	if err != nil {
 		return fmt.Errorf("mailing the digest to %s: %s: %w", to, reply, err)
 	}

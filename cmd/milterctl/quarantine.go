@@ -41,6 +41,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	olderThan := fs.String("older-than", "", "purge entries older than this (default: retention)")
 	mail := fs.Bool("mail", false, "digest: mail it to quarantine.digest_to")
 	from := fs.String("from", "", "migrate: the local quarantine's directory (default: quarantine.dir)")
+	force := fs.String("force", "", "resolve: the operator whose release is still within its lease")
 	pos, err := parseMixed(fs, args[1:])
 	if err != nil {
 		return err
@@ -107,6 +108,13 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 			reply, err := q.Release(ctx, id, cfg.Quarantine.ReleaseAddress, operator(), rcpts)
 			outcome := "released: " + reply
 			switch {
+			case errors.Is(err, quarantine.ErrOutcomeUnknown):
+				c := quarantine.Claim{}
+				if rec, gerr := q.Get(ctx, id); gerr == nil && rec.Release != nil {
+					c = *rec.Release
+				}
+				outcome = "outcome unknown (" + err.Error() + "): " + c.Unknown(id)
+				failed = append(failed, exitError{4, fmt.Errorf("%s: outcome unknown: do not release it again before resolving it", id)})
 			case errors.Is(err, quarantine.ErrNotMarked):
 				outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
 				failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
@@ -130,7 +138,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if len(pos) != 2 {
 			return usageError("quarantine resolve takes an id and released or held")
 		}
-		err := q.Resolve(ctx, pos[0], pos[1])
+		err := q.Resolve(ctx, pos[0], pos[1], *force)
 		outcome := "resolved as " + pos[1]
 		if err != nil {
 			outcome = "failed: " + err.Error()
@@ -252,7 +260,9 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), orDash(rec.Host), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
 	if c := rec.Release; c != nil && rec.State == quarantine.Releasing {
 		fmt.Fprintf(tw, "Release:\tby %s since %s", c.Operator, c.Started.Local().Format(time.DateTime))
-		if time.Now().After(c.Lease) {
+		if c.Outcome != "" {
+			fmt.Fprintf(tw, ", outcome unknown (%s): %s", c.Outcome, c.Unknown(rec.ID))
+		} else if time.Now().After(c.Lease) {
 			fmt.Fprintf(tw, ", did not finish (lease ended %s): resolve it", c.Lease.Local().Format(time.DateTime))
 		}
 		fmt.Fprintln(tw)
