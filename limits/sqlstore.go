@@ -113,20 +113,34 @@ func (s *SQLStore) Usage(ctx context.Context, key string, now time.Time) (Usage,
 	return u, &susp, json.Unmarshal([]byte(js.String), &susp)
 }
 
+// locked begins a transaction that no other writer of account key enters
+// until it ends: SQLite's IMMEDIATE transactions take the database's
+// write lock, PostgreSQL takes the account's advisory lock (READ
+// COMMITTED alone lets two hosts each miss the other's uncommitted rows).
+// Every operation that counts and then compares (see Store) runs in one.
+func (s *SQLStore) locked(ctx context.Context, key string) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.d.LockKey != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 // Admit checks and counts in one transaction, with no other writer of the
 // account between the check and the count: one commit, and limits exact
 // across every host that shares the store.
 func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return Usage{}, false, err
 	}
 	defer tx.Rollback()
-	if s.d.LockKey != "" {
-		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
-			return Usage{}, false, err
-		}
-	}
 	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.usage).QueryRowContext, key, now)
 	if err != nil {
 		return Usage{}, false, err
@@ -146,8 +160,10 @@ func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, no
 	return Usage{}, true, tx.Commit()
 }
 
+// AddUndeliverable adds and counts under the account's lock: of two hosts
+// adding at once, the second counts the first's events.
 func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return 0, err
 	}

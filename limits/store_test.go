@@ -258,3 +258,93 @@ func TestPostgresGrants(t *testing.T) {
 		t.Error("the reviewer's role counted a message: it should not write counters")
 	}
 }
+
+// storePairs returns, for each kind of store, two handles on one backend:
+// two smarthosts sharing it.
+func storePairs(t *testing.T) map[string][2]limits.Store {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	addr := harness.StartRedis(t).Addr
+	dsn := harness.StartPostgres(t).DSN
+	open := map[string]func() (limits.Store, error){
+		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
+		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
+		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
+	}
+	out := map[string][2]limits.Store{}
+	for name, o := range open {
+		var pair [2]limits.Store
+		for i := range pair {
+			st, err := o()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			t.Cleanup(func() { st.Close() })
+			pair[i] = st
+		}
+		out[name] = pair
+	}
+	return out
+}
+
+// Two hosts count against one account at once, round after round: every
+// operation that counts and compares sees the crossing of its threshold
+// exactly once. New counters add their case here. Before: PostgreSQL's
+// AddUndeliverable counted without the account's lock, and under READ
+// COMMITTED two hosts adding 5 each against a threshold of 10 both saw 5
+// (the crossing missed in most rounds).
+func TestTwoHostsCrossOnce(t *testing.T) {
+	const rounds = 300
+	for name, pair := range storePairs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			now := time.Now()
+			both := func(f func(host int) int) [2]int {
+				var got [2]int
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for h := range 2 {
+					wg.Add(1)
+					go func() { defer wg.Done(); <-start; got[h] = f(h) }()
+				}
+				close(start)
+				wg.Wait()
+				return got
+			}
+			for round := range rounds {
+				// Undeliverable recipients: 5 from each host, threshold 10.
+				key := fmt.Sprint("und", round)
+				got := both(func(h int) int {
+					var evs []limits.Undeliverable
+					for i := range 5 {
+						evs = append(evs, limits.Undeliverable{ID: fmt.Sprint(h, ":", i), Time: now, Rcpt: "r@x", Status: "5.1.1", Source: "rcpt"})
+					}
+					n, err := pair[h].AddUndeliverable(ctx, key, evs, now)
+					if err != nil {
+						t.Error(err)
+					}
+					return n
+				})
+				if min(got[0], got[1]) != 5 || max(got[0], got[1]) != 10 {
+					t.Fatalf("round %d: undeliverable counts %v, want one host to see 5 and the other 10", round, got)
+				}
+				// Limits: one message from each host against a limit of 1.
+				key = fmt.Sprint("lim", round)
+				got = both(func(h int) int {
+					_, ok, err := pair[h].Admit(ctx, key, limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 1}, now)
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						return 1
+					}
+					return 0
+				})
+				if got[0]+got[1] != 1 {
+					t.Fatalf("round %d: admitted %v against a limit of 1", round, got)
+				}
+			}
+		})
+	}
+}
