@@ -94,15 +94,20 @@ func (d Dialect) Migrate(ctx context.Context, db *sql.DB, component string, want
 		return err
 	}
 	defer tx.Rollback()
-	if len(d.lock) > 0 {
-		for _, l := range d.lock {
-			if _, err := tx.ExecContext(ctx, l); err != nil {
-				return err
-			}
-		}
-		if v, err = d.version(ctx, tx, component); err != nil { // another host may have done it
+	for _, l := range d.lock {
+		if _, err := tx.ExecContext(ctx, l); err != nil {
 			return err
 		}
+	}
+	// Another host may have migrated while this one waited for the lock,
+	// maybe a newer milterd: what counts is the version read under it.
+	switch v, err = d.version(ctx, tx, component); {
+	case err != nil:
+		return err
+	case v == want:
+		return nil
+	case v > want:
+		return fmt.Errorf("%s schema version %d is newer than this milterd's %d", component, v, want)
 	}
 	for next := v + 1; next <= want; next++ {
 		if m, ok := migrations[next]; ok {
