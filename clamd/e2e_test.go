@@ -242,6 +242,30 @@ func TestMessageTimeoutEndsAHungClamd(t *testing.T) {
 	}
 }
 
+// The same hung clamd with on_error: accept, and the limits counting the
+// message: message_timeout ends the wait and the message is accepted,
+// stamped as not scanned, and counted; the commit has a deadline of its
+// own. Before: the commit ran with the expired message deadline, the
+// limits failed, and every message was tempfailed with the verdict line
+// blaming limits.
+func TestMessageTimeoutOnErrorAccept(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s := stack(t, "message_timeout: 2s\nclamd:\n  addresses: [unix:"+cd.Socket+"]\n  reply_timeout: 60s\n  on_error: accept\nlimits:\n  store: sqlite\n")
+	cd.Pause()
+	r := send(t, s, bytes.NewReader(plain("hung", "hello\r\n")))
+	if r.Err != nil {
+		t.Fatalf("hung clamd with on_error: accept: %s\n%s", harness.Reply(r.Err), s.Log.String())
+	}
+	got := s.Sink.Wait(t, 1, 20*time.Second)[0]
+	if !bytes.Contains(got.Data, []byte("X-Outguard: accepted, not fully checked")) {
+		t.Errorf("accepted unscanned without saying so:\n%s", got.Data)
+	}
+	if log := s.Log.String(); !regexp.MustCompile(`verdict=accept .*notes="[^"]*clamd: not checked`).MatchString(log) || strings.Contains(log, "limits failed") {
+		t.Errorf("the verdict line:\n%s", log)
+	}
+}
+
 // One clamd connection for five sessions at once: every session is
 // answered (the version is fetched in the background, never while a
 // message holds the one connection), and each verdict line names the

@@ -126,7 +126,7 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			return nil
 		}
 	}
-	pipeline := policy.NewPipeline(log, entries...)
+	pipeline := policy.NewPipeline(log, entries...).WithCommitTimeout(time.Duration(cfg.CommitTimeout))
 	st := &milter.State{
 		Pipeline:         pipeline,
 		Version:          Version,

@@ -23,6 +23,11 @@ type Engine struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	Observer    Observer // may be nil
+	// Timeout bounds each store call (0: none beyond the caller's
+	// deadline): at MAIL and RCPT the MTA waits with no deadline of ours,
+	// and a stopped server must cost the message limits.on_error, not
+	// the MTA's milter timeout.
+	Timeout time.Duration
 
 	alerted sync.Map // account and limit -> end of the window alerted for
 }
@@ -34,6 +39,14 @@ type Observer interface {
 }
 
 func (e *Engine) Name() string { return "limits" }
+
+// bound is ctx ending at most Timeout from now.
+func (e *Engine) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if e.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, e.Timeout)
+}
 
 type usageKey struct{}
 
@@ -67,6 +80,8 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	st := &txState{key: key, lim: e.Policy.For(key)}
 	t.SetValue(usageKey{}, st)
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	u, susp, err := e.Store.Usage(ctx, key, now)
 	if err != nil {
 		return policy.Verdict{}, err
@@ -155,6 +170,8 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	}
 	// Unlimited accounts are counted too: their records attribute bounces.
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	u, ok, err := e.Store.Admit(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, now)
 	if err != nil {
 		return policy.Verdict{}, err
@@ -195,6 +212,8 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undeliverable) (*Suspension, error) {
 	lim := e.Policy.For(key)
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	// The hour is the one up to the newest of these events, not up to now:
 	// a follower catching up on a backlog (after an outage) judges each
 	// burst by when it happened.

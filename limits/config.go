@@ -21,9 +21,9 @@ func OpenStore(ctx context.Context, cfg *config.Config) (Store, error) {
 	var err error
 	switch l.Store {
 	case "redis":
-		st, err = OpenRedis(ctx, l.Redis.Address)
+		st, err = OpenRedisOptions(ctx, RedisOptions{Addr: l.Redis.Address, Timeout: time.Duration(l.Redis.Timeout), PoolSize: l.Redis.PoolSize})
 	case "postgres":
-		st, err = OpenPostgres(ctx, cfg.Postgres.DSN)
+		st, err = OpenPostgres(ctx, cfg.Postgres.ConnString())
 	default:
 		if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
 			st, err = OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
@@ -56,7 +56,21 @@ func NewEngineFromConfig(cfg *config.Config, store Store, log *slog.Logger) (*En
 		Alert:       &Alerter{Sender: l.Alert.Sender(), Log: log},
 		Log:         log,
 		Now:         time.Now,
+		Timeout:     StoreTimeout(cfg),
 	}, nil
+}
+
+// StoreTimeout is how long one call to cfg's limits store may wait: the
+// server's own bound on a statement (PostgreSQL, Redis), or SQLite's
+// busy timeout.
+func StoreTimeout(cfg *config.Config) time.Duration {
+	switch cfg.Limits.Store {
+	case "postgres":
+		return time.Duration(cfg.Postgres.StatementTimeout)
+	case "redis":
+		return time.Duration(cfg.Limits.Redis.Timeout)
+	}
+	return 10 * time.Second
 }
 
 // PolicyFromConfig resolves the config's limits: a user's keys override the

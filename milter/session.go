@@ -188,7 +188,7 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 		if err := t.feed.finish(); err != nil {
 			return policy.New(policy.Tempfail, "spool: "+err.Error())
 		}
-		return t.st.Pipeline.Message(ctx, &t.Transaction)
+		return t.st.Pipeline.Message(ctx, t.ctx, &t.Transaction)
 	})
 	if t.pending.Stronger(v) {
 		v = t.pending
@@ -270,10 +270,10 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 	switch v.Action {
 	case policy.Accept:
 		resp = gomilter.RespAccept
-		// Without the MTA's leave to add headers (warned at negotiation)
-		// the message goes unstamped rather than tempfailed.
-		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 {
-			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
+		// Every stamp the message came with goes first, whatever its
+		// case: a sender's forged "clean" must not sit above ours.
+		if t.st.HeaderName != "" {
+			t.RemoveHeader(t.st.HeaderName)
 		}
 		if s.actions&gomilter.OptChangeHeader != 0 {
 			for _, name := range t.Removals() {
@@ -281,6 +281,11 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 					err = m.ChangeHeader(i, name, "") // RFC-less milter rule: an empty value deletes
 				}
 			}
+		}
+		// Without the MTA's leave to add headers (warned at negotiation)
+		// the message goes unstamped rather than tempfailed.
+		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 && err == nil {
+			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
 		}
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
@@ -314,7 +319,11 @@ func (s *session) quarantine(t *txn, v policy.Verdict, m gomilter.Modifier) (*go
 	if q == nil {
 		return gomilter.RespAccept, v, m.Quarantine(v.Reason)
 	}
-	id, err := q.Hold(t.ctx, &t.Transaction, v)
+	// The hold is a commit: its own deadline, and never committed after
+	// it (the MTA may have given up on the session by then).
+	ctx, cancel := t.st.Pipeline.CommitContext(t.ctx)
+	defer cancel()
+	id, err := q.Hold(ctx, &t.Transaction, v)
 	if err != nil {
 		// Not held: never delivered instead. Full: on_full (tempfail by
 		// default); any other failure: tempfail, nothing is lost.

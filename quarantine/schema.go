@@ -13,8 +13,9 @@ import (
 // schemaVersion is the quarantine index's version. 1: entries with the
 // whole record as JSON (SQLite only); 2: state, claim, size and host as
 // columns (portable updates), the audit trail, and on PostgreSQL the
-// message chunks.
-const schemaVersion = 2
+// message chunks; 3: on PostgreSQL, an entry's commit refused after the
+// deadline its transaction names (Store.commitBy).
+const schemaVersion = 3
 
 var sqliteMigrations = map[int]string{
 	1: `CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, t INTEGER NOT NULL, user TEXT NOT NULL, state TEXT NOT NULL, rec TEXT NOT NULL);
@@ -36,6 +37,17 @@ var postgresMigrations = map[int]string{
 		ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 		CREATE TABLE audit (t BIGINT NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
 		CREATE INDEX audit_t ON audit (t)`,
+	// A deferred constraint trigger runs at COMMIT, on the server's clock.
+	3: `CREATE FUNCTION outguard_commit_by() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF COALESCE(current_setting('outguard.commit_by', true), '') <> ''
+				AND FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) > current_setting('outguard.commit_by')::bigint THEN
+				RAISE EXCEPTION 'outguard: the commit came after its deadline';
+			END IF;
+			RETURN NULL;
+		END $$;
+		CREATE CONSTRAINT TRIGGER entries_commit_by AFTER INSERT ON entries DEFERRABLE INITIALLY DEFERRED
+			FOR EACH ROW EXECUTE FUNCTION outguard_commit_by()`,
 }
 
 // Open opens (creating) the local quarantine in dir: an index and a

@@ -109,7 +109,7 @@ func OpenConfig(ctx context.Context, cfg *config.Config) (*Store, error) {
 	var s *Store
 	var err error
 	if cfg.Quarantine.Store == "postgres" {
-		s, err = OpenPostgres(ctx, cfg.Postgres.DSN)
+		s, err = OpenPostgres(ctx, cfg.Postgres.ConnString())
 	} else {
 		s, err = Open(cfg.QuarantineDir())
 	}
@@ -204,6 +204,9 @@ func (s *Store) insert(ctx context.Context, rec Record, msg io.Reader) (err erro
 			return fmt.Errorf("quarantine index: %w", err)
 		}
 		defer tx.Rollback()
+		if err := s.commitBy(ctx, tx); err != nil {
+			return fmt.Errorf("quarantine index: %w", err)
+		}
 	}
 	if msg != nil {
 		n, sum, werr := s.body.write(ctx, tx, rec.ID, msg)
@@ -221,6 +224,22 @@ func (s *Store) insert(ctx context.Context, rec Record, msg io.Reader) (err erro
 		rec.Size, rec.SHA256 = n, sum
 	}
 	return s.insertRecord(ctx, tx, rec)
+}
+
+// commitBy makes PostgreSQL refuse to commit tx after ctx's deadline (the
+// trigger of schema version 3). Without it a COMMIT sent just before the
+// deadline to a server that stalled (stopped, a lost network) commits
+// when the server wakes: an entry for a message whose session has ended,
+// that the MTA was told to retry: held twice. The deadline is the server's
+// clock plus what is left of ctx's, so the clocks need not agree.
+func (s *Store) commitBy(ctx context.Context, tx *sql.Tx) error {
+	dl, ok := ctx.Deadline()
+	if !ok || s.d.Name != "postgres" {
+		return nil // SQLite commits in this process, within ctx
+	}
+	_, err := tx.ExecContext(ctx, `SELECT set_config('outguard.commit_by', (FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) + $1)::bigint::text, true)`,
+		time.Until(dl).Milliseconds())
+	return err
 }
 
 // insertRecord inserts rec and commits tx (nil: a transaction of its own).

@@ -76,14 +76,14 @@ func (d digest) text(w io.Writer) {
 		fmt.Fprintf(w, "\n%s:\n", part.title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, c := range part.rows {
-			fmt.Fprintf(tw, "  %d\t%s\n", c.Count, c.Name)
+			fmt.Fprintf(tw, "  %d\t%s\n", c.Count, field(c.Name))
 		}
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "\nNewest (milterctl quarantine show ID):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range d.Newest {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.User), r.Reason)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.User)), field(r.Reason))
 	}
 	tw.Flush()
 }

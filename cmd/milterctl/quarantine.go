@@ -76,7 +76,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tTIME\tHOST\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
 		for _, r := range recs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.Host), orDash(r.User), r.From, len(r.Rcpts), r.Size, r.State, r.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.Host)), field(orDash(r.User)), field(r.From), len(r.Rcpts), r.Size, field(r.State), field(r.Reason))
 		}
 		return tw.Flush()
 	case "show":
@@ -129,7 +129,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 				failed = append(failed, fmt.Errorf("%s: not released", id))
 			}
 			audit("release", id, outcome)
-			fmt.Fprintf(out, "%s: %s\n", id, outcome)
+			fmt.Fprintf(out, "%s: %s\n", field(id), field(outcome))
 		}
 		return errors.Join(failed...)
 	case "digest":
@@ -176,7 +176,7 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tHOST\tOPERATOR\tACTION\tID\tOUTCOME")
 		for _, a := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), a.Host, a.Operator, a.Action, a.ID, a.Outcome)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), field(a.Host), field(a.Operator), field(a.Action), field(a.ID), field(a.Outcome))
 		}
 		return tw.Flush()
 	case "migrate":
@@ -257,11 +257,11 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nHost:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
-		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), orDash(rec.Host), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
+		field(rec.ID), field(rec.State), rec.Time.Local().Format(time.DateTime), field(orDash(rec.Host)), field(rec.QueueID), field(orDash(rec.User)), field(rec.Client), field(rec.From), field(strings.Join(rec.Rcpts, ", ")), rec.Size, field(rec.SHA256), field(rec.Reason))
 	if c := rec.Release; c != nil && rec.State == quarantine.Releasing {
-		fmt.Fprintf(tw, "Release:\tby %s since %s", c.Operator, c.Started.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "Release:\tby %s since %s", field(c.Operator), c.Started.Local().Format(time.DateTime))
 		if c.Outcome != "" {
-			fmt.Fprintf(tw, ", outcome unknown (%s): %s", c.Outcome, c.Unknown(rec.ID))
+			fmt.Fprintf(tw, ", outcome unknown (%s): %s", field(c.Outcome), field(c.Unknown(rec.ID)))
 		} else if time.Now().After(c.Lease) {
 			fmt.Fprintf(tw, ", did not finish (lease ended %s): resolve it", c.Lease.Local().Format(time.DateTime))
 		}
@@ -270,7 +270,7 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	tw.Flush()
 	fmt.Fprintln(out, "\nFindings:")
 	for _, f := range rec.Findings {
-		fmt.Fprintf(out, "  %s\n", describe(f))
+		fmt.Fprintf(out, "  %s\n", field(describe(f)))
 	}
 	if msgErr != nil {
 		fmt.Fprintf(out, "\nMessage: %v\n", msgErr)
@@ -283,16 +283,22 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 		for _, f := range p.Findings {
 			notes = append(notes, f.Kind+": "+f.Detail)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", p.Path, p.ContentType, orDash(p.Filename), p.Size, strings.Join(notes, "; "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", field(p.Path), field(p.ContentType), field(orDash(p.Filename)), p.Size, field(strings.Join(notes, "; ")))
 	}
 	for _, f := range other {
-		fmt.Fprintf(tw, "  %s\t\t\t\t%s: %s\n", f.Path, f.Kind, f.Detail)
+		fmt.Fprintf(tw, "  %s\t\t\t\t%s: %s\n", field(f.Path), field(f.Kind), field(f.Detail))
 	}
 	return tw.Flush()
 }
 
+// indent shows a header block a line a row, each line escaped (a bare LF
+// or CR inside a field does not start a row of its own).
 func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\r\n", "\n  ")
+	lines := strings.Split(s, "\r\n")
+	for i, l := range lines {
+		lines[i] = "  " + field(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // parseMixed parses flags that may come before or after positional
