@@ -14,7 +14,9 @@ import (
 // whole record as JSON (SQLite only); 2: state, claim, size and host as
 // columns (portable updates), the audit trail, and on PostgreSQL the
 // message chunks; 3: on PostgreSQL, an entry's commit refused after the
-// deadline its transaction names (Store.commitBy).
+// deadline its transaction names (Store.commitBy), and a released or
+// deleted entry never made held or releasing again (whoever may update
+// its state: docs/postgres.md).
 const schemaVersion = 3
 
 var sqliteMigrations = map[int]string{
@@ -47,7 +49,16 @@ var postgresMigrations = map[int]string{
 			RETURN NULL;
 		END $$;
 		CREATE CONSTRAINT TRIGGER entries_commit_by AFTER INSERT ON entries DEFERRABLE INITIALLY DEFERRED
-			FOR EACH ROW EXECUTE FUNCTION outguard_commit_by()`,
+			FOR EACH ROW EXECUTE FUNCTION outguard_commit_by();
+		CREATE FUNCTION outguard_entry_state() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF OLD.state IN ('released', 'deleted') AND NEW.state <> OLD.state AND NEW.state <> 'deleted' THEN
+				RAISE EXCEPTION 'outguard: entry % is %: it cannot become %', OLD.id, OLD.state, NEW.state;
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER entries_state BEFORE UPDATE OF state ON entries
+			FOR EACH ROW EXECUTE FUNCTION outguard_entry_state()`,
 }
 
 // Open opens (creating) the local quarantine in dir: an index and a

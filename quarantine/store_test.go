@@ -323,7 +323,8 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 	a := put(t, m, "alice", []byte("a\r\n"))
 	b := put(t, m, "alice", []byte("b\r\n"))
 	// As in docs/postgres.md.
-	pg.SQL("outguard", `GRANT SELECT, UPDATE, DELETE ON entries TO secteam;
+	pg.SQL("outguard", `GRANT SELECT, DELETE ON entries TO secteam;
+		GRANT UPDATE (state, claim) ON entries TO secteam;
 		GRANT SELECT, DELETE ON chunks TO secteam;
 		GRANT SELECT, INSERT ON audit TO secteam;
 		GRANT SELECT ON schema_version TO secteam;`)
@@ -431,4 +432,94 @@ func TestReleaseTraced(t *testing.T) {
 			t.Errorf("%q\n got %q\nwant %q", msg, got, want)
 		}
 	}
+}
+
+// The column-level grants of docs/postgres.md: the security team changes
+// an entry's state and claim only (not its record), cannot make a
+// released entry held again (the schema's trigger, whoever updates), and
+// the abuse desk lists the records and the audit trail but never reads a
+// message. Before: the security team could rewrite rec and reset released
+// entries, and the abuse desk could read chunks.
+func TestPostgresColumnGrants(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	milterd := pg.Database("outguard", "milterd", "secteam", "abusedesk")
+	ctx := context.Background()
+	m, err := quarantine.OpenPostgres(ctx, milterd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, err := limits.OpenPostgres(ctx, milterd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	a := put(t, m, "alice", []byte("a\r\n"))
+	b := put(t, m, "alice", []byte("b\r\n"))
+	// As in docs/postgres.md.
+	pg.SQL("outguard", `GRANT SELECT, DELETE ON entries TO secteam;
+		GRANT UPDATE (state, claim) ON entries TO secteam;
+		GRANT SELECT, DELETE ON chunks TO secteam;
+		GRANT SELECT, INSERT ON audit TO secteam;
+		GRANT SELECT ON schema_version TO secteam;
+		GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks TO abusedesk;
+		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
+		GRANT DELETE ON counters TO abusedesk;
+		GRANT SELECT ON entries, audit TO abusedesk;`)
+	as := func(role string) *sql.DB {
+		db, err := sql.Open("pgx", pg.DSNFor(role, "outguard"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	sec, desk := as("secteam"), as("abusedesk")
+	denied := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s: %v, want permission denied", what, err)
+		}
+	}
+	_, err = sec.Exec(`UPDATE entries SET rec = '{}' WHERE id = $1`, a)
+	denied("secteam rewrites a record", err)
+	_, err = sec.Exec(`UPDATE entries SET account = 'bob' WHERE id = $1`, a)
+	denied("secteam moves an entry to another account", err)
+	// The reviewer's own work goes through: a release that fails before
+	// the dot (claimed, then put back), a delete.
+	r, err := quarantine.OpenPostgres(ctx, pg.DSNFor("secteam", "outguard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Release(ctx, a, "127.0.0.1:1", "secteam", nil); err == nil || strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("reviewer release: %v", err)
+	}
+	if rec, _ := r.Get(ctx, a); rec.State != quarantine.Held {
+		t.Errorf("after a failed release: %s", rec.State)
+	}
+	// A released entry stays released, whoever asks.
+	pg.SQL("outguard", `UPDATE entries SET state = 'released' WHERE id = '`+a+`'`)
+	if _, err := sec.Exec(`UPDATE entries SET state = 'held', claim = NULL WHERE id = $1`, a); err == nil || !strings.Contains(err.Error(), "cannot become held") {
+		t.Errorf("secteam reset a released entry: %v", err)
+	}
+	if err := r.Delete(ctx, a); err != nil {
+		t.Errorf("reviewer delete of a released entry: %v", err)
+	}
+	// The abuse desk: records yes, messages no.
+	d, err := quarantine.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if recs, err := d.List(ctx, quarantine.Filter{}); err != nil || len(recs) != 2 {
+		t.Errorf("abuse desk list: %d %v", len(recs), err)
+	}
+	_, _, err = d.Message(ctx, b)
+	denied("abuse desk reads a message", err)
+	var n int
+	denied("abuse desk reads chunks", desk.QueryRow(`SELECT COUNT(*) FROM chunks`).Scan(&n))
+	_, err = desk.Exec(`UPDATE entries SET state = 'held' WHERE id = $1`, b)
+	denied("abuse desk changes an entry", err)
 }
