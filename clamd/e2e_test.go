@@ -237,8 +237,48 @@ func TestMessageTimeoutEndsAHungClamd(t *testing.T) {
 	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.7.1 Temporary failure") {
 		t.Fatalf("hung clamd: %q", got)
 	}
-	if log := s.Log.String(); !regexp.MustCompile(`verdict=tempfail check=clamd reason="clamd failed: [^"]*message_timeout \(2s\) passed`).MatchString(log) {
-		t.Errorf("the verdict line does not name the timed-out check:\n%s", log)
+	if log := s.Log.String(); !regexp.MustCompile(`verdict=tempfail check=clamd reason="clamd failed: [^"]*message_timeout \(2s\) passed" notes="clamd ClamAV `).MatchString(log) {
+		t.Errorf("the verdict line does not name the timed-out check, or clamd's version:\n%s", log)
+	}
+}
+
+// The clamd version is in every verdict line, those of messages clamd
+// never saw too: refused at MAIL (a limit), and aborted by the client.
+// Before: only the messages clamd answered for had it.
+func TestVersionInEveryVerdictLine(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s := stack(t, clamdConfig(cd.Socket)+"limits:\n  default: {messages_per_hour: 1}\n")
+	for i := range 2 {
+		if r := send(t, s, bytes.NewReader(plain(fmt.Sprint("m", i), "hello\r\n"))); (r.Err == nil) != (i == 0) {
+			t.Fatalf("message %d: %s", i, harness.Reply(r.Err))
+		}
+	}
+	c := s.Dial(t)
+	if err := c.Raw().Mail("alice@customer.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Raw().Reset()
+	c.Quit()
+	want := map[string]*regexp.Regexp{
+		"accepted":          regexp.MustCompile(`verdict=accept .*notes="clamd ClamAV [^"]+"`),
+		"refused at MAIL":   regexp.MustCompile(`verdict=tempfail check=limits .*notes="clamd ClamAV [^"]+"`),
+		"aborted by client": regexp.MustCompile(`verdict=aborted .*notes="clamd ClamAV [^"]+"`),
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		log := s.Log.String()
+		missing := ""
+		for name, re := range want {
+			if !re.MatchString(log) {
+				missing = name
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no verdict line %s with clamd's version:\n%s", missing, log)
+		}
 	}
 }
 

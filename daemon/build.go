@@ -105,7 +105,7 @@ func build(cfg *config.Config, log *slog.Logger, res *Resources) (*built, error)
 			cancel()
 		}
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(cd.OnError)})
-		b.probes["clamd"] = client.Ping
+		b.probes["clamd"] = client.Health
 		b.clamd = chk
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -425,9 +426,22 @@ func (s *session) line(t *txn, verdict string, v policy.Verdict) {
 		slog.String("verdict", verdict),
 		slog.String("check", v.Check),
 		slog.String("reason", v.Reason),
-		slog.String("notes", strings.Join(t.Stamps(), "; ")),
+		slog.String("notes", strings.Join(notes(t.Stamps(), t.st.Pipeline.VersionNotes()), "; ")),
 		slog.Duration("duration", time.Since(t.Start)),
 	)
+}
+
+// notes are the transaction's notes and the engines' versions it does not
+// name yet: every verdict line says what it was, or would have been,
+// checked with.
+func notes(stamps, versions []string) []string {
+	out := append([]string(nil), stamps...)
+	for _, v := range versions {
+		if !slices.Contains(stamps, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // newID returns a random transaction id.

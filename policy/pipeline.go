@@ -59,6 +59,27 @@ type Stream interface {
 	Close()
 }
 
+// Versioned is a check whose version belongs in every verdict line, the
+// verdicts it did not take part in too (a refusal at MAIL, a timeout, an
+// abort): clamd's signature version says what a message would have been
+// scanned with.
+type Versioned interface {
+	VersionNote() string // "clamd ClamAV 1.4.6/27000/…"; "" until known
+}
+
+// VersionNotes are the notes of the Versioned checks.
+func (p *Pipeline) VersionNotes() []string {
+	var out []string
+	for _, e := range p.entries {
+		if v, ok := e.Check.(Versioned); ok {
+			if n := v.VersionNote(); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 // Entry is a check with its failure policy: the action taken when the check
 // returns an error (engine unreachable, timed out, broken input).
 type Entry struct {
