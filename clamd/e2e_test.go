@@ -249,17 +249,17 @@ func TestVersionInEveryVerdictLine(t *testing.T) {
 	t.Parallel()
 	cd := harness.StartClamd(t, "30M")
 	s := stack(t, clamdConfig(cd.Socket)+"limits:\n  default: {messages_per_hour: 1}\n")
-	for i := range 2 {
-		if r := send(t, s, bytes.NewReader(plain(fmt.Sprint("m", i), "hello\r\n"))); (r.Err == nil) != (i == 0) {
-			t.Fatalf("message %d: %s", i, harness.Reply(r.Err))
-		}
-	}
 	c := s.Dial(t)
 	if err := c.Raw().Mail("alice@customer.test", nil); err != nil {
 		t.Fatal(err)
 	}
 	c.Raw().Reset()
 	c.Quit()
+	for i := range 2 {
+		if r := send(t, s, bytes.NewReader(plain(fmt.Sprint("m", i), "hello\r\n"))); (r.Err == nil) != (i == 0) {
+			t.Fatalf("message %d: %s", i, harness.Reply(r.Err))
+		}
+	}
 	want := map[string]*regexp.Regexp{
 		"accepted":          regexp.MustCompile(`verdict=accept .*notes="clamd ClamAV [^"]+"`),
 		"refused at MAIL":   regexp.MustCompile(`verdict=tempfail check=limits .*notes="clamd ClamAV [^"]+"`),

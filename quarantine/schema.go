@@ -13,7 +13,9 @@ import (
 // schemaVersion is the quarantine index's version. 1: entries with the
 // whole record as JSON (SQLite only); 2: state, claim, size and host as
 // columns (portable updates), the audit trail, and on PostgreSQL the
-// message chunks; 3: on PostgreSQL, an entry's commit refused after the
+// message chunks; 3: the quota's running total (quota, one row, updated
+// in each entry's transaction) and, on PostgreSQL, an entry's commit
+// refused after the
 // deadline its transaction names (Store.commitBy), and a released or
 // deleted entry never made held or releasing again (whoever may update
 // its state: docs/postgres.md).
@@ -29,7 +31,12 @@ var sqliteMigrations = map[int]string{
 		UPDATE entries SET size = COALESCE(json_extract(rec, '$.size'), 0), claim = json_extract(rec, '$.release');
 		CREATE TABLE audit (t INTEGER NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
 		CREATE INDEX audit_t ON audit (t)`,
+	3: quotaSchema,
 }
+
+// quotaSchema is the quota's running total, from the entries kept.
+const quotaSchema = `CREATE TABLE quota (id INTEGER PRIMARY KEY CHECK (id = 1), entries BIGINT NOT NULL, bytes BIGINT NOT NULL);
+	INSERT INTO quota (id, entries, bytes) SELECT 1, COUNT(*), COALESCE(SUM(size), 0) FROM entries WHERE state != 'deleted';`
 
 // Version 1 was SQLite-only, so PostgreSQL starts at 2.
 var postgresMigrations = map[int]string{
@@ -40,7 +47,7 @@ var postgresMigrations = map[int]string{
 		CREATE TABLE audit (t BIGINT NOT NULL, host TEXT NOT NULL, operator TEXT NOT NULL, action TEXT NOT NULL, id TEXT NOT NULL, outcome TEXT NOT NULL);
 		CREATE INDEX audit_t ON audit (t)`,
 	// A deferred constraint trigger runs at COMMIT, on the server's clock.
-	3: `CREATE FUNCTION outguard_commit_by() RETURNS trigger LANGUAGE plpgsql AS $$
+	3: quotaSchema + `CREATE FUNCTION outguard_commit_by() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF COALESCE(current_setting('outguard.commit_by', true), '') <> ''
 				AND FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) > current_setting('outguard.commit_by')::bigint THEN

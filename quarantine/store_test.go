@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -326,6 +327,7 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 	pg.SQL("outguard", `GRANT SELECT, DELETE ON entries TO secteam;
 		GRANT UPDATE (state, claim) ON entries TO secteam;
 		GRANT SELECT, DELETE ON chunks TO secteam;
+		GRANT SELECT, UPDATE ON quota TO secteam;
 		GRANT SELECT, INSERT ON audit TO secteam;
 		GRANT SELECT ON schema_version TO secteam;`)
 	r, err := quarantine.OpenPostgres(ctx, pg.DSNFor("secteam", "outguard"))
@@ -384,6 +386,7 @@ func TestPostgresRowRightsOnly(t *testing.T) {
 	pg.SQL("outguard", `GRANT SELECT ON schema_version TO smarthost;
 		GRANT SELECT, INSERT, UPDATE, DELETE ON counters, msgs, delivered, undeliverable, suspended, acks TO smarthost;
 		GRANT SELECT, INSERT, DELETE ON entries, chunks TO smarthost;
+		GRANT SELECT, UPDATE ON quota TO smarthost;
 		GRANT UPDATE ON entries TO smarthost;
 		GRANT SELECT, INSERT ON audit TO smarthost;`)
 	dsn := pg.DSNFor("smarthost", "outguard")
@@ -461,6 +464,7 @@ func TestPostgresColumnGrants(t *testing.T) {
 	pg.SQL("outguard", `GRANT SELECT, DELETE ON entries TO secteam;
 		GRANT UPDATE (state, claim) ON entries TO secteam;
 		GRANT SELECT, DELETE ON chunks TO secteam;
+		GRANT SELECT, UPDATE ON quota TO secteam;
 		GRANT SELECT, INSERT ON audit TO secteam;
 		GRANT SELECT ON schema_version TO secteam;
 		GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks TO abusedesk;
@@ -522,4 +526,78 @@ func TestPostgresColumnGrants(t *testing.T) {
 	denied("abuse desk reads chunks", desk.QueryRow(`SELECT COUNT(*) FROM chunks`).Scan(&n))
 	_, err = desk.Exec(`UPDATE entries SET state = 'held' WHERE id = $1`, b)
 	denied("abuse desk changes an entry", err)
+}
+
+// Concurrent holds on two hosts (two handles on one store) against a quota
+// of 5 entries: exactly 5 are taken, whatever the interleaving; the total
+// follows deletes and purges, counting an entry once however often it is
+// removed. Before: each hold counted the entries, then inserted, so
+// concurrent holds overshot the quota.
+func TestQuotaExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	dsn := harness.StartPostgres(t).DSN
+	open := map[string]func() (*quarantine.Store, error){
+		"local":    func() (*quarantine.Store, error) { return quarantine.Open(dir) },
+		"postgres": func() (*quarantine.Store, error) { return quarantine.OpenPostgres(ctx, dsn) },
+	}
+	for kind, o := range open {
+		t.Run(kind, func(t *testing.T) {
+			var hosts [2]*quarantine.Store
+			for i := range hosts {
+				s, err := o()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				s.SetQuota(0, 5)
+				hosts[i] = s
+			}
+			var wg sync.WaitGroup
+			var taken, full atomic.Int32
+			start := make(chan struct{})
+			for i := range 30 {
+				wg.Go(func() {
+					<-start
+					_, err := hosts[i%2].Put(ctx, quarantine.Record{Time: time.Now(), User: "alice"}, strings.NewReader("held\r\n"))
+					switch {
+					case err == nil:
+						taken.Add(1)
+					case errors.Is(err, quarantine.ErrFull):
+						full.Add(1)
+					default:
+						t.Error(err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			recs, _ := hosts[0].List(ctx, quarantine.Filter{})
+			if taken.Load() != 5 || full.Load() != 25 || len(recs) != 5 {
+				t.Fatalf("quota 5: %d taken, %d full, %d entries", taken.Load(), full.Load(), len(recs))
+			}
+			if n, b, err := hosts[1].Stats(ctx); n != 5 || b != 30 || err != nil {
+				t.Errorf("stats %d %d %v", n, b, err)
+			}
+			// Two removals of one entry at once count it once.
+			var wg2 sync.WaitGroup
+			for i := range 2 {
+				wg2.Go(func() { hosts[i].Delete(ctx, recs[0].ID) })
+			}
+			wg2.Wait()
+			if n, b, _ := hosts[0].Stats(ctx); n != 4 || b != 24 {
+				t.Errorf("after a double delete: %d %d", n, b)
+			}
+			if n, err := hosts[1].Purge(ctx, time.Now().Add(time.Minute), ""); n != 5 || err != nil {
+				t.Errorf("purge: %d %v", n, err)
+			}
+			if n, b, _ := hosts[0].Stats(ctx); n != 0 || b != 0 {
+				t.Errorf("after purge: %d %d", n, b)
+			}
+			if _, err := hosts[0].Put(ctx, quarantine.Record{Time: time.Now()}, strings.NewReader("x")); err != nil {
+				t.Errorf("room again after purge: %v", err)
+			}
+		})
+	}
 }
