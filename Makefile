@@ -2,7 +2,7 @@
 # the tests. Both install missing Debian packages when run as root.
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X outguard/daemon.Version=$(VERSION)
+LDFLAGS := -X outguard/setup.Version=$(VERSION)
 
 PREFIX  ?= /usr
 DESTDIR ?=

@@ -11,9 +11,9 @@ import (
 	gomilter "github.com/d--j/go-milter"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/internal/harness"
 	"outguard/milter"
+	"outguard/setup"
 )
 
 // BenchmarkPipeline runs milterd's full pipeline (clamd, shipped rules,
@@ -29,17 +29,17 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := daemon.Open(b.Context(), cfg)
+		res, err := setup.Open(b.Context(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(res.Close)
 		log := slog.New(slog.DiscardHandler)
-		st, err := daemon.Build(cfg, log, res)
+		bt, err := setup.Build(cfg, log, res)
 		if err != nil {
 			b.Fatal(err)
 		}
-		srv := milter.New(log, st)
+		srv := milter.New(log, bt.State)
 		sock := filepath.Join(b.TempDir(), "m.sock")
 		ln, _ := net.Listen("unix", sock)
 		go srv.Serve(ln)

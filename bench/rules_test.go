@@ -16,8 +16,8 @@ import (
 
 	"github.com/hillu/go-yara/v4"
 
+	"outguard/mimewalk"
 	"outguard/rules"
-	"outguard/scanner"
 )
 
 // realistic builds a message set like outbound customer mail: text and
@@ -67,7 +67,7 @@ func shippedRules(b *testing.B) (*rules.Engine, *yara.Scanner) {
 		b.Fatal(err)
 	}
 	eng := rules.NewEngine(set)
-	eng.Limits = scanner.Limits{SpoolDir: b.TempDir()}
+	eng.Limits = mimewalk.Limits{SpoolDir: b.TempDir()}
 	sc, err := yara.NewScanner(rules.YaraRules(set))
 	if err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,7 @@ import (
 	"outguard/internal/harness"
 )
 
-const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+const eicar = harness.EICAR
 
 func client(socket string, opt clamd.Options) *clamd.Client {
 	return clamd.New([]clamd.Addr{{Network: "unix", Address: socket}}, opt)
@@ -122,15 +121,8 @@ func listen(t *testing.T, serve func(net.Conn)) string {
 	return path
 }
 
-// silent accepts connections and never answers, like a hung clamd.
-func silent(t *testing.T) string {
-	return listen(t, func(c net.Conn) {
-		io.Copy(io.Discard, c)
-	})
-}
-
 func TestHungClamdTimesOut(t *testing.T) {
-	c := client(silent(t), clamd.Options{ReplyTimeout: 300 * time.Millisecond})
+	c := client(harness.SilentClamd(t), clamd.Options{ReplyTimeout: 300 * time.Millisecond})
 	start := time.Now()
 	_, err := scan(t, c, 0, []byte("hello"))
 	if err == nil || time.Since(start) > 5*time.Second {
@@ -139,7 +131,7 @@ func TestHungClamdTimesOut(t *testing.T) {
 }
 
 func TestContextCancelsStream(t *testing.T) {
-	c := client(silent(t), clamd.Options{})
+	c := client(harness.SilentClamd(t), clamd.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := c.Stream(ctx, 0)
 	if err != nil {
@@ -183,7 +175,7 @@ func TestHealthBusyIsNotDown(t *testing.T) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	c := clamd.New([]clamd.Addr{{Network: "unix", Address: silent(t)}}, clamd.Options{MaxConns: 1})
+	c := clamd.New([]clamd.Addr{{Network: "unix", Address: harness.SilentClamd(t)}}, clamd.Options{MaxConns: 1})
 	s, err := c.Stream(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -3,22 +3,16 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"outguard/internal/alert"
+	"outguard/internal/yamlconf"
 	"outguard/policy"
 )
 
@@ -240,19 +234,6 @@ func (u *UserLimits) unmarshalScalar(s string) error {
 	return nil
 }
 
-// Alert is where events go (internal/alert); relayprobe's config has one
-// too.
-type Alert struct {
-	Command []string `yaml:"command"`
-	Webhook string   `yaml:"webhook"`
-	Timeout Duration `yaml:"timeout"`
-}
-
-// Sender is the configured alert.Sender.
-func (a Alert) Sender() alert.Sender {
-	return alert.Sender{Command: a.Command, Webhook: a.Webhook, Timeout: time.Duration(a.Timeout)}
-}
-
 type Redis struct {
 	Address string `yaml:"address"`
 	// Timeout bounds connecting and each command (a stopped server, a
@@ -308,7 +289,7 @@ type Clamd struct {
 
 func (c *Clamd) setDefaults() {
 	*c = Clamd{
-		Addresses:      []Address{{"unix", "/run/clamav/clamd.ctl"}},
+		Addresses:      []Address{{Network: "unix", Addr: "/run/clamav/clamd.ctl"}},
 		MaxConnections: 10,
 		ConnectTimeout: Duration(5 * time.Second),
 		IOTimeout:      Duration(30 * time.Second),
@@ -319,11 +300,6 @@ func (c *Clamd) setDefaults() {
 		Oversize:       Action(policy.Accept),
 		FdPassing:      true,
 	}
-}
-
-type Log struct {
-	Format string `yaml:"format"` // text or json
-	Level  string `yaml:"level"`  // debug, info, warn, error
 }
 
 type Header struct {
@@ -340,7 +316,7 @@ type Spool struct {
 // Default returns the configuration used for every key the file leaves out.
 func Default() *Config {
 	return &Config{
-		Listen:          Address{"unix", "/var/spool/postfix/outguard/milterd.sock"},
+		Listen:          Address{Network: "unix", Addr: "/var/spool/postfix/outguard/milterd.sock"},
 		SocketMode:      0o660,
 		SocketGroup:     "postfix",
 		StateDir:        "/var/lib/outguard",
@@ -371,33 +347,10 @@ func Load(path string) (*Config, error) {
 // Parse validates data as read from the file named name.
 func Parse(name string, data []byte) (*Config, error) {
 	c := Default()
-	if err := Decode(name, data, c, c.validate); err != nil {
+	if err := yamlconf.Decode(name, data, c, hooks, c.validate); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// Decode decodes data (the file named name) strictly into v, a pointer to
-// a struct that holds its defaults, then runs check, whose bad reports an
-// error at a key's line. An unknown key, a duplicate or a bad value is an
-// error naming the file, line and key. relayprobe reads its config with
-// it too.
-func Decode(name string, data []byte, v any, check func(bad func(key, format string, args ...any) error) error) error {
-	d := &decoder{file: name, lines: map[string]int{}}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		line, msg := yamlError(err)
-		return &Error{File: name, Line: line, Msg: msg}
-	}
-	if len(doc.Content) > 0 {
-		if err := d.decode(doc.Content[0], "", reflect.ValueOf(v).Elem()); err != nil {
-			return err
-		}
-	}
-	return check(func(key, format string, args ...any) error {
-		return &Error{File: name, Line: d.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
-	})
 }
 
 func (c *Config) validate(bad func(key, format string, args ...any) error) error {

@@ -85,7 +85,7 @@ unauthenticated: reject
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != (Address{"tcp", "[::1]:7357"}) || c.Spool.MemoryLimit != 64<<10 || c.ShutdownTimeout != Duration(48*3600e9) {
+	if c.Listen != (Address{Network: "tcp", Addr: "[::1]:7357"}) || c.Spool.MemoryLimit != 64<<10 || c.ShutdownTimeout != Duration(48*3600e9) {
 		t.Errorf("%+v", c)
 	}
 	if n := c.Networks(); len(n) != 2 || n[0].String() != "192.0.2.7/32" || n[1].String() != "2001:db8::/32" {

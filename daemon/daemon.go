@@ -1,5 +1,5 @@
-// Package daemon wires milterd together: config to pipeline, listener,
-// reload on SIGHUP and graceful stop on SIGTERM.
+// Package daemon is milterd's lifecycle: listener, background work, reload
+// on SIGHUP and graceful stop on SIGTERM. What runs is built in setup.
 package daemon
 
 import (
@@ -19,26 +19,24 @@ import (
 	"outguard/config"
 	"outguard/limits"
 	"outguard/milter"
+	"outguard/setup"
 )
-
-// Version is set at build time with -ldflags "-X outguard/daemon.Version=…".
-var Version = "0.1.0-dev"
 
 // Run serves until ctx is done or SIGTERM/SIGINT arrive; SIGHUP reloads the
 // config with load (the file at path with the command line applied). A
 // second stop signal exits at once.
 func Run(ctx context.Context, path string, load func() (*config.Config, error), cfg *config.Config, log *slog.Logger) error {
-	res, err := Open(ctx, cfg)
+	res, err := setup.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer res.Close()
-	b, err := build(cfg, log, res)
+	b, err := setup.Build(cfg, log, res)
 	if err != nil {
 		return err
 	}
-	res.Metrics.SetProbes(b.probes)
-	res.Metrics.SetState(b.state(res))
+	res.Metrics.SetProbes(b.Probes)
+	res.Metrics.SetState(b.MetricsState(res))
 	// Metrics first: when the MTA can connect, /readyz answers too.
 	if m := cfg.Metrics; m != nil {
 		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -54,8 +52,8 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 	if err != nil {
 		return err
 	}
-	srv := milter.New(log, b.st)
-	log.Info("milterd started", "version", Version, "listen", cfg.Listen.String(), "checks", b.st.Pipeline.Names())
+	srv := milter.New(log, b.State)
+	log.Info("milterd started", "version", setup.Version, "listen", cfg.Listen.String(), "checks", b.State.Pipeline.Names())
 	bg := startBackground(ctx, cfg, log, res, b)
 	defer func() { bg.stop() }()
 
@@ -88,22 +86,22 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 
 // reload builds the new state completely and swaps it in only if valid; it
 // returns the new config and what was built, or nil when the old one stays.
-func reload(path string, load func() (*config.Config, error), old *config.Config, srv *milter.Server, log *slog.Logger, res *Resources) (*config.Config, *built) {
+func reload(path string, load func() (*config.Config, error), old *config.Config, srv *milter.Server, log *slog.Logger, res *setup.Resources) (*config.Config, *setup.Built) {
 	cfg, err := load()
 	if err == nil && storeChanged(old, cfg) {
 		err = errors.New("limits store settings (limits section, store, redis, state_dir) change only at restart")
 	}
 	if err == nil {
-		var b *built
-		if b, err = build(cfg, log, res); err == nil {
+		var b *setup.Built
+		if b, err = setup.Build(cfg, log, res); err == nil {
 			if cfg.Listen != old.Listen || cfg.Log != old.Log || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
 				log.Warn("reload: listen, socket and log settings take effect at the next restart")
 			}
-			srv.SetState(b.st)
-			res.Metrics.SetProbes(b.probes)
-			res.Metrics.SetState(b.state(res))
+			srv.SetState(b.State)
+			res.Metrics.SetProbes(b.Probes)
+			res.Metrics.SetState(b.MetricsState(res))
 			res.Metrics.ConfigReloaded(true)
-			log.Info("config reloaded", "path", path, "checks", b.st.Pipeline.Names())
+			log.Info("config reloaded", "path", path, "checks", b.State.Pipeline.Names())
 			return cfg, b
 		}
 	}
@@ -128,11 +126,11 @@ type background struct {
 	done   chan struct{}
 }
 
-func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources, bt *built) *background {
+func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, res *setup.Resources, bt *setup.Built) *background {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &background{cancel: cancel, done: make(chan struct{})}
 	var wg sync.WaitGroup
-	if re := bt.rules; re != nil && cfg.Rules.Watch {
+	if re := bt.Rules; re != nil && cfg.Rules.Watch {
 		wg.Go(func() {
 			if err := re.Watch(ctx, cfg.Rules.Dir); err != nil {
 				log.Warn("rules: not watching for changes", "dir", cfg.Rules.Dir, "err", err)
@@ -140,7 +138,7 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		})
 	}
 	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
-		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), FromStart: l.Maillog.Start == "beginning", Engine: bt.limits, Log: log}
+		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), FromStart: l.Maillog.Start == "beginning", Engine: bt.Limits, Log: log}
 		wg.Go(func() { f.Run(ctx) })
 	} else if l != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
@@ -165,7 +163,7 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 }
 
 // purge forgets expired counters and quarantine entries.
-func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *Resources) {
+func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *setup.Resources) {
 	now := time.Now()
 	if res.Store != nil {
 		if err := res.Store.Purge(ctx, now); err != nil {

@@ -1,12 +1,8 @@
-// Package e2e holds the end-to-end tests that drive several real
-// components at once (Postfix, milterd, the stores).
 package e2e
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,24 +11,6 @@ import (
 	"outguard/internal/harness"
 	"outguard/quarantine"
 )
-
-// holdRules is a rules directory whose one rule holds messages tagged
-// X-Test-Hold.
-func holdRules(t *testing.T) string {
-	dir := harness.Dir(t, "rules")
-	os.WriteFile(filepath.Join(dir, "hold.yar"), []byte(`rule hold_tagged
-{
-    meta:
-        action = "quarantine"
-        description = "test: held on request"
-    strings:
-        $h = "X-Test-Hold: yes"
-    condition:
-        $h
-}
-`), 0o644)
-	return dir
-}
 
 // PostgreSQL (limits and quarantine) stops answering (SIGSTOP to the
 // server and its backends: connections stay open, nothing is answered) in

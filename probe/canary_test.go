@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +29,14 @@ func talk(c *Canary, in string) string {
 	io.WriteString(client, in)
 	// Everything was read (a pipe write returns once read). A session that
 	// did not end with QUIT waits for more: hang up, as a client does.
+	// One that ends with QUIT ends by itself, once it has answered.
+	wait := 5 * time.Millisecond
+	if strings.HasSuffix(in, "QUIT\r\n") {
+		wait = 10 * time.Second
+	}
 	select {
 	case <-done:
-	case <-time.After(5 * time.Millisecond):
+	case <-time.After(wait):
 	}
 	client.Close()
 	<-done
@@ -38,13 +45,13 @@ func talk(c *Canary, in string) string {
 }
 
 func TestCanarySession(t *testing.T) {
-	c := NewCanary("canary.test", "", slog.New(slog.DiscardHandler))
-	tok1, tok2 := newToken(), newToken()
+	c := NewCanary("canary.test", nil, slog.New(slog.DiscardHandler))
+	tok1, tok2 := c.Key.NewToken(), c.Key.NewToken()
 	out := talk(c, "GET http://canary.test/"+tok1+" HTTP/1.0\r\nHost: x\r\n\r\n"+
 		"EHLO relay.example\r\nMAIL FROM:<>\r\nRCPT TO:<"+tok2+"@canary.test>\r\nDATA\r\n"+
 		"Received: from probe (probe [192.0.2.9])\r\n\tby relay.example; Sat, 28 Nov 2026 11:00:00 +0000\r\n"+
 		"Subject: x\r\n\r\n..a dot-stuffed line\r\n.\r\nQUIT\r\n")
-	if !strings.HasPrefix(out, "220 canary.test ESMTP relayprobe canary "+c.Secret) || !strings.Contains(out, "221 ") {
+	if !strings.HasPrefix(out, "220 canary.test ESMTP relayprobe canary rpk") || !c.Key.proofIn(out) || !strings.Contains(out, "221 ") {
 		t.Fatalf("session:\n%s", out)
 	}
 	a1, _ := c.Arrivals(context.Background(), tok1)
@@ -59,7 +66,7 @@ func TestCanarySession(t *testing.T) {
 	// nothing to one that does not.
 	srv := httptest.NewServer(c)
 	defer srv.Close()
-	got, err := remoteCanary{srv.URL, c.Secret}.Arrivals(context.Background(), tok2)
+	got, err := remoteCanary{srv.URL, string(c.Key)}.Arrivals(context.Background(), tok2)
 	if err != nil || len(got) != 1 || got[0].Via != "mail" {
 		t.Errorf("api: %+v %v", got, err)
 	}
@@ -74,7 +81,7 @@ func FuzzCanarySession(f *testing.F) {
 	f.Add([]byte("POST http://x/ HTTP/1.0\r\n\r\nEHLO rp0123456789abcdef0123\r\n"))
 	f.Add([]byte("DATA\r\n" + strings.Repeat("x", 5000) + "\r\n.\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c := NewCanary("canary.test", "s", slog.New(slog.DiscardHandler))
+		c := NewCanary("canary.test", Key("s"), slog.New(slog.DiscardHandler))
 		out := talk(c, string(in))
 		if !strings.HasPrefix(out, "220 ") {
 			t.Fatalf("no banner: %q", out)
@@ -94,6 +101,10 @@ func FuzzReply(f *testing.F) {
 			t.Fatalf("reply %d %q from %q", code, text, in)
 		}
 		telnetText(in)
+		// A banner from a scanned proxy: proofs are checked, never trusted.
+		if k := Key("k"); k.proofIn(string(in)) {
+			t.Fatalf("a proof of key k in %q", in)
+		}
 		if s := clean(string(in)); len(s) > 304 {
 			t.Fatalf("clean gave %d bytes", len(s))
 		}
@@ -106,22 +117,75 @@ func (nopConn) SetReadDeadline(time.Time) error  { return nil }
 func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestCompare(t *testing.T) {
-	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{SMTP: []int{25}, Proxy: []int{3128}},
-		Findings: []Finding{
+	prev := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: Ports{"smtp": {25}, "proxy": {3128}},
+		Findings: []OpenService{
 			{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed},
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
 			{Target: "192.0.2.3:25", Service: "smtp-relay", Result: Confirmed},
 		}}
 	cur := &Scan{Targets: mustPrefixes("192.0.2.1", "192.0.2.2"), Ports: prev.Ports,
-		Findings: []Finding{
+		Findings: []OpenService{
 			{Target: "192.0.2.2:3128", Service: "http-connect", Result: Confirmed}, // now confirmed: new
 		}}
-	d := Compare(prev, cur)
+	d := Compare(knownOf(prev), cur)
 	// 192.0.2.1 was scanned again and is closed: fixed. 192.0.2.3 was not
 	// scanned again: neither fixed nor anything else.
 	if len(d.New) != 1 || d.New[0].Target != "192.0.2.2:3128" || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
 		t.Errorf("diff: %+v", d)
 	}
+}
+
+// Each target is compared with its last known state, from the scans that
+// tested it: a narrow re-check in between updates only its own targets, a
+// target that was unreachable keeps its earlier state, and an unhealthy
+// scan declares nothing fixed. Before, diff compared with the previous
+// scan only: after a re-check of one address, the next full scan called a
+// known relay new and missed a fix.
+func TestCompareLastKnown(t *testing.T) {
+	ports := Ports{"smtp": {25}}
+	relay := func(ip string) OpenService {
+		return OpenService{Target: ip + ":25", Service: "smtp-relay", Result: Confirmed}
+	}
+	full := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []OpenService{relay("192.0.2.1"), relay("192.0.2.2"), relay("192.0.2.3")}}
+	recheck := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports, Findings: []OpenService{relay("192.0.2.1")}}
+	// The next full scan: .1 and .2 still open, .3 closed.
+	next := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []OpenService{relay("192.0.2.1"), relay("192.0.2.2")}}
+	d := Compare(knownOf(full, recheck), next)
+	if len(d.New) != 0 || len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.3:25" {
+		t.Errorf("full scan after a narrow re-check: %s", d)
+	}
+
+	// .2 unreachable in a scan (healthy overall): not fixed; and the scan
+	// after that, finding it open again, does not call it new.
+	unreach := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Findings: []OpenService{relay("192.0.2.1")},
+		Outcomes: []Outcome{{Target: "192.0.2.2:25", State: Unreachable}}}
+	if d := Compare(knownOf(full, recheck, next), unreach); len(d.New)+len(d.Fixed) != 0 {
+		t.Errorf("a relay unreachable: %s", d)
+	}
+	again := &Scan{Targets: mustPrefixes("192.0.2.2"), Ports: ports, Findings: []OpenService{relay("192.0.2.2")}}
+	if d := Compare(knownOf(full, recheck, next, unreach), again); len(d.New)+len(d.Fixed) != 0 {
+		t.Errorf("a relay reachable again: %s", d)
+	}
+
+	// An unhealthy scan finding nothing: nothing fixed, and it is no
+	// known state either: the next healthy scan finding .1 closed says so.
+	sick := &Scan{Targets: mustPrefixes("192.0.2.0/24"), Ports: ports, Problems: []string{"source not usable"}}
+	if d := Compare(knownOf(next, unreach, again), sick); len(d.Fixed) != 0 || len(d.Problems) != 1 || !strings.Contains(d.String(), "nothing is declared fixed") {
+		t.Errorf("unhealthy scan: %s", d)
+	}
+	healthy := &Scan{Targets: mustPrefixes("192.0.2.1"), Ports: ports}
+	if d := Compare(knownOf(next, unreach, again, sick), healthy); len(d.Fixed) != 1 || d.Fixed[0].Target != "192.0.2.1:25" {
+		t.Errorf("healthy scan after an unhealthy one: %s", d)
+	}
+}
+
+// knownOf is the last known state after scans, oldest first.
+func knownOf(scans ...*Scan) Known {
+	k := Known{}
+	for _, sc := range scans {
+		k.Apply(sc)
+	}
+	return k
 }
 
 func mustPrefixes(s ...string) []netip.Prefix {
@@ -136,7 +200,7 @@ func mustPrefixes(s ...string) []netip.Prefix {
 // schema requires, and the evidence in base64.
 func TestXARF(t *testing.T) {
 	var b strings.Builder
-	fs := []Finding{
+	fs := []OpenService{
 		{Time: time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC), Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed, Test: "null sender", Evidence: "MAIL FROM:<> ...", Customer: "C 100"},
 		{Target: "192.0.2.2:3128", Service: "http-connect", Result: Suspected},
 	}
@@ -156,12 +220,36 @@ func TestXARF(t *testing.T) {
 			t.Errorf("missing %s", k)
 		}
 	}
-	if r["category"] != "vulnerability" || r["type"] != "open" || r["source_identifier"] != "192.0.2.1" || r["source_port"] != 25.0 {
+	if r["category"] != "vulnerability" || r["type"] != "open_service" || r["source_identifier"] != "192.0.2.1" || r["source_port"] != 25.0 {
 		t.Errorf("report: %s", lines[0])
 	}
 	ev := r["evidence"].([]any)[0].(map[string]any)
 	payload, _ := base64.StdEncoding.DecodeString(ev["payload"].(string))
 	if string(payload) != "null sender: MAIL FROM:<> ..." || r["tags"].([]any)[0] != "customer:c-100" {
 		t.Errorf("evidence %q, tags %v", payload, r["tags"])
+	}
+}
+
+// A scan file is whole or absent: Save leaves no temporary file, and a
+// temporary file a crash left behind (or any file not named *.json) is
+// never read as a scan.
+func TestSaveWhole(t *testing.T) {
+	dir := t.TempDir()
+	sc := &Scan{Started: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), Targets: mustPrefixes("192.0.2.1"), Ports: Ports{"smtp": {25}},
+		Findings: []OpenService{{Target: "192.0.2.1:25", Service: "smtp-relay", Result: Confirmed}}}
+	if err := sc.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "scans", "*"))
+	if len(names) != 1 || names[0] != sc.File {
+		t.Errorf("scans/: %v, want only %s", names, sc.File)
+	}
+	os.WriteFile(filepath.Join(dir, "scans", ".scan-crashed.tmp"), []byte(`{"findings":[{"target":"192.0.2.9:25","serv`), 0o640)
+	k, err := LoadKnown(dir, slog.New(slog.DiscardHandler))
+	if err != nil || len(k) != 1 || len(k["192.0.2.1:25"]) != 1 {
+		t.Errorf("known after a crash left a temporary file: %v %v", k, err)
+	}
+	if fi, err := os.Stat(sc.File); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("scan file: %v %v", fi, err)
 	}
 }

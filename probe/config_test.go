@@ -7,8 +7,11 @@ import (
 	"os"
 	"outguard/internal/golden"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the .err files of testdata/relayprobe/bad")
@@ -76,5 +79,42 @@ func TestCustomers(t *testing.T) {
 	os.WriteFile(f, []byte("192.0.2.0/24,C-100\n192.0.2.999/32,C-200\n"), 0o644)
 	if _, err := loadCustomers(f); err == nil || !strings.Contains(err.Error(), ":2:") {
 		t.Errorf("bad line: %v, want an error at line 2", err)
+	}
+}
+
+// The unit's TimeoutStartSec and RuntimeMaxSec leave the example's
+// timeouts.scan and the alert time to end: the timer's next scan is never
+// blocked by a hung one, and a scan is never killed before its own end.
+func TestUnitFitsScanTimeout(t *testing.T) {
+	c, err := Load("../etc/relayprobe.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile("../etc/systemd/relayprobe.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regexp.MustCompile(`(?m)^Type=oneshot$`).Match(unit) {
+		t.Error("relayprobe.service is Type=oneshot: systemd ignores its RuntimeMaxSec")
+	}
+	need := time.Duration(c.Timeouts.Scan+c.Alert.Timeout) + time.Minute
+	if c.Timeouts.Scan <= 0 {
+		t.Fatal("the example has no timeouts.scan: the unit cannot fit it")
+	}
+	for _, key := range []string{"TimeoutStartSec", "RuntimeMaxSec"} {
+		m := regexp.MustCompile(`(?m)^` + key + `=(.+)$`).FindStringSubmatch(string(unit))
+		if m == nil {
+			t.Errorf("relayprobe.service has no %s", key)
+			continue
+		}
+		// systemd.time(7) time spans, as far as the unit uses them.
+		var d time.Duration
+		for _, p := range regexp.MustCompile(`(\d+)(h|min|s)`).FindAllStringSubmatch(m[1], -1) {
+			n, _ := strconv.Atoi(p[1])
+			d += time.Duration(n) * map[string]time.Duration{"h": time.Hour, "min": time.Minute, "s": time.Second}[p[2]]
+		}
+		if d < need {
+			t.Errorf("%s=%s (%v) is below timeouts.scan + alert.timeout + 1m = %v", key, m[1], d, need)
+		}
 	}
 }

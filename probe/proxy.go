@@ -10,109 +10,137 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"time"
 
 	"golang.org/x/net/proxy"
 )
 
 // A proxy test asks the proxy at addr to reach the canary's SMTP port (what
 // spammers use proxies for). It returns nil when the proxy refused or is
-// not one, or a finding: confirmed when the canary's banner with its secret
-// came back through the proxy, suspected when the proxy said yes but what
+// not one, or a finding: confirmed when the canary's banner with a valid
+// proof (see Key) came back through the proxy, suspected when the proxy said yes but what
 // came back was not our canary (a fake or a filtering proxy).
 type proxyTest struct {
 	service, name string
 	tls           bool // only on a port that did not answer plain HTTP
-	run           func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error)
+	run           func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error)
 }
 
 var proxyTests = []proxyTest{
-	{"http-connect", "HTTP CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-connect", "HTTP CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.httpConnect(cn, canary, "HTTP CONNECT")
 	}},
-	{"http-connect", "HTTP CONNECT over TLS", true, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-connect", "HTTP CONNECT over TLS", true, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		// A TLS proxy: the handshake first (any certificate: the proxy's
 		// identity is not what is tested), then CONNECT inside.
 		tc := tls.Client(cn.Conn, &tls.Config{InsecureSkipVerify: true})
-		cn.SetDeadline(deadline(cn))
+		cn.SetDeadline(cn.deadline())
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, err
 		}
-		return s.httpConnect(s.wrap(tc), canary, "HTTP CONNECT over TLS")
+		tcn := s.wrap(ctx, tc, cn.end)
+		defer tcn.Close()
+		return s.httpConnect(tcn, canary, "HTTP CONNECT over TLS")
 	}},
-	{"http-post", "HTTP POST with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-post", "HTTP POST with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.httpForward(ctx, cn, canary, "POST")
 	}},
-	{"http-post", "HTTP GET with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"http-post", "HTTP GET with an absolute URI", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.httpForward(ctx, cn, canary, "GET")
 	}},
-	{"socks4", "SOCKS4 CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks4", "SOCKS4 CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.socks4(cn, canary, false)
 	}},
-	{"socks4", "SOCKS4a CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks4", "SOCKS4a CONNECT", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		return s.socks4(cn, canary, true)
 	}},
-	{"socks5", "SOCKS5 CONNECT, no authentication", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*Finding, error) {
+	{"socks5", "SOCKS5 CONNECT, no authentication", false, func(s *Scanner, ctx context.Context, cn *conn, canary string) (*OpenService, error) {
 		d, err := proxy.SOCKS5("tcp", cn.RemoteAddr().String(), nil, connDialer{cn.Conn})
 		if err != nil {
 			return nil, err
 		}
-		cn.SetDeadline(deadline(cn))
+		cn.SetDeadline(cn.deadline())
 		through, err := d.(proxy.ContextDialer).DialContext(ctx, "tcp", canary)
+		if isTimeout(err) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, nil // refused, or not SOCKS5
 		}
-		return s.readCanary(s.wrap(through), "SOCKS5 CONNECT granted")
+		tcn := s.wrap(ctx, through, cn.end)
+		defer tcn.Close()
+		return s.readCanary(tcn, "SOCKS5 CONNECT granted")
 	}},
 }
 
 // proxy runs the proxy tests on one port, each on a connection of its own,
 // and keeps the first confirmed finding, or else the first suspected one.
-// A port that leaves a test without an answer (a tarpit) gets no more.
-func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) *Finding {
+// A port that leaves a test without an answer (a tarpit) gets no more; if
+// it never answered at all, it is unreachable, not closed.
+func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) (*OpenService, Outcome) {
 	canary := s.Config.Canary.Address
-	var suspected *Finding
-	tlsPort := false
+	var suspected *OpenService
+	tlsPort, answered := false, false
+	end := func(o Outcome) (*OpenService, Outcome) {
+		if suspected != nil {
+			return suspected, Outcome{State: Open}
+		}
+		if answered && o.State != Error {
+			return nil, Outcome{State: Closed}
+		}
+		return nil, o
+	}
 	for _, t := range proxyTests {
 		if t.tls && !tlsPort {
 			continue // it answered in plain HTTP, or not at all
 		}
+		if ctx.Err() != nil {
+			return nil, Outcome{State: Error, Detail: "the scan ended"}
+		}
 		cn, err := s.dial(ctx, addr.String())
 		if err != nil {
-			return suspected // nothing listens, or the scan ends
+			return end(dialOutcome(err))
 		}
 		f, err := t.run(s, ctx, cn, canary)
 		cn.Close()
 		if errors.Is(err, errNotHTTP) {
 			tlsPort = true
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return suspected
+		if isTimeout(err) {
+			return end(noAnswer(err))
 		}
+		if errors.Is(err, errCanary) {
+			return end(Outcome{State: Error, Detail: clean(err.Error())})
+		}
+		answered = true
 		if f == nil {
 			continue
 		}
 		f.Service, f.Test = t.service, t.name
 		if f.Result == Confirmed {
-			return f
+			return f, Outcome{State: Open}
 		}
 		if suspected == nil {
 			suspected = f
 		}
 	}
-	return suspected
+	return end(Outcome{State: Closed})
 }
+
+// errCanary: the canary could not be asked what arrived; the test has no
+// result.
+var errCanary = errors.New("asking the canary")
 
 // errNotHTTP: the port answered CONNECT with something else than HTTP, or
 // hung up, as a TLS port does.
 var errNotHTTP = errors.New("not an HTTP answer")
 
-func deadline(cn *conn) time.Time { return time.Now().Add(cn.timeout) }
+// maxHeaderLines bounds the header lines of a proxy's answer: one that
+// sends more (dripping one a second) is not a working tunnel.
+const maxHeaderLines = 50
 
 // httpConnect asks for a tunnel (RFC 9110 9.3.6) and reads what comes
 // through it.
-func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
+func (s *Scanner) httpConnect(cn *conn, canary, what string) (*OpenService, error) {
 	if err := cn.send(fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", canary, canary)); err != nil {
 		return nil, err
 	}
@@ -129,10 +157,13 @@ func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
 	if code != 200 {
 		return nil, nil // an HTTP proxy (or server) that said no
 	}
-	for {
+	for n := 0; ; n++ {
+		if n == maxHeaderLines {
+			return &OpenService{Result: Suspected, Evidence: clean(fmt.Sprintf("%s: %s; then over %d header lines", what, status, maxHeaderLines))}, nil
+		}
 		l, err := cn.line()
 		if err != nil {
-			return &Finding{Result: Suspected, Evidence: clean(what + ": " + status + "; then nothing")}, nil
+			return &OpenService{Result: Suspected, Evidence: clean(what + ": " + status + "; then nothing")}, nil
 		}
 		if l == "" {
 			break
@@ -145,8 +176,8 @@ func (s *Scanner) httpConnect(cn *conn, canary, what string) (*Finding, error) {
 // (RFC 9112 3.2.2, absolute form): a proxy that does carries the request
 // lines to the canary, and the canary's banner back. A web server that is
 // not a proxy answers with its own page, which is no finding.
-func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method string) (*Finding, error) {
-	token := newToken()
+func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method string) (*OpenService, error) {
+	token := s.Key.NewToken()
 	body := "EHLO " + token + "\r\nQUIT\r\n"
 	req := fmt.Sprintf("%s http://%s/%s HTTP/1.0\r\nHost: %s\r\n", method, canary, token, canary)
 	if method == "POST" {
@@ -157,29 +188,29 @@ func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method stri
 	if err := cn.send(req); err != nil {
 		return nil, err
 	}
-	cn.SetReadDeadline(deadline(cn))
+	cn.SetReadDeadline(cn.deadline())
 	got, _ := io.ReadAll(io.LimitReader(cn.r, 8192))
 	first, _, _ := strings.Cut(string(got), "\n")
-	if strings.Contains(string(got), s.Secret) {
-		return &Finding{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
+	if s.Key.proofIn(string(got)) {
+		return &OpenService{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
 	}
 	// A proxy that carried the request to the canary's SMTP port but did
 	// not return its banner (not HTTP, so it answered with an error) still
 	// connects to port 25 for anyone: the token it carried is the proof.
 	arr, err := s.Canary.Arrivals(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errCanary, err)
 	}
 	for _, a := range arr {
 		if a.Via == "connection" {
-			return &Finding{Result: Confirmed, Evidence: clean(fmt.Sprintf("%s forwarded to the canary's port (it saw the token, from %s); the proxy answered: %s", method, a.Peer, strings.TrimSpace(first)))}, nil
+			return &OpenService{Result: Confirmed, Evidence: clean(fmt.Sprintf("%s forwarded to the canary's port (it saw the token, from %s); the proxy answered: %s", method, a.Peer, strings.TrimSpace(first)))}, nil
 		}
 	}
 	return nil, nil
 }
 
 // socks4 speaks SOCKS4 (and 4a, which names the host instead).
-func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) {
+func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*OpenService, error) {
 	ap, err := netip.ParseAddrPort(canary)
 	if err != nil || !ap.Addr().Is4() {
 		return nil, nil // SOCKS4 reaches IPv4 addresses only
@@ -200,7 +231,7 @@ func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) 
 		return nil, err
 	}
 	var resp [8]byte
-	cn.SetReadDeadline(deadline(cn))
+	cn.SetReadDeadline(cn.deadline())
 	if _, err := io.ReadFull(cn.r, resp[:]); err != nil {
 		return nil, err
 	}
@@ -211,18 +242,18 @@ func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*Finding, error) 
 }
 
 // readCanary reads the first line through an open tunnel: the canary's
-// banner with its secret confirms the proxy.
-func (s *Scanner) readCanary(cn *conn, said string) (*Finding, error) {
+// banner with a valid proof confirms the proxy.
+func (s *Scanner) readCanary(cn *conn, said string) (*OpenService, error) {
 	banner, err := cn.line()
 	if err != nil {
-		return &Finding{Result: Suspected, Evidence: clean(said + "; then nothing came through")}, nil
+		return &OpenService{Result: Suspected, Evidence: clean(said + "; then nothing came through")}, nil
 	}
-	if !strings.Contains(banner, s.Secret) {
-		return &Finding{Result: Suspected, Evidence: clean(said + "; but not our canary answered: " + banner)}, nil
+	if !s.Key.proofIn(banner) {
+		return &OpenService{Result: Suspected, Evidence: clean(said + "; but not our canary answered: " + banner)}, nil
 	}
 	// Say who we are to the canary, so that its log names this probe.
 	cn.send("EHLO " + s.Config.HELO + "\r\nQUIT\r\n")
-	return &Finding{Result: Confirmed, Evidence: clean(said + "; the canary answered through it: " + banner)}, nil
+	return &OpenService{Result: Confirmed, Evidence: clean(said + "; the canary answered through it: " + banner)}, nil
 }
 
 // connDialer hands x/net/proxy the connection already opened (at the

@@ -8,13 +8,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/netip"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
 
 // WriteTable writes findings as a table for people.
-func WriteTable(w io.Writer, fs []Finding) error {
+func WriteTable(w io.Writer, fs []OpenService) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tTARGET\tSERVICE\tRESULT\tTEST\tRDNS\tCUSTOMER\tEVIDENCE")
 	for _, f := range fs {
@@ -32,7 +34,7 @@ func dash(s string) string {
 }
 
 // WriteJSON writes one JSON object per finding and line.
-func WriteJSON(w io.Writer, fs []Finding) error {
+func WriteJSON(w io.Writer, fs []OpenService) error {
 	enc := json.NewEncoder(w)
 	for _, f := range fs {
 		if err := enc.Encode(f); err != nil {
@@ -44,7 +46,8 @@ func WriteJSON(w io.Writer, fs []Finding) error {
 
 // xarf is an X-ARF v4 report (xarf.org, schemas/v4/xarf-core.json and
 // types/vulnerability-open-service.json): category vulnerability, type
-// open, one report per confirmed finding.
+// open_service, one report per confirmed finding. probe/testdata/xarf
+// holds the published schema the tests validate against.
 type xarf struct {
 	Version          string     `json:"xarf_version"`
 	ReportID         string     `json:"report_id"`
@@ -77,8 +80,12 @@ type xarfItem struct {
 }
 
 // WriteXARF writes one X-ARF v4 JSON report per line for each confirmed
-// finding; suspected ones are not reports.
-func WriteXARF(w io.Writer, fs []Finding, rep Reporter) error {
+// finding; suspected ones are not reports. The reporter is required: a
+// report nobody can answer is no report.
+func WriteXARF(w io.Writer, fs []OpenService, rep Reporter) error {
+	if err := rep.Check(); err != nil {
+		return err
+	}
 	enc := json.NewEncoder(w)
 	party := xarfParty{Org: rep.Org, Contact: rep.Contact, Domain: rep.Domain}
 	for _, f := range fs {
@@ -95,7 +102,7 @@ func WriteXARF(w io.Writer, fs []Finding, rep Reporter) error {
 			Version: "4.0.0", ReportID: uuid4(), Timestamp: f.Time.UTC().Format(time.RFC3339),
 			Reporter: party, Sender: party,
 			SourceIdentifier: ap.Addr().String(), SourcePort: int(ap.Port()),
-			Category: "vulnerability", Type: "open", Service: f.Service,
+			Category: "vulnerability", Type: "open_service", Service: f.Service,
 			EvidenceSource: "vulnerability_scan",
 			Evidence: []xarfItem{{ContentType: "text/plain", Description: "relayprobe test and what the canary received",
 				Payload: base64.StdEncoding.EncodeToString([]byte(ev)), Hash: "sha256:" + hex.EncodeToString(sum[:])}},
@@ -112,14 +119,52 @@ func WriteXARF(w io.Writer, fs []Finding, rep Reporter) error {
 	return nil
 }
 
-// tagValue fits a value to X-ARF's tag predicate [a-z0-9][a-z0-9_+-.]*.
+// Check tells whether the reporter has what X-ARF requires of one: an
+// organisation, a contact address and a domain.
+func (r Reporter) Check() error {
+	var missing []string
+	if strings.TrimSpace(r.Org) == "" {
+		missing = append(missing, "reporter.org")
+	}
+	if _, err := mail.ParseAddress(r.Contact); err != nil || !strings.Contains(r.Contact, "@") || strings.ContainsAny(r.Contact, "<> ") {
+		missing = append(missing, "reporter.contact (an e-mail address)")
+	}
+	if !validDomain(r.Domain) {
+		missing = append(missing, "reporter.domain")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("X-ARF reports need the config's %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// validDomain: a host name of labels of letters, digits and hyphens (RFC
+// 1123 2.1), as X-ARF's format "hostname" wants.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// tagValue fits a value to X-ARF's tag predicate [a-z0-9][a-z0-9_+-]*.
 func tagValue(s string) string {
 	b := []byte{}
 	for _, c := range []byte(s) {
 		switch {
 		case c >= 'A' && c <= 'Z':
 			b = append(b, c+'a'-'A')
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '+', c == '-', c == '.':
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '+', c == '-':
 			b = append(b, c)
 		default:
 			b = append(b, '-')

@@ -15,7 +15,9 @@ import (
 
 // RunScan scans the config's targets and extra ones, with our own canary
 // when canary.listen is set, keeps the scan in the state directory, and
-// tells the alert what is new or fixed since the previous scan.
+// tells the alert what is new or fixed since each target's last known
+// state. An unhealthy scan is kept and alerted as such, and declares
+// nothing fixed; a scan cut short (ctx, timeouts.scan) is not kept.
 func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.Logger, progress io.Writer) (*Scan, Diff, error) {
 	targets := append(prefixes(cfg.Targets), extra...)
 	if len(targets) == 0 {
@@ -27,41 +29,42 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 		if err != nil {
 			return nil, Diff{}, fmt.Errorf("canary: %w", err)
 		}
-		can := NewCanary(cfg.Canary.Domain, cfg.Canary.Secret, log)
+		// A key of its own for this scan: its tokens are this scan's only.
+		can := NewCanary(cfg.Canary.Domain, nil, log)
 		cctx, stop := context.WithCancel(context.Background())
 		defer stop()
 		go can.Serve(cctx, l)
-		sc.Canary, sc.Secret = can, can.Secret
+		sc.Canary, sc.Key = can, can.Key
 	} else {
-		sc.Canary, sc.Secret = remoteCanary{cfg.Canary.API, cfg.Canary.Secret}, cfg.Canary.Secret
+		sc.Canary, sc.Key = remoteCanary{cfg.Canary.API, cfg.Canary.Secret}, Key(cfg.Canary.Secret)
 	}
-	prev, err := LastScans(cfg.StateDir, 1)
+	known, err := LoadKnown(cfg.StateDir, log)
 	if err != nil {
 		return nil, Diff{}, err
 	}
-	scan := &Scan{Started: time.Now().UTC(), Targets: targets, Exclude: prefixes(cfg.Exclude), Ports: cfg.Ports}
 	log.Info("scan started", "targets", len(targets), "rate", cfg.Rate, "concurrency", cfg.Concurrency)
-	scan.Findings, err = sc.Scan(ctx, targets)
-	scan.Finished = time.Now().UTC()
+	scan, err := sc.Scan(ctx, targets)
 	if err != nil {
 		return nil, Diff{}, err // a cut-short scan is not kept: its silence would read as "fixed"
 	}
 	if err := scan.Save(cfg.StateDir); err != nil {
 		return nil, Diff{}, err
 	}
-	var last *Scan
-	if len(prev) > 0 {
-		last = prev[0]
-	}
-	d := Compare(last, scan)
+	d := Compare(known, scan)
 	log.Info("scan finished", "findings", len(scan.Findings), "new", len(d.New), "fixed", len(d.Fixed), "file", scan.File,
-		"seconds", scan.Finished.Sub(scan.Started).Seconds())
-	if s := cfg.Alert.Sender(); s.Enabled() && len(d.New)+len(d.Fixed) > 0 {
+		"seconds", scan.Finished.Sub(scan.Started).Seconds(), "open", scan.Counts[Open], "closed", scan.Counts[Closed],
+		"unreachable", scan.Counts[Unreachable], "error", scan.Counts[Error], "healthy", scan.Healthy())
+	for _, p := range scan.Problems {
+		log.Error("scan unhealthy: nothing is declared fixed", "problem", p)
+	}
+	if s := cfg.Alert.Sender(); s.Enabled() && len(d.New)+len(d.Fixed)+len(d.Problems) > 0 {
 		body, _ := json.Marshal(struct {
-			Event string `json:"event"`
-			Scan  string `json:"scan"`
+			Event   string         `json:"event"`
+			Scan    string         `json:"scan"`
+			Healthy bool           `json:"healthy"`
+			Counts  map[string]int `json:"counts"`
 			Diff
-		}{"relayprobe", scan.File, d})
+		}{"relayprobe", scan.File, scan.Healthy(), scan.Counts, d})
 		if err := s.Send(ctx, body); err != nil {
 			log.Error("alert failed", "err", err)
 		}
@@ -80,8 +83,9 @@ func RunCanary(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("canary: %w", err)
 	}
-	can := NewCanary(c.Domain, c.Secret, log)
-	srv := &http.Server{Addr: c.APIListen, Handler: can, ReadHeaderTimeout: 10 * time.Second}
+	can := NewCanary(c.Domain, Key(c.Secret), log)
+	srv := &http.Server{Addr: c.APIListen, Handler: can, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 8 << 10}
 	errc := make(chan error, 2)
 	go func() { errc <- can.Serve(ctx, l) }()
 	go func() { errc <- srv.ListenAndServe() }()

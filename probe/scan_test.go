@@ -26,12 +26,12 @@ state_dir: /nonexistent
 		t.Fatal(err)
 	}
 	var progress strings.Builder
-	can := NewCanary("canary.test", "", slog.New(slog.DiscardHandler))
-	s := &Scanner{Config: cfg, Canary: can, Secret: can.Secret, Log: slog.New(slog.DiscardHandler), Progress: &progress}
+	can := NewCanary("canary.test", nil, slog.New(slog.DiscardHandler))
+	s := &Scanner{Config: cfg, Canary: can, Key: can.Key, Log: slog.New(slog.DiscardHandler), Progress: &progress}
 	start := time.Now()
-	fs, err := s.Scan(context.Background(), []netip.Prefix{netip.MustParsePrefix("127.0.8.0/30")})
-	if err != nil || len(fs) != 0 {
-		t.Fatalf("findings %v, %v", fs, err)
+	sc, err := s.Scan(context.Background(), []netip.Prefix{netip.MustParsePrefix("127.0.8.0/30")})
+	if err != nil || len(sc.Findings) != 0 {
+		t.Fatalf("findings %v, %v", sc.Findings, err)
 	}
 	if got := strings.Count(progress.String(), "\n"); got != 1 || !strings.Contains(progress.String(), "2 addresses started") {
 		t.Errorf("progress: %q (3 addresses, a line every 2)", progress.String())

@@ -3,9 +3,11 @@ package probe
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,11 +20,24 @@ type Scan struct {
 	Targets  []netip.Prefix `json:"targets"`
 	Exclude  []netip.Prefix `json:"exclude"`
 	Ports    Ports          `json:"ports"`
-	Findings []Finding      `json:"findings"`
-	File     string         `json:"-"`
+	Findings []OpenService  `json:"findings"`
+	// Outcomes are the targets not tested to the end (unreachable,
+	// error); Counts has every state's count.
+	Outcomes []Outcome      `json:"outcomes,omitempty"`
+	Counts   map[string]int `json:"counts,omitempty"`
+	// Problems make the scan unhealthy: its closed targets say nothing.
+	Problems []string `json:"problems,omitempty"`
+	File     string   `json:"-"`
+
+	state map[string]string // open, unreachable and error targets, built on first use
 }
 
-// Save writes the scan to dir/scans/, atomically.
+// Healthy tells whether the scan can be trusted where it found nothing.
+func (sc *Scan) Healthy() bool { return len(sc.Problems) == 0 }
+
+// Save writes the scan to dir/scans/ so that a crash at any point leaves
+// either no file or the whole file: a temporary file, fsynced, renamed,
+// and the directory fsynced (the rename is durable).
 func (sc *Scan) Save(dir string) error {
 	d := filepath.Join(dir, "scans")
 	if err := os.MkdirAll(d, 0o750); err != nil {
@@ -33,38 +48,130 @@ func (sc *Scan) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o640); err != nil {
+	f, err := os.CreateTemp(d, ".scan-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a failure; gone after the rename
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o640); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return err
+	}
+	df, err := os.Open(d)
+	if err != nil {
+		return err
+	}
+	defer df.Close()
+	if err := df.Sync(); err != nil {
 		return err
 	}
 	sc.File = name
-	return os.Rename(tmp, name)
+	return nil
 }
 
-// LastScans returns the newest n scans of dir, newest first.
-func LastScans(dir string, n int) ([]*Scan, error) {
+// history is how many earlier scans, newest first, diff and the alert
+// look back in for each target's last known state.
+const history = 400
+
+// scanFiles lists dir's scan files, oldest first (names sort by time).
+func scanFiles(dir string) ([]string, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "scans", "*.json"))
+	sort.Strings(names)
+	return names, err
+}
+
+// readScan reads one scan file.
+func readScan(name string) (*Scan, error) {
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(names)))
-	var out []*Scan
-	for _, name := range names[:min(n, len(names))] {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		var sc Scan
-		if err := json.Unmarshal(b, &sc); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		sc.File = name
-		out = append(out, &sc)
+	var sc Scan
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return nil, fmt.Errorf("damaged: %w", err)
 	}
-	return out, nil
+	sc.File = name
+	return &sc, nil
 }
 
-// covers reports whether the scan tested target (ip:port).
+// loadKnown folds the newest history of names, oldest first, one file at
+// a time (a scan of a large range may list many unreachable targets). A
+// file that cannot be read or parsed (a crash of an older version, a full
+// disk, a careless edit) is skipped with a warning: it must not stop every
+// later scan.
+func loadKnown(names []string, log *slog.Logger) Known {
+	k := Known{}
+	for _, name := range names[max(0, len(names)-history):] {
+		sc, err := readScan(name)
+		if err != nil {
+			log.Warn("scan file skipped", "file", name, "err", err)
+			continue
+		}
+		k.Apply(sc)
+	}
+	return k
+}
+
+// LoadKnown is the last known state of every target in dir's scans.
+func LoadKnown(dir string, log *slog.Logger) (Known, error) {
+	names, err := scanFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	return loadKnown(names, log), nil
+}
+
+// LastDiff is dir's newest readable scan and its diff against the last
+// known state before it; nil when there is no scan.
+func LastDiff(dir string, log *slog.Logger) (*Scan, Diff, error) {
+	names, err := scanFiles(dir)
+	if err != nil {
+		return nil, Diff{}, err
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		cur, err := readScan(names[i])
+		if err != nil {
+			log.Warn("scan file skipped", "file", names[i], "err", err)
+			continue
+		}
+		return cur, Compare(loadKnown(names[:i], log), cur), nil
+	}
+	return nil, Diff{}, nil
+}
+
+// Known is, for each target some scan found open, what is last known of
+// it: the findings of the newest scan that knew it (found it open, or
+// tested it to the end in a healthy scan); a target last known closed is
+// not in it.
+type Known map[string][]OpenService
+
+// Apply updates k with sc, newer than every scan applied before.
+func (k Known) Apply(sc *Scan) {
+	for t := range k {
+		if sc.knows(t) {
+			delete(k, t)
+		}
+	}
+	for _, f := range sc.Findings {
+		k[f.Target] = append(k[f.Target], f)
+	}
+}
+
+// covers reports whether the scan was asked to test target (ip:port).
 func (sc *Scan) covers(target string) bool {
 	ap, err := netip.ParseAddrPort(target)
 	if err != nil {
@@ -80,7 +187,7 @@ func (sc *Scan) covers(target string) bool {
 	}
 	port := int(ap.Port())
 	hasPort := false
-	for _, ps := range [][]int{sc.Ports.SMTP, sc.Ports.Proxy, sc.Ports.Telnet} {
+	for _, ps := range sc.Ports {
 		for _, p := range ps {
 			hasPort = hasPort || p == port
 		}
@@ -88,32 +195,64 @@ func (sc *Scan) covers(target string) bool {
 	return hasPort && in(sc.Targets) && !in(sc.Exclude)
 }
 
-// Diff is what changed between two scans.
-type Diff struct {
-	New   []Finding `json:"new"`   // open now, not before (or confirmed now, suspected before)
-	Fixed []Finding `json:"fixed"` // open before, tested again and closed now
-}
-
-// Compare diffs cur against prev. A finding absent from cur counts as
-// fixed only when cur tested its address and port.
-func Compare(prev, cur *Scan) Diff {
-	var d Diff
-	before := map[string]Finding{}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			before[f.Key()] = f
+// knows reports whether the scan tells target's state: it has findings
+// there, or it is healthy, covered the target and tested it to the end
+// (found it closed).
+func (sc *Scan) knows(target string) bool {
+	if sc.state == nil {
+		sc.state = map[string]string{}
+		for _, o := range sc.Outcomes {
+			sc.state[o.Target] = o.State
+		}
+		for _, f := range sc.Findings {
+			sc.state[f.Target] = Open
 		}
 	}
+	switch sc.state[target] {
+	case Open:
+		return true
+	case "":
+		return sc.Healthy() && sc.covers(target)
+	}
+	return false // unreachable, error: not tested
+}
+
+// Diff is what changed since each target's last known state.
+type Diff struct {
+	New   []OpenService `json:"new"`   // open now, not before (or confirmed now, suspected before)
+	Fixed []OpenService `json:"fixed"` // open when last known, tested again and closed now
+	// Problems: the scan was unhealthy, and declared nothing fixed.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Compare diffs cur against the last known state of each target: a
+// narrow re-check thus updates only the targets it tested, and a target
+// that was unreachable keeps its earlier state. A finding counts as fixed
+// only when cur is healthy and tested its target to the end.
+func Compare(known Known, cur *Scan) Diff {
+	d := Diff{Problems: cur.Problems}
 	now := map[string]bool{}
 	for _, f := range cur.Findings {
 		now[f.Key()] = true
-		if b, ok := before[f.Key()]; !ok || b.Result != f.Result && f.Result == Confirmed {
+		i := slices.IndexFunc(known[f.Target], func(b OpenService) bool { return b.Key() == f.Key() })
+		if i < 0 || known[f.Target][i].Result != f.Result && f.Result == Confirmed {
 			d.New = append(d.New, f)
 		}
 	}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			if !now[f.Key()] && cur.covers(f.Target) {
+	if !cur.Healthy() {
+		return d
+	}
+	targets := make([]string, 0, len(known))
+	for t := range known {
+		targets = append(targets, t)
+	}
+	sort.Strings(targets)
+	for _, t := range targets {
+		if !cur.knows(t) {
+			continue
+		}
+		for _, f := range known[t] {
+			if !now[f.Key()] {
 				d.Fixed = append(d.Fixed, f)
 			}
 		}
@@ -124,6 +263,12 @@ func Compare(prev, cur *Scan) Diff {
 // String is the diff for people.
 func (d Diff) String() string {
 	var b strings.Builder
+	for _, p := range d.Problems {
+		fmt.Fprintf(&b, "unhealthy  %s\n", p)
+	}
+	if len(d.Problems) > 0 {
+		b.WriteString("unhealthy  nothing is declared fixed by this scan\n")
+	}
 	for _, f := range d.New {
 		fmt.Fprintf(&b, "new    %s %s %s (%s)\n", f.Target, f.Service, f.Result, f.Test)
 	}

@@ -5,16 +5,15 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Telnet-style proxies: a Wingate prompt that takes "host:port" or "open
 // host port", and a router whose default login opens a shell that can
 // "telnet host port" (the case HOPM tests). Each attempt is a connection of
-// its own; the canary's banner with its secret confirms.
+// its own; the canary's banner with a valid proof confirms.
 var routerLogins = [][2]string{{"admin", "admin"}, {"root", "root"}, {"cisco", "cisco"}}
 
-func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *Finding {
+func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*OpenService, Outcome) {
 	ap := netip.MustParseAddrPort(s.Config.Canary.Address)
 	host, port := ap.Addr().String(), ap.Port()
 	type attempt struct {
@@ -28,63 +27,87 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) *Finding {
 	for _, l := range routerLogins {
 		attempts = append(attempts, attempt{"router default login " + l[0] + "/" + l[1], []string{l[0], l[1], "telnet " + host + " " + strconv.Itoa(int(port))}})
 	}
-	var suspected *Finding
 	for _, a := range attempts {
+		if ctx.Err() != nil {
+			return nil, Outcome{State: Error, Detail: "the scan ended"}
+		}
 		cn, err := s.dial(ctx, addr.String())
 		if err != nil {
-			return suspected
+			return nil, dialOutcome(err)
 		}
-		prompt := cn.prompt()
-		isLogin := strings.Contains(strings.ToLower(prompt), "login") || strings.Contains(strings.ToLower(prompt), "user")
-		if strings.HasPrefix(a.test, "router") != isLogin || prompt == "" {
+		prompt, err := cn.prompt(looksLikePrompt)
+		if prompt == "" {
 			cn.Close()
-			if prompt == "" {
-				return suspected // says nothing: not a Wingate or a router shell
+			// Says nothing: not a Wingate or a router shell.
+			if isTimeout(err) {
+				return nil, noAnswer(err)
 			}
+			return nil, Outcome{State: Closed}
+		}
+		isLogin := strings.Contains(strings.ToLower(prompt), "login") || strings.Contains(strings.ToLower(prompt), "user")
+		if strings.HasPrefix(a.test, "router") != isLogin {
+			cn.Close()
 			continue
 		}
 		var seen strings.Builder
-		for _, l := range a.lines {
+		for i, l := range a.lines {
 			if cn.send(l+"\r\n") != nil {
 				break
 			}
-			seen.WriteString(cn.prompt())
-			if strings.Contains(seen.String(), s.Secret) {
+			// A prompt for the next line; after the last one, whatever
+			// comes until the canary's proof or the reply timeout: a
+			// Wingate may take a while to connect.
+			until := looksLikePrompt
+			if i == len(a.lines)-1 {
+				until = func(t string) bool { return s.Key.proofIn(t) }
+			}
+			p, _ := cn.prompt(until)
+			seen.WriteString(p)
+			if s.Key.proofIn(seen.String()) {
 				break
 			}
 		}
 		cn.send("QUIT\r\n")
 		cn.Close()
-		if i := strings.Index(seen.String(), s.Secret); i >= 0 {
+		if i := s.Key.proofIndex(seen.String()); i >= 0 {
 			line := seen.String()[max(0, strings.LastIndex(seen.String()[:i], "220")):]
 			line, _, _ = strings.Cut(line, "\n")
-			return &Finding{Service: "wingate", Result: Confirmed, Test: a.test,
-				Evidence: clean("prompt " + strings.TrimSpace(prompt) + "; the canary answered through it: " + strings.TrimSpace(line))}
+			return &OpenService{Service: "wingate", Result: Confirmed, Test: a.test,
+				Evidence: clean("prompt " + strings.TrimSpace(prompt) + "; the canary answered through it: " + strings.TrimSpace(line))}, Outcome{State: Open}
 		}
 	}
-	return suspected
+	return nil, Outcome{State: Closed}
 }
 
-// prompt reads what the peer says until it pauses: prompts end without a
-// line break. At most 4 KiB, within the reply timeout.
-func (c *conn) prompt() string {
+// looksLikePrompt: a prompt ends without a line break, with one of the
+// characters shells, login and Wingate prompts end with.
+func looksLikePrompt(t string) bool {
+	t = strings.TrimRight(t, " ")
+	return t != "" && strings.ContainsRune(":>#$%?]", rune(t[len(t)-1]))
+}
+
+// maxPrompt bounds what one prompt() reads.
+const maxPrompt = 4096
+
+// prompt reads what the peer says until done(text so far) holds, at most
+// maxPrompt bytes, within the reply timeout (and the connection's
+// deadline). A pause alone does not end it: a Wingate that connects
+// slowly says nothing for a while.
+func (c *conn) prompt(done func(string) bool) (string, error) {
 	var b []byte
 	buf := make([]byte, 1024)
-	end := time.Now().Add(c.timeout)
-	for len(b) < 4096 {
-		// After the first bytes, a short pause means the prompt is complete.
-		wait := end
-		if pause := time.Now().Add(300 * time.Millisecond); len(b) > 0 && pause.Before(end) {
-			wait = pause
-		}
-		c.SetReadDeadline(wait)
-		n, err := c.r.Read(buf)
+	c.SetReadDeadline(c.deadline())
+	for len(b) < maxPrompt {
+		n, err := c.r.Read(buf[:min(len(buf), maxPrompt-len(b))])
 		b = append(b, buf[:n]...)
 		if err != nil {
+			return telnetText(b), err
+		}
+		if done(telnetText(b)) {
 			break
 		}
 	}
-	return telnetText(b)
+	return telnetText(b), nil
 }
 
 // telnetText drops telnet negotiation (RFC 854: IAC sequences) and keeps

@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"outguard/config"
 	"outguard/internal/sqldb"
 	"outguard/policy"
 )
@@ -102,23 +101,6 @@ type bodies interface {
 	// function runs after the commit.
 	remove(ctx context.Context, tx *sql.Tx, id string) (after func() error, err error)
 	ping(ctx context.Context) error
-}
-
-// OpenConfig opens the quarantine cfg configures, as host cfg.HostName().
-func OpenConfig(ctx context.Context, cfg *config.Config) (*Store, error) {
-	var s *Store
-	var err error
-	if cfg.Quarantine.Store == "postgres" {
-		s, err = OpenPostgres(ctx, cfg.Postgres.ConnString())
-	} else {
-		s, err = Open(cfg.QuarantineDir())
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.Host = cfg.HostName()
-	s.ReplyTimeout = time.Duration(cfg.Quarantine.ReleaseTimeout)
-	return s, nil
 }
 
 func open(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[int]string, body bodies) (*Store, error) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/hillu/go-yara/v4"
 
+	"outguard/mimewalk"
 	"outguard/policy"
-	"outguard/scanner"
 )
 
 // Engine scans messages with the current rule set; Swap replaces the set
@@ -21,7 +21,7 @@ import (
 // with; go-yara frees a set when nothing references it).
 type Engine struct {
 	set         atomic.Pointer[Set]
-	Limits      scanner.Limits
+	Limits      mimewalk.Limits
 	Timeout     time.Duration // per item scanned
 	OnLimit     policy.Action // a walk limit was hit: default accept, stamped
 	OnMalformed policy.Action // malformed MIME: default accept, stamped
@@ -70,9 +70,9 @@ type ItemResult struct {
 
 // Result is a whole message's scan.
 type Result struct {
-	Version  string            `json:"rules_version"`
-	Items    []ItemResult      `json:"items"`
-	Findings []scanner.Finding `json:"findings,omitempty"`
+	Version   string             `json:"rules_version"`
+	Items     []ItemResult       `json:"items"`
+	Anomalies []mimewalk.Anomaly `json:"findings,omitempty"`
 }
 
 // Matches returns every match of the scan.
@@ -111,7 +111,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 	}
 	var err error
-	res.Findings, err = scanner.Walk(ctx, r, size, e.Limits, func(it *scanner.Item) error {
+	res.Anomalies, err = mimewalk.Walk(ctx, r, size, e.Limits, func(it *mimewalk.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
 		for _, v := range [...]struct {
 			name  string
@@ -196,7 +196,7 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 		best.Findings = found
 		return best
 	}
-	for _, f := range res.Findings {
+	for _, f := range res.Anomalies {
 		action := e.OnMalformed
 		if f.Kind == "limit" {
 			action = e.OnLimit

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"outguard/mimewalk"
 	"outguard/policy"
-	"outguard/scanner"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/messages/*.want")
@@ -31,7 +31,7 @@ func shipped(t testing.TB) *Engine {
 		t.Fatal(err)
 	}
 	e := NewEngine(set)
-	e.Limits = scanner.Limits{MemoryLimit: 64 << 10} // exercise the disk spool too
+	e.Limits = mimewalk.Limits{MemoryLimit: 64 << 10} // exercise the disk spool too
 	return e
 }
 
@@ -47,7 +47,7 @@ func summarize(e *Engine, res Result) summary {
 	for _, m := range res.Matches() {
 		s.Matches = append(s.Matches, m.Rule+"@"+m.Path)
 	}
-	for _, f := range res.Findings {
+	for _, f := range res.Anomalies {
 		s.Findings = append(s.Findings, f.Kind+"@"+f.Path)
 	}
 	for i, it := range res.Items {

@@ -16,83 +16,146 @@ import (
 
 	"outguard/config"
 	"outguard/limits"
+	"outguard/setup"
 )
+
+// accountsCmds are the accounts subcommands, each with its own flags.
+var accountsCmds = map[string]func(a *acontext, args []string) error{
+	"list": accountsList, "show": accountsShow, "suspend": accountsSuspend,
+	"unsuspend": accountsUnsuspend, "reset": accountsReset,
+}
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
 	if cfg.Limits == nil {
 		return errors.New("the config has no limits section: there are no accounts")
 	}
-	st, err := limits.OpenStore(ctx, cfg)
+	run, ok := accountsCmds[args[0]]
+	if !ok {
+		return usageError("unknown command accounts " + args[0])
+	}
+	st, err := setup.OpenLimitsStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	eng, err := limits.NewEngineFromConfig(cfg, st, slog.New(slog.DiscardHandler))
+	eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	pol := eng.Policy
+	return run(&acontext{ctx: ctx, st: st, eng: eng, out: out, now: time.Now()}, args)
+}
+
+// acontext is what every accounts subcommand works with.
+type acontext struct {
+	ctx context.Context
+	st  limits.Store
+	eng *limits.Engine
+	out io.Writer
+	now time.Time
+}
+
+// parse parses the subcommand's flags (define adds them), which may come
+// before or after its accounts, and returns the accounts as milterd keys
+// them.
+func (a *acontext) parse(args []string, define func(fs *flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "JSON output")
-	suspendedOnly := fs.Bool("suspended", false, "only suspended accounts")
-	reason := fs.String("reason", "", "why (suspend)")
+	define(fs)
 	pos, err := parseMixed(fs, args[1:])
+	for i, p := range pos {
+		if !strings.HasPrefix(p, "ip:") {
+			pos[i] = a.eng.Accounts.Login(p)
+		}
+	}
+	return pos, err
+}
+
+// text is the output for people: evidence carries remote servers' replies,
+// so control characters are escaped.
+func (a *acontext) text() io.Writer { return terminal{a.out} }
+
+func accountsList(a *acontext, args []string) error {
+	var asJSON, suspendedOnly bool
+	if _, err := a.parse(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
+		fs.BoolVar(&suspendedOnly, "suspended", false, "only suspended accounts")
+	}); err != nil {
+		return err
+	}
+	out := a.out
+	if !asJSON {
+		out = a.text()
+	}
+	return list(a.ctx, a.st, a.eng.Policy, suspendedOnly, asJSON, a.now, out)
+}
+
+func accountsShow(a *acontext, args []string) error {
+	var asJSON bool
+	pos, err := a.parse(args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
 	if err != nil {
 		return err
 	}
-	if !*asJSON {
-		out = terminal{out} // evidence carries remote servers' replies
+	if len(pos) != 1 {
+		return usageError("accounts show takes one account")
 	}
-	now := time.Now()
-	for i, p := range pos {
-		if !strings.HasPrefix(p, "ip:") {
-			pos[i] = eng.Accounts.Login(p) // as milterd keys it
-		}
+	out := a.out
+	if !asJSON {
+		out = a.text()
 	}
-	switch args[0] {
-	case "list":
-		return list(ctx, st, pol, *suspendedOnly, *asJSON, now, out)
-	case "show":
-		if len(pos) != 1 {
-			return usageError("accounts show takes one account")
-		}
-		return show(ctx, st, pol, pos[0], *asJSON, now, out)
-	case "suspend":
-		if len(pos) != 1 || *reason == "" {
-			return usageError("accounts suspend takes one account and --reason")
-		}
-		ok, err := st.Suspend(ctx, limits.Suspension{Key: pos[0], Since: now, Reason: *reason, By: operator()}, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%s is already suspended", pos[0])
-		}
-		fmt.Fprintf(out, "%s suspended: its next message is refused\n", pos[0])
-	case "unsuspend":
-		if len(pos) != 1 {
-			return usageError("accounts unsuspend takes one account")
-		}
-		ok, err := st.Unsuspend(ctx, pos[0], now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%s is not suspended", pos[0])
-		}
-		fmt.Fprintf(out, "%s unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension\n", pos[0])
-	case "reset":
-		if len(pos) != 1 {
-			return usageError("accounts reset takes one account")
-		}
-		if err := st.Reset(ctx, pos[0], now); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s reset: message and recipient counters cleared, undeliverable recipients so far acknowledged\n", pos[0])
-	default:
-		return usageError("unknown command accounts " + args[0])
+	return show(a.ctx, a.st, a.eng.Policy, pos[0], asJSON, a.now, out)
+}
+
+func accountsSuspend(a *acontext, args []string) error {
+	var reason string
+	pos, err := a.parse(args, func(fs *flag.FlagSet) { fs.StringVar(&reason, "reason", "", "why") })
+	if err != nil {
+		return err
 	}
+	if len(pos) != 1 || reason == "" {
+		return usageError("accounts suspend takes one account and --reason")
+	}
+	ok, err := a.st.Suspend(a.ctx, limits.Suspension{Key: pos[0], Since: a.now, Reason: reason, By: operator()}, a.now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s is already suspended", pos[0])
+	}
+	fmt.Fprintf(a.text(), "%s suspended: its next message is refused\n", pos[0])
+	return nil
+}
+
+func accountsUnsuspend(a *acontext, args []string) error {
+	pos, err := a.parse(args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("accounts unsuspend takes one account")
+	}
+	ok, err := a.st.Unsuspend(a.ctx, pos[0], a.now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s is not suspended", pos[0])
+	}
+	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension\n", pos[0])
+	return nil
+}
+
+func accountsReset(a *acontext, args []string) error {
+	pos, err := a.parse(args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("accounts reset takes one account")
+	}
+	if err := a.st.Reset(a.ctx, pos[0], a.now); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients so far acknowledged\n", pos[0])
 	return nil
 }
 

@@ -115,4 +115,19 @@ func TestUsageErrors(t *testing.T) {
 	if out, code := ctl(t, noLimits, "accounts", "list"); code != 1 || !strings.Contains(out, "no limits section") {
 		t.Errorf("no limits (%d): %s", code, out)
 	}
+	// Each quarantine subcommand takes its own flags only: a flag of
+	// another one is an error, not silently ignored (purge --to would
+	// otherwise purge everything older than the retention).
+	withQ := filepath.Join(t.TempDir(), "q.yaml")
+	qdir := t.TempDir()
+	os.MkdirAll(filepath.Join(qdir, "quarantine"), 0o700)
+	os.WriteFile(withQ, []byte("state_dir: "+qdir+"\nquarantine: {}\n"), 0o644)
+	for _, args := range [][]string{{"quarantine", "purge", "--to", "x@remote.test"}, {"quarantine", "show", "ID", "--user", "alice"}, {"quarantine", "raw", "ID", "--json"}} {
+		if out, code := ctl(t, withQ, args...); code != 2 || !strings.Contains(out, "flag provided but not defined") {
+			t.Errorf("%v (%d): %s", args, code, out)
+		}
+	}
+	if out, code := ctl(t, withQ, "quarantine", "list", "--since", "yesterday"); code != 2 || !strings.Contains(out, "invalid duration") {
+		t.Errorf("list --since yesterday (%d): %s", code, out)
+	}
 }

@@ -15,240 +15,367 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/mimewalk"
 	"outguard/quarantine"
-	"outguard/rules"
-	"outguard/scanner"
+	"outguard/setup"
 )
+
+// quarantineCmds are the quarantine subcommands, each with its own flags.
+var quarantineCmds = map[string]func(q *qcontext, args []string) error{
+	"list": quarantineList, "show": quarantineShow, "raw": quarantineRaw,
+	"release": quarantineRelease, "resolve": quarantineResolve, "digest": quarantineDigest,
+	"delete": quarantineDelete, "purge": quarantinePurge, "audit": quarantineAudit,
+	"migrate": quarantineMigrate,
+}
 
 func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
 	if cfg.Quarantine == nil {
 		return errors.New("the config has no quarantine section")
 	}
-	q, err := quarantine.OpenConfig(ctx, cfg)
+	run, ok := quarantineCmds[args[0]]
+	if !ok {
+		return usageError("unknown command quarantine " + args[0])
+	}
+	q, err := setup.OpenQuarantine(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
+	return run(&qcontext{ctx: ctx, cfg: cfg, q: q, out: out}, args)
+}
+
+// qcontext is what every quarantine subcommand works with.
+type qcontext struct {
+	ctx context.Context
+	cfg *config.Config
+	q   *quarantine.Store
+	out io.Writer // the bytes as they are (raw and JSON output)
+}
+
+// flags parses the subcommand's flags, which may come before or after its
+// arguments; define adds them.
+func (c *qcontext) flags(args []string, define func(fs *flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet("quarantine "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "JSON output")
-	user := fs.String("user", "", "only this account")
-	reason := fs.String("reason", "", "only entries whose reason contains this")
-	rule := fs.String("rule", "", "only entries with a finding of this rule or signature")
-	since := fs.String("since", "", "only entries newer than this, e.g. 24h")
-	state := fs.String("state", "", "only entries in this state: held, released, deleted")
-	to := fs.String("to", "", "release to this recipient instead of the original ones")
-	olderThan := fs.String("older-than", "", "purge entries older than this (default: retention)")
-	mail := fs.Bool("mail", false, "digest: mail it to quarantine.digest_to")
-	from := fs.String("from", "", "migrate: the local quarantine's directory (default: quarantine.dir)")
-	force := fs.String("force", "", "resolve: the operator whose release is still within its lease")
-	pos, err := parseMixed(fs, args[1:])
+	define(fs)
+	return parseMixed(fs, args[1:])
+}
+
+// text is the output for people: control characters from messages
+// escaped.
+func (c *qcontext) text() io.Writer { return terminal{c.out} }
+
+// since parses --since: entries from then on, over that period (24h when
+// not given).
+func since(s string) (after time.Time, period time.Duration, err error) {
+	period = 24 * time.Hour
+	if s == "" {
+		return time.Time{}, period, nil
+	}
+	if period, err = config.ParseDuration(s); err != nil {
+		return time.Time{}, 0, usageError(err.Error())
+	}
+	return time.Now().Add(-period), period, nil
+}
+
+func (c *qcontext) audit(action, id, outcome string) {
+	if err := c.q.Audit(c.ctx, operator(), action, id, outcome); err != nil {
+		fmt.Fprintln(c.text(), "warning: audit trail:", err)
+	}
+}
+
+func quarantineList(c *qcontext, args []string) error {
+	var asJSON bool
+	var f quarantine.Filter
+	var sinceFlag string
+	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
+		fs.StringVar(&f.User, "user", "", "only this account")
+		fs.StringVar(&f.Reason, "reason", "", "only entries whose reason contains this")
+		fs.StringVar(&f.Finding, "rule", "", "only entries with a finding of this rule or signature")
+		fs.StringVar(&sinceFlag, "since", "", "only entries newer than this, e.g. 24h")
+		fs.StringVar(&f.State, "state", "", "only entries in this state: held, released, deleted")
+	}); err != nil {
+		return err
+	}
+	var err error
+	if f.Since, _, err = since(sinceFlag); err != nil {
+		return err
+	}
+	recs, err := c.q.List(c.ctx, f)
 	if err != nil {
 		return err
 	}
-	var after time.Time // --since: list and audit from then, digest over the period
-	period := 24 * time.Hour
-	if *since != "" {
-		if period, err = config.ParseDuration(*since); err != nil {
-			return usageError(err.Error())
-		}
-		after = time.Now().Add(-period)
+	if asJSON {
+		return json.NewEncoder(c.out).Encode(recs)
 	}
-	exact := out // raw and JSON: the bytes as they are
-	if !*asJSON {
-		out = terminal{out}
+	tw := tabwriter.NewWriter(c.text(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tHOST\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.Host)), field(orDash(r.User)), field(r.From), len(r.Rcpts), r.Size, field(r.State), field(r.Reason))
 	}
-	audit := func(action, id, outcome string) {
-		if err := q.Audit(ctx, operator(), action, id, outcome); err != nil {
-			fmt.Fprintln(out, "warning: audit trail:", err)
-		}
-	}
-	switch args[0] {
-	case "list":
-		f := quarantine.Filter{User: *user, Reason: *reason, State: *state, Finding: *rule, Since: after}
-		recs, err := q.List(ctx, f)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return json.NewEncoder(out).Encode(recs)
-		}
-		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTIME\tHOST\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
-		for _, r := range recs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.Host)), field(orDash(r.User)), field(r.From), len(r.Rcpts), r.Size, field(r.State), field(r.Reason))
-		}
-		return tw.Flush()
-	case "show":
-		if len(pos) != 1 {
-			return usageError("quarantine show takes one id")
-		}
-		return showEntry(ctx, q, pos[0], rules.WalkLimits(cfg), *asJSON, out)
-	case "raw":
-		if len(pos) != 1 {
-			return usageError("quarantine raw takes one id")
-		}
-		r, _, err := q.Reader(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		_, err = io.Copy(exact, r)
+	return tw.Flush()
+}
+
+func quarantineShow(c *qcontext, args []string) error {
+	var asJSON bool
+	pos, err := c.flags(args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err != nil {
 		return err
-	case "release":
-		if len(pos) == 0 {
-			return usageError("quarantine release takes ids")
-		}
-		var rcpts []string
-		if *to != "" {
-			rcpts = []string{*to}
-		}
-		var failed []error
-		for _, id := range pos {
-			reply, err := q.Release(ctx, id, cfg.Quarantine.ReleaseAddress, operator(), rcpts)
-			outcome := "released: " + reply
-			switch {
-			case errors.Is(err, quarantine.ErrOutcomeUnknown):
-				c := quarantine.Claim{}
-				if rec, gerr := q.Get(ctx, id); gerr == nil && rec.Release != nil {
-					c = *rec.Release
-				}
-				outcome = "outcome unknown (" + err.Error() + "): " + c.Unknown(id)
-				failed = append(failed, exitError{4, fmt.Errorf("%s: outcome unknown: do not release it again before resolving it", id)})
-			case errors.Is(err, quarantine.ErrNotMarked):
-				outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
-				failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
-			case err != nil && strings.HasPrefix(reply, "250"):
-				outcome = "failed: " + err.Error()
-				failed = append(failed, fmt.Errorf("%s: not released", id))
-			case err != nil && reply != "":
-				outcome = "refused by the MTA: " + reply
-				failed = append(failed, fmt.Errorf("%s: not released", id))
-			case err != nil:
-				outcome = "failed: " + err.Error()
-				failed = append(failed, fmt.Errorf("%s: not released", id))
+	}
+	if len(pos) != 1 {
+		return usageError("quarantine show takes one id")
+	}
+	out := c.out
+	if !asJSON {
+		out = c.text()
+	}
+	return showEntry(c.ctx, c.q, pos[0], setup.WalkLimits(c.cfg), asJSON, out)
+}
+
+func quarantineRaw(c *qcontext, args []string) error {
+	pos, err := c.flags(args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("quarantine raw takes one id")
+	}
+	r, _, err := c.q.Reader(c.ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(c.out, r)
+	return err
+}
+
+func quarantineRelease(c *qcontext, args []string) error {
+	var to string
+	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&to, "to", "", "release to this recipient instead of the original ones")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError("quarantine release takes ids")
+	}
+	var rcpts []string
+	if to != "" {
+		rcpts = []string{to}
+	}
+	var failed []error
+	for _, id := range pos {
+		reply, err := c.q.Release(c.ctx, id, c.cfg.Quarantine.ReleaseAddress, operator(), rcpts)
+		outcome := "released: " + reply
+		switch {
+		case errors.Is(err, quarantine.ErrOutcomeUnknown):
+			claim := quarantine.Claim{}
+			if rec, gerr := c.q.Get(c.ctx, id); gerr == nil && rec.Release != nil {
+				claim = *rec.Release
 			}
-			audit("release", id, outcome)
-			fmt.Fprintf(out, "%s: %s\n", field(id), field(outcome))
+			outcome = "outcome unknown (" + err.Error() + "): " + claim.Unknown(id)
+			failed = append(failed, exitError{4, fmt.Errorf("%s: outcome unknown: do not release it again before resolving it", id)})
+		case errors.Is(err, quarantine.ErrNotMarked):
+			outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
+			failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
+		case err != nil && strings.HasPrefix(reply, "250"):
+			outcome = "failed: " + err.Error()
+			failed = append(failed, fmt.Errorf("%s: not released", id))
+		case err != nil && reply != "":
+			outcome = "refused by the MTA: " + reply
+			failed = append(failed, fmt.Errorf("%s: not released", id))
+		case err != nil:
+			outcome = "failed: " + err.Error()
+			failed = append(failed, fmt.Errorf("%s: not released", id))
 		}
-		return errors.Join(failed...)
-	case "digest":
-		return digestCmd(ctx, cfg, q, period, *asJSON, *mail, out)
-	case "resolve":
-		if len(pos) != 2 {
-			return usageError("quarantine resolve takes an id and released or held")
-		}
-		err := q.Resolve(ctx, pos[0], pos[1], *force)
-		outcome := "resolved as " + pos[1]
+		c.audit("release", id, outcome)
+		fmt.Fprintf(c.text(), "%s: %s\n", field(id), field(outcome))
+	}
+	return errors.Join(failed...)
+}
+
+func quarantineDigest(c *qcontext, args []string) error {
+	var asJSON, mail bool
+	var sinceFlag string
+	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
+		fs.BoolVar(&mail, "mail", false, "mail it to quarantine.digest_to")
+		fs.StringVar(&sinceFlag, "since", "", "the period, e.g. 24h (default 24h)")
+	}); err != nil {
+		return err
+	}
+	_, period, err := since(sinceFlag)
+	if err != nil {
+		return err
+	}
+	out := c.out
+	if !asJSON {
+		out = c.text()
+	}
+	return digestCmd(c.ctx, c.cfg, c.q, period, asJSON, mail, out)
+}
+
+func quarantineResolve(c *qcontext, args []string) error {
+	var force string
+	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&force, "force", "", "the operator whose release is still within its lease")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError("quarantine resolve takes an id and released or held")
+	}
+	err = c.q.Resolve(c.ctx, pos[0], pos[1], force)
+	outcome := "resolved as " + pos[1]
+	if err != nil {
+		outcome = "failed: " + err.Error()
+	}
+	c.audit("resolve", pos[0], outcome)
+	fmt.Fprintf(c.text(), "%s: %s\n", pos[0], outcome)
+	return err
+}
+
+func quarantineDelete(c *qcontext, args []string) error {
+	pos, err := c.flags(args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError("quarantine delete takes ids")
+	}
+	var failed []error
+	for _, id := range pos {
+		err := c.q.Delete(c.ctx, id)
+		outcome := "deleted"
 		if err != nil {
 			outcome = "failed: " + err.Error()
+			failed = append(failed, err)
 		}
-		audit("resolve", pos[0], outcome)
-		fmt.Fprintf(out, "%s: %s\n", pos[0], outcome)
-		return err
-	case "delete":
-		if len(pos) == 0 {
-			return usageError("quarantine delete takes ids")
-		}
-		var failed []error
-		for _, id := range pos {
-			err := q.Delete(ctx, id)
-			outcome := "deleted"
-			if err != nil {
-				outcome = "failed: " + err.Error()
-				failed = append(failed, err)
-			}
-			audit("delete", id, outcome)
-			fmt.Fprintf(out, "%s: %s\n", id, outcome)
-		}
-		return errors.Join(failed...)
-	case "audit":
-		if len(pos) > 1 {
-			return usageError("quarantine audit takes at most one id")
-		}
-		entries, err := q.AuditLog(ctx, after, strings.Join(pos, ""))
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return json.NewEncoder(out).Encode(entries)
-		}
-		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tHOST\tOPERATOR\tACTION\tID\tOUTCOME")
-		for _, a := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), field(a.Host), field(a.Operator), field(a.Action), field(a.ID), field(a.Outcome))
-		}
-		return tw.Flush()
-	case "migrate":
-		if cfg.Quarantine.Store != "postgres" {
-			return errors.New("quarantine migrate copies the local quarantine into the shared one: set quarantine.store: postgres first")
-		}
-		dir := *from
-		if dir == "" {
-			dir = cfg.QuarantineDir()
-		}
-		if _, err := os.Stat(filepath.Join(dir, "index.db")); err != nil {
-			return fmt.Errorf("no local quarantine in %s: %w", dir, err)
-		}
-		local, err := quarantine.Open(dir)
-		if err != nil {
-			return err
-		}
-		defer local.Close()
-		local.Host = q.Host
-		n, err := quarantine.Migrate(ctx, local, q, operator(), func(m quarantine.Migrated) {
-			fmt.Fprintf(out, "%s: %s\n", m.ID, m.Outcome)
-		})
-		fmt.Fprintf(out, "%d entries copied from %s\n", n, dir)
-		return err
-	case "purge":
-		keep := time.Duration(cfg.Quarantine.Retention)
-		if *olderThan != "" {
-			if keep, err = config.ParseDuration(*olderThan); err != nil {
-				return usageError(err.Error())
-			}
-		}
-		if *user != "" && *olderThan == "" {
-			keep = 0 // an account's entries: all of them, unless --older-than
-		}
-		n, err := q.Purge(ctx, time.Now().Add(-keep), *user)
-		if err != nil {
-			return err
-		}
-		what := fmt.Sprintf("%d entries older than %v", n, keep)
-		if *user != "" {
-			what += " of " + *user
-		}
-		audit("purge", "*", what)
-		fmt.Fprintf(out, "purged %s\n", what)
-		return nil
+		c.audit("delete", id, outcome)
+		fmt.Fprintf(c.text(), "%s: %s\n", id, outcome)
 	}
-	return usageError("unknown command quarantine " + args[0])
+	return errors.Join(failed...)
+}
+
+func quarantineAudit(c *qcontext, args []string) error {
+	var asJSON bool
+	var sinceFlag string
+	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
+		fs.StringVar(&sinceFlag, "since", "", "only entries newer than this, e.g. 24h")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError("quarantine audit takes at most one id")
+	}
+	after, _, err := since(sinceFlag)
+	if err != nil {
+		return err
+	}
+	entries, err := c.q.AuditLog(c.ctx, after, strings.Join(pos, ""))
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(c.out).Encode(entries)
+	}
+	tw := tabwriter.NewWriter(c.text(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tHOST\tOPERATOR\tACTION\tID\tOUTCOME")
+	for _, a := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), field(a.Host), field(a.Operator), field(a.Action), field(a.ID), field(a.Outcome))
+	}
+	return tw.Flush()
+}
+
+func quarantineMigrate(c *qcontext, args []string) error {
+	var dir string
+	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&dir, "from", "", "the local quarantine's directory (default: quarantine.dir)")
+	}); err != nil {
+		return err
+	}
+	if c.cfg.Quarantine.Store != "postgres" {
+		return errors.New("quarantine migrate copies the local quarantine into the shared one: set quarantine.store: postgres first")
+	}
+	if dir == "" {
+		dir = c.cfg.QuarantineDir()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.db")); err != nil {
+		return fmt.Errorf("no local quarantine in %s: %w", dir, err)
+	}
+	local, err := quarantine.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	local.Host = c.q.Host
+	out := c.text()
+	n, err := quarantine.Migrate(c.ctx, local, c.q, operator(), func(m quarantine.Migrated) {
+		fmt.Fprintf(out, "%s: %s\n", m.ID, m.Outcome)
+	})
+	fmt.Fprintf(out, "%d entries copied from %s\n", n, dir)
+	return err
+}
+
+func quarantinePurge(c *qcontext, args []string) error {
+	var user, olderThan string
+	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&user, "user", "", "only this account's entries (all of them, unless --older-than)")
+		fs.StringVar(&olderThan, "older-than", "", "purge entries older than this (default: retention)")
+	}); err != nil {
+		return err
+	}
+	keep := time.Duration(c.cfg.Quarantine.Retention)
+	if olderThan != "" {
+		var err error
+		if keep, err = config.ParseDuration(olderThan); err != nil {
+			return usageError(err.Error())
+		}
+	}
+	if user != "" && olderThan == "" {
+		keep = 0 // an account's entries: all of them, unless --older-than
+	}
+	n, err := c.q.Purge(c.ctx, time.Now().Add(-keep), user)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("%d entries older than %v", n, keep)
+	if user != "" {
+		what += " of " + user
+	}
+	c.audit("purge", "*", what)
+	fmt.Fprintf(c.text(), "purged %s\n", what)
+	return nil
 }
 
 // showEntry prints a held message: its record, and the parts and archive
 // members as the scanner walked them (same walker, same limits), with the
 // walk's findings on each.
-func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.Limits, asJSON bool, out io.Writer) error {
+func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk.Limits, asJSON bool, out io.Writer) error {
 	rec, err := q.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	data, _, msgErr := q.Message(ctx, id)
-	var parts []scanner.Part
-	var other []scanner.Finding
+	var parts []mimewalk.Part
+	var other []mimewalk.Anomaly
 	var header string
 	if msgErr == nil {
-		parts, other, _ = scanner.Parts(ctx, bytes.NewReader(data), int64(len(data)), lim)
+		parts, other, _ = mimewalk.Parts(ctx, bytes.NewReader(data), int64(len(data)), lim)
 		header, _, _ = strings.Cut(string(data), "\r\n\r\n")
 	}
 	if asJSON {
 		v := struct {
 			quarantine.Record
-			Headers      string            `json:"headers,omitempty"`
-			Parts        []scanner.Part    `json:"parts,omitempty"`
-			WalkFindings []scanner.Finding `json:"walk_findings,omitempty"`
-			Problem      string            `json:"problem,omitempty"`
+			Headers      string             `json:"headers,omitempty"`
+			Parts        []mimewalk.Part    `json:"parts,omitempty"`
+			WalkFindings []mimewalk.Anomaly `json:"walk_findings,omitempty"`
+			Problem      string             `json:"problem,omitempty"`
 		}{Record: rec, Headers: header, Parts: parts, WalkFindings: other}
 		if msgErr != nil {
 			v.Problem = msgErr.Error()
@@ -280,7 +407,7 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, p := range parts {
 		var notes []string
-		for _, f := range p.Findings {
+		for _, f := range p.Anomalies {
 			notes = append(notes, f.Kind+": "+f.Detail)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", field(p.Path), field(p.ContentType), field(orDash(p.Filename)), p.Size, field(strings.Join(notes, "; ")))
@@ -291,8 +418,6 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim scanner.
 	return tw.Flush()
 }
 
-// indent shows a header block a line a row, each line escaped (a bare LF
-// or CR inside a field does not start a row of its own).
 func indent(s string) string {
 	lines := strings.Split(s, "\r\n")
 	for i, l := range lines {

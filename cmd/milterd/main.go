@@ -9,6 +9,7 @@ import (
 
 	"outguard/config"
 	"outguard/daemon"
+	"outguard/setup"
 )
 
 func main() {
@@ -19,7 +20,7 @@ func main() {
 	flag.Parse()
 
 	if *version {
-		fmt.Println("milterd", daemon.Version)
+		fmt.Println("milterd", setup.Version)
 		return
 	}
 	// Every reload applies the command line again, so a flag outlives SIGHUP.
@@ -37,7 +38,7 @@ func main() {
 	}
 	log := cfg.Logger(os.Stderr)
 	if *check {
-		if _, err := daemon.Build(cfg, log, nil); err != nil {
+		if _, err := setup.Build(cfg, log, nil); err != nil {
 			fmt.Fprintln(os.Stderr, "milterd:", err)
 			os.Exit(1)
 		}

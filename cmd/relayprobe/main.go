@@ -22,8 +22,16 @@ const usage = `usage:
   relayprobe -check-config [-config FILE]
 
 Exit status: 0 done (scan: nothing confirmed), 1 scan: confirmed findings,
-2 error.
+2 error (nothing kept), 3 scan unhealthy (kept; nothing declared fixed).
 `
+
+// Exit statuses: the unit takes 1 as success, 3 as a failed scan.
+const (
+	exitOK        = 0
+	exitConfirmed = 1
+	exitError     = 2
+	exitUnhealthy = 3
+)
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -37,7 +45,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *check {
-		if _, err := probe.Load(*cfgPath); err != nil {
+		cfg, err := probe.Load(*cfgPath)
+		if err == nil {
+			err = cfg.CheckHost()
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
@@ -67,12 +79,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := cfg.Log.New(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal ends the scan within seconds, keeping nothing; a
+	// second one kills at once.
+	context.AfterFunc(ctx, stop)
 	switch top.Arg(0) {
 	case "scan":
 		extra, err := probe.Prefixes(sub.Args())
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
+		}
+		if *format == "xarf" {
+			if err := cfg.Reporter.Check(); err != nil {
+				fmt.Fprintln(stderr, "relayprobe:", err)
+				return 2
+			}
 		}
 		var progress io.Writer
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -87,12 +108,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "relayprobe:", err)
 			return 2
 		}
+		fmt.Fprintf(stderr, "relayprobe: %s: %d open, %d closed, %d unreachable, %d error\n", scan.File,
+			scan.Counts[probe.Open], scan.Counts[probe.Closed], scan.Counts[probe.Unreachable], scan.Counts[probe.Error])
+		if !scan.Healthy() {
+			for _, p := range scan.Problems {
+				fmt.Fprintln(stderr, "relayprobe: scan unhealthy:", p)
+			}
+			return exitUnhealthy
+		}
 		for _, f := range scan.Findings {
 			if f.Result == probe.Confirmed {
-				return 1
+				return exitConfirmed
 			}
 		}
-		return 0
+		return exitOK
 	case "canary":
 		if err := probe.RunCanary(ctx, cfg, log); err != nil {
 			fmt.Fprintln(stderr, "relayprobe:", err)
@@ -100,20 +129,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "diff":
-		scans, err := probe.LastScans(cfg.StateDir, 2)
+		cur, d, err := probe.LastDiff(cfg.StateDir, log)
 		if err != nil {
 			fmt.Fprintln(stderr, "relayprobe:", err)
 			return 2
 		}
-		if len(scans) == 0 {
+		if cur == nil {
 			fmt.Fprintf(stderr, "relayprobe: no scans in %s yet\n", cfg.StateDir)
 			return 2
 		}
-		var prev *probe.Scan
-		if len(scans) > 1 {
-			prev = scans[1]
-		}
-		d := probe.Compare(prev, scans[0])
 		if *format == "json" {
 			if err := json.NewEncoder(stdout).Encode(d); err != nil {
 				return 2
@@ -127,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func write(w io.Writer, format string, fs []probe.Finding, rep probe.Reporter) error {
+func write(w io.Writer, format string, fs []probe.OpenService, rep probe.Reporter) error {
 	switch format {
 	case "json":
 		return probe.WriteJSON(w, fs)

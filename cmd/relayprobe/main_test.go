@@ -52,6 +52,19 @@ reporter: {org: ISP Test, contact: abuse@isp.test, domain: isp.test}
 	if code, out, _ = cli("diff", "-config", cfg); code != 0 || out != "no change\n" {
 		t.Errorf("diff: %d %q", code, out)
 	}
+	// X-ARF without a reporter: refused before scanning; a source the host
+	// does not have: refused by -check-config.
+	noRep := filepath.Join(dir, "norep.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(noRep, []byte(strings.Replace(string(b), "reporter: {org: ISP Test, contact: abuse@isp.test, domain: isp.test}", "", 1)), 0o644)
+	if code, out, errs := cli("scan", "-config", noRep, "-format", "xarf"); code != 2 || out != "" || !strings.Contains(errs, "reporter.org") {
+		t.Errorf("xarf without a reporter: exit %d, %q %q", code, out, errs)
+	}
+	noSrc := filepath.Join(dir, "nosrc.yaml")
+	os.WriteFile(noSrc, append(b, "source: 198.51.100.7\n"...), 0o644)
+	if code, _, errs := cli("-check-config", "-config", noSrc); code != 2 || !strings.Contains(errs, "source 198.51.100.7 is not usable") {
+		t.Errorf("check-config with a source the host lacks: exit %d, %q", code, errs)
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("canary: {address: 192.0.2.1:25, domain: c.test}\nhelo: p.test\nrate: -1\n"), 0o644)
 	if code, _, errs := cli("scan", "-config", bad); code != 2 || !strings.Contains(errs, "bad.yaml:3: rate: must be above 0") {

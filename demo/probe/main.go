@@ -53,12 +53,15 @@ What to read in it:
   127.0.0.6 smtp-sink accepts every recipient and discards the mail: only
     suspected (nmap's smtp-open-relay calls it open).
   127.0.0.7 tinyproxy, 127.0.0.9 and .17 dante, 127.0.0.11 microsocks, 127.0.0.15
-    Wingate: confirmed, the canary's banner and secret came back through them.
+    Wingate: confirmed, the canary's banner and its proof came back through them.
   127.0.0.16 tinyproxy refuses CONNECT to port 25 but forwards a POST there:
     confirmed as http-post (the canary saw the token it carried).
   127.0.0.12 says "200 Connection established" and shows a fake banner:
     suspected. The closed Postfix, the CONNECT-refusing tinyproxy, dante with
-    authentication, the tarpit and the empty address: nothing.`)
+    authentication and the empty address: nothing (closed).
+  127.0.0.13, the tarpit, takes connections and never answers: its four
+    ports are "unreachable" in the summary line, not closed; had it been
+    open before, it would not be called fixed.`)
 	if code != 1 {
 		p.Fatalf("relayprobe: %v (want exit status 1)", err)
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -82,4 +83,29 @@ func (c *Clamd) PID() int { return c.cmd.Process.Pid }
 func (c *Clamd) Kill() {
 	c.cmd.Process.Kill()
 	<-c.done
+}
+
+// EICAR is the anti-virus test string; every clamd detects it.
+const EICAR = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+
+// SilentClamd is a unix socket that accepts connections, reads and never
+// answers, like a hung clamd: a misbehaviour no real clamd gives on demand.
+func SilentClamd(t T) string {
+	t.Helper()
+	path := filepath.Join(Dir(t, "silent"), "clamd.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	return path
 }

@@ -23,12 +23,17 @@ const sendmailHost = "mta." + Hostname
 // the milter and relaying to RelayPort, as StartPostfix does for Postfix.
 //
 // Everything it reads comes from the test's directory; nothing of the
-// machine's is changed. Sendmail qualifies the host name before it reads its
-// .cf (and sleeps 60 s when it cannot), so it runs in a UTS and mount
-// namespace of its own: its own host name, and a hosts file bind-mounted
-// over /etc/hosts that only it sees. Cyrus SASL takes its configuration
-// from SASL_CONF_PATH, which Sendmail passes on from an E line of its .cf
-// (it clears the environment it was started with).
+// machine's is changed. Before it reads its .cf, Sendmail looks up the host
+// name through the C library (/etc/hosts, then DNS) and, when the name it
+// gets has no dot, sleeps 60 s to try again (conf.c, myhostname). So it
+// runs in a UTS namespace of its own whose host name is 127.0.0.1: an
+// address literal, which the C library answers without reading a file or
+// asking DNS, and which has dots. Its own name ($j) comes from its .cf. No
+// mount namespace is needed: in a chroot, unshare cannot make a root that
+// is not a mount point private, and binding over /etc/hosts without that
+// would show the bind to the whole machine. Cyrus SASL takes its
+// configuration from SASL_CONF_PATH, which Sendmail passes on from an E
+// line of its .cf (it clears the environment it was started with).
 func StartSendmail(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
@@ -38,9 +43,9 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	sasldb := d + "/sasl/sasldb"
 	os.Mkdir(d+"/sasl", 0o755)
 	os.WriteFile(d+"/sasl/Sendmail.conf", []byte("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: "+sasldb+"\n"), 0o644)
-	os.WriteFile(d+"/hosts", []byte("127.0.0.1 "+sendmailHost+" localhost\n"), 0o644)
 	os.Mkdir(d+"/queue", 0o700)
 	os.WriteFile(d+"/service.switch", []byte("hosts files\naliases files\n"), 0o644)
+	os.WriteFile(d+"/hosts", []byte("127.0.0.1 "+sendmailHost+" localhost\n"), 0o644) // its "files" for hosts, once its .cf is read
 	var access bytes.Buffer
 	for rcpt, action := range c.RcptAccess {
 		// Postfix's "REJECT 5.1.1 text" as Sendmail's ERROR:5.1.1:550 text.
@@ -52,7 +57,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 		i := strings.LastIndexByte(hp, ':')
 		milter = "inet:" + hp[i+1:] + "@" + hp[:i]
 	}
-	mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, sendmailHost, d, d, d, c.RelayPort, c.RelayPort, d, p.Port, milter, d)
+	mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, d, sendmailHost, d, d, d, c.RelayPort, c.RelayPort, d, p.Port, milter, d)
 	m4 := exec.Command("m4")
 	m4.Stdin = strings.NewReader(mc)
 	cf, err := m4.Output()
@@ -71,9 +76,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 		}
 	}
 	// unshare and sh exec: the PID Start records is Sendmail's own.
-	cmd := exec.Command("unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c",
-		`mount --bind "$1/hosts" /etc/hosts && hostname "$2" && exec "$3" -C "$1/sendmail.cf" -bD`,
-		"sh", d, sendmailHost, bin)
+	cmd := exec.Command("unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$1" -C "$2/sendmail.cf" -bD`, "sh", bin, d)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too are stopped
 	Start(t, cmd)
 	if err := waitPort(p.Addr(), 10*time.Second); err != nil {
@@ -100,6 +103,7 @@ const sendmailMC = "divert(-1)\n" +
 	"divert(0)dnl\n" +
 	"OSTYPE(`linux')dnl\n" +
 	"define(`confSERVICE_SWITCH_FILE', `%s/service.switch')dnl\n" +
+	"define(`confHOSTS_FILE', `%s/hosts')dnl\n" +
 	"define(`confDONT_PROBE_INTERFACES', `True')dnl\n" +
 	"define(`confDOMAIN_NAME', `%s')dnl\n" +
 	"define(`QUEUE_DIR', `%s/queue')dnl\n" +

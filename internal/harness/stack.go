@@ -12,8 +12,8 @@ import (
 	"sync"
 
 	"outguard/config"
-	"outguard/daemon"
 	"outguard/milter"
+	"outguard/setup"
 )
 
 // Stack is a real MTA wired to an in-process milter, relaying to a sink.
@@ -117,24 +117,24 @@ func (w logWriter) Write(p []byte) (int, error) {
 // (YAML; state_dir defaults to a fresh directory), exactly as milterd
 // builds it. The config and the opened resources are returned for the
 // test to inspect.
-func ConfigStack(t T, yaml string, pc MTAConfig) (*Stack, *config.Config, *daemon.Resources) {
+func ConfigStack(t T, yaml string, pc MTAConfig) (*Stack, *config.Config, *setup.Resources) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte("state_dir: "+Dir(t, "state")+"\n"+yaml))
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	res, err := daemon.Open(context.Background(), cfg)
+	res, err := setup.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
 	t.Cleanup(res.Close)
 	s := StartStack(t, StackConfig{
 		State: func(log *slog.Logger) *milter.State {
-			st, err := daemon.Build(cfg, log, res)
+			b, err := setup.Build(cfg, log, res)
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
-			return st
+			return b.State
 		},
 		Postfix: pc,
 	})
