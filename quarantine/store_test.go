@@ -601,3 +601,53 @@ func TestQuotaExactUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// A hold's transaction names its deadline; PostgreSQL refuses the COMMIT
+// that comes after it (a server that stalled and woke with the COMMIT in
+// its socket buffer), and takes one that comes in time. Before: nothing
+// stopped a late commit.
+func TestHoldNeverCommitsLate(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	s, err := quarantine.OpenPostgres(context.Background(), pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("pgx", pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hold := func(id string, leftMS int, wait time.Duration) error {
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		// What Store.commitBy sets, then the entry, then the COMMIT late.
+		if _, err := tx.Exec(`SELECT set_config('outguard.commit_by', (FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) + $1)::bigint::text, true)`, leftMS); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO entries (id, t, account, state, size, host, rec) VALUES ($1, 0, 'alice', 'held', 0, 'mx1', '{}')`, id); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(wait)
+		return tx.Commit()
+	}
+	if err := hold("late", 100, 300*time.Millisecond); err == nil || !strings.Contains(err.Error(), "after its deadline") {
+		t.Errorf("a commit after the deadline: %v", err)
+	}
+	if _, err := s.Get(context.Background(), "late"); !errors.Is(err, quarantine.ErrNotFound) {
+		t.Errorf("the late entry was committed: %v", err)
+	}
+	if err := hold("in-time", 5000, 0); err != nil {
+		t.Errorf("a commit in time: %v", err)
+	}
+	// A Put with a deadline commits in time.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.Put(ctx, quarantine.Record{Time: time.Now(), User: "alice"}, strings.NewReader("x\r\n")); err != nil {
+		t.Errorf("put with a deadline: %v", err)
+	}
+}
