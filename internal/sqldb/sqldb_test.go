@@ -57,3 +57,28 @@ func TestMigrateTwoVersionsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// The pool takes its size from pool_max_conns, and the server its bounds
+// from the DSN (config.Postgres.ConnString writes them there).
+func TestOpenPostgresBounds(t *testing.T) {
+	pg := harness.StartPostgres(t)
+	db, err := sqldb.OpenPostgres(pg.DSN + " pool_max_conns=3 statement_timeout=1500 lock_timeout=700 connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := db.Stats().MaxOpenConnections; n != 3 {
+		t.Errorf("pool of %d, want 3", n)
+	}
+	var st, lt string
+	if err := db.QueryRow(`SELECT current_setting('statement_timeout'), current_setting('lock_timeout')`).Scan(&st, &lt); err != nil || st != "1500ms" || lt != "700ms" {
+		t.Errorf("server settings %q %q %v", st, lt, err)
+	}
+	// The server ends a statement past statement_timeout.
+	if _, err := db.Exec(`SELECT pg_sleep(3)`); err == nil || !strings.Contains(err.Error(), "statement timeout") {
+		t.Errorf("a 3 s statement: %v", err)
+	}
+	if _, err := sqldb.OpenPostgres(pg.DSN + " pool_max_conns=0"); err == nil {
+		t.Error("a pool of 0 opened")
+	}
+}
