@@ -3,6 +3,7 @@ package limits_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/policy"
 )
 
 // stores returns a fresh store of each kind.
@@ -344,6 +346,46 @@ func TestTwoHostsCrossOnce(t *testing.T) {
 				if got[0]+got[1] != 1 {
 					t.Fatalf("round %d: admitted %v against a limit of 1", round, got)
 				}
+			}
+		})
+	}
+}
+
+// A store that stops answering (SIGSTOP: connections open, nothing
+// answered) costs a message at MAIL the engine's Timeout, not the MTA's
+// milter timeout: the check fails (limits.on_error answers) in time, and
+// the next one works once the server is back.
+func TestStalledStoreBounded(t *testing.T) {
+	ctx := context.Background()
+	rd := harness.StartRedis(t)
+	r, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pg := harness.StartPostgres(t)
+	p, err := limits.OpenPostgres(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 10}, nil)
+	for name, c := range map[string]struct {
+		st            limits.Store
+		pause, resume func()
+	}{"redis": {r, rd.Pause, rd.Resume}, "postgres": {p, pg.Pause, pg.Resume}} {
+		t.Run(name, func(t *testing.T) {
+			e := &limits.Engine{Store: c.st, Policy: pol, Log: slog.New(slog.DiscardHandler), Now: time.Now, Timeout: time.Second}
+			c.pause()
+			start := time.Now()
+			_, err := e.CheckMail(ctx, &policy.Transaction{User: "alice"}) // MAIL: no deadline of the MTA's
+			took := time.Since(start)
+			c.resume()
+			if err == nil || took > 3*time.Second {
+				t.Errorf("stopped %s: %v after %v", name, err, took)
+			}
+			if _, err := e.CheckMail(ctx, &policy.Transaction{User: "alice"}); err != nil {
+				t.Errorf("after the server is back: %v", err)
 			}
 		})
 	}
