@@ -15,9 +15,10 @@ import (
 // PostgreSQL (limits and quarantine) stops answering (SIGSTOP to the
 // server and its backends: connections stay open, nothing is answered) in
 // the middle of a burst of messages, a third of them to be held, and goes
-// on 6 s later. Every message is answered within its deadlines (the store
-// timeout at MAIL, commit_timeout for the count and the hold), far inside
-// Postfix's milter timeouts: tempfailed, accepted or held. After the
+// on 14 s later, past Postfix's milter timeouts (10 s here). Every message
+// is answered by milterd within its deadlines (the store timeout at MAIL,
+// commit_timeout for the count and the hold), well inside them:
+// tempfailed, accepted or held. After the
 // server wakes, no entry is committed for a message that was tempfailed
 // (its session over, the client retries), and none is held twice.
 // Before: nothing bounded a wait on PostgreSQL at MAIL or for the hold,
@@ -27,9 +28,9 @@ func TestPostgresStalledMidBurst(t *testing.T) {
 	t.Parallel()
 	pg := harness.StartPostgres(t)
 	yaml := fmt.Sprintf("message_timeout: 3s\ncommit_timeout: 2s\npostgres: {dsn: %q, statement_timeout: 2s, lock_timeout: 1s, connect_timeout: 2s}\n"+
-		"quarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nlimits: {store: postgres}\n", pg.DSN, holdRules(t))
+		"quarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nlimits: {store: postgres, default: {messages_per_hour: 0, messages_per_day: 0, recipients_per_hour: 0, recipients_per_day: 0}}\n", pg.DSN, holdRules(t))
 	s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Main: map[string]string{
-		"smtpd_client_connection_count_limit": "0", "milter_command_timeout": "30s", "milter_content_timeout": "30s"}})
+		"smtpd_client_connection_count_limit": "0", "milter_command_timeout": "10s", "milter_content_timeout": "10s"}})
 	type result struct {
 		subject string
 		hold    bool
@@ -44,7 +45,7 @@ func TestPostgresStalledMidBurst(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		pg.Pause()
 		close(paused)
-		time.Sleep(6 * time.Second)
+		time.Sleep(14 * time.Second) // past the MTA's milter timeouts
 		pg.Resume()
 		close(resumed)
 		time.Sleep(2 * time.Second)
@@ -106,7 +107,7 @@ func TestPostgresStalledMidBurst(t *testing.T) {
 			stalledSent++
 		}
 		// The waits: 2s at MAIL, or 2s for the count or the hold; the
-		// MTA's own timeouts are 30s.
+		// MTA's own timeouts are 10s.
 		if r.took > 8*time.Second {
 			t.Errorf("%s: answered after %v (%s)", r.subject, r.took, r.reply)
 		}
