@@ -40,6 +40,36 @@ type Config struct {
 	Rules            *Rules      `yaml:"rules"`      // nil: no YARA rules
 	Metrics          *Metrics    `yaml:"metrics"`    // nil: no metrics endpoint
 	Postgres         *Postgres   `yaml:"postgres"`   // nil: no PostgreSQL; stores that use it say so
+	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
+	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
+}
+
+// Spam configures the rspamd check (package spam).
+type Spam struct {
+	URL     string            `yaml:"url"`
+	Timeout Duration          `yaml:"timeout"`
+	OnError Action            `yaml:"on_error"`
+	Actions map[string]Action `yaml:"actions"` // rspamd's action -> verdict; a key left out keeps its default
+}
+
+// SpamActions are rspamd's actions and the default verdict of each.
+var SpamActions = map[string]policy.Action{
+	"reject": policy.Reject, "soft reject": policy.Tempfail, "rewrite subject": policy.Quarantine,
+	"add header": policy.Accept, "greylist": policy.Accept, "no action": policy.Accept,
+}
+
+func (s *Spam) setDefaults() {
+	*s = Spam{URL: "http://127.0.0.1:11333", Timeout: Duration(20 * time.Second), OnError: Action(policy.Tempfail), Actions: map[string]Action{}}
+	for k, v := range SpamActions {
+		s.Actions[k] = Action(v)
+	}
+}
+
+// GeoIP names MaxMind-format databases (GeoLite2 or compatible) that give
+// the countries and ASNs of login spread; each is optional.
+type GeoIP struct {
+	CountryDB string `yaml:"country_db"`
+	ASNDB     string `yaml:"asn_db"`
 }
 
 // Postgres is the PostgreSQL every store set to "postgres" shares.
@@ -208,6 +238,10 @@ type LimitSet struct {
 	RecipientsPerHour    *int `yaml:"recipients_per_hour"`
 	RecipientsPerDay     *int `yaml:"recipients_per_day"`
 	UndeliverablePerHour *int `yaml:"undeliverable_per_hour"`
+	NetworksPerHour      *int `yaml:"networks_per_hour"`
+	CountriesPerHour     *int `yaml:"countries_per_hour"` // with geoip.country_db
+	ASNsPerHour          *int `yaml:"asns_per_hour"`      // with geoip.asn_db
+	SpamPerHour          *int `yaml:"spam_per_hour"`      // with the spam section
 }
 
 func (s LimitSet) fields() map[string]*int {
@@ -217,6 +251,10 @@ func (s LimitSet) fields() map[string]*int {
 		"recipients_per_hour":    s.RecipientsPerHour,
 		"recipients_per_day":     s.RecipientsPerDay,
 		"undeliverable_per_hour": s.UndeliverablePerHour,
+		"networks_per_hour":      s.NetworksPerHour,
+		"countries_per_hour":     s.CountriesPerHour,
+		"asns_per_hour":          s.ASNsPerHour,
+		"spam_per_hour":          s.SpamPerHour,
 	}
 }
 
@@ -261,6 +299,13 @@ func (l *Limits) setDefaults() {
 			RecipientsPerHour:    intp(500),
 			RecipientsPerDay:     intp(2000),
 			UndeliverablePerHour: intp(10),
+			// Chosen by the replay benchmark (docs/suspension.md): no
+			// customer pattern there comes near them, every botnet login
+			// crosses them.
+			NetworksPerHour:  intp(12),
+			CountriesPerHour: intp(4),
+			ASNsPerHour:      intp(6),
+			SpamPerHour:      intp(10),
 		},
 		OnSuspended: Action(policy.Tempfail),
 		Alert:       Alert{Timeout: Duration(10 * time.Second)},
@@ -430,6 +475,16 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 			return bad("postgres.max_conns", "must be at least 1")
 		}
 	}
+	if sp := c.Spam; sp != nil {
+		if err := sp.validate(bad); err != nil {
+			return err
+		}
+	}
+	if g := c.GeoIP; g != nil && g.CountryDB == "" && g.ASNDB == "" {
+		return bad("geoip", "names no database (country_db, asn_db)")
+	} else if g != nil && c.Limits == nil {
+		return bad("geoip", "is used by limits (countries_per_hour, asns_per_hour) only: there is no limits section")
+	}
 	if m := c.Metrics; m != nil {
 		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
 			return bad("metrics.listen", "want host:port: %v", err)
@@ -567,4 +622,23 @@ func (c *Config) Networks() []netip.Prefix {
 		out[i] = netip.Prefix(p)
 	}
 	return out
+}
+
+func (s *Spam) validate(bad func(key, format string, args ...any) error) error {
+	u, err := url.Parse(s.URL)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return bad("spam.url", "want rspamd's http://host:port, got %q", s.URL)
+	}
+	if s.Timeout <= 0 {
+		return bad("spam.timeout", "must be more than 0")
+	}
+	if err := failureAction(bad, "spam.on_error", s.OnError); err != nil {
+		return err
+	}
+	for k := range s.Actions {
+		if _, ok := SpamActions[k]; !ok {
+			return bad("spam.actions."+k, "unknown rspamd action %q (want reject, soft reject, rewrite subject, add header, greylist or no action)", k)
+		}
+	}
+	return nil
 }

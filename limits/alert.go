@@ -10,12 +10,14 @@ import (
 )
 
 // Alert is what the abuse desk is told, as JSON: an account suspended
-// (event "suspended", with the suspension and its evidence), or an account
+// (event "suspended", naming the signal, with the suspension and its
+// evidence), or an account
 // that reached a sending limit (event "limit", once per account, limit and
 // window, with its usage).
 type Alert struct {
 	Event      string      `json:"event"`
 	Account    string      `json:"account"`
+	Signal     string      `json:"signal,omitempty"` // what an account was suspended for (spread.go)
 	Suspension *Suspension `json:"suspension,omitempty"`
 	Limit      int         `json:"limit,omitempty"`
 	What       string      `json:"what,omitempty"` // "messages per hour", …

@@ -23,6 +23,7 @@ type Engine struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	Observer    Observer // may be nil
+	Geo         Locator  // nil: no countries or ASNs (spread.go)
 	// Timeout bounds each store call (0: none beyond the caller's
 	// deadline): at MAIL and RCPT the MTA waits with no deadline of ours,
 	// and a stopped server must cost the message limits.on_error, not
@@ -35,6 +36,7 @@ type Engine struct {
 // Observer learns of undeliverable recipients counted and suspensions.
 type Observer interface {
 	Undeliverable(source string, n int, suspended bool)
+	Suspended(signal string) // login spread or spam (spread.go)
 	MaillogLag(bytes int64)
 }
 
@@ -88,6 +90,11 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	}
 	st.usage = u
 	if susp.Active(now) {
+		return e.suspendedVerdict(susp), nil
+	}
+	if susp, err := e.sightLogin(ctx, t, key, st.lim); err != nil {
+		return policy.Verdict{}, err
+	} else if susp != nil {
 		return e.suspendedVerdict(susp), nil
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); x != nil {
@@ -198,7 +205,7 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 	v := policy.New(e.OnSuspended, fmt.Sprintf("%s suspended since %s: %s", s.Key, s.Since.UTC().Format(time.RFC3339), s.Reason))
 	text := "Account suspended"
 	if s.By == "milterd" {
-		text += " for sending to too many undeliverable recipients"
+		text += suspendedText(s.Signal)
 	}
 	if e.Contact != "" {
 		text += "; contact " + e.Contact
@@ -247,6 +254,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		Since:    now,
 		Reason:   fmt.Sprintf("%d undeliverable recipients within an hour (threshold %d)", n, lim.UndeliverablePerHour),
 		By:       "milterd",
+		Signal:   SignalUndeliverable,
 		Evidence: evidence,
 	}
 	if e.SuspendFor > 0 {
@@ -257,7 +265,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 		return nil, err
 	}
 	e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
-	e.Alert.Fire(Alert{Event: "suspended", Account: key, Suspension: &s})
+	e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: SignalUndeliverable, Suspension: &s})
 	e.observe(evs[0].Source, 0, true)
 	return &s, nil
 }

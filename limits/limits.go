@@ -32,11 +32,18 @@ type Limits struct {
 	RecipientsPerHour    int
 	RecipientsPerDay     int
 	UndeliverablePerHour int // suspend when this many are counted in an hour
+	// Suspend when an hour holds more than this many distinct client
+	// networks, countries or ASNs the account logged in from, or messages
+	// classed as spam (spread.go).
+	NetworksPerHour  int
+	CountriesPerHour int
+	ASNsPerHour      int
+	SpamPerHour      int
 }
 
 // Unlimited reports whether no rate limit applies. Automatic suspension
-// (UndeliverablePerHour) is separate: a bulk account is exactly what an
-// attacker wants to take over.
+// (UndeliverablePerHour, and the signals of spread.go) is separate: a
+// bulk account is exactly what an attacker wants to take over.
 func (l Limits) Unlimited() bool {
 	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
 }
@@ -186,6 +193,12 @@ type Suspension struct {
 	Reason   string          `json:"reason"`
 	By       string          `json:"by"` // "milterd" or the operator
 	Evidence []Undeliverable `json:"evidence,omitempty"`
+
+	// Signal is what milterd suspended the account for: "undeliverable"
+	// (also when empty, as recorded before there were others), or a
+	// signal of spread.go, whose evidence is in Sightings.
+	Signal    string     `json:"signal,omitempty"`
+	Sightings []Sighting `json:"sightings,omitempty"`
 }
 
 // Active reports whether the suspension is in force at now.
@@ -244,6 +257,15 @@ type Store interface {
 	// Delivered marks recipients of a message as delivered: an expiry
 	// no longer charges them.
 	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
+	// Sight records what key was seen with (spread.go): a value already
+	// recorded is seen again at the later time. It returns, per signal,
+	// how many distinct values key was seen with in the hour window ending
+	// at now (the minute buckets of the rate limits) and after its last
+	// acknowledgement, counted under the account's lock: two writers
+	// cannot both miss a crossing.
+	Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error)
+	// Sightings returns key's sightings last seen after since, oldest first.
+	Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error)
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
 	// Ping checks that the backend answers.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -364,3 +366,117 @@ func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
 
 // Purge is a no-op: keys expire and the scripts trim their sets.
 func (r *Redis) Purge(context.Context, time.Time) error { return nil }
+
+// sightScript records sightings and counts them (spread.go). Keys: a sorted
+// set per signal, og:sig:{account}:{signal} (value -> last seen ms), and
+// og:sigv:{account} (hash signal NUL value -> "first:last:detail").
+// KEYS the four sets (in the order of Signals), the hash, og:ack; ARGV window start ms, account, retention
+// cutoff ms, then (set index, value, first ms, last ms, detail) tuples.
+// Returns the count in each set since max(window start, acknowledgement).
+var sightScript = redis.NewScript(`
+local from, cutoff = tonumber(ARGV[1]), tonumber(ARGV[3])
+for i = 4, #ARGV, 5 do
+  local set, value, first, last = KEYS[tonumber(ARGV[i])], ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3])
+  local field = ARGV[i] .. '\0' .. value
+  local old = redis.call('HGET', KEYS[5], field)
+  local oldfirst, oldlast
+  if old then oldfirst, oldlast = string.match(old, '^(%d+):(%d+):') end
+  if not oldlast or tonumber(oldlast) <= last then
+    redis.call('ZADD', set, last, value)
+    redis.call('HSET', KEYS[5], field, (oldfirst or first) .. ':' .. last .. ':' .. ARGV[i+4])
+  end
+end
+local ack = tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0')
+local out = {}
+for s = 1, 4 do
+  local gone = redis.call('ZRANGE', KEYS[s], '-inf', cutoff, 'BYSCORE')
+  for _, v in ipairs(gone) do redis.call('HDEL', KEYS[5], s .. '\0' .. v) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[s], '-inf', cutoff)
+  redis.call('PEXPIRE', KEYS[s], 604800000)
+  local lo = from
+  if ack >= lo then lo = '(' .. ack end
+  out[s] = redis.call('ZCOUNT', KEYS[s], lo, '+inf')
+end
+redis.call('PEXPIRE', KEYS[5], 604800000)
+return out`)
+
+func sigKeys(k string) []string {
+	keys := make([]string, 0, 6)
+	for _, s := range Signals {
+		keys = append(keys, "og:sig:"+k+":"+s)
+	}
+	return append(keys, "og:sigv:"+k, ackKey)
+}
+
+func sigIndex(signal string) int {
+	for i, s := range Signals {
+		if s == signal {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
+	fm, _ := windowStart(now)
+	args := []any{fm * 60000, key, ms(now.Add(-recordTTL))}
+	for _, x := range ss {
+		i := sigIndex(x.Signal)
+		if i == 0 {
+			return nil, fmt.Errorf("unknown signal %q", x.Signal)
+		}
+		args = append(args, i, x.Value, ms(x.First), ms(x.Last), x.Detail)
+	}
+	v, err := sightScript.Run(ctx, r.c, sigKeys(key), args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int{}
+	for i, c := range v {
+		if c > 0 {
+			n[Signals[i]] = int(c)
+		}
+	}
+	return n, nil
+}
+
+func (r *Redis) Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error) {
+	keys := sigKeys(key)
+	var out []Sighting
+	for i, sig := range Signals {
+		vals, err := r.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: keys[i], Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		fields := make([]string, len(vals))
+		for j, v := range vals {
+			fields[j] = fmt.Sprint(i+1, "\x00", v)
+		}
+		recs, err := r.c.HMGet(ctx, keys[4], fields...).Result()
+		if err != nil {
+			return nil, err
+		}
+		for j, rec := range recs {
+			s, _ := rec.(string)
+			if s == "" {
+				continue // trimmed since the range was read
+			}
+			first, rest, _ := strings.Cut(s, ":")
+			last, detail, _ := strings.Cut(rest, ":")
+			f, _ := strconv.ParseInt(first, 10, 64)
+			l, _ := strconv.ParseInt(last, 10, 64)
+			out = append(out, Sighting{Signal: sig, Value: vals[j], First: fromMS(f), Last: fromMS(l), Detail: detail})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { // as the SQL stores order them
+		a, b := out[i], out[j]
+		if !a.Last.Equal(b.Last) {
+			return a.Last.Before(b.Last)
+		}
+		return a.Signal < b.Signal || a.Signal == b.Signal && a.Value < b.Value
+	})
+	return out, nil
+}

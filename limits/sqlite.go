@@ -12,8 +12,9 @@ import (
 // user_version, a row of PostgreSQL's schema_version. Version 1 kept one
 // row per message in "sent" and summed an account's day on every check;
 // version 2 keeps bucket counters (the per-message rows of version 1 are
-// dropped: limits restart from zero once, at the upgrade).
-const schemaVersion = 2
+// dropped: limits restart from zero once, at the upgrade). Version 3
+// adds the sightings of spread.go.
+const schemaVersion = 3
 
 const sqliteSchema = `
 DROP TABLE IF EXISTS sent;
@@ -37,7 +38,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{schemaVersion: sqliteSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)

@@ -358,6 +358,7 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 		{`DELETE FROM msgs WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM delivered WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM undeliverable WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM sightings WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, q.args...); err != nil {
 			return err
@@ -371,4 +372,70 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 func (s *SQLStore) Ping(ctx context.Context) error {
 	var one int
 	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// sightingsSchema (version 3, both dialects) keeps what accounts were seen
+// with (spread.go): a row per account, signal and distinct value, with
+// when it was first and last seen (ms).
+const sightingsSchema = `
+CREATE TABLE IF NOT EXISTS sightings (key TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, t0 BIGINT NOT NULL, t BIGINT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (key, kind, value));
+CREATE INDEX IF NOT EXISTS sightings_t ON sightings (t);
+`
+
+// Sight records and counts in one transaction that keeps every other
+// writer of the account out (PostgreSQL's advisory lock, SQLite's write
+// lock), as Admit does: of two hosts adding the values that cross a limit,
+// the later sees both.
+func (s *SQLStore) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
+	tx, err := s.locked(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	for _, x := range ss {
+		if _, err := s.exec(ctx, tx, `INSERT INTO sightings (key, kind, value, t0, t, detail) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (key, kind, value) DO UPDATE SET t = excluded.t, detail = excluded.detail WHERE excluded.t >= sightings.t`,
+			key, x.Signal, x.Value, ms(x.First), ms(x.Last), x.Detail); err != nil {
+			return nil, err
+		}
+	}
+	fm, _ := windowStart(now)
+	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT kind, COUNT(*) FROM sightings WHERE key = $1 AND t >= $2
+		AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0) GROUP BY kind`), key, fm*60000)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := map[string]int{}
+	for rows.Next() {
+		var kind string
+		var c int
+		if err := rows.Scan(&kind, &c); err != nil {
+			return nil, err
+		}
+		n[kind] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return n, tx.Commit()
+}
+
+func (s *SQLStore) Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT kind, value, t0, t, detail FROM sightings WHERE key = $1 AND t > $2 ORDER BY t, kind, value`), key, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Sighting
+	for rows.Next() {
+		var x Sighting
+		var first, last int64
+		if err := rows.Scan(&x.Signal, &x.Value, &first, &last, &x.Detail); err != nil {
+			return nil, err
+		}
+		x.First, x.Last = fromMS(first), fromMS(last)
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }

@@ -239,7 +239,7 @@ func TestPostgresGrants(t *testing.T) {
 		t.Fatalf("milterd admit: %v %v", ok, err)
 	}
 	// As in docs/postgres.md.
-	pg.SQL("outguard", `GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks TO abusedesk;
+	pg.SQL("outguard", `GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks, sightings TO abusedesk;
 		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
 		GRANT DELETE ON counters TO abusedesk;`)
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
@@ -258,6 +258,111 @@ func TestPostgresGrants(t *testing.T) {
 	}
 	if _, _, err := r.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, now); err == nil {
 		t.Error("the reviewer's role counted a message: it should not write counters")
+	}
+}
+
+// Sightings: distinct values per signal in the hour window of the rate
+// limits, seen again at a later time, acknowledged by unsuspend, evidence
+// with first and last times.
+func TestSightings(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Now().Truncate(time.Minute).Add(30 * time.Second)
+			net := func(v string, at time.Time) limits.Sighting {
+				return limits.Sighting{Signal: limits.SignalNetworks, Value: v, First: at, Last: at, Detail: "addr " + v}
+			}
+			// 61 minutes ago is out of the window (the minute buckets), 59 in.
+			if _, err := st.Sight(ctx, "alice", []limits.Sighting{net("192.0.2.0/24", now.Add(-61*time.Minute))}, now.Add(-61*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			n, err := st.Sight(ctx, "alice", []limits.Sighting{net("198.51.100.0/24", now.Add(-59*time.Minute)), {Signal: limits.SignalCountries, Value: "DE", First: now, Last: now}}, now)
+			if err != nil || n[limits.SignalNetworks] != 1 || n[limits.SignalCountries] != 1 || n[limits.SignalSpam] != 0 {
+				t.Fatalf("counts %v %v", n, err)
+			}
+			// The old network seen again now counts again, once.
+			for range 2 {
+				n, err = st.Sight(ctx, "alice", []limits.Sighting{net("192.0.2.0/24", now)}, now)
+			}
+			if err != nil || n[limits.SignalNetworks] != 2 {
+				t.Fatalf("after seeing the old network again: %v %v", n, err)
+			}
+			// A sighting older than the one recorded does not move it back.
+			st.Sight(ctx, "alice", []limits.Sighting{net("192.0.2.0/24", now.Add(-2*time.Hour))}, now)
+			got, err := st.Sightings(ctx, "alice", now.Add(-3*time.Hour))
+			if err != nil || len(got) != 3 {
+				t.Fatalf("sightings %+v %v", got, err)
+			}
+			last := got[len(got)-1]
+			if last.Value != "192.0.2.0/24" || !last.First.Equal(now.Add(-61*time.Minute)) || !last.Last.Equal(now) || last.Detail != "addr 192.0.2.0/24" {
+				t.Errorf("sighting %+v: want first seen 61 minutes ago, last now", last)
+			}
+			// Another account's are its own.
+			if n, _ := st.Sight(ctx, "bob", []limits.Sighting{net("203.0.113.0/24", now)}, now); n[limits.SignalNetworks] != 1 {
+				t.Errorf("bob: %v", n)
+			}
+			// Unsuspend acknowledges: what was seen up to then no longer counts.
+			st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, Reason: "test", By: "milterd"}, now)
+			st.Unsuspend(ctx, "alice", now.Add(time.Second))
+			n, err = st.Sight(ctx, "alice", []limits.Sighting{net("203.0.113.0/24", now.Add(2*time.Second))}, now.Add(2*time.Second))
+			if err != nil || n[limits.SignalNetworks] != 1 || n[limits.SignalCountries] != 0 {
+				t.Errorf("after unsuspend: %v %v", n, err)
+			}
+			// Retention: 7 days; what is older is gone after a purge (SQL)
+			// or the account's next sighting (Redis).
+			week := now.Add(8 * 24 * time.Hour)
+			if err := st.Purge(ctx, week); err != nil {
+				t.Fatal(err)
+			}
+			st.Sight(ctx, "alice", []limits.Sighting{net("203.0.113.0/24", week)}, week)
+			if got, err := st.Sightings(ctx, "alice", time.Time{}); err != nil || len(got) != 1 || !got[0].Last.Equal(week) {
+				t.Errorf("after 8 days: %+v %v", got, err)
+			}
+		})
+	}
+}
+
+// Two writers add the values that cross a limit of one account at once,
+// hundreds of times: the count is exact, so the crossing (limit+1) is seen
+// by exactly one of them every time, on every store.
+func TestSightTwoWritersCrossOnce(t *testing.T) {
+	const rounds, limit = 200, 4
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Now()
+			for r := range rounds {
+				key := fmt.Sprint("acct", r)
+				for i := range limit - 1 {
+					if _, err := st.Sight(ctx, key, []limits.Sighting{{Signal: limits.SignalNetworks, Value: fmt.Sprint("10.0.", i, ".0/24"), First: now, Last: now}}, now); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var wg sync.WaitGroup
+				counts := make([]int, 2)
+				for w := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						n, err := st.Sight(ctx, key, []limits.Sighting{{Signal: limits.SignalNetworks, Value: fmt.Sprint("10.1.", w, ".0/24"), First: now, Last: now}}, now)
+						if err != nil {
+							t.Error(err)
+						}
+						counts[w] = n[limits.SignalNetworks]
+					}()
+				}
+				wg.Wait()
+				crossed := 0
+				for _, c := range counts {
+					if c > limit {
+						crossed++
+					}
+				}
+				if crossed != 1 || counts[0]+counts[1] != 2*limit+1 {
+					t.Fatalf("round %d: the two writers saw %v; want %d and %d, the crossing once", r, counts, limit, limit+1)
+				}
+			}
+		})
 	}
 }
 

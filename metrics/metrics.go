@@ -136,6 +136,10 @@ func (m *Metrics) Undeliverable(source string, n int, suspended bool) {
 	}
 }
 
+// Suspended counts an account suspended automatically for a signal other
+// than undeliverable recipients (login spread, spam).
+func (m *Metrics) Suspended(signal string) { m.suspensions.Inc() }
+
 // MaillogLag records how far the mail log follower is behind.
 func (m *Metrics) MaillogLag(bytes int64) { m.maillogLag.Set(float64(bytes)) }
 

@@ -384,7 +384,7 @@ func TestPostgresRowRightsOnly(t *testing.T) {
 	}
 	// As in docs/postgres.md.
 	pg.SQL("outguard", `GRANT SELECT ON schema_version TO smarthost;
-		GRANT SELECT, INSERT, UPDATE, DELETE ON counters, msgs, delivered, undeliverable, suspended, acks TO smarthost;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON counters, msgs, delivered, undeliverable, suspended, acks, sightings TO smarthost;
 		GRANT SELECT, INSERT, DELETE ON entries, chunks TO smarthost;
 		GRANT SELECT, UPDATE ON quota TO smarthost;
 		GRANT UPDATE ON entries TO smarthost;
@@ -403,6 +403,9 @@ func TestPostgresRowRightsOnly(t *testing.T) {
 	now := time.Now()
 	if _, ok, err := l.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, now); !ok || err != nil {
 		t.Fatalf("admit as smarthost: %v %v", ok, err)
+	}
+	if _, err := l.Sight(ctx, "alice", []limits.Sighting{{Signal: limits.SignalNetworks, Value: "192.0.2.0/24", First: now, Last: now}}, now); err != nil {
+		t.Fatalf("login sighting as smarthost: %v", err)
 	}
 	put(t, q, "alice", random(1500<<10))
 	if n, err := q.Purge(ctx, now.Add(time.Minute), ""); n != 1 || err != nil {
@@ -467,7 +470,7 @@ func TestPostgresColumnGrants(t *testing.T) {
 		GRANT SELECT, UPDATE ON quota TO secteam;
 		GRANT SELECT, INSERT ON audit TO secteam;
 		GRANT SELECT ON schema_version TO secteam;
-		GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks TO abusedesk;
+		GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks, sightings TO abusedesk;
 		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
 		GRANT DELETE ON counters TO abusedesk;
 		GRANT SELECT ON entries, audit TO abusedesk;`)

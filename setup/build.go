@@ -17,6 +17,7 @@ import (
 	"outguard/policy"
 	"outguard/quarantine"
 	"outguard/rules"
+	"outguard/spam"
 	"time"
 )
 
@@ -133,6 +134,19 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 			}
 			return nil
 		}
+	}
+	if sp := cfg.Spam; sp != nil {
+		actions := map[string]policy.Action{}
+		for k, a := range sp.Actions {
+			actions[k] = policy.Action(a)
+		}
+		opt := spam.Options{URL: sp.URL, Timeout: time.Duration(sp.Timeout), Actions: actions, Log: log}
+		if b.Limits != nil {
+			opt.Counter = b.Limits // spam_per_hour
+		}
+		chk := spam.New(opt)
+		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(sp.OnError)})
+		b.Probes["spam"] = chk.Ping
 	}
 	pipeline := policy.NewPipeline(log, entries...).WithCommitTimeout(time.Duration(cfg.CommitTimeout))
 	st := &milter.State{

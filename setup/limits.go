@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/geoip"
 	"outguard/limits"
 	"outguard/policy"
 )
@@ -44,7 +45,7 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 	if err != nil {
 		return nil, err
 	}
-	return &limits.Engine{
+	eng := &limits.Engine{
 		Store:  store,
 		Policy: pol,
 		Accounts: limits.Accounts{
@@ -58,7 +59,15 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 		Log:         log,
 		Now:         time.Now,
 		Timeout:     StoreTimeout(cfg),
-	}, nil
+	}
+	if g := cfg.GeoIP; g != nil {
+		db, err := geoip.Open(geoip.Options{CountryDB: g.CountryDB, ASNDB: g.ASNDB})
+		if err != nil {
+			return nil, err
+		}
+		eng.Geo = db // countries_per_hour, asns_per_hour
+	}
+	return eng, nil
 }
 
 // StoreTimeout is how long one call to cfg's limits store may wait: the
@@ -76,8 +85,9 @@ func StoreTimeout(cfg *config.Config) time.Duration {
 
 // LimitsPolicy resolves the config's limits: a user's keys override the
 // default's; "unlimited" lifts the rate limits, not automatic suspension
-// (an override says undeliverable_per_hour: 0 to lift that too). With
-// login_case: fold, overrides match logins whatever their case.
+// (an override says undeliverable_per_hour: 0, networks_per_hour: 0, … to
+// lift that too). With login_case: fold, overrides match logins whatever
+// their case.
 func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
 		for _, f := range []struct {
@@ -89,6 +99,10 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			{s.RecipientsPerHour, &base.RecipientsPerHour},
 			{s.RecipientsPerDay, &base.RecipientsPerDay},
 			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
+			{s.NetworksPerHour, &base.NetworksPerHour},
+			{s.CountriesPerHour, &base.CountriesPerHour},
+			{s.ASNsPerHour, &base.ASNsPerHour},
+			{s.SpamPerHour, &base.SpamPerHour},
 		} {
 			if f.v != nil {
 				*f.dst = *f.v
@@ -103,7 +117,8 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour}
+			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour, NetworksPerHour: def.NetworksPerHour,
+				CountriesPerHour: def.CountriesPerHour, ASNsPerHour: def.ASNsPerHour, SpamPerHour: def.SpamPerHour}
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}

@@ -82,6 +82,7 @@ func main() {
 		fmt.Println(row)
 		ok = ok && len(r.False) == 0
 	}
+	ok = spreadTable(p, *accounts, *seed) && ok
 	if !ok {
 		os.Exit(1)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,30 @@ func TestReplayShort(t *testing.T) {
 				t.Logf("%s suspended %v after the crossing line", a, d)
 			}
 			t.Logf("%d log lines, %d messages", r.Lines, r.Messages)
+		})
+	}
+}
+
+// The short form of the spread replay: 200 accounts on each store (and on
+// SQLite without GeoIP). No
+// normal account is suspended, every botnet account is, at or after (never
+// before) the login that crosses a limit.
+func TestSpreadReplayShort(t *testing.T) {
+	for _, kind := range []string{"sqlite", "redis", "postgres", "sqlite-nogeo"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			r := RunSpread(t, strings.TrimSuffix(kind, "-nogeo"), 200, 7, !strings.HasSuffix(kind, "-nogeo"))
+			if len(r.False) > 0 || len(r.Early) > 0 {
+				t.Errorf("false suspensions: %v; early: %v", r.False, r.Early)
+			}
+			for _, a := range compromised {
+				d, ok := r.Delay[a]
+				if !ok {
+					t.Errorf("%s was not suspended", a)
+				}
+				t.Logf("%s suspended for %s %v after the crossing login began", a, r.Signal[a], d)
+			}
+			t.Logf("%d logins, %d classed as spam; most per hour by pattern %v, spam %d", r.Logins, r.Spam, r.MaxHour, r.MaxSpamH)
 		})
 	}
 }

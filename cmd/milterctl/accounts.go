@@ -140,7 +140,7 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	if !ok {
 		return fmt.Errorf("%s is not suspended", pos[0])
 	}
-	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients so far no longer count toward a suspension\n", pos[0])
+	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
 	return nil
 }
 
@@ -155,7 +155,7 @@ func accountsReset(a *acontext, args []string) error {
 	if err := a.st.Reset(a.ctx, pos[0], a.now); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients so far acknowledged\n", pos[0])
+	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients, networks, countries, ASNs and spam so far acknowledged\n", pos[0])
 	return nil
 }
 
@@ -185,6 +185,18 @@ type accountView struct {
 	// history; Counting: those that count toward the next suspension.
 	Acknowledged time.Time `json:"acknowledged,omitzero"`
 	Counting     int       `json:"counting"`
+	// Signals are the login spread and spam signals, each with its window.
+	Signals []signalView `json:"signals,omitempty"`
+}
+
+// signalView is one signal's hour window: what counts toward its limit
+// now (after the acknowledgement), with each distinct value as evidence.
+type signalView struct {
+	Signal   string            `json:"signal"`
+	Limit    int               `json:"limit"` // 0: off
+	Since    time.Time         `json:"since"` // the window's start
+	Counting int               `json:"counting"`
+	Evidence []limits.Sighting `json:"evidence,omitempty"`
 }
 
 func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, now time.Time, recent bool) (accountView, error) {
@@ -201,7 +213,32 @@ func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 			}
 		}
 	}
+	if err == nil && recent {
+		v.Signals, err = signals(ctx, st, key, v.Limits, v.Acknowledged, now)
+	}
 	return v, err
+}
+
+// signals returns the window of each signal of spread.go: its sightings
+// since the window started and after acked, as milterd counts them.
+func signals(ctx context.Context, st limits.Store, key string, lim limits.Limits, acked, now time.Time) ([]signalView, error) {
+	since := limits.HourWindow(now)
+	all, err := st.Sightings(ctx, key, since.Add(-time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	var out []signalView
+	for _, sig := range limits.Signals {
+		sv := signalView{Signal: sig, Limit: lim.Threshold(sig), Since: since}
+		for _, s := range all {
+			if s.Signal == sig && s.Last.After(acked) {
+				sv.Evidence = append(sv.Evidence, s)
+			}
+		}
+		sv.Counting = len(sv.Evidence)
+		out = append(out, sv)
+	}
+	return out, nil
 }
 
 func list(ctx context.Context, st limits.Store, pol *limits.Policy, suspendedOnly, asJSON bool, now time.Time, out io.Writer) error {
@@ -268,12 +305,28 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	if !v.Acknowledged.IsZero() {
 		fmt.Fprintf(tw, "Acknowledged:\t%s (unsuspend or reset: earlier ones are history)\n", v.Acknowledged.Local().Format(time.DateTime))
 	}
+	for _, sv := range v.Signals {
+		fmt.Fprintf(tw, "%s per hour:\t%s since %s\n", signalTitle[sv.Signal], of(sv.Counting, sv.Limit), sv.Since.Local().Format(time.TimeOnly))
+	}
 	tw.Flush()
 	if s := v.Suspension; s != nil {
 		fmt.Fprintf(out, "\nSuspension: %s\n", field(s.Reason))
+		if s.Signal != "" {
+			fmt.Fprintf(out, "Signal: %s\n", field(s.Signal))
+		}
 		if len(s.Evidence) > 0 {
 			fmt.Fprintln(out, "Evidence:")
 			undeliverables(out, s.Evidence, time.Time{})
+		}
+		if len(s.Sightings) > 0 {
+			fmt.Fprintln(out, "Evidence:")
+			sightings(out, s.Sightings)
+		}
+	}
+	for _, sv := range v.Signals {
+		if len(sv.Evidence) > 0 {
+			fmt.Fprintf(out, "\n%s in the window (first seen, last seen, value, detail):\n", signalTitle[sv.Signal])
+			sightings(out, sv.Evidence)
 		}
 	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
@@ -294,6 +347,21 @@ func undeliverables(out io.Writer, evs []limits.Undeliverable, acked time.Time) 
 			mark = " (acknowledged)"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), field(e.Source), field(e.Status), field(e.Rcpt), field(orDash(e.QueueID)), field(text), mark)
+	}
+	tw.Flush()
+}
+
+// signalTitle names a signal in show's output.
+var signalTitle = map[string]string{
+	limits.SignalNetworks: "Client networks", limits.SignalCountries: "Countries",
+	limits.SignalASNs: "ASNs", limits.SignalSpam: "Spam messages",
+}
+
+// sightings lists sightings with when each was first and last seen.
+func sightings(out io.Writer, ss []limits.Sighting) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, s := range ss {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.First.Local().Format(time.DateTime), s.Last.Local().Format(time.DateTime), s.Signal, s.Value, orDash(strings.ReplaceAll(s.Detail, "\t", " ")))
 	}
 	tw.Flush()
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -19,10 +21,23 @@ type Client struct {
 // AUTH PLAIN.
 func Dial(t T, addr, user, pass string) *Client {
 	t.Helper()
-	c, err := smtp.Dial(addr)
+	return DialFrom(t, addr, "", user, pass)
+}
+
+// DialFrom is Dial from the source address from ("": the system's choice),
+// e.g. 127.0.3.1: any address of 127.0.0.0/8 is the loopback's, so a test
+// is a client on as many networks as it likes.
+func DialFrom(t T, addr, from, user, pass string) *Client {
+	t.Helper()
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
+	c := smtp.NewClient(conn)
 	if err := c.Hello("client.test"); err != nil {
 		t.Fatalf("%v", err)
 	}

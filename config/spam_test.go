@@ -1,0 +1,46 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"outguard/policy"
+)
+
+// The example's spam section states its defaults; the four keys of login
+// spread and spam are allowed in overrides; an actions map takes the
+// defaults for the keys it leaves out.
+func TestSpamAndSpreadKeys(t *testing.T) {
+	data, err := os.ReadFile("../etc/milterd.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("example", []byte(strings.ReplaceAll(string(data), "#| ", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Spam{}
+	want.setDefaults()
+	if !reflect.DeepEqual(c.Spam, want) {
+		t.Errorf("spam section of the example:\n got %+v\nwant %+v", c.Spam, want)
+	}
+	c, err = Parse("t.yaml", []byte(`
+spam: {actions: {reject: quarantine}}
+geoip: {asn_db: /x.mmdb}
+limits:
+  users:
+    bob: {networks_per_hour: 1, countries_per_hour: 2, asns_per_hour: 3, spam_per_hour: 4}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Spam.Actions; policy.Action(a["reject"]) != policy.Quarantine || policy.Action(a["soft reject"]) != policy.Tempfail || len(a) != 6 {
+		t.Errorf("actions %v", a)
+	}
+	b := c.Limits.Users["bob"]
+	if *b.NetworksPerHour != 1 || *b.CountriesPerHour != 2 || *b.ASNsPerHour != 3 || *b.SpamPerHour != 4 {
+		t.Errorf("bob %+v", b)
+	}
+}

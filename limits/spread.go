@@ -1,0 +1,225 @@
+package limits
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"outguard/policy"
+)
+
+// The signals that suspend an account. Besides undeliverable recipients
+// (check.go): the spread of its logins, the distinct client networks,
+// countries and ASNs it authenticated from within an hour (stolen
+// credentials in a botnet's hands log in from dozens of them), and the
+// messages a spam check classed as spam (a compromised account mailing a
+// valid list bounces nothing).
+const (
+	SignalUndeliverable = "undeliverable"
+	SignalNetworks      = "networks"
+	SignalCountries     = "countries"
+	SignalASNs          = "asns"
+	SignalSpam          = "spam"
+)
+
+// spreadSignals are the login signals, in the order they are judged.
+var spreadSignals = []string{SignalNetworks, SignalCountries, SignalASNs}
+
+// Sighting is one distinct value an account was seen with: a client
+// network ("192.0.2.0/24", "2001:db8:1::/48"), a country ("DE"), an ASN
+// ("AS64500"), or a message classed as spam (its transaction id).
+type Sighting struct {
+	Signal string    `json:"signal"`
+	Value  string    `json:"value"`
+	First  time.Time `json:"first"` // first seen (within the retention of 7 days)
+	Last   time.Time `json:"last"`
+	// Detail is the client address last seen, or for spam the queue id
+	// with the spam check's action and score.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Locator tells where an address is: its country's ISO 3166 code and its
+// autonomous system number, "" and 0 when unknown (geoip.DB is one).
+type Locator interface {
+	Locate(addr netip.Addr) (country string, asn uint32)
+}
+
+// Network is the client network an address counts as: its /24 (IPv4) or
+// /48 (IPv6), one customer's line or site whatever address its provider
+// hands it today (an IPv6 customer is given a /48 to /56 and picks any
+// address in it).
+func Network(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+// HourWindow is the first instant of the hour window ending at now: the
+// first of its 60 minute buckets, as the rate limits count.
+func HourWindow(now time.Time) time.Time {
+	fm, _ := windowStart(now)
+	return time.Unix(fm*60, 0)
+}
+
+// Signals are the signals of spread.go, in the order they are shown.
+var Signals = []string{SignalNetworks, SignalCountries, SignalASNs, SignalSpam}
+
+// Threshold is the limit of a signal: more than this many in an hour
+// suspend (undeliverable recipients: this many); 0 is off.
+func (l Limits) Threshold(signal string) int {
+	switch signal {
+	case SignalNetworks:
+		return l.NetworksPerHour
+	case SignalCountries:
+		return l.CountriesPerHour
+	case SignalASNs:
+		return l.ASNsPerHour
+	case SignalSpam:
+		return l.SpamPerHour
+	case SignalUndeliverable:
+		return l.UndeliverablePerHour
+	}
+	return 0
+}
+
+// sightLogin records where t's client logged in from and suspends the
+// account when that makes one signal of its spread cross its limit. Only
+// SASL logins from outside the trusted networks count: a trusted relay
+// (webmail) submits for many users from one address that says nothing
+// about where any of them is, so its users count by their keyed account
+// (spam) but not by the relay's address.
+func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key string, lim Limits) (*Suspension, error) {
+	if t.User == "" || !t.Conn.Addr.IsValid() || e.Accounts.trusted(t) {
+		return nil, nil
+	}
+	now := e.Now()
+	addr := t.Conn.Addr.Unmap()
+	var ss []Sighting
+	if lim.NetworksPerHour > 0 {
+		ss = append(ss, Sighting{Signal: SignalNetworks, Value: Network(addr).String(), First: now, Last: now, Detail: addr.String()})
+	}
+	if e.Geo != nil && (lim.CountriesPerHour > 0 || lim.ASNsPerHour > 0) {
+		country, asn := e.Geo.Locate(addr)
+		if lim.CountriesPerHour > 0 && country != "" {
+			ss = append(ss, Sighting{Signal: SignalCountries, Value: country, First: now, Last: now, Detail: addr.String()})
+		}
+		if lim.ASNsPerHour > 0 && asn != 0 {
+			ss = append(ss, Sighting{Signal: SignalASNs, Value: fmt.Sprintf("AS%d", asn), First: now, Last: now, Detail: addr.String()})
+		}
+	}
+	if len(ss) == 0 {
+		return nil, nil
+	}
+	n, err := e.Store.Sight(ctx, key, ss, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, sig := range spreadSignals {
+		if l := lim.Threshold(sig); l > 0 && n[sig] > l {
+			return e.suspendOn(ctx, key, sig, n[sig], l, now)
+		}
+	}
+	return nil, nil
+}
+
+// CountSpam counts a message of t that a spam check classed as spam
+// (detail: what it said) toward its account's spam_per_hour, and suspends
+// the account when that crosses it. The message itself has the spam
+// check's verdict; the suspension stops the next one.
+func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail string) error {
+	var key string
+	if st := state(t); st != nil {
+		key = st.key
+	} else if k, ok := e.Accounts.Key(t); ok {
+		key = k
+	} else if key, ok = e.Accounts.KeyAtEnd(t); !ok {
+		return nil
+	}
+	lim := e.Policy.For(key)
+	if lim.SpamPerHour <= 0 {
+		return nil
+	}
+	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
+	if t.QueueID != "" {
+		detail = t.QueueID + " " + detail
+	}
+	n, err := e.Store.Sight(ctx, key, []Sighting{{Signal: SignalSpam, Value: t.ID, First: now, Last: now, Detail: detail}}, now)
+	if err != nil {
+		return err
+	}
+	e.Log.Info("message classed as spam", "account", key, "qid", t.QueueID, "last_hour", n[SignalSpam], "limit", lim.SpamPerHour)
+	if n[SignalSpam] > lim.SpamPerHour {
+		_, err = e.suspendOn(ctx, key, SignalSpam, n[SignalSpam], lim.SpamPerHour, now)
+	}
+	return err
+}
+
+// suspendOn suspends key for crossing signal's limit with n in the hour,
+// with the sightings of that hour as evidence, and returns it. When
+// another session or host suspended the account first, the one in force
+// stands and nobody is told twice.
+func (e *Engine) suspendOn(ctx context.Context, key, signal string, n, limit int, now time.Time) (*Suspension, error) {
+	since := HourWindow(now).Add(-time.Millisecond) // the window's first minute, inclusive
+	if acked, err := e.Store.Acknowledged(ctx, key); err != nil {
+		return nil, err
+	} else if acked.After(since) {
+		since = acked
+	}
+	all, err := e.Store.Sightings(ctx, key, since)
+	if err != nil {
+		return nil, err
+	}
+	var evidence []Sighting
+	for _, s := range all {
+		if s.Signal == signal {
+			evidence = append(evidence, s)
+		}
+	}
+	s := Suspension{
+		Key: key, Since: now, By: "milterd", Signal: signal, Sightings: evidence,
+		Reason: fmt.Sprintf("%d %s within an hour (limit %d)", n, signalWhat[signal], limit),
+	}
+	if e.SuspendFor > 0 {
+		s.Until = now.Add(e.SuspendFor)
+	}
+	created, err := e.Store.Suspend(ctx, s, now)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		return &s, nil
+	}
+	e.Log.Warn("account suspended", "account", key, "signal", signal, "reason", s.Reason, "until", s.Until)
+	e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: signal, Suspension: &s})
+	if e.Observer != nil {
+		e.Observer.Suspended(signal)
+	}
+	return &s, nil
+}
+
+// signalWhat names what a signal counts, in reasons and replies.
+var signalWhat = map[string]string{
+	SignalUndeliverable: "undeliverable recipients",
+	SignalNetworks:      "client networks logged in from",
+	SignalCountries:     "countries logged in from",
+	SignalASNs:          "network operators (ASNs) logged in from",
+	SignalSpam:          "messages classed as spam",
+}
+
+// suspendedText is what the customer is told an account was suspended for.
+func suspendedText(signal string) string {
+	switch signal {
+	case SignalNetworks, SignalCountries, SignalASNs:
+		return " for logins from too many places"
+	case SignalSpam:
+		return " for sending spam"
+	}
+	return " for sending to too many undeliverable recipients"
+}
