@@ -143,6 +143,11 @@ type Rules struct {
 	MaxTotal    Size     `yaml:"max_total"`
 	MaxRatio    int      `yaml:"max_ratio"`
 	MaxPart     Size     `yaml:"max_part"`
+
+	// Content not fully checked (a limit, malformed or ambiguous MIME, an
+	// archive not opened) that holds a program, a script, an OLE document
+	// or an unopened archive.
+	OnUncheckedRisky Action `yaml:"on_unchecked_risky"`
 }
 
 // RulesOrDefault returns a copy of r, or the defaults when r is nil.
@@ -162,6 +167,7 @@ func (r *Rules) setDefaults() {
 		OnError: Action(policy.Tempfail), OnLimit: Action(policy.Accept), OnMalformed: Action(policy.Accept),
 		Watch: true, MaxDepth: 10, MaxMembers: 1000, MaxTotal: 200 << 20, MaxRatio: 100, MaxPart: 50 << 20,
 	}
+	r.OnUncheckedRisky = Action(policy.Quarantine)
 }
 
 // Quarantine configures outguard's own quarantine.
@@ -455,6 +461,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 		if err := failureAction(bad, "rules.on_error", r.OnError); err != nil {
 			return err
+		}
+		if policy.Action(r.OnUncheckedRisky) == policy.Accept {
+			return bad("rules.on_unchecked_risky", "accept would let a program pass because a limit was hit: want quarantine, reject or tempfail")
 		}
 		for key, v := range map[string]int{"rules.max_depth": r.MaxDepth, "rules.max_members": r.MaxMembers, "rules.max_ratio": r.MaxRatio, "rules.max_total": int(min(r.MaxTotal, 1<<30)), "rules.max_part": int(min(r.MaxPart, 1<<30))} {
 			if v < 1 {

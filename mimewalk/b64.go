@@ -12,8 +12,9 @@ import (
 // on attachment-heavy mail. Line ends are cut out with IndexByte and the
 // rest decoded straight into the caller's buffer; only a chunk with other
 // white space or a bad character takes the byte-by-byte path. Characters
-// outside the alphabet other than white space are an error, as
-// go-message's decoder treats them.
+// outside the alphabet other than white space are skipped, as mail
+// clients skip them, and make the stream end in an error (a malformed
+// finding) once all was read.
 type b64Reader struct {
 	r   io.Reader
 	in  []byte // carry (< 4 characters of an unfinished quantum), then what was read
@@ -21,6 +22,7 @@ type b64Reader struct {
 	out []byte // decoded, not yet read
 	dst []byte // reused for out
 	err error
+	bad bool // a character outside the alphabet was skipped
 }
 
 const (
@@ -57,7 +59,7 @@ func (b *b64Reader) Read(p []byte) (int, error) {
 			whole = len(src) // the end: decode what is left, or fail on it
 		}
 		dst, direct := p, true
-		if need := base64.StdEncoding.DecodedLen(whole); len(p) < need || need == 0 {
+		if need := base64.RawStdEncoding.DecodedLen(whole); len(p) < need || need == 0 {
 			direct = false
 			if cap(b.dst) < need {
 				b.dst = make([]byte, need)
@@ -74,12 +76,18 @@ func (b *b64Reader) Read(p []byte) (int, error) {
 			}
 			m, derr = base64.StdEncoding.Decode(dst, src[:whole])
 		}
+		if derr != nil {
+			// Padding inside, or an unfinished quantum at the end: decoded
+			// as far as it goes, as mail clients and Python's binascii do.
+			m = lenient(dst, src[:whole])
+			b.bad = true
+		}
 		b.nc = copy(b.in, src[whole:])
-		switch {
-		case derr != nil && b.err == nil:
-			b.err = errBase64
-		case err != nil && b.err == nil:
+		if err != nil && b.err == nil {
 			b.err = err
+			if b.bad {
+				b.err = errBase64
+			}
 		}
 		if direct {
 			if m > 0 {
@@ -112,6 +120,23 @@ func dropLineEnds(src []byte) []byte {
 	return src[:k]
 }
 
+// lenient decodes src into dst without its padding characters, a last
+// lone character dropped, and returns the bytes written.
+func lenient(dst, src []byte) int {
+	k := 0
+	for _, c := range src {
+		if c != '=' {
+			src[k] = c
+			k++
+		}
+	}
+	if k%4 == 1 {
+		k--
+	}
+	m, _ := base64.RawStdEncoding.Decode(dst, src[:k])
+	return m
+}
+
 // filter keeps the alphabet, drops white space and notes a bad character.
 func (b *b64Reader) filter(src []byte) []byte {
 	k := 0
@@ -121,7 +146,7 @@ func (b *b64Reader) filter(src []byte) []byte {
 			src[k] = c
 			k++
 		case b64Illegal:
-			b.err = errBase64
+			b.bad = true // skipped, as clients skip it; an error at the end
 		}
 	}
 	return src[:k]

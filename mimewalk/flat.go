@@ -70,6 +70,9 @@ func (f *flat) decode(n int) {
 	}
 	dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(text)))
 	m, _ := base64.RawStdEncoding.Decode(dst, text)
+	// On a line of its own: what it holds starts a line (a script's "#!"),
+	// whatever the last line before it ended with.
+	f.out.WriteByte('\n')
 	f.out.Write(dst[:m])
 	f.run = append(f.run[:0], f.run[n:]...)
 }

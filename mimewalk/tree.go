@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"mime"
-	"strings"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode RFC 2047 names in any charset
@@ -49,21 +48,3 @@ func Parts(ctx context.Context, r io.ReaderAt, size int64, lim Limits) ([]Part, 
 }
 
 var wordDecoder = mime.WordDecoder{CharsetReader: message.CharsetReader}
-
-// filename is the declared name: Content-Disposition filename (RFC 2231
-// decoded by the parameter parser), else Content-Type name; RFC 2047
-// encoded words are decoded too, as mail clients do.
-func filename(h message.Header) string {
-	_, params, _ := h.ContentDisposition()
-	name := params["filename"]
-	if name == "" {
-		_, params, _ = h.ContentType()
-		name = params["name"]
-	}
-	if strings.Contains(name, "=?") {
-		if dec, err := wordDecoder.DecodeHeader(name); err == nil {
-			name = dec
-		}
-	}
-	return name
-}

@@ -4,15 +4,21 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"mime/quotedprintable"
 	"path"
 	"strings"
 
+	"github.com/bodgit/sevenzip"
 	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 
 	"outguard/spool"
 )
@@ -65,14 +71,31 @@ type Item struct {
 	Truncated    bool // only the first bytes are in Data (a size or ratio limit)
 	Malformed    bool // its encoding or container was broken
 	DepthLimited bool // below a nesting or part-count limit: decoded flat, no structure
-	Data         *spool.Spool
+	// What the item is by its content (Sniff), whatever it is called: the
+	// external file_type.
+	FileType string
+	// Every name declared for it (Content-Disposition filename and
+	// Content-Type name of every such field, a uuencode or yEnc begin line,
+	// an archive member name); Filename is the first.
+	Names []string
+	// Cut out of a flat run by its signature (past a limit, or the raw
+	// message when the MIME is malformed).
+	Carved bool
+	// An archive that was not opened (a format no library here reads, a
+	// broken or truncated one, past the nesting ceiling): set after fn saw
+	// the item; the finding "unopened" on its path says why.
+	Unopened bool
+	Data     *spool.Spool
 }
 
 // Anomaly is something the walk met that a rule or the policy may act on:
-// a malformed part, a limit reached, an encrypted member. (What an engine
-// found is a policy.Finding.)
+// a malformed part, a limit reached, an encrypted member, an archive not
+// opened, headers readable two ways. (What an engine found is a
+// policy.Finding.)
 type Anomaly struct {
-	Kind   string `json:"kind"` // "malformed", "limit" or "encrypted"
+	// "malformed", "limit", "encrypted", "unopened" (an archive not
+	// opened) or "ambiguous" (headers readable two ways: each scanned)
+	Kind   string `json:"kind"`
 	Path   string `json:"path"`
 	Detail string `json:"detail"`
 }
@@ -123,9 +146,10 @@ func (w *walker) message(r io.ReaderAt, size int64) error {
 	return nil
 }
 
-// raw scans the whole message undecoded.
+// raw scans the whole message as it came, with its base64 runs decoded
+// in place and the files in it carved out by their signatures.
 func (w *walker) raw(r io.ReaderAt, size int64) error {
-	return w.emit(&Item{Path: "raw", PartPath: "raw", ContentType: "message/rfc822"}, io.NewSectionReader(r, 0, size))
+	return w.emit(&Item{Path: "raw", PartPath: "raw", ContentType: "message/rfc822", DepthLimited: true}, flatDecoder(io.NewSectionReader(r, 0, size)))
 }
 
 // headerBlock reads up to the first empty line.
@@ -166,13 +190,24 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 	if cterr != nil && e.Header.Get("Content-Type") != "" {
 		w.find("malformed", p, "Content-Type: %v", cterr)
 	}
+	if n := len(e.Header.Values("Content-Type")); n > 1 {
+		// Clients differ on which one counts: every name of every field
+		// is a declared name, and the first type decides the structure.
+		w.find("ambiguous", p, "%d Content-Type fields: the first used, every name kept", n)
+	}
 	if depth > w.lim.MaxDepth {
 		// Below the limit nothing is walked, but everything is scanned:
-		// the subtree flat, its base64 decoded in place.
+		// the subtree flat, its base64 decoded in place, and the files in
+		// it carved out by their signatures.
 		w.find("limit", p, "MIME nesting deeper than %d: scanned flat", w.lim.MaxDepth)
 		return w.emit(&Item{Path: p + "/flat", PartPath: p, ContentType: "application/octet-stream", Depth: depth, DepthLimited: true}, flatDecoder(e.Body))
 	}
-	if mr := multipartOf(e); mr != nil {
+	if mr, pre := multipartOf(e, w.lim.MaxPart); mr != nil {
+		if len(bytes.TrimSpace(pre)) > 0 {
+			if err := w.emit(&Item{Path: p + "/preamble", PartPath: p, ContentType: "text/plain", Depth: depth}, bytes.NewReader(pre)); err != nil {
+				return err
+			}
+		}
 		n := 0
 		for i := 1; ; i++ {
 			part, err := mr.next()
@@ -196,29 +231,153 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 			}
 		}
 	}
-	if ct == "message/rfc822" {
-		inner, err := readEntity(e.Body)
-		if inner != nil {
-			if err != nil && !message.IsUnknownCharset(err) {
-				w.find("malformed", p, "%v", err)
+	encs, odd := transferEncodings(e.Header)
+	if odd != "" {
+		w.find("ambiguous", p, "Content-Transfer-Encoding %s: scanned as %s", odd, strings.Join(encs, ", "))
+	}
+	if ct == "message/rfc822" || ct == "message/global" {
+		// RFC 2046 5.2.1 allows only 7bit, 8bit and binary here; most
+		// clients decode base64 and quoted-printable anyway, others show
+		// the text as it is (Python's email does): both are scanned.
+		body := e.Body
+		if encs[0] != "identity" {
+			w.find("ambiguous", p, "attached message in %s (RFC 2046 5.2.1): scanned as text and as a message", encs[0])
+			sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
+			defer sp.Close()
+			if _, err := io.CopyBuffer(sp, io.LimitReader(e.Body, w.lim.MaxPart), w.buf); err != nil {
+				var se *spool.Error
+				if errors.As(err, &se) {
+					return err
+				}
 			}
-			return w.entity(inner, p+".1", depth+1, false)
+			raw := &Item{Path: p + "~text", PartPath: p, ContentType: ct, Depth: depth, IsAttachment: true}
+			if err := w.emit(raw, io.NewSectionReader(sp, 0, sp.Size())); err != nil {
+				return err
+			}
+			body = io.NewSectionReader(sp, 0, sp.Size())
+			// And the decoded message whole, as ripmime saves it.
+			if err := w.emit(&Item{Path: p + "~" + encs[0], PartPath: p, ContentType: ct, Depth: depth, IsAttachment: true}, decoder(encs[0], io.NewSectionReader(sp, 0, sp.Size()))); err != nil {
+				return err
+			}
 		}
-		w.find("malformed", p, "attached message: %v", err)
-		return nil
+		inner, err := readEntity(decoder(encs[0], body))
+		if err != nil {
+			// Its bytes are scanned in the raw item (malformed), carved.
+			w.find("malformed", p, "attached message: %v", err)
+			return nil
+		}
+		return w.entity(inner, p+".1", depth+1, false)
+	}
+	if ct == "message/partial" || ct == "message/external-body" {
+		// RFC 2046 5.2.2/5.2.3: a fragment of a message, or one kept
+		// elsewhere; some clients reassemble or fetch it. Neither is
+		// done here: the fragment is scanned as it is, and unopened.
+		it := &Item{Path: p, PartPath: p, ContentType: ct, Depth: depth, IsAttachment: true}
+		it.DepthLimited = true // flat: base64 decoded in place, carved, its names read
+		if err := w.emit(it, flatDecoder(e.Body)); err != nil {
+			return err
+		}
+		return w.unopened(it, "%s: not reassembled", ct)
 	}
 	disp, _, _ := e.Header.ContentDisposition()
-	name := filename(e.Header)
+	names := declaredNames(e.Header)
 	it := &Item{
-		Path: p, PartPath: p, ContentType: ct, Filename: name, Depth: depth,
-		IsAttachment: disp == "attachment" || name != "",
+		Path: p, PartPath: p, ContentType: ct, Names: names, Depth: depth,
+		// What a mail client lists as an attachment: one so marked, one
+		// with a name, or an inline part it does not show as text.
+		IsAttachment: disp == "attachment" || len(names) > 0 || !strings.HasPrefix(ct, "text/"),
 	}
-	it.IsBody = !it.IsAttachment && strings.HasPrefix(ct, "text/")
-	return w.emit(it, e.Body)
+	if len(names) > 0 {
+		it.Filename = names[0]
+	}
+	it.IsBody = !it.IsAttachment
+	if len(encs) == 1 {
+		return w.emit(it, decoder(encs[0], e.Body))
+	}
+	// Several readings: the body kept once, scanned under each.
+	sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
+	defer sp.Close()
+	if _, err := io.CopyBuffer(sp, io.LimitReader(e.Body, w.lim.MaxPart), w.buf); err != nil {
+		var se *spool.Error
+		if errors.As(err, &se) {
+			return err
+		}
+	}
+	for i, enc := range encs {
+		ri := *it
+		if i > 0 {
+			ri.Path = p + "~" + enc
+			// A guessed reading counts only when the body is in it.
+			if _, err := io.Copy(io.Discard, decoder(enc, io.NewSectionReader(sp, 0, sp.Size()))); err != nil {
+				continue
+			}
+		}
+		if err := w.emit(&ri, decoder(enc, io.NewSectionReader(sp, 0, sp.Size()))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// emit spools the item's bytes within the limits, calls fn, then expands
-// archives (not below a limit: what is flat stays flat).
+// transferEncodings are the readings of a part's body: one for a single
+// known Content-Transfer-Encoding (RFC 2045 6.1); for several fields, or
+// one no client agrees on, each reading a client might take, and what
+// was odd about it. An unknown encoding is read as it is (RFC 2045 6.4:
+// "treat as application/octet-stream") and as base64 and
+// quoted-printable, the encodings a client that guesses would try.
+func transferEncodings(h message.Header) (encs []string, odd string) {
+	vals := h.Values("Content-Transfer-Encoding")
+	add := func(e string) {
+		for _, have := range encs {
+			if have == e {
+				return
+			}
+		}
+		encs = append(encs, e)
+	}
+	var unknown []string
+	for _, v := range vals {
+		switch e := strings.ToLower(strings.TrimSpace(v)); e {
+		case "", "7bit", "8bit", "binary":
+			add("identity")
+		case "base64", "quoted-printable":
+			add(e)
+		default:
+			unknown = append(unknown, v)
+			add("identity")
+			add("base64")
+			add("quoted-printable")
+		}
+	}
+	if len(encs) == 0 {
+		encs = []string{"identity"}
+	}
+	switch {
+	case len(unknown) > 0:
+		odd = fmt.Sprintf("%q unknown", unknown)
+	case len(vals) > 1:
+		odd = fmt.Sprintf("given %d times (%s)", len(vals), strings.Join(vals, ", "))
+	}
+	return encs, odd
+}
+
+// decoder decodes a body in one reading of transferEncodings. The
+// charset is left alone: the bytes are those a client saves, and a
+// program declared text/plain; charset=iso-8859-1 stays a program.
+func decoder(enc string, body io.Reader) io.Reader {
+	switch enc {
+	case "base64":
+		return newB64Reader(body)
+	case "quoted-printable":
+		return quotedprintable.NewReader(body)
+	}
+	return body
+}
+
+// emit spools the item's bytes within the limits, calls fn, then opens
+// what is inside it: archives and attached messages, uuencoded and yEnc
+// blocks of a text, and, in what was scanned flat, the files carved out
+// by their signatures.
 func (w *walker) emit(it *Item, body io.Reader) error {
 	return w.emitCapped(it, body, -1, "")
 }
@@ -229,7 +388,7 @@ func (w *walker) emit(it *Item, body io.Reader) error {
 func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) error {
 	sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
 	defer sp.Close()
-	keep, what := min(w.lim.MaxPart, w.lim.MaxTotal-w.total), "part or message size limit"
+	keep, what := max(0, min(w.lim.MaxPart, w.lim.MaxTotal-w.total)), "part or message size limit"
 	if cap >= 0 && cap < keep {
 		keep, what = cap, why
 	}
@@ -240,8 +399,14 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 		if errors.As(err, &se) {
 			return err // our disk, not the sender's MIME: an engine error
 		}
-		it.Malformed = true
-		w.find("malformed", it.Path, "decoding: %v", err)
+		if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
+			// A 7z member reads as garbage without its password.
+			it.Encrypted = true
+			w.find("encrypted", it.Path, "encrypted 7z member")
+		} else {
+			it.Malformed = true
+			w.find("malformed", it.Path, "decoding: %v", err)
+		}
 	}
 	if n == keep {
 		if extra, _ := io.ReadFull(body, w.buf[:1]); extra > 0 {
@@ -250,36 +415,178 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 		}
 	}
 	it.Data = sp
+	it.FileType = Sniff(sp, sp.Size())
+	if it.DepthLimited {
+		it.Names = append(it.Names, flatNames(io.NewSectionReader(sp, 0, sp.Size()))...)
+		it.IsAttachment = len(it.Names) > 0
+	}
+	if it.Filename == "" && len(it.Names) > 0 {
+		it.Filename = it.Names[0]
+	}
+	if it.Filename != "" && len(it.Names) == 0 {
+		it.Names = []string{it.Filename}
+	}
 	if err := w.fn(it); err != nil {
 		return err
 	}
 	if it.DepthLimited {
-		return nil
+		if err := w.carve(it); err != nil {
+			return err
+		}
+		return w.flatQP(it)
 	}
-	return w.archive(it)
-}
-
-// archive expands zip, gzip and tar items.
-func (w *walker) archive(it *Item) error {
-	var magic [262]byte
-	m, _ := it.Data.ReadAt(magic[:], 0)
-	head := magic[:m]
-	switch {
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
-		return w.zip(it)
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		return w.gzip(it)
-	case len(head) >= 262 && string(head[257:262]) == "ustar":
-		return w.tar(it, io.NewSectionReader(it.Data, 0, it.Data.Size()))
+	if err := w.archive(it); err != nil {
+		return err
+	}
+	if it.FileType == TypeHTML {
+		if err := w.htmlData(it); err != nil {
+			return err
+		}
+	}
+	if it.FileType == "" || it.FileType == TypeHTML || it.FileType == TypeEML {
+		return w.textBlocks(it)
 	}
 	return nil
 }
 
-func (w *walker) member(parent *Item, name string) (*Item, bool) {
-	if parent.Depth+1 > w.lim.MaxDepth {
-		w.find("limit", parent.Path, "archive nesting deeper than %d", w.lim.MaxDepth)
-		return nil, false
+// carve scans each file cut out of a flat item by its signature as an
+// item of its own, with its true type: past a limit a program is still a
+// program.
+func (w *walker) carve(it *Item) error {
+	for _, c := range carve(it.Data, it.Data.Size(), w.lim.MaxMembers) {
+		ci := &Item{
+			Path: fmt.Sprintf("%s@%d", it.Path, c.Off), PartPath: it.PartPath, ArchivePath: it.ArchivePath,
+			ContentType: "application/octet-stream", Depth: it.Depth, IsAttachment: true, Carved: true,
+		}
+		if err := w.emit(ci, io.NewSectionReader(it.Data, c.Off, c.Size)); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// flatQP scans a flat item that holds quoted-printable parts once more,
+// decoded (lenientQP), and carves that too: an HTML page or a script in
+// quoted-printable past a limit is then seen as its recipient sees it.
+func (w *walker) flatQP(it *Item) error {
+	if strings.HasSuffix(it.Path, "~qp") || scanFor(it.Data, it.Data.Size(), 0, []byte("uoted-printable"), func(at int64) int64 { return at + 1 }) == 0 {
+		return nil
+	}
+	qi := *it
+	qi.Path, qi.Data, qi.FileType = it.Path+"~qp", nil, ""
+	return w.emit(&qi, lenientQP(io.NewSectionReader(it.Data, 0, it.Data.Size())))
+}
+
+// htmlData scans the files an HTML page carries in itself, as HTML
+// smuggling does: data: URIs and long base64 strings (for atob and Blob),
+// each decoded as an item.
+func (w *walker) htmlData(it *Item) error {
+	for i, b := range htmlBase64(io.NewSectionReader(it.Data, 0, it.Data.Size()), w.lim.MaxMembers) {
+		mi, _ := w.member(it, fmt.Sprintf("embedded-%d", i+1))
+		if err := w.emit(mi, bytes.NewReader(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textBlocks scans each uuencoded or yEnc file in a text as an item named
+// by its begin line.
+func (w *walker) textBlocks(it *Item) error {
+	// Most items have no begin line: one IndexByte-speed pass says so.
+	if b, inMem := it.Data.Bytes(); inMem && !bytes.Contains(b, []byte("begin")) ||
+		!inMem && scanFor(it.Data, it.Data.Size(), 0, []byte("begin"), func(at int64) int64 { return at + 1 }) == 0 {
+		return nil
+	}
+	return textBlocks(io.NewSectionReader(it.Data, 0, it.Data.Size()), w.lim.MaxPart, func(b block) error {
+		mi, ok := w.member(it, b.Name)
+		if !ok {
+			return nil
+		}
+		mi.Path = it.Path + "/" + b.Kind + ":" + b.Name
+		if b.Cut {
+			w.find("malformed", mi.Path, "%s block without its end line, or over the part size limit", b.Kind)
+			mi.Malformed = true
+		}
+		return w.emit(mi, bytes.NewReader(b.Data))
+	})
+}
+
+// archiveCeiling bounds nesting of archives and attached messages inside
+// archives: they are opened past max_depth (each level costs its
+// expanded bytes against max_total), but a recursive archive (a zip
+// quine) must end somewhere; past this the archive is "unopened".
+func (w *walker) archiveCeiling() int { return 4 * w.lim.MaxDepth }
+
+// archive opens what the item's content says it is, as the program a
+// recipient opens it with would.
+func (w *walker) archive(it *Item) error {
+	t := it.FileType
+	if t == TypePE || t == TypeELF {
+		// A self-extractor is a program with an archive appended: the
+		// program is one item; its archive is opened too.
+		if zipEnd(it.Data, it.Data.Size()) >= 0 {
+			t = TypeZip
+		}
+	}
+	switch t {
+	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeTNEF, TypeEML:
+	default:
+		return nil
+	}
+	if it.Depth+1 > w.archiveCeiling() {
+		return w.unopened(it, "nested deeper than %d", w.archiveCeiling())
+	}
+	switch t {
+	case TypeZip:
+		return w.zip(it)
+	case TypeGzip:
+		return w.gzip(it)
+	case TypeBzip2:
+		return w.single(it, "bunzip2", ".bz2", bzip2.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size())))
+	case TypeXZ:
+		zr, err := xz.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+		if err != nil {
+			return w.unopened(it, "xz: %v", err)
+		}
+		return w.single(it, "unxz", ".xz", zr)
+	case TypeTar:
+		return w.tar(it, io.NewSectionReader(it.Data, 0, it.Data.Size()))
+	case Type7z:
+		return w.sevenZip(it)
+	case TypeRAR:
+		return w.rar(it)
+	case TypeISO:
+		return w.iso(it)
+	case TypeEML:
+		if it.ArchivePath == "" {
+			return nil // the header block, or a MIME part: not a message to open
+		}
+		// A message inside an archive is opened as a mail client opens a
+		// saved .eml.
+		e, err := readEntity(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+		if e == nil {
+			w.find("malformed", it.Path, "message: %v", err)
+			return nil
+		}
+		return w.entity(e, it.Path+"/1", it.Depth+1, false)
+	}
+	// TypeCAB, TypeTNEF: no well-kept Go library reads them.
+	return w.unopened(it, "archive not opened: %s", t)
+}
+
+// unopened notes an archive the walk could not open. A carved one that
+// does not open was a signature met by chance in other bytes: no finding.
+func (w *walker) unopened(it *Item, format string, args ...any) error {
+	if it.Carved {
+		return nil
+	}
+	it.Unopened = true
+	w.find("unopened", it.Path, format, args...)
+	return nil
+}
+
+func (w *walker) member(parent *Item, name string) (*Item, bool) {
 	ap := name
 	if parent.ArchivePath != "" {
 		ap = parent.ArchivePath + "/" + name
@@ -296,22 +603,31 @@ func (w *walker) member(parent *Item, name string) (*Item, bool) {
 func (w *walker) zip(it *Item) error {
 	zr, err := zip.NewReader(it.Data, it.Data.Size())
 	if err != nil {
-		w.find("malformed", it.Path, "zip: %v", err)
-		return nil
+		return w.unopened(it, "zip: %v", err)
 	}
-	for i, f := range zr.File {
+	// APPNOTE 4.4.5: the methods archivers write besides store and deflate.
+	zr.RegisterDecompressor(12, func(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) })
+	zr.RegisterDecompressor(14, lzmaDecompressor)
+	var files []*zip.File
+	for _, f := range zr.File {
+		if !f.FileInfo().IsDir() {
+			files = append(files, f)
+		}
+	}
+	for i, f := range files {
 		if i >= w.lim.MaxMembers {
-			w.find("limit", it.Path, "zip has more than %d members", w.lim.MaxMembers)
-			return nil
+			// Past the limit the members are still expanded, into one flat
+			// item, and the files in it carved out.
+			w.find("limit", it.Path, "zip has more than %d members: members %d on scanned flat", w.lim.MaxMembers, i+1)
+			mi, _ := w.member(it, fmt.Sprintf("members-%d+", i+1))
+			mi.DepthLimited = true
+			for _, f := range files[i:min(len(files), i+w.lim.MaxMembers)] {
+				mi.Names = append(mi.Names, path.Base(f.Name)) // a .js has no magic: its name counts
+			}
+			return w.emit(mi, &zipRest{w: w, files: files[i:]})
 		}
-		if f.FileInfo().IsDir() {
-			continue
-		}
-		mi, ok := w.member(it, f.Name)
-		if !ok {
-			return nil
-		}
-		if f.Flags&1 != 0 { // RFC-less but PKWARE APPNOTE 4.4.4: bit 0, encrypted
+		mi, _ := w.member(it, f.Name)
+		if f.Flags&1 != 0 { // PKWARE APPNOTE 4.4.4: bit 0, encrypted
 			// Every encrypted member is an item, empty, for rules to see.
 			mi.Encrypted = true
 			w.find("encrypted", mi.Path, "encrypted zip member")
@@ -324,11 +640,14 @@ func (w *walker) zip(it *Item) error {
 		if err != nil {
 			mi.Malformed = true
 			w.find("malformed", mi.Path, "zip: %v", err)
+			if err := w.emit(mi, bytes.NewReader(nil)); err != nil {
+				return err
+			}
 			continue
 		}
 		// The expansion ratio is enforced on what is read, not on the
 		// declared sizes, which can lie: a bomb is scanned up to the ratio.
-		err = w.emitCapped(mi, rc, int64(f.CompressedSize64+1)*w.lim.MaxRatio, fmt.Sprintf("expansion ratio over %d: zip bomb?", w.lim.MaxRatio))
+		err = w.emitCapped(mi, rc, w.ratioCap(int64(f.CompressedSize64)), fmt.Sprintf("expansion ratio over %d: zip bomb?", w.lim.MaxRatio))
 		rc.Close()
 		if err != nil {
 			return err
@@ -337,25 +656,100 @@ func (w *walker) zip(it *Item) error {
 	return nil
 }
 
+func (w *walker) ratioCap(compressed int64) int64 { return (compressed + 1) * w.lim.MaxRatio }
+
+// zipRest reads the members of a zip past the member limit one after the
+// other, each within the expansion ratio: the flat item of those members.
+type zipRest struct {
+	w     *walker
+	files []*zip.File
+	cur   io.ReadCloser
+}
+
+func (z *zipRest) Read(p []byte) (int, error) {
+	for {
+		if z.cur == nil {
+			if len(z.files) == 0 {
+				return 0, io.EOF
+			}
+			f := z.files[0]
+			z.files = z.files[1:]
+			if f.Flags&1 != 0 {
+				continue
+			}
+			rc, err := f.Open()
+			if err != nil {
+				continue
+			}
+			z.cur = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(io.LimitReader(rc, z.w.ratioCap(int64(f.CompressedSize64))), strings.NewReader("\n")), rc}
+		}
+		n, err := z.cur.Read(p)
+		if err != nil {
+			z.cur.Close()
+			z.cur = nil
+			err = nil
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// lzmaDecompressor reads APPNOTE 5.8.8 LZMA: a 2-byte version, a 2-byte
+// properties size, the 5 bytes of properties, then the raw stream
+// (ending with an end marker, or at the member's size). It is given to
+// ulikunitz/xz/lzma as a .lzma stream of unknown size.
+func lzmaDecompressor(r io.Reader) io.ReadCloser {
+	var h [9]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return io.NopCloser(errReader{err})
+	}
+	if h[2] != 5 || h[3] != 0 {
+		return io.NopCloser(errReader{fmt.Errorf("lzma: properties size %d", int(h[2])|int(h[3])<<8)})
+	}
+	hdr := append(append([]byte{}, h[4:9]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	lr, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), r))
+	if err != nil {
+		return io.NopCloser(errReader{err})
+	}
+	return io.NopCloser(lr)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 func (w *walker) gzip(it *Item) error {
 	zr, err := gzip.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
 	if err != nil {
-		w.find("malformed", it.Path, "gzip: %v", err)
-		return nil
+		return w.unopened(it, "gzip: %v", err)
 	}
 	defer zr.Close()
-	name := zr.Name
-	if name == "" {
-		name = strings.TrimSuffix(strings.TrimSuffix(it.Filename, ".gz"), ".tgz")
-		if name == "" {
-			name = "gunzipped"
-		}
+	if zr.Name != "" {
+		return w.singleNamed(it, zr.Name, zr)
 	}
-	mi, ok := w.member(it, name)
-	if !ok {
-		return nil
+	return w.single(it, "gunzipped", ".gz", zr)
+}
+
+// single scans the one file of a gzip, bzip2 or xz file: named as the
+// archive without its suffix, within the expansion ratio.
+func (w *walker) single(it *Item, dflt, suffix string, r io.Reader) error {
+	name := strings.TrimSuffix(it.Filename, suffix)
+	if suffix == ".gz" {
+		name = strings.TrimSuffix(name, ".tgz")
 	}
-	return w.emitCapped(mi, zr, (it.Data.Size()+1)*w.lim.MaxRatio, fmt.Sprintf("expansion ratio over %d: gzip bomb?", w.lim.MaxRatio))
+	if name == "" || name == it.Filename {
+		name = dflt
+	}
+	return w.singleNamed(it, name, r)
+}
+
+func (w *walker) singleNamed(it *Item, name string, r io.Reader) error {
+	mi, _ := w.member(it, name)
+	return w.emitCapped(mi, r, w.ratioCap(it.Data.Size()), fmt.Sprintf("expansion ratio over %d: decompression bomb?", w.lim.MaxRatio))
 }
 
 func (w *walker) tar(it *Item, r io.Reader) error {
@@ -371,15 +765,12 @@ func (w *walker) tar(it *Item, r io.Reader) error {
 		}
 		if i >= w.lim.MaxMembers {
 			w.find("limit", it.Path, "tar has more than %d members", w.lim.MaxMembers)
-			return nil
+			return w.unopened(it, "tar members past %d not read", w.lim.MaxMembers)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		mi, ok := w.member(it, h.Name)
-		if !ok {
-			return nil
-		}
+		mi, _ := w.member(it, h.Name)
 		if err := w.emit(mi, tr); err != nil {
 			return err
 		}
@@ -405,7 +796,12 @@ func (r *rest) Read(p []byte) (int, error) {
 			if r.part == nil {
 				return 0, io.EOF
 			}
-			r.cur = io.MultiReader(flatDecoder(r.part.Body), strings.NewReader("\n"))
+			// The part's header fields too: the names they declare count
+			// (flatNames).
+			var h bytes.Buffer
+			textproto.WriteHeader(&h, r.part.Header.Header)
+			encs, _ := transferEncodings(r.part.Header)
+			r.cur = io.MultiReader(&h, flatDecoder(decoder(encs[0], r.part.Body)), strings.NewReader("\n"))
 			r.part = nil
 		}
 		n, err := r.cur.Read(p)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"outguard/internal/mailcorpus"
 )
 
 func FuzzWalk(f *testing.F) {
@@ -16,6 +18,11 @@ func FuzzWalk(f *testing.F) {
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
 			f.Add(b)
+		}
+	}
+	for _, c := range append(mailcorpus.Hostile(), mailcorpus.Ordinary()...) {
+		if len(c.Msg) < 64<<10 {
+			f.Add(c.Msg)
 		}
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {

@@ -27,6 +27,12 @@ type Engine struct {
 	OnMalformed policy.Action // malformed MIME: default accept, stamped
 	Log         *slog.Logger
 	Observer    Observer // may be nil
+
+	// Not fully checked (a limit, malformed or ambiguous MIME, an archive
+	// not opened) and holding a program, a script, an OLE document or an
+	// unopened archive: the message is not accepted on a partial scan.
+	// The zero value is Accept: set it (config default quarantine).
+	OnUncheckedRisky policy.Action
 }
 
 // Observer learns of rule reloads.
@@ -65,6 +71,8 @@ type ItemResult struct {
 	ContentType string  `json:"content_type"`
 	Filename    string  `json:"filename,omitempty"`
 	Size        int64   `json:"size"`
+	FileType    string  `json:"file_type,omitempty"`
+	Risk        string  `json:"risk,omitempty"` // see risk
 	Matches     []Match `json:"matches,omitempty"`
 }
 
@@ -111,6 +119,10 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 	}
 	var err error
+	// What each variable holds in the scanner now: a variable is set again
+	// only when the item's value differs (each DefineVariable is a cgo call
+	// and a C string; most items share most values).
+	defined := map[string]any{}
 	res.Anomalies, err = mimewalk.Walk(ctx, r, size, e.Limits, func(it *mimewalk.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
 		for _, v := range [...]struct {
@@ -121,10 +133,15 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			{"part_path", it.PartPath}, {"archive_path", it.ArchivePath}, {"depth", it.Depth},
 			{"is_attachment", it.IsAttachment}, {"is_body", it.IsBody},
 			{"encrypted", it.Encrypted}, {"truncated", it.Truncated}, {"malformed", it.Malformed}, {"depth_limited", it.DepthLimited},
+			{"file_type", it.FileType}, {"names", namesExternal(it.Names)}, {"carved", it.Carved},
 		} {
+			if old, ok := defined[v.name]; ok && old == v.value {
+				continue
+			}
 			if err := sc.DefineVariable(v.name, v.value); err != nil {
 				return err
 			}
+			defined[v.name] = v.value
 		}
 		var m yara.MatchRules
 		sc.SetCallback(&m)
@@ -140,7 +157,7 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		if err != nil {
 			return fmt.Errorf("yara on %s: %w", it.Path, err)
 		}
-		ir := ItemResult{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size()}
+		ir := ItemResult{Path: it.Path, ContentType: it.ContentType, Filename: it.Filename, Size: it.Data.Size(), FileType: it.FileType, Risk: risk(it)}
 		for _, mr := range m {
 			info := set.Info[mr.Namespace+":"+mr.Rule]
 			ir.Matches = append(ir.Matches, Match{Rule: mr.Rule, Namespace: mr.Namespace, Action: info.Action, Description: info.Description,
@@ -149,6 +166,17 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		res.Items = append(res.Items, ir)
 		return nil
 	})
+	// Whether an archive opened is known only after its item was scanned.
+	for _, f := range res.Anomalies {
+		if f.Kind != "unopened" {
+			continue
+		}
+		for i := range res.Items {
+			if res.Items[i].Path == f.Path {
+				res.Items[i].Risk = "unopened archive (" + res.Items[i].FileType + ")"
+			}
+		}
+	}
 	return res, err
 }
 
@@ -196,6 +224,9 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 		best.Findings = found
 		return best
 	}
+	if v := e.uncheckedRisky(res); v.Stronger(best) {
+		best = v
+	}
 	for _, f := range res.Anomalies {
 		action := e.OnMalformed
 		if f.Kind == "limit" {
@@ -214,6 +245,69 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 		}
 	}
 	return best
+}
+
+func namesExternal(names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// scriptExt are the extensions Windows runs a script by (with the
+// shipped script_attachment rule's list).
+var scriptExt = map[string]bool{"js": true, "jse": true, "vbs": true, "vbe": true, "wsf": true, "hta": true, "ps1": true, "bat": true, "cmd": true, "scr": true, "lnk": true, "msi": true, "jar": true, "com": true, "pif": true, "exe": true}
+
+// risk says why an item may not pass on a partial scan: a program, a
+// script (by content or by a declared name), an OLE document cut before
+// its end (its macros may lie past the cut: office_vba_macro sees those
+// before it), or an archive the walk did not open (set in Scan). "" when
+// none.
+func risk(it *mimewalk.Item) string {
+	switch {
+	case it.FileType == mimewalk.TypePE || it.FileType == mimewalk.TypeELF || it.FileType == mimewalk.TypeMachO:
+		return "program (" + it.FileType + ")"
+	case it.FileType == mimewalk.TypeScript:
+		return "script"
+	case it.FileType == mimewalk.TypeOLE && it.Truncated:
+		// Cut before the end: its macros may lie past the cut.
+		return "OLE document (macros), truncated"
+	case it.Truncated && it.Data.Size() == 0:
+		// Nothing of it was read (max_total spent on what came before, a
+		// bomb say): what it is is unknown.
+		return "item not scanned at all"
+	}
+	for _, n := range it.Names {
+		if scriptExt[strings.ToLower(strings.TrimPrefix(path.Ext(n), "."))] {
+			return "script or program by name (" + n + ")"
+		}
+	}
+	return ""
+}
+
+// uncheckedRisky is the verdict on content not fully checked: when the
+// walk met a limit, malformed or ambiguous MIME, or an archive it could
+// not open, and the message holds a risky item (risk), a rule that did
+// not fire proves nothing about it: OnUncheckedRisky.
+func (e *Engine) uncheckedRisky(res Result) policy.Verdict {
+	var unchecked *mimewalk.Anomaly
+	for i, f := range res.Anomalies {
+		if f.Kind != "encrypted" {
+			unchecked = &res.Anomalies[i]
+			break
+		}
+	}
+	if unchecked == nil {
+		return policy.Verdict{Action: policy.Accept}
+	}
+	for _, it := range res.Items {
+		if it.Risk != "" {
+			return policy.New(e.OnUncheckedRisky, fmt.Sprintf("rules: not fully checked (%s at %s: %s) and holds a %s at %s", unchecked.Kind, unchecked.Path, unchecked.Detail, it.Risk, it.Path))
+		}
+	}
+	return policy.Verdict{Action: policy.Accept}
 }
 
 func dedup(s []string) []string {

@@ -1,18 +1,16 @@
-// Executable programs attached to outbound mail: recipients' providers
-// block them and they are how compromised PCs spread.
+// Executable programs in outbound mail: recipients' providers block them
+// and they are how compromised PCs spread. The walker names every item's
+// type by its content (file_type): a program is a program attached,
+// inline, unnamed, misnamed, in an archive, uuencoded, or carved out of
+// what lay past a limit.
 
 rule executable_attachment
 {
     meta:
         action = "reject"
-        description = "executable program attached (PE, ELF or Mach-O), whatever its name"
+        description = "executable program (PE, ELF or Mach-O) by its content, whatever its name, place or depth"
     condition:
-        is_attachment and (
-            (uint16(0) == 0x5A4D and uint32(0x3C) < filesize and uint32(uint32(0x3C)) == 0x00004550) or
-            uint32(0) == 0x464C457F or
-            uint32(0) == 0xFEEDFACE or uint32(0) == 0xFEEDFACF or
-            uint32(0) == 0xCEFAEDFE or uint32(0) == 0xCFFAEDFE
-        )
+        file_type == "pe" or file_type == "elf" or file_type == "macho"
 }
 
 rule double_extension
@@ -21,18 +19,16 @@ rule double_extension
         action = "reject"
         description = "attachment name hides a program behind a document extension (invoice.pdf.exe)"
     condition:
-        filename matches /\.(pdf|docx?|xlsx?|pptx?|rtf|txt|jpe?g|png|gif|zip|rar|html?)\.(exe|scr|com|pif|bat|cmd|js|jse|vbs|vbe|wsf|hta|ps1|lnk|msi|jar)$/i
+        // names: every declared name of the item, each ending in a newline.
+        names matches /\.(pdf|docx?|xlsx?|pptx?|rtf|txt|jpe?g|png|gif|zip|rar|html?)\.(exe|scr|com|pif|bat|cmd|js|jse|vbs|vbe|wsf|hta|ps1|lnk|msi|jar)\n/i
 }
 
 rule script_attachment
 {
     meta:
         action = "reject"
-        description = "script attached (.js .vbs .wsf .hta .ps1 .bat .cmd .scr)"
+        description = "script attached (.js .vbs .wsf .hta .ps1 .bat .cmd .scr), by any of its declared names"
     condition:
-        is_attachment and (
-            extension == "js" or extension == "jse" or extension == "vbs" or extension == "vbe" or
-            extension == "wsf" or extension == "hta" or extension == "ps1" or
-            extension == "bat" or extension == "cmd" or extension == "scr"
-        )
+        is_attachment and
+        names matches /\.(js|jse|vbs|vbe|wsf|hta|ps1|bat|cmd|scr)\n/i
 }

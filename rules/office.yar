@@ -10,14 +10,14 @@ rule office_vba_macro
         $vba_project = "_VBA_PROJECT" wide ascii
     condition:
         archive_path matches /(^|\/)vbaProject\.bin$/i or
-        (uint32(0) == 0xE011CFD0 and uint32(4) == 0xE11AB1A1 and $vba_project)
+        (file_type == "ole" and $vba_project)
 }
 
 rule encrypted_zip
 {
     meta:
         action = "quarantine"
-        description = "password-protected zip member: no scanner can see inside"
+        description = "password-protected archive member: no scanner can see inside"
     condition:
         // Set by the walker for every encrypted member, wherever it stands
         // in the archive (not just the first local header).

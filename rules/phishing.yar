@@ -10,7 +10,9 @@ rule html_password_form_offsite
         $form = /<form[^>]{0,300}action\s*=\s*["']?https?:\/\//i
         $password = /<input[^>]{0,200}type\s*=\s*["']?password/i
     condition:
+        // is_attachment: what a client lists as one (and every page carved
+        // out past a limit); the type by content, declared, or by name.
         is_attachment and
-        (content_type contains "html" or extension == "htm" or extension == "html") and
+        (file_type == "html" or content_type contains "html" or names matches /\.html?\n/i) and
         $form and $password
 }

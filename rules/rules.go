@@ -40,6 +40,17 @@ var Externals = map[string]any{
 	"truncated":     false,
 	"malformed":     false,
 	"depth_limited": false,
+	// What the item is by its content, whatever its name (mimewalk.Sniff):
+	// pe, elf, macho, script, zip, ole, pdf, html, rar, 7z, iso, cab,
+	// gzip, bzip2, xz, tar, eml, or "" for anything else.
+	"file_type": "",
+	// Every name declared for the item (Content-Disposition filename,
+	// Content-Type name, uuencode/yEnc begin line, archive member name),
+	// each followed by a newline: names matches /\.exe\n/i.
+	"names": "",
+	// Cut out of a flat run by its signature (past a limit, or in the
+	// raw message when its MIME is malformed).
+	"carved": false,
 }
 
 // DefaultAction is the action of a rule without meta action: tag, so that a

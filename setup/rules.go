@@ -25,6 +25,7 @@ func RulesEngine(cfg *config.Config, log *slog.Logger) (*rules.Engine, error) {
 	eng := rules.NewEngine(set)
 	eng.Timeout = time.Duration(r.Timeout)
 	eng.OnLimit, eng.OnMalformed = policy.Action(r.OnLimit), policy.Action(r.OnMalformed)
+	eng.OnUncheckedRisky = policy.Action(r.OnUncheckedRisky)
 	eng.Log = log
 	eng.Limits = WalkLimits(cfg)
 	return eng, nil

@@ -1,0 +1,142 @@
+package mimewalk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/bodgit/sevenzip"
+	"github.com/kdomanski/iso9660"
+	"github.com/nwaples/rardecode/v2"
+)
+
+// Archive formats beyond zip, gzip and tar, each opened with a
+// well-kept library: 7z with github.com/bodgit/sevenzip, RAR (4 and 5)
+// with github.com/nwaples/rardecode/v2, ISO 9660 images (.iso, .img)
+// with github.com/kdomanski/iso9660. A member's expansion is bounded by
+// the ratio to the whole archive's size (7z and RAR compress solid
+// blocks, so a member has no compressed size of its own), every member
+// counts against max_total, and at most max_members are read: past it,
+// the rest is "unopened".
+
+func (w *walker) sevenZip(it *Item) error {
+	zr, err := sevenzip.NewReader(it.Data, it.Data.Size())
+	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
+		// Names and all encrypted (7z -mhe): one empty item says so.
+		mi, _ := w.member(it, "encrypted")
+		mi.Encrypted = true
+		w.find("encrypted", mi.Path, "7z archive with encrypted headers")
+		return w.emit(mi, strings.NewReader(""))
+	}
+	if err != nil {
+		return w.unopened(it, "archive not opened: 7z: %v", err)
+	}
+	n := 0
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		if n++; n > w.lim.MaxMembers {
+			w.find("limit", it.Path, "7z has more than %d members", w.lim.MaxMembers)
+			return w.unopened(it, "7z members past %d not read", w.lim.MaxMembers)
+		}
+		mi, _ := w.member(it, f.Name)
+		rc, err := f.Open()
+		if err != nil {
+			if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
+				mi.Encrypted = true
+				w.find("encrypted", mi.Path, "encrypted 7z member")
+			} else {
+				mi.Malformed = true
+				w.find("malformed", mi.Path, "7z: %v", err)
+			}
+			if err := w.emit(mi, strings.NewReader("")); err != nil {
+				return err
+			}
+			continue
+		}
+		err = w.emitCapped(mi, rc, w.ratioCap(it.Data.Size()), fmt.Sprintf("expansion ratio over %d: 7z bomb?", w.lim.MaxRatio))
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *walker) rar(it *Item) error {
+	rr, err := rardecode.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+	if err != nil {
+		return w.unopened(it, "archive not opened: rar: %v", err)
+	}
+	for n := 0; ; {
+		h, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, rardecode.ErrArchiveEncrypted) || errors.Is(err, rardecode.ErrArchivedFileEncrypted) {
+				w.find("encrypted", it.Path, "encrypted RAR archive")
+				mi, _ := w.member(it, "encrypted")
+				mi.Encrypted = true
+				return w.emit(mi, strings.NewReader(""))
+			}
+			return w.unopened(it, "rar: %v", err)
+		}
+		if h.IsDir {
+			continue
+		}
+		if n++; n > w.lim.MaxMembers {
+			w.find("limit", it.Path, "RAR has more than %d members", w.lim.MaxMembers)
+			return w.unopened(it, "RAR members past %d not read", w.lim.MaxMembers)
+		}
+		mi, _ := w.member(it, h.Name)
+		if err := w.emitCapped(mi, rr, w.ratioCap(it.Data.Size()), fmt.Sprintf("expansion ratio over %d: RAR bomb?", w.lim.MaxRatio)); err != nil {
+			return err
+		}
+	}
+}
+
+func (w *walker) iso(it *Item) error {
+	img, err := iso9660.OpenImage(it.Data)
+	if err != nil {
+		return w.unopened(it, "archive not opened: iso: %v", err)
+	}
+	root, err := img.RootDir()
+	if err != nil {
+		return w.unopened(it, "archive not opened: iso: %v", err)
+	}
+	n := 0
+	var walk func(dir *iso9660.File, prefix string, level int) error
+	walk = func(dir *iso9660.File, prefix string, level int) error {
+		if level > w.archiveCeiling() {
+			return w.unopened(it, "iso directories nested deeper than %d", w.archiveCeiling())
+		}
+		kids, err := dir.GetChildren()
+		if err != nil {
+			w.find("malformed", it.Path, "iso: %v", err)
+			return nil
+		}
+		for _, k := range kids {
+			name := path.Join(prefix, k.Name())
+			if k.IsDir() {
+				if err := walk(k, name, level+1); err != nil {
+					return err
+				}
+				continue
+			}
+			if n++; n > w.lim.MaxMembers {
+				w.find("limit", it.Path, "ISO image has more than %d files", w.lim.MaxMembers)
+				return w.unopened(it, "ISO files past %d not read", w.lim.MaxMembers)
+			}
+			mi, _ := w.member(it, name)
+			if err := w.emit(mi, k.Reader()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root, "", 0)
+}

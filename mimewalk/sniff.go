@@ -1,0 +1,184 @@
+package mimewalk
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"sync"
+)
+
+// File types by content (magic numbers), whatever the name or the
+// declared Content-Type says: the external file_type of every item.
+const (
+	TypePE     = "pe"    // Windows program or DLL: MZ with a PE header at e_lfanew
+	TypeELF    = "elf"   // Linux/Unix program
+	TypeMachO  = "macho" // macOS program
+	TypeScript = "script"
+	TypeZip    = "zip"
+	TypeOLE    = "ole" // OLE2 compound file: .doc .xls .ppt .msi, macros
+	TypePDF    = "pdf"
+	TypeHTML   = "html"
+	TypeRAR    = "rar"
+	Type7z     = "7z"
+	TypeISO    = "iso"
+	TypeCAB    = "cab"
+	TypeGzip   = "gzip"
+	TypeBzip2  = "bzip2"
+	TypeXZ     = "xz"
+	TypeTar    = "tar"
+	TypeEML    = "eml"  // an Internet message (RFC 5322 header first)
+	TypeTNEF   = "tnef" // Outlook's winmail.dat, which Outlook opens
+)
+
+// sniffLen is what the first bytes' checks need (tar's magic at 257, a
+// PE header's e_lfanew within it, PDF's header anywhere in the first
+// 1024); the ISO 9660 volume descriptor at 0x8001 is read on its own.
+const sniffLen = 1024
+
+// Sniff names the type of the content of r (size bytes), "" when none of
+// the types above: the first bytes decide, as the program or archiver
+// that opens the file decides; a zip is also found by its end record,
+// wherever its first entry lies (a self-extractor, junk before it).
+func Sniff(r io.ReaderAt, size int64) string {
+	head := make([]byte, min(size, sniffLen))
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	if t := sniffHead(head); t != "" {
+		return t
+	}
+	var vd [5]byte
+	if n, _ := r.ReadAt(vd[:], 0x8001); n == 5 && string(vd[:]) == "CD001" {
+		return TypeISO
+	}
+	if zipEnd(r, size) >= 0 {
+		return TypeZip
+	}
+	return ""
+}
+
+func sniffHead(b []byte) string {
+	le32 := func(off int) uint32 {
+		if off < 0 || len(b) < off+4 {
+			return 0
+		}
+		return binary.LittleEndian.Uint32(b[off:])
+	}
+	switch {
+	case len(b) >= 0x40 && b[0] == 'M' && b[1] == 'Z' && isPE(b):
+		return TypePE
+	case bytes.HasPrefix(b, []byte("\x7fELF")):
+		return TypeELF
+	case le32(0) == 0xFEEDFACE || le32(0) == 0xFEEDFACF || le32(0) == 0xCEFAEDFE || le32(0) == 0xCFFAEDFE:
+		return TypeMachO
+	case bytes.HasPrefix(b, []byte("PK\x03\x04")), bytes.HasPrefix(b, []byte("PK\x05\x06")):
+		return TypeZip
+	case bytes.HasPrefix(b, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+		return TypeOLE
+	case bytes.HasPrefix(b, []byte("Rar!\x1a\x07")):
+		return TypeRAR
+	case bytes.HasPrefix(b, []byte("7z\xbc\xaf\x27\x1c")):
+		return Type7z
+	case bytes.HasPrefix(b, []byte("MSCF\x00\x00\x00\x00")):
+		return TypeCAB
+	case bytes.HasPrefix(b, []byte{0x78, 0x9f, 0x3e, 0x22}): // MS-OXTNEF 2.1.3.1
+		return TypeTNEF
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		return TypeGzip
+	case bytes.HasPrefix(b, []byte("BZh")) && len(b) > 3 && b[3] >= '1' && b[3] <= '9':
+		return TypeBzip2
+	case bytes.HasPrefix(b, []byte("\xfd7zXZ\x00")):
+		return TypeXZ
+	case len(b) >= 262 && string(b[257:262]) == "ustar":
+		return TypeTar
+	case bytes.HasPrefix(b, []byte("#!")):
+		return TypeScript
+	}
+	// PDF readers accept the header anywhere in the first 1024 bytes.
+	if bytes.Contains(b[:min(len(b), 1024)], []byte("%PDF-")) {
+		return TypePDF
+	}
+	if isHTML(b) {
+		return TypeHTML
+	}
+	if isMessage(b) {
+		return TypeEML
+	}
+	return ""
+}
+
+// isPE: e_lfanew (at 0x3C) points at "PE\0\0" inside the file.
+func isPE(b []byte) bool {
+	off := int(binary.LittleEndian.Uint32(b[0x3C:]))
+	return off >= 0x40 && off+4 <= len(b) && string(b[off:off+4]) == "PE\x00\x00"
+}
+
+var htmlStarts = [][]byte{[]byte("<!doctype html"), []byte("<html"), []byte("<head"), []byte("<body"), []byte("<form"), []byte("<script"), []byte("<iframe"), []byte("<meta")}
+
+// isHTML: what a browser sniffs as HTML (WHATWG MIME Sniffing 7.1: after
+// white space and a BOM, one of the tags that start a document).
+func isHTML(b []byte) bool {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimLeft(b, " \t\r\n\f")
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	low := bytes.ToLower(b)
+	for _, s := range htmlStarts {
+		if bytes.HasPrefix(low, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isMessage: starts with header fields a mail has (RFC 5322 3.6), one
+// of which names a mailbox or the MIME version.
+func isMessage(b []byte) bool {
+	b = b[:min(len(b), 4096)]
+	lines := bytes.SplitN(b, []byte("\n"), 32)
+	seen := 0
+	for i, l := range lines {
+		l = bytes.TrimRight(l, "\r")
+		if len(l) == 0 {
+			return seen >= 2 && i > 0
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			continue
+		}
+		k, _, ok := bytes.Cut(l, []byte(":"))
+		if !ok || len(k) == 0 || bytes.ContainsAny(k, " \t") {
+			return false
+		}
+		switch string(bytes.ToLower(k)) {
+		case "from", "to", "subject", "date", "message-id", "mime-version", "received", "return-path", "content-type":
+			seen++
+		}
+	}
+	return seen >= 2
+}
+
+// tailBufs keep zipEnd from allocating 64 KiB per item.
+var tailBufs = sync.Pool{New: func() any { return new([65535 + 22]byte) }}
+
+// zipEnd is the offset of a zip's end-of-central-directory record in the
+// last 64 KiB (APPNOTE 4.3.16: the comment is at most 65535 bytes), -1
+// when there is none.
+func zipEnd(r io.ReaderAt, size int64) int64 {
+	// As Go's archive/zip: the last 1 KiB first (a zip without a long
+	// comment), then the whole 64 KiB.
+	buf := tailBufs.Get().(*[65535 + 22]byte)
+	defer tailBufs.Put(buf)
+	for _, n := range []int64{min(size, 1024), min(size, 65535+22)} {
+		tail := buf[:n]
+		if m, _ := r.ReadAt(tail, size-n); int64(m) != n {
+			return -1
+		}
+		if i := bytes.LastIndex(tail, []byte("PK\x05\x06")); i >= 0 {
+			return size - n + int64(i)
+		}
+		if n == size {
+			break
+		}
+	}
+	return -1
+}

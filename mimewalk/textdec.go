@@ -1,0 +1,202 @@
+package mimewalk
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"io"
+	"regexp"
+)
+
+// Encodings older than MIME that mail clients still decode inside a text
+// body and show as attachments: uuencode (POSIX uuencode, "begin MODE
+// NAME" … "end", and its begin-base64 form) and yEnc (yEnc 1.3, "=ybegin
+// … name=NAME" … "=yend"). Outlook Express, Thunderbird and every Usenet
+// reader show such a block as a file.
+
+// block is one encoded file found in a text.
+type block struct {
+	Kind string // uuencode or yenc
+	Name string
+	Data []byte
+	Cut  bool // ended by the size cap or the end of the text, not by its end line
+}
+
+var (
+	uuBegin = regexp.MustCompile(`^begin(-base64)? +[0-7]{1,4} +(.*?)\s*$`)
+	yBegin  = regexp.MustCompile(`^=ybegin .*name=(.*?)\s*$`)
+)
+
+// textBlocks calls fn for every uuencoded or yEnc block in r, each
+// decoded up to max bytes. One pass, line by line.
+func textBlocks(r io.Reader, max int64, fn func(block) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var cur *block
+	var b64 bool
+	done := func(cut bool) error {
+		b := cur
+		cur = nil
+		b.Cut = b.Cut || cut
+		return fn(*b)
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		long := err == bufio.ErrBufferFull
+		for long { // a line longer than the buffer is no encoded line: skip it
+			_, err = br.ReadSlice('\n')
+			long = err == bufio.ErrBufferFull
+			line = nil
+		}
+		t := bytes.TrimRight(line, "\r\n")
+		switch {
+		case cur == nil && !bytes.HasPrefix(t, []byte("begin")) && !bytes.HasPrefix(t, []byte("=ybegin")):
+		case cur == nil:
+			if m := uuBegin.FindSubmatch(t); m != nil {
+				cur, b64 = &block{Kind: "uuencode", Name: string(m[2])}, len(m[1]) > 0
+			} else if m := yBegin.FindSubmatch(t); m != nil {
+				cur = &block{Kind: "yenc", Name: string(m[1])}
+			}
+		case cur.Kind == "uuencode" && (string(t) == "end" || b64 && string(t) == "===="):
+			if err := done(false); err != nil {
+				return err
+			}
+		case cur.Kind == "yenc" && bytes.HasPrefix(t, []byte("=yend")):
+			if err := done(false); err != nil {
+				return err
+			}
+		case cur.Kind == "yenc" && bytes.HasPrefix(t, []byte("=ypart ")):
+		case int64(len(cur.Data)) >= max:
+			cur.Cut = true
+		case cur.Kind == "yenc":
+			cur.Data = yDecodeLine(cur.Data, t)
+		case b64:
+			dst := make([]byte, base64.StdEncoding.DecodedLen(len(t)))
+			n, _ := base64.StdEncoding.Decode(dst, t)
+			cur.Data = append(cur.Data, dst[:n]...)
+		default:
+			cur.Data = uuDecodeLine(cur.Data, t)
+		}
+		if cur != nil && int64(len(cur.Data)) > max {
+			cur.Data, cur.Cut = cur.Data[:max], true
+		}
+		if err != nil {
+			if cur != nil {
+				return done(true)
+			}
+			return nil
+		}
+	}
+}
+
+// uuDecodeLine appends the bytes of one uuencoded line: its first
+// character is the count, then 4 characters for each 3 bytes, each
+// character (c - 32) & 63 ("`" is 0). Short lines are decoded as far as
+// they go, as uudecode does.
+func uuDecodeLine(dst, line []byte) []byte {
+	if len(line) == 0 {
+		return dst
+	}
+	n := int((line[0] - 32) & 63)
+	line = line[1:]
+	for i := 0; n > 0 && i+1 < len(line); i += 4 {
+		var c [4]byte
+		for j := range 4 {
+			if i+j < len(line) {
+				c[j] = (line[i+j] - 32) & 63
+			}
+		}
+		out := [3]byte{c[0]<<2 | c[1]>>4, c[1]<<4 | c[2]>>2, c[2]<<6 | c[3]}
+		k := min(n, 3)
+		dst = append(dst, out[:k]...)
+		n -= k
+	}
+	return dst
+}
+
+// yDecodeLine appends the bytes of one yEnc line: each byte is c - 42,
+// "=" escapes the next as c - 64 - 42.
+func yDecodeLine(dst, line []byte) []byte {
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == '=' && i+1 < len(line) {
+			i++
+			c = line[i] - 64
+		}
+		dst = append(dst, c-42)
+	}
+	return dst
+}
+
+// lenientQP decodes quoted-printable as clients do, without failing:
+// "=" and a line end is a soft break, "=XX" a byte, any other "=" kept.
+func lenientQP(r io.Reader) io.Reader { return &qpReader{br: bufio.NewReaderSize(r, 64<<10)} }
+
+type qpReader struct{ br *bufio.Reader }
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func (q *qpReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c, err := q.br.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		if c != '=' {
+			p[n] = c
+			n++
+			continue
+		}
+		next, _ := q.br.Peek(2)
+		switch {
+		case len(next) >= 1 && next[0] == '\n':
+			q.br.Discard(1)
+		case len(next) >= 2 && next[0] == '\r' && next[1] == '\n':
+			q.br.Discard(2)
+		default:
+			h, ok1 := byte(0), false
+			l, ok2 := byte(0), false
+			if len(next) == 2 {
+				h, ok1 = unhex(next[0])
+				l, ok2 = unhex(next[1])
+			}
+			if ok1 && ok2 {
+				c = h<<4 | l
+				q.br.Discard(2)
+			}
+			p[n] = c
+			n++
+		}
+	}
+	return n, nil
+}
+
+// htmlB64 is a data: URI's base64, or a quoted base64 string long enough
+// to be a file (a script's atob argument).
+var htmlB64 = regexp.MustCompile(`(?:;base64,|["'])([A-Za-z0-9+/\r\n]{128,}={0,2})`)
+
+// htmlBase64 returns the decoded files an HTML page embeds, at most max,
+// from its first 16 MiB.
+func htmlBase64(r io.Reader, max int) [][]byte {
+	page, _ := io.ReadAll(io.LimitReader(r, 16<<20))
+	var out [][]byte
+	for _, m := range htmlB64.FindAllSubmatch(page, max) {
+		s := bytes.ReplaceAll(bytes.ReplaceAll(m[1], []byte("\r"), nil), []byte("\n"), nil)
+		dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
+		out = append(out, dst[:lenient(dst, s)])
+	}
+	return out
+}
