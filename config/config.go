@@ -30,6 +30,7 @@ type Config struct {
 	Unauthenticated  Action      `yaml:"unauthenticated"`
 	TrustedNetworks  []Prefix    `yaml:"trusted_networks"`
 	Spool            Spool       `yaml:"spool"`
+	Milter           Milter      `yaml:"milter"`
 	ProgressInterval Duration    `yaml:"progress_interval"`
 	MessageTimeout   Duration    `yaml:"message_timeout"`
 	CommitTimeout    Duration    `yaml:"commit_timeout"` // counting and holding a message, after its checks
@@ -126,9 +127,23 @@ func (p *Postgres) ConnString() string {
 // Metrics configures the Prometheus endpoint (/metrics, /healthz).
 type Metrics struct {
 	Listen string `yaml:"listen"`
+	// A request must arrive within ReadTimeout, its answer leave within
+	// WriteTimeout; a kept-alive connection closes after IdleTimeout.
+	ReadTimeout  Duration `yaml:"read_timeout"`
+	WriteTimeout Duration `yaml:"write_timeout"`
+	IdleTimeout  Duration `yaml:"idle_timeout"`
 }
 
-func (m *Metrics) setDefaults() { m.Listen = "127.0.0.1:9357" }
+func (m *Metrics) setDefaults() {
+	*m = Metrics{Listen: "127.0.0.1:9357", ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(30 * time.Second), IdleTimeout: Duration(time.Minute)}
+}
+
+// Milter bounds the MTA's connections (milter/wire.go).
+type Milter struct {
+	MaxConnections int      `yaml:"max_connections"`
+	ReadTimeout    Duration `yaml:"read_timeout"`
+	IdleTimeout    Duration `yaml:"idle_timeout"`
+}
 
 // Rules configures the YARA check.
 type Rules struct {
@@ -362,6 +377,7 @@ type Header struct {
 type Spool struct {
 	MemoryLimit Size   `yaml:"memory_limit"`
 	Dir         string `yaml:"dir"`
+	MaxTotal    Size   `yaml:"max_total"` // bytes on disk for all messages at once; 0: no bound
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -378,7 +394,8 @@ func Default() *Config {
 			Prefix(netip.MustParsePrefix("127.0.0.0/8")),
 			Prefix(netip.MustParsePrefix("::1/128")),
 		},
-		Spool:            Spool{MemoryLimit: 1 << 20},
+		Spool:            Spool{MemoryLimit: 1 << 20, MaxTotal: 2 << 30},
+		Milter:           Milter{MaxConnections: 1000, ReadTimeout: Duration(30 * time.Second), IdleTimeout: Duration(10 * time.Minute)},
 		ProgressInterval: Duration(10 * time.Second),
 		MessageTimeout:   Duration(5 * time.Minute),
 		CommitTimeout:    Duration(10 * time.Second),
@@ -497,6 +514,19 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	if m := c.Metrics; m != nil {
 		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
 			return bad("metrics.listen", "want host:port: %v", err)
+		}
+		for key, d := range map[string]Duration{"metrics.read_timeout": m.ReadTimeout, "metrics.write_timeout": m.WriteTimeout, "metrics.idle_timeout": m.IdleTimeout} {
+			if d <= 0 {
+				return bad(key, "must be more than 0")
+			}
+		}
+	}
+	if c.Milter.MaxConnections < 1 {
+		return bad("milter.max_connections", "must be at least 1")
+	}
+	for key, d := range map[string]Duration{"milter.read_timeout": c.Milter.ReadTimeout, "milter.idle_timeout": c.Milter.IdleTimeout} {
+		if d < Duration(time.Second) {
+			return bad(key, "must be at least 1s")
 		}
 	}
 	if q := c.Quarantine; q != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,7 +40,12 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 	res.Metrics.SetState(b.MetricsState(res))
 	// Metrics first: when the MTA can connect, /readyz answers too.
 	if m := cfg.Metrics; m != nil {
-		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		// Every phase of a connection is bounded: a client that drips
+		// its request or keeps an idle connection open holds a
+		// descriptor for at most these.
+		hs := &http.Server{Addr: m.Listen, Handler: res.Metrics.Handler(), ReadHeaderTimeout: time.Duration(m.ReadTimeout),
+			ReadTimeout: time.Duration(m.ReadTimeout), WriteTimeout: time.Duration(m.WriteTimeout), IdleTimeout: time.Duration(m.IdleTimeout),
+			MaxHeaderBytes: 64 << 10}
 		mln, err := net.Listen("tcp", m.Listen)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
@@ -88,15 +94,14 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 // returns the new config and what was built, or nil when the old one stays.
 func reload(path string, load func() (*config.Config, error), old *config.Config, srv *milter.Server, log *slog.Logger, res *setup.Resources) (*config.Config, *setup.Built) {
 	cfg, err := load()
-	if err == nil && storeChanged(old, cfg) {
-		err = errors.New("limits store settings (limits section, store, redis, state_dir) change only at restart")
+	if err == nil {
+		if keys := restartOnly(old, cfg); len(keys) > 0 {
+			err = fmt.Errorf("%s changed: these take effect only at a restart (systemctl restart milterd); nothing of this reload was applied", strings.Join(keys, ", "))
+		}
 	}
 	if err == nil {
 		var b *setup.Built
 		if b, err = setup.Build(cfg, log, res); err == nil {
-			if cfg.Listen != old.Listen || cfg.Log != old.Log || cfg.SocketMode != old.SocketMode || cfg.SocketGroup != old.SocketGroup {
-				log.Warn("reload: listen, socket and log settings take effect at the next restart")
-			}
 			srv.SetState(b.State)
 			res.Metrics.SetProbes(b.Probes)
 			res.Metrics.SetState(b.MetricsState(res))
@@ -110,14 +115,35 @@ func reload(path string, load func() (*config.Config, error), old *config.Config
 	return nil, nil
 }
 
-func storeChanged(a, b *config.Config) bool {
-	if (a.Limits == nil) != (b.Limits == nil) {
-		return true
+// restartOnly names the settings that differ between a and b and that
+// the running process cannot change: the listener, the log, and the stores
+// opened at start (a reload that switched the quarantine to PostgreSQL and
+// reported success would keep holding mail where the fleet's reviewers
+// never look). A reload that changes any of them is refused as a whole.
+func restartOnly(a, b *config.Config) []string {
+	var keys []string
+	add := func(changed bool, key string) {
+		if changed {
+			keys = append(keys, key)
+		}
 	}
-	if (a.Quarantine == nil) != (b.Quarantine == nil) || a.Quarantine != nil && a.QuarantineDir() != b.QuarantineDir() {
-		return true
+	add(a.Listen != b.Listen, "listen")
+	add(a.SocketMode != b.SocketMode || a.SocketGroup != b.SocketGroup, "socket_mode/socket_group")
+	add(a.Log != b.Log, "log")
+	add((a.Limits == nil) != (b.Limits == nil), "limits (section added or removed)")
+	if a.Limits != nil && b.Limits != nil {
+		add(a.Limits.Store != b.Limits.Store, "limits.store")
+		add(a.Limits.Redis != b.Limits.Redis, "limits.redis")
+		add(a.StateDir != b.StateDir, "state_dir")
 	}
-	return a.Limits != nil && (a.Limits.Store != b.Limits.Store || a.Limits.Redis != b.Limits.Redis || a.StateDir != b.StateDir)
+	add((a.Quarantine == nil) != (b.Quarantine == nil), "quarantine (section added or removed)")
+	if a.Quarantine != nil && b.Quarantine != nil {
+		add(a.Quarantine.Store != b.Quarantine.Store, "quarantine.store")
+		add(a.Quarantine.Store == "local" && a.QuarantineDir() != b.QuarantineDir(), "quarantine.dir")
+	}
+	add((a.Postgres == nil) != (b.Postgres == nil) || a.Postgres != nil && *a.Postgres != *b.Postgres, "postgres")
+	add((a.Metrics == nil) != (b.Metrics == nil) || a.Metrics != nil && *a.Metrics != *b.Metrics, "metrics")
+	return keys
 }
 
 // background runs the mail log follower and the store's purge.
@@ -177,8 +203,21 @@ func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *setup
 		} else if n > 0 {
 			log.Info("quarantine purged", "entries", n)
 		}
+		// Files a crash left without an entry (at start, then at each
+		// purge); those younger than orphanAge may be a hold in progress.
+		removed, bytes, err := q.SweepOrphans(ctx, now.Add(-orphanAge))
+		if err != nil {
+			log.Warn("sweeping orphan quarantine files", "err", err)
+		}
+		if removed > 0 {
+			log.Warn("quarantine: removed message files no entry holds (left by a crash; their clients were tempfailed and send again)", "files", removed, "bytes", bytes)
+		}
 	}
 }
+
+// orphanAge is how old a quarantine file without an entry must be to be
+// swept: a hold writes its file, then its record, within seconds.
+const orphanAge = 5 * time.Minute
 
 func (b *background) stop() {
 	b.cancel()

@@ -58,6 +58,7 @@ type txState struct {
 	lim       Limits
 	usage     Usage
 	suspended *Suspension // set when the account was suspended during this message
+	inForce   bool        // the account was suspended when the message began
 	err       error       // a store error at RCPT, answered at end-of-message
 }
 
@@ -90,6 +91,7 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	}
 	st.usage = u
 	if susp.Active(now) {
+		st.inForce = true
 		return e.suspendedVerdict(susp), nil
 	}
 	if susp, err := e.sightLogin(ctx, t, key, st.lim); err != nil {
@@ -132,9 +134,13 @@ func (e *Engine) RejectedRcpt(ctx context.Context, t *policy.Transaction, r poli
 		return nil
 	}
 	now := e.Now()
-	susp, err := e.Undeliverable(ctx, st.key, []Undeliverable{{
+	// Once the account is suspended (before this message, or by an
+	// earlier recipient of it), each further refused recipient is counted
+	// and no more: re-reading the hour's evidence for a suspension that is
+	// already in force would cost every RCPT more than the one before.
+	susp, err := e.undeliverable(ctx, st.key, []Undeliverable{{
 		ID: "rcpt:" + t.ID + ":" + r.Addr, Time: now, Rcpt: r.Addr, Status: r.Status, Text: r.Text, Source: "rcpt",
-	}})
+	}}, st.inForce || st.suspended != nil)
 	if susp != nil {
 		st.suspended = susp
 	}
@@ -217,6 +223,12 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 // count in the last hour reaches its threshold. It returns the suspension
 // it created, if any.
 func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undeliverable) (*Suspension, error) {
+	return e.undeliverable(ctx, key, evs, false)
+}
+
+// undeliverable is Undeliverable; suspended: key is known to be suspended
+// already, so the events are only counted.
+func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undeliverable, suspended bool) (*Suspension, error) {
 	lim := e.Policy.For(key)
 	now := e.Now()
 	ctx, cancel := e.bound(ctx)
@@ -236,7 +248,7 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 	}
 	e.Log.Info("undeliverable recipients", "account", key, "new", len(evs), "last_hour", n, "threshold", lim.UndeliverablePerHour, "source", evs[0].Source)
 	e.observe(evs[0].Source, len(evs), false)
-	if lim.UndeliverablePerHour <= 0 || n < lim.UndeliverablePerHour {
+	if suspended || lim.UndeliverablePerHour <= 0 || n < lim.UndeliverablePerHour {
 		return nil, nil
 	}
 	since := end.Add(-Hour)

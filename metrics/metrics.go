@@ -50,6 +50,7 @@ type Metrics struct {
 	maillogLag    prometheus.Gauge
 	reloads       *prometheus.CounterVec
 	refusals      *prometheus.CounterVec
+	connEvents    *prometheus.CounterVec
 }
 
 // New registers milterd's metrics.
@@ -82,11 +83,13 @@ func New() *Metrics {
 			Help: "Bytes of the mail log not yet read by the follower."}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_refusals_total",
 			Help: "Tempfails and rejects by SMTP stage: mail (before the message: a suspension, a message limit), rcpt (one recipient: a recipient limit; the message goes on), eom (after the message: content, a limit crossed concurrently)."}, []string{"stage", "verdict", "check"}),
+		connEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_milter_connection_events_total",
+			Help: "What the milter wire guard did, by event: over_cap (closed at accept, max_connections reached), malformed (a packet broke its command's grammar; closed), read_timeout, idle_timeout (closed), panic (recovered; that connection closed), accept_error (accept failed, e.g. out of descriptors; retried)."}, []string{"event"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_config_reloads_total",
 			Help: "Config reloads on SIGHUP by result; a failed one keeps the running config."}, []string{"result"}),
 	}
 	r.MustRegister(stateCollector{m})
-	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads, m.refusals,
+	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads, m.refusals, m.connEvents,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -117,6 +120,9 @@ func errorKind(err error) string {
 func (m *Metrics) Refused(stage string, v policy.Verdict) {
 	m.refusals.WithLabelValues(stage, v.Action.String(), v.Check).Inc()
 }
+
+// ConnEvent implements milter.Observer.
+func (m *Metrics) ConnEvent(event string) { m.connEvents.WithLabelValues(event).Inc() }
 
 // Session implements milter.Observer.
 func (m *Metrics) Session(delta int) { m.sessions.Add(float64(delta)) }

@@ -1,7 +1,9 @@
 package milter
 
 import (
+	"fmt"
 	"io"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -10,6 +12,7 @@ import (
 // does not hold up the MTA's next body chunk. The spool is the only buffer:
 // memory stays bounded whatever the engines' pace.
 type feeder struct {
+	srv    *Server
 	t      *txn
 	more   chan struct{} // the spool grew
 	ending atomic.Bool   // end-of-message: copy what is left, then stop
@@ -17,14 +20,21 @@ type feeder struct {
 	err    error // reading the spool failed; read after done
 }
 
-func startFeeder(t *txn) *feeder {
-	f := &feeder{t: t, more: make(chan struct{}, 1), done: make(chan struct{})}
+func startFeeder(srv *Server, t *txn) *feeder {
+	f := &feeder{srv: srv, t: t, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go f.run()
 	return f
 }
 
 func (f *feeder) run() {
 	defer close(f.done)
+	defer func() {
+		// An engine that panics on the stream fails this message, not milterd.
+		if r := recover(); r != nil {
+			f.srv.panicked(r, debug.Stack())
+			f.err = fmt.Errorf("panic in the streams: %v", r)
+		}
+	}()
 	buf := make([]byte, 64<<10)
 	var off int64
 	for {

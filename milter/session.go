@@ -1,13 +1,17 @@
 package milter
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +31,7 @@ type session struct {
 	actions gomilter.OptAction // what the MTA lets us do
 	conn    policy.Conn
 	tx      *txn
+	scratch []byte // a header field as spooled (Header)
 }
 
 // txn is the state of one message.
@@ -40,18 +45,24 @@ type txn struct {
 	err     error          // spooling failed: tempfail at the next stage
 	feed    *feeder        // from end-of-headers on
 	audited bool           // its verdict line is written
+	// headerBytes is what t.Headers holds: at most headerMemory. The
+	// fields past it are in the spool only (cut).
+	headerBytes int64
+	cut         bool
 }
 
 var _ gomilter.Milter = (*session)(nil)
 
-func (s *session) NewConnection(gomilter.Modifier) error {
+func (s *session) NewConnection(gomilter.Modifier) (err error) {
+	defer s.recovered(nil, &err)
 	if o := s.srv.state.Load().Observer; o != nil {
 		o.Session(1)
 	}
 	return nil
 }
 
-func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	s.conn = policy.Conn{Name: host, Daemon: m.Get(gomilter.MacroDaemonName)}
 	if family == "tcp4" || family == "tcp6" {
 		s.conn.Addr, _ = netip.ParseAddr(addr)
@@ -62,15 +73,17 @@ func (s *session) Connect(host, family string, _ uint16, addr string, m gomilter
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) Helo(name string, _ gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Helo(name string, _ gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	s.conn.Helo = name
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	s.end() // a new MAIL without Abort: the MTA reuses the session
 	st := s.srv.state.Load()
-	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit)}
+	t := &txn{st: st, spool: spool.New(st.SpoolDir, st.SpoolLimit).WithBudget(st.SpoolBudget)}
 	t.ctx, t.cancel = context.WithCancel(s.srv.ctx)
 	t.ID = newID()
 	t.Conn = s.conn
@@ -82,7 +95,8 @@ func (s *session) MailFrom(from, _ string, m gomilter.Modifier) (*gomilter.Respo
 	return s.decide(st.Pipeline.Mail(t.ctx, &t.Transaction), m)
 }
 
-func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -120,21 +134,39 @@ func (s *session) Data(gomilter.Modifier) (*gomilter.Response, error) {
 	return gomilter.RespContinue, nil
 }
 
-func (s *session) Header(name, value string, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
 	}
-	t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+	// Every field goes to the spool; t.Headers keeps them for the checks
+	// only within memory_limit, or a message of many header fields would
+	// be held twice, in memory, beyond any bound (a 40 MB header block).
+	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= headerMemory {
+		t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+		t.headerBytes += n
+	} else {
+		t.cut = true
+	}
 	sep := ":"
 	if s.proto&gomilter.OptHeaderLeadingSpace == 0 {
 		sep = ": " // the MTA swallowed the space; put the usual one back
 	}
-	s.write(t, name+sep+crlf(value)+"\r\n")
+	// Assembled in a buffer kept across fields: a header block of many
+	// fields makes no garbage here (the spool copies what it is given).
+	b := append(append(append(append(s.scratch[:0], name...), sep...), crlf(value)...), "\r\n"...)
+	if t.err == nil {
+		_, t.err = t.spool.Write(b)
+	}
+	if s.scratch = b; cap(b) > 64<<10 {
+		s.scratch = nil // a long field: do not keep its buffer
+	}
 	return s.checkSpool(m, gomilter.OptNoHeaderReply)
 }
 
-func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) Headers(m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -144,13 +176,14 @@ func (s *session) Headers(m gomilter.Modifier) (*gomilter.Response, error) {
 	if t.err == nil {
 		// Streams start with the header block, then get the body as it comes.
 		if t.st.Pipeline.Open(t.ctx, &t.Transaction) {
-			t.feed = startFeeder(t)
+			t.feed = startFeeder(s.srv, t)
 		}
 	}
 	return s.checkSpool(m, 0)
 }
 
-func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespContinue, nil
@@ -162,7 +195,8 @@ func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (*gomilter.Respon
 	return s.checkSpool(m, gomilter.OptNoBodyReply)
 }
 
-func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) {
+func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, err error) {
+	defer s.recovered(&resp, &err)
 	t := s.tx
 	if t == nil {
 		return gomilter.RespAccept, nil
@@ -197,7 +231,8 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (*gomilter.Response, error) 
 	return s.decide(v, m)
 }
 
-func (s *session) Abort(gomilter.Modifier) error {
+func (s *session) Abort(gomilter.Modifier) (err error) {
+	defer s.recovered(nil, &err)
 	s.end()
 	return nil
 }
@@ -207,16 +242,61 @@ func (s *session) Unknown(string, gomilter.Modifier) (*gomilter.Response, error)
 }
 
 func (s *session) Cleanup(gomilter.Modifier) {
+	var err error
+	defer s.recovered(nil, &err)
 	s.end()
 	if o := s.srv.state.Load().Observer; o != nil {
 		o.Session(-1)
 	}
 }
 
+// recovered, deferred by every callback, turns a panic in milterd's code
+// for this connection into the end of the connection alone: logged with
+// its stack and counted; the MTA gets a tempfail where it waits for an
+// answer (resp non-nil), go-milter closes the connection on the error, and
+// the MTA applies milter_default_action to the rest of the SMTP session.
+func (s *session) recovered(resp **gomilter.Response, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.srv.panicked(r, debug.Stack())
+	if resp != nil {
+		*resp = gomilter.RespTempFail
+	}
+	*err = fmt.Errorf("panic: %v", r)
+}
+
+// headerMemory is what t.Headers may hold: the header block of ordinary
+// mail, whole, for the checks. The spool has every field already, within
+// memory_limit and then on disk: more here would hold the same bytes
+// twice, so that a header-heavy message cost more than its body.
+const headerMemory = 64 << 10
+
 // count returns how many header fields of the message are named name: the
-// milter protocol addresses a field by its index among those.
+// milter protocol addresses a field by its index among those. With fields
+// past memory_limit it reads them in the spool: a field to remove (an
+// untrusted account header) is removed wherever it is.
 func (t *txn) count(name string) int {
 	n := 0
+	if t.cut {
+		r := bufio.NewReader(io.NewSectionReader(t.spool, 0, t.spool.Size()))
+		for {
+			line, err := r.ReadSlice('\n')
+			if len(bytes.TrimRight(line, "\r\n")) == 0 && (err == nil || err == io.EOF) {
+				return n // the end of the header block
+			}
+			if field, _, ok := bytes.Cut(line, []byte(":")); ok && line[0] != ' ' && line[0] != '\t' && strings.EqualFold(string(field), name) {
+				n++
+			}
+			for err == bufio.ErrBufferFull { // a line longer than the buffer: its rest
+				_, err = r.ReadSlice('\n')
+			}
+			if err != nil {
+				return n
+			}
+		}
+	}
 	for _, h := range t.Headers {
 		if strings.EqualFold(h.Name, name) {
 			n++
@@ -477,7 +557,16 @@ func (s *session) end() {
 // long scan. Progress needs protocol v6; older MTAs just wait.
 func (s *session) withProgress(t *txn, m gomilter.Modifier, f func() policy.Verdict) policy.Verdict {
 	done := make(chan policy.Verdict, 1)
-	worker.Go(func() { done <- f() })
+	worker.Go(func() {
+		defer func() {
+			// A check that panics fails this message, not milterd.
+			if r := recover(); r != nil {
+				s.srv.panicked(r, debug.Stack())
+				done <- policy.New(policy.Tempfail, fmt.Sprintf("panic in the checks: %v", r))
+			}
+		}()
+		done <- f()
+	})
 	tick := time.NewTicker(t.st.ProgressInterval)
 	defer tick.Stop()
 	for {

@@ -338,6 +338,13 @@ func bounded(ctx context.Context, steps []step) []outcome {
 	start := time.Now()
 	for i, f := range steps {
 		worker.Go(func() {
+			defer func() {
+				// A check that panics gets its failure policy; on this
+				// goroutine it would end milterd.
+				if r := recover(); r != nil {
+					done <- result{i, outcome{err: fmt.Errorf("check panicked: %v", r), took: time.Since(start)}}
+				}
+			}()
 			v, err := f()
 			done <- result{i, outcome{v, err, time.Since(start)}}
 		})

@@ -43,6 +43,11 @@ type Config struct {
 	Reporter      Reporter          `yaml:"reporter"`
 	Log           yamlconf.Log      `yaml:"log"`
 	Alert         yamlconf.Alert    `yaml:"alert"`
+	// Confirmed findings shut down (relayprobe block, and after each
+	// scan); nil: none.
+	Block *BlockConfig `yaml:"block"`
+	// The blocklist watch (relayprobe listings); nil: none.
+	Listings *ListingsConfig `yaml:"listings"`
 }
 
 // CanaryConfig is the SMTP listener the ISP controls that confirms findings.
@@ -193,12 +198,27 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	if c.StateDir == "" {
 		return bad("state_dir", "is required: scans are kept there for diff")
 	}
+	if c.Block != nil {
+		if err := c.Block.validate(bad); err != nil {
+			return err
+		}
+	}
+	if c.Listings != nil {
+		if err := c.Listings.validate(bad); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // CheckHost checks what only the host can tell: that it has the source
 // address and can bind it.
 func (c *Config) CheckHost() error {
+	if c.Block != nil && c.Block.NFTables != nil {
+		if err := c.Block.NFTables.check(); err != nil {
+			return err
+		}
+	}
 	if c.Source == "" {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"outguard/internal/golden"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -116,5 +117,29 @@ func TestUnitFitsScanTimeout(t *testing.T) {
 		if d < need {
 			t.Errorf("%s=%s (%v) is below timeouts.scan + alert.timeout + 1m = %v", key, m[1], d, need)
 		}
+	}
+}
+
+// The example's block and listings sections, turned on as it says, parse
+// and state the defaults: the zones given are DefaultZones.
+func TestExampleBlockListings(t *testing.T) {
+	b, err := os.ReadFile("../etc/relayprobe.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("example", []byte(strings.ReplaceAll(string(b), "\n#| ", "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Block == nil || time.Duration(c.Block.Duration) != 7*24*time.Hour || time.Duration(c.Block.Timeout) != 30*time.Second || c.Block.NFTables.Set != "outguard_blocked" {
+		t.Errorf("block: %+v", c.Block)
+	}
+	l := c.Listings
+	if l == nil || !reflect.DeepEqual(l.Zones, DefaultZones()) || l.Rate != 50 || l.WarnPer24 != 3 || l.EscalationPer24 != 5 ||
+		time.Duration(l.Timeout) != 5*time.Second || l.Resolver != "127.0.0.1:53" {
+		t.Errorf("listings: %+v", l)
+	}
+	if d, err := Load("../etc/relayprobe.example.yaml"); err != nil || d.Block != nil || d.Listings != nil {
+		t.Errorf("the example as shipped turns on block or listings: %v", err)
 	}
 }

@@ -69,6 +69,12 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 			log.Error("alert failed", "err", err)
 		}
 	}
+	if cfg.Block != nil {
+		// The scan is kept whatever happens here: relayprobe block retries.
+		if _, err := Enforce(ctx, cfg, time.Now(), false, log); err != nil {
+			log.Error("block", "err", err)
+		}
+	}
 	return scan, d, nil
 }
 

@@ -39,44 +39,12 @@ func (sc *Scan) Healthy() bool { return len(sc.Problems) == 0 }
 // either no file or the whole file: a temporary file, fsynced, renamed,
 // and the directory fsynced (the rename is durable).
 func (sc *Scan) Save(dir string) error {
-	d := filepath.Join(dir, "scans")
-	if err := os.MkdirAll(d, 0o750); err != nil {
-		return err
-	}
-	name := filepath.Join(d, sc.Started.UTC().Format("20060102T150405.000Z")+".json")
+	name := filepath.Join(dir, "scans", sc.Started.UTC().Format("20060102T150405.000Z")+".json")
 	b, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d, ".scan-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after a failure; gone after the rename
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o640); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	df, err := os.Open(d)
-	if err != nil {
-		return err
-	}
-	defer df.Close()
-	if err := df.Sync(); err != nil {
+	if err := writeAtomic(name, append(b, '\n'), 0o640); err != nil {
 		return err
 	}
 	sc.File = name

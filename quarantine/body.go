@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"outguard/internal/sqldb"
 )
@@ -68,6 +70,70 @@ func (f files) remove(_ context.Context, _ *sql.Tx, id string) (func() error, er
 func (f files) ping(context.Context) error {
 	_, err := os.Stat(filepath.Join(f.dir, "msg"))
 	return err
+}
+
+// SweepOrphans removes the message files of the local quarantine that no
+// entry holds: ID.eml.tmp (a crash while writing) and ID.eml without an
+// entry, or of a deleted one (a crash between the file and its record, or
+// between a deletion's record and the file). None of them was answered to
+// the MTA as held, so the client was tempfailed and sends again: nothing
+// is lost. Only files last written before before are removed, so that a
+// Put in progress keeps its file; the younger ones are counted in Stats
+// (the quota) until a later sweep. A quarantine on PostgreSQL writes
+// message and record in one transaction and has none.
+func (s *Store) SweepOrphans(ctx context.Context, before time.Time) (removed int, bytes int64, err error) {
+	f, ok := s.body.(files)
+	if !ok {
+		return 0, 0, nil
+	}
+	kept := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT id FROM entries WHERE state != $1`), Deleted)
+	if err != nil {
+		return 0, 0, err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		kept[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	dir := filepath.Join(f.dir, "msg")
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	var young int64
+	var errs []error
+	for _, de := range des {
+		name := de.Name()
+		id, isMsg := strings.CutSuffix(name, ".eml")
+		if !strings.HasSuffix(name, ".eml.tmp") && (!isMsg || kept[id]) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if !fi.ModTime().Before(before) {
+			young += fi.Size()
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+			young += fi.Size()
+			continue
+		}
+		removed++
+		bytes += fi.Size()
+	}
+	s.orphans.Store(young)
+	return removed, bytes, errors.Join(errs...)
 }
 
 func syncDir(dir string) error {

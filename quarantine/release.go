@@ -66,7 +66,7 @@ func (s *Store) Release(ctx context.Context, id, addr, operator string, to []str
 	}
 	defer r.Close()
 	msg, msgID := traced(id, r)
-	c, raw, err := s.claim(ctx, id, operator, msgID)
+	c, raw, err := s.claim(ctx, id, operator, msgID, to)
 	if err != nil {
 		return "", err
 	}
@@ -138,11 +138,12 @@ func messageID(head []byte) string {
 	return ""
 }
 
-// claim takes a held entry for a release and returns the claim written,
-// and its column's text.
-func (s *Store) claim(ctx context.Context, id, operator, msgID string) (Claim, sql.NullString, error) {
+// claim takes a held entry for a release, to the recipients to (none: the
+// original ones; the claim stays on the record as where it went), and
+// returns the claim written and its column's text.
+func (s *Store) claim(ctx context.Context, id, operator, msgID string, to []string) (Claim, sql.NullString, error) {
 	now := time.Now()
-	c := Claim{Operator: operator, Host: s.Host, Started: now, Lease: now.Add(ReleaseLease), MessageID: msgID}
+	c := Claim{Operator: operator, Host: s.Host, Started: now, Lease: now.Add(ReleaseLease), MessageID: msgID, To: to}
 	js, _ := json.Marshal(c)
 	raw := sql.NullString{String: string(js), Valid: true}
 	r, err := s.exec(ctx, s.db, `UPDATE entries SET state = $1, claim = $2 WHERE id = $3 AND state = $4`, Releasing, raw, id, Held)

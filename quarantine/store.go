@@ -68,6 +68,9 @@ type Claim struct {
 	// Outcome is set when the release ended without a definite reply
 	// after the final dot: "unknown: why". The lease then ends too.
 	Outcome string `json:"outcome,omitempty"`
+	// To is where a release sent the message instead of its recipients
+	// (milterctl quarantine release --to); empty: the original ones.
+	To []string `json:"to,omitempty"`
 }
 
 // Store is a quarantine: records in SQL, messages in a body store.
@@ -84,6 +87,10 @@ type Store struct {
 	// The quota (SetQuota): what the entries kept (not deleted or purged)
 	// may take; 0: no bound. A Put over it fails with ErrFull.
 	maxBytes, maxEntries atomic.Int64
+	// orphans is the bytes of message files without an entry that the
+	// last SweepOrphans found too young to remove: on disk all the same,
+	// so counted against the quota until a sweep removes them.
+	orphans atomic.Int64
 }
 
 // bodies keep the message bytes of entries.
@@ -144,7 +151,7 @@ var ErrFull = policy.ErrQuarantineFull
 // total, kept in each entry's transaction (one row: no scan).
 func (s *Store) Stats(ctx context.Context) (entries int, bytes int64, err error) {
 	err = s.db.QueryRowContext(ctx, `SELECT entries, bytes FROM quota`).Scan(&entries, &bytes)
-	return entries, bytes, err
+	return entries, bytes + s.orphans.Load(), err
 }
 
 // newID is sortable by time and unguessable.
@@ -170,6 +177,11 @@ func (s *Store) Put(ctx context.Context, rec Record, msg io.Reader) (string, err
 	}
 	rec.SHA256 = ""
 	maxBytes, maxEntries := s.Quota()
+	if maxBytes > 0 { // orphan files not yet swept take room too
+		if maxBytes -= s.orphans.Load(); maxBytes < 1 {
+			return "", fmt.Errorf("%w: %d bytes of orphan message files (max_bytes %d)", ErrFull, s.orphans.Load(), maxBytes+s.orphans.Load())
+		}
+	}
 	return rec.ID, s.insert(ctx, rec, msg, maxBytes, maxEntries)
 }
 

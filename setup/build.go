@@ -8,6 +8,7 @@ package setup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"outguard/clamd"
 	"outguard/config"
@@ -18,6 +19,7 @@ import (
 	"outguard/quarantine"
 	"outguard/rules"
 	"outguard/spam"
+	"outguard/spool"
 	"time"
 )
 
@@ -29,11 +31,14 @@ type Resources struct {
 	Store      limits.Store      // nil without a limits section
 	Quarantine *quarantine.Store // nil without a quarantine section
 	Metrics    *metrics.Metrics
+	// SpoolBudget is spool.max_total, shared by the messages of every
+	// config: a reload changes its bound, not what is taken.
+	SpoolBudget *spool.Budget
 }
 
 // Open opens the resources cfg needs.
 func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
-	r := &Resources{Metrics: metrics.New()}
+	r := &Resources{Metrics: metrics.New(), SpoolBudget: spool.NewBudget(int64(cfg.Spool.MaxTotal))}
 	if cfg.Limits != nil {
 		var err error
 		if r.Store, err = OpenLimitsStore(ctx, cfg); err != nil {
@@ -77,6 +82,14 @@ type Built struct {
 // res may be nil to validate a config without opening anything.
 func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error) {
 	b := &Built{Probes: map[string]metrics.Probe{}}
+	// A spool directory that cannot take a file would tempfail every
+	// message over memory_limit: refused at -check-config, start and
+	// reload, and watched by /readyz.
+	if err := spool.CheckDir(cfg.Spool.Dir); err != nil {
+		return nil, fmt.Errorf("spool.dir: %w", err)
+	}
+	spoolDir := cfg.Spool.Dir
+	b.Probes["spool"] = func(context.Context) error { return spool.CheckDir(spoolDir) }
 	entries := []policy.Entry{{
 		Check:   &policy.Unauthenticated{Action: policy.Action(cfg.Unauthenticated), Trusted: cfg.Networks()},
 		OnError: policy.Tempfail,
@@ -156,6 +169,9 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		SpoolLimit:       int64(cfg.Spool.MemoryLimit),
 		ProgressInterval: time.Duration(cfg.ProgressInterval),
 		MessageTimeout:   time.Duration(cfg.MessageTimeout),
+		MaxConnections:   cfg.Milter.MaxConnections,
+		ReadTimeout:      time.Duration(cfg.Milter.ReadTimeout),
+		IdleTimeout:      time.Duration(cfg.Milter.IdleTimeout),
 	}
 	if cfg.Header.Enabled {
 		st.HeaderName, st.HeaderFull = cfg.Header.Name, cfg.Header.Detail == "full"
@@ -177,6 +193,8 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
+		res.SpoolBudget.SetMax(int64(cfg.Spool.MaxTotal))
+		st.SpoolBudget = res.SpoolBudget
 		if b.Rules != nil {
 			b.Rules.Observer = res.Metrics
 			res.Metrics.RulesLoaded(b.Rules.Set().Version, true)

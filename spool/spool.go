@@ -5,27 +5,93 @@ package spool
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"math/bits"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // Spool is an append-only message buffer. One goroutine may write while
 // others read what was already written.
 type Spool struct {
-	mu    sync.RWMutex
-	limit int64
-	dir   string
-	mem   []byte
-	file  *os.File
-	size  int64
+	mu     sync.RWMutex
+	limit  int64
+	dir    string
+	budget *Budget // nil: no bound on disk
+	mem    []byte
+	file   *os.File
+	size   int64
 }
 
 // New returns a spool that moves to a file in dir (the system default when
 // empty) once it holds more than limit bytes.
 func New(dir string, limit int64) *Spool {
 	return &Spool{dir: dir, limit: limit}
+}
+
+// WithBudget makes s take its bytes on disk from b (nil: no bound); call
+// it before the first write.
+func (s *Spool) WithBudget(b *Budget) *Spool {
+	s.budget = b
+	return s
+}
+
+// Budget bounds the bytes that the spools sharing it keep on disk at once
+// (spool.max_total): the write that would pass it fails with ErrBudget,
+// and only the message it belongs to is refused; the others go on.
+type Budget struct {
+	max, used atomic.Int64
+}
+
+// ErrBudget is the error of a write past the budget.
+var ErrBudget = errors.New("spool.max_total reached: no room for this message on disk")
+
+// NewBudget returns a budget of max bytes (0: no bound).
+func NewBudget(max int64) *Budget {
+	b := &Budget{}
+	b.max.Store(max)
+	return b
+}
+
+// SetMax changes the bound (a reload); bytes already taken stay taken.
+func (b *Budget) SetMax(max int64) { b.max.Store(max) }
+
+func (b *Budget) take(n int64) error {
+	if b == nil {
+		return nil
+	}
+	for {
+		used, max := b.used.Load(), b.max.Load()
+		if max > 0 && used+n > max {
+			return &Error{ErrBudget}
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			return nil
+		}
+	}
+}
+
+func (b *Budget) give(n int64) {
+	if b != nil {
+		b.used.Add(-n)
+	}
+}
+
+// CheckDir tells whether dir (the system default when empty) takes a spool
+// file: it exists, is a directory, and a file can be made in it.
+func CheckDir(dir string) error {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, ".outguard-check-*")
+	if err != nil {
+		return fmt.Errorf("spool directory unusable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // Write appends p.
@@ -38,7 +104,11 @@ func (s *Spool) Write(p []byte) (int, error) {
 		}
 	}
 	if s.file != nil {
+		if err := s.budget.take(int64(len(p))); err != nil {
+			return 0, err
+		}
 		n, err := s.file.WriteAt(p, s.size)
+		s.budget.give(int64(len(p) - n))
 		s.size += int64(n)
 		if err != nil {
 			err = &Error{err}
@@ -115,7 +185,11 @@ func (s *Spool) commit(p []byte, inMem bool) error {
 			return err
 		}
 	}
+	if err := s.budget.take(int64(len(p))); err != nil {
+		return err
+	}
 	n, err := s.file.WriteAt(p, s.size)
+	s.budget.give(int64(len(p) - n))
 	s.size += int64(n)
 	if err != nil {
 		return &Error{err}
@@ -177,18 +251,24 @@ func (e *Error) Error() string { return "spool: " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
 func (s *Spool) toFile() error {
+	if err := s.budget.take(int64(len(s.mem))); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(s.dir, "outguard-*.msg") // mode 0600
 	if err != nil {
+		s.budget.give(int64(len(s.mem)))
 		return &Error{err}
 	}
 	// Unlink at once: the open descriptor keeps the data, and a crash or
 	// SIGKILL cannot leave customer mail behind in the temp directory.
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
+		s.budget.give(int64(len(s.mem)))
 		return &Error{err}
 	}
 	if _, err := f.Write(s.mem); err != nil {
 		f.Close()
+		s.budget.give(int64(len(s.mem)))
 		return &Error{err}
 	}
 	putBuf(s.mem)
@@ -244,10 +324,12 @@ func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	putBuf(s.mem)
+	size := s.size
 	s.mem, s.size = nil, 0
 	if s.file == nil {
 		return nil
 	}
+	s.budget.give(size) // every byte in the file was taken
 	err := s.file.Close()
 	s.file = nil
 	return err

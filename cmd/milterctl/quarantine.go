@@ -190,6 +190,9 @@ func quarantineRelease(c *qcontext, args []string) error {
 			outcome = "failed: " + err.Error()
 			failed = append(failed, fmt.Errorf("%s: not released", id))
 		}
+		if to != "" { // the audit trail says where it went
+			outcome = "to " + to + " instead of the original recipients: " + outcome
+		}
 		c.audit("release", id, outcome)
 		fmt.Fprintf(c.text(), "%s: %s\n", field(id), field(outcome))
 	}
@@ -385,6 +388,13 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nHost:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
 		field(rec.ID), field(rec.State), rec.Time.Local().Format(time.DateTime), field(orDash(rec.Host)), field(rec.QueueID), field(orDash(rec.User)), field(rec.Client), field(rec.From), field(strings.Join(rec.Rcpts, ", ")), rec.Size, field(rec.SHA256), field(rec.Reason))
+	if c := rec.Release; c != nil && rec.State == quarantine.Released {
+		fmt.Fprintf(tw, "Released:\tby %s at %s", field(c.Operator), c.Started.Local().Format(time.DateTime))
+		if len(c.To) > 0 {
+			fmt.Fprintf(tw, " to %s instead of the original recipients", field(strings.Join(c.To, ", ")))
+		}
+		fmt.Fprintln(tw)
+	}
 	if c := rec.Release; c != nil && rec.State == quarantine.Releasing {
 		fmt.Fprintf(tw, "Release:\tby %s since %s", field(c.Operator), c.Started.Local().Format(time.DateTime))
 		if c.Outcome != "" {

@@ -534,3 +534,42 @@ func TestMigrateCommand(t *testing.T) {
 		t.Errorf("migrate on a local config (%d):\n%s", code, out)
 	}
 }
+
+// A release to another recipient (--to) says where the message went, in
+// the audit trail and in show; before, both read as a normal release.
+func TestReleaseToRecorded(t *testing.T) {
+	t.Parallel()
+	e := startQuarantine(t)
+	msg := "From: <alice@customer.test>\r\nTo: <victim@remote.test>\r\nSubject: Invoice\r\nX-Test-Quarantine: phish kit\r\n\r\n" + qbody
+	if r := e.stack.Dial(t).SendFrom("alice@customer.test", []string{"victim@remote.test"}, strings.NewReader(msg)); r.Err != nil {
+		t.Fatalf("quarantined message: %s", harness.Reply(r.Err))
+	}
+	var recs []quarantine.Record
+	for i := 0; i < 100 && len(recs) == 0; i++ {
+		out, _ := ctl(t, e.cfg, "quarantine", "list", "--json")
+		json.Unmarshal([]byte(out), &recs)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d entries held", len(recs))
+	}
+	id := recs[0].ID
+	if out, code := ctl(t, e.cfg, "quarantine", "release", id, "--to", "abuse-desk@remote.test"); code != 0 || !strings.Contains(out, "to abuse-desk@remote.test") {
+		t.Fatalf("release --to (%d):\n%s", code, out)
+	}
+	if got := e.stack.Sink.Wait(t, 1, 10*time.Second)[0]; len(got.Rcpts) != 1 || got.Rcpts[0] != "abuse-desk@remote.test" {
+		t.Errorf("released to %v", got.Rcpts)
+	}
+	audit, _ := ctl(t, e.cfg, "quarantine", "audit", id, "--json")
+	if !strings.Contains(audit, `"action":"release"`) || !strings.Contains(audit, "to abuse-desk@remote.test instead of the original recipients") {
+		t.Errorf("audit trail does not say where it went:\n%s", audit)
+	}
+	show, _ := ctl(t, e.cfg, "quarantine", "show", id)
+	if !regexp.MustCompile(`Released: +by .* to abuse-desk@remote.test instead of the original recipients`).MatchString(show) {
+		t.Errorf("show does not say where it went:\n%s", show)
+	}
+	js, _ := ctl(t, e.cfg, "quarantine", "show", id, "--json")
+	if !strings.Contains(js, `"to":["abuse-desk@remote.test"]`) {
+		t.Errorf("show --json lacks the release's recipients:\n%s", js)
+	}
+}

@@ -229,7 +229,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer"} {
+	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer", "relayprobe-listings.service", "relayprobe-listings.timer"} {
 		unit, err := os.ReadFile("../../etc/systemd/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -292,7 +292,7 @@ func TestReadyz(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine\n" {
+	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine, spool\n" {
 		t.Errorf("all up: %d %q", code, body)
 	}
 	// What operators alert on, read from the stores at the scrape.
@@ -325,5 +325,36 @@ func TestReadyz(t *testing.T) {
 	}
 	if _, body := get("/metrics"); !strings.Contains(body, `outguard_config_reloads_total{result="failed"} 1`) {
 		t.Errorf("the failed reload is not counted:\n%s", log.String())
+	}
+}
+
+// A reload that changes what only a restart can (the listener, the stores
+// opened at start) is refused as a whole, saying so; before, a switch of
+// the quarantine to PostgreSQL was reported as reloaded and ignored.
+func TestReloadRefusesRestartOnlyChanges(t *testing.T) {
+	d, _ := hostile(t, "quarantine: {dir: "+t.TempDir()+"}\n", "")
+	running, _ := os.ReadFile(d.config)
+	base := strings.Replace(string(running), "X-First", "X-Second", 1)
+	for _, tc := range []struct{ name, config, key string }{
+		{"quarantine to postgres", strings.Replace(base, "quarantine: {", "quarantine: {store: postgres, ", 1) + "postgres: {dsn: \"host=/nonexistent\"}\n", "quarantine.store"},
+		{"listen", strings.Replace(base, d.socket, d.socket+".new", 1), "listen"},
+	} {
+		os.WriteFile(d.config, []byte(tc.config), 0o644)
+		before := strings.Count(d.log.String(), "reload failed")
+		d.signal(t, syscall.SIGHUP)
+		for i := 0; i < 500 && strings.Count(d.log.String(), "reload failed") == before; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		lines := grepLines(d.log.String(), "reload failed")
+		if strings.Count(lines, "\n") != before || !strings.Contains(lines, tc.key) || !strings.Contains(lines, "restart") {
+			t.Errorf("%s: reload not refused naming %s and the restart:\n%s", tc.name, tc.key, tail(d.log.String()))
+		}
+		// Nothing of it applied: the header change in the same file neither.
+		if h := send(t, d.socket); h != "X-First" {
+			t.Errorf("%s: after the refused reload the stamp is %q", tc.name, h)
+		}
+	}
+	if strings.Contains(d.log.String(), "config reloaded") {
+		t.Errorf("a refused reload was reported applied:\n%s", tail(d.log.String()))
 	}
 }

@@ -109,3 +109,29 @@ func TestSharedQuarantineFaults(t *testing.T) {
 		t.Errorf("a killed write left %d entries and %d chunks", entries, chunks)
 	}
 }
+
+// At start milterd removes the quarantine files a crash left without an
+// entry, and says so; before, they stayed on disk for good, unlisted and
+// uncounted.
+func TestStartSweepsOrphanQuarantineFiles(t *testing.T) {
+	qdir := t.TempDir()
+	os.MkdirAll(filepath.Join(qdir, "msg"), 0o700)
+	old := time.Now().Add(-time.Hour)
+	var orphans []string
+	for _, name := range []string{"20260101T000000-aaaaaaaa.eml.tmp", "20260101T000000-bbbbbbbb.eml"} {
+		p := filepath.Join(qdir, "msg", name)
+		os.WriteFile(p, []byte("Subject: held when milterd died\r\n\r\nx\r\n"), 0o600)
+		os.Chtimes(p, old, old)
+		orphans = append(orphans, p)
+	}
+	d, _ := hostile(t, "quarantine: {dir: "+qdir+"}\n", "")
+	d.waitLog(t, "removed message files no entry holds")
+	if !strings.Contains(d.log.String(), "files=2") {
+		t.Errorf("the sweep does not say how many:\n%s", tail(d.log.String()))
+	}
+	for _, p := range orphans {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", p, err)
+		}
+	}
+}

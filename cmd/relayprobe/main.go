@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"outguard/probe"
 )
@@ -19,10 +20,16 @@ const usage = `usage:
   relayprobe scan [-config FILE] [-json | -format table|json|xarf] [TARGET ...]
   relayprobe canary [-config FILE]
   relayprobe diff [-config FILE] [-json]
+  relayprobe block [-config FILE] [-dry-run] [-json]
+  relayprobe blocks [-config FILE] [-json]
+  relayprobe listings [-config FILE] [-json]
   relayprobe -check-config [-config FILE]
 
-Exit status: 0 done (scan: nothing confirmed), 1 scan: confirmed findings,
-2 error (nothing kept), 3 scan unhealthy (kept; nothing declared fixed).
+Exit status: 0 done (scan: nothing confirmed; listings: nothing listed),
+1 scan: confirmed findings; listings: addresses listed, 2 error (nothing
+kept), 3 scan unhealthy (kept; nothing declared fixed); block: a backend
+failed (retried next run); listings: queries failed (their addresses keep
+their earlier state).
 `
 
 // Exit statuses: the unit takes 1 as success, 3 as a failed scan.
@@ -65,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	subCfg := sub.String("config", *cfgPath, "config file")
 	asJSON := sub.Bool("json", false, "one JSON object per line")
 	format := sub.String("format", "table", "table, json or xarf (X-ARF v4, confirmed findings only)")
+	dryRun := sub.Bool("dry-run", false, "block: show what would change, change nothing")
 	if err := sub.Parse(top.Args()[1:]); err != nil {
 		return 2
 	}
@@ -146,9 +154,78 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stdout, d.String())
 		return 0
+	case "block":
+		e, err := probe.Enforce(ctx, cfg, time.Now(), *dryRun, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		if *format == "json" {
+			json.NewEncoder(stdout).Encode(e)
+		} else {
+			for _, b := range e.Added {
+				fmt.Fprintf(stdout, "block   %s %s until %s: %s\n", b.Addr, orDash(b.Customer), b.Expires.UTC().Format(time.RFC3339), b.Reason())
+			}
+			for _, b := range e.Extended {
+				fmt.Fprintf(stdout, "extend  %s %s until %s: %s\n", b.Addr, orDash(b.Customer), b.Expires.UTC().Format(time.RFC3339), b.Reason())
+			}
+			for _, b := range e.Lifted {
+				fmt.Fprintf(stdout, "lift    %s %s: %s\n", b.Addr, orDash(b.Customer), b.Lifted)
+			}
+			if *dryRun {
+				fmt.Fprintln(stdout, "dry run: nothing changed")
+			}
+		}
+		for _, f := range e.Failures {
+			fmt.Fprintln(stderr, "relayprobe: block:", f)
+		}
+		if len(e.Failures) > 0 {
+			return 3
+		}
+		return 0
+	case "blocks":
+		bs, err := probe.LoadBlocks(cfg.StateDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		if *format == "json" {
+			enc := json.NewEncoder(stdout)
+			for _, b := range bs {
+				enc.Encode(b)
+			}
+			return 0
+		}
+		probe.WriteBlocks(stdout, bs)
+		return 0
+	case "listings":
+		run, err := probe.WatchListings(ctx, cfg, time.Now(), log)
+		if err != nil {
+			fmt.Fprintln(stderr, "relayprobe:", err)
+			return 2
+		}
+		if *format == "json" {
+			probe.WriteListingsJSON(stdout, run)
+		} else {
+			probe.WriteListings(stdout, run)
+		}
+		switch {
+		case len(run.Errors) > 0:
+			return 3
+		case len(run.Listed) > 0:
+			return 1
+		}
+		return 0
 	}
 	fmt.Fprint(stderr, usage)
 	return 2
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func write(w io.Writer, format string, fs []probe.OpenService, rep probe.Reporter) error {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	gomilter "github.com/d--j/go-milter"
+)
+
+// mountTmpfs mounts a tmpfs of size at a directory of the test's own and
+// unmounts it at the end.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("mounting a tmpfs needs root (as make test runs)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// bodySession opens a milter session and sends a message of n body bytes,
+// all but its end.
+func bodySession(t *testing.T, socket string, n int) *gomilter.ClientSession {
+	t.Helper()
+	s, err := gomilter.NewClient("unix", socket).Session(gomilter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
+	s.Helo("h")
+	s.Mail("a@example.net", "")
+	s.Rcpt("b@remote.test", "")
+	s.DataStart()
+	s.HeaderField("Subject", " spool", nil)
+	s.HeaderEnd()
+	chunk := bytes.Repeat([]byte("0123456789abcde\n"), 4095)
+	for sent := 0; sent < n; sent += len(chunk) {
+		if _, err := s.BodyChunk(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// spool.max_total on a small tmpfs: of three concurrent 2 MiB messages,
+// the two that fit in 5 MiB are accepted; the third, which would pass it,
+// gets a tempfail naming the budget; once they are done, the room is free
+// again, and nothing is left on the tmpfs.
+func TestSpoolBudget(t *testing.T) {
+	tmpfs := mountTmpfs(t, "6m")
+	d, _ := hostile(t, fmt.Sprintf("spool: {dir: %s, memory_limit: 64KiB, max_total: 5MiB}\n", tmpfs), "")
+	var sessions []*gomilter.ClientSession
+	for range 3 {
+		sessions = append(sessions, bodySession(t, d.socket, 2<<20))
+	}
+	for i, s := range sessions {
+		_, act, err := s.End()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 && act.Type != gomilter.ActionAccept {
+			t.Errorf("message %d, within the budget: %+v", i, act)
+		}
+		if i == 2 && (act.Type != gomilter.ActionRejectWithCode || act.SMTPCode/100 != 4) {
+			t.Errorf("message %d, past the budget: %+v, want a tempfail", i, act)
+		}
+		s.Close()
+	}
+	if !strings.Contains(d.log.String(), "max_total reached") {
+		t.Errorf("the tempfail does not name spool.max_total:\n%s", tail(d.log.String()))
+	}
+	s := bodySession(t, d.socket, 4<<20)
+	if _, act, err := s.End(); err != nil || act.Type != gomilter.ActionAccept {
+		t.Errorf("a 4 MiB message once the others are done: %v %+v", err, act)
+	}
+	s.Close()
+	d.alive(t, "the spool budget")
+	var st syscall.Statfs_t
+	syscall.Statfs(tmpfs, &st)
+	if used := (st.Blocks - st.Bfree) * uint64(st.Bsize); used > 0 {
+		t.Errorf("%d bytes left on the spool tmpfs", used)
+	}
+}
+
+// A spool.dir that cannot take a file is refused by -check-config and by
+// a reload, and /readyz says so when it goes away under a running milterd.
+func TestSpoolDirChecked(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "missing")
+	cfg := filepath.Join(dir, "milterd.yaml")
+	os.WriteFile(cfg, []byte(configText(filepath.Join(dir, "m.sock"), "X-First")+"socket_group: \"\"\nspool: {dir: "+bad+"}\n"), 0o644)
+	out, err := exec.Command(binary, "-config", cfg, "-check-config").CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), "spool.dir: ") || !strings.Contains(string(out), "no such file") {
+		t.Errorf("-check-config with a missing spool.dir: %v %s", err, out)
+	}
+
+	spoolDir := filepath.Join(t.TempDir(), "spool")
+	os.Mkdir(spoolDir, 0o700)
+	d, port := hostile(t, "spool: {dir: "+spoolDir+"}\n", "")
+	text, _ := os.ReadFile(d.config)
+	os.WriteFile(d.config, bytes.Replace(text, []byte(spoolDir), []byte(bad), 1), 0o644)
+	d.signal(t, syscall.SIGHUP)
+	d.waitLog(t, "reload failed")
+	if !strings.Contains(d.log.String(), "spool.dir") {
+		t.Errorf("the reload error does not name spool.dir:\n%s", tail(d.log.String()))
+	}
+	get := func() (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != 200 || !strings.Contains(body, "spool") {
+		t.Errorf("readyz with the spool directory there: %d %q", code, body)
+	}
+	os.Remove(spoolDir)
+	if code, body := get(); code != 503 || !strings.Contains(body, "spool: ") {
+		t.Errorf("readyz with the spool directory gone: %d %q", code, body)
+	}
+	d.alive(t, "a spool directory gone") // small messages stay in memory
+}

@@ -1,0 +1,79 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Unbound is Debian's unbound serving test zones on a loopback port,
+// from its own config in a temporary directory: a real resolver for the
+// DNSBL watch, never a public list.
+type Unbound struct {
+	Addr string // 127.0.0.1:port, UDP and TCP
+	stop func()
+}
+
+// UnboundConfig is what a test's unbound serves.
+type UnboundConfig struct {
+	// Static local zones (name: its resource records, in zone-file syntax
+	// with absolute owner names): a name in a zone without records is
+	// NXDOMAIN, as a DNSBL answers for an address it does not list.
+	Zones map[string][]string
+	// Response policy zone files, as an ISP's resolver loads relayprobe's.
+	RPZ []string
+	// Where every other name is forwarded (IP@port, a loopback server of
+	// the test's); "": a loopback port where nothing listens. Never the
+	// Internet.
+	Forward string
+}
+
+// StartUnbound runs unbound with c; it is stopped by PID at cleanup, or by
+// Stop.
+func StartUnbound(t T, c UnboundConfig) *Unbound {
+	t.Helper()
+	Require(t, "unbound")
+	d := Dir(t, "unbound")
+	port := FreePort(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, "server:\n  interface: 127.0.0.1\n  port: %d\n  do-ip6: no\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n"+
+		"  directory: %q\n  pidfile: %q\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n  access-control: 127.0.0.0/8 allow\n"+
+		"  module-config: \"respip iterator\"\n  ratelimit: 0\n  ip-ratelimit: 0\n  do-not-query-localhost: no\n", port, d, filepath.Join(d, "unbound.pid"))
+	for zone, rrs := range c.Zones {
+		fmt.Fprintf(&b, "  local-zone: %q static\n", zone)
+		for _, rr := range rrs {
+			fmt.Fprintf(&b, "  local-data: %q\n", rr)
+		}
+	}
+	for i, f := range c.RPZ {
+		fmt.Fprintf(&b, "rpz:\n  name: \"rpz%d.test.\"\n  zonefile: %q\n", i, f)
+	}
+	if c.Forward == "" {
+		c.Forward = "127.0.0.1@1"
+	}
+	fmt.Fprintf(&b, "forward-zone:\n  name: \".\"\n  forward-addr: %s\nremote-control:\n  control-enable: no\n", c.Forward)
+	conf := filepath.Join(d, "unbound.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if out, err := exec.Command("unbound-checkconf", conf).CombinedOutput(); err != nil {
+		t.Fatalf("unbound-checkconf: %v: %s", err, out)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	logf := filepath.Join(d, "unbound.log")
+	lf, err := os.Create(logf)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { lf.Close() })
+	cmd := exec.Command("unbound", "-d", "-c", conf)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	startListening(t, cmd, addr, logf)
+	return &Unbound{Addr: addr, stop: func() { StopPID(cmd.Process.Pid, 5*time.Second) }}
+}
+
+// Stop stops the server now: its port then answers nothing.
+func (u *Unbound) Stop() { u.stop() }

@@ -1,0 +1,554 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/time/rate"
+
+	"outguard/internal/yamlconf"
+)
+
+// ListingsConfig is the blocklist watch (listings: in the config).
+type ListingsConfig struct {
+	Ranges   []yamlconf.Prefix `yaml:"ranges"`   // the ISP's own IPv4 ranges
+	Resolver string            `yaml:"resolver"` // IP:port of a resolver the DNSBLs answer (not a public one: most refuse those)
+	Rate     float64           `yaml:"rate"`     // queries per second, all zones together
+	Timeout  yamlconf.Duration `yaml:"timeout"`  // one query; one retry after it
+	Zones    []DNSBLZone       `yaml:"zones"`
+	// Per /24 and zone counted so (per24): a warning from warn_per24 listed
+	// addresses, an escalation at escalation_per24 (UCEPROTECT lists the
+	// whole allocation at Level 2 for "more than 4" in a /24).
+	WarnPer24       int    `yaml:"warn_per24"`
+	EscalationPer24 int    `yaml:"escalation_per24"`
+	Metrics         string `yaml:"metrics"` // Prometheus textfile; "": none
+}
+
+// DNSBLZone is one blocklist and how to ask it.
+type DNSBLZone struct {
+	Zone string `yaml:"zone"`
+	Name string `yaml:"name"`
+	// ip: every address of the ranges; range: the first address of every
+	// range (a list of whole networks: UCEPROTECT Level 3 lists ASNs, and
+	// each range is the ISP's, in its ASN).
+	Form string `yaml:"form"`
+	// Count this zone's listings per /24 against warn_per24 and
+	// escalation_per24 (a list whose listings escalate: UCEPROTECT L1).
+	Per24 bool `yaml:"per24"`
+	// The answers (A records) that mean listed; any other answer is an
+	// error, e.g. Spamhaus's 127.255.255.x "query refused", never a listing.
+	Codes []string `yaml:"codes"`
+	// A key the list requires, put before the zone: D.C.B.A.KEY.ZONE
+	// (Spamhaus DQS).
+	Key string `yaml:"key"`
+}
+
+// Query forms.
+const (
+	FormIP    = "ip"
+	FormRange = "range"
+)
+
+// maxListingQueries bounds one run: at the default rate, about 1.5 hours.
+const maxListingQueries = 1 << 18
+
+// DefaultZones are the lists watched when listings.zones is not set: the
+// ones that need no key or registration. UCEPROTECT: every level is asked
+// for an address and answers 127.0.0.2 when it is listed; Level 2 lists
+// allocations (a customer's assignment can be one, smaller than a /24), so
+// it is asked for every address; Level 3 lists ASNs, so one address a
+// range tells. Level 1 listings escalate to Level 2 per allocation: for a
+// /24 at more than 4, sooner for smaller ones (one for less than a /26).
+func DefaultZones() []DNSBLZone {
+	return []DNSBLZone{
+		{Zone: "dnsbl-1.uceprotect.net", Name: "UCEPROTECT L1", Form: FormIP, Codes: []string{"127.0.0.2"}, Per24: true},
+		{Zone: "dnsbl-2.uceprotect.net", Name: "UCEPROTECT L2", Form: FormIP, Codes: []string{"127.0.0.2"}},
+		{Zone: "dnsbl-3.uceprotect.net", Name: "UCEPROTECT L3", Form: FormRange, Codes: []string{"127.0.0.2"}},
+		{Zone: "bl.spamcop.net", Name: "SpamCop", Form: FormIP, Codes: []string{"127.0.0.2"}},
+		{Zone: "psbl.surriel.com", Name: "PSBL", Form: FormIP, Codes: []string{"127.0.0.2"}},
+	}
+}
+
+func (l *ListingsConfig) validate(bad func(key, format string, args ...any) error) error {
+	if l.Resolver == "" {
+		l.Resolver = "127.0.0.1:53"
+	}
+	if l.Rate == 0 {
+		l.Rate = 50
+	}
+	if l.Timeout == 0 {
+		l.Timeout = yamlconf.Duration(5 * time.Second)
+	}
+	if l.WarnPer24 == 0 {
+		l.WarnPer24 = 3
+	}
+	if l.EscalationPer24 == 0 {
+		l.EscalationPer24 = 5
+	}
+	if l.Zones == nil {
+		l.Zones = DefaultZones()
+	}
+	if len(l.Zones) == 0 {
+		return bad("listings.zones", "is empty: remove it for the defaults, or name the lists to ask")
+	}
+	if len(l.Ranges) == 0 {
+		return bad("listings.ranges", "is required: the ISP's own ranges")
+	}
+	if _, err := netip.ParseAddrPort(l.Resolver); err != nil {
+		return bad("listings.resolver", "want IP:port: %v", err)
+	}
+	if l.Rate < 0 || l.Timeout < 0 {
+		return bad("listings", "rate and timeout must be above 0")
+	}
+	if l.WarnPer24 > l.EscalationPer24 {
+		return bad("listings.warn_per24", "must be at most escalation_per24 (%d): the warning comes before", l.EscalationPer24)
+	}
+	for _, p := range l.Ranges {
+		if !netip.Prefix(p).Addr().Is4() {
+			return bad("listings.ranges", "%s: only IPv4 ranges are watched (DNSBLs list IPv6 by other rules)", netip.Prefix(p))
+		}
+	}
+	seen := map[string]bool{}
+	for i := range l.Zones {
+		z := &l.Zones[i]
+		key := fmt.Sprintf("listings.zones[%d]", i)
+		if _, ok := dns.IsDomainName(z.Zone); !ok || z.Zone == "" {
+			return bad(key+".zone", "%q: want a DNS zone", z.Zone)
+		}
+		z.Zone = strings.TrimSuffix(strings.ToLower(z.Zone), ".")
+		if seen[z.Zone] {
+			return bad(key+".zone", "%s given twice", z.Zone)
+		}
+		seen[z.Zone] = true
+		if z.Name == "" {
+			z.Name = z.Zone
+		}
+		if z.Form == "" {
+			z.Form = FormIP
+		}
+		if z.Form != FormIP && z.Form != FormRange {
+			return bad(key+".form", "%q: want ip or range", z.Form)
+		}
+		if len(z.Codes) == 0 {
+			z.Codes = []string{"127.0.0.2"}
+		}
+		for _, c := range z.Codes {
+			if _, err := netip.ParseAddr(c); err != nil {
+				return bad(key+".codes", "%q: want IPv4 addresses, e.g. 127.0.0.2", c)
+			}
+		}
+		if z.Key != "" {
+			if _, ok := dns.IsDomainName(z.Key); !ok || strings.Contains(z.Key, ".") {
+				return bad(key+".key", "want one DNS label")
+			}
+		}
+	}
+	if n := l.queryCount(); n > maxListingQueries {
+		return bad("listings", "%d queries a run (ranges times zones): at most %d; watch fewer ranges or zones", n, maxListingQueries)
+	}
+	return nil
+}
+
+// lookup is one DNSBL query.
+type lookup struct {
+	zone *DNSBLZone
+	addr netip.Addr
+}
+
+func (l *ListingsConfig) queryCount() int {
+	n := 0
+	for _, z := range l.Zones {
+		for _, p := range l.Ranges {
+			pp := netip.Prefix(p)
+			switch z.Form {
+			case FormIP:
+				n += 1 << (32 - pp.Bits())
+			case FormRange:
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (l *ListingsConfig) lookups() []lookup {
+	var out []lookup
+	for i := range l.Zones {
+		z := &l.Zones[i]
+		for _, p := range l.Ranges {
+			pp := netip.Prefix(p).Masked()
+			switch z.Form {
+			case FormRange:
+				out = append(out, lookup{z, pp.Addr()})
+			default:
+				for a := pp.Addr(); a.IsValid() && pp.Contains(a); a = a.Next() {
+					out = append(out, lookup{z, a})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// qname is the DNSBL query name: the address's octets reversed, the key,
+// the zone.
+func (k lookup) qname() string {
+	b := k.addr.As4()
+	name := fmt.Sprintf("%d.%d.%d.%d.", b[3], b[2], b[1], b[0])
+	if k.zone.Key != "" {
+		name += k.zone.Key + "."
+	}
+	return name + k.zone.Zone + "."
+}
+
+// Listing is an address a list lists.
+type Listing struct {
+	Addr     netip.Addr `json:"addr"`
+	Zone     string     `json:"zone"`
+	Name     string     `json:"name"`
+	Form     string     `json:"form"` // range: the list lists the network the address stands for
+	Codes    []string   `json:"codes"`
+	Since    time.Time  `json:"since"`
+	Customer string     `json:"customer,omitempty"`
+}
+
+func (l Listing) key() string { return l.Zone + " " + l.Addr.String() }
+
+// Net24 is one /24's count of addresses listed in a zone counted per /24.
+type Net24 struct {
+	Net   netip.Prefix `json:"net"`
+	Zone  string       `json:"zone"`
+	Name  string       `json:"name"`
+	Count int          `json:"count"`
+	// warn: at warn_per24 or above; escalation: at escalation_per24 or
+	// above (the list lists the whole allocation, UCEPROTECT L2).
+	Level string `json:"level,omitempty"`
+}
+
+// Listings is one run of the watch, kept as state_dir/listings.json.
+type Listings struct {
+	Time     time.Time `json:"time"`
+	Queries  int       `json:"queries"`
+	Listed   []Listing `json:"listed"`
+	Errors   []string  `json:"errors,omitempty"`   // queries that failed: their addresses keep their earlier state
+	New      []Listing `json:"new,omitempty"`      // listed now, not on the run before
+	Delisted []Listing `json:"delisted,omitempty"` // listed on the run before, asked again and not listed
+	Per24    []Net24   `json:"per24,omitempty"`    // every /24 with a listed address
+}
+
+func listingsFile(dir string) string { return filepath.Join(dir, "listings.json") }
+
+// Resolve asks one query through the resolver: the A records of name, or
+// none when the name does not exist (NXDOMAIN) or has no address.
+func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	m.RecursionDesired = true
+	var (
+		r   *dns.Msg
+		err error
+	)
+	for try := 0; try < 2; try++ { // UDP is lossy: one retry
+		r, _, err = c.ExchangeContext(ctx, m, server)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch r.Rcode {
+	case dns.RcodeSuccess:
+	case dns.RcodeNameError:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("%s", dns.RcodeToString[r.Rcode])
+	}
+	var out []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok && strings.EqualFold(a.Hdr.Name, name) {
+			out = append(out, a.A.String())
+		}
+	}
+	return out, nil
+}
+
+// WatchListings asks every zone about the ranges through the resolver, at
+// listings.rate, and diffs the answers against the run before: an
+// address whose query failed keeps its earlier state (a lost answer is
+// not a delisting). The run is kept, the metrics written, and the alert
+// told of new listings, delistings and /24s at warn_per24 or above.
+func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Logger) (*Listings, error) {
+	lc := cfg.Listings
+	if lc == nil {
+		return nil, errors.New("no listings: section in the config")
+	}
+	var cust []customerRange
+	if cfg.Customers != "" {
+		var err error
+		if cust, err = loadCustomers(cfg.Customers); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := lock(cfg.StateDir, "listings.lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var prev Listings
+	if b, err := os.ReadFile(listingsFile(cfg.StateDir)); err == nil {
+		if err := json.Unmarshal(b, &prev); err != nil {
+			log.Warn("earlier listings damaged: every listing reads as new", "file", listingsFile(cfg.StateDir), "err", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	before := map[string]Listing{}
+	for _, l := range prev.Listed {
+		before[l.key()] = l
+	}
+	ls := lc.lookups()
+	lim := rate.NewLimiter(rate.Limit(lc.Rate), 1)
+	client := &dns.Client{Net: "udp", Timeout: time.Duration(lc.Timeout)}
+	type result struct {
+		k     lookup
+		codes []string
+		err   error
+	}
+	results := make([]result, len(ls))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(16, len(ls)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				codes, err := resolve(ctx, client, lc.Resolver, ls[i].qname())
+				results[i] = result{ls[i], codes, err}
+			}
+		}()
+	}
+	for i := range ls {
+		if err = lim.Wait(ctx); err != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err != nil {
+		return nil, err // cut short: nothing kept
+	}
+	run := &Listings{Time: now.UTC(), Queries: len(ls)}
+	for _, r := range results {
+		l := Listing{Addr: r.k.addr, Zone: r.k.zone.Zone, Name: r.k.zone.Name, Form: r.k.zone.Form, Since: run.Time,
+			Customer: customerOf(cust, r.k.addr)}
+		old, was := before[l.key()]
+		if r.err == nil {
+			for _, c := range r.codes {
+				if !slices.Contains(r.k.zone.Codes, c) {
+					r.err = fmt.Errorf("answer %s is not a listing code of the zone (a refusal, e.g. Spamhaus 127.255.255.x, or a changed list)", c)
+					break
+				}
+			}
+		}
+		if r.err != nil {
+			run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", strings.TrimSuffix(r.k.qname(), "."), r.err))
+			if was {
+				run.Listed = append(run.Listed, old) // unknown now: the earlier state stands
+			}
+			continue
+		}
+		switch {
+		case len(r.codes) > 0 && was:
+			old.Codes, old.Customer = r.codes, l.Customer
+			run.Listed = append(run.Listed, old)
+		case len(r.codes) > 0:
+			l.Codes = r.codes
+			run.Listed = append(run.Listed, l)
+			run.New = append(run.New, l)
+		case was:
+			run.Delisted = append(run.Delisted, old)
+		}
+	}
+	// A listing of a zone or range no longer watched is dropped: it was
+	// not asked about, so it is not reported delisted either.
+	for _, l := range [][]Listing{run.Listed, run.New, run.Delisted} {
+		slices.SortFunc(l, func(a, b Listing) int {
+			if c := a.Addr.Compare(b.Addr); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Zone, b.Zone)
+		})
+	}
+	run.Per24 = per24(run.Listed, lc)
+	slices.Sort(run.Errors)
+	js, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(listingsFile(cfg.StateDir), append(js, '\n'), 0o640); err != nil {
+		return nil, err
+	}
+	if lc.Metrics != "" {
+		if err := writeAtomic(lc.Metrics, run.metrics(lc), 0o644); err != nil {
+			log.Error("listings metrics", "err", err)
+		}
+	}
+	log.Info("listings checked", "queries", run.Queries, "listed", len(run.Listed), "new", len(run.New),
+		"delisted", len(run.Delisted), "errors", len(run.Errors))
+	log.Info("listed addresses are not mapped to accounts: milterd's store keeps no client addresses")
+	var warn []Net24
+	for _, n := range run.Per24 {
+		if n.Level != "" {
+			warn = append(warn, n)
+			log.Warn("listed addresses in a /24", "net", n.Net, "zone", n.Name, "count", n.Count, "level", n.Level,
+				"escalation_per24", lc.EscalationPer24)
+		}
+	}
+	if s := cfg.Alert.Sender(); s.Enabled() && len(run.New)+len(run.Delisted)+len(warn) > 0 {
+		body, _ := json.Marshal(struct {
+			Event    string    `json:"event"`
+			New      []Listing `json:"new"`
+			Delisted []Listing `json:"delisted"`
+			Per24    []Net24   `json:"per24"`
+			Errors   int       `json:"errors"`
+		}{"relayprobe-listings", run.New, run.Delisted, warn, len(run.Errors)})
+		if err := s.Send(ctx, body); err != nil {
+			log.Error("alert failed", "err", err)
+		}
+	}
+	return run, nil
+}
+
+// per24 counts listed addresses per /24, in the zones counted so.
+func per24(listed []Listing, lc *ListingsConfig) []Net24 {
+	counted := map[string]bool{}
+	for _, z := range lc.Zones {
+		counted[z.Zone] = z.Per24
+	}
+	counts := map[string]*Net24{}
+	for _, l := range listed {
+		if !counted[l.Zone] {
+			continue
+		}
+		p, _ := l.Addr.Prefix(24)
+		k := l.Zone + " " + p.String()
+		if counts[k] == nil {
+			counts[k] = &Net24{Net: p, Zone: l.Zone, Name: l.Name}
+		}
+		counts[k].Count++
+	}
+	var out []Net24
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		n := *counts[k]
+		switch {
+		case n.Count >= lc.EscalationPer24:
+			n.Level = "escalation"
+		case n.Count >= lc.WarnPer24:
+			n.Level = "warn"
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// metrics is the run in Prometheus's text format, for node_exporter's
+// textfile collector.
+func (run *Listings) metrics(lc *ListingsConfig) []byte {
+	var b bytes.Buffer
+	listed := map[string]int{}
+	worst := map[string]int{}
+	for _, l := range run.Listed {
+		listed[l.Zone]++
+	}
+	for _, n := range run.Per24 {
+		worst[n.Zone] = max(worst[n.Zone], n.Count)
+	}
+	b.WriteString("# HELP relayprobe_listed_addresses Addresses of the watched ranges a DNSBL lists.\n# TYPE relayprobe_listed_addresses gauge\n")
+	for _, z := range lc.Zones {
+		fmt.Fprintf(&b, "relayprobe_listed_addresses{zone=%q,name=%q} %d\n", z.Zone, z.Name, listed[z.Zone])
+	}
+	b.WriteString("# HELP relayprobe_listed_per24_max The most listed addresses in one /24 (zones asked per address).\n# TYPE relayprobe_listed_per24_max gauge\n")
+	for _, z := range lc.Zones {
+		if z.Per24 {
+			fmt.Fprintf(&b, "relayprobe_listed_per24_max{zone=%q,name=%q} %d\n", z.Zone, z.Name, worst[z.Zone])
+		}
+	}
+	fmt.Fprintf(&b, "# HELP relayprobe_listings_escalation_per24 The per-/24 count at which a list escalates.\n# TYPE relayprobe_listings_escalation_per24 gauge\nrelayprobe_listings_escalation_per24 %d\n", lc.EscalationPer24)
+	fmt.Fprintf(&b, "# HELP relayprobe_listings_query_errors Queries of the last run that failed.\n# TYPE relayprobe_listings_query_errors gauge\nrelayprobe_listings_query_errors %d\n", len(run.Errors))
+	fmt.Fprintf(&b, "# HELP relayprobe_listings_last_run_timestamp_seconds When the last run ended.\n# TYPE relayprobe_listings_last_run_timestamp_seconds gauge\nrelayprobe_listings_last_run_timestamp_seconds %d\n", run.Time.Unix())
+	return b.Bytes()
+}
+
+// WriteListings writes the run for people: listings with their customer,
+// what changed, the /24 counts, the failed queries.
+func WriteListings(w io.Writer, run *Listings) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDR\tLIST\tCODES\tSINCE\tCUSTOMER")
+	for _, l := range run.Listed {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Addr, l.Name, strings.Join(l.Codes, ","), l.Since.Format(time.RFC3339), dash(l.Customer))
+	}
+	tw.Flush()
+	for _, l := range run.New {
+		fmt.Fprintf(w, "new       %s %s %s\n", l.Addr, l.Name, dash(l.Customer))
+	}
+	for _, l := range run.Delisted {
+		fmt.Fprintf(w, "delisted  %s %s %s\n", l.Addr, l.Name, dash(l.Customer))
+	}
+	for _, n := range run.Per24 {
+		fmt.Fprintf(w, "per24     %s %s %d%s\n", n.Net, n.Name, n.Count, map[string]string{"": "", "warn": " WARNING: near escalation", "escalation": " ESCALATION"}[n.Level])
+	}
+	for _, e := range run.Errors {
+		fmt.Fprintf(w, "error     %s\n", e)
+	}
+	return nil
+}
+
+// WriteListingsJSON writes the run as JSON lines: one object per listing,
+// change, /24 and error, each with its type.
+func WriteListingsJSON(w io.Writer, run *Listings) error {
+	enc := json.NewEncoder(w)
+	emit := func(typ string, v any) error {
+		b, _ := json.Marshal(v)
+		var m map[string]any
+		if json.Unmarshal(b, &m) != nil {
+			m = map[string]any{"value": v}
+		}
+		m["type"] = typ
+		return enc.Encode(m)
+	}
+	for _, l := range run.Listed {
+		if err := emit("listed", l); err != nil {
+			return err
+		}
+	}
+	for _, l := range run.New {
+		emit("new", l)
+	}
+	for _, l := range run.Delisted {
+		emit("delisted", l)
+	}
+	for _, n := range run.Per24 {
+		emit("per24", n)
+	}
+	for _, e := range run.Errors {
+		emit("error", map[string]string{"error": e})
+	}
+	return nil
+}
