@@ -145,6 +145,8 @@ func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail st
 		return nil
 	}
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if t.QueueID != "" {
 		detail = t.QueueID + " " + detail
 	}
