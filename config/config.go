@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"outguard/internal/yamlconf"
+	"outguard/limits"
 	"outguard/policy"
 )
 
@@ -202,40 +204,14 @@ type Limits struct {
 	TrustedHeader string `yaml:"trusted_header"`
 }
 
-// LimitSet is a set of limits; in users, a key left out takes the default.
-// 0 means no limit.
-type LimitSet struct {
-	MessagesPerHour        *int `yaml:"messages_per_hour"`
-	MessagesPerDay         *int `yaml:"messages_per_day"`
-	RecipientsPerHour      *int `yaml:"recipients_per_hour"`
-	RecipientsPerDay       *int `yaml:"recipients_per_day"`
-	UndeliverablePerHour   *int `yaml:"undeliverable_per_hour"`
-	RefusedMessagesPerHour *int `yaml:"refused_messages_per_hour"`
-	NetworksPerHour        *int `yaml:"networks_per_hour"`
-	CountriesPerHour       *int `yaml:"countries_per_hour"` // with geoip.country_db
-	ASNsPerHour            *int `yaml:"asns_per_hour"`      // with geoip.asn_db
-	SpamPerHour            *int `yaml:"spam_per_hour"`      // with the spam section
-}
-
-func (s LimitSet) fields() map[string]*int {
-	return map[string]*int{
-		"messages_per_hour":         s.MessagesPerHour,
-		"messages_per_day":          s.MessagesPerDay,
-		"recipients_per_hour":       s.RecipientsPerHour,
-		"recipients_per_day":        s.RecipientsPerDay,
-		"undeliverable_per_hour":    s.UndeliverablePerHour,
-		"refused_messages_per_hour": s.RefusedMessagesPerHour,
-		"networks_per_hour":         s.NetworksPerHour,
-		"countries_per_hour":        s.CountriesPerHour,
-		"asns_per_hour":             s.ASNsPerHour,
-		"spam_per_hour":             s.SpamPerHour,
-	}
-}
+// LimitSet is a set of limits by their key (limits.Kinds); in users, a
+// key left out takes the default. 0 means no limit.
+type LimitSet map[string]*int
 
 // UserLimits is a user's override: a LimitSet, or the word "unlimited".
 type UserLimits struct {
 	Unlimited bool
-	LimitSet
+	LimitSet  `yaml:",inline"`
 }
 
 func (u *UserLimits) unmarshalScalar(s string) error {
@@ -262,32 +238,13 @@ type Maillog struct {
 	Silence Duration `yaml:"silence"`
 }
 
-func intp(i int) *int { return &i }
-
 func (l *Limits) setDefaults() {
+	def := LimitSet{}
+	for _, k := range limits.Kinds {
+		def[k.Key] = &k.Default
+	}
 	*l = Limits{
-		// The seed: "a few hundred, at most a few thousand mails per day
-		// per account"; "more than 10 undeliverable recipients per hour"
-		// is very unlikely from a regular user.
-		Default: LimitSet{
-			MessagesPerHour:      intp(200),
-			MessagesPerDay:       intp(1000),
-			RecipientsPerHour:    intp(500),
-			RecipientsPerDay:     intp(2000),
-			UndeliverablePerHour: intp(10),
-			// Receivers refusing whole messages (spam, content, DMARC):
-			// an innocent customer has one or two such in an hour, a
-			// misconfigured domain a few more; a stolen account sending
-			// spam has them by the dozen.
-			RefusedMessagesPerHour: intp(20),
-			// Chosen by the replay benchmark (docs/suspension.md): no
-			// customer pattern there comes near them, every botnet login
-			// crosses them.
-			NetworksPerHour:  intp(12),
-			CountriesPerHour: intp(4),
-			ASNsPerHour:      intp(6),
-			SpamPerHour:      intp(10),
-		},
+		Default:     def,
 		OnSuspended: Action(policy.Tempfail),
 		Alert:       Alert{Timeout: Duration(10 * time.Second)},
 		Store:       "sqlite",
@@ -510,12 +467,18 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 		sets["limits.users."+user] = u.LimitSet
 	}
 	for prefix, set := range sets {
-		for key, v := range set.fields() {
+		for key := range set {
+			if !slices.ContainsFunc(limits.Kinds, func(k limits.Kind) bool { return k.Key == key }) {
+				return bad(prefix+"."+key, "unknown key")
+			}
+		}
+		for _, k := range limits.Kinds {
+			v := set[k.Key]
 			if v == nil && prefix == "limits.default" {
-				return bad(prefix+"."+key, "must not be empty")
+				return bad(prefix+"."+k.Key, "must not be empty")
 			}
 			if v != nil && *v < 0 {
-				return bad(prefix+"."+key, "must be 0 (no limit) or more")
+				return bad(prefix+"."+k.Key, "must be 0 (no limit) or more")
 			}
 		}
 	}

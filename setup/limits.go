@@ -76,23 +76,9 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 // overrides match logins whatever their case.
 func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
-		for _, f := range []struct {
-			v   *int
-			dst *int
-		}{
-			{s.MessagesPerHour, &base.MessagesPerHour},
-			{s.MessagesPerDay, &base.MessagesPerDay},
-			{s.RecipientsPerHour, &base.RecipientsPerHour},
-			{s.RecipientsPerDay, &base.RecipientsPerDay},
-			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
-			{s.RefusedMessagesPerHour, &base.RefusedMessagesPerHour},
-			{s.NetworksPerHour, &base.NetworksPerHour},
-			{s.CountriesPerHour, &base.CountriesPerHour},
-			{s.ASNsPerHour, &base.ASNsPerHour},
-			{s.SpamPerHour, &base.SpamPerHour},
-		} {
-			if f.v != nil {
-				*f.dst = *f.v
+		for _, k := range limits.Kinds {
+			if v := s[k.Key]; v != nil {
+				*k.Field(&base) = *v
 			}
 		}
 		return base
@@ -104,8 +90,13 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour, RefusedMessagesPerHour: def.RefusedMessagesPerHour,
-				NetworksPerHour: def.NetworksPerHour, CountriesPerHour: def.CountriesPerHour, ASNsPerHour: def.ASNsPerHour, SpamPerHour: def.SpamPerHour}
+			lim := def
+			for _, k := range limits.Kinds {
+				if k.Rate {
+					*k.Field(&lim) = 0
+				}
+			}
+			users[user] = lim
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}
