@@ -58,7 +58,7 @@ func TestReviewSpamRetriesOfOneMessageCountedOnce(t *testing.T) {
 		p.Open(ctx, tx)
 		p.Write(tx, []byte(msg))
 		tx.Message = bytes.NewReader([]byte(msg))
-		v := p.Message(ctx, tx)
+		v := p.Message(ctx, ctx, tx)
 		p.Close(tx)
 		if v.Action != policy.Tempfail {
 			t.Fatalf("try %d: %v, want tempfail (clamd down)", i, v.Action)
