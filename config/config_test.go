@@ -137,3 +137,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The timeouts and the pool size go into the DSN, unless it has them.
+func TestPostgresConnString(t *testing.T) {
+	p := &Postgres{}
+	p.setDefaults()
+	for dsn, want := range map[string]string{
+		"host=/run/postgresql dbname=outguard":    "host=/run/postgresql dbname=outguard connect_timeout=5 statement_timeout=10000 lock_timeout=5000 pool_max_conns=10",
+		"host=db statement_timeout=1000":          "host=db statement_timeout=1000 connect_timeout=5 lock_timeout=5000 pool_max_conns=10",
+		"postgres://u@db/outguard?lock_timeout=7": "postgres://u@db/outguard?connect_timeout=5&lock_timeout=7&pool_max_conns=10&statement_timeout=10000",
+	} {
+		p.DSN = dsn
+		if got := p.ConnString(); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", dsn, got, want)
+		}
+	}
+}

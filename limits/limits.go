@@ -257,6 +257,19 @@ func (s *Suspension) Active(now time.Time) bool {
 // Store keeps counters, suspensions and message records. Every method is
 // one round trip to the backend and atomic; none reads more than a bounded
 // number of rows per account, whatever its volume.
+//
+// A fleet shares one store, so every operation that counts and then
+// compares (Admit's limits, AddUndeliverable's threshold, and any counter
+// added later: refused messages, networks or spam verdicts per hour) must
+// see every other host's count: it runs under the account's lock
+// (SQLStore.locked: SQLite's write lock, PostgreSQL's advisory lock on the
+// account) or as one atomic statement (a Lua script on Redis), never as a
+// write followed by a separate read. TestTwoHostsCrossOnce, in the shared
+// suite, checks each counter on each store: two writers, one crossing.
+//
+// ctx carries the caller's deadline (for a message: its own); a backend
+// that does not answer by then fails the call, and a write that fails so
+// is not committed later.
 type Store interface {
 	// Usage returns key's usage and its suspension (nil if none).
 	Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error)

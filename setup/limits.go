@@ -23,9 +23,9 @@ func OpenLimitsStore(ctx context.Context, cfg *config.Config) (limits.Store, err
 	var err error
 	switch l.Store {
 	case "redis":
-		st, err = limits.OpenRedis(ctx, l.Redis.Address)
+		st, err = limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: l.Redis.Address, Timeout: time.Duration(l.Redis.Timeout), PoolSize: l.Redis.PoolSize})
 	case "postgres":
-		st, err = limits.OpenPostgres(ctx, cfg.Postgres.DSN)
+		st, err = limits.OpenPostgres(ctx, cfg.Postgres.ConnString())
 	default:
 		if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
 			st, err = limits.OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
@@ -59,6 +59,7 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 		Alert:       &limits.Alerter{Sender: l.Alert.Sender(), Log: log},
 		Log:         log,
 		Now:         time.Now,
+		Timeout:     StoreTimeout(cfg),
 	}
 	if g := cfg.GeoIP; g != nil {
 		db, err := geoip.Open(geoip.Options{CountryDB: g.CountryDB, ASNDB: g.ASNDB})
@@ -68,6 +69,19 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 		eng.Geo = db // countries_per_hour, asns_per_hour
 	}
 	return eng, nil
+}
+
+// StoreTimeout is how long one call to cfg's limits store may wait: the
+// server's own bound on a statement (PostgreSQL, Redis), or SQLite's
+// busy timeout.
+func StoreTimeout(cfg *config.Config) time.Duration {
+	switch cfg.Limits.Store {
+	case "postgres":
+		return time.Duration(cfg.Postgres.StatementTimeout)
+	case "redis":
+		return time.Duration(cfg.Limits.Redis.Timeout)
+	}
+	return 10 * time.Second
 }
 
 // LimitsPolicy resolves the config's limits: a user's keys override the

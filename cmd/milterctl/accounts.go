@@ -442,9 +442,9 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, cont *contai
 	}
 	tw.Flush()
 	if s := v.Suspension; s != nil {
-		fmt.Fprintf(out, "\nSuspension: %s\n", s.Reason)
+		fmt.Fprintf(out, "\nSuspension: %s\n", field(s.Reason))
 		if s.Signal != "" {
-			fmt.Fprintf(out, "Signal: %s\n", s.Signal)
+			fmt.Fprintf(out, "Signal: %s\n", field(s.Signal))
 		}
 		if len(s.Evidence) > 0 {
 			fmt.Fprintln(out, "Evidence:")
@@ -491,7 +491,7 @@ func undeliverables(out io.Writer, evs []limits.Undeliverable, acked time.Time) 
 		if !e.Time.After(acked) {
 			mark = " (acknowledged)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), e.Source, e.Status, e.Rcpt, orDash(e.QueueID), strings.ReplaceAll(text, "\t", " "), mark)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), field(e.Source), field(e.Status), field(e.Rcpt), field(orDash(e.QueueID)), field(text), mark)
 	}
 	tw.Flush()
 }

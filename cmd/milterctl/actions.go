@@ -50,6 +50,13 @@ func (a *actions) release(ctx context.Context, id, operator string, to []string)
 	outcome := "released: " + reply
 	var failed error
 	switch {
+	case errors.Is(err, quarantine.ErrOutcomeUnknown):
+		claim := quarantine.Claim{}
+		if rec, gerr := a.q.Get(ctx, id); gerr == nil && rec.Release != nil {
+			claim = *rec.Release
+		}
+		outcome = "outcome unknown (" + err.Error() + "): " + claim.Unknown(id)
+		failed = exitError{4, fmt.Errorf("%s: outcome unknown: do not release it again before resolving it: %w", id, err)}
 	case errors.Is(err, quarantine.ErrNotMarked):
 		outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
 		failed = exitError{3, fmt.Errorf("%s: delivered but not marked released: %w", id, err)}
@@ -73,8 +80,15 @@ func (a *actions) Release(ctx context.Context, id, operator string) (string, err
 	return a.release(ctx, id, operator, nil)
 }
 
+// Resolve settles an entry; the console never overrides a live lease.
 func (a *actions) Resolve(ctx context.Context, id, state, operator string) (string, error) {
-	err := a.q.Resolve(ctx, id, state)
+	return a.resolve(ctx, id, state, operator, "")
+}
+
+// resolve settles an entry; force names the holder of a live release
+// lease that the operator overrides (milterctl's --force).
+func (a *actions) resolve(ctx context.Context, id, state, operator, force string) (string, error) {
+	err := a.q.Resolve(ctx, id, state, force)
 	outcome := "resolved as " + state
 	if err != nil {
 		outcome = "failed: " + err.Error()

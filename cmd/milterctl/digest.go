@@ -90,16 +90,16 @@ func (d digest) text(w io.Writer) {
 		fmt.Fprintf(w, "\n%s:\n", part.title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, c := range part.rows {
-			fmt.Fprintf(tw, "  %d\t%s\n", c.Count, c.Name)
+			fmt.Fprintf(tw, "  %d\t%s\n", c.Count, field(c.Name))
 		}
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "\nNewest (milterctl quarantine show ID):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range d.Newest {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.User), r.Reason)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.User)), field(r.Reason))
 		if r.URL != "" {
-			fmt.Fprintf(tw, "  \t\t\t%s\n", r.URL)
+			fmt.Fprintf(tw, "  \t\t\t%s\n", field(r.URL))
 		}
 	}
 	tw.Flush()
@@ -140,7 +140,7 @@ func digestCmd(ctx context.Context, cfg *config.Config, q *quarantine.Store, sin
 	var body bytes.Buffer
 	d.text(terminal{&body}) // what a message carries, escaped in the report too
 	msg.WriteString(strings.ReplaceAll(body.String(), "\n", "\r\n"))
-	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg)
+	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg, time.Duration(cfg.Quarantine.ReleaseTimeout))
 	if err != nil {
 		return fmt.Errorf("mailing the digest to %s: %s: %w", to, reply, err)
 	}

@@ -35,8 +35,8 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine list [--user U] [--rule R] [--reason R] [--since 24h] [--state held] [--json]
   quarantine show ID [--json]
   quarantine raw ID
-  quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked)
-  quarantine resolve ID released|held  (a release that did not finish)
+  quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked; 4: outcome unknown)
+  quarantine resolve ID released|held [--force OPERATOR]  (a release that did not finish)
   quarantine digest [--since 24h] [--json] [--mail]
   quarantine delete ID...
   quarantine purge [--older-than 30d] [--user U]
