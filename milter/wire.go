@@ -42,9 +42,18 @@ import (
 // Postfix's header_size_limit (default 102400) or Sendmail's
 // MaxHeadersLength (default 32768): maxPacket leaves room for the first
 // with margin. Anything larger is not an MTA talking.
+//
+// The other commands carry an SMTP command's argument or macros: Postfix
+// and Sendmail write at most a command line (Postfix line_length_limit,
+// Sendmail MAXLINE: 2048 by default) and the short macros asked for. Their
+// data is kept: go-milter holds the last MACRO packet of each of its eight
+// stages for the connection's life, and the session keeps the CONNECT host
+// and HELO name, so a 256 KiB bound there let an idle client hold ~2 MiB
+// (TestReviewMacroRetention). maxLinePacket leaves 8x the MTAs' line.
 const (
-	maxBodyChunk = 65536
-	maxPacket    = 256 << 10
+	maxBodyChunk  = 65536
+	maxPacket     = 256 << 10
+	maxLinePacket = 16 << 10
 )
 
 // ConnEvent names what the wire guard counts (Observer.ConnEvent).
@@ -305,6 +314,12 @@ func checkPacket(code byte, data []byte, negotiated bool) error {
 			return fmt.Errorf("OPTNEG of %d bytes, want %d", len(data), optNegLength)
 		}
 		return nil
+	}
+	switch code {
+	case cmdMacro, cmdConnect, cmdHelo, cmdMail, cmdRcpt, cmdUnknown:
+		if len(data) > maxLinePacket {
+			return fmt.Errorf("%s of %d bytes (at most %d)", commandName(code), len(data), maxLinePacket)
+		}
 	}
 	switch code {
 	case cmdOptNeg:
