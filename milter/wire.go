@@ -188,10 +188,22 @@ func (c *guardConn) next() error {
 			return c.fail(err, !c.negotiated)
 		}
 	}
-	var hdr [4]byte
-	if c.r.Buffered() < len(hdr) {
-		c.deadline(c.readTimeout)
+	// One deadline for the whole packet, from its first byte: set afresh
+	// for each piece, it let a packet take read_timeout per 64 KiB
+	// (TestReviewPacketDripsPastReadTimeout).
+	var end time.Time
+	if c.readTimeout > 0 {
+		end = time.Now().Add(c.readTimeout)
 	}
+	set := false
+	wait := func(need int) {
+		if !set && c.r.Buffered() < need {
+			c.Conn.SetReadDeadline(end)
+			set = true
+		}
+	}
+	var hdr [4]byte
+	wait(len(hdr))
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		return c.fail(err, true)
 	}
@@ -205,9 +217,7 @@ func (c *guardConn) next() error {
 	// Grow with what arrives: a length word alone reserves no memory.
 	c.pkt = append(c.pkt, hdr[:]...)
 	for need := int(n); need > 0; {
-		if c.r.Buffered() < need {
-			c.deadline(c.readTimeout)
-		}
+		wait(need)
 		chunk := min(need, 64<<10)
 		start := len(c.pkt)
 		c.pkt = append(c.pkt, make([]byte, chunk)...)
