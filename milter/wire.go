@@ -82,6 +82,39 @@ type guardListener struct {
 	net.Listener
 	srv    *Server
 	active atomic.Int64
+	freed  chan struct{} // a place under the cap came free (buffered: 1)
+}
+
+// capWait is how long a connection past max_connections waits for a place
+// before it is closed. A connection gives its place back only once its
+// goroutine sees the end, a moment after the peer has gone: without the
+// wait, a storm of connections reset before their accept filled the cap
+// with the dead, and the MTA's sessions in between were refused (9 of 40,
+// TestReviewCapStorm), as was a client reconnecting at once after closing
+// (TestReviewCapCountsResets). It is short: at a cap held by live
+// connections, the accept loop waits this long for each one it closes.
+const capWait = 100 * time.Millisecond
+
+// place takes a place under max (0: no cap) for a new connection, waiting
+// up to capWait for one to come free.
+func (l *guardListener) place(max int) bool {
+	var timeout <-chan time.Time
+	for {
+		if n := l.active.Add(1); max <= 0 || n <= int64(max) {
+			return true
+		}
+		l.active.Add(-1)
+		if timeout == nil {
+			t := time.NewTimer(capWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-l.freed:
+		case <-timeout:
+			return false
+		}
+	}
 }
 
 // Accept returns the next connection within the cap. It returns an error
@@ -112,8 +145,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 			failures, backoff = 0, 0
 		}
 		st := l.srv.state.Load()
-		if n := l.active.Add(1); st.MaxConnections > 0 && n > int64(st.MaxConnections) {
-			l.active.Add(-1)
+		if !l.place(st.MaxConnections) {
 			c.Close()
 			l.srv.event(EventOverCap)
 			l.srv.overCapLog(st.MaxConnections)
@@ -166,6 +198,10 @@ func (c *guardConn) SetReadDeadline(time.Time) error { return nil }
 func (c *guardConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.l.active.Add(-1)
+		select {
+		case c.l.freed <- struct{}{}:
+		default:
+		}
 	}
 	return c.Conn.Close()
 }
