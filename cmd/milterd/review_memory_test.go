@@ -87,3 +87,24 @@ func TestReviewMacroRetention(t *testing.T) {
 		t.Errorf("peak RSS %.0f MiB, bound %d MiB", rss, rssBound)
 	}
 }
+
+// Connections that each announce a packet of maxPacket (256 KiB) and send
+// all of it but its last byte, then stall within read_timeout: each holds
+// one packet's buffer, no more (bound: baseline + 100 x 2 x 256 KiB).
+func TestReviewTricklingMaxPackets(t *testing.T) {
+	d, _ := hostile(t, "", "")
+	base := harness.PeakRSS(d.cmd.Process.Pid)
+	const n = 4*65536 - 100
+	p := pkt('L', "X-Big\x00", strings.Repeat("v", n-len("X-Big\x00")-2), "\x00")
+	for range 100 {
+		c := dial(t, d.socket, true)
+		c.Write(p[:len(p)-1])
+	}
+	time.Sleep(time.Second)
+	d.alive(t, "trickling connections")
+	rss := harness.PeakRSS(d.cmd.Process.Pid)
+	t.Logf("milterd peak RSS with 100 connections each inside a 256 KiB packet: %.1f MiB (baseline %.1f)", rss, base)
+	if bound := base + 100*2*0.25; rss > bound {
+		t.Errorf("peak RSS %.0f MiB, bound %.0f MiB", rss, bound)
+	}
+}
