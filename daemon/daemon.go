@@ -11,14 +11,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"outguard/config"
-	"outguard/limits"
 	"outguard/milter"
 	"outguard/setup"
 )
@@ -163,10 +161,10 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 			}
 		})
 	}
-	if l := cfg.Limits; l != nil && l.Maillog.Path != "" {
-		f := &limits.Follower{Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"), FromStart: l.Maillog.Start == "beginning", Engine: bt.Limits, Log: log}
+	if f := bt.Follow; f != nil {
+		res.Metrics.SetMaillogBehind(f.Lag)
 		wg.Go(func() { f.Run(ctx) })
-	} else if l != nil {
+	} else if cfg.Limits != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
 	wg.Go(func() {

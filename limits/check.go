@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"outguard/policy"
@@ -25,13 +26,24 @@ type Engine struct {
 	Observer    Observer // may be nil
 	Geo         Locator  // nil: no countries or ASNs (spread.go)
 
-	alerted sync.Map // account and limit -> end of the window alerted for
+	alerted  sync.Map     // account and limit -> end of the window alerted for
+	admitted atomic.Int64 // when a message was last admitted (Unix ms): the mail log must say so soon
 }
 
-// Observer learns of undeliverable recipients counted and suspensions.
+// LastAdmitted is when a message was last admitted; zero if none yet.
+func (e *Engine) LastAdmitted() time.Time {
+	if ms := e.admitted.Load(); ms != 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
+}
+
+// Observer learns of undeliverable recipients and refused messages
+// counted, suspensions, and how the mail log follower keeps up.
 type Observer interface {
 	Undeliverable(source string, n int, suspended bool)
-	Suspended(signal string) // login spread or spam (spread.go)
+	RefusedMessages(source string, n int)
+	Suspended(signal string) // refused messages, login spread or spam (spread.go)
 	MaillogLag(bytes int64)
 }
 
@@ -47,6 +59,10 @@ type txState struct {
 	suspended *Suspension // set when the account was suspended during this message
 	inForce   bool        // the account was suspended when the message began
 	err       error       // a store error at RCPT, answered at end-of-message
+	// pending are the refusals at RCPT of an account not known yet (keyed
+	// by a header): charged once it is.
+	pending []Undeliverable
+	refused bool // the message was counted as refused (at RCPT, 5.7.x)
 }
 
 func state(t *policy.Transaction) *txState {
@@ -68,6 +84,10 @@ func (e *Engine) CheckMail(ctx context.Context, t *policy.Transaction) (policy.V
 // and refuses it if one more message would cross a limit.
 func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (policy.Verdict, error) {
 	st := &txState{key: key, lim: e.Policy.For(key)}
+	var pending []Undeliverable
+	if prev := state(t); prev != nil {
+		pending = prev.pending
+	}
 	t.SetValue(usageKey{}, st)
 	now := e.Now()
 	u, susp, err := e.Store.Usage(ctx, key, now)
@@ -78,6 +98,13 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	if susp.Active(now) {
 		st.inForce = true
 		return e.suspendedVerdict(susp), nil
+	}
+	if len(pending) > 0 {
+		if susp, err := e.Undeliverable(ctx, key, pending); err != nil {
+			return policy.Verdict{}, fmt.Errorf("counting refused recipients: %w", err)
+		} else if susp != nil {
+			return e.suspendedVerdict(susp), nil
+		}
 	}
 	if susp, err := e.sightLogin(ctx, t, key, st.lim); err != nil {
 		return policy.Verdict{}, err
@@ -107,25 +134,47 @@ func (e *Engine) CheckRcpt(_ context.Context, t *policy.Transaction, _ string) (
 }
 
 // RejectedRcpt counts a recipient the MTA refused permanently (5.x.x) as
-// undeliverable; a temporary refusal is not evidence of anything. A store
-// error is kept for end-of-message, where limits.on_error applies to it:
-// the MTA has already answered this recipient.
+// Classify says: an undeliverable recipient, or the message refused (once
+// per message, e.g. 5.7.1); a temporary refusal is not evidence of
+// anything. An account keyed by a header is known only at end-of-message:
+// its refusals are kept until then. A store error is kept for
+// end-of-message, where limits.on_error applies to it: the MTA has already
+// answered this recipient.
 func (e *Engine) RejectedRcpt(ctx context.Context, t *policy.Transaction, r policy.Recipient) error {
 	if !r.Permanent() {
 		return nil
 	}
-	st := state(t)
-	if st == nil {
+	scope := Classify(r.Status, r.Text)
+	if scope == NotCounted {
 		return nil
 	}
-	now := e.Now()
+	ev := Undeliverable{ID: "rcpt:" + t.ID + ":" + r.Addr, Time: e.Now(), Rcpt: r.Addr, Status: r.Status, Text: r.Text, Source: "rcpt"}
+	if scope == MessageScope {
+		ev.ID, ev.Kind = "rcpt:"+t.ID+":message", KindMessage
+	}
+	st := state(t)
+	if st == nil {
+		if _, ok := e.Accounts.Key(t); ok {
+			return nil // not checked at MAIL: nothing to count against
+		}
+		st = &txState{} // keyed by a header: the account comes at end-of-message
+		t.SetValue(usageKey{}, st)
+	}
+	if scope == MessageScope {
+		if st.refused {
+			return nil // the message counts once, whatever its recipients
+		}
+		st.refused = true
+	}
+	if st.key == "" {
+		st.pending = append(st.pending, ev)
+		return nil
+	}
 	// Once the account is suspended (before this message, or by an
 	// earlier recipient of it), each further refused recipient is counted
 	// and no more: re-reading the hour's evidence for a suspension that is
 	// already in force would cost every RCPT more than the one before.
-	susp, err := e.undeliverable(ctx, st.key, []Undeliverable{{
-		ID: "rcpt:" + t.ID + ":" + r.Addr, Time: now, Rcpt: r.Addr, Status: r.Status, Text: r.Text, Source: "rcpt",
-	}}, st.inForce || st.suspended != nil)
+	susp, err := e.undeliverable(ctx, st.key, []Undeliverable{ev}, st.inForce || st.suspended != nil)
 	if susp != nil {
 		st.suspended = susp
 	}
@@ -142,7 +191,7 @@ func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (polic
 	if e.Accounts.Untrusted(t) {
 		t.RemoveHeader(e.Accounts.TrustedHeader)
 	}
-	if st == nil {
+	if st == nil || st.key == "" {
 		key, ok := e.Accounts.KeyAtEnd(t)
 		if !ok {
 			return policy.Verdict{Action: policy.Accept}, nil
@@ -175,6 +224,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); !ok && x != nil {
 		return e.exceeded(st.key, x, u), nil
 	}
+	e.admitted.Store(now.UnixMilli())
 	return policy.Verdict{Action: policy.Accept}, nil
 }
 
@@ -202,9 +252,10 @@ func (e *Engine) suspendedVerdict(s *Suspension) policy.Verdict {
 	return v.WithText(text)
 }
 
-// Undeliverable records events for key and suspends the account when its
-// count in the last hour reaches its threshold. It returns the suspension
-// it created, if any.
+// Undeliverable records events for key: undeliverable recipients and
+// messages refused as a whole (Kind "message"), each against its own
+// threshold, and suspends the account when one of its counts in the last
+// hour reaches it. It returns the suspension it created, if any.
 func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undeliverable) (*Suspension, error) {
 	return e.undeliverable(ctx, key, evs, false)
 }
@@ -212,59 +263,89 @@ func (e *Engine) Undeliverable(ctx context.Context, key string, evs []Undelivera
 // undeliverable is Undeliverable; suspended: key is known to be suspended
 // already, so the events are only counted.
 func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undeliverable, suspended bool) (*Suspension, error) {
-	lim := e.Policy.For(key)
-	now := e.Now()
-	// The hour is the one up to the newest of these events, not up to now:
-	// a follower catching up on a backlog (after an outage) judges each
-	// burst by when it happened.
-	end := evs[0].Time
-	for _, ev := range evs[1:] {
-		if ev.Time.After(end) {
-			end = ev.Time
+	var rcpts, msgs []Undeliverable
+	for _, ev := range evs {
+		if ev.Kind == KindMessage {
+			msgs = append(msgs, ev)
+		} else {
+			rcpts = append(rcpts, ev)
 		}
 	}
-	n, err := e.Store.AddUndeliverable(ctx, key, evs, end)
-	if err != nil {
-		return nil, err
+	lim := e.Policy.For(key)
+	for _, c := range []struct {
+		evs       []Undeliverable
+		threshold int
+		add       func(context.Context, string, []Undeliverable, time.Time) (int, error)
+		list      func(context.Context, string, time.Time) ([]Undeliverable, error)
+		what      string
+		signal    string
+	}{
+		{rcpts, lim.UndeliverablePerHour, e.Store.AddUndeliverable, e.Store.Undeliverables, "undeliverable recipients", SignalUndeliverable},
+		{msgs, lim.RefusedMessagesPerHour, e.Store.AddRefused, e.Store.Refused, "refused messages", SignalRefused},
+	} {
+		if len(c.evs) == 0 {
+			continue
+		}
+		// The hour is the one up to the newest of these events, not up to
+		// now: a follower catching up on a backlog (after an outage) judges
+		// each burst by when it happened.
+		end := c.evs[0].Time
+		for _, ev := range c.evs[1:] {
+			if ev.Time.After(end) {
+				end = ev.Time
+			}
+		}
+		n, err := c.add(ctx, key, c.evs, end)
+		if err != nil {
+			return nil, err
+		}
+		e.Log.Info(c.what, "account", key, "new", len(c.evs), "last_hour", n, "threshold", c.threshold, "source", c.evs[0].Source)
+		e.observe(c.evs[0].Source, c.evs[0].Kind, len(c.evs), false)
+		if suspended || c.threshold <= 0 || n < c.threshold {
+			continue
+		}
+		since := end.Add(-Hour)
+		if acked, err := e.Store.Acknowledged(ctx, key); err != nil {
+			return nil, err
+		} else if acked.After(since) {
+			since = acked
+		}
+		evidence, err := c.list(ctx, key, since)
+		if err != nil {
+			return nil, err
+		}
+		now := e.Now()
+		s := Suspension{
+			Key:      key,
+			Since:    now,
+			Reason:   fmt.Sprintf("%d %s within an hour (threshold %d)", n, c.what, c.threshold),
+			By:       "milterd",
+			Signal:   c.signal,
+			Evidence: evidence,
+		}
+		if e.SuspendFor > 0 {
+			s.Until = now.Add(e.SuspendFor)
+		}
+		created, err := e.Store.Suspend(ctx, s, now) // an expired suspension gives way
+		if err != nil || !created {
+			return nil, err
+		}
+		e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
+		e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: c.signal, Suspension: &s})
+		e.observe(c.evs[0].Source, c.evs[0].Kind, 0, true)
+		return &s, nil
 	}
-	e.Log.Info("undeliverable recipients", "account", key, "new", len(evs), "last_hour", n, "threshold", lim.UndeliverablePerHour, "source", evs[0].Source)
-	e.observe(evs[0].Source, len(evs), false)
-	if suspended || lim.UndeliverablePerHour <= 0 || n < lim.UndeliverablePerHour {
-		return nil, nil
-	}
-	since := end.Add(-Hour)
-	if acked, err := e.Store.Acknowledged(ctx, key); err != nil {
-		return nil, err
-	} else if acked.After(since) {
-		since = acked
-	}
-	evidence, err := e.Store.Undeliverables(ctx, key, since)
-	if err != nil {
-		return nil, err
-	}
-	s := Suspension{
-		Key:      key,
-		Since:    now,
-		Reason:   fmt.Sprintf("%d undeliverable recipients within an hour (threshold %d)", n, lim.UndeliverablePerHour),
-		By:       "milterd",
-		Signal:   SignalUndeliverable,
-		Evidence: evidence,
-	}
-	if e.SuspendFor > 0 {
-		s.Until = now.Add(e.SuspendFor)
-	}
-	created, err := e.Store.Suspend(ctx, s, now) // an expired suspension gives way
-	if err != nil || !created {
-		return nil, err
-	}
-	e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
-	e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: SignalUndeliverable, Suspension: &s})
-	e.observe(evs[0].Source, 0, true)
-	return &s, nil
+	return nil, nil
 }
 
-func (e *Engine) observe(source string, n int, suspended bool) {
-	if e.Observer != nil {
+func (e *Engine) observe(source, kind string, n int, suspended bool) {
+	switch {
+	case e.Observer == nil:
+	case kind == KindMessage && suspended:
+		e.Observer.Suspended(SignalRefused)
+	case kind == KindMessage:
+		e.Observer.RefusedMessages(source, n)
+	default:
 		e.Observer.Undeliverable(source, n, suspended)
 	}
 }

@@ -68,3 +68,57 @@ func TestFollowerCopytruncateAndPartialLines(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	count(2)
 }
+
+// Sendmail names a session by its process id, and process ids come round
+// again: a login holds for its own session's refusals only. Lines as real
+// Sendmail 8.17 writes them.
+func TestFollowerSendmailSessions(t *testing.T) {
+	dir := t.TempDir()
+	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 100}, nil)
+	log := harness.Logger(t, &harness.LogBuffer{})
+	eng := &limits.Engine{Store: st, Policy: pol, Log: log, Now: time.Now}
+	path := filepath.Join(dir, "maillog")
+	now := time.Now().Format(time.Stamp)
+	refused := func(pid int, qid, rcpt, client string) string {
+		return fmt.Sprintf("%s h sm-mta[%d]: %s: ruleset=check_rcpt, arg1=<%s>, relay=%s, reject=550 5.1.1 <%s>... no such user\n", now, pid, qid, rcpt, client, rcpt)
+	}
+	auth := func(pid int, user, client string) string {
+		return fmt.Sprintf("%s h sm-mta[%d]: AUTH=server, relay=%s, authid=%s, mech=PLAIN, bits=0\n", now, pid, client, user)
+	}
+	a, b := "dsl1.example.net [192.0.2.1]", "dsl2.example.net [192.0.2.2]"
+	lines := auth(100, "alice", a) +
+		refused(100, "6AU8g9FM000100", "gone1@remote.test", a) + // alice's
+		// The process id comes round for another client without a login.
+		refused(100, "6AU9g9FM000100", "gone2@remote.test", b) +
+		// ... for the same client, without a login: its message says so.
+		fmt.Sprintf("%s h sm-mta[100]: 6AUAg9FM000100: from=<www@customer.test>, size=93, class=0, nrcpts=1, msgid=<x@c>, proto=ESMTP, daemon=MTA, relay=%s\n", now, a) +
+		refused(100, "6AUBg9FM000100", "gone3@remote.test", a) +
+		// A session that ends without MAIL.
+		auth(101, "alice", a) +
+		fmt.Sprintf("%s h sm-mta[101]: 6AUCg9FM000101: %s did not issue MAIL/EXPN/VRFY/ETRN during connection to MTA\n", now, a) +
+		refused(101, "6AUDg9FM000101", "gone4@remote.test", a) +
+		// bob's own session on a reused id is his.
+		auth(101, "bob", a) + refused(101, "6AUEg9FM000101", "gone5@remote.test", a)
+	os.WriteFile(path, []byte(lines), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		(&limits.Follower{Path: path, PosFile: filepath.Join(dir, "pos"), FromStart: true, Engine: eng, Log: log, Poll: 20 * time.Millisecond}).Run(ctx)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	var bob []limits.Undeliverable
+	for i := 0; i < 100 && len(bob) == 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+		bob, _ = st.Undeliverables(context.Background(), "bob", time.Now().Add(-time.Hour))
+	}
+	alice, _ := st.Undeliverables(context.Background(), "alice", time.Now().Add(-time.Hour))
+	if len(alice) != 1 || alice[0].Rcpt != "gone1@remote.test" || len(bob) != 1 || bob[0].Rcpt != "gone5@remote.test" {
+		t.Errorf("alice charged %+v, bob %+v; want gone1 and gone5", alice, bob)
+	}
+}

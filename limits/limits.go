@@ -32,6 +32,9 @@ type Limits struct {
 	RecipientsPerHour    int
 	RecipientsPerDay     int
 	UndeliverablePerHour int // suspend when this many are counted in an hour
+	// RefusedMessagesPerHour suspends when this many messages were refused
+	// as a whole by their receivers (content, spam, DMARC, size) in an hour.
+	RefusedMessagesPerHour int
 	// Suspend when an hour holds more than this many distinct client
 	// networks, countries or ASNs the account logged in from, or messages
 	// classed as spam (spread.go).
@@ -42,8 +45,9 @@ type Limits struct {
 }
 
 // Unlimited reports whether no rate limit applies. Automatic suspension
-// (UndeliverablePerHour, and the signals of spread.go) is separate: a
-// bulk account is exactly what an attacker wants to take over.
+// (UndeliverablePerHour, RefusedMessagesPerHour, and the signals of
+// spread.go) is separate: a bulk account is exactly what an attacker wants
+// to take over.
 func (l Limits) Unlimited() bool {
 	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
 }
@@ -174,9 +178,11 @@ type Sent struct {
 	Time    time.Time
 }
 
-// Undeliverable is one recipient that could not be delivered.
+// Undeliverable is one recipient that could not be delivered or, with
+// Kind "message", one message its receiver refused as a whole (Classify).
 type Undeliverable struct {
-	ID      string    `json:"id"` // unique per event: counting is idempotent
+	ID      string    `json:"id"`             // unique per event: counting is idempotent
+	Kind    string    `json:"kind,omitempty"` // KindRecipient or KindMessage
 	Time    time.Time `json:"time"`
 	Rcpt    string    `json:"rcpt"`
 	Status  string    `json:"status"` // enhanced status, e.g. 5.1.1
@@ -222,6 +228,14 @@ type Store interface {
 	AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
 	// Undeliverables returns key's events since the given time, oldest first.
 	Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
+	// AddRefused records messages refused as a whole (Kind "message"; an
+	// ID already recorded is not counted again), atomically for the account
+	// as Admit, and returns how many of key's count toward a suspension:
+	// those in the hour before now and after its last acknowledgement.
+	AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error)
+	// Refused returns key's refused messages since the given time, oldest
+	// first.
+	Refused(ctx context.Context, key string, since time.Time) ([]Undeliverable, error)
 	// Acknowledged returns when key's undeliverables were last acknowledged
 	// (unsuspend, reset); zero if never.
 	Acknowledged(ctx context.Context, key string) (time.Time, error)
@@ -241,9 +255,10 @@ type Store interface {
 	// Owner returns the account of the message host sent as queueID, and
 	// its recipients not yet delivered.
 	Owner(ctx context.Context, host, queueID string) (string, []string, error)
-	// Delivered marks recipients of a message as delivered: an expiry
-	// no longer charges them.
-	Delivered(ctx context.Context, host, queueID string, rcpts []string) error
+	// Delivered marks recipients of messages host sent as delivered
+	// (queue id -> recipients): an expiry no longer charges them. One call
+	// takes all the deliveries a batch of log lines names.
+	Delivered(ctx context.Context, host string, delivered map[string][]string) error
 	// Sight records what key was seen with (spread.go): a value already
 	// recorded is seen again at the later time. It returns, per signal,
 	// how many distinct values key was seen with in the hour window ending

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, until BIGINT NOT NUL
 CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 `,
 	3: sightingsSchema,
+	4: refusedSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -21,6 +21,7 @@ import (
 // event ids) with og:undev:{account} (hash id -> event JSON), og:ack (hash
 // account -> acknowledged ms), og:susp (hash account -> suspension JSON)
 // with og:suspuntil (hash account -> until ms, 0: none),
+// og:ref:{account} with og:refev:{account} (refused messages, as og:und),
 // og:msg:{host}:{queue id} (hash: account, rcpts, d:<rcpt> for each one
 // delivered; expiring after 7 days).
 type Redis struct {
@@ -158,6 +159,8 @@ func countKey(k string) string     { return "og:c:" + k }
 func undKey(k string) string       { return "og:und:" + k }
 func evKey(k string) string        { return "og:undev:" + k }
 func msgKey(host, q string) string { return "og:msg:" + host + ":" + q }
+func refKey(k string) string       { return "og:ref:" + k }
+func refEvKey(k string) string     { return "og:refev:" + k }
 
 func toUsage(v []any) Usage {
 	n := func(i int) int64 { x, _ := v[i].(int64); return x }
@@ -198,12 +201,27 @@ func (r *Redis) Admit(ctx context.Context, key string, m Sent, lim Limits, now t
 }
 
 func (r *Redis) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
+	return r.addEvents(ctx, undKey(key), evKey(key), key, evs, now)
+}
+
+// addEvents runs undeliverableScript on one account's set of events.
+func (r *Redis) addEvents(ctx context.Context, set, hash, key string, evs []Undeliverable, now time.Time) (int, error) {
 	args := []any{ms(now), key}
 	for _, ev := range evs {
 		js, _ := json.Marshal(ev)
 		args = append(args, ev.ID, ms(ev.Time), string(js))
 	}
-	return undeliverableScript.Run(ctx, r.c, []string{undKey(key), evKey(key), ackKey}, args...).Int()
+	return undeliverableScript.Run(ctx, r.c, []string{set, hash, ackKey}, args...).Int()
+}
+
+// AddRefused is one script, as AddUndeliverable, on the account's own
+// refused-message keys.
+func (r *Redis) AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
+	return r.addEvents(ctx, refKey(key), refEvKey(key), key, evs, now)
+}
+
+func (r *Redis) Refused(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
+	return r.events(ctx, refKey(key), refEvKey(key), since)
 }
 
 func (r *Redis) Acknowledged(ctx context.Context, key string) (time.Time, error) {
@@ -215,11 +233,16 @@ func (r *Redis) Acknowledged(ctx context.Context, key string) (time.Time, error)
 }
 
 func (r *Redis) Undeliverables(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
-	ids, err := r.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: undKey(key), Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
+	return r.events(ctx, undKey(key), evKey(key), since)
+}
+
+// events reads one account's events since the given time, oldest first.
+func (r *Redis) events(ctx context.Context, set, hash string, since time.Time) ([]Undeliverable, error) {
+	ids, err := r.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: set, Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	vals, err := r.c.HMGet(ctx, evKey(key), ids...).Result()
+	vals, err := r.c.HMGet(ctx, hash, ids...).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +309,7 @@ func (r *Redis) Suspensions(ctx context.Context) ([]Suspension, error) {
 
 func (r *Redis) Accounts(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
-	for _, prefix := range []string{"og:c:", "og:und:"} {
+	for _, prefix := range []string{"og:c:", "og:und:", "og:ref:"} {
 		iter := r.c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			seen[strings.TrimPrefix(iter.Val(), prefix)] = true
@@ -319,15 +342,23 @@ func (r *Redis) Owner(ctx context.Context, host, qid string) (string, []string, 
 	return rec["account"], pending(strings.Split(rec["rcpts"], "\n"), delivered), nil
 }
 
-func (r *Redis) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
-	if len(rcpts) == 0 {
+// Delivered runs deliveredScript for each message, pipelined: one round
+// trip for all of them.
+func (r *Redis) Delivered(ctx context.Context, host string, delivered map[string][]string) error {
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for qid, rcpts := range delivered {
+			if len(rcpts) == 0 {
+				continue
+			}
+			args := make([]any, len(rcpts))
+			for i, rc := range rcpts {
+				args[i] = "d:" + rc
+			}
+			deliveredScript.Eval(ctx, p, []string{msgKey(host, qid)}, args...) // EVALSHA has no fallback in a pipeline
+		}
 		return nil
-	}
-	args := make([]any, len(rcpts))
-	for i, rc := range rcpts {
-		args[i] = "d:" + rc
-	}
-	return deliveredScript.Run(ctx, r.c, []string{msgKey(host, qid)}, args...).Err()
+	})
+	return err
 }
 
 // deliveredScript marks recipients delivered on an existing record only:

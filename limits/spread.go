@@ -218,6 +218,8 @@ func suspendedText(signal string) string {
 		return " for logins from too many places"
 	case SignalSpam:
 		return " for sending spam"
+	case SignalRefused:
+		return " for mail its receivers refused"
 	}
 	return " for sending to too many undeliverable recipients"
 }

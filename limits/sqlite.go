@@ -13,8 +13,15 @@ import (
 // row per message in "sent" and summed an account's day on every check;
 // version 2 keeps bucket counters (the per-message rows of version 1 are
 // dropped: limits restart from zero once, at the upgrade). Version 3
-// adds the sightings of spread.go.
-const schemaVersion = 3
+// adds the sightings of spread.go, version 4 the messages refused as a
+// whole ("refused", the same shape as "undeliverable").
+const schemaVersion = 4
+
+// refusedSchema is version 4 on both databases.
+const refusedSchema = `
+CREATE TABLE IF NOT EXISTS refused (key TEXT NOT NULL, id TEXT NOT NULL, t BIGINT NOT NULL, ev TEXT NOT NULL, PRIMARY KEY (key, id));
+CREATE INDEX IF NOT EXISTS refused_t ON refused (key, t);
+`
 
 const sqliteSchema = `
 DROP TABLE IF EXISTS sent;
@@ -38,7 +45,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -166,6 +167,38 @@ func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undel
 	return n, tx.Commit()
 }
 
+// AddRefused counts refused messages in one transaction holding the
+// account's lock (PostgreSQL's advisory lock, SQLite's write lock), as
+// Admit: two smarthosts counting for one account see each other's events.
+func (s *SQLStore) AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if s.d.LockKey != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
+			return 0, err
+		}
+	}
+	for _, ev := range evs {
+		js, _ := json.Marshal(ev)
+		if _, err := s.exec(ctx, tx, `INSERT INTO refused (key, id, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key, ev.ID, ms(ev.Time), string(js)); err != nil {
+			return 0, err
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM refused WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
+		key, ms(now.Add(-Hour))).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+func (s *SQLStore) Refused(ctx context.Context, key string, since time.Time) ([]Undeliverable, error) {
+	return queryJSON[Undeliverable](ctx, s.db, s.d.Rebind(`SELECT ev FROM refused WHERE key = $1 AND t > $2 ORDER BY t, id`), key, ms(since))
+}
+
 func (s *SQLStore) Acknowledged(ctx context.Context, key string) (time.Time, error) {
 	var t int64
 	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT t FROM acks WHERE key = $1`), key).Scan(&t)
@@ -259,7 +292,7 @@ func (s *SQLStore) Suspensions(ctx context.Context) ([]Suspension, error) {
 }
 
 func (s *SQLStore) Accounts(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM counters UNION SELECT key FROM undeliverable UNION SELECT key FROM suspended ORDER BY 1`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM counters UNION SELECT key FROM undeliverable UNION SELECT key FROM refused UNION SELECT key FROM suspended ORDER BY 1`)
 	if err != nil {
 		return nil, err
 	}
@@ -315,18 +348,38 @@ func pending(rcpts, delivered []string) []string {
 	return out
 }
 
-func (s *SQLStore) Delivered(ctx context.Context, host, qid string, rcpts []string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, r := range rcpts {
-		if _, err := s.exec(ctx, tx, `INSERT INTO delivered (host, qid, rcpt, t) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, host, qid, r, ms(time.Now())); err != nil {
-			return err
+// Delivered is one statement per 500 recipients (within SQLite's and
+// PostgreSQL's limits on parameters), whatever the number of messages: the
+// log follower records every delivery it reads, and on PostgreSQL a round
+// trip per message would leave it behind a busy log.
+func (s *SQLStore) Delivered(ctx context.Context, host string, delivered map[string][]string) error {
+	type row struct{ qid, rcpt string }
+	var rows []row
+	for qid, rcpts := range delivered {
+		for _, r := range rcpts {
+			rows = append(rows, row{qid, r})
 		}
 	}
-	return tx.Commit()
+	now := ms(time.Now())
+	for len(rows) > 0 {
+		n := min(len(rows), 500)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO delivered (host, qid, rcpt, t) VALUES `)
+		args := []any{host, now}
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($1, $%d, $%d, $2)", 3+2*i, 4+2*i)
+			args = append(args, r.qid, r.rcpt)
+		}
+		q.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := s.exec(ctx, s.db, q.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
@@ -342,6 +395,7 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 		{`DELETE FROM msgs WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM delivered WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM undeliverable WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM refused WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM sightings WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, q.args...); err != nil {

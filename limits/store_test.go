@@ -79,16 +79,29 @@ func testStore(t *testing.T, st limits.Store) {
 	if key, rcpts, err := st.Owner(ctx, "mx1", "Q1"); key != "alice" || len(rcpts) != 2 || err != nil {
 		t.Errorf("owner %q %v %v", key, rcpts, err)
 	}
-	if err := st.Delivered(ctx, "mx1", "Q1", []string{"x"}); err != nil {
+	if err := st.Delivered(ctx, "mx1", map[string][]string{"Q1": {"x"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, rcpts, _ := st.Owner(ctx, "mx1", "Q1"); len(rcpts) != 1 || rcpts[0] != "y" {
 		t.Errorf("after delivery of x, pending %v", rcpts)
 	}
+	// Several messages at once, more recipients than one statement takes.
+	many := []string{"x"}
+	for i := range 1200 {
+		many = append(many, fmt.Sprint("r", i))
+	}
+	if err := st.Delivered(ctx, "mx1", map[string][]string{"Q0": {"x"}, "Q2": many}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"Q0", "Q2"} {
+		if _, rcpts, _ := st.Owner(ctx, "mx1", q); len(rcpts) != 0 {
+			t.Errorf("%s after delivery of all its recipients, pending %v", q, rcpts)
+		}
+	}
 	if key, _, err := st.Owner(ctx, "mx2", "Q1"); key != "" || err != nil {
 		t.Errorf("another host's queue id found: %q %v", key, err)
 	}
-	if err := st.Delivered(ctx, "mx2", "Q9", []string{"x"}); err != nil {
+	if err := st.Delivered(ctx, "mx2", map[string][]string{"Q9": {"x"}}); err != nil {
 		t.Errorf("delivery of an unknown message: %v", err)
 	}
 	if key, rcpts, _ := st.Owner(ctx, "mx2", "Q9"); key != "" || len(rcpts) != 0 {
@@ -110,6 +123,25 @@ func testStore(t *testing.T, st limits.Store) {
 	got, err := st.Undeliverables(ctx, "alice", now.Add(-3*time.Hour))
 	if err != nil || len(got) != 3 || got[2].QueueID != "Q1" && got[1].QueueID != "Q1" {
 		t.Errorf("undeliverables %+v %v", got, err)
+	}
+
+	// Refused messages: a count of their own, idempotent by id, the last
+	// hour only; undeliverables are not among them.
+	refs := []limits.Undeliverable{
+		{ID: "m1", Kind: limits.KindMessage, Time: now.Add(-2 * time.Hour), Rcpt: "x@y", Status: "5.7.1", Source: "log"},
+		{ID: "m2", Kind: limits.KindMessage, Time: now, Rcpt: "x@y", Status: "5.3.4", Source: "log", QueueID: "Q2"},
+	}
+	if n, err := st.AddRefused(ctx, "alice", append(refs, refs[1]), now); n != 1 || err != nil {
+		t.Fatalf("refused count %d %v, want 1", n, err)
+	}
+	if n, _ := st.AddRefused(ctx, "alice", refs[1:], now); n != 1 {
+		t.Errorf("a replayed refusal counted again: %d", n)
+	}
+	if got, err := st.Refused(ctx, "alice", now.Add(-3*time.Hour)); err != nil || len(got) != 2 || got[1].ID != "m2" || got[1].Kind != limits.KindMessage || got[1].QueueID != "Q2" {
+		t.Errorf("refused %+v %v", got, err)
+	}
+	if got, _ := st.Undeliverables(ctx, "alice", now.Add(-3*time.Hour)); len(got) != 3 {
+		t.Errorf("refused messages among the undeliverables: %d events", len(got))
 	}
 
 	// Suspension: once, persisted with evidence, lifted once.
@@ -148,6 +180,10 @@ func testStore(t *testing.T, st limits.Store) {
 	if got, _ := st.Undeliverables(ctx, "alice", now.Add(-3*time.Hour)); len(got) != 4 {
 		t.Errorf("history after unsuspend: %d events, want 4", len(got))
 	}
+	m3 := []limits.Undeliverable{{ID: "m3", Kind: limits.KindMessage, Time: later.Add(time.Second), Rcpt: "x@y", Status: "5.7.26", Source: "log"}}
+	if n, _ := st.AddRefused(ctx, "alice", m3, later.Add(time.Second)); n != 1 {
+		t.Errorf("after unsuspend, %d refused messages count toward the next suspension, want 1", n)
+	}
 	// An expired suspension gives way to a new one, manual or not.
 	exp := limits.Suspension{Key: "bob", Since: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour), Reason: "old", By: "milterd"}
 	st.Suspend(ctx, exp, now.Add(-2*time.Hour))
@@ -166,6 +202,38 @@ func testStore(t *testing.T, st limits.Store) {
 	}
 	if err := st.Purge(ctx, now.Add(8*24*time.Hour)); err != nil {
 		t.Error(err)
+	}
+}
+
+// AddRefused counts exactly under concurrency, as Admit: each of 30
+// concurrent refusals of one account sees a different count, 1 to 30, as
+// if they had come one after the other; none is lost.
+func TestAddRefusedConcurrent(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			seen := map[int]int{}
+			now := time.Now()
+			for i := range 30 {
+				wg.Go(func() {
+					n, err := st.AddRefused(context.Background(), "spammer", []limits.Undeliverable{{ID: fmt.Sprint("m", i), Kind: limits.KindMessage, Time: now, Status: "5.7.1", Source: "log"}}, now)
+					if err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					seen[n]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			for n := 1; n <= 30; n++ {
+				if seen[n] != 1 {
+					t.Errorf("count %d returned %d times (%v): the refusals were not counted one after the other", n, seen[n], seen)
+					break
+				}
+			}
+		})
 	}
 }
 

@@ -48,6 +48,8 @@ type Metrics struct {
 	rulesReloads  *prometheus.CounterVec
 	rulesReloaded prometheus.Gauge
 	maillogLag    prometheus.Gauge
+	refused       *prometheus.CounterVec
+	maillogBehind atomic.Pointer[func() time.Duration]
 	reloads       *prometheus.CounterVec
 	refusals      *prometheus.CounterVec
 	connEvents    *prometheus.CounterVec
@@ -80,7 +82,9 @@ func New() *Metrics {
 		rulesReloaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_rules_last_reload_timestamp_seconds",
 			Help: "When the rules were last loaded successfully."}),
 		maillogLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "outguard_maillog_lag_bytes",
-			Help: "Bytes of the mail log not yet read by the follower."}),
+			Help: "Bytes of the mail log file not yet read by the follower."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_refused_messages_total",
+			Help: "Messages refused as a whole by their receivers counted, by source: rcpt (at RCPT by the MTA) or log."}, []string{"source"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_refusals_total",
 			Help: "Tempfails and rejects by SMTP stage: mail (before the message: a suspension, a message limit), rcpt (one recipient: a recipient limit; the message goes on), eom (after the message: content, a limit crossed concurrently)."}, []string{"stage", "verdict", "check"}),
 		connEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outguard_milter_connection_events_total",
@@ -89,7 +93,15 @@ func New() *Metrics {
 			Help: "Config reloads on SIGHUP by result; a failed one keeps the running config."}, []string{"result"}),
 	}
 	r.MustRegister(stateCollector{m})
-	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.reloads, m.refusals, m.connEvents,
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "outguard_maillog_lag_seconds",
+		Help: "Seconds since the mail log follower was last at the end of its source (file or journal): grows while it cannot read it or catch up."},
+		func() float64 {
+			if f := m.maillogBehind.Load(); f != nil {
+				return (*f)().Seconds()
+			}
+			return 0
+		}))
+	for _, c := range []prometheus.Collector{m.messages, m.checkSeconds, m.checkErrors, m.sessions, m.bytes, m.suspensions, m.undeliverable, m.rulesVersion, m.rulesReloads, m.rulesReloaded, m.maillogLag, m.refused, m.reloads, m.refusals, m.connEvents,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -143,11 +155,20 @@ func (m *Metrics) Undeliverable(source string, n int, suspended bool) {
 }
 
 // Suspended counts an account suspended automatically for a signal other
-// than undeliverable recipients (login spread, spam).
+// than undeliverable recipients (refused messages, login spread, spam).
 func (m *Metrics) Suspended(signal string) { m.suspensions.Inc() }
 
-// MaillogLag records how far the mail log follower is behind.
+// MaillogLag records how far the mail log follower is behind in its file.
 func (m *Metrics) MaillogLag(bytes int64) { m.maillogLag.Set(float64(bytes)) }
+
+// RefusedMessages counts messages refused as a whole.
+func (m *Metrics) RefusedMessages(source string, n int) {
+	m.refused.WithLabelValues(source).Add(float64(n))
+}
+
+// SetMaillogBehind installs what outguard_maillog_lag_seconds reads: the
+// running follower's lag.
+func (m *Metrics) SetMaillogBehind(f func() time.Duration) { m.maillogBehind.Store(&f) }
 
 // ConfigReloaded records a SIGHUP reload.
 func (m *Metrics) ConfigReloaded(ok bool) {

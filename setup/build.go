@@ -20,6 +20,7 @@ import (
 	"outguard/rules"
 	"outguard/spam"
 	"outguard/spool"
+	"path/filepath"
 	"time"
 )
 
@@ -75,6 +76,7 @@ type Built struct {
 	Clamd  *clamd.Check             // nil without a clamd section
 	Limits *limits.Engine           // nil without a limits section
 	Rules  *rules.Engine            // nil without a rules section
+	Follow *limits.Follower         // nil without a mail log to follow
 }
 
 // Build turns a config into a ready milter state. Everything that can fail
@@ -191,6 +193,9 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		if res.Quarantine != nil {
 			b.Probes["quarantine"] = res.Quarantine.Ping
 		}
+		if b.Follow = Follower(cfg, log, b.Limits); b.Follow != nil {
+			b.Probes["maillog"] = b.Follow.Health
+		}
 		pipeline.WithObserver(res.Metrics)
 		st.Observer = res.Metrics
 		res.SpoolBudget.SetMax(int64(cfg.Spool.MaxTotal))
@@ -202,6 +207,17 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 	}
 	b.State = st
 	return b, nil
+}
+
+// Follower is the mail log follower of cfg feeding eng; nil when no log
+// is to be followed.
+func Follower(cfg *config.Config, log *slog.Logger, eng *limits.Engine) *limits.Follower {
+	l := cfg.Limits
+	if l == nil || l.Maillog.Source == "file" && l.Maillog.Path == "" {
+		return nil
+	}
+	return &limits.Follower{Source: l.Maillog.Source, Path: l.Maillog.Path, PosFile: filepath.Join(cfg.StateDir, "maillog.pos"),
+		FromStart: l.Maillog.Start == "beginning", Silence: time.Duration(l.Maillog.Silence), Engine: eng, Log: log}
 }
 
 // MetricsState is what a metrics scrape reads of res and b.

@@ -71,9 +71,9 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 
 // LimitsPolicy resolves the config's limits: a user's keys override the
 // default's; "unlimited" lifts the rate limits, not automatic suspension
-// (an override says undeliverable_per_hour: 0, networks_per_hour: 0, … to
-// lift that too). With login_case: fold, overrides match logins whatever
-// their case.
+// (an override says undeliverable_per_hour: 0, refused_messages_per_hour:
+// 0, networks_per_hour: 0, … to lift that too). With login_case: fold,
+// overrides match logins whatever their case.
 func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
 		for _, f := range []struct {
@@ -85,6 +85,7 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			{s.RecipientsPerHour, &base.RecipientsPerHour},
 			{s.RecipientsPerDay, &base.RecipientsPerDay},
 			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
+			{s.RefusedMessagesPerHour, &base.RefusedMessagesPerHour},
 			{s.NetworksPerHour, &base.NetworksPerHour},
 			{s.CountriesPerHour, &base.CountriesPerHour},
 			{s.ASNsPerHour, &base.ASNsPerHour},
@@ -103,8 +104,8 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour, NetworksPerHour: def.NetworksPerHour,
-				CountriesPerHour: def.CountriesPerHour, ASNsPerHour: def.ASNsPerHour, SpamPerHour: def.SpamPerHour}
+			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour, RefusedMessagesPerHour: def.RefusedMessagesPerHour,
+				NetworksPerHour: def.NetworksPerHour, CountriesPerHour: def.CountriesPerHour, ASNsPerHour: def.ASNsPerHour, SpamPerHour: def.SpamPerHour}
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}

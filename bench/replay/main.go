@@ -5,13 +5,18 @@
 //
 // It writes a realistic Postfix log of a simulated day, compressed into
 // -seconds of real time, and runs the real follower and store over it
-// (SQLite, and Redis on a redis-server it starts): -accounts normal
-// accounts sending multi-recipient mail, 1–2 % of their recipients
-// bouncing, deferrals that later succeed, messages expiring with one
-// recipient undelivered (newsletters of 15 recipients among them), a log
-// rotation at noon; and 3 compromised accounts mailing lists with 30 %
-// dead addresses. Every message is admitted to the store as milterd would
-// at end-of-message, before its log lines are written.
+// (SQLite, Redis and PostgreSQL on servers it starts; and SQLite with the
+// log in a systemd journal written by systemd-journal-remote): -accounts
+// normal accounts sending multi-recipient mail, 1–2 % of their recipients
+// bouncing, deferrals and greylisting that later succeed, 2 % of their
+// messages refused as a whole at end of DATA (DMARC, size, content), 10 %
+// of them with recipients rewritten by the smarthost (orig_to), messages
+// expiring with one recipient undelivered (newsletters of 15 recipients
+// among them, rewritten or refused by DMARC as a whole), a log rotation by
+// rename at noon with a writer that keeps writing to the renamed file for
+// half an hour; and 3 compromised accounts mailing lists with 30 % dead
+// addresses. Every message is admitted to the store as milterd would at
+// end-of-message, before its log lines are written.
 package main
 
 import (
@@ -21,10 +26,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"outguard/internal/harness"
@@ -34,6 +41,7 @@ import (
 const (
 	host      = "mx1"
 	threshold = 10 // undeliverable_per_hour, the shipped default
+	refusedAt = 20 // refused_messages_per_hour, the shipped default
 )
 
 var compromised = []string{"hacked1@customer.test", "hacked2@customer.test", "hacked3@customer.test"}
@@ -51,6 +59,7 @@ type event struct {
 // Result is what one store's replay measured.
 type Result struct {
 	Store    string
+	Source   string // file or journal
 	Lines    int
 	Messages int
 	False    []string                 // suspended accounts that were not compromised
@@ -61,16 +70,20 @@ func main() {
 	accounts := flag.Int("accounts", 1000, "normal accounts")
 	seconds := flag.Float64("seconds", 60, "real seconds the simulated day is played in")
 	seed := flag.Uint64("seed", 1, "random seed")
+	only := flag.String("only", "", "replay one variant only: STORE/SOURCE, e.g. postgres/file")
 	flag.Parse()
 	p := &harness.Program{Name: "replay"}
 	defer p.Close()
 	fmt.Printf("Replay of a simulated day: %d accounts + %d compromised, played in %.0f s, follower poll 200 ms\n\n", *accounts, len(compromised), *seconds)
-	fmt.Println("| store | log lines | messages | false suspensions | delay hacked1 | delay hacked2 | delay hacked3 |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| store | source | log lines | messages | false suspensions | delay hacked1 | delay hacked2 | delay hacked3 |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	ok := true
-	for _, kind := range []string{"sqlite", "redis"} {
-		r := Run(p, kind, *accounts, time.Duration(*seconds*float64(time.Second)), *seed)
-		row := fmt.Sprintf("| %s | %d | %d | %d %v |", r.Store, r.Lines, r.Messages, len(r.False), r.False)
+	for _, v := range variants {
+		if *only != "" && *only != v.store+"/"+v.source {
+			continue
+		}
+		r := Run(p, v.store, v.source, *accounts, time.Duration(*seconds*float64(time.Second)), *seed)
+		row := fmt.Sprintf("| %s | %s | %d | %d | %d %v |", r.Store, r.Source, r.Lines, r.Messages, len(r.False), r.False)
 		for _, a := range compromised {
 			if d, found := r.Delay[a]; found {
 				row += fmt.Sprintf(" %.0f ms |", float64(d.Microseconds())/1000)
@@ -88,14 +101,22 @@ func main() {
 	}
 }
 
-// Run replays the day on one store.
-func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64) Result {
+// variants are the stores and log sources replayed.
+var variants = []struct{ store, source string }{
+	{"sqlite", "file"}, {"redis", "file"}, {"postgres", "file"}, {"sqlite", "journal"},
+}
+
+// Run replays the day on one store, from a log file or the journal.
+func Run(t harness.T, kind, source string, accounts int, real time.Duration, seed uint64) Result {
 	dir := harness.Dir(t, "replay")
 	var st limits.Store
 	var err error
-	if kind == "redis" {
+	switch kind {
+	case "redis":
 		st, err = limits.OpenRedis(context.Background(), harness.StartRedis(t).Addr)
-	} else {
+	case "postgres":
+		st, err = limits.OpenPostgres(context.Background(), harness.StartPostgres(t).DSN)
+	default:
 		st, err = limits.OpenSQLite(filepath.Join(dir, "state.db"))
 	}
 	if err != nil {
@@ -106,24 +127,19 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 	end := time.Now().Truncate(time.Second)
 	start := end.Add(-24 * time.Hour)
 	evs := day(rand.New(rand.NewPCG(seed, 2)), accounts, start)
-	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 200, MessagesPerDay: 1000, RecipientsPerHour: 500, RecipientsPerDay: 2000, UndeliverablePerHour: threshold}, nil)
+	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 200, MessagesPerDay: 1000, RecipientsPerHour: 500, RecipientsPerDay: 2000, UndeliverablePerHour: threshold, RefusedMessagesPerHour: refusedAt}, nil)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	eng := &limits.Engine{Store: st, Policy: pol, Accounts: limits.Accounts{Host: host}, Log: log, Now: time.Now}
 
-	path := filepath.Join(dir, "mail.log")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
+	w := newWriter(t, dir, source)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		(&limits.Follower{Path: path, PosFile: filepath.Join(dir, "pos"), FromStart: true, Engine: eng, Log: log}).Run(ctx)
-	})
+	follower := &limits.Follower{Source: source, Path: w.path, PosFile: filepath.Join(dir, "pos"), FromStart: true, Engine: eng, Log: log, RenameQuiet: 2 * time.Second}
+	wg.Go(func() { follower.Run(ctx) })
 	// The watcher: when does each compromised account's suspension appear?
 	var mu sync.Mutex
 	crossed := map[string]time.Time{}
-	res := Result{Store: kind, Delay: map[string]time.Duration{}}
+	res := Result{Store: kind, Source: source, Delay: map[string]time.Duration{}}
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			mu.Lock()
@@ -147,19 +163,11 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 
 	scale := float64(real) / float64(24*time.Hour)
 	began := time.Now()
-	rotated := false
 	for _, e := range evs {
 		if wait := time.Duration(float64(e.at.Sub(start))*scale) - time.Since(began); wait > 0 {
 			time.Sleep(wait)
 		}
-		if !rotated && e.at.Sub(start) >= 12*time.Hour { // logrotate at noon: rename and create
-			f.Close()
-			os.Rename(path, path+".1")
-			if f, err = os.Create(path); err != nil {
-				t.Fatalf("%v", err)
-			}
-			rotated = true
-		}
+		w.at(e.at.Sub(start))
 		if e.admit != nil {
 			if _, ok, err := st.Admit(ctx, e.key, *e.admit, pol.For(e.key), e.at); err != nil {
 				t.Fatalf("admit: %v", err)
@@ -169,7 +177,7 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 			res.Messages++
 		}
 		for _, l := range e.lines {
-			f.WriteString(l)
+			w.write(e.at, l)
 			res.Lines++
 		}
 		if e.cross != "" {
@@ -182,17 +190,9 @@ func Run(t harness.T, kind string, accounts int, real time.Duration, seed uint64
 	}
 	// Let the follower finish the log (its saved position reaches the
 	// end), then take the last suspensions and stop.
-	f.Close()
-	size := int64(-1)
-	if fi, err := os.Stat(path); err == nil {
-		size = fi.Size()
-	}
+	last := w.close()
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		var ino, off int64
-		if b, err := os.ReadFile(filepath.Join(dir, "pos")); err == nil {
-			fmt.Sscanf(string(b), "%d %d", &ino, &off)
-		}
-		if off == size {
+		if b, err := os.ReadFile(filepath.Join(dir, "pos")); err == nil && string(b) == last {
 			break
 		}
 	}
@@ -222,6 +222,93 @@ func isCompromised(a string) bool {
 	return false
 }
 
+// writer writes the simulated log: to a file, renamed at noon while the
+// writer goes on writing to the renamed file for half an hour (rsyslog
+// before its HUP), or to a journal.
+type writer struct {
+	source, path string
+	f            *os.File
+	renamed      bool // at noon
+	reopened     bool // half an hour later
+	j            *harness.Journal
+	last         string // the last message written to the journal
+	t            harness.T
+}
+
+func newWriter(t harness.T, dir, source string) *writer {
+	w := &writer{source: source, t: t}
+	if source == "journal" {
+		w.j = harness.StartJournal(t)
+		w.path = w.j.Dir
+		return w
+	}
+	w.path = filepath.Join(dir, "mail.log")
+	var err error
+	if w.f, err = os.Create(w.path); err != nil {
+		t.Fatalf("%v", err)
+	}
+	return w
+}
+
+// at is the simulated time of day: logrotate at noon, the writer's
+// reopening half an hour later.
+func (w *writer) at(d time.Duration) {
+	if w.f == nil {
+		return
+	}
+	if !w.renamed && d >= 12*time.Hour {
+		os.Rename(w.path, w.path+".1")
+		if f, err := os.Create(w.path); err == nil { // logrotate's create
+			f.Close()
+		}
+		w.renamed = true
+	}
+	if w.renamed && !w.reopened && d >= 12*time.Hour+30*time.Minute {
+		w.f.Close()
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			w.t.Fatalf("%v", err)
+		}
+		w.f, w.reopened = f, true
+	}
+}
+
+func (w *writer) write(at time.Time, line string) {
+	if w.j == nil {
+		w.f.WriteString(line)
+		return
+	}
+	if ident, pid, msg, ok := harness.ParseSyslog(strings.TrimRight(line, "\n")); ok {
+		w.j.WriteAt(at, ident, pid, msg)
+		w.last = msg
+	}
+}
+
+// close ends the log and returns what the follower's position file says
+// once it has read all of it.
+func (w *writer) close() string {
+	if w.j == nil {
+		fi, _ := w.f.Stat()
+		w.f.Close()
+		var st syscall.Stat_t
+		syscall.Stat(w.path, &st)
+		return fmt.Sprintf("%d %d\n", st.Ino, fi.Size())
+	}
+	// The journal's last entry, once systemd-journal-remote has written it.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out, _ := exec.Command("journalctl", "--directory", w.path, "-n", "1", "-o", "export").Output()
+		if !strings.Contains(string(out), "\nMESSAGE="+w.last+"\n") {
+			continue
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if c, ok := strings.CutPrefix(l, "__CURSOR="); ok {
+				return "cursor " + c + "\n"
+			}
+		}
+	}
+	return ""
+}
+
 // day generates the simulated day's events, in time order.
 func day(r *rand.Rand, accounts int, start time.Time) []event {
 	var evs []event
@@ -230,28 +317,49 @@ func day(r *rand.Rand, accounts int, start time.Time) []event {
 		return fmt.Sprintf("%s %s postfix/%s[%d]: %s: %s\n", at.Format(time.RFC3339), host, proc, 1000+r.IntN(9000), q, rest)
 	}
 	// message builds one message's events; outcome per recipient: 's' sent,
-	// 'b' bounced, 'd' deferred then sent, 'x' deferred until it expires.
-	message := func(acct string, at time.Time, rcpts []string, outcome []byte) []event {
+	// 'b' bounced, 'd' deferred then sent, 'g' greylisted then sent, 'x'
+	// deferred until it expires, 'r' refused with the whole message at
+	// end of DATA (every recipient of it 'r'). rewrite: the smarthost
+	// rewrites each recipient, logged as to=<new>, orig_to=<as sent>.
+	refusals := []string{
+		"dsn=5.7.26, status=bounced (host mx.remote.test[192.0.2.25] said: 550 5.7.26 Unauthenticated email from customer.test is not accepted due to domain's DMARC policy (in reply to end of DATA command))",
+		"dsn=5.3.4, status=bounced (host mx.remote.test[192.0.2.25] said: 552 5.3.4 Message size exceeds fixed maximum message size (in reply to end of DATA command))",
+		"dsn=5.7.1, status=bounced (host mx.remote.test[192.0.2.25] said: 554 5.7.1 Message content rejected (in reply to end of DATA command))",
+	}
+	message := func(acct string, at time.Time, rcpts []string, outcome []byte, rewrite bool) []event {
 		qid++
 		q := fmt.Sprintf("4Z%010X", qid)
 		out := []event{{at: at, key: acct, admit: &limits.Sent{Host: host, QueueID: q, Rcpts: rcpts, Time: at}, lines: []string{
 			line(at, "smtpd", q, "client=dsl.example.net[203.0.113.7], sasl_method=PLAIN, sasl_username="+acct),
 			line(at, "qmgr", q, fmt.Sprintf("from=<%s>, size=4242, nrcpt=%d (queue active)", acct, len(rcpts))),
 		}}}
+		to := func(rc string) string {
+			if rewrite {
+				return "to=<" + strings.Replace(rc, "@", ".", 1) + "@mailhost.isp.test>, orig_to=<" + rc + ">"
+			}
+			return "to=<" + rc + ">"
+		}
 		first := at.Add(time.Duration(1+r.IntN(3)) * time.Second)
+		refusal := refusals[r.IntN(len(refusals))]
 		expires := false
 		var firstLines []string
 		for i, rc := range rcpts {
 			switch outcome[i] {
 			case 's':
-				firstLines = append(firstLines, line(first, "smtp", q, "to=<"+rc+">, relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=2.0.0, status=sent (250 2.0.0 ok)"))
+				firstLines = append(firstLines, line(first, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=2.0.0, status=sent (250 2.0.0 ok)"))
 			case 'b':
-				firstLines = append(firstLines, line(first, "smtp", q, "to=<"+rc+">, relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=5.1.1, status=bounced (host mx.remote.test[192.0.2.25] said: 550 5.1.1 no such user (in reply to RCPT TO command))"))
+				firstLines = append(firstLines, line(first, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=5.1.1, status=bounced (host mx.remote.test[192.0.2.25] said: 550 5.1.1 no such user (in reply to RCPT TO command))"))
+			case 'r':
+				firstLines = append(firstLines, line(first, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=1, "+refusal))
+			case 'g':
+				firstLines = append(firstLines, line(first, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=4.7.1, status=deferred (host mx.remote.test[192.0.2.25] said: 450 4.7.1 <"+rc+">: Recipient address rejected: Greylisted, see https://postgrey.schweikert.ch/ (in reply to RCPT TO command))"))
+				later := first.Add(time.Duration(5+r.IntN(10)) * time.Minute)
+				out = append(out, event{at: later, lines: []string{line(later, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=600, dsn=2.0.0, status=sent (250 2.0.0 ok)")}})
 			case 'd', 'x':
-				firstLines = append(firstLines, line(first, "smtp", q, "to=<"+rc+">, relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=4.2.0, status=deferred (host mx.remote.test[192.0.2.25] said: 450 4.2.0 mailbox busy (in reply to RCPT TO command))"))
+				firstLines = append(firstLines, line(first, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=1, dsn=4.2.0, status=deferred (host mx.remote.test[192.0.2.25] said: 450 4.2.0 mailbox busy (in reply to RCPT TO command))"))
 				if outcome[i] == 'd' {
 					later := first.Add(time.Duration(10+r.IntN(50)) * time.Minute)
-					out = append(out, event{at: later, lines: []string{line(later, "smtp", q, "to=<"+rc+">, relay=mx.remote.test[192.0.2.25]:25, delay=900, dsn=2.0.0, status=sent (250 2.0.0 ok)")}})
+					out = append(out, event{at: later, lines: []string{line(later, "smtp", q, to(rc)+", relay=mx.remote.test[192.0.2.25]:25, delay=900, dsn=2.0.0, status=sent (250 2.0.0 ok)")}})
 				} else {
 					expires = true
 				}
@@ -281,28 +389,46 @@ func day(r *rand.Rand, accounts int, start time.Time) []event {
 			}
 			rcpts := rcptList(n)
 			outcome := make([]byte, n)
+			refused := r.IntN(50) == 0 // 2 %: refused as a whole at end of DATA
 			for i := range outcome {
 				switch x := r.IntN(1000); {
+				case refused:
+					outcome[i] = 'r'
 				case x < 15: // 1.5 % bounce
 					outcome[i] = 'b'
 				case x < 35:
 					outcome[i] = 'd'
-				case x < 38:
+				case x < 45:
+					outcome[i] = 'g'
+				case x < 48:
 					outcome[i] = 'x'
 				default:
 					outcome[i] = 's'
 				}
 			}
-			evs = append(evs, message(acct, at, rcpts, outcome)...)
+			evs = append(evs, message(acct, at, rcpts, outcome, r.IntN(10) == 0)...)
 		}
 		// One account in twenty sends three newsletters of 15 within an
-		// hour, one recipient of each expiring: 3 undeliverable, not 45.
+		// hour, one recipient of each expiring, the smarthost rewriting
+		// every recipient: 3 undeliverable, not 45; and one newsletter of
+		// 15 refused as a whole for DMARC: 1 refused message, not 15
+		// undeliverable recipients.
 		if a%20 == 0 {
 			at := start.Add(time.Duration(r.Int64N(int64(18 * time.Hour))))
 			for i := range 3 {
 				outcome := []byte("sssssssssssssss")
 				outcome[r.IntN(15)] = 'x'
-				evs = append(evs, message(acct, at.Add(time.Duration(i)*10*time.Minute), rcptList(15), outcome)...)
+				evs = append(evs, message(acct, at.Add(time.Duration(i)*10*time.Minute), rcptList(15), outcome, true)...)
+			}
+			evs = append(evs, message(acct, at.Add(40*time.Minute), rcptList(15), []byte("rrrrrrrrrrrrrrr"), false)...)
+		}
+		// One account in fifty has a domain whose DMARC policy its mail
+		// fails: 10 messages within an hour all refused, under the
+		// threshold of 20.
+		if a%50 == 7 {
+			at := start.Add(time.Duration(r.Int64N(int64(20 * time.Hour))))
+			for i := range 10 {
+				evs = append(evs, message(acct, at.Add(time.Duration(i)*5*time.Minute), rcptList(1+r.IntN(3)), []byte("rrrr"), false)...)
 			}
 		}
 	}
@@ -318,7 +444,7 @@ func day(r *rand.Rand, accounts int, start time.Time) []event {
 					outcome[j] = 'b'
 				}
 			}
-			evs = append(evs, message(acct, at.Add(time.Duration(m)*time.Minute), rcptList(20), outcome)...)
+			evs = append(evs, message(acct, at.Add(time.Duration(m)*time.Minute), rcptList(20), outcome, false)...)
 		}
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })

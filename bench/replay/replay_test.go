@@ -7,14 +7,14 @@ import (
 )
 
 // The short form of the replay, run by make test: a day of 100 accounts in
-// 15 s per store (under -race the follower may lag; it is waited for). Correctness is asserted (no false suspension, every
+// 15 s per store and log source (under -race the follower may lag; it is waited for). Correctness is asserted (no false suspension, every
 // compromised account suspended); the delays are reported, not asserted:
 // figures belong to the benchmark run (docs/BENCHMARKS.md).
 func TestReplayShort(t *testing.T) {
-	for _, kind := range []string{"sqlite", "redis"} {
-		t.Run(kind, func(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.store+"-"+v.source, func(t *testing.T) {
 			t.Parallel()
-			r := Run(t, kind, 100, 15*time.Second, 7)
+			r := Run(t, v.store, v.source, 100, 15*time.Second, 7)
 			if len(r.False) > 0 {
 				t.Errorf("false suspensions: %v", r.False)
 			}

@@ -185,6 +185,10 @@ type accountView struct {
 	// history; Counting: those that count toward the next suspension.
 	Acknowledged time.Time `json:"acknowledged,omitzero"`
 	Counting     int       `json:"counting"`
+	// RecentRefused: messages refused as a whole by their receivers;
+	// CountingRefused: those that count toward the next suspension.
+	RecentRefused   []limits.Undeliverable `json:"refused_24h,omitempty"`
+	CountingRefused int                    `json:"counting_refused"`
 	// Signals are the login spread and spam signals, each with its window.
 	Signals []signalView `json:"signals,omitempty"`
 }
@@ -206,12 +210,19 @@ func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-limits.Day))
 	}
 	if err == nil && recent {
+		v.RecentRefused, err = st.Refused(ctx, key, now.Add(-limits.Day))
+	}
+	if err == nil && recent {
 		v.Acknowledged, err = st.Acknowledged(ctx, key)
-		for _, e := range v.Recent {
-			if e.Time.After(now.Add(-limits.Hour)) && e.Time.After(v.Acknowledged) {
-				v.Counting++
+		counting := func(evs []limits.Undeliverable) (n int) {
+			for _, e := range evs {
+				if e.Time.After(now.Add(-limits.Hour)) && e.Time.After(v.Acknowledged) {
+					n++
+				}
 			}
+			return n
 		}
+		v.Counting, v.CountingRefused = counting(v.Recent), counting(v.RecentRefused)
 	}
 	if err == nil && recent {
 		v.Signals, err = signals(ctx, st, key, v.Limits, v.Acknowledged, now)
@@ -302,6 +313,7 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	fmt.Fprintf(tw, "Messages:\t%s in the last hour, %s in the last day\n", of(v.Usage.MessagesHour, v.Limits.MessagesPerHour), of(v.Usage.MessagesDay, v.Limits.MessagesPerDay))
 	fmt.Fprintf(tw, "Recipients:\t%s in the last hour, %s in the last day\n", of(v.Usage.RecipientsHour, v.Limits.RecipientsPerHour), of(v.Usage.RecipientsDay, v.Limits.RecipientsPerDay))
 	fmt.Fprintf(tw, "Undeliverable threshold:\t%d per hour; %d counting now\n", v.Limits.UndeliverablePerHour, v.Counting)
+	fmt.Fprintf(tw, "Refused threshold:\t%d messages per hour; %d counting now\n", v.Limits.RefusedMessagesPerHour, v.CountingRefused)
 	if !v.Acknowledged.IsZero() {
 		fmt.Fprintf(tw, "Acknowledged:\t%s (unsuspend or reset: earlier ones are history)\n", v.Acknowledged.Local().Format(time.DateTime))
 	}
@@ -331,6 +343,10 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
 	undeliverables(out, v.Recent, v.Acknowledged)
+	if len(v.RecentRefused) > 0 {
+		fmt.Fprintf(out, "\nRefused messages, last 24 hours: %d\n", len(v.RecentRefused))
+		undeliverables(out, v.RecentRefused, v.Acknowledged)
+	}
 	return nil
 }
 

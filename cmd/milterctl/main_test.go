@@ -74,13 +74,13 @@ func TestAccountsAgainstMilterd(t *testing.T) {
 		t.Fatalf("one bounce after unsuspend suspended the account again: %s", got)
 	}
 	out, _ = ctl(t, cfg, "accounts", "show", "alice")
-	if !strings.Contains(out, "1 counting now") || strings.Count(out, "(acknowledged)") != 3 {
+	if !strings.Contains(out, "per hour; 1 counting now\nRefused threshold:") || strings.Count(out, "(acknowledged)") != 3 {
 		t.Errorf("show after unsuspend:\n%s", out)
 	}
 	if out, code := ctl(t, cfg, "accounts", "reset", "ALICE"); code != 0 || !strings.Contains(out, "alice reset") {
 		t.Fatalf("reset (%d): %s", code, out)
 	}
-	if out, _ = ctl(t, cfg, "accounts", "show", "alice"); !strings.Contains(out, "0/50 in the last hour") || !strings.Contains(out, "0 counting now") {
+	if out, _ = ctl(t, cfg, "accounts", "show", "alice"); !strings.Contains(out, "0/50 in the last hour") || !strings.Contains(out, "per hour; 0 counting now\nRefused threshold:") {
 		t.Errorf("show after reset:\n%s", out)
 	}
 	if out, code := ctl(t, cfg, "accounts", "unsuspend", "alice"); code != 1 || !strings.Contains(out, "not suspended") {

@@ -85,6 +85,21 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	return p
 }
 
+// SendmailQueueRun runs the queue of the Sendmail p once, with options
+// (-O Timeout.queuereturn=1s to expire what is still deferred), in a UTS
+// namespace as StartSendmail runs the daemon.
+func SendmailQueueRun(t T, p *Postfix, options ...string) {
+	t.Helper()
+	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
+	args := []string{"--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin, "-C", p.Dir + "/sendmail.cf", "-q"}
+	for _, o := range options {
+		args = append(args, "-O", o)
+	}
+	if out, err := exec.Command("unshare", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sendmail -q: %v %s", err, out)
+	}
+}
+
 // makemap builds dir/access.db from entries.
 func makemap(dir string, entries []byte) error {
 	cmd := exec.Command(filepath.Join(SendmailRoot, "usr/libexec/sendmail/makemap"), "-C", dir+"/sendmail.cf", "hash", dir+"/access")
@@ -119,6 +134,11 @@ const sendmailMC = "divert(-1)\n" +
 	"TRUST_AUTH_MECH(`PLAIN LOGIN')dnl\n" +
 	"define(`confAUTH_OPTIONS', `A')dnl\n" +
 	"define(`confTO_QUEUEWARN', `')dnl\n" +
+	// A loaded test machine must not make Sendmail queue mail instead of
+	// delivering it (QueueLA defaults to 8 per CPU), or refuse connections.
+	"define(`confQUEUE_LA', `10000')dnl\n" +
+	"define(`confREFUSE_LA', `10000')dnl\n" +
+	"define(`confDELAY_LA', `10000')dnl\n" +
 	"define(`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, {client_addr}, {client_name}')dnl\n" +
 	"define(`confMILTER_MACROS_ENVFROM', `i, {auth_type}, {auth_authen}, {auth_ssf}, {auth_author}, {mail_mailer}, {mail_host}, {mail_addr}')dnl\n" +
 	"define(`confMILTER_MACROS_ENVRCPT', `{rcpt_mailer}, {rcpt_host}, {rcpt_addr}, i')dnl\n" +

@@ -67,7 +67,9 @@ func StartStack(t T, c StackConfig) *Stack {
 	s.Sink = StartSink(t)
 	pc := c.Postfix
 	pc.Milter = addr
-	pc.RelayPort = s.Sink.Port
+	if pc.RelayPort == 0 { // else: another receiver, e.g. StartRefusingSink
+		pc.RelayPort = s.Sink.Port
+	}
 	if pc.Users == nil {
 		pc.Users = map[string]string{User: Pass, "bob": "secret-bob"}
 	}

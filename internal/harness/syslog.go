@@ -3,14 +3,25 @@ package harness
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // StartSyslog receives what programs send to /dev/log (Sendmail logs
 // nowhere else) and appends each message to path as a log line. Only one
-// test at a time can own /dev/log.
+// test at a time can own /dev/log: tests of other packages, run at the
+// same time, wait for it (a lock file).
 func StartSyslog(t T, path string) {
 	t.Helper()
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "outguard-dev-log.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("locking /dev/log: %v", err)
+	}
+	t.Cleanup(func() { lock.Close() }) // the lock goes with the descriptor
 	if c, err := net.Dial("unixgram", "/dev/log"); err == nil {
 		c.Close()
 		t.Fatalf("/dev/log is in use by a syslog daemon: point the test at its log file instead")
