@@ -53,6 +53,7 @@ type txn struct {
 	// rejectedCut counts the MTA-refused recipients past rcptMemory,
 	// checked but not kept.
 	rejectedCut int
+	rcptsFull   bool // a recipient was refused past rcptMemory (logged once)
 }
 
 // rcptMemory bounds the recipient addresses a transaction keeps. The MTA
@@ -138,7 +139,10 @@ func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (resp *gomilter.Re
 	if t.rcptBytes+int64(len(rcpt)) > rcptMemory {
 		v := tooManyRcpts
 		v.Reason = fmt.Sprintf("the message's recipients reached %d bytes", rcptMemory)
-		s.srv.log.Info("recipient refused", "user", t.User, "rcpt", rcpt, "verdict", v.Action.String(), "check", v.Check, "reason", v.Reason)
+		if !t.rcptsFull { // once a message: a flood of them is no flood of log lines
+			t.rcptsFull = true
+			s.srv.log.Info("recipient refused, and every further one of this message", "user", t.User, "rcpt", rcpt, "verdict", v.Action.String(), "check", v.Check, "reason", v.Reason)
+		}
 		if o := t.st.Observer; o != nil {
 			o.Refused("rcpt", v)
 		}

@@ -33,7 +33,7 @@ func TestReviewRcptFlood(t *testing.T) {
 	addr := "<" + strings.Repeat("b", 8<<10) + "@example.net>\x00"
 	for range 12000 {
 		if _, err := c.Write(pkt('R', addr)); err != nil {
-			t.Fatalf("a well-formed recipient: %v", err)
+			t.Fatalf("a well-formed recipient: %v\n%s", err, tail(grepLines(d.log.String(), "level=")))
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
