@@ -8,7 +8,7 @@ PREFIX  ?= /usr
 DESTDIR ?=
 MANPAGES := $(patsubst docs/man/%.scd,bin/man/%,$(wildcard docs/man/*.scd))
 
-.PHONY: all build build-static test test-installed demo probe-demo deps sendmail fmt vet man install uninstall bench clean
+.PHONY: all build build-static test test-installed screenshots demo probe-demo deps sendmail fmt vet man install uninstall bench clean
 
 all: build
 
@@ -106,6 +106,12 @@ test: deps sendmail fmt vet
 # The installed product: make install into this machine, milterd as the unit
 # starts it, Debian's own Postfix configured from docs/postfix.md. It
 # changes the machine (and puts it back): throwaway machines only; CI runs it.
+# The web console's screenshots (docs/screenshots, shown in the README),
+# taken by its browser test.
+screenshots:
+	mkdir -p docs/screenshots
+	OUTGUARD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestWebConsoleInBrowser ./e2e/
+
 test-installed: deps
 	OUTGUARD_INSTALLED_TEST=yes $(GO) test -tags installed -count=1 -v -timeout 5m ./internal/installtest/
 

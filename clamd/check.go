@@ -113,8 +113,8 @@ func (c *Check) stream(ctx context.Context, t *policy.Transaction) (policy.Verdi
 
 // verdict turns clamd's answer into the check's verdict.
 func (c *Check) verdict(t *policy.Transaction, res Result, err error) (policy.Verdict, error) {
-	if v := c.Version(); v != "" { // in every verdict line, whatever the verdict
-		t.Stamp("clamd " + v)
+	if v := c.VersionNote(); v != "" { // in the stamp's detail, too
+		t.Stamp(v)
 	}
 	switch {
 	case errors.Is(err, ErrOversize):
@@ -136,6 +136,14 @@ func (c *Check) verdict(t *policy.Transaction, res Result, err error) (policy.Ve
 		return v, nil
 	}
 	return policy.Verdict{Action: policy.Accept}, nil
+}
+
+// VersionNote is the version for every verdict line (policy.Versioned).
+func (c *Check) VersionNote() string {
+	if v := c.Version(); v != "" {
+		return "clamd " + v
+	}
+	return ""
 }
 
 // Version returns the cached clamd version ("" until the first answer).

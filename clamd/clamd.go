@@ -54,9 +54,10 @@ type Client struct {
 }
 
 type backend struct {
-	addr  Addr
-	slots chan struct{} // one per allowed concurrent connection
-	idle  chan *conn    // IDSESSION connections between scans, holding no slot
+	addr   Addr
+	slots  chan struct{} // one per allowed concurrent connection
+	idle   chan *conn    // IDSESSION connections between scans, holding no slot
+	answer atomic.Int64  // when clamd last answered anything (unix ns): Health
 }
 
 // New returns a client for addrs, tried round robin, failing over to the
@@ -220,14 +221,56 @@ func readReply(cn *conn) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("clamd %s: reading reply: %w", cn.b.addr, err)
 	}
+	cn.b.answer.Store(time.Now().UnixNano())
 	return strings.TrimSuffix(r, "\x00"), nil
 }
 
-// Ping checks that a clamd answers.
-func (c *Client) Ping(ctx context.Context) error {
-	r, err := c.command(ctx, "PING")
+// healthFresh is how recent an answer to a scan must be for Health to
+// take it as clamd's health without asking.
+const healthFresh = 10 * time.Second
+
+// Health tells whether a clamd answers, for /readyz, without competing
+// with scans: a clamd that answered a scan in the last healthFresh is up
+// (busy is not down); otherwise one is asked PING over a connection of the
+// probe's own, which takes no scan's slot and waits behind none.
+func (c *Client) Health(ctx context.Context) error {
+	for _, b := range c.backends {
+		if time.Since(time.Unix(0, b.answer.Load())) < healthFresh {
+			return nil
+		}
+	}
+	var errs []error
+	for _, b := range c.backends {
+		err := c.ping(ctx, b)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("clamd: no addresses")
+	}
+	return errors.Join(errs...)
+}
+
+// ping sends PING to b over a connection of its own, outside b's slots.
+func (c *Client) ping(ctx context.Context, b *backend) error {
+	d := net.Dialer{Timeout: c.opt.ConnectTimeout}
+	nc, err := d.DialContext(ctx, b.addr.Network, b.addr.Address)
+	if err != nil {
+		return fmt.Errorf("clamd %s: %w", b.addr, err)
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stop()
+	nc.SetDeadline(time.Now().Add(c.opt.ReplyTimeout))
+	cn := &conn{Conn: nc, b: b, released: true} // holds no slot
+	if _, err := io.WriteString(cn, "zPING\x00"); err != nil {
+		return fmt.Errorf("clamd %s: PING: %w", b.addr, err)
+	}
+	r, err := readReply(cn)
 	if err == nil && r != "PONG" {
-		err = fmt.Errorf("clamd: PING answered %q", r)
+		err = fmt.Errorf("clamd %s: PING answered %q", b.addr, r)
 	}
 	return err
 }

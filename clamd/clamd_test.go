@@ -37,7 +37,7 @@ func TestRealClamd(t *testing.T) {
 	cd := harness.StartClamd(t, "2M")
 	c := client(cd.Socket, clamd.Options{})
 	ctx := context.Background()
-	if err := c.Ping(ctx); err != nil {
+	if err := c.Health(ctx); err != nil {
 		t.Fatal(err)
 	}
 	v, err := c.Version(ctx)
@@ -90,12 +90,12 @@ func TestFailover(t *testing.T) {
 	dead := filepath.Join(t.TempDir(), "none.sock")
 	c := clamd.New([]clamd.Addr{{Network: "unix", Address: dead}, {Network: "unix", Address: cd.Socket}}, clamd.Options{})
 	for range 4 { // round robin starts on each address in turn
-		if err := c.Ping(context.Background()); err != nil {
+		if _, err := c.Version(context.Background()); err != nil {
 			t.Fatalf("with one clamd down: %v", err)
 		}
 	}
 	none := clamd.New([]clamd.Addr{{Network: "unix", Address: dead}}, clamd.Options{})
-	if err := none.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), dead) {
+	if _, err := none.Version(context.Background()); err == nil || !strings.Contains(err.Error(), dead) {
 		t.Fatalf("all down: %v", err)
 	}
 }
@@ -142,6 +142,35 @@ func TestContextCancelsStream(t *testing.T) {
 	time.AfterFunc(100*time.Millisecond, cancel)
 	if _, err := s.Result(); err == nil {
 		t.Fatal("cancelled stream gave a result")
+	}
+}
+
+// /readyz asks Health: with every connection busy scanning, clamd is up
+// (the probe takes no slot and waits behind no scan); a clamd that
+// stopped answering is down within the probe's deadline, busy or not.
+// Before: the probe was a PING through a connection slot, which failed
+// when every slot was busy, so outguard_up{clamd} fell to 0 when the node
+// was busiest.
+func TestHealthBusyIsNotDown(t *testing.T) {
+	cd := harness.StartClamd(t, "2M")
+	c := client(cd.Socket, clamd.Options{MaxConns: 1, ConnectTimeout: time.Second})
+	s, err := c.Stream(context.Background(), 0) // the one slot, held by a scan
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.Health(ctx); err != nil {
+		t.Errorf("busy clamd reported down: %v", err)
+	}
+	cd.Pause()
+	fresh := client(cd.Socket, clamd.Options{MaxConns: 1}) // no answer seen yet
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := fresh.Health(ctx); err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("stopped clamd: %v after %v", err, time.Since(start))
 	}
 }
 

@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"time"
 
 	"outguard/internal/yamlconf"
+	"outguard/limits"
 	"outguard/policy"
 )
 
@@ -32,6 +35,7 @@ type Config struct {
 	Milter           Milter      `yaml:"milter"`
 	ProgressInterval Duration    `yaml:"progress_interval"`
 	MessageTimeout   Duration    `yaml:"message_timeout"`
+	CommitTimeout    Duration    `yaml:"commit_timeout"` // counting and holding a message, after its checks
 	ShutdownTimeout  Duration    `yaml:"shutdown_timeout"`
 	Clamd            *Clamd      `yaml:"clamd"`      // nil: no clamd check
 	Limits           *Limits     `yaml:"limits"`     // nil: no limits
@@ -41,6 +45,7 @@ type Config struct {
 	Postgres         *Postgres   `yaml:"postgres"`   // nil: no PostgreSQL; stores that use it say so
 	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
+	Web              *Web        `yaml:"web"`        // nil: no web console
 }
 
 // Spam configures the rspamd check (package spam).
@@ -74,9 +79,53 @@ type GeoIP struct {
 // Postgres is the PostgreSQL every store set to "postgres" shares.
 type Postgres struct {
 	DSN string `yaml:"dsn"` // libpq key=value string or postgres:// URL
+	// The bounds of every wait on the server, inside the milter's
+	// deadlines (Postfix's milter_command_timeout is 30s). A setting in
+	// the DSN itself wins.
+	ConnectTimeout   Duration `yaml:"connect_timeout"`
+	StatementTimeout Duration `yaml:"statement_timeout"`
+	LockTimeout      Duration `yaml:"lock_timeout"`
+	// MaxConns bounds each pool: milterd opens one for the limits and one
+	// for the quarantine, so a host takes up to twice this many of the
+	// server's max_connections (docs/postgres.md).
+	MaxConns int `yaml:"max_conns"`
 }
 
-func (p *Postgres) setDefaults() { p.DSN = "host=/run/postgresql dbname=outguard user=milterd" }
+func (p *Postgres) setDefaults() {
+	*p = Postgres{DSN: "host=/run/postgresql dbname=outguard user=milterd",
+		ConnectTimeout: Duration(5 * time.Second), StatementTimeout: Duration(10 * time.Second), LockTimeout: Duration(5 * time.Second), MaxConns: 10}
+}
+
+// ConnString is the DSN with the timeouts and the pool size it does not
+// set itself: connect_timeout (seconds), statement_timeout and
+// lock_timeout (milliseconds, sent to the server at connection), and
+// pool_max_conns (taken out by the pool, internal/sqldb).
+func (p *Postgres) ConnString() string {
+	set := map[string]string{
+		"connect_timeout":   fmt.Sprint(max(1, int64(time.Duration(p.ConnectTimeout)/time.Second))),
+		"statement_timeout": fmt.Sprint(time.Duration(p.StatementTimeout).Milliseconds()),
+		"lock_timeout":      fmt.Sprint(time.Duration(p.LockTimeout).Milliseconds()),
+		"pool_max_conns":    fmt.Sprint(p.MaxConns),
+	}
+	keys := []string{"connect_timeout", "statement_timeout", "lock_timeout", "pool_max_conns"}
+	if u, err := url.Parse(p.DSN); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		for _, k := range keys {
+			if !q.Has(k) {
+				q.Set(k, set[k])
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	dsn := p.DSN
+	for _, k := range keys {
+		if !regexp.MustCompile(`(^|\s)` + k + `\s*=`).MatchString(dsn) {
+			dsn += " " + k + "=" + set[k]
+		}
+	}
+	return dsn
+}
 
 // Metrics configures the Prometheus endpoint (/metrics, /healthz).
 type Metrics struct {
@@ -153,11 +202,14 @@ type Quarantine struct {
 	OnFull         Action   `yaml:"on_full"`
 	DigestTo       string   `yaml:"digest_to"`   // "milterctl quarantine digest --mail" sends to it
 	DigestFrom     string   `yaml:"digest_from"` // "": digest_to
+	// ReleaseTimeout bounds each wait of a release for the release
+	// address (connect, each reply, the reply to the final dot).
+	ReleaseTimeout Duration `yaml:"release_timeout"`
 }
 
 func (q *Quarantine) setDefaults() {
 	*q = Quarantine{Store: "local", Retention: Duration(30 * 24 * time.Hour), ReleaseAddress: "127.0.0.1:10026", Mode: "discard",
-		MaxBytes: 10 << 30, MaxEntries: 100000, OnFull: Action(policy.Tempfail)}
+		MaxBytes: 10 << 30, MaxEntries: 100000, OnFull: Action(policy.Tempfail), ReleaseTimeout: Duration(time.Minute)}
 }
 
 // HostName names this smarthost in shared stores: limits.host, or the
@@ -202,40 +254,14 @@ type Limits struct {
 	TrustedHeader string `yaml:"trusted_header"`
 }
 
-// LimitSet is a set of limits; in users, a key left out takes the default.
-// 0 means no limit.
-type LimitSet struct {
-	MessagesPerHour        *int `yaml:"messages_per_hour"`
-	MessagesPerDay         *int `yaml:"messages_per_day"`
-	RecipientsPerHour      *int `yaml:"recipients_per_hour"`
-	RecipientsPerDay       *int `yaml:"recipients_per_day"`
-	UndeliverablePerHour   *int `yaml:"undeliverable_per_hour"`
-	RefusedMessagesPerHour *int `yaml:"refused_messages_per_hour"`
-	NetworksPerHour        *int `yaml:"networks_per_hour"`
-	CountriesPerHour       *int `yaml:"countries_per_hour"` // with geoip.country_db
-	ASNsPerHour            *int `yaml:"asns_per_hour"`      // with geoip.asn_db
-	SpamPerHour            *int `yaml:"spam_per_hour"`      // with the spam section
-}
-
-func (s LimitSet) fields() map[string]*int {
-	return map[string]*int{
-		"messages_per_hour":         s.MessagesPerHour,
-		"messages_per_day":          s.MessagesPerDay,
-		"recipients_per_hour":       s.RecipientsPerHour,
-		"recipients_per_day":        s.RecipientsPerDay,
-		"undeliverable_per_hour":    s.UndeliverablePerHour,
-		"refused_messages_per_hour": s.RefusedMessagesPerHour,
-		"networks_per_hour":         s.NetworksPerHour,
-		"countries_per_hour":        s.CountriesPerHour,
-		"asns_per_hour":             s.ASNsPerHour,
-		"spam_per_hour":             s.SpamPerHour,
-	}
-}
+// LimitSet is a set of limits by their key (limits.Kinds); in users, a
+// key left out takes the default. 0 means no limit.
+type LimitSet map[string]*int
 
 // UserLimits is a user's override: a LimitSet, or the word "unlimited".
 type UserLimits struct {
 	Unlimited bool
-	LimitSet
+	LimitSet  `yaml:",inline"`
 }
 
 func (u *UserLimits) unmarshalScalar(s string) error {
@@ -248,6 +274,10 @@ func (u *UserLimits) unmarshalScalar(s string) error {
 
 type Redis struct {
 	Address string `yaml:"address"`
+	// Timeout bounds connecting and each command (a stopped server, a
+	// lost packet); PoolSize the connections milterd keeps to it.
+	Timeout  Duration `yaml:"timeout"`
+	PoolSize int      `yaml:"pool_size"`
 }
 
 type Maillog struct {
@@ -262,36 +292,17 @@ type Maillog struct {
 	Silence Duration `yaml:"silence"`
 }
 
-func intp(i int) *int { return &i }
-
 func (l *Limits) setDefaults() {
+	def := LimitSet{}
+	for _, k := range limits.Kinds {
+		def[k.Key] = &k.Default
+	}
 	*l = Limits{
-		// The seed: "a few hundred, at most a few thousand mails per day
-		// per account"; "more than 10 undeliverable recipients per hour"
-		// is very unlikely from a regular user.
-		Default: LimitSet{
-			MessagesPerHour:      intp(200),
-			MessagesPerDay:       intp(1000),
-			RecipientsPerHour:    intp(500),
-			RecipientsPerDay:     intp(2000),
-			UndeliverablePerHour: intp(10),
-			// Receivers refusing whole messages (spam, content, DMARC):
-			// an innocent customer has one or two such in an hour, a
-			// misconfigured domain a few more; a stolen account sending
-			// spam has them by the dozen.
-			RefusedMessagesPerHour: intp(20),
-			// Chosen by the replay benchmark (docs/suspension.md): no
-			// customer pattern there comes near them, every botnet login
-			// crosses them.
-			NetworksPerHour:  intp(12),
-			CountriesPerHour: intp(4),
-			ASNsPerHour:      intp(6),
-			SpamPerHour:      intp(10),
-		},
+		Default:     def,
 		OnSuspended: Action(policy.Tempfail),
 		Alert:       Alert{Timeout: Duration(10 * time.Second)},
 		Store:       "sqlite",
-		Redis:       Redis{Address: "127.0.0.1:6379"},
+		Redis:       Redis{Address: "127.0.0.1:6379", Timeout: Duration(5 * time.Second), PoolSize: 10},
 		Maillog:     Maillog{Source: "file", Start: "end", Silence: Duration(2 * time.Minute)},
 		OnError:     Action(policy.Tempfail),
 		LoginCase:   "fold",
@@ -358,6 +369,7 @@ func Default() *Config {
 		Milter:           Milter{MaxConnections: 1000, ReadTimeout: Duration(30 * time.Second), IdleTimeout: Duration(10 * time.Minute)},
 		ProgressInterval: Duration(10 * time.Second),
 		MessageTimeout:   Duration(5 * time.Minute),
+		CommitTimeout:    Duration(10 * time.Second),
 		ShutdownTimeout:  Duration(30 * time.Second),
 	}
 }
@@ -400,6 +412,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	}
 	if c.ProgressInterval < Duration(time.Second) {
 		return bad("progress_interval", "must be at least 1s")
+	}
+	if c.CommitTimeout < Duration(100*time.Millisecond) {
+		return bad("commit_timeout", "must be at least 100ms")
 	}
 	if c.MessageTimeout < Duration(time.Second) {
 		return bad("message_timeout", "must be at least 1s")
@@ -445,6 +460,21 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		}
 		if r.Timeout <= 0 {
 			return bad("rules.timeout", "must be more than 0")
+		}
+	}
+	if w := c.Web; w != nil {
+		if err := w.validate(bad); err != nil {
+			return err
+		}
+	}
+	if p := c.Postgres; p != nil {
+		for key, d := range map[string]Duration{"postgres.connect_timeout": p.ConnectTimeout, "postgres.statement_timeout": p.StatementTimeout, "postgres.lock_timeout": p.LockTimeout} {
+			if d < Duration(time.Millisecond) {
+				return bad(key, "must be at least 1ms: a wait on the server is always bounded")
+			}
+		}
+		if p.MaxConns < 1 {
+			return bad("postgres.max_conns", "must be at least 1")
 		}
 	}
 	if sp := c.Spam; sp != nil {
@@ -494,6 +524,10 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		if q.Retention <= 0 {
 			return bad("quarantine.retention", "must be more than 0")
 		}
+		if q.ReleaseTimeout <= 0 || q.ReleaseTimeout > Duration(2*time.Minute) {
+			// A release holds its entry for 5 minutes (its lease).
+			return bad("quarantine.release_timeout", "must be more than 0 and at most 2m")
+		}
 		if q.MaxEntries < 0 {
 			return bad("quarantine.max_entries", "must be 0 (no bound) or more")
 		}
@@ -510,12 +544,18 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 		sets["limits.users."+user] = u.LimitSet
 	}
 	for prefix, set := range sets {
-		for key, v := range set.fields() {
+		for key := range set {
+			if !slices.ContainsFunc(limits.Kinds, func(k limits.Kind) bool { return k.Key == key }) {
+				return bad(prefix+"."+key, "unknown key")
+			}
+		}
+		for _, k := range limits.Kinds {
+			v := set[k.Key]
 			if v == nil && prefix == "limits.default" {
-				return bad(prefix+"."+key, "must not be empty")
+				return bad(prefix+"."+k.Key, "must not be empty")
 			}
 			if v != nil && *v < 0 {
-				return bad(prefix+"."+key, "must be 0 (no limit) or more")
+				return bad(prefix+"."+k.Key, "must be 0 (no limit) or more")
 			}
 		}
 	}
@@ -532,6 +572,12 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	case "redis":
 		if l.Redis.Address == "" {
 			return bad("limits.redis.address", "must not be empty with store: redis")
+		}
+		if l.Redis.Timeout < Duration(time.Millisecond) {
+			return bad("limits.redis.timeout", "must be at least 1ms: a wait on the server is always bounded")
+		}
+		if l.Redis.PoolSize < 1 {
+			return bad("limits.redis.pool_size", "must be at least 1")
 		}
 	case "postgres":
 		if c.Postgres == nil || c.Postgres.DSN == "" {

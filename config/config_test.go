@@ -57,6 +57,30 @@ func TestExampleOptionalSections(t *testing.T) {
 	if !reflect.DeepEqual(c.Limits, wantLimits) {
 		t.Errorf("limits section of the example:\n got %+v\nwant %+v", c.Limits, wantLimits)
 	}
+	wantWeb := &Web{}
+	wantWeb.setDefaults()
+	wantWeb.TrustedProxies = []Prefix{}
+	if !reflect.DeepEqual(c.Web, wantWeb) {
+		t.Errorf("web section of the example:\n got %+v\nwant %+v", c.Web, wantWeb)
+	}
+}
+
+// The web section's keys that go together.
+func TestWebSection(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"web: {tls: {cert: /c}}":                     "web.tls: needs both cert and key",
+		"web: {trusted_proxy_header: X-Remote-User}": "web.trusted_proxy_header: needs trusted_proxies",
+		"web: {trusted_proxies: [10.0.0.1]}":         "web.trusted_proxy_header: needs trusted_proxies",
+		"web: {url: javascript:alert(1)}":            "web.url: want an http or https URL",
+		"web: {listen: 8026}":                        "web.listen: want host:port",
+		"web: {users_file: \"\"}":                    "web.users_file: must not be empty",
+		"web: {url: \"https://og.isp.test\", tls: {cert: /c, key: /k}, trusted_proxy_header: X-User, trusted_proxies: [10.0.0.1]}": "",
+	} {
+		_, err := Parse("t.yaml", []byte(yaml))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
+	}
 }
 
 func TestEmptyFileIsDefaults(t *testing.T) {
@@ -112,4 +136,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error does not name the file: %v", err)
 		}
 	})
+}
+
+// The timeouts and the pool size go into the DSN, unless it has them.
+func TestPostgresConnString(t *testing.T) {
+	p := &Postgres{}
+	p.setDefaults()
+	for dsn, want := range map[string]string{
+		"host=/run/postgresql dbname=outguard":    "host=/run/postgresql dbname=outguard connect_timeout=5 statement_timeout=10000 lock_timeout=5000 pool_max_conns=10",
+		"host=db statement_timeout=1000":          "host=db statement_timeout=1000 connect_timeout=5 lock_timeout=5000 pool_max_conns=10",
+		"postgres://u@db/outguard?lock_timeout=7": "postgres://u@db/outguard?connect_timeout=5&lock_timeout=7&pool_max_conns=10&statement_timeout=10000",
+	} {
+		p.DSN = dsn
+		if got := p.ConnString(); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", dsn, got, want)
+		}
+	}
 }

@@ -40,7 +40,7 @@ limits:
 		t.Errorf("actions %v", a)
 	}
 	b := c.Limits.Users["bob"]
-	if *b.NetworksPerHour != 1 || *b.CountriesPerHour != 2 || *b.ASNsPerHour != 3 || *b.SpamPerHour != 4 {
+	if *b.LimitSet["networks_per_hour"] != 1 || *b.LimitSet["countries_per_hour"] != 2 || *b.LimitSet["asns_per_hour"] != 3 || *b.LimitSet["spam_per_hour"] != 4 {
 		t.Errorf("bob %+v", b)
 	}
 }

@@ -237,8 +237,72 @@ func TestMessageTimeoutEndsAHungClamd(t *testing.T) {
 	if got := harness.Reply(r.Err); !strings.HasPrefix(got, "451 4.7.1 Temporary failure") {
 		t.Fatalf("hung clamd: %q", got)
 	}
-	if log := s.Log.String(); !regexp.MustCompile(`verdict=tempfail check=clamd reason="clamd failed: [^"]*message_timeout \(2s\) passed`).MatchString(log) {
-		t.Errorf("the verdict line does not name the timed-out check:\n%s", log)
+	if log := s.Log.String(); !regexp.MustCompile(`verdict=tempfail check=clamd reason="clamd failed: [^"]*message_timeout \(2s\) passed" notes="clamd ClamAV `).MatchString(log) {
+		t.Errorf("the verdict line does not name the timed-out check, or clamd's version:\n%s", log)
+	}
+}
+
+// The clamd version is in every verdict line, those of messages clamd
+// never saw too: refused at MAIL (a limit), and aborted by the client.
+// Before: only the messages clamd answered for had it.
+func TestVersionInEveryVerdictLine(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s := stack(t, clamdConfig(cd.Socket)+"limits:\n  default: {messages_per_hour: 1}\n")
+	c := s.Dial(t)
+	if err := c.Raw().Mail("alice@customer.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Raw().Reset()
+	c.Quit()
+	for i := range 2 {
+		if r := send(t, s, bytes.NewReader(plain(fmt.Sprint("m", i), "hello\r\n"))); (r.Err == nil) != (i == 0) {
+			t.Fatalf("message %d: %s", i, harness.Reply(r.Err))
+		}
+	}
+	want := map[string]*regexp.Regexp{
+		"accepted":          regexp.MustCompile(`verdict=accept .*notes="clamd ClamAV [^"]+"`),
+		"refused at MAIL":   regexp.MustCompile(`verdict=tempfail check=limits .*notes="clamd ClamAV [^"]+"`),
+		"aborted by client": regexp.MustCompile(`verdict=aborted .*notes="clamd ClamAV [^"]+"`),
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		log := s.Log.String()
+		missing := ""
+		for name, re := range want {
+			if !re.MatchString(log) {
+				missing = name
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no verdict line %s with clamd's version:\n%s", missing, log)
+		}
+	}
+}
+
+// The same hung clamd with on_error: accept, and the limits counting the
+// message: message_timeout ends the wait and the message is accepted,
+// stamped as not scanned, and counted; the commit has a deadline of its
+// own. Before: the commit ran with the expired message deadline, the
+// limits failed, and every message was tempfailed with the verdict line
+// blaming limits.
+func TestMessageTimeoutOnErrorAccept(t *testing.T) {
+	t.Parallel()
+	cd := harness.StartClamd(t, "30M")
+	s := stack(t, "message_timeout: 2s\nclamd:\n  addresses: [unix:"+cd.Socket+"]\n  reply_timeout: 60s\n  on_error: accept\nlimits:\n  store: sqlite\n")
+	cd.Pause()
+	r := send(t, s, bytes.NewReader(plain("hung", "hello\r\n")))
+	if r.Err != nil {
+		t.Fatalf("hung clamd with on_error: accept: %s\n%s", harness.Reply(r.Err), s.Log.String())
+	}
+	got := s.Sink.Wait(t, 1, 20*time.Second)[0]
+	if !bytes.Contains(got.Data, []byte("X-Outguard: accepted, not fully checked")) {
+		t.Errorf("accepted unscanned without saying so:\n%s", got.Data)
+	}
+	if log := s.Log.String(); !regexp.MustCompile(`verdict=accept .*notes="[^"]*clamd: not checked`).MatchString(log) || strings.Contains(log, "limits failed") {
+		t.Errorf("the verdict line:\n%s", log)
 	}
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,4 +105,62 @@ limits:
 	if moved.Source != "log" || moved.Rcpt != "moved@remote.test" || moved.Status != "5.1.1" {
 		t.Fatalf("bounce from Sendmail's log: %+v", evs)
 	}
+}
+
+// TestSendmail again, chrooted into a directory that is not a mount point,
+// as a packager's build chroot or a debootstrap chroot is: there unshare
+// cannot make the root's propagation private (the test Sendmail once
+// needed that to bind its own /etc/hosts). The chroot is binds of the
+// machine's directories, made in a mount namespace of the test's own
+// (private, gone when it ends), with a /dev of its own for the test's
+// syslog socket. Run inside a chroot already, it is TestSendmail itself.
+func TestSendmailInAChroot(t *testing.T) {
+	if !rootIsMountPoint(t) {
+		TestSendmail(t)
+		return
+	}
+	harness.Require(t, "unshare", "chroot")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	repo := filepath.Dir(wd) // ../rules, the harness's testdata
+	root := harness.Dir(t, "chroot")
+	const script = `set -e
+r=$1 repo=$2 wd=$3 exe=$4
+for d in usr etc opt proc sys; do mkdir -p "$r/$d"; mount --rbind "/$d" "$r/$d"; done
+for l in bin sbin lib lib32 lib64 libx32; do
+	if [ -L "/$l" ]; then ln -s "$(readlink "/$l")" "$r/$l"; elif [ -d "/$l" ]; then mkdir "$r/$l"; mount --rbind "/$l" "$r/$l"; fi
+done
+mkdir -p "$r/tmp" "$r/dev" "$r$repo" "$r$(dirname "$exe")"
+mount --bind /tmp "$r/tmp"
+mount --bind "$repo" "$r$repo"
+mount --bind "$(dirname "$exe")" "$r$(dirname "$exe")"
+mount -t tmpfs tmpfs "$r/dev"
+for n in null zero random urandom; do touch "$r/dev/$n"; mount --bind "/dev/$n" "$r/dev/$n"; done
+exec chroot "$r" sh -c '
+	if unshare --mount --propagation private true 2>/dev/null; then echo "the chroot root is a mount point"; exit 1; fi
+	cd "$1" && exec "$2" -test.run "^TestSendmail\$" -test.count=1 -test.v' sh "$wd" "$exe"
+`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", root, repo, wd, exe)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestSendmail ") {
+		t.Fatalf("TestSendmail in a chroot: %v\n%s", err, out)
+	}
+}
+
+// rootIsMountPoint reports whether / is a mount point of this process's
+// mount namespace (it is not in a chroot into a plain directory).
+func rootIsMountPoint(t *testing.T) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == "/" {
+			return true
+		}
+	}
+	return false
 }

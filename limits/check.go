@@ -25,6 +25,11 @@ type Engine struct {
 	Now         func() time.Time
 	Observer    Observer // may be nil
 	Geo         Locator  // nil: no countries or ASNs (spread.go)
+	// Timeout bounds each store call (0: none beyond the caller's
+	// deadline): at MAIL and RCPT the MTA waits with no deadline of ours,
+	// and a stopped server must cost the message limits.on_error, not
+	// the MTA's milter timeout.
+	Timeout time.Duration
 
 	alerted  sync.Map     // account and limit -> end of the window alerted for
 	admitted atomic.Int64 // when a message was last admitted (Unix ms): the mail log must say so soon
@@ -48,6 +53,14 @@ type Observer interface {
 }
 
 func (e *Engine) Name() string { return "limits" }
+
+// bound is ctx ending at most Timeout from now.
+func (e *Engine) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if e.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, e.Timeout)
+}
 
 type usageKey struct{}
 
@@ -90,6 +103,8 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	}
 	t.SetValue(usageKey{}, st)
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	u, susp, err := e.Store.Usage(ctx, key, now)
 	if err != nil {
 		return policy.Verdict{}, err
@@ -217,6 +232,8 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	}
 	// Unlimited accounts are counted too: their records attribute bounces.
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	u, ok, err := e.Store.Admit(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, now)
 	if err != nil {
 		return policy.Verdict{}, err
@@ -272,6 +289,8 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 		}
 	}
 	lim := e.Policy.For(key)
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	for _, c := range []struct {
 		evs       []Undeliverable
 		threshold int

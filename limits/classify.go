@@ -38,7 +38,7 @@ const (
 // refusalRule is one row of the classification: a reply given at stage (""
 // any) with an enhanced status starting with status ("" any).
 type refusalRule struct {
-	stage  string // "mail", "rcpt", "data" (DATA or end of DATA), "" any
+	stage  string // "session" (greeting to STARTTLS), "mail", "rcpt", "data" (DATA or end of DATA), "" any
 	status string // prefix of the enhanced status (RFC 3463)
 	scope  Scope
 	why    string
@@ -52,6 +52,7 @@ type refusalRule struct {
 // recipients: those receivers judged the message, not the addresses.
 var refusalRules = []refusalRule{
 	{"", "4", NotCounted, "temporary: deferred and retried, no evidence"},
+	{"session", "", MessageScope, "refused at the greeting, EHLO/HELO or STARTTLS: the receiver refused the sending host, never a recipient"},
 	{"mail", "", MessageScope, "refused at MAIL FROM: the sender or the message, never a recipient"},
 	{"data", "", MessageScope, "refused at DATA or end of DATA: the receiver judged the message (content, spam, DMARC, size)"},
 	{"", "5.7.", MessageScope, "security or policy (5.7.1 spam/content, 5.7.26 DMARC, 5.7.23 SPF, blocklists) at RCPT or unknown stage"},
@@ -86,13 +87,21 @@ func Classify(dsn, text string) Scope {
 // replyStage reads the SMTP command a reply answered from Postfix's
 // "(in reply to end of DATA command)" and Sendmail's wording ("... while
 // talking to" is not logged; Sendmail logs a DATA refusal as
-// "reply=... DATA" or names the command in its "stat=" text). "" unknown.
+// "reply=... DATA" or names the command in its "stat=" text). "session":
+// before MAIL (greeting, EHLO, STARTTLS). "" unknown.
 func replyStage(text string) string {
 	t := strings.ToLower(text)
 	switch {
 	case strings.Contains(t, "in reply to end of data command"), strings.Contains(t, "in reply to data command"),
 		strings.Contains(t, ">>> data"), strings.Contains(t, ">>> ."):
 		return "data"
+	case strings.Contains(t, " refused to talk to me: "), strings.Contains(t, "in reply to ehlo command"),
+		strings.Contains(t, "in reply to helo command"), strings.Contains(t, "in reply to lhlo command"),
+		strings.Contains(t, "in reply to starttls command"):
+		// Postfix names no recipient's command: the receiver refused this
+		// host before any (its greeting, RFC 5321 4.3.2), yet logs one
+		// bounced line per recipient.
+		return "session"
 	case strings.Contains(t, "in reply to mail from command"), strings.Contains(t, ">>> mail from"):
 		return "mail"
 	case strings.Contains(t, "in reply to rcpt to command"), strings.Contains(t, ">>> rcpt to"):

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -416,7 +417,7 @@ func (f *Follower) line(ctx context.Context, s string, b *batch) error {
 		}
 		rcpts = l.Rcpts
 	} else { // expired: those not delivered, also not in this batch
-		rcpts = pending(rcpts, b.delivered[l.QueueID])
+		rcpts = onePerDomain(pending(rcpts, b.delivered[l.QueueID]))
 	}
 	f.add(b, key, l, rcpts, host, scope)
 	return nil
@@ -525,4 +526,25 @@ func (f *Follower) savePosText(s string) {
 			f.Log.Warn("saving mail log position", "err", err)
 		}
 	}
+}
+
+// onePerDomain keeps one recipient per domain (the first in sort order, so
+// that a line read again gives the same event ids). An expired message
+// names no refusal: its recipients' domain did not answer in time (a
+// server down, a greylisting longer than maximal_queue_lifetime), which
+// says nothing about each address; a club of 12 members at one dead domain
+// is one undeliverable destination, a spam list's dead domains are many.
+func onePerDomain(rcpts []string) []string {
+	rcpts = slices.Clone(rcpts)
+	slices.Sort(rcpts)
+	seen := map[string]bool{}
+	out := rcpts[:0]
+	for _, r := range rcpts {
+		d := strings.ToLower(r[strings.LastIndexByte(r, '@')+1:])
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }

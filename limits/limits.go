@@ -25,7 +25,7 @@ const (
 	Day  = 24 * time.Hour
 )
 
-// Limits for one account. 0 means no limit.
+// Limits for one account. 0 means no limit. Each is declared in Kinds.
 type Limits struct {
 	MessagesPerHour      int
 	MessagesPerDay       int
@@ -44,12 +44,52 @@ type Limits struct {
 	SpamPerHour      int
 }
 
-// Unlimited reports whether no rate limit applies. Automatic suspension
-// (UndeliverablePerHour, RefusedMessagesPerHour, and the signals of
-// spread.go) is separate: a bulk account is exactly what an attacker wants
-// to take over.
+// Kind is one of an account's limits, declared once: its key in the
+// config (limits.default, limits.users), its default, whether "unlimited"
+// lifts it, and its field in Limits. Adding a limit: a field in Limits, a
+// line here, its use in the engine, and the docs (milterd.yaml(5), the
+// example config).
+type Kind struct {
+	Key     string
+	Default int
+	// Rate is a sending rate, which "unlimited" lifts; automatic
+	// suspension (undeliverable recipients, refused messages, the signals
+	// of spread.go) is not: a bulk account is exactly what an attacker
+	// wants to take over.
+	Rate  bool
+	Field func(*Limits) *int
+}
+
+// Kinds are the limits. The defaults are the seed's: "a few hundred, at
+// most a few thousand mails per day per account"; "more than 10
+// undeliverable recipients per hour" is very unlikely from a regular user.
+var Kinds = []Kind{
+	{Key: "messages_per_hour", Default: 200, Rate: true, Field: func(l *Limits) *int { return &l.MessagesPerHour }},
+	{Key: "messages_per_day", Default: 1000, Rate: true, Field: func(l *Limits) *int { return &l.MessagesPerDay }},
+	{Key: "recipients_per_hour", Default: 500, Rate: true, Field: func(l *Limits) *int { return &l.RecipientsPerHour }},
+	{Key: "recipients_per_day", Default: 2000, Rate: true, Field: func(l *Limits) *int { return &l.RecipientsPerDay }},
+	{Key: "undeliverable_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.UndeliverablePerHour }},
+	// Receivers refusing whole messages (spam, content, DMARC): an
+	// innocent customer has one or two such in an hour, a misconfigured
+	// domain a few more; a stolen account sending spam has them by the
+	// dozen.
+	{Key: "refused_messages_per_hour", Default: 20, Field: func(l *Limits) *int { return &l.RefusedMessagesPerHour }},
+	// Chosen by the replay benchmark (docs/suspension.md): no customer
+	// pattern there comes near them, every botnet login crosses them.
+	{Key: "networks_per_hour", Default: 12, Field: func(l *Limits) *int { return &l.NetworksPerHour }},
+	{Key: "countries_per_hour", Default: 4, Field: func(l *Limits) *int { return &l.CountriesPerHour }}, // with geoip.country_db
+	{Key: "asns_per_hour", Default: 6, Field: func(l *Limits) *int { return &l.ASNsPerHour }},           // with geoip.asn_db
+	{Key: "spam_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.SpamPerHour }},          // with the spam section
+}
+
+// Unlimited reports whether no rate limit applies.
 func (l Limits) Unlimited() bool {
-	return l.MessagesPerHour == 0 && l.MessagesPerDay == 0 && l.RecipientsPerHour == 0 && l.RecipientsPerDay == 0
+	for _, k := range Kinds {
+		if k.Rate && *k.Field(&l) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Policy resolves an account's limits: an exact login, else the longest
@@ -215,6 +255,19 @@ func (s *Suspension) Active(now time.Time) bool {
 // Store keeps counters, suspensions and message records. Every method is
 // one round trip to the backend and atomic; none reads more than a bounded
 // number of rows per account, whatever its volume.
+//
+// A fleet shares one store, so every operation that counts and then
+// compares (Admit's limits, AddUndeliverable's threshold, and any counter
+// added later: refused messages, networks or spam verdicts per hour) must
+// see every other host's count: it runs under the account's lock
+// (SQLStore.locked: SQLite's write lock, PostgreSQL's advisory lock on the
+// account) or as one atomic statement (a Lua script on Redis), never as a
+// write followed by a separate read. TestTwoHostsCrossOnce, in the shared
+// suite, checks each counter on each store: two writers, one crossing.
+//
+// ctx carries the caller's deadline (for a message: its own); a backend
+// that does not answer by then fails the call, and a write that fails so
+// is not committed later.
 type Store interface {
 	// Usage returns key's usage and its suspension (nil if none).
 	Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error)

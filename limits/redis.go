@@ -28,17 +28,40 @@ type Redis struct {
 	c *redis.Client
 }
 
-// OpenRedis connects to addr (host:port, or a unix socket path).
+// RedisOptions: where the server is and how long to wait for it.
+type RedisOptions struct {
+	Addr string // host:port, or a unix socket path
+	// Timeout bounds connecting and each command (0: 5s); a caller's
+	// earlier deadline ends the wait sooner.
+	Timeout  time.Duration
+	PoolSize int // 0: 10
+}
+
+// OpenRedis connects to addr with the default options.
 func OpenRedis(ctx context.Context, addr string) (*Redis, error) {
-	// ContextTimeoutEnabled: a caller's deadline bounds a hung server too.
-	opt := &redis.Options{Addr: addr, MaxRetries: 1, ContextTimeoutEnabled: true}
-	if strings.HasPrefix(addr, "/") {
+	return OpenRedisOptions(ctx, RedisOptions{Addr: addr})
+}
+
+// OpenRedisOptions connects to the server of o.
+func OpenRedisOptions(ctx context.Context, o RedisOptions) (*Redis, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.PoolSize <= 0 {
+		o.PoolSize = 10
+	}
+	// ContextTimeoutEnabled: a caller's deadline bounds a hung server too;
+	// the timeouts bound a call without one. No retry: a command that
+	// timed out may have run, and a script's count is not to be run twice.
+	opt := &redis.Options{Addr: o.Addr, MaxRetries: -1, ContextTimeoutEnabled: true,
+		DialTimeout: o.Timeout, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, PoolTimeout: o.Timeout, PoolSize: o.PoolSize}
+	if strings.HasPrefix(o.Addr, "/") {
 		opt.Network = "unix"
 	}
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("redis %s: %w", addr, err)
+		return nil, fmt.Errorf("redis %s: %w", o.Addr, err)
 	}
 	return &Redis{c: c}, nil
 }

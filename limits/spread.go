@@ -2,8 +2,12 @@ package limits
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"outguard/policy"
@@ -145,10 +149,12 @@ func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail st
 		return nil
 	}
 	now := e.Now()
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if t.QueueID != "" {
 		detail = t.QueueID + " " + detail
 	}
-	n, err := e.Store.Sight(ctx, key, []Sighting{{Signal: SignalSpam, Value: t.ID, First: now, Last: now, Detail: detail}}, now)
+	n, err := e.Store.Sight(ctx, key, []Sighting{{Signal: SignalSpam, Value: spamIdentity(t), First: now, Last: now, Detail: detail}}, now)
 	if err != nil {
 		return err
 	}
@@ -222,4 +228,26 @@ func suspendedText(signal string) string {
 		return " for mail its receivers refused"
 	}
 	return " for sending to too many undeliverable recipients"
+}
+
+// spamIdentity names the message, not the attempt: a client's MTA retries
+// a message another check deferred (clamd down, a rate limit) with the same
+// Message-ID, sender and recipients, and one false positive must not count
+// once per retry. Without a Message-ID each attempt counts. Reusing one
+// Message-ID gains a spammer nothing: other recipients make another value.
+func spamIdentity(t *policy.Transaction) string {
+	var mid string
+	for _, h := range t.Headers {
+		if strings.EqualFold(h.Name, "Message-ID") {
+			mid = strings.TrimSpace(h.Value)
+			break
+		}
+	}
+	if mid == "" {
+		return t.ID
+	}
+	rcpts := slices.Clone(t.Rcpts)
+	slices.Sort(rcpts)
+	sum := sha256.Sum256([]byte(mid + "\x00" + t.From + "\x00" + strings.Join(rcpts, "\x00")))
+	return "msg:" + hex.EncodeToString(sum[:12])
 }

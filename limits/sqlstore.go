@@ -114,20 +114,34 @@ func (s *SQLStore) Usage(ctx context.Context, key string, now time.Time) (Usage,
 	return u, &susp, json.Unmarshal([]byte(js.String), &susp)
 }
 
+// locked begins a transaction that no other writer of account key enters
+// until it ends: SQLite's IMMEDIATE transactions take the database's
+// write lock, PostgreSQL takes the account's advisory lock (READ
+// COMMITTED alone lets two hosts each miss the other's uncommitted rows).
+// Every operation that counts and then compares (see Store) runs in one.
+func (s *SQLStore) locked(ctx context.Context, key string) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.d.LockKey != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 // Admit checks and counts in one transaction, with no other writer of the
 // account between the check and the count: one commit, and limits exact
 // across every host that shares the store.
 func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return Usage{}, false, err
 	}
 	defer tx.Rollback()
-	if s.d.LockKey != "" {
-		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
-			return Usage{}, false, err
-		}
-	}
 	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.usage).QueryRowContext, key, now)
 	if err != nil {
 		return Usage{}, false, err
@@ -147,8 +161,10 @@ func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, no
 	return Usage{}, true, tx.Commit()
 }
 
+// AddUndeliverable adds and counts under the account's lock: of two hosts
+// adding at once, the second counts the first's events.
 func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return 0, err
 	}
@@ -171,16 +187,11 @@ func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undel
 // account's lock (PostgreSQL's advisory lock, SQLite's write lock), as
 // Admit: two smarthosts counting for one account see each other's events.
 func (s *SQLStore) AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	if s.d.LockKey != "" {
-		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
-			return 0, err
-		}
-	}
 	for _, ev := range evs {
 		js, _ := json.Marshal(ev)
 		if _, err := s.exec(ctx, tx, `INSERT INTO refused (key, id, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key, ev.ID, ms(ev.Time), string(js)); err != nil {
@@ -425,16 +436,11 @@ CREATE INDEX IF NOT EXISTS sightings_t ON sightings (t);
 // lock), as Admit does: of two hosts adding the values that cross a limit,
 // the later sees both.
 func (s *SQLStore) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if s.d.LockKey != "" {
-		if _, err := tx.ExecContext(ctx, s.d.LockKey, key); err != nil {
-			return nil, err
-		}
-	}
 	for _, x := range ss {
 		if _, err := s.exec(ctx, tx, `INSERT INTO sightings (key, kind, value, t0, t, detail) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (key, kind, value) DO UPDATE SET t = excluded.t, detail = excluded.detail WHERE excluded.t >= sightings.t`,

@@ -3,6 +3,7 @@ package limits_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/policy"
 )
 
 // stores returns a fresh store of each kind.
@@ -305,7 +307,7 @@ func TestPostgresGrants(t *testing.T) {
 		t.Fatalf("milterd admit: %v %v", ok, err)
 	}
 	// As in docs/postgres.md.
-	pg.SQL("outguard", `GRANT SELECT ON ALL TABLES IN SCHEMA public TO abusedesk;
+	pg.SQL("outguard", `GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks, sightings TO abusedesk;
 		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
 		GRANT DELETE ON counters TO abusedesk;`)
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
@@ -427,6 +429,136 @@ func TestSightTwoWritersCrossOnce(t *testing.T) {
 				if crossed != 1 || counts[0]+counts[1] != 2*limit+1 {
 					t.Fatalf("round %d: the two writers saw %v; want %d and %d, the crossing once", r, counts, limit, limit+1)
 				}
+			}
+		})
+	}
+}
+
+// storePairs returns, for each kind of store, two handles on one backend:
+// two smarthosts sharing it.
+func storePairs(t *testing.T) map[string][2]limits.Store {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	addr := harness.StartRedis(t).Addr
+	dsn := harness.StartPostgres(t).DSN
+	open := map[string]func() (limits.Store, error){
+		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
+		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
+		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
+	}
+	out := map[string][2]limits.Store{}
+	for name, o := range open {
+		var pair [2]limits.Store
+		for i := range pair {
+			st, err := o()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			t.Cleanup(func() { st.Close() })
+			pair[i] = st
+		}
+		out[name] = pair
+	}
+	return out
+}
+
+// Two hosts count against one account at once, round after round: every
+// operation that counts and compares sees the crossing of its threshold
+// exactly once. New counters add their case here. Before: PostgreSQL's
+// AddUndeliverable counted without the account's lock, and under READ
+// COMMITTED two hosts adding 5 each against a threshold of 10 both saw 5
+// (the crossing missed in most rounds).
+func TestTwoHostsCrossOnce(t *testing.T) {
+	const rounds = 300
+	for name, pair := range storePairs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			now := time.Now()
+			both := func(f func(host int) int) [2]int {
+				var got [2]int
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for h := range 2 {
+					wg.Add(1)
+					go func() { defer wg.Done(); <-start; got[h] = f(h) }()
+				}
+				close(start)
+				wg.Wait()
+				return got
+			}
+			for round := range rounds {
+				// Undeliverable recipients: 5 from each host, threshold 10.
+				key := fmt.Sprint("und", round)
+				got := both(func(h int) int {
+					var evs []limits.Undeliverable
+					for i := range 5 {
+						evs = append(evs, limits.Undeliverable{ID: fmt.Sprint(h, ":", i), Time: now, Rcpt: "r@x", Status: "5.1.1", Source: "rcpt"})
+					}
+					n, err := pair[h].AddUndeliverable(ctx, key, evs, now)
+					if err != nil {
+						t.Error(err)
+					}
+					return n
+				})
+				if min(got[0], got[1]) != 5 || max(got[0], got[1]) != 10 {
+					t.Fatalf("round %d: undeliverable counts %v, want one host to see 5 and the other 10", round, got)
+				}
+				// Limits: one message from each host against a limit of 1.
+				key = fmt.Sprint("lim", round)
+				got = both(func(h int) int {
+					_, ok, err := pair[h].Admit(ctx, key, limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 1}, now)
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						return 1
+					}
+					return 0
+				})
+				if got[0]+got[1] != 1 {
+					t.Fatalf("round %d: admitted %v against a limit of 1", round, got)
+				}
+			}
+		})
+	}
+}
+
+// A store that stops answering (SIGSTOP: connections open, nothing
+// answered) costs a message at MAIL the engine's Timeout, not the MTA's
+// milter timeout: the check fails (limits.on_error answers) in time, and
+// the next one works once the server is back.
+func TestStalledStoreBounded(t *testing.T) {
+	ctx := context.Background()
+	rd := harness.StartRedis(t)
+	r, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pg := harness.StartPostgres(t)
+	p, err := limits.OpenPostgres(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 10}, nil)
+	for name, c := range map[string]struct {
+		st            limits.Store
+		pause, resume func()
+	}{"redis": {r, rd.Pause, rd.Resume}, "postgres": {p, pg.Pause, pg.Resume}} {
+		t.Run(name, func(t *testing.T) {
+			e := &limits.Engine{Store: c.st, Policy: pol, Log: slog.New(slog.DiscardHandler), Now: time.Now, Timeout: time.Second}
+			c.pause()
+			start := time.Now()
+			_, err := e.CheckMail(ctx, &policy.Transaction{User: "alice"}) // MAIL: no deadline of the MTA's
+			took := time.Since(start)
+			c.resume()
+			if err == nil || took > 3*time.Second {
+				t.Errorf("stopped %s: %v after %v", name, err, took)
+			}
+			if _, err := e.CheckMail(ctx, &policy.Transaction{User: "alice"}); err != nil {
+				t.Errorf("after the server is back: %v", err)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package milter_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -112,6 +113,25 @@ func startEnv(t *testing.T, o envOpts) *env {
 		Postfix: harness.MTAConfig{RcptAccess: o.rcptAccess, Main: o.main},
 	})
 	return &env{pf: s.Postfix, sink: s.Sink, rec: rec, log: s.Log}
+}
+
+// A sender's own X-Outguard headers (a forged "clean", in any case, folded
+// or not) never reach the recipient: ours is the only one. Before: they
+// were kept, above the real stamp.
+func TestForgedStampRemoved(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOpts{})
+	c := harness.Dial(t, e.pf.Addr(), user, pass)
+	msg := harness.Msg("alice@customer.test", "friend@remote.test", "forged", "clean text",
+		"X-Outguard: clean, milterd 9.9", "x-outguard: clean", "X-OUTGUARD:\n\tclean, folded")
+	if r := c.Send("alice@customer.test", []string{"friend@remote.test"}, msg); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	got := e.sink.Wait(t, 1, 10*time.Second)[0]
+	stamps := regexp.MustCompile(`(?mi)^x-outguard:.*$`).FindAll(got.Data, -1)
+	if len(stamps) != 1 || !regexp.MustCompile(`^X-Outguard: clean, milterd test\r$`).Match(stamps[0]) || bytes.Contains(got.Data, []byte("folded")) {
+		t.Errorf("stamps %q in:\n%s", stamps, got.Data)
+	}
 }
 
 func TestCleanMailIsStampedAndDelivered(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -259,7 +260,7 @@ func (s *session) EndOfMessage(m gomilter.Modifier) (resp *gomilter.Response, er
 		if err := t.feed.finish(); err != nil {
 			return policy.New(policy.Tempfail, "spool: "+err.Error())
 		}
-		return t.st.Pipeline.Message(ctx, &t.Transaction)
+		return t.st.Pipeline.Message(ctx, t.ctx, &t.Transaction)
 	})
 	if t.pending.Stronger(v) {
 		v = t.pending
@@ -387,10 +388,10 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 	switch v.Action {
 	case policy.Accept:
 		resp = gomilter.RespAccept
-		// Without the MTA's leave to add headers (warned at negotiation)
-		// the message goes unstamped rather than tempfailed.
-		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 {
-			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
+		// Every stamp the message came with goes first, whatever its
+		// case: a sender's forged "clean" must not sit above ours.
+		if t.st.HeaderName != "" {
+			t.RemoveHeader(t.st.HeaderName)
 		}
 		if s.actions&gomilter.OptChangeHeader != 0 {
 			for _, name := range t.Removals() {
@@ -398,6 +399,11 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 					err = m.ChangeHeader(i, name, "") // RFC-less milter rule: an empty value deletes
 				}
 			}
+		}
+		// Without the MTA's leave to add headers (warned at negotiation)
+		// the message goes unstamped rather than tempfailed.
+		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 && err == nil {
+			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
 		}
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
@@ -431,7 +437,11 @@ func (s *session) quarantine(t *txn, v policy.Verdict, m gomilter.Modifier) (*go
 	if q == nil {
 		return gomilter.RespAccept, v, m.Quarantine(v.Reason)
 	}
-	id, err := q.Hold(t.ctx, &t.Transaction, v)
+	// The hold is a commit: its own deadline, and never committed after
+	// it (the MTA may have given up on the session by then).
+	ctx, cancel := t.st.Pipeline.CommitContext(t.ctx)
+	defer cancel()
+	id, err := q.Hold(ctx, &t.Transaction, v)
 	if err != nil {
 		// Not held: never delivered instead. Full: on_full (tempfail by
 		// default); any other failure: tempfail, nothing is lost.
@@ -533,9 +543,22 @@ func (s *session) line(t *txn, verdict string, v policy.Verdict) {
 		slog.String("verdict", verdict),
 		slog.String("check", v.Check),
 		slog.String("reason", v.Reason),
-		slog.String("notes", strings.Join(t.Stamps(), "; ")),
+		slog.String("notes", strings.Join(notes(t.Stamps(), t.st.Pipeline.VersionNotes()), "; ")),
 		slog.Duration("duration", time.Since(t.Start)),
 	)
+}
+
+// notes are the transaction's notes and the engines' versions it does not
+// name yet: every verdict line says what it was, or would have been,
+// checked with.
+func notes(stamps, versions []string) []string {
+	out := append([]string(nil), stamps...)
+	for _, v := range versions {
+		if !slices.Contains(stamps, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // newID returns a random transaction id.

@@ -1,6 +1,10 @@
 package mimewalk
 
 import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -139,4 +143,117 @@ func (w *walker) iso(it *Item) error {
 		return nil
 	}
 	return walk(root, "", 0)
+}
+
+// activeMime opens an MSO ActiveMime blob (a Word MHTML or 2003 XML
+// document's editdata.mso, which Word runs the macros of): the zlib
+// stream at the offset its header gives (uint16 at 0x1E, plus 46), else
+// where Word (0x32) and Excel (0x22A) put it, as oletools' olevba reads
+// it.
+func (w *walker) activeMime(it *Item) error {
+	var h [0x20]byte
+	it.Data.ReadAt(h[:], 0)
+	for _, off := range []int64{int64(binary.LittleEndian.Uint16(h[0x1E:])) + 46, 0x32, 0x22A} {
+		if off >= it.Data.Size() {
+			continue
+		}
+		zr, err := zlib.NewReader(io.NewSectionReader(it.Data, off, it.Data.Size()-off))
+		if err != nil {
+			continue
+		}
+		defer zr.Close()
+		return w.singleNamed(it, "editdata.ole", zr)
+	}
+	return w.unopened(it, "archive not opened: activemime: no zlib stream")
+}
+
+// rtfObjects scans the objects of an RTF document (an OLE Package, an
+// OLE2 file: Word shows their icons and runs them on a double click),
+// which RTF carries as hex digits in \objdata groups: each decoded as an
+// item, and the files in it carved out by their signatures. As Word, the
+// decoder skips white space, control words and nested groups (and what
+// they hold) inside the hex, which droppers sprinkle there.
+func (w *walker) rtfObjects(it *Item) error {
+	br := bufio.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+	sig := []byte("\\objdata")
+	var tail []byte
+	for n := 0; n < w.lim.MaxMembers; {
+		c, err := br.ReadByte()
+		if err != nil {
+			return nil
+		}
+		tail = append(tail, c)
+		if len(tail) > len(sig) {
+			tail = tail[1:]
+		}
+		if !bytes.Equal(tail, sig) {
+			continue
+		}
+		n++
+		mi, _ := w.member(it, fmt.Sprintf("object-%d", n))
+		// Scanned as a flat run is (depth_limited): the OLE1 wrapper
+		// has no structure the walk opens, the files in it are carved.
+		mi.DepthLimited = true
+		if err := w.emit(mi, bytes.NewReader(rtfHex(br, w.lim.MaxPart))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rtfHex decodes the hex digits of an \objdata group, up to the group's
+// end, at most max bytes.
+func rtfHex(br *bufio.Reader, max int64) []byte {
+	var out []byte
+	depth, hi, half := 0, byte(0), false
+	for int64(len(out)) < max {
+		c, err := br.ReadByte()
+		if err != nil {
+			break
+		}
+		switch {
+		case c == '{':
+			depth++
+		case c == '}':
+			if depth == 0 {
+				return out
+			}
+			depth--
+		case c == '\\':
+			// A control word: letters, an optional number, one space.
+			for {
+				d, err := br.ReadByte()
+				if err != nil {
+					return out
+				}
+				if !(d >= 'a' && d <= 'z' || d >= 'A' && d <= 'Z' || d == '-' || d >= '0' && d <= '9') {
+					if d != ' ' {
+						br.UnreadByte()
+					}
+					break
+				}
+			}
+		case depth > 0:
+			// Inside a nested group ({\\*\\xyz 99}): Word skips it.
+		default:
+			var v byte
+			switch {
+			case c >= '0' && c <= '9':
+				v = c - '0'
+			case c >= 'a' && c <= 'f':
+				v = c - 'a' + 10
+			case c >= 'A' && c <= 'F':
+				v = c - 'A' + 10
+			default:
+				continue
+			}
+			if half {
+				out = append(out, hi<<4|v)
+			} else {
+				hi = v
+			}
+			half = !half
+		}
+	}
+	return out
 }

@@ -120,20 +120,27 @@ func dropLineEnds(src []byte) []byte {
 	return src[:k]
 }
 
-// lenient decodes src into dst without its padding characters, a last
-// lone character dropped, and returns the bytes written.
+// lenient decodes src into dst, a last lone character of a quantum
+// dropped, and returns the bytes written. Padding inside ends a chunk
+// and the next one is decoded on its own, as a client that decodes
+// base64 written in padded pieces ("TVo=" then the rest) sees the file:
+// run together, the pieces would be shifted into garbage past the first.
 func lenient(dst, src []byte) int {
-	k := 0
-	for _, c := range src {
-		if c != '=' {
-			src[k] = c
-			k++
+	m := 0
+	for len(src) > 0 {
+		seg := src
+		if i := bytes.IndexByte(src, '='); i >= 0 {
+			seg, src = src[:i], bytes.TrimLeft(src[i:], "=")
+		} else {
+			src = nil
 		}
+		k := len(seg)
+		if k%4 == 1 {
+			k--
+		}
+		n, _ := base64.RawStdEncoding.Decode(dst[m:], seg[:k])
+		m += n
 	}
-	if k%4 == 1 {
-		k--
-	}
-	m, _ := base64.RawStdEncoding.Decode(dst, src[:k])
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,36 +22,57 @@ import (
 func declaredNames(h message.Header) []string {
 	var names []string
 	add := func(n string) {
-		n = strings.TrimSpace(n)
-		if strings.Contains(n, "=?") {
-			if dec, err := wordDecoder.DecodeHeader(n); err == nil {
-				n = dec
+		for _, n := range clientNames(n) {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
 			}
-		}
-		for _, have := range names {
-			if have == n {
-				return
-			}
-		}
-		if n != "" {
-			names = append(names, n)
 		}
 	}
 	for _, f := range []struct{ field, param string }{{"Content-Disposition", "filename"}, {"Content-Type", "name"}} {
 		for _, v := range h.Values(f.field) {
-			add(param2231(v, f.param))
+			for _, n := range param2231(v, f.param) {
+				add(n)
+			}
 		}
 	}
 	return names
 }
 
-// param2231 is the value of parameter name in a header field value, RFC
-// 2231 continuations (name*0, name*1*, …) joined and the charset of
-// name*0* (or name*) applied.
-func param2231(v, name string) string {
+// clientNames are the names a client may give a declared name n: RFC 2047
+// words decoded, cut at a NUL (=00 in an encoded word), and as Windows
+// saves it (Win32 drops trailing dots and spaces from a file name:
+// "invoice.js." and "invoice.js " run as invoice.js).
+func clientNames(n string) []string {
+	n = strings.TrimSpace(n)
+	if strings.Contains(n, "=?") {
+		if dec, err := wordDecoder.DecodeHeader(n); err == nil {
+			n = dec
+		}
+	}
+	if n == "" {
+		return nil
+	}
+	out := []string{n}
+	if c, _, ok := strings.Cut(n, "\x00"); ok && c != "" {
+		out = append(out, c) // a client in C ends the name at a NUL
+	}
+	for _, v := range out {
+		if w := strings.TrimRight(v, " ."); w != v && w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// param2231 are the values of parameter name in a header field value:
+// each plain one (a parameter given twice: clients differ on which one
+// counts, Python's email takes the first, Go's mime the last) and the
+// RFC 2231 one, continuations (name*0, name*1*, …) joined and the charset
+// of name*0* (or name*) applied.
+func param2231(v, name string) []string {
 	pieces := map[int]string{}
 	ext := map[int]bool{}
-	plain := ""
+	var plain []string
 	for _, p := range splitParams(v) {
 		k, val, ok := strings.Cut(p, "=")
 		if !ok {
@@ -62,7 +84,7 @@ func param2231(v, name string) string {
 			val = strings.ReplaceAll(strings.ReplaceAll(val[1:len(val)-1], `\"`, `"`), `\\`, `\`)
 		}
 		if k == name {
-			plain = val
+			plain = append(plain, val)
 			continue
 		}
 		rest, ok := strings.CutPrefix(k, name+"*")
@@ -114,7 +136,7 @@ func param2231(v, name string) string {
 			}
 		}
 	}
-	return s
+	return append(plain, s)
 }
 
 // splitParams splits a header field value at the semicolons outside
@@ -157,14 +179,13 @@ func flatNames(r io.Reader) []string {
 		if strings.EqualFold(strings.TrimSpace(k), "content-type") {
 			param = "name"
 		}
-		if n := param2231(v, param); n != "" && !seen[n] && len(names) < 1000 {
-			if strings.Contains(n, "=?") {
-				if dec, err := wordDecoder.DecodeHeader(n); err == nil {
-					n = dec
+		for _, v := range param2231(v, param) {
+			for _, n := range clientNames(v) {
+				if !seen[n] && len(names) < 1000 {
+					seen[n] = true
+					names = append(names, n)
 				}
 			}
-			seen[n] = true
-			names = append(names, n)
 		}
 		field = ""
 	}

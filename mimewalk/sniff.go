@@ -28,6 +28,12 @@ const (
 	TypeTar    = "tar"
 	TypeEML    = "eml"  // an Internet message (RFC 5322 header first)
 	TypeTNEF   = "tnef" // Outlook's winmail.dat, which Outlook opens
+	// An MSO ActiveMime blob (editdata.mso of a Word document saved as
+	// MHTML or 2003 XML): a zlib-compressed OLE file, macros and all.
+	TypeActiveMime = "activemime"
+	TypeVHD        = "vhd" // a virtual disk (VHD, VHDX): Windows mounts it on a double click
+	TypeUDF        = "udf" // a UDF image without an ISO 9660 tree
+	TypeRTF        = "rtf" // Word opens it, and the objects in it (hex in \objdata)
 )
 
 // sniffLen is what the first bytes' checks need (tar's magic at 257, a
@@ -49,6 +55,13 @@ func Sniff(r io.ReaderAt, size int64) string {
 	var vd [5]byte
 	if n, _ := r.ReadAt(vd[:], 0x8001); n == 5 && string(vd[:]) == "CD001" {
 		return TypeISO
+	}
+	if n, _ := r.ReadAt(vd[:], 0x8001); n == 5 && (string(vd[:]) == "BEA01" || string(vd[:]) == "NSR02" || string(vd[:]) == "NSR03") {
+		return TypeUDF // ECMA-167 2/9.1: the volume recognition sequence
+	}
+	var footer [8]byte
+	if n, _ := r.ReadAt(footer[:], size-512); n == 8 && string(footer[:]) == "conectix" {
+		return TypeVHD // a fixed VHD: the footer alone
 	}
 	if zipEnd(r, size) >= 0 {
 		return TypeZip
@@ -92,6 +105,12 @@ func sniffHead(b []byte) string {
 		return TypeTar
 	case bytes.HasPrefix(b, []byte("#!")):
 		return TypeScript
+	case bytes.HasPrefix(b, []byte("{\\rt")): // Word reads "{\rt" as RTF, whatever follows
+		return TypeRTF
+	case bytes.HasPrefix(b, []byte("ActiveMime")):
+		return TypeActiveMime
+	case bytes.HasPrefix(b, []byte("conectix")), bytes.HasPrefix(b, []byte("vhdxfile")):
+		return TypeVHD // a dynamic VHD's footer copy, a VHDX's identifier
 	}
 	// PDF readers accept the header anywhere in the first 1024 bytes.
 	if bytes.Contains(b[:min(len(b), 1024)], []byte("%PDF-")) {
@@ -173,12 +192,36 @@ func zipEnd(r io.ReaderAt, size int64) int64 {
 		if m, _ := r.ReadAt(tail, size-n); int64(m) != n {
 			return -1
 		}
-		if i := bytes.LastIndex(tail, []byte("PK\x05\x06")); i >= 0 {
-			return size - n + int64(i)
+		for j := len(tail); ; {
+			i := bytes.LastIndex(tail[:j], []byte("PK\x05\x06"))
+			if i < 0 {
+				break
+			}
+			if endRecord(tail[i:], size-n+int64(i)) {
+				return size - n + int64(i)
+			}
+			j = i
 		}
 		if n == size {
 			break
 		}
 	}
 	return -1
+}
+
+// endRecord: rec (from its signature on) reads as an end-of-central-
+// directory record at offset at (APPNOTE 4.3.16): whole, as many entries
+// on this disk as in all, and a directory that ends before it. The four
+// bytes alone also occur by chance in a text or a compressed stream, and
+// an item taken for a zip that does not open is held as unopened.
+func endRecord(rec []byte, at int64) bool {
+	if len(rec) < 22 {
+		return false
+	}
+	le16 := func(o int) int64 { return int64(binary.LittleEndian.Uint16(rec[o:])) }
+	le32 := func(o int) int64 { return int64(binary.LittleEndian.Uint32(rec[o:])) }
+	if le32(16) == 0xFFFFFFFF || le16(10) == 0xFFFF {
+		return true // zip64: the real values are in the zip64 end record
+	}
+	return le16(8) == le16(10) && le32(12)+le32(16) <= at
 }

@@ -433,10 +433,23 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 		if err := w.carve(it); err != nil {
 			return err
 		}
+		// A uuencoded or yEnc file past a limit is still a file: the
+		// text parts there are not walked, but their blocks are decoded.
+		if err := w.textBlocks(it); err != nil {
+			return err
+		}
 		return w.flatQP(it)
 	}
 	if err := w.archive(it); err != nil {
 		return err
+	}
+	if it.FileType == TypeOLE {
+		// An OLE2 file keeps its streams in sectors: an embedded
+		// program (a Package object, an OLE object in a .docx) lies in
+		// it whole, and a double click on its icon runs it.
+		if err := w.carve(it); err != nil {
+			return err
+		}
 	}
 	if it.FileType == TypeHTML {
 		if err := w.htmlData(it); err != nil {
@@ -530,7 +543,7 @@ func (w *walker) archive(it *Item) error {
 		}
 	}
 	switch t {
-	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeTNEF, TypeEML:
+	case TypeZip, TypeGzip, TypeBzip2, TypeXZ, TypeTar, Type7z, TypeRAR, TypeISO, TypeCAB, TypeTNEF, TypeEML, TypeActiveMime, TypeVHD, TypeUDF, TypeRTF:
 	default:
 		return nil
 	}
@@ -557,10 +570,24 @@ func (w *walker) archive(it *Item) error {
 	case TypeRAR:
 		return w.rar(it)
 	case TypeISO:
+		// The directory read is ISO 9660's; Windows shows the Joliet
+		// tree, which may list other files (genisoimage -hide): the
+		// programs in the image are carved out of it as well.
+		if err := w.carve(it); err != nil {
+			return err
+		}
 		return w.iso(it)
+	case TypeActiveMime:
+		return w.activeMime(it)
+	case TypeRTF:
+		return w.rtfObjects(it)
 	case TypeEML:
-		if it.ArchivePath == "" {
-			return nil // the header block, or a MIME part: not a message to open
+		if it.ArchivePath == "" && (!it.IsAttachment || strings.HasPrefix(it.ContentType, "message/")) {
+			// The header block, a text that starts like one, or an
+			// attached message already walked as one. A message
+			// attached as a file (fwd.eml, application/octet-stream;
+			// a Word MHTML file named .doc) is opened, as clients do.
+			return nil
 		}
 		// A message inside an archive is opened as a mail client opens a
 		// saved .eml.
@@ -571,7 +598,8 @@ func (w *walker) archive(it *Item) error {
 		}
 		return w.entity(e, it.Path+"/1", it.Depth+1, false)
 	}
-	// TypeCAB, TypeTNEF: no well-kept Go library reads them.
+	// TypeCAB, TypeTNEF, TypeVHD, TypeUDF: no well-kept Go library
+	// reads them.
 	return w.unopened(it, "archive not opened: %s", t)
 }
 
@@ -601,6 +629,18 @@ func (w *walker) member(parent *Item, name string) (*Item, bool) {
 }
 
 func (w *walker) zip(it *Item) error {
+	// Zips one after another: Go's reader, as Windows Explorer, reads
+	// the last directory; 7-Zip reads the first. When an end record ends
+	// before the item does, what lies up to it is opened as a zip too
+	// (carved: a signature met by chance that does not open is no
+	// finding).
+	if end := nextZipEnd(it.Data, it.Data.Size(), 0); end > 0 && end < it.Data.Size() {
+		fi, _ := w.member(it, "zip-1")
+		fi.Carved = true
+		if err := w.emit(fi, io.NewSectionReader(it.Data, 0, end)); err != nil {
+			return err
+		}
+	}
 	zr, err := zip.NewReader(it.Data, it.Data.Size())
 	if err != nil {
 		return w.unopened(it, "zip: %v", err)

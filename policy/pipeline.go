@@ -59,6 +59,27 @@ type Stream interface {
 	Close()
 }
 
+// Versioned is a check whose version belongs in every verdict line, the
+// verdicts it did not take part in too (a refusal at MAIL, a timeout, an
+// abort): clamd's signature version says what a message would have been
+// scanned with.
+type Versioned interface {
+	VersionNote() string // "clamd ClamAV 1.4.6/27000/…"; "" until known
+}
+
+// VersionNotes are the notes of the Versioned checks.
+func (p *Pipeline) VersionNotes() []string {
+	var out []string
+	for _, e := range p.entries {
+		if v, ok := e.Check.(Versioned); ok {
+			if n := v.VersionNote(); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 // Entry is a check with its failure policy: the action taken when the check
 // returns an error (engine unreachable, timed out, broken input).
 type Entry struct {
@@ -77,11 +98,33 @@ type Pipeline struct {
 	entries []Entry
 	log     *slog.Logger
 	obs     Observer
+	commit  time.Duration
 }
+
+// DefaultCommitTimeout is the commits' deadline (see CommitContext)
+// unless WithCommitTimeout sets another.
+const DefaultCommitTimeout = 10 * time.Second
 
 // NewPipeline returns a pipeline running entries in order.
 func NewPipeline(log *slog.Logger, entries ...Entry) *Pipeline {
-	return &Pipeline{entries: entries, log: log}
+	return &Pipeline{entries: entries, log: log, commit: DefaultCommitTimeout}
+}
+
+// WithCommitTimeout returns p giving a message's commits d (commit_timeout).
+func (p *Pipeline) WithCommitTimeout(d time.Duration) *Pipeline {
+	p.commit = d
+	return p
+}
+
+// CommitContext is the context of a message's commits (counting it,
+// holding it): the session's, with a deadline of its own from now. They
+// run after the checks, so a message_timeout the checks used up must not
+// fail them (a check with on_error: accept that did not answer would
+// otherwise tempfail every message through the commit), and a store that
+// does not answer must not hold the MTA: a commit that cannot finish by
+// then fails and is not committed later (the stores take ctx's deadline).
+func (p *Pipeline) CommitContext(session context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(session, p.commit, fmt.Errorf("commit_timeout (%v) passed", p.commit))
 }
 
 // WithObserver returns p reporting to o.
@@ -173,15 +216,18 @@ func (p *Pipeline) Rejected(ctx context.Context, t *Transaction, r Recipient) {
 }
 
 // Message runs the end-of-message stage: the verdicts of the streams and
-// the message checks, then, if the message is to be accepted, the commits.
-func (p *Pipeline) Message(ctx context.Context, t *Transaction) Verdict {
+// the message checks within ctx (message_timeout), then, if the message is
+// to be accepted, the commits within CommitContext(session).
+func (p *Pipeline) Message(ctx, session context.Context, t *Transaction) Verdict {
 	v := p.message(ctx, t)
 	if v.Action != Accept {
 		return v
 	}
-	return p.run(ctx, t, func(_ int, c Check) step {
+	cctx, cancel := p.CommitContext(session)
+	defer cancel()
+	return p.run(cctx, t, func(_ int, c Check) step {
 		if cm, ok := c.(Committer); ok {
-			return func() (Verdict, error) { return cm.Commit(ctx, t) }
+			return func() (Verdict, error) { return cm.Commit(cctx, t) }
 		}
 		return nil
 	})
@@ -307,6 +353,13 @@ func bounded(ctx context.Context, steps []step) []outcome {
 	for range steps {
 		select {
 		case r := <-done:
+			if dl, ok := ctx.Deadline(); r.err != nil && (ctx.Err() != nil || ok && !time.Now().Before(dl)) {
+				// It failed because the deadline passed (a connection's
+				// deadline is ctx's): the verdict line says so, whichever
+				// of the two this goroutine saw first.
+				<-ctx.Done()
+				r.err = noAnswer{context.Cause(ctx), ctx.Err()}
+			}
 			out[r.i], answered[r.i] = r.outcome, true
 		case <-ctx.Done():
 			for drained := false; !drained; {

@@ -108,7 +108,7 @@ func TestPipelineStrongestWinsAndFailurePolicy(t *testing.T) {
 	for _, tc := range cases {
 		ran.Store(0)
 		tx := &Transaction{}
-		v := NewPipeline(log, tc.entries...).Message(context.Background(), tx)
+		v := NewPipeline(log, tc.entries...).Message(context.Background(), context.Background(), tx)
 		if v.Action != tc.want || v.Check != tc.check && v.Action != Accept || ran.Load() != tc.ran || len(tx.Stamps()) != tc.stamps {
 			t.Errorf("%s: got %v by %q after %d checks, stamps %q", tc.name, v.Action, v.Check, ran.Load(), tx.Stamps())
 		}
@@ -181,7 +181,7 @@ func TestMessageChecksRunAtOnce(t *testing.T) {
 		Entry{rendezvous{"rules", b, []chan struct{}{a}}, Tempfail})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if v := p.Message(ctx, &Transaction{}); v.Action != Accept {
+	if v := p.Message(ctx, ctx, &Transaction{}); v.Action != Accept {
 		t.Fatalf("got %v (%s): the checks ran one after the other", v.Action, v.Reason)
 	}
 }

@@ -1,9 +1,13 @@
 package probe
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // writeAtomic replaces name with data so that a crash at any point leaves
@@ -50,8 +54,11 @@ func writeAtomic(name string, data []byte, mode os.FileMode) error {
 
 // lock holds an exclusive lock on dir/name until the returned function is
 // called: two runs at once (the timer's scan and an operator's relayprobe
-// block) would otherwise both read the old state and both act on it.
-func lock(dir, name string) (func(), error) {
+// block) would otherwise both read the old state and both act on it. The
+// wait ends with ctx: the other run may hold the lock for minutes (a
+// backend that hangs until block.timeout), and SIGTERM must still end
+// this one.
+func lock(ctx context.Context, dir, name string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
@@ -59,9 +66,20 @@ func lock(dir, name string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil // closing releases it
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s held by another run: %w", filepath.Join(dir, name), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return func() { f.Close() }, nil // closing releases it
 }

@@ -170,7 +170,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	if bc == nil {
 		return Enforcement{}, errors.New("no block: section in the config")
 	}
-	unlock, err := lock(cfg.StateDir, "blocks.lock")
+	unlock, err := lock(ctx, cfg.StateDir, "blocks.lock")
 	if err != nil {
 		return Enforcement{}, err
 	}
@@ -238,7 +238,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 		case !b.Expires.After(now):
 			b.Lifted = "expired"
 			e.Lifted = append(e.Lifted, b)
-		case !open[b.Addr]:
+		case !open[b.Addr] && testedClosed(known, b):
 			b.Lifted = "fixed"
 			e.Lifted = append(e.Lifted, b)
 		default:
@@ -333,6 +333,19 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 		}
 	}
 	return e, nil
+}
+
+// testedClosed reports whether a scan tested every finding b stands on
+// and found it closed. A target of which nothing is known (the scans that
+// found it are damaged, removed, or beyond history) is not fixed.
+func testedClosed(known Known, b Block) bool {
+	for _, f := range b.Findings {
+		fs, ok := known[f.Target]
+		if !ok || slices.ContainsFunc(fs, func(g OpenService) bool { return g.Key() == f.Key() }) {
+			return false
+		}
+	}
+	return true
 }
 
 // backends applies blocks.

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ type Canary struct {
 	sessions         chan struct{} // a slot per session open at once
 	mu               sync.Mutex
 	arrivals         map[string][]Arrival
+	perPeer          map[netip.Prefix]int // sessions open by peerKey
 	lastPrune        time.Time
 }
 
@@ -150,20 +152,69 @@ func (c *Canary) Serve(ctx context.Context, l net.Listener) error {
 			}
 			continue
 		}
+		peer := peerKey(conn.RemoteAddr())
+		if !c.takePeer(peer) {
+			c.busy(conn)
+			continue
+		}
 		select {
 		case c.sessions <- struct{}{}:
 			go func() {
-				defer func() { <-c.sessions }()
+				defer func() { <-c.sessions; c.dropPeer(peer) }()
 				c.session(conn)
 			}()
 		default:
-			// Busy: say so (RFC 5321 3.8) without waiting for the peer.
-			go func() {
-				conn.SetWriteDeadline(time.Now().Add(time.Second))
-				io.WriteString(conn, "421 4.3.2 "+c.Domain+" too busy, try later\r\n")
-				conn.Close()
-			}()
+			c.dropPeer(peer)
+			c.busy(conn)
 		}
+	}
+}
+
+// busy says 421 (RFC 5321 3.8) without waiting for the peer, and hangs up.
+func (c *Canary) busy(conn net.Conn) {
+	go func() {
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(conn, "421 4.3.2 "+c.Domain+" too busy, try later\r\n")
+		conn.Close()
+	}()
+}
+
+// peerKey is who a session counts against in canaryPerPeer: the IPv4
+// address, or the IPv6 /64 (one host has all of a /64).
+func peerKey(a net.Addr) netip.Prefix {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}
+	}
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+// takePeer counts a session of peer, unless it has canaryPerPeer open: one
+// host holding every slot would shut the canary for the hosts under test.
+func (c *Canary) takePeer(peer netip.Prefix) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.perPeer == nil {
+		c.perPeer = map[netip.Prefix]int{}
+	}
+	if c.perPeer[peer] >= canaryPerPeer {
+		return false
+	}
+	c.perPeer[peer]++
+	return true
+}
+
+func (c *Canary) dropPeer(peer netip.Prefix) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.perPeer[peer]--; c.perPeer[peer] <= 0 {
+		delete(c.perPeer, peer)
 	}
 }
 
@@ -178,6 +229,7 @@ const (
 	canaryMaxData     = 4 << 20         // a message; beyond it, it is refused and the session ends
 	canaryMaxRead     = 8 << 20         // a session, all commands and messages together
 	canaryMaxSessions = 256             // at once (the default scan concurrency); more are told 421
+	canaryPerPeer     = 16              // at once from one IPv4 address or IPv6 /64; more are told 421
 	canaryMaxTokens   = 100000          // tokens with arrivals kept
 	canaryPerToken    = 8               // arrivals kept per token
 	canaryKeep        = 24 * time.Hour  // how long arrivals are kept

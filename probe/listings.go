@@ -269,8 +269,23 @@ func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string,
 			break
 		}
 	}
+	if err == nil && r.Truncated {
+		// The records did not fit (RFC 1035 4.2.1): an empty truncated
+		// answer is no "not listed". Asked again over TCP (RFC 7766).
+		tc := *c
+		tc.Net = "tcp"
+		r, _, err = tc.ExchangeContext(ctx, m, server)
+		if err == nil && r.Truncated {
+			err = errors.New("truncated answer, over TCP too")
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, name) || r.Question[0].Qtype != dns.TypeA {
+		// A forged or confused answer (RFC 5452 9.1): it says nothing of
+		// name.
+		return nil, fmt.Errorf("answer to another question: %v", r.Question)
 	}
 	switch r.Rcode {
 	case dns.RcodeSuccess:
@@ -305,7 +320,7 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 			return nil, err
 		}
 	}
-	unlock, err := lock(cfg.StateDir, "listings.lock")
+	unlock, err := lock(ctx, cfg.StateDir, "listings.lock")
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +340,33 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	ls := lc.lookups()
 	lim := rate.NewLimiter(rate.Limit(lc.Rate), 1)
 	client := &dns.Client{Net: "udp", Timeout: time.Duration(lc.Timeout)}
+	// Each zone's test entries first (RFC 5782 5): a list that does not
+	// list 127.0.0.2 does not answer this resolver (refused, shut down),
+	// and one that lists 127.0.0.1 lists everything; either way its
+	// answers say nothing, and its addresses keep their earlier state.
+	broken := map[string]error{}
+	probes := 0
+	for i := range lc.Zones {
+		z := &lc.Zones[i]
+		for _, probe := range []struct {
+			addr   string
+			listed bool
+		}{{"127.0.0.2", true}, {"127.0.0.1", false}} {
+			if err := lim.Wait(ctx); err != nil {
+				return nil, err
+			}
+			probes++
+			codes, err := resolve(ctx, client, lc.Resolver, lookup{z, netip.MustParseAddr(probe.addr)}.qname())
+			if err == nil && (len(codes) > 0) != probe.listed {
+				err = fmt.Errorf("test entry %s listed: %v, want %v (RFC 5782 5): the list does not answer this resolver, or lists everything", probe.addr, len(codes) > 0, probe.listed)
+			}
+			if err != nil {
+				broken[z.Zone] = err
+				break
+			}
+		}
+	}
+	ls = slices.DeleteFunc(ls, func(k lookup) bool { return broken[k.zone.Zone] != nil })
 	type result struct {
 		k     lookup
 		codes []string
@@ -354,7 +396,15 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	if err != nil {
 		return nil, err // cut short: nothing kept
 	}
-	run := &Listings{Time: now.UTC(), Queries: len(ls)}
+	run := &Listings{Time: now.UTC(), Queries: len(ls) + probes}
+	for zone, err := range broken {
+		run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", zone, err))
+		for _, l := range prev.Listed {
+			if l.Zone == zone {
+				run.Listed = append(run.Listed, l) // not asked: the earlier state stands
+			}
+		}
+	}
 	for _, r := range results {
 		l := Listing{Addr: r.k.addr, Zone: r.k.zone.Zone, Name: r.k.zone.Name, Form: r.k.zone.Form, Since: run.Time,
 			Customer: customerOf(cust, r.k.addr)}

@@ -58,8 +58,11 @@ var proxyTests = []proxyTest{
 		if err != nil {
 			return nil, err
 		}
-		cn.SetDeadline(cn.deadline())
-		through, err := d.(proxy.ContextDialer).DialContext(ctx, "tcp", canary)
+		// x/net/proxy puts the context's deadline on the connection (and
+		// clears it after): the step's deadline, not timeouts.scan's.
+		sctx, cancel := context.WithDeadline(ctx, cn.deadline())
+		defer cancel()
+		through, err := d.(proxy.ContextDialer).DialContext(sctx, "tcp", canary)
 		if isTimeout(err) {
 			return nil, err
 		}
@@ -74,24 +77,28 @@ var proxyTests = []proxyTest{
 
 // proxy runs the proxy tests on one port, each on a connection of its own,
 // and keeps the first confirmed finding, or else the first suspected one.
-// A port that leaves a test without an answer (a tarpit) gets no more; if
-// it never answered at all, it is unreachable, not closed.
+// A port that leaves a test without an answer (a tarpit, an overloaded
+// proxy, a lossy path) gets no more; the tests after it did not run, so
+// the port is unreachable, not closed, even if it answered earlier ones:
+// a proxy that refuses CONNECT may forward GET.
 func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) (*OpenService, Outcome) {
 	canary := s.Config.Canary.Address
 	var suspected *OpenService
-	tlsPort, answered := false, false
+	// speaksHTTP: a test got an HTTP answer; speaksSOCKS: a SOCKS4 test
+	// got a SOCKS4 answer.
+	tlsPort, speaksHTTP, speaksSOCKS, socks4Silent := false, false, false, false
 	end := func(o Outcome) (*OpenService, Outcome) {
 		if suspected != nil {
 			return suspected, Outcome{State: Open}
-		}
-		if answered && o.State != Error {
-			return nil, Outcome{State: Closed}
 		}
 		return nil, o
 	}
 	for _, t := range proxyTests {
 		if t.tls && !tlsPort {
 			continue // it answered in plain HTTP, or not at all
+		}
+		if t.service == "socks4" && socks4Silent {
+			continue
 		}
 		if ctx.Err() != nil {
 			return nil, Outcome{State: Error, Detail: "the scan ended"}
@@ -105,13 +112,32 @@ func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) (*OpenService,
 		if errors.Is(err, errNotHTTP) {
 			tlsPort = true
 		}
+		isSOCKS := strings.HasPrefix(t.service, "socks")
 		if isTimeout(err) {
+			switch {
+			case isSOCKS && speaksHTTP && !speaksSOCKS:
+				// An HTTP server waits for the rest of a request line
+				// that SOCKS never sends: it is not a SOCKS proxy, and
+				// its HTTP tests all ran.
+				return end(Outcome{State: Closed})
+			case t.service == "socks4" && !speaksSOCKS:
+				// Silent to SOCKS4: SOCKS5 may still answer.
+				socks4Silent = true
+				continue
+			}
 			return end(noAnswer(err))
+		}
+		switch {
+		case errors.Is(err, errNotSOCKS):
+			err = nil
+		case t.service == "socks4" && err == nil:
+			speaksSOCKS = true
+		case t.service == "http-connect" && err == nil:
+			speaksHTTP = true // a status line
 		}
 		if errors.Is(err, errCanary) {
 			return end(Outcome{State: Error, Detail: clean(err.Error())})
 		}
-		answered = true
 		if f == nil {
 			continue
 		}
@@ -129,6 +155,10 @@ func (s *Scanner) proxy(ctx context.Context, addr netip.AddrPort) (*OpenService,
 // errCanary: the canary could not be asked what arrived; the test has no
 // result.
 var errCanary = errors.New("asking the canary")
+
+// errNotSOCKS: the port answered a SOCKS4 request with something else
+// than a SOCKS4 reply.
+var errNotSOCKS = errors.New("not a SOCKS4 answer")
 
 // errNotHTTP: the port answered CONNECT with something else than HTTP, or
 // hung up, as a TLS port does.
@@ -189,7 +219,7 @@ func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method stri
 		return nil, err
 	}
 	cn.SetReadDeadline(cn.deadline())
-	got, _ := io.ReadAll(io.LimitReader(cn.r, 8192))
+	got, rerr := io.ReadAll(io.LimitReader(cn.r, 8192))
 	first, _, _ := strings.Cut(string(got), "\n")
 	if s.Key.proofIn(string(got)) {
 		return &OpenService{Result: Confirmed, Evidence: clean(method + " forwarded; the canary answered through it: " + strings.TrimSpace(first))}, nil
@@ -205,6 +235,9 @@ func (s *Scanner) httpForward(ctx context.Context, cn *conn, canary, method stri
 		if a.Via == "connection" {
 			return &OpenService{Result: Confirmed, Evidence: clean(fmt.Sprintf("%s forwarded to the canary's port (it saw the token, from %s); the proxy answered: %s", method, a.Peer, strings.TrimSpace(first)))}, nil
 		}
+	}
+	if len(got) == 0 && isTimeout(rerr) {
+		return nil, rerr // silent: not a refusal, the test has no result
 	}
 	return nil, nil
 }
@@ -235,8 +268,11 @@ func (s *Scanner) socks4(cn *conn, canary string, fourA bool) (*OpenService, err
 	if _, err := io.ReadFull(cn.r, resp[:]); err != nil {
 		return nil, err
 	}
-	if resp[0] != 0 || resp[1] != 0x5a {
-		return nil, nil // refused, or not SOCKS4
+	if resp[0] != 0 {
+		return nil, errNotSOCKS
+	}
+	if resp[1] != 0x5a {
+		return nil, nil // refused
 	}
 	return s.readCanary(cn, "SOCKS4 request granted (0x5a)")
 }

@@ -198,6 +198,11 @@ func (ss *smtpSession) open(ctx context.Context) (Outcome, bool) {
 		if err != nil {
 			detail += ": " + err.Error()
 		}
+		if err != nil || code/100 == 4 {
+			// Hung up, reset, or busy (421: an open relay saturated by
+			// its spammers says so): not tested, so not closed.
+			return Outcome{State: Error, Detail: clean(detail)}, false
+		}
 		return Outcome{State: Closed, Detail: clean(detail)}, false
 	}
 	// The name the server gives itself, for the forms that use it: the
@@ -210,6 +215,9 @@ func (ss *smtpSession) open(ctx context.Context) (Outcome, bool) {
 	if err != nil || code != 250 {
 		if code, _, err = cn.cmd("HELO " + c.HELO); err != nil || code != 250 {
 			cn.Close()
+			if err != nil || code/100 == 4 {
+				return Outcome{State: Error, Detail: clean(fmt.Sprintf("HELO: %d %v", code, err))}, false
+			}
 			return Outcome{State: Closed, Detail: "HELO refused"}, false
 		}
 	}

@@ -29,6 +29,9 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 		if err != nil {
 			return nil, Diff{}, fmt.Errorf("canary: %w", err)
 		}
+		// Closed before returning, not when Serve's goroutine gets to it:
+		// the next scan in this process listens on the same address.
+		defer l.Close()
 		// A key of its own for this scan: its tokens are this scan's only.
 		can := NewCanary(cfg.Canary.Domain, nil, log)
 		cctx, stop := context.WithCancel(context.Background())

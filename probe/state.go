@@ -122,25 +122,46 @@ func LastDiff(dir string, log *slog.Logger) (*Scan, Diff, error) {
 }
 
 // Known is, for each target some scan found open, what is last known of
-// it: the findings of the newest scan that knew it (found it open, or
-// tested it to the end in a healthy scan); a target last known closed is
-// not in it.
+// it: the findings no newer scan tested (found open again, or tested to
+// the end in a healthy scan with that finding's family on that port). A
+// target whose findings were all tested since and found closed has an
+// empty list: it is known closed, unlike a target with no entry, of
+// which nothing is known (its scans damaged, or beyond history).
 type Known map[string][]OpenService
 
 // Apply updates k with sc, newer than every scan applied before.
 func (k Known) Apply(sc *Scan) {
-	for t := range k {
-		if sc.knows(t) {
-			delete(k, t)
+	for t, fs := range k {
+		kept := []OpenService{}
+		for _, f := range fs {
+			if !sc.knows(f) {
+				kept = append(kept, f)
+			}
 		}
+		k[t] = kept
 	}
 	for _, f := range sc.Findings {
 		k[f.Target] = append(k[f.Target], f)
 	}
 }
 
-// covers reports whether the scan was asked to test target (ip:port).
-func (sc *Scan) covers(target string) bool {
+// serviceFamily is the test family (its key in ports:) that finds a
+// service.
+func serviceFamily(service string) string {
+	switch {
+	case service == "smtp-relay":
+		return "smtp"
+	case service == "wingate":
+		return "telnet"
+	case strings.HasPrefix(service, "http-"), strings.HasPrefix(service, "socks"):
+		return "proxy"
+	}
+	return ""
+}
+
+// covers reports whether the scan was asked to test target (ip:port)
+// with family's tests ("": any family's).
+func (sc *Scan) covers(target, family string) bool {
 	ap, err := netip.ParseAddrPort(target)
 	if err != nil {
 		return false
@@ -155,32 +176,39 @@ func (sc *Scan) covers(target string) bool {
 	}
 	port := int(ap.Port())
 	hasPort := false
-	for _, ps := range sc.Ports {
-		for _, p := range ps {
-			hasPort = hasPort || p == port
+	for fam, ps := range sc.Ports {
+		if family == "" || fam == family {
+			hasPort = hasPort || slices.Contains(ps, port)
 		}
 	}
 	return hasPort && in(sc.Targets) && !in(sc.Exclude)
 }
 
-// knows reports whether the scan tells target's state: it has findings
-// there, or it is healthy, covered the target and tested it to the end
-// (found it closed).
-func (sc *Scan) knows(target string) bool {
+// knows reports whether the scan tells the state of finding f: it has
+// findings of f's family there, or it is healthy, ran f's family on f's
+// target and tested it to the end (found it closed). A scan that ran
+// other tests on that port (ports: changed) says nothing of f.
+func (sc *Scan) knows(f OpenService) bool {
 	if sc.state == nil {
 		sc.state = map[string]string{}
 		for _, o := range sc.Outcomes {
 			sc.state[o.Target] = o.State
 		}
-		for _, f := range sc.Findings {
-			sc.state[f.Target] = Open
+		for _, g := range sc.Findings {
+			sc.state[g.Target] = Open
 		}
 	}
-	switch sc.state[target] {
+	fam := serviceFamily(f.Service)
+	switch sc.state[f.Target] {
 	case Open:
-		return true
+		if slices.ContainsFunc(sc.Findings, func(g OpenService) bool {
+			return g.Target == f.Target && serviceFamily(g.Service) == fam
+		}) {
+			return true
+		}
+		return sc.Healthy() && sc.covers(f.Target, fam)
 	case "":
-		return sc.Healthy() && sc.covers(target)
+		return sc.Healthy() && sc.covers(f.Target, fam)
 	}
 	return false // unreachable, error: not tested
 }
@@ -216,11 +244,8 @@ func Compare(known Known, cur *Scan) Diff {
 	}
 	sort.Strings(targets)
 	for _, t := range targets {
-		if !cur.knows(t) {
-			continue
-		}
 		for _, f := range known[t] {
-			if !now[f.Key()] {
+			if cur.knows(f) && !now[f.Key()] {
 				d.Fixed = append(d.Fixed, f)
 			}
 		}

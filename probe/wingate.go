@@ -27,6 +27,7 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*OpenServic
 	for _, l := range routerLogins {
 		attempts = append(attempts, attempt{"router default login " + l[0] + "/" + l[1], []string{l[0], l[1], "telnet " + host + " " + strconv.Itoa(int(port))}})
 	}
+	silent := "" // an attempt the port did not answer
 	for _, a := range attempts {
 		if ctx.Err() != nil {
 			return nil, Outcome{State: Error, Detail: "the scan ended"}
@@ -61,9 +62,15 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*OpenServic
 			if i == len(a.lines)-1 {
 				until = func(t string) bool { return s.Key.proofIn(t) }
 			}
-			p, _ := cn.prompt(until)
+			p, err := cn.prompt(until)
 			seen.WriteString(p)
 			if s.Key.proofIn(seen.String()) {
+				break
+			}
+			if isTimeout(err) && strings.TrimSpace(p) == "" {
+				// Said nothing at all: not a refusal (a connect through
+				// it may be slow, the path lossy), so not closed.
+				silent = a.test + ": no answer after " + strings.Fields(l)[0]
 				break
 			}
 		}
@@ -75,6 +82,9 @@ func (s *Scanner) wingate(ctx context.Context, addr netip.AddrPort) (*OpenServic
 			return &OpenService{Service: "wingate", Result: Confirmed, Test: a.test,
 				Evidence: clean("prompt " + strings.TrimSpace(prompt) + "; the canary answered through it: " + strings.TrimSpace(line))}, Outcome{State: Open}
 		}
+	}
+	if silent != "" {
+		return nil, Outcome{State: Unreachable, Detail: clean(silent)}
 	}
 	return nil, Outcome{State: Closed}
 }

@@ -76,7 +76,7 @@ func migrateOne(ctx context.Context, src, dst *Store, rec Record) Migrated {
 		defer r.Close()
 		msg = r
 	}
-	if err := dst.insert(ctx, rec, msg); err != nil {
+	if err := dst.insert(ctx, rec, msg, 0, 0); err != nil { // copied whatever the quota: it held them already
 		return fail(err)
 	}
 	return m

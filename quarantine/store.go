@@ -62,6 +62,12 @@ type Claim struct {
 	Host     string    `json:"host,omitempty"`
 	Started  time.Time `json:"started"`
 	Lease    time.Time `json:"lease"`
+	// MessageID is the Message-ID the release carries (the message's own,
+	// or one the release added): what to look for in the MTA's log.
+	MessageID string `json:"message_id,omitempty"`
+	// Outcome is set when the release ended without a definite reply
+	// after the final dot: "unknown: why". The lease then ends too.
+	Outcome string `json:"outcome,omitempty"`
 	// To is where a release sent the message instead of its recipients
 	// (milterctl quarantine release --to); empty: the original ones.
 	To []string `json:"to,omitempty"`
@@ -75,6 +81,9 @@ type Store struct {
 	// Host names this smarthost on the records it holds and the audit
 	// lines it writes.
 	Host string
+	// ReplyTimeout bounds each wait of a release for the MTA (0:
+	// DefaultReplyTimeout): quarantine.release_timeout.
+	ReplyTimeout time.Duration
 	// The quota (SetQuota): what the entries kept (not deleted or purged)
 	// may take; 0: no bound. A Put over it fails with ErrFull.
 	maxBytes, maxEntries atomic.Int64
@@ -138,9 +147,10 @@ func (s *Store) Quota() (bytes, entries int64) { return s.maxBytes.Load(), s.max
 // ErrFull: the quarantine is at its quota; the message was not taken.
 var ErrFull = policy.ErrQuarantineFull
 
-// Stats returns the entries kept and their bytes.
+// Stats returns the entries kept and their bytes: the quota's running
+// total, kept in each entry's transaction (one row: no scan).
 func (s *Store) Stats(ctx context.Context) (entries int, bytes int64, err error) {
-	err = s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM entries WHERE state != $1`), Deleted).Scan(&entries, &bytes)
+	err = s.db.QueryRowContext(ctx, `SELECT entries, bytes FROM quota`).Scan(&entries, &bytes)
 	return entries, bytes + s.orphans.Load(), err
 }
 
@@ -155,35 +165,40 @@ func newID(now time.Time) string {
 // the message and its record are committed (a file fsync'd with its
 // directory before the index's commit, or rows in the record's
 // transaction): the caller may tell the MTA the message is taken.
+//
+// The quota is taken in the same transaction, from a running total (one
+// row that every hold and removal updates): of concurrent holds, on one
+// host or a fleet's, no more than the quota commit.
 func (s *Store) Put(ctx context.Context, rec Record, msg io.Reader) (string, error) {
-	if maxBytes, maxEntries := s.Quota(); maxBytes > 0 || maxEntries > 0 {
-		n, used, err := s.Stats(ctx)
-		if err != nil {
-			return "", fmt.Errorf("quarantine index: %w", err)
-		}
-		if maxEntries > 0 && int64(n) >= maxEntries || maxBytes > 0 && used+rec.Size > maxBytes {
-			return "", fmt.Errorf("%w: %d entries, %d bytes (max_entries %d, max_bytes %d)", ErrFull, n, used, maxEntries, maxBytes)
-		}
-	}
 	rec.ID = newID(rec.Time)
 	rec.State = Held
 	if rec.Host == "" {
 		rec.Host = s.Host
 	}
 	rec.SHA256 = ""
-	return rec.ID, s.insert(ctx, rec, msg)
+	maxBytes, maxEntries := s.Quota()
+	if maxBytes > 0 { // orphan files not yet swept take room too
+		if maxBytes -= s.orphans.Load(); maxBytes < 1 {
+			return "", fmt.Errorf("%w: %d bytes of orphan message files (max_bytes %d)", ErrFull, s.orphans.Load(), maxBytes+s.orphans.Load())
+		}
+	}
+	return rec.ID, s.insert(ctx, rec, msg, maxBytes, maxEntries)
 }
 
-// insert writes rec and its message msg in one transaction. A record that
-// has a SHA-256 already (a migrated entry) must match the message read; a
-// nil msg is a deleted entry's, which has none.
-func (s *Store) insert(ctx context.Context, rec Record, msg io.Reader) (err error) {
+// insert writes rec and its message msg in one transaction, counted in the
+// quota's total (over maxBytes or maxEntries, when not 0: ErrFull). A
+// record that has a SHA-256 already (a migrated entry) must match the
+// message read; a nil msg is a deleted entry's, which has none.
+func (s *Store) insert(ctx context.Context, rec Record, msg io.Reader, maxBytes, maxEntries int64) (err error) {
 	var tx *sql.Tx
 	if msg != nil && s.body.inTx() {
 		if tx, err = s.db.BeginTx(ctx, nil); err != nil {
 			return fmt.Errorf("quarantine index: %w", err)
 		}
 		defer tx.Rollback()
+		if err := s.commitBy(ctx, tx); err != nil {
+			return fmt.Errorf("quarantine index: %w", err)
+		}
 	}
 	if msg != nil {
 		n, sum, werr := s.body.write(ctx, tx, rec.ID, msg)
@@ -200,17 +215,47 @@ func (s *Store) insert(ctx context.Context, rec Record, msg io.Reader) (err erro
 		}
 		rec.Size, rec.SHA256 = n, sum
 	}
-	return s.insertRecord(ctx, tx, rec)
+	return s.insertRecord(ctx, tx, rec, maxBytes, maxEntries)
 }
 
-// insertRecord inserts rec and commits tx (nil: a transaction of its own).
-func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec Record) (err error) {
+// commitBy makes PostgreSQL refuse to commit tx after ctx's deadline (the
+// trigger of schema version 3). Without it a COMMIT sent just before the
+// deadline to a server that stalled (stopped, a lost network) commits
+// when the server wakes: an entry for a message whose session has ended,
+// that the MTA was told to retry: held twice. The deadline is the server's
+// clock plus what is left of ctx's, so the clocks need not agree.
+func (s *Store) commitBy(ctx context.Context, tx *sql.Tx) error {
+	dl, ok := ctx.Deadline()
+	if !ok || s.d.Name != "postgres" {
+		return nil // SQLite commits in this process, within ctx
+	}
+	_, err := tx.ExecContext(ctx, `SELECT set_config('outguard.commit_by', (FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) + $1)::bigint::text, true)`,
+		time.Until(dl).Milliseconds())
+	return err
+}
+
+// insertRecord inserts rec, counted in the quota, and commits tx (nil: a
+// transaction of its own).
+func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec Record, maxBytes, maxEntries int64) (err error) {
 	if tx == nil {
 		if tx, err = s.db.BeginTx(ctx, nil); err != nil {
 			return fmt.Errorf("quarantine index: %w", err)
 		}
 	}
 	defer tx.Rollback()
+	if rec.State != Deleted {
+		r, err := s.exec(ctx, tx, `UPDATE quota SET entries = entries + CAST(1 AS BIGINT), bytes = bytes + CAST($1 AS BIGINT)
+			WHERE (CAST($2 AS BIGINT) = 0 OR entries < CAST($2 AS BIGINT)) AND (CAST($3 AS BIGINT) = 0 OR bytes + CAST($1 AS BIGINT) <= CAST($3 AS BIGINT))`,
+			rec.Size, maxEntries, maxBytes)
+		if err != nil {
+			return fmt.Errorf("quarantine index: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			var entries, used int64 // read in tx: the local index has one connection
+			tx.QueryRowContext(ctx, `SELECT entries, bytes FROM quota`).Scan(&entries, &used)
+			return fmt.Errorf("%w: %d entries, %d bytes (max_entries %d, max_bytes %d)", ErrFull, entries, used, maxEntries, maxBytes)
+		}
+	}
 	var claim any
 	if rec.Release != nil {
 		js, _ := json.Marshal(rec.Release)
@@ -342,19 +387,28 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.Get(ctx, id); err != nil {
 		return err
 	}
-	return s.drop(ctx, id, `UPDATE entries SET state = $2 WHERE id = $1`, Deleted)
+	return s.drop(ctx, id, `UPDATE entries SET state = $2 WHERE id = $1 AND state != $2 RETURNING size`, Deleted)
 }
 
 // drop runs stmt on id's record and removes its message, in one
-// transaction.
+// transaction. stmt returns the size the entry took in the quota (no row,
+// or -1: it took none, being deleted already); the quota's total goes
+// down by it. The row's lock, taken by stmt, keeps two removals of one
+// entry from both counting it.
 func (s *Store) drop(ctx context.Context, id, stmt string, args ...any) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := s.exec(ctx, tx, stmt, append([]any{id}, args...)...); err != nil {
+	size := int64(-1)
+	if err := tx.QueryRowContext(ctx, s.d.Rebind(stmt), append([]any{id}, args...)...).Scan(&size); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
+	}
+	if size >= 0 {
+		if _, err := s.exec(ctx, tx, `UPDATE quota SET entries = entries - 1, bytes = bytes - CAST($1 AS BIGINT)`, size); err != nil {
+			return err
+		}
 	}
 	after, err := s.body.remove(ctx, tx, id)
 	if err != nil {
@@ -391,7 +445,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, user string) (int, 
 		return 0, err
 	}
 	for i, id := range ids {
-		if err := s.drop(ctx, id, `DELETE FROM entries WHERE id = $1`); err != nil {
+		if err := s.drop(ctx, id, `DELETE FROM entries WHERE id = $1 RETURNING CASE WHEN state != $2 THEN size ELSE -1 END`, Deleted); err != nil {
 			return i, err
 		}
 	}

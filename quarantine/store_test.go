@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,7 +166,7 @@ func TestUpgradeLocalIndex(t *testing.T) {
 	if n, b, _ := s.Stats(ctx); n != 1 || b != 5 {
 		t.Errorf("stats after the upgrade: %d %d (the size column is filled from the record)", n, b)
 	}
-	if err := s.Resolve(ctx, got.ID, quarantine.Held); err != nil {
+	if err := s.Resolve(ctx, got.ID, quarantine.Held, ""); err != nil {
 		t.Fatal(err)
 	}
 	if data, _, err := s.Message(ctx, got.ID); err != nil || string(data) != "hello" {
@@ -323,8 +324,10 @@ func TestPostgresQuarantineGrants(t *testing.T) {
 	a := put(t, m, "alice", []byte("a\r\n"))
 	b := put(t, m, "alice", []byte("b\r\n"))
 	// As in docs/postgres.md.
-	pg.SQL("outguard", `GRANT SELECT, UPDATE, DELETE ON entries TO secteam;
+	pg.SQL("outguard", `GRANT SELECT, DELETE ON entries TO secteam;
+		GRANT UPDATE (state, claim) ON entries TO secteam;
 		GRANT SELECT, DELETE ON chunks TO secteam;
+		GRANT SELECT, UPDATE ON quota TO secteam;
 		GRANT SELECT, INSERT ON audit TO secteam;
 		GRANT SELECT ON schema_version TO secteam;`)
 	r, err := quarantine.OpenPostgres(ctx, pg.DSNFor("secteam", "outguard"))
@@ -383,6 +386,7 @@ func TestPostgresRowRightsOnly(t *testing.T) {
 	pg.SQL("outguard", `GRANT SELECT ON schema_version TO smarthost;
 		GRANT SELECT, INSERT, UPDATE, DELETE ON counters, msgs, delivered, undeliverable, suspended, acks, sightings TO smarthost;
 		GRANT SELECT, INSERT, DELETE ON entries, chunks TO smarthost;
+		GRANT SELECT, UPDATE ON quota TO smarthost;
 		GRANT UPDATE ON entries TO smarthost;
 		GRANT SELECT, INSERT ON audit TO smarthost;`)
 	dsn := pg.DSNFor("smarthost", "outguard")
@@ -417,5 +421,236 @@ func TestPostgresRowRightsOnly(t *testing.T) {
 	defer db.Close()
 	if _, err := db.Exec(`ALTER TABLE entries ADD COLUMN x INTEGER`); err == nil || !strings.Contains(err.Error(), "must be owner") {
 		t.Errorf("smarthost changed the schema: %v", err)
+	}
+}
+
+// A release adds the trace header, and a Message-ID only to a message
+// that has none (folded or not, any case).
+func TestReleaseTraced(t *testing.T) {
+	for msg, want := range map[string]string{
+		"Subject: x\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n":          "X-Outguard-Release: ID\r\nSubject: x\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n",
+		"message-id:\r\n <folded@b>\r\nSubject: x\r\n\r\nbody\r\n": "X-Outguard-Release: ID\r\nmessage-id:\r\n <folded@b>\r\nSubject: x\r\n\r\nbody\r\n",
+		"Subject: x\r\n\r\nMessage-ID: <in-body@b>\r\n":            "X-Outguard-Release: ID\r\nMessage-ID: <ID.release@outguard.invalid>\r\nSubject: x\r\n\r\nMessage-ID: <in-body@b>\r\n",
+	} {
+		r, _ := quarantine.Traced("ID", strings.NewReader(msg))
+		got, _ := io.ReadAll(r)
+		if string(got) != want {
+			t.Errorf("%q\n got %q\nwant %q", msg, got, want)
+		}
+	}
+}
+
+// The column-level grants of docs/postgres.md: the security team changes
+// an entry's state and claim only (not its record), cannot make a
+// released entry held again (the schema's trigger, whoever updates), and
+// the abuse desk lists the records and the audit trail but never reads a
+// message. Before: the security team could rewrite rec and reset released
+// entries, and the abuse desk could read chunks.
+func TestPostgresColumnGrants(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	milterd := pg.Database("outguard", "milterd", "secteam", "abusedesk")
+	ctx := context.Background()
+	m, err := quarantine.OpenPostgres(ctx, milterd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, err := limits.OpenPostgres(ctx, milterd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	a := put(t, m, "alice", []byte("a\r\n"))
+	b := put(t, m, "alice", []byte("b\r\n"))
+	// As in docs/postgres.md.
+	pg.SQL("outguard", `GRANT SELECT, DELETE ON entries TO secteam;
+		GRANT UPDATE (state, claim) ON entries TO secteam;
+		GRANT SELECT, DELETE ON chunks TO secteam;
+		GRANT SELECT, UPDATE ON quota TO secteam;
+		GRANT SELECT, INSERT ON audit TO secteam;
+		GRANT SELECT ON schema_version TO secteam;
+		GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks, sightings TO abusedesk;
+		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
+		GRANT DELETE ON counters TO abusedesk;
+		GRANT SELECT ON entries, audit TO abusedesk;`)
+	as := func(role string) *sql.DB {
+		db, err := sql.Open("pgx", pg.DSNFor(role, "outguard"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	sec, desk := as("secteam"), as("abusedesk")
+	denied := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s: %v, want permission denied", what, err)
+		}
+	}
+	_, err = sec.Exec(`UPDATE entries SET rec = '{}' WHERE id = $1`, a)
+	denied("secteam rewrites a record", err)
+	_, err = sec.Exec(`UPDATE entries SET account = 'bob' WHERE id = $1`, a)
+	denied("secteam moves an entry to another account", err)
+	// The reviewer's own work goes through: a release that fails before
+	// the dot (claimed, then put back), a delete.
+	r, err := quarantine.OpenPostgres(ctx, pg.DSNFor("secteam", "outguard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Release(ctx, a, "127.0.0.1:1", "secteam", nil); err == nil || strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("reviewer release: %v", err)
+	}
+	if rec, _ := r.Get(ctx, a); rec.State != quarantine.Held {
+		t.Errorf("after a failed release: %s", rec.State)
+	}
+	// A released entry stays released, whoever asks.
+	pg.SQL("outguard", `UPDATE entries SET state = 'released' WHERE id = '`+a+`'`)
+	if _, err := sec.Exec(`UPDATE entries SET state = 'held', claim = NULL WHERE id = $1`, a); err == nil || !strings.Contains(err.Error(), "cannot become held") {
+		t.Errorf("secteam reset a released entry: %v", err)
+	}
+	if err := r.Delete(ctx, a); err != nil {
+		t.Errorf("reviewer delete of a released entry: %v", err)
+	}
+	// The abuse desk: records yes, messages no.
+	d, err := quarantine.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if recs, err := d.List(ctx, quarantine.Filter{}); err != nil || len(recs) != 2 {
+		t.Errorf("abuse desk list: %d %v", len(recs), err)
+	}
+	_, _, err = d.Message(ctx, b)
+	denied("abuse desk reads a message", err)
+	var n int
+	denied("abuse desk reads chunks", desk.QueryRow(`SELECT COUNT(*) FROM chunks`).Scan(&n))
+	_, err = desk.Exec(`UPDATE entries SET state = 'held' WHERE id = $1`, b)
+	denied("abuse desk changes an entry", err)
+}
+
+// Concurrent holds on two hosts (two handles on one store) against a quota
+// of 5 entries: exactly 5 are taken, whatever the interleaving; the total
+// follows deletes and purges, counting an entry once however often it is
+// removed. Before: each hold counted the entries, then inserted, so
+// concurrent holds overshot the quota.
+func TestQuotaExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	dsn := harness.StartPostgres(t).DSN
+	open := map[string]func() (*quarantine.Store, error){
+		"local":    func() (*quarantine.Store, error) { return quarantine.Open(dir) },
+		"postgres": func() (*quarantine.Store, error) { return quarantine.OpenPostgres(ctx, dsn) },
+	}
+	for kind, o := range open {
+		t.Run(kind, func(t *testing.T) {
+			var hosts [2]*quarantine.Store
+			for i := range hosts {
+				s, err := o()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				s.SetQuota(0, 5)
+				hosts[i] = s
+			}
+			var wg sync.WaitGroup
+			var taken, full atomic.Int32
+			start := make(chan struct{})
+			for i := range 30 {
+				wg.Go(func() {
+					<-start
+					_, err := hosts[i%2].Put(ctx, quarantine.Record{Time: time.Now(), User: "alice"}, strings.NewReader("held\r\n"))
+					switch {
+					case err == nil:
+						taken.Add(1)
+					case errors.Is(err, quarantine.ErrFull):
+						full.Add(1)
+					default:
+						t.Error(err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			recs, _ := hosts[0].List(ctx, quarantine.Filter{})
+			if taken.Load() != 5 || full.Load() != 25 || len(recs) != 5 {
+				t.Fatalf("quota 5: %d taken, %d full, %d entries", taken.Load(), full.Load(), len(recs))
+			}
+			if n, b, err := hosts[1].Stats(ctx); n != 5 || b != 30 || err != nil {
+				t.Errorf("stats %d %d %v", n, b, err)
+			}
+			// Two removals of one entry at once count it once.
+			var wg2 sync.WaitGroup
+			for i := range 2 {
+				wg2.Go(func() { hosts[i].Delete(ctx, recs[0].ID) })
+			}
+			wg2.Wait()
+			if n, b, _ := hosts[0].Stats(ctx); n != 4 || b != 24 {
+				t.Errorf("after a double delete: %d %d", n, b)
+			}
+			if n, err := hosts[1].Purge(ctx, time.Now().Add(time.Minute), ""); n != 5 || err != nil {
+				t.Errorf("purge: %d %v", n, err)
+			}
+			if n, b, _ := hosts[0].Stats(ctx); n != 0 || b != 0 {
+				t.Errorf("after purge: %d %d", n, b)
+			}
+			if _, err := hosts[0].Put(ctx, quarantine.Record{Time: time.Now()}, strings.NewReader("x")); err != nil {
+				t.Errorf("room again after purge: %v", err)
+			}
+		})
+	}
+}
+
+// A hold's transaction names its deadline; PostgreSQL refuses the COMMIT
+// that comes after it (a server that stalled and woke with the COMMIT in
+// its socket buffer), and takes one that comes in time. Before: nothing
+// stopped a late commit.
+func TestHoldNeverCommitsLate(t *testing.T) {
+	t.Parallel()
+	pg := harness.StartPostgres(t)
+	s, err := quarantine.OpenPostgres(context.Background(), pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("pgx", pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	hold := func(id string, leftMS int, wait time.Duration) error {
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		// What Store.commitBy sets, then the entry, then the COMMIT late.
+		if _, err := tx.Exec(`SELECT set_config('outguard.commit_by', (FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) + $1)::bigint::text, true)`, leftMS); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO entries (id, t, account, state, size, host, rec) VALUES ($1, 0, 'alice', 'held', 0, 'mx1', '{}')`, id); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(wait)
+		return tx.Commit()
+	}
+	if err := hold("late", 100, 300*time.Millisecond); err == nil || !strings.Contains(err.Error(), "after its deadline") {
+		t.Errorf("a commit after the deadline: %v", err)
+	}
+	if _, err := s.Get(context.Background(), "late"); !errors.Is(err, quarantine.ErrNotFound) {
+		t.Errorf("the late entry was committed: %v", err)
+	}
+	if err := hold("in-time", 5000, 0); err != nil {
+		t.Errorf("a commit in time: %v", err)
+	}
+	// A Put with a deadline commits in time.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.Put(ctx, quarantine.Record{Time: time.Now(), User: "alice"}, strings.NewReader("x\r\n")); err != nil {
+		t.Errorf("put with a deadline: %v", err)
 	}
 }

@@ -250,7 +250,9 @@ func (e *Engine) Decide(res Result, stamp, unchecked func(string)) policy.Verdic
 func namesExternal(names []string) string {
 	var b strings.Builder
 	for _, n := range names {
-		b.WriteString(n)
+		// YARA takes the value as a C string: a NUL in one name (=00 in
+		// an encoded word) would end it there and hide the names after.
+		b.WriteString(strings.ReplaceAll(n, "\x00", "\uFFFD"))
 		b.WriteByte('\n')
 	}
 	return b.String()

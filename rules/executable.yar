@@ -27,8 +27,11 @@ rule script_attachment
 {
     meta:
         action = "reject"
-        description = "script attached (.js .vbs .wsf .hta .ps1 .bat .cmd .scr), by any of its declared names"
+        description = "script or launcher attached (.js .vbs .wsf .hta .ps1 .bat .cmd .scr .lnk .jar .msi .chm .reg .url ...), by any of its declared names"
     condition:
+        // What Windows runs or installs on a double click, as Outlook's
+        // blocked-attachment list (Level 1) names them: a shortcut (.lnk)
+        // carries a command line, not a program the other rules see.
         is_attachment and
-        names matches /\.(js|jse|vbs|vbe|wsf|hta|ps1|bat|cmd|scr)\n/i
+        names matches /\.(js|jse|vbs|vbe|wsf|wsh|wsc|sct|hta|ps1|psm1|bat|cmd|scr|lnk|jar|jnlp|msi|msp|msc|chm|reg|scf|url|appref-ms|settingcontent-ms)\n/i
 }

@@ -129,7 +129,7 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 			cancel()
 		}
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(cd.OnError)})
-		b.Probes["clamd"] = client.Ping
+		b.Probes["clamd"] = client.Health
 		b.Clamd = chk
 	} else {
 		log.Warn("no clamd section: messages are not scanned for malware")
@@ -163,7 +163,7 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(sp.OnError)})
 		b.Probes["spam"] = chk.Ping
 	}
-	pipeline := policy.NewPipeline(log, entries...)
+	pipeline := policy.NewPipeline(log, entries...).WithCommitTimeout(time.Duration(cfg.CommitTimeout))
 	st := &milter.State{
 		Pipeline:         pipeline,
 		Version:          Version,

@@ -23,9 +23,9 @@ func OpenLimitsStore(ctx context.Context, cfg *config.Config) (limits.Store, err
 	var err error
 	switch l.Store {
 	case "redis":
-		st, err = limits.OpenRedis(ctx, l.Redis.Address)
+		st, err = limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: l.Redis.Address, Timeout: time.Duration(l.Redis.Timeout), PoolSize: l.Redis.PoolSize})
 	case "postgres":
-		st, err = limits.OpenPostgres(ctx, cfg.Postgres.DSN)
+		st, err = limits.OpenPostgres(ctx, cfg.Postgres.ConnString())
 	default:
 		if err = os.MkdirAll(cfg.StateDir, 0o700); err == nil {
 			st, err = limits.OpenSQLite(filepath.Join(cfg.StateDir, "state.db"))
@@ -58,6 +58,7 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 		Alert:       &limits.Alerter{Sender: l.Alert.Sender(), Log: log},
 		Log:         log,
 		Now:         time.Now,
+		Timeout:     StoreTimeout(cfg),
 	}
 	if g := cfg.GeoIP; g != nil {
 		db, err := geoip.Open(geoip.Options{CountryDB: g.CountryDB, ASNDB: g.ASNDB})
@@ -69,6 +70,19 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 	return eng, nil
 }
 
+// StoreTimeout is how long one call to cfg's limits store may wait: the
+// server's own bound on a statement (PostgreSQL, Redis), or SQLite's
+// busy timeout.
+func StoreTimeout(cfg *config.Config) time.Duration {
+	switch cfg.Limits.Store {
+	case "postgres":
+		return time.Duration(cfg.Postgres.StatementTimeout)
+	case "redis":
+		return time.Duration(cfg.Limits.Redis.Timeout)
+	}
+	return 10 * time.Second
+}
+
 // LimitsPolicy resolves the config's limits: a user's keys override the
 // default's; "unlimited" lifts the rate limits, not automatic suspension
 // (an override says undeliverable_per_hour: 0, refused_messages_per_hour:
@@ -76,23 +90,9 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 // overrides match logins whatever their case.
 func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 	resolve := func(s config.LimitSet, base limits.Limits) limits.Limits {
-		for _, f := range []struct {
-			v   *int
-			dst *int
-		}{
-			{s.MessagesPerHour, &base.MessagesPerHour},
-			{s.MessagesPerDay, &base.MessagesPerDay},
-			{s.RecipientsPerHour, &base.RecipientsPerHour},
-			{s.RecipientsPerDay, &base.RecipientsPerDay},
-			{s.UndeliverablePerHour, &base.UndeliverablePerHour},
-			{s.RefusedMessagesPerHour, &base.RefusedMessagesPerHour},
-			{s.NetworksPerHour, &base.NetworksPerHour},
-			{s.CountriesPerHour, &base.CountriesPerHour},
-			{s.ASNsPerHour, &base.ASNsPerHour},
-			{s.SpamPerHour, &base.SpamPerHour},
-		} {
-			if f.v != nil {
-				*f.dst = *f.v
+		for _, k := range limits.Kinds {
+			if v := s[k.Key]; v != nil {
+				*k.Field(&base) = *v
 			}
 		}
 		return base
@@ -104,8 +104,13 @@ func LimitsPolicy(l *config.Limits) (*limits.Policy, error) {
 			user = strings.ToLower(user)
 		}
 		if u.Unlimited {
-			users[user] = limits.Limits{UndeliverablePerHour: def.UndeliverablePerHour, RefusedMessagesPerHour: def.RefusedMessagesPerHour,
-				NetworksPerHour: def.NetworksPerHour, CountriesPerHour: def.CountriesPerHour, ASNsPerHour: def.ASNsPerHour, SpamPerHour: def.SpamPerHour}
+			lim := def
+			for _, k := range limits.Kinds {
+				if k.Rate {
+					*k.Field(&lim) = 0
+				}
+			}
+			users[user] = lim
 		} else {
 			users[user] = resolve(u.LimitSet, def)
 		}

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"time"
 
 	"outguard/config"
 	"outguard/quarantine"
@@ -12,7 +13,7 @@ func OpenQuarantine(ctx context.Context, cfg *config.Config) (*quarantine.Store,
 	var s *quarantine.Store
 	var err error
 	if cfg.Quarantine.Store == "postgres" {
-		s, err = quarantine.OpenPostgres(ctx, cfg.Postgres.DSN)
+		s, err = quarantine.OpenPostgres(ctx, cfg.Postgres.ConnString())
 	} else {
 		s, err = quarantine.Open(cfg.QuarantineDir())
 	}
@@ -20,5 +21,6 @@ func OpenQuarantine(ctx context.Context, cfg *config.Config) (*quarantine.Store,
 		return nil, err
 	}
 	s.Host = cfg.HostName()
+	s.ReplyTimeout = time.Duration(cfg.Quarantine.ReleaseTimeout)
 	return s, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"outguard/config"
 	"outguard/limits"
+	"outguard/quarantine"
 	"outguard/setup"
 )
 
@@ -42,12 +43,13 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if err != nil {
 		return err
 	}
-	return run(&acontext{ctx: ctx, st: st, eng: eng, out: out, now: time.Now()}, args)
+	return run(&acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, out: out, now: time.Now()}, args)
 }
 
 // acontext is what every accounts subcommand works with.
 type acontext struct {
 	ctx context.Context
+	cfg *config.Config
 	st  limits.Store
 	eng *limits.Engine
 	out io.Writer
@@ -114,15 +116,7 @@ func accountsSuspend(a *acontext, args []string) error {
 	if len(pos) != 1 || reason == "" {
 		return usageError("accounts suspend takes one account and --reason")
 	}
-	ok, err := a.st.Suspend(a.ctx, limits.Suspension{Key: pos[0], Since: a.now, Reason: reason, By: operator()}, a.now)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s is already suspended", pos[0])
-	}
-	fmt.Fprintf(a.text(), "%s suspended: its next message is refused\n", pos[0])
-	return nil
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Suspend(a.ctx, pos[0], reason, operator()) })
 }
 
 func accountsUnsuspend(a *acontext, args []string) error {
@@ -133,15 +127,7 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	if len(pos) != 1 {
 		return usageError("accounts unsuspend takes one account")
 	}
-	ok, err := a.st.Unsuspend(a.ctx, pos[0], a.now)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s is not suspended", pos[0])
-	}
-	fmt.Fprintf(a.text(), "%s unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension\n", pos[0])
-	return nil
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Unsuspend(a.ctx, pos[0], operator()) })
 }
 
 func accountsReset(a *acontext, args []string) error {
@@ -152,10 +138,25 @@ func accountsReset(a *acontext, args []string) error {
 	if len(pos) != 1 {
 		return usageError("accounts reset takes one account")
 	}
-	if err := a.st.Reset(a.ctx, pos[0], a.now); err != nil {
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Reset(a.ctx, pos[0], operator()) })
+}
+
+// action runs an account's action (the web console's, too), recorded in
+// the quarantine's audit trail when there is a quarantine.
+func (a *acontext) action(key string, do func(*actions) (string, error)) error {
+	var q *quarantine.Store
+	if a.cfg.Quarantine != nil {
+		var err error
+		if q, err = setup.OpenQuarantine(a.ctx, a.cfg); err != nil {
+			return err
+		}
+		defer q.Close()
+	}
+	outcome, err := do(newActions(a.cfg, q, a.st))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.text(), "%s reset: message and recipient counters cleared, undeliverable recipients, networks, countries, ASNs and spam so far acknowledged\n", pos[0])
+	fmt.Fprintf(a.text(), "%s %s\n", key, outcome)
 	return nil
 }
 
@@ -175,91 +176,14 @@ func whoami() string {
 	return fmt.Sprint("uid ", os.Getuid())
 }
 
-type accountView struct {
-	Account    string                 `json:"account"`
-	Limits     limits.Limits          `json:"limits"`
-	Usage      limits.Usage           `json:"usage"`
-	Suspension *limits.Suspension     `json:"suspension,omitempty"`
-	Recent     []limits.Undeliverable `json:"undeliverable_24h,omitempty"`
-	// Acknowledged: undeliverables up to then (unsuspend, reset) are
-	// history; Counting: those that count toward the next suspension.
-	Acknowledged time.Time `json:"acknowledged,omitzero"`
-	Counting     int       `json:"counting"`
-	// RecentRefused: messages refused as a whole by their receivers;
-	// CountingRefused: those that count toward the next suspension.
-	RecentRefused   []limits.Undeliverable `json:"refused_24h,omitempty"`
-	CountingRefused int                    `json:"counting_refused"`
-	// Signals are the login spread and spam signals, each with its window.
-	Signals []signalView `json:"signals,omitempty"`
-}
-
-// signalView is one signal's hour window: what counts toward its limit
-// now (after the acknowledgement), with each distinct value as evidence.
-type signalView struct {
-	Signal   string            `json:"signal"`
-	Limit    int               `json:"limit"` // 0: off
-	Since    time.Time         `json:"since"` // the window's start
-	Counting int               `json:"counting"`
-	Evidence []limits.Sighting `json:"evidence,omitempty"`
-}
-
-func view(ctx context.Context, st limits.Store, pol *limits.Policy, key string, now time.Time, recent bool) (accountView, error) {
-	u, susp, err := st.Usage(ctx, key, now)
-	v := accountView{Account: key, Limits: pol.For(key), Usage: u, Suspension: susp}
-	if err == nil && recent {
-		v.Recent, err = st.Undeliverables(ctx, key, now.Add(-limits.Day))
-	}
-	if err == nil && recent {
-		v.RecentRefused, err = st.Refused(ctx, key, now.Add(-limits.Day))
-	}
-	if err == nil && recent {
-		v.Acknowledged, err = st.Acknowledged(ctx, key)
-		counting := func(evs []limits.Undeliverable) (n int) {
-			for _, e := range evs {
-				if e.Time.After(now.Add(-limits.Hour)) && e.Time.After(v.Acknowledged) {
-					n++
-				}
-			}
-			return n
-		}
-		v.Counting, v.CountingRefused = counting(v.Recent), counting(v.RecentRefused)
-	}
-	if err == nil && recent {
-		v.Signals, err = signals(ctx, st, key, v.Limits, v.Acknowledged, now)
-	}
-	return v, err
-}
-
-// signals returns the window of each signal of spread.go: its sightings
-// since the window started and after acked, as milterd counts them.
-func signals(ctx context.Context, st limits.Store, key string, lim limits.Limits, acked, now time.Time) ([]signalView, error) {
-	since := limits.HourWindow(now)
-	all, err := st.Sightings(ctx, key, since.Add(-time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	var out []signalView
-	for _, sig := range limits.Signals {
-		sv := signalView{Signal: sig, Limit: lim.Threshold(sig), Since: since}
-		for _, s := range all {
-			if s.Signal == sig && s.Last.After(acked) {
-				sv.Evidence = append(sv.Evidence, s)
-			}
-		}
-		sv.Counting = len(sv.Evidence)
-		out = append(out, sv)
-	}
-	return out, nil
-}
-
 func list(ctx context.Context, st limits.Store, pol *limits.Policy, suspendedOnly, asJSON bool, now time.Time, out io.Writer) error {
 	keys, err := st.Accounts(ctx)
 	if err != nil {
 		return err
 	}
-	var views []accountView
+	var views []limits.AccountView
 	for _, k := range keys {
-		v, err := view(ctx, st, pol, k, now, false)
+		v, err := limits.View(ctx, st, pol, k, now, false)
 		if err != nil {
 			return err
 		}
@@ -301,7 +225,7 @@ func state(s *limits.Suspension, now time.Time) string {
 }
 
 func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, asJSON bool, now time.Time, out io.Writer) error {
-	v, err := view(ctx, st, pol, key, now, true)
+	v, err := limits.View(ctx, st, pol, key, now, true)
 	if err != nil {
 		return err
 	}
@@ -322,9 +246,9 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, key string, 
 	}
 	tw.Flush()
 	if s := v.Suspension; s != nil {
-		fmt.Fprintf(out, "\nSuspension: %s\n", s.Reason)
+		fmt.Fprintf(out, "\nSuspension: %s\n", field(s.Reason))
 		if s.Signal != "" {
-			fmt.Fprintf(out, "Signal: %s\n", s.Signal)
+			fmt.Fprintf(out, "Signal: %s\n", field(s.Signal))
 		}
 		if len(s.Evidence) > 0 {
 			fmt.Fprintln(out, "Evidence:")
@@ -362,7 +286,7 @@ func undeliverables(out io.Writer, evs []limits.Undeliverable, acked time.Time) 
 		if !e.Time.After(acked) {
 			mark = " (acknowledged)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), e.Source, e.Status, e.Rcpt, orDash(e.QueueID), strings.ReplaceAll(text, "\t", " "), mark)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", e.Time.Local().Format(time.DateTime), field(e.Source), field(e.Status), field(e.Rcpt), field(orDash(e.QueueID)), field(text), mark)
 	}
 	tw.Flush()
 }

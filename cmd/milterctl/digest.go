@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,12 +20,19 @@ import (
 // digest is what was held in a period, for the abuse desk: by account, by
 // rule or signature, and the newest entries with their ids.
 type digest struct {
-	Since     time.Time           `json:"since"`
-	Until     time.Time           `json:"until"`
-	Held      int                 `json:"held"`
-	ByAccount []count             `json:"by_account"`
-	ByFinding []count             `json:"by_finding"`
-	Newest    []quarantine.Record `json:"newest"`
+	Since     time.Time     `json:"since"`
+	Until     time.Time     `json:"until"`
+	Held      int           `json:"held"`
+	ByAccount []count       `json:"by_account"`
+	ByFinding []count       `json:"by_finding"`
+	Newest    []digestEntry `json:"newest"`
+}
+
+// digestEntry is an entry of the digest, with a link to its page on the
+// web console when web.url is set.
+type digestEntry struct {
+	quarantine.Record
+	URL string `json:"url,omitempty"`
 }
 
 type count struct {
@@ -34,7 +42,7 @@ type count struct {
 
 const digestNewest = 10
 
-func makeDigest(recs []quarantine.Record, since, until time.Time) digest {
+func makeDigest(recs []quarantine.Record, since, until time.Time, webURL string) digest {
 	d := digest{Since: since, Until: until, Held: len(recs)}
 	accounts, findings := map[string]int{}, map[string]int{}
 	for _, r := range recs {
@@ -52,7 +60,13 @@ func makeDigest(recs []quarantine.Record, since, until time.Time) digest {
 		}
 	}
 	d.ByAccount, d.ByFinding = counts(accounts), counts(findings)
-	d.Newest = recs[:min(len(recs), digestNewest)] // List is newest first
+	for _, r := range recs[:min(len(recs), digestNewest)] { // List is newest first
+		e := digestEntry{Record: r}
+		if webURL != "" {
+			e.URL = strings.TrimRight(webURL, "/") + "/quarantine/" + url.PathEscape(r.ID)
+		}
+		d.Newest = append(d.Newest, e)
+	}
 	return d
 }
 
@@ -76,14 +90,17 @@ func (d digest) text(w io.Writer) {
 		fmt.Fprintf(w, "\n%s:\n", part.title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, c := range part.rows {
-			fmt.Fprintf(tw, "  %d\t%s\n", c.Count, c.Name)
+			fmt.Fprintf(tw, "  %d\t%s\n", c.Count, field(c.Name))
 		}
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "\nNewest (milterctl quarantine show ID):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range d.Newest {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.User), r.Reason)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.User)), field(r.Reason))
+		if r.URL != "" {
+			fmt.Fprintf(tw, "  \t\t\t%s\n", field(r.URL))
+		}
 	}
 	tw.Flush()
 }
@@ -96,7 +113,11 @@ func digestCmd(ctx context.Context, cfg *config.Config, q *quarantine.Store, sin
 	if err != nil {
 		return err
 	}
-	d := makeDigest(recs, now.Add(-since), now)
+	var webURL string
+	if cfg.Web != nil {
+		webURL = cfg.Web.URL
+	}
+	d := makeDigest(recs, now.Add(-since), now, webURL)
 	if !mail {
 		if asJSON {
 			return json.NewEncoder(out).Encode(d)
@@ -119,7 +140,7 @@ func digestCmd(ctx context.Context, cfg *config.Config, q *quarantine.Store, sin
 	var body bytes.Buffer
 	d.text(terminal{&body}) // what a message carries, escaped in the report too
 	msg.WriteString(strings.ReplaceAll(body.String(), "\n", "\r\n"))
-	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg)
+	reply, err := quarantine.Inject(ctx, cfg.Quarantine.ReleaseAddress, from, []string{to}, &msg, time.Duration(cfg.Quarantine.ReleaseTimeout))
 	if err != nil {
 		return fmt.Errorf("mailing the digest to %s: %s: %w", to, reply, err)
 	}

@@ -29,13 +29,16 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine list [--user U] [--rule R] [--reason R] [--since 24h] [--state held] [--json]
   quarantine show ID [--json]
   quarantine raw ID
-  quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked)
-  quarantine resolve ID released|held  (a release that did not finish)
+  quarantine release ID... [--to ADDR]   (exit 3: delivered but not marked; 4: outcome unknown)
+  quarantine resolve ID released|held [--force OPERATOR]  (a release that did not finish)
   quarantine digest [--since 24h] [--json] [--mail]
   quarantine delete ID...
   quarantine purge [--older-than 30d] [--user U]
   quarantine audit [ID] [--since 24h] [--json]
   quarantine migrate [--from DIR]   (local entries into the shared store)
+
+  web [-config FILE] [-listen ADDR]   (the web console: web in the config)
+  web adduser NAME viewer|reviewer|admin   (the password on stdin)
 
   rules check [DIR]
   rules test [DIR] MESSAGE.eml... [--json]
@@ -55,6 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", config.DefaultPath, "milterd's config file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if fs.Arg(0) == "web" {
+		return webCmd(ctx, fs.Args()[1:], *path, stdout, stderr)
 	}
 	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd, "rules": rulesCmd}
 	cmd := cmds[fs.Arg(0)]

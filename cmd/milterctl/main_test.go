@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"outguard/internal/harness"
+	"outguard/limits"
 )
 
 func ctl(t *testing.T, cfg string, args ...string) (string, int) {
@@ -56,7 +57,7 @@ func TestAccountsAgainstMilterd(t *testing.T) {
 		t.Errorf("show (%d):\n%s", code, out)
 	}
 	out, _ = ctl(t, cfg, "accounts", "show", "alice", "--json")
-	var v accountView
+	var v limits.AccountView
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Suspension == nil || len(v.Suspension.Evidence) != 3 || v.Usage.MessagesHour != 1 {
 		t.Errorf("show --json: %v\n%s", err, out)
 	}
@@ -94,7 +95,7 @@ func TestAccountsAgainstMilterd(t *testing.T) {
 		t.Fatalf("after manual suspend: %s", got)
 	}
 	out, _ = ctl(t, cfg, "accounts", "list", "--json")
-	var views []accountView
+	var views []limits.AccountView
 	json.Unmarshal([]byte(out), &views)
 	if len(views) != 1 || views[0].Suspension == nil || views[0].Suspension.Reason != "phishing reported" || views[0].Suspension.By == "" {
 		t.Errorf("list --json: %s", out)

@@ -112,7 +112,7 @@ func quarantineList(c *qcontext, args []string) error {
 	tw := tabwriter.NewWriter(c.text(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tHOST\tUSER\tSENDER\tRCPTS\tSIZE\tSTATE\tREASON")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.Host), orDash(r.User), r.From, len(r.Rcpts), r.Size, r.State, r.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", field(r.ID), r.Time.Local().Format(time.DateTime), field(orDash(r.Host)), field(orDash(r.User)), field(r.From), len(r.Rcpts), r.Size, field(r.State), field(r.Reason))
 	}
 	return tw.Flush()
 }
@@ -167,27 +167,11 @@ func quarantineRelease(c *qcontext, args []string) error {
 	}
 	var failed []error
 	for _, id := range pos {
-		reply, err := c.q.Release(c.ctx, id, c.cfg.Quarantine.ReleaseAddress, operator(), rcpts)
-		outcome := "released: " + reply
-		switch {
-		case errors.Is(err, quarantine.ErrNotMarked):
-			outcome = "released (" + reply + "), but not marked released: " + err.Error() + "; it stays releasing: do not release it again"
-			failed = append(failed, exitError{3, fmt.Errorf("%s: delivered but not marked released", id)})
-		case err != nil && strings.HasPrefix(reply, "250"):
-			outcome = "failed: " + err.Error()
-			failed = append(failed, fmt.Errorf("%s: not released", id))
-		case err != nil && reply != "":
-			outcome = "refused by the MTA: " + reply
-			failed = append(failed, fmt.Errorf("%s: not released", id))
-		case err != nil:
-			outcome = "failed: " + err.Error()
-			failed = append(failed, fmt.Errorf("%s: not released", id))
+		outcome, err := newActions(c.cfg, c.q, nil).release(c.ctx, id, operator(), rcpts)
+		if err != nil {
+			failed = append(failed, err)
 		}
-		if to != "" { // the audit trail says where it went
-			outcome = "to " + to + " instead of the original recipients: " + outcome
-		}
-		c.audit("release", id, outcome)
-		fmt.Fprintf(c.text(), "%s: %s\n", id, outcome)
+		fmt.Fprintf(c.text(), "%s: %s\n", field(id), field(outcome))
 	}
 	return errors.Join(failed...)
 }
@@ -214,19 +198,17 @@ func quarantineDigest(c *qcontext, args []string) error {
 }
 
 func quarantineResolve(c *qcontext, args []string) error {
-	pos, err := c.flags(args, func(*flag.FlagSet) {})
+	var force string
+	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&force, "force", "", "the operator whose release is still within its lease")
+	})
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
 		return usageError("quarantine resolve takes an id and released or held")
 	}
-	err = c.q.Resolve(c.ctx, pos[0], pos[1])
-	outcome := "resolved as " + pos[1]
-	if err != nil {
-		outcome = "failed: " + err.Error()
-	}
-	c.audit("resolve", pos[0], outcome)
+	outcome, err := newActions(c.cfg, c.q, nil).resolve(c.ctx, pos[0], pos[1], operator(), force)
 	fmt.Fprintf(c.text(), "%s: %s\n", pos[0], outcome)
 	return err
 }
@@ -241,13 +223,10 @@ func quarantineDelete(c *qcontext, args []string) error {
 	}
 	var failed []error
 	for _, id := range pos {
-		err := c.q.Delete(c.ctx, id)
-		outcome := "deleted"
+		outcome, err := newActions(c.cfg, c.q, nil).Delete(c.ctx, id, operator())
 		if err != nil {
-			outcome = "failed: " + err.Error()
 			failed = append(failed, err)
 		}
-		c.audit("delete", id, outcome)
 		fmt.Fprintf(c.text(), "%s: %s\n", id, outcome)
 	}
 	return errors.Join(failed...)
@@ -280,7 +259,7 @@ func quarantineAudit(c *qcontext, args []string) error {
 	tw := tabwriter.NewWriter(c.text(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tHOST\tOPERATOR\tACTION\tID\tOUTCOME")
 	for _, a := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), a.Host, a.Operator, a.Action, a.ID, a.Outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Time.Local().Format(time.DateTime), field(a.Host), field(a.Operator), field(a.Action), field(a.ID), field(a.Outcome))
 	}
 	return tw.Flush()
 }
@@ -377,17 +356,19 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID:\t%s\nState:\t%s\nTime:\t%s\nHost:\t%s\nQueue ID:\t%s\nUser:\t%s\nClient:\t%s\nSender:\t%s\nRecipients:\t%s\nSize:\t%d\nSHA-256:\t%s\nReason:\t%s\n",
-		rec.ID, rec.State, rec.Time.Local().Format(time.DateTime), orDash(rec.Host), rec.QueueID, orDash(rec.User), rec.Client, rec.From, strings.Join(rec.Rcpts, ", "), rec.Size, rec.SHA256, rec.Reason)
+		field(rec.ID), field(rec.State), rec.Time.Local().Format(time.DateTime), field(orDash(rec.Host)), field(rec.QueueID), field(orDash(rec.User)), field(rec.Client), field(rec.From), field(strings.Join(rec.Rcpts, ", ")), rec.Size, field(rec.SHA256), field(rec.Reason))
 	if c := rec.Release; c != nil && rec.State == quarantine.Released {
-		fmt.Fprintf(tw, "Released:\tby %s at %s", c.Operator, c.Started.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "Released:\tby %s at %s", field(c.Operator), c.Started.Local().Format(time.DateTime))
 		if len(c.To) > 0 {
-			fmt.Fprintf(tw, " to %s instead of the original recipients", strings.Join(c.To, ", "))
+			fmt.Fprintf(tw, " to %s instead of the original recipients", field(strings.Join(c.To, ", ")))
 		}
 		fmt.Fprintln(tw)
 	}
 	if c := rec.Release; c != nil && rec.State == quarantine.Releasing {
-		fmt.Fprintf(tw, "Release:\tby %s since %s", c.Operator, c.Started.Local().Format(time.DateTime))
-		if time.Now().After(c.Lease) {
+		fmt.Fprintf(tw, "Release:\tby %s since %s", field(c.Operator), c.Started.Local().Format(time.DateTime))
+		if c.Outcome != "" {
+			fmt.Fprintf(tw, ", outcome unknown (%s): %s", field(c.Outcome), field(c.Unknown(rec.ID)))
+		} else if time.Now().After(c.Lease) {
 			fmt.Fprintf(tw, ", did not finish (lease ended %s): resolve it", c.Lease.Local().Format(time.DateTime))
 		}
 		fmt.Fprintln(tw)
@@ -395,7 +376,7 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk
 	tw.Flush()
 	fmt.Fprintln(out, "\nFindings:")
 	for _, f := range rec.Findings {
-		fmt.Fprintf(out, "  %s\n", describe(f))
+		fmt.Fprintf(out, "  %s\n", field(describe(f)))
 	}
 	if msgErr != nil {
 		fmt.Fprintf(out, "\nMessage: %v\n", msgErr)
@@ -408,16 +389,20 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk
 		for _, f := range p.Anomalies {
 			notes = append(notes, f.Kind+": "+f.Detail)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", p.Path, p.ContentType, orDash(p.Filename), p.Size, strings.Join(notes, "; "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", field(p.Path), field(p.ContentType), field(orDash(p.Filename)), p.Size, field(strings.Join(notes, "; ")))
 	}
 	for _, f := range other {
-		fmt.Fprintf(tw, "  %s\t\t\t\t%s: %s\n", f.Path, f.Kind, f.Detail)
+		fmt.Fprintf(tw, "  %s\t\t\t\t%s: %s\n", field(f.Path), field(f.Kind), field(f.Detail))
 	}
 	return tw.Flush()
 }
 
 func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\r\n", "\n  ")
+	lines := strings.Split(s, "\r\n")
+	for i, l := range lines {
+		lines[i] = "  " + field(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // parseMixed parses flags that may come before or after positional

@@ -170,6 +170,11 @@ func TestQuarantineHoldReviewRelease(t *testing.T) {
 	if len(got.Rcpts) != 2 || !bytes.Contains(got.Data, []byte("Subject: Your account\r\n")) || !bytes.HasSuffix(got.Data, []byte(qbody)) {
 		t.Errorf("released message: rcpts %v\n%s", got.Rcpts, got.Data)
 	}
+	// The trace header, so that the MTA's log can tell whether a release
+	// arrived.
+	if !bytes.Contains(got.Data, []byte("\r\nX-Outguard-Release: "+rec.ID+"\r\n")) && !bytes.HasPrefix(got.Data, []byte("X-Outguard-Release: "+rec.ID+"\r\n")) {
+		t.Errorf("released message lacks X-Outguard-Release: %s\n%s", rec.ID, got.Data)
+	}
 	if got, _ := e.store.Get(context.Background(), rec.ID); got.State != quarantine.Released {
 		t.Errorf("state after release: %s", got.State)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -15,13 +16,28 @@ import (
 type terminal struct{ w io.Writer }
 
 func (t terminal) Write(p []byte) (int, error) {
-	out := make([]byte, 0, len(p))
+	if _, err := t.w.Write(escape(nil, p, "\n\t")); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// field escapes a value printed inside a row: every control byte, TAB and
+// LF too, so that a file name or a header cannot end its row or add a
+// column (a forged row in show or the digest); the terminal writer keeps
+// TAB and LF for the table's own layout only.
+func field(s string) string { return string(escape(nil, []byte(s), "")) }
+
+// escape appends p to out with control bytes (but those in keep), DEL, C1
+// controls and bytes that are not UTF-8 written as \x1b, \u009b and the
+// like.
+func escape(out, p []byte, keep string) []byte {
 	for i := 0; i < len(p); {
 		r, size := utf8.DecodeRune(p[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			out = fmt.Appendf(out, `\x%02x`, p[i])
-		case r < 0x20 && r != '\n' && r != '\t', r == 0x7f:
+		case r < 0x20 && !strings.ContainsRune(keep, r), r == 0x7f:
 			out = fmt.Appendf(out, `\x%02x`, r)
 		case r >= 0x80 && r < 0xa0:
 			out = fmt.Appendf(out, `\u%04x`, r)
@@ -30,8 +46,5 @@ func (t terminal) Write(p []byte) (int, error) {
 		}
 		i += size
 	}
-	if _, err := t.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return out
 }

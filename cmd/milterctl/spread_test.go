@@ -34,7 +34,7 @@ func TestAccountsShowSignals(t *testing.T) {
 		}
 	}
 	out, _ = ctl(t, cfg, "accounts", "show", "alice", "--json")
-	var v accountView
+	var v limits.AccountView
 	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.Signals) != 4 || v.Signals[0].Signal != limits.SignalNetworks || v.Signals[0].Counting != 3 || v.Signals[0].Limit != 2 || len(v.Signals[0].Evidence) != 3 || v.Suspension.Signal != limits.SignalNetworks {
 		t.Fatalf("show --json: %v\n%s", err, out)
 	}

@@ -45,9 +45,9 @@ reporter: {org: ISP Test, contact: abuse@isp.test, domain: isp.test}
 	if f["target"] != "127.0.1.21:2323" || f["service"] != "wingate" || f["result"] != "confirmed" || f["evidence"] == "" {
 		t.Errorf("finding: %v", f)
 	}
-	code, out, _ = cli("scan", "-config", cfg, "-format", "xarf")
+	code, out, errs = cli("scan", "-config", cfg, "-format", "xarf")
 	if code != 1 || !strings.Contains(out, `"category":"vulnerability"`) || !strings.Contains(out, `"source_identifier":"127.0.1.21"`) {
-		t.Errorf("xarf: exit %d\n%s", code, out)
+		t.Errorf("xarf: exit %d\n%s%s", code, out, errs)
 	}
 	if code, out, _ = cli("diff", "-config", cfg); code != 0 || out != "no change\n" {
 		t.Errorf("diff: %d %q", code, out)

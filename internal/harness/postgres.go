@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -136,5 +137,42 @@ func (p *Postgres) SQL(db, statements string) {
 	cmd := exec.Command(filepath.Join(p.bin, "psql"), "-h", p.Dir, "-p", strconv.Itoa(p.Port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-qc", statements)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		p.t.Fatalf("psql: %v\n%s", err, out)
+	}
+}
+
+// Pause stops the server and every backend (SIGSTOP to the postmaster and
+// its children): connections stay open and nothing answers, as with a
+// server that hangs or a network that drops packets. Resume undoes it; a
+// paused server is resumed at cleanup.
+func (p *Postgres) Pause() {
+	p.t.Helper()
+	p.signalAll(syscall.SIGSTOP)
+	p.t.Cleanup(p.Resume)
+}
+
+// Resume lets a paused server go on (SIGCONT).
+func (p *Postgres) Resume() { p.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the postmaster, then its children.
+func (p *Postgres) signalAll(sig syscall.Signal) {
+	pid := p.cmd.Process.Pid
+	syscall.Kill(pid, sig)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after its ')'.
+		s := string(stat)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 {
+			if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+				syscall.Kill(child, sig)
+			}
+		}
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // pure Go: no cgo beyond libyara's
+	"github.com/jackc/pgx/v5/stdlib" // also the database/sql driver "pgx"
+	_ "modernc.org/sqlite"           // pure Go: no cgo beyond libyara's
 )
 
 // Dialect is what differs between the two.
@@ -94,15 +96,20 @@ func (d Dialect) Migrate(ctx context.Context, db *sql.DB, component string, want
 		return err
 	}
 	defer tx.Rollback()
-	if len(d.lock) > 0 {
-		for _, l := range d.lock {
-			if _, err := tx.ExecContext(ctx, l); err != nil {
-				return err
-			}
-		}
-		if v, err = d.version(ctx, tx, component); err != nil { // another host may have done it
+	for _, l := range d.lock {
+		if _, err := tx.ExecContext(ctx, l); err != nil {
 			return err
 		}
+	}
+	// Another host may have migrated while this one waited for the lock,
+	// maybe a newer milterd: what counts is the version read under it.
+	switch v, err = d.version(ctx, tx, component); {
+	case err != nil:
+		return err
+	case v == want:
+		return nil
+	case v > want:
+		return fmt.Errorf("%s schema version %d is newer than this milterd's %d", component, v, want)
 	}
 	for next := v + 1; next <= want; next++ {
 		if m, ok := migrations[next]; ok {
@@ -117,15 +124,29 @@ func (d Dialect) Migrate(ctx context.Context, db *sql.DB, component string, want
 	return tx.Commit()
 }
 
+// DefaultMaxConns is a pool's size when its DSN does not say
+// (pool_max_conns, config.Postgres.ConnString).
+const DefaultMaxConns = 10
+
 // OpenPostgres opens a pool on dsn (libpq key=value or a postgres:// URL).
 // database/sql reconnects by itself: a restarted server costs the
-// statements in flight, not the pool.
+// statements in flight, not the pool. pool_max_conns in dsn sizes the
+// pool; its other settings that are not libpq's own (statement_timeout,
+// lock_timeout) go to the server at every connection.
 func OpenPostgres(dsn string) (*sql.DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(20)
+	n := DefaultMaxConns
+	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			return nil, fmt.Errorf("pool_max_conns %q: want a number of 1 or more", v)
+		}
+		delete(cfg.RuntimeParams, "pool_max_conns")
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
 	return db, nil
 }

@@ -168,6 +168,15 @@ func (d *decoder) mapping(n *yaml.Node, key string, v reflect.Value) error {
 		seen[k.Value] = true
 		f, ok := field(v, k.Value)
 		if !ok {
+			if m, ok := inline(v); ok {
+				// The schema checks these keys itself.
+				e := reflect.New(m.Type().Elem()).Elem()
+				if err := d.decode(val, full, e); err != nil {
+					return err
+				}
+				m.SetMapIndex(reflect.ValueOf(k.Value), e)
+				continue
+			}
 			return d.errorf(k, full, "unknown key")
 		}
 		if err := d.decode(val, full, f); err != nil {
@@ -175,6 +184,22 @@ func (d *decoder) mapping(n *yaml.Node, key string, v reflect.Value) error {
 		}
 	}
 	return nil
+}
+
+// inline finds the struct's map field tagged `yaml:",inline"`, which takes
+// the keys no other field has (as yaml.v3 does), made if nil.
+func inline(v reflect.Value) (reflect.Value, bool) {
+	t := v.Type()
+	for i := range t.NumField() {
+		if t.Field(i).Type.Kind() == reflect.Map && t.Field(i).Tag.Get("yaml") == ",inline" {
+			m := v.Field(i)
+			if m.IsNil() {
+				m.Set(reflect.MakeMap(m.Type()))
+			}
+			return m, true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 var yamlErrPrefix = regexp.MustCompile(`^(yaml: )?(unmarshal errors:\s*)?(line (\d+): )?`)
