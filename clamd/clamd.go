@@ -57,7 +57,7 @@ type backend struct {
 	addr   Addr
 	slots  chan struct{} // one per allowed concurrent connection
 	idle   chan *conn    // IDSESSION connections between scans, holding no slot
-	answer atomic.Int64  // when clamd last answered anything (unix ns): Health
+	answer atomic.Int64  // when clamd last answered a scan (unix ns), 0 after a failed connect: Health
 }
 
 // New returns a client for addrs, tried round robin, failing over to the
@@ -186,6 +186,7 @@ func (c *Client) connect(ctx context.Context, b *backend, session bool) (*conn, 
 	nc, err := d.DialContext(ctx, b.addr.Network, b.addr.Address)
 	if err != nil {
 		<-b.slots
+		b.answer.Store(0) // a clamd that refuses connections is down now, whatever it answered before
 		return nil, fmt.Errorf("clamd %s: %w", b.addr, err)
 	}
 	cn := &conn{Conn: nc, b: b, session: session}
@@ -221,7 +222,6 @@ func readReply(cn *conn) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("clamd %s: reading reply: %w", cn.b.addr, err)
 	}
-	cn.b.answer.Store(time.Now().UnixNano())
 	return strings.TrimSuffix(r, "\x00"), nil
 }
 

@@ -70,6 +70,7 @@ func (c *Client) fildes(ctx context.Context, cn *conn, fd int) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		cn.b.answer.Store(time.Now().UnixNano())
 		if cn.session { // clamd numbers a session's replies: "3: fd[9]: OK"
 			if n, rest, ok := strings.Cut(reply, ": "); ok && n != "" && strings.Trim(n, "0123456789") == "" {
 				reply = rest

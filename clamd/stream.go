@@ -83,6 +83,7 @@ func (s *Stream) Result() (Result, error) {
 		}
 		return Result{}, rerr
 	}
+	s.cn.b.answer.Store(time.Now().UnixNano())
 	res, err := ParseReply(reply)
 	if err == nil && s.over && !res.Infected {
 		// clamd saw only the first limit bytes: clean so far is not clean.

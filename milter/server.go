@@ -139,7 +139,7 @@ func (s *Server) SetState(st *State) { s.state.Store(st) }
 // Serve accepts connections on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.unix.Store(ln.Addr().Network() == "unix")
-	err := s.srv.Serve(&guardListener{Listener: ln, srv: s})
+	err := s.srv.Serve(&guardListener{Listener: ln, srv: s, freed: make(chan struct{}, 1)})
 	if err == gomilter.ErrServerClosed {
 		return nil
 	}

@@ -49,7 +49,26 @@ type txn struct {
 	// fields past it are in the spool only (cut).
 	headerBytes int64
 	cut         bool
+	// rcptBytes is what t.Rcpts and t.Rejected hold: at most rcptMemory.
+	rcptBytes int64
+	// rejectedCut counts the MTA-refused recipients past rcptMemory,
+	// checked but not kept.
+	rejectedCut int
+	rcptsFull   bool // a recipient was refused past rcptMemory (logged once)
 }
+
+// rcptMemory bounds the recipient addresses a transaction keeps. The MTA
+// bounds the recipients of a message (Postfix smtpd_recipient_limit, 1000
+// by default: well under this), but a client of the milter socket does
+// not: before, every RCPT was kept, and one connection of 200 KiB
+// recipients held 190 MiB (TestReviewRcptFlood). The recipient past it is
+// refused with 452 4.5.3, too many recipients (RFC 5321 4.5.3.1.10): the
+// sender sends it again in a later transaction; every recipient kept is
+// checked and held, none dropped.
+const rcptMemory = 1 << 20
+
+// tooManyRcpts is the reply to a recipient past rcptMemory.
+var tooManyRcpts = policy.Verdict{Action: policy.Tempfail, Code: 452, Status: "4.5.3", Text: "Too many recipients", Check: "milter"}
 
 var _ gomilter.Milter = (*session)(nil)
 
@@ -109,9 +128,26 @@ func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (resp *gomilter.Re
 			Status: m.Get(gomilter.MacroRcptHost),
 			Text:   m.Get(gomilter.MacroRcptAddr),
 		}
-		t.Rejected = append(t.Rejected, r)
+		if n := int64(len(r.Addr) + len(r.Status) + len(r.Text)); t.rcptBytes+n <= rcptMemory {
+			t.Rejected = append(t.Rejected, r)
+			t.rcptBytes += n
+		} else {
+			t.rejectedCut++
+		}
 		t.st.Pipeline.Rejected(t.ctx, &t.Transaction, r)
 		return gomilter.RespContinue, nil
+	}
+	if t.rcptBytes+int64(len(rcpt)) > rcptMemory {
+		v := tooManyRcpts
+		v.Reason = fmt.Sprintf("the message's recipients reached %d bytes", rcptMemory)
+		if !t.rcptsFull { // once a message: a flood of them is no flood of log lines
+			t.rcptsFull = true
+			s.srv.log.Info("recipient refused, and every further one of this message", "user", t.User, "rcpt", rcpt, "verdict", v.Action.String(), "check", v.Check, "reason", v.Reason)
+		}
+		if o := t.st.Observer; o != nil {
+			o.Refused("rcpt", v)
+		}
+		return gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(""))
 	}
 	v := t.st.Pipeline.Rcpt(t.ctx, &t.Transaction, rcpt)
 	switch v.Action {
@@ -126,6 +162,7 @@ func (s *session) RcptTo(rcpt, _ string, m gomilter.Modifier) (resp *gomilter.Re
 		return s.decide(v, m)
 	}
 	t.Rcpts = append(t.Rcpts, rcpt)
+	t.rcptBytes += int64(len(rcpt))
 	s.hold(v)
 	return gomilter.RespContinue, nil
 }
@@ -501,7 +538,7 @@ func (s *session) line(t *txn, verdict string, v policy.Verdict) {
 		slog.String("client", clientString(t.Conn)),
 		slog.String("from", t.From),
 		slog.Int("rcpts", len(t.Rcpts)),
-		slog.Int("rejected_rcpts", len(t.Rejected)),
+		slog.Int("rejected_rcpts", len(t.Rejected)+t.rejectedCut),
 		slog.Int64("size", t.spool.Size()),
 		slog.String("verdict", verdict),
 		slog.String("check", v.Check),

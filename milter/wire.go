@@ -42,9 +42,18 @@ import (
 // Postfix's header_size_limit (default 102400) or Sendmail's
 // MaxHeadersLength (default 32768): maxPacket leaves room for the first
 // with margin. Anything larger is not an MTA talking.
+//
+// The other commands carry an SMTP command's argument or macros: Postfix
+// and Sendmail write at most a command line (Postfix line_length_limit,
+// Sendmail MAXLINE: 2048 by default) and the short macros asked for. Their
+// data is kept: go-milter holds the last MACRO packet of each of its eight
+// stages for the connection's life, and the session keeps the CONNECT host
+// and HELO name, so a 256 KiB bound there let an idle client hold ~2 MiB
+// (TestReviewMacroRetention). maxLinePacket leaves 8x the MTAs' line.
 const (
-	maxBodyChunk = 65536
-	maxPacket    = 256 << 10
+	maxBodyChunk  = 65536
+	maxPacket     = 256 << 10
+	maxLinePacket = 16 << 10
 )
 
 // ConnEvent names what the wire guard counts (Observer.ConnEvent).
@@ -73,6 +82,39 @@ type guardListener struct {
 	net.Listener
 	srv    *Server
 	active atomic.Int64
+	freed  chan struct{} // a place under the cap came free (buffered: 1)
+}
+
+// capWait is how long a connection past max_connections waits for a place
+// before it is closed. A connection gives its place back only once its
+// goroutine sees the end, a moment after the peer has gone: without the
+// wait, a storm of connections reset before their accept filled the cap
+// with the dead, and the MTA's sessions in between were refused (9 of 40,
+// TestReviewCapStorm), as was a client reconnecting at once after closing
+// (TestReviewCapCountsResets). It is short: at a cap held by live
+// connections, the accept loop waits this long for each one it closes.
+const capWait = 100 * time.Millisecond
+
+// place takes a place under max (0: no cap) for a new connection, waiting
+// up to capWait for one to come free.
+func (l *guardListener) place(max int) bool {
+	var timeout <-chan time.Time
+	for {
+		if n := l.active.Add(1); max <= 0 || n <= int64(max) {
+			return true
+		}
+		l.active.Add(-1)
+		if timeout == nil {
+			t := time.NewTimer(capWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-l.freed:
+		case <-timeout:
+			return false
+		}
+	}
 }
 
 // Accept returns the next connection within the cap. It returns an error
@@ -103,8 +145,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 			failures, backoff = 0, 0
 		}
 		st := l.srv.state.Load()
-		if n := l.active.Add(1); st.MaxConnections > 0 && n > int64(st.MaxConnections) {
-			l.active.Add(-1)
+		if !l.place(st.MaxConnections) {
 			c.Close()
 			l.srv.event(EventOverCap)
 			l.srv.overCapLog(st.MaxConnections)
@@ -157,6 +198,10 @@ func (c *guardConn) SetReadDeadline(time.Time) error { return nil }
 func (c *guardConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.l.active.Add(-1)
+		select {
+		case c.l.freed <- struct{}{}:
+		default:
+		}
 	}
 	return c.Conn.Close()
 }
@@ -179,10 +224,22 @@ func (c *guardConn) next() error {
 			return c.fail(err, !c.negotiated)
 		}
 	}
-	var hdr [4]byte
-	if c.r.Buffered() < len(hdr) {
-		c.deadline(c.readTimeout)
+	// One deadline for the whole packet, from its first byte: set afresh
+	// for each piece, it let a packet take read_timeout per 64 KiB
+	// (TestReviewPacketDripsPastReadTimeout).
+	var end time.Time
+	if c.readTimeout > 0 {
+		end = time.Now().Add(c.readTimeout)
 	}
+	set := false
+	wait := func(need int) {
+		if !set && c.r.Buffered() < need {
+			c.Conn.SetReadDeadline(end)
+			set = true
+		}
+	}
+	var hdr [4]byte
+	wait(len(hdr))
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		return c.fail(err, true)
 	}
@@ -196,9 +253,7 @@ func (c *guardConn) next() error {
 	// Grow with what arrives: a length word alone reserves no memory.
 	c.pkt = append(c.pkt, hdr[:]...)
 	for need := int(n); need > 0; {
-		if c.r.Buffered() < need {
-			c.deadline(c.readTimeout)
-		}
+		wait(need)
 		chunk := min(need, 64<<10)
 		start := len(c.pkt)
 		c.pkt = append(c.pkt, make([]byte, chunk)...)
@@ -305,6 +360,12 @@ func checkPacket(code byte, data []byte, negotiated bool) error {
 			return fmt.Errorf("OPTNEG of %d bytes, want %d", len(data), optNegLength)
 		}
 		return nil
+	}
+	switch code {
+	case cmdMacro, cmdConnect, cmdHelo, cmdMail, cmdRcpt, cmdUnknown:
+		if len(data) > maxLinePacket {
+			return fmt.Errorf("%s of %d bytes (at most %d)", commandName(code), len(data), maxLinePacket)
+		}
 	}
 	switch code {
 	case cmdOptNeg:
