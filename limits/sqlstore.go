@@ -164,29 +164,20 @@ func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, no
 // AddUndeliverable adds and counts under the account's lock: of two hosts
 // adding at once, the second counts the first's events.
 func (s *SQLStore) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
-	tx, err := s.locked(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	for _, ev := range evs {
-		js, _ := json.Marshal(ev)
-		if _, err := s.exec(ctx, tx, `INSERT INTO undeliverable (key, id, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key, ev.ID, ms(ev.Time), string(js)); err != nil {
-			return 0, err
-		}
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM undeliverable WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
-		key, ms(now.Add(-Hour))).Scan(&n); err != nil {
-		return 0, err
-	}
-	return n, tx.Commit()
+	return s.addEvents(ctx, "undeliverable", key, evs, now)
 }
 
-// AddRefused counts refused messages in one transaction holding the
-// account's lock (PostgreSQL's advisory lock, SQLite's write lock), as
-// Admit: two smarthosts counting for one account see each other's events.
+// AddRefused counts refused messages the same way.
 func (s *SQLStore) AddRefused(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
+	return s.addEvents(ctx, "refused", key, evs, now)
+}
+
+// addEvents inserts evs into table (undeliverable or refused: the same
+// layout) and counts the account's unacknowledged events of the last hour,
+// in one transaction holding the account's lock (PostgreSQL's advisory
+// lock, SQLite's write lock), as Admit: two smarthosts counting for one
+// account see each other's events, and the crossing is seen once.
+func (s *SQLStore) addEvents(ctx context.Context, table, key string, evs []Undeliverable, now time.Time) (int, error) {
 	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return 0, err
@@ -194,12 +185,12 @@ func (s *SQLStore) AddRefused(ctx context.Context, key string, evs []Undeliverab
 	defer tx.Rollback()
 	for _, ev := range evs {
 		js, _ := json.Marshal(ev)
-		if _, err := s.exec(ctx, tx, `INSERT INTO refused (key, id, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key, ev.ID, ms(ev.Time), string(js)); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO `+table+` (key, id, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key, ev.ID, ms(ev.Time), string(js)); err != nil {
 			return 0, err
 		}
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM refused WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
+	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM `+table+` WHERE key = $1 AND t > $2 AND t > COALESCE((SELECT t FROM acks WHERE key = $1), 0)`),
 		key, ms(now.Add(-Hour))).Scan(&n); err != nil {
 		return 0, err
 	}
