@@ -150,3 +150,33 @@ func (v Verdict) Reply(queueID string) string {
 
 // Stronger reports whether v should win over w.
 func (v Verdict) Stronger(w Verdict) bool { return v.Action > w.Action }
+
+// Summary is the finding on one line, for people: engine, name and action,
+// where in the message, the rule's description, the engine's version. It
+// is raw text: whoever shows it escapes it for the terminal or the page.
+func (f Finding) Summary() string {
+	s := f.Engine + ":"
+	for _, part := range []string{f.Name, f.Action} {
+		if part != "" {
+			s += " " + part
+		}
+	}
+	if f.Part != "" {
+		s += " in part " + f.Part
+		if f.ArchivePath != "" {
+			s += " " + f.ArchivePath
+		} else if f.Filename != "" {
+			s += " (" + f.Filename + ")"
+		}
+	}
+	if f.Description != "" {
+		s += ": " + f.Description
+	}
+	if f.Version != "" {
+		s += " [" + f.Version + "]"
+	}
+	if f.Detail != "" && f.Name == "" {
+		s += " " + f.Detail
+	}
+	return s
+}

@@ -460,7 +460,7 @@ var funcs = template.FuncMap{
 	"join":    func(ss []string) string { return line(strings.Join(ss, ", ")) },
 	"active":  func(sp *limits.Suspension, now time.Time) bool { return sp.Active(now) },
 	"of":      of,
-	"finding": describe,
+	"finding": func(f quarantine.Finding) string { return line(f.Summary()) },
 	"limited": limited,
 	"kib":     func(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/1024) },
 	"indent":  func(p string) int { return strings.Count(p, ".") + strings.Count(p, "/") },
@@ -478,34 +478,6 @@ func of(used, limit int) string {
 		return fmt.Sprintf("%d/-", used)
 	}
 	return fmt.Sprintf("%d/%d", used, limit)
-}
-
-// describe is a finding on one line, as milterctl quarantine show has it.
-func describe(f quarantine.Finding) string {
-	s := f.Engine + ":"
-	for _, part := range []string{f.Name, f.Action} {
-		if part != "" {
-			s += " " + part
-		}
-	}
-	if f.Part != "" {
-		s += " in part " + f.Part
-		if f.ArchivePath != "" {
-			s += " " + f.ArchivePath
-		} else if f.Filename != "" {
-			s += " (" + f.Filename + ")"
-		}
-	}
-	if f.Description != "" {
-		s += ": " + f.Description
-	}
-	if f.Version != "" {
-		s += " [" + f.Version + "]"
-	}
-	if f.Detail != "" && f.Name == "" {
-		s += " " + f.Detail
-	}
-	return line(s)
 }
 
 var pageTitles = map[string]string{"quarantine": "Quarantine", "entry": "Quarantine entry", "accounts": "Accounts", "account": "Account",

@@ -376,7 +376,7 @@ func showEntry(ctx context.Context, q *quarantine.Store, id string, lim mimewalk
 	tw.Flush()
 	fmt.Fprintln(out, "\nFindings:")
 	for _, f := range rec.Findings {
-		fmt.Fprintf(out, "  %s\n", field(describe(f)))
+		fmt.Fprintf(out, "  %s\n", field(f.Summary()))
 	}
 	if msgErr != nil {
 		fmt.Fprintf(out, "\nMessage: %v\n", msgErr)
@@ -419,33 +419,4 @@ func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-}
-
-// describe is a finding on one line: engine, name and action, where in
-// the message, the rule's description, the engine's version.
-func describe(f quarantine.Finding) string {
-	s := f.Engine + ":"
-	for _, part := range []string{f.Name, f.Action} {
-		if part != "" {
-			s += " " + part
-		}
-	}
-	if f.Part != "" {
-		s += " in part " + f.Part
-		if f.ArchivePath != "" {
-			s += " " + f.ArchivePath
-		} else if f.Filename != "" {
-			s += " (" + f.Filename + ")"
-		}
-	}
-	if f.Description != "" {
-		s += ": " + f.Description
-	}
-	if f.Version != "" {
-		s += " [" + f.Version + "]"
-	}
-	if f.Detail != "" && f.Name == "" {
-		s += " " + f.Detail
-	}
-	return s
 }
