@@ -440,12 +440,17 @@ func (be backends) run(ctx context.Context, argv []string, b Block) error {
 	return nil
 }
 
-// command is argv bounded by block.timeout: its process group killed
+// command is argv bounded by block.timeout.
+func (be backends) command(ctx context.Context, argv []string) (*exec.Cmd, context.CancelFunc) {
+	return boundedCommand(ctx, time.Duration(be.cfg.Timeout), argv)
+}
+
+// boundedCommand is argv bounded by timeout: its process group killed
 // then (a wrapper script's children too), and its output no longer waited
 // for a second later (a child that left the group may hold the pipe
 // open). The caller calls cancel when it is done.
-func (be backends) command(ctx context.Context, argv []string) (*exec.Cmd, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(be.cfg.Timeout))
+func boundedCommand(ctx context.Context, timeout time.Duration, argv []string) (*exec.Cmd, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -37,6 +37,12 @@ type ListingsConfig struct {
 	WarnPer24       int    `yaml:"warn_per24"`
 	EscalationPer24 int    `yaml:"escalation_per24"`
 	Metrics         string `yaml:"metrics"` // Prometheus textfile; "": none
+	// A command (argv, no shell) that names the outguard accounts that
+	// logged in from the listed addresses: they are written to its stdin,
+	// one a line, and it answers JSON lines {"addr", "account", "last"}
+	// (milterctl accounts by-ip --json). Empty: listings name no accounts.
+	Accounts        []string          `yaml:"accounts"`
+	AccountsTimeout yamlconf.Duration `yaml:"accounts_timeout"`
 }
 
 // DNSBLZone is one blocklist and how to ask it.
@@ -102,6 +108,15 @@ func (l *ListingsConfig) validate(bad func(key, format string, args ...any) erro
 	}
 	if l.Zones == nil {
 		l.Zones = DefaultZones()
+	}
+	if l.AccountsTimeout == 0 {
+		l.AccountsTimeout = yamlconf.Duration(time.Minute)
+	}
+	if l.AccountsTimeout < 0 {
+		return bad("listings.accounts_timeout", "must be above 0")
+	}
+	if l.Accounts != nil && (len(l.Accounts) == 0 || l.Accounts[0] == "") {
+		return bad("listings.accounts", "want a command and its arguments, e.g. [milterctl, accounts, by-ip, --json]")
 	}
 	if len(l.Zones) == 0 {
 		return bad("listings.zones", "is empty: remove it for the defaults, or name the lists to ask")
@@ -225,6 +240,9 @@ type Listing struct {
 	Codes    []string   `json:"codes"`
 	Since    time.Time  `json:"since"`
 	Customer string     `json:"customer,omitempty"`
+	// The accounts that logged in from Addr (listings.accounts), most
+	// recent first.
+	Accounts []AccountLogin `json:"accounts,omitempty"`
 }
 
 func (l Listing) key() string { return l.Zone + " " + l.Addr.String() }
@@ -447,6 +465,26 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		})
 	}
 	run.Per24 = per24(run.Listed, lc)
+	var who map[netip.Addr][]AccountLogin // the earlier run's accounts are not kept: each run asks afresh
+	if len(lc.Accounts) > 0 && len(run.Listed)+len(run.Delisted) > 0 {
+		var addrs []netip.Addr
+		for _, ls := range [][]Listing{run.Listed, run.Delisted} {
+			for _, l := range ls {
+				addrs = append(addrs, l.Addr)
+			}
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		if who, err = accountsOf(ctx, lc, slices.Compact(addrs)); err != nil {
+			// The listings stand without their accounts.
+			log.Error("listed addresses not mapped to accounts", "err", err)
+			run.Errors = append(run.Errors, "accounts: "+err.Error())
+		}
+	}
+	for _, ls := range [][]Listing{run.Listed, run.New, run.Delisted} {
+		for i := range ls {
+			ls[i].Accounts = who[ls[i].Addr]
+		}
+	}
 	slices.Sort(run.Errors)
 	js, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
@@ -462,7 +500,6 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	}
 	log.Info("listings checked", "queries", run.Queries, "listed", len(run.Listed), "new", len(run.New),
 		"delisted", len(run.Delisted), "errors", len(run.Errors))
-	log.Info("listed addresses are not mapped to accounts: milterd's store keeps no client addresses")
 	var warn []Net24
 	for _, n := range run.Per24 {
 		if n.Level != "" {
@@ -550,16 +587,16 @@ func (run *Listings) metrics(lc *ListingsConfig) []byte {
 // what changed, the /24 counts, the failed queries.
 func WriteListings(w io.Writer, run *Listings) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDR\tLIST\tCODES\tSINCE\tCUSTOMER")
+	fmt.Fprintln(tw, "ADDR\tLIST\tCODES\tSINCE\tCUSTOMER\tACCOUNTS")
 	for _, l := range run.Listed {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Addr, l.Name, strings.Join(l.Codes, ","), l.Since.Format(time.RFC3339), dash(l.Customer))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Addr, l.Name, strings.Join(l.Codes, ","), l.Since.Format(time.RFC3339), dash(l.Customer), accountNames(l))
 	}
 	tw.Flush()
 	for _, l := range run.New {
-		fmt.Fprintf(w, "new       %s %s %s\n", l.Addr, l.Name, dash(l.Customer))
+		fmt.Fprintf(w, "new       %s %s %s %s\n", l.Addr, l.Name, dash(l.Customer), accountNames(l))
 	}
 	for _, l := range run.Delisted {
-		fmt.Fprintf(w, "delisted  %s %s %s\n", l.Addr, l.Name, dash(l.Customer))
+		fmt.Fprintf(w, "delisted  %s %s %s %s\n", l.Addr, l.Name, dash(l.Customer), accountNames(l))
 	}
 	for _, n := range run.Per24 {
 		fmt.Fprintf(w, "per24     %s %s %d%s\n", n.Net, n.Name, n.Count, map[string]string{"": "", "warn": " WARNING: near escalation", "escalation": " ESCALATION"}[n.Level])
@@ -568,6 +605,15 @@ func WriteListings(w io.Writer, run *Listings) error {
 		fmt.Fprintf(w, "error     %s\n", e)
 	}
 	return nil
+}
+
+// accountNames lists l's accounts, comma-separated; "-" for none.
+func accountNames(l Listing) string {
+	names := make([]string, len(l.Accounts))
+	for i, a := range l.Accounts {
+		names[i] = a.Account
+	}
+	return dash(strings.Join(names, ","))
 }
 
 // WriteListingsJSON writes the run as JSON lines: one object per listing,
