@@ -198,7 +198,9 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	open := map[netip.Addr]bool{}
 	for _, fs := range known {
 		for _, f := range fs {
-			a := netip.MustParseAddrPort(f.Target).Addr()
+			// A v4-mapped target (::ffff:192.0.2.7 typed as a target) is
+			// its IPv4 address: for block.exclude, the IPv4 set, the files.
+			a := netip.MustParseAddrPort(f.Target).Addr().Unmap()
 			open[a] = true
 			if f.Result != Confirmed || excluded(a) {
 				continue
