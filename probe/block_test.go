@@ -208,6 +208,12 @@ func TestBlockListingsConfig(t *testing.T) {
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, codes: [listed]}]}\n", "codes"},
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, key: a.b}]}\n", "key"},
 		{"listings: {ranges: [192.0.2.0/24], zones: []}\n", "listings.zones"},
+		// The same addresses twice would be asked twice and counted twice
+		// in their /24: a false escalation warning.
+		{"listings: {ranges: [192.0.2.0/24, 192.0.2.128/25]}\n", "192.0.2.128/25 overlaps 192.0.2.0/24"},
+		{"listings: {ranges: [192.0.2.0/25, 192.0.2.0/25]}\n", "overlaps"},
+		{"listings: {ranges: [192.0.2.0/24], accounts: []}\n", "listings.accounts"},
+		{"listings: {ranges: [192.0.2.0/24], accounts_timeout: -1s}\n", "listings.accounts_timeout"},
 	} {
 		cfg, err := Parse("t.yaml", []byte(base+c.yaml))
 		if c.err == "" {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -69,6 +70,12 @@ const (
 	FormIP    = "ip"
 	FormRange = "range"
 )
+
+// maxFailuresInARow is how many queries of a zone may fail in a row
+// before the run stops asking it (see WatchListings).
+const maxFailuresInARow = 32
+
+var errGaveUp = errors.New("gave up")
 
 // maxListingQueries bounds one run: at the default rate, about 1.5 hours.
 const maxListingQueries = 1 << 18
@@ -136,6 +143,20 @@ func (l *ListingsConfig) validate(bad func(key, format string, args ...any) erro
 	for _, p := range l.Ranges {
 		if !netip.Prefix(p).Addr().Is4() {
 			return bad("listings.ranges", "%s: only IPv4 ranges are watched (DNSBLs list IPv6 by other rules)", netip.Prefix(p))
+		}
+	}
+	// An address in two ranges would be asked twice and counted twice in
+	// its /24: a false escalation warning. Ranges nest or are apart, so in
+	// the order of their first address an overlap is between neighbours.
+	sorted := slices.SortedFunc(slices.Values(prefixes(l.Ranges)), func(a, b netip.Prefix) int {
+		if c := a.Masked().Addr().Compare(b.Masked().Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i-1].Overlaps(sorted[i]) {
+			return bad("listings.ranges", "%s overlaps %s: give each address once", sorted[i].Masked(), sorted[i-1].Masked())
 		}
 	}
 	seen := map[string]bool{}
@@ -391,6 +412,16 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		err   error
 	}
 	results := make([]result, len(ls))
+	// A list (or the resolver) that stops answering mid-run is given up
+	// after maxFailuresInARow failed queries in a row: its remaining
+	// addresses keep their earlier state, and the run ends in bounded
+	// time (each query can take two timeouts).
+	failures := map[string]*atomic.Int32{}
+	gaveUp := map[string]*atomic.Bool{}
+	for _, z := range lc.Zones {
+		failures[z.Zone], gaveUp[z.Zone] = new(atomic.Int32), new(atomic.Bool)
+	}
+	var asked atomic.Int64
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < min(16, len(ls)); w++ {
@@ -398,12 +429,27 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				z := ls[i].zone.Zone
+				if gaveUp[z].Load() {
+					results[i] = result{ls[i], nil, errGaveUp}
+					continue
+				}
+				asked.Add(1)
 				codes, err := resolve(ctx, client, lc.Resolver, ls[i].qname())
 				results[i] = result{ls[i], codes, err}
+				if err == nil {
+					failures[z].Store(0)
+				} else if failures[z].Add(1) >= maxFailuresInARow {
+					gaveUp[z].Store(true)
+				}
 			}
 		}()
 	}
 	for i := range ls {
+		if gaveUp[ls[i].zone.Zone].Load() {
+			results[i] = result{ls[i], nil, errGaveUp} // not asked: no wait for the rate
+			continue
+		}
 		if err = lim.Wait(ctx); err != nil {
 			break
 		}
@@ -414,7 +460,12 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	if err != nil {
 		return nil, err // cut short: nothing kept
 	}
-	run := &Listings{Time: now.UTC(), Queries: len(ls) + probes}
+	run := &Listings{Time: now.UTC(), Queries: int(asked.Load()) + probes}
+	for _, z := range lc.Zones {
+		if gaveUp[z.Zone].Load() {
+			run.Errors = append(run.Errors, fmt.Sprintf("%s: %v after %d failed queries in a row (the list or the resolver stopped answering): the addresses not asked keep their earlier state", z.Zone, errGaveUp, maxFailuresInARow))
+		}
+	}
 	for zone, err := range broken {
 		run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", zone, err))
 		for _, l := range prev.Listed {
@@ -436,7 +487,9 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 			}
 		}
 		if r.err != nil {
-			run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", strings.TrimSuffix(r.k.qname(), "."), r.err))
+			if r.err != errGaveUp { // said once for the zone
+				run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", strings.TrimSuffix(r.k.qname(), "."), r.err))
+			}
 			if was {
 				run.Listed = append(run.Listed, old) // unknown now: the earlier state stands
 			}
