@@ -65,6 +65,13 @@ reporter: {org: ISP Test, contact: abuse@isp.test, domain: isp.test}
 	if code, _, errs := cli("-check-config", "-config", noSrc); code != 2 || !strings.Contains(errs, "source 198.51.100.7 is not usable") {
 		t.Errorf("check-config with a source the host lacks: exit %d, %q", code, errs)
 	}
+	// A listings.accounts command that is not there: refused by
+	// -check-config, not found at the first listing.
+	noCmd := filepath.Join(dir, "nocmd.yaml")
+	os.WriteFile(noCmd, append(b, "listings: {ranges: [192.0.2.0/24], accounts: [no-such-milterctl, accounts, by-ip, --json]}\n"...), 0o644)
+	if code, _, errs := cli("-check-config", "-config", noCmd); code != 2 || !strings.Contains(errs, "listings.accounts") || !strings.Contains(errs, "no-such-milterctl") {
+		t.Errorf("check-config with a missing accounts command: exit %d, %q", code, errs)
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("canary: {address: 192.0.2.1:25, domain: c.test}\nhelo: p.test\nrate: -1\n"), 0o644)
 	if code, _, errs := cli("scan", "-config", bad); code != 2 || !strings.Contains(errs, "bad.yaml:3: rate: must be above 0") {
