@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -47,18 +49,33 @@ func TestRelayprobeListingsAccounts(t *testing.T) {
 			send("127.0.5.8", "bob", "secret-bob")
 			ctlConf := writeConfig(t, fmt.Sprintf("state_dir: %s\n%s", cfg.StateDir, yaml))
 			dir := t.TempDir()
-			conf := rpConfig(t, dir, fmt.Sprintf(`listings:
+			alertLog := filepath.Join(dir, "alerts.log")
+			conf := rpConfig(t, dir, fmt.Sprintf(`alert: {command: [sh, -c, "cat >> %s; echo >> %s"]}
+listings:
   ranges: [127.0.5.0/27]
   resolver: %s
   rate: 500
   timeout: 1s
   zones: [{zone: l1.dnsbl.test, name: "Test L1", per24: true}]
   accounts: [%s, -config, %s, accounts, by-ip, --json]
-`, dns.Addr, ctlBin, ctlConf))
+`, alertLog, alertLog, dns.Addr, ctlBin, ctlConf))
 			code, out, errs := rp(t, rpBin, "listings", "-config", conf, "--json")
 			want := []string{"listed 127.0.5.20 ", "listed 127.0.5.7 " + harness.User, "new 127.0.5.20 ", "new 127.0.5.7 " + harness.User}
 			if got := listingAccounts(t, out); code != 1 || !slices.Equal(got, want) {
 				t.Fatalf("exit %d, lines %q, want %q\n%s%s", code, got, want, out, errs)
+			}
+			// The abuse desk is told who sent from the new listing.
+			var alert struct {
+				Event string
+				New   []struct {
+					Addr     string
+					Accounts []struct{ Account string }
+				}
+			}
+			b, _ := os.ReadFile(alertLog)
+			if err := json.NewDecoder(bytes.NewReader(b)).Decode(&alert); err != nil || alert.Event != "relayprobe-listings" || len(alert.New) != 2 ||
+				alert.New[0].Addr != "127.0.5.7" || len(alert.New[0].Accounts) != 1 || alert.New[0].Accounts[0].Account != harness.User || len(alert.New[1].Accounts) != 0 {
+				t.Errorf("alert %v %+v\n%s", err, alert, b)
 			}
 			// For people: the account next to the listing.
 			_, text, _ := rp(t, rpBin, "listings", "-config", conf)
