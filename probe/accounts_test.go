@@ -2,6 +2,8 @@ package probe
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"outguard/internal/yamlconf"
 )
@@ -83,5 +87,38 @@ func TestAccountsOf(t *testing.T) {
 			t.Fatalf("the command's child %d outlived accounts_timeout", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Each listed address is asked about once, and only listings of an
+// address are given accounts: a range listing's first address stands for
+// the whole range (UCEPROTECT Level 3), not for whoever sent from it.
+func TestListingsAccounts(t *testing.T) {
+	addr, _ := fakeDNSBL(t, func(m *dns.Msg, q string) {
+		if strings.HasPrefix(q, "2.0.0.127.") || strings.HasPrefix(q, "0.2.0.192.") {
+			listA(m, q)
+		} else {
+			m.Rcode = dns.RcodeNameError
+		}
+	})
+	cfg := listingsLab(t, addr, "192.0.2.0/30", 1000)
+	stdin := filepath.Join(cfg.StateDir, "stdin")
+	cfg.Listings.Zones = append(cfg.Listings.Zones, DNSBLZone{Zone: "l3.test", Name: "L3", Form: FormRange, Codes: []string{"127.0.0.2"}})
+	cfg.Listings.Accounts = []string{"sh", "-c", `cat > ` + stdin + `; echo '{"addr":"192.0.2.0","account":"alice","last":"2026-11-30T10:00:00Z"}'`}
+	cfg.Listings.AccountsTimeout = yamlconf.Duration(time.Minute)
+	run, err := WatchListings(context.Background(), cfg, time.Now(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range run.Listed {
+		got = append(got, fmt.Sprint(l.Zone, " ", l.Addr, " ", len(l.Accounts)))
+	}
+	if strings.Join(got, ", ") != "l1.test 192.0.2.0 1, l3.test 192.0.2.0 0" || len(run.Errors) != 0 {
+		t.Errorf("listings %q, errors %q", got, run.Errors)
+	}
+	// 192.0.2.1 was listed before and is not now: asked about too.
+	if b, _ := os.ReadFile(stdin); string(b) != "192.0.2.0\n192.0.2.1\n" {
+		t.Errorf("stdin %q", b)
 	}
 }

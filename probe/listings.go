@@ -519,23 +519,31 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	}
 	run.Per24 = per24(run.Listed, lc)
 	var who map[netip.Addr][]AccountLogin // the earlier run's accounts are not kept: each run asks afresh
-	if len(lc.Accounts) > 0 && len(run.Listed)+len(run.Delisted) > 0 {
+	if len(lc.Accounts) > 0 {
 		var addrs []netip.Addr
 		for _, ls := range [][]Listing{run.Listed, run.Delisted} {
 			for _, l := range ls {
-				addrs = append(addrs, l.Addr)
+				if l.Form != FormRange { // a range's first address stands for the range: nobody sent from it as such
+					addrs = append(addrs, l.Addr)
+				}
 			}
 		}
 		slices.SortFunc(addrs, netip.Addr.Compare)
-		if who, err = accountsOf(ctx, lc, slices.Compact(addrs)); err != nil {
-			// The listings stand without their accounts.
-			log.Error("listed addresses not mapped to accounts", "err", err)
-			run.Errors = append(run.Errors, "accounts: "+err.Error())
+		if len(addrs) > 0 {
+			if who, err = accountsOf(ctx, lc, slices.Compact(addrs)); err != nil {
+				// The listings stand without their accounts.
+				log.Error("listed addresses not mapped to accounts", "err", err)
+				run.Errors = append(run.Errors, "accounts: "+err.Error())
+			}
 		}
 	}
 	for _, ls := range [][]Listing{run.Listed, run.New, run.Delisted} {
 		for i := range ls {
-			ls[i].Accounts = who[ls[i].Addr]
+			if ls[i].Form != FormRange {
+				ls[i].Accounts = who[ls[i].Addr]
+			} else {
+				ls[i].Accounts = nil
+			}
 		}
 	}
 	slices.Sort(run.Errors)
