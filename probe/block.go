@@ -185,6 +185,11 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	}
 	excluded := func(a netip.Addr) bool {
 		for _, p := range bc.Exclude {
+			// Targets are unmapped below: an exclude spelled
+			// ::ffff:192.0.2.0/120 is the IPv4 range it names.
+			if pp := netip.Prefix(p); pp.Addr().Is4In6() && pp.Bits() >= 96 {
+				p = yamlconf.Prefix(netip.PrefixFrom(pp.Addr().Unmap(), pp.Bits()-96))
+			}
 			if netip.Prefix(p).Contains(a) {
 				return true
 			}
@@ -321,19 +326,18 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	for _, b := range e.Lifted {
 		log.Info("block lifted", "addr", b.Addr, "customer", b.Customer, "why", b.Lifted)
 	}
-	if s := cfg.Alert.Sender(); s.Enabled() && len(e.Added)+len(e.Lifted)+len(e.Failures) > 0 {
+	var body []byte
+	if len(e.Added)+len(e.Lifted)+len(e.Failures) > 0 {
 		// The customer and the abuse desk: each block carries its customer
 		// and the findings (evidence) for the alert's consumer to route.
-		body, _ := json.Marshal(struct {
+		body, _ = json.Marshal(struct {
 			Event    string   `json:"event"`
 			Added    []Block  `json:"added"`
 			Lifted   []Block  `json:"lifted"`
 			Failures []string `json:"failures,omitempty"`
 		}{"relayprobe-block", e.Added, e.Lifted, e.Failures})
-		if err := s.Send(ctx, body); err != nil {
-			log.Error("alert failed", "err", err)
-		}
 	}
+	tell(ctx, cfg, body, log)
 	return e, nil
 }
 
