@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -57,7 +58,15 @@ func (s *Sender) Send(ctx context.Context, body []byte) error {
 	if len(s.Command) > 0 {
 		cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
 		cmd.Stdin = bytes.NewReader(body)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		// Bounded by Timeout with its children: a script's background
+		// sender that keeps the output pipe open would otherwise hold
+		// the caller (and the locks it holds) until it ends. The group
+		// is killed at the timeout; a command that exited 0 and left a
+		// child behind delivered (exec.ErrWaitDelay).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = time.Second
+		if out, err := cmd.CombinedOutput(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 			return fmt.Errorf("alert command: %v: %s", err, out)
 		}
 	}

@@ -1,0 +1,77 @@
+package probe
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"outguard/internal/yamlconf"
+)
+
+// Review of #30: the exclude list, the alert channel.
+
+// block.exclude written in the IPv4-mapped spelling (::ffff:192.0.2.0/120,
+// as an operator copying from an IPv6 socket's log would) still excludes
+// the IPv4 addresses: the ISP's own infrastructure is never blocked,
+// however its range was spelled. Before, it matched nothing (targets are
+// unmapped before the check) and the excluded relay was blocked.
+func TestReviewExcludeMappedSpelling(t *testing.T) {
+	l := newBlockLab(t)
+	l.cfg.Block.Exclude = []yamlconf.Prefix{yamlconf.Prefix(netip.MustParsePrefix("::ffff:192.0.2.0/124"))}
+	l.save(0, true, relay(Confirmed))
+	if e := l.enforce(1); len(e.Added) != 0 || l.file("list") != "" || l.file("commands") != "" {
+		t.Errorf("an address of block.exclude (mapped spelling) was blocked: %+v %q", e.Added, l.file("commands"))
+	}
+}
+
+// An alert command that leaves a child holding its output (a script that
+// hands the mail to a background sender) does not hold the run, and
+// blocks.lock with it, beyond alert.timeout. Before, Enforce waited for the
+// child to close the pipe, whatever the timeout.
+func TestReviewBlockAlertChildBounded(t *testing.T) {
+	l := newBlockLab(t)
+	l.cfg.Alert = yamlconf.Alert{Command: []string{"sh", "-c", "sleep 30 & cat >/dev/null"}, Timeout: yamlconf.Duration(time.Second)}
+	l.save(0, true, relay(Confirmed))
+	start := time.Now()
+	if e := l.enforce(1); len(e.Added) != 1 {
+		t.Fatalf("not blocked: %+v", e)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Enforce took %v with alert.timeout 1s", d)
+	}
+}
+
+// The customer and the abuse desk are told of a block even when the alert
+// channel was down when it was made: the alert is kept and delivered on the
+// next run, once, in order. Before, it was logged and lost: the next run
+// had nothing new to tell, and nobody heard of the block.
+func TestReviewBlockAlertKeptWhileChannelDown(t *testing.T) {
+	l := newBlockLab(t)
+	down := filepath.Join(l.dir, "alert-down")
+	got := filepath.Join(l.dir, "alerts")
+	l.cfg.Alert = yamlconf.Alert{Command: []string{"sh", "-c", "[ -e " + down + " ] && exit 1; cat >> " + got + "; echo >> " + got},
+		Timeout: yamlconf.Duration(10 * time.Second)}
+	os.WriteFile(down, nil, 0o644)
+	l.save(0, true, relay(Confirmed))
+	if e := l.enforce(1); len(e.Added) != 1 {
+		t.Fatalf("not blocked: %+v", e)
+	}
+	if l.file("alerts") != "" {
+		t.Fatalf("alert delivered through a channel that is down: %q", l.file("alerts"))
+	}
+	l.save(2, true, relay(Confirmed)) // still open: nothing new to tell
+	l.enforce(3)
+	if l.file("alerts") != "" {
+		t.Fatalf("alert delivered through a channel that is down: %q", l.file("alerts"))
+	}
+	os.Remove(down)
+	l.enforce(4)
+	l.enforce(5)
+	a := l.file("alerts")
+	if strings.Count(a, `"event":"relayprobe-block"`) != 1 || !strings.Contains(a, `"addr":"192.0.2.7"`) || !strings.Contains(a, "250 queued as X") {
+		t.Errorf("the block made while the alert channel was down was not told once, with its evidence: %q", a)
+	}
+}
