@@ -569,18 +569,17 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 				"escalation_per24", lc.EscalationPer24)
 		}
 	}
-	if s := cfg.Alert.Sender(); s.Enabled() && len(run.New)+len(run.Delisted)+len(warn) > 0 {
-		body, _ := json.Marshal(struct {
+	var body []byte
+	if len(run.New)+len(run.Delisted)+len(warn) > 0 {
+		body, _ = json.Marshal(struct {
 			Event    string    `json:"event"`
 			New      []Listing `json:"new"`
 			Delisted []Listing `json:"delisted"`
 			Per24    []Net24   `json:"per24"`
 			Errors   int       `json:"errors"`
 		}{"relayprobe-listings", run.New, run.Delisted, warn, len(run.Errors)})
-		if err := s.Send(ctx, body); err != nil {
-			log.Error("alert failed", "err", err)
-		}
 	}
+	tell(ctx, cfg, body, log)
 	return run, nil
 }
 
