@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -57,6 +58,10 @@ type FileBackends struct {
 	RPZ           string `yaml:"rpz"`            // an RPZ zone: rpz-client-ip triggers, action NXDOMAIN
 }
 
+// nftName is an nft identifier (nft's scanner: a letter, _ or ., then
+// letters, digits, _ . / -).
+var nftName = regexp.MustCompile(`^[A-Za-z_.][A-Za-z0-9_./-]*$`)
+
 // check asks nft for the sets: a typo in their names, a ruleset not yet
 // loaded, or a missing CAP_NET_ADMIN shows at -check-config, not at the
 // first block.
@@ -87,8 +92,19 @@ func (b *BlockConfig) validate(bad func(key, format string, args ...any) error) 
 		return bad("block.duration", "must be at least 1m")
 	}
 	if n := b.NFTables; n != nil {
-		if len(strings.Fields(n.Table)) != 2 || n.Set == "" {
+		t := strings.Fields(n.Table)
+		if len(t) != 2 || n.Set == "" {
 			return bad("block.nftables", `want table: "FAMILY NAME" (e.g. "inet filter") and set`)
+		}
+		if !slices.Contains([]string{"ip", "ip6", "inet", "arp", "bridge", "netdev"}, t[0]) {
+			return bad("block.nftables", "table %q: unknown family %q (want ip, ip6, inet, arp, bridge or netdev)", n.Table, t[0])
+		}
+		// The names go into an nft script, where ";" or a newline would
+		// start another command: only nft's own identifiers.
+		for _, name := range []string{t[1], n.Set, n.Set6} {
+			if name != "" && !nftName.MatchString(name) {
+				return bad("block.nftables", "%q: not an nft name (letters, digits, _ . / -)", name)
+			}
 		}
 	}
 	for _, f := range []string{b.Files.List, b.Files.PostfixAccess, b.Files.RPZ} {

@@ -75,3 +75,26 @@ func TestReviewBlockAlertKeptWhileChannelDown(t *testing.T) {
 		t.Errorf("the block made while the alert channel was down was not told once, with its evidence: %q", a)
 	}
 }
+
+// block.nftables names go into an nft script (nft -f -), where ";" and a
+// newline end a command: a set or table name carrying one (a generated
+// config, a paste) would run what follows, e.g. "flush ruleset", dropping
+// the ISP's firewall. Such names are refused at load, before any nft run;
+// the family is one nft knows. Before, only the table's word count was
+// checked.
+func TestReviewNFTablesNamesRefused(t *testing.T) {
+	base := "canary: {address: 192.0.2.10:25, domain: c.test}\nhelo: p.test\n"
+	for _, y := range []string{
+		`block: {nftables: {table: "inet filter", set: "outguard_blocked; flush ruleset"}}`,
+		`block: {nftables: {table: "inet filter", set: outguard_blocked, set6: "v6 }\nflush ruleset\n"}}`,
+		`block: {nftables: {table: "inet filter;flush ruleset", set: outguard_blocked}}`,
+		`block: {nftables: {table: "fliter filter", set: outguard_blocked}}`,
+	} {
+		if _, err := Parse("t.yaml", []byte(base+y+"\n")); err == nil || !strings.Contains(err.Error(), "block.nftables") {
+			t.Errorf("%s: %v, want a block.nftables error", y, err)
+		}
+	}
+	if _, err := Parse("t.yaml", []byte(base+`block: {nftables: {table: "ip6 my-fw.v2", set: blocked_4, set6: blocked_6}}`+"\n")); err != nil {
+		t.Errorf("good names refused: %v", err)
+	}
+}
