@@ -201,12 +201,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	}
 	excluded := func(a netip.Addr) bool {
 		for _, p := range bc.Exclude {
-			// Targets are unmapped below: an exclude spelled
-			// ::ffff:192.0.2.0/120 is the IPv4 range it names.
-			if pp := netip.Prefix(p); pp.Addr().Is4In6() && pp.Bits() >= 96 {
-				p = yamlconf.Prefix(netip.PrefixFrom(pp.Addr().Unmap(), pp.Bits()-96))
-			}
-			if netip.Prefix(p).Contains(a) {
+			if unmapPrefix(netip.Prefix(p)).Contains(a) {
 				return true
 			}
 		}

@@ -98,3 +98,22 @@ func TestReviewNFTablesNamesRefused(t *testing.T) {
 		t.Errorf("good names refused: %v", err)
 	}
 }
+
+// The customer map in either spelling of an IPv4 range (192.0.2.0/24 or
+// ::ffff:192.0.2.0/120) names the customer of the address however the
+// target was typed: the customer is told of the block and named for a
+// listing. Before, a mapped range in the CSV matched no IPv4 address (and
+// an IPv4 range no mapped target): nobody was named.
+func TestReviewCustomerMappedSpelling(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "customers.csv")
+	os.WriteFile(csv, []byte("::ffff:192.0.2.0/120,cust-m\n198.51.100.0/24,cust-v4\n"), 0o644)
+	cs, err := loadCustomers(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]string{"192.0.2.7": "cust-m", "::ffff:192.0.2.7": "cust-m", "::ffff:198.51.100.9": "cust-v4", "198.51.100.9": "cust-v4"} {
+		if got := customerOf(cs, netip.MustParseAddr(addr)); got != want {
+			t.Errorf("customer of %s: %q, want %q", addr, got, want)
+		}
+	}
+}
