@@ -30,6 +30,8 @@ const (
 	AuditQueueHeld     = "queue held"     // containment/
 	AuditQueueDeleted  = "queue deleted"  // containment/
 	AuditQueueReleased = "queue released" // containment/
+	AuditExpired       = "expired"        // an automatic suspension's suspend_for ended
+	AuditAlertLost     = "alert lost"     // courier.go gave up an alert after MaxAge
 )
 
 // Escalation makes repeated automatic suspensions permanent: the After-th
@@ -123,13 +125,5 @@ func (r *Redis) AuditTrail(ctx context.Context, key string, since time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
-	out := make([]AuditEvent, 0, len(all))
-	for _, js := range all {
-		var ev AuditEvent
-		if err := json.Unmarshal([]byte(js), &ev); err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, nil
+	return decodeAll[AuditEvent](all)
 }

@@ -437,27 +437,9 @@ func TestSightTwoWritersCrossOnce(t *testing.T) {
 // storePairs returns, for each kind of store, two handles on one backend:
 // two smarthosts sharing it.
 func storePairs(t *testing.T) map[string][2]limits.Store {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	addr := harness.StartRedis(t).Addr
-	dsn := harness.StartPostgres(t).DSN
-	open := map[string]func() (limits.Store, error){
-		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
-		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
-		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
-	}
 	out := map[string][2]limits.Store{}
-	for name, o := range open {
-		var pair [2]limits.Store
-		for i := range pair {
-			st, err := o()
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			t.Cleanup(func() { st.Close() })
-			pair[i] = st
-		}
-		out[name] = pair
+	for name, open := range openers(t) {
+		out[name] = [2]limits.Store{open(), open()}
 	}
 	return out
 }
