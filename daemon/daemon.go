@@ -167,6 +167,9 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	} else if cfg.Limits != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
+	if c := setup.Courier(cfg, res.Store, log); c != nil {
+		wg.Go(func() { c.Run(ctx) }) // the alerts' outbox
+	}
 	if c := setup.Containment(cfg, res.Store, log); c != nil && cfg.Limits.OnSuspendQueued != "keep" {
 		// The queue follows suspensions. postsuper needs root; the
 		// shipped unit runs milterd as outguard with NoNewPrivileges (no

@@ -116,7 +116,7 @@ func (a *Alerter) dests(al Alert) []string {
 		addr := ""
 		if a.Customer != nil {
 			addr = a.Customer(al.Account)
-		} else if isAddress(al.Account) {
+		} else if IsAddress(al.Account) {
 			addr = al.Account
 		}
 		if addr != "" && addr != a.MailTo {
@@ -154,9 +154,9 @@ func (a *Alerter) requeue(items []OutboxItem, body string) {
 	a.Log.Error("alert lost: the store did not take it", "alert", body, "dests", len(items), "err", items[0].LastError)
 }
 
-// isAddress reports whether s is an email address (local@domain, no
+// IsAddress reports whether s is an email address (local@domain, no
 // white space, angle brackets or commas).
-func isAddress(s string) bool {
+func IsAddress(s string) bool {
 	local, domain, ok := strings.Cut(s, "@")
 	return ok && local != "" && strings.Contains(domain, ".") && !strings.ContainsAny(s, " \t\r\n<>,;:\"()[]\\") && !strings.Contains(domain, "@")
 }

@@ -31,9 +31,10 @@ type Courier struct {
 	Host   string
 	Sender alert.Sender // the command and the webhook (Timeout bounds each delivery)
 	// Inject submits a mail notice (the quarantine's release path: SMTP
-	// to the release address); nil: mail items wait.
-	Inject func(ctx context.Context, from string, to []string, msg io.Reader) error
-	// From is the notices' sender; Contact the abuse contact they name.
+	// to the release address); nil: mail items fail and are retried.
+	Inject func(ctx context.Context, to []string, msg io.Reader) error
+	// From is the notices' From header; Contact the abuse contact they
+	// name.
 	From, Contact string
 	Log           *slog.Logger
 	Now           func() time.Time // nil: time.Now
@@ -162,7 +163,7 @@ func (c *Courier) send(ctx context.Context, it OutboxItem) error {
 		if err != nil {
 			return err
 		}
-		return c.Inject(ctx, c.From, []string{to}, strings.NewReader(msg))
+		return c.Inject(ctx, []string{to}, strings.NewReader(msg))
 	}
 	return fmt.Errorf("%s: not configured", it.Dest)
 }

@@ -18,7 +18,7 @@ func Containment(cfg *config.Config, store limits.Store, log *slog.Logger) *cont
 	}
 	return containment.New(containment.Options{
 		Store: store, Host: cfg.HostName(), Action: l.OnSuspendQueued, Log: log,
-		Alert: &limits.Alerter{Sender: l.Alert.Sender(), Log: log},
+		Alert: Alerter(cfg, store, log),
 		Queue: &containment.Postfix{ConfigDir: l.MTA.ConfigDir},
 	})
 }
