@@ -315,3 +315,127 @@ func TestOutboxLease(t *testing.T) {
 		})
 	}
 }
+
+// A receiver answering 500 forever: the retries back off exponentially
+// (1, 2, 4, 8 minutes, then every 10) on the test's clock, nothing is
+// tried before it is due, and once the alert is older than MaxAge (1 h)
+// it is given up: removed, logged with the alert, and in the account's
+// audit trail. A receiver that hangs is given up at Sender.Timeout each
+// time (the lease outlasts it).
+func TestOutboxBackoffAndGiveUp(t *testing.T) {
+	for name, open := range openers(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			posts := 0
+			var mu sync.Mutex
+			addr := downAddr(t)
+			hang := make(chan struct{})
+			t.Cleanup(func() { close(hang) })
+			serve(t, addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				posts++
+				mu.Unlock()
+				if r.URL.Path == "/hang" {
+					<-hang
+				}
+				http.Error(w, "down for maintenance", http.StatusInternalServerError)
+			}))
+			st := open()
+			ob := st.(limits.Outbox)
+			clk := &clock{t: time.Now()}
+			logs := &harness.LogBuffer{}
+			log := harness.Logger(t, logs)
+			snd := alert.Sender{Webhook: "http://" + addr + "/500", Timeout: 300 * time.Millisecond}
+			(&limits.Alerter{Sender: snd, Log: log, Outbox: ob, Now: clk.Now}).Fire(limits.Alert{Event: "limit", Account: "eve"})
+			c := &limits.Courier{Outbox: ob, Store: st, Host: "mx1", Sender: snd, Log: log, Now: clk.Now,
+				Backoff: time.Minute, MaxBackoff: 10 * time.Minute, MaxAge: time.Hour}
+			var delays []time.Duration
+			last := clk.Now()
+			for range 20 {
+				c.Flush(ctx)
+				items, err := ob.OutboxItems(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(items) == 0 {
+					break
+				}
+				// Step the clock a second at a time up to the retry: each
+				// step before it tries nothing.
+				before := items[0].Attempts
+				for {
+					clk.Add(time.Second)
+					c.Flush(ctx)
+					if items, _ := ob.OutboxItems(ctx); len(items) == 0 || items[0].Attempts != before {
+						break
+					}
+				}
+				delays = append(delays, clk.Now().Sub(last))
+				last = clk.Now()
+			}
+			want := "[1m0s 2m0s 4m0s 8m0s 10m0s 10m0s 10m0s 10m0s 10m0s]"
+			if fmt.Sprint(delays) != want {
+				t.Errorf("retries after %v, want %s", delays, want)
+			}
+			if items, _ := ob.OutboxItems(ctx); len(items) != 0 {
+				t.Fatalf("not given up: %+v", items)
+			}
+			mu.Lock()
+			if posts != 10 {
+				t.Errorf("%d posts, want 10", posts)
+			}
+			mu.Unlock()
+			trail, _ := st.AuditTrail(ctx, "eve", time.Time{})
+			if len(trail) != 1 || trail[0].Event != limits.AuditAlertLost || !strings.Contains(trail[0].Detail, "after 10 attempts: alert webhook: 500") {
+				t.Errorf("audit trail: %+v", trail)
+			}
+			if !strings.Contains(logs.String(), "alert outbox: given up") || !strings.Contains(logs.String(), `\"event\":\"limit\"`) {
+				t.Errorf("give-up not logged with the alert:\n%s", logs)
+			}
+
+			// A receiver that never answers: the attempt ends at the
+			// sender's timeout and is retried later.
+			c.Sender.Webhook = "http://" + addr + "/hang"
+			(&limits.Alerter{Sender: c.Sender, Log: log, Outbox: ob, Now: clk.Now}).Fire(limits.Alert{Event: "limit", Account: "eve"})
+			if n, err := c.Flush(ctx); n != 0 || err != nil {
+				t.Fatalf("flush: %d %v", n, err)
+			}
+			if items, _ := ob.OutboxItems(ctx); len(items) != 1 || items[0].Attempts != 1 || !strings.Contains(items[0].LastError, "deadline exceeded") {
+				t.Errorf("hung receiver: %+v", items)
+			}
+		})
+	}
+}
+
+// The store is down (Redis stopped) when an alert fires: Fire logs the
+// alert, keeps it, and enqueues it once the store is back; the courier
+// then delivers it. Before: nothing was durable.
+func TestOutboxStoreDownWhileEnqueueing(t *testing.T) {
+	ctx := context.Background()
+	rd := harness.StartRedis(t)
+	st, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 200 * time.Millisecond, PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	logs := &harness.LogBuffer{}
+	log := harness.Logger(t, logs)
+	a := &limits.Alerter{Sender: alert.Sender{Webhook: "http://127.0.0.1:9/"}, Log: log, Outbox: st, Timeout: 300 * time.Millisecond, Requeue: 50 * time.Millisecond}
+	rd.Pause()
+	a.Fire(limits.Alert{Event: "suspended", Account: "mallory"})
+	if !strings.Contains(logs.String(), "the store did not take it") || !strings.Contains(logs.String(), `\"account\":\"mallory\"`) {
+		t.Errorf("not logged with the alert:\n%s", logs)
+	}
+	rd.Resume()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		items, err := st.OutboxItems(ctx)
+		if err == nil && len(items) == 1 && items[0].Account == "mallory" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not enqueued after the store came back: %+v %v\n%s", items, err, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
