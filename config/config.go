@@ -666,7 +666,9 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 				return bad("limits.mta.config_dir", "must name Postfix's config directory (e.g. /etc/postfix)")
 			}
 		case "sendmail":
-			return bad("limits.mta.kind", "sendmail: holding queued mail is not implemented for Sendmail yet; set on_suspend_queued: keep")
+			if l.MTA.Config == "" {
+				return bad("limits.mta.config", "must name Sendmail's .cf (e.g. /etc/mail/sendmail.cf)")
+			}
 		default:
 			return bad("limits.mta.kind", "unknown MTA %q (want postfix or sendmail)", l.MTA.Kind)
 		}

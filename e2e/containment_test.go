@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/containment"
 	"outguard/internal/harness"
 	"outguard/limits"
 	"outguard/setup"
@@ -330,4 +331,111 @@ func TestQueueDeletedOnSuspension(t *testing.T) {
 	if trail[1].Event != "queue deleted" || trail[1].Host != "mx7" || trail[1].Detail != strings.Join(ids, " ") {
 		t.Errorf("deletion in the trail: %+v (want ids %v)", trail[1], ids)
 	}
+}
+
+// TestQueueFollowsTheSuspensionOnSendmail is TestQueueFollowsTheSuspension
+// on a real Sendmail: three of alice's messages deferred in its queue (the
+// receiver answers 4xx), alice suspended; within 5 s the three are
+// quarantined (mailq -qQ lists them with outguard's reason, a tool
+// nobody here wrote), a queue run delivers none though the receiver
+// accepts again; released, a queue run delivers them. On Sendmail,
+// milterd counts the refusals from the log, so the suspension is made as
+// an operator makes one (the store's, milterctl's path).
+func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
+	s, cfg, res := harness.ConfigStack(t, "limits: {on_suspend_queued: hold}\n", harness.MTAConfig{Sendmail: true})
+	bin := filepath.Join(harness.SendmailRoot, "usr/libexec/sendmail/sendmail")
+	// As harness.SendmailQueueRun: the test machine's host name has no
+	// dot, which makes a Sendmail started outside a UTS namespace sleep.
+	q := &containment.Sendmail{Config: s.Postfix.Dir + "/sendmail.cf",
+		Command: []string{"unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin}}
+	log := &harness.LogBuffer{}
+	c := containment.New(containment.Options{Store: res.Store, Host: cfg.HostName(), Queue: q, Action: containment.Hold, Log: harness.Logger(t, log)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	mailq := func(args ...string) string {
+		out, _ := exec.Command("unshare", append([]string{"--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin, "-C", q.Config, "-bp"}, args...)...).CombinedOutput()
+		return string(out)
+	}
+
+	s.Sink.Defer("later@remote.test")
+	for i := range 3 {
+		if r := s.Dial(t).Send("alice@customer.test", []string{"later@remote.test"}, harness.Msg("alice@customer.test", "later@remote.test", fmt.Sprint("queued ", i), "spam")); r.Err != nil {
+			t.Fatalf("send %d: %s", i, harness.Reply(r.Err))
+		}
+	}
+	var ids []string
+	waitFor(t, "three messages queued", func() bool {
+		l, err := q.List(context.Background())
+		ids = ids[:0]
+		for id := range l {
+			ids = append(ids, id)
+		}
+		return err == nil && len(ids) == 3
+	})
+	sort.Strings(ids)
+	recorded, _ := res.Store.Queued(context.Background(), cfg.HostName(), harness.User)
+	sort.Strings(recorded)
+	if fmt.Sprint(recorded) != fmt.Sprint(ids) {
+		t.Fatalf("milterd recorded %v; Sendmail's queue has %v", recorded, ids)
+	}
+
+	if _, err := res.Store.Suspend(context.Background(), limits.Suspension{Key: harness.User, Since: time.Now(), Reason: "phished", By: "operator"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	suspended := time.Now()
+	var held []string
+	for time.Since(suspended) < 5*time.Second {
+		if held = inHold(t, q); len(held) == 3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fmt.Sprint(held) != fmt.Sprint(ids) {
+		t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, log.String())
+	}
+	if out := mailq("-qQ"); strings.Count(out, containment.Reason) != 3 {
+		t.Errorf("mailq -qQ does not list the three quarantined:\n%s", out)
+	}
+	s.Sink.Answer("later@remote.test", 0, nil)
+	harness.SendmailQueueRun(t, s.Postfix)
+	if n := len(s.Sink.Messages()); n != 0 {
+		t.Fatalf("a queue run delivered %d held messages", n)
+	}
+	if _, err := res.Store.Unsuspend(context.Background(), harness.User, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Settle(context.Background(), harness.User, true, "operator"); err != nil || fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Fatalf("release: %v %v", got, err)
+	}
+	if held := inHold(t, q); len(held) != 0 {
+		t.Fatalf("still held after release: %v", held)
+	}
+	harness.SendmailQueueRun(t, s.Postfix)
+	s.Sink.Wait(t, 3, 20*time.Second)
+	trail, _ := res.Store.AuditTrail(context.Background(), harness.User, time.Time{})
+	var events []string
+	for _, ev := range trail {
+		events = append(events, ev.Event)
+	}
+	if fmt.Sprint(events) != "[queue held queue released]" {
+		t.Errorf("audit trail: %v", events)
+	}
+}
+
+// inHold returns the ids in Sendmail's quarantine, sorted.
+func inHold(t *testing.T, q *containment.Sendmail) []string {
+	l, err := q.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id, name := range l {
+		if name == containment.HoldQueue {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
