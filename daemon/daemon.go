@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/limits"
 	"outguard/milter"
 	"outguard/setup"
 )
@@ -205,6 +206,9 @@ func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *setup
 	if res.Store != nil {
 		if err := res.Store.Purge(ctx, now); err != nil {
 			log.Warn("purging the limits store", "err", err)
+		}
+		if _, err := limits.AuditExpiries(ctx, res.Store, now); err != nil {
+			log.Warn("audit trail: recording expired suspensions", "err", err)
 		}
 	}
 	if q := res.Quarantine; q != nil {

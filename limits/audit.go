@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -126,4 +127,36 @@ func (r *Redis) AuditTrail(ctx context.Context, key string, since time.Time) ([]
 		return nil, err
 	}
 	return decodeAll[AuditEvent](all)
+}
+
+// AuditExpiries records in the audit trail each suspension that ended by
+// its own time (suspend_for, or a manual --for) and is not recorded yet,
+// at the time it ended; milterd runs it with its purge. The event names
+// no host (time ended it, not a smarthost): two hosts recording one
+// expiry at the same moment write the same event (one on Redis, whose
+// trail is a set; two identical lines at worst on SQL).
+func AuditExpiries(ctx context.Context, st Store, now time.Time) (int, error) {
+	susps, err := st.Suspensions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range susps {
+		if s.Until.IsZero() || s.Active(now) {
+			continue
+		}
+		trail, err := st.AuditTrail(ctx, s.Key, s.Until)
+		if err != nil {
+			return n, err
+		}
+		if slices.ContainsFunc(trail, func(ev AuditEvent) bool { return ev.Event == AuditExpired && ev.Time.Equal(s.Until) }) {
+			continue
+		}
+		ev := AuditEvent{Time: s.Until, Account: s.Key, Event: AuditExpired, By: "suspend_for", Detail: "suspended since " + s.Since.UTC().Format(time.RFC3339) + " by " + s.By + ": " + s.Reason}
+		if err := st.Audit(ctx, ev); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
