@@ -26,8 +26,7 @@ import (
 // write, and the lease outlasts the delivery's own timeout, so long as
 // the hosts' clocks agree to within Margin.
 type Courier struct {
-	Outbox Outbox
-	Store  Store // the audit trail of what was given up
+	Store  Store // the outbox, and the audit trail of what was given up
 	Host   string
 	Sender alert.Sender // the command and the webhook (Timeout bounds each delivery)
 	// Inject submits a mail notice (the quarantine's release path: SMTP
@@ -92,7 +91,7 @@ func (c *Courier) Flush(ctx context.Context) (int, error) {
 	lease := c.Sender.Timeout + c.Margin
 	n := 0
 	for ctx.Err() == nil {
-		items, err := c.Outbox.Claim(ctx, c.owner, c.Now(), lease, 1)
+		items, err := c.Store.Claim(ctx, c.owner, c.Now(), lease, 1)
 		if err != nil || len(items) == 0 {
 			return n, err
 		}
@@ -115,7 +114,7 @@ func (c *Courier) deliver(ctx context.Context, it OutboxItem) bool {
 	defer cancel()
 	now := c.Now()
 	if err == nil {
-		if ok, ferr := c.Outbox.Finish(wctx, it.ID, c.owner); ferr != nil || !ok {
+		if ok, ferr := c.Store.Finish(wctx, it.ID, c.owner); ferr != nil || !ok {
 			c.Log.Warn("alert outbox: delivered, but the lease was lost or not released; it may be delivered again", "id", it.AlertID, "dest", it.Dest, "err", ferr)
 		}
 		return true
@@ -129,14 +128,14 @@ func (c *Courier) deliver(ctx context.Context, it OutboxItem) bool {
 		if aerr := c.Store.Audit(wctx, ev); aerr != nil {
 			c.Log.Error("audit trail: a lost alert was not recorded", "id", it.AlertID, "err", aerr)
 		}
-		if _, ferr := c.Outbox.Finish(wctx, it.ID, c.owner); ferr != nil {
+		if _, ferr := c.Store.Finish(wctx, it.ID, c.owner); ferr != nil {
 			c.Log.Warn("alert outbox: given up, but not removed", "id", it.AlertID, "err", ferr)
 		}
 		return false
 	}
 	next := now.Add(c.backoff(it.Attempts))
 	c.Log.Warn("alert outbox: delivery failed; retrying", "id", it.AlertID, "dest", it.Dest, "account", it.Account, "attempts", it.Attempts, "next", next, "err", err)
-	if rerr := c.Outbox.Retry(wctx, it, c.owner, next); rerr != nil {
+	if rerr := c.Store.Retry(wctx, it, c.owner, next); rerr != nil {
 		c.Log.Warn("alert outbox: retry not recorded; tried again when the lease ends", "id", it.AlertID, "err", rerr)
 	}
 	return false

@@ -153,18 +153,18 @@ func TestOutboxReceiverDown(t *testing.T) {
 			pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 1}, nil)
 			eng := &limits.Engine{Store: st1, Policy: pol, Log: log, Now: clk.Now, SuspendFor: time.Hour,
 				Accounts: limits.Accounts{Host: "mx1"},
-				Alert:    &limits.Alerter{Sender: snd, Log: log, Outbox: st1.(limits.Outbox), Now: clk.Now}}
+				Alert:    &limits.Alerter{Sender: snd, Log: log, Outbox: st1, Now: clk.Now}}
 			for _, acct := range []string{"a@example.net", "b@example.net", "c@example.net"} {
 				ev := limits.Undeliverable{ID: acct, Time: clk.Now(), Rcpt: "x@y", Status: "5.1.1", Source: "rcpt"}
 				if s, err := eng.Undeliverable(ctx, acct, []limits.Undeliverable{ev}); err != nil || s == nil {
 					t.Fatalf("%s not suspended: %v", acct, err)
 				}
 			}
-			c1 := &limits.Courier{Outbox: st1.(limits.Outbox), Store: st1, Host: "mx1", Sender: snd, Log: log, Now: clk.Now, Backoff: time.Minute}
+			c1 := &limits.Courier{Store: st1, Host: "mx1", Sender: snd, Log: log, Now: clk.Now, Backoff: time.Minute}
 			if n, err := c1.Flush(ctx); n != 0 || err != nil {
 				t.Fatalf("delivered %d to a receiver that is down: %v", n, err)
 			}
-			items, err := st1.(limits.Outbox).OutboxItems(ctx)
+			items, err := st1.OutboxItems(ctx)
 			if err != nil || len(items) != 3 {
 				t.Fatalf("outbox: %d items, %v", len(items), err)
 			}
@@ -181,7 +181,7 @@ func TestOutboxReceiverDown(t *testing.T) {
 			var cs []*limits.Courier
 			for _, h := range []string{"mx1", "mx2"} {
 				st := open()
-				cs = append(cs, &limits.Courier{Outbox: st.(limits.Outbox), Store: st, Host: h, Sender: snd, Log: log, Now: clk.Now, Backoff: time.Minute})
+				cs = append(cs, &limits.Courier{Store: st, Host: h, Sender: snd, Log: log, Now: clk.Now, Backoff: time.Minute})
 			}
 			if n, _ := cs[0].Flush(ctx); n != 0 {
 				t.Fatalf("%d delivered before the retry was due", n)
@@ -216,7 +216,7 @@ func TestOutboxReceiverDown(t *testing.T) {
 			if len(rc.got) != 3 || len(accts) != 3 || total[0]+total[1] != 3 {
 				t.Errorf("got %v (couriers delivered %v)", rc.got, total)
 			}
-			if items, _ := cs[1].Outbox.OutboxItems(ctx); len(items) != 0 {
+			if items, _ := cs[1].Store.OutboxItems(ctx); len(items) != 0 {
 				t.Errorf("left in the outbox: %+v", items)
 			}
 		})
@@ -244,7 +244,7 @@ func TestOutboxClaimRace(t *testing.T) {
 			snd := alert.Sender{Webhook: "http://" + addr + "/", Timeout: 5 * time.Second}
 			log := harness.Logger(t, &harness.LogBuffer{})
 			st := open()
-			a := &limits.Alerter{Sender: snd, Log: log, Outbox: st.(limits.Outbox)}
+			a := &limits.Alerter{Sender: snd, Log: log, Outbox: st}
 			const n = 100
 			for i := range n {
 				a.Fire(limits.Alert{Event: "limit", Account: fmt.Sprint("u", i)})
@@ -252,7 +252,7 @@ func TestOutboxClaimRace(t *testing.T) {
 			var wg sync.WaitGroup
 			for h := range 2 {
 				st := open()
-				c := &limits.Courier{Outbox: st.(limits.Outbox), Store: st, Host: fmt.Sprint("mx", h), Sender: snd, Log: log}
+				c := &limits.Courier{Store: st, Host: fmt.Sprint("mx", h), Sender: snd, Log: log}
 				for range 4 {
 					wg.Go(func() {
 						if _, err := c.Flush(ctx); err != nil {
@@ -283,7 +283,7 @@ func TestOutboxLease(t *testing.T) {
 	for name, open := range openers(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			ob := open().(limits.Outbox)
+			ob := open()
 			now := time.Now()
 			if err := ob.Enqueue(ctx, limits.OutboxItem{ID: "x webhook", AlertID: "x", Dest: limits.DestWebhook, Body: []byte("{}"), Created: now}); err != nil {
 				t.Fatal(err)
@@ -341,13 +341,13 @@ func TestOutboxBackoffAndGiveUp(t *testing.T) {
 				http.Error(w, "down for maintenance", http.StatusInternalServerError)
 			}))
 			st := open()
-			ob := st.(limits.Outbox)
+			ob := st
 			clk := &clock{t: time.Now()}
 			logs := &harness.LogBuffer{}
 			log := harness.Logger(t, logs)
 			snd := alert.Sender{Webhook: "http://" + addr + "/500", Timeout: 300 * time.Millisecond}
 			(&limits.Alerter{Sender: snd, Log: log, Outbox: ob, Now: clk.Now}).Fire(limits.Alert{Event: "limit", Account: "eve"})
-			c := &limits.Courier{Outbox: ob, Store: st, Host: "mx1", Sender: snd, Log: log, Now: clk.Now,
+			c := &limits.Courier{Store: st, Host: "mx1", Sender: snd, Log: log, Now: clk.Now,
 				Backoff: time.Minute, MaxBackoff: 10 * time.Minute, MaxAge: time.Hour}
 			var delays []time.Duration
 			last := clk.Now()

@@ -13,13 +13,13 @@ import (
 )
 
 // Alerter builds the limits' alerter of cfg on store: alerts go through
-// the store's outbox (every store has one), which Courier delivers.
+// the store's outbox, which Courier delivers.
 func Alerter(cfg *config.Config, store limits.Store, log *slog.Logger) *limits.Alerter {
 	l := cfg.Limits
 	a := &limits.Alerter{Sender: l.Alert.Sender(), Log: log, MailTo: l.Alert.MailTo, MailCustomer: l.Alert.MailCustomer,
 		Timeout: StoreTimeout(cfg), Customer: customerAddress(l)}
-	if ob, ok := store.(limits.Outbox); ok {
-		a.Outbox = ob
+	if store != nil { // nil: the config validated alone
+		a.Outbox = store
 	}
 	return a
 }
@@ -53,11 +53,10 @@ func customerAddress(l *config.Limits) func(string) string {
 // notice that cannot be delivered bounces to no one).
 func Courier(cfg *config.Config, store limits.Store, log *slog.Logger) *limits.Courier {
 	l := cfg.Limits
-	ob, ok := store.(limits.Outbox)
-	if l == nil || !ok {
+	if l == nil || store == nil {
 		return nil
 	}
-	c := &limits.Courier{Outbox: ob, Store: store, Host: cfg.HostName(), Sender: l.Alert.Sender(), Log: log, Contact: l.Contact}
+	c := &limits.Courier{Store: store, Host: cfg.HostName(), Sender: l.Alert.Sender(), Log: log, Contact: l.Contact}
 	if q := cfg.Quarantine; q != nil {
 		c.From = "MAILER-DAEMON@" + cfg.HostName()
 		if limits.IsAddress(l.Contact) {
