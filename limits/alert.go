@@ -39,15 +39,16 @@ type Alert struct {
 	QueueIDs []string `json:"queue_ids,omitempty"`
 }
 
-// Alerter tells people about an Alert (internal/alert). Alerts never hold
-// up mail.
+// Alerter tells people about an Alert (internal/alert): it puts the
+// alert into the outbox, which a Courier delivers. The mail that raised
+// an alert waits for one store write at most (Timeout), never for a
+// receiver.
 type Alerter struct {
-	alert.Sender
-	Log *slog.Logger
+	alert.Sender // where alerts go (the Courier's own sends them)
+	Log          *slog.Logger
 	// Outbox keeps each alert, one item per destination, until a Courier
 	// delivers it (retried, across restarts, once for a fleet sharing the
-	// store). nil: sent at once in the background, lost when the receiver
-	// is down.
+	// store). nil: no alerts.
 	Outbox Outbox
 	// MailTo is the abuse desk's address; MailCustomer also mails the
 	// account's own address (Customer) about its suspension. Mail goes
@@ -66,25 +67,14 @@ type Alerter struct {
 	Now                          func() time.Time // nil: time.Now
 }
 
-// Fire sends al, or enqueues it: when Fire returns with an Outbox, the
-// alert is in the store (or being enqueued again, logged). Safe on a nil
-// Alerter.
+// Fire enqueues al: when Fire returns, the alert is in the store (or
+// being enqueued again, logged with its JSON). Safe on a nil Alerter.
 func (a *Alerter) Fire(al Alert) {
-	if a == nil {
+	if a == nil || a.Outbox == nil {
 		return
 	}
 	al.ID = newID()
 	body, _ := json.Marshal(al)
-	if a.Outbox == nil {
-		if a.Enabled() {
-			go func() {
-				if err := a.Send(context.Background(), body); err != nil {
-					a.Log.Error("alert failed", "event", al.Event, "account", al.Account, "err", err)
-				}
-			}()
-		}
-		return
-	}
 	now := time.Now()
 	if a.Now != nil {
 		now = a.Now()
