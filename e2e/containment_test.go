@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -339,11 +340,15 @@ func TestQueueDeletedOnSuspension(t *testing.T) {
 // quarantined (mailq -qQ lists them with outguard's reason, a tool
 // nobody here wrote), a queue run delivers none though the receiver
 // accepts again; one deleted (its files), the others released, a queue
-// run delivers the two. On Sendmail,
-// milterd counts the refusals from the log, so the suspension is made as
-// an operator makes one (the store's, milterctl's path).
+// run delivers the two. Alice is suspended by three recipients Sendmail
+// refused, counted from its log (Sendmail does not tell the milter).
 func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
-	s, cfg, res := harness.ConfigStack(t, "limits: {on_suspend_queued: hold}\n", harness.MTAConfig{Sendmail: true})
+	// Sendmail refuses recipients without asking the milter and logs it
+	// (syslog only): the follower counts them from its log, as milterd.
+	maillog := filepath.Join(t.TempDir(), "mail.log")
+	harness.StartSyslog(t, maillog)
+	access, refused := harness.RejectAll(3)
+	s, cfg, res := harness.ConfigStack(t, "limits: {on_suspend_queued: hold, default: {undeliverable_per_hour: 3}}\n", harness.MTAConfig{Sendmail: true, RcptAccess: access})
 	bin := filepath.Join(harness.SendmailRoot, "usr/libexec/sendmail/sendmail")
 	// As harness.SendmailQueueRun: the test machine's host name has no
 	// dot, which makes a Sendmail started outside a UTS namespace sleep.
@@ -353,8 +358,17 @@ func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
 	c := containment.New(containment.Options{Store: res.Store, Host: cfg.HostName(), Queue: q, Action: containment.Hold, Log: harness.Logger(t, log)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	eng, err := setup.LimitsEngine(cfg, res.Store, harness.Logger(t, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan struct{})
+	go func() {
+		(&limits.Follower{Path: maillog, PosFile: filepath.Join(t.TempDir(), "pos"), FromStart: true, Engine: eng, Log: harness.Logger(t, log), Poll: 50 * time.Millisecond}).Run(ctx)
+		close(followed)
+	}()
 	go func() { c.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; <-followed })
 	mailq := func(args ...string) string {
 		out, _ := exec.Command("unshare", append([]string{"--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin, "-C", q.Config, "-bp"}, args...)...).CombinedOutput()
 		return string(out)
@@ -382,9 +396,15 @@ func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
 		t.Fatalf("milterd recorded %v; Sendmail's queue has %v", recorded, ids)
 	}
 
-	if _, err := res.Store.Suspend(context.Background(), limits.Suspension{Key: harness.User, Since: time.Now(), Reason: "phished", By: "operator"}, time.Now()); err != nil {
-		t.Fatal(err)
+	// Three recipients Sendmail refuses (its access map): suspended by
+	// undeliverables, from its log.
+	if r := s.Dial(t).Send("alice@customer.test", append(refused, "ok@remote.test"), harness.Msg("alice@customer.test", "ok@remote.test", "bounces", "spam")); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
 	}
+	waitFor(t, "alice suspended", func() bool {
+		_, susp, _ := res.Store.Usage(context.Background(), harness.User, time.Now())
+		return susp.Active(time.Now())
+	})
 	suspended := time.Now()
 	var held []string
 	for time.Since(suspended) < 5*time.Second {
@@ -401,7 +421,7 @@ func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
 	}
 	s.Sink.Answer("later@remote.test", 0, nil)
 	harness.SendmailQueueRun(t, s.Postfix)
-	if n := len(s.Sink.Messages()); n != 0 {
+	if n := toLater(s.Sink.Messages()); n != 0 {
 		t.Fatalf("a queue run delivered %d held messages", n)
 	}
 	// Sendmail has no delete: the first is deleted by its files.
@@ -421,9 +441,9 @@ func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
 		t.Fatalf("still held after release: %v", held)
 	}
 	harness.SendmailQueueRun(t, s.Postfix)
-	s.Sink.Wait(t, 2, 20*time.Second)
+	waitFor(t, "the two released delivered", func() bool { return toLater(s.Sink.Messages()) == 2 })
 	time.Sleep(time.Second)
-	if n := len(s.Sink.Messages()); n != 2 {
+	if n := toLater(s.Sink.Messages()); n != 2 {
 		t.Errorf("%d delivered, want the 2 released (not the deleted one)", n)
 	}
 	if out := mailq(); !strings.Contains(out, "is empty") {
@@ -434,9 +454,20 @@ func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
 	for _, ev := range trail {
 		events = append(events, ev.Event)
 	}
-	if fmt.Sprint(events) != "[queue held queue released]" {
+	if fmt.Sprint(events) != "[suspended queue held queue released]" {
 		t.Errorf("audit trail: %v", events)
 	}
+}
+
+// toLater counts the messages to later@remote.test (alice's queued ones).
+func toLater(msgs []harness.Message) int {
+	n := 0
+	for _, m := range msgs {
+		if slices.Contains(m.Rcpts, "later@remote.test") {
+			n++
+		}
+	}
+	return n
 }
 
 // inHold returns the ids in Sendmail's quarantine, sorted.
