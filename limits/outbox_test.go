@@ -409,7 +409,8 @@ func TestOutboxBackoffAndGiveUp(t *testing.T) {
 
 // The store is down (Redis stopped) when an alert fires: Fire logs the
 // alert, keeps it, and enqueues it once the store is back; the courier
-// then delivers it. Before: nothing was durable.
+// then delivers it; one the store does not take within RequeueFor is
+// logged as lost. Before: nothing was durable.
 func TestOutboxStoreDownWhileEnqueueing(t *testing.T) {
 	ctx := context.Background()
 	rd := harness.StartRedis(t)
@@ -426,11 +427,23 @@ func TestOutboxStoreDownWhileEnqueueing(t *testing.T) {
 	if !strings.Contains(logs.String(), "the store did not take it") || !strings.Contains(logs.String(), `\"account\":\"mallory\"`) {
 		t.Errorf("not logged with the alert:\n%s", logs)
 	}
+	// The bound: an alert the store does not take within RequeueFor is
+	// logged as lost, with its JSON.
+	(&limits.Alerter{Sender: a.Sender, Log: log, Outbox: st, Timeout: 100 * time.Millisecond, Requeue: 50 * time.Millisecond, RequeueFor: 300 * time.Millisecond}).Fire(limits.Alert{Event: "suspended", Account: "trudy"})
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "alert lost: the store did not take it"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not given up:\n%s", logs)
+		}
+	}
+	if !strings.Contains(logs.String(), `\"account\":\"trudy\"`) {
+		t.Errorf("the lost alert is not in the log:\n%s", logs)
+	}
 	rd.Resume()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		items, err := st.OutboxItems(ctx)
 		if err == nil && len(items) == 1 && items[0].Account == "mallory" {
+			// trudy's was given up: it never reaches the store.
 			break
 		}
 		if time.Now().After(deadline) {
