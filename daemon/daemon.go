@@ -178,7 +178,7 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		if os.Geteuid() == 0 {
 			wg.Go(func() { c.Run(ctx) })
 		} else {
-			log.Info("containment: not root; suspended accounts' queued mail is held by \"milterctl accounts contain\" (outguard-containment.service)")
+			log.Info("containment: not root; suspended accounts' queued mail is held by \"milterctl accounts contain\" (outguard-containment.service; on Sendmail it must run as root)")
 		}
 	}
 	wg.Go(func() {
