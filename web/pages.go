@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/mail"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/emersion/go-message"
 
+	"outguard/containment"
 	"outguard/limits"
 	"outguard/mimewalk"
 	"outguard/probe"
@@ -309,9 +312,26 @@ func (s *Server) accountKey(r *http.Request) string {
 	return s.o.Login(k)
 }
 
+// accountData is an account's page: as `milterctl accounts show`, with
+// its mail in this host's queue.
 type accountData struct {
 	limits.AccountView
-	Now time.Time `json:"-"`
+	Queued     []containment.Message `json:"queued,omitempty"`
+	QueueError string                `json:"queue_error,omitempty"`
+	HasQueue   bool                  `json:"-"` // limits.mta is configured
+	Now        time.Time             `json:"-"`
+}
+
+// Held counts the messages held in the queue: the ones release-queued and
+// delete-queued act on.
+func (d accountData) Held() int {
+	n := 0
+	for _, m := range d.Queued {
+		if m.Queue == containment.HoldQueue {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u user) {
@@ -321,7 +341,14 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u user) {
 		s.fail(w, r, u, http.StatusInternalServerError, "accounts: "+err.Error())
 		return
 	}
-	s.reply(w, r, u, "account", accountData{v, now})
+	d := accountData{AccountView: v, HasQueue: s.o.Queue != nil, Now: now}
+	if s.o.Queue != nil {
+		// The queue is this host's: a fleet's other hosts show theirs.
+		if d.Queued, err = s.o.Queue.Messages(r.Context(), v.Account); err != nil {
+			d.QueueError = err.Error()
+		}
+	}
+	s.reply(w, r, u, "account", d)
 }
 
 func (s *Server) accountAction(action string) handler {
@@ -338,7 +365,12 @@ func (s *Server) accountAction(action string) handler {
 			}
 			res.Outcome, err = s.o.Actions.Suspend(r.Context(), key, reason, operator(u))
 		case "unsuspend":
-			res.Outcome, err = s.o.Actions.Unsuspend(r.Context(), key, operator(u))
+			queued := r.PostFormValue("queued")
+			if queued != "" && queued != "release" && queued != "delete" {
+				s.fail(w, r, u, http.StatusBadRequest, "queued: want release or delete")
+				return
+			}
+			res.Outcome, err = s.o.Actions.Unsuspend(r.Context(), key, queued, operator(u))
 		case "reset":
 			res.Outcome, err = s.o.Actions.Reset(r.Context(), key, operator(u))
 		}
@@ -434,7 +466,7 @@ type page struct {
 	Role  string
 	CSRF  string
 	Title string
-	Nav   nav
+	Nav   []navItem
 	Data  any
 	// Session: signed in with the form (Basic and proxy users have
 	// nothing to sign out of).
@@ -448,7 +480,8 @@ func (p page) Can(action string) bool {
 	return need != 0 && p.User.Role >= need
 }
 
-type nav struct{ Quarantine, Accounts, Relayprobe bool }
+// navItem is a page of the navigation: a section's list page.
+type navItem struct{ Path, Title string }
 
 var funcs = template.FuncMap{
 	"inert":   inert,
@@ -480,24 +513,34 @@ func of(used, limit int) string {
 	return fmt.Sprintf("%d/%d", used, limit)
 }
 
-var pageTitles = map[string]string{"quarantine": "Quarantine", "entry": "Quarantine entry", "accounts": "Accounts", "account": "Account",
-	"audit": "Audit trail", "relayprobe": "Relayprobe", "login": "Sign in", "error": "Error", "result": "Result"}
-
+// parseTemplates parses each page's template (templates/NAME.html) with
+// the layout, and takes each page's title from its "title" block.
 func (s *Server) parseTemplates() error {
-	s.tmpl = map[string]*template.Template{}
-	for name := range pageTitles {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	s.tmpl, s.titles = map[string]*template.Template{}, map[string]string{}
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", f)
 		if err != nil {
 			return err
 		}
-		s.tmpl[name] = t
+		var title strings.Builder
+		if err := t.ExecuteTemplate(&title, "title", nil); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		s.tmpl[name], s.titles[name] = t, title.String()
 	}
 	return nil
 }
 
 func (s *Server) render(w io.Writer, r *http.Request, u user, name string, data any) {
-	p := page{User: u, Role: u.Role.String(), Title: pageTitles[name], Data: data,
-		Nav: nav{s.o.Quarantine != nil, s.o.Accounts != nil, s.o.RelayprobeDir != ""}}
+	p := page{User: u, Role: u.Role.String(), Title: s.titles[name], Data: data, Nav: s.nav}
 	if u.Name != "" {
 		p.CSRF, p.Session = s.csrfToken(u), u.via == "session"
 	}

@@ -14,24 +14,43 @@ import (
 // handler serves an authenticated request.
 type handler func(w http.ResponseWriter, r *http.Request, u user)
 
+// routes serves the console's pages and its API.
+//
+// Adding a section (campaigns, complaints, …) takes one template and one
+// handler: write templates/NAME.html (a "title" block and a "content"
+// block, which renders .Data), a handler that answers with
+// s.reply(w, r, u, "NAME", data), and one section("NAME", handler) line
+// below. That serves the page at GET /NAME and its data as JSON at GET
+// /api/NAME, to every signed-in user, and puts it in the navigation under
+// its title. A section's other pages (one entry, its actions) are page()
+// and change() lines; a state change is change(), which checks the role,
+// the origin and the CSRF token (TestEveryChangeNeedsCSRF fails for a POST
+// route registered any other way).
 func (s *Server) routes() {
 	m := http.NewServeMux()
+	s.nav = nil
 	m.Handle("GET /static/", s.staticHandler())
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/quarantine", http.StatusSeeOther)
+		if len(s.nav) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		http.Redirect(w, r, s.nav[0].Path, http.StatusSeeOther)
 	})
 	page := func(pattern string, need Role, h handler) { m.HandleFunc(pattern, s.guard(need, false, h)) }
 	change := func(pattern string, need Role, h handler) { m.HandleFunc(pattern, s.guard(need, true, h)) }
+	section := func(name string, h handler) {
+		page("GET /"+name, Viewer, h)
+		page("GET /api/"+name, Viewer, h)
+		s.nav = append(s.nav, navItem{Path: "/" + name, Title: s.titles[name]})
+	}
 	change("POST /logout", Viewer, s.logout)
 	if s.o.Quarantine != nil {
-		page("GET /quarantine", Viewer, s.quarantineList)
+		section("quarantine", s.quarantineList)
 		page("GET /quarantine/{id}", Viewer, s.quarantineEntry)
-		page("GET /api/quarantine", Viewer, s.quarantineList)
 		page("GET /api/quarantine/{id}", Viewer, s.quarantineEntry)
-		page("GET /audit", Viewer, s.auditPage)
-		page("GET /api/audit", Viewer, s.auditPage)
 		for _, prefix := range []string{"", "/api"} {
 			change("POST "+prefix+"/quarantine/{id}/release", Reviewer, s.quarantineAction("release"))
 			change("POST "+prefix+"/quarantine/{id}/delete", Reviewer, s.quarantineAction("delete"))
@@ -39,9 +58,8 @@ func (s *Server) routes() {
 		}
 	}
 	if s.o.Accounts != nil {
-		page("GET /accounts", Viewer, s.accountList)
+		section("accounts", s.accountList)
 		page("GET /accounts/{account}", Viewer, s.accountPage)
-		page("GET /api/accounts", Viewer, s.accountList)
 		page("GET /api/accounts/{account}", Viewer, s.accountPage)
 		for _, prefix := range []string{"", "/api"} {
 			change("POST "+prefix+"/accounts/{account}/suspend", Admin, s.accountAction("suspend"))
@@ -49,9 +67,11 @@ func (s *Server) routes() {
 			change("POST "+prefix+"/accounts/{account}/reset", Admin, s.accountAction("reset"))
 		}
 	}
+	if s.o.Quarantine != nil {
+		section("audit", s.auditPage)
+	}
 	if s.o.RelayprobeDir != "" {
-		page("GET /relayprobe", Viewer, s.relayprobePage)
-		page("GET /api/relayprobe", Viewer, s.relayprobePage)
+		section("relayprobe", s.relayprobePage)
 	}
 	s.mux = m
 }
@@ -139,11 +159,11 @@ type errorData struct {
 }
 
 // safeNext keeps a post-login redirect on this console: a local path,
-// never //host or a scheme.
+// never //host or a scheme; "/" (the first section) otherwise.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		return "/quarantine"
+		return "/"
 	}
 	return next
 }

@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"outguard/containment"
 	"outguard/limits"
 	"outguard/mimewalk"
 	"outguard/quarantine"
@@ -44,7 +45,9 @@ type Actions interface {
 	Delete(ctx context.Context, id, operator string) (string, error)
 	Resolve(ctx context.Context, id, state, operator string) (string, error)
 	Suspend(ctx context.Context, account, reason, operator string) (string, error)
-	Unsuspend(ctx context.Context, account, operator string) (string, error)
+	// Unsuspend lifts a suspension; queued is "release" or "delete" for
+	// the account's held mail in this host's queue, "" to leave it held.
+	Unsuspend(ctx context.Context, account, queued, operator string) (string, error)
 	Reset(ctx context.Context, account, operator string) (string, error)
 }
 
@@ -54,6 +57,9 @@ type Options struct {
 	WalkLimits mimewalk.Limits   // the scanner's, to show the parts as it walked them
 	Accounts   limits.Store      // nil: no account pages
 	Policy     *limits.Policy    // the limits each account has
+	// Queue is this host's MTA queue (limits.mta): an account's page lists
+	// its mail in it, held or deferred; nil: none.
+	Queue *containment.Containment
 	// Login returns the account a login is kept under (case folding).
 	Login   func(string) string
 	Actions Actions
@@ -90,7 +96,10 @@ type Server struct {
 	users users
 	key   []byte // HMAC key of CSRF tokens: new at every start
 	mux   *http.ServeMux
-	tmpl  map[string]*template.Template
+	tmpl  map[string]*template.Template // by page: templates/NAME.html
+	// titles are the pages' titles, from their templates' "title" blocks.
+	titles map[string]string
+	nav    []navItem // the sections, in the navigation's order
 
 	mu       sync.Mutex
 	sessions map[string]session
