@@ -507,4 +507,10 @@ func TestWebConsoleQueuedMail(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("audit trail:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// The account's page shows the same trail.
+	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`table.trail`)))
+	shown := eval[string](t, adm, `[...document.querySelectorAll('table.trail tbody tr')].map(r => r.cells[1].innerText + ' by ' + r.cells[2].innerText + ': ' + r.cells[4].innerText).join('|')`)
+	if want := strings.Join(want, "|"); shown != want {
+		t.Errorf("the page's audit trail: %q, want %q", shown, want)
+	}
 }

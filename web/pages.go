@@ -304,12 +304,23 @@ func (s *Server) accountList(w http.ResponseWriter, r *http.Request, u user) {
 	s.reply(w, r, u, "accounts", d)
 }
 
-func (s *Server) accountKey(r *http.Request) string {
+// maxAccount bounds an account in a path: a SASL login or ip:ADDRESS.
+const maxAccount = 320
+
+// accountKey is the account in the request's path as milterd keys it;
+// false (and a 400 answered) for one that no login is: too long, or with
+// a control character, a bidirectional override or invalid UTF-8, which
+// would otherwise reach the stores, the audit trail and the alerts.
+func (s *Server) accountKey(w http.ResponseWriter, r *http.Request, u user) (string, bool) {
 	k := r.PathValue("account")
-	if strings.HasPrefix(k, "ip:") {
-		return k
+	if k == "" || len(k) > maxAccount || line(k) != k {
+		s.fail(w, r, u, http.StatusBadRequest, "not an account: "+truncateRunes(line(k), 80))
+		return "", false
 	}
-	return s.o.Login(k)
+	if strings.HasPrefix(k, "ip:") {
+		return k, true
+	}
+	return s.o.Login(k), true
 }
 
 // accountData is an account's page: as `milterctl accounts show`, with
@@ -319,7 +330,10 @@ type accountData struct {
 	Queued     []containment.Message `json:"queued,omitempty"`
 	QueueError string                `json:"queue_error,omitempty"`
 	HasQueue   bool                  `json:"-"` // limits.mta is configured
-	Now        time.Time             `json:"-"`
+	// Trail is the account's audit trail of the last 30 days (milterctl
+	// accounts audit): suspensions, by milterd or whom, and queue actions.
+	Trail []limits.AuditEvent `json:"audit"`
+	Now   time.Time           `json:"-"`
 }
 
 // Held counts the messages held in the queue: the ones release-queued and
@@ -336,12 +350,20 @@ func (d accountData) Held() int {
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u user) {
 	now := time.Now()
-	v, err := limits.View(r.Context(), s.o.Accounts, s.o.Policy, s.accountKey(r), now, true)
+	key, ok := s.accountKey(w, r, u)
+	if !ok {
+		return
+	}
+	v, err := limits.View(r.Context(), s.o.Accounts, s.o.Policy, key, now, true)
 	if err != nil {
 		s.fail(w, r, u, http.StatusInternalServerError, "accounts: "+err.Error())
 		return
 	}
 	d := accountData{AccountView: v, HasQueue: s.o.Queue != nil, Now: now}
+	if d.Trail, err = s.o.Accounts.AuditTrail(r.Context(), v.Account, now.Add(-30*24*time.Hour)); err != nil {
+		s.fail(w, r, u, http.StatusInternalServerError, "audit trail: "+err.Error())
+		return
+	}
 	if s.o.Queue != nil {
 		// The queue is this host's: a fleet's other hosts show theirs.
 		if d.Queued, err = s.o.Queue.Messages(r.Context(), v.Account); err != nil {
@@ -353,7 +375,10 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u user) {
 
 func (s *Server) accountAction(action string) handler {
 	return func(w http.ResponseWriter, r *http.Request, u user) {
-		key := s.accountKey(r)
+		key, ok := s.accountKey(w, r, u)
+		if !ok {
+			return
+		}
 		res := actionResult{Account: key, Action: action, Back: "/accounts/" + url.PathEscape(key)}
 		var err error
 		switch action {
@@ -484,26 +509,29 @@ func (p page) Can(action string) bool {
 type navItem struct{ Path, Title string }
 
 var funcs = template.FuncMap{
-	"inert":   inert,
-	"list":    func(s ...string) []string { return s },
-	"line":    line,
-	"headers": headerText,
-	"esc":     url.PathEscape,
-	"when":    func(t time.Time) string { return t.Local().Format(time.DateTime) },
-	"join":    func(ss []string) string { return line(strings.Join(ss, ", ")) },
-	"active":  func(sp *limits.Suspension, now time.Time) bool { return sp.Active(now) },
-	"of":      of,
-	"finding": func(f quarantine.Finding) string { return line(f.Summary()) },
-	"limited": limited,
-	"kib":     func(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/1024) },
-	"indent":  func(p string) int { return strings.Count(p, ".") + strings.Count(p, "/") },
-	"truncate": func(s string, n int) string {
-		r := []rune(s)
-		if len(r) > n {
-			return string(r[:n]) + "…"
-		}
-		return s
-	},
+	"inert":    inert,
+	"list":     func(s ...string) []string { return s },
+	"line":     line,
+	"headers":  headerText,
+	"esc":      url.PathEscape,
+	"when":     func(t time.Time) string { return t.Local().Format(time.DateTime) },
+	"join":     func(ss []string) string { return line(strings.Join(ss, ", ")) },
+	"active":   func(sp *limits.Suspension, now time.Time) bool { return sp.Active(now) },
+	"of":       of,
+	"finding":  func(f quarantine.Finding) string { return line(f.Summary()) },
+	"limited":  limited,
+	"kib":      func(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/1024) },
+	"indent":   func(p string) int { return strings.Count(p, ".") + strings.Count(p, "/") },
+	"truncate": truncateRunes,
+}
+
+// truncateRunes cuts s to n characters, marking the cut.
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 func of(used, limit int) string {

@@ -27,7 +27,7 @@ type handler func(w http.ResponseWriter, r *http.Request, u user)
 // the origin and the CSRF token (TestEveryChangeNeedsCSRF fails for a POST
 // route registered any other way).
 func (s *Server) routes() {
-	m := http.NewServeMux()
+	m := &routeMux{ServeMux: http.NewServeMux()}
 	s.nav = nil
 	m.Handle("GET /static/", s.staticHandler())
 	m.HandleFunc("GET /login", s.loginPage)
@@ -73,7 +73,24 @@ func (s *Server) routes() {
 	if s.o.RelayprobeDir != "" {
 		section("relayprobe", s.relayprobePage)
 	}
-	s.mux = m
+	s.mux, s.patterns = m.ServeMux, m.patterns
+}
+
+// routeMux is a ServeMux that keeps the patterns it serves: the test of
+// the guards (TestEveryChangeNeedsCSRF) tries every POST among them, so a
+// state change registered without change() fails it.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // maxForm bounds a request body: forms carry a token and a reason.

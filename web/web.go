@@ -63,7 +63,7 @@ type Options struct {
 	// Login returns the account a login is kept under (case folding).
 	Login   func(string) string
 	Actions Actions
-	// UsersFile holds lines name:bcrypt-hash:role.
+	// UsersFile holds lines name:hash:role, the hash bcrypt or argon2id.
 	UsersFile string
 	// TLS: the console is served over TLS; session cookies are Secure.
 	TLS bool
@@ -100,6 +100,8 @@ type Server struct {
 	// titles are the pages' titles, from their templates' "title" blocks.
 	titles map[string]string
 	nav    []navItem // the sections, in the navigation's order
+	// patterns are the routes served, for the test of the guards.
+	patterns []string
 
 	mu       sync.Mutex
 	sessions map[string]session
@@ -214,9 +216,20 @@ func (s *Server) limiter(a netip.Addr) *rate.Limiter {
 	return l
 }
 
+// loginBucket is the address a client's failed logins count against: an
+// IPv6 client's /64 (one host, one customer's LAN: an attacker has all of
+// its 2^64 addresses), an IPv4 client's address.
+func loginBucket(a netip.Addr) netip.Addr {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
 // password checks a name and password, rate-limited by client address.
 func (s *Server) password(r *http.Request, name, pass string) (Role, error) {
-	l := s.limiter(clientAddr(r))
+	l := s.limiter(loginBucket(clientAddr(r)))
 	if l.Tokens() < 1 {
 		return 0, errRateLimited
 	}
