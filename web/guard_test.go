@@ -326,3 +326,68 @@ func TestCrossSiteLogin(t *testing.T) {
 		}
 	}
 }
+
+// Every page and API read the console serves, found from its routes,
+// answers 401 with a Basic challenge without credentials (a page with the
+// login form too), and its content to HTTP Basic.
+func TestEveryPageNeedsAUser(t *testing.T) {
+	s, _ := newFull(t)
+	wild := regexp.MustCompile(`\{[^}]+\}`)
+	n := 0
+	for _, p := range s.patterns {
+		path, ok := strings.CutPrefix(p, "GET ")
+		if !ok || path == "/login" || path == "/{$}" || path == "/static/" {
+			continue
+		}
+		path = wild.ReplaceAllString(path, "x")
+		n++
+		w := serve(s, httptest.NewRequest("GET", path, nil))
+		if w.Code != 401 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") {
+			t.Errorf("GET %s without credentials: %d %v", path, w.Code, w.Header())
+		}
+		if !strings.HasPrefix(path, "/api/") && !strings.Contains(w.Body.String(), `action="/login"`) {
+			t.Errorf("GET %s without credentials: no login form", path)
+		}
+		r := httptest.NewRequest("GET", path, nil)
+		r.SetBasicAuth("viewer", pass)
+		if w := serve(s, r); w.Code == 401 || w.Code == 403 || w.Code >= 500 {
+			t.Errorf("GET %s as a viewer with Basic: %d %s", path, w.Code, w.Body.String())
+		}
+	}
+	if n < 11 {
+		t.Errorf("only %d pages found: %q", n, s.patterns)
+	}
+}
+
+// unsuspend's queued field: release or delete reach the action as such
+// (and nothing else does), from an admin only.
+func TestUnsuspendQueued(t *testing.T) {
+	s, act := newFull(t)
+	call := func(role, queued string) int {
+		r := httptest.NewRequest("POST", "/api/accounts/bob/unsuspend", strings.NewReader(url.Values{"queued": {queued}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(role, pass)
+		return serve(s, r).Code
+	}
+	for _, q := range []string{"bogus", "RELEASE", "release\n", "keep"} {
+		if code := call("admin", q); code != 400 {
+			t.Errorf("queued=%q: %d", q, code)
+		}
+	}
+	for _, role := range []string{"viewer", "reviewer"} {
+		if code := call(role, "release"); code != 403 {
+			t.Errorf("release-queued as %s: %d", role, code)
+		}
+	}
+	if act.n() != 0 {
+		t.Fatalf("actions done: %q", act.calls)
+	}
+	for _, q := range []string{"release", "delete", ""} {
+		if code := call("admin", q); code != 200 {
+			t.Errorf("queued=%q: %d", q, code)
+		}
+	}
+	if want := []string{"unsuspend bob release web:admin", "unsuspend bob delete web:admin", "unsuspend bob  web:admin"}; fmt.Sprint(act.calls) != fmt.Sprint(want) {
+		t.Errorf("actions %q, want %q", act.calls, want)
+	}
+}
