@@ -338,15 +338,7 @@ type accountData struct {
 
 // Held counts the messages held in the queue: the ones release-queued and
 // delete-queued act on.
-func (d accountData) Held() int {
-	n := 0
-	for _, m := range d.Queued {
-		if m.Queue == containment.HoldQueue {
-			n++
-		}
-	}
-	return n
-}
+func (d accountData) Held() int { return containment.Held(d.Queued) }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u user) {
 	now := time.Now()

@@ -159,16 +159,6 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	return a.action(pos[0], func(act *actions) (string, error) { return act.Unsuspend(a.ctx, pos[0], queued, operator()) })
 }
 
-func countHeld(msgs []containment.Message) int {
-	n := 0
-	for _, m := range msgs {
-		if m.Queue == containment.HoldQueue {
-			n++
-		}
-	}
-	return n
-}
-
 func accountsReset(a *acontext, args []string) error {
 	pos, err := a.parse(args, func(*flag.FlagSet) {})
 	if err != nil {

@@ -195,7 +195,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 		}
 	} else if a.cont != nil {
 		if msgs, err := a.cont.Messages(ctx, key); err == nil {
-			if n := countHeld(msgs); n > 0 {
+			if n := containment.Held(msgs); n > 0 {
 				outcome += fmt.Sprintf("; %d message(s) stay on hold on this host: release or delete them", n)
 			}
 		}
