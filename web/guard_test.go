@@ -391,3 +391,26 @@ func TestUnsuspendQueued(t *testing.T) {
 		t.Errorf("actions %q, want %q", act.calls, want)
 	}
 }
+
+// A suspension's reason is one line of text: CRLF, escapes and a
+// reason past maxReason are refused before the action.
+func TestSuspendReason(t *testing.T) {
+	s, act := newFull(t)
+	call := func(reason string) int {
+		r := httptest.NewRequest("POST", "/api/accounts/bob/suspend", strings.NewReader(url.Values{"reason": {reason}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("admin", pass)
+		return serve(s, r).Code
+	}
+	for _, reason := range []string{"", "  ", "phished\r\nX-Injected: 1", "a\x1b[2Jb", "\u202eexe", strings.Repeat("r", maxReason+1)} {
+		if code := call(reason); code != 400 {
+			t.Errorf("reason %q: %d", reason, code)
+		}
+	}
+	if act.n() != 0 {
+		t.Fatalf("actions done: %q", act.calls)
+	}
+	if code := call(strings.Repeat("r", maxReason)); code != 200 || act.n() != 1 {
+		t.Errorf("a reason of maxReason bytes: %d", code)
+	}
+}

@@ -304,6 +304,9 @@ func (s *Server) accountList(w http.ResponseWriter, r *http.Request, u user) {
 	s.reply(w, r, u, "accounts", d)
 }
 
+// maxReason bounds a suspension's reason.
+const maxReason = 1000
+
 // maxAccount bounds an account in a path: a SASL login or ip:ADDRESS.
 const maxAccount = 320
 
@@ -376,8 +379,10 @@ func (s *Server) accountAction(action string) handler {
 		switch action {
 		case "suspend":
 			reason := strings.TrimSpace(r.PostFormValue("reason"))
-			if reason == "" {
-				s.fail(w, r, u, http.StatusBadRequest, "suspend needs a reason")
+			if reason == "" || len(reason) > maxReason || line(reason) != reason {
+				// One line of text: it goes into the audit trails, the
+				// SMTP reply's log and the abuse desk's alerts as is.
+				s.fail(w, r, u, http.StatusBadRequest, fmt.Sprintf("suspend needs a reason: one line of text, up to %d bytes", maxReason))
 				return
 			}
 			res.Outcome, err = s.o.Actions.Suspend(r.Context(), key, reason, operator(u))
