@@ -513,4 +513,10 @@ func TestWebConsoleQueuedMail(t *testing.T) {
 	if want := strings.Join(want, "|"); shown != want {
 		t.Errorf("the page's audit trail: %q, want %q", shown, want)
 	}
+	// And the console's audit trail page, on a console without a
+	// quarantine.
+	adm.do(t, chromedp.Navigate(c.url+"/audit"), chromedp.WaitVisible(chromedp.CSS(`table.accounts-trail`)))
+	if all := adm.text(t, `table.accounts-trail`); !strings.Contains(all, "web:admin\tqueue released\t"+harness.User+"\t"+strings.Join(ids, " ")) {
+		t.Errorf("the audit trail page:\n%s", all)
+	}
 }

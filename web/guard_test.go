@@ -414,3 +414,53 @@ func TestSuspendReason(t *testing.T) {
 		t.Errorf("a reason of maxReason bytes: %d", code)
 	}
 }
+
+// The audit trail page has the accounts' trail beside the quarantine's,
+// also on a console without a quarantine, newest first and escaped.
+func TestAuditPageAccounts(t *testing.T) {
+	dir := t.TempDir()
+	st, err := limits.OpenSQLite(filepath.Join(dir, "limits.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	users := filepath.Join(dir, "users")
+	if err := AddUser(users, "viewer", Viewer, pass); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Accounts: st, Policy: &limits.Policy{}, UsersFile: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, ev := range []limits.AuditEvent{
+		{Account: "bob", Event: limits.AuditSuspended, By: "milterd", Detail: "<script>alert(1)</script>"},
+		{Account: "bob", Event: limits.AuditQueueHeld, By: "milterd", Detail: "A1 B2"},
+		{Account: "carl", Event: limits.AuditUnsuspended, By: "web:admin"},
+	} {
+		ev.Time, ev.Host = now.Add(time.Duration(i-3)*time.Minute), "mx1"
+		if err := st.Audit(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(path string) string {
+		r := httptest.NewRequest("GET", path, nil)
+		r.SetBasicAuth("viewer", pass)
+		w := serve(s, r)
+		if w.Code != 200 {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body.String())
+		}
+		return w.Body.String()
+	}
+	body := get("/api/audit?id=bob")
+	if i, j := strings.Index(body, `"event":"queue held"`), strings.Index(body, `"event":"suspended"`); i < 0 || j < i || strings.Contains(body, "carl") {
+		t.Errorf("bob's trail, newest first:\n%s", body)
+	}
+	page := get("/audit")
+	if !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") || strings.Contains(page, "<script>") || !strings.Contains(page, `href="/accounts/carl"`) {
+		t.Errorf("audit page:\n%s", page)
+	}
+	if !strings.Contains(get("/accounts"), `<a href="/audit">`) {
+		t.Errorf("no audit trail in the navigation without a quarantine")
+	}
+}

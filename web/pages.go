@@ -401,13 +401,27 @@ func (s *Server) accountAction(action string) handler {
 }
 
 type auditData struct {
-	Since   string                  `json:"since"`
-	ID      string                  `json:"id,omitempty"`
+	Since string `json:"since"`
+	ID    string `json:"id,omitempty"` // an entry or an account
+	// Entries are the quarantine's audit trail: every release, delete and
+	// resolve, and the account actions of the console and milterctl.
 	Entries []quarantine.AuditEntry `json:"entries"` // newest first
+	// Accounts is the accounts' audit trail (milterctl accounts audit):
+	// suspensions by milterd or an operator, escalations, queue actions.
+	Accounts []limits.AuditEvent `json:"accounts"` // newest first
+}
+
+// newestFirst reverses a trail (oldest first) and keeps ListMax of it.
+func newestFirst[T any](trail []T) []T {
+	out := make([]T, 0, min(len(trail), ListMax))
+	for i := len(trail) - 1; i >= 0 && len(out) < ListMax; i-- {
+		out = append(out, trail[i])
+	}
+	return out
 }
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u user) {
-	d := auditData{Since: r.URL.Query().Get("since"), ID: r.URL.Query().Get("id")}
+	d := auditData{Since: r.URL.Query().Get("since"), ID: r.URL.Query().Get("id"), Entries: []quarantine.AuditEntry{}, Accounts: []limits.AuditEvent{}}
 	if d.Since == "" {
 		d.Since = "7d"
 	}
@@ -416,18 +430,22 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u user) {
 		s.fail(w, r, u, http.StatusBadRequest, err.Error())
 		return
 	}
-	entries, err := s.o.Quarantine.AuditLog(r.Context(), since, d.ID)
-	if err != nil {
-		s.fail(w, r, u, http.StatusInternalServerError, "audit trail: "+err.Error())
-		return
+	if s.o.Quarantine != nil {
+		entries, err := s.o.Quarantine.AuditLog(r.Context(), since, d.ID)
+		if err != nil {
+			s.fail(w, r, u, http.StatusInternalServerError, "audit trail: "+err.Error())
+			return
+		}
+		d.Entries = newestFirst(entries)
 	}
-	for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
-		entries[i], entries[j] = entries[j], entries[i]
+	if s.o.Accounts != nil {
+		evs, err := s.o.Accounts.AuditTrail(r.Context(), d.ID, since)
+		if err != nil {
+			s.fail(w, r, u, http.StatusInternalServerError, "accounts' audit trail: "+err.Error())
+			return
+		}
+		d.Accounts = newestFirst(evs)
 	}
-	if len(entries) > ListMax {
-		entries = entries[:ListMax]
-	}
-	d.Entries = append([]quarantine.AuditEntry{}, entries...)
 	s.reply(w, r, u, "audit", d)
 }
 

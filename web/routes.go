@@ -67,7 +67,7 @@ func (s *Server) routes() {
 			change("POST "+prefix+"/accounts/{account}/reset", Admin, s.accountAction("reset"))
 		}
 	}
-	if s.o.Quarantine != nil {
+	if s.o.Quarantine != nil || s.o.Accounts != nil {
 		section("audit", s.auditPage)
 	}
 	if s.o.RelayprobeDir != "" {
