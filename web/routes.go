@@ -42,6 +42,9 @@ func (s *Server) routes() {
 	page := func(pattern string, need Role, h handler) { m.HandleFunc(pattern, s.guard(need, false, h)) }
 	change := func(pattern string, need Role, h handler) { m.HandleFunc(pattern, s.guard(need, true, h)) }
 	section := func(name string, h handler) {
+		if s.tmpl[name] == nil { // a programming error: every test finds it
+			panic("web: section " + name + " has no templates/" + name + ".html")
+		}
 		page("GET /"+name, Viewer, h)
 		page("GET /api/"+name, Viewer, h)
 		s.nav = append(s.nav, navItem{Path: "/" + name, Title: s.titles[name]})
