@@ -181,6 +181,14 @@ func checkName(name string) error {
 // wrong name costs as long as a wrong password.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("outguard dummy password"), bcrypt.DefaultCost)
 
+// hashing bounds the password hashes computed at once: a bcrypt takes a
+// core for some 50 ms, an argon2id up to argonMaxMemory; a sign-in flood
+// from many addresses (each within its rate limit) waits here instead of
+// taking every core, or the memory of a hundred argon2id runs.
+var hashing = make(chan struct{}, maxHashing)
+
+const maxHashing = 2
+
 // check verifies name's password and returns the user's role.
 func (u *users) check(name, password string) (Role, bool, error) {
 	a, ok, err := u.lookup(name)
@@ -188,7 +196,9 @@ func (u *users) check(name, password string) (Role, bool, error) {
 		return 0, false, err
 	}
 	if !ok {
+		hashing <- struct{}{}
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		<-hashing
 		return 0, false, nil
 	}
 	sum := sha256.Sum256(append(append([]byte(nil), a.hash...), password...))
@@ -198,7 +208,10 @@ func (u *users) check(name, password string) (Role, bool, error) {
 	if cached && subtle.ConstantTimeCompare(known[:], sum[:]) == 1 {
 		return a.role, true, nil
 	}
-	if !a.verify(password) {
+	hashing <- struct{}{}
+	good := a.verify(password)
+	<-hashing
+	if !good {
 		return 0, false, nil
 	}
 	u.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"outguard/internal/harness"
 )
@@ -140,4 +141,34 @@ func FuzzParseUsers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// At most maxHashing password hashes run at once: with the slots taken,
+// a sign-in waits, and goes on when one is free.
+func TestHashingBound(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "users")
+	if err := AddUser(file, "ann", Viewer, "ann's long password"); err != nil {
+		t.Fatal(err)
+	}
+	u := &users{path: file}
+	for range maxHashing {
+		hashing <- struct{}{}
+	}
+	done := make(chan bool)
+	go func() {
+		_, ok, _ := u.check("ann", "ann's long password")
+		done <- ok
+	}()
+	select {
+	case <-done:
+		t.Fatal("a hash ran with every slot taken")
+	case <-time.After(300 * time.Millisecond):
+	}
+	<-hashing
+	if !<-done {
+		t.Error("the sign-in failed once a slot was free")
+	}
+	for range maxHashing - 1 {
+		<-hashing
+	}
 }
