@@ -324,6 +324,21 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 		e.Failures = append(e.Failures, err.Error())
 		log.Error("block files", "err", err)
 	}
+	var body []byte
+	if len(e.Added)+len(e.Lifted)+len(e.Failures) > 0 {
+		// The customer and the abuse desk: each block carries its customer
+		// and the findings (evidence) for the alert's consumer to route.
+		body, _ = json.Marshal(struct {
+			Event    string   `json:"event"`
+			Added    []Block  `json:"added"`
+			Lifted   []Block  `json:"lifted"`
+			Failures []string `json:"failures,omitempty"`
+		}{"relayprobe-block", e.Added, e.Lifted, e.Failures})
+	}
+	// Kept before blocks.json makes it told (see keepAlert).
+	if err := keepAlert(ctx, cfg, body); err != nil {
+		return e, fmt.Errorf("keeping the alert: %w", err)
+	}
 	js, err := json.MarshalIndent(blockState{Blocks: e.Active}, "", "  ")
 	if err != nil {
 		return e, err
@@ -337,18 +352,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	for _, b := range e.Lifted {
 		log.Info("block lifted", "addr", b.Addr, "customer", b.Customer, "why", b.Lifted)
 	}
-	var body []byte
-	if len(e.Added)+len(e.Lifted)+len(e.Failures) > 0 {
-		// The customer and the abuse desk: each block carries its customer
-		// and the findings (evidence) for the alert's consumer to route.
-		body, _ = json.Marshal(struct {
-			Event    string   `json:"event"`
-			Added    []Block  `json:"added"`
-			Lifted   []Block  `json:"lifted"`
-			Failures []string `json:"failures,omitempty"`
-		}{"relayprobe-block", e.Added, e.Lifted, e.Failures})
-	}
-	tell(ctx, cfg, body, log)
+	tell(ctx, cfg, log)
 	return e, nil
 }
 

@@ -573,6 +573,26 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		}
 	}
 	slices.Sort(run.Errors)
+	var warn []Net24
+	for _, n := range run.Per24 {
+		if n.Level != "" {
+			warn = append(warn, n)
+		}
+	}
+	var body []byte
+	if len(run.New)+len(run.Delisted)+len(warn) > 0 {
+		body, _ = json.Marshal(struct {
+			Event    string    `json:"event"`
+			New      []Listing `json:"new"`
+			Delisted []Listing `json:"delisted"`
+			Per24    []Net24   `json:"per24"`
+			Errors   int       `json:"errors"`
+		}{"relayprobe-listings", run.New, run.Delisted, warn, len(run.Errors)})
+	}
+	// Kept before listings.json makes it told (see keepAlert).
+	if err := keepAlert(ctx, cfg, body); err != nil {
+		return nil, fmt.Errorf("keeping the alert: %w", err)
+	}
 	js, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
 		return nil, err
@@ -587,25 +607,11 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	}
 	log.Info("listings checked", "queries", run.Queries, "listed", len(run.Listed), "new", len(run.New),
 		"delisted", len(run.Delisted), "errors", len(run.Errors))
-	var warn []Net24
-	for _, n := range run.Per24 {
-		if n.Level != "" {
-			warn = append(warn, n)
-			log.Warn("listed addresses in a /24", "net", n.Net, "zone", n.Name, "count", n.Count, "level", n.Level,
-				"escalation_per24", lc.EscalationPer24)
-		}
+	for _, n := range warn {
+		log.Warn("listed addresses in a /24", "net", n.Net, "zone", n.Name, "count", n.Count, "level", n.Level,
+			"escalation_per24", lc.EscalationPer24)
 	}
-	var body []byte
-	if len(run.New)+len(run.Delisted)+len(warn) > 0 {
-		body, _ = json.Marshal(struct {
-			Event    string    `json:"event"`
-			New      []Listing `json:"new"`
-			Delisted []Listing `json:"delisted"`
-			Per24    []Net24   `json:"per24"`
-			Errors   int       `json:"errors"`
-		}{"relayprobe-listings", run.New, run.Delisted, warn, len(run.Errors)})
-	}
-	tell(ctx, cfg, body, log)
+	tell(ctx, cfg, log)
 	return run, nil
 }
 

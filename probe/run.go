@@ -70,7 +70,10 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 			Diff
 		}{"relayprobe", scan.File, scan.Healthy(), scan.Counts, d})
 	}
-	tell(ctx, cfg, body, log)
+	if err := keepAlert(ctx, cfg, body); err != nil {
+		log.Error("alert not kept", "err", err)
+	}
+	tell(ctx, cfg, log)
 	if cfg.Block != nil {
 		// The scan is kept whatever happens here: relayprobe block retries.
 		if _, err := Enforce(ctx, cfg, time.Now(), false, log); err != nil {
