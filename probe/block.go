@@ -56,6 +56,12 @@ type FileBackends struct {
 	List          string `yaml:"list"`           // an address a line
 	PostfixAccess string `yaml:"postfix_access"` // check_client_access map: ADDR REJECT text
 	RPZ           string `yaml:"rpz"`            // an RPZ zone: rpz-client-ip triggers, action NXDOMAIN
+	// Run (argv, no shell) after the files are written, on every run that
+	// writes them: a resolver reads an RPZ zone file only when it loads
+	// the zone, e.g. [unbound-control, auth_zone_reload, rpz.isp.example.]
+	// or [rndc, reload, rpz.isp.example]. Bounded by block.timeout; a
+	// failure is a backend failure.
+	Reload []string `yaml:"reload"`
 }
 
 // nftName is an nft identifier (nft's scanner: a letter, _ or ., then
@@ -106,6 +112,9 @@ func (b *BlockConfig) validate(bad func(key, format string, args ...any) error) 
 				return bad("block.nftables", "%q: not an nft name (letters, digits, _ . / -)", name)
 			}
 		}
+	}
+	if b.Files.Reload != nil && (len(b.Files.Reload) == 0 || b.Files.Reload[0] == "") {
+		return bad("block.files.reload", "want a command and its arguments, e.g. [unbound-control, auth_zone_reload, rpz.isp.example.]")
 	}
 	for _, f := range []string{b.Files.List, b.Files.PostfixAccess, b.Files.RPZ} {
 		if f != "" && !filepath.IsAbs(f) {
@@ -320,7 +329,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	}
 	e.Added, e.Extended, e.Lifted = added, extended, lifted
 	slices.SortFunc(e.Active, byAddr)
-	if err := be.files(e.Active, cfg.InfoURL); err != nil {
+	if err := be.files(ctx, e.Active, cfg.InfoURL); err != nil {
 		e.Failures = append(e.Failures, err.Error())
 		log.Error("block files", "err", err)
 	}
@@ -480,7 +489,7 @@ func boundedCommand(ctx context.Context, timeout time.Duration, argv []string) (
 }
 
 // files rewrites the configured files from the active blocks.
-func (be backends) files(active []Block, infoURL string) error {
+func (be backends) files(ctx context.Context, active []Block, infoURL string) error {
 	f := be.cfg.Files
 	var list, access, rpz bytes.Buffer
 	// RFC 1035 zone file; RPZ (draft-vixie-dnsop-dns-rpz): the SOA and NS
@@ -506,7 +515,17 @@ func (be backends) files(active []Block, infoURL string) error {
 			errs = append(errs, writeAtomic(w.name, w.data, 0o644))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err // the consumers keep the files they loaded
+	}
+	if len(f.Reload) > 0 {
+		cmd, cancel := be.command(ctx, f.Reload)
+		defer cancel()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("block.files.reload: %s: %v: %s", strings.Join(f.Reload, " "), err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
 }
 
 // rpzClientIP is a's rpz-client-ip trigger owner, relative to the zone:
