@@ -117,3 +117,53 @@ func TestReviewCustomerMappedSpelling(t *testing.T) {
 		}
 	}
 }
+
+// A target typed in the IPv4-mapped spelling (relayprobe scan
+// ::ffff:192.0.2.5) is its IPv4 address: the scan's exclude list holds
+// for it, and a later scan of the address typed as IPv4 that finds it
+// closed lifts the block its first scan made. Before, the mapped address
+// escaped exclude (the ISP's own host was relay-tested), and its finding
+// was never known closed by an IPv4 scan: the block stayed until it
+// expired.
+func TestReviewMappedTargetIsItsIPv4Address(t *testing.T) {
+	mapped, err := Prefixes([]string{"::ffff:192.0.2.5", "::ffff:192.0.2.0/124"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []netip.Addr
+	eachAddr(mapped, prefixes([]yamlconf.Prefix{yamlconf.Prefix(netip.MustParsePrefix("192.0.2.0/28"))}), func(a netip.Addr) bool {
+		got = append(got, a)
+		return true
+	})
+	if len(got) != 0 {
+		t.Errorf("scan.exclude 192.0.2.0/28 let through %v typed as mapped targets", got)
+	}
+
+	l := newBlockLab(t)
+	at := func(hours int) time.Time { return l.t0.Add(time.Duration(hours) * time.Hour) }
+	save := func(hours int, target string, findings []OpenService) {
+		ts, err := Prefixes([]string{target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range findings {
+			findings[i].Time = at(hours)
+		}
+		sc := &Scan{Started: at(hours), Finished: at(hours), Targets: ts, Ports: Ports{"smtp": {25}}, Findings: findings}
+		if err := sc.Save(l.dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := func(target string) string {
+		ts, _ := Prefixes([]string{target})
+		return netip.AddrPortFrom(ts[0].Addr(), 25).String() // as the scan names its targets
+	}
+	save(0, "::ffff:192.0.2.7", []OpenService{{Target: a("::ffff:192.0.2.7"), Service: "smtp-relay", Result: Confirmed, Evidence: "250 queued as X"}})
+	if e := l.enforce(1); len(e.Added) != 1 {
+		t.Fatalf("not blocked: %+v", e)
+	}
+	save(2, "192.0.2.7", nil) // closed: no finding, no outcome (scan.go keeps only the others)
+	if e := l.enforce(3); len(e.Lifted) != 1 || e.Lifted[0].Lifted != "fixed" {
+		t.Errorf("a healthy scan found the address closed; the block made from its mapped spelling was not lifted: %+v", e)
+	}
+}
