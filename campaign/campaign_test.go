@@ -3,9 +3,9 @@ package campaign
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"math/rand/v2"
 	"net/mail"
 	"path/filepath"
@@ -130,38 +130,6 @@ func fingerprintOf(t testing.TB, rcpts []string, raw []byte) Fingerprint {
 	return c.Fingerprint()
 }
 
-const phishText = `We detected unusual sign-in activity on your mailbox from an unrecognized device.
-To keep your account secure, your access will be suspended within 24 hours unless you verify your identity.
-Please confirm your account details using the secure link below, and review the recent activity on your account.
-
-Verify now: %s
-
-If you do not complete the verification, incoming messages may be delayed or deleted permanently.
-Thank you for helping us keep your account safe.
-
-IT Service Desk`
-
-var firstNames = []string{"Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hugo", "Ida", "Jonas", "Karin", "Lukas"}
-
-// phish is one copy: the recipient's name in the greeting and the To
-// header, a tracking token and the recipient's number in the link, a
-// reference number, and (html) an HTML alternative.
-func phish(i int, html bool) (rcpt string, raw []byte) {
-	name := firstNames[i%len(firstNames)] + " " + []string{"Smith", "Meyer", "Koch", "Lee"}[i%4]
-	rcpt = strings.ToLower(strings.ReplaceAll(name, " ", ".")) + fmt.Sprintf("%d@victim%d.example", i, i%7)
-	link := fmt.Sprintf("https://secure-login.phish.example/verify?u=%x&r=%d", rand.Int64(), 1000+i)
-	text := fmt.Sprintf("Dear %s,\n\nReference #%d\n\n", name, 4000+i) + fmt.Sprintf(phishText, link)
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: IT Service Desk <it@isp.example>\r\nTo: %s <%s>\r\nSubject: Action required: verify your mailbox, %s\r\nMIME-Version: 1.0\r\n", name, rcpt, name)
-	if html {
-		htmlBody := "<html><body><p>" + strings.ReplaceAll(strings.ReplaceAll(text, "\n\n", "</p><p>"), link, `<a href="`+link+`">verify</a>`) + "</p></body></html>"
-		fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n%s\r\n--zz\r\nContent-Type: text/html\r\n\r\n%s\r\n--zz--\r\n", text, htmlBody)
-	} else {
-		fmt.Fprintf(&b, "Content-Type: text/plain\r\n\r\n%s\r\n", text)
-	}
-	return rcpt, []byte(strings.ReplaceAll(b.String(), "\r\n", "\n"))
-}
-
 // TestPhishingAcrossAccounts: the same phishing text, every copy with its
 // recipient's greeting, name and tracking token, half of them with an
 // HTML alternative, from 5 accounts: the fifth establishes the campaign
@@ -171,7 +139,7 @@ func phish(i int, html bool) (rcpt string, raw []byte) {
 func TestPhishingAcrossAccounts(t *testing.T) {
 	r := newRig(t)
 	for i := range 5 {
-		rcpt, raw := phish(i, i%2 == 1)
+		rcpt, raw := hamgen.Phish(i, i%2 == 1)
 		r.now = r.now.Add(time.Minute)
 		if v := r.send(t, fmt.Sprintf("victim%d@isp.example", i), []string{rcpt}, raw); v.Action != policy.Accept {
 			t.Fatalf("copy %d: %s %s", i, v.Action, v.Reason)
@@ -187,7 +155,7 @@ func TestPhishingAcrossAccounts(t *testing.T) {
 		}
 	}
 	for i := 5; i < 8; i++ {
-		rcpt, raw := phish(i, i%2 == 0)
+		rcpt, raw := hamgen.Phish(i, i%2 == 0)
 		r.now = r.now.Add(time.Minute)
 		v := r.send(t, fmt.Sprintf("victim%d@isp.example", i), []string{rcpt}, raw)
 		if v.Action != policy.Quarantine || len(v.Findings) != 1 || v.Findings[0].Engine != "campaign" {
@@ -209,7 +177,7 @@ func TestPhishingAcrossAccounts(t *testing.T) {
 	// After the window without copies, the campaign is over: the next
 	// copy starts counting again.
 	r.now = r.now.Add(16 * time.Minute)
-	rcpt, raw := phish(20, false)
+	rcpt, raw := hamgen.Phish(20, false)
 	if v := r.send(t, "late@isp.example", []string{rcpt}, raw); v.Action != policy.Accept {
 		t.Fatalf("copy after the window: %+v", v)
 	}
@@ -232,7 +200,7 @@ func TestOneAccountNewsletter(t *testing.T) {
 // evasive is a copy an attacker varied: random words inserted, zero-width
 // characters inside words, Cyrillic look-alikes for Latin letters.
 func evasive(rng *rand.Rand, i int) (string, []byte) {
-	rcpt, raw := phish(i, false)
+	rcpt, raw := hamgen.Phish(i, false)
 	hdr, body, _ := strings.Cut(string(raw), "\n\n")
 	words := strings.Split(body, " ")
 	junk := []string{"apple", "river", "quantum", "velvet", "marble", "sunset", "orbit", "lantern", "meadow", "cobalt", "harbor", "pepper"}

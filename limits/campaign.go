@@ -33,6 +33,14 @@ type CampaignCopy struct {
 	Bands int
 }
 
+// sortedKeys are c's keys, sorted, each once: the order the locks are
+// taken in.
+func (c CampaignCopy) sortedKeys() []string {
+	keys := slices.Clone(c.Keys)
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
 // CampaignResult is what the store made of a copy.
 type CampaignResult struct {
 	ID string // the campaign the copy belongs to; "" none
@@ -127,9 +135,7 @@ func quorum(keys []string, bands int) bool {
 
 func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	var res CampaignResult
-	keys := slices.Clone(c.Keys)
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
+	keys := c.sortedKeys()
 	if len(keys) == 0 {
 		return res, nil
 	}
@@ -142,7 +148,7 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 		// Every key's lock, in one order: two copies sharing a key wait
 		// for each other, and no two wait in a circle.
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, s.d.LockKey, "campaign\x00"+k); err != nil {
+			if _, err := tx.ExecContext(ctx, s.d.LockKey, "campaign:"+k); err != nil {
 				return res, err
 			}
 		}
@@ -341,8 +347,8 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 
 // campaignScript is CampaignCopy on Redis, atomic as one script.
 // KEYS: og:ck:{key} for each key (sorted set account -> last ms), then
-// og:cl:{key} for each (string: the campaign id, expiring after the
-// window). The campaign's own keys are derived in the script from its id:
+// og:cl:{key} for each (string: "campaign id|ms linked", expiring after
+// the window). The campaign's own keys are derived in the script from its id:
 // og:camp:{id} (hash t0, t, copies, held, subject), og:campa:{id} (sorted
 // set account -> last ms) with og:campac:{id} (hash account -> "first:
 // copies"), og:acamp:{account} (sorted set id -> last ms), og:camps
@@ -367,8 +373,17 @@ local function quorum(ks)
   return text >= math.max(bands, 1)
 end
 local byid, order = {}, {}
+-- a link is "id|ms linked": one older than the window is no link (its
+-- expiry only cleans up; the clock is the callers')
+local function link(i)
+  local v = redis.call('GET', KEYS[n+i])
+  if not v then return false end
+  local l, t = string.match(v, '^(.*)|(%d+)$')
+  if not l or tonumber(t) < cutoff then return false end
+  return l
+end
 for i = 1, n do
-  local l = redis.call('GET', KEYS[n+i])
+  local l = link(i)
   if l then
     if not byid[l] then
       byid[l] = {}
@@ -451,9 +466,8 @@ redis.call('PEXPIRE', 'og:acamp:' .. account, keep)
 redis.call('ZADD', 'og:camps', now, id)
 redis.call('ZREMRANGEBYSCORE', 'og:camps', '-inf', '(' .. (now - keep))
 for i = 1, n do
-  local l = redis.call('GET', KEYS[n+i])
-  if not l then l = id end
-  redis.call('SET', KEYS[n+i], l, 'PX', window)
+  local l = link(i) or id
+  redis.call('SET', KEYS[n+i], l .. '|' .. ARGV[1], 'PX', window)
 end
 local out = {id, known, newc}
 if known == 1 then
@@ -465,9 +479,7 @@ return out`)
 
 func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	var res CampaignResult
-	keys := slices.Clone(c.Keys)
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
+	keys := c.sortedKeys()
 	if len(keys) == 0 {
 		return res, nil
 	}
@@ -570,16 +582,7 @@ func (e *Engine) SuspendCampaign(ctx context.Context, account string, c Campaign
 		Sightings: []Sighting{{Signal: SignalCampaign, Value: c.ID, First: c.First, Last: c.Last, Detail: fmt.Sprintf("subject %q; accounts %s", c.Subject, js)}},
 		Reason:    fmt.Sprintf("sent campaign %s, sent by %d accounts (subject %q)", c.ID, len(c.Accounts), c.Subject),
 	}
-	created, err := e.autoSuspend(ctx, &s, now)
-	if err != nil || !created {
-		return &s, err
-	}
-	e.Log.Warn("account suspended", "account", account, "signal", SignalCampaign, "reason", s.Reason, "until", s.Until)
-	e.Alert.Fire(Alert{Event: "suspended", Account: account, Signal: SignalCampaign, Suspension: &s})
-	if e.Observer != nil {
-		e.Observer.Suspended(SignalCampaign)
-	}
-	return &s, nil
+	return e.suspendSignal(ctx, &s, now)
 }
 
 // AlertCampaign tells the abuse desk of a new campaign (event

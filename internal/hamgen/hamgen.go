@@ -279,3 +279,34 @@ func (g *gen) newsletter(at time.Duration, n int) []Message {
 	}
 	return out
 }
+
+const phishText = `We detected unusual sign-in activity on your mailbox from an unrecognized device.
+To keep your account secure, your access will be suspended within 24 hours unless you verify your identity.
+Please confirm your account details using the secure link below, and review the recent activity on your account.
+
+Verify now: %s
+
+If you do not complete the verification, incoming messages may be delayed or deleted permanently.
+Thank you for helping us keep your account safe.
+
+IT Service Desk`
+
+// Phish is copy i of the attack, the same phishing text sent through many
+// stolen accounts: each copy has the recipient's name in the greeting and the To
+// header, a tracking token and the recipient's number in the link, a
+// reference number, and (html) an HTML alternative.
+func Phish(i int, html bool) (rcpt string, raw []byte) {
+	name := firstNames[i%len(firstNames)] + " " + []string{"Smith", "Meyer", "Koch", "Lee"}[i%4]
+	rcpt = strings.ToLower(strings.ReplaceAll(name, " ", ".")) + fmt.Sprintf("%d@victim%d.example", i, i%7)
+	link := fmt.Sprintf("https://secure-login.phish.example/verify?u=%x&r=%d", uint64(i)*0x9e3779b97f4a7c15, 1000+i)
+	text := fmt.Sprintf("Dear %s,\n\nReference #%d\n\n", name, 4000+i) + fmt.Sprintf(phishText, link)
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: IT Service Desk <it@isp.example>\r\nTo: %s <%s>\r\nSubject: Action required: verify your mailbox, %s\r\nMIME-Version: 1.0\r\n", name, rcpt, name)
+	if html {
+		htmlBody := "<html><body><p>" + strings.ReplaceAll(strings.ReplaceAll(text, "\n\n", "</p><p>"), link, `<a href="`+link+`">verify</a>`) + "</p></body></html>"
+		fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n%s\r\n--zz\r\nContent-Type: text/html\r\n\r\n%s\r\n--zz--\r\n", text, htmlBody)
+	} else {
+		fmt.Fprintf(&b, "Content-Type: text/plain\r\n\r\n%s\r\n", text)
+	}
+	return rcpt, []byte(strings.ReplaceAll(b.String(), "\r\n", "\n"))
+}
