@@ -448,7 +448,7 @@ func (p page) Can(action string) bool {
 	return need != 0 && p.User.Role >= need
 }
 
-type nav struct{ Quarantine, Accounts, Relayprobe bool }
+type nav struct{ Quarantine, Accounts, Relayprobe, Campaigns bool }
 
 var funcs = template.FuncMap{
 	"inert":   inert,
@@ -481,7 +481,7 @@ func of(used, limit int) string {
 }
 
 var pageTitles = map[string]string{"quarantine": "Quarantine", "entry": "Quarantine entry", "accounts": "Accounts", "account": "Account",
-	"audit": "Audit trail", "relayprobe": "Relayprobe", "login": "Sign in", "error": "Error", "result": "Result"}
+	"audit": "Audit trail", "relayprobe": "Relayprobe", "campaigns": "Campaigns across accounts", "campaign": "Campaign", "login": "Sign in", "error": "Error", "result": "Result"}
 
 func (s *Server) parseTemplates() error {
 	s.tmpl = map[string]*template.Template{}
@@ -497,7 +497,7 @@ func (s *Server) parseTemplates() error {
 
 func (s *Server) render(w io.Writer, r *http.Request, u user, name string, data any) {
 	p := page{User: u, Role: u.Role.String(), Title: pageTitles[name], Data: data,
-		Nav: nav{s.o.Quarantine != nil, s.o.Accounts != nil, s.o.RelayprobeDir != ""}}
+		Nav: nav{s.o.Quarantine != nil, s.o.Accounts != nil, s.o.RelayprobeDir != "", s.campaigns() != nil}}
 	if u.Name != "" {
 		p.CSRF, p.Session = s.csrfToken(u), u.via == "session"
 	}

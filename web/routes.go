@@ -49,6 +49,12 @@ func (s *Server) routes() {
 			change("POST "+prefix+"/accounts/{account}/reset", Admin, s.accountAction("reset"))
 		}
 	}
+	if s.campaigns() != nil {
+		page("GET /campaigns", Viewer, s.campaignList)
+		page("GET /campaigns/{id}", Viewer, s.campaignPage)
+		page("GET /api/campaigns", Viewer, s.campaignList)
+		page("GET /api/campaigns/{id}", Viewer, s.campaignPage)
+	}
 	if s.o.RelayprobeDir != "" {
 		page("GET /relayprobe", Viewer, s.relayprobePage)
 		page("GET /api/relayprobe", Viewer, s.relayprobePage)
