@@ -299,3 +299,75 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("disclaimer: %q", d)
 	}
 }
+
+// noReads is a message that can no longer be read: a second walk of it
+// fails.
+type noReads struct{ size int64 }
+
+func (n noReads) ReadAt([]byte, int64) (int, error) { return 0, fmt.Errorf("read again") }
+func (n noReads) Size() int64                       { return n.size }
+
+// TestTapOneParse: with a rules engine walking the message (Tap), the
+// fingerprint is the one its walk built: the message is not read again
+// (reading it fails here). A tap whose walk did not finish is not
+// trusted: the engine walks the message itself.
+func TestTapOneParse(t *testing.T) {
+	r := newRig(t)
+	for i := range 5 {
+		rcpt, raw := hamgen.Phish(i, false)
+		tx := transaction(t, fmt.Sprint("a", i), []string{rcpt}, raw)
+		c := r.eng.Tap(tx)
+		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+			c.Item(it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.Done()
+		tx.Message = noReads{int64(len(raw))}
+		if _, err := r.eng.Commit(context.Background(), tx); err != nil {
+			t.Fatalf("copy %d read the message again: %v", i, err)
+		}
+	}
+	if cs, _ := r.store.Campaigns(context.Background(), time.Time{}); len(cs) != 1 {
+		t.Fatalf("the tapped fingerprints made %d campaigns, want 1", len(cs))
+	}
+	rcpt, raw := hamgen.Phish(9, false)
+	tx := transaction(t, "b", []string{rcpt}, raw)
+	r.eng.Tap(tx) // a walk that never finished: the engine walks itself
+	if v, err := r.eng.Commit(context.Background(), tx); err != nil || v.Action != policy.Quarantine {
+		t.Fatalf("a copy after an unfinished tap: %+v %v", v, err)
+	}
+}
+
+// TestMinimums: MinWords words of own text are fingerprinted, one fewer
+// are not; an attachment of MinFile bytes is a key, one byte less is not;
+// an image is never one.
+func TestMinimums(t *testing.T) {
+	words := func(n int) string {
+		var w []string
+		for i := range n {
+			w = append(w, "word"+strings.Repeat("x", i%7)+string(rune('a'+i%26)))
+		}
+		return strings.Join(w, " ")
+	}
+	for n, want := range map[int]bool{MinWords - 1: false, MinWords: true} {
+		fp := fingerprintOf(t, []string{"c@d"}, []byte("From: a@b\nTo: c@d\nSubject: s\n\n"+words(n)+"\n"))
+		if (len(fp.Text) > 0) != want || fp.Words != n {
+			t.Errorf("%d words: %d keys", n, len(fp.Text))
+		}
+	}
+	att := func(ct string, n int) []byte {
+		return []byte("From: a@b\nTo: c@d\nSubject: s\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: " + ct + "\nContent-Disposition: attachment; filename=f\n\n" + strings.Repeat("z", n) + "\n--q--\n")
+	}
+	for _, c := range []struct {
+		ct   string
+		n    int
+		want int
+	}{{"application/pdf", MinFile, 1}, {"application/pdf", MinFile - 1, 0}, {"image/png", 4 * MinFile, 0}} {
+		// The part's last line break belongs to the boundary (RFC 2046 5.1.1).
+		if fp := fingerprintOf(t, []string{"c@d"}, att(c.ct, c.n)); len(fp.Files) != c.want {
+			t.Errorf("%s of %d bytes: %d file keys, want %d", c.ct, c.n, len(fp.Files), c.want)
+		}
+	}
+}

@@ -30,7 +30,14 @@ func campaignUsers(n int) map[string]string {
 // campaignYAML is the campaign section with the example config's
 // defaults (5 accounts, 15m, quarantine, suspend), limits on kind's store.
 func campaignYAML(t *testing.T, kind, alerts string) string {
-	return spreadStoreYAML(t, kind, fmt.Sprintf("  contact: abuse@isp.test\n  alert: {command: [sh, -c, 'cat >> \"$0\"; echo >> \"$0\"', %q]}\n  users: {news: unlimited}\n", alerts)) +
+	// The fingerprint on the shipped rules' walk (one parse), and on the
+	// campaign's own walk without a rules section (Redis here).
+	rules := ""
+	if kind != "redis" {
+		dir, _ := filepath.Abs("../rules")
+		rules = "rules: {dir: " + dir + ", watch: false}\n"
+	}
+	return rules + spreadStoreYAML(t, kind, fmt.Sprintf("  contact: abuse@isp.test\n  alert: {command: [sh, -c, 'cat >> \"$0\"; echo >> \"$0\"', %q]}\n  users: {news: unlimited}\n", alerts)) +
 		"quarantine: {}\ncampaign: {}\n"
 }
 
@@ -147,6 +154,74 @@ func TestCampaignThroughPostfix(t *testing.T) {
 				}
 				return strings.Contains(strings.Join(events, " "), "campaign")
 			})
+		})
+	}
+}
+
+// Two smarthosts on one store (Redis, PostgreSQL), ten stolen accounts
+// sending one copy each at once, half through each: exactly five copies
+// are delivered and five held, whatever the order; all ten senders end
+// suspended. Then the store (Redis) stops answering: the next message is
+// tempfailed (limits.on_error and campaign.on_error, both tempfail: the
+// campaign check never passes a message it could not count).
+func TestCampaignTwoHosts(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"redis", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var rd *harness.Redis
+			var yaml string
+			if kind == "redis" {
+				rd = harness.StartRedis(t)
+				yaml = fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\nquarantine: {}\ncampaign: {}\n", rd.Addr)
+			} else {
+				yaml = campaignYAML(t, kind, filepath.Join(t.TempDir(), "alerts"))
+			}
+			users := campaignUsers(10)
+			a, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users})
+			b, _, resB := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users})
+			var wg sync.WaitGroup
+			replies := make([]string, 10)
+			for i := range 10 {
+				wg.Go(func() {
+					st := []*harness.Stack{a, b}[i%2]
+					user := fmt.Sprint("c", i)
+					c := harness.Dial(t, st.Postfix.Addr(), user, "secret-"+user)
+					defer c.Quit()
+					rcpt, raw := hamgen.Phish(i, false)
+					replies[i] = harness.Reply(c.Send(user+"@customer.test", []string{rcpt}, string(raw)).Err)
+				})
+			}
+			wg.Wait()
+			for i, r := range replies {
+				if r != "250" {
+					t.Fatalf("copy %d: %q", i, r)
+				}
+			}
+			count := func() int { return len(a.Sink.Messages()) + len(b.Sink.Messages()) }
+			waitFor(t, "five deliveries", func() bool { return count() >= 5 })
+			time.Sleep(time.Second) // a sixth would have come by now
+			delivered := count()
+			ctx := context.Background()
+			heldA, _ := res.Quarantine.List(ctx, quarantine.Filter{})
+			heldB, _ := resB.Quarantine.List(ctx, quarantine.Filter{})
+			if delivered != 5 || len(heldA)+len(heldB) != 5 {
+				t.Fatalf("%d delivered, %d held; want 5 and 5", delivered, len(heldA)+len(heldB))
+			}
+			if sus, _ := res.Store.Suspensions(ctx); len(sus) != 10 {
+				t.Fatalf("%d suspended, want 10", len(sus))
+			}
+			if rd == nil {
+				return
+			}
+			rd.Pause()
+			defer rd.Resume()
+			c := harness.Dial(t, a.Postfix.Addr(), "news", "secret-news")
+			defer c.Quit()
+			got := harness.Reply(c.Send("news@customer.test", []string{"x@remote.test"}, harness.Msg("news@customer.test", "x@remote.test", "s", "hello")).Err)
+			if !strings.HasPrefix(got, "451 4.7.1") {
+				t.Fatalf("with the store down: %q, want 451", got)
+			}
 		})
 	}
 }
