@@ -371,3 +371,24 @@ func TestMinimums(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedOriginal: a customer forwarding the campaign's phishing
+// mail as an attached message (to the abuse desk, to a friend: "is this
+// real?") does not send it: after the campaign is established, the
+// forward passes and its sender is not suspended. Before InMessage, the
+// attached message's text was the forward's fingerprint.
+func TestForwardedOriginal(t *testing.T) {
+	r := newRig(t)
+	for i := range 5 {
+		rcpt, raw := hamgen.Phish(i, false)
+		r.send(t, fmt.Sprint("bot", i), []string{rcpt}, raw)
+	}
+	_, orig := hamgen.Phish(7, true)
+	fwd := "From: Ann <ann@isp.example>\nTo: abuse@isp.example\nSubject: Fwd: is this real?\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=f\n\n--f\nContent-Type: text/plain\n\nI got this, is it real?\n--f\nContent-Type: message/rfc822\n\n" + string(orig) + "\n--f--\n"
+	if v := r.send(t, "ann@isp.example", []string{"abuse@isp.example"}, []byte(fwd)); v.Action != policy.Accept {
+		t.Fatalf("the forward: %+v", v)
+	}
+	if _, s, _ := r.store.Usage(context.Background(), "ann@isp.example", r.now); s != nil {
+		t.Fatalf("the forwarder was suspended: %+v", s)
+	}
+}

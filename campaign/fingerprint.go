@@ -77,9 +77,11 @@ func NewCollector(names map[string]bool) *Collector {
 // Item takes one item of the walk: body text is normalized and shingled,
 // an attachment (not an image: a signature's logo is the same under every
 // message of a company's staff) hashed. Archive members are not keys of
-// their own: the archive is.
+// their own: the archive is. An attached message (message/rfc822) is
+// someone else's: a customer forwarding a phishing mail to the abuse desk
+// must not count as its sender.
 func (c *Collector) Item(it *mimewalk.Item) {
-	if it.ArchivePath != "" || it.Path == "header" || it.Path == "raw" || it.Carved {
+	if it.ArchivePath != "" || it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
 		return
 	}
 	ct := strings.ToLower(it.ContentType)
