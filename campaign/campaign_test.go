@@ -392,3 +392,12 @@ func TestForwardedOriginal(t *testing.T) {
 		t.Fatalf("the forwarder was suspended: %+v", s)
 	}
 }
+
+// TestHTMLQuoteNesting: a quote's nested divs do not end it early: what
+// follows the quote's first inner </div> is still the quote.
+func TestHTMLQuoteNesting(t *testing.T) {
+	got := strings.Join(Normalize(`<div>Own words here</div><div class="gmail_quote"><div class="gmail_attr">On Mon Ann wrote:</div><div><div>inner</div>tail of the quote</div></div><p>after</p>`, true, nil), " ")
+	if got != "own words here after" {
+		t.Errorf("%q", got)
+	}
+}

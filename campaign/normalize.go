@@ -95,12 +95,13 @@ func htmlText(s string) string {
 					href = string(v)
 				}
 			}
-			if quoted && tt == html.StartTagToken {
+			// Inside a quote, divs and blockquotes nest: the quote ends
+			// with the end tag that balances its start.
+			nests := tag == "div" || tag == "blockquote"
+			switch {
+			case tt == html.StartTagToken && (quoted || skip > 0 && nests):
 				skip++
-			} else if tt == html.EndTagToken && skip > 0 && (tag == "blockquote" || tag == "script" || tag == "style" || tag == "head" || tag == "title" || tag == "div") {
-				// A quoted div ends with some </div>: counting every div
-				// would need a tree; ending at the next one keeps at most
-				// a quote's tail, never the sender's text after it.
+			case tt == html.EndTagToken && skip > 0 && (nests || tag == "script" || tag == "style" || tag == "head" || tag == "title"):
 				skip--
 			}
 			switch tag {
