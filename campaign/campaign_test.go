@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"outguard/internal/hamgen"
 	"outguard/limits"
@@ -399,5 +400,15 @@ func TestHTMLQuoteNesting(t *testing.T) {
 	got := strings.Join(Normalize(`<div>Own words here</div><div class="gmail_quote"><div class="gmail_attr">On Mon Ann wrote:</div><div><div>inner</div>tail of the quote</div></div><p>after</p>`, true, nil), " ")
 	if got != "own words here after" {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestSubjectBound: the sample subject is at most 200 bytes of valid
+// UTF-8, decoded from RFC 2047.
+func TestSubjectBound(t *testing.T) {
+	tx := &policy.Transaction{Headers: []policy.Header{{Name: "Subject", Value: "=?utf-8?q?=C3=A4?= " + strings.Repeat("ä", 300)}}}
+	s := subjectOf(tx)
+	if len(s) > 200 || len(s) < 198 || !utf8.ValidString(s) || !strings.HasPrefix(s, "ä ä") {
+		t.Errorf("%d bytes: %q", len(s), s)
 	}
 }

@@ -124,3 +124,36 @@ func TestCampaignStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// Purge keeps a campaign for the evidence's 7 days and forgets it after
+// (SQL stores; on Redis the keys expire by their TTL, in real time, and
+// Purge is a no-op, so only the keeping is checked there).
+func TestCampaignPurge(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			cs := st.(limits.CampaignStore)
+			then := time.Now().Add(-2 * limits.Day)
+			var id string
+			for i := range 5 {
+				res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys("purge", false), Account: fmt.Sprint("p", i), Time: then, Bands: 5}, 15*time.Minute, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id = res.ID
+			}
+			if err := st.Purge(ctx, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := cs.CampaignByID(ctx, id); c == nil {
+				t.Fatal("a 2-day-old campaign was purged (kept 7 days)")
+			}
+			if err := st.Purge(ctx, time.Now().Add(6*limits.Day)); err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := cs.CampaignByID(ctx, id); c != nil && name != "redis" {
+				t.Fatalf("an 8-day-old campaign was kept: %+v", c)
+			}
+		})
+	}
+}
