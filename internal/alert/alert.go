@@ -75,6 +75,13 @@ func (s *Sender) Run(ctx context.Context, body []byte) error {
 	return nil
 }
 
+// noRedirects is the webhook's client: a redirect is the receiver's
+// answer, not a delivery. Followed, a 302 would turn the post into a
+// body-less GET whose 200 counts as delivered (the alert lost), and a 307
+// would re-post the signed alert wherever the receiver points (an
+// internal address). The 3xx fails the post, which is retried.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // Post posts body to the webhook, signed with the key in SecretFile if
 // set (ctx bounds it: a receiver that hangs or drips its answer is given
 // up at ctx's deadline).
@@ -94,7 +101,7 @@ func (s *Sender) Post(ctx context.Context, body []byte) error {
 		}
 		req.Header.Set(SignatureHeader, Sign(secret, body, time.Now()))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return fmt.Errorf("alert webhook: %w", err)
 	}
