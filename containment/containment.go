@@ -75,6 +75,13 @@ type Message struct {
 	Queue   string `json:"queue"` // incoming, active, deferred, hold
 }
 
+// LateFor is how long after a suspension the sweep keeps looking for the
+// account's mail: a session that began before the suspension is admitted
+// at its end of data (the limits engine looks at suspensions at MAIL) and
+// queued after the first sweep found nothing to act on. Held mail is not
+// acted on again; only mail that is still to go.
+const LateFor = 10 * time.Minute
+
 // Run sweeps every Interval until ctx ends. The store is the only channel
 // between hosts: a suspension made by another smarthost, or by milterctl,
 // is seen at the next sweep.
@@ -111,7 +118,7 @@ func (c *Containment) Sweep(ctx context.Context) error {
 			continue
 		}
 		active[s.Key] = true
-		if d, ok := c.done[s.Key]; ok && d.Equal(s.Since) {
+		if d, ok := c.done[s.Key]; ok && d.Equal(s.Since) && !now.Before(s.Since.Add(LateFor)) {
 			continue
 		}
 		if _, err := c.Contain(ctx, s.Key, "milterd"); err != nil {
@@ -175,16 +182,31 @@ func (c *Containment) audit(ctx context.Context, key, event, by string, ids []st
 	}
 }
 
-// Settle releases (release) or deletes key's held messages in this host's
-// queue, when an operator lifts its suspension, and returns their ids.
+// Settle releases (release) or deletes key's messages that containment
+// held in this host's queue, when an operator lifts its suspension, and
+// returns their ids.
 func (c *Containment) Settle(ctx context.Context, key string, release bool, by string) ([]string, error) {
 	msgs, err := c.Messages(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	// Only what containment held on this host (its audit trail): mail the
+	// postmaster held by hand, for reasons of their own, stays held.
+	trail, err := c.o.Store.AuditTrail(ctx, key, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, ev := range trail {
+		if ev.Event == limits.AuditQueueHeld && ev.Host == c.o.Host {
+			for _, id := range strings.Fields(ev.Detail) {
+				ours[id] = true
+			}
+		}
+	}
 	var ids []string
 	for _, m := range msgs {
-		if m.Queue == HoldQueue {
+		if m.Queue == HoldQueue && ours[m.QueueID] {
 			ids = append(ids, m.QueueID)
 		}
 	}
