@@ -53,11 +53,14 @@ type Options struct {
 // Containment acts on the queue when an account is suspended.
 type Containment struct {
 	o Options
-	// done is the suspension (its start) acted on per account, so that a
-	// sweep acts once per suspension; a restart acts again, which holding
-	// is idempotent for.
-	done map[string]time.Time
+	// done is the suspension acted on per account, so that a sweep acts
+	// once per suspension (and its late mail, LateFor); a restart acts
+	// again, which holding is idempotent for.
+	done map[string]look
 }
+
+// look is when a sweep last acted on the suspension that began at since.
+type look struct{ since, at time.Time }
 
 func New(o Options) *Containment {
 	if o.Interval <= 0 {
@@ -66,7 +69,7 @@ func New(o Options) *Containment {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Containment{o: o, done: map[string]time.Time{}}
+	return &Containment{o: o, done: map[string]look{}}
 }
 
 // Message is one of an account's messages in this host's queue.
@@ -79,8 +82,13 @@ type Message struct {
 // account's mail: a session that began before the suspension is admitted
 // at its end of data (the limits engine looks at suspensions at MAIL) and
 // queued after the first sweep found nothing to act on. Held mail is not
-// acted on again; only mail that is still to go.
-const LateFor = 10 * time.Minute
+// acted on again; only mail that is still to go. It looks every LateEvery
+// (each look lists the queue, and on Redis scans the host's records).
+// A session still sending LateFor after the suspension escapes.
+const (
+	LateFor   = 10 * time.Minute
+	LateEvery = 10 * time.Second
+)
 
 // Run sweeps every Interval until ctx ends. The store is the only channel
 // between hosts: a suspension made by another smarthost, or by milterctl,
@@ -118,14 +126,14 @@ func (c *Containment) Sweep(ctx context.Context) error {
 			continue
 		}
 		active[s.Key] = true
-		if d, ok := c.done[s.Key]; ok && d.Equal(s.Since) && !now.Before(s.Since.Add(LateFor)) {
+		if d, ok := c.done[s.Key]; ok && d.since.Equal(s.Since) && (!now.Before(s.Since.Add(LateFor)) || now.Sub(d.at) < LateEvery) {
 			continue
 		}
 		if _, err := c.Contain(ctx, s.Key, "milterd"); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
 			continue
 		}
-		c.done[s.Key] = s.Since
+		c.done[s.Key] = look{since: s.Since, at: now}
 	}
 	for k := range c.done {
 		if !active[k] {

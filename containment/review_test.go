@@ -93,7 +93,10 @@ func TestReviewLateMessageHeld(t *testing.T) {
 	}
 	now = now.Add(time.Second)
 	admit(t, st, q, "LATE1", now) // the same second's session ending after the sweep
-	now = now.Add(time.Second)
+	if err := c.Sweep(ctx); err != nil || q.in("LATE1") != "deferred" {
+		t.Fatal("looked again sooner than LateEvery", err)
+	}
+	now = now.Add(LateEvery)
 	if err := c.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
