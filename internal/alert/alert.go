@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -69,6 +70,14 @@ func (s *Sender) Send(ctx context.Context, body []byte) error {
 func (s *Sender) Run(ctx context.Context, body []byte) error {
 	cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
 	cmd.Stdin = bytes.NewReader(body)
+	// At ctx's end the command's whole process group is killed, and its
+	// output waited for 2 s at most: a child keeping the output open (a
+	// pipeline, a helper in the background) would otherwise hold the
+	// delivery past the outbox's lease, and another courier would send
+	// the alert again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("alert command: %v: %s", err, out)
 	}
