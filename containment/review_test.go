@@ -1,4 +1,4 @@
-package containment
+package containment_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"outguard/containment"
+	"outguard/internal/harness"
 	"outguard/limits"
 )
 
@@ -35,7 +37,10 @@ func (m *memQueue) set(ids []string, name string) {
 	}
 }
 
-func (m *memQueue) Hold(_ context.Context, ids []string) error    { m.set(ids, HoldQueue); return nil }
+func (m *memQueue) Hold(_ context.Context, ids []string) error {
+	m.set(ids, containment.HoldQueue)
+	return nil
+}
 func (m *memQueue) Release(_ context.Context, ids []string) error { m.set(ids, "active"); return nil }
 func (m *memQueue) Delete(_ context.Context, ids []string) error {
 	m.mu.Lock()
@@ -52,16 +57,33 @@ func (m *memQueue) in(id string) string {
 	return m.q[id]
 }
 
-func reviewSetup(t *testing.T, now *time.Time) (limits.Store, *memQueue, *Containment) {
-	st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
+// stores runs f on each kind of limits store (real redis-server and
+// PostgreSQL from the harness).
+func stores(t *testing.T, f func(t *testing.T, open func() limits.Store)) {
+	ctx := context.Background()
+	for name, o := range map[string]func() (limits.Store, error){
+		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db")) },
+		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, harness.StartRedis(t).Addr) },
+		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f(t, func() limits.Store {
+				st, err := o()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			})
+		})
 	}
-	t.Cleanup(func() { st.Close() })
+}
+
+func reviewSetup(t *testing.T, st limits.Store, now *time.Time) (*memQueue, *containment.Containment) {
 	q := &memQueue{q: map[string]string{}}
-	c := New(Options{Store: st, Host: "mx1", Queue: q, Action: Hold,
+	c := containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: containment.Hold,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return *now }})
-	return st, q, c
+	return q, c
 }
 
 func admit(t *testing.T, st limits.Store, q *memQueue, id string, now time.Time) {
@@ -78,88 +100,97 @@ func admit(t *testing.T, st limits.Store, q *memQueue, id string, now time.Time)
 // suspension; the sweep that saw the suspension had nothing to hold yet.
 // It must still be held at a later sweep.
 func TestReviewLateMessageHeld(t *testing.T) {
-	ctx := context.Background()
-	now := time.Now()
-	st, q, c := reviewSetup(t, &now)
-	admit(t, st, q, "EARLY1", now.Add(-time.Minute))
-	if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	if err := c.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if q.in("EARLY1") != HoldQueue {
-		t.Fatal("the message queued before the suspension was not held")
-	}
-	now = now.Add(time.Second)
-	admit(t, st, q, "LATE1", now) // the same second's session ending after the sweep
-	if err := c.Sweep(ctx); err != nil || q.in("LATE1") != "deferred" {
-		t.Fatal("looked again sooner than LateEvery", err)
-	}
-	now = now.Add(LateEvery)
-	if err := c.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := q.in("LATE1"); got != HoldQueue {
-		t.Fatalf("a message admitted just after the suspension escaped the hold: in %q", got)
-	}
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		admit(t, st, q, "EARLY1", now.Add(-time.Minute))
+		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if q.in("EARLY1") != containment.HoldQueue {
+			t.Fatal("the message queued before the suspension was not held")
+		}
+		now = now.Add(time.Second)
+		admit(t, st, q, "LATE1", now) // the same second's session ending after the sweep
+		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != "deferred" {
+			t.Fatal("looked again sooner than containment.LateEvery", err)
+		}
+		now = now.Add(containment.LateEvery)
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := q.in("LATE1"); got != containment.HoldQueue {
+			t.Fatalf("a message admitted just after the suspension escaped the hold: in %q", got)
+		}
+	})
 }
 
 // TestReviewSettleLeavesHandHeld: mail the postmaster held by hand
 // before the suspension (for its own reasons) is not containment's to
 // release when the account is unsuspended with --release-queued.
 func TestReviewSettleLeavesHandHeld(t *testing.T) {
-	ctx := context.Background()
-	now := time.Now()
-	st, q, c := reviewSetup(t, &now)
-	admit(t, st, q, "HAND1", now.Add(-time.Hour))
-	q.set([]string{"HAND1"}, HoldQueue) // postsuper -h HAND1, by the postmaster
-	admit(t, st, q, "SPAM1", now.Add(-time.Minute))
-	if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	if err := c.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if q.in("SPAM1") != HoldQueue {
-		t.Fatal("not held")
-	}
-	now = now.Add(time.Minute)
-	if _, err := st.Unsuspend(ctx, "alice", now); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := c.Settle(ctx, "alice", true, "operator")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q.in("SPAM1") == HoldQueue {
-		t.Error("the held message was not released")
-	}
-	if got := q.in("HAND1"); got != HoldQueue {
-		t.Errorf("the message the postmaster held by hand was released too (released %v)", ids)
-	}
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		admit(t, st, q, "HAND1", now.Add(-time.Hour))
+		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
+		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if q.in("SPAM1") != containment.HoldQueue {
+			t.Fatal("not held")
+		}
+		now = now.Add(time.Minute)
+		if _, err := st.Unsuspend(ctx, "alice", now); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := c.Settle(ctx, "alice", true, "operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.in("SPAM1") == containment.HoldQueue {
+			t.Error("the held message was not released")
+		}
+		if got := q.in("HAND1"); got != containment.HoldQueue {
+			t.Errorf("the message the postmaster held by hand was released too (released %v)", ids)
+		}
+	})
 }
 
 // TestReviewLateForBound: the sweep stops looking at a suspension's
-// account LateFor after it began (each look lists the queue).
+// account containment.LateFor after it began (each look lists the queue).
 func TestReviewLateForBound(t *testing.T) {
-	ctx := context.Background()
-	now := time.Now()
-	st, q, c := reviewSetup(t, &now)
-	if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	if err := c.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(LateFor - time.Second)
-	admit(t, st, q, "LATE1", now)
-	if err := c.Sweep(ctx); err != nil || q.in("LATE1") != HoldQueue {
-		t.Fatal("not held within LateFor", err)
-	}
-	now = now.Add(time.Second)
-	admit(t, st, q, "LATE2", now)
-	if err := c.Sweep(ctx); err != nil || q.in("LATE2") != "deferred" {
-		t.Fatal("looked again after LateFor", err)
-	}
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(containment.LateFor - time.Second)
+		admit(t, st, q, "LATE1", now)
+		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != containment.HoldQueue {
+			t.Fatal("not held within containment.LateFor", err)
+		}
+		now = now.Add(time.Second)
+		admit(t, st, q, "LATE2", now)
+		if err := c.Sweep(ctx); err != nil || q.in("LATE2") != "deferred" {
+			t.Fatal("looked again after containment.LateFor", err)
+		}
+	})
 }
