@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -154,9 +155,15 @@ func (c *Containment) Contain(ctx context.Context, key, by string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
+	var ours map[string]bool
+	if c.o.Action == Delete && slices.ContainsFunc(msgs, func(m Message) bool { return m.Queue == HoldQueue }) {
+		if ours, err = c.held(ctx, key); err != nil {
+			return nil, err
+		}
+	}
 	var ids []string
 	for _, m := range msgs {
-		if c.o.Action == Delete || m.Queue != HoldQueue {
+		if m.Queue != HoldQueue || ours[m.QueueID] {
 			ids = append(ids, m.QueueID)
 		}
 	}
@@ -198,19 +205,9 @@ func (c *Containment) Settle(ctx context.Context, key string, release bool, by s
 	if err != nil {
 		return nil, err
 	}
-	// Only what containment held on this host (its audit trail): mail the
-	// postmaster held by hand, for reasons of their own, stays held.
-	trail, err := c.o.Store.AuditTrail(ctx, key, time.Time{})
+	ours, err := c.held(ctx, key)
 	if err != nil {
 		return nil, err
-	}
-	ours := map[string]bool{}
-	for _, ev := range trail {
-		if ev.Event == limits.AuditQueueHeld && ev.Host == c.o.Host {
-			for _, id := range strings.Fields(ev.Detail) {
-				ours[id] = true
-			}
-		}
 	}
 	var ids []string
 	for _, m := range msgs {
@@ -230,6 +227,25 @@ func (c *Containment) Settle(ctx context.Context, key string, release bool, by s
 		c.audit(ctx, key, event, by, ids)
 	}
 	return ids, nil
+}
+
+// held returns the queue ids containment held of key's mail on this host
+// (its audit trail): mail the postmaster held by hand, for reasons of
+// their own, is neither released nor deleted by containment.
+func (c *Containment) held(ctx context.Context, key string) (map[string]bool, error) {
+	trail, err := c.o.Store.AuditTrail(ctx, key, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, ev := range trail {
+		if ev.Event == limits.AuditQueueHeld && ev.Host == c.o.Host {
+			for _, id := range strings.Fields(ev.Detail) {
+				ours[id] = true
+			}
+		}
+	}
+	return ours, nil
 }
 
 // Messages returns key's messages still in this host's queue, by queue id.

@@ -194,3 +194,35 @@ func TestReviewLateForBound(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewDeleteLeavesHandHeld: with on_suspend_queued: delete, mail of
+// the account the postmaster held by hand (to look at it) is not
+// containment's to delete; what containment held before (the action
+// changed from hold to delete) is.
+func TestReviewDeleteLeavesHandHeld(t *testing.T) {
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		admit(t, st, q, "HAND1", now.Add(-time.Hour))
+		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		admit(t, st, q, "OURS1", now.Add(-time.Minute))
+		if _, err := c.Contain(ctx, "alice", "operator"); err != nil || q.in("OURS1") != containment.HoldQueue {
+			t.Fatal("not held", err)
+		}
+		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
+		del := containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: containment.Delete,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+		ids, err := del.Contain(ctx, "alice", "operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.in("SPAM1") != "" || q.in("OURS1") != "" {
+			t.Errorf("not deleted: %v", ids)
+		}
+		if q.in("HAND1") != containment.HoldQueue {
+			t.Errorf("the message the postmaster held by hand was deleted (deleted %v)", ids)
+		}
+	})
+}
