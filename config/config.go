@@ -46,6 +46,7 @@ type Config struct {
 	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
 	Web              *Web        `yaml:"web"`        // nil: no web console
+	Complaints       *Complaints `yaml:"complaints"` // nil: no complaint attribution
 }
 
 // Spam configures the rspamd check (package spam).
@@ -506,6 +507,11 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	}
 	if sp := c.Spam; sp != nil {
 		if err := sp.validate(bad); err != nil {
+			return err
+		}
+	}
+	if cp := c.Complaints; cp != nil {
+		if err := cp.validate(c, bad); err != nil {
 			return err
 		}
 	}

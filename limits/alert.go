@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"outguard/internal/alert"
@@ -29,6 +30,10 @@ type Alert struct {
 	// "queue held" or "queue deleted", on Host.
 	Host     string   `json:"host,omitempty"`
 	QueueIDs []string `json:"queue_ids,omitempty"`
+	// Event "complaint": a receiver's complaint attributed to Account,
+	// Count of the last day against its Limit (complaints_per_day).
+	Complaint *Complaint `json:"complaint,omitempty"`
+	Count     int        `json:"count,omitempty"`
 }
 
 // Alerter tells people about an Alert (internal/alert). Alerts run in the
@@ -36,6 +41,17 @@ type Alert struct {
 type Alerter struct {
 	alert.Sender
 	Log *slog.Logger
+
+	sending sync.WaitGroup
+}
+
+// Wait waits for the alerts fired so far to be sent (or fail): a
+// short-lived command (milterctl complaints ingest) must not exit before.
+// Safe on a nil Alerter.
+func (a *Alerter) Wait() {
+	if a != nil {
+		a.sending.Wait()
+	}
 }
 
 // Fire sends al. Safe on a nil Alerter.
@@ -44,7 +60,9 @@ func (a *Alerter) Fire(al Alert) {
 		return
 	}
 	body, _ := json.Marshal(al)
+	a.sending.Add(1)
 	go func() {
+		defer a.sending.Done()
 		if err := a.Send(context.Background(), body); err != nil {
 			a.Log.Error("alert failed", "event", al.Event, "account", al.Account, "err", err)
 		}

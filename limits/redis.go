@@ -332,7 +332,7 @@ func (r *Redis) Suspensions(ctx context.Context) ([]Suspension, error) {
 
 func (r *Redis) Accounts(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
-	for _, prefix := range []string{"og:c:", "og:und:", "og:ref:"} {
+	for _, prefix := range []string{"og:c:", "og:und:", "og:ref:", "og:cmp:"} {
 		iter := r.c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			seen[strings.TrimPrefix(iter.Val(), prefix)] = true

@@ -136,12 +136,8 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 // the account when that crosses it. The message itself has the spam
 // check's verdict; the suspension stops the next one.
 func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail string) error {
-	var key string
-	if st := state(t); st != nil {
-		key = st.key
-	} else if k, ok := e.Accounts.Key(t); ok {
-		key = k
-	} else if key, ok = e.Accounts.KeyAtEnd(t); !ok {
+	key, ok := e.Account(t)
+	if !ok {
 		return nil
 	}
 	lim := e.Policy.For(key)
@@ -212,6 +208,7 @@ var signalWhat = map[string]string{
 	SignalCountries:     "countries logged in from",
 	SignalASNs:          "network operators (ASNs) logged in from",
 	SignalSpam:          "messages classed as spam",
+	SignalComplaints:    "messages complained about",
 }
 
 // suspendedText is what the customer is told an account was suspended for.
@@ -223,6 +220,8 @@ func suspendedText(signal string) string {
 		return " for sending spam"
 	case SignalRefused:
 		return " for mail its receivers refused"
+	case SignalComplaints:
+		return " for mail its receivers reported as spam"
 	}
 	return " for sending to too many undeliverable recipients"
 }

@@ -24,6 +24,11 @@ type AccountView struct {
 	CountingRefused int             `json:"counting_refused"`
 	// Signals are the login spread and spam signals, each with its window.
 	Signals []SignalView `json:"signals,omitempty"`
+	// Complaints: receivers' complaints of the last 30 days attributed to
+	// the account; CountingComplaints: those of the last day after the
+	// acknowledgement, toward complaints_per_day.
+	Complaints         []Complaint `json:"complaints,omitempty"`
+	CountingComplaints int         `json:"counting_complaints"`
 }
 
 // SignalView is one signal's hour window: what counts toward its limit
@@ -61,6 +66,14 @@ func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time,
 	}
 	if err == nil && recent {
 		v.Signals, err = signalViews(ctx, st, key, v.Limits, v.Acknowledged, now)
+	}
+	if err == nil && recent {
+		v.Complaints, err = st.Complaints(ctx, key, now.Add(-complaintTTL))
+		for _, c := range v.Complaints {
+			if c.Time.After(now.Add(-Day)) && c.Time.After(v.Acknowledged) {
+				v.CountingComplaints++
+			}
+		}
 	}
 	return v, err
 }
