@@ -115,7 +115,7 @@ type Ref struct {
 // Bounds: a reference goes into a header line (RFC 5322 2.1.1: at most
 // 998 characters), so what it names is bounded; Seal refuses more.
 const (
-	maxField = 320 // each of host, queue id and account
+	maxField = 200 // each of host, queue id and account
 	refTag   = "og1"
 	// MaxRefLen bounds a reference's text: anything longer is not one.
 	MaxRefLen = 1400
@@ -167,7 +167,7 @@ func (ks Keys) Open(s string) (Ref, error) {
 	}
 	data, err := b64.DecodeString(parts[2])
 	if err != nil {
-		return Ref{}, ErrMalformed
+		data = nil // cut or altered: if the key is ours, it does not verify
 	}
 	for _, k := range ks {
 		if k.ID != parts[1] {
