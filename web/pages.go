@@ -481,7 +481,8 @@ func of(used, limit int) string {
 }
 
 var pageTitles = map[string]string{"quarantine": "Quarantine", "entry": "Quarantine entry", "accounts": "Accounts", "account": "Account",
-	"audit": "Audit trail", "relayprobe": "Relayprobe", "login": "Sign in", "error": "Error", "result": "Result"}
+	"audit": "Audit trail", "relayprobe": "Relayprobe", "login": "Sign in", "error": "Error", "result": "Result",
+	"complaints": "Complaints"}
 
 func (s *Server) parseTemplates() error {
 	s.tmpl = map[string]*template.Template{}

@@ -43,6 +43,8 @@ func (s *Server) routes() {
 		page("GET /accounts/{account}", Viewer, s.accountPage)
 		page("GET /api/accounts", Viewer, s.accountList)
 		page("GET /api/accounts/{account}", Viewer, s.accountPage)
+		page("GET /complaints", Viewer, s.complaintsPage)
+		page("GET /api/complaints", Viewer, s.complaintsPage)
 		for _, prefix := range []string{"", "/api"} {
 			change("POST "+prefix+"/accounts/{account}/suspend", Admin, s.accountAction("suspend"))
 			change("POST "+prefix+"/accounts/{account}/unsuspend", Admin, s.accountAction("unsuspend"))
