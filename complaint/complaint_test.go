@@ -301,10 +301,19 @@ func TestAttributeUnattributable(t *testing.T) {
 	if c := in.Attribute(big); len(c.Report) != keptReport || !strings.HasPrefix(c.Problem, "reference sealed with a key not configured") {
 		t.Errorf("kept %d bytes, %q", len(c.Report), c.Problem)
 	}
-	// A forged candidate before a good one: the good one attributes.
-	two := strings.Replace(string(report(t, "arf-full.eml", ref)), "X-Outguard-Ref:", "X-Outguard-Ref: og1.00000000.AAAA\r\nX-Outguard-Ref:", 1)
+	// A forged candidate after a good one: the good one attributes.
+	two := strings.Replace(string(report(t, "arf-full.eml", ref)), "X-Outguard: clean", "X-Outguard-Ref: og1.00000000.AAAA\r\nX-Outguard: clean", 1)
 	if c := in.Attribute([]byte(two)); c.Account != aliceRef.Account {
-		t.Errorf("forged then good: %+v", c)
+		t.Errorf("good then forged: %+v", c)
+	}
+	// bob's valid reference, copied by alice into her own message's
+	// header above the one milterd appended: alice's (the last) counts.
+	bob := aliceRef
+	bob.Account = "bob"
+	bobRef, _ := ks.Seal(bob)
+	framed := strings.Replace(string(report(t, "arf-full.eml", ref)), "Subject: Cheap pills", "X-Outguard-Ref: "+bobRef+"\r\nSubject: Cheap pills", 1)
+	if c := in.Attribute([]byte(framed)); c.Account != aliceRef.Account {
+		t.Errorf("a copied reference above milterd's: %+v", c)
 	}
 }
 

@@ -168,7 +168,9 @@ func (in *Ingester) Maildir(ctx context.Context, dir string, each func(name stri
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
 		name, _, _ := strings.Cut(f.name, ":")
-		if err := os.Rename(src, filepath.Join(dir, "cur", name+":2,S")); err != nil {
+		if err := os.Rename(src, filepath.Join(dir, "cur", name+":2,S")); errors.Is(err, os.ErrNotExist) {
+			continue // another run took it meanwhile (and recorded it: once)
+		} else if err != nil {
 			return err
 		}
 		each(f.name, res)

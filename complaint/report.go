@@ -102,11 +102,16 @@ func (p *parser) addRef(v string) {
 	p.rep.Refs = append(p.rep.Refs, v)
 }
 
-// headerRefs adds the values of the reference fields of h.
+// headerRefs adds the values of the reference fields of h, the last
+// first: milterd appends its own at the end of the header block, so a
+// reference a customer copied from mail they received and put in their
+// own message's header (kept if the MTA did not let milterd remove it)
+// comes after the one that names who really sent the message.
 func (p *parser) headerRefs(h textproto.Header) {
 	for _, name := range []string{p.header, CFBLFeedbackID} {
-		for _, v := range h.Values(name) {
-			p.addRef(v)
+		vs := h.Values(name)
+		for i := len(vs) - 1; i >= 0; i-- {
+			p.addRef(vs[i])
 		}
 	}
 }

@@ -143,23 +143,7 @@ func (r *Redis) Complaints(ctx context.Context, key string, since time.Time) ([]
 	if key != "" {
 		set = cmpKey(key)
 	}
-	ids, err := r.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: set, Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	vals, err := r.c.HMGet(ctx, cmpEvKey, ids...).Result()
-	if err != nil {
-		return nil, err
-	}
-	var out []Complaint
-	for _, v := range vals {
-		js, _ := v.(string)
-		var c Complaint
-		if json.Unmarshal([]byte(js), &c) == nil {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	return redisJSON[Complaint](ctx, r.c, set, cmpEvKey, since)
 }
 
 // Complaint records c and, when it is attributed and the account's
