@@ -76,7 +76,8 @@ func ingestReport(t *testing.T, bin, cfg string, report []byte, args ...string) 
 // suspend the account: its next message is refused, the audit trail and
 // the alert name the signal. A report quoting alice's reference about a
 // message of bob's is alice's: the reference says who sent what it was
-// copied from.
+// copied from; put above the reference milterd appended to bob's message,
+// it does not count (the last one does).
 func TestComplaintsThroughPostfix(t *testing.T) {
 	t.Parallel()
 	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
@@ -184,10 +185,16 @@ func TestComplaintsThroughPostfix(t *testing.T) {
 			// old key, still attributes; it is her third complaint of the
 			// day, one more than complaints_per_day: suspended.
 			rotated := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s, %s]}\n%s", cfg.StateDir, newPath, oldPath, store))
-			// The copied reference: bob's message with alice's reference
-			// in it is alice's complaint (her message 2).
-			copied := bytes.Replace(bobMsg, []byte("Subject:"), []byte("X-Outguard-Ref: "+ref+"\r\nSubject:"), 1)
-			if !bytes.Contains(copied, []byte(ref)) {
+			// alice's reference copied above the one milterd appended to
+			// bob's message: the last, bob's, is the one that counts.
+			framed := bytes.Replace(bobMsg, []byte("Subject:"), []byte("X-Outguard-Ref: "+ref+"\r\nSubject:"), 1)
+			ingest(rotated, arf(framed, true, "victim@remote.test"), "account bob")
+			// A recipient who puts alice's reference in place of bob's in
+			// a report about bob's message blames alice: her message 2
+			// (sealed with the old key) is the one the reference names.
+			bobRef := headerOf(string(bobMsg), "X-Outguard-Ref")
+			copied := bytes.ReplaceAll(bobMsg, []byte(bobRef), []byte(ref))
+			if !bytes.Contains(copied, []byte(ref)) || bytes.Contains(copied, []byte(bobRef)) {
 				t.Fatal("could not copy the reference")
 			}
 			ingest(rotated, arf(copied, true, "victim@remote.test"), "suspended: 3 complaints within a day (limit 2)")
@@ -208,7 +215,7 @@ func TestComplaintsThroughPostfix(t *testing.T) {
 				t.Errorf("audit trail %+v", trail)
 			}
 			b, _ := os.ReadFile(alerts)
-			if strings.Count(string(b), `"event":"complaint"`) != 3 || !strings.Contains(string(b), `"event":"suspended","account":"alice","signal":"complaints"`) {
+			if strings.Count(string(b), `"event":"complaint","account":"alice"`) != 3 || !strings.Contains(string(b), `"event":"suspended","account":"alice","signal":"complaints"`) {
 				t.Errorf("alerts:\n%s", b)
 			}
 			out, code = milterctl(t, bin, ctlConf, "accounts", "show", harness.User)
@@ -287,5 +294,39 @@ func TestComplaintsIngestNothingLost(t *testing.T) {
 	out, _ = milterctl(t, bin, up, "complaints", "list")
 	if strings.Count(out, "\n") != 3 {
 		t.Fatalf("complaints list:\n%s", out)
+	}
+}
+
+// The queue follows a suspension for complaints as for any other signal:
+// alice has three messages deferred in a real Postfix's queue; reports
+// built from two of them as Postfix holds them (postcat, with the
+// reference milterd stamped) cross complaints_per_day 1, and within 5 s
+// milterd's sweep has all three in the hold queue.
+func TestComplaintsHoldQueuedMail(t *testing.T) {
+	t.Parallel()
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	key, _ := refKey(t, "ref.key")
+	h := startContainmentHost(t, fmt.Sprintf("complaints: {keys: [%s]}\n", key)+storeConfig(t, "sqlite", "  default: {complaints_per_day: 1}\n  on_suspend_queued: hold\n"), nil, true)
+	ids := h.deferThree(t)
+	for i, id := range ids[:2] {
+		hdr, err := exec.Command("postcat", "-c", h.s.Postfix.Dir, "-h", "-q", id).Output()
+		if err != nil || !bytes.Contains(hdr, []byte("X-Outguard-Ref: og1.")) {
+			t.Fatalf("postcat %s: %v\n%s", id, err, hdr)
+		}
+		out, code := ingestReport(t, bin, h.ctlConf, arf(hdr, true, "later@remote.test"))
+		if code != 0 || !strings.Contains(out, id) || (i == 1) != strings.Contains(out, "suspended: 2 complaints within a day (limit 1)") {
+			t.Fatalf("report %d (exit %d): %s", i, code, out)
+		}
+	}
+	suspended := time.Now()
+	var held []string
+	for time.Since(suspended) < 5*time.Second {
+		if held = inQueue(t, h.s.Postfix.Dir, "hold"); len(held) == 3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fmt.Sprint(held) != fmt.Sprint(ids) {
+		t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, h.log.String())
 	}
 }
