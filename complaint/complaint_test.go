@@ -273,6 +273,16 @@ func TestParseBounds(t *testing.T) {
 	if rep := Parse([]byte(many.String()), "X-Outguard-Ref"); len(rep.Refs) != maxRefs {
 		t.Errorf("candidates: %d, want %d", len(rep.Refs), maxRefs)
 	}
+	// Problems are kept up to 10.
+	var bad strings.Builder
+	bad.WriteString("Content-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for range 12 {
+		bad.WriteString("--b\r\nContent-Type: text/rfc822-headers\r\n\r\nno colon here\r\n\r\n")
+	}
+	bad.WriteString("--b--\r\n")
+	if rep := Parse([]byte(bad.String()), "X-Outguard-Ref"); len(rep.Problems) != 10 {
+		t.Errorf("problems: %d, want 10: %q", len(rep.Problems), rep.Problems)
+	}
 	// A text body past maxText: the reference after it is not read.
 	long := "Subject: x\r\n\r\n" + strings.Repeat("y\n", maxText/2) + "X-Outguard-Ref: " + ref + "\n"
 	if rep := Parse([]byte(long), "X-Outguard-Ref"); len(rep.Refs) != 0 {

@@ -255,6 +255,21 @@ func TestComplaintsIngestNothingLost(t *testing.T) {
 	if n, _ := os.ReadDir(filepath.Join(maildir, "new")); len(n) != 2 {
 		t.Fatalf("new/ after a failed run: %d", len(n))
 	}
+	// A Redis that stops answering mid-way (SIGSTOP: the connection
+	// opens, nothing is answered): limits.redis.timeout bounds the wait,
+	// and the report is deferred.
+	rd := harness.StartRedis(t)
+	stalled := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s]}\nlimits: {store: redis, redis: {address: %q, timeout: 1s}}\n", state, key, rd.Addr))
+	if out, code := ingestReport(t, bin, stalled, report); code != 0 {
+		t.Fatalf("redis up: exit %d %q", code, out)
+	}
+	rd.Pause()
+	start := time.Now()
+	out, code := ingestReport(t, bin, stalled, append(report, 'x'))
+	rd.Resume()
+	if code != 75 || time.Since(start) > 15*time.Second {
+		t.Fatalf("stalled redis: exit %d after %s: %q", code, time.Since(start), out)
+	}
 	short := filepath.Join(harness.Dir(t, "keys"), "short.key")
 	os.WriteFile(short, make([]byte, 16), 0o600)
 	open := filepath.Join(harness.Dir(t, "keys"), "open.key")
@@ -274,7 +289,7 @@ func TestComplaintsIngestNothingLost(t *testing.T) {
 	}
 
 	up := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s]}\nlimits: {}\n", state, key))
-	out, code := ingestReport(t, bin, up, nil, "--maildir", maildir)
+	out, code = ingestReport(t, bin, up, nil, "--maildir", maildir)
 	if code != 0 || strings.Count(out, "unattributable") != 2 {
 		t.Fatalf("Maildir (%d): %q", code, out)
 	}
