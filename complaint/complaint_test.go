@@ -311,6 +311,12 @@ func TestAttributeUnattributable(t *testing.T) {
 	if c := in.Attribute(big); len(c.Report) != keptReport || !strings.HasPrefix(c.Problem, "reference sealed with a key not configured") {
 		t.Errorf("kept %d bytes, %q", len(c.Report), c.Problem)
 	}
+	// The report's own header is not read: a report relayed through a
+	// smarthost running milterd carries the relaying account's reference.
+	own := "X-Outguard-Ref: " + ref + "\r\nSubject: spam report\r\nContent-Type: text/plain\r\n\r\nI got spam.\r\n"
+	if c := in.Attribute([]byte(own)); c.Account != "" || c.Problem != "no reference found" {
+		t.Errorf("the report's own reference: %+v", c)
+	}
 	// A forged candidate after a good one: the good one attributes.
 	two := strings.Replace(string(report(t, "arf-full.eml", ref)), "X-Outguard: clean", "X-Outguard-Ref: og1.00000000.AAAA\r\nX-Outguard: clean", 1)
 	if c := in.Attribute([]byte(two)); c.Account != aliceRef.Account {

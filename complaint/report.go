@@ -27,8 +27,7 @@ type Report struct {
 	OriginalFrom, OriginalMailFrom string
 	// Refs are the reference values found, most trusted place first: the
 	// header of the original (message/rfc822, text/rfc822-headers), then
-	// text bodies (an inline forward), then the report's own header (a
-	// redirect).
+	// text bodies (an inline forward).
 	Refs []string
 	// Problems: what could not be read (a truncated or malformed part);
 	// whatever was read before still counts.
@@ -71,8 +70,9 @@ func Parse(raw []byte, header string) *Report {
 	if r.Kind == "forwarded" && p.jmrp {
 		r.Kind = "jmrp"
 	}
-	// A redirected message (Resent-*) keeps the original's header on top.
-	p.headerRefs(e.Header.Header)
+	// Not the report's own header: a report that came in through a
+	// smarthost running milterd carries that host's reference for
+	// whoever relayed the report, which says nothing about the spam.
 	return r
 }
 
