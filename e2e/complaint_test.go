@@ -345,3 +345,64 @@ func TestComplaintsHoldQueuedMail(t *testing.T) {
 		t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, h.log.String())
 	}
 }
+
+// The pipe transport of docs/suspension.md, in a real Postfix: a report
+// to the FBL address goes to milterctl complaints ingest as user nobody.
+// While the store does not answer (Redis stopped), milterctl exits 75 and
+// Postfix defers the report (nothing bounces, nothing is lost); once the
+// store is back, Postfix's next try delivers it and alice has her
+// complaint.
+func TestComplaintsPostfixPipe(t *testing.T) {
+	t.Parallel()
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	key, _ := refKey(t, "ref.key")
+	if err := exec.Command("chown", "nobody", key).Run(); err != nil {
+		t.Fatal(err)
+	}
+	rd := harness.StartRedis(t)
+	transport := filepath.Join(harness.Dir(t, "fbl"), "transport")
+	os.WriteFile(transport, []byte("fbl@isp.test outguard-fbl:\n"), 0o644)
+	store := fmt.Sprintf("complaints: {keys: [%s]}\nlimits: {store: redis, redis: {address: %q, timeout: 1s}}\n", key, rd.Addr)
+	s, _, res := harness.ConfigStack(t, store, harness.MTAConfig{Main: map[string]string{
+		"transport_maps": "texthash:" + transport, "outguard-fbl_destination_recipient_limit": "1",
+		"minimal_backoff_time": "1s", "maximal_backoff_time": "2s", "queue_run_delay": "1s",
+	}})
+	ctlConf := writeConfig(t, store)
+	master := filepath.Join(s.Postfix.Dir, "master.cf")
+	m, _ := os.ReadFile(master)
+	m = append(m, fmt.Sprintf("outguard-fbl unix - n n - 1 pipe\n  flags=R user=nobody argv=%s -config %s complaints ingest\n", bin, ctlConf)...)
+	os.WriteFile(master, m, 0o644)
+	if out, err := exec.Command("postfix", "-c", s.Postfix.Dir, "reload").CombinedOutput(); err != nil {
+		t.Fatalf("postfix reload: %v %s", err, out)
+	}
+
+	c := harness.DialFrom(t, s.Postfix.Addr(), "127.0.5.1", harness.User, harness.Pass)
+	if r := c.Send(harness.User+"@customer.test", []string{"victim@remote.test"}, harness.Msg(harness.User+"@customer.test", "victim@remote.test", "pills", "buy")); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	c.Quit()
+	delivered := s.Sink.Wait(t, 1, 20*time.Second)[0].Data
+
+	rd.Pause()
+	sendmail := exec.Command("sendmail", "-C", s.Postfix.Dir, "-f", "staff@fbl.receiver.test", "fbl@isp.test")
+	sendmail.Stdin = bytes.NewReader(arf(delivered, false, "victim@remote.test"))
+	if out, err := sendmail.CombinedOutput(); err != nil {
+		t.Fatalf("sendmail: %v %s", err, out)
+	}
+	waitFor(t, "the report deferred", func() bool {
+		return strings.Contains(s.Postfix.LogText(), "relay=outguard-fbl") && strings.Contains(s.Postfix.LogText(), "status=deferred")
+	})
+	rd.Resume()
+	waitFor(t, "the report delivered", func() bool {
+		exec.Command("postqueue", "-c", s.Postfix.Dir, "-f").Run()
+		return strings.Contains(s.Postfix.LogText(), "status=sent (delivered via outguard-fbl service")
+	})
+	log := s.Postfix.LogText()
+	if strings.Contains(log, "status=bounced") || !strings.Contains(log, "status=deferred (temporary failure. Command output: milterctl:") {
+		t.Errorf("not deferred by milterctl's exit 75, or bounced:\n%s", log)
+	}
+	cs, err := res.Store.Complaints(context.Background(), harness.User, time.Now().Add(-time.Hour))
+	if err != nil || len(cs) != 1 || cs[0].Kind != "arf" {
+		t.Fatalf("alice's complaints %+v %v\n%s", cs, err, log)
+	}
+}
