@@ -5,8 +5,10 @@
 // (Parse), its reference verified and decrypted (Keys.Open), and recorded
 // against the account (Ingest).
 //
-// The reference is AES-256-GCM over the host, queue id, account and
-// time, under a key only outguard holds: a recipient can neither read the
+// The reference is XChaCha20-Poly1305 over the host, queue id, account
+// and time, under a key only outguard holds (its 192-bit random nonces
+// never repeat in practice, however many messages one key seals, where
+// AES-GCM's 96-bit ones would want a new key every 2^32 messages): a recipient can neither read the
 // account from it nor make one (or alter one) that verifies. The key id
 // in front says which of the configured keys sealed it, so keys rotate
 // without losing old references: the first key seals, every key opens.
@@ -14,7 +16,6 @@ package complaint
 
 import (
 	"bytes"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
@@ -27,6 +28,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // KeySize is the size of a reference key file: 32 random bytes
@@ -91,12 +94,8 @@ func NewKey(raw []byte) (Key, error) {
 	id := hmac.New(sha256.New, raw)
 	id.Write([]byte("outguard reference key id"))
 	enc := hmac.New(sha256.New, raw)
-	enc.Write([]byte("outguard reference AES-256-GCM"))
-	block, err := aes.NewCipher(enc.Sum(nil))
-	if err != nil {
-		return Key{}, err
-	}
-	aead, err := cipher.NewGCM(block)
+	enc.Write([]byte("outguard reference XChaCha20-Poly1305"))
+	aead, err := chacha20poly1305.NewX(enc.Sum(nil))
 	if err != nil {
 		return Key{}, err
 	}
