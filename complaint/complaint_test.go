@@ -367,6 +367,14 @@ func TestStamper(t *testing.T) {
 			t.Errorf("%+v stamped", tx)
 		}
 	}
+	// Without cfbl_address a customer's own RFC 9477 fields (their own
+	// feedback loop) are left alone.
+	plain := NewStamper(Options{Header: "X-Outguard-Ref", Keys: ks, Host: "h1", Account: func(t *policy.Transaction) (string, bool) { return t.User, true }})
+	tx = &policy.Transaction{User: "alice", QueueID: "Q4"}
+	plain.Commit(context.Background(), tx)
+	if got := tx.Removals(); len(got) != 1 || got[0] != "X-Outguard-Ref" || len(tx.Additions()) != 1 {
+		t.Errorf("without cfbl_address: removals %v, additions %+v", got, tx.Additions())
+	}
 	tx = &policy.Transaction{User: strings.Repeat("a", maxField+1), QueueID: "Q3"}
 	s.Commit(context.Background(), tx)
 	if len(tx.Additions()) != 0 || !strings.Contains(strings.Join(tx.Stamps(), ";"), "complaints: not stamped") {
