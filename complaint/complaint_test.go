@@ -3,6 +3,7 @@ package complaint
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"os/exec"
@@ -140,8 +141,17 @@ func TestLoadKeys(t *testing.T) {
 	}
 }
 
-// report reads a corpus report with ref in it.
+// report reads a corpus report with ref in it; "arf-base64.eml" is
+// arf-full.eml with its message/rfc822 part base64-encoded (RFC 2046
+// 5.2.1 forbids it; some feedback loops send it).
 func report(t testing.TB, name, ref string) []byte {
+	if name == "arf-base64.eml" {
+		full := string(report(t, "arf-full.eml", ref))
+		head, orig, _ := strings.Cut(full, "Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n")
+		orig, tail, _ := strings.Cut(orig, "\r\n--part1_13d.2e68ed54_boundary--")
+		return []byte(head + "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			base64.StdEncoding.EncodeToString([]byte(orig)) + "\r\n--part1_13d.2e68ed54_boundary--" + tail)
+	}
 	b, err := os.ReadFile(filepath.Join("testdata/reports", name))
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +179,8 @@ func TestParseShapes(t *testing.T) {
 		{"forward-attached.eml", "forwarded", "", "", false},
 		{"forward-inline.eml", "forwarded", "", "", false},
 		{"arf-truncated.eml", "arf", "abuse", "<victim@receiver.test>", true},
+		// Read here, not by Python's email.
+		{"arf-base64.eml", "arf", "abuse", "<victim@receiver.test>", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			raw := report(t, c.name, ref)
@@ -183,8 +195,8 @@ func TestParseShapes(t *testing.T) {
 			if cpl := in.Attribute(raw); cpl.Account != aliceRef.Account || cpl.ID != "msg:smarthost1:4ZxQ1abcdEF" || cpl.Kind != c.kind {
 				t.Errorf("attributed %+v", cpl)
 			}
-			if c.kind == "forwarded" && c.name == "forward-inline.eml" || c.problems {
-				return // Python's email finds no header in a text body, or a cut-off part
+			if c.name == "forward-inline.eml" || c.name == "arf-base64.eml" || c.problems {
+				return // Python's email finds no header in a text body, a base64 message/rfc822, or a cut-off part
 			}
 			if py := pythonRef(t, raw); py != ref {
 				t.Errorf("Python's email finds %q", py)
@@ -391,6 +403,7 @@ func FuzzParse(f *testing.F) {
 	for _, e := range ents {
 		f.Add(report(f, e.Name(), ref))
 	}
+	f.Add(report(f, "arf-base64.eml", ref))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		rep := Parse(raw, "X-Outguard-Ref")
 		if len(rep.Refs) > maxRefs || len(rep.Problems) > 10 {
