@@ -134,6 +134,9 @@ func dedup(ss []string) []string {
 // anyway (its complaint's identity). It stops at the first store error,
 // leaving that report and the rest in new/.
 func (in *Ingester) Maildir(ctx context.Context, dir string, each func(name string, r Result)) error {
+	if fi, err := os.Stat(filepath.Join(dir, "cur")); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s is not a Maildir (no cur/)", dir)
+	}
 	ents, err := os.ReadDir(filepath.Join(dir, "new"))
 	if err != nil {
 		return err
@@ -168,9 +171,10 @@ func (in *Ingester) Maildir(ctx context.Context, dir string, each func(name stri
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
 		name, _, _ := strings.Cut(f.name, ":")
-		if err := os.Rename(src, filepath.Join(dir, "cur", name+":2,S")); errors.Is(err, os.ErrNotExist) {
-			continue // another run took it meanwhile (and recorded it: once)
-		} else if err != nil {
+		if err := os.Rename(src, filepath.Join(dir, "cur", name+":2,S")); err != nil {
+			if _, serr := os.Stat(src); errors.Is(serr, os.ErrNotExist) {
+				continue // another run took it meanwhile (and recorded it: once)
+			}
 			return err
 		}
 		each(f.name, res)

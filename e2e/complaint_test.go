@@ -289,6 +289,9 @@ func TestComplaintsIngestNothingLost(t *testing.T) {
 	}
 
 	up := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s]}\nlimits: {}\n", state, key))
+	if out, code := ingestReport(t, bin, up, nil, "--maildir", state); code != 75 || !strings.Contains(out, "is not a Maildir") {
+		t.Errorf("not a Maildir: exit %d %q", code, out)
+	}
 	out, code = ingestReport(t, bin, up, nil, "--maildir", maildir)
 	if code != 0 || strings.Count(out, "unattributable") != 2 {
 		t.Fatalf("Maildir (%d): %q", code, out)
