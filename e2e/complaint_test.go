@@ -336,15 +336,7 @@ func TestComplaintsHoldQueuedMail(t *testing.T) {
 			t.Fatalf("report %d (exit %d): %s", i, code, out)
 		}
 	}
-	suspended := time.Now()
-	var held []string
-	for time.Since(suspended) < 5*time.Second {
-		if held = inQueue(t, h.s.Postfix.Dir, "hold"); len(held) == 3 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if fmt.Sprint(held) != fmt.Sprint(ids) {
+	if held := heldWithin(t, h.s.Postfix.Dir, 3, time.Now()); fmt.Sprint(held) != fmt.Sprint(ids) {
 		t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, h.log.String())
 	}
 }
