@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	3: sightingsSchema,
 	4: refusedSchema,
 	6: complaintsSchema,
+	7: outboxSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

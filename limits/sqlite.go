@@ -15,8 +15,9 @@ import (
 // dropped: limits restart from zero once, at the upgrade). Version 3
 // adds the sightings of spread.go, version 4 the messages refused as a
 // whole ("refused", the same shape as "undeliverable"), version 6 the
-// complaints (complaint.go; 5 is the campaigns').
-const schemaVersion = 6
+// complaints (complaint.go; 5 is the campaigns'), version 7 the alerts'
+// outbox (outbox.go).
+const schemaVersion = 7
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -46,7 +47,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 6: complaintsSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 6: complaintsSchema, 7: outboxSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

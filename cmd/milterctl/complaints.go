@@ -45,11 +45,9 @@ func complaintsCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if err != nil {
 			return err
 		}
-		err = ingest(ctx, in, args[1:], os.Stdin, out)
-		// The alert of a complaint or a suspension goes before milterctl
-		// exits.
-		eng.Alert.Wait()
-		return err
+		// The alerts of a complaint or a suspension are in the store's
+		// outbox when ingest returns: milterd's courier sends them.
+		return ingest(ctx, in, args[1:], os.Stdin, out)
 	case "list":
 		return complaintsList(ctx, st, args[1:], out)
 	}
