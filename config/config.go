@@ -46,6 +46,7 @@ type Config struct {
 	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
 	Web              *Web        `yaml:"web"`        // nil: no web console
+	Campaign         *Campaign   `yaml:"campaign"`   // nil: no campaigns across accounts
 	Complaints       *Complaints `yaml:"complaints"` // nil: no complaint attribution
 }
 
@@ -512,6 +513,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		if err := sp.validate(bad); err != nil {
 			return err
 		}
+	}
+	if err := c.validateCampaign(bad); err != nil {
+		return err
 	}
 	if cp := c.Complaints; cp != nil {
 		if err := cp.validate(c, bad); err != nil {

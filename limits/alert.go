@@ -37,6 +37,8 @@ type Alert struct {
 	// "queue held" or "queue deleted", on Host.
 	Host     string   `json:"host,omitempty"`
 	QueueIDs []string `json:"queue_ids,omitempty"`
+	// Event "campaign": a new campaign across accounts (campaign/).
+	Campaign *Campaign `json:"campaign,omitempty"`
 	// Event "complaint": a receiver's complaint attributed to Account,
 	// Count of the last day against its Limit (complaints_per_day).
 	Complaint *Complaint `json:"complaint,omitempty"`

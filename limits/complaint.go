@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"outguard/policy"
 )
 
 // SignalComplaints suspends an account whose mail receivers' users
@@ -194,16 +192,4 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 		e.Observer.Suspended(SignalComplaints)
 	}
 	return true, &s, nil
-}
-
-// Account returns the account t counts against, as the limits check
-// keyed it (ok false: none).
-func (e *Engine) Account(t *policy.Transaction) (string, bool) {
-	if st := state(t); st != nil && st.key != "" {
-		return st.key, true
-	}
-	if k, ok := e.Accounts.Key(t); ok {
-		return k, true
-	}
-	return e.Accounts.KeyAtEnd(t)
 }

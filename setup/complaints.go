@@ -28,7 +28,7 @@ func ComplaintStamper(cfg *config.Config, eng *limits.Engine) (*complaint.Stampe
 	}
 	return complaint.NewStamper(complaint.Options{
 		Header: cfg.Complaints.Header, Keys: ks, Host: cfg.HostName(),
-		Account: eng.Account, CFBLAddress: cfg.Complaints.CFBLAddress,
+		Account: eng.AccountOf, CFBLAddress: cfg.Complaints.CFBLAddress,
 	}), nil
 }
 
