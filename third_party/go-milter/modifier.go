@@ -460,6 +460,7 @@ type modifier struct {
 	actions     OptAction
 	maxDataSize DataSize
 	milterId    uint64
+	states      *[modifierStateReadWrite + 1]*modifier // the session's modifier in each state, shared by them (fork)
 }
 
 func (m *modifier) Get(name MacroName) string {
@@ -645,12 +646,20 @@ func (m *modifier) write(requiredState modifierState, resp *Response) error {
 	return err
 }
 
+// withState returns the session's modifier in state: made once a session
+// (fork), not copied for every packet.
 func (m *modifier) withState(state modifierState) *modifier {
 	if m.state == state {
 		return m
 	}
+	if m.states != nil && m.states[state] != nil {
+		return m.states[state]
+	}
 	cpy := *m
 	cpy.state = state
+	if m.states != nil {
+		m.states[state] = &cpy
+	}
 	return &cpy
 }
 
@@ -658,7 +667,7 @@ var _ Modifier = (*modifier)(nil)
 
 // newModifier creates a new [Modifier] instance from s.
 func newModifier(s *serverSession, state modifierState) *modifier {
-	return &modifier{
+	m := &modifier{
 		macros:      &macroReader{macrosStages: s.macros},
 		state:       state,
 		writePacket: s.writePacket,
@@ -667,5 +676,8 @@ func newModifier(s *serverSession, state modifierState) *modifier {
 		actions:     s.actions,
 		maxDataSize: s.maxDataSize,
 		milterId:    s.backendId,
+		states:      &[modifierStateReadWrite + 1]*modifier{},
 	}
+	m.states[state] = m
+	return m
 }

@@ -28,6 +28,9 @@ type serverSession struct {
 	backendId   uint64
 	mu          sync.Mutex
 	modifier    *modifier
+	in          wire.Message // the packet read last (fork: reused)
+	wmu         sync.Mutex   // held while out is filled and written: one packet never splits another
+	out         []byte       // packets not yet written: modifications wait for the reply (fork)
 }
 
 // init sets up the internal state of the session
@@ -40,7 +43,9 @@ func (m *serverSession) init(server *Server, conn net.Conn, version uint32, acti
 	m.macros = newMacroStages()
 }
 
-// readPacket reads incoming milter packet
+// readPacket reads incoming milter packet. The packet (fork) is the
+// session's, and its data may be the connection's buffer: both are valid
+// until the next readPacket.
 func (m *serverSession) readPacket(timeout time.Duration) (*wire.Message, error) {
 	m.mu.Lock()
 	conn := m.conn
@@ -48,10 +53,20 @@ func (m *serverSession) readPacket(timeout time.Duration) (*wire.Message, error)
 	if conn == nil {
 		return nil, errCloseSession
 	}
-	return wire.ReadPacket(conn, timeout)
+	m.in = wire.Message{}
+	if err := wire.ReadPacketInto(conn, timeout, &m.in); err != nil {
+		return nil, err
+	}
+	return &m.in, nil
 }
 
-// writePacket sends a milter response packet to socket stream
+// maxPending is how many bytes of modifications wait for the reply before
+// they are written anyway (a replaced body is many packets).
+const maxPending = 64 << 10
+
+// writePacket sends a milter response packet to socket stream. A
+// modification (fork) waits for the reply that follows it, so that the
+// end of a message is one write(2) however many headers it changes.
 func (m *serverSession) writePacket(msg *wire.Message) error {
 	m.mu.Lock()
 	conn := m.conn
@@ -59,7 +74,33 @@ func (m *serverSession) writePacket(msg *wire.Message) error {
 	if conn == nil {
 		return errCloseSession
 	}
-	return wire.WritePacket(conn, msg, m.server.options.writeTimeout)
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	var err error
+	if m.out, err = wire.AppendPacket(m.out, msg); err != nil {
+		return err
+	}
+	if isModification(msg.Code) && len(m.out) < maxPending {
+		return nil
+	}
+	err = wire.Write(conn, m.out, m.server.options.writeTimeout)
+	if cap(m.out) > maxPending+int(DataSize64K) {
+		m.out = nil // a replaced body: do not keep its buffer
+	} else {
+		m.out = m.out[:0]
+	}
+	return err
+}
+
+// isModification tells a modification action (SMFIR_ADDHEADER and its
+// kin) from a reply or progress, which the MTA waits for.
+func isModification(code wire.Code) bool {
+	switch wire.ModifyActCode(code) {
+	case wire.ActAddRcpt, wire.ActDelRcpt, wire.ActReplBody, wire.ActAddHeader, wire.ActChangeHeader,
+		wire.ActInsertHeader, wire.ActQuarantine, wire.ActChangeFrom, wire.ActAddRcptPar:
+		return true
+	}
+	return false
 }
 
 func (m *serverSession) negotiate(msg *wire.Message, milterVersion uint32, milterActions OptAction, milterProtocol OptProtocol, callback NegotiationCallbackFunc, macroRequests macroRequests, usedMaxData DataSize) (*Response, error) {

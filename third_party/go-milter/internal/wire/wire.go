@@ -77,65 +77,100 @@ const (
 // We reject reading/writing messages larger than 512 MB outright.
 const maxPacketSize = 512 * 1024 * 1024
 
+// PacketReader is a connection that reads whole packets itself (fork:
+// outguard's wire guard, which has already checked each one against its
+// command's grammar). data is the packet without its length word and
+// command code; it stays valid only until the next ReadPacket: the reader
+// reuses its buffer, so no packet costs a fresh allocation or a second
+// copy.
+type PacketReader interface {
+	ReadPacket() (code byte, data []byte, err error)
+}
+
 func ReadPacket(conn net.Conn, timeout time.Duration) (*Message, error) {
+	msg := &Message{}
+	if err := ReadPacketInto(conn, timeout, msg); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// ReadPacketInto reads the next packet into msg. From a PacketReader,
+// msg.Data is the reader's buffer, valid until the next read.
+func ReadPacketInto(conn net.Conn, timeout time.Duration, msg *Message) error {
 	if timeout != 0 {
 		_ = conn.SetReadDeadline(time.Now().Add(timeout))
 		defer func(conn net.Conn) {
 			_ = conn.SetReadDeadline(time.Time{})
 		}(conn)
 	}
-
-	// read packet length
-	var length uint32
-	if err := binary.Read(conn, binary.BigEndian, &length); err != nil {
-		return nil, err
+	if pr, ok := conn.(PacketReader); ok {
+		code, data, err := pr.ReadPacket()
+		if err != nil {
+			return err
+		}
+		msg.Code, msg.Data = Code(code), data
+		return nil
 	}
 
+	// read packet length
+	var hdr [4]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+		return err
+	}
+	length := binary.BigEndian.Uint32(hdr[:])
+
 	if length > maxPacketSize {
-		return nil, fmt.Errorf("milter: reject to read %d bytes in one message", length)
+		return fmt.Errorf("milter: reject to read %d bytes in one message", length)
+	}
+	if length == 0 {
+		return errors.New("milter: packet without a command code")
 	}
 
 	// read packet data
 	data := make([]byte, length)
 	if _, err := io.ReadFull(conn, data); err != nil {
-		return nil, err
+		return err
 	}
-
-	// prepare response data
-	message := Message{
-		Code: Code(data[0]),
-		Data: data[1:],
-	}
-
-	return &message, nil
+	msg.Code, msg.Data = Code(data[0]), data[1:]
+	return nil
 }
 
-func WritePacket(conn net.Conn, msg *Message, timeout time.Duration) error {
+// AppendPacket appends msg as it goes on the wire (length, code, data) to
+// dst.
+func AppendPacket(dst []byte, msg *Message) ([]byte, error) {
 	if msg == nil {
-		return errors.New("msg nil pointer")
+		return dst, errors.New("msg nil pointer")
 	}
+	length := len(msg.Data) + 1
+	if length > maxPacketSize {
+		return dst, fmt.Errorf("milter: cannot write %d bytes in one message", length)
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(length))
+	dst = append(dst, byte(msg.Code))
+	return append(dst, msg.Data...), nil
+}
+
+// WritePacket writes msg in one write: a packet split over two writes
+// costs a second system call, and over TCP without TCP_NODELAY a
+// delayed-ACK stall.
+func WritePacket(conn net.Conn, msg *Message, timeout time.Duration) error {
+	buf, err := AppendPacket(nil, msg)
+	if err != nil {
+		return err
+	}
+	return Write(conn, buf, timeout)
+}
+
+// Write writes buf, whole packets, within timeout (0: none).
+func Write(conn net.Conn, buf []byte, timeout time.Duration) error {
 	if timeout != 0 {
 		_ = conn.SetWriteDeadline(time.Now().Add(timeout))
 		defer func(conn net.Conn) {
 			_ = conn.SetWriteDeadline(time.Time{})
 		}(conn)
 	}
-
-	length := len(msg.Data) + 1
-	if length > maxPacketSize {
-		return fmt.Errorf("milter: cannot write %d bytes in one message", length)
-	}
-
-	_, err := conn.Write([]byte{byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length), byte(msg.Code)})
-	if err != nil {
-		return err
-	}
-
-	if len(msg.Data) == 0 {
-		return nil
-	}
-	_, err = conn.Write(msg.Data)
-
+	_, err := conn.Write(buf)
 	return err
 }
 
