@@ -8,7 +8,9 @@
 // v0.10.2 indexes packets without length checks, in a goroutine no recover
 // of ours reaches; the guard under it was chosen over a fork (a module to
 // carry and rebase, with its licence) because the protocol is small and
-// the guard keeps the library's fixes coming. wire.go says more.
+// the guard keeps the library's fixes coming. Issue #32 carries go-milter
+// as a fork anyway (third_party/go-milter, FORK.md), for the cost of its
+// packet path alone; the validation stays in the guard. wire.go says more.
 package milter
 
 import (
