@@ -97,13 +97,14 @@ var macros = map[gomilter.MacroStage][]gomilter.MacroName{
 // does not answer costs a delayed-ACK stall (~40 ms) on the next one. Over
 // a unix socket there is no Nagle: the stages whose answer is always
 // "continue" go unanswered (SMFIP_NR_*: connect, HELO, DATA, unknown, and
-// each header and body chunk, whose only other answer, a spool failure, is
-// given at the end of headers or of the message instead), and DATA and
-// unknown commands, which milterd does not use, are not sent (SMFIP_NODATA,
-// SMFIP_NOUNKNOWN): fewer round trips a message.
+// each header, the end of the headers (issue #32) and each body chunk,
+// whose only other answer, a spool failure, is given at the end of the
+// message instead), and DATA and unknown commands, which milterd does not
+// use, are not sent (SMFIP_NODATA, SMFIP_NOUNKNOWN): fewer round trips a
+// message.
 const (
 	unixProtocol = gomilter.OptNoConnReply | gomilter.OptNoHeloReply | gomilter.OptNoDataReply | gomilter.OptNoUnknownReply |
-		gomilter.OptNoHeaderReply | gomilter.OptNoBodyReply | gomilter.OptNoData | gomilter.OptNoUnknown
+		gomilter.OptNoHeaderReply | gomilter.OptNoEOHReply | gomilter.OptNoBodyReply | gomilter.OptNoData | gomilter.OptNoUnknown
 	wantProtocol = gomilter.OptRcptRej | gomilter.OptHeaderLeadingSpace
 	wantActions  = gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine
 )

@@ -216,7 +216,7 @@ func (s *session) Headers(m gomilter.Modifier) (resp *gomilter.Response, err err
 			t.feed = startFeeder(s.srv, t)
 		}
 	}
-	return s.checkSpool(m, 0)
+	return s.checkSpool(m, gomilter.OptNoEOHReply)
 }
 
 func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (resp *gomilter.Response, err error) {
