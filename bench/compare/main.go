@@ -142,13 +142,13 @@ func main() {
 	for _, w := range workloads {
 		for r := 0; r < *rounds; r++ {
 			for _, v := range variants {
-				before, clamdBefore, rspamdBefore := processCPU(v.pid), processCPU(v.clamd), groupCPU(v.rspamd)
+				before, clamdBefore, rspamdBefore := harness.ProcessCPU(v.pid), harness.ProcessCPU(v.clamd), groupCPU(v.rspamd)
 				rate, cpums := run(p, v.pf, w)
 				k := key{w.name, v.name}
 				rates[k] = append(rates[k], rate)
 				cpu[k] = append(cpu[k], cpums)
-				own[k] = append(own[k], (processCPU(v.pid)-before)/float64(w.messages))
-				scan[k] = append(scan[k], (processCPU(v.clamd)-clamdBefore)/float64(w.messages))
+				own[k] = append(own[k], (harness.ProcessCPU(v.pid)-before)/float64(w.messages))
+				scan[k] = append(scan[k], (harness.ProcessCPU(v.clamd)-clamdBefore)/float64(w.messages))
 				spamCPU[k] = append(spamCPU[k], (groupCPU(v.rspamd)-rspamdBefore)/float64(w.messages))
 				fmt.Fprintf(os.Stderr, "%-16s round %d %-22s %7.1f msg/s %6.1f CPU ms/msg, milter %5.2f ms/msg, clamd %5.2f ms/msg, rspamd %5.2f ms/msg\n", w.name, r+1, v.name, rate, cpums, own[k][r], scan[k][r], spamCPU[k][r])
 			}
@@ -290,22 +290,6 @@ func message(i, size int) []byte {
 	return b.Bytes()
 }
 
-// processCPU is a process's user and system CPU time in ms (0 for none).
-func processCPU(pid int) float64 {
-	if pid == 0 {
-		return 0
-	}
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // after "(comm) "
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) * 10 // USER_HZ = 100
-}
-
 // groupCPU is the CPU time in ms of every process in process group pgid
 // (rspamd's main process and its workers; 0 for none). A worker that
 // ended between two readings takes its time with it: rspamd's workers
@@ -326,7 +310,7 @@ func groupCPU(pgid int) float64 {
 		f := strings.Fields(s[i+2:]) // state, ppid, pgrp, ...
 		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(stat)))
-			total += processCPU(pid)
+			total += harness.ProcessCPU(pid)
 		}
 	}
 	return total
