@@ -180,8 +180,10 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	// Every field goes to the spool; t.Headers keeps them for the checks
 	// only within memory_limit, or a message of many header fields would
 	// be held twice, in memory, beyond any bound (a 40 MB header block).
+	// name and value are the wire guard's buffer (our go-milter fork),
+	// valid during this call only: what is kept is copied.
 	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= headerMemory {
-		t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+		t.Headers = append(t.Headers, policy.Header{Name: strings.Clone(name), Value: strings.Clone(strings.TrimLeft(value, " \t"))})
 		t.headerBytes += n
 	} else {
 		t.cut = true

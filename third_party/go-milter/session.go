@@ -29,6 +29,7 @@ type serverSession struct {
 	mu          sync.Mutex
 	modifier    *modifier
 	in          wire.Message // the packet read last (fork: reused)
+	borrowed    bool         // in.Data is a PacketReader's buffer: valid until the next read (fork)
 	wmu         sync.Mutex   // held while out is filled and written: one packet never splits another
 	out         []byte       // packets not yet written: modifications wait for the reply (fork)
 }
@@ -57,6 +58,7 @@ func (m *serverSession) readPacket(timeout time.Duration) (*wire.Message, error)
 	if err := wire.ReadPacketInto(conn, timeout, &m.in); err != nil {
 		return nil, err
 	}
+	_, m.borrowed = conn.(wire.PacketReader)
 	return &m.in, nil
 }
 
@@ -292,7 +294,14 @@ func (m *serverSession) processMsg(backend Milter, msg *wire.Message) (*Response
 		if len(msg.Data) < 2 {
 			return nil, fmt.Errorf("milter: header: unexpected data size: %d", len(msg.Data))
 		}
-		headerData := wire.DecodeCStrings(msg.Data)
+		decode := wire.DecodeCStrings
+		if m.borrowed {
+			// fork: the name and value are the reader's buffer, valid
+			// during the callback only, as a body chunk is: a header
+			// field of 60 KiB was 60 KiB of garbage a packet.
+			decode = wire.DecodeCStringsBorrowed
+		}
+		headerData := decode(msg.Data)
 		if len(headerData) != 2 {
 			return nil, fmt.Errorf("milter: header: unexpected number of strings: %d", len(headerData))
 		}

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"strings"
+	"unsafe"
 )
 
 // NULL terminator
@@ -19,6 +20,21 @@ func DecodeCStrings(data []byte) []string {
 		data = data[0 : len(data)-1]
 	}
 	return strings.Split(string(data), null)
+}
+
+// DecodeCStringsBorrowed is DecodeCStrings without a copy (fork): the
+// strings are data's bytes, valid only as long as data is not reused.
+func DecodeCStringsBorrowed(data []byte) []string {
+	if len(data) == 0 {
+		return nil
+	}
+	if data[len(data)-1] == 0 {
+		data = data[0 : len(data)-1]
+	}
+	if len(data) == 0 {
+		return []string{""}
+	}
+	return strings.Split(unsafe.String(&data[0], len(data)), null)
 }
 
 // ReadCString reads and returns a C style string from []byte.
