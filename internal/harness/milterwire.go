@@ -3,9 +3,12 @@ package harness
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"time"
 )
 
 // MilterPostfix is a milter client that writes the bytes Postfix 3.7
@@ -67,6 +70,19 @@ func DialMilterPostfix(t T, socket string) *MilterPostfix {
 // stage (milterd on a unix socket), cut where Postfix waits for an
 // answer: MAIL, RCPT, end of headers (when answered), end of message.
 type MilterStages [][]byte
+
+// Protocol is the protocol bits negotiated (SMFIP_*).
+func (c *MilterPostfix) Protocol() uint32 { return c.proto }
+
+// Quiet reports whether the milter writes nothing more within d: no
+// answer to a stage that was negotiated unanswered, nothing after the
+// final reply.
+func (c *MilterPostfix) Quiet(d time.Duration) bool {
+	c.conn.SetReadDeadline(time.Now().Add(d))
+	defer c.conn.SetReadDeadline(time.Time{})
+	_, err := c.r.Peek(1)
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
 
 // Message prepares the packets of one message from user (SASL) and from
 // to rcpt: the header fields (name, value with its leading space) and the
