@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -435,13 +436,21 @@ func (r *Redis) Purge(context.Context, time.Time) error { return nil }
 // sightScript records sightings and counts them (spread.go). Keys: a sorted
 // set per signal, og:sig:{account}:{signal} (value -> last seen ms), and
 // og:sigv:{account} (hash signal NUL value -> "first:last:detail").
-// KEYS the four sets (in the order of Signals), the hash, og:ack; ARGV window start ms, account, retention
-// cutoff ms, then (set index, value, first ms, last ms, detail) tuples.
-// Returns the count in each set since max(window start, acknowledgement).
+// KEYS the four sets (in the order of Signals), the hash, og:ack, then the
+// og:addr sets of the address sightings (logins.go); ARGV window start ms,
+// account, retention cutoff ms, then (key index, value, first ms, last ms,
+// detail) tuples. Returns the count in each set since max(window start,
+// acknowledgement).
 var sightScript = redis.NewScript(`
 local from, cutoff = tonumber(ARGV[1]), tonumber(ARGV[3])
 for i = 4, #ARGV, 5 do
   local set, value, first, last = KEYS[tonumber(ARGV[i])], ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3])
+  if tonumber(ARGV[i]) > 6 then
+    local old = redis.call('ZSCORE', set, ARGV[2])
+    if not old or tonumber(old) <= last then redis.call('ZADD', set, last, ARGV[2]) end
+    redis.call('ZREMRANGEBYSCORE', set, '-inf', cutoff)
+    redis.call('PEXPIRE', set, 604800000)
+  else
   local field = ARGV[i] .. '\0' .. value
   local old = redis.call('HGET', KEYS[5], field)
   local oldfirst, oldlast
@@ -449,6 +458,7 @@ for i = 4, #ARGV, 5 do
   if not oldlast or tonumber(oldlast) <= last then
     redis.call('ZADD', set, last, value)
     redis.call('HSET', KEYS[5], field, (oldfirst or first) .. ':' .. last .. ':' .. ARGV[i+4])
+  end
   end
 end
 local ack = tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0')
@@ -485,14 +495,23 @@ func sigIndex(signal string) int {
 func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
 	fm, _ := windowStart(now)
 	args := []any{fm * 60000, key, ms(now.Add(-recordTTL))}
+	keys := sigKeys(key)
 	for _, x := range ss {
 		i := sigIndex(x.Signal)
+		if x.Signal == SightingAddress {
+			a, err := netip.ParseAddr(x.Value)
+			if err != nil {
+				return nil, fmt.Errorf("address sighting: %w", err)
+			}
+			keys = append(keys, addrKey(a))
+			i = len(keys)
+		}
 		if i == 0 {
 			return nil, fmt.Errorf("unknown signal %q", x.Signal)
 		}
 		args = append(args, i, x.Value, ms(x.First), ms(x.Last), x.Detail)
 	}
-	v, err := sightScript.Run(ctx, r.c, sigKeys(key), args...).Int64Slice()
+	v, err := sightScript.Run(ctx, r.c, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, err
 	}

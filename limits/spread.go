@@ -103,7 +103,9 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 	}
 	now := e.Now()
 	addr := t.Conn.Addr.Unmap()
-	var ss []Sighting
+	// The address itself, whatever the limits: who sent from it, for
+	// relayprobe's blocklist watch (logins.go).
+	ss := []Sighting{{Signal: SightingAddress, Value: addr.String(), First: now, Last: now}}
 	if lim.NetworksPerHour > 0 {
 		ss = append(ss, Sighting{Signal: SignalNetworks, Value: Network(addr).String(), First: now, Last: now, Detail: addr.String()})
 	}
@@ -115,9 +117,6 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 		if lim.ASNsPerHour > 0 && asn != 0 {
 			ss = append(ss, Sighting{Signal: SignalASNs, Value: fmt.Sprintf("AS%d", asn), First: now, Last: now, Detail: addr.String()})
 		}
-	}
-	if len(ss) == 0 {
-		return nil, nil
 	}
 	n, err := e.Store.Sight(ctx, key, ss, now)
 	if err != nil {
