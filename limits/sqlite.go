@@ -14,8 +14,10 @@ import (
 // version 2 keeps bucket counters (the per-message rows of version 1 are
 // dropped: limits restart from zero once, at the upgrade). Version 3
 // adds the sightings of spread.go, version 4 the messages refused as a
-// whole ("refused", the same shape as "undeliverable").
-const schemaVersion = 4
+// whole ("refused", the same shape as "undeliverable"). Version 8 (the
+// performance work's number) adds PostgreSQL's functions for a message's
+// stages (stage.go); nothing in SQLite.
+const schemaVersion = 8
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -45,7 +47,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema}, false)
 	if err == nil {
 		_, err = db.Exec(auditSchema)
 	}
