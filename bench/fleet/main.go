@@ -65,12 +65,17 @@ type Stores struct {
 	Redis *harness.Redis
 	Dir   string
 	n     atomic.Int64
+	// NoSync is a second PostgreSQL with fsync off, for the store
+	// "postgres-fsync-off": what the server costs without the WAL's
+	// flush (a disk whose flush is nearly free, or SQLite's durability).
+	t      harness.T
+	noSync *harness.Postgres
 }
 
 // StartStores starts the servers, stopped at t's cleanup. PostgreSQL runs
 // with fsync on, as in production.
 func StartStores(t harness.T) *Stores {
-	return &Stores{PG: harness.StartPostgres(t, "fsync=on"), Redis: harness.StartRedis(t), Dir: harness.Dir(t, "fleet")}
+	return &Stores{PG: harness.StartPostgres(t, "fsync=on"), Redis: harness.StartRedis(t), Dir: harness.Dir(t, "fleet"), t: t}
 }
 
 // Result is what one run measured.
@@ -161,10 +166,17 @@ func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, 
 			}
 			return Size{PerAccount: float64(total) / float64(active), Detail: fmt.Sprintf("file and WAL %.1f MiB (all per account)", float64(total)/(1<<20))}
 		}
-	case "postgres":
+	case "postgres", "postgres-fsync-off":
+		pg := s.PG
+		if kind == "postgres-fsync-off" {
+			if s.noSync == nil {
+				s.noSync = harness.StartPostgres(s.t)
+			}
+			pg = s.noSync
+		}
 		db := fmt.Sprint("fleet", id)
-		s.PG.SQL("postgres", "CREATE DATABASE "+db)
-		dsn := s.PG.DSNFor("postgres", db) + " pool_max_conns=10"
+		pg.SQL("postgres", "CREATE DATABASE "+db)
+		dsn := pg.DSNFor("postgres", db) + " pool_max_conns=10"
 		open = func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) }
 		size = func(active, admitted int) Size { return pgSize(ctx, dsn, active, admitted) }
 	case "redis":
@@ -462,7 +474,7 @@ func main() {
 	messages := flag.Int("messages", 60000, "messages in the simulated day, per run")
 	clients := flag.String("clients", "1,4,8", "numbers of clients (smarthosts), one run each")
 	sessions := flag.Int("sessions", 2, "sessions at once per client")
-	stores := flag.String("stores", "sqlite,postgres,redis", "stores")
+	stores := flag.String("stores", "sqlite,postgres,redis", "stores: sqlite (the baseline: first), postgres, postgres-fsync-off, redis")
 	seed := flag.Uint64("seed", 1, "random seed")
 	flag.Parse()
 	p := &harness.Program{Name: "fleet"}
