@@ -35,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,14 +81,19 @@ func StartStores(t harness.T) *Stores {
 
 // Result is what one run measured.
 type Result struct {
-	Store, Note                   string
-	Clients                       int
-	Messages, Admitted, Refused   int
-	Seconds                       float64
-	MailP50, MailP99              time.Duration
-	EOMP50, EOMP99                time.Duration
-	Active                        int // accounts that sent
-	Size                          Size
+	Store, Note                 string
+	Clients                     int
+	Messages, Admitted, Refused int
+	Seconds                     float64
+	MailP50, MailP99            time.Duration
+	EOMP50, EOMP99              time.Duration
+	Active                      int // accounts that sent
+	Size                        Size
+	// CPU per message checked (ms): the clients' (this process: the
+	// engines, the drivers) and the store server's (PostgreSQL's
+	// processes, redis-server; none for SQLite, which runs in the
+	// clients).
+	ClientCPU, ServerCPU          float64
 	OverAdmits, CountMismatches   int
 	WindowsChecked, CountsChecked int
 }
@@ -149,10 +155,11 @@ type Size struct {
 // open returns a fresh, empty store of kind for n clients (each its own
 // handle: its own connections), and how to measure its size after a run
 // of active accounts and admitted messages.
-func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, func(active, admitted int) Size, error) {
+func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, func(active, admitted int) Size, func() float64, error) {
 	id := s.n.Add(1)
 	var open func() (limits.Store, error)
 	var size func(active, admitted int) Size
+	serverCPU := func() float64 { return 0 }
 	switch kind {
 	case "sqlite":
 		path := filepath.Join(s.Dir, fmt.Sprint("state", id, ".db"))
@@ -179,26 +186,111 @@ func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, 
 		dsn := pg.DSNFor("postgres", db) + " pool_max_conns=10"
 		open = func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) }
 		size = func(active, admitted int) Size { return pgSize(ctx, dsn, active, admitted) }
+		serverCPU = func() float64 { return pgCPU(pg.Dir) }
 	case "redis":
 		c := redis.NewClient(&redis.Options{Addr: s.Redis.Addr})
 		defer c.Close()
 		if err := c.FlushAll(ctx).Err(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		open = func() (limits.Store, error) { return limits.OpenRedis(ctx, s.Redis.Addr) }
 		size = func(active, admitted int) Size { return redisSize(ctx, s.Redis.Addr, active, admitted) }
+		serverCPU = func() float64 { return redisCPU(ctx, s.Redis.Addr) }
 	default:
-		return nil, nil, fmt.Errorf("unknown store %q", kind)
+		return nil, nil, nil, fmt.Errorf("unknown store %q", kind)
 	}
 	sts := make([]limits.Store, n)
 	for i := range sts {
 		st, err := open()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		sts[i] = st
 	}
-	return sts, size, nil
+	return sts, size, serverCPU, nil
+}
+
+// pgCPU is the CPU time (ms) of the PostgreSQL server in dir so far: the
+// postmaster's (with its reaped children's) and its running children's.
+func pgCPU(dir string) float64 {
+	pid, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	master, _ := strconv.Atoi(strings.SplitN(string(pid), "\n", 2)[0])
+	total := procCPU(master, true)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if child, err := strconv.Atoi(e.Name()); err == nil && procParent(child) == master {
+			total += procCPU(child, false)
+		}
+	}
+	return total
+}
+
+// procStat is /proc/PID/stat's fields after the command's ')'.
+func procStat(pid int) []string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	_, rest, ok := strings.Cut(string(data), ") ")
+	if !ok {
+		return nil
+	}
+	return strings.Fields(rest)
+}
+
+func procParent(pid int) int {
+	f := procStat(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// procCPU is a process's user and system time (ms), with its reaped
+// children's when reaped is set.
+func procCPU(pid int, reaped bool) float64 {
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	fields := f[11:13] // utime, stime
+	if reaped {
+		fields = f[11:15] // and cutime, cstime
+	}
+	var ticks float64
+	for _, v := range fields {
+		n, _ := strconv.ParseFloat(v, 64)
+		ticks += n
+	}
+	return ticks * 10 // USER_HZ = 100
+}
+
+// redisCPU is redis-server's CPU time (ms) so far (INFO cpu).
+func redisCPU(ctx context.Context, addr string) float64 {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	info, err := c.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, l := range strings.Split(info, "\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), k); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				total += x * 1000
+			}
+		}
+	}
+	return total
+}
+
+// selfCPU is this process's CPU time (ms) so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
 
 // pgSize is the limits tables' size (rows, indexes, TOAST:
@@ -275,7 +367,7 @@ func infoField(info, name string) int64 {
 
 // Run plays the day of o against a fresh store of kind.
 func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error) {
-	sts, size, err := s.open(ctx, kind, o.Clients)
+	sts, size, serverCPU, err := s.open(ctx, kind, o.Clients)
 	if err != nil {
 		return Result{}, err
 	}
@@ -308,6 +400,7 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 	}
 	sessions := make([]*session, o.Clients*o.Sessions)
 	var wg sync.WaitGroup
+	client0, server0 := selfCPU(), serverCPU()
 	start := time.Now()
 	for c := range o.Clients {
 		eng := &limits.Engine{Store: sts[c], Policy: pol, Accounts: limits.Accounts{Host: fmt.Sprint("mx", c)},
@@ -340,7 +433,8 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 		}
 	}
 	wg.Wait()
-	r := Result{Store: kind, Clients: o.Clients, Messages: o.Messages, Seconds: time.Since(start).Seconds()}
+	r := Result{Store: kind, Clients: o.Clients, Messages: o.Messages, Seconds: time.Since(start).Seconds(),
+		ClientCPU: (selfCPU() - client0) / float64(o.Messages), ServerCPU: (serverCPU() - server0) / float64(o.Messages)}
 	var mail, eom []time.Duration
 	var all []sent
 	for _, ss := range sessions {
@@ -482,8 +576,8 @@ func main() {
 	s := StartStores(p)
 	ctx := context.Background()
 	fmt.Printf("Fleet: %d accounts (Zipf 1.1), %d messages over a simulated day per run, %d sessions per client, the shipped default limits\n\n", *accounts, *messages, *sessions)
-	fmt.Println("| clients | store | checks/s | ratio to SQLite | MAIL p50 / p99 ms | end-of-message p50 / p99 ms | admitted | refused | over-admits (windows checked) | count mismatches | B per active account | B per message record | sizes |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| clients | store | checks/s | ratio to SQLite | MAIL p50 / p99 ms | end-of-message p50 / p99 ms | client CPU ms/msg | server CPU ms/msg | admitted | refused | over-admits (windows checked) | count mismatches | B per active account | B per message record | sizes |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	failed := false
 	for _, n := range strings.Split(*clients, ",") {
 		c, err := strconv.Atoi(n)
@@ -503,8 +597,8 @@ func main() {
 			if base > 0 {
 				ratio = fmt.Sprintf("%.2f", r.ChecksPerSecond()/base)
 			}
-			fmt.Printf("| %d | %s | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %d | %d | %d (%d) | %d of %d | %.0f | %.0f | %s |\n", c, kind, r.ChecksPerSecond(), ratio,
-				ms(r.MailP50), ms(r.MailP99), ms(r.EOMP50), ms(r.EOMP99), r.Admitted, r.Refused, r.OverAdmits, r.WindowsChecked, r.CountMismatches, r.CountsChecked, r.Size.PerAccount, r.Size.PerMessage, r.Size.Detail)
+			fmt.Printf("| %d | %s | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %.3f | %.3f | %d | %d | %d (%d) | %d of %d | %.0f | %.0f | %s |\n", c, kind, r.ChecksPerSecond(), ratio,
+				ms(r.MailP50), ms(r.MailP99), ms(r.EOMP50), ms(r.EOMP99), r.ClientCPU, r.ServerCPU, r.Admitted, r.Refused, r.OverAdmits, r.WindowsChecked, r.CountMismatches, r.CountsChecked, r.Size.PerAccount, r.Size.PerMessage, r.Size.Detail)
 			failed = failed || r.OverAdmits > 0 || r.CountMismatches > 0
 		}
 	}
