@@ -81,7 +81,7 @@ func StartStores(t harness.T) *Stores {
 
 // Result is what one run measured.
 type Result struct {
-	Store, Note                 string
+	Store                       string
 	Clients                     int
 	Messages, Admitted, Refused int
 	Seconds                     float64
