@@ -110,6 +110,9 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	now := e.Now()
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
+	// The login is recorded before the suspension is known (one round
+	// trip): a suspended account's attempts show where its attacker tries
+	// from, and count for nothing after an unsuspend (its acknowledgement).
 	u, susp, spread, err := e.Store.BeginMessage(ctx, key, e.loginSightings(t, st.lim, now), now)
 	if err != nil {
 		return policy.Verdict{}, err
