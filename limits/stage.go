@@ -12,7 +12,10 @@ import (
 // MAIL, BeginMessage (the account's usage and suspension, and the login's
 // sightings recorded and counted); at end-of-message, CommitMessage (the
 // limits checked and the message counted, and a spam verdict recorded and
-// counted). RCPT needs none. On PostgreSQL each is one call of a function
+// counted). RCPT needs none (but for a recipient the MTA refused, whose
+// event is counted as it comes: AddUndeliverable, AddRefused). An account
+// named by a trusted relay's header is known only at end-of-message, which
+// then takes both calls. On PostgreSQL each is one call of a function
 // the migration creates (og_begin, og_admit, below), on Redis one script
 // (beginScript, admitScript), on SQLite one IMMEDIATE transaction in
 // process. The account's lock (the advisory lock, the script, SQLite's
