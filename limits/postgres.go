@@ -36,7 +36,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQLStore, error) {
 	// An account's check and count hold a transaction-scoped advisory lock
 	// on the account (sqldb.Postgres.LockKey): two smarthosts admitting the
 	// same account wait for each other, other accounts do not.
-	s, err := openSQL(ctx, db, sqldb.Postgres, postgresMigrations, true)
+	s, err := openSQL(ctx, db, sqldb.Postgres, postgresMigrations)
 	if err == nil {
 		err = sqldb.Postgres.Migrate(ctx, db, "limits_audit", 1, map[int]string{1: auditSchema})
 	}

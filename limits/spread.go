@@ -138,8 +138,7 @@ func (e *Engine) spreadCrossed(ctx context.Context, key string, lim Limits, n ma
 // is not accepted, by Settle; one keyed by a header at once.
 func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail string) error {
 	var key string
-	st := state(t)
-	if st != nil && st.key != "" {
+	if st := state(t); st != nil {
 		key = st.key
 	} else if k, ok := e.Accounts.Key(t); ok {
 		key = k
@@ -157,7 +156,7 @@ func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail st
 		detail = t.QueueID + " " + detail
 	}
 	spam := Sighting{Signal: SignalSpam, Value: spamIdentity(t), First: now, Last: now, Detail: detail}
-	if st != nil && st.key == key {
+	if st := state(t); st != nil && st.key != "" && st.key == key {
 		st.spam = &spam // the commit's, or Settle's
 		return nil
 	}

@@ -47,7 +47,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema}, false)
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema)
 	}

@@ -58,12 +58,12 @@ const (
 	stateQuery = `SELECT u.*, (SELECT s FROM suspended WHERE key = $1) FROM (` + usageQuery + `) AS u`
 )
 
-func openSQL(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[int]string, server bool) (*SQLStore, error) {
-	s := &SQLStore{db: db, d: d, server: server}
+func openSQL(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[int]string) (*SQLStore, error) {
+	s := &SQLStore{db: db, d: d, server: d.Name == sqldb.Postgres.Name}
 	if err := d.Migrate(ctx, db, "limits", schemaVersion, migrations); err != nil {
 		return nil, err
 	}
-	if server {
+	if s.server {
 		return s, nil
 	}
 	for _, p := range []struct {

@@ -185,7 +185,13 @@ func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, 
 		pg.SQL("postgres", "CREATE DATABASE "+db)
 		dsn := pg.DSNFor("postgres", db) + " pool_max_conns=10"
 		open = func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) }
-		size = func(active, admitted int) Size { return pgSize(ctx, dsn, active, admitted) }
+		wal0 := walLSN(ctx, dsn)
+		size = func(active, admitted int) Size {
+			wal := float64(walLSN(ctx, dsn)-wal0) / float64(admitted) // before pgSize's VACUUM
+			sz := pgSize(ctx, dsn, active, admitted)
+			sz.Detail += fmt.Sprintf("; WAL %.0f B per message admitted", wal)
+			return sz
+		}
 		serverCPU = func() float64 { return pgCPU(pg.Dir) }
 	case "redis":
 		c := redis.NewClient(&redis.Options{Addr: s.Redis.Addr})
@@ -291,6 +297,18 @@ func selfCPU() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+}
+
+// walLSN is the server's WAL position (bytes): how much it has written.
+func walLSN(ctx context.Context, dsn string) int64 {
+	db, err := sqldb.OpenPostgres(dsn)
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var n int64
+	db.QueryRowContext(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::BIGINT`).Scan(&n)
+	return n
 }
 
 // pgSize is the limits tables' size (rows, indexes, TOAST:
