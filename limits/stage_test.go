@@ -282,4 +282,18 @@ func TestPostgresStagesGrants(t *testing.T) {
 	if u, _, err := r.Usage(ctx, "alice", now); err != nil || u.MessagesHour != 1 {
 		t.Errorf("after the abuse desk's attempt: %+v %v", u, err)
 	}
+	// A site that revokes EXECUTE from PUBLIC grants it as
+	// docs/postgres.md says.
+	pg.SQL("outguard", `REVOKE EXECUTE ON FUNCTION og_begin, og_admit, og_sight, og_usage FROM PUBLIC;
+		GRANT EXECUTE ON FUNCTION og_begin, og_admit, og_sight, og_usage TO smarthost;
+		GRANT EXECUTE ON FUNCTION og_begin, og_usage TO abusedesk;`)
+	if _, _, n, err := sh.BeginMessage(ctx, "alice", login, now); err != nil || n[limits.SignalNetworks] != 1 {
+		t.Errorf("smarthost MAIL after the revoke: %v %v", n, err)
+	}
+	if _, ok, _, err := sh.CommitMessage(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, nil, now); !ok || err != nil {
+		t.Errorf("smarthost commit after the revoke: %v %v", ok, err)
+	}
+	if u, _, err := r.Usage(ctx, "alice", now); err != nil || u.MessagesHour != 2 {
+		t.Errorf("abuse desk reading alice after the revoke: %+v %v", u, err)
+	}
 }
