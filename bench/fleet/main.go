@@ -586,10 +586,10 @@ func exactness(ctx context.Context, r *Result, st limits.Store, all []sent, end 
 
 func main() {
 	accounts := flag.Int("accounts", 100000, "accounts")
-	messages := flag.Int("messages", 60000, "messages in the simulated day, per run")
+	messages := flag.Int("messages", 30000, "messages in the simulated day, per run")
 	clients := flag.String("clients", "1,4,8", "numbers of clients (smarthosts), one run each")
 	sessions := flag.Int("sessions", 2, "sessions at once per client")
-	stores := flag.String("stores", "sqlite,postgres,redis", "stores: sqlite (the baseline: first), postgres, postgres-fsync-off, redis")
+	stores := flag.String("stores", "sqlite,postgres,postgres-fsync-off,redis", "stores: sqlite (the baseline: first), postgres, postgres-fsync-off, redis")
 	seed := flag.Uint64("seed", 1, "random seed")
 	flag.Parse()
 	p := &harness.Program{Name: "fleet"}
