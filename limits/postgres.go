@@ -40,6 +40,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQLStore, error) {
 	if err == nil {
 		err = sqldb.Postgres.Migrate(ctx, db, "limits_audit", 1, map[int]string{1: auditSchema})
 	}
+	if err == nil {
+		err = sqldb.Postgres.Migrate(ctx, db, "limits_logins", 1, map[int]string{1: loginsIndex})
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

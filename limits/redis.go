@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,7 +113,7 @@ end
 var beginScript = redis.NewScript(usageLua + sightLua + `
 local u = usage(slots(KEYS[1]), tonumber(ARGV[1]), tonumber(ARGV[2]))
 u[7] = redis.call('HGET', KEYS[2], ARGV[3]) or ''
-if #ARGV > 3 then u[8] = sight({KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, ARGV, 4) end
+if #ARGV > 3 then u[8] = sight({unpack(KEYS, 3)}, ARGV, 4) end
 return u`)
 
 // admitScript is end-of-message (CommitMessage): KEYS counters, message
@@ -125,7 +126,7 @@ local n = tonumber(ARGV[5])
 local v = slots(KEYS[1])
 local u = usage(v, tonumber(ARGV[1]), tonumber(ARGV[2]))
 u[7] = 0 -- before u[8]: a reply ends at the first nil
-if #ARGV > 11 then u[8] = sight({KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, ARGV, 12) end
+if #ARGV > 11 then u[8] = sight({unpack(KEYS, 3)}, ARGV, 12) end
 local add = {1, 1, n, n}
 for i = 1, 4 do
   local lim = tonumber(ARGV[5 + i])
@@ -208,11 +209,11 @@ func (r *Redis) BeginMessage(ctx context.Context, key string, ss []Sighting, now
 	fm, fh := windowStart(now)
 	keys, args := []string{countKey(key), suspKey}, []any{fm, fh, key}
 	if len(ss) > 0 {
-		a, err := sightArgs(key, ss, now)
+		k, a, err := sightArgs(key, ss, now)
 		if err != nil {
 			return Usage{}, nil, nil, err
 		}
-		keys, args = append(keys, sigKeys(key)...), append(args, a...)
+		keys, args = append(keys, k...), append(args, a...)
 	}
 	v, err := beginScript.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
@@ -255,11 +256,11 @@ func (r *Redis) CommitMessage(ctx context.Context, key string, m Sent, lim Limit
 		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay,
 		key, strings.Join(m.Rcpts, "\n")}
 	if len(ss) > 0 {
-		a, err := sightArgs(key, ss, now)
+		k, a, err := sightArgs(key, ss, now)
 		if err != nil {
 			return Usage{}, false, nil, err
 		}
-		keys, args = append(keys, sigKeys(key)...), append(args, a...)
+		keys, args = append(keys, k...), append(args, a...)
 	}
 	v, err := admitScript.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
@@ -482,8 +483,9 @@ func (r *Redis) Purge(context.Context, time.Time) error { return nil }
 // set per signal, og:sig:{account}:{signal} (value -> last seen ms), and
 // og:sigv:{account} (hash signal NUL value -> "first:last:detail").
 // sight(K, A, i): K the four sets (in the order of Signals), the hash,
-// og:ack; A[i..] window start ms, account, retention cutoff ms, then (set
-// index, value, first ms, last ms, detail) tuples. Returns the count in
+// og:ack, then the og:addr sets of the address sightings (logins.go);
+// A[i..] window start ms, account, retention cutoff ms, then (key index
+// in K, value, first ms, last ms, detail) tuples. Returns the count in
 // each set since max(window start, acknowledgement). A function, so that
 // the scripts of a message's stages (stage.go) count in their own call.
 const sightLua = `
@@ -491,13 +493,20 @@ local function sight(K, A, i0)
   local from, cutoff = tonumber(A[i0]), tonumber(A[i0+2])
   for i = i0+3, #A, 5 do
     local set, value, first, last = K[tonumber(A[i])], A[i+1], A[i+2], tonumber(A[i+3])
-    local field = A[i] .. '\0' .. value
-    local old = redis.call('HGET', K[5], field)
-    local oldfirst, oldlast
-    if old then oldfirst, oldlast = string.match(old, '^(%d+):(%d+):') end
-    if not oldlast or tonumber(oldlast) <= last then
-      redis.call('ZADD', set, last, value)
-      redis.call('HSET', K[5], field, (oldfirst or first) .. ':' .. last .. ':' .. A[i+4])
+    if tonumber(A[i]) > 6 then
+      local old = redis.call('ZSCORE', set, A[i0+1])
+      if not old or tonumber(old) <= last then redis.call('ZADD', set, last, A[i0+1]) end
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', cutoff)
+      redis.call('PEXPIRE', set, 604800000)
+    else
+      local field = A[i] .. '\0' .. value
+      local old = redis.call('HGET', K[5], field)
+      local oldfirst, oldlast
+      if old then oldfirst, oldlast = string.match(old, '^(%d+):(%d+):') end
+      if not oldlast or tonumber(oldlast) <= last then
+        redis.call('ZADD', set, last, value)
+        redis.call('HSET', K[5], field, (oldfirst or first) .. ':' .. last .. ':' .. A[i+4])
+      end
     end
   end
   local ack = tonumber(redis.call('HGET', K[6], A[i0+1]) or '0')
@@ -537,29 +546,38 @@ func sigIndex(signal string) int {
 }
 
 func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
-	args, err := sightArgs(key, ss, now)
+	keys, args, err := sightArgs(key, ss, now)
 	if err != nil {
 		return nil, err
 	}
-	v, err := sightScript.Run(ctx, r.c, sigKeys(key), args...).Slice()
+	v, err := sightScript.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
 		return nil, err
 	}
 	return sightCounts(v), nil
 }
 
-// sightArgs are sight's A for ss.
-func sightArgs(key string, ss []Sighting, now time.Time) ([]any, error) {
+// sightArgs are sight's K and A for ss.
+func sightArgs(key string, ss []Sighting, now time.Time) ([]string, []any, error) {
 	fm, _ := windowStart(now)
 	args := []any{fm * 60000, key, ms(now.Add(-recordTTL))}
+	keys := sigKeys(key)
 	for _, x := range ss {
 		i := sigIndex(x.Signal)
+		if x.Signal == SightingAddress {
+			a, err := netip.ParseAddr(x.Value)
+			if err != nil {
+				return nil, nil, fmt.Errorf("address sighting: %w", err)
+			}
+			keys = append(keys, addrKey(a))
+			i = len(keys)
+		}
 		if i == 0 {
-			return nil, fmt.Errorf("unknown signal %q", x.Signal)
+			return nil, nil, fmt.Errorf("unknown signal %q", x.Signal)
 		}
 		args = append(args, i, x.Value, ms(x.First), ms(x.Last), x.Detail)
 	}
-	return args, nil
+	return keys, args, nil
 }
 
 // sightCounts reads sight's answer.

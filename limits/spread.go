@@ -102,7 +102,9 @@ func (e *Engine) loginSightings(t *policy.Transaction, lim Limits, now time.Time
 		return nil
 	}
 	addr := t.Conn.Addr.Unmap()
-	var ss []Sighting
+	// The address itself, whatever the limits: who sent from it, for
+	// relayprobe's blocklist watch (logins.go).
+	ss := []Sighting{{Signal: SightingAddress, Value: addr.String(), First: now, Last: now}}
 	if lim.NetworksPerHour > 0 {
 		ss = append(ss, Sighting{Signal: SignalNetworks, Value: Network(addr).String(), First: now, Last: now, Detail: addr.String()})
 	}

@@ -49,7 +49,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	db.SetMaxOpenConns(1)
 	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema})
 	if err == nil {
-		_, err = db.Exec(auditSchema)
+		_, err = db.Exec(auditSchema + loginsIndex)
 	}
 	if err != nil {
 		db.Close()

@@ -497,7 +497,7 @@ func (s *SQLStore) sight(ctx context.Context, tx *sql.Tx, key string, ss []Sight
 }
 
 func (s *SQLStore) Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT kind, value, t0, t, detail FROM sightings WHERE key = $1 AND t > $2 ORDER BY t, kind, value`), key, ms(since))
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT kind, value, t0, t, detail FROM sightings WHERE key = $1 AND t > $2 AND kind <> $3 ORDER BY t, kind, value`), key, ms(since), SightingAddress)
 	if err != nil {
 		return nil, err
 	}

@@ -198,7 +198,9 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	open := map[netip.Addr]bool{}
 	for _, fs := range known {
 		for _, f := range fs {
-			a := netip.MustParseAddrPort(f.Target).Addr()
+			// A v4-mapped target (::ffff:192.0.2.7 typed as a target) is
+			// its IPv4 address: for block.exclude, the IPv4 set, the files.
+			a := netip.MustParseAddrPort(f.Target).Addr().Unmap()
 			open[a] = true
 			if f.Result != Confirmed || excluded(a) {
 				continue
@@ -440,12 +442,17 @@ func (be backends) run(ctx context.Context, argv []string, b Block) error {
 	return nil
 }
 
-// command is argv bounded by block.timeout: its process group killed
+// command is argv bounded by block.timeout.
+func (be backends) command(ctx context.Context, argv []string) (*exec.Cmd, context.CancelFunc) {
+	return boundedCommand(ctx, time.Duration(be.cfg.Timeout), argv)
+}
+
+// boundedCommand is argv bounded by timeout: its process group killed
 // then (a wrapper script's children too), and its output no longer waited
 // for a second later (a child that left the group may hold the pipe
 // open). The caller calls cancel when it is done.
-func (be backends) command(ctx context.Context, argv []string) (*exec.Cmd, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(be.cfg.Timeout))
+func boundedCommand(ctx context.Context, timeout time.Duration, argv []string) (*exec.Cmd, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -208,6 +208,12 @@ func TestBlockListingsConfig(t *testing.T) {
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, codes: [listed]}]}\n", "codes"},
 		{"listings: {ranges: [192.0.2.0/24], zones: [{zone: a.test, key: a.b}]}\n", "key"},
 		{"listings: {ranges: [192.0.2.0/24], zones: []}\n", "listings.zones"},
+		// The same addresses twice would be asked twice and counted twice
+		// in their /24: a false escalation warning.
+		{"listings: {ranges: [192.0.2.0/24, 192.0.2.128/25]}\n", "192.0.2.128/25 overlaps 192.0.2.0/24"},
+		{"listings: {ranges: [192.0.2.0/25, 192.0.2.0/25]}\n", "overlaps"},
+		{"listings: {ranges: [192.0.2.0/24], accounts: []}\n", "listings.accounts"},
+		{"listings: {ranges: [192.0.2.0/24], accounts_timeout: -1s}\n", "listings.accounts_timeout"},
 	} {
 		cfg, err := Parse("t.yaml", []byte(base+c.yaml))
 		if c.err == "" {
@@ -289,5 +295,51 @@ func TestBlockFileReadWhileWritten(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(name), ".*")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// IPv6 and v4-mapped targets (an operator who typed ::ffff:192.0.2.7):
+// the IPv6 address goes into block.nftables.set6, the files in the form
+// Postfix and RPZ match; the mapped one is the IPv4 address everywhere,
+// so block.exclude holds for it too. Before, a mapped target escaped the
+// exclude list of the ISP's own infrastructure and went into the IPv4
+// set and the files as ::ffff:192.0.2.7, which nothing matches.
+func TestEnforceIPv6AndMapped(t *testing.T) {
+	l := newBlockLab(t)
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "nft"), []byte("#!/bin/sh\ncat >> "+l.dir+"/nft\n"), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	l.cfg.Block.NFTables = &NFTablesBackend{Table: "inet filter", Set: "v4", Set6: "v6"}
+	l.cfg.Block.Files.PostfixAccess = filepath.Join(l.dir, "access")
+	l.cfg.Block.Files.RPZ = filepath.Join(l.dir, "rpz")
+	l.save(0, true, []OpenService{
+		{Target: "[2001:db8::7]:25", Service: "smtp-relay", Result: Confirmed, Evidence: "250 queued as X"},
+		{Target: "[::ffff:192.0.2.9]:25", Service: "smtp-relay", Result: Confirmed, Evidence: "250 queued as Y"},
+	})
+	e := l.enforce(1)
+	if len(e.Added) != 2 || len(e.Failures) != 0 || l.file("list") != "192.0.2.9\n2001:db8::7\n" {
+		t.Fatalf("added %+v, list %q", e, l.file("list"))
+	}
+	nft := l.file("nft")
+	if !strings.Contains(nft, "add element inet filter v6 { 2001:db8::7 timeout") || !strings.Contains(nft, "add element inet filter v4 { 192.0.2.9 timeout") || strings.Contains(nft, "::ffff") {
+		t.Errorf("nft scripts:\n%s", nft)
+	}
+	if a := l.file("access"); !strings.Contains(a, "\n2001:db8::7 REJECT ") || !strings.HasPrefix(a, "192.0.2.9 REJECT ") {
+		t.Errorf("access map:\n%s", a)
+	}
+	if r := l.file("rpz"); !strings.Contains(r, "\n128.7.0.0.0.0.0.db8.2001.rpz-client-ip IN CNAME .") || !strings.Contains(r, "\n32.9.2.0.192.rpz-client-ip IN CNAME .") {
+		t.Errorf("rpz:\n%s", r)
+	}
+	// The exclude list holds for both families, however the target was
+	// written.
+	l.cfg.Block.Exclude = []yamlconf.Prefix{yamlconf.Prefix(netip.MustParsePrefix("192.0.2.8/29")), yamlconf.Prefix(netip.MustParsePrefix("2001:db8::/64"))}
+	if e := l.enforce(2); len(e.Lifted) != 2 || len(e.Active) != 0 || l.file("list") != "" {
+		t.Errorf("excluded: %+v, list %q", e, l.file("list"))
+	}
+	l2 := newBlockLab(t)
+	l2.cfg.Block.Exclude = []yamlconf.Prefix{yamlconf.Prefix(netip.MustParsePrefix("192.0.2.8/29"))}
+	l2.save(0, true, []OpenService{{Target: "[::ffff:192.0.2.9]:25", Service: "smtp-relay", Result: Confirmed}})
+	if e := l2.enforce(1); len(e.Added) != 0 || l2.file("list") != "" {
+		t.Errorf("a mapped address of the exclude list was blocked: %+v", e)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -217,6 +218,11 @@ func (c *Config) CheckHost() error {
 	if c.Block != nil && c.Block.NFTables != nil {
 		if err := c.Block.NFTables.check(); err != nil {
 			return err
+		}
+	}
+	if l := c.Listings; l != nil && len(l.Accounts) > 0 {
+		if _, err := exec.LookPath(l.Accounts[0]); err != nil {
+			return fmt.Errorf("listings.accounts: %w", err)
 		}
 	}
 	if c.Source == "" {

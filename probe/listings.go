@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -37,6 +38,12 @@ type ListingsConfig struct {
 	WarnPer24       int    `yaml:"warn_per24"`
 	EscalationPer24 int    `yaml:"escalation_per24"`
 	Metrics         string `yaml:"metrics"` // Prometheus textfile; "": none
+	// A command (argv, no shell) that names the outguard accounts that
+	// logged in from the listed addresses: they are written to its stdin,
+	// one a line, and it answers JSON lines {"addr", "account", "last"}
+	// (milterctl accounts by-ip --json). Empty: listings name no accounts.
+	Accounts        []string          `yaml:"accounts"`
+	AccountsTimeout yamlconf.Duration `yaml:"accounts_timeout"`
 }
 
 // DNSBLZone is one blocklist and how to ask it.
@@ -63,6 +70,12 @@ const (
 	FormIP    = "ip"
 	FormRange = "range"
 )
+
+// maxFailuresInARow is how many queries of a zone may fail in a row
+// before the run stops asking it (see WatchListings).
+const maxFailuresInARow = 32
+
+var errGaveUp = errors.New("gave up")
 
 // maxListingQueries bounds one run: at the default rate, about 1.5 hours.
 const maxListingQueries = 1 << 18
@@ -103,6 +116,15 @@ func (l *ListingsConfig) validate(bad func(key, format string, args ...any) erro
 	if l.Zones == nil {
 		l.Zones = DefaultZones()
 	}
+	if l.AccountsTimeout == 0 {
+		l.AccountsTimeout = yamlconf.Duration(time.Minute)
+	}
+	if l.AccountsTimeout < 0 {
+		return bad("listings.accounts_timeout", "must be above 0")
+	}
+	if l.Accounts != nil && (len(l.Accounts) == 0 || l.Accounts[0] == "") {
+		return bad("listings.accounts", "want a command and its arguments, e.g. [milterctl, accounts, by-ip, --json]")
+	}
 	if len(l.Zones) == 0 {
 		return bad("listings.zones", "is empty: remove it for the defaults, or name the lists to ask")
 	}
@@ -121,6 +143,20 @@ func (l *ListingsConfig) validate(bad func(key, format string, args ...any) erro
 	for _, p := range l.Ranges {
 		if !netip.Prefix(p).Addr().Is4() {
 			return bad("listings.ranges", "%s: only IPv4 ranges are watched (DNSBLs list IPv6 by other rules)", netip.Prefix(p))
+		}
+	}
+	// An address in two ranges would be asked twice and counted twice in
+	// its /24: a false escalation warning. Ranges nest or are apart, so in
+	// the order of their first address an overlap is between neighbours.
+	sorted := slices.SortedFunc(slices.Values(prefixes(l.Ranges)), func(a, b netip.Prefix) int {
+		if c := a.Masked().Addr().Compare(b.Masked().Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i-1].Overlaps(sorted[i]) {
+			return bad("listings.ranges", "%s overlaps %s: give each address once", sorted[i].Masked(), sorted[i-1].Masked())
 		}
 	}
 	seen := map[string]bool{}
@@ -225,6 +261,9 @@ type Listing struct {
 	Codes    []string   `json:"codes"`
 	Since    time.Time  `json:"since"`
 	Customer string     `json:"customer,omitempty"`
+	// The accounts that logged in from Addr (listings.accounts), most
+	// recent first.
+	Accounts []AccountLogin `json:"accounts,omitempty"`
 }
 
 func (l Listing) key() string { return l.Zone + " " + l.Addr.String() }
@@ -373,6 +412,16 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		err   error
 	}
 	results := make([]result, len(ls))
+	// A list (or the resolver) that stops answering mid-run is given up
+	// after maxFailuresInARow failed queries in a row: its remaining
+	// addresses keep their earlier state, and the run ends in bounded
+	// time (each query can take two timeouts).
+	failures := map[string]*atomic.Int32{}
+	gaveUp := map[string]*atomic.Bool{}
+	for _, z := range lc.Zones {
+		failures[z.Zone], gaveUp[z.Zone] = new(atomic.Int32), new(atomic.Bool)
+	}
+	var asked atomic.Int64
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < min(16, len(ls)); w++ {
@@ -380,12 +429,27 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				z := ls[i].zone.Zone
+				if gaveUp[z].Load() {
+					results[i] = result{ls[i], nil, errGaveUp}
+					continue
+				}
+				asked.Add(1)
 				codes, err := resolve(ctx, client, lc.Resolver, ls[i].qname())
 				results[i] = result{ls[i], codes, err}
+				if err == nil {
+					failures[z].Store(0)
+				} else if failures[z].Add(1) >= maxFailuresInARow {
+					gaveUp[z].Store(true)
+				}
 			}
 		}()
 	}
 	for i := range ls {
+		if gaveUp[ls[i].zone.Zone].Load() {
+			results[i] = result{ls[i], nil, errGaveUp} // not asked: no wait for the rate
+			continue
+		}
 		if err = lim.Wait(ctx); err != nil {
 			break
 		}
@@ -396,7 +460,12 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	if err != nil {
 		return nil, err // cut short: nothing kept
 	}
-	run := &Listings{Time: now.UTC(), Queries: len(ls) + probes}
+	run := &Listings{Time: now.UTC(), Queries: int(asked.Load()) + probes}
+	for _, z := range lc.Zones {
+		if gaveUp[z.Zone].Load() {
+			run.Errors = append(run.Errors, fmt.Sprintf("%s: %v after %d failed queries in a row (the list or the resolver stopped answering): the addresses not asked keep their earlier state", z.Zone, errGaveUp, maxFailuresInARow))
+		}
+	}
 	for zone, err := range broken {
 		run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", zone, err))
 		for _, l := range prev.Listed {
@@ -418,7 +487,9 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 			}
 		}
 		if r.err != nil {
-			run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", strings.TrimSuffix(r.k.qname(), "."), r.err))
+			if r.err != errGaveUp { // said once for the zone
+				run.Errors = append(run.Errors, fmt.Sprintf("%s: %v", strings.TrimSuffix(r.k.qname(), "."), r.err))
+			}
 			if was {
 				run.Listed = append(run.Listed, old) // unknown now: the earlier state stands
 			}
@@ -447,6 +518,34 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		})
 	}
 	run.Per24 = per24(run.Listed, lc)
+	var who map[netip.Addr][]AccountLogin // the earlier run's accounts are not kept: each run asks afresh
+	if len(lc.Accounts) > 0 {
+		var addrs []netip.Addr
+		for _, ls := range [][]Listing{run.Listed, run.Delisted} {
+			for _, l := range ls {
+				if l.Form != FormRange { // a range's first address stands for the range: nobody sent from it as such
+					addrs = append(addrs, l.Addr)
+				}
+			}
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		if len(addrs) > 0 {
+			if who, err = accountsOf(ctx, lc, slices.Compact(addrs)); err != nil {
+				// The listings stand without their accounts.
+				log.Error("listed addresses not mapped to accounts", "err", err)
+				run.Errors = append(run.Errors, "accounts: "+err.Error())
+			}
+		}
+	}
+	for _, ls := range [][]Listing{run.Listed, run.New, run.Delisted} {
+		for i := range ls {
+			if ls[i].Form != FormRange {
+				ls[i].Accounts = who[ls[i].Addr]
+			} else {
+				ls[i].Accounts = nil
+			}
+		}
+	}
 	slices.Sort(run.Errors)
 	js, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
@@ -462,7 +561,6 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	}
 	log.Info("listings checked", "queries", run.Queries, "listed", len(run.Listed), "new", len(run.New),
 		"delisted", len(run.Delisted), "errors", len(run.Errors))
-	log.Info("listed addresses are not mapped to accounts: milterd's store keeps no client addresses")
 	var warn []Net24
 	for _, n := range run.Per24 {
 		if n.Level != "" {
@@ -550,16 +648,16 @@ func (run *Listings) metrics(lc *ListingsConfig) []byte {
 // what changed, the /24 counts, the failed queries.
 func WriteListings(w io.Writer, run *Listings) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDR\tLIST\tCODES\tSINCE\tCUSTOMER")
+	fmt.Fprintln(tw, "ADDR\tLIST\tCODES\tSINCE\tCUSTOMER\tACCOUNTS")
 	for _, l := range run.Listed {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Addr, l.Name, strings.Join(l.Codes, ","), l.Since.Format(time.RFC3339), dash(l.Customer))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Addr, l.Name, strings.Join(l.Codes, ","), l.Since.Format(time.RFC3339), dash(l.Customer), accountNames(l))
 	}
 	tw.Flush()
 	for _, l := range run.New {
-		fmt.Fprintf(w, "new       %s %s %s\n", l.Addr, l.Name, dash(l.Customer))
+		fmt.Fprintf(w, "new       %s %s %s %s\n", l.Addr, l.Name, dash(l.Customer), accountNames(l))
 	}
 	for _, l := range run.Delisted {
-		fmt.Fprintf(w, "delisted  %s %s %s\n", l.Addr, l.Name, dash(l.Customer))
+		fmt.Fprintf(w, "delisted  %s %s %s %s\n", l.Addr, l.Name, dash(l.Customer), accountNames(l))
 	}
 	for _, n := range run.Per24 {
 		fmt.Fprintf(w, "per24     %s %s %d%s\n", n.Net, n.Name, n.Count, map[string]string{"": "", "warn": " WARNING: near escalation", "escalation": " ESCALATION"}[n.Level])
@@ -568,6 +666,15 @@ func WriteListings(w io.Writer, run *Listings) error {
 		fmt.Fprintf(w, "error     %s\n", e)
 	}
 	return nil
+}
+
+// accountNames lists l's accounts, comma-separated; "-" for none.
+func accountNames(l Listing) string {
+	names := make([]string, len(l.Accounts))
+	for i, a := range l.Accounts {
+		names[i] = a.Account
+	}
+	return dash(strings.Join(names, ","))
 }
 
 // WriteListingsJSON writes the run as JSON lines: one object per listing,

@@ -27,7 +27,7 @@ import (
 var accountsCmds = map[string]func(a *acontext, args []string) error{
 	"list": accountsList, "show": accountsShow, "suspend": accountsSuspend,
 	"unsuspend": accountsUnsuspend, "reset": accountsReset, "audit": accountsAudit,
-	"contain": accountsContain,
+	"contain": accountsContain, "by-ip": accountsByIP,
 }
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {

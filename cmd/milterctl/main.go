@@ -31,6 +31,9 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   accounts contain                (holds suspended accounts' queued mail until stopped:
                                   outguard-containment.service)
   accounts reset ACCOUNT          (clears its counters, too)
+  accounts by-ip [ADDR...] [--since 7d] [--json]
+                                  (the accounts that logged in from each address;
+                                  none given: addresses from stdin, one a line)
 
   quarantine list [--user U] [--rule R] [--reason R] [--since 24h] [--state held] [--json]
   quarantine show ID [--json]

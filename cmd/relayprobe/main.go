@@ -29,7 +29,7 @@ Exit status: 0 done (scan: nothing confirmed; listings: nothing listed),
 1 scan: confirmed findings; listings: addresses listed, 2 error (nothing
 kept), 3 scan unhealthy (kept; nothing declared fixed); block: a backend
 failed (retried next run); listings: queries failed (their addresses keep
-their earlier state).
+their earlier state) or listings.accounts failed (no accounts named).
 `
 
 // Exit statuses: the unit takes 1 as success, 3 as a failed scan.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -65,9 +67,36 @@ reporter: {org: ISP Test, contact: abuse@isp.test, domain: isp.test}
 	if code, _, errs := cli("-check-config", "-config", noSrc); code != 2 || !strings.Contains(errs, "source 198.51.100.7 is not usable") {
 		t.Errorf("check-config with a source the host lacks: exit %d, %q", code, errs)
 	}
+	// A listings.accounts command that is not there: refused by
+	// -check-config, not found at the first listing.
+	noCmd := filepath.Join(dir, "nocmd.yaml")
+	os.WriteFile(noCmd, append(b, "listings: {ranges: [192.0.2.0/24], accounts: [no-such-milterctl, accounts, by-ip, --json]}\n"...), 0o644)
+	if code, _, errs := cli("-check-config", "-config", noCmd); code != 2 || !strings.Contains(errs, "listings.accounts") || !strings.Contains(errs, "no-such-milterctl") {
+		t.Errorf("check-config with a missing accounts command: exit %d, %q", code, errs)
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("canary: {address: 192.0.2.1:25, domain: c.test}\nhelo: p.test\nrate: -1\n"), 0o644)
 	if code, _, errs := cli("scan", "-config", bad); code != 2 || !strings.Contains(errs, "bad.yaml:3: rate: must be above 0") {
 		t.Errorf("bad config: exit %d, %q", code, errs)
+	}
+}
+
+// relayprobe links no milterd code (docs/ARCHITECTURE.md): what it needs
+// of milterd's state (the accounts of a listed address) comes through a
+// command, listings.accounts.
+func TestNoMilterdDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "outguard/cmd/relayprobe").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "outguard/") {
+			ours = append(ours, p)
+		}
+	}
+	sort.Strings(ours)
+	if want := "outguard/cmd/relayprobe outguard/internal/alert outguard/internal/yamlconf outguard/probe"; strings.Join(ours, " ") != want {
+		t.Errorf("relayprobe imports %q, want only %q", ours, want)
 	}
 }
