@@ -114,7 +114,7 @@ test: deps sendmail fmt vet
 # taken by its browser test.
 screenshots:
 	mkdir -p docs/screenshots
-	OUTGUARD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestWebConsoleInBrowser ./e2e/
+	OUTGUARD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestWebConsoleInBrowser|TestWebConsoleQueuedMail' ./e2e/
 
 test-installed: deps
 	OUTGUARD_INSTALLED_TEST=yes $(GO) test -tags installed -count=1 -v -timeout 5m ./internal/installtest/

@@ -221,3 +221,14 @@ func (c *Containment) Messages(ctx context.Context, key string) ([]Message, erro
 	sort.Slice(out, func(i, j int) bool { return out[i].QueueID < out[j].QueueID })
 	return out, nil
 }
+
+// Held counts the messages in the hold queue: the ones Settle acts on.
+func Held(msgs []Message) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Queue == HoldQueue {
+			n++
+		}
+	}
+	return n
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,14 +47,20 @@ func startConsole(t *testing.T) *console {
 	s, cfg, res := harness.ConfigStack(t, section+"quarantine: {}\n", harness.MTAConfig{RcptAccess: access})
 	// The release address: a Postfix without milters, relaying to the sink.
 	release := harness.StartPostfix(t, harness.MTAConfig{RelayPort: s.Sink.Port})
+	url := runConsole(t, "state_dir: "+cfg.StateDir+"\n"+section+"quarantine: {release_address: \""+release.Addr()+"\"}\n")
+	return &console{url: url, stack: s, q: res.Quarantine}
+}
+
+// runConsole runs `milterctl web` (the binary) on the config text with a
+// web section added, and a user of each role (password consolePass); it
+// returns the console's URL.
+func runConsole(t *testing.T, text string) string {
 	dir := t.TempDir()
 	bin := harness.Build(t, dir, "milterctl")
 	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	cfgFile := filepath.Join(dir, "milterd.yaml")
 	users := filepath.Join(dir, "web-users")
-	os.WriteFile(cfgFile, []byte("state_dir: "+cfg.StateDir+"\n"+section+
-		"quarantine: {release_address: \""+release.Addr()+"\"}\n"+
-		"web: {users_file: "+users+", url: \"http://"+addr+"\"}\n"), 0o644)
+	os.WriteFile(cfgFile, []byte(text+"web: {users_file: "+users+", url: \"http://"+addr+"\"}\n"), 0o644)
 	for _, role := range []string{"viewer", "reviewer", "admin"} {
 		cmd := exec.Command(bin, "-config", cfgFile, "web", "adduser", role, role)
 		cmd.Stdin = strings.NewReader(consolePass + "\n")
@@ -84,7 +91,7 @@ func startConsole(t *testing.T) *console {
 			t.Logf("milterctl web's log:\n%s", log)
 		}
 	})
-	return &console{url: "http://" + addr, stack: s, q: res.Quarantine}
+	return "http://" + addr
 }
 
 // browser is a headless Chromium with a profile of its own in the test's
@@ -412,5 +419,104 @@ func TestWebConsoleInBrowser(t *testing.T) {
 			}
 		}
 		b.mu.Unlock()
+	}
+}
+
+// The queued-mail actions in a real browser through a real Postfix: alice
+// has three messages deferred in Postfix's queue (the receiver answers
+// 4xx); an admin suspends her from her page, which puts the three on hold
+// at once (limits.on_suspend_queued: hold, milterd's sweep off so that it
+// is the console's doing); her page lists them as held; the receiver
+// accepts again and Postfix retries, but none leaves the hold; "Unsuspend
+// and release its held mail" releases them and they are delivered. The
+// account's audit trail has each step with the console's user. A
+// reviewer is offered none of it.
+func TestWebConsoleQueuedMail(t *testing.T) {
+	t.Parallel()
+	harness.Require(t, chromium)
+	h := startContainmentHost(t, storeConfig(t, "sqlite", "  on_suspend_queued: hold\n"), nil, false)
+	text, err := os.ReadFile(h.ctlConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &console{url: runConsole(t, string(text))}
+	ids := h.deferThree(t)
+	browserCtx := startBrowser(t)
+
+	adm := tab(t, browserCtx)
+	adm.login(t, c, "admin")
+	page := c.url + "/accounts/" + harness.User
+	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#state`)))
+	if q := adm.text(t, `main`); strings.Count(q, "deferred") != 3 || strings.Contains(q, "held") {
+		t.Fatalf("before the suspension, the page shows:\n%s", q)
+	}
+	adm.do(t, chromedp.SendKeys(chromedp.CSS(`input[name=reason]`), "phished"), chromedp.Click(chromedp.CSS(`#suspend`)), chromedp.WaitVisible(chromedp.CSS(`#outcome`)))
+	if out := adm.text(t, `#outcome`); !strings.Contains(out, "queued on this host: "+strings.Join(ids, " ")+" (hold)") {
+		t.Fatalf("suspend: %s", out)
+	}
+	if held := inQueue(t, h.s.Postfix.Dir, "hold"); fmt.Sprint(held) != fmt.Sprint(ids) {
+		t.Fatalf("Postfix holds %v after the suspension; want %v", held, ids)
+	}
+	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`table.queued`)))
+	rows := eval[string](t, adm, `[...document.querySelectorAll('table.queued tbody tr')].map(r => r.cells[0].innerText + '=' + r.cells[1].innerText).join(' ')`)
+	if want := ids[0] + "=held " + ids[1] + "=held " + ids[2] + "=held"; rows != want {
+		t.Errorf("queued mail shown as %q; want %q", rows, want)
+	}
+	adm.screenshot(t, "account-queued")
+
+	// Held mail stays held though the receiver takes it now.
+	h.s.Sink.Answer("later@remote.test", 0, nil)
+	exec.Command("postqueue", "-c", h.s.Postfix.Dir, "-f").Run()
+	time.Sleep(3 * time.Second)
+	if n := len(h.s.Sink.Messages()); n != 0 {
+		t.Fatalf("%d held messages delivered", n)
+	}
+
+	// A reviewer sees the queue but is offered no account action.
+	rev := tab(t, browserCtx)
+	rev.login(t, c, "reviewer")
+	rev.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`table.queued`)))
+	if n := eval[int](t, rev, `document.querySelectorAll('#unsuspend, #release-queued, #delete-queued, #suspend').length`); n != 0 {
+		t.Errorf("a reviewer is offered %d account actions", n)
+	}
+
+	adm.do(t, chromedp.Click(chromedp.CSS(`#release-queued`)), chromedp.WaitVisible(chromedp.CSS(`#outcome`)))
+	if out := adm.text(t, `#outcome`); !strings.Contains(out, "unsuspended") || !strings.Contains(out, "released: 3 message(s) "+strings.Join(ids, " ")) {
+		t.Fatalf("release-queued: %s", out)
+	}
+	if held := inQueue(t, h.s.Postfix.Dir, "hold"); len(held) != 0 {
+		t.Errorf("still held after release-queued: %v", held)
+	}
+	exec.Command("postqueue", "-c", h.s.Postfix.Dir, "-f").Run()
+	h.s.Sink.Wait(t, 3, 20*time.Second)
+	waitFor(t, "the queue empty", func() bool { return len(queue(t, h.s.Postfix.Dir)) == 0 })
+
+	// The account's audit trail (milterctl accounts audit) has it all,
+	// with the console's user.
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	out, code := milterctl(t, bin, h.ctlConf, "accounts", "audit", harness.User, "--json")
+	var trail []struct{ Event, By, Detail string }
+	if err := json.Unmarshal([]byte(out), &trail); code != 0 || err != nil {
+		t.Fatalf("audit (%d, %v):\n%s", code, err, out)
+	}
+	var got []string
+	for _, e := range trail {
+		got = append(got, e.Event+" by "+e.By+": "+e.Detail)
+	}
+	want := []string{"suspended by web:admin: phished", "queue held by web:admin: " + strings.Join(ids, " "), "unsuspended by web:admin: ", "queue released by web:admin: " + strings.Join(ids, " ")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("audit trail:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The account's page shows the same trail.
+	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`table.trail`)))
+	shown := eval[string](t, adm, `[...document.querySelectorAll('table.trail tbody tr')].map(r => r.cells[1].innerText + ' by ' + r.cells[2].innerText + ': ' + r.cells[4].innerText).join('|')`)
+	if want := strings.Join(want, "|"); shown != want {
+		t.Errorf("the page's audit trail: %q, want %q", shown, want)
+	}
+	// And the console's audit trail page, on a console without a
+	// quarantine.
+	adm.do(t, chromedp.Navigate(c.url+"/audit"), chromedp.WaitVisible(chromedp.CSS(`table.accounts-trail`)))
+	if all := adm.text(t, `table.accounts-trail`); !strings.Contains(all, "web:admin\tqueue released\t"+harness.User+"\t"+strings.Join(ids, " ")) {
+		t.Errorf("the audit trail page:\n%s", all)
 	}
 }

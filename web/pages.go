@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/mail"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/emersion/go-message"
 
+	"outguard/containment"
 	"outguard/limits"
 	"outguard/mimewalk"
 	"outguard/probe"
@@ -301,44 +304,95 @@ func (s *Server) accountList(w http.ResponseWriter, r *http.Request, u user) {
 	s.reply(w, r, u, "accounts", d)
 }
 
-func (s *Server) accountKey(r *http.Request) string {
+// maxReason bounds a suspension's reason.
+const maxReason = 1000
+
+// maxAccount bounds an account in a path: a SASL login or ip:ADDRESS.
+const maxAccount = 320
+
+// accountKey is the account in the request's path as milterd keys it;
+// false (and a 400 answered) for one that no login is: too long, or with
+// a control character, a bidirectional override or invalid UTF-8, which
+// would otherwise reach the stores, the audit trail and the alerts.
+func (s *Server) accountKey(w http.ResponseWriter, r *http.Request, u user) (string, bool) {
 	k := r.PathValue("account")
-	if strings.HasPrefix(k, "ip:") {
-		return k
+	if k == "" || len(k) > maxAccount || line(k) != k {
+		s.fail(w, r, u, http.StatusBadRequest, "not an account: "+truncateRunes(line(k), 80))
+		return "", false
 	}
-	return s.o.Login(k)
+	if strings.HasPrefix(k, "ip:") {
+		return k, true
+	}
+	return s.o.Login(k), true
 }
 
+// accountData is an account's page: as `milterctl accounts show`, with
+// its mail in this host's queue.
 type accountData struct {
 	limits.AccountView
-	Now time.Time `json:"-"`
+	Queued     []containment.Message `json:"queued,omitempty"`
+	QueueError string                `json:"queue_error,omitempty"`
+	HasQueue   bool                  `json:"-"` // limits.mta is configured
+	// Trail is the account's audit trail of the last 30 days (milterctl
+	// accounts audit): suspensions, by milterd or whom, and queue actions.
+	Trail []limits.AuditEvent `json:"audit"`
+	Now   time.Time           `json:"-"`
 }
+
+// Held counts the messages held in the queue: the ones release-queued and
+// delete-queued act on.
+func (d accountData) Held() int { return containment.Held(d.Queued) }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u user) {
 	now := time.Now()
-	v, err := limits.View(r.Context(), s.o.Accounts, s.o.Policy, s.accountKey(r), now, true)
+	key, ok := s.accountKey(w, r, u)
+	if !ok {
+		return
+	}
+	v, err := limits.View(r.Context(), s.o.Accounts, s.o.Policy, key, now, true)
 	if err != nil {
 		s.fail(w, r, u, http.StatusInternalServerError, "accounts: "+err.Error())
 		return
 	}
-	s.reply(w, r, u, "account", accountData{v, now})
+	d := accountData{AccountView: v, HasQueue: s.o.Queue != nil, Now: now}
+	if d.Trail, err = s.o.Accounts.AuditTrail(r.Context(), v.Account, now.Add(-30*24*time.Hour)); err != nil {
+		s.fail(w, r, u, http.StatusInternalServerError, "audit trail: "+err.Error())
+		return
+	}
+	if s.o.Queue != nil {
+		// The queue is this host's: a fleet's other hosts show theirs.
+		if d.Queued, err = s.o.Queue.Messages(r.Context(), v.Account); err != nil {
+			d.QueueError = err.Error()
+		}
+	}
+	s.reply(w, r, u, "account", d)
 }
 
 func (s *Server) accountAction(action string) handler {
 	return func(w http.ResponseWriter, r *http.Request, u user) {
-		key := s.accountKey(r)
+		key, ok := s.accountKey(w, r, u)
+		if !ok {
+			return
+		}
 		res := actionResult{Account: key, Action: action, Back: "/accounts/" + url.PathEscape(key)}
 		var err error
 		switch action {
 		case "suspend":
 			reason := strings.TrimSpace(r.PostFormValue("reason"))
-			if reason == "" {
-				s.fail(w, r, u, http.StatusBadRequest, "suspend needs a reason")
+			if reason == "" || len(reason) > maxReason || line(reason) != reason {
+				// One line of text: it goes into the audit trails, the
+				// SMTP reply's log and the abuse desk's alerts as is.
+				s.fail(w, r, u, http.StatusBadRequest, fmt.Sprintf("suspend needs a reason: one line of text, up to %d bytes", maxReason))
 				return
 			}
 			res.Outcome, err = s.o.Actions.Suspend(r.Context(), key, reason, operator(u))
 		case "unsuspend":
-			res.Outcome, err = s.o.Actions.Unsuspend(r.Context(), key, operator(u))
+			queued := r.PostFormValue("queued")
+			if queued != "" && queued != "release" && queued != "delete" {
+				s.fail(w, r, u, http.StatusBadRequest, "queued: want release or delete")
+				return
+			}
+			res.Outcome, err = s.o.Actions.Unsuspend(r.Context(), key, queued, operator(u))
 		case "reset":
 			res.Outcome, err = s.o.Actions.Reset(r.Context(), key, operator(u))
 		}
@@ -347,13 +401,27 @@ func (s *Server) accountAction(action string) handler {
 }
 
 type auditData struct {
-	Since   string                  `json:"since"`
-	ID      string                  `json:"id,omitempty"`
+	Since string `json:"since"`
+	ID    string `json:"id,omitempty"` // an entry or an account
+	// Entries are the quarantine's audit trail: every release, delete and
+	// resolve, and the account actions of the console and milterctl.
 	Entries []quarantine.AuditEntry `json:"entries"` // newest first
+	// Accounts is the accounts' audit trail (milterctl accounts audit):
+	// suspensions by milterd or an operator, escalations, queue actions.
+	Accounts []limits.AuditEvent `json:"accounts"` // newest first
+}
+
+// newestFirst reverses a trail (oldest first) and keeps ListMax of it.
+func newestFirst[T any](trail []T) []T {
+	out := make([]T, 0, min(len(trail), ListMax))
+	for i := len(trail) - 1; i >= 0 && len(out) < ListMax; i-- {
+		out = append(out, trail[i])
+	}
+	return out
 }
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u user) {
-	d := auditData{Since: r.URL.Query().Get("since"), ID: r.URL.Query().Get("id")}
+	d := auditData{Since: r.URL.Query().Get("since"), ID: r.URL.Query().Get("id"), Entries: []quarantine.AuditEntry{}, Accounts: []limits.AuditEvent{}}
 	if d.Since == "" {
 		d.Since = "7d"
 	}
@@ -362,18 +430,22 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u user) {
 		s.fail(w, r, u, http.StatusBadRequest, err.Error())
 		return
 	}
-	entries, err := s.o.Quarantine.AuditLog(r.Context(), since, d.ID)
-	if err != nil {
-		s.fail(w, r, u, http.StatusInternalServerError, "audit trail: "+err.Error())
-		return
+	if s.o.Quarantine != nil {
+		entries, err := s.o.Quarantine.AuditLog(r.Context(), since, d.ID)
+		if err != nil {
+			s.fail(w, r, u, http.StatusInternalServerError, "audit trail: "+err.Error())
+			return
+		}
+		d.Entries = newestFirst(entries)
 	}
-	for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
-		entries[i], entries[j] = entries[j], entries[i]
+	if s.o.Accounts != nil {
+		evs, err := s.o.Accounts.AuditTrail(r.Context(), d.ID, since)
+		if err != nil {
+			s.fail(w, r, u, http.StatusInternalServerError, "accounts' audit trail: "+err.Error())
+			return
+		}
+		d.Accounts = newestFirst(evs)
 	}
-	if len(entries) > ListMax {
-		entries = entries[:ListMax]
-	}
-	d.Entries = append([]quarantine.AuditEntry{}, entries...)
 	s.reply(w, r, u, "audit", d)
 }
 
@@ -434,7 +506,7 @@ type page struct {
 	Role  string
 	CSRF  string
 	Title string
-	Nav   nav
+	Nav   []navItem
 	Data  any
 	// Session: signed in with the form (Basic and proxy users have
 	// nothing to sign out of).
@@ -448,29 +520,33 @@ func (p page) Can(action string) bool {
 	return need != 0 && p.User.Role >= need
 }
 
-type nav struct{ Quarantine, Accounts, Relayprobe bool }
+// navItem is a page of the navigation: a section's list page.
+type navItem struct{ Path, Title string }
 
 var funcs = template.FuncMap{
-	"inert":   inert,
-	"list":    func(s ...string) []string { return s },
-	"line":    line,
-	"headers": headerText,
-	"esc":     url.PathEscape,
-	"when":    func(t time.Time) string { return t.Local().Format(time.DateTime) },
-	"join":    func(ss []string) string { return line(strings.Join(ss, ", ")) },
-	"active":  func(sp *limits.Suspension, now time.Time) bool { return sp.Active(now) },
-	"of":      of,
-	"finding": func(f quarantine.Finding) string { return line(f.Summary()) },
-	"limited": limited,
-	"kib":     func(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/1024) },
-	"indent":  func(p string) int { return strings.Count(p, ".") + strings.Count(p, "/") },
-	"truncate": func(s string, n int) string {
-		r := []rune(s)
-		if len(r) > n {
-			return string(r[:n]) + "…"
-		}
-		return s
-	},
+	"inert":    inert,
+	"list":     func(s ...string) []string { return s },
+	"line":     line,
+	"headers":  headerText,
+	"esc":      url.PathEscape,
+	"when":     func(t time.Time) string { return t.Local().Format(time.DateTime) },
+	"join":     func(ss []string) string { return line(strings.Join(ss, ", ")) },
+	"active":   func(sp *limits.Suspension, now time.Time) bool { return sp.Active(now) },
+	"of":       of,
+	"finding":  func(f quarantine.Finding) string { return line(f.Summary()) },
+	"limited":  limited,
+	"kib":      func(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/1024) },
+	"indent":   func(p string) int { return strings.Count(p, ".") + strings.Count(p, "/") },
+	"truncate": truncateRunes,
+}
+
+// truncateRunes cuts s to n characters, marking the cut.
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 func of(used, limit int) string {
@@ -480,24 +556,34 @@ func of(used, limit int) string {
 	return fmt.Sprintf("%d/%d", used, limit)
 }
 
-var pageTitles = map[string]string{"quarantine": "Quarantine", "entry": "Quarantine entry", "accounts": "Accounts", "account": "Account",
-	"audit": "Audit trail", "relayprobe": "Relayprobe", "login": "Sign in", "error": "Error", "result": "Result"}
-
+// parseTemplates parses each page's template (templates/NAME.html) with
+// the layout, and takes each page's title from its "title" block.
 func (s *Server) parseTemplates() error {
-	s.tmpl = map[string]*template.Template{}
-	for name := range pageTitles {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	s.tmpl, s.titles = map[string]*template.Template{}, map[string]string{}
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", f)
 		if err != nil {
 			return err
 		}
-		s.tmpl[name] = t
+		var title strings.Builder
+		if err := t.ExecuteTemplate(&title, "title", nil); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		s.tmpl[name], s.titles[name] = t, title.String()
 	}
 	return nil
 }
 
 func (s *Server) render(w io.Writer, r *http.Request, u user, name string, data any) {
-	p := page{User: u, Role: u.Role.String(), Title: pageTitles[name], Data: data,
-		Nav: nav{s.o.Quarantine != nil, s.o.Accounts != nil, s.o.RelayprobeDir != ""}}
+	p := page{User: u, Role: u.Role.String(), Title: s.titles[name], Data: data, Nav: s.nav}
 	if u.Name != "" {
 		p.CSRF, p.Session = s.csrfToken(u), u.via == "session"
 	}

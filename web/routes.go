@@ -14,24 +14,46 @@ import (
 // handler serves an authenticated request.
 type handler func(w http.ResponseWriter, r *http.Request, u user)
 
+// routes serves the console's pages and its API.
+//
+// Adding a section (campaigns, complaints, …) takes one template and one
+// handler: write templates/NAME.html (a "title" block and a "content"
+// block, which renders .Data), a handler that answers with
+// s.reply(w, r, u, "NAME", data), and one section("NAME", handler) line
+// below. That serves the page at GET /NAME and its data as JSON at GET
+// /api/NAME, to every signed-in user, and puts it in the navigation under
+// its title. A section's other pages (one entry, its actions) are page()
+// and change() lines; a state change is change(), which checks the role,
+// the origin and the CSRF token (TestEveryChangeNeedsCSRF fails for a POST
+// route registered any other way).
 func (s *Server) routes() {
-	m := http.NewServeMux()
+	m := &routeMux{ServeMux: http.NewServeMux()}
+	s.nav = nil
 	m.Handle("GET /static/", s.staticHandler())
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/quarantine", http.StatusSeeOther)
+		if len(s.nav) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		http.Redirect(w, r, s.nav[0].Path, http.StatusSeeOther)
 	})
 	page := func(pattern string, need Role, h handler) { m.HandleFunc(pattern, s.guard(need, false, h)) }
 	change := func(pattern string, need Role, h handler) { m.HandleFunc(pattern, s.guard(need, true, h)) }
+	section := func(name string, h handler) {
+		if s.tmpl[name] == nil { // a programming error: every test finds it
+			panic("web: section " + name + " has no templates/" + name + ".html")
+		}
+		page("GET /"+name, Viewer, h)
+		page("GET /api/"+name, Viewer, h)
+		s.nav = append(s.nav, navItem{Path: "/" + name, Title: s.titles[name]})
+	}
 	change("POST /logout", Viewer, s.logout)
 	if s.o.Quarantine != nil {
-		page("GET /quarantine", Viewer, s.quarantineList)
+		section("quarantine", s.quarantineList)
 		page("GET /quarantine/{id}", Viewer, s.quarantineEntry)
-		page("GET /api/quarantine", Viewer, s.quarantineList)
 		page("GET /api/quarantine/{id}", Viewer, s.quarantineEntry)
-		page("GET /audit", Viewer, s.auditPage)
-		page("GET /api/audit", Viewer, s.auditPage)
 		for _, prefix := range []string{"", "/api"} {
 			change("POST "+prefix+"/quarantine/{id}/release", Reviewer, s.quarantineAction("release"))
 			change("POST "+prefix+"/quarantine/{id}/delete", Reviewer, s.quarantineAction("delete"))
@@ -39,9 +61,8 @@ func (s *Server) routes() {
 		}
 	}
 	if s.o.Accounts != nil {
-		page("GET /accounts", Viewer, s.accountList)
+		section("accounts", s.accountList)
 		page("GET /accounts/{account}", Viewer, s.accountPage)
-		page("GET /api/accounts", Viewer, s.accountList)
 		page("GET /api/accounts/{account}", Viewer, s.accountPage)
 		for _, prefix := range []string{"", "/api"} {
 			change("POST "+prefix+"/accounts/{account}/suspend", Admin, s.accountAction("suspend"))
@@ -49,11 +70,30 @@ func (s *Server) routes() {
 			change("POST "+prefix+"/accounts/{account}/reset", Admin, s.accountAction("reset"))
 		}
 	}
-	if s.o.RelayprobeDir != "" {
-		page("GET /relayprobe", Viewer, s.relayprobePage)
-		page("GET /api/relayprobe", Viewer, s.relayprobePage)
+	if s.o.Quarantine != nil || s.o.Accounts != nil {
+		section("audit", s.auditPage)
 	}
-	s.mux = m
+	if s.o.RelayprobeDir != "" {
+		section("relayprobe", s.relayprobePage)
+	}
+	s.mux, s.patterns = m.ServeMux, m.patterns
+}
+
+// routeMux is a ServeMux that keeps the patterns it serves: the test of
+// the guards (TestEveryChangeNeedsCSRF) tries every POST among them, so a
+// state change registered without change() fails it.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // maxForm bounds a request body: forms carry a token and a reason.
@@ -139,11 +179,11 @@ type errorData struct {
 }
 
 // safeNext keeps a post-login redirect on this console: a local path,
-// never //host or a scheme.
+// never //host or a scheme; "/" (the first section) otherwise.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		return "/quarantine"
+		return "/"
 	}
 	return next
 }

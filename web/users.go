@@ -46,8 +46,17 @@ func ParseRole(s string) (Role, error) {
 }
 
 type account struct {
-	hash []byte
-	role Role
+	hash   []byte // as in the file: bcrypt, or argon2id's PHC string
+	argon2 *argon2idHash
+	role   Role
+}
+
+// verify reports whether password is the account's.
+func (a account) verify(password string) bool {
+	if a.argon2 != nil {
+		return a.argon2.verify(password)
+	}
+	return bcrypt.CompareHashAndPassword(a.hash, []byte(password)) == nil
 }
 
 // users is the users file, read again when it changes: adding a user,
@@ -62,8 +71,8 @@ type users struct {
 	ino     uint64 // a file replaced by rename (AddUser) is a new inode
 	byName  map[string]account
 	// verified remembers a password that matched, as a SHA-256 of it with
-	// its bcrypt hash, so that a script's Basic-authenticated calls do not
-	// each cost a bcrypt comparison; emptied when the file changes.
+	// its hash, so that a script's Basic-authenticated calls do not each
+	// cost a bcrypt or argon2id computation; emptied when the file changes.
 	verified map[string][32]byte
 }
 
@@ -106,7 +115,7 @@ func (u *users) reload() error {
 	return nil
 }
 
-// parseUsers reads lines name:hash:role; blank lines and lines starting
+// parseUsers reads lines name:hash:role, the hash bcrypt or argon2id; blank lines and lines starting
 // with # are skipped. A bad line is an error: a console that silently
 // dropped a user would be confusing, one that guessed a role dangerous.
 func parseUsers(data []byte) (map[string]account, error) {
@@ -130,13 +139,23 @@ func parseUsers(data []byte) (map[string]account, error) {
 		if err := checkName(name); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil || !isBcrypt(hash) {
-			return nil, fmt.Errorf("line %d: %s: not a bcrypt hash ($2a$, $2b$ or $2y$)", n, name)
+		a := account{hash: []byte(hash), role: role}
+		switch {
+		case strings.HasPrefix(hash, "$argon2"):
+			if a.argon2, err = parseArgon2id(hash); err != nil {
+				return nil, fmt.Errorf("line %d: %s: argon2id hash: %w", n, name, err)
+			}
+		case !isBcrypt(hash):
+			return nil, fmt.Errorf("line %d: %s: not a bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$) hash", n, name)
+		default:
+			if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+				return nil, fmt.Errorf("line %d: %s: bcrypt hash: %w", n, name, err)
+			}
 		}
 		if _, dup := out[name]; dup {
 			return nil, fmt.Errorf("line %d: %s is listed twice", n, name)
 		}
-		out[name] = account{hash: []byte(hash), role: role}
+		out[name] = a
 	}
 	return out, sc.Err()
 }
@@ -162,6 +181,14 @@ func checkName(name string) error {
 // wrong name costs as long as a wrong password.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("outguard dummy password"), bcrypt.DefaultCost)
 
+// hashing bounds the password hashes computed at once: a bcrypt takes a
+// core for some 50 ms, an argon2id up to argonMaxMemory; a sign-in flood
+// from many addresses (each within its rate limit) waits here instead of
+// taking every core, or the memory of a hundred argon2id runs.
+var hashing = make(chan struct{}, maxHashing)
+
+const maxHashing = 2
+
 // check verifies name's password and returns the user's role.
 func (u *users) check(name, password string) (Role, bool, error) {
 	a, ok, err := u.lookup(name)
@@ -169,7 +196,9 @@ func (u *users) check(name, password string) (Role, bool, error) {
 		return 0, false, err
 	}
 	if !ok {
+		hashing <- struct{}{}
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		<-hashing
 		return 0, false, nil
 	}
 	sum := sha256.Sum256(append(append([]byte(nil), a.hash...), password...))
@@ -179,7 +208,10 @@ func (u *users) check(name, password string) (Role, bool, error) {
 	if cached && subtle.ConstantTimeCompare(known[:], sum[:]) == 1 {
 		return a.role, true, nil
 	}
-	if bcrypt.CompareHashAndPassword(a.hash, []byte(password)) != nil {
+	hashing <- struct{}{}
+	good := a.verify(password)
+	<-hashing
+	if !good {
 		return 0, false, nil
 	}
 	u.mu.Lock()

@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"outguard/containment"
 	"outguard/limits"
 	"outguard/mimewalk"
 	"outguard/quarantine"
@@ -44,7 +45,9 @@ type Actions interface {
 	Delete(ctx context.Context, id, operator string) (string, error)
 	Resolve(ctx context.Context, id, state, operator string) (string, error)
 	Suspend(ctx context.Context, account, reason, operator string) (string, error)
-	Unsuspend(ctx context.Context, account, operator string) (string, error)
+	// Unsuspend lifts a suspension; queued is "release" or "delete" for
+	// the account's held mail in this host's queue, "" to leave it held.
+	Unsuspend(ctx context.Context, account, queued, operator string) (string, error)
 	Reset(ctx context.Context, account, operator string) (string, error)
 }
 
@@ -54,10 +57,13 @@ type Options struct {
 	WalkLimits mimewalk.Limits   // the scanner's, to show the parts as it walked them
 	Accounts   limits.Store      // nil: no account pages
 	Policy     *limits.Policy    // the limits each account has
+	// Queue is this host's MTA queue (limits.mta): an account's page lists
+	// its mail in it, held or deferred; nil: none.
+	Queue *containment.Containment
 	// Login returns the account a login is kept under (case folding).
 	Login   func(string) string
 	Actions Actions
-	// UsersFile holds lines name:bcrypt-hash:role.
+	// UsersFile holds lines name:hash:role, the hash bcrypt or argon2id.
 	UsersFile string
 	// TLS: the console is served over TLS; session cookies are Secure.
 	TLS bool
@@ -90,7 +96,12 @@ type Server struct {
 	users users
 	key   []byte // HMAC key of CSRF tokens: new at every start
 	mux   *http.ServeMux
-	tmpl  map[string]*template.Template
+	tmpl  map[string]*template.Template // by page: templates/NAME.html
+	// titles are the pages' titles, from their templates' "title" blocks.
+	titles map[string]string
+	nav    []navItem // the sections, in the navigation's order
+	// patterns are the routes served, for the test of the guards.
+	patterns []string
 
 	mu       sync.Mutex
 	sessions map[string]session
@@ -205,9 +216,20 @@ func (s *Server) limiter(a netip.Addr) *rate.Limiter {
 	return l
 }
 
+// loginBucket is the address a client's failed logins count against: an
+// IPv6 client's /64 (one host, one customer's LAN: an attacker has all of
+// its 2^64 addresses), an IPv4 client's address.
+func loginBucket(a netip.Addr) netip.Addr {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
 // password checks a name and password, rate-limited by client address.
 func (s *Server) password(r *http.Request, name, pass string) (Role, error) {
-	l := s.limiter(clientAddr(r))
+	l := s.limiter(loginBucket(clientAddr(r)))
 	if l.Tokens() < 1 {
 		return 0, errRateLimited
 	}

@@ -48,7 +48,7 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		return err
 	}
 	cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))
-	return run(&acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, cont: cont, onQueued: cfg.Limits.OnSuspendQueued, host: cfg.HostName(), out: out, now: time.Now()}, args)
+	return run(&acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, cont: cont, out: out, now: time.Now()}, args)
 }
 
 // acontext is what every accounts subcommand works with.
@@ -59,11 +59,9 @@ type acontext struct {
 	eng *limits.Engine
 	// cont is this host's MTA queue (nil without one): milterctl acts on
 	// it at once, milterd's sweep on every other host of a fleet.
-	cont     *containment.Containment
-	onQueued string // limits.on_suspend_queued
-	host     string // this smarthost, in the audit trail
-	out      io.Writer
-	now      time.Time
+	cont *containment.Containment
+	out  io.Writer
+	now  time.Time
 }
 
 // parse parses the subcommand's flags (define adds them), which may come
@@ -129,40 +127,15 @@ func accountsSuspend(a *acontext, args []string) error {
 	if len(pos) != 1 || reason == "" {
 		return usageError("accounts suspend takes one account and --reason")
 	}
-	s := limits.Suspension{Key: pos[0], Since: a.now, Reason: reason, By: operator()}
-	detail := reason
+	var until time.Time
 	if dur != "" {
 		d, err := config.ParseDuration(dur)
 		if err != nil || d <= 0 {
 			return usageError(fmt.Sprintf("accounts suspend --for %q: want a duration such as 2h or 7d", dur))
 		}
-		s.Until = a.now.Add(d)
-		detail += "; until " + s.Until.UTC().Format(time.RFC3339)
+		until = a.now.Add(d)
 	}
-	ok, err := a.st.Suspend(a.ctx, s, a.now)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s is already suspended", pos[0])
-	}
-	a.audit(pos[0], limits.AuditSuspended, detail)
-	a.quarantineAudit("account suspend", pos[0], "suspended: "+detail+"; its next message is refused")
-	if a.cont != nil {
-		// milterd's sweep does the same within a second, on every host;
-		// doing it here too says at once what this host's queue held.
-		ids, err := a.cont.Contain(a.ctx, pos[0], operator())
-		if err != nil {
-			// The suspension is in force: that is what this command
-			// does; milterd's sweep keeps trying the queue.
-			fmt.Fprintf(a.text(), "warning: its queued mail on this host was not acted on yet (milterd retries every second): %v\n", err)
-			return nil
-		}
-		if len(ids) > 0 {
-			fmt.Fprintf(a.text(), "queued on this host: %s (%s)\n", strings.Join(ids, " "), a.onQueued)
-		}
-	}
-	return nil
+	return a.action(pos[0], func(act *actions) (string, error) { return act.suspend(a.ctx, pos[0], reason, until, operator()) })
 }
 
 func accountsUnsuspend(a *acontext, args []string) error {
@@ -177,55 +150,13 @@ func accountsUnsuspend(a *acontext, args []string) error {
 	if len(pos) != 1 || release && del {
 		return usageError("accounts unsuspend takes one account, and --release-queued or --delete-queued")
 	}
-	if (release || del) && a.cont == nil {
-		return errors.New("--release-queued and --delete-queued need limits.mta (kind: postfix)")
+	queued := QueuedStay
+	if release {
+		queued = QueuedRelease
+	} else if del {
+		queued = QueuedDelete
 	}
-	ok, err := a.st.Unsuspend(a.ctx, pos[0], a.now)
-	if err != nil {
-		return err
-	}
-	switch {
-	case ok:
-		a.audit(pos[0], limits.AuditUnsuspended, "")
-		a.quarantineAudit("account unsuspend", pos[0], "unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension")
-	case release || del:
-		// Another host of the fleet lifted it: this host's held mail
-		// is still to settle.
-		fmt.Fprintf(a.text(), "%s was not suspended\n", pos[0])
-	default:
-		return fmt.Errorf("%s is not suspended", pos[0])
-	}
-	if a.cont == nil {
-		return nil
-	}
-	if release || del {
-		ids, err := a.cont.Settle(a.ctx, pos[0], release, operator())
-		if err != nil {
-			return fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", pos[0], err)
-		}
-		what := "released"
-		if del {
-			what = "deleted"
-		}
-		fmt.Fprintf(a.text(), "held mail on this host %s: %d message(s) %s\n", what, len(ids), strings.Join(ids, " "))
-		return nil
-	}
-	if msgs, err := a.cont.Messages(a.ctx, pos[0]); err == nil {
-		if n := countHeld(msgs); n > 0 {
-			fmt.Fprintf(a.text(), "%d message(s) stay on hold on this host: settle them with --release-queued or --delete-queued\n", n)
-		}
-	}
-	return nil
-}
-
-func countHeld(msgs []containment.Message) int {
-	n := 0
-	for _, m := range msgs {
-		if m.Queue == containment.HoldQueue {
-			n++
-		}
-	}
-	return n
+	return a.action(pos[0], func(act *actions) (string, error) { return act.Unsuspend(a.ctx, pos[0], queued, operator()) })
 }
 
 func accountsReset(a *acontext, args []string) error {
@@ -250,7 +181,9 @@ func (a *acontext) action(key string, do func(*actions) (string, error)) error {
 		}
 		defer q.Close()
 	}
-	outcome, err := do(newActions(a.cfg, q, a.st))
+	act := newActions(a.cfg, q, a.st)
+	act.cont = a.cont
+	outcome, err := do(act)
 	if err != nil {
 		return err
 	}
@@ -265,31 +198,6 @@ type queueView struct {
 	limits.AccountView
 	Queued     []containment.Message `json:"queued,omitempty"`
 	QueueError string                `json:"queue_error,omitempty"`
-}
-
-// quarantineAudit prints the outcome of an account action and records it
-// as the web console's actions do (the quarantine's audit trail, when
-// there is a quarantine).
-func (a *acontext) quarantineAudit(action, key, outcome string) {
-	if a.cfg.Quarantine != nil {
-		q, err := setup.OpenQuarantine(a.ctx, a.cfg)
-		if err != nil {
-			outcome += " (warning: audit trail: " + err.Error() + ")"
-		} else {
-			defer q.Close()
-			outcome = newActions(a.cfg, q, a.st).record(a.ctx, operator(), action, key, outcome)
-		}
-	}
-	fmt.Fprintf(a.text(), "%s %s\n", key, outcome)
-}
-
-// audit records what the operator did; it is done, so a store error is
-// a warning.
-func (a *acontext) audit(key, event, detail string) {
-	ev := limits.AuditEvent{Time: a.now, Account: key, Event: event, By: operator(), Host: a.host, Detail: detail}
-	if err := a.st.Audit(a.ctx, ev); err != nil {
-		fmt.Fprintf(a.text(), "warning: not recorded in the audit trail: %v\n", err)
-	}
 }
 
 // accountsAudit lists the audit trail: suspensions (automatic, escalated,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/containment"
 	"outguard/limits"
 	"outguard/quarantine"
 )
@@ -20,6 +21,9 @@ type actions struct {
 	cfg *config.Config
 	q   *quarantine.Store // nil: no quarantine configured
 	st  limits.Store      // nil: no limits configured
+	// cont is this host's MTA queue (nil without limits.mta): account
+	// actions act on the account's mail in it.
+	cont *containment.Containment
 	// audit records an action; the quarantine's audit trail when there
 	// is a quarantine.
 	audit func(ctx context.Context, operator, action, id, outcome string) error
@@ -107,29 +111,107 @@ func (a *actions) Delete(ctx context.Context, id, operator string) (string, erro
 
 // The account actions take the account as milterd keys it.
 
+// Suspend suspends key until an operator lifts it, as milterd would; see
+// suspend.
 func (a *actions) Suspend(ctx context.Context, key, reason, operator string) (string, error) {
+	return a.suspend(ctx, key, reason, time.Time{}, operator)
+}
+
+// suspend suspends key (until: zero for until lifted), records it in the
+// account's audit trail and the quarantine's, and holds or deletes (per
+// limits.on_suspend_queued) its mail in this host's queue at once:
+// milterd's sweep does the same within a second on every host, doing it
+// here too says at once what this host's queue held.
+func (a *actions) suspend(ctx context.Context, key, reason string, until time.Time, operator string) (string, error) {
 	now := time.Now()
-	ok, err := a.st.Suspend(ctx, limits.Suspension{Key: key, Since: now, Reason: reason, By: operator}, now)
+	detail := reason
+	if !until.IsZero() {
+		detail += "; until " + until.UTC().Format(time.RFC3339)
+	}
+	ok, err := a.st.Suspend(ctx, limits.Suspension{Key: key, Since: now, Until: until, Reason: reason, By: operator}, now)
 	if err == nil && !ok {
 		err = fmt.Errorf("%s is already suspended", key)
 	}
-	outcome := "suspended: " + reason + "; its next message is refused"
 	if err != nil {
-		outcome = "failed: " + err.Error()
+		return a.record(ctx, operator, "account suspend", key, "failed: "+err.Error()), err
 	}
-	return a.record(ctx, operator, "account suspend", key, outcome), err
+	outcome := "suspended: " + detail + "; its next message is refused" + a.accountAudit(ctx, key, limits.AuditSuspended, operator, detail)
+	if a.cont != nil {
+		ids, err := a.cont.Contain(ctx, key, operator)
+		switch {
+		case err != nil:
+			// The suspension is in force: that is what this action does;
+			// milterd's sweep keeps trying the queue.
+			outcome += "; warning: its queued mail on this host was not acted on yet (milterd retries every second): " + err.Error()
+		case len(ids) > 0:
+			outcome += "; queued on this host: " + strings.Join(ids, " ") + " (" + a.cfg.Limits.OnSuspendQueued + ")"
+		}
+	}
+	return a.record(ctx, operator, "account suspend", key, outcome), nil
 }
 
-func (a *actions) Unsuspend(ctx context.Context, key, operator string) (string, error) {
+// What Unsuspend does with the account's held mail in this host's queue.
+const (
+	QueuedStay    = ""        // it stays on hold
+	QueuedRelease = "release" // released: Postfix delivers it
+	QueuedDelete  = "delete"  // deleted
+)
+
+var errNoQueue = errors.New("releasing or deleting queued mail needs limits.mta (kind: postfix)")
+
+// Unsuspend lifts key's suspension and releases or deletes its held mail
+// in this host's queue (queued), or leaves it held and says how much. An
+// account already lifted on another host of the fleet still has this
+// host's held mail settled when queued asks for it.
+func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (string, error) {
+	if queued != QueuedStay && queued != QueuedRelease && queued != QueuedDelete {
+		return "", fmt.Errorf("queued %q: want release or delete", queued)
+	}
+	if queued != QueuedStay && a.cont == nil {
+		return "", errNoQueue
+	}
 	ok, err := a.st.Unsuspend(ctx, key, time.Now())
-	if err == nil && !ok {
+	var outcome string
+	switch {
+	case err != nil:
+	case ok:
+		outcome = "unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
+			a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
+	case queued != QueuedStay:
+		outcome = key + " was not suspended" // lifted on another host: this host's held mail is still to settle
+	default:
 		err = fmt.Errorf("%s is not suspended", key)
 	}
-	outcome := "unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension"
 	if err != nil {
-		outcome = "failed: " + err.Error()
+		return a.record(ctx, operator, "account unsuspend", key, "failed: "+err.Error()), err
+	}
+	if a.cont != nil && queued != QueuedStay {
+		ids, serr := a.cont.Settle(ctx, key, queued == QueuedRelease, operator)
+		if serr != nil {
+			err = fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", key, serr)
+			outcome += "; its held mail on this host was not settled: " + serr.Error()
+		} else {
+			outcome += fmt.Sprintf("; held mail on this host %sd: %d message(s) %s", queued, len(ids), strings.Join(ids, " "))
+		}
+	} else if a.cont != nil {
+		if msgs, err := a.cont.Messages(ctx, key); err == nil {
+			if n := containment.Held(msgs); n > 0 {
+				outcome += fmt.Sprintf("; %d message(s) stay on hold on this host: release or delete them", n)
+			}
+		}
 	}
 	return a.record(ctx, operator, "account unsuspend", key, outcome), err
+}
+
+// accountAudit records an account event in the limits store's audit trail
+// (milterctl accounts audit); it is done, so a failure to record it is a
+// warning in the outcome.
+func (a *actions) accountAudit(ctx context.Context, key, event, operator, detail string) string {
+	ev := limits.AuditEvent{Time: time.Now(), Account: key, Event: event, By: operator, Host: a.cfg.HostName(), Detail: detail}
+	if err := a.st.Audit(ctx, ev); err != nil {
+		return " (warning: not recorded in the account's audit trail: " + err.Error() + ")"
+	}
+	return ""
 }
 
 func (a *actions) Reset(ctx context.Context, key, operator string) (string, error) {

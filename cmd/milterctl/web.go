@@ -169,8 +169,11 @@ func newConsole(ctx context.Context, cfg *config.Config, withTLS bool, log *slog
 			return nil, nil, err
 		}
 		o.Accounts, o.Policy, o.Login = st, eng.Policy, eng.Accounts.Login
+		o.Queue = setup.Containment(cfg, st, log)
 	}
-	o.Actions = newActions(cfg, q, st)
+	act := newActions(cfg, q, st)
+	act.cont = o.Queue
+	o.Actions = act
 	h, err = web.New(o)
 	if err != nil {
 		closeAll()

@@ -346,7 +346,7 @@ func TestWebAuthentication(t *testing.T) {
 	}
 	resp.Body.Close()
 	cookie := resp.Header.Get("Set-Cookie")
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/quarantine" || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") || strings.Contains(cookie, "Secure") {
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/" || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") || strings.Contains(cookie, "Secure") {
 		t.Errorf("login: %d to %q, cookie %q", resp.StatusCode, resp.Header.Get("Location"), cookie)
 	}
 	get := func(path string) string {
