@@ -46,6 +46,7 @@ type Config struct {
 	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
 	Web              *Web        `yaml:"web"`        // nil: no web console
+	Campaign         *Campaign   `yaml:"campaign"`   // nil: no campaigns across accounts
 }
 
 // Spam configures the rspamd check (package spam).
@@ -511,6 +512,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 		if err := sp.validate(bad); err != nil {
 			return err
 		}
+	}
+	if err := c.validateCampaign(bad); err != nil {
+		return err
 	}
 	if g := c.GeoIP; g != nil && g.CountryDB == "" && g.ASNDB == "" {
 		return bad("geoip", "names no database (country_db, asn_db)")

@@ -37,6 +37,8 @@ type Alert struct {
 	// "queue held" or "queue deleted", on Host.
 	Host     string   `json:"host,omitempty"`
 	QueueIDs []string `json:"queue_ids,omitempty"`
+	// Event "campaign": a new campaign across accounts (campaign/).
+	Campaign *Campaign `json:"campaign,omitempty"`
 }
 
 // Alerter tells people about an Alert (internal/alert): it puts the
