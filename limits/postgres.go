@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	3: sightingsSchema,
 	4: refusedSchema,
 	5: campaignSchema,
+	6: complaintsSchema,
 	7: outboxSchema,
 	8: stageFunctions,
 }

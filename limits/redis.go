@@ -308,20 +308,26 @@ func (r *Redis) Undeliverables(ctx context.Context, key string, since time.Time)
 
 // events reads one account's events since the given time, oldest first.
 func (r *Redis) events(ctx context.Context, set, hash string, since time.Time) ([]Undeliverable, error) {
-	ids, err := r.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: set, Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
+	return redisJSON[Undeliverable](ctx, r.c, set, hash, since)
+}
+
+// redisJSON reads the JSON values in hash of the ids in the sorted set
+// set scored after since, oldest first.
+func redisJSON[T any](ctx context.Context, c *redis.Client, set, hash string, since time.Time) ([]T, error) {
+	ids, err := c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: set, Start: fmt.Sprint("(", ms(since)), Stop: "+inf", ByScore: true}).Result()
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	vals, err := r.c.HMGet(ctx, hash, ids...).Result()
+	vals, err := c.HMGet(ctx, hash, ids...).Result()
 	if err != nil {
 		return nil, err
 	}
-	var out []Undeliverable
+	var out []T
 	for _, v := range vals {
 		js, _ := v.(string)
-		var ev Undeliverable
-		if json.Unmarshal([]byte(js), &ev) == nil {
-			out = append(out, ev)
+		var x T
+		if json.Unmarshal([]byte(js), &x) == nil {
+			out = append(out, x)
 		}
 	}
 	return out, nil
@@ -379,7 +385,7 @@ func (r *Redis) Suspensions(ctx context.Context) ([]Suspension, error) {
 
 func (r *Redis) Accounts(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
-	for _, prefix := range []string{"og:c:", "og:und:", "og:ref:"} {
+	for _, prefix := range []string{"og:c:", "og:und:", "og:ref:", "og:cmp:"} {
 		iter := r.c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			seen[strings.TrimPrefix(iter.Val(), prefix)] = true

@@ -250,6 +250,7 @@ var signalWhat = map[string]string{
 	SignalASNs:          "network operators (ASNs) logged in from",
 	SignalSpam:          "messages classed as spam",
 	SignalCampaign:      "accounts sending one campaign",
+	SignalComplaints:    "messages complained about",
 }
 
 // suspendedText is what the customer is told an account was suspended for.
@@ -263,6 +264,8 @@ func suspendedText(signal string) string {
 		return " for mail its receivers refused"
 	case SignalCampaign:
 		return " for sending a mail campaign"
+	case SignalComplaints:
+		return " for mail its receivers reported as spam"
 	}
 	return " for sending to too many undeliverable recipients"
 }

@@ -306,7 +306,7 @@ func (s *SQLStore) Suspensions(ctx context.Context) ([]Suspension, error) {
 }
 
 func (s *SQLStore) Accounts(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM counters UNION SELECT key FROM undeliverable UNION SELECT key FROM refused UNION SELECT key FROM suspended ORDER BY 1`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM counters UNION SELECT key FROM undeliverable UNION SELECT key FROM refused UNION SELECT key FROM suspended UNION SELECT key FROM complaints WHERE key != '' ORDER BY 1`)
 	if err != nil {
 		return nil, err
 	}
@@ -428,6 +428,7 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 		{`DELETE FROM undeliverable WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM refused WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM sightings WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
+		{`DELETE FROM complaints WHERE t <= $1`, []any{ms(now.Add(-complaintTTL))}},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, q.args...); err != nil {
 			return err

@@ -405,6 +405,13 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 && err == nil {
 			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
 		}
+		if s.actions&gomilter.OptAddHeader != 0 {
+			for _, h := range t.Additions() {
+				if err == nil {
+					err = m.AddHeader(h.Name, s.leadSpace()+h.Value)
+				}
+			}
+		}
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
 		if o := t.st.Observer; o != nil {
