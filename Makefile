@@ -144,6 +144,8 @@ bench:
 	$(GO) test -run X -bench RulesSmallItems -benchtime 200x ./bench
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
 	$(GO) test -run X -bench LimitVolume -benchtime 10x ./bench
+	$(GO) test -run X -bench Stages -benchtime 3000x ./bench
+	$(GO) run ./bench/fleet
 	$(GO) test -run X -bench QuarantineWrite -benchtime 50x ./bench
 	$(GO) run ./bench/replay
 	$(GO) test -run X -bench ProbeRange -benchtime 1x ./bench
