@@ -201,13 +201,22 @@ func (s *Server) limiter(a netip.Addr) *rate.Limiter {
 	l := s.limiters[a]
 	if l == nil {
 		if len(s.limiters) >= maxLimiters {
-			for k, v := range s.limiters { // forget the ones that are full again
-				if v.Tokens() >= float64(s.o.LoginBurst) {
+			// Forget the ones that are full again. When none is (a flood
+			// from maxLimiters addresses or more), forget the fullest: a
+			// table full of a flood's buckets must not lock everyone out,
+			// and the addresses that guessed most stay refused longest.
+			var fullest netip.Addr
+			most := -1.0
+			for k, v := range s.limiters {
+				tokens := v.Tokens()
+				if tokens >= float64(s.o.LoginBurst) {
 					delete(s.limiters, k)
+				} else if tokens > most {
+					fullest, most = k, tokens
 				}
 			}
 			if len(s.limiters) >= maxLimiters {
-				return rate.NewLimiter(0, 0) // under attack from everywhere: no logins until some refill
+				delete(s.limiters, fullest)
 			}
 		}
 		l = rate.NewLimiter(rate.Every(s.o.LoginEvery), s.o.LoginBurst)

@@ -1,0 +1,49 @@
+package web
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A flood of failed logins from maxLimiters addresses (a botnet, or one
+// attacker's IPv6 /48: 65536 /64s) fills the table of login buckets. It
+// must not lock everyone out: the reviewer at a new address still signs
+// in, while an address that used up its bucket stays refused.
+func TestReviewLoginTableFullLocksNoOneOut(t *testing.T) {
+	s, _ := newFull(t)
+	s.o.LoginEvery = time.Hour // nothing refills while the test runs
+	login := func(addr netip.Addr, password string) int {
+		r := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"user": {"admin"}, "password": {password}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = netip.AddrPortFrom(addr, 1234).String()
+		return serve(s, r).Code
+	}
+	// The flood: each failed guess takes a token from its address's bucket,
+	// as password() counts it (a real bcrypt per guess would take minutes
+	// here). One attacker's address guessed until refused; the others
+	// failed once each.
+	exhausted := netip.MustParseAddr("198.51.100.7")
+	for range loginBurst {
+		s.limiter(exhausted).Allow()
+	}
+	flood := func(i int) { s.limiter(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})).Allow() }
+	for i := 1; len(s.limiters) < maxLimiters; i++ {
+		flood(i)
+	}
+	if code := login(netip.MustParseAddr("192.0.2.10"), pass); code != 303 {
+		t.Errorf("the right password from a new address with the table full: %d, want 303 (signed in)", code)
+	}
+	for i := range 100 { // the flood goes on from new addresses
+		flood(1<<20 + i)
+	}
+	if code := login(exhausted, pass); code != 429 {
+		t.Errorf("the exhausted address after the table churned: %d, want 429", code)
+	}
+	if len(s.limiters) > maxLimiters {
+		t.Errorf("%d buckets, bound %d", len(s.limiters), maxLimiters)
+	}
+}
