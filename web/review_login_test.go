@@ -1,10 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -45,5 +47,43 @@ func TestReviewLoginTableFullLocksNoOneOut(t *testing.T) {
 	}
 	if len(s.limiters) > maxLimiters {
 		t.Errorf("%d buckets, bound %d", len(s.limiters), maxLimiters)
+	}
+}
+
+// The login limit holds against concurrent guesses: LoginBurst wrong
+// passwords sent at once from one address, and then as many more, get
+// at most LoginBurst checks; the rest are answered 429. Checking the
+// bucket and taking from it after the (slow) hash let every request in
+// flight through.
+func TestReviewLoginRateLimitConcurrent(t *testing.T) {
+	s, _ := newFull(t)
+	s.o.LoginEvery = time.Hour
+	const n = 4 * loginBurst
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := httptest.NewRequest("GET", "/api/quarantine", nil)
+			r.SetBasicAuth("admin", fmt.Sprint("guess", i))
+			r.RemoteAddr = "198.51.100.9:4000"
+			codes <- serve(s, r).Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		switch c {
+		case 401:
+			checked++
+		case 429:
+		default:
+			t.Errorf("a wrong password: %d", c)
+		}
+	}
+	if checked > loginBurst {
+		t.Errorf("%d of %d concurrent guesses were checked, limit %d", checked, n, loginBurst)
 	}
 }
