@@ -87,3 +87,31 @@ func TestReviewLoginRateLimitConcurrent(t *testing.T) {
 		t.Errorf("%d of %d concurrent guesses were checked, limit %d", checked, n, loginBurst)
 	}
 }
+
+// A script's parallel calls with the right password are not refused by
+// the login limit: only failures count, and the checks in flight are
+// waited for, not taken as failures.
+func TestReviewLoginParallelRightPasswords(t *testing.T) {
+	s, _ := newFull(t)
+	s.o.LoginEvery = time.Hour
+	const n = 4 * loginBurst
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := httptest.NewRequest("GET", "/api/quarantine", nil)
+			r.SetBasicAuth("admin", pass)
+			r.RemoteAddr = "198.51.100.10:4000"
+			codes <- serve(s, r).Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("a parallel call with the right password: %d", c)
+		}
+	}
+}

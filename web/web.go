@@ -108,6 +108,7 @@ type Server struct {
 	sessions map[string]session
 	limiters map[netip.Addr]*rate.Limiter
 	checking map[netip.Addr]int // password checks in flight, by bucket
+	checked  *sync.Cond         // a check ended (on mu)
 }
 
 type session struct {
@@ -139,6 +140,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, users: users{path: o.UsersFile}, key: make([]byte, 32),
 		sessions: map[string]session{}, limiters: map[netip.Addr]*rate.Limiter{}, checking: map[netip.Addr]int{}}
+	s.checked = sync.NewCond(&s.mu)
 	rand.Read(s.key)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
@@ -260,13 +262,18 @@ func (s *Server) password(r *http.Request, name, pass string) (Role, error) {
 
 // startCheck admits a password check from a's bucket: its tokens less
 // the checks in flight must leave one, so that guesses sent at once
-// cannot all pass a test made before any of them failed.
+// cannot all pass a test made before any of them failed. When only the
+// checks in flight stand in the way, it waits for them: right passwords
+// (a script's parallel calls) give their tokens back.
 func (s *Server) startCheck(a netip.Addr) (*rate.Limiter, bool) {
 	l := s.limiter(a)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l.Tokens()-float64(s.checking[a]) < 1 {
-		return nil, false
+	for l.Tokens()-float64(s.checking[a]) < 1 {
+		if s.checking[a] == 0 {
+			return nil, false
+		}
+		s.checked.Wait()
 	}
 	s.checking[a]++
 	return l, true
@@ -282,6 +289,7 @@ func (s *Server) endCheck(a netip.Addr, l *rate.Limiter, failed bool) {
 	if failed {
 		l.Allow()
 	}
+	s.checked.Broadcast()
 }
 
 var errBadLogin = errors.New("wrong user name or password")
