@@ -46,6 +46,7 @@ type Config struct {
 	Spam             *Spam       `yaml:"spam"`       // nil: no spam check
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
 	Web              *Web        `yaml:"web"`        // nil: no web console
+	Campaign         *Campaign   `yaml:"campaign"`   // nil: no campaigns across accounts
 }
 
 // Spam configures the rspamd check (package spam).
@@ -280,7 +281,10 @@ type LimitSet map[string]*int
 // UserLimits is a user's override: a LimitSet, or the word "unlimited".
 type UserLimits struct {
 	Unlimited bool
-	LimitSet  `yaml:",inline"`
+	// Address is where the account's own mail notices go
+	// (limits.alert.mail_customer) when its login is not an address.
+	Address  string `yaml:"address"`
+	LimitSet `yaml:",inline"`
 }
 
 func (u *UserLimits) unmarshalScalar(s string) error {
@@ -509,6 +513,9 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 			return err
 		}
 	}
+	if err := c.validateCampaign(bad); err != nil {
+		return err
+	}
 	if g := c.GeoIP; g != nil && g.CountryDB == "" && g.ASNDB == "" {
 		return bad("geoip", "names no database (country_db, asn_db)")
 	} else if g != nil && c.Limits == nil {
@@ -569,6 +576,9 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	sets := map[string]LimitSet{"limits.default": l.Default}
 	for user, u := range l.Users {
 		sets["limits.users."+user] = u.LimitSet
+		if u.Address != "" && !limits.IsAddress(u.Address) {
+			return bad("limits.users."+user+".address", "want one address, local@domain (got %q)", u.Address)
+		}
 	}
 	for prefix, set := range sets {
 		for key := range set {
@@ -640,6 +650,12 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	if l.Alert.Timeout <= 0 {
 		return bad("limits.alert.timeout", "must be more than 0")
 	}
+	if a := l.Alert.MailTo; a != "" && !limits.IsAddress(a) {
+		return bad("limits.alert.mail_to", "want one address, local@domain (got %q)", a)
+	}
+	if (l.Alert.MailTo != "" || l.Alert.MailCustomer) && c.Quarantine == nil {
+		return bad("limits.alert.mail_to", "mail notices are sent through the quarantine's release address: needs a quarantine section")
+	}
 	if l.SuspendFor < 0 {
 		return bad("limits.suspend_for", "must not be negative (0: until released)")
 	}
@@ -654,7 +670,9 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 				return bad("limits.mta.config_dir", "must name Postfix's config directory (e.g. /etc/postfix)")
 			}
 		case "sendmail":
-			return bad("limits.mta.kind", "sendmail: holding queued mail is not implemented for Sendmail yet; set on_suspend_queued: keep")
+			if l.MTA.Config == "" {
+				return bad("limits.mta.config", "must name Sendmail's .cf (e.g. /etc/mail/sendmail.cf)")
+			}
 		default:
 			return bad("limits.mta.kind", "unknown MTA %q (want postfix or sendmail)", l.MTA.Kind)
 		}

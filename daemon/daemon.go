@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"outguard/config"
+	"outguard/limits"
 	"outguard/milter"
 	"outguard/setup"
 )
@@ -167,6 +168,9 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	} else if cfg.Limits != nil {
 		log.Warn("limits.maillog.path not set: recipients that bounce after queueing are not counted")
 	}
+	if c := setup.Courier(cfg, res.Store, log); c != nil {
+		wg.Go(func() { c.Run(ctx) }) // the alerts' outbox
+	}
 	if c := setup.Containment(cfg, res.Store, log); c != nil && cfg.Limits.OnSuspendQueued != "keep" {
 		// The queue follows suspensions. postsuper needs root; the
 		// shipped unit runs milterd as outguard with NoNewPrivileges (no
@@ -174,7 +178,7 @@ func startBackground(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		if os.Geteuid() == 0 {
 			wg.Go(func() { c.Run(ctx) })
 		} else {
-			log.Info("containment: not root; suspended accounts' queued mail is held by \"milterctl accounts contain\" (outguard-containment.service)")
+			log.Info("containment: not root; suspended accounts' queued mail is held by \"milterctl accounts contain\" (outguard-containment.service; on Sendmail it must run as root)")
 		}
 	}
 	wg.Go(func() {
@@ -202,6 +206,9 @@ func purge(ctx context.Context, cfg *config.Config, log *slog.Logger, res *setup
 	if res.Store != nil {
 		if err := res.Store.Purge(ctx, now); err != nil {
 			log.Warn("purging the limits store", "err", err)
+		}
+		if _, err := limits.AuditExpiries(ctx, res.Store, now); err != nil {
+			log.Warn("audit trail: recording expired suspensions", "err", err)
 		}
 	}
 	if q := res.Quarantine; q != nil {

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"outguard/config"
+	"outguard/containment"
 	"outguard/internal/harness"
 	"outguard/limits"
 	"outguard/setup"
@@ -330,4 +332,156 @@ func TestQueueDeletedOnSuspension(t *testing.T) {
 	if trail[1].Event != "queue deleted" || trail[1].Host != "mx7" || trail[1].Detail != strings.Join(ids, " ") {
 		t.Errorf("deletion in the trail: %+v (want ids %v)", trail[1], ids)
 	}
+}
+
+// TestQueueFollowsTheSuspensionOnSendmail is TestQueueFollowsTheSuspension
+// on a real Sendmail: three of alice's messages deferred in its queue (the
+// receiver answers 4xx), alice suspended; within 5 s the three are
+// quarantined (mailq -qQ lists them with outguard's reason, a tool
+// nobody here wrote), a queue run delivers none though the receiver
+// accepts again; one deleted (its files), the others released, a queue
+// run delivers the two. Alice is suspended by three recipients Sendmail
+// refused, counted from its log (Sendmail does not tell the milter).
+func TestQueueFollowsTheSuspensionOnSendmail(t *testing.T) {
+	// Sendmail refuses recipients without asking the milter and logs it
+	// (syslog only): the follower counts them from its log, as milterd.
+	maillog := filepath.Join(t.TempDir(), "mail.log")
+	harness.StartSyslog(t, maillog)
+	access, refused := harness.RejectAll(3)
+	s, cfg, res := harness.ConfigStack(t, "limits: {on_suspend_queued: hold, default: {undeliverable_per_hour: 3}}\n", harness.MTAConfig{Sendmail: true, RcptAccess: access})
+	bin := filepath.Join(harness.SendmailRoot, "usr/libexec/sendmail/sendmail")
+	// As harness.SendmailQueueRun: the test machine's host name has no
+	// dot, which makes a Sendmail started outside a UTS namespace sleep.
+	q := &containment.Sendmail{Config: s.Postfix.Dir + "/sendmail.cf",
+		Command: []string{"unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin}}
+	log := &harness.LogBuffer{}
+	c := containment.New(containment.Options{Store: res.Store, Host: cfg.HostName(), Queue: q, Action: containment.Hold, Log: harness.Logger(t, log)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	eng, err := setup.LimitsEngine(cfg, res.Store, harness.Logger(t, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan struct{})
+	go func() {
+		(&limits.Follower{Path: maillog, PosFile: filepath.Join(t.TempDir(), "pos"), FromStart: true, Engine: eng, Log: harness.Logger(t, log), Poll: 50 * time.Millisecond}).Run(ctx)
+		close(followed)
+	}()
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; <-followed })
+	mailq := func(args ...string) string {
+		out, _ := exec.Command("unshare", append([]string{"--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin, "-C", q.Config, "-bp"}, args...)...).CombinedOutput()
+		return string(out)
+	}
+
+	s.Sink.Defer("later@remote.test")
+	for i := range 3 {
+		if r := s.Dial(t).Send("alice@customer.test", []string{"later@remote.test"}, harness.Msg("alice@customer.test", "later@remote.test", fmt.Sprint("queued ", i), "spam")); r.Err != nil {
+			t.Fatalf("send %d: %s", i, harness.Reply(r.Err))
+		}
+	}
+	var ids []string
+	waitFor(t, "three messages queued", func() bool {
+		l, err := q.List(context.Background())
+		ids = ids[:0]
+		for id := range l {
+			ids = append(ids, id)
+		}
+		return err == nil && len(ids) == 3
+	})
+	sort.Strings(ids)
+	recorded, _ := res.Store.Queued(context.Background(), cfg.HostName(), harness.User)
+	sort.Strings(recorded)
+	if fmt.Sprint(recorded) != fmt.Sprint(ids) {
+		t.Fatalf("milterd recorded %v; Sendmail's queue has %v", recorded, ids)
+	}
+
+	// Three recipients Sendmail refuses (its access map): suspended by
+	// undeliverables, from its log.
+	if r := s.Dial(t).Send("alice@customer.test", append(refused, "ok@remote.test"), harness.Msg("alice@customer.test", "ok@remote.test", "bounces", "spam")); r.Err != nil {
+		t.Fatalf("send: %s", harness.Reply(r.Err))
+	}
+	waitFor(t, "alice suspended", func() bool {
+		_, susp, _ := res.Store.Usage(context.Background(), harness.User, time.Now())
+		return susp.Active(time.Now())
+	})
+	suspended := time.Now()
+	var held []string
+	for time.Since(suspended) < 5*time.Second {
+		if held = inHold(t, q); len(held) == 3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fmt.Sprint(held) != fmt.Sprint(ids) {
+		t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, log.String())
+	}
+	if out := mailq("-qQ"); strings.Count(out, containment.Reason) != 3 {
+		t.Errorf("mailq -qQ does not list the three quarantined:\n%s", out)
+	}
+	s.Sink.Answer("later@remote.test", 0, nil)
+	harness.SendmailQueueRun(t, s.Postfix)
+	if n := toLater(s.Sink.Messages()); n != 0 {
+		t.Fatalf("a queue run delivered %d held messages", n)
+	}
+	// Sendmail has no delete: the first is deleted by its files.
+	if err := q.Delete(context.Background(), ids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := q.List(context.Background()); len(l) != 2 || l[ids[0]] != "" {
+		t.Fatalf("after deleting %s: %v", ids[0], l)
+	}
+	if _, err := res.Store.Unsuspend(context.Background(), harness.User, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Settle(context.Background(), harness.User, true, "operator"); err != nil || fmt.Sprint(got) != fmt.Sprint(ids[1:]) {
+		t.Fatalf("release: %v %v", got, err)
+	}
+	if held := inHold(t, q); len(held) != 0 {
+		t.Fatalf("still held after release: %v", held)
+	}
+	harness.SendmailQueueRun(t, s.Postfix)
+	waitFor(t, "the two released delivered", func() bool { return toLater(s.Sink.Messages()) == 2 })
+	time.Sleep(time.Second)
+	if n := toLater(s.Sink.Messages()); n != 2 {
+		t.Errorf("%d delivered, want the 2 released (not the deleted one)", n)
+	}
+	if out := mailq(); !strings.Contains(out, "is empty") {
+		t.Errorf("mailq after the run:\n%s", out)
+	}
+	trail, _ := res.Store.AuditTrail(context.Background(), harness.User, time.Time{})
+	var events []string
+	for _, ev := range trail {
+		events = append(events, ev.Event)
+	}
+	if fmt.Sprint(events) != "[suspended queue held queue released]" {
+		t.Errorf("audit trail: %v", events)
+	}
+}
+
+// toLater counts the messages to later@remote.test (alice's queued ones).
+func toLater(msgs []harness.Message) int {
+	n := 0
+	for _, m := range msgs {
+		if slices.Contains(m.Rcpts, "later@remote.test") {
+			n++
+		}
+	}
+	return n
+}
+
+// inHold returns the ids in Sendmail's quarantine, sorted.
+func inHold(t *testing.T, q *containment.Sendmail) []string {
+	l, err := q.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id, name := range l {
+		if name == containment.HoldQueue {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }

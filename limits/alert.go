@@ -1,9 +1,13 @@
 package limits
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"time"
 
 	"outguard/internal/alert"
@@ -17,6 +21,10 @@ import (
 // that reached a sending limit (event "limit", once per account, limit and
 // window, with its usage).
 type Alert struct {
+	// ID is the alert's own: the same in each destination and each
+	// retry, so that a receiver drops a repeat (the webhook's signature
+	// covers it).
+	ID         string      `json:"id"`
 	Event      string      `json:"event"`
 	Account    string      `json:"account"`
 	Signal     string      `json:"signal,omitempty"` // what an account was suspended for (spread.go)
@@ -29,24 +37,125 @@ type Alert struct {
 	// "queue held" or "queue deleted", on Host.
 	Host     string   `json:"host,omitempty"`
 	QueueIDs []string `json:"queue_ids,omitempty"`
+	// Event "campaign": a new campaign across accounts (campaign/).
+	Campaign *Campaign `json:"campaign,omitempty"`
 }
 
-// Alerter tells people about an Alert (internal/alert). Alerts run in the
-// background and never hold up mail.
+// Alerter tells people about an Alert (internal/alert): it puts the
+// alert into the outbox, which a Courier delivers. The mail that raised
+// an alert waits for one store write at most (Timeout), never for a
+// receiver.
 type Alerter struct {
-	alert.Sender
-	Log *slog.Logger
+	alert.Sender // where alerts go (the Courier's own sends them)
+	Log          *slog.Logger
+	// Outbox keeps each alert, one item per destination, until a Courier
+	// delivers it (retried, across restarts, once for a fleet sharing the
+	// store). nil: no alerts.
+	Outbox Outbox
+	// MailTo is the abuse desk's address; MailCustomer also mails the
+	// account's own address (Customer) about its suspension. Mail goes
+	// through the outbox only.
+	MailTo       string
+	MailCustomer bool
+	// Customer returns the address of an account ("" if it has none):
+	// nil, the login when it is an address. Never an address from
+	// message content.
+	Customer func(account string) string
+	// Timeout bounds an enqueue (the store's bound); an alert the store
+	// did not take is kept in memory and enqueued again every Requeue
+	// (default 10s) for RequeueFor (default an hour), then logged as lost
+	// with its JSON.
+	Timeout, Requeue, RequeueFor time.Duration
+	Now                          func() time.Time // nil: time.Now
 }
 
-// Fire sends al. Safe on a nil Alerter.
+// Fire enqueues al: when Fire returns, the alert is in the store (or
+// being enqueued again, logged with its JSON). Safe on a nil Alerter.
 func (a *Alerter) Fire(al Alert) {
-	if a == nil || !a.Enabled() {
+	if a == nil || a.Outbox == nil {
 		return
 	}
+	al.ID = newID()
 	body, _ := json.Marshal(al)
-	go func() {
-		if err := a.Send(context.Background(), body); err != nil {
-			a.Log.Error("alert failed", "event", al.Event, "account", al.Account, "err", err)
+	now := time.Now()
+	if a.Now != nil {
+		now = a.Now()
+	}
+	var items []OutboxItem
+	for _, d := range a.dests(al) {
+		items = append(items, OutboxItem{ID: al.ID + " " + d, AlertID: al.ID, Dest: d, Account: al.Account, Body: body, Created: now})
+	}
+	if failed := a.enqueue(items); len(failed) > 0 {
+		a.Log.Error("alert: the store did not take it; kept in memory and enqueued again", "alert", string(body), "err", failed[0].LastError)
+		go a.requeue(failed, string(body))
+	}
+}
+
+// dests are where al goes: the command, the webhook, the abuse desk's
+// mail, and for a suspension the customer's.
+func (a *Alerter) dests(al Alert) []string {
+	var d []string
+	if len(a.Command) > 0 {
+		d = append(d, DestCommand)
+	}
+	if a.Webhook != "" {
+		d = append(d, DestWebhook)
+	}
+	if a.MailTo != "" {
+		d = append(d, DestMail+a.MailTo)
+	}
+	if a.MailCustomer && al.Event == "suspended" {
+		addr := ""
+		if a.Customer != nil {
+			addr = a.Customer(al.Account)
+		} else if IsAddress(al.Account) {
+			addr = al.Account
 		}
-	}()
+		if addr != "" && addr != a.MailTo {
+			d = append(d, DestMail+addr)
+		}
+	}
+	return d
+}
+
+// enqueue puts items in the outbox and returns those it could not, with
+// the error in LastError.
+func (a *Alerter) enqueue(items []OutboxItem) []OutboxItem {
+	var failed []OutboxItem
+	for _, it := range items {
+		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(a.Timeout, 10*time.Second))
+		err := a.Outbox.Enqueue(ctx, it)
+		cancel()
+		if err != nil {
+			it.LastError = err.Error()
+			failed = append(failed, it)
+		}
+	}
+	return failed
+}
+
+func (a *Alerter) requeue(items []OutboxItem, body string) {
+	every := cmp.Or(a.Requeue, 10*time.Second)
+	for end := time.Now().Add(cmp.Or(a.RequeueFor, time.Hour)); time.Now().Before(end); {
+		time.Sleep(every)
+		if items = a.enqueue(items); len(items) == 0 {
+			a.Log.Info("alert: enqueued after all", "alert", body)
+			return
+		}
+	}
+	a.Log.Error("alert lost: the store did not take it", "alert", body, "dests", len(items), "err", items[0].LastError)
+}
+
+// IsAddress reports whether s is an email address (local@domain, no
+// white space, angle brackets or commas).
+func IsAddress(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && strings.Contains(domain, ".") && !strings.ContainsAny(s, " \t\r\n<>,;:\"()[]\\") && !strings.Contains(domain, "@")
+}
+
+// newID returns a random 128-bit id, in hex.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

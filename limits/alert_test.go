@@ -38,8 +38,16 @@ func TestSuspensionAlertsAndExpiry(t *testing.T) {
 	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 2}, nil)
 	eng := &limits.Engine{
 		Store: st, Policy: pol, Log: log, Now: time.Now, SuspendFor: time.Hour,
-		Alert: &limits.Alerter{Sender: alert.Sender{Command: []string{"sh", "-c", `cat > "$0"`, out}, Webhook: hook.URL, Timeout: 5 * time.Second}, Log: log},
+		Alert: &limits.Alerter{Sender: alert.Sender{Command: []string{"sh", "-c", `cat > "$0"`, out}, Webhook: hook.URL, Timeout: 5 * time.Second}, Log: log, Outbox: st},
 	}
+	// The courier delivers the outbox, as milterd runs it.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		(&limits.Courier{Store: st, Sender: eng.Alert.Sender, Log: log, Interval: 20 * time.Millisecond}).Run(ctx)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
 	evs := []limits.Undeliverable{
 		{ID: "a", Time: time.Now(), Rcpt: "x@y; rm -rf /", Status: "5.1.1", Source: "rcpt"},
 		{ID: "b", Time: time.Now(), Rcpt: "z@y", Status: "5.1.1", Source: "rcpt"},

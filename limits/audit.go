@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +31,8 @@ const (
 	AuditQueueHeld     = "queue held"     // containment/
 	AuditQueueDeleted  = "queue deleted"  // containment/
 	AuditQueueReleased = "queue released" // containment/
+	AuditExpired       = "expired"        // an automatic suspension's suspend_for ended
+	AuditAlertLost     = "alert lost"     // courier.go gave up an alert after MaxAge
 )
 
 // Escalation makes repeated automatic suspensions permanent: the After-th
@@ -123,13 +126,37 @@ func (r *Redis) AuditTrail(ctx context.Context, key string, since time.Time) ([]
 	if err != nil {
 		return nil, err
 	}
-	out := make([]AuditEvent, 0, len(all))
-	for _, js := range all {
-		var ev AuditEvent
-		if err := json.Unmarshal([]byte(js), &ev); err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
+	return decodeAll[AuditEvent](all)
+}
+
+// AuditExpiries records in the audit trail each suspension that ended by
+// its own time (suspend_for, or a manual --for) and is not recorded yet,
+// at the time it ended; milterd runs it with its purge. The event names
+// no host (time ended it, not a smarthost): two hosts recording one
+// expiry at the same moment write the same event (one on Redis, whose
+// trail is a set; two identical lines at worst on SQL).
+func AuditExpiries(ctx context.Context, st Store, now time.Time) (int, error) {
+	susps, err := st.Suspensions(ctx)
+	if err != nil {
+		return 0, err
 	}
-	return out, nil
+	n := 0
+	for _, s := range susps {
+		if s.Until.IsZero() || s.Active(now) {
+			continue
+		}
+		trail, err := st.AuditTrail(ctx, s.Key, s.Until)
+		if err != nil {
+			return n, err
+		}
+		if slices.ContainsFunc(trail, func(ev AuditEvent) bool { return ev.Event == AuditExpired && ev.Time.Equal(s.Until) }) {
+			continue
+		}
+		ev := AuditEvent{Time: s.Until, Account: s.Key, Event: AuditExpired, By: "suspend_for", Detail: "suspended since " + s.Since.UTC().Format(time.RFC3339) + " by " + s.By + ": " + s.Reason}
+		if err := st.Audit(ctx, ev); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

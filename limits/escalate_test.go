@@ -13,7 +13,8 @@ import (
 // TestSuspensionsExpireAndEscalate, with a clock the test moves, on each
 // store: an automatic suspension lasts suspend_for (a day) and no longer;
 // the third within 30 days lasts until an operator lifts it, says so, and
-// is in the audit trail as escalated; one 30 days after the first two
+// is in the audit trail as escalated (each expiry too, once, at its
+// time); one 30 days after the first two
 // expired lasts a day again; a manual suspension without a duration never
 // expires.
 func TestSuspensionsExpireAndEscalate(t *testing.T) {
@@ -67,6 +68,13 @@ func TestSuspensionsExpireAndEscalate(t *testing.T) {
 				if active("alice") {
 					t.Fatalf("suspension %d still in force after its day", i)
 				}
+				// Recorded once, at the time it ended.
+				if n, err := limits.AuditExpiries(ctx, st, now.Add(time.Hour)); n != 1 || err != nil {
+					t.Fatalf("expiry %d recorded %d times: %v", i, n, err)
+				}
+				if n, err := limits.AuditExpiries(ctx, st, now.Add(2*time.Hour)); n != 0 || err != nil {
+					t.Fatalf("expiry %d recorded again: %d %v", i, n, err)
+				}
 				now = now.Add(2 * limits.Day)
 			}
 			s := bounce("alice")
@@ -81,7 +89,8 @@ func TestSuspensionsExpireAndEscalate(t *testing.T) {
 				t.Fatal(ok, err)
 			}
 			trail, err := st.AuditTrail(ctx, "alice", time.Time{})
-			if err != nil || len(trail) != 3 || trail[0].Event != limits.AuditSuspended || trail[2].Event != limits.AuditEscalated || trail[2].Host != "mx1" || trail[2].By != "milterd" {
+			if err != nil || len(trail) != 5 || trail[0].Event != limits.AuditSuspended || trail[1].Event != limits.AuditExpired || !trail[1].Time.Equal(trail[0].Time.Add(limits.Day)) ||
+				trail[4].Event != limits.AuditEscalated || trail[4].Host != "mx1" || trail[4].By != "milterd" {
 				t.Fatalf("audit trail: %+v %v", trail, err)
 			}
 			// A year on, the escalated one is 365 days old: a day again.
@@ -107,8 +116,8 @@ func TestSuspensionsExpireAndEscalate(t *testing.T) {
 			if !active("carol") {
 				t.Fatal("a manual suspension expired")
 			}
-			if all, err := st.AuditTrail(ctx, "", time.Time{}); err != nil || len(all) != 7 {
-				t.Errorf("every account's trail: %d events, %v; want 7", len(all), err)
+			if all, err := st.AuditTrail(ctx, "", time.Time{}); err != nil || len(all) != 9 {
+				t.Errorf("every account's trail: %d events, %v; want 9", len(all), err)
 			}
 		})
 	}

@@ -338,6 +338,8 @@ type Store interface {
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error
+	// The alerts' outbox (outbox.go) is in every store.
+	Outbox
 }
 
 // Retention of message records, for bounces that come days later

@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 `,
 	3: sightingsSchema,
 	4: refusedSchema,
+	5: campaignSchema,
+	7: outboxSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -135,12 +135,8 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 // the account when that crosses it. The message itself has the spam
 // check's verdict; the suspension stops the next one.
 func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail string) error {
-	var key string
-	if st := state(t); st != nil {
-		key = st.key
-	} else if k, ok := e.Accounts.Key(t); ok {
-		key = k
-	} else if key, ok = e.Accounts.KeyAtEnd(t); !ok {
+	key, ok := e.AccountOf(t)
+	if !ok {
 		return nil
 	}
 	lim := e.Policy.For(key)
@@ -189,19 +185,26 @@ func (e *Engine) suspendOn(ctx context.Context, key, signal string, n, limit int
 		Key: key, Since: now, By: "milterd", Signal: signal, Sightings: evidence,
 		Reason: fmt.Sprintf("%d %s within an hour (limit %d)", n, signalWhat[signal], limit),
 	}
-	created, err := e.autoSuspend(ctx, &s, now)
+	return e.suspendSignal(ctx, &s, now)
+}
+
+// suspendSignal records s, an automatic suspension for s.Signal, and
+// tells the log, the alert and the metrics once; the one already in force
+// stands.
+func (e *Engine) suspendSignal(ctx context.Context, s *Suspension, now time.Time) (*Suspension, error) {
+	created, err := e.autoSuspend(ctx, s, now)
 	if err != nil {
 		return nil, err
 	}
 	if !created {
-		return &s, nil
+		return s, nil
 	}
-	e.Log.Warn("account suspended", "account", key, "signal", signal, "reason", s.Reason, "until", s.Until)
-	e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: signal, Suspension: &s})
+	e.Log.Warn("account suspended", "account", s.Key, "signal", s.Signal, "reason", s.Reason, "until", s.Until)
+	e.Alert.Fire(Alert{Event: "suspended", Account: s.Key, Signal: s.Signal, Suspension: s})
 	if e.Observer != nil {
-		e.Observer.Suspended(signal)
+		e.Observer.Suspended(s.Signal)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // signalWhat names what a signal counts, in reasons and replies.
@@ -211,6 +214,7 @@ var signalWhat = map[string]string{
 	SignalCountries:     "countries logged in from",
 	SignalASNs:          "network operators (ASNs) logged in from",
 	SignalSpam:          "messages classed as spam",
+	SignalCampaign:      "accounts sending one campaign",
 }
 
 // suspendedText is what the customer is told an account was suspended for.
@@ -222,6 +226,8 @@ func suspendedText(signal string) string {
 		return " for sending spam"
 	case SignalRefused:
 		return " for mail its receivers refused"
+	case SignalCampaign:
+		return " for sending a mail campaign"
 	}
 	return " for sending to too many undeliverable recipients"
 }

@@ -421,7 +421,7 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	return nil
+	return s.purgeCampaigns(ctx, now)
 }
 
 // Ping checks the database answers: a bare round trip, for benchmarks'

@@ -309,7 +309,9 @@ func TestPostgresGrants(t *testing.T) {
 	// As in docs/postgres.md.
 	pg.SQL("outguard", `GRANT SELECT ON schema_version, counters, msgs, delivered, undeliverable, suspended, acks, sightings TO abusedesk;
 		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
-		GRANT DELETE ON counters TO abusedesk;`)
+		GRANT DELETE ON counters TO abusedesk;
+		GRANT SELECT, INSERT ON account_audit TO abusedesk;
+		GRANT INSERT ON outbox TO abusedesk;`)
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
 	if err != nil {
 		t.Fatalf("reviewer open: %v", err)
@@ -326,6 +328,23 @@ func TestPostgresGrants(t *testing.T) {
 	}
 	if _, _, err := r.Admit(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, now); err == nil {
 		t.Error("the reviewer's role counted a message: it should not write counters")
+	}
+	// milterctl records what the operator did and enqueues the alerts
+	// of queue actions; milterd's courier delivers them.
+	if err := r.Audit(ctx, limits.AuditEvent{Time: now, Account: "alice", Event: limits.AuditUnsuspended, By: "op"}); err != nil {
+		t.Errorf("reviewer audit: %v", err)
+	}
+	if trail, err := r.AuditTrail(ctx, "alice", time.Time{}); err != nil || len(trail) != 1 {
+		t.Errorf("reviewer audit trail: %v %v", trail, err)
+	}
+	if err := r.Enqueue(ctx, limits.OutboxItem{ID: "a webhook", AlertID: "a", Dest: limits.DestWebhook, Body: []byte("{}"), Created: now}); err != nil {
+		t.Errorf("reviewer enqueue: %v", err)
+	}
+	if _, err := r.Claim(ctx, "op", now, time.Minute, 1); err == nil {
+		t.Error("the reviewer's role claimed an outbox item: it should not deliver")
+	}
+	if items, err := m.Claim(ctx, "mx1", now, time.Minute, 1); err != nil || len(items) != 1 {
+		t.Errorf("milterd claim: %v %v", items, err)
 	}
 }
 
@@ -437,27 +456,9 @@ func TestSightTwoWritersCrossOnce(t *testing.T) {
 // storePairs returns, for each kind of store, two handles on one backend:
 // two smarthosts sharing it.
 func storePairs(t *testing.T) map[string][2]limits.Store {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	addr := harness.StartRedis(t).Addr
-	dsn := harness.StartPostgres(t).DSN
-	open := map[string]func() (limits.Store, error){
-		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
-		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
-		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
-	}
 	out := map[string][2]limits.Store{}
-	for name, o := range open {
-		var pair [2]limits.Store
-		for i := range pair {
-			st, err := o()
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			t.Cleanup(func() { st.Close() })
-			pair[i] = st
-		}
-		out[name] = pair
+	for name, open := range openers(t) {
+		out[name] = [2]limits.Store{open(), open()}
 	}
 	return out
 }

@@ -24,6 +24,8 @@ type AccountView struct {
 	CountingRefused int             `json:"counting_refused"`
 	// Signals are the login spread and spam signals, each with its window.
 	Signals []SignalView `json:"signals,omitempty"`
+	// Campaigns across accounts it sent (campaign.go).
+	Campaigns []Campaign `json:"campaigns,omitempty"`
 }
 
 // SignalView is one signal's hour window: what counts toward its limit
@@ -61,6 +63,9 @@ func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time,
 	}
 	if err == nil && recent {
 		v.Signals, err = signalViews(ctx, st, key, v.Limits, v.Acknowledged, now)
+	}
+	if cs, ok := st.(CampaignStore); ok && err == nil && recent {
+		v.Campaigns, err = cs.AccountCampaigns(ctx, key)
 	}
 	return v, err
 }

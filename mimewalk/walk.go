@@ -85,7 +85,10 @@ type Item struct {
 	// broken or truncated one, past the nesting ceiling): set after fn saw
 	// the item; the finding "unopened" on its path says why.
 	Unopened bool
-	Data     *spool.Spool
+	// InMessage: inside an attached message (message/rfc822), not the
+	// sender's own text: a forwarded original.
+	InMessage bool
+	Data      *spool.Spool
 }
 
 // Anomaly is something the walk met that a rule or the policy may act on:
@@ -117,6 +120,7 @@ type walker struct {
 	total    int64
 	findings []Anomaly
 	buf      []byte // one copy buffer for the whole walk
+	attached int    // depth of attached messages around the entity walked
 }
 
 func (w *walker) find(kind, path, format string, args ...any) {
@@ -266,6 +270,8 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 			w.find("malformed", p, "attached message: %v", err)
 			return nil
 		}
+		w.attached++
+		defer func() { w.attached-- }()
 		return w.entity(inner, p+".1", depth+1, false)
 	}
 	if ct == "message/partial" || ct == "message/external-body" {
@@ -386,6 +392,7 @@ func (w *walker) emit(it *Item, body io.Reader) error {
 // such as an archive member's expansion ratio; hitting any cap is a limit
 // finding that names what was cut, and the item is marked truncated.
 func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) error {
+	it.InMessage = w.attached > 0
 	sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
 	defer sp.Close()
 	keep, what := max(0, min(w.lim.MaxPart, w.lim.MaxTotal-w.total)), "part or message size limit"

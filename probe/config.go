@@ -125,6 +125,9 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func (c *Config) validate(bad func(key, format string, args ...any) error) error {
+	if c.Alert.MailTo != "" || c.Alert.MailCustomer {
+		return bad("alert.mail_to", "relayprobe does not mail: use command or webhook")
+	}
 	if err := c.Log.Validate(bad); err != nil {
 		return err
 	}

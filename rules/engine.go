@@ -33,6 +33,17 @@ type Engine struct {
 	// unopened archive: the message is not accepted on a partial scan.
 	// The zero value is Accept: set it (config default quarantine).
 	OnUncheckedRisky policy.Action
+
+	// Tap, when set, gives a message's walk a second reader (the campaign
+	// fingerprint): every item the rules see, so that the message is
+	// parsed once. Done follows a walk that reached its end.
+	Tap func(*policy.Transaction) Tap
+}
+
+// Tap reads the items of a walk along with the rules.
+type Tap interface {
+	Item(*mimewalk.Item)
+	Done()
 }
 
 // Observer learns of rule reloads.
@@ -102,6 +113,11 @@ const noTryCatch yara.ScanFlags = 4
 
 // Scan walks the message in r and runs the rules on every item.
 func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from string) (Result, error) {
+	return e.scan(ctx, r, size, user, from, nil)
+}
+
+// scan is Scan with tap (may be nil) reading each item too.
+func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from string, tap Tap) (Result, error) {
 	set := e.set.Load()
 	res := Result{Version: set.Version}
 	sc, _ := set.scanners.Get().(*yara.Scanner)
@@ -164,8 +180,14 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 				Path: it.Path, PartPath: it.PartPath, ArchivePath: it.ArchivePath, Filename: it.Filename})
 		}
 		res.Items = append(res.Items, ir)
+		if tap != nil {
+			tap.Item(it)
+		}
 		return nil
 	})
+	if err == nil && tap != nil {
+		tap.Done()
+	}
 	// Whether an archive opened is known only after its item was scanned.
 	for _, f := range res.Anomalies {
 		if f.Kind != "unopened" {
@@ -185,7 +207,11 @@ func (e *Engine) Name() string { return "rules" }
 // CheckMessage scans the spooled message; the strongest matching rule's
 // action is the verdict. tag rules and accepted findings are stamped.
 func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
-	res, err := e.Scan(ctx, t.Message, t.Message.Size(), t.User, t.From)
+	var tap Tap
+	if e.Tap != nil {
+		tap = e.Tap(t)
+	}
+	res, err := e.scan(ctx, t.Message, t.Message.Size(), t.User, t.From, tap)
 	if err != nil {
 		return policy.Verdict{}, err
 	}

@@ -163,6 +163,16 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		entries = append(entries, policy.Entry{Check: chk, OnError: policy.Action(sp.OnError)})
 		b.Probes["spam"] = chk.Ping
 	}
+	// Last: it counts at commit what every check before it passed.
+	var store limits.Store
+	if res != nil {
+		store = res.Store
+	}
+	if e, err := CampaignEntry(cfg, store, b.Limits, b.Rules, log); err != nil {
+		return nil, err
+	} else if e != nil {
+		entries = append(entries, *e)
+	}
 	pipeline := policy.NewPipeline(log, entries...).WithCommitTimeout(time.Duration(cfg.CommitTimeout))
 	st := &milter.State{
 		Pipeline:         pipeline,

@@ -56,7 +56,7 @@ func LimitsEngine(cfg *config.Config, store limits.Store, log *slog.Logger) (*li
 		SuspendFor:  time.Duration(l.SuspendFor),
 		Escalate:    limits.Escalation{After: l.Escalate.After, Within: time.Duration(l.Escalate.Within)},
 		Contact:     l.Contact,
-		Alert:       &limits.Alerter{Sender: l.Alert.Sender(), Log: log},
+		Alert:       Alerter(cfg, store, log),
 		Log:         log,
 		Now:         time.Now,
 		Timeout:     StoreTimeout(cfg),

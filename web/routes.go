@@ -71,6 +71,11 @@ func (s *Server) routes() {
 			change("POST "+prefix+"/accounts/{account}/reset", Admin, s.accountAction("reset"))
 		}
 	}
+	if s.campaigns() != nil {
+		section("campaigns", s.campaignList)
+		page("GET /campaigns/{id}", Viewer, s.campaignPage)
+		page("GET /api/campaigns/{id}", Viewer, s.campaignPage)
+	}
 	if s.o.Quarantine != nil || s.o.Accounts != nil {
 		section("audit", s.auditPage)
 	}

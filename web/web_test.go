@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"outguard/limits"
 	"outguard/probe"
 	"outguard/quarantine"
 )
@@ -358,5 +359,60 @@ func TestUsersFileReload(t *testing.T) {
 	os.WriteFile(s.o.UsersFile, nil, 0o640)
 	if code := call("GET", "/api/quarantine", false); code != 401 {
 		t.Errorf("the session of a removed user: %d", code)
+	}
+}
+
+// The campaigns pages: a viewer reads the list and a campaign with the
+// accounts that sent it (a hostile subject shown as text), the API gives
+// them as JSON, an unknown campaign is 404, and the account's page links
+// the campaign it sent.
+func TestCampaignsPage(t *testing.T) {
+	dir := t.TempDir()
+	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	users := filepath.Join(dir, "users")
+	if err := AddUser(users, "rev", Viewer, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := limits.NewPolicy(limits.Limits{}, nil)
+	s, err := New(Options{Accounts: st, Policy: pol, Login: func(s string) string { return s }, UsersFile: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for b := range 20 {
+		keys = append(keys, fmt.Sprintf("t1web%02d", b))
+	}
+	var id string
+	for i := range 5 {
+		res, err := st.CampaignCopy(context.Background(), limits.CampaignCopy{Keys: keys, Account: fmt.Sprint("acct", i), Subject: "<script>alert(1)</script> verify", Time: time.Now(), Bands: 5}, 15*time.Minute, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = res.ID
+	}
+	page := get(t, s, "/campaigns")
+	if body := page.Body.String(); page.Code != 200 || !strings.Contains(body, "/campaigns/"+id) || !strings.Contains(body, "&lt;script&gt;") || strings.Contains(body, "<script>") {
+		t.Fatalf("campaigns page %d:\n%s", page.Code, body)
+	}
+	var d campaignsData
+	if err := json.Unmarshal(get(t, s, "/api/campaigns").Body.Bytes(), &d); err != nil || len(d.Campaigns) != 1 || d.Campaigns[0].ID != id {
+		t.Fatalf("api %v %+v", err, d)
+	}
+	var c limits.Campaign
+	if err := json.Unmarshal(get(t, s, "/api/campaigns/"+id).Body.Bytes(), &c); err != nil || len(c.Accounts) != 5 {
+		t.Fatalf("api campaign %v %+v", err, c)
+	}
+	if body := get(t, s, "/campaigns/"+id).Body.String(); !strings.Contains(body, `href="/accounts/acct3"`) {
+		t.Errorf("campaign page:\n%s", body)
+	}
+	if w := get(t, s, "/campaigns/nope"); w.Code != 404 {
+		t.Errorf("unknown campaign: %d", w.Code)
+	}
+	if body := get(t, s, "/accounts/acct2").Body.String(); !strings.Contains(body, `href="/campaigns/`+id+`"`) {
+		t.Errorf("account page lacks its campaign:\n%s", body)
 	}
 }

@@ -378,6 +378,14 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, cont *contai
 			fmt.Fprintf(out, "  %s\t%s\n", m.QueueID, m.Queue)
 		}
 	}
+	if len(v.Campaigns) > 0 {
+		fmt.Fprintf(out, "\nCampaigns across accounts it sent (milterctl campaigns show): %d\n", len(v.Campaigns))
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, c := range v.Campaigns {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.ID, c.First.Local().Format(time.DateTime), c.Last.Local().Format(time.DateTime), field(c.Subject))
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(out, "\nUndeliverable recipients, last 24 hours: %d\n", len(v.Recent))
 	undeliverables(out, v.Recent, v.Acknowledged)
 	if len(v.RecentRefused) > 0 {

@@ -46,6 +46,9 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine audit [ID] [--since 24h] [--json]
   quarantine migrate [--from DIR]   (local entries into the shared store)
 
+  campaigns list [--since 7d] [--json]   (one text sent by many accounts)
+  campaigns show CAMPAIGN [--json]       (with the accounts that sent it)
+
   web [-config FILE] [-listen ADDR]   (the web console: web in the config)
   web adduser NAME viewer|reviewer|admin   (the password on stdin)
 
@@ -71,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.Arg(0) == "web" {
 		return webCmd(ctx, fs.Args()[1:], *path, stdout, stderr)
 	}
-	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd, "rules": rulesCmd}
+	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd, "rules": rulesCmd, "campaigns": campaignsCmd}
 	cmd := cmds[fs.Arg(0)]
 	if fs.NArg() < 2 || cmd == nil {
 		fs.Usage()

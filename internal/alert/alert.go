@@ -55,36 +55,52 @@ func (s *Sender) Send(ctx context.Context, body []byte) error {
 		defer cancel()
 	}
 	if len(s.Command) > 0 {
-		cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
-		cmd.Stdin = bytes.NewReader(body)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("alert command: %v: %s", err, out)
+		if err := s.Run(ctx, body); err != nil {
+			return err
 		}
 	}
 	if s.Webhook != "" {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Webhook, bytes.NewReader(body))
+		return s.Post(ctx, body)
+	}
+	return nil
+}
+
+// Run runs the command with body on its stdin (ctx bounds it).
+func (s *Sender) Run(ctx context.Context, body []byte) error {
+	cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("alert command: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Post posts body to the webhook, signed with the key in SecretFile if
+// set (ctx bounds it: a receiver that hangs or drips its answer is given
+// up at ctx's deadline).
+func (s *Sender) Post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Webhook, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.SecretFile != "" {
+		secret, err := os.ReadFile(s.SecretFile)
+		if secret = bytes.TrimSpace(secret); err == nil && len(secret) == 0 {
+			err = errors.New("empty")
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("alert webhook: signing key %s: %w", s.SecretFile, err)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if s.SecretFile != "" {
-			secret, err := os.ReadFile(s.SecretFile)
-			if secret = bytes.TrimSpace(secret); err == nil && len(secret) == 0 {
-				err = errors.New("empty")
-			}
-			if err != nil {
-				return fmt.Errorf("alert webhook: signing key %s: %w", s.SecretFile, err)
-			}
-			req.Header.Set(SignatureHeader, Sign(secret, body, time.Now()))
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("alert webhook: %w", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("alert webhook: %s", resp.Status)
-		}
+		req.Header.Set(SignatureHeader, Sign(secret, body, time.Now()))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("alert webhook: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("alert webhook: %s", resp.Status)
 	}
 	return nil
 }

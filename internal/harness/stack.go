@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"outguard/config"
 	"outguard/milter"
@@ -130,6 +131,14 @@ func ConfigStack(t T, yaml string, pc MTAConfig) (*Stack, *config.Config, *setup
 		t.Fatalf("%v", err)
 	}
 	t.Cleanup(res.Close)
+	if c := setup.Courier(cfg, res.Store, Logger(t, &LogBuffer{})); c != nil {
+		// The alerts' outbox is delivered as milterd does, looking often.
+		c.Interval = 100 * time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { c.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
 	s := StartStack(t, StackConfig{
 		State: func(log *slog.Logger) *milter.State {
 			b, err := setup.Build(cfg, log, res)

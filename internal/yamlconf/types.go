@@ -159,6 +159,11 @@ type Alert struct {
 	// with (alert.SignatureHeader); "": unsigned.
 	WebhookSecretFile string   `yaml:"webhook_secret_file"`
 	Timeout           Duration `yaml:"timeout"`
+	// MailTo (the abuse desk) and MailCustomer (the account's own
+	// address) are milterd's only: its alerts go through the limits
+	// store's outbox and the quarantine's release address.
+	MailTo       string `yaml:"mail_to"`
+	MailCustomer bool   `yaml:"mail_customer"`
 }
 
 // Sender is the configured alert.Sender.

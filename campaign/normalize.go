@@ -1,0 +1,321 @@
+package campaign
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/publicsuffix"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxText bounds the text of one message the normalizer reads (every body
+// part together): a campaign is recognised by its first screens of text,
+// and a 50 MiB text part must not cost 50 MiB of tokens.
+const MaxText = 256 << 10
+
+// MaxTokens bounds the tokens kept of one message.
+const MaxTokens = 4096
+
+// Normalize turns a body part into the words a campaign is recognised by,
+// with what differs between the copies of one run left out:
+//
+//   - the part's quoted text ("> " lines, "On … wrote:", Outlook's
+//     "-----Original Message-----" and "From:/Sent:" blocks, HTML
+//     blockquotes), its signature (after "-- ", RFC 3676 4.3, or after a
+//     closing such as "Best regards," near the end), a leading greeting
+//     ("Dear John,"), and paragraphs of a legal disclaimer: what one
+//     customer puts under every message, whatever it says;
+//   - names: every word of names (the recipients' names and address
+//     parts, the per-recipient greeting of a mail merge);
+//   - numbers and every word with a digit (amounts, dates, order and
+//     tracking numbers), e-mail addresses, and URLs but their registrable
+//     domain (tracking tokens live in the path and query);
+//   - what hides one text as another: HTML tags and entities, compatibility
+//     forms (NFKC), accents, zero-width and other format characters,
+//     Cyrillic and Greek letters that look Latin, case.
+//
+// isHTML is for text/html parts. What is left are lower-case words,
+// at most MaxTokens.
+func Normalize(text string, isHTML bool, names map[string]bool) []string {
+	if len(text) > MaxText {
+		text = text[:MaxText]
+	}
+	if isHTML {
+		text = htmlText(text)
+	}
+	var toks []string
+	for _, line := range ownLines(text) {
+		for _, f := range strings.Fields(line) {
+			if t := token(f, names); t != "" {
+				toks = append(toks, t)
+				if len(toks) == MaxTokens {
+					return toks
+				}
+			}
+		}
+	}
+	return toks
+}
+
+// htmlText is the text a reader sees of an HTML part: tags dropped,
+// entities decoded, a line break for each block, nothing of script, style
+// or quoted replies (blockquote, Gmail's gmail_quote, Outlook's
+// divRplyFwdMsg).
+func htmlText(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	skip := 0 // depth inside elements whose text is not the sender's own
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return b.String()
+		case html.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			tag := string(name)
+			var href string
+			quoted := tag == "blockquote" || tag == "script" || tag == "style" || tag == "head" || tag == "title"
+			for hasAttr && tt != html.EndTagToken {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				switch string(k) {
+				case "class", "id":
+					if bytes.Contains(v, []byte("gmail_quote")) || bytes.Contains(v, []byte("divRplyFwdMsg")) || bytes.Contains(v, []byte("moz-cite-prefix")) {
+						quoted = true
+					}
+				case "href":
+					href = string(v)
+				}
+			}
+			// Inside a quote, divs and blockquotes nest: the quote ends
+			// with the end tag that balances its start.
+			nests := tag == "div" || tag == "blockquote"
+			switch {
+			case tt == html.StartTagToken && (quoted || skip > 0 && nests):
+				skip++
+			case tt == html.EndTagToken && skip > 0 && (nests || tag == "script" || tag == "style" || tag == "head" || tag == "title"):
+				skip--
+			}
+			switch tag {
+			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote":
+				b.WriteByte('\n')
+			case "a":
+				// A link's target is part of the text (its domain is kept).
+				if tt == html.StartTagToken && skip == 0 && href != "" {
+					b.WriteString(" " + href + " ")
+				}
+			}
+		}
+		if b.Len() > MaxText {
+			return b.String()
+		}
+	}
+}
+
+// ownLines are the lines the sender wrote: quoted replies, a forwarded
+// original, the signature and the greeting cut off, disclaimer
+// paragraphs dropped.
+func ownLines(text string) []string {
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	var out []string
+	para := 0 // start in out of the current paragraph
+	endPara := func() {
+		if disclaimer(out[para:]) {
+			out = out[:para]
+		}
+		para = len(out)
+	}
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		low := strings.ToLower(t)
+		if l == "-- " || t == "--" || strings.HasPrefix(low, "-----original message") || strings.HasPrefix(low, "---------- forwarded message") ||
+			strings.HasPrefix(low, "________________") || strings.HasPrefix(low, "sent from my ") || strings.HasPrefix(low, "get outlook for") ||
+			wroteLine(low) || meetingLine(low) {
+			break
+		}
+		if strings.HasPrefix(t, ">") {
+			continue
+		}
+		if t == "" {
+			endPara()
+			continue
+		}
+		out = append(out, t)
+	}
+	endPara()
+	// A greeting: a short first line naming the reader.
+	if len(out) > 0 && greeting(out[0]) {
+		out = out[1:]
+	}
+	// A closing near the end and the name under it.
+	for i := len(out) - 1; i >= 0 && i >= len(out)-8; i-- {
+		if closing(out[i]) {
+			out = out[:i]
+			break
+		}
+	}
+	return out
+}
+
+// wroteLine is a reply's attribution line, "On Mon, 1 Jan 2026, Ann
+// <ann@x> wrote:" (and the German and French forms).
+func wroteLine(low string) bool {
+	return (strings.HasPrefix(low, "on ") && strings.HasSuffix(low, "wrote:")) ||
+		(strings.HasPrefix(low, "am ") && strings.HasSuffix(low, "schrieb:")) ||
+		(strings.HasPrefix(low, "le ") && strings.HasSuffix(low, "a écrit :"))
+}
+
+// meetingLine starts the invitation block a meeting service adds (Zoom,
+// Teams, Webex, Meet): the same text under every invitation any customer
+// sends, so nothing of it may tie two customers together.
+func meetingLine(low string) bool {
+	for _, p := range []string{"join zoom meeting", "microsoft teams meeting", "join the meeting now", "join on your computer", "join with google meet", "join webex meeting", "is inviting you to a scheduled zoom meeting"} {
+		if strings.Contains(low, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var greetingWords = []string{"hi", "hello", "dear", "hey", "good morning", "good afternoon", "good evening", "hallo", "liebe", "lieber", "bonjour", "greetings"}
+
+func greeting(line string) bool {
+	low := strings.ToLower(line)
+	if len(strings.Fields(low)) > 6 {
+		return false
+	}
+	if strings.HasSuffix(low, ",") || strings.HasSuffix(low, ":") || strings.HasSuffix(low, "!") {
+		return true
+	}
+	for _, g := range greetingWords {
+		if strings.HasPrefix(low, g+" ") || low == g {
+			return true
+		}
+	}
+	return false
+}
+
+var closingWords = []string{"regards", "best regards", "kind regards", "best wishes", "best", "cheers", "thanks", "thank you", "many thanks", "sincerely", "yours sincerely", "yours truly", "yours", "cordially", "mit freundlichen grüßen", "viele grüße", "cordialement", "warm regards", "all the best"}
+
+func closing(line string) bool {
+	low := strings.TrimRight(strings.ToLower(line), ",.! ")
+	for _, c := range closingWords {
+		if low == c {
+			return true
+		}
+	}
+	return false
+}
+
+// disclaimerTerms are what a legal footer says and a message rarely does;
+// a paragraph with two of them is a footer.
+var disclaimerTerms = []string{"confidential", "intended recipient", "privileged", "disclaimer", "notify the sender", "addressee", "legally", "unauthorised", "unauthorized use", "vertraulich", "empfänger"}
+
+func disclaimer(para []string) bool {
+	low := strings.ToLower(strings.Join(para, " "))
+	n := 0
+	for _, t := range disclaimerTerms {
+		if strings.Contains(low, t) {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+// token is one field's word, "" when it is left out (see Normalize).
+func token(f string, names map[string]bool) string {
+	if strings.Contains(f, "://") || strings.HasPrefix(strings.ToLower(f), "www.") {
+		return urlToken(f)
+	}
+	if strings.Contains(f, "@") {
+		return "" // an address: the recipient's own, or a reply-to
+	}
+	f = fold(f)
+	f = strings.TrimFunc(f, func(r rune) bool { return !unicode.IsLetter(r) })
+	if f == "" || len(f) > 40 || names[f] {
+		return ""
+	}
+	for _, r := range f {
+		if unicode.IsDigit(r) {
+			return ""
+		}
+	}
+	return f
+}
+
+// urlToken keeps a link's registrable domain ("example.co.uk"): the
+// tracking token of each copy is in its path, query or a subdomain.
+func urlToken(f string) string {
+	f = strings.Trim(f, "<>()[]\"',.;")
+	if !strings.Contains(f, "://") {
+		f = "http://" + f
+	}
+	u, err := url.Parse(f)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	host := fold(u.Hostname())
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		host = d
+	}
+	return "url:" + host
+}
+
+// fold maps a word to its skeleton: NFKC (full-width and ligature forms),
+// accents and format characters (zero-width joiners and spaces, bidi
+// marks) removed, Latin look-alikes mapped, lower case. It never grows a
+// word beyond a few times its length.
+func fold(s string) string {
+	s = norm.NFKD.String(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError, unicode.Is(unicode.Mn, r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Cc, r):
+			continue
+		}
+		if m, ok := lookalike[r]; ok {
+			r = m
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// lookalike maps the Cyrillic and Greek letters that render as Latin ones
+// (Unicode's confusables.txt, the letters a homoglyph attack uses) to
+// them. A table this size is clearer here than a dependency: none of the
+// Go confusables packages is maintained, and only letters matter.
+var lookalike = map[rune]rune{
+	'а': 'a', 'в': 'b', 'е': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x',
+	'і': 'i', 'ј': 'j', 'ѕ': 's', 'ԁ': 'd', 'ӏ': 'l', 'һ': 'h', 'ԛ': 'q', 'ԝ': 'w', 'ɡ': 'g',
+	'А': 'a', 'В': 'b', 'Е': 'e', 'К': 'k', 'М': 'm', 'Н': 'h', 'О': 'o', 'Р': 'p', 'С': 'c', 'Т': 't', 'У': 'y', 'Х': 'x', 'І': 'i', 'Ј': 'j', 'Ѕ': 's',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x', 'γ': 'y',
+	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o', 'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x',
+	'ı': 'i', 'ℓ': 'l',
+}
+
+// Names are the words of the recipients' names and addresses that a mail
+// merge puts in each copy: display names and the local parts' pieces
+// ("john.smith" gives john and smith), folded as tokens are.
+func Names(addrs ...string) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range addrs {
+		for _, f := range strings.FieldsFunc(a, func(r rune) bool {
+			return r == '@' || r == '.' || r == '_' || r == '-' || r == '+' || r == '<' || r == '>' || r == '"' || r == ',' || unicode.IsSpace(r)
+		}) {
+			if w := fold(f); len(w) > 1 {
+				out[w] = true
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,42 @@
+package config
+
+import (
+	"time"
+
+	"outguard/policy"
+)
+
+// Campaign configures the campaigns across accounts (package campaign).
+type Campaign struct {
+	Accounts int      `yaml:"accounts"` // distinct accounts sending one campaign …
+	Window   Duration `yaml:"window"`   // … within this window
+	Action   Action   `yaml:"action"`   // for further copies
+	Suspend  bool     `yaml:"suspend"`  // suspend the accounts that sent it
+	OnError  Action   `yaml:"on_error"` // the store failed
+}
+
+func (c *Campaign) setDefaults() {
+	*c = Campaign{Accounts: 5, Window: Duration(15 * time.Minute), Action: Action(policy.Quarantine), Suspend: true, OnError: Action(policy.Tempfail)}
+}
+
+func (c *Config) validateCampaign(bad func(key, format string, args ...any) error) error {
+	cp := c.Campaign
+	if cp == nil {
+		return nil
+	}
+	if c.Limits == nil {
+		return bad("campaign", "counts in the limits store and suspends through limits: there is no limits section")
+	}
+	if cp.Accounts < 2 {
+		return bad("campaign.accounts", "must be at least 2: one account's mail to many recipients is no campaign")
+	}
+	if cp.Window < Duration(time.Minute) || cp.Window > Duration(24*time.Hour) {
+		return bad("campaign.window", "must be between 1m and 24h (the store keeps a day of fingerprints)")
+	}
+	switch policy.Action(cp.Action) {
+	case policy.Quarantine, policy.Reject, policy.Tempfail:
+	default:
+		return bad("campaign.action", "want quarantine, reject or tempfail, got %s", policy.Action(cp.Action))
+	}
+	return failureAction(bad, "campaign.on_error", cp.OnError)
+}

@@ -1,0 +1,605 @@
+package limits
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"outguard/policy"
+)
+
+// SignalCampaign: the account sent copies of a campaign, one text sent by
+// many accounts (campaign/).
+const SignalCampaign = "campaign"
+
+// CampaignCopy is one accepted message of an account with its
+// fingerprint's keys (campaign.Fingerprint.Keys).
+type CampaignCopy struct {
+	Keys    []string
+	Account string
+	Host    string
+	QueueID string
+	Subject string // a sample for the abuse desk, bounded by the caller
+	Time    time.Time
+	// Bands: keys of text ("t…", LSH bands) match when this many agree
+	// (quorum); other keys alone.
+	Bands int
+}
+
+// sortedKeys are c's keys, sorted, each once: the order the locks are
+// taken in.
+func (c CampaignCopy) sortedKeys() []string {
+	keys := slices.Clone(c.Keys)
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// CampaignResult is what the store made of a copy.
+type CampaignResult struct {
+	ID string // the campaign the copy belongs to; "" none
+	// Known: the campaign was established before this copy (the copy gets
+	// campaign.action); otherwise this copy established it (New).
+	Known bool
+	New   bool
+	// Accounts that sent the campaign within the window (ID != "").
+	Accounts []string
+}
+
+// Campaign is one text many accounts sent, for the abuse desk.
+type Campaign struct {
+	ID       string            `json:"id"` // the key that crossed
+	First    time.Time         `json:"first"`
+	Last     time.Time         `json:"last"`
+	Copies   int               `json:"copies"` // copies seen since it was established, and those that established it
+	Held     int               `json:"held"`   // copies that got campaign.action
+	Subject  string            `json:"subject"`
+	Accounts []CampaignAccount `json:"accounts,omitempty"`
+}
+
+// CampaignAccount is an account that sent a campaign.
+type CampaignAccount struct {
+	Account string    `json:"account"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
+	Copies  int       `json:"copies"`
+}
+
+// CampaignStore counts campaigns: SQLStore and Redis implement it.
+type CampaignStore interface {
+	// CampaignCopy records c and tells whether it belongs to a campaign:
+	// one of its keys is linked to a campaign seen within window (Known),
+	// or, with c, one of its keys was sent by threshold distinct accounts
+	// within window (New: the campaign is established with those
+	// accounts). It runs under the locks of all of c's keys (or as one
+	// Lua script): of two hosts adding the copy that crosses, one
+	// establishes the campaign and the other's copy is Known.
+	CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error)
+	// Campaigns lists the campaigns seen at or after since, newest first,
+	// without their accounts.
+	Campaigns(ctx context.Context, since time.Time) ([]Campaign, error)
+	// CampaignByID returns one campaign with its accounts; nil if unknown.
+	CampaignByID(ctx context.Context, id string) (*Campaign, error)
+	// AccountCampaigns lists the campaigns account sent, newest first.
+	AccountCampaigns(ctx context.Context, account string) ([]Campaign, error)
+}
+
+// campaignSchema is version 5 on both databases: campaign_keys holds which
+// account sent which fingerprint key when, campaign_links which keys
+// belong to an established campaign, campaigns and campaign_accounts the
+// record the abuse desk reads.
+const campaignSchema = `
+CREATE TABLE IF NOT EXISTS campaign_keys (fkey TEXT NOT NULL, account TEXT NOT NULL, t BIGINT NOT NULL, PRIMARY KEY (fkey, account));
+CREATE INDEX IF NOT EXISTS campaign_keys_t ON campaign_keys (t);
+CREATE TABLE IF NOT EXISTS campaign_links (fkey TEXT PRIMARY KEY, id TEXT NOT NULL, t BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS campaign_links_t ON campaign_links (t);
+CREATE TABLE IF NOT EXISTS campaigns (id TEXT PRIMARY KEY, t0 BIGINT NOT NULL, t BIGINT NOT NULL, copies BIGINT NOT NULL, held BIGINT NOT NULL, subject TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS campaigns_t ON campaigns (t);
+CREATE TABLE IF NOT EXISTS campaign_accounts (id TEXT NOT NULL, account TEXT NOT NULL, t0 BIGINT NOT NULL, t BIGINT NOT NULL, copies BIGINT NOT NULL, PRIMARY KEY (id, account));
+CREATE INDEX IF NOT EXISTS campaign_accounts_account ON campaign_accounts (account);
+`
+
+// campaignKeyTTL is how long a key's senders are kept: the longest window
+// the config allows.
+const campaignKeyTTL = Day
+
+// inList is "$first, $first+1, …" for n parameters.
+func inList(first, n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = "$" + strconv.Itoa(first+i)
+	}
+	return strings.Join(p, ", ")
+}
+
+// quorum is how a campaign is matched: keys of text ("t…") count when
+// bands of them agree, any other key (an attachment's hash) alone. One
+// band of a short text may hang on one common sentence ("please let me
+// know if you have any questions"); several bands are most of the text.
+func quorum(keys []string, bands int) bool {
+	text := 0
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "t") {
+			return true
+		}
+		text++
+	}
+	return text >= max(bands, 1)
+}
+
+func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	var res CampaignResult
+	keys := c.sortedKeys()
+	if len(keys) == 0 {
+		return res, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback()
+	if s.d.LockKey != "" {
+		// Every key's lock, in one order: two copies sharing a key wait
+		// for each other, and no two wait in a circle.
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, s.d.LockKey, "campaign:"+k); err != nil {
+				return res, err
+			}
+		}
+	}
+	now, cutoff := ms(c.Time), ms(c.Time.Add(-window))
+	args := []any{cutoff}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	in := inList(2, len(keys))
+	linked, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT l.id, l.fkey FROM campaign_links l JOIN campaigns c ON c.id = l.id
+		WHERE l.t >= $1 AND l.fkey IN (`+in+`) ORDER BY c.t0, l.id, l.fkey`), args...)
+	if err != nil {
+		return res, err
+	}
+	for i := 0; i < len(linked) && res.ID == ""; {
+		j := i
+		var ks []string
+		for ; j < len(linked) && linked[j][0] == linked[i][0]; j++ {
+			ks = append(ks, linked[j][1])
+		}
+		if quorum(ks, c.Bands) {
+			res.ID, res.Known = linked[i][0], true
+		}
+		i = j
+	}
+	for _, k := range keys {
+		if _, err := s.exec(ctx, tx, `INSERT INTO campaign_keys (fkey, account, t) VALUES ($1, $2, $3)
+			ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t WHERE excluded.t >= campaign_keys.t`, k, c.Account, now); err != nil {
+			return res, err
+		}
+	}
+	var senders [][2]string
+	if !res.Known {
+		// The accounts that sent a near-duplicate of this copy: those
+		// whose keys agree with it on a quorum of bands (or one
+		// attachment). Counting each key's senders alone would join
+		// messages that share a band each with a different other one.
+		b := strconv.Itoa(max(c.Bands, 1))
+		if senders, err = queryPairs(ctx, tx, s.d.Rebind(`SELECT account, CAST(MAX(t) AS TEXT) FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
+			GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 ELSE `+b+` END) >= `+b+` ORDER BY MAX(t), account`), args...); err != nil {
+			return res, err
+		}
+		if len(senders) < threshold {
+			return res, tx.Commit()
+		}
+		// Named by its most widely sent key.
+		if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT fkey FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
+			GROUP BY fkey ORDER BY COUNT(*) DESC, fkey LIMIT 1`), args...).Scan(&res.ID); err != nil {
+			return res, err
+		}
+		res.New = true
+		// The copy that crosses is not held: it is counted as one of
+		// those that established the campaign.
+		others := 0
+		for _, x := range senders {
+			if x[0] != c.Account {
+				others++
+			}
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO campaigns (id, t0, t, copies, held, subject) VALUES ($1, $2, $2, $4, 0, $3)
+			ON CONFLICT (id) DO UPDATE SET t = excluded.t, copies = campaigns.copies + excluded.copies`, res.ID, now, c.Subject, others); err != nil {
+			return res, err
+		}
+		for _, x := range senders {
+			res.Accounts = append(res.Accounts, x[0])
+			if x[0] == c.Account {
+				continue
+			}
+			t, _ := strconv.ParseInt(x[1], 10, 64)
+			if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies) VALUES ($1, $2, $3, $3, 1)
+				ON CONFLICT (id, account) DO UPDATE SET t = excluded.t WHERE excluded.t > campaign_accounts.t`, res.ID, x[0], t); err != nil {
+				return res, err
+			}
+		}
+	}
+	held := 0
+	if res.Known {
+		held = 1
+	}
+	if _, err := s.exec(ctx, tx, `UPDATE campaigns SET t = $2, copies = copies + 1, held = held + $3 WHERE id = $1`, res.ID, now, held); err != nil {
+		return res, err
+	}
+	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies) VALUES ($1, $2, $3, $3, 1)
+		ON CONFLICT (id, account) DO UPDATE SET t = excluded.t, copies = campaign_accounts.copies + 1`, res.ID, c.Account, now); err != nil {
+		return res, err
+	}
+	// Every key of a copy joins the campaign: a copy varied enough to
+	// share some bands with it brings its other bands along.
+	for _, k := range keys {
+		if _, err := s.exec(ctx, tx, `INSERT INTO campaign_links (fkey, id, t) VALUES ($1, $2, $3)
+			ON CONFLICT (fkey) DO UPDATE SET id = CASE WHEN campaign_links.t >= $4 THEN campaign_links.id ELSE excluded.id END, t = excluded.t`,
+			k, res.ID, now, cutoff); err != nil {
+			return res, err
+		}
+	}
+	if res.Known {
+		accts, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT account, '' FROM campaign_accounts WHERE id = $1 AND t >= $2 ORDER BY account`), res.ID, cutoff)
+		if err != nil {
+			return res, err
+		}
+		for _, a := range accts {
+			res.Accounts = append(res.Accounts, a[0])
+		}
+	}
+	return res, tx.Commit()
+}
+
+// queryPairs runs a query of two text columns in tx.
+func queryPairs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([][2]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Campaign, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Campaign
+	for rows.Next() {
+		var c Campaign
+		var t0, t int64
+		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject); err != nil {
+			return nil, err
+		}
+		c.First, c.Last = fromMS(t0), fromMS(t)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLStore) Campaigns(ctx context.Context, since time.Time) ([]Campaign, error) {
+	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE t >= $1 ORDER BY t DESC, id`, ms(since))
+}
+
+func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
+	cs, err := s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE id = $1`, id)
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	c := &cs[0]
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT account, t0, t, copies FROM campaign_accounts WHERE id = $1 ORDER BY t0, account`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a CampaignAccount
+		var t0, t int64
+		if err := rows.Scan(&a.Account, &t0, &t, &a.Copies); err != nil {
+			return nil, err
+		}
+		a.First, a.Last = fromMS(t0), fromMS(t)
+		c.Accounts = append(c.Accounts, a)
+	}
+	return c, rows.Err()
+}
+
+func (s *SQLStore) AccountCampaigns(ctx context.Context, account string) ([]Campaign, error) {
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
+		WHERE a.account = $1 ORDER BY c.t DESC, c.id`, account)
+}
+
+// purgeCampaigns forgets keys older than the longest window and
+// campaigns older than the evidence's retention.
+func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
+	for _, q := range []struct {
+		sql string
+		t   time.Time
+	}{
+		{`DELETE FROM campaign_keys WHERE t < $1`, now.Add(-campaignKeyTTL)},
+		{`DELETE FROM campaign_links WHERE t < $1`, now.Add(-campaignKeyTTL)},
+		{`DELETE FROM campaign_accounts WHERE id IN (SELECT id FROM campaigns WHERE t < $1)`, now.Add(-recordTTL)},
+		{`DELETE FROM campaigns WHERE t < $1`, now.Add(-recordTTL)},
+	} {
+		if _, err := s.exec(ctx, s.db, q.sql, ms(q.t)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// campaignScript is CampaignCopy on Redis, atomic as one script.
+// KEYS: og:ck:{key} for each key (sorted set account -> last ms), then
+// og:cl:{key} for each (string: "campaign id|ms linked", expiring after
+// the window). The campaign's own keys are derived in the script from its id:
+// og:camp:{id} (hash t0, t, copies, held, subject), og:campa:{id} (sorted
+// set account -> last ms) with og:campac:{id} (hash account -> "first:
+// copies"), og:acamp:{account} (sorted set id -> last ms), og:camps
+// (sorted set id -> last ms). (A Redis Cluster would need them declared;
+// outguard's Redis is one server, as for the other scripts.)
+// ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
+// bands (CampaignCopy.Bands).
+// Returns {id, known (0/1), new (0/1), account...}.
+var campaignScript = redis.NewScript(`
+local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local bands = tonumber(ARGV[8])
+local n = #KEYS / 2
+-- quorum: the text keys of one campaign count when bands of them agree,
+-- any other key alone (CampaignStore's Go quorum).
+local function quorum(ks)
+  local text = 0
+  for _, k in ipairs(ks) do
+    if string.sub(k, 1, 1) ~= 't' then return true end
+    text = text + 1
+  end
+  return text >= math.max(bands, 1)
+end
+local byid, order = {}, {}
+-- a link is "id|ms linked": one older than the window is no link (its
+-- expiry only cleans up; the clock is the callers')
+local function link(i)
+  local v = redis.call('GET', KEYS[n+i])
+  if not v then return false end
+  local l, t = string.match(v, '^(.*)|(%d+)$')
+  if not l or tonumber(t) < cutoff then return false end
+  return l
+end
+for i = 1, n do
+  local l = link(i)
+  if l then
+    if not byid[l] then
+      byid[l] = {}
+      order[#order+1] = {l, tonumber(redis.call('HGET', 'og:camp:' .. l, 't0') or '0')}
+    end
+    table.insert(byid[l], string.sub(KEYS[i], 7))
+  end
+end
+table.sort(order, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+local id = false
+for _, o in ipairs(order) do
+  if quorum(byid[o[1]]) then id = o[1]; break end
+end
+local known = id and 1 or 0
+local score, top, topn = {}, false, -1
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], 'GT', now, account)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
+  redis.call('PEXPIRE', KEYS[i], window)
+  local k = string.sub(KEYS[i], 7)
+  local w = 1
+  if string.sub(k, 1, 1) ~= 't' then w = math.max(bands, 1) end
+  local s = redis.call('ZRANGE', KEYS[i], '-inf', '+inf', 'BYSCORE', 'WITHSCORES')
+  for j = 1, #s, 2 do
+    local e = score[s[j]]
+    if not e then e = {0, 0}; score[s[j]] = e end
+    e[1] = e[1] + w
+    e[2] = math.max(e[2], tonumber(s[j+1]))
+  end
+  if #s / 2 > topn or (#s / 2 == topn and k < top) then top, topn = k, #s / 2 end
+end
+local newc = 0
+local senders = {}
+if not id then
+  -- the accounts that sent a near-duplicate: a quorum of bands (or an
+  -- attachment) agree with this copy (the SQL stores' query)
+  local sim = {}
+  for a, e in pairs(score) do
+    if e[1] >= math.max(bands, 1) then sim[#sim+1] = {a, e[2]} end
+  end
+  if #sim < threshold then return {'', 0, 0} end
+  table.sort(sim, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
+  id, newc = top, 1
+  local ca, cc = 'og:campa:' .. id, 'og:campac:' .. id
+  if redis.call('EXISTS', 'og:camp:' .. id) == 0 then
+    redis.call('HSET', 'og:camp:' .. id, 't0', now, 't', now, 'copies', 0, 'held', 0, 'subject', subject)
+  end
+  for _, x in ipairs(sim) do
+    senders[#senders+1] = x[1]
+    if x[1] ~= account then
+      redis.call('HINCRBY', 'og:camp:' .. id, 'copies', 1)
+      redis.call('ZADD', ca, 'GT', x[2], x[1])
+      if redis.call('HSETNX', cc, x[1], string.format('%d', x[2]) .. ':1') == 0 then
+        local f, c = string.match(redis.call('HGET', cc, x[1]), '^(%d+):(%d+)$')
+        redis.call('HSET', cc, x[1], f .. ':' .. c)
+      end
+      redis.call('ZADD', 'og:acamp:' .. x[1], now, id)
+      redis.call('PEXPIRE', 'og:acamp:' .. x[1], keep)
+    end
+  end
+end
+local camp = 'og:camp:' .. id
+redis.call('HSET', camp, 't', now)
+redis.call('HINCRBY', camp, 'copies', 1)
+redis.call('HINCRBY', camp, 'held', known)
+redis.call('PEXPIRE', camp, keep)
+local ca, cc = 'og:campa:' .. id, 'og:campac:' .. id
+redis.call('ZADD', ca, now, account)
+local old = redis.call('HGET', cc, account)
+if old then
+  local f, c = string.match(old, '^(%d+):(%d+)$')
+  redis.call('HSET', cc, account, f .. ':' .. (tonumber(c) + 1))
+else
+  redis.call('HSET', cc, account, now .. ':1')
+end
+redis.call('PEXPIRE', ca, keep)
+redis.call('PEXPIRE', cc, keep)
+redis.call('ZADD', 'og:acamp:' .. account, now, id)
+redis.call('PEXPIRE', 'og:acamp:' .. account, keep)
+redis.call('ZADD', 'og:camps', now, id)
+redis.call('ZREMRANGEBYSCORE', 'og:camps', '-inf', '(' .. (now - keep))
+for i = 1, n do
+  local l = link(i) or id
+  redis.call('SET', KEYS[n+i], l .. '|' .. ARGV[1], 'PX', window)
+end
+local out = {id, known, newc}
+if known == 1 then
+  for _, a in ipairs(redis.call('ZRANGE', ca, cutoff, '+inf', 'BYSCORE')) do out[#out+1] = a end
+else
+  for _, a in ipairs(senders) do out[#out+1] = a end
+end
+return out`)
+
+func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	var res CampaignResult
+	keys := c.sortedKeys()
+	if len(keys) == 0 {
+		return res, nil
+	}
+	rk := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		rk = append(rk, "og:ck:"+k)
+	}
+	for _, k := range keys {
+		rk = append(rk, "og:cl:"+k)
+	}
+	v, err := campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands).Slice()
+	if err != nil {
+		return res, err
+	}
+	if len(v) < 3 {
+		return res, fmt.Errorf("campaign script: %d values", len(v))
+	}
+	res.ID, _ = v[0].(string)
+	res.Known = v[1] == int64(1)
+	res.New = v[2] == int64(1)
+	for _, a := range v[3:] {
+		s, _ := a.(string)
+		res.Accounts = append(res.Accounts, s)
+	}
+	return res, nil
+}
+
+func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
+	h, err := r.c.HGetAll(ctx, "og:camp:"+id).Result()
+	if err != nil || len(h) == 0 {
+		return nil, err
+	}
+	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
+	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}, nil
+}
+
+func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time) ([]Campaign, error) {
+	ids, err := r.c.ZRevRangeByScore(ctx, set, &redis.ZRangeBy{Min: strconv.FormatInt(ms(since), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []Campaign
+	for _, id := range ids {
+		c, err := r.campaign(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out = append(out, *c)
+		}
+	}
+	return out, nil
+}
+
+func (r *Redis) Campaigns(ctx context.Context, since time.Time) ([]Campaign, error) {
+	return r.campaignsOf(ctx, "og:camps", since)
+}
+
+func (r *Redis) AccountCampaigns(ctx context.Context, account string) ([]Campaign, error) {
+	return r.campaignsOf(ctx, "og:acamp:"+account, time.Time{})
+}
+
+func (r *Redis) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
+	c, err := r.campaign(ctx, id)
+	if err != nil || c == nil {
+		return c, err
+	}
+	accts, err := r.c.ZRangeWithScores(ctx, "og:campa:"+id, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	firsts, err := r.c.HGetAll(ctx, "og:campac:"+id).Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, z := range accts {
+		a := CampaignAccount{Account: z.Member.(string), Last: fromMS(int64(z.Score))}
+		f, n, _ := strings.Cut(firsts[a.Account], ":")
+		t0, _ := strconv.ParseInt(f, 10, 64)
+		a.First = fromMS(t0)
+		a.Copies, _ = strconv.Atoi(n)
+		c.Accounts = append(c.Accounts, a)
+	}
+	slices.SortFunc(c.Accounts, func(a, b CampaignAccount) int {
+		if d := a.First.Compare(b.First); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Account, b.Account)
+	})
+	return c, nil
+}
+
+// SuspendCampaign suspends account for sending campaign c (with the
+// campaign as evidence), as the other signals suspend (suspendOn): the
+// suspension already in force stands, the abuse desk is alerted once.
+func (e *Engine) SuspendCampaign(ctx context.Context, account string, c Campaign, now time.Time) (*Suspension, error) {
+	js, _ := json.Marshal(c.Accounts)
+	s := Suspension{
+		Key: account, Since: now, By: "milterd", Signal: SignalCampaign,
+		Sightings: []Sighting{{Signal: SignalCampaign, Value: c.ID, First: c.First, Last: c.Last, Detail: fmt.Sprintf("subject %q; accounts %s", c.Subject, js)}},
+		Reason:    fmt.Sprintf("sent campaign %s, sent by %d accounts (subject %q)", c.ID, len(c.Accounts), c.Subject),
+	}
+	return e.suspendSignal(ctx, &s, now)
+}
+
+// AlertCampaign tells the abuse desk of a new campaign (event
+// "campaign"), through the alert channels of the suspensions.
+func (e *Engine) AlertCampaign(c Campaign) {
+	e.Log.Warn("campaign across accounts", "campaign", c.ID, "accounts", len(c.Accounts), "subject", c.Subject)
+	e.Alert.Fire(Alert{Event: "campaign", Campaign: &c})
+}
+
+// AccountOf is the account t is counted against: the one its MAIL FROM
+// began with, or (keyed by a header) the one its end names.
+func (e *Engine) AccountOf(t *policy.Transaction) (string, bool) {
+	if st := state(t); st != nil {
+		return st.key, true
+	}
+	if k, ok := e.Accounts.Key(t); ok {
+		return k, true
+	}
+	return e.Accounts.KeyAtEnd(t)
+}

@@ -1,0 +1,38 @@
+package setup
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"outguard/campaign"
+	"outguard/config"
+	"outguard/limits"
+	"outguard/policy"
+	"outguard/rules"
+)
+
+// CampaignEntry is cfg's campaign check (nil without a campaign section):
+// counted in store (nil when only checking the config), suspending and
+// alerting through lim, fingerprinting on the rules' walk when there is
+// one (eng), so that a message is parsed once.
+func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, eng *rules.Engine, log *slog.Logger) (*policy.Entry, error) {
+	c := cfg.Campaign
+	if c == nil {
+		return nil, nil
+	}
+	o := campaign.Options{Limits: lim, Accounts: c.Accounts, Window: time.Duration(c.Window), Action: policy.Action(c.Action),
+		Suspend: c.Suspend, Walk: WalkLimits(cfg), Log: log}
+	if store != nil {
+		cs, ok := store.(limits.CampaignStore)
+		if !ok {
+			return nil, fmt.Errorf("campaign: the limits store (%T) does not count campaigns", store)
+		}
+		o.Store = cs
+	}
+	chk := campaign.New(o)
+	if eng != nil {
+		eng.Tap = func(t *policy.Transaction) rules.Tap { return chk.Tap(t) }
+	}
+	return &policy.Entry{Check: chk, OnError: policy.Action(c.OnError)}, nil
+}

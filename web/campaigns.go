@@ -1,0 +1,49 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"outguard/limits"
+)
+
+// campaigns is the accounts store's campaigns across accounts; nil when
+// it keeps none.
+func (s *Server) campaigns() limits.CampaignStore {
+	cs, _ := s.o.Accounts.(limits.CampaignStore)
+	return cs
+}
+
+type campaignsData struct {
+	Since     time.Time         `json:"since"`
+	Campaigns []limits.Campaign `json:"campaigns"` // newest first
+}
+
+// campaignList lists the campaigns of the last 7 days (the evidence's
+// retention), as milterctl campaigns list.
+func (s *Server) campaignList(w http.ResponseWriter, r *http.Request, u user) {
+	d := campaignsData{Since: time.Now().Add(-7 * 24 * time.Hour), Campaigns: []limits.Campaign{}}
+	list, err := s.campaigns().Campaigns(r.Context(), d.Since)
+	if err != nil {
+		s.fail(w, r, u, http.StatusInternalServerError, "campaigns: "+err.Error())
+		return
+	}
+	if len(list) > ListMax {
+		list = list[:ListMax]
+	}
+	d.Campaigns = append(d.Campaigns, list...)
+	s.reply(w, r, u, "campaigns", d)
+}
+
+// campaignPage is one campaign with the accounts that sent it.
+func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, u user) {
+	c, err := s.campaigns().CampaignByID(r.Context(), r.PathValue("id"))
+	switch {
+	case err != nil:
+		s.fail(w, r, u, http.StatusInternalServerError, "campaigns: "+err.Error())
+	case c == nil:
+		s.fail(w, r, u, http.StatusNotFound, "no such campaign")
+	default:
+		s.reply(w, r, u, "campaign", c)
+	}
+}
