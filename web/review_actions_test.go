@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,20 +42,8 @@ func (a auditing) Reset(ctx context.Context, k, op string) (string, error) {
 // off by the client's disconnect would be half done (the MTA may have
 // the message) and missing from the audit trail.
 func TestReviewActionOutlivesClient(t *testing.T) {
-	dir := t.TempDir()
-	q, err := quarantine.Open(filepath.Join(dir, "q"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Close() })
-	users := filepath.Join(dir, "users")
-	if err := AddUser(users, "rev", Reviewer, pass); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Options{Quarantine: q, Actions: auditing{q}, UsersFile: users})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, q := newTest(t) // a reviewer, rev
+	s.o.Actions = auditing{q}
 	gone, cancel := context.WithCancel(context.Background())
 	cancel() // the client went away
 	r := httptest.NewRequestWithContext(gone, "POST", "/api/quarantine/e1/delete", strings.NewReader(""))
