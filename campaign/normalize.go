@@ -88,7 +88,7 @@ func htmlText(s string) string {
 				k, v, hasAttr = z.TagAttr()
 				switch string(k) {
 				case "class", "id":
-					if bytes.Contains(v, []byte("gmail_quote")) || bytes.Contains(v, []byte("divRplyFwdMsg")) || bytes.Contains(v, []byte("moz-cite-prefix")) {
+					if bytes.Contains(v, []byte("gmail_quote")) || bytes.Contains(v, []byte("divRplyFwdMsg")) || bytes.Contains(v, []byte("moz-cite-prefix")) || bytes.Contains(v, []byte("moz-forward-container")) {
 						quoted = true
 					}
 				case "href":
@@ -136,7 +136,7 @@ func ownLines(text string) []string {
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		low := strings.ToLower(t)
-		if l == "-- " || t == "--" || strings.HasPrefix(low, "-----original message") || strings.HasPrefix(low, "---------- forwarded message") ||
+		if l == "-- " || t == "--" || forwardLine(low) ||
 			strings.HasPrefix(low, "________________") || strings.HasPrefix(low, "sent from my ") || strings.HasPrefix(low, "get outlook for") ||
 			wroteLine(low) || meetingLine(low) {
 			break
@@ -163,6 +163,29 @@ func ownLines(text string) []string {
 		}
 	}
 	return out
+}
+
+// forwardLine starts a forwarded or replied-to original, as the common
+// clients mark it: a dashed line naming it (Gmail's ten dashes,
+// Thunderbird's eight, Outlook's five; English, German, French), or
+// Apple Mail's "Begin forwarded message:". The original is someone
+// else's text: a chain letter many customers forward is no campaign of
+// theirs.
+func forwardLine(low string) bool {
+	if strings.HasPrefix(low, "-----") {
+		for _, p := range []string{"forwarded message", "original message", "weitergeleitete nachricht", "ursprüngliche nachricht", "original-nachricht", "message transféré", "message d'origine"} {
+			if strings.Contains(low, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range []string{"begin forwarded message:", "anfang der weitergeleiteten nachricht:", "début du message réexpédié"} {
+		if strings.HasPrefix(low, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // wroteLine is a reply's attribution line, "On Mon, 1 Jan 2026, Ann
