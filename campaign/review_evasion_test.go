@@ -1,0 +1,48 @@
+package campaign
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestReviewHiddenText: copies of one HTML text, each with a random word
+// in a hidden span after every word, are one campaign: found at the 5th
+// account as the plain copies are. Before, the hidden words were text:
+// no two copies shared a shingle, and 40 accounts sent it unnoticed.
+func TestReviewHiddenText(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	hide := []string{`<span style="display:none">%s</span>`, `<span style="DISPLAY: none !important">%s</span>`, `<font style="font-size:0px">%s</font>`,
+		`<span hidden>%s</span>`, `<span style="opacity:0">%s</span>`, `<span style="visibility:hidden">%s</span>`}
+	at := foundAt(t, 40, func(i int) (string, []byte) {
+		rcpt, h, b := phishBody(i)
+		var out []string
+		for _, w := range strings.Fields(b) {
+			out = append(out, w+" "+fmt.Sprintf(hide[rng.IntN(len(hide))], wiki[rng.IntN(len(wiki))]+" "+wiki[rng.IntN(len(wiki))]))
+		}
+		h = strings.Replace(h, "Content-Type: text/plain", "Content-Type: text/html", 1)
+		return rcpt, []byte(h + "\n\n<html><body><p>" + strings.Join(out, " ") + "</p></body></html>\n")
+	})
+	if at != 5 {
+		t.Fatalf("found at account %d, want 5", at)
+	}
+}
+
+// TestReviewHiddenHTMLShown: what a browser shows stays text: a hidden
+// span left unclosed ends with its paragraph (as a browser builds the
+// document), a font-size:0 container around text sized again (an e-mail
+// template's layout) and opacity:0.5 are shown.
+func TestReviewHiddenHTMLShown(t *testing.T) {
+	for _, c := range []struct{ html, want string }{
+		{`<p><span style="display:none">junk</p><p>shown words</p>`, "shown words"},
+		{`<div style="font-size:0"><div style="font-size:16px">shown words</div></div>`, "shown words"},
+		{`<p style="opacity:0.5">shown words</p><p style="font-size:0.9em">too</p>`, "shown words too"},
+		{`<div style="visibility:hidden"><span style="visibility:visible">shown words</span> junk</div>`, "shown words junk"},
+		{`<table><tr><td>shown</td><td style="display:none">junk</td><td>words</td></tr></table>`, "shown words"},
+	} {
+		if got := strings.Join(Normalize(c.html, true, nil), " "); got != c.want {
+			t.Errorf("%s: %q, want %q", c.html, got, c.want)
+		}
+	}
+}
