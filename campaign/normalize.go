@@ -407,6 +407,15 @@ var lookalike = map[rune]rune{
 	'α': 'a', 'β': 'b', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x', 'γ': 'y',
 	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o', 'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x',
 	'ı': 'i', 'ℓ': 'l',
+	// Latin letters of other alphabets (IPA, small capitals) and the
+	// Cyrillic, Greek and Armenian ones confusables.txt lists as Latin
+	// look-alikes; each script's letters map to distinct Latin ones, so
+	// no two words of one language become one.
+	'ɑ': 'a', 'ɩ': 'i', 'ɪ': 'i', 'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ɢ': 'g', 'ʜ': 'h', 'ᴊ': 'j', 'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm', 'ɴ': 'n',
+	'ᴏ': 'o', 'ᴘ': 'p', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z',
+	'ҽ': 'e', 'ꙇ': 'i', 'ѵ': 'v', 'ү': 'y', 'ԍ': 'g',
+	'ς': 'c', 'ϳ': 'j', // ς: the lunate sigma ϲ after NFKD
+	'օ': 'o', 'ս': 'u', 'ո': 'n', 'հ': 'h', 'ց': 'g',
 }
 
 // Names are the words of the recipients' names and addresses that a mail

@@ -46,3 +46,26 @@ func TestReviewHiddenHTMLShown(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewConfusables: copies with Latin small capitals, IPA letters
+// and Cyrillic, Greek and Armenian look-alikes beyond the first table in
+// half their words are one campaign, found at the 5th account. Before:
+// not within 40.
+func TestReviewConfusables(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	swap := strings.NewReplacer("o", "ᴏ", "e", "ҽ", "a", "ɑ", "i", "ꙇ", "c", "ϲ", "u", "ս", "n", "ո", "y", "ʏ", "s", "ꜱ", "t", "ᴛ")
+	at := foundAt(t, 40, func(i int) (string, []byte) {
+		rcpt, h, b := phishBody(i)
+		var out []string
+		for _, w := range strings.Fields(b) {
+			if rng.IntN(2) == 0 {
+				w = swap.Replace(w)
+			}
+			out = append(out, w)
+		}
+		return rcpt, []byte(h + "\n\n" + strings.Join(out, " "))
+	})
+	if at != 5 {
+		t.Fatalf("found at account %d, want 5", at)
+	}
+}
