@@ -73,7 +73,11 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 func htmlText(s string) string {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
-		return ""
+		// The parser refuses a document nested deeper than a browser
+		// nests (x/net/html's 512 open elements): every text of it is
+		// read, hidden or quoted, rather than none (nesting a text 513
+		// deep must not hide it).
+		return allText(s)
 	}
 	under := descendantStyles(doc)
 	var b strings.Builder
@@ -105,6 +109,24 @@ func htmlText(s string) string {
 		}
 		for c := n.LastChild; c != nil; c = c.PrevSibling {
 			stack = append(stack, c)
+		}
+	}
+	return b.String()
+}
+
+// allText is every text of an HTML document but its scripts and styles,
+// with a line break for each tag.
+func allText(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	for b.Len() <= MaxText {
+		switch z.Next() {
+		case html.ErrorToken:
+			return b.String()
+		case html.TextToken:
+			b.Write(z.Text())
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			b.WriteByte('\n')
 		}
 	}
 	return b.String()

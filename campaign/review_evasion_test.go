@@ -69,3 +69,21 @@ func TestReviewConfusables(t *testing.T) {
 		t.Fatalf("found at account %d, want 5", at)
 	}
 }
+
+// TestReviewDeepHTML: a text nested deeper than the HTML parser's limit
+// (512 open elements) is still read. Before the fallback: no text, no
+// fingerprint, whatever the copies said.
+func TestReviewDeepHTML(t *testing.T) {
+	deep := strings.Repeat("<div>", 600) + "shown words here" + strings.Repeat("</div>", 600)
+	if got := strings.Join(Normalize(deep, true, nil), " "); got != "shown words here" {
+		t.Fatalf("%q", got)
+	}
+	at := foundAt(t, 20, func(i int) (string, []byte) {
+		rcpt, h, b := phishBody(i)
+		h = strings.Replace(h, "Content-Type: text/plain", "Content-Type: text/html", 1)
+		return rcpt, []byte(h + "\n\n" + strings.Repeat("<b>", 520+i) + strings.ReplaceAll(b, "\n", "<br>") + "\n")
+	})
+	if at != 5 {
+		t.Fatalf("found at account %d, want 5", at)
+	}
+}
