@@ -47,6 +47,7 @@ type Config struct {
 	GeoIP            *GeoIP      `yaml:"geoip"`      // nil: no countries or ASNs for limits
 	Web              *Web        `yaml:"web"`        // nil: no web console
 	Campaign         *Campaign   `yaml:"campaign"`   // nil: no campaigns across accounts
+	Complaints       *Complaints `yaml:"complaints"` // nil: no complaint attribution
 }
 
 // Spam configures the rspamd check (package spam).
@@ -515,6 +516,11 @@ func (c *Config) validate(bad func(key, format string, args ...any) error) error
 	}
 	if err := c.validateCampaign(bad); err != nil {
 		return err
+	}
+	if cp := c.Complaints; cp != nil {
+		if err := cp.validate(c, bad); err != nil {
+			return err
+		}
 	}
 	if g := c.GeoIP; g != nil && g.CountryDB == "" && g.ASNDB == "" {
 		return bad("geoip", "names no database (country_db, asn_db)")

@@ -55,6 +55,19 @@ func queue(t *testing.T, dir string) map[string]string {
 }
 
 // inQueue returns the ids in Postfix's queue named name, sorted.
+// heldWithin waits until n messages are in Postfix's hold queue of dir,
+// at most 5 s after since, and returns those held then (sorted).
+func heldWithin(t *testing.T, dir string, n int, since time.Time) []string {
+	var held []string
+	for time.Since(since) < 5*time.Second {
+		if held = inQueue(t, dir, "hold"); len(held) == n {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return held
+}
+
 func inQueue(t *testing.T, dir, name string) []string {
 	var ids []string
 	for id, n := range queue(t, dir) {
@@ -152,13 +165,7 @@ func TestQueueFollowsTheSuspension(t *testing.T) {
 			if out, _ := milterctl(t, bin, h.ctlConf, "accounts", "list", "--suspended"); !strings.Contains(out, harness.User) {
 				t.Fatalf("alice not suspended:\n%s", out)
 			}
-			var held []string
-			for time.Since(suspended) < 5*time.Second {
-				if held = inQueue(t, h.s.Postfix.Dir, "hold"); len(held) == 3 {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			held := heldWithin(t, h.s.Postfix.Dir, 3, suspended)
 			if fmt.Sprint(held) != fmt.Sprint(ids) {
 				t.Fatalf("5 s after the suspension, held %v; want %v\n%s", held, ids, h.log.String())
 			}
@@ -223,13 +230,7 @@ func TestQueueFollowsAManualSuspensionAcrossAFleet(t *testing.T) {
 			if held := inQueue(t, h1.s.Postfix.Dir, "hold"); fmt.Sprint(held) != fmt.Sprint(ids1) {
 				t.Fatalf("host 1 held %v when milterctl returned; want %v", held, ids1)
 			}
-			var held []string
-			for time.Since(suspended) < 5*time.Second {
-				if held = inQueue(t, h2.s.Postfix.Dir, "hold"); len(held) == 3 {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			held := heldWithin(t, h2.s.Postfix.Dir, 3, suspended)
 			if fmt.Sprint(held) != fmt.Sprint(ids2) {
 				t.Fatalf("host 2, 5 s after the suspension: held %v; want %v\n%s", held, ids2, h2.log.String())
 			}

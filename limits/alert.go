@@ -39,6 +39,10 @@ type Alert struct {
 	QueueIDs []string `json:"queue_ids,omitempty"`
 	// Event "campaign": a new campaign across accounts (campaign/).
 	Campaign *Campaign `json:"campaign,omitempty"`
+	// Event "complaint": a receiver's complaint attributed to Account,
+	// Count of the last day against its Limit (complaints_per_day).
+	Complaint *Complaint `json:"complaint,omitempty"`
+	Count     int        `json:"count,omitempty"`
 }
 
 // Alerter tells people about an Alert (internal/alert): it puts the

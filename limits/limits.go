@@ -42,6 +42,9 @@ type Limits struct {
 	CountriesPerHour int
 	ASNsPerHour      int
 	SpamPerHour      int
+	// ComplaintsPerDay suspends when more than this many messages were
+	// complained about by receivers in a day (complaint.go).
+	ComplaintsPerDay int
 }
 
 // Kind is one of an account's limits, declared once: its key in the
@@ -80,6 +83,10 @@ var Kinds = []Kind{
 	{Key: "countries_per_hour", Default: 4, Field: func(l *Limits) *int { return &l.CountriesPerHour }}, // with geoip.country_db
 	{Key: "asns_per_hour", Default: 6, Field: func(l *Limits) *int { return &l.ASNsPerHour }},           // with geoip.asn_db
 	{Key: "spam_per_hour", Default: 10, Field: func(l *Limits) *int { return &l.SpamPerHour }},          // with the spam section
+	// Off by default: how many complaints an innocent account gets
+	// depends on the receivers' feedback loops and on what the
+	// customers send (docs/suspension.md, "Complaints").
+	{Key: "complaints_per_day", Default: 0, Field: func(l *Limits) *int { return &l.ComplaintsPerDay }}, // with the complaints section
 }
 
 // Unlimited reports whether no rate limit applies.
@@ -277,6 +284,14 @@ type Store interface {
 	// its record for the log follower. It reports whether m was admitted
 	// and, when it was not, the usage that refused it.
 	Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error)
+	// BeginMessage is the MAIL stage in one round trip (stage.go): Usage,
+	// and ss (the login's) recorded and counted as Sight does; nil counts
+	// when ss is empty.
+	BeginMessage(ctx context.Context, key string, ss []Sighting, now time.Time) (Usage, *Suspension, map[string]int, error)
+	// CommitMessage is end-of-message in one round trip (stage.go): Admit,
+	// and ss (a spam verdict) recorded and counted as Sight does under the
+	// same lock, whether or not m is admitted; nil counts when ss is empty.
+	CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, map[string]int, error)
 	// AddUndeliverable records events (an ID already recorded is not counted
 	// again) and returns how many of key's count toward a suspension: those
 	// in the hour before now and after its last acknowledgement.
@@ -335,6 +350,7 @@ type Store interface {
 	AuditTrail(ctx context.Context, key string, since time.Time) ([]AuditEvent, error)
 	// Purge forgets what no window or lookup needs any more.
 	Purge(ctx context.Context, now time.Time) error
+	ComplaintStore
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -15,9 +15,11 @@ import (
 // dropped: limits restart from zero once, at the upgrade). Version 3
 // adds the sightings of spread.go, version 4 the messages refused as a
 // whole ("refused", the same shape as "undeliverable"), version 5 the
-// campaigns across accounts (campaign.go), version 7 the alerts' outbox
-// (outbox.go).
-const schemaVersion = 7
+// campaigns across accounts (campaign.go), version 6 the complaints
+// (complaint.go), version 7 the alerts' outbox (outbox.go). Version 8
+// (the performance work's number) adds PostgreSQL's functions for a
+// message's stages (stage.go); nothing in SQLite.
+const schemaVersion = 8
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -47,7 +49,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 7: outboxSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

@@ -26,6 +26,11 @@ type AccountView struct {
 	Signals []SignalView `json:"signals,omitempty"`
 	// Campaigns across accounts it sent (campaign.go).
 	Campaigns []Campaign `json:"campaigns,omitempty"`
+	// Complaints: receivers' complaints of the last 30 days attributed to
+	// the account; CountingComplaints: those of the last day after the
+	// acknowledgement, toward complaints_per_day.
+	Complaints         []Complaint `json:"complaints,omitempty"`
+	CountingComplaints int         `json:"counting_complaints"`
 }
 
 // SignalView is one signal's hour window: what counts toward its limit
@@ -66,6 +71,14 @@ func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time,
 	}
 	if cs, ok := st.(CampaignStore); ok && err == nil && recent {
 		v.Campaigns, err = cs.AccountCampaigns(ctx, key)
+	}
+	if err == nil && recent {
+		v.Complaints, err = st.Complaints(ctx, key, now.Add(-complaintTTL))
+		for _, c := range v.Complaints {
+			if c.Time.After(now.Add(-Day)) && c.Time.After(v.Acknowledged) {
+				v.CountingComplaints++
+			}
+		}
 	}
 	return v, err
 }

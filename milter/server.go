@@ -8,7 +8,9 @@
 // v0.10.2 indexes packets without length checks, in a goroutine no recover
 // of ours reaches; the guard under it was chosen over a fork (a module to
 // carry and rebase, with its licence) because the protocol is small and
-// the guard keeps the library's fixes coming. wire.go says more.
+// the guard keeps the library's fixes coming. Issue #32 carries go-milter
+// as a fork anyway (third_party/go-milter, FORK.md), for the cost of its
+// packet path alone; the validation stays in the guard. wire.go says more.
 package milter
 
 import (
@@ -95,13 +97,14 @@ var macros = map[gomilter.MacroStage][]gomilter.MacroName{
 // does not answer costs a delayed-ACK stall (~40 ms) on the next one. Over
 // a unix socket there is no Nagle: the stages whose answer is always
 // "continue" go unanswered (SMFIP_NR_*: connect, HELO, DATA, unknown, and
-// each header and body chunk, whose only other answer, a spool failure, is
-// given at the end of headers or of the message instead), and DATA and
-// unknown commands, which milterd does not use, are not sent (SMFIP_NODATA,
-// SMFIP_NOUNKNOWN): fewer round trips a message.
+// each header, the end of the headers (issue #32) and each body chunk,
+// whose only other answer, a spool failure, is given at the end of the
+// message instead), and DATA and unknown commands, which milterd does not
+// use, are not sent (SMFIP_NODATA, SMFIP_NOUNKNOWN): fewer round trips a
+// message.
 const (
 	unixProtocol = gomilter.OptNoConnReply | gomilter.OptNoHeloReply | gomilter.OptNoDataReply | gomilter.OptNoUnknownReply |
-		gomilter.OptNoHeaderReply | gomilter.OptNoBodyReply | gomilter.OptNoData | gomilter.OptNoUnknown
+		gomilter.OptNoHeaderReply | gomilter.OptNoEOHReply | gomilter.OptNoBodyReply | gomilter.OptNoData | gomilter.OptNoUnknown
 	wantProtocol = gomilter.OptRcptRej | gomilter.OptHeaderLeadingSpace
 	wantActions  = gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptQuarantine
 )

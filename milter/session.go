@@ -14,11 +14,11 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
 
-	"outguard/internal/worker"
 	"outguard/policy"
 	"outguard/spool"
 )
@@ -180,8 +180,10 @@ func (s *session) Header(name, value string, m gomilter.Modifier) (resp *gomilte
 	// Every field goes to the spool; t.Headers keeps them for the checks
 	// only within memory_limit, or a message of many header fields would
 	// be held twice, in memory, beyond any bound (a 40 MB header block).
+	// name and value are the wire guard's buffer (our go-milter fork),
+	// valid during this call only: what is kept is copied.
 	if n := int64(len(name) + len(value)); !t.cut && t.headerBytes+n <= headerMemory {
-		t.Headers = append(t.Headers, policy.Header{Name: name, Value: strings.TrimLeft(value, " \t")})
+		t.Headers = append(t.Headers, policy.Header{Name: strings.Clone(name), Value: strings.Clone(strings.TrimLeft(value, " \t"))})
 		t.headerBytes += n
 	} else {
 		t.cut = true
@@ -216,7 +218,7 @@ func (s *session) Headers(m gomilter.Modifier) (resp *gomilter.Response, err err
 			t.feed = startFeeder(s.srv, t)
 		}
 	}
-	return s.checkSpool(m, 0)
+	return s.checkSpool(m, gomilter.OptNoEOHReply)
 }
 
 func (s *session) BodyChunk(chunk []byte, m gomilter.Modifier) (resp *gomilter.Response, err error) {
@@ -405,6 +407,13 @@ func (s *session) decide(v policy.Verdict, m gomilter.Modifier) (*gomilter.Respo
 		if t.st.HeaderName != "" && s.actions&gomilter.OptAddHeader != 0 && err == nil {
 			err = m.AddHeader(t.st.HeaderName, s.leadSpace()+s.stamp(t))
 		}
+		if s.actions&gomilter.OptAddHeader != 0 {
+			for _, h := range t.Additions() {
+				if err == nil {
+					err = m.AddHeader(h.Name, s.leadSpace()+h.Value)
+				}
+			}
+		}
 	case policy.Tempfail, policy.Reject:
 		resp, err = gomilter.RejectWithCodeAndReason(uint16(v.Code), v.Reply(t.QueueID))
 		if o := t.st.Observer; o != nil {
@@ -592,31 +601,45 @@ func (s *session) end() {
 // withProgress runs f while telling the MTA every ProgressInterval that we
 // are still working, so that milter_content_timeout does not fire during a
 // long scan. Progress needs protocol v6; older MTAs just wait.
-func (s *session) withProgress(t *txn, m gomilter.Modifier, f func() policy.Verdict) policy.Verdict {
-	done := make(chan policy.Verdict, 1)
-	worker.Go(func() {
-		defer func() {
-			// A check that panics fails this message, not milterd.
-			if r := recover(); r != nil {
-				s.srv.panicked(r, debug.Stack())
-				done <- policy.New(policy.Tempfail, fmt.Sprintf("panic in the checks: %v", r))
-			}
-		}()
-		done <- f()
-	})
-	tick := time.NewTicker(t.st.ProgressInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case v := <-done:
-			return v
-		case <-tick.C:
-			if err := m.Progress(); err != nil && !errors.Is(err, gomilter.ErrVersionTooLow) {
+//
+// f runs on the connection's goroutine and the progress from a timer's:
+// most messages are checked well within the interval, and a goroutine,
+// a channel and a ticker a message were a cost of their own (issue #32).
+// mu keeps the progress from the reply: none is written once f is done.
+func (s *session) withProgress(t *txn, m gomilter.Modifier, f func() policy.Verdict) (v policy.Verdict) {
+	var mu sync.Mutex
+	done := false
+	var timer *time.Timer
+	tick := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		if err := m.Progress(); err != nil {
+			if !errors.Is(err, gomilter.ErrVersionTooLow) {
 				// The MTA is gone; stop the checks and let the MTA's side decide.
 				t.cancel()
 			}
+			return
 		}
+		timer.Reset(t.st.ProgressInterval)
 	}
+	mu.Lock() // timer is set before tick reads it
+	timer = time.AfterFunc(t.st.ProgressInterval, tick)
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		timer.Stop()
+		// A check that panics fails this message, not milterd.
+		if r := recover(); r != nil {
+			s.srv.panicked(r, debug.Stack())
+			v = policy.New(policy.Tempfail, fmt.Sprintf("panic in the checks: %v", r))
+		}
+	}()
+	return f()
 }
 
 // crlf turns the bare LF the MTA uses inside folded header values into CRLF.

@@ -21,6 +21,12 @@ package milter
 // connections at once, and keeps accepting through EMFILE and its kin.
 // The library still parses the packets it gets; that is safe because
 // every index it takes is within what the grammar here guarantees.
+//
+// Issue #32 forked the library after all (third_party/go-milter, a
+// replace directive), for its packet path only: it takes each packet whole
+// from the guard's buffer (ReadPacket) instead of reading it again through
+// Read with a fresh buffer, and writes a reply, with the modifications
+// before it, in one write(2). The validation stays here, under it.
 
 import (
 	"bufio"
@@ -168,26 +174,30 @@ type guardConn struct {
 
 	negotiated bool   // the first packet (SMFIC_OPTNEG) passed
 	pkt        []byte // the current packet, length word included
-	off        int    // how much of pkt go-milter has read
 	err        error  // the connection is done: returned from now on
 	closed     atomic.Bool
 }
 
-// Read gives go-milter the validated packet, fetching the next one when
-// it has read the last.
-func (c *guardConn) Read(p []byte) (int, error) {
-	if c.off == len(c.pkt) {
-		if c.err != nil {
-			return 0, c.err
-		}
-		if err := c.next(); err != nil {
-			c.err = err
-			return 0, err
-		}
+// ReadPacket gives go-milter (our fork's wire.PacketReader, issue #32) the
+// next validated packet: its command code and data, in the guard's buffer,
+// valid until the next ReadPacket. Before, go-milter read each packet
+// again through Read: its length word through encoding/binary, then a
+// fresh buffer for its data, a second copy of every byte.
+func (c *guardConn) ReadPacket() (byte, []byte, error) {
+	if c.err != nil {
+		return 0, nil, c.err
 	}
-	n := copy(p, c.pkt[c.off:])
-	c.off += n
-	return n, nil
+	if err := c.next(); err != nil {
+		c.err = err
+		return 0, nil, err
+	}
+	return c.pkt[4], c.pkt[5:], nil
+}
+
+// Read is refused: the embedded net.Conn's would bypass the guard, and
+// go-milter (our fork) takes whole packets through ReadPacket.
+func (c *guardConn) Read([]byte) (int, error) {
+	return 0, errors.New("milter: the wire guard gives whole packets only (ReadPacket)")
 }
 
 // SetReadDeadline is the guard's alone: go-milter's own (one second for
@@ -213,7 +223,7 @@ func (c *guardConn) next() error {
 	if cap(c.pkt) > 2*maxBodyChunk {
 		c.pkt = nil // a large header field: do not keep its buffer while idle
 	}
-	c.pkt, c.off = c.pkt[:0], 0
+	c.pkt = c.pkt[:0]
 	first := c.readTimeout
 	if c.negotiated {
 		first = c.idleTimeout
@@ -238,12 +248,17 @@ func (c *guardConn) next() error {
 			set = true
 		}
 	}
-	var hdr [4]byte
-	wait(len(hdr))
-	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+	// The length word is peeked, not read into an array: an array handed
+	// to io.ReadFull escapes, an allocation a packet.
+	wait(4)
+	hdr, err := c.r.Peek(4)
+	if err != nil {
+		if err == io.EOF && len(hdr) > 0 {
+			err = io.ErrUnexpectedEOF // as io.ReadFull said
+		}
 		return c.fail(err, true)
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := binary.BigEndian.Uint32(hdr)
 	if n == 0 {
 		return c.malformed("zero-length packet")
 	}
@@ -251,7 +266,8 @@ func (c *guardConn) next() error {
 		return c.malformed(fmt.Sprintf("packet of %d bytes (at most %d)", n, maxPacket))
 	}
 	// Grow with what arrives: a length word alone reserves no memory.
-	c.pkt = append(c.pkt, hdr[:]...)
+	c.pkt = append(c.pkt, hdr...)
+	c.r.Discard(4)
 	for need := int(n); need > 0; {
 		wait(need)
 		chunk := min(need, 64<<10)
@@ -337,10 +353,15 @@ const (
 	optNegLength = 12 // version, actions, protocol: three 32-bit words
 )
 
+// commandNames is a package variable: checkPacket names every MAIL and
+// RCPT it checks, and a map literal in commandName was built on each call
+// (six maps a message, issue #32).
+var commandNames = map[byte]string{cmdOptNeg: "OPTNEG", cmdMacro: "MACRO", cmdConnect: "CONNECT", cmdQuit: "QUIT", cmdHelo: "HELO",
+	cmdMail: "MAIL", cmdRcpt: "RCPT", cmdHeader: "HEADER", cmdEOH: "EOH", cmdBody: "BODY", cmdBodyEOB: "BODYEOB", cmdAbort: "ABORT",
+	cmdData: "DATA", cmdQuitNC: "QUIT_NC", cmdUnknown: "UNKNOWN"}
+
 func commandName(code byte) string {
-	if name, ok := map[byte]string{cmdOptNeg: "OPTNEG", cmdMacro: "MACRO", cmdConnect: "CONNECT", cmdQuit: "QUIT", cmdHelo: "HELO",
-		cmdMail: "MAIL", cmdRcpt: "RCPT", cmdHeader: "HEADER", cmdEOH: "EOH", cmdBody: "BODY", cmdBodyEOB: "BODYEOB", cmdAbort: "ABORT",
-		cmdData: "DATA", cmdQuitNC: "QUIT_NC", cmdUnknown: "UNKNOWN"}[code]; ok {
+	if name, ok := commandNames[code]; ok {
 		return name
 	}
 	return fmt.Sprintf("%q", code)

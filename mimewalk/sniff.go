@@ -185,25 +185,37 @@ var tailBufs = sync.Pool{New: func() any { return new([65535 + 22]byte) }}
 func zipEnd(r io.ReaderAt, size int64) int64 {
 	// As Go's archive/zip: the last 1 KiB first (a zip without a long
 	// comment), then the whole 64 KiB.
+	// An item within 64 KiB is read once, whole (issue #32: most items
+	// of ordinary mail are).
 	buf := tailBufs.Get().(*[65535 + 22]byte)
 	defer tailBufs.Put(buf)
-	for _, n := range []int64{min(size, 1024), min(size, 65535+22)} {
+	passes := []int64{min(size, 65535+22)}
+	if size > 65535+22 {
+		passes = []int64{1024, 65535 + 22}
+	}
+	for _, n := range passes {
 		tail := buf[:n]
 		if m, _ := r.ReadAt(tail, size-n); int64(m) != n {
 			return -1
 		}
-		for j := len(tail); ; {
-			i := bytes.LastIndex(tail[:j], []byte("PK\x05\x06"))
-			if i < 0 {
+		// The signatures are found forward, by bytes.Index (vectorised;
+		// bytes.LastIndex is not: it was 3 % of milterd's CPU on clean
+		// 10 KiB mail), then tried from the last: the record nearest the
+		// end wins.
+		var first [16]int
+		at := first[:0]
+		for i := 0; ; {
+			k := bytes.Index(tail[i:], []byte("PK\x05\x06"))
+			if k < 0 {
 				break
 			}
-			if endRecord(tail[i:], size-n+int64(i)) {
+			at = append(at, i+k)
+			i += k + 1
+		}
+		for c := len(at) - 1; c >= 0; c-- {
+			if i := at[c]; endRecord(tail[i:], size-n+int64(i)) {
 				return size - n + int64(i)
 			}
-			j = i
-		}
-		if n == size {
-			break
 		}
 	}
 	return -1

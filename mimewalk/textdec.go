@@ -30,7 +30,7 @@ var (
 // textBlocks calls fn for every uuencoded or yEnc block in r, each
 // decoded up to max bytes. One pass, line by line.
 func textBlocks(r io.Reader, max int64, fn func(block) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, lineBuf(r))
 	var cur *block
 	var b64 bool
 	done := func(cut bool) error {
@@ -129,7 +129,18 @@ func yDecodeLine(dst, line []byte) []byte {
 
 // lenientQP decodes quoted-printable as clients do, without failing:
 // "=" and a line end is a soft break, "=XX" a byte, any other "=" kept.
-func lenientQP(r io.Reader) io.Reader { return &qpReader{br: bufio.NewReaderSize(r, 64<<10)} }
+func lenientQP(r io.Reader) io.Reader { return &qpReader{br: bufio.NewReaderSize(r, lineBuf(r))} }
+
+// lineBuf is the size of a line reader's buffer on r: 64 KiB, or, for a
+// reader of a known smaller size, that size and one byte, which holds any
+// line of it just as well (issue #32: most items of ordinary mail are a
+// few KiB, and 64 KiB a reader was most of a small message's garbage).
+func lineBuf(r io.Reader) int {
+	if sr, ok := r.(*io.SectionReader); ok && sr.Size() < 64<<10 {
+		return int(sr.Size()) + 1
+	}
+	return 64 << 10
+}
 
 type qpReader struct{ br *bufio.Reader }
 

@@ -13,6 +13,7 @@ import (
 	"mime/quotedprintable"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/bodgit/sevenzip"
 	"github.com/emersion/go-message"
@@ -108,10 +109,16 @@ type Anomaly struct {
 // and when the MIME is malformed the raw message is an item too, so that
 // nothing passes unscanned. It returns fn's first error, or ctx's.
 func Walk(ctx context.Context, r io.ReaderAt, size int64, lim Limits, fn func(*Item) error) ([]Anomaly, error) {
-	w := &walker{ctx: ctx, lim: lim.withDefaults(), fn: fn, buf: make([]byte, 32<<10)}
+	buf := copyBufs.Get().(*[32 << 10]byte)
+	defer copyBufs.Put(buf)
+	w := &walker{ctx: ctx, lim: lim.withDefaults(), fn: fn, buf: buf[:]}
 	err := w.message(r, size)
 	return w.findings, err
 }
+
+// copyBufs keeps the walks' copy buffers between messages (issue #32: a
+// fresh one a message was garbage the collector zeroed and swept).
+var copyBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
 
 type walker struct {
 	ctx      context.Context

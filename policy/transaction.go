@@ -61,6 +61,7 @@ type Transaction struct {
 	findings  []Finding
 	unchecked bool
 	removals  []string
+	additions []Header
 	streams   []openStream // by pipeline entry, from end-of-headers on
 	values    map[any]any
 }
@@ -78,6 +79,22 @@ func (t *Transaction) Removals() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.removals
+}
+
+// AddHeader asks for a field to be added to the message when it is
+// accepted (and only then: a refused or held message is not changed), after
+// the removals.
+func (t *Transaction) AddHeader(name, value string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.additions = append(t.additions, Header{Name: name, Value: value})
+}
+
+// Additions returns the fields to add, as AddHeader asked.
+func (t *Transaction) Additions() []Header {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.additions
 }
 
 // Value returns what a check stored with SetValue for this transaction.

@@ -120,25 +120,23 @@ func (e *Engine) Scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from string, tap Tap) (Result, error) {
 	set := e.set.Load()
 	res := Result{Version: set.Version}
-	sc, _ := set.scanners.Get().(*yara.Scanner)
+	sc, _ := set.scanners.Get().(*scanner)
 	if sc == nil {
-		var err error
-		if sc, err = yara.NewScanner(set.rules); err != nil {
+		ys, err := yara.NewScanner(set.rules)
+		if err != nil {
 			return res, err
 		}
+		sc = &scanner{Scanner: ys, defined: map[string]any{}}
 	}
-	defer set.scanners.Put(sc) // every variable is set again before each scan
+	defer set.scanners.Put(sc)
 	sc.SetTimeout(e.Timeout)
-	for name, v := range map[string]any{"sasl_user": user, "envelope_from": from} {
-		if err := sc.DefineVariable(name, v); err != nil {
-			return res, err
-		}
+	if err := sc.define("sasl_user", user); err != nil {
+		return res, err
+	}
+	if err := sc.define("envelope_from", from); err != nil {
+		return res, err
 	}
 	var err error
-	// What each variable holds in the scanner now: a variable is set again
-	// only when the item's value differs (each DefineVariable is a cgo call
-	// and a C string; most items share most values).
-	defined := map[string]any{}
 	res.Anomalies, err = mimewalk.Walk(ctx, r, size, e.Limits, func(it *mimewalk.Item) error {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(it.Filename), "."))
 		for _, v := range [...]struct {
@@ -151,13 +149,9 @@ func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			{"encrypted", it.Encrypted}, {"truncated", it.Truncated}, {"malformed", it.Malformed}, {"depth_limited", it.DepthLimited},
 			{"file_type", it.FileType}, {"names", namesExternal(it.Names)}, {"carved", it.Carved},
 		} {
-			if old, ok := defined[v.name]; ok && old == v.value {
-				continue
-			}
-			if err := sc.DefineVariable(v.name, v.value); err != nil {
+			if err := sc.define(v.name, v.value); err != nil {
 				return err
 			}
-			defined[v.name] = v.value
 		}
 		var m yara.MatchRules
 		sc.SetCallback(&m)

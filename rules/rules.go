@@ -71,7 +71,30 @@ type Set struct {
 	Files    []string
 	Warnings []string // compiler warnings (slow rules, …) and our own
 
-	scanners sync.Pool // *yara.Scanner on these rules, reused across messages
+	scanners sync.Pool // *scanner on these rules, reused across messages
+}
+
+// scanner is a YARA scanner with the values its external variables hold:
+// a variable is set again only when an item's value differs, in this
+// message or from the last one the scanner saw (each DefineVariable is a
+// cgo call and a C string; most items and most messages share most
+// values, issue #32).
+type scanner struct {
+	*yara.Scanner
+	defined map[string]any
+}
+
+// define sets variable name to value unless it holds that already.
+func (sc *scanner) define(name string, value any) error {
+	if old, ok := sc.defined[name]; ok && old == value {
+		return nil
+	}
+	if err := sc.DefineVariable(name, value); err != nil {
+		delete(sc.defined, name) // unknown after a failure: set it next time
+		return err
+	}
+	sc.defined[name] = value
+	return nil
 }
 
 // CompileError lists compiler errors as file:line: text.

@@ -173,6 +173,14 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 	} else if e != nil {
 		entries = append(entries, *e)
 	}
+	if cp := cfg.Complaints; cp != nil {
+		// Last: it stamps what every check before it accepted.
+		stamper, err := ComplaintStamper(cfg, b.Limits)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, policy.Entry{Check: stamper, OnError: policy.Tempfail})
+	}
 	pipeline := policy.NewPipeline(log, entries...).WithCommitTimeout(time.Duration(cfg.CommitTimeout))
 	st := &milter.State{
 		Pipeline:         pipeline,

@@ -75,6 +75,9 @@ func (s *Server) routes() {
 		page("GET /campaigns/{id}", Viewer, s.campaignPage)
 		page("GET /api/campaigns/{id}", Viewer, s.campaignPage)
 	}
+	if s.o.Accounts != nil {
+		section("complaints", s.complaintsPage) // kept in the limits store
+	}
 	if s.o.Quarantine != nil || s.o.Accounts != nil {
 		section("audit", s.auditPage)
 	}

@@ -392,6 +392,8 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, cont *contai
 		fmt.Fprintf(out, "\nRefused messages, last 24 hours: %d\n", len(v.RecentRefused))
 		undeliverables(out, v.RecentRefused, v.Acknowledged)
 	}
+	fmt.Fprintf(out, "\nComplaints: %s in the last day; last 30 days: %d\n", of(v.CountingComplaints, v.Limits.ComplaintsPerDay), len(v.Complaints))
+	complaintLines(out, v.Complaints)
 	return nil
 }
 

@@ -52,6 +52,10 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   web [-config FILE] [-listen ADDR]   (the web console: web in the config)
   web adduser NAME viewer|reviewer|admin   (the password on stdin)
 
+  complaints ingest [--maildir DIR]   (one report on stdin, for Postfix's pipe: exit 75 on any
+                                      failure, so it is delivered again; or a Maildir's new/)
+  complaints list [--since 7d] [--account A | --unattributable] [--json]
+
   rules check [DIR]
   rules test [DIR] MESSAGE.eml... [--json]
 
@@ -64,6 +68,26 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	code := runCmd(ctx, args, stdout, stderr)
+	if code != 0 && isIngest(args) {
+		// Postfix's pipe(8) bounces a report on any status but
+		// EX_TEMPFAIL: a bad config or a store down must keep it.
+		return exTempfail
+	}
+	return code
+}
+
+// isIngest reports whether args run complaints ingest.
+func isIngest(args []string) bool {
+	for i, a := range args {
+		if a == "complaints" {
+			return i+1 < len(args) && args[i+1] == "ingest"
+		}
+	}
+	return false
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("milterctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -74,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.Arg(0) == "web" {
 		return webCmd(ctx, fs.Args()[1:], *path, stdout, stderr)
 	}
-	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd, "rules": rulesCmd, "campaigns": campaignsCmd}
+	cmds := map[string]func(context.Context, *config.Config, []string, io.Writer) error{"accounts": accounts, "quarantine": quarantineCmd, "rules": rulesCmd, "campaigns": campaignsCmd, "complaints": complaintsCmd}
 	cmd := cmds[fs.Arg(0)]
 	if fs.NArg() < 2 || cmd == nil {
 		fs.Usage()

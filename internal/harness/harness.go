@@ -84,6 +84,26 @@ func waitPort(addr string, timeout time.Duration) error {
 	}
 }
 
+// ProcessCPU is a process's user and system CPU time in ms (0 for none).
+func ProcessCPU(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+2:]) // after "(comm) "
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) * 10 // USER_HZ = 100
+}
+
 // PeakRSS is a process's high-water resident set size in MiB (VmHWM).
 func PeakRSS(pid int) float64 {
 	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -90,6 +90,10 @@ func StartRspamd(t T, local map[string]string) *Rspamd {
 	}
 }
 
+// PID is rspamd's main process, the leader of its process group (the
+// workers are in it too).
+func (r *Rspamd) PID() int { return r.cmd.Process.Pid }
+
 // Pause makes rspamd hang (SIGSTOP to its workers and main process):
 // connections are accepted, nothing is answered.
 func (r *Rspamd) Pause() { syscall.Kill(-r.cmd.Process.Pid, syscall.SIGSTOP) }

@@ -1,0 +1,183 @@
+package complaint
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"outguard/limits"
+)
+
+// Recorder records a complaint: the limits engine (limits.Engine.Complaint),
+// which counts it and suspends.
+type Recorder interface {
+	Complaint(ctx context.Context, c limits.Complaint) (bool, *limits.Suspension, error)
+}
+
+// Ingester reads complaint reports and records them.
+type Ingester struct {
+	Keys   Keys
+	Header string
+	Record Recorder
+	Now    func() time.Time
+}
+
+// Result is what became of one report.
+type Result struct {
+	Complaint  limits.Complaint
+	New        bool               // false: the same complaint was recorded before
+	Suspension *limits.Suspension // made by this complaint
+}
+
+// keptReport is how much of an unattributable report is kept in the store.
+const keptReport = 64 << 10
+
+// Ingest reads one report from r (at most MaxReportSize bytes are used)
+// and records it. An error means nothing was recorded (the store did not
+// answer, the report could not be read): the caller keeps the report and
+// tries again (exit 75 for Postfix's pipe).
+func (in *Ingester) Ingest(ctx context.Context, r io.Reader) (Result, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, MaxReportSize+1))
+	if err != nil {
+		return Result{}, fmt.Errorf("reading the report: %w", err)
+	}
+	if len(raw) > MaxReportSize {
+		// The rest is read and dropped: a pipe writer must not block.
+		io.Copy(io.Discard, r)
+	}
+	c := in.Attribute(raw)
+	added, susp, err := in.Record.Complaint(ctx, c)
+	if err != nil {
+		return Result{}, fmt.Errorf("recording the complaint: %w", err)
+	}
+	return Result{Complaint: c, New: added, Suspension: susp}, nil
+}
+
+// Attribute parses raw and verifies its references: the first that
+// verifies names the account; none that does makes it unattributable.
+func (in *Ingester) Attribute(raw []byte) limits.Complaint {
+	rep := Parse(raw, in.Header)
+	now := time.Now
+	if in.Now != nil {
+		now = in.Now
+	}
+	c := limits.Complaint{
+		Time: now(), Kind: rep.Kind, Feedback: clean(rep.FeedbackType), Reporter: clean(rep.From),
+		Subject: clean(rep.OriginalSubject), Rcpt: clean(rep.OriginalRcpt), Arrival: clean(rep.ArrivalDate),
+	}
+	if c.Subject == "" {
+		c.Subject = clean(rep.Subject)
+	}
+	var why []string
+	for _, v := range rep.Refs {
+		ref, err := in.Keys.Open(v)
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		c.ID = "msg:" + ref.Host + ":" + ref.QueueID
+		c.Account, c.Host, c.QueueID, c.Sent = ref.Account, ref.Host, ref.QueueID, ref.Time
+		return c
+	}
+	sum := sha256.Sum256(raw)
+	c.ID = "raw:" + hex.EncodeToString(sum[:16])
+	switch {
+	case len(why) > 0:
+		c.Problem = "reference " + strings.Join(dedup(why), "; ")
+	default:
+		c.Problem = "no reference found"
+	}
+	if len(rep.Problems) > 0 {
+		c.Problem += " (" + strings.Join(rep.Problems, "; ") + ")"
+	}
+	kept := raw[:min(len(raw), keptReport)]
+	c.Report = strings.ToValidUTF8(string(kept), "\uFFFD")
+	return c
+}
+
+// clean bounds a field taken from a report and makes it valid UTF-8 (the
+// console and the CLI escape what they show).
+func clean(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 300 {
+		s = s[:300]
+		for !utf8.ValidString(s) && len(s) > 0 {
+			s = s[:len(s)-1]
+		}
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func dedup(ss []string) []string {
+	sort.Strings(ss)
+	out := ss[:0]
+	for i, s := range ss {
+		if i == 0 || s != ss[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Maildir ingests every message in dir/new, oldest first, and moves each
+// one recorded to dir/cur (flag S, seen): a second run finds nothing to do,
+// and a report recorded but not moved (a crash between) is recorded once
+// anyway (its complaint's identity). It stops at the first store error,
+// leaving that report and the rest in new/.
+func (in *Ingester) Maildir(ctx context.Context, dir string, each func(name string, r Result)) error {
+	if fi, err := os.Stat(filepath.Join(dir, "cur")); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s is not a Maildir (no cur/)", dir)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "new"))
+	if err != nil {
+		return err
+	}
+	type file struct {
+		name string
+		mod  time.Time
+	}
+	var files []file
+	for _, e := range ents {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // taken by another reader meanwhile
+		}
+		files = append(files, file{e.Name(), fi.ModTime()})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mod.Before(files[j].mod) })
+	for _, f := range files {
+		src := filepath.Join(dir, "new", f.name)
+		fh, err := os.Open(src)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		res, err := in.Ingest(ctx, fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		name, _, _ := strings.Cut(f.name, ":")
+		if err := os.Rename(src, filepath.Join(dir, "cur", name+":2,S")); err != nil {
+			if _, serr := os.Stat(src); errors.Is(serr, os.ErrNotExist) {
+				continue // another run took it meanwhile (and recorded it: once)
+			}
+			return err
+		}
+		each(f.name, res)
+	}
+	return nil
+}
