@@ -1,11 +1,43 @@
 package campaign
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
+
+	"outguard/internal/hamgen"
+	"outguard/policy"
 )
+
+// foundAt sends copies from distinct accounts until the campaign is
+// established (a stamp) or held; 0: never within n.
+func foundAt(t *testing.T, n int, copy func(i int) (string, []byte)) int {
+	r := newRig(t)
+	for i := range n {
+		rcpt, raw := copy(i)
+		r.now = r.now.Add(20 * time.Second)
+		tx := transaction(t, fmt.Sprintf("bot%d@isp.example", i), []string{rcpt}, raw)
+		v, err := r.eng.Commit(context.Background(), tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Action != policy.Accept || len(tx.Stamps()) > 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+var wiki = strings.Fields(`The river rises in the northern hills and flows south through a broad valley where farming has been practiced since antiquity. The town grew around a medieval bridge and a market square, and in the nineteenth century a railway brought textile mills and new housing. Today the economy relies on services, tourism and a small university known for its research in agriculture and hydrology. The climate is temperate with mild summers and cool wet winters, and the surrounding forests are home to deer, foxes and many species of birds. Local festivals celebrate the harvest and the founding of the town, drawing visitors from across the region.`)
+
+func phishBody(i int) (rcpt, hdr, body string) {
+	rcpt, raw := hamgen.Phish(i, false)
+	hdr, body, _ = strings.Cut(string(raw), "\n\n")
+	return rcpt, hdr, body
+}
 
 // TestReviewHiddenText: copies of one HTML text, each with a random word
 // in a hidden span after every word, are one campaign: found at the 5th
