@@ -21,7 +21,7 @@ func TestFleetShort(t *testing.T) {
 	s := StartStores(t)
 	for _, clients := range []int{1, 4} {
 		for _, kind := range []string{"sqlite", "postgres", "redis"} {
-			r, err := Run(context.Background(), s, kind, Options{Accounts: 1000, Messages: 1500, Clients: clients, Sessions: 2, Seed: 3, Span: time.Hour})
+			r, err := Run(context.Background(), s, kind, Options{Accounts: 1000, Messages: 1500, Clients: clients, Sessions: 2, Seed: 3, Span: time.Hour, StoreTimeout: 2 * time.Minute})
 			if err != nil {
 				t.Fatalf("%s, %d clients: %v", kind, clients, err)
 			}
