@@ -3,6 +3,7 @@ package limits_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/policy"
 )
 
 // Issue #32 review: og_admit and the admit script, one round trip each,
@@ -82,6 +84,61 @@ func TestReviewSixteenClientsAcrossHours(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("%s: admitted %v in the five phases, want %v", acct, got, want)
 				}
+			}
+		})
+	}
+}
+
+// Issue #32 review: end-of-message's one round trip (og_admit, which holds
+// the account's advisory lock, and the admit script) against a stopped
+// server is bounded by the engine's timeout and fails (the pipeline then
+// applies limits' on_error), and once the server is back the account is
+// neither locked out nor counted more than once for it.
+func TestReviewStalledCommitBounded(t *testing.T) {
+	ctx := context.Background()
+	rd := harness.StartRedis(t)
+	r, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pg := harness.StartPostgres(t)
+	p, err := limits.OpenPostgres(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 10}, nil)
+	for name, c := range map[string]struct {
+		st            limits.Store
+		pause, resume func()
+	}{"redis": {r, rd.Pause, rd.Resume}, "postgres": {p, pg.Pause, pg.Resume}} {
+		t.Run(name, func(t *testing.T) {
+			e := &limits.Engine{Store: c.st, Policy: pol, Log: slog.New(slog.DiscardHandler), Now: time.Now, Timeout: time.Second}
+			tx := &policy.Transaction{User: "alice", QueueID: "Q1", Rcpts: []string{"bob@remote.test"}}
+			if v, err := e.CheckMail(ctx, tx); err != nil || v.Action != policy.Accept {
+				t.Fatalf("MAIL: %v %v", v, err)
+			}
+			c.pause()
+			start := time.Now()
+			_, err := e.Commit(ctx, tx)
+			took := time.Since(start)
+			c.resume()
+			if err == nil || took > 3*time.Second {
+				t.Errorf("stopped %s: end of message %v after %v", name, err, took)
+			}
+			tx2 := &policy.Transaction{User: "alice", QueueID: "Q2", Rcpts: []string{"bob@remote.test"}}
+			if _, err := e.CheckMail(ctx, tx2); err != nil {
+				t.Fatalf("after the server is back: %v", err)
+			}
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if v, err := e.Commit(cctx, tx2); err != nil || v.Action != policy.Accept {
+				t.Fatalf("after the server is back: %v %v (the account's lock still held?)", v, err)
+			}
+			time.Sleep(200 * time.Millisecond) // a cancelled call that ran after all
+			if u, _, err := c.st.Usage(ctx, "alice", time.Now()); err != nil || u.MessagesHour < 1 || u.MessagesHour > 2 {
+				t.Errorf("usage %+v %v: want the message after the stall, and the stalled one at most once", u, err)
 			}
 		})
 	}
