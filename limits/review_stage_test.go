@@ -23,24 +23,9 @@ func TestReviewSixteenClientsAcrossHours(t *testing.T) {
 	const clients, each, perHour, perDay = 16, 6, 40, 60
 	accounts := []string{"alice", "bob", "carol"}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	addr := harness.StartRedis(t).Addr
-	dsn := harness.StartPostgres(t).DSN
-	for name, open := range map[string]func() (limits.Store, error){
-		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
-		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
-		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
-	} {
+	for name, open := range storeOpeners(t) {
 		t.Run(name, func(t *testing.T) {
-			var sts [clients]limits.Store
-			for i := range sts {
-				st, err := open()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
-				sts[i] = st
-			}
+			sts := openClients(t, open, clients)
 			lim := limits.Limits{MessagesPerHour: perHour, MessagesPerDay: perDay}
 			base := time.Now().Truncate(time.Hour).Add(-30 * time.Hour).Add(59*time.Minute + 30*time.Second)
 			phase := func(now time.Time) map[string]int64 {
@@ -96,23 +81,8 @@ func TestReviewSixteenClientsAcrossHours(t *testing.T) {
 // neither locked out nor counted more than once for it.
 func TestReviewStalledCommitBounded(t *testing.T) {
 	ctx := context.Background()
-	rd := harness.StartRedis(t)
-	r, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	pg := harness.StartPostgres(t)
-	p, err := limits.OpenPostgres(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 10}, nil)
-	for name, c := range map[string]struct {
-		st            limits.Store
-		pause, resume func()
-	}{"redis": {r, rd.Pause, rd.Resume}, "postgres": {p, pg.Pause, pg.Resume}} {
+	for name, c := range stoppableStores(t) {
 		t.Run(name, func(t *testing.T) {
 			e := &limits.Engine{Store: c.st, Policy: pol, Log: slog.New(slog.DiscardHandler), Now: time.Now, Timeout: time.Second}
 			tx := &policy.Transaction{User: "alice", QueueID: "Q1", Rcpts: []string{"bob@remote.test"}}
@@ -142,4 +112,57 @@ func TestReviewStalledCommitBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stoppable is a store on a server the test can stop (SIGSTOP) and resume.
+type stoppable struct {
+	st            limits.Store
+	pause, resume func()
+}
+
+// stoppableStores are a Redis and a PostgreSQL store on servers of their
+// own, closed with the test.
+func stoppableStores(t *testing.T) map[string]stoppable {
+	ctx := context.Background()
+	rd := harness.StartRedis(t)
+	r, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	pg := harness.StartPostgres(t)
+	p, err := limits.OpenPostgres(ctx, pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return map[string]stoppable{"redis": {r, rd.Pause, rd.Resume}, "postgres": {p, pg.Pause, pg.Resume}}
+}
+
+// storeOpeners open a client of each store: SQLite (one file), Redis and
+// PostgreSQL (servers of their own, for the test).
+func storeOpeners(t *testing.T) map[string]func() (limits.Store, error) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	addr := harness.StartRedis(t).Addr
+	dsn := harness.StartPostgres(t).DSN
+	return map[string]func() (limits.Store, error){
+		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
+		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
+		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
+	}
+}
+
+// openClients opens n clients of one store, closed with the test.
+func openClients(t *testing.T, open func() (limits.Store, error), n int) []limits.Store {
+	sts := make([]limits.Store, n)
+	for i := range sts {
+		st, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		sts[i] = st
+	}
+	return sts
 }
