@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,24 +172,9 @@ func port(t *testing.T, addr string) string {
 func TestEightClientsAtLimit(t *testing.T) {
 	const clients, each, limit = 8, 15, 50
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	addr := harness.StartRedis(t).Addr
-	dsn := harness.StartPostgres(t).DSN
-	for name, open := range map[string]func() (limits.Store, error){
-		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
-		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
-		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
-	} {
+	for name, open := range storeOpeners(t) {
 		t.Run(name, func(t *testing.T) {
-			var sts [clients]limits.Store
-			for i := range sts {
-				st, err := open()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
-				sts[i] = st
-			}
+			sts := openClients(t, open, clients)
 			now := time.Now()
 			lim := limits.Limits{MessagesPerHour: limit, RecipientsPerDay: 10 * limit}
 			var admitted atomic.Int64

@@ -531,23 +531,8 @@ func TestTwoHostsCrossOnce(t *testing.T) {
 // the next one works once the server is back.
 func TestStalledStoreBounded(t *testing.T) {
 	ctx := context.Background()
-	rd := harness.StartRedis(t)
-	r, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rd.Addr, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	pg := harness.StartPostgres(t)
-	p, err := limits.OpenPostgres(ctx, pg.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	pol, _ := limits.NewPolicy(limits.Limits{MessagesPerHour: 10}, nil)
-	for name, c := range map[string]struct {
-		st            limits.Store
-		pause, resume func()
-	}{"redis": {r, rd.Pause, rd.Resume}, "postgres": {p, pg.Pause, pg.Resume}} {
+	for name, c := range stoppableStores(t) {
 		t.Run(name, func(t *testing.T) {
 			e := &limits.Engine{Store: c.st, Policy: pol, Log: slog.New(slog.DiscardHandler), Now: time.Now, Timeout: time.Second}
 			c.pause()

@@ -120,7 +120,23 @@ func (c *MilterPostfix) Message(user, from, rcpt string, header [][2]string, bod
 // answer other than continue before the end is returned as it is.
 func (c *MilterPostfix) Send(t T, m MilterStages) byte {
 	t.Helper()
+	return c.SendSplit(t, m, -1, 0)
+}
+
+// SendSplit is Send with each stage written in two pieces, cut at byte at
+// (clamped to the stage; < 0: whole) with pause between them: a packet
+// the milter gets a piece at a time, as from a lossy network.
+func (c *MilterPostfix) SendSplit(t T, m MilterStages, at int, pause time.Duration) byte {
+	t.Helper()
 	for i, stage := range m {
+		if at >= 0 {
+			k := min(at, len(stage))
+			if _, err := c.conn.Write(stage[:k]); err != nil {
+				t.Fatalf("milter: %v", err)
+			}
+			time.Sleep(pause)
+			stage = stage[k:]
+		}
 		if _, err := c.conn.Write(stage); err != nil {
 			t.Fatalf("milter: %v", err)
 		}
