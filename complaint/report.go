@@ -59,6 +59,7 @@ func Parse(raw []byte, header string) *Report {
 	if e == nil {
 		p.problem("header: " + errText(err))
 		p.scanText(raw) // an unparseable report may still quote the reference
+		p.addText()
 		return p.rep
 	}
 	r := p.rep
@@ -67,6 +68,7 @@ func Parse(raw []byte, header string) *Report {
 		r.Kind = "arf"
 	}
 	p.walk(e, 0)
+	p.addText()
 	if r.Kind == "forwarded" && p.jmrp {
 		r.Kind = "jmrp"
 	}
@@ -81,6 +83,18 @@ type parser struct {
 	header string
 	parts  int
 	jmrp   bool
+	// text are the references quoted in text parts: after every one
+	// found in an original's header (Parse), wherever the parts sit (a
+	// receiver's human-readable part quoting the spam's body comes first
+	// in an ARF report).
+	text []string
+}
+
+// addText appends the references quoted in text parts.
+func (p *parser) addText() {
+	for _, v := range p.text {
+		p.addRef(v)
+	}
 }
 
 func (p *parser) problem(s string) {
@@ -222,8 +236,8 @@ func (p *parser) scanText(b []byte) {
 			v += strings.TrimSpace(next)
 			i++
 		}
-		if looksLikeRef([]byte(v)) {
-			p.addRef(v)
+		if looksLikeRef([]byte(v)) && len(p.text) < maxRefs {
+			p.text = append(p.text, v)
 		}
 	}
 }
