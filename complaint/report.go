@@ -55,10 +55,23 @@ func Parse(raw []byte, header string) *Report {
 		raw = raw[:MaxReportSize]
 		p.problem(fmt.Sprintf("report cut at %d bytes", MaxReportSize))
 	}
+	// An mbox "From " line (pipe(8) flag F, procmail, a Maildir filled
+	// from an mbox) is no header field: the message starts after it.
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
 	e, err := message.Read(bytes.NewReader(raw))
 	if e == nil {
 		p.problem("header: " + errText(err))
-		p.scanText(raw) // an unparseable report may still quote the reference
+		// An unparseable report may still quote the reference, but not
+		// in its own header (see below): only after it is searched.
+		if _, body, ok := bytes.Cut(raw, []byte("\n\n")); ok {
+			p.scanText(body)
+		} else if _, body, ok := bytes.Cut(raw, []byte("\r\n\r\n")); ok {
+			p.scanText(body)
+		}
 		p.addText()
 		return p.rep
 	}
