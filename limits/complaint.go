@@ -191,24 +191,28 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 		}
 	}
 	added, n, err := e.Store.AddComplaint(ctx, c, now)
-	if err != nil || !added || c.Account == "" {
+	if err != nil || c.Account == "" {
 		return added, nil, err
 	}
 	lim := e.Policy.For(c.Account).ComplaintsPerDay
-	e.Log.Info("complaint", "account", c.Account, "qid", c.QueueID, "host", c.Host, "kind", c.Kind, "last_day", n, "limit", lim)
-	e.Alert.Fire(Alert{Event: "complaint", Account: c.Account, Complaint: &c, Limit: lim, Count: n})
+	if added {
+		e.Log.Info("complaint", "account", c.Account, "qid", c.QueueID, "host", c.Host, "kind", c.Kind, "last_day", n, "limit", lim)
+		e.Alert.Fire(Alert{Event: "complaint", Account: c.Account, Complaint: &c, Limit: lim, Count: n})
+	}
+	// A complaint recorded before still looks at the count: the report
+	// may come again because suspending failed the first time (exit 75).
 	if lim <= 0 || n <= lim {
-		return true, nil, nil
+		return added, nil, nil
 	}
 	since := now.Add(-Day)
 	if acked, err := e.Store.Acknowledged(ctx, c.Account); err != nil {
-		return true, nil, err
+		return added, nil, err
 	} else if acked.After(since) {
 		since = acked
 	}
 	cs, err := e.Store.Complaints(ctx, c.Account, since)
 	if err != nil {
-		return true, nil, err
+		return added, nil, err
 	}
 	var evidence []Sighting
 	for _, x := range cs {
@@ -221,12 +225,12 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 	}
 	created, err := e.autoSuspend(ctx, &s, now)
 	if err != nil || !created {
-		return true, nil, err
+		return added, nil, err
 	}
 	e.Log.Warn("account suspended", "account", c.Account, "signal", SignalComplaints, "reason", s.Reason, "until", s.Until)
 	e.Alert.Fire(Alert{Event: "suspended", Account: c.Account, Signal: SignalComplaints, Suspension: &s})
 	if e.Observer != nil {
 		e.Observer.Suspended(SignalComplaints)
 	}
-	return true, &s, nil
+	return added, &s, nil
 }
