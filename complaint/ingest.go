@@ -98,6 +98,16 @@ func (in *Ingester) Attribute(raw []byte) limits.Complaint {
 			c.Account = ""
 			c.Problem = fmt.Sprintf("reference of %s sent %s, more than %v before: not counted", clean(ref.Account), ref.Time.UTC().Format(time.RFC3339), MaxCountedAge)
 		}
+		for _, v := range rep.Own {
+			// Sent through our own smarthost: one customer reporting
+			// another's mail (or writing reports to get them
+			// suspended). For the abuse desk to judge, never counted.
+			if by, err := in.Keys.Open(v); err == nil {
+				c.Account = ""
+				c.Problem = fmt.Sprintf("reported by our own customer %s (%s %s) about %s: not counted", clean(by.Account), clean(by.Host), clean(by.QueueID), clean(ref.Account))
+				break
+			}
+		}
 		return c
 	}
 	sum := sha256.Sum256(raw)

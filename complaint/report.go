@@ -29,6 +29,10 @@ type Report struct {
 	// header of the original (message/rfc822, text/rfc822-headers), then
 	// text bodies (an inline forward).
 	Refs []string
+	// Own are the reference values of the report's own header: a report
+	// that came in through a smarthost running milterd, sent by one of
+	// its customers. They never attribute the report.
+	Own []string
 	// Problems: what could not be read (a truncated or malformed part);
 	// whatever was read before still counts.
 	Problems []string
@@ -77,6 +81,13 @@ func Parse(raw []byte, header string) *Report {
 	}
 	r := p.rep
 	r.From, r.Subject, r.MessageID = e.Header.Get("From"), e.Header.Get("Subject"), e.Header.Get("Message-Id")
+	for _, name := range []string{header, CFBLFeedbackID} {
+		for _, v := range e.Header.Values(name) {
+			if v = strings.Join(strings.Fields(v), ""); len(r.Own) < maxRefs && len(v) <= MaxRefLen {
+				r.Own = append(r.Own, v)
+			}
+		}
+	}
 	if t, params, _ := e.Header.ContentType(); t == "multipart/report" && strings.EqualFold(params["report-type"], "feedback-report") {
 		r.Kind = "arf"
 	}
