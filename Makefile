@@ -52,6 +52,8 @@ install: build man
 	install -D -m 0644 etc/systemd/relayprobe.timer $(DESTDIR)/lib/systemd/system/relayprobe.timer
 	install -D -m 0644 etc/systemd/relayprobe-listings.service $(DESTDIR)/lib/systemd/system/relayprobe-listings.service
 	install -D -m 0644 etc/systemd/relayprobe-listings.timer $(DESTDIR)/lib/systemd/system/relayprobe-listings.timer
+	install -D -m 0644 etc/systemd/relayprobe-block.service $(DESTDIR)/lib/systemd/system/relayprobe-block.service
+	install -D -m 0644 etc/systemd/relayprobe-block.timer $(DESTDIR)/lib/systemd/system/relayprobe-block.timer
 	install -D -m 0644 etc/relayprobe.example.yaml $(DESTDIR)$(PREFIX)/share/doc/outguard/relayprobe.example.yaml
 	install -D -m 0644 etc/milterd.example.yaml $(DESTDIR)$(PREFIX)/share/doc/outguard/milterd.example.yaml
 	install -D -m 0644 etc/prometheus/outguard.rules.yml $(DESTDIR)$(PREFIX)/share/doc/outguard/outguard.rules.yml
@@ -72,6 +74,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/milterd $(DESTDIR)$(PREFIX)/sbin/milterctl $(DESTDIR)$(PREFIX)/sbin/relayprobe \
 		$(DESTDIR)$(PREFIX)/share/man/man8/relayprobe.8 $(DESTDIR)/lib/systemd/system/relayprobe.service $(DESTDIR)/lib/systemd/system/relayprobe.timer \
 		$(DESTDIR)/lib/systemd/system/relayprobe-listings.service $(DESTDIR)/lib/systemd/system/relayprobe-listings.timer \
+		$(DESTDIR)/lib/systemd/system/relayprobe-block.service $(DESTDIR)/lib/systemd/system/relayprobe-block.timer \
 		$(DESTDIR)$(PREFIX)/share/man/man8/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service \
 		$(DESTDIR)/lib/systemd/system/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.timer \
@@ -144,6 +147,8 @@ bench:
 	$(GO) test -run X -bench RulesSmallItems -benchtime 200x ./bench
 	$(GO) test -run X -bench LimitCheck -benchtime 3000x ./bench
 	$(GO) test -run X -bench LimitVolume -benchtime 10x ./bench
+	$(GO) test -run X -bench Stages -benchtime 3000x ./bench
+	$(GO) run ./bench/fleet
 	$(GO) test -run X -bench QuarantineWrite -benchtime 50x ./bench
 	$(GO) run ./bench/replay
 	$(GO) test -run X -bench ProbeRange -benchtime 1x ./bench

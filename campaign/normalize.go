@@ -1,8 +1,8 @@
 package campaign
 
 import (
-	"bytes"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -61,63 +61,168 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	return toks
 }
 
-// htmlText is the text a reader sees of an HTML part: tags dropped,
-// entities decoded, a line break for each block, nothing of script, style
-// or quoted replies (blockquote, Gmail's gmail_quote, Outlook's
-// divRplyFwdMsg).
+// htmlText is the text a reader sees of an HTML part: the document
+// built as a browser builds it (html.Parse: HTML5 tree construction, so
+// an unclosed element ends where a browser ends it), tags dropped,
+// entities decoded, a line break for each block, nothing of script,
+// style, quoted replies and forwards (blockquote, Gmail's gmail_quote,
+// Outlook's divRplyFwdMsg, Thunderbird's moz-cite-prefix and
+// moz-forward-container), and nothing a reader does not see (hidden,
+// display:none, visibility:hidden, font-size:0): random words in hidden
+// spans must not make each copy of one text another text.
 func htmlText(s string) string {
-	z := html.NewTokenizer(strings.NewReader(s))
+	doc, err := html.Parse(strings.NewReader(s))
+	if err != nil {
+		// The parser refuses a document nested deeper than a browser
+		// nests (x/net/html's 512 open elements): every text of it is
+		// read, hidden or quoted, rather than none (nesting a text 513
+		// deep must not hide it).
+		return allText(s)
+	}
+	under := descendantStyles(doc)
 	var b strings.Builder
-	skip := 0 // depth inside elements whose text is not the sender's own
-	for {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			return b.String()
-		case html.TextToken:
-			if skip == 0 {
-				b.Write(z.Text())
+	// An explicit stack: a document of nested elements is as deep as
+	// MaxText allows.
+	stack := []*html.Node{doc}
+	for len(stack) > 0 && b.Len() <= MaxText {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch n.Type {
+		case html.TextNode:
+			b.WriteString(n.Data)
+			continue
+		case html.ElementNode:
+			if !ownElement(n, under) {
+				continue
 			}
-		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			tag := string(name)
-			var href string
-			quoted := tag == "blockquote" || tag == "script" || tag == "style" || tag == "head" || tag == "title"
-			for hasAttr && tt != html.EndTagToken {
-				var k, v []byte
-				k, v, hasAttr = z.TagAttr()
-				switch string(k) {
-				case "class", "id":
-					if bytes.Contains(v, []byte("gmail_quote")) || bytes.Contains(v, []byte("divRplyFwdMsg")) || bytes.Contains(v, []byte("moz-cite-prefix")) {
-						quoted = true
-					}
-				case "href":
-					href = string(v)
-				}
-			}
-			// Inside a quote, divs and blockquotes nest: the quote ends
-			// with the end tag that balances its start.
-			nests := tag == "div" || tag == "blockquote"
-			switch {
-			case tt == html.StartTagToken && (quoted || skip > 0 && nests):
-				skip++
-			case tt == html.EndTagToken && skip > 0 && (nests || tag == "script" || tag == "style" || tag == "head" || tag == "title"):
-				skip--
-			}
-			switch tag {
-			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote":
+			switch n.Data {
+			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "td", "blockquote":
 				b.WriteByte('\n')
 			case "a":
 				// A link's target is part of the text (its domain is kept).
-				if tt == html.StartTagToken && skip == 0 && href != "" {
-					b.WriteString(" " + href + " ")
+				for _, a := range n.Attr {
+					if a.Key == "href" && a.Val != "" {
+						b.WriteString(" " + a.Val + " ")
+					}
 				}
 			}
 		}
-		if b.Len() > MaxText {
-			return b.String()
+		for c := n.LastChild; c != nil; c = c.PrevSibling {
+			stack = append(stack, c)
 		}
 	}
+	return b.String()
+}
+
+// allText is every text of an HTML document but its scripts and styles,
+// with a line break for each tag.
+func allText(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	for b.Len() <= MaxText {
+		switch z.Next() {
+		case html.ErrorToken:
+			return b.String()
+		case html.TextToken:
+			b.Write(z.Text())
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// ownElement reports whether n's text is the sender's own and shown;
+// under is descendantStyles' map.
+func ownElement(n *html.Node, under map[*html.Node]uint8) bool {
+	switch n.Data {
+	case "blockquote", "script", "style", "head", "title", "template", "noscript":
+		return false
+	}
+	for _, a := range n.Attr {
+		v := strings.ToLower(a.Val)
+		switch a.Key {
+		case "class", "id":
+			for _, q := range []string{"gmail_quote", "divrplyfwdmsg", "moz-cite-prefix", "moz-forward-container"} {
+				if strings.Contains(v, q) {
+					return false
+				}
+			}
+		case "hidden":
+			return false
+		case "style":
+			v = strings.Join(strings.Fields(v), "")
+			// What no descendant can show again.
+			if styleHas(v, "display:none") || styleHas(v, "opacity:0") {
+				return false
+			}
+			// What a descendant can undo with a style of its own (an
+			// e-mail template's font-size:0 container around sized
+			// text): hidden when none does.
+			for i, h := range []string{"font-size:0", "visibility:hidden", "max-height:0"} {
+				if styleHas(v, h) && under[n]&(1<<i) == 0 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// styleHas reports whether the style v (lower case, no spaces) sets the
+// declaration d ("opacity:0" not matching "opacity:0.5").
+func styleHas(v, d string) bool {
+	for {
+		i := strings.Index(v, d)
+		if i < 0 {
+			return false
+		}
+		rest := v[i+len(d):]
+		if rest == "" || rest[0] != '.' && (rest[0] < '0' || rest[0] > '9') {
+			return true
+		}
+		v = rest
+	}
+}
+
+// styleProps are the properties a descendant undoes a container's
+// hiding with (ownElement).
+var styleProps = []string{"font-size", "visibility", "height"}
+
+// descendantStyles maps each element of doc to the styleProps (bit i:
+// styleProps[i]) some element under it sets: one pass over the tree
+// rather than one per hiding element.
+func descendantStyles(doc *html.Node) map[*html.Node]uint8 {
+	var order []*html.Node // pre-order: a parent before its children
+	stack := []*html.Node{doc}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		order = append(order, n)
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			stack = append(stack, c)
+		}
+	}
+	under := map[*html.Node]uint8{}
+	for _, n := range slices.Backward(order) {
+		if n.Parent == nil {
+			continue
+		}
+		f := under[n]
+		for _, a := range n.Attr {
+			if a.Key == "style" {
+				for i, p := range styleProps {
+					if strings.Contains(strings.ToLower(a.Val), p) {
+						f |= 1 << i
+					}
+				}
+			}
+		}
+		if f != 0 {
+			under[n.Parent] |= f
+		}
+	}
+	return under
 }
 
 // ownLines are the lines the sender wrote: quoted replies, a forwarded
@@ -136,7 +241,7 @@ func ownLines(text string) []string {
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		low := strings.ToLower(t)
-		if l == "-- " || t == "--" || strings.HasPrefix(low, "-----original message") || strings.HasPrefix(low, "---------- forwarded message") ||
+		if l == "-- " || t == "--" || forwardLine(low) ||
 			strings.HasPrefix(low, "________________") || strings.HasPrefix(low, "sent from my ") || strings.HasPrefix(low, "get outlook for") ||
 			wroteLine(low) || meetingLine(low) {
 			break
@@ -163,6 +268,29 @@ func ownLines(text string) []string {
 		}
 	}
 	return out
+}
+
+// forwardLine starts a forwarded or replied-to original, as the common
+// clients mark it: a dashed line naming it (Gmail's ten dashes,
+// Thunderbird's eight, Outlook's five; English, German, French), or
+// Apple Mail's "Begin forwarded message:". The original is someone
+// else's text: a chain letter many customers forward is no campaign of
+// theirs.
+func forwardLine(low string) bool {
+	if strings.HasPrefix(low, "-----") {
+		for _, p := range []string{"forwarded message", "original message", "weitergeleitete nachricht", "ursprüngliche nachricht", "original-nachricht", "message transféré", "message d'origine"} {
+			if strings.Contains(low, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range []string{"begin forwarded message:", "anfang der weitergeleiteten nachricht:", "début du message réexpédié"} {
+		if strings.HasPrefix(low, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // wroteLine is a reply's attribution line, "On Mon, 1 Jan 2026, Ann
@@ -301,6 +429,15 @@ var lookalike = map[rune]rune{
 	'α': 'a', 'β': 'b', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x', 'γ': 'y',
 	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o', 'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x',
 	'ı': 'i', 'ℓ': 'l',
+	// Latin letters of other alphabets (IPA, small capitals) and the
+	// Cyrillic, Greek and Armenian ones confusables.txt lists as Latin
+	// look-alikes; each script's letters map to distinct Latin ones, so
+	// no two words of one language become one.
+	'ɑ': 'a', 'ɩ': 'i', 'ɪ': 'i', 'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ɢ': 'g', 'ʜ': 'h', 'ᴊ': 'j', 'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm', 'ɴ': 'n',
+	'ᴏ': 'o', 'ᴘ': 'p', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z',
+	'ҽ': 'e', 'ꙇ': 'i', 'ѵ': 'v', 'ү': 'y', 'ԍ': 'g',
+	'ς': 'c', 'ϳ': 'j', // ς: the lunate sigma ϲ after NFKD
+	'օ': 'o', 'ս': 'u', 'ո': 'n', 'հ': 'h', 'ց': 'g',
 }
 
 // Names are the words of the recipients' names and addresses that a mail

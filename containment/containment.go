@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -53,11 +54,14 @@ type Options struct {
 // Containment acts on the queue when an account is suspended.
 type Containment struct {
 	o Options
-	// done is the suspension (its start) acted on per account, so that a
-	// sweep acts once per suspension; a restart acts again, which holding
-	// is idempotent for.
-	done map[string]time.Time
+	// done is the suspension acted on per account, so that a sweep acts
+	// once per suspension (and its late mail, LateFor); a restart acts
+	// again, which holding is idempotent for.
+	done map[string]look
 }
+
+// look is when a sweep last acted on the suspension that began at since.
+type look struct{ since, at time.Time }
 
 func New(o Options) *Containment {
 	if o.Interval <= 0 {
@@ -66,7 +70,7 @@ func New(o Options) *Containment {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Containment{o: o, done: map[string]time.Time{}}
+	return &Containment{o: o, done: map[string]look{}}
 }
 
 // Message is one of an account's messages in this host's queue.
@@ -74,6 +78,18 @@ type Message struct {
 	QueueID string `json:"queue_id"`
 	Queue   string `json:"queue"` // incoming, active, deferred, hold
 }
+
+// LateFor is how long after a suspension the sweep keeps looking for the
+// account's mail: a session that began before the suspension is admitted
+// at its end of data (the limits engine looks at suspensions at MAIL) and
+// queued after the first sweep found nothing to act on. Held mail is not
+// acted on again; only mail that is still to go. It looks every LateEvery
+// (each look lists the queue, and on Redis scans the host's records).
+// A session still sending LateFor after the suspension escapes.
+const (
+	LateFor   = 10 * time.Minute
+	LateEvery = 10 * time.Second
+)
 
 // Run sweeps every Interval until ctx ends. The store is the only channel
 // between hosts: a suspension made by another smarthost, or by milterctl,
@@ -111,14 +127,14 @@ func (c *Containment) Sweep(ctx context.Context) error {
 			continue
 		}
 		active[s.Key] = true
-		if d, ok := c.done[s.Key]; ok && d.Equal(s.Since) {
+		if d, ok := c.done[s.Key]; ok && d.since.Equal(s.Since) && (!now.Before(s.Since.Add(LateFor)) || now.Sub(d.at) < LateEvery) {
 			continue
 		}
 		if _, err := c.Contain(ctx, s.Key, "milterd"); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Key, err))
 			continue
 		}
-		c.done[s.Key] = s.Since
+		c.done[s.Key] = look{since: s.Since, at: now}
 	}
 	for k := range c.done {
 		if !active[k] {
@@ -139,9 +155,15 @@ func (c *Containment) Contain(ctx context.Context, key, by string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
+	var ours map[string]bool
+	if c.o.Action == Delete && slices.ContainsFunc(msgs, func(m Message) bool { return m.Queue == HoldQueue }) {
+		if ours, err = c.held(ctx, key); err != nil {
+			return nil, err
+		}
+	}
 	var ids []string
 	for _, m := range msgs {
-		if c.o.Action == Delete || m.Queue != HoldQueue {
+		if m.Queue != HoldQueue || ours[m.QueueID] {
 			ids = append(ids, m.QueueID)
 		}
 	}
@@ -175,16 +197,21 @@ func (c *Containment) audit(ctx context.Context, key, event, by string, ids []st
 	}
 }
 
-// Settle releases (release) or deletes key's held messages in this host's
-// queue, when an operator lifts its suspension, and returns their ids.
+// Settle releases (release) or deletes key's messages that containment
+// held in this host's queue, when an operator lifts its suspension, and
+// returns their ids.
 func (c *Containment) Settle(ctx context.Context, key string, release bool, by string) ([]string, error) {
 	msgs, err := c.Messages(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	ours, err := c.held(ctx, key)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	for _, m := range msgs {
-		if m.Queue == HoldQueue {
+		if m.Queue == HoldQueue && ours[m.QueueID] {
 			ids = append(ids, m.QueueID)
 		}
 	}
@@ -200,6 +227,25 @@ func (c *Containment) Settle(ctx context.Context, key string, release bool, by s
 		c.audit(ctx, key, event, by, ids)
 	}
 	return ids, nil
+}
+
+// held returns the queue ids containment held of key's mail on this host
+// (its audit trail): mail the postmaster held by hand, for reasons of
+// their own, is neither released nor deleted by containment.
+func (c *Containment) held(ctx context.Context, key string) (map[string]bool, error) {
+	trail, err := c.o.Store.AuditTrail(ctx, key, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, ev := range trail {
+		if ev.Event == limits.AuditQueueHeld && ev.Host == c.o.Host {
+			for _, id := range strings.Fields(ev.Detail) {
+				ours[id] = true
+			}
+		}
+	}
+	return ours, nil
 }
 
 // Messages returns key's messages still in this host's queue, by queue id.

@@ -77,6 +77,9 @@ type txState struct {
 	// by a header): charged once it is.
 	pending []Undeliverable
 	refused bool // the message was counted as refused (at RCPT, 5.7.x)
+	// spam is the message's spam verdict (CountSpam), counted by its
+	// commit in the same round trip, or by Settle.
+	spam *Sighting
 }
 
 func state(t *policy.Transaction) *txState {
@@ -94,8 +97,9 @@ func (e *Engine) CheckMail(ctx context.Context, t *policy.Transaction) (policy.V
 	return e.begin(ctx, t, key)
 }
 
-// begin reads the account's state for the transaction (one round trip)
-// and refuses it if one more message would cross a limit.
+// begin reads the account's state for the transaction and records the
+// login's sightings (one round trip, BeginMessage) and refuses it if one
+// more message would cross a limit.
 func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (policy.Verdict, error) {
 	st := &txState{key: key, lim: e.Policy.For(key)}
 	var pending []Undeliverable
@@ -106,7 +110,10 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	now := e.Now()
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
-	u, susp, err := e.Store.Usage(ctx, key, now)
+	// The login is recorded before the suspension is known (one round
+	// trip): a suspended account's attempts show where its attacker tries
+	// from, and count for nothing after an unsuspend (its acknowledgement).
+	u, susp, spread, err := e.Store.BeginMessage(ctx, key, e.loginSightings(t, st.lim, now), now)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
@@ -122,7 +129,7 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 			return e.suspendedVerdict(susp), nil
 		}
 	}
-	if susp, err := e.sightLogin(ctx, t, key, st.lim); err != nil {
+	if susp, err := e.spreadCrossed(ctx, key, st.lim, spread, now); err != nil {
 		return policy.Verdict{}, err
 	} else if susp != nil {
 		return e.suspendedVerdict(susp), nil
@@ -225,7 +232,9 @@ func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (polic
 
 // Commit counts the message, atomically with the limit check, so that
 // concurrent sessions (and other smarthosts sharing Redis) cannot together
-// exceed a limit. A message over a limit is refused and not counted.
+// exceed a limit. A message over a limit is refused and not counted. Its
+// spam verdict, if any, is counted in the same round trip
+// (CommitMessage).
 func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
 	st := state(t)
 	if st == nil {
@@ -235,9 +244,21 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	now := e.Now()
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
-	u, ok, err := e.Store.Admit(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, now)
+	var ss []Sighting
+	if st.spam != nil {
+		ss = []Sighting{*st.spam}
+		st.spam = nil
+	}
+	u, ok, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, ss, now)
 	if err != nil {
 		return policy.Verdict{}, err
+	}
+	if len(ss) > 0 {
+		// The message is counted: failing it now would count its retry
+		// again. The account's next spam verdict tries the suspension again.
+		if err := e.spamCounted(ctx, t, st.key, st.lim, n, now); err != nil {
+			e.Log.Error("suspending for spam_per_hour failed", "account", st.key, "qid", t.QueueID, "err", err)
+		}
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); !ok && x != nil {
 		return e.exceeded(st.key, x, u), nil

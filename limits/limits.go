@@ -284,6 +284,14 @@ type Store interface {
 	// its record for the log follower. It reports whether m was admitted
 	// and, when it was not, the usage that refused it.
 	Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error)
+	// BeginMessage is the MAIL stage in one round trip (stage.go): Usage,
+	// and ss (the login's) recorded and counted as Sight does; nil counts
+	// when ss is empty.
+	BeginMessage(ctx context.Context, key string, ss []Sighting, now time.Time) (Usage, *Suspension, map[string]int, error)
+	// CommitMessage is end-of-message in one round trip (stage.go): Admit,
+	// and ss (a spam verdict) recorded and counted as Sight does under the
+	// same lock, whether or not m is admitted; nil counts when ss is empty.
+	CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, map[string]int, error)
 	// AddUndeliverable records events (an ID already recorded is not counted
 	// again) and returns how many of key's count toward a suspension: those
 	// in the hour before now and after its last acknowledgement.

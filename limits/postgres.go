@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	5: campaignSchema,
 	6: complaintsSchema,
 	7: outboxSchema,
+	8: stageFunctions,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -106,23 +106,31 @@ local function usage(v, fm, fh)
 end
 `
 
-// usageScript: KEYS counters, og:susp; ARGV fm, fh, account.
-var usageScript = redis.NewScript(usageLua + `
+// beginScript is the MAIL stage (BeginMessage): KEYS counters, og:susp,
+// then sight's K when there are sightings; ARGV fm, fh, account, then
+// sight's A. Returns usage's six, the suspension JSON (empty: none), and
+// sight's counts when there were sightings.
+var beginScript = redis.NewScript(usageLua + sightLua + `
 local u = usage(slots(KEYS[1]), tonumber(ARGV[1]), tonumber(ARGV[2]))
 u[7] = redis.call('HGET', KEYS[2], ARGV[3]) or ''
+if #ARGV > 3 then u[8] = sight({unpack(KEYS, 3)}, ARGV, 4) end
 return u`)
 
-// admitScript: KEYS counters, message record; ARGV fm, fh, minute, hour,
-// rcpt count, limits (4), account, rcpts ("" qid: no record).
-var admitScript = redis.NewScript(usageLua + `
+// admitScript is end-of-message (CommitMessage): KEYS counters, message
+// record, then sight's K when there are sightings; ARGV fm, fh, minute,
+// hour, rcpt count, limits (4), account, rcpts ("" qid: no record), then
+// sight's A. The sightings are counted whether or not the message is
+// admitted. Returns usage's six, 1 if admitted, and sight's counts.
+var admitScript = redis.NewScript(usageLua + sightLua + `
 local n = tonumber(ARGV[5])
 local v = slots(KEYS[1])
 local u = usage(v, tonumber(ARGV[1]), tonumber(ARGV[2]))
+u[7] = 0 -- before u[8]: a reply ends at the first nil
+if #ARGV > 11 then u[8] = sight({unpack(KEYS, 3)}, ARGV, 12) end
 local add = {1, 1, n, n}
 for i = 1, 4 do
   local lim = tonumber(ARGV[5 + i])
   if lim > 0 and u[i] + add[i] > lim then
-    u[7] = 0
     return u
   end
 end
@@ -192,36 +200,74 @@ func toUsage(v []any) Usage {
 }
 
 func (r *Redis) Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error) {
+	u, susp, _, err := r.BeginMessage(ctx, key, nil, now)
+	return u, susp, err
+}
+
+// BeginMessage is one script (beginScript).
+func (r *Redis) BeginMessage(ctx context.Context, key string, ss []Sighting, now time.Time) (Usage, *Suspension, map[string]int, error) {
 	fm, fh := windowStart(now)
-	v, err := usageScript.Run(ctx, r.c, []string{countKey(key), suspKey}, fm, fh, key).Slice()
+	keys, args := []string{countKey(key), suspKey}, []any{fm, fh, key}
+	if len(ss) > 0 {
+		k, a, err := sightArgs(key, ss, now)
+		if err != nil {
+			return Usage{}, nil, nil, err
+		}
+		keys, args = append(keys, k...), append(args, a...)
+	}
+	v, err := beginScript.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
-		return Usage{}, nil, err
+		return Usage{}, nil, nil, err
 	}
 	var susp *Suspension
 	if js, _ := v[6].(string); js != "" {
 		susp = &Suspension{}
 		if err := json.Unmarshal([]byte(js), susp); err != nil {
-			return Usage{}, nil, err
+			return Usage{}, nil, nil, err
 		}
 	}
-	return toUsage(v), susp, nil
+	return toUsage(v), susp, stageCounts(v, ss), nil
+}
+
+// stageCounts reads the sight counts a stage's script appends (the 8th
+// element), nil when there were no sightings.
+func stageCounts(v []any, ss []Sighting) map[string]int {
+	if len(ss) == 0 || len(v) < 8 {
+		return nil
+	}
+	c, _ := v[7].([]any)
+	return sightCounts(c)
 }
 
 func (r *Redis) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
+	u, ok, _, err := r.CommitMessage(ctx, key, m, lim, nil, now)
+	return u, ok, err
+}
+
+// CommitMessage is one script (admitScript).
+func (r *Redis) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, map[string]int, error) {
 	fm, fh := windowStart(now)
 	rec := ""
 	if m.QueueID != "" {
 		rec = msgKey(m.Host, m.QueueID)
 	}
-	v, err := admitScript.Run(ctx, r.c, []string{countKey(key), rec},
-		fm, fh, m.Time.Unix()/60, m.Time.Unix()/3600, len(m.Rcpts),
+	keys := []string{countKey(key), rec}
+	args := []any{fm, fh, m.Time.Unix() / 60, m.Time.Unix() / 3600, len(m.Rcpts),
 		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay,
-		key, strings.Join(m.Rcpts, "\n")).Slice()
+		key, strings.Join(m.Rcpts, "\n")}
+	if len(ss) > 0 {
+		k, a, err := sightArgs(key, ss, now)
+		if err != nil {
+			return Usage{}, false, nil, err
+		}
+		keys, args = append(keys, k...), append(args, a...)
+	}
+	v, err := admitScript.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
-		return Usage{}, false, err
+		return Usage{}, false, nil, err
 	}
 	ok, _ := v[6].(int64)
-	return toUsage(v), ok == 1, nil
+	return toUsage(v), ok == 1, stageCounts(v, ss), nil
 }
 
 func (r *Redis) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {
@@ -439,47 +485,54 @@ func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
 // Purge is a no-op: keys expire and the scripts trim their sets.
 func (r *Redis) Purge(context.Context, time.Time) error { return nil }
 
-// sightScript records sightings and counts them (spread.go). Keys: a sorted
+// sightLua records sightings and counts them (spread.go). Keys: a sorted
 // set per signal, og:sig:{account}:{signal} (value -> last seen ms), and
 // og:sigv:{account} (hash signal NUL value -> "first:last:detail").
-// KEYS the four sets (in the order of Signals), the hash, og:ack, then the
-// og:addr sets of the address sightings (logins.go); ARGV window start ms,
-// account, retention cutoff ms, then (key index, value, first ms, last ms,
-// detail) tuples. Returns the count in each set since max(window start,
-// acknowledgement).
-var sightScript = redis.NewScript(`
-local from, cutoff = tonumber(ARGV[1]), tonumber(ARGV[3])
-for i = 4, #ARGV, 5 do
-  local set, value, first, last = KEYS[tonumber(ARGV[i])], ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3])
-  if tonumber(ARGV[i]) > 6 then
-    local old = redis.call('ZSCORE', set, ARGV[2])
-    if not old or tonumber(old) <= last then redis.call('ZADD', set, last, ARGV[2]) end
-    redis.call('ZREMRANGEBYSCORE', set, '-inf', cutoff)
-    redis.call('PEXPIRE', set, 604800000)
-  else
-  local field = ARGV[i] .. '\0' .. value
-  local old = redis.call('HGET', KEYS[5], field)
-  local oldfirst, oldlast
-  if old then oldfirst, oldlast = string.match(old, '^(%d+):(%d+):') end
-  if not oldlast or tonumber(oldlast) <= last then
-    redis.call('ZADD', set, last, value)
-    redis.call('HSET', KEYS[5], field, (oldfirst or first) .. ':' .. last .. ':' .. ARGV[i+4])
+// sight(K, A, i): K the four sets (in the order of Signals), the hash,
+// og:ack, then the og:addr sets of the address sightings (logins.go);
+// A[i..] window start ms, account, retention cutoff ms, then (key index
+// in K, value, first ms, last ms, detail) tuples. Returns the count in
+// each set since max(window start, acknowledgement). A function, so that
+// the scripts of a message's stages (stage.go) count in their own call.
+const sightLua = `
+local function sight(K, A, i0)
+  local from, cutoff = tonumber(A[i0]), tonumber(A[i0+2])
+  for i = i0+3, #A, 5 do
+    local set, value, first, last = K[tonumber(A[i])], A[i+1], A[i+2], tonumber(A[i+3])
+    if tonumber(A[i]) > 6 then
+      local old = redis.call('ZSCORE', set, A[i0+1])
+      if not old or tonumber(old) <= last then redis.call('ZADD', set, last, A[i0+1]) end
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', cutoff)
+      redis.call('PEXPIRE', set, 604800000)
+    else
+      local field = A[i] .. '\0' .. value
+      local old = redis.call('HGET', K[5], field)
+      local oldfirst, oldlast
+      if old then oldfirst, oldlast = string.match(old, '^(%d+):(%d+):') end
+      if not oldlast or tonumber(oldlast) <= last then
+        redis.call('ZADD', set, last, value)
+        redis.call('HSET', K[5], field, (oldfirst or first) .. ':' .. last .. ':' .. A[i+4])
+      end
+    end
   end
+  local ack = tonumber(redis.call('HGET', K[6], A[i0+1]) or '0')
+  local out = {}
+  for s = 1, 4 do
+    local gone = redis.call('ZRANGE', K[s], '-inf', cutoff, 'BYSCORE')
+    for _, v in ipairs(gone) do redis.call('HDEL', K[5], s .. '\0' .. v) end
+    redis.call('ZREMRANGEBYSCORE', K[s], '-inf', cutoff)
+    redis.call('PEXPIRE', K[s], 604800000)
+    local lo = from
+    if ack >= lo then lo = '(' .. ack end
+    out[s] = redis.call('ZCOUNT', K[s], lo, '+inf')
   end
+  redis.call('PEXPIRE', K[5], 604800000)
+  return out
 end
-local ack = tonumber(redis.call('HGET', KEYS[6], ARGV[2]) or '0')
-local out = {}
-for s = 1, 4 do
-  local gone = redis.call('ZRANGE', KEYS[s], '-inf', cutoff, 'BYSCORE')
-  for _, v in ipairs(gone) do redis.call('HDEL', KEYS[5], s .. '\0' .. v) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[s], '-inf', cutoff)
-  redis.call('PEXPIRE', KEYS[s], 604800000)
-  local lo = from
-  if ack >= lo then lo = '(' .. ack end
-  out[s] = redis.call('ZCOUNT', KEYS[s], lo, '+inf')
-end
-redis.call('PEXPIRE', KEYS[5], 604800000)
-return out`)
+`
+
+// sightScript: KEYS and ARGV as sight's K and A.
+var sightScript = redis.NewScript(sightLua + `return sight(KEYS, ARGV, 1)`)
 
 func sigKeys(k string) []string {
 	keys := make([]string, 0, 6)
@@ -499,6 +552,19 @@ func sigIndex(signal string) int {
 }
 
 func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
+	keys, args, err := sightArgs(key, ss, now)
+	if err != nil {
+		return nil, err
+	}
+	v, err := sightScript.Run(ctx, r.c, keys, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	return sightCounts(v), nil
+}
+
+// sightArgs are sight's K and A for ss.
+func sightArgs(key string, ss []Sighting, now time.Time) ([]string, []any, error) {
 	fm, _ := windowStart(now)
 	args := []any{fm * 60000, key, ms(now.Add(-recordTTL))}
 	keys := sigKeys(key)
@@ -507,27 +573,28 @@ func (r *Redis) Sight(ctx context.Context, key string, ss []Sighting, now time.T
 		if x.Signal == SightingAddress {
 			a, err := netip.ParseAddr(x.Value)
 			if err != nil {
-				return nil, fmt.Errorf("address sighting: %w", err)
+				return nil, nil, fmt.Errorf("address sighting: %w", err)
 			}
 			keys = append(keys, addrKey(a))
 			i = len(keys)
 		}
 		if i == 0 {
-			return nil, fmt.Errorf("unknown signal %q", x.Signal)
+			return nil, nil, fmt.Errorf("unknown signal %q", x.Signal)
 		}
 		args = append(args, i, x.Value, ms(x.First), ms(x.Last), x.Detail)
 	}
-	v, err := sightScript.Run(ctx, r.c, keys, args...).Int64Slice()
-	if err != nil {
-		return nil, err
-	}
+	return keys, args, nil
+}
+
+// sightCounts reads sight's answer.
+func sightCounts(v []any) map[string]int {
 	n := map[string]int{}
 	for i, c := range v {
-		if c > 0 {
+		if c, _ := c.(int64); c > 0 && i < len(Signals) {
 			n[Signals[i]] = int(c)
 		}
 	}
-	return n, nil
+	return n
 }
 
 func (r *Redis) Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error) {

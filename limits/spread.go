@@ -91,17 +91,16 @@ func (l Limits) Threshold(signal string) int {
 	return 0
 }
 
-// sightLogin records where t's client logged in from and suspends the
-// account when that makes one signal of its spread cross its limit. Only
-// SASL logins from outside the trusted networks count: a trusted relay
-// (webmail) submits for many users from one address that says nothing
-// about where any of them is, so its users count by their keyed account
-// (spam) but not by the relay's address.
-func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key string, lim Limits) (*Suspension, error) {
+// loginSightings are where t's client logged in from, for the MAIL
+// stage to record (BeginMessage). Only SASL logins from outside the
+// trusted networks count: a trusted relay (webmail) submits for many users
+// from one address that says nothing about where any of them is, so its
+// users count by their keyed account (spam) but not by the relay's
+// address.
+func (e *Engine) loginSightings(t *policy.Transaction, lim Limits, now time.Time) []Sighting {
 	if t.User == "" || !t.Conn.Addr.IsValid() || e.Accounts.trusted(t) {
-		return nil, nil
+		return nil
 	}
-	now := e.Now()
 	addr := t.Conn.Addr.Unmap()
 	// The address itself, whatever the limits: who sent from it, for
 	// relayprobe's blocklist watch (logins.go).
@@ -118,10 +117,13 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 			ss = append(ss, Sighting{Signal: SignalASNs, Value: fmt.Sprintf("AS%d", asn), First: now, Last: now, Detail: addr.String()})
 		}
 	}
-	n, err := e.Store.Sight(ctx, key, ss, now)
-	if err != nil {
-		return nil, err
-	}
+	return ss
+}
+
+// spreadCrossed suspends the account when the counts of its login
+// sightings (BeginMessage's) make one signal of its spread cross its
+// limit.
+func (e *Engine) spreadCrossed(ctx context.Context, key string, lim Limits, n map[string]int, now time.Time) (*Suspension, error) {
 	for _, sig := range spreadSignals {
 		if l := lim.Threshold(sig); l > 0 && n[sig] > l {
 			return e.suspendOn(ctx, key, sig, n[sig], l, now)
@@ -133,7 +135,9 @@ func (e *Engine) sightLogin(ctx context.Context, t *policy.Transaction, key stri
 // CountSpam counts a message of t that a spam check classed as spam
 // (detail: what it said) toward its account's spam_per_hour, and suspends
 // the account when that crosses it. The message itself has the spam
-// check's verdict; the suspension stops the next one.
+// check's verdict; the suspension stops the next one. A message checked at
+// MAIL is counted with its commit, in its round trip (Commit), or, when it
+// is not accepted, by Settle; one keyed by a header at once.
 func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail string) error {
 	key, ok := e.AccountOf(t)
 	if !ok {
@@ -149,15 +153,46 @@ func (e *Engine) CountSpam(ctx context.Context, t *policy.Transaction, detail st
 	if t.QueueID != "" {
 		detail = t.QueueID + " " + detail
 	}
-	n, err := e.Store.Sight(ctx, key, []Sighting{{Signal: SignalSpam, Value: spamIdentity(t), First: now, Last: now, Detail: detail}}, now)
+	spam := Sighting{Signal: SignalSpam, Value: spamIdentity(t), First: now, Last: now, Detail: detail}
+	if st := state(t); st != nil && st.key != "" && st.key == key {
+		st.spam = &spam // the commit's, or Settle's
+		return nil
+	}
+	n, err := e.Store.Sight(ctx, key, []Sighting{spam}, now)
 	if err != nil {
 		return err
 	}
+	return e.spamCounted(ctx, t, key, lim, n, now)
+}
+
+// spamCounted logs a spam verdict counted and suspends the account when
+// its count n crosses spam_per_hour.
+func (e *Engine) spamCounted(ctx context.Context, t *policy.Transaction, key string, lim Limits, n map[string]int, now time.Time) error {
 	e.Log.Info("message classed as spam", "account", key, "qid", t.QueueID, "last_hour", n[SignalSpam], "limit", lim.SpamPerHour)
 	if n[SignalSpam] > lim.SpamPerHour {
-		_, err = e.suspendOn(ctx, key, SignalSpam, n[SignalSpam], lim.SpamPerHour, now)
+		_, err := e.suspendOn(ctx, key, SignalSpam, n[SignalSpam], lim.SpamPerHour, now)
+		return err
 	}
-	return err
+	return nil
+}
+
+// Settle counts the spam verdict of a message that is not accepted (no
+// commit counts it): one round trip, as the commit's would have been.
+func (e *Engine) Settle(ctx context.Context, t *policy.Transaction) error {
+	st := state(t)
+	if st == nil || st.spam == nil {
+		return nil
+	}
+	spam := *st.spam
+	st.spam = nil
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
+	now := e.Now()
+	n, err := e.Store.Sight(ctx, st.key, []Sighting{spam}, now)
+	if err != nil {
+		return fmt.Errorf("counting toward spam_per_hour: %w", err)
+	}
+	return e.spamCounted(ctx, t, st.key, st.lim, n, now)
 }
 
 // suspendOn suspends key for crossing signal's limit with n in the hour,

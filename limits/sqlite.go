@@ -16,8 +16,10 @@ import (
 // adds the sightings of spread.go, version 4 the messages refused as a
 // whole ("refused", the same shape as "undeliverable"), version 5 the
 // campaigns across accounts (campaign.go), version 6 the complaints
-// (complaint.go), version 7 the alerts' outbox (outbox.go).
-const schemaVersion = 7
+// (complaint.go), version 7 the alerts' outbox (outbox.go). Version 8
+// (the performance work's number) adds PostgreSQL's functions for a
+// message's stages (stage.go); nothing in SQLite.
+const schemaVersion = 8
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `

@@ -21,7 +21,10 @@ import (
 type SQLStore struct {
 	db                      *sql.DB
 	d                       sqldb.Dialect
-	usage, state, bump, rec *sql.Stmt // the per-message statements, prepared once
+	usage, state, bump, rec *sql.Stmt // SQLite's per-message statements, prepared once
+	// server: a message's stages, and Sight, are calls of the server's
+	// functions (PostgreSQL, stage.go), one round trip each.
+	server bool
 }
 
 // The counters are two rings per account: slots 0–59 hold the minute
@@ -56,9 +59,12 @@ const (
 )
 
 func openSQL(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[int]string) (*SQLStore, error) {
-	s := &SQLStore{db: db, d: d}
+	s := &SQLStore{db: db, d: d, server: d.Name == sqldb.Postgres.Name}
 	if err := d.Migrate(ctx, db, "limits", schemaVersion, migrations); err != nil {
 		return nil, err
+	}
+	if s.server {
+		return s, nil
 	}
 	for _, p := range []struct {
 		dst **sql.Stmt
@@ -105,13 +111,17 @@ func scanUsage(ctx context.Context, q rowQuerier, key string, now time.Time, ext
 }
 
 func (s *SQLStore) Usage(ctx context.Context, key string, now time.Time) (Usage, *Suspension, error) {
-	var js sql.NullString
-	u, err := scanUsage(ctx, s.state.QueryRowContext, key, now, &js)
-	if err != nil || !js.Valid {
-		return u, nil, err
+	u, susp, _, err := s.BeginMessage(ctx, key, nil, now)
+	return u, susp, err
+}
+
+// suspension decodes a suspension's JSON column (NULL: none).
+func suspension(js sql.NullString) (*Suspension, error) {
+	if !js.Valid {
+		return nil, nil
 	}
 	var susp Suspension
-	return u, &susp, json.Unmarshal([]byte(js.String), &susp)
+	return &susp, json.Unmarshal([]byte(js.String), &susp)
 }
 
 // locked begins a transaction that no other writer of account key enters
@@ -137,11 +147,13 @@ func (s *SQLStore) locked(ctx context.Context, key string) (*sql.Tx, error) {
 // account between the check and the count: one commit, and limits exact
 // across every host that shares the store.
 func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	tx, err := s.locked(ctx, key)
-	if err != nil {
-		return Usage{}, false, err
-	}
-	defer tx.Rollback()
+	u, ok, _, err := s.CommitMessage(ctx, key, m, lim, nil, now)
+	return u, ok, err
+}
+
+// admit is Admit's check and count in tx (SQLite's; PostgreSQL's is
+// og_admit, stage.go).
+func (s *SQLStore) admit(ctx context.Context, tx *sql.Tx, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
 	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.usage).QueryRowContext, key, now)
 	if err != nil {
 		return Usage{}, false, err
@@ -158,7 +170,7 @@ func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, no
 			return Usage{}, false, err
 		}
 	}
-	return Usage{}, true, tx.Commit()
+	return Usage{}, true, nil
 }
 
 // AddUndeliverable adds and counts under the account's lock: of two hosts
@@ -445,11 +457,20 @@ CREATE INDEX IF NOT EXISTS sightings_t ON sightings (t);
 // lock), as Admit does: of two hosts adding the values that cross a limit,
 // the later sees both.
 func (s *SQLStore) Sight(ctx context.Context, key string, ss []Sighting, now time.Time) (map[string]int, error) {
-	tx, err := s.locked(ctx, key)
-	if err != nil {
-		return nil, err
+	if s.server {
+		return s.pgSight(ctx, key, ss, now)
 	}
-	defer tx.Rollback()
+	var n map[string]int
+	err := s.inTx(ctx, key, func(tx *sql.Tx) (err error) {
+		n, err = s.sight(ctx, tx, key, ss, now)
+		return err
+	})
+	return n, err
+}
+
+// sight is Sight's record and count in tx (SQLite's; PostgreSQL's is
+// og_sight, stage.go).
+func (s *SQLStore) sight(ctx context.Context, tx *sql.Tx, key string, ss []Sighting, now time.Time) (map[string]int, error) {
 	for _, x := range ss {
 		if _, err := s.exec(ctx, tx, `INSERT INTO sightings (key, kind, value, t0, t, detail) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (key, kind, value) DO UPDATE SET t = excluded.t, detail = excluded.detail WHERE excluded.t >= sightings.t`,
@@ -473,10 +494,7 @@ func (s *SQLStore) Sight(ctx context.Context, key string, ss []Sighting, now tim
 		}
 		n[kind] = c
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return n, tx.Commit()
+	return n, rows.Err()
 }
 
 func (s *SQLStore) Sightings(ctx context.Context, key string, since time.Time) ([]Sighting, error) {

@@ -43,6 +43,13 @@ type Committer interface {
 	Commit(ctx context.Context, t *Transaction) (Verdict, error)
 }
 
+// Settler is a Committer that keeps what the message checks counted for
+// its commit's round trip (limits: a spam verdict); a message not
+// accepted at end-of-message gets no commit, so Settle writes it instead.
+type Settler interface {
+	Settle(ctx context.Context, t *Transaction) error
+}
+
 // Streamer reads the message while it arrives, from the header block on,
 // so that a scan ends shortly after end-of-message instead of starting then.
 // OpenStream may return no Stream and no error: the check then reads the
@@ -220,17 +227,30 @@ func (p *Pipeline) Rejected(ctx context.Context, t *Transaction, r Recipient) {
 // to be accepted, the commits within CommitContext(session).
 func (p *Pipeline) Message(ctx, session context.Context, t *Transaction) Verdict {
 	v := p.message(ctx, t)
-	if v.Action != Accept {
-		return v
-	}
 	cctx, cancel := p.CommitContext(session)
 	defer cancel()
+	if v.Action != Accept {
+		p.settle(cctx, t)
+		return v
+	}
 	return p.run(cctx, t, func(_ int, c Check) step {
 		if cm, ok := c.(Committer); ok {
 			return func() (Verdict, error) { return cm.Commit(cctx, t) }
 		}
 		return nil
 	})
+}
+
+// settle runs the Settlers of a message not accepted; a failure is
+// logged, the verdict stands.
+func (p *Pipeline) settle(ctx context.Context, t *Transaction) {
+	for _, e := range p.entries {
+		if s, ok := e.Check.(Settler); ok {
+			if err := s.Settle(ctx, t); err != nil {
+				p.log.Error("check failed to settle a message not accepted", "check", e.Check.Name(), "err", err)
+			}
+		}
+	}
 }
 
 // message collects the stream verdicts and runs the message checks all at

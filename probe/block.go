@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -55,7 +56,17 @@ type FileBackends struct {
 	List          string `yaml:"list"`           // an address a line
 	PostfixAccess string `yaml:"postfix_access"` // check_client_access map: ADDR REJECT text
 	RPZ           string `yaml:"rpz"`            // an RPZ zone: rpz-client-ip triggers, action NXDOMAIN
+	// Run (argv, no shell) after the files are written, on every run that
+	// writes them: a resolver reads an RPZ zone file only when it loads
+	// the zone, e.g. [unbound-control, auth_zone_reload, rpz.isp.example.]
+	// or [rndc, reload, rpz.isp.example]. Bounded by block.timeout; a
+	// failure is a backend failure.
+	Reload []string `yaml:"reload"`
 }
+
+// nftName is an nft identifier (nft's scanner: a letter, _ or ., then
+// letters, digits, _ . / -).
+var nftName = regexp.MustCompile(`^[A-Za-z_.][A-Za-z0-9_./-]*$`)
 
 // check asks nft for the sets: a typo in their names, a ruleset not yet
 // loaded, or a missing CAP_NET_ADMIN shows at -check-config, not at the
@@ -87,9 +98,23 @@ func (b *BlockConfig) validate(bad func(key, format string, args ...any) error) 
 		return bad("block.duration", "must be at least 1m")
 	}
 	if n := b.NFTables; n != nil {
-		if len(strings.Fields(n.Table)) != 2 || n.Set == "" {
+		t := strings.Fields(n.Table)
+		if len(t) != 2 || n.Set == "" {
 			return bad("block.nftables", `want table: "FAMILY NAME" (e.g. "inet filter") and set`)
 		}
+		if !slices.Contains([]string{"ip", "ip6", "inet", "arp", "bridge", "netdev"}, t[0]) {
+			return bad("block.nftables", "table %q: unknown family %q (want ip, ip6, inet, arp, bridge or netdev)", n.Table, t[0])
+		}
+		// The names go into an nft script, where ";" or a newline would
+		// start another command: only nft's own identifiers.
+		for _, name := range []string{t[1], n.Set, n.Set6} {
+			if name != "" && !nftName.MatchString(name) {
+				return bad("block.nftables", "%q: not an nft name (letters, digits, _ . / -)", name)
+			}
+		}
+	}
+	if b.Files.Reload != nil && (len(b.Files.Reload) == 0 || b.Files.Reload[0] == "") {
+		return bad("block.files.reload", "want a command and its arguments, e.g. [unbound-control, auth_zone_reload, rpz.isp.example.]")
 	}
 	for _, f := range []string{b.Files.List, b.Files.PostfixAccess, b.Files.RPZ} {
 		if f != "" && !filepath.IsAbs(f) {
@@ -185,7 +210,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	}
 	excluded := func(a netip.Addr) bool {
 		for _, p := range bc.Exclude {
-			if netip.Prefix(p).Contains(a) {
+			if unmapPrefix(netip.Prefix(p)).Contains(a) {
 				return true
 			}
 		}
@@ -304,9 +329,24 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	}
 	e.Added, e.Extended, e.Lifted = added, extended, lifted
 	slices.SortFunc(e.Active, byAddr)
-	if err := be.files(e.Active, cfg.InfoURL); err != nil {
+	if err := be.files(ctx, e.Active, cfg.InfoURL); err != nil {
 		e.Failures = append(e.Failures, err.Error())
 		log.Error("block files", "err", err)
+	}
+	var body []byte
+	if len(e.Added)+len(e.Lifted)+len(e.Failures) > 0 {
+		// The customer and the abuse desk: each block carries its customer
+		// and the findings (evidence) for the alert's consumer to route.
+		body, _ = json.Marshal(struct {
+			Event    string   `json:"event"`
+			Added    []Block  `json:"added"`
+			Lifted   []Block  `json:"lifted"`
+			Failures []string `json:"failures,omitempty"`
+		}{"relayprobe-block", e.Added, e.Lifted, e.Failures})
+	}
+	// Kept before blocks.json makes it told (see keepAlert).
+	if err := keepAlert(ctx, cfg, body); err != nil {
+		return e, fmt.Errorf("keeping the alert: %w", err)
 	}
 	js, err := json.MarshalIndent(blockState{Blocks: e.Active}, "", "  ")
 	if err != nil {
@@ -321,19 +361,7 @@ func Enforce(ctx context.Context, cfg *Config, now time.Time, dryRun bool, log *
 	for _, b := range e.Lifted {
 		log.Info("block lifted", "addr", b.Addr, "customer", b.Customer, "why", b.Lifted)
 	}
-	if s := cfg.Alert.Sender(); s.Enabled() && len(e.Added)+len(e.Lifted)+len(e.Failures) > 0 {
-		// The customer and the abuse desk: each block carries its customer
-		// and the findings (evidence) for the alert's consumer to route.
-		body, _ := json.Marshal(struct {
-			Event    string   `json:"event"`
-			Added    []Block  `json:"added"`
-			Lifted   []Block  `json:"lifted"`
-			Failures []string `json:"failures,omitempty"`
-		}{"relayprobe-block", e.Added, e.Lifted, e.Failures})
-		if err := s.Send(ctx, body); err != nil {
-			log.Error("alert failed", "err", err)
-		}
-	}
+	tell(ctx, cfg, log)
 	return e, nil
 }
 
@@ -461,7 +489,7 @@ func boundedCommand(ctx context.Context, timeout time.Duration, argv []string) (
 }
 
 // files rewrites the configured files from the active blocks.
-func (be backends) files(active []Block, infoURL string) error {
+func (be backends) files(ctx context.Context, active []Block, infoURL string) error {
 	f := be.cfg.Files
 	var list, access, rpz bytes.Buffer
 	// RFC 1035 zone file; RPZ (draft-vixie-dnsop-dns-rpz): the SOA and NS
@@ -487,7 +515,17 @@ func (be backends) files(active []Block, infoURL string) error {
 			errs = append(errs, writeAtomic(w.name, w.data, 0o644))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err // the consumers keep the files they loaded
+	}
+	if len(f.Reload) > 0 {
+		cmd, cancel := be.command(ctx, f.Reload)
+		defer cancel()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("block.files.reload: %s: %v: %s", strings.Join(f.Reload, " "), err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
 }
 
 // rpzClientIP is a's rpz-client-ip trigger owner, relative to the zone:

@@ -234,27 +234,32 @@ func (c *Config) CheckHost() error {
 	return checkSource(netip.MustParseAddr(c.Source))
 }
 
-// Prefixes parses command-line targets: addresses or CIDR ranges.
+// Prefixes parses command-line targets: addresses or CIDR ranges, an
+// IPv4-mapped one as its IPv4 range (unmapPrefix).
 func Prefixes(args []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, a := range args {
 		if ip, err := netip.ParseAddr(a); err == nil {
-			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+			out = append(out, unmapPrefix(netip.PrefixFrom(ip, ip.BitLen())))
 			continue
 		}
 		p, err := netip.ParsePrefix(a)
 		if err != nil {
 			return nil, fmt.Errorf("target %q: want an address or CIDR, e.g. 192.0.2.0/24", a)
 		}
-		out = append(out, p.Masked())
+		out = append(out, unmapPrefix(p.Masked()))
 	}
 	return out, nil
 }
 
+// prefixes are the configured ranges, an IPv4-mapped one as its IPv4
+// range: scan.exclude holds for a target however either was spelled, and
+// a finding is named the same in every scan (a block is lifted by a scan
+// of the address in the other spelling).
 func prefixes(ps []yamlconf.Prefix) []netip.Prefix {
 	out := make([]netip.Prefix, len(ps))
 	for i, p := range ps {
-		out[i] = netip.Prefix(p)
+		out[i] = unmapPrefix(netip.Prefix(p))
 	}
 	return out
 }

@@ -40,12 +40,13 @@ func loadCustomers(path string) ([]customerRange, error) {
 			line, _ := r.FieldPos(0)
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		out = append(out, customerRange{p[0], strings.TrimSpace(rec[1])})
+		out = append(out, customerRange{unmapPrefix(p[0]), strings.TrimSpace(rec[1])})
 	}
 }
 
 // customerOf is the customer of the most specific range holding a.
 func customerOf(cs []customerRange, a netip.Addr) string {
+	a = a.Unmap() // a mapped target is its IPv4 address, as the ranges are
 	best, bits := "", -1
 	for _, c := range cs {
 		if c.prefix.Contains(a) && c.prefix.Bits() > bits {
@@ -53,4 +54,14 @@ func customerOf(cs []customerRange, a netip.Addr) string {
 		}
 	}
 	return best
+}
+
+// unmapPrefix is p with an IPv4-mapped range (::ffff:192.0.2.0/120) as
+// the IPv4 range it names: addresses are unmapped before they are
+// matched, so both spellings of a range hold them.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
 }

@@ -293,8 +293,11 @@ type Listings struct {
 func listingsFile(dir string) string { return filepath.Join(dir, "listings.json") }
 
 // Resolve asks one query through the resolver: the A records of name, or
-// none when the name does not exist (NXDOMAIN) or has no address.
-func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string, error) {
+// none when the name does not exist (NXDOMAIN) or has no address. The
+// caller waited on lim for the first try; a retry and the TCP query of a
+// truncated answer wait on it too (listings.rate counts every query the
+// resolver gets).
+func resolve(ctx context.Context, c *dns.Client, lim *rate.Limiter, server, name string) ([]string, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	m.RecursionDesired = true
@@ -303,6 +306,11 @@ func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string,
 		err error
 	)
 	for try := 0; try < 2; try++ { // UDP is lossy: one retry
+		if try > 0 {
+			if err := lim.Wait(ctx); err != nil {
+				return nil, err
+			}
+		}
 		r, _, err = c.ExchangeContext(ctx, m, server)
 		if err == nil || ctx.Err() != nil {
 			break
@@ -313,6 +321,9 @@ func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string,
 		// answer is no "not listed". Asked again over TCP (RFC 7766).
 		tc := *c
 		tc.Net = "tcp"
+		if err := lim.Wait(ctx); err != nil {
+			return nil, err
+		}
 		r, _, err = tc.ExchangeContext(ctx, m, server)
 		if err == nil && r.Truncated {
 			err = errors.New("truncated answer, over TCP too")
@@ -333,9 +344,24 @@ func resolve(ctx context.Context, c *dns.Client, server, name string) ([]string,
 	default:
 		return nil, fmt.Errorf("%s", dns.RcodeToString[r.Rcode])
 	}
+	// The A records of name, or of the names its CNAMEs in the answer
+	// lead to (RFC 1034 3.6.2: a resolver gives the chain with the
+	// answer): a listing aliased elsewhere is a listing.
+	names := map[string]bool{strings.ToLower(name): true}
+	for range r.Answer { // each round adds a link, or the chain is whole
+		grew := false
+		for _, rr := range r.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && names[strings.ToLower(c.Hdr.Name)] && !names[strings.ToLower(c.Target)] {
+				names[strings.ToLower(c.Target)], grew = true, true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
 	var out []string
 	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok && strings.EqualFold(a.Hdr.Name, name) {
+		if a, ok := rr.(*dns.A); ok && names[strings.ToLower(a.Hdr.Name)] {
 			out = append(out, a.A.String())
 		}
 	}
@@ -395,7 +421,7 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 				return nil, err
 			}
 			probes++
-			codes, err := resolve(ctx, client, lc.Resolver, lookup{z, netip.MustParseAddr(probe.addr)}.qname())
+			codes, err := resolve(ctx, client, lim, lc.Resolver, lookup{z, netip.MustParseAddr(probe.addr)}.qname())
 			if err == nil && (len(codes) > 0) != probe.listed {
 				err = fmt.Errorf("test entry %s listed: %v, want %v (RFC 5782 5): the list does not answer this resolver, or lists everything", probe.addr, len(codes) > 0, probe.listed)
 			}
@@ -435,7 +461,7 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 					continue
 				}
 				asked.Add(1)
-				codes, err := resolve(ctx, client, lc.Resolver, ls[i].qname())
+				codes, err := resolve(ctx, client, lim, lc.Resolver, ls[i].qname())
 				results[i] = result{ls[i], codes, err}
 				if err == nil {
 					failures[z].Store(0)
@@ -547,6 +573,26 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 		}
 	}
 	slices.Sort(run.Errors)
+	var warn []Net24
+	for _, n := range run.Per24 {
+		if n.Level != "" {
+			warn = append(warn, n)
+		}
+	}
+	var body []byte
+	if len(run.New)+len(run.Delisted)+len(warn) > 0 {
+		body, _ = json.Marshal(struct {
+			Event    string    `json:"event"`
+			New      []Listing `json:"new"`
+			Delisted []Listing `json:"delisted"`
+			Per24    []Net24   `json:"per24"`
+			Errors   int       `json:"errors"`
+		}{"relayprobe-listings", run.New, run.Delisted, warn, len(run.Errors)})
+	}
+	// Kept before listings.json makes it told (see keepAlert).
+	if err := keepAlert(ctx, cfg, body); err != nil {
+		return nil, fmt.Errorf("keeping the alert: %w", err)
+	}
 	js, err := json.MarshalIndent(run, "", "  ")
 	if err != nil {
 		return nil, err
@@ -561,26 +607,11 @@ func WatchListings(ctx context.Context, cfg *Config, now time.Time, log *slog.Lo
 	}
 	log.Info("listings checked", "queries", run.Queries, "listed", len(run.Listed), "new", len(run.New),
 		"delisted", len(run.Delisted), "errors", len(run.Errors))
-	var warn []Net24
-	for _, n := range run.Per24 {
-		if n.Level != "" {
-			warn = append(warn, n)
-			log.Warn("listed addresses in a /24", "net", n.Net, "zone", n.Name, "count", n.Count, "level", n.Level,
-				"escalation_per24", lc.EscalationPer24)
-		}
+	for _, n := range warn {
+		log.Warn("listed addresses in a /24", "net", n.Net, "zone", n.Name, "count", n.Count, "level", n.Level,
+			"escalation_per24", lc.EscalationPer24)
 	}
-	if s := cfg.Alert.Sender(); s.Enabled() && len(run.New)+len(run.Delisted)+len(warn) > 0 {
-		body, _ := json.Marshal(struct {
-			Event    string    `json:"event"`
-			New      []Listing `json:"new"`
-			Delisted []Listing `json:"delisted"`
-			Per24    []Net24   `json:"per24"`
-			Errors   int       `json:"errors"`
-		}{"relayprobe-listings", run.New, run.Delisted, warn, len(run.Errors)})
-		if err := s.Send(ctx, body); err != nil {
-			log.Error("alert failed", "err", err)
-		}
-	}
+	tell(ctx, cfg, log)
 	return run, nil
 }
 

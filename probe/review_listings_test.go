@@ -62,34 +62,17 @@ func TestReviewListingsUselessAnswerIsNotDelisting(t *testing.T) {
 
 // A truncated UDP answer is asked again over TCP, which gives the listing.
 func TestReviewListingsTruncatedRetriedOverTCP(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.126.53:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
-			m.Truncated = true
-		} else if strings.HasPrefix(q.Question[0].Name, "1.0.0.127.") {
+	addr, _ := truncatingDNSBL(t, func(m *dns.Msg, q string) {
+		if strings.HasPrefix(q, "1.0.0.127.") {
 			m.Rcode = dns.RcodeNameError // RFC 5782 5: never listed
 		} else {
-			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 2)}}
+			listA(m, q)
 		}
-		w.WriteMsg(m)
 	})
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h}} {
-		go srv.ActivateAndServe()
-		defer srv.Shutdown()
-	}
 	cfg := Default()
 	cfg.StateDir = t.TempDir()
 	cfg.Listings = &ListingsConfig{Ranges: []yamlconf.Prefix{yamlconf.Prefix(netip.MustParsePrefix("192.0.2.1/32"))},
-		Resolver: pc.LocalAddr().String(), Rate: 1000, Timeout: yamlconf.Duration(time.Second),
+		Resolver: addr, Rate: 1000, Timeout: yamlconf.Duration(time.Second),
 		Zones: []DNSBLZone{{Zone: "l1.test", Name: "L1", Form: FormIP, Codes: []string{"127.0.0.2"}}}, WarnPer24: 3, EscalationPer24: 5}
 	run, err := WatchListings(context.Background(), cfg, time.Now(), slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -60,18 +60,20 @@ func RunScan(ctx context.Context, cfg *Config, extra []netip.Prefix, log *slog.L
 	for _, p := range scan.Problems {
 		log.Error("scan unhealthy: nothing is declared fixed", "problem", p)
 	}
-	if s := cfg.Alert.Sender(); s.Enabled() && len(d.New)+len(d.Fixed)+len(d.Problems) > 0 {
-		body, _ := json.Marshal(struct {
+	var body []byte
+	if len(d.New)+len(d.Fixed)+len(d.Problems) > 0 {
+		body, _ = json.Marshal(struct {
 			Event   string         `json:"event"`
 			Scan    string         `json:"scan"`
 			Healthy bool           `json:"healthy"`
 			Counts  map[string]int `json:"counts"`
 			Diff
 		}{"relayprobe", scan.File, scan.Healthy(), scan.Counts, d})
-		if err := s.Send(ctx, body); err != nil {
-			log.Error("alert failed", "err", err)
-		}
 	}
+	if err := keepAlert(ctx, cfg, body); err != nil {
+		log.Error("alert not kept", "err", err)
+	}
+	tell(ctx, cfg, log)
 	if cfg.Block != nil {
 		// The scan is kept whatever happens here: relayprobe block retries.
 		if _, err := Enforce(ctx, cfg, time.Now(), false, log); err != nil {

@@ -259,7 +259,10 @@ func (s *Server) quarantineAction(action string) handler {
 type accountsData struct {
 	Accounts []limits.AccountView `json:"accounts"`
 	Filter   string               `json:"filter,omitempty"` // "suspended", "limited" or ""
-	Now      time.Time            `json:"-"`
+	// Total match the filter; Accounts has the first ListMax of them.
+	Total     int       `json:"total"`
+	Truncated bool      `json:"truncated"`
+	Now       time.Time `json:"-"`
 }
 
 // limited reports whether an account is at one of its rate limits.
@@ -301,6 +304,10 @@ func (s *Server) accountList(w http.ResponseWriter, r *http.Request, u user) {
 		}
 		return a.Usage.MessagesHour > b.Usage.MessagesHour
 	})
+	d.Total = len(d.Accounts)
+	if d.Total > ListMax {
+		d.Accounts, d.Truncated = d.Accounts[:ListMax], true
+	}
 	s.reply(w, r, u, "accounts", d)
 }
 

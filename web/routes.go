@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -138,6 +139,15 @@ func (s *Server) guard(need Role, change bool, h handler) http.HandlerFunc {
 			s.o.Log.Warn("web: state change refused: cross-site or without a valid CSRF token", "user", u.Name, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
 			s.fail(w, r, u, http.StatusForbidden, "refused: cross-site request or missing CSRF token")
 			return
+		}
+		if change {
+			// A state change, once begun, finishes and is audited even if
+			// the client goes away (a closed tab, a script's timeout): a
+			// release cut off mid-delivery would be half done and missing
+			// from the audit trail. It is bounded by a release's lease.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), quarantine.ReleaseLease)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		h(w, r, u)
 	}

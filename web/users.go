@@ -70,6 +70,10 @@ type users struct {
 	size    int64
 	ino     uint64 // a file replaced by rename (AddUser) is a new inode
 	byName  map[string]account
+	// decoy is checked against for a name the file lacks: one of its own
+	// accounts, so that a wrong name costs what a wrong password does with
+	// the file's kind of hash and parameters.
+	decoy *account
 	// verified remembers a password that matched, as a SHA-256 of it with
 	// its hash, so that a script's Basic-authenticated calls do not each
 	// cost a bcrypt or argon2id computation; emptied when the file changes.
@@ -112,6 +116,13 @@ func (u *users) reload() error {
 		return fmt.Errorf("%s: %w", u.path, err)
 	}
 	u.byName, u.modTime, u.size, u.ino, u.verified = byName, fi.ModTime(), fi.Size(), ino, map[string][32]byte{}
+	u.decoy = nil
+	first := ""
+	for name, a := range byName {
+		if first == "" || name < first {
+			first, u.decoy = name, &a
+		}
+	}
 	return nil
 }
 
@@ -177,8 +188,8 @@ func checkName(name string) error {
 	return nil
 }
 
-// dummyHash is compared against when the user does not exist, so that a
-// wrong name costs as long as a wrong password.
+// dummyHash is compared against when the user does not exist and the
+// file has no user to be the decoy.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("outguard dummy password"), bcrypt.DefaultCost)
 
 // hashing bounds the password hashes computed at once: a bcrypt takes a
@@ -196,8 +207,15 @@ func (u *users) check(name, password string) (Role, bool, error) {
 		return 0, false, err
 	}
 	if !ok {
+		u.mu.Lock()
+		decoy := u.decoy
+		u.mu.Unlock()
 		hashing <- struct{}{}
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		if decoy != nil {
+			decoy.verify(password)
+		} else {
+			bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		}
 		<-hashing
 		return 0, false, nil
 	}

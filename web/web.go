@@ -22,6 +22,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -106,6 +107,8 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]session
 	limiters map[netip.Addr]*rate.Limiter
+	checking map[netip.Addr]int // password checks in flight, by bucket
+	checked  *sync.Cond         // a check ended (on mu)
 }
 
 type session struct {
@@ -136,7 +139,8 @@ func New(o Options) (*Server, error) {
 		o.Login = func(s string) string { return s }
 	}
 	s := &Server{o: o, users: users{path: o.UsersFile}, key: make([]byte, 32),
-		sessions: map[string]session{}, limiters: map[netip.Addr]*rate.Limiter{}}
+		sessions: map[string]session{}, limiters: map[netip.Addr]*rate.Limiter{}, checking: map[netip.Addr]int{}}
+	s.checked = sync.NewCond(&s.mu)
 	rand.Read(s.key)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
@@ -201,13 +205,22 @@ func (s *Server) limiter(a netip.Addr) *rate.Limiter {
 	l := s.limiters[a]
 	if l == nil {
 		if len(s.limiters) >= maxLimiters {
-			for k, v := range s.limiters { // forget the ones that are full again
-				if v.Tokens() >= float64(s.o.LoginBurst) {
+			// Forget the ones that are full again. When none is (a flood
+			// from maxLimiters addresses or more), forget the fullest: a
+			// table full of a flood's buckets must not lock everyone out,
+			// and the addresses that guessed most stay refused longest.
+			var fullest netip.Addr
+			most := math.Inf(-1)
+			for k, v := range s.limiters {
+				tokens := v.Tokens() - float64(s.checking[k])
+				if tokens >= float64(s.o.LoginBurst) {
 					delete(s.limiters, k)
+				} else if tokens > most {
+					fullest, most = k, tokens
 				}
 			}
 			if len(s.limiters) >= maxLimiters {
-				return rate.NewLimiter(0, 0) // under attack from everywhere: no logins until some refill
+				delete(s.limiters, fullest)
 			}
 		}
 		l = rate.NewLimiter(rate.Every(s.o.LoginEvery), s.o.LoginBurst)
@@ -229,21 +242,54 @@ func loginBucket(a netip.Addr) netip.Addr {
 
 // password checks a name and password, rate-limited by client address.
 func (s *Server) password(r *http.Request, name, pass string) (Role, error) {
-	l := s.limiter(loginBucket(clientAddr(r)))
-	if l.Tokens() < 1 {
+	a := loginBucket(clientAddr(r))
+	l, ok := s.startCheck(a)
+	if !ok {
 		return 0, errRateLimited
 	}
 	role, ok, err := s.users.check(name, pass)
+	s.endCheck(a, l, err == nil && !ok)
 	if err != nil {
 		s.o.Log.Error("web: users file", "err", err)
 		return 0, err
 	}
 	if !ok {
-		l.Allow()
 		s.o.Log.Warn("web: failed login", "user", name, "client", clientAddr(r).String())
 		return 0, errBadLogin
 	}
 	return role, nil
+}
+
+// startCheck admits a password check from a's bucket: its tokens less
+// the checks in flight must leave one, so that guesses sent at once
+// cannot all pass a test made before any of them failed. When only the
+// checks in flight stand in the way, it waits for them: right passwords
+// (a script's parallel calls) give their tokens back.
+func (s *Server) startCheck(a netip.Addr) (*rate.Limiter, bool) {
+	l := s.limiter(a)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l.Tokens()-float64(s.checking[a]) < 1 {
+		if s.checking[a] == 0 {
+			return nil, false
+		}
+		s.checked.Wait()
+	}
+	s.checking[a]++
+	return l, true
+}
+
+// endCheck ends a check startCheck admitted; a failed one takes its token.
+func (s *Server) endCheck(a netip.Addr, l *rate.Limiter, failed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.checking[a]--; s.checking[a] <= 0 {
+		delete(s.checking, a)
+	}
+	if failed {
+		l.Allow()
+	}
+	s.checked.Broadcast()
 }
 
 var errBadLogin = errors.New("wrong user name or password")

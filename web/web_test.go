@@ -171,15 +171,16 @@ func TestSessionBound(t *testing.T) {
 }
 
 // Login buckets are bounded: full ones are forgotten when the table is
-// full; when all are in use, nobody new may try.
+// full; when all are in use, the fullest goes and a new address may try
+// (TestReviewLoginTableFullLocksNoOneOut).
 func TestLimiterBound(t *testing.T) {
 	s, _ := newTest(t)
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
 	for i := range maxLimiters {
 		s.limiter(addr(i)).Allow() // each has failed once: in use
 	}
-	if l := s.limiter(addr(maxLimiters)); l.Tokens() >= 1 {
-		t.Errorf("a new address may try while every bucket is in use")
+	if l := s.limiter(addr(maxLimiters)); l.Tokens() < 1 || len(s.limiters) != maxLimiters {
+		t.Errorf("a new address may not try while every bucket is in use, or the table grew: %d", len(s.limiters))
 	}
 	s.limiters[addr(0)] = rate.NewLimiter(rate.Every(loginEvery), loginBurst) // one has refilled: it goes
 	if l := s.limiter(addr(maxLimiters + 1)); l.Tokens() < 1 {

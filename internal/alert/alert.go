@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -69,11 +70,26 @@ func (s *Sender) Send(ctx context.Context, body []byte) error {
 func (s *Sender) Run(ctx context.Context, body []byte) error {
 	cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
 	cmd.Stdin = bytes.NewReader(body)
+	// At ctx's end the command's whole process group is killed, and its
+	// output waited for 2 s at most: a child keeping the output open (a
+	// pipeline, a helper in the background) would otherwise hold the
+	// delivery past the outbox's lease, and another courier would send
+	// the alert again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("alert command: %v: %s", err, out)
 	}
 	return nil
 }
+
+// noRedirects is the webhook's client: a redirect is the receiver's
+// answer, not a delivery. Followed, a 302 would turn the post into a
+// body-less GET whose 200 counts as delivered (the alert lost), and a 307
+// would re-post the signed alert wherever the receiver points (an
+// internal address). The 3xx fails the post, which is retried.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // Post posts body to the webhook, signed with the key in SecretFile if
 // set (ctx bounds it: a receiver that hangs or drips its answer is given
@@ -94,7 +110,7 @@ func (s *Sender) Post(ctx context.Context, body []byte) error {
 		}
 		req.Header.Set(SignatureHeader, Sign(secret, body, time.Now()))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return fmt.Errorf("alert webhook: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 // DNSBL watch, never a public list.
 type Unbound struct {
 	Addr string // 127.0.0.1:port, UDP and TCP
+	Conf string // its config: unbound-control -c Conf
 	stop func()
 }
 
@@ -29,6 +30,9 @@ type UnboundConfig struct {
 	// the test's); "": a loopback port where nothing listens. Never the
 	// Internet.
 	Forward string
+	// Control turns on unbound-control over a unix socket of the
+	// server's own (Unbound.Conf names it): e.g. auth_zone_reload.
+	Control bool
 }
 
 // StartUnbound runs unbound with c; it is stopped by PID at cleanup, or by
@@ -54,7 +58,12 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	if c.Forward == "" {
 		c.Forward = "127.0.0.1@1"
 	}
-	fmt.Fprintf(&b, "forward-zone:\n  name: \".\"\n  forward-addr: %s\nremote-control:\n  control-enable: no\n", c.Forward)
+	fmt.Fprintf(&b, "forward-zone:\n  name: \".\"\n  forward-addr: %s\n", c.Forward)
+	if c.Control {
+		fmt.Fprintf(&b, "remote-control:\n  control-enable: yes\n  control-interface: %q\n  control-use-cert: no\n", filepath.Join(d, "control.sock"))
+	} else {
+		b.WriteString("remote-control:\n  control-enable: no\n")
+	}
 	conf := filepath.Join(d, "unbound.conf")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatalf("%v", err)
@@ -72,7 +81,7 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	cmd := exec.Command("unbound", "-d", "-c", conf)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	startListening(t, cmd, addr, logf)
-	return &Unbound{Addr: addr, stop: func() { StopPID(cmd.Process.Pid, 5*time.Second) }}
+	return &Unbound{Addr: addr, Conf: conf, stop: func() { StopPID(cmd.Process.Pid, 5*time.Second) }}
 }
 
 // Stop stops the server now: its port then answers nothing.

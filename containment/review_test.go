@@ -1,0 +1,228 @@
+package containment_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"outguard/containment"
+	"outguard/internal/harness"
+	"outguard/limits"
+)
+
+// memQueue is an MTA queue in memory: these tests are about which ids
+// the sweep acts on and when (Postfix's own hold/release is tested on the
+// real Postfix in e2e/containment_test.go).
+type memQueue struct {
+	mu sync.Mutex
+	q  map[string]string
+}
+
+func (m *memQueue) List(context.Context) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.q), nil
+}
+
+func (m *memQueue) set(ids []string, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		m.q[id] = name
+	}
+}
+
+func (m *memQueue) Hold(_ context.Context, ids []string) error {
+	m.set(ids, containment.HoldQueue)
+	return nil
+}
+func (m *memQueue) Release(_ context.Context, ids []string) error { m.set(ids, "active"); return nil }
+func (m *memQueue) Delete(_ context.Context, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		delete(m.q, id)
+	}
+	return nil
+}
+
+func (m *memQueue) in(id string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.q[id]
+}
+
+// stores runs f on each kind of limits store (real redis-server and
+// PostgreSQL from the harness).
+func stores(t *testing.T, f func(t *testing.T, open func() limits.Store)) {
+	ctx := context.Background()
+	for name, o := range map[string]func() (limits.Store, error){
+		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db")) },
+		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, harness.StartRedis(t).Addr) },
+		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f(t, func() limits.Store {
+				st, err := o()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			})
+		})
+	}
+}
+
+func reviewSetup(t *testing.T, st limits.Store, now *time.Time) (*memQueue, *containment.Containment) {
+	q := &memQueue{q: map[string]string{}}
+	c := containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: containment.Hold,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return *now }})
+	return q, c
+}
+
+func admit(t *testing.T, st limits.Store, q *memQueue, id string, now time.Time) {
+	t.Helper()
+	if _, ok, err := st.Admit(context.Background(), "alice", limits.Sent{Host: "mx1", QueueID: id, Rcpts: []string{"x@example.org"}, Time: now}, limits.Limits{}, now); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q.set([]string{id}, "deferred")
+}
+
+// TestReviewLateMessageHeld: a message whose MAIL came before the
+// suspension is admitted at its end of data (the limits engine looks at
+// the suspension at MAIL only) and recorded, and queued, just after the
+// suspension; the sweep that saw the suspension had nothing to hold yet.
+// It must still be held at a later sweep.
+func TestReviewLateMessageHeld(t *testing.T) {
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		admit(t, st, q, "EARLY1", now.Add(-time.Minute))
+		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if q.in("EARLY1") != containment.HoldQueue {
+			t.Fatal("the message queued before the suspension was not held")
+		}
+		now = now.Add(time.Second)
+		admit(t, st, q, "LATE1", now) // the same second's session ending after the sweep
+		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != "deferred" {
+			t.Fatal("looked again sooner than containment.LateEvery", err)
+		}
+		now = now.Add(containment.LateEvery)
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := q.in("LATE1"); got != containment.HoldQueue {
+			t.Fatalf("a message admitted just after the suspension escaped the hold: in %q", got)
+		}
+	})
+}
+
+// TestReviewSettleLeavesHandHeld: mail the postmaster held by hand
+// before the suspension (for its own reasons) is not containment's to
+// release when the account is unsuspended with --release-queued.
+func TestReviewSettleLeavesHandHeld(t *testing.T) {
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		admit(t, st, q, "HAND1", now.Add(-time.Hour))
+		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
+		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if q.in("SPAM1") != containment.HoldQueue {
+			t.Fatal("not held")
+		}
+		now = now.Add(time.Minute)
+		if _, err := st.Unsuspend(ctx, "alice", now); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := c.Settle(ctx, "alice", true, "operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.in("SPAM1") == containment.HoldQueue {
+			t.Error("the held message was not released")
+		}
+		if got := q.in("HAND1"); got != containment.HoldQueue {
+			t.Errorf("the message the postmaster held by hand was released too (released %v)", ids)
+		}
+	})
+}
+
+// TestReviewLateForBound: the sweep stops looking at a suspension's
+// account containment.LateFor after it began (each look lists the queue).
+func TestReviewLateForBound(t *testing.T) {
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(containment.LateFor - time.Second)
+		admit(t, st, q, "LATE1", now)
+		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != containment.HoldQueue {
+			t.Fatal("not held within containment.LateFor", err)
+		}
+		now = now.Add(time.Second)
+		admit(t, st, q, "LATE2", now)
+		if err := c.Sweep(ctx); err != nil || q.in("LATE2") != "deferred" {
+			t.Fatal("looked again after containment.LateFor", err)
+		}
+	})
+}
+
+// TestReviewDeleteLeavesHandHeld: with on_suspend_queued: delete, mail of
+// the account the postmaster held by hand (to look at it) is not
+// containment's to delete; what containment held before (the action
+// changed from hold to delete) is.
+func TestReviewDeleteLeavesHandHeld(t *testing.T) {
+	stores(t, func(t *testing.T, open func() limits.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		st := open()
+		q, c := reviewSetup(t, st, &now)
+		admit(t, st, q, "HAND1", now.Add(-time.Hour))
+		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		admit(t, st, q, "OURS1", now.Add(-time.Minute))
+		if _, err := c.Contain(ctx, "alice", "operator"); err != nil || q.in("OURS1") != containment.HoldQueue {
+			t.Fatal("not held", err)
+		}
+		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
+		del := containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: containment.Delete,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+		ids, err := del.Contain(ctx, "alice", "operator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.in("SPAM1") != "" || q.in("OURS1") != "" {
+			t.Errorf("not deleted: %v", ids)
+		}
+		if q.in("HAND1") != containment.HoldQueue {
+			t.Errorf("the message the postmaster held by hand was deleted (deleted %v)", ids)
+		}
+	})
+}
