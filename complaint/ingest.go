@@ -38,6 +38,11 @@ type Result struct {
 	Suspension *limits.Suspension // made by this complaint
 }
 
+// MaxCountedAge bounds how old a message may be for a complaint about it
+// to count: feedback loops report within minutes or hours of delivery
+// (Microsoft's JMRP, Yahoo's CFL), people forward spam within days.
+const MaxCountedAge = 3 * 24 * time.Hour
+
 // keptReport is how much of an unattributable report is kept in the store.
 const keptReport = 64 << 10
 
@@ -86,6 +91,23 @@ func (in *Ingester) Attribute(raw []byte) limits.Complaint {
 		}
 		c.ID = "msg:" + ref.Host + ":" + ref.QueueID
 		c.Account, c.Host, c.QueueID, c.Sent = ref.Account, ref.Host, ref.QueueID, ref.Time
+		if age := c.Time.Sub(ref.Time); age > MaxCountedAge {
+			// A reference is a token anyone who received the mail keeps:
+			// replayed long after (or a backlog), it says nothing about
+			// what the account sends today. Kept, named, not counted.
+			c.Account = ""
+			c.Problem = fmt.Sprintf("reference of %s sent %s, more than %v before: not counted", clean(ref.Account), ref.Time.UTC().Format(time.RFC3339), MaxCountedAge)
+		}
+		for _, v := range rep.Own {
+			// Sent through our own smarthost: one customer reporting
+			// another's mail (or writing reports to get them
+			// suspended). For the abuse desk to judge, never counted.
+			if by, err := in.Keys.Open(v); err == nil {
+				c.Account = ""
+				c.Problem = fmt.Sprintf("reported by our own customer %s (%s %s) about %s: not counted", clean(by.Account), clean(by.Host), clean(by.QueueID), clean(ref.Account))
+				break
+			}
+		}
 		return c
 	}
 	sum := sha256.Sum256(raw)

@@ -29,6 +29,10 @@ type Report struct {
 	// header of the original (message/rfc822, text/rfc822-headers), then
 	// text bodies (an inline forward).
 	Refs []string
+	// Own are the reference values of the report's own header: a report
+	// that came in through a smarthost running milterd, sent by one of
+	// its customers. They never attribute the report.
+	Own []string
 	// Problems: what could not be read (a truncated or malformed part);
 	// whatever was read before still counts.
 	Problems []string
@@ -55,18 +59,40 @@ func Parse(raw []byte, header string) *Report {
 		raw = raw[:MaxReportSize]
 		p.problem(fmt.Sprintf("report cut at %d bytes", MaxReportSize))
 	}
+	// An mbox "From " line (pipe(8) flag F, procmail, a Maildir filled
+	// from an mbox) is no header field: the message starts after it.
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
 	e, err := message.Read(bytes.NewReader(raw))
 	if e == nil {
 		p.problem("header: " + errText(err))
-		p.scanText(raw) // an unparseable report may still quote the reference
+		// An unparseable report may still quote the reference, but not
+		// in its own header (see below): only after it is searched.
+		if _, body, ok := bytes.Cut(raw, []byte("\n\n")); ok {
+			p.scanText(body)
+		} else if _, body, ok := bytes.Cut(raw, []byte("\r\n\r\n")); ok {
+			p.scanText(body)
+		}
+		p.addText()
 		return p.rep
 	}
 	r := p.rep
 	r.From, r.Subject, r.MessageID = e.Header.Get("From"), e.Header.Get("Subject"), e.Header.Get("Message-Id")
+	for _, name := range []string{header, CFBLFeedbackID} {
+		for _, v := range e.Header.Values(name) {
+			if v = strings.Join(strings.Fields(v), ""); len(r.Own) < maxRefs && len(v) <= MaxRefLen {
+				r.Own = append(r.Own, v)
+			}
+		}
+	}
 	if t, params, _ := e.Header.ContentType(); t == "multipart/report" && strings.EqualFold(params["report-type"], "feedback-report") {
 		r.Kind = "arf"
 	}
 	p.walk(e, 0)
+	p.addText()
 	if r.Kind == "forwarded" && p.jmrp {
 		r.Kind = "jmrp"
 	}
@@ -81,6 +107,18 @@ type parser struct {
 	header string
 	parts  int
 	jmrp   bool
+	// text are the references quoted in text parts: after every one
+	// found in an original's header (Parse), wherever the parts sit (a
+	// receiver's human-readable part quoting the spam's body comes first
+	// in an ARF report).
+	text []string
+}
+
+// addText appends the references quoted in text parts.
+func (p *parser) addText() {
+	for _, v := range p.text {
+		p.addRef(v)
+	}
 }
 
 func (p *parser) problem(s string) {
@@ -222,8 +260,8 @@ func (p *parser) scanText(b []byte) {
 			v += strings.TrimSpace(next)
 			i++
 		}
-		if looksLikeRef([]byte(v)) {
-			p.addRef(v)
+		if looksLikeRef([]byte(v)) && len(p.text) < maxRefs {
+			p.text = append(p.text, v)
 		}
 	}
 }

@@ -55,7 +55,16 @@ type ComplaintStore interface {
 	// Complaints returns key's complaints since the given time, oldest
 	// first; key "" every complaint, attributed or not.
 	Complaints(ctx context.Context, key string, since time.Time) ([]Complaint, error)
+	// Unattributable counts the unattributable complaints since the
+	// given time.
+	Unattributable(ctx context.Context, since time.Time) (int, error)
 }
+
+// MaxUnattributableKept bounds how many unattributable reports of a day
+// keep their text (Complaint.Report, up to 64 KiB each, for 30 days):
+// anyone can mail the abuse address, and a flood of junk would otherwise
+// fill the store. The rest are listed without it.
+const MaxUnattributableKept = 200
 
 // complaintsSchema is version 6 on both databases. Unattributable
 // complaints have key "".
@@ -87,6 +96,12 @@ func (s *SQLStore) AddComplaint(ctx context.Context, c Complaint, now time.Time)
 	return added == 1, n, tx.Commit()
 }
 
+func (s *SQLStore) Unattributable(ctx context.Context, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM complaints WHERE key = '' AND t > $1`), ms(since)).Scan(&n)
+	return n, err
+}
+
 func (s *SQLStore) Complaints(ctx context.Context, key string, since time.Time) ([]Complaint, error) {
 	if key == "" {
 		return queryJSON[Complaint](ctx, s.db, s.d.Rebind(`SELECT ev FROM complaints WHERE t > $1 ORDER BY t, id`), ms(since))
@@ -96,13 +111,20 @@ func (s *SQLStore) Complaints(ctx context.Context, key string, since time.Time) 
 
 // Redis keys: og:cmpev (hash id -> JSON, every complaint), og:cmpall
 // (sorted set of every id by time), og:cmp:{account} (sorted set of the
-// account's ids by time).
+// account's ids by time), og:cmpun (the unattributable ones).
 const (
 	cmpEvKey  = "og:cmpev"
 	cmpAllKey = "og:cmpall"
 )
 
-func cmpKey(k string) string { return "og:cmp:" + k }
+// cmpKey is the sorted set of k's complaints; og:cmpun (outside the
+// og:cmp: prefix Accounts scans) the unattributable ones.
+func cmpKey(k string) string {
+	if k == "" {
+		return "og:cmpun"
+	}
+	return "og:cmp:" + k
+}
 
 // complaintScript: KEYS og:cmpev, og:cmpall, og:cmp:{account}, og:ack;
 // ARGV id, t, JSON, now, account ("": unattributable), day, ttl. One
@@ -111,16 +133,16 @@ var complaintScript = redis.NewScript(`
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3])
 if added == 1 then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1]) end
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 end
 local now = tonumber(ARGV[4])
 local old = redis.call('ZRANGE', KEYS[2], '-inf', now - tonumber(ARGV[7]), 'BYSCORE')
 for _, id in ipairs(old) do redis.call('HDEL', KEYS[1], id) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[7]))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[7]))
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
 local n = 0
 if ARGV[5] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[7]))
-  redis.call('PEXPIRE', KEYS[3], ARGV[7])
   local from = math.max(now - tonumber(ARGV[6]), tonumber(redis.call('HGET', KEYS[4], ARGV[5]) or '0'))
   n = redis.call('ZCOUNT', KEYS[3], '(' .. from, '+inf')
 end
@@ -134,6 +156,11 @@ func (r *Redis) AddComplaint(ctx context.Context, c Complaint, now time.Time) (b
 		return false, 0, err
 	}
 	return v[0] == 1, int(v[1]), nil
+}
+
+func (r *Redis) Unattributable(ctx context.Context, since time.Time) (int, error) {
+	n, err := r.c.ZCount(ctx, cmpKey(""), fmt.Sprint("(", ms(since)), "+inf").Result()
+	return int(n), err
 }
 
 func (r *Redis) Complaints(ctx context.Context, key string, since time.Time) ([]Complaint, error) {
@@ -153,25 +180,39 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 	now := e.Now()
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
+	if c.Account == "" && c.Report != "" {
+		n, err := e.Store.Unattributable(ctx, now.Add(-Day))
+		if err != nil {
+			return false, nil, err
+		}
+		if n >= MaxUnattributableKept {
+			c.Report = ""
+			c.Problem += fmt.Sprintf("; text not kept: more than %d unattributable reports within a day", MaxUnattributableKept)
+		}
+	}
 	added, n, err := e.Store.AddComplaint(ctx, c, now)
-	if err != nil || !added || c.Account == "" {
+	if err != nil || c.Account == "" {
 		return added, nil, err
 	}
 	lim := e.Policy.For(c.Account).ComplaintsPerDay
-	e.Log.Info("complaint", "account", c.Account, "qid", c.QueueID, "host", c.Host, "kind", c.Kind, "last_day", n, "limit", lim)
-	e.Alert.Fire(Alert{Event: "complaint", Account: c.Account, Complaint: &c, Limit: lim, Count: n})
+	if added {
+		e.Log.Info("complaint", "account", c.Account, "qid", c.QueueID, "host", c.Host, "kind", c.Kind, "last_day", n, "limit", lim)
+		e.Alert.Fire(Alert{Event: "complaint", Account: c.Account, Complaint: &c, Limit: lim, Count: n})
+	}
+	// A complaint recorded before still looks at the count: the report
+	// may come again because suspending failed the first time (exit 75).
 	if lim <= 0 || n <= lim {
-		return true, nil, nil
+		return added, nil, nil
 	}
 	since := now.Add(-Day)
 	if acked, err := e.Store.Acknowledged(ctx, c.Account); err != nil {
-		return true, nil, err
+		return added, nil, err
 	} else if acked.After(since) {
 		since = acked
 	}
 	cs, err := e.Store.Complaints(ctx, c.Account, since)
 	if err != nil {
-		return true, nil, err
+		return added, nil, err
 	}
 	var evidence []Sighting
 	for _, x := range cs {
@@ -184,12 +225,12 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 	}
 	created, err := e.autoSuspend(ctx, &s, now)
 	if err != nil || !created {
-		return true, nil, err
+		return added, nil, err
 	}
 	e.Log.Warn("account suspended", "account", c.Account, "signal", SignalComplaints, "reason", s.Reason, "until", s.Until)
 	e.Alert.Fire(Alert{Event: "suspended", Account: c.Account, Signal: SignalComplaints, Suspension: &s})
 	if e.Observer != nil {
 		e.Observer.Suspended(SignalComplaints)
 	}
-	return true, &s, nil
+	return added, &s, nil
 }
