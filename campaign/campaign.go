@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,22 +72,27 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if !ok {
 		return accept, nil
 	}
-	fp, err := e.fingerprint(ctx, t)
+	col, err := e.fingerprint(ctx, t)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
-	keys := fp.Keys()
+	keys := col.Fingerprint().Keys()
 	if len(keys) == 0 {
 		return accept, nil
 	}
+	// A site's own template is the site's alone (sender.go).
+	if site := col.site(t, account); site != "" {
+		keys = salted(keys, site)
+	}
 	now := e.o.Now()
 	subject := subjectOf(t)
-	res, err := e.o.Store.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subject, Time: now, Bands: Quorum}, e.o.Window, e.o.Accounts)
+	res, err := e.o.Store.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subject, Time: now, Bands: Quorum,
+		Group: col.organisation(t, account), Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, e.o.Window, e.o.Accounts)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
 	if res.ID == "" {
-		return accept, nil
+		return accept, e.finishPending(ctx, res.Pending, nil, now)
 	}
 	c := limits.Campaign{ID: res.ID, First: now, Last: now, Subject: subject}
 	for _, a := range res.Accounts {
@@ -97,15 +103,22 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	}
 	if e.o.Suspend {
 		// The copy that established it: every account that sent it; a
-		// later one: its sender (the others are suspended already).
+		// later one: its sender (the others are suspended already). The
+		// store marked them pending with the copy: those not done here
+		// (the store failed between) a later copy finishes.
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
 		}
+		var done []limits.PendingSuspension
 		for _, a := range suspend {
 			if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
 				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
 			}
+			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
+		}
+		if err := e.finishPending(ctx, res.Pending, done, now); err != nil {
+			return policy.Verdict{}, err
 		}
 	}
 	if !res.Known {
@@ -117,25 +130,54 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	return v, nil
 }
 
-// fingerprint is the one the rules' walk built (Tap), or, when no rules
-// engine walked the message completely (none configured, or its walk
-// failed with on_error accept), the engine's own walk's.
-func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (Fingerprint, error) {
+// finishPending suspends the pending senders of campaigns (a suspension
+// an earlier copy's store failure left undone, on any host) and records
+// them, with done (suspended by this copy), as suspended. A failure
+// fails the copy (on_error): the pending stay for the next.
+func (e *Engine) finishPending(ctx context.Context, pending, done []limits.PendingSuspension, now time.Time) error {
+	if !e.o.Suspend {
+		return nil
+	}
+	for _, p := range pending {
+		if slices.Contains(done, p) {
+			continue
+		}
+		c, err := e.o.Store.CampaignByID(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			if _, err := e.o.Limits.SuspendCampaign(ctx, p.Account, *c, now); err != nil {
+				return fmt.Errorf("suspending %s for campaign %s: %w", p.Account, p.ID, err)
+			}
+		}
+		done = append(done, p)
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	return e.o.Store.CampaignSuspended(ctx, done)
+}
+
+// fingerprint is the collector of the rules' walk (Tap), or, when no
+// rules engine walked the message completely (none configured, or its
+// walk failed with on_error accept), of the engine's own walk.
+func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (*Collector, error) {
 	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() {
-		return c.Fingerprint(), nil
+		return c, nil
 	}
 	c := NewCollector(recipientNames(t))
 	if _, err := mimewalk.Walk(ctx, t.Message, t.Message.Size(), e.o.Walk, func(it *mimewalk.Item) error {
 		c.Item(it)
 		return nil
 	}); err != nil {
-		return Fingerprint{}, err
+		return nil, err
 	}
 	c.Done()
 	if !c.Complete() {
-		return Fingerprint{}, fmt.Errorf("reading the message's parts failed")
+		return nil, fmt.Errorf("reading the message's parts failed")
 	}
-	return c.Fingerprint(), nil
+	return c, nil
 }
 
 // recipientNames are the words of t's recipients a mail merge puts in

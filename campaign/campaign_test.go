@@ -90,7 +90,7 @@ func TestHamCorpus(t *testing.T) {
 			fingerprinted++
 		}
 	}
-	cs, err := r.store.Campaigns(context.Background(), time.Time{})
+	cs, err := r.store.Campaigns(context.Background(), time.Time{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestPhishingAcrossAccounts(t *testing.T) {
 			t.Fatalf("copy %d after the campaign: %+v", i, v)
 		}
 	}
-	cs, _ := r.store.Campaigns(context.Background(), time.Time{})
+	cs, _ := r.store.Campaigns(context.Background(), time.Time{}, 100)
 	if len(cs) != 1 {
 		t.Fatalf("campaigns %+v", cs)
 	}
@@ -193,7 +193,7 @@ func TestOneAccountNewsletter(t *testing.T) {
 			t.Fatalf("%+v", v)
 		}
 	}
-	if cs, _ := r.store.Campaigns(context.Background(), time.Time{}); len(cs) != 0 {
+	if cs, _ := r.store.Campaigns(context.Background(), time.Time{}, 100); len(cs) != 0 {
 		t.Fatalf("campaigns %+v", cs)
 	}
 }
@@ -330,7 +330,7 @@ func TestTapOneParse(t *testing.T) {
 			t.Fatalf("copy %d read the message again: %v", i, err)
 		}
 	}
-	if cs, _ := r.store.Campaigns(context.Background(), time.Time{}); len(cs) != 1 {
+	if cs, _ := r.store.Campaigns(context.Background(), time.Time{}, 100); len(cs) != 1 {
 		t.Fatalf("the tapped fingerprints made %d campaigns, want 1", len(cs))
 	}
 	rcpt, raw := hamgen.Phish(9, false)

@@ -67,6 +67,8 @@ type Collector struct {
 	seen   map[string]bool
 	done   bool
 	failed bool
+	// the links' and the addresses' registrable domains (sender.go)
+	hosts, mailDomains map[string]bool
 }
 
 // NewCollector starts a fingerprint; names are the recipients' (Names).
@@ -114,6 +116,7 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 		return
 	}
 	c.text += int(n)
+	c.links(string(b))
 	toks := Normalize(string(b), isHTML, c.names)
 	// The text and the HTML alternative of one message give the same
 	// shingles: their union is the set of either.

@@ -20,7 +20,7 @@ func reviewSend(t *testing.T, msgs []string) (campaigns, suspended int) {
 		rcpt := fmt.Sprintf("rcpt%d@remote%d.example", i, i)
 		r.send(t, fmt.Sprintf("acct%d@isp.example", i), []string{rcpt}, []byte(raw))
 	}
-	cs, err := r.store.Campaigns(context.Background(), time.Time{})
+	cs, err := r.store.Campaigns(context.Background(), time.Time{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func TestCampaignThroughPostfix(t *testing.T) {
 				t.Fatalf("%d suspended, want 6 (the 6th sender too); news must not be", len(sus))
 			}
 			cs := res.Store.(limits.CampaignStore)
-			list, err := cs.Campaigns(ctx, time.Time{})
+			list, err := cs.Campaigns(ctx, time.Time{}, 100)
 			if err != nil || len(list) != 1 {
 				t.Fatalf("campaigns %+v %v", list, err)
 			}

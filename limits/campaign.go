@@ -29,9 +29,34 @@ type CampaignCopy struct {
 	Subject string // a sample for the abuse desk, bounded by the caller
 	Time    time.Time
 	// Bands: keys of text ("t…", LSH bands) match when this many agree
-	// (quorum); other keys alone.
+	// (quorum); an attachment's key weighs one band less: it matches
+	// with at least one band of text.
 	Bands int
+	// Group is who the account counts as ("": itself): the accounts of
+	// one group are one sender (campaign: one organisation's
+	// auto-reply).
+	Group string
+	// Rcpts are the copy's recipients, hashed, at most MaxRcpts: a
+	// campaign needs threshold groups that each reach a recipient of
+	// their own (reach).
+	Rcpts []string
+	// Suspend: the copy's campaign suspends its senders. The senders are
+	// marked pending in the same transaction, and CampaignResult.Pending
+	// lists them until CampaignSuspended clears them: a suspension that
+	// failed is retried with a later copy, on any host.
+	Suspend bool
 }
+
+// MaxRcpts bounds the recipients kept per key and account.
+const MaxRcpts = 16
+
+// CampaignAccountsMax bounds the accounts CampaignByID reads: a
+// campaign's evidence and its page stay bounded however many stolen
+// accounts sent it (Campaign.Copies still counts them all).
+const CampaignAccountsMax = 1000
+
+// ViewCampaigns is how many of an account's campaigns AccountView lists.
+const ViewCampaigns = 50
 
 // sortedKeys are c's keys, sorted, each once: the order the locks are
 // taken in.
@@ -50,7 +75,18 @@ type CampaignResult struct {
 	New   bool
 	// Accounts that sent the campaign within the window (ID != "").
 	Accounts []string
+	// Pending are senders of campaigns that suspend whose suspension is
+	// not known done (CampaignCopy.Suspend), the oldest first, at most
+	// maxPending.
+	Pending []PendingSuspension
 }
+
+// PendingSuspension is a campaign's sender still to be suspended.
+type PendingSuspension struct{ ID, Account string }
+
+// maxPending bounds CampaignResult.Pending: a backlog is worked off a
+// slice per copy.
+const maxPending = 16
 
 // Campaign is one text many accounts sent, for the abuse desk.
 type Campaign struct {
@@ -81,13 +117,18 @@ type CampaignStore interface {
 	// Lua script): of two hosts adding the copy that crosses, one
 	// establishes the campaign and the other's copy is Known.
 	CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error)
-	// Campaigns lists the campaigns seen at or after since, newest first,
-	// without their accounts.
-	Campaigns(ctx context.Context, since time.Time) ([]Campaign, error)
-	// CampaignByID returns one campaign with its accounts; nil if unknown.
+	// Campaigns lists at most limit campaigns seen at or after since,
+	// newest first, without their accounts.
+	Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error)
+	// CampaignByID returns one campaign with its accounts (the
+	// CampaignAccountsMax seen last); nil if unknown.
 	CampaignByID(ctx context.Context, id string) (*Campaign, error)
-	// AccountCampaigns lists the campaigns account sent, newest first.
-	AccountCampaigns(ctx context.Context, account string) ([]Campaign, error)
+	// AccountCampaigns lists at most limit campaigns account sent,
+	// newest first.
+	AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error)
+	// CampaignSuspended records that the pending senders ps are
+	// suspended (CampaignResult.Pending).
+	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
 }
 
 // campaignSchema is version 5 on both databases: campaign_keys holds which
@@ -105,6 +146,17 @@ CREATE TABLE IF NOT EXISTS campaign_accounts (id TEXT NOT NULL, account TEXT NOT
 CREATE INDEX IF NOT EXISTS campaign_accounts_account ON campaign_accounts (account);
 `
 
+// campaignReachSchema is version 10 on both databases: per key and
+// account the group it counts as and the recipients it reached (hashed,
+// space-separated, at most MaxRcpts), and per campaign account whether
+// its suspension is pending.
+const campaignReachSchema = `
+ALTER TABLE campaign_keys ADD COLUMN grp TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaign_keys ADD COLUMN rcpts TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaign_accounts ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS campaign_accounts_pending ON campaign_accounts (t) WHERE pending = 1;
+`
+
 // campaignKeyTTL is how long a key's senders are kept: the longest window
 // the config allows.
 const campaignKeyTTL = Day
@@ -119,18 +171,106 @@ func inList(first, n int) string {
 }
 
 // quorum is how a campaign is matched: keys of text ("t…") count when
-// bands of them agree, any other key (an attachment's hash) alone. One
-// band of a short text may hang on one common sentence ("please let me
-// know if you have any questions"); several bands are most of the text.
+// bands of them agree, an attachment's hash with at least one band of
+// text. One band of a short text may hang on one common sentence
+// ("please let me know if you have any questions"); several bands are
+// most of the text. An attachment alone is a school's letter that every
+// parent passes on, a price list every customer of a wholesaler
+// forwards: what was written around it decides.
 func quorum(keys []string, bands int) bool {
-	text := 0
+	w := 0
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "t") {
-			return true
-		}
-		text++
+		w += keyWeight(k, bands)
 	}
-	return text >= max(bands, 1)
+	return w >= max(bands, 1)
+}
+
+// keyWeight is what a matching key adds toward the quorum of bands.
+func keyWeight(k string, bands int) int {
+	if strings.HasPrefix(k, "t") {
+		return 1
+	}
+	return max(bands-1, 0)
+}
+
+// reachOf is one sender of a near-duplicate with the recipients it
+// reached.
+type reachOf struct {
+	account, group string
+	rcpts          map[string]bool
+}
+
+// reach is how many of the senders' groups reach a recipient of their
+// own: the size of a maximum matching of groups to recipients (Kuhn's
+// augmenting paths), stopping at need. Customers each writing the same
+// letter to their representative reach one recipient between them: one;
+// a run spread over stolen accounts reaches each account's own victims,
+// and copies that also go to one shared address do not hide that. A
+// sender without recorded recipients reaches one of its own.
+func reach(senders []reachOf, need int) int {
+	groups := map[string]map[string]bool{}
+	var order []string
+	for _, s := range senders {
+		g := s.group
+		if g == "" {
+			g = "a:" + s.account
+		}
+		if groups[g] == nil {
+			groups[g] = map[string]bool{}
+			order = append(order, g)
+		}
+		for r := range s.rcpts {
+			groups[g][r] = true
+		}
+		if len(s.rcpts) == 0 {
+			groups[g]["own:"+s.account] = true
+		}
+	}
+	slices.Sort(order)
+	owner := map[string]string{} // recipient -> group matched to it
+	var try func(g string, seen map[string]bool) bool
+	try = func(g string, seen map[string]bool) bool {
+		rs := make([]string, 0, len(groups[g]))
+		for r := range groups[g] {
+			rs = append(rs, r)
+		}
+		slices.Sort(rs)
+		for _, r := range rs {
+			if seen[r] {
+				continue
+			}
+			seen[r] = true
+			if o, ok := owner[r]; !ok || try(o, seen) {
+				owner[r] = g
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for _, g := range order {
+		if n >= need {
+			break
+		}
+		if try(g, map[string]bool{}) {
+			n++
+		}
+	}
+	return n
+}
+
+// mergeRcpts adds add to the space-separated list old, at most MaxRcpts.
+func mergeRcpts(old string, add []string) string {
+	rs := strings.Fields(old)
+	for _, r := range add {
+		if len(rs) >= MaxRcpts {
+			break
+		}
+		if !slices.Contains(rs, r) {
+			rs = append(rs, r)
+		}
+	}
+	return strings.Join(rs, " ")
 }
 
 func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
@@ -175,9 +315,20 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 		}
 		i = j
 	}
+	// The recipients this account reached with each key within the
+	// window, this copy's added.
+	mine, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT fkey, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`) AND account = $`+strconv.Itoa(len(args)+1)), append(args, c.Account)...)
+	if err != nil {
+		return res, err
+	}
+	old := map[string]string{}
+	for _, p := range mine {
+		old[p[0]] = p[1]
+	}
 	for _, k := range keys {
-		if _, err := s.exec(ctx, tx, `INSERT INTO campaign_keys (fkey, account, t) VALUES ($1, $2, $3)
-			ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t WHERE excluded.t >= campaign_keys.t`, k, c.Account, now); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts WHERE excluded.t >= campaign_keys.t`,
+			k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts)); err != nil {
 			return res, err
 		}
 	}
@@ -189,11 +340,17 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 		// messages that share a band each with a different other one.
 		b := strconv.Itoa(max(c.Bands, 1))
 		if senders, err = queryPairs(ctx, tx, s.d.Rebind(`SELECT account, CAST(MAX(t) AS TEXT) FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
-			GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 ELSE `+b+` END) >= `+b+` ORDER BY MAX(t), account`), args...); err != nil {
+			GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 ELSE `+strconv.Itoa(keyWeight("f", c.Bands))+` END) >= `+b+` ORDER BY MAX(t), account`), args...); err != nil {
 			return res, err
 		}
 		if len(senders) < threshold {
-			return res, tx.Commit()
+			return res, s.pending(ctx, tx, &res)
+		}
+		if ok, err := s.reaches(ctx, tx, senders, in, args, threshold); err != nil || !ok {
+			if err != nil {
+				return res, err
+			}
+			return res, s.pending(ctx, tx, &res)
 		}
 		// Named by its most widely sent key.
 		if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT fkey FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
@@ -219,8 +376,9 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 				continue
 			}
 			t, _ := strconv.ParseInt(x[1], 10, 64)
-			if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies) VALUES ($1, $2, $3, $3, 1)
-				ON CONFLICT (id, account) DO UPDATE SET t = excluded.t WHERE excluded.t > campaign_accounts.t`, res.ID, x[0], t); err != nil {
+			if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies, pending) VALUES ($1, $2, $3, $3, 1, $4)
+				ON CONFLICT (id, account) DO UPDATE SET t = CASE WHEN excluded.t > campaign_accounts.t THEN excluded.t ELSE campaign_accounts.t END,
+				pending = CASE WHEN excluded.pending = 1 THEN 1 ELSE campaign_accounts.pending END`, res.ID, x[0], t, flag(c.Suspend)); err != nil {
 				return res, err
 			}
 		}
@@ -232,8 +390,9 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 	if _, err := s.exec(ctx, tx, `UPDATE campaigns SET t = $2, copies = copies + 1, held = held + $3 WHERE id = $1`, res.ID, now, held); err != nil {
 		return res, err
 	}
-	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies) VALUES ($1, $2, $3, $3, 1)
-		ON CONFLICT (id, account) DO UPDATE SET t = excluded.t, copies = campaign_accounts.copies + 1`, res.ID, c.Account, now); err != nil {
+	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies, pending) VALUES ($1, $2, $3, $3, 1, $4)
+		ON CONFLICT (id, account) DO UPDATE SET t = excluded.t, copies = campaign_accounts.copies + 1,
+		pending = CASE WHEN excluded.pending = 1 THEN 1 ELSE campaign_accounts.pending END`, res.ID, c.Account, now, flag(c.Suspend)); err != nil {
 		return res, err
 	}
 	// Every key of a copy joins the campaign: a copy varied enough to
@@ -254,7 +413,71 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 			res.Accounts = append(res.Accounts, a[0])
 		}
 	}
-	return res, tx.Commit()
+	return res, s.pending(ctx, tx, &res)
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// reaches reports whether the senders of a near-duplicate (account, last
+// ms) reach threshold recipients of their own (reach), from the groups
+// and recipients recorded with the copy's keys (in, args: the senders
+// query's).
+func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string, in string, args []any, threshold int) (bool, error) {
+	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT account, grp, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)`), args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	by := map[string]*reachOf{}
+	for _, x := range senders {
+		by[x[0]] = &reachOf{account: x[0], rcpts: map[string]bool{}}
+	}
+	for rows.Next() {
+		var a, g, rs string
+		if err := rows.Scan(&a, &g, &rs); err != nil {
+			return false, err
+		}
+		if r := by[a]; r != nil {
+			r.group = max(r.group, g)
+			for _, x := range strings.Fields(rs) {
+				r.rcpts[x] = true
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	list := make([]reachOf, 0, len(by))
+	for _, r := range by {
+		list = append(list, *r)
+	}
+	return reach(list, threshold) >= threshold, nil
+}
+
+// pending reads the pending suspensions into res and commits tx.
+func (s *SQLStore) pending(ctx context.Context, tx *sql.Tx, res *CampaignResult) error {
+	ps, err := queryPairs(ctx, tx, `SELECT id, account FROM campaign_accounts WHERE pending = 1 ORDER BY t, id, account LIMIT `+strconv.Itoa(maxPending))
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		res.Pending = append(res.Pending, PendingSuspension{ID: p[0], Account: p[1]})
+	}
+	return tx.Commit()
+}
+
+func (s *SQLStore) CampaignSuspended(ctx context.Context, ps []PendingSuspension) error {
+	for _, p := range ps {
+		if _, err := s.exec(ctx, s.db, `UPDATE campaign_accounts SET pending = 0 WHERE id = $1 AND account = $2`, p.ID, p.Account); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // queryPairs runs a query of two text columns in tx.
@@ -294,8 +517,8 @@ func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Camp
 	return out, rows.Err()
 }
 
-func (s *SQLStore) Campaigns(ctx context.Context, since time.Time) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE t >= $1 ORDER BY t DESC, id`, ms(since))
+func (s *SQLStore) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
+	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE t >= $1 ORDER BY t DESC, id LIMIT $2`, ms(since), limit)
 }
 
 func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
@@ -304,7 +527,7 @@ func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, erro
 		return nil, err
 	}
 	c := &cs[0]
-	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT account, t0, t, copies FROM campaign_accounts WHERE id = $1 ORDER BY t0, account`), id)
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT account, t0, t, copies FROM campaign_accounts WHERE id = $1 ORDER BY t DESC, account LIMIT $2`), id, CampaignAccountsMax)
 	if err != nil {
 		return nil, err
 	}
@@ -318,12 +541,23 @@ func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, erro
 		a.First, a.Last = fromMS(t0), fromMS(t)
 		c.Accounts = append(c.Accounts, a)
 	}
+	sortAccounts(c.Accounts)
 	return c, rows.Err()
 }
 
-func (s *SQLStore) AccountCampaigns(ctx context.Context, account string) ([]Campaign, error) {
+// sortAccounts orders a campaign's accounts by first copy.
+func sortAccounts(as []CampaignAccount) {
+	slices.SortFunc(as, func(a, b CampaignAccount) int {
+		if d := a.First.Compare(b.First); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Account, b.Account)
+	})
+}
+
+func (s *SQLStore) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
 	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
-		WHERE a.account = $1 ORDER BY c.t DESC, c.id`, account)
+		WHERE a.account = $1 ORDER BY c.t DESC, c.id LIMIT $2`, account, limit)
 }
 
 // purgeCampaigns forgets keys older than the longest window and
@@ -348,29 +582,76 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // campaignScript is CampaignCopy on Redis, atomic as one script.
 // KEYS: og:ck:{key} for each key (sorted set account -> last ms), then
 // og:cl:{key} for each (string: "campaign id|ms linked", expiring after
-// the window). The campaign's own keys are derived in the script from its id:
+// the window), then og:cr:{key} for each (hash account -> "group|hashed
+// recipients", the reach), then og:camppend (sorted set "id\naccount" ->
+// ms: pending suspensions). The campaign's own keys are derived in the script from its id:
 // og:camp:{id} (hash t0, t, copies, held, subject), og:campa:{id} (sorted
 // set account -> last ms) with og:campac:{id} (hash account -> "first:
 // copies"), og:acamp:{account} (sorted set id -> last ms), og:camps
 // (sorted set id -> last ms). (A Redis Cluster would need them declared;
 // outguard's Redis is one server, as for the other scripts.)
 // ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
-// bands (CampaignCopy.Bands).
-// Returns {id, known (0/1), new (0/1), account...}.
+// bands (CampaignCopy.Bands), group, suspend (0/1), recipients (space-
+// separated), most recipients kept, most pending returned.
+// Returns {id, known (0/1), new (0/1), number of accounts, account...,
+// pending "id\naccount"...}.
 var campaignScript = redis.NewScript(`
 local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
-local n = #KEYS / 2
+local group, suspend, maxr, maxp = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local n = (#KEYS - 1) / 3
+local pend = KEYS[#KEYS]
+local mine = {}
+for r in string.gmatch(ARGV[11], '%S+') do mine[#mine+1] = r end
+-- keyWeight: a band 1, an attachment one band less than the quorum
+local function weight(k)
+  if string.sub(k, 1, 1) == 't' then return 1 end
+  return math.max(bands - 1, 0)
+end
+-- reach: groups matched to recipients of their own (the Go reach)
+local function reach(list, need)
+  local groups, gorder = {}, {}
+  for _, s in ipairs(list) do
+    local g = s[2]
+    if g == '' then g = 'a:' .. s[1] end
+    if not groups[g] then groups[g] = {}; gorder[#gorder+1] = g end
+    local any = false
+    for r in pairs(s[3]) do groups[g][r] = true; any = true end
+    if not any then groups[g]['own:' .. s[1]] = true end
+  end
+  table.sort(gorder)
+  local owner = {}
+  local function try(g, seen)
+    local rs = {}
+    for r in pairs(groups[g]) do rs[#rs+1] = r end
+    table.sort(rs)
+    for _, r in ipairs(rs) do
+      if not seen[r] then
+        seen[r] = true
+        if not owner[r] or try(owner[r], seen) then owner[r] = g; return true end
+      end
+    end
+    return false
+  end
+  local m = 0
+  for _, g in ipairs(gorder) do
+    if m >= need then break end
+    if try(g, {}) then m = m + 1 end
+  end
+  return m
+end
+local function pending(out)
+  redis.call('ZREMRANGEBYSCORE', pend, '-inf', '(' .. (now - keep))
+  for _, p in ipairs(redis.call('ZRANGE', pend, 0, maxp - 1)) do out[#out+1] = p end
+  return out
+end
 -- quorum: the text keys of one campaign count when bands of them agree,
 -- any other key alone (CampaignStore's Go quorum).
 local function quorum(ks)
-  local text = 0
-  for _, k in ipairs(ks) do
-    if string.sub(k, 1, 1) ~= 't' then return true end
-    text = text + 1
-  end
-  return text >= math.max(bands, 1)
+  local w = 0
+  for _, k in ipairs(ks) do w = w + weight(k) end
+  return w >= math.max(bands, 1)
 end
 local byid, order = {}, {}
 -- a link is "id|ms linked": one older than the window is no link (its
@@ -400,12 +681,30 @@ end
 local known = id and 1 or 0
 local score, top, topn = {}, false, -1
 for i = 1, n do
+  local cr = KEYS[2*n+i]
+  -- this account's recipients with the key within the window, this
+  -- copy's added (at most maxr)
+  local rs, seen = {}, {}
+  local last = tonumber(redis.call('ZSCORE', KEYS[i], account) or '0')
+  if last >= cutoff then
+    local old = redis.call('HGET', cr, account)
+    if old then
+      for r in string.gmatch(string.match(old, '|(.*)$') or '', '%S+') do rs[#rs+1] = r; seen[r] = true end
+    end
+  end
+  for _, r in ipairs(mine) do
+    if #rs >= maxr then break end
+    if not seen[r] then rs[#rs+1] = r; seen[r] = true end
+  end
+  local gone = redis.call('ZRANGE', KEYS[i], '-inf', '(' .. cutoff, 'BYSCORE')
+  if #gone > 0 then redis.call('HDEL', cr, unpack(gone)) end
+  redis.call('HSET', cr, account, group .. '|' .. table.concat(rs, ' '))
+  redis.call('PEXPIRE', cr, window)
   redis.call('ZADD', KEYS[i], 'GT', now, account)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
   redis.call('PEXPIRE', KEYS[i], window)
   local k = string.sub(KEYS[i], 7)
-  local w = 1
-  if string.sub(k, 1, 1) ~= 't' then w = math.max(bands, 1) end
+  local w = weight(k)
   local s = redis.call('ZRANGE', KEYS[i], '-inf', '+inf', 'BYSCORE', 'WITHSCORES')
   for j = 1, #s, 2 do
     local e = score[s[j]]
@@ -424,7 +723,22 @@ if not id then
   for a, e in pairs(score) do
     if e[1] >= math.max(bands, 1) then sim[#sim+1] = {a, e[2]} end
   end
-  if #sim < threshold then return {'', 0, 0} end
+  if #sim < threshold then return pending({'', 0, 0, 0}) end
+  -- their groups and recipients over the copy's keys
+  local list = {}
+  for _, x in ipairs(sim) do
+    local e = {x[1], '', {}}
+    for i = 1, n do
+      local v = redis.call('HGET', KEYS[2*n+i], x[1])
+      if v then
+        local g, rs = string.match(v, '^(.-)|(.*)$')
+        if g and g > e[2] then e[2] = g end
+        for r in string.gmatch(rs or '', '%S+') do e[3][r] = true end
+      end
+    end
+    list[#list+1] = e
+  end
+  if reach(list, threshold) < threshold then return pending({'', 0, 0, 0}) end
   table.sort(sim, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
   id, newc = top, 1
   local ca, cc = 'og:campa:' .. id, 'og:campac:' .. id
@@ -442,9 +756,11 @@ if not id then
       end
       redis.call('ZADD', 'og:acamp:' .. x[1], now, id)
       redis.call('PEXPIRE', 'og:acamp:' .. x[1], keep)
+      if suspend == 1 then redis.call('ZADD', pend, 'NX', now, id .. '\n' .. x[1]) end
     end
   end
 end
+if suspend == 1 then redis.call('ZADD', pend, 'NX', now, id .. '\n' .. account) end
 local camp = 'og:camp:' .. id
 redis.call('HSET', camp, 't', now)
 redis.call('HINCRBY', camp, 'copies', 1)
@@ -469,13 +785,14 @@ for i = 1, n do
   local l = link(i) or id
   redis.call('SET', KEYS[n+i], l .. '|' .. ARGV[1], 'PX', window)
 end
-local out = {id, known, newc}
+local out = {id, known, newc, 0}
 if known == 1 then
   for _, a in ipairs(redis.call('ZRANGE', ca, cutoff, '+inf', 'BYSCORE')) do out[#out+1] = a end
 else
   for _, a in ipairs(senders) do out[#out+1] = a end
 end
-return out`)
+out[4] = #out - 4
+return pending(out)`)
 
 func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	var res CampaignResult
@@ -490,21 +807,46 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	for _, k := range keys {
 		rk = append(rk, "og:cl:"+k)
 	}
-	v, err := campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands).Slice()
+	for _, k := range keys {
+		rk = append(rk, "og:cr:"+k)
+	}
+	rk = append(rk, "og:camppend")
+	v, err := campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
+		c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending).Slice()
 	if err != nil {
 		return res, err
 	}
-	if len(v) < 3 {
+	if len(v) < 4 {
 		return res, fmt.Errorf("campaign script: %d values", len(v))
 	}
 	res.ID, _ = v[0].(string)
 	res.Known = v[1] == int64(1)
 	res.New = v[2] == int64(1)
-	for _, a := range v[3:] {
+	na, _ := v[3].(int64)
+	if int(na) > len(v)-4 || na < 0 {
+		return res, fmt.Errorf("campaign script: %d accounts of %d values", na, len(v))
+	}
+	for i, a := range v[4:] {
 		s, _ := a.(string)
-		res.Accounts = append(res.Accounts, s)
+		if i < int(na) {
+			res.Accounts = append(res.Accounts, s)
+			continue
+		}
+		id, acct, _ := strings.Cut(s, "\n")
+		res.Pending = append(res.Pending, PendingSuspension{ID: id, Account: acct})
 	}
 	return res, nil
+}
+
+func (r *Redis) CampaignSuspended(ctx context.Context, ps []PendingSuspension) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	m := make([]any, len(ps))
+	for i, p := range ps {
+		m[i] = p.ID + "\n" + p.Account
+	}
+	return r.c.ZRem(ctx, "og:camppend", m...).Err()
 }
 
 func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
@@ -516,8 +858,8 @@ func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}, nil
 }
 
-func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time) ([]Campaign, error) {
-	ids, err := r.c.ZRevRangeByScore(ctx, set, &redis.ZRangeBy{Min: strconv.FormatInt(ms(since), 10), Max: "+inf"}).Result()
+func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, limit int) ([]Campaign, error) {
+	ids, err := r.c.ZRevRangeByScore(ctx, set, &redis.ZRangeBy{Min: strconv.FormatInt(ms(since), 10), Max: "+inf", Count: int64(limit)}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -534,12 +876,12 @@ func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time) ([
 	return out, nil
 }
 
-func (r *Redis) Campaigns(ctx context.Context, since time.Time) ([]Campaign, error) {
-	return r.campaignsOf(ctx, "og:camps", since)
+func (r *Redis) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
+	return r.campaignsOf(ctx, "og:camps", since, limit)
 }
 
-func (r *Redis) AccountCampaigns(ctx context.Context, account string) ([]Campaign, error) {
-	return r.campaignsOf(ctx, "og:acamp:"+account, time.Time{})
+func (r *Redis) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
+	return r.campaignsOf(ctx, "og:acamp:"+account, time.Time{}, limit)
 }
 
 func (r *Redis) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
@@ -547,7 +889,7 @@ func (r *Redis) CampaignByID(ctx context.Context, id string) (*Campaign, error) 
 	if err != nil || c == nil {
 		return c, err
 	}
-	accts, err := r.c.ZRangeWithScores(ctx, "og:campa:"+id, 0, -1).Result()
+	accts, err := r.c.ZRevRangeWithScores(ctx, "og:campa:"+id, 0, CampaignAccountsMax-1).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -563,12 +905,7 @@ func (r *Redis) CampaignByID(ctx context.Context, id string) (*Campaign, error) 
 		a.Copies, _ = strconv.Atoi(n)
 		c.Accounts = append(c.Accounts, a)
 	}
-	slices.SortFunc(c.Accounts, func(a, b CampaignAccount) int {
-		if d := a.First.Compare(b.First); d != 0 {
-			return d
-		}
-		return strings.Compare(a.Account, b.Account)
-	})
+	sortAccounts(c.Accounts)
 	return c, nil
 }
 

@@ -65,7 +65,7 @@ func TestCampaignTwoHostsExact(t *testing.T) {
 					t.Fatalf("round %d: %d new, %d known, %d none; want 1, 11, 4", round, news, known, none)
 				}
 				cs := pair[0].(limits.CampaignStore)
-				list, err := cs.Campaigns(ctx, now.Add(-time.Minute))
+				list, err := cs.Campaigns(ctx, now.Add(-time.Minute), 100)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -89,17 +89,31 @@ func TestCampaignTwoHostsExact(t *testing.T) {
 					t.Fatalf("copy %d sharing 4 bands: %+v %v", i, res, err)
 				}
 			}
-			// An attachment alone joins: the same file, other texts.
+			// An attachment alone does not join (a school's letter every
+			// parent passes on): the same file, other texts, 10 accounts.
+			for i := range 10 {
+				keys := append(campaignKeys(fmt.Sprint("txt", i), false), "f1school")
+				res, err := pair[i%2].(limits.CampaignStore).CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: fmt.Sprint("s", i), Time: now, Bands: 5}, 15*time.Minute, 5)
+				if err != nil || res.ID != "" {
+					t.Fatalf("copy %d of one attachment, other texts: %+v %v", i, res, err)
+				}
+			}
+			// With one band of text in common it does: the 5th establishes,
+			// the 6th is Known.
 			var last limits.CampaignResult
 			for i := range 6 {
-				keys := append(campaignKeys(fmt.Sprint("txt", i), false), "f1malware")
+				keys := append(campaignKeys(fmt.Sprint("mtxt", i), false), "f1malware")
+				keys[0] = "t1malwaretext"
 				var err error
 				if last, err = pair[i%2].(limits.CampaignStore).CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: fmt.Sprint("m", i), Time: now, Bands: 5}, 15*time.Minute, 5); err != nil {
 					t.Fatal(err)
 				}
+				if i == 4 && !last.New {
+					t.Fatalf("the 5th copy of one attachment with a band of text: %+v", last)
+				}
 			}
 			if !last.Known {
-				t.Fatalf("the 6th copy of one attachment: %+v", last)
+				t.Fatalf("the 6th copy of one attachment with a band of text: %+v", last)
 			}
 			// Outside the window, the accounts count no more.
 			later := now.Add(16 * time.Minute)

@@ -24,7 +24,8 @@ type AccountView struct {
 	CountingRefused int             `json:"counting_refused"`
 	// Signals are the login spread and spam signals, each with its window.
 	Signals []SignalView `json:"signals,omitempty"`
-	// Campaigns across accounts it sent (campaign.go).
+	// Campaigns across accounts it sent (campaign.go), the newest
+	// ViewCampaigns.
 	Campaigns []Campaign `json:"campaigns,omitempty"`
 	// Complaints: receivers' complaints of the last 30 days attributed to
 	// the account; CountingComplaints: those of the last day after the
@@ -70,7 +71,7 @@ func View(ctx context.Context, st Store, pol *Policy, key string, now time.Time,
 		v.Signals, err = signalViews(ctx, st, key, v.Limits, v.Acknowledged, now)
 	}
 	if cs, ok := st.(CampaignStore); ok && err == nil && recent {
-		v.Campaigns, err = cs.AccountCampaigns(ctx, key)
+		v.Campaigns, err = cs.AccountCampaigns(ctx, key, ViewCampaigns)
 	}
 	if err == nil && recent {
 		v.Complaints, err = st.Complaints(ctx, key, now.Add(-complaintTTL))

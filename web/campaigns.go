@@ -23,13 +23,10 @@ type campaignsData struct {
 // retention), as milterctl campaigns list.
 func (s *Server) campaignList(w http.ResponseWriter, r *http.Request, u user) {
 	d := campaignsData{Since: time.Now().Add(-7 * 24 * time.Hour), Campaigns: []limits.Campaign{}}
-	list, err := s.campaigns().Campaigns(r.Context(), d.Since)
+	list, err := s.campaigns().Campaigns(r.Context(), d.Since, ListMax)
 	if err != nil {
 		s.fail(w, r, u, http.StatusInternalServerError, "campaigns: "+err.Error())
 		return
-	}
-	if len(list) > ListMax {
-		list = list[:ListMax]
 	}
 	d.Campaigns = append(d.Campaigns, list...)
 	s.reply(w, r, u, "campaigns", d)

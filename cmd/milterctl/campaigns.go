@@ -23,11 +23,13 @@ func campaignsCmd(ctx context.Context, cfg *config.Config, args []string, out io
 	}
 	var asJSON bool
 	var sinceFlag string
+	var limit int
 	fs := flag.NewFlagSet("campaigns "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&asJSON, "json", false, "JSON output")
 	if args[0] == "list" {
 		fs.StringVar(&sinceFlag, "since", "7d", "how far back")
+		fs.IntVar(&limit, "limit", 100, "the newest this many")
 	}
 	pos, err := parseMixed(fs, args[1:])
 	if err != nil {
@@ -49,7 +51,10 @@ func campaignsCmd(ctx context.Context, cfg *config.Config, args []string, out io
 		if err != nil {
 			return usageError(fmt.Sprintf("campaigns list --since %q: want a duration such as 7d", sinceFlag))
 		}
-		list, err := cs.Campaigns(ctx, time.Now().Add(-d))
+		if limit < 1 {
+			return usageError(fmt.Sprintf("campaigns list --limit %d: want 1 or more", limit))
+		}
+		list, err := cs.Campaigns(ctx, time.Now().Add(-d), limit)
 		if err != nil {
 			return err
 		}

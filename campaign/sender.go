@@ -1,0 +1,183 @@
+package campaign
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+
+	"outguard/limits"
+	"outguard/policy"
+)
+
+// What a copy says about its sender, beyond its text: innocent accounts
+// that send one text between them are a site's own template (a shop's
+// order confirmation, a CMS's password reset: every link at the sender's
+// own domain), one organisation's auto-reply (RFC 3834), or the same
+// letter to the same recipients (a petition). docs/suspension.md says
+// why each is no spread, and what an attacker gains by imitating it.
+
+// MaxRcpts is how many recipients of a copy are recorded per key and
+// account (hashed): an account counts toward a campaign only as it
+// reaches recipients the other accounts did not (limits.CampaignCopy).
+const MaxRcpts = limits.MaxRcpts
+
+// linkRE finds the host of a link in text or HTML (href, src, bare
+// URLs). Hosts are compared by their registrable domain.
+var linkRE = regexp.MustCompile(`(?i)\b(?:https?|ftp)://([a-z0-9\-._~%]+|\[[0-9a-f:.]+\])`)
+
+// addrRE finds the domain of an e-mail address in text or HTML
+// (mailto: included).
+var addrRE = regexp.MustCompile(`(?i)[a-z0-9._%+\-]@([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)`)
+
+// links notes the registrable domains of the links and of the e-mail
+// addresses in text (at most 64 each: one foreign one is all that
+// matters).
+func (c *Collector) links(text string) {
+	note := func(set *map[string]bool, re *regexp.Regexp) {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			if *set == nil {
+				*set = map[string]bool{}
+			}
+			if len(*set) < 64 {
+				(*set)[registrable(m[1])] = true
+			}
+		}
+	}
+	note(&c.hosts, linkRE)
+	note(&c.mailDomains, addrRE)
+}
+
+// registrable is host's registrable domain (eTLD+1), lower case; host
+// itself when it has none (an address, a bare TLD).
+func registrable(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}
+
+// domainOf is the registrable domain of address a ("" without one).
+func domainOf(a string) string {
+	a = strings.Trim(strings.TrimSpace(a), "<>")
+	if i := strings.LastIndexByte(a, '@'); i >= 0 && i < len(a)-1 {
+		return registrable(a[i+1:])
+	}
+	return ""
+}
+
+// ownDomain is the domain the copy's sender owns: the login's, when the
+// login is an address; otherwise the envelope sender's, when the From
+// header names the same domain. "" when neither (a login without a
+// domain sending as someone else).
+func ownDomain(t *policy.Transaction, account string) string {
+	if d := domainOf(account); d != "" {
+		return d
+	}
+	d := domainOf(t.From)
+	if d == "" || d != fromDomain(t) {
+		return ""
+	}
+	return d
+}
+
+// fromDomain is the registrable domain of the From header's first address.
+func fromDomain(t *policy.Transaction) string {
+	for _, h := range t.Headers {
+		if strings.EqualFold(h.Name, "From") {
+			if list, err := mail.ParseAddressList(h.Value); err == nil && len(list) > 0 {
+				return domainOf(list[0].Address)
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// allAt reports whether every domain of set is d.
+func allAt(set map[string]bool, d string) bool {
+	for h := range set {
+		if h != d {
+			return false
+		}
+	}
+	return true
+}
+
+// site is the domain whose own template the copy is: it has links, all of
+// them at the sender's own domain. Its keys are then the site's own
+// (salted with it): a hundred shops on one shop software send a hundred
+// templates, each confirmation pointing at its own shop. An attacker's
+// copies point at the attacker's site, which is not the stolen accounts'
+// domain; copies from accounts sharing a domain share its keys.
+func (c *Collector) site(t *policy.Transaction, account string) string {
+	d := ownDomain(t, account)
+	if d == "" || len(c.hosts) == 0 || !allAt(c.hosts, d) {
+		return ""
+	}
+	return d
+}
+
+// organisation is the group the copy's account is counted in: an
+// auto-reply (Auto-Submitted: auto-replied, RFC 3834 section 5) from a
+// login at its From domain, with no link, address or Reply-To but at
+// that domain, is that organisation's one configured answer, however
+// many of its staff's accounts send it: the organisation counts once.
+// Anything else: the account itself (""). An attacker who marks copies
+// as auto-replies gains nothing while they point anywhere else: at a
+// site, at an address to answer to.
+func (c *Collector) organisation(t *policy.Transaction, account string) string {
+	d := domainOf(account)
+	if d == "" || d != fromDomain(t) || !allAt(c.hosts, d) || !allAt(c.mailDomains, d) {
+		return ""
+	}
+	auto := false
+	for _, h := range t.Headers {
+		switch {
+		case strings.EqualFold(h.Name, "Auto-Submitted"):
+			auto = auto || strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value)), "auto-replied")
+		case strings.EqualFold(h.Name, "Reply-To"):
+			list, err := mail.ParseAddressList(h.Value)
+			if err != nil {
+				return ""
+			}
+			for _, a := range list {
+				if domainOf(a.Address) != d {
+					return ""
+				}
+			}
+		}
+	}
+	if !auto {
+		return ""
+	}
+	return "@" + d
+}
+
+// rcptHashes are t's envelope recipients, lower-cased and hashed (the
+// store keeps no address), sorted, at most MaxRcpts.
+func rcptHashes(t *policy.Transaction) []string {
+	var out []string
+	for _, r := range t.Rcpts {
+		h := sha256.Sum256([]byte(strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))))
+		out = append(out, hex.EncodeToString(h[:8]))
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	return out[:min(len(out), MaxRcpts)]
+}
+
+// salted are keys made the site's own.
+func salted(keys []string, site string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		h := sha256.Sum256([]byte(site + "\x00" + k))
+		out[i] = k[:2] + hex.EncodeToString(h[:12])
+	}
+	return out
+}
