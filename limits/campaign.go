@@ -73,7 +73,8 @@ type CampaignResult struct {
 	// campaign.action); otherwise this copy established it (New).
 	Known bool
 	New   bool
-	// Accounts that sent the campaign within the window (ID != "").
+	// Accounts that sent the campaign within the window (ID != ""); of
+	// a Known one the CampaignAccountsMax seen last.
 	Accounts []string
 	// Pending are senders of campaigns that suspend whose suspension is
 	// not known done (CampaignCopy.Suspend), the oldest first, at most
@@ -405,7 +406,7 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 		}
 	}
 	if res.Known {
-		accts, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT account, '' FROM campaign_accounts WHERE id = $1 AND t >= $2 ORDER BY account`), res.ID, cutoff)
+		accts, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT account, '' FROM campaign_accounts WHERE id = $1 AND t >= $2 ORDER BY t DESC, account LIMIT $3`), res.ID, cutoff, CampaignAccountsMax)
 		if err != nil {
 			return res, err
 		}
@@ -592,14 +593,15 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // outguard's Redis is one server, as for the other scripts.)
 // ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
 // bands (CampaignCopy.Bands), group, suspend (0/1), recipients (space-
-// separated), most recipients kept, most pending returned.
+// separated), most recipients kept, most pending returned, most accounts
+// returned.
 // Returns {id, known (0/1), new (0/1), number of accounts, account...,
 // pending "id\naccount"...}.
 var campaignScript = redis.NewScript(`
 local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
-local group, suspend, maxr, maxp = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local group, suspend, maxr, maxp, maxa = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local n = (#KEYS - 1) / 3
 local pend = KEYS[#KEYS]
 local mine = {}
@@ -787,7 +789,7 @@ for i = 1, n do
 end
 local out = {id, known, newc, 0}
 if known == 1 then
-  for _, a in ipairs(redis.call('ZRANGE', ca, cutoff, '+inf', 'BYSCORE')) do out[#out+1] = a end
+  for _, a in ipairs(redis.call('ZRANGE', ca, '+inf', cutoff, 'BYSCORE', 'REV', 'LIMIT', 0, maxa)) do out[#out+1] = a end
 else
   for _, a in ipairs(senders) do out[#out+1] = a end
 end
@@ -812,7 +814,7 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	}
 	rk = append(rk, "og:camppend")
 	v, err := campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-		c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending).Slice()
+		c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax).Slice()
 	if err != nil {
 		return res, err
 	}

@@ -46,7 +46,7 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
   quarantine audit [ID] [--since 24h] [--json]
   quarantine migrate [--from DIR]   (local entries into the shared store)
 
-  campaigns list [--since 7d] [--json]   (one text sent by many accounts)
+  campaigns list [--since 7d] [--limit 100] [--json]   (one text sent by many accounts)
   campaigns show CAMPAIGN [--json]       (with the accounts that sent it)
 
   web [-config FILE] [-listen ADDR]   (the web console: web in the config)
