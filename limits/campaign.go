@@ -580,21 +580,27 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// campaignScript is CampaignCopy on Redis, atomic as one script.
-// KEYS: og:ck:{key} for each key (sorted set account -> last ms), then
-// og:cl:{key} for each (string: "campaign id|ms linked", expiring after
-// the window), then og:cr:{key} for each (hash account -> "group|hashed
-// recipients", the reach), then og:camppend (sorted set "id\naccount" ->
-// ms: pending suspensions). The campaign's own keys are derived in the script from its id:
-// og:camp:{id} (hash t0, t, copies, held, subject), og:campa:{id} (sorted
-// set account -> last ms) with og:campac:{id} (hash account -> "first:
-// copies"), og:acamp:{account} (sorted set id -> last ms), og:camps
-// (sorted set id -> last ms). (A Redis Cluster would need them declared;
-// outguard's Redis is one server, as for the other scripts.)
+// campaignScript is CampaignCopy on Redis, atomic as one script. Every
+// key is under campPrefix, whose hash tag puts them in one Redis Cluster
+// slot (one script may only touch one slot), and every key it touches is
+// declared in KEYS, as a Cluster requires:
+// P+"ck:"+key for each key (sorted set account -> last ms), then
+// P+"cl:"+key for each (string: "campaign id|ms linked", expiring after
+// the window), then P+"cr:"+key for each (hash account -> "group|hashed
+// recipients", the reach), then P+"pend" (sorted set "id\naccount" ->
+// ms: pending suspensions), P+"camps" (sorted set id -> last ms),
+// P+"acamp:"+account (sorted set id -> last ms: the campaigns the account
+// sent), then for each campaign the copy may belong to (the campaigns
+// its keys link to, its own keys) P+"camp:"+id (hash t0, t, copies,
+// held, subject), P+"campa:"+id (sorted set account -> last ms) and
+// P+"campac:"+id (hash account -> "first:copies"). A campaign linked
+// after the caller read the links makes the script return "!retry"
+// before it writes anything. The other senders' P+"acamp:" entries of a
+// campaign established are added by the caller after it.
 // ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
 // bands (CampaignCopy.Bands), group, suspend (0/1), recipients (space-
 // separated), most recipients kept, most pending returned, most accounts
-// returned.
+// returned, the prefix P, the number of keys.
 // Returns {id, known (0/1), new (0/1), number of accounts, account...,
 // pending "id\naccount"...}.
 var campaignScript = redis.NewScript(`
@@ -602,8 +608,10 @@ local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(AR
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
 local group, suspend, maxr, maxp, maxa = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local n = (#KEYS - 1) / 3
-local pend = KEYS[#KEYS]
+local P, n = ARGV[15], tonumber(ARGV[16])
+local pend, camps, myacamp = KEYS[3*n+1], KEYS[3*n+2], KEYS[3*n+3]
+local declared = {}
+for _, k in ipairs(KEYS) do declared[k] = true end
 local mine = {}
 for r in string.gmatch(ARGV[11], '%S+') do mine[#mine+1] = r end
 -- keyWeight: a band 1, an attachment one band less than the quorum
@@ -669,10 +677,13 @@ for i = 1, n do
   local l = link(i)
   if l then
     if not byid[l] then
+      -- a campaign linked since the caller read the links: nothing is
+      -- written yet, the caller declares its keys and runs again
+      if not declared[P .. 'camp:' .. l] then return {'!retry'} end
       byid[l] = {}
-      order[#order+1] = {l, tonumber(redis.call('HGET', 'og:camp:' .. l, 't0') or '0')}
+      order[#order+1] = {l, tonumber(redis.call('HGET', P .. 'camp:' .. l, 't0') or '0')}
     end
-    table.insert(byid[l], string.sub(KEYS[i], 7))
+    table.insert(byid[l], string.sub(KEYS[i], #P + 4))
   end
 end
 table.sort(order, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
@@ -705,7 +716,7 @@ for i = 1, n do
   redis.call('ZADD', KEYS[i], 'GT', now, account)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
   redis.call('PEXPIRE', KEYS[i], window)
-  local k = string.sub(KEYS[i], 7)
+  local k = string.sub(KEYS[i], #P + 4)
   local w = weight(k)
   local s = redis.call('ZRANGE', KEYS[i], '-inf', '+inf', 'BYSCORE', 'WITHSCORES')
   for j = 1, #s, 2 do
@@ -743,32 +754,30 @@ if not id then
   if reach(list, threshold) < threshold then return pending({'', 0, 0, 0}) end
   table.sort(sim, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
   id, newc = top, 1
-  local ca, cc = 'og:campa:' .. id, 'og:campac:' .. id
-  if redis.call('EXISTS', 'og:camp:' .. id) == 0 then
-    redis.call('HSET', 'og:camp:' .. id, 't0', now, 't', now, 'copies', 0, 'held', 0, 'subject', subject)
+  local ca, cc = P .. 'campa:' .. id, P .. 'campac:' .. id
+  if redis.call('EXISTS', P .. 'camp:' .. id) == 0 then
+    redis.call('HSET', P .. 'camp:' .. id, 't0', now, 't', now, 'copies', 0, 'held', 0, 'subject', subject)
   end
   for _, x in ipairs(sim) do
     senders[#senders+1] = x[1]
     if x[1] ~= account then
-      redis.call('HINCRBY', 'og:camp:' .. id, 'copies', 1)
+      redis.call('HINCRBY', P .. 'camp:' .. id, 'copies', 1)
       redis.call('ZADD', ca, 'GT', x[2], x[1])
       if redis.call('HSETNX', cc, x[1], string.format('%d', x[2]) .. ':1') == 0 then
         local f, c = string.match(redis.call('HGET', cc, x[1]), '^(%d+):(%d+)$')
         redis.call('HSET', cc, x[1], f .. ':' .. c)
       end
-      redis.call('ZADD', 'og:acamp:' .. x[1], now, id)
-      redis.call('PEXPIRE', 'og:acamp:' .. x[1], keep)
       if suspend == 1 then redis.call('ZADD', pend, 'NX', now, id .. '\n' .. x[1]) end
     end
   end
 end
 if suspend == 1 then redis.call('ZADD', pend, 'NX', now, id .. '\n' .. account) end
-local camp = 'og:camp:' .. id
+local camp = P .. 'camp:' .. id
 redis.call('HSET', camp, 't', now)
 redis.call('HINCRBY', camp, 'copies', 1)
 redis.call('HINCRBY', camp, 'held', known)
 redis.call('PEXPIRE', camp, keep)
-local ca, cc = 'og:campa:' .. id, 'og:campac:' .. id
+local ca, cc = P .. 'campa:' .. id, P .. 'campac:' .. id
 redis.call('ZADD', ca, now, account)
 local old = redis.call('HGET', cc, account)
 if old then
@@ -779,10 +788,10 @@ else
 end
 redis.call('PEXPIRE', ca, keep)
 redis.call('PEXPIRE', cc, keep)
-redis.call('ZADD', 'og:acamp:' .. account, now, id)
-redis.call('PEXPIRE', 'og:acamp:' .. account, keep)
-redis.call('ZADD', 'og:camps', now, id)
-redis.call('ZREMRANGEBYSCORE', 'og:camps', '-inf', '(' .. (now - keep))
+redis.call('ZADD', myacamp, now, id)
+redis.call('PEXPIRE', myacamp, keep)
+redis.call('ZADD', camps, now, id)
+redis.call('ZREMRANGEBYSCORE', camps, '-inf', '(' .. (now - keep))
 for i = 1, n do
   local l = link(i) or id
   redis.call('SET', KEYS[n+i], l .. '|' .. ARGV[1], 'PX', window)
@@ -802,21 +811,24 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	if len(keys) == 0 {
 		return res, nil
 	}
-	rk := make([]string, 0, 2*len(keys))
-	for _, k := range keys {
-		rk = append(rk, "og:ck:"+k)
-	}
-	for _, k := range keys {
-		rk = append(rk, "og:cl:"+k)
-	}
-	for _, k := range keys {
-		rk = append(rk, "og:cr:"+k)
-	}
-	rk = append(rk, "og:camppend")
-	v, err := campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-		c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax).Slice()
-	if err != nil {
-		return res, err
+	var v []any
+	var err error
+	for try := 0; ; try++ {
+		var rk []string
+		if rk, err = r.campaignKeys(ctx, c.Account, keys); err != nil {
+			return res, err
+		}
+		v, err = campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
+			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)).Slice()
+		if err != nil {
+			return res, err
+		}
+		if len(v) != 1 || v[0] != "!retry" {
+			break
+		}
+		if try == 3 {
+			return res, fmt.Errorf("campaign script: the copy's campaign links kept changing")
+		}
 	}
 	if len(v) < 4 {
 		return res, fmt.Errorf("campaign script: %d values", len(v))
@@ -837,7 +849,56 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 		id, acct, _ := strings.Cut(s, "\n")
 		res.Pending = append(res.Pending, PendingSuspension{ID: id, Account: acct})
 	}
+	if res.New {
+		// The other senders' lists, each its own key (not knowable before
+		// the script): the campaign stands without them, they index it
+		// for accounts show.
+		p := r.c.Pipeline()
+		for _, a := range res.Accounts {
+			if a != c.Account {
+				p.ZAdd(ctx, campPrefix+"acamp:"+a, redis.Z{Score: float64(ms(c.Time)), Member: res.ID})
+				p.PExpire(ctx, campPrefix+"acamp:"+a, recordTTL)
+			}
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// campPrefix is the campaign keys' prefix on Redis: its hash tag ({camp})
+// keeps them in one Cluster slot.
+const campPrefix = "og:{camp}:"
+
+// campaignKeys are campaignScript's KEYS for a copy of account with keys:
+// the campaigns it may belong to are those its keys link to now, read
+// here, and its own keys (the id of one it establishes).
+func (r *Redis) campaignKeys(ctx context.Context, account string, keys []string) ([]string, error) {
+	rk := make([]string, 0, 6*len(keys)+3)
+	for _, p := range []string{"ck:", "cl:", "cr:"} {
+		for _, k := range keys {
+			rk = append(rk, campPrefix+p+k)
+		}
+	}
+	links, err := r.c.MGet(ctx, rk[len(keys):2*len(keys)]...).Result()
+	if err != nil {
+		return nil, err
+	}
+	ids := slices.Clone(keys)
+	for _, l := range links {
+		if s, ok := l.(string); ok {
+			if i := strings.LastIndexByte(s, '|'); i > 0 {
+				ids = append(ids, s[:i])
+			}
+		}
+	}
+	slices.Sort(ids)
+	rk = append(rk, campPrefix+"pend", campPrefix+"camps", campPrefix+"acamp:"+account)
+	for _, id := range slices.Compact(ids) {
+		rk = append(rk, campPrefix+"camp:"+id, campPrefix+"campa:"+id, campPrefix+"campac:"+id)
+	}
+	return rk, nil
 }
 
 func (r *Redis) CampaignSuspended(ctx context.Context, ps []PendingSuspension) error {
@@ -848,11 +909,11 @@ func (r *Redis) CampaignSuspended(ctx context.Context, ps []PendingSuspension) e
 	for i, p := range ps {
 		m[i] = p.ID + "\n" + p.Account
 	}
-	return r.c.ZRem(ctx, "og:camppend", m...).Err()
+	return r.c.ZRem(ctx, campPrefix+"pend", m...).Err()
 }
 
 func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
-	h, err := r.c.HGetAll(ctx, "og:camp:"+id).Result()
+	h, err := r.c.HGetAll(ctx, campPrefix+"camp:"+id).Result()
 	if err != nil || len(h) == 0 {
 		return nil, err
 	}
@@ -879,11 +940,11 @@ func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, li
 }
 
 func (r *Redis) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
-	return r.campaignsOf(ctx, "og:camps", since, limit)
+	return r.campaignsOf(ctx, campPrefix+"camps", since, limit)
 }
 
 func (r *Redis) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
-	return r.campaignsOf(ctx, "og:acamp:"+account, time.Time{}, limit)
+	return r.campaignsOf(ctx, campPrefix+"acamp:"+account, time.Time{}, limit)
 }
 
 func (r *Redis) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
@@ -891,11 +952,11 @@ func (r *Redis) CampaignByID(ctx context.Context, id string) (*Campaign, error) 
 	if err != nil || c == nil {
 		return c, err
 	}
-	accts, err := r.c.ZRevRangeWithScores(ctx, "og:campa:"+id, 0, CampaignAccountsMax-1).Result()
+	accts, err := r.c.ZRevRangeWithScores(ctx, campPrefix+"campa:"+id, 0, CampaignAccountsMax-1).Result()
 	if err != nil {
 		return nil, err
 	}
-	firsts, err := r.c.HGetAll(ctx, "og:campac:"+id).Result()
+	firsts, err := r.c.HGetAll(ctx, campPrefix+"campac:"+id).Result()
 	if err != nil {
 		return nil, err
 	}

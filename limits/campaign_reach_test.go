@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"outguard/internal/harness"
 	"outguard/limits"
 )
 
@@ -118,5 +119,39 @@ func TestCampaignPending(t *testing.T) {
 				t.Fatalf("after 3 cleared: %+v %v", other, err)
 			}
 		})
+	}
+}
+
+// On a Redis Cluster (one node serving every slot), campaigns count: the
+// script's keys are declared and in one slot. Before: CROSSSLOT, every
+// copy failed.
+func TestCampaignRedisCluster(t *testing.T) {
+	ctx := context.Background()
+	st, err := limits.OpenRedis(ctx, harness.StartRedisCluster(t).Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var res limits.CampaignResult
+	for i := range 6 {
+		if res, err = st.CampaignCopy(ctx, limits.CampaignCopy{Keys: append(campaignKeys("cluster", true), "t1other"), Account: fmt.Sprint("k", i), Rcpts: []string{fmt.Sprint(i)},
+			Time: time.Now(), Bands: 5, Suspend: true}, 15*time.Minute, 5); err != nil {
+			t.Fatal(err)
+		}
+		if (i == 4) != res.New || (i == 5) != res.Known {
+			t.Fatalf("copy %d: %+v", i, res)
+		}
+	}
+	if err := st.CampaignSuspended(ctx, res.Pending); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.CampaignByID(ctx, res.ID)
+	if err != nil || c == nil || len(c.Accounts) != 6 {
+		t.Fatalf("campaign %+v %v", c, err)
+	}
+	for _, a := range []string{"k0", "k5"} {
+		if list, err := st.AccountCampaigns(ctx, a, 10); err != nil || len(list) != 1 || list[0].ID != res.ID {
+			t.Fatalf("campaigns of %s: %+v %v", a, list, err)
+		}
 	}
 }
