@@ -593,9 +593,9 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // sent), then for each campaign the copy may belong to (the campaigns
 // its keys link to, its own keys) P+"camp:"+id (hash t0, t, copies,
 // held, subject), P+"campa:"+id (sorted set account -> last ms) and
-// P+"campac:"+id (hash account -> "first:copies"). A campaign linked
-// after the caller read the links makes the script return "!retry"
-// before it writes anything. The other senders' P+"acamp:" entries of a
+// P+"campac:"+id (hash account -> "first:copies"). Keys that link to a
+// campaign not declared make the script return "!retry" and the ids
+// before it writes anything (campaignKeys). The other senders' P+"acamp:" entries of a
 // campaign established are added by the caller after it.
 // ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
 // bands (CampaignCopy.Bands), group, suspend (0/1), recipients (space-
@@ -673,13 +673,18 @@ local function link(i)
   if not l or tonumber(t) < cutoff then return false end
   return l
 end
+-- the campaigns the keys link to that the caller did not declare:
+-- nothing is written yet, the caller declares them and runs again
+local need = {'!retry'}
+for i = 1, n do
+  local l = link(i)
+  if l and not declared[P .. 'camp:' .. l] then need[#need+1] = l end
+end
+if #need > 1 then return need end
 for i = 1, n do
   local l = link(i)
   if l then
     if not byid[l] then
-      -- a campaign linked since the caller read the links: nothing is
-      -- written yet, the caller declares its keys and runs again
-      if not declared[P .. 'camp:' .. l] then return {'!retry'} end
       byid[l] = {}
       order[#order+1] = {l, tonumber(redis.call('HGET', P .. 'camp:' .. l, 't0') or '0')}
     end
@@ -813,21 +818,23 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	}
 	var v []any
 	var err error
+	ids := slices.Clone(keys)
 	for try := 0; ; try++ {
-		var rk []string
-		if rk, err = r.campaignKeys(ctx, c.Account, keys); err != nil {
-			return res, err
-		}
+		rk := campaignKeys(c.Account, keys, ids)
 		v, err = campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
 			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)).Slice()
 		if err != nil {
 			return res, err
 		}
-		if len(v) != 1 || v[0] != "!retry" {
+		if len(v) == 0 || v[0] != "!retry" {
 			break
 		}
 		if try == 3 {
 			return res, fmt.Errorf("campaign script: the copy's campaign links kept changing")
+		}
+		for _, id := range v[1:] {
+			s, _ := id.(string)
+			ids = append(ids, s)
 		}
 	}
 	if len(v) < 4 {
@@ -871,34 +878,26 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 // keeps them in one Cluster slot.
 const campPrefix = "og:{camp}:"
 
-// campaignKeys are campaignScript's KEYS for a copy of account with keys:
-// the campaigns it may belong to are those its keys link to now, read
-// here, and its own keys (the id of one it establishes).
-func (r *Redis) campaignKeys(ctx context.Context, account string, keys []string) ([]string, error) {
-	rk := make([]string, 0, 6*len(keys)+3)
+// campaignKeys are campaignScript's KEYS for a copy of account with keys
+// that may belong to the campaigns ids: first its own keys (the id of
+// one it establishes, and of most it joins: a campaign is named by one
+// of its keys); the script names the others its keys link to, and the
+// call is made again with them (one round trip but for copies of a
+// campaign that share none of the keys it is named by).
+func campaignKeys(account string, keys, ids []string) []string {
+	rk := make([]string, 0, 3*len(keys)+3+3*len(ids))
 	for _, p := range []string{"ck:", "cl:", "cr:"} {
 		for _, k := range keys {
 			rk = append(rk, campPrefix+p+k)
 		}
 	}
-	links, err := r.c.MGet(ctx, rk[len(keys):2*len(keys)]...).Result()
-	if err != nil {
-		return nil, err
-	}
-	ids := slices.Clone(keys)
-	for _, l := range links {
-		if s, ok := l.(string); ok {
-			if i := strings.LastIndexByte(s, '|'); i > 0 {
-				ids = append(ids, s[:i])
-			}
-		}
-	}
-	slices.Sort(ids)
 	rk = append(rk, campPrefix+"pend", campPrefix+"camps", campPrefix+"acamp:"+account)
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
 	for _, id := range slices.Compact(ids) {
 		rk = append(rk, campPrefix+"camp:"+id, campPrefix+"campa:"+id, campPrefix+"campac:"+id)
 	}
-	return rk, nil
+	return rk
 }
 
 func (r *Redis) CampaignSuspended(ctx context.Context, ps []PendingSuspension) error {

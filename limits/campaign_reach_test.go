@@ -123,8 +123,10 @@ func TestCampaignPending(t *testing.T) {
 }
 
 // On a Redis Cluster (one node serving every slot), campaigns count: the
-// script's keys are declared and in one slot. Before: CROSSSLOT, every
-// copy failed.
+// script's keys are declared and in one slot, and a copy whose keys link
+// to a campaign named by a key it does not have finds it (the script
+// names it, the second call declares it). Before: CROSSSLOT, every copy
+// failed.
 func TestCampaignRedisCluster(t *testing.T) {
 	ctx := context.Background()
 	st, err := limits.OpenRedis(ctx, harness.StartRedisCluster(t).Addr)
@@ -142,11 +144,23 @@ func TestCampaignRedisCluster(t *testing.T) {
 			t.Fatalf("copy %d: %+v", i, res)
 		}
 	}
+	// A copy sharing 15 bands, none of them the one the campaign is
+	// named by: the script asks for the campaign's keys, and the second
+	// call finds it Known.
+	keys := campaignKeys("cluster", false)
+	if slices.Contains(keys[5:], res.ID) {
+		t.Fatalf("campaign named %s", res.ID)
+	}
+	res, err = st.CampaignCopy(ctx, limits.CampaignCopy{Keys: append(keys[5:], campaignKeys("varied", false)[:5]...), Account: "k6", Rcpts: []string{"6"},
+		Time: time.Now(), Bands: 5, Suspend: true}, 15*time.Minute, 5)
+	if err != nil || !res.Known {
+		t.Fatalf("a varied copy: %+v %v", res, err)
+	}
 	if err := st.CampaignSuspended(ctx, res.Pending); err != nil {
 		t.Fatal(err)
 	}
 	c, err := st.CampaignByID(ctx, res.ID)
-	if err != nil || c == nil || len(c.Accounts) != 6 {
+	if err != nil || c == nil || len(c.Accounts) != 7 {
 		t.Fatalf("campaign %+v %v", c, err)
 	}
 	for _, a := range []string{"k0", "k5"} {
