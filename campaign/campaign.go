@@ -92,7 +92,8 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		return policy.Verdict{}, err
 	}
 	if res.ID == "" {
-		return accept, e.finishPending(ctx, res.Pending, nil, now)
+		e.finishPending(ctx, res.Pending, nil, now)
+		return accept, nil
 	}
 	c := limits.Campaign{ID: res.ID, First: now, Last: now, Subject: subject}
 	for _, a := range res.Accounts {
@@ -117,9 +118,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 			}
 			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
 		}
-		if err := e.finishPending(ctx, res.Pending, done, now); err != nil {
-			return policy.Verdict{}, err
-		}
+		e.finishPending(ctx, res.Pending, done, now)
 	}
 	if !res.Known {
 		t.Stamp("campaign " + res.ID + " established")
@@ -132,31 +131,34 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 
 // finishPending suspends the pending senders of campaigns (a suspension
 // an earlier copy's store failure left undone, on any host) and records
-// them, with done (suspended by this copy), as suspended. A failure
-// fails the copy (on_error): the pending stay for the next.
-func (e *Engine) finishPending(ctx context.Context, pending, done []limits.PendingSuspension, now time.Time) error {
+// them, with done (suspended by this copy), as suspended. A failure is
+// logged and leaves them pending for the next copy: it is not this
+// copy's (which is counted), and must not fail every message while the
+// store recovers.
+func (e *Engine) finishPending(ctx context.Context, pending, done []limits.PendingSuspension, now time.Time) {
 	if !e.o.Suspend {
-		return nil
+		return
 	}
 	for _, p := range pending {
 		if slices.Contains(done, p) {
 			continue
 		}
 		c, err := e.o.Store.CampaignByID(ctx, p.ID)
-		if err != nil {
-			return err
+		if err == nil && c != nil {
+			_, err = e.o.Limits.SuspendCampaign(ctx, p.Account, *c, now)
 		}
-		if c != nil {
-			if _, err := e.o.Limits.SuspendCampaign(ctx, p.Account, *c, now); err != nil {
-				return fmt.Errorf("suspending %s for campaign %s: %w", p.Account, p.ID, err)
-			}
+		if err != nil {
+			e.o.Log.Warn("suspending a campaign's sender failed; retried with the next copy", "account", p.Account, "campaign", p.ID, "err", err)
+			continue
 		}
 		done = append(done, p)
 	}
 	if len(done) == 0 {
-		return nil
+		return
 	}
-	return e.o.Store.CampaignSuspended(ctx, done)
+	if err := e.o.Store.CampaignSuspended(ctx, done); err != nil {
+		e.o.Log.Warn("recording campaign suspensions failed; done again with the next copy", "err", err)
+	}
 }
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no

@@ -123,6 +123,14 @@ func TestFamiliesNoEvasion(t *testing.T) {
 		"own domains": func(i int) hamgen.Message {
 			return phishFrom(i, fmt.Sprintf("orders@shop%d.example", i), "")
 		},
+		// a free name per stolen account (a login without a domain,
+		// sending as and linking to its own github.io site)
+		"free own sites": func(i int) hamgen.Message {
+			m := phishFrom(i, fmt.Sprintf("it@desk%d.github.io", i), "")
+			m.Account = fmt.Sprint("bot", i)
+			m.Raw = []byte(strings.ReplaceAll(string(m.Raw), "secure-login.phish.example", fmt.Sprintf("desk%d.github.io", i)))
+			return m
+		},
 		"own domains, auto-submitted": func(i int) hamgen.Message {
 			return phishFrom(i, fmt.Sprintf("info@firma%d.example", i), "Auto-Submitted: auto-replied\n")
 		},

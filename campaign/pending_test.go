@@ -25,11 +25,11 @@ import (
 type failingSuspend struct {
 	limits.Store
 	account string
-	failed  atomic.Bool
+	fails   atomic.Int32 // how many more times
 }
 
 func (f *failingSuspend) Suspend(ctx context.Context, s limits.Suspension, now time.Time) (bool, error) {
-	if s.Key == f.account && !f.failed.Swap(true) {
+	if s.Key == f.account && f.fails.Add(-1) >= 0 {
 		return false, errors.New("store gone")
 	}
 	return f.Store.Suspend(ctx, s, now)
@@ -37,8 +37,9 @@ func (f *failingSuspend) Suspend(ctx context.Context, s limits.Suspension, now t
 
 // On each store: the copy that establishes a campaign fails while its
 // third sender is suspended (the error goes to on_error: tempfail); the
-// next message of anyone, an unrelated one, finishes the job: all five
-// senders suspended, none pending. Before: the third to fifth senders
+// next messages of anyone, unrelated ones, finish the job: all five
+// senders suspended, none pending; a suspension that fails again leaves
+// the unrelated message passed and the sender pending for the next. Before: the third to fifth senders
 // stayed unsuspended (a retried fifth copy, Known then, suspended only
 // its own sender).
 func TestPendingSuspensionFinished(t *testing.T) {
@@ -73,6 +74,7 @@ func TestPendingSuspensionFinished(t *testing.T) {
 			now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 			pol, _ := limits.NewPolicy(limits.Limits{}, nil)
 			fs := &failingSuspend{Store: st, account: "victim2@isp.example"}
+			fs.fails.Store(2)
 			lim := &limits.Engine{Store: fs, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
 				Accounts: limits.Accounts{Host: "mx1"}, SuspendFor: limits.Day}
 			eng := campaign.New(campaign.Options{Store: st.(limits.CampaignStore), Limits: lim, Accounts: 5, Window: 15 * time.Minute, Action: policy.Quarantine, Suspend: true,
@@ -94,13 +96,23 @@ func TestPendingSuspensionFinished(t *testing.T) {
 			if len(sus) != 2 {
 				t.Fatalf("%d suspended after the failure, want the 2 before it", len(sus))
 			}
+			// The next message: the third sender's suspension fails
+			// again; the message is not failed for it, the fourth and
+			// fifth are suspended.
 			m := hamgen.Newsletter(3, 1)[0]
+			if err := commit(m.Account, m.Rcpts, m.Raw); err != nil {
+				t.Fatal(err)
+			}
+			if sus, _ = st.Suspensions(ctx); len(sus) != 4 {
+				t.Fatalf("%d suspended after the next message, want 4", len(sus))
+			}
+			m = hamgen.Newsletter(5, 1)[0]
 			if err := commit(m.Account, m.Rcpts, m.Raw); err != nil {
 				t.Fatal(err)
 			}
 			sus, _ = st.Suspensions(ctx)
 			if len(sus) != 5 {
-				t.Fatalf("%d suspended after the next message, want the 5 senders", len(sus))
+				t.Fatalf("%d suspended after the messages after, want the 5 senders", len(sus))
 			}
 			for _, s := range sus {
 				if s.Signal != limits.SignalCampaign || s.Key == m.Account {

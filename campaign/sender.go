@@ -53,9 +53,16 @@ func (c *Collector) links(text string) {
 }
 
 // registrable is host's registrable domain (eTLD+1), lower case; host
-// itself when it has none (an address, a bare TLD).
+// itself when it has none (an address, a bare TLD). A name under a
+// suffix that hands out names for free (the list's private section:
+// github.io, duckdns.org, blogspot.com) is nobody's own domain: "*"
+// (an attacker must not get a "site of its own" per stolen account at
+// no cost).
 func registrable(host string) string {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if suffix, icann := publicsuffix.PublicSuffix(host); !icann && strings.Contains(suffix, ".") {
+		return "*"
+	}
 	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
 		return d
 	}
@@ -66,7 +73,9 @@ func registrable(host string) string {
 func domainOf(a string) string {
 	a = strings.Trim(strings.TrimSpace(a), "<>")
 	if i := strings.LastIndexByte(a, '@'); i >= 0 && i < len(a)-1 {
-		return registrable(a[i+1:])
+		if d := registrable(a[i+1:]); d != "*" {
+			return d
+		}
 	}
 	return ""
 }
