@@ -12,17 +12,26 @@ import (
 	"outguard/limits"
 )
 
-// TestCampaignsListLimit: campaigns list prints the newest --limit
-// campaigns (default 100) and refuses a limit under 1.
-func TestCampaignsListLimit(t *testing.T) {
-	t.Parallel()
+// campaignsConfig is a config with limits and campaign sections and its
+// SQLite store, open (the caller closes it before running milterctl).
+func campaignsConfig(t *testing.T) (string, *limits.SQLStore) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "milterd.yaml")
-	os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {}\n"), 0o644)
+	if err := os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, st
+}
+
+// TestCampaignsListLimit: campaigns list prints the newest --limit
+// campaigns (default 100) and refuses a limit under 1.
+func TestCampaignsListLimit(t *testing.T) {
+	t.Parallel()
+	cfg, st := campaignsConfig(t)
 	now := time.Now().Add(-time.Hour)
 	var ids []string
 	for c := range 3 {
@@ -31,6 +40,7 @@ func TestCampaignsListLimit(t *testing.T) {
 			keys = append(keys, fmt.Sprintf("t1c%d-%02d", c, b))
 		}
 		var res limits.CampaignResult
+		var err error
 		for i := range 5 {
 			if res, err = st.CampaignCopy(context.Background(), limits.CampaignCopy{Keys: keys, Account: fmt.Sprint("c", i), Subject: fmt.Sprint("s", c),
 				Time: now.Add(time.Duration(c) * time.Minute), Bands: 5}, 15*time.Minute, 5); err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +17,7 @@ import (
 // under the account; --json is exact.
 func TestCampaignsCommands(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "milterd.yaml")
-	os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {}\n"), 0o644)
-	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, st := campaignsConfig(t)
 	now := time.Now()
 	var keys []string
 	for b := range 20 {

@@ -25,12 +25,23 @@ func (r *Redis) Resume() { Resume(r.cmd) }
 // at cleanup.
 func StartRedis(t T) *Redis {
 	t.Helper()
+	return startRedis(t, "redis", nil)
+}
+
+// startRedis starts redis-server in a directory named name, with the
+// further arguments args(dir).
+func startRedis(t T, name string, args func(dir string) []string) *Redis {
+	t.Helper()
 	Require(t, "redis-server")
-	dir := Dir(t, "redis")
+	dir := Dir(t, name)
 	port := FreePort(t)
 	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	argv := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}
+	if args != nil {
+		argv = append(argv, args(dir)...)
+	}
+	r.cmd = exec.Command("redis-server", argv...)
 	Start(t, r.cmd)
 	t.Cleanup(r.Resume) // a paused server does not stop on SIGTERM
 	for i := 0; ; i++ {

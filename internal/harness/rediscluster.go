@@ -2,8 +2,6 @@ package harness
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,14 +14,9 @@ import (
 // CROSSSLOT, as on any Cluster), stopped by PID at cleanup.
 func StartRedisCluster(t T) *Redis {
 	t.Helper()
-	Require(t, "redis-server")
-	dir := Dir(t, "redis-cluster")
-	port := FreePort(t)
-	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-		"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	Start(t, r.cmd)
-	t.Cleanup(r.Resume)
+	r := startRedis(t, "redis-cluster", func(dir string) []string {
+		return []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf")}
+	})
 	c := redis.NewClient(&redis.Options{Addr: r.Addr})
 	defer c.Close()
 	ctx := context.Background()
