@@ -168,15 +168,15 @@ func TestFamiliesNoEvasion(t *testing.T) {
 // hour, for three seeds: no campaign, nobody suspended. Before: the
 // families made campaigns.
 func TestHamWithFamilies(t *testing.T) {
-	seeds := []uint64{28, 29, 30}
+	seeds, n := []uint64{28, 29, 30}, 6000
 	if testing.Short() {
-		seeds = seeds[:1]
+		seeds, n = seeds[:1], 2000
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			r := newRig(t)
 			start := r.now
-			corpus := append(hamgen.Corpus(seed, 6000, time.Hour), hamgen.Families(seed, 10, time.Hour)...)
+			corpus := append(hamgen.Corpus(seed, n, time.Hour), hamgen.Families(seed, 10, time.Hour)...)
 			slicesSortByAt(corpus)
 			accounts := map[string]bool{}
 			for _, m := range corpus {
