@@ -229,7 +229,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer", "relayprobe-listings.service", "relayprobe-listings.timer"} {
+	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer", "relayprobe-listings.service", "relayprobe-listings.timer", "outguard-web.service"} {
 		unit, err := os.ReadFile("../../etc/systemd/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -243,6 +243,55 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	out, err := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, paths...)...).CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// serviceSettings are a unit file's [Service] settings.
+func serviceSettings(t *testing.T, name string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../../etc/systemd/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, section := map[string]string{}, ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			section = line
+		} else if k, v, ok := strings.Cut(line, "="); ok && section == "[Service]" && !strings.HasPrefix(line, "#") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// The web console's unit runs `milterctl web` as the stores' owner with
+// every sandboxing setting of milterd's unit, and make install lays out
+// (and uninstall removes) every shipped unit.
+func TestWebUnit(t *testing.T) {
+	milterd, console := serviceSettings(t, "milterd.service"), serviceSettings(t, "outguard-web.service")
+	if console["ExecStart"] != "/usr/sbin/milterctl web -config /etc/outguard/milterd.yaml" {
+		t.Errorf("ExecStart=%s", console["ExecStart"])
+	}
+	for k, v := range milterd {
+		sandbox := false
+		for _, p := range []string{"Protect", "Private", "Restrict", "NoNewPrivileges", "LockPersonality", "MemoryDenyWriteExecute", "SystemCall", "CapabilityBoundingSet", "User", "Group", "UMask", "StateDirectory", "ReadOnlyPaths"} {
+			sandbox = sandbox || strings.HasPrefix(k, p)
+		}
+		if sandbox && console[k] != v {
+			t.Errorf("outguard-web.service has %s=%q, milterd.service %q", k, console[k], v)
+		}
+	}
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	install, uninstall, _ := strings.Cut(string(makefile), "\nuninstall:")
+	units, _ := filepath.Glob("../../etc/systemd/*")
+	for _, u := range units {
+		dest := "$(DESTDIR)/lib/systemd/system/" + filepath.Base(u)
+		if !strings.Contains(install, "etc/systemd/"+filepath.Base(u)+" "+dest) || !strings.Contains(uninstall, dest) {
+			t.Errorf("make install or uninstall leaves out %s", filepath.Base(u))
+		}
 	}
 }
 
