@@ -81,7 +81,15 @@ func startDaemon(t *testing.T, args ...string) *proc {
 	dir := t.TempDir()
 	d := &proc{log: &harness.LogBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
 	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")), 0o644)
-	d.cmd = exec.Command(binary, append([]string{"-config", d.config}, args...)...)
+	d.start(t, append([]string{binary, "-config", d.config}, args...)...)
+	return d
+}
+
+// start runs command (milterd, or a command that runs it) logging to
+// d.log, and waits until milterd has started; it is killed at cleanup.
+func (d *proc) start(t *testing.T, command ...string) {
+	t.Helper()
+	d.cmd = exec.Command(command[0], command[1:]...)
 	d.cmd.Stderr = d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,7 +97,18 @@ func startDaemon(t *testing.T, args ...string) *proc {
 	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() { d.cmd.Process.Kill() })
 	d.waitLog(t, "milterd started")
-	return d
+}
+
+// readyz is the status and body of /readyz on the metrics port.
+func readyz(t *testing.T, port int) (int, string) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func (d *proc) waitLog(t *testing.T, s string) {
