@@ -83,6 +83,13 @@ func TestStartersMoveOffATakenPort(t *testing.T) {
 			t.Fatalf("StartPostfix listens on %s (taken %d), which greets %q", p.Addr(), taken, line)
 		}
 	})
+	t.Run("sendmail", func(t *testing.T) {
+		taken := takeFirstPort(t)
+		p := StartSendmail(t, MTAConfig{RelayPort: 1, Milter: "inet:127.0.0.1:1"}) // its .cf needs one; it may be down
+		if line := firstLine(t, p.Addr()); p.Port == taken || !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("StartSendmail listens on %s (taken %d), which greets %q", p.Addr(), taken, line)
+		}
+	})
 	t.Run("postgres", func(t *testing.T) {
 		taken := takeFirstPort(t)
 		p := StartPostgres(t)

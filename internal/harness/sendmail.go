@@ -77,8 +77,16 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 			t.Fatalf("%v", err)
 		}
 		// unshare and sh exec: the PID Start records is Sendmail's own;
-		// it logs to syslog only. Its children too are stopped.
-		return startDaemon(t, exec.Command("unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$1" -C "$2/sendmail.cf" -bD`, "sh", bin, d), "")
+		// it logs to syslog only, but says why it cannot start on stderr.
+		// Its children too are stopped.
+		cmd := exec.Command("unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$1" -C "$2/sendmail.cf" -bD`, "sh", bin, d)
+		stderr, err := os.OpenFile(d+"/stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		defer stderr.Close() // the daemon has its own copy
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		return startDaemon(t, cmd, d+"/stderr")
 	})
 	return p
 }
