@@ -35,15 +35,33 @@ func newTest(t *testing.T) (*Server, *quarantine.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	users := filepath.Join(dir, "users")
-	if err := AddUser(users, "rev", Reviewer, "a long enough password"); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Options{Quarantine: q, UsersFile: users})
+	s, err := New(Options{Quarantine: q, UsersFile: testUser(t, dir, "rev", Reviewer, "a long enough password")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, q
+}
+
+// testUser adds name with role and password to the users file in dir and
+// returns the file's path.
+func testUser(t *testing.T, dir, name string, role Role, password string) string {
+	t.Helper()
+	users := filepath.Join(dir, "users")
+	if err := AddUser(users, name, role, password); err != nil {
+		t.Fatal(err)
+	}
+	return users
+}
+
+// testLimits is a SQLite limits store in dir, closed when the test ends.
+func testLimits(t *testing.T, dir string) limits.Store {
+	t.Helper()
+	st, err := limits.OpenSQLite(filepath.Join(dir, "limits.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func get(t *testing.T, s *Server, path string) *httptest.ResponseRecorder {
