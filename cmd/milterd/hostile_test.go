@@ -177,13 +177,8 @@ func TestHostileMalformedPackets(t *testing.T) {
 
 func metricsText(t *testing.T, port int) string {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	_, body := metricsGet(t, port, "/metrics")
+	return body
 }
 
 func grepLines(s, substr string) string {

@@ -100,9 +100,12 @@ func (d *proc) start(t *testing.T, command ...string) {
 }
 
 // readyz is the status and body of /readyz on the metrics port.
-func readyz(t *testing.T, port int) (int, string) {
+func readyz(t *testing.T, port int) (int, string) { return metricsGet(t, port, "/readyz") }
+
+// metricsGet is the status and body of path on the metrics port.
+func metricsGet(t *testing.T, port int, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
 	if err != nil {
 		t.Fatal(err)
 	}
