@@ -354,15 +354,7 @@ func TestReadyz(t *testing.T) {
 		dir, dir, cd.Socket, rd.Addr, port)), 0o644)
 	log := &harness.LogBuffer{}
 	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+dir+"/m.sock", log)
-	get := func(path string) (int, string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return metricsGet(t, port, path) }
 	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine, spool\n" {
 		t.Errorf("all up: %d %q", code, body)
 	}
