@@ -1,10 +1,16 @@
 package campaign
 
 import (
+	"bytes"
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"outguard/internal/hamgen"
+	"outguard/mimewalk"
 )
 
 // FuzzNormalize: any bytes as a text or HTML part, with any recipient
@@ -37,6 +43,46 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again := Normalize(text, isHTML, names); strings.Join(again, " ") != strings.Join(toks, " ") {
 			t.Fatal("not deterministic")
+		}
+	})
+}
+
+// FuzzFingerprint: any bytes as a message, walked as the rules' walk
+// walks it (archives opened): no panic; the fingerprint is the same
+// twice (every host of a fleet must compute the same keys); at most
+// MaxKeys text keys, each "t2" and a hash, and a quorum that some of
+// them can meet; at most MaxFiles file keys. Seeds:
+// testdata/fuzz/FuzzFingerprint.
+func FuzzFingerprint(f *testing.F) {
+	_, raw := hamgen.Phish(1, true)
+	f.Add(raw)
+	f.Add([]byte("From: a@b\nTo: c@d\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nHi,\n\n> quoted payload\n--q\nContent-Type: application/zip\n\nPK\x03\x04\n--q--\n"))
+	walk := func(raw []byte) (Fingerprint, bool) {
+		c := NewCollector(Names("c@d"))
+		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+			c.Item(it)
+			return nil
+		}); err != nil {
+			return Fingerprint{}, false
+		}
+		c.Done()
+		return c.Fingerprint(), c.Complete()
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fp, ok := walk(raw)
+		if !ok {
+			return
+		}
+		if again, _ := walk(raw); !slices.Equal(fp.Keys(), again.Keys()) || fp.Quorum != again.Quorum {
+			t.Fatal("not deterministic")
+		}
+		if len(fp.Text) > MaxKeys || len(fp.Files) > MaxFiles || fp.Quorum > len(fp.Text) || len(fp.Text) > 0 && fp.Quorum < 1 {
+			t.Fatalf("%d text keys, quorum %d, %d file keys", len(fp.Text), fp.Quorum, len(fp.Files))
+		}
+		for _, k := range fp.Text {
+			if !strings.HasPrefix(k, "t"+version) || len(k) > 2+16 {
+				t.Fatalf("key %q", k)
+			}
 		}
 	})
 }
