@@ -185,7 +185,8 @@ func TestEvasion28Archive(t *testing.T) {
 // TestInnocent28Quotes: what the quote and signature rule must leave
 // alone: six customers each answering one common message (a club's
 // announcement) with a word of their own above the attributed quote, in
-// text and in Gmail's and Thunderbird's HTML, and six staff of one
+// text (Gmail's wrapped attribution too) and in Gmail's, Thunderbird's
+// and Apple Mail's HTML, and six staff of one
 // company each writing a short line above the company's long signature.
 func TestInnocent28Quotes(t *testing.T) {
 	announce := strings.Fields(chain)
@@ -198,11 +199,22 @@ func TestInnocent28Quotes(t *testing.T) {
 	if c, s := reviewSend(t, msgs); c != 0 || s != 0 {
 		t.Fatalf("text replies: %d campaigns, %d suspended", c, s)
 	}
+	// Gmail's text alternative wraps a long attribution line.
+	msgs = nil
+	for i := range 6 {
+		msgs = append(msgs, plain(fmt.Sprintf("p%d@isp.example", i), "club@shelter.example", "Re: Help", "Thanks!\n\nOn Mon, Nov 3, 2026 at 10:00 AM Shelter Volunteers Association <\nclub@shelter.example> wrote:\n\n"+quoted))
+	}
+	if c, s := reviewSend(t, msgs); c != 0 || s != 0 {
+		t.Fatalf("Gmail's wrapped attribution: %d campaigns, %d suspended", c, s)
+	}
 	msgs = nil
 	for i := range 6 {
 		h := `<div>Thanks!</div><div class="gmail_quote"><div class="gmail_attr">On Mon, Shelter wrote:</div><blockquote class="gmail_quote">` + chain + `</blockquote></div>`
-		if i%2 == 1 {
+		switch i % 3 {
+		case 1:
 			h = `<p>Thanks!</p><div class="moz-cite-prefix">On 03.11.26 10:00, Shelter wrote:<br></div><blockquote type="cite">` + chain + `</blockquote>`
+		case 2: // Apple Mail: the attribution inside the quote
+			h = `<div>Thanks!<div><br><blockquote type="cite"><div>On 3 Nov 2026, at 10:00, Shelter &lt;club@shelter.example&gt; wrote:</div><br class="Apple-interchange-newline"><div>` + chain + `</div></blockquote></div></div>`
 		}
 		msgs = append(msgs, strings.Replace(plain(fmt.Sprintf("p%d@isp.example", i), "club@shelter.example", "Re: Help", "<html><body>"+h+"</body></html>"), "text/plain", "text/html", 1))
 	}

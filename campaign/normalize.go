@@ -62,9 +62,11 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	}
 	p := ownLines(text)
 	toks := tokens(nil, p.own, names)
-	if len(toks) < MinWords && !marked && !p.attributed {
+	// Apple Mail puts its attribution inside the blockquote.
+	ql := strings.Split(quoted, "\n")
+	if len(toks) < MinWords && !marked && !p.attributed && !attributed(ql) {
 		toks = tokens(toks, p.quoted, names)
-		toks = tokens(toks, strings.Split(quoted, "\n"), names)
+		toks = tokens(toks, ql, names)
 		for _, l := range p.signature {
 			if t := tokens(nil, []string{l}, names); len(t) >= sigProse {
 				toks = tokens(toks, []string{l}, names)
@@ -307,13 +309,15 @@ func ownLines(text string) part {
 		para = len(p.own)
 	}
 	sig := false
+	prev := ""
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		low := strings.ToLower(t)
-		if forwardLine(low) || wroteLine(low) || strings.HasPrefix(low, "________________") {
+		if forwardLine(low) || wroteLine(prev, low) || strings.HasPrefix(low, "________________") {
 			p.attributed = true
 			break
 		}
+		prev = low
 		if meetingLine(low) {
 			break
 		}
@@ -371,11 +375,30 @@ func forwardLine(low string) bool {
 }
 
 // wroteLine is a reply's attribution line, "On Mon, 1 Jan 2026, Ann
-// <ann@x> wrote:" (and the German and French forms).
-func wroteLine(low string) bool {
-	return (strings.HasPrefix(low, "on ") && strings.HasSuffix(low, "wrote:")) ||
-		(strings.HasPrefix(low, "am ") && strings.HasSuffix(low, "schrieb:")) ||
-		(strings.HasPrefix(low, "le ") && strings.HasSuffix(low, "a écrit :"))
+// <ann@x> wrote:" (and the German and French forms); prev is the line
+// before it, lower case: Gmail wraps a long attribution ("On Mon, … Ann
+// <" and "ann@x> wrote:").
+func wroteLine(prev, low string) bool {
+	for _, f := range [][2]string{{"on ", "wrote:"}, {"am ", "schrieb:"}, {"le ", "a écrit :"}} {
+		if strings.HasSuffix(low, f[1]) && (strings.HasPrefix(low, f[0]) || strings.HasPrefix(prev, f[0])) {
+			return true
+		}
+	}
+	return false
+}
+
+// attributed reports whether lines hold a reply's attribution or a
+// forward's separator.
+func attributed(lines []string) bool {
+	prev := ""
+	for _, l := range lines {
+		low := strings.ToLower(strings.TrimSpace(l))
+		if forwardLine(low) || wroteLine(prev, low) {
+			return true
+		}
+		prev = low
+	}
+	return false
 }
 
 // meetingLine starts the invitation block a meeting service adds (Zoom,
