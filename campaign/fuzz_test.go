@@ -17,7 +17,8 @@ import (
 // names: no panic, at most MaxTokens words, each a non-empty lower-case
 // word with no digit, no format or control character, at most 40 bytes
 // (a link's domain is "url:" and the domain); and the same input gives
-// the same words (every host of a fleet must compute the same keys).
+// the same words (every host of a fleet must compute the same keys); and
+// fold's ASCII shortcut folds as the full fold does.
 // Seeds: testdata/fuzz/FuzzNormalize.
 func FuzzNormalize(f *testing.F) {
 	f.Add("Dear John,\n\nYour invoice 4711 is at https://pay.example.com/x?t=1\n\n-- \nSig", false, "john.smith")
@@ -43,6 +44,10 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again := Normalize(text, isHTML, names); strings.Join(again, " ") != strings.Join(toks, " ") {
 			t.Fatal("not deterministic")
+		}
+		// fold's ASCII shortcut is fold.
+		if fold(rcpt) != foldRunes(rcpt) {
+			t.Fatalf("fold(%q) = %q, foldRunes %q", rcpt, fold(rcpt), foldRunes(rcpt))
 		}
 	})
 }

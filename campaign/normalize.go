@@ -502,6 +502,16 @@ func urlToken(f string) string {
 // marks) removed, Latin look-alikes mapped, lower case. It never grows a
 // word beyond a few times its length.
 func fold(s string) string {
+	if printableASCII(s) {
+		// NFKD, the marks and the look-alikes leave printable ASCII
+		// as it is: most words of most mail, at a fraction of the cost.
+		return strings.ToLower(s)
+	}
+	return foldRunes(s)
+}
+
+// foldRunes is fold of any text.
+func foldRunes(s string) string {
 	s = norm.NFKD.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -516,6 +526,15 @@ func fold(s string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // lookalike maps the Cyrillic and Greek letters that render as Latin ones
