@@ -93,11 +93,12 @@ func TestEvasion28Inserted(t *testing.T) {
 	}
 }
 
-// TestEvasion28Quoted: the phishing text as the only text of each copy,
-// put where a reply's quote or a signature goes: "> " lines, an HTML
-// blockquote, after "-- " or "Sent from my iPhone". Before: never found
-// (the normalizer cut it as someone else's text).
+// TestEvasion28Quoted: the phishing text put where a reply's quote or a
+// signature goes: "> " lines, an HTML blockquote, after "-- " or "Sent
+// from my iPhone", alone or under 30 random words of each copy's own.
+// Before: never found (the normalizer cut it as someone else's text).
 func TestEvasion28Quoted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 8))
 	for name, wrap := range map[string]func(b string) (ct, body string){
 		"gt": func(b string) (string, string) {
 			return "text/plain", "Hi,\n\n" + "> " + strings.ReplaceAll(b, "\n", "\n> ") + "\n"
@@ -106,6 +107,11 @@ func TestEvasion28Quoted(t *testing.T) {
 			return "text/html", "<html><body><p>Hi,</p><blockquote>" + strings.ReplaceAll(b, "\n", "<br>") + "</blockquote></body></html>\n"
 		},
 		"signature": func(b string) (string, string) { return "text/plain", "Hi,\n\n-- \n" + b + "\n" },
+		// Own text of its own, different in every copy, above them.
+		"gt+own": func(b string) (string, string) {
+			return "text/plain", junk(rng, 30) + "\n\n" + "> " + strings.ReplaceAll(b, "\n", "\n> ") + "\n"
+		},
+		"signature+own": func(b string) (string, string) { return "text/plain", junk(rng, 30) + "\n\n-- \n" + b + "\n" },
 		"iphone": func(b string) (string, string) {
 			return "text/plain", "See below.\n\nSent from my iPhone\n\n" + b + "\n"
 		},
@@ -185,7 +191,7 @@ func TestEvasion28Archive(t *testing.T) {
 // TestInnocent28Quotes: what the quote and signature rule must leave
 // alone: six customers each answering one common message (a club's
 // announcement) with a word of their own above the attributed quote, in
-// text (Gmail's wrapped attribution too) and in Gmail's, Thunderbird's
+// text (iOS Mail's and Gmail's wrapped attribution too) and in Gmail's, Thunderbird's
 // and Apple Mail's HTML, and six staff of one
 // company each writing a short line above the company's long signature.
 func TestInnocent28Quotes(t *testing.T) {
@@ -198,6 +204,14 @@ func TestInnocent28Quotes(t *testing.T) {
 	}
 	if c, s := reviewSend(t, msgs); c != 0 || s != 0 {
 		t.Fatalf("text replies: %d campaigns, %d suspended", c, s)
+	}
+	// iOS Mail: the attribution inside the quote, under its signature.
+	msgs = nil
+	for i := range 6 {
+		msgs = append(msgs, plain(fmt.Sprintf("p%d@isp.example", i), "club@shelter.example", "Re: Help", "Thanks!\n\nSent from my iPhone\n\n> On 3 Nov 2026, at 10:00, Shelter <club@shelter.example> wrote:\n> \n"+quoted))
+	}
+	if c, s := reviewSend(t, msgs); c != 0 || s != 0 {
+		t.Fatalf("iOS Mail's attribution: %d campaigns, %d suspended", c, s)
 	}
 	// Gmail's text alternative wraps a long attribution line.
 	msgs = nil

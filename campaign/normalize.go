@@ -41,16 +41,14 @@ const MaxTokens = 4096
 // isHTML is for text/html parts. What is left are lower-case words,
 // at most MaxTokens.
 //
-// Quoted text and a signature are someone else's, or the same under
-// every message of the sender, only as a reply or a signature has them:
-// under the sender's own words. A part whose own text is shorter than
-// MinWords and whose quote has no attribution (a reply's "On … wrote:",
-// a forward's separator, a mail client's quote container) is text placed
-// where a reader still reads it: its quoted lines and the prose lines of
-// its signature (sigProse words and more: not a name, a phone number or
-// an address) are its text. A short reply over an attributed quote, a
-// forwarded chain letter and a line over a company's signature block
-// stay short.
+// Quoted text is someone else's only as a reply or a forward has it:
+// attributed (a reply's "On … wrote:", a forward's separator, a mail
+// client's quote container). A quote without an attribution is text
+// placed where a reader still reads it: its lines are the part's text,
+// as are the prose lines (sigProse words and more: not a name, a phone
+// number or an address) of its signature. A reply over an attributed
+// quote, a forwarded chain letter and a line over a company's signature
+// block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	if len(text) > MaxText {
 		text = text[:MaxText]
@@ -62,15 +60,16 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	}
 	p := ownLines(text)
 	toks := tokens(nil, p.own, names)
-	// Apple Mail puts its attribution inside the blockquote.
+	// Apple Mail puts its attribution inside the blockquote, iOS Mail
+	// inside the "> " lines.
 	ql := strings.Split(quoted, "\n")
-	if len(toks) < MinWords && !marked && !p.attributed && !attributed(ql) {
+	if !marked && !p.attributed && !attributed(p.quoted) && !attributed(ql) {
 		toks = tokens(toks, p.quoted, names)
 		toks = tokens(toks, ql, names)
-		for _, l := range p.signature {
-			if t := tokens(nil, []string{l}, names); len(t) >= sigProse {
-				toks = tokens(toks, []string{l}, names)
-			}
+	}
+	for _, l := range p.signature {
+		if t := tokens(nil, []string{l}, names); len(t) >= sigProse {
+			toks = tokens(toks, []string{l}, names)
 		}
 	}
 	return toks
