@@ -81,7 +81,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	}
 	now := e.o.Now()
 	subject := subjectOf(t)
-	res, err := e.o.Store.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subject, Time: now, Bands: fp.Quorum}, e.o.Window, e.o.Accounts)
+	res, err := e.o.Store.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subject, Time: now, Bands: Quorum}, e.o.Window, e.o.Accounts)
 	if err != nil {
 		return policy.Verdict{}, err
 	}

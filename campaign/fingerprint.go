@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,24 +33,23 @@ const (
 	// 3n/sampleRate keys.
 	sampleRate = 4
 	// MinKeys and MaxKeys bound a text's keys: below MinKeys sampled
-	// runs (a short text), its MinKeys smallest-hashed runs are keys;
+	// runs (a short text), its MinKeys smallest-hashed runs are keys (a
+	// text of fewer distinct runs, one word over and over, has none);
 	// above MaxKeys (a long one), its MaxKeys smallest: a bottom-k sample,
 	// still the same runs of a shared passage in every copy, fewer of
 	// them the more is added (a 78-word text is found with 200 random
 	// words added to each copy, TestEvasion28Added).
 	MinKeys = 32
 	MaxKeys = 128
-	// A copy matches another when Quorum of its keys agree
-	// (limits.CampaignCopy.Bands): quorumShare of them, at most
-	// MaxQuorum. A short text is one when most of it agrees; a longer one
-	// when a passage of some 35 words and more does (MaxQuorum sampled
-	// runs): more than the common sentences a thousand customers write
-	// ("Please let me know if you have any questions.") have between
-	// them. Measured on internal/hamgen's corpus: the fourth other
-	// account closest to a message shares at most 21 of its keys; copies
-	// with a random word in every six share 27 and more.
-	quorumShare = 0.8
-	MaxQuorum   = 25
+	// Quorum is how many text keys of two copies must agree for them to
+	// be one campaign (limits.CampaignCopy.Bands): most of a short text
+	// (25 of 32), a passage of some 35 words of a longer one: more than
+	// the common sentences a thousand customers write ("Please let me
+	// know if you have any questions.") have between them. Measured on
+	// internal/hamgen's corpus: the fourth other account closest to a
+	// message shares at most 21 of its keys; copies with a random word in
+	// every six share 27 and more.
+	Quorum = 25
 	// MinWords is the least own text (tokens after Normalize) that is
 	// fingerprinted: short replies ("Thanks!", "See you tomorrow") are
 	// the same from thousands of customers and say nothing of a campaign.
@@ -72,9 +70,6 @@ type Fingerprint struct {
 	Text  []string `json:"text,omitempty"`  // "t2" + run hash
 	Files []string `json:"files,omitempty"` // "f2" + hash
 	Words int      `json:"words"`           // tokens of own text
-	// Quorum is how many of Text must agree with another copy's keys
-	// (limits.CampaignCopy.Bands).
-	Quorum int `json:"quorum,omitempty"`
 }
 
 // Keys are the fingerprint's store keys.
@@ -204,9 +199,8 @@ func (c *Collector) Fingerprint() Fingerprint {
 		files[m.file] = "f" + version + hashOf(strings.Join(slices.Compact(m.hashes), ","))
 	}
 	f := Fingerprint{Files: files, Words: c.words}
-	if c.words >= MinWords {
-		f.Text = sampleKeys(slices.Clone(c.runs))
-		f.Quorum = min(MaxQuorum, int(math.Ceil(quorumShare*float64(len(f.Text)))))
+	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
+		f.Text = keys
 	}
 	return f
 }
