@@ -3,9 +3,13 @@ package campaign
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"outguard/limits"
 	"outguard/mimewalk"
 )
 
@@ -50,6 +54,37 @@ func BenchmarkFingerprint10K(b *testing.B) {
 				c.Done()
 				if tap && len(c.Fingerprint().Text) == 0 {
 					b.Fatal("no fingerprint")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStoreCopy: the store's work for one copy (SQLite, the
+// default store) with the MinHash fingerprint's 20 text keys, the
+// sampled runs' mean on internal/hamgen's corpus (46) and their most
+// (MaxKeys): each text key is a row and, on PostgreSQL, a lock, so a
+// fingerprint's key count is store time.
+func BenchmarkStoreCopy(b *testing.B) {
+	for _, n := range []int{20, 46, MaxKeys} {
+		b.Run(fmt.Sprint("keys", n), func(b *testing.B) {
+			st, err := limits.OpenSQLite(filepath.Join(b.TempDir(), "state.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+			i := 0
+			for b.Loop() {
+				// Ham: every copy's keys its own.
+				keys := make([]string, n)
+				for k := range keys {
+					keys[k] = fmt.Sprintf("t2%x", mix(uint64(i*MaxKeys+k)))
+				}
+				i++
+				now = now.Add(100 * time.Millisecond)
+				if _, err := st.CampaignCopy(context.Background(), limits.CampaignCopy{Keys: keys, Account: fmt.Sprint("a", i), Time: now, Bands: Quorum}, 15*time.Minute, 5); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
