@@ -23,12 +23,13 @@ const MaxTokens = 4096
 // Normalize turns a body part into the words a campaign is recognised by,
 // with what differs between the copies of one run left out:
 //
-//   - the part's quoted text ("> " lines, "On … wrote:", Outlook's
-//     "-----Original Message-----" and "From:/Sent:" blocks, HTML
-//     blockquotes), its signature (after "-- ", RFC 3676 4.3, or after a
-//     closing such as "Best regards," near the end), a leading greeting
-//     ("Dear John,"), and paragraphs of a legal disclaimer: what one
-//     customer puts under every message, whatever it says;
+//   - the part's attributed quoted text ("> " lines and HTML blockquotes
+//     under "On … wrote:", Outlook's "-----Original Message-----" and
+//     "From:/Sent:" blocks, forwards), its signature (after "-- ", RFC
+//     3676 4.3, but its prose lines, or after a closing such as "Best
+//     regards," near the end), a leading greeting ("Dear John,"), and
+//     paragraphs of a legal disclaimer: what one customer puts under
+//     every message, whatever it says;
 //   - names: every word of names (the recipients' names and address
 //     parts, the per-recipient greeting of a mail merge);
 //   - numbers and every word with a digit (amounts, dates, order and
