@@ -191,19 +191,25 @@ func TestEvasion28Archive(t *testing.T) {
 // TestInnocent28Quotes: what the quote and signature rule must leave
 // alone: six customers each answering one common message (a club's
 // announcement) with a word of their own above the attributed quote, in
-// text (iOS Mail's and Gmail's wrapped attribution too) and in Gmail's, Thunderbird's
+// text (English, German and French attributions; iOS Mail's and Gmail's
+// wrapped attribution too) and in Gmail's, Thunderbird's
 // and Apple Mail's HTML, and six staff of one
 // company each writing a short line above the company's long signature.
 func TestInnocent28Quotes(t *testing.T) {
 	announce := strings.Fields(chain)
 	quoted := "> " + strings.Join(announce[:30], " ") + "\n> " + strings.Join(announce[30:], " ") + "\n"
 	var msgs []string
-	for i := range 6 {
-		msgs = append(msgs, plain(fmt.Sprintf("p%d@isp.example", i), "club@shelter.example", "Re: Help", []string{"Count me in!", "Thanks!", "I will sign."}[i%3]+
-			"\n\nOn Mon, 3 Nov 2026 at 10:00, Shelter <club@shelter.example> wrote:\n"+quoted))
-	}
-	if c, s := reviewSend(t, msgs); c != 0 || s != 0 {
-		t.Fatalf("text replies: %d campaigns, %d suspended", c, s)
+	for _, attribution := range []string{"On Mon, 3 Nov 2026 at 10:00, Shelter <club@shelter.example> wrote:", "Am 03.11.26 um 10:00 schrieb Shelter Volunteers:",
+		"Shelter <club@shelter.example> schrieb am Mo., 3. Nov. 2026, 10:00:", "Le 03/11/2026 à 10:00, Shelter a écrit :", "Shelter <club@shelter.example> wrote:",
+		"Am 03.11.2026 um 10:00 schrieb Shelter <club@shelter.example>:"} {
+		msgs = nil
+		for i := range 6 {
+			msgs = append(msgs, plain(fmt.Sprintf("p%d@isp.example", i), "club@shelter.example", "Re: Help", []string{"Count me in!", "Thanks!", "I will sign."}[i%3]+
+				"\n\n"+attribution+"\n"+quoted))
+		}
+		if c, s := reviewSend(t, msgs); c != 0 || s != 0 {
+			t.Fatalf("text replies under %q: %d campaigns, %d suspended", attribution, c, s)
+		}
 	}
 	// iOS Mail: the attribution inside the quote, under its signature.
 	msgs = nil

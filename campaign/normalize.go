@@ -374,17 +374,24 @@ func forwardLine(low string) bool {
 	return false
 }
 
-// wroteLine is a reply's attribution line, "On Mon, 1 Jan 2026, Ann
-// <ann@x> wrote:" (and the German and French forms); prev is the line
-// before it, lower case: Gmail wraps a long attribution ("On Mon, … Ann
-// <" and "ann@x> wrote:").
+// wroteLine is a reply's attribution line, as the common clients write
+// it: "On Mon, 1 Jan 2026, Ann <ann@x> wrote:", "Ann <ann@x> wrote:",
+// Thunderbird's and Apple Mail's "Am 01.01.26 um 10:00 schrieb Ann:",
+// Gmail's "Ann <ann@x> schrieb am Mo., 1. Jan. 2026, 10:00:", "Le
+// 01/01/2026 à 10:00, Ann a écrit :"; prev is the line before it, lower
+// case: Gmail wraps a long attribution ("On Mon, … Ann <" and "ann@x>
+// wrote:"). A quote under one is a reply's (Normalize).
 func wroteLine(prev, low string) bool {
-	for _, f := range [][2]string{{"on ", "wrote:"}, {"am ", "schrieb:"}, {"le ", "a écrit :"}} {
-		if strings.HasSuffix(low, f[1]) && (strings.HasPrefix(low, f[0]) || strings.HasPrefix(prev, f[0])) {
+	if len(strings.Fields(low)) > 25 {
+		return false
+	}
+	for _, suffix := range []string{"wrote:", "schrieb:", "a écrit :", "a écrit:"} {
+		if strings.HasSuffix(low, suffix) {
 			return true
 		}
 	}
-	return false
+	return strings.HasSuffix(low, ":") && strings.Contains(low, "schrieb") &&
+		(strings.HasPrefix(low, "am ") || strings.HasPrefix(prev, "am ") || strings.Contains(low, "schrieb am "))
 }
 
 // attributed reports whether lines hold a reply's attribution or a
