@@ -76,7 +76,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if err != nil {
 		return policy.Verdict{}, err
 	}
-	keys := col.Fingerprint().Keys()
+	keys := col.archiveKeys(col.Fingerprint().Keys())
 	if len(keys) == 0 {
 		return accept, nil
 	}

@@ -190,3 +190,24 @@ func salted(keys []string, site string) []string {
 	}
 	return out
 }
+
+// archiveKeys marks the keys of fp (the collector's) that are an
+// archive's decoded members ("a…" for "f…"): files packed and re-packed
+// per copy are chosen, not passed on; they count alone
+// (limits.CampaignCopy.Bands), a plain attachment only with text.
+func (c *Collector) archiveKeys(keys []string) []string {
+	fp := c.Fingerprint()
+	arch := map[string]bool{}
+	for _, m := range c.members {
+		if len(m.hashes) > 0 {
+			arch[fp.Files[m.file]] = true
+		}
+	}
+	out := slices.Clone(keys)
+	for i, k := range out {
+		if arch[k] {
+			out[i] = "a" + k[1:]
+		}
+	}
+	return out
+}

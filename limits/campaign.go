@@ -186,10 +186,15 @@ func quorum(keys []string, bands int) bool {
 	return w >= max(bands, 1)
 }
 
-// keyWeight is what a matching key adds toward the quorum of bands.
+// keyWeight is what a matching key adds toward the quorum of bands: a
+// text key one, an archive's members ("a…") the quorum, a plain
+// attachment one less.
 func keyWeight(k string, bands int) int {
-	if strings.HasPrefix(k, "t") {
+	switch {
+	case strings.HasPrefix(k, "t"):
 		return 1
+	case strings.HasPrefix(k, "a"):
+		return max(bands, 1)
 	}
 	return max(bands-1, 0)
 }
@@ -341,7 +346,7 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 		// messages that share a band each with a different other one.
 		b := strconv.Itoa(max(c.Bands, 1))
 		if senders, err = queryPairs(ctx, tx, s.d.Rebind(`SELECT account, CAST(MAX(t) AS TEXT) FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
-			GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 ELSE `+strconv.Itoa(keyWeight("f", c.Bands))+` END) >= `+b+` ORDER BY MAX(t), account`), args...); err != nil {
+			GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 WHEN fkey LIKE 'a%' THEN `+b+` ELSE `+strconv.Itoa(keyWeight("f", c.Bands))+` END) >= `+b+` ORDER BY MAX(t), account`), args...); err != nil {
 			return res, err
 		}
 		if len(senders) < threshold {
@@ -614,9 +619,12 @@ local declared = {}
 for _, k in ipairs(KEYS) do declared[k] = true end
 local mine = {}
 for r in string.gmatch(ARGV[11], '%S+') do mine[#mine+1] = r end
--- keyWeight: a band 1, an attachment one band less than the quorum
+-- keyWeight: a band 1, an archive's members the quorum, an attachment
+-- one band less
 local function weight(k)
-  if string.sub(k, 1, 1) == 't' then return 1 end
+  local p = string.sub(k, 1, 1)
+  if p == 't' then return 1 end
+  if p == 'a' then return math.max(bands, 1) end
   return math.max(bands - 1, 0)
 end
 -- reach: groups matched to recipients of their own (the Go reach)
