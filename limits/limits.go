@@ -356,6 +356,8 @@ type Store interface {
 	Close() error
 	// The alerts' outbox (outbox.go) is in every store.
 	Outbox
+	// The alerts sent once per window by a fleet (once.go).
+	Once
 }
 
 // Retention of message records, for bounces that come days later

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	6: complaintsSchema,
 	7: outboxSchema,
 	8: stageFunctions,
+	9: onceSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -18,8 +18,9 @@ import (
 // campaigns across accounts (campaign.go), version 6 the complaints
 // (complaint.go), version 7 the alerts' outbox (outbox.go). Version 8
 // (the performance work's number) adds PostgreSQL's functions for a
-// message's stages (stage.go); nothing in SQLite.
-const schemaVersion = 8
+// message's stages (stage.go); nothing in SQLite. Version 9 the alerts
+// sent once per window by a fleet (once.go).
+const schemaVersion = 9
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -49,7 +50,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

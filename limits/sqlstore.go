@@ -429,6 +429,7 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 		{`DELETE FROM refused WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM sightings WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM complaints WHERE t <= $1`, []any{ms(now.Add(-complaintTTL))}},
+		{`DELETE FROM once WHERE until <= $1`, []any{ms(now)}},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, q.args...); err != nil {
 			return err
