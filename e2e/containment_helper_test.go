@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"outguard/internal/harness"
 )
 
 // TestPostsuperHelperIsStrict: the helper the sudoers line allows
@@ -69,5 +71,36 @@ func TestPostsuperHelperIsStrict(t *testing.T) {
 	}
 	if q := queue(t, h.s.Postfix.Dir); len(q) != 2 || q[ids[0]] != "" {
 		t.Errorf("after delete: %v", q)
+	}
+}
+
+// TestAccountsShowHeldByHand: of alice's three messages deferred in a
+// real Postfix, the postmaster holds one by hand (postsuper -h); an
+// operator then suspends alice with milterctl, which holds the other two.
+// "accounts show" counts the two as containment's and the one as held by
+// hand, and "unsuspend --release-queued" releases the two only. Before,
+// show listed all three as "hold", the same.
+func TestAccountsShowHeldByHand(t *testing.T) {
+	t.Parallel()
+	h := startContainmentHost(t, storeConfig(t, "sqlite", "  on_suspend_queued: hold\n"), nil, false)
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	ids := h.deferThree(t)
+	if out, err := exec.Command("postsuper", "-c", h.s.Postfix.Dir, "-h", ids[1]).CombinedOutput(); err != nil {
+		t.Fatalf("postsuper -h: %v %s", err, out)
+	}
+	if out, code := milterctl(t, bin, h.ctlConf, "accounts", "suspend", harness.User, "--reason", "phished"); code != 0 {
+		t.Fatalf("suspend (%d):\n%s", code, out)
+	}
+	out, code := milterctl(t, bin, h.ctlConf, "accounts", "show", harness.User)
+	if code != 0 || !strings.Contains(out, "held by containment: 2; held by hand: 1") ||
+		!strings.Contains(out, ids[1]+"\ton hold by hand") || !strings.Contains(out, ids[0]+"\thold\n") || !strings.Contains(out, ids[2]+"\thold\n") {
+		t.Errorf("accounts show (%d):\n%s", code, out)
+	}
+	out, code = milterctl(t, bin, h.ctlConf, "accounts", "unsuspend", harness.User, "--release-queued")
+	if code != 0 || !strings.Contains(out, "released: 2 message(s) "+ids[0]+" "+ids[2]) {
+		t.Errorf("unsuspend --release-queued (%d):\n%s", code, out)
+	}
+	if held := inQueue(t, h.s.Postfix.Dir, "hold"); fmt.Sprint(held) != fmt.Sprint(ids[1:2]) {
+		t.Errorf("in hold after the release: %v; want only the one held by hand %s", held, ids[1])
 	}
 }
