@@ -17,7 +17,7 @@ import (
 // running postsuper, postsuper's "ALL", an option or a path among the
 // ids, an empty input, a word other than hold/release/delete, a second
 // argument, one id more than its bound of 100000, and a byte more than it
-// reads (2100000).
+// reads (3300000).
 func TestPostsuperHelperIsStrict(t *testing.T) {
 	t.Parallel()
 	h := startContainmentHost(t, storeConfig(t, "sqlite", "  on_suspend_queued: keep\n"), nil, false)
@@ -45,7 +45,7 @@ func TestPostsuperHelperIsStrict(t *testing.T) {
 		{"a second argument", ids[0] + "\n", []string{"hold", "-c"}},
 		{"no word", ids[0] + "\n", nil},
 		{"100001 ids", many, []string{"hold"}},
-		{"more than its read bound", strings.Repeat("A", 2100001), []string{"hold"}},
+		{"more than its read bound", strings.Repeat("A", 3300001), []string{"hold"}},
 	} {
 		if out, err := helper(c.stdin, c.args...); err == nil {
 			t.Errorf("%s: accepted\n%s", c.name, out)
