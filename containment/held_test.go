@@ -15,21 +15,15 @@ import (
 // what unsuspend settles) counts only the containment's, HeldByHand the
 // others. Before, Held counted every message in hold.
 func TestHeldCountsOnlyContainment(t *testing.T) {
-	stores(t, func(t *testing.T, open func() limits.Store) {
+	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		st := open()
-		q, c := reviewSetup(t, st, &now)
-		admit(t, st, q, "HAND1", now.Add(-time.Hour))
-		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		q := &memQueue{q: map[string]string{}}
+		c := reviewSetup(st, q, &now, containment.Hold)
+		handHeld(t, st, q, now)
 		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
 		admit(t, st, q, "SPAM2", now.Add(-time.Minute))
-		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		if err := c.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
+		suspendAndSweep(t, st, c, now)
 		msgs, err := c.Messages(ctx, "alice")
 		if err != nil {
 			t.Fatal(err)
