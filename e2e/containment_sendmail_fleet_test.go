@@ -31,10 +31,7 @@ func startSendmailHost(t *testing.T, text string) *sendmailHost {
 	h := &sendmailHost{s: s, st: res.Store, log: &harness.LogBuffer{}, q: &containment.Sendmail{Config: s.Postfix.Dir + "/sendmail.cf",
 		Command: []string{"unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$@"`, "sh", bin}}}
 	c := containment.New(containment.Options{Store: res.Store, Host: cfg.HostName(), Queue: h.q, Action: containment.Hold, Log: harness.Logger(t, h.log)})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { c.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runSweep(t, c)
 	return h
 }
 

@@ -107,11 +107,16 @@ func startContainmentHost(t *testing.T, text string, access map[string]string, s
 		return h
 	}
 	c := setup.Containment(cfg, res.Store, harness.Logger(t, h.log))
+	runSweep(t, c)
+	return h
+}
+
+// runSweep runs c's sweep, as milterd does, until the test ends.
+func runSweep(t *testing.T, c *containment.Containment) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return h
 }
 
 // deferThree sends three messages of alice's to a receiver that answers

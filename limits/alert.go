@@ -130,7 +130,7 @@ func (a *Alerter) claim(p onceAlert) bool {
 		return true
 	}
 	end := time.Now().Add(cmp.Or(a.RequeueFor, time.Hour))
-	for {
+	for tries := 0; ; tries++ {
 		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(a.Timeout, 10*time.Second))
 		ok, err := a.Once.ClaimOnce(ctx, p.key, p.until, a.now())
 		cancel()
@@ -142,7 +142,9 @@ func (a *Alerter) claim(p onceAlert) bool {
 			a.Log.Error("alert lost: the store did not take it", "alert", string(body), "err", err)
 			return false
 		}
-		a.Log.Warn("alert: the store did not answer its claim; trying again", "alert", string(body), "err", err)
+		if tries == 0 { // once: the store's own failures are logged by every caller
+			a.Log.Warn("alert: the store did not answer its claim; trying again", "alert", string(body), "err", err)
+		}
 		time.Sleep(cmp.Or(a.Requeue, 10*time.Second))
 	}
 }
