@@ -45,7 +45,7 @@ func BenchmarkStages(b *testing.B) {
 		}
 		begin = time.Since(start)
 		start = time.Now()
-		if _, ok, _, err := st.CommitMessage(ctx, key, limits.Sent{Host: "mx1", QueueID: fmt.Sprint("Q", n, "-", i), Rcpts: []string{"a@x", "b@y"}, Time: now}, lim, nil, now); err != nil || !ok {
+		if _, ok, _, _, err := st.CommitMessage(ctx, key, limits.Sent{Host: "mx1", QueueID: fmt.Sprint("Q", n, "-", i), Rcpts: []string{"a@x", "b@y"}, Time: now}, lim, nil, now); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 		return begin, time.Since(start)
