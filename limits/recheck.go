@@ -61,6 +61,10 @@ func redisSkew(err error) error {
 //   - og_admit commits without waiting for the WAL's flush unless the
 //     server or role sets outguard.synchronous_commit (docs/postgres.md:
 //     what a server crash loses), and counters leave room for HOT updates.
+//   - og_sight locks the account's sightings apart from its counters: a
+//     MAIL (og_begin) waited for another message's og_admit of the same
+//     account (the fleet's profile: most of a busy account's sessions'
+//     time was spent waiting for that lock).
 //   - og_events is AddUndeliverable and AddRefused in one call (the
 //     account's lock, the inserts, the count): before, a transaction of
 //     BEGIN, the lock, one INSERT per event, the count, COMMIT.
@@ -70,6 +74,24 @@ func redisSkew(err error) error {
 // message's time) and o_susp: its signature changes, so it is dropped
 // and created again.
 const recheckFunctions = `
+-- The sightings under a lock of their own (hashtextextended's seed 1):
+-- their counts stay atomic among every writer of them (og_begin at MAIL,
+-- og_admit's spam verdict, Sight), and a MAIL no longer waits for the
+-- account's commit of another message (og_admit takes the account's lock,
+-- then this one; nothing takes them the other way round).
+CREATE OR REPLACE FUNCTION og_sight(p_key TEXT, p_kind TEXT[], p_value TEXT[], p_first BIGINT[], p_last BIGINT[], p_detail TEXT[], p_from BIGINT)
+RETURNS TEXT LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtextextended(p_key, 1));
+	FOR i IN 1 .. COALESCE(array_length(p_kind, 1), 0) LOOP
+		INSERT INTO sightings AS s (key, kind, value, t0, t, detail) VALUES (p_key, p_kind[i], p_value[i], p_first[i], p_last[i], p_detail[i])
+			ON CONFLICT (key, kind, value) DO UPDATE SET t = excluded.t, detail = excluded.detail WHERE excluded.t >= s.t;
+	END LOOP;
+	RETURN (SELECT COALESCE(json_object_agg(c.kind, c.n), '{}')::TEXT FROM (
+		SELECT s.kind, COUNT(*) AS n FROM sightings s WHERE s.key = p_key AND s.t >= p_from
+			AND s.t > COALESCE((SELECT a.t FROM acks a WHERE a.key = p_key), 0) GROUP BY s.kind) c);
+END $$;
+
 -- Room in each page for a counter row's next version: the slot upserts
 -- update in place (HOT), without a new index entry per message.
 ALTER TABLE counters SET (fillfactor = 70);

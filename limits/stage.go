@@ -20,7 +20,9 @@ import (
 // (beginScript, admitScript), on SQLite one IMMEDIATE transaction in
 // process. The account's lock (the advisory lock, the script, SQLite's
 // write lock) covers the whole call, so a count and its comparison stay
-// atomic across every host sharing the store.
+// atomic across every host sharing the store (on PostgreSQL, since
+// schema 11, the sightings have an advisory lock of their own, taken
+// after the account's: recheck.go).
 //
 // A new per-account counter joins these calls; it does not add a call
 // beside them:
