@@ -88,17 +88,24 @@ func reviewSetup(t *testing.T, st limits.Store, now *time.Time) (*memQueue, *con
 
 func admit(t *testing.T, st limits.Store, q *memQueue, id string, now time.Time) {
 	t.Helper()
-	if _, ok, err := st.Admit(context.Background(), "alice", limits.Sent{Host: "mx1", QueueID: id, Rcpts: []string{"x@example.org"}, Time: now}, limits.Limits{}, now); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
+	record(t, st, id, now)
 	q.set([]string{id}, "deferred")
 }
 
-// TestReviewLateMessageHeld: a message whose MAIL came before the
-// suspension is admitted at its end of data (the limits engine looks at
-// the suspension at MAIL only) and recorded, and queued, just after the
-// suspension; the sweep that saw the suspension had nothing to hold yet.
-// It must still be held at a later sweep.
+// record is the limits engine's commit of message id (its record), the
+// MTA not having queued it yet.
+func record(t *testing.T, st limits.Store, id string, now time.Time) {
+	t.Helper()
+	if _, ok, err := st.Admit(context.Background(), "alice", limits.Sent{Host: "mx1", QueueID: id, Rcpts: []string{"x@example.org"}, Time: now}, limits.Limits{}, now); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+}
+
+// TestReviewLateMessageHeld: a message admitted at its end of data just
+// before the suspension (its commit came first: a later one reads the
+// suspension and refuses it) and queued by the MTA just after it; the
+// sweep that saw the suspension had nothing to hold yet. It must still be
+// held at a later sweep.
 func TestReviewLateMessageHeld(t *testing.T) {
 	stores(t, func(t *testing.T, open func() limits.Store) {
 		ctx := context.Background()
@@ -106,6 +113,7 @@ func TestReviewLateMessageHeld(t *testing.T) {
 		st := open()
 		q, c := reviewSetup(t, st, &now)
 		admit(t, st, q, "EARLY1", now.Add(-time.Minute))
+		record(t, st, "LATE1", now)
 		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
@@ -116,7 +124,7 @@ func TestReviewLateMessageHeld(t *testing.T) {
 			t.Fatal("the message queued before the suspension was not held")
 		}
 		now = now.Add(time.Second)
-		admit(t, st, q, "LATE1", now) // the same second's session ending after the sweep
+		q.set([]string{"LATE1"}, "deferred") // the same second's message reaching the queue after the sweep
 		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != "deferred" {
 			t.Fatal("looked again sooner than containment.LateEvery", err)
 		}
@@ -176,6 +184,8 @@ func TestReviewLateForBound(t *testing.T) {
 		now := time.Now()
 		st := open()
 		q, c := reviewSetup(t, st, &now)
+		record(t, st, "LATE1", now) // committed before the suspension, queued late
+		record(t, st, "LATE2", now)
 		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
@@ -183,12 +193,12 @@ func TestReviewLateForBound(t *testing.T) {
 			t.Fatal(err)
 		}
 		now = now.Add(containment.LateFor - time.Second)
-		admit(t, st, q, "LATE1", now)
+		q.set([]string{"LATE1"}, "deferred")
 		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != containment.HoldQueue {
 			t.Fatal("not held within containment.LateFor", err)
 		}
 		now = now.Add(time.Second)
-		admit(t, st, q, "LATE2", now)
+		q.set([]string{"LATE2"}, "deferred")
 		if err := c.Sweep(ctx); err != nil || q.in("LATE2") != "deferred" {
 			t.Fatal("looked again after containment.LateFor", err)
 		}

@@ -125,7 +125,7 @@ return u`)
 // one made on any host or by milterctl before it is seen). A slot holding
 // a later bucket than the message's is an error (OGSKEW, ErrClockSkew),
 // before anything is written. Returns usage's six, 1 if admitted, the
-// suspension JSON (”: none), and sight's counts.
+// suspension JSON (empty: none), and sight's counts.
 var admitScript = redis.NewScript(usageLua + sightLua + `
 local n = tonumber(ARGV[5])
 local v = slots(KEYS[1])
