@@ -6,7 +6,8 @@
 //	C  Postfix + Debian's clamav-milter (OnInfected Reject), inet and unix
 //	D  Postfix + milterd with clamd, the shipped YARA rules, limits
 //	   (real limits, counted for the one sending account: not unlimited)
-//	   and quarantine, inet and unix; with -baseline DIR also DIR's milterd
+//	   quarantine, campaigns across accounts and complaint references,
+//	   inet and unix; with -baseline DIR also DIR's milterd
 //	   (an earlier build) over unix, to measure a change in the same run
 //	D spam: D over unix with `spam:` on against rspamd (Debian's, its
 //	   stock rules), rspamd's CPU shown separately like clamd's
@@ -92,8 +93,18 @@ func main() {
 	// max_connections above the 50 concurrent sessions of the memory run:
 	// past connect_timeout a session waiting for a clamd connection is
 	// tempfailed, by design.
+	// With campaign: and complaints: as a deployment would run them (the
+	// example config's defaults): every accepted message fingerprinted and
+	// counted in the limits store, and stamped with a sealed reference.
+	// One account sends everything, so no campaign is ever reached.
+	refKey := filepath.Join(dir, "ref.key")
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	if err := os.WriteFile(refKey, secret, 0o600); err != nil {
+		p.Fatalf("%v", err)
+	}
 	full := func(clamdSock string) string {
-		return fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\n", clamdSock, rulesDir, harness.User)
+		return fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\ncampaign: {}\ncomplaints: {keys: [%s]}\n", clamdSock, rulesDir, harness.User, refKey)
 	}
 	port := func() string { return strconv.Itoa(harness.FreePort(p)) }
 	variants := []*variant{{name: "A postfix"}}
