@@ -209,7 +209,16 @@ func main() {
 		return
 	}
 	// milterd's memory with 50 concurrent 25 MiB messages.
-	run(p, dUnix.pf, workload{"25 MiB", 50, 50, 18 << 20})
+	if failed := send(p, dUnix.pf, workload{"25 MiB", 50, 50, 18 << 20}); len(failed) > 0 {
+		// Say which check failed: its log goes with the run's directory.
+		log, _ := os.ReadFile(filepath.Join(dir, "du.log"))
+		for _, line := range strings.Split(string(log), "\n") {
+			if strings.Contains(line, "check failed") {
+				fmt.Fprintln(os.Stderr, line)
+			}
+		}
+		p.Fatalf("memory run: %d of 50 messages refused, e.g. %s", len(failed), failed[0])
+	}
 	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", harness.PeakRSS(dUnix.pid))
 	fmt.Print(out.String())
 }
@@ -245,10 +254,23 @@ func clamavMilter(p *harness.Program, dir, name, listen, clamdSock string) int {
 	return cmd.Process.Pid
 }
 
-// run sends w.messages fresh messages over w.sessions parallel
-// authenticated SMTP sessions; it returns messages/s and the machine's CPU
-// ms per message.
+// run sends w and returns messages/s and the machine's CPU ms per
+// message; a refused message ends the benchmark.
 func run(p *harness.Program, pf *harness.Postfix, w workload) (float64, float64) {
+	cpu0 := busyJiffies()
+	start := time.Now()
+	failed := send(p, pf, w)
+	elapsed := time.Since(start)
+	if len(failed) > 0 {
+		p.Fatalf("%d of %d messages refused, e.g. %s", len(failed), w.messages, failed[0])
+	}
+	jiffies := busyJiffies() - cpu0
+	return float64(w.messages) / elapsed.Seconds(), float64(jiffies) * 10 / float64(w.messages) // USER_HZ = 100
+}
+
+// send sends w.messages fresh messages over w.sessions parallel
+// authenticated SMTP sessions; it returns the replies of those refused.
+func send(p *harness.Program, pf *harness.Postfix, w workload) []string {
 	msgs := make(chan []byte, w.sessions)
 	go func() {
 		for i := 0; i < w.messages; i++ {
@@ -256,8 +278,6 @@ func run(p *harness.Program, pf *harness.Postfix, w workload) (float64, float64)
 		}
 		close(msgs)
 	}()
-	cpu0 := busyJiffies()
-	start := time.Now()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failed []string
@@ -277,12 +297,7 @@ func run(p *harness.Program, pf *harness.Postfix, w workload) (float64, float64)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	if len(failed) > 0 {
-		p.Fatalf("%d of %d messages refused, e.g. %s", len(failed), w.messages, failed[0])
-	}
-	jiffies := busyJiffies() - cpu0
-	return float64(w.messages) / elapsed.Seconds(), float64(jiffies) * 10 / float64(w.messages) // USER_HZ = 100
+	return failed
 }
 
 // message is a fresh message: text and a random attachment (clamd caches
