@@ -217,6 +217,10 @@ func main() {
 				fmt.Fprintln(os.Stderr, line)
 			}
 		}
+		// The peak is still that of 50 messages received and walked at
+		// once (a check's failure ends a message at its verdict), but it
+		// is not the figure of a clean run: said so, and the run fails.
+		fmt.Printf("- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages, %d of them refused: %.0f MiB\n", len(failed), harness.PeakRSS(dUnix.pid))
 		p.Fatalf("memory run: %d of 50 messages refused, e.g. %s", len(failed), failed[0])
 	}
 	fmt.Fprintf(&out, "- milterd (D unix) peak RSS after 50 concurrent 25 MiB messages: %.0f MiB\n", harness.PeakRSS(dUnix.pid))
