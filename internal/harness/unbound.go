@@ -49,6 +49,12 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	for zone, rrs := range c.Zones {
 		fmt.Fprintf(&b, "  local-zone: %q static\n", zone)
 		for _, rr := range rrs {
+			if strings.Contains(rr, `"`) {
+				// A TXT record's strings (a DKIM key is several):
+				// unbound.conf has no escapes in "…", but takes '…'.
+				fmt.Fprintf(&b, "  local-data: '%s'\n", rr)
+				continue
+			}
 			fmt.Fprintf(&b, "  local-data: %q\n", rr)
 		}
 	}
