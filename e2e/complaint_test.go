@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"outguard/complaint"
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/quarantine"
 )
 
 // refKey writes a reference key file (32 random bytes, 0600) and returns
@@ -509,5 +511,65 @@ func TestComplaintsForgedReportsCountForNoOne(t *testing.T) {
 	}
 	if _, err := send("after"); harness.Reply(err) != "451 4.7.1 Account suspended for mail its receivers reported as spam; contact abuse@isp.test" {
 		t.Fatalf("alice after the genuine reports: %v", err)
+	}
+}
+
+// Mail held in the quarantine and released goes out stamped as accepted
+// mail does: through Postfix alice sends a message that a rule holds,
+// with a forged X-Outguard-Ref and CFBL-Feedback-ID of her own; released
+// by the real milterctl through a release Postfix, it arrives with one
+// reference (hers removed), sealed at release, naming alice and the queue
+// id it was held under on this smarthost, and the feedback loop's report
+// about it counts for alice and suspends her (complaints_per_day 0 is
+// off, so 1 here: two reports). Before: released mail went out with the
+// customer's fields and no reference of ours: its complaints attributed
+// to no one.
+func TestComplaintsReleasedMailStamped(t *testing.T) {
+	t.Parallel()
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	key, k := refKey(t, "ref.key")
+	fbl := startFeedbackLoop(t)
+	complaints := fmt.Sprintf("complaints: {keys: [%s], cfbl_address: fbl@isp.test, %s}\n", key, fbl.yaml)
+	yaml := complaints + fmt.Sprintf("rules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  contact: abuse@isp.test\n  default: {complaints_per_day: 1}\n", holdRules(t))
+	s, cfg, res := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+	sink := harness.StartSink(t)
+	rel := harness.StartPostfix(t, harness.MTAConfig{RelayPort: sink.Port})
+	ctlConf := writeConfig(t, fmt.Sprintf("state_dir: %s\n%squarantine: {release_address: %q}\nlimits:\n  contact: abuse@isp.test\n  default: {complaints_per_day: 1}\n", cfg.StateDir, complaints, rel.Addr()))
+
+	for i := range 2 {
+		msg := harness.Msg(harness.User+"@customer.test", "victim@remote.test", fmt.Sprint("held ", i), "click here",
+			"X-Test-Hold: yes", "X-Outguard-Ref: og1.00000000.AAAA", "CFBL-Feedback-ID: customer-own")
+		if r := s.Dial(t).Send(harness.User+"@customer.test", []string{"victim@remote.test"}, msg); r.Err != nil {
+			t.Fatalf("held %d: %v", i, harness.Reply(r.Err))
+		}
+	}
+	out, code := milterctl(t, bin, ctlConf, "quarantine", "list", "--json")
+	var recs []quarantine.Record
+	if err := json.Unmarshal([]byte(out), &recs); code != 0 || err != nil || len(recs) != 2 || len(s.Sink.Messages()) != 0 {
+		t.Fatalf("quarantine list (%d): %v\n%s", code, err, out)
+	}
+	for i, rec := range recs {
+		if out, code := milterctl(t, bin, ctlConf, "quarantine", "release", rec.ID); code != 0 {
+			t.Fatalf("release %s (%d): %s", rec.ID, code, out)
+		}
+		text := string(sink.Wait(t, i+1, 20*time.Second)[i].Data)
+		if strings.Count(text, "X-Outguard-Ref:") != 1 || strings.Contains(text, "og1.00000000.AAAA") || strings.Contains(text, "customer-own") ||
+			strings.Count(text, "CFBL-Feedback-ID:") != 1 || headerOf(text, "CFBL-Feedback-ID") != headerOf(text, "X-Outguard-Ref") {
+			t.Fatalf("released %s:\n%s", rec.ID, text)
+		}
+		ref, err := complaint.Keys{k}.Open(headerOf(text, "X-Outguard-Ref"))
+		if err != nil || ref.Account != harness.User || ref.Host != cfg.HostName() || ref.QueueID != rec.QueueID || time.Since(ref.Time) > time.Minute {
+			t.Fatalf("released %s: reference %+v %v", rec.ID, ref, err)
+		}
+		want := "account " + harness.User + " (" + cfg.HostName() + " " + rec.QueueID + ")"
+		if i == 1 {
+			want += "; suspended: 2 complaints within a day (limit 1)"
+		}
+		if out, code := ingestReport(t, bin, ctlConf, fbl.sign(t, arf([]byte(text), false, "victim@remote.test"))); code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("report about released %s (%d): %s, want %q", rec.ID, code, out, want)
+		}
+	}
+	if cs, _ := res.Store.Complaints(context.Background(), harness.User, time.Time{}); len(cs) != 2 {
+		t.Errorf("alice's complaints: %d", len(cs))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"outguard/complaint"
 	"outguard/config"
 	"outguard/quarantine"
 )
@@ -22,5 +23,15 @@ func OpenQuarantine(ctx context.Context, cfg *config.Config) (*quarantine.Store,
 	}
 	s.Host = cfg.HostName()
 	s.ReplyTimeout = time.Duration(cfg.Quarantine.ReleaseTimeout)
+	if cfg.Complaints != nil {
+		// Released mail carries a complaint reference as accepted mail
+		// does (complaint.Stamper.Fields, sealed at release).
+		ks, err := ComplaintKeys(cfg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.Stamp = complaint.NewStamper(complaint.Options{Header: cfg.Complaints.Header, Keys: ks, CFBLAddress: cfg.Complaints.CFBLAddress}).Fields
+	}
 	return s, nil
 }
