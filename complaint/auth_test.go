@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -193,5 +194,58 @@ func TestFeedbackLoopKeyUnavailable(t *testing.T) {
 	all, _ := st.Complaints(context.Background(), "", time.Now().Add(-time.Hour))
 	if len(all) != 1 {
 		t.Errorf("recorded %d, want 1", len(all))
+	}
+}
+
+// Bounds of the authentication: at most 5 signatures of a report are
+// verified (each a DNS lookup and an RSA verification): the feedback
+// loop's signature under 5 others is not reached, and the report counts
+// for no one. A resolver that never answers (a socket that reads and says
+// nothing: no real server does so on demand) is waited for at most
+// dnsTimeout for a configured loop's key: the report is then retried
+// (ErrKeyUnavailable), not kept as a forgery, and the ingest has not hung.
+func TestFeedbackLoopBounds(t *testing.T) {
+	loops, _ := feedbackLoops(t)
+	ks := TestKeys(t, 1)
+	e, _ := sqliteEngine(t, 0)
+	in := &Ingester{Keys: ks, Header: "X-Outguard-Ref", FBL: loops, Record: e}
+	seal := func(q string) []byte {
+		r := AliceRef
+		r.QueueID, r.Time = q, time.Now()
+		ref, _ := ks.Seal(r)
+		return ReportOf(t, "arf-full.eml", ref)
+	}
+	under := func(n int, raw []byte) []byte {
+		raw = fblKey.Sign(t, raw, "")
+		for range n {
+			raw = otherKey.Sign(t, raw, "")
+		}
+		return raw
+	}
+	if res, err := in.Ingest(context.Background(), bytes.NewReader(under(4, seal("Q4")))); err != nil || res.Complaint.Account != AliceRef.Account {
+		t.Fatalf("under 4 signatures: %q %v", res.Complaint.Problem, err)
+	}
+	if res, err := in.Ingest(context.Background(), bytes.NewReader(under(5, seal("Q5")))); err != nil || res.Complaint.Account != "" {
+		t.Fatalf("under 5 signatures: %+v %v", res.Complaint.Account, err)
+	}
+
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := silent.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	in.FBL.Resolver = silent.LocalAddr().String()
+	start := time.Now()
+	_, err = in.Ingest(context.Background(), bytes.NewReader(fblKey.Sign(t, seal("Q6"), "")))
+	if !errors.Is(err, ErrKeyUnavailable) || time.Since(start) > 2*DNSTimeout {
+		t.Fatalf("silent resolver: %v after %s", err, time.Since(start))
 	}
 }
