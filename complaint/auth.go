@@ -82,7 +82,7 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 	if !fs.Next() {
 		return "", fmt.Errorf("no Authentication-Results")
 	}
-	id, results, err := authres.Parse(fs.Value())
+	id, results, err := authres.Parse(uncomment(fs.Value()))
 	if err != nil {
 		return "", fmt.Errorf("topmost Authentication-Results: %v", err)
 	}
@@ -156,4 +156,42 @@ func (f FeedbackLoops) trusted(domain string) bool {
 		}
 	}
 	return false
+}
+
+// uncomment drops the comments (RFC 5322 section 3.2.2: parenthesized,
+// nested, with quoted-pairs) outside quoted strings of an
+// Authentication-Results value: the library splits at every ";", and
+// OpenDKIM writes "dkim=pass (2048-bit key; unprotected) header.d=...",
+// rspamd "mx.isp.example (rspamd);".
+func uncomment(v string) string {
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0) && i+1 < len(v):
+			if depth == 0 {
+				b.WriteByte(c)
+				b.WriteByte(v[i+1])
+			}
+			i++
+		case quoted:
+			b.WriteByte(c)
+			quoted = c != '"'
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+			if depth == 0 {
+				b.WriteByte(' ')
+			}
+		case depth > 0:
+		case c == '"':
+			quoted = true
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

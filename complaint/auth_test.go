@@ -249,3 +249,24 @@ func TestFeedbackLoopBounds(t *testing.T) {
 		t.Fatalf("silent resolver: %v after %s", err, time.Since(start))
 	}
 }
+
+// Our inbound MTA's field as OpenDKIM and rspamd write it, with comments
+// (a ";" inside one): the pass counts. A pass only inside a comment, or
+// a comment hiding the authserv-id, does not. Before: the library split
+// at the comment's ";" and OpenDKIM's pass never counted.
+func TestAuthResultsComments(t *testing.T) {
+	loops := FeedbackLoops{Domains: []string{"fbl.test"}, AuthServID: "mx.isp.test", Resolver: "127.0.0.1:1"}
+	raw := ReportOf(t, "arf-full.eml", "x")
+	for v, want := range map[string]string{
+		"mx.isp.test;\r\n\tdkim=pass (2048-bit key; unprotected) header.d=fbl.test header.i=@fbl.test header.b=\"Ab1+\"": "fbl.test",
+		"mx.isp.test (rspamd); dkim=pass header.d=fbl.test header.s=s1; spf=pass smtp.mailfrom=fbl.test":                 "fbl.test",
+		"mx.isp.test; dkim=fail (dkim=pass header.d=fbl.test; \\) header.d=fbl.test) header.d=fbl.test":                  "",
+		"(mx.isp.test) mx.evil.test; dkim=pass header.d=fbl.test":                                                        "",
+		"mx.isp.test; dkim=pass header.d=\"fbl.test (x)\"":                                                               "",
+	} {
+		d, err := loops.Authenticate(context.Background(), append([]byte("Authentication-Results: "+v+"\r\n"), raw...))
+		if d != want || (want == "") != (err != nil) {
+			t.Errorf("%q: %q %v, want %q", v, d, err, want)
+		}
+	}
+}
