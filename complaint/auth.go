@@ -92,8 +92,8 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 	var seen []string
 	for _, r := range results {
 		if d, ok := r.(*authres.DKIMResult); ok {
-			if d.Value == authres.ResultPass && f.trusted(d.Domain) {
-				return strings.ToLower(d.Domain), nil
+			if l, ok := f.loop(d.Domain); ok && d.Value == authres.ResultPass {
+				return l, nil
 			}
 			seen = append(seen, fmt.Sprintf("dkim=%s header.d=%s", d.Value, clean(d.Domain)))
 		}
@@ -128,10 +128,11 @@ func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
 	var seen []string
 	var temp error
 	for _, v := range vs {
+		l, ok := f.loop(v.Domain)
 		switch {
-		case v.Err == nil && f.trusted(v.Domain):
-			return strings.ToLower(v.Domain), nil
-		case f.trusted(v.Domain) && dkim.IsTempFail(v.Err):
+		case ok && v.Err == nil:
+			return l, nil
+		case ok && dkim.IsTempFail(v.Err):
 			temp = fmt.Errorf("%w: d=%s: %v", ErrKeyUnavailable, clean(v.Domain), v.Err)
 		case v.Err == nil:
 			seen = append(seen, fmt.Sprintf("d=%s valid, not a configured feedback loop", clean(v.Domain)))
@@ -148,14 +149,15 @@ func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
 	return "", fmt.Errorf("dkim: %s", strings.Join(seen, "; "))
 }
 
-func (f FeedbackLoops) trusted(domain string) bool {
+// loop is the configured feedback loop domain a signing domain names.
+func (f FeedbackLoops) loop(domain string) (string, bool) {
 	domain = strings.TrimSuffix(domain, ".")
 	for _, d := range f.Domains {
-		if strings.EqualFold(domain, d) {
-			return true
+		if strings.EqualFold(domain, strings.TrimSuffix(d, ".")) {
+			return d, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // uncomment drops the comments (RFC 5322 section 3.2.2: parenthesized,
