@@ -521,7 +521,8 @@ func TestComplaintsForgedReportsCountForNoOne(t *testing.T) {
 // reference (hers removed), sealed at release, naming alice and the queue
 // id it was held under on this smarthost, and the feedback loop's report
 // about it counts for alice and suspends her (complaints_per_day 0 is
-// off, so 1 here: two reports). Before: released mail went out with the
+// off, so 1 here: two reports). With the key file unusable the release
+// fails and the entry stays held. Before: released mail went out with the
 // customer's fields and no reference of ours: its complaints attributed
 // to no one.
 func TestComplaintsReleasedMailStamped(t *testing.T) {
@@ -547,6 +548,16 @@ func TestComplaintsReleasedMailStamped(t *testing.T) {
 	var recs []quarantine.Record
 	if err := json.Unmarshal([]byte(out), &recs); code != 0 || err != nil || len(recs) != 2 || len(s.Sink.Messages()) != 0 {
 		t.Fatalf("quarantine list (%d): %v\n%s", code, err, out)
+	}
+	// A key file that cannot be used (readable by anyone): the release
+	// fails naming it, the entry stays held, nothing is delivered.
+	os.Chmod(key, 0o644)
+	if out, code := milterctl(t, bin, ctlConf, "quarantine", "release", recs[0].ID); code == 0 || !strings.Contains(out, "complaints.keys") {
+		t.Fatalf("release with an unusable key (%d): %s", code, out)
+	}
+	os.Chmod(key, 0o600)
+	if out, _ := milterctl(t, bin, ctlConf, "quarantine", "list", "--state", "held"); strings.Count(out, "\n") != 3 || len(sink.Messages()) != 0 {
+		t.Fatalf("after the failed release:\n%s", out)
 	}
 	for i, rec := range recs {
 		if out, code := milterctl(t, bin, ctlConf, "quarantine", "release", rec.ID); code != 0 {
