@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/mail"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,11 +75,29 @@ func (r *rig) send(t testing.TB, account string, rcpts []string, raw []byte) pol
 // an hour (every 15-minute window holds over a thousand), the example
 // config's defaults: no campaign, nobody suspended. Before the quorum of
 // bands, one band resting on a common sentence ("Please let me know if
-// you have any questions.") made campaigns of business replies.
+// you have any questions.") made campaigns of business replies. The
+// corpus is seed 28's; OUTGUARD_HAM_SEEDS="1 2 3" measures others.
 func TestHamCorpus(t *testing.T) {
+	seeds := []uint64{28}
+	if env := os.Getenv("OUTGUARD_HAM_SEEDS"); env != "" {
+		seeds = nil
+		for _, f := range strings.Fields(env) {
+			s, err := strconv.ParseUint(f, 10, 64)
+			if err != nil {
+				t.Fatalf("OUTGUARD_HAM_SEEDS: %v", err)
+			}
+			seeds = append(seeds, s)
+		}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed) })
+	}
+}
+
+func hamCorpus(t *testing.T, seed uint64) {
 	r := newRig(t)
 	start := r.now
-	corpus := hamgen.Corpus(28, 6000, time.Hour)
+	corpus := hamgen.Corpus(seed, 6000, time.Hour)
 	// In time order, as they would arrive.
 	slicesSortByAt(corpus)
 	fingerprinted := 0
@@ -280,7 +300,7 @@ func TestNormalize(t *testing.T) {
 	names := Names("john.smith", "John Smith")
 	a := Normalize("Hi John,\n\nYour invoice 4711 of 12.50 EUR is at https://pay.example.com/i/abc?t=1 now.\n\n-- \nSig", false, names)
 	b := Normalize("Dear Mary,\n\nYour іnvoice 4712 of 99.00 EUR is at https://x.pay.example.com/i/zzz now, John.\n\n-- \nOther", false, names)
-	c := Normalize("<p>Your in\u200bvoice <b>4713</b> of 1 EUR is at <a href=\"https://pay.example.com/q\">here</a> now.</p><blockquote>old text</blockquote>", true, names)
+	c := Normalize("<p>Your in\u200bvoice <b>4713</b> of 1 EUR is at <a href=\"https://pay.example.com/q\">here</a> now.</p><div class=\"gmail_quote\"><blockquote>old text</blockquote></div>", true, names)
 	want := "your invoice of eur is at url:example.com now"
 	for i, got := range [][]string{a, b, c} {
 		g := strings.Join(got, " ")

@@ -2,32 +2,54 @@ package campaign
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"hash/fnv"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"outguard/mimewalk"
 )
 
-// The near-duplicate fingerprint is MinHash over word shingles, cut into
-// LSH bands (Broder 1997; Leskovec, Rajaraman, Ullman, "Mining of Massive
-// Datasets" ch. 3): two texts share a band with probability 1-(1-J^rows)^bands
-// for Jaccard similarity J. Each band is a store key, so that counting the
-// distinct accounts per key is an exact count in the shared store, across
-// a fleet, with no similarity search: a campaign is a key that many
-// accounts sent. A dozen lines of arithmetic do not justify a dependency
-// (the Go MinHash packages keep an in-memory index; here the store is
-// the index).
+// The near-duplicate fingerprint is a sample of the text's word runs
+// chosen by their hash alone (Broder's "mod m" sampling, the idea of
+// winnowing: Schleimer, Wilkerson, Aiken, SIGMOD 2003): a run is a key
+// wherever it stands and whatever surrounds it, so two texts sharing a
+// long passage share that passage's keys however much either adds to it
+// (containment, not the whole-text resemblance MinHash measures: 40
+// random words appended to each copy dilute a MinHash but leave a
+// passage's sampled runs alone). A run is three words with at most one
+// other word among them ("a b c" of "a b c", "a x b c" and "a b x c"), so
+// that a random word inserted in every few keeps most runs; three words,
+// not two, so that what every text says ("of the", "let me") is no
+// match. Each key is a store key: counting the distinct accounts per key
+// is an exact count in the shared store, across a fleet, with no
+// similarity search. A dozen lines of arithmetic do not justify a
+// dependency (the Go MinHash and simhash packages keep an in-memory
+// index; here the store is the index).
 const (
-	shingleWords = 2  // words per shingle
-	bands        = 20 // LSH bands: keys per message
-	rows         = 3  // MinHash values per band
-	// Quorum is how many bands of two texts must agree for them to be one
-	// campaign (limits.CampaignCopy.Bands): one band may rest on a
-	// sentence thousands of messages share, a quorum is most of a text.
-	Quorum = 5
+	// sampleRate: one run in sampleRate is a key (those whose hash is
+	// below 2^64/sampleRate); a text of n words has about 3n runs,
+	// 3n/sampleRate keys.
+	sampleRate = 4
+	// MinKeys and MaxKeys bound a text's keys: below MinKeys sampled
+	// runs (a short text), its MinKeys smallest-hashed runs are keys (a
+	// text of fewer distinct runs, one word over and over, has none);
+	// above MaxKeys (a long one), its MaxKeys smallest: a bottom-k sample,
+	// still the same runs of a shared passage in every copy, fewer of
+	// them the more is added (a 78-word text is found with 200 random
+	// words added to each copy, TestEvasion28Added).
+	MinKeys = 32
+	MaxKeys = 128
+	// Quorum is how many text keys of two copies must agree for them to
+	// be one campaign (limits.CampaignCopy.Bands): most of a short text
+	// (25 of 32), a passage of some 35 words of a longer one: more than
+	// the common sentences a thousand customers write ("Please let me
+	// know if you have any questions.") have between them. Measured on
+	// internal/hamgen's corpus: the fourth other account closest to a
+	// message shares at most 21 of its keys; copies with a random word in
+	// every six share 27 and more.
+	Quorum = 25
 	// MinWords is the least own text (tokens after Normalize) that is
 	// fingerprinted: short replies ("Thanks!", "See you tomorrow") are
 	// the same from thousands of customers and say nothing of a campaign.
@@ -38,15 +60,15 @@ const (
 	MaxFiles = 16
 	// version is in every key: a change to the normalizer or the
 	// parameters starts new keys instead of mixing with old ones.
-	version = "1"
+	version = "2"
 )
 
-// Fingerprint is what one message is recognised by: the LSH band keys of
-// its own text (none when it is shorter than MinWords) and the SHA-256 of
-// its decoded attachments.
+// Fingerprint is what one message is recognised by: the sampled runs
+// of its own text (none when it is shorter than MinWords) and the SHA-256
+// of its decoded attachments, of an archive its decoded members'.
 type Fingerprint struct {
-	Text  []string `json:"text,omitempty"`  // "t1" + band + hash
-	Files []string `json:"files,omitempty"` // "f1" + hash
+	Text  []string `json:"text,omitempty"`  // "t2" + run hash
+	Files []string `json:"files,omitempty"` // "f2" + hash
 	Words int      `json:"words"`           // tokens of own text
 }
 
@@ -59,48 +81,86 @@ func (f Fingerprint) Keys() []string {
 // walk, the same walk YARA's rules see (rules.Engine.Tap): the message is
 // parsed once.
 type Collector struct {
-	names  map[string]bool
-	shing  map[uint64]struct{}
-	words  int
-	text   int // bytes of text read
-	files  []string
-	seen   map[string]bool
-	done   bool
-	failed bool
+	names   map[string]bool
+	runs    []uint64 // of every text part: sampleKeys sorts them
+	words   int
+	text    int // bytes of text read
+	files   []string
+	members map[string]*members // an attachment's archive members, by its MIME part
+	seen    map[string]bool
+	done    bool
+	failed  bool
+}
+
+// members are the hashes of one attached archive's decoded members.
+type members struct {
+	file   int // its index in Collector.files
+	hashes []string
 }
 
 // NewCollector starts a fingerprint; names are the recipients' (Names).
 func NewCollector(names map[string]bool) *Collector {
-	return &Collector{names: names, shing: map[uint64]struct{}{}, seen: map[string]bool{}}
+	return &Collector{names: names, members: map[string]*members{}, seen: map[string]bool{}}
 }
 
-// Item takes one item of the walk: body text is normalized and shingled,
-// an attachment (not an image: a signature's logo is the same under every
-// message of a company's staff) hashed. Archive members are not keys of
-// their own: the archive is. An attached message (message/rfc822) is
+// Item takes one item of the walk: body text is normalized and its runs
+// sampled, an attachment (not an image: a signature's logo is the same
+// under every message of a company's staff) hashed, and an archive's
+// members hashed for the archive: the same files zipped again for each
+// copy (other timestamps, order, compression, a comment) are different
+// bytes but the same members. An attached message (message/rfc822) is
 // someone else's: a customer forwarding a phishing mail to the abuse desk
 // must not count as its sender.
 func (c *Collector) Item(it *mimewalk.Item) {
-	if it.ArchivePath != "" || it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
+	if it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
 		return
 	}
 	ct := strings.ToLower(it.ContentType)
 	switch {
+	case it.ArchivePath != "":
+		m := c.members[it.PartPath]
+		if m == nil || archiveType(it.FileType) {
+			// Not in a hashed attachment; or an archive inside the
+			// archive: its own members are hashed, not its bytes.
+			return
+		}
+		if k, ok := c.hash(it); ok {
+			m.hashes = append(m.hashes, k)
+		}
 	case it.IsBody && (ct == "text/plain" || ct == "text/html"):
 		c.text1(it, ct == "text/html")
 	case it.IsAttachment && !strings.HasPrefix(ct, "image/") && !strings.HasPrefix(ct, "multipart/") && !strings.HasPrefix(ct, "message/") &&
 		it.Data.Size() >= MinFile && len(c.files) < MaxFiles:
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(it.Data, 0, it.Data.Size())); err != nil {
-			c.failed = true
+		k, ok := c.hash(it)
+		if !ok || c.seen[k] {
 			return
 		}
-		k := "f" + version + hex.EncodeToString(h.Sum(nil)[:16])
-		if !c.seen[k] {
-			c.seen[k] = true
-			c.files = append(c.files, k)
+		c.seen[k] = true
+		c.files = append(c.files, k)
+		if archiveType(it.FileType) && c.members[it.PartPath] == nil {
+			c.members[it.PartPath] = &members{file: len(c.files) - 1}
 		}
 	}
+}
+
+// hash is the "f" key of it's decoded bytes.
+func (c *Collector) hash(it *mimewalk.Item) (string, bool) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(it.Data, 0, it.Data.Size())); err != nil {
+		c.failed = true
+		return "", false
+	}
+	return "f" + version + hex.EncodeToString(h.Sum(nil)[:16]), true
+}
+
+// archiveType reports whether the walk opens files of type t as
+// archives, whose members it then walks.
+func archiveType(t string) bool {
+	switch t {
+	case mimewalk.TypeZip, mimewalk.TypeGzip, mimewalk.TypeBzip2, mimewalk.TypeXZ, mimewalk.TypeTar, mimewalk.Type7z, mimewalk.TypeRAR, mimewalk.TypeISO:
+		return true
+	}
+	return false
 }
 
 func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
@@ -116,11 +176,9 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	c.text += int(n)
 	toks := Normalize(string(b), isHTML, c.names)
 	// The text and the HTML alternative of one message give the same
-	// shingles: their union is the set of either.
+	// runs: their union is the set of either.
 	c.words = max(c.words, len(toks))
-	for _, s := range shingles(toks) {
-		c.shing[s] = struct{}{}
-	}
+	c.runs = appendRuns(c.runs, toks)
 }
 
 // Done marks the walk complete: a fingerprint of a walk cut short
@@ -132,55 +190,59 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
-	f := Fingerprint{Files: c.files, Words: c.words}
-	if c.words >= MinWords {
-		f.Text = bandKeys(c.shing)
+	files := slices.Clone(c.files)
+	for _, m := range c.members {
+		if len(m.hashes) == 0 {
+			continue // not opened: the archive's bytes are its key
+		}
+		slices.Sort(m.hashes)
+		files[m.file] = "f" + version + hashOf(strings.Join(slices.Compact(m.hashes), ","))
+	}
+	f := Fingerprint{Files: files, Words: c.words}
+	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
+		f.Text = keys
 	}
 	return f
 }
 
-// shingles hashes each run of shingleWords tokens (FNV-1a: the same on
-// every host of a fleet, unlike hash/maphash).
-func shingles(toks []string) []uint64 {
-	if len(toks) < shingleWords {
-		return nil
-	}
-	out := make([]uint64, 0, len(toks)-shingleWords+1)
-	for i := 0; i+shingleWords <= len(toks); i++ {
-		h := fnv.New64a()
-		for _, t := range toks[i : i+shingleWords] {
-			h.Write([]byte(t))
-			h.Write([]byte{0})
-		}
-		out = append(out, h.Sum64())
-	}
-	return out
+func hashOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
 }
 
-// bandKeys computes bands*rows MinHash values, each the minimum over the
-// shingles of a differently seeded mix, and names each band by a hash of
-// its index and values.
-func bandKeys(set map[uint64]struct{}) []string {
-	var mins [bands * rows]uint64
-	for i := range mins {
-		mins[i] = ^uint64(0)
+// appendRuns appends the hash of each run of three words of toks with
+// at most one other word among them ("a b c" of "a b c", "a x b c" and
+// "a b x c"): FNV-1a of each word, combined with splitmix64 (the same on
+// every host of a fleet, unlike hash/maphash).
+func appendRuns(hs []uint64, toks []string) []uint64 {
+	w := make([]uint64, len(toks))
+	for i, t := range toks {
+		h := uint64(14695981039346656037)
+		for j := 0; j < len(t); j++ {
+			h = (h ^ uint64(t[j])) * 1099511628211
+		}
+		w[i] = h
 	}
-	for s := range set {
-		for i := range mins {
-			if v := mix(s ^ seeds[i]); v < mins[i] {
-				mins[i] = v
+	for i := range w {
+		for _, jk := range [...][2]int{{1, 2}, {1, 3}, {2, 3}} {
+			if j, k := i+jk[0], i+jk[1]; k < len(w) {
+				hs = append(hs, mix(mix(mix(w[i]^runSeed)+w[j])+w[k]))
 			}
 		}
 	}
-	keys := make([]string, bands)
-	var buf [8 * (rows + 1)]byte
-	for b := range bands {
-		binary.BigEndian.PutUint64(buf[:], uint64(b))
-		for r := range rows {
-			binary.BigEndian.PutUint64(buf[8*(r+1):], mins[b*rows+r])
-		}
-		sum := sha256.Sum256(buf[:])
-		keys[b] = "t" + version + hex.EncodeToString(sum[:12])
+	return hs
+}
+
+// sampleKeys are the keys of the runs whose hash is below
+// 2^64/sampleRate, at least MinKeys and at most MaxKeys of the smallest.
+func sampleKeys(hs []uint64) []string {
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	n, _ := slices.BinarySearch(hs, ^uint64(0)/sampleRate)
+	n = min(max(n, MinKeys), MaxKeys, len(hs))
+	keys := make([]string, n)
+	for i, h := range hs[:n] {
+		keys[i] = "t" + version + strconv.FormatUint(h, 16)
 	}
 	return keys
 }
@@ -193,12 +255,5 @@ func mix(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// seeds are fixed, so that every host computes the same keys.
-var seeds = func() (s [bands * rows]uint64) {
-	x := uint64(0x6f75746775617264) // "outguard"
-	for i := range s {
-		x += 0x9e3779b97f4a7c15
-		s[i] = mix(x)
-	}
-	return s
-}()
+// runSeed orders a run: "a b c" and "b a c" are different runs.
+const runSeed = 0x6f75746775617264 // "outguard"

@@ -1,17 +1,24 @@
 package campaign
 
 import (
+	"bytes"
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"outguard/internal/hamgen"
+	"outguard/mimewalk"
 )
 
 // FuzzNormalize: any bytes as a text or HTML part, with any recipient
 // names: no panic, at most MaxTokens words, each a non-empty lower-case
 // word with no digit, no format or control character, at most 40 bytes
 // (a link's domain is "url:" and the domain); and the same input gives
-// the same words (every host of a fleet must compute the same keys).
+// the same words (every host of a fleet must compute the same keys); and
+// fold's ASCII shortcut folds as the full fold does.
 // Seeds: testdata/fuzz/FuzzNormalize.
 func FuzzNormalize(f *testing.F) {
 	f.Add("Dear John,\n\nYour invoice 4711 is at https://pay.example.com/x?t=1\n\n-- \nSig", false, "john.smith")
@@ -37,6 +44,50 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again := Normalize(text, isHTML, names); strings.Join(again, " ") != strings.Join(toks, " ") {
 			t.Fatal("not deterministic")
+		}
+		// fold's ASCII shortcut is fold.
+		if fold(rcpt) != foldRunes(rcpt) {
+			t.Fatalf("fold(%q) = %q, foldRunes %q", rcpt, fold(rcpt), foldRunes(rcpt))
+		}
+	})
+}
+
+// FuzzFingerprint: any bytes as a message, walked as the rules' walk
+// walks it (archives opened): no panic; the fingerprint is the same
+// twice (every host of a fleet must compute the same keys); at most
+// MaxKeys text keys and none or at least MinKeys, each "t2" and a hash;
+// at most MaxFiles file keys. Seeds:
+// testdata/fuzz/FuzzFingerprint.
+func FuzzFingerprint(f *testing.F) {
+	_, raw := hamgen.Phish(1, true)
+	f.Add(raw)
+	f.Add([]byte("From: a@b\nTo: c@d\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nHi,\n\n> quoted payload\n--q\nContent-Type: application/zip\n\nPK\x03\x04\n--q--\n"))
+	walk := func(raw []byte) (Fingerprint, bool) {
+		c := NewCollector(Names("c@d"))
+		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+			c.Item(it)
+			return nil
+		}); err != nil {
+			return Fingerprint{}, false
+		}
+		c.Done()
+		return c.Fingerprint(), c.Complete()
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fp, ok := walk(raw)
+		if !ok {
+			return
+		}
+		if again, _ := walk(raw); !slices.Equal(fp.Keys(), again.Keys()) {
+			t.Fatal("not deterministic")
+		}
+		if len(fp.Text) > MaxKeys || len(fp.Text) > 0 && len(fp.Text) < MinKeys || len(fp.Files) > MaxFiles {
+			t.Fatalf("%d text keys, %d file keys", len(fp.Text), len(fp.Files))
+		}
+		for _, k := range fp.Text {
+			if !strings.HasPrefix(k, "t"+version) || len(k) > 2+16 {
+				t.Fatalf("key %q", k)
+			}
 		}
 	})
 }

@@ -23,12 +23,13 @@ const MaxTokens = 4096
 // Normalize turns a body part into the words a campaign is recognised by,
 // with what differs between the copies of one run left out:
 //
-//   - the part's quoted text ("> " lines, "On … wrote:", Outlook's
-//     "-----Original Message-----" and "From:/Sent:" blocks, HTML
-//     blockquotes), its signature (after "-- ", RFC 3676 4.3, or after a
-//     closing such as "Best regards," near the end), a leading greeting
-//     ("Dear John,"), and paragraphs of a legal disclaimer: what one
-//     customer puts under every message, whatever it says;
+//   - the part's attributed quoted text ("> " lines and HTML blockquotes
+//     under "On … wrote:", Outlook's "-----Original Message-----" and
+//     "From:/Sent:" blocks, forwards), its signature (after "-- ", RFC
+//     3676 4.3, but its prose lines, or after a closing such as "Best
+//     regards," near the end), a leading greeting ("Dear John,"), and
+//     paragraphs of a legal disclaimer: what one customer puts under
+//     every message, whatever it says;
 //   - names: every word of names (the recipients' names and address
 //     parts, the per-recipient greeting of a mail merge);
 //   - numbers and every word with a digit (amounts, dates, order and
@@ -40,21 +41,54 @@ const MaxTokens = 4096
 //
 // isHTML is for text/html parts. What is left are lower-case words,
 // at most MaxTokens.
+//
+// Quoted text is someone else's only as a reply or a forward has it:
+// attributed (a reply's "On … wrote:", a forward's separator, a mail
+// client's quote container). A quote without an attribution is text
+// placed where a reader still reads it: its lines are the part's text,
+// as are the prose lines (sigProse words and more: not a name, a phone
+// number or an address) of its signature. A reply over an attributed
+// quote, a forwarded chain letter and a line over a company's signature
+// block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	if len(text) > MaxText {
 		text = text[:MaxText]
 	}
+	var quoted string
+	marked := false
 	if isHTML {
-		text = htmlText(text)
+		text, quoted, marked = htmlText(text)
 	}
-	var toks []string
-	for _, line := range ownLines(text) {
+	p := ownLines(text)
+	toks := tokens(nil, p.own, names)
+	// Apple Mail puts its attribution inside the blockquote, iOS Mail
+	// inside the "> " lines.
+	ql := strings.Split(quoted, "\n")
+	if !marked && !p.attributed && !attributed(p.quoted) && !attributed(ql) {
+		toks = tokens(toks, p.quoted, names)
+		toks = tokens(toks, ql, names)
+	}
+	for _, l := range p.signature {
+		if t := tokens(nil, []string{l}, names); len(t) >= sigProse {
+			toks = tokens(toks, []string{l}, names)
+		}
+	}
+	return toks
+}
+
+// sigProse is the least words (tokens) of a signature's line that is
+// prose.
+const sigProse = 8
+
+// tokens appends the tokens of lines to toks, at most MaxTokens.
+func tokens(toks []string, lines []string, names map[string]bool) []string {
+	for _, line := range lines {
 		for _, f := range strings.Fields(line) {
+			if len(toks) == MaxTokens {
+				return toks
+			}
 			if t := token(f, names); t != "" {
 				toks = append(toks, t)
-				if len(toks) == MaxTokens {
-					return toks
-				}
 			}
 		}
 	}
@@ -65,39 +99,56 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 // built as a browser builds it (html.Parse: HTML5 tree construction, so
 // an unclosed element ends where a browser ends it), tags dropped,
 // entities decoded, a line break for each block, nothing of script,
-// style, quoted replies and forwards (blockquote, Gmail's gmail_quote,
-// Outlook's divRplyFwdMsg, Thunderbird's moz-cite-prefix and
-// moz-forward-container), and nothing a reader does not see (hidden,
-// display:none, visibility:hidden, font-size:0): random words in hidden
-// spans must not make each copy of one text another text.
-func htmlText(s string) string {
+// style, and nothing a reader does not see (hidden, display:none,
+// visibility:hidden, font-size:0): random words in hidden spans must not
+// make each copy of one text another text. Quoted replies and forwards
+// are apart: a blockquote's text is quoted, and marked reports a mail
+// client's reply or forward container (Gmail's gmail_quote, Outlook's
+// divRplyFwdMsg, Thunderbird's moz-cite-prefix and moz-forward-container),
+// whose text is left out (Normalize).
+func htmlText(s string) (shown, quoted string, marked bool) {
 	doc, err := html.Parse(strings.NewReader(s))
 	if err != nil {
 		// The parser refuses a document nested deeper than a browser
 		// nests (x/net/html's 512 open elements): every text of it is
 		// read, hidden or quoted, rather than none (nesting a text 513
 		// deep must not hide it).
-		return allText(s)
+		return allText(s), "", false
 	}
 	under := descendantStyles(doc)
-	var b strings.Builder
+	var own, quote strings.Builder
+	type entry struct {
+		n     *html.Node
+		quote bool // under a blockquote
+	}
 	// An explicit stack: a document of nested elements is as deep as
 	// MaxText allows.
-	stack := []*html.Node{doc}
-	for len(stack) > 0 && b.Len() <= MaxText {
-		n := stack[len(stack)-1]
+	stack := []entry{{doc, false}}
+	for len(stack) > 0 && own.Len()+quote.Len() <= MaxText {
+		e := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		n, b := e.n, &own
+		if e.quote {
+			b = &quote
+		}
 		switch n.Type {
 		case html.TextNode:
 			b.WriteString(n.Data)
 			continue
 		case html.ElementNode:
-			if !ownElement(n, under) {
+			if quoteContainer(n) {
+				marked = true
+				continue
+			}
+			if !shownElement(n, under) {
 				continue
 			}
 			switch n.Data {
-			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "td", "blockquote":
+			case "br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "td":
 				b.WriteByte('\n')
+			case "blockquote":
+				b.WriteByte('\n')
+				e.quote = true
 			case "a":
 				// A link's target is part of the text (its domain is kept).
 				for _, a := range n.Attr {
@@ -108,10 +159,10 @@ func htmlText(s string) string {
 			}
 		}
 		for c := n.LastChild; c != nil; c = c.PrevSibling {
-			stack = append(stack, c)
+			stack = append(stack, entry{c, e.quote})
 		}
 	}
-	return b.String()
+	return own.String(), quote.String(), marked
 }
 
 // allText is every text of an HTML document but its scripts and styles,
@@ -132,22 +183,32 @@ func allText(s string) string {
 	return b.String()
 }
 
-// ownElement reports whether n's text is the sender's own and shown;
-// under is descendantStyles' map.
-func ownElement(n *html.Node, under map[*html.Node]uint8) bool {
+// quoteContainer reports whether n is a mail client's reply or forward
+// container: an attributed quote.
+func quoteContainer(n *html.Node) bool {
+	for _, a := range n.Attr {
+		if a.Key == "class" || a.Key == "id" {
+			v := strings.ToLower(a.Val)
+			for _, q := range []string{"gmail_quote", "divrplyfwdmsg", "moz-cite-prefix", "moz-forward-container"} {
+				if strings.Contains(v, q) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// shownElement reports whether n's text is shown to a reader; under is
+// descendantStyles' map.
+func shownElement(n *html.Node, under map[*html.Node]uint8) bool {
 	switch n.Data {
-	case "blockquote", "script", "style", "head", "title", "template", "noscript":
+	case "script", "style", "head", "title", "template", "noscript":
 		return false
 	}
 	for _, a := range n.Attr {
 		v := strings.ToLower(a.Val)
 		switch a.Key {
-		case "class", "id":
-			for _, q := range []string{"gmail_quote", "divrplyfwdmsg", "moz-cite-prefix", "moz-forward-container"} {
-				if strings.Contains(v, q) {
-					return false
-				}
-			}
 		case "hidden":
 			return false
 		case "style":
@@ -225,49 +286,69 @@ func descendantStyles(doc *html.Node) map[*html.Node]uint8 {
 	return under
 }
 
-// ownLines are the lines the sender wrote: quoted replies, a forwarded
-// original, the signature and the greeting cut off, disclaimer
-// paragraphs dropped.
-func ownLines(text string) []string {
+// part is a text part's lines: own, the sender's; quoted, "> " lines
+// (the marks taken off); signature, the lines under a signature
+// separator ("-- ", RFC 3676 4.3) or a client's "Sent from my …";
+// attributed: a reply's attribution or a forward's separator ends it.
+type part struct {
+	own, quoted, signature []string
+	attributed             bool
+}
+
+// ownLines splits text into the lines the sender wrote and the rest:
+// quoted replies, a forwarded original, the signature and the greeting
+// cut off, disclaimer paragraphs dropped.
+func ownLines(text string) part {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	var out []string
-	para := 0 // start in out of the current paragraph
+	var p part
+	para := 0 // start in p.own of the current paragraph
 	endPara := func() {
-		if disclaimer(out[para:]) {
-			out = out[:para]
+		if disclaimer(p.own[para:]) {
+			p.own = p.own[:para]
 		}
-		para = len(out)
+		para = len(p.own)
 	}
+	sig := false
+	prev := ""
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		low := strings.ToLower(t)
-		if l == "-- " || t == "--" || forwardLine(low) ||
-			strings.HasPrefix(low, "________________") || strings.HasPrefix(low, "sent from my ") || strings.HasPrefix(low, "get outlook for") ||
-			wroteLine(low) || meetingLine(low) {
+		if forwardLine(low) || wroteLine(prev, low) || strings.HasPrefix(low, "________________") {
+			p.attributed = true
 			break
 		}
-		if strings.HasPrefix(t, ">") {
+		prev = low
+		if meetingLine(low) {
+			break
+		}
+		if l == "-- " || t == "--" || strings.HasPrefix(low, "sent from my ") || strings.HasPrefix(low, "get outlook for") {
+			sig = true
 			continue
 		}
-		if t == "" {
+		switch {
+		case strings.HasPrefix(t, ">"):
+			p.quoted = append(p.quoted, strings.TrimLeft(t, "> "))
+		case sig:
+			p.signature = append(p.signature, t)
+		case t == "":
 			endPara()
-			continue
+		default:
+			p.own = append(p.own, t)
 		}
-		out = append(out, t)
 	}
 	endPara()
 	// A greeting: a short first line naming the reader.
-	if len(out) > 0 && greeting(out[0]) {
-		out = out[1:]
+	if len(p.own) > 0 && greeting(p.own[0]) {
+		p.own = p.own[1:]
 	}
 	// A closing near the end and the name under it.
-	for i := len(out) - 1; i >= 0 && i >= len(out)-8; i-- {
-		if closing(out[i]) {
-			out = out[:i]
+	for i := len(p.own) - 1; i >= 0 && i >= len(p.own)-8; i-- {
+		if closing(p.own[i]) {
+			p.own = p.own[:i]
 			break
 		}
 	}
-	return out
+	return p
 }
 
 // forwardLine starts a forwarded or replied-to original, as the common
@@ -293,12 +374,38 @@ func forwardLine(low string) bool {
 	return false
 }
 
-// wroteLine is a reply's attribution line, "On Mon, 1 Jan 2026, Ann
-// <ann@x> wrote:" (and the German and French forms).
-func wroteLine(low string) bool {
-	return (strings.HasPrefix(low, "on ") && strings.HasSuffix(low, "wrote:")) ||
-		(strings.HasPrefix(low, "am ") && strings.HasSuffix(low, "schrieb:")) ||
-		(strings.HasPrefix(low, "le ") && strings.HasSuffix(low, "a écrit :"))
+// wroteLine is a reply's attribution line, as the common clients write
+// it: "On Mon, 1 Jan 2026, Ann <ann@x> wrote:", "Ann <ann@x> wrote:",
+// Thunderbird's and Apple Mail's "Am 01.01.26 um 10:00 schrieb Ann:",
+// Gmail's "Ann <ann@x> schrieb am Mo., 1. Jan. 2026, 10:00:", "Le
+// 01/01/2026 à 10:00, Ann a écrit :"; prev is the line before it, lower
+// case: Gmail wraps a long attribution ("On Mon, … Ann <" and "ann@x>
+// wrote:"). A quote under one is a reply's (Normalize).
+func wroteLine(prev, low string) bool {
+	if len(strings.Fields(low)) > 25 {
+		return false
+	}
+	for _, suffix := range []string{"wrote:", "schrieb:", "a écrit :", "a écrit:"} {
+		if strings.HasSuffix(low, suffix) {
+			return true
+		}
+	}
+	return strings.HasSuffix(low, ":") && strings.Contains(low, "schrieb") &&
+		(strings.HasPrefix(low, "am ") || strings.HasPrefix(prev, "am ") || strings.Contains(low, "schrieb am "))
+}
+
+// attributed reports whether lines hold a reply's attribution or a
+// forward's separator.
+func attributed(lines []string) bool {
+	prev := ""
+	for _, l := range lines {
+		low := strings.ToLower(strings.TrimSpace(l))
+		if forwardLine(low) || wroteLine(prev, low) {
+			return true
+		}
+		prev = low
+	}
+	return false
 }
 
 // meetingLine starts the invitation block a meeting service adds (Zoom,
@@ -402,6 +509,16 @@ func urlToken(f string) string {
 // marks) removed, Latin look-alikes mapped, lower case. It never grows a
 // word beyond a few times its length.
 func fold(s string) string {
+	if printableASCII(s) {
+		// NFKD, the marks and the look-alikes leave printable ASCII
+		// as it is: most words of most mail, at a fraction of the cost.
+		return strings.ToLower(s)
+	}
+	return foldRunes(s)
+}
+
+// foldRunes is fold of any text.
+func foldRunes(s string) string {
 	s = norm.NFKD.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -416,6 +533,15 @@ func fold(s string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // lookalike maps the Cyrillic and Greek letters that render as Latin ones
