@@ -46,6 +46,7 @@ install: build man
 	install -D -m 0644 etc/systemd/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.service
 	install -D -m 0644 etc/systemd/outguard-digest.timer $(DESTDIR)/lib/systemd/system/outguard-digest.timer
 	install -D -m 0644 etc/systemd/outguard-containment.service $(DESTDIR)/lib/systemd/system/outguard-containment.service
+	install -D -m 0644 etc/systemd/outguard-web.service $(DESTDIR)/lib/systemd/system/outguard-web.service
 	# The one privileged step of containment, for user outguard only.
 	install -D -m 0440 etc/sudoers.d/outguard $(DESTDIR)/etc/sudoers.d/outguard
 	install -D -m 0644 etc/systemd/relayprobe.service $(DESTDIR)/lib/systemd/system/relayprobe.service
@@ -78,7 +79,8 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/man/man8/milterd.8 $(DESTDIR)$(PREFIX)/share/man/man8/milterctl.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service \
 		$(DESTDIR)/lib/systemd/system/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.timer \
-		$(DESTDIR)/lib/systemd/system/outguard-containment.service $(DESTDIR)/etc/sudoers.d/outguard
+		$(DESTDIR)/lib/systemd/system/outguard-containment.service $(DESTDIR)/lib/systemd/system/outguard-web.service \
+		$(DESTDIR)/etc/sudoers.d/outguard
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/outguard
 	rm -rf $(DESTDIR)$(SPOOLDIR)
 

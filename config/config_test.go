@@ -26,6 +26,26 @@ func TestExampleStatesEveryDefault(t *testing.T) {
 // Optional sections are written in the example as "#| " lines stating their
 // defaults: enabled, they must give the section's defaults exactly.
 func TestExampleOptionalSections(t *testing.T) {
+	c := optionalExample(t)
+	statesDefaults(t, "clamd", c.Clamd)
+	if want := RulesOrDefault(nil); !reflect.DeepEqual(c.Rules, want) {
+		t.Errorf("rules section of the example:\n got %+v\nwant %+v", c.Rules, want)
+	}
+	if c.Metrics == nil || c.Metrics.Listen != "127.0.0.1:9357" {
+		t.Errorf("metrics section of the example: %+v", c.Metrics)
+	}
+	statesDefaults(t, "quarantine", c.Quarantine)
+	statesDefaults(t, "limits", c.Limits, func(l *Limits) {
+		l.Users = map[string]UserLimits{}
+		l.Alert.Command = []string{}
+	})
+	statesDefaults(t, "web", c.Web, func(w *Web) { w.TrustedProxies = []Prefix{} })
+}
+
+// optionalExample is the example config with its optional ("#| ")
+// sections enabled.
+func optionalExample(t *testing.T) *Config {
+	t.Helper()
 	data, err := os.ReadFile("../etc/milterd.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -34,40 +54,42 @@ func TestExampleOptionalSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Clamd{}
+	return c
+}
+
+// statesDefaults fails the test unless got, section name of the optional
+// example, is the section's defaults, as the parser leaves what the
+// example writes empty (adjust).
+func statesDefaults[S any, P interface {
+	*S
+	setDefaults()
+}](t *testing.T, name string, got P, adjust ...func(P)) {
+	t.Helper()
+	want := P(new(S))
 	want.setDefaults()
-	if !reflect.DeepEqual(c.Clamd, want) {
-		t.Errorf("clamd section of the example:\n got %+v\nwant %+v", c.Clamd, want)
+	for _, f := range adjust {
+		f(want)
 	}
-	wantLimits := &Limits{}
-	wantLimits.setDefaults()
-	wantLimits.Users = map[string]UserLimits{}
-	wantLimits.Alert.Command = []string{}
-	if want := RulesOrDefault(nil); !reflect.DeepEqual(c.Rules, want) {
-		t.Errorf("rules section of the example:\n got %+v\nwant %+v", c.Rules, want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s section of the example:\n got %+v\nwant %+v", name, got, want)
 	}
-	if c.Metrics == nil || c.Metrics.Listen != "127.0.0.1:9357" {
-		t.Errorf("metrics section of the example: %+v", c.Metrics)
-	}
-	wantQ := &Quarantine{}
-	wantQ.setDefaults()
-	if !reflect.DeepEqual(c.Quarantine, wantQ) {
-		t.Errorf("quarantine section of the example:\n got %+v\nwant %+v", c.Quarantine, wantQ)
-	}
-	if !reflect.DeepEqual(c.Limits, wantLimits) {
-		t.Errorf("limits section of the example:\n got %+v\nwant %+v", c.Limits, wantLimits)
-	}
-	wantWeb := &Web{}
-	wantWeb.setDefaults()
-	wantWeb.TrustedProxies = []Prefix{}
-	if !reflect.DeepEqual(c.Web, wantWeb) {
-		t.Errorf("web section of the example:\n got %+v\nwant %+v", c.Web, wantWeb)
+}
+
+// parseErrors parses each config and fails the test unless its error
+// contains the text given ("": no error).
+func parseErrors(t *testing.T, cases map[string]string) {
+	t.Helper()
+	for yaml, want := range cases {
+		_, err := Parse("t.yaml", []byte(yaml))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
 	}
 }
 
 // The web section's keys that go together.
 func TestWebSection(t *testing.T) {
-	for yaml, want := range map[string]string{
+	parseErrors(t, map[string]string{
 		"web: {tls: {cert: /c}}":                     "web.tls: needs both cert and key",
 		"web: {trusted_proxy_header: X-Remote-User}": "web.trusted_proxy_header: needs trusted_proxies",
 		"web: {trusted_proxies: [10.0.0.1]}":         "web.trusted_proxy_header: needs trusted_proxies",
@@ -75,12 +97,7 @@ func TestWebSection(t *testing.T) {
 		"web: {listen: 8026}":                        "web.listen: want host:port",
 		"web: {users_file: \"\"}":                    "web.users_file: must not be empty",
 		"web: {url: \"https://og.isp.test\", tls: {cert: /c, key: /k}, trusted_proxy_header: X-User, trusted_proxies: [10.0.0.1]}": "",
-	} {
-		_, err := Parse("t.yaml", []byte(yaml))
-		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
-			t.Errorf("%s: %v, want %q", yaml, err, want)
-		}
-	}
+	})
 }
 
 func TestEmptyFileIsDefaults(t *testing.T) {

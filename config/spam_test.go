@@ -1,9 +1,6 @@
 package config
 
 import (
-	"os"
-	"reflect"
-	"strings"
 	"testing"
 
 	"outguard/policy"
@@ -13,20 +10,8 @@ import (
 // spread and spam are allowed in overrides; an actions map takes the
 // defaults for the keys it leaves out.
 func TestSpamAndSpreadKeys(t *testing.T) {
-	data, err := os.ReadFile("../etc/milterd.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Parse("example", []byte(strings.ReplaceAll(string(data), "#| ", "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &Spam{}
-	want.setDefaults()
-	if !reflect.DeepEqual(c.Spam, want) {
-		t.Errorf("spam section of the example:\n got %+v\nwant %+v", c.Spam, want)
-	}
-	c, err = Parse("t.yaml", []byte(`
+	statesDefaults(t, "spam", optionalExample(t).Spam)
+	c, err := Parse("t.yaml", []byte(`
 spam: {actions: {reject: quarantine}}
 geoip: {asn_db: /x.mmdb}
 limits:

@@ -59,7 +59,7 @@ func (m *memQueue) in(id string) string {
 
 // stores runs f on each kind of limits store (real redis-server and
 // PostgreSQL from the harness).
-func stores(t *testing.T, f func(t *testing.T, open func() limits.Store)) {
+func stores(t *testing.T, f func(t *testing.T, st limits.Store)) {
 	ctx := context.Background()
 	for name, o := range map[string]func() (limits.Store, error){
 		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db")) },
@@ -67,23 +67,42 @@ func stores(t *testing.T, f func(t *testing.T, open func() limits.Store)) {
 		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			f(t, func() limits.Store {
-				st, err := o()
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				return st
-			})
+			st, err := o()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			f(t, st)
 		})
 	}
 }
 
-func reviewSetup(t *testing.T, st limits.Store, now *time.Time) (*memQueue, *containment.Containment) {
-	q := &memQueue{q: map[string]string{}}
-	c := containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: containment.Hold,
+// reviewSetup is an empty queue and host mx1's containment of it, with
+// action, at the time *now says.
+func reviewSetup(st limits.Store, q *memQueue, now *time.Time, action string) *containment.Containment {
+	return containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: action,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return *now }})
-	return q, c
+}
+
+// handHeld queues HAND1 of alice an hour before now, and the postmaster
+// holds it by hand (postsuper -h HAND1) for reasons of its own.
+func handHeld(t *testing.T, st limits.Store, q *memQueue, now time.Time) {
+	t.Helper()
+	admit(t, st, q, "HAND1", now.Add(-time.Hour))
+	q.set([]string{"HAND1"}, containment.HoldQueue)
+}
+
+// suspendAndSweep suspends alice at now and has c sweep, as milterd's
+// sweep does after a suspension.
+func suspendAndSweep(t *testing.T, st limits.Store, c *containment.Containment, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := c.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func admit(t *testing.T, st limits.Store, q *memQueue, id string, now time.Time) {
@@ -100,18 +119,13 @@ func admit(t *testing.T, st limits.Store, q *memQueue, id string, now time.Time)
 // suspension; the sweep that saw the suspension had nothing to hold yet.
 // It must still be held at a later sweep.
 func TestReviewLateMessageHeld(t *testing.T) {
-	stores(t, func(t *testing.T, open func() limits.Store) {
+	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		st := open()
-		q, c := reviewSetup(t, st, &now)
+		q := &memQueue{q: map[string]string{}}
+		c := reviewSetup(st, q, &now, containment.Hold)
 		admit(t, st, q, "EARLY1", now.Add(-time.Minute))
-		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		if err := c.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
+		suspendAndSweep(t, st, c, now)
 		if q.in("EARLY1") != containment.HoldQueue {
 			t.Fatal("the message queued before the suspension was not held")
 		}
@@ -134,20 +148,14 @@ func TestReviewLateMessageHeld(t *testing.T) {
 // before the suspension (for its own reasons) is not containment's to
 // release when the account is unsuspended with --release-queued.
 func TestReviewSettleLeavesHandHeld(t *testing.T) {
-	stores(t, func(t *testing.T, open func() limits.Store) {
+	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		st := open()
-		q, c := reviewSetup(t, st, &now)
-		admit(t, st, q, "HAND1", now.Add(-time.Hour))
-		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		q := &memQueue{q: map[string]string{}}
+		c := reviewSetup(st, q, &now, containment.Hold)
+		handHeld(t, st, q, now)
 		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
-		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		if err := c.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
+		suspendAndSweep(t, st, c, now)
 		if q.in("SPAM1") != containment.HoldQueue {
 			t.Fatal("not held")
 		}
@@ -171,17 +179,12 @@ func TestReviewSettleLeavesHandHeld(t *testing.T) {
 // TestReviewLateForBound: the sweep stops looking at a suspension's
 // account containment.LateFor after it began (each look lists the queue).
 func TestReviewLateForBound(t *testing.T) {
-	stores(t, func(t *testing.T, open func() limits.Store) {
+	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		st := open()
-		q, c := reviewSetup(t, st, &now)
-		if ok, err := st.Suspend(ctx, limits.Suspension{Key: "alice", Since: now, By: "milterd", Reason: "test"}, now); err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		if err := c.Sweep(ctx); err != nil {
-			t.Fatal(err)
-		}
+		q := &memQueue{q: map[string]string{}}
+		c := reviewSetup(st, q, &now, containment.Hold)
+		suspendAndSweep(t, st, c, now)
 		now = now.Add(containment.LateFor - time.Second)
 		admit(t, st, q, "LATE1", now)
 		if err := c.Sweep(ctx); err != nil || q.in("LATE1") != containment.HoldQueue {
@@ -200,20 +203,18 @@ func TestReviewLateForBound(t *testing.T) {
 // containment's to delete; what containment held before (the action
 // changed from hold to delete) is.
 func TestReviewDeleteLeavesHandHeld(t *testing.T) {
-	stores(t, func(t *testing.T, open func() limits.Store) {
+	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		st := open()
-		q, c := reviewSetup(t, st, &now)
-		admit(t, st, q, "HAND1", now.Add(-time.Hour))
-		q.set([]string{"HAND1"}, containment.HoldQueue) // postsuper -h HAND1, by the postmaster
+		q := &memQueue{q: map[string]string{}}
+		c := reviewSetup(st, q, &now, containment.Hold)
+		handHeld(t, st, q, now)
 		admit(t, st, q, "OURS1", now.Add(-time.Minute))
 		if _, err := c.Contain(ctx, "alice", "operator"); err != nil || q.in("OURS1") != containment.HoldQueue {
 			t.Fatal("not held", err)
 		}
 		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
-		del := containment.New(containment.Options{Store: st, Host: "mx1", Queue: q, Action: containment.Delete,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+		del := reviewSetup(st, q, &now, containment.Delete)
 		ids, err := del.Contain(ctx, "alice", "operator")
 		if err != nil {
 			t.Fatal(err)

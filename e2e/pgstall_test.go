@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"outguard/internal/harness"
-	"outguard/quarantine"
 )
 
 // PostgreSQL (limits and quarantine) stops answering (SIGSTOP to the
@@ -83,22 +81,7 @@ func TestPostgresStalledMidBurst(t *testing.T) {
 	wg.Wait()
 	time.Sleep(3 * time.Second) // a late commit would land now
 
-	ctx := context.Background()
-	recs, err := res.Quarantine.List(ctx, quarantine.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries := map[string]int{}
-	for _, rec := range recs {
-		data, _, err := res.Quarantine.Message(ctx, rec.ID)
-		if err != nil {
-			t.Errorf("entry %s: %v", rec.ID, err)
-			continue
-		}
-		_, rest, _ := strings.Cut(string(data), "Subject: ")
-		subject, _, _ := strings.Cut(rest, "\r\n")
-		entries[subject]++
-	}
+	entries, stored := heldSubjects(t, res.Quarantine)
 	var held, tempfailed, stalledSent int
 	var longest time.Duration
 	for _, r := range results {
@@ -130,8 +113,8 @@ func TestPostgresStalledMidBurst(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages, %d sent while stopped, %d held, %d tempfailed; the longest answer took %v", len(results), stalledSent, held, tempfailed, longest)
-	if len(recs) != held {
-		t.Errorf("%d entries for %d messages accepted to be held", len(recs), held)
+	if stored != held {
+		t.Errorf("%d entries for %d messages accepted to be held", stored, held)
 	}
 	if tempfailed == 0 || stalledSent == 0 {
 		t.Errorf("the stop was not seen: %d tempfailed, %d sent while stopped", tempfailed, stalledSent)

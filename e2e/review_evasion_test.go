@@ -5,27 +5,18 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/zlib"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf16"
 
-	"outguard/config"
-	"outguard/internal/harness"
 	"outguard/internal/mailcorpus"
-	"outguard/policy"
-	"outguard/quarantine"
-	"outguard/setup"
 )
 
 // Issue 23's claims tried by an independent reviewer: forms the builder's
@@ -33,12 +24,6 @@ import (
 // example config's rules section and the SHIPPED rules (as
 // TestEvasionCorpus). block: must be refused or held; otherwise
 // delivered.
-
-type reviewCase struct {
-	name  string
-	msg   []byte
-	block bool
-}
 
 func reviewMsg(name, entity string) []byte { return mailcorpus.Message(name, entity) }
 
@@ -130,11 +115,11 @@ func isoJolietOnly(t testing.TB, pe []byte) []byte {
 	return b
 }
 
-func reviewCases(t testing.TB) []reviewCase {
+func reviewCases(t testing.TB) []mailcorpus.Case {
 	pe := mailcorpus.PE()
-	var c []reviewCase
+	var c []mailcorpus.Case
 	add := func(name string, block bool, entity string) {
-		c = append(c, reviewCase{name, reviewMsg(name, entity), block})
+		c = append(c, mailcorpus.Case{Name: name, Form: "review", Msg: reviewMsg(name, entity), Block: block})
 	}
 	mp := func(parts ...string) string {
 		return mailcorpus.Multipart("b", append([]string{reviewText}, parts...)...)
@@ -230,30 +215,7 @@ func reviewCases(t testing.TB) []reviewCase {
 
 func TestReviewEvasion(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Parse("example.yaml", []byte("state_dir: "+t.TempDir()+"\n"+exampleRules(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := setup.RulesEngine(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range reviewCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			res, err := e.Scan(context.Background(), bytes.NewReader(c.msg), int64(len(c.msg)), "alice", "alice@customer.test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var notes []string
-			note := func(s string) { notes = append(notes, s) }
-			v := e.Decide(res, note, note)
-			if blocked := v.Action == policy.Reject || v.Action == policy.Quarantine; blocked != c.block {
-				t.Errorf("%v %s (notes %q, anomalies %+v)", v.Action, v.Reason, notes, res.Anomalies)
-			} else {
-				t.Logf("%v %s", v.Action, v.Reason)
-			}
-		})
-	}
+	checkEngine(t, reviewCases(t))
 }
 
 // TestReviewEvasionThroughPostfix: the same forms through a real Postfix
@@ -262,33 +224,5 @@ func TestReviewEvasion(t *testing.T) {
 // one delivered.
 func TestReviewEvasionThroughPostfix(t *testing.T) {
 	t.Parallel()
-	s, _, res := harness.ConfigStack(t, exampleRules(t)+"quarantine: {}\n", harness.MTAConfig{})
-	held := func() int {
-		l, err := res.Quarantine.List(context.Background(), quarantine.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(l)
-	}
-	var delivered int
-	for _, c := range reviewCases(t) {
-		before := held()
-		r := s.Dial(t).SendFrom("alice@customer.test", []string{"bob@remote.test"}, bytes.NewReader(c.msg))
-		reply := harness.Reply(r.Err)
-		refused := strings.HasPrefix(reply, "550 5.7.1")
-		wasHeld := reply == "250" && held() == before+1
-		switch {
-		case c.block && !refused && !wasHeld:
-			t.Errorf("%s: %q, neither refused nor held", c.name, reply)
-		case !c.block && (reply != "250" || held() != before):
-			t.Errorf("ordinary %s: %q, held %d", c.name, reply, held()-before)
-		case !c.block:
-			delivered++
-		}
-	}
-	s.Sink.Wait(t, delivered, 20*time.Second)
-	time.Sleep(500 * time.Millisecond) // anything wrongly relayed arrives too
-	if n := len(s.Sink.Wait(t, delivered, time.Second)); n != delivered {
-		t.Errorf("the sink got %d messages, want the %d ordinary ones", n, delivered)
-	}
+	checkThroughPostfix(t, reviewCases(t))
 }

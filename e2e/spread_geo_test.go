@@ -3,42 +3,16 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"outguard/internal/harness"
+	"outguard/internal/mmdbtest"
 	"outguard/limits"
 )
-
-// writeMMDB writes a GeoLite2-shaped database of kind mapping each network
-// to its record: tests build their own, never a downloaded one.
-func writeMMDB(t *testing.T, path, kind string, records map[string]mmdbtype.Map) {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: kind, IncludeReservedNetworks: true, RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, n, _ := net.ParseCIDR(cidr)
-		if err := w.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := w.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // With geoip configured, logins from more countries (or ASNs) than the
 // limit suspend, through Postfix: four /24s in two countries and two ASNs
@@ -53,11 +27,11 @@ func TestGeoSpreadSuspends(t *testing.T) {
 		return mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(c)}}
 	}
 	asn := func(n uint32) mmdbtype.Map { return mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(n)} }
-	writeMMDB(t, cdb, "GeoLite2-Country", map[string]mmdbtype.Map{
+	mmdbtest.Write(t, cdb, "GeoLite2-Country", map[string]mmdbtype.Map{
 		"127.0.1.0/24": country("DE"), "127.0.2.0/24": country("DE"), "127.0.3.0/24": country("FR"), "127.0.4.0/24": country("FR"),
 		"127.0.5.0/24": country("US"), "127.0.6.0/24": country("DE"),
 	})
-	writeMMDB(t, adb, "GeoLite2-ASN", map[string]mmdbtype.Map{
+	mmdbtest.Write(t, adb, "GeoLite2-ASN", map[string]mmdbtype.Map{
 		"127.0.1.0/24": asn(64500), "127.0.2.0/24": asn(64500), "127.0.3.0/24": asn(64501), "127.0.4.0/24": asn(64501),
 		"127.0.5.0/24": asn(64501), "127.0.6.0/24": asn(64502),
 	})

@@ -1,54 +1,26 @@
 package geoip_test
 
 import (
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"outguard/geoip"
+	"outguard/internal/mmdbtest"
 )
-
-// WriteTestDBs writes a GeoLite2-Country and a GeoLite2-ASN shaped
-// database into dir, mapping each network to its country and ASN.
-func writeDB(t *testing.T, path, kind string, records map[string]mmdbtype.Map) {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: kind, IncludeReservedNetworks: true, RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := w.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestLocate(t *testing.T) {
 	dir := t.TempDir()
 	cdb, adb := filepath.Join(dir, "c.mmdb"), filepath.Join(dir, "a.mmdb")
-	writeDB(t, cdb, "GeoLite2-Country", map[string]mmdbtype.Map{
+	mmdbtest.Write(t, cdb, "GeoLite2-Country", map[string]mmdbtype.Map{
 		"127.0.1.0/24":  {"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}},
 		"127.0.2.0/24":  {"registered_country": mmdbtype.Map{"iso_code": mmdbtype.String("FR")}},
 		"2001:db8::/32": {"country": mmdbtype.Map{"iso_code": mmdbtype.String("NL")}},
 	})
-	writeDB(t, adb, "GeoLite2-ASN", map[string]mmdbtype.Map{
+	mmdbtest.Write(t, adb, "GeoLite2-ASN", map[string]mmdbtype.Map{
 		"127.0.1.0/24": {"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Example")},
 	})
 	db, err := geoip.Open(geoip.Options{CountryDB: cdb, ASNDB: adb})

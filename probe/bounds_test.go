@@ -26,6 +26,16 @@ state_dir: /nonexistent
 	if err != nil {
 		t.Fatal(err)
 	}
+	can := serveCanary(t, cfg)
+	s := &Scanner{Config: cfg, Canary: can, Key: can.Key, Log: slog.New(slog.DiscardHandler)}
+	s.setup()
+	return s
+}
+
+// serveCanary runs a canary for canary.test on cfg's canary address until
+// the test ends.
+func serveCanary(t *testing.T, cfg *Config) *Canary {
+	t.Helper()
 	l, err := net.Listen("tcp", cfg.Canary.Address)
 	if err != nil {
 		t.Fatal(err)
@@ -34,9 +44,7 @@ state_dir: /nonexistent
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); l.Close() })
 	go can.Serve(ctx, l)
-	s := &Scanner{Config: cfg, Canary: can, Key: can.Key, Log: slog.New(slog.DiscardHandler)}
-	s.setup()
-	return s
+	return can
 }
 
 // serve runs handler on every connection to addr until the test ends.

@@ -49,6 +49,17 @@ func listA(m *dns.Msg, qname string) {
 	m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 2)}}
 }
 
+// listsTestEntryOnly lists the zone's test entry (RFC 5782 5: 127.0.0.2)
+// and nothing else (NXDOMAIN), as a working list answers for a range
+// that is clean.
+func listsTestEntryOnly(m *dns.Msg, qname string) {
+	if strings.HasPrefix(qname, "2.0.0.127.") {
+		listA(m, qname)
+	} else {
+		m.Rcode = dns.RcodeNameError
+	}
+}
+
 func listingsLab(t *testing.T, resolver, rng string, rate float64) *Config {
 	cfg := Default()
 	cfg.StateDir = t.TempDir()
@@ -106,13 +117,7 @@ func TestListingsFailureIsNoDelisting(t *testing.T) {
 // short after a second, at most rate+1 (the limiter's burst of one)
 // reached it, however fast it answers; a run cut short keeps nothing.
 func TestListingsRateBoundedByCount(t *testing.T) {
-	addr, n := fakeDNSBL(t, func(m *dns.Msg, q string) {
-		if strings.HasPrefix(q, "2.0.0.127.") {
-			listA(m, q)
-		} else {
-			m.Rcode = dns.RcodeNameError
-		}
-	})
+	addr, n := fakeDNSBL(t, listsTestEntryOnly)
 	cfg := listingsLab(t, addr, "192.0.2.0/24", 20)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -65,13 +65,7 @@ func TestReviewListingsCNAMEAnswerIsListed(t *testing.T) {
 // answer truncated, at most rate+1 reached it in a second. Before, the
 // TCP query went at once, outside the limiter: twice the rate.
 func TestReviewListingsRateCountsTCPRetry(t *testing.T) {
-	addr, n := truncatingDNSBL(t, func(m *dns.Msg, q string) {
-		if strings.HasPrefix(q, "2.0.0.127.") {
-			listA(m, q)
-		} else {
-			m.Rcode = dns.RcodeNameError
-		}
-	})
+	addr, n := truncatingDNSBL(t, listsTestEntryOnly)
 	cfg := listingsLab(t, addr, "192.0.2.0/24", 20)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -51,14 +51,7 @@ state_dir: /nonexistent
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", cfg.Canary.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	can := NewCanary("canary.test", nil, slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); l.Close() })
-	go can.Serve(ctx, l)
+	can := serveCanary(t, cfg)
 	serve(t, "127.0.126.11:1080", func(c net.Conn) {
 		b := make([]byte, 1)
 		if _, err := c.Read(b); err != nil {

@@ -344,19 +344,29 @@ func (s *Store) Message(ctx context.Context, id string) ([]byte, Record, error) 
 	return data, rec, err
 }
 
-// Filter selects entries for List.
+// Filter selects entries for List and Count.
 type Filter struct {
 	User    string
 	Reason  string // substring of the reason
 	Finding string // a finding's name contains this (a rule, a signature)
 	Since   time.Time
+	Until   time.Time // entries before it; zero: no end
 	State   string
+	// Limit is how many records List returns at most, the newest; 0: all.
+	// List reads no further: a console page costs a page, not the
+	// quarantine.
+	Limit int
 }
 
-// List returns matching records, newest first.
-func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
-	q := `SELECT ` + recordColumns + ` FROM entries WHERE t >= $1`
+// query selects f's entries, newest first, with what SQL can filter;
+// Reason and Finding are in the record's JSON and checked by match.
+func (f Filter) query(columns string) (string, []any) {
+	q := `SELECT ` + columns + ` FROM entries WHERE t >= $1`
 	args := []any{f.Since.UnixMilli()}
+	if !f.Until.IsZero() {
+		args = append(args, f.Until.UnixMilli())
+		q += fmt.Sprintf(` AND t < $%d`, len(args))
+	}
 	if f.User != "" {
 		args = append(args, f.User)
 		q += fmt.Sprintf(` AND account = $%d`, len(args))
@@ -365,26 +375,57 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
 		args = append(args, f.State)
 		q += fmt.Sprintf(` AND state = $%d`, len(args))
 	}
+	return q, args
+}
+
+// match checks the filters SQL cannot.
+func (f Filter) match(rec Record) bool {
+	return (f.Reason == "" || strings.Contains(strings.ToLower(rec.Reason), strings.ToLower(f.Reason))) &&
+		(f.Finding == "" || hasFinding(rec, f.Finding))
+}
+
+// List returns matching records, newest first, at most f.Limit of them.
+func (s *Store) List(ctx context.Context, f Filter) ([]Record, error) {
+	var out []Record
+	err := s.scan(ctx, f, func(rec Record) bool {
+		out = append(out, rec)
+		return f.Limit == 0 || len(out) < f.Limit
+	})
+	return out, err
+}
+
+// Count is how many records match f (f.Limit aside), keeping none: SQL
+// counts them unless Reason or Finding must be read from the records.
+func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
+	if f.Reason == "" && f.Finding == "" {
+		q, args := f.query(`COUNT(*)`)
+		var n int
+		err := s.db.QueryRowContext(ctx, s.d.Rebind(q), args...).Scan(&n)
+		return n, err
+	}
+	n := 0
+	err := s.scan(ctx, f, func(Record) bool { n++; return true })
+	return n, err
+}
+
+// scan calls each with f's records, newest first, until it returns false.
+func (s *Store) scan(ctx context.Context, f Filter, each func(Record) bool) error {
+	q, args := f.query(recordColumns)
 	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q+` ORDER BY t DESC, id DESC`), args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []Record
 	for rows.Next() {
 		rec, err := scanRecord(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if f.Reason != "" && !strings.Contains(strings.ToLower(rec.Reason), strings.ToLower(f.Reason)) {
-			continue
+		if f.match(rec) && !each(rec) {
+			return nil
 		}
-		if f.Finding != "" && !hasFinding(rec, f.Finding) {
-			continue
-		}
-		out = append(out, rec)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Delete marks id deleted and drops its message; the record stays.

@@ -64,11 +64,7 @@ func newFull(t *testing.T) (*Server, *recorded) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	st, err := limits.OpenSQLite(filepath.Join(dir, "limits.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testLimits(t, dir)
 	users := filepath.Join(dir, "users")
 	for _, r := range []Role{Viewer, Reviewer, Admin} {
 		if err := AddUser(users, r.String(), r, pass); err != nil {
@@ -419,16 +415,8 @@ func TestSuspendReason(t *testing.T) {
 // also on a console without a quarantine, newest first and escaped.
 func TestAuditPageAccounts(t *testing.T) {
 	dir := t.TempDir()
-	st, err := limits.OpenSQLite(filepath.Join(dir, "limits.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	users := filepath.Join(dir, "users")
-	if err := AddUser(users, "viewer", Viewer, pass); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Options{Accounts: st, Policy: &limits.Policy{}, UsersFile: users})
+	st := testLimits(t, dir)
+	s, err := New(Options{Accounts: st, Policy: &limits.Policy{}, UsersFile: testUser(t, dir, "viewer", Viewer, pass)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,24 +96,17 @@ func (s *Server) quarantineList(w http.ResponseWriter, r *http.Request, u user) 
 	if account != "" && !strings.HasPrefix(account, "ip:") {
 		account = s.o.Login(account)
 	}
-	recs, err := s.o.Quarantine.List(r.Context(), quarantine.Filter{User: account, Finding: f.Rule, State: f.State, Since: since})
+	qf := quarantine.Filter{User: account, Finding: f.Rule, State: f.State, Since: since, Until: until, Limit: ListMax}
+	recs, err := s.o.Quarantine.List(r.Context(), qf)
+	total := len(recs)
+	if err == nil && total == ListMax { // there may be more: count them
+		total, err = s.o.Quarantine.Count(r.Context(), qf)
+	}
 	if err != nil {
 		s.fail(w, r, u, http.StatusInternalServerError, "quarantine: "+err.Error())
 		return
 	}
-	if !until.IsZero() {
-		kept := recs[:0]
-		for _, rec := range recs {
-			if rec.Time.Before(until) {
-				kept = append(kept, rec)
-			}
-		}
-		recs = kept
-	}
-	d := listData{Filter: f, Total: len(recs), Entries: recs}
-	if len(recs) > ListMax {
-		d.Entries, d.Truncated = recs[:ListMax], true
-	}
+	d := listData{Filter: f, Total: total, Entries: recs, Truncated: total > len(recs)}
 	if d.Entries == nil {
 		d.Entries = []quarantine.Record{}
 	}

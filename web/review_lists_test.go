@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,16 +32,7 @@ func (m many) Accounts(context.Context) ([]string, error) {
 // ListMax and says how many there are.
 func TestReviewAccountsListBound(t *testing.T) {
 	dir := t.TempDir()
-	st, err := limits.OpenSQLite(filepath.Join(dir, "limits.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	users := filepath.Join(dir, "users")
-	if err := AddUser(users, "viewer", Viewer, pass); err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Options{Accounts: many{st, ListMax + 1}, Policy: &limits.Policy{}, UsersFile: users})
+	s, err := New(Options{Accounts: many{testLimits(t, dir), ListMax + 1}, Policy: &limits.Policy{}, UsersFile: testUser(t, dir, "viewer", Viewer, pass)})
 	if err != nil {
 		t.Fatal(err)
 	}

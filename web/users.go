@@ -70,10 +70,10 @@ type users struct {
 	size    int64
 	ino     uint64 // a file replaced by rename (AddUser) is a new inode
 	byName  map[string]account
-	// decoy is checked against for a name the file lacks: one of its own
-	// accounts, so that a wrong name costs what a wrong password does with
-	// the file's kind of hash and parameters.
-	decoy *account
+	// decoys are one account of each kind of hash (algorithm and
+	// parameters) the file has: every check computes one hash of each
+	// kind, so that a wrong name, and a user of any kind, cost the same.
+	decoys []account
 	// verified remembers a password that matched, as a SHA-256 of it with
 	// its hash, so that a script's Basic-authenticated calls do not each
 	// cost a bcrypt or argon2id computation; emptied when the file changes.
@@ -116,14 +116,27 @@ func (u *users) reload() error {
 		return fmt.Errorf("%s: %w", u.path, err)
 	}
 	u.byName, u.modTime, u.size, u.ino, u.verified = byName, fi.ModTime(), fi.Size(), ino, map[string][32]byte{}
-	u.decoy = nil
-	first := ""
+	byKind := map[string]string{} // kind: the first name (sorted) with it
 	for name, a := range byName {
-		if first == "" || name < first {
-			first, u.decoy = name, &a
+		if first, ok := byKind[a.kind()]; !ok || name < first {
+			byKind[a.kind()] = name
 		}
 	}
+	u.decoys = nil // a new slice: a check in flight keeps the old one
+	for _, name := range byKind {
+		u.decoys = append(u.decoys, byName[name])
+	}
 	return nil
+}
+
+// kind is what a hash costs to check: bcrypt and its cost, or argon2id
+// and its parameters.
+func (a account) kind() string {
+	if h := a.argon2; h != nil {
+		return fmt.Sprintf("argon2id m=%d,t=%d,p=%d,%d", h.memory, h.time, h.threads, len(h.key))
+	}
+	cost, _ := bcrypt.Cost(a.hash) // checked at load
+	return fmt.Sprintf("bcrypt %d", cost)
 }
 
 // parseUsers reads lines name:hash:role, the hash bcrypt or argon2id; blank lines and lines starting
@@ -188,8 +201,7 @@ func checkName(name string) error {
 	return nil
 }
 
-// dummyHash is compared against when the user does not exist and the
-// file has no user to be the decoy.
+// dummyHash is compared against when the file has no user to be a decoy.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("outguard dummy password"), bcrypt.DefaultCost)
 
 // hashing bounds the password hashes computed at once: a bcrypt takes a
@@ -206,30 +218,31 @@ func (u *users) check(name, password string) (Role, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	if !ok {
-		u.mu.Lock()
-		decoy := u.decoy
-		u.mu.Unlock()
-		hashing <- struct{}{}
-		if decoy != nil {
-			decoy.verify(password)
-		} else {
-			bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		}
-		<-hashing
-		return 0, false, nil
-	}
 	sum := sha256.Sum256(append(append([]byte(nil), a.hash...), password...))
 	u.mu.Lock()
 	known, cached := u.verified[name]
+	decoys := u.decoys
 	u.mu.Unlock()
-	if cached && subtle.ConstantTimeCompare(known[:], sum[:]) == 1 {
+	if ok && cached && subtle.ConstantTimeCompare(known[:], sum[:]) == 1 {
 		return a.role, true, nil
 	}
+	// One hash of each kind the file has, the account's own for its kind
+	// and a decoy's for the others: the time a check takes tells neither
+	// whether the name exists nor what hash its user has.
+	good := false
 	hashing <- struct{}{}
-	good := a.verify(password)
+	for _, d := range decoys {
+		if ok && d.kind() == a.kind() {
+			good = a.verify(password)
+		} else {
+			d.verify(password)
+		}
+	}
+	if len(decoys) == 0 {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+	}
 	<-hashing
-	if !good {
+	if !ok || !good {
 		return 0, false, nil
 	}
 	u.mu.Lock()

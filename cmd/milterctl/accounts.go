@@ -34,21 +34,19 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 	if cfg.Limits == nil {
 		return errors.New("the config has no limits section: there are no accounts")
 	}
-	run, ok := accountsCmds[args[0]]
-	if !ok {
-		return usageError("unknown command accounts " + args[0])
-	}
-	st, err := setup.OpenLimitsStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))
-	return run(&acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, cont: cont, out: out, now: time.Now()}, args)
+	return dispatch("accounts", accountsCmds, args, func() (*acontext, func(), error) {
+		st, err := setup.OpenLimitsStore(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler))
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))
+		return &acontext{ctx: ctx, cfg: cfg, st: st, eng: eng, cont: cont, out: out, now: time.Now()}, func() { st.Close() }, nil
+	})
 }
 
 // acontext is what every accounts subcommand works with.
@@ -68,10 +66,7 @@ type acontext struct {
 // before or after its accounts, and returns the accounts as milterd keys
 // them.
 func (a *acontext) parse(args []string, define func(fs *flag.FlagSet)) ([]string, error) {
-	fs := flag.NewFlagSet("accounts "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	define(fs)
-	pos, err := parseMixed(fs, args[1:])
+	pos, err := subFlags("accounts", args, define)
 	for i, p := range pos {
 		if !strings.HasPrefix(p, "ip:") {
 			pos[i] = a.eng.Accounts.Login(p)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -24,11 +23,10 @@ import (
 func accountsByIP(a *acontext, args []string) error {
 	var asJSON bool
 	since := "7d"
-	fs := flag.NewFlagSet("accounts by-ip", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.BoolVar(&asJSON, "json", false, "JSON lines")
-	fs.StringVar(&since, "since", since, "how far back (the sightings are kept 7 days)")
-	pos, err := parseMixed(fs, args[1:])
+	pos, err := subFlags("accounts", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON lines")
+		fs.StringVar(&since, "since", since, "how far back (the sightings are kept 7 days)")
+	})
 	if err != nil {
 		return err
 	}

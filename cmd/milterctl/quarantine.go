@@ -32,16 +32,13 @@ func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out i
 	if cfg.Quarantine == nil {
 		return errors.New("the config has no quarantine section")
 	}
-	run, ok := quarantineCmds[args[0]]
-	if !ok {
-		return usageError("unknown command quarantine " + args[0])
-	}
-	q, err := setup.OpenQuarantine(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-	return run(&qcontext{ctx: ctx, cfg: cfg, q: q, out: out}, args)
+	return dispatch("quarantine", quarantineCmds, args, func() (*qcontext, func(), error) {
+		q, err := setup.OpenQuarantine(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &qcontext{ctx: ctx, cfg: cfg, q: q, out: out}, func() { q.Close() }, nil
+	})
 }
 
 // qcontext is what every quarantine subcommand works with.
@@ -50,15 +47,6 @@ type qcontext struct {
 	cfg *config.Config
 	q   *quarantine.Store
 	out io.Writer // the bytes as they are (raw and JSON output)
-}
-
-// flags parses the subcommand's flags, which may come before or after its
-// arguments; define adds them.
-func (c *qcontext) flags(args []string, define func(fs *flag.FlagSet)) ([]string, error) {
-	fs := flag.NewFlagSet("quarantine "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	define(fs)
-	return parseMixed(fs, args[1:])
 }
 
 // text is the output for people: control characters from messages
@@ -88,7 +76,7 @@ func quarantineList(c *qcontext, args []string) error {
 	var asJSON bool
 	var f quarantine.Filter
 	var sinceFlag string
-	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.StringVar(&f.User, "user", "", "only this account")
 		fs.StringVar(&f.Reason, "reason", "", "only entries whose reason contains this")
@@ -119,7 +107,7 @@ func quarantineList(c *qcontext, args []string) error {
 
 func quarantineShow(c *qcontext, args []string) error {
 	var asJSON bool
-	pos, err := c.flags(args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	pos, err := subFlags("quarantine", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
 	if err != nil {
 		return err
 	}
@@ -134,7 +122,7 @@ func quarantineShow(c *qcontext, args []string) error {
 }
 
 func quarantineRaw(c *qcontext, args []string) error {
-	pos, err := c.flags(args, func(*flag.FlagSet) {})
+	pos, err := subFlags("quarantine", args, func(*flag.FlagSet) {})
 	if err != nil {
 		return err
 	}
@@ -152,7 +140,7 @@ func quarantineRaw(c *qcontext, args []string) error {
 
 func quarantineRelease(c *qcontext, args []string) error {
 	var to string
-	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+	pos, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&to, "to", "", "release to this recipient instead of the original ones")
 	})
 	if err != nil {
@@ -179,7 +167,7 @@ func quarantineRelease(c *qcontext, args []string) error {
 func quarantineDigest(c *qcontext, args []string) error {
 	var asJSON, mail bool
 	var sinceFlag string
-	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.BoolVar(&mail, "mail", false, "mail it to quarantine.digest_to")
 		fs.StringVar(&sinceFlag, "since", "", "the period, e.g. 24h (default 24h)")
@@ -199,7 +187,7 @@ func quarantineDigest(c *qcontext, args []string) error {
 
 func quarantineResolve(c *qcontext, args []string) error {
 	var force string
-	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+	pos, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&force, "force", "", "the operator whose release is still within its lease")
 	})
 	if err != nil {
@@ -214,7 +202,7 @@ func quarantineResolve(c *qcontext, args []string) error {
 }
 
 func quarantineDelete(c *qcontext, args []string) error {
-	pos, err := c.flags(args, func(*flag.FlagSet) {})
+	pos, err := subFlags("quarantine", args, func(*flag.FlagSet) {})
 	if err != nil {
 		return err
 	}
@@ -235,7 +223,7 @@ func quarantineDelete(c *qcontext, args []string) error {
 func quarantineAudit(c *qcontext, args []string) error {
 	var asJSON bool
 	var sinceFlag string
-	pos, err := c.flags(args, func(fs *flag.FlagSet) {
+	pos, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.StringVar(&sinceFlag, "since", "", "only entries newer than this, e.g. 24h")
 	})
@@ -266,7 +254,7 @@ func quarantineAudit(c *qcontext, args []string) error {
 
 func quarantineMigrate(c *qcontext, args []string) error {
 	var dir string
-	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&dir, "from", "", "the local quarantine's directory (default: quarantine.dir)")
 	}); err != nil {
 		return err
@@ -296,7 +284,7 @@ func quarantineMigrate(c *qcontext, args []string) error {
 
 func quarantinePurge(c *qcontext, args []string) error {
 	var user, olderThan string
-	if _, err := c.flags(args, func(fs *flag.FlagSet) {
+	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&user, "user", "", "only this account's entries (all of them, unless --older-than)")
 		fs.StringVar(&olderThan, "older-than", "", "purge entries older than this (default: retention)")
 	}); err != nil {

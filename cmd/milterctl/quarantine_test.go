@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -445,45 +444,23 @@ func TestReleaseDeliveredButNotMarked(t *testing.T) {
 	recs := e.hold(t, "locked")
 	// A release address that, once it has the message, locks the index
 	// for longer than the store's busy timeout (10 s), then answers 250.
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	unlocked := make(chan struct{})
-	harness.Serve(t, addr, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		fmt.Fprint(c, "220 mta.test ESMTP\r\n")
-		inData := false
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			switch {
-			case inData && line == ".\r\n":
-				inData = false
-				db, err := sql.Open("sqlite", filepath.Join(e.dir, "index.db"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				tx, err := db.Begin()
-				if err == nil {
-					_, err = tx.Exec(`UPDATE entries SET t = t WHERE id = ?`, recs[0].ID) // takes the write lock
-				}
-				if err != nil {
-					t.Error(err)
-				}
-				fmt.Fprint(c, "250 2.0.0 queued as LOCKED\r\n")
-				go func() { time.Sleep(12 * time.Second); tx.Rollback(); db.Close(); close(unlocked) }()
-			case inData:
-			case strings.HasPrefix(line, "DATA"):
-				inData = true
-				fmt.Fprint(c, "354 go ahead\r\n")
-			case strings.HasPrefix(line, "QUIT"):
-				fmt.Fprint(c, "221 bye\r\n")
-				return
-			default:
-				fmt.Fprint(c, "250 ok\r\n")
-			}
+	addr, _ := fakeMTA(t, func(c net.Conn) bool {
+		db, err := sql.Open("sqlite", filepath.Join(e.dir, "index.db"))
+		if err != nil {
+			t.Error(err)
+			return false
 		}
+		tx, err := db.Begin()
+		if err == nil {
+			_, err = tx.Exec(`UPDATE entries SET t = t WHERE id = ?`, recs[0].ID) // takes the write lock
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		fmt.Fprint(c, "250 2.0.0 queued as LOCKED\r\n")
+		go func() { time.Sleep(12 * time.Second); tx.Rollback(); db.Close(); close(unlocked) }()
+		return true
 	})
 	cfg := filepath.Join(t.TempDir(), "milterd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: /tmp\nquarantine:\n  dir: %s\n  release_address: %s\n", e.dir, addr)), 0o644)

@@ -22,9 +22,8 @@ import (
 // received, and returns whether to keep talking. It returns the address
 // and a channel of the messages it received.
 func fakeMTA(t *testing.T, atDot func(c net.Conn) bool) (string, <-chan string) {
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	got := make(chan string, 10)
-	harness.Serve(t, addr, func(c net.Conn) {
+	l := harness.Serve(t, "127.0.0.1:0", func(c net.Conn) { // port 0: no other process can take it first
 		r := bufio.NewReader(c)
 		fmt.Fprint(c, "220 mta.test ESMTP\r\n")
 		var data strings.Builder
@@ -54,7 +53,7 @@ func fakeMTA(t *testing.T, atDot func(c net.Conn) bool) (string, <-chan string) 
 			}
 		}
 	})
-	return addr, got
+	return l.Addr().String(), got
 }
 
 // A release whose final dot was sent and whose reply never came (the

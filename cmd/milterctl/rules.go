@@ -24,9 +24,9 @@ var rulesCmds = map[string]func(ctx context.Context, cfg *config.Config, args []
 }
 
 func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	run, ok := rulesCmds[args[0]]
-	if !ok {
-		return usageError("unknown command rules " + args[0])
+	run, err := subcommand("rules", rulesCmds, args)
+	if err != nil {
+		return err
 	}
 	return run(ctx, cfg, args, out)
 }
@@ -35,10 +35,7 @@ func rulesCmd(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 // the config with the rules section to use: the directory given first, if
 // any, else the config's.
 func rulesArgs(cfg *config.Config, args []string, define func(fs *flag.FlagSet)) (*config.Config, []string, error) {
-	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	define(fs)
-	pos, err := parseMixed(fs, args[1:])
+	pos, err := subFlags("rules", args, define)
 	if err != nil {
 		return nil, nil, err
 	}

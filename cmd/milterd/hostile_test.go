@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,15 +33,7 @@ func hostile(t *testing.T, extra, metricsKeys string, wrap ...string) (*proc, in
 	port := harness.FreePort(t)
 	d := &proc{log: &harness.LogBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
 	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")+fmt.Sprintf("metrics: {listen: \"127.0.0.1:%d\"%s}\n", port, metricsKeys)+extra), 0o644)
-	args := append(wrap, binary, "-config", d.config)
-	d.cmd = exec.Command(args[0], args[1:]...)
-	d.cmd.Stderr = d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() { d.cmd.Process.Kill() })
-	d.waitLog(t, "milterd started")
+	d.start(t, append(wrap, binary, "-config", d.config)...)
 	return d, port
 }
 
@@ -186,13 +177,8 @@ func TestHostileMalformedPackets(t *testing.T) {
 
 func metricsText(t *testing.T, port int) string {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	_, body := metricsGet(t, port, "/metrics")
+	return body
 }
 
 func grepLines(s, substr string) string {

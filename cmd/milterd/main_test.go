@@ -81,7 +81,15 @@ func startDaemon(t *testing.T, args ...string) *proc {
 	dir := t.TempDir()
 	d := &proc{log: &harness.LogBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
 	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")), 0o644)
-	d.cmd = exec.Command(binary, append([]string{"-config", d.config}, args...)...)
+	d.start(t, append([]string{binary, "-config", d.config}, args...)...)
+	return d
+}
+
+// start runs command (milterd, or a command that runs it) logging to
+// d.log, and waits until milterd has started; it is killed at cleanup.
+func (d *proc) start(t *testing.T, command ...string) {
+	t.Helper()
+	d.cmd = exec.Command(command[0], command[1:]...)
 	d.cmd.Stderr = d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,7 +97,21 @@ func startDaemon(t *testing.T, args ...string) *proc {
 	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() { d.cmd.Process.Kill() })
 	d.waitLog(t, "milterd started")
-	return d
+}
+
+// readyz is the status and body of /readyz on the metrics port.
+func readyz(t *testing.T, port int) (int, string) { return metricsGet(t, port, "/readyz") }
+
+// metricsGet is the status and body of path on the metrics port.
+func metricsGet(t *testing.T, port int, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func (d *proc) waitLog(t *testing.T, s string) {
@@ -229,7 +251,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var paths []string
-	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer", "relayprobe-listings.service", "relayprobe-listings.timer"} {
+	for _, name := range []string{"milterd.service", "outguard-digest.service", "outguard-digest.timer", "relayprobe.service", "relayprobe.timer", "relayprobe-listings.service", "relayprobe-listings.timer", "outguard-web.service"} {
 		unit, err := os.ReadFile("../../etc/systemd/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -243,6 +265,55 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	out, err := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, paths...)...).CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// serviceSettings are a unit file's [Service] settings.
+func serviceSettings(t *testing.T, name string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../../etc/systemd/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, section := map[string]string{}, ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			section = line
+		} else if k, v, ok := strings.Cut(line, "="); ok && section == "[Service]" && !strings.HasPrefix(line, "#") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// The web console's unit runs `milterctl web` as the stores' owner with
+// every sandboxing setting of milterd's unit, and make install lays out
+// (and uninstall removes) every shipped unit.
+func TestWebUnit(t *testing.T) {
+	milterd, console := serviceSettings(t, "milterd.service"), serviceSettings(t, "outguard-web.service")
+	if console["ExecStart"] != "/usr/sbin/milterctl web -config /etc/outguard/milterd.yaml" {
+		t.Errorf("ExecStart=%s", console["ExecStart"])
+	}
+	for k, v := range milterd {
+		sandbox := false
+		for _, p := range []string{"Protect", "Private", "Restrict", "NoNewPrivileges", "LockPersonality", "MemoryDenyWriteExecute", "SystemCall", "CapabilityBoundingSet", "User", "Group", "UMask", "StateDirectory", "ReadOnlyPaths"} {
+			sandbox = sandbox || strings.HasPrefix(k, p)
+		}
+		if sandbox && console[k] != v {
+			t.Errorf("outguard-web.service has %s=%q, milterd.service %q", k, console[k], v)
+		}
+	}
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	install, uninstall, _ := strings.Cut(string(makefile), "\nuninstall:")
+	units, _ := filepath.Glob("../../etc/systemd/*")
+	for _, u := range units {
+		dest := "$(DESTDIR)/lib/systemd/system/" + filepath.Base(u)
+		if !strings.Contains(install, "etc/systemd/"+filepath.Base(u)+" "+dest) || !strings.Contains(uninstall, dest) {
+			t.Errorf("make install or uninstall leaves out %s", filepath.Base(u))
+		}
 	}
 }
 
@@ -283,15 +354,7 @@ func TestReadyz(t *testing.T) {
 		dir, dir, cd.Socket, rd.Addr, port)), 0o644)
 	log := &harness.LogBuffer{}
 	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+dir+"/m.sock", log)
-	get := func(path string) (int, string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return metricsGet(t, port, path) }
 	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine, spool\n" {
 		t.Errorf("all up: %d %q", code, body)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"database/sql"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,15 +34,7 @@ func TestSharedQuarantineFaults(t *testing.T) {
 	log := &harness.LogBuffer{}
 	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+sock, log)
 	os.Chmod(sock, 0o666)
-	ready := func() (int, string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	ready := func() (int, string) { return readyz(t, port) }
 	if code, body := ready(); code != 200 || !strings.Contains(body, "quarantine") {
 		t.Errorf("PostgreSQL up: %d %q", code, body)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,14 +27,7 @@ func tcpMilterd(t *testing.T, extra string) (*proc, string) {
 	d := &proc{log: &harness.LogBuffer{}, config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
 	text := strings.Replace(configText("x", "X-First"), "listen: unix:x", "listen: inet:"+addr, 1) + extra
 	os.WriteFile(d.config, []byte(text), 0o644)
-	d.cmd = exec.Command(binary, "-config", d.config)
-	d.cmd.Stderr = d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() { d.cmd.Process.Kill() })
-	d.waitLog(t, "milterd started")
+	d.start(t, binary, "-config", d.config)
 	return d, addr
 }
 

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,15 +115,7 @@ func TestSpoolDirChecked(t *testing.T) {
 	if !strings.Contains(d.log.String(), "spool.dir") {
 		t.Errorf("the reload error does not name spool.dir:\n%s", tail(d.log.String()))
 	}
-	get := func() (int, string) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func() (int, string) { return readyz(t, port) }
 	if code, body := get(); code != 200 || !strings.Contains(body, "spool") {
 		t.Errorf("readyz with the spool directory there: %d %q", code, body)
 	}

@@ -46,9 +46,7 @@ func StartPostfix(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	Require(t, "postfix", "saslpasswd2")
 	p := &Postfix{Dir: Dir(t, "pf"), Host: "127.0.0.1"}
-	if c.Listen == "" {
-		p.Port = FreePort(t)
-	} else {
+	if c.Listen != "" {
 		host, port, err := net.SplitHostPort(c.Listen)
 		if err != nil {
 			t.Fatalf("postfix listen %q: %v", c.Listen, err)
@@ -60,14 +58,41 @@ func StartPostfix(t T, c MTAConfig) *Postfix {
 	if err := p.configure(c); err != nil {
 		t.Fatalf("%v", err)
 	}
+	t.Cleanup(func() { p.stop(t) })
+	if c.Listen == "" {
+		onFreePort(t, "postfix", func(port int) daemon {
+			p.Port = port
+			if err := p.writeMaster(); err != nil {
+				t.Fatalf("%v", err)
+			}
+			d := daemon{pid: func() int { return pidFile(filepath.Join(p.Dir, "queue/pid/master.pid")) }, log: p.LogText}
+			// master -w (postfix start) returns once master has bound its
+			// sockets, or failed to.
+			if err := run("postfix", "-c", p.Dir, "start"); err != nil {
+				exited := make(chan struct{})
+				close(exited)
+				d.done = exited
+			}
+			return d
+		})
+		return p
+	}
+	if err := p.writeMaster(); err != nil {
+		t.Fatalf("%v", err)
+	}
 	if err := run("postfix", "-c", p.Dir, "start"); err != nil {
 		t.Fatalf("%v\n%s", err, p.LogText())
 	}
-	t.Cleanup(func() { p.stop(t) })
 	if err := waitPort(p.Addr(), 10*time.Second); err != nil {
 		t.Fatalf("postfix smtpd: %v\n%s", err, p.LogText())
 	}
 	return p
+}
+
+// writeMaster writes master.cf with smtpd on p.Addr().
+func (p *Postfix) writeMaster() error {
+	master := fmt.Sprintf("%s inet n - n - - smtpd\n", p.Addr()) + masterServices
+	return os.WriteFile(filepath.Join(p.Dir, "master.cf"), []byte(master), 0o644)
 }
 
 func (p *Postfix) configure(c MTAConfig) error {
@@ -127,14 +152,12 @@ func (p *Postfix) configure(c MTAConfig) error {
 	for _, k := range keys {
 		fmt.Fprintf(&mainCf, "%s = %s\n", k, main[k])
 	}
-	master := fmt.Sprintf("%s inet n - n - - smtpd\n", p.Addr()) + masterServices
 	var access bytes.Buffer
 	for rcpt, action := range c.RcptAccess {
 		fmt.Fprintf(&access, "%s %s\n", rcpt, action)
 	}
 	files := map[string]string{
 		"main.cf":         mainCf.String(),
-		"master.cf":       master,
 		"rcpt_access":     access.String(),
 		"sasl/smtpd.conf": "pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: " + d + "/sasldb2\n",
 	}

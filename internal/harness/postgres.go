@@ -57,7 +57,7 @@ func StartPostgres(t T, settings ...string) *Postgres {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	p := &Postgres{Dir: Dir(t, "pg"), Port: FreePort(t), bin: postgresBin(t), t: t,
+	p := &Postgres{Dir: Dir(t, "pg"), bin: postgresBin(t), t: t,
 		settings: append([]string{"fsync=off", "max_connections=200", "log_min_messages=warning"}, settings...),
 		cred:     &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	data := filepath.Join(p.Dir, "data")
@@ -74,13 +74,29 @@ func StartPostgres(t T, settings ...string) *Postgres {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
+	onFreePort(t, "postgres", func(port int) daemon {
+		p.Port = port
+		p.launch()
+		return daemon{pid: func() int { return p.cmd.Process.Pid }, done: p.done, log: readLog(p.log())}
+	})
 	p.DSN = fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", p.Dir, p.Port)
-	p.Start()
+	p.answers()
 	return p
 }
 
-// Start starts the server (again, after Stop) and waits until it answers.
+// Start starts the server again after Stop, on its port, and waits until
+// it answers.
 func (p *Postgres) Start() {
+	p.t.Helper()
+	p.launch()
+	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", p.Port), 30*time.Second); err != nil {
+		p.t.Fatalf("postgres did not start: %v", err)
+	}
+	p.answers()
+}
+
+// launch starts the server process on p.Port.
+func (p *Postgres) launch() {
 	p.t.Helper()
 	args := []string{"-D", filepath.Join(p.Dir, "data"), "-k", p.Dir, "-p", strconv.Itoa(p.Port), "-c", "listen_addresses=127.0.0.1"}
 	for _, s := range p.settings {
@@ -88,12 +104,22 @@ func (p *Postgres) Start() {
 	}
 	p.cmd = exec.Command(filepath.Join(p.bin, "postgres"), args...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
-	p.done = Start(p.t, p.cmd)
-	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", p.Port), 30*time.Second); err != nil {
-		p.t.Fatalf("postgres did not start: %v", err)
+	f, err := os.OpenFile(p.log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatalf("%v", err)
 	}
-	// The port opens before recovery ends: wait for the socket to take a
-	// query.
+	defer f.Close() // the server has its own copy
+	p.cmd.Stderr = f
+	p.done = Start(p.t, p.cmd)
+}
+
+// log is where the server writes its log (stderr).
+func (p *Postgres) log() string { return filepath.Join(p.Dir, "postgres.log") }
+
+// answers waits until the server takes a query: its port opens before
+// recovery ends.
+func (p *Postgres) answers() {
+	p.t.Helper()
 	for i := 0; ; i++ {
 		out, err := exec.Command(filepath.Join(p.bin, "psql"), "-h", p.Dir, "-p", strconv.Itoa(p.Port), "-U", "postgres", "-Atc", "SELECT 1").CombinedOutput()
 		if err == nil && string(out) == "1\n" {

@@ -2,10 +2,8 @@ package harness
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
-	"time"
 )
 
 // Redis is a running redis-server on a free loopback port.
@@ -27,21 +25,14 @@ func StartRedis(t T) *Redis {
 	t.Helper()
 	Require(t, "redis-server")
 	dir := Dir(t, "redis")
-	port := FreePort(t)
-	r := &Redis{Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	Start(t, r.cmd)
+	r := &Redis{}
+	log := filepath.Join(dir, "redis.log")
+	port := onFreePort(t, "redis-server", func(port int) daemon {
+		r.cmd = exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", log)
+		return startDaemon(t, r.cmd, log)
+	})
 	t.Cleanup(r.Resume) // a paused server does not stop on SIGTERM
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", r.Addr)
-		if err == nil {
-			c.Close()
-			return r
-		}
-		if i > 500 {
-			t.Fatalf("redis-server did not start: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	return r
 }

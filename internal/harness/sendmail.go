@@ -7,8 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // SendmailRoot is where `make deps` unpacks Debian's sendmail packages:
@@ -38,7 +36,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 	t.Helper()
 	bin := filepath.Join(SendmailRoot, "usr/libexec/sendmail/sendmail")
 	Require(t, bin, "m4", "saslpasswd2", "unshare")
-	p := &Postfix{Dir: Dir(t, "sm"), Host: "127.0.0.1", Port: FreePort(t)}
+	p := &Postfix{Dir: Dir(t, "sm"), Host: "127.0.0.1"}
 	d := p.Dir
 	sasldb := d + "/sasl/sasldb"
 	os.Mkdir(d+"/sasl", 0o755)
@@ -57,17 +55,6 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 		i := strings.LastIndexByte(hp, ':')
 		milter = "inet:" + hp[i+1:] + "@" + hp[:i]
 	}
-	mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, d, sendmailHost, d, d, d, c.RelayPort, c.RelayPort, d, p.Port, milter, d)
-	m4 := exec.Command("m4")
-	m4.Stdin = strings.NewReader(mc)
-	cf, err := m4.Output()
-	if err != nil {
-		t.Fatalf("m4: %v", err)
-	}
-	os.WriteFile(d+"/sendmail.cf", cf, 0o644)
-	if err := makemap(d, access.Bytes()); err != nil {
-		t.Fatalf("%v", err)
-	}
 	for user, pass := range c.Users {
 		cmd := exec.Command("saslpasswd2", "-p", "-c", "-f", sasldb, "-u", sendmailHost, user)
 		cmd.Stdin = strings.NewReader(pass)
@@ -75,13 +62,32 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 			t.Fatalf("saslpasswd2: %v: %s", err, out)
 		}
 	}
-	// unshare and sh exec: the PID Start records is Sendmail's own.
-	cmd := exec.Command("unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$1" -C "$2/sendmail.cf" -bD`, "sh", bin, d)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children too are stopped
-	Start(t, cmd)
-	if err := waitPort(p.Addr(), 10*time.Second); err != nil {
-		t.Fatalf("sendmail did not listen (it logs to syslog only): %v", err)
-	}
+	p.Port = onFreePort(t, "sendmail", func(port int) daemon {
+		// The port is in the .cf (DAEMON_OPTIONS): it is made for each
+		// one tried.
+		mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, d, sendmailHost, d, d, d, c.RelayPort, c.RelayPort, d, port, milter, d)
+		m4 := exec.Command("m4")
+		m4.Stdin = strings.NewReader(mc)
+		cf, err := m4.Output()
+		if err != nil {
+			t.Fatalf("m4: %v", err)
+		}
+		os.WriteFile(d+"/sendmail.cf", cf, 0o644)
+		if err := makemap(d, access.Bytes()); err != nil { // it reads the .cf
+			t.Fatalf("%v", err)
+		}
+		// unshare and sh exec: the PID Start records is Sendmail's own;
+		// it logs to syslog only, but says why it cannot start on stderr.
+		// Its children too are stopped.
+		cmd := exec.Command("unshare", "--uts", "sh", "-c", `hostname 127.0.0.1 && exec "$1" -C "$2/sendmail.cf" -bD`, "sh", bin, d)
+		stderr, err := os.OpenFile(d+"/stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		defer stderr.Close() // the daemon has its own copy
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		return startDaemon(t, cmd, d+"/stderr")
+	})
 	return p
 }
 

@@ -41,7 +41,28 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	t.Helper()
 	Require(t, "unbound")
 	d := Dir(t, "unbound")
-	port := FreePort(t)
+	// The config names the port: it is written for each one tried.
+	conf := filepath.Join(d, "unbound.conf")
+	logf := filepath.Join(d, "unbound.log")
+	lf, err := os.Create(logf)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { lf.Close() })
+	var cmd *exec.Cmd
+	port := onFreePort(t, "unbound", func(port int) daemon {
+		writeUnboundConf(t, conf, d, port, c)
+		cmd = exec.Command("unbound", "-d", "-c", conf)
+		cmd.Stdout, cmd.Stderr = lf, lf
+		return startDaemon(t, cmd, logf)
+	})
+	return &Unbound{Addr: fmt.Sprintf("127.0.0.1:%d", port), Conf: conf, stop: func() { StopPID(cmd.Process.Pid, 5*time.Second) }}
+}
+
+// writeUnboundConf writes unbound's config for c, listening on port, to
+// conf, and checks it.
+func writeUnboundConf(t T, conf, d string, port int, c UnboundConfig) {
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  interface: 127.0.0.1\n  port: %d\n  do-ip6: no\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n"+
 		"  directory: %q\n  pidfile: %q\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n  access-control: 127.0.0.0/8 allow\n"+
@@ -70,24 +91,12 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	} else {
 		b.WriteString("remote-control:\n  control-enable: no\n")
 	}
-	conf := filepath.Join(d, "unbound.conf")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		t.Fatalf("%v", err)
 	}
 	if out, err := exec.Command("unbound-checkconf", conf).CombinedOutput(); err != nil {
 		t.Fatalf("unbound-checkconf: %v: %s", err, out)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	logf := filepath.Join(d, "unbound.log")
-	lf, err := os.Create(logf)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	t.Cleanup(func() { lf.Close() })
-	cmd := exec.Command("unbound", "-d", "-c", conf)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	startListening(t, cmd, addr, logf)
-	return &Unbound{Addr: addr, Conf: conf, stop: func() { StopPID(cmd.Process.Pid, 5*time.Second) }}
 }
 
 // Stop stops the server now: its port then answers nothing.

@@ -12,7 +12,9 @@ package installtest
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,6 +32,8 @@ import (
 const (
 	confPath = "/etc/outguard/milterd.yaml"
 	unitPath = "/lib/systemd/system/milterd.service"
+	// webUnitPath is the console's (milterctl web).
+	webUnitPath = "/lib/systemd/system/outguard-web.service"
 )
 
 func TestInstalledProduct(t *testing.T) {
@@ -105,18 +109,11 @@ func TestInstalledProduct(t *testing.T) {
 	}
 
 	// milterd as the unit starts it: ExecStartPre must pass, then ExecStart.
-	umask := u.one(t, "UMask")
-	groups := strings.Join(u.all("SupplementaryGroups"), ",")
-	asUnit := func(cmdline string) *exec.Cmd {
-		args := []string{"--reuid=" + usr.Username, "--regid=" + grp.Name, "--groups=" + groups, "--", "sh", "-c", "umask " + umask + " && exec " + cmdline}
-		cmd := exec.Command("setpriv", args...)
-		return cmd
-	}
-	if out, err := asUnit(u.one(t, "ExecStartPre")).CombinedOutput(); err != nil {
+	if out, err := asUnit(t, u, u.one(t, "ExecStartPre")).CombinedOutput(); err != nil {
 		t.Fatalf("ExecStartPre as %s: %v\n%s", usr.Username, err, out)
 	}
 	var log harness.LogBuffer
-	cmd := asUnit(u.one(t, "ExecStart"))
+	cmd := asUnit(t, u, u.one(t, "ExecStart"))
 	cmd.Stdout, cmd.Stderr = &log, &log
 	harness.Start(t, cmd)
 	waitFor(t, func() bool { return strings.Contains(log.String(), "milterd started") }, &log)
@@ -193,6 +190,44 @@ func TestInstalledProduct(t *testing.T) {
 	if !strings.Contains(string(out), "2/200") {
 		t.Errorf("milterd did not count alice's two messages:\n%s\nmilterd:\n%s", out, log.String())
 	}
+
+	// The console as its unit starts it, on the stores milterd writes: it
+	// lists the quarantine and alice's count.
+	f, _ = os.OpenFile(confPath, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("web: {listen: \"127.0.0.1:8026\", users_file: /etc/outguard/web-users}\n")
+	f.Close()
+	t.Cleanup(func() { os.Remove("/etc/outguard/web-users") })
+	add := exec.Command("/usr/sbin/milterctl", "web", "adduser", "rev", "reviewer")
+	add.Stdin = strings.NewReader("a long enough password\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("milterctl web adduser as root: %v\n%s", err, out)
+	}
+	var weblog harness.LogBuffer
+	web := asUnit(t, readUnit(t, webUnitPath), readUnit(t, webUnitPath).one(t, "ExecStart"))
+	web.Stdout, web.Stderr = &weblog, &weblog
+	harness.Start(t, web)
+	waitFor(t, func() bool { return strings.Contains(weblog.String(), "web console listening") }, &weblog)
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:8026/api/accounts/alice", nil)
+	req.SetBasicAuth("rev", "a long enough password")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the console: %v\n%s", err, weblog.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "alice") {
+		t.Errorf("the console as its unit runs it: %d %s\n%s", resp.StatusCode, body, weblog.String())
+	}
+}
+
+// asUnit runs cmdline as unit u would: its User, Group,
+// SupplementaryGroups and UMask.
+func asUnit(t *testing.T, u unit, cmdline string) *exec.Cmd {
+	groups := "--clear-groups"
+	if g := u.all("SupplementaryGroups"); len(g) > 0 {
+		groups = "--groups=" + strings.Join(g, ",")
+	}
+	return exec.Command("setpriv", "--reuid="+u.one(t, "User"), "--regid="+u.one(t, "Group"), groups, "--", "sh", "-c", "umask "+u.one(t, "UMask")+" && exec "+cmdline)
 }
 
 // unit is a systemd unit's [Service] settings, in order.

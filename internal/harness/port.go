@@ -1,0 +1,129 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// daemon is what a starter tells onFreePort of a daemon it started.
+type daemon struct {
+	pid  func() int      // the process that binds the port; 0 while not known
+	done <-chan struct{} // closed when it has exited; nil if it is not watched
+	log  func() string   // its log, for the failure message
+}
+
+// freePort picks the port onFreePort tries; a variable so that a test can
+// hand out a port another process holds, as the race does.
+var freePort = FreePort
+
+// onFreePort starts a daemon with start on a port FreePort picked and
+// returns the port once the daemon itself listens on it. FreePort's port
+// was only free a moment ago: another test's daemon (seen with unbound)
+// may bind it first, and then ours fails with EADDRINUSE while the port
+// answers for the other one. So "the port answers" is not enough: the
+// listening socket must be one of the daemon's file descriptors; when
+// another process holds the port, the daemon is stopped and started again
+// on another port.
+func onFreePort(t T, name string, start func(port int) daemon) int {
+	t.Helper()
+	const attempts = 5
+	for i := 0; i < attempts; i++ {
+		port := freePort(t)
+		d := start(port)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			inodes := listeners(port)
+			pid := d.pid()
+			if pid > 0 && holdsAny(pid, inodes) {
+				return port
+			}
+			exited := false
+			select {
+			case <-d.done:
+				exited = true
+			default:
+			}
+			if len(inodes) > 0 && pid > 0 && !exited {
+				// Someone else listens: ours can never bind.
+				StopPID(pid, 5*time.Second)
+				break
+			}
+			if exited {
+				if len(inodes) > 0 {
+					break // it lost the race: try another port
+				}
+				t.Fatalf("%s exited at start (port %d):\n%s", name, port, d.log())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not listen on 127.0.0.1:%d:\n%s", name, port, d.log())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("%s: port %d was taken by another process; trying another", name, port)
+	}
+	t.Fatalf("%s: %d ports were taken before it could bind them", name, attempts)
+	return 0
+}
+
+// listeners are the inodes of the listening TCP sockets on port (IPv4
+// and IPv6, any address), from /proc/net/tcp{,6}.
+func listeners(port int) map[string]bool {
+	inodes := map[string]bool{}
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fields := strings.Fields(line)
+			if len(fields) >= 10 && strings.HasSuffix(fields[1], suffix) && fields[3] == "0A" {
+				inodes[fields[9]] = true
+			}
+		}
+	}
+	return inodes
+}
+
+// holdsAny reports whether process pid has one of the sockets inodes open.
+func holdsAny(pid int, inodes map[string]bool) bool {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		link, _ := os.Readlink(fd)
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok && inodes[strings.TrimSuffix(inode, "]")] {
+			return true
+		}
+	}
+	return false
+}
+
+// pidFile reads a daemon's PID file; 0 while there is none.
+func pidFile(path string) int {
+	b, _ := os.ReadFile(path)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// startDaemon starts cmd in a process group of its own, stopped by PID at
+// cleanup; logFile ("": none) is its log.
+func startDaemon(t T, cmd *exec.Cmd, logFile string) daemon {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	done := Start(t, cmd)
+	return daemon{pid: func() int { return cmd.Process.Pid }, done: done, log: readLog(logFile)}
+}
+
+// readLog is a daemon's log file for a failure message.
+func readLog(path string) func() string {
+	return func() string {
+		if path == "" {
+			return "(it has no log)"
+		}
+		b, _ := os.ReadFile(path)
+		return string(b)
+	}
+}
