@@ -84,12 +84,12 @@ type Message struct {
 }
 
 // LateFor is how long after a suspension the sweep keeps looking for the
-// account's mail: a session that began before the suspension is admitted
-// at its end of data (the limits engine looks at suspensions at MAIL) and
-// queued after the first sweep found nothing to act on. Held mail is not
+// account's mail: a message the limits engine admitted at its end of
+// data just before the suspension (its commit reads the suspension under
+// the account's lock, so only one that committed first) may reach the
+// queue after the first sweep found nothing to act on. Held mail is not
 // acted on again; only mail that is still to go. It looks every LateEvery
 // (each look lists the queue, and on Redis scans the host's records).
-// A session still sending LateFor after the suspension escapes.
 const (
 	LateFor   = 10 * time.Minute
 	LateEvery = 10 * time.Second

@@ -250,7 +250,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		ss = []Sighting{*st.spam}
 		st.spam = nil
 	}
-	u, ok, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, ss, now)
+	u, ok, susp, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, ss, now)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
@@ -260,6 +260,13 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		if err := e.spamCounted(ctx, t, st.key, st.lim, n, now); err != nil {
 			e.Log.Error("suspending for spam_per_hour failed", "account", st.key, "qid", t.QueueID, "err", err)
 		}
+	}
+	if susp != nil {
+		// Suspended since this message's MAIL (issue 29): refused at end
+		// of data, in the SMTP session, rather than queued and left to
+		// containment's sweep.
+		e.Log.Info("suspended during the message", "account", st.key, "qid", t.QueueID, "by", susp.By, "since", susp.Since)
+		return e.suspendedVerdict(susp), nil
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); !ok && x != nil {
 		return e.exceeded(st.key, x, u), nil

@@ -21,13 +21,14 @@ CREATE INDEX IF NOT EXISTS undeliverable_t ON undeliverable (key, t);
 CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, until BIGINT NOT NULL, s TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 `,
-	3: sightingsSchema,
-	4: refusedSchema,
-	5: campaignSchema,
-	6: complaintsSchema,
-	7: outboxSchema,
-	8: stageFunctions,
-	9: onceSchema,
+	3:  sightingsSchema,
+	4:  refusedSchema,
+	5:  campaignSchema,
+	6:  complaintsSchema,
+	7:  outboxSchema,
+	8:  stageFunctions,
+	9:  onceSchema,
+	11: recheckFunctions,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -18,9 +18,12 @@ import (
 // campaigns across accounts (campaign.go), version 6 the complaints
 // (complaint.go), version 7 the alerts' outbox (outbox.go). Version 8
 // (the performance work's number) adds PostgreSQL's functions for a
-// message's stages (stage.go); nothing in SQLite. Version 9 the alerts
-// sent once per window by a fleet (once.go).
-const schemaVersion = 9
+// message's stages (stage.go); nothing in SQLite. Version 9 (issue 29)
+// the alerts sent once per window by a fleet (once.go). Version 11 (issue
+// 29 and 32's stages) replaces og_admit (the suspension read under the
+// account's lock, clock skew refused) and adds og_events (recheck.go);
+// nothing in SQLite.
+const schemaVersion = 11
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
