@@ -49,6 +49,7 @@ install: build man
 	install -D -m 0644 etc/systemd/outguard-web.service $(DESTDIR)/lib/systemd/system/outguard-web.service
 	# The one privileged step of containment, for user outguard only.
 	install -D -m 0440 etc/sudoers.d/outguard $(DESTDIR)/etc/sudoers.d/outguard
+	install -D -m 0755 etc/libexec/outguard-postsuper $(DESTDIR)/usr/lib/outguard/outguard-postsuper
 	install -D -m 0644 etc/systemd/relayprobe.service $(DESTDIR)/lib/systemd/system/relayprobe.service
 	install -D -m 0644 etc/systemd/relayprobe.timer $(DESTDIR)/lib/systemd/system/relayprobe.timer
 	install -D -m 0644 etc/systemd/relayprobe-listings.service $(DESTDIR)/lib/systemd/system/relayprobe-listings.service
@@ -80,7 +81,8 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/man/man5/milterd.yaml.5 $(DESTDIR)/lib/systemd/system/milterd.service \
 		$(DESTDIR)/lib/systemd/system/outguard-digest.service $(DESTDIR)/lib/systemd/system/outguard-digest.timer \
 		$(DESTDIR)/lib/systemd/system/outguard-containment.service $(DESTDIR)/lib/systemd/system/outguard-web.service \
-		$(DESTDIR)/etc/sudoers.d/outguard
+		$(DESTDIR)/etc/sudoers.d/outguard $(DESTDIR)/usr/lib/outguard/outguard-postsuper
+	-rmdir $(DESTDIR)/usr/lib/outguard
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/outguard
 	rm -rf $(DESTDIR)$(SPOOLDIR)
 

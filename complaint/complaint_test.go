@@ -28,6 +28,15 @@ func testKeys(t testing.TB, seeds ...byte) Keys {
 	return ks
 }
 
+// ourMTA trusts what an inbound MTA of authserv-id mx.isp.test says of
+// fbl.test's signature; trustedAR is its Authentication-Results field:
+// above a report, it makes the report a feedback loop's (auth_test.go
+// tries the forgeries).
+var (
+	ourMTA    = FeedbackLoops{Domains: []string{"fbl.test"}, AuthServID: "mx.isp.test"}
+	trustedAR = []byte("Authentication-Results: mx.isp.test; dkim=pass header.d=fbl.test\r\n")
+)
+
 var aliceRef = Ref{Host: "smarthost1", QueueID: "4ZxQ1abcdEF", Account: "alice@customer.test", Time: time.Unix(1_800_000_000, 0)}
 
 // A reference opens to what was sealed; it does not show the account;
@@ -240,9 +249,9 @@ func TestParseBounds(t *testing.T) {
 	if len(rep.Refs) != 1 || !strings.Contains(strings.Join(rep.Problems, ";"), "report cut at 10485760 bytes") {
 		t.Errorf("huge: %+v", rep)
 	}
-	in := &Ingester{Keys: ks, Header: "X-Outguard-Ref", Record: recorder{}}
-	if res, err := in.Ingest(context.Background(), bytes.NewReader(huge)); err != nil || res.Complaint.Account != aliceRef.Account {
-		t.Errorf("huge ingested: %+v %v", res.Complaint, err)
+	in := &Ingester{Keys: ks, Header: "X-Outguard-Ref", FBL: ourMTA, Record: recorder{}}
+	if res, err := in.Ingest(context.Background(), bytes.NewReader(append(trustedAR, huge...))); err != nil || res.Complaint.Account != aliceRef.Account {
+		t.Errorf("huge ingested: %s %q %v", res.Complaint.Account, res.Complaint.Problem, err)
 	}
 
 	nest := func(depth int) []byte {

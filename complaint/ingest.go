@@ -27,6 +27,9 @@ type Recorder interface {
 type Ingester struct {
 	Keys   Keys
 	Header string
+	// FBL says which reports count: one not authenticated as a trusted
+	// feedback loop's is kept and listed, counted for no one.
+	FBL    FeedbackLoops
 	Record Recorder
 	Now    func() time.Time
 }
@@ -36,6 +39,9 @@ type Result struct {
 	Complaint  limits.Complaint
 	New        bool               // false: the same complaint was recorded before
 	Suspension *limits.Suspension // made by this complaint
+	// Dropped: an unattributable report over limits.MaxUnattributable of
+	// the day, not recorded (the abuse mailbox has it).
+	Dropped bool
 }
 
 // MaxCountedAge bounds how old a message may be for a complaint about it
@@ -60,7 +66,17 @@ func (in *Ingester) Ingest(ctx context.Context, r io.Reader) (Result, error) {
 		io.Copy(io.Discard, r)
 	}
 	c := in.Attribute(raw)
+	if c.Account != "" {
+		if err := in.authenticate(ctx, raw, &c); err != nil {
+			return Result{}, err
+		}
+	}
 	added, susp, err := in.Record.Complaint(ctx, c)
+	if errors.Is(err, limits.ErrUnattributableFull) {
+		// Not an error: delivered again later it would only add to the
+		// flood (exit 75 keeps it in Postfix's queue).
+		return Result{Complaint: c, Dropped: true}, nil
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("recording the complaint: %w", err)
 	}
@@ -110,8 +126,7 @@ func (in *Ingester) Attribute(raw []byte) limits.Complaint {
 		}
 		return c
 	}
-	sum := sha256.Sum256(raw)
-	c.ID = "raw:" + hex.EncodeToString(sum[:16])
+	c.ID = rawID(raw)
 	switch {
 	case len(why) > 0:
 		c.Problem = "reference " + strings.Join(dedup(why), "; ")
@@ -121,9 +136,39 @@ func (in *Ingester) Attribute(raw []byte) limits.Complaint {
 	if len(rep.Problems) > 0 {
 		c.Problem += " (" + strings.Join(rep.Problems, "; ") + ")"
 	}
-	kept := raw[:min(len(raw), keptReport)]
-	c.Report = strings.ToValidUTF8(string(kept), "\uFFFD")
+	c.Report = keep(raw)
 	return c
+}
+
+// authenticate keeps c's account only when the report comes from a
+// trusted feedback loop. Otherwise the report is anyone's: someone who
+// received an account's mail could write reports quoting its genuine
+// references and get it suspended. It is kept under its own identity (the
+// report's digest, not the message's: it must not stand in for a genuine
+// report about the same message that comes later), with its text.
+func (in *Ingester) authenticate(ctx context.Context, raw []byte, c *limits.Complaint) error {
+	fbl, err := in.FBL.Authenticate(ctx, raw)
+	if errors.Is(err, ErrKeyUnavailable) {
+		return err
+	}
+	if err == nil {
+		c.FBL = fbl
+		return nil
+	}
+	c.Problem = fmt.Sprintf("not from a trusted feedback loop (%v): reference of %s (%s %s) not counted", err, clean(c.Account), c.Host, c.QueueID)
+	c.Account, c.ID = "", rawID(raw)
+	c.Report = keep(raw)
+	return nil
+}
+
+func rawID(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return "raw:" + hex.EncodeToString(sum[:16])
+}
+
+// keep is the start of a report kept for the abuse desk to read.
+func keep(raw []byte) string {
+	return strings.ToValidUTF8(string(raw[:min(len(raw), keptReport)]), "\uFFFD")
 }
 
 // clean bounds a field taken from a report and makes it valid UTF-8 (the

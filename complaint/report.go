@@ -59,13 +59,7 @@ func Parse(raw []byte, header string) *Report {
 		raw = raw[:MaxReportSize]
 		p.problem(fmt.Sprintf("report cut at %d bytes", MaxReportSize))
 	}
-	// An mbox "From " line (pipe(8) flag F, procmail, a Maildir filled
-	// from an mbox) is no header field: the message starts after it.
-	if bytes.HasPrefix(raw, []byte("From ")) {
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			raw = raw[i+1:]
-		}
-	}
+	raw = stripFromLine(raw)
 	e, err := message.Read(bytes.NewReader(raw))
 	if e == nil {
 		p.problem("header: " + errText(err))
@@ -287,3 +281,17 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// stripFromLine drops an mbox "From " line (pipe(8) flag F, procmail, a
+// Maildir filled from an mbox): it is no header field, the message starts
+// after it.
+func stripFromLine(raw []byte) []byte {
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			return raw[i+1:]
+		}
+	}
+	return raw
+}
+
+func bufioReader(raw []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(raw)) }

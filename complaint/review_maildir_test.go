@@ -28,7 +28,7 @@ func TestReviewMaildirTwoIngests(t *testing.T) {
 		r := aliceRef
 		r.QueueID, r.Time = fmt.Sprint("Q", i), now
 		ref, _ := ks.Seal(r)
-		os.WriteFile(filepath.Join(dir, "new", fmt.Sprintf("%d.r%d.host", now.Unix(), i)), report(t, "arf-full.eml", ref), 0o600)
+		os.WriteFile(filepath.Join(dir, "new", fmt.Sprintf("%d.r%d.host", now.Unix(), i)), append(trustedAR, report(t, "arf-full.eml", ref)...), 0o600)
 	}
 	st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
@@ -44,7 +44,7 @@ func TestReviewMaildirTwoIngests(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := &Ingester{Keys: ks, Header: "X-Outguard-Ref", Record: e}
+			in := &Ingester{Keys: ks, Header: "X-Outguard-Ref", FBL: ourMTA, Record: e}
 			if err := in.Maildir(context.Background(), dir, func(_ string, r Result) {
 				mu.Lock()
 				if r.New {

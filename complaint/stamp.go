@@ -49,26 +49,45 @@ func (s *Stamper) Name() string { return "complaints" }
 // CFBL-Address), then adds ours.
 func (s *Stamper) Commit(_ context.Context, t *policy.Transaction) (policy.Verdict, error) {
 	accept := policy.Verdict{Action: policy.Accept}
-	t.RemoveHeader(s.o.Header)
-	if s.o.CFBLAddress != "" {
-		t.RemoveHeader(CFBLAddress)
-		t.RemoveHeader(CFBLFeedbackID)
-	}
 	key, ok := s.o.Account(t)
 	if !ok || t.QueueID == "" {
-		return accept, nil
+		key = ""
 	}
-	ref, err := s.o.Keys.Seal(Ref{Host: s.o.Host, QueueID: t.QueueID, Account: key, Time: s.o.Now()})
+	remove, add, err := s.Fields(s.o.Host, t.QueueID, key)
+	for _, name := range remove {
+		t.RemoveHeader(name)
+	}
 	if err != nil {
 		// A login too long to seal: the message goes, unattributable,
 		// and the verdict line says so.
 		t.Stamp("complaints: not stamped: " + err.Error())
-		return accept, nil
 	}
-	t.AddHeader(s.o.Header, ref)
-	if s.o.CFBLAddress != "" {
-		t.AddHeader(CFBLAddress, s.o.CFBLAddress+"; report=arf")
-		t.AddHeader(CFBLFeedbackID, ref)
+	for _, h := range add {
+		t.AddHeader(h.Name, h.Value)
 	}
 	return accept, nil
+}
+
+// Fields are the header fields to remove from a message (whatever it
+// came with) and the ones to add to it: its reference, sealed now, naming
+// the smarthost, the queue id there and the account ("": none, nothing
+// added). Commit stamps accepted mail with them, a quarantine release
+// the mail it releases (quarantine.Store.Stamp).
+func (s *Stamper) Fields(host, queueID, account string) (remove []string, add []policy.Header, err error) {
+	remove = []string{s.o.Header}
+	if s.o.CFBLAddress != "" {
+		remove = append(remove, CFBLAddress, CFBLFeedbackID)
+	}
+	if account == "" {
+		return remove, nil, nil
+	}
+	ref, err := s.o.Keys.Seal(Ref{Host: host, QueueID: queueID, Account: account, Time: s.o.Now()})
+	if err != nil {
+		return remove, nil, err
+	}
+	add = []policy.Header{{Name: s.o.Header, Value: ref}}
+	if s.o.CFBLAddress != "" {
+		add = append(add, policy.Header{Name: CFBLAddress, Value: s.o.CFBLAddress + "; report=arf"}, policy.Header{Name: CFBLFeedbackID, Value: ref})
+	}
+	return remove, add, nil
 }

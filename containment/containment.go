@@ -77,15 +77,19 @@ func New(o Options) *Containment {
 type Message struct {
 	QueueID string `json:"queue_id"`
 	Queue   string `json:"queue"` // incoming, active, deferred, hold
+	// Contained: in the hold queue because containment held it on this
+	// host (its audit trail); a message in hold without it was held by
+	// hand, and containment leaves it alone.
+	Contained bool `json:"contained,omitempty"`
 }
 
 // LateFor is how long after a suspension the sweep keeps looking for the
-// account's mail: a session that began before the suspension is admitted
-// at its end of data (the limits engine looks at suspensions at MAIL) and
-// queued after the first sweep found nothing to act on. Held mail is not
+// account's mail: a message the limits engine admitted at its end of
+// data just before the suspension (its commit reads the suspension under
+// the account's lock, so only one that committed first) may reach the
+// queue after the first sweep found nothing to act on. Held mail is not
 // acted on again; only mail that is still to go. It looks every LateEvery
 // (each look lists the queue, and on Redis scans the host's records).
-// A session still sending LateFor after the suspension escapes.
 const (
 	LateFor   = 10 * time.Minute
 	LateEvery = 10 * time.Second
@@ -155,15 +159,9 @@ func (c *Containment) Contain(ctx context.Context, key, by string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	var ours map[string]bool
-	if c.o.Action == Delete && slices.ContainsFunc(msgs, func(m Message) bool { return m.Queue == HoldQueue }) {
-		if ours, err = c.held(ctx, key); err != nil {
-			return nil, err
-		}
-	}
 	var ids []string
 	for _, m := range msgs {
-		if m.Queue != HoldQueue || ours[m.QueueID] {
+		if m.Queue != HoldQueue || m.Contained && c.o.Action == Delete {
 			ids = append(ids, m.QueueID)
 		}
 	}
@@ -205,13 +203,9 @@ func (c *Containment) Settle(ctx context.Context, key string, release bool, by s
 	if err != nil {
 		return nil, err
 	}
-	ours, err := c.held(ctx, key)
-	if err != nil {
-		return nil, err
-	}
 	var ids []string
 	for _, m := range msgs {
-		if m.Queue == HoldQueue && ours[m.QueueID] {
+		if m.Contained {
 			ids = append(ids, m.QueueID)
 		}
 	}
@@ -264,15 +258,36 @@ func (c *Containment) Messages(ctx context.Context, key string) ([]Message, erro
 			out = append(out, Message{QueueID: id, Queue: name})
 		}
 	}
+	if slices.ContainsFunc(out, func(m Message) bool { return m.Queue == HoldQueue }) {
+		ours, err := c.held(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i].Contained = out[i].Queue == HoldQueue && ours[out[i].QueueID]
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].QueueID < out[j].QueueID })
 	return out, nil
 }
 
-// Held counts the messages in the hold queue: the ones Settle acts on.
+// Held counts the messages containment held: the ones Settle acts on.
 func Held(msgs []Message) int {
 	n := 0
 	for _, m := range msgs {
-		if m.Queue == HoldQueue {
+		if m.Contained {
+			n++
+		}
+	}
+	return n
+}
+
+// HeldByHand counts the messages in the hold queue that containment did
+// not hold: Settle leaves them.
+func HeldByHand(msgs []Message) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Queue == HoldQueue && !m.Contained {
 			n++
 		}
 	}

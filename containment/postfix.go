@@ -12,10 +12,11 @@ import (
 )
 
 // Postfix is a Postfix queue: postqueue(1) lists it, postsuper(1) holds,
-// releases and deletes. postsuper needs root: a milterd that is not root
-// runs it through "sudo -n", which the sudoers line installed by make
-// install allows for exactly "postsuper -c CONFIG_DIR -h|-H|-d -" (the ids
-// on stdin, never on the command line).
+// releases and deletes. postsuper needs root: a milterctl that is not root
+// runs "sudo -n Helper hold|release|delete" instead, the root-owned helper
+// make install puts beside the sudoers line that allows exactly those
+// three calls (etc/libexec/outguard-postsuper): it checks each id on its
+// stdin and runs postsuper on its own fixed config directory.
 type Postfix struct {
 	ConfigDir string // e.g. /etc/postfix
 }
@@ -47,14 +48,21 @@ func (p *Postfix) Hold(ctx context.Context, ids []string) error    { return p.su
 func (p *Postfix) Release(ctx context.Context, ids []string) error { return p.super(ctx, "-H", ids) }
 func (p *Postfix) Delete(ctx context.Context, ids []string) error  { return p.super(ctx, "-d", ids) }
 
-// super runs postsuper with op on ids, read from stdin ("-").
+// Helper is where make install puts the helper the sudoers line allows.
+const Helper = "/usr/lib/outguard/outguard-postsuper"
+
+// helperOp is the helper's word for each of postsuper's options.
+var helperOp = map[string]string{"-h": "hold", "-H": "release", "-d": "delete"}
+
+// super runs postsuper with op on ids, read from stdin ("-"): itself as
+// root, through the helper otherwise.
 func (p *Postfix) super(ctx context.Context, op string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	argv := []string{"postsuper", "-c", p.ConfigDir, op, "-"}
 	if os.Geteuid() != 0 {
-		argv = append([]string{"sudo", "-n"}, argv...)
+		argv = []string{"sudo", "-n", Helper, helperOp[op]}
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin = strings.NewReader(strings.Join(ids, "\n") + "\n")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"outguard/complaint"
 	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/quarantine"
 )
 
 // refKey writes a reference key file (32 random bytes, 0600) and returns
@@ -49,6 +51,29 @@ func arf(msg []byte, headersOnly bool, rcpt string) []byte {
 		"Original-Rcpt-To: <" + rcpt + ">\r\nArrival-Date: Mon, 30 Nov 2026 09:00:00 +0000\r\n\r\n" +
 		"--b1\r\n" + part + "\r\n--b1--\r\n")
 }
+
+// feedbackLoop is the receivers' feedback loop of these tests: reports
+// signed by fbl.receiver.test, its DKIM key served by a real unbound; yaml
+// is what complaints needs to trust it (inside complaints' {…}).
+type feedbackLoop struct {
+	key  *harness.DKIMKey
+	yaml string
+}
+
+// startFeedbackLoop also serves the keys of others (receivers not
+// configured, an attacker's domain).
+func startFeedbackLoop(t *testing.T, others ...*harness.DKIMKey) feedbackLoop {
+	k := harness.NewDKIMKey(t, "fbl.receiver.test")
+	zones := map[string][]string{k.Zone(): {k.Record()}}
+	for _, o := range others {
+		zones[o.Zone()] = append(zones[o.Zone()], o.Record())
+	}
+	u := harness.StartUnbound(t, harness.UnboundConfig{Zones: zones})
+	return feedbackLoop{k, fmt.Sprintf("feedback_loops: [{domain: fbl.receiver.test}], resolver: %q", u.Addr)}
+}
+
+// sign is the report as the feedback loop sends it: DKIM-signed.
+func (f feedbackLoop) sign(t *testing.T, report []byte) []byte { return f.key.Sign(t, report, "") }
 
 // ingestReport pipes report to the real milterctl binary, as Postfix's
 // pipe(8) does.
@@ -86,12 +111,13 @@ func TestComplaintsThroughPostfix(t *testing.T) {
 			t.Parallel()
 			oldPath, oldKey := refKey(t, "old.key")
 			newPath, _ := refKey(t, "new.key")
+			fbl := startFeedbackLoop(t)
 			alerts := filepath.Join(harness.Dir(t, "alerts"), "alerts")
 			limitLines := fmt.Sprintf("  contact: abuse@isp.test\n  default: {complaints_per_day: 2}\n  alert: {command: [sh, -c, 'cat >> \"$0\"; echo >> \"$0\"', %q]}\n", alerts)
 			store := spreadStoreYAML(t, kind, limitLines)
-			yaml := fmt.Sprintf("complaints: {keys: [%s], cfbl_address: fbl@isp.test}\n", oldPath) + store
+			yaml := fmt.Sprintf("complaints: {keys: [%s], cfbl_address: fbl@isp.test, %s}\n", oldPath, fbl.yaml) + store
 			s, cfg, res := harness.ConfigStack(t, yaml, harness.MTAConfig{})
-			ctlConf := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s], cfbl_address: fbl@isp.test}\n%s", cfg.StateDir, oldPath, store))
+			ctlConf := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s], cfbl_address: fbl@isp.test, %s}\n%s", cfg.StateDir, oldPath, fbl.yaml, store))
 
 			send := func(user, pass, subject string, extra ...string) []byte {
 				t.Helper()
@@ -135,7 +161,7 @@ func TestComplaintsThroughPostfix(t *testing.T) {
 
 			ingest := func(conf string, report []byte, want string) {
 				t.Helper()
-				out, code := ingestReport(t, bin, conf, report)
+				out, code := ingestReport(t, bin, conf, fbl.sign(t, report))
 				if code != 0 || !strings.Contains(out, want) {
 					t.Fatalf("ingest (exit %d): %q, want %q", code, out, want)
 				}
@@ -184,7 +210,7 @@ func TestComplaintsThroughPostfix(t *testing.T) {
 			// after a reload), and alice's third message, sealed with the
 			// old key, still attributes; it is her third complaint of the
 			// day, one more than complaints_per_day: suspended.
-			rotated := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s, %s]}\n%s", cfg.StateDir, newPath, oldPath, store))
+			rotated := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s, %s], %s}\n%s", cfg.StateDir, newPath, oldPath, fbl.yaml, store))
 			// alice's reference copied above the one milterd appended to
 			// bob's message: the last, bob's, is the one that counts.
 			framed := bytes.Replace(bobMsg, []byte("Subject:"), []byte("X-Outguard-Ref: "+ref+"\r\nSubject:"), 1)
@@ -330,14 +356,15 @@ func TestComplaintsHoldQueuedMail(t *testing.T) {
 	t.Parallel()
 	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
 	key, _ := refKey(t, "ref.key")
-	h := startContainmentHost(t, fmt.Sprintf("complaints: {keys: [%s]}\n", key)+storeConfig(t, "sqlite", "  default: {complaints_per_day: 1}\n  on_suspend_queued: hold\n"), nil, true)
+	fbl := startFeedbackLoop(t)
+	h := startContainmentHost(t, fmt.Sprintf("complaints: {keys: [%s], %s}\n", key, fbl.yaml)+storeConfig(t, "sqlite", "  default: {complaints_per_day: 1}\n  on_suspend_queued: hold\n"), nil, true)
 	ids := h.deferThree(t)
 	for i, id := range ids[:2] {
 		hdr, err := exec.Command("postcat", "-c", h.s.Postfix.Dir, "-h", "-q", id).Output()
 		if err != nil || !bytes.Contains(hdr, []byte("X-Outguard-Ref: og1.")) {
 			t.Fatalf("postcat %s: %v\n%s", id, err, hdr)
 		}
-		out, code := ingestReport(t, bin, h.ctlConf, arf(hdr, true, "later@remote.test"))
+		out, code := ingestReport(t, bin, h.ctlConf, fbl.sign(t, arf(hdr, true, "later@remote.test")))
 		if code != 0 || !strings.Contains(out, id) || (i == 1) != strings.Contains(out, "suspended: 2 complaints within a day (limit 1)") {
 			t.Fatalf("report %d (exit %d): %s", i, code, out)
 		}
@@ -361,9 +388,10 @@ func TestComplaintsPostfixPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := harness.StartRedis(t)
+	fbl := startFeedbackLoop(t)
 	transport := filepath.Join(harness.Dir(t, "fbl"), "transport")
 	os.WriteFile(transport, []byte("fbl@isp.test outguard-fbl:\n"), 0o644)
-	store := fmt.Sprintf("complaints: {keys: [%s]}\nlimits: {store: redis, redis: {address: %q, timeout: 1s}}\n", key, rd.Addr)
+	store := fmt.Sprintf("complaints: {keys: [%s], %s}\nlimits: {store: redis, redis: {address: %q, timeout: 1s}}\n", key, fbl.yaml, rd.Addr)
 	s, _, res := harness.ConfigStack(t, store, harness.MTAConfig{Main: map[string]string{
 		"transport_maps": "texthash:" + transport, "outguard-fbl_destination_recipient_limit": "1",
 		"minimal_backoff_time": "1s", "maximal_backoff_time": "2s", "queue_run_delay": "1s",
@@ -386,7 +414,9 @@ func TestComplaintsPostfixPipe(t *testing.T) {
 
 	rd.Pause()
 	sendmail := exec.Command("sendmail", "-C", s.Postfix.Dir, "-f", "staff@fbl.receiver.test", "fbl@isp.test")
-	sendmail.Stdin = bytes.NewReader(arf(delivered, false, "victim@remote.test"))
+	// Signed by the feedback loop; Postfix's pipe delivers it with LF line
+	// ends and a Return-Path: the signature still verifies.
+	sendmail.Stdin = bytes.NewReader(fbl.sign(t, arf(delivered, false, "victim@remote.test")))
 	if out, err := sendmail.CombinedOutput(); err != nil {
 		t.Fatalf("sendmail: %v %s", err, out)
 	}
@@ -405,5 +435,152 @@ func TestComplaintsPostfixPipe(t *testing.T) {
 	cs, err := res.Store.Complaints(context.Background(), harness.User, time.Now().Add(-time.Hour))
 	if err != nil || len(cs) != 1 || cs[0].Kind != "arf" {
 		t.Fatalf("alice's complaints %+v %v\n%s", cs, err, log)
+	}
+}
+
+// Someone who received alice's mail (3 messages, complaints_per_day 1)
+// writes reports about it with its genuine references and pipes them to
+// the real milterctl: unsigned, signed by a domain of his own, signed
+// claiming the feedback loop's domain with his key, the feedback loop's
+// genuine report with its body altered, and an Authentication-Results
+// pass injected below the one the ISP's inbound MTA (authserv-id
+// mx.isp.test) put on top. None counts: alice is not suspended and still
+// sends; complaints list shows each with its reason. Then the feedback
+// loop's own two reports suspend her. Before: the first two forgeries
+// suspended her.
+func TestComplaintsForgedReportsCountForNoOne(t *testing.T) {
+	t.Parallel()
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	key, _ := refKey(t, "ref.key")
+	attacker := harness.NewDKIMKey(t, "attacker.test")
+	forger := harness.NewDKIMKey(t, "fbl.receiver.test")
+	fbl := startFeedbackLoop(t, attacker)
+	store := storeConfig(t, "sqlite", "  contact: abuse@isp.test\n  default: {complaints_per_day: 1}\n")
+	yaml := fmt.Sprintf("complaints: {keys: [%s], authserv_id: mx.isp.test, %s}\n", key, fbl.yaml) + store
+	s, cfg, res := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+	ctlConf := writeConfig(t, fmt.Sprintf("state_dir: %s\n%s", cfg.StateDir, yaml))
+	send := func(subject string) ([]byte, error) {
+		n := len(s.Sink.Messages())
+		c := harness.DialFrom(t, s.Postfix.Addr(), "127.0.5.1", harness.User, harness.Pass)
+		defer c.Quit()
+		if r := c.Send(harness.User+"@customer.test", []string{"victim@remote.test"}, harness.Msg(harness.User+"@customer.test", "victim@remote.test", subject, "hello")); r.Err != nil {
+			return nil, r.Err
+		}
+		return s.Sink.Wait(t, n+1, 20*time.Second)[n].Data, nil
+	}
+	var got [][]byte
+	for i := range 3 {
+		m, err := send(fmt.Sprint("note ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	ar := func(v string) []byte { return []byte("Authentication-Results: " + v + "\r\n") }
+	genuine := fbl.sign(t, arf(got[2], false, "victim@remote.test"))
+	forgeries := map[string][]byte{
+		"unsigned":            arf(got[0], false, "victim@remote.test"),
+		"unsigned, headers":   arf(got[1], true, "victim@remote.test"),
+		"own domain":          attacker.Sign(t, arf(got[0], true, "victim@remote.test"), ""),
+		"own key, fbl's d=":   forger.Sign(t, arf(got[1], false, "victim@remote.test"), "fbl.receiver.test"),
+		"fbl's, body altered": bytes.Replace(genuine, []byte("This is an email abuse report."), []byte("This is an email abuse report!"), 1),
+		"pass injected below": append(ar("mx.isp.test; dkim=none"), append(ar("mx.isp.test; dkim=pass header.d=fbl.receiver.test"), arf(got[0], false, "v@remote.test")...)...),
+		"another mta on top":  append(ar("mx.attacker.test; dkim=pass header.d=fbl.receiver.test"), arf(got[1], false, "v@remote.test")...),
+	}
+	for name, r := range forgeries {
+		out, code := ingestReport(t, bin, ctlConf, r)
+		if code != 0 || !strings.Contains(out, "unattributable (not from a trusted feedback loop") || !strings.Contains(out, "reference of "+harness.User) {
+			t.Errorf("%s (exit %d): %s", name, code, out)
+		}
+	}
+	if cs, _ := res.Store.Complaints(context.Background(), harness.User, time.Time{}); len(cs) != 0 {
+		t.Fatalf("counted for alice: %+v", cs)
+	}
+	if _, err := send("still sending"); err != nil {
+		t.Fatalf("alice after the forgeries: %v", err)
+	}
+	out, code := milterctl(t, bin, ctlConf, "complaints", "list", "--unattributable")
+	if code != 0 || strings.Count(out, "not from a trusted feedback loop") != len(forgeries) {
+		t.Fatalf("complaints list --unattributable (%d):\n%s", code, out)
+	}
+	if out, code := ingestReport(t, bin, ctlConf, fbl.sign(t, arf(got[0], true, "victim@remote.test"))); code != 0 || !strings.Contains(out, "account "+harness.User) {
+		t.Fatalf("the feedback loop's first report (exit %d): %s", code, out)
+	}
+	if out, code := ingestReport(t, bin, ctlConf, genuine); code != 0 || !strings.Contains(out, "suspended: 2 complaints within a day (limit 1)") {
+		t.Fatalf("the feedback loop's second report (exit %d): %s", code, out)
+	}
+	if _, err := send("after"); harness.Reply(err) != "451 4.7.1 Account suspended for mail its receivers reported as spam; contact abuse@isp.test" {
+		t.Fatalf("alice after the genuine reports: %v", err)
+	}
+}
+
+// Mail held in the quarantine and released goes out stamped as accepted
+// mail does: through Postfix alice sends a message that a rule holds,
+// with a forged X-Outguard-Ref and CFBL-Feedback-ID of her own; released
+// by the real milterctl through a release Postfix, it arrives with one
+// reference (hers removed), sealed at release, naming alice and the queue
+// id it was held under on this smarthost, and the feedback loop's report
+// about it counts for alice and suspends her (complaints_per_day 0 is
+// off, so 1 here: two reports). With the key file unusable the release
+// fails and the entry stays held. Before: released mail went out with the
+// customer's fields and no reference of ours: its complaints attributed
+// to no one.
+func TestComplaintsReleasedMailStamped(t *testing.T) {
+	t.Parallel()
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
+	key, k := refKey(t, "ref.key")
+	fbl := startFeedbackLoop(t)
+	complaints := fmt.Sprintf("complaints: {keys: [%s], cfbl_address: fbl@isp.test, %s}\n", key, fbl.yaml)
+	yaml := complaints + fmt.Sprintf("rules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  contact: abuse@isp.test\n  default: {complaints_per_day: 1}\n", holdRules(t))
+	s, cfg, res := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+	sink := harness.StartSink(t)
+	rel := harness.StartPostfix(t, harness.MTAConfig{RelayPort: sink.Port})
+	ctlConf := writeConfig(t, fmt.Sprintf("state_dir: %s\n%squarantine: {release_address: %q}\nlimits:\n  contact: abuse@isp.test\n  default: {complaints_per_day: 1}\n", cfg.StateDir, complaints, rel.Addr()))
+
+	for i := range 2 {
+		msg := harness.Msg(harness.User+"@customer.test", "victim@remote.test", fmt.Sprint("held ", i), "click here",
+			"X-Test-Hold: yes", "X-Outguard-Ref: og1.00000000.AAAA", "CFBL-Feedback-ID: customer-own")
+		if r := s.Dial(t).Send(harness.User+"@customer.test", []string{"victim@remote.test"}, msg); r.Err != nil {
+			t.Fatalf("held %d: %v", i, harness.Reply(r.Err))
+		}
+	}
+	out, code := milterctl(t, bin, ctlConf, "quarantine", "list", "--json")
+	var recs []quarantine.Record
+	if err := json.Unmarshal([]byte(out), &recs); code != 0 || err != nil || len(recs) != 2 || len(s.Sink.Messages()) != 0 {
+		t.Fatalf("quarantine list (%d): %v\n%s", code, err, out)
+	}
+	// A key file that cannot be used (readable by anyone): the release
+	// fails naming it, the entry stays held, nothing is delivered.
+	os.Chmod(key, 0o644)
+	if out, code := milterctl(t, bin, ctlConf, "quarantine", "release", recs[0].ID); code == 0 || !strings.Contains(out, "complaints.keys") {
+		t.Fatalf("release with an unusable key (%d): %s", code, out)
+	}
+	os.Chmod(key, 0o600)
+	if out, _ := milterctl(t, bin, ctlConf, "quarantine", "list", "--state", "held"); strings.Count(out, "\n") != 3 || len(sink.Messages()) != 0 {
+		t.Fatalf("after the failed release:\n%s", out)
+	}
+	for i, rec := range recs {
+		if out, code := milterctl(t, bin, ctlConf, "quarantine", "release", rec.ID); code != 0 {
+			t.Fatalf("release %s (%d): %s", rec.ID, code, out)
+		}
+		text := string(sink.Wait(t, i+1, 20*time.Second)[i].Data)
+		if strings.Count(text, "X-Outguard-Ref:") != 1 || strings.Contains(text, "og1.00000000.AAAA") || strings.Contains(text, "customer-own") ||
+			strings.Count(text, "CFBL-Feedback-ID:") != 1 || headerOf(text, "CFBL-Feedback-ID") != headerOf(text, "X-Outguard-Ref") {
+			t.Fatalf("released %s:\n%s", rec.ID, text)
+		}
+		ref, err := complaint.Keys{k}.Open(headerOf(text, "X-Outguard-Ref"))
+		if err != nil || ref.Account != harness.User || ref.Host != cfg.HostName() || ref.QueueID != rec.QueueID || time.Since(ref.Time) > time.Minute {
+			t.Fatalf("released %s: reference %+v %v", rec.ID, ref, err)
+		}
+		want := "account " + harness.User + " (" + cfg.HostName() + " " + rec.QueueID + ")"
+		if i == 1 {
+			want += "; suspended: 2 complaints within a day (limit 1)"
+		}
+		if out, code := ingestReport(t, bin, ctlConf, fbl.sign(t, arf([]byte(text), false, "victim@remote.test"))); code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("report about released %s (%d): %s, want %q", rec.ID, code, out, want)
+		}
+	}
+	if cs, _ := res.Store.Complaints(context.Background(), harness.User, time.Time{}); len(cs) != 2 {
+		t.Errorf("alice's complaints: %d", len(cs))
 	}
 }

@@ -107,11 +107,16 @@ func startContainmentHost(t *testing.T, text string, access map[string]string, s
 		return h
 	}
 	c := setup.Containment(cfg, res.Store, harness.Logger(t, h.log))
+	runSweep(t, c)
+	return h
+}
+
+// runSweep runs c's sweep, as milterd does, until the test ends.
+func runSweep(t *testing.T, c *containment.Containment) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return h
 }
 
 // deferThree sends three messages of alice's to a receiver that answers
@@ -262,8 +267,9 @@ func TestQueueFollowsAManualSuspensionAcrossAFleet(t *testing.T) {
 
 // TestSudoersLineIsNarrow: the sudoers file make install puts in
 // /etc/sudoers.d parses (sudo's own visudo), and allows user outguard
-// exactly the three postsuper commands containment runs, with the ids on
-// stdin: no other user, command or argument.
+// exactly the three calls of the root-owned helper containment runs
+// (etc/libexec/outguard-postsuper, which checks the ids on its stdin): no
+// other user, command or argument; postsuper itself not at all.
 func TestSudoersLineIsNarrow(t *testing.T) {
 	harness.Require(t, "visudo")
 	if out, err := exec.Command("visudo", "-cf", "../etc/sudoers.d/outguard").CombinedOutput(); err != nil {
@@ -279,7 +285,7 @@ func TestSudoersLineIsNarrow(t *testing.T) {
 			rules = append(rules, l)
 		}
 	}
-	want := "outguard ALL=(root) NOPASSWD: /usr/sbin/postsuper -c /etc/postfix -h -, /usr/sbin/postsuper -c /etc/postfix -H -, /usr/sbin/postsuper -c /etc/postfix -d -"
+	want := "outguard ALL=(root) NOPASSWD: /usr/lib/outguard/outguard-postsuper hold, /usr/lib/outguard/outguard-postsuper release, /usr/lib/outguard/outguard-postsuper delete"
 	if len(rules) != 1 || rules[0] != want {
 		t.Errorf("sudoers rules %q; want exactly %q", rules, want)
 	}

@@ -186,10 +186,7 @@ func TestFleetSharesSuspension(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"redis", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			yaml := sharedStore(t, kind, "  contact: abuse@isp.test\n")
-			access, rcpts := harness.RejectAll(11)
-			host1, _, _ := harness.ConfigStack(t, yaml, harness.MTAConfig{RcptAccess: access})
-			host2, _, res2 := harness.ConfigStack(t, yaml, harness.MTAConfig{})
+			host1, host2, res2, rcpts := suspendingPair(t, kind)
 			host1.Dial(t).Send("alice@customer.test", rcpts, msg("spam"))
 			if susp, err := res2.Store.Suspensions(context.Background()); err != nil || len(susp) != 1 {
 				t.Fatalf("host 2 sees suspensions %+v %v", susp, err)

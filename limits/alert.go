@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"outguard/internal/alert"
@@ -71,6 +72,88 @@ type Alerter struct {
 	// with its JSON.
 	Timeout, Requeue, RequeueFor time.Duration
 	Now                          func() time.Time // nil: time.Now
+	// Once is where a fleet claims an alert sent once per window
+	// (FireOnce); nil: each process sends it.
+	Once Once
+	// Buffer bounds the alerts of FireOnce waiting in this process for
+	// the store (default 1000): one more is logged as lost, with its
+	// JSON.
+	Buffer int
+
+	start   sync.Once
+	pending chan onceAlert
+}
+
+// onceAlert is an alert of FireOnce waiting for its claim.
+type onceAlert struct {
+	key   string
+	until time.Time
+	al    Alert
+}
+
+// FireOnce sends al once for a fleet sharing the store until until: the
+// milterd that claims key first (Once) fires it. It is called on the SMTP
+// path (a limit reached), so it never waits for the store: the claim and
+// the enqueue are made by one goroutine, from a buffer of Buffer alerts;
+// a stalled store costs the mail nothing, and its alerts wait in the
+// buffer (claimed and enqueued again every Requeue for RequeueFor, then
+// logged as lost). Safe on a nil Alerter.
+func (a *Alerter) FireOnce(key string, until time.Time, al Alert) {
+	if a == nil || a.Outbox == nil {
+		return
+	}
+	a.start.Do(func() {
+		a.pending = make(chan onceAlert, cmp.Or(a.Buffer, 1000))
+		go a.claimLoop()
+	})
+	select {
+	case a.pending <- onceAlert{key, until, al}:
+	default:
+		body, _ := json.Marshal(al)
+		a.Log.Error("alert lost: too many alerts waiting for the store", "alert", string(body), "buffer", cap(a.pending))
+	}
+}
+
+// claimLoop claims and fires the alerts of FireOnce, one at a time.
+func (a *Alerter) claimLoop() {
+	for p := range a.pending {
+		if a.claim(p) {
+			a.Fire(p.al)
+		}
+	}
+}
+
+// claim reports whether this process is the one to send p, trying the
+// store every Requeue for RequeueFor.
+func (a *Alerter) claim(p onceAlert) bool {
+	if a.Once == nil {
+		return true
+	}
+	end := time.Now().Add(cmp.Or(a.RequeueFor, time.Hour))
+	for tries := 0; ; tries++ {
+		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(a.Timeout, 10*time.Second))
+		ok, err := a.Once.ClaimOnce(ctx, p.key, p.until, a.now())
+		cancel()
+		if err == nil {
+			return ok
+		}
+		body, _ := json.Marshal(p.al)
+		if !time.Now().Before(end) {
+			a.Log.Error("alert lost: the store did not take it", "alert", string(body), "err", err)
+			return false
+		}
+		if tries == 0 { // once: the store's own failures are logged by every caller
+			a.Log.Warn("alert: the store did not answer its claim; trying again", "alert", string(body), "err", err)
+		}
+		time.Sleep(cmp.Or(a.Requeue, 10*time.Second))
+	}
+}
+
+func (a *Alerter) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // Fire enqueues al: when Fire returns, the alert is in the store (or
@@ -81,10 +164,7 @@ func (a *Alerter) Fire(al Alert) {
 	}
 	al.ID = newID()
 	body, _ := json.Marshal(al)
-	now := time.Now()
-	if a.Now != nil {
-		now = a.Now()
-	}
+	now := a.now()
 	var items []OutboxItem
 	for _, d := range a.dests(al) {
 		items = append(items, OutboxItem{ID: al.ID + " " + d, AlertID: al.ID, Dest: d, Account: al.Account, Body: body, Created: now})
@@ -123,14 +203,13 @@ func (a *Alerter) dests(al Alert) []string {
 }
 
 // enqueue puts items in the outbox and returns those it could not, with
-// the error in LastError.
+// the error in LastError. All of them together wait Timeout at most.
 func (a *Alerter) enqueue(items []OutboxItem) []OutboxItem {
 	var failed []OutboxItem
+	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(a.Timeout, 10*time.Second))
+	defer cancel()
 	for _, it := range items {
-		ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(a.Timeout, 10*time.Second))
-		err := a.Outbox.Enqueue(ctx, it)
-		cancel()
-		if err != nil {
+		if err := a.Outbox.Enqueue(ctx, it); err != nil {
 			it.LastError = err.Error()
 			failed = append(failed, it)
 		}

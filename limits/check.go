@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ type Engine struct {
 	// the MTA's milter timeout.
 	Timeout time.Duration
 
-	alerted  sync.Map     // account and limit -> end of the window alerted for
+	alerted  sync.Map     // account and limit -> end of the window this process claimed
 	admitted atomic.Int64 // when a message was last admitted (Unix ms): the mail log must say so soon
 }
 
@@ -249,7 +250,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		ss = []Sighting{*st.spam}
 		st.spam = nil
 	}
-	u, ok, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, ss, now)
+	u, ok, susp, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, ss, now)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
@@ -259,6 +260,13 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		if err := e.spamCounted(ctx, t, st.key, st.lim, n, now); err != nil {
 			e.Log.Error("suspending for spam_per_hour failed", "account", st.key, "qid", t.QueueID, "err", err)
 		}
+	}
+	if susp != nil {
+		// Suspended since this message's MAIL (issue 29): refused at end
+		// of data, in the SMTP session, rather than queued and left to
+		// containment's sweep.
+		e.Log.Info("suspended during the message", "account", st.key, "qid", t.QueueID, "by", susp.By, "since", susp.Since)
+		return e.suspendedVerdict(susp), nil
 	}
 	if x := st.lim.Check(u, 1, len(t.Rcpts)); !ok && x != nil {
 		return e.exceeded(st.key, x, u), nil
@@ -270,11 +278,25 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 // exceeded is the verdict for a limit reached; the abuse desk hears of it
 // once per account, limit and window.
 func (e *Engine) exceeded(key string, x *Exceeded, u Usage) policy.Verdict {
+	// A message over a limit by itself (more recipients than the limit,
+	// nothing counted yet) has no oldest bucket: its window is the next
+	// whole one.
+	now := e.Now()
+	if !x.FreeAt.After(now) {
+		x.FreeAt = now.Add(Hour)
+		if strings.HasSuffix(x.What, "per day") {
+			x.FreeAt = now.Add(Day)
+		}
+	}
 	free := x.FreeAt.UTC().Format("15:04 MST")
 	v := policy.New(policy.Tempfail, fmt.Sprintf("%s: limit of %d %s reached", key, x.Limit, x.What))
-	if prev, loaded := e.alerted.Swap(key+"\x00"+x.What, x.FreeAt); !loaded || !prev.(time.Time).After(e.Now()) {
+	// alerted spares the store a claim for every message refused in a
+	// window this process has already claimed; the claim (FireOnce) is
+	// what makes the fleet send it once.
+	once := "limit " + x.What + " " + key // the account last: it may hold spaces, What does not
+	if prev, loaded := e.alerted.Swap(once, x.FreeAt); !loaded || !prev.(time.Time).After(now) {
 		e.Log.Warn("sending limit reached", "account", key, "limit", x.Limit, "what", x.What, "until", x.FreeAt)
-		e.Alert.Fire(Alert{Event: "limit", Account: key, Limit: x.Limit, What: x.What, Until: x.FreeAt, Usage: &u})
+		e.Alert.FireOnce(once, x.FreeAt, Alert{Event: "limit", Account: key, Limit: x.Limit, What: x.What, Until: x.FreeAt, Usage: &u})
 	}
 	return v.WithText(fmt.Sprintf("Sending limit reached: %d %s; try again after %s", x.Limit, x.What, free))
 }

@@ -36,6 +36,9 @@ type Complaint struct {
 	QueueID  string    `json:"queue_id,omitempty"`
 	Sent     time.Time `json:"sent,omitzero"`     // when the message was accepted
 	Problem  string    `json:"problem,omitempty"` // why it is unattributable
+	// FBL is the feedback loop (its DKIM domain) the report was
+	// authenticated as coming from: only such reports are attributed.
+	FBL string `json:"fbl,omitempty"`
 	// Report is the start of an unattributable report, for the abuse
 	// desk to read (the mailbox keeps it whole).
 	Report string `json:"report,omitempty"`
@@ -66,6 +69,17 @@ type ComplaintStore interface {
 // fill the store. The rest are listed without it.
 const MaxUnattributableKept = 200
 
+// MaxUnattributable bounds how many unattributable reports of a day are
+// recorded at all (kept 30 days: at most 30 times this many rows, whatever
+// is mailed to the abuse address). The store refuses more with
+// ErrUnattributableFull, under the lock unattributable reports share, so
+// two ingests at once cannot pass it; the abuse mailbox still has them.
+const MaxUnattributable = 1000
+
+// ErrUnattributableFull: MaxUnattributable unattributable reports were
+// recorded within the day before; this one is not.
+var ErrUnattributableFull = fmt.Errorf("more than %d unattributable reports within a day: not recorded", MaxUnattributable)
+
 // complaintsSchema is version 6 on both databases. Unattributable
 // complaints have key "".
 const complaintsSchema = `
@@ -80,6 +94,15 @@ func (s *SQLStore) AddComplaint(ctx context.Context, c Complaint, now time.Time)
 		return false, 0, err
 	}
 	defer tx.Rollback()
+	if c.Account == "" {
+		var n, dup int
+		if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*), COUNT(CASE WHEN id = $1 THEN 1 END) FROM complaints WHERE key = '' AND t > $2`), c.ID, ms(now.Add(-Day))).Scan(&n, &dup); err != nil {
+			return false, 0, err
+		}
+		if n >= MaxUnattributable && dup == 0 {
+			return false, 0, ErrUnattributableFull
+		}
+	}
 	js, _ := json.Marshal(c)
 	r, err := s.exec(ctx, tx, `INSERT INTO complaints (id, key, t, ev) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, c.ID, c.Account, ms(c.Time), string(js))
 	if err != nil {
@@ -127,9 +150,14 @@ func cmpKey(k string) string {
 }
 
 // complaintScript: KEYS og:cmpev, og:cmpall, og:cmp:{account}, og:ack;
-// ARGV id, t, JSON, now, account ("": unattributable), day, ttl. One
-// script: the add and the count are atomic across a fleet.
+// ARGV id, t, JSON, now, account ("": unattributable), day, ttl,
+// MaxUnattributable. One script: the add and the count (and the bound of
+// unattributable ones) are atomic across a fleet. {-1, 0}: the bound.
 var complaintScript = redis.NewScript(`
+if ARGV[5] == '' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and
+   redis.call('ZCOUNT', KEYS[3], '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[6])), '+inf') >= tonumber(ARGV[8]) then
+  return {-1, 0}
+end
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3])
 if added == 1 then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
@@ -151,9 +179,12 @@ return {added, n}`)
 func (r *Redis) AddComplaint(ctx context.Context, c Complaint, now time.Time) (bool, int, error) {
 	js, _ := json.Marshal(c)
 	v, err := complaintScript.Run(ctx, r.c, []string{cmpEvKey, cmpAllKey, cmpKey(c.Account), ackKey},
-		c.ID, ms(c.Time), string(js), ms(now), c.Account, Day.Milliseconds(), complaintTTL.Milliseconds()).Int64Slice()
+		c.ID, ms(c.Time), string(js), ms(now), c.Account, Day.Milliseconds(), complaintTTL.Milliseconds(), MaxUnattributable).Int64Slice()
 	if err != nil {
 		return false, 0, err
+	}
+	if v[0] == -1 {
+		return false, 0, ErrUnattributableFull
 	}
 	return v[0] == 1, int(v[1]), nil
 }

@@ -123,3 +123,59 @@ func TestComplaintSuspends(t *testing.T) {
 		})
 	}
 }
+
+// A flood of unattributable reports, from two hosts at once, records
+// MaxUnattributable of a day and refuses the rest (ErrUnattributableFull):
+// the store does not grow with what anyone mails the abuse address. A
+// report recorded before is still a duplicate, an attributed one is still
+// recorded, and a day later unattributable ones are recorded again.
+// Before: every one was recorded.
+func TestUnattributableBounded(t *testing.T) {
+	for name, pair := range storePairs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			now := time.Now()
+			const extra = 50
+			var mu sync.Mutex
+			added, full := 0, 0
+			var wg sync.WaitGroup
+			for h := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range (limits.MaxUnattributable + extra) / 2 {
+						a, _, err := pair[h].AddComplaint(ctx, limits.Complaint{ID: fmt.Sprint("raw:", h, ":", i), Time: now, Problem: "no reference found"}, now)
+						mu.Lock()
+						switch {
+						case err == limits.ErrUnattributableFull:
+							full++
+						case err != nil || !a:
+							t.Error(a, err)
+						default:
+							added++
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if added != limits.MaxUnattributable || full != extra {
+				t.Fatalf("recorded %d, refused %d", added, full)
+			}
+			if n, err := pair[0].Unattributable(ctx, now.Add(-time.Hour)); n != limits.MaxUnattributable || err != nil {
+				t.Fatalf("kept %d %v", n, err)
+			}
+			if a, _, err := pair[1].AddComplaint(ctx, limits.Complaint{ID: "raw:0:0", Time: now}, now); a || err != nil {
+				t.Errorf("a duplicate at the bound: %v %v", a, err)
+			}
+			if a, n, err := pair[1].AddComplaint(ctx, limits.Complaint{ID: "msg:h:Q1", Account: "alice", Time: now}, now); !a || n != 1 || err != nil {
+				t.Errorf("attributed at the bound: %v %d %v", a, n, err)
+			}
+			next := now.Add(limits.Day + time.Minute)
+			if a, _, err := pair[0].AddComplaint(ctx, limits.Complaint{ID: "raw:next", Time: next}, next); !a || err != nil {
+				t.Errorf("the next day: %v %v", a, err)
+			}
+		})
+	}
+}

@@ -44,6 +44,10 @@ type Courier struct {
 	// 30s): the clock difference between hosts it tolerates.
 	Margin   time.Duration
 	Interval time.Duration // between looks at the outbox when idle (default 2s)
+	// MaxItems bounds the outbox (default DefaultOutboxMax): before each
+	// look, the oldest items beyond it are dropped, each logged and
+	// audited as an alert lost.
+	MaxItems int
 
 	once  sync.Once
 	owner string
@@ -64,6 +68,7 @@ func (c *Courier) setDefaults() {
 	c.MaxAge = cmp.Or(c.MaxAge, 48*time.Hour)
 	c.Margin = cmp.Or(c.Margin, 30*time.Second)
 	c.Interval = cmp.Or(c.Interval, 2*time.Second)
+	c.MaxItems = cmp.Or(c.MaxItems, DefaultOutboxMax)
 	c.Sender.Timeout = cmp.Or(c.Sender.Timeout, 10*time.Second)
 }
 
@@ -84,13 +89,24 @@ func (c *Courier) Run(ctx context.Context) {
 	}
 }
 
-// Flush delivers every item due now, one claim at a time, and returns how
-// many were delivered.
+// trimEvery is how many deliveries a flush makes between bounding the
+// outbox (trim).
+const trimEvery = 100
+
+// Flush bounds the outbox (MaxItems) and delivers every item due now, one
+// claim at a time, and returns how many were delivered.
 func (c *Courier) Flush(ctx context.Context) (int, error) {
 	c.defaults()
 	lease := c.Sender.Timeout + c.Margin
 	n := 0
-	for ctx.Err() == nil {
+	for tries := 0; ctx.Err() == nil; tries++ {
+		// The bound holds while a long flush (a receiver timing out on
+		// each of a storm's items) runs, too.
+		if tries%trimEvery == 0 {
+			if err := c.trim(ctx); err != nil {
+				return n, err
+			}
+		}
 		items, err := c.Store.Claim(ctx, c.owner, c.Now(), lease, 1)
 		if err != nil || len(items) == 0 {
 			return n, err

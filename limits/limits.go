@@ -291,7 +291,11 @@ type Store interface {
 	// CommitMessage is end-of-message in one round trip (stage.go): Admit,
 	// and ss (a spam verdict) recorded and counted as Sight does under the
 	// same lock, whether or not m is admitted; nil counts when ss is empty.
-	CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, map[string]int, error)
+	// key's suspension, if one is in force at now, is read under that lock
+	// too and returned, m not admitted: a suspension made after the
+	// message's MAIL (by another host, milterctl, another signal) stops it
+	// at end of data. ErrClockSkew when m's slots hold later buckets.
+	CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, *Suspension, map[string]int, error)
 	// AddUndeliverable records events (an ID already recorded is not counted
 	// again) and returns how many of key's count toward a suspension: those
 	// in the hour before now and after its last acknowledgement.
@@ -356,6 +360,8 @@ type Store interface {
 	Close() error
 	// The alerts' outbox (outbox.go) is in every store.
 	Outbox
+	// The alerts sent once per window by a fleet (once.go).
+	Once
 }
 
 // Retention of message records, for bounces that come days later

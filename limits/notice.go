@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 )
 
 // noticeTemplate is the mail notice of an alert, to the abuse desk or
@@ -66,7 +67,11 @@ func notice(it OutboxItem, to, from, contact string) (string, error) {
 	h := []string{
 		"From: " + from,
 		"To: " + to,
-		"Subject: " + mime.QEncoding.Encode("utf-8", subject),
+		// The encoder splits a long subject into encoded-words of 75
+		// characters, one space apart: each on a line of its own (RFC
+		// 2047 section 2), or 200 multibyte characters make a line of
+		// 2400.
+		"Subject: " + strings.ReplaceAll(mime.QEncoding.Encode("utf-8", subject), "?= =?", "?=\r\n =?"),
 		"Date: " + it.Created.UTC().Format(time.RFC1123Z),
 		// The same on every retry: a repeat is recognisable.
 		"Message-ID: <" + it.AlertID + "." + fmt.Sprintf("%x", sha256.Sum256([]byte(to)))[:12] + "@outguard.invalid>",
@@ -75,8 +80,31 @@ func notice(it OutboxItem, to, from, contact string) (string, error) {
 		"Content-Type: text/plain; charset=utf-8",
 		"Content-Transfer-Encoding: 8bit",
 	}
-	text := strings.ReplaceAll(body.String(), "\n", "\r\n")
+	var lines []string
+	for _, l := range strings.Split(body.String(), "\n") {
+		lines = append(lines, fold(l, maxLine)...)
+	}
+	text := strings.Join(lines, "\r\n")
 	return strings.Join(h, "\r\n") + "\r\n\r\n" + text, nil
+}
+
+// maxLine is RFC 5322's limit on a line (section 2.1.1), without its
+// CRLF.
+const maxLine = 998
+
+// fold cuts l into lines of at most max bytes, each cut on a UTF-8
+// character's boundary; the continuations are indented by two spaces.
+func fold(l string, max int) []string {
+	var out []string
+	for len(l) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(l[cut]) {
+			cut--
+		}
+		out = append(out, l[:cut])
+		l = "  " + l[cut:]
+	}
+	return append(out, l)
 }
 
 // oneLine cuts s to one line of at most 200 printable characters.

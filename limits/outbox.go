@@ -54,6 +54,7 @@ type Outbox interface {
 	Retry(ctx context.Context, it OutboxItem, owner string, next time.Time) error
 	// OutboxItems lists every item, due or leased, oldest first.
 	OutboxItems(ctx context.Context) ([]OutboxItem, error)
+	OutboxTrimmer // its bound (outboxbound.go)
 }
 
 // outboxSchema is version 7 on both databases: due is when the item may

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	6:  complaintsSchema,
 	7:  outboxSchema,
 	8:  stageFunctions,
+	9:  onceSchema,
 	10: campaignReachSchema,
+	11: recheckFunctions,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -117,16 +117,37 @@ if #ARGV > 3 then u[8] = sight({unpack(KEYS, 3)}, ARGV, 4) end
 return u`)
 
 // admitScript is end-of-message (CommitMessage): KEYS counters, message
-// record, then sight's K when there are sightings; ARGV fm, fh, minute,
-// hour, rcpt count, limits (4), account, rcpts ("" qid: no record), then
-// sight's A. The sightings are counted whether or not the message is
-// admitted. Returns usage's six, 1 if admitted, and sight's counts.
+// record, og:susp, og:suspuntil, then sight's K when there are sightings;
+// ARGV fm, fh, minute, hour, rcpt count, limits (4), account, rcpts (""
+// qid: no record), now (ms), then sight's A. The sightings are counted
+// whether or not the message is admitted. A suspended account's message
+// is not counted (the suspension is read in the same script as the count:
+// one made on any host or by milterctl before it is seen). A slot holding
+// a later bucket than the message's is an error (OGSKEW, ErrClockSkew),
+// before anything is written. Returns usage's six, 1 if admitted, the
+// suspension JSON (empty: none), and sight's counts.
 var admitScript = redis.NewScript(usageLua + sightLua + `
 local n = tonumber(ARGV[5])
 local v = slots(KEYS[1])
+local minute, hour = tonumber(ARGV[3]), tonumber(ARGV[4])
+for _, s in ipairs({{1 + minute % 60, minute}, {61 + hour % 24, hour}}) do
+  local cb = parse(v[s[1]])
+  if cb and cb > s[2] then
+    return redis.error_reply('OGSKEW account ' .. ARGV[10] .. ': bucket ' .. s[2] .. ', its slot holds ' .. cb)
+  end
+end
 local u = usage(v, tonumber(ARGV[1]), tonumber(ARGV[2]))
-u[7] = 0 -- before u[8]: a reply ends at the first nil
-if #ARGV > 11 then u[8] = sight({unpack(KEYS, 3)}, ARGV, 12) end
+u[7] = 0 -- before u[8], u[9]: a reply ends at the first nil
+u[8] = ''
+if #ARGV > 12 then u[9] = sight({unpack(KEYS, 5)}, ARGV, 13) end
+local susp = redis.call('HGET', KEYS[3], ARGV[10])
+if susp then
+  local untilms = tonumber(redis.call('HGET', KEYS[4], ARGV[10]) or '0')
+  if untilms == 0 or untilms > tonumber(ARGV[12]) then
+    u[8] = susp
+    return u
+  end
+end
 local add = {1, 1, n, n}
 for i = 1, 4 do
   local lim = tonumber(ARGV[5 + i])
@@ -137,11 +158,9 @@ end
 -- count in the slot: added to its bucket, or a fresh one over an older
 local function bump(idx, field, b)
   local cb, cm, cr = parse(v[idx])
-  if cb and cb > b then return end
   if cb ~= b then cm, cr = 0, 0 end
   redis.call('HSET', KEYS[1], field, b .. ':' .. (cm + 1) .. ':' .. (cr + n))
 end
-local minute, hour = tonumber(ARGV[3]), tonumber(ARGV[4])
 bump(1 + minute % 60, 'm' .. (minute % 60), minute)
 bump(61 + hour % 24, 'h' .. (hour % 24), hour)
 redis.call('PEXPIRE', KEYS[1], 90000000)
@@ -219,55 +238,66 @@ func (r *Redis) BeginMessage(ctx context.Context, key string, ss []Sighting, now
 	if err != nil {
 		return Usage{}, nil, nil, err
 	}
-	var susp *Suspension
-	if js, _ := v[6].(string); js != "" {
-		susp = &Suspension{}
-		if err := json.Unmarshal([]byte(js), susp); err != nil {
-			return Usage{}, nil, nil, err
-		}
+	susp, err := redisSuspension(v[6])
+	if err != nil {
+		return Usage{}, nil, nil, err
 	}
-	return toUsage(v), susp, stageCounts(v, ss), nil
+	return toUsage(v), susp, stageCounts(v, ss, 7), nil
 }
 
-// stageCounts reads the sight counts a stage's script appends (the 8th
-// element), nil when there were no sightings.
-func stageCounts(v []any, ss []Sighting) map[string]int {
-	if len(ss) == 0 || len(v) < 8 {
+// stageCounts reads the sight counts a stage's script appends (element
+// i), nil when there were no sightings.
+func stageCounts(v []any, ss []Sighting, i int) map[string]int {
+	if len(ss) == 0 || len(v) <= i {
 		return nil
 	}
-	c, _ := v[7].([]any)
+	c, _ := v[i].([]any)
 	return sightCounts(c)
 }
 
+// redisSuspension decodes a script's suspension JSON ("": none).
+func redisSuspension(v any) (*Suspension, error) {
+	js, _ := v.(string)
+	if js == "" {
+		return nil, nil
+	}
+	susp := &Suspension{}
+	return susp, json.Unmarshal([]byte(js), susp)
+}
+
 func (r *Redis) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	u, ok, _, err := r.CommitMessage(ctx, key, m, lim, nil, now)
+	u, ok, _, _, err := r.CommitMessage(ctx, key, m, lim, nil, now)
 	return u, ok, err
 }
 
 // CommitMessage is one script (admitScript).
-func (r *Redis) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, map[string]int, error) {
+func (r *Redis) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, *Suspension, map[string]int, error) {
 	fm, fh := windowStart(now)
 	rec := ""
 	if m.QueueID != "" {
 		rec = msgKey(m.Host, m.QueueID)
 	}
-	keys := []string{countKey(key), rec}
+	keys := []string{countKey(key), rec, suspKey, suspUntilKey}
 	args := []any{fm, fh, m.Time.Unix() / 60, m.Time.Unix() / 3600, len(m.Rcpts),
 		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay,
-		key, strings.Join(m.Rcpts, "\n")}
+		key, strings.Join(m.Rcpts, "\n"), ms(now)}
 	if len(ss) > 0 {
 		k, a, err := sightArgs(key, ss, now)
 		if err != nil {
-			return Usage{}, false, nil, err
+			return Usage{}, false, nil, nil, err
 		}
 		keys, args = append(keys, k...), append(args, a...)
 	}
 	v, err := admitScript.Run(ctx, r.c, keys, args...).Slice()
 	if err != nil {
-		return Usage{}, false, nil, err
+		return Usage{}, false, nil, nil, redisSkew(err)
 	}
 	ok, _ := v[6].(int64)
-	return toUsage(v), ok == 1, stageCounts(v, ss), nil
+	susp, err := redisSuspension(v[7])
+	if err != nil {
+		return Usage{}, false, nil, nil, err
+	}
+	return toUsage(v), ok == 1, susp, stageCounts(v, ss, 8), nil
 }
 
 func (r *Redis) AddUndeliverable(ctx context.Context, key string, evs []Undeliverable, now time.Time) (int, error) {

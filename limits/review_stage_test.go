@@ -37,7 +37,7 @@ func TestReviewSixteenClientsAcrossHours(t *testing.T) {
 						<-start
 						for i := range each {
 							for a, acct := range accounts {
-								_, ok, _, err := sts[c].CommitMessage(ctx, acct, limits.Sent{Host: fmt.Sprint("mx", c), QueueID: fmt.Sprint("Q", now.Unix(), "-", i, "-", a), Rcpts: []string{"r@x.test"}, Time: now}, lim, nil, now)
+								_, ok, _, _, err := sts[c].CommitMessage(ctx, acct, limits.Sent{Host: fmt.Sprint("mx", c), QueueID: fmt.Sprint("Q", now.Unix(), "-", i, "-", a), Rcpts: []string{"r@x.test"}, Time: now}, lim, nil, now)
 								if err != nil {
 									t.Error(err)
 									return

@@ -18,10 +18,13 @@ import (
 // campaigns across accounts (campaign.go), version 6 the complaints
 // (complaint.go), version 7 the alerts' outbox (outbox.go). Version 8
 // (the performance work's number) adds PostgreSQL's functions for a
-// message's stages (stage.go); nothing in SQLite. Version 10 keeps a
-// campaign key's groups and recipients and its accounts' pending
-// suspensions (campaign.go).
-const schemaVersion = 10
+// message's stages (stage.go); nothing in SQLite. Version 9 (issue 29)
+// the alerts sent once per window by a fleet (once.go). Version 10 keeps
+// a campaign key's groups and recipients and its accounts' pending
+// suspensions (campaign.go). Version 11 (issue 29 and 32's stages)
+// replaces og_admit (the suspension read under the account's lock, clock
+// skew refused) and adds og_events (recheck.go); nothing in SQLite.
+const schemaVersion = 11
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -51,7 +54,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 10: campaignReachSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

@@ -19,9 +19,9 @@ import (
 // the count of one account (a transaction that takes the database's write
 // lock, or a per-account lock).
 type SQLStore struct {
-	db                      *sql.DB
-	d                       sqldb.Dialect
-	usage, state, bump, rec *sql.Stmt // SQLite's per-message statements, prepared once
+	db               *sql.DB
+	d                sqldb.Dialect
+	state, bump, rec *sql.Stmt // SQLite's per-message statements, prepared once
 	// server: a message's stages, and Sight, are calls of the server's
 	// functions (PostgreSQL, stage.go), one round trip each.
 	server bool
@@ -69,7 +69,7 @@ func openSQL(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[in
 	for _, p := range []struct {
 		dst **sql.Stmt
 		q   string
-	}{{&s.usage, usageQuery}, {&s.state, stateQuery}, {&s.bump, bumpQuery}, {&s.rec, recordQuery}} {
+	}{{&s.state, stateQuery}, {&s.bump, bumpQuery}, {&s.rec, recordQuery}} {
 		var err error
 		if *p.dst, err = db.PrepareContext(ctx, d.Rebind(p.q)); err != nil {
 			return nil, err
@@ -89,7 +89,7 @@ type execer interface {
 }
 
 func (s *SQLStore) Close() error {
-	for _, st := range []*sql.Stmt{s.usage, s.state, s.bump, s.rec} {
+	for _, st := range []*sql.Stmt{s.state, s.bump, s.rec} {
 		if st != nil {
 			st.Close()
 		}
@@ -145,32 +145,43 @@ func (s *SQLStore) locked(ctx context.Context, key string) (*sql.Tx, error) {
 
 // Admit checks and counts in one transaction, with no other writer of the
 // account between the check and the count: one commit, and limits exact
-// across every host that shares the store.
+// across every host that shares the store. A suspended account's message
+// is not admitted.
 func (s *SQLStore) Admit(ctx context.Context, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	u, ok, _, err := s.CommitMessage(ctx, key, m, lim, nil, now)
+	u, ok, _, _, err := s.CommitMessage(ctx, key, m, lim, nil, now)
 	return u, ok, err
 }
 
 // admit is Admit's check and count in tx (SQLite's; PostgreSQL's is
-// og_admit, stage.go).
-func (s *SQLStore) admit(ctx context.Context, tx *sql.Tx, key string, m Sent, lim Limits, now time.Time) (Usage, bool, error) {
-	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.usage).QueryRowContext, key, now)
+// og_admit, recheck.go), with the account's suspension in the same read.
+func (s *SQLStore) admit(ctx context.Context, tx *sql.Tx, key string, m Sent, lim Limits, now time.Time) (Usage, bool, *Suspension, error) {
+	var js sql.NullString
+	u, err := scanUsage(ctx, tx.StmtContext(ctx, s.state).QueryRowContext, key, now, &js)
 	if err != nil {
-		return Usage{}, false, err
+		return Usage{}, false, nil, err
+	}
+	if susp, err := suspension(js); err != nil || susp.Active(now) {
+		return u, false, susp, err
 	}
 	if lim.Check(u, 1, len(m.Rcpts)) != nil {
-		return u, false, nil
+		return u, false, nil, nil
 	}
 	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
-	if _, err := tx.StmtContext(ctx, s.bump).ExecContext(ctx, key, len(m.Rcpts), minute%hourBuckets, minute, hourSlots+hour%dayBuckets, hour); err != nil {
-		return Usage{}, false, err
+	r, err := tx.StmtContext(ctx, s.bump).ExecContext(ctx, key, len(m.Rcpts), minute%hourBuckets, minute, hourSlots+hour%dayBuckets, hour)
+	if err != nil {
+		return Usage{}, false, nil, err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return Usage{}, false, nil, err
+	} else if n < 2 { // the upsert's WHERE left a slot holding a later bucket alone
+		return Usage{}, false, nil, skewError(fmt.Sprintf("account %s: minute %d or hour %d: a slot holds a later bucket", key, minute, hour))
 	}
 	if m.QueueID != "" {
 		if _, err := tx.StmtContext(ctx, s.rec).ExecContext(ctx, m.Host, m.QueueID, key, ms(m.Time), strings.Join(m.Rcpts, "\n")); err != nil {
-			return Usage{}, false, err
+			return Usage{}, false, nil, err
 		}
 	}
-	return Usage{}, true, nil
+	return Usage{}, true, nil, nil
 }
 
 // AddUndeliverable adds and counts under the account's lock: of two hosts
@@ -186,10 +197,21 @@ func (s *SQLStore) AddRefused(ctx context.Context, key string, evs []Undeliverab
 
 // addEvents inserts evs into table (undeliverable or refused: the same
 // layout) and counts the account's unacknowledged events of the last hour,
-// in one transaction holding the account's lock (PostgreSQL's advisory
-// lock, SQLite's write lock), as Admit: two smarthosts counting for one
-// account see each other's events, and the crossing is seen once.
+// holding the account's lock, as Admit: two smarthosts counting for one
+// account see each other's events, and the crossing is seen once. On
+// PostgreSQL one call of og_events (recheck.go); on SQLite one
+// transaction under the database's write lock.
 func (s *SQLStore) addEvents(ctx context.Context, table, key string, evs []Undeliverable, now time.Time) (int, error) {
+	if s.server {
+		ids, ts, js := make([]string, len(evs)), make([]int64, len(evs)), make([]string, len(evs))
+		for i, ev := range evs {
+			b, _ := json.Marshal(ev)
+			ids[i], ts[i], js[i] = ev.ID, ms(ev.Time), string(b)
+		}
+		var n int
+		err := s.db.QueryRowContext(ctx, `SELECT og_events($1, $2, $3, $4, $5, $6)`, key, table == "refused", ids, ts, js, ms(now.Add(-Hour))).Scan(&n)
+		return n, err
+	}
 	tx, err := s.locked(ctx, key)
 	if err != nil {
 		return 0, err
@@ -254,14 +276,25 @@ func (s *SQLStore) Suspend(ctx context.Context, susp Suspension, now time.Time) 
 	if !susp.Until.IsZero() {
 		until = ms(susp.Until)
 	}
-	r, err := s.exec(ctx, s.db, `INSERT INTO suspended (key, until, s) VALUES ($1, $2, $3)
+	// Under the account's lock, as CommitMessage's read of it: a
+	// message's commit sees the suspension, or the suspension comes after
+	// the message's record (which containment then finds).
+	tx, err := s.locked(ctx, susp.Key)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	r, err := s.exec(ctx, tx, `INSERT INTO suspended (key, until, s) VALUES ($1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET until = excluded.until, s = excluded.s WHERE suspended.until != 0 AND suspended.until <= $4`,
 		susp.Key, until, string(js), ms(now))
 	if err != nil {
 		return false, err
 	}
 	n, err := r.RowsAffected()
-	return n == 1, err
+	if err != nil {
+		return false, err
+	}
+	return n == 1, tx.Commit()
 }
 
 func (s *SQLStore) Unsuspend(ctx context.Context, key string, now time.Time) (bool, error) {
@@ -429,6 +462,7 @@ func (s *SQLStore) Purge(ctx context.Context, now time.Time) error {
 		{`DELETE FROM refused WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM sightings WHERE t <= $1`, []any{ms(now.Add(-recordTTL))}},
 		{`DELETE FROM complaints WHERE t <= $1`, []any{ms(now.Add(-complaintTTL))}},
+		{`DELETE FROM once WHERE until <= $1`, []any{ms(now)}},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, q.args...); err != nil {
 			return err

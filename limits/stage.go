@@ -20,7 +20,9 @@ import (
 // (beginScript, admitScript), on SQLite one IMMEDIATE transaction in
 // process. The account's lock (the advisory lock, the script, SQLite's
 // write lock) covers the whole call, so a count and its comparison stay
-// atomic across every host sharing the store.
+// atomic across every host sharing the store (on PostgreSQL, since
+// schema 11, the sightings have an advisory lock of their own, taken
+// after the account's: recheck.go).
 //
 // A new per-account counter joins these calls; it does not add a call
 // beside them:
@@ -189,11 +191,13 @@ func (s *SQLStore) BeginMessage(ctx context.Context, key string, ss []Sighting, 
 }
 
 // CommitMessage is og_admit on PostgreSQL; on SQLite one transaction of
-// the sightings and admit.
-func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, map[string]int, error) {
+// the sightings and admit. An account suspended at now (read under the
+// account's lock, as the count) gets its suspension and nothing counted.
+func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, *Suspension, map[string]int, error) {
 	if !s.server {
 		var u Usage
 		var ok bool
+		var susp *Suspension
 		var c map[string]int
 		err := s.inTx(ctx, key, func(tx *sql.Tx) error {
 			var err error
@@ -202,26 +206,30 @@ func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Li
 					return err
 				}
 			}
-			u, ok, err = s.admit(ctx, tx, key, m, lim, now)
+			u, ok, susp, err = s.admit(ctx, tx, key, m, lim, now)
 			return err
 		})
-		return u, ok, c, err
+		return u, ok, susp, c, err
 	}
 	fm, fh := windowStart(now)
 	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
 	var n [6]int64
 	var ok bool
-	var cjs sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT * FROM og_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-		append([]any{key, fm, fh,
+	var cjs, sjs sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT * FROM og_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		append(append([]any{key, fm, fh,
 			[]int64{int64(lim.MessagesPerHour), int64(lim.MessagesPerDay), int64(lim.RecipientsPerHour), int64(lim.RecipientsPerDay)}, len(m.Rcpts),
 			minute % hourBuckets, minute, hourSlots + hour%dayBuckets, hour, m.Host, m.QueueID, ms(m.Time), strings.Join(m.Rcpts, "\n")},
-			sightArrays(ss, now)...)...).Scan(&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &ok, &cjs)
+			sightArrays(ss, now)...), ms(now))...).Scan(&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &ok, &cjs, &sjs)
 	if err != nil {
-		return Usage{}, false, nil, err
+		return Usage{}, false, nil, nil, pgSkew(err)
+	}
+	susp, err := suspension(sjs)
+	if err != nil {
+		return Usage{}, false, nil, nil, err
 	}
 	c, err := counts(cjs)
-	return usageFrom(n[0], n[1], n[2], n[3], n[4], n[5]), ok, c, err
+	return usageFrom(n[0], n[1], n[2], n[3], n[4], n[5]), ok, susp, c, err
 }
 
 // inTx runs f in a transaction under key's lock (locked) and commits it.

@@ -84,24 +84,8 @@ func (c *turnCounter) pipe(dst, src net.Conn, side int) {
 // Redis 2 and 2.
 func TestStageRoundTrips(t *testing.T) {
 	ctx := context.Background()
-	pgSrv := harness.StartPostgres(t)
-	pgProxy := countTurns(t, fmt.Sprintf("127.0.0.1:%d", pgSrv.Port))
-	pg, err := limits.OpenPostgres(ctx, fmt.Sprintf("host=127.0.0.1 port=%s user=postgres dbname=postgres sslmode=disable pool_max_conns=1", port(t, pgProxy.Addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	rdProxy := countTurns(t, harness.StartRedis(t).Addr)
-	rd, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rdProxy.Addr, PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
 	pol, _ := limits.NewPolicy(exampleLimits, nil)
-	for name, c := range map[string]struct {
-		st    limits.Store
-		turns *turnCounter
-	}{"postgres": {pg, pgProxy}, "redis": {rd, rdProxy}} {
+	for name, c := range countedStores(t) {
 		t.Run(name, func(t *testing.T) {
 			eng := &limits.Engine{Store: c.st, Policy: pol, OnSuspended: policy.Reject, Log: harness.Logger(t, &harness.LogBuffer{}), Now: time.Now}
 			for i := range 3 { // the first loads the scripts, prepares the statements
@@ -146,6 +130,32 @@ func TestStageRoundTrips(t *testing.T) {
 	}
 }
 
+// countedStore is a store client whose round trips are counted.
+type countedStore struct {
+	st    limits.Store
+	turns *turnCounter
+}
+
+// countedStores are a PostgreSQL and a Redis client, each on one
+// connection through a turnCounter, closed with the test.
+func countedStores(t *testing.T) map[string]countedStore {
+	ctx := context.Background()
+	pgSrv := harness.StartPostgres(t)
+	pgProxy := countTurns(t, fmt.Sprintf("127.0.0.1:%d", pgSrv.Port))
+	pg, err := limits.OpenPostgres(ctx, fmt.Sprintf("host=127.0.0.1 port=%s user=postgres dbname=postgres sslmode=disable pool_max_conns=1", port(t, pgProxy.Addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	rdProxy := countTurns(t, harness.StartRedis(t).Addr)
+	rd, err := limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: rdProxy.Addr, PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Close() })
+	return map[string]countedStore{"postgres": {pg, pgProxy}, "redis": {rd, rdProxy}}
+}
+
 func must(t *testing.T) func(policy.Verdict, error) policy.Verdict {
 	return func(v policy.Verdict, err error) policy.Verdict {
 		t.Helper()
@@ -186,7 +196,7 @@ func TestEightClientsAtLimit(t *testing.T) {
 					<-start
 					for i := range each {
 						spam := limits.Sighting{Signal: limits.SignalSpam, Value: fmt.Sprint("m", c, "-", i), First: now, Last: now}
-						_, ok, n, err := sts[c].CommitMessage(ctx, "shared", limits.Sent{Host: fmt.Sprint("mx", c), QueueID: fmt.Sprint("Q", i), Rcpts: []string{"r"}, Time: now}, lim, []limits.Sighting{spam}, now)
+						_, ok, _, n, err := sts[c].CommitMessage(ctx, "shared", limits.Sent{Host: fmt.Sprint("mx", c), QueueID: fmt.Sprint("Q", i), Rcpts: []string{"r"}, Time: now}, lim, []limits.Sighting{spam}, now)
 						if err != nil {
 							t.Error(err)
 							return
@@ -249,7 +259,7 @@ func TestPostgresStagesGrants(t *testing.T) {
 		t.Fatalf("smarthost MAIL: %v %v", n, err)
 	}
 	spam := []limits.Sighting{{Signal: limits.SignalSpam, Value: "m1", First: now, Last: now}}
-	if _, ok, n, err := sh.CommitMessage(ctx, "alice", limits.Sent{Host: "mx1", QueueID: "Q1", Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, spam, now); !ok || err != nil || n[limits.SignalSpam] != 1 {
+	if _, ok, _, n, err := sh.CommitMessage(ctx, "alice", limits.Sent{Host: "mx1", QueueID: "Q1", Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, spam, now); !ok || err != nil || n[limits.SignalSpam] != 1 {
 		t.Fatalf("smarthost commit: %v %v %v", ok, n, err)
 	}
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
@@ -260,7 +270,7 @@ func TestPostgresStagesGrants(t *testing.T) {
 	if u, _, err := r.Usage(ctx, "alice", now); err != nil || u.MessagesHour != 1 {
 		t.Errorf("abuse desk reading alice: %+v %v", u, err)
 	}
-	if _, _, _, err := r.CommitMessage(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, nil, now); err == nil {
+	if _, _, _, _, err := r.CommitMessage(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, nil, now); err == nil {
 		t.Error("the abuse desk's role counted a message through og_admit")
 	}
 	if u, _, err := r.Usage(ctx, "alice", now); err != nil || u.MessagesHour != 1 {
@@ -274,7 +284,7 @@ func TestPostgresStagesGrants(t *testing.T) {
 	if _, _, n, err := sh.BeginMessage(ctx, "alice", login, now); err != nil || n[limits.SignalNetworks] != 1 {
 		t.Errorf("smarthost MAIL after the revoke: %v %v", n, err)
 	}
-	if _, ok, _, err := sh.CommitMessage(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, nil, now); !ok || err != nil {
+	if _, ok, _, _, err := sh.CommitMessage(ctx, "alice", limits.Sent{Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, nil, now); !ok || err != nil {
 		t.Errorf("smarthost commit after the revoke: %v %v", ok, err)
 	}
 	if u, _, err := r.Usage(ctx, "alice", now); err != nil || u.MessagesHour != 2 {

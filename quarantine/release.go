@@ -65,7 +65,11 @@ func (s *Store) Release(ctx context.Context, id, addr, operator string, to []str
 		return "", err
 	}
 	defer r.Close()
-	msg, msgID := traced(id, r)
+	body, err := s.stamped(rec, r)
+	if err != nil {
+		return "", err
+	}
+	msg, msgID := traced(id, body)
 	c, raw, err := s.claim(ctx, id, operator, msgID, to)
 	if err != nil {
 		return "", err

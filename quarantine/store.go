@@ -38,11 +38,14 @@ type Finding = policy.Finding
 
 // Record describes a quarantined message.
 type Record struct {
-	ID       string    `json:"id"`
-	Time     time.Time `json:"time"`
-	Host     string    `json:"host,omitempty"` // the smarthost that held it
-	QueueID  string    `json:"queue_id"`       // its MTA's queue id, on Host
-	User     string    `json:"user"`
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host,omitempty"` // the smarthost that held it
+	QueueID string    `json:"queue_id"`       // its MTA's queue id, on Host
+	User    string    `json:"user"`
+	// Account is the limits engine's account of the message (Holder): the
+	// complaint reference stamped when it is released names it.
+	Account  string    `json:"account,omitempty"`
 	Client   string    `json:"client"`
 	From     string    `json:"from"`
 	Rcpts    []string  `json:"rcpts"`
@@ -84,6 +87,8 @@ type Store struct {
 	// ReplyTimeout bounds each wait of a release for the MTA (0:
 	// DefaultReplyTimeout): quarantine.release_timeout.
 	ReplyTimeout time.Duration
+	// Stamp, when set, stamps released mail (the complaints section).
+	Stamp Stamper
 	// The quota (SetQuota): what the entries kept (not deleted or purged)
 	// may take; 0: no bound. A Put over it fails with ErrFull.
 	maxBytes, maxEntries atomic.Int64
@@ -496,11 +501,17 @@ func (s *Store) Purge(ctx context.Context, before time.Time, user string) (int, 
 // Hold stores the message of t, held by verdict v: the milter calls it
 // before answering the MTA.
 func (s *Store) Hold(ctx context.Context, t *policy.Transaction, v policy.Verdict) (string, error) {
+	return s.hold(ctx, t, v, "")
+}
+
+// hold is Hold, recording the message's account (Holder).
+func (s *Store) hold(ctx context.Context, t *policy.Transaction, v policy.Verdict, account string) (string, error) {
 	client := t.Conn.Name
 	if t.Conn.Addr.IsValid() {
 		client += "[" + t.Conn.Addr.String() + "]"
 	}
 	rec := FromTransaction(t, v, client)
+	rec.Account = account
 	rec.Size = t.Message.Size() // for the quota; Put records what it wrote
 	return s.Put(ctx, rec, t.Reader())
 }

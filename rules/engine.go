@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/hillu/go-yara/v4"
+	"golang.org/x/sync/semaphore"
 
 	"outguard/mimewalk"
 	"outguard/policy"
+	"outguard/spool"
 )
 
 // Engine scans messages with the current rule set; Swap replaces the set
@@ -38,7 +40,20 @@ type Engine struct {
 	// fingerprint): every item the rules see, so that the message is
 	// parsed once. Done follows a walk that reached its end.
 	Tap func(*policy.Transaction) Tap
+
+	// mapped bounds the bytes of spooled items that libyara has mapped at
+	// once (nil: no bound; NewEngine sets MaxMapped). A mapped file's
+	// pages count in milterd's resident memory while it is scanned, and
+	// fifty concurrent 25 MiB messages mapped their decoded attachments
+	// all at once (50 MiB of a 126 MiB peak). Scans are CPU-bound, so
+	// more at once than cores gains nothing.
+	mapped    *semaphore.Weighted
+	mappedMax int64
 }
+
+// MaxMapped is the bytes of spooled items scanned (mapped) at once: an
+// item larger than that is scanned alone.
+const MaxMapped = 32 << 20
 
 // Tap reads the items of a walk along with the rules.
 type Tap interface {
@@ -53,7 +68,7 @@ type Observer interface {
 
 // NewEngine returns an engine using set.
 func NewEngine(set *Set) *Engine {
-	e := &Engine{Timeout: 10 * time.Second}
+	e := &Engine{Timeout: 10 * time.Second, mapped: semaphore.NewWeighted(MaxMapped), mappedMax: MaxMapped}
 	e.set.Store(set)
 	return e
 }
@@ -161,8 +176,7 @@ func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 			}
 			err = sc.SetFlags(noTryCatch).ScanMem(b)
 		} else {
-			fd, _ := it.Data.Fd()
-			err = sc.SetFlags(0).ScanFileDescriptor(fd)
+			err = e.scanFile(ctx, sc, it.Data)
 		}
 		if err != nil {
 			return fmt.Errorf("yara on %s: %w", it.Path, err)
@@ -194,6 +208,21 @@ func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 	}
 	return res, err
+}
+
+// scanFile scans an item spooled to a file, which libyara maps, within
+// the bound on mapped bytes; waiting for room ends with ctx (the message's
+// deadline: the check's on_error then applies).
+func (e *Engine) scanFile(ctx context.Context, sc *scanner, data *spool.Spool) error {
+	if e.mapped != nil {
+		n := min(data.Size(), e.mappedMax)
+		if err := e.mapped.Acquire(ctx, n); err != nil {
+			return fmt.Errorf("waiting to scan a %d-byte item: %w", data.Size(), err)
+		}
+		defer e.mapped.Release(n)
+	}
+	fd, _ := data.Fd()
+	return sc.SetFlags(0).ScanFileDescriptor(fd)
 }
 
 func (e *Engine) Name() string { return "rules" }

@@ -19,7 +19,7 @@ func Alerter(cfg *config.Config, store limits.Store, log *slog.Logger) *limits.A
 	a := &limits.Alerter{Sender: l.Alert.Sender(), Log: log, MailTo: l.Alert.MailTo, MailCustomer: l.Alert.MailCustomer,
 		Timeout: StoreTimeout(cfg), Customer: customerAddress(l)}
 	if store != nil { // nil: the config validated alone
-		a.Outbox = store
+		a.Outbox, a.Once = store, store
 	}
 	return a
 }

@@ -201,6 +201,10 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		if res != nil && res.Quarantine != nil {
 			res.Quarantine.SetQuota(int64(q.MaxBytes), int64(q.MaxEntries))
 			st.Quarantine = res.Quarantine
+			if cfg.Complaints != nil && b.Limits != nil {
+				// Released mail is stamped with the account held with it.
+				st.Quarantine = res.Quarantine.WithAccounts(b.Limits.AccountOf)
+			}
 		}
 		st.HoldInMTA = q.Mode == "discard+hold"
 	}

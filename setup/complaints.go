@@ -39,5 +39,9 @@ func ComplaintIngester(cfg *config.Config, eng *limits.Engine) (*complaint.Inges
 	if err != nil {
 		return nil, err
 	}
-	return &complaint.Ingester{Keys: ks, Header: cfg.Complaints.Header, Record: eng}, nil
+	fbl := complaint.FeedbackLoops{AuthServID: cfg.Complaints.AuthServID, Resolver: cfg.Complaints.Resolver}
+	for _, f := range cfg.Complaints.FeedbackLoops {
+		fbl.Domains = append(fbl.Domains, f.Domain)
+	}
+	return &complaint.Ingester{Keys: ks, Header: cfg.Complaints.Header, FBL: fbl, Record: eng}, nil
 }

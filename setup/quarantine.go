@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"outguard/complaint"
 	"outguard/config"
+	"outguard/policy"
 	"outguard/quarantine"
 )
 
@@ -22,5 +24,19 @@ func OpenQuarantine(ctx context.Context, cfg *config.Config) (*quarantine.Store,
 	}
 	s.Host = cfg.HostName()
 	s.ReplyTimeout = time.Duration(cfg.Quarantine.ReleaseTimeout)
+	if cp := cfg.Complaints; cp != nil {
+		// Released mail carries a complaint reference as accepted mail
+		// does (complaint.Stamper.Fields, sealed at release). The keys are
+		// read at each release, not here: listing or showing entries
+		// needs no key, and an unreadable one fails the release (the
+		// entry stays held) naming the file.
+		s.Stamp = func(host, queueID, account string) ([]string, []policy.Header, error) {
+			ks, err := ComplaintKeys(cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			return complaint.NewStamper(complaint.Options{Header: cp.Header, Keys: ks, CFBLAddress: cp.CFBLAddress}).Fields(host, queueID, account)
+		}
+	}
 	return s, nil
 }

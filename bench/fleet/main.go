@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -75,8 +76,10 @@ type Stores struct {
 	// NoSync is a second PostgreSQL with fsync off, for the store
 	// "postgres-fsync-off": what the server costs without the WAL's
 	// flush (a disk whose flush is nearly free, or SQLite's durability).
-	t      harness.T
-	noSync *harness.Postgres
+	t       harness.T
+	noSync  *harness.Postgres
+	profile bool   // the servers collect statistics: Result.Profile
+	dsn     string // of the last PostgreSQL database opened
 }
 
 // StartStores starts the servers, stopped at t's cleanup. PostgreSQL runs
@@ -85,16 +88,26 @@ func StartStores(t harness.T) *Stores {
 	return &Stores{PG: harness.StartPostgres(t, "fsync=on"), Redis: harness.StartRedis(t), Dir: harness.Dir(t, "fleet"), t: t}
 }
 
+// startProfiledStores is StartStores with PostgreSQL's statistics on
+// (profileSettings): each run on it reports its server side.
+func startProfiledStores(t harness.T) *Stores {
+	return &Stores{PG: harness.StartPostgres(t, append([]string{"fsync=on"}, profileSettings...)...), Redis: harness.StartRedis(t), Dir: harness.Dir(t, "fleet"), t: t, profile: true}
+}
+
 // Result is what one run measured.
 type Result struct {
 	Store                       string
 	Clients                     int
 	Messages, Admitted, Refused int
-	Seconds                     float64
-	MailP50, MailP99            time.Duration
-	EOMP50, EOMP99              time.Duration
-	Active                      int // accounts that sent
-	Size                        Size
+	// SkewRefused of Refused failed with limits.ErrClockSkew: a session
+	// whose store call waited while the others sent an hour or more of
+	// the compressed day (a simulated clock that far behind theirs).
+	SkewRefused      int
+	Seconds          float64
+	MailP50, MailP99 time.Duration
+	EOMP50, EOMP99   time.Duration
+	Active           int // accounts that sent
+	Size             Size
 	// CPU per message checked (ms): the clients' (this process: the
 	// engines, the drivers) and the store server's (PostgreSQL's
 	// processes, redis-server; none for SQLite, which runs in the
@@ -102,6 +115,7 @@ type Result struct {
 	ClientCPU, ServerCPU          float64
 	OverAdmits, CountMismatches   int
 	WindowsChecked, CountsChecked int
+	Profile                       string // the server side (pgProfile), in a -profile run on PostgreSQL
 }
 
 // ChecksPerSecond are messages checked (both stages) per second.
@@ -179,7 +193,7 @@ func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, 
 			}
 			return Size{PerAccount: float64(total) / float64(active), Detail: fmt.Sprintf("file and WAL %.1f MiB (all per account)", float64(total)/(1<<20))}
 		}
-	case "postgres", "postgres-fsync-off":
+	case "postgres", "postgres-sync", "postgres-fsync-off":
 		pg := s.PG
 		if kind == "postgres-fsync-off" {
 			if s.noSync == nil {
@@ -190,7 +204,13 @@ func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, 
 		db := fmt.Sprint("fleet", id)
 		pg.SQL("postgres", "CREATE DATABASE "+db)
 		dsn := pg.DSNFor("postgres", db) + " pool_max_conns=10"
+		if kind == "postgres-sync" {
+			// og_admit waiting for the WAL's flush, as before schema 11
+			// (docs/postgres.md, "Durability").
+			dsn += " outguard.synchronous_commit=on"
+		}
 		open = func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) }
+		s.dsn = dsn
 		wal0 := walLSN(ctx, dsn)
 		size = func(active, admitted int) Size {
 			wal := float64(walLSN(ctx, dsn)-wal0) / float64(admitted) // before pgSize's VACUUM
@@ -421,12 +441,19 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 		mail, eom []time.Duration
 		sent      []sent
 		refused   int
+		skew      int
 		err       error
 	}
 	sessions := make([]*session, o.Clients*o.Sessions)
 	storeTimeout := o.StoreTimeout
 	if storeTimeout == 0 {
 		storeTimeout = 10 * time.Second
+	}
+	var prof *pgProfile
+	if s.profile && strings.HasPrefix(kind, "postgres") {
+		if prof, err = startProfile(ctx, s.dsn); err != nil {
+			return Result{}, err
+		}
 	}
 	var wg sync.WaitGroup
 	client0, server0 := selfCPU(), serverCPU()
@@ -446,6 +473,15 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 					}
 					now = sentAt(i)
 					ok, at, rcpts, mail, eom, err := message(ctx, eng, p, i)
+					if errors.Is(err, limits.ErrClockSkew) {
+						// A session that waited for the store (SQLite's
+						// lock) while the others sent an hour of the
+						// compressed day: its clock is that far behind
+						// theirs. milterd answers limits.on_error
+						// (tempfail): refused, as here.
+						ss.skew++
+						ok, err = false, nil
+					}
 					if err != nil {
 						ss.err = err
 						return
@@ -466,6 +502,9 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 	wg.Wait()
 	r := Result{Store: kind, Clients: o.Clients, Messages: o.Messages, Seconds: time.Since(start).Seconds(),
 		ClientCPU: (selfCPU() - client0) / float64(o.Messages), ServerCPU: (serverCPU() - server0) / float64(o.Messages)}
+	if prof != nil {
+		r.Profile = prof.report(ctx, o.Messages)
+	}
 	var mail, eom []time.Duration
 	var all []sent
 	for _, ss := range sessions {
@@ -474,6 +513,7 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 		}
 		mail, eom, all = append(mail, ss.mail...), append(eom, ss.eom...), append(all, ss.sent...)
 		r.Refused += ss.refused
+		r.SkewRefused += ss.skew
 	}
 	r.Admitted = len(all)
 	r.MailP50, r.MailP99 = quantile(mail, 0.5), quantile(mail, 0.99)
@@ -599,12 +639,18 @@ func main() {
 	messages := flag.Int("messages", 30000, "messages in the simulated day, per run")
 	clients := flag.String("clients", "1,4,8", "numbers of clients (smarthosts), one run each")
 	sessions := flag.Int("sessions", 2, "sessions at once per client")
-	stores := flag.String("stores", "sqlite,postgres,postgres-fsync-off,redis", "stores: sqlite (the baseline: first), postgres, postgres-fsync-off, redis")
+	stores := flag.String("stores", "sqlite,postgres,postgres-sync,postgres-fsync-off,redis", "stores: sqlite (the baseline: first), postgres, postgres-sync (og_admit waiting for the flush), postgres-fsync-off, redis")
 	seed := flag.Uint64("seed", 1, "random seed")
+	profile := flag.Bool("profile", false, "PostgreSQL's statistics on (pg_stat_statements, the WAL's timing) and its sessions' waits sampled: each PostgreSQL run's server side, after the table")
 	flag.Parse()
 	p := &harness.Program{Name: "fleet"}
 	defer p.Close()
-	s := StartStores(p)
+	start := StartStores
+	if *profile {
+		start = startProfiledStores
+	}
+	s := start(p)
+	var profiles []string
 	ctx := context.Background()
 	fmt.Printf("Fleet: %d accounts (Zipf 1.1), %d messages over a simulated day per run, %d sessions per client, the shipped default limits\n\n", *accounts, *messages, *sessions)
 	fmt.Println("| clients | store | checks/s | ratio to SQLite | MAIL p50 / p99 ms | end-of-message p50 / p99 ms | client CPU ms/msg | server CPU ms/msg | admitted | refused | over-admits (windows checked) | count mismatches | B per active account | B per message record | sizes |")
@@ -628,10 +674,20 @@ func main() {
 			if base > 0 {
 				ratio = fmt.Sprintf("%.2f", r.ChecksPerSecond()/base)
 			}
-			fmt.Printf("| %d | %s | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %.3f | %.3f | %d | %d | %d (%d) | %d of %d | %.0f | %.0f | %s |\n", c, kind, r.ChecksPerSecond(), ratio,
-				ms(r.MailP50), ms(r.MailP99), ms(r.EOMP50), ms(r.EOMP99), r.ClientCPU, r.ServerCPU, r.Admitted, r.Refused, r.OverAdmits, r.WindowsChecked, r.CountMismatches, r.CountsChecked, r.Size.PerAccount, r.Size.PerMessage, r.Size.Detail)
+			refused := fmt.Sprint(r.Refused)
+			if r.SkewRefused > 0 {
+				refused += fmt.Sprintf(" (%d clock skew)", r.SkewRefused)
+			}
+			fmt.Printf("| %d | %s | %.0f | %s | %.2f / %.2f | %.2f / %.2f | %.3f | %.3f | %d | %s | %d (%d) | %d of %d | %.0f | %.0f | %s |\n", c, kind, r.ChecksPerSecond(), ratio,
+				ms(r.MailP50), ms(r.MailP99), ms(r.EOMP50), ms(r.EOMP99), r.ClientCPU, r.ServerCPU, r.Admitted, refused, r.OverAdmits, r.WindowsChecked, r.CountMismatches, r.CountsChecked, r.Size.PerAccount, r.Size.PerMessage, r.Size.Detail)
 			failed = failed || r.OverAdmits > 0 || r.CountMismatches > 0
+			if r.Profile != "" {
+				profiles = append(profiles, fmt.Sprintf("- %d clients, %s: %s", c, kind, r.Profile))
+			}
 		}
+	}
+	if len(profiles) > 0 {
+		fmt.Printf("\nServer side:\n\n%s\n", strings.Join(profiles, "\n"))
 	}
 	if failed {
 		p.Fatalf("over-admits or counts that differ from the log")

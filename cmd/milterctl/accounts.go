@@ -369,8 +369,15 @@ func show(ctx context.Context, st limits.Store, pol *limits.Policy, cont *contai
 		if v.QueueError != "" {
 			fmt.Fprintf(out, "  (the queue could not be read: %s)\n", v.QueueError)
 		}
+		if n := containment.HeldByHand(v.Queued); n > 0 {
+			fmt.Fprintf(out, "  held by containment: %d; held by hand: %d (unsuspend leaves these)\n", containment.Held(v.Queued), n)
+		}
 		for _, m := range v.Queued {
-			fmt.Fprintf(out, "  %s\t%s\n", m.QueueID, m.Queue)
+			state := m.Queue
+			if m.Queue == containment.HoldQueue && !m.Contained {
+				state = "on hold by hand"
+			}
+			fmt.Fprintf(out, "  %s\t%s\n", m.QueueID, state)
 		}
 	}
 	if len(v.Campaigns) > 0 {

@@ -67,7 +67,10 @@ func ingest(ctx context.Context, in *complaint.Ingester, args []string, stdin io
 		if c.Account != "" {
 			what = "account " + c.Account + " (" + c.Host + " " + c.QueueID + ")"
 		}
-		if !r.New {
+		switch {
+		case r.Dropped:
+			what += ", not recorded: " + limits.ErrUnattributableFull.Error()
+		case !r.New:
 			what += ", recorded before: not counted again"
 		}
 		if r.Suspension != nil {

@@ -70,6 +70,12 @@ func writeUnboundConf(t T, conf, d string, port int, c UnboundConfig) {
 	for zone, rrs := range c.Zones {
 		fmt.Fprintf(&b, "  local-zone: %q static\n", zone)
 		for _, rr := range rrs {
+			if strings.Contains(rr, `"`) {
+				// A TXT record's strings (a DKIM key is several):
+				// unbound.conf has no escapes in "…", but takes '…'.
+				fmt.Fprintf(&b, "  local-data: '%s'\n", rr)
+				continue
+			}
 			fmt.Fprintf(&b, "  local-data: %q\n", rr)
 		}
 	}

@@ -181,6 +181,8 @@ func TestInstalledProduct(t *testing.T) {
 		}
 		return nil
 	})
+	privilegedStep(t)
+
 	// milterd, as outguard, still writes its store: the next message counts.
 	c = harness.Dial(t, "127.0.0.1:25", "alice", "secret")
 	if r := c.Send("alice@customer.test", []string{"bob@remote.test"}, harness.Msg("alice@customer.test", "bob@remote.test", "again", "hello")); r.Err != nil {
@@ -365,4 +367,48 @@ func waitFor(t *testing.T, ok func() bool, log *harness.LogBuffer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("timed out; milterd:\n%s", log.String())
+}
+
+// privilegedStep: as user outguard, sudo runs the installed root-owned
+// helper with exactly hold, release or delete, and the helper refuses an
+// id that is not one (postsuper's ALL); sudo refuses postsuper itself,
+// another word, another argument, and the helper for another user.
+func privilegedStep(t *testing.T) {
+	const helper = "/usr/lib/outguard/outguard-postsuper"
+	fi, err := os.Stat(helper)
+	if err != nil {
+		t.Fatalf("the helper: %v", err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || fi.Mode().Perm()&0o022 != 0 {
+		t.Errorf("%s: uid %d, mode %v; want root's, written by root only", helper, st.Uid, fi.Mode())
+	}
+	as := func(usr, stdin string, argv ...string) error {
+		cmd := exec.Command("setpriv", append([]string{"--reuid", usr, "--regid", usr, "--init-groups", "sudo", "-n"}, argv...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		t.Logf("as %s: sudo -n %v: %v %s", usr, argv, err, out)
+		return err
+	}
+	// A well-formed id Postfix does not have: postsuper says nothing.
+	for _, word := range []string{"hold", "release", "delete"} {
+		if err := as("outguard", "ABCDEF12345\n", helper, word); err != nil {
+			t.Errorf("outguard may not run %s %s: %v", helper, word, err)
+		}
+	}
+	for _, c := range []struct {
+		usr, stdin string
+		argv       []string
+	}{
+		{"outguard", "ALL\n", []string{helper, "delete"}},
+		{"outguard", "ABCDEF12345\n", []string{"/usr/sbin/postsuper", "-c", "/etc/postfix", "-d", "-"}},
+		{"outguard", "ABCDEF12345\n", []string{"/usr/sbin/postsuper", "-d", "ALL"}},
+		{"outguard", "ABCDEF12345\n", []string{helper, "requeue"}},
+		{"outguard", "ABCDEF12345\n", []string{helper, "hold", "x"}},
+		{"outguard", "ABCDEF12345\n", []string{helper}},
+		{"nobody", "ABCDEF12345\n", []string{helper, "hold"}},
+	} {
+		if err := as(c.usr, c.stdin, c.argv...); err == nil {
+			t.Errorf("as %s, sudo -n %v with %q was allowed", c.usr, c.argv, c.stdin)
+		}
+	}
 }
