@@ -1,0 +1,85 @@
+package limits_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"outguard/limits"
+)
+
+// Review of issue 29's late mail under a real race: eight sessions of one
+// account commit on host 1 (each its own client, as a fleet's sessions
+// are) while host 2 suspends the account, round after round. Whatever the
+// interleaving, every commit that admitted has its record visible to a
+// containment look made once Suspend returned (else only a later sweep,
+// or nothing, would hold it), and a commit begun after Suspend returned
+// is refused with the suspension. TestSuspendRacesCommit only logs the
+// first case and races one commit.
+func TestReviewSuspendRacesManyCommits(t *testing.T) {
+	ctx := context.Background()
+	const rounds, sessions = 40, 8
+	for name, open := range storeOpeners(t) {
+		t.Run(name, func(t *testing.T) {
+			sts := openClients(t, open, sessions+1)
+			now := time.Now()
+			var before, after int
+			defer func() {
+				// Both sides of the race are exercised, or the test proves nothing.
+				if before == 0 || after == 0 {
+					t.Errorf("%d commits admitted before the suspension, %d refused by it: the race was not run", before, after)
+				}
+			}()
+			for r := range rounds {
+				key := fmt.Sprint("late", r, "@customer.test")
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				admitted := make([]bool, sessions)
+				for i := range sessions {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						// Staggered a little so that some commits land on
+						// either side of the suspension.
+						time.Sleep(time.Duration(i*50) * time.Microsecond)
+						_, ok, susp, _, err := sts[i].CommitMessage(ctx, key, limits.Sent{Host: "mx1", QueueID: fmt.Sprint("Q", i), Rcpts: []string{"r@remote.test"}, Time: now}, limits.Limits{}, nil, now)
+						if err != nil {
+							t.Error(err)
+						}
+						if ok && susp != nil {
+							t.Errorf("round %d session %d: admitted and suspended at once", r, i)
+						}
+						admitted[i] = ok
+					}()
+				}
+				close(start)
+				if ok, err := sts[sessions].Suspend(ctx, limits.Suspension{Key: key, Since: now, Reason: "race", By: "abuse-desk"}, now); !ok || err != nil {
+					t.Fatalf("suspend: %v %v", ok, err)
+				}
+				q, err := sts[sessions].Queued(ctx, "mx1", key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, ok, susp, _, err := sts[0].CommitMessage(ctx, key, limits.Sent{Host: "mx1", QueueID: "after", Rcpts: []string{"r@remote.test"}, Time: now}, limits.Limits{}, nil, now)
+				if err != nil || ok || susp == nil {
+					t.Fatalf("round %d: a commit after the suspension returned: admitted %v, suspension %v, %v", r, ok, susp, err)
+				}
+				wg.Wait()
+				for i, ok := range admitted {
+					if ok {
+						before++
+					} else {
+						after++
+					}
+					if ok && !slices.Contains(q, fmt.Sprint("Q", i)) {
+						t.Errorf("round %d: session %d admitted, its record not visible after the suspension returned (records %v)", r, i, q)
+					}
+				}
+			}
+		})
+	}
+}
