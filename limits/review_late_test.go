@@ -126,3 +126,52 @@ func TestReviewSkewAheadErasesCounts(t *testing.T) {
 		})
 	}
 }
+
+// Review of issue 32's refused-recipient events (og_events, Redis' one
+// script): two hosts, many sessions each, one event per call at once.
+// Each call inserts and counts under the account's lock, so the counts
+// returned are exactly 1..n, each once: a crossing of a threshold is seen
+// by one call only, and none is lost.
+func TestReviewEventsTwoWriters(t *testing.T) {
+	ctx := context.Background()
+	const per = 40
+	for name, open := range storeOpeners(t) {
+		t.Run(name, func(t *testing.T) {
+			sts := openClients(t, open, 2)
+			now := time.Now()
+			for _, kind := range []string{"refused", "undeliverable"} {
+				seen := make(chan int, 2*per)
+				var wg sync.WaitGroup
+				for h, st := range sts {
+					add := st.AddRefused
+					if kind == "undeliverable" {
+						add = st.AddUndeliverable
+					}
+					for i := range per {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							n, err := add(ctx, "two-writers", []limits.Undeliverable{{ID: fmt.Sprint(h, "-", i), Time: now, Rcpt: "r@remote.test", Status: "5.7.1", Source: "rcpt"}}, now)
+							if err != nil {
+								t.Error(err)
+							}
+							seen <- n
+						}()
+					}
+				}
+				wg.Wait()
+				close(seen)
+				got := map[int]bool{}
+				for n := range seen {
+					if got[n] || n < 1 || n > 2*per {
+						t.Errorf("%s: count %d returned twice or out of 1..%d", kind, n, 2*per)
+					}
+					got[n] = true
+				}
+				if len(got) != 2*per {
+					t.Errorf("%s: %d distinct counts, want %d", kind, len(got), 2*per)
+				}
+			}
+		})
+	}
+}
