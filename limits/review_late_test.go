@@ -175,3 +175,30 @@ func TestReviewEventsTwoWriters(t *testing.T) {
 		})
 	}
 }
+
+// Review: a suspended account's late message whose slot also holds a
+// later bucket (another host's clock ahead) gets the suspension, on every
+// store: the suspension is the verdict (limits.on_suspended), not
+// ErrClockSkew (limits.on_error, which a site may set to accept). Before,
+// Redis' script checked the slots first and answered ErrClockSkew;
+// PostgreSQL and SQLite read the suspension first.
+func TestReviewSuspendedBeforeSkew(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range storeOpeners(t) {
+		t.Run(name, func(t *testing.T) {
+			sts := openClients(t, open, 2)
+			now := time.Now().Truncate(time.Minute).Add(10 * time.Second)
+			ahead := now.Add(time.Hour)
+			if _, ok, _, _, err := sts[1].CommitMessage(ctx, "both", limits.Sent{Host: "mx2", QueueID: "A", Rcpts: []string{"r"}, Time: ahead}, limits.Limits{}, nil, ahead); !ok || err != nil {
+				t.Fatalf("the host ahead: %v %v", ok, err)
+			}
+			if ok, err := sts[1].Suspend(ctx, limits.Suspension{Key: "both", Since: ahead, Reason: "manual", By: "abuse-desk"}, ahead); !ok || err != nil {
+				t.Fatalf("suspend: %v %v", ok, err)
+			}
+			_, ok, susp, _, err := sts[0].CommitMessage(ctx, "both", limits.Sent{Host: "mx1", QueueID: "B", Rcpts: []string{"r"}, Time: now}, limits.Limits{}, nil, now)
+			if ok || susp == nil || err != nil {
+				t.Errorf("suspended account, skewed slot: admitted %v, suspension %v, error %v; want the suspension", ok, susp, err)
+			}
+		})
+	}
+}
