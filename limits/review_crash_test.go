@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"outguard/internal/harness"
+	"outguard/internal/sqldb"
 	"outguard/limits"
 )
 
@@ -137,5 +138,47 @@ func TestReviewPostgresKilledMidLoad(t *testing.T) {
 	}
 	if tr, err := st.AuditTrail(ctx, "audited", now.Add(-time.Hour)); err != nil || len(tr) < audits {
 		t.Errorf("audit lines: %d after the crash, %d returned (%v)", len(tr), audits, err)
+	}
+}
+
+// Review of docs/postgres.md's opt-in: `ALTER ROLE milterd SET
+// outguard.synchronous_commit = 'on'`, exactly as written, makes the
+// role's later sessions' og_admit wait for the flush (TestAdmitSynchronousCommit
+// sets it inside one transaction only).
+func TestReviewSynchronousCommitByRole(t *testing.T) {
+	ctx := context.Background()
+	pg := harness.StartPostgres(t)
+	owner := pg.Database("outguard", "milterd")
+	st, err := limits.OpenPostgres(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, c := range []struct{ alter, want string }{{"", "off"}, {`ALTER ROLE milterd SET outguard.synchronous_commit = 'on';`, "on"}} {
+		if c.alter != "" {
+			pg.SQL("outguard", c.alter)
+		}
+		db, err := sqldb.OpenPostgres(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ok bool
+		if err := tx.QueryRowContext(ctx, `SELECT o_ok FROM og_admit('k', 0, 0, ARRAY[0,0,0,0]::BIGINT[], 1, 0, 1, 100, 1, 'mx', '', 0, 'r',
+			'{}'::TEXT[], '{}'::TEXT[], '{}'::BIGINT[], '{}'::BIGINT[], '{}'::TEXT[], 0, 0)`).Scan(&ok); err != nil || !ok {
+			t.Fatalf("og_admit: %v %v", ok, err)
+		}
+		var got string
+		if err := tx.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		tx.Rollback()
+		db.Close()
+		if got != c.want {
+			t.Errorf("%q: og_admit commits with synchronous_commit %q, want %q", c.alter, got, c.want)
+		}
 	}
 }
