@@ -2,6 +2,7 @@ package limits_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -166,19 +167,27 @@ func TestReviewSynchronousCommitByRole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ok bool
-		if err := tx.QueryRowContext(ctx, `SELECT o_ok FROM og_admit('k', 0, 0, ARRAY[0,0,0,0]::BIGINT[], 1, 0, 1, 100, 1, 'mx', '', 0, 'r',
-			'{}'::TEXT[], '{}'::TEXT[], '{}'::BIGINT[], '{}'::BIGINT[], '{}'::TEXT[], 0, 0)`).Scan(&ok); err != nil || !ok {
-			t.Fatalf("og_admit: %v %v", ok, err)
-		}
-		var got string
-		if err := tx.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
+		got := admitSynchronousCommit(ctx, t, tx)
 		tx.Rollback()
 		db.Close()
 		if got != c.want {
 			t.Errorf("%q: og_admit commits with synchronous_commit %q, want %q", c.alter, got, c.want)
 		}
 	}
+}
+
+// admitSynchronousCommit calls og_admit in tx and returns the
+// synchronous_commit its transaction then commits with.
+func admitSynchronousCommit(ctx context.Context, t *testing.T, tx *sql.Tx) string {
+	t.Helper()
+	var ok bool
+	if err := tx.QueryRowContext(ctx, `SELECT o_ok FROM og_admit('k', 0, 0, ARRAY[0,0,0,0]::BIGINT[], 1, 0, 1, 100, 1, 'mx', '', 0, 'r',
+		'{}'::TEXT[], '{}'::TEXT[], '{}'::BIGINT[], '{}'::BIGINT[], '{}'::TEXT[], 0, 0)`).Scan(&ok); err != nil || !ok {
+		t.Fatalf("og_admit: %v %v", ok, err)
+	}
+	var got string
+	if err := tx.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
