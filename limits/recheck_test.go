@@ -255,15 +255,7 @@ func TestAdmitSynchronousCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var ok bool
-		if err := tx.QueryRowContext(ctx, `SELECT o_ok FROM og_admit('k', 0, 0, ARRAY[0,0,0,0]::BIGINT[], 1, 0, 1, 100, 1, 'mx', '', 0, 'r',
-			'{}'::TEXT[], '{}'::TEXT[], '{}'::BIGINT[], '{}'::BIGINT[], '{}'::TEXT[], 0, 0)`).Scan(&ok); err != nil || !ok {
-			t.Fatalf("og_admit: %v %v", ok, err)
-		}
-		var got string
-		if err := tx.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
+		got := admitSynchronousCommit(ctx, t, tx)
 		tx.Rollback()
 		if got != c.want {
 			t.Errorf("outguard.synchronous_commit %q: og_admit's transaction commits with synchronous_commit %q, want %q", c.site, got, c.want)

@@ -122,31 +122,38 @@ return u`)
 // qid: no record), now (ms), then sight's A. The sightings are counted
 // whether or not the message is admitted. A suspended account's message
 // is not counted (the suspension is read in the same script as the count:
-// one made on any host or by milterctl before it is seen). A slot holding
-// a later bucket than the message's is an error (OGSKEW, ErrClockSkew),
-// before anything is written. Returns usage's six, 1 if admitted, the
-// suspension JSON (empty: none), and sight's counts.
+// one made on any host or by milterctl before it is seen). For an account
+// not suspended, a slot holding a later bucket than the message's is an
+// error (OGSKEW, ErrClockSkew), before anything is written. Returns
+// usage's six, 1 if admitted, the suspension JSON (empty: none), and
+// sight's counts.
 var admitScript = redis.NewScript(usageLua + sightLua + `
 local n = tonumber(ARGV[5])
 local v = slots(KEYS[1])
 local minute, hour = tonumber(ARGV[3]), tonumber(ARGV[4])
-for _, s in ipairs({{1 + minute % 60, minute}, {61 + hour % 24, hour}}) do
-  local cb = parse(v[s[1]])
-  if cb and cb > s[2] then
-    return redis.error_reply('OGSKEW account ' .. ARGV[10] .. ': bucket ' .. s[2] .. ', its slot holds ' .. cb)
-  end
-end
 local u = usage(v, tonumber(ARGV[1]), tonumber(ARGV[2]))
 u[7] = 0 -- before u[8], u[9]: a reply ends at the first nil
 u[8] = ''
-if #ARGV > 12 then u[9] = sight({unpack(KEYS, 5)}, ARGV, 13) end
+-- The suspension first: a suspended account's message gets it, whatever
+-- its slots hold (as og_admit).
 local susp = redis.call('HGET', KEYS[3], ARGV[10])
 if susp then
   local untilms = tonumber(redis.call('HGET', KEYS[4], ARGV[10]) or '0')
   if untilms == 0 or untilms > tonumber(ARGV[12]) then
     u[8] = susp
-    return u
   end
+end
+if u[8] == '' then
+  for _, s in ipairs({{1 + minute % 60, minute}, {61 + hour % 24, hour}}) do
+    local cb = parse(v[s[1]])
+    if cb and cb > s[2] then
+      return redis.error_reply('OGSKEW account ' .. ARGV[10] .. ': bucket ' .. s[2] .. ', its slot holds ' .. cb)
+    end
+  end
+end
+if #ARGV > 12 then u[9] = sight({unpack(KEYS, 5)}, ARGV, 13) end
+if u[8] ~= '' then
+  return u
 end
 local add = {1, 1, n, n}
 for i = 1, 4 do

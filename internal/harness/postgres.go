@@ -176,6 +176,15 @@ func (p *Postgres) Pause() {
 	p.t.Cleanup(p.Resume)
 }
 
+// Kill ends the server and every backend at once with SIGKILL, as a
+// crash of PostgreSQL's processes would (nothing flushed, shared memory
+// and its WAL buffers lost), and waits for the postmaster; Start recovers
+// it.
+func (p *Postgres) Kill() {
+	p.signalAll(syscall.SIGKILL)
+	<-p.done
+}
+
 // Resume lets a paused server go on (SIGCONT).
 func (p *Postgres) Resume() { p.signalAll(syscall.SIGCONT) }
 
