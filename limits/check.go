@@ -268,8 +268,14 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		e.Log.Info("suspended during the message", "account", st.key, "qid", t.QueueID, "by", susp.By, "since", susp.Since)
 		return e.suspendedVerdict(susp), nil
 	}
-	if x := st.lim.Check(u, 1, len(t.Rcpts)); !ok && x != nil {
-		return e.exceeded(st.key, x, u), nil
+	if !ok {
+		if x := st.lim.Check(u, 1, len(t.Rcpts)); x != nil {
+			return e.exceeded(st.key, x, u), nil
+		}
+		// The store refused without a suspension and the limits name no
+		// crossing: the two disagree, so this is the store's failure (the
+		// configured on_error action), never an accept.
+		return policy.Verdict{}, fmt.Errorf("limits store refused %s's message with no limit reached (usage %+v)", st.key, u)
 	}
 	e.admitted.Store(now.UnixMilli())
 	return policy.Verdict{Action: policy.Accept}, nil
