@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 )
 
@@ -40,4 +41,15 @@ func subFlags(group string, args []string, define func(fs *flag.FlagSet)) ([]str
 	fs.SetOutput(io.Discard)
 	define(fs)
 	return parseMixed(fs, args[1:])
+}
+
+// flagsOnly is subFlags for a subcommand that takes no arguments: one
+// given is a usage error, not ignored (`quarantine list alice` listed
+// every account's entries, as if it said nothing).
+func flagsOnly(group string, args []string, define func(fs *flag.FlagSet)) error {
+	pos, err := subFlags(group, args, define)
+	if err == nil && len(pos) > 0 {
+		err = usageError(fmt.Sprintf("%s %s takes no arguments, only flags (%q)", group, args[0], pos[0]))
+	}
+	return err
 }
