@@ -31,10 +31,10 @@ var accountsCmds = map[string]func(a *acontext, args []string) error{
 }
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if cfg.Limits == nil {
-		return errors.New("the config has no limits section: there are no accounts")
-	}
 	return dispatch("accounts", accountsCmds, args, func() (*acontext, func(), error) {
+		if cfg.Limits == nil {
+			return nil, nil, errors.New("the config has no limits section: there are no accounts")
+		}
 		st, err := setup.OpenLimitsStore(ctx, cfg)
 		if err != nil {
 			return nil, nil, err

@@ -29,10 +29,10 @@ var quarantineCmds = map[string]func(q *qcontext, args []string) error{
 }
 
 func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if cfg.Quarantine == nil {
-		return errors.New("the config has no quarantine section")
-	}
 	return dispatch("quarantine", quarantineCmds, args, func() (*qcontext, func(), error) {
+		if cfg.Quarantine == nil {
+			return nil, nil, errors.New("the config has no quarantine section")
+		}
 		q, err := setup.OpenQuarantine(ctx, cfg)
 		if err != nil {
 			return nil, nil, err

@@ -45,3 +45,20 @@ func TestSubcommandsRefuseArgumentsTheyDoNotTake(t *testing.T) {
 		t.Errorf("bob's entry after the refused purge (exit %d):\n%s", code, out)
 	}
 }
+
+// An unknown subcommand is a usage error (exit 2) whatever the config
+// lacks: with no quarantine or limits section, `quarantine lsit` said
+// the section was missing (exit 1), as if the command had been right.
+func TestUnknownSubcommandBeforeMissingSection(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "milterd.yaml")
+	os.WriteFile(cfg, []byte("state_dir: "+dir+"\n"), 0o644)
+	for _, group := range []string{"quarantine", "accounts"} {
+		if out, code := ctl(t, cfg, group, "lsit"); code != 2 || !strings.Contains(out, "unknown command "+group+" lsit") {
+			t.Errorf("milterctl %s lsit: exit %d:\n%s", group, code, out)
+		}
+		if out, code := ctl(t, cfg, group, "list"); code != 1 || !strings.Contains(out, "section") {
+			t.Errorf("milterctl %s list without its section: exit %d:\n%s", group, code, out)
+		}
+	}
+}

@@ -19,7 +19,9 @@ func subcommand[F any](group string, cmds map[string]F, args []string) (F, error
 
 // dispatch runs the subcommand args[0] of group with the context open
 // makes (the group's store opened; closed by the func it returns when the
-// subcommand ends). An unknown subcommand opens nothing.
+// subcommand ends). An unknown subcommand opens nothing and is a usage
+// error before anything open could say (a config without the group's
+// section).
 func dispatch[C any](group string, cmds map[string]func(C, []string) error, args []string, open func() (C, func(), error)) error {
 	run, err := subcommand(group, cmds, args)
 	if err != nil {
