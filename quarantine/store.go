@@ -404,14 +404,22 @@ func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
 		return n, err
 	}
 	n := 0
+	f.Limit = 0
 	err := s.scan(ctx, f, func(Record) bool { n++; return true })
 	return n, err
 }
 
 // scan calls each with f's records, newest first, until it returns false.
+// With a Limit and only filters SQL applies, SQL stops at it: stopping
+// early here is not enough, since closing a PostgreSQL result (pgx) reads
+// the rest of it off the connection.
 func (s *Store) scan(ctx context.Context, f Filter, each func(Record) bool) error {
 	q, args := f.query(recordColumns)
-	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q+` ORDER BY t DESC, id DESC`), args...)
+	q += ` ORDER BY t DESC, id DESC`
+	if f.Limit > 0 && f.Reason == "" && f.Finding == "" {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.Rebind(q), args...)
 	if err != nil {
 		return err
 	}

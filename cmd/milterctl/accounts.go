@@ -31,10 +31,10 @@ var accountsCmds = map[string]func(a *acontext, args []string) error{
 }
 
 func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if cfg.Limits == nil {
-		return errors.New("the config has no limits section: there are no accounts")
-	}
 	return dispatch("accounts", accountsCmds, args, func() (*acontext, func(), error) {
+		if cfg.Limits == nil {
+			return nil, nil, errors.New("the config has no limits section: there are no accounts")
+		}
 		st, err := setup.OpenLimitsStore(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
@@ -81,7 +81,7 @@ func (a *acontext) text() io.Writer { return terminal{a.out} }
 
 func accountsList(a *acontext, args []string) error {
 	var asJSON, suspendedOnly bool
-	if _, err := a.parse(args, func(fs *flag.FlagSet) {
+	if err := flagsOnly("accounts", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.BoolVar(&suspendedOnly, "suspended", false, "only suspended accounts")
 	}); err != nil {
@@ -238,7 +238,7 @@ func accountsAudit(a *acontext, args []string) error {
 // run postsuper (the shipped unit forbids sudo to it; this command's unit,
 // outguard-containment.service, allows the one sudoers line).
 func accountsContain(a *acontext, args []string) error {
-	if _, err := a.parse(args, func(*flag.FlagSet) {}); err != nil {
+	if err := flagsOnly("accounts", args, func(*flag.FlagSet) {}); err != nil {
 		return err
 	}
 	if a.cont == nil {

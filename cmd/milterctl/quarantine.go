@@ -29,10 +29,10 @@ var quarantineCmds = map[string]func(q *qcontext, args []string) error{
 }
 
 func quarantineCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if cfg.Quarantine == nil {
-		return errors.New("the config has no quarantine section")
-	}
 	return dispatch("quarantine", quarantineCmds, args, func() (*qcontext, func(), error) {
+		if cfg.Quarantine == nil {
+			return nil, nil, errors.New("the config has no quarantine section")
+		}
 		q, err := setup.OpenQuarantine(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
@@ -76,7 +76,7 @@ func quarantineList(c *qcontext, args []string) error {
 	var asJSON bool
 	var f quarantine.Filter
 	var sinceFlag string
-	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
+	if err := flagsOnly("quarantine", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.StringVar(&f.User, "user", "", "only this account")
 		fs.StringVar(&f.Reason, "reason", "", "only entries whose reason contains this")
@@ -167,7 +167,7 @@ func quarantineRelease(c *qcontext, args []string) error {
 func quarantineDigest(c *qcontext, args []string) error {
 	var asJSON, mail bool
 	var sinceFlag string
-	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
+	if err := flagsOnly("quarantine", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.BoolVar(&mail, "mail", false, "mail it to quarantine.digest_to")
 		fs.StringVar(&sinceFlag, "since", "", "the period, e.g. 24h (default 24h)")
@@ -254,7 +254,7 @@ func quarantineAudit(c *qcontext, args []string) error {
 
 func quarantineMigrate(c *qcontext, args []string) error {
 	var dir string
-	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
+	if err := flagsOnly("quarantine", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&dir, "from", "", "the local quarantine's directory (default: quarantine.dir)")
 	}); err != nil {
 		return err
@@ -284,7 +284,7 @@ func quarantineMigrate(c *qcontext, args []string) error {
 
 func quarantinePurge(c *qcontext, args []string) error {
 	var user, olderThan string
-	if _, err := subFlags("quarantine", args, func(fs *flag.FlagSet) {
+	if err := flagsOnly("quarantine", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&user, "user", "", "only this account's entries (all of them, unless --older-than)")
 		fs.StringVar(&olderThan, "older-than", "", "purge entries older than this (default: retention)")
 	}); err != nil {

@@ -223,13 +223,17 @@ func TestInstalledProduct(t *testing.T) {
 }
 
 // asUnit runs cmdline as unit u would: its User, Group,
-// SupplementaryGroups and UMask.
+// SupplementaryGroups, NoNewPrivileges (which voids setuid and setgid
+// bits, postqueue's among them) and UMask.
 func asUnit(t *testing.T, u unit, cmdline string) *exec.Cmd {
-	groups := "--clear-groups"
+	args := []string{"--reuid=" + u.one(t, "User"), "--regid=" + u.one(t, "Group"), "--clear-groups"}
 	if g := u.all("SupplementaryGroups"); len(g) > 0 {
-		groups = "--groups=" + strings.Join(g, ",")
+		args[2] = "--groups=" + strings.Join(g, ",")
 	}
-	return exec.Command("setpriv", "--reuid="+u.one(t, "User"), "--regid="+u.one(t, "Group"), groups, "--", "sh", "-c", "umask "+u.one(t, "UMask")+" && exec "+cmdline)
+	if strings.Join(u.all("NoNewPrivileges"), "") == "yes" {
+		args = append(args, "--no-new-privs")
+	}
+	return exec.Command("setpriv", append(args, "--", "sh", "-c", "umask "+u.one(t, "UMask")+" && exec "+cmdline)...)
 }
 
 // unit is a systemd unit's [Service] settings, in order.
