@@ -117,6 +117,8 @@ test: deps sendmail fmt vet
 	# without -race: upstream's TestServer_Shutdown closes one client
 	# session from two goroutines (v0.10.2 as released fails under -race).
 	cd third_party/go-milter && $(GO) test -count=1 ./...
+	# The ham measurements at full size (under -race above: a smaller corpus).
+	$(GO) test -count=1 -run 'TestHam' ./campaign/
 
 # The installed product: make install into this machine, milterd as the unit
 # starts it, Debian's own Postfix configured from docs/postfix.md. It

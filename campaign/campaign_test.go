@@ -97,7 +97,11 @@ func TestHamCorpus(t *testing.T) {
 func hamCorpus(t *testing.T, seed uint64) {
 	r := newRig(t)
 	start := r.now
-	corpus := hamgen.Corpus(seed, 6000, time.Hour)
+	n := 6000
+	if raceBuild {
+		n = 2000
+	}
+	corpus := hamgen.Corpus(seed, n, time.Hour)
 	// In time order, as they would arrive.
 	slicesSortByAt(corpus)
 	fingerprinted := 0

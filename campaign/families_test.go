@@ -169,7 +169,7 @@ func TestFamiliesNoEvasion(t *testing.T) {
 // families made campaigns.
 func TestHamWithFamilies(t *testing.T) {
 	seeds, n := []uint64{28, 29, 30}, 6000
-	if testing.Short() {
+	if testing.Short() || raceBuild {
 		seeds, n = seeds[:1], 2000
 	}
 	for _, seed := range seeds {
