@@ -56,6 +56,10 @@ func (f FeedbackLoops) Authenticate(ctx context.Context, raw []byte) (string, er
 		return "", fmt.Errorf("no feedback loop is configured (complaints.feedback_loops)")
 	}
 	raw = stripFromLine(raw)
+	mime, err := mimeFields(raw)
+	if err != nil {
+		return "", err
+	}
 	var why []string
 	if f.AuthServID != "" {
 		d, err := f.authResults(raw)
@@ -64,7 +68,7 @@ func (f FeedbackLoops) Authenticate(ctx context.Context, raw []byte) (string, er
 		}
 		why = append(why, err.Error())
 	}
-	d, err := f.dkim(ctx, raw)
+	d, err := f.dkim(ctx, raw, mime)
 	if err == nil || errors.Is(err, ErrKeyUnavailable) {
 		return d, err
 	}
@@ -104,9 +108,41 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 	return "", fmt.Errorf("%s's Authentication-Results says %s: no feedback loop's pass", f.AuthServID, strings.Join(seen, ", "))
 }
 
+// readingFields are the report's header fields that decide how its body
+// is read (Parse): which part holds the original, and so the reference.
+var readingFields = []string{"Content-Type", "Content-Transfer-Encoding"}
+
+// mimeFields returns which of readingFields the report's header has, and
+// refuses one that has any twice. A signature covers the bottom-most
+// instance of a field it names (RFC 6376 section 5.4.2), and an inbound
+// MTA's pass says nothing of which instance it saw, while the parser
+// reads the topmost: one added on top of a genuine report, naming a
+// boundary the original's body (the sender's text) holds, would make the
+// parser read only a part the sender hid there, quoting someone else's
+// reference.
+func mimeFields(raw []byte) ([]string, error) {
+	h, err := textproto.ReadHeader(bufioReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("header: %v", err)
+	}
+	var present []string
+	for _, name := range readingFields {
+		switch n := len(h.Values(name)); {
+		case n > 1:
+			return nil, fmt.Errorf("%d %s fields: the report may be read as its signer did not write it", n, name)
+		case n == 1:
+			present = append(present, name)
+		}
+	}
+	return present, nil
+}
+
 // dkim verifies the report's DKIM signatures (RFC 6376; the library
-// refuses l=, which would let anyone append to a signed report).
-func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
+// refuses l=, which would let anyone append to a signed report). A
+// signature counts only when it also covers the fields of mime (the
+// report's readingFields): unsigned, anyone could change them, and with
+// them the part the reference is read from.
+func (f FeedbackLoops) dkim(ctx context.Context, raw []byte, mime []string) (string, error) {
 	res := net.DefaultResolver
 	if f.Resolver != "" {
 		res = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -129,7 +165,10 @@ func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
 	var temp error
 	for _, v := range vs {
 		l, ok := f.loop(v.Domain)
+		unsigned := uncovered(v.HeaderKeys, mime)
 		switch {
+		case ok && v.Err == nil && unsigned != "":
+			seen = append(seen, fmt.Sprintf("d=%s valid, but does not sign %s", clean(v.Domain), unsigned))
 		case ok && v.Err == nil:
 			return l, nil
 		case ok && dkim.IsTempFail(v.Err):
@@ -147,6 +186,21 @@ func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
 		return "", fmt.Errorf("no DKIM signature")
 	}
 	return "", fmt.Errorf("dkim: %s", strings.Join(seen, "; "))
+}
+
+// uncovered is the first of names that signed (a signature's h=) does
+// not name, or "".
+func uncovered(signed, names []string) string {
+	for _, n := range names {
+		found := false
+		for _, k := range signed {
+			found = found || strings.EqualFold(strings.TrimSpace(k), n)
+		}
+		if !found {
+			return n
+		}
+	}
+	return ""
 }
 
 // loop is the configured feedback loop domain a signing domain names.

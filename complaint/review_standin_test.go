@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "outguard/complaint"
+	"outguard/limits"
 )
 
 // A report counted for no one must not stand in for the genuine one about
@@ -17,16 +18,9 @@ import (
 // first was recorded under the message's identity (msg:HOST:QUEUEID), and
 // the genuine one was a duplicate of it, counted for no one.
 func TestReviewOwnCustomerReportNoStandIn(t *testing.T) {
-	loops, _ := feedbackLoops(t)
-	ks := TestKeys(t, 1)
-	e, st := sqliteEngine(t, 0)
-	in := &Ingester{Keys: ks, Header: "X-Outguard-Ref", FBL: loops, Record: e}
-	alice := AliceRef
-	alice.Time = time.Now()
-	ref, _ := ks.Seal(alice)
-	carol := AliceRef
-	carol.Account, carol.QueueID, carol.Time = "carol@customer.test", "4ZxQ3carol", time.Now()
-	carolRef, _ := ks.Seal(carol)
+	in, st, ks := fblIngester(t)
+	alice, ref := freshRef(ks, AliceRef.Account, AliceRef.QueueID)
+	_, carolRef := freshRef(ks, "carol@customer.test", "4ZxQ3carol")
 	relayed := append([]byte("X-Outguard-Ref: "+carolRef+"\r\n"), ReportOf(t, "arf-full.eml", ref)...)
 	res, err := in.Ingest(context.Background(), bytes.NewReader(relayed))
 	if err != nil || res.Complaint.Account != "" || !res.New {
@@ -39,4 +33,21 @@ func TestReviewOwnCustomerReportNoStandIn(t *testing.T) {
 	if cs, _ := st.Complaints(context.Background(), alice.Account, time.Now().Add(-time.Hour)); len(cs) != 1 {
 		t.Errorf("alice's complaints: %d, want 1", len(cs))
 	}
+}
+
+// fblIngester is an ingester trusting fbl.test (a real unbound serving
+// its key) recording into a SQLite store without a complaints limit.
+func fblIngester(t *testing.T) (*Ingester, limits.Store, Keys) {
+	loops, _ := feedbackLoops(t)
+	ks := TestKeys(t, 1)
+	e, st := sqliteEngine(t, 0)
+	return &Ingester{Keys: ks, Header: "X-Outguard-Ref", FBL: loops, Record: e}, st, ks
+}
+
+// freshRef is a reference sealed now for account's message queueID.
+func freshRef(ks Keys, account, queueID string) (Ref, string) {
+	r := AliceRef
+	r.Account, r.QueueID, r.Time = account, queueID, time.Now()
+	ref, _ := ks.Seal(r)
+	return r, ref
 }

@@ -1,0 +1,56 @@
+package complaint_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	. "outguard/complaint"
+)
+
+// The feedback loop's signature covers the report's body and the header
+// fields it names, the bottom-most of each; a field added above them is
+// not covered. Mallory sends, through her own account, mail whose body
+// hides a MIME part quoting alice's reference under a boundary of her
+// choosing, to a mailbox of the feedback loop, and reports it: the
+// genuine report, signed, counts for mallory. Adding a Content-Type on
+// top naming her boundary (or changing an unsigned one) makes the parser
+// read only the hidden part: the report then counted for alice. It must
+// count for no one (the fields that decide how the report is read are
+// the signed ones, once).
+func TestReviewUnsignedContentType(t *testing.T) {
+	in, _, ks := fblIngester(t)
+	_, aliceRef := freshRef(ks, AliceRef.Account, AliceRef.QueueID)
+	mallory, malloryRef := freshRef(ks, "mallory@customer.test", "4ZxQ9mallory")
+	report := func() []byte {
+		r := string(ReportOf(t, "arf-full.eml", malloryRef))
+		return []byte(strings.Replace(r, "Buy now.\r\n", "Buy now.\r\n--evil\r\nContent-Type: message/rfc822\r\n\r\nX-Outguard-Ref: "+aliceRef+"\r\n\r\n--evil--\r\n", 1))
+	}
+	res, err := in.Ingest(context.Background(), bytes.NewReader(fblKey.Sign(t, report(), "")))
+	if err != nil || res.Complaint.Account != mallory.Account {
+		t.Fatalf("the genuine report: %+v %v", res.Complaint, err)
+	}
+	ct := "Content-Type: multipart/report; report-type=feedback-report; boundary=\"evil\"\r\n"
+	signed := fblKey.Sign(t, report(), "")
+	for name, raw := range map[string][]byte{
+		"Content-Type added on top":              append([]byte(ct), signed...),
+		"Content-Transfer-Encoding added on top": append([]byte("Content-Transfer-Encoding: quoted-printable\r\n"), signed...),
+		// Our inbound MTA's pass above it says nothing of which
+		// Content-Type the signature covered.
+		"Content-Type added, our MTA's pass on top": append([]byte("Authentication-Results: mx.isp.test; dkim=pass header.d=fbl.test\r\n"+ct), signed...),
+		// The same, where the signer did not sign Content-Type: it is
+		// replaced.
+		"unsigned Content-Type replaced": func() []byte {
+			r := report()
+			i := bytes.Index(r, []byte("Content-Type: multipart/report"))
+			j := bytes.Index(r[i:], []byte("\r\n\r\n"))
+			return fblKey.SignHeaders(t, append(append(r[:i:i], ct...), r[i+j+2:]...), "", "from", "to", "subject", "date", "message-id")
+		}(),
+	} {
+		res, err := in.Ingest(context.Background(), bytes.NewReader(raw))
+		if err != nil || res.Complaint.Account != "" || !strings.Contains(res.Complaint.Problem, "not from a trusted feedback loop") {
+			t.Errorf("%s: %q %q %v", name, res.Complaint.Account, res.Complaint.Problem, err)
+		}
+	}
+}
