@@ -90,7 +90,7 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("topmost Authentication-Results: %v", err)
 	}
-	if !strings.EqualFold(id, f.AuthServID) {
+	if asciiLower(id) != asciiLower(f.AuthServID) {
 		return "", fmt.Errorf("topmost Authentication-Results is %q's, not %q's", clean(id), f.AuthServID)
 	}
 	var seen []string
@@ -205,13 +205,25 @@ func uncovered(signed, names []string) string {
 
 // loop is the configured feedback loop domain a signing domain names.
 func (f FeedbackLoops) loop(domain string) (string, bool) {
-	domain = strings.TrimSuffix(domain, ".")
+	domain = asciiLower(strings.TrimSuffix(domain, "."))
 	for _, d := range f.Domains {
-		if strings.EqualFold(domain, strings.TrimSuffix(d, ".")) {
+		if domain == asciiLower(strings.TrimSuffix(d, ".")) {
 			return d, true
 		}
 	}
 	return "", false
+}
+
+// asciiLower lowers ASCII letters only: DNS names compare without case in
+// ASCII (RFC 4343), while strings.EqualFold's Unicode folding takes
+// U+017F for "s" and U+212A for "k", other names, other owners.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // uncomment drops the comments (RFC 5322 section 3.2.2: parenthesized,
