@@ -113,7 +113,7 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 var readingFields = []string{"Content-Type", "Content-Transfer-Encoding"}
 
 // mimeFields returns which of readingFields the report's header has, and
-// refuses one that has any twice. A signature covers the bottom-most
+// refuses one that has any twice, or no Content-Type. A signature covers the bottom-most
 // instance of a field it names (RFC 6376 section 5.4.2), and an inbound
 // MTA's pass says nothing of which instance it saw, while the parser
 // reads the topmost: one added on top of a genuine report, naming a
@@ -132,6 +132,13 @@ func mimeFields(raw []byte) ([]string, error) {
 			return nil, fmt.Errorf("%d %s fields: the report may be read as its signer did not write it", n, name)
 		case n == 1:
 			present = append(present, name)
+		case name == "Content-Type":
+			// Every feedback loop's report has one (ARF, JMRP's
+			// multipart): without it the report is read as text, where
+			// a folded line of the spammer's own header reads as a
+			// field of its own. One removed where the signer did not
+			// sign it would do that.
+			return nil, errors.New("no Content-Type: not a feedback loop's report as its signer wrote it")
 		}
 	}
 	return present, nil

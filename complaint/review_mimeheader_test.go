@@ -39,6 +39,15 @@ func TestReviewUnsignedContentType(t *testing.T) {
 		// Our inbound MTA's pass above it says nothing of which
 		// Content-Type the signature covered.
 		"Content-Type added, our MTA's pass on top": append([]byte("Authentication-Results: mx.isp.test; dkim=pass header.d=fbl.test\r\n"+ct), signed...),
+		// Removed where the signer did not sign it: the report is then
+		// read as text, where a folded line of mallory's Subject (above
+		// our reference in her header) reads as a field of its own.
+		"unsigned Content-Type removed": func() []byte {
+			r := strings.Replace(string(report()), "Subject: Cheap pills\r\n", "Subject: Cheap pills\r\n X-Outguard-Ref: "+aliceRef+"\r\n", 1)
+			i := strings.Index(r, "Content-Type: multipart/report")
+			j := strings.Index(r[i:], "\r\n\r\n")
+			return fblKey.SignHeaders(t, []byte(r[:i]+r[i+j+2:]), "", "from", "to", "subject", "date", "message-id")
+		}(),
 		// The same, where the signer did not sign Content-Type: it is
 		// replaced.
 		"unsigned Content-Type replaced": func() []byte {
