@@ -104,14 +104,18 @@ type parser struct {
 	// text are the references quoted in text parts: after every one
 	// found in an original's header (Parse), wherever the parts sit (a
 	// receiver's human-readable part quoting the spam's body comes first
-	// in an ARF report).
-	text []string
+	// in an ARF report). text[0] are the reference field's, text[1]
+	// CFBL-Feedback-ID's: after them, as in a header (headerRefs), for a
+	// customer's own one sits above ours, which milterd adds last.
+	text [2][]string
 }
 
 // addText appends the references quoted in text parts.
 func (p *parser) addText() {
-	for _, v := range p.text {
-		p.addRef(v)
+	for _, vs := range p.text {
+		for _, v := range vs {
+			p.addRef(v)
+		}
 	}
 }
 
@@ -257,8 +261,12 @@ func (p *parser) scanText(b []byte) {
 			v += strings.TrimSpace(next)
 			i++
 		}
-		if looksLikeRef([]byte(v)) && len(p.text) < maxRefs {
-			p.text = append(p.text, v)
+		k := 0
+		if !strings.EqualFold(strings.TrimSpace(name), p.header) {
+			k = 1
+		}
+		if looksLikeRef([]byte(v)) && len(p.text[k]) < maxRefs {
+			p.text[k] = append(p.text[k], v)
 		}
 	}
 }

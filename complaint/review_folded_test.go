@@ -30,3 +30,21 @@ func TestReviewFoldedLineIsNoField(t *testing.T) {
 		}
 	}
 }
+
+// Read as text, the original's header lines come in their order, and
+// ours is the last field of the header milterd stamped: a customer's own
+// CFBL-Feedback-ID above it (kept without cfbl_address), quoting alice's
+// reference, came first. The reference field comes before the RFC 9477
+// one, as in a header read as a header (headerRefs).
+func TestReviewTextCFBLAfterReference(t *testing.T) {
+	ks := testKeys(t, 1)
+	alice, _ := ks.Seal(aliceRef)
+	mallory := aliceRef
+	mallory.Account = "mallory@customer.test"
+	mref, _ := ks.Seal(mallory)
+	raw := "From: victim@receiver.test\r\nSubject: Fwd: spam\r\nContent-Type: text/plain\r\n\r\n" +
+		"> Subject: Cheap pills\r\n> CFBL-Feedback-ID: " + alice + "\r\n> X-Outguard-Ref: " + mref + "\r\n>\r\n> Buy now.\r\n"
+	if rep := Parse([]byte(raw), "X-Outguard-Ref"); len(rep.Refs) != 2 || rep.Refs[0] != mref {
+		t.Errorf("refs %v, want mallory's first", rep.Refs)
+	}
+}
