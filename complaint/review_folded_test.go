@@ -15,11 +15,7 @@ import (
 // and a quoted blank line ("> ") after a quoted reference joined the
 // quoted body to it ("...Buynow."), which then did not verify.
 func TestReviewFoldedLineIsNoField(t *testing.T) {
-	ks := testKeys(t, 1)
-	alice, _ := ks.Seal(aliceRef)
-	mallory := aliceRef
-	mallory.Account = "mallory@customer.test"
-	mref, _ := ks.Seal(mallory)
+	alice, mref := aliceAndMallory(t)
 	for name, quote := range map[string]string{"unquoted": "", "quoted": "> ", "quoted twice": "> > "} {
 		raw := "From: victim@receiver.test\r\nSubject: Fwd: spam\r\nContent-Type: text/plain\r\n\r\n" +
 			quote + "Subject: Cheap pills\r\n" + quote + " X-Outguard-Ref: " + alice + "\r\n" +
@@ -37,14 +33,20 @@ func TestReviewFoldedLineIsNoField(t *testing.T) {
 // reference, came first. The reference field comes before the RFC 9477
 // one, as in a header read as a header (headerRefs).
 func TestReviewTextCFBLAfterReference(t *testing.T) {
-	ks := testKeys(t, 1)
-	alice, _ := ks.Seal(aliceRef)
-	mallory := aliceRef
-	mallory.Account = "mallory@customer.test"
-	mref, _ := ks.Seal(mallory)
+	alice, mref := aliceAndMallory(t)
 	raw := "From: victim@receiver.test\r\nSubject: Fwd: spam\r\nContent-Type: text/plain\r\n\r\n" +
 		"> Subject: Cheap pills\r\n> CFBL-Feedback-ID: " + alice + "\r\n> X-Outguard-Ref: " + mref + "\r\n>\r\n> Buy now.\r\n"
 	if rep := Parse([]byte(raw), "X-Outguard-Ref"); len(rep.Refs) != 2 || rep.Refs[0] != mref {
 		t.Errorf("refs %v, want mallory's first", rep.Refs)
 	}
+}
+
+// aliceAndMallory are references of alice's message and of mallory's.
+func aliceAndMallory(t *testing.T) (alice, mallory string) {
+	ks := testKeys(t, 1)
+	alice, _ = ks.Seal(aliceRef)
+	m := aliceRef
+	m.Account = "mallory@customer.test"
+	mallory, _ = ks.Seal(m)
+	return alice, mallory
 }
