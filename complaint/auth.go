@@ -130,6 +130,9 @@ func mimeFields(raw []byte) ([]string, error) {
 		switch n := len(h.Values(name)); {
 		case n > 1:
 			return nil, fmt.Errorf("%d %s fields: the report may be read as its signer did not write it", n, name)
+		case n == 1 && name == "Content-Transfer-Encoding" && identity(h.Get(name)):
+			// Read as no encoding at all (go-message's encodingReader),
+			// as if absent: an ARF generator's unsigned "7bit" counts.
 		case n == 1:
 			present = append(present, name)
 		case name == "Content-Type":
@@ -142,6 +145,16 @@ func mimeFields(raw []byte) ([]string, error) {
 		}
 	}
 	return present, nil
+}
+
+// identity reports whether a Content-Transfer-Encoding leaves the body as
+// it is, compared as go-message compares it.
+func identity(enc string) bool {
+	switch strings.ToLower(enc) {
+	case "7bit", "8bit", "binary":
+		return true
+	}
+	return false
 }
 
 // dkim verifies the report's DKIM signatures (RFC 6376; the library

@@ -31,11 +31,23 @@ func TestReviewUnsignedContentType(t *testing.T) {
 	if err != nil || res.Complaint.Account != mallory.Account {
 		t.Fatalf("the genuine report: %+v %v", res.Complaint, err)
 	}
+	// An unsigned identity encoding (an ARF generator's "7bit") changes
+	// nothing: the report counts.
+	sevenBit := bytes.Replace(report(), []byte("MIME-Version: 1.0\r\n"), []byte("MIME-Version: 1.0\r\nContent-Transfer-Encoding: 7bit\r\n"), 1)
+	res, err = in.Ingest(context.Background(), bytes.NewReader(fblKey.SignHeaders(t, sevenBit, "", "from", "to", "subject", "date", "message-id", "content-type")))
+	if err != nil || res.Complaint.Account != mallory.Account || res.Complaint.FBL != "fbl.test" {
+		t.Fatalf("an unsigned 7bit: %+v %v", res.Complaint, err)
+	}
 	ct := "Content-Type: multipart/report; report-type=feedback-report; boundary=\"evil\"\r\n"
 	signed := fblKey.Sign(t, report(), "")
 	for name, raw := range map[string][]byte{
 		"Content-Type added on top":              append([]byte(ct), signed...),
 		"Content-Transfer-Encoding added on top": append([]byte("Content-Transfer-Encoding: quoted-printable\r\n"), signed...),
+		// An identity encoding replaced by one that decodes.
+		"unsigned 7bit replaced": func() []byte {
+			r := bytes.Replace(report(), []byte("MIME-Version: 1.0\r\n"), []byte("MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n"), 1)
+			return fblKey.SignHeaders(t, r, "", "from", "to", "subject", "date", "message-id", "content-type")
+		}(),
 		// Our inbound MTA's pass above it says nothing of which
 		// Content-Type the signature covered.
 		"Content-Type added, our MTA's pass on top": append([]byte("Authentication-Results: mx.isp.test; dkim=pass header.d=fbl.test\r\n"+ct), signed...),
