@@ -56,6 +56,10 @@ func (f FeedbackLoops) Authenticate(ctx context.Context, raw []byte) (string, er
 		return "", fmt.Errorf("no feedback loop is configured (complaints.feedback_loops)")
 	}
 	raw = stripFromLine(raw)
+	mime, err := mimeFields(raw)
+	if err != nil {
+		return "", err
+	}
 	var why []string
 	if f.AuthServID != "" {
 		d, err := f.authResults(raw)
@@ -64,7 +68,7 @@ func (f FeedbackLoops) Authenticate(ctx context.Context, raw []byte) (string, er
 		}
 		why = append(why, err.Error())
 	}
-	d, err := f.dkim(ctx, raw)
+	d, err := f.dkim(ctx, raw, mime)
 	if err == nil || errors.Is(err, ErrKeyUnavailable) {
 		return d, err
 	}
@@ -86,7 +90,7 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("topmost Authentication-Results: %v", err)
 	}
-	if !strings.EqualFold(id, f.AuthServID) {
+	if asciiLower(id) != asciiLower(f.AuthServID) {
 		return "", fmt.Errorf("topmost Authentication-Results is %q's, not %q's", clean(id), f.AuthServID)
 	}
 	var seen []string
@@ -104,9 +108,61 @@ func (f FeedbackLoops) authResults(raw []byte) (string, error) {
 	return "", fmt.Errorf("%s's Authentication-Results says %s: no feedback loop's pass", f.AuthServID, strings.Join(seen, ", "))
 }
 
+// readingFields are the report's header fields that decide how its body
+// is read (Parse): which part holds the original, and so the reference.
+var readingFields = []string{"Content-Type", "Content-Transfer-Encoding"}
+
+// mimeFields returns which of readingFields the report's header has, and
+// refuses one that has any twice, or no Content-Type. A signature covers the bottom-most
+// instance of a field it names (RFC 6376 section 5.4.2), and an inbound
+// MTA's pass says nothing of which instance it saw, while the parser
+// reads the topmost: one added on top of a genuine report, naming a
+// boundary the original's body (the sender's text) holds, would make the
+// parser read only a part the sender hid there, quoting someone else's
+// reference.
+func mimeFields(raw []byte) ([]string, error) {
+	h, err := textproto.ReadHeader(bufioReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("header: %v", err)
+	}
+	var present []string
+	for _, name := range readingFields {
+		switch n := len(h.Values(name)); {
+		case n > 1:
+			return nil, fmt.Errorf("%d %s fields: the report may be read as its signer did not write it", n, name)
+		case n == 1 && name == "Content-Transfer-Encoding" && identity(h.Get(name)):
+			// Read as no encoding at all (go-message's encodingReader),
+			// as if absent: an ARF generator's unsigned "7bit" counts.
+		case n == 1:
+			present = append(present, name)
+		case name == "Content-Type":
+			// Every feedback loop's report has one (ARF, JMRP's
+			// multipart): without it the report is read as text, where
+			// a folded line of the spammer's own header reads as a
+			// field of its own. One removed where the signer did not
+			// sign it would do that.
+			return nil, errors.New("no Content-Type: not a feedback loop's report as its signer wrote it")
+		}
+	}
+	return present, nil
+}
+
+// identity reports whether a Content-Transfer-Encoding leaves the body as
+// it is, compared as go-message compares it.
+func identity(enc string) bool {
+	switch strings.ToLower(enc) {
+	case "7bit", "8bit", "binary":
+		return true
+	}
+	return false
+}
+
 // dkim verifies the report's DKIM signatures (RFC 6376; the library
-// refuses l=, which would let anyone append to a signed report).
-func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
+// refuses l=, which would let anyone append to a signed report). A
+// signature counts only when it also covers the fields of mime (the
+// report's readingFields): unsigned, anyone could change them, and with
+// them the part the reference is read from.
+func (f FeedbackLoops) dkim(ctx context.Context, raw []byte, mime []string) (string, error) {
 	res := net.DefaultResolver
 	if f.Resolver != "" {
 		res = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -129,7 +185,10 @@ func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
 	var temp error
 	for _, v := range vs {
 		l, ok := f.loop(v.Domain)
+		unsigned := uncovered(v.HeaderKeys, mime)
 		switch {
+		case ok && v.Err == nil && unsigned != "":
+			seen = append(seen, fmt.Sprintf("d=%s valid, but does not sign %s", clean(v.Domain), unsigned))
 		case ok && v.Err == nil:
 			return l, nil
 		case ok && dkim.IsTempFail(v.Err):
@@ -149,15 +208,42 @@ func (f FeedbackLoops) dkim(ctx context.Context, raw []byte) (string, error) {
 	return "", fmt.Errorf("dkim: %s", strings.Join(seen, "; "))
 }
 
+// uncovered is the first of names that signed (a signature's h=) does
+// not name, or "".
+func uncovered(signed, names []string) string {
+	for _, n := range names {
+		found := false
+		for _, k := range signed {
+			found = found || strings.EqualFold(strings.TrimSpace(k), n)
+		}
+		if !found {
+			return n
+		}
+	}
+	return ""
+}
+
 // loop is the configured feedback loop domain a signing domain names.
 func (f FeedbackLoops) loop(domain string) (string, bool) {
-	domain = strings.TrimSuffix(domain, ".")
+	domain = asciiLower(strings.TrimSuffix(domain, "."))
 	for _, d := range f.Domains {
-		if strings.EqualFold(domain, strings.TrimSuffix(d, ".")) {
+		if domain == asciiLower(strings.TrimSuffix(d, ".")) {
 			return d, true
 		}
 	}
 	return "", false
+}
+
+// asciiLower lowers ASCII letters only: DNS names compare without case in
+// ASCII (RFC 4343), while strings.EqualFold's Unicode folding takes
+// U+017F for "s" and U+212A for "k", other names, other owners.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // uncomment drops the comments (RFC 5322 section 3.2.2: parenthesized,

@@ -124,6 +124,12 @@ func (in *Ingester) Attribute(raw []byte) limits.Complaint {
 				break
 			}
 		}
+		if c.Account == "" {
+			// Counted for no one: kept under the report's own identity,
+			// as a forgery is (authenticate), so that it does not stand
+			// in for a genuine report about the message that comes later.
+			c.ID, c.Report = rawID(raw), keep(raw)
+		}
 		return c
 	}
 	c.ID = rawID(raw)

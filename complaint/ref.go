@@ -122,6 +122,10 @@ const (
 
 var b64 = base64.RawURLEncoding
 
+// ErrTooLong: a name is too long to seal (Seal): the message goes
+// unstamped, unattributable.
+var ErrTooLong = errors.New("too long for a reference")
+
 // Seal makes r's reference with the first key: "og1.KEYID.DATA", DATA
 // the nonce and the sealed host, queue id, account and time, base64url.
 func (ks Keys) Seal(r Ref) (string, error) {
@@ -131,7 +135,7 @@ func (ks Keys) Seal(r Ref) (string, error) {
 	var plain []byte
 	for _, f := range []string{r.Host, r.QueueID, r.Account} {
 		if len(f) > maxField {
-			return "", fmt.Errorf("a name of %d bytes is too long for a reference (at most %d)", len(f), maxField)
+			return "", fmt.Errorf("a name of %d bytes is %w (at most %d)", len(f), ErrTooLong, maxField)
 		}
 		plain = binary.AppendUvarint(plain, uint64(len(f)))
 		plain = append(plain, f...)

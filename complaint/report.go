@@ -104,14 +104,18 @@ type parser struct {
 	// text are the references quoted in text parts: after every one
 	// found in an original's header (Parse), wherever the parts sit (a
 	// receiver's human-readable part quoting the spam's body comes first
-	// in an ARF report).
-	text []string
+	// in an ARF report). text[0] are the reference field's, text[1]
+	// CFBL-Feedback-ID's: after them, as in a header (headerRefs), for a
+	// customer's own one sits above ours, which milterd adds last.
+	text [2][]string
 }
 
 // addText appends the references quoted in text parts.
 func (p *parser) addText() {
-	for _, v := range p.text {
-		p.addRef(v)
+	for _, vs := range p.text {
+		for _, v := range vs {
+			p.addRef(v)
+		}
 	}
 }
 
@@ -240,9 +244,12 @@ func (p *parser) original(h textproto.Header) {
 func (p *parser) scanText(b []byte) {
 	lines := strings.Split(string(b), "\n")
 	for i := 0; i < len(lines); i++ {
+		// A line that starts with white space continues the field above
+		// (RFC 5322 2.2.3), which the sender of the original wrote: it
+		// is never a field.
 		line := unquote(lines[i])
 		name, val, ok := strings.Cut(line, ":")
-		if !ok || !(strings.EqualFold(strings.TrimSpace(name), p.header) || strings.EqualFold(strings.TrimSpace(name), CFBLFeedbackID)) {
+		if !ok || line[0] == ' ' || line[0] == '\t' || !(strings.EqualFold(strings.TrimSpace(name), p.header) || strings.EqualFold(strings.TrimSpace(name), CFBLFeedbackID)) {
 			continue
 		}
 		v := strings.TrimSpace(val)
@@ -254,21 +261,34 @@ func (p *parser) scanText(b []byte) {
 			v += strings.TrimSpace(next)
 			i++
 		}
-		if looksLikeRef([]byte(v)) && len(p.text) < maxRefs {
-			p.text = append(p.text, v)
+		k := 0
+		if !strings.EqualFold(strings.TrimSpace(name), p.header) {
+			k = 1
+		}
+		if looksLikeRef([]byte(v)) && len(p.text[k]) < maxRefs {
+			p.text[k] = append(p.text[k], v)
 		}
 	}
 }
 
-// unquote drops a line's end and the quote markers of a reply or forward.
+// unquote drops a line's end and the quote markers of a reply or forward
+// ("> ", "> > ", ">"), with the space after the last one, which is the
+// quote's: what is left starts with white space only when the quoted
+// line did. (A client quoting with a bare ">" makes a folded line look
+// like a field: its continuation is not joined, the reference does not
+// verify, the report is kept as unattributable.)
 func unquote(l string) string {
 	l = strings.TrimRight(l, "\r")
+	quoted := false
 	for {
 		t := strings.TrimLeft(l, " ")
 		if !strings.HasPrefix(t, ">") {
+			if quoted {
+				l = strings.TrimPrefix(l, " ")
+			}
 			return l
 		}
-		l = t[1:]
+		l, quoted = t[1:], true
 	}
 }
 

@@ -78,12 +78,20 @@ func (s *Stamper) Fields(host, queueID, account string) (remove []string, add []
 	if s.o.CFBLAddress != "" {
 		remove = append(remove, CFBLAddress, CFBLFeedbackID)
 	}
+	// Without cfbl_address a customer's own CFBL-Feedback-ID stays
+	// beside our reference, which the parser takes first. A message we
+	// do not stamp must not keep it: the parser reads it as a reference,
+	// and a customer could have copied one of another account's there.
+	unstamped := remove
+	if s.o.CFBLAddress == "" {
+		unstamped = []string{s.o.Header, CFBLFeedbackID}
+	}
 	if account == "" {
-		return remove, nil, nil
+		return unstamped, nil, nil
 	}
 	ref, err := s.o.Keys.Seal(Ref{Host: host, QueueID: queueID, Account: account, Time: s.o.Now()})
 	if err != nil {
-		return remove, nil, err
+		return unstamped, nil, err
 	}
 	add = []policy.Header{{Name: s.o.Header, Value: ref}}
 	if s.o.CFBLAddress != "" {

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"outguard/complaint"
@@ -35,7 +36,13 @@ func OpenQuarantine(ctx context.Context, cfg *config.Config) (*quarantine.Store,
 			if err != nil {
 				return nil, nil, err
 			}
-			return complaint.NewStamper(complaint.Options{Header: cp.Header, Keys: ks, CFBLAddress: cp.CFBLAddress}).Fields(host, queueID, account)
+			remove, add, err := complaint.NewStamper(complaint.Options{Header: cp.Header, Keys: ks, CFBLAddress: cp.CFBLAddress}).Fields(host, queueID, account)
+			if errors.Is(err, complaint.ErrTooLong) {
+				// An account too long to seal: released unstamped,
+				// as milterd lets such mail go, not held for ever.
+				return remove, nil, nil
+			}
+			return remove, add, err
 		}
 	}
 	return s, nil
