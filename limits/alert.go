@@ -82,9 +82,12 @@ type Alerter struct {
 
 	start   sync.Once
 	pending chan onceAlert
-	// retrying is the alert claimLoop is trying again, if any (Stop).
+	// retrying is the alert claimLoop is trying again, if any, and
+	// requeued the JSON of each alert Fire keeps enqueueing again, by id
+	// (Stop).
 	mu       sync.Mutex
 	retrying *onceAlert
+	requeued map[string]string
 }
 
 // onceAlert is an alert of FireOnce waiting for its claim.
@@ -121,8 +124,9 @@ func (a *Alerter) startLoop() {
 
 // Stop is milterd stopping: it gives the alerts of FireOnce still in the
 // buffer until ctx ends to reach the store, then logs each one still
-// waiting (and the one the store keeps failing, if any) as lost, with its
-// JSON: the process ending drops them. Safe on a nil Alerter.
+// waiting (the one whose claim the store keeps failing, and those Fire
+// keeps enqueueing again, included) as lost, with its JSON: the process
+// ending drops them. Safe on a nil Alerter.
 func (a *Alerter) Stop(ctx context.Context) {
 	if a == nil || a.Outbox == nil {
 		return
@@ -141,6 +145,9 @@ func (a *Alerter) Stop(ctx context.Context) {
 	a.mu.Lock()
 	if a.retrying != nil {
 		lost(*a.retrying)
+	}
+	for _, body := range a.requeued {
+		a.Log.Error("alert lost: milterd stopped before the store took it", "alert", body)
 	}
 	a.mu.Unlock()
 	for {
@@ -219,7 +226,13 @@ func (a *Alerter) Fire(al Alert) {
 	}
 	if failed := a.enqueue(items); len(failed) > 0 {
 		a.Log.Error("alert: the store did not take it; kept in memory and enqueued again", "alert", string(body), "err", failed[0].LastError)
-		go a.requeue(failed, string(body))
+		a.mu.Lock()
+		if a.requeued == nil {
+			a.requeued = map[string]string{}
+		}
+		a.requeued[al.ID] = string(body)
+		a.mu.Unlock()
+		go a.requeue(al.ID, failed, string(body))
 	}
 }
 
@@ -265,7 +278,12 @@ func (a *Alerter) enqueue(items []OutboxItem) []OutboxItem {
 	return failed
 }
 
-func (a *Alerter) requeue(items []OutboxItem, body string) {
+func (a *Alerter) requeue(id string, items []OutboxItem, body string) {
+	defer func() {
+		a.mu.Lock()
+		delete(a.requeued, id)
+		a.mu.Unlock()
+	}()
 	every := cmp.Or(a.Requeue, 10*time.Second)
 	for end := time.Now().Add(cmp.Or(a.RequeueFor, time.Hour)); time.Now().Before(end); {
 		time.Sleep(every)

@@ -16,7 +16,8 @@ import (
 // Alerter's buffer for a stalled store (Redis stopped with SIGSTOP). Each
 // one is logged at error as lost, with its JSON, the one being retried
 // included: before, only the first had a warning ("trying again") and the
-// others went with the process without a word. With the store answering,
+// others went with the process without a word; so did a suspension
+// alert Fire kept enqueueing again. With the store answering,
 // stopping gives the buffer its time and loses nothing.
 func TestReviewAlerterStopLogsWaitingAlerts(t *testing.T) {
 	c := stoppableStores(t)["redis"]
@@ -34,6 +35,7 @@ func TestReviewAlerterStopLogsWaitingAlerts(t *testing.T) {
 	a := newAlerter(logs)
 	c.pause()
 	fire(a, 3, "stalled")
+	a.Fire(limits.Alert{Event: "suspended", Account: "suspended0"}) // enqueued again in the background
 	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	a.Stop(ctx)
 	cancel()
@@ -42,6 +44,11 @@ func TestReviewAlerterStopLogsWaitingAlerts(t *testing.T) {
 		if !strings.Contains(logs.String(), fmt.Sprintf(`alert lost: milterd stopped before the store took it" alert="{\"id\":\"\",\"event\":\"limit\",\"account\":\"stalled%d\"`, i)) {
 			t.Errorf("stalled%d not logged lost at the stop\n%s", i, logs)
 		}
+	}
+	if !strings.Contains(logs.String(), `alert lost: milterd stopped before the store took it" alert="{\"id\":\"`) ||
+		!strings.Contains(logs.String(), `\"event\":\"suspended\",\"account\":\"suspended0\"`) ||
+		strings.Count(logs.String(), "alert lost: milterd stopped") != 4 {
+		t.Errorf("the suspension alert Fire kept in memory was not logged lost at the stop\n%s", logs)
 	}
 
 	logs = &harness.LogBuffer{}
