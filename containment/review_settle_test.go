@@ -19,13 +19,7 @@ func TestReviewReleasedThenHeldByHand(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
-		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
-		suspendAndSweep(t, st, c, now)
-		if q.in("SPAM1") != containment.HoldQueue {
-			t.Fatal("not held")
-		}
+		q, c := spamHeld(t, st, &now)
 		now = now.Add(time.Minute)
 		if _, err := st.Unsuspend(ctx, "alice", now); err != nil {
 			t.Fatal(err)
@@ -60,10 +54,7 @@ func TestReviewHeldLongerThanRecords(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
-		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
-		suspendAndSweep(t, st, c, now)
+		q, c := spamHeld(t, st, &now)
 		now = now.Add(8 * 24 * time.Hour)
 		if err := st.Purge(ctx, now); err != nil {
 			t.Fatal(err)
@@ -85,4 +76,18 @@ func TestReviewHeldLongerThanRecords(t *testing.T) {
 			t.Errorf("released %v (%v); SPAM1 in %q", ids, err, q.in("SPAM1"))
 		}
 	})
+}
+
+// spamHeld queues SPAM1 of alice on mx1 and suspends alice at *now; the
+// sweep holds it.
+func spamHeld(t *testing.T, st limits.Store, now *time.Time) (*memQueue, *containment.Containment) {
+	t.Helper()
+	q := &memQueue{q: map[string]string{}}
+	c := reviewSetup(st, q, now, containment.Hold)
+	admit(t, st, q, "SPAM1", now.Add(-time.Minute))
+	suspendAndSweep(t, st, c, *now)
+	if q.in("SPAM1") != containment.HoldQueue {
+		t.Fatal("not held")
+	}
+	return q, c
 }
