@@ -223,9 +223,12 @@ func (c *Containment) Settle(ctx context.Context, key string, release bool, by s
 	return ids, nil
 }
 
-// held returns the queue ids containment held of key's mail on this host
-// (its audit trail): mail the postmaster held by hand, for reasons of
-// their own, is neither released nor deleted by containment.
+// held returns the queue ids containment holds of key's mail on this
+// host, by its audit trail in time order: held by containment and not
+// released or deleted by it since. Mail the postmaster held by hand, for
+// reasons of their own, is neither released nor deleted by containment,
+// and that includes a message containment held once and released, held
+// again by hand.
 func (c *Containment) held(ctx context.Context, key string) (map[string]bool, error) {
 	trail, err := c.o.Store.AuditTrail(ctx, key, time.Time{})
 	if err != nil {
@@ -233,20 +236,48 @@ func (c *Containment) held(ctx context.Context, key string) (map[string]bool, er
 	}
 	ours := map[string]bool{}
 	for _, ev := range trail {
-		if ev.Event == limits.AuditQueueHeld && ev.Host == c.o.Host {
-			for _, id := range strings.Fields(ev.Detail) {
+		if ev.Host != c.o.Host {
+			continue
+		}
+		for _, id := range strings.Fields(ev.Detail) {
+			switch ev.Event {
+			case limits.AuditQueueHeld:
 				ours[id] = true
+			case limits.AuditQueueReleased, limits.AuditQueueDeleted:
+				delete(ours, id)
 			}
 		}
 	}
 	return ours, nil
 }
 
-// Messages returns key's messages still in this host's queue, by queue id.
+// Messages returns key's messages still in this host's queue, by queue id:
+// those of its records, and those containment holds whose record is gone
+// (records are kept for a week; an escalated suspension lasts until an
+// operator lifts it, and its held mail is still to be settled then).
 func (c *Containment) Messages(ctx context.Context, key string) ([]Message, error) {
 	ids, err := c.o.Store.Queued(ctx, c.o.Host, key)
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	ours, err := c.held(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	for id := range ours {
+		if slices.Contains(ids, id) {
+			continue
+		}
+		// A record of another account: the id was reused (Postfix's
+		// short ids are), the message is not key's.
+		if owner, _, err := c.o.Store.Owner(ctx, c.o.Host, id); err != nil {
+			return nil, err
+		} else if owner == "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	q, err := c.o.Queue.List(ctx)
 	if err != nil {
@@ -255,16 +286,7 @@ func (c *Containment) Messages(ctx context.Context, key string) ([]Message, erro
 	var out []Message
 	for _, id := range ids {
 		if name, ok := q[id]; ok {
-			out = append(out, Message{QueueID: id, Queue: name})
-		}
-	}
-	if slices.ContainsFunc(out, func(m Message) bool { return m.Queue == HoldQueue }) {
-		ours, err := c.held(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		for i := range out {
-			out[i].Contained = out[i].Queue == HoldQueue && ours[out[i].QueueID]
+			out = append(out, Message{QueueID: id, Queue: name, Contained: name == HoldQueue && ours[id]})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].QueueID < out[j].QueueID })

@@ -61,6 +61,23 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 	log.Info("milterd started", "version", setup.Version, "listen", cfg.Listen.String(), "checks", b.State.Pipeline.Names())
 	bg := startBackground(ctx, cfg, log, res, b)
 	defer func() { bg.stop() }()
+	// Each state built (the first, and one per reload) has its limits
+	// alerter; the alerts still waiting in one for the store at the end
+	// are logged as lost.
+	var alerters []*limits.Alerter
+	keep := func(b *setup.Built) {
+		if b.Limits != nil {
+			alerters = append(alerters, b.Limits.Alert)
+		}
+	}
+	keep(b)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), alertDrain)
+		defer cancel()
+		for _, a := range alerters {
+			a.Stop(ctx)
+		}
+	}()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -82,12 +99,17 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 			}
 			if next, nb := reload(path, load, cfg, srv, log, res); next != nil {
 				cfg = next
+				keep(nb)
 				bg.stop()
 				bg = startBackground(ctx, cfg, log, res, nb)
 			}
 		}
 	}
 }
+
+// alertDrain is how long a stopping milterd gives the limit alerts still
+// in its buffer to reach the store (limits.Alerter.Stop).
+const alertDrain = 5 * time.Second
 
 // reload builds the new state completely and swaps it in only if valid; it
 // returns the new config and what was built, or nil when the old one stays.

@@ -82,6 +82,12 @@ type Alerter struct {
 
 	start   sync.Once
 	pending chan onceAlert
+	// retrying is the alert claimLoop is trying again, if any, and
+	// requeued the JSON of each alert Fire keeps enqueueing again, by id
+	// (Stop).
+	mu       sync.Mutex
+	retrying *onceAlert
+	requeued map[string]string
 }
 
 // onceAlert is an alert of FireOnce waiting for its claim.
@@ -102,15 +108,55 @@ func (a *Alerter) FireOnce(key string, until time.Time, al Alert) {
 	if a == nil || a.Outbox == nil {
 		return
 	}
-	a.start.Do(func() {
-		a.pending = make(chan onceAlert, cmp.Or(a.Buffer, 1000))
-		go a.claimLoop()
-	})
+	a.start.Do(a.startLoop)
 	select {
 	case a.pending <- onceAlert{key, until, al}:
 	default:
 		body, _ := json.Marshal(al)
 		a.Log.Error("alert lost: too many alerts waiting for the store", "alert", string(body), "buffer", cap(a.pending))
+	}
+}
+
+func (a *Alerter) startLoop() {
+	a.pending = make(chan onceAlert, cmp.Or(a.Buffer, 1000))
+	go a.claimLoop()
+}
+
+// Stop is milterd stopping: it gives the alerts of FireOnce still in the
+// buffer until ctx ends to reach the store, then logs each one still
+// waiting (the one whose claim the store keeps failing, and those Fire
+// keeps enqueueing again, included) as lost, with its JSON: the process
+// ending drops them. Safe on a nil Alerter.
+func (a *Alerter) Stop(ctx context.Context) {
+	if a == nil || a.Outbox == nil {
+		return
+	}
+	a.start.Do(a.startLoop)
+	for len(a.pending) > 0 && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	lost := func(p onceAlert) {
+		body, _ := json.Marshal(p.al)
+		a.Log.Error("alert lost: milterd stopped before the store took it", "alert", string(body))
+	}
+	a.mu.Lock()
+	if a.retrying != nil {
+		lost(*a.retrying)
+	}
+	for _, body := range a.requeued {
+		a.Log.Error("alert lost: milterd stopped before the store took it", "alert", body)
+	}
+	a.mu.Unlock()
+	for {
+		select {
+		case p := <-a.pending:
+			lost(p)
+		default:
+			return
+		}
 	}
 }
 
@@ -135,18 +181,27 @@ func (a *Alerter) claim(p onceAlert) bool {
 		ok, err := a.Once.ClaimOnce(ctx, p.key, p.until, a.now())
 		cancel()
 		if err == nil {
+			a.setRetrying(nil)
 			return ok
 		}
 		body, _ := json.Marshal(p.al)
 		if !time.Now().Before(end) {
+			a.setRetrying(nil)
 			a.Log.Error("alert lost: the store did not take it", "alert", string(body), "err", err)
 			return false
 		}
 		if tries == 0 { // once: the store's own failures are logged by every caller
 			a.Log.Warn("alert: the store did not answer its claim; trying again", "alert", string(body), "err", err)
+			a.setRetrying(&p)
 		}
 		time.Sleep(cmp.Or(a.Requeue, 10*time.Second))
 	}
+}
+
+func (a *Alerter) setRetrying(p *onceAlert) {
+	a.mu.Lock()
+	a.retrying = p
+	a.mu.Unlock()
 }
 
 func (a *Alerter) now() time.Time {
@@ -171,7 +226,13 @@ func (a *Alerter) Fire(al Alert) {
 	}
 	if failed := a.enqueue(items); len(failed) > 0 {
 		a.Log.Error("alert: the store did not take it; kept in memory and enqueued again", "alert", string(body), "err", failed[0].LastError)
-		go a.requeue(failed, string(body))
+		a.mu.Lock()
+		if a.requeued == nil {
+			a.requeued = map[string]string{}
+		}
+		a.requeued[al.ID] = string(body)
+		a.mu.Unlock()
+		go a.requeue(al.ID, failed, string(body))
 	}
 }
 
@@ -217,7 +278,12 @@ func (a *Alerter) enqueue(items []OutboxItem) []OutboxItem {
 	return failed
 }
 
-func (a *Alerter) requeue(items []OutboxItem, body string) {
+func (a *Alerter) requeue(id string, items []OutboxItem, body string) {
+	defer func() {
+		a.mu.Lock()
+		delete(a.requeued, id)
+		a.mu.Unlock()
+	}()
 	every := cmp.Or(a.Requeue, 10*time.Second)
 	for end := time.Now().Add(cmp.Or(a.RequeueFor, time.Hour)); time.Now().Before(end); {
 		time.Sleep(every)

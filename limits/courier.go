@@ -45,8 +45,8 @@ type Courier struct {
 	Margin   time.Duration
 	Interval time.Duration // between looks at the outbox when idle (default 2s)
 	// MaxItems bounds the outbox (default DefaultOutboxMax): before each
-	// look, the oldest items beyond it are dropped, each logged and
-	// audited as an alert lost.
+	// look, the oldest items no courier holds beyond it are dropped,
+	// each logged and audited as an alert lost.
 	MaxItems int
 
 	once  sync.Once
