@@ -309,15 +309,23 @@ func ownLines(text string) part {
 		para = len(p.own)
 	}
 	sig := false
-	prev := ""
+	prev, prevOwn := "", false
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		low := strings.ToLower(t)
+		if headerBlock(prev, low) {
+			// The "From:" line above is the original's, not the sender's.
+			if prevOwn {
+				p.own = p.own[:len(p.own)-1]
+			}
+			p.attributed = true
+			break
+		}
 		if forwardLine(low) || wroteLine(prev, low) || strings.HasPrefix(low, "________________") {
 			p.attributed = true
 			break
 		}
-		prev = low
+		prev, prevOwn = low, false
 		if meetingLine(low) {
 			break
 		}
@@ -334,6 +342,7 @@ func ownLines(text string) part {
 			endPara()
 		default:
 			p.own = append(p.own, t)
+			prevOwn = true
 		}
 	}
 	endPara()
@@ -394,13 +403,36 @@ func wroteLine(prev, low string) bool {
 		(strings.HasPrefix(low, "am ") || strings.HasPrefix(prev, "am ") || strings.Contains(low, "schrieb am "))
 }
 
+// headerBlock reports whether prev and low (lower case) are the first
+// two lines of the header block Outlook puts over a replied-to or
+// forwarded original instead of a separator line (Outlook for Windows:
+// "From:" then "Sent:", bold and under a border in HTML; Outlook for Mac
+// and others: "From:" then "Date:"; German "Von:"/"Gesendet:", French
+// "De :"/"Envoyé :"). The original is someone else's text: six
+// customers forwarding one chain letter with Outlook are no campaign.
+func headerBlock(prev, low string) bool {
+	from := false
+	for _, f := range []string{"from:", "von:", "de :", "de:"} {
+		from = from || strings.HasPrefix(prev, f)
+	}
+	if !from {
+		return false
+	}
+	for _, s := range []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "date :"} {
+		if strings.HasPrefix(low, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // attributed reports whether lines hold a reply's attribution or a
 // forward's separator.
 func attributed(lines []string) bool {
 	prev := ""
 	for _, l := range lines {
 		low := strings.ToLower(strings.TrimSpace(l))
-		if forwardLine(low) || wroteLine(prev, low) {
+		if forwardLine(low) || wroteLine(prev, low) || headerBlock(prev, low) {
 			return true
 		}
 		prev = low
