@@ -1,7 +1,6 @@
 package campaign
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -18,18 +17,9 @@ relative comes forward before the end of the month. I propose that we work
 together to present you as the beneficiary and share the proceeds equally.
 Please reply to this message with your full name, your telephone number
 and your date of birth so that I can prepare the documents for the bank.`
-	var accts []string
-	var rcpts [][]string
-	var msgs []string
-	for i := range 6 {
-		a := fmt.Sprintf("victim%d@isp.example", i)
-		c := fmt.Sprintf("target%d@mail%d.example", i, i)
-		accts = append(accts, a)
-		rcpts = append(rcpts, []string{c})
-		m := plain(a, c, "Private matter", body)
-		msgs = append(msgs, strings.Replace(m, "Subject:", "Auto-Submitted: auto-replied\nSubject:", 1))
-	}
-	if c, s := reviewSendAs(t, accts, rcpts, msgs); c != 1 || s != 5 && s != 6 {
+	if c, s := oneEach(t, 6, "victim%d@isp.example", func(_ int, a, c string) string {
+		return strings.Replace(plain(a, c, "Private matter", body), "Subject:", "Auto-Submitted: auto-replied\nSubject:", 1)
+	}); c != 1 || s != 5 && s != 6 {
 		t.Fatalf("%d campaigns, %d suspended: Auto-Submitted on the ISP's shared domain hides a run", c, s)
 	}
 }
