@@ -131,6 +131,12 @@ func (c *Collector) Item(it *mimewalk.Item) {
 		}
 	case it.IsBody && (ct == "text/plain" || ct == "text/html"):
 		c.text1(it, ct == "text/html")
+	case it.IsAttachment && ct == "text/html":
+		// An attached HTML page is read as text: the commonest
+		// credential-phishing shape ("Invoice.html" under a line of
+		// body), its bytes varied per copy by a token or a comment
+		// (TestReviewHTMLAttachment).
+		c.text1(it, true)
 	case it.IsAttachment && !strings.HasPrefix(ct, "image/") && !strings.HasPrefix(ct, "multipart/") && !strings.HasPrefix(ct, "message/") &&
 		it.Data.Size() >= MinFile && len(c.files) < MaxFiles:
 		k, ok := c.hash(it)

@@ -100,7 +100,8 @@ func tokens(toks []string, lines []string, names map[string]bool) []string {
 // an unclosed element ends where a browser ends it), tags dropped,
 // entities decoded, a line break for each block, nothing of script,
 // style, and nothing a reader does not see (hidden, display:none,
-// visibility:hidden, font-size:0): random words in hidden spans must not
+// visibility:hidden, font-size:0; inline or by a stylesheet's class or
+// id rule, hiddenSelectors): random words in hidden spans must not
 // make each copy of one text another text. Quoted replies and forwards
 // are apart: a blockquote's text is quoted, and marked reports a mail
 // client's reply or forward container (Gmail's gmail_quote, Outlook's
@@ -116,6 +117,7 @@ func htmlText(s string) (shown, quoted string, marked bool) {
 		return allText(s), "", false
 	}
 	under := descendantStyles(doc)
+	hidden := hiddenSelectors(doc)
 	var own, quote strings.Builder
 	type entry struct {
 		n     *html.Node
@@ -140,7 +142,7 @@ func htmlText(s string) (shown, quoted string, marked bool) {
 				marked = true
 				continue
 			}
-			if !shownElement(n, under) {
+			if !shownElement(n, under) || hiddenBy(n, hidden) {
 				continue
 			}
 			switch n.Data {
@@ -230,6 +232,103 @@ func shownElement(n *html.Node, under map[*html.Node]uint8) bool {
 	return true
 }
 
+// hiddenSelectors are the classes (".x") and ids ("#y") the document's
+// style elements hide (display:none, visibility:hidden, font-size:0,
+// opacity:0): random words in an element hidden by a stylesheet rule,
+// not an inline style, are as unseen as with one.
+func hiddenSelectors(doc *html.Node) map[string]bool {
+	var css strings.Builder
+	stack := []*html.Node{doc}
+	for len(stack) > 0 && css.Len() <= MaxText {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Type == html.ElementNode && n.Data == "style" {
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				if c.Type == html.TextNode {
+					css.WriteString(c.Data)
+				}
+			}
+			continue
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			stack = append(stack, c)
+		}
+	}
+	out := map[string]bool{}
+	for _, r := range topRules(css.String()) {
+		decl := strings.Join(strings.Fields(strings.ToLower(r[1])), "")
+		if !styleHas(decl, "display:none") && !styleHas(decl, "visibility:hidden") && !styleHas(decl, "font-size:0") && !styleHas(decl, "opacity:0") {
+			continue
+		}
+		for _, sel := range strings.Split(r[0], ",") {
+			f := strings.Fields(sel)
+			if len(f) == 0 {
+				continue
+			}
+			last := f[len(f)-1] // the element the rule styles
+			if i := strings.IndexAny(last, ".#"); i >= 0 {
+				out[strings.ToLower(last[i:])] = true
+			}
+		}
+	}
+	return out
+}
+
+// topRules are the [selectors, declarations] of css's rules that always
+// apply: those inside an at-rule (@media print, a mobile layout's
+// @media query) are left out, since a rule that hides an element only
+// sometimes must not hide its text here (an attacker's text hidden only
+// in print is shown on screen).
+func topRules(css string) [][2]string {
+	var out [][2]string
+	depth, start, skip := 0, 0, false
+	sel := ""
+	for i := 0; i < len(css); i++ {
+		switch css[i] {
+		case '{':
+			if depth == 0 {
+				sel = strings.TrimSpace(css[start:i])
+				skip = strings.HasPrefix(sel, "@")
+			}
+			depth++
+			start = i + 1
+		case '}':
+			if depth == 1 && !skip {
+				out = append(out, [2]string{sel, css[start:i]})
+			}
+			depth = max(depth-1, 0)
+			start = i + 1
+		case ';':
+			if depth == 0 {
+				start = i + 1 // an at-rule without a block (@import …;)
+			}
+		}
+	}
+	return out
+}
+
+// hiddenBy reports whether n has a class or id that hidden hides.
+func hiddenBy(n *html.Node, hidden map[string]bool) bool {
+	if len(hidden) == 0 {
+		return false
+	}
+	for _, a := range n.Attr {
+		switch a.Key {
+		case "class":
+			for _, c := range strings.Fields(strings.ToLower(a.Val)) {
+				if hidden["."+c] {
+					return true
+				}
+			}
+		case "id":
+			if hidden["#"+strings.ToLower(a.Val)] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // styleHas reports whether the style v (lower case, no spaces) sets the
 // declaration d ("opacity:0" not matching "opacity:0.5").
 func styleHas(v, d string) bool {
@@ -309,15 +408,23 @@ func ownLines(text string) part {
 		para = len(p.own)
 	}
 	sig := false
-	prev := ""
+	prev, prevOwn := "", false
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
 		low := strings.ToLower(t)
+		if headerBlock(prev, low) {
+			// The "From:" line above is the original's, not the sender's.
+			if prevOwn {
+				p.own = p.own[:len(p.own)-1]
+			}
+			p.attributed = true
+			break
+		}
 		if forwardLine(low) || wroteLine(prev, low) || strings.HasPrefix(low, "________________") {
 			p.attributed = true
 			break
 		}
-		prev = low
+		prev, prevOwn = low, false
 		if meetingLine(low) {
 			break
 		}
@@ -334,6 +441,7 @@ func ownLines(text string) part {
 			endPara()
 		default:
 			p.own = append(p.own, t)
+			prevOwn = true
 		}
 	}
 	endPara()
@@ -394,13 +502,36 @@ func wroteLine(prev, low string) bool {
 		(strings.HasPrefix(low, "am ") || strings.HasPrefix(prev, "am ") || strings.Contains(low, "schrieb am "))
 }
 
+// headerBlock reports whether prev and low (lower case) are the first
+// two lines of the header block Outlook puts over a replied-to or
+// forwarded original instead of a separator line (Outlook for Windows:
+// "From:" then "Sent:", bold and under a border in HTML; Outlook for Mac
+// and others: "From:" then "Date:"; German "Von:"/"Gesendet:", French
+// "De :"/"Envoyé :"; GMX and web.de the other way round, "Gesendet:"
+// then "Von:"). The original is someone else's text: six customers
+// forwarding one chain letter with Outlook are no campaign.
+func headerBlock(prev, low string) bool {
+	from := []string{"from:", "von:", "de :", "de:"}
+	sent := []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "date :"}
+	return hasAnyPrefix(prev, from) && hasAnyPrefix(low, sent) || hasAnyPrefix(prev, sent) && hasAnyPrefix(low, from)
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // attributed reports whether lines hold a reply's attribution or a
 // forward's separator.
 func attributed(lines []string) bool {
 	prev := ""
 	for _, l := range lines {
 		low := strings.ToLower(strings.TrimSpace(l))
-		if forwardLine(low) || wroteLine(prev, low) {
+		if forwardLine(low) || wroteLine(prev, low) || headerBlock(prev, low) {
 			return true
 		}
 		prev = low
