@@ -385,6 +385,10 @@ func bounded(ctx context.Context, steps []step) []outcome {
 			for drained := false; !drained; {
 				select {
 				case r := <-done: // answered after all
+					if r.err != nil {
+						// Failed as the deadline passed: as above.
+						r.err = noAnswer{context.Cause(ctx), ctx.Err()}
+					}
 					out[r.i], answered[r.i] = r.outcome, true
 				default:
 					drained = true
