@@ -53,7 +53,7 @@ func webCmd(ctx context.Context, args []string, path string, stdout, stderr io.W
 			fmt.Fprint(stderr, "usage: milterctl web adduser NAME ROLE   (the password on stdin)\n")
 			return 2
 		}
-		if err := addUser(cfg.Web.UsersFile, fs.Arg(1), fs.Arg(2)); err != nil {
+		if err := addUser(cfg.Web.UsersFile, path, fs.Arg(1), fs.Arg(2)); err != nil {
 			fmt.Fprintln(stderr, "milterctl:", err)
 			return 1
 		}
@@ -74,7 +74,11 @@ func webCmd(ctx context.Context, args []string, path string, stdout, stderr io.W
 	return 0
 }
 
-func addUser(file, name, roleName string) error {
+// addUser writes name's line. A users file it creates as root gets the
+// group of the config file naming it (root:outguard 0640 as installed):
+// the console runs as that group (its unit) and must read both; created
+// root:root it could read neither the file nor any login.
+func addUser(file, cfgPath, name, roleName string) error {
 	role, err := web.ParseRole(roleName)
 	if err != nil {
 		return err
@@ -83,7 +87,18 @@ func addUser(file, name, roleName string) error {
 	if err != nil && !(errors.Is(err, io.EOF) && pw != "") {
 		return fmt.Errorf("reading the password from stdin: %w", err)
 	}
-	return web.AddUser(file, name, role, strings.TrimRight(pw, "\r\n"))
+	_, statErr := os.Stat(file)
+	if err := web.AddUser(file, name, role, strings.TrimRight(pw, "\r\n")); err != nil {
+		return err
+	}
+	if !errors.Is(statErr, os.ErrNotExist) || os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(cfgPath)
+	if err != nil {
+		return err
+	}
+	return os.Chown(file, 0, int(fi.Sys().(*syscall.Stat_t).Gid))
 }
 
 // serveWeb opens the stores and serves the console until ctx ends or a

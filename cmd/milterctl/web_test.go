@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -452,6 +453,35 @@ func TestWebAddUser(t *testing.T) { // not parallel: it sets stdin
 	}
 	if fi, _ := os.Stat(users); fi.Mode().Perm() != 0o640 {
 		t.Errorf("users file mode %v", fi.Mode().Perm())
+	}
+}
+
+// A users file adduser creates as root takes the config's group (as
+// installed, root:outguard): the console, running as that group under
+// its unit, reads it. Before: root:root 0640, and every login of the
+// installed console failed with "permission denied".
+func TestWebAddUserGivesTheConfigsGroup(t *testing.T) { // not parallel: it sets stdin
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: chown to another group")
+	}
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users")
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("state_dir: "+dir+"\nweb: {users_file: "+users+"}\n"), 0o640)
+	const group = 65534 // nogroup: any group but root's
+	if err := os.Chown(cfg, 0, group); err != nil {
+		t.Fatal(err)
+	}
+	stdin = strings.NewReader(webPass + "\n")
+	if out, code := ctl(t, cfg, "web", "adduser", "ann", "admin"); code != 0 {
+		t.Fatalf("adduser: %d %s", code, out)
+	}
+	fi, err := os.Stat(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != group || fi.Mode().Perm() != 0o640 {
+		t.Errorf("users file %d:%d %v; want 0:%d 0640", st.Uid, st.Gid, fi.Mode().Perm(), group)
 	}
 }
 

@@ -387,7 +387,13 @@ func privilegedStep(t *testing.T) {
 		t.Errorf("%s: uid %d, mode %v; want root's, written by root only", helper, st.Uid, fi.Mode())
 	}
 	as := func(usr, stdin string, argv ...string) error {
-		cmd := exec.Command("setpriv", append([]string{"--reuid", usr, "--regid", usr, "--init-groups", "sudo", "-n"}, argv...)...)
+		u, err := user.Lookup(usr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The user's own primary group (nobody's is nogroup on Debian):
+		// a refusal must be sudo's, not setpriv's.
+		cmd := exec.Command("setpriv", append([]string{"--reuid", usr, "--regid", u.Gid, "--init-groups", "sudo", "-n"}, argv...)...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		t.Logf("as %s: sudo -n %v: %v %s", usr, argv, err, out)
