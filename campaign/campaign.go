@@ -33,6 +33,10 @@ type Options struct {
 	Window   time.Duration
 	Action   policy.Action // for further copies: quarantine, reject or tempfail
 	Suspend  bool
+	// SharedDomains are the login domains (lower case) whose accounts
+	// each count on their own: the ISP's consumer domains. Every other
+	// login domain's accounts count as one organisation (organisation).
+	SharedDomains []string
 	// Walk bounds the engine's own walk of a message, when no rules
 	// engine walks it (Tap): the rules section's limits otherwise.
 	Walk mimewalk.Limits
@@ -87,7 +91,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	now := e.o.Now()
 	subject := subjectOf(t)
 	res, err := e.o.Store.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subject, Time: now, Bands: Quorum,
-		Group: col.organisation(t, account), Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, e.o.Window, e.o.Accounts)
+		Group: organisation(account, e.o.SharedDomains), Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, e.o.Window, e.o.Accounts)
 	if err != nil {
 		return policy.Verdict{}, err
 	}

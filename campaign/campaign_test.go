@@ -23,7 +23,8 @@ import (
 )
 
 // rig is the engine as setup builds it with the example config's
-// defaults (5 accounts, 15 minutes, quarantine, suspend), on a real
+// defaults (5 accounts, 15 minutes, quarantine, suspend) and the ISP's
+// consumer domain isp.example (campaign.shared_domains), on a real
 // SQLite store, with a clock the test moves.
 type rig struct {
 	eng   *Engine
@@ -43,7 +44,7 @@ func newRig(t *testing.T) *rig {
 	r.lim = &limits.Engine{Store: st, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return r.now },
 		Accounts: limits.Accounts{Host: "mx1"}, SuspendFor: limits.Day}
 	r.eng = New(Options{Store: st, Limits: r.lim, Accounts: 5, Window: 15 * time.Minute, Action: policy.Quarantine, Suspend: true,
-		Log: r.lim.Log, Now: func() time.Time { return r.now }})
+		SharedDomains: []string{"isp.example"}, Log: r.lim.Log, Now: func() time.Time { return r.now }})
 	return r
 }
 

@@ -9,7 +9,6 @@ import (
 // auto-replies, with no link: an advance-fee text asking for a reply.
 // The ISP's customers all log in at one domain: they are no organisation.
 func TestReviewAutoReplyOnSharedDomain(t *testing.T) {
-	t.Skip("reproduced, not fixed: Auto-Submitted on stolen accounts of the ISP's shared domain, no link, hides the run (docs/suspension.md's known limit)")
 	body := `I am contacting you regarding an unclaimed inheritance left by a late
 client of our firm who shares your family name. The estate is worth a
 considerable sum and the bank will transfer it to the government unless a

@@ -17,8 +17,9 @@ import (
 // What a copy says about its sender, beyond its text: innocent accounts
 // that send one text between them are a site's own template (a shop's
 // order confirmation, a CMS's password reset: every link at the sender's
-// own domain), one organisation's auto-reply (RFC 3834), or the same
-// letter to the same recipients (a petition). docs/suspension.md says
+// own domain), one organisation's staff (accounts of one login domain
+// that is not the ISP's shared consumer domain), or the same letter to
+// the same recipients (a petition). docs/suspension.md says
 // why each is no spread, and what an attacker gains by imitating it.
 
 // MaxRcpts is how many recipients of a copy are recorded per key and
@@ -132,38 +133,29 @@ func (c *Collector) site(t *policy.Transaction, account string) string {
 	return d
 }
 
-// organisation is the group the copy's account is counted in: an
-// auto-reply (Auto-Submitted: auto-replied, RFC 3834 section 5) from a
-// login at its From domain, with no link, address or Reply-To but at
-// that domain, is that organisation's one configured answer, however
-// many of its staff's accounts send it: the organisation counts once.
-// Anything else: the account itself (""). An attacker who marks copies
-// as auto-replies gains nothing while they point anywhere else: at a
-// site, at an address to answer to.
-func (c *Collector) organisation(t *policy.Transaction, account string) string {
+// organisation is the group account is counted in (limits.CampaignCopy
+// Group): the accounts of a login domain that is not shared are one
+// organisation's (a hosted company's staff sending one support macro,
+// one out-of-office text from a client rule, one template: one sender),
+// "@" and the domain's registrable name. An account of a shared domain
+// (the ISP's consumer accounts: shared lists it and its subdomains), or a
+// login without a domain of its own, is a sender of its own (""),
+// whatever its copies say: Auto-Submitted, Reply-To and links are the
+// sender's to write, and a stolen consumer account writes what the
+// attacker wants. Stolen accounts of one hosted company therefore count
+// once: a campaign needs that many organisations or consumers, and one
+// company's accounts are left to their own limits.
+func organisation(account string, shared []string) string {
+	_, full, ok := strings.Cut(strings.ToLower(strings.TrimSpace(account)), "@")
 	d := domainOf(account)
-	if d == "" || d != fromDomain(t) || !allAt(c.hosts, d) || !allAt(c.mailDomains, d) {
+	if !ok || d == "" {
 		return ""
 	}
-	auto := false
-	for _, h := range t.Headers {
-		switch {
-		case strings.EqualFold(h.Name, "Auto-Submitted"):
-			auto = auto || strings.HasPrefix(strings.ToLower(strings.TrimSpace(h.Value)), "auto-replied")
-		case strings.EqualFold(h.Name, "Reply-To"):
-			list, err := mail.ParseAddressList(h.Value)
-			if err != nil {
-				return ""
-			}
-			for _, a := range list {
-				if domainOf(a.Address) != d {
-					return ""
-				}
-			}
+	full = strings.TrimSuffix(full, ".")
+	for _, s := range shared {
+		if full == s || strings.HasSuffix(full, "."+s) {
+			return ""
 		}
-	}
-	if !auto {
-		return ""
 	}
 	return "@" + d
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"outguard/policy"
@@ -13,10 +14,16 @@ type Campaign struct {
 	Action   Action   `yaml:"action"`   // for further copies
 	Suspend  bool     `yaml:"suspend"`  // suspend the accounts that sent it
 	OnError  Action   `yaml:"on_error"` // the store failed
+	// SharedDomains are the login domains of the ISP's consumer
+	// accounts: each such account is a sender of its own. The accounts
+	// of any other login domain (a hosted company's, an association's)
+	// are one organisation and count once (campaign.Options).
+	SharedDomains []string `yaml:"shared_domains"`
 }
 
 func (c *Campaign) setDefaults() {
-	*c = Campaign{Accounts: 5, Window: Duration(15 * time.Minute), Action: Action(policy.Quarantine), Suspend: true, OnError: Action(policy.Tempfail)}
+	*c = Campaign{Accounts: 5, Window: Duration(15 * time.Minute), Action: Action(policy.Quarantine), Suspend: true, OnError: Action(policy.Tempfail),
+		SharedDomains: []string{}}
 }
 
 func (c *Config) validateCampaign(bad func(key, format string, args ...any) error) error {
@@ -37,6 +44,15 @@ func (c *Config) validateCampaign(bad func(key, format string, args ...any) erro
 	case policy.Quarantine, policy.Reject, policy.Tempfail:
 	default:
 		return bad("campaign.action", "want quarantine, reject or tempfail, got %s", policy.Action(cp.Action))
+	}
+	for i, d := range cp.SharedDomains {
+		// A domain, not an address or a pattern: compared with the
+		// login's domain and its parents (campaign.Options).
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if !strings.Contains(d, ".") || strings.ContainsAny(d, " \t@*/:") || strings.HasPrefix(d, ".") {
+			return bad("campaign.shared_domains", "want the login domains of consumer accounts (isp.example), got %q", cp.SharedDomains[i])
+		}
+		cp.SharedDomains[i] = d
 	}
 	return failureAction(bad, "campaign.on_error", cp.OnError)
 }

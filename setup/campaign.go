@@ -22,13 +22,18 @@ func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, e
 		return nil, nil
 	}
 	o := campaign.Options{Limits: lim, Accounts: c.Accounts, Window: time.Duration(c.Window), Action: policy.Action(c.Action),
-		Suspend: c.Suspend, Walk: WalkLimits(cfg), Log: log}
+		Suspend: c.Suspend, SharedDomains: c.SharedDomains, Walk: WalkLimits(cfg), Log: log}
 	if store != nil {
 		cs, ok := store.(limits.CampaignStore)
 		if !ok {
 			return nil, fmt.Errorf("campaign: the limits store (%T) does not count campaigns", store)
 		}
 		o.Store = cs
+		if len(c.SharedDomains) == 0 {
+			// Every login domain is then one organisation's: a run over
+			// stolen accounts of the ISP's own consumer domain counts once.
+			log.Warn("campaign: no shared_domains: the accounts of each login domain count as one organisation; list the login domains of consumer accounts (docs/suspension.md)")
+		}
 	}
 	chk := campaign.New(o)
 	if eng != nil {
