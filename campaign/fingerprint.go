@@ -37,10 +37,14 @@ const (
 	// text of fewer distinct runs, one word over and over, has none);
 	// above MaxKeys (a long one), its MaxKeys smallest: a bottom-k sample,
 	// still the same runs of a shared passage in every copy, fewer of
-	// them the more is added (a 78-word text is found with 200 random
-	// words added to each copy, TestEvasion28Added).
+	// them the more is added. MaxKeys is what junk added to each copy must
+	// outnumber: a 78-word text keeps a quorum of keys with up to 1500
+	// random words added to each copy (TestReviewBulkJunk; with 128 keys
+	// up to 300: 400 were found at the 23rd account, 600 never), and a
+	// key is a row of the store: a long text costs up to MaxKeys rows
+	// (BenchmarkStoreCopy).
 	MinKeys = 32
-	MaxKeys = 128
+	MaxKeys = 512
 	// Quorum is how many text keys of two copies must agree for them to
 	// be one campaign (limits.CampaignCopy.Bands): most of a short text
 	// (25 of 32), a passage of some 35 words of a longer one: more than

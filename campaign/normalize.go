@@ -445,6 +445,7 @@ func ownLines(text string) part {
 		}
 	}
 	endPara()
+	p.own = cutFooter(p.own)
 	// A greeting: a short first line naming the reader.
 	if len(p.own) > 0 && greeting(p.own[0]) {
 		p.own = p.own[1:]
@@ -594,6 +595,57 @@ func disclaimer(para []string) bool {
 		}
 	}
 	return n >= 2
+}
+
+// footerTerms are what a mailing list's footer says (why the reader
+// gets it, how to leave, whose service sent it) and a letter rarely does;
+// unsubscribeTerms the ones a list's footer cannot do without.
+var (
+	footerTerms      = []string{"unsubscribe", "opt out", "opt-out", "no longer wish", "abmelden", "abbestellen", "désinscri", "désabonn", "receiving this", "received this", "receive this", "newsletter", "mailing list", "preferences", "subscription", "subscribed", "powered by", "built with", "created with", "create your own", "sent with"}
+	unsubscribeTerms = footerTerms[:7]
+)
+
+// Bounds of a list's footer (cutFooter): at most footerMax words, and a
+// footer term in every footerDensity of them.
+const (
+	footerMax     = 100
+	footerDensity = 15
+)
+
+// cutFooter cuts a mailing list's footer off the end of own: from the
+// first line among its last footerMax words that has a footer term, when
+// what follows has an unsubscribe term, another one, and a footer term
+// in every footerDensity words. A newsletter service's footer ("You are
+// receiving this newsletter … unsubscribe … Create your own newsletter")
+// is under every list's own news: associations on one provider are no
+// campaign (TestReviewAssociationNewsletters). The bounds keep a footer a
+// footer: a run's text with an unsubscribe line under it keeps its text.
+func cutFooter(own []string) []string {
+	start, words := -1, 0
+	for i := len(own) - 1; i >= 0; i-- {
+		if words += len(strings.Fields(own[i])); words > footerMax {
+			break
+		}
+		if low := strings.ToLower(own[i]); slices.ContainsFunc(footerTerms, func(t string) bool { return strings.Contains(low, t) }) {
+			start = i
+		}
+	}
+	if start < 0 {
+		return own
+	}
+	low := strings.ToLower(strings.Join(own[start:], " "))
+	n, distinct := 0, 0
+	for _, t := range footerTerms {
+		if c := strings.Count(low, t); c > 0 {
+			n += c
+			distinct++
+		}
+	}
+	if distinct < 2 || n*footerDensity < len(strings.Fields(low)) ||
+		!slices.ContainsFunc(unsubscribeTerms, func(t string) bool { return strings.Contains(low, t) }) {
+		return own
+	}
+	return own[:start]
 }
 
 // token is one field's word, "" when it is left out (see Normalize).

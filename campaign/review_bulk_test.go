@@ -41,15 +41,20 @@ func TestReviewStylesheetHidden(t *testing.T) {
 	}
 }
 
-// TestReviewBulkJunk: shown random text appended to each copy crowds the
-// shared passage out of the bottom-MaxKeys sample: 300 words are found at
-// the 5th account, 400 at the 23rd, 600 never in 40.
+// TestReviewBulkJunk: shown random text appended to each copy must not
+// crowd the shared passage out of the bottom-MaxKeys sample: 400, 600
+// and 1500 words are found at the 5th account. Before (MaxKeys 128): 400
+// at the 23rd, 600 never in 40. The bound: a copy has MaxKeys text keys,
+// and with 2000 words the passage keeps too few of them (not found).
 func TestReviewBulkJunk(t *testing.T) {
-	t.Skip("reproduced, not fixed: 400 shown random words appended to each copy: found at the 23rd account; 600: never (bottom-k sample of MaxKeys)")
-	for _, n := range []int{400, 600} {
-		rng := rand.New(rand.NewPCG(28, uint64(n)))
-		if at := foundAt(t, 40, func(i int) (string, []byte) { return bulkCopy(rng, i, n, "") }); at != 5 {
-			t.Errorf("%d words: found at account %d, want 5", n, at)
+	for _, c := range []struct{ n, want int }{{400, 5}, {600, 5}, {1500, 5}, {2000, 0}} {
+		rng := rand.New(rand.NewPCG(28, uint64(c.n)))
+		if at := foundAt(t, 40, func(i int) (string, []byte) { return bulkCopy(rng, i, c.n, "") }); at != c.want {
+			t.Errorf("%d words: found at account %d, want %d", c.n, at, c.want)
 		}
+	}
+	rcpt, raw := bulkCopy(rand.New(rand.NewPCG(1, 2)), 0, 2000, "")
+	if fp := fingerprintOf(t, []string{rcpt}, raw); len(fp.Text) != MaxKeys {
+		t.Errorf("%d text keys of 2000 words, want MaxKeys", len(fp.Text))
 	}
 }
