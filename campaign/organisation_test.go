@@ -23,6 +23,7 @@ func TestOrganisation(t *testing.T) {
 		"agent3@shop.example":         "@shop.example",
 		"agent3@support.shop.example": "@shop.example",
 		"a@notisp.example":            "@notisp.example",
+		"a@b@isp.example":             "",
 		"c0":                          "",
 		"ip:192.0.2.1":                "",
 		"it@desk1.github.io":          "",

@@ -146,12 +146,13 @@ func (c *Collector) site(t *policy.Transaction, account string) string {
 // once: a campaign needs that many organisations or consumers, and one
 // company's accounts are left to their own limits.
 func organisation(account string, shared []string) string {
-	_, full, ok := strings.Cut(strings.ToLower(strings.TrimSpace(account)), "@")
 	d := domainOf(account)
-	if !ok || d == "" {
+	if d == "" {
 		return ""
 	}
-	full = strings.TrimSuffix(full, ".")
+	// The domain as domainOf reads it: after the last "@".
+	full := strings.ToLower(strings.TrimSpace(account))
+	full = strings.TrimSuffix(strings.Trim(full[strings.LastIndexByte(full, '@')+1:], "<>"), ".")
 	for _, s := range shared {
 		if full == s || strings.HasSuffix(full, "."+s) {
 			return ""
