@@ -20,7 +20,9 @@ var baselineDir = flag.String("milterd.baseline", "", "directory with an earlier
 // BenchmarkMilterdCPU is milterd's own CPU per clean 10 KiB message (the
 // issue #32 goal: 1.0 ms) on the D configuration of bench/compare (clamd,
 // the shipped rules, a limited account checked and counted on every
-// message, quarantine, the default log level), without Postfix: 10
+// message, quarantine, campaign fingerprints and complaint references
+// with the example config's defaults, the default log level), without
+// Postfix: 10
 // connections at once write what Postfix writes (harness.MilterPostfix),
 // each message with a fresh random attachment. It reports the CPU of the
 // milterd process (/proc/PID/stat) per message, and with -milterd.baseline
@@ -30,6 +32,12 @@ func BenchmarkMilterdCPU(b *testing.B) {
 	cd := harness.StartClamd(b, "40M")
 	rulesDir, _ := filepath.Abs("../rules")
 	dir := harness.Dir(b, "bench")
+	refKey := filepath.Join(dir, "ref.key")
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	if err := os.WriteFile(refKey, secret, 0o600); err != nil {
+		b.Fatal(err)
+	}
 	start := func(name, bin string) (string, int) {
 		sock := filepath.Join(dir, name+".sock")
 		state := filepath.Join(dir, name+"-state")
@@ -37,8 +45,9 @@ func BenchmarkMilterdCPU(b *testing.B) {
 		cfg := filepath.Join(dir, name+".yaml")
 		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nstate_dir: %s\nheader: {enabled: false}\n"+
 			"clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\n"+
-			"limits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\n",
-			sock, state, cd.Socket, rulesDir, harness.User)), 0o644)
+			"limits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\n"+
+			"campaign: {}\ncomplaints: {keys: [%s]}\n",
+			sock, state, cd.Socket, rulesDir, harness.User, refKey)), 0o644)
 		logf, err := os.Create(filepath.Join(dir, name+".log")) // the verdict lines, as into the journal
 		if err != nil {
 			b.Fatal(err)
