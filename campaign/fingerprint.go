@@ -154,7 +154,9 @@ func (c *Collector) Item(it *mimewalk.Item) {
 // hash is the "f" key of it's decoded bytes.
 func (c *Collector) hash(it *mimewalk.Item) (string, bool) {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(it.Data, 0, it.Data.Size())); err != nil {
+	if b, inMem := it.Data.Bytes(); inMem {
+		h.Write(b) // io.Copy would take a fresh 32 KiB buffer an item
+	} else if _, err := io.Copy(h, io.NewSectionReader(it.Data, 0, it.Data.Size())); err != nil {
 		c.failed = true
 		return "", false
 	}
