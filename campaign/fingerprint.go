@@ -201,6 +201,16 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
+	f := Fingerprint{Files: c.fileKeys(), Words: c.words}
+	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
+		f.Text = keys
+	}
+	return f
+}
+
+// fileKeys are the fingerprint's Files: without its text keys, which
+// sort every run of the text (archiveKeys wants the files alone).
+func (c *Collector) fileKeys() []string {
 	files := slices.Clone(c.files)
 	for _, m := range c.members {
 		if len(m.hashes) == 0 {
@@ -209,11 +219,7 @@ func (c *Collector) Fingerprint() Fingerprint {
 		slices.Sort(m.hashes)
 		files[m.file] = "f" + version + hashOf(strings.Join(slices.Compact(m.hashes), ","))
 	}
-	f := Fingerprint{Files: files, Words: c.words}
-	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
-		f.Text = keys
-	}
-	return f
+	return files
 }
 
 func hashOf(s string) string {

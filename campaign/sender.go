@@ -188,11 +188,11 @@ func salted(keys []string, site string) []string {
 // per copy are chosen, not passed on; they count alone
 // (limits.CampaignCopy.Bands), a plain attachment only with text.
 func (c *Collector) archiveKeys(keys []string) []string {
-	fp := c.Fingerprint()
+	files := c.fileKeys()
 	arch := map[string]bool{}
 	for _, m := range c.members {
 		if len(m.hashes) > 0 {
-			arch[fp.Files[m.file]] = true
+			arch[files[m.file]] = true
 		}
 	}
 	out := slices.Clone(keys)
