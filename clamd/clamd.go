@@ -221,6 +221,9 @@ func (c *Client) command(ctx context.Context, cmd string) (string, error) {
 // clamd sends nothing after it until the next request.
 func readReply(cn *conn) (string, error) {
 	buf := cn.reply[:0]
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 256) // a reply in one read(2), as bufio's did
+	}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
