@@ -184,8 +184,9 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 		return
 	}
 	c.text += int(n)
-	c.links(string(b))
-	toks := Normalize(string(b), isHTML, c.names)
+	text := string(b) // one copy for both
+	c.links(text)
+	toks := Normalize(text, isHTML, c.names)
 	// The text and the HTML alternative of one message give the same
 	// runs: their union is the set of either.
 	c.words = max(c.words, len(toks))
