@@ -188,9 +188,6 @@ func XZ(data []byte) []byte {
 	return b.Bytes()
 }
 
-// SevenZip builds a 7z archive with the 7z program (p7zip-full).
-func SevenZip(name string, data []byte) []byte { return sevenZip(name, data) }
-
 // SevenZipEncrypted is SevenZip with a password, its names encrypted too
 // (-mhe) or not.
 func SevenZipEncrypted(name string, data []byte, headers bool) []byte {
@@ -198,15 +195,18 @@ func SevenZipEncrypted(name string, data []byte, headers bool) []byte {
 	if headers {
 		args = append(args, "-mhe=on")
 	}
-	return sevenZip(name, data, args...)
+	return SevenZip(name, data, args...)
 }
 
-func sevenZip(name string, data []byte, args ...string) []byte {
+// SevenZip builds a 7z archive with the 7z program (p7zip-full), switches
+// (such as -m0=copy) added to its command line.
+func SevenZip(name string, data []byte, switches ...string) []byte {
 	dir, err := os.MkdirTemp("", "corpus7z")
 	must(err)
 	defer os.RemoveAll(dir)
+	must(os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 	must(os.WriteFile(filepath.Join(dir, name), data, 0o644))
-	cmd := exec.Command("7z", append(append([]string{"a", "-bd", "-y"}, args...), "a.7z", name)...)
+	cmd := exec.Command("7z", append(append([]string{"a", "-bd", "-y"}, switches...), "a.7z", name)...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		panic(fmt.Sprintf("7z: %v: %s", err, out))
