@@ -85,8 +85,14 @@ func TestEncrypted7zEveryArchive(t *testing.T) {
 // scan7z is the verdict on a message with arc attached as invoice.7z.
 func scan7z(t *testing.T, e *rules.Engine, arc []byte) (policy.Action, string) {
 	t.Helper()
+	return scanAttached(t, e, "invoice.7z", "application/x-7z-compressed", arc)
+}
+
+// scanAttached is the verdict on a message with data attached as name.
+func scanAttached(t *testing.T, e *rules.Engine, name, ctype string, data []byte) (policy.Action, string) {
+	t.Helper()
 	msg := mailcorpus.Message("invoice", mailcorpus.Multipart("b", mailcorpus.Leaf("Content-Type: text/plain", "See the attached invoice.\r\n"),
-		mailcorpus.Attach("application/x-7z-compressed", "invoice.7z", arc)))
+		mailcorpus.Attach(ctype, name, data)))
 	res, err := e.Scan(context.Background(), bytes.NewReader(msg), int64(len(msg)), "alice", "alice@customer.test")
 	if err != nil {
 		t.Fatal(err)
@@ -94,4 +100,24 @@ func scan7z(t *testing.T, e *rules.Engine, arc []byte) (policy.Action, string) {
 	var notes []string
 	v := e.Decide(res, func(s string) { notes = append(notes, s) }, func(s string) { notes = append(notes, s) })
 	return v.Action, fmt.Sprintf("%s (notes %q, findings %+v)", v.Reason, notes, res.Anomalies)
+}
+
+// TestEncryptedRARMember: a RAR whose file is encrypted but whose names
+// are not (rar -p without -hp) is held by the shipped rules whatever the
+// member's name and bytes: rardecode reads the file header's flag; the
+// walk took the member's read error for malformed MIME.
+func TestEncryptedRARMember(t *testing.T) {
+	t.Parallel()
+	e := exampleEngine(t)
+	rng := rand.NewChaCha8([32]byte{4})
+	for i, name := range []string{"invoice.pdf", "report.exe", "scan.jpg", "docs/notes.txt"} {
+		data := make([]byte, 16<<(4*i)) // 16 B to 64 KiB of ciphertext
+		rng.Read(data)
+		if v, why := scanAttached(t, e, "archive.rar", "application/vnd.rar", mailcorpus.RAREncrypted(name, data)); v != policy.Quarantine {
+			t.Errorf("%s, %d bytes, encrypted: %v %s", name, len(data), v, why)
+		}
+	}
+	if v, why := scanAttached(t, e, "archive.rar", "application/vnd.rar", mailcorpus.RAR("notes.txt", []byte("nothing to see\r\n"))); v != policy.Accept {
+		t.Errorf("plain RAR of a text: %v %s", v, why)
+	}
 }

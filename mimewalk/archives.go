@@ -30,9 +30,7 @@ func (w *walker) sevenZip(it *Item) error {
 	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 		// Names and all encrypted (7z -mhe): one empty item says so.
 		mi, _ := w.member(it, "encrypted")
-		mi.Encrypted = true
-		w.find("encrypted", mi.Path, "7z archive with encrypted headers")
-		return w.emit(mi, strings.NewReader(""))
+		return w.encrypted(mi, "7z archive with encrypted headers")
 	}
 	if err != nil {
 		return w.unopened(it, "archive not opened: 7z: %v", err)
@@ -78,6 +76,14 @@ func (w *walker) sevenZip(it *Item) error {
 		}
 	}
 	return nil
+}
+
+// encrypted emits mi, an archive member the walk cannot decrypt, empty,
+// for the rules' "encrypted".
+func (w *walker) encrypted(mi *Item, what string) error {
+	mi.Encrypted = true
+	w.find("encrypted", mi.Path, "%s", what)
+	return w.emit(mi, strings.NewReader(""))
 }
 
 // sevenZipCiphered returns the 7z streams (sevenzip.File.Stream) whose
@@ -159,6 +165,14 @@ func (w *walker) rar(it *Item) error {
 			return w.unopened(it, "RAR members past %d not read", w.lim.MaxMembers)
 		}
 		mi, _ := w.member(it, h.Name)
+		if h.Encrypted {
+			// rar -p without -hp: the names read, the data does not
+			// (rardecode's read error is no malformed MIME).
+			if err := w.encrypted(mi, "encrypted RAR member"); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := w.emitCapped(mi, rr, w.ratioCap(it.Data.Size()), fmt.Sprintf("expansion ratio over %d: RAR bomb?", w.lim.MaxRatio)); err != nil {
 			return err
 		}

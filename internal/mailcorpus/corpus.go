@@ -231,7 +231,14 @@ func ISO(name string, data []byte) []byte {
 // the layout of RARLAB's technote: marker block, archive header, file
 // header, data, end block; each header's CRC is the low 16 bits of the
 // CRC-32 of the header from its type byte. (No program here writes RAR.)
-func RAR(name string, data []byte) []byte {
+func RAR(name string, data []byte) []byte { return rar4(name, data, 0) }
+
+// RAREncrypted is RAR with the file header's "encrypted with password"
+// flag (0x04) set, data standing for the ciphertext: a RAR 4 archive
+// encrypted without -hp, whose names are readable.
+func RAREncrypted(name string, data []byte) []byte { return rar4(name, data, 0x04) }
+
+func rar4(name string, data []byte, fileFlags uint16) []byte {
 	block := func(typ byte, flags uint16, rest []byte) []byte {
 		h := []byte{typ, byte(flags), byte(flags >> 8), 0, 0}
 		binary.LittleEndian.PutUint16(h[3:], uint16(2+len(h)+len(rest)))
@@ -250,7 +257,7 @@ func RAR(name string, data []byte) []byte {
 	fh[17], fh[18] = 20, 0x30                          // version 2.0, stored
 	binary.LittleEndian.PutUint16(fh[19:], uint16(len(name)))
 	binary.LittleEndian.PutUint32(fh[21:], 0x20) // archive attribute
-	out = append(out, block(0x74, 0x8000, append(fh, name...))...)
+	out = append(out, block(0x74, 0x8000|fileFlags, append(fh, name...))...)
 	out = append(out, data...)
 	return append(out, block(0x7b, 0x4000, nil)...)
 }
