@@ -109,10 +109,9 @@ func scanAttached(t *testing.T, e *rules.Engine, name, ctype string, data []byte
 func TestEncryptedRARMember(t *testing.T) {
 	t.Parallel()
 	e := exampleEngine(t)
-	rng := rand.NewChaCha8([32]byte{4})
+	pe := mailcorpus.PE()
 	for i, name := range []string{"invoice.pdf", "report.exe", "scan.jpg", "docs/notes.txt"} {
-		data := make([]byte, 16<<(4*i)) // 16 B to 64 KiB of ciphertext
-		rng.Read(data)
+		data := append(bytes.Repeat(pe, 1<<(2*i)), make([]byte, i)...) // 1 KiB to 64 KiB
 		if v, why := scanAttached(t, e, "archive.rar", "application/vnd.rar", mailcorpus.RAREncrypted(name, data)); v != policy.Quarantine {
 			t.Errorf("%s, %d bytes, encrypted: %v %s", name, len(data), v, why)
 		}

@@ -8,6 +8,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -234,9 +236,16 @@ func ISO(name string, data []byte) []byte {
 func RAR(name string, data []byte) []byte { return rar4(name, data, 0) }
 
 // RAREncrypted is RAR with the file header's "encrypted with password"
-// flag (0x04) set, data standing for the ciphertext: a RAR 4 archive
-// encrypted without -hp, whose names are readable.
-func RAREncrypted(name string, data []byte) []byte { return rar4(name, data, 0x04) }
+// flag (0x04) set and data encrypted (AES-CTR under a fixed key, standing
+// for RAR's own key derivation): a RAR 4 archive encrypted without -hp,
+// whose names are readable.
+func RAREncrypted(name string, data []byte) []byte {
+	block, err := aes.NewCipher(make([]byte, 16))
+	must(err)
+	ct := make([]byte, len(data))
+	cipher.NewCTR(block, make([]byte, 16)).XORKeyStream(ct, data)
+	return rar4(name, ct, 0x04)
+}
 
 func rar4(name string, data []byte, fileFlags uint16) []byte {
 	block := func(typ byte, flags uint16, rest []byte) []byte {
@@ -393,6 +402,10 @@ func Hostile() []Case {
 	add("7z", "report.exe in a 7z archive", Multipart("b", text, Attach("application/x-7z-compressed", "archive.7z", SevenZip("report.exe", pe))))
 	add("7z-encrypted", "a program named invoice.pdf in a password-protected 7z", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, false))))
 	add("7z-encrypted-names", "a password-protected 7z with encrypted names (-mhe)", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, true))))
+	add("7z-encrypted-stored", "a program named invoice.pdf in a password-protected 7z, stored (-m0=copy: no decompressor to fail on the wrong key)",
+		Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZip("invoice.pdf", pe, "-pinvoice2026", "-m0=copy"))))
+	add("rar-encrypted", "a program named invoice.pdf in a RAR whose member is encrypted, names not (rar -p)",
+		Multipart("b", text, Attach("application/vnd.rar", "invoice.rar", RAREncrypted("invoice.pdf", pe))))
 	add("rar", "report.exe in a RAR archive", Multipart("b", text, Attach("application/vnd.rar", "archive.rar", RAR("report.exe", pe))))
 	add("iso", "report.exe in an ISO 9660 image", Multipart("b", text, Attach("application/octet-stream", "invoice.img", ISO("report.exe", pe))))
 	add("cab", "a program in a Cabinet file", Multipart("b", text, Attach("application/vnd.ms-cab-compressed", "setup.cab", CAB(pe))))
