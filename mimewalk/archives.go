@@ -90,14 +90,15 @@ func (w *walker) encrypted(mi *Item, what string) error {
 // coders include a cipher (7zAES), from the archive's header, not from
 // what the packed bytes decode to. 7z has no password check: decrypted
 // with no or the wrong key, a stream is noise that its decompressor
-// may take without an error (an LZMA2 stream whose first byte comes
-// out 0x00 ends empty, 1 archive in 256), so the member read as an
-// empty, unencrypted file, depending on the archive's random salt and
-// IV. github.com/bodgit/sevenzip tells of a cipher only with an error
+// may take without an error (stored, -m0=copy: always; an LZMA2 stream
+// whose first byte comes out 0x00 ends empty: 1 archive in 256), so the
+// member read as an unencrypted file, depending on the archive's random
+// salt and IV. github.com/bodgit/sevenzip tells of a cipher only with an error
 // (ReadError.Encrypted): each stream's first bytes are read from a
 // reader that fails once the headers are parsed, and the error says
-// whether the stream's coders include one. An encrypted header (-mhe)
-// is the error of this function.
+// whether the stream's coders include one (the library builds the
+// coder reading the packed bytes, 7zAES in what 7-Zip writes, before any
+// is read). An encrypted header (-mhe) is the error of this function.
 func sevenZipCiphered(r io.ReaderAt, size int64) (map[int]bool, error) {
 	pr := &cutReaderAt{r: r}
 	zr, err := sevenzip.NewReader(pr, size)
