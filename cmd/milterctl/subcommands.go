@@ -7,8 +7,8 @@ import (
 )
 
 // subcommand finds args[0] among the subcommands of group (accounts,
-// quarantine, rules): every group dispatches through it, so an unknown
-// one is the same usage error everywhere.
+// quarantine, rules, campaigns, complaints): every group dispatches
+// through it, so an unknown one is the same usage error everywhere.
 func subcommand[F any](group string, cmds map[string]F, args []string) (F, error) {
 	run, ok := cmds[args[0]]
 	if !ok {
