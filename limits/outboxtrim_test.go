@@ -13,11 +13,11 @@ import (
 	"outguard/limits"
 )
 
-// enqueueN puts n webhook items a0..a(n-1) in st, created a second apart
-// from base.
-func enqueueN(t *testing.T, st limits.Outbox, base time.Time, n int) {
+// enqueueRange puts webhook items a<from>..a<to-1> in st, a<i> created
+// i seconds after base.
+func enqueueRange(t *testing.T, st limits.Outbox, base time.Time, from, to int) {
 	t.Helper()
-	for i := range n {
+	for i := from; i < to; i++ {
 		id := fmt.Sprint("a", i)
 		if err := st.Enqueue(context.Background(), limits.OutboxItem{ID: id + " webhook", AlertID: id, Dest: limits.DestWebhook, Account: fmt.Sprint("u", i),
 			Body: []byte(`{"id":"` + id + `"}`), Created: base.Add(time.Duration(i) * time.Second)}); err != nil {
@@ -45,7 +45,7 @@ func TestOutboxTrimOldestByCreated(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := open()
 			now := time.Now()
-			enqueueN(t, st, now.Add(-time.Minute), 6)
+			enqueueRange(t, st, now.Add(-time.Minute), 0, 6)
 			// a0 and a1 fail once: due in an hour, after a2..a5.
 			claimed, err := st.Claim(ctx, "mx1", now, time.Minute, 2)
 			if err != nil || alertIDs(claimed) != "a0 a1" {
@@ -87,7 +87,7 @@ func TestOutboxTrimRedisReadsTheExcess(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
 	now := time.Now()
-	enqueueN(t, st, now.Add(-time.Hour), 2000)
+	enqueueRange(t, st, now.Add(-time.Hour), 0, 2000)
 	if err := c.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
