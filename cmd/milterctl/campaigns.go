@@ -80,20 +80,16 @@ func campaignsList(c *ccontext, args []string) error {
 }
 
 func campaignsShow(c *ccontext, args []string) error {
-	var asJSON bool
-	pos, err := subFlags("campaigns", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	id, asJSON, err := oneArg("campaigns", "campaign", args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError("campaigns show takes one campaign")
-	}
-	camp, err := c.cs.CampaignByID(c.ctx, pos[0])
+	camp, err := c.cs.CampaignByID(c.ctx, id)
 	if err != nil {
 		return err
 	}
 	if camp == nil {
-		return fmt.Errorf("no campaign %s", pos[0])
+		return fmt.Errorf("no campaign %s", id)
 	}
 	if asJSON {
 		return json.NewEncoder(c.out).Encode(camp)

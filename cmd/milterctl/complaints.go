@@ -34,14 +34,8 @@ func complaintsCmd(ctx context.Context, cfg *config.Config, args []string, out i
 		if cfg.Complaints == nil {
 			return nil, nil, errors.New("the config has no complaints section")
 		}
-		st, err := setup.OpenLimitsStore(ctx, cfg)
+		st, eng, err := openLimitsEngine(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
-			return nil, nil, err
-		}
-		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		eng, err := setup.LimitsEngine(cfg, st, log)
-		if err != nil {
-			st.Close()
 			return nil, nil, err
 		}
 		return &kcontext{ctx: ctx, cfg: cfg, st: st, eng: eng, stdin: os.Stdin, out: out}, func() { st.Close() }, nil
