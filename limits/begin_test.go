@@ -2,6 +2,8 @@ package limits_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,5 +93,51 @@ func TestBeginWritesOnlyChanges(t *testing.T) {
 	}
 	if n := begin(ack.Add(time.Second), net(b, "198.51.100.1", ack.Add(time.Second))); n != 1 {
 		t.Errorf("after the acknowledgement, seen again in the same minute: %d networks, want 1", n)
+	}
+}
+
+// Issue 32: og_begin's MAIL that changes nothing takes no lock, but one
+// that adds a value still counts under the sightings' lock: two hosts'
+// MAILs at once, each adding a network beside one already stored (and
+// unchanged), see 2 and 3, never both 2, round after round.
+func TestBeginCrossesOnce(t *testing.T) {
+	ctx := context.Background()
+	dsn := harness.StartPostgres(t).DSN
+	var sts [2]limits.Store
+	for h := range sts {
+		st, err := limits.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		sts[h] = st
+	}
+	now := time.Now()
+	net := func(v string) limits.Sighting {
+		return limits.Sighting{Signal: limits.SignalNetworks, Value: v, First: now, Last: now, Detail: v}
+	}
+	for round := range 200 {
+		key := fmt.Sprint("cross", round)
+		if _, _, _, err := sts[0].BeginMessage(ctx, key, []limits.Sighting{net("old")}, now); err != nil {
+			t.Fatal(err)
+		}
+		var got [2]int
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for h := range sts {
+			wg.Go(func() {
+				<-start
+				_, _, c, err := sts[h].BeginMessage(ctx, key, []limits.Sighting{net("old"), net(fmt.Sprint("new", h))}, now)
+				if err != nil {
+					t.Error(err)
+				}
+				got[h] = c[limits.SignalNetworks]
+			})
+		}
+		close(start)
+		wg.Wait()
+		if min(got[0], got[1]) != 2 || max(got[0], got[1]) != 3 {
+			t.Fatalf("round %d: counts %v, want one MAIL to see 2 and the other 3", round, got)
+		}
 	}
 }
