@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"outguard/internal/harness"
-	"outguard/internal/sqldb"
 	"outguard/limits"
 )
 
@@ -25,17 +23,7 @@ import (
 // other, 200 calls each).
 func BenchmarkBeginHotAccount(b *testing.B) {
 	ctx := context.Background()
-	dsn := harness.StartPostgres(b).DSN
-	st, err := limits.OpenPostgres(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	db, err := sqldb.OpenPostgres(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	_, db := openPostgresAndDB(b)
 	i := strings.Index(limits.StageFunctions, "CREATE OR REPLACE FUNCTION og_begin(")
 	j := strings.Index(limits.StageFunctions[i:], "END $$;")
 	if _, err := db.ExecContext(ctx, strings.Replace(limits.StageFunctions[i:i+j+len("END $$;")], "og_begin(", "og_begin_v8(", 1)); err != nil {

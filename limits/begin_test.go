@@ -2,6 +2,7 @@ package limits_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -21,17 +22,7 @@ import (
 // og_begin rewrote every sighting on every MAIL.
 func TestBeginWritesOnlyChanges(t *testing.T) {
 	ctx := context.Background()
-	dsn := harness.StartPostgres(t).DSN
-	st, err := limits.OpenPostgres(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := sqldb.OpenPostgres(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	st, db := openPostgresAndDB(t)
 	now := time.Now().Truncate(time.Minute).Add(10 * time.Second)
 	net := func(v, addr string, at time.Time) limits.Sighting {
 		return limits.Sighting{Signal: limits.SignalNetworks, Value: v, First: at, Last: at, Detail: addr}
@@ -140,4 +131,21 @@ func TestBeginCrossesOnce(t *testing.T) {
 			t.Fatalf("round %d: counts %v, want one MAIL to see 2 and the other 3", round, got)
 		}
 	}
+}
+
+// openPostgresAndDB opens the limits store on a PostgreSQL of tb's own,
+// and a plain connection to it beside; both closed with tb.
+func openPostgresAndDB(tb testing.TB) (limits.Store, *sql.DB) {
+	dsn := harness.StartPostgres(tb).DSN
+	st, err := limits.OpenPostgres(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	db, err := sqldb.OpenPostgres(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return st, db
 }
