@@ -207,8 +207,17 @@ func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Li
 				}
 			}
 			u, ok, susp, err = s.admit(ctx, tx, key, m, lim, now)
+			if err == nil && m.Campaign != nil {
+				err = s.campaignCommit(ctx, tx, m.Campaign, ok)
+			}
 			return err
 		})
+		if m.Campaign != nil {
+			m.Campaign.Done = err == nil
+			if err != nil {
+				m.Campaign.Result = CampaignResult{}
+			}
+		}
 		return u, ok, susp, c, err
 	}
 	fm, fh := windowStart(now)
