@@ -671,7 +671,11 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // returned, the prefix P, the number of keys.
 // Returns {id, known (0/1), new (0/1), number of accounts, account...,
 // pending "id\naccount"...}.
-var campaignScript = redis.NewScript(`
+var campaignScript = redis.NewScript("local dry = false\n" + campaignLua)
+
+// campaignLua is campaignScript's body; with dry it returns after the
+// links' check, before it writes anything (admitCampaignScript).
+const campaignLua = `
 local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
@@ -751,7 +755,7 @@ for i = 1, n do
   local l = link(i)
   if l and not declared[P .. 'camp:' .. l] then need[#need+1] = l end
 end
-if #need > 1 then return need end
+if #need > 1 or dry then return need end
 for i = 1, n do
   local l = link(i)
   if l then
@@ -879,35 +883,51 @@ else
   for _, a in ipairs(senders) do out[#out+1] = a end
 end
 out[4] = #out - 4
-return pending(out)`)
+return pending(out)`
 
 func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
-	var res CampaignResult
-	keys := c.sortedKeys()
-	if len(keys) == 0 {
-		return res, nil
+	if len(c.Keys) == 0 {
+		return CampaignResult{}, nil
 	}
-	var v []any
-	var err error
+	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
+		return campaignScript.Run(ctx, r.c, ck, ca...).Slice()
+	}, window, threshold)
+	if err != nil {
+		return CampaignResult{}, err
+	}
+	return r.campaignReply(ctx, c, v)
+}
+
+// runCampaign runs a script counting c (KEYS and ARGV campaignScript's,
+// run adds its own before or after them) until it stops asking for
+// campaigns to declare ("!retry"), and returns its reply.
+func (r *Redis) runCampaign(ctx context.Context, c CampaignCopy, run func(keys []string, args []any) ([]any, error), window time.Duration, threshold int) ([]any, error) {
+	keys := c.sortedKeys()
 	ids := slices.Clone(keys)
 	for try := 0; ; try++ {
 		rk := campaignKeys(c.Account, keys, ids)
-		v, err = campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)).Slice()
+		v, err := run(rk, []any{ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
+			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)})
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if len(v) == 0 || v[0] != "!retry" {
-			break
+			return v, nil
 		}
 		if try == 3 {
-			return res, fmt.Errorf("campaign script: the copy's campaign links kept changing")
+			return nil, fmt.Errorf("campaign script: the copy's campaign links kept changing")
 		}
 		for _, id := range v[1:] {
 			s, _ := id.(string)
 			ids = append(ids, s)
 		}
 	}
+}
+
+// campaignReply decodes campaignLua's reply for c, and indexes a
+// campaign established by c for its other senders.
+func (r *Redis) campaignReply(ctx context.Context, c CampaignCopy, v []any) (CampaignResult, error) {
+	var res CampaignResult
 	if len(v) < 4 {
 		return res, fmt.Errorf("campaign script: %d values", len(v))
 	}
@@ -930,7 +950,7 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	if res.New {
 		// The other senders' lists, each its own key (not knowable before
 		// the script): the campaign stands without them, they index it
-		// for accounts show.
+		// for accounts show. One more round trip, once per campaign.
 		p := r.c.Pipeline()
 		for _, a := range res.Accounts {
 			if a != c.Account {

@@ -3,7 +3,10 @@ package limits
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"outguard/policy"
 )
@@ -77,4 +80,62 @@ func (s *SQLStore) campaignCommit(ctx context.Context, tx *sql.Tx, c *CampaignCo
 	var err error
 	c.Result, err = s.campaignIn(ctx, tx, c.Copy, c.Window, c.Threshold)
 	return err
+}
+
+// admitCampaignScript is end-of-message with a campaign copy, one script
+// (CommitMessage): KEYS admitScript's then campaignScript's, ARGV
+// admitScript's then campaignScript's, then how many KEYS and ARGV are
+// admitScript's. The copy's campaign links are checked first (a link to
+// an undeclared campaign returns "!retry" and the ids, nothing written);
+// then the message is admitted as admitScript does, and only an
+// admitted message's copy is counted. Returns {admitScript's reply} or
+// {admitScript's reply, campaignScript's}. The admit keys are the
+// account's and the campaign keys one slot of their own: like
+// admitScript, it needs a single Redis, not a Cluster.
+var admitCampaignScript = redis.NewScript(usageLua + sightLua + `
+local function admit(KEYS, ARGV)
+` + admitLua + `
+end
+local function campaign(KEYS, ARGV, dry)
+` + campaignLua + `
+end
+local nak, naa = tonumber(ARGV[#ARGV - 1]), tonumber(ARGV[#ARGV])
+local ak, ck, aa, ca = {}, {}, {}, {}
+for i = 1, #KEYS do if i <= nak then ak[#ak + 1] = KEYS[i] else ck[#ck + 1] = KEYS[i] end end
+for i = 1, #ARGV - 2 do if i <= naa then aa[#aa + 1] = ARGV[i] else ca[#ca + 1] = ARGV[i] end end
+local need = campaign(ck, ca, true)
+if #need > 1 then return need end
+local u = admit(ak, aa)
+if u.err then return u end
+if u[7] ~= 1 then return {u} end
+return {u, campaign(ck, ca, false)}`)
+
+// commitCampaign is CommitMessage with m's campaign copy: one script
+// call (but for a copy whose keys link to campaigns it did not declare,
+// campaignKeys).
+func (r *Redis) commitCampaign(ctx context.Context, m Sent, keys []string, args []any) ([]any, error) {
+	c := m.Campaign
+	var admitted []any
+	v, err := r.runCampaign(ctx, c.Copy, func(ck []string, ca []any) ([]any, error) {
+		v, err := admitCampaignScript.Run(ctx, r.c, append(slices.Clone(keys), ck...), append(append(slices.Clone(args), ca...), len(keys), len(args))...).Slice()
+		if err != nil || len(v) == 0 || v[0] == "!retry" {
+			return v, err
+		}
+		admitted, _ = v[0].([]any)
+		if len(v) < 2 {
+			return []any{}, nil
+		}
+		cv, _ := v[1].([]any)
+		return cv, nil
+	}, c.Window, c.Threshold)
+	if err != nil {
+		return nil, err
+	}
+	if len(v) > 0 {
+		if c.Result, err = r.campaignReply(ctx, c.Copy, v); err != nil {
+			return nil, err
+		}
+	}
+	c.Done = true
+	return admitted, nil
 }
