@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"outguard/internal/yamlconf"
@@ -637,6 +638,14 @@ func (l *Limits) validate(c *Config, bad func(key, format string, args ...any) e
 	}
 	if l.Maillog.Start != "end" && l.Maillog.Start != "beginning" {
 		return bad("limits.maillog.start", "unknown start %q (want end or beginning)", l.Maillog.Start)
+	}
+	// The host names keys in a shared store (Redis og:msg:HOST:QID, scanned
+	// with HOST as a pattern prefix): a colon or a glob character would let
+	// one host's scan see another's records.
+	if len(l.Host) > 253 || strings.IndexFunc(l.Host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+	}) >= 0 {
+		return bad("limits.host", "want a host name: letters, digits, '.', '-', '_' (got %q)", l.Host)
 	}
 	if l.LoginCase != "fold" && l.LoginCase != "exact" {
 		return bad("limits.login_case", "unknown value %q (want fold or exact)", l.LoginCase)

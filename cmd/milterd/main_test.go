@@ -114,15 +114,36 @@ func metricsGet(t *testing.T, port int, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// waitLog waits for s in the log, which reaches d.log through a pipe
+// another goroutine copies: a line written before a reply may not be there
+// yet when the reply is read.
 func (d *proc) waitLog(t *testing.T, s string) {
 	t.Helper()
+	if d.logCount(s, 1) == 0 {
+		t.Fatalf("log never said %q:\n%s", s, tail(d.log.String()))
+	}
+}
+
+// waitLogCount waits until s occurs n times and fails unless it occurs
+// exactly n times.
+func (d *proc) waitLogCount(t *testing.T, s string, n int) {
+	t.Helper()
+	if got := d.logCount(s, n); got != n {
+		t.Fatalf("log said %q %d times, want %d:\n%s", s, got, n, tail(d.log.String()))
+	}
+}
+
+// logCount returns how often s occurs in the log once it occurs n times or
+// five seconds have passed.
+func (d *proc) logCount(s string, n int) int {
+	got := 0
 	for i := 0; i < 500; i++ {
-		if strings.Contains(d.log.String(), s) {
-			return
+		if got = strings.Count(d.log.String(), s); got >= n {
+			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("log never said %q:\n%s", s, d.log.String())
+	return got
 }
 
 func (d *proc) signal(t *testing.T, s syscall.Signal) {
