@@ -78,19 +78,25 @@ func TestEvasion28Inserted(t *testing.T) {
 		rng := rand.New(rand.NewPCG(28, 6+seed))
 		at := foundAt(t, 40, func(i int) (string, []byte) {
 			rcpt, h, b := phishBody(i)
-			words := strings.Split(b, " ")
-			var out []string
-			for j := 0; j < len(words); j += 6 {
-				g := words[j:min(j+6, len(words))]
-				k := rng.IntN(len(g) + 1)
-				out = append(append(append(out, g[:k]...), junkWord(rng)), g[k:]...)
-			}
-			return rcpt, []byte(h + "\n\n" + strings.Join(out, " "))
+			return rcpt, []byte(h + "\n\n" + insertJunk(rng, b))
 		})
 		if at != 5 {
 			t.Errorf("seed %d: found at account %d, want 5", seed, at)
 		}
 	}
+}
+
+// insertJunk inserts a random word in every 6 words of b, at a random
+// place among them.
+func insertJunk(rng *rand.Rand, b string) string {
+	words := strings.Split(b, " ")
+	var out []string
+	for j := 0; j < len(words); j += 6 {
+		g := words[j:min(j+6, len(words))]
+		k := rng.IntN(len(g) + 1)
+		out = append(append(append(out, g[:k]...), junkWord(rng)), g[k:]...)
+	}
+	return strings.Join(out, " ")
 }
 
 // TestEvasion28Quoted: the phishing text put where a reply's quote or a

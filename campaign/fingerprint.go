@@ -154,7 +154,9 @@ func (c *Collector) Item(it *mimewalk.Item) {
 // hash is the "f" key of it's decoded bytes.
 func (c *Collector) hash(it *mimewalk.Item) (string, bool) {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(it.Data, 0, it.Data.Size())); err != nil {
+	if b, inMem := it.Data.Bytes(); inMem {
+		h.Write(b) // io.Copy would take a fresh 32 KiB buffer an item
+	} else if _, err := io.Copy(h, io.NewSectionReader(it.Data, 0, it.Data.Size())); err != nil {
 		c.failed = true
 		return "", false
 	}
@@ -182,8 +184,9 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 		return
 	}
 	c.text += int(n)
-	c.links(string(b))
-	toks := Normalize(string(b), isHTML, c.names)
+	text := string(b) // one copy for both
+	c.links(text)
+	toks := Normalize(text, isHTML, c.names)
 	// The text and the HTML alternative of one message give the same
 	// runs: their union is the set of either.
 	c.words = max(c.words, len(toks))
@@ -199,6 +202,16 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
+	f := Fingerprint{Files: c.fileKeys(), Words: c.words}
+	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
+		f.Text = keys
+	}
+	return f
+}
+
+// fileKeys are the fingerprint's Files: without its text keys, which
+// sort every run of the text (archiveKeys wants the files alone).
+func (c *Collector) fileKeys() []string {
 	files := slices.Clone(c.files)
 	for _, m := range c.members {
 		if len(m.hashes) == 0 {
@@ -207,11 +220,7 @@ func (c *Collector) Fingerprint() Fingerprint {
 		slices.Sort(m.hashes)
 		files[m.file] = "f" + version + hashOf(strings.Join(slices.Compact(m.hashes), ","))
 	}
-	f := Fingerprint{Files: files, Words: c.words}
-	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
-		f.Text = keys
-	}
-	return f
+	return files
 }
 
 func hashOf(s string) string {

@@ -83,7 +83,7 @@ const sigProse = 8
 // tokens appends the tokens of lines to toks, at most MaxTokens.
 func tokens(toks []string, lines []string, names map[string]bool) []string {
 	for _, line := range lines {
-		for _, f := range strings.Fields(line) {
+		for f := range strings.FieldsSeq(line) {
 			if len(toks) == MaxTokens {
 				return toks
 			}
@@ -598,7 +598,9 @@ func disclaimer(para []string) bool {
 
 // token is one field's word, "" when it is left out (see Normalize).
 func token(f string, names map[string]bool) string {
-	if strings.Contains(f, "://") || strings.HasPrefix(strings.ToLower(f), "www.") {
+	// "www." in any case: no rune but W folds to w (unlike k and s), so
+	// EqualFold of four bytes is ToLower's prefix without its copy.
+	if strings.Contains(f, "://") || len(f) >= 4 && strings.EqualFold(f[:4], "www.") {
 		return urlToken(f)
 	}
 	if strings.Contains(f, "@") {

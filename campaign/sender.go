@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -26,30 +25,23 @@ import (
 // reaches recipients the other accounts did not (limits.CampaignCopy).
 const MaxRcpts = limits.MaxRcpts
 
-// linkRE finds the host of a link in text or HTML (href, src, bare
-// URLs). Hosts are compared by their registrable domain.
-var linkRE = regexp.MustCompile(`(?i)\b(?:https?|ftp)://([a-z0-9\-._~%]+|\[[0-9a-f:.]+\])`)
-
-// addrRE finds the domain of an e-mail address in text or HTML
-// (mailto: included).
-var addrRE = regexp.MustCompile(`(?i)[a-z0-9._%+\-]@([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)`)
-
-// links notes the registrable domains of the links and of the e-mail
-// addresses in text (at most 64 each: one foreign one is all that
-// matters).
+// links notes the registrable domains of the links (href, src, bare
+// URLs: linkHosts) and of the e-mail addresses (mailto: included:
+// mailDomains) in text, at most 64 each: one foreign one is all that
+// matters.
 func (c *Collector) links(text string) {
-	note := func(set *map[string]bool, re *regexp.Regexp) {
-		for _, m := range re.FindAllStringSubmatch(text, -1) {
+	note := func(set *map[string]bool) func(string) {
+		return func(host string) {
 			if *set == nil {
 				*set = map[string]bool{}
 			}
 			if len(*set) < 64 {
-				(*set)[registrable(m[1])] = true
+				(*set)[registrable(host)] = true
 			}
 		}
 	}
-	note(&c.hosts, linkRE)
-	note(&c.mailDomains, addrRE)
+	linkHosts(text, note(&c.hosts))
+	mailDomains(text, note(&c.mailDomains))
 }
 
 // registrable is host's registrable domain (eTLD+1), lower case; host
@@ -196,11 +188,11 @@ func salted(keys []string, site string) []string {
 // per copy are chosen, not passed on; they count alone
 // (limits.CampaignCopy.Bands), a plain attachment only with text.
 func (c *Collector) archiveKeys(keys []string) []string {
-	fp := c.Fingerprint()
+	files := c.fileKeys()
 	arch := map[string]bool{}
 	for _, m := range c.members {
 		if len(m.hashes) > 0 {
-			arch[fp.Files[m.file]] = true
+			arch[files[m.file]] = true
 		}
 	}
 	out := slices.Clone(keys)

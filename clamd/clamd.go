@@ -9,7 +9,7 @@
 package clamd
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +91,7 @@ type conn struct {
 	session  bool      // in an IDSESSION: replies carry the request's number
 	reused   bool      // taken from idle: clamd may have closed it meanwhile
 	parked   time.Time // when it went idle
+	reply    []byte    // readReply's buffer, kept between replies
 }
 
 // maxIdle is how long a session connection is kept between scans: below
@@ -216,13 +217,27 @@ func (c *Client) command(ctx context.Context, cmd string) (string, error) {
 	return readReply(cn)
 }
 
-// readReply reads one NUL-terminated reply (the z-prefixed protocol).
+// readReply reads one NUL-terminated reply (the z-prefixed protocol);
+// clamd sends nothing after it until the next request.
 func readReply(cn *conn) (string, error) {
-	r, err := bufio.NewReader(cn).ReadString(0)
-	if err != nil {
-		return "", fmt.Errorf("clamd %s: reading reply: %w", cn.b.addr, err)
+	buf := cn.reply[:0]
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 256) // a reply in one read(2), as bufio's did
 	}
-	return strings.TrimSuffix(r, "\x00"), nil
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := cn.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if i := bytes.IndexByte(buf[len(buf)-n:], 0); i >= 0 {
+			cn.reply = buf[:0]
+			return string(buf[:len(buf)-n+i]), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("clamd %s: reading reply: %w", cn.b.addr, err)
+		}
+	}
 }
 
 // healthFresh is how recent an answer to a scan must be for Health to

@@ -15,6 +15,7 @@ import (
 	"outguard/internal/mailcorpus"
 	"outguard/policy"
 	"outguard/quarantine"
+	"outguard/rules"
 	"outguard/setup"
 )
 
@@ -52,14 +53,7 @@ func TestEvasionThroughPostfix(t *testing.T) {
 // milterd builds from the example config's rules section as shipped: a
 // case to block must be refused or held, any other accepted.
 func checkEngine(t *testing.T, cases []mailcorpus.Case) {
-	cfg, err := config.Parse("example.yaml", []byte("state_dir: "+t.TempDir()+"\n"+exampleRules(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := setup.RulesEngine(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := exampleEngine(t)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			res, err := e.Scan(context.Background(), bytes.NewReader(c.Msg), int64(len(c.Msg)), "alice", "alice@customer.test")
@@ -75,6 +69,20 @@ func checkEngine(t *testing.T, cases []mailcorpus.Case) {
 			}
 		})
 	}
+}
+
+// exampleEngine is the rules engine milterd builds from the example
+// config's rules section as shipped.
+func exampleEngine(t *testing.T) *rules.Engine {
+	cfg, err := config.Parse("example.yaml", []byte("state_dir: "+t.TempDir()+"\n"+exampleRules(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := setup.RulesEngine(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // checkThroughPostfix sends each case as alice through a real Postfix and

@@ -26,14 +26,16 @@ import (
 // the rest is "unopened".
 
 func (w *walker) sevenZip(it *Item) error {
-	zr, err := sevenzip.NewReader(it.Data, it.Data.Size())
+	cipher, err := sevenZipCiphered(it.Data, it.Data.Size())
 	if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 		// Names and all encrypted (7z -mhe): one empty item says so.
 		mi, _ := w.member(it, "encrypted")
-		mi.Encrypted = true
-		w.find("encrypted", mi.Path, "7z archive with encrypted headers")
-		return w.emit(mi, strings.NewReader(""))
+		return w.encrypted(mi, "7z archive with encrypted headers")
 	}
+	if err != nil {
+		return w.unopened(it, "archive not opened: 7z: %v", err)
+	}
+	zr, err := sevenzip.NewReader(it.Data, it.Data.Size())
 	if err != nil {
 		return w.unopened(it, "archive not opened: 7z: %v", err)
 	}
@@ -47,8 +49,12 @@ func (w *walker) sevenZip(it *Item) error {
 			return w.unopened(it, "7z members past %d not read", w.lim.MaxMembers)
 		}
 		mi, _ := w.member(it, f.Name)
-		rc, err := f.Open()
-		if err != nil {
+		rc, err := io.ReadCloser(nil), error(nil)
+		if f.UncompressedSize > 0 && cipher[f.Stream] {
+			// Never decoded: without the password it is noise.
+			mi.Encrypted = true
+			w.find("encrypted", mi.Path, "encrypted 7z member")
+		} else if rc, err = f.Open(); err != nil {
 			if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 				mi.Encrypted = true
 				w.find("encrypted", mi.Path, "encrypted 7z member")
@@ -56,6 +62,8 @@ func (w *walker) sevenZip(it *Item) error {
 				mi.Malformed = true
 				w.find("malformed", mi.Path, "7z: %v", err)
 			}
+		}
+		if rc == nil {
 			if err := w.emit(mi, strings.NewReader("")); err != nil {
 				return err
 			}
@@ -68,6 +76,67 @@ func (w *walker) sevenZip(it *Item) error {
 		}
 	}
 	return nil
+}
+
+// encrypted emits mi, an archive member the walk cannot decrypt, empty,
+// for the rules' "encrypted".
+func (w *walker) encrypted(mi *Item, what string) error {
+	mi.Encrypted = true
+	w.find("encrypted", mi.Path, "%s", what)
+	return w.emit(mi, strings.NewReader(""))
+}
+
+// sevenZipCiphered returns the 7z streams (sevenzip.File.Stream) whose
+// coders include a cipher (7zAES), from the archive's header, not from
+// what the packed bytes decode to. 7z has no password check: decrypted
+// with no or the wrong key, a stream is noise that its decompressor
+// may take without an error (stored, -m0=copy: always; an LZMA2 stream
+// whose first byte comes out 0x00 ends empty: 1 archive in 256), so the
+// member read as an unencrypted file, depending on the archive's random
+// salt and IV. github.com/bodgit/sevenzip tells of a cipher only with an error
+// (ReadError.Encrypted): each stream's first bytes are read from a
+// reader that fails once the headers are parsed, and the error says
+// whether the stream's coders include one (the library builds the
+// coder reading the packed bytes, 7zAES in what 7-Zip writes, before any
+// is read). An encrypted header (-mhe) is the error of this function.
+func sevenZipCiphered(r io.ReaderAt, size int64) (map[int]bool, error) {
+	pr := &cutReaderAt{r: r}
+	zr, err := sevenzip.NewReader(pr, size)
+	if err != nil {
+		return nil, err
+	}
+	pr.cut = true
+	cipher := map[int]bool{}
+	probed := map[int]bool{}
+	for _, f := range zr.File {
+		if f.UncompressedSize == 0 || probed[f.Stream] {
+			continue // an empty file has no stream
+		}
+		probed[f.Stream] = true
+		rc, err := f.Open()
+		if err == nil {
+			_, err = io.ReadFull(rc, make([]byte, 1))
+			rc.Close()
+		}
+		re := (*sevenzip.ReadError)(nil)
+		cipher[f.Stream] = errors.As(err, &re) && re.Encrypted
+	}
+	return cipher, nil
+}
+
+// cutReaderAt reads r until cut, then fails every read.
+type cutReaderAt struct {
+	r   io.ReaderAt
+	cut bool
+}
+
+var errCut = errors.New("not read: probing the coders")
+
+func (c *cutReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if c.cut {
+		return 0, errCut
+	}
+	return c.r.ReadAt(p, off)
 }
 
 func (w *walker) rar(it *Item) error {
@@ -97,6 +166,14 @@ func (w *walker) rar(it *Item) error {
 			return w.unopened(it, "RAR members past %d not read", w.lim.MaxMembers)
 		}
 		mi, _ := w.member(it, h.Name)
+		if h.Encrypted {
+			// rar -p without -hp: the names read, the data does not
+			// (rardecode's read error is no malformed MIME).
+			if err := w.encrypted(mi, "encrypted RAR member"); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := w.emitCapped(mi, rr, w.ratioCap(it.Data.Size()), fmt.Sprintf("expansion ratio over %d: RAR bomb?", w.lim.MaxRatio)); err != nil {
 			return err
 		}

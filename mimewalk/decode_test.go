@@ -7,9 +7,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"outguard/internal/hamgen"
 	"outguard/internal/mailcorpus"
 )
 
@@ -369,10 +374,58 @@ func FuzzLenientQP(f *testing.F) {
 	})
 }
 
+// htmlB64RE is the pattern htmlB64 stands for (issue #32: what the walk
+// found with it, before, it must find the same way now).
+var htmlB64RE = regexp.MustCompile(`(?:;base64,|["'])([A-Za-z0-9+/\r\n]{128,}={0,2})`)
+
+// sameB64AsRegexp fails when htmlB64's findings in page are not the
+// regexp's submatches, in order, at most max.
+func sameB64AsRegexp(t testing.TB, page []byte, max int) {
+	t.Helper()
+	var want [][]byte
+	for _, m := range htmlB64RE.FindAllSubmatch(page, max) {
+		want = append(want, m[1])
+	}
+	if got := htmlB64(page, max); !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Fatalf("htmlB64(%q, %d)\n got %q\nwant %q (the regexp's)", page, max, got, want)
+	}
+}
+
+// TestHTMLB64MatchesRegexp: runs just short of and at 128, padding past
+// two, ";base64," cut short or in another case, quotes inside and next to
+// runs, the cap, bytes that are no UTF-8, HTML pages of the ham corpus,
+// and random pages over the pattern's own alphabet.
+func TestHTMLB64MatchesRegexp(t *testing.T) {
+	a127, a128 := strings.Repeat("A", 127), strings.Repeat("A", 128)
+	for _, s := range []string{
+		"", "'", ";base64,", "'" + a127 + "'", "'" + a128, `"` + a128 + "===", ";base64," + a128 + "=", ";BASE64," + a128, ";base64" + a128,
+		";base64;base64," + a128, "'\r\n" + a127, "''" + a128 + "''" + a128, "'" + a127 + "'" + a128 + "=", "\xff'" + a128 + "\xc5",
+		"data:image/png;base64," + strings.Repeat("iVBO\r\n", 40) + "=\"",
+	} {
+		for _, max := range []int{-1, 0, 1, 5} {
+			sameB64AsRegexp(t, []byte(s), max)
+		}
+	}
+	for _, m := range hamgen.Corpus(32, 300, time.Hour) {
+		sameB64AsRegexp(t, m.Raw, -1)
+	}
+	alphabet := []string{"'", `"`, ";", ";base64,", "base64", ",", "=", "==", "\r", "\n", "+", "/", "A", "z", "9", " ", "<", "\xc5", a127[:60], a127}
+	r := rand.New(rand.NewPCG(32, 3))
+	for range 20000 {
+		var b strings.Builder
+		for range r.IntN(12) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		sameB64AsRegexp(t, []byte(b.String()), r.IntN(4)-1)
+	}
+}
+
 func FuzzHTMLBase64(f *testing.F) {
 	f.Add([]byte("<a href=\"data:x;base64," + strings.Repeat("QUJD", 40) + "\">"))
 	f.Add([]byte("'" + strings.Repeat("A", 129) + "=='"))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		sameB64AsRegexp(t, in, 5)
+		sameB64AsRegexp(t, in, -1)
 		for _, b := range htmlBase64(bytes.NewReader(in), 5) {
 			if len(b) > len(in) {
 				t.Fatalf("decoded %d bytes out of %d", len(b), len(in))

@@ -8,6 +8,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/aes"
+	"crypto/cipher"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -188,9 +190,6 @@ func XZ(data []byte) []byte {
 	return b.Bytes()
 }
 
-// SevenZip builds a 7z archive with the 7z program (p7zip-full).
-func SevenZip(name string, data []byte) []byte { return sevenZip(name, data) }
-
 // SevenZipEncrypted is SevenZip with a password, its names encrypted too
 // (-mhe) or not.
 func SevenZipEncrypted(name string, data []byte, headers bool) []byte {
@@ -198,15 +197,18 @@ func SevenZipEncrypted(name string, data []byte, headers bool) []byte {
 	if headers {
 		args = append(args, "-mhe=on")
 	}
-	return sevenZip(name, data, args...)
+	return SevenZip(name, data, args...)
 }
 
-func sevenZip(name string, data []byte, args ...string) []byte {
+// SevenZip builds a 7z archive with the 7z program (p7zip-full), switches
+// (such as -m0=copy) added to its command line.
+func SevenZip(name string, data []byte, switches ...string) []byte {
 	dir, err := os.MkdirTemp("", "corpus7z")
 	must(err)
 	defer os.RemoveAll(dir)
+	must(os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 	must(os.WriteFile(filepath.Join(dir, name), data, 0o644))
-	cmd := exec.Command("7z", append(append([]string{"a", "-bd", "-y"}, args...), "a.7z", name)...)
+	cmd := exec.Command("7z", append(append([]string{"a", "-bd", "-y"}, switches...), "a.7z", name)...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		panic(fmt.Sprintf("7z: %v: %s", err, out))
@@ -231,7 +233,21 @@ func ISO(name string, data []byte) []byte {
 // the layout of RARLAB's technote: marker block, archive header, file
 // header, data, end block; each header's CRC is the low 16 bits of the
 // CRC-32 of the header from its type byte. (No program here writes RAR.)
-func RAR(name string, data []byte) []byte {
+func RAR(name string, data []byte) []byte { return rar4(name, data, 0) }
+
+// RAREncrypted is RAR with the file header's "encrypted with password"
+// flag (0x04) set and data encrypted (AES-CTR under a fixed key, standing
+// for RAR's own key derivation): a RAR 4 archive encrypted without -hp,
+// whose names are readable.
+func RAREncrypted(name string, data []byte) []byte {
+	block, err := aes.NewCipher(make([]byte, 16))
+	must(err)
+	ct := make([]byte, len(data))
+	cipher.NewCTR(block, make([]byte, 16)).XORKeyStream(ct, data)
+	return rar4(name, ct, 0x04)
+}
+
+func rar4(name string, data []byte, fileFlags uint16) []byte {
 	block := func(typ byte, flags uint16, rest []byte) []byte {
 		h := []byte{typ, byte(flags), byte(flags >> 8), 0, 0}
 		binary.LittleEndian.PutUint16(h[3:], uint16(2+len(h)+len(rest)))
@@ -250,7 +266,7 @@ func RAR(name string, data []byte) []byte {
 	fh[17], fh[18] = 20, 0x30                          // version 2.0, stored
 	binary.LittleEndian.PutUint16(fh[19:], uint16(len(name)))
 	binary.LittleEndian.PutUint32(fh[21:], 0x20) // archive attribute
-	out = append(out, block(0x74, 0x8000, append(fh, name...))...)
+	out = append(out, block(0x74, 0x8000|fileFlags, append(fh, name...))...)
 	out = append(out, data...)
 	return append(out, block(0x7b, 0x4000, nil)...)
 }
@@ -386,6 +402,10 @@ func Hostile() []Case {
 	add("7z", "report.exe in a 7z archive", Multipart("b", text, Attach("application/x-7z-compressed", "archive.7z", SevenZip("report.exe", pe))))
 	add("7z-encrypted", "a program named invoice.pdf in a password-protected 7z", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, false))))
 	add("7z-encrypted-names", "a password-protected 7z with encrypted names (-mhe)", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, true))))
+	add("7z-encrypted-stored", "a program named invoice.pdf in a password-protected 7z, stored (-m0=copy: no decompressor to fail on the wrong key)",
+		Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZip("invoice.pdf", pe, "-pinvoice2026", "-m0=copy"))))
+	add("rar-encrypted", "a program named invoice.pdf in a RAR whose member is encrypted, names not (rar -p)",
+		Multipart("b", text, Attach("application/vnd.rar", "invoice.rar", RAREncrypted("invoice.pdf", pe))))
 	add("rar", "report.exe in a RAR archive", Multipart("b", text, Attach("application/vnd.rar", "archive.rar", RAR("report.exe", pe))))
 	add("iso", "report.exe in an ISO 9660 image", Multipart("b", text, Attach("application/octet-stream", "invoice.img", ISO("report.exe", pe))))
 	add("cab", "a program in a Cabinet file", Multipart("b", text, Attach("application/vnd.ms-cab-compressed", "setup.cab", CAB(pe))))

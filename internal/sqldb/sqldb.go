@@ -8,8 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,12 +36,27 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-var dollarParam = regexp.MustCompile(`\$(\d+)`)
+// rebindQ turns PostgreSQL's parameters ($1) into SQLite's (?1): every
+// '$' followed by a digit. By hand, not by regexp: every statement of a
+// message's store work passes here (issue #32).
+func rebindQ(q string) string {
+	i := strings.IndexByte(q, '$')
+	if i < 0 {
+		return q
+	}
+	b := []byte(q)
+	for ; i < len(b); i++ {
+		if b[i] == '$' && i+1 < len(b) && '0' <= b[i+1] && b[i+1] <= '9' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
 
 // SQLite keeps the version in PRAGMA user_version: one component a file.
 var SQLite = Dialect{
 	Name:   "sqlite",
-	Rebind: func(q string) string { return dollarParam.ReplaceAllString(q, "?$1") },
+	Rebind: rebindQ,
 	version: func(ctx context.Context, q querier, _ string) (int, error) {
 		var v int
 		return v, q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)

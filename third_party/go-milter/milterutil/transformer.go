@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"golang.org/x/text/transform"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -466,6 +467,9 @@ var _ transform.Transformer = (*NulToSpTransformer)(nil)
 //
 // postfix wants LF lines endings for header values. Using CRLF results in double CR sequences.
 func CrLfToLf(s string) string {
+	if strings.IndexAny(s, "\r\x00") < 0 {
+		return s // nothing to replace: no transformer chain (two allocations of 4 KiB) per header
+	}
 	t := transform.Chain(&NulToSpTransformer{}, &CrLfToLfTransformer{})
 	dst, _, _ := transform.String(t, s)
 	return dst

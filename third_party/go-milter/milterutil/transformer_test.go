@@ -569,6 +569,8 @@ func TestCrLfToLf(t *testing.T) {
 		{"simple", "\r\n", "\n"},
 		{"with-zero", "\r\n\u0000", "\n "},
 		{"with-zero2", "\u0000\r\n\u0000", " \n "},
+		{"nothing-to-replace", "Subject: a\n\tb \xff", "Subject: a\n\tb \xff"},
+		{"cr-at-end", "a\r", "a\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
