@@ -18,8 +18,7 @@ func TestHeldCountsOnlyContainment(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
+		q, c := holding(st, &now)
 		handHeld(t, st, q, now)
 		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
 		admit(t, st, q, "SPAM2", now.Add(-time.Minute))

@@ -19,7 +19,7 @@ func TestReviewReleasedThenHeldByHand(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q, c := spamHeld(t, st, &now)
+		q, c := spamHeld(t, st, &now, false)
 		now = now.Add(time.Minute)
 		if _, err := st.Unsuspend(ctx, "alice", now); err != nil {
 			t.Fatal(err)
@@ -54,7 +54,7 @@ func TestReviewHeldLongerThanRecords(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q, c := spamHeld(t, st, &now)
+		q, c := spamHeld(t, st, &now, false)
 		now = now.Add(8 * 24 * time.Hour)
 		if err := st.Purge(ctx, now); err != nil {
 			t.Fatal(err)
@@ -78,12 +78,14 @@ func TestReviewHeldLongerThanRecords(t *testing.T) {
 	})
 }
 
-// spamHeld queues SPAM1 of alice on mx1 and suspends alice at *now; the
-// sweep holds it.
-func spamHeld(t *testing.T, st limits.Store, now *time.Time) (*memQueue, *containment.Containment) {
+// spamHeld queues SPAM1 of alice on mx1 (after HAND1, held by hand, if
+// byHand) and suspends alice at *now; the sweep holds it.
+func spamHeld(t *testing.T, st limits.Store, now *time.Time, byHand bool) (*memQueue, *containment.Containment) {
 	t.Helper()
-	q := &memQueue{q: map[string]string{}}
-	c := reviewSetup(st, q, now, containment.Hold)
+	q, c := holding(st, now)
+	if byHand {
+		handHeld(t, st, q, *now)
+	}
 	admit(t, st, q, "SPAM1", now.Add(-time.Minute))
 	suspendAndSweep(t, st, c, *now)
 	if q.in("SPAM1") != containment.HoldQueue {

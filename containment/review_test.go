@@ -84,6 +84,13 @@ func reviewSetup(st limits.Store, q *memQueue, now *time.Time, action string) *c
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return *now }})
 }
 
+// holding is an empty queue and a containment holding its suspended
+// accounts' mail in it.
+func holding(st limits.Store, now *time.Time) (*memQueue, *containment.Containment) {
+	q := &memQueue{q: map[string]string{}}
+	return q, reviewSetup(st, q, now, containment.Hold)
+}
+
 // handHeld queues HAND1 of alice an hour before now, and the postmaster
 // holds it by hand (postsuper -h HAND1) for reasons of its own.
 func handHeld(t *testing.T, st limits.Store, q *memQueue, now time.Time) {
@@ -129,8 +136,7 @@ func TestReviewLateMessageHeld(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
+		q, c := holding(st, &now)
 		admit(t, st, q, "EARLY1", now.Add(-time.Minute))
 		record(t, st, "LATE1", now)
 		suspendAndSweep(t, st, c, now)
@@ -159,14 +165,7 @@ func TestReviewSettleLeavesHandHeld(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
-		handHeld(t, st, q, now)
-		admit(t, st, q, "SPAM1", now.Add(-time.Minute))
-		suspendAndSweep(t, st, c, now)
-		if q.in("SPAM1") != containment.HoldQueue {
-			t.Fatal("not held")
-		}
+		q, c := spamHeld(t, st, &now, true)
 		now = now.Add(time.Minute)
 		if _, err := st.Unsuspend(ctx, "alice", now); err != nil {
 			t.Fatal(err)
@@ -190,8 +189,7 @@ func TestReviewLateForBound(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
+		q, c := holding(st, &now)
 		record(t, st, "LATE1", now) // committed before the suspension, queued late
 		record(t, st, "LATE2", now)
 		suspendAndSweep(t, st, c, now)
@@ -216,8 +214,7 @@ func TestReviewDeleteLeavesHandHeld(t *testing.T) {
 	stores(t, func(t *testing.T, st limits.Store) {
 		ctx := context.Background()
 		now := time.Now()
-		q := &memQueue{q: map[string]string{}}
-		c := reviewSetup(st, q, &now, containment.Hold)
+		q, c := holding(st, &now)
 		handHeld(t, st, q, now)
 		admit(t, st, q, "OURS1", now.Add(-time.Minute))
 		if _, err := c.Contain(ctx, "alice", "operator"); err != nil || q.in("OURS1") != containment.HoldQueue {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -48,15 +46,9 @@ func TestLimitAlertOnceAcrossTwoMilterds(t *testing.T) {
 			var hosts []string
 			var logs harness.LogBuffer
 			for i := range 2 {
-				dir := harness.Dir(t, "milterd") // Postfix reaches the socket in it
-				sock := filepath.Join(dir, "m.sock")
-				cfg := filepath.Join(dir, "milterd.yaml")
-				text := fmt.Sprintf("listen: unix:%s\nsocket_mode: \"0666\"\nsocket_group: \"\"\nstate_dir: %s\n%s  host: mx%d\n", sock, state, store, i+1)
-				os.WriteFile(cfg, []byte(text), 0o644)
-				harness.StartMilterd(t, bin, cfg, "unix:"+sock, &logs)
-				sink := harness.StartSink(t)
-				pf := harness.StartPostfix(t, harness.MTAConfig{Milter: "unix:" + sock, RelayPort: sink.Port, Users: map[string]string{"alice": "secret-alice"}})
-				hosts = append(hosts, pf.Addr())
+				h := startMilterdHost(t, bin, harness.Dir(t, "milterd"), state, fmt.Sprintf("%s  host: mx%d\n", store, i+1),
+					harness.MTAConfig{Users: map[string]string{"alice": "secret-alice"}}, &logs)
+				hosts = append(hosts, h.pf.Addr())
 			}
 			sent, refused := 0, 0
 			for i := range 8 {

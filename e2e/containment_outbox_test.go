@@ -39,24 +39,16 @@ func TestAlertsSurviveAMilterdRestart(t *testing.T) {
 	}
 	hook := ln.Addr().String()
 	ln.Close() // down
-	sock := filepath.Join(dir, "m.sock")
-	cfg := filepath.Join(dir, "milterd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`listen: unix:%s
-socket_mode: "0666"
-socket_group: ""
-state_dir: %s
-limits:
+	bin := harness.Build(t, harness.Dir(t, "bin"), "milterd")
+	var logs harness.LogBuffer
+	access, refused := harness.RejectAll(3)
+	users := map[string]string{"alice": "secret-alice", "bob": "secret-bob", "carol": "secret-carol"}
+	h := startMilterdHost(t, bin, dir, dir, fmt.Sprintf(`limits:
   default: {undeliverable_per_hour: 1}
   on_suspend_queued: keep
   alert: {webhook: "http://%s/hook", webhook_secret_file: %s, timeout: 2s}
-`, sock, dir, hook, key)), 0o644)
-	bin := harness.Build(t, harness.Dir(t, "bin"), "milterd")
-	var logs harness.LogBuffer
-	md := harness.StartMilterd(t, bin, cfg, "unix:"+sock, &logs)
-	access, refused := harness.RejectAll(3)
-	users := map[string]string{"alice": "secret-alice", "bob": "secret-bob", "carol": "secret-carol"}
-	sink := harness.StartSink(t)
-	pf := harness.StartPostfix(t, harness.MTAConfig{Milter: "unix:" + sock, RelayPort: sink.Port, Users: users, RcptAccess: access})
+`, hook, key), harness.MTAConfig{Users: users, RcptAccess: access}, &logs)
+	md, pf := h.md, h.pf
 	i := 0
 	for user, pass := range users {
 		c := harness.Dial(t, pf.Addr(), user, pass)
@@ -106,7 +98,7 @@ limits:
 	})}
 	go srv.Serve(hl)
 	defer srv.Close()
-	harness.StartMilterd(t, bin, cfg, "unix:"+sock, &logs)
+	h.start()
 	// The first retry is due 30 s after the first attempt.
 	deadline := time.Now().Add(90 * time.Second)
 	for {

@@ -39,12 +39,7 @@ func startSendmailHost(t *testing.T, text string) *sendmailHost {
 // and returns their ids once all three are in Sendmail's queue.
 func (h *sendmailHost) queueThree(t *testing.T) []string {
 	t.Helper()
-	h.s.Sink.Defer("later@remote.test")
-	for i := range 3 {
-		if r := h.s.Dial(t).Send("alice@customer.test", []string{"later@remote.test"}, harness.Msg("alice@customer.test", "later@remote.test", fmt.Sprint("queued ", i), "spam")); r.Err != nil {
-			t.Fatalf("send %d: %s", i, harness.Reply(r.Err))
-		}
-	}
+	sendThree(t, h.s)
 	var ids []string
 	waitFor(t, "three messages queued", func() bool {
 		l, err := h.q.List(context.Background())

@@ -123,12 +123,7 @@ func runSweep(t *testing.T, c *containment.Containment) {
 // 4xx and waits until the three are deferred; it returns their ids.
 func (h *containmentHost) deferThree(t *testing.T) []string {
 	t.Helper()
-	h.s.Sink.Defer("later@remote.test")
-	for i := range 3 {
-		if r := h.s.Dial(t).Send("alice@customer.test", []string{"later@remote.test"}, harness.Msg("alice@customer.test", "later@remote.test", fmt.Sprint("queued ", i), "spam")); r.Err != nil {
-			t.Fatalf("send %d: %s", i, harness.Reply(r.Err))
-		}
-	}
+	sendThree(t, h.s)
 	// Deferred once each; with retryFast one may be back in the active
 	// queue for its next try at any moment.
 	var ids []string

@@ -173,17 +173,20 @@ func TestMilterdMaillogReadiness(t *testing.T) {
 	logs := filepath.Join(dir, "log")
 	os.Mkdir(logs, 0o755)
 	maillog := filepath.Join(logs, "mail.log")
-	port := harness.FreePort(t)
 	sock := filepath.Join(state, "m.sock")
 	cfg := filepath.Join(dir, "milterd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nsocket_mode: \"0666\"\nsocket_group: \"\"\nstate_dir: %s\nlimits:\n  maillog: {path: %s, silence: 2s}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
-		sock, state, maillog, port)), 0o644)
 	os.Chmod(state, 0o711)
 	log := &harness.LogBuffer{}
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	cmd.Stderr = log
-	harness.Start(t, cmd)
+	// The metrics port is one milterd itself holds, not only one free a
+	// moment before it bound it.
+	port, cmd, _ := harness.OwnPort(t, "milterd", 0, func(port int) *exec.Cmd {
+		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nsocket_mode: \"0666\"\nsocket_group: \"\"\nstate_dir: %s\nlimits:\n  maillog: {path: %s, silence: 2s}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
+			sock, state, maillog, port)), 0o644)
+		cmd := exec.Command(bin, "-config", cfg)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cmd.Stderr = log
+		return cmd
+	}, log.String)
 	get := func(path string) (int, string) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
 		if err != nil {

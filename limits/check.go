@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,7 +35,7 @@ type Engine struct {
 	// message's commit (campaignfold.go); nil: none.
 	Campaigns Campaigner
 
-	alerted  sync.Map     // account and limit -> end of the window this process claimed
+	alerted  alertedSet   // account and limit -> end of the window this process claimed
 	admitted atomic.Int64 // when a message was last admitted (Unix ms): the mail log must say so soon
 }
 
@@ -305,7 +304,7 @@ func (e *Engine) exceeded(key string, x *Exceeded, u Usage) policy.Verdict {
 	// window this process has already claimed; the claim (FireOnce) is
 	// what makes the fleet send it once.
 	once := "limit " + x.What + " " + key // the account last: it may hold spaces, What does not
-	if prev, loaded := e.alerted.Swap(once, x.FreeAt); !loaded || !prev.(time.Time).After(now) {
+	if e.alerted.claim(once, x.FreeAt, now) {
 		e.Log.Warn("sending limit reached", "account", key, "limit", x.Limit, "what", x.What, "until", x.FreeAt)
 		e.Alert.FireOnce(once, x.FreeAt, Alert{Event: "limit", Account: key, Limit: x.Limit, What: x.What, Until: x.FreeAt, Usage: &u})
 	}

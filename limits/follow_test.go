@@ -12,19 +12,26 @@ import (
 	"outguard/limits"
 )
 
+// followerEngine is a limits engine on a SQLite store in dir (closed at
+// the test's end) counting up to 100 undeliverables an hour.
+func followerEngine(t *testing.T, dir string) *limits.Engine {
+	t.Helper()
+	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 100}, nil)
+	return &limits.Engine{Store: st, Policy: pol, Log: harness.Logger(t, &harness.LogBuffer{}), Now: time.Now}
+}
+
 // TestFollowerCopytruncateAndPartialLines drives the follower with a log
 // written by hand: a line written in two pieces, a copytruncate rotation,
 // and smtpd's sasl_username line as the only source of the account.
 func TestFollowerCopytruncateAndPartialLines(t *testing.T) {
 	dir := t.TempDir()
-	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 100}, nil)
-	log := harness.Logger(t, &harness.LogBuffer{})
-	eng := &limits.Engine{Store: st, Policy: pol, Log: log, Now: time.Now}
+	eng := followerEngine(t, dir)
+	st, log := eng.Store, eng.Log
 	path := filepath.Join(dir, "maillog")
 	f, _ := os.Create(path)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,14 +81,8 @@ func TestFollowerCopytruncateAndPartialLines(t *testing.T) {
 // Sendmail 8.17 writes them.
 func TestFollowerSendmailSessions(t *testing.T) {
 	dir := t.TempDir()
-	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 100}, nil)
-	log := harness.Logger(t, &harness.LogBuffer{})
-	eng := &limits.Engine{Store: st, Policy: pol, Log: log, Now: time.Now}
+	eng := followerEngine(t, dir)
+	st, log := eng.Store, eng.Log
 	path := filepath.Join(dir, "maillog")
 	now := time.Now().Format(time.Stamp)
 	refused := func(pid int, qid, rcpt, client string) string {

@@ -131,7 +131,9 @@ func (s *SQLStore) OutboxItems(ctx context.Context) ([]OutboxItem, error) {
 
 // Redis: og:outbox, a sorted set of item ids scored by due (ms);
 // og:outbox:it, the items' JSON by id; og:outbox:owner, the holder of each
-// leased item. Each operation is one script: atomic on the server.
+// leased item; og:outbox:created, the ids scored by Created (ms), which
+// the trim walks from the oldest (outboxbound.go). Each operation is one
+// script: atomic on the server.
 var (
 	claimScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -144,12 +146,14 @@ for _, id in ipairs(ids) do
     table.insert(out, it)
   else
     redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[4], id)
   end
 end
 return out`)
 	finishScript = redis.NewScript(`
 if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1`)
@@ -159,7 +163,7 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1`)
-	outboxKeys = []string{"og:outbox", "og:outbox:it", "og:outbox:owner"}
+	outboxKeys = []string{"og:outbox", "og:outbox:it", "og:outbox:owner", "og:outbox:created"}
 )
 
 func (r *Redis) Enqueue(ctx context.Context, it OutboxItem) error {
@@ -167,6 +171,7 @@ func (r *Redis) Enqueue(ctx context.Context, it OutboxItem) error {
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, outboxKeys[1], it.ID, string(js))
 		p.ZAdd(ctx, outboxKeys[0], redis.Z{Score: float64(ms(it.Created)), Member: it.ID})
+		p.ZAdd(ctx, outboxKeys[3], redis.Z{Score: float64(ms(it.Created)), Member: it.ID})
 		return nil
 	})
 	return err

@@ -24,13 +24,7 @@ func TestOutboxBound(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := open()
 			base := time.Now().Add(-time.Minute)
-			for i := range 8 {
-				id := fmt.Sprint("a", i)
-				if err := st.Enqueue(ctx, limits.OutboxItem{ID: id + " webhook", AlertID: id, Dest: limits.DestWebhook, Account: fmt.Sprint("u", i),
-					Body: []byte(`{"id":"` + id + `"}`), Created: base.Add(time.Duration(i) * time.Second)}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			enqueueRange(t, st, base, 0, 8)
 			logs := &harness.LogBuffer{}
 			c := &limits.Courier{Store: st, Host: "mx1", Sender: alert.Sender{Webhook: "http://" + downAddr(t) + "/", Timeout: time.Second},
 				Log: harness.Logger(t, logs), MaxItems: 5}
@@ -41,11 +35,7 @@ func TestOutboxBound(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var kept []string
-			for _, it := range items {
-				kept = append(kept, it.AlertID)
-			}
-			if fmt.Sprint(kept) != "[a3 a4 a5 a6 a7]" {
+			if kept := alertIDs(items); kept != "a3 a4 a5 a6 a7" {
 				t.Errorf("kept %v; want the newest five", kept)
 			}
 			if n := strings.Count(logs.String(), "alert lost: the outbox is full"); n != 3 {

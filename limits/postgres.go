@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	9:  onceSchema,
 	10: campaignReachSchema,
 	11: recheckFunctions,
+	13: beginFunctions + clockFunctions,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

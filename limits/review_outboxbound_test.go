@@ -2,7 +2,6 @@ package limits_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,14 +26,7 @@ func TestReviewTrimSparesLeasedItem(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := open()
 			base := time.Now().Add(-time.Minute)
-			enqueue := func(i int) {
-				id := fmt.Sprint("a", i)
-				if err := st.Enqueue(ctx, limits.OutboxItem{ID: id + " webhook", AlertID: id, Dest: limits.DestWebhook, Account: fmt.Sprint("u", i),
-					Body: []byte(`{"id":"` + id + `"}`), Created: base.Add(time.Duration(i) * time.Second)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			enqueue(0)
+			enqueueRange(t, st, base, 0, 1)
 			arrived, release := make(chan struct{}), make(chan struct{})
 			var mu sync.Mutex
 			var got []string
@@ -54,9 +46,7 @@ func TestReviewTrimSparesLeasedItem(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); a.Flush(ctx) }()
 			<-arrived // a0 is with the receiver, leased by mx1
-			for i := 1; i <= 3; i++ {
-				enqueue(i)
-			}
+			enqueueRange(t, st, base, 1, 4)
 			b := &limits.Courier{Store: st, Host: "mx2", Sender: alert.Sender{Webhook: "http://" + downAddr(t) + "/", Timeout: time.Second},
 				Log: harness.Logger(t, logs), MaxItems: 2, Backoff: time.Hour}
 			if _, err := b.Flush(ctx); err != nil {
@@ -87,11 +77,7 @@ func TestReviewTrimSparesLeasedItem(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var kept []string
-			for _, it := range items {
-				kept = append(kept, it.AlertID)
-			}
-			if fmt.Sprint(kept) != "[a2 a3]" {
+			if kept := alertIDs(items); kept != "a2 a3" {
 				t.Errorf("outbox %v; want [a2 a3]", kept)
 			}
 		})

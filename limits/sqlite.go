@@ -24,7 +24,9 @@ import (
 // suspensions (campaign.go). Version 11 (issue 29 and 32's stages)
 // replaces og_admit (the suspension read under the account's lock, clock
 // skew refused) and adds og_events (recheck.go); nothing in SQLite.
-const schemaVersion = 11
+// Version 13 (issue 32: the MAIL stage on a fleet) replaces og_begin
+// (begin.go); nothing in SQLite.
+const schemaVersion = 13
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `

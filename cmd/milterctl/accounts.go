@@ -35,13 +35,8 @@ func accounts(ctx context.Context, cfg *config.Config, args []string, out io.Wri
 		if cfg.Limits == nil {
 			return nil, nil, errors.New("the config has no limits section: there are no accounts")
 		}
-		st, err := setup.OpenLimitsStore(ctx, cfg)
+		st, eng, err := openLimitsEngine(ctx, cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
-			return nil, nil, err
-		}
-		eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler))
-		if err != nil {
-			st.Close()
 			return nil, nil, err
 		}
 		cont := setup.Containment(cfg, st, slog.New(slog.DiscardHandler))

@@ -15,73 +15,87 @@ import (
 	"outguard/setup"
 )
 
-// campaignsCmd lists the campaigns across accounts (campaign/) and shows
-// one with the accounts that sent it.
+// campaignsCmds are the campaigns subcommands: the campaigns across
+// accounts (campaign/) and one with the accounts that sent it.
+var campaignsCmds = map[string]func(c *ccontext, args []string) error{
+	"list": campaignsList, "show": campaignsShow,
+}
+
 func campaignsCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if cfg.Limits == nil {
-		return errors.New("the config has no limits section: campaigns are counted in the limits store")
-	}
+	return dispatch("campaigns", campaignsCmds, args, func() (*ccontext, func(), error) {
+		if cfg.Limits == nil {
+			return nil, nil, errors.New("the config has no limits section: campaigns are counted in the limits store")
+		}
+		st, err := setup.OpenLimitsStore(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		cs, ok := st.(limits.CampaignStore)
+		if !ok {
+			st.Close()
+			return nil, nil, fmt.Errorf("the limits store (%T) does not count campaigns", st)
+		}
+		return &ccontext{ctx: ctx, cs: cs, out: out}, func() { st.Close() }, nil
+	})
+}
+
+// ccontext is what every campaigns subcommand works with.
+type ccontext struct {
+	ctx context.Context
+	cs  limits.CampaignStore
+	out io.Writer // JSON output; text goes through terminal (subjects are the senders')
+}
+
+func campaignsList(c *ccontext, args []string) error {
 	var asJSON bool
 	var sinceFlag string
 	var limit int
-	fs := flag.NewFlagSet("campaigns "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.BoolVar(&asJSON, "json", false, "JSON output")
-	if args[0] == "list" {
+	if err := flagsOnly("campaigns", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "JSON output")
 		fs.StringVar(&sinceFlag, "since", "7d", "how far back")
 		fs.IntVar(&limit, "limit", 100, "the newest this many")
+	}); err != nil {
+		return err
 	}
-	pos, err := parseMixed(fs, args[1:])
+	d, err := config.ParseDuration(sinceFlag)
 	if err != nil {
-		return usageError(err.Error())
+		return usageError(fmt.Sprintf("campaigns list --since %q: want a duration such as 7d", sinceFlag))
 	}
-	st, err := setup.OpenLimitsStore(ctx, cfg)
+	if limit < 1 {
+		return usageError(fmt.Sprintf("campaigns list --limit %d: want 1 or more", limit))
+	}
+	list, err := c.cs.Campaigns(c.ctx, time.Now().Add(-d), limit)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	cs, ok := st.(limits.CampaignStore)
-	if !ok {
-		return fmt.Errorf("the limits store (%T) does not count campaigns", st)
+	if asJSON {
+		return json.NewEncoder(c.out).Encode(list)
 	}
-	text := terminal{out}
-	switch {
-	case args[0] == "list" && len(pos) == 0:
-		d, err := config.ParseDuration(sinceFlag)
-		if err != nil {
-			return usageError(fmt.Sprintf("campaigns list --since %q: want a duration such as 7d", sinceFlag))
-		}
-		if limit < 1 {
-			return usageError(fmt.Sprintf("campaigns list --limit %d: want 1 or more", limit))
-		}
-		list, err := cs.Campaigns(ctx, time.Now().Add(-d), limit)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return json.NewEncoder(out).Encode(list)
-		}
-		tw := tabwriter.NewWriter(text, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CAMPAIGN\tFIRST SEEN\tLAST SEEN\tCOPIES\tHELD\tSUBJECT")
-		for _, c := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.ID, c.First.Local().Format(time.DateTime), c.Last.Local().Format(time.DateTime), c.Copies, c.Held, field(c.Subject))
-		}
-		return tw.Flush()
-	case args[0] == "show" && len(pos) == 1:
-		c, err := cs.CampaignByID(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		if c == nil {
-			return fmt.Errorf("no campaign %s", pos[0])
-		}
-		if asJSON {
-			return json.NewEncoder(out).Encode(c)
-		}
-		printCampaign(text, c)
-		return nil
+	tw := tabwriter.NewWriter(terminal{c.out}, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CAMPAIGN\tFIRST SEEN\tLAST SEEN\tCOPIES\tHELD\tSUBJECT")
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.ID, c.First.Local().Format(time.DateTime), c.Last.Local().Format(time.DateTime), c.Copies, c.Held, field(c.Subject))
 	}
-	return usageError("campaigns list [--since 7d] [--json] | campaigns show ID [--json]")
+	return tw.Flush()
+}
+
+func campaignsShow(c *ccontext, args []string) error {
+	id, asJSON, err := oneArg("campaigns", "campaign", args)
+	if err != nil {
+		return err
+	}
+	camp, err := c.cs.CampaignByID(c.ctx, id)
+	if err != nil {
+		return err
+	}
+	if camp == nil {
+		return fmt.Errorf("no campaign %s", id)
+	}
+	if asJSON {
+		return json.NewEncoder(c.out).Encode(camp)
+	}
+	printCampaign(terminal{c.out}, camp)
+	return nil
 }
 
 func printCampaign(out io.Writer, c *limits.Campaign) {

@@ -24,43 +24,49 @@ import (
 // store that was down; any other failure status would bounce it.
 const exTempfail = 75
 
-// complaintsCmd runs complaints ingest and complaints list.
-func complaintsCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if cfg.Complaints == nil {
-		return errors.New("the config has no complaints section")
-	}
-	st, err := setup.OpenLimitsStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, err := setup.LimitsEngine(cfg, st, log)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "ingest":
-		in, err := setup.ComplaintIngester(cfg, eng)
-		if err != nil {
-			return err
-		}
-		// The alerts of a complaint or a suspension are in the store's
-		// outbox when ingest returns: milterd's courier sends them.
-		return ingest(ctx, in, args[1:], os.Stdin, out)
-	case "list":
-		return complaintsList(ctx, st, args[1:], out)
-	}
-	return usageError("unknown command complaints " + args[0])
+// complaintsCmds are the complaints subcommands.
+var complaintsCmds = map[string]func(c *kcontext, args []string) error{
+	"ingest": complaintsIngest, "list": complaintsList,
 }
 
-func ingest(ctx context.Context, in *complaint.Ingester, args []string, stdin io.Reader, out io.Writer) error {
-	fs := flag.NewFlagSet("complaints ingest", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	maildir := fs.String("maildir", "", "a Maildir whose new/ messages are ingested and moved to cur/")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return usageError("complaints ingest [--maildir DIR]")
+func complaintsCmd(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
+	return dispatch("complaints", complaintsCmds, args, func() (*kcontext, func(), error) {
+		if cfg.Complaints == nil {
+			return nil, nil, errors.New("the config has no complaints section")
+		}
+		st, eng, err := openLimitsEngine(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		if err != nil {
+			return nil, nil, err
+		}
+		return &kcontext{ctx: ctx, cfg: cfg, st: st, eng: eng, stdin: os.Stdin, out: out}, func() { st.Close() }, nil
+	})
+}
+
+// kcontext is what every complaints subcommand works with.
+type kcontext struct {
+	ctx   context.Context
+	cfg   *config.Config
+	st    limits.Store
+	eng   *limits.Engine
+	stdin io.Reader // the report Postfix's pipe(8) gives ingest
+	out   io.Writer
+}
+
+// complaintsIngest records one report from stdin, or a Maildir's new/
+// ones. The alerts of a complaint or a suspension are in the store's
+// outbox when it returns: milterd's courier sends them.
+func complaintsIngest(c *kcontext, args []string) error {
+	var maildir string
+	if err := flagsOnly("complaints", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&maildir, "maildir", "", "a Maildir whose new/ messages are ingested and moved to cur/")
+	}); err != nil {
+		return err
 	}
+	in, err := setup.ComplaintIngester(c.cfg, c.eng)
+	if err != nil {
+		return err
+	}
+	out := c.out
 	report := func(name string, r complaint.Result) {
 		c := r.Complaint
 		what := "unattributable (" + c.Problem + ")"
@@ -81,10 +87,10 @@ func ingest(ctx context.Context, in *complaint.Ingester, args []string, stdin io
 		}
 		fmt.Fprintf(out, "%s%s %s: %s\n", field(name), c.Kind, field(c.ID), field(what))
 	}
-	if *maildir != "" {
-		return in.Maildir(ctx, *maildir, report)
+	if maildir != "" {
+		return in.Maildir(c.ctx, maildir, report)
 	}
-	r, err := in.Ingest(ctx, stdin)
+	r, err := in.Ingest(c.ctx, c.stdin)
 	if err != nil {
 		return err
 	}
@@ -92,34 +98,36 @@ func ingest(ctx context.Context, in *complaint.Ingester, args []string, stdin io
 	return nil
 }
 
-func complaintsList(ctx context.Context, st limits.Store, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("complaints list", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	since := fs.String("since", "7d", "how far back")
-	account := fs.String("account", "", "this account's only")
-	unattr := fs.Bool("unattributable", false, "unattributable reports only")
-	asJSON := fs.Bool("json", false, "JSON lines")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return usageError("complaints list [--since 7d] [--account A | --unattributable] [--json]")
+func complaintsList(c *kcontext, args []string) error {
+	var since, account string
+	var unattr, asJSON bool
+	if err := flagsOnly("complaints", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&since, "since", "7d", "how far back")
+		fs.StringVar(&account, "account", "", "this account's only")
+		fs.BoolVar(&unattr, "unattributable", false, "unattributable reports only")
+		fs.BoolVar(&asJSON, "json", false, "JSON lines")
+	}); err != nil {
+		return err
 	}
-	d, err := config.ParseDuration(*since)
+	d, err := config.ParseDuration(since)
 	if err != nil {
-		return usageError(fmt.Sprintf("complaints list --since %q: want a duration such as 7d", *since))
+		return usageError(fmt.Sprintf("complaints list --since %q: want a duration such as 7d", since))
 	}
-	cs, err := st.Complaints(ctx, *account, time.Now().Add(-d))
+	cs, err := c.st.Complaints(c.ctx, account, time.Now().Add(-d))
 	if err != nil {
 		return err
 	}
+	out := c.out
 	enc := json.NewEncoder(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	if !*asJSON {
+	if !asJSON {
 		fmt.Fprintln(tw, "TIME\tKIND\tACCOUNT\tQUEUE ID\tREPORTER\tSUBJECT / PROBLEM")
 	}
 	for _, c := range cs {
-		if *unattr && c.Account != "" {
+		if unattr && c.Account != "" {
 			continue
 		}
-		if *asJSON {
+		if asJSON {
 			if err := enc.Encode(c); err != nil {
 				return err
 			}

@@ -106,19 +106,15 @@ func quarantineList(c *qcontext, args []string) error {
 }
 
 func quarantineShow(c *qcontext, args []string) error {
-	var asJSON bool
-	pos, err := subFlags("quarantine", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	id, asJSON, err := oneArg("quarantine", "id", args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError("quarantine show takes one id")
 	}
 	out := c.out
 	if !asJSON {
 		out = c.text()
 	}
-	return showEntry(c.ctx, c.q, pos[0], setup.WalkLimits(c.cfg), asJSON, out)
+	return showEntry(c.ctx, c.q, id, setup.WalkLimits(c.cfg), asJSON, out)
 }
 
 func quarantineRaw(c *qcontext, args []string) error {

@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+
+	"outguard/config"
+	"outguard/limits"
+	"outguard/setup"
 )
 
 // subcommand finds args[0] among the subcommands of group (accounts,
-// quarantine, rules): every group dispatches through it, so an unknown
-// one is the same usage error everywhere.
+// quarantine, rules, campaigns, complaints): every group dispatches
+// through it, so an unknown one is the same usage error everywhere.
 func subcommand[F any](group string, cmds map[string]F, args []string) (F, error) {
 	run, ok := cmds[args[0]]
 	if !ok {
@@ -54,4 +60,33 @@ func flagsOnly(group string, args []string, define func(fs *flag.FlagSet)) error
 		err = usageError(fmt.Sprintf("%s %s takes no arguments, only flags (%q)", group, args[0], pos[0]))
 	}
 	return err
+}
+
+// oneArg parses the flags of a subcommand that takes one argument (what
+// it is, for the usage error) and --json.
+func oneArg(group, what string, args []string) (string, bool, error) {
+	var asJSON bool
+	pos, err := subFlags(group, args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err == nil && len(pos) != 1 {
+		err = usageError(fmt.Sprintf("%s %s takes one %s", group, args[0], what))
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return pos[0], asJSON, nil
+}
+
+// openLimitsEngine opens the limits store and builds the limits engine on
+// it (log: the engine's), as milterd does; the caller closes the store.
+func openLimitsEngine(ctx context.Context, cfg *config.Config, log *slog.Logger) (limits.Store, *limits.Engine, error) {
+	st, err := setup.OpenLimitsStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := setup.LimitsEngine(cfg, st, log)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, eng, nil
 }

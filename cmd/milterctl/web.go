@@ -173,16 +173,12 @@ func newConsole(ctx context.Context, cfg *config.Config, withTLS bool, log *slog
 	}
 	var st limits.Store
 	if cfg.Limits != nil {
-		if st, err = setup.OpenLimitsStore(ctx, cfg); err != nil {
+		var eng *limits.Engine
+		if st, eng, err = openLimitsEngine(ctx, cfg, log); err != nil {
 			closeAll()
 			return nil, nil, err
 		}
 		closers = append(closers, st.Close)
-		eng, err := setup.LimitsEngine(cfg, st, log)
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
 		o.Accounts, o.Policy, o.Login = st, eng.Policy, eng.Accounts.Login
 		o.Queue = setup.Containment(cfg, st, log)
 	}

@@ -369,12 +369,13 @@ func TestReadyz(t *testing.T) {
 	cd := harness.StartClamd(t, "30M")
 	rd := harness.StartRedis(t)
 	dir := harness.Dir(t, "ready")
-	port := harness.FreePort(t)
 	cfg := filepath.Join(dir, "milterd.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s/m.sock\nsocket_group: \"\"\nstate_dir: %s\nclamd: {addresses: [unix:%s]}\nlimits: {store: redis, redis: {address: %q}}\nquarantine: {}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
-		dir, dir, cd.Socket, rd.Addr, port)), 0o644)
 	log := &harness.LogBuffer{}
-	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+dir+"/m.sock", log)
+	cmd, port := harness.StartMilterdOwning(t, binary, func(port int) string {
+		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s/m.sock\nsocket_group: \"\"\nstate_dir: %s\nclamd: {addresses: [unix:%s]}\nlimits: {store: redis, redis: {address: %q}}\nquarantine: {}\nmetrics: {listen: \"127.0.0.1:%d\"}\n",
+			dir, dir, cd.Socket, rd.Addr, port)), 0o644)
+		return cfg
+	}, "unix:"+dir+"/m.sock", log)
 	get := func(path string) (int, string) { return metricsGet(t, port, path) }
 	if code, body := get("/readyz"); code != 200 || body != "ready: clamd, limits store, quarantine, spool\n" {
 		t.Errorf("all up: %d %q", code, body)

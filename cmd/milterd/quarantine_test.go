@@ -28,11 +28,12 @@ func TestSharedQuarantineFaults(t *testing.T) {
 	os.Mkdir(rules, 0o755)
 	os.WriteFile(filepath.Join(rules, "hold.yar"), []byte(`rule hold_tagged { meta: action = "quarantine" strings: $h = "X-Test-Hold: yes" condition: $h }`), 0o644)
 	cfg := filepath.Join(dir, "milterd.yaml")
-	port := harness.FreePort(t)
 	sock := filepath.Join(dir, "m.sock")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nsocket_group: \"\"\nstate_dir: %s\npostgres: {dsn: %q}\nquarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nmetrics: {listen: \"127.0.0.1:%d\"}\n", sock, dir, pg.DSN, rules, port)), 0o644)
 	log := &harness.LogBuffer{}
-	cmd := harness.StartMilterd(t, binary, cfg, "unix:"+sock, log)
+	cmd, port := harness.StartMilterdOwning(t, binary, func(port int) string {
+		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nsocket_group: \"\"\nstate_dir: %s\npostgres: {dsn: %q}\nquarantine: {store: postgres}\nrules: {dir: %s, watch: false}\nmetrics: {listen: \"127.0.0.1:%d\"}\n", sock, dir, pg.DSN, rules, port)), 0o644)
+		return cfg
+	}, "unix:"+sock, log)
 	os.Chmod(sock, 0o666)
 	ready := func() (int, string) { return readyz(t, port) }
 	if code, body := ready(); code != 200 || !strings.Contains(body, "quarantine") {

@@ -34,18 +34,11 @@ func tcpMilterd(t *testing.T, extra string) (*proc, string) {
 // tcpSession runs one whole message over TCP; it returns an error when
 // milterd does not serve it.
 func tcpSession(addr string) error {
-	s, err := gomilter.NewClient("tcp", addr).Session(gomilter.NewMacroBag())
+	s, err := harness.MilterHeaders("tcp", addr, " t")
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
-	s.Helo("h")
-	s.Mail("a@example.net", "")
-	s.Rcpt("b@remote.test", "")
-	s.DataStart()
-	s.HeaderField("Subject", " t", nil)
-	s.HeaderEnd()
 	s.BodyChunk([]byte("x\r\n"))
 	_, act, err := s.End()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
+
+	"outguard/internal/harness"
 )
 
 // mountTmpfs mounts a tmpfs of size at a directory of the test's own and
@@ -39,18 +41,11 @@ func mountTmpfs(t *testing.T, size string) string {
 // all but its end.
 func bodySession(t *testing.T, socket string, n int) *gomilter.ClientSession {
 	t.Helper()
-	s, err := gomilter.NewClient("unix", socket).Session(gomilter.NewMacroBag())
+	s, err := harness.MilterHeaders("unix", socket, " spool")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	s.Conn("h", gomilter.FamilyInet, 1, "127.0.0.1")
-	s.Helo("h")
-	s.Mail("a@example.net", "")
-	s.Rcpt("b@remote.test", "")
-	s.DataStart()
-	s.HeaderField("Subject", " spool", nil)
-	s.HeaderEnd()
 	chunk := bytes.Repeat([]byte("0123456789abcde\n"), 4095)
 	for sent := 0; sent < n; sent += len(chunk) {
 		if _, err := s.BodyChunk(chunk); err != nil {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ type daemon struct {
 	pid  func() int      // the process that binds the port; 0 while not known
 	done <-chan struct{} // closed when it has exited; nil if it is not watched
 	log  func() string   // its log, for the failure message
+	// within is how long it may take to listen (0: a minute).
+	within time.Duration
 }
 
 // freePort picks the port onFreePort tries; a variable so that a test can
@@ -36,7 +39,7 @@ func onFreePort(t T, name string, start func(port int) daemon) int {
 	for i := 0; i < attempts; i++ {
 		port := freePort(t)
 		d := start(port)
-		deadline := time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(cmp.Or(d.within, time.Minute))
 		for {
 			inodes := listeners(port)
 			pid := d.pid()
@@ -61,7 +64,7 @@ func onFreePort(t T, name string, start func(port int) daemon) int {
 				t.Fatalf("%s exited at start (port %d):\n%s", name, port, d.log())
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not listen on 127.0.0.1:%d:\n%s", name, port, d.log())
+				t.Fatalf("%s did not listen on 127.0.0.1:%d within %s:\n%s", name, port, cmp.Or(d.within, time.Minute), d.log())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -126,4 +129,21 @@ func readLog(path string) func() string {
 		b, _ := os.ReadFile(path)
 		return string(b)
 	}
+}
+
+// OwnPort is onFreePort for a daemon a test starts itself: cmd makes the
+// command for a port (its config naming it), which OwnPort starts (Start:
+// stopped by PID at cleanup); it returns the port once that process
+// itself listens on it (within that long; 0: a minute), the process, and
+// a channel closed when it exits. log is its log, for a failure message.
+func OwnPort(t T, name string, within time.Duration, cmd func(port int) *exec.Cmd, log func() string) (int, *exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	var c *exec.Cmd
+	var done <-chan struct{}
+	port := onFreePort(t, name, func(port int) daemon {
+		c = cmd(port)
+		done = Start(t, c)
+		return daemon{pid: func() int { return c.Process.Pid }, done: done, log: log, within: within}
+	})
+	return port, c, done
 }

@@ -3,7 +3,12 @@ package harness
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,6 +112,46 @@ func TestStartersMoveOffATakenPort(t *testing.T) {
 		addrs, err := r.LookupHost(context.Background(), "a.test")
 		if u.Addr == "127.0.0.1:"+strconv.Itoa(taken) || err != nil || len(addrs) != 1 || addrs[0] != "127.0.0.2" {
 			t.Fatalf("StartUnbound on %s (taken %d) answers %v %v", u.Addr, taken, addrs, err)
+		}
+	})
+}
+
+func TestDaemonsWeStartMoveOffATakenPort(t *testing.T) {
+	t.Run("rspamd", func(t *testing.T) {
+		taken := takeFirstPort(t)
+		r := StartRspamd(t, nil)
+		if r.URL == "http://127.0.0.1:"+strconv.Itoa(taken) {
+			t.Fatalf("StartRspamd kept the taken port %d", taken)
+		}
+		resp, err := http.Get(r.URL + "/ping")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(body), "pong") {
+			t.Fatalf("%s/ping: %q", r.URL, body)
+		}
+	})
+	t.Run("milterd", func(t *testing.T) {
+		dir := Dir(t, "ownport")
+		bin := Build(t, dir, "milterd")
+		taken := takeFirstPort(t)
+		log := &LogBuffer{}
+		sock := filepath.Join(dir, "m.sock")
+		_, port := StartMilterdOwning(t, bin, func(port int) string {
+			cfg := filepath.Join(dir, "milterd.yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nsocket_group: \"\"\nstate_dir: %s\nmetrics: {listen: \"127.0.0.1:%d\"}\n", sock, dir, port)), 0o644)
+			return cfg
+		}, "unix:"+sock, log)
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if port == taken || !strings.Contains(string(body), "outguard_") {
+			t.Fatalf("StartMilterdOwning: metrics on port %d (taken %d) say %.200q\n%s", port, taken, body, log)
 		}
 	})
 }

@@ -20,55 +20,59 @@ type Rspamd struct {
 
 // StartRspamd starts rspamd in the foreground from a directory of its own:
 // Debian's /etc/rspamd with DBDIR, RUNDIR, LOGDIR and LOCAL_CONFDIR in the
-// test's directory, the normal and controller workers on free loopback
-// ports, no proxy, and DNS pointed at a closed loopback port so that no
+// test's directory, the normal worker on a loopback port rspamd itself
+// holds (OwnPort: tried again on another when another process took it),
+// no controller (nothing here uses it: a second port to race for) and no
+// proxy, and DNS pointed at a closed loopback port so that no
 // rule reaches outside the machine. It is stopped by PID (its process
 // group: the workers too) at cleanup. rspamd takes about 20 s to be
-// ready: start one per test and share it. local adds files to
+// ready (minutes on a loaded machine): start one per test and share it. local adds files to
 // LOCAL_CONFDIR (e.g. "local.d/actions.conf": thresholds).
 func StartRspamd(t T, local map[string]string) *Rspamd {
 	t.Helper()
 	Require(t, "rspamd")
 	dir := Dir(t, "rspamd")
-	normal, controller := FreePort(t), FreePort(t)
-	files := map[string]string{
-		"local.d/worker-normal.inc":        fmt.Sprintf("bind_socket = \"127.0.0.1:%d\";\ncount = 1;\n", normal),
-		"override.d/worker-controller.inc": fmt.Sprintf("bind_socket = \"127.0.0.1:%d\";\ncount = 1;\n", controller),
-		"override.d/worker-proxy.inc":      "count = 0;\n",
-		"local.d/options.inc":              "dns { nameserver = [\"127.0.0.1:1\"]; timeout = 0.2s; retransmits = 1; }\n",
-		"local.d/logging.inc":              "level = \"info\";\n",
-	}
-	for name, text := range local {
-		files[name] = text
-	}
+	r := &Rspamd{Log: filepath.Join(dir, "log", "rspamd.log")}
 	for _, sub := range []string{"local.d", "override.d", "db", "run", "log"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			t.Fatalf("%v", err)
 		}
 	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatalf("%v", err)
-		}
-	}
-	r := &Rspamd{URL: fmt.Sprintf("http://127.0.0.1:%d", normal), Log: filepath.Join(dir, "log", "rspamd.log")}
-	// -i: the workers run as root, as the test does; nothing here is a
-	// production setup.
-	r.cmd = exec.Command("rspamd", "-f", "-i", "-c", "/etc/rspamd/rspamd.conf",
-		"--var", "DBDIR="+filepath.Join(dir, "db"), "--var", "RUNDIR="+filepath.Join(dir, "run"),
-		"--var", "LOGDIR="+filepath.Join(dir, "log"), "--var", "LOCAL_CONFDIR="+dir)
-	r.cmd.Dir = dir
 	out, err := os.Create(filepath.Join(dir, "stdout"))
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
 	defer out.Close()
-	r.cmd.Stdout, r.cmd.Stderr = out, out
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	done := Start(t, r.cmd)
+	port, cmd, done := OwnPort(t, "rspamd", 3*time.Minute, func(port int) *exec.Cmd {
+		files := map[string]string{
+			"local.d/worker-normal.inc":        fmt.Sprintf("bind_socket = \"127.0.0.1:%d\";\ncount = 1;\n", port),
+			"override.d/worker-controller.inc": "count = 0;\n",
+			"override.d/worker-proxy.inc":      "count = 0;\n",
+			"local.d/options.inc":              "dns { nameserver = [\"127.0.0.1:1\"]; timeout = 0.2s; retransmits = 1; }\n",
+			"local.d/logging.inc":              "level = \"info\";\n",
+		}
+		for name, text := range local {
+			files[name] = text
+		}
+		for name, text := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatalf("%v", err)
+			}
+		}
+		// -i: the workers run as root, as the test does; nothing here is a
+		// production setup.
+		cmd := exec.Command("rspamd", "-f", "-i", "-c", "/etc/rspamd/rspamd.conf",
+			"--var", "DBDIR="+filepath.Join(dir, "db"), "--var", "RUNDIR="+filepath.Join(dir, "run"),
+			"--var", "LOGDIR="+filepath.Join(dir, "log"), "--var", "LOCAL_CONFDIR="+dir)
+		cmd.Dir = dir
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
+	}, readLog(r.Log))
+	r.URL, r.cmd = fmt.Sprintf("http://127.0.0.1:%d", port), cmd
 	t.Cleanup(func() { syscall.Kill(-r.cmd.Process.Pid, syscall.SIGCONT) }) // a paused rspamd does not stop on SIGTERM
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // from its listening: the workers' start
 	for {
 		if resp, err := client.Get(r.URL + "/ping"); err == nil {
 			resp.Body.Close()
