@@ -67,34 +67,56 @@ func (e *Engine) Tap(t *policy.Transaction) *Collector {
 	return c
 }
 
-// Commit counts the message toward its fingerprint's campaigns and gives
-// a copy of an established campaign Action. A store that fails fails the
-// check: the entry's on_error (default tempfail), never a silent pass.
+// CampaignCount is t's copy for account, counted with the message in the
+// limits engine's commit (limits.Campaigner): nil when it has no keys.
+func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, account string) (*limits.CampaignCount, error) {
+	col, err := e.fingerprint(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	keys := col.archiveKeys(col.Fingerprint().Keys())
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	// A site's own template is the site's alone (sender.go).
+	if site := col.site(t, account); site != "" {
+		keys = salted(keys, site)
+	}
+	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
+		Group: organisation(account, e.o.SharedDomains), Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
+}
+
+// Commit gives a copy of an established campaign Action, alerts and
+// suspends. The copy was counted with the message by the limits engine's
+// commit (limits.CampaignOutcome); a store that cannot fold it, or a
+// message the limits engine did not commit, is counted here. A store
+// that fails fails the check: the entry's on_error (default tempfail),
+// never a silent pass.
 func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
 	accept := policy.Verdict{Action: policy.Accept}
 	account, ok := e.o.Limits.AccountOf(t)
 	if !ok {
 		return accept, nil
 	}
-	col, err := e.fingerprint(ctx, t)
+	cc, err, taken := limits.CampaignOutcome(t)
 	if err != nil {
 		return policy.Verdict{}, err
 	}
-	keys := col.archiveKeys(col.Fingerprint().Keys())
-	if len(keys) == 0 {
+	if !taken {
+		if cc, err = e.CampaignCount(ctx, t, account); err != nil {
+			return policy.Verdict{}, err
+		}
+	}
+	if cc == nil {
 		return accept, nil
 	}
-	// A site's own template is the site's alone (sender.go).
-	if site := col.site(t, account); site != "" {
-		keys = salted(keys, site)
+	if !cc.Done {
+		if cc.Result, err = e.o.Store.CampaignCopy(ctx, cc.Copy, cc.Window, cc.Threshold); err != nil {
+			return policy.Verdict{}, err
+		}
+		cc.Done = true
 	}
-	now := e.o.Now()
-	subject := subjectOf(t)
-	res, err := e.o.Store.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subject, Time: now, Bands: Quorum,
-		Group: organisation(account, e.o.SharedDomains), Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, e.o.Window, e.o.Accounts)
-	if err != nil {
-		return policy.Verdict{}, err
-	}
+	res, now, subject := cc.Result, cc.Copy.Time, cc.Copy.Subject
 	if res.ID == "" {
 		e.finishPending(ctx, res.Pending, nil, now)
 		return accept, nil

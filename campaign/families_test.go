@@ -23,7 +23,7 @@ func (r *rig) sendAll(t *testing.T, msgs []hamgen.Message) (first, campaigns, su
 		r.now = r.now.Add(time.Minute)
 		tx := transaction(t, m.Account, m.Rcpts, m.Raw)
 		tx.From = "<" + m.From + ">"
-		v, err := r.eng.Commit(context.Background(), tx)
+		v, err := r.commit(context.Background(), tx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func TestHamWithFamilies(t *testing.T) {
 				if m.From != "" {
 					tx.From = "<" + m.From + ">"
 				}
-				v, err := r.eng.Commit(context.Background(), tx)
+				v, err := r.commit(context.Background(), tx)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -20,7 +20,7 @@ func foundAt(t *testing.T, n int, copy func(i int) (string, []byte)) int {
 		rcpt, raw := copy(i)
 		r.now = r.now.Add(20 * time.Second)
 		tx := transaction(t, fmt.Sprintf("bot%d@isp.example", i), []string{rcpt}, raw)
-		v, err := r.eng.Commit(context.Background(), tx)
+		v, err := r.commit(context.Background(), tx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -162,15 +162,6 @@ CREATE INDEX IF NOT EXISTS campaign_accounts_pending ON campaign_accounts (t) WH
 // the config allows.
 const campaignKeyTTL = Day
 
-// inList is "$first, $first+1, …" for n parameters.
-func inList(first, n int) string {
-	p := make([]string, n)
-	for i := range p {
-		p[i] = "$" + strconv.Itoa(first+i)
-	}
-	return strings.Join(p, ", ")
-}
-
 // quorum is how a campaign is matched: keys of text ("t…") count when
 // bands of them agree, an attachment's hash with at least one band of
 // text. One band of a short text may hang on one common sentence
@@ -279,34 +270,115 @@ func mergeRcpts(old string, add []string) string {
 	return strings.Join(rs, " ")
 }
 
+// The statements of a copy (campaignIn), each of fixed text: the copy's
+// keys are one parameter, a JSON array (KEYS($2): json_each on SQLite,
+// json_array_elements_text on PostgreSQL), so that SQLite prepares each
+// once (openSQL) rather than an IN list of the copy's arity per call.
+const (
+	campLinked = `SELECT l.id, l.fkey FROM campaign_links l JOIN campaigns c ON c.id = l.id
+		WHERE l.t >= $1 AND l.fkey IN KEYS($2) ORDER BY c.t0, l.id, l.fkey`
+	campMine      = `SELECT fkey, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2) AND account = $3`
+	campKeyUpsert = `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts WHERE excluded.t >= campaign_keys.t`
+	// The accounts that sent a near-duplicate of a copy: those whose keys
+	// agree with it on a quorum of bands (keyWeight: $3 the quorum, $4 an
+	// attachment's weight).
+	campSenders = `SELECT account, CAST(MAX(t) AS TEXT) FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2)
+		GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 WHEN fkey LIKE 'a%' THEN $3 ELSE $4 END) >= $3 ORDER BY MAX(t), account`
+	campReach = `SELECT account, grp, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2)`
+	// A campaign is named by its most widely sent key.
+	campName = `SELECT fkey, '' FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2)
+		GROUP BY fkey ORDER BY COUNT(*) DESC, fkey LIMIT 1`
+	campNew = `INSERT INTO campaigns (id, t0, t, copies, held, subject) VALUES ($1, $2, $2, $4, 0, $3)
+		ON CONFLICT (id) DO UPDATE SET t = excluded.t, copies = campaigns.copies + excluded.copies`
+	campOther = `INSERT INTO campaign_accounts (id, account, t0, t, copies, pending) VALUES ($1, $2, $3, $3, 1, $4)
+		ON CONFLICT (id, account) DO UPDATE SET t = CASE WHEN excluded.t > campaign_accounts.t THEN excluded.t ELSE campaign_accounts.t END,
+		pending = CASE WHEN excluded.pending = 1 THEN 1 ELSE campaign_accounts.pending END`
+	campCopy   = `UPDATE campaigns SET t = $2, copies = copies + 1, held = held + $3 WHERE id = $1`
+	campSender = `INSERT INTO campaign_accounts (id, account, t0, t, copies, pending) VALUES ($1, $2, $3, $3, 1, $4)
+		ON CONFLICT (id, account) DO UPDATE SET t = excluded.t, copies = campaign_accounts.copies + 1,
+		pending = CASE WHEN excluded.pending = 1 THEN 1 ELSE campaign_accounts.pending END`
+	campLink = `INSERT INTO campaign_links (fkey, id, t) VALUES ($1, $2, $3)
+		ON CONFLICT (fkey) DO UPDATE SET id = CASE WHEN campaign_links.t >= $4 THEN campaign_links.id ELSE excluded.id END, t = excluded.t`
+	campAccounts = `SELECT account, '' FROM campaign_accounts WHERE id = $1 AND t >= $2 ORDER BY t DESC, account LIMIT $3`
+	campPending  = `SELECT id, account FROM campaign_accounts WHERE pending = 1 ORDER BY t, id, account LIMIT $1`
+)
+
+// campaignStatements are prepared once on SQLite (openSQL).
+var campaignStatements = []string{campLinked, campMine, campKeyUpsert, campSenders, campReach, campName, campNew, campOther, campCopy, campSender, campLink, campAccounts, campPending}
+
+// campaignSQL is q in the store's dialect.
+func (s *SQLStore) campaignSQL(q string) string {
+	keys := "(SELECT value FROM json_each($2))"
+	if s.server {
+		keys = "(SELECT json_array_elements_text(CAST($2 AS JSON)))"
+	}
+	return s.d.Rebind(strings.ReplaceAll(q, "KEYS($2)", keys))
+}
+
+// txExec and txQuery run a campaign statement in tx: SQLite's prepared
+// one, PostgreSQL's by its text (pgx prepares and caches it per
+// connection).
+func (s *SQLStore) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
+	var err error
+	if st := s.stmts[q]; st != nil {
+		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, s.campaignSQL(q), args...)
+	}
+	return err
+}
+
+func (s *SQLStore) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := s.stmts[q]; st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, s.campaignSQL(q), args...)
+}
+
+// CampaignCopy counts c in a transaction of its own, under the locks of
+// all of c's keys (on PostgreSQL; SQLite's write lock is the
+// database's). A message's copy is counted in CommitMessage instead
+// (campaignfold.go).
 func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
-	var res CampaignResult
-	keys := c.sortedKeys()
-	if len(keys) == 0 {
-		return res, nil
+	if len(c.Keys) == 0 {
+		return CampaignResult{}, nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return res, err
+		return CampaignResult{}, err
 	}
 	defer tx.Rollback()
 	if s.d.LockKey != "" {
 		// Every key's lock, in one order: two copies sharing a key wait
 		// for each other, and no two wait in a circle.
-		for _, k := range keys {
+		for _, k := range c.sortedKeys() {
 			if _, err := tx.ExecContext(ctx, s.d.LockKey, "campaign:"+k); err != nil {
-				return res, err
+				return CampaignResult{}, err
 			}
 		}
 	}
-	now, cutoff := ms(c.Time), ms(c.Time.Add(-window))
-	args := []any{cutoff}
-	for _, k := range keys {
-		args = append(args, k)
+	res, err := s.campaignIn(ctx, tx, c, window, threshold)
+	if err != nil {
+		return res, err
 	}
-	in := inList(2, len(keys))
-	linked, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT l.id, l.fkey FROM campaign_links l JOIN campaigns c ON c.id = l.id
-		WHERE l.t >= $1 AND l.fkey IN (`+in+`) ORDER BY c.t0, l.id, l.fkey`), args...)
+	return res, tx.Commit()
+}
+
+// campaignIn is CampaignCopy's work in tx, which holds the keys' locks.
+func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	var res CampaignResult
+	keys := c.sortedKeys()
+	if len(keys) == 0 {
+		return res, nil
+	}
+	now, cutoff := ms(c.Time), ms(c.Time.Add(-window))
+	kjs, err := json.Marshal(keys)
+	if err != nil {
+		return res, err
+	}
+	args := []any{cutoff, string(kjs)}
+	linked, err := s.queryPairs(ctx, tx, campLinked, args...)
 	if err != nil {
 		return res, err
 	}
@@ -323,7 +395,7 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 	}
 	// The recipients this account reached with each key within the
 	// window, this copy's added.
-	mine, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT fkey, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`) AND account = $`+strconv.Itoa(len(args)+1)), append(args, c.Account)...)
+	mine, err := s.queryPairs(ctx, tx, campMine, cutoff, string(kjs), c.Account)
 	if err != nil {
 		return res, err
 	}
@@ -332,38 +404,36 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 		old[p[0]] = p[1]
 	}
 	for _, k := range keys {
-		if _, err := s.exec(ctx, tx, `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts WHERE excluded.t >= campaign_keys.t`,
-			k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts)); err != nil {
+		if err := s.txExec(ctx, tx, campKeyUpsert, k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts)); err != nil {
 			return res, err
 		}
 	}
-	var senders [][2]string
 	if !res.Known {
 		// The accounts that sent a near-duplicate of this copy: those
 		// whose keys agree with it on a quorum of bands (or one
 		// attachment). Counting each key's senders alone would join
 		// messages that share a band each with a different other one.
-		b := strconv.Itoa(max(c.Bands, 1))
-		if senders, err = queryPairs(ctx, tx, s.d.Rebind(`SELECT account, CAST(MAX(t) AS TEXT) FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
-			GROUP BY account HAVING SUM(CASE WHEN fkey LIKE 't%' THEN 1 WHEN fkey LIKE 'a%' THEN `+b+` ELSE `+strconv.Itoa(keyWeight("f", c.Bands))+` END) >= `+b+` ORDER BY MAX(t), account`), args...); err != nil {
+		senders, err := s.queryPairs(ctx, tx, campSenders, cutoff, string(kjs), max(c.Bands, 1), keyWeight("f", c.Bands))
+		if err != nil {
 			return res, err
 		}
 		if len(senders) < threshold {
 			return res, s.pending(ctx, tx, &res)
 		}
-		if ok, err := s.reaches(ctx, tx, senders, in, args, threshold); err != nil || !ok {
+		if ok, err := s.reaches(ctx, tx, senders, args, threshold); err != nil || !ok {
 			if err != nil {
 				return res, err
 			}
 			return res, s.pending(ctx, tx, &res)
 		}
-		// Named by its most widely sent key.
-		if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT fkey FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)
-			GROUP BY fkey ORDER BY COUNT(*) DESC, fkey LIMIT 1`), args...).Scan(&res.ID); err != nil {
+		name, err := s.queryPairs(ctx, tx, campName, args...)
+		if err != nil {
 			return res, err
 		}
-		res.New = true
+		if len(name) == 0 {
+			return res, fmt.Errorf("campaign: no key of the copy is recorded")
+		}
+		res.ID, res.New = name[0][0], true
 		// The copy that crosses is not held: it is counted as one of
 		// those that established the campaign.
 		others := 0
@@ -372,8 +442,7 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 				others++
 			}
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO campaigns (id, t0, t, copies, held, subject) VALUES ($1, $2, $2, $4, 0, $3)
-			ON CONFLICT (id) DO UPDATE SET t = excluded.t, copies = campaigns.copies + excluded.copies`, res.ID, now, c.Subject, others); err != nil {
+		if err := s.txExec(ctx, tx, campNew, res.ID, now, c.Subject, others); err != nil {
 			return res, err
 		}
 		for _, x := range senders {
@@ -382,9 +451,7 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 				continue
 			}
 			t, _ := strconv.ParseInt(x[1], 10, 64)
-			if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies, pending) VALUES ($1, $2, $3, $3, 1, $4)
-				ON CONFLICT (id, account) DO UPDATE SET t = CASE WHEN excluded.t > campaign_accounts.t THEN excluded.t ELSE campaign_accounts.t END,
-				pending = CASE WHEN excluded.pending = 1 THEN 1 ELSE campaign_accounts.pending END`, res.ID, x[0], t, flag(c.Suspend)); err != nil {
+			if err := s.txExec(ctx, tx, campOther, res.ID, x[0], t, flag(c.Suspend)); err != nil {
 				return res, err
 			}
 		}
@@ -393,25 +460,21 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 	if res.Known {
 		held = 1
 	}
-	if _, err := s.exec(ctx, tx, `UPDATE campaigns SET t = $2, copies = copies + 1, held = held + $3 WHERE id = $1`, res.ID, now, held); err != nil {
+	if err := s.txExec(ctx, tx, campCopy, res.ID, now, held); err != nil {
 		return res, err
 	}
-	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_accounts (id, account, t0, t, copies, pending) VALUES ($1, $2, $3, $3, 1, $4)
-		ON CONFLICT (id, account) DO UPDATE SET t = excluded.t, copies = campaign_accounts.copies + 1,
-		pending = CASE WHEN excluded.pending = 1 THEN 1 ELSE campaign_accounts.pending END`, res.ID, c.Account, now, flag(c.Suspend)); err != nil {
+	if err := s.txExec(ctx, tx, campSender, res.ID, c.Account, now, flag(c.Suspend)); err != nil {
 		return res, err
 	}
 	// Every key of a copy joins the campaign: a copy varied enough to
 	// share some bands with it brings its other bands along.
 	for _, k := range keys {
-		if _, err := s.exec(ctx, tx, `INSERT INTO campaign_links (fkey, id, t) VALUES ($1, $2, $3)
-			ON CONFLICT (fkey) DO UPDATE SET id = CASE WHEN campaign_links.t >= $4 THEN campaign_links.id ELSE excluded.id END, t = excluded.t`,
-			k, res.ID, now, cutoff); err != nil {
+		if err := s.txExec(ctx, tx, campLink, k, res.ID, now, cutoff); err != nil {
 			return res, err
 		}
 	}
 	if res.Known {
-		accts, err := queryPairs(ctx, tx, s.d.Rebind(`SELECT account, '' FROM campaign_accounts WHERE id = $1 AND t >= $2 ORDER BY t DESC, account LIMIT $3`), res.ID, cutoff, CampaignAccountsMax)
+		accts, err := s.queryPairs(ctx, tx, campAccounts, res.ID, cutoff, CampaignAccountsMax)
 		if err != nil {
 			return res, err
 		}
@@ -431,10 +494,10 @@ func flag(b bool) int {
 
 // reaches reports whether the senders of a near-duplicate (account, last
 // ms) reach threshold recipients of their own (reach), from the groups
-// and recipients recorded with the copy's keys (in, args: the senders
-// query's).
-func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string, in string, args []any, threshold int) (bool, error) {
-	rows, err := tx.QueryContext(ctx, s.d.Rebind(`SELECT account, grp, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN (`+in+`)`), args...)
+// and recipients recorded with the copy's keys (args: the cutoff and the
+// keys).
+func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string, args []any, threshold int) (bool, error) {
+	rows, err := s.txQuery(ctx, tx, campReach, args...)
 	if err != nil {
 		return false, err
 	}
@@ -465,16 +528,16 @@ func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string,
 	return reach(list, threshold) >= threshold, nil
 }
 
-// pending reads the pending suspensions into res and commits tx.
+// pending reads the pending suspensions into res.
 func (s *SQLStore) pending(ctx context.Context, tx *sql.Tx, res *CampaignResult) error {
-	ps, err := queryPairs(ctx, tx, `SELECT id, account FROM campaign_accounts WHERE pending = 1 ORDER BY t, id, account LIMIT `+strconv.Itoa(maxPending))
+	ps, err := s.queryPairs(ctx, tx, campPending, maxPending)
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
 		res.Pending = append(res.Pending, PendingSuspension{ID: p[0], Account: p[1]})
 	}
-	return tx.Commit()
+	return nil
 }
 
 func (s *SQLStore) CampaignSuspended(ctx context.Context, ps []PendingSuspension) error {
@@ -486,9 +549,9 @@ func (s *SQLStore) CampaignSuspended(ctx context.Context, ps []PendingSuspension
 	return nil
 }
 
-// queryPairs runs a query of two text columns in tx.
-func queryPairs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([][2]string, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+// queryPairs runs a campaign query of two text columns in tx.
+func (s *SQLStore) queryPairs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([][2]string, error) {
+	rows, err := s.txQuery(ctx, tx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -608,7 +671,11 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // returned, the prefix P, the number of keys.
 // Returns {id, known (0/1), new (0/1), number of accounts, account...,
 // pending "id\naccount"...}.
-var campaignScript = redis.NewScript(`
+var campaignScript = redis.NewScript("local dry = false\n" + campaignLua)
+
+// campaignLua is campaignScript's body; with dry it returns after the
+// links' check, before it writes anything (admitCampaignScript).
+const campaignLua = `
 local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
@@ -688,7 +755,7 @@ for i = 1, n do
   local l = link(i)
   if l and not declared[P .. 'camp:' .. l] then need[#need+1] = l end
 end
-if #need > 1 then return need end
+if #need > 1 or dry then return need end
 for i = 1, n do
   local l = link(i)
   if l then
@@ -816,35 +883,51 @@ else
   for _, a in ipairs(senders) do out[#out+1] = a end
 end
 out[4] = #out - 4
-return pending(out)`)
+return pending(out)`
 
 func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
-	var res CampaignResult
-	keys := c.sortedKeys()
-	if len(keys) == 0 {
-		return res, nil
+	if len(c.Keys) == 0 {
+		return CampaignResult{}, nil
 	}
-	var v []any
-	var err error
+	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
+		return campaignScript.Run(ctx, r.c, ck, ca...).Slice()
+	}, window, threshold)
+	if err != nil {
+		return CampaignResult{}, err
+	}
+	return r.campaignReply(ctx, c, v)
+}
+
+// runCampaign runs a script counting c (KEYS and ARGV campaignScript's,
+// run adds its own before or after them) until it stops asking for
+// campaigns to declare ("!retry"), and returns its reply.
+func (r *Redis) runCampaign(ctx context.Context, c CampaignCopy, run func(keys []string, args []any) ([]any, error), window time.Duration, threshold int) ([]any, error) {
+	keys := c.sortedKeys()
 	ids := slices.Clone(keys)
 	for try := 0; ; try++ {
 		rk := campaignKeys(c.Account, keys, ids)
-		v, err = campaignScript.Run(ctx, r.c, rk, ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)).Slice()
+		v, err := run(rk, []any{ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
+			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)})
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if len(v) == 0 || v[0] != "!retry" {
-			break
+			return v, nil
 		}
 		if try == 3 {
-			return res, fmt.Errorf("campaign script: the copy's campaign links kept changing")
+			return nil, fmt.Errorf("campaign script: the copy's campaign links kept changing")
 		}
 		for _, id := range v[1:] {
 			s, _ := id.(string)
 			ids = append(ids, s)
 		}
 	}
+}
+
+// campaignReply decodes campaignLua's reply for c, and indexes a
+// campaign established by c for its other senders.
+func (r *Redis) campaignReply(ctx context.Context, c CampaignCopy, v []any) (CampaignResult, error) {
+	var res CampaignResult
 	if len(v) < 4 {
 		return res, fmt.Errorf("campaign script: %d values", len(v))
 	}
@@ -867,7 +950,7 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	if res.New {
 		// The other senders' lists, each its own key (not knowable before
 		// the script): the campaign stands without them, they index it
-		// for accounts show.
+		// for accounts show. One more round trip, once per campaign.
 		p := r.c.Pipeline()
 		for _, a := range res.Accounts {
 			if a != c.Account {

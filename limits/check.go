@@ -31,6 +31,9 @@ type Engine struct {
 	// and a stopped server must cost the message limits.on_error, not
 	// the MTA's milter timeout.
 	Timeout time.Duration
+	// Campaigns builds a message's campaign copy, counted in the
+	// message's commit (campaignfold.go); nil: none.
+	Campaigns Campaigner
 
 	alerted  alertedSet   // account and limit -> end of the window this process claimed
 	admitted atomic.Int64 // when a message was last admitted (Unix ms): the mail log must say so soon
@@ -242,6 +245,8 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	}
 	// Unlimited accounts are counted too: their records attribute bounces.
 	now := e.Now()
+	// Before the store's bound: building the copy may walk the message.
+	cc := e.campaignCount(ctx, t, st.key)
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
 	var ss []Sighting
@@ -249,7 +254,7 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		ss = []Sighting{*st.spam}
 		st.spam = nil
 	}
-	u, ok, susp, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now}, st.lim, ss, now)
+	u, ok, susp, n, err := e.Store.CommitMessage(ctx, st.key, Sent{Host: e.Accounts.Host, QueueID: t.QueueID, Rcpts: t.Rcpts, Time: now, Campaign: cc}, st.lim, ss, now)
 	if err != nil {
 		return policy.Verdict{}, err
 	}

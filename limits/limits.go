@@ -223,6 +223,10 @@ type Sent struct {
 	QueueID string // "": no record is kept
 	Rcpts   []string
 	Time    time.Time
+	// Campaign is the message's campaign copy (nil: none), counted in
+	// CommitMessage's round trip if the message is admitted
+	// (campaignfold.go).
+	Campaign *CampaignCount
 }
 
 // Undeliverable is one recipient that could not be delivered or, with

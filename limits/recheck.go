@@ -73,7 +73,7 @@ func redisSkew(err error) error {
 // 8's. og_admit gains p_now (the suspension is judged at now, not at the
 // message's time) and o_susp: its signature changes, so it is dropped
 // and created again.
-const recheckFunctions = `
+var recheckFunctions = `
 -- The sightings under a lock of their own (hashtextextended's seed 1):
 -- their counts stay atomic among every writer of them (og_begin at MAIL,
 -- og_admit's spam verdict, Sight), and a MAIL no longer waits for the
@@ -96,58 +96,7 @@ END $$;
 -- update in place (HOT), without a new index entry per message.
 ALTER TABLE counters SET (fillfactor = 70);
 
-DROP FUNCTION IF EXISTS og_admit(TEXT, BIGINT, BIGINT, BIGINT[], BIGINT, INTEGER, BIGINT, INTEGER, BIGINT, TEXT, TEXT, BIGINT, TEXT,
-	TEXT[], TEXT[], BIGINT[], BIGINT[], TEXT[], BIGINT);
-
--- p_lim: messages per hour, per day, recipients per hour, per day (0: none).
-CREATE FUNCTION og_admit(p_key TEXT, p_fm BIGINT, p_fh BIGINT, p_lim BIGINT[], p_rcpts BIGINT,
-	p_mslot INTEGER, p_minute BIGINT, p_hslot INTEGER, p_hour BIGINT, p_host TEXT, p_qid TEXT, p_t BIGINT, p_rcptlist TEXT,
-	p_kind TEXT[], p_value TEXT[], p_first BIGINT[], p_last BIGINT[], p_detail TEXT[], p_from BIGINT, p_now BIGINT,
-	OUT o_mh BIGINT, OUT o_md BIGINT, OUT o_rh BIGINT, OUT o_rd BIGINT, OUT o_om BIGINT, OUT o_oh BIGINT, OUT o_ok BOOLEAN, OUT o_counts TEXT, OUT o_susp TEXT)
-LANGUAGE plpgsql AS $$
-DECLARE
-	n INTEGER;
-BEGIN
-	-- Until the transaction ends: the reads below see every other host's
-	-- committed count and suspension, and none can count or suspend
-	-- between them and the write.
-	PERFORM pg_advisory_xact_lock(hashtextextended(p_key, 0));
-	-- The commit does not wait for the WAL's flush (docs/postgres.md,
-	-- "Durability"): the account's lock is held until the commit, so a
-	-- flush per message serialised a busy account's messages on the disk.
-	-- A site sets outguard.synchronous_commit to on to wait.
-	PERFORM set_config('synchronous_commit', COALESCE(NULLIF(current_setting('outguard.synchronous_commit', true), ''), 'off'), true);
-	IF COALESCE(array_length(p_kind, 1), 0) > 0 THEN
-		o_counts := og_sight(p_key, p_kind, p_value, p_first, p_last, p_detail, p_from);
-	END IF;
-	SELECT * INTO o_mh, o_md, o_rh, o_rd, o_om, o_oh FROM og_usage(p_key, p_fm, p_fh);
-	o_ok := false;
-	SELECT s.s INTO o_susp FROM suspended s WHERE s.key = p_key AND (s.until = 0 OR s.until > p_now);
-	IF o_susp IS NOT NULL THEN
-		RETURN;
-	END IF;
-	o_ok := NOT (p_lim[1] > 0 AND o_mh + 1 > p_lim[1] OR p_lim[2] > 0 AND o_md + 1 > p_lim[2]
-		OR p_lim[3] > 0 AND o_rh + p_rcpts > p_lim[3] OR p_lim[4] > 0 AND o_rd + p_rcpts > p_lim[4]);
-	IF NOT o_ok THEN
-		RETURN;
-	END IF;
-	INSERT INTO counters AS c (key, slot, b, msgs, rcpts) VALUES (p_key, p_mslot, p_minute, 1, p_rcpts), (p_key, p_hslot, p_hour, 1, p_rcpts)
-		ON CONFLICT (key, slot) DO UPDATE SET
-			msgs = CASE WHEN c.b = excluded.b THEN c.msgs + 1 ELSE 1 END,
-			rcpts = CASE WHEN c.b = excluded.b THEN c.rcpts + excluded.rcpts ELSE excluded.rcpts END,
-			b = excluded.b
-		WHERE excluded.b >= c.b;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n < 2 THEN
-		RAISE EXCEPTION USING ERRCODE = 'OG001', MESSAGE = format('account %s: minute %s and hour %s: a slot holds a later bucket (%s)', p_key, p_minute, p_hour,
-			(SELECT string_agg(c.slot || '=' || c.b, ' ') FROM counters c WHERE c.key = p_key AND c.slot IN (p_mslot, p_hslot)));
-	END IF;
-	IF p_qid <> '' THEN
-		INSERT INTO msgs AS m (host, qid, key, t, rcpts) VALUES (p_host, p_qid, p_key, p_t, p_rcptlist)
-			ON CONFLICT (host, qid) DO UPDATE SET key = excluded.key, t = excluded.t, rcpts = excluded.rcpts;
-	END IF;
-END $$;
-
+` + ogAdmit(11) + `
 -- AddUndeliverable (p_refused false) and AddRefused (true): the events
 -- recorded (an id already there is not counted again) and the account's
 -- unacknowledged ones after p_since counted, under the account's lock.

@@ -127,7 +127,10 @@ return u`)
 // error (OGSKEW, ErrClockSkew), before anything is written. Returns
 // usage's six, 1 if admitted, the suspension JSON (empty: none), and
 // sight's counts.
-var admitScript = redis.NewScript(usageLua + sightLua + `
+var admitScript = redis.NewScript(usageLua + sightLua + admitLua)
+
+// admitLua is admitScript's body.
+const admitLua = `
 local n = tonumber(ARGV[5])
 local v = slots(KEYS[1])
 local minute, hour = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -177,7 +180,7 @@ if KEYS[2] ~= '' then
   redis.call('PEXPIRE', KEYS[2], 604800000)
 end
 u[7] = 1
-return u`)
+return u`
 
 // undeliverableScript: KEYS events, event JSON, og:ack; ARGV now, account,
 // then (id, ms, json) triples. Returns the count since max(an hour ago,
@@ -295,7 +298,13 @@ func (r *Redis) CommitMessage(ctx context.Context, key string, m Sent, lim Limit
 		}
 		keys, args = append(keys, k...), append(args, a...)
 	}
-	v, err := admitScript.Run(ctx, r.c, keys, args...).Slice()
+	var v []any
+	var err error
+	if m.Campaign != nil && len(m.Campaign.Copy.Keys) > 0 {
+		v, err = r.commitCampaign(ctx, m, keys, args)
+	} else {
+		v, err = admitScript.Run(ctx, r.c, keys, args...).Slice()
+	}
 	if err != nil {
 		return Usage{}, false, nil, nil, redisSkew(err)
 	}

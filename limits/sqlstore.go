@@ -21,7 +21,8 @@ import (
 type SQLStore struct {
 	db               *sql.DB
 	d                sqldb.Dialect
-	state, bump, rec *sql.Stmt // SQLite's per-message statements, prepared once
+	state, bump, rec *sql.Stmt            // SQLite's per-message statements, prepared once
+	stmts            map[string]*sql.Stmt // SQLite's campaign statements, prepared once (campaign.go)
 	// server: a message's stages, and Sight, are calls of the server's
 	// functions (PostgreSQL, stage.go), one round trip each.
 	server bool
@@ -75,6 +76,14 @@ func openSQL(ctx context.Context, db *sql.DB, d sqldb.Dialect, migrations map[in
 			return nil, err
 		}
 	}
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range campaignStatements {
+		st, err := db.PrepareContext(ctx, s.campaignSQL(q))
+		if err != nil {
+			return nil, err
+		}
+		s.stmts[q] = st
+	}
 	return s, nil
 }
 
@@ -93,6 +102,9 @@ func (s *SQLStore) Close() error {
 		if st != nil {
 			st.Close()
 		}
+	}
+	for _, st := range s.stmts {
+		st.Close()
 	}
 	return s.db.Close()
 }

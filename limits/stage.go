@@ -30,7 +30,8 @@ import (
 //     Sighting values of a new Signal need no change at all; a counter of
 //     another shape adds its own arrays of arguments);
 //   - PostgreSQL: a new schema version replaces og_begin or og_admit
-//     (DROP FUNCTION, then CREATE: the arguments change) with the counter's
+//     (DROP FUNCTION, then CREATE: the arguments change; og_admit's
+//     parts for the version in ogAdmit, ogadmit.go) with the counter's
 //     statements after the pg_advisory_xact_lock, its count in the
 //     returned row (og_sight's counts are a JSON object, so a new signal
 //     is a new key there, not a new column);
@@ -44,9 +45,9 @@ import (
 // functions. SECURITY INVOKER (the default): a caller needs the same row
 // rights on the tables as the statements had (docs/postgres.md), EXECUTE
 // being PUBLIC's, so a role without INSERT on counters cannot count
-// through og_admit either. The usage sums are usageQuery's; the slot
+// through og_admit either (ogadmit.go). The usage sums are usageQuery's; the slot
 // upsert bumpQuery's; the record recordQuery's.
-const stageFunctions = `
+var stageFunctions = `
 CREATE OR REPLACE FUNCTION og_sight(p_key TEXT, p_kind TEXT[], p_value TEXT[], p_first BIGINT[], p_last BIGINT[], p_detail TEXT[], p_from BIGINT)
 RETURNS TEXT LANGUAGE plpgsql AS $$
 BEGIN
@@ -89,37 +90,7 @@ BEGIN
 	SELECT s.s INTO o_susp FROM suspended s WHERE s.key = p_key;
 END $$;
 
--- p_lim: messages per hour, per day, recipients per hour, per day (0: none).
-CREATE OR REPLACE FUNCTION og_admit(p_key TEXT, p_fm BIGINT, p_fh BIGINT, p_lim BIGINT[], p_rcpts BIGINT,
-	p_mslot INTEGER, p_minute BIGINT, p_hslot INTEGER, p_hour BIGINT, p_host TEXT, p_qid TEXT, p_t BIGINT, p_rcptlist TEXT,
-	p_kind TEXT[], p_value TEXT[], p_first BIGINT[], p_last BIGINT[], p_detail TEXT[], p_from BIGINT,
-	OUT o_mh BIGINT, OUT o_md BIGINT, OUT o_rh BIGINT, OUT o_rd BIGINT, OUT o_om BIGINT, OUT o_oh BIGINT, OUT o_ok BOOLEAN, OUT o_counts TEXT)
-LANGUAGE plpgsql AS $$
-BEGIN
-	-- Until the transaction ends: the read below sees every other host's
-	-- committed count, and none can count between it and the write.
-	PERFORM pg_advisory_xact_lock(hashtextextended(p_key, 0));
-	IF COALESCE(array_length(p_kind, 1), 0) > 0 THEN
-		o_counts := og_sight(p_key, p_kind, p_value, p_first, p_last, p_detail, p_from);
-	END IF;
-	SELECT * INTO o_mh, o_md, o_rh, o_rd, o_om, o_oh FROM og_usage(p_key, p_fm, p_fh);
-	o_ok := NOT (p_lim[1] > 0 AND o_mh + 1 > p_lim[1] OR p_lim[2] > 0 AND o_md + 1 > p_lim[2]
-		OR p_lim[3] > 0 AND o_rh + p_rcpts > p_lim[3] OR p_lim[4] > 0 AND o_rd + p_rcpts > p_lim[4]);
-	IF NOT o_ok THEN
-		RETURN;
-	END IF;
-	INSERT INTO counters AS c (key, slot, b, msgs, rcpts) VALUES (p_key, p_mslot, p_minute, 1, p_rcpts), (p_key, p_hslot, p_hour, 1, p_rcpts)
-		ON CONFLICT (key, slot) DO UPDATE SET
-			msgs = CASE WHEN c.b = excluded.b THEN c.msgs + 1 ELSE 1 END,
-			rcpts = CASE WHEN c.b = excluded.b THEN c.rcpts + excluded.rcpts ELSE excluded.rcpts END,
-			b = excluded.b
-		WHERE excluded.b >= c.b;
-	IF p_qid <> '' THEN
-		INSERT INTO msgs AS m (host, qid, key, t, rcpts) VALUES (p_host, p_qid, p_key, p_t, p_rcptlist)
-			ON CONFLICT (host, qid) DO UPDATE SET key = excluded.key, t = excluded.t, rcpts = excluded.rcpts;
-	END IF;
-END $$;
-`
+` + ogAdmit(8)
 
 // sightArrays are og_sight's arguments for ss: kinds, values, first and
 // last seen (ms), details, and the window's first instant (ms).
@@ -207,8 +178,17 @@ func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Li
 				}
 			}
 			u, ok, susp, err = s.admit(ctx, tx, key, m, lim, now)
+			if err == nil && m.Campaign != nil {
+				err = s.campaignCommit(ctx, tx, m.Campaign, ok)
+			}
 			return err
 		})
+		if m.Campaign != nil {
+			m.Campaign.Done = err == nil
+			if err != nil {
+				m.Campaign.Result = CampaignResult{}
+			}
+		}
 		return u, ok, susp, c, err
 	}
 	fm, fh := windowStart(now)

@@ -233,13 +233,20 @@ func (p *Pipeline) Message(ctx, session context.Context, t *Transaction) Verdict
 		p.settle(cctx, t)
 		return v
 	}
-	return p.run(cctx, t, func(_ int, c Check) step {
+	// A commit that refuses the message (a limit crossed, the store
+	// failing with on_error tempfail) ends the stage: the MTA refuses it,
+	// so no later commit may count it as sent (a campaign's copies, a
+	// complaint reference).
+	return p.runUntil(cctx, t, refused, func(_ int, c Check) step {
 		if cm, ok := c.(Committer); ok {
 			return func() (Verdict, error) { return cm.Commit(cctx, t) }
 		}
 		return nil
 	})
 }
+
+// refused: the MTA does not take the message (tempfail, reject).
+func refused(a Action) bool { return a == Tempfail || a == Reject }
 
 // settle runs the Settlers of a message not accepted; a failure is
 // logged, the verdict stands.
@@ -275,6 +282,11 @@ func (p *Pipeline) message(ctx context.Context, t *Transaction) Verdict {
 // run runs the checks taking part in a stage one after the other, and
 // stops at a reject.
 func (p *Pipeline) run(ctx context.Context, t *Transaction, pick func(int, Check) step) Verdict {
+	return p.runUntil(ctx, t, func(a Action) bool { return a == Reject }, pick)
+}
+
+// runUntil is run stopping once the verdict so far is one stop picks.
+func (p *Pipeline) runUntil(ctx context.Context, t *Transaction, stop func(Action) bool, pick func(int, Check) step) Verdict {
 	best := Verdict{Action: Accept}
 	for i, e := range p.entries {
 		f := pick(i, e.Check)
@@ -283,7 +295,7 @@ func (p *Pipeline) run(ctx context.Context, t *Transaction, pick func(int, Check
 		}
 		r := bounded(ctx, []step{f})[0]
 		best = p.fold(t, e, best, r.v, r.err, r.took)
-		if best.Action == Reject || ctx.Err() != nil {
+		if stop(best.Action) || ctx.Err() != nil {
 			break
 		}
 	}

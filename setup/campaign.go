@@ -36,6 +36,9 @@ func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, e
 		}
 	}
 	chk := campaign.New(o)
+	if lim != nil {
+		lim.Campaigns = chk // counted in the limits commit's round trip
+	}
 	if eng != nil {
 		eng.Tap = func(t *policy.Transaction) rules.Tap { return chk.Tap(t) }
 	}
