@@ -282,7 +282,7 @@ func RunSpread(t harness.T, kind string, accounts int, seed uint64, geo bool) Sp
 	case "redis":
 		st, err = limits.OpenRedis(ctx, harness.StartRedis(t).Addr)
 	case "postgres":
-		st, err = limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN)
+		st, err = limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN+" outguard.max_clock_skew=0") // a simulated day, not the server's clock
 	default:
 		st, err = limits.OpenSQLite(filepath.Join(dir, "state.db"))
 	}
