@@ -19,7 +19,8 @@ import (
 // allocates no more than the output needs). A stream whose matches
 // reach past maxDict (7-Zip's -mx=9 dictionary; larger ones only by
 // -md) fails to decode past that point: the member is then malformed,
-// and held when nothing of it was read.
+// and held when nothing of it was read. The same bound holds for zip
+// LZMA members (openZip).
 const maxDict = 64 << 20
 
 func init() {
