@@ -42,8 +42,7 @@ func TestReviewUndecodedMember(t *testing.T) {
 		t.Errorf("Deflate64 zip: %v %s", v, why)
 	}
 
-	// A plain text in the same packagings is not held for it: the text
-	// decodes (LZMA2 7z), an empty member is no undecoded one.
+	// An empty member, with nothing to decode, is no undecoded one.
 	if v, why := scanAttached(t, e, "notes.zip", "application/zip", mailcorpus.SevenZip("notes.txt", nil, "-tzip")); v != policy.Accept {
 		t.Errorf("zip of an empty text: %v %s", v, why)
 	}
