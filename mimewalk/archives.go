@@ -39,6 +39,12 @@ func (w *walker) sevenZip(it *Item) error {
 	if err != nil {
 		return w.unopened(it, "archive not opened: 7z: %v", err)
 	}
+	// Reaching a member of a solid folder decodes every member before
+	// it, read or not (a member is read only up to the ratio): the
+	// declared sizes of the members so far, which bound what the
+	// library decodes, are spent against the ratio to the archive's
+	// size, and the members past it are not read.
+	budget, spent := w.ratioCap(it.Data.Size()), int64(0)
 	n := 0
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() {
@@ -47,6 +53,15 @@ func (w *walker) sevenZip(it *Item) error {
 		if n++; n > w.lim.MaxMembers {
 			w.find("limit", it.Path, "7z has more than %d members", w.lim.MaxMembers)
 			return w.unopened(it, "7z members past %d not read", w.lim.MaxMembers)
+		}
+		if spent > budget {
+			w.find("limit", it.Path, "7z members expand past %d times its size: member %d on not read (7z bomb?)", w.lim.MaxRatio, n)
+			return w.unopened(it, "7z members past an expansion of %d not read", w.lim.MaxRatio)
+		}
+		if f.UncompressedSize > uint64(budget-spent) {
+			spent = budget + 1
+		} else {
+			spent += int64(f.UncompressedSize)
 		}
 		mi, _ := w.member(it, f.Name)
 		rc, err := io.ReadCloser(nil), error(nil)

@@ -7,6 +7,7 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -661,7 +662,6 @@ func (w *walker) zip(it *Item) error {
 	}
 	// APPNOTE 4.4.5: the methods archivers write besides store and deflate.
 	zr.RegisterDecompressor(12, func(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) })
-	zr.RegisterDecompressor(14, lzmaDecompressor)
 	var files []*zip.File
 	for _, f := range zr.File {
 		if !f.FileInfo().IsDir() {
@@ -678,7 +678,7 @@ func (w *walker) zip(it *Item) error {
 			for _, f := range files[i:min(len(files), i+w.lim.MaxMembers)] {
 				mi.Names = append(mi.Names, path.Base(f.Name)) // a .js has no magic: its name counts
 			}
-			return w.emit(mi, &zipRest{w: w, files: files[i:]})
+			return w.emit(mi, &zipRest{w: w, zr: zr, files: files[i:]})
 		}
 		mi, _ := w.member(it, f.Name)
 		if f.Flags&1 != 0 { // PKWARE APPNOTE 4.4.4: bit 0, encrypted
@@ -690,7 +690,7 @@ func (w *walker) zip(it *Item) error {
 			}
 			continue
 		}
-		rc, err := f.Open()
+		rc, err := w.openZip(zr, f)
 		if err != nil {
 			mi.Malformed = true
 			w.find("malformed", mi.Path, "zip: %v", err)
@@ -712,10 +712,21 @@ func (w *walker) zip(it *Item) error {
 
 func (w *walker) ratioCap(compressed int64) int64 { return (compressed + 1) * w.lim.MaxRatio }
 
+// openZip opens a zip member, an LZMA one (method 14) with a dictionary
+// no larger than what the walk reads of it (its declared size, the
+// ratio to its compressed size): the stream declares up to 4 GiB, which
+// github.com/ulikunitz/xz/lzma allocates whole, per member (an 8 KB zip
+// of 50 members cost 100 GiB of allocation and 40 s).
+func (w *walker) openZip(zr *zip.Reader, f *zip.File) (io.ReadCloser, error) {
+	zr.RegisterDecompressor(14, lzmaDecompressor(min(f.UncompressedSize64, uint64(w.ratioCap(int64(f.CompressedSize64))))))
+	return f.Open()
+}
+
 // zipRest reads the members of a zip past the member limit one after the
 // other, each within the expansion ratio: the flat item of those members.
 type zipRest struct {
 	w     *walker
+	zr    *zip.Reader
 	files []*zip.File
 	cur   io.ReadCloser
 }
@@ -731,7 +742,7 @@ func (z *zipRest) Read(p []byte) (int, error) {
 			if f.Flags&1 != 0 {
 				continue
 			}
-			rc, err := f.Open()
+			rc, err := z.w.openZip(z.zr, f)
 			if err != nil {
 				continue
 			}
@@ -755,21 +766,25 @@ func (z *zipRest) Read(p []byte) (int, error) {
 // lzmaDecompressor reads APPNOTE 5.8.8 LZMA: a 2-byte version, a 2-byte
 // properties size, the 5 bytes of properties, then the raw stream
 // (ending with an end marker, or at the member's size). It is given to
-// ulikunitz/xz/lzma as a .lzma stream of unknown size.
-func lzmaDecompressor(r io.Reader) io.ReadCloser {
-	var h [9]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return io.NopCloser(errReader{err})
+// ulikunitz/xz/lzma as a .lzma stream of unknown size, with a dictionary
+// of at most size bytes (coderDict).
+func lzmaDecompressor(size uint64) func(io.Reader) io.ReadCloser {
+	return func(r io.Reader) io.ReadCloser {
+		var h [9]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return io.NopCloser(errReader{err})
+		}
+		if h[2] != 5 || h[3] != 0 {
+			return io.NopCloser(errReader{fmt.Errorf("lzma: properties size %d", int(h[2])|int(h[3])<<8)})
+		}
+		binary.LittleEndian.PutUint32(h[5:], uint32(coderDict(uint64(binary.LittleEndian.Uint32(h[5:])), size)))
+		hdr := append(append([]byte{}, h[4:9]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		lr, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), r))
+		if err != nil {
+			return io.NopCloser(errReader{err})
+		}
+		return io.NopCloser(lr)
 	}
-	if h[2] != 5 || h[3] != 0 {
-		return io.NopCloser(errReader{fmt.Errorf("lzma: properties size %d", int(h[2])|int(h[3])<<8)})
-	}
-	hdr := append(append([]byte{}, h[4:9]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	lr, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), r))
-	if err != nil {
-		return io.NopCloser(errReader{err})
-	}
-	return io.NopCloser(lr)
 }
 
 type errReader struct{ err error }

@@ -314,8 +314,8 @@ var scriptExt = map[string]bool{"js": true, "jse": true, "vbs": true, "vbe": tru
 // risk says why an item may not pass on a partial scan: a program, a
 // script (by content or by a declared name), an OLE document cut before
 // its end (its macros may lie past the cut: office_vba_macro sees those
-// before it), or an archive the walk did not open (set in Scan). "" when
-// none.
+// before it), an item or archive member not read at all, or an archive
+// the walk did not open (set in Scan). "" when none.
 func risk(it *mimewalk.Item) string {
 	switch {
 	case it.FileType == mimewalk.TypePE || it.FileType == mimewalk.TypeELF || it.FileType == mimewalk.TypeMachO:
@@ -329,6 +329,12 @@ func risk(it *mimewalk.Item) string {
 		// Nothing of it was read (max_total spent on what came before, a
 		// bomb say): what it is is unknown.
 		return "item not scanned at all"
+	case it.Malformed && it.ArchivePath != "" && it.Data.Size() == 0:
+		// An archive member the walk could not decode at all (a method
+		// or coder chain its reader lacks: Deflate64 in a zip, a 7z
+		// folder listing its coders in another order) that 7-Zip or
+		// Explorer may still extract: what it is is unknown.
+		return "archive member not decoded"
 	}
 	for _, n := range it.Names {
 		if scriptExt[strings.ToLower(strings.TrimPrefix(path.Ext(n), "."))] {

@@ -404,6 +404,10 @@ func Hostile() []Case {
 	add("7z-encrypted-names", "a password-protected 7z with encrypted names (-mhe)", Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipEncrypted("invoice.pdf", pe, true))))
 	add("7z-encrypted-stored", "a program named invoice.pdf in a password-protected 7z, stored (-m0=copy: no decompressor to fail on the wrong key)",
 		Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZip("invoice.pdf", pe, "-pinvoice2026", "-m0=copy"))))
+	add("7z-encrypted-aes-last", "a program named invoice.pdf in a password-protected 7z listing its coders LZMA2 before 7zAES (7-Zip extracts it)",
+		Multipart("b", text, Attach("application/x-7z-compressed", "invoice.7z", SevenZipAESLast("invoice.pdf", pe))))
+	add("zip-deflate64", "a program named invoice.pdf in a zip deflated with Deflate64 (method 9: 7-Zip and Explorer extract it)",
+		Multipart("b", text, Attach("application/zip", "invoice.zip", SevenZip("invoice.pdf", pe, "-tzip", "-mm=Deflate64"))))
 	add("rar-encrypted", "a program named invoice.pdf in a RAR whose member is encrypted, names not (rar -p)",
 		Multipart("b", text, Attach("application/vnd.rar", "invoice.rar", RAREncrypted("invoice.pdf", pe))))
 	add("rar", "report.exe in a RAR archive", Multipart("b", text, Attach("application/vnd.rar", "archive.rar", RAR("report.exe", pe))))
@@ -535,4 +539,50 @@ func ExampleSection(example, section string, set map[string]string) (string, err
 		return "", fmt.Errorf("%s: no section %q", example, section)
 	}
 	return strings.Join(out, "\n") + "\n", nil
+}
+
+// SevenZipAESLast is a 7z holding data as name, encrypted (LZMA2, then
+// 7zAES with the password invoice2026, names readable) as 7z writes it,
+// then with its folder's coders listed [LZMA2, 7zAES] instead of
+// [7zAES, LZMA2], the bind pair (LZMA2's input from 7zAES's output) and
+// unpack sizes to match: 7-Zip extracts it, github.com/bodgit/sevenzip
+// builds coders in list order and fails before meeting the cipher. The
+// header is written plain (-mhc=off) to be rewritten.
+func SevenZipAESLast(name string, data []byte) []byte {
+	b := SevenZip(name, data, "-pinvoice2026", "-mhc=off", "-m0=lzma2")
+	off, size := binary.LittleEndian.Uint64(b[12:]), binary.LittleEndian.Uint64(b[20:])
+	h := b[32+off : 32+off+size]
+	i := bytes.Index(h, []byte{0x24, 0x06, 0xf1, 0x07, 0x01}) // props, 4-byte id 7zAES
+	if i < 1 || h[i-1] != 2 {
+		panic("7z: no folder of two coders, 7zAES first")
+	}
+	aes := bytes.Clone(h[i : i+6+int(h[i+5])])
+	j := i + len(aes)
+	lz := bytes.Clone(h[j : j+4]) // 0x21 (props, 1-byte id) 0x21 (LZMA2), 1 byte of props
+	if lz[0] != 0x21 || lz[1] != 0x21 || !bytes.Equal(h[j+4:j+7], []byte{1, 0, 0x0c}) {
+		panic(fmt.Sprintf("7z: unexpected folder % x", h[i:j+8]))
+	}
+	k := j + 7 // CodersUnpackSize: 7zAES's output, then LZMA2's
+	na := sevenZipNumberLen(h[k])
+	nl := sevenZipNumberLen(h[k+na])
+	var out []byte
+	out = append(out, lz...)
+	out = append(out, aes...)
+	out = append(out, 0, 1, 0x0c) // bind pair: in 0 (LZMA2) from out 1 (7zAES)
+	out = append(out, h[k+na:k+na+nl]...)
+	out = append(out, h[k:k+na]...)
+	copy(h[i:], out)
+	binary.LittleEndian.PutUint32(b[28:], crc32.ChecksumIEEE(h))
+	binary.LittleEndian.PutUint32(b[8:], crc32.ChecksumIEEE(b[12:32]))
+	return b
+}
+
+// sevenZipNumberLen is the length of the 7z number (7zFormat.txt,
+// UINT64) whose first byte is c: one more byte for each leading 1 bit.
+func sevenZipNumberLen(c byte) int {
+	n := 1
+	for m := byte(0x80); m != 0 && c&m != 0; m >>= 1 {
+		n++
+	}
+	return min(n, 9)
 }
