@@ -573,6 +573,13 @@ func (w *walker) archive(it *Item) error {
 	case TypeBzip2:
 		return w.single(it, "bunzip2", ".bz2", bzip2.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size())))
 	case TypeXZ:
+		d, err := xzMaxDict(it.Data, it.Data.Size())
+		if err != nil {
+			return w.unopened(it, "xz: %v", err)
+		}
+		if d > maxDict {
+			return w.unopened(it, "xz: a block declares a dictionary of %d MiB (read up to %d MiB)", d>>20, maxDict>>20)
+		}
 		zr, err := xz.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
 		if err != nil {
 			return w.unopened(it, "xz: %v", err)
