@@ -2,8 +2,6 @@ package limits
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -38,87 +36,72 @@ var createdSQL = map[string]string{
 	"postgres": `(it::json->>'created')::timestamptz`,
 }
 
-// TrimOutbox counts the items no courier holds and deletes the excess,
-// oldest first, in one statement: only the items dropped are read back.
-// A courier's claim since the count keeps its item (the DELETE's own
-// notLeased).
+// TrimOutbox deletes the excess of the items no courier holds, oldest
+// first, in one statement that counts them itself and returns only the
+// items dropped: two hosts trimming at once (each counting before the
+// other's delete) would otherwise each drop an excess. A courier's claim
+// since the count keeps its item (the DELETE's own notLeased). The
+// count first spares the store a write when the outbox is within max.
 func (s *SQLStore) TrimOutbox(ctx context.Context, max int, now time.Time) ([]OutboxItem, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM outbox WHERE `+notLeased), ms(now)).Scan(&n); err != nil || n <= max {
 		return nil, err
 	}
 	out, err := queryJSON[OutboxItem](ctx, s.db, s.d.Rebind(`DELETE FROM outbox WHERE `+notLeased+` AND id IN
-		(SELECT id FROM outbox WHERE `+notLeased+` ORDER BY `+createdSQL[s.d.Name]+`, id LIMIT $2) RETURNING it`), ms(now), n-max)
+		(SELECT id FROM outbox WHERE `+notLeased+` ORDER BY `+createdSQL[s.d.Name]+`, id LIMIT
+			(SELECT CASE WHEN COUNT(*) > $2 THEN COUNT(*) - $2 ELSE 0 END FROM outbox WHERE `+notLeased+`)) RETURNING it`), ms(now), max)
 	sortItems(out)
 	return out, err
 }
 
-// dropScript removes an item unless a courier holds it (an owner and a
-// due time, its lease's end, after now); the item's JSON if it removed
-// it, else false.
-var dropScript = redis.NewScript(`
-local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 and due and tonumber(due) > tonumber(ARGV[2]) then return false end
-local it = redis.call('HGET', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return it`)
+// trimScript drops the oldest items (og:outbox:created) beyond ARGV[1]
+// of those no courier holds at ARGV[2] (an owner and a due time, its
+// lease's end, after now), and returns their JSON. It counts and deletes
+// in one script, atomic on the server: two hosts trimming at once would
+// otherwise each drop an excess. It reads the ids of the excess and of
+// the items couriers hold (skipped), no more.
+var trimScript = redis.NewScript(`
+local held, nheld = {}, 0
+for _, id in ipairs(redis.call('HKEYS', KEYS[3])) do
+  local due = redis.call('ZSCORE', KEYS[1], id)
+  if due and tonumber(due) > tonumber(ARGV[2]) then
+    held[id] = true
+    nheld = nheld + 1
+  end
+end
+local excess = redis.call('HLEN', KEYS[2]) - nheld - tonumber(ARGV[1])
+local out = {}
+if excess <= 0 then return out end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, excess + nheld - 1)) do
+  if #out == excess then break end
+  if not held[id] then
+    local it = redis.call('HGET', KEYS[2], id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('HDEL', KEYS[2], id)
+    if it then table.insert(out, it) end
+  end
+end
+return out`)
 
-// TrimOutbox walks og:outbox:created from the oldest: it reads the ids
-// of the excess and of the items couriers hold (skipped), no more.
+// TrimOutbox indexes an outbox older than og:outbox:created, then trims
+// it (trimScript).
 func (r *Redis) TrimOutbox(ctx context.Context, max int, now time.Time) ([]OutboxItem, error) {
 	n, err := r.c.HLen(ctx, outboxKeys[1]).Result()
 	if err != nil || n <= int64(max) {
 		return nil, err
 	}
-	owners, err := r.c.HKeys(ctx, outboxKeys[2]).Result()
-	if err != nil {
-		return nil, err
-	}
-	held := map[string]bool{}
-	if len(owners) > 0 {
-		due, err := r.c.ZMScore(ctx, outboxKeys[0], owners...).Result()
-		if err != nil {
-			return nil, err
-		}
-		for i, id := range owners {
-			if due[i] > float64(ms(now)) {
-				held[id] = true
-			}
-		}
-	}
-	excess := n - int64(len(held)) - int64(max)
-	if excess <= 0 {
-		return nil, nil
-	}
 	if err := r.indexCreated(ctx, n); err != nil {
 		return nil, err
 	}
-	ids, err := r.c.ZRange(ctx, outboxKeys[3], 0, excess+int64(len(held))-1).Result()
+	all, err := trimScript.Run(ctx, r.c, outboxKeys, max, ms(now)).StringSlice()
 	if err != nil {
 		return nil, err
 	}
-	var out []OutboxItem
-	for _, id := range ids {
-		if held[id] || int64(len(out)) == excess {
-			continue
-		}
-		js, err := dropScript.Run(ctx, r.c, outboxKeys, id, ms(now)).Text()
-		if errors.Is(err, redis.Nil) {
-			continue // claimed since: the courier has it, it stays
-		}
-		if err != nil {
-			return out, err
-		}
-		var it OutboxItem
-		if err := json.Unmarshal([]byte(js), &it); err != nil {
-			return out, err
-		}
-		out = append(out, it)
-	}
-	return out, nil
+	out, err := decodeAll[OutboxItem](all)
+	sortItems(out)
+	return out, err
 }
 
 // indexCreated adds the items enqueued before og:outbox:created was kept
