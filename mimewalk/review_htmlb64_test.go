@@ -51,3 +51,15 @@ func TestReviewHTMLBase64Variants(t *testing.T) {
 		}
 	}
 }
+
+// HTML smuggling's script decodes a string with atob: a template literal
+// (backticks) is as much a JavaScript string as a quoted one.
+func TestReviewHTMLBase64TemplateLiteral(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString(mailcorpus.PE())
+	page := "<html><script>const b = atob(`" + b64 + "`); const u = URL.createObjectURL(new Blob([Uint8Array.from(b, c => c.charCodeAt(0))]));</script></html>"
+	msg := "From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n" + page + "\r\n"
+	items, _ := walkAll(t, []byte(msg), Limits{})
+	if find(items, TypePE) == nil {
+		t.Error("the program in a template literal was not decoded")
+	}
+}

@@ -315,16 +315,17 @@ func charRef(p []byte) (byte, int) {
 }
 
 // htmlB64 finds the base64 of page, at most max (all when max < 0): what
-// FindAllSubmatch of `(?:;base64,|["'])([A-Za-z0-9+/\r\n]{128,}={0,2})`
+// FindAllSubmatch of "(?:;base64,|[\"'`])([A-Za-z0-9+/\r\n]{128,}={0,2})"
 // finds (in decode_test.go, the reference a fuzz target compares with),
 // without trying that pattern at every byte of every HTML page (the walk's
 // largest cost on a text+HTML letter, issue #32). A match starts at a
-// quote or at ";base64,", neither of which is in the run, so each byte is
+// quote (a backtick too: a template literal is as much a string for
+// atob) or at ";base64,", neither of which is in the run, so each byte is
 // looked at once.
 func htmlB64(page []byte, max int) [][]byte {
 	var out [][]byte
 	for off := 0; max < 0 || len(out) < max; {
-		i := bytes.IndexAny(page[off:], `;"'`)
+		i := bytes.IndexAny(page[off:], ";\"'`")
 		if i < 0 {
 			break
 		}
