@@ -63,3 +63,21 @@ func TestReviewHTMLBase64TemplateLiteral(t *testing.T) {
 		t.Error("the program in a template literal was not decoded")
 	}
 }
+
+// HTML smuggling cuts the base64 into strings shorter than any threshold
+// and joins them in the script: ['TVqQ…', …].join(”) or 'TVqQ…' + ….
+func TestReviewHTMLBase64Chunks(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString(mailcorpus.PE())
+	for _, c := range []struct{ q, sep, pre, post string }{{"'", ",", "[", "].join('')"}, {`"`, " +\n ", "", ""}, {"`", ", ", "[", "].join(``)"}} {
+		var parts []string
+		for i := 0; i < len(b64); i += 50 {
+			parts = append(parts, c.q+b64[i:min(i+50, len(b64))]+c.q)
+		}
+		page := "<script>var b = atob(" + c.pre + strings.Join(parts, c.sep) + c.post + ");</script>"
+		msg := "From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n" + page + "\r\n"
+		items, _ := walkAll(t, []byte(msg), Limits{})
+		if find(items, TypePE) == nil {
+			t.Errorf("strings %s-quoted joined by %q: the program was not decoded", c.q, c.sep)
+		}
+	}
+}

@@ -210,23 +210,65 @@ func htmlBase64(r io.Reader, max int) [][]byte {
 	for _, m := range htmlB64(page, max) {
 		out = append(out, decode(bytes.ReplaceAll(bytes.ReplaceAll(m, []byte("\r"), nil), []byte("\n"), nil)))
 	}
-	// The data: URIs as a browser reads them, which the pattern above
-	// misses; one it found too is not scanned twice.
+	// The data: URIs as a browser reads them, and base64 cut into short
+	// strings a script joins, which the pattern above misses; one it found
+	// too is not scanned twice.
 	strict := len(out)
-	for off := 0; max < 0 || len(out) < max; {
-		s, next := dataB64(page, off)
-		if next < 0 {
-			break
-		}
-		off = next
-		if len(s) < 128 {
-			continue
-		}
-		if b := decode(s); !slices.ContainsFunc(out[:strict], func(o []byte) bool { return bytes.Equal(o, b) }) {
-			out = append(out, b)
+	for _, find := range []func([]byte, int) ([]byte, int){dataB64, joinedB64} {
+		for off := 0; max < 0 || len(out) < max; {
+			s, next := find(page, off)
+			if next < 0 {
+				break
+			}
+			off = next
+			if len(s) < 128 {
+				continue
+			}
+			if b := decode(s); !slices.ContainsFunc(out[:strict], func(o []byte) bool { return bytes.Equal(o, b) }) {
+				out = append(out, b)
+			}
 		}
 	}
 	return out
+}
+
+// joinedB64 returns the base64 of the first run of two or more quoted
+// strings of page at or past off that only commas, pluses and whitespace
+// separate ('TVqQ' + 'AAME', or ['TVqQ', 'AAME'].join(”)): HTML
+// smuggling's way to keep each string short. It returns where to look for
+// the next (-1: none).
+func joinedB64(page []byte, off int) ([]byte, int) {
+	for {
+		i := bytes.IndexAny(page[off:], "\"'`")
+		if i < 0 {
+			return nil, -1
+		}
+		var s []byte // from the second piece on: most strings are alone
+		e, pieces, first := off+i, 0, [2]int{}
+		for e < len(page) && (page[e] == '"' || page[e] == '\'' || page[e] == '`') {
+			q, r := page[e], e+1
+			for r < len(page) && (b64Run(page[r]) || page[r] == '=') {
+				r++
+			}
+			if r == len(page) || page[r] != q {
+				break
+			}
+			if pieces++; pieces == 1 {
+				first = [2]int{e + 1, r}
+			} else {
+				if pieces == 2 {
+					s = append(s, page[first[0]:first[1]]...)
+				}
+				s = append(s, page[e+1:r]...)
+			}
+			for e = r + 1; e < len(page) && bytes.IndexByte([]byte(" \t\r\n,+"), page[e]) >= 0; e++ {
+			}
+		}
+		if pieces >= 2 {
+			return bytes.ReplaceAll(bytes.ReplaceAll(s, []byte("\r"), nil), []byte("\n"), nil), e
+		}
+		off += i + 1
+	}
 }
 
 // dataB64 returns the base64 of the first data: URI of page at or past
