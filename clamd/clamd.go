@@ -217,6 +217,12 @@ func (c *Client) command(ctx context.Context, cmd string) (string, error) {
 	return readReply(cn)
 }
 
+// maxReply bounds a reply: clamd's are a line naming a stream and a
+// signature. Something sending more without a NUL is not a clamd, and
+// would otherwise grow the buffer until ReplyTimeout, and the connection
+// keep it.
+const maxReply = 64 << 10
+
 // readReply reads one NUL-terminated reply (the z-prefixed protocol);
 // clamd sends nothing after it until the next request.
 func readReply(cn *conn) (string, error) {
@@ -225,10 +231,14 @@ func readReply(cn *conn) (string, error) {
 		buf = make([]byte, 0, 256) // a reply in one read(2), as bufio's did
 	}
 	for {
+		if len(buf) >= maxReply {
+			cn.reply = nil
+			return "", fmt.Errorf("clamd %s: reply longer than %d bytes without its end", cn.b.addr, maxReply)
+		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := cn.Read(buf[len(buf):cap(buf)])
+		n, err := cn.Read(buf[len(buf):min(cap(buf), maxReply)])
 		buf = buf[:len(buf)+n]
 		if i := bytes.IndexByte(buf[len(buf)-n:], 0); i >= 0 {
 			cn.reply = buf[:0]

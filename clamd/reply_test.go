@@ -11,9 +11,7 @@ import (
 // buffer kept for the next reply does not leak into it, and a connection
 // closed before the NUL is an error, not a short reply.
 func TestReadReplyPieces(t *testing.T) {
-	client, server := net.Pipe()
-	defer client.Close()
-	cn := &conn{Conn: client, b: &backend{addr: Addr{Network: "unix", Address: "test"}}}
+	cn, server := pipeConn(t)
 	long := "stream: " + strings.Repeat("Win.Test.Long-", 40) + " FOUND"
 	replies := []string{"1: stream: OK", long, "3: fd[12]: OK"}
 	go func() {
@@ -38,4 +36,11 @@ func TestReadReplyPieces(t *testing.T) {
 	if got, err := readReply(cn); err == nil {
 		t.Fatalf("reply %q cut by the connection's end, want an error", got)
 	}
+}
+
+// pipeConn is a clamd connection whose other end the test writes.
+func pipeConn(t *testing.T) (*conn, net.Conn) {
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return &conn{Conn: client, b: &backend{addr: Addr{Network: "unix", Address: "test"}}}, server
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"regexp"
+	"slices"
 )
 
 // Encodings older than MIME that mail clients still decode inside a text
@@ -202,25 +203,171 @@ func (q *qpReader) Read(p []byte) (int, error) {
 func htmlBase64(r io.Reader, max int) [][]byte {
 	page, _ := io.ReadAll(io.LimitReader(r, 16<<20))
 	var out [][]byte
-	for _, m := range htmlB64(page, max) {
-		s := bytes.ReplaceAll(bytes.ReplaceAll(m, []byte("\r"), nil), []byte("\n"), nil)
+	decode := func(s []byte) []byte {
 		dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
-		out = append(out, dst[:lenient(dst, s)])
+		return dst[:lenient(dst, s)]
+	}
+	for _, m := range htmlB64(page, max) {
+		out = append(out, decode(bytes.ReplaceAll(bytes.ReplaceAll(m, []byte("\r"), nil), []byte("\n"), nil)))
+	}
+	// The data: URIs as a browser reads them, and base64 cut into short
+	// strings a script joins, which the pattern above misses; one it found
+	// too is not scanned twice.
+	strict := len(out)
+	for _, find := range []func([]byte, int) ([]byte, int){dataB64, joinedB64} {
+		for off := 0; max < 0 || len(out) < max; {
+			s, next := find(page, off)
+			if next < 0 {
+				break
+			}
+			off = next
+			if len(s) < 128 {
+				continue
+			}
+			if b := decode(s); !slices.ContainsFunc(out[:strict], func(o []byte) bool { return bytes.Equal(o, b) }) {
+				out = append(out, b)
+			}
+		}
 	}
 	return out
 }
 
+// joinedB64 returns the base64 of the first run of two or more quoted
+// strings of page at or past off that only commas, pluses and whitespace
+// separate ('TVqQ' + 'AAME', or ['TVqQ', 'AAME'].join(”)): HTML
+// smuggling's way to keep each string short. It returns where to look for
+// the next (-1: none).
+func joinedB64(page []byte, off int) ([]byte, int) {
+	for {
+		i := bytes.IndexAny(page[off:], "\"'`")
+		if i < 0 {
+			return nil, -1
+		}
+		var s []byte // from the second piece on: most strings are alone
+		e, pieces, first := off+i, 0, [2]int{}
+		for e < len(page) && (page[e] == '"' || page[e] == '\'' || page[e] == '`') {
+			q, r := page[e], e+1
+			for r < len(page) && (b64Run(page[r]) || page[r] == '=') {
+				r++
+			}
+			if r == len(page) || page[r] != q {
+				break
+			}
+			if pieces++; pieces == 1 {
+				first = [2]int{e + 1, r}
+			} else {
+				if pieces == 2 {
+					s = append(s, page[first[0]:first[1]]...)
+				}
+				s = append(s, page[e+1:r]...)
+			}
+			for e = r + 1; e < len(page) && bytes.IndexByte([]byte(" \t\r\n,+"), page[e]) >= 0; e++ {
+			}
+		}
+		if pieces >= 2 {
+			return bytes.ReplaceAll(bytes.ReplaceAll(s, []byte("\r"), nil), []byte("\n"), nil), e
+		}
+		off += i + 1
+	}
+}
+
+// dataB64 returns the base64 of the first data: URI of page at or past
+// off as a browser decodes it, and where to look for the next (-1: none).
+// WHATWG fetch's data: URL processor takes "base64" in any case after a
+// ';' and spaces, percent-decodes the data and drops ASCII whitespace in
+// it (forgiving-base64 decode); in an attribute, character references
+// are decoded before. Each of these once hid a program in an HTML page
+// from the shipped rules (review of #32).
+func dataB64(page []byte, off int) ([]byte, int) {
+	for {
+		i := bytes.IndexByte(page[off:], ',')
+		if i < 0 {
+			return nil, -1
+		}
+		c := off + i
+		off = c + 1
+		m := bytes.TrimRight(page[:c], " \t\n\f\r")
+		if len(m) < len("base64") || !bytes.EqualFold(m[len(m)-6:], []byte("base64")) {
+			continue
+		}
+		if m = bytes.TrimRight(m[:len(m)-6], " "); len(m) == 0 || m[len(m)-1] != ';' {
+			continue
+		}
+		var s []byte
+		for e := off; e < len(page); {
+			b, n := page[e], 1
+			switch {
+			case b == '%' && e+2 < len(page):
+				h, ok1 := unhex(page[e+1])
+				l, ok2 := unhex(page[e+2])
+				if ok1 && ok2 {
+					b, n = h<<4|l, 3
+				}
+			case b == '&':
+				b, n = charRef(page[e:])
+			}
+			switch {
+			case b64Run(b) && b != '\r' && b != '\n' || b == '=':
+				s = append(s, b)
+			case b != ' ' && b != '\t' && b != '\n' && b != '\f' && b != '\r':
+				return s, e
+			}
+			e += n
+		}
+		return s, len(page)
+	}
+}
+
+var namedRefs = []struct {
+	name string
+	b    byte
+}{{"&plus;", '+'}, {"&sol;", '/'}, {"&equals;", '='}, {"&NewLine;", '\n'}, {"&Tab;", '\t'}}
+
+// charRef decodes the HTML character reference at the start of p that
+// stands for a base64 character or whitespace: its byte and length, or
+// ('&', 1) when it is none of them.
+func charRef(p []byte) (byte, int) {
+	for _, r := range namedRefs {
+		if bytes.HasPrefix(p, []byte(r.name)) {
+			return r.b, len(r.name)
+		}
+	}
+	if len(p) < 3 || p[1] != '#' {
+		return '&', 1
+	}
+	v, n, base := 0, 2, 10
+	if p[2] == 'x' || p[2] == 'X' {
+		n, base = 3, 16
+	}
+	start := n
+	for ; n < len(p) && n-start < 8; n++ {
+		d, ok := unhex(p[n])
+		if !ok || base == 10 && d > 9 {
+			break
+		}
+		v = v*base + int(d)
+	}
+	if n == start || v > 127 {
+		return '&', 1
+	}
+	if n < len(p) && p[n] == ';' {
+		n++
+	}
+	return byte(v), n
+}
+
 // htmlB64 finds the base64 of page, at most max (all when max < 0): what
-// FindAllSubmatch of `(?:;base64,|["'])([A-Za-z0-9+/\r\n]{128,}={0,2})`
+// FindAllSubmatch of "(?:;base64,|[\"'`])([A-Za-z0-9+/\r\n]{128,}={0,2})"
 // finds (in decode_test.go, the reference a fuzz target compares with),
 // without trying that pattern at every byte of every HTML page (the walk's
 // largest cost on a text+HTML letter, issue #32). A match starts at a
-// quote or at ";base64,", neither of which is in the run, so each byte is
+// quote (a backtick too: a template literal is as much a string for
+// atob) or at ";base64,", neither of which is in the run, so each byte is
 // looked at once.
 func htmlB64(page []byte, max int) [][]byte {
 	var out [][]byte
 	for off := 0; max < 0 || len(out) < max; {
-		i := bytes.IndexAny(page[off:], `;"'`)
+		i := bytes.IndexAny(page[off:], ";\"'`")
 		if i < 0 {
 			break
 		}
