@@ -604,20 +604,9 @@ func disclaimer(para []string) bool {
 // "confidential … legally privileged" sentence must not take the whole
 // text with it.
 func undisclaimed(para []string) []string {
-	var sentences []string
-	for _, l := range para {
-		start := 0
-		for i := 0; i < len(l); i++ {
-			if (l[i] == '.' || l[i] == '!' || l[i] == '?') && (i+1 == len(l) || l[i+1] == ' ') {
-				sentences = append(sentences, l[start:i+1])
-				start = i + 1
-			}
-		}
-		sentences = append(sentences, l[start:])
-	}
 	var kept []string
 	total, dropped := 0, 0
-	for _, s := range sentences {
+	for _, s := range sentences(para) {
 		n := len(strings.Fields(s))
 		total += n
 		low := strings.ToLower(s)
@@ -633,6 +622,23 @@ func undisclaimed(para []string) []string {
 		return nil
 	}
 	return []string{strings.Join(kept, " ")}
+}
+
+// sentences splits lines at a sentence's end (".", "!" or "?" before a
+// space or the line's end).
+func sentences(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		start := 0
+		for i := 0; i < len(l); i++ {
+			if (l[i] == '.' || l[i] == '!' || l[i] == '?') && (i+1 == len(l) || l[i+1] == ' ') {
+				out = append(out, l[start:i+1])
+				start = i + 1
+			}
+		}
+		out = append(out, l[start:])
+	}
+	return out
 }
 
 // disclaimerSentence bounds a disclaimer's sentence, in words: a longer
@@ -685,6 +691,12 @@ func cutFooter(own []string) []string {
 	}
 	if distinct < 2 || n*footerDensity < len(strings.Fields(low)) ||
 		!slices.ContainsFunc(unsubscribeTerms, func(t string) bool { return strings.Contains(low, t) }) {
+		return own
+	}
+	// A footer is under a letter: a text that is all footer (a short
+	// phishing text written as one: "… verify your account … to keep
+	// receiving this … unsubscribe") is the sender's text.
+	if len(strings.Fields(strings.Join(own[:start], " "))) < MinWords {
 		return own
 	}
 	return own[:start]
