@@ -403,7 +403,7 @@ func ownLines(text string) part {
 	para := 0 // start in p.own of the current paragraph
 	endPara := func() {
 		if disclaimer(p.own[para:]) {
-			p.own = p.own[:para]
+			p.own = append(p.own[:para], undisclaimed(p.own[para:])...)
 		}
 		para = len(p.own)
 	}
@@ -597,6 +597,54 @@ func disclaimer(para []string) bool {
 	return n >= 2
 }
 
+// undisclaimed is what of a disclaimer paragraph is not the disclaimer:
+// nothing when its sentences naming a disclaimer term are most of it (a
+// legal footer, its other sentences boilerplate too), else the sentences
+// naming none. An HTML text is one paragraph once rendered: one
+// "confidential … legally privileged" sentence must not take the whole
+// text with it.
+func undisclaimed(para []string) []string {
+	var kept []string
+	total, dropped := 0, 0
+	for _, s := range sentences(para) {
+		n := len(strings.Fields(s))
+		total += n
+		low := strings.ToLower(s)
+		if n <= disclaimerSentence && slices.ContainsFunc(disclaimerTerms, func(t string) bool { return strings.Contains(low, t) }) {
+			dropped += n
+			continue
+		}
+		if s = strings.TrimSpace(s); s != "" {
+			kept = append(kept, s)
+		}
+	}
+	if dropped*10 >= total*7 || len(kept) == 0 {
+		return nil
+	}
+	return []string{strings.Join(kept, " ")}
+}
+
+// sentences splits lines at a sentence's end (".", "!" or "?" before a
+// space or the line's end).
+func sentences(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		start := 0
+		for i := 0; i < len(l); i++ {
+			if (l[i] == '.' || l[i] == '!' || l[i] == '?') && (i+1 == len(l) || l[i+1] == ' ') {
+				out = append(out, l[start:i+1])
+				start = i + 1
+			}
+		}
+		out = append(out, l[start:])
+	}
+	return out
+}
+
+// disclaimerSentence bounds a disclaimer's sentence, in words: a longer
+// one is the sender's text, terms or not.
+const disclaimerSentence = 50
+
 // footerTerms are what a mailing list's footer says (why the reader
 // gets it, how to leave, whose service sent it) and a letter rarely does;
 // unsubscribeTerms the ones a list's footer cannot do without.
@@ -643,6 +691,12 @@ func cutFooter(own []string) []string {
 	}
 	if distinct < 2 || n*footerDensity < len(strings.Fields(low)) ||
 		!slices.ContainsFunc(unsubscribeTerms, func(t string) bool { return strings.Contains(low, t) }) {
+		return own
+	}
+	// A footer is under a letter: a text that is all footer (a short
+	// phishing text written as one: "… verify your account … to keep
+	// receiving this … unsubscribe") is the sender's text.
+	if len(strings.Fields(strings.Join(own[:start], " "))) < MinWords {
 		return own
 	}
 	return own[:start]

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 
 	"outguard/limits"
@@ -145,12 +146,24 @@ func organisation(account string, shared []string) string {
 	// The domain as domainOf reads it: after the last "@".
 	full := strings.ToLower(strings.TrimSpace(account))
 	full = strings.TrimSuffix(strings.Trim(full[strings.LastIndexByte(full, '@')+1:], "<>"), ".")
+	// One name, however spelt: a login in punycode, the list in
+	// Unicode (or the other way round).
+	full = asciiName(full)
 	for _, s := range shared {
-		if full == s || strings.HasSuffix(full, "."+s) {
+		if s = asciiName(s); full == s || strings.HasSuffix(full, "."+s) {
 			return ""
 		}
 	}
 	return "@" + d
+}
+
+// asciiName is domain name d in its ASCII form (RFC 5891: punycode
+// labels), d itself when it has none.
+func asciiName(d string) string {
+	if a, err := idna.ToASCII(d); err == nil {
+		return strings.ToLower(a)
+	}
+	return d
 }
 
 // rcptHashes are t's envelope recipients, lower-cased and hashed (the
