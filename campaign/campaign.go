@@ -82,8 +82,17 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	if site := col.site(t, account); site != "" {
 		keys = salted(keys, site)
 	}
+	// An envelope sender from a trusted relay (trusted_key: sender) is
+	// the relay's client's to choose, local part and domain: grouped by
+	// its domain, one client's many made-up senders at one domain would
+	// be one organisation and never a campaign. Each counts alone, as its
+	// limits do.
+	group := ""
+	if t.User != "" || e.o.Limits.Accounts.TrustedKey != "sender" {
+		group = organisation(account, e.o.SharedDomains)
+	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
-		Group: organisation(account, e.o.SharedDomains), Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
+		Group: group, Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
 }
 
 // Commit gives a copy of an established campaign Action, alerts and
