@@ -81,3 +81,31 @@ func TestReviewHTMLBase64Chunks(t *testing.T) {
 		}
 	}
 }
+
+// Decoys first: a page carrying max_members embedded files and the
+// program after them. The program is past the cap, so the walk must say
+// a limit was met (the message is then not passed as scanned); before, it
+// stopped at the cap without a word.
+func TestReviewHTMLBase64PastTheCap(t *testing.T) {
+	decoy := "data:image/png;base64," + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("decoy image bytes ", 12)))
+	prog := "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(mailcorpus.PE())
+	var page strings.Builder
+	page.WriteString("<html><body>")
+	for range 3 {
+		fmt.Fprintf(&page, "<img src=\"%s\">", decoy)
+	}
+	fmt.Fprintf(&page, "<a download=\"a.exe\" href=\"%s\">invoice</a></body></html>", prog)
+	msg := "From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n" + page.String() + "\r\n"
+	items, findings := walkAll(t, []byte(msg), Limits{MaxMembers: 3})
+	limit := false
+	for _, f := range findings {
+		limit = limit || f.Kind == "limit" && strings.Contains(f.Detail, "embedded files")
+	}
+	if find(items, TypePE) == nil && !limit {
+		t.Errorf("the program past 3 decoys was neither scanned nor a limit said: %+v", findings)
+	}
+	items, findings = walkAll(t, []byte(msg), Limits{MaxMembers: 5})
+	if find(items, TypePE) == nil || len(findings) != 0 {
+		t.Errorf("within the cap: program found %v, findings %+v", find(items, TypePE) != nil, findings)
+	}
+}

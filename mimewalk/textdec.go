@@ -196,12 +196,15 @@ func (q *qpReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// htmlPageMax is how much of an HTML page htmlBase64 reads.
+const htmlPageMax = 16 << 20
+
 // htmlBase64 returns the decoded files an HTML page embeds, at most max
-// (all when max < 0), from its first 16 MiB: a data: URI's base64, or a
-// quoted base64 string long enough to be a file (a script's atob
-// argument).
+// (all when max < 0), from its first htmlPageMax bytes: a data: URI's
+// base64, or a quoted base64 string long enough to be a file (a script's
+// atob argument).
 func htmlBase64(r io.Reader, max int) [][]byte {
-	page, _ := io.ReadAll(io.LimitReader(r, 16<<20))
+	page, _ := io.ReadAll(io.LimitReader(r, htmlPageMax))
 	var out [][]byte
 	decode := func(s []byte) []byte {
 		dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))

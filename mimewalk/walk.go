@@ -509,7 +509,16 @@ func (w *walker) flatQP(it *Item) error {
 // smuggling does: data: URIs and long base64 strings (for atob and Blob),
 // each decoded as an item.
 func (w *walker) htmlData(it *Item) error {
-	for i, b := range htmlBase64(io.NewSectionReader(it.Data, 0, it.Data.Size()), w.lim.MaxMembers) {
+	// What is not looked at is said (a limit finding), never passed as
+	// scanned: decoys first would otherwise push the payload past the cap.
+	if it.Data.Size() > htmlPageMax {
+		w.find("limit", it.Path, "HTML page over %d MiB: embedded files past that not looked for", htmlPageMax>>20)
+	}
+	files := htmlBase64(io.NewSectionReader(it.Data, 0, it.Data.Size()), w.lim.MaxMembers)
+	if len(files) >= w.lim.MaxMembers {
+		w.find("limit", it.Path, "HTML page carries %d embedded files: any past them not scanned", len(files))
+	}
+	for i, b := range files {
 		mi, _ := w.member(it, fmt.Sprintf("embedded-%d", i+1))
 		if err := w.emit(mi, bytes.NewReader(b)); err != nil {
 			return err
