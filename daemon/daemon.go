@@ -58,6 +58,12 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 		return err
 	}
 	srv := milter.New(log, b.State)
+	// Signals are caught before "milterd started" is logged: a SIGHUP
+	// sent by whoever waits for that line would otherwise kill milterd
+	// (the default action) instead of reloading it.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	log.Info("milterd started", "version", setup.Version, "listen", cfg.Listen.String(), "checks", b.State.Pipeline.Names())
 	bg := startBackground(ctx, cfg, log, res, b)
 	defer func() { bg.stop() }()
@@ -78,10 +84,6 @@ func Run(ctx context.Context, path string, load func() (*config.Config, error), 
 			a.Stop(ctx)
 		}
 	}()
-
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

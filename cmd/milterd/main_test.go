@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -441,5 +442,43 @@ func TestReloadRefusesRestartOnlyChanges(t *testing.T) {
 	}
 	if strings.Contains(d.log.String(), "config reloaded") {
 		t.Errorf("a refused reload was reported applied:\n%s", tail(d.log.String()))
+	}
+}
+
+// A SIGHUP sent the moment "milterd started" is written reloads milterd:
+// whoever waits for that line (a test, a unit's ExecStartPost) may signal
+// at once, and a signal not yet caught kills the process (CI failure of
+// TestSpoolDirChecked). The line is read straight from the pipe, and the
+// race is run many times.
+func TestSIGHUPRightAfterStarted(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "milterd.yaml")
+	os.WriteFile(cfg, []byte(configText(filepath.Join(dir, "m.sock"), "X-First")+"socket_group: \"\"\n"), 0o644)
+	for i := range 20 {
+		cmd := exec.Command(binary, "-config", cfg)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		var lines []string
+		reloaded := false
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.Contains(sc.Text(), "milterd started") {
+				cmd.Process.Signal(syscall.SIGHUP)
+			}
+			if strings.Contains(sc.Text(), "config reloaded") {
+				reloaded = true
+				cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		err = cmd.Wait()
+		if !reloaded || err != nil {
+			t.Fatalf("start %d: SIGHUP right after the start line: reloaded=%v exit=%v\n%s", i, reloaded, err, strings.Join(lines, "\n"))
+		}
 	}
 }
