@@ -3,9 +3,6 @@ package mimewalk
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"outguard/internal/mailcorpus"
@@ -23,29 +20,10 @@ import (
 // counts as unopened. Here 64 MiB of zeros (some 10 KB packed, a 1 MB
 // budget at max_ratio 100), then a program.
 func TestReview7zSkipBomb(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "b.exe"), mailcorpus.PE(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(dir, "a.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(64 << 20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	cmd := exec.Command("7z", "a", "-bd", "-y", "-ms=on", "-m0=lzma2", "a.7z", "a.txt", "b.exe")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("7z: %v: %s", err, out)
-	}
-	arc, err := os.ReadFile(filepath.Join(dir, "a.7z"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := mailcorpus.Message("bomb", mailcorpus.Multipart("b", mailcorpus.Leaf("Content-Type: text/plain", "See attached.\r\n"),
-		mailcorpus.Attach("application/x-7z-compressed", "a.7z", arc)))
+	f := newFixture(t)
+	f.file("b.exe", mailcorpus.PE())
+	f.zeros("a.txt", 64<<20)
+	msg := attached("bomb", "application/x-7z-compressed", "a.7z", f.sevenZip("a.7z", []string{"-ms=on", "-m0=lzma2"}, "a.txt", "b.exe"))
 	var exe *Item
 	findings, err := Walk(context.Background(), bytes.NewReader(msg), int64(len(msg)), Limits{SpoolDir: t.TempDir()}, func(it *Item) error {
 		if it.ArchivePath == "a.7z/b.exe" {

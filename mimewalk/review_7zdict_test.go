@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
-
-	"outguard/internal/mailcorpus"
 )
 
 // TestReview7zDictionary: a 7z of 50 tiny files, one LZMA2 (or LZMA)
@@ -30,21 +28,12 @@ func TestReview7zDictionary(t *testing.T) {
 		{"lzma2", []byte{0x21, 0x21, 0x01}, func(p []byte) { p[0] = 39 }},
 		{"lzma", []byte{0x23, 0x03, 0x01, 0x01, 0x05}, func(p []byte) { binary.LittleEndian.PutUint32(p[1:], 1<<32-1) }},
 	} {
-		dir := t.TempDir()
+		f := newFixture(t)
 		for i := range 50 {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			f.file(fmt.Sprintf("f%02d.txt", i), []byte(fmt.Sprintf("file %d\n", i)))
 		}
-		cmd := exec.Command("7z", "a", "-bd", "-y", "-mhc=off", "-ms=off", "-m0="+c.method, "a.7z", ".")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("7z: %v: %s", err, out)
-		}
-		arc, err := os.ReadFile(filepath.Join(dir, "a.7z"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		arc := f.sevenZip("a.7z", []string{"-mhc=off", "-ms=off", "-m0=" + c.method}, ".")
+		dir := f.dir
 		// The header is plain (-mhc=off): patch each coder's properties,
 		// then the CRCs of the header and of the start header.
 		off, size := binary.LittleEndian.Uint64(arc[12:]), binary.LittleEndian.Uint64(arc[20:])
@@ -86,21 +75,12 @@ func readAll(t *testing.T, it *Item) []byte {
 // (method 14, 7z -tzip -mm=LZMA) whose properties declare a 2 GiB - 1
 // dictionary: 100 GiB allocated and 40 s for an 8 KB attachment.
 func TestReviewZipLZMADictionary(t *testing.T) {
-	dir := t.TempDir()
+	f := newFixture(t)
 	for i := range 50 {
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d.txt", i)), bytes.Repeat([]byte(fmt.Sprintf("file %d ", i)), 100), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		f.file(fmt.Sprintf("f%02d.txt", i), bytes.Repeat([]byte(fmt.Sprintf("file %d ", i)), 100))
 	}
-	cmd := exec.Command("7z", "a", "-bd", "-y", "-tzip", "-mm=LZMA", "a.zip", ".")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("7z: %v: %s", err, out)
-	}
-	arc, err := os.ReadFile(filepath.Join(dir, "a.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	arc := f.sevenZip("a.zip", []string{"-tzip", "-mm=LZMA"}, ".")
+	dir := f.dir
 	// Each local header (APPNOTE 4.3.7), then the member's LZMA header:
 	// version (2), properties size (2), lc/lp/pb (1), dictionary (4).
 	n := 0
@@ -134,8 +114,7 @@ func TestReviewZipLZMADictionary(t *testing.T) {
 // in all.
 func checkDictionary(t *testing.T, what, name, ctype string, arc []byte) {
 	t.Helper()
-	msg := mailcorpus.Message("dict", mailcorpus.Multipart("b", mailcorpus.Leaf("Content-Type: text/plain", "See attached.\r\n"),
-		mailcorpus.Attach(ctype, name, arc)))
+	msg := attached("dict", ctype, name, arc)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	read := 0

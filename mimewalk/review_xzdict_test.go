@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"outguard/internal/mailcorpus"
 )
 
 // xzOf compresses data with Debian's xz and the given options.
@@ -40,8 +38,7 @@ func walkXZ(t *testing.T, files [][]byte) (read []string, unopened int, alloc ui
 		w.Write(f)
 	}
 	zw.Close()
-	msg := mailcorpus.Message("xz", mailcorpus.Multipart("b", mailcorpus.Leaf("Content-Type: text/plain", "See attached.\r\n"),
-		mailcorpus.Attach("application/zip", "logs.zip", z.Bytes())))
+	msg := attached("xz", "application/zip", "logs.zip", z.Bytes())
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	findings, err := Walk(context.Background(), bytes.NewReader(msg), int64(len(msg)), Limits{SpoolDir: t.TempDir()}, func(it *Item) error {
