@@ -35,7 +35,7 @@ func (w *walker) sevenZip(it *Item) error {
 	if err != nil {
 		return w.unopened(it, "archive not opened: 7z: %v", err)
 	}
-	zr, err := sevenzip.NewReader(it.Data, it.Data.Size())
+	zr, err := sevenzip.NewReader(w.in(it), it.Data.Size())
 	if err != nil {
 		return w.unopened(it, "archive not opened: 7z: %v", err)
 	}
@@ -155,7 +155,7 @@ func (c *cutReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (w *walker) rar(it *Item) error {
-	rr, err := rardecode.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+	rr, err := rardecode.NewReader(io.NewSectionReader(w.in(it), 0, it.Data.Size()))
 	if err != nil {
 		return w.unopened(it, "archive not opened: rar: %v", err)
 	}
@@ -196,7 +196,7 @@ func (w *walker) rar(it *Item) error {
 }
 
 func (w *walker) iso(it *Item) error {
-	img, err := iso9660.OpenImage(it.Data)
+	img, err := iso9660.OpenImage(w.in(it))
 	if err != nil {
 		return w.unopened(it, "archive not opened: iso: %v", err)
 	}
@@ -249,7 +249,7 @@ func (w *walker) activeMime(it *Item) error {
 		if off >= it.Data.Size() {
 			continue
 		}
-		zr, err := zlib.NewReader(io.NewSectionReader(it.Data, off, it.Data.Size()-off))
+		zr, err := zlib.NewReader(io.NewSectionReader(w.in(it), off, it.Data.Size()-off))
 		if err != nil {
 			continue
 		}

@@ -114,8 +114,64 @@ func Walk(ctx context.Context, r io.ReaderAt, size int64, lim Limits, fn func(*I
 	defer copyBufs.Put(buf)
 	w := &walker{ctx: ctx, lim: lim.withDefaults(), fn: fn, buf: buf[:]}
 	err := w.message(r, size)
+	if err == nil {
+		// A decoder that failed as ctx ended (read as a malformed or
+		// unopened archive) left the rest of it unread.
+		err = w.stopped("1")
+	}
 	return w.findings, err
 }
+
+// stopped is nil until ctx ends (message_timeout), then the walk's error:
+// the item being decoded gets a limit finding naming the cause. Decoding
+// one archive member may take longer than the deadline (a solid 7z, a
+// stream just under the expansion ratio, archives nested), so the walk
+// looks at ctx on every read of a decoder's input and output (ctxReader,
+// ctxReaderAt), not only between parts.
+func (w *walker) stopped(path string) error {
+	err := w.ctx.Err()
+	if err == nil {
+		return nil
+	}
+	cause := context.Cause(w.ctx)
+	w.find("limit", path, "not scanned further: %v", cause)
+	if cause != err {
+		return fmt.Errorf("walk stopped in %s: %w (%w)", path, err, cause)
+	}
+	return fmt.Errorf("walk stopped in %s: %w", path, err)
+}
+
+// ctxReader fails every read once ctx has ended: a decoder reading from
+// it (or read through it) stops at its next read.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// ctxReaderAt is ctxReader for the archive libraries reading an item's
+// bytes at offsets: a 7z member deep in a solid folder is reached by
+// decoding every member before it, with no output read in between.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.ReadAt(p, off)
+}
+
+// in is the item's bytes for an archive library, read within ctx.
+func (w *walker) in(it *Item) io.ReaderAt { return ctxReaderAt{w.ctx, it.Data} }
 
 // copyBufs keeps the walks' copy buffers between messages (issue #32: a
 // fresh one a message was garbage the collector zeroed and swept).
@@ -400,6 +456,9 @@ func (w *walker) emit(it *Item, body io.Reader) error {
 // such as an archive member's expansion ratio; hitting any cap is a limit
 // finding that names what was cut, and the item is marked truncated.
 func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) error {
+	if err := w.stopped(it.Path); err != nil {
+		return err
+	}
 	it.InMessage = w.attached > 0
 	sp := spool.New(w.lim.SpoolDir, w.lim.MemoryLimit)
 	defer sp.Close()
@@ -407,12 +466,16 @@ func (w *walker) emitCapped(it *Item, body io.Reader, cap int64, why string) err
 	if cap >= 0 && cap < keep {
 		keep, what = cap, why
 	}
+	body = ctxReader{w.ctx, body}
 	n, err := io.CopyBuffer(sp, io.LimitReader(body, keep), w.buf)
 	w.total += n
 	if err != nil {
 		var se *spool.Error
 		if errors.As(err, &se) {
 			return err // our disk, not the sender's MIME: an engine error
+		}
+		if err := w.stopped(it.Path); err != nil {
+			return err
 		}
 		if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {
 			// A 7z member reads as garbage without its password.
@@ -580,7 +643,7 @@ func (w *walker) archive(it *Item) error {
 	case TypeGzip:
 		return w.gzip(it)
 	case TypeBzip2:
-		return w.single(it, "bunzip2", ".bz2", bzip2.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size())))
+		return w.single(it, "bunzip2", ".bz2", bzip2.NewReader(io.NewSectionReader(w.in(it), 0, it.Data.Size())))
 	case TypeXZ:
 		d, err := xzMaxDict(it.Data, it.Data.Size())
 		if err != nil {
@@ -589,13 +652,13 @@ func (w *walker) archive(it *Item) error {
 		if d > maxDict {
 			return w.unopened(it, "xz: a block declares a dictionary of %d MiB (read up to %d MiB)", d>>20, maxDict>>20)
 		}
-		zr, err := xz.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+		zr, err := xz.NewReader(io.NewSectionReader(w.in(it), 0, it.Data.Size()))
 		if err != nil {
 			return w.unopened(it, "xz: %v", err)
 		}
 		return w.single(it, "unxz", ".xz", zr)
 	case TypeTar:
-		return w.tar(it, io.NewSectionReader(it.Data, 0, it.Data.Size()))
+		return w.tar(it, io.NewSectionReader(w.in(it), 0, it.Data.Size()))
 	case Type7z:
 		return w.sevenZip(it)
 	case TypeRAR:
@@ -637,6 +700,9 @@ func (w *walker) archive(it *Item) error {
 // unopened notes an archive the walk could not open. A carved one that
 // does not open was a signature met by chance in other bytes: no finding.
 func (w *walker) unopened(it *Item, format string, args ...any) error {
+	if err := w.stopped(it.Path); err != nil {
+		return err // the library failed as ctx ended: no fault of the archive
+	}
 	if it.Carved {
 		return nil
 	}
@@ -672,7 +738,7 @@ func (w *walker) zip(it *Item) error {
 			return err
 		}
 	}
-	zr, err := zip.NewReader(it.Data, it.Data.Size())
+	zr, err := zip.NewReader(w.in(it), it.Data.Size())
 	if err != nil {
 		return w.unopened(it, "zip: %v", err)
 	}
@@ -808,7 +874,7 @@ type errReader struct{ err error }
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func (w *walker) gzip(it *Item) error {
-	zr, err := gzip.NewReader(io.NewSectionReader(it.Data, 0, it.Data.Size()))
+	zr, err := gzip.NewReader(io.NewSectionReader(w.in(it), 0, it.Data.Size()))
 	if err != nil {
 		return w.unopened(it, "gzip: %v", err)
 	}
