@@ -215,16 +215,23 @@ func htmlBase64(r io.Reader, max int) [][]byte {
 	}
 	// The data: URIs as a browser reads them, and base64 cut into short
 	// strings a script joins, which the pattern above misses; one it found
-	// too is not scanned twice.
+	// too is not scanned twice. A data: URI declares a file, so it is
+	// decoded however short: the shipped rules match a program by its
+	// first 4 bytes (an ELF) and a phishing form in 84 (a 112-character
+	// data:text/html iframe). Quoted strings are only guessed to be files:
+	// short ones are words and names, not decoded.
 	strict := len(out)
-	for _, find := range []func([]byte, int) ([]byte, int){dataB64, joinedB64} {
+	for _, f := range []struct {
+		find func([]byte, int) ([]byte, int)
+		min  int
+	}{{dataB64, 1}, {joinedB64, 128}} {
 		for off := 0; max < 0 || len(out) < max; {
-			s, next := find(page, off)
+			s, next := f.find(page, off)
 			if next < 0 {
 				break
 			}
 			off = next
-			if len(s) < 128 {
+			if len(s) < f.min {
 				continue
 			}
 			if b := decode(s); !slices.ContainsFunc(out[:strict], func(o []byte) bool { return bytes.Equal(o, b) }) {
