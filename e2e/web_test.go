@@ -57,10 +57,9 @@ func startConsole(t *testing.T) *console {
 func runConsole(t *testing.T, text string) string {
 	dir := t.TempDir()
 	bin := harness.Build(t, dir, "milterctl")
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	cfgFile := filepath.Join(dir, "milterd.yaml")
 	users := filepath.Join(dir, "web-users")
-	os.WriteFile(cfgFile, []byte(text+"web: {users_file: "+users+", url: \"http://"+addr+"\"}\n"), 0o644)
+	os.WriteFile(cfgFile, []byte(text+"web: {users_file: "+users+"}\n"), 0o644)
 	for _, role := range []string{"viewer", "reviewer", "admin"} {
 		cmd := exec.Command(bin, "-config", cfgFile, "web", "adduser", role, role)
 		cmd.Stdin = strings.NewReader(consolePass + "\n")
@@ -68,24 +67,11 @@ func runConsole(t *testing.T, text string) string {
 			t.Fatalf("adduser: %v\n%s", err, out)
 		}
 	}
-	cmd := exec.Command(bin, "web", "-config", cfgFile, "-listen", addr)
+	// Port 0: the console binds a port of its own and logs it.
+	cmd := exec.Command(bin, "web", "-config", cfgFile, "-listen", "127.0.0.1:0")
 	log := &harness.LogBuffer{}
 	cmd.Stderr = log
-	done := harness.Start(t, cmd)
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("milterctl web exited:\n%s", log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if i > 500 {
-			t.Fatalf("milterctl web does not listen:\n%s", log)
-		}
-	}
+	addr := harness.LoggedAddr(t, log.String, harness.Start(t, cmd), "web console listening")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("milterctl web's log:\n%s", log)

@@ -273,9 +273,11 @@ func TestMilterDownPostfixTempfails(t *testing.T) {
 	t.Parallel()
 	harness.Require(t, "postfix")
 	sink := harness.StartSink(t)
-	// Nothing listens there: milter_default_action = tempfail decides.
+	// Nothing listens there: milter_default_action = tempfail decides. A
+	// socket that does not exist, not a port picked free, which another
+	// process may take before Postfix connects.
 	pf := harness.StartPostfix(t, harness.MTAConfig{
-		Milter:    fmt.Sprintf("inet:127.0.0.1:%d", harness.FreePort(t)),
+		Milter:    "unix:" + filepath.Join(harness.Dir(t, "nomilter"), "none.sock"),
 		RelayPort: sink.Port,
 		Users:     map[string]string{user: pass},
 	})

@@ -520,21 +520,23 @@ func TestWebTLS(t *testing.T) {
 	if err := web.AddUser(users, "rev", web.Reviewer, webPass); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
-	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("state_dir: %s\nquarantine: {dir: %s/q}\nweb: {listen: %q, users_file: %s, tls: {cert: %s/cert.pem, key: %s/key.pem}}\n", dir, dir, addr, users, dir, dir)))
+	// Port 0: the console binds a port of its own and logs it.
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf("state_dir: %s\nquarantine: {dir: %s/q}\nweb: {listen: \"127.0.0.1:0\", users_file: %s, tls: {cert: %s/cert.pem, key: %s/key.pem}}\n", dir, dir, users, dir, dir)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(dir, "q"), 0o700)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- serveWeb(ctx, cfg, io.Discard) }()
+	done, exited := make(chan error, 1), make(chan struct{})
+	log := &harness.LogBuffer{}
+	go func() { done <- serveWeb(ctx, cfg, log); close(exited) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serveWeb: %v", err)
 		}
 	}()
+	addr := harness.LoggedAddr(t, log.String, exited, "web console listening")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,11 +31,38 @@ const rssBound = 64
 func hostile(t *testing.T, extra, metricsKeys string, wrap ...string) (*proc, int) {
 	t.Helper()
 	dir := t.TempDir()
-	port := harness.FreePort(t)
 	d := &proc{log: &harness.LogBuffer{}, socket: filepath.Join(dir, "m.sock"), config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
-	os.WriteFile(d.config, []byte(configText(d.socket, "X-First")+fmt.Sprintf("metrics: {listen: \"127.0.0.1:%d\"%s}\n", port, metricsKeys)+extra), 0o644)
-	d.start(t, append(wrap, binary, "-config", d.config)...)
+	port := d.own(t, func(port int) string {
+		return configText(d.socket, "X-First") + fmt.Sprintf("metrics: {listen: \"127.0.0.1:%d\"%s}\n", port, metricsKeys) + extra
+	}, wrap...)
 	return d, port
+}
+
+// own is start for a config naming a loopback port (text gives it for
+// a port): as harness.OwnPort, the port returned is one milterd itself
+// holds, tried again on another when another process took it between
+// the pick and the bind (milterd cannot listen on port 0 and say which
+// it got). wrap is a command that runs milterd (prlimit).
+func (d *proc) own(t *testing.T, text func(port int) string, wrap ...string) int {
+	t.Helper()
+	port, cmd, exited := harness.OwnPort(t, "milterd", 0, func(port int) *exec.Cmd {
+		os.WriteFile(d.config, []byte(text(port)), 0o644)
+		command := append(append([]string{}, wrap...), binary, "-config", d.config)
+		c := exec.Command(command[0], command[1:]...)
+		c.Stderr = d.log
+		return c
+	}, d.log.String)
+	d.cmd = cmd
+	go func() {
+		<-exited
+		var err error
+		if !cmd.ProcessState.Success() {
+			err = &exec.ExitError{ProcessState: cmd.ProcessState}
+		}
+		d.done <- err
+	}()
+	d.waitLog(t, "milterd started")
+	return port
 }
 
 // alive fails the test when milterd has exited, and checks that it serves

@@ -6,7 +6,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,12 +22,11 @@ import (
 func tcpMilterd(t *testing.T, extra string) (*proc, string) {
 	t.Helper()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
 	d := &proc{log: &harness.LogBuffer{}, config: filepath.Join(dir, "milterd.yaml"), done: make(chan error, 1)}
-	text := strings.Replace(configText("x", "X-First"), "listen: unix:x", "listen: inet:"+addr, 1) + extra
-	os.WriteFile(d.config, []byte(text), 0o644)
-	d.start(t, binary, "-config", d.config)
-	return d, addr
+	port := d.own(t, func(port int) string {
+		return strings.Replace(configText("x", "X-First"), "listen: unix:x", fmt.Sprintf("listen: inet:127.0.0.1:%d", port), 1) + extra
+	})
+	return d, fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // tcpSession runs one whole message over TCP; it returns an error when

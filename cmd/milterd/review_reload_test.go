@@ -11,8 +11,6 @@ import (
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
-
-	"outguard/internal/harness"
 )
 
 // A reload that changes a restart-only key (metrics) together with
@@ -20,11 +18,12 @@ import (
 // budget and the cap of the running config stay as they were.
 func TestReviewReloadNothingPartial(t *testing.T) {
 	tmpfs := mountTmpfs(t, "8m")
-	d, _ := hostile(t, fmt.Sprintf("spool: {dir: %s, memory_limit: 64KiB, max_total: 4MiB}\nmilter: {max_connections: 3}\n", tmpfs), "")
+	d, port := hostile(t, fmt.Sprintf("spool: {dir: %s, memory_limit: 64KiB, max_total: 4MiB}\nmilter: {max_connections: 3}\n", tmpfs), "")
 	text, _ := os.ReadFile(d.config)
 	next := strings.Replace(string(text), "max_total: 4MiB", "max_total: 1MiB", 1)
 	next = strings.Replace(next, "max_connections: 3", "max_connections: 1", 1)
-	next = strings.Replace(next, "metrics: {listen: \"127.0.0.1:", fmt.Sprintf("metrics: {listen: \"127.0.0.1:%d\"} #", harness.FreePort(t)), 1)
+	// Another metrics port: never bound (the reload is refused), so any.
+	next = strings.Replace(next, "metrics: {listen: \"127.0.0.1:", fmt.Sprintf("metrics: {listen: \"127.0.0.1:%d\"} #", port^1), 1)
 	os.WriteFile(d.config, []byte(next), 0o644)
 	d.signal(t, syscall.SIGHUP)
 	d.waitLog(t, "reload failed")

@@ -147,3 +147,32 @@ func OwnPort(t T, name string, within time.Duration, cmd func(port int) *exec.Cm
 	})
 	return port, c, done
 }
+
+// LoggedAddr waits until a daemon that listens on a port it picked
+// itself (port 0: no other process can take it between a pick and the
+// bind) logs the address: the addr= field of the first slog line of log
+// holding msg. done is closed when the daemon has exited.
+func LoggedAddr(t T, log func() string, done <-chan struct{}, msg string) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, line := range strings.Split(log(), "\n") {
+			if !strings.Contains(line, msg) {
+				continue
+			}
+			for _, f := range strings.Fields(line) {
+				if a, ok := strings.CutPrefix(f, "addr="); ok {
+					return a
+				}
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("exited before logging %q:\n%s", msg, log())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q logged within a minute:\n%s", msg, log())
+		}
+	}
+}
