@@ -101,3 +101,42 @@ func TestReviewDeadlineNormalArchive(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewDeadlineSolid7zSkip: reaching the second member of a solid
+// 7z decodes the rest of the first inside the library (here 127 MiB of
+// zeros past the 1 MiB max_part kept of it), with no output read: only
+// the library's reads of the packed bytes can see the deadline, and it
+// read them 4 KiB at a time, some 30 MiB of zeros decoded between two
+// looks (15% of the whole walk's time here). Read in 1 KiB pieces, 7 MiB
+// (2%). The ratio is to the whole walk's time in this run (a loaded
+// machine slows both): stopped within a sixteenth of it.
+func TestReviewDeadlineSolid7zSkip(t *testing.T) {
+	f := newFixture(t)
+	f.zeros("a.txt", 128<<20)
+	f.file("b.exe", mailcorpus.PE())
+	msg := attached("skip", "application/x-7z-compressed", "a.7z", f.sevenZip("a.7z", []string{"-ms=on", "-m0=lzma2"}, "a.txt", "b.exe"))
+	lim := Limits{SpoolDir: t.TempDir(), MaxRatio: 1 << 30, MaxPart: 1 << 20, MaxTotal: 1 << 31}
+	start := time.Now()
+	if _, err := Walk(context.Background(), bytes.NewReader(msg), int64(len(msg)), lim, func(*Item) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	whole := time.Since(start)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var ended time.Time
+	_, err := Walk(ctx, bytes.NewReader(msg), int64(len(msg)), lim, func(it *Item) error {
+		if it.ArchivePath == "a.7z/a.txt" {
+			// The deadline passes as the library skips to b.exe.
+			time.AfterFunc(20*time.Millisecond, func() { ended = time.Now(); cancel(errors.New("message_timeout passed")) })
+		}
+		return nil
+	})
+	lag := time.Since(ended)
+	if err == nil || !strings.Contains(err.Error(), "message_timeout") || ended.IsZero() {
+		t.Fatalf("the walk past its deadline: %v", err)
+	}
+	if lag > whole/16 {
+		t.Errorf("the walk ran on %v past its deadline; the whole walk takes %v", lag, whole)
+	}
+	t.Logf("stopped %v after the deadline; the whole walk %v", lag, whole)
+}

@@ -156,22 +156,26 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // ctxReaderAt is ctxReader for the archive libraries reading an item's
-// bytes at offsets: a 7z member deep in a solid folder is reached by
-// decoding every member before it, with no output read in between.
+// bytes at offsets. With piece, a read returns at most that many bytes
+// (short, with no error: for a reader that takes it, see sevenZip).
 type ctxReaderAt struct {
-	ctx context.Context
-	r   io.ReaderAt
+	ctx   context.Context
+	r     io.ReaderAt
+	piece int
 }
 
 func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
+	if c.piece > 0 && len(p) > c.piece {
+		p = p[:c.piece]
+	}
 	return c.r.ReadAt(p, off)
 }
 
 // in is the item's bytes for an archive library, read within ctx.
-func (w *walker) in(it *Item) io.ReaderAt { return ctxReaderAt{w.ctx, it.Data} }
+func (w *walker) in(it *Item) io.ReaderAt { return ctxReaderAt{ctx: w.ctx, r: it.Data} }
 
 // copyBufs keeps the walks' copy buffers between messages (issue #32: a
 // fresh one a message was garbage the collector zeroed and swept).
