@@ -52,11 +52,7 @@ func TestClockSkewBound(t *testing.T) {
 				tol = 120 * time.Second // where the cases' clocks are; none refused
 			}
 			commit := func(key string, at time.Time) error {
-				_, ok, _, _, err := st.CommitMessage(ctx, key, limits.Sent{Host: "mx", QueueID: fmt.Sprint(key, at.UnixMilli()), Rcpts: []string{"r"}, Time: at}, limits.Limits{}, nil, at)
-				if err == nil && !ok {
-					err = errors.New("not admitted")
-				}
-				return err
+				return commitAt(ctx, st, key, fmt.Sprint(key, at.UnixMilli()), at)
 			}
 			for _, c := range []struct {
 				name string
@@ -119,6 +115,16 @@ func aheadEdge(now time.Time, tol time.Duration) time.Time {
 // hour's window) at the store's time now − tol.
 func behindEdge(now time.Time, tol time.Duration) time.Time {
 	return now.Add(-tol).Truncate(time.Minute).Add(-59 * time.Minute)
+}
+
+// commitAt commits one message of key, queue id qid, one recipient and no
+// limit, sent at at by the host's clock: an error unless it is admitted.
+func commitAt(ctx context.Context, st limits.Store, key, qid string, at time.Time) error {
+	_, ok, _, _, err := st.CommitMessage(ctx, key, limits.Sent{Host: "mx", QueueID: qid, Rcpts: []string{"r"}, Time: at}, limits.Limits{}, nil, at)
+	if err == nil && !ok {
+		err = errors.New("not admitted")
+	}
+	return err
 }
 
 // awayFromEdges returns the time once now ± tol are at least two seconds
