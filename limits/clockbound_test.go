@@ -186,3 +186,28 @@ func TestClockSkewBehindErasesNothing(t *testing.T) {
 		})
 	}
 }
+
+// The admit script with a campaign copy in it (admitCampaignScript) judges
+// the roll as admitScript does, and a refused message counts no copy:
+// account a0's message from a host an hour ahead gets ErrClockSkew, so
+// four more accounts' copies of its text are four, not the campaign's
+// fifth. Before, a0's copy was counted (its roll erased its own count)
+// and the fourth other account's copy established a campaign.
+func TestClockSkewCampaignFolded(t *testing.T) {
+	ctx := context.Background()
+	st := openClients(t, storeOpeners(t)["redis"], 1)[0]
+	now := time.Now()
+	ahead := now.Add(time.Hour)
+	if ok, _, err := commitCopy(ctx, st, "a0", "ownx", limits.Limits{}, now); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if _, _, err := commitCopy(ctx, st, "a0", "skewx", limits.Limits{}, ahead); !errors.Is(err, limits.ErrClockSkew) {
+		t.Fatalf("a0 from a host an hour ahead: %v, want ErrClockSkew", err)
+	}
+	for i := 1; i <= 4; i++ {
+		ok, res, err := commitCopy(ctx, st, fmt.Sprint("a", i), "skewx", limits.Limits{}, ahead)
+		if !ok || err != nil || res.New || res.Known {
+			t.Errorf("a%d: admitted %v, %+v, %v; a0's refused copy was counted", i, ok, res, err)
+		}
+	}
+}
