@@ -303,6 +303,10 @@ type Redis struct {
 	// lost packet); PoolSize the connections milterd keeps to it.
 	Timeout  Duration `yaml:"timeout"`
 	PoolSize int      `yaml:"pool_size"`
+	// MaxClockSkew: a counter's slot rolls only if Redis' clock, give
+	// or take this, agrees with the host's (PostgreSQL's
+	// outguard.max_clock_skew); 0 turns the check off.
+	MaxClockSkew Duration `yaml:"max_clock_skew"`
 }
 
 type Maillog struct {
@@ -331,7 +335,7 @@ func (l *Limits) setDefaults() {
 		Escalate:   Escalate{After: 3, Within: Duration(30 * 24 * time.Hour)},
 		Alert:      Alert{Timeout: Duration(10 * time.Second)},
 		Store:      "sqlite",
-		Redis:      Redis{Address: "127.0.0.1:6379", Timeout: Duration(5 * time.Second), PoolSize: 10},
+		Redis:      Redis{Address: "127.0.0.1:6379", Timeout: Duration(5 * time.Second), PoolSize: 10, MaxClockSkew: Duration(120 * time.Second)},
 		Maillog:    Maillog{Source: "file", Start: "end", Silence: Duration(2 * time.Minute)},
 		OnError:    Action(policy.Tempfail),
 		LoginCase:  "fold",

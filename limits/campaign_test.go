@@ -22,6 +22,43 @@ func campaignKeys(text string, file bool) []string {
 	return ks
 }
 
+// sixteenSenders sends one campaign's copy from 16 accounts at once,
+// account i on host i%2 of pair (send: the store's result for it), and
+// checks that exactly one copy establishes the campaign (the fifth
+// distinct account's, listing 5 accounts), exactly the 11 after it are
+// Known and the first 4 are neither.
+func sixteenSenders(t *testing.T, pair [2]limits.Store, round int, send func(st limits.Store, i int) (limits.CampaignResult, error)) {
+	var mu sync.Mutex
+	var news, known, none int
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			res, err := send(pair[i%2], i)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case res.New:
+				news++
+				if len(res.Accounts) != 5 {
+					t.Errorf("established with %v", res.Accounts)
+				}
+			case res.Known:
+				known++
+			default:
+				none++
+			}
+		})
+	}
+	wg.Wait()
+	if news != 1 || known != 11 || none != 4 {
+		t.Fatalf("round %d: %d new, %d known, %d none; want 1, 11, 4", round, news, known, none)
+	}
+}
+
 // Two hosts on one store add copies of one campaign from 16 accounts at
 // once, round after round: exactly one copy establishes it (the fifth
 // distinct account's), exactly the 11 after it are Known, and the
@@ -34,36 +71,9 @@ func TestCampaignTwoHostsExact(t *testing.T) {
 			now := time.Now()
 			for round := range 5 {
 				text := fmt.Sprint("r", round, "x")
-				var mu sync.Mutex
-				var news, known, none int
-				var wg sync.WaitGroup
-				for i := range 16 {
-					wg.Go(func() {
-						st := pair[i%2].(limits.CampaignStore)
-						res, err := st.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys(text, false), Account: fmt.Sprint("acct", i), Subject: "s", Time: now, Bands: 5}, 15*time.Minute, 5)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						mu.Lock()
-						defer mu.Unlock()
-						switch {
-						case res.New:
-							news++
-							if len(res.Accounts) != 5 {
-								t.Errorf("established with %v", res.Accounts)
-							}
-						case res.Known:
-							known++
-						default:
-							none++
-						}
-					})
-				}
-				wg.Wait()
-				if news != 1 || known != 11 || none != 4 {
-					t.Fatalf("round %d: %d new, %d known, %d none; want 1, 11, 4", round, news, known, none)
-				}
+				sixteenSenders(t, pair, round, func(st limits.Store, i int) (limits.CampaignResult, error) {
+					return st.(limits.CampaignStore).CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys(text, false), Account: fmt.Sprint("acct", i), Subject: "s", Time: now, Bands: 5}, 15*time.Minute, 5)
+				})
 				cs := pair[0].(limits.CampaignStore)
 				list, err := cs.Campaigns(ctx, now.Add(-time.Minute), 100)
 				if err != nil {

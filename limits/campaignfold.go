@@ -92,7 +92,7 @@ func (s *SQLStore) campaignCommit(ctx context.Context, tx *sql.Tx, c *CampaignCo
 // {admitScript's reply, campaignScript's}. The admit keys are the
 // account's and the campaign keys one slot of their own: like
 // admitScript, it needs a single Redis, not a Cluster.
-var admitCampaignScript = redis.NewScript(usageLua + sightLua + `
+var admitCampaignScript = redis.NewScript(usageLua + sightLua + rollLua + `
 local function admit(KEYS, ARGV)
 ` + admitLua + `
 end

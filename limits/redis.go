@@ -27,6 +27,8 @@ import (
 // delivered; expiring after 7 days).
 type Redis struct {
 	c *redis.Client
+	// skew is admitScript's tolerance in seconds (0: rolls not judged).
+	skew float64
 }
 
 // RedisOptions: where the server is and how long to wait for it.
@@ -36,6 +38,13 @@ type RedisOptions struct {
 	// earlier deadline ends the wait sooner.
 	Timeout  time.Duration
 	PoolSize int // 0: 10
+	// MaxClockSkew: a counter slot rolls to a later bucket only if, by
+	// Redis' clock (TIME) give or take this, the bucket it holds no
+	// longer counts and the one it rolls to still does (else
+	// ErrClockSkew): PostgreSQL's outguard.max_clock_skew (clock.go).
+	// 0: 120 s; negative: not judged (a simulation whose day runs faster
+	// than the server's clock).
+	MaxClockSkew time.Duration
 }
 
 // OpenRedis connects to addr with the default options.
@@ -51,6 +60,9 @@ func OpenRedisOptions(ctx context.Context, o RedisOptions) (*Redis, error) {
 	if o.PoolSize <= 0 {
 		o.PoolSize = 10
 	}
+	if o.MaxClockSkew == 0 {
+		o.MaxClockSkew = 120 * time.Second
+	}
 	// ContextTimeoutEnabled: a caller's deadline bounds a hung server too;
 	// the timeouts bound a call without one. No retry: a command that
 	// timed out may have run, and a script's count is not to be run twice.
@@ -64,7 +76,7 @@ func OpenRedisOptions(ctx context.Context, o RedisOptions) (*Redis, error) {
 		c.Close()
 		return nil, fmt.Errorf("redis %s: %w", o.Addr, err)
 	}
-	return &Redis{c: c}, nil
+	return &Redis{c: c, skew: max(o.MaxClockSkew, 0).Seconds()}, nil
 }
 
 func (r *Redis) Close() error { return r.c.Close() }
@@ -119,15 +131,44 @@ return u`)
 // admitScript is end-of-message (CommitMessage): KEYS counters, message
 // record, og:susp, og:suspuntil, then sight's K when there are sightings;
 // ARGV fm, fh, minute, hour, rcpt count, limits (4), account, rcpts (""
-// qid: no record), now (ms), then sight's A. The sightings are counted
-// whether or not the message is admitted. A suspended account's message
-// is not counted (the suspension is read in the same script as the count:
-// one made on any host or by milterctl before it is seen). For an account
-// not suspended, a slot holding a later bucket than the message's is an
-// error (OGSKEW, ErrClockSkew), before anything is written. Returns
+// qid: no record), now (ms), the clock skew tolerance (s, 0: none), then
+// sight's A. The sightings are counted whether or not the message is
+// admitted. A suspended account's message is not counted (the suspension
+// is read in the same script as the count: one made on any host or by
+// milterctl before it is seen). For an account not suspended, a slot
+// holding a later bucket than the message's is an error (OGSKEW,
+// ErrClockSkew), before anything is written; so is, for a message within
+// its limits, a roll Redis' clock refuses (rollLua). Returns
 // usage's six, 1 if admitted, the suspension JSON (empty: none), and
 // sight's counts.
-var admitScript = redis.NewScript(usageLua + sightLua + admitLua)
+var admitScript = redis.NewScript(usageLua + sightLua + rollLua + admitLua)
+
+// rollLua judges a slot's roll by Redis' clock: PostgreSQL's trigger
+// og_counters_roll (clock.go, the same rule and the same reasons) in the
+// admit scripts, the only writers of the counters. roll(account, from,
+// to, length, ring, tolerance) returns the error (OGSKEW ...) or
+// nil. A host ahead would start afresh the bucket the others count in
+// (from still counts by Redis' clock); a host behind by more than a
+// window would count into a bucket nobody reads (to no longer counts). A
+// host behind by less cannot erase anything: the slot of its time holds
+// its bucket, a later one (OGSKEW above) or one older by a whole ring,
+// which no longer counted. TIME makes the script non-deterministic: Redis
+// replicates its effects (the default since 5, the only way since 7).
+const rollLua = `
+local function roll(acct, from, to, len, ring, tol)
+  if tol <= 0 then return nil end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+  -- A bucket b counts at time T while b >= floor(T / len) - ring + 1.
+  local function first(at) return math.floor(at / len) - ring + 1 end
+  if from >= first(now + tol) or to < first(now - tol) then
+    return 'OGSKEW account ' .. acct .. ': a slot would roll from bucket ' .. from .. ' to ' .. to ..
+      ' (of ' .. len .. ' s) at Redis\' time ' .. string.format('%.3f', now) ..
+      ': this host\'s clock is off Redis\' by more than max_clock_skew (' .. tol .. ' s)'
+  end
+  return nil
+end
+`
 
 // admitLua is admitScript's body.
 const admitLua = `
@@ -146,24 +187,30 @@ if susp then
     u[8] = susp
   end
 end
+local add, over = {1, 1, n, n}, false
+for i = 1, 4 do
+  local lim = tonumber(ARGV[5 + i])
+  if lim > 0 and u[i] + add[i] > lim then over = true end
+end
 if u[8] == '' then
-  for _, s in ipairs({{1 + minute % 60, minute}, {61 + hour % 24, hour}}) do
+  -- slot index, the message's bucket, the bucket's length (s), the ring
+  for _, s in ipairs({{1 + minute % 60, minute, 60, 60}, {61 + hour % 24, hour, 3600, 24}}) do
     local cb = parse(v[s[1]])
     if cb and cb > s[2] then
       return redis.error_reply('OGSKEW account ' .. ARGV[10] .. ': bucket ' .. s[2] .. ', its slot holds ' .. cb)
     end
+    -- Only a message that is counted rolls its slots (as the trigger
+    -- fires on og_admit's update only); checked before anything is
+    -- written, sightings included: a script's error undoes nothing.
+    if cb and cb < s[2] and not over then
+      local e = roll(ARGV[10], cb, s[2], s[3], s[4], tonumber(ARGV[13]))
+      if e then return redis.error_reply(e) end
+    end
   end
 end
-if #ARGV > 12 then u[9] = sight({unpack(KEYS, 5)}, ARGV, 13) end
-if u[8] ~= '' then
+if #ARGV > 13 then u[9] = sight({unpack(KEYS, 5)}, ARGV, 14) end
+if u[8] ~= '' or over then
   return u
-end
-local add = {1, 1, n, n}
-for i = 1, 4 do
-  local lim = tonumber(ARGV[5 + i])
-  if lim > 0 and u[i] + add[i] > lim then
-    return u
-  end
 end
 -- count in the slot: added to its bucket, or a fresh one over an older
 local function bump(idx, field, b)
@@ -290,7 +337,7 @@ func (r *Redis) CommitMessage(ctx context.Context, key string, m Sent, lim Limit
 	keys := []string{countKey(key), rec, suspKey, suspUntilKey}
 	args := []any{fm, fh, m.Time.Unix() / 60, m.Time.Unix() / 3600, len(m.Rcpts),
 		lim.MessagesPerHour, lim.MessagesPerDay, lim.RecipientsPerHour, lim.RecipientsPerDay,
-		key, strings.Join(m.Rcpts, "\n"), ms(now)}
+		key, strings.Join(m.Rcpts, "\n"), ms(now), r.skew}
 	if len(ss) > 0 {
 		k, a, err := sightArgs(key, ss, now)
 		if err != nil {

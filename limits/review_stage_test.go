@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +24,8 @@ func TestReviewSixteenClientsAcrossHours(t *testing.T) {
 	accounts := []string{"alice", "bob", "carol"}
 	ctx := context.Background()
 	// Its phases run 30 hours ago and on, by the host's clock only: the
-	// store's clock check (schema 13, clock.go) would refuse their rolls.
-	for name, open := range storeOpeners(t, "outguard.max_clock_skew=0") {
+	// store's clock check (clock.go, rollLua) would refuse their rolls.
+	for name, open := range simulatedOpeners(t) {
 		t.Run(name, func(t *testing.T) {
 			sts := openClients(t, open, clients)
 			lim := limits.Limits{MessagesPerHour: perHour, MessagesPerDay: perDay}
@@ -143,16 +142,31 @@ func stoppableStores(t *testing.T) map[string]stoppable {
 }
 
 // storeOpeners open a client of each store: SQLite (one file), Redis and
-// PostgreSQL (servers of their own, for the test); pg are settings added
-// to PostgreSQL's DSN.
-func storeOpeners(t *testing.T, pg ...string) map[string]func() (limits.Store, error) {
+// PostgreSQL (servers of their own, for the test).
+func storeOpeners(t *testing.T) map[string]func() (limits.Store, error) {
+	return clockOpeners(t, false)
+}
+
+// simulatedOpeners are storeOpeners for a test whose clock is not the
+// servers': the shared stores' clock check is off (PostgreSQL's
+// outguard.max_clock_skew=0, Redis' MaxClockSkew < 0).
+func simulatedOpeners(t *testing.T) map[string]func() (limits.Store, error) {
+	return clockOpeners(t, true)
+}
+
+// clockOpeners: simulated turns the shared stores' clock check off.
+func clockOpeners(t *testing.T, simulated bool) map[string]func() (limits.Store, error) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	addr := harness.StartRedis(t).Addr
-	dsn := strings.Join(append([]string{harness.StartPostgres(t).DSN}, pg...), " ")
+	ro := limits.RedisOptions{Addr: harness.StartRedis(t).Addr}
+	dsn := harness.StartPostgres(t).DSN
+	if simulated {
+		ro.MaxClockSkew = -1
+		dsn += " outguard.max_clock_skew=0"
+	}
 	return map[string]func() (limits.Store, error){
 		"sqlite":   func() (limits.Store, error) { return limits.OpenSQLite(path) },
-		"redis":    func() (limits.Store, error) { return limits.OpenRedis(ctx, addr) },
+		"redis":    func() (limits.Store, error) { return limits.OpenRedisOptions(ctx, ro) },
 		"postgres": func() (limits.Store, error) { return limits.OpenPostgres(ctx, dsn) },
 	}
 }

@@ -23,7 +23,11 @@ func OpenLimitsStore(ctx context.Context, cfg *config.Config) (limits.Store, err
 	var err error
 	switch l.Store {
 	case "redis":
-		st, err = limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: l.Redis.Address, Timeout: time.Duration(l.Redis.Timeout), PoolSize: l.Redis.PoolSize})
+		skew := time.Duration(l.Redis.MaxClockSkew)
+		if skew == 0 {
+			skew = -1 // the config's 0 is off, as PostgreSQL's setting
+		}
+		st, err = limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: l.Redis.Address, Timeout: time.Duration(l.Redis.Timeout), PoolSize: l.Redis.PoolSize, MaxClockSkew: skew})
 	case "postgres":
 		st, err = limits.OpenPostgres(ctx, cfg.Postgres.ConnString())
 	default:

@@ -228,7 +228,10 @@ func (s *Stores) open(ctx context.Context, kind string, n int) ([]limits.Store, 
 		if err := c.FlushAll(ctx).Err(); err != nil {
 			return nil, nil, nil, err
 		}
-		open = func() (limits.Store, error) { return limits.OpenRedis(ctx, s.Redis.Addr) }
+		// The check by the store's clock off, as for PostgreSQL above.
+		open = func() (limits.Store, error) {
+			return limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: s.Redis.Addr, MaxClockSkew: -1})
+		}
 		size = func(active, admitted int) Size { return redisSize(ctx, s.Redis.Addr, active, admitted) }
 		serverCPU = func() float64 { return redisCPU(ctx, s.Redis.Addr) }
 	default:

@@ -280,7 +280,7 @@ func RunSpread(t harness.T, kind string, accounts int, seed uint64, geo bool) Sp
 	ctx := context.Background()
 	switch kind {
 	case "redis":
-		st, err = limits.OpenRedis(ctx, harness.StartRedis(t).Addr)
+		st, err = limits.OpenRedisOptions(ctx, limits.RedisOptions{Addr: harness.StartRedis(t).Addr, MaxClockSkew: -1}) // a simulated day, not the server's clock
 	case "postgres":
 		st, err = limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN+" outguard.max_clock_skew=0") // a simulated day, not the server's clock
 	default:
