@@ -112,6 +112,26 @@ func TestCampaignFoldedRoundTrips(t *testing.T) {
 					t.Errorf("copy %d: %d round trips, want 1", i, n)
 				}
 			}
+			// The longest copy a fingerprint makes (campaign.MaxKeys text
+			// keys, and attachments): one round trip too; the second
+			// account's copy establishes the campaign (on Redis with one
+			// more round trip, indexing it for its other senders:
+			// campaignReply).
+			var keys []string
+			for k := range 512 {
+				keys = append(keys, fmt.Sprintf("t1long%03d", k))
+			}
+			keys = append(keys, "f1long", "a1long")
+			for i, acct := range []string{"long1", "long2"} {
+				cc := &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: acct, Subject: "s", Time: now, Bands: 5, Rcpts: []string{acct}}, Window: time.Hour, Threshold: 2}
+				before := c.turns.turns.Load()
+				_, ok, _, _, err := c.st.CommitMessage(ctx, acct, limits.Sent{Host: "mx", QueueID: "L" + acct, Rcpts: []string{"r@x"}, Time: now, Campaign: cc}, limits.Limits{}, nil, now)
+				n := c.turns.turns.Load() - before
+				oneTrip := n == 1 || name == "redis" && i == 1
+				if err != nil || !ok || !cc.Done || !oneTrip || cc.Result.New != (i == 1) {
+					t.Errorf("%d keys from %s: admitted %v done %v %+v, %d round trips, %v", len(keys), acct, ok, cc.Done, cc.Result, n, err)
+				}
+			}
 		})
 	}
 }
