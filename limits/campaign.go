@@ -343,7 +343,8 @@ func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time
 	return res, err
 }
 
-// campaignIn is CampaignCopy's work in tx, which holds the keys' locks.
+// campaignIn is CampaignCopy's work on SQLite in tx, which holds the
+// database's write lock (PostgreSQL's is og_campaign, campaignpg.go).
 func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	var res CampaignResult
 	keys := c.sortedKeys()

@@ -163,8 +163,9 @@ func (s *SQLStore) BeginMessage(ctx context.Context, key string, ss []Sighting, 
 
 // CommitMessage is og_admit on PostgreSQL; on SQLite one transaction of
 // the sightings and admit. Both count an admitted message's campaign
-// copy (m.Campaign) in the same call (campaignfold.go). An account suspended at now (read under the
-// account's lock, as the count) gets its suspension and nothing counted.
+// copy (m.Campaign) in the same call (campaignfold.go). An account
+// suspended at now (read under the account's lock, as the count) gets
+// its suspension and nothing counted.
 func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, *Suspension, map[string]int, error) {
 	if !s.server {
 		var u Usage
