@@ -22,9 +22,10 @@ func campaignCopy(i int, now time.Time) limits.CampaignCopy {
 
 // BenchmarkCampaignCommit is a message's end-of-data store work with its
 // campaign copy, per store: "separate" as before issue 32 (the commit,
-// then the copy in a call of its own), "folded" the copy in the commit
-// (Sent.Campaign; PostgreSQL still counts it apart). Both run in each
-// iteration, so the ratio folded/separate is of one run.
+// then the copy in a call of its own: on PostgreSQL og_admit, then
+// og_campaign), "folded" the copy in the commit (Sent.Campaign: one
+// call on every store). Both run in each iteration, so the ratio
+// folded/separate is of one run.
 func BenchmarkCampaignCommit(b *testing.B) {
 	ctx := context.Background()
 	sq, rd, pg, _ := openStores(b)

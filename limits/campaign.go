@@ -270,10 +270,11 @@ func mergeRcpts(old string, add []string) string {
 	return strings.Join(rs, " ")
 }
 
-// The statements of a copy (campaignIn), each of fixed text: the copy's
-// keys are one parameter, a JSON array (KEYS($2): json_each on SQLite,
-// json_array_elements_text on PostgreSQL), so that SQLite prepares each
-// once (openSQL) rather than an IN list of the copy's arity per call.
+// The statements of a copy (campaignIn, SQLite's; PostgreSQL's are
+// og_campaign's, campaignpg.go), each of fixed text: the copy's keys are
+// one parameter, a JSON array (KEYS($2): json_each), so that SQLite
+// prepares each once (openSQL) rather than an IN list of the copy's
+// arity per call.
 const (
 	campLinked = `SELECT l.id, l.fkey FROM campaign_links l JOIN campaigns c ON c.id = l.id
 		WHERE l.t >= $1 AND l.fkey IN KEYS($2) ORDER BY c.t0, l.id, l.fkey`
@@ -307,65 +308,43 @@ const (
 // campaignStatements are prepared once on SQLite (openSQL).
 var campaignStatements = []string{campLinked, campMine, campKeyUpsert, campSenders, campReach, campName, campNew, campOther, campCopy, campSender, campLink, campAccounts, campPending}
 
-// campaignSQL is q in the store's dialect.
+// campaignSQL is q in SQLite's dialect.
 func (s *SQLStore) campaignSQL(q string) string {
-	keys := "(SELECT value FROM json_each($2))"
-	if s.server {
-		keys = "(SELECT json_array_elements_text(CAST($2 AS JSON)))"
-	}
-	return s.d.Rebind(strings.ReplaceAll(q, "KEYS($2)", keys))
+	return s.d.Rebind(strings.ReplaceAll(q, "KEYS($2)", "(SELECT value FROM json_each($2))"))
 }
 
-// txExec and txQuery run a campaign statement in tx: SQLite's prepared
-// one, PostgreSQL's by its text (pgx prepares and caches it per
-// connection).
+// txExec and txQuery run a prepared campaign statement in tx.
 func (s *SQLStore) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) error {
-	var err error
-	if st := s.stmts[q]; st != nil {
-		_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	} else {
-		_, err = tx.ExecContext(ctx, s.campaignSQL(q), args...)
-	}
+	_, err := tx.StmtContext(ctx, s.stmts[q]).ExecContext(ctx, args...)
 	return err
 }
 
 func (s *SQLStore) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
-	if st := s.stmts[q]; st != nil {
-		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	}
-	return tx.QueryContext(ctx, s.campaignSQL(q), args...)
+	return tx.StmtContext(ctx, s.stmts[q]).QueryContext(ctx, args...)
 }
 
-// CampaignCopy counts c in a transaction of its own, under the locks of
-// all of c's keys (on PostgreSQL; SQLite's write lock is the
-// database's). A message's copy is counted in CommitMessage instead
+// CampaignCopy counts c in a transaction of its own: on PostgreSQL one
+// call of og_campaign (campaignpg.go), which takes the locks of all of
+// c's keys; on SQLite an IMMEDIATE transaction (the database's write
+// lock). A message's copy is counted in CommitMessage instead
 // (campaignfold.go).
 func (s *SQLStore) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	if len(c.Keys) == 0 {
 		return CampaignResult{}, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return CampaignResult{}, err
+	if s.server {
+		return s.pgCampaignCopy(ctx, c, window, threshold)
 	}
-	defer tx.Rollback()
-	if s.d.LockKey != "" {
-		// Every key's lock, in one order: two copies sharing a key wait
-		// for each other, and no two wait in a circle.
-		for _, k := range c.sortedKeys() {
-			if _, err := tx.ExecContext(ctx, s.d.LockKey, "campaign:"+k); err != nil {
-				return CampaignResult{}, err
-			}
-		}
-	}
-	res, err := s.campaignIn(ctx, tx, c, window, threshold)
-	if err != nil {
-		return res, err
-	}
-	return res, tx.Commit()
+	var res CampaignResult
+	err := s.inTx(ctx, c.Account, func(tx *sql.Tx) (err error) {
+		res, err = s.campaignIn(ctx, tx, c, window, threshold)
+		return err
+	})
+	return res, err
 }
 
-// campaignIn is CampaignCopy's work in tx, which holds the keys' locks.
+// campaignIn is CampaignCopy's work on SQLite in tx, which holds the
+// database's write lock (PostgreSQL's is og_campaign, campaignpg.go).
 func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	var res CampaignResult
 	keys := c.sortedKeys()

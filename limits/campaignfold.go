@@ -18,7 +18,10 @@ import (
 // transaction for the campaign engine's own commit (CampaignOutcome),
 // which then only decides: the verdict, the alert, the suspensions. A
 // message the store does not admit (a limit, a suspension) counts no
-// copy: the MTA refuses it.
+// copy: the MTA refuses it. Every store folds it: SQLite in the
+// commit's transaction (campaignCommit), Redis in the admit script
+// (admitCampaignScript), PostgreSQL in og_admit (og_campaign,
+// campaignpg.go).
 
 // CampaignCount is a copy to count with its message: CampaignStore.
 // CampaignCopy's arguments, and what the store made of it.
@@ -28,7 +31,7 @@ type CampaignCount struct {
 	Threshold int
 	// Done: the store counted it with the message (Result), or
 	// counted nothing because the message was not admitted; otherwise
-	// (a store that cannot fold it) the copy is counted on its own.
+	// (the commit failed, or did not run) the copy is counted on its own.
 	Done   bool
 	Result CampaignResult
 }

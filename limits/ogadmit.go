@@ -24,15 +24,21 @@ func ogAdmit(v int) string {
 			b.WriteString(before)
 		}
 	}
-	at(11, "DROP FUNCTION IF EXISTS og_admit("+ogAdmitArgs(8)+");\n\n")
+	// The signature it replaces: 11's replaced 8's, 14's 11's.
+	either(14, "", "DROP FUNCTION IF EXISTS og_admit("+ogAdmitArgs(11)+");\n\n")
+	if v >= 11 && v < 14 {
+		b.WriteString("DROP FUNCTION IF EXISTS og_admit(" + ogAdmitArgs(8) + ");\n\n")
+	}
 	b.WriteString("-- p_lim: messages per hour, per day, recipients per hour, per day (0: none).\n")
 	either(11, "CREATE OR REPLACE FUNCTION", "CREATE FUNCTION")
 	b.WriteString(` og_admit(p_key TEXT, p_fm BIGINT, p_fh BIGINT, p_lim BIGINT[], p_rcpts BIGINT,
 	p_mslot INTEGER, p_minute BIGINT, p_hslot INTEGER, p_hour BIGINT, p_host TEXT, p_qid TEXT, p_t BIGINT, p_rcptlist TEXT,
 	p_kind TEXT[], p_value TEXT[], p_first BIGINT[], p_last BIGINT[], p_detail TEXT[], p_from BIGINT,`)
 	at(11, " p_now BIGINT,")
+	at(14, "\n\tp_ckeys TEXT[], p_caccount TEXT, p_cgroup TEXT, p_crcpts TEXT[], p_csubject TEXT, p_cn BIGINT[],")
 	b.WriteString("\n\tOUT o_mh BIGINT, OUT o_md BIGINT, OUT o_rh BIGINT, OUT o_rd BIGINT, OUT o_om BIGINT, OUT o_oh BIGINT, OUT o_ok BOOLEAN, OUT o_counts TEXT")
 	at(11, ", OUT o_susp TEXT")
+	at(14, ", OUT o_campaign TEXT")
 	b.WriteString(")\nLANGUAGE plpgsql AS $$\n")
 	at(11, "DECLARE\n\tn INTEGER;\n")
 	b.WriteString("BEGIN\n")
@@ -82,8 +88,14 @@ func ogAdmit(v int) string {
 		INSERT INTO msgs AS m (host, qid, key, t, rcpts) VALUES (p_host, p_qid, p_key, p_t, p_rcptlist)
 			ON CONFLICT (host, qid) DO UPDATE SET key = excluded.key, t = excluded.t, rcpts = excluded.rcpts;
 	END IF;
-END $$;
 `)
+	at(14, `	-- The message's campaign copy: counted only with an admitted
+	-- message (a refused one returned above).
+	IF COALESCE(cardinality(p_ckeys), 0) > 0 THEN
+		o_campaign := og_campaign(p_ckeys, p_caccount, p_cgroup, p_crcpts, p_csubject, p_cn);
+	END IF;
+`)
+	b.WriteString("END $$;\n")
 	return b.String()
 }
 
@@ -94,6 +106,9 @@ func ogAdmitArgs(v int) string {
 	TEXT[], TEXT[], BIGINT[], BIGINT[], TEXT[], BIGINT`
 	if v >= 11 {
 		args += ", BIGINT"
+	}
+	if v >= 14 {
+		args += ", TEXT[], TEXT, TEXT, TEXT[], TEXT, BIGINT[]"
 	}
 	return args
 }

@@ -182,7 +182,7 @@ func admitSynchronousCommit(ctx context.Context, t *testing.T, tx *sql.Tx) strin
 	t.Helper()
 	var ok bool
 	if err := tx.QueryRowContext(ctx, `SELECT o_ok FROM og_admit('k', 0, 0, ARRAY[0,0,0,0]::BIGINT[], 1, 0, 1, 100, 1, 'mx', '', 0, 'r',
-		'{}'::TEXT[], '{}'::TEXT[], '{}'::BIGINT[], '{}'::BIGINT[], '{}'::TEXT[], 0, 0)`).Scan(&ok); err != nil || !ok {
+		'{}'::TEXT[], '{}'::TEXT[], '{}'::BIGINT[], '{}'::BIGINT[], '{}'::TEXT[], 0, 0, '{}'::TEXT[], '', '', '{}'::TEXT[], '', '{}'::BIGINT[])`).Scan(&ok); err != nil || !ok {
 		t.Fatalf("og_admit: %v %v", ok, err)
 	}
 	var got string

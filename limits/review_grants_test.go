@@ -58,7 +58,7 @@ func TestReviewDocumentedGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	q.Close()
-	pg.SQL("outguard", `REVOKE EXECUTE ON FUNCTION og_begin, og_admit, og_sight, og_usage, og_events FROM PUBLIC;`)
+	pg.SQL("outguard", `REVOKE EXECUTE ON FUNCTION og_begin, og_admit, og_sight, og_usage, og_events, og_campaign, og_merge_rcpts, og_reach FROM PUBLIC;`)
 	pg.SQL("outguard", documentedGrants(t))
 	sh, err := limits.OpenPostgres(ctx, pg.DSNFor("smarthost", "outguard"))
 	if err != nil {
@@ -67,8 +67,9 @@ func TestReviewDocumentedGrants(t *testing.T) {
 	defer sh.Close()
 	now := time.Now()
 	ev := []limits.Undeliverable{{ID: "e1", Time: now, Rcpt: "r@remote.test", Status: "5.7.1", Source: "rcpt"}}
-	if _, ok, _, _, err := sh.CommitMessage(ctx, "alice", limits.Sent{Host: "mx1", QueueID: "Q1", Rcpts: []string{"r"}, Time: now}, limits.Limits{MessagesPerHour: 5}, nil, now); !ok || err != nil {
-		t.Errorf("smarthost commit: %v %v", ok, err)
+	cc := &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: campaignKeys("grants", true), Account: "alice", Time: now, Bands: 5, Rcpts: []string{"h"}}, Window: time.Hour, Threshold: 1}
+	if _, ok, _, _, err := sh.CommitMessage(ctx, "alice", limits.Sent{Host: "mx1", QueueID: "Q1", Rcpts: []string{"r"}, Time: now, Campaign: cc}, limits.Limits{MessagesPerHour: 5}, nil, now); !ok || err != nil || !cc.Done || !cc.Result.New {
+		t.Errorf("smarthost commit with a campaign copy: %v %v, copy %+v", ok, err, cc)
 	}
 	if n, err := sh.AddRefused(ctx, "alice", ev, now); n != 1 || err != nil {
 		t.Errorf("smarthost refused recipient: %d %v", n, err)

@@ -25,8 +25,10 @@ import (
 // replaces og_admit (the suspension read under the account's lock, clock
 // skew refused) and adds og_events (recheck.go); nothing in SQLite.
 // Version 13 (issue 32: the MAIL stage on a fleet) replaces og_begin
-// (begin.go); nothing in SQLite.
-const schemaVersion = 13
+// (begin.go); nothing in SQLite. Version 14 (issue 32: every store one
+// round trip per stage) counts a message's campaign copy in og_admit
+// (campaignpg.go); nothing in SQLite.
+const schemaVersion = 14
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `

@@ -162,8 +162,10 @@ func (s *SQLStore) BeginMessage(ctx context.Context, key string, ss []Sighting, 
 }
 
 // CommitMessage is og_admit on PostgreSQL; on SQLite one transaction of
-// the sightings and admit. An account suspended at now (read under the
-// account's lock, as the count) gets its suspension and nothing counted.
+// the sightings and admit. Both count an admitted message's campaign
+// copy (m.Campaign) in the same call (campaignfold.go). An account
+// suspended at now (read under the account's lock, as the count) gets
+// its suspension and nothing counted.
 func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Limits, ss []Sighting, now time.Time) (Usage, bool, *Suspension, map[string]int, error) {
 	if !s.server {
 		var u Usage
@@ -195,14 +197,22 @@ func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Li
 	minute, hour := m.Time.Unix()/60, m.Time.Unix()/3600
 	var n [6]int64
 	var ok bool
-	var cjs, sjs sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT * FROM og_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-		append(append([]any{key, fm, fh,
-			[]int64{int64(lim.MessagesPerHour), int64(lim.MessagesPerDay), int64(lim.RecipientsPerHour), int64(lim.RecipientsPerDay)}, len(m.Rcpts),
-			minute % hourBuckets, minute, hourSlots + hour%dayBuckets, hour, m.Host, m.QueueID, ms(m.Time), strings.Join(m.Rcpts, "\n")},
-			sightArrays(ss, now)...), ms(now))...).Scan(&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &ok, &cjs, &sjs)
+	var cjs, sjs, campjs sql.NullString
+	args := append([]any{key, fm, fh,
+		[]int64{int64(lim.MessagesPerHour), int64(lim.MessagesPerDay), int64(lim.RecipientsPerHour), int64(lim.RecipientsPerDay)}, len(m.Rcpts),
+		minute % hourBuckets, minute, hourSlots + hour%dayBuckets, hour, m.Host, m.QueueID, ms(m.Time), strings.Join(m.Rcpts, "\n")},
+		sightArrays(ss, now)...)
+	args = append(append(args, ms(now)), campaignArgs(m.Campaign)...)
+	err := s.db.QueryRowContext(ctx, `SELECT * FROM og_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		$21, $22, $23, $24, $25, $26)`, args...).Scan(&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &ok, &cjs, &sjs, &campjs)
 	if err != nil {
 		return Usage{}, false, nil, nil, pgSkew(err)
+	}
+	if m.Campaign != nil {
+		if m.Campaign.Result, err = campaignReply(campjs); err != nil {
+			return Usage{}, false, nil, nil, err
+		}
+		m.Campaign.Done = true
 	}
 	susp, err := suspension(sjs)
 	if err != nil {
