@@ -38,7 +38,7 @@ func campaignYAML(t *testing.T, kind, alerts string) string {
 		rules = "rules: {dir: " + dir + ", watch: false}\n"
 	}
 	return rules + spreadStoreYAML(t, kind, fmt.Sprintf("  contact: abuse@isp.test\n  alert: {command: [sh, -c, 'cat >> \"$0\"; echo >> \"$0\"', %q]}\n  users: {news: unlimited}\n", alerts)) +
-		"quarantine: {}\ncampaign: {}\n"
+		"quarantine: {}\ncampaign: {shared_domains: [isp.test]}\n"
 }
 
 // Through Postfix, on each store: the same phishing text, each copy with
@@ -173,7 +173,7 @@ func TestCampaignTwoHosts(t *testing.T) {
 			var yaml string
 			if kind == "redis" {
 				rd = harness.StartRedis(t)
-				yaml = fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\nquarantine: {}\ncampaign: {}\n", rd.Addr)
+				yaml = fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\nquarantine: {}\ncampaign: {shared_domains: [isp.test]}\n", rd.Addr)
 			} else {
 				yaml = campaignYAML(t, kind, filepath.Join(t.TempDir(), "alerts"))
 			}
