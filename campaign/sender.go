@@ -138,6 +138,7 @@ func (c *Collector) site(t *policy.Transaction, account string) string {
 // attacker wants. Stolen accounts of one hosted company therefore count
 // once: a campaign needs that many organisations or consumers, and one
 // company's accounts are left to their own limits.
+//
 // shared is in ASCII, lower case (sharedNames).
 func organisation(account string, shared []string) string {
 	d := domainOf(account)
