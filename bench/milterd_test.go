@@ -49,7 +49,7 @@ func BenchmarkMilterdCPU(b *testing.B) {
 		os.WriteFile(cfg, []byte(fmt.Sprintf("listen: unix:%s\nstate_dir: %s\nheader: {enabled: false}\n"+
 			"clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\n"+
 			"limits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\n"+
-			"campaign: {}\ncomplaints: {keys: [%s]}\n",
+			"campaign: {shared_domains: [isp.test]}\ncomplaints: {keys: [%s]}\n",
 			sock, state, cd.Socket, rulesDir, harness.User, refKey)), 0o644)
 		logf, err := os.Create(filepath.Join(dir, name+".log")) // the verdict lines, as into the journal
 		if err != nil {

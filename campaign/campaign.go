@@ -46,14 +46,17 @@ type Options struct {
 
 // Engine is the campaign check: a policy.Committer, counting a message
 // once every check has passed it.
-type Engine struct{ o Options }
+type Engine struct {
+	o      Options
+	shared []string // o.SharedDomains in ASCII (sharedNames)
+}
 
 // New returns the engine of o.
 func New(o Options) *Engine {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{o: o}
+	return &Engine{o: o, shared: sharedNames(o.SharedDomains)}
 }
 
 func (e *Engine) Name() string { return "campaign" }
@@ -82,14 +85,13 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	if site := col.site(t, account); site != "" {
 		keys = salted(keys, site)
 	}
-	// An envelope sender from a trusted relay (trusted_key: sender) is
-	// the relay's client's to choose, local part and domain: grouped by
-	// its domain, one client's many made-up senders at one domain would
-	// be one organisation and never a campaign. Each counts alone, as its
-	// limits do.
+	// A key the client chose (an envelope sender from a trusted relay)
+	// is grouped with nothing: one client's many made-up senders at one
+	// domain would be one organisation and never a campaign. Each counts
+	// alone, as its limits do.
 	group := ""
-	if t.User != "" || e.o.Limits.Accounts.TrustedKey != "sender" {
-		group = organisation(account, e.o.SharedDomains)
+	if !e.o.Limits.Accounts.ClientChosen(t) {
+		group = organisation(account, e.shared)
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
 		Group: group, Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil

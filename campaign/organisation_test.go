@@ -28,7 +28,7 @@ func TestOrganisation(t *testing.T) {
 		"ip:192.0.2.1":                "",
 		"it@desk1.github.io":          "",
 	} {
-		if got := organisation(account, shared); got != want {
+		if got := organisation(account, sharedNames(shared)); got != want {
 			t.Errorf("%s: %q, want %q", account, got, want)
 		}
 	}
@@ -74,7 +74,7 @@ func TestOrganisationCampaigns(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t)
 			if c.shared != nil {
-				r.eng.o.SharedDomains = c.shared
+				r.eng.shared = sharedNames(c.shared)
 			}
 			var msgs []hamgen.Message
 			for i := range c.n {

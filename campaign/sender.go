@@ -138,6 +138,8 @@ func (c *Collector) site(t *policy.Transaction, account string) string {
 // attacker wants. Stolen accounts of one hosted company therefore count
 // once: a campaign needs that many organisations or consumers, and one
 // company's accounts are left to their own limits.
+//
+// shared is in ASCII, lower case (sharedNames).
 func organisation(account string, shared []string) string {
 	d := domainOf(account)
 	if d == "" {
@@ -150,11 +152,21 @@ func organisation(account string, shared []string) string {
 	// Unicode (or the other way round).
 	full = asciiName(full)
 	for _, s := range shared {
-		if s = asciiName(s); full == s || strings.HasSuffix(full, "."+s) {
+		if full == s || strings.HasSuffix(full, "."+s) {
 			return ""
 		}
 	}
 	return "@" + d
+}
+
+// sharedNames are the shared domains as organisation compares them, in
+// their ASCII form: converted once, not on every message.
+func sharedNames(domains []string) []string {
+	out := make([]string, len(domains))
+	for i, d := range domains {
+		out[i] = asciiName(strings.ToLower(d))
+	}
+	return out
 }
 
 // asciiName is domain name d in its ASCII form (RFC 5891: punycode

@@ -17,13 +17,15 @@ type Campaign struct {
 	// SharedDomains are the login domains of the ISP's consumer
 	// accounts: each such account is a sender of its own. The accounts
 	// of any other login domain (a hosted company's, an association's)
-	// are one organisation and count once (campaign.Options).
+	// are one organisation and count once (campaign.Options). Required
+	// (nil: the key is missing): no default is safe, as [] leaves a run
+	// over stolen consumer accounts of one domain unfound and a guess
+	// would count a hosted company's staff as strangers.
 	SharedDomains []string `yaml:"shared_domains"`
 }
 
 func (c *Campaign) setDefaults() {
-	*c = Campaign{Accounts: 5, Window: Duration(15 * time.Minute), Action: Action(policy.Quarantine), Suspend: true, OnError: Action(policy.Tempfail),
-		SharedDomains: []string{}}
+	*c = Campaign{Accounts: 5, Window: Duration(15 * time.Minute), Action: Action(policy.Quarantine), Suspend: true, OnError: Action(policy.Tempfail)}
 }
 
 func (c *Config) validateCampaign(bad func(key, format string, args ...any) error) error {
@@ -44,6 +46,10 @@ func (c *Config) validateCampaign(bad func(key, format string, args ...any) erro
 	case policy.Quarantine, policy.Reject, policy.Tempfail:
 	default:
 		return bad("campaign.action", "want quarantine, reject or tempfail, got %s", policy.Action(cp.Action))
+	}
+	if cp.SharedDomains == nil {
+		return bad("campaign", "needs shared_domains: list the login domains of your consumer accounts (shared_domains: [isp.example]), each of whose accounts counts alone; "+
+			"an explicit [] makes every login domain a company's, whose accounts count as one organisation, and a run over stolen consumer accounts of one domain is then never found")
 	}
 	for i, d := range cp.SharedDomains {
 		// A domain, not an address or a pattern: compared with the

@@ -2,18 +2,24 @@ package config
 
 import "testing"
 
-// The example's campaign section states its defaults; a campaign without
-// limits, a window out of range, an action that would pass the copy, or
-// fewer than two accounts are refused with the key.
+// The example's campaign section states its defaults, and the consumer
+// domain every operator must list; a campaign without limits or without
+// shared_domains, a window out of range, an action that would pass the
+// copy, or fewer than two accounts are refused with the key. An explicit
+// [] is the operator's word that every login domain is a company's.
 func TestCampaignSection(t *testing.T) {
-	statesDefaults(t, "campaign", optionalExample(t).Campaign)
+	statesDefaults(t, "campaign", optionalExample(t).Campaign, func(c *Campaign) { c.SharedDomains = []string{"isp.example"} })
 	parseErrors(t, map[string]string{
-		"campaign: {}\n":                                                             "campaign:",
-		"limits: {}\ncampaign: {window: 30s}\n":                                      "campaign.window:",
-		"limits: {}\ncampaign: {window: 25h}\n":                                      "campaign.window:",
-		"limits: {}\ncampaign: {action: accept}\n":                                   "campaign.action:",
-		"limits: {}\ncampaign: {accounts: 1}\n":                                      "campaign.accounts:",
-		"limits: {}\ncampaign: {on_error: quarantine}\n":                             "campaign.on_error:",
+		"campaign: {shared_domains: []}\n":                                           "campaign:",
+		"limits: {}\ncampaign: {}\n":                                                 "campaign: needs shared_domains: list the login domains of your consumer accounts",
+		"limits: {}\ncampaign: {accounts: 5}\n":                                      "an explicit [] makes every login domain a company's",
+		"limits: {}\ncampaign: {shared_domains: ~}\n":                                "campaign.shared_domains: want a list",
+		"limits: {}\ncampaign: {shared_domains: []}\n":                               "",
+		"limits: {}\ncampaign: {window: 30s, shared_domains: []}\n":                  "campaign.window:",
+		"limits: {}\ncampaign: {window: 25h, shared_domains: []}\n":                  "campaign.window:",
+		"limits: {}\ncampaign: {action: accept, shared_domains: []}\n":               "campaign.action:",
+		"limits: {}\ncampaign: {accounts: 1, shared_domains: []}\n":                  "campaign.accounts:",
+		"limits: {}\ncampaign: {on_error: quarantine, shared_domains: []}\n":         "campaign.on_error:",
 		"limits: {}\ncampaign: {shared_domains: [isp]}\n":                            "campaign.shared_domains:",
 		"limits: {}\ncampaign: {shared_domains: [a@isp.example]}\n":                  "campaign.shared_domains:",
 		"limits: {}\ncampaign: {shared_domains: ['*.isp.example']}\n":                "campaign.shared_domains:",

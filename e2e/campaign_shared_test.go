@@ -3,77 +3,123 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"outguard/internal/hamgen"
-	"outguard/internal/harness"
 	"outguard/limits"
+	"outguard/quarantine"
 )
 
-// Through Postfix, SASL logins that are addresses, campaign.shared_domains
-// naming the ISP's consumer domain (isp.test): six staff of one hosted
-// company (firma0.example) send their office's out-of-office text set up
-// as a client rule (no Auto-Submitted) to the people who wrote to them:
-// delivered, no campaign, nobody suspended (before: a campaign at the
-// fifth and the staff suspended). Then a run over five stolen consumer
-// accounts of isp.test, marked Auto-Submitted: auto-replied, is found at
-// the fifth and its senders suspended.
-func TestCampaignSharedDomainsThroughPostfix(t *testing.T) {
-	t.Parallel()
+// campaignStaffOOO is one hosted company's (firma0.example, not a shared
+// domain) out-of-office text, set up by its six staff as a client rule
+// (no Auto-Submitted), answering the people who wrote to them.
+func campaignStaffOOO(t *testing.T) []hamgen.Message {
 	var msgs []hamgen.Message
 	for k := range 6 {
 		m := hamgen.AutoReply(28, 0, k, k)
 		m.Raw = []byte(strings.Replace(string(m.Raw), "Auto-Submitted: auto-replied\r\n", "", 1))
+		if strings.Contains(string(m.Raw), "Auto-Submitted") || !strings.HasSuffix(m.Account, "@firma0.example") {
+			t.Fatalf("the client rule's reply: %s", m.Account)
+		}
 		msgs = append(msgs, m)
 	}
-	users := map[string]string{}
-	for _, m := range msgs {
-		users[m.Account] = "secret-" + m.Account
+	return msgs
+}
+
+// Through Postfix, on each store, SASL logins that are addresses and
+// campaign.shared_domains naming the ISP's consumer domain (isp.test):
+// the six staff of one hosted company send their out-of-office text:
+// delivered, no campaign, nobody suspended (one organisation, one
+// sender). Then a phishing run over stolen consumer accounts
+// (victimN@isp.test; per-recipient greeting, name, reference and
+// tracking token; HTML on every other copy; some marked Auto-Submitted:
+// auto-replied): its 5 copies are delivered and their senders suspended,
+// the next copies, from two more consumers, are held (250, delivered to
+// nobody, in the quarantine with the campaign as the finding) and their
+// senders suspended too, and a suspended sender is refused. Before #28's
+// review the example's shared_domains: [] left isp.test one
+// organisation: every copy delivered, nobody suspended (the "[]" case
+// below, which milterd warns about at start).
+func TestCampaignAddressLoginsThroughPostfix(t *testing.T) {
+	t.Parallel()
+	victims := make([]string, 7)
+	for i := range victims {
+		victims[i] = fmt.Sprintf("victim%d@isp.test", i)
 	}
-	for i := range 5 {
-		users[fmt.Sprintf("victim%d@isp.test", i)] = fmt.Sprint("secret-v", i)
-	}
-	yaml := strings.Replace(campaignYAML(t, "sqlite", filepath.Join(t.TempDir(), "alerts")), "campaign: {}\n", "campaign: {shared_domains: [isp.test]}\n", 1)
-	s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users})
-	send := func(user, from string, rcpts []string, raw []byte) string {
-		c := harness.Dial(t, s.Postfix.Addr(), user, users[user])
-		defer c.Quit()
-		return harness.Reply(c.Send(from, rcpts, string(raw)).Err)
-	}
-	for i, m := range msgs {
-		if strings.Contains(string(m.Raw), "Auto-Submitted") {
-			t.Fatal("the client rule's reply has no Auto-Submitted")
+	marked := func(i int) string {
+		if i%3 == 2 {
+			return "Auto-Submitted: auto-replied\r\n"
 		}
-		if got := send(m.Account, m.From, m.Rcpts, m.Raw); got != "250" {
-			t.Fatalf("out-of-office %d of %s: %q", i, m.Account, got)
+		return ""
+	}
+	for _, kind := range spreadStores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			staff := campaignStaffOOO(t)
+			r := newCampaignRig(t, kind, "[isp.test]", staff, victims...)
+			if strings.Contains(r.s.Log.String(), "no shared_domains") {
+				t.Errorf("warned with shared_domains listed")
+			}
+			r.innocent(t, staff)
+			r.phishRun(t, victims[:5], marked)
+			for i, v := range victims[5:] {
+				if got := r.phish(t, 5+i, v, v, marked(5+i)); got != "250" {
+					t.Fatalf("copy %d, from a new account: %q, want 250 (held)", 6+i, got)
+				}
+			}
+			if got := r.phish(t, 7, victims[0], victims[0], ""); !strings.HasPrefix(got, "451 4.7.1 Account suspended for sending a mail campaign") {
+				t.Fatalf("a suspended sender: %q", got)
+			}
+			if got := r.suspended(t); !slices.Equal(sorted(got), victims) {
+				t.Fatalf("suspended: %v, want %v", got, victims)
+			}
+			ctx := context.Background()
+			held, err := r.res.Quarantine.List(ctx, quarantine.Filter{})
+			if err != nil || len(held) != 2 {
+				t.Fatalf("quarantine %+v %v, want copies 6 and 7", held, err)
+			}
+			for _, h := range held {
+				if f := h.Findings; len(f) != 1 || f[0].Engine != "campaign" || !slices.Contains(victims[5:], h.User) {
+					t.Fatalf("held %+v", h)
+				}
+			}
+			// The staff's 6 and the run's first 5; the held copies never.
+			r.s.Sink.Wait(t, len(staff)+5, 60*time.Second)
+			time.Sleep(time.Second) // a held copy would have come by now
+			phish := 0
+			for _, m := range r.s.Sink.Messages() {
+				if strings.Contains(string(m.Data), "verify your mailbox") {
+					phish++
+				}
+			}
+			if phish != 5 {
+				t.Fatalf("%d phishing copies delivered, want 5", phish)
+			}
+			list, err := r.res.Store.(limits.CampaignStore).Campaigns(ctx, time.Time{}, 10)
+			if err != nil || len(list) != 1 {
+				t.Fatalf("campaigns %+v %v", list, err)
+			}
+		})
+	}
+	// The operator's explicit []: isp.test is one organisation, the run
+	// counts once and is never found; milterd says so at start.
+	t.Run("sqlite, shared_domains: []", func(t *testing.T) {
+		t.Parallel()
+		r := newCampaignRig(t, "sqlite", "[]", nil, victims...)
+		if !strings.Contains(r.s.Log.String(), "no shared_domains") {
+			t.Errorf("no start-up warning:\n%s", r.s.Log.String())
 		}
-	}
-	s.Sink.Wait(t, len(msgs), 60*time.Second)
-	ctx := context.Background()
-	if sus, err := res.Store.Suspensions(ctx); err != nil || len(sus) != 0 {
-		t.Fatalf("%d suspended (%v) for one company's out-of-office text", len(sus), err)
-	}
-	if list, err := res.Store.(limits.CampaignStore).Campaigns(ctx, time.Time{}, 10); err != nil || len(list) != 0 {
-		t.Fatalf("campaigns %+v %v", list, err)
-	}
-	for i := range 5 {
-		user := fmt.Sprintf("victim%d@isp.test", i)
-		rcpt, raw := hamgen.Phish(i, false)
-		raw = []byte(strings.Replace(string(raw), "Subject:", "Auto-Submitted: auto-replied\nSubject:", 1))
-		if got := send(user, user, []string{rcpt}, raw); got != "250" {
-			t.Fatalf("phishing copy %d: %q", i, got)
+		for i, v := range victims {
+			if got := r.phish(t, i, v, v, marked(i)); got != "250" {
+				t.Fatalf("phishing copy %d: %q", i, got)
+			}
 		}
-	}
-	sus, err := res.Store.Suspensions(ctx)
-	if err != nil || len(sus) != 5 {
-		t.Fatalf("%d suspended after the run (%v), want its 5 senders", len(sus), err)
-	}
-	for _, sp := range sus {
-		if sp.Signal != limits.SignalCampaign || !strings.HasSuffix(sp.Key, "@isp.test") {
-			t.Fatalf("suspension %+v", sp)
+		r.s.Sink.Wait(t, len(victims), 60*time.Second)
+		if got := r.suspended(t); len(got) != 0 {
+			t.Fatalf("suspended with shared_domains: [] %v: the test no longer shows what [] costs", got)
 		}
-	}
+	})
 }

@@ -28,8 +28,9 @@ func campaignUsers(n int) map[string]string {
 }
 
 // campaignYAML is the campaign section with the example config's
-// defaults (5 accounts, 15m, quarantine, suspend), limits on kind's store.
-func campaignYAML(t *testing.T, kind, alerts string) string {
+// defaults (5 accounts, 15m, quarantine, suspend) and shared_domains
+// shared (YAML: "[isp.test]"), limits on kind's store.
+func campaignYAML(t *testing.T, kind, alerts, shared string) string {
 	// The fingerprint on the shipped rules' walk (one parse), and on the
 	// campaign's own walk without a rules section (Redis here).
 	rules := ""
@@ -38,7 +39,7 @@ func campaignYAML(t *testing.T, kind, alerts string) string {
 		rules = "rules: {dir: " + dir + ", watch: false}\n"
 	}
 	return rules + spreadStoreYAML(t, kind, fmt.Sprintf("  contact: abuse@isp.test\n  alert: {command: [sh, -c, 'cat >> \"$0\"; echo >> \"$0\"', %q]}\n  users: {news: unlimited}\n", alerts)) +
-		"quarantine: {}\ncampaign: {}\n"
+		"quarantine: {}\ncampaign: {shared_domains: " + shared + "}\n"
 }
 
 // Through Postfix, on each store: the same phishing text, each copy with
@@ -56,7 +57,7 @@ func TestCampaignThroughPostfix(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			alerts := filepath.Join(harness.Dir(t, "alerts"), "alerts")
-			s, _, res := harness.ConfigStack(t, campaignYAML(t, kind, alerts), harness.MTAConfig{Users: campaignUsers(8)})
+			s, _, res := harness.ConfigStack(t, campaignYAML(t, kind, alerts, "[isp.test]"), harness.MTAConfig{Users: campaignUsers(8)})
 			send := func(user string, rcpt string, raw []byte) string {
 				c := harness.Dial(t, s.Postfix.Addr(), user, "secret-"+user)
 				defer c.Quit()
@@ -173,9 +174,9 @@ func TestCampaignTwoHosts(t *testing.T) {
 			var yaml string
 			if kind == "redis" {
 				rd = harness.StartRedis(t)
-				yaml = fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\nquarantine: {}\ncampaign: {}\n", rd.Addr)
+				yaml = fmt.Sprintf("limits:\n  store: redis\n  redis: {address: %q}\nquarantine: {}\ncampaign: {shared_domains: [isp.test]}\n", rd.Addr)
 			} else {
-				yaml = campaignYAML(t, kind, filepath.Join(t.TempDir(), "alerts"))
+				yaml = campaignYAML(t, kind, filepath.Join(t.TempDir(), "alerts"), "[isp.test]")
 			}
 			users := campaignUsers(10)
 			a, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users})

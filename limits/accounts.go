@@ -69,6 +69,15 @@ func (a *Accounts) Untrusted(t *policy.Transaction) bool {
 	return a.TrustedKey == "header" && !a.trusted(t)
 }
 
+// ClientChosen reports whether t's account key is its client's own
+// choice rather than a login the ISP issued: the envelope sender of mail
+// from a trusted relay keyed by sender, local part and domain the
+// relay's client's to make up. Such a key says nothing of who else
+// shares its domain.
+func (a *Accounts) ClientChosen(t *policy.Transaction) bool {
+	return t.User == "" && a.TrustedKey == "sender" && t.From != "" && a.trusted(t)
+}
+
 // Login returns the account of a login: folded to lower case with FoldCase.
 func (a *Accounts) Login(s string) string {
 	if a.FoldCase {

@@ -104,7 +104,7 @@ func main() {
 		p.Fatalf("%v", err)
 	}
 	full := func(clamdSock string) string {
-		return fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\ncampaign: {}\ncomplaints: {keys: [%s]}\n", clamdSock, rulesDir, harness.User, refKey)
+		return fmt.Sprintf("clamd: {addresses: [\"unix:%s\"], max_stream: 40MiB, max_connections: 64}\nrules: {dir: %s, watch: false}\nquarantine: {}\nlimits:\n  users: {%s: {messages_per_hour: 100000, messages_per_day: 1000000, recipients_per_hour: 100000, recipients_per_day: 1000000}}\ncampaign: {shared_domains: [isp.test]}\ncomplaints: {keys: [%s]}\n", clamdSock, rulesDir, harness.User, refKey)
 	}
 	port := func() string { return strconv.Itoa(harness.FreePort(p)) }
 	variants := []*variant{{name: "A postfix"}}

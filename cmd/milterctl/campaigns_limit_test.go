@@ -17,7 +17,7 @@ import (
 func campaignsConfig(t *testing.T) (string, *limits.SQLStore) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "milterd.yaml")
-	if err := os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {shared_domains: [isp.test]}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	st, err := limits.OpenSQLite(filepath.Join(dir, "state.db"))

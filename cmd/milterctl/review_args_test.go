@@ -20,7 +20,7 @@ func TestSubcommandsRefuseArgumentsTheyDoNotTake(t *testing.T) {
 	cfg := filepath.Join(dir, "milterd.yaml")
 	key := filepath.Join(dir, "ref.key")
 	os.WriteFile(key, []byte(strings.Repeat("k", 32)), 0o600)
-	os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {}\ncomplaints: {keys: ["+key+"]}\nquarantine: {retention: 1h}\n"), 0o644)
+	os.WriteFile(cfg, []byte("state_dir: "+dir+"\nlimits: {}\ncampaign: {shared_domains: [isp.test]}\ncomplaints: {keys: ["+key+"]}\nquarantine: {retention: 1h}\n"), 0o644)
 	q, err := quarantine.Open(filepath.Join(dir, "quarantine"))
 	if err != nil {
 		t.Fatal(err)
