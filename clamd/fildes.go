@@ -63,7 +63,12 @@ func (c *Client) fildes(ctx context.Context, cn *conn, fd int) (Result, error) {
 		// takes a descriptor from whatever read brings it (its
 		// readsock keeps SCM_RIGHTS with the buffer), and the byte after
 		// the command's NUL is the one it expects to carry it.
-		if _, _, err := uc.WriteMsgUnix([]byte("zFILDES\x00\x00"), syscall.UnixRights(fd), nil); err != nil {
+		req := []byte("zFILDES\x00\x00")
+		n, _, err := uc.WriteMsgUnix(req, syscall.UnixRights(fd), nil)
+		if err == nil && n < len(req) { // a short write: the descriptor went with its first bytes
+			_, err = uc.Write(req[n:])
+		}
+		if err != nil {
 			return Result{}, fmt.Errorf("clamd %s: FILDES: passing the descriptor: %w", cn.b.addr, err)
 		}
 		cn.SetReadDeadline(time.Now().Add(c.opt.ReplyTimeout))
