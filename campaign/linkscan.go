@@ -18,104 +18,106 @@ const (
 	longS  = "\u017f" // folds to s
 )
 
-// linkHosts calls fn with the host of each link in text, in order: the
-// submatch of `(?i)\b(?:https?|ftp)://([a-z0-9\-._~%]+|\[[0-9a-f:.]+\])`.
-func linkHosts(text string, fn func(string)) {
+// scanAnchored calls fn with the submatch of each leftmost,
+// non-overlapping match in text of a pattern every match of which holds
+// anchor: at, given an anchor at p, says where its match starts and the
+// submatch text[a:b] that ends it (s < 0: no match there). A match that
+// starts inside the last one is not one, as with FindAllStringSubmatch.
+func scanAnchored(text, anchor string, at func(text string, p int) (s, a, b int), fn func(string)) {
 	end := 0 // the last match's end: the next starts at or after it
 	for off := 0; ; {
-		i := strings.Index(text[off:], "://")
+		i := strings.Index(text[off:], anchor)
 		if i < 0 {
 			return
 		}
 		p := off + i
-		off = p + 3
-		// The scheme is the letters before "://"; one of three, so a
-		// "://" has one possible start.
-		var s int
-		switch {
-		case p >= 4 && strings.EqualFold(text[p-4:p], "http"):
-			s = p - 4
-		case p >= 3 && strings.EqualFold(text[p-3:p], "ftp"):
-			s = p - 3
-		case p >= 5 && strings.EqualFold(text[p-5:p], "https"):
-			s = p - 5
-		case p >= 6 && text[p-2:p] == longS && strings.EqualFold(text[p-6:p-2], "http"):
-			s = p - 6
-		default:
+		off = p + len(anchor)
+		s, a, b := at(text, p)
+		if s < end { // also s < 0
 			continue
 		}
-		if s < end || s > 0 && wordByte(text[s-1]) {
-			continue
-		}
-		h := p + 3
-		n := runLen(text[h:], hostRune)
-		if n == 0 && h < len(text) && text[h] == '[' {
-			if m := runLen(text[h+1:], ipRune); m > 0 && h+1+m < len(text) && text[h+1+m] == ']' {
-				n = m + 2
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		end = h + n
-		off = end
-		fn(text[h:end])
+		end, off = b, b
+		fn(text[a:b])
 	}
+}
+
+// linkHosts calls fn with the host of each link in text, in order: the
+// submatch of `(?i)\b(?:https?|ftp)://([a-z0-9\-._~%]+|\[[0-9a-f:.]+\])`.
+func linkHosts(text string, fn func(string)) { scanAnchored(text, "://", linkAt, fn) }
+
+// linkAt is the link whose "://" is at p.
+func linkAt(text string, p int) (s, a, b int) {
+	// The scheme is the letters before "://"; one of three, so a "://"
+	// has one possible start.
+	switch {
+	case p >= 4 && strings.EqualFold(text[p-4:p], "http"):
+		s = p - 4
+	case p >= 3 && strings.EqualFold(text[p-3:p], "ftp"):
+		s = p - 3
+	case p >= 5 && strings.EqualFold(text[p-5:p], "https"):
+		s = p - 5
+	case p >= 6 && text[p-2:p] == longS && strings.EqualFold(text[p-6:p-2], "http"):
+		s = p - 6
+	default:
+		return -1, 0, 0
+	}
+	if s > 0 && wordByte(text[s-1]) {
+		return -1, 0, 0
+	}
+	h := p + 3
+	n := runLen(text[h:], hostRune)
+	if n == 0 && h < len(text) && text[h] == '[' {
+		if m := runLen(text[h+1:], ipRune); m > 0 && h+1+m < len(text) && text[h+1+m] == ']' {
+			n = m + 2
+		}
+	}
+	if n == 0 {
+		return -1, 0, 0
+	}
+	return s, h, h + n
 }
 
 // mailDomains calls fn with the domain of each e-mail address in text,
 // in order: the submatch of
 // `(?i)[a-z0-9._%+\-]@([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)`.
-func mailDomains(text string, fn func(string)) {
-	end := 0
-	for off := 0; ; {
-		i := strings.IndexByte(text[off:], '@')
-		if i < 0 {
-			return
+func mailDomains(text string, fn func(string)) { scanAnchored(text, "@", mailAt, fn) }
+
+// mailAt is the address whose '@' is at q.
+func mailAt(text string, q int) (s, a, b int) {
+	// One character of the local part before '@': where it starts is the
+	// match's start.
+	switch {
+	case q >= 1 && text[q-1] < 0x80:
+		if !localByte(text[q-1]) {
+			return -1, 0, 0
 		}
-		q := off + i
-		off = q + 1
-		// One character of the local part before '@': where it starts is
-		// the match's start.
-		var s int
-		switch {
-		case q >= 1 && text[q-1] < 0x80:
-			if !localByte(text[q-1]) {
-				continue
-			}
-			s = q - 1
-		case q >= 2 && text[q-2:q] == longS:
-			s = q - 2
-		case q >= 3 && text[q-3:q] == kelvin:
-			s = q - 3
-		default:
-			continue
-		}
-		if s < end {
-			continue
-		}
-		d := q + 1
-		n := runLen(text[d:], labelRune)
-		if n == 0 {
-			continue
-		}
-		// Then one or more labels, each a dot and a label.
-		e, labels := d+n, 0
-		for e < len(text) && text[e] == '.' {
-			m := runLen(text[e+1:], labelRune)
-			if m == 0 {
-				break
-			}
-			e += 1 + m
-			labels++
-		}
-		if labels == 0 {
-			continue
-		}
-		end = e
-		off = e
-		fn(text[d:e])
+		s = q - 1
+	case q >= 2 && text[q-2:q] == longS:
+		s = q - 2
+	case q >= 3 && text[q-3:q] == kelvin:
+		s = q - 3
+	default:
+		return -1, 0, 0
 	}
+	d := q + 1
+	n := runLen(text[d:], labelRune)
+	if n == 0 {
+		return -1, 0, 0
+	}
+	// Then one or more labels, each a dot and a label.
+	e, labels := d+n, 0
+	for e < len(text) && text[e] == '.' {
+		m := runLen(text[e+1:], labelRune)
+		if m == 0 {
+			break
+		}
+		e += 1 + m
+		labels++
+	}
+	if labels == 0 {
+		return -1, 0, 0
+	}
+	return s, d, e
 }
 
 // runLen is the length in bytes of the longest prefix of s whose runes

@@ -90,6 +90,29 @@ func TestCheckPassesDescriptors(t *testing.T) {
 	}
 }
 
+// The command and the descriptor go to clamd in one message (one
+// system call): a session's replies stay in step with its requests,
+// scan after scan, on the real clamd (a byte clamd took for a command of
+// its own would answer it, and every later scan would read the reply of
+// the one before).
+func TestFildesOneWriteStaysInStep(t *testing.T) {
+	cd := harness.StartClamd(t, "1M")
+	chk := &clamd.Check{Client: client(cd.Socket, clamd.Options{FdPassing: true}), Limit: 4 << 20, OnVirus: policy.Reject, Oversize: policy.Accept}
+	virus := []byte("Subject: x\r\n\r\n" + eicar + "\r\n")
+	for i := range 12 {
+		msg, want := random(4<<10), policy.Accept
+		if i%3 == 1 {
+			msg, want = virus, policy.Reject
+		}
+		if v, err := chk.CheckMessage(context.Background(), spooled(t, 1<<20, msg)); err != nil || v.Action != want {
+			t.Fatalf("scan %d: %+v %v, want %v", i, v, err, want)
+		}
+	}
+	if !chk.Client.PassesFds() {
+		t.Error("fd passing switched off")
+	}
+}
+
 // fake is a clamd that answers FILDES with fildes and INSTREAM, once it
 // has read the whole stream, with instream, in sessions (IDSESSION) too;
 // it counts connections and FILDES commands. With hangUp it closes every

@@ -57,12 +57,18 @@ func (c *Client) fildes(ctx context.Context, cn *conn, fd int) (Result, error) {
 	stop := context.AfterFunc(ctx, func() { cn.SetDeadline(time.Now()) })
 	res, err := func() (Result, error) {
 		cn.SetWriteDeadline(time.Now().Add(c.opt.IOTimeout))
-		// The command, then one byte carrying the descriptor, as clamd
-		// reads them (and as clamav-milter sends them).
-		if _, err := uc.Write([]byte("zFILDES\x00")); err != nil {
-			return Result{}, fmt.Errorf("clamd %s: FILDES: %w", cn.b.addr, err)
+		// The command and the descriptor in one message (clamav-milter
+		// sends the command, then a byte carrying the descriptor: two
+		// system calls here and two wake-ups of clamd a message). clamd
+		// takes a descriptor from whatever read brings it (its
+		// readsock keeps SCM_RIGHTS with the buffer), and the byte after
+		// the command's NUL is the one it expects to carry it.
+		req := []byte("zFILDES\x00\x00")
+		n, _, err := uc.WriteMsgUnix(req, syscall.UnixRights(fd), nil)
+		if err == nil && n < len(req) { // a short write: the descriptor went with its first bytes
+			_, err = uc.Write(req[n:])
 		}
-		if _, _, err := uc.WriteMsgUnix([]byte{0}, syscall.UnixRights(fd), nil); err != nil {
+		if err != nil {
 			return Result{}, fmt.Errorf("clamd %s: FILDES: passing the descriptor: %w", cn.b.addr, err)
 		}
 		cn.SetReadDeadline(time.Now().Add(c.opt.ReplyTimeout))

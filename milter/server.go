@@ -83,12 +83,19 @@ type Server struct {
 	overCap  overCap
 }
 
-// Macros requested per stage. Postfix and Sendmail send only what is asked.
+// Macros requested per stage: those the session reads there, no more.
+// Postfix and Sendmail send only what is asked, and every macro is bytes
+// the MTA expands, packs and sends and go-milter parses and keeps, for
+// every message (issue #32: {client_addr} and {j} at connect,
+// {auth_author} and {mail_addr} at MAIL, {i} at RCPT and {auth_authen}
+// at the end of the headers were asked for and never read; the address
+// comes with the connect packet, a macro not sent at a stage is found at
+// an earlier one).
 var macros = map[gomilter.MacroStage][]gomilter.MacroName{
-	gomilter.StageConnect: {gomilter.MacroClientAddr, gomilter.MacroClientName, gomilter.MacroDaemonName, gomilter.MacroMTAFQDN},
-	gomilter.StageMail:    {gomilter.MacroAuthAuthen, gomilter.MacroAuthType, gomilter.MacroAuthAuthor, gomilter.MacroMailAddr},
-	gomilter.StageRcpt:    {gomilter.MacroRcptMailer, gomilter.MacroRcptHost, gomilter.MacroRcptAddr, gomilter.MacroQueueId},
-	gomilter.StageEOH:     {gomilter.MacroQueueId, gomilter.MacroAuthAuthen},
+	gomilter.StageConnect: {gomilter.MacroClientName, gomilter.MacroDaemonName},
+	gomilter.StageMail:    {gomilter.MacroAuthAuthen, gomilter.MacroAuthType},
+	gomilter.StageRcpt:    {gomilter.MacroRcptMailer, gomilter.MacroRcptHost, gomilter.MacroRcptAddr},
+	gomilter.StageEOH:     {gomilter.MacroQueueId},
 	gomilter.StageEOM:     {gomilter.MacroQueueId, gomilter.MacroAuthAuthen},
 }
 
