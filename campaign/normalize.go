@@ -12,9 +12,9 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// MaxText bounds the text of one message the normalizer reads (every body
-// part together): a campaign is recognised by its first screens of text,
-// and a 50 MiB text part must not cost 50 MiB of tokens.
+// MaxText bounds the text of one body part the normalizer reads (of the
+// last MaxTextParts kept): a campaign is recognised by its first screens
+// of text, and a 50 MiB text part must not cost 50 MiB of tokens.
 const MaxText = 256 << 10
 
 // MaxTokens bounds the tokens kept of one message.
