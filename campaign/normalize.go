@@ -37,7 +37,7 @@ const MaxTokens = 4096
 //     domain (tracking tokens live in the path and query);
 //   - what hides one text as another: HTML tags and entities, compatibility
 //     forms (NFKC), accents, zero-width and other format characters,
-//     Cyrillic and Greek letters that look Latin, case.
+//     invisible letters, Cyrillic and Greek letters that look Latin, case.
 //
 // isHTML is for text/html parts. What is left are lower-case words,
 // at most MaxTokens.
@@ -763,7 +763,11 @@ func foldRunes(s string) string {
 	b.Grow(len(s))
 	for _, r := range s {
 		switch {
-		case r == utf8.RuneError, unicode.Is(unicode.Mn, r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Cc, r):
+		// Other_Default_Ignorable_Code_Point: letters a reader does not
+		// see (the Hangul fillers, Khmer's inherent vowels), as the format
+		// characters: scattered in each copy's words they made every
+		// copy other words (TestReviewInvisibleLetters).
+		case r == utf8.RuneError, unicode.Is(unicode.Mn, r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Cc, r), unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
 			continue
 		}
 		if m, ok := lookalike[r]; ok {
