@@ -45,6 +45,16 @@ const (
 	// (BenchmarkStoreCopy).
 	MinKeys = 32
 	MaxKeys = 512
+	// MaxTextParts is how many text parts (the last ones) give keys,
+	// each sampled on its own and the samples taken in turn, smallest
+	// first: every part keeps at least MinKeys of its keys (MaxKeys /
+	// MinKeys). One sample of the runs of every part together let the
+	// text/plain alternative no HTML reader sees carry the junk that
+	// crowded the shown text out of it (TestReviewAlternativeJunk); a
+	// text/plain alternative after the HTML one is the one a client
+	// shows (RFC 2046 5.1.4), and parts after the shown text in a
+	// multipart/mixed are shown too.
+	MaxTextParts = MaxKeys / MinKeys
 	// Quorum is how many text keys of two copies must agree for them to
 	// be one campaign (limits.CampaignCopy.Bands): most of a short text
 	// (25 of 32), a passage of some 35 words of a longer one: more than
@@ -86,9 +96,8 @@ func (f Fingerprint) Keys() []string {
 // parsed once.
 type Collector struct {
 	names   map[string]bool
-	runs    []uint64 // of every text part: sampleKeys sorts them
+	parts   [][]uint64 // the sampled runs of the last MaxTextParts text parts (sample)
 	words   int
-	text    int // bytes of text read
 	files   []string
 	members map[string]*members // an attachment's archive members, by its MIME part
 	seen    map[string]bool
@@ -178,23 +187,21 @@ func archiveType(t string) bool {
 }
 
 func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
-	n := min(it.Data.Size(), int64(MaxText-c.text))
-	if n <= 0 {
-		return
-	}
-	b := make([]byte, n)
+	// MaxText of each part: a long first part must not leave the text
+	// after it unread.
+	b := make([]byte, min(it.Data.Size(), MaxText))
 	if _, err := it.Data.ReadAt(b, 0); err != nil && err != io.EOF {
 		c.failed = true
 		return
 	}
-	c.text += int(n)
 	text := string(b) // one copy for both
 	c.links(text)
 	toks := Normalize(text, isHTML, c.names)
-	// The text and the HTML alternative of one message give the same
-	// runs: their union is the set of either.
 	c.words = max(c.words, len(toks))
-	c.runs = appendRuns(c.runs, toks)
+	if len(c.parts) == MaxTextParts {
+		c.parts = slices.Delete(c.parts, 0, 1)
+	}
+	c.parts = append(c.parts, sample(appendRuns(nil, toks)))
 }
 
 // Done marks the walk complete: a fingerprint of a walk cut short
@@ -207,7 +214,7 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
 	f := Fingerprint{Files: c.fileKeys(), Words: c.words}
-	if keys := sampleKeys(slices.Clone(c.runs)); c.words >= MinWords && len(keys) >= MinKeys {
+	if keys := textKeys(c.parts); c.words >= MinWords && len(keys) >= MinKeys {
 		f.Text = keys
 	}
 	return f
@@ -255,15 +262,40 @@ func appendRuns(hs []uint64, toks []string) []uint64 {
 	return hs
 }
 
-// sampleKeys are the keys of the runs whose hash is below
+// sample is one part's sampled runs, sorted: those whose hash is below
 // 2^64/sampleRate, at least MinKeys and at most MaxKeys of the smallest.
-func sampleKeys(hs []uint64) []string {
+func sample(hs []uint64) []uint64 {
 	slices.Sort(hs)
 	hs = slices.Compact(hs)
 	n, _ := slices.BinarySearch(hs, ^uint64(0)/sampleRate)
-	n = min(max(n, MinKeys), MaxKeys, len(hs))
-	keys := make([]string, n)
-	for i, h := range hs[:n] {
+	return slices.Clip(hs[:min(max(n, MinKeys), MaxKeys, len(hs))])
+}
+
+// textKeys are the keys of parts' samples taken in turn, each's smallest
+// first, at most MaxKeys: the text and the HTML alternative of one
+// message have the same runs, and their keys are those of either.
+func textKeys(parts [][]uint64) []string {
+	var hs []uint64
+	seen := map[uint64]bool{}
+	for i := 0; len(hs) < MaxKeys; i++ {
+		more := false
+		for _, p := range parts {
+			if i >= len(p) || len(hs) == MaxKeys {
+				continue
+			}
+			more = true
+			if !seen[p[i]] {
+				seen[p[i]] = true
+				hs = append(hs, p[i])
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	slices.Sort(hs)
+	keys := make([]string, len(hs))
+	for i, h := range hs {
 		keys[i] = "t" + version + strconv.FormatUint(h, 16)
 	}
 	return keys

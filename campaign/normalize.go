@@ -3,6 +3,7 @@ package campaign
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,9 +13,9 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// MaxText bounds the text of one message the normalizer reads (every body
-// part together): a campaign is recognised by its first screens of text,
-// and a 50 MiB text part must not cost 50 MiB of tokens.
+// MaxText bounds the text of one body part the normalizer reads (of the
+// last MaxTextParts kept): a campaign is recognised by its first screens
+// of text, and a 50 MiB text part must not cost 50 MiB of tokens.
 const MaxText = 256 << 10
 
 // MaxTokens bounds the tokens kept of one message.
@@ -37,7 +38,7 @@ const MaxTokens = 4096
 //     domain (tracking tokens live in the path and query);
 //   - what hides one text as another: HTML tags and entities, compatibility
 //     forms (NFKC), accents, zero-width and other format characters,
-//     Cyrillic and Greek letters that look Latin, case.
+//     invisible letters, Cyrillic and Greek letters that look Latin, case.
 //
 // isHTML is for text/html parts. What is left are lower-case words,
 // at most MaxTokens.
@@ -222,8 +223,8 @@ func shownElement(n *html.Node, under map[*html.Node]uint8) bool {
 			// What a descendant can undo with a style of its own (an
 			// e-mail template's font-size:0 container around sized
 			// text): hidden when none does.
-			for i, h := range []string{"font-size:0", "visibility:hidden", "max-height:0"} {
-				if styleHas(v, h) && under[n]&(1<<i) == 0 {
+			for i, h := range [...]bool{tinyFont(v), styleHas(v, "visibility:hidden"), styleHas(v, "max-height:0")} {
+				if h && under[n]&(1<<i) == 0 {
 					return false
 				}
 			}
@@ -257,7 +258,7 @@ func hiddenSelectors(doc *html.Node) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range topRules(css.String()) {
 		decl := strings.Join(strings.Fields(strings.ToLower(r[1])), "")
-		if !styleHas(decl, "display:none") && !styleHas(decl, "visibility:hidden") && !styleHas(decl, "font-size:0") && !styleHas(decl, "opacity:0") {
+		if !styleHas(decl, "display:none") && !styleHas(decl, "visibility:hidden") && !tinyFont(decl) && !styleHas(decl, "opacity:0") {
 			continue
 		}
 		for _, sel := range strings.Split(r[0], ",") {
@@ -342,6 +343,32 @@ func styleHas(v, d string) bool {
 			return true
 		}
 		v = rest
+	}
+}
+
+// tinyFont reports whether the style v (lower case, no spaces) sets a
+// font no reader reads: size 0 in any unit, under 2px or 2pt
+// (font-size:1px hid 2500 random words per copy as font-size:0 would,
+// TestReviewTinyFont).
+func tinyFont(v string) bool {
+	for {
+		i := strings.Index(v, "font-size:")
+		if i < 0 {
+			return false
+		}
+		v = v[i+len("font-size:"):]
+		j := strings.IndexFunc(v, func(r rune) bool { return r != '.' && (r < '0' || r > '9') })
+		if j < 0 {
+			j = len(v)
+		}
+		size, err := strconv.ParseFloat(v[:j], 64)
+		if err != nil {
+			continue
+		}
+		unit := v[j:]
+		if size == 0 || size < 2 && (strings.HasPrefix(unit, "px") || strings.HasPrefix(unit, "pt")) {
+			return true
+		}
 	}
 }
 
@@ -763,7 +790,11 @@ func foldRunes(s string) string {
 	b.Grow(len(s))
 	for _, r := range s {
 		switch {
-		case r == utf8.RuneError, unicode.Is(unicode.Mn, r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Cc, r):
+		// Other_Default_Ignorable_Code_Point: letters a reader does not
+		// see (the Hangul fillers, Khmer's inherent vowels), as the format
+		// characters: scattered in each copy's words they made every
+		// copy other words (TestReviewInvisibleLetters).
+		case r == utf8.RuneError, unicode.Is(unicode.Mn, r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Cc, r), unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
 			continue
 		}
 		if m, ok := lookalike[r]; ok {
