@@ -276,8 +276,16 @@ func mergeRcpts(old string, add []string) string {
 // prepares each once (openSQL) rather than an IN list of the copy's
 // arity per call.
 const (
+	// A linked key counts only if threshold ($4) distinct accounts sent
+	// it within the window, this copy's sender included ($3; counted
+	// whether or not it sent the key before): a key that joined the
+	// campaign with the copies of fewer accounts (a bot's copy with a
+	// customer's real text appended) makes no copy Known, as it would
+	// establish no campaign (campSenders).
 	campLinked = `SELECT l.id, l.fkey FROM campaign_links l JOIN campaigns c ON c.id = l.id
-		WHERE l.t >= $1 AND l.fkey IN KEYS($2) ORDER BY c.t0, l.id, l.fkey`
+		WHERE l.t >= $1 AND l.fkey IN KEYS($2)
+		AND (SELECT COUNT(*) FROM campaign_keys k WHERE k.fkey = l.fkey AND k.t >= $1 AND k.account <> $3) >= $4 - 1
+		ORDER BY c.t0, l.id, l.fkey`
 	campMine      = `SELECT fkey, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2) AND account = $3`
 	campKeyUpsert = `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts WHERE excluded.t >= campaign_keys.t`
@@ -357,7 +365,7 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		return res, err
 	}
 	args := []any{cutoff, string(kjs)}
-	linked, err := s.queryPairs(ctx, tx, campLinked, args...)
+	linked, err := s.queryPairs(ctx, tx, campLinked, cutoff, string(kjs), c.Account, threshold)
 	if err != nil {
 		return res, err
 	}
@@ -446,7 +454,8 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		return res, err
 	}
 	// Every key of a copy joins the campaign: a copy varied enough to
-	// share some bands with it brings its other bands along.
+	// share some bands with it brings its other bands along, which count
+	// once as many accounts sent them as establish a campaign (campLinked).
 	for _, k := range keys {
 		if err := s.txExec(ctx, tx, campLink, k, res.ID, now, cutoff); err != nil {
 			return res, err
@@ -727,6 +736,14 @@ local function link(i)
   if not l or tonumber(t) < cutoff then return false end
   return l
 end
+-- whether key i counts toward a campaign it links to: threshold distinct
+-- accounts sent it within the window, this copy's sender included
+-- (campLinked)
+local function widely(i)
+  local c = redis.call('ZCOUNT', KEYS[i], cutoff, '+inf')
+  if tonumber(redis.call('ZSCORE', KEYS[i], account) or '-1') >= cutoff then c = c - 1 end
+  return c >= threshold - 1
+end
 -- the campaigns the keys link to that the caller did not declare:
 -- nothing is written yet, the caller declares them and runs again
 local need = {'!retry'}
@@ -737,7 +754,7 @@ end
 if #need > 1 or dry then return need end
 for i = 1, n do
   local l = link(i)
-  if l then
+  if l and widely(i) then
     if not byid[l] then
       byid[l] = {}
       order[#order+1] = {l, tonumber(redis.call('HGET', P .. 'camp:' .. l, 't0') or '0')}
