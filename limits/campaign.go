@@ -276,15 +276,17 @@ func mergeRcpts(old string, add []string) string {
 // prepares each once (openSQL) rather than an IN list of the copy's
 // arity per call.
 const (
-	// A linked key counts only if threshold ($4) distinct accounts sent
-	// it within the window, this copy's sender included ($3; counted
-	// whether or not it sent the key before): a key that joined the
-	// campaign with the copies of fewer accounts (a bot's copy with a
-	// customer's real text appended) makes no copy Known, as it would
-	// establish no campaign (campSenders).
+	// A linked key counts only if threshold ($4) senders sent it within
+	// the window, this copy's included (account $3, group $5; counted
+	// whether or not it sent the key before), the accounts of a group
+	// one sender (CampaignCopy.Group): a key that joined the campaign
+	// with the copies of fewer (a bot's copy with a customer's real text
+	// appended) makes no copy Known, as it would establish no campaign
+	// (campSenders).
 	campLinked = `SELECT l.id, l.fkey FROM campaign_links l JOIN campaigns c ON c.id = l.id
 		WHERE l.t >= $1 AND l.fkey IN KEYS($2)
-		AND (SELECT COUNT(*) FROM campaign_keys k WHERE k.fkey = l.fkey AND k.t >= $1 AND k.account <> $3) >= $4 - 1
+		AND (SELECT COUNT(DISTINCT CASE WHEN k.grp = '' THEN 'a:' || k.account ELSE k.grp END) FROM campaign_keys k
+			WHERE k.fkey = l.fkey AND k.t >= $1 AND k.account <> $3 AND ($5 = '' OR k.grp <> $5)) >= $4 - 1
 		ORDER BY c.t0, l.id, l.fkey`
 	campMine      = `SELECT fkey, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2) AND account = $3`
 	campKeyUpsert = `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts) VALUES ($1, $2, $3, $4, $5)
@@ -365,7 +367,7 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		return res, err
 	}
 	args := []any{cutoff, string(kjs)}
-	linked, err := s.queryPairs(ctx, tx, campLinked, cutoff, string(kjs), c.Account, threshold)
+	linked, err := s.queryPairs(ctx, tx, campLinked, cutoff, string(kjs), c.Account, threshold, c.Group)
 	if err != nil {
 		return res, err
 	}
@@ -736,12 +738,19 @@ local function link(i)
   if not l or tonumber(t) < cutoff then return false end
   return l
 end
--- whether key i counts toward a campaign it links to: threshold distinct
--- accounts sent it within the window, this copy's sender included
--- (campLinked)
+-- whether key i counts toward a campaign it links to: threshold senders
+-- sent it within the window, this copy's included, the accounts of a
+-- group one (campLinked)
 local function widely(i)
-  local c = redis.call('ZCOUNT', KEYS[i], cutoff, '+inf')
-  if tonumber(redis.call('ZSCORE', KEYS[i], account) or '-1') >= cutoff then c = c - 1 end
+  local seen, c = {}, 0
+  for _, a in ipairs(redis.call('ZRANGE', KEYS[i], cutoff, '+inf', 'BYSCORE')) do
+    if c >= threshold - 1 then break end
+    local g = string.match(redis.call('HGET', KEYS[2*n+i], a) or '', '^(.-)|') or ''
+    if a ~= account and (group == '' or g ~= group) then
+      if g == '' then g = 'a:' .. a end
+      if not seen[g] then seen[g] = true; c = c + 1 end
+    end
+  end
   return c >= threshold - 1
 end
 -- the campaigns the keys link to that the caller did not declare:

@@ -134,10 +134,12 @@ BEGIN
 	<<count>>
 	BEGIN
 		-- campLinked: the earliest campaign a quorum of the keys link to,
-		-- of those threshold distinct accounts sent, this one included.
+		-- of those threshold senders sent, this one included (a group
+		-- one sender).
 		SELECT l.id INTO v_id FROM campaign_links l JOIN campaigns c ON c.id = l.id
 			WHERE l.t >= v_cutoff AND l.fkey = ANY(p_keys)
-			AND (SELECT COUNT(*) FROM campaign_keys k WHERE k.fkey = l.fkey AND k.t >= v_cutoff AND k.account <> p_account) >= v_threshold - 1
+			AND (SELECT COUNT(DISTINCT CASE WHEN k.grp = '' THEN 'a:' || k.account ELSE k.grp END) FROM campaign_keys k
+				WHERE k.fkey = l.fkey AND k.t >= v_cutoff AND k.account <> p_account AND (p_group = '' OR k.grp <> p_group)) >= v_threshold - 1
 			GROUP BY l.id, c.t0 HAVING SUM(CASE WHEN l.fkey LIKE 't%' THEN 1 WHEN l.fkey LIKE 'a%' THEN v_quorum ELSE v_attach END) >= v_quorum
 			ORDER BY c.t0, l.id COLLATE "C" LIMIT 1;
 		v_known := v_id IS NOT NULL;

@@ -18,8 +18,9 @@ import (
 // joined only counts once as many distinct accounts sent it as would
 // establish a campaign (campaign.accounts, this copy's sender included):
 // fewer appending bots make no copy of the notice Known; as many are a
-// campaign of that text by the rule that establishes one. On every
-// store.
+// campaign of that text by the rule that establishes one. The accounts
+// of one organisation (CampaignCopy.Group) count as one sender, as they
+// do there. On every store.
 func TestCampaignPoisonInnocentText(t *testing.T) {
 	for name, st := range stores(t) {
 		// each copy alone (CampaignCopy), or counted with its message
@@ -37,10 +38,10 @@ func poisonDay(t *testing.T, st limits.Store, commit bool, now time.Time) {
 	ctx := context.Background()
 	cs := st.(limits.CampaignStore)
 	q := 0
-	send := func(account string, keys ...[]string) limits.CampaignResult {
+	sendAs := func(account, group string, keys ...[]string) limits.CampaignResult {
 		t.Helper()
 		now = now.Add(20 * time.Second)
-		c := limits.CampaignCopy{Keys: slices.Concat(keys...), Account: account, Time: now, Bands: 5, Suspend: true}
+		c := limits.CampaignCopy{Keys: slices.Concat(keys...), Account: account, Group: group, Time: now, Bands: 5, Suspend: true}
 		var res limits.CampaignResult
 		var err error
 		if commit {
@@ -58,6 +59,10 @@ func poisonDay(t *testing.T, st limits.Store, commit bool, now time.Time) {
 			t.Fatal(err)
 		}
 		return res
+	}
+	send := func(account string, keys ...[]string) limits.CampaignResult {
+		t.Helper()
+		return sendAs(account, "", keys...)
 	}
 	phish := campaignKeys("phish", false)
 	var id string
@@ -98,6 +103,21 @@ func poisonDay(t *testing.T, st limits.Store, commit bool, now time.Time) {
 				t.Fatalf("owner of notice %d is a sender of the campaign: %+v", n, c.Accounts)
 			}
 		}
+	}
+	// An organisation's auto-reply its 8 staff sent (one sender, no
+	// campaign) appended by 2 bots: the next staff member's is not held.
+	auto := campaignKeys("auto", false)
+	for i := range 8 {
+		if res := sendAs(fmt.Sprint("staff", i, "@firma.example"), "@firma.example", auto); res.ID != "" {
+			t.Fatalf("staff %d's auto-reply: %+v", i, res)
+		}
+	}
+	for range 2 {
+		send(fmt.Sprint("bot", bot), phish, auto)
+		bot++
+	}
+	if res := sendAs("staff8@firma.example", "@firma.example", auto); res.ID != "" {
+		t.Fatalf("the organisation's auto-reply after 2 bots appended it: %+v", res)
 	}
 	// the run itself is still found, by a copy of any bot
 	if res := send("bot99", phish); !res.Known || res.ID != id {
