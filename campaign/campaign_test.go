@@ -112,12 +112,19 @@ func TestHamCorpus(t *testing.T) {
 		}
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed) })
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed, Seed{}) })
 	}
+	// A secret seed (campaign.seed_file) samples other runs of every
+	// text: the ham corpus is no campaign under it either.
+	secret, err := NewSeed([]byte("a fixed test seed of 32 bytes!!!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("seed28secret", func(t *testing.T) { hamCorpus(t, 28, secret) })
 }
 
-func hamCorpus(t *testing.T, seed uint64) {
-	r := newRig(t)
+func hamCorpus(t *testing.T, seed uint64, sampling Seed) {
+	r := newSeededRig(t, sampling)
 	start := r.now
 	n := 6000
 	if raceBuild {
