@@ -20,16 +20,13 @@ import (
 // TestCampaignSeedFile: campaign.seed_file keys the fingerprint: two
 // smarthosts given one seed file (two engines built from two configs)
 // give a message the same keys, as a fleet must; another seed file, or
-// none, other keys. A seed file others can read, or of the wrong size,
+// none, other keys. A seed file of the wrong size, or none at the path,
 // is the config's error, not a silent published seed.
 func TestCampaignSeedFile(t *testing.T) {
 	dir := t.TempDir()
-	file := func(name string, b []byte, mode os.FileMode) string {
+	file := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -62,17 +59,18 @@ func TestCampaignSeedFile(t *testing.T) {
 		return cc.Copy.Keys
 	}
 	secret := bytes.Repeat([]byte{7}, campaign.SeedSize)
-	a, b := keys(file("host1.key", secret, 0o600)), keys(file("host2.key", secret, 0o640))
+	a, b := keys(file("host1.key", secret)), keys(file("host2.key", secret))
 	if len(a) < campaign.MinKeys || !slices.Equal(a, b) {
 		t.Fatalf("one seed on two hosts: %d and %d keys, equal %v", len(a), len(b), slices.Equal(a, b))
 	}
-	if other := keys(file("other.key", bytes.Repeat([]byte{8}, campaign.SeedSize), 0o600)); slices.Equal(other, a) {
+	if other := keys(file("other.key", bytes.Repeat([]byte{8}, campaign.SeedSize))); slices.Equal(other, a) {
 		t.Error("another seed gave the same keys")
 	}
 	if none := keys(""); slices.Equal(none, a) {
 		t.Error("no seed gave the seeded keys")
 	}
-	for _, p := range []string{file("readable.key", secret, 0o644), file("short.key", secret[:16], 0o600), filepath.Join(dir, "missing.key")} {
+	// The file's mode and size: TestLoadSeed.
+	for _, p := range []string{file("short.key", secret[:16]), filepath.Join(dir, "missing.key")} {
 		if _, err := entry(p); err == nil || !strings.Contains(err.Error(), "campaign.seed_file") {
 			t.Errorf("%s: %v", filepath.Base(p), err)
 		}
