@@ -21,7 +21,8 @@ const SeedSize = 32
 // needed: TestSecretSeedPadding). With a secret Seed nobody outside the
 // fleet knows which runs are sampled first. Every smarthost of a fleet
 // must use the same Seed: copies hashed under different seeds share no
-// key.
+// key. The keyed hash is a fast mix, not a MAC: several keys and the
+// texts they came from tell the seed (docs/suspension.md).
 type Seed struct{ run, word uint64 }
 
 // NewSeed is the Seed of SeedSize secret bytes.
