@@ -42,7 +42,7 @@ func BenchmarkFingerprint10K(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				c := NewCollector(Names("ben"))
+				c := NewCollector(Names("ben"), Seed{})
 				if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
 					if tap {
 						c.Item(it)

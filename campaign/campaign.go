@@ -40,6 +40,9 @@ type Options struct {
 	// Walk bounds the engine's own walk of a message, when no rules
 	// engine walks it (Tap): the rules section's limits otherwise.
 	Walk mimewalk.Limits
+	// Seed keys the fingerprint's sampling (Seed): the fleet's secret,
+	// the same on every smarthost; the zero Seed is the published one.
+	Seed Seed
 	Log  *slog.Logger
 	Now  func() time.Time // nil: time.Now
 }
@@ -65,7 +68,7 @@ type collectorKey struct{}
 
 // Tap starts t's fingerprint on the rules' walk (rules.Engine.Tap).
 func (e *Engine) Tap(t *policy.Transaction) *Collector {
-	c := NewCollector(recipientNames(t))
+	c := NewCollector(recipientNames(t), e.o.Seed)
 	t.SetValue(collectorKey{}, c)
 	return c
 }
@@ -205,7 +208,7 @@ func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (*Colle
 	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() {
 		return c, nil
 	}
-	c := NewCollector(recipientNames(t))
+	c := NewCollector(recipientNames(t), e.o.Seed)
 	if _, err := mimewalk.Walk(ctx, t.Message, t.Message.Size(), e.o.Walk, func(it *mimewalk.Item) error {
 		c.Item(it)
 		return nil

@@ -105,6 +105,7 @@ type Collector struct {
 	failed  bool
 	// the links' and the addresses' registrable domains (sender.go)
 	hosts, mailDomains map[string]bool
+	seed               Seed
 }
 
 // members are the hashes of one attached archive's decoded members.
@@ -113,9 +114,10 @@ type members struct {
 	hashes []string
 }
 
-// NewCollector starts a fingerprint; names are the recipients' (Names).
-func NewCollector(names map[string]bool) *Collector {
-	return &Collector{names: names, members: map[string]*members{}, seen: map[string]bool{}}
+// NewCollector starts a fingerprint; names are the recipients' (Names),
+// seed keys the run hash (Seed).
+func NewCollector(names map[string]bool, seed Seed) *Collector {
+	return &Collector{names: names, members: map[string]*members{}, seen: map[string]bool{}, seed: seed}
 }
 
 // Item takes one item of the walk: body text is normalized and its runs
@@ -201,7 +203,7 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	if len(c.parts) == MaxTextParts {
 		c.parts = slices.Delete(c.parts, 0, 1)
 	}
-	c.parts = append(c.parts, sample(appendRuns(nil, toks)))
+	c.parts = append(c.parts, sample(appendRuns(nil, toks, c.seed)))
 }
 
 // Done marks the walk complete: a fingerprint of a walk cut short
@@ -241,25 +243,37 @@ func hashOf(s string) string {
 
 // appendRuns appends the hash of each run of three words of toks with
 // at most one other word among them ("a b c" of "a b c", "a x b c" and
-// "a b x c"): FNV-1a of each word, combined with splitmix64 (the same on
-// every host of a fleet, unlike hash/maphash).
-func appendRuns(hs []uint64, toks []string) []uint64 {
+// "a b x c"): FNV-1a of each word, combined with splitmix64 keyed by
+// seed (the same on every host of a fleet given one seed, unlike
+// hash/maphash). The zero seed is the hash of versions before seeds:
+// their keys, and testdata/corpus.digest, are unchanged.
+func appendRuns(hs []uint64, toks []string, seed Seed) []uint64 {
 	w := make([]uint64, len(toks))
 	for i, t := range toks {
-		h := uint64(14695981039346656037)
-		for j := 0; j < len(t); j++ {
-			h = (h ^ uint64(t[j])) * 1099511628211
-		}
-		w[i] = h
+		w[i] = wordHash(t)
 	}
 	for i := range w {
 		for _, jk := range [...][2]int{{1, 2}, {1, 3}, {2, 3}} {
 			if j, k := i+jk[0], i+jk[1]; k < len(w) {
-				hs = append(hs, mix(mix(mix(w[i]^runSeed)+w[j])+w[k]))
+				hs = append(hs, seed.runHash(w[i], w[j], w[k]))
 			}
 		}
 	}
 	return hs
+}
+
+// wordHash is FNV-1a of a word.
+func wordHash(t string) uint64 {
+	h := uint64(14695981039346656037)
+	for j := 0; j < len(t); j++ {
+		h = (h ^ uint64(t[j])) * 1099511628211
+	}
+	return h
+}
+
+// runHash is the hash of the run of the words hashed a, b and c.
+func (s Seed) runHash(a, b, c uint64) uint64 {
+	return mix(mix(mix(a^runSeed^s.run)+(b^s.word)) + c)
 }
 
 // sample is one part's sampled runs, sorted: those whose hash is below

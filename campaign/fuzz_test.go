@@ -63,7 +63,7 @@ func FuzzFingerprint(f *testing.F) {
 	f.Add(raw)
 	f.Add([]byte("From: a@b\nTo: c@d\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nHi,\n\n> quoted payload\n--q\nContent-Type: application/zip\n\nPK\x03\x04\n--q--\n"))
 	walk := func(raw []byte) (Fingerprint, bool) {
-		c := NewCollector(Names("c@d"))
+		c := NewCollector(Names("c@d"), Seed{})
 		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
 			c.Item(it)
 			return nil

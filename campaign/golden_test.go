@@ -50,7 +50,7 @@ func TestFingerprintCorpusDigest(t *testing.T) {
 	sum := sha256.New()
 	texts := 0
 	for _, m := range msgs {
-		c := NewCollector(recipientNames(transaction(t, "x", m.rcpts, m.raw)))
+		c := NewCollector(recipientNames(transaction(t, "x", m.rcpts, m.raw)), Seed{})
 		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(m.raw), int64(len(m.raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
 			c.Item(it)
 			return nil

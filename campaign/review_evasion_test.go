@@ -15,7 +15,12 @@ import (
 // foundAt sends copies from distinct accounts until the campaign is
 // established (a stamp) or held; 0: never within n.
 func foundAt(t *testing.T, n int, copy func(i int) (string, []byte)) int {
-	r := newRig(t)
+	return foundAtSeed(t, Seed{}, n, copy)
+}
+
+// foundAtSeed is foundAt with an engine sampling with seed.
+func foundAtSeed(t *testing.T, seed Seed, n int, copy func(i int) (string, []byte)) int {
+	r := newSeededRig(t, seed)
 	for i := range n {
 		rcpt, raw := copy(i)
 		r.now = r.now.Add(20 * time.Second)

@@ -22,6 +22,11 @@ type Campaign struct {
 	// over stolen consumer accounts of one domain unfound and a guess
 	// would count a hosted company's staff as strangers.
 	SharedDomains []string `yaml:"shared_domains"`
+	// SeedFile is a file of 32 secret random bytes keying which runs of
+	// a text are sampled as its keys (campaign.Seed): the same file on
+	// every smarthost of a fleet. "": the published hash, which an
+	// attacker can pad copies against (milterd warns).
+	SeedFile string `yaml:"seed_file"`
 }
 
 func (c *Campaign) setDefaults() {

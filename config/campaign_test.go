@@ -8,7 +8,9 @@ import "testing"
 // copy, or fewer than two accounts are refused with the key. An explicit
 // [] is the operator's word that every login domain is a company's.
 func TestCampaignSection(t *testing.T) {
-	statesDefaults(t, "campaign", optionalExample(t).Campaign, func(c *Campaign) { c.SharedDomains = []string{"isp.example"} })
+	statesDefaults(t, "campaign", optionalExample(t).Campaign, func(c *Campaign) {
+		c.SharedDomains, c.SeedFile = []string{"isp.example"}, "/etc/outguard/campaign.key"
+	})
 	parseErrors(t, map[string]string{
 		"campaign: {shared_domains: []}\n":                                           "campaign:",
 		"limits: {}\ncampaign: {}\n":                                                 "campaign: needs shared_domains: list the login domains of your consumer accounts",

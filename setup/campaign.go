@@ -23,6 +23,13 @@ func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, e
 	}
 	o := campaign.Options{Limits: lim, Accounts: c.Accounts, Window: time.Duration(c.Window), Action: policy.Action(c.Action),
 		Suspend: c.Suspend, SharedDomains: c.SharedDomains, Walk: WalkLimits(cfg), Log: log}
+	if c.SeedFile != "" {
+		seed, err := campaign.LoadSeed(c.SeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("campaign.seed_file: %w", err)
+		}
+		o.Seed = seed
+	}
 	if store != nil {
 		cs, ok := store.(limits.CampaignStore)
 		if !ok {
@@ -33,6 +40,11 @@ func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, e
 			// Every login domain is then one organisation's: a run over
 			// stolen accounts of the ISP's own consumer domain counts once.
 			log.Warn("campaign: no shared_domains: the accounts of each login domain count as one organisation; list the login domains of consumer accounts (docs/suspension.md)")
+		}
+		if c.SeedFile == "" {
+			// The hash in the source: an attacker can choose padding whose
+			// runs are sampled before the campaign's text.
+			log.Warn("campaign: no seed_file: the fingerprint's sampling is the published one, which copies padded with words chosen against it evade; give every smarthost of the fleet the same seed file (docs/suspension.md)")
 		}
 	}
 	chk := campaign.New(o)
