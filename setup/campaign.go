@@ -29,11 +29,13 @@ func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, e
 			return nil, fmt.Errorf("campaign: the limits store (%T) does not count campaigns", store)
 		}
 		o.Store = cs
-		if len(c.SharedDomains) == 0 {
-			// Every login domain is then one organisation's: a run over
-			// stolen accounts of the ISP's own consumer domain counts once.
-			log.Warn("campaign: no shared_domains: the accounts of each login domain count as one organisation; list the login domains of consumer accounts (docs/suspension.md)")
-		}
+	}
+	if len(c.SharedDomains) == 0 {
+		// Every login domain is then one organisation's: a run over
+		// stolen accounts of the ISP's own consumer domain counts once.
+		// Said when only checking the config too (-check-config), where
+		// the operator looks.
+		log.Warn("campaign: no shared_domains: the accounts of each login domain count as one organisation; list the login domains of consumer accounts (docs/suspension.md)")
 	}
 	chk := campaign.New(o)
 	if lim != nil {
