@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/idna"
+
 	"outguard/policy"
 )
 
@@ -60,7 +62,12 @@ func (c *Config) validateCampaign(bad func(key, format string, args ...any) erro
 		// A domain, not an address or a pattern: compared with the
 		// login's domain and its parents (campaign.Options).
 		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
-		if !strings.Contains(d, ".") || strings.ContainsAny(d, " \t@*/:") || strings.HasPrefix(d, ".") {
+		// A name DNS can hold (RFC 5891, IDNA lookup): a comma-joined
+		// string, an empty label or a control byte would be a domain
+		// no login has, and its consumer accounts would silently count
+		// as one company.
+		_, idnErr := idna.Lookup.ToASCII(d)
+		if !strings.Contains(d, ".") || strings.ContainsAny(d, " \t@*/:") || strings.HasPrefix(d, ".") || strings.Contains(d, "..") || idnErr != nil {
 			return bad("campaign.shared_domains", "want the login domains of consumer accounts (isp.example), got %q", cp.SharedDomains[i])
 		}
 		cp.SharedDomains[i] = d

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"unicode"
 )
 
 // Encodings older than MIME that mail clients still decode inside a text
@@ -221,20 +222,24 @@ func htmlBase64(r io.Reader, max int) [][]byte {
 	// data:text/html iframe). Quoted strings are only guessed to be files:
 	// short ones are words and names, not decoded.
 	strict := len(out)
+	joined := func(page []byte, off int) ([]byte, int) {
+		s, next := joinedB64(page, off)
+		return decode(s), next
+	}
 	for _, f := range []struct {
 		find func([]byte, int) ([]byte, int)
-		min  int
-	}{{dataB64, 1}, {joinedB64, 128}} {
+		min  int // decoded bytes
+	}{{dataURI, 1}, {joined, 96}} {
 		for off := 0; max < 0 || len(out) < max; {
-			s, next := f.find(page, off)
+			b, next := f.find(page, off)
 			if next < 0 {
 				break
 			}
 			off = next
-			if len(s) < f.min {
+			if len(b) < f.min {
 				continue
 			}
-			if b := decode(s); !slices.ContainsFunc(out[:strict], func(o []byte) bool { return bytes.Equal(o, b) }) {
+			if !slices.ContainsFunc(out[:strict], func(o []byte) bool { return bytes.Equal(o, b) }) {
 				out = append(out, b)
 			}
 		}
@@ -281,30 +286,43 @@ func joinedB64(page []byte, off int) ([]byte, int) {
 	}
 }
 
-// dataB64 returns the base64 of the first data: URI of page at or past
-// off as a browser decodes it, and where to look for the next (-1: none).
-// WHATWG fetch's data: URL processor takes "base64" in any case after a
-// ';' and spaces, percent-decodes the data and drops ASCII whitespace in
-// it (forgiving-base64 decode); in an attribute, character references
-// are decoded before. Each of these once hid a program in an HTML page
-// from the shipped rules (review of #32).
-func dataB64(page []byte, off int) ([]byte, int) {
+// dataURI returns the bytes of the first data: URI of page at or past
+// off as a browser decodes them, and where to look for the next (-1:
+// none). WHATWG fetch's data: URL processor takes "base64" in any case
+// after a ';' and spaces, percent-decodes the data and drops ASCII
+// whitespace in it (forgiving-base64 decode); without ";base64" the data
+// is the percent-decoded bytes themselves (RFC 2397), up to the end of the
+// attribute or CSS url() the URI stands in. In an attribute, character
+// references are decoded before, the comma's too (&#44;, &comma;). Each
+// of these once hid a program in an HTML page from the shipped rules
+// (reviews of #32).
+func dataURI(page []byte, off int) ([]byte, int) {
 	for {
-		i := bytes.IndexByte(page[off:], ',')
+		i := bytes.IndexAny(page[off:], ",&")
 		if i < 0 {
 			return nil, -1
 		}
 		c := off + i
 		off = c + 1
-		m := bytes.TrimRight(page[:c], " \t\n\f\r")
-		if len(m) < len("base64") || !bytes.EqualFold(m[len(m)-6:], []byte("base64")) {
-			continue
+		if page[c] == '&' {
+			b, n := charRef(page[c:])
+			if b != ',' {
+				continue
+			}
+			off = c + n
 		}
-		if m = bytes.TrimRight(m[:len(m)-6], " "); len(m) == 0 || m[len(m)-1] != ';' {
+		m := bytes.TrimRight(page[:c], " \t\n\f\r")
+		b64 := len(m) >= len("base64") && bytes.EqualFold(m[len(m)-6:], []byte("base64"))
+		if b64 {
+			t := bytes.TrimRight(m[:len(m)-6], " ")
+			b64 = len(t) > 0 && t[len(t)-1] == ';'
+		}
+		if !b64 && !dataMediaType(m) {
 			continue
 		}
 		var s []byte
-		for e := off; e < len(page); {
+		e := off
+		for e < len(page) {
 			b, n := page[e], 1
 			switch {
 			case b == '%' && e+2 < len(page):
@@ -316,25 +334,43 @@ func dataB64(page []byte, off int) ([]byte, int) {
 			case b == '&':
 				b, n = charRef(page[e:])
 			}
-			switch {
-			case b64Run(b) && b != '\r' && b != '\n' || b == '=':
+			space := b == ' ' || b == '\t' || b == '\n' || b == '\f' || b == '\r'
+			if b64 && (b64Run(b) && b != '\r' && b != '\n' || b == '=') || !b64 && (n > 1 || !space && bytes.IndexByte([]byte("\"'<>()"), b) < 0) {
 				s = append(s, b)
-			case b != ' ' && b != '\t' && b != '\n' && b != '\f' && b != '\r':
-				return s, e
+			} else if !b64 || !space {
+				break
 			}
 			e += n
 		}
-		return s, len(page)
+		if b64 {
+			dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
+			s = dst[:lenient(dst, s)]
+		}
+		return s, e
 	}
+}
+
+// dataMediaType tells whether m ends in "data:" and a media type, what
+// stands before a data: URI's comma.
+func dataMediaType(m []byte) bool {
+	for i := len(m) - 1; i >= 0 && len(m)-i <= 256; i-- {
+		switch c := m[i]; {
+		case c == ':':
+			return i >= 4 && bytes.EqualFold(m[i-4:i], []byte("data")) && (i == 4 || !unicode.IsLetter(rune(m[i-5])) && !unicode.IsDigit(rune(m[i-5])))
+		case c < ' ' || bytes.IndexByte([]byte("\"'<>()"), c) >= 0:
+			return false
+		}
+	}
+	return false
 }
 
 var namedRefs = []struct {
 	name string
 	b    byte
-}{{"&plus;", '+'}, {"&sol;", '/'}, {"&equals;", '='}, {"&NewLine;", '\n'}, {"&Tab;", '\t'}}
+}{{"&plus;", '+'}, {"&sol;", '/'}, {"&equals;", '='}, {"&NewLine;", '\n'}, {"&Tab;", '\t'}, {"&comma;", ','}}
 
 // charRef decodes the HTML character reference at the start of p that
-// stands for a base64 character or whitespace: its byte and length, or
+// stands for a base64 character, whitespace or a data: URI's comma: its byte and length, or
 // ('&', 1) when it is none of them.
 func charRef(p []byte) (byte, int) {
 	for _, r := range namedRefs {

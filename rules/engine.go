@@ -144,7 +144,6 @@ func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		sc = &scanner{Scanner: ys, defined: map[string]any{}}
 	}
 	defer set.scanners.Put(sc)
-	sc.SetTimeout(e.Timeout)
 	if err := sc.define("sasl_user", user); err != nil {
 		return res, err
 	}
@@ -170,6 +169,7 @@ func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 		var m yara.MatchRules
 		sc.SetCallback(&m)
+		sc.SetTimeout(itemTimeout(ctx, e.Timeout))
 		if b, inMem := it.Data.Bytes(); inMem {
 			if b == nil {
 				b = []byte{}
@@ -208,6 +208,18 @@ func (e *Engine) scan(ctx context.Context, r io.ReaderAt, size int64, user, from
 		}
 	}
 	return res, err
+}
+
+// itemTimeout is the rules' timeout for the next item, cut to what is left
+// of ctx's deadline (message_timeout): libyara cannot be stopped mid-scan
+// but by its timeout, so a page that runs the rules slowly would hold a
+// core for the whole timeout past the deadline. libyara counts whole
+// seconds, where 0 is no timeout at all: rounded up, at least 1s.
+func itemTimeout(ctx context.Context, d time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	return max(time.Second, (d + time.Second - 1).Truncate(time.Second))
 }
 
 // scanFile scans an item spooled to a file, which libyara maps, within

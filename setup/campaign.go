@@ -36,16 +36,18 @@ func CampaignEntry(cfg *config.Config, store limits.Store, lim *limits.Engine, e
 			return nil, fmt.Errorf("campaign: the limits store (%T) does not count campaigns", store)
 		}
 		o.Store = cs
-		if len(c.SharedDomains) == 0 {
-			// Every login domain is then one organisation's: a run over
-			// stolen accounts of the ISP's own consumer domain counts once.
-			log.Warn("campaign: no shared_domains: the accounts of each login domain count as one organisation; list the login domains of consumer accounts (docs/suspension.md)")
-		}
-		if c.SeedFile == "" {
-			// The hash in the source: an attacker can choose padding whose
-			// runs are sampled before the campaign's text.
-			log.Warn("campaign: no seed_file: the fingerprint's sampling is the published one, which copies padded with words chosen against it evade; give every smarthost of the fleet the same seed file (docs/suspension.md)")
-		}
+	}
+	// Both warnings are said when only checking the config too
+	// (-check-config), where the operator looks.
+	if len(c.SharedDomains) == 0 {
+		// Every login domain is then one organisation's: a run over
+		// stolen accounts of the ISP's own consumer domain counts once.
+		log.Warn("campaign: no shared_domains: the accounts of each login domain count as one organisation; list the login domains of consumer accounts (docs/suspension.md)")
+	}
+	if c.SeedFile == "" {
+		// The hash in the source: an attacker can choose padding whose
+		// runs are sampled before the campaign's text.
+		log.Warn("campaign: no seed_file: the fingerprint's sampling is the published one, which copies padded with words chosen against it evade; give every smarthost of the fleet the same seed file (docs/suspension.md)")
 	}
 	chk := campaign.New(o)
 	if lim != nil {
