@@ -5,7 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"os"
+
+	"outguard/internal/secretfile"
 )
 
 // SeedSize is the size of a seed file: random bytes (head -c 32
@@ -38,25 +39,12 @@ func NewSeed(raw []byte) (Seed, error) {
 	return Seed{run: binary.LittleEndian.Uint64(sum), word: binary.LittleEndian.Uint64(sum[8:])}, nil
 }
 
-// LoadSeed reads the seed file at path: SeedSize bytes in a regular file
-// nobody but its owner (and group, to read) can use, as the complaint
-// reference keys (complaint.LoadKeys): a seed others can read is no
-// secret.
+// LoadSeed reads the seed file at path (secretfile.Read: SeedSize bytes
+// nobody else can read, as the complaint reference keys).
 func LoadSeed(path string) (Seed, error) {
-	fi, err := os.Stat(path)
+	raw, err := secretfile.Read(path, "seed", SeedSize)
 	if err != nil {
 		return Seed{}, err
 	}
-	if m := fi.Mode(); !m.IsRegular() || m.Perm()&0o027 != 0 {
-		return Seed{}, fmt.Errorf("%s: mode %v: a seed file must be a regular file nobody but its owner (and group, to read) can use (chmod 0600 or 0640)", path, m.Perm())
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Seed{}, err
-	}
-	s, err := NewSeed(raw)
-	if err != nil {
-		return Seed{}, fmt.Errorf("%s: %d bytes: a seed file holds exactly %d random bytes (head -c %d /dev/urandom)", path, len(raw), SeedSize, SeedSize)
-	}
-	return s, nil
+	return NewSeed(raw)
 }

@@ -25,11 +25,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"outguard/internal/secretfile"
 )
 
 // KeySize is the size of a reference key file: 32 random bytes
@@ -57,19 +58,9 @@ func LoadKeys(paths []string) (Keys, error) {
 	var ks Keys
 	seen := map[string]string{}
 	for _, p := range paths {
-		fi, err := os.Stat(p)
+		raw, err := secretfile.Read(p, "key", KeySize)
 		if err != nil {
 			return nil, err
-		}
-		if m := fi.Mode(); !m.IsRegular() || m.Perm()&0o027 != 0 {
-			return nil, fmt.Errorf("%s: mode %v: a key file must be a regular file nobody but its owner (and group, to read) can use (chmod 0600 or 0640)", p, m.Perm())
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		if len(raw) != KeySize {
-			return nil, fmt.Errorf("%s: %d bytes: a key file holds exactly %d random bytes (head -c %d /dev/urandom)", p, len(raw), KeySize, KeySize)
 		}
 		k, err := NewKey(raw)
 		if err != nil {
