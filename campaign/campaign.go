@@ -80,6 +80,9 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	if err != nil {
 		return nil, err
 	}
+	// A link or a number to call in the subject is something to act on:
+	// a shared notice is then the sender's text (cutBoilerplate).
+	col.payload = col.payload || hasPayload(subjectOf(t))
 	keys := col.archiveKeys(col.Fingerprint().Keys())
 	if len(keys) == 0 {
 		return nil, nil

@@ -106,6 +106,14 @@ type Collector struct {
 	// the links' and the addresses' registrable domains (sender.go)
 	hosts, mailDomains map[string]bool
 	seed               Seed
+	// full are, for each of parts, its sampled runs with the boilerplate
+	// block cut from it kept (nil: none was cut), fullWords the most
+	// words so; payload: a part had a link, an address or a long number
+	// (normalized), or the message an attachment or an image, with
+	// which the blocks are the sender's text (cutBoilerplate).
+	full      [][]uint64
+	fullWords int
+	payload   bool
 }
 
 // members are the hashes of one attached archive's decoded members.
@@ -129,6 +137,11 @@ func NewCollector(names map[string]bool, seed Seed) *Collector {
 // someone else's: a customer forwarding a phishing mail to the abuse desk
 // must not count as its sender.
 func (c *Collector) Item(it *mimewalk.Item) {
+	// An attachment, an image, an attached message, or what the walk
+	// could not read as parts (nested past its limit, malformed) is
+	// something to act on besides the text: a shared notice is then the
+	// sender's text (cutBoilerplate).
+	c.payload = c.payload || it.IsAttachment || it.InMessage || it.DepthLimited || it.Carved || it.Path == "raw"
 	if it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
 		return
 	}
@@ -198,12 +211,22 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	}
 	text := string(b) // one copy for both
 	c.links(text)
-	toks := Normalize(text, isHTML, c.names)
-	c.words = max(c.words, len(toks))
+	n := normalize(text, isHTML, c.names)
+	c.payload = c.payload || n.payload
+	c.words = max(c.words, len(n.toks))
+	c.fullWords = max(c.fullWords, len(n.toks), len(n.full))
 	if len(c.parts) == MaxTextParts {
 		c.parts = slices.Delete(c.parts, 0, 1)
+		c.full = slices.Delete(c.full, 0, 1)
 	}
-	c.parts = append(c.parts, sample(appendRuns(nil, toks, c.seed)))
+	c.parts = append(c.parts, sample(appendRuns(nil, n.toks, c.seed)))
+	var full []uint64
+	if n.full != nil {
+		// Sampled now: a payload in a later part makes the block the
+		// sender's text again (Fingerprint).
+		full = sample(appendRuns(nil, n.full, c.seed))
+	}
+	c.full = append(c.full, full)
 }
 
 // Done marks the walk complete: a fingerprint of a walk cut short
@@ -215,8 +238,20 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
-	f := Fingerprint{Files: c.fileKeys(), Words: c.words}
-	if keys := textKeys(c.parts); c.words >= MinWords && len(keys) >= MinKeys {
+	parts, words := c.parts, c.words
+	if c.payload {
+		// A link, an address or a number anywhere in the message: a
+		// boilerplate block cut from any part is the sender's text
+		// (cutBoilerplate).
+		parts, words = slices.Clone(parts), c.fullWords
+		for i, s := range c.full {
+			if s != nil {
+				parts[i] = s
+			}
+		}
+	}
+	f := Fingerprint{Files: c.fileKeys(), Words: words}
+	if keys := textKeys(parts); words >= MinWords && len(keys) >= MinKeys {
 		f.Text = keys
 	}
 	return f

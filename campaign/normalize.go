@@ -31,6 +31,10 @@ const MaxTokens = 4096
 //     regards," near the end), a leading greeting ("Dear John,"), and
 //     paragraphs of a legal disclaimer: what one customer puts under
 //     every message, whatever it says;
+//   - what many senders put under (or over) their own text: a mailing
+//     list's footer (cutFooter) and, in a part with nothing to act on
+//     (no link, address or number), a shared opt-in notice
+//     (cutBoilerplate);
 //   - names: every word of names (the recipients' names and address
 //     parts, the per-recipient greeting of a mail merge);
 //   - numbers and every word with a digit (amounts, dates, order and
@@ -52,15 +56,50 @@ const MaxTokens = 4096
 // quote, a forwarded chain letter and a line over a company's signature
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
+	n := normalize(text, isHTML, names)
+	if n.payload && n.full != nil {
+		return n.full
+	}
+	return n.toks
+}
+
+// normalized is what normalize makes of a part: toks, its words with a
+// shared boilerplate block cut (cutBoilerplate); full, the words with
+// the block, nil when none was cut; payload, whether the part has a
+// link, an e-mail address or a long number (hasPayload), with which the
+// block is the sender's text (Normalize, Collector.Fingerprint).
+type normalized struct {
+	toks, full []string
+	payload    bool
+}
+
+// normalize is Normalize, with the words a boilerplate block's cut
+// left out apart.
+func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	if len(text) > MaxText {
 		text = text[:MaxText]
 	}
+	raw := text
 	var quoted string
 	marked := false
 	if isHTML {
 		text, quoted, marked = htmlText(text)
 	}
 	p := ownLines(text)
+	// The document's source too: what a quote container or an entity
+	// hides from the text above is still shown (or linked) to a reader.
+	n := normalized{payload: hasPayload(text) || hasPayload(quoted) || isHTML && (hasPayload(raw) || htmlPayload(raw))}
+	n.toks = tokensOf(p, quoted, marked, names)
+	if p.full != nil {
+		p.own = p.full
+		n.full = tokensOf(p, quoted, marked, names)
+	}
+	return n
+}
+
+// tokensOf are the tokens of p's own lines, of its quote (unless someone
+// else's) and of its signature's prose lines.
+func tokensOf(p part, quoted string, marked bool, names map[string]bool) []string {
 	toks := tokens(nil, p.own, names)
 	// Apple Mail puts its attribution inside the blockquote, iOS Mail
 	// inside the "> " lines.
@@ -415,10 +454,12 @@ func descendantStyles(doc *html.Node) map[*html.Node]uint8 {
 // part is a text part's lines: own, the sender's; quoted, "> " lines
 // (the marks taken off); signature, the lines under a signature
 // separator ("-- ", RFC 3676 4.3) or a client's "Sent from my …";
-// attributed: a reply's attribution or a forward's separator ends it.
+// attributed: a reply's attribution or a forward's separator ends it;
+// full, the sender's lines with the boilerplate block own has cut off
+// (cutBoilerplate), nil when none was.
 type part struct {
-	own, quoted, signature []string
-	attributed             bool
+	own, quoted, signature, full []string
+	attributed                   bool
 }
 
 // ownLines splits text into the lines the sender wrote and the rest:
@@ -472,19 +513,31 @@ func ownLines(text string) part {
 		}
 	}
 	endPara()
-	p.own = cutFooter(p.own)
-	// A greeting: a short first line naming the reader.
-	if len(p.own) > 0 && greeting(p.own[0]) {
-		p.own = p.own[1:]
+	// A notice is read with any list footer under it (a footer's terms
+	// are a notice's): the footer rule alone cut a lined notice's lower
+	// half and left its copyright line as the sender's text.
+	if cut, ok := cutBoilerplate(p.own); ok {
+		p.full = letter(cutFooter(p.own))
+		p.own = cutFooter(cut)
+	} else {
+		p.own = cutFooter(p.own)
 	}
-	// A closing near the end and the name under it.
-	for i := len(p.own) - 1; i >= 0 && i >= len(p.own)-8; i-- {
-		if closing(p.own[i]) {
-			p.own = p.own[:i]
-			break
+	p.own = letter(p.own)
+	return p
+}
+
+// letter is own without its greeting (a short first line naming the
+// reader) and its closing near the end with the name under it.
+func letter(own []string) []string {
+	if len(own) > 0 && greeting(own[0]) {
+		own = own[1:]
+	}
+	for i := len(own) - 1; i >= 0 && i >= len(own)-8; i-- {
+		if closing(own[i]) {
+			return own[:i]
 		}
 	}
-	return p
+	return own
 }
 
 // forwardLine starts a forwarded or replied-to original, as the common
@@ -717,7 +770,8 @@ func cutFooter(own []string) []string {
 		}
 	}
 	if distinct < 2 || n*footerDensity < len(strings.Fields(low)) ||
-		!slices.ContainsFunc(unsubscribeTerms, func(t string) bool { return strings.Contains(low, t) }) {
+		!slices.ContainsFunc(unsubscribeTerms, func(t string) bool { return strings.Contains(low, t) }) ||
+		!labelledLinks(own[start:]) {
 		return own
 	}
 	// A footer is under a letter: a text that is all footer (a short
@@ -727,6 +781,311 @@ func cutFooter(own []string) []string {
 		return own
 	}
 	return own[:start]
+}
+
+// footerLabel bounds the words of a footer's sentence with a link or an
+// address (labelledLinks), the link's own not counted.
+const footerLabel = 8
+
+// labelledLinks reports whether every link and address in lines stands
+// in a footer's label ("Unsubscribe: URL", "Create your own newsletter
+// for free: URL"): a sentence of at most footerLabel words besides
+// links and addresses that names a footer term (in those words, not in
+// the link), and no phone or account number. A run's text written as a
+// list footer, its link in a sentence asking the reader to act ("verify
+// your account now at URL and confirm your password"), is no footer
+// (TestFooterNoEvasion).
+func labelledLinks(lines []string) bool {
+	for _, l := range lines {
+		for _, s := range sentences([]string{l}) {
+			if !hasPayload(s) {
+				continue
+			}
+			if longNumber(s) {
+				return false
+			}
+			var label []string
+			for f := range strings.FieldsSeq(s) {
+				if !hasPayload(f) {
+					label = append(label, strings.ToLower(f))
+				}
+			}
+			low := strings.Join(label, " ")
+			if len(label) > footerLabel || !slices.ContainsFunc(footerTerms, func(t string) bool { return strings.Contains(low, t) }) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// boilerplateTerms are what a notice shared by many senders says (why
+// the reader gets it, how to leave, whose rights and address): a list's
+// footer terms and those of an opt-in, copyright or privacy notice.
+var boilerplateTerms = append(slices.Clip(footerTerms), "opted in", "opt in", "opt-in", "signed up", "sign up", "subscriber",
+	"copyright", "©", "all rights reserved", "mailing address", "postal address", "privacy", "these emails", "this email was sent",
+	"this message was sent", "update your", "manage your", "why did i get", "address book", "datenschutz", "impressum",
+	"alle rechte vorbehalten", "tous droits réservés")
+
+// Bounds of a boilerplate block (cutBoilerplate), in words (fields):
+// boilerplateMin to boilerplateMax in all, each of its sentences at most
+// boilerplateSentence, and at most boilerplateFragment of lines without
+// a term (an address: "Riverside Garden Club", "12 Elm Street"), each
+// at most fragmentLine.
+const (
+	boilerplateMin      = 30
+	boilerplateMax      = 150
+	boilerplateSentence = 30
+	boilerplateFragment = 12
+	fragmentLine        = 6
+)
+
+// cutBoilerplate cuts a shared notice off the end of own, and one off its
+// start: the sentences there that each name a boilerplateTerm (and a few
+// short lines among them, an address), boilerplateMin to boilerplateMax
+// words with an unsubscribe term and another term, leaving MinWords of
+// the sender's own. Organisations each writing their own news under one
+// opt-in notice ("You are receiving this email because you opted in via
+// our website … unsubscribe from this list at any time") are no campaign
+// (TestSharedBoilerplate: before, 8 of 12 held and suspended); the
+// notice is sparser in footer terms than cutFooter's bound. ok reports
+// whether anything was cut.
+//
+// The words cut are the sender's again in a message with a payload,
+// anywhere in it (Normalize, Collector.Fingerprint): a link (bare
+// domains too), an e-mail address, a phone or account number
+// (hasPayload), an HTML link, image or form (htmlPayload), an
+// attachment. A run's text written as such a notice, its link or number
+// in it, in the varying text around it or in another part, keeps its
+// keys (TestSharedBoilerplateNoEvasion): what an attacker can hide so is
+// a text with nothing to act on.
+func cutBoilerplate(own []string) (cut []string, ok bool) {
+	cut = own
+	if b := boilerplateBlock(cut, true); b != nil {
+		first := b[len(b)-1]
+		cut = slices.Clone(cut[:first.line])
+		if head := strings.TrimSpace(own[first.line][:first.off]); head != "" {
+			cut = append(cut, head)
+		}
+		ok = true
+	}
+	if b := boilerplateBlock(cut, false); b != nil {
+		last, l := b[len(b)-1], cut[b[len(b)-1].line]
+		rest := cut[last.line+1:]
+		if tail := strings.TrimSpace(l[last.end:]); tail != "" {
+			rest = append([]string{tail}, rest...)
+		}
+		cut, ok = rest, true
+	}
+	return cut, ok
+}
+
+// noticeUnit is a sentence of a boilerplate block, own[line][off:end], or a
+// short line among its sentences, and its words.
+type noticeUnit struct{ line, off, end, words int }
+
+// boilerplateBlock is the boilerplate block at the end of own (fromEnd)
+// or at its start, its units read from that end; nil when there is
+// none within the bounds (cutBoilerplate). Only the sentences near that
+// end are read.
+func boilerplateBlock(own []string, fromEnd bool) []noticeUnit {
+	var b, short []noticeUnit // short: fragments not yet followed by a sentence
+	words, frag, shortWords := 0, 0, 0
+scan:
+	for k := range own {
+		i := k
+		if fromEnd {
+			i = len(own) - 1 - k
+		}
+		var us []noticeUnit
+		off := 0
+		for _, s := range sentences([]string{own[i]}) {
+			us = append(us, noticeUnit{line: i, off: off, end: off + len(s), words: countWords(s)})
+			off += len(s)
+		}
+		if fromEnd {
+			slices.Reverse(us)
+		}
+		for _, u := range us {
+			low := strings.ToLower(own[i][u.off:u.end])
+			switch {
+			case u.words == 0:
+			case u.words <= boilerplateSentence && slices.ContainsFunc(boilerplateTerms, func(t string) bool { return strings.Contains(low, t) }):
+				b = append(append(b, short...), u)
+				words += shortWords + u.words
+				frag += shortWords
+				short, shortWords = nil, 0
+				if words > boilerplateMax || frag > boilerplateFragment {
+					return nil
+				}
+			case u.words <= fragmentLine && u.words == countWords(own[i]):
+				// Short lines after the last sentence are the
+				// letter's (a closing, a name) unless one follows.
+				if shortWords += u.words; shortWords > boilerplateFragment {
+					break scan
+				}
+				short = append(short, u)
+			default:
+				break scan
+			}
+		}
+	}
+	rest := -words
+	for _, l := range own {
+		rest += countWords(l)
+	}
+	if words < boilerplateMin || rest < MinWords {
+		return nil
+	}
+	var low strings.Builder
+	for _, u := range b {
+		low.WriteString(strings.ToLower(own[u.line][u.off:u.end]) + " ")
+	}
+	distinct := 0
+	for _, t := range boilerplateTerms {
+		if strings.Contains(low.String(), t) {
+			distinct++
+		}
+	}
+	if distinct < 2 || !slices.ContainsFunc(unsubscribeTerms, func(t string) bool { return strings.Contains(low.String(), t) }) {
+		return nil
+	}
+	return b
+}
+
+// countWords is len(strings.Fields(s)) without the slice.
+func countWords(s string) int {
+	n := 0
+	for range strings.FieldsSeq(s) {
+		n++
+	}
+	return n
+}
+
+// hasPayload reports whether text has what a reader is asked to act on:
+// a link (a scheme's "://", "www." or a bare domain name a client links:
+// "secure-login.example.com/verify"), an e-mail address, or a phone or
+// account number (longNumber).
+func hasPayload(text string) bool {
+	if strings.Contains(text, "://") {
+		return true
+	}
+	for f := range strings.FieldsSeq(text) {
+		if len(f) >= 4 && strings.EqualFold(f[:4], "www.") || bareDomain(f) {
+			return true
+		}
+	}
+	found := false
+	mailDomains(text, func(string) { found = true })
+	return found || longNumber(text)
+}
+
+// bareDomain reports whether the field f is a domain name under a public
+// suffix of ICANN's (a real top-level domain), with or without a path.
+func bareDomain(f string) bool {
+	f = strings.Trim(f, "<>()[]\"',.;:!?")
+	host, _, _ := strings.Cut(f, "/")
+	dot := strings.IndexByte(host, '.')
+	if dot <= 0 || dot == len(host)-1 {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !letterOrDigit(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	suffix, icann := publicsuffix.PublicSuffix(strings.ToLower(host))
+	return icann && len(suffix) < len(host)
+}
+
+// longNumber reports whether text has a number of nine digits or more,
+// its digits grouped by up to two of spaces, dashes, dots, slashes and
+// brackets ("+1 (800) 555-0199", an IBAN's groups); a time's hour is not
+// one of its digits ("30.11.2026 10:00" is no phone number).
+func longNumber(text string) bool {
+	// digits of the run, of its last group; separators since the last
+	// digit
+	digits, group, sep := 0, 0, 0
+	for i := 0; i <= len(text); i++ {
+		c := byte(0)
+		if i < len(text) {
+			c = text[i]
+		}
+		switch {
+		case c >= '0' && c <= '9':
+			if sep > 0 {
+				group = 0
+			}
+			digits, group, sep = digits+1, group+1, 0
+		case digits > 0 && sep < 2 && strings.IndexByte(" -./()", c) >= 0:
+			sep++
+		default:
+			if c == ':' && sep == 0 {
+				digits -= group // an hour
+			}
+			if digits >= 9 {
+				return true
+			}
+			digits, group, sep = 0, 0, 0
+		}
+	}
+	return false
+}
+
+// htmlPayload reports whether the HTML document s links, shows an image
+// or posts a form anywhere (an attribute href, src, action, formaction,
+// background, poster or srcset with a value other than a fragment, or a
+// stylesheet's url()): a payload hasPayload does not see in the text a
+// reader sees (an image map's area, a QR code).
+func htmlPayload(s string) bool {
+	inTag, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '(' && i >= 3 && strings.EqualFold(s[i-3:i], "url"):
+			return true
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case !inTag:
+			inTag = c == '<'
+		case c == '>':
+			inTag = false
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '=' && payloadAttr(s, i):
+			return true
+		}
+	}
+	return false
+}
+
+// payloadAttr reports whether the '=' at s[i], in a tag, sets one of
+// htmlPayload's attributes to a value other than a fragment.
+func payloadAttr(s string, i int) bool {
+	j := i
+	for j > 0 && s[j-1] == ' ' {
+		j--
+	}
+	k := j
+	for k > 0 && (letterOrDigit(s[k-1]) || s[k-1] == '-' || s[k-1] == ':') {
+		k--
+	}
+	switch strings.ToLower(s[k:j]) {
+	case "href", "src", "action", "formaction", "background", "poster", "srcset", "xlink:href":
+	default:
+		return false
+	}
+	v := strings.TrimLeft(s[i+1:], " ")
+	end := " >"
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		end, v = v[:1], v[1:]
+	}
+	if n := strings.IndexAny(v, end); n >= 0 {
+		v = v[:n]
+	}
+	v = strings.TrimSpace(v)
+	return v != "" && v[0] != '#'
 }
 
 // token is one field's word, "" when it is left out (see Normalize).

@@ -4,7 +4,8 @@
 // tomorrow"), replies quoting what they answer, standard signatures and
 // disclaimers shared by a company's staff, meeting invitations, one
 // account's newsletter to many recipients, automatic notices of one
-// template from one account, HTML alternatives. It is deterministic for a
+// template from one account, organisations each sending their own news
+// under one shared opt-in notice, HTML alternatives. It is deterministic for a
 // seed, so a failure can be replayed; the corpus is generated, not
 // committed.
 package hamgen
@@ -51,21 +52,24 @@ func Corpus(seed uint64, n int, span time.Duration) []Message {
 	for len(out) < n {
 		at := time.Duration(g.r.Int64N(int64(span)))
 		var batch []Message
-		// Per 100 draws about 95 single messages, 37 notices and 40
-		// newsletter copies.
+		// Per 100 draws about 91 single messages, 37 notices, 7
+		// organisations' news under a shared notice and 40 newsletter
+		// copies.
 		switch k := g.r.IntN(100); {
-		case k < 30:
+		case k < 27:
 			batch = []Message{g.short()}
-		case k < 56:
+		case k < 53:
 			batch = []Message{g.personal()}
-		case k < 72:
+		case k < 69:
 			batch = []Message{g.business()}
-		case k < 86:
+		case k < 83:
 			batch = []Message{g.company()}
-		case k < 94:
+		case k < 91:
 			batch = []Message{g.invite()}
-		case k < 99:
+		case k < 96:
 			batch = g.notices(at)
+		case k < 99:
+			batch = g.boilerplate(at)
 		default:
 			batch = g.newsletter(at, 20+g.r.IntN(40))
 		}
@@ -275,6 +279,47 @@ func (g *gen) newsletter(at time.Duration, n int) []Message {
 		text := fmt.Sprintf("Dear %s,\n\n%s\n\nRead more: https://club%d.example/news?u=%s\nUnsubscribe: https://club%d.example/unsubscribe?u=%s\n", name, body, club, tok, club, tok)
 		m := g.build("newsletter", account, "Club news", text, g.htmlOf(text), []string{addr}, name)
 		m.At = at + time.Duration(i)*100*time.Millisecond
+		out = append(out, m)
+	}
+	return out
+}
+
+// SharedNotices are opt-in notices that many organisations append
+// verbatim to their own news (a newsletter template's default): one
+// paragraph of 64 words, lines with an address, a short one.
+var SharedNotices = []string{
+	"Copyright 2026 All rights reserved. You are receiving this email because you opted in via our website or signed up at one of our events. " +
+		"Our mailing address is on our website. Want to change how you receive these emails? You can update your preferences or unsubscribe " +
+		"from this list at any time, and we will respect your choice immediately without asking further questions.",
+	"Copyright (C) 2026 Riverside Garden Club. All rights reserved.\nYou are receiving this email because you opted in via our website.\n\n" +
+		"Our mailing address is:\nRiverside Garden Club\n12 Elm Street\nSpringfield 12345\n\nWant to change how you receive these emails?\n" +
+		"You can update your preferences or unsubscribe from this list.",
+	"This newsletter was sent to you because you subscribed on our website. We respect your privacy and never share your email address. " +
+		"If you no longer wish to receive these emails, you can unsubscribe at any time.",
+}
+
+// boilerplate is one organisation's news to a few members with one of
+// SharedNotices under it or above it: each organisation (one of 300,
+// its own login domain) writes its own news, the notice is the same from
+// all; a quarter link their own site.
+func (g *gen) boilerplate(at time.Duration) []Message {
+	org := g.r.IntN(300)
+	account := fmt.Sprintf("news@org%d.example", org)
+	news := g.paragraph(4 + g.r.IntN(12))
+	if g.r.IntN(4) == 0 {
+		news += fmt.Sprintf("\n\nRead more: https://org%d.example/news", org)
+	}
+	notice := SharedNotices[g.r.IntN(len(SharedNotices))]
+	text := news + "\n\n" + notice
+	if g.r.IntN(3) == 0 {
+		text = notice + "\n\n" + news
+	}
+	var out []Message
+	for i := range 1 + g.r.IntN(4) {
+		name, addr := g.person()
+		body := "Dear " + strings.Fields(name)[0] + ",\n\n" + text + "\n"
+		m := g.build("boilerplate", account, "News from our association", body, g.htmlOf(body), []string{addr}, name)
+		m.At = at + time.Duration(i)*time.Second
 		out = append(out, m)
 	}
 	return out
