@@ -300,12 +300,14 @@ var SharedNotices = []string{
 
 // boilerplate is one organisation's news to a few members with one of
 // SharedNotices under it or above it: each organisation (one of 300,
-// its own login domain) writes its own news, the notice is the same from
-// all; a quarter link their own site.
+// its own login domain) writes its own news (four to seven sentences, as
+// long as a personal letter: longer texts of this generator's few words
+// share runs by chance), the notice is the same from all; a quarter link
+// their own site.
 func (g *gen) boilerplate(at time.Duration) []Message {
 	org := g.r.IntN(300)
 	account := fmt.Sprintf("news@org%d.example", org)
-	news := g.paragraph(4 + g.r.IntN(12))
+	news := g.paragraph(4 + g.r.IntN(4))
 	if g.r.IntN(4) == 0 {
 		news += fmt.Sprintf("\n\nRead more: https://org%d.example/news", org)
 	}
