@@ -301,6 +301,7 @@ func TestPayload(t *testing.T) {
 		"e.g. the hall, i.e. the old one.": false,
 		"version 3.5 of the rules":         false,
 		"at www.example today":             true,
+		"at секьюр-логин.рф/вход today":    true,
 		"write to desk@help.example":       true,
 		"at https://x.example/":            true,
 		"nothing to act on, thank you.":    false,
@@ -310,14 +311,15 @@ func TestPayload(t *testing.T) {
 		}
 	}
 	for doc, want := range map[string]bool{
-		`<a href="#top">top</a>`:                        false,
-		`<a href="">x</a><p style="color:red">y</p>`:    false,
-		`<img src="cid:qr-code">`:                       true,
-		`<img alt=x SRC = data:image/png;base64,AAAA>`:  true,
-		`<map><area href=https://x.example/></map>`:     true,
-		`<form action="/login"><input></form>`:          true,
-		`<div style="background-image: URL('qr.png')">`: true,
-		`<p>take action = now, href is a word</p>`:      false,
+		`<a href="#top">top</a>`:                             false,
+		`<a href="">x</a><p style="color:red">y</p>`:         false,
+		`<img src="cid:qr-code">`:                            true,
+		`<img alt=x SRC = data:image/png;base64,AAAA>`:       true,
+		`<map><area href=https://x.example/></map>`:          true,
+		"<map><area\nhref\n=\n\"https://x.example/\"></map>": true,
+		`<form action="/login"><input></form>`:               true,
+		`<div style="background-image: URL('qr.png')">`:      true,
+		`<p>take action = now, href is a word</p>`:           false,
 	} {
 		if got := htmlPayload(doc); got != want {
 			t.Errorf("htmlPayload(%q) = %v, want %v", doc, got, want)

@@ -981,7 +981,8 @@ func hasPayload(text string) bool {
 }
 
 // bareDomain reports whether the field f is a domain name under a public
-// suffix of ICANN's (a real top-level domain), with or without a path.
+// suffix of ICANN's (a real top-level domain), with or without a path;
+// an internationalized one ("пример.рф") by its ASCII form.
 func bareDomain(f string) bool {
 	f = strings.Trim(f, "<>()[]\"',.;:!?")
 	host, _, _ := strings.Cut(f, "/")
@@ -989,12 +990,13 @@ func bareDomain(f string) bool {
 	if dot <= 0 || dot == len(host)-1 {
 		return false
 	}
-	for i := 0; i < len(host); i++ {
-		if c := host[i]; !letterOrDigit(c) && c != '-' && c != '.' {
+	for _, r := range host {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '.' {
 			return false
 		}
 	}
-	suffix, icann := publicsuffix.PublicSuffix(strings.ToLower(host))
+	host = asciiName(strings.ToLower(host))
+	suffix, icann := publicsuffix.PublicSuffix(host)
 	return icann && len(suffix) < len(host)
 }
 
@@ -1064,7 +1066,7 @@ func htmlPayload(s string) bool {
 // htmlPayload's attributes to a value other than a fragment.
 func payloadAttr(s string, i int) bool {
 	j := i
-	for j > 0 && s[j-1] == ' ' {
+	for j > 0 && isSpace(s[j-1]) {
 		j--
 	}
 	k := j
@@ -1076,8 +1078,8 @@ func payloadAttr(s string, i int) bool {
 	default:
 		return false
 	}
-	v := strings.TrimLeft(s[i+1:], " ")
-	end := " >"
+	v := strings.TrimLeft(s[i+1:], " \t\r\n\f")
+	end := " \t\r\n\f>"
 	if v != "" && (v[0] == '"' || v[0] == '\'') {
 		end, v = v[:1], v[1:]
 	}
@@ -1087,6 +1089,9 @@ func payloadAttr(s string, i int) bool {
 	v = strings.TrimSpace(v)
 	return v != "" && v[0] != '#'
 }
+
+// isSpace reports whether c is HTML's ASCII whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
 
 // token is one field's word, "" when it is left out (see Normalize).
 func token(f string, names map[string]bool) string {
