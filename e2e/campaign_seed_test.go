@@ -31,6 +31,7 @@ import (
 // seedHost is one smarthost as milterd builds it (setup.Open, then
 // setup.Build), driven through its pipeline without an MTA.
 type seedHost struct {
+	cfg *config.Config
 	res *setup.Resources
 	b   *setup.Built
 }
@@ -50,7 +51,7 @@ func startSeedHost(t *testing.T, yaml string) (*seedHost, error) {
 		res.Close()
 		return nil, err
 	}
-	return &seedHost{res: res, b: b}, nil
+	return &seedHost{cfg: cfg, res: res, b: b}, nil
 }
 
 var seedQueueID atomic.Int64
@@ -222,7 +223,8 @@ func seedRound(t *testing.T, round int, kind string, store func(t *testing.T, ro
 // (the limits', first, with the whole store down) and the campaign count
 // fails rather than sampling as published; the store back, the next
 // message is counted under the store's seed, which is then kept: the
-// store down again, the fingerprint needs no store. And the store
+// store down again (and after a reload), the fingerprint needs no
+// store. And the store
 // reachable but the seed not (a smarthost role without the grant on
 // campaign_seed): campaign.on_error answers (reject, here), and once
 // granted, the next message passes. Before, a host without seed_file
@@ -272,6 +274,14 @@ func TestCampaignSeedStoreDown(t *testing.T) {
 	pg.Stop()
 	if again, err := count(); err != nil || !slices.Equal(again, keys) {
 		t.Errorf("store down after the seed was read: %v (the seed is not kept)", err)
+	}
+	// A reload builds new engines on the same resources: the seed is
+	// the process's, not the engine's.
+	if h.b, err = setup.Build(h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), h.res); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := count(); err != nil || !slices.Equal(again, keys) {
+		t.Errorf("store down, reloaded: %v (the seed is not kept across a reload)", err)
 	}
 	pg.Start()
 
