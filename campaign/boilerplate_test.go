@@ -221,7 +221,8 @@ func TestBoilerplateCut(t *testing.T) {
 		"lines under the text": {own + "\n\n" + optInLines, true},
 		"both":                 {notice + "\n\n" + own + "\n\n" + optInLines, true},
 		"in one line with it":  {own + " " + notice, true},
-		"html":                 {"<p>" + own + "</p><p>" + notice + "</p>", true},
+		"html":                 {"<p>" + own + "</p><p>" + notice + "</p>", true}, "html, &nbsp; after its full stops": {"<p>" + own + "</p><p>" + strings.ReplaceAll(notice, ". ", ".&nbsp; ") + "</p>", true},
+
 		// boilerplateMax: 150 words, not one more.
 		"150 words": {own + "\n\nCopyright 2026 all rights reserved. " + strings.Repeat("You can unsubscribe from this list. ", 24) + "Unsubscribe.", true},
 		"151 words": {own + "\n\nCopyright 2026 all rights reserved. " + strings.Repeat("You can unsubscribe from this list. ", 24) + "Unsubscribe now.", false},

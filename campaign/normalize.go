@@ -705,13 +705,14 @@ func undisclaimed(para []string) []string {
 }
 
 // sentences splits lines at a sentence's end (".", "!" or "?" before a
-// space or the line's end).
+// space, a no-break space, HTML's "&nbsp;" after a full stop, or the
+// line's end).
 func sentences(lines []string) []string {
 	var out []string
 	for _, l := range lines {
 		start := 0
 		for i := 0; i < len(l); i++ {
-			if (l[i] == '.' || l[i] == '!' || l[i] == '?') && (i+1 == len(l) || l[i+1] == ' ') {
+			if (l[i] == '.' || l[i] == '!' || l[i] == '?') && (i+1 == len(l) || l[i+1] == ' ' || strings.HasPrefix(l[i+1:], "\u00a0")) {
 				out = append(out, l[start:i+1])
 				start = i + 1
 			}
@@ -930,11 +931,14 @@ scan:
 			}
 		}
 	}
+	if words < boilerplateMin {
+		return nil // most texts: no words of the whole to count
+	}
 	rest := -words
 	for _, l := range own {
 		rest += countWords(l)
 	}
-	if words < boilerplateMin || rest < MinWords {
+	if rest < MinWords {
 		return nil
 	}
 	var low strings.Builder
