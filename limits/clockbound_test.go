@@ -14,7 +14,7 @@ import (
 // Issue 32's clock skew, its bound on both shared stores: Redis' admit
 // scripts (rollLua, Redis' TIME ± RedisOptions.MaxClockSkew) and
 // PostgreSQL's trigger (clock.go, clock_timestamp() ±
-// outguard.max_clock_skew), at the default (120 s) and at 30 s. The rule
+// outguard.max_clock_skew), at the default (120 s), at 30 s and off. The rule
 // is judged on the slot's buckets: a host ahead is refused from the first
 // minute that starts after the store's time + the tolerance, one behind
 // from the last minute that ends before the oldest minute still counted
@@ -44,6 +44,7 @@ func TestClockSkewBound(t *testing.T) {
 		{"redis off", 0, redisStore(-1)},
 		{"postgres default", 120 * time.Second, pgStore("")},
 		{"postgres 30s", 30 * time.Second, pgStore(" outguard.max_clock_skew=30")},
+		{"postgres off", 0, pgStore(" outguard.max_clock_skew=0")},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			st := openClients(t, s.open, 1)[0]

@@ -64,6 +64,11 @@ type Options struct {
 	// beside the rest of the suite, can wait longer than that for the
 	// file's lock, and a timeout there would fail exactness, not measure it.
 	StoreTimeout time.Duration
+	// Rate paces the run at this many messages a second across the fleet
+	// (0: as fast as the sessions go). A closed loop of more sessions than
+	// cores measures queueing for a core; a paced one measures the
+	// latency at a given load, e.g. the 1 000 msg/s of the paper fleet.
+	Rate float64
 }
 
 // Stores are the servers a run uses: one PostgreSQL, one Redis, and a
@@ -102,7 +107,11 @@ type Result struct {
 	// SkewRefused of Refused failed with limits.ErrClockSkew: a session
 	// whose store call waited while the others sent an hour or more of
 	// the compressed day (a simulated clock that far behind theirs).
-	SkewRefused      int
+	SkewRefused int
+	// Late counts the messages of a paced run (Options.Rate) that
+	// started more than lateBy after their time: the rate was beyond
+	// what the sessions could keep, and the latencies understate.
+	Late             int
 	Seconds          float64
 	MailP50, MailP99 time.Duration
 	EOMP50, EOMP99   time.Duration
@@ -448,6 +457,7 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 		sent      []sent
 		refused   int
 		skew      int
+		late      int
 		err       error
 	}
 	sessions := make([]*session, o.Clients*o.Sessions)
@@ -476,6 +486,14 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 					i := int(issued.Add(1)) - 1
 					if i >= o.Messages {
 						return
+					}
+					if o.Rate > 0 {
+						due := start.Add(time.Duration(float64(i) / o.Rate * float64(time.Second)))
+						if d := time.Until(due); d > 0 {
+							time.Sleep(d)
+						} else if -d > lateBy {
+							ss.late++
+						}
 					}
 					now = sentAt(i)
 					ok, at, rcpts, mail, eom, err := message(ctx, eng, p, i)
@@ -520,6 +538,7 @@ func Run(ctx context.Context, s *Stores, kind string, o Options) (Result, error)
 		mail, eom, all = append(mail, ss.mail...), append(eom, ss.eom...), append(all, ss.sent...)
 		r.Refused += ss.refused
 		r.SkewRefused += ss.skew
+		r.Late += ss.late
 	}
 	r.Admitted = len(all)
 	r.MailP50, r.MailP99 = quantile(mail, 0.5), quantile(mail, 0.99)
@@ -647,6 +666,7 @@ func main() {
 	sessions := flag.Int("sessions", 2, "sessions at once per client")
 	stores := flag.String("stores", "sqlite,postgres,postgres-sync,postgres-fsync-off,redis", "stores: sqlite (the baseline: first), postgres, postgres-sync (og_admit waiting for the flush), postgres-fsync-off, redis")
 	seed := flag.Uint64("seed", 1, "random seed")
+	rate := flag.Float64("rate", 0, "messages a second across the fleet (0: as fast as the sessions go, a closed loop)")
 	profile := flag.Bool("profile", false, "PostgreSQL's statistics on (pg_stat_statements, the WAL's timing) and its sessions' waits sampled: each PostgreSQL run's server side, after the table")
 	flag.Parse()
 	p := &harness.Program{Name: "fleet"}
@@ -658,7 +678,11 @@ func main() {
 	s := start(p)
 	var profiles []string
 	ctx := context.Background()
-	fmt.Printf("Fleet: %d accounts (Zipf 1.1), %d messages over a simulated day per run, %d sessions per client, the shipped default limits\n\n", *accounts, *messages, *sessions)
+	fmt.Printf("Fleet: %d accounts (Zipf 1.1), %d messages over a simulated day per run, %d sessions per client, the shipped default limits", *accounts, *messages, *sessions)
+	if *rate > 0 {
+		fmt.Printf(", paced at %.0f messages a second across the fleet (refused: and how many started over %v late)", *rate, lateBy)
+	}
+	fmt.Print("\n\n")
 	fmt.Println("| clients | store | checks/s | ratio to SQLite | MAIL p50 / p99 ms | end-of-message p50 / p99 ms | client CPU ms/msg | server CPU ms/msg | admitted | refused | over-admits (windows checked) | count mismatches | B per active account | B per message record | sizes |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	failed := false
@@ -669,7 +693,7 @@ func main() {
 		}
 		var base float64
 		for _, kind := range strings.Split(*stores, ",") {
-			r, err := Run(ctx, s, kind, Options{Accounts: *accounts, Messages: *messages, Clients: c, Sessions: *sessions, Seed: *seed})
+			r, err := Run(ctx, s, kind, Options{Accounts: *accounts, Messages: *messages, Clients: c, Sessions: *sessions, Seed: *seed, Rate: *rate})
 			if err != nil {
 				p.Fatalf("%s, %d clients: %v", kind, c, err)
 			}
@@ -681,6 +705,9 @@ func main() {
 				ratio = fmt.Sprintf("%.2f", r.ChecksPerSecond()/base)
 			}
 			refused := fmt.Sprint(r.Refused)
+			if *rate > 0 {
+				refused += fmt.Sprintf(", %d started late", r.Late)
+			}
 			if r.SkewRefused > 0 {
 				refused += fmt.Sprintf(" (%d clock skew)", r.SkewRefused)
 			}
@@ -699,5 +726,9 @@ func main() {
 		p.Fatalf("over-admits or counts that differ from the log")
 	}
 }
+
+// lateBy is how far behind its time a paced message may start before it
+// counts as late (Result.Late).
+const lateBy = 5 * time.Millisecond
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
