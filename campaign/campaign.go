@@ -41,8 +41,9 @@ type Options struct {
 	// engine walks it (Tap): the rules section's limits otherwise.
 	Walk mimewalk.Limits
 	// Seed keys the fingerprint's sampling (Seed): the fleet's secret,
-	// the same on every smarthost; the zero Seed is the published one.
-	Seed Seed
+	// the same on every smarthost, from the shared store (StoreSeed);
+	// nil: no seed, every count fails.
+	Seed *SeedSource
 	Log  *slog.Logger
 	Now  func() time.Time // nil: time.Now
 }
@@ -66,9 +67,15 @@ func (e *Engine) Name() string { return "campaign" }
 
 type collectorKey struct{}
 
-// Tap starts t's fingerprint on the rules' walk (rules.Engine.Tap).
+// Tap starts t's fingerprint on the rules' walk (rules.Engine.Tap): nil
+// while the seed is not read yet (the store failed so far), and the
+// count walks the message itself once it has the seed (fingerprint).
 func (e *Engine) Tap(t *policy.Transaction) *Collector {
-	c := NewCollector(recipientNames(t), e.o.Seed)
+	seed, ok := e.o.Seed.Known()
+	if !ok {
+		return nil
+	}
+	c := NewCollector(recipientNames(t), seed)
 	t.SetValue(collectorKey{}, c)
 	return c
 }
@@ -202,13 +209,19 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 }
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no
-// rules engine walked the message completely (none configured, or its
-// walk failed with on_error accept), of the engine's own walk.
+// rules engine walked the message completely (none configured, its walk
+// failed with on_error accept, or the seed was not read yet), of the
+// engine's own walk. Without the seed (the store failed) it fails: the
+// published sampling is never a fallback.
 func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (*Collector, error) {
 	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() {
 		return c, nil
 	}
-	c := NewCollector(recipientNames(t), e.o.Seed)
+	seed, err := e.o.Seed.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := NewCollector(recipientNames(t), seed)
 	if _, err := mimewalk.Walk(ctx, t.Message, t.Message.Size(), e.o.Walk, func(it *mimewalk.Item) error {
 		c.Item(it)
 		return nil

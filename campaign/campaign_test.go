@@ -33,16 +33,20 @@ type rig struct {
 	now   time.Time
 }
 
-func newRig(t *testing.T) *rig { return newSeededRig(t, Seed{}) }
+func newRig(t *testing.T) *rig { return newSeededRig(t, FixedSeed(Seed{})) }
 
-// newSeededRig is a rig whose engine samples with seed.
-func newSeededRig(t *testing.T, seed Seed) *rig {
+// newSeededRig is a rig whose engine samples with seed; nil: with the
+// seed its store creates, as setup wires it (StoreSeed).
+func newSeededRig(t *testing.T, seed *SeedSource) *rig {
 	st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	r := &rig{store: st, now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	if seed == nil {
+		seed = StoreSeed(st)
+	}
 	pol, _ := limits.NewPolicy(limits.Limits{}, nil)
 	r.lim = &limits.Engine{Store: st, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return r.now },
 		Accounts: limits.Accounts{Host: "mx1"}, SuspendFor: limits.Day}
@@ -112,18 +116,18 @@ func TestHamCorpus(t *testing.T) {
 		}
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed, Seed{}) })
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed, FixedSeed(Seed{})) })
 	}
-	// A secret seed (campaign.seed_file) samples other runs of every
-	// text: the ham corpus is no campaign under it either.
+	// A secret seed (the fleet's, kept in the store) samples other runs
+	// of every text: the ham corpus is no campaign under it either.
 	secret, err := NewSeed([]byte("a fixed test seed of 32 bytes!!!"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("seed28secret", func(t *testing.T) { hamCorpus(t, 28, secret) })
+	t.Run("seed28secret", func(t *testing.T) { hamCorpus(t, 28, FixedSeed(secret)) })
 }
 
-func hamCorpus(t *testing.T, seed uint64, sampling Seed) {
+func hamCorpus(t *testing.T, seed uint64, sampling *SeedSource) {
 	r := newSeededRig(t, sampling)
 	start := r.now
 	n := 6000

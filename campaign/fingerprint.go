@@ -244,8 +244,8 @@ func hashOf(s string) string {
 // appendRuns appends the hash of each run of three words of toks with
 // at most one other word among them ("a b c" of "a b c", "a x b c" and
 // "a b x c"): FNV-1a of each word, combined with splitmix64 keyed by
-// seed (the same on every host of a fleet given one seed, unlike
-// hash/maphash). The zero seed is the hash of versions before seeds:
+// seed (the same on every host of a fleet, which reads one seed from
+// the shared store, unlike hash/maphash). The zero seed is the hash of versions before seeds:
 // their keys, and testdata/corpus.digest, are unchanged.
 func appendRuns(hs []uint64, toks []string, seed Seed) []uint64 {
 	w := make([]uint64, len(toks))

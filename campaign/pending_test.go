@@ -78,7 +78,7 @@ func TestPendingSuspensionFinished(t *testing.T) {
 			lim := &limits.Engine{Store: fs, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
 				Accounts: limits.Accounts{Host: "mx1"}, SuspendFor: limits.Day}
 			eng := campaign.New(campaign.Options{Store: st.(limits.CampaignStore), Limits: lim, Accounts: 5, Window: 15 * time.Minute, Action: policy.Quarantine, Suspend: true,
-				SharedDomains: []string{"isp.example"}, Log: lim.Log, Now: func() time.Time { return now }})
+				SharedDomains: []string{"isp.example"}, Seed: campaign.FixedSeed(campaign.Seed{}), Log: lim.Log, Now: func() time.Time { return now }})
 			commit := func(account string, rcpts []string, raw []byte) error {
 				now = now.Add(time.Minute)
 				// The headers are not needed: the account is the login.

@@ -15,11 +15,12 @@ import (
 // foundAt sends copies from distinct accounts until the campaign is
 // established (a stamp) or held; 0: never within n.
 func foundAt(t *testing.T, n int, copy func(i int) (string, []byte)) int {
-	return foundAtSeed(t, Seed{}, n, copy)
+	return foundAtSeed(t, FixedSeed(Seed{}), n, copy)
 }
 
-// foundAtSeed is foundAt with an engine sampling with seed.
-func foundAtSeed(t *testing.T, seed Seed, n int, copy func(i int) (string, []byte)) int {
+// foundAtSeed is foundAt with an engine sampling with seed (nil: the
+// rig store's own, StoreSeed).
+func foundAtSeed(t *testing.T, seed *SeedSource, n int, copy func(i int) (string, []byte)) int {
 	r := newSeededRig(t, seed)
 	for i := range n {
 		rcpt, raw := copy(i)

@@ -1,12 +1,15 @@
 package campaign
 
 import (
+	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"outguard/limits"
 )
 
 // padding is an attacker's padding for one copy: n made-up words (other
@@ -35,9 +38,10 @@ func padding(rng *rand.Rand, pool []string, known Seed, n int, limit uint64) []s
 // the zero Seed) appends to each copy of a 78-word phish 200 shown words
 // whose runs hash below 0.08×2⁶⁴: with the known seed they fill the
 // sample and the phish is never found in 40 accounts (where 2000 random
-// words are needed, TestReviewBulkJunk); with a secret seed the same
-// padding is random words to the sample, and the phish is found at the
-// 5th account, for each of three seeds.
+// words are needed, TestReviewBulkJunk); with the seed the store creates
+// (StoreSeed, as milterd has it) the same padding is random words to the
+// sample, and the phish is found at the 5th account, for each of three
+// stores' seeds.
 func TestSecretSeedPadding(t *testing.T) {
 	gen := rand.New(rand.NewPCG(28, 28))
 	pool := make([]string, 20000)
@@ -61,69 +65,91 @@ func TestSecretSeedPadding(t *testing.T) {
 			return rcpt, []byte(h + "\n\n" + b + "\n\n" + strings.Join(padding(rng, pool, Seed{}, 200, limit), " ") + "\n")
 		}
 	}
-	if at := foundAtSeed(t, Seed{}, 40, copyOf(rand.New(rand.NewPCG(2, 2)))); at != 0 {
+	if at := foundAtSeed(t, FixedSeed(Seed{}), 40, copyOf(rand.New(rand.NewPCG(2, 2)))); at != 0 {
 		t.Errorf("known seed: found at account %d, want never (the padding no longer crowds the text out: the test proves nothing)", at)
 	}
-	for i := range uint64(3) {
-		raw := make([]byte, SeedSize)
-		rng := rand.New(rand.NewPCG(i, 99))
-		for j := range raw {
-			raw[j] = byte(rng.Uint32())
-		}
-		seed, err := NewSeed(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if at := foundAtSeed(t, seed, 40, copyOf(rand.New(rand.NewPCG(2, 2)))); at != 5 {
-			t.Errorf("secret seed %d: found at account %d, want 5", i, at)
+	for i := range 3 {
+		if at := foundAtSeed(t, nil, 40, copyOf(rand.New(rand.NewPCG(2, 2)))); at != 5 {
+			t.Errorf("store seed %d: found at account %d, want 5", i, at)
 		}
 	}
 }
 
-// TestLoadSeed: a seed file is SeedSize bytes nobody else can read; the
-// same file gives the same seed (every smarthost of a fleet given one
-// file samples alike), another file another.
-func TestLoadSeed(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name string, b []byte, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
+// countingSeeds counts the calls to a real store's CampaignSeed.
+type countingSeeds struct {
+	limits.SeedStore
+	n atomic.Int32
+}
+
+func (c *countingSeeds) CampaignSeed(ctx context.Context, fresh []byte) ([]byte, error) {
+	c.n.Add(1)
+	return c.SeedStore.CampaignSeed(ctx, fresh)
+}
+
+// TestSeedSource: the seed comes from the store, created there by the
+// first reader (two handles on one SQLite file, as milterd and another
+// process, read the same one), and is kept after the first read (the
+// store is not asked again, and a store closed since does not matter).
+// No source, a closed store or a stored seed of the wrong size give an
+// error, never the published Seed.
+func TestSeedSource(t *testing.T) {
+	ctx := context.Background()
+	var none *SeedSource
+	if s, err := none.Get(ctx); err == nil {
+		t.Errorf("no source: %v", s)
 	}
-	a := write("a", []byte(strings.Repeat("a", SeedSize)), 0o600)
-	s1, err := LoadSeed(a)
+	if s, ok := FixedSeed(Seed{run: 1}).Known(); !ok || s != (Seed{run: 1}) {
+		t.Errorf("fixed: %v %v", s, ok)
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	open := func() *limits.SQLStore {
+		st, err := limits.OpenSQLite(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	a, b := open(), open()
+	defer b.Close()
+	ca := &countingSeeds{SeedStore: a}
+	src := StoreSeed(ca)
+	if _, ok := src.Known(); ok {
+		t.Fatal("known before the first read")
+	}
+	s1, err := src.Get(ctx)
+	if err != nil || s1 == (Seed{}) {
+		t.Fatalf("first read: %v %v", s1, err)
+	}
+	raw, err := b.CampaignSeed(ctx, make([]byte, SeedSize))
+	if want, _ := NewSeed(raw); err != nil || want != s1 {
+		t.Fatalf("the other handle reads another seed (%v) or the stored one is not what was used", err)
+	}
+	if s2, err := StoreSeed(b).Get(ctx); err != nil || s2 != s1 {
+		t.Fatalf("the other handle's source: %v %v", s2 == s1, err)
+	}
+	a.Close()
+	if s, err := src.Get(ctx); err != nil || s != s1 || ca.n.Load() != 1 {
+		t.Errorf("kept: %v %v, the store asked %d times", s == s1, err, ca.n.Load())
+	}
+	if s, err := StoreSeed(a).Get(ctx); err == nil {
+		t.Errorf("a closed store gave %v", s)
+	}
+	// A seed of the wrong size in the store (written by hand) is an
+	// error, not a seed.
+	short := filepath.Join(t.TempDir(), "short.db")
+	st, err := limits.OpenSQLite(short)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := LoadSeed(write("a2", []byte(strings.Repeat("a", SeedSize)), 0o640))
-	if err != nil || s2 != s1 {
-		t.Fatalf("the same bytes: %v, %v", s2 == s1, err)
+	defer st.Close()
+	if _, err := st.CampaignSeed(ctx, []byte("sixteen bytes!!!")); err != nil {
+		t.Fatal(err)
 	}
-	if s3, err := LoadSeed(write("b", []byte(strings.Repeat("b", SeedSize)), 0o600)); err != nil || s3 == s1 || s3 == (Seed{}) {
-		t.Fatalf("other bytes: %v %v", s3, err)
+	src = StoreSeed(st)
+	if s, err := src.Get(ctx); err == nil || !strings.Contains(err.Error(), "seed of 16 bytes") {
+		t.Errorf("a short stored seed: %v %v", s, err)
 	}
-	for name, c := range map[string]struct {
-		b    []byte
-		mode os.FileMode
-	}{
-		"short":         {[]byte("abc"), 0o600},
-		"long":          {[]byte(strings.Repeat("a", SeedSize+1)), 0o600},
-		"worldReadable": {[]byte(strings.Repeat("a", SeedSize)), 0o644},
-		"groupWritable": {[]byte(strings.Repeat("a", SeedSize)), 0o660},
-	} {
-		if _, err := LoadSeed(write(name, c.b, c.mode)); err == nil {
-			t.Errorf("%s: loaded", name)
-		}
-	}
-	if _, err := LoadSeed(dir); err == nil {
-		t.Error("a directory: loaded")
-	}
-	if _, err := LoadSeed(filepath.Join(dir, "missing")); err == nil {
-		t.Error("a missing file: loaded")
+	if _, ok := src.Known(); ok {
+		t.Error("a failed read is kept")
 	}
 }

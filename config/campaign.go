@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -24,11 +25,19 @@ type Campaign struct {
 	// over stolen consumer accounts of one domain unfound and a guess
 	// would count a hosted company's staff as strangers.
 	SharedDomains []string `yaml:"shared_domains"`
-	// SeedFile is a file of 32 secret random bytes keying which runs of
-	// a text are sampled as its keys (campaign.Seed): the same file on
-	// every smarthost of a fleet. "": the published hash, which an
-	// attacker can pad copies against (milterd warns).
-	SeedFile string `yaml:"seed_file"`
+	// SeedFile was the file of the seed keying the fingerprint's
+	// sampling. The seed lives in the limits store now (campaign.
+	// SeedSource): a config that still names a file is refused, not
+	// read with the file silently ignored.
+	SeedFile removedSeedFile `yaml:"seed_file"`
+}
+
+// removedSeedFile is campaign.seed_file, refused whatever its value (a
+// struct: the decoder hands it even a null, through unmarshalScalar).
+type removedSeedFile struct{}
+
+func (*removedSeedFile) unmarshalScalar(string) error {
+	return errors.New("removed: the campaign seed now lives in the limits store, created by the first smarthost that needs it and shared by the fleet; remove the key (and the file)")
 }
 
 func (c *Campaign) setDefaults() {

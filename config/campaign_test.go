@@ -9,7 +9,7 @@ import "testing"
 // [] is the operator's word that every login domain is a company's.
 func TestCampaignSection(t *testing.T) {
 	statesDefaults(t, "campaign", optionalExample(t).Campaign, func(c *Campaign) {
-		c.SharedDomains, c.SeedFile = []string{"isp.example"}, "/etc/outguard/campaign.key"
+		c.SharedDomains = []string{"isp.example"}
 	})
 	parseErrors(t, map[string]string{
 		"campaign: {shared_domains: []}\n":                                           "campaign:",
@@ -26,6 +26,11 @@ func TestCampaignSection(t *testing.T) {
 		"limits: {}\ncampaign: {shared_domains: [a@isp.example]}\n":                  "campaign.shared_domains:",
 		"limits: {}\ncampaign: {shared_domains: ['*.isp.example']}\n":                "campaign.shared_domains:",
 		"limits: {}\ncampaign: {shared_domains: [isp.example, Mail.ISP.example.]}\n": "",
+		// The seed lives in the limits store (#28): the key is refused,
+		// with any value.
+		"limits: {}\ncampaign: {shared_domains: [], seed_file: /etc/outguard/campaign.key}\n": "campaign.seed_file: removed: the campaign seed now lives in the limits store",
+		"limits: {}\ncampaign: {shared_domains: [], seed_file: }\n":                           "campaign.seed_file: removed:",
+		"limits: {}\ncampaign: {shared_domains: [], seed_file: \"\"}\n":                       "campaign.seed_file: removed:",
 	})
 	// Compared in lower case, without the root's dot.
 	c, err := Parse("t.yaml", []byte("limits: {}\ncampaign: {shared_domains: [Mail.ISP.example.]}\n"))

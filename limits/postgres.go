@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	11: recheckFunctions,
 	13: beginFunctions + clockFunctions,
 	14: campaignFunctions + ogAdmit(14) + sightingsHOT,
+	15: campaignSeedSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

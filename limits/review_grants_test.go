@@ -1,6 +1,7 @@
 package limits_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
@@ -38,8 +39,9 @@ func documentedGrants(t *testing.T) string {
 // Review of docs/postgres.md's roles: with exactly the grants it gives
 // (and EXECUTE revoked from PUBLIC, then granted as it says), a smarthost
 // does everything a message's path and its housekeeping do, refused
-// recipients' events (og_events) included, and the abuse desk lists and
-// reads accounts. Before, the documented grants left out the refused
+// recipients' events (og_events) and the campaign seed (schema 15:
+// created and read by the smarthosts, not readable by the abuse desk)
+// included, and the abuse desk lists and reads accounts. Before, the documented grants left out the refused
 // table (schema 10) and the campaign tables: a fleet set up as the
 // document says failed every refused recipient's count (og_events:
 // permission denied), every Purge (so nothing was purged after it), and
@@ -80,6 +82,15 @@ func TestReviewDocumentedGrants(t *testing.T) {
 	if err := sh.Purge(ctx, now); err != nil {
 		t.Errorf("smarthost purge: %v", err)
 	}
+	// The campaign seed (schema 15): the smarthosts create it and read
+	// it, the first writer's for good.
+	seed, err := sh.CampaignSeed(ctx, bytes.Repeat([]byte{1}, 32))
+	if err != nil || !bytes.Equal(seed, bytes.Repeat([]byte{1}, 32)) {
+		t.Errorf("smarthost creating the campaign seed: %x %v", seed, err)
+	}
+	if again, err := sh.CampaignSeed(ctx, bytes.Repeat([]byte{2}, 32)); err != nil || !bytes.Equal(again, seed) {
+		t.Errorf("smarthost reading the campaign seed: %x %v", again, err)
+	}
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +101,11 @@ func TestReviewDocumentedGrants(t *testing.T) {
 	}
 	if accts, err := r.Accounts(ctx); err != nil || len(accts) != 2 {
 		t.Errorf("abuse desk account list: %v %v", accts, err)
+	}
+	// The seed is the smarthosts' secret: the abuse desk neither reads
+	// nor writes it.
+	if got, err := r.CampaignSeed(ctx, bytes.Repeat([]byte{3}, 32)); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("abuse desk reading the campaign seed: %x %v", got, err)
 	}
 	if evs, err := r.Refused(ctx, "alice", now.Add(-time.Hour)); err != nil || len(evs) != 1 {
 		t.Errorf("abuse desk reading alice's refused recipients: %v %v", evs, err)

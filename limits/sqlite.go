@@ -27,8 +27,9 @@ import (
 // Version 13 (issue 32: the MAIL stage on a fleet) replaces og_begin
 // (begin.go); nothing in SQLite. Version 14 (issue 32: every store one
 // round trip per stage) counts a message's campaign copy in og_admit
-// (campaignpg.go); nothing in SQLite.
-const schemaVersion = 14
+// (campaignpg.go); nothing in SQLite. Version 15 (issue 28) keeps the
+// fleet's campaign seed (campaignseed.go).
+const schemaVersion = 15
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -58,7 +59,7 @@ func OpenSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"outguard/campaign"
 	"outguard/clamd"
 	"outguard/config"
 	"outguard/limits"
@@ -35,6 +36,9 @@ type Resources struct {
 	// SpoolBudget is spool.max_total, shared by the messages of every
 	// config: a reload changes its bound, not what is taken.
 	SpoolBudget *spool.Budget
+	// CampaignSeed is the fleet's campaign seed, kept in Store and read
+	// once for the life of the process (nil without a limits section).
+	CampaignSeed *campaign.SeedSource
 }
 
 // Open opens the resources cfg needs.
@@ -44,6 +48,9 @@ func Open(ctx context.Context, cfg *config.Config) (*Resources, error) {
 		var err error
 		if r.Store, err = OpenLimitsStore(ctx, cfg); err != nil {
 			return nil, err
+		}
+		if st, ok := r.Store.(limits.SeedStore); ok {
+			r.CampaignSeed = campaign.StoreSeed(st) // read when a message first needs it
 		}
 	}
 	if cfg.Quarantine != nil {
@@ -164,11 +171,7 @@ func Build(cfg *config.Config, log *slog.Logger, res *Resources) (*Built, error)
 		b.Probes["spam"] = chk.Ping
 	}
 	// Last: it counts at commit what every check before it passed.
-	var store limits.Store
-	if res != nil {
-		store = res.Store
-	}
-	if e, err := CampaignEntry(cfg, store, b.Limits, b.Rules, log); err != nil {
+	if e, err := CampaignEntry(cfg, res, b.Limits, b.Rules, log); err != nil {
 		return nil, err
 	} else if e != nil {
 		entries = append(entries, *e)

@@ -1,6 +1,6 @@
 // Package secretfile reads the files of random bytes outguard's keys are
-// made from (the complaint reference keys, the campaign seed): one check
-// of their mode and size for every such file.
+// made from (the complaint reference keys): one check of their mode and
+// size for every such file.
 package secretfile
 
 import (
@@ -11,7 +11,7 @@ import (
 // Read is the content of the file at path, which must be a regular file
 // nobody but its owner (and group, to read) can use, holding exactly size
 // bytes: a key others can read is no secret. what names the file in
-// errors ("key", "seed").
+// errors ("key").
 func Read(path, what string, size int) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
