@@ -473,10 +473,11 @@ func TestFoldRedisKilledMidLoad(t *testing.T) {
 
 // Another connection holds the SQLite file's write lock (BEGIN
 // IMMEDIATE, as milterctl's writes or a second milterd) while a message's
-// commit with its copy waits for it past its deadline: the commit
-// returns an error (on_error: tempfail) and has written nothing, neither
-// the message's count nor a campaign key; once the lock is free the next
-// commit counts both, once.
+// commit with its copy waits for it, past the commit's deadline (1 s) or
+// past SQLite's busy timeout (10 s, before a deadline of 30 s): the
+// commit returns an error (on_error: tempfail) and has written nothing,
+// neither the message's count nor a campaign key; once the lock is free
+// the next commit counts both, once.
 func TestFoldSQLiteLocked(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
@@ -490,41 +491,46 @@ func TestFoldSQLiteLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	left := func() (keys int) {
-		t.Helper()
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM campaign_keys WHERE account = 'locked'`).Scan(&keys); err != nil {
-			t.Fatal(err)
-		}
-		return keys
-	}
-	if _, err := holder.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, time.Second)
-	start := time.Now()
-	cc, ok, err := foldCopy(cctx, st, "locked", "lockx", "LK1", 2, time.Now())
-	took := time.Since(start)
-	cancel()
-	if _, rerr := holder.ExecContext(ctx, `ROLLBACK`); rerr != nil {
-		t.Fatal(rerr)
-	}
-	t.Logf("the commit waiting for the write lock returned after %v: %v", took.Round(time.Millisecond), err)
-	if err == nil || ok || cc.Done {
-		t.Fatalf("the commit that did not get the write lock: admitted %v, done %v, %v", ok, cc.Done, err)
-	}
-	if m, k := messages(ctx, t, st, "locked"), left(); m != 0 || k != 0 {
-		t.Fatalf("after the refused commit: %d messages counted, %d campaign keys; want none", m, k)
-	}
-	if cc, ok, err = foldCopy(ctx, st, "locked", "lockx", "LK2", 2, time.Now()); err != nil || !ok {
-		t.Fatalf("the next commit: %v %v", ok, err)
-	}
-	if m, k := messages(ctx, t, st, "locked"), left(); m != 1 || k != len(campaignKeys("lockx", false)) {
-		t.Fatalf("after the next commit: %d messages counted, %d campaign keys; want 1 and %d", m, k, len(campaignKeys("lockx", false)))
+	for _, deadline := range []time.Duration{time.Second, 30 * time.Second} {
+		t.Run(deadline.String(), func(t *testing.T) {
+			acct := "locked" + deadline.String()
+			holder, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Close()
+			left := func() (keys int) {
+				t.Helper()
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM campaign_keys WHERE account = $1`, acct).Scan(&keys); err != nil {
+					t.Fatal(err)
+				}
+				return keys
+			}
+			if _, err := holder.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+				t.Fatal(err)
+			}
+			cctx, cancel := context.WithTimeout(ctx, deadline)
+			start := time.Now()
+			cc, ok, err := foldCopy(cctx, st, acct, "lockx", acct+"1", 2, time.Now())
+			took := time.Since(start)
+			cancel()
+			if _, rerr := holder.ExecContext(ctx, `ROLLBACK`); rerr != nil {
+				t.Fatal(rerr)
+			}
+			t.Logf("the commit waiting for the write lock returned after %v: %v", took.Round(time.Millisecond), err)
+			if err == nil || ok || cc.Done {
+				t.Fatalf("the commit that did not get the write lock: admitted %v, done %v, %v", ok, cc.Done, err)
+			}
+			if m, k := messages(ctx, t, st, acct), left(); m != 0 || k != 0 {
+				t.Fatalf("after the refused commit: %d messages counted, %d campaign keys; want none", m, k)
+			}
+			if _, ok, err = foldCopy(ctx, st, acct, "lockx", acct+"2", 2, time.Now()); err != nil || !ok {
+				t.Fatalf("the next commit: %v %v", ok, err)
+			}
+			if m, k := messages(ctx, t, st, acct), left(); m != 1 || k != len(campaignKeys("lockx", false)) {
+				t.Fatalf("after the next commit: %d messages counted, %d campaign keys; want 1 and %d", m, k, len(campaignKeys("lockx", false)))
+			}
+		})
 	}
 }
 
