@@ -26,12 +26,33 @@ type turnCounter struct {
 }
 
 func countTurns(t *testing.T, upstream string) *turnCounter {
+	c := &turnCounter{}
+	c.Addr = relayTo(t, upstream, func(down, up net.Conn) {
+		go forward(up, down, func([]byte) bool { c.spoke(1); return true })
+		go forward(down, up, func([]byte) bool { c.spoke(2); return true })
+	})
+	return c
+}
+
+// spoke counts a turn when the client (side 1) speaks after the server.
+func (c *turnCounter) spoke(side int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if side == 1 && c.last != 1 {
+		c.turns.Add(1)
+	}
+	c.last = side
+}
+
+// relayTo listens on a loopback port (its address returned) and, for
+// each connection, dials upstream and hands both to serve; the listener
+// is closed with the test.
+func relayTo(t *testing.T, upstream string, serve func(down, up net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	c := &turnCounter{Addr: ln.Addr().String()}
 	go func() {
 		for {
 			down, err := ln.Accept()
@@ -43,26 +64,24 @@ func countTurns(t *testing.T, upstream string) *turnCounter {
 				down.Close()
 				continue
 			}
-			go c.pipe(up, down, 1)
-			go c.pipe(down, up, 2)
+			serve(down, up)
 		}
 	}()
-	return c
+	return ln.Addr().String()
 }
 
-func (c *turnCounter) pipe(dst, src net.Conn, side int) {
+// forward copies src to dst, each read passed to pass first (false: the
+// read is dropped and the copy ends), and closes both when it ends.
+func forward(dst, src net.Conn, pass func([]byte) bool) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			c.mu.Lock()
-			if side == 1 && c.last != 1 {
-				c.turns.Add(1)
+			if !pass(buf[:n]) {
+				return
 			}
-			c.last = side
-			c.mu.Unlock()
 			if _, err := dst.Write(buf[:n]); err != nil {
 				return
 			}

@@ -10,6 +10,8 @@ import (
 type Redis struct {
 	Addr string
 	cmd  *exec.Cmd
+	t    T
+	done <-chan struct{} // closed when cmd exits (Kill)
 }
 
 // Pause stops the server (SIGSTOP): clients time out, as with a server
@@ -32,7 +34,7 @@ func startRedis(t T, name string, args func(dir string) []string) *Redis {
 	t.Helper()
 	Require(t, "redis-server")
 	dir := Dir(t, name)
-	r := &Redis{}
+	r := &Redis{t: t}
 	log := filepath.Join(dir, "redis.log")
 	port := onFreePort(t, "redis-server", func(port int) daemon {
 		argv := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
@@ -41,7 +43,9 @@ func startRedis(t T, name string, args func(dir string) []string) *Redis {
 			argv = append(argv, args(dir)...)
 		}
 		r.cmd = exec.Command("redis-server", argv...)
-		return startDaemon(t, r.cmd, log)
+		d := startDaemon(t, r.cmd, log)
+		r.done = d.done
+		return d
 	})
 	t.Cleanup(r.Resume) // a paused server does not stop on SIGTERM
 	r.Addr = fmt.Sprintf("127.0.0.1:%d", port)
