@@ -146,6 +146,9 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	for _, a := range res.Accounts {
 		c.Accounts = append(c.Accounts, limits.CampaignAccount{Account: a})
 	}
+	if res.Unindexed != nil {
+		e.o.Log.Warn("indexing a new campaign for its senders failed; accounts show of them misses it", "campaign", res.ID, "accounts", res.Accounts, "err", res.Unindexed)
+	}
 	if res.New {
 		e.o.Limits.AlertCampaign(c)
 	}
