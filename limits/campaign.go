@@ -1089,10 +1089,13 @@ func (e *Engine) SuspendCampaign(ctx context.Context, account string, c Campaign
 }
 
 // AlertCampaign tells the abuse desk of a new campaign (event
-// "campaign"), through the alert channels of the suspensions.
-func (e *Engine) AlertCampaign(c Campaign) {
+// "campaign"), through the alert channels of the suspensions, once for
+// the fleet until until (FireOnce): the copy that established it sends
+// it, or, when that copy's answer was lost, the copy that finishes its
+// senders' pending suspensions (campaign/).
+func (e *Engine) AlertCampaign(c Campaign, until time.Time) {
 	e.Log.Warn("campaign across accounts", "campaign", c.ID, "accounts", len(c.Accounts), "subject", c.Subject)
-	e.Alert.Fire(Alert{Event: "campaign", Campaign: &c})
+	e.Alert.FireOnce("campaign "+c.ID, until, Alert{Event: "campaign", Campaign: &c})
 }
 
 // AccountOf is the account t is counted against: the one its MAIL FROM
