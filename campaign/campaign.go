@@ -149,8 +149,11 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	for _, a := range res.Accounts {
 		c.Accounts = append(c.Accounts, limits.CampaignAccount{Account: a})
 	}
+	if res.Unindexed != nil {
+		e.o.Log.Warn("indexing a new campaign for its senders failed; accounts show of them misses it", "campaign", res.ID, "accounts", res.Accounts, "err", res.Unindexed)
+	}
 	if res.New {
-		e.o.Limits.AlertCampaign(c)
+		e.o.Limits.AlertCampaign(c, now.Add(e.o.Window))
 	}
 	if e.o.Suspend {
 		// The copy that established it: every account that sent it; a
@@ -184,17 +187,24 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 // them, with done (suspended by this copy), as suspended. A failure is
 // logged and leaves them pending for the next copy: it is not this
 // copy's (which is counted), and must not fail every message while the
-// store recovers.
+// store recovers. Each of those campaigns' new-campaign alert is sent
+// again (once for the fleet: AlertCampaign): the copy that established
+// it may have lost its answer, and its alert with it.
 func (e *Engine) finishPending(ctx context.Context, pending, done []limits.PendingSuspension, now time.Time) {
 	if !e.o.Suspend {
 		return
 	}
+	alerted := map[string]bool{}
 	for _, p := range pending {
 		if slices.Contains(done, p) {
 			continue
 		}
 		c, err := e.o.Store.CampaignByID(ctx, p.ID)
 		if err == nil && c != nil {
+			if !alerted[c.ID] {
+				alerted[c.ID] = true
+				e.o.Limits.AlertCampaign(*c, now.Add(e.o.Window))
+			}
 			_, err = e.o.Limits.SuspendCampaign(ctx, p.Account, *c, now)
 		}
 		if err != nil {

@@ -44,30 +44,7 @@ func (f *failingSuspend) Suspend(ctx context.Context, s limits.Suspension, now t
 // its own sender).
 func TestPendingSuspensionFinished(t *testing.T) {
 	ctx := context.Background()
-	open := map[string]func() limits.Store{
-		"sqlite": func() limits.Store {
-			st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-		"redis": func() limits.Store {
-			st, err := limits.OpenRedis(ctx, harness.StartRedis(t).Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-		"postgres": func() limits.Store {
-			st, err := limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	}
-	for name, o := range open {
+	for name, o := range storeOpeners(ctx, t) {
 		t.Run(name, func(t *testing.T) {
 			st := o()
 			t.Cleanup(func() { st.Close() })
@@ -126,5 +103,33 @@ func TestPendingSuspensionFinished(t *testing.T) {
 				t.Fatalf("pending after: %+v %v", res, err)
 			}
 		})
+	}
+}
+
+// storeOpeners open a new store of each kind: SQLite in t's directory, a
+// Redis and a PostgreSQL of the harness.
+func storeOpeners(ctx context.Context, t *testing.T) map[string]func() limits.Store {
+	return map[string]func() limits.Store{
+		"sqlite": func() limits.Store {
+			st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"redis": func() limits.Store {
+			st, err := limits.OpenRedis(ctx, harness.StartRedis(t).Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"postgres": func() limits.Store {
+			st, err := limits.OpenPostgres(ctx, harness.StartPostgres(t).DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
 	}
 }

@@ -80,6 +80,12 @@ type CampaignResult struct {
 	// not known done (CampaignCopy.Suspend), the oldest first, at most
 	// maxPending.
 	Pending []PendingSuspension
+	// Unindexed: indexing a New campaign for its other senders (Redis'
+	// second round trip, campaignReply) failed after the copy was
+	// counted. The campaign stands (listed, its senders pending); only
+	// accounts show of those senders misses it. For the log: failing the
+	// message for it would tempfail a copy that was counted.
+	Unindexed error
 }
 
 // PendingSuspension is a campaign's sender still to be suspended.
@@ -955,7 +961,9 @@ func (r *Redis) campaignReply(ctx context.Context, c CampaignCopy, v []any) (Cam
 	if res.New {
 		// The other senders' lists, each its own key (not knowable before
 		// the script): the campaign stands without them, they index it
-		// for accounts show. One more round trip, once per campaign.
+		// for accounts show. One more round trip, once per campaign,
+		// after the copy was counted: its failure is Unindexed, not an
+		// error of the count.
 		p := r.c.Pipeline()
 		for _, a := range res.Accounts {
 			if a != c.Account {
@@ -964,7 +972,7 @@ func (r *Redis) campaignReply(ctx context.Context, c CampaignCopy, v []any) (Cam
 			}
 		}
 		if _, err := p.Exec(ctx); err != nil {
-			return res, err
+			res.Unindexed = err
 		}
 	}
 	return res, nil
@@ -1081,10 +1089,13 @@ func (e *Engine) SuspendCampaign(ctx context.Context, account string, c Campaign
 }
 
 // AlertCampaign tells the abuse desk of a new campaign (event
-// "campaign"), through the alert channels of the suspensions.
-func (e *Engine) AlertCampaign(c Campaign) {
+// "campaign"), through the alert channels of the suspensions, once for
+// the fleet until until (FireOnce): the copy that established it sends
+// it, or, when that copy's answer was lost, the copy that finishes its
+// senders' pending suspensions (campaign/).
+func (e *Engine) AlertCampaign(c Campaign, until time.Time) {
 	e.Log.Warn("campaign across accounts", "campaign", c.ID, "accounts", len(c.Accounts), "subject", c.Subject)
-	e.Alert.Fire(Alert{Event: "campaign", Campaign: &c})
+	e.Alert.FireOnce("campaign "+c.ID, until, Alert{Event: "campaign", Campaign: &c})
 }
 
 // AccountOf is the account t is counted against: the one its MAIL FROM
