@@ -60,6 +60,9 @@ func New(o Options) *Engine {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Engine{o: o, shared: sharedNames(o.SharedDomains)}
 }
 
@@ -210,16 +213,21 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no
 // rules engine walked the message completely (none configured, its walk
-// failed with on_error accept, or the seed was not read yet), of the
+// failed with on_error accept, the seed was not read yet or has changed
+// since), of the
 // engine's own walk. Without the seed (the store failed) it fails: the
 // published sampling is never a fallback.
 func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (*Collector, error) {
-	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() {
-		return c, nil
-	}
-	seed, err := e.o.Seed.Get(ctx)
+	// Asked for every message, not only when there is no collector: the
+	// seed is read again every SeedRecheck (one store round trip per
+	// host then, none per message otherwise), and a collector started
+	// under a seed the store has since replaced is walked again.
+	seed, err := e.o.Seed.Get(ctx, e.o.Log)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() && c.seed == seed {
+		return c, nil
 	}
 	c := NewCollector(recipientNames(t), seed)
 	if _, err := mimewalk.Walk(ctx, t.Message, t.Message.Size(), e.o.Walk, func(it *mimewalk.Item) error {
