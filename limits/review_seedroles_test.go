@@ -7,10 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"outguard/internal/harness"
 	"outguard/internal/sqldb"
 	"outguard/limits"
-	"outguard/quarantine"
 )
 
 // Review of the campaign seed under docs/postgres.md's restricted roles
@@ -21,21 +19,9 @@ import (
 // security team), and neither the abuse desk nor the security team
 // reads it.
 func TestReviewSeedRestrictedRoles(t *testing.T) {
-	pg := harness.StartPostgres(t)
-	owner := pg.Database("outguard", "milterd", "smarthost", "abusedesk", "secteam")
+	pg := documentedRoles(t)
 	ctx := context.Background()
-	m, err := limits.OpenPostgres(ctx, owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
-	q, err := quarantine.OpenPostgres(ctx, owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q.Close()
-	pg.SQL("outguard", `REVOKE EXECUTE ON FUNCTION og_begin, og_admit, og_sight, og_usage, og_events, og_campaign, og_merge_rcpts, og_reach FROM PUBLIC;`)
-	pg.SQL("outguard", documentedGrants(t))
+	var err error
 	const n = 8
 	hosts := make([]*limits.SQLStore, n)
 	for i := range hosts {
