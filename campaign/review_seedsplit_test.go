@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,6 +120,23 @@ func TestReviewSeedSplitRedis(t *testing.T) {
 		if s, _ := h.src.Known(); s != s1 {
 			t.Fatalf("mx%d: another seed after the store was given back mx1's", i+1)
 		}
+	}
+
+	// Many messages at once when a recheck is due: one of them asks the
+	// store, the others count under the seed read before.
+	now = now.Add(campaign.SeedRecheck)
+	before := mx1.n.Reads()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if s, err := mx1.src.Get(ctx, discard); err != nil || s != s1 {
+				t.Errorf("a recheck at once: %v, the seed kept %v", err, s == s1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := mx1.n.Reads() - before; n != 1 {
+		t.Errorf("16 messages at a recheck asked the store %d times, want 1", n)
 	}
 
 	// Garbage planted in the store: a host that read the seed keeps it
