@@ -83,6 +83,24 @@ func (e *Engine) Tap(t *policy.Transaction) *Collector {
 	return c
 }
 
+// CheckMessage reads the fleet's seed (Seed.Get: kept once read) at the
+// end of data, before any commit: a seed the store cannot give fails the
+// message here, with the entry's on_error, and so before the limits
+// commit counts it. Failed later, in the commits, the message was
+// counted against its sender's limits although refused, and each retry
+// again: a seed unreadable for long (a restricted role without the
+// schema 15 grant, garbage in the store) spent every sender's
+// messages_per_hour on refused mail. Messages without an account are
+// not counted here, and not failed.
+func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	if _, ok := e.o.Limits.AccountOf(t); ok {
+		if _, err := e.o.Seed.Get(ctx, e.o.Log); err != nil {
+			return policy.Verdict{}, err
+		}
+	}
+	return policy.Verdict{Action: policy.Accept}, nil
+}
+
 // CampaignCount is t's copy for account, counted with the message in the
 // limits engine's commit (limits.Campaigner): nil when it has no keys.
 func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, account string) (*limits.CampaignCount, error) {
