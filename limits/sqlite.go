@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"outguard/internal/sqldb"
 )
@@ -51,7 +52,22 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t INTEGER NOT NULL);
 `
 
 // OpenSQLite opens (creating if needed) the embedded store at path.
+// Processes that open a new file at once (two milterds on one state_dir
+// started together, milterd and milterctl) can be refused SQLITE_BUSY
+// while one of them switches it to WAL, before any busy handler waits:
+// tried again for as long as busy_timeout waits for a lock.
 func OpenSQLite(path string) (*SQLStore, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := openSQLite(path)
+		if err == nil || !sqldb.Busy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func openSQLite(path string) (*SQLStore, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, err

@@ -14,7 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also the database/sql driver "pgx"
-	_ "modernc.org/sqlite"           // pure Go: no cgo beyond libyara's
+	"modernc.org/sqlite"             // pure Go: no cgo beyond libyara's
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialect is what differs between the two.
@@ -137,6 +138,13 @@ func (d Dialect) Migrate(ctx context.Context, db *sql.DB, component string, want
 		return err
 	}
 	return tx.Commit()
+}
+
+// Busy reports whether err is SQLite's SQLITE_BUSY (any extended code
+// of it): another connection holds the lock it needed.
+func Busy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // DefaultMaxConns is a pool's size when its DSN does not say
