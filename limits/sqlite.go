@@ -51,20 +51,11 @@ CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, until INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t INTEGER NOT NULL);
 `
 
-// OpenSQLite opens (creating if needed) the embedded store at path.
-// Processes that open a new file at once (two milterds on one state_dir
-// started together, milterd and milterctl) can be refused SQLITE_BUSY
-// while one of them switches it to WAL, before any busy handler waits:
-// tried again for as long as busy_timeout waits for a lock.
+// OpenSQLite opens (creating if needed) the embedded store at path,
+// waiting for another process opening it at once as for a lock
+// (busy_timeout: sqldb.OpenBusy).
 func OpenSQLite(path string) (*SQLStore, error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s, err := openSQLite(path)
-		if err == nil || !sqldb.Busy(err) || time.Now().After(deadline) {
-			return s, err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return sqldb.OpenBusy(10*time.Second, func() (*SQLStore, error) { return openSQLite(path) })
 }
 
 func openSQLite(path string) (*SQLStore, error) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -140,11 +141,21 @@ func (d Dialect) Migrate(ctx context.Context, db *sql.DB, component string, want
 	return tx.Commit()
 }
 
-// Busy reports whether err is SQLite's SQLITE_BUSY (any extended code
-// of it): another connection holds the lock it needed.
-func Busy(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+// OpenBusy is open, called again while SQLite refuses it SQLITE_BUSY
+// (any extended code of it), for at most wait: processes that open a new
+// file at once (two milterds on one state_dir started together, milterd
+// and milterctl) can be refused while one of them switches it to WAL,
+// before any busy handler waits.
+func OpenBusy[T any](wait time.Duration, open func() (T, error)) (T, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		v, err := open()
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return v, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // DefaultMaxConns is a pool's size when its DSN does not say
