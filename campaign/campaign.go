@@ -60,6 +60,9 @@ func New(o Options) *Engine {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Engine{o: o, shared: sharedNames(o.SharedDomains)}
 }
 
@@ -78,6 +81,24 @@ func (e *Engine) Tap(t *policy.Transaction) *Collector {
 	c := NewCollector(recipientNames(t), seed)
 	t.SetValue(collectorKey{}, c)
 	return c
+}
+
+// CheckMessage reads the fleet's seed (Seed.Get: kept once read) at the
+// end of data, before any commit: a seed the store cannot give fails the
+// message here, with the entry's on_error, and so before the limits
+// commit counts it. Failed later, in the commits, the message was
+// counted against its sender's limits although refused, and each retry
+// again: a seed unreadable for long (a restricted role without the
+// schema 15 grant, garbage in the store) spent every sender's
+// messages_per_hour on refused mail. Messages without an account are
+// not counted here, and not failed.
+func (e *Engine) CheckMessage(ctx context.Context, t *policy.Transaction) (policy.Verdict, error) {
+	if _, ok := e.o.Limits.AccountOf(t); ok {
+		if _, err := e.o.Seed.Get(ctx, e.o.Log); err != nil {
+			return policy.Verdict{}, err
+		}
+	}
+	return policy.Verdict{Action: policy.Accept}, nil
 }
 
 // CampaignCount is t's copy for account, counted with the message in the
@@ -223,16 +244,21 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no
 // rules engine walked the message completely (none configured, its walk
-// failed with on_error accept, or the seed was not read yet), of the
+// failed with on_error accept, the seed was not read yet or has changed
+// since), of the
 // engine's own walk. Without the seed (the store failed) it fails: the
 // published sampling is never a fallback.
 func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (*Collector, error) {
-	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() {
-		return c, nil
-	}
-	seed, err := e.o.Seed.Get(ctx)
+	// Asked for every message, not only when there is no collector: the
+	// seed is read again every SeedRecheck (one store round trip per
+	// host then, none per message otherwise), and a collector started
+	// under a seed the store has since replaced is walked again.
+	seed, err := e.o.Seed.Get(ctx, e.o.Log)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := t.Value(collectorKey{}).(*Collector); ok && c.Complete() && c.seed == seed {
+		return c, nil
 	}
 	c := NewCollector(recipientNames(t), seed)
 	if _, err := mimewalk.Walk(ctx, t.Message, t.Message.Size(), e.o.Walk, func(it *mimewalk.Item) error {

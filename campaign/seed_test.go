@@ -95,7 +95,7 @@ func (c *countingSeeds) CampaignSeed(ctx context.Context, fresh []byte) ([]byte,
 func TestSeedSource(t *testing.T) {
 	ctx := context.Background()
 	var none *SeedSource
-	if s, err := none.Get(ctx); err == nil {
+	if s, err := none.Get(ctx, discard); err == nil {
 		t.Errorf("no source: %v", s)
 	}
 	if s, ok := FixedSeed(Seed{run: 1}).Known(); !ok || s != (Seed{run: 1}) {
@@ -116,7 +116,7 @@ func TestSeedSource(t *testing.T) {
 	if _, ok := src.Known(); ok {
 		t.Fatal("known before the first read")
 	}
-	s1, err := src.Get(ctx)
+	s1, err := src.Get(ctx, discard)
 	if err != nil || s1 == (Seed{}) {
 		t.Fatalf("first read: %v %v", s1, err)
 	}
@@ -124,14 +124,14 @@ func TestSeedSource(t *testing.T) {
 	if want, _ := NewSeed(raw); err != nil || want != s1 {
 		t.Fatalf("the other handle reads another seed (%v) or the stored one is not what was used", err)
 	}
-	if s2, err := StoreSeed(b).Get(ctx); err != nil || s2 != s1 {
+	if s2, err := StoreSeed(b).Get(ctx, discard); err != nil || s2 != s1 {
 		t.Fatalf("the other handle's source: %v %v", s2 == s1, err)
 	}
 	a.Close()
-	if s, err := src.Get(ctx); err != nil || s != s1 || ca.n.Load() != 1 {
+	if s, err := src.Get(ctx, discard); err != nil || s != s1 || ca.n.Load() != 1 {
 		t.Errorf("kept: %v %v, the store asked %d times", s == s1, err, ca.n.Load())
 	}
-	if s, err := StoreSeed(a).Get(ctx); err == nil {
+	if s, err := StoreSeed(a).Get(ctx, discard); err == nil {
 		t.Errorf("a closed store gave %v", s)
 	}
 	// A seed of the wrong size in the store (written by hand) is an
@@ -146,7 +146,7 @@ func TestSeedSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	src = StoreSeed(st)
-	if s, err := src.Get(ctx); err == nil || !strings.Contains(err.Error(), "seed of 16 bytes") {
+	if s, err := src.Get(ctx, discard); err == nil || !strings.Contains(err.Error(), "seed of 16 bytes") {
 		t.Errorf("a short stored seed: %v %v", s, err)
 	}
 	if _, ok := src.Known(); ok {

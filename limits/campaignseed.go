@@ -55,8 +55,8 @@ func (s *SQLStore) CampaignSeed(ctx context.Context, fresh []byte) ([]byte, erro
 // campaignSeedKey is Redis' seed, in hex: set once (SET NX), never
 // expiring. A Redis that loses its data (no persistence, a flushed
 // database) loses the seed too: the next host to need it stores another
-// one, and hosts that read the old one keep it until they restart
-// (docs/suspension.md).
+// one, which hosts that read the old one take at their next recheck
+// (campaign.SeedRecheck; docs/suspension.md).
 const campaignSeedKey = "og:campaignseed"
 
 // CampaignSeed is SET NX, then GET.

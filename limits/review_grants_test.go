@@ -36,17 +36,11 @@ func documentedGrants(t *testing.T) string {
 	return strings.Join(out, "\n")
 }
 
-// Review of docs/postgres.md's roles: with exactly the grants it gives
-// (and EXECUTE revoked from PUBLIC, then granted as it says), a smarthost
-// does everything a message's path and its housekeeping do, refused
-// recipients' events (og_events) and the campaign seed (schema 15:
-// created and read by the smarthosts, not readable by the abuse desk)
-// included, and the abuse desk lists and reads accounts. Before, the documented grants left out the refused
-// table (schema 10) and the campaign tables: a fleet set up as the
-// document says failed every refused recipient's count (og_events:
-// permission denied), every Purge (so nothing was purged after it), and
-// the abuse desk's account list.
-func TestReviewDocumentedGrants(t *testing.T) {
+// documentedRoles is a PostgreSQL with database outguard, its tables
+// created by the owning role (milterd), and the roles smarthost,
+// abusedesk and secteam given exactly docs/postgres.md's grants (EXECUTE
+// revoked from PUBLIC, then granted as it says).
+func documentedRoles(t *testing.T) *harness.Postgres {
 	pg := harness.StartPostgres(t)
 	owner := pg.Database("outguard", "milterd", "smarthost", "abusedesk", "secteam")
 	ctx := context.Background()
@@ -62,6 +56,22 @@ func TestReviewDocumentedGrants(t *testing.T) {
 	q.Close()
 	pg.SQL("outguard", `REVOKE EXECUTE ON FUNCTION og_begin, og_admit, og_sight, og_usage, og_events, og_campaign, og_merge_rcpts, og_reach FROM PUBLIC;`)
 	pg.SQL("outguard", documentedGrants(t))
+	return pg
+}
+
+// Review of docs/postgres.md's roles: with exactly the grants it gives
+// (and EXECUTE revoked from PUBLIC, then granted as it says), a smarthost
+// does everything a message's path and its housekeeping do, refused
+// recipients' events (og_events) and the campaign seed (schema 15:
+// created and read by the smarthosts, not readable by the abuse desk)
+// included, and the abuse desk lists and reads accounts. Before, the documented grants left out the refused
+// table (schema 10) and the campaign tables: a fleet set up as the
+// document says failed every refused recipient's count (og_events:
+// permission denied), every Purge (so nothing was purged after it), and
+// the abuse desk's account list.
+func TestReviewDocumentedGrants(t *testing.T) {
+	pg := documentedRoles(t)
+	ctx := context.Background()
 	sh, err := limits.OpenPostgres(ctx, pg.DSNFor("smarthost", "outguard"))
 	if err != nil {
 		t.Fatal(err)

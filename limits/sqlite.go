@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"outguard/internal/sqldb"
 )
@@ -50,8 +51,14 @@ CREATE TABLE IF NOT EXISTS suspended (key TEXT PRIMARY KEY, until INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t INTEGER NOT NULL);
 `
 
-// OpenSQLite opens (creating if needed) the embedded store at path.
+// OpenSQLite opens (creating if needed) the embedded store at path,
+// waiting for another process opening it at once as for a lock
+// (busy_timeout: sqldb.OpenBusy).
 func OpenSQLite(path string) (*SQLStore, error) {
+	return sqldb.OpenBusy(10*time.Second, func() (*SQLStore, error) { return openSQLite(path) })
+}
+
+func openSQLite(path string) (*SQLStore, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"outguard/internal/sqldb"
 )
@@ -16,6 +17,12 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "msg"), 0o700); err != nil {
 		return nil, fmt.Errorf("quarantine: %w", err)
 	}
+	// Another process opening it at once is waited for as for a lock
+	// (busy_timeout: sqldb.OpenBusy).
+	return sqldb.OpenBusy(10*time.Second, func() (*Store, error) { return openIndex(dir) })
+}
+
+func openIndex(dir string) (*Store, error) {
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "index.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, err

@@ -36,8 +36,9 @@ type Resources struct {
 	// SpoolBudget is spool.max_total, shared by the messages of every
 	// config: a reload changes its bound, not what is taken.
 	SpoolBudget *spool.Budget
-	// CampaignSeed is the fleet's campaign seed, kept in Store and read
-	// once for the life of the process (nil without a limits section).
+	// CampaignSeed is the fleet's campaign seed, kept in Store, read at
+	// the first message that needs it and again every
+	// campaign.SeedRecheck, across reloads (nil without a limits section).
 	CampaignSeed *campaign.SeedSource
 }
 

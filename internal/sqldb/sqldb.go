@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also the database/sql driver "pgx"
-	_ "modernc.org/sqlite"           // pure Go: no cgo beyond libyara's
+	"modernc.org/sqlite"             // pure Go: no cgo beyond libyara's
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialect is what differs between the two.
@@ -137,6 +139,23 @@ func (d Dialect) Migrate(ctx context.Context, db *sql.DB, component string, want
 		return err
 	}
 	return tx.Commit()
+}
+
+// OpenBusy is open, called again while SQLite refuses it SQLITE_BUSY
+// (any extended code of it), for at most wait: processes that open a new
+// file at once (two milterds on one state_dir started together, milterd
+// and milterctl) can be refused while one of them switches it to WAL,
+// before any busy handler waits.
+func OpenBusy[T any](wait time.Duration, open func() (T, error)) (T, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		v, err := open()
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return v, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // DefaultMaxConns is a pool's size when its DSN does not say
