@@ -146,6 +146,11 @@ func (c *Collector) Item(it *mimewalk.Item) {
 		return
 	}
 	ct := strings.ToLower(it.ContentType)
+	// A body part the text is not read from (a calendar invitation's
+	// text/calendar beside the text, a text/vcard, text/enriched) shows
+	// its links and numbers to a reader all the same
+	// (TestReviewNoticeOtherParts).
+	c.payload = c.payload || it.IsBody && ct != "text/plain" && ct != "text/html" && !strings.HasPrefix(ct, "multipart/")
 	switch {
 	case it.ArchivePath != "":
 		m := c.members[it.PartPath]

@@ -88,7 +88,7 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	p := ownLines(text)
 	// The document's source too: what a quote container or an entity
 	// hides from the text above is still shown (or linked) to a reader.
-	n := normalized{payload: hasPayload(text) || hasPayload(quoted) || isHTML && (hasPayload(raw) || htmlPayload(raw))}
+	n := normalized{payload: hasPayload(text) || hasPayload(quoted) || asksSecret(text) || asksSecret(quoted) || isHTML && (hasPayload(raw) || htmlPayload(raw))}
 	n.toks = tokensOf(p, quoted, marked, names)
 	if p.full != nil {
 		p.own = p.full
@@ -826,7 +826,10 @@ func labelledLinks(lines []string) bool {
 var boilerplateTerms = append(slices.Clip(footerTerms), "opted in", "opt in", "opt-in", "signed up", "sign up", "subscriber",
 	"copyright", "©", "all rights reserved", "mailing address", "postal address", "privacy", "these emails", "this email was sent",
 	"this message was sent", "update your", "manage your", "why did i get", "address book", "datenschutz", "impressum",
-	"alle rechte vorbehalten", "tous droits réservés")
+	"alle rechte vorbehalten", "tous droits réservés",
+	// German and French notices' own words (TestReviewNoticeLanguages).
+	"diese e-mail", "diese e-mails", "diese nachricht", "postanschrift", "angemeldet", "einstellungen",
+	"cet e-mail", "ces e-mails", "ce courriel", "ces courriels", "adresse postale", "inscrit", "préférences", "données personnelles", "confidentialité")
 
 // Bounds of a boilerplate block (cutBoilerplate), in words (fields):
 // boilerplateMin to boilerplateMax in all, each of its sentences at most
@@ -971,6 +974,12 @@ func countWords(s string) int {
 // "secure-login.example.com/verify"), an e-mail address, or a phone or
 // account number (longNumber).
 func hasPayload(text string) bool {
+	// A link or address written so no client links it ("example[.]com",
+	// "desk(at)help.example") is still one a reader types
+	// (TestReviewNoticeDefanged).
+	if strings.ContainsAny(text, "[({") {
+		text = defanged.Replace(text)
+	}
 	if strings.Contains(text, "://") {
 		return true
 	}
@@ -983,6 +992,50 @@ func hasPayload(text string) bool {
 	mailDomains(text, func(string) { found = true })
 	return found || longNumber(text)
 }
+
+// secretTerms ask the reader for what an attacker collects by reply (the
+// stolen account's own mailbox, or its Reply-To) and needs no link or
+// number for: a password, login details. replyTerms ask for a reply; an
+// opt-in notice asks for none ("please do not reply to this email").
+var (
+	secretTerms = []string{"password", "passwort", "kennwort", "mot de passe", "contraseña", "passcode", "login details", "log-in details",
+		"sign-in details", "credentials", "zugangsdaten", "anmeldedaten", "identifiants"}
+	replyTerms = []string{"reply with", "reply to this", "respond with", "respond to this", "antworten sie", "répondez", "repondez"}
+)
+
+// asksSecret reports whether text asks the reader for a secret or for a
+// reply (not "do not reply", "don't reply"): something to act on that
+// hasPayload does not see. A lure written as an opt-in notice, asking
+// to "update your account by replying to this email with your mailbox
+// password", keeps the notice the sender's text
+// (TestReviewNoticeAsksReply); a notice saying "we will never ask for
+// your password" does too, as a notice with a link does.
+func asksSecret(text string) bool {
+	low := strings.ToLower(text)
+	if slices.ContainsFunc(secretTerms, func(t string) bool { return strings.Contains(low, t) }) {
+		return true
+	}
+	for _, t := range replyTerms {
+		for i := 0; ; {
+			j := strings.Index(low[i:], t)
+			if j < 0 {
+				break
+			}
+			j += i
+			before := low[max(0, j-12):j]
+			if !strings.Contains(before, "not ") && !strings.Contains(before, "n't ") && !strings.Contains(before, "never ") {
+				return true
+			}
+			i = j + len(t)
+		}
+	}
+	return false
+}
+
+// defanged undoes the common ways of writing a link or an address so
+// that no client links it.
+var defanged = strings.NewReplacer("[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "[DOT]", ".", "(DOT)", ".",
+	"[@]", "@", "(@)", "@", "[at]", "@", "(at)", "@", "[AT]", "@", "(AT)", "@", "[:]", ":", "[://]", "://")
 
 // bareDomain reports whether the field f is a domain name under a public
 // suffix of ICANN's (a real top-level domain), with or without a path;
