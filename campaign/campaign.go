@@ -91,6 +91,13 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// sees it), or replies sent elsewhere, is something to act on: a
 	// shared notice is then the sender's text (cutBoilerplate).
 	col.payload = col.payload || hasPayload(subject(t)) || asksSecret(subject(t)) || repliesElsewhere(t, e.shared)
+	// Addresses at the sender's own organisation (a login domain not
+	// shared) are the sender's to give (TestReviewNoticeOwnAddress); a
+	// consumer login's are anybody's.
+	chosen := e.o.Limits.Accounts.ClientChosen(t)
+	if !chosen {
+		col.ownMail = strings.TrimPrefix(organisation(account, e.shared), "@")
+	}
 	keys := col.archiveKeys(col.Fingerprint().Keys())
 	if len(keys) == 0 {
 		return nil, nil
@@ -104,7 +111,7 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// domain would be one organisation and never a campaign. Each counts
 	// alone, as its limits do.
 	group := ""
-	if !e.o.Limits.Accounts.ClientChosen(t) {
+	if !chosen {
 		group = organisation(account, e.shared)
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,

@@ -57,7 +57,7 @@ const MaxTokens = 4096
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	n := normalize(text, isHTML, names)
-	if n.payload && n.full != nil {
+	if (n.payload || len(n.mail) > 0) && n.full != nil {
 		return n.full
 	}
 	return n.toks
@@ -71,6 +71,9 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 type normalized struct {
 	toks, full []string
 	payload    bool
+	// mail are the domains of the e-mail addresses in the part (at most
+	// 64): a payload unless the sender's own (Collector.ownMail).
+	mail []string
 }
 
 // normalize is Normalize, with the words a boilerplate block's cut
@@ -87,8 +90,19 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	}
 	p := ownLines(text)
 	// The document's source too: what a quote container or an entity
-	// hides from the text above is still shown (or linked) to a reader.
-	n := normalized{payload: hasPayload(text) || hasPayload(quoted) || asksSecret(text) || asksSecret(quoted) || isHTML && (hasPayload(raw) || htmlPayload(raw))}
+	// hides from the text above is still shown (or linked) to a reader,
+	// as an attribute's value is (an image's alt text without the image,
+	// a title's tooltip: TestReviewNoticeAttribute).
+	n := normalized{}
+	mail := func(d string) {
+		if len(n.mail) < 64 {
+			n.mail = append(n.mail, d)
+		} else {
+			n.payload = true // too many to say whose they are
+		}
+	}
+	n.payload = linkOrNumber(text, mail) || linkOrNumber(quoted, mail) || asksSecret(text) || asksSecret(quoted) ||
+		isHTML && (linkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
 	n.toks = tokensOf(p, quoted, marked, names)
 	if p.full != nil {
 		p.own = p.full
@@ -827,6 +841,8 @@ var boilerplateTerms = append(slices.Clip(footerTerms), "opted in", "opt in", "o
 	"copyright", "©", "all rights reserved", "mailing address", "postal address", "privacy", "these emails", "this email was sent",
 	"this message was sent", "update your", "manage your", "why did i get", "address book", "datenschutz", "impressum",
 	"alle rechte vorbehalten", "tous droits réservés",
+	// A no-reply notice's ("Please do not reply to this email.").
+	"not reply", "n't reply", "no-reply", "noreply",
 	// German and French notices' own words (TestReviewNoticeLanguages).
 	"diese e-mail", "diese e-mails", "diese nachricht", "postanschrift", "angemeldet", "einstellungen",
 	"cet e-mail", "ces e-mails", "ce courriel", "ces courriels", "adresse postale", "inscrit", "préférences", "données personnelles", "confidentialité")
@@ -974,12 +990,20 @@ func countWords(s string) int {
 // "secure-login.example.com/verify"), an e-mail address, or a phone or
 // account number (longNumber).
 func hasPayload(text string) bool {
+	found := false
+	return linkOrNumber(text, func(string) { found = true }) || found
+}
+
+// linkOrNumber is hasPayload but for the e-mail addresses, whose domains
+// it calls mail with.
+func linkOrNumber(text string, mail func(domain string)) bool {
 	// A link or address written so no client links it ("example[.]com",
 	// "desk(at)help.example") is still one a reader types
 	// (TestReviewNoticeDefanged).
-	if strings.ContainsAny(text, "[({") {
+	if strings.ContainsAny(text, "[({。．｡") {
 		text = defanged.Replace(text)
 	}
+	mailDomains(text, mail)
 	if strings.Contains(text, "://") {
 		return true
 	}
@@ -988,9 +1012,7 @@ func hasPayload(text string) bool {
 			return true
 		}
 	}
-	found := false
-	mailDomains(text, func(string) { found = true })
-	return found || longNumber(text)
+	return longNumber(text)
 }
 
 // secretTerms ask the reader for what an attacker collects by reply (the
@@ -1032,9 +1054,13 @@ func asksSecret(text string) bool {
 	return false
 }
 
+// attrSpaced sets an HTML source's attribute values apart as fields.
+var attrSpaced = strings.NewReplacer(`"`, " ", "'", " ", "=", " ", "<", " ", ">", " ")
+
 // defanged undoes the common ways of writing a link or an address so
 // that no client links it.
-var defanged = strings.NewReplacer("[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "[DOT]", ".", "(DOT)", ".",
+// IDNA's other full stops (UTS #46 maps them to ".") are one too.
+var defanged = strings.NewReplacer("。", ".", "．", ".", "｡", ".", "[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "[DOT]", ".", "(DOT)", ".",
 	"[@]", "@", "(@)", "@", "[at]", "@", "(at)", "@", "[AT]", "@", "(AT)", "@", "[:]", ":", "[://]", "://")
 
 // bareDomain reports whether the field f is a domain name under a public
@@ -1144,6 +1170,11 @@ func payloadAttr(s string, i int) bool {
 		v = v[:n]
 	}
 	v = strings.TrimSpace(v)
+	// A mailto: link's address as written is the text's address
+	// (normalized.mail); one hidden by an entity or escape is not.
+	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
+		return false
+	}
 	return v != "" && v[0] != '#'
 }
 

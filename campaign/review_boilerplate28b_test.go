@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,11 @@ func TestReviewNoticeAsksReply(t *testing.T) {
 	}); at != 5 {
 		t.Errorf("answers to a Reply-To elsewhere: found at account %d, want 5", at)
 	}
-	// A notice saying not to reply asks for nothing.
+	// A notice saying not to reply asks for nothing: it is cut.
+	own := "The choir will rehearse on Tuesday evenings again from next week and would love to welcome new singers at the old church hall."
+	if toks := Normalize(own+"\n\n"+optInNotice+" Please do not reply to this email.", false, nil); slices.Contains(toks, "unsubscribe") {
+		t.Errorf("a no-reply notice was not cut: %q", toks)
+	}
 	for text, want := range map[string]bool{
 		"Please do not reply to this email.":       false,
 		"Please don't reply to this message.":      false,
@@ -110,6 +115,8 @@ func TestReviewNoticeDefanged(t *testing.T) {
 		"write to desk(at)help.example":       true,
 		"write to desk [at] help [.] example": false, // spaced: no name
 		"the hall (at the back) is open":      false,
+		"at secure-login。phish。com":           true, // UTS #46's full stops
+		"at secure-login．phish．com":           true,
 	} {
 		if got := hasPayload(text); got != want {
 			t.Errorf("hasPayload(%q) = %v, want %v", text, got, want)
@@ -160,5 +167,80 @@ func TestReviewNoticeLanguages(t *testing.T) {
 		}); at != 5 {
 			t.Errorf("%s notice over a lure: found at account %d, want 5", lang, at)
 		}
+	}
+}
+
+// TestReviewNoticeAttribute: the lure's link only in an attribute a
+// reader sees (an image's alt text, there being no image; a tooltip) is
+// something to act on: found at the 5th account. Before, in neither
+// of 12.
+func TestReviewNoticeAttribute(t *testing.T) {
+	for name, at := range map[string]string{
+		"alt":   `at the address shown here <img alt="secure-login.phish.com/verify">`,
+		"title": `at the <span title='secure-login.phish.com/verify'>page in the tooltip</span>`,
+	} {
+		if n := lureAt(t, 7, plainSubject, "text/html", func(i int, own string) string {
+			return "<p>" + own + "</p><p>" + noticeLure(at) + "</p>"
+		}); n != 5 {
+			t.Errorf("%s: found at account %d, want 5", name, n)
+		}
+	}
+}
+
+// TestReviewNoticeOwnAddress: twelve organisations, each with its own
+// login domain, giving an address at that domain ("Questions? Write to
+// info@org3.example", in text or as an HTML mailto: link) over one
+// shared notice are no campaign; writing there is writing back to the
+// sender, as a reply is. Before, 8 held and all 12 suspended. An
+// address elsewhere, from consumer logins or from organisations'
+// logins, keeps the notice the sender's text: found at the 5th account.
+func TestReviewNoticeOwnAddress(t *testing.T) {
+	for _, html := range []bool{false, true} {
+		r := newRig(t)
+		rng := rand.New(rand.NewPCG(2828, 8))
+		for i := range 12 {
+			r.now = r.now.Add(20 * time.Second)
+			account := fmt.Sprintf("news@org%d.example", i)
+			rcpt := fmt.Sprintf("member%d@remote%d.example", i, i)
+			ct, body := "text/plain", fmt.Sprintf("%s Questions? Write to info@org%d.example.\n\n%s", ownText(rng, 40), i, optInNotice)
+			if html {
+				ct, body = "text/html", fmt.Sprintf(`<p>%s Questions? <a href="mailto:info@org%d.example">Write to us</a>.</p><p>%s</p>`, ownText(rng, 40), i, optInNotice)
+			}
+			raw := []byte(fmt.Sprintf("From: <%s>\nTo: <%s>\nSubject: News %d\nMIME-Version: 1.0\nContent-Type: %s\n\n%s\n", account, rcpt, i, ct, body))
+			tx := transaction(t, account, []string{rcpt}, raw)
+			v, err := r.commit(context.Background(), tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Action != policy.Accept || len(tx.Stamps()) > 0 {
+				t.Fatalf("html %v: organisation %d %s %s", html, i, v.Action, v.Reason)
+			}
+		}
+	}
+	// From consumer logins (isp.example is shared): anybody's address.
+	if at := lureAt(t, 10, plainSubject, "text/plain", func(i int, own string) string {
+		return own + "\n\n" + noticeLure("by writing to desk@collector.com")
+	}); at != 5 {
+		t.Errorf("an address elsewhere: found at account %d, want 5", at)
+	}
+	// From organisations' logins, an address elsewhere.
+	r := newRig(t)
+	rng := rand.New(rand.NewPCG(28, 11))
+	at := 0
+	for i := range 12 {
+		r.now = r.now.Add(20 * time.Second)
+		account := fmt.Sprintf("staff@co%d.example", i)
+		rcpt := fmt.Sprintf("victim%d@remote%d.example", i, i%7)
+		raw := []byte(fmt.Sprintf("From: <%s>\nTo: <%s>\nSubject: Mailbox notice\n\n%s\n\n%s\n", account, rcpt, ownText(rng, 30), noticeLure(`by writing to <a href="mailto:desk@collector.com">our desk</a>`)))
+		tx := transaction(t, account, []string{rcpt}, raw)
+		if v, err := r.commit(context.Background(), tx); err != nil {
+			t.Fatal(err)
+		} else if v.Action != policy.Accept || len(tx.Stamps()) > 0 {
+			at = i + 1
+			break
+		}
+	}
+	if at != 5 {
+		t.Errorf("from organisations, an address elsewhere: found at account %d, want 5", at)
 	}
 }
