@@ -541,14 +541,23 @@ func ownLines(text string) part {
 }
 
 // letter is own without its greeting (a short first line naming the
-// reader) and its closing near the end with the name under it.
+// reader) and its closing near the end with the name under it. Prose
+// under the closing (lines of sigProse words and more) is text, as a
+// signature's is: a run's text under "Thanks" or "Best regards, Jane"
+// was dropped whole (TestReviewTextUnderClosing).
 func letter(own []string) []string {
 	if len(own) > 0 && greeting(own[0]) {
 		own = own[1:]
 	}
 	for i := len(own) - 1; i >= 0 && i >= len(own)-8; i-- {
 		if closing(own[i]) {
-			return own[:i]
+			kept := own[:i:i]
+			for _, l := range own[i+1:] {
+				if countWords(l) >= sigProse {
+					kept = append(kept, l)
+				}
+			}
+			return kept
 		}
 	}
 	return own

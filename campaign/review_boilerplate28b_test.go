@@ -244,3 +244,39 @@ func TestReviewNoticeOwnAddress(t *testing.T) {
 		t.Errorf("from organisations, an address elsewhere: found at account %d, want 5", at)
 	}
 }
+
+// TestReviewTextUnderClosing: a phishing text under a closing line
+// ("Best regards," and a name, or "Thanks") after 30 random words of
+// each copy's own, as one paragraph or as lines, in text or HTML, is
+// the sender's text: found at the 5th account. Before, the closing
+// took everything under it within 8 lines: never found in 12.
+func TestReviewTextUnderClosing(t *testing.T) {
+	for name, body := range map[string]func(i int, own string) string{
+		"one paragraph under a closing and a name": func(i int, own string) string {
+			_, _, b := phishBody(i)
+			return own + "\n\nBest regards,\nJane Smith\n\n" + strings.Join(strings.Fields(b), " ")
+		},
+		"three lines under Thanks": func(i int, own string) string {
+			_, _, b := phishBody(i)
+			f := strings.Fields(b)
+			return own + "\n\nThanks\n" + strings.Join(f[:len(f)/3], " ") + "\n" + strings.Join(f[len(f)/3:2*len(f)/3], " ") + "\n" + strings.Join(f[2*len(f)/3:], " ")
+		},
+		"html": func(i int, own string) string {
+			_, _, b := phishBody(i)
+			return "<p>" + own + "</p><p>Kind regards,<br>Jane</p><p>" + strings.Join(strings.Fields(b), " ") + "</p>"
+		},
+	} {
+		ct := "text/plain"
+		if name == "html" {
+			ct = "text/html"
+		}
+		if at := lureAt(t, 12, plainSubject, ct, body); at != 5 {
+			t.Errorf("%s: found at account %d, want 5", name, at)
+		}
+	}
+	// The name, title and number under a closing are still no text.
+	own := "The choir will rehearse on Tuesday evenings again from next week and would love to welcome new singers at the old church hall."
+	if toks := Normalize(own+"\n\nBest regards,\nJane Smith\nSecretary, Riverside Choir\nTel. 030 1234 5678", false, nil); slices.Contains(toks, "jane") || slices.Contains(toks, "secretary") {
+		t.Errorf("the signature under the closing is text: %q", toks)
+	}
+}
