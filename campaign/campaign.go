@@ -108,9 +108,17 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	if err != nil {
 		return nil, err
 	}
-	// A link or a number to call in the subject is something to act on:
-	// a shared notice is then the sender's text (cutBoilerplate).
-	col.payload = col.payload || hasPayload(subjectOf(t))
+	// A link or a number to call in the subject (all of it, as a reader
+	// sees it), or replies sent elsewhere, is something to act on: a
+	// shared notice is then the sender's text (cutBoilerplate).
+	col.payload = col.payload || hasPayload(subject(t)) || asksSecret(subject(t)) || repliesElsewhere(t, e.shared)
+	// Addresses at the sender's own organisation (a login domain not
+	// shared) are the sender's to give (TestReviewNoticeOwnAddress); a
+	// consumer login's are anybody's.
+	chosen := e.o.Limits.Accounts.ClientChosen(t)
+	if !chosen {
+		col.ownMail = strings.TrimPrefix(organisation(account, e.shared), "@")
+	}
 	keys := col.archiveKeys(col.Fingerprint().Keys())
 	if len(keys) == 0 {
 		return nil, nil
@@ -124,7 +132,7 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// domain would be one organisation and never a campaign. Each counts
 	// alone, as its limits do.
 	group := ""
-	if !e.o.Limits.Accounts.ClientChosen(t) {
+	if !chosen {
 		group = organisation(account, e.shared)
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
@@ -306,18 +314,23 @@ func recipientNames(t *policy.Transaction) map[string]bool {
 // subjectOf is t's decoded subject, at most 200 bytes of valid UTF-8: a
 // sample for the abuse desk (shown escaped).
 func subjectOf(t *policy.Transaction) string {
+	s := subject(t)
+	for len(s) > 200 {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
+}
+
+// subject is t's Subject header decoded (RFC 2047), whole.
+func subject(t *policy.Transaction) string {
 	for _, h := range t.Headers {
 		if strings.EqualFold(h.Name, "Subject") {
 			s, err := new(mime.WordDecoder).DecodeHeader(h.Value)
 			if err != nil {
 				s = h.Value
 			}
-			s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
-			for len(s) > 200 {
-				_, n := utf8.DecodeLastRuneInString(s)
-				s = s[:len(s)-n]
-			}
-			return s
+			return strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
 		}
 	}
 	return ""

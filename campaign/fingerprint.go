@@ -108,12 +108,18 @@ type Collector struct {
 	seed               Seed
 	// full are, for each of parts, its sampled runs with the boilerplate
 	// block cut from it kept (nil: none was cut), fullWords the most
-	// words so; payload: a part had a link, an address or a long number
+	// words so; payload: a part had a link or a long number
 	// (normalized), or the message an attachment or an image, with
 	// which the blocks are the sender's text (cutBoilerplate).
 	full      [][]uint64
 	fullWords int
 	payload   bool
+	// mail are the registrable domains of the text's e-mail addresses;
+	// ownMail the sender organisation's domain, whose addresses are no
+	// payload (CampaignCount): writing to the sender's own organisation
+	// is writing back to the sender, as a reply is.
+	mail    map[string]bool
+	ownMail string
 }
 
 // members are the hashes of one attached archive's decoded members.
@@ -146,6 +152,11 @@ func (c *Collector) Item(it *mimewalk.Item) {
 		return
 	}
 	ct := strings.ToLower(it.ContentType)
+	// A body part the text is not read from (a calendar invitation's
+	// text/calendar beside the text, a text/vcard, text/enriched) shows
+	// its links and numbers to a reader all the same
+	// (TestReviewNoticeOtherParts).
+	c.payload = c.payload || it.IsBody && ct != "text/plain" && ct != "text/html" && !strings.HasPrefix(ct, "multipart/")
 	switch {
 	case it.ArchivePath != "":
 		m := c.members[it.PartPath]
@@ -213,6 +224,12 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	c.links(text)
 	n := normalize(text, isHTML, c.names)
 	c.payload = c.payload || n.payload
+	for _, d := range n.mail {
+		if c.mail == nil {
+			c.mail = map[string]bool{}
+		}
+		c.mail[registrable(d)] = true
+	}
 	c.words = max(c.words, len(n.toks))
 	c.fullWords = max(c.fullWords, len(n.toks), len(n.full))
 	if len(c.parts) == MaxTextParts {
@@ -239,7 +256,7 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
 	parts, words := c.parts, c.words
-	if c.payload {
+	if c.payload || len(c.mail) > 0 && (c.ownMail == "" || !allAt(c.mail, c.ownMail)) {
 		// A link, an address or a number anywhere in the message: a
 		// boilerplate block cut from any part is the sender's text
 		// (cutBoilerplate).

@@ -26,7 +26,8 @@ var updateDigest = flag.Bool("update-digest", false, "rewrite testdata/corpus.di
 // what it made when testdata/corpus.digest was written (by main's code
 // at d322f48; rewritten when hamgen's corpus gained the organisations
 // under a shared notice: the boilerplate cut left the old corpus's
-// digest as it was). A change made for speed (issue #32) must leave it; a
+// digest as it was; rewritten when prose under a closing became text,
+// TestReviewTextUnderClosing). A change made for speed (issue #32) must leave it; a
 // change meant to alter fingerprints (sampling, the normalizer's rules)
 // rewrites it with -update-digest and says so.
 func TestFingerprintCorpusDigest(t *testing.T) {

@@ -57,7 +57,7 @@ const MaxTokens = 4096
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	n := normalize(text, isHTML, names)
-	if n.payload && n.full != nil {
+	if (n.payload || len(n.mail) > 0) && n.full != nil {
 		return n.full
 	}
 	return n.toks
@@ -71,6 +71,9 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 type normalized struct {
 	toks, full []string
 	payload    bool
+	// mail are the domains of the e-mail addresses in the part (at most
+	// 64): a payload unless the sender's own (Collector.ownMail).
+	mail []string
 }
 
 // normalize is Normalize, with the words a boilerplate block's cut
@@ -87,8 +90,19 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	}
 	p := ownLines(text)
 	// The document's source too: what a quote container or an entity
-	// hides from the text above is still shown (or linked) to a reader.
-	n := normalized{payload: hasPayload(text) || hasPayload(quoted) || isHTML && (hasPayload(raw) || htmlPayload(raw))}
+	// hides from the text above is still shown (or linked) to a reader,
+	// as an attribute's value is (an image's alt text without the image,
+	// a title's tooltip: TestReviewNoticeAttribute).
+	n := normalized{}
+	mail := func(d string) {
+		if len(n.mail) < 64 {
+			n.mail = append(n.mail, d)
+		} else {
+			n.payload = true // too many to say whose they are
+		}
+	}
+	n.payload = linkOrNumber(text, mail) || linkOrNumber(quoted, mail) || asksSecret(text) || asksSecret(quoted) ||
+		isHTML && (linkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
 	n.toks = tokensOf(p, quoted, marked, names)
 	if p.full != nil {
 		p.own = p.full
@@ -527,14 +541,23 @@ func ownLines(text string) part {
 }
 
 // letter is own without its greeting (a short first line naming the
-// reader) and its closing near the end with the name under it.
+// reader) and its closing near the end with the name under it. Prose
+// under the closing (lines of sigProse words and more) is text, as a
+// signature's is: a run's text under "Thanks" or "Best regards, Jane"
+// was dropped whole (TestReviewTextUnderClosing).
 func letter(own []string) []string {
 	if len(own) > 0 && greeting(own[0]) {
 		own = own[1:]
 	}
 	for i := len(own) - 1; i >= 0 && i >= len(own)-8; i-- {
 		if closing(own[i]) {
-			return own[:i]
+			kept := own[:i:i]
+			for _, l := range own[i+1:] {
+				if countWords(l) >= sigProse {
+					kept = append(kept, l)
+				}
+			}
+			return kept
 		}
 	}
 	return own
@@ -826,7 +849,12 @@ func labelledLinks(lines []string) bool {
 var boilerplateTerms = append(slices.Clip(footerTerms), "opted in", "opt in", "opt-in", "signed up", "sign up", "subscriber",
 	"copyright", "©", "all rights reserved", "mailing address", "postal address", "privacy", "these emails", "this email was sent",
 	"this message was sent", "update your", "manage your", "why did i get", "address book", "datenschutz", "impressum",
-	"alle rechte vorbehalten", "tous droits réservés")
+	"alle rechte vorbehalten", "tous droits réservés",
+	// A no-reply notice's ("Please do not reply to this email.").
+	"not reply", "n't reply", "no-reply", "noreply",
+	// German and French notices' own words (TestReviewNoticeLanguages).
+	"diese e-mail", "diese e-mails", "diese nachricht", "postanschrift", "angemeldet", "einstellungen",
+	"cet e-mail", "ces e-mails", "ce courriel", "ces courriels", "adresse postale", "inscrit", "préférences", "données personnelles", "confidentialité")
 
 // Bounds of a boilerplate block (cutBoilerplate), in words (fields):
 // boilerplateMin to boilerplateMax in all, each of its sentences at most
@@ -971,6 +999,20 @@ func countWords(s string) int {
 // "secure-login.example.com/verify"), an e-mail address, or a phone or
 // account number (longNumber).
 func hasPayload(text string) bool {
+	found := false
+	return linkOrNumber(text, func(string) { found = true }) || found
+}
+
+// linkOrNumber is hasPayload but for the e-mail addresses, whose domains
+// it calls mail with.
+func linkOrNumber(text string, mail func(domain string)) bool {
+	// A link or address written so no client links it ("example[.]com",
+	// "desk(at)help.example") is still one a reader types
+	// (TestReviewNoticeDefanged).
+	if strings.ContainsAny(text, "[({。．｡") {
+		text = defanged.Replace(text)
+	}
+	mailDomains(text, mail)
 	if strings.Contains(text, "://") {
 		return true
 	}
@@ -979,10 +1021,56 @@ func hasPayload(text string) bool {
 			return true
 		}
 	}
-	found := false
-	mailDomains(text, func(string) { found = true })
-	return found || longNumber(text)
+	return longNumber(text)
 }
+
+// secretTerms ask the reader for what an attacker collects by reply (the
+// stolen account's own mailbox, or its Reply-To) and needs no link or
+// number for: a password, login details. replyTerms ask for a reply; an
+// opt-in notice asks for none ("please do not reply to this email").
+var (
+	secretTerms = []string{"password", "passwort", "kennwort", "mot de passe", "contraseña", "passcode", "login details", "log-in details",
+		"sign-in details", "credentials", "zugangsdaten", "anmeldedaten", "identifiants"}
+	replyTerms = []string{"reply with", "reply to this", "respond with", "respond to this", "antworten sie", "répondez", "repondez"}
+)
+
+// asksSecret reports whether text asks the reader for a secret or for a
+// reply (not "do not reply", "don't reply"): something to act on that
+// hasPayload does not see. A lure written as an opt-in notice, asking
+// to "update your account by replying to this email with your mailbox
+// password", keeps the notice the sender's text
+// (TestReviewNoticeAsksReply); a notice saying "we will never ask for
+// your password" does too, as a notice with a link does.
+func asksSecret(text string) bool {
+	low := strings.ToLower(text)
+	if slices.ContainsFunc(secretTerms, func(t string) bool { return strings.Contains(low, t) }) {
+		return true
+	}
+	for _, t := range replyTerms {
+		for i := 0; ; {
+			j := strings.Index(low[i:], t)
+			if j < 0 {
+				break
+			}
+			j += i
+			before := low[max(0, j-12):j]
+			if !strings.Contains(before, "not ") && !strings.Contains(before, "n't ") && !strings.Contains(before, "never ") {
+				return true
+			}
+			i = j + len(t)
+		}
+	}
+	return false
+}
+
+// attrSpaced sets an HTML source's attribute values apart as fields.
+var attrSpaced = strings.NewReplacer(`"`, " ", "'", " ", "=", " ", "<", " ", ">", " ")
+
+// defanged undoes the common ways of writing a link or an address so
+// that no client links it.
+// IDNA's other full stops (UTS #46 maps them to ".") are one too.
+var defanged = strings.NewReplacer("。", ".", "．", ".", "｡", ".", "[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "[DOT]", ".", "(DOT)", ".",
+	"[@]", "@", "(@)", "@", "[at]", "@", "(at)", "@", "[AT]", "@", "(AT)", "@", "[:]", ":", "[://]", "://")
 
 // bareDomain reports whether the field f is a domain name under a public
 // suffix of ICANN's (a real top-level domain), with or without a path;
@@ -1091,6 +1179,11 @@ func payloadAttr(s string, i int) bool {
 		v = v[:n]
 	}
 	v = strings.TrimSpace(v)
+	// A mailto: link's address as written is the text's address
+	// (normalized.mail); one hidden by an entity or escape is not.
+	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
+		return false
+	}
 	return v != "" && v[0] != '#'
 }
 

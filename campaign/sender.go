@@ -221,3 +221,37 @@ func (c *Collector) archiveKeys(keys []string) []string {
 	}
 	return out
 }
+
+// repliesElsewhere reports whether t's Reply-To names an address other
+// than its From's, outside the From's organisation (a domain not in
+// shared, as organisation reads it): replies go to someone the sender
+// is not, something to act on besides the text (a run over stolen
+// accounts collecting answers at one mailbox). A newsletter's replies
+// to the organisation's other address are its own.
+func repliesElsewhere(t *policy.Transaction, shared []string) bool {
+	var from, reply []*mail.Address
+	for _, h := range t.Headers {
+		list, _ := mail.ParseAddressList(h.Value)
+		switch {
+		case strings.EqualFold(h.Name, "From"):
+			from = append(from, list...)
+		case strings.EqualFold(h.Name, "Reply-To"):
+			if len(list) == 0 && strings.TrimSpace(h.Value) != "" {
+				return true // unreadable: a reader's client may still read it
+			}
+			reply = append(reply, list...)
+		}
+	}
+	for _, r := range reply {
+		if !slices.ContainsFunc(from, func(f *mail.Address) bool {
+			if strings.EqualFold(f.Address, r.Address) {
+				return true
+			}
+			org := organisation(f.Address, shared)
+			return org != "" && org == organisation(r.Address, shared)
+		}) {
+			return true
+		}
+	}
+	return false
+}
