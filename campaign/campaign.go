@@ -110,8 +110,13 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	}
 	// A link or a number to call in the subject (all of it, as a reader
 	// sees it), or replies sent elsewhere, is something to act on: a
-	// shared notice is then the sender's text (cutBoilerplate).
-	col.payload = col.payload || hasPayload(subject(t)) || asksSecret(subject(t)) || repliesElsewhere(t, e.shared)
+	// shared notice is then the sender's text (cutBoilerplate), salted
+	// with its targets (targets.go).
+	col.subject(subject(t))
+	if repliesElsewhere(t, e.shared) {
+		col.target(askTarget)
+	}
+	col.shared = e.shared
 	// Addresses at the sender's own organisation (a login domain not
 	// shared) are the sender's to give (TestReviewNoticeOwnAddress); a
 	// consumer login's are anybody's.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,18 +109,25 @@ type Collector struct {
 	seed               Seed
 	// full are, for each of parts, its sampled runs with the boilerplate
 	// block cut from it kept (nil: none was cut), fullWords the most
-	// words so; payload: a part had a link or a long number
-	// (normalized), or the message an attachment or an image, with
-	// which the blocks are the sender's text (cutBoilerplate).
+	// words so; notice, the runs of the block's words (noticeToks), nil
+	// when none was cut; targets: what the message asks its reader to
+	// act on (targets.go: a part's links, numbers and asks, "any" for an
+	// attachment or an image), with which the blocks are the sender's
+	// text, salted with each target (Fingerprint).
 	full      [][]uint64
 	fullWords int
-	payload   bool
-	// mail are the registrable domains of the text's e-mail addresses;
-	// ownMail the sender organisation's domain, whose addresses are no
-	// payload (CampaignCount): writing to the sender's own organisation
-	// is writing back to the sender, as a reply is.
-	mail    map[string]bool
-	ownMail string
+	notice    [][]uint64
+	targets   map[string]bool
+	// mail are the registrable domains of the text's e-mail addresses,
+	// addrs the addresses (at most 64); ownMail the sender
+	// organisation's domain, whose addresses are no payload
+	// (CampaignCount): writing to the sender's own organisation is
+	// writing back to the sender, as a reply is. shared are the consumer
+	// domains (Options.SharedDomains, sharedNames), whose addresses are
+	// anyone's (mailTarget).
+	mail, addrs map[string]bool
+	ownMail     string
+	shared      []string
 }
 
 // members are the hashes of one attached archive's decoded members.
@@ -147,7 +155,9 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	// could not read as parts (nested past its limit, malformed) is
 	// something to act on besides the text: a shared notice is then the
 	// sender's text (cutBoilerplate).
-	c.payload = c.payload || it.IsAttachment || it.InMessage || it.DepthLimited || it.Carved || it.Path == "raw"
+	if it.IsAttachment || it.InMessage || it.DepthLimited || it.Carved || it.Path == "raw" {
+		c.target(anyTarget)
+	}
 	if it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
 		return
 	}
@@ -156,7 +166,9 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	// text/calendar beside the text, a text/vcard, text/enriched) shows
 	// its links and numbers to a reader all the same
 	// (TestReviewNoticeOtherParts).
-	c.payload = c.payload || it.IsBody && ct != "text/plain" && ct != "text/html" && !strings.HasPrefix(ct, "multipart/")
+	if it.IsBody && ct != "text/plain" && ct != "text/html" && !strings.HasPrefix(ct, "multipart/") {
+		c.target(anyTarget)
+	}
 	switch {
 	case it.ArchivePath != "":
 		m := c.members[it.PartPath]
@@ -223,27 +235,80 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	text := string(b) // one copy for both
 	c.links(text)
 	n := normalize(text, isHTML, c.names)
-	c.payload = c.payload || n.payload
+	c.target(n.targets...)
 	for _, d := range n.mail {
 		if c.mail == nil {
 			c.mail = map[string]bool{}
 		}
 		c.mail[registrable(d)] = true
 	}
+	for _, a := range n.addrs {
+		if c.addrs == nil {
+			c.addrs = map[string]bool{}
+		}
+		if len(c.addrs) < 64 {
+			c.addrs[a] = true
+		}
+	}
 	c.words = max(c.words, len(n.toks))
 	c.fullWords = max(c.fullWords, len(n.toks), len(n.full))
 	if len(c.parts) == MaxTextParts {
 		c.parts = slices.Delete(c.parts, 0, 1)
 		c.full = slices.Delete(c.full, 0, 1)
+		c.notice = slices.Delete(c.notice, 0, 1)
 	}
 	c.parts = append(c.parts, sample(appendRuns(nil, n.toks, c.seed)))
-	var full []uint64
+	var full, notice []uint64
 	if n.full != nil {
 		// Sampled now: a payload in a later part makes the block the
 		// sender's text again (Fingerprint).
 		full = sample(appendRuns(nil, n.full, c.seed))
+		notice = appendRuns(nil, noticeToks(n.toks, n.full), c.seed)
 	}
 	c.full = append(c.full, full)
+	c.notice = append(c.notice, notice)
+}
+
+// target notes what the message asks its reader to act on.
+func (c *Collector) target(ids ...string) {
+	for _, id := range ids {
+		if c.targets == nil {
+			c.targets = map[string]bool{}
+		}
+		c.targets[id] = true
+	}
+}
+
+// payloadTargets are the message's targets (target), its addresses'
+// among them but those at the sender's own organisation (ownMail), and
+// whether it has any.
+func (c *Collector) payloadTargets() (map[string]bool, bool) {
+	out := maps.Clone(c.targets)
+	if out == nil {
+		out = map[string]bool{}
+	}
+	named := map[string]bool{}
+	for a := range c.addrs {
+		d := domainOf(a)
+		if d == "" || d == c.ownMail {
+			continue
+		}
+		out[mailTarget(a, c.shared)] = true
+		named[d] = true
+	}
+	for d := range c.mail {
+		// One the address scan did not name (written as
+		// "desk(at)help.example"): its domain's, or anyone's on a
+		// free-mail or consumer domain.
+		if d != c.ownMail && !named[d] {
+			if anyones(d, c.shared) {
+				out[anyTarget] = true
+			} else {
+				out["mail:"+d] = true
+			}
+		}
+	}
+	return out, len(out) > 0
 }
 
 // Done marks the walk complete: a fingerprint of a walk cut short
@@ -256,14 +321,28 @@ func (c *Collector) Complete() bool { return c.done && !c.failed }
 // Fingerprint is the message's fingerprint.
 func (c *Collector) Fingerprint() Fingerprint {
 	parts, words := c.parts, c.words
-	if c.payload || len(c.mail) > 0 && (c.ownMail == "" || !allAt(c.mail, c.ownMail)) {
+	if targets, ok := c.payloadTargets(); ok {
 		// A link, an address or a number anywhere in the message: a
 		// boilerplate block cut from any part is the sender's text
-		// (cutBoilerplate).
+		// (cutBoilerplate), its runs salted with each target the
+		// message points to: copies of one notice are one campaign
+		// when they point to one target. Without a safe name for each
+		// (an attachment: "any"), or with more than maxTargets of them,
+		// the block is plain text, whatever the targets.
 		parts, words = slices.Clone(parts), c.fullWords
-		for i, s := range c.full {
-			if s != nil {
-				parts[i] = s
+		var notice []uint64
+		for _, n := range c.notice {
+			notice = append(notice, n...)
+		}
+		if len(notice) > 0 && !targets[anyTarget] && len(targets) <= maxTargets && len(parts)+len(targets) <= MaxTextParts {
+			for _, id := range slices.Sorted(maps.Keys(targets)) {
+				parts = append(parts, sample(saltRuns(notice, id)))
+			}
+		} else {
+			for i, s := range c.full {
+				if s != nil {
+					parts[i] = s
+				}
 			}
 		}
 	}
@@ -377,3 +456,19 @@ func mix(z uint64) uint64 {
 
 // runSeed orders a run: "a b c" and "b a c" are different runs.
 const runSeed = 0x6f75746775617264 // "outguard"
+
+// subject notes the targets and addresses of the message's subject s.
+func (c *Collector) subject(s string) {
+	textTargets(s, func(d string) {
+		if c.mail == nil {
+			c.mail = map[string]bool{}
+		}
+		c.mail[registrable(d)] = true
+	}, func(id string) { c.target(id) })
+	mailAddresses(s, func(a string) {
+		if c.addrs == nil {
+			c.addrs = map[string]bool{}
+		}
+		c.addrs[a] = true
+	})
+}

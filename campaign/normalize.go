@@ -57,7 +57,7 @@ const MaxTokens = 4096
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	n := normalize(text, isHTML, names)
-	if (n.payload || len(n.mail) > 0) && n.full != nil {
+	if (len(n.targets) > 0 || len(n.mail) > 0) && n.full != nil {
 		return n.full
 	}
 	return n.toks
@@ -65,15 +65,17 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 
 // normalized is what normalize makes of a part: toks, its words with a
 // shared boilerplate block cut (cutBoilerplate); full, the words with
-// the block, nil when none was cut; payload, whether the part has a
-// link, an e-mail address or a long number (hasPayload), with which the
-// block is the sender's text (Normalize, Collector.Fingerprint).
+// the block, nil when none was cut; targets, what the part asks its
+// reader to act on (textTargets, htmlTargets: its payload), with which
+// the block is the sender's text, salted with them (targets.go,
+// Collector.Fingerprint).
 type normalized struct {
 	toks, full []string
-	payload    bool
-	// mail are the domains of the e-mail addresses in the part (at most
-	// 64): a payload unless the sender's own (Collector.ownMail).
-	mail []string
+	targets    []string
+	// mail are the domains of the e-mail addresses in the part, addrs
+	// the addresses (at most 64 each): a payload unless the sender's own
+	// (Collector.ownMail).
+	mail, addrs []string
 }
 
 // normalize is Normalize, with the words a boilerplate block's cut
@@ -94,15 +96,27 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	// as an attribute's value is (an image's alt text without the image,
 	// a title's tooltip: TestReviewNoticeAttribute).
 	n := normalized{}
+	add := func(id string) { n.targets = append(n.targets, id) }
 	mail := func(d string) {
 		if len(n.mail) < 64 {
 			n.mail = append(n.mail, d)
 		} else {
-			n.payload = true // too many to say whose they are
+			add(anyTarget) // too many to say whose they are
 		}
 	}
-	n.payload = linkOrNumber(text, mail) || linkOrNumber(quoted, mail) || asksSecret(text) || asksSecret(quoted) ||
-		isHTML && (linkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
+	texts := []string{text, quoted}
+	if isHTML {
+		texts = append(texts, attrSpaced.Replace(raw))
+		htmlTargets(raw, add)
+	}
+	for _, s := range texts {
+		textTargets(s, mail, add)
+		mailAddresses(s, func(a string) {
+			if len(n.addrs) < 64 {
+				n.addrs = append(n.addrs, a)
+			}
+		})
+	}
 	n.toks = tokensOf(p, quoted, marked, names)
 	if p.full != nil {
 		p.own = p.full
@@ -1097,9 +1111,18 @@ func bareDomain(f string) bool {
 // brackets ("+1 (800) 555-0199", an IBAN's groups); a time's hour is not
 // one of its digits ("30.11.2026 10:00" is no phone number).
 func longNumber(text string) bool {
+	found := false
+	numberSpans(text, func(int, int, string) { found = true })
+	return found
+}
+
+// numberSpans calls fn with each of longNumber's numbers in text: where
+// it starts and ends, and its digits.
+func numberSpans(text string, fn func(start, end int, digits string)) {
 	// digits of the run, of its last group; separators since the last
 	// digit
-	digits, group, sep := 0, 0, 0
+	var digits []byte
+	start, end, group, sep := 0, 0, 0, 0
 	for i := 0; i <= len(text); i++ {
 		c := byte(0)
 		if i < len(text) {
@@ -1107,23 +1130,25 @@ func longNumber(text string) bool {
 		}
 		switch {
 		case c >= '0' && c <= '9':
+			if len(digits) == 0 {
+				start = i
+			}
 			if sep > 0 {
 				group = 0
 			}
-			digits, group, sep = digits+1, group+1, 0
-		case digits > 0 && sep < 2 && strings.IndexByte(" -./()", c) >= 0:
+			digits, group, sep, end = append(digits, c), group+1, 0, i+1
+		case len(digits) > 0 && sep < 2 && strings.IndexByte(" -./()", c) >= 0:
 			sep++
 		default:
 			if c == ':' && sep == 0 {
-				digits -= group // an hour
+				digits = digits[:len(digits)-group] // an hour
 			}
-			if digits >= 9 {
-				return true
+			if len(digits) >= 9 {
+				fn(start, end, string(digits))
 			}
-			digits, group, sep = 0, 0, 0
+			digits, group, sep = digits[:0], 0, 0
 		}
 	}
-	return false
 }
 
 // htmlPayload reports whether the HTML document s links, shows an image
@@ -1132,11 +1157,20 @@ func longNumber(text string) bool {
 // stylesheet's url()): a payload hasPayload does not see in the text a
 // reader sees (an image map's area, a QR code).
 func htmlPayload(s string) bool {
+	found := false
+	htmlPayloads(s, func(string) { found = true })
+	return found
+}
+
+// htmlPayloads calls fn with the value of each of htmlPayload's
+// attributes and url()s in the HTML document s.
+func htmlPayloads(s string, fn func(v string)) {
 	inTag, quote := false, byte(0)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '(' && i >= 3 && strings.EqualFold(s[i-3:i], "url"):
-			return true
+			v, _, _ := strings.Cut(s[i+1:], ")")
+			fn(strings.Trim(v, " \t\r\n\f\"'"))
 		case quote != 0:
 			if c == quote {
 				quote = 0
@@ -1147,16 +1181,18 @@ func htmlPayload(s string) bool {
 			inTag = false
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '=' && payloadAttr(s, i):
-			return true
+		case c == '=':
+			if v, ok := payloadAttr(s, i); ok {
+				fn(v)
+			}
 		}
 	}
-	return false
 }
 
-// payloadAttr reports whether the '=' at s[i], in a tag, sets one of
-// htmlPayload's attributes to a value other than a fragment.
-func payloadAttr(s string, i int) bool {
+// payloadAttr is the value of the attribute the '=' at s[i], in a tag,
+// sets, when it is one of htmlPayload's attributes and the value other
+// than a fragment.
+func payloadAttr(s string, i int) (string, bool) {
 	j := i
 	for j > 0 && isSpace(s[j-1]) {
 		j--
@@ -1168,7 +1204,7 @@ func payloadAttr(s string, i int) bool {
 	switch strings.ToLower(s[k:j]) {
 	case "href", "src", "action", "formaction", "background", "poster", "srcset", "xlink:href":
 	default:
-		return false
+		return "", false
 	}
 	v := strings.TrimLeft(s[i+1:], " \t\r\n\f")
 	end := " \t\r\n\f>"
@@ -1182,9 +1218,9 @@ func payloadAttr(s string, i int) bool {
 	// A mailto: link's address as written is the text's address
 	// (normalized.mail); one hidden by an entity or escape is not.
 	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
-		return false
+		return "", false
 	}
-	return v != "" && v[0] != '#'
+	return v, v != "" && v[0] != '#'
 }
 
 // isSpace reports whether c is HTML's ASCII whitespace.

@@ -60,7 +60,7 @@ var newsletterShapes = map[string]func(i int, site, own string) (ct, body string
 		return "text/html", fmt.Sprintf(`<html><body><img src="https://mcusercontent.com/%x/images/header.png"><p>%s <a href="%s">Read more</a></p><p>%s</p></body></html>`, i*31337, own, mailchimp(i, 2), optInNotice)
 	},
 	"signature with site, address and phone": func(i int, site, own string) (string, string) {
-		return "text/plain", own + "\n\n-- \nThe board\nhttps://" + site + " | info@" + site + " | " + phone(i) + "\n\n" + optInNotice
+		return "text/plain", own + "\n\nKind regards,\nThe board\nhttps://" + site + " | info@" + site + " | " + phone(i) + "\n\n" + optInNotice
 	},
 }
 

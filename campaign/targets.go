@@ -1,0 +1,226 @@
+package campaign
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// What a message asks its reader to act on, by whom it is answered: its
+// targets. A campaign drives readers to one target; organisations
+// sharing an opt-in notice each point to their own (their site, their
+// number, their newsletter provider's links for their account). A
+// notice cut from a message with a payload is therefore not the
+// sender's plain text but its runs salted with each of the message's
+// targets (Collector.Fingerprint): copies whose notice is the same and
+// whose targets share one are one campaign, organisations each with
+// their own are not (TestNoticeOwnTargets).
+//
+// A target is a string: "url:" and a link's registrable domain (its
+// host, path and query on a shared platform), "mail:" and an address's
+// domain (the address on a consumer or free-mail domain), "tel:" and a
+// number's last nine digits, "ask" (a request for a secret or a reply,
+// replies sent elsewhere: answered to the attacker whichever account
+// sent it), or "any": something without a safe identity (an attachment,
+// an image or other body part, a link or number the scanners see but
+// cannot name, a walk cut short), with which the notice stays plain text.
+const (
+	anyTarget = "any"
+	askTarget = "ask"
+)
+
+// maxTargets bounds the targets a notice is salted with: a message with
+// more keeps its notice plain text. No choice among them: decoys added
+// to a lure's link must not push it out (TestNoticeTargetsNoEvasion).
+const maxTargets = 8
+
+// textTargets calls add with the targets of text: its links and numbers
+// (linkOrNumber, named by targetsOf: "any" when linkOrNumber sees what
+// targetsOf cannot name), and a request for a secret or a reply
+// (asksSecret). mail gets the domains of its e-mail addresses, as with
+// linkOrNumber.
+func textTargets(text string, mail func(domain string), add func(id string)) {
+	if linkOrNumber(text, mail) {
+		ids, rest := targetsOf(text)
+		for _, id := range ids {
+			add(id)
+		}
+		if len(ids) == 0 || linkOrNumber(rest, func(string) {}) {
+			add(anyTarget)
+		}
+	}
+	if asksSecret(text) {
+		add(askTarget)
+	}
+}
+
+// targetsOf are the targets of the links (fields with a scheme's "://",
+// "www." or a bare domain) and numbers (longNumber) in text, and the
+// text with them blanked out: what linkOrNumber still sees there is
+// something targetsOf cannot name.
+func targetsOf(text string) (ids []string, rest string) {
+	if strings.ContainsAny(text, "[({。．｡") {
+		text = defanged.Replace(text)
+	}
+	b := []byte(text)
+	blank := func(i, j int) {
+		for k := i; k < j; k++ {
+			b[k] = ' '
+		}
+	}
+	for i := 0; i < len(text); {
+		for i < len(text) && isSpace(text[i]) {
+			i++
+		}
+		j := i
+		for j < len(text) && !isSpace(text[j]) {
+			j++
+		}
+		f := text[i:j]
+		start := i
+		if k := strings.Index(f, "://"); k >= 0 {
+			// The link starts at its scheme ("Link:https://…").
+			for k > 0 && (f[k-1] >= 'a' && f[k-1] <= 'z' || f[k-1] >= 'A' && f[k-1] <= 'Z') {
+				k--
+			}
+			f, start = f[k:], i+k
+		}
+		if strings.Contains(f, "://") || len(f) >= 4 && strings.EqualFold(f[:4], "www.") || bareDomain(f) {
+			if id, ok := urlTarget(f); ok {
+				ids = append(ids, id)
+				blank(start, j)
+			}
+		}
+		i = j
+	}
+	numberSpans(string(b), func(i, j int, digits string) {
+		ids = append(ids, "tel:"+digits[len(digits)-9:])
+		blank(i, j)
+	})
+	return ids, string(b)
+}
+
+// urlTarget is the target of the link f: "url:" and its registrable
+// domain ("*" for a name anyone gets for free: registrable), or, on a
+// shared platform (platform), its host, path and query.
+func urlTarget(f string) (string, bool) {
+	f = strings.Trim(f, "<>()[]\"',.;:!?")
+	if strings.HasPrefix(f, "//") {
+		f = "http:" + f
+	} else if !strings.Contains(f, "://") {
+		f = "http://" + f
+	}
+	u, err := url.Parse(f)
+	if err != nil || u.Hostname() == "" {
+		return "", false
+	}
+	host := asciiName(fold(u.Hostname()))
+	d := registrable(host)
+	if !platform(d) {
+		return "url:" + d, true
+	}
+	id := "url:" + host + u.EscapedPath()
+	if u.RawQuery != "" {
+		id += "?" + u.RawQuery
+	}
+	return id, true
+}
+
+// platforms are registrable domains that serve many unrelated senders:
+// newsletter providers' tracking, unsubscribe and image hosts, and
+// social networks' pages. A link there is the sender's by its host,
+// path and query (an organisation's account, a recipient's token), not
+// by its domain: organisations on one provider point to their own.
+var platforms = []string{
+	// Mailchimp, Brevo (Sendinblue), SendGrid, Mailjet, Constant
+	// Contact, Campaign Monitor, MailerLite.
+	"list-manage.com", "mcusercontent.com", "mailchi.mp", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
+	"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com",
+}
+
+// platform reports whether the registrable domain d is a shared
+// platform's: one of platforms, Brevo's sendibt*/sendibm* and *brevo*
+// tracking domains, Campaign Monitor's cmail*.
+func platform(d string) bool {
+	name, _, _ := strings.Cut(d, ".")
+	return slices.Contains(platforms, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
+		strings.Contains(name, "brevo") || strings.HasPrefix(name, "cmail")
+}
+
+// freeMail are well-known free-mail domains: an address there is anyone's,
+// named by the whole address (as one of the shared domains).
+var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "aol.com", "icloud.com",
+	"me.com", "proton.me", "protonmail.com", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de", "mail.ru", "yandex.ru", "zoho.com"}
+
+// mailTarget is the target of address a (lower case): "mail:" and its
+// registrable domain, or the whole address on a free-mail domain or one
+// of shared (sharedNames: the ISP's consumer domains).
+func mailTarget(a string, shared []string) string {
+	_, d, _ := strings.Cut(a, "@")
+	if anyones(d, shared) {
+		return "mail:" + a
+	}
+	return "mail:" + registrable(asciiName(d))
+}
+
+// anyones reports whether the mail domain d is one whose addresses
+// anyone gets: a free-mail domain or one of shared.
+func anyones(d string, shared []string) bool {
+	d = asciiName(strings.ToLower(d))
+	return slices.Contains(freeMail, registrable(d)) || slices.ContainsFunc(shared, func(s string) bool { return d == s || strings.HasSuffix(d, "."+s) })
+}
+
+// mailAddresses calls fn with each e-mail address of text (mailDomains'
+// matches with their whole local part), lower case.
+func mailAddresses(text string, fn func(addr string)) {
+	scanAnchored(text, "@", func(text string, q int) (s, a, b int) {
+		s, _, b = mailAt(text, q)
+		a = s
+		for s >= 0 && a > 0 && localByte(text[a-1]) {
+			a--
+		}
+		return s, a, b
+	}, func(a string) { fn(strings.ToLower(a)) })
+}
+
+// saltRuns are the runs hs made target id's own.
+func saltRuns(hs []uint64, id string) []uint64 {
+	s := wordHash("\x00target\x00" + id)
+	out := make([]uint64, len(hs))
+	for i, h := range hs {
+		out[i] = mix(h ^ s)
+	}
+	return out
+}
+
+// noticeToks are the tokens of full (a part's tokens with its
+// boilerplate block) that toks (without it) lacks: what lies between
+// their common start and their common end.
+func noticeToks(toks, full []string) []string {
+	p := 0
+	for p < len(toks) && p < len(full) && toks[p] == full[p] {
+		p++
+	}
+	s := 0
+	for s < len(toks)-p && s < len(full)-p && toks[len(toks)-1-s] == full[len(full)-1-s] {
+		s++
+	}
+	return full[p : len(full)-s]
+}
+
+// htmlTargets calls add with the targets of the HTML document s's
+// links, images and forms (htmlPayloads): a link's, or "any" for what
+// names no host (an image of the message's own parts, "cid:", inline
+// data, a relative link).
+func htmlTargets(s string, add func(id string)) {
+	htmlPayloads(s, func(v string) {
+		f, _, _ := strings.Cut(v, " ") // a srcset's first
+		if strings.Contains(f, "://") || strings.HasPrefix(f, "//") || len(f) >= 4 && strings.EqualFold(f[:4], "www.") || bareDomain(f) {
+			if id, ok := urlTarget(f); ok {
+				add(id)
+				return
+			}
+		}
+		add(anyTarget)
+	})
+}
