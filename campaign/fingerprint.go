@@ -110,14 +110,21 @@ type Collector struct {
 	// full are, for each of parts, its sampled runs with the boilerplate
 	// block cut from it kept (nil: none was cut), fullWords the most
 	// words so; notice, the runs of the block's words (noticeToks), nil
-	// when none was cut; targets: what the message asks its reader to
-	// act on (targets.go: a part's links, numbers and asks, "any" for an
-	// attachment or an image), with which the blocks are the sender's
-	// text, salted with each target (Fingerprint).
-	full      [][]uint64
-	fullWords int
-	notice    [][]uint64
-	targets   map[string]bool
+	// when none was cut; payload: a part had a link or a long number
+	// (normalized), or the message an attachment or an image, with
+	// which the blocks are the sender's text, salted with each of its
+	// targets (targets.go: "any" for an attachment or an image;
+	// Fingerprint). The targets are named once a block is cut
+	// (noticed); until then the parts' texts with a payload wait in
+	// unnamed, at most MaxText bytes of them.
+	full         [][]uint64
+	fullWords    int
+	notice       [][]uint64
+	payload      bool
+	targets      map[string]bool
+	noticed      bool
+	unnamed      []payloadText
+	unnamedBytes int
 	// mail are the registrable domains of the text's e-mail addresses,
 	// addrs the addresses (at most 64); ownMail the sender
 	// organisation's domain, whose addresses are no payload
@@ -156,6 +163,7 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	// something to act on besides the text: a shared notice is then the
 	// sender's text (cutBoilerplate).
 	if it.IsAttachment || it.InMessage || it.DepthLimited || it.Carved || it.Path == "raw" {
+		c.payload = true
 		c.target(anyTarget)
 	}
 	if it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
@@ -167,6 +175,7 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	// its links and numbers to a reader all the same
 	// (TestReviewNoticeOtherParts).
 	if it.IsBody && ct != "text/plain" && ct != "text/html" && !strings.HasPrefix(ct, "multipart/") {
+		c.payload = true
 		c.target(anyTarget)
 	}
 	switch {
@@ -235,20 +244,28 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	text := string(b) // one copy for both
 	c.links(text)
 	n := normalize(text, isHTML, c.names)
+	c.payload = c.payload || n.payload
 	c.target(n.targets...)
 	for _, d := range n.mail {
-		if c.mail == nil {
-			c.mail = map[string]bool{}
-		}
-		c.mail[registrable(d)] = true
+		c.noteMail(d)
 	}
 	for _, a := range n.addrs {
-		if c.addrs == nil {
-			c.addrs = map[string]bool{}
+		c.noteAddr(a)
+	}
+	c.noticed = c.noticed || n.full != nil
+	if n.unnamed != nil {
+		c.unnamed = append(c.unnamed, *n.unnamed)
+		c.unnamedBytes += n.unnamed.size()
+	}
+	switch {
+	case c.noticed:
+		for _, u := range c.unnamed {
+			u.name(func(id string) { c.target(id) })
 		}
-		if len(c.addrs) < 64 {
-			c.addrs[a] = true
-		}
+		c.unnamed = nil
+	case c.unnamedBytes > MaxText:
+		c.target(anyTarget) // too much to keep: the block plain text
+		c.unnamed = nil
 	}
 	c.words = max(c.words, len(n.toks))
 	c.fullWords = max(c.fullWords, len(n.toks), len(n.full))
@@ -269,6 +286,26 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	c.notice = append(c.notice, notice)
 }
 
+// noteMail notes the domain d of an address in the text.
+func (c *Collector) noteMail(d string) {
+	if c.mail == nil {
+		c.mail = map[string]bool{}
+	}
+	c.mail[registrable(d)] = true
+}
+
+// noteAddr notes an address a of the text, at most 64 (then "any").
+func (c *Collector) noteAddr(a string) {
+	if c.addrs == nil {
+		c.addrs = map[string]bool{}
+	}
+	if len(c.addrs) < 64 {
+		c.addrs[a] = true
+	} else {
+		c.target(anyTarget)
+	}
+}
+
 // target notes what the message asks its reader to act on.
 func (c *Collector) target(ids ...string) {
 	for _, id := range ids {
@@ -281,7 +318,7 @@ func (c *Collector) target(ids ...string) {
 
 // payloadTargets are the message's targets (target), its addresses'
 // among them but those at the sender's own organisation (ownMail), and
-// whether it has any.
+// whether it has a payload.
 func (c *Collector) payloadTargets() (map[string]bool, bool) {
 	out := maps.Clone(c.targets)
 	if out == nil {
@@ -308,7 +345,10 @@ func (c *Collector) payloadTargets() (map[string]bool, bool) {
 			}
 		}
 	}
-	return out, len(out) > 0
+	if c.payload && len(c.targets) == 0 {
+		out[anyTarget] = true // a payload named by none: never salted with less
+	}
+	return out, c.payload || len(out) > 0
 }
 
 // Done marks the walk complete: a fingerprint of a walk cut short
@@ -459,16 +499,9 @@ const runSeed = 0x6f75746775617264 // "outguard"
 
 // subject notes the targets and addresses of the message's subject s.
 func (c *Collector) subject(s string) {
-	textTargets(s, func(d string) {
-		if c.mail == nil {
-			c.mail = map[string]bool{}
-		}
-		c.mail[registrable(d)] = true
-	}, func(id string) { c.target(id) })
-	mailAddresses(s, func(a string) {
-		if c.addrs == nil {
-			c.addrs = map[string]bool{}
-		}
-		c.addrs[a] = true
+	textTargets(s, c.noteMail, func(id string) {
+		c.payload = true
+		c.target(id)
 	})
+	mailAddresses(s, c.noteAddr)
 }

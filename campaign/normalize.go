@@ -57,7 +57,7 @@ const MaxTokens = 4096
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	n := normalize(text, isHTML, names)
-	if (len(n.targets) > 0 || len(n.mail) > 0) && n.full != nil {
+	if (n.payload || len(n.mail) > 0) && n.full != nil {
 		return n.full
 	}
 	return n.toks
@@ -65,13 +65,18 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 
 // normalized is what normalize makes of a part: toks, its words with a
 // shared boilerplate block cut (cutBoilerplate); full, the words with
-// the block, nil when none was cut; targets, what the part asks its
-// reader to act on (textTargets, htmlTargets: its payload), with which
-// the block is the sender's text, salted with them (targets.go,
-// Collector.Fingerprint).
+// the block, nil when none was cut; payload, whether the part has a
+// link, an e-mail address or a long number (hasPayload), with which
+// the block is the sender's text, salted with the targets named in
+// unnamed (targets.go, Collector.Fingerprint).
 type normalized struct {
 	toks, full []string
-	targets    []string
+	payload    bool
+	// targets are those named already ("any": too many addresses),
+	// unnamed the texts whose targets are named once the message has a
+	// block cut (Collector.text1).
+	targets []string
+	unnamed *payloadText
 	// mail are the domains of the e-mail addresses in the part, addrs
 	// the addresses (at most 64 each): a payload unless the sender's own
 	// (Collector.ownMail).
@@ -96,24 +101,32 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	// as an attribute's value is (an image's alt text without the image,
 	// a title's tooltip: TestReviewNoticeAttribute).
 	n := normalized{}
-	add := func(id string) { n.targets = append(n.targets, id) }
+	tooMany := func() {
+		// too many to say whose they are
+		n.payload, n.targets = true, []string{anyTarget}
+	}
 	mail := func(d string) {
 		if len(n.mail) < 64 {
 			n.mail = append(n.mail, d)
 		} else {
-			add(anyTarget) // too many to say whose they are
+			tooMany()
 		}
+	}
+	n.payload = linkOrNumber(text, mail) || linkOrNumber(quoted, mail) || asksSecret(text) || asksSecret(quoted) ||
+		isHTML && (linkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
+	if n.payload {
+		n.unnamed = &payloadText{text, quoted, raw, isHTML}
 	}
 	texts := []string{text, quoted}
 	if isHTML {
-		texts = append(texts, attrSpaced.Replace(raw))
-		htmlTargets(raw, add)
+		texts = append(texts, raw)
 	}
 	for _, s := range texts {
-		textTargets(s, mail, add)
 		mailAddresses(s, func(a string) {
 			if len(n.addrs) < 64 {
 				n.addrs = append(n.addrs, a)
+			} else {
+				tooMany()
 			}
 		})
 	}

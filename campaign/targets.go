@@ -208,6 +208,29 @@ func noticeToks(toks, full []string) []string {
 	return full[p : len(full)-s]
 }
 
+// payloadText is a part's text with a payload, its targets not named
+// yet: naming them costs a scan of every word, for a message with a
+// notice cut only (Collector.text1).
+type payloadText struct {
+	text, quoted, raw string
+	html              bool
+}
+
+// size is the bytes p holds.
+func (p payloadText) size() int { return len(p.text) + len(p.quoted) + len(p.raw) }
+
+// name calls add with p's targets: its text's, its quote's, and an HTML
+// part's source's (its attributes', htmlTargets).
+func (p payloadText) name(add func(id string)) {
+	nop := func(string) {}
+	textTargets(p.text, nop, add)
+	textTargets(p.quoted, nop, add)
+	if p.html {
+		textTargets(attrSpaced.Replace(p.raw), nop, add)
+		htmlTargets(p.raw, add)
+	}
+}
+
 // htmlTargets calls add with the targets of the HTML document s's
 // links, images and forms (htmlPayloads): a link's, or "any" for what
 // names no host (an image of the message's own parts, "cid:", inline

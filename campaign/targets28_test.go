@@ -122,3 +122,121 @@ func TestNoticeOwnTargets(t *testing.T) {
 		t.Errorf("%d of %d variants a campaign:\n%s", len(held), 2*len(newsletterShapes), strings.Join(held, "\n"))
 	}
 }
+
+// decoys are n links to random domains of copy i's own.
+func decoys(i, n int) string {
+	var b strings.Builder
+	for k := range n {
+		fmt.Fprintf(&b, " See also https://%x.example/p%d", uint64(i*100+k+1)*0x9e3779b97f4a7c15, k)
+	}
+	return b.String()
+}
+
+// phishURL is copy i's link to the lure's site, its tracking token in
+// the query.
+func phishURL(i int) string {
+	return fmt.Sprintf("https://secure-login.phish.example/verify?u=%x", uint64(i)*0x9e3779b97f4a7c15)
+}
+
+// TestNoticeTargetsNoEvasion: the lure written as the notice (noticeLure)
+// under or over 30 random words of each copy's own, its target shared by
+// the copies, is found at the 5th account (campaign.accounts) whatever
+// else each copy points to: its link in the notice, in the padding, in
+// the HTML alternative only; 1 to 7 decoy links to random domains of
+// each copy's own besides it (its notice salted with each: the lure's
+// link among them), 8 and more (more than maxTargets: the notice plain
+// text); a number to call, written otherwise in each copy; a request for
+// a reply, or replies sent elsewhere; an address at a free-mail domain;
+// a provider's tracked link the same in every copy; a page on a free
+// host of each copy's own (github.io: anyone's, one target).
+func TestNoticeTargetsNoEvasion(t *testing.T) {
+	type shape struct {
+		ct    string
+		extra func(i int) string
+		body  func(i int, own string) string
+	}
+	text := func(body func(i int, own string) string) shape { return shape{"text/plain", plainSubject, body} }
+	cases := map[string]shape{
+		"link in the notice": text(func(i int, own string) string { return own + "\n\n" + noticeLure("at "+phishURL(i)) }),
+		"link in the notice, notice over": text(func(i int, own string) string {
+			return noticeLure("at "+phishURL(i)) + "\n\n" + own
+		}),
+		"link in the padding": text(func(i int, own string) string {
+			return own + " " + phishURL(i) + "\n\n" + noticeLure("at the link above")
+		}),
+		"link in the html alternative only": {"multipart/alternative; boundary=zz", plainSubject, func(i int, own string) string {
+			return "--zz\nContent-Type: text/plain\n\n" + own + "\n\n" + noticeLure("at our website") + "\n--zz\nContent-Type: text/html\n\n<html><body><p>" + own +
+				"</p><p>" + noticeLure(`at <a href="`+phishURL(i)+`">our website</a>`) + "</p></body></html>\n--zz--\n"
+		}},
+		"a number to call, written otherwise per copy": text(func(i int, own string) string {
+			n := []string{"+1 (800) 555-0199", "800 555 0199", "1-800-555-0199", "(800) 555 0199"}[i%4]
+			return own + "\n\n" + noticeLure("by calling our subscriber line on "+n)
+		}),
+		"a reply asked for": text(func(i int, own string) string {
+			return own + "\n\n" + noticeLure("by replying to this email with your mailbox password")
+		}),
+		"replies sent elsewhere": {"text/plain", func(i int) string {
+			return fmt.Sprintf("Subject: Mailbox notice\nReply-To: <desk%d@collector.example>\n", i)
+		}, func(i int, own string) string { return own + "\n\n" + noticeLure("by answering this email") }},
+		"a free-mail address": text(func(i int, own string) string {
+			return own + "\n\n" + noticeLure("by writing to mailbox.desk.team@gmail.com")
+		}),
+		"a provider's tracked link, the same in every copy": text(func(i int, own string) string {
+			return own + "\n\n" + noticeLure("at https://mailteam.us5.list-manage.com/track/click?u=7a1f&id=33c2")
+		}),
+		"a free host's page of each copy's own": text(func(i int, own string) string {
+			return own + "\n\n" + noticeLure(fmt.Sprintf("at https://mailbox-%d.github.io/verify", i))
+		}),
+	}
+	for _, n := range []int{1, 3, 7, 8, 9, 20} {
+		cases[fmt.Sprintf("%d decoy links", n)] = text(func(i int, own string) string {
+			return own + decoys(i, n) + "\n\n" + noticeLure("at "+phishURL(i))
+		})
+	}
+	for name, c := range cases {
+		if at := lureAt(t, 2828, c.extra, c.ct, c.body); at != 5 {
+			t.Errorf("%s: found at account %d, want 5", name, at)
+		}
+	}
+}
+
+// TestNoticeTargetsLimits: what the targets let through, as
+// docs/suspension.md says (Known limits): the lure's link through a
+// newsletter provider whose link differs per copy (the recipient's
+// token in it), a page of each copy's own on a social network, a
+// registered domain or a free-mail address of each copy's own. Each is
+// a run that points every copy to a target of its own, as organisations
+// do. If one is found, the docs are to be updated.
+func TestNoticeTargetsLimits(t *testing.T) {
+	for name, at := range map[string]func(i int) string{
+		"a provider's tracked link per copy": func(i int) string {
+			return fmt.Sprintf("at https://mailteam.us5.list-manage.com/track/click?u=7a1f&id=33c2&e=%x", uint64(i+1)*0x9e3779b97f4a7c15)
+		},
+		"a social network's page per copy": func(i int) string { return fmt.Sprintf("at https://www.facebook.com/mailbox.help.%d", i) },
+		"a domain per copy":                 func(i int) string { return fmt.Sprintf("at https://mailbox-help-%d.com/verify", i) },
+		"a free-mail address per copy":      func(i int) string { return fmt.Sprintf("by writing to mailbox.desk%d@gmail.com", i) },
+	} {
+		if n := lureAt(t, 2829, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + noticeLure(at(i)) }); n != 0 {
+			t.Errorf("%s: found at account %d: a documented limit no longer is one (docs/suspension.md)", name, n)
+		}
+	}
+}
+
+// TestNoticeTargetsBound: maxTargets, from the innocent side: twelve
+// organisations under one notice each pointing to 8 sites of their own
+// are no campaign; with 9, each notice is plain text and they are one
+// (a documented limit).
+func TestNoticeTargetsBound(t *testing.T) {
+	for k, want := range map[int]bool{maxTargets: false, maxTargets + 1: true} {
+		shape := func(i int, site, own string) (string, string) {
+			var links strings.Builder
+			for j := range k {
+				fmt.Fprintf(&links, " https://shop%d.%s/", j, strings.Replace(site, ".example", fmt.Sprintf("-%d.example", j), 1))
+			}
+			return "text/plain", own + links.String() + "\n\n" + optInNotice
+		}
+		if got := newsletterCampaign(t, shape, true); got != want {
+			t.Errorf("%d targets: a campaign %v, want %v", k, got, want)
+		}
+	}
+}
