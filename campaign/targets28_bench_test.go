@@ -32,15 +32,7 @@ func BenchmarkFingerprintNewsletter(b *testing.B) {
 	b.ReportAllocs()
 	keys := 0
 	for b.Loop() {
-		c := NewCollector(Names("member"), Seed{})
-		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-			c.Item(it)
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		c.Done()
-		keys = len(c.Fingerprint().Text)
+		keys = len(walkFingerprint(b, Names("member"), raw).Text)
 	}
 	b.ReportMetric(float64(keys), "keys/msg")
 }
@@ -55,14 +47,19 @@ func BenchmarkFingerprintLinks10K(b *testing.B) {
 	}
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		c := NewCollector(Names("ben"), Seed{})
-		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-			c.Item(it)
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		c.Done()
-		c.Fingerprint()
+		walkFingerprint(b, Names("ben"), raw)
 	}
+}
+
+// walkFingerprint is raw's fingerprint, from the walk YARA's rules get.
+func walkFingerprint(b *testing.B, names map[string]bool, raw []byte) Fingerprint {
+	c := NewCollector(names, Seed{})
+	if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+		c.Item(it)
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	c.Done()
+	return c.Fingerprint()
 }

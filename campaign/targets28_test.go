@@ -213,8 +213,8 @@ func TestNoticeTargetsLimits(t *testing.T) {
 			return fmt.Sprintf("at https://mailteam.us5.list-manage.com/track/click?u=7a1f&id=33c2&e=%x", uint64(i+1)*0x9e3779b97f4a7c15)
 		},
 		"a social network's page per copy": func(i int) string { return fmt.Sprintf("at https://www.facebook.com/mailbox.help.%d", i) },
-		"a domain per copy":                 func(i int) string { return fmt.Sprintf("at https://mailbox-help-%d.com/verify", i) },
-		"a free-mail address per copy":      func(i int) string { return fmt.Sprintf("by writing to mailbox.desk%d@gmail.com", i) },
+		"a domain per copy":                func(i int) string { return fmt.Sprintf("at https://mailbox-help-%d.com/verify", i) },
+		"a free-mail address per copy":     func(i int) string { return fmt.Sprintf("by writing to mailbox.desk%d@gmail.com", i) },
 	} {
 		if n := lureAt(t, 2829, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + noticeLure(at(i)) }); n != 0 {
 			t.Errorf("%s: found at account %d: a documented limit no longer is one (docs/suspension.md)", name, n)
