@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"outguard/mimewalk"
 	"outguard/policy"
 )
 
@@ -237,6 +239,43 @@ func TestNoticeTargetsBound(t *testing.T) {
 		}
 		if got := newsletterCampaign(t, shape, true); got != want {
 			t.Errorf("%d targets: a campaign %v, want %v", k, got, want)
+		}
+	}
+}
+
+// TestNoticeTargetsParts: the text parts and the targets together are
+// at most MaxTextParts samples (each keeps MinKeys keys within
+// MaxKeys): a message with a notice, one link and 15 text parts has its
+// notice salted; with 16, plain text.
+func TestNoticeTargetsParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 16))
+	for parts, salted := range map[int]bool{MaxTextParts - 1: true, MaxTextParts: false} {
+		var b strings.Builder
+		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
+		b.WriteString("--zz\nContent-Type: text/plain\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" + optInNotice + "\n")
+		for range parts - 1 {
+			b.WriteString("--zz\nContent-Type: text/plain\n\n" + ownText(rng, 25) + "\n")
+		}
+		b.WriteString("--zz--\n")
+		tx := transaction(t, "club1@isp.example", []string{"member@remote.example"}, []byte(b.String()))
+		c := NewCollector(recipientNames(tx), Seed{})
+		if _, err := mimewalk.Walk(context.Background(), tx.Message, tx.Message.Size(), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+			c.Item(it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.Done()
+		if len(c.parts) != parts {
+			t.Fatalf("%d text parts, want %d", len(c.parts), parts)
+		}
+		f := c.Fingerprint()
+		c.target(anyTarget) // the notice plain text
+		if got := !slices.Equal(f.Text, c.Fingerprint().Text); got != salted {
+			t.Errorf("%d text parts and a target: salted %v, want %v", parts, got, salted)
+		}
+		if len(f.Text) > MaxKeys {
+			t.Errorf("%d text parts: %d keys", parts, len(f.Text))
 		}
 	}
 }
