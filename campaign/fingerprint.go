@@ -116,7 +116,7 @@ type Collector struct {
 	// targets (targets.go: "any" for an attachment or an image;
 	// Fingerprint). The targets are named once a block is cut
 	// (noticed); until then the parts' texts with a payload wait in
-	// unnamed, at most MaxText bytes of them.
+	// unnamed, at most maxUnnamed bytes of them.
 	full         [][]uint64
 	fullWords    int
 	notice       [][]uint64
@@ -263,7 +263,7 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 			u.name(func(id string) { c.target(id) })
 		}
 		c.unnamed = nil
-	case c.unnamedBytes > MaxText:
+	case c.unnamedBytes > maxUnnamed:
 		c.target(anyTarget) // too much to keep: the block plain text
 		c.unnamed = nil
 	}

@@ -216,8 +216,18 @@ type payloadText struct {
 	html              bool
 }
 
-// size is the bytes p holds.
-func (p payloadText) size() int { return len(p.text) + len(p.quoted) + len(p.raw) }
+// size is the bytes p holds (a text part's raw is its text).
+func (p payloadText) size() int {
+	if p.html {
+		return len(p.text) + len(p.quoted) + len(p.raw)
+	}
+	return len(p.text) + len(p.quoted)
+}
+
+// maxUnnamed bounds the bytes of the texts whose targets wait to be
+// named (Collector.unnamed): two parts' texts; beyond, the message's
+// targets are "any".
+const maxUnnamed = 2 * MaxText
 
 // name calls add with p's targets: its text's, its quote's, and an HTML
 // part's source's (its attributes', htmlTargets).

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -276,6 +277,40 @@ func TestNoticeTargetsParts(t *testing.T) {
 		}
 		if len(f.Text) > MaxKeys {
 			t.Errorf("%d text parts: %d keys", parts, len(f.Text))
+		}
+	}
+}
+
+// TestNoticeTargetsUnnamed: the texts with a payload before the first
+// part with a notice wait to be named, at most maxUnnamed bytes: two
+// text parts of MaxText bytes with a link each, then the notice with
+// one: the notice salted; three: plain text.
+func TestNoticeTargetsUnnamed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 17))
+	for parts, salted := range map[int]bool{maxUnnamed / MaxText: true, maxUnnamed/MaxText + 1: false} {
+		var b strings.Builder
+		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
+		for range parts {
+			text := "https://org1.example/news "
+			for len(text) < MaxText+100 {
+				text += ownText(rng, 10) + "\n"
+			}
+			b.WriteString("--zz\nContent-Type: text/plain\n\n" + text + "\n")
+		}
+		b.WriteString("--zz\nContent-Type: text/plain\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" + optInNotice + "\n--zz--\n")
+		raw := []byte(b.String())
+		c := NewCollector(nil, Seed{})
+		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+			c.Item(it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.Done()
+		f := c.Fingerprint()
+		c.target(anyTarget)
+		if got := !slices.Equal(f.Text, c.Fingerprint().Text); got != salted {
+			t.Errorf("%d parts of MaxText before the notice: salted %v, want %v", parts, got, salted)
 		}
 	}
 }
