@@ -19,11 +19,12 @@ import (
 // A target is a string: "url:" and a link's registrable domain (its
 // host, path and query on a shared platform), "mail:" and an address's
 // domain (the address on a consumer or free-mail domain), "tel:" and a
-// number's last nine digits, "ask" (a request for a secret or a reply,
-// replies sent elsewhere: answered to the attacker whichever account
-// sent it), or "any": something without a safe identity (an attachment,
-// an image or other body part, a link or number the scanners see but
-// cannot name, a walk cut short), with which the notice stays plain text.
+// number's first nine digits and its last nine (two targets), "ask" (a
+// request for a secret or a reply, replies sent elsewhere: answered to
+// the attacker whichever account sent it), or "any": something without
+// a safe identity (an attachment, an image or other body part, a link
+// or number the scanners see but cannot name, a walk cut short), with
+// which the notice stays plain text.
 const (
 	anyTarget = "any"
 	askTarget = "ask"
@@ -94,7 +95,10 @@ func targetsOf(text string) (ids []string, rest string) {
 		i = j
 	}
 	numberSpans(string(b), func(i, j int, digits string) {
-		ids = append(ids, "tel:"+digits[len(digits)-9:])
+		// Its first and its last nine digits: a country code or
+		// trunk prefix written or not, or digits run on after it
+		// ("0199 /4821"), vary one end, and the other still names it.
+		ids = append(ids, "tel:"+digits[:9], "tel:"+digits[len(digits)-9:])
 		blank(i, j)
 	})
 	return ids, string(b)

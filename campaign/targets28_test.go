@@ -175,6 +175,9 @@ func TestNoticeTargetsNoEvasion(t *testing.T) {
 			n := []string{"+1 (800) 555-0199", "800 555 0199", "1-800-555-0199", "(800) 555 0199"}[i%4]
 			return own + "\n\n" + noticeLure("by calling our subscriber line on "+n)
 		}),
+		"a number to call, digits run on after it per copy": text(func(i int, own string) string {
+			return own + "\n\n" + noticeLure(fmt.Sprintf("by calling our subscriber line on 800 555 0199 /%d", 1000+i*37))
+		}),
 		"a reply asked for": text(func(i int, own string) string {
 			return own + "\n\n" + noticeLure("by replying to this email with your mailbox password")
 		}),
