@@ -246,18 +246,22 @@ func (p payloadText) name(add func(id string)) {
 }
 
 // htmlTargets calls add with the targets of the HTML document s's
-// links, images and forms (htmlPayloads): a link's, or "any" for what
-// names no host (an image of the message's own parts, "cid:", inline
-// data, a relative link).
+// links, images and forms (htmlPayloads): a link's or a number's ("tel:"
+// links), or "any" for what names neither or more (an image of the
+// message's own parts, "cid:", inline data: a QR code; a relative link).
 func htmlTargets(s string, add func(id string)) {
 	htmlPayloads(s, func(v string) {
-		f, _, _ := strings.Cut(v, " ") // a srcset's first
-		if strings.Contains(f, "://") || strings.HasPrefix(f, "//") || len(f) >= 4 && strings.EqualFold(f[:4], "www.") || bareDomain(f) {
-			if id, ok := urlTarget(f); ok {
-				add(id)
-				return
-			}
+		low := strings.ToLower(v)
+		if strings.HasPrefix(low, "//") {
+			v = "https:" + v
 		}
-		add(anyTarget)
+		ids, rest := targetsOf(v)
+		if len(ids) == 0 || strings.HasPrefix(low, "data:") || strings.HasPrefix(low, "cid:") || linkOrNumber(rest, func(string) {}) {
+			add(anyTarget)
+			return
+		}
+		for _, id := range ids {
+			add(id)
+		}
 	})
 }

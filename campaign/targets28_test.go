@@ -62,6 +62,9 @@ var newsletterShapes = map[string]func(i int, site, own string) (ct, body string
 	"mailchimp html with its image host": func(i int, site, own string) (string, string) {
 		return "text/html", fmt.Sprintf(`<html><body><img src="https://mcusercontent.com/%x/images/header.png"><p>%s <a href="%s">Read more</a></p><p>%s</p></body></html>`, i*31337, own, mailchimp(i, 2), optInNotice)
 	},
+	"phone as a tel: link in html": func(i int, site, own string) (string, string) {
+		return "text/html", fmt.Sprintf(`<html><body><p>%s Call us: <a href="tel:%s">%s</a></p><p>%s</p></body></html>`, own, strings.ReplaceAll(phone(i), " ", ""), phone(i), optInNotice)
+	},
 	"signature with site, address and phone": func(i int, site, own string) (string, string) {
 		return "text/plain", own + "\n\nKind regards,\nThe board\nhttps://" + site + " | info@" + site + " | " + phone(i) + "\n\n" + optInNotice
 	},
@@ -106,11 +109,11 @@ func newsletterCampaign(t *testing.T, shape func(i int, site, own string) (strin
 	return len(sus) > 0
 }
 
-// TestNoticeOwnTargets: twelve organisations' realistic newsletters (15
+// TestNoticeOwnTargets: twelve organisations' realistic newsletters (16
 // shapes, from their own login domains and from consumer logins) under
 // one shared opt-in notice, each pointing its readers at its own
 // targets, are no campaign. Before (the notice the sender's text
-// whenever the message had a payload): 12 of 30 variants held and
+// whenever the message had a payload): 24 of 32 variants held and
 // every sender suspended.
 func TestNoticeOwnTargets(t *testing.T) {
 	var held []string
@@ -178,6 +181,9 @@ func TestNoticeTargetsNoEvasion(t *testing.T) {
 		"a number to call, digits run on after it per copy": text(func(i int, own string) string {
 			return own + "\n\n" + noticeLure(fmt.Sprintf("by calling our subscriber line on 800 555 0199 /%d", 1000+i*37))
 		}),
+		"a QR code inline, digits in its data": {"text/html", plainSubject, func(i int, own string) string {
+			return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><img src="data:image/png;base64,iVBORw0KGgo%09dAAAA%x"></body></html>`, own, noticeLure("by scanning the code below"), 123456789+i, i)
+		}},
 		"a reply asked for": text(func(i int, own string) string {
 			return own + "\n\n" + noticeLure("by replying to this email with your mailbox password")
 		}),
@@ -314,6 +320,54 @@ func TestNoticeTargetsUnnamed(t *testing.T) {
 		c.target(anyTarget)
 		if got := !slices.Equal(f.Text, c.Fingerprint().Text); got != salted {
 			t.Errorf("%d parts of MaxText before the notice: salted %v, want %v", parts, got, salted)
+		}
+	}
+}
+
+// TestTargetsOf: the targets named, as targets.go says: a link by its
+// registrable domain (anyone's under a free suffix), a platform's by
+// host, path and query, a number by its first and last nine digits,
+// addresses by domain or whole; what no scanner names is "any".
+func TestTargetsOf(t *testing.T) {
+	for text, want := range map[string][]string{
+		"see https://www.shop.example.co.uk/a?b=1 today":              {"url:example.co.uk"},
+		"see secure-login.phish.com/verify.":                          {"url:phish.com"},
+		"see Link:https://u1.Phish.Example/x":                         {"url:phish.example"},
+		"see https://club-7.github.io/join":                           {"url:*"},
+		"see https://org3.us5.list-manage.com/track/click?u=1&id=2#x": {"url:org3.us5.list-manage.com/track/click?u=1&id=2"},
+		"see https://www.facebook.com/club7":                          {"url:www.facebook.com/club7"},
+		"call +1 (800) 555-0199 now":                                  {"tel:180055501", "tel:005550199"},
+		"call 800 555 019 now":                                        {"tel:800555019", "tel:800555019"},
+		"see secure-login[.]phish[.]com/v":                            {"url:phish.com"},
+		"nothing to act on, thank you.":                               nil,
+	} {
+		if got, _ := targetsOf(text); !slices.Equal(got, want) {
+			t.Errorf("targetsOf(%q) = %q, want %q", text, got, want)
+		}
+	}
+	for a, want := range map[string]string{
+		"info@mail.org3.example": "mail:org3.example",
+		"club7@gmail.com":        "mail:club7@gmail.com",
+		"club7@isp.example":      "mail:club7@isp.example",
+		"club7@mx.isp.example":   "mail:club7@mx.isp.example",
+	} {
+		if got := mailTarget(a, []string{"isp.example"}); got != want {
+			t.Errorf("mailTarget(%q) = %q, want %q", a, got, want)
+		}
+	}
+	for doc, want := range map[string][]string{
+		`<a href="https://org3.example/x">x</a>`:                   {"url:org3.example"},
+		`<img src="//cdn.org3.example/logo.png">`:                  {"url:org3.example"},
+		`<a href="tel:+18005550199">call</a>`:                      {"tel:180055501", "tel:005550199"},
+		`<img src="cid:qr">`:                                       {anyTarget},
+		`<img src="data:image/png;base64,AAAA123456789012AAAA">`:   {anyTarget},
+		`<a href="/login">x</a>`:                                   {anyTarget},
+		`<div style="background:url('https://qr.example/q.png')">`: {"url:qr.example"},
+	} {
+		var got []string
+		htmlTargets(doc, func(id string) { got = append(got, id) })
+		if !slices.Equal(got, want) {
+			t.Errorf("htmlTargets(%q) = %q, want %q", doc, got, want)
 		}
 	}
 }
