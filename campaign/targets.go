@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // What a message asks its reader to act on, by whom it is answered: its
@@ -69,13 +71,20 @@ func targetsOf(text string) (ids []string, rest string) {
 			b[k] = ' '
 		}
 	}
+	// Fields as linkOrNumber's (strings.Fields: a no-break space
+	// too), with where they are.
 	for i := 0; i < len(text); {
-		for i < len(text) && isSpace(text[i]) {
-			i++
+		if r, w := utf8.DecodeRuneInString(text[i:]); unicode.IsSpace(r) {
+			i += w
+			continue
 		}
 		j := i
-		for j < len(text) && !isSpace(text[j]) {
-			j++
+		for j < len(text) {
+			r, w := utf8.DecodeRuneInString(text[j:])
+			if unicode.IsSpace(r) {
+				break
+			}
+			j += w
 		}
 		f := text[i:j]
 		start := i

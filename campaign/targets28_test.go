@@ -330,16 +330,17 @@ func TestNoticeTargetsUnnamed(t *testing.T) {
 // addresses by domain or whole; what no scanner names is "any".
 func TestTargetsOf(t *testing.T) {
 	for text, want := range map[string][]string{
-		"see https://www.shop.example.co.uk/a?b=1 today":              {"url:example.co.uk"},
-		"see secure-login.phish.com/verify.":                          {"url:phish.com"},
-		"see Link:https://u1.Phish.Example/x":                         {"url:phish.example"},
-		"see https://club-7.github.io/join":                           {"url:*"},
-		"see https://org3.us5.list-manage.com/track/click?u=1&id=2#x": {"url:org3.us5.list-manage.com/track/click?u=1&id=2"},
-		"see https://www.facebook.com/club7":                          {"url:www.facebook.com/club7"},
-		"call +1 (800) 555-0199 now":                                  {"tel:180055501", "tel:005550199"},
-		"call 800 555 019 now":                                        {"tel:800555019", "tel:800555019"},
-		"see secure-login[.]phish[.]com/v":                            {"url:phish.com"},
-		"nothing to act on, thank you.":                               nil,
+		"see https://www.shop.example.co.uk/a?b=1 today":                {"url:example.co.uk"},
+		"see secure-login.phish.com/verify.":                            {"url:phish.com"},
+		"see Link:https://u1.Phish.Example/x":                           {"url:phish.example"},
+		"see https://club-7.github.io/join":                             {"url:*"},
+		"see https://org3.us5.list-manage.com/track/click?u=1&id=2#x":   {"url:org3.us5.list-manage.com/track/click?u=1&id=2"},
+		"see https://www.facebook.com/club7":                            {"url:www.facebook.com/club7"},
+		"call +1 (800) 555-0199 now":                                    {"tel:180055501", "tel:005550199"},
+		"call 800 555 019 now":                                          {"tel:800555019", "tel:800555019"},
+		"see secure-login[.]phish[.]com/v":                              {"url:phish.com"},
+		"web:\u00a0https://org3.example\u00a0|\u00a0tel. 030 1234 5678": {"url:org3.example", "tel:030123456", "tel:012345678"},
+		"nothing to act on, thank you.":                                 nil,
 	} {
 		if got, _ := targetsOf(text); !slices.Equal(got, want) {
 			t.Errorf("targetsOf(%q) = %q, want %q", text, got, want)
