@@ -1171,19 +1171,24 @@ func numberSpans(text string, fn func(start, end int, digits string)) {
 // reader sees (an image map's area, a QR code).
 func htmlPayload(s string) bool {
 	found := false
-	htmlPayloads(s, func(string) { found = true })
+	htmlPayloads(s, func(string) bool {
+		found = true
+		return false
+	})
 	return found
 }
 
 // htmlPayloads calls fn with the value of each of htmlPayload's
-// attributes and url()s in the HTML document s.
-func htmlPayloads(s string, fn func(v string)) {
+// attributes and url()s in the HTML document s, until it returns false.
+func htmlPayloads(s string, fn func(v string) bool) {
 	inTag, quote := false, byte(0)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '(' && i >= 3 && strings.EqualFold(s[i-3:i], "url"):
 			v, _, _ := strings.Cut(s[i+1:], ")")
-			fn(strings.Trim(v, " \t\r\n\f\"'"))
+			if !fn(strings.Trim(v, " \t\r\n\f\"'")) {
+				return
+			}
 		case quote != 0:
 			if c == quote {
 				quote = 0
@@ -1195,8 +1200,8 @@ func htmlPayloads(s string, fn func(v string)) {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '=':
-			if v, ok := payloadAttr(s, i); ok {
-				fn(v)
+			if v, ok := payloadAttr(s, i); ok && !fn(v) {
+				return
 			}
 		}
 	}

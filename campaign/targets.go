@@ -259,7 +259,7 @@ func (p payloadText) name(add func(id string)) {
 // links), or "any" for what names neither or more (an image of the
 // message's own parts, "cid:", inline data: a QR code; a relative link).
 func htmlTargets(s string, add func(id string)) {
-	htmlPayloads(s, func(v string) {
+	htmlPayloads(s, func(v string) bool {
 		low := strings.ToLower(v)
 		if strings.HasPrefix(low, "//") {
 			v = "https:" + v
@@ -267,10 +267,11 @@ func htmlTargets(s string, add func(id string)) {
 		ids, rest := targetsOf(v)
 		if len(ids) == 0 || strings.HasPrefix(low, "data:") || strings.HasPrefix(low, "cid:") || linkOrNumber(rest, func(string) {}) {
 			add(anyTarget)
-			return
+			return true
 		}
 		for _, id := range ids {
 			add(id)
 		}
+		return true
 	})
 }

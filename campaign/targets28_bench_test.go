@@ -24,8 +24,9 @@ func newsletterMessage() []byte {
 
 // BenchmarkFingerprintNewsletter: the walk with the fingerprint on it of
 // a typical newsletter (newsletterMessage), whose notice is cut and
-// salted with its targets: the cost of naming them. It reports the
-// message's text keys.
+// salted with its five targets: the cost of naming them (main's code,
+// the notice plain text: 0.53 times this). It reports the message's
+// text keys (main's: 163).
 func BenchmarkFingerprintNewsletter(b *testing.B) {
 	raw := newsletterMessage()
 	b.SetBytes(int64(len(raw)))
@@ -39,7 +40,8 @@ func BenchmarkFingerprintNewsletter(b *testing.B) {
 
 // BenchmarkFingerprintLinks10K: the walk with the fingerprint of
 // message10K with a link in every paragraph and no notice: what naming
-// targets costs a message that has none to salt.
+// targets costs a message that has none to salt (nothing: main's code
+// 0.99 times this).
 func BenchmarkFingerprintLinks10K(b *testing.B) {
 	raw := bytes.ReplaceAll(message10K(), []byte("the rest."), []byte("the rest at https://plans.example/school?id=4 today."))
 	if !bytes.Contains(raw, []byte("https://plans")) {
