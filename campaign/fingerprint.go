@@ -74,7 +74,12 @@ const (
 	MinFile  = 512
 	MaxFiles = 16
 	// version is in every key: a change to the normalizer or the
-	// parameters starts new keys instead of mixing with old ones.
+	// parameters starts new keys instead of mixing with old ones. The
+	// notice salted with its message's targets (targets.go) changed the
+	// keys of messages with a notice cut and a payload only: version
+	// stays, so that every other message's keys still match across a
+	// fleet's upgrade (a salted notice matches none of the old plain
+	// ones for one window).
 	version = "2"
 )
 
