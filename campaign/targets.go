@@ -147,7 +147,9 @@ func urlTarget(f string) (string, bool) {
 var platforms = []string{
 	// Mailchimp, Brevo (Sendinblue), SendGrid, Mailjet, Constant
 	// Contact, Campaign Monitor, MailerLite.
-	"list-manage.com", "mcusercontent.com", "mailchi.mp", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
+	// (A provider's own site too: its "Powered by" badge links there
+	// with the account's id.)
+	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
 	"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com",
 }
 
