@@ -375,3 +375,33 @@ func TestTargetsOf(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeTargetsAddresses: at most 64 addresses are read (then the
+// message's targets are "any"): an organisation's 64 addresses of its
+// own and a link over the notice have the notice salted with the link;
+// 65, plain text.
+func TestNoticeTargetsAddresses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 18))
+	for n, salted := range map[int]bool{64: true, 65: false} {
+		var addrs strings.Builder
+		for k := range n {
+			fmt.Fprintf(&addrs, "desk%d@org1.example\n", k)
+		}
+		raw := []byte("From: <news@org1.example>\nTo: <member@remote.example>\nSubject: News\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" +
+			addrs.String() + "\n" + optInNotice + "\n")
+		c := NewCollector(nil, Seed{})
+		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+			c.Item(it)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.Done()
+		c.ownMail = "org1.example"
+		f := c.Fingerprint()
+		c.target(anyTarget)
+		if got := !slices.Equal(f.Text, c.Fingerprint().Text); got != salted {
+			t.Errorf("%d addresses: salted %v, want %v", n, got, salted)
+		}
+	}
+}
