@@ -176,16 +176,7 @@ func slicesSortByAt(ms []hamgen.Message) {
 }
 
 func fingerprintOf(t testing.TB, rcpts []string, raw []byte) Fingerprint {
-	tx := transaction(t, "x", rcpts, raw)
-	c := NewCollector(recipientNames(tx), Seed{})
-	if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-		c.Item(it)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c.Done()
-	return c.Fingerprint()
+	return collectorOf(t, recipientNames(transaction(t, "x", rcpts, raw)), raw).Fingerprint()
 }
 
 // TestPhishingAcrossAccounts: the same phishing text, every copy with its

@@ -2,11 +2,8 @@ package campaign
 
 import (
 	"bytes"
-	"context"
 	"math/rand/v2"
 	"testing"
-
-	"outguard/mimewalk"
 )
 
 // newsletterMessage is a typical newsletter: 150 words of an
@@ -33,7 +30,7 @@ func BenchmarkFingerprintNewsletter(b *testing.B) {
 	b.ReportAllocs()
 	keys := 0
 	for b.Loop() {
-		keys = len(walkFingerprint(b, Names("member"), raw).Text)
+		keys = len(collectorOf(b, Names("member"), raw).Fingerprint().Text)
 	}
 	b.ReportMetric(float64(keys), "keys/msg")
 }
@@ -49,19 +46,6 @@ func BenchmarkFingerprintLinks10K(b *testing.B) {
 	}
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		walkFingerprint(b, Names("ben"), raw)
+		collectorOf(b, Names("ben"), raw).Fingerprint()
 	}
-}
-
-// walkFingerprint is raw's fingerprint, from the walk YARA's rules get.
-func walkFingerprint(b *testing.B, names map[string]bool, raw []byte) Fingerprint {
-	c := NewCollector(names, Seed{})
-	if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-		c.Item(it)
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	c.Done()
-	return c.Fingerprint()
 }

@@ -270,15 +270,8 @@ func TestNoticeTargetsParts(t *testing.T) {
 			b.WriteString("--zz\nContent-Type: text/plain\n\n" + ownText(rng, 25) + "\n")
 		}
 		b.WriteString("--zz--\n")
-		tx := transaction(t, "club1@isp.example", []string{"member@remote.example"}, []byte(b.String()))
-		c := NewCollector(recipientNames(tx), Seed{})
-		if _, err := mimewalk.Walk(context.Background(), tx.Message, tx.Message.Size(), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-			c.Item(it)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		c.Done()
+		raw := []byte(b.String())
+		c := collectorOf(t, Names("member"), raw)
 		if len(c.parts) != parts {
 			t.Fatalf("%d text parts, want %d", len(c.parts), parts)
 		}
@@ -311,14 +304,7 @@ func TestNoticeTargetsUnnamed(t *testing.T) {
 		}
 		b.WriteString("--zz\nContent-Type: text/plain\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" + optInNotice + "\n--zz--\n")
 		raw := []byte(b.String())
-		c := NewCollector(nil, Seed{})
-		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-			c.Item(it)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		c.Done()
+		c := collectorOf(t, nil, raw)
 		f := c.Fingerprint()
 		c.target(anyTarget)
 		if got := !slices.Equal(f.Text, c.Fingerprint().Text); got != salted {
@@ -389,14 +375,7 @@ func TestNoticeTargetsAddresses(t *testing.T) {
 		}
 		raw := []byte("From: <news@org1.example>\nTo: <member@remote.example>\nSubject: News\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" +
 			addrs.String() + "\n" + optInNotice + "\n")
-		c := NewCollector(nil, Seed{})
-		if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
-			c.Item(it)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		c.Done()
+		c := collectorOf(t, nil, raw)
 		c.ownMail = "org1.example"
 		f := c.Fingerprint()
 		c.target(anyTarget)
@@ -404,4 +383,17 @@ func TestNoticeTargetsAddresses(t *testing.T) {
 			t.Errorf("%d addresses: salted %v, want %v", n, got, salted)
 		}
 	}
+}
+
+// collectorOf is the collector of raw's walk.
+func collectorOf(tb testing.TB, names map[string]bool, raw []byte) *Collector {
+	c := NewCollector(names, Seed{})
+	if _, err := mimewalk.Walk(context.Background(), bytes.NewReader(raw), int64(len(raw)), mimewalk.Limits{}, func(it *mimewalk.Item) error {
+		c.Item(it)
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	c.Done()
+	return c
 }
