@@ -91,3 +91,42 @@ func FuzzFingerprint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTargets: any text, as a part's text and as an HTML document: no
+// panic; every target named is "url:", "mail:", "tel:" and nine digits,
+// "ask" or "any"; a text with a payload (linkOrNumber, asksSecret) names
+// at least one, so that no payload salts a notice with fewer targets
+// than it has; the same text names the same targets. Seeds:
+// testdata/fuzz/FuzzTargets.
+func FuzzTargets(f *testing.F) {
+	f.Add("Call +1 (800) 555-0199 or see https://org3.us5.list-manage.com/track/click?u=1&id=2, secure-login[.]phish[.]com/v, desk(at)help.example, reply with your password")
+	f.Add(`<a href="tel:+18005550199">x</a><img src="//cdn.org3.example/l.png"><img src="cid:qr"><div style="background:url('data:x')">`)
+	f.Fuzz(func(t *testing.T, text string) {
+		var got []string
+		add := func(id string) {
+			switch {
+			case id == anyTarget, id == askTarget, strings.HasPrefix(id, "url:") && len(id) > 4, strings.HasPrefix(id, "mail:") && len(id) > 5:
+			case strings.HasPrefix(id, "tel:") && len(id) == 13 && strings.Trim(id[4:], "0123456789") == "":
+			default:
+				t.Fatalf("target %q", id)
+			}
+			got = append(got, id)
+		}
+		textTargets(text, func(string) {}, add)
+		if (linkOrNumber(text, func(string) {}) || asksSecret(text)) && len(got) == 0 {
+			t.Fatal("a payload without a target")
+		}
+		n := len(got)
+		htmlTargets(text, add)
+		if htmlPayload(text) && len(got) == n {
+			t.Fatal("an HTML payload without a target")
+		}
+		again := got
+		got = nil
+		textTargets(text, func(string) {}, add)
+		htmlTargets(text, add)
+		if !slices.Equal(got, again) {
+			t.Fatal("not deterministic")
+		}
+	})
+}
