@@ -106,9 +106,11 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 		n.payload, n.targets = true, []string{anyTarget}
 	}
 	mail := func(d string) {
-		if len(n.mail) < 64 {
+		switch {
+		case slices.Contains(n.mail, d):
+		case len(n.mail) < 64:
 			n.mail = append(n.mail, d)
-		} else {
+		default:
 			tooMany()
 		}
 	}
@@ -123,9 +125,11 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	}
 	for _, s := range texts {
 		mailAddresses(s, func(a string) {
-			if len(n.addrs) < 64 {
+			switch {
+			case slices.Contains(n.addrs, a): // an HTML part's text and source
+			case len(n.addrs) < 64:
 				n.addrs = append(n.addrs, a)
-			} else {
+			default:
 				tooMany()
 			}
 		})

@@ -362,19 +362,20 @@ func TestTargetsOf(t *testing.T) {
 	}
 }
 
-// TestNoticeTargetsAddresses: at most 64 addresses are read (then the
-// message's targets are "any"): an organisation's 64 addresses of its
-// own and a link over the notice have the notice salted with the link;
-// 65, plain text.
+// TestNoticeTargetsAddresses: at most 64 distinct addresses are read
+// (then the message's targets are "any"): an organisation's 64
+// addresses of its own (in an HTML part: its text and its source name
+// each) and a link over the notice have the notice salted with the
+// link; 65, plain text.
 func TestNoticeTargetsAddresses(t *testing.T) {
 	rng := rand.New(rand.NewPCG(28, 18))
 	for n, salted := range map[int]bool{64: true, 65: false} {
 		var addrs strings.Builder
 		for k := range n {
-			fmt.Fprintf(&addrs, "desk%d@org1.example\n", k)
+			fmt.Fprintf(&addrs, "<a href=\"mailto:desk%d@org1.example\">desk%d@org1.example</a><br>\n", k, k)
 		}
-		raw := []byte("From: <news@org1.example>\nTo: <member@remote.example>\nSubject: News\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" +
-			addrs.String() + "\n" + optInNotice + "\n")
+		raw := []byte("From: <news@org1.example>\nTo: <member@remote.example>\nSubject: News\nContent-Type: text/html\n\n<p>" + ownText(rng, 60) +
+			` <a href="https://org1.example/news">news</a></p><p>` + addrs.String() + "</p><p>" + optInNotice + "</p>\n")
 		c := collectorOf(t, nil, raw)
 		c.ownMail = "org1.example"
 		f := c.Fingerprint()
