@@ -322,7 +322,7 @@ const (
 )
 
 // campaignStatements are prepared once on SQLite (openSQL).
-var campaignStatements = []string{campLinked, campMine, campKeyUpsert, campSenders, campReach, campName, campNew, campOther, campCopy, campSender, campLink, campAccounts, campPending}
+var campaignStatements = []string{campLinked, campMine, campKeyUpsert, campTrim, campSenders, campReach, campName, campNew, campOther, campCopy, campSender, campLink, campAccounts, campPending}
 
 // campaignSQL is q in SQLite's dialect.
 func (s *SQLStore) campaignSQL(q string) string {
@@ -402,6 +402,9 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		if err := s.txExec(ctx, tx, campKeyUpsert, k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts)); err != nil {
 			return res, err
 		}
+	}
+	if err := s.txExec(ctx, tx, campTrim, CampaignKeySenders, string(kjs)); err != nil {
+		return res, err
 	}
 	if !res.Known {
 		// The accounts that sent a near-duplicate of this copy: those
@@ -664,7 +667,8 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
 // bands (CampaignCopy.Bands), group, suspend (0/1), recipients (space-
 // separated), most recipients kept, most pending returned, most accounts
-// returned, the prefix P, the number of keys.
+// returned, the prefix P, the number of keys, the most senders kept per
+// key (CampaignKeySenders).
 // Returns {id, known (0/1), new (0/1), number of accounts, account...,
 // pending "id\naccount"...}.
 var campaignScript = redis.NewScript("local dry = false\n" + campaignLua)
@@ -676,7 +680,7 @@ local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(AR
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
 local group, suspend, maxr, maxp, maxa = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local P, n = ARGV[15], tonumber(ARGV[16])
+local P, n, ksend = ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17])
 local pend, camps, myacamp = KEYS[3*n+1], KEYS[3*n+2], KEYS[3*n+3]
 local declared = {}
 for _, k in ipairs(KEYS) do declared[k] = true end
@@ -806,6 +810,11 @@ for i = 1, n do
   redis.call('PEXPIRE', cr, window)
   redis.call('ZADD', KEYS[i], 'GT', now, account)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
+  -- the most recent ksend senders are kept (CampaignKeySenders), their
+  -- reach with them; unpack takes a few thousand at once
+  local over = redis.call('ZRANGE', KEYS[i], 0, -(ksend + 1))
+  for j = 1, #over, 1000 do redis.call('HDEL', cr, unpack(over, j, math.min(j + 999, #over))) end
+  if #over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(ksend + 1)) end
   redis.call('PEXPIRE', KEYS[i], window)
   local k = string.sub(KEYS[i], #P + 4)
   local w = weight(k)
@@ -918,7 +927,7 @@ func (r *Redis) runCampaign(ctx context.Context, c CampaignCopy, run func(keys [
 	for try := 0; ; try++ {
 		rk := campaignKeys(c.Account, keys, ids)
 		v, err := run(rk, []any{ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)})
+			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys), CampaignKeySenders})
 		if err != nil {
 			return nil, err
 		}

@@ -28,7 +28,8 @@ import (
 //
 // p_n: now (ms), cutoff (ms), threshold, bands, suspend (0/1), most
 // recipients kept (MaxRcpts), most pending returned (maxPending), most
-// accounts returned (CampaignAccountsMax).
+// accounts returned (CampaignAccountsMax), as of version 16 most senders
+// kept per key (CampaignKeySenders, campaigncap.go).
 const campaignFunctions = `
 -- mergeRcpts: p_add's recipients not yet in the space-separated p_old
 -- appended, while fewer than p_max.
@@ -223,7 +224,7 @@ func campaignArgs(c *CampaignCount) []any {
 	}
 	return []any{c.Copy.sortedKeys(), c.Copy.Account, c.Copy.Group, rcpts, c.Copy.Subject,
 		[]int64{ms(c.Copy.Time), ms(c.Copy.Time.Add(-c.Window)), int64(c.Threshold), int64(c.Copy.Bands), int64(flag(c.Copy.Suspend)),
-			MaxRcpts, maxPending, CampaignAccountsMax}}
+			MaxRcpts, maxPending, CampaignAccountsMax, CampaignKeySenders}}
 }
 
 // campaignReply decodes og_campaign's reply (NULL: a copy without keys).

@@ -1,0 +1,138 @@
+package limits_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"outguard/limits"
+)
+
+// commitTo commits one message of account with its campaign copy of text
+// to rcpt (hashed recipients are opaque strings to the store), as
+// commitCopy does.
+func commitTo(ctx context.Context, st limits.Store, account, text, rcpt string, now time.Time) (limits.CampaignResult, error) {
+	cc := &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: campaignKeys(text, false), Account: account, Subject: "s", Time: now, Bands: 5, Rcpts: []string{rcpt}},
+		Window: 15 * time.Minute, Threshold: 5}
+	_, ok, _, _, err := st.CommitMessage(ctx, account, limits.Sent{Host: "mx", QueueID: fmt.Sprint(account, text, now.UnixNano()), Rcpts: []string{"r@x"}, Time: now, Campaign: cc}, limits.Limits{}, nil, now)
+	if err != nil {
+		return limits.CampaignResult{}, err
+	}
+	if !ok || !cc.Done {
+		return limits.CampaignResult{}, fmt.Errorf("%s: admitted %v, copy counted %v", account, ok, cc.Done)
+	}
+	return cc.Result, nil
+}
+
+// keySenders checks that every key of text keeps want senders.
+func keySenders(t *testing.T, st limits.Store, text string, want int) {
+	t.Helper()
+	for _, k := range campaignKeys(text, false) {
+		if n, err := limits.CampaignKeySendersOf(context.Background(), st, k); err != nil || n != want {
+			t.Fatalf("key %s keeps %d senders, want %d (%v)", k, n, want, err)
+		}
+	}
+}
+
+// On every store (issue 28), a key keeps the CampaignKeySenders most
+// recent senders: a petition every customer sends to one address, by 44
+// accounts more than that, is no campaign at any copy and its keys keep
+// CampaignKeySenders senders each; a run of as many accounts each to a
+// victim of its own is established by the fifth account's copy and every
+// later one is Known, past the cap too; and a text whose keys hold 5 000
+// senders (recorded before the bound: written directly) is still no
+// campaign with one more copy to the one address, which leaves its keys
+// trimmed to the bound. Before: the keys kept every sender (300, 5 001).
+func TestCampaignKeySendersCap(t *testing.T) {
+	ctx := context.Background()
+	n := limits.CampaignKeySenders + 44
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			now := time.Now().Add(-time.Minute)
+			for i := range n {
+				res, err := commitTo(ctx, st, fmt.Sprint("p", i), "petition", "rminister", now.Add(time.Duration(i)*time.Millisecond))
+				if err != nil || res.ID != "" {
+					t.Fatalf("petition copy %d: %+v %v", i, res, err)
+				}
+			}
+			keySenders(t, st, "petition", limits.CampaignKeySenders)
+			for i := range n {
+				res, err := commitTo(ctx, st, fmt.Sprint("s", i), "run", fmt.Sprint("victim", i), now.Add(time.Duration(i)*time.Millisecond))
+				if err != nil || res.New != (i == 4) || res.Known != (i > 4) {
+					t.Fatalf("run copy %d: %+v %v", i, res, err)
+				}
+			}
+			keySenders(t, st, "run", limits.CampaignKeySenders)
+			const filled = 5000
+			for _, k := range campaignKeys("letter", false) {
+				if err := limits.FillCampaignKey(ctx, st, k, filled, "rminister", now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			keySenders(t, st, "letter", filled)
+			res, err := commitTo(ctx, st, "late", "letter", "rminister", now.Add(time.Second))
+			if err != nil || res.ID != "" {
+				t.Fatalf("a copy of the letter of %d senders: %+v %v", filled, res, err)
+			}
+			keySenders(t, st, "letter", limits.CampaignKeySenders)
+		})
+	}
+}
+
+// BenchmarkCampaignPetition is the reviewer's measurement (issue 28): a
+// petition letter sent by N accounts to one address (its 20 keys' sender
+// sets written directly: N senders each, to "rminister"), then one
+// message's commit with a copy of it per iteration, from a new account,
+// on each store; the baseline of the same run is the commit of a text
+// whose keys have 20 senders. Reported: first-ms, the first commit (it
+// trims the keys recorded before the bound), ms/commit after it, and
+// x-baseline, their ratio to the baseline's commit.
+func BenchmarkCampaignPetition(b *testing.B) {
+	ctx := context.Background()
+	sts := stores(b)
+	names := make([]string, 0, len(sts))
+	for name := range sts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := sts[name]
+		for _, n := range []int{1000, 10000, 50000} {
+			b.Run(fmt.Sprint(name, "/", n), func(b *testing.B) {
+				now := time.Now().Add(-time.Minute)
+				pet, base := fmt.Sprint("pet", n), fmt.Sprint("base", n)
+				for _, k := range campaignKeys(pet, false) {
+					if err := limits.FillCampaignKey(ctx, st, k, n, "rminister", now); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, k := range campaignKeys(base, false) {
+					if err := limits.FillCampaignKey(ctx, st, k, 20, "rminister", now); err != nil {
+						b.Fatal(err)
+					}
+				}
+				commit := func(text string, i int) time.Duration {
+					t0 := time.Now()
+					res, err := commitTo(ctx, st, fmt.Sprint("b", text, "-", i), text, "rminister", now.Add(time.Duration(i+1)*time.Millisecond))
+					if err != nil || res.ID != "" {
+						b.Fatal(res, err)
+					}
+					return time.Since(t0)
+				}
+				first := commit(pet, 0)
+				commit(base, 0)
+				var tp, tb time.Duration
+				b.ResetTimer()
+				for i := 1; i <= b.N; i++ {
+					tp += commit(pet, i)
+					tb += commit(base, i)
+				}
+				b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+				b.ReportMetric(float64(tp.Microseconds())/1000/float64(b.N), "ms/commit")
+				b.ReportMetric(float64(tp)/float64(tb), "x-baseline")
+			})
+		}
+	}
+}

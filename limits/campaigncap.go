@@ -1,0 +1,61 @@
+package limits
+
+import (
+	"strconv"
+	"strings"
+)
+
+// CampaignKeySenders bounds the senders kept per campaign key: a copy's
+// count reads at most this many of each key, the most recent (the latest
+// time, then the greatest account: Redis' rank order), and the older
+// ones are dropped as the copy is recorded (SQL: DELETE; Redis:
+// ZREMRANGEBYRANK). Without it a text that very many accounts send and
+// that is never a campaign (a petition each customer sends to one
+// address: one recipient between them) cost every commit of it in
+// proportion to its senders, and on Redis and SQLite every other commit
+// of the fleet waited behind it. campaign.accounts is at most this
+// (config): the distinct senders a campaign needs are always among those
+// kept, so a text with fewer senders is counted as before; of one with
+// more, the most recent ones decide (a run spread over stolen accounts
+// among a petition's senders is found once threshold of its accounts are
+// among the most recent).
+const CampaignKeySenders = 256
+
+// campTrim drops the senders of the copy's keys ($2) beyond the most
+// recent $1 of each (CampaignKeySenders), after the copy's own are
+// recorded: SQLite's; og_campaign does the same as of version 16. The
+// window is not looked at: rows older than it rank last, so those within
+// it that are kept are the most recent $1 of them, as on Redis, which
+// drops the rows past the window first.
+const campTrim = `DELETE FROM campaign_keys WHERE fkey IN KEYS($2) AND (fkey, account) IN (
+	SELECT r.fkey, r.account FROM (SELECT fkey, account, ROW_NUMBER() OVER (PARTITION BY fkey ORDER BY t DESC, account DESC) AS rn
+		FROM campaign_keys WHERE fkey IN KEYS($2)) r WHERE r.rn > $1)`
+
+// campaignCapSchema is version 16 on both databases (issue 28): the keys
+// recorded before are trimmed to CampaignKeySenders senders once.
+var campaignCapSchema = `
+DELETE FROM campaign_keys WHERE (fkey, account) IN (
+	SELECT r.fkey, r.account FROM (SELECT fkey, account, ROW_NUMBER() OVER (PARTITION BY fkey ORDER BY t DESC, account DESC) AS rn
+		FROM campaign_keys) r WHERE r.rn > ` + strconv.Itoa(CampaignKeySenders) + `);
+`
+
+// pgTrim is campTrim in og_campaign (p_n[9]: CampaignKeySenders; a
+// caller of an older version passes none, and nothing is dropped).
+const pgTrim = `		DELETE FROM campaign_keys d USING (SELECT r.fkey, r.account FROM (
+				SELECT ck.fkey, ck.account, row_number() OVER (PARTITION BY ck.fkey ORDER BY ck.t DESC, ck.account COLLATE "C" DESC) AS rn
+				FROM campaign_keys ck WHERE ck.fkey = ANY(p_keys)) r WHERE r.rn > p_n[9]) x
+			WHERE d.fkey = x.fkey AND d.account = x.account;
+`
+
+// ogCampaignCap is PostgreSQL's version 16: og_campaign of version 14
+// with the trim after the copy's keys are recorded.
+func ogCampaignCap() string {
+	i := strings.Index(campaignFunctions, "CREATE FUNCTION og_campaign(")
+	const after = "WHERE excluded.t >= ck.t;\n"
+	f := campaignFunctions[i:]
+	if i < 0 || strings.Count(f, after) != 1 {
+		panic("limits: og_campaign of version 14 changed: its trim of version 16 has no place")
+	}
+	f = strings.Replace(f, after, after+pgTrim, 1)
+	return "CREATE OR REPLACE" + strings.TrimPrefix(f, "CREATE")
+}
