@@ -651,7 +651,8 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // key is under campPrefix, whose hash tag puts them in one Redis Cluster
 // slot (one script may only touch one slot), and every key it touches is
 // declared in KEYS, as a Cluster requires:
-// P+"ck:"+key for each key (sorted set account -> last ms), then
+// P+"ck:"+key for each key (sorted set account -> last ms, the
+// CampaignKeySenders most recent), then
 // P+"cl:"+key for each (string: "campaign id|ms linked", expiring after
 // the window), then P+"cr:"+key for each (hash account -> "group|hashed
 // recipients", the reach), then P+"pend" (sorted set "id\naccount" ->
