@@ -3,6 +3,7 @@ package limits
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,28 +39,44 @@ func FillCampaignKey(ctx context.Context, st Store, key string, n int, rcpt stri
 	return fmt.Errorf("FillCampaignKey: %T", st)
 }
 
-// CampaignKeySendersOf is how many senders of key the store keeps (on
-// Redis: the sorted set's members and the reach hash's fields, which
-// must agree).
-func CampaignKeySendersOf(ctx context.Context, st Store, key string) (int, error) {
+// CampaignKeySendersOf are the senders of key the store keeps, sorted
+// (on Redis the sorted set's members, which must be the reach hash's
+// fields).
+func CampaignKeySendersOf(ctx context.Context, st Store, key string) ([]string, error) {
+	var out []string
 	switch s := st.(type) {
 	case *SQLStore:
-		var n int
-		err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM campaign_keys WHERE fkey = $1`), key).Scan(&n)
-		return n, err
+		rows, err := s.db.QueryContext(ctx, s.d.Rebind(`SELECT account FROM campaign_keys WHERE fkey = $1`), key)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	case *Redis:
-		n, err := s.c.ZCard(ctx, campPrefix+"ck:"+key).Result()
+		var err error
+		if out, err = s.c.ZRange(ctx, campPrefix+"ck:"+key, 0, -1).Result(); err != nil {
+			return nil, err
+		}
+		h, err := s.c.HKeys(ctx, campPrefix+"cr:"+key).Result()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		h, err := s.c.HLen(ctx, campPrefix+"cr:"+key).Result()
-		if err != nil {
-			return 0, err
+		slices.Sort(h)
+		if !slices.Equal(h, slices.Sorted(slices.Values(out))) {
+			return nil, fmt.Errorf("key %s: %d senders, %d reaches", key, len(out), len(h))
 		}
-		if h != n {
-			return 0, fmt.Errorf("key %s: %d senders, %d reaches", key, n, h)
-		}
-		return int(n), nil
+	default:
+		return nil, fmt.Errorf("CampaignKeySendersOf: %T", st)
 	}
-	return 0, fmt.Errorf("CampaignKeySendersOf: %T", st)
+	slices.Sort(out)
+	return out, nil
 }
