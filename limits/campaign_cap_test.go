@@ -179,7 +179,8 @@ func TestCampaignCapAgrees(t *testing.T) {
 // message's commit with a copy of it per iteration, from a new account,
 // on each store; the baseline of the same run is the commit of a text
 // whose keys have 20 senders. Reported: first-ms, the first commit (it
-// trims the keys recorded before the bound), ms/commit after it, and
+// trims the keys recorded before the bound; PostgreSQL's table is then
+// vacuumed, as its autovacuum does), ms/commit after it, and
 // x-baseline, their ratio to the baseline's commit.
 func BenchmarkCampaignPetition(b *testing.B) {
 	ctx := context.Background()
@@ -218,6 +219,12 @@ func BenchmarkCampaignPetition(b *testing.B) {
 				}
 				first := commit(pet, 0)
 				commit(base, 0)
+				// PostgreSQL's index still holds the rows the first copy
+				// trimmed until vacuumed; its autovacuum does that after
+				// the upgrade's trim (schema 16)
+				if err := limits.SettleCampaignKeys(ctx, st); err != nil {
+					b.Fatal(err)
+				}
 				var tp, tb time.Duration
 				b.ResetTimer()
 				for i := 1; i <= b.N; i++ {
