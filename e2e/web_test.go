@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -433,7 +434,10 @@ func TestWebConsoleQueuedMail(t *testing.T) {
 	adm.login(t, c, "admin")
 	page := c.url + "/accounts/" + harness.User
 	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#state`)))
-	if q := adm.text(t, `main`); strings.Count(q, "deferred") != 3 || strings.Contains(q, "held") {
+	// Listed, none held; each deferred or, between Postfix's fast
+	// retries, back in its active or incoming queue.
+	if q := adm.text(t, `main`); strings.Contains(q, "held") || !strings.Contains(q, "In this host's queue: 3 message(s)") ||
+		slices.ContainsFunc(ids, func(id string) bool { return !strings.Contains(q, id) }) {
 		t.Fatalf("before the suspension, the page shows:\n%s", q)
 	}
 	adm.do(t, chromedp.SendKeys(chromedp.CSS(`input[name=reason]`), "phished"), chromedp.Click(chromedp.CSS(`#suspend`)), chromedp.WaitVisible(chromedp.CSS(`#outcome`)))

@@ -180,18 +180,43 @@ func (p *Postgres) Pause() {
 // crash of PostgreSQL's processes would (nothing flushed, shared memory
 // and its WAL buffers lost), and waits for the postmaster; Start recovers
 // it.
+//
+// It also waits for the backends to be gone: one still exiting holds the
+// old shared memory, and a postmaster started meanwhile refuses to run
+// ("pre-existing shared memory block is still in use"), so Start then
+// waited for a port that never opened.
 func (p *Postgres) Kill() {
-	p.signalAll(syscall.SIGKILL)
+	kids := p.signalAll(syscall.SIGKILL)
 	<-p.done
+	deadline := time.Now().Add(30 * time.Second)
+	for _, k := range kids {
+		for alive(k) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// alive reports whether process pid exists and is not a zombie (a
+// zombie has released its memory).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
 }
 
 // Resume lets a paused server go on (SIGCONT).
 func (p *Postgres) Resume() { p.signalAll(syscall.SIGCONT) }
 
-// signalAll signals the postmaster, then its children.
-func (p *Postgres) signalAll(sig syscall.Signal) {
+// signalAll signals the postmaster and its children, found first (a
+// child of a postmaster that has died is some other process's), and
+// returns the children.
+func (p *Postgres) signalAll(sig syscall.Signal) []int {
 	pid := p.cmd.Process.Pid
-	syscall.Kill(pid, sig)
+	var kids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		child, err := strconv.Atoi(e.Name())
@@ -206,8 +231,13 @@ func (p *Postgres) signalAll(sig syscall.Signal) {
 		s := string(stat)
 		if i := strings.LastIndexByte(s, ')'); i >= 0 {
 			if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-				syscall.Kill(child, sig)
+				kids = append(kids, child)
 			}
 		}
 	}
+	syscall.Kill(pid, sig)
+	for _, k := range kids {
+		syscall.Kill(k, sig)
+	}
+	return kids
 }
