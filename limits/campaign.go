@@ -403,7 +403,7 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 			return res, err
 		}
 	}
-	if err := s.txExec(ctx, tx, campTrim, CampaignKeySenders, string(kjs)); err != nil {
+	if err := s.txExec(ctx, tx, campTrim, keySenders(s.ksend), string(kjs)); err != nil {
 		return res, err
 	}
 	if !res.Known {
@@ -928,7 +928,7 @@ func (r *Redis) runCampaign(ctx context.Context, c CampaignCopy, run func(keys [
 	for try := 0; ; try++ {
 		rk := campaignKeys(c.Account, keys, ids)
 		v, err := run(rk, []any{ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys), CampaignKeySenders})
+			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys), keySenders(r.ksend)})
 		if err != nil {
 			return nil, err
 		}

@@ -39,19 +39,34 @@ func keySenders(t *testing.T, st limits.Store, text string, want int) {
 	}
 }
 
-// On every store (issue 28), a key keeps the CampaignKeySenders most
-// recent senders: a petition every customer sends to one address, by 44
+// capTestSenders is the bound the tests give the stores
+// (SetCampaignKeySenders): the same statements and script as
+// CampaignKeySenders, past it with a few dozen copies rather than
+// hundreds (which took minutes on SQLite under -race).
+const capTestSenders = 24
+
+// capStores are stores (stores) that keep capTestSenders senders per key.
+func capStores(t *testing.T) map[string]limits.Store {
+	sts := stores(t)
+	for _, st := range sts {
+		limits.SetCampaignKeySenders(st, capTestSenders)
+	}
+	return sts
+}
+
+// On every store (issue 28), a key keeps the most recent senders up to
+// its bound: a petition every customer sends to one address, by 12
 // accounts more than that, is no campaign at any copy and its keys keep
-// CampaignKeySenders senders each; a run of as many accounts each to a
-// victim of its own is established by the fifth account's copy and every
-// later one is Known, past the cap too; and a text whose keys hold 5 000
+// the bound's senders each; a run of as many accounts each to a victim
+// of its own is established by the fifth account's copy and every later
+// one is Known, past the bound too; and a text whose keys hold 1 000
 // senders (recorded before the bound: written directly) is still no
 // campaign with one more copy to the one address, which leaves its keys
-// trimmed to the bound. Before: the keys kept every sender (300, 5 001).
+// trimmed to the bound. Before: the keys kept every sender (36, 1 001).
 func TestCampaignKeySendersCap(t *testing.T) {
 	ctx := context.Background()
-	n := limits.CampaignKeySenders + 44
-	for name, st := range stores(t) {
+	n := capTestSenders + 12
+	for name, st := range capStores(t) {
 		t.Run(name, func(t *testing.T) {
 			now := time.Now().Add(-time.Minute)
 			for i := range n {
@@ -60,15 +75,15 @@ func TestCampaignKeySendersCap(t *testing.T) {
 					t.Fatalf("petition copy %d: %+v %v", i, res, err)
 				}
 			}
-			keySenders(t, st, "petition", limits.CampaignKeySenders)
+			keySenders(t, st, "petition", capTestSenders)
 			for i := range n {
 				res, err := commitTo(ctx, st, fmt.Sprint("s", i), "run", fmt.Sprint("victim", i), now.Add(time.Duration(i)*time.Millisecond))
 				if err != nil || res.New != (i == 4) || res.Known != (i > 4) {
 					t.Fatalf("run copy %d: %+v %v", i, res, err)
 				}
 			}
-			keySenders(t, st, "run", limits.CampaignKeySenders)
-			const filled = 5000
+			keySenders(t, st, "run", capTestSenders)
+			const filled = 1000
 			for _, k := range campaignKeys("letter", false) {
 				if err := limits.FillCampaignKey(ctx, st, k, filled, "rminister", now); err != nil {
 					t.Fatal(err)
@@ -79,31 +94,34 @@ func TestCampaignKeySendersCap(t *testing.T) {
 			if err != nil || res.ID != "" {
 				t.Fatalf("a copy of the letter of %d senders: %+v %v", filled, res, err)
 			}
-			keySenders(t, st, "letter", limits.CampaignKeySenders)
+			keySenders(t, st, "letter", capTestSenders)
 		})
 	}
 }
 
 // The three stores agree past the bound (issue 28): one text, 8 bands
-// each in a copy's own wording one time in four, sent by 600 accounts,
+// each in a copy's own wording one time in four, sent by 136 accounts,
 // two copies in each millisecond (the bound's order among equal times:
-// the greater account is kept) and every 37th from an account whose
-// clock is 200 ms behind; each copy's result and, at the end, the senders
-// each key keeps are the same on SQLite, Redis and PostgreSQL. Up to copy
-// 600 the text is a petition to one address of which every 150th sender
-// also writes to an address of its own: never 4 of those among a key's
-// 256 most recent senders, no campaign (the count over every sender
-// made one of it at the fourth: 4 own addresses and the petition's); the
-// 100 copies after it each go to an address of their own, and the fourth
-// or so of them establishes a campaign, and the later ones are Known\n// (but those with too few bands in the text's own wording).
+// the greater account is kept) and every 13th from an account whose
+// clock is 20 ms behind (40 copies, older than those kept); each copy's
+// result and, at the end, the senders each key keeps are the same on
+// SQLite, Redis and PostgreSQL. Up to copy 96 the text is a petition to
+// one address of which every 12th sender also writes to an address of
+// its own: at most 3 of those among a key's 24 most recent senders (of
+// about 32 copies: a fourth of the copies have the band in their own
+// wording), no campaign (the count over every sender made one of it: 4
+// own addresses and the petition's); the 40 copies after it each go to an address of their own, and the fourth
+// or so of them establishes a campaign, and the later ones are Known
+// (but those with too few bands in the text's own wording).
 func TestCampaignCapAgrees(t *testing.T) {
 	ctx := context.Background()
-	sts := stores(t)
+	sts := capStores(t)
 	names := []string{"sqlite", "redis", "postgres"}
 	base := time.Now().Add(-time.Minute).Truncate(time.Second)
 	r := rand.New(rand.NewPCG(28, 256))
+	const petition, total = 4 * capTestSenders, 4*capTestSenders + 40
 	newAt, known := -1, 0
-	for i := range 700 {
+	for i := range total {
 		var keys []string
 		for b := range 8 {
 			v := 0
@@ -113,11 +131,11 @@ func TestCampaignCapAgrees(t *testing.T) {
 			keys = append(keys, fmt.Sprintf("t1cap-b%d-v%d", b, v))
 		}
 		acct, at := fmt.Sprintf("c%03d", i), base.Add(time.Duration(i/2)*time.Millisecond)
-		if i%37 == 0 {
-			acct, at = fmt.Sprintf("late%03d", i), at.Add(-200*time.Millisecond)
+		if i%13 == 0 {
+			acct, at = fmt.Sprintf("late%03d", i), at.Add(-20*time.Millisecond)
 		}
 		rcpt := "rminister"
-		if i >= 600 || i%150 == 0 {
+		if i >= petition || i%12 == 0 {
 			rcpt = "own" + acct
 		}
 		var got []limits.CampaignResult
@@ -143,17 +161,17 @@ func TestCampaignCapAgrees(t *testing.T) {
 		if got[0].New {
 			newAt = i
 		}
-		if i < 600 && got[0].ID != "" {
+		if i < petition && got[0].ID != "" {
 			t.Fatalf("copy %d of the petition: %+v", i, got[0])
 		}
 		if got[0].Known {
 			known++
 		}
 	}
-	if newAt < 600 || newAt > 610 {
+	if newAt < petition || newAt > petition+10 {
 		t.Fatalf("established at copy %d, want one of the first copies to addresses of their own", newAt)
 	}
-	if known < (700-newAt)*2/3 {
+	if known < (total-newAt)*2/3 {
 		t.Fatalf("established at copy %d, %d copies after it Known", newAt, known)
 	}
 	t.Logf("established at copy %d, %d copies after it Known", newAt, known)
@@ -167,7 +185,7 @@ func TestCampaignCapAgrees(t *testing.T) {
 			}
 			kept = append(kept, a)
 		}
-		if len(kept[0]) != limits.CampaignKeySenders || !slices.Equal(kept[0], kept[1]) || !slices.Equal(kept[0], kept[2]) {
+		if len(kept[0]) != capTestSenders || !slices.Equal(kept[0], kept[1]) || !slices.Equal(kept[0], kept[2]) {
 			t.Fatalf("key %s keeps %d, %d, %d senders, or others", k, len(kept[0]), len(kept[1]), len(kept[2]))
 		}
 	}

@@ -21,6 +21,16 @@ import (
 // among the most recent).
 const CampaignKeySenders = 256
 
+// keySenders is the bound of a store whose ksend is n: CampaignKeySenders
+// but in the tests that hit it with fewer copies (SetCampaignKeySenders),
+// through the same statements and script.
+func keySenders(n int) int {
+	if n > 0 {
+		return n
+	}
+	return CampaignKeySenders
+}
+
 // campTrim drops the senders of the copy's keys ($2) beyond the most
 // recent $1 of each (CampaignKeySenders), after the copy's own are
 // recorded: SQLite's; og_campaign does the same as of version 16. The
