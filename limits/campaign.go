@@ -203,14 +203,16 @@ type reachOf struct {
 	rcpts          map[string]bool
 }
 
-// reach is how many of the senders' groups reach a recipient of their
-// own: the size of a maximum matching of groups to recipients (Kuhn's
-// augmenting paths), stopping at need. Customers each writing the same
-// letter to their representative reach one recipient between them: one;
-// a run spread over stolen accounts reaches each account's own victims,
-// and copies that also go to one shared address do not hide that. A
-// sender without recorded recipients reaches one of its own.
-func reach(senders []reachOf, need int) int {
+// reach reports whether the senders of a near-duplicate make a campaign
+// by whom they reach: their groups matched to recipients of their own (a
+// maximum matching of groups to recipients, Kuhn's augmenting paths,
+// stopping at need) are at least threshold, and at least half of the
+// groups (reachNeed). Customers each writing the same letter to their
+// representative reach one recipient between them: one; a run spread
+// over stolen accounts reaches each account's own victims, and copies
+// that also go to one shared address do not hide that. A sender without
+// recorded recipients reaches one of its own.
+func reach(senders []reachOf, threshold int) bool {
 	groups := map[string]map[string]bool{}
 	var order []string
 	for _, s := range senders {
@@ -250,6 +252,7 @@ func reach(senders []reachOf, need int) int {
 		}
 		return false
 	}
+	need := reachNeed(len(order), threshold)
 	n := 0
 	for _, g := range order {
 		if n >= need {
@@ -259,7 +262,23 @@ func reach(senders []reachOf, need int) int {
 			n++
 		}
 	}
-	return n
+	return n >= need
+}
+
+// reachNeed is how many of a near-duplicate's groups of senders must be
+// matched to recipients of their own for a campaign (schema 16): the
+// threshold, and at least half of the groups. A petition that many
+// customers send to their representative, a few of whom also send it to
+// an address of their own (a copy to themselves, a friend), matches those
+// few and the representative, however many signed: with the threshold
+// alone it was a campaign at the (threshold-1)th such signer, and every
+// signer was suspended. A run that adds one shared decoy to every copy
+// still matches each of its accounts to its own victims: all of its
+// groups. To pass for a petition, a run of k accounts reaching victims
+// needs k+3 more that send their copy to the decoy alone
+// (docs/suspension.md).
+func reachNeed(groups, threshold int) int {
+	return max(threshold, (groups+1)/2)
 }
 
 // mergeRcpts adds add to the space-separated list old, at most MaxRcpts.
@@ -524,7 +543,7 @@ func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string,
 	for _, r := range by {
 		list = append(list, *r)
 	}
-	return reach(list, threshold) >= threshold, nil
+	return reach(list, threshold), nil
 }
 
 // pending reads the pending suspensions into res.
@@ -695,7 +714,8 @@ local function weight(k)
   if p == 'a' then return math.max(bands, 1) end
   return math.max(bands - 1, 0)
 end
--- reach: groups matched to recipients of their own (the Go reach)
+-- reach: whether at least need groups, and half of them, are matched to
+-- recipients of their own (the Go reach, reachNeed)
 local function reach(list, need)
   local groups, gorder = {}, {}
   for _, s in ipairs(list) do
@@ -720,12 +740,13 @@ local function reach(list, need)
     end
     return false
   end
+  need = math.max(need, math.floor((#gorder + 1) / 2))
   local m = 0
   for _, g in ipairs(gorder) do
     if m >= need then break end
     if try(g, {}) then m = m + 1 end
   end
-  return m
+  return m >= need
 end
 local function pending(out)
   redis.call('ZREMRANGEBYSCORE', pend, '-inf', '(' .. (now - keep))
@@ -852,7 +873,7 @@ if not id then
     end
     list[#list+1] = e
   end
-  if reach(list, threshold) < threshold then return pending({'', 0, 0, 0}) end
+  if not reach(list, threshold) then return pending({'', 0, 0, 0}) end
   table.sort(sim, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
   id, newc = top, 1
   local ca, cc = P .. 'campa:' .. id, P .. 'campac:' .. id

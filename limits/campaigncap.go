@@ -57,15 +57,30 @@ const pgTrim = `		DELETE FROM campaign_keys d USING (SELECT r.fkey, r.account FR
 			WHERE d.fkey = x.fkey AND d.account = x.account;
 `
 
+// pgReachNeed is reachNeed in og_campaign: the threshold, and half of the
+// groups (og_reach's groups are numbered 1..n).
+const pgReachNeed = `			v_need := GREATEST(v_threshold, (COALESCE((SELECT max(g) FROM unnest(v_eg) g), 0) + 1) / 2);
+			IF og_reach(v_eg, v_er, v_need) < v_need THEN
+`
+
 // ogCampaignCap is PostgreSQL's version 16: og_campaign of version 14
-// with the trim after the copy's keys are recorded.
+// with the trim after the copy's keys are recorded, and a campaign's
+// reach of at least half of its senders' groups (reachNeed).
 func ogCampaignCap() string {
 	i := strings.Index(campaignFunctions, "CREATE FUNCTION og_campaign(")
-	const after = "WHERE excluded.t >= ck.t;\n"
-	f := campaignFunctions[i:]
-	if i < 0 || strings.Count(f, after) != 1 {
-		panic("limits: og_campaign of version 14 changed: its trim of version 16 has no place")
+	if i < 0 {
+		panic("limits: og_campaign of version 14 is gone: version 16 has nothing to replace")
 	}
-	f = strings.Replace(f, after, after+pgTrim, 1)
+	f := campaignFunctions[i:]
+	for _, r := range [][2]string{
+		{"WHERE excluded.t >= ck.t;\n", "WHERE excluded.t >= ck.t;\n" + pgTrim},
+		{"\tv_key TEXT;\n", "\tv_key TEXT;\n\tv_need INTEGER;\n"},
+		{"\t\t\tIF og_reach(v_eg, v_er, v_threshold) < v_threshold THEN\n", pgReachNeed},
+	} {
+		if strings.Count(f, r[0]) != 1 {
+			panic("limits: og_campaign of version 14 changed: version 16's " + strings.TrimSpace(r[0]) + " has no place")
+		}
+		f = strings.Replace(f, r[0], r[1], 1)
+	}
 	return "CREATE OR REPLACE" + strings.TrimPrefix(f, "CREATE")
 }

@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -104,4 +105,19 @@ func SettleCampaignKeys(ctx context.Context, st Store) error {
 		return err
 	}
 	return nil
+}
+
+// CampaignCopyVersion15 counts c on PostgreSQL as a milterd of schema
+// version 15 does against a store of version 16 (a fleet upgraded one
+// host at a time): og_campaign with p_n of 8 numbers, no bound.
+func CampaignCopyVersion15(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	s := st.(*SQLStore)
+	args := s.campaignArgs(&CampaignCount{Copy: c, Window: window, Threshold: threshold})
+	n := args[len(args)-1].([]int64)
+	args[len(args)-1] = n[:8]
+	var js sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT og_campaign($1, $2, $3, $4, $5, $6)`, args...).Scan(&js); err != nil {
+		return CampaignResult{}, err
+	}
+	return campaignReply(js)
 }
