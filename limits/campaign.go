@@ -206,12 +206,11 @@ type reachOf struct {
 // reach reports whether the senders of a near-duplicate make a campaign
 // by whom they reach: their groups matched to recipients of their own (a
 // maximum matching of groups to recipients, Kuhn's augmenting paths,
-// stopping at need) are at least threshold, and at least half of the
-// groups (reachNeed). Customers each writing the same letter to their
-// representative reach one recipient between them: one; a run spread
-// over stolen accounts reaches each account's own victims, and copies
-// that also go to one shared address do not hide that. A sender without
-// recorded recipients reaches one of its own.
+// stopping at need) are at least reachNeed. Customers each writing the
+// same letter to their representative reach one recipient between them:
+// one; a run spread over stolen accounts reaches each account's own
+// victims, and copies that also go to one shared address do not hide
+// that. A sender without recorded recipients reaches one of its own.
 func reach(senders []reachOf, threshold int) bool {
 	groups := map[string]map[string]bool{}
 	var order []string
@@ -252,7 +251,23 @@ func reach(senders []reachOf, threshold int) bool {
 		}
 		return false
 	}
-	need := reachNeed(len(order), threshold)
+	// the groups with a recipient no other group reaches
+	reached := map[string]int{}
+	for _, rs := range groups {
+		for r := range rs {
+			reached[r]++
+		}
+	}
+	excl := 0
+	for _, rs := range groups {
+		for r := range rs {
+			if reached[r] == 1 {
+				excl++
+				break
+			}
+		}
+	}
+	need := reachNeed(len(order), excl, threshold)
 	n := 0
 	for _, g := range order {
 		if n >= need {
@@ -266,19 +281,24 @@ func reach(senders []reachOf, threshold int) bool {
 }
 
 // reachNeed is how many of a near-duplicate's groups of senders must be
-// matched to recipients of their own for a campaign (schema 16): the
-// threshold, and at least half of the groups. A petition that many
-// customers send to their representative, a few of whom also send it to
-// an address of their own (a copy to themselves, a friend), matches those
-// few and the representative, however many signed: with the threshold
-// alone it was a campaign at the (threshold-1)th such signer, and every
-// signer was suspended. A run that adds one shared decoy to every copy
-// still matches each of its accounts to its own victims: all of its
-// groups. To pass for a petition, a run of k accounts reaching victims
-// needs k+3 more that send their copy to the decoy alone
-// (docs/suspension.md).
-func reachNeed(groups, threshold int) int {
-	return max(threshold, (groups+1)/2)
+// matched to recipients for a campaign (schema 16), of groups groups,
+// excl of which reach a recipient no other group does: the threshold
+// when those are at least half of the groups, else excl and threshold
+// more (shared recipients alone must make the threshold, as a run to one
+// list does). A petition that many customers send to their
+// representative, a few of whom also send it to an address of their own
+// (a copy to themselves, a friend), matches those few and the
+// representative: with the threshold alone it was a campaign at the
+// (threshold-1)th such signer, and every signer was suspended. A run
+// that adds one shared decoy to every copy has every group reach victims
+// of its own: the threshold. To pass for a petition, a run of k accounts
+// reaching victims needs k+1 more that send their copy to fewer than
+// threshold shared addresses and nowhere else (docs/suspension.md).
+func reachNeed(groups, excl, threshold int) int {
+	if 2*excl >= groups {
+		return threshold
+	}
+	return excl + threshold
 }
 
 // mergeRcpts adds add to the space-separated list old, at most MaxRcpts.
@@ -714,8 +734,8 @@ local function weight(k)
   if p == 'a' then return math.max(bands, 1) end
   return math.max(bands - 1, 0)
 end
--- reach: whether at least need groups, and half of them, are matched to
--- recipients of their own (the Go reach, reachNeed)
+-- reach: whether at least reachNeed groups are matched to recipients
+-- (the Go reach)
 local function reach(list, need)
   local groups, gorder = {}, {}
   for _, s in ipairs(list) do
@@ -740,7 +760,16 @@ local function reach(list, need)
     end
     return false
   end
-  need = math.max(need, math.floor((#gorder + 1) / 2))
+  local reached, excl = {}, 0
+  for _, rs in pairs(groups) do
+    for r in pairs(rs) do reached[r] = (reached[r] or 0) + 1 end
+  end
+  for _, rs in pairs(groups) do
+    for r in pairs(rs) do
+      if reached[r] == 1 then excl = excl + 1; break end
+    end
+  end
+  if 2 * excl < #gorder then need = excl + need end
   local m = 0
   for _, g in ipairs(gorder) do
     if m >= need then break end

@@ -110,9 +110,11 @@ func TestCampaignKeySendersCap(t *testing.T) {
 // its own: at most 3 of those among a key's 24 most recent senders (of
 // about 32 copies: a fourth of the copies have the band in their own
 // wording), no campaign (the count over every sender made one of it: 4
-// own addresses and the petition's); the 40 copies after it each go to an address of their own, and the fourth
-// or so of them establishes a campaign, and the later ones are Known
-// (but those with too few bands in the text's own wording).
+// own addresses and the petition's); the 40 copies after it each go to
+// an address of their own, and the tenth or so of them establishes a
+// campaign (half of the senders a copy's keys keep reach an address only
+// they reach, reachNeed), and the later ones are Known (but those with
+// too few bands in the text's own wording).
 func TestCampaignCapAgrees(t *testing.T) {
 	ctx := context.Background()
 	sts := capStores(t)
@@ -194,8 +196,8 @@ func TestCampaignCapAgrees(t *testing.T) {
 // A fleet upgraded one host at a time on PostgreSQL (issue 28): a host
 // still running the milterd of schema 15 calls og_campaign of version 16
 // with no bound (p_n of 8 numbers): its copies are counted (a campaign
-// found as by the others, half of the senders' reach included: the rule
-// is the server's), and none of them trims a key; the next copy of an
+// found as by the others, the petition's rule included: it is the
+// server's), and none of them trims a key; the next copy of an
 // upgraded host trims it to the bound.
 func TestCampaignCapRollingUpgrade(t *testing.T) {
 	ctx := context.Background()

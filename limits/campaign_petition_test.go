@@ -54,9 +54,12 @@ func TestCampaignPetitionCopiesElsewhere(t *testing.T) {
 // run through: a run over stolen accounts each to a victim of its own
 // and one shared decoy is found as before when as many accounts send
 // their copy to the decoy alone (one each in turn: 4 accounts' victims
-// and the decoy's, of 7 senders). With two accounts to the decoy alone per account to victims, the run
-// passes for a petition: the price of hiding a run of n accounts is 2n
-// more stolen accounts spending a copy on the decoy (docs/suspension.md).
+// and the decoy's, of 7 senders); a run whose accounts' recorded
+// recipients are one shared list of 16 is found as before (by the
+// list's recipients) after 30 accounts to the decoy alone. With two
+// accounts to the decoy alone per account to victims, the run passes
+// for a petition: the price of hiding a run of n accounts is n+1 more
+// stolen accounts that reach nobody but the decoy (docs/suspension.md).
 func TestCampaignPetitionNoEvasion(t *testing.T) {
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -80,8 +83,27 @@ func TestCampaignPetitionNoEvasion(t *testing.T) {
 					}
 				}
 			}
+			// after 30 accounts to the decoy alone (a petition's start),
+			// accounts whose recorded recipients (16 per key and account)
+			// are one shared list: the list's recipients make the
+			// threshold with the decoy's at the fourth, as a run to one
+			// list did before
+			var list []string
+			for i := range limits.MaxRcpts {
+				list = append(list, fmt.Sprint("listed", i))
+			}
+			for i := range 30 {
+				if res := send("listed", fmt.Sprint("l", i), "decoy"); res.ID != "" {
+					t.Fatalf("decoy copy %d: %+v", i, res)
+				}
+			}
+			for i := range 4 {
+				if res := send("listed", fmt.Sprint("list", i), list...); res.New != (i == 3) {
+					t.Fatalf("copy %d to the list after 30 to the decoy: %+v", i, res)
+				}
+			}
 			// two to the decoy alone per account to victims: 3n senders,
-			// n+1 matched, never half
+			// n of them with recipients of their own, n+1 matched
 			for i := range 12 {
 				for j := range 2 {
 					if res := send("hidden", fmt.Sprint("h", i, "-", j), "decoy"); res.ID != "" {

@@ -57,15 +57,19 @@ const pgTrim = `		DELETE FROM campaign_keys d USING (SELECT r.fkey, r.account FR
 			WHERE d.fkey = x.fkey AND d.account = x.account;
 `
 
-// pgReachNeed is reachNeed in og_campaign: the threshold, and half of the
-// groups (og_reach's groups are numbered 1..n).
-const pgReachNeed = `			v_need := GREATEST(v_threshold, (COALESCE((SELECT max(g) FROM unnest(v_eg) g), 0) + 1) / 2);
+// pgReachNeed is reachNeed in og_campaign: the groups (og_reach's are
+// numbered 1..n), those with a recipient no other group reaches (the
+// edges are distinct: a recipient of one edge is one group's).
+const pgReachNeed = `			SELECT CASE WHEN 2 * e.n >= g.n THEN v_threshold ELSE e.n + v_threshold END INTO v_need
+				FROM (SELECT count(DISTINCT x.g) AS n FROM unnest(v_eg, v_er) AS x(g, r)
+					WHERE x.r IN (SELECT y.r FROM unnest(v_er) AS y(r) GROUP BY y.r HAVING count(*) = 1)) e,
+				(SELECT COALESCE(max(y.g), 0) AS n FROM unnest(v_eg) AS y(g)) g;
 			IF og_reach(v_eg, v_er, v_need) < v_need THEN
 `
 
 // ogCampaignCap is PostgreSQL's version 16: og_campaign of version 14
 // with the trim after the copy's keys are recorded, and a campaign's
-// reach of at least half of its senders' groups (reachNeed).
+// reach of reachNeed.
 func ogCampaignCap() string {
 	i := strings.Index(campaignFunctions, "CREATE FUNCTION og_campaign(")
 	if i < 0 {
