@@ -531,7 +531,7 @@ func flag(b bool) int {
 }
 
 // reaches reports whether the senders of a near-duplicate (account, last
-// ms) reach threshold recipients of their own (reach), from the groups
+// ms) make a campaign by whom they reach (reach), from the groups
 // and recipients recorded with the copy's keys (args: the cutoff and the
 // keys).
 func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string, args []any, threshold int) (bool, error) {
