@@ -1,0 +1,470 @@
+package campaign
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// The payload detectors of this file find a link, a number or a request
+// for a reply written so that hasPayload's and asksSecret's plain forms
+// miss it: in words ("secure-login dot com", "eight hundred five five
+// five …"), with letters for digits ("1-800-MAILBOX"), spaced or with
+// look-alike characters. A run's lure written as a shared notice with
+// its call to action so was cut with the notice and never found
+// (TestSpelledPayloadNoEvasion). Each returns what the reader is sent
+// to, "" for nothing: "url:" and the registrable domain, "tel:" and the
+// digits, "ask:reply" or "ask:secret". Ordinary prose stays no payload
+// ("the dot com bubble", "the point is", years, prices, dates, times:
+// TestSpelledPayloadProse).
+
+// dotWords are the words written for a domain name's dots; a field that
+// is one of them, or one of strongDots, stands for a dot between the
+// fields around it.
+var dotWords = map[string]bool{"dot": true, "punkt": true, "point": true, "punto": true, "ponto": true, "kropka": true, "pisteet": true, "piste": true}
+
+// strongDots are the fields that are a dot and nothing else in prose.
+var strongDots = map[string]bool{".": true, "[dot]": true, "(dot)": true, "{dot}": true, "<dot>": true, "[.]": true, "(.)": true, "{.}": true}
+
+// lookalikeDots are the characters rendered as a full stop that no name
+// resolves with (UTS #46's own full stops are defanged's).
+var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅", ".", "﹒", ".", "۔", ".", "⸱", ".", "・", ".", "･", ".", "‧", ".")
+
+// commonTLDs are the suffixes a link written with a comma or with a dot
+// word in the middle of a sentence must end in: the ones a reader takes
+// for a site's ("securelogin,com", "secure-login dot com and confirm"),
+// not a two-letter word ("a blue dot in the", "the point is").
+var commonTLDs = map[string]bool{"com": true, "net": true, "org": true, "info": true, "biz": true}
+
+// notHost are words before a dot word that name no site ("the dot com
+// bubble", "a point de vue", "my point is"), and dotComNouns the words
+// after "dot com" in prose about the industry ("early dot com
+// companies").
+var (
+	notHost = map[string]bool{"the": true, "a": true, "an": true, "this": true, "that": true, "these": true, "those": true, "our": true, "your": true,
+		"my": true, "his": true, "her": true, "its": true, "their": true, "one": true, "no": true, "any": true, "each": true, "every": true, "some": true,
+		"un": true, "une": true, "le": true, "la": true, "les": true, "ce": true, "cet": true, "cette": true, "du": true, "des": true, "de": true,
+		"der": true, "die": true, "das": true, "ein": true, "eine": true, "einen": true, "dem": true, "den": true, "el": true, "los": true, "il": true}
+	dotComNouns = map[string]bool{"bubble": true, "boom": true, "era": true, "crash": true, "bust": true, "company": true, "companies": true,
+		"startup": true, "startups": true, "mania": true, "years": true, "days": true, "age": true, "business": true, "businesses": true, "stocks": true}
+)
+
+// spelledLink is the link text names with its dots in words or spaced
+// ("secure-login dot com", "secure-login [dot] com", "secure - login .
+// com", other languages' "punkt" and "point"), with a comma
+// ("securelogin,com") or a look-alike dot ("secure-login․com"), or with
+// its scheme's letters spaced ("h t t p s : / /"): "url:" and its
+// registrable domain, "" when there is none.
+func spelledLink(text string) string {
+	var labels, seps []string // the chain read: labels[i] seps[i] labels[i+1]
+	strong := false           // a strongDot among seps
+	var single strings.Builder
+	// end judges the chain read when next (the field after it, "" at
+	// the end) does not continue it; tail: its last label had
+	// punctuation or a path after it.
+	tail := false
+	end := func(next string) string {
+		defer func() { labels, seps, strong, tail = labels[:0], seps[:0], false, false }()
+		if len(seps) == 0 || len(labels) != len(seps)+1 || !slicesContainsDot(seps) {
+			return ""
+		}
+		var b strings.Builder
+		for i, l := range labels {
+			if i > 0 {
+				b.WriteString(seps[i-1])
+			}
+			b.WriteString(l)
+		}
+		host := strings.Trim(strings.ReplaceAll(b.String(), "..", "."), ".-")
+		suffix, icann := publicsuffix.PublicSuffix(host)
+		if !icann || len(suffix) >= len(host) {
+			return ""
+		}
+		name := strings.TrimSuffix(host[:len(host)-len(suffix)-1], "-")
+		if i := strings.LastIndexAny(name, ".-"); i >= 0 && name[i] == '.' {
+			name = name[i+1:]
+		}
+		reg, _ := publicsuffix.EffectiveTLDPlusOne(host)
+		if reg == "" || notHost[name] || notHost[labels[0]] && len(labels) == 2 {
+			return ""
+		}
+		if !strong {
+			ends := tail || next == "" || !unicode.IsLetter(firstRune(next))
+			named := len(seps) >= 2 || strings.ContainsAny(name, "-0123456789")
+			if !(commonTLDs[suffix] && !dotComNouns[strings.ToLower(strings.Trim(next, ".,;:!?"))] || named && ends) {
+				return ""
+			}
+		}
+		return "url:" + reg
+	}
+	// scheme judges the run of single characters read ("h t t p s : /
+	// /"), next the field after it.
+	scheme := func(next string) string {
+		s := strings.ToLower(single.String())
+		single.Reset()
+		i := strings.Index(s, "://")
+		if i < 0 || !strings.HasSuffix(s[:i], "http") && !strings.HasSuffix(s[:i], "https") && !strings.HasSuffix(s[:i], "hxxp") && !strings.HasSuffix(s[:i], "hxxps") {
+			return ""
+		}
+		host := s[i+3:] + strings.ToLower(strings.Trim(next, "<>()[]\"',;"))
+		host, _, _ = strings.Cut(host, "/")
+		if reg, err := publicsuffix.EffectiveTLDPlusOne(asciiName(host)); err == nil {
+			return "url:" + reg
+		}
+		return "url:" + s[:i]
+	}
+	for f := range strings.FieldsSeq(text) {
+		low := strings.ToLower(f)
+		if utf8.RuneCountInString(f) == 1 && !dotWords[low] {
+			if !strongDots[low] || single.Len() > 0 {
+				single.WriteString(f)
+			}
+		} else if single.Len() > 0 {
+			if id := scheme(f); id != "" {
+				return id
+			}
+		}
+		switch {
+		case strongDots[low] || dotWords[low]:
+			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
+				seps = append(seps, ".")
+				strong = strong || strongDots[low]
+				continue
+			}
+		case low == "-" || low == "–":
+			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
+				seps = append(seps, "-")
+				continue
+			}
+		default:
+			if l, rest, ok := hostLabel(low); ok {
+				if len(labels) == len(seps) {
+					labels = append(labels, l)
+					tail = rest
+					if !rest {
+						continue
+					}
+					if id := end(""); id != "" {
+						return id
+					}
+					continue
+				}
+			}
+		}
+		if id := end(f); id != "" {
+			return id
+		}
+		// This field may start a chain of its own.
+		if l, rest, ok := hostLabel(low); ok && !rest {
+			labels = append(labels, l)
+		}
+		if id := oneFieldLink(low); id != "" {
+			return id
+		}
+	}
+	if single.Len() > 0 {
+		if id := scheme(""); id != "" {
+			return id
+		}
+	}
+	return end("")
+}
+
+// oneFieldLink is the link of one field written with a comma
+// ("securelogin,com") or look-alike dots ("secure-login․com").
+func oneFieldLink(f string) string {
+	if g := lookalikeDots.Replace(f); g != f && bareDomain(g) {
+		return urlToken(g)
+	}
+	name, tld, ok := strings.Cut(strings.Trim(f, "<>()[]\"'.;:!?"), ",")
+	tld, _, _ = strings.Cut(tld, "/")
+	if ok && commonTLDs[tld] && len(name) >= 3 && !strings.ContainsAny(name, ",") {
+		if l, rest, ok := hostLabel(name); ok && !rest && l == name && !notHost[name] {
+			return "url:" + name + "." + tld
+		}
+	}
+	return ""
+}
+
+// hostLabel is the DNS label a lower-case field is ("secure-login",
+// "com" of "com/verify" or "com."), rest whether punctuation or a path
+// follows it in the field (which ends a name).
+func hostLabel(f string) (label string, rest bool, ok bool) {
+	f = strings.TrimLeft(f, "<([\"'")
+	n := 0
+	for n < len(f) && (f[n] >= 'a' && f[n] <= 'z' || f[n] >= '0' && f[n] <= '9' || f[n] == '-' && n > 0) {
+		n++
+	}
+	if n == 0 || n > 63 || n < len(f) && strings.IndexByte(".,;:!?)]>\"'/", f[n]) < 0 {
+		return "", false, false
+	}
+	return strings.TrimRight(f[:n], "-"), n < len(f), true
+}
+
+// slicesContainsDot reports whether seps has a dot: hyphens alone join
+// words, they name no site.
+func slicesContainsDot(seps []string) bool {
+	for _, s := range seps {
+		if s == "." {
+			return true
+		}
+	}
+	return false
+}
+
+func firstRune(s string) rune {
+	r, _ := utf8.DecodeRuneInString(s)
+	return r
+}
+
+// digitWords are the words for the digits in English, German and French
+// ("oh" for a zero in a number read aloud), with how many digits the
+// multipliers stand for ("eight hundred": 800).
+var digitWords = map[string]string{
+	"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+	"null": "0", "eins": "1", "zwei": "2", "drei": "3", "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
+	"zéro": "0", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7", "huit": "8", "neuf": "9",
+	"hundred": "00", "thousand": "000", "hundert": "00", "tausend": "000", "cent": "00", "mille": "000",
+}
+
+// spelledMin is the least digits of a number in words or letters: a
+// phone or account number's (longNumber's).
+const spelledMin = 9
+
+// spelledNumber is the phone number text names in words ("eight hundred
+// five five five zero one nine nine"), with letters for digits
+// ("1-800-MAILBOX"), or in digits longNumber does not read: look-alike
+// ones (full-width, Arabic-Indic) or groups set apart by three or more
+// characters ("800 - 555 - 0123"): "tel:" and its digits, "" when none.
+func spelledNumber(text string) string {
+	var run strings.Builder
+	repeat := 1 // "double", "triple"
+	for f := range strings.FieldsSeq(text) {
+		if id := vanity(f); id != "" {
+			return id
+		}
+		for _, w := range strings.Split(strings.Trim(strings.ToLower(f), ",.;:!?()"), "-") {
+			d, ok := digitWords[w]
+			switch {
+			case w == "double" || w == "triple" || w == "doppel":
+				repeat = 2 + strings.Count(w, "triple")
+				continue
+			case ok && (run.Len() > 0 || len(d) == 1 && w != "oh"):
+				run.WriteString(strings.Repeat(d, repeat))
+				repeat = 1
+				continue
+			}
+			if run.Len() >= spelledMin {
+				return "tel:" + run.String()
+			}
+			run.Reset()
+			repeat = 1
+		}
+	}
+	if run.Len() >= spelledMin {
+		return "tel:" + run.String()
+	}
+	return otherDigits(text)
+}
+
+// tollFree are the North American toll-free prefixes a vanity number
+// ("1-800-MAILBOX") is written after.
+var tollFree = []string{"800", "888", "877", "866", "855", "844", "833"}
+
+// vanity is the number of a field written with letters for its digits
+// after a toll-free prefix ("1-800-MAILBOX", "(800)FLOWERS"), as a
+// phone's keypad maps them: "tel:" and its digits.
+func vanity(f string) string {
+	f = strings.Trim(f, ".,;:!?\"'")
+	if !strings.ContainsAny(f, "-.)") {
+		return ""
+	}
+	var d []byte
+	letters, lead := 0, 0 // lead: the digits before the first letter
+	for i := 0; i < len(f); i++ {
+		switch c := f[i]; {
+		case c >= '0' && c <= '9':
+			d = append(d, c)
+			if letters == 0 {
+				lead++
+			}
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+			d = append(d, keypad[(c|0x20)-'a'])
+			letters++
+		case c == '-' || c == '.' || c == '(' || c == ')' || c == '+':
+		default:
+			return ""
+		}
+	}
+	s := strings.TrimPrefix(string(d), "1")
+	if letters < 3 || lead < 3 || len(s) != 10 {
+		return ""
+	}
+	for _, p := range tollFree {
+		if strings.HasPrefix(s, p) {
+			return "tel:1" + s
+		}
+	}
+	return ""
+}
+
+// keypad is the digit of each letter on a phone's keypad (ITU E.161).
+const keypad = "22233344455566677778889999"
+
+// otherDigits is the number of at least spelledMin digits in text that
+// longNumber does not read: with look-alike digits (any Unicode decimal
+// digit, "８００", "٨٠٠") or separators of three or more characters
+// between its groups ("800 - 555 - 0123", dashes and spaces of other
+// widths); at most 15 digits (E.164) and no group a year's (19xx,
+// 20xx: "01.01.2024 – 31.12.2024" is no number). "tel:" and its digits.
+func otherDigits(text string) string {
+	var digits []byte
+	group, sep := 0, 0 // digits of the last group, separators since the last digit
+	wide, other, year := false, false, false
+	endGroup := func() {
+		if n := len(digits); group == 4 && (digits[n-4] == '1' && digits[n-3] == '9' || digits[n-4] == '2' && digits[n-3] == '0') {
+			year = true
+		}
+	}
+	for _, r := range text + "\x00" {
+		if v := digitValue(r); v >= 0 {
+			if sep > 0 {
+				endGroup()
+				group = 0
+			}
+			other = other || r > unicode.MaxASCII
+			wide = wide || sep > 2
+			digits, group, sep = append(digits, byte('0'+v)), group+1, 0
+			continue
+		}
+		if len(digits) > 0 && sep < 4 && (strings.ContainsRune(" -./()", r) || unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Zs, r)) {
+			sep++
+			continue
+		}
+		if len(digits) > 0 {
+			endGroup()
+			if r == ':' && sep == 0 {
+				digits = digits[:len(digits)-group] // an hour
+			}
+			if (wide || other) && !year && len(digits) >= spelledMin && len(digits) <= 15 {
+				return "tel:" + string(digits)
+			}
+		}
+		digits, group, sep, wide, other, year = digits[:0], 0, 0, false, false, false
+	}
+	return ""
+}
+
+// digitValue is the value of a decimal digit of any script, -1 for
+// any other rune. Unicode encodes each script's digits zero to nine in
+// order, and each range of unicode.Nd starts at a zero.
+func digitValue(r rune) int {
+	if r >= '0' && r <= '9' {
+		return int(r - '0')
+	}
+	if r <= unicode.MaxASCII || !unicode.IsDigit(r) {
+		return -1
+	}
+	for _, g := range unicode.Nd.R16 {
+		if rune(g.Lo) <= r && r <= rune(g.Hi) {
+			return int(r-rune(g.Lo)) % 10
+		}
+	}
+	for _, g := range unicode.Nd.R32 {
+		if rune(g.Lo) <= r && r <= rune(g.Hi) {
+			return int(r-rune(g.Lo)) % 10
+		}
+	}
+	return -1
+}
+
+// replyVerbs ask for a reply or for something sent back; secretNouns are
+// what a lure collects so: with one of them within replyWindow words of
+// a replyVerb, in one sentence and not negated, text asks for a secret
+// by reply ("send us your PIN in an answer", "answer this message with
+// your date of birth", "antworten Sie mit Ihrer PIN").
+var (
+	replyVerbs = [][]string{{"reply"}, {"replying"}, {"respond"}, {"responding"}, {"answer"}, {"answering"}, {"write", "back"}, {"send", "us"}, {"send", "me"},
+		{"email", "us"}, {"e-mail", "us"}, {"antworten"}, {"antwort"}, {"beantworten"}, {"senden", "sie", "uns"}, {"schicken", "sie", "uns"},
+		{"répondez"}, {"répondre"}, {"réponse"}, {"repondez"}, {"repondre"}, {"reponse"}, {"envoyez-nous"}, {"envoyez", "nous"}}
+	secretNouns = [][]string{{"pin"}, {"pins"}, {"account", "number"}, {"card", "number"}, {"security", "code"}, {"verification", "code"}, {"your", "code"}, {"votre", "code"}, {"ihren", "code"}, {"ihre", "code"}, {"ton", "code"},
+		{"date", "of", "birth"}, {"birth", "date"}, {"cvv"}, {"cvc"}, {"social", "security"}, {"ssn"}, {"sort", "code"}, {"iban"}, {"otp"},
+		{"maiden", "name"}, {"bank", "details"}, {"banking", "details"}, {"geburtsdatum"}, {"kontonummer"}, {"kartennummer"}, {"sicherheitscode"},
+		{"bestätigungscode"}, {"numéro", "de", "carte"}, {"date", "de", "naissance"}, {"nip"}}
+	// answerers say who answers ("we will answer your questions"),
+	// not that the reader is to.
+	answerers = map[string]bool{"we": true, "i": true, "they": true, "will": true, "shall": true, "would": true, "could": true, "can": true, "may": true, "might": true, "happy": true, "glad": true}
+	negations = map[string]bool{"not": true, "never": true, "don't": true, "dont": true, "nie": true, "niemals": true, "nicht": true, "jamais": true, "ne": true, "n'": true}
+)
+
+// replyWindow is how many words apart a replyVerb and a secretNoun ask
+// for it.
+const replyWindow = 8
+
+// askReply reports a request to send a secret back ("ask:secret") in
+// the lower-case text low, "" when there is none. A sentence telling
+// the reader never to ("never reply with your PIN") asks for nothing.
+func askReply(low string) string {
+	if !strings.Contains(low, "repl") && !strings.Contains(low, "respon") && !strings.Contains(low, "answer") && !strings.Contains(low, "send") &&
+		!strings.Contains(low, "write") && !strings.Contains(low, "mail") && !strings.Contains(low, "antwort") && !strings.Contains(low, "schick") &&
+		!strings.Contains(low, "pon") && !strings.Contains(low, "envoy") {
+		return ""
+	}
+	var words []string
+	judge := func() bool {
+		defer func() { words = words[:0] }()
+		for i := range words {
+			if phraseAt(words, i, replyVerbs) == 0 || negated(words, i) || i > 0 && (answerers[words[i-1]] || strings.HasSuffix(words[i-1], "'ll")) {
+				continue
+			}
+			for j := max(0, i-replyWindow); j < min(len(words), i+replyWindow+1); j++ {
+				if phraseAt(words, j, secretNouns) > 0 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	start := -1
+	for i, r := range low + "." {
+		switch {
+		case unicode.IsLetter(r) || r == '\'' || r == '-' || r == '’':
+			if start < 0 {
+				start = i
+			}
+			continue
+		case start >= 0:
+			words = append(words, strings.Trim(strings.ReplaceAll(low[start:i], "’", "'"), "'-"))
+			start = -1
+		}
+		if (r == '.' || r == '!' || r == '?') && judge() {
+			return "ask:secret"
+		}
+	}
+	return ""
+}
+
+// phraseAt is the length of the phrase of ps that words has at i, 0 for
+// none.
+func phraseAt(words []string, i int, ps [][]string) int {
+	for _, p := range ps {
+		if i+len(p) <= len(words) && slices.Equal(words[i:i+len(p)], p) {
+			return len(p)
+		}
+	}
+	return 0
+}
+
+// negated reports whether one of the four words before words[i] negates
+// it ("please do not reply", "never answer with").
+func negated(words []string, i int) bool {
+	for _, w := range words[max(0, i-4):i] {
+		if negations[w] || strings.HasSuffix(w, "n't") {
+			return true
+		}
+	}
+	return false
+}
