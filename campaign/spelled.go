@@ -88,7 +88,7 @@ func spelledLink(text string) string {
 			name = name[i+1:]
 		}
 		reg, _ := publicsuffix.EffectiveTLDPlusOne(host)
-		if reg == "" || notHost[name] || notHost[labels[0]] && len(labels) == 2 {
+		if reg == "" || notHost[name] {
 			return ""
 		}
 		if !strong {
@@ -190,12 +190,13 @@ func oneFieldLink(f string) string {
 }
 
 // hostLabel is the DNS label a lower-case field is ("secure-login",
-// "com" of "com/verify" or "com."), rest whether punctuation or a path
+// "com" of "com/verify" or "com.", "secure-login.phish" of
+// "secure-login.phish dot com" as its two), rest whether punctuation or a path
 // follows it in the field (which ends a name).
 func hostLabel(f string) (label string, rest bool, ok bool) {
 	f = strings.TrimLeft(f, "<([\"'")
 	n := 0
-	for n < len(f) && (f[n] >= 'a' && f[n] <= 'z' || f[n] >= '0' && f[n] <= '9' || f[n] == '-' && n > 0) {
+	for n < len(f) && (letterOrDigit(f[n]) || f[n] == '-' && n > 0 || f[n] == '.' && n > 0 && n+1 < len(f) && letterOrDigit(f[n+1])) {
 		n++
 	}
 	if n == 0 || n > 63 || n < len(f) && strings.IndexByte(".,;:!?)]>\"'/", f[n]) < 0 {
@@ -246,7 +247,7 @@ func spelledNumber(text string) string {
 		if id := vanity(f); id != "" {
 			return id
 		}
-		for _, w := range strings.Split(strings.Trim(strings.ToLower(f), ",.;:!?()"), "-") {
+		for w := range strings.SplitSeq(strings.Trim(strings.ToLower(f), ",.;:!?()"), "-") {
 			d, ok := digitWords[w]
 			switch {
 			case w == "double" || w == "triple" || w == "doppel":
@@ -258,17 +259,23 @@ func spelledNumber(text string) string {
 				continue
 			}
 			if run.Len() >= spelledMin {
-				return "tel:" + run.String()
+				return telOf(run.String())
 			}
 			run.Reset()
 			repeat = 1
 		}
 	}
 	if run.Len() >= spelledMin {
-		return "tel:" + run.String()
+		return telOf(run.String())
 	}
 	return otherDigits(text)
 }
+
+// maxDigits bounds the digits of a number's identity: an IBAN's 34.
+const maxDigits = 34
+
+// telOf is the identity of the number of digits d.
+func telOf(d string) string { return "tel:" + d[:min(len(d), maxDigits)] }
 
 // tollFree are the North American toll-free prefixes a vanity number
 // ("1-800-MAILBOX") is written after.
