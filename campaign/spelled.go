@@ -61,7 +61,7 @@ var (
 func spelledLink(text string) string {
 	var labels, seps []string // the chain read: labels[i] seps[i] labels[i+1]
 	strong := false           // a strongDot among seps
-	var single strings.Builder
+	var single []byte         // a run of one-character fields
 	// end judges the chain read when next (the field after it, "" at
 	// the end) does not continue it; tail: its last label had
 	// punctuation or a path after it.
@@ -78,7 +78,8 @@ func spelledLink(text string) string {
 			}
 			b.WriteString(l)
 		}
-		host := strings.Trim(strings.ReplaceAll(b.String(), "..", "."), ".-")
+		// An internationalized name by its ASCII form, as bareDomain's.
+		host := asciiName(strings.ToLower(strings.Trim(strings.ReplaceAll(b.String(), "..", "."), ".-")))
 		suffix, icann := publicsuffix.PublicSuffix(host)
 		if !icann || len(suffix) >= len(host) {
 			return ""
@@ -103,8 +104,8 @@ func spelledLink(text string) string {
 	// scheme judges the run of single characters read ("h t t p s : /
 	// /"), next the field after it.
 	scheme := func(next string) string {
-		s := strings.ToLower(single.String())
-		single.Reset()
+		s := strings.ToLower(string(single))
+		single = single[:0]
 		i := strings.Index(s, "://")
 		if i < 0 || !strings.HasSuffix(s[:i], "http") && !strings.HasSuffix(s[:i], "https") && !strings.HasSuffix(s[:i], "hxxp") && !strings.HasSuffix(s[:i], "hxxps") {
 			return ""
@@ -116,56 +117,52 @@ func spelledLink(text string) string {
 		}
 		return "url:" + s[:i]
 	}
+	var buf [8]byte
 	for f := range strings.FieldsSeq(text) {
-		low := strings.ToLower(f)
-		if utf8.RuneCountInString(f) == 1 && !dotWords[low] {
-			if !strongDots[low] || single.Len() > 0 {
-				single.WriteString(f)
+		low := lowerShort(&buf, f) // "" for a longer field
+		if utf8.RuneCountInString(f) == 1 && !dotWords[string(low)] {
+			if !strongDots[string(low)] || len(single) > 0 {
+				single = append(single, f...)
 			}
-		} else if single.Len() > 0 {
+		} else if len(single) > 0 {
 			if id := scheme(f); id != "" {
 				return id
 			}
 		}
+		l, rest, isLabel := hostLabel(f)
 		switch {
-		case strongDots[low] || dotWords[low]:
+		case strongDots[string(low)] || dotWords[string(low)]:
 			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
 				seps = append(seps, ".")
-				strong = strong || strongDots[low]
+				strong = strong || strongDots[string(low)]
 				continue
 			}
-		case low == "-" || low == "–":
+		case f == "-" || f == "–":
 			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
 				seps = append(seps, "-")
 				continue
 			}
-		default:
-			if l, rest, ok := hostLabel(low); ok {
-				if len(labels) == len(seps) {
-					labels = append(labels, l)
-					tail = rest
-					if !rest {
-						continue
-					}
-					if id := end(""); id != "" {
-						return id
-					}
-					continue
+		case isLabel && len(labels) == len(seps):
+			labels, tail = append(labels, l), rest
+			if rest {
+				if id := end(""); id != "" {
+					return id
 				}
 			}
+			continue
 		}
 		if id := end(f); id != "" {
 			return id
 		}
 		// This field may start a chain of its own.
-		if l, rest, ok := hostLabel(low); ok && !rest {
+		if isLabel && !rest {
 			labels = append(labels, l)
 		}
-		if id := oneFieldLink(low); id != "" {
+		if id := oneFieldLink(f); id != "" {
 			return id
 		}
 	}
-	if single.Len() > 0 {
+	if len(single) > 0 {
 		if id := scheme(""); id != "" {
 			return id
 		}
@@ -173,13 +170,36 @@ func spelledLink(text string) string {
 	return end("")
 }
 
+// lowerShort is f in lower case (ASCII) when at most len(buf) bytes,
+// nil otherwise: the words the detectors look up are short, and a map
+// index or comparison of string(lowerShort(…)) copies nothing.
+func lowerShort(buf *[8]byte, f string) []byte {
+	if len(f) > len(buf) {
+		return nil
+	}
+	b := buf[:len(f)]
+	for i := range len(f) {
+		c := f[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return b
+}
+
 // oneFieldLink is the link of one field written with a comma
 // ("securelogin,com") or look-alike dots ("secure-login․com").
 func oneFieldLink(f string) string {
-	if g := lookalikeDots.Replace(f); g != f && bareDomain(g) {
-		return urlToken(g)
+	if !printableASCII(f) {
+		if g := lookalikeDots.Replace(f); g != f && bareDomain(g) {
+			return urlToken(g)
+		}
 	}
-	name, tld, ok := strings.Cut(strings.Trim(f, "<>()[]\"'.;:!?"), ",")
+	if strings.IndexByte(f, ',') < 0 {
+		return ""
+	}
+	name, tld, ok := strings.Cut(strings.ToLower(strings.Trim(f, "<>()[]\"'.;:!?")), ",")
 	tld, _, _ = strings.Cut(tld, "/")
 	if ok && commonTLDs[tld] && len(name) >= 3 && !strings.ContainsAny(name, ",") {
 		if l, rest, ok := hostLabel(name); ok && !rest && l == name && !notHost[name] {
@@ -189,17 +209,27 @@ func oneFieldLink(f string) string {
 	return ""
 }
 
-// hostLabel is the DNS label a lower-case field is ("secure-login",
+// hostLabel is the DNS label a field is ("secure-login",
 // "com" of "com/verify" or "com.", "secure-login.phish" of
 // "secure-login.phish dot com" as its two), rest whether punctuation or a path
 // follows it in the field (which ends a name).
 func hostLabel(f string) (label string, rest bool, ok bool) {
-	f = strings.TrimLeft(f, "<([\"'")
-	n := 0
-	for n < len(f) && (letterOrDigit(f[n]) || f[n] == '-' && n > 0 || f[n] == '.' && n > 0 && n+1 < len(f) && letterOrDigit(f[n+1])) {
-		n++
+	for f != "" && strings.IndexByte("<([\"'", f[0]) >= 0 {
+		f = f[1:]
 	}
-	if n == 0 || n > 63 || n < len(f) && strings.IndexByte(".,;:!?)]>\"'/", f[n]) < 0 {
+	n := 0
+	for n < len(f) {
+		r, size := rune(f[n]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(f[n:])
+		}
+		letter := r < utf8.RuneSelf && letterOrDigit(byte(r)) || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		if !letter && !(r == '-' && n > 0) && !(r == '.' && n > 0 && n+1 < len(f) && (letterOrDigit(f[n+1]) || f[n+1] >= utf8.RuneSelf)) {
+			break
+		}
+		n += size
+	}
+	if n == 0 || n > 253 || n < len(f) && strings.IndexByte(".,;:!?)]>\"'/", f[n]) < 0 {
 		return "", false, false
 	}
 	return strings.TrimRight(f[:n], "-"), n < len(f), true
@@ -242,33 +272,76 @@ const spelledMin = 9
 // characters ("800 - 555 - 0123"): "tel:" and its digits, "" when none.
 func spelledNumber(text string) string {
 	var run strings.Builder
-	repeat := 1 // "double", "triple"
+	repeat := 1     // "double", "triple"
+	worded := false // a word in the run: digits alone are longNumber's
+	lead := ""      // the digits of the fields before ("1 800"), for vanity
+	var buf [8]byte
 	for f := range strings.FieldsSeq(text) {
 		if id := vanity(f); id != "" {
 			return id
 		}
-		for w := range strings.SplitSeq(strings.Trim(strings.ToLower(f), ",.;:!?()"), "-") {
-			d, ok := digitWords[w]
+		if lead != "" && lettersOnly(f) {
+			if id := vanity(lead + "-" + f); id != "" {
+				return id
+			}
+		}
+		if digitsOnly(f) && lead == "" {
+			lead = f
+		} else if digitsOnly(f) && len(lead) < 8 {
+			lead += "-" + f
+		} else {
+			lead = ""
+		}
+		for w := range strings.SplitSeq(strings.TrimFunc(f, numberPunct), "-") {
+			// No digit word is longer than 8 bytes ("thousand").
+			lw := lowerShort(&buf, w)
+			d, ok := digitWords[string(lw)]
 			switch {
-			case w == "double" || w == "triple" || w == "doppel":
-				repeat = 2 + strings.Count(w, "triple")
+			case string(lw) == "double" || string(lw) == "triple" || string(lw) == "doppel":
+				repeat = 2 + strings.Count(string(lw), "triple")
 				continue
-			case ok && (run.Len() > 0 || len(d) == 1 && w != "oh"):
+			case ok && (run.Len() > 0 || len(d) == 1 && string(lw) != "oh"):
 				run.WriteString(strings.Repeat(d, repeat))
-				repeat = 1
+				repeat, worded = 1, true
+				continue
+			case digitsOnly(w) && len(w) <= 4:
+				// "8 hundred 555 0199": digits among the words.
+				run.WriteString(w)
 				continue
 			}
-			if run.Len() >= spelledMin {
+			if worded && run.Len() >= spelledMin {
 				return telOf(run.String())
 			}
 			run.Reset()
-			repeat = 1
+			repeat, worded = 1, false
 		}
 	}
-	if run.Len() >= spelledMin {
+	if worded && run.Len() >= spelledMin {
 		return telOf(run.String())
 	}
 	return otherDigits(text)
+}
+
+// numberPunct is the punctuation around a number's words.
+func numberPunct(r rune) bool {
+	switch r {
+	case ',', '.', ';', ':', '!', '?', '(', ')':
+		return true
+	}
+	return false
+}
+
+func digitsOnly(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func lettersOnly(s string) bool {
+	return s != "" && strings.TrimFunc(s, func(r rune) bool { return r < utf8.RuneSelf && unicode.IsLetter(r) }) == ""
 }
 
 // maxDigits bounds the digits of a number's identity: an IBAN's 34.
@@ -285,7 +358,10 @@ var tollFree = []string{"800", "888", "877", "866", "855", "844", "833"}
 // after a toll-free prefix ("1-800-MAILBOX", "(800)FLOWERS"), as a
 // phone's keypad maps them: "tel:" and its digits.
 func vanity(f string) string {
-	f = strings.Trim(f, ".,;:!?\"'")
+	if f == "" || strings.IndexByte("0123456789(+", f[0]) < 0 {
+		return ""
+	}
+	f = strings.TrimRight(f, ".,;:!?\"'")
 	if !strings.ContainsAny(f, "-.)") {
 		return ""
 	}
@@ -306,13 +382,14 @@ func vanity(f string) string {
 			return ""
 		}
 	}
+	// Letters past the seventh are not dialled ("1-800-CONTACTS").
 	s := strings.TrimPrefix(string(d), "1")
-	if letters < 3 || lead < 3 || len(s) != 10 {
+	if letters < 3 || lead < 3 || len(s) < 10 || len(s)-letters > 10 || len(s) > 12 {
 		return ""
 	}
 	for _, p := range tollFree {
 		if strings.HasPrefix(s, p) {
-			return "tel:1" + s
+			return "tel:1" + s[:10]
 		}
 	}
 	return ""
@@ -323,46 +400,63 @@ const keypad = "22233344455566677778889999"
 
 // otherDigits is the number of at least spelledMin digits in text that
 // longNumber does not read: with look-alike digits (any Unicode decimal
-// digit, "８００", "٨٠٠") or separators of three or more characters
-// between its groups ("800 - 555 - 0123", dashes and spaces of other
-// widths); at most 15 digits (E.164) and no group a year's (19xx,
-// 20xx: "01.01.2024 – 31.12.2024" is no number). "tel:" and its digits.
+// digit, "８００", "٨٠٠"), separators it does not know ("800_555_0199",
+// "800–555–0199" with an en dash, other spaces' widths) or of three or
+// more characters between its groups ("800 - 555 - 0123"); at most 15
+// digits (E.164) and no group a year's (19xx, 20xx: "01.01.2024 –
+// 31.12.2024" is no number). "tel:" and its digits.
 func otherDigits(text string) string {
 	var digits []byte
 	group, sep := 0, 0 // digits of the last group, separators since the last digit
-	wide, other, year := false, false, false
-	endGroup := func() {
-		if n := len(digits); group == 4 && (digits[n-4] == '1' && digits[n-3] == '9' || digits[n-4] == '2' && digits[n-3] == '0') {
-			year = true
+	odd, year := false, false
+	endRun := func(r rune) string {
+		year = year || yearGroup(digits, group)
+		if r == ':' && sep == 0 {
+			digits = digits[:len(digits)-group] // an hour
 		}
+		if odd && !year && len(digits) >= spelledMin && len(digits) <= 15 {
+			return "tel:" + string(digits)
+		}
+		digits, group, sep, odd, year = digits[:0], 0, 0, false, false
+		return ""
 	}
-	for _, r := range text + "\x00" {
+	for _, r := range text {
 		if v := digitValue(r); v >= 0 {
 			if sep > 0 {
-				endGroup()
+				year = year || yearGroup(digits, group)
 				group = 0
 			}
-			other = other || r > unicode.MaxASCII
-			wide = wide || sep > 2
+			odd = odd || r > unicode.MaxASCII || sep > 2
 			digits, group, sep = append(digits, byte('0'+v)), group+1, 0
 			continue
 		}
-		if len(digits) > 0 && sep < 4 && (strings.ContainsRune(" -./()", r) || unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Zs, r)) {
-			sep++
-			continue
+		if len(digits) > 0 && sep < 4 {
+			if strings.ContainsRune(" -./()", r) {
+				sep++
+				continue
+			}
+			if strings.ContainsRune("_*~|·•", r) || unicode.Is(unicode.Pd, r) || unicode.Is(unicode.Zs, r) {
+				sep, odd = sep+1, true
+				continue
+			}
 		}
 		if len(digits) > 0 {
-			endGroup()
-			if r == ':' && sep == 0 {
-				digits = digits[:len(digits)-group] // an hour
-			}
-			if (wide || other) && !year && len(digits) >= spelledMin && len(digits) <= 15 {
-				return "tel:" + string(digits)
+			if id := endRun(r); id != "" {
+				return id
 			}
 		}
-		digits, group, sep, wide, other, year = digits[:0], 0, 0, false, false, false
+	}
+	if len(digits) > 0 {
+		return endRun(0)
 	}
 	return ""
+}
+
+// yearGroup reports whether the last group of digits, group digits
+// long, is a year's (19xx, 20xx).
+func yearGroup(digits []byte, group int) bool {
+	d := digits[len(digits)-group:]
+	return group == 4 && (d[0] == '1' && d[1] == '9' || d[0] == '2' && d[1] == '0')
 }
 
 // digitValue is the value of a decimal digit of any script, -1 for
@@ -395,7 +489,7 @@ func digitValue(r rune) int {
 // your date of birth", "antworten Sie mit Ihrer PIN").
 var (
 	replyVerbs = [][]string{{"reply"}, {"replying"}, {"respond"}, {"responding"}, {"answer"}, {"answering"}, {"write", "back"}, {"send", "us"}, {"send", "me"},
-		{"email", "us"}, {"e-mail", "us"}, {"antworten"}, {"antwort"}, {"beantworten"}, {"senden", "sie", "uns"}, {"schicken", "sie", "uns"},
+		{"email", "us"}, {"e-mail", "us"}, {"mail", "us"}, {"text", "us"}, {"send", "your"}, {"send", "back"}, {"antworten"}, {"antwort"}, {"beantworten"}, {"senden", "sie", "uns"}, {"schicken", "sie", "uns"},
 		{"répondez"}, {"répondre"}, {"réponse"}, {"repondez"}, {"repondre"}, {"reponse"}, {"envoyez-nous"}, {"envoyez", "nous"}}
 	secretNouns = [][]string{{"pin"}, {"pins"}, {"account", "number"}, {"card", "number"}, {"security", "code"}, {"verification", "code"}, {"your", "code"}, {"votre", "code"}, {"ihren", "code"}, {"ihre", "code"}, {"ton", "code"},
 		{"date", "of", "birth"}, {"birth", "date"}, {"cvv"}, {"cvc"}, {"social", "security"}, {"ssn"}, {"sort", "code"}, {"iban"}, {"otp"},
@@ -468,10 +562,12 @@ func phraseAt(words []string, i int, ps [][]string) int {
 // negated reports whether one of the four words before words[i] negates
 // it ("please do not reply", "never answer with").
 func negated(words []string, i int) bool {
-	for _, w := range words[max(0, i-4):i] {
-		if negations[w] || strings.HasSuffix(w, "n't") {
-			return true
-		}
+	before := words[max(0, i-4):i]
+	if slices.ContainsFunc(before, func(w string) bool { return urging[w] }) {
+		return false // "don't forget to reply", "do not hesitate to answer"
 	}
-	return false
+	return slices.ContainsFunc(before, func(w string) bool { return negations[w] || strings.HasSuffix(w, "n't") })
 }
+
+// urging are the words after a negation that urge the reader to reply.
+var urging = map[string]bool{"hesitate": true, "forget": true, "delay": true, "wait": true, "fail": true, "zögern": true, "vergessen": true, "hésitez": true, "oubliez": true}
