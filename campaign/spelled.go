@@ -17,9 +17,9 @@ import (
 // its call to action so was cut with the notice and never found
 // (TestSpelledPayloadNoEvasion). Each returns what the reader is sent
 // to, "" for nothing: "url:" and the registrable domain, "tel:" and the
-// digits, "ask:reply" or "ask:secret". Ordinary prose stays no payload
-// ("the dot com bubble", "the point is", years, prices, dates, times:
-// TestSpelledPayloadProse).
+// digits, "ask:secret". Ordinary prose stays no payload ("the dot com
+// bubble", "the point is", years, prices, dates, times:
+// TestSpelledPayloadDetectors, TestSpelledPayloadHam).
 
 // dotWords are the words written for a domain name's dots; a field that
 // is one of them, or one of strongDots, stands for a dot between the
@@ -68,7 +68,8 @@ func spelledLink(text string) string {
 	tail := false
 	end := func(next string) string {
 		defer func() { labels, seps, strong, tail = labels[:0], seps[:0], false, false }()
-		if len(seps) == 0 || len(labels) != len(seps)+1 || !slicesContainsDot(seps) {
+		// Hyphens alone join words, they name no site.
+		if len(labels) != len(seps)+1 || !slices.Contains(seps, ".") {
 			return ""
 		}
 		var b strings.Builder
@@ -79,7 +80,7 @@ func spelledLink(text string) string {
 			b.WriteString(l)
 		}
 		// An internationalized name by its ASCII form, as bareDomain's.
-		host := asciiName(strings.ToLower(strings.Trim(strings.ReplaceAll(b.String(), "..", "."), ".-")))
+		host := asciiName(strings.ToLower(strings.Trim(b.String(), ".-")))
 		suffix, icann := publicsuffix.PublicSuffix(host)
 		if !icann || len(suffix) >= len(host) {
 			return ""
@@ -119,7 +120,7 @@ func spelledLink(text string) string {
 	}
 	var buf [8]byte
 	for f := range strings.FieldsSeq(text) {
-		low := lowerShort(&buf, f) // "" for a longer field
+		low := lowerShort(&buf, f) // nil for a longer field
 		if utf8.RuneCountInString(f) == 1 && !dotWords[string(low)] {
 			if !strongDots[string(low)] || len(single) > 0 {
 				single = append(single, f...)
@@ -233,17 +234,6 @@ func hostLabel(f string) (label string, rest bool, ok bool) {
 		return "", false, false
 	}
 	return strings.TrimRight(f[:n], "-"), n < len(f), true
-}
-
-// slicesContainsDot reports whether seps has a dot: hyphens alone join
-// words, they name no site.
-func slicesContainsDot(seps []string) bool {
-	for _, s := range seps {
-		if s == "." {
-			return true
-		}
-	}
-	return false
 }
 
 func firstRune(s string) rune {
