@@ -21,13 +21,25 @@ import (
 // bubble", "the point is", years, prices, dates, times:
 // TestSpelledPayloadDetectors, TestSpelledPayloadHam).
 
-// dotWords are the words written for a domain name's dots; a field that
-// is one of them, or one of strongDots, stands for a dot between the
-// fields around it.
-var dotWords = map[string]bool{"dot": true, "punkt": true, "point": true, "punto": true, "ponto": true, "kropka": true, "pisteet": true, "piste": true}
+// dotWord reports whether the lower-case field f is a word written for
+// a domain name's dot, strongDot whether it is a dot and nothing else in
+// prose ("[dot]", a "." standing alone): either stands for a dot between
+// the fields around it. Switches: they are asked of every field.
+func dotWord(f []byte) bool {
+	switch string(f) {
+	case "dot", "punkt", "point", "punto", "ponto", "kropka", "piste":
+		return true
+	}
+	return false
+}
 
-// strongDots are the fields that are a dot and nothing else in prose.
-var strongDots = map[string]bool{".": true, "[dot]": true, "(dot)": true, "{dot}": true, "<dot>": true, "[.]": true, "(.)": true, "{.}": true}
+func strongDot(f []byte) bool {
+	switch string(f) {
+	case ".", "[dot]", "(dot)", "{dot}", "<dot>", "[.]", "(.)", "{.}":
+		return true
+	}
+	return false
+}
 
 // lookalikeDots are the characters rendered as a full stop that no name
 // resolves with (UTS #46's own full stops are defanged's).
@@ -121,8 +133,8 @@ func spelledLink(text string) string {
 	var buf [8]byte
 	for f := range strings.FieldsSeq(text) {
 		low := lowerShort(&buf, f) // nil for a longer field
-		if utf8.RuneCountInString(f) == 1 && !dotWords[string(low)] {
-			if !strongDots[string(low)] || len(single) > 0 {
+		if utf8.RuneCountInString(f) == 1 {
+			if !strongDot(low) || len(single) > 0 {
 				single = append(single, f...)
 			}
 		} else if len(single) > 0 {
@@ -132,10 +144,10 @@ func spelledLink(text string) string {
 		}
 		l, rest, isLabel := hostLabel(f)
 		switch {
-		case strongDots[string(low)] || dotWords[string(low)]:
+		case strongDot(low) || dotWord(low):
 			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
 				seps = append(seps, ".")
-				strong = strong || strongDots[string(low)]
+				strong = strong || strongDot(low)
 				continue
 			}
 		case f == "-" || f == "–":
@@ -152,7 +164,9 @@ func spelledLink(text string) string {
 			}
 			continue
 		}
-		if id := end(f); id != "" {
+		if len(seps) == 0 {
+			labels = labels[:0] // a word, no chain
+		} else if id := end(f); id != "" {
 			return id
 		}
 		// This field may start a chain of its own.
@@ -499,16 +513,12 @@ const replyWindow = 8
 // the lower-case text low, "" when there is none. A sentence telling
 // the reader never to ("never reply with your PIN") asks for nothing.
 func askReply(low string) string {
-	if !strings.Contains(low, "repl") && !strings.Contains(low, "respon") && !strings.Contains(low, "answer") && !strings.Contains(low, "send") &&
-		!strings.Contains(low, "write") && !strings.Contains(low, "mail") && !strings.Contains(low, "antwort") && !strings.Contains(low, "schick") &&
-		!strings.Contains(low, "pon") && !strings.Contains(low, "envoy") {
-		return ""
-	}
 	var words []string
+	verb := false // a replyVerb's first word in the sentence read
 	judge := func() bool {
-		defer func() { words = words[:0] }()
+		defer func() { words, verb = words[:0], false }()
 		for i := range words {
-			if phraseAt(words, i, replyVerbs) == 0 || negated(words, i) || i > 0 && (answerers[words[i-1]] || strings.HasSuffix(words[i-1], "'ll")) {
+			if !verb || phraseAt(words, i, replyVerbs) == 0 || negated(words, i) || i > 0 && (answerers[words[i-1]] || strings.HasSuffix(words[i-1], "'ll")) {
 				continue
 			}
 			for j := max(0, i-replyWindow); j < min(len(words), i+replyWindow+1); j++ {
@@ -519,24 +529,54 @@ func askReply(low string) string {
 		}
 		return false
 	}
-	start := -1
-	for i, r := range low + "." {
-		switch {
-		case unicode.IsLetter(r) || r == '\'' || r == '-' || r == '’':
-			if start < 0 {
-				start = i
+	start, curly := -1, false // curly: a ’ in the word read
+	for i := 0; i <= len(low); {
+		r, size := rune(0), 1
+		if i < len(low) {
+			if r = rune(low[i]); r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(low[i:])
 			}
+		}
+		if r >= 'a' && r <= 'z' || r == '\'' || r == '-' || r >= utf8.RuneSelf && (unicode.IsLetter(r) || r == '’') {
+			if start < 0 {
+				start, curly = i, false
+			}
+			curly = curly || r == '’'
+			i += size
 			continue
-		case start >= 0:
-			words = append(words, strings.Trim(strings.ReplaceAll(low[start:i], "’", "'"), "'-"))
+		}
+		if start >= 0 {
+			w := low[start:i]
+			if curly {
+				w = strings.ReplaceAll(w, "’", "'")
+			}
+			for w != "" && (w[0] == '\'' || w[0] == '-') {
+				w = w[1:]
+			}
+			for w != "" && (w[len(w)-1] == '\'' || w[len(w)-1] == '-') {
+				w = w[:len(w)-1]
+			}
+			verb = verb || verbStarts[w]
+			words = append(words, w)
 			start = -1
 		}
-		if (r == '.' || r == '!' || r == '?') && judge() {
+		if (r == '.' || r == '!' || r == '?' || r == 0) && len(words) > 0 && judge() {
 			return "ask:secret"
 		}
+		i += size
 	}
 	return ""
 }
+
+// verbStarts are the first words of replyVerbs: a sentence without one
+// asks for no reply, and is not judged.
+var verbStarts = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range replyVerbs {
+		m[p[0]] = true
+	}
+	return m
+}()
 
 // phraseAt is the length of the phrase of ps that words has at i, 0 for
 // none.

@@ -197,3 +197,37 @@ func TestSpelledPayloadHam(t *testing.T) {
 	}
 	t.Logf("%d messages, %d with a payload in a body part, none by spelled.go's detectors", len(corpus), payloads)
 }
+
+// BenchmarkSpelledShare: the detectors of spelled.go on the parts of
+// message10K (its text and its HTML source, as normalize reads them)
+// beside the whole of normalize on the same parts, which calls them:
+// the ratio is their share of the normalizer's cost, in one run.
+func BenchmarkSpelledShare(b *testing.B) {
+	raw := string(message10K())
+	_, body, _ := strings.Cut(raw, "\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+	text, html, _ := strings.Cut(body, "\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n")
+	html, _, _ = strings.Cut(html, "\r\n--b--")
+	b.Run("normalize", func(b *testing.B) {
+		for b.Loop() {
+			normalize(text, false, nil)
+			normalize(html, true, nil)
+		}
+	})
+	// What normalize reads them in: the HTML's source for links and
+	// numbers, lower case for a request.
+	parts := []string{text, html, attrSpaced.Replace(html)}
+	b.Run("spelled", func(b *testing.B) {
+		for b.Loop() {
+			for _, s := range parts {
+				if spelledLink(s)+spelledNumber(s) != "" {
+					b.Fatal("a payload")
+				}
+			}
+			for _, s := range parts[:2] {
+				if askReply(strings.ToLower(s)) != "" {
+					b.Fatal("a payload")
+				}
+			}
+		}
+	})
+}
