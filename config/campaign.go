@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -32,12 +31,11 @@ type Campaign struct {
 	SeedFile removedSeedFile `yaml:"seed_file"`
 }
 
-// removedSeedFile is campaign.seed_file, refused whatever its value (a
-// struct: the decoder hands it even a null, through unmarshalScalar).
+// removedSeedFile is campaign.seed_file, refused whatever its value.
 type removedSeedFile struct{}
 
-func (*removedSeedFile) unmarshalScalar(string) error {
-	return errors.New("removed: the campaign seed now lives in the limits store, created by the first smarthost that needs it and shared by the fleet; remove the key (and the file)")
+func (*removedSeedFile) Removed() string {
+	return "the campaign seed now lives in the limits store, created by the first smarthost that needs it and shared by the fleet; remove the key (and the file)"
 }
 
 func (c *Campaign) setDefaults() {

@@ -31,6 +31,9 @@ func TestCampaignSection(t *testing.T) {
 		"limits: {}\ncampaign: {shared_domains: [], seed_file: /etc/outguard/campaign.key}\n": "campaign.seed_file: removed: the campaign seed now lives in the limits store",
 		"limits: {}\ncampaign: {shared_domains: [], seed_file: }\n":                           "campaign.seed_file: removed:",
 		"limits: {}\ncampaign: {shared_domains: [], seed_file: \"\"}\n":                       "campaign.seed_file: removed:",
+		"limits: {}\ncampaign: {shared_domains: [], seed_file: {}}\n":                         "campaign.seed_file: removed:",
+		"limits: {}\ncampaign: {shared_domains: [], seed_file: [a]}\n":                        "campaign.seed_file: removed:",
+		"limits: {}\ncampaign: {shared_domains: [], seed_file: {path: /k}}\n":                 "campaign.seed_file: removed:",
 	})
 	// Compared in lower case, without the root's dot.
 	c, err := Parse("t.yaml", []byte("limits: {}\ncampaign: {shared_domains: [Mail.ISP.example.]}\n"))

@@ -83,6 +83,14 @@ type decoder struct {
 
 var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
 
+// Removed is a field type standing for a key the schema no longer has:
+// the key is refused whatever its value (a word, a null, a mapping, a
+// list), with Removed's words saying what replaced it, so that an old
+// config never loads with the setting silently gone.
+type Removed interface{ Removed() string }
+
+var removed = reflect.TypeFor[Removed]()
+
 func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) error {
 	return &Error{File: d.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
@@ -93,6 +101,9 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) error {
 	}
 	if n.Kind == yaml.AliasNode {
 		return d.errorf(n, key, "YAML aliases are not supported")
+	}
+	if v.Addr().Type().Implements(removed) {
+		return d.errorf(n, key, "removed: %s", v.Addr().Interface().(Removed).Removed())
 	}
 	if v.Addr().Type().Implements(unmarshaler) {
 		return d.leaf(n, key, v)
