@@ -284,7 +284,7 @@ func spelledNumber(text string) string {
 		if id := vanity(f); id != "" {
 			return id
 		}
-		if lead != "" && lettersOnly(f) {
+		if lead != "" && lettersOnly(strings.TrimRightFunc(f, numberPunct)) {
 			if id := vanity(lead + "-" + f); id != "" {
 				return id
 			}

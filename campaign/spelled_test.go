@@ -35,6 +35,9 @@ var spelledLures = map[string]string{
 	"wide groups":       "by calling 800 - 555 - 0123",
 	"full-width digits": "by calling ８００ ５５５ ０１２３",
 	"arabic-indic":      "by calling ٨٠٠ ٥٥٥ ٠١٢٣",
+	"underscores":       "by calling 800_555_0199",
+	"en dashes":         "by calling 800–555–0199",
+	"spaced vanity":     "by calling 1 800 MAILBOX",
 	// Found on main already, kept so they stay found: the spaced dot
 	// ends a sentence (the notice is no longer one), the digits are
 	// longNumber's, the reply terms asksSecret's.
@@ -53,6 +56,8 @@ var spelledLures = map[string]string{
 	"card number":       "by answering this message with your card number",
 	"security code":     "by answering this message with your security code",
 	"verification code": "by answering this message with your verification code",
+	"urged":             "and don't forget to answer this message with your PIN",
+	"look-alike label":  "at sеcure-login dot com",
 }
 
 // TestSpelledPayloadNoEvasion: a run's lure written as a shared notice
@@ -121,7 +126,7 @@ func TestSpelledPayloadDetectors(t *testing.T) {
 		"call 800_555_0199 or":                "tel:8005550199",
 		"call 800–555–0199":                   "tel:8005550199",
 		"call 8 hundred 555 0199":             "tel:8005550199",
-		"call 1 800 MAILBOX":                  "tel:18006245269",
+		"call 1 800 MAILBOX.":                 "tel:18006245269",
 		"call 1-800-CONTACTS":                 "tel:18002668228",
 		"call ８００５５５０１２３":                     "tel:8005550123",
 		"call ٨٠٠ ٥٥٥ ٠١٢٣":                   "tel:8005550123",
