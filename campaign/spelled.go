@@ -157,6 +157,12 @@ func spelledLink(text string) string {
 			}
 		case isLabel && len(labels) == len(seps):
 			labels, tail = append(labels, l), rest
+			if len(labels) > maxLabels {
+				// A name has at most 127 labels: the chain's
+				// last ones are the name (a long chain cost
+				// a long host's every check).
+				labels, seps = labels[1:], seps[1:]
+			}
 			if rest {
 				if id := end(""); id != "" {
 					return id
@@ -184,6 +190,9 @@ func spelledLink(text string) string {
 	}
 	return end("")
 }
+
+// maxLabels is the most labels of a domain name (RFC 1035's 255 bytes).
+const maxLabels = 127
 
 // lowerShort is f in lower case (ASCII) when at most len(buf) bytes,
 // nil otherwise: the words the detectors look up are short, and a map

@@ -92,25 +92,27 @@ func TestSpelledPayloadNoEvasion(t *testing.T) {
 // under nine digits, times, "answer" in business text).
 func TestSpelledPayloadDetectors(t *testing.T) {
 	for text, want := range map[string]string{
-		"at secure-login dot com today":        "url:secure-login.com",
-		"at secure-login dot example dot com":  "url:example.com",
-		"at secure-login [dot] com":            "url:secure-login.com",
-		"at secure - login . com":              "url:secure-login.com",
-		"visit securelogin,com now":            "url:securelogin.com",
-		"at secure-login\u2024com":             "url:secure-login.com",
-		"besuchen Sie secure-login punkt de.":  "url:secure-login.de",
-		"h t t p s : / / secure-login.com":     "url:secure-login.com",
-		"the dot com bubble":                   "",
-		"early dot com companies burst":        "",
-		"a blue dot in the map":                "",
-		"the main point is: we win":            "",
-		"a good point, is it not?":             "",
-		"un bon point de départ":               "",
-		"ein wichtiger Punkt ist das":          "",
-		"Punkt 3 der Tagesordnung":             "",
-		"Paris,France and yes,no, hello,world": "",
-		"Home · About · Contact":               "",
-		"I put a dot . then went on":           "",
+		// A chain of more than maxLabels labels: its last ones.
+		strings.Repeat("x . ", 3*maxLabels) + "secure-login . com": "url:secure-login.com",
+		"at secure-login dot com today":                            "url:secure-login.com",
+		"at secure-login dot example dot com":                      "url:example.com",
+		"at secure-login [dot] com":                                "url:secure-login.com",
+		"at secure - login . com":                                  "url:secure-login.com",
+		"visit securelogin,com now":                                "url:securelogin.com",
+		"at secure-login\u2024com":                                 "url:secure-login.com",
+		"besuchen Sie secure-login punkt de.":                      "url:secure-login.de",
+		"h t t p s : / / secure-login.com":                         "url:secure-login.com",
+		"the dot com bubble":                                       "",
+		"early dot com companies burst":                            "",
+		"a blue dot in the map":                                    "",
+		"the main point is: we win":                                "",
+		"a good point, is it not?":                                 "",
+		"un bon point de départ":                                   "",
+		"ein wichtiger Punkt ist das":                              "",
+		"Punkt 3 der Tagesordnung":                                 "",
+		"Paris,France and yes,no, hello,world":                     "",
+		"Home · About · Contact":                                   "",
+		"I put a dot . then went on":                               "",
 	} {
 		if got := spelledLink(text); got != want {
 			t.Errorf("spelledLink(%q) = %q, want %q", text, got, want)
@@ -189,7 +191,8 @@ func TestSpelledPayloadHam(t *testing.T) {
 				return err
 			}
 			payload = payload || hasPayload(string(b)) || asksSecret(string(b))
-			if id := spelled(string(b)); id != "" {
+			// An HTML part's source is read as its attributes apart too.
+			if id := spelled(string(b)) + spelled(attrSpaced.Replace(string(b))); id != "" {
 				t.Errorf("%s message of %s: %s\n%s", m.Kind, m.Account, id, b)
 			}
 			return nil
