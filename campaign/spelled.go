@@ -52,14 +52,18 @@ var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅"
 var commonTLDs = map[string]bool{"com": true, "net": true, "org": true, "info": true, "biz": true}
 
 // notHost are words before a dot word that name no site ("the dot com
-// bubble", "a point de vue", "my point is"), and dotComNouns the words
+// bubble", "a point de vue", "my point is", "in dot net"), and dotComNouns the words
 // after "dot com" in prose about the industry ("early dot com
 // companies").
 var (
 	notHost = map[string]bool{"the": true, "a": true, "an": true, "this": true, "that": true, "these": true, "those": true, "our": true, "your": true,
 		"my": true, "his": true, "her": true, "its": true, "their": true, "one": true, "no": true, "any": true, "each": true, "every": true, "some": true,
 		"un": true, "une": true, "le": true, "la": true, "les": true, "ce": true, "cet": true, "cette": true, "du": true, "des": true, "de": true,
-		"der": true, "die": true, "das": true, "ein": true, "eine": true, "einen": true, "dem": true, "den": true, "el": true, "los": true, "il": true}
+		"der": true, "die": true, "das": true, "ein": true, "eine": true, "einen": true, "dem": true, "den": true, "el": true, "los": true, "il": true,
+		// Prepositions and conjunctions: "experience in dot net and Java".
+		"in": true, "on": true, "at": true, "to": true, "for": true, "with": true, "of": true, "by": true, "from": true, "as": true, "and": true,
+		"or": true, "is": true, "using": true, "via": true, "about": true, "und": true, "oder": true, "mit": true, "für": true, "von": true,
+		"et": true, "ou": true, "avec": true, "pour": true, "en": true, "sur": true, "par": true}
 	dotComNouns = map[string]bool{"bubble": true, "boom": true, "era": true, "crash": true, "bust": true, "company": true, "companies": true,
 		"startup": true, "startups": true, "mania": true, "years": true, "days": true, "age": true, "business": true, "businesses": true, "stocks": true}
 )

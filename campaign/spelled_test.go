@@ -102,6 +102,7 @@ func TestSpelledPayloadDetectors(t *testing.T) {
 		"at secure-login\u2024com":                                 "url:secure-login.com",
 		"besuchen Sie secure-login punkt de.":                      "url:secure-login.de",
 		"h t t p s : / / secure-login.com":                         "url:secure-login.com",
+		"experience in dot net and Java":                           "",
 		"the dot com bubble":                                       "",
 		"early dot com companies burst":                            "",
 		"a blue dot in the map":                                    "",
