@@ -283,10 +283,10 @@ var digitWords = map[string]string{
 const spelledMin = 9
 
 // spelledNumber is the phone number text names in words ("eight hundred
-// five five five zero one nine nine"), with letters for digits
-// ("1-800-MAILBOX"), or in digits longNumber does not read: look-alike
-// ones (full-width, Arabic-Indic) or groups set apart by three or more
-// characters ("800 - 555 - 0123"): "tel:" and its digits, "" when none.
+// five five five zero one nine nine", digits among them: "8 hundred 555
+// 0199"), with letters for digits ("1-800-MAILBOX", "1 800 MAILBOX"),
+// or in digits longNumber does not read (otherDigits): "tel:" and its
+// digits, "" when none.
 func spelledNumber(text string) string {
 	var run strings.Builder
 	repeat := 1     // "double", "triple"
@@ -419,31 +419,41 @@ const keypad = "22233344455566677778889999"
 // longNumber does not read: with look-alike digits (any Unicode decimal
 // digit, "８００", "٨٠٠"), separators it does not know ("800_555_0199",
 // "800–555–0199" with an en dash, other spaces' widths) or of three or
-// more characters between its groups ("800 - 555 - 0123"); at most 15
+// more characters between three or more groups of at most four digits,
+// ten digits at least ("800 - 555 - 0123"); at most 15
 // digits (E.164) and no group a year's (19xx, 20xx: "01.01.2024 –
 // 31.12.2024" is no number). "tel:" and its digits.
 func otherDigits(text string) string {
 	var digits []byte
 	group, sep := 0, 0 // digits of the last group, separators since the last digit
-	odd, year := false, false
-	endRun := func(r rune) string {
+	groups, widest := 0, 0
+	odd, wide, year := false, false, false
+	endGroup := func() {
 		year = year || yearGroup(digits, group)
+		groups, widest = groups+1, max(widest, group)
+	}
+	endRun := func(r rune) string {
+		endGroup()
 		if r == ':' && sep == 0 {
 			digits = digits[:len(digits)-group] // an hour
 		}
-		if odd && !year && len(digits) >= spelledMin && len(digits) <= 15 {
+		// Wide separators join phone groups ("800 - 555 - 0123"),
+		// not two numbers ("12345 - 6789", "40000 - 60000").
+		joined := !wide || groups >= 3 && widest <= 4 && len(digits) >= 10
+		if (odd || wide) && joined && !year && len(digits) >= spelledMin && len(digits) <= 15 {
 			return "tel:" + string(digits)
 		}
-		digits, group, sep, odd, year = digits[:0], 0, 0, false, false
+		digits, group, sep, groups, widest, odd, wide, year = digits[:0], 0, 0, 0, 0, false, false, false
 		return ""
 	}
 	for _, r := range text {
 		if v := digitValue(r); v >= 0 {
 			if sep > 0 {
-				year = year || yearGroup(digits, group)
+				endGroup()
 				group = 0
 			}
-			odd = odd || r > unicode.MaxASCII || sep > 2
+			odd = odd || r > unicode.MaxASCII
+			wide = wide || sep > 2
 			digits, group, sep = append(digits, byte('0'+v)), group+1, 0
 			continue
 		}

@@ -141,6 +141,9 @@ func TestSpelledPayloadDetectors(t *testing.T) {
 		"order 12345678, 12345 Berlin":        "",
 		"10:30 - 11:30 - 12:30 - 13:30":       "",
 		"the A-380 and B-747 fly":             "",
+		"account 12345 - 6789":                "",
+		"salary 40000 - 60000 a year":         "",
+		"call 80 - 55 - 50 - 12":              "",
 	} {
 		if got := spelledNumber(text); got != want {
 			t.Errorf("spelledNumber(%q) = %q, want %q", text, got, want)
