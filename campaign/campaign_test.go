@@ -104,6 +104,20 @@ func (r *rig) send(t testing.TB, account string, rcpts []string, raw []byte) pol
 // you have any questions.") made campaigns of business replies. The
 // corpus is seed 28's; OUTGUARD_HAM_SEEDS="1 2 3" measures others.
 func TestHamCorpus(t *testing.T) {
+	for _, seed := range hamSeeds(t) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed, FixedSeed(Seed{})) })
+	}
+	// A secret seed (the fleet's, kept in the store) samples other runs
+	// of every text: the ham corpus is no campaign under it either.
+	secret, err := NewSeed([]byte("a fixed test seed of 32 bytes!!!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("seed28secret", func(t *testing.T) { hamCorpus(t, 28, FixedSeed(secret)) })
+}
+
+// hamSeeds are the ham corpus's seeds: 28, or OUTGUARD_HAM_SEEDS's.
+func hamSeeds(t *testing.T) []uint64 {
 	seeds := []uint64{28}
 	if env := os.Getenv("OUTGUARD_HAM_SEEDS"); env != "" {
 		seeds = nil
@@ -115,16 +129,7 @@ func TestHamCorpus(t *testing.T) {
 			seeds = append(seeds, s)
 		}
 	}
-	for _, seed := range seeds {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { hamCorpus(t, seed, FixedSeed(Seed{})) })
-	}
-	// A secret seed (the fleet's, kept in the store) samples other runs
-	// of every text: the ham corpus is no campaign under it either.
-	secret, err := NewSeed([]byte("a fixed test seed of 32 bytes!!!"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Run("seed28secret", func(t *testing.T) { hamCorpus(t, 28, FixedSeed(secret)) })
+	return seeds
 }
 
 func hamCorpus(t *testing.T, seed uint64, sampling *SeedSource) {

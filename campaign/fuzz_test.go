@@ -45,6 +45,18 @@ func FuzzNormalize(f *testing.F) {
 		if again := Normalize(text, isHTML, names); strings.Join(again, " ") != strings.Join(toks, " ") {
 			t.Fatal("not deterministic")
 		}
+		// The detectors of spelled.go name a link's domain, a number's
+		// digits (at most maxDigits) or a request, and no more.
+		if id := spelledLink(text); id != "" && (!strings.HasPrefix(id, "url:") || len(id) > 4+253) {
+			t.Fatalf("spelledLink: %q", id)
+		}
+		if id := spelledNumber(text); id != "" && (!strings.HasPrefix(id, "tel:") || len(id) < 4+spelledMin || len(id) > 4+maxDigits ||
+			strings.Trim(id[4:], "0123456789") != "") {
+			t.Fatalf("spelledNumber: %q", id)
+		}
+		if id := askReply(strings.ToLower(text)); id != "" && id != "ask:secret" {
+			t.Fatalf("askReply: %q", id)
+		}
 		// fold's ASCII shortcut is fold.
 		if fold(rcpt) != foldRunes(rcpt) {
 			t.Fatalf("fold(%q) = %q, foldRunes %q", rcpt, fold(rcpt), foldRunes(rcpt))

@@ -1052,7 +1052,8 @@ func linkOrNumber(text string, mail func(domain string)) bool {
 			return true
 		}
 	}
-	return longNumber(text)
+	// In words, letters or look-alike characters (spelled.go).
+	return longNumber(text) || spelledLink(text) != "" || spelledNumber(text) != ""
 }
 
 // secretTerms ask the reader for what an attacker collects by reply (the
@@ -1091,7 +1092,8 @@ func asksSecret(text string) bool {
 			i = j + len(t)
 		}
 	}
-	return false
+	// A secret asked for by reply in other words (spelled.go).
+	return askReply(low) != ""
 }
 
 // attrSpaced sets an HTML source's attribute values apart as fields.

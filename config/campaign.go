@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"outguard/limits"
 	"outguard/policy"
 )
 
@@ -52,6 +53,9 @@ func (c *Config) validateCampaign(bad func(key, format string, args ...any) erro
 	}
 	if cp.Accounts < 2 {
 		return bad("campaign.accounts", "must be at least 2: one account's mail to many recipients is no campaign")
+	}
+	if cp.Accounts > limits.CampaignKeySenders {
+		return bad("campaign.accounts", "must be at most %d: the store keeps the %d most recent senders of a text", limits.CampaignKeySenders, limits.CampaignKeySenders)
 	}
 	if cp.Window < Duration(time.Minute) || cp.Window > Duration(24*time.Hour) {
 		return bad("campaign.window", "must be between 1m and 24h (the store keeps a day of fingerprints)")

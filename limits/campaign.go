@@ -203,14 +203,15 @@ type reachOf struct {
 	rcpts          map[string]bool
 }
 
-// reach is how many of the senders' groups reach a recipient of their
-// own: the size of a maximum matching of groups to recipients (Kuhn's
-// augmenting paths), stopping at need. Customers each writing the same
-// letter to their representative reach one recipient between them: one;
-// a run spread over stolen accounts reaches each account's own victims,
-// and copies that also go to one shared address do not hide that. A
-// sender without recorded recipients reaches one of its own.
-func reach(senders []reachOf, need int) int {
+// reach reports whether the senders of a near-duplicate make a campaign
+// by whom they reach: their groups matched to recipients of their own (a
+// maximum matching of groups to recipients, Kuhn's augmenting paths,
+// stopping at need) are at least reachNeed. Customers each writing the
+// same letter to their representative reach one recipient between them:
+// one; a run spread over stolen accounts reaches each account's own
+// victims, and copies that also go to one shared address do not hide
+// that. A sender without recorded recipients reaches one of its own.
+func reach(senders []reachOf, threshold int) bool {
 	groups := map[string]map[string]bool{}
 	var order []string
 	for _, s := range senders {
@@ -250,6 +251,23 @@ func reach(senders []reachOf, need int) int {
 		}
 		return false
 	}
+	// the groups with a recipient no other group reaches
+	reached := map[string]int{}
+	for _, rs := range groups {
+		for r := range rs {
+			reached[r]++
+		}
+	}
+	excl := 0
+	for _, rs := range groups {
+		for r := range rs {
+			if reached[r] == 1 {
+				excl++
+				break
+			}
+		}
+	}
+	need := reachNeed(len(order), excl, threshold)
 	n := 0
 	for _, g := range order {
 		if n >= need {
@@ -259,7 +277,28 @@ func reach(senders []reachOf, need int) int {
 			n++
 		}
 	}
-	return n
+	return n >= need
+}
+
+// reachNeed is how many of a near-duplicate's groups of senders must be
+// matched to recipients for a campaign (schema 16), of groups groups,
+// excl of which reach a recipient no other group does: the threshold
+// when those are at least half of the groups, else excl and threshold
+// more (shared recipients alone must make the threshold, as a run to one
+// list does). A petition that many customers send to their
+// representative, a few of whom also send it to an address of their own
+// (a copy to themselves, a friend), matches those few and the
+// representative: with the threshold alone it was a campaign at the
+// (threshold-1)th such signer, and every signer was suspended. A run
+// that adds one shared decoy to every copy has every group reach victims
+// of its own: the threshold. To pass for a petition, a run of k accounts
+// reaching victims needs k+1 more that send their copy to fewer than
+// threshold shared addresses and nowhere else (docs/suspension.md).
+func reachNeed(groups, excl, threshold int) int {
+	if 2*excl >= groups {
+		return threshold
+	}
+	return excl + threshold
 }
 
 // mergeRcpts adds add to the space-separated list old, at most MaxRcpts.
@@ -322,7 +361,7 @@ const (
 )
 
 // campaignStatements are prepared once on SQLite (openSQL).
-var campaignStatements = []string{campLinked, campMine, campKeyUpsert, campSenders, campReach, campName, campNew, campOther, campCopy, campSender, campLink, campAccounts, campPending}
+var campaignStatements = []string{campLinked, campMine, campKeyUpsert, campTrim, campSenders, campReach, campName, campNew, campOther, campCopy, campSender, campLink, campAccounts, campPending}
 
 // campaignSQL is q in SQLite's dialect.
 func (s *SQLStore) campaignSQL(q string) string {
@@ -402,6 +441,9 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		if err := s.txExec(ctx, tx, campKeyUpsert, k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts)); err != nil {
 			return res, err
 		}
+	}
+	if err := s.txExec(ctx, tx, campTrim, keySenders(s.ksend), string(kjs)); err != nil {
+		return res, err
 	}
 	if !res.Known {
 		// The accounts that sent a near-duplicate of this copy: those
@@ -489,7 +531,7 @@ func flag(b bool) int {
 }
 
 // reaches reports whether the senders of a near-duplicate (account, last
-// ms) reach threshold recipients of their own (reach), from the groups
+// ms) make a campaign by whom they reach (reach), from the groups
 // and recipients recorded with the copy's keys (args: the cutoff and the
 // keys).
 func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string, args []any, threshold int) (bool, error) {
@@ -521,7 +563,7 @@ func (s *SQLStore) reaches(ctx context.Context, tx *sql.Tx, senders [][2]string,
 	for _, r := range by {
 		list = append(list, *r)
 	}
-	return reach(list, threshold) >= threshold, nil
+	return reach(list, threshold), nil
 }
 
 // pending reads the pending suspensions into res.
@@ -648,7 +690,8 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // key is under campPrefix, whose hash tag puts them in one Redis Cluster
 // slot (one script may only touch one slot), and every key it touches is
 // declared in KEYS, as a Cluster requires:
-// P+"ck:"+key for each key (sorted set account -> last ms), then
+// P+"ck:"+key for each key (sorted set account -> last ms, the
+// CampaignKeySenders most recent), then
 // P+"cl:"+key for each (string: "campaign id|ms linked", expiring after
 // the window), then P+"cr:"+key for each (hash account -> "group|hashed
 // recipients", the reach), then P+"pend" (sorted set "id\naccount" ->
@@ -664,7 +707,8 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // ARGV: now, cutoff, threshold, account, subject, window ms, retention ms,
 // bands (CampaignCopy.Bands), group, suspend (0/1), recipients (space-
 // separated), most recipients kept, most pending returned, most accounts
-// returned, the prefix P, the number of keys.
+// returned, the prefix P, the number of keys, the most senders kept per
+// key (CampaignKeySenders).
 // Returns {id, known (0/1), new (0/1), number of accounts, account...,
 // pending "id\naccount"...}.
 var campaignScript = redis.NewScript("local dry = false\n" + campaignLua)
@@ -676,7 +720,7 @@ local now, cutoff, threshold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(AR
 local account, subject, window, keep = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local bands = tonumber(ARGV[8])
 local group, suspend, maxr, maxp, maxa = ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local P, n = ARGV[15], tonumber(ARGV[16])
+local P, n, ksend = ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17])
 local pend, camps, myacamp = KEYS[3*n+1], KEYS[3*n+2], KEYS[3*n+3]
 local declared = {}
 for _, k in ipairs(KEYS) do declared[k] = true end
@@ -690,7 +734,8 @@ local function weight(k)
   if p == 'a' then return math.max(bands, 1) end
   return math.max(bands - 1, 0)
 end
--- reach: groups matched to recipients of their own (the Go reach)
+-- reach: whether at least reachNeed groups are matched to recipients
+-- (the Go reach)
 local function reach(list, need)
   local groups, gorder = {}, {}
   for _, s in ipairs(list) do
@@ -715,12 +760,22 @@ local function reach(list, need)
     end
     return false
   end
+  local reached, excl = {}, 0
+  for _, rs in pairs(groups) do
+    for r in pairs(rs) do reached[r] = (reached[r] or 0) + 1 end
+  end
+  for _, rs in pairs(groups) do
+    for r in pairs(rs) do
+      if reached[r] == 1 then excl = excl + 1; break end
+    end
+  end
+  if 2 * excl < #gorder then need = excl + need end
   local m = 0
   for _, g in ipairs(gorder) do
     if m >= need then break end
     if try(g, {}) then m = m + 1 end
   end
-  return m
+  return m >= need
 end
 local function pending(out)
   redis.call('ZREMRANGEBYSCORE', pend, '-inf', '(' .. (now - keep))
@@ -806,6 +861,11 @@ for i = 1, n do
   redis.call('PEXPIRE', cr, window)
   redis.call('ZADD', KEYS[i], 'GT', now, account)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
+  -- the most recent ksend senders are kept (CampaignKeySenders), their
+  -- reach with them; unpack takes a few thousand at once
+  local over = redis.call('ZRANGE', KEYS[i], 0, -(ksend + 1))
+  for j = 1, #over, 1000 do redis.call('HDEL', cr, unpack(over, j, math.min(j + 999, #over))) end
+  if #over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(ksend + 1)) end
   redis.call('PEXPIRE', KEYS[i], window)
   local k = string.sub(KEYS[i], #P + 4)
   local w = weight(k)
@@ -842,7 +902,7 @@ if not id then
     end
     list[#list+1] = e
   end
-  if reach(list, threshold) < threshold then return pending({'', 0, 0, 0}) end
+  if not reach(list, threshold) then return pending({'', 0, 0, 0}) end
   table.sort(sim, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
   id, newc = top, 1
   local ca, cc = P .. 'campa:' .. id, P .. 'campac:' .. id
@@ -918,7 +978,7 @@ func (r *Redis) runCampaign(ctx context.Context, c CampaignCopy, run func(keys [
 	for try := 0; ; try++ {
 		rk := campaignKeys(c.Account, keys, ids)
 		v, err := run(rk, []any{ms(c.Time), ms(c.Time.Add(-window)), threshold, c.Account, c.Subject, window.Milliseconds(), recordTTL.Milliseconds(), c.Bands,
-			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys)})
+			c.Group, flag(c.Suspend), strings.Join(c.Rcpts, " "), MaxRcpts, maxPending, CampaignAccountsMax, campPrefix, len(keys), keySenders(r.ksend)})
 		if err != nil {
 			return nil, err
 		}

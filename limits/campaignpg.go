@@ -28,7 +28,8 @@ import (
 //
 // p_n: now (ms), cutoff (ms), threshold, bands, suspend (0/1), most
 // recipients kept (MaxRcpts), most pending returned (maxPending), most
-// accounts returned (CampaignAccountsMax).
+// accounts returned (CampaignAccountsMax), as of version 16 most senders
+// kept per key (CampaignKeySenders, campaigncap.go).
 const campaignFunctions = `
 -- mergeRcpts: p_add's recipients not yet in the space-separated p_old
 -- appended, while fewer than p_max.
@@ -213,7 +214,7 @@ END $$;
 
 // campaignArgs are og_campaign's arguments for a copy (also og_admit's
 // last ones): no keys, no count.
-func campaignArgs(c *CampaignCount) []any {
+func (s *SQLStore) campaignArgs(c *CampaignCount) []any {
 	if c == nil {
 		return []any{[]string{}, "", "", []string{}, "", []int64{}}
 	}
@@ -223,7 +224,7 @@ func campaignArgs(c *CampaignCount) []any {
 	}
 	return []any{c.Copy.sortedKeys(), c.Copy.Account, c.Copy.Group, rcpts, c.Copy.Subject,
 		[]int64{ms(c.Copy.Time), ms(c.Copy.Time.Add(-c.Window)), int64(c.Threshold), int64(c.Copy.Bands), int64(flag(c.Copy.Suspend)),
-			MaxRcpts, maxPending, CampaignAccountsMax}}
+			MaxRcpts, maxPending, CampaignAccountsMax, int64(keySenders(s.ksend))}}
 }
 
 // campaignReply decodes og_campaign's reply (NULL: a copy without keys).
@@ -253,7 +254,7 @@ func campaignReply(js sql.NullString) (CampaignResult, error) {
 func (s *SQLStore) pgCampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	var js sql.NullString
 	if err := s.db.QueryRowContext(ctx, `SELECT og_campaign($1, $2, $3, $4, $5, $6)`,
-		campaignArgs(&CampaignCount{Copy: c, Window: window, Threshold: threshold})...).Scan(&js); err != nil {
+		s.campaignArgs(&CampaignCount{Copy: c, Window: window, Threshold: threshold})...).Scan(&js); err != nil {
 		return CampaignResult{}, err
 	}
 	return campaignReply(js)

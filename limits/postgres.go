@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	13: beginFunctions + clockFunctions,
 	14: campaignFunctions + ogAdmit(14) + sightingsHOT,
 	15: campaignSeedSchema,
+	16: campaignCapSchema + ogCampaignCap(),
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

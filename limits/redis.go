@@ -29,6 +29,9 @@ type Redis struct {
 	c *redis.Client
 	// skew is admitScript's tolerance in seconds (0: rolls not judged).
 	skew float64
+	// ksend: the senders kept per campaign key (campaigncap.go); 0 is
+	// CampaignKeySenders.
+	ksend int
 }
 
 // RedisOptions: where the server is and how long to wait for it.

@@ -29,8 +29,9 @@ import (
 // (begin.go); nothing in SQLite. Version 14 (issue 32: every store one
 // round trip per stage) counts a message's campaign copy in og_admit
 // (campaignpg.go); nothing in SQLite. Version 15 (issue 28) keeps the
-// fleet's campaign seed (campaignseed.go).
-const schemaVersion = 15
+// fleet's campaign seed (campaignseed.go). Version 16 (issue 28) bounds
+// a campaign key's senders (campaigncap.go).
+const schemaVersion = 16
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -66,7 +67,7 @@ func openSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema, 16: campaignCapSchema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

@@ -26,6 +26,9 @@ type SQLStore struct {
 	// server: a message's stages, and Sight, are calls of the server's
 	// functions (PostgreSQL, stage.go), one round trip each.
 	server bool
+	// ksend: the senders kept per campaign key (campaigncap.go); 0 is
+	// CampaignKeySenders.
+	ksend int
 }
 
 // The counters are two rings per account: slots 0–59 hold the minute

@@ -202,7 +202,7 @@ func (s *SQLStore) CommitMessage(ctx context.Context, key string, m Sent, lim Li
 		[]int64{int64(lim.MessagesPerHour), int64(lim.MessagesPerDay), int64(lim.RecipientsPerHour), int64(lim.RecipientsPerDay)}, len(m.Rcpts),
 		minute % hourBuckets, minute, hourSlots + hour%dayBuckets, hour, m.Host, m.QueueID, ms(m.Time), strings.Join(m.Rcpts, "\n")},
 		sightArrays(ss, now)...)
-	args = append(append(args, ms(now)), campaignArgs(m.Campaign)...)
+	args = append(append(args, ms(now)), s.campaignArgs(m.Campaign)...)
 	err := s.db.QueryRowContext(ctx, `SELECT * FROM og_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 		$21, $22, $23, $24, $25, $26)`, args...).Scan(&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &ok, &cjs, &sjs, &campjs)
 	if err != nil {

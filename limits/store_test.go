@@ -15,7 +15,7 @@ import (
 )
 
 // stores returns a fresh store of each kind.
-func stores(t *testing.T) map[string]limits.Store {
+func stores(t testing.TB) map[string]limits.Store {
 	sq, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)

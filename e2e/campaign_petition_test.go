@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+
+	"outguard/internal/hamgen"
+)
+
+// Through Postfix, on each store, with the example config's campaign
+// defaults (issue 28): 16 customers' petition letter to their
+// representative (every third with the local paper in Cc), 4 of whom
+// also send it to an address of their own (themselves in Cc, a friend in
+// Cc, the letter again to their own address, again to a friend), are
+// all delivered: no campaign, nobody suspended. Then a phishing run from
+// 5 of the same customers is still found: the 5 senders suspended.
+// Before: a campaign at the third of those 4 (their 3 addresses, the
+// representative's and the paper's), its signers suspended.
+func TestCampaignPetitionElsewhereThroughPostfix(t *testing.T) {
+	t.Parallel()
+	for _, kind := range spreadStores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var msgs []hamgen.Message
+			for i := range 16 {
+				m := hamgen.Petition(7, i)
+				m.Account = fmt.Sprint("p", i)
+				m.From = m.Account + "@customer.test"
+				switch i {
+				case 3:
+					m.Rcpts = append(m.Rcpts, m.From)
+				case 6:
+					m.Rcpts = append(m.Rcpts, "friend6@mail.test")
+				}
+				msgs = append(msgs, m)
+				switch i {
+				case 9:
+					m.Rcpts = []string{m.From}
+					msgs = append(msgs, m)
+				case 12:
+					m.Rcpts = []string{"friend12@mail.test"}
+					msgs = append(msgs, m)
+				}
+			}
+			r := newCampaignRig(t, kind, "[isp.test]", msgs)
+			r.innocent(t, msgs)
+			r.phishRun(t, []string{"p0", "p1", "p2", "p3", "p4"}, nil)
+		})
+	}
+}
