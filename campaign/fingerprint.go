@@ -130,6 +130,11 @@ type Collector struct {
 	noticed      bool
 	unnamed      []payloadText
 	unnamedBytes int
+	// unspelled: the parts' texts without a payload in its plain forms,
+	// looked at again for one written in words once a block is cut, at
+	// most maxUnnamed bytes of them (normalized.unspelled).
+	unspelled      []payloadText
+	unspelledBytes int
 	// mail are the registrable domains of the text's e-mail addresses,
 	// addrs the addresses (at most 64); ownMail the sender
 	// organisation's domain, whose addresses are no payload
@@ -258,6 +263,22 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 		c.noteAddr(a)
 	}
 	c.noticed = c.noticed || n.full != nil
+	if n.unspelled != nil {
+		c.unspelled = append(c.unspelled, *n.unspelled)
+		c.unspelledBytes += n.unspelled.size()
+	}
+	if c.noticed || c.unspelledBytes > maxUnnamed {
+		// Looked for now (one block cut: the payload decides; too much
+		// to keep: at once, as before the wait).
+		for _, u := range c.unspelled {
+			if u.spelled() {
+				c.payload = true
+				c.unnamed = append(c.unnamed, u)
+				c.unnamedBytes += u.size()
+			}
+		}
+		c.unspelled, c.unspelledBytes = nil, 0
+	}
 	if n.unnamed != nil {
 		c.unnamed = append(c.unnamed, *n.unnamed)
 		c.unnamedBytes += n.unnamed.size()

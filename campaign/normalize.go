@@ -57,6 +57,9 @@ const MaxTokens = 4096
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	n := normalize(text, isHTML, names)
+	if n.full != nil && n.unspelled != nil {
+		n.payload = n.unspelled.spelled()
+	}
 	if (n.payload || len(n.mail) > 0) && n.full != nil {
 		return n.full
 	}
@@ -77,6 +80,12 @@ type normalized struct {
 	// block cut (Collector.text1).
 	targets []string
 	unnamed *payloadText
+	// unspelled are the texts of a part without a payload in its plain
+	// forms, whose payload written in words (spelled.go) is looked for
+	// only once the message has a block cut (Collector.text1): the
+	// payload decides nothing else, and those detectors cost half of
+	// normalize again on every part.
+	unspelled *payloadText
 	// mail are the domains of the e-mail addresses in the part, addrs
 	// the addresses (at most 64 each): a payload unless the sender's own
 	// (Collector.ownMail).
@@ -114,10 +123,12 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 			tooMany()
 		}
 	}
-	n.payload = linkOrNumber(text, mail) || linkOrNumber(quoted, mail) || asksSecret(text) || asksSecret(quoted) ||
-		isHTML && (linkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
+	n.payload = plainLinkOrNumber(text, mail) || plainLinkOrNumber(quoted, mail) || asksPlain(text) || asksPlain(quoted) ||
+		isHTML && (plainLinkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
 	if n.payload {
 		n.unnamed = &payloadText{text, quoted, raw, isHTML}
+	} else {
+		n.unspelled = &payloadText{text, quoted, raw, isHTML}
 	}
 	texts := []string{text, quoted}
 	if isHTML {
@@ -1037,6 +1048,12 @@ func hasPayload(text string) bool {
 // linkOrNumber is hasPayload but for the e-mail addresses, whose domains
 // it calls mail with.
 func linkOrNumber(text string, mail func(domain string)) bool {
+	// In words, letters or look-alike characters too (spelled.go).
+	return plainLinkOrNumber(text, mail) || spelledLink(text) != "" || spelledNumber(text) != ""
+}
+
+// plainLinkOrNumber is linkOrNumber but for what is written in words.
+func plainLinkOrNumber(text string, mail func(domain string)) bool {
 	// A link or address written so no client links it ("example[.]com",
 	// "desk(at)help.example") is still one a reader types
 	// (TestReviewNoticeDefanged).
@@ -1052,8 +1069,7 @@ func linkOrNumber(text string, mail func(domain string)) bool {
 			return true
 		}
 	}
-	// In words, letters or look-alike characters (spelled.go).
-	return longNumber(text) || spelledLink(text) != "" || spelledNumber(text) != ""
+	return longNumber(text)
 }
 
 // secretTerms ask the reader for what an attacker collects by reply (the
@@ -1074,6 +1090,12 @@ var (
 // (TestReviewNoticeAsksReply); a notice saying "we will never ask for
 // your password" does too, as a notice with a link does.
 func asksSecret(text string) bool {
+	// A secret asked for by reply in other words too (spelled.go).
+	return asksPlain(text) || askReply(strings.ToLower(text)) != ""
+}
+
+// asksPlain is asksSecret but for what is asked in other words.
+func asksPlain(text string) bool {
 	low := strings.ToLower(text)
 	if slices.ContainsFunc(secretTerms, func(t string) bool { return strings.Contains(low, t) }) {
 		return true
@@ -1092,8 +1114,7 @@ func asksSecret(text string) bool {
 			i = j + len(t)
 		}
 	}
-	// A secret asked for by reply in other words (spelled.go).
-	return askReply(low) != ""
+	return false
 }
 
 // attrSpaced sets an HTML source's attribute values apart as fields.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/mail"
 	"strings"
 	"testing"
@@ -242,4 +243,58 @@ func BenchmarkSpelledShare(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSpelledPayloadOtherPart: the payload written in words is looked
+// for only once a block is cut (normalized.unspelled), in every part
+// read before or after that: a lure whose link in words stands in one
+// text part and whose notice in another is found at the 5th account,
+// whichever part comes first.
+func TestSpelledPayloadOtherPart(t *testing.T) {
+	const b = "b28spelled"
+	part := func(s string) string {
+		return "--" + b + "\nContent-Type: text/plain; charset=utf-8\n\n" + s + "\n"
+	}
+	for name, noticeFirst := range map[string]bool{"link first": false, "notice first": true} {
+		t.Run(name, func(t *testing.T) {
+			n := lureAt(t, 30, plainSubject, "multipart/mixed; boundary="+b, func(i int, own string) string {
+				// The notice under words of the copy's own (a block is
+				// cut only from 20 of them).
+				link, notice := part(own+"\n\nPlease sign in at secure-login dot com today."), part(own+"\n\n"+noticeLure("today"))
+				if noticeFirst {
+					link, notice = notice, link
+				}
+				return link + notice + "--" + b + "--"
+			})
+			if n != 5 {
+				t.Errorf("found at account %d, want 5", n)
+			}
+		})
+	}
+}
+
+// TestSpelledPayloadWaitBound: the texts waiting for a block to be cut
+// before their payload written in words is looked for are at most
+// maxUnnamed bytes; past it they are looked at at once and let go.
+func TestSpelledPayloadWaitBound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 31))
+	for parts, waiting := range map[int]bool{maxUnnamed / MaxText: true, maxUnnamed/MaxText + 1: false} {
+		var b strings.Builder
+		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
+		for range parts {
+			text := "Sign in at secure-login dot com.\n"
+			for len(text) < MaxText+100 {
+				text += ownText(rng, 10) + "\n"
+			}
+			b.WriteString("--zz\nContent-Type: text/plain\n\n" + text + "\n")
+		}
+		b.WriteString("--zz--\n")
+		c := collectorOf(t, nil, []byte(b.String()))
+		if got := len(c.unspelled) > 0; got != waiting || c.payload == waiting {
+			t.Errorf("%d parts of MaxText: %d waiting, payload %v; want waiting %v", parts, len(c.unspelled), c.payload, waiting)
+		}
+		if waiting && c.unspelledBytes != parts*MaxText {
+			t.Errorf("%d parts: %d bytes waiting, want %d", parts, c.unspelledBytes, parts*MaxText)
+		}
+	}
 }

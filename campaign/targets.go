@@ -239,6 +239,22 @@ func (p payloadText) size() int {
 	return len(p.text) + len(p.quoted)
 }
 
+// spelled reports whether p has a payload written in words, letters or
+// look-alike characters (spelled.go) where its plain forms found none
+// (normalize).
+func (p payloadText) spelled() bool {
+	for _, s := range []string{p.text, p.quoted} {
+		if spelledLink(s) != "" || spelledNumber(s) != "" || askReply(strings.ToLower(s)) != "" {
+			return true
+		}
+	}
+	if p.html {
+		s := attrSpaced.Replace(p.raw)
+		return spelledLink(s) != "" || spelledNumber(s) != ""
+	}
+	return false
+}
+
 // maxUnnamed bounds the bytes of the texts whose targets wait to be
 // named (Collector.unnamed): two parts' texts; beyond, the message's
 // targets are "any".
