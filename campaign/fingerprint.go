@@ -119,22 +119,17 @@ type Collector struct {
 	// (normalized), or the message an attachment or an image, with
 	// which the blocks are the sender's text, salted with each of its
 	// targets (targets.go: "any" for an attachment or an image;
-	// Fingerprint). The targets are named once a block is cut
-	// (noticed); until then the parts' texts with a payload wait in
-	// unnamed, at most maxUnnamed bytes of them.
-	full         [][]uint64
-	fullWords    int
-	notice       [][]uint64
-	payload      bool
-	targets      map[string]bool
-	noticed      bool
-	unnamed      []payloadText
-	unnamedBytes int
-	// unspelled: the parts' texts without a payload in its plain forms,
-	// looked at again for one written in words once a block is cut, at
-	// most maxUnnamed bytes of them (normalized.unspelled).
-	unspelled      []payloadText
-	unspelledBytes int
+	// Fingerprint). The targets, and a payload written in words, are
+	// looked for once a block is cut (noticed); until then the parts'
+	// texts wait, at most maxWait bytes of them (normalized.wait).
+	full      [][]uint64
+	fullWords int
+	notice    [][]uint64
+	payload   bool
+	targets   map[string]bool
+	noticed   bool
+	wait      []payloadText
+	waitBytes int
 	// mail are the registrable domains of the text's e-mail addresses,
 	// addrs the addresses (at most 64); ownMail the sender
 	// organisation's domain, whose addresses are no payload
@@ -263,35 +258,21 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 		c.noteAddr(a)
 	}
 	c.noticed = c.noticed || n.full != nil
-	if n.unspelled != nil {
-		c.unspelled = append(c.unspelled, *n.unspelled)
-		c.unspelledBytes += n.unspelled.size()
-	}
-	if c.noticed || c.unspelledBytes > maxUnnamed {
-		// Looked for now (one block cut: the payload decides; too much
-		// to keep: at once, as before the wait).
-		for _, u := range c.unspelled {
-			if u.spelled() {
-				c.payload = true
-				c.unnamed = append(c.unnamed, u)
-				c.unnamedBytes += u.size()
+	c.wait = append(c.wait, n.wait)
+	c.waitBytes += n.wait.size()
+	if c.noticed || c.waitBytes > maxWait {
+		for _, w := range c.wait {
+			if !w.plain && !w.spelled() {
+				continue
+			}
+			c.payload = true
+			if c.noticed {
+				w.name(func(id string) { c.target(id) })
+			} else {
+				c.target(anyTarget) // too much to keep: the block plain text
 			}
 		}
-		c.unspelled, c.unspelledBytes = nil, 0
-	}
-	if n.unnamed != nil {
-		c.unnamed = append(c.unnamed, *n.unnamed)
-		c.unnamedBytes += n.unnamed.size()
-	}
-	switch {
-	case c.noticed:
-		for _, u := range c.unnamed {
-			u.name(func(id string) { c.target(id) })
-		}
-		c.unnamed = nil
-	case c.unnamedBytes > maxUnnamed:
-		c.target(anyTarget) // too much to keep: the block plain text
-		c.unnamed = nil
+		c.wait, c.waitBytes = nil, 0
 	}
 	c.words = max(c.words, len(n.toks))
 	c.fullWords = max(c.fullWords, len(n.toks), len(n.full))

@@ -57,8 +57,8 @@ const MaxTokens = 4096
 // block stay the sender's few words.
 func Normalize(text string, isHTML bool, names map[string]bool) []string {
 	n := normalize(text, isHTML, names)
-	if n.full != nil && n.unspelled != nil {
-		n.payload = n.unspelled.spelled()
+	if n.full != nil && !n.payload {
+		n.payload = n.wait.spelled()
 	}
 	if (n.payload || len(n.mail) > 0) && n.full != nil {
 		return n.full
@@ -71,21 +71,18 @@ func Normalize(text string, isHTML bool, names map[string]bool) []string {
 // the block, nil when none was cut; payload, whether the part has a
 // link, an e-mail address or a long number (hasPayload), with which
 // the block is the sender's text, salted with the targets named in
-// unnamed (targets.go, Collector.Fingerprint).
+// wait (targets.go, Collector.Fingerprint).
 type normalized struct {
 	toks, full []string
 	payload    bool
 	// targets are those named already ("any": too many addresses),
-	// unnamed the texts whose targets are named once the message has a
-	// block cut (Collector.text1).
+	// wait the part's texts, whose targets are named once the message
+	// has a block cut (Collector.text1): with a payload in its plain
+	// forms (payload), or, without, one written in words (spelled.go)
+	// looked for only then: the payload decides nothing else, and
+	// those detectors cost half of normalize again on every part.
 	targets []string
-	unnamed *payloadText
-	// unspelled are the texts of a part without a payload in its plain
-	// forms, whose payload written in words (spelled.go) is looked for
-	// only once the message has a block cut (Collector.text1): the
-	// payload decides nothing else, and those detectors cost half of
-	// normalize again on every part.
-	unspelled *payloadText
+	wait    payloadText
 	// mail are the domains of the e-mail addresses in the part, addrs
 	// the addresses (at most 64 each): a payload unless the sender's own
 	// (Collector.ownMail).
@@ -125,11 +122,7 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	}
 	n.payload = plainLinkOrNumber(text, mail) || plainLinkOrNumber(quoted, mail) || asksPlain(text) || asksPlain(quoted) ||
 		isHTML && (plainLinkOrNumber(attrSpaced.Replace(raw), mail) || htmlPayload(raw)) || n.payload
-	if n.payload {
-		n.unnamed = &payloadText{text, quoted, raw, isHTML}
-	} else {
-		n.unspelled = &payloadText{text, quoted, raw, isHTML}
-	}
+	n.wait = payloadText{text, quoted, raw, isHTML, n.payload}
 	texts := []string{text, quoted}
 	if isHTML {
 		texts = append(texts, raw)

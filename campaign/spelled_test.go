@@ -246,7 +246,7 @@ func BenchmarkSpelledShare(b *testing.B) {
 }
 
 // TestSpelledPayloadOtherPart: the payload written in words is looked
-// for only once a block is cut (normalized.unspelled), in every part
+// for only once a block is cut (normalized.wait), in every part
 // read before or after that: a lure whose link in words stands in one
 // text part and whose notice in another is found at the 5th account,
 // whichever part comes first.
@@ -275,10 +275,10 @@ func TestSpelledPayloadOtherPart(t *testing.T) {
 
 // TestSpelledPayloadWaitBound: the texts waiting for a block to be cut
 // before their payload written in words is looked for are at most
-// maxUnnamed bytes; past it they are looked at at once and let go.
+// maxWait bytes; past it they are looked at at once and let go.
 func TestSpelledPayloadWaitBound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(28, 31))
-	for parts, waiting := range map[int]bool{maxUnnamed / MaxText: true, maxUnnamed/MaxText + 1: false} {
+	for parts, waiting := range map[int]bool{maxWait / MaxText: true, maxWait/MaxText + 1: false} {
 		var b strings.Builder
 		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
 		for range parts {
@@ -290,11 +290,11 @@ func TestSpelledPayloadWaitBound(t *testing.T) {
 		}
 		b.WriteString("--zz--\n")
 		c := collectorOf(t, nil, []byte(b.String()))
-		if got := len(c.unspelled) > 0; got != waiting || c.payload == waiting {
-			t.Errorf("%d parts of MaxText: %d waiting, payload %v; want waiting %v", parts, len(c.unspelled), c.payload, waiting)
+		if got := len(c.wait) > 0; got != waiting || c.payload == waiting {
+			t.Errorf("%d parts of MaxText: %d waiting, payload %v; want waiting %v", parts, len(c.wait), c.payload, waiting)
 		}
-		if waiting && c.unspelledBytes != parts*MaxText {
-			t.Errorf("%d parts: %d bytes waiting, want %d", parts, c.unspelledBytes, parts*MaxText)
+		if waiting && c.waitBytes != parts*MaxText {
+			t.Errorf("%d parts: %d bytes waiting, want %d", parts, c.waitBytes, parts*MaxText)
 		}
 	}
 }

@@ -223,12 +223,14 @@ func noticeToks(toks, full []string) []string {
 	return full[p : len(full)-s]
 }
 
-// payloadText is a part's text with a payload, its targets not named
-// yet: naming them costs a scan of every word, for a message with a
-// notice cut only (Collector.text1).
+// payloadText is a part's text waiting for a block to be cut: naming
+// its payload's targets, or looking for a payload written in words
+// where its plain forms found none, costs a scan of every word, for a
+// message with a notice cut only (Collector.text1).
 type payloadText struct {
 	text, quoted, raw string
 	html              bool
+	plain             bool // a payload in its plain forms (normalize)
 }
 
 // size is the bytes p holds (a text part's raw is its text).
@@ -255,10 +257,10 @@ func (p payloadText) spelled() bool {
 	return false
 }
 
-// maxUnnamed bounds the bytes of the texts whose targets wait to be
-// named (Collector.unnamed): two parts' texts; beyond, the message's
-// targets are "any".
-const maxUnnamed = 2 * MaxText
+// maxWait bounds the bytes of the texts waiting for a block to be cut
+// (Collector.wait): two parts' texts; beyond, those with a payload make
+// the message's targets "any".
+const maxWait = 2 * MaxText
 
 // name calls add with p's targets: its text's, its quote's, and an HTML
 // part's source's (its attributes', htmlTargets).

@@ -287,12 +287,12 @@ func TestNoticeTargetsParts(t *testing.T) {
 }
 
 // TestNoticeTargetsUnnamed: the texts with a payload before the first
-// part with a notice wait to be named, at most maxUnnamed bytes: two
+// part with a notice wait to be named, at most maxWait bytes: two
 // text parts of MaxText bytes with a link each, then the notice with
 // one: the notice salted; three: plain text.
 func TestNoticeTargetsUnnamed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(28, 17))
-	for parts, salted := range map[int]bool{maxUnnamed / MaxText: true, maxUnnamed/MaxText + 1: false} {
+	for parts, salted := range map[int]bool{maxWait / MaxText: true, maxWait/MaxText + 1: false} {
 		var b strings.Builder
 		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
 		for range parts {
