@@ -179,17 +179,32 @@ func asciiName(d string) string {
 }
 
 // rcptHashes are t's envelope recipients, lower-cased and hashed (the
-// store keeps no address), sorted, at most MaxRcpts.
-func rcptHashes(t *policy.Transaction) []string {
+// store keeps no address), sorted, at most MaxRcpts. A recipient that is
+// self, the sender's own login (not one a client chose), is one
+// recipient of the whole fleet (selfRcpt): a copy to oneself reaches
+// nobody. Each hashed alone, a petition whose signers mostly Cc
+// themselves had more than half of its signers reach a recipient of
+// their own, as a run's accounts each reach their victims, and was made
+// a campaign (TestReviewPetitionCcSelf); a run's copies to its accounts'
+// own addresses hide nothing, its victims still count.
+func rcptHashes(t *policy.Transaction, self string) []string {
 	var out []string
+	self = strings.ToLower(self)
 	for _, r := range t.Rcpts {
-		h := sha256.Sum256([]byte(strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))))
+		a := strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))
+		if self != "" && a == self {
+			a = selfRcpt
+		}
+		h := sha256.Sum256([]byte(a))
 		out = append(out, hex.EncodeToString(h[:8]))
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)
 	return out[:min(len(out), MaxRcpts)]
 }
+
+// selfRcpt stands for every sender's own address: no address has it.
+const selfRcpt = "\x00self"
 
 // salted are keys made the site's own.
 func salted(keys []string, site string) []string {
