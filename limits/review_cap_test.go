@@ -1,0 +1,90 @@
+package limits_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"outguard/limits"
+)
+
+// On every store (issue 28, review): a campaign established by a run of
+// 5 accounts, then flooded past the bound by 3x as many senders of its
+// text to one shared address (a petition's shape, which would push the
+// run's accounts out of every key), keeps its evidence: the 5 are among
+// its accounts (CampaignByID) and still pending suspension, and the
+// flood's copies are held as the campaign's (Known), not a second
+// campaign; the keys keep the bound's senders, the run's trimmed.
+func TestReviewCapEvidenceAfterTrim(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range capStores(t) {
+		t.Run(name, func(t *testing.T) {
+			cs := st.(limits.CampaignStore)
+			now := time.Now().Add(-10 * time.Minute)
+			var id string
+			var run []string
+			for i := range 5 {
+				a := fmt.Sprint("run", i)
+				run = append(run, a)
+				now = now.Add(time.Second)
+				res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys("phish", false), Account: a, Rcpts: []string{"victim" + a}, Time: now, Bands: 5, Suspend: true}, 15*time.Minute, 5)
+				if err != nil || res.New != (i == 4) {
+					t.Fatalf("run copy %d: %+v %v", i, res, err)
+				}
+				id = res.ID
+			}
+			for i := range 3 * capTestSenders {
+				now = now.Add(time.Millisecond)
+				res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys("phish", false), Account: fmt.Sprint("flood", i), Rcpts: []string{"decoy"}, Time: now, Bands: 5}, 15*time.Minute, 5)
+				if err != nil || !res.Known || res.ID != id {
+					t.Fatalf("flood copy %d: %+v %v", i, res, err)
+				}
+			}
+			keySenders(t, st, "phish", capTestSenders)
+			for _, k := range campaignKeys("phish", false) {
+				kept, err := limits.CampaignKeySendersOf(ctx, st, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range run {
+					if slices.Contains(kept, a) {
+						t.Fatalf("key %s still keeps %s", k, a)
+					}
+				}
+			}
+			c, err := cs.CampaignByID(ctx, id)
+			if err != nil || c == nil {
+				t.Fatalf("campaign %s: %v", id, err)
+			}
+			var accts []string
+			for _, a := range c.Accounts {
+				accts = append(accts, a.Account)
+			}
+			for _, a := range run {
+				if !slices.Contains(accts, a) {
+					t.Fatalf("campaign's accounts %v lack %s", accts, a)
+				}
+			}
+			if len(accts) != 5+3*capTestSenders || c.Held != 3*capTestSenders {
+				t.Fatalf("campaign %d accounts, %d held", len(accts), c.Held)
+			}
+			now = now.Add(time.Millisecond)
+			res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys("other", false), Account: "x", Rcpts: []string{"y"}, Time: now, Bands: 5}, 15*time.Minute, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pend []string
+			for _, p := range res.Pending {
+				if p.ID == id {
+					pend = append(pend, p.Account)
+				}
+			}
+			slices.Sort(pend)
+			if !slices.Equal(pend, run) {
+				t.Fatalf("pending %v, want %v", pend, run)
+			}
+		})
+	}
+}
