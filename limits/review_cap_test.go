@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,74 @@ func TestReviewCapEvidenceAfterTrim(t *testing.T) {
 			slices.Sort(pend)
 			if !slices.Equal(pend, run) {
 				t.Fatalf("pending %v, want %v", pend, run)
+			}
+		})
+	}
+}
+
+// On every store (issue 28, review): writers at once at the bound, their
+// clocks apart (each copy's time up to 2 s off: hosts whose clocks
+// disagree), 4 at a time through CommitMessage: every key keeps exactly
+// the bound's senders, the most recent of all copies by (time, account),
+// the same set on the three stores, whatever the order they ran in.
+func TestReviewCapConcurrentSkew(t *testing.T) {
+	ctx := context.Background()
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	const writers, each = 4, 15
+	type cp struct {
+		acct string
+		at   time.Time
+	}
+	var copies [writers][]cp
+	var all []cp
+	for w := range writers {
+		for i := range each {
+			// a deterministic spread: writer w's clock (w*700 ms) and
+			// copies landing on equal milliseconds across writers
+			c := cp{fmt.Sprintf("w%d-%02d", w, i), base.Add(time.Duration(w*700+(i*311)%2000) * time.Millisecond)}
+			copies[w] = append(copies[w], c)
+			all = append(all, c)
+		}
+	}
+	slices.SortFunc(all, func(a, b cp) int {
+		if d := b.at.Compare(a.at); d != 0 {
+			return d
+		}
+		return strings.Compare(b.acct, a.acct)
+	})
+	var want []string
+	for _, c := range all[:capTestSenders] {
+		want = append(want, c.acct)
+	}
+	slices.Sort(want)
+	for name, st := range capStores(t) {
+		t.Run(name, func(t *testing.T) {
+			errs := make(chan error, writers)
+			for w := range writers {
+				go func() {
+					for _, c := range copies[w] {
+						if _, err := commitTo(ctx, st, c.acct, "skewed", "rminister", c.at); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range writers {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, k := range campaignKeys("skewed", false) {
+				kept, err := limits.CampaignKeySendersOf(ctx, st, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(kept)
+				if !slices.Equal(kept, want) {
+					t.Fatalf("key %s keeps %v, want %v", k, kept, want)
+				}
 			}
 		})
 	}
