@@ -157,3 +157,57 @@ func TestReviewCapConcurrentSkew(t *testing.T) {
 		})
 	}
 }
+
+// On every store (issue 28, review): the petition's rule in variations.
+// Runs over stolen accounts, each to a victim of its own, are found at
+// the fifth account: a decoy on all copies but the second's, a decoy of
+// each account's own, a victim and two decoys shared by all. Petitions
+// are none: every signer to two representatives; to the representative
+// and a newspaper (every other signer); the letter first alone to the
+// signer's own address (a recipient of the copy's like any other at this
+// level: its own) by two of eight, then to the representative.
+func TestReviewPetitionVariations(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			cs := st.(limits.CampaignStore)
+			now := time.Now().Add(-10 * time.Minute)
+			runs := map[string]func(i int) []string{
+				"most": func(i int) []string {
+					return append([]string{fmt.Sprint("v", i)}, map[bool][]string{true: {"decoy"}}[i != 1]...)
+				},
+				"own":     func(i int) []string { return []string{fmt.Sprint("v", i), fmt.Sprint("decoy", i)} },
+				"twodecs": func(i int) []string { return []string{fmt.Sprint("v", i), "decoy1", "decoy2"} },
+			}
+			for text, rcpts := range runs {
+				for i := range 5 {
+					if res := copyTo(t, cs, &now, text, fmt.Sprint(text, i), rcpts(i)...); res.New != (i == 4) {
+						t.Fatalf("run %s copy %d: %+v", text, i, res)
+					}
+				}
+			}
+			for i := range 12 {
+				if res := copyTo(t, cs, &now, "tworeps", fmt.Sprint("s", i), "rep1", "rep2"); res.ID != "" {
+					t.Fatalf("two representatives, signer %d: %+v", i, res)
+				}
+				rc := []string{"rep"}
+				if i%2 == 0 {
+					rc = append(rc, "paper")
+				}
+				if res := copyTo(t, cs, &now, "paper", fmt.Sprint("p", i), rc...); res.ID != "" {
+					t.Fatalf("representative and paper, signer %d: %+v", i, res)
+				}
+			}
+			for i := range 8 {
+				a := fmt.Sprint("f", i)
+				if i%4 == 1 {
+					if res := copyTo(t, cs, &now, "first", a, "self"+a); res.ID != "" {
+						t.Fatalf("own address first, signer %d: %+v", i, res)
+					}
+				}
+				if res := copyTo(t, cs, &now, "first", a, "rep"); res.ID != "" {
+					t.Fatalf("own address first, signer %d: %+v", i, res)
+				}
+			}
+		})
+	}
+}
