@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,41 @@ func TestReviewRunCcSelf(t *testing.T) {
 	}
 	if sus, _ := r.store.Suspensions(context.Background()); len(sus) != 5 {
 		t.Fatalf("%d suspended, want the 5 senders", len(sus))
+	}
+}
+
+// TestReviewGroundDecoys: the recipients a copy records (MaxRcpts) are
+// not the sender's to choose. A run over 25 stolen accounts (a fleet
+// with campaign.accounts 20, which the config allows up to 256) each
+// sending the phish to 16 decoys whose hashes sort first (found by
+// trying addresses: one hash in 4096 begins 000) and to 40 victims of
+// its own is found: before, every copy recorded the 16 decoys alone, no
+// account reached a recipient of its own, and at most 16 could be
+// matched: never 20.
+func TestReviewGroundDecoys(t *testing.T) {
+	var decoys []string
+	for i := 0; len(decoys) < MaxRcpts; i++ {
+		a := fmt.Sprintf("d%d@decoy.example", i)
+		if rcptHashes(&policy.Transaction{Rcpts: []string{a}}, "", Seed{})[0] < "001" {
+			decoys = append(decoys, a)
+		}
+	}
+	r := newRig(t)
+	r.eng = New(Options{Store: r.store, Limits: r.lim, Accounts: 20, Window: 15 * time.Minute, Action: policy.Quarantine, Suspend: true,
+		SharedDomains: []string{"isp.example"}, Seed: FixedSeed(Seed{run: 28, word: 256}), Log: r.lim.Log, Now: func() time.Time { return r.now }})
+	r.lim.Campaigns = r.eng
+	for i := range 25 {
+		_, raw := hamgen.Phish(i, i%2 == 1)
+		rcpts := slices.Clone(decoys)
+		for j := range 40 {
+			rcpts = append(rcpts, fmt.Sprintf("victim%d-%d@mail.example", i, j))
+		}
+		r.now = r.now.Add(10 * time.Second)
+		if _, err := r.commit(context.Background(), transaction(t, fmt.Sprintf("stolen%d@isp.example", i), rcpts, raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sus, _ := r.store.Suspensions(context.Background()); len(sus) < 20 {
+		t.Fatalf("%d suspended, want the run's 20 and more", len(sus))
 	}
 }
