@@ -136,12 +136,12 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// is grouped with nothing: one client's many made-up senders at one
 	// domain would be one organisation and never a campaign. Each counts
 	// alone, as its limits do.
-	group := ""
+	group, self := "", ""
 	if !chosen {
-		group = organisation(account, e.shared)
+		group, self = organisation(account, e.shared), account
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
-		Group: group, Rcpts: rcptHashes(t), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
+		Group: group, Rcpts: rcptHashes(t, self, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
 }
 
 // Commit gives a copy of an established campaign Action, alerts and

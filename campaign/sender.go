@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"net/mail"
 	"slices"
@@ -179,17 +180,50 @@ func asciiName(d string) string {
 }
 
 // rcptHashes are t's envelope recipients, lower-cased and hashed (the
-// store keeps no address), sorted, at most MaxRcpts.
-func rcptHashes(t *policy.Transaction) []string {
+// store keeps no address), sorted, at most MaxRcpts: of more, those
+// first in an order keyed by the fleet's seed. The first MaxRcpts by
+// their hash alone were the sender's to choose: a run's every copy to 16
+// decoys whose hashes sort first (one address in 4096 hashes below 001)
+// recorded those alone, its victims none, and a campaign.accounts above
+// 16 was never reached (TestReviewGroundDecoys). A recipient that is
+// self, the sender's own login (not one a client chose), is one
+// recipient of the whole fleet (selfRcpt): a copy to oneself reaches
+// nobody. Each hashed alone, a petition whose signers mostly Cc
+// themselves had more than half of its signers reach a recipient of
+// their own, as a run's accounts each reach their victims, and was made
+// a campaign (TestReviewPetitionCcSelf); a run's copies to its accounts'
+// own addresses hide nothing, its victims still count.
+func rcptHashes(t *policy.Transaction, self string, seed Seed) []string {
 	var out []string
+	self = strings.ToLower(self)
 	for _, r := range t.Rcpts {
-		h := sha256.Sum256([]byte(strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))))
+		a := strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))
+		if self != "" && a == self {
+			a = selfRcpt
+		}
+		h := sha256.Sum256([]byte(a))
 		out = append(out, hex.EncodeToString(h[:8]))
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)
-	return out[:min(len(out), MaxRcpts)]
+	if len(out) > MaxRcpts {
+		var k [16]byte
+		binary.LittleEndian.PutUint64(k[:], seed.run)
+		binary.LittleEndian.PutUint64(k[8:], seed.word)
+		order := make(map[string]string, len(out))
+		for _, h := range out {
+			s := sha256.Sum256(append(k[:], h...))
+			order[h] = string(s[:8])
+		}
+		slices.SortFunc(out, func(a, b string) int { return strings.Compare(order[a], order[b]) })
+		out = out[:MaxRcpts]
+		slices.Sort(out)
+	}
+	return out
 }
+
+// selfRcpt stands for every sender's own address: no address has it.
+const selfRcpt = "\x00self"
 
 // salted are keys made the site's own.
 func salted(keys []string, site string) []string {
