@@ -27,7 +27,7 @@ import (
 // the fields around it. Switches: they are asked of every field.
 func dotWord(f []byte) bool {
 	switch string(f) {
-	case "dot", "punkt", "point", "punto", "ponto", "kropka", "piste":
+	case "dot", "d0t", "punkt", "point", "punto", "ponto", "kropka", "piste":
 		return true
 	}
 	return false
@@ -43,7 +43,7 @@ func strongDot(f []byte) bool {
 
 // lookalikeDots are the characters rendered as a full stop that no name
 // resolves with (UTS #46's own full stops are defanged's).
-var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅", ".", "﹒", ".", "۔", ".", "⸱", ".", "・", ".", "･", ".", "‧", ".")
+var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅", ".", "﹒", ".", "۔", ".", "⸱", ".", "・", ".", "･", ".", "‧", ".", "•", ".")
 
 // commonTLDs are the suffixes a link written with a comma or with a dot
 // word in the middle of a sentence must end in: the ones a reader takes
@@ -269,12 +269,13 @@ func firstRune(s string) rune {
 }
 
 // digitWords are the words for the digits in English, German and French
-// ("oh" for a zero in a number read aloud), with how many digits the
+// ("oh" for a zero in a number read aloud, "zwo" for a two; "un", an
+// article too, and "oh" only within a number), with how many digits the
 // multipliers stand for ("eight hundred": 800).
 var digitWords = map[string]string{
 	"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 	"null": "0", "eins": "1", "zwei": "2", "drei": "3", "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
-	"zéro": "0", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7", "huit": "8", "neuf": "9",
+	"zwo": "2", "un": "1", "zéro": "0", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7", "huit": "8", "neuf": "9",
 	"hundred": "00", "thousand": "000", "hundert": "00", "tausend": "000", "cent": "00", "mille": "000",
 }
 
@@ -317,7 +318,7 @@ func spelledNumber(text string) string {
 			case string(lw) == "double" || string(lw) == "triple" || string(lw) == "doppel":
 				repeat = 2 + strings.Count(string(lw), "triple")
 				continue
-			case ok && (run.Len() > 0 || len(d) == 1 && string(lw) != "oh"):
+			case ok && (run.Len() > 0 || len(d) == 1 && string(lw) != "oh" && string(lw) != "un"):
 				run.WriteString(strings.Repeat(d, repeat))
 				repeat, worded = 1, true
 				continue
@@ -446,8 +447,17 @@ func otherDigits(text string) string {
 		digits, group, sep, groups, widest, odd, wide, year = digits[:0], 0, 0, 0, 0, false, false, false
 		return ""
 	}
-	for _, r := range text {
-		if v := digitValue(r); v >= 0 {
+	letters := false // the word read is digits with O, l or I among them
+	for i, r := range text {
+		v := digitValue(r)
+		if i == 0 || !letterOrDigit(text[i-1]) {
+			letters = letterOrDigit(text[i]) && letterDigits(text[i:])
+		}
+		if letters && v < 0 && r < utf8.RuneSelf && digitLetter(byte(r)) {
+			// "8OO-555-Ol99": the letters that look like 0 and 1.
+			v, odd = int(strings.IndexByte("OolI", byte(r))/2), true
+		}
+		if v >= 0 {
 			if sep > 0 {
 				endGroup()
 				group = 0
@@ -477,6 +487,28 @@ func otherDigits(text string) string {
 		return endRun(0)
 	}
 	return ""
+}
+
+// digitLetter reports whether c is a letter written for a digit: O or o
+// for 0, l or I for 1.
+func digitLetter(c byte) bool { return c == 'O' || c == 'o' || c == 'l' || c == 'I' }
+
+// letterDigits reports whether the word s starts with (up to the first
+// character neither an ASCII letter nor digit) is digits with letters
+// written for digits among them ("8OO", "Ol99"; not "I" or "Oslo").
+func letterDigits(s string) bool {
+	digits, letters := 0, 0
+	for i := 0; i < len(s) && letterOrDigit(s[i]); i++ {
+		switch {
+		case s[i] >= '0' && s[i] <= '9':
+			digits++
+		case digitLetter(s[i]):
+			letters++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && letters > 0
 }
 
 // yearGroup reports whether the last group of digits, group digits
@@ -517,11 +549,15 @@ func digitValue(r rune) int {
 var (
 	replyVerbs = [][]string{{"reply"}, {"replying"}, {"respond"}, {"responding"}, {"answer"}, {"answering"}, {"write", "back"}, {"send", "us"}, {"send", "me"},
 		{"email", "us"}, {"e-mail", "us"}, {"mail", "us"}, {"text", "us"}, {"send", "your"}, {"send", "back"}, {"antworten"}, {"antwort"}, {"beantworten"}, {"senden", "sie", "uns"}, {"schicken", "sie", "uns"},
-		{"répondez"}, {"répondre"}, {"réponse"}, {"repondez"}, {"repondre"}, {"reponse"}, {"envoyez-nous"}, {"envoyez", "nous"}}
+		{"répondez"}, {"répondre"}, {"réponse"}, {"repondez"}, {"repondre"}, {"reponse"}, {"envoyez-nous"}, {"envoyez", "nous"},
+		// Other words for it (TestReviewSpelledReplyWords).
+		{"get", "back", "to", "us"}, {"write", "to", "us"}, {"return", "this"}, {"let", "us", "know"}, {"send", "over"}, {"forward", "us"}, {"revert"},
+		{"schreiben", "sie", "uns"}, {"teilen", "sie", "uns"}, {"renvoyez-nous"}, {"communiquez-nous"}, {"transmettez-nous"}, {"retournez-nous"}}
 	secretNouns = [][]string{{"pin"}, {"pins"}, {"account", "number"}, {"card", "number"}, {"security", "code"}, {"verification", "code"}, {"your", "code"}, {"votre", "code"}, {"ihren", "code"}, {"ihre", "code"}, {"ton", "code"},
 		{"date", "of", "birth"}, {"birth", "date"}, {"cvv"}, {"cvc"}, {"social", "security"}, {"ssn"}, {"sort", "code"}, {"iban"}, {"otp"},
 		{"maiden", "name"}, {"bank", "details"}, {"banking", "details"}, {"geburtsdatum"}, {"kontonummer"}, {"kartennummer"}, {"sicherheitscode"},
-		{"bestätigungscode"}, {"numéro", "de", "carte"}, {"date", "de", "naissance"}, {"nip"}}
+		{"bestätigungscode"}, {"numéro", "de", "carte"}, {"date", "de", "naissance"}, {"nip"},
+		{"card", "details"}, {"pin-code"}, {"pin-nummer"}, {"ihre", "tan"}, {"die", "tan"}, {"kreditkartennummer"}, {"code", "secret"}, {"numéro", "de", "compte"}, {"security", "question"}, {"security", "questions"}}
 	// answerers say who answers ("we will answer your questions"),
 	// not that the reader is to.
 	answerers = map[string]bool{"we": true, "i": true, "they": true, "will": true, "shall": true, "would": true, "could": true, "can": true, "may": true, "might": true, "happy": true, "glad": true}
