@@ -95,3 +95,58 @@ func TestReviewSpelledProse(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReviewSpelledPathological: normalize on MaxText of text made
+// to cost the detectors of spelled.go the most (a chain of dot words,
+// digits and separators, letters for digits, number words, invisible
+// characters between digits) beside MaxText of ordinary prose, in one
+// run: the ratios are what such a part costs over an ordinary one.
+func BenchmarkReviewSpelledPathological(b *testing.B) {
+	fill := func(unit string) string { return strings.Repeat(unit, MaxText/len(unit)+1)[:MaxText] }
+	for _, c := range []struct{ name, text string }{
+		{"prose", fill(strings.Join(wiki, " ") + " ")},
+		{"dot-words", fill("dot ")},
+		{"label-dot-chain", fill("secure dot ")},
+		{"digits-and-separators", fill("8 - 0 / 0 . ")},
+		{"letter-digits", fill("1O1l")},
+		{"letter-digit-words", fill("1O1 ")},
+		{"number-words", fill("eight hundred double ")},
+		{"invisible-digits", fill("8\u200b0\u200b")},
+		{"reply-words", fill("reply with your ")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.text)))
+			for b.Loop() {
+				normalize(c.text, false, nil)
+			}
+		})
+	}
+}
+
+// TestReviewSpelledOtherDomains: a name without a hyphen or digit, one
+// dot word and a domain other than commonTLDs', punctuation right after
+// it, is a link ("mailverify dot io."); before, only com, net, org,
+// info and biz were. Prose's "point" and domains that are words of prose
+// stay prose.
+func TestReviewSpelledOtherDomains(t *testing.T) {
+	for text, want := range map[string]string{
+		"at securelogin dot xyz.":        "url:securelogin.xyz",
+		"at mailverify dot io, today":    "url:mailverify.io",
+		"at mailverify dot online!":      "url:mailverify.online",
+		"bei mailverify punkt de.":       "url:mailverify.de",
+		"the main point is: we win":      "",
+		"a good point, is it not?":       "",
+		"click the red dot now.":         "",
+		"the red dot is.":                "",
+		"un bon point de.":               "",
+		"Wir treffen uns um Punkt acht.": "",
+		"Das ist der Punkt, oder?":       "",
+	} {
+		if got := spelledLink(text); got != want {
+			t.Errorf("spelledLink(%q) = %q, want %q", text, got, want)
+		}
+	}
+	for _, at := range []string{"at securelogin dot xyz", "at mailverify dot io", "bei mailverify punkt de"} {
+		spelledFoundAt5(t, at)
+	}
+}

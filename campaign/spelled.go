@@ -51,6 +51,14 @@ var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅"
 // not a two-letter word ("a blue dot in the", "the point is").
 var commonTLDs = map[string]bool{"com": true, "net": true, "org": true, "info": true, "biz": true}
 
+// proseTLDs are the top-level domains that are words of English,
+// German or French prose a dot word may stand before ("a red dot is.",
+// "the dot now.").
+var proseTLDs = map[string]bool{"is": true, "in": true, "it": true, "at": true, "be": true, "to": true, "me": true, "do": true, "no": true,
+	"so": true, "us": true, "my": true, "by": true, "go": true, "am": true, "as": true, "la": true, "es": true, "im": true, "now": true,
+	"one": true, "new": true, "top": true, "win": true, "fun": true, "art": true, "life": true, "live": true, "love": true, "today": true,
+	"world": true, "news": true, "help": true, "home": true, "work": true, "works": true, "team": true, "zone": true, "here": true}
+
 // notHost are words before a dot word that name no site ("the dot com
 // bubble", "a point de vue", "my point is", "in dot net"), and dotComNouns the words
 // after "dot com" in prose about the industry ("early dot com
@@ -77,13 +85,14 @@ var (
 func spelledLink(text string) string {
 	var labels, seps []string // the chain read: labels[i] seps[i] labels[i+1]
 	strong := false           // a strongDot among seps
+	noun := false             // a dot word that is a noun in prose ("point") among seps
 	var single []byte         // a run of one-character fields
 	// end judges the chain read when next (the field after it, "" at
 	// the end) does not continue it; tail: its last label had
 	// punctuation or a path after it.
 	tail := false
 	end := func(next string) string {
-		defer func() { labels, seps, strong, tail = labels[:0], seps[:0], false, false }()
+		defer func() { labels, seps, strong, noun, tail = labels[:0], seps[:0], false, false, false }()
 		// Hyphens alone join words, they name no site.
 		if len(labels) != len(seps)+1 || !slices.Contains(seps, ".") {
 			return ""
@@ -112,7 +121,12 @@ func spelledLink(text string) string {
 		if !strong {
 			ends := tail || next == "" || !unicode.IsLetter(firstRune(next))
 			named := len(seps) >= 2 || strings.ContainsAny(name, "-0123456789")
-			if !(commonTLDs[suffix] && !dotComNouns[strings.ToLower(strings.Trim(next, ".,;:!?"))] || named && ends) {
+			// A name with punctuation right after its domain
+			// ("mailverify dot io.", "mailverify punkt de,") is
+			// one unless the dot word is prose's "point" or the
+			// domain a word of prose ("the red dot is.").
+			closed := tail && !noun && !proseTLDs[suffix]
+			if !(commonTLDs[suffix] && !dotComNouns[strings.ToLower(strings.Trim(next, ".,;:!?"))] || named && ends || closed) {
 				return ""
 			}
 		}
@@ -152,6 +166,7 @@ func spelledLink(text string) string {
 			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
 				seps = append(seps, ".")
 				strong = strong || strongDot(low)
+				noun = noun || string(low) == "point" || string(low) == "punto" || string(low) == "ponto"
 				continue
 			}
 		case f == "-" || f == "–":
