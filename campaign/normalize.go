@@ -1042,6 +1042,7 @@ func hasPayload(text string) bool {
 // it calls mail with.
 func linkOrNumber(text string, mail func(domain string)) bool {
 	// In words, letters or look-alike characters too (spelled.go).
+	text = visible(text)
 	return plainLinkOrNumber(text, mail) || spelledLink(text) != "" || spelledNumber(text) != ""
 }
 
@@ -1050,7 +1051,8 @@ func plainLinkOrNumber(text string, mail func(domain string)) bool {
 	// A link or address written so no client links it ("example[.]com",
 	// "desk(at)help.example") is still one a reader types
 	// (TestReviewNoticeDefanged).
-	if strings.ContainsAny(text, "[({。．｡") {
+	text = visible(text)
+	if strings.ContainsAny(text, "[({<。．｡") {
 		text = defanged.Replace(text)
 	}
 	mailDomains(text, mail)
@@ -1084,12 +1086,12 @@ var (
 // your password" does too, as a notice with a link does.
 func asksSecret(text string) bool {
 	// A secret asked for by reply in other words too (spelled.go).
-	return asksPlain(text) || askReply(strings.ToLower(text)) != ""
+	return asksPlain(text) || askReply(strings.ToLower(visible(text))) != ""
 }
 
 // asksPlain is asksSecret but for what is asked in other words.
 func asksPlain(text string) bool {
-	low := strings.ToLower(text)
+	low := strings.ToLower(visible(text))
 	if slices.ContainsFunc(secretTerms, func(t string) bool { return strings.Contains(low, t) }) {
 		return true
 	}
@@ -1117,7 +1119,30 @@ var attrSpaced = strings.NewReplacer(`"`, " ", "'", " ", "=", " ", "<", " ", ">"
 // that no client links it.
 // IDNA's other full stops (UTS #46 maps them to ".") are one too.
 var defanged = strings.NewReplacer("。", ".", "．", ".", "｡", ".", "[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".", "[DOT]", ".", "(DOT)", ".",
+	"[Dot]", ".", "(Dot)", ".", "{dot}", ".", "{Dot}", ".", "{DOT}", ".", "<dot>", ".", "<Dot>", ".", "<DOT>", ".", "<.>", ".",
 	"[@]", "@", "(@)", "@", "[at]", "@", "(at)", "@", "[AT]", "@", "(AT)", "@", "[:]", ":", "[://]", "://")
+
+// visible is s without the characters a reader does not see (format
+// characters: zero-width spaces and joiners, the soft hyphen, bidi
+// marks; the other default-ignorable ones): between a link's or a
+// number's characters they hide it from the detectors and not from the
+// reader ("secure-login\u200b.com", "800\u200b555\u200b0199":
+// TestReviewSpelledInvisible).
+func visible(s string) string {
+	if strings.IndexFunc(s, invisible) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if invisible(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func invisible(r rune) bool {
+	return r >= 0xad && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r))
+}
 
 // bareDomain reports whether the field f is a domain name under a public
 // suffix of ICANN's (a real top-level domain), with or without a path;

@@ -27,7 +27,7 @@ import (
 // the fields around it. Switches: they are asked of every field.
 func dotWord(f []byte) bool {
 	switch string(f) {
-	case "dot", "punkt", "point", "punto", "ponto", "kropka", "piste":
+	case "dot", "d0t", "punkt", "point", "punto", "ponto", "kropka", "piste":
 		return true
 	}
 	return false
@@ -43,13 +43,21 @@ func strongDot(f []byte) bool {
 
 // lookalikeDots are the characters rendered as a full stop that no name
 // resolves with (UTS #46's own full stops are defanged's).
-var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅", ".", "﹒", ".", "۔", ".", "⸱", ".", "・", ".", "･", ".", "‧", ".")
+var lookalikeDots = strings.NewReplacer("․", ".", "·", ".", "∙", ".", "⋅", ".", "﹒", ".", "۔", ".", "⸱", ".", "・", ".", "･", ".", "‧", ".", "•", ".")
 
 // commonTLDs are the suffixes a link written with a comma or with a dot
 // word in the middle of a sentence must end in: the ones a reader takes
 // for a site's ("securelogin,com", "secure-login dot com and confirm"),
 // not a two-letter word ("a blue dot in the", "the point is").
 var commonTLDs = map[string]bool{"com": true, "net": true, "org": true, "info": true, "biz": true}
+
+// proseTLDs are the top-level domains that are words of English,
+// German or French prose a dot word may stand before ("a red dot is.",
+// "the dot now.").
+var proseTLDs = map[string]bool{"is": true, "in": true, "it": true, "at": true, "be": true, "to": true, "me": true, "do": true, "no": true,
+	"so": true, "us": true, "my": true, "by": true, "go": true, "am": true, "as": true, "la": true, "es": true, "im": true, "now": true,
+	"one": true, "new": true, "top": true, "win": true, "fun": true, "art": true, "life": true, "live": true, "love": true, "today": true,
+	"world": true, "news": true, "help": true, "home": true, "work": true, "works": true, "team": true, "zone": true, "here": true}
 
 // notHost are words before a dot word that name no site ("the dot com
 // bubble", "a point de vue", "my point is", "in dot net"), and dotComNouns the words
@@ -77,13 +85,14 @@ var (
 func spelledLink(text string) string {
 	var labels, seps []string // the chain read: labels[i] seps[i] labels[i+1]
 	strong := false           // a strongDot among seps
+	noun := false             // a dot word that is a noun in prose ("point") among seps
 	var single []byte         // a run of one-character fields
 	// end judges the chain read when next (the field after it, "" at
 	// the end) does not continue it; tail: its last label had
 	// punctuation or a path after it.
 	tail := false
 	end := func(next string) string {
-		defer func() { labels, seps, strong, tail = labels[:0], seps[:0], false, false }()
+		defer func() { labels, seps, strong, noun, tail = labels[:0], seps[:0], false, false, false }()
 		// Hyphens alone join words, they name no site.
 		if len(labels) != len(seps)+1 || !slices.Contains(seps, ".") {
 			return ""
@@ -112,7 +121,12 @@ func spelledLink(text string) string {
 		if !strong {
 			ends := tail || next == "" || !unicode.IsLetter(firstRune(next))
 			named := len(seps) >= 2 || strings.ContainsAny(name, "-0123456789")
-			if !(commonTLDs[suffix] && !dotComNouns[strings.ToLower(strings.Trim(next, ".,;:!?"))] || named && ends) {
+			// A name with punctuation right after its domain
+			// ("mailverify dot io.", "mailverify punkt de,") is
+			// one unless the dot word is prose's "point" or the
+			// domain a word of prose ("the red dot is.").
+			closed := tail && !noun && !proseTLDs[suffix]
+			if !(commonTLDs[suffix] && !dotComNouns[strings.ToLower(strings.Trim(next, ".,;:!?"))] || named && ends || closed) {
 				return ""
 			}
 		}
@@ -152,6 +166,7 @@ func spelledLink(text string) string {
 			if len(labels) == len(seps)+1 && len(labels) > 0 && !tail {
 				seps = append(seps, ".")
 				strong = strong || strongDot(low)
+				noun = noun || string(low) == "point" || string(low) == "punto" || string(low) == "ponto"
 				continue
 			}
 		case f == "-" || f == "–":
@@ -269,12 +284,13 @@ func firstRune(s string) rune {
 }
 
 // digitWords are the words for the digits in English, German and French
-// ("oh" for a zero in a number read aloud), with how many digits the
+// ("oh" for a zero in a number read aloud, "zwo" for a two; "un", an
+// article too, and "oh" only within a number), with how many digits the
 // multipliers stand for ("eight hundred": 800).
 var digitWords = map[string]string{
 	"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 	"null": "0", "eins": "1", "zwei": "2", "drei": "3", "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
-	"zéro": "0", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7", "huit": "8", "neuf": "9",
+	"zwo": "2", "un": "1", "zéro": "0", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7", "huit": "8", "neuf": "9",
 	"hundred": "00", "thousand": "000", "hundert": "00", "tausend": "000", "cent": "00", "mille": "000",
 }
 
@@ -317,7 +333,7 @@ func spelledNumber(text string) string {
 			case string(lw) == "double" || string(lw) == "triple" || string(lw) == "doppel":
 				repeat = 2 + strings.Count(string(lw), "triple")
 				continue
-			case ok && (run.Len() > 0 || len(d) == 1 && string(lw) != "oh"):
+			case ok && (run.Len() > 0 || len(d) == 1 && string(lw) != "oh" && string(lw) != "un"):
 				run.WriteString(strings.Repeat(d, repeat))
 				repeat, worded = 1, true
 				continue
@@ -446,8 +462,17 @@ func otherDigits(text string) string {
 		digits, group, sep, groups, widest, odd, wide, year = digits[:0], 0, 0, 0, 0, false, false, false
 		return ""
 	}
-	for _, r := range text {
-		if v := digitValue(r); v >= 0 {
+	letters := false // the word read is digits with O, l or I among them
+	for i, r := range text {
+		v := digitValue(r)
+		if i == 0 || !letterOrDigit(text[i-1]) {
+			letters = letterOrDigit(text[i]) && letterDigits(text[i:])
+		}
+		if letters && v < 0 && r < utf8.RuneSelf && digitLetter(byte(r)) {
+			// "8OO-555-Ol99": the letters that look like 0 and 1.
+			v, odd = int(strings.IndexByte("OolI", byte(r))/2), true
+		}
+		if v >= 0 {
 			if sep > 0 {
 				endGroup()
 				group = 0
@@ -477,6 +502,28 @@ func otherDigits(text string) string {
 		return endRun(0)
 	}
 	return ""
+}
+
+// digitLetter reports whether c is a letter written for a digit: O or o
+// for 0, l or I for 1.
+func digitLetter(c byte) bool { return c == 'O' || c == 'o' || c == 'l' || c == 'I' }
+
+// letterDigits reports whether the word s starts with (up to the first
+// character neither an ASCII letter nor digit) is digits with letters
+// written for digits among them ("8OO", "Ol99"; not "I" or "Oslo").
+func letterDigits(s string) bool {
+	digits, letters := 0, 0
+	for i := 0; i < len(s) && letterOrDigit(s[i]); i++ {
+		switch {
+		case s[i] >= '0' && s[i] <= '9':
+			digits++
+		case digitLetter(s[i]):
+			letters++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && letters > 0
 }
 
 // yearGroup reports whether the last group of digits, group digits
@@ -517,11 +564,15 @@ func digitValue(r rune) int {
 var (
 	replyVerbs = [][]string{{"reply"}, {"replying"}, {"respond"}, {"responding"}, {"answer"}, {"answering"}, {"write", "back"}, {"send", "us"}, {"send", "me"},
 		{"email", "us"}, {"e-mail", "us"}, {"mail", "us"}, {"text", "us"}, {"send", "your"}, {"send", "back"}, {"antworten"}, {"antwort"}, {"beantworten"}, {"senden", "sie", "uns"}, {"schicken", "sie", "uns"},
-		{"répondez"}, {"répondre"}, {"réponse"}, {"repondez"}, {"repondre"}, {"reponse"}, {"envoyez-nous"}, {"envoyez", "nous"}}
+		{"répondez"}, {"répondre"}, {"réponse"}, {"repondez"}, {"repondre"}, {"reponse"}, {"envoyez-nous"}, {"envoyez", "nous"},
+		// Other words for it (TestReviewSpelledReplyWords).
+		{"get", "back", "to", "us"}, {"write", "to", "us"}, {"return", "this"}, {"let", "us", "know"}, {"send", "over"}, {"forward", "us"}, {"revert"},
+		{"schreiben", "sie", "uns"}, {"teilen", "sie", "uns"}, {"renvoyez-nous"}, {"communiquez-nous"}, {"transmettez-nous"}, {"retournez-nous"}}
 	secretNouns = [][]string{{"pin"}, {"pins"}, {"account", "number"}, {"card", "number"}, {"security", "code"}, {"verification", "code"}, {"your", "code"}, {"votre", "code"}, {"ihren", "code"}, {"ihre", "code"}, {"ton", "code"},
 		{"date", "of", "birth"}, {"birth", "date"}, {"cvv"}, {"cvc"}, {"social", "security"}, {"ssn"}, {"sort", "code"}, {"iban"}, {"otp"},
 		{"maiden", "name"}, {"bank", "details"}, {"banking", "details"}, {"geburtsdatum"}, {"kontonummer"}, {"kartennummer"}, {"sicherheitscode"},
-		{"bestätigungscode"}, {"numéro", "de", "carte"}, {"date", "de", "naissance"}, {"nip"}}
+		{"bestätigungscode"}, {"numéro", "de", "carte"}, {"date", "de", "naissance"}, {"nip"},
+		{"card", "details"}, {"pin-code"}, {"pin-nummer"}, {"ihre", "tan"}, {"die", "tan"}, {"kreditkartennummer"}, {"code", "secret"}, {"numéro", "de", "compte"}, {"security", "question"}, {"security", "questions"}}
 	// answerers say who answers ("we will answer your questions"),
 	// not that the reader is to.
 	answerers = map[string]bool{"we": true, "i": true, "they": true, "will": true, "shall": true, "would": true, "could": true, "can": true, "may": true, "might": true, "happy": true, "glad": true}

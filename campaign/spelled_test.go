@@ -69,21 +69,26 @@ var spelledLures = map[string]string{
 // in 12.
 func TestSpelledPayloadNoEvasion(t *testing.T) {
 	for name, at := range spelledLures {
-		t.Run(name, func(t *testing.T) {
-			n := lureAt(t, 28, plainSubject, "text/plain; charset=utf-8", func(i int, own string) string {
-				return own + "\n\n" + noticeLure(at)
-			})
-			if n != 5 {
-				t.Errorf("%q: found at account %d, want 5", at, n)
-			}
-			// Over the text too, and in HTML.
-			n = lureAt(t, 29, plainSubject, "text/html; charset=utf-8", func(i int, own string) string {
-				return "<p>" + noticeLure(at) + "</p><p>" + own + "</p>"
-			})
-			if n != 5 {
-				t.Errorf("%q over the text in HTML: found at account %d, want 5", at, n)
-			}
-		})
+		t.Run(name, func(t *testing.T) { spelledFoundAt5(t, at) })
+	}
+}
+
+// spelledFoundAt5 checks that the notice-shaped lure asking to "update
+// your account " + at, under each copy's own text and over it in HTML,
+// is found at the 5th account.
+func spelledFoundAt5(t *testing.T, at string) {
+	n := lureAt(t, 28, plainSubject, "text/plain; charset=utf-8", func(i int, own string) string {
+		return own + "\n\n" + noticeLure(at)
+	})
+	if n != 5 {
+		t.Errorf("%q: found at account %d, want 5", at, n)
+	}
+	// Over the text too, and in HTML.
+	n = lureAt(t, 29, plainSubject, "text/html; charset=utf-8", func(i int, own string) string {
+		return "<p>" + noticeLure(at) + "</p><p>" + own + "</p>"
+	})
+	if n != 5 {
+		t.Errorf("%q over the text in HTML: found at account %d, want 5", at, n)
 	}
 }
 

@@ -246,12 +246,13 @@ func (p payloadText) size() int {
 // (normalize).
 func (p payloadText) spelled() bool {
 	for _, s := range []string{p.text, p.quoted} {
+		s = visible(s)
 		if spelledLink(s) != "" || spelledNumber(s) != "" || askReply(strings.ToLower(s)) != "" {
 			return true
 		}
 	}
 	if p.html {
-		s := attrSpaced.Replace(p.raw)
+		s := visible(attrSpaced.Replace(p.raw))
 		return spelledLink(s) != "" || spelledNumber(s) != ""
 	}
 	return false
