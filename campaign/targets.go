@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // What a message asks its reader to act on, by whom it is answered: its
@@ -96,8 +98,8 @@ func targetsOf(text string) (ids []string, rest string) {
 			f, start = f[k:], i+k
 		}
 		if strings.Contains(f, "://") || len(f) >= 4 && strings.EqualFold(f[:4], "www.") || bareDomain(f) {
-			if id, ok := urlTarget(f); ok {
-				ids = append(ids, id)
+			if link := urlTargets(f); link != nil {
+				ids = append(ids, link...)
 				blank(start, j)
 			}
 		}
@@ -113,10 +115,40 @@ func targetsOf(text string) (ids []string, rest string) {
 	return ids, string(b)
 }
 
+// urlTargets are the targets of the link f: its own (urlTarget) and,
+// on a shared platform whose query carries links, theirs instead: a
+// platform's redirector ("l.facebook.com/l.php?u=URL&h=token", YouTube's
+// and LinkedIn's) names a token of each copy's own, the site it sends
+// the reader to is the run's one; its share button names the site
+// shared, an organisation's own (TestReviewPlatformRedirect). nil: no
+// link.
+func urlTargets(f string) []string {
+	id, query, ok := urlTarget(f)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for _, vs := range query {
+		for _, v := range vs {
+			if strings.Contains(v, "://") || len(v) >= 4 && strings.EqualFold(v[:4], "www.") || bareDomain(v) {
+				if id, _, ok := urlTarget(v); ok {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	if ids == nil {
+		ids = []string{id}
+	}
+	return ids
+}
+
 // urlTarget is the target of the link f: "url:" and its registrable
 // domain ("*" for a name anyone gets for free: registrable), or, on a
-// shared platform (platform), its host, path and query.
-func urlTarget(f string) (string, bool) {
+// shared platform (platform), its host, path and query, and the query's
+// values. A name in Unicode and in Punycode is one name ("xn--…"
+// written for "ö" is folded as "ö" is).
+func urlTarget(f string) (string, url.Values, bool) {
 	f = strings.Trim(f, "<>()[]\"',.;:!?")
 	if strings.HasPrefix(f, "//") {
 		f = "http:" + f
@@ -125,18 +157,38 @@ func urlTarget(f string) (string, bool) {
 	}
 	u, err := url.Parse(f)
 	if err != nil || u.Hostname() == "" {
-		return "", false
+		return "", nil, false
 	}
-	host := asciiName(fold(u.Hostname()))
+	name := strings.ToLower(u.Hostname())
+	if uni, err := idna.ToUnicode(name); err == nil {
+		name = uni
+	}
+	host := asciiName(fold(name))
 	d := registrable(host)
 	if !platform(d) {
-		return "url:" + d, true
+		return "url:" + d, nil, true
 	}
-	id := "url:" + host + u.EscapedPath()
-	if u.RawQuery != "" {
-		id += "?" + u.RawQuery
+	path, query := u.EscapedPath(), u.RawQuery
+	if slices.Contains(socialNetworks, d) {
+		// A page is named by its path, whatever its case or a
+		// trailing "/", and by the query's id ("profile.php?id=")
+		// or video ("watch?v=") alone: a token of each copy's own
+		// added to one page ("?ref=…") named each copy's link
+		// another target (TestReviewSocialPageTokens).
+		path = strings.TrimSuffix(strings.ToLower(path), "/")
+		kept := url.Values{}
+		for _, k := range []string{"id", "v"} {
+			if v := u.Query().Get(k); v != "" {
+				kept.Set(k, v)
+			}
+		}
+		query = kept.Encode()
 	}
-	return id, true
+	id := "url:" + host + path
+	if query != "" {
+		id += "?" + query
+	}
+	return id, u.Query(), true
 }
 
 // platforms are registrable domains that serve many unrelated senders:
@@ -150,15 +202,18 @@ var platforms = []string{
 	// (A provider's own site too: its "Powered by" badge links there
 	// with the account's id.)
 	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
-	"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com",
 }
+
+// socialNetworks are the platforms whose links name a page of an
+// organisation's (or a person's): among platforms too.
+var socialNetworks = []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com"}
 
 // platform reports whether the registrable domain d is a shared
 // platform's: one of platforms, Brevo's sendibt*/sendibm* and *brevo*
 // tracking domains, Campaign Monitor's cmail*.
 func platform(d string) bool {
 	name, _, _ := strings.Cut(d, ".")
-	return slices.Contains(platforms, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
+	return slices.Contains(platforms, d) || slices.Contains(socialNetworks, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
 		strings.Contains(name, "brevo") || strings.HasPrefix(name, "cmail")
 }
 
