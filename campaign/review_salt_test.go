@@ -86,3 +86,23 @@ func TestReviewSocialPageTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewIPForms: the lure's server by its address, written in each
+// copy another way a browser reads as the same (decimal, octal, hex,
+// fewer parts), is one target: found at the 5th account. Before, none
+// was found in 12 (each way its own target; and every address "url:"
+// and its last two numbers).
+func TestReviewIPForms(t *testing.T) {
+	forms := []string{"192.0.2.7", "3221225991", "0xC0.0.2.7", "0300.0.2.7", "192.0.519", "0xC0000207", "192.0x0.2.7", "0300.0.0x2.7", "192.000.2.7", "192.0.02.7", "192.0.2.07", "192.0.2.0x7."}
+	if n := lureAt(t, 2834, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + noticeLure("at http://"+forms[i]+"/v") }); n != 5 {
+		t.Errorf("found at account %d, want 5", n)
+	}
+	for h, want := range map[string]string{"3221225991": "192.0.2.7", "10.0.0.1": "10.0.0.1", "1.2.3.256": "", "1.2.65536": "", "0x": "", "a.b": "", "1.2.3.4.5": "", "08.1.1.1": ""} {
+		if got, _ := ipv4(h); got != want {
+			t.Errorf("ipv4(%q) = %q, want %q", h, got, want)
+		}
+	}
+	if ids, _ := targetsOf("at http://10.9.2.7/x and http://192.0.2.7/y"); len(ids) != 2 || ids[0] == ids[1] {
+		t.Errorf("two servers named %q", ids)
+	}
+}

@@ -1,8 +1,10 @@
 package campaign
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -163,6 +165,9 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if uni, err := idna.ToUnicode(name); err == nil {
 		name = uni
 	}
+	if ip, ok := ipv4(name); ok {
+		return "url:" + ip, nil, true
+	}
 	host := asciiName(fold(name))
 	d := registrable(host)
 	if !platform(d) {
@@ -189,6 +194,47 @@ func urlTarget(f string) (string, url.Values, bool) {
 		id += "?" + query
 	}
 	return id, u.Query(), true
+}
+
+// ipv4 is the host h as a dotted IPv4 address when a browser reads it
+// as one (the WHATWG URL standard's IPv4 parser: one to four parts,
+// each decimal, octal with a leading 0 or hexadecimal with 0x, the last
+// filling the bytes left): "3221225991", "0xC0.0.2.7" and "192.0.519"
+// are 192.0.2.7, one target (TestReviewIPForms), not one per way of
+// writing it. A trailing dot is allowed.
+func ipv4(h string) (string, bool) {
+	parts := strings.Split(strings.TrimSuffix(h, "."), ".")
+	if len(parts) > 4 {
+		return "", false
+	}
+	var n []uint64
+	for _, p := range parts {
+		base := 10
+		switch {
+		case len(p) > 2 && (p[:2] == "0x" || p[:2] == "0X"):
+			p, base = p[2:], 16
+		case len(p) > 1 && p[0] == '0':
+			p, base = p[1:], 8
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil || p == "" || strings.ContainsAny(p, "+-_") {
+			return "", false
+		}
+		n = append(n, v)
+	}
+	var ip uint64
+	for i, v := range n[:len(n)-1] {
+		if v > 255 {
+			return "", false
+		}
+		ip |= v << (24 - 8*i)
+	}
+	last := n[len(n)-1]
+	if last >= 1<<(8*(5-len(n))) {
+		return "", false
+	}
+	ip |= last
+	return fmt.Sprintf("%d.%d.%d.%d", ip>>24, ip>>16&255, ip>>8&255, ip&255), true
 }
 
 // platforms are registrable domains that serve many unrelated senders:
