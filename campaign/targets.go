@@ -1,11 +1,15 @@
 package campaign
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // What a message asks its reader to act on, by whom it is answered: its
@@ -96,8 +100,8 @@ func targetsOf(text string) (ids []string, rest string) {
 			f, start = f[k:], i+k
 		}
 		if strings.Contains(f, "://") || len(f) >= 4 && strings.EqualFold(f[:4], "www.") || bareDomain(f) {
-			if id, ok := urlTarget(f); ok {
-				ids = append(ids, id)
+			if link := urlTargets(f); link != nil {
+				ids = append(ids, link...)
 				blank(start, j)
 			}
 		}
@@ -113,10 +117,40 @@ func targetsOf(text string) (ids []string, rest string) {
 	return ids, string(b)
 }
 
+// urlTargets are the targets of the link f: its own (urlTarget) and,
+// on a shared platform whose query carries links, theirs instead: a
+// platform's redirector ("l.facebook.com/l.php?u=URL&h=token", YouTube's
+// and LinkedIn's) names a token of each copy's own, the site it sends
+// the reader to is the run's one; its share button names the site
+// shared, an organisation's own (TestReviewPlatformRedirect). nil: no
+// link.
+func urlTargets(f string) []string {
+	id, query, ok := urlTarget(f)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for _, vs := range query {
+		for _, v := range vs {
+			if strings.Contains(v, "://") || len(v) >= 4 && strings.EqualFold(v[:4], "www.") || bareDomain(v) {
+				if id, _, ok := urlTarget(v); ok {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	if ids == nil {
+		ids = []string{id}
+	}
+	return ids
+}
+
 // urlTarget is the target of the link f: "url:" and its registrable
 // domain ("*" for a name anyone gets for free: registrable), or, on a
-// shared platform (platform), its host, path and query.
-func urlTarget(f string) (string, bool) {
+// shared platform (platform), its host, path and query, and the query's
+// values. A name in Unicode and in Punycode is one name ("xn--…"
+// written for "ö" is folded as "ö" is).
+func urlTarget(f string) (string, url.Values, bool) {
 	f = strings.Trim(f, "<>()[]\"',.;:!?")
 	if strings.HasPrefix(f, "//") {
 		f = "http:" + f
@@ -125,18 +159,82 @@ func urlTarget(f string) (string, bool) {
 	}
 	u, err := url.Parse(f)
 	if err != nil || u.Hostname() == "" {
-		return "", false
+		return "", nil, false
 	}
-	host := asciiName(fold(u.Hostname()))
+	name := strings.ToLower(u.Hostname())
+	if uni, err := idna.ToUnicode(name); err == nil {
+		name = uni
+	}
+	if ip, ok := ipv4(name); ok {
+		return "url:" + ip, nil, true
+	}
+	host := asciiName(fold(name))
 	d := registrable(host)
 	if !platform(d) {
-		return "url:" + d, true
+		return "url:" + d, nil, true
 	}
-	id := "url:" + host + u.EscapedPath()
-	if u.RawQuery != "" {
-		id += "?" + u.RawQuery
+	path, query := u.EscapedPath(), u.RawQuery
+	if slices.Contains(socialNetworks, d) {
+		// A page is named by its path, whatever its case or a
+		// trailing "/", and by the query's id ("profile.php?id=")
+		// or video ("watch?v=") alone: a token of each copy's own
+		// added to one page ("?ref=…") named each copy's link
+		// another target (TestReviewSocialPageTokens).
+		path = strings.TrimSuffix(strings.ToLower(path), "/")
+		kept := url.Values{}
+		for _, k := range []string{"id", "v"} {
+			if v := u.Query().Get(k); v != "" {
+				kept.Set(k, v)
+			}
+		}
+		query = kept.Encode()
 	}
-	return id, true
+	id := "url:" + host + path
+	if query != "" {
+		id += "?" + query
+	}
+	return id, u.Query(), true
+}
+
+// ipv4 is the host h as a dotted IPv4 address when a browser reads it
+// as one (the WHATWG URL standard's IPv4 parser: one to four parts,
+// each decimal, octal with a leading 0 or hexadecimal with 0x, the last
+// filling the bytes left): "3221225991", "0xC0.0.2.7" and "192.0.519"
+// are 192.0.2.7, one target (TestReviewIPForms), not one per way of
+// writing it. A trailing dot is allowed.
+func ipv4(h string) (string, bool) {
+	parts := strings.Split(strings.TrimSuffix(h, "."), ".")
+	if len(parts) > 4 {
+		return "", false
+	}
+	var n []uint64
+	for _, p := range parts {
+		base := 10
+		switch {
+		case len(p) > 2 && (p[:2] == "0x" || p[:2] == "0X"):
+			p, base = p[2:], 16
+		case len(p) > 1 && p[0] == '0':
+			p, base = p[1:], 8
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil || p == "" || strings.ContainsAny(p, "+-_") {
+			return "", false
+		}
+		n = append(n, v)
+	}
+	var ip uint64
+	for i, v := range n[:len(n)-1] {
+		if v > 255 {
+			return "", false
+		}
+		ip |= v << (24 - 8*i)
+	}
+	last := n[len(n)-1]
+	if last >= 1<<(8*(5-len(n))) {
+		return "", false
+	}
+	ip |= last
+	return fmt.Sprintf("%d.%d.%d.%d", ip>>24, ip>>16&255, ip>>8&255, ip&255), true
 }
 
 // platforms are registrable domains that serve many unrelated senders:
@@ -150,15 +248,18 @@ var platforms = []string{
 	// (A provider's own site too: its "Powered by" badge links there
 	// with the account's id.)
 	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
-	"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com",
 }
+
+// socialNetworks are the platforms whose links name a page of an
+// organisation's (or a person's): among platforms too.
+var socialNetworks = []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com"}
 
 // platform reports whether the registrable domain d is a shared
 // platform's: one of platforms, Brevo's sendibt*/sendibm* and *brevo*
 // tracking domains, Campaign Monitor's cmail*.
 func platform(d string) bool {
 	name, _, _ := strings.Cut(d, ".")
-	return slices.Contains(platforms, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
+	return slices.Contains(platforms, d) || slices.Contains(socialNetworks, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
 		strings.Contains(name, "brevo") || strings.HasPrefix(name, "cmail")
 }
 
