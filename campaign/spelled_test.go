@@ -284,17 +284,7 @@ func TestSpelledPayloadOtherPart(t *testing.T) {
 func TestSpelledPayloadWaitBound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(28, 31))
 	for parts, waiting := range map[int]bool{maxWait / MaxText: true, maxWait/MaxText + 1: false} {
-		var b strings.Builder
-		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
-		for range parts {
-			text := "Sign in at secure-login dot com.\n"
-			for len(text) < MaxText+100 {
-				text += ownText(rng, 10) + "\n"
-			}
-			b.WriteString("--zz\nContent-Type: text/plain\n\n" + text + "\n")
-		}
-		b.WriteString("--zz--\n")
-		c := collectorOf(t, nil, []byte(b.String()))
+		c := collectorOf(t, nil, longParts(rng, parts, "Sign in at secure-login dot com.\n", ""))
 		if got := len(c.wait) > 0; got != waiting || c.payload == waiting {
 			t.Errorf("%d parts of MaxText: %d waiting, payload %v; want waiting %v", parts, len(c.wait), c.payload, waiting)
 		}

@@ -293,17 +293,8 @@ func TestNoticeTargetsParts(t *testing.T) {
 func TestNoticeTargetsUnnamed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(28, 17))
 	for parts, salted := range map[int]bool{maxWait / MaxText: true, maxWait/MaxText + 1: false} {
-		var b strings.Builder
-		b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
-		for range parts {
-			text := "https://org1.example/news "
-			for len(text) < MaxText+100 {
-				text += ownText(rng, 10) + "\n"
-			}
-			b.WriteString("--zz\nContent-Type: text/plain\n\n" + text + "\n")
-		}
-		b.WriteString("--zz\nContent-Type: text/plain\n\n" + ownText(rng, 60) + " https://org1.example/news\n\n" + optInNotice + "\n--zz--\n")
-		raw := []byte(b.String())
+		raw := longParts(rng, parts, "https://org1.example/news ",
+			"--zz\nContent-Type: text/plain\n\n"+ownText(rng, 60)+" https://org1.example/news\n\n"+optInNotice+"\n")
 		c := collectorOf(t, nil, raw)
 		f := c.Fingerprint()
 		c.target(anyTarget)
@@ -397,4 +388,21 @@ func collectorOf(tb testing.TB, names map[string]bool, raw []byte) *Collector {
 	}
 	c.Done()
 	return c
+}
+
+// longParts is a message of parts text parts of MaxText bytes and more,
+// each head and random words, then last (a part of its own, or "") and
+// the closing boundary.
+func longParts(rng *rand.Rand, parts int, head, last string) []byte {
+	var b strings.Builder
+	b.WriteString("From: <club1@isp.example>\nTo: <member@remote.example>\nSubject: News\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=zz\n\n")
+	for range parts {
+		text := head
+		for len(text) < MaxText+100 {
+			text += ownText(rng, 10) + "\n"
+		}
+		b.WriteString("--zz\nContent-Type: text/plain\n\n" + text + "\n")
+	}
+	b.WriteString(last + "--zz--\n")
+	return []byte(b.String())
 }
