@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,15 +206,17 @@ type reachOf struct {
 
 // reach reports whether the senders of a near-duplicate make a campaign
 // by whom they reach: their groups matched to recipients of their own (a
-// maximum matching of groups to recipients, Kuhn's augmenting paths,
-// stopping at need) are at least reachNeed. Customers each writing the
-// same letter to their representative reach one recipient between them:
-// one; a run spread over stolen accounts reaches each account's own
-// victims, and copies that also go to one shared address do not hide
-// that. A sender without recorded recipients reaches one of its own.
+// maximum matching, Kuhn's augmenting paths, stopping at need) are at
+// least reachNeed. Customers each writing the same letter to their
+// representative reach one recipient between them: one; a run spread
+// over stolen accounts reaches each account's own victims, and copies
+// that also go to one shared address do not hide that. A sender without
+// recorded recipients reaches one of its own. Groups whose recorded
+// recipients are the same set are one in the matching (schema 17): they
+// spread nothing, they wrote to the same people. Twenty signers of a
+// letter to a committee of five matched five; now they match one.
 func reach(senders []reachOf, threshold int) bool {
 	groups := map[string]map[string]bool{}
-	var order []string
 	for _, s := range senders {
 		g := s.group
 		if g == "" {
@@ -221,7 +224,6 @@ func reach(senders []reachOf, threshold int) bool {
 		}
 		if groups[g] == nil {
 			groups[g] = map[string]bool{}
-			order = append(order, g)
 		}
 		for r := range s.rcpts {
 			groups[g][r] = true
@@ -230,75 +232,75 @@ func reach(senders []reachOf, threshold int) bool {
 			groups[g]["own:"+s.account] = true
 		}
 	}
-	slices.Sort(order)
-	owner := map[string]string{} // recipient -> group matched to it
-	var try func(g string, seen map[string]bool) bool
-	try = func(g string, seen map[string]bool) bool {
-		rs := make([]string, 0, len(groups[g]))
-		for r := range groups[g] {
-			rs = append(rs, r)
+	// the groups of each recipient set, the sets named by their sorted
+	// recipients
+	sets := map[string][]string{}
+	ofSet := map[string]int{}
+	for _, rs := range groups {
+		set := slices.Sorted(maps.Keys(rs))
+		name := strings.Join(set, " ")
+		sets[name] = set
+		ofSet[name]++
+	}
+	spread := 0
+	for _, n := range ofSet {
+		if n == 1 {
+			spread++
 		}
-		slices.Sort(rs)
-		for _, r := range rs {
+	}
+	need := reachNeed(len(groups), spread, threshold)
+	order := slices.Sorted(maps.Keys(sets))
+	owner := map[string]string{} // recipient -> set matched to it
+	var try func(set string, seen map[string]bool) bool
+	try = func(set string, seen map[string]bool) bool {
+		for _, r := range sets[set] {
 			if seen[r] {
 				continue
 			}
 			seen[r] = true
 			if o, ok := owner[r]; !ok || try(o, seen) {
-				owner[r] = g
+				owner[r] = set
 				return true
 			}
 		}
 		return false
 	}
-	// the groups with a recipient no other group reaches
-	reached := map[string]int{}
-	for _, rs := range groups {
-		for r := range rs {
-			reached[r]++
-		}
-	}
-	excl := 0
-	for _, rs := range groups {
-		for r := range rs {
-			if reached[r] == 1 {
-				excl++
-				break
-			}
-		}
-	}
-	need := reachNeed(len(order), excl, threshold)
 	n := 0
-	for _, g := range order {
+	for _, set := range order {
 		if n >= need {
 			break
 		}
-		if try(g, map[string]bool{}) {
+		if try(set, map[string]bool{}) {
 			n++
 		}
 	}
 	return n >= need
 }
 
-// reachNeed is how many of a near-duplicate's groups of senders must be
-// matched to recipients for a campaign (schema 16), of groups groups,
-// excl of which reach a recipient no other group does: the threshold
-// when those are at least half of the groups, else excl and threshold
-// more (shared recipients alone must make the threshold, as a run to one
-// list does). A petition that many customers send to their
+// reachNeed is how many of a near-duplicate's recipient sets must be
+// matched to recipients for a campaign (schema 17), of groups groups of
+// senders, spread of which wrote to a set of recipients no other group
+// wrote to: the threshold when those are at least half of the groups,
+// else spread and threshold more (shared recipients alone must make the
+// threshold). A petition that many customers send to their
 // representative, a few of whom also send it to an address of their own
 // (a copy to themselves, a friend), matches those few and the
 // representative: with the threshold alone it was a campaign at the
 // (threshold-1)th such signer, and every signer was suspended. A run
-// that adds one shared decoy to every copy has every group reach victims
-// of its own: the threshold. To pass for a petition, a run of k accounts
-// reaching victims needs k+1 more that send their copy to fewer than
-// threshold shared addresses and nowhere else (docs/suspension.md).
-func reachNeed(groups, excl, threshold int) int {
-	if 2*excl >= groups {
+// whose every copy goes to victims of its own and one shared decoy has
+// every group's set its own: the threshold; so has a spear-phishing run
+// whose copies each go to a different few of one company's staff, though
+// each of its victims is reached by several (schema 16 counted only the
+// groups reaching a recipient nobody else reaches: such a run was found
+// at its fifth account in 86% of draws, docs/suspension.md). To pass for
+// a petition, a run of k accounts reaching victims needs k+1 more that
+// send their copy to the same set of fewer than threshold shared
+// addresses and nowhere else.
+func reachNeed(groups, spread, threshold int) int {
+	if 2*spread >= groups {
 		return threshold
 	}
-	return excl + threshold
+	return spread + threshold
 }
 
 // mergeRcpts adds add to the space-separated list old, at most MaxRcpts.
@@ -734,46 +736,47 @@ local function weight(k)
   if p == 'a' then return math.max(bands, 1) end
   return math.max(bands - 1, 0)
 end
--- reach: whether at least reachNeed groups are matched to recipients
--- (the Go reach)
+-- reach: whether at least reachNeed recipient sets are matched to
+-- recipients, the groups of one set one (the Go reach)
 local function reach(list, need)
-  local groups, gorder = {}, {}
+  local groups, ng = {}, 0
   for _, s in ipairs(list) do
     local g = s[2]
     if g == '' then g = 'a:' .. s[1] end
-    if not groups[g] then groups[g] = {}; gorder[#gorder+1] = g end
+    if not groups[g] then groups[g] = {}; ng = ng + 1 end
     local any = false
     for r in pairs(s[3]) do groups[g][r] = true; any = true end
     if not any then groups[g]['own:' .. s[1]] = true end
   end
-  table.sort(gorder)
+  local sets, of, order = {}, {}, {}
+  for _, rs in pairs(groups) do
+    local set = {}
+    for r in pairs(rs) do set[#set+1] = r end
+    table.sort(set)
+    local name = table.concat(set, ' ')
+    if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
+    of[name] = of[name] + 1
+  end
+  table.sort(order)
+  local spread = 0
+  for _, c in pairs(of) do
+    if c == 1 then spread = spread + 1 end
+  end
+  if 2 * spread < ng then need = spread + need end
   local owner = {}
-  local function try(g, seen)
-    local rs = {}
-    for r in pairs(groups[g]) do rs[#rs+1] = r end
-    table.sort(rs)
-    for _, r in ipairs(rs) do
+  local function try(set, seen)
+    for _, r in ipairs(sets[set]) do
       if not seen[r] then
         seen[r] = true
-        if not owner[r] or try(owner[r], seen) then owner[r] = g; return true end
+        if not owner[r] or try(owner[r], seen) then owner[r] = set; return true end
       end
     end
     return false
   end
-  local reached, excl = {}, 0
-  for _, rs in pairs(groups) do
-    for r in pairs(rs) do reached[r] = (reached[r] or 0) + 1 end
-  end
-  for _, rs in pairs(groups) do
-    for r in pairs(rs) do
-      if reached[r] == 1 then excl = excl + 1; break end
-    end
-  end
-  if 2 * excl < #gorder then need = excl + need end
   local m = 0
-  for _, g in ipairs(gorder) do
+  for _, set in ipairs(order) do
     if m >= need then break end
-    if try(g, {}) then m = m + 1 end
+    if try(set, {}) then m = m + 1 end
   end
   return m >= need
 end

@@ -57,7 +57,7 @@ const pgTrim = `		DELETE FROM campaign_keys d USING (SELECT r.fkey, r.account FR
 			WHERE d.fkey = x.fkey AND d.account = x.account;
 `
 
-// pgReachNeed is reachNeed in og_campaign: the groups (og_reach's are
+// pgReachNeed is reachNeed of schema 16 in og_campaign: the groups (og_reach's are
 // numbered 1..n), those with a recipient no other group reaches (the
 // edges are distinct: a recipient of one edge is one group's).
 const pgReachNeed = `			SELECT CASE WHEN 2 * e.n >= g.n THEN v_threshold ELSE e.n + v_threshold END INTO v_need

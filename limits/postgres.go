@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	14: campaignFunctions + ogAdmit(14) + sightingsHOT,
 	15: campaignSeedSchema,
 	16: campaignCapSchema + ogCampaignCap(),
+	17: ogCampaignSets(),
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -30,8 +30,10 @@ import (
 // round trip per stage) counts a message's campaign copy in og_admit
 // (campaignpg.go); nothing in SQLite. Version 15 (issue 28) keeps the
 // fleet's campaign seed (campaignseed.go). Version 16 (issue 28) bounds
-// a campaign key's senders (campaigncap.go).
-const schemaVersion = 16
+// a campaign key's senders (campaigncap.go). Version 17 (issue 28)
+// replaces og_campaign: its reach matches recipient sets
+// (campaignsets.go); nothing in SQLite, whose reach is Go's.
+const schemaVersion = 17
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `

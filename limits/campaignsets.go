@@ -1,0 +1,33 @@
+package limits
+
+import "strings"
+
+// pgReachSets is reach of schema 17 in og_campaign: the groups' edges
+// (e) collapsed to their recipient sets (s: a group's recipients, sorted
+// and joined, names its set), the sets numbered 1..n for og_reach, and
+// reachNeed's count of the groups whose set no other group has.
+const pgReachSets = `				s AS (SELECT e.g, string_agg(e.r, ' ' ORDER BY e.r COLLATE "C") AS rs FROM e GROUP BY e.g),
+				u AS (SELECT DISTINCT s.rs, e.r FROM s JOIN e ON e.g = s.g),
+				x AS (SELECT CAST(dense_rank() OVER (ORDER BY u.rs COLLATE "C") AS INTEGER) AS gi, CAST(dense_rank() OVER (ORDER BY u.r COLLATE "C") AS INTEGER) AS ri FROM u)
+			SELECT array_agg(x.gi ORDER BY x.gi, x.ri), array_agg(x.ri ORDER BY x.gi, x.ri),
+				(SELECT CASE WHEN 2 * count(*) FILTER (WHERE c.n = 1) >= sum(c.n) THEN v_threshold ELSE count(*) FILTER (WHERE c.n = 1) + v_threshold END
+					FROM (SELECT count(*) AS n FROM s GROUP BY s.rs) c)
+				INTO v_eg, v_er, v_need FROM x;
+			IF og_reach(v_eg, v_er, v_need) < v_need THEN
+`
+
+// ogCampaignSets is PostgreSQL's version 17 (issue 28: a petition to a
+// committee): og_campaign of version 16 whose reach matches recipient
+// sets rather than groups, with reachNeed counting the groups whose set
+// is theirs alone (reach, campaign.go). Nothing else changes, in either
+// database: SQLite's schema 17 has no statement (its reach is Go's), and
+// the rows recorded before are read the same way.
+func ogCampaignSets() string {
+	f := ogCampaignCap()
+	old := "\t\t\t\tx AS (SELECT CAST(dense_rank() OVER (ORDER BY e.g COLLATE \"C\") AS INTEGER) AS gi, CAST(dense_rank() OVER (ORDER BY e.r COLLATE \"C\") AS INTEGER) AS ri FROM e)\n" +
+		"\t\t\tSELECT array_agg(x.gi ORDER BY x.gi, x.ri), array_agg(x.ri ORDER BY x.gi, x.ri) INTO v_eg, v_er FROM x;\n" + pgReachNeed
+	if strings.Count(f, old) != 1 {
+		panic("limits: og_campaign of version 16 changed: version 17's reach has no place")
+	}
+	return strings.Replace(f, old, pgReachSets, 1)
+}
