@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
+
+	"outguard/internal/hamgen"
 )
 
 // orgImage is organisation i's own image (a logo, or the run's QR code
@@ -197,5 +200,77 @@ func TestPageSiteNoEvasion(t *testing.T) {
 		if at != 5 {
 			t.Errorf("%s: found at account %d, want 5", name, at)
 		}
+	}
+}
+
+// TestPageSiteLimits: what naming pages and contents lets through, as
+// docs/suspension.md says (Known limits): a run whose copies each point
+// at a Maps short link or a PayPal button of their own, or carry a QR
+// image or a PDF whose bytes differ per copy, is not found when written
+// as the notice (a target per copy, as a domain per copy); and
+// organisations under one notice that each carry one template's image
+// (the same icon as an inline part) are one campaign. If one of these
+// changes, the docs are to be updated.
+func TestPageSiteLimits(t *testing.T) {
+	for name, c := range map[string]func(i int, own string) (string, string){
+		"a Maps short link per copy": func(i int, own string) (string, string) {
+			return "text/plain", own + "\n\n" + noticeLure(fmt.Sprintf("at https://maps.app.goo.gl/Mail%dTeam", i))
+		},
+		"a PayPal button per copy": func(i int, own string) (string, string) {
+			return "text/plain", own + "\n\n" + noticeLure(fmt.Sprintf("at https://www.paypal.com/donate/?hosted_button_id=MT%d", i))
+		},
+		"a QR image per copy": func(i int, own string) (string, string) {
+			return withParts("mixed", own+"\n\n"+noticeLure("by scanning the code below"), false, imagePart(1000+i, "", "inline"))
+		},
+		"a PDF per copy": func(i int, own string) (string, string) {
+			return withParts("mixed", own+"\n\n"+noticeLure("with the attached form"), false, pdfPart(1000+i))
+		},
+	} {
+		ct, _ := c(0, "")
+		if at := lureAt(t, 2841, plainSubject, ct, func(i int, own string) string { _, b := c(i, own); return b }); at != 0 {
+			t.Errorf("%s: found at account %d: a documented limit no longer is one (docs/suspension.md)", name, at)
+		}
+	}
+	icon := func(i int, site, own string) (string, string) {
+		return withParts("mixed", own+"\n\n"+optInNotice, false, imagePart(7, "", "inline"))
+	}
+	if !newsletterCampaign(t, icon, false) {
+		t.Error("one template image in every organisation's news: no campaign: a documented limit no longer is one (docs/suspension.md)")
+	}
+}
+
+// TestHamPageSites: the ham corpus's organisations under a shared
+// notice (hamgen's "boilerplate") carry their own PayPal button,
+// Eventbrite event, Maps link, cid: logo, inline image or attached PDF,
+// each shape from more than six organisations, read as the targets
+// they are (a part's content, not "any"); TestHamCorpus and
+// TestHamWithFamilies find no campaign among them.
+func TestHamPageSites(t *testing.T) {
+	shapes := map[string]string{"paypal": "paypal.com/donate", "eventbrite": "eventbrite.de/e/", "maps": "maps.app.goo.gl/", "cid logo": "cid:logo@",
+		"inline image": "image/png", "attached pdf": "application/pdf"}
+	orgs := map[string]map[string]bool{}
+	for _, m := range hamgen.Corpus(28, 6000, time.Hour) {
+		if m.Kind != "boilerplate" {
+			continue
+		}
+		for name, s := range shapes {
+			if !strings.Contains(string(m.Raw), s) || name == "inline image" && strings.Contains(string(m.Raw), "cid:") {
+				continue
+			}
+			if orgs[name] == nil {
+				orgs[name] = map[string]bool{}
+			}
+			orgs[name][m.Account] = true
+			targets, _ := collectorOf(t, nil, m.Raw).payloadTargets()
+			if targets[anyTarget] {
+				t.Errorf("%s: %s's targets %v", name, m.Account, targets)
+			}
+		}
+	}
+	for name := range shapes {
+		if len(orgs[name]) < 6 {
+			t.Errorf("%s: %d organisations", name, len(orgs[name]))
+		}
+		t.Logf("%s: %d organisations", name, len(orgs[name]))
 	}
 }
