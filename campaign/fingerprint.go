@@ -179,7 +179,7 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	// something to act on besides the text: a shared notice is then the
 	// sender's text (cutBoilerplate).
 	// An attachment or an image is named by its decoded content
-	// (partTargets): the same file or image in every copy of a run is
+	// (partHash, payloadTargets): the same file or image in every copy of a run is
 	// one target, each organisation's own logo or PDF its own. What
 	// has no such name (an attached message, parts the walk read flat,
 	// an encrypted archive member: no content) is "any".
@@ -218,7 +218,7 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	switch {
 	case it.ArchivePath != "":
 		m := c.members[it.PartPath]
-		if m == nil || archiveType(it.FileType) || it.Encrypted {
+		if m == nil || archiveType(it.FileType) {
 			// Not in a hashed attachment; or an archive inside the
 			// archive: its own members are hashed, not its bytes.
 			return
