@@ -1,6 +1,8 @@
 package campaign
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
@@ -272,5 +274,35 @@ func TestHamPageSites(t *testing.T) {
 			t.Errorf("%s: %d organisations", name, len(orgs[name]))
 		}
 		t.Logf("%s: %d organisations", name, len(orgs[name]))
+	}
+}
+
+// TestPartTargetsEncrypted: an attached zip whose member the walk cannot
+// decrypt has no safe name (its member's content is unknown: every such
+// zip's members alike): the message's targets are "any", the notice
+// plain text.
+func TestPartTargetsEncrypted(t *testing.T) {
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	w, err := z.CreateHeader(&zip.FileHeader{Name: "form.html", Method: zip.Store, Flags: 0x1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(strings.Repeat("noise of a cipher ", 40)))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for enc, want := range map[bool]bool{true: true, false: false} {
+		data := b.Bytes()
+		if !enc {
+			data = []byte(orgPDF(3))
+		}
+		ct, body := withParts("mixed", ownText(rand.New(rand.NewPCG(1, 2)), 40)+"\n\n"+optInNotice, false,
+			"Content-Type: application/zip\nContent-Disposition: attachment; filename=f.zip\nContent-Transfer-Encoding: base64\n\n"+base64.StdEncoding.EncodeToString(data))
+		raw := []byte("From: <a@org1.example>\nTo: <m@remote.example>\nSubject: x\nMIME-Version: 1.0\nContent-Type: " + ct + "\n\n" + body + "\n")
+		targets, _ := collectorOf(t, nil, raw).payloadTargets()
+		if targets[anyTarget] != want {
+			t.Errorf("encrypted %v: targets %v", enc, targets)
+		}
 	}
 }
