@@ -118,7 +118,7 @@ type Collector struct {
 	// when none was cut; payload: a part had a link or a long number
 	// (normalized), or the message an attachment or an image, with
 	// which the blocks are the sender's text, salted with each of its
-	// targets (targets.go: "any" for an attachment or an image;
+	// targets (targets.go; an attachment's or an image's, partHash:
 	// Fingerprint). The targets, and a payload written in words, are
 	// looked for once a block is cut (noticed); until then the parts'
 	// texts wait, at most maxWait bytes of them (normalized.wait).
@@ -127,6 +127,7 @@ type Collector struct {
 	notice    [][]uint64
 	payload   bool
 	targets   map[string]bool
+	partHash  map[string]string // an attachment's or image's "f" key, by its MIME part
 	noticed   bool
 	wait      []payloadText
 	waitBytes int
@@ -144,8 +145,18 @@ type Collector struct {
 
 // members are the hashes of one attached archive's decoded members.
 type members struct {
-	file   int // its index in Collector.files
+	file   int // its index in Collector.files, -1: none (small, or past MaxFiles)
 	hashes []string
+}
+
+// key is the key of the archive's members, "" when none was read (not
+// opened: the archive's bytes are its key).
+func (m *members) key() string {
+	if len(m.hashes) == 0 {
+		return ""
+	}
+	slices.Sort(m.hashes)
+	return "f" + version + hashOf(strings.Join(slices.Compact(m.hashes), ","))
 }
 
 // NewCollector starts a fingerprint; names are the recipients' (Names),
@@ -167,12 +178,33 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	// could not read as parts (nested past its limit, malformed) is
 	// something to act on besides the text: a shared notice is then the
 	// sender's text (cutBoilerplate).
-	if it.IsAttachment || it.InMessage || it.DepthLimited || it.Carved || it.Path == "raw" {
+	// An attachment or an image is named by its decoded content
+	// (partHash, payloadTargets): the same file or image in every copy of a run is
+	// one target, each organisation's own logo or PDF its own. What
+	// has no such name (an attached message, parts the walk read flat,
+	// an encrypted archive member: no content) is "any".
+	if it.InMessage || it.DepthLimited || it.Carved || it.Path == "raw" || it.Encrypted {
 		c.payload = true
 		c.target(anyTarget)
 	}
 	if it.InMessage || it.Path == "header" || it.Path == "raw" || it.Carved {
 		return
+	}
+	var part string // it's hash, once taken
+	if it.IsAttachment && it.ArchivePath == "" && !it.DepthLimited {
+		c.payload = true
+		k, ok := c.hash(it)
+		if !ok {
+			return
+		}
+		part = k
+		if c.partHash == nil {
+			c.partHash = map[string]string{}
+		}
+		c.partHash[it.PartPath] = k
+		if archiveType(it.FileType) && c.members[it.PartPath] == nil {
+			c.members[it.PartPath] = &members{file: -1}
+		}
 	}
 	ct := strings.ToLower(it.ContentType)
 	// A body part the text is not read from (a calendar invitation's
@@ -203,15 +235,11 @@ func (c *Collector) Item(it *mimewalk.Item) {
 		// (TestReviewHTMLAttachment).
 		c.text1(it, true)
 	case it.IsAttachment && !strings.HasPrefix(ct, "image/") && !strings.HasPrefix(ct, "multipart/") && !strings.HasPrefix(ct, "message/") &&
-		it.Data.Size() >= MinFile && len(c.files) < MaxFiles:
-		k, ok := c.hash(it)
-		if !ok || c.seen[k] {
-			return
-		}
-		c.seen[k] = true
-		c.files = append(c.files, k)
-		if archiveType(it.FileType) && c.members[it.PartPath] == nil {
-			c.members[it.PartPath] = &members{file: len(c.files) - 1}
+		it.Data.Size() >= MinFile && len(c.files) < MaxFiles && part != "" && !c.seen[part]:
+		c.seen[part] = true
+		c.files = append(c.files, part)
+		if m := c.members[it.PartPath]; m != nil {
+			m.file = len(c.files) - 1
 		}
 	}
 }
@@ -352,7 +380,15 @@ func (c *Collector) payloadTargets() (map[string]bool, bool) {
 			}
 		}
 	}
-	if c.payload && len(c.targets) == 0 {
+	for p, k := range c.partHash {
+		// An archive by its members: the same files zipped again per
+		// copy are one target.
+		if m := c.members[p]; m != nil && m.key() != "" {
+			k = m.key()
+		}
+		out["file:"+k] = true
+	}
+	if c.payload && len(c.targets) == 0 && len(c.partHash) == 0 {
 		out[anyTarget] = true // a payload named by none: never salted with less
 	}
 	return out, c.payload || len(out) > 0
@@ -405,11 +441,9 @@ func (c *Collector) Fingerprint() Fingerprint {
 func (c *Collector) fileKeys() []string {
 	files := slices.Clone(c.files)
 	for _, m := range c.members {
-		if len(m.hashes) == 0 {
-			continue // not opened: the archive's bytes are its key
+		if k := m.key(); k != "" && m.file >= 0 {
+			files[m.file] = k
 		}
-		slices.Sort(m.hashes)
-		files[m.file] = "f" + version + hashOf(strings.Join(slices.Compact(m.hashes), ","))
 	}
 	return files
 }

@@ -30,7 +30,11 @@ var updateDigest = flag.Bool("update-digest", false, "rewrite testdata/corpus.di
 // TestReviewTextUnderClosing; rewritten when a notice cut from a
 // message with a payload became its runs salted with the message's
 // targets: 5 of the 1832 messages changed, each with a cut notice and
-// a payload, and with the notice kept plain the digest was the old one).
+// a payload, and with the notice kept plain the digest was the old one;
+// rewritten when hamgen's organisations under a shared notice gained
+// their own PayPal button, event, map link, logo or PDF: the naming of
+// pages and contents, TestPageSiteTargets, left the old corpus's digest
+// as it was).
 // A change made for speed (issue #32) must leave it; a
 // change meant to alter fingerprints (sampling, the normalizer's rules)
 // rewrites it with -update-digest and says so.

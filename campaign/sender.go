@@ -243,7 +243,7 @@ func (c *Collector) archiveKeys(keys []string) []string {
 	files := c.fileKeys()
 	arch := map[string]bool{}
 	for _, m := range c.members {
-		if len(m.hashes) > 0 {
+		if len(m.hashes) > 0 && m.file >= 0 {
 			arch[files[m.file]] = true
 		}
 	}

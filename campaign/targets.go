@@ -23,14 +23,17 @@ import (
 // their own are not (TestNoticeOwnTargets).
 //
 // A target is a string: "url:" and a link's registrable domain (its
-// host, path and query on a shared platform), "mail:" and an address's
+// host, path and query on a shared platform, its page on a page site), "mail:" and an address's
 // domain (the address on a consumer or free-mail domain), "tel:" and a
 // number's first nine digits and its last nine (two targets), "ask" (a
 // request for a secret or a reply, replies sent elsewhere: answered to
-// the attacker whichever account sent it), or "any": something without
-// a safe identity (an attachment, an image or other body part, a link
-// or number the scanners see but cannot name, a walk cut short), with
-// which the notice stays plain text.
+// the attacker whichever account sent it), "file:" and the hash of an
+// attachment's or an image part's decoded content (an archive's: its
+// members'), or "any": something without a safe identity (an attached
+// message, a part the walk read flat, an encrypted member, a body part
+// the text is not read from, inline data, a link or number the scanners
+// see but cannot name, a walk cut short), with which the notice stays
+// plain text.
 const (
 	anyTarget = "any"
 	askTarget = "ask"
@@ -129,6 +132,9 @@ func urlTargets(f string) []string {
 	if !ok {
 		return nil
 	}
+	if id == "" {
+		return []string{} // a link, no target
+	}
 	var ids []string
 	for _, vs := range query {
 		for _, v := range vs {
@@ -147,9 +153,10 @@ func urlTargets(f string) []string {
 
 // urlTarget is the target of the link f: "url:" and its registrable
 // domain ("*" for a name anyone gets for free: registrable), or, on a
-// shared platform (platform), its host, path and query, and the query's
-// values. A name in Unicode and in Punycode is one name ("xn--…"
-// written for "ö" is folded as "ö" is).
+// shared platform (platform), its host, path and query (a page site's
+// page, pageSite), and the query's values; "" for a link that is no
+// target (assetHosts). A name in Unicode and in Punycode is one name
+// ("xn--…" written for "ö" is folded as "ö" is).
 func urlTarget(f string) (string, url.Values, bool) {
 	f = strings.Trim(f, "<>()[]\"',.;:!?")
 	if strings.HasPrefix(f, "//") {
@@ -170,28 +177,21 @@ func urlTarget(f string) (string, url.Values, bool) {
 	}
 	host := asciiName(fold(name))
 	d := registrable(host)
+	if d == "" {
+		return "", nil, false // no name ("http://\xa0"): no link named (FuzzTargets)
+	}
+	if slices.Contains(assetHosts, d) {
+		return "", nil, true
+	}
 	if !platform(d) {
 		return "url:" + d, nil, true
 	}
-	path, query := u.EscapedPath(), u.RawQuery
-	if slices.Contains(socialNetworks, d) {
-		// A page is named by its path, whatever its case or a
-		// trailing "/", and by the query's id ("profile.php?id=")
-		// or video ("watch?v=") alone: a token of each copy's own
-		// added to one page ("?ref=…") named each copy's link
-		// another target (TestReviewSocialPageTokens).
-		path = strings.TrimSuffix(strings.ToLower(path), "/")
-		kept := url.Values{}
-		for _, k := range []string{"id", "v"} {
-			if v := u.Query().Get(k); v != "" {
-				kept.Set(k, v)
-			}
-		}
-		query = kept.Encode()
+	if site, ok := pageSites[d]; ok {
+		return "url:" + site.page(u), u.Query(), true
 	}
-	id := "url:" + host + path
-	if query != "" {
-		id += "?" + query
+	id := "url:" + host + u.EscapedPath()
+	if u.RawQuery != "" {
+		id += "?" + u.RawQuery
 	}
 	return id, u.Query(), true
 }
@@ -237,9 +237,15 @@ func ipv4(h string) (string, bool) {
 	return fmt.Sprintf("%d.%d.%d.%d", ip>>24, ip>>16&255, ip>>8&255, ip&255), true
 }
 
+// assetHosts are registrable domains serving a platform's own images
+// and scripts, the same for all its users (PayPal's donate button
+// image, Google's icons): a link there is no target; the page the
+// button links to is (TestPageSiteTargets).
+var assetHosts = []string{"paypalobjects.com", "gstatic.com"}
+
 // platforms are registrable domains that serve many unrelated senders:
-// newsletter providers' tracking, unsubscribe and image hosts, and
-// social networks' pages. A link there is the sender's by its host,
+// newsletter providers' tracking, unsubscribe and image hosts (and
+// pageSites). A link there is the sender's by its host,
 // path and query (an organisation's account, a recipient's token), not
 // by its domain: organisations on one provider point to their own.
 var platforms = []string{
@@ -250,16 +256,128 @@ var platforms = []string{
 	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
 }
 
-// socialNetworks are the platforms whose links name a page of an
-// organisation's (or a person's): among platforms too.
-var socialNetworks = []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com"}
+// pageSite is how a link to a shared site whose pages are its users'
+// (a social network, a payment, ticket, map, booking or chat service)
+// names the page: the site's name (one for its country domains), the
+// first segs segments of its path (0: all), in lower case when fold,
+// and the query's keys in keys; whatever else a link carries (a token
+// of each copy's own, "?ref=…", "utm_*", an amount) is no part of it
+// (TestReviewSocialPageTokens, TestPageSiteTargets).
+type pageSite struct {
+	name string
+	segs int
+	fold bool
+	keys []string
+	// number: the page is the trailing number of the path's last
+	// segment (Eventbrite's "/e/any-slug-tickets-123": the slug is
+	// free text, the number the event).
+	number bool
+}
+
+// page is the name of u's page on s.
+func (s pageSite) page(u *url.URL) string {
+	path := u.EscapedPath()
+	if s.fold {
+		path = strings.ToLower(path)
+	}
+	var segs []string
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "" {
+			continue
+		}
+		if strings.HasPrefix(seg, "@") || strings.HasPrefix(seg, "data=") {
+			break // a map's view and state: the place is before
+		}
+		segs = append(segs, seg)
+	}
+	if s.segs > 0 && len(segs) > s.segs {
+		segs = segs[:s.segs]
+	}
+	if s.number && len(segs) > 0 {
+		last := segs[len(segs)-1]
+		i := len(last)
+		for i > 0 && last[i-1] >= '0' && last[i-1] <= '9' {
+			i--
+		}
+		if i < len(last) {
+			segs[len(segs)-1] = last[i:]
+		}
+	}
+	id := s.name + "/" + strings.Join(segs, "/")
+	kept := url.Values{}
+	for _, k := range s.keys {
+		if v := u.Query().Get(k); v != "" {
+			kept.Set(k, v)
+		}
+	}
+	if q := kept.Encode(); q != "" {
+		id += "?" + q
+	}
+	return id
+}
+
+// pageSites are the registrable domains of the shared sites whose links
+// name a page of an organisation's (or a person's), by pageSite: social
+// networks; payment (a PayPal donate button, paypal.me), fundraising,
+// event, ticket, map, meeting, booking, link-page and chat services. An
+// organisation's own button, event or place is its own target, a run's
+// one is one target (TestPageSiteTargets). A domain anyone can register
+// is never one: only these names are (a look-alike domain is a
+// registrable domain of its own, one target).
+var pageSites = func() map[string]pageSite {
+	m := map[string]pageSite{}
+	add := func(s pageSite, domains ...string) {
+		for _, d := range domains {
+			m[d] = s
+		}
+	}
+	for _, d := range []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com"} {
+		// A profile by its id ("profile.php?id="), a video by "v".
+		add(pageSite{name: d, fold: true, keys: []string{"id", "v"}}, d)
+	}
+	// paypal.com/donate/?hosted_button_id=…, the classic button's
+	// "business", paypal.me/NAME (an amount after it is the copy's).
+	add(pageSite{name: "paypal.com", fold: true, keys: []string{"hosted_button_id", "business"}}, "paypal.com")
+	add(pageSite{name: "paypal.me", segs: 1, fold: true}, "paypal.me")
+	add(pageSite{name: "gofundme.com", segs: 2, fold: true}, "gofundme.com")
+	add(pageSite{name: "gofund.me", segs: 1}, "gofund.me")
+	add(pageSite{name: "buymeacoffee.com", segs: 1, fold: true}, "buymeacoffee.com")
+	add(pageSite{name: "ko-fi.com", segs: 1, fold: true}, "ko-fi.com")
+	add(pageSite{name: "patreon.com", segs: 1, fold: true}, "patreon.com")
+	add(pageSite{name: "betterplace.org", fold: true}, "betterplace.org")
+	add(pageSite{name: "eventbrite", number: true, segs: 2, fold: true}, "eventbrite.com", "eventbrite.co.uk", "eventbrite.de", "eventbrite.fr", "eventbrite.es",
+		"eventbrite.it", "eventbrite.nl", "eventbrite.ie", "eventbrite.at", "eventbrite.ch", "eventbrite.be", "eventbrite.pt", "eventbrite.se", "eventbrite.dk",
+		"eventbrite.fi", "eventbrite.ca", "eventbrite.com.au", "eventbrite.co.nz", "eventbrite.com.br", "eventbrite.com.mx", "eventbrite.com.ar", "eventbrite.sg", "eventbrite.hk")
+	add(pageSite{name: "ticketmaster", fold: true}, "ticketmaster.com", "ticketmaster.co.uk", "ticketmaster.de", "ticketmaster.ie", "ticketmaster.ca", "ticketmaster.com.au",
+		"ticketmaster.nl", "ticketmaster.be", "ticketmaster.fr", "ticketmaster.es", "ticketmaster.at", "ticketmaster.ch", "ticketmaster.se", "ticketmaster.dk",
+		"ticketmaster.no", "ticketmaster.fi", "ticketmaster.pl", "ticketmaster.com.mx")
+	add(pageSite{name: "eventim", fold: true}, "eventim.de", "eventim.at", "eventim.ch", "eventim.co.uk", "eventim.nl", "eventim.se", "eventim.dk", "eventim.no",
+		"eventim.it", "eventim.pl", "eventim.com", "eventim-light.com")
+	add(pageSite{name: "meetup.com", segs: 1, fold: true}, "meetup.com")
+	add(pageSite{name: "calendly.com", segs: 1, fold: true}, "calendly.com")
+	add(pageSite{name: "doodle.com", fold: true}, "doodle.com")
+	add(pageSite{name: "linktr.ee", segs: 1, fold: true}, "linktr.ee")
+	// A chat: wa.me/NUMBER, t.me/CHANNEL.
+	add(pageSite{name: "wa.me", segs: 1}, "wa.me")
+	add(pageSite{name: "t.me", segs: 1, fold: true}, "t.me")
+	// A meeting: zoom.us/j/ID (its host, us02web…, is any).
+	add(pageSite{name: "zoom.us", segs: 2, fold: true}, "zoom.us")
+	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
+	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
+	// file's path (docs.google.com/forms/d/ID).
+	add(pageSite{name: "goo.gl"}, "goo.gl")
+	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination"}}, "google.com", "google.de", "google.co.uk",
+		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
+	return m
+}()
 
 // platform reports whether the registrable domain d is a shared
-// platform's: one of platforms, Brevo's sendibt*/sendibm* and *brevo*
+// platform's: one of platforms or pageSites, Brevo's sendibt*/sendibm* and *brevo*
 // tracking domains, Campaign Monitor's cmail*.
 func platform(d string) bool {
 	name, _, _ := strings.Cut(d, ".")
-	return slices.Contains(platforms, d) || slices.Contains(socialNetworks, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
+	_, page := pageSites[d]
+	return page || slices.Contains(platforms, d) || strings.HasPrefix(name, "sendibt") || strings.HasPrefix(name, "sendibm") ||
 		strings.Contains(name, "brevo") || strings.HasPrefix(name, "cmail")
 }
 
@@ -364,6 +482,15 @@ func (p payloadText) spelled() bool {
 // the message's targets "any".
 const maxWait = 2 * MaxText
 
+// attrValues sets an HTML source's attribute values apart as fields, as
+// attrSpaced does, but for an "=" in a value: a link's query is part of
+// its name (a PayPal button's "?hosted_button_id=", a profile's "?id="),
+// its page's own and not the site's (TestPageSiteTargets). An unquoted
+// value after "=" is a field of its own when it has a scheme (targetsOf
+// starts the link at its scheme); other unquoted ones are not named
+// (linkOrNumber still sees them: "any").
+var attrValues = strings.NewReplacer(`="`, " ", `='`, " ", `"`, " ", "'", " ", "<", " ", ">", " ")
+
 // name calls add with p's targets: its text's, its quote's, and an HTML
 // part's source's (its attributes', htmlTargets).
 func (p payloadText) name(add func(id string)) {
@@ -371,23 +498,27 @@ func (p payloadText) name(add func(id string)) {
 	textTargets(p.text, nop, add)
 	textTargets(p.quoted, nop, add)
 	if p.html {
-		textTargets(attrSpaced.Replace(p.raw), nop, add)
+		textTargets(attrValues.Replace(p.raw), nop, add)
 		htmlTargets(p.raw, add)
 	}
 }
 
 // htmlTargets calls add with the targets of the HTML document s's
 // links, images and forms (htmlPayloads): a link's or a number's ("tel:"
-// links), or "any" for what names neither or more (an image of the
-// message's own parts, "cid:", inline data: a QR code; a relative link).
+// links), or "any" for what names neither or more (inline data: a QR
+// code; a relative link). An image of the message's own parts ("cid:")
+// is named by its content, as the part (Collector.Item).
 func htmlTargets(s string, add func(id string)) {
 	htmlPayloads(s, func(v string) bool {
 		low := strings.ToLower(v)
+		if strings.HasPrefix(low, "cid:") {
+			return true
+		}
 		if strings.HasPrefix(low, "//") {
 			v = "https:" + v
 		}
 		ids, rest := targetsOf(v)
-		if len(ids) == 0 || strings.HasPrefix(low, "data:") || strings.HasPrefix(low, "cid:") || linkOrNumber(rest, func(string) {}) {
+		if len(ids) == 0 && strings.TrimSpace(rest) != "" || strings.HasPrefix(low, "data:") || linkOrNumber(rest, func(string) {}) {
 			add(anyTarget)
 			return true
 		}

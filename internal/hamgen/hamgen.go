@@ -11,6 +11,7 @@
 package hamgen
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -303,13 +304,35 @@ var SharedNotices = []string{
 // its own login domain) writes its own news (four to seven sentences, as
 // long as a personal letter: longer texts of this generator's few words
 // share runs by chance), the notice is the same from all; a quarter link
-// their own site.
+// their own site. Two of three carry one more thing of their own, by
+// the organisation (its number modulo 9, no draw of g's: the rest of the
+// corpus stays as it was): its PayPal donate button, Eventbrite event,
+// Google Maps link, a cid: logo, an inline image or an attached PDF.
 func (g *gen) boilerplate(at time.Duration) []Message {
 	org := g.r.IntN(300)
 	account := fmt.Sprintf("news@org%d.example", org)
 	news := g.paragraph(4 + g.r.IntN(4))
 	if g.r.IntN(4) == 0 {
 		news += fmt.Sprintf("\n\nRead more: https://org%d.example/news", org)
+	}
+	var part string
+	related := false
+	switch org % 9 {
+	case 0:
+		news += fmt.Sprintf("\n\nSupport our work: https://www.paypal.com/donate/?hosted_button_id=ORG%dQ7X&source=newsletter", org)
+	case 1:
+		news += fmt.Sprintf("\n\nTickets for our autumn fair: https://www.eventbrite.de/e/org-%d-autumn-fair-tickets-%d?aff=oddtdtcreator", org, 800000000+org*7919)
+	case 2:
+		news += fmt.Sprintf("\n\nHow to find us: https://maps.app.goo.gl/Or%dg%dQx", org, org*31)
+	case 3, 4:
+		related = org%9 == 3
+		disp := "inline"
+		if related {
+			disp = fmt.Sprintf("inline\r\nContent-ID: <logo@org%d.example>", org)
+		}
+		part = fmt.Sprintf("Content-Type: image/png; name=logo.png\r\nContent-Disposition: %s; filename=logo.png\r\nContent-Transfer-Encoding: base64\r\n\r\n%s", disp, ownBytes("\x89PNG\r\n\x1a\n", org))
+	case 5:
+		part = fmt.Sprintf("Content-Type: application/pdf; name=programme.pdf\r\nContent-Disposition: attachment; filename=programme.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n%s", ownBytes("%PDF-1.4\n", org))
 	}
 	notice := SharedNotices[g.r.IntN(len(SharedNotices))]
 	text := news + "\n\n" + notice
@@ -320,11 +343,48 @@ func (g *gen) boilerplate(at time.Duration) []Message {
 	for i := range 1 + g.r.IntN(4) {
 		name, addr := g.person()
 		body := "Dear " + strings.Fields(name)[0] + ",\n\n" + text + "\n"
-		m := g.build("boilerplate", account, "News from our association", body, g.htmlOf(body), []string{addr}, name)
+		html := g.htmlOf(body)
+		if related {
+			html = fmt.Sprintf(`<html><body><img src="cid:logo@org%d.example" alt="Logo"><p>%s</p></body></html>`, org, strings.ReplaceAll(body, "\n", "<br>"))
+		}
+		m := g.build("boilerplate", account, "News from our association", body, html, []string{addr}, name)
+		if part != "" {
+			m.Raw = withPart(m.Raw, part, related, i)
+		}
 		m.At = at + time.Duration(i)*time.Second
 		out = append(out, m)
 	}
 	return out
+}
+
+// ownBytes is organisation org's own file (its logo, its programme): a
+// magic and 600 bytes of its own, base64 in lines of 76.
+func ownBytes(magic string, org int) string {
+	r := rand.New(rand.NewPCG(uint64(org), 9))
+	b := []byte(magic)
+	for range 600 {
+		b = append(b, byte(r.UintN(256)))
+	}
+	enc := base64.StdEncoding.EncodeToString(b)
+	var lines []string
+	for len(enc) > 76 {
+		lines, enc = append(lines, enc[:76]), enc[76:]
+	}
+	return strings.Join(append(lines, enc), "\r\n")
+}
+
+// withPart is raw (a message build made) with part after its body: in a
+// multipart/related (the HTML's image by its Content-ID) or mixed.
+func withPart(raw []byte, part string, related bool, n int) []byte {
+	head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+	i := strings.Index(head, "Content-Type: ")
+	inner := head[i:] // the body's Content-Type (and encoding)
+	kind := "mixed"
+	if related {
+		kind = "related"
+	}
+	return []byte(fmt.Sprintf("%sContent-Type: multipart/%s; boundary=\"part%d\"\r\n\r\n--part%d\r\n%s\r\n\r\n%s\r\n--part%d\r\n%s\r\n--part%d--\r\n",
+		head[:i], kind, n, n, inner, body, n, part, n))
 }
 
 const phishText = `We detected unusual sign-in activity on your mailbox from an unrecognized device.
