@@ -238,12 +238,14 @@ func salted(keys []string, site string) []string {
 // archiveKeys marks the keys of fp (the collector's) that are an
 // archive's decoded members ("a…" for "f…"): files packed and re-packed
 // per copy are chosen, not passed on; they count alone
-// (limits.CampaignCopy.Bands), a plain attachment only with text.
+// (limits.CampaignCopy.Bands), a plain attachment only with text. An
+// archive of encrypted members, which the walk cannot read, is keyed by
+// its bytes and counts alone too.
 func (c *Collector) archiveKeys(keys []string) []string {
 	files := c.fileKeys()
 	arch := map[string]bool{}
 	for _, m := range c.members {
-		if len(m.hashes) > 0 && m.file >= 0 {
+		if (len(m.hashes) > 0 || m.encrypted) && m.file >= 0 {
 			arch[files[m.file]] = true
 		}
 	}
