@@ -70,6 +70,9 @@ func newCheck(url string, c spam.Counter, actions map[string]policy.Action, time
 func TestRspamd(t *testing.T) {
 	rs := harness.StartRspamd(t, map[string]string{"local.d/actions.conf": "add_header = 0.3;\nrewrite_subject = 1.2;\n"})
 	ctx := context.Background()
+	// a Date of now: rspamd's DATE_IN_PAST (1.0) fires a day after a
+	// fixed one, and the clean message was add header from then on
+	now := time.Now().UTC().Format(time.RFC1123Z)
 
 	t.Run("gtube rejected and counted", func(t *testing.T) {
 		c := &counter{}
@@ -96,7 +99,7 @@ func TestRspamd(t *testing.T) {
 
 	t.Run("clean accepted, not counted", func(t *testing.T) {
 		c := &counter{}
-		tr := raw("c1", "Message-ID: <c1@client.example.net>\r\nDate: Mon, 30 Nov 2026 08:00:00 +0000\r\n")
+		tr := raw("c1", "Message-ID: <c1@client.example.net>\r\nDate: "+now+"\r\n")
 		v, err := newCheck(rs.URL, c, defaults(), 20*time.Second).CheckMessage(ctx, tr)
 		if err != nil || v.Action != policy.Accept || len(c.counted) != 0 {
 			t.Fatalf("verdict %+v %v, counted %v", v, err, c.counted)
@@ -108,7 +111,7 @@ func TestRspamd(t *testing.T) {
 
 	t.Run("add header accepted and counted", func(t *testing.T) {
 		c := &counter{}
-		tr := raw("a1", "Message-ID: <a1@client>\r\nDate: Mon, 30 Nov 2026 08:00:00 +0000\r\n")
+		tr := raw("a1", "Message-ID: <a1@client>\r\nDate: "+now+"\r\n")
 		v, err := newCheck(rs.URL, c, defaults(), 20*time.Second).CheckMessage(ctx, tr)
 		if err != nil || v.Action != policy.Accept || len(c.counted) != 1 || c.counted[0] != "a1 rspamd add header 0.40/15.00" {
 			t.Fatalf("verdict %+v %v, counted %v", v, err, c.counted)
