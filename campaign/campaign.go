@@ -139,6 +139,15 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	group, self := "", ""
 	if !chosen {
 		group, self = organisation(account, e.shared), account
+		// A login that is a user name (citizen7) has no address: the
+		// signer's own is then the envelope sender. With the login
+		// alone, a petition whose signers Cc their own address gave
+		// every signer a recipient of its own, and it was a campaign
+		// at the fifth, all signers suspended
+		// (TestReviewPetitionCcSelfUsernameLogin).
+		if !strings.Contains(account, "@") {
+			self = strings.Trim(strings.TrimSpace(t.From), "<>")
+		}
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
 		Group: group, Rcpts: rcptHashes(t, self, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil

@@ -1,0 +1,145 @@
+package limits_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"outguard/limits"
+)
+
+// The recipient-set rule's known limits and what it holds (review rp,
+// issue 28; docs/suspension.md, "Recipients of their own"), by the rule
+// alone (limits.Reach: the three stores agree, TestCampaignSetsAgree),
+// each shape over 1000 draws at the example config's threshold of 5.
+// Each row's campaigns are pinned: a held shape at 0, a known limit above
+// 0, so that a change of the rule that moves one must change the docs.
+func TestCampaignSetsShapes(t *testing.T) {
+	plus := func(extra ...string) []string { return append(slices.Clone(committee), extra...) }
+	shapes := []struct {
+		name  string
+		limit bool // a known limit: innocent, yet a campaign in some draws
+		sets  func(r *rand.Rand) [][]string
+	}{
+		// held: 4 of 20 signers leave out one member
+		{"4 of 20 leave out one member", false, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for i := range 20 {
+				if i%5 != 0 {
+					out = append(out, committee)
+					continue
+				}
+				skip := r.IntN(5)
+				var s []string
+				for j, m := range committee {
+					if j != skip {
+						s = append(s, m)
+					}
+				}
+				out = append(out, s)
+			}
+			return out
+		}},
+		// held: every signer Ccs their MP, 4 constituencies
+		{"20 Cc their MP (4 MPs)", false, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for range 20 {
+				out = append(out, plus(fmt.Sprint("mp", r.IntN(4))))
+			}
+			return out
+		}},
+		// held: 6 of 20 half-way through a petition in two messages
+		{"two messages, 6 of 20 half-way", false, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for i := range 20 {
+				if i >= 6 {
+					out = append(out, committee)
+					continue
+				}
+				var s []string
+				for _, j := range r.Perm(5)[:3] {
+					s = append(s, committee[j])
+				}
+				out = append(out, s)
+			}
+			return out
+		}},
+		// limit: every signer Ccs their MP, 6 constituencies
+		{"20 Cc their MP (6 MPs)", true, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for range 20 {
+				out = append(out, plus(fmt.Sprint("mp", r.IntN(6))))
+			}
+			return out
+		}},
+		// limit: three optional Cc's the organisers suggest, each taken
+		// with probability 1/3
+		{"3 optional Cc's", true, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for range 20 {
+				s := plus()
+				for _, o := range []string{"mayor", "paper", "secretary"} {
+					if r.IntN(3) == 0 {
+						s = append(s, o)
+					}
+				}
+				out = append(out, s)
+			}
+			return out
+		}},
+		// limit: half the signers Bcc an address of their own (not the
+		// login's: a webmail address)
+		{"10 of 20 Bcc their other address", true, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for i := range 20 {
+				if i%2 == 0 {
+					out = append(out, plus(fmt.Sprint("own-other", i)))
+				} else {
+					out = append(out, committee)
+				}
+			}
+			return out
+		}},
+		// limit: the first 4 of 5 signers so far Cc a friend
+		{"4 of the first 5 Cc a friend", true, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for i := range 5 {
+				if i < 4 {
+					out = append(out, plus(fmt.Sprint("friend", i)))
+				} else {
+					out = append(out, committee)
+				}
+			}
+			return out
+		}},
+		// limit, and a run the rule does not find: 20 accounts over one
+		// company's 20 staff in 4 lists of 5 (account i to list i%4).
+		// It reaches no one that 4 accounts could not: below the
+		// threshold by what it spreads; each staff member gets 5
+		// copies (per-account limits, the scanners)
+		{"4 lists of 5 (a run, not found)", false, func(r *rand.Rand) [][]string {
+			var out [][]string
+			for i := range 20 {
+				var s []string
+				for j := range 5 {
+					s = append(s, fmt.Sprintf("staff%d", (i%4)*5+j))
+				}
+				out = append(out, s)
+			}
+			return out
+		}},
+	}
+	for _, sh := range shapes {
+		n := 0
+		for seed := range uint64(1000) {
+			if limits.Reach(sh.sets(rand.New(rand.NewPCG(seed, 17))), 5) {
+				n++
+			}
+		}
+		t.Logf("%s: a campaign in %d of 1000 draws", sh.name, n)
+		if (n > 0) != sh.limit {
+			t.Errorf("%s: a campaign in %d of 1000 draws, known limit %v: the rule moved, docs/suspension.md says otherwise", sh.name, n, sh.limit)
+		}
+	}
+}
