@@ -152,9 +152,13 @@ type members struct {
 }
 
 // key is the key of the archive's members, "" when none was read (not
-// opened: the archive's bytes are its key).
+// opened: the archive's bytes are its key) or one was encrypted: its
+// readable members alone (a tool's readme beside the encrypted files)
+// are what every customer of that tool sends, and six customers each
+// sending their own were a campaign
+// (TestReviewEncryptedZipsInnocentShapes).
 func (m *members) key() string {
-	if len(m.hashes) == 0 {
+	if len(m.hashes) == 0 || m.encrypted {
 		return ""
 	}
 	slices.Sort(m.hashes)
@@ -230,8 +234,9 @@ func (c *Collector) Item(it *mimewalk.Item) {
 			// hashed as empty, every password-protected zip was one
 			// key, and six customers each sending their own within
 			// the window were a campaign (TestEncryptedZipsInnocent).
-			// An archive of encrypted members alone is keyed by its
-			// bytes, and matches alone as any archive (archiveKeys).
+			// An archive with encrypted members is keyed by its
+			// bytes (fileKeys), and matches alone as any archive
+			// (archiveKeys).
 			return
 		}
 		if k, ok := c.hash(it); ok {
