@@ -600,20 +600,25 @@ func letter(own []string) []string {
 
 // forwardLine starts a forwarded or replied-to original, as the common
 // clients mark it: a dashed line naming it (Gmail's ten dashes,
-// Thunderbird's eight, Outlook's five; English, German, French), or
-// Apple Mail's "Begin forwarded message:". The original is someone
+// Thunderbird's eight, Outlook's five; English, German, French,
+// Italian, Dutch, Portuguese, Spanish, Polish), or Apple Mail's "Begin
+// forwarded message:" in those languages (TestReviewForwardLanguages). The original is someone
 // else's text: a chain letter many customers forward is no campaign of
 // theirs.
 func forwardLine(low string) bool {
 	if strings.HasPrefix(low, "-----") {
-		for _, p := range []string{"forwarded message", "original message", "weitergeleitete nachricht", "ursprüngliche nachricht", "original-nachricht", "message transféré", "message d'origine"} {
+		for _, p := range []string{"forwarded message", "original message", "weitergeleitete nachricht", "ursprüngliche nachricht", "original-nachricht", "message transféré", "message d'origine",
+			"messaggio inoltrato", "messaggio originale", "doorgestuurd bericht", "oorspronkelijk bericht", "mensagem encaminhada", "mensagem original",
+			"mensaje reenviado", "mensaje original", "przekazana wiadomość", "oryginalna wiadomość", "wiadomość oryginalna"} {
 			if strings.Contains(low, p) {
 				return true
 			}
 		}
 		return false
 	}
-	for _, p := range []string{"begin forwarded message:", "anfang der weitergeleiteten nachricht:", "début du message réexpédié"} {
+	for _, p := range []string{"begin forwarded message:", "anfang der weitergeleiteten nachricht:", "début du message réexpédié",
+		"inizio messaggio inoltrato:", "begin doorgestuurd bericht:", "inicio del mensaje reenviado:", "início da mensagem reencaminhada:",
+		"início da mensagem encaminhada:", "początek przekazywanej wiadomości:"} {
 		if strings.HasPrefix(low, p) {
 			return true
 		}
@@ -646,12 +651,14 @@ func wroteLine(prev, low string) bool {
 // forwarded original instead of a separator line (Outlook for Windows:
 // "From:" then "Sent:", bold and under a border in HTML; Outlook for Mac
 // and others: "From:" then "Date:"; German "Von:"/"Gesendet:", French
-// "De :"/"Envoyé :"; GMX and web.de the other way round, "Gesendet:"
-// then "Von:"). The original is someone else's text: six customers
+// "De :"/"Envoyé :", Spanish "De:"/"Enviado el:", Italian
+// "Da:"/"Inviato:", Dutch "Van:"/"Verzonden:", Polish "Od:"/"Wysłano:";
+// GMX and web.de the other way round, "Gesendet:" then "Von:"). The original is someone else's text: six customers
 // forwarding one chain letter with Outlook are no campaign.
 func headerBlock(prev, low string) bool {
-	from := []string{"from:", "von:", "de :", "de:"}
-	sent := []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "date :"}
+	from := []string{"from:", "von:", "de :", "de:", "da:", "van:", "od:"}
+	sent := []string{"sent:", "date:", "gesendet:", "datum:", "envoyé :", "envoyé:", "date :",
+		"enviado el:", "enviado:", "fecha:", "inviato:", "data:", "verzonden:", "wysłano:"}
 	return hasAnyPrefix(prev, from) && hasAnyPrefix(low, sent) || hasAnyPrefix(prev, sent) && hasAnyPrefix(low, from)
 }
 
