@@ -793,10 +793,20 @@ const disclaimerSentence = 50
 
 // footerTerms are what a mailing list's footer says (why the reader
 // gets it, how to leave, whose service sent it) and a letter rarely does;
-// unsubscribeTerms the ones a list's footer cannot do without.
+// unsubscribeTerms the ones a list's footer cannot do without. English,
+// German, French, and since review ro Spanish, Italian, Dutch,
+// Portuguese and Polish: a provider's footer in those was not cut, and
+// twelve organisations under it were a campaign
+// (TestReviewNoticeMoreLanguages).
 var (
-	footerTerms      = []string{"unsubscribe", "opt out", "opt-out", "no longer wish", "abmelden", "abbestellen", "désinscri", "désabonn", "receiving this", "received this", "receive this", "newsletter", "mailing list", "preferences", "subscription", "subscribed", "powered by", "built with", "created with", "create your own", "sent with"}
-	unsubscribeTerms = footerTerms[:7]
+	unsubscribeTerms = []string{"unsubscribe", "opt out", "opt-out", "no longer wish", "abmelden", "abbestellen", "désinscri", "désabonn",
+		"darse de baja", "darte de baja", "dar de baja", "cancelar la suscripción", "anular la suscripción", "annullare l'iscrizione",
+		"annulla l'iscrizione", "disiscriv", "afmelden", "uitschrijven", "cancelar a subscrição", "cancelar a inscrição", "descadastr",
+		"wypisz", "wypisać", "rezygnacja z subskrypcji"}
+	footerTerms = append(slices.Clip(unsubscribeTerms), "receiving this", "received this", "receive this", "newsletter", "mailing list",
+		"preferences", "subscription", "subscribed", "powered by", "built with", "created with", "create your own", "sent with",
+		"preferencias", "suscri", "preferenze", "iscritt", "iscrizione", "voorkeuren", "nieuwsbrief", "aangemeld", "preferências",
+		"subscrição", "inscreveu", "preferencje", "subskrypc")
 )
 
 // Bounds of a list's footer (cutFooter): at most footerMax words, and a
@@ -896,7 +906,13 @@ var boilerplateTerms = append(slices.Clip(footerTerms), "opted in", "opt in", "o
 	"not reply", "n't reply", "no-reply", "noreply",
 	// German and French notices' own words (TestReviewNoticeLanguages).
 	"diese e-mail", "diese e-mails", "diese nachricht", "postanschrift", "angemeldet", "einstellungen",
-	"cet e-mail", "ces e-mails", "ce courriel", "ces courriels", "adresse postale", "inscrit", "préférences", "données personnelles", "confidentialité")
+	"cet e-mail", "ces e-mails", "ce courriel", "ces courriels", "adresse postale", "inscrit", "préférences", "données personnelles", "confidentialité",
+	// Spanish, Italian, Dutch, Portuguese and Polish notices' own words
+	// (TestReviewNoticeMoreLanguages).
+	"derechos reservados", "diritti riservati", "rechten voorbehouden", "direitos reservados", "prawa zastrzeżone",
+	"dirección postal", "indirizzo postale", "postadres", "endereço postal", "adres pocztowy", "este correo", "estos correos",
+	"questa email", "queste email", "questa e-mail", "deze e-mail", "deze e-mails", "este e-mail", "estes e-mails", "ten e-mail",
+	"privacidad", "privacidade", "prywatności")
 
 // Bounds of a boilerplate block (cutBoilerplate), in words (fields):
 // boilerplateMin to boilerplateMax in all, each of its sentences at most
