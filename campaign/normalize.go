@@ -99,6 +99,8 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	var quoted string
 	marked := false
 	if isHTML {
+		// Its source as its links open (browserURLs).
+		raw = browserURLs(text)
 		text, quoted, marked = htmlText(text)
 	}
 	p := ownLines(text)
@@ -241,10 +243,11 @@ func htmlText(s string) (shown, quoted string, marked bool) {
 				b.WriteByte('\n')
 				e.quote = true
 			case "a":
-				// A link's target is part of the text (its domain is kept).
+				// A link's target is part of the text (its domain is
+				// kept), as a browser opens it (browserURL).
 				for _, a := range n.Attr {
-					if a.Key == "href" && a.Val != "" {
-						b.WriteString(" " + a.Val + " ")
+					if v := browserURL(a.Val); a.Key == "href" && v != "" {
+						b.WriteString(" " + v + " ")
 					}
 				}
 			}
@@ -1226,12 +1229,37 @@ func htmlPayload(s string) bool {
 // htmlPayloads calls fn with the value of each of htmlPayload's
 // attributes and url()s in the HTML document s, until it returns false.
 func htmlPayloads(s string, fn func(v string) bool) {
+	payloadSpans(s, func(a, b int, css bool) bool {
+		if css {
+			return fn(strings.Trim(s[a:b], " \t\r\n\f\"'"))
+		}
+		v := attrURL(s[a:b])
+		// A mailto: link's address as written is the text's address
+		// (normalized.mail); one hidden by an entity or escape is not.
+		if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
+			return true
+		}
+		if v == "" || v[0] == '#' {
+			return true
+		}
+		return fn(v)
+	})
+}
+
+// payloadSpans calls fn with where the value of each of htmlPayload's
+// attributes (as written, without its quotes) and the inside of each
+// url() are in the HTML document s (css: a url()), until it returns
+// false.
+func payloadSpans(s string, fn func(a, b int, css bool) bool) {
 	inTag, quote := false, byte(0)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '(' && i >= 3 && strings.EqualFold(s[i-3:i], "url"):
-			v, _, _ := strings.Cut(s[i+1:], ")")
-			if !fn(strings.Trim(v, " \t\r\n\f\"'")) {
+			n := strings.IndexByte(s[i+1:], ')')
+			if n < 0 {
+				n = len(s) - i - 1
+			}
+			if !fn(i+1, i+1+n, true) {
 				return
 			}
 		case quote != 0:
@@ -1245,17 +1273,16 @@ func htmlPayloads(s string, fn func(v string) bool) {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '=':
-			if v, ok := payloadAttr(s, i); ok && !fn(v) {
+			if a, b, ok := payloadAttr(s, i); ok && !fn(a, b, false) {
 				return
 			}
 		}
 	}
 }
 
-// payloadAttr is the value of the attribute the '=' at s[i], in a tag,
-// sets, when it is one of htmlPayload's attributes and the value other
-// than a fragment.
-func payloadAttr(s string, i int) (string, bool) {
+// payloadAttr is where the value of the attribute the '=' at s[i], in
+// a tag, sets is, when it is one of htmlPayload's attributes.
+func payloadAttr(s string, i int) (a, b int, ok bool) {
 	j := i
 	for j > 0 && isSpace(s[j-1]) {
 		j--
@@ -1267,23 +1294,75 @@ func payloadAttr(s string, i int) (string, bool) {
 	switch strings.ToLower(s[k:j]) {
 	case "href", "src", "action", "formaction", "background", "poster", "srcset", "xlink:href":
 	default:
-		return "", false
+		return 0, 0, false
 	}
-	v := strings.TrimLeft(s[i+1:], " \t\r\n\f")
+	a = i + 1
+	for a < len(s) && isSpace(s[a]) {
+		a++
+	}
 	end := " \t\r\n\f>"
-	if v != "" && (v[0] == '"' || v[0] == '\'') {
-		end, v = v[:1], v[1:]
+	if a < len(s) && (s[a] == '"' || s[a] == '\'') {
+		end = s[a : a+1]
+		a++
 	}
-	if n := strings.IndexAny(v, end); n >= 0 {
-		v = v[:n]
+	b = len(s)
+	if n := strings.IndexAny(s[a:], end); n >= 0 {
+		b = a + n
 	}
-	v = strings.TrimSpace(v)
-	// A mailto: link's address as written is the text's address
-	// (normalized.mail); one hidden by an entity or escape is not.
-	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
-		return "", false
+	return a, b, true
+}
+
+// browserURL is the attribute value v as a browser reads it as a URL
+// (the WHATWG URL standard): without leading and trailing C0 controls
+// and spaces, and without any ASCII tab or newline. A link split by a
+// newline at a place of each copy's own opens one page
+// (TestReviewHrefNewline).
+func browserURL(v string) string {
+	v = strings.TrimFunc(v, func(r rune) bool { return r <= ' ' || unicode.IsSpace(r) })
+	if !strings.ContainsAny(v, "\t\n\r") {
+		return v
 	}
-	return v, v != "" && v[0] != '#'
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// attrURL is the attribute value v, as written in an HTML source, as a
+// browser opens it: its character references decoded (a newline written
+// "&#10;" is one), then browserURL; a quote or angle bracket a
+// reference gave is percent-encoded, as the URL parser does in a path,
+// so that the value stays one in the source (browserURLs).
+func attrURL(v string) string {
+	if strings.Contains(v, "&") {
+		v = urlQuoted.Replace(html.UnescapeString(v))
+	}
+	return browserURL(v)
+}
+
+var urlQuoted = strings.NewReplacer(`"`, "%22", "'", "%27", "<", "%3C", ">", "%3E")
+
+// browserURLs is the HTML document s with each of htmlPayload's
+// attribute values as a browser reads it (browserURL): the source the
+// targets of its attributes are named from, as its links open.
+func browserURLs(s string) string {
+	var b strings.Builder
+	last := 0
+	payloadSpans(s, func(i, j int, css bool) bool {
+		if v := s[i:j]; !css && strings.ContainsAny(v, "\t\n\r&") {
+			b.WriteString(s[last:i])
+			b.WriteString(attrURL(v))
+			last = j
+		}
+		return true
+	})
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // isSpace reports whether c is HTML's ASCII whitespace.
