@@ -3,6 +3,7 @@ package campaign
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,6 +187,7 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if !platform(d) {
 		return "url:" + d, nil, true
 	}
+	canonicalPath(u)
 	if site, ok := pageSites[d]; ok {
 		return "url:" + site.page(u), u.Query(), true
 	}
@@ -194,6 +196,58 @@ func urlTarget(f string) (string, url.Values, bool) {
 		id += "?" + u.RawQuery
 	}
 	return id, u.Query(), true
+}
+
+// canonicalPath sets u's path to the one a request for u asks for, as
+// a link written another way names one page (TestReviewPageSiteDotSegments):
+// percent-encoded unreserved characters decoded (RFC 3986 2.3, "%61" is
+// "a"), the other escapes' hex digits in upper case, and dot segments
+// resolved (RFC 3986 5.2.4, as the WHATWG URL parser does before the
+// request: "/r1/../name" is "/name").
+func canonicalPath(u *url.URL) {
+	p := u.EscapedPath()
+	if !strings.Contains(p, "%") && !strings.Contains(p, "/.") {
+		return
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '%' && i+2 < len(p) && ishex(p[i+1]) && ishex(p[i+2]) {
+			d := unhex(p[i+1])<<4 | unhex(p[i+2])
+			if unreserved(d) {
+				b.WriteByte(d)
+			} else {
+				b.WriteString(strings.ToUpper(p[i : i+3]))
+			}
+			i += 2
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	p = b.String()
+	if strings.HasPrefix(p, "/") {
+		p = path.Clean(p)
+	}
+	if dec, err := url.PathUnescape(p); err == nil {
+		u.Path, u.RawPath = dec, p
+	}
+}
+
+func ishex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// unreserved reports whether c is one of RFC 3986's unreserved
+// characters: a letter, a digit, "-", ".", "_" or "~".
+func unreserved(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // ipv4 is the host h as a dotted IPv4 address when a browser reads it
@@ -268,6 +322,10 @@ type pageSite struct {
 	segs int
 	fold bool
 	keys []string
+	// foldUnder: paths under these (lower case) are read in lower
+	// case: a Maps place or search is found by its name in any case
+	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
+	foldUnder []string
 	// number: the page is the trailing number of the path's last
 	// segment (Eventbrite's "/e/any-slug-tickets-123": the slug is
 	// free text, the number the event).
@@ -277,7 +335,7 @@ type pageSite struct {
 // page is the name of u's page on s.
 func (s pageSite) page(u *url.URL) string {
 	path := u.EscapedPath()
-	if s.fold {
+	if s.fold || slices.ContainsFunc(s.foldUnder, func(p string) bool { return len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) }) {
 		path = strings.ToLower(path)
 	}
 	var segs []string
@@ -366,7 +424,7 @@ var pageSites = func() map[string]pageSite {
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
 	add(pageSite{name: "goo.gl"}, "goo.gl")
-	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination"}}, "google.com", "google.de", "google.co.uk",
+	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination"}}, "google.com", "google.de", "google.co.uk",
 		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
 	return m
 }()
