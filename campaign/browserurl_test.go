@@ -36,6 +36,21 @@ func TestBrowserURLAttributes(t *testing.T) {
 			}
 		}
 	}
+	// A srcset's line break separates its URLs.
+	if got := names(`<html><body><img srcset="https://a.example/a.png 1x,`+"\n"+`https://b.example/b.png 2x"></body></html>`, true); !slices.Equal(got, []string{"url:a.example", "url:b.example"}) {
+		t.Errorf("srcset: targets %q, want [url:a.example url:b.example]", got)
+	}
+	// What loads content is read as an image's src is (an object's
+	// data, an embed's src, an input image's src, an old lowsrc).
+	for _, tag := range []string{`<object data="https://qr.phish.example/c.png" type="image/png"></object>`, `<embed src="https://qr.phish.example/c.svg">`,
+		`<input type="image" src="https://qr.phish.example/b.png">`, `<img lowsrc="https://qr.phish.example/c.png">`, `<video poster="https://qr.phish.example/c.png"></video>`} {
+		if got := names(`<html><body><p>Hello</p>`+tag+`</body></html>`, true); !slices.Equal(got, []string{"url:phish.example"}) {
+			t.Errorf("%s: targets %q, want [url:phish.example]", tag, got)
+		}
+	}
+	if !htmlPayload(`<object data="data:image/png;base64,iVBORw0KGgo="></object>`) || htmlPayload(`<p data-href="x" data-src="y">Hello</p>`) {
+		t.Errorf("object data: not a payload, or a data-* attribute read as one")
+	}
 	// Not a link attribute: a title's two lines are two links.
 	if got := names(`<html><body><p title="https://a.example`+"\n"+`https://b.example">Hello</p></body></html>`, true); !slices.Contains(got, "url:a.example") || !slices.Contains(got, "url:b.example") {
 		t.Errorf("title's lines joined: targets %q", got)

@@ -1214,9 +1214,11 @@ func numberSpans(text string, fn func(start, end int, digits string)) {
 
 // htmlPayload reports whether the HTML document s links, shows an image
 // or posts a form anywhere (an attribute href, src, action, formaction,
-// background, poster or srcset with a value other than a fragment, or a
-// stylesheet's url()): a payload hasPayload does not see in the text a
-// reader sees (an image map's area, a QR code).
+// background, poster, data (an object's: an image or page shown,
+// TestReviewNoticeObjectQR), lowsrc, dynsrc, srcset or imagesrcset with
+// a value other than a fragment, or a stylesheet's url()): a payload
+// hasPayload does not see in the text a reader sees (an image map's
+// area, a QR code).
 func htmlPayload(s string) bool {
 	found := false
 	htmlPayloads(s, func(string) bool {
@@ -1229,11 +1231,11 @@ func htmlPayload(s string) bool {
 // htmlPayloads calls fn with the value of each of htmlPayload's
 // attributes and url()s in the HTML document s, until it returns false.
 func htmlPayloads(s string, fn func(v string) bool) {
-	payloadSpans(s, func(a, b int, css bool) bool {
-		if css {
+	payloadSpans(s, func(a, b int, kind int) bool {
+		if kind == cssURL {
 			return fn(strings.Trim(s[a:b], " \t\r\n\f\"'"))
 		}
-		v := attrURL(s[a:b])
+		v := attrURL(s[a:b], kind)
 		// A mailto: link's address as written is the text's address
 		// (normalized.mail); one hidden by an entity or escape is not.
 		if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
@@ -1246,11 +1248,18 @@ func htmlPayloads(s string, fn func(v string) bool) {
 	})
 }
 
+// The kinds of payloadSpans' values.
+const (
+	attrURLValue = iota // an attribute with a URL
+	attrURLList         // an attribute with a list of URLs (srcset)
+	cssURL              // a stylesheet's url()
+)
+
 // payloadSpans calls fn with where the value of each of htmlPayload's
 // attributes (as written, without its quotes) and the inside of each
-// url() are in the HTML document s (css: a url()), until it returns
+// url() are in the HTML document s, and its kind, until it returns
 // false.
-func payloadSpans(s string, fn func(a, b int, css bool) bool) {
+func payloadSpans(s string, fn func(a, b int, kind int) bool) {
 	inTag, quote := false, byte(0)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -1259,7 +1268,7 @@ func payloadSpans(s string, fn func(a, b int, css bool) bool) {
 			if n < 0 {
 				n = len(s) - i - 1
 			}
-			if !fn(i+1, i+1+n, true) {
+			if !fn(i+1, i+1+n, cssURL) {
 				return
 			}
 		case quote != 0:
@@ -1273,7 +1282,7 @@ func payloadSpans(s string, fn func(a, b int, css bool) bool) {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '=':
-			if a, b, ok := payloadAttr(s, i); ok && !fn(a, b, false) {
+			if a, b, kind, ok := payloadAttr(s, i); ok && !fn(a, b, kind) {
 				return
 			}
 		}
@@ -1281,8 +1290,9 @@ func payloadSpans(s string, fn func(a, b int, css bool) bool) {
 }
 
 // payloadAttr is where the value of the attribute the '=' at s[i], in
-// a tag, sets is, when it is one of htmlPayload's attributes.
-func payloadAttr(s string, i int) (a, b int, ok bool) {
+// a tag, sets is, and its kind, when it is one of htmlPayload's
+// attributes.
+func payloadAttr(s string, i int) (a, b, kind int, ok bool) {
 	j := i
 	for j > 0 && isSpace(s[j-1]) {
 		j--
@@ -1292,9 +1302,11 @@ func payloadAttr(s string, i int) (a, b int, ok bool) {
 		k--
 	}
 	switch strings.ToLower(s[k:j]) {
-	case "href", "src", "action", "formaction", "background", "poster", "srcset", "xlink:href":
+	case "href", "src", "action", "formaction", "background", "poster", "data", "lowsrc", "dynsrc", "xlink:href":
+	case "srcset", "imagesrcset":
+		kind = attrURLList
 	default:
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	a = i + 1
 	for a < len(s) && isSpace(s[a]) {
@@ -1309,7 +1321,7 @@ func payloadAttr(s string, i int) (a, b int, ok bool) {
 	if n := strings.IndexAny(s[a:], end); n >= 0 {
 		b = a + n
 	}
-	return a, b, true
+	return a, b, kind, true
 }
 
 // browserURL is the attribute value v as a browser reads it as a URL
@@ -1330,14 +1342,18 @@ func browserURL(v string) string {
 	}, v)
 }
 
-// attrURL is the attribute value v, as written in an HTML source, as a
-// browser opens it: its character references decoded (a newline written
-// "&#10;" is one), then browserURL; a quote or angle bracket a
-// reference gave is percent-encoded, as the URL parser does in a path,
-// so that the value stays one in the source (browserURLs).
-func attrURL(v string) string {
+// attrURL is the attribute value v of a kind, as written in an HTML
+// source, as a browser opens it: its character references decoded (a
+// newline written "&#10;" is one), then browserURL (a list's
+// whitespace separates its URLs: only trimmed); a quote or angle
+// bracket a reference gave is percent-encoded, as the URL parser does
+// in a path, so that the value stays one in the source (browserURLs).
+func attrURL(v string, kind int) string {
 	if strings.Contains(v, "&") {
 		v = urlQuoted.Replace(html.UnescapeString(v))
+	}
+	if kind == attrURLList {
+		return strings.TrimSpace(v)
 	}
 	return browserURL(v)
 }
@@ -1350,10 +1366,10 @@ var urlQuoted = strings.NewReplacer(`"`, "%22", "'", "%27", "<", "%3C", ">", "%3
 func browserURLs(s string) string {
 	var b strings.Builder
 	last := 0
-	payloadSpans(s, func(i, j int, css bool) bool {
-		if v := s[i:j]; !css && strings.ContainsAny(v, "\t\n\r&") {
+	payloadSpans(s, func(i, j int, kind int) bool {
+		if v := s[i:j]; kind != cssURL && strings.ContainsAny(v, "\t\n\r&") {
 			b.WriteString(s[last:i])
-			b.WriteString(attrURL(v))
+			b.WriteString(attrURL(v, kind))
 			last = j
 		}
 		return true
