@@ -420,6 +420,20 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "t.me", segs: 1, fold: true}, "t.me")
 	// A meeting: zoom.us/j/ID (its host, us02web…, is any).
 	add(pageSite{name: "zoom.us", segs: 2, fold: true}, "zoom.us")
+	// A video, a podcast episode, a form, a chat invite or a shared
+	// file by its share link (an id whose case is its own): youtu.be/ID,
+	// vimeo.com/ID, open.spotify.com/episode/ID, forms.gle/ID,
+	// forms.office.com/r/ID, discord.gg/CODE, chat.whatsapp.com/CODE,
+	// dropbox.com/scl/fi/ID/…, 1drv.ms/b/ID (TestReviewPageSiteListGaps).
+	add(pageSite{name: "youtu.be", segs: 1}, "youtu.be")
+	add(pageSite{name: "vimeo.com", segs: 2}, "vimeo.com")
+	add(pageSite{name: "spotify.com", segs: 2}, "spotify.com")
+	add(pageSite{name: "forms.gle", segs: 1}, "forms.gle")
+	add(pageSite{name: "office.com", segs: 2, keys: []string{"id"}}, "office.com")
+	add(pageSite{name: "discord.gg", segs: 1}, "discord.gg")
+	add(pageSite{name: "whatsapp.com", segs: 2}, "whatsapp.com")
+	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
+	add(pageSite{name: "1drv.ms", segs: 2}, "1drv.ms")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
