@@ -99,8 +99,9 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	var quoted string
 	marked := false
 	if isHTML {
-		// Its source as its links open (browserURLs).
-		raw = browserURLs(text)
+		// Its source as its links open (browserURLs), a page
+		// site's form named by its page (formPages).
+		raw = formPages(browserURLs(text))
 		text, quoted, marked = htmlText(text)
 	}
 	p := ownLines(text)
@@ -1374,6 +1375,94 @@ func browserURLs(s string) string {
 		}
 		return true
 	})
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// formPages is the HTML document s with the hidden inputs of each form
+// posting to a page site that name its page (pageSite.keys: PayPal's
+// donate form's hosted_button_id or business) added to the form's
+// action as a query, as a GET of the form would send them: each
+// organisation's own form is its own target, one form in every copy of
+// a run one target (TestPageSiteToolAssets, TestPageSiteToolNoEvasion).
+func formPages(s string) string {
+	if !strings.Contains(s, "hidden") {
+		return s
+	}
+	z := html.NewTokenizer(strings.NewReader(s))
+	type insert struct {
+		at    int        // where the action's value ends
+		query bool       // the action has a query
+		q     url.Values // the inputs naming the page
+	}
+	var ins []insert
+	var keys []string // the keys of the open form's page site
+	off := 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		raw := z.Raw()
+		start := off
+		off += len(raw)
+		if tt == html.EndTagToken {
+			if name, _ := z.TagName(); string(name) == "form" {
+				keys = nil
+			}
+			continue
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		name, _ := z.TagName()
+		switch string(name) {
+		case "form":
+			keys = nil
+			tag := string(raw)
+			payloadSpans(tag, func(a, b, kind int) bool {
+				if u, err := url.Parse(attrURL(tag[a:b], kind)); err == nil {
+					if site, ok := pageSites[registrable(asciiName(strings.ToLower(u.Hostname())))]; ok && len(site.keys) > 0 {
+						keys = site.keys
+						ins = append(ins, insert{start + b, u.RawQuery != "", url.Values{}})
+					}
+				}
+				return false
+			})
+		case "input":
+			if keys == nil {
+				continue
+			}
+			attrs := map[string]string{}
+			for {
+				k, v, more := z.TagAttr()
+				attrs[string(k)] = string(v)
+				if !more {
+					break
+				}
+			}
+			if k := attrs["name"]; strings.EqualFold(attrs["type"], "hidden") && slices.Contains(keys, k) && attrs["value"] != "" {
+				ins[len(ins)-1].q.Set(k, attrs["value"])
+			}
+		}
+	}
+	var b strings.Builder
+	last := 0
+	for _, in := range ins {
+		if len(in.q) == 0 {
+			continue
+		}
+		sep := "?"
+		if in.query {
+			sep = "&"
+		}
+		b.WriteString(s[last:in.at])
+		b.WriteString(sep + in.q.Encode())
+		last = in.at
+	}
 	if last == 0 {
 		return s
 	}

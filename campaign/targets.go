@@ -181,13 +181,16 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if d == "" {
 		return "", nil, false // no name ("http://\xa0"): no link named (FuzzTargets)
 	}
-	if slices.Contains(assetHosts, d) {
+	if slices.Contains(assetHosts, d) || slices.Contains(assetHosts, host) {
 		return "", nil, true
 	}
 	if !platform(d) {
 		return "url:" + d, nil, true
 	}
 	canonicalPath(u)
+	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
+		return "", nil, true
+	}
 	if site, ok := pageSites[d]; ok {
 		return "url:" + site.page(u), u.Query(), true
 	}
@@ -291,11 +294,17 @@ func ipv4(h string) (string, bool) {
 	return fmt.Sprintf("%d.%d.%d.%d", ip>>24, ip>>16&255, ip>>8&255, ip&255), true
 }
 
-// assetHosts are registrable domains serving a platform's own images
-// and scripts, the same for all its users (PayPal's donate button
-// image, Google's icons): a link there is no target; the page the
-// button links to is (TestPageSiteTargets).
-var assetHosts = []string{"paypalobjects.com", "gstatic.com"}
+// assetHosts are registrable domains (or hosts) serving a platform's
+// own images and scripts, the same for all its users (PayPal's donate
+// button image, Google's icons, Mailchimp's social icons and badges,
+// Eventbrite's image host): a link there is no target; the page the
+// button links to is (TestPageSiteTargets, TestPageSiteToolAssets).
+var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com"}
+
+// assetPages are, by registrable domain, the end of the path of a page
+// site's own image shown in its users' mail (PayPal's button code's
+// tracking pixel, in every country's path): no target.
+var assetPages = map[string]string{"paypal.com": "/i/scr/pixel.gif"}
 
 // platforms are registrable domains that serve many unrelated senders:
 // newsletter providers' tracking, unsubscribe and image hosts (and
@@ -438,7 +447,10 @@ var pageSites = func() map[string]pageSite {
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
 	add(pageSite{name: "goo.gl"}, "goo.gl")
-	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination"}}, "google.com", "google.de", "google.co.uk",
+	// A calendar entry: ?text= and dates= (calendar/render's "add to
+	// calendar"), ?eid= or tmeid= (an event's own).
+	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
+		"text", "dates", "eid", "tmeid"}}, "google.com", "google.de", "google.co.uk",
 		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
 	return m
 }()
