@@ -88,6 +88,10 @@ func TestPageSiteToolNoEvasion(t *testing.T) {
 		"one calendar entry": func(i int) string {
 			return fmt.Sprintf(`<a href="https://calendar.google.com/calendar/render?action=TEMPLATE&text=Mailbox+verification&dates=20261201T1%d0000Z/20261201T180000Z&details=copy%d">Add</a>`, i%10, i)
 		},
+		// An asset host's image is no target: a QR there alone leaves
+		// the notice plain text, as a message without targets.
+		"one QR image on evbuc.com":                func(i int) string { return `<img src="https://img.evbuc.com/qr.png">` },
+		"one QR image on cdn-images.mailchimp.com": func(i int) string { return `<img src="https://cdn-images.mailchimp.com/qr.png">` },
 		"one Eventbrite event with its card image": func(i int) string {
 			return fmt.Sprintf(`<a href="https://www.eventbrite.de/e/mailbox-%d-tickets-123456789"><img src="https://img.evbuc.com/x%d.jpg"></a>`, i, i)
 		},
