@@ -1234,7 +1234,11 @@ func htmlPayload(s string) bool {
 func htmlPayloads(s string, fn func(v string) bool) {
 	payloadSpans(s, func(a, b int, kind int) bool {
 		if kind == cssURL {
-			return fn(strings.Trim(s[a:b], " \t\r\n\f\"'"))
+			// An empty url() loads nothing (FuzzTargets).
+			if v := strings.Trim(s[a:b], " \t\r\n\f\"'"); v != "" {
+				return fn(v)
+			}
+			return true
 		}
 		v := attrURL(s[a:b], kind)
 		// A mailto: link's address as written is the text's address
