@@ -1243,7 +1243,7 @@ func htmlPayloads(s string, fn func(v string) bool) {
 		v := attrURL(s[a:b], kind)
 		// A mailto: link's address as written is the text's address
 		// (normalized.mail); one hidden by an entity or escape is not.
-		if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
+		if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(s[a:b], "&%") {
 			return true
 		}
 		if v == "" || v[0] == '#' {
