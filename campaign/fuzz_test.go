@@ -23,6 +23,7 @@ import (
 func FuzzNormalize(f *testing.F) {
 	f.Add("Dear John,\n\nYour invoice 4711 is at https://pay.example.com/x?t=1\n\n-- \nSig", false, "john.smith")
 	f.Add("<p>Hi <b>Ann</b></p><blockquote>quoted</blockquote><a href=\"http://x.example/\">link</a>", true, "ann")
+	f.Add("<a href=\"https://x.exa\nmple/&#10;a\">a</a><form action='https://www.paypal.com/donate?x=1'><input type=hidden name=business value=b></form><object data=\"data:x\"></object><img srcset=\"a.png 1x,\nb.png\">", true, "ann")
 	f.Fuzz(func(t *testing.T, text string, isHTML bool, rcpt string) {
 		names := Names(rcpt)
 		toks := Normalize(text, isHTML, names)
@@ -114,6 +115,7 @@ func FuzzTargets(f *testing.F) {
 	f.Add("Call +1 (800) 555-0199 or see https://org3.us5.list-manage.com/track/click?u=1&id=2, secure-login[.]phish[.]com/v, desk(at)help.example, reply with your password")
 	f.Add("https://www.paypal.com/donate/?hosted_button_id=AB&x=1 https://www.eventbrite.de/e/a-tickets-12 https://www.google.com/maps/place/X/@1,2z https://paypal.me/a/1")
 	f.Add(`<a href=https://www.paypal.com/donate/?hosted_button_id=AB><img src="https://www.paypalobjects.com/b.gif"></a><a href="https://maps.app.goo.gl/Ab">`)
+	f.Add("<a href=\"https://x.exa\nmple/%2e%2E/a\">a</a><img src=\"https://www.paypal.com/en_DE/i/scr/pixel.gif\"><object data=\"https://qr.example/c.png\"></object>")
 	f.Add(`<a href="tel:+18005550199">x</a><img src="//cdn.org3.example/l.png"><img src="cid:qr"><div style="background:url('data:x')">`)
 	f.Fuzz(func(t *testing.T, text string) {
 		var got []string
@@ -138,6 +140,9 @@ func FuzzTargets(f *testing.F) {
 		// (Collector.payloadTargets).
 		low := strings.ToLower(text)
 		own := strings.Contains(low, "cid:") || slices.ContainsFunc(assetHosts, func(h string) bool { return strings.Contains(low, h) })
+		for d := range assetPages { // a site's own image (its pixel)
+			own = own || strings.Contains(low, d)
+		}
 		if htmlPayload(text) && len(got) == n && !own {
 			t.Fatal("an HTML payload without a target")
 		}

@@ -99,6 +99,9 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	var quoted string
 	marked := false
 	if isHTML {
+		// Its source as its links open (browserURLs), a page
+		// site's form named by its page (formPages).
+		raw = formPages(browserURLs(text))
 		text, quoted, marked = htmlText(text)
 	}
 	p := ownLines(text)
@@ -241,10 +244,11 @@ func htmlText(s string) (shown, quoted string, marked bool) {
 				b.WriteByte('\n')
 				e.quote = true
 			case "a":
-				// A link's target is part of the text (its domain is kept).
+				// A link's target is part of the text (its domain is
+				// kept), as a browser opens it (browserURL).
 				for _, a := range n.Attr {
-					if a.Key == "href" && a.Val != "" {
-						b.WriteString(" " + a.Val + " ")
+					if v := browserURL(a.Val); a.Key == "href" && v != "" {
+						b.WriteString(" " + v + " ")
 					}
 				}
 			}
@@ -1234,9 +1238,11 @@ func numberSpans(text string, fn func(start, end int, digits string)) {
 
 // htmlPayload reports whether the HTML document s links, shows an image
 // or posts a form anywhere (an attribute href, src, action, formaction,
-// background, poster or srcset with a value other than a fragment, or a
-// stylesheet's url()): a payload hasPayload does not see in the text a
-// reader sees (an image map's area, a QR code).
+// background, poster, data (an object's: an image or page shown,
+// TestReviewNoticeObjectQR), lowsrc, dynsrc, srcset or imagesrcset with
+// a value other than a fragment, or a stylesheet's url()): a payload
+// hasPayload does not see in the text a reader sees (an image map's
+// area, a QR code).
 func htmlPayload(s string) bool {
 	found := false
 	htmlPayloads(s, func(string) bool {
@@ -1249,12 +1255,48 @@ func htmlPayload(s string) bool {
 // htmlPayloads calls fn with the value of each of htmlPayload's
 // attributes and url()s in the HTML document s, until it returns false.
 func htmlPayloads(s string, fn func(v string) bool) {
+	payloadSpans(s, func(a, b int, kind int) bool {
+		if kind == cssURL {
+			// An empty url() loads nothing (FuzzTargets).
+			if v := strings.Trim(s[a:b], " \t\r\n\f\"'"); v != "" {
+				return fn(v)
+			}
+			return true
+		}
+		v := attrURL(s[a:b], kind)
+		// A mailto: link's address as written is the text's address
+		// (normalized.mail); one hidden by an entity or escape is not.
+		if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(s[a:b], "&%") {
+			return true
+		}
+		if v == "" || v[0] == '#' {
+			return true
+		}
+		return fn(v)
+	})
+}
+
+// The kinds of payloadSpans' values.
+const (
+	attrURLValue = iota // an attribute with a URL
+	attrURLList         // an attribute with a list of URLs (srcset)
+	cssURL              // a stylesheet's url()
+)
+
+// payloadSpans calls fn with where the value of each of htmlPayload's
+// attributes (as written, without its quotes) and the inside of each
+// url() are in the HTML document s, and its kind, until it returns
+// false.
+func payloadSpans(s string, fn func(a, b int, kind int) bool) {
 	inTag, quote := false, byte(0)
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '(' && i >= 3 && strings.EqualFold(s[i-3:i], "url"):
-			v, _, _ := strings.Cut(s[i+1:], ")")
-			if !fn(strings.Trim(v, " \t\r\n\f\"'")) {
+			n := strings.IndexByte(s[i+1:], ')')
+			if n < 0 {
+				n = len(s) - i - 1
+			}
+			if !fn(i+1, i+1+n, cssURL) {
 				return
 			}
 		case quote != 0:
@@ -1268,17 +1310,17 @@ func htmlPayloads(s string, fn func(v string) bool) {
 		case c == '"' || c == '\'':
 			quote = c
 		case c == '=':
-			if v, ok := payloadAttr(s, i); ok && !fn(v) {
+			if a, b, kind, ok := payloadAttr(s, i); ok && !fn(a, b, kind) {
 				return
 			}
 		}
 	}
 }
 
-// payloadAttr is the value of the attribute the '=' at s[i], in a tag,
-// sets, when it is one of htmlPayload's attributes and the value other
-// than a fragment.
-func payloadAttr(s string, i int) (string, bool) {
+// payloadAttr is where the value of the attribute the '=' at s[i], in
+// a tag, sets is, and its kind, when it is one of htmlPayload's
+// attributes.
+func payloadAttr(s string, i int) (a, b, kind int, ok bool) {
 	j := i
 	for j > 0 && isSpace(s[j-1]) {
 		j--
@@ -1288,25 +1330,171 @@ func payloadAttr(s string, i int) (string, bool) {
 		k--
 	}
 	switch strings.ToLower(s[k:j]) {
-	case "href", "src", "action", "formaction", "background", "poster", "srcset", "xlink:href":
+	case "href", "src", "action", "formaction", "background", "poster", "data", "lowsrc", "dynsrc", "xlink:href":
+	case "srcset", "imagesrcset":
+		kind = attrURLList
 	default:
-		return "", false
+		return 0, 0, 0, false
 	}
-	v := strings.TrimLeft(s[i+1:], " \t\r\n\f")
+	a = i + 1
+	for a < len(s) && isSpace(s[a]) {
+		a++
+	}
 	end := " \t\r\n\f>"
-	if v != "" && (v[0] == '"' || v[0] == '\'') {
-		end, v = v[:1], v[1:]
+	if a < len(s) && (s[a] == '"' || s[a] == '\'') {
+		end = s[a : a+1]
+		a++
 	}
-	if n := strings.IndexAny(v, end); n >= 0 {
-		v = v[:n]
+	b = len(s)
+	if n := strings.IndexAny(s[a:], end); n >= 0 {
+		b = a + n
 	}
-	v = strings.TrimSpace(v)
-	// A mailto: link's address as written is the text's address
-	// (normalized.mail); one hidden by an entity or escape is not.
-	if len(v) > 7 && strings.EqualFold(v[:7], "mailto:") && !strings.ContainsAny(v, "&%") {
-		return "", false
+	return a, b, kind, true
+}
+
+// browserURL is the attribute value v as a browser reads it as a URL
+// (the WHATWG URL standard): without leading and trailing C0 controls
+// and spaces, and without any ASCII tab or newline. A link split by a
+// newline at a place of each copy's own opens one page
+// (TestReviewHrefNewline).
+func browserURL(v string) string {
+	v = strings.TrimFunc(v, func(r rune) bool { return r <= ' ' || unicode.IsSpace(r) })
+	if !strings.ContainsAny(v, "\t\n\r") {
+		return v
 	}
-	return v, v != "" && v[0] != '#'
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// attrURL is the attribute value v of a kind, as written in an HTML
+// source, as a browser opens it: its character references decoded (a
+// newline written "&#10;" is one), then browserURL (a list's
+// whitespace separates its URLs: only trimmed); a quote or angle
+// bracket a reference gave is percent-encoded, as the URL parser does
+// in a path, so that the value stays one in the source (browserURLs).
+func attrURL(v string, kind int) string {
+	if strings.Contains(v, "&") {
+		v = urlQuoted.Replace(html.UnescapeString(v))
+	}
+	if kind == attrURLList {
+		return strings.TrimSpace(v)
+	}
+	return browserURL(v)
+}
+
+var urlQuoted = strings.NewReplacer(`"`, "%22", "'", "%27", "<", "%3C", ">", "%3E")
+
+// browserURLs is the HTML document s with each of htmlPayload's
+// attribute values as a browser reads it (browserURL): the source the
+// targets of its attributes are named from, as its links open.
+func browserURLs(s string) string {
+	var b strings.Builder
+	last := 0
+	payloadSpans(s, func(i, j int, kind int) bool {
+		if v := s[i:j]; kind != cssURL && strings.ContainsAny(v, "\t\n\r&") {
+			b.WriteString(s[last:i])
+			b.WriteString(attrURL(v, kind))
+			last = j
+		}
+		return true
+	})
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// formPages is the HTML document s with the hidden inputs of each form
+// posting to a page site that name its page (pageSite.keys: PayPal's
+// donate form's hosted_button_id or business) added to the form's
+// action as a query, as a GET of the form would send them: each
+// organisation's own form is its own target, one form in every copy of
+// a run one target (TestPageSiteToolAssets, TestPageSiteToolNoEvasion).
+func formPages(s string) string {
+	if !strings.Contains(s, "hidden") {
+		return s
+	}
+	z := html.NewTokenizer(strings.NewReader(s))
+	type insert struct {
+		at    int        // where the action's value ends
+		query bool       // the action has a query
+		q     url.Values // the inputs naming the page
+	}
+	var ins []insert
+	var keys []string // the keys of the open form's page site
+	off := 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		raw := z.Raw()
+		start := off
+		off += len(raw)
+		if tt == html.EndTagToken {
+			if name, _ := z.TagName(); string(name) == "form" {
+				keys = nil
+			}
+			continue
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		name, _ := z.TagName()
+		switch string(name) {
+		case "form":
+			keys = nil
+			tag := string(raw)
+			payloadSpans(tag, func(a, b, kind int) bool {
+				if u, err := url.Parse(attrURL(tag[a:b], kind)); err == nil {
+					if site, ok := pageSites[registrable(asciiName(strings.ToLower(u.Hostname())))]; ok && len(site.keys) > 0 {
+						keys = site.keys
+						ins = append(ins, insert{start + b, u.RawQuery != "", url.Values{}})
+					}
+				}
+				return false
+			})
+		case "input":
+			if keys == nil {
+				continue
+			}
+			attrs := map[string]string{}
+			for {
+				k, v, more := z.TagAttr()
+				attrs[string(k)] = string(v)
+				if !more {
+					break
+				}
+			}
+			if k := attrs["name"]; strings.EqualFold(attrs["type"], "hidden") && slices.Contains(keys, k) && attrs["value"] != "" {
+				ins[len(ins)-1].q.Set(k, attrs["value"])
+			}
+		}
+	}
+	var b strings.Builder
+	last := 0
+	for _, in := range ins {
+		if len(in.q) == 0 {
+			continue
+		}
+		sep := "?"
+		if in.query {
+			sep = "&"
+		}
+		b.WriteString(s[last:in.at])
+		b.WriteString(sep + in.q.Encode())
+		last = in.at
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // isSpace reports whether c is HTML's ASCII whitespace.

@@ -135,7 +135,7 @@ func TestPageSiteTargets(t *testing.T) {
 		"https://www.eventbrite.de/e/any-slug-tickets-123456789?aff=ebdssbdestsearch":        "url:eventbrite/e/123456789",
 		"https://www.eventbrite.com/e/123456789/":                                            "url:eventbrite/e/123456789",
 		"https://maps.app.goo.gl/AbC123?g_st=ic":                                             "url:goo.gl/AbC123",
-		"https://www.google.de/maps/place/Town+Hall/@52.5,13.4,17z/data=!4m6":                "url:google/maps/place/Town+Hall",
+		"https://www.google.de/maps/place/Town+Hall/@52.5,13.4,17z/data=!4m6":                "url:google/maps/place/town+hall", // a place name in any case
 		"https://maps.google.com/?q=Town+Hall&hl=en":                                         "url:google/?q=Town+Hall",
 		"https://docs.google.com/forms/d/e/1FAIpQ/viewform?usp=sf_link":                      "url:google/forms/d/e/1FAIpQ/viewform",
 		"https://us02web.zoom.us/j/81234567890?pwd=abc":                                      "url:zoom.us/j/81234567890",

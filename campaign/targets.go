@@ -3,6 +3,7 @@ package campaign
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,11 +181,15 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if d == "" {
 		return "", nil, false // no name ("http://\xa0"): no link named (FuzzTargets)
 	}
-	if slices.Contains(assetHosts, d) {
+	if slices.Contains(assetHosts, d) || slices.Contains(assetHosts, host) {
 		return "", nil, true
 	}
 	if !platform(d) {
 		return "url:" + d, nil, true
+	}
+	canonicalPath(u)
+	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
+		return "", nil, true
 	}
 	if site, ok := pageSites[d]; ok {
 		return "url:" + site.page(u), u.Query(), true
@@ -194,6 +199,58 @@ func urlTarget(f string) (string, url.Values, bool) {
 		id += "?" + u.RawQuery
 	}
 	return id, u.Query(), true
+}
+
+// canonicalPath sets u's path to the one a request for u asks for, as
+// a link written another way names one page (TestReviewPageSiteDotSegments):
+// percent-encoded unreserved characters decoded (RFC 3986 2.3, "%61" is
+// "a"), the other escapes' hex digits in upper case, and dot segments
+// resolved (RFC 3986 5.2.4, as the WHATWG URL parser does before the
+// request: "/r1/../name" is "/name").
+func canonicalPath(u *url.URL) {
+	p := u.EscapedPath()
+	if !strings.Contains(p, "%") && !strings.Contains(p, "/.") {
+		return
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '%' && i+2 < len(p) && ishex(p[i+1]) && ishex(p[i+2]) {
+			d := unhex(p[i+1])<<4 | unhex(p[i+2])
+			if unreserved(d) {
+				b.WriteByte(d)
+			} else {
+				b.WriteString(strings.ToUpper(p[i : i+3]))
+			}
+			i += 2
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	p = b.String()
+	if strings.HasPrefix(p, "/") {
+		p = path.Clean(p)
+	}
+	if dec, err := url.PathUnescape(p); err == nil {
+		u.Path, u.RawPath = dec, p
+	}
+}
+
+func ishex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// unreserved reports whether c is one of RFC 3986's unreserved
+// characters: a letter, a digit, "-", ".", "_" or "~".
+func unreserved(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // ipv4 is the host h as a dotted IPv4 address when a browser reads it
@@ -237,11 +294,17 @@ func ipv4(h string) (string, bool) {
 	return fmt.Sprintf("%d.%d.%d.%d", ip>>24, ip>>16&255, ip>>8&255, ip&255), true
 }
 
-// assetHosts are registrable domains serving a platform's own images
-// and scripts, the same for all its users (PayPal's donate button
-// image, Google's icons): a link there is no target; the page the
-// button links to is (TestPageSiteTargets).
-var assetHosts = []string{"paypalobjects.com", "gstatic.com"}
+// assetHosts are registrable domains (or hosts) serving a platform's
+// own images and scripts, the same for all its users (PayPal's donate
+// button image, Google's icons, Mailchimp's social icons and badges,
+// Eventbrite's image host): a link there is no target; the page the
+// button links to is (TestPageSiteTargets, TestPageSiteToolAssets).
+var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com"}
+
+// assetPages are, by registrable domain, the end of the path of a page
+// site's own image shown in its users' mail (PayPal's button code's
+// tracking pixel, in every country's path): no target.
+var assetPages = map[string]string{"paypal.com": "/i/scr/pixel.gif"}
 
 // platforms are registrable domains that serve many unrelated senders:
 // newsletter providers' tracking, unsubscribe and image hosts (and
@@ -268,6 +331,10 @@ type pageSite struct {
 	segs int
 	fold bool
 	keys []string
+	// foldUnder: paths under these (lower case) are read in lower
+	// case: a Maps place or search is found by its name in any case
+	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
+	foldUnder []string
 	// number: the page is the trailing number of the path's last
 	// segment (Eventbrite's "/e/any-slug-tickets-123": the slug is
 	// free text, the number the event).
@@ -277,7 +344,7 @@ type pageSite struct {
 // page is the name of u's page on s.
 func (s pageSite) page(u *url.URL) string {
 	path := u.EscapedPath()
-	if s.fold {
+	if s.fold || slices.ContainsFunc(s.foldUnder, func(p string) bool { return len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) }) {
 		path = strings.ToLower(path)
 	}
 	var segs []string
@@ -362,11 +429,28 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "t.me", segs: 1, fold: true}, "t.me")
 	// A meeting: zoom.us/j/ID (its host, us02web…, is any).
 	add(pageSite{name: "zoom.us", segs: 2, fold: true}, "zoom.us")
+	// A video, a podcast episode, a form, a chat invite or a shared
+	// file by its share link (an id whose case is its own): youtu.be/ID,
+	// vimeo.com/ID, open.spotify.com/episode/ID, forms.gle/ID,
+	// forms.office.com/r/ID, discord.gg/CODE, chat.whatsapp.com/CODE,
+	// dropbox.com/scl/fi/ID/…, 1drv.ms/b/ID (TestReviewPageSiteListGaps).
+	add(pageSite{name: "youtu.be", segs: 1}, "youtu.be")
+	add(pageSite{name: "vimeo.com", segs: 2}, "vimeo.com")
+	add(pageSite{name: "spotify.com", segs: 2}, "spotify.com")
+	add(pageSite{name: "forms.gle", segs: 1}, "forms.gle")
+	add(pageSite{name: "office.com", segs: 2, keys: []string{"id"}}, "office.com")
+	add(pageSite{name: "discord.gg", segs: 1}, "discord.gg")
+	add(pageSite{name: "whatsapp.com", segs: 2}, "whatsapp.com")
+	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
+	add(pageSite{name: "1drv.ms", segs: 2}, "1drv.ms")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
 	add(pageSite{name: "goo.gl"}, "goo.gl")
-	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination"}}, "google.com", "google.de", "google.co.uk",
+	// A calendar entry: ?text= and dates= (calendar/render's "add to
+	// calendar"), ?eid= or tmeid= (an event's own).
+	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
+		"text", "dates", "eid", "tmeid"}}, "google.com", "google.de", "google.co.uk",
 		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
 	return m
 }()
