@@ -37,7 +37,8 @@ type CampaignCopy struct {
 	// one group are one sender (campaign: one organisation's
 	// auto-reply).
 	Group string
-	// Rcpts are the copy's recipients, hashed, at most MaxRcpts: a
+	// Rcpts are the copy's recipients, hashed, at most MaxRcpts (the
+	// lowest: campaign.rcptHashes keys them by the fleet's seed): a
 	// campaign needs threshold groups that each reach a recipient of
 	// their own (reach).
 	Rcpts []string
@@ -48,7 +49,8 @@ type CampaignCopy struct {
 	Suspend bool
 }
 
-// MaxRcpts bounds the recipients kept per key and account.
+// MaxRcpts bounds the recipients kept per key and account: the lowest
+// of those it reached within the window (mergeRcpts).
 const MaxRcpts = 16
 
 // CampaignAccountsMax bounds the accounts CampaignByID reads: a

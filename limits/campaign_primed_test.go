@@ -275,3 +275,54 @@ func TestMergeRcptsLowest(t *testing.T) {
 		})
 	}
 }
+
+// A council petition on the three stores (issue 28, schema 18): 20
+// signers to the same 50 councillors, the even ones in one message (its
+// 16 lowest tokens recorded, as rcptHashes keeps), the odd ones in two
+// of 25: every signer's recorded 16 are the same (the lowest of the
+// 50), no campaign. Then the upgrade's case: a committee's 20 signers,
+// the first 10 recorded with tokens of the old form, the others of the
+// new (the same five members under two tokens each, one window): two
+// sets of ten senders each, neither spreads, no campaign.
+func TestPetitionSplitAndTwoForms(t *testing.T) {
+	r := rand.New(rand.NewPCG(50, 18))
+	council := tokens(r, 50)
+	oldForm, newForm := tokens(r, 5), tokens(r, 5)
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			cs := st.(limits.CampaignStore)
+			now := time.Now().Add(-10 * time.Minute)
+			for i := range 20 {
+				acct := fmt.Sprint("councilsigner", i)
+				var res limits.CampaignResult
+				if i%2 == 0 {
+					res = copyTo(t, cs, &now, "council", acct, lowest(council)...)
+				} else {
+					res = copyTo(t, cs, &now, "council", acct, lowest(council[:25])...)
+					if res.ID == "" {
+						res = copyTo(t, cs, &now, "council", acct, lowest(council[25:])...)
+					}
+				}
+				if res.ID != "" {
+					t.Fatalf("council signer %d (in %d messages): %+v", i, 1+i%2, res)
+				}
+				got, err := limits.RecordedRcpts(context.Background(), st, campaignKeys("council", false)[0], acct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, lowest(council)) {
+					t.Fatalf("council signer %d recorded %v, want the 16 lowest of the 50", i, got)
+				}
+			}
+			for i := range 20 {
+				form := oldForm
+				if i >= 10 {
+					form = newForm
+				}
+				if res := copyTo(t, cs, &now, "twoforms", fmt.Sprint("formsigner", i), form...); res.ID != "" {
+					t.Fatalf("committee signer %d (tokens of the %s form): %+v", i, map[bool]string{true: "old", false: "new"}[i < 10], res)
+				}
+			}
+		})
+	}
+}
