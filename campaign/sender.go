@@ -179,21 +179,28 @@ func asciiName(d string) string {
 	return d
 }
 
-// rcptHashes are t's envelope recipients, lower-cased and hashed (the
-// store keeps no address), sorted, at most MaxRcpts: of more, those
-// first in an order keyed by the fleet's seed. The first MaxRcpts by
-// their hash alone were the sender's to choose: a run's every copy to 16
-// decoys whose hashes sort first (one address in 4096 hashes below 001)
-// recorded those alone, its victims none, and a campaign.accounts above
-// 16 was never reached (TestReviewGroundDecoys). A recipient that is
-// self, the sender's own login (not one a client chose), is one
-// recipient of the whole fleet (selfRcpt): a copy to oneself reaches
-// nobody. Each hashed alone, a petition whose signers mostly Cc
-// themselves had more than half of its signers reach a recipient of
-// their own, as a run's accounts each reach their victims, and was made
-// a campaign (TestReviewPetitionCcSelf); a run's copies to its accounts'
-// own addresses hide nothing, its victims still count.
+// rcptHashes are t's envelope recipients, lower-cased, each a token
+// keyed by the fleet's seed (the store keeps no address), sorted, at most
+// MaxRcpts: of more, the lowest. The stores keep an account's MaxRcpts
+// lowest tokens of a key within the window too (limits.MaxRcpts), so the
+// order of tokens decides what is recorded, and the sender, who does not
+// know the seed, cannot choose it. Unkeyed, a run's every copy to 16
+// decoys whose hashes sort first recorded those alone, its victims none,
+// and a campaign.accounts above 16 was never reached
+// (TestReviewGroundDecoys); with the first 16 an account reached kept,
+// a run whose accounts each first sent one copy to the same 16 addresses
+// was one set and never a campaign (TestReviewPrimedSetRunEngine). A
+// recipient that is self, the sender's own login (not one a client
+// chose), is one recipient of the whole fleet (selfRcpt): a copy to
+// oneself reaches nobody. Each hashed alone, a petition whose signers
+// mostly Cc themselves had more than half of its signers reach a
+// recipient of their own, as a run's accounts each reach their victims,
+// and was made a campaign (TestReviewPetitionCcSelf); a run's copies to
+// its accounts' own addresses hide nothing, its victims still count.
 func rcptHashes(t *policy.Transaction, self string, seed Seed) []string {
+	var k [16]byte
+	binary.LittleEndian.PutUint64(k[:], seed.run)
+	binary.LittleEndian.PutUint64(k[8:], seed.word)
 	var out []string
 	self = strings.ToLower(self)
 	for _, r := range t.Rcpts {
@@ -201,23 +208,13 @@ func rcptHashes(t *policy.Transaction, self string, seed Seed) []string {
 		if self != "" && a == self {
 			a = selfRcpt
 		}
-		h := sha256.Sum256([]byte(a))
+		h := sha256.Sum256(append(k[:], a...))
 		out = append(out, hex.EncodeToString(h[:8]))
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)
 	if len(out) > MaxRcpts {
-		var k [16]byte
-		binary.LittleEndian.PutUint64(k[:], seed.run)
-		binary.LittleEndian.PutUint64(k[8:], seed.word)
-		order := make(map[string]string, len(out))
-		for _, h := range out {
-			s := sha256.Sum256(append(k[:], h...))
-			order[h] = string(s[:8])
-		}
-		slices.SortFunc(out, func(a, b string) int { return strings.Compare(order[a], order[b]) })
 		out = out[:MaxRcpts]
-		slices.Sort(out)
 	}
 	return out
 }

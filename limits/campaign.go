@@ -37,7 +37,8 @@ type CampaignCopy struct {
 	// one group are one sender (campaign: one organisation's
 	// auto-reply).
 	Group string
-	// Rcpts are the copy's recipients, hashed, at most MaxRcpts: a
+	// Rcpts are the copy's recipients, hashed, at most MaxRcpts (the
+	// lowest: campaign.rcptHashes keys them by the fleet's seed): a
 	// campaign needs threshold groups that each reach a recipient of
 	// their own (reach).
 	Rcpts []string
@@ -48,7 +49,8 @@ type CampaignCopy struct {
 	Suspend bool
 }
 
-// MaxRcpts bounds the recipients kept per key and account.
+// MaxRcpts bounds the recipients kept per key and account: the lowest
+// of those it reached within the window (mergeRcpts).
 const MaxRcpts = 16
 
 // CampaignAccountsMax bounds the accounts CampaignByID reads: a
@@ -303,18 +305,19 @@ func reachNeed(groups, spread, threshold int) int {
 	return spread + threshold
 }
 
-// mergeRcpts adds add to the space-separated list old, at most MaxRcpts.
+// mergeRcpts is the MaxRcpts lowest of the space-separated list old and
+// add, sorted (bytewise, as the script's and og_merge_rcpts'): what an
+// account reached with a key within the window. The lowest, not the
+// first: a recipient's token is keyed by the fleet's seed
+// (campaign.rcptHashes), so which are lowest is not the sender's to
+// choose; the first were, and a run whose accounts each first sent one
+// copy to the same 16 addresses recorded those alone (one set, never a
+// campaign: TestReviewPrimedSetRun).
 func mergeRcpts(old string, add []string) string {
-	rs := strings.Fields(old)
-	for _, r := range add {
-		if len(rs) >= MaxRcpts {
-			break
-		}
-		if !slices.Contains(rs, r) {
-			rs = append(rs, r)
-		}
-	}
-	return strings.Join(rs, " ")
+	rs := append(strings.Fields(old), add...)
+	slices.Sort(rs)
+	rs = slices.Compact(rs)
+	return strings.Join(rs[:min(len(rs), MaxRcpts)], " ")
 }
 
 // The statements of a copy (campaignIn, SQLite's; PostgreSQL's are
@@ -728,6 +731,13 @@ local declared = {}
 for _, k in ipairs(KEYS) do declared[k] = true end
 local mine = {}
 for r in string.gmatch(ARGV[11], '%S+') do mine[#mine+1] = r end
+local function bytewise(a, b)
+  for j = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, j), string.byte(b, j)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
 -- keyWeight: a band 1, an archive's members the quorum, an attachment
 -- one band less
 local function weight(k)
@@ -844,8 +854,8 @@ local known = id and 1 or 0
 local score, top, topn = {}, false, -1
 for i = 1, n do
   local cr = KEYS[2*n+i]
-  -- this account's recipients with the key within the window, this
-  -- copy's added (at most maxr)
+  -- this account's recipients with the key within the window and this
+  -- copy's, the lowest maxr (mergeRcpts)
   local rs, seen = {}, {}
   local last = tonumber(redis.call('ZSCORE', KEYS[i], account) or '0')
   if last >= cutoff then
@@ -855,9 +865,12 @@ for i = 1, n do
     end
   end
   for _, r in ipairs(mine) do
-    if #rs >= maxr then break end
     if not seen[r] then rs[#rs+1] = r; seen[r] = true end
   end
+  -- bytewise, as Go and COLLATE "C": Lua's < is strcoll, and Redis
+  -- takes LC_COLLATE from its environment
+  table.sort(rs, bytewise)
+  for j = #rs, maxr + 1, -1 do rs[j] = nil end
   local gone = redis.call('ZRANGE', KEYS[i], '-inf', '(' .. cutoff, 'BYSCORE')
   if #gone > 0 then redis.call('HDEL', cr, unpack(gone)) end
   redis.call('HSET', cr, account, group .. '|' .. table.concat(rs, ' '))

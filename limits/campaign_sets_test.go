@@ -180,8 +180,8 @@ func TestCampaignSetsMigration(t *testing.T) {
 			}
 			defer st.Close()
 			var v int
-			if err := db.QueryRowContext(ctx, c.version).Scan(&v); err != nil || v != 17 {
-				t.Fatalf("schema version %d (%v), want 17", v, err)
+			if err := db.QueryRowContext(ctx, c.version).Scan(&v); err != nil || v != limits.SchemaVersion {
+				t.Fatalf("schema version %d (%v), want %d", v, err, limits.SchemaVersion)
 			}
 			for i := 10; i < 20; i++ {
 				if res := copyTo(t, st.(limits.CampaignStore), &now, "before", fmt.Sprint("b", i), committee...); res.ID != "" {

@@ -31,3 +31,23 @@ func ogCampaignSets() string {
 	}
 	return strings.Replace(f, old, pgReachSets, 1)
 }
+
+// ogMergeLowest is PostgreSQL's version 18 (issue 28): og_merge_rcpts
+// (version 14's, which og_campaign calls) replaced with mergeRcpts of
+// schema 18: the p_max lowest of the old list and the copy's, bytewise,
+// not the first. Same signature: the grants stay, and og_campaign of
+// any version since 14 merges this way, a milterd of 17's copies too.
+// Nothing in SQLite, whose merge is Go's.
+func ogMergeLowest() string {
+	const old = "CREATE FUNCTION og_merge_rcpts(p_old TEXT, p_add TEXT[], p_max BIGINT) RETURNS TEXT\n"
+	if strings.Count(campaignFunctions, old) != 1 {
+		panic("limits: og_merge_rcpts of version 14 changed: version 18 has nothing to replace")
+	}
+	return "CREATE OR REPLACE" + strings.TrimPrefix(old, "CREATE") + `LANGUAGE sql IMMUTABLE AS $$
+	SELECT COALESCE(string_agg(x.r, ' ' ORDER BY x.r COLLATE "C"), '') FROM (
+		SELECT DISTINCT u.r COLLATE "C" AS r
+		FROM unnest(string_to_array(COALESCE(p_old, ''), ' ') || COALESCE(p_add, '{}')) AS u(r)
+		WHERE u.r <> '' ORDER BY 1 LIMIT p_max) x
+$$;
+`
+}

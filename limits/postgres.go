@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	15: campaignSeedSchema,
 	16: campaignCapSchema + ogCampaignCap(),
 	17: ogCampaignSets(),
+	18: ogMergeLowest(),
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

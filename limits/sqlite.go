@@ -32,8 +32,11 @@ import (
 // fleet's campaign seed (campaignseed.go). Version 16 (issue 28) bounds
 // a campaign key's senders (campaigncap.go). Version 17 (issue 28)
 // replaces og_campaign: its reach matches recipient sets
-// (campaignsets.go); nothing in SQLite, whose reach is Go's.
-const schemaVersion = 17
+// (campaignsets.go); nothing in SQLite, whose reach is Go's. Version 18
+// (issue 28) keeps an account's lowest recipient tokens of a key, not
+// its first (mergeRcpts): PostgreSQL's og_merge_rcpts replaced; nothing
+// in SQLite, whose merge is Go's.
+const schemaVersion = 18
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
