@@ -148,14 +148,15 @@ type members struct {
 	file   int // its index in Collector.files, -1: none (small, or past MaxFiles)
 	hashes []string
 	// encrypted: it has members the walk could not read (encrypted)
+	// and that have no seal (mimewalk.Item.Sealed)
 	encrypted bool
 }
 
 // key is the key of the archive's members, "" when none was read (not
-// opened: the archive's bytes are its key) or one was encrypted: its
-// readable members alone (a tool's readme beside the encrypted files)
-// are what every customer of that tool sends, and six customers each
-// sending their own were a campaign
+// opened: the archive's bytes are its key) or one was encrypted without
+// a seal: its readable members alone (a tool's readme beside the
+// encrypted files) are what every customer of that tool sends, and six
+// customers each sending their own were a campaign
 // (TestReviewEncryptedZipsInnocentShapes).
 func (m *members) key() string {
 	if len(m.hashes) == 0 || m.encrypted {
@@ -225,18 +226,24 @@ func (c *Collector) Item(it *mimewalk.Item) {
 	case it.ArchivePath != "":
 		m := c.members[it.PartPath]
 		if m != nil && it.Encrypted {
-			m.encrypted = true
+			// An encrypted member, whose content the walk cannot
+			// read, is named by what it is sealed as (mimewalk's
+			// Sealed: its stored bytes, whatever was packed around
+			// them per copy). Hashed as empty, every
+			// password-protected zip was one key, and six customers
+			// each sending their own within the window were a
+			// campaign (TestEncryptedZipsInnocent). Without a seal
+			// (RAR) the archive is keyed by its bytes (fileKeys),
+			// and matches alone as any archive (archiveKeys).
+			if it.Sealed == "" {
+				m.encrypted = true
+			} else {
+				m.hashes = append(m.hashes, "f"+version+hashOf(it.Sealed))
+			}
 		}
 		if m == nil || archiveType(it.FileType) || it.Encrypted {
 			// Not in a hashed attachment; or an archive inside the
-			// archive: its own members are hashed, not its bytes; or
-			// an encrypted member, whose content the walk cannot read:
-			// hashed as empty, every password-protected zip was one
-			// key, and six customers each sending their own within
-			// the window were a campaign (TestEncryptedZipsInnocent).
-			// An archive with encrypted members is keyed by its
-			// bytes (fileKeys), and matches alone as any archive
-			// (archiveKeys).
+			// archive: its own members are hashed, not its bytes.
 			return
 		}
 		if k, ok := c.hash(it); ok {

@@ -73,8 +73,13 @@ func (w *walker) sevenZip(it *Item) error {
 		mi, _ := w.member(it, f.Name)
 		rc, err := io.ReadCloser(nil), error(nil)
 		if f.UncompressedSize > 0 && cipher[f.Stream] {
-			// Never decoded: without the password it is noise.
+			// Never decoded: without the password it is noise. The
+			// header's CRC-32 and size of the plaintext name it (7z's
+			// folders give no member's stored bytes of its own).
 			mi.Encrypted = true
+			if f.CRC32 != 0 {
+				mi.Sealed = fmt.Sprintf("7z:%08x:%d", f.CRC32, f.UncompressedSize)
+			}
 			w.find("encrypted", mi.Path, "encrypted 7z member")
 		} else if rc, err = f.Open(); err != nil {
 			if re := (*sevenzip.ReadError)(nil); errors.As(err, &re) && re.Encrypted {

@@ -7,7 +7,9 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +71,14 @@ type Item struct {
 	IsBody       bool // a text part shown as the message body
 	// What the walk met on this item, for rules to see (the externals
 	// encrypted, truncated, malformed, depth_limited).
-	Encrypted    bool // an encrypted archive member: Data is empty
+	Encrypted bool // an encrypted archive member: Data is empty
+	// Sealed names an encrypted member without its content: a digest of
+	// its stored (encrypted) bytes in a zip, of the plaintext's CRC-32
+	// and size a 7z declares; "" where the format gives neither (RAR).
+	// The same encrypted file is one whatever is packed around it: a
+	// comment, an outer archive, a gzip made per copy
+	// (campaign.TestReviewR1EncryptedZipWrapped).
+	Sealed       string
 	Truncated    bool // only the first bytes are in Data (a size or ratio limit)
 	Malformed    bool // its encoding or container was broken
 	DepthLimited bool // below a nesting or part-count limit: decoded flat, no structure
@@ -770,6 +779,7 @@ func (w *walker) zip(it *Item) error {
 		if f.Flags&1 != 0 { // PKWARE APPNOTE 4.4.4: bit 0, encrypted
 			// Every encrypted member is an item, empty, for rules to see.
 			mi.Encrypted = true
+			mi.Sealed = zipSealed(f)
 			w.find("encrypted", mi.Path, "encrypted zip member")
 			if err := w.emit(mi, bytes.NewReader(nil)); err != nil {
 				return err
@@ -794,6 +804,21 @@ func (w *walker) zip(it *Item) error {
 		}
 	}
 	return nil
+}
+
+// zipSealed is the digest of f's stored bytes (its encryption header,
+// ciphertext and authentication code: what it is without the password),
+// "" when they cannot be read (a lying offset, a truncated archive).
+func zipSealed(f *zip.File) string {
+	r, err := f.OpenRaw()
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return ""
+	}
+	return "zip:" + hex.EncodeToString(h.Sum(nil))
 }
 
 func (w *walker) ratioCap(compressed int64) int64 { return (compressed + 1) * w.lim.MaxRatio }
