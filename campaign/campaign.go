@@ -140,13 +140,20 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	if !chosen {
 		group, self = organisation(account, e.shared), account
 		// A login that is a user name (citizen7) has no address: the
-		// signer's own is then the envelope sender. With the login
+		// signer's own is then the envelope sender when it is the
+		// login at one of the ISP's shared domains. With the login
 		// alone, a petition whose signers Cc their own address gave
 		// every signer a recipient of its own, and it was a campaign
 		// at the fifth, all signers suspended
-		// (TestReviewPetitionCcSelfUsernameLogin).
+		// (TestReviewPetitionCcSelfUsernameLogin). Any envelope sender
+		// would be the client's to choose: a run sending each victim
+		// its copy with MAIL FROM the victim made every account's
+		// recipients "self", never a campaign
+		// (TestReviewR1ChosenEnvelopeSelf).
 		if !strings.Contains(account, "@") {
-			self = strings.Trim(strings.TrimSpace(t.From), "<>")
+			if from := strings.Trim(strings.TrimSpace(t.From), "<>"); ownEnvelope(account, from, e.shared) {
+				self = from
+			}
 		}
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,

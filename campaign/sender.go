@@ -160,6 +160,14 @@ func organisation(account string, shared []string) string {
 	return "@" + d
 }
 
+// ownEnvelope reports whether envelope sender from is user-name login's
+// own address: the login at a shared domain (the ISP's, where its
+// customers' mailboxes are), however cased.
+func ownEnvelope(login, from string, shared []string) bool {
+	at := strings.LastIndexByte(from, '@')
+	return at > 0 && strings.EqualFold(from[:at], login) && domainOf(from) != "" && organisation(from, shared) == ""
+}
+
 // sharedNames are the shared domains as organisation compares them, in
 // their ASCII form: converted once, not on every message.
 func sharedNames(domains []string) []string {
