@@ -1383,7 +1383,7 @@ func attrURL(v string, kind int) string {
 	if kind == attrURLList {
 		return strings.TrimSpace(v)
 	}
-	return browserURL(v)
+	return specialURL(browserURL(v))
 }
 
 var urlQuoted = strings.NewReplacer(`"`, "%22", "'", "%27", "<", "%3C", ">", "%3E")
@@ -1395,10 +1395,12 @@ func browserURLs(s string) string {
 	var b strings.Builder
 	last := 0
 	payloadSpans(s, func(i, j int, kind int) bool {
-		if v := s[i:j]; kind != cssURL && strings.ContainsAny(v, "\t\n\r&") {
-			b.WriteString(s[last:i])
-			b.WriteString(attrURL(v, kind))
-			last = j
+		if v := s[i:j]; kind != cssURL {
+			if w := attrURL(v, kind); w != v {
+				b.WriteString(s[last:i])
+				b.WriteString(w)
+				last = j
+			}
 		}
 		return true
 	})

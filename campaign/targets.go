@@ -159,10 +159,8 @@ func urlTargets(f string) []string {
 // target (assetHosts). A name in Unicode and in Punycode is one name
 // ("xn--…" written for "ö" is folded as "ö" is).
 func urlTarget(f string) (string, url.Values, bool) {
-	f = strings.Trim(f, "<>()[]\"',.;:!?")
-	if strings.HasPrefix(f, "//") {
-		f = "http:" + f
-	} else if !strings.Contains(f, "://") {
+	f = specialURL(strings.Trim(f, "<>()[]\"',.;:!?"))
+	if !strings.Contains(f, "://") {
 		f = "http://" + f
 	}
 	u, err := url.Parse(f)
@@ -199,6 +197,52 @@ func urlTarget(f string) (string, url.Values, bool) {
 		id += "?" + u.RawQuery
 	}
 	return id, u.Query(), true
+}
+
+// specialURL is the link f (a scheme's link, or one without a scheme)
+// spelled as the WHATWG URL parser reads a URL of a special scheme
+// (http, https, ftp) written so: any run of slashes and backslashes
+// after "scheme:", none too, starts the authority ("https:host",
+// "https:/host", "https:\\host"; two of them without a scheme: the
+// base's, https), a backslash in the path is a slash, and the host is
+// percent-decoded ("p%61ypal.me", "%2e" a dot), as a browser opens each:
+// one page however each copy spells it (TestReviewR1URLSpellings). A
+// host that decodes to what no host holds (a forbidden code point: the
+// browser opens nothing) is left as written. Anything else is f.
+func specialURL(f string) string {
+	rest := f
+	scheme := "https" // a scheme-relative link: the reader's page's
+	if c := strings.IndexByte(f, ':'); c > 0 && slices.Contains([]string{"http", "https", "ftp"}, strings.ToLower(f[:c])) {
+		scheme, rest = strings.ToLower(f[:c]), f[c+1:]
+	} else if len(f) < 2 || strings.IndexByte(`/\`, f[0]) < 0 || strings.IndexByte(`/\`, f[1]) < 0 {
+		return f
+	}
+	rest = strings.TrimLeft(rest, `/\`)
+	end := strings.IndexAny(rest, `/\?#`)
+	if end < 0 {
+		end = len(rest)
+	}
+	auth, tail := rest[:end], rest[end:]
+	// The path (before a query or fragment): backslashes are slashes.
+	if q := strings.IndexAny(tail, "?#"); q >= 0 {
+		tail = strings.ReplaceAll(tail[:q], `\`, "/") + tail[q:]
+	} else {
+		tail = strings.ReplaceAll(tail, `\`, "/")
+	}
+	at := strings.LastIndexByte(auth, '@') + 1
+	if host := auth[at:]; strings.IndexByte(host, '%') >= 0 {
+		if dec, err := url.PathUnescape(host); err == nil && utf8.ValidString(dec) && !strings.ContainsFunc(dec, forbiddenHost) {
+			auth = auth[:at] + dec
+		}
+	}
+	return scheme + "://" + auth + tail
+}
+
+// forbiddenHost: the WHATWG URL standard's forbidden domain code points
+// but ":" (a port's), and quotes (no registered name holds one, and a
+// decoded one would end an HTML source's attribute: browserURLs).
+func forbiddenHost(r rune) bool {
+	return r <= ' ' || r == 0x7f || strings.ContainsRune(`#%/<>?@[\]^|"'`, r)
 }
 
 // canonicalPath sets u's path to the one a request for u asks for, as
