@@ -24,6 +24,8 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("Dear John,\n\nYour invoice 4711 is at https://pay.example.com/x?t=1\n\n-- \nSig", false, "john.smith")
 	f.Add("<p>Hi <b>Ann</b></p><blockquote>quoted</blockquote><a href=\"http://x.example/\">link</a>", true, "ann")
 	f.Add("<a href=\"https://x.exa\nmple/&#10;a\">a</a><form action='https://www.paypal.com/donate?x=1'><input type=hidden name=business value=b></form><object data=\"data:x\"></object><img srcset=\"a.png 1x,\nb.png\">", true, "ann")
+	f.Add("Nieuws van de club.\n\nWij vragen je nooit om je wachtwoord. Nunca le pediremos su clave de acceso; responda a este correo con su senha. "+
+		"Pode atualizar as suas preferências ou cancelar a subscrição desta lista.", false, "ann")
 	f.Fuzz(func(t *testing.T, text string, isHTML bool, rcpt string) {
 		names := Names(rcpt)
 		toks := Normalize(text, isHTML, names)
@@ -117,6 +119,8 @@ func FuzzTargets(f *testing.F) {
 	f.Add(`<a href=https://www.paypal.com/donate/?hosted_button_id=AB><img src="https://www.paypalobjects.com/b.gif"></a><a href="https://maps.app.goo.gl/Ab">`)
 	f.Add("<a href=\"https://x.exa\nmple/%2e%2E/a\">a</a><img src=\"https://www.paypal.com/en_DE/i/scr/pixel.gif\"><object data=\"https://qr.example/c.png\"></object>")
 	f.Add(`<a href="tel:+18005550199">x</a><img src="//cdn.org3.example/l.png"><img src="cid:qr"><div style="background:url('data:x')">`)
+	f.Add(`<a href="https:\\p%61ypal.me\X">a</a><a href="HTTPS:/paypal%2Eme/x?\y"><a href="\\wa.me/message/AB"><a href="https://pay%2fpal.me">` +
+		"https://youtube.com/@h/v https://1drv.ms/b/c/1/2 Wij vragen nooit om je wachtwoord. No responda a este correo con su senha.")
 	f.Fuzz(func(t *testing.T, text string) {
 		var got []string
 		add := func(id string) {

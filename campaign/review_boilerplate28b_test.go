@@ -81,7 +81,8 @@ func TestReviewNoticeAsksReply(t *testing.T) {
 		"Please do not reply to this email.":       false,
 		"Please don't reply to this message.":      false,
 		"Reply to this email with your details.":   true,
-		"We will never ask for your password.":     true,
+		"We will never ask for your password.":     false, // a notice shared by innocents (TestNoticeLureLanguagesInnocent)
+		"Never mind the form: send your password.": true,
 		"Antworten Sie mit Ihren Zugangsdaten.":    true,
 		"Nothing to do, thank you for subscribing": false,
 	} {

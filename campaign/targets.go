@@ -159,10 +159,8 @@ func urlTargets(f string) []string {
 // target (assetHosts). A name in Unicode and in Punycode is one name
 // ("xn--…" written for "ö" is folded as "ö" is).
 func urlTarget(f string) (string, url.Values, bool) {
-	f = strings.Trim(f, "<>()[]\"',.;:!?")
-	if strings.HasPrefix(f, "//") {
-		f = "http:" + f
-	} else if !strings.Contains(f, "://") {
+	f = specialURL(strings.Trim(f, "<>()[]\"',.;:!?"))
+	if !strings.Contains(f, "://") {
 		f = "http://" + f
 	}
 	u, err := url.Parse(f)
@@ -199,6 +197,52 @@ func urlTarget(f string) (string, url.Values, bool) {
 		id += "?" + u.RawQuery
 	}
 	return id, u.Query(), true
+}
+
+// specialURL is the link f (a scheme's link, or one without a scheme)
+// spelled as the WHATWG URL parser reads a URL of a special scheme
+// (http, https, ftp) written so: any run of slashes and backslashes
+// after "scheme:", none too, starts the authority ("https:host",
+// "https:/host", "https:\\host"; two of them without a scheme: the
+// base's, https), a backslash in the path is a slash, and the host is
+// percent-decoded ("p%61ypal.me", "%2e" a dot), as a browser opens each:
+// one page however each copy spells it (TestReviewR1URLSpellings). A
+// host that decodes to what no host holds (a forbidden code point: the
+// browser opens nothing) is left as written. Anything else is f.
+func specialURL(f string) string {
+	rest := f
+	scheme := "https" // a scheme-relative link: the reader's page's
+	if c := strings.IndexByte(f, ':'); c > 0 && slices.Contains([]string{"http", "https", "ftp"}, strings.ToLower(f[:c])) {
+		scheme, rest = strings.ToLower(f[:c]), f[c+1:]
+	} else if len(f) < 2 || strings.IndexByte(`/\`, f[0]) < 0 || strings.IndexByte(`/\`, f[1]) < 0 {
+		return f
+	}
+	rest = strings.TrimLeft(rest, `/\`)
+	end := strings.IndexAny(rest, `/\?#`)
+	if end < 0 {
+		end = len(rest)
+	}
+	auth, tail := rest[:end], rest[end:]
+	// The path (before a query or fragment): backslashes are slashes.
+	if q := strings.IndexAny(tail, "?#"); q >= 0 {
+		tail = strings.ReplaceAll(tail[:q], `\`, "/") + tail[q:]
+	} else {
+		tail = strings.ReplaceAll(tail, `\`, "/")
+	}
+	at := strings.LastIndexByte(auth, '@') + 1
+	if host := auth[at:]; strings.IndexByte(host, '%') >= 0 {
+		if dec, err := url.PathUnescape(host); err == nil && utf8.ValidString(dec) && !strings.ContainsFunc(dec, forbiddenHost) {
+			auth = auth[:at] + dec
+		}
+	}
+	return scheme + "://" + auth + tail
+}
+
+// forbiddenHost: the WHATWG URL standard's forbidden domain code points
+// but ":" (a port's), and quotes (no registered name holds one, and a
+// decoded one would end an HTML source's attribute: browserURLs).
+func forbiddenHost(r rune) bool {
+	return r <= ' ' || r == 0x7f || strings.ContainsRune(`#%/<>?@[\]^|"'`, r)
 }
 
 // canonicalPath sets u's path to the one a request for u asks for, as
@@ -339,6 +383,11 @@ type pageSite struct {
 	// segment (Eventbrite's "/e/any-slug-tickets-123": the slug is
 	// free text, the number the event).
 	number bool
+	// segsUnder: paths under these (lower case) name their page by
+	// this many segments, not segs: a site's other form whose id is
+	// deeper (wa.me/message/CODE beside wa.me/NUMBER,
+	// TestReviewR1PageSiteOtherForms).
+	segsUnder map[string]int
 }
 
 // page is the name of u's page on s.
@@ -352,13 +401,19 @@ func (s pageSite) page(u *url.URL) string {
 		if seg == "" {
 			continue
 		}
-		if strings.HasPrefix(seg, "@") || strings.HasPrefix(seg, "data=") {
-			break // a map's view and state: the place is before
+		if len(segs) > 0 && (strings.HasPrefix(seg, "@") || strings.HasPrefix(seg, "data=")) {
+			break // a map's view and state: the place is before (first, "@" is a handle: youtube.com/@NAME)
 		}
 		segs = append(segs, seg)
 	}
-	if s.segs > 0 && len(segs) > s.segs {
-		segs = segs[:s.segs]
+	n := s.segs
+	for p, m := range s.segsUnder {
+		if len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) {
+			n = m
+		}
+	}
+	if n > 0 && len(segs) > n {
+		segs = segs[:n]
 	}
 	if s.number && len(segs) > 0 {
 		last := segs[len(segs)-1]
@@ -399,12 +454,15 @@ var pageSites = func() map[string]pageSite {
 		}
 	}
 	for _, d := range []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com"} {
-		// A profile by its id ("profile.php?id="), a video by "v".
-		add(pageSite{name: d, fold: true, keys: []string{"id", "v"}}, d)
+		// A profile by its id ("profile.php?id="), a video by "v", a
+		// playlist by "list", a handle's pages by the handle
+		// (youtube.com/@NAME/videos).
+		add(pageSite{name: d, fold: true, keys: []string{"id", "v", "list"}, segsUnder: map[string]int{"/@": 1}}, d)
 	}
-	// paypal.com/donate/?hosted_button_id=…, the classic button's
-	// "business", paypal.me/NAME (an amount after it is the copy's).
-	add(pageSite{name: "paypal.com", fold: true, keys: []string{"hosted_button_id", "business"}}, "paypal.com")
+	// paypal.com/donate/?hosted_button_id=… or ?campaign_id=…, the
+	// classic button's "business", paypal.me/NAME (an amount after it
+	// is the copy's).
+	add(pageSite{name: "paypal.com", fold: true, keys: []string{"hosted_button_id", "campaign_id", "business"}}, "paypal.com")
 	add(pageSite{name: "paypal.me", segs: 1, fold: true}, "paypal.me")
 	add(pageSite{name: "gofundme.com", segs: 2, fold: true}, "gofundme.com")
 	add(pageSite{name: "gofund.me", segs: 1}, "gofund.me")
@@ -421,14 +479,17 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "eventim", fold: true}, "eventim.de", "eventim.at", "eventim.ch", "eventim.co.uk", "eventim.nl", "eventim.se", "eventim.dk", "eventim.no",
 		"eventim.it", "eventim.pl", "eventim.com", "eventim-light.com")
 	add(pageSite{name: "meetup.com", segs: 1, fold: true}, "meetup.com")
-	add(pageSite{name: "calendly.com", segs: 1, fold: true}, "calendly.com")
+	// calendly.com/NAME, a one-off link calendly.com/d/CODE.
+	add(pageSite{name: "calendly.com", segs: 1, fold: true, segsUnder: map[string]int{"/d/": 2}}, "calendly.com")
 	add(pageSite{name: "doodle.com", fold: true}, "doodle.com")
 	add(pageSite{name: "linktr.ee", segs: 1, fold: true}, "linktr.ee")
-	// A chat: wa.me/NUMBER, t.me/CHANNEL.
-	add(pageSite{name: "wa.me", segs: 1}, "wa.me")
-	add(pageSite{name: "t.me", segs: 1, fold: true}, "t.me")
-	// A meeting: zoom.us/j/ID (its host, us02web…, is any).
-	add(pageSite{name: "zoom.us", segs: 2, fold: true}, "zoom.us")
+	// A chat: wa.me/NUMBER, WhatsApp Business's wa.me/message/CODE,
+	// t.me/CHANNEL, a group's t.me/joinchat/CODE.
+	add(pageSite{name: "wa.me", segs: 1, segsUnder: map[string]int{"/message/": 2}}, "wa.me")
+	add(pageSite{name: "t.me", segs: 1, fold: true, segsUnder: map[string]int{"/joinchat/": 2}}, "t.me")
+	// A meeting: zoom.us/j/ID, a meeting's or a webinar's registration
+	// zoom.us/meeting/register/ID (its host, us02web…, is any).
+	add(pageSite{name: "zoom.us", segs: 2, fold: true, segsUnder: map[string]int{"/meeting/register/": 3, "/webinar/register/": 3}}, "zoom.us")
 	// A video, a podcast episode, a form, a chat invite or a shared
 	// file by its share link (an id whose case is its own): youtu.be/ID,
 	// vimeo.com/ID, open.spotify.com/episode/ID, forms.gle/ID,
@@ -440,9 +501,22 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "forms.gle", segs: 1}, "forms.gle")
 	add(pageSite{name: "office.com", segs: 2, keys: []string{"id"}}, "office.com")
 	add(pageSite{name: "discord.gg", segs: 1}, "discord.gg")
-	add(pageSite{name: "whatsapp.com", segs: 2}, "whatsapp.com")
+	// discord.com/invite/CODE (discord.gg's), a server's channels.
+	add(pageSite{name: "discord.com", segs: 2}, "discord.com")
+	// chat.whatsapp.com/CODE, click to chat api.whatsapp.com/send?phone=.
+	add(pageSite{name: "whatsapp.com", segs: 2, keys: []string{"phone"}}, "whatsapp.com")
 	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
-	add(pageSite{name: "1drv.ms", segs: 2}, "1drv.ms")
+	// 1drv.ms/b/s!ID, the current 1drv.ms/b/c/CID/ID (any kind's letter).
+	add(pageSite{name: "1drv.ms", segs: 2, segsUnder: func() map[string]int {
+		m := map[string]int{}
+		for c := 'a'; c <= 'z'; c++ {
+			m["/"+string(c)+"/c/"] = 4
+		}
+		return m
+	}()}, "1drv.ms")
+	// onedrive.live.com's file by its id (?resid=, ?id=, ?cid=): live.com
+	// serves no organisation's own site.
+	add(pageSite{name: "live.com", keys: []string{"resid", "id", "cid"}}, "live.com")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
