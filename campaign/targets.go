@@ -184,14 +184,20 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if slices.Contains(assetHosts, d) || slices.Contains(assetHosts, host) {
 		return "", nil, true
 	}
-	if !platform(d) {
+	// A page site by its host first: Google's static maps are
+	// maps.googleapis.com's, its other hosts (storage, fonts) are not.
+	site, page := pageSites[host]
+	if !page {
+		site, page = pageSites[d]
+	}
+	if !page && !platform(d) {
 		return "url:" + d, nil, true
 	}
 	canonicalPath(u)
 	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
 		return "", nil, true
 	}
-	if site, ok := pageSites[d]; ok {
+	if page {
 		return "url:" + site.page(u), u.Query(), true
 	}
 	id := "url:" + host + u.EscapedPath()
@@ -299,7 +305,9 @@ func ipv4(h string) (string, bool) {
 // button image, Google's icons, Mailchimp's social icons and badges,
 // Eventbrite's image host): a link there is no target; the page the
 // button links to is (TestPageSiteTargets, TestPageSiteToolAssets).
-var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com"}
+// eep.io is where a free Mailchimp account's rewards badge is, the same
+// image under every such account's mail.
+var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io"}
 
 // assetPages are, by registrable domain, the end of the path of a page
 // site's own image shown in its users' mail (PayPal's button code's
@@ -316,7 +324,9 @@ var platforms = []string{
 	// Contact, Campaign Monitor, MailerLite.
 	// (A provider's own site too: its "Powered by" badge links there
 	// with the account's id.)
-	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
+	// (eepurl.com: Mailchimp's short links to an account's pages, its
+	// rewards badge's among them.)
+	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "eepurl.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
 }
 
 // pageSite is how a link to a shared site whose pages are its users'
@@ -374,6 +384,12 @@ func (s pageSite) page(u *url.URL) string {
 	kept := url.Values{}
 	for _, k := range s.keys {
 		if v := u.Query().Get(k); v != "" {
+			switch k {
+			case "pb":
+				v = mapsEmbedPlace(v)
+			case "center", "markers":
+				v = mapsLocations(v)
+			}
 			kept.Set(k, v)
 		}
 	}
@@ -381,6 +397,58 @@ func (s pageSite) page(u *url.URL) string {
 		id += "?" + q
 	}
 	return id
+}
+
+// mapsEmbedPlace is the place a Google Maps embed's pb= names
+// ("!"-separated fields, each an index, a type letter and a value): its
+// feature id ("!1s0x…:0x…"), else its centre ("!2d" longitude, "!3d"
+// latitude) to three decimals (some 100 m), else pb without its time of
+// creation ("!4v…"). Its view (zoom, size, heading) and language are
+// the copy's, not the place (TestPageSiteToolAssets,
+// TestPageSiteToolNoEvasion).
+func mapsEmbedPlace(pb string) string {
+	var lng, lat string
+	var rest []string
+	for _, f := range strings.Split(pb, "!") {
+		i := 0
+		for i < len(f) && f[i] >= '0' && f[i] <= '9' {
+			i++
+		}
+		if i == len(f) {
+			continue
+		}
+		typ, v := f[i:i+1], f[i+1:]
+		switch {
+		case typ == "s" && strings.HasPrefix(v, "0x") && strings.Contains(v, ":0x"):
+			return "place:" + strings.ToLower(v)
+		case f[:i] == "2" && typ == "d" && lng == "":
+			lng = v
+		case f[:i] == "3" && typ == "d" && lat == "":
+			lat = v
+		case typ != "v":
+			rest = append(rest, f)
+		}
+	}
+	if x, err := strconv.ParseFloat(lng, 64); err == nil {
+		if y, err := strconv.ParseFloat(lat, 64); err == nil {
+			return fmt.Sprintf("at:%.3f,%.3f", y, x)
+		}
+	}
+	return strings.Join(rest, "!")
+}
+
+// mapsLocations is a static map's center= or markers= as the places it
+// names: its "|"-separated locations in lower case, without the styles
+// ("color:red", "label:C") a copy may vary.
+func mapsLocations(v string) string {
+	var locs []string
+	for _, f := range strings.Split(v, "|") {
+		if !strings.Contains(f, ":") {
+			locs = append(locs, strings.ToLower(strings.TrimSpace(f)))
+		}
+	}
+	slices.Sort(locs)
+	return strings.Join(locs, "|")
 }
 
 // pageSites are the registrable domains of the shared sites whose links
@@ -449,9 +517,16 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "goo.gl"}, "goo.gl")
 	// A calendar entry: ?text= and dates= (calendar/render's "add to
 	// calendar"), ?eid= or tmeid= (an event's own).
+	// A map embedded (an iframe's /maps/embed?pb=…) by the place in
+	// its pb (mapsEmbedPlace).
 	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
-		"text", "dates", "eid", "tmeid"}}, "google.com", "google.de", "google.co.uk",
+		"text", "dates", "eid", "tmeid", "pb"}}, "google.com", "google.de", "google.co.uk",
 		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
+	// A static map image (maps.googleapis.com/maps/api/staticmap) by
+	// the places it shows (mapsLocations); a key of each customer's own
+	// and the view are not kept. A host: Google's other hosts there
+	// (storage, fonts) are no page site.
+	add(pageSite{name: "maps.googleapis.com", keys: []string{"center", "markers"}}, "maps.googleapis.com")
 	return m
 }()
 
