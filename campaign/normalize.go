@@ -144,6 +144,9 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	n.toks = tokensOf(p, quoted, marked, names)
 	if p.full != nil {
 		p.own = p.full
+		if p.fullSignature != nil {
+			p.signature = p.fullSignature
+		}
 		n.full = tokensOf(p, quoted, marked, names)
 	}
 	return n
@@ -510,8 +513,12 @@ func descendantStyles(doc *html.Node) map[*html.Node]uint8 {
 // attributed: a reply's attribution or a forward's separator ends it;
 // full, the sender's lines with the boilerplate block own has cut off
 // (cutBoilerplate), nil when none was.
+//
+// fullSignature is the signature with a notice under it
+// (sigNotice), nil when there was none.
 type part struct {
 	own, quoted, signature, full []string
+	fullSignature                []string
 	attributed                   bool
 }
 
@@ -575,6 +582,9 @@ func ownLines(text string) part {
 	if c, b := cutBoilerplate(cut); b {
 		cut, ok = c, true
 	}
+	if p.sigNotice() {
+		ok = true
+	}
 	if ok {
 		p.full = letter(cutFooter(p.own))
 		p.own = cutFooter(cut)
@@ -583,6 +593,29 @@ func ownLines(text string) part {
 	}
 	p.own = letter(p.own)
 	return p
+}
+
+// sigNotice cuts a notice at the end of p's signature, read with the
+// lines over the separator (boilerplateBlock: MinWords of them the
+// sender's), into fullSignature: a notice pasted under a client's "-- "
+// is a notice as anywhere; its sentences were the signature's prose, the
+// sender's text (TestSignatureNotice). It reports whether one was.
+func (p *part) sigNotice() bool {
+	if len(p.signature) == 0 {
+		return false
+	}
+	all := append(slices.Clip(p.own), p.signature...)
+	b := boilerplateBlock(all, true)
+	if b == nil || b[len(b)-1].line < len(p.own) {
+		return false
+	}
+	first := b[len(b)-1]
+	p.fullSignature = p.signature
+	p.signature = slices.Clone(p.signature[:first.line-len(p.own)])
+	if head := strings.TrimSpace(all[first.line][:first.off]); head != "" {
+		p.signature = append(p.signature, head)
+	}
+	return true
 }
 
 // letter is own without its greeting (a short first line naming the
