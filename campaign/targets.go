@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/html"
 	"golang.org/x/net/idna"
 )
 
@@ -686,4 +687,73 @@ func htmlTargets(s string, add func(id string)) {
 		}
 		return true
 	})
+}
+
+// linkedImages calls fn with the content id (lower case, RFC 2392's
+// escapes decoded) of each "cid:" URL of the HTML document s, and
+// whether it is an <img>'s source inside a link that names a target (an
+// <a href> whose link targetsOf names, or a mailto:): the image is then
+// that link's asset, what the reader clicks to reach it, and the link
+// its target; a template's icons are one content under every
+// organisation's own links. A "cid:" anywhere else (an image in no link,
+// in a link to nothing, another tag's or attribute's) is shown by its
+// bytes (TestLinkedImageNoEvasion). A document without "cid:" is not
+// parsed.
+func linkedImages(s string, fn func(cid string, linked bool)) {
+	if !hasCID(s) {
+		return
+	}
+	z := html.NewTokenizer(strings.NewReader(s))
+	link := false
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken && tt != html.EndTagToken {
+			continue
+		}
+		name, more := z.TagName()
+		tag := string(name)
+		if tt == html.EndTagToken {
+			if tag == "a" {
+				link = false
+			}
+			continue
+		}
+		if tag == "a" {
+			link = false // an <a> closes the one before it
+		}
+		for more {
+			var k, v []byte
+			k, v, more = z.TagAttr()
+			val := strings.TrimSpace(string(v))
+			switch {
+			case tag == "a" && string(k) == "href":
+				ids, _ := targetsOf(val)
+				link = len(ids) > 0 || len(val) > 7 && strings.EqualFold(val[:7], "mailto:")
+			case len(val) > 4 && strings.EqualFold(val[:4], "cid:"):
+				cid, err := url.PathUnescape(val[4:])
+				if err != nil {
+					cid = val[4:]
+				}
+				fn(strings.ToLower(cid), link && tag == "img" && string(k) == "src")
+			}
+		}
+	}
+}
+
+// hasCID reports whether s has "cid:" in any case.
+func hasCID(s string) bool {
+	for i := strings.IndexByte(s, ':'); i >= 0; {
+		if i >= 3 && strings.EqualFold(s[i-3:i], "cid") {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], ':')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
