@@ -44,7 +44,12 @@ const (
 // maxTargets bounds the targets a notice is salted with: a message with
 // more keeps its notice plain text. No choice among them: decoys added
 // to a lure's link must not push it out (TestNoticeTargetsNoEvasion).
-const maxTargets = 8
+// The text parts and the targets together are at most MaxTextParts
+// samples, each MinKeys keys within MaxKeys (Collector.Fingerprint): one
+// text part and 15 targets, a text and its HTML alternative and 14. Was
+// 8: an organisation's nine own photos, or five and four links, left its
+// notice plain text, a campaign (TestNoticeOwnPhotos).
+const maxTargets = MaxTextParts - 1
 
 // textTargets calls add with the targets of text: its links and numbers
 // (linkOrNumber, named by targetsOf: "any" when linkOrNumber sees what
