@@ -1109,12 +1109,29 @@ var toolTexts = []string{
 	"your statement is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
 }
 
+// toolWords are a word of each of toolTexts: a text without any has
+// none of them.
+var toolWords = []string{"attachments:", "viruses,", "invoice", "estimate", "convenience."}
+
+// containsFold reports whether s has sub (lower case ASCII) in any case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i]|0x20 == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // cutToolText cuts the toolTexts out of own, wherever its lines wrap
 // them, in any case (ASCII), with any spaces (a no-break space too)
 // between their words; ok reports whether one was. The lines left empty
 // are dropped.
 func cutToolText(own []string) (cut []string, ok bool) {
 	text := strings.Join(own, "\n")
+	if !slices.ContainsFunc(toolWords, func(w string) bool { return containsFold(text, w) }) {
+		return own, false // most texts: no copy of them to search
+	}
 	// flat is text in lower case, each run of spaces one space; at[k]
 	// is where flat's byte k is in text.
 	flat := make([]byte, 0, len(text))

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -95,6 +96,11 @@ func TestCutToolText(t *testing.T) {
 	cut, ok := cutToolText(own)
 	if !ok || strings.Join(cut, "|") != "a.pdf|Bye" {
 		t.Errorf("cutToolText = %q, %v; want [a.pdf Bye]", cut, ok)
+	}
+	for _, tt := range toolTexts {
+		if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(tt, w) }) {
+			t.Errorf("no toolWords in %q: never cut", tt)
+		}
 	}
 	kept := []string{"Feel free to contact us if you have any questions.", "We appreciate your business."}
 	if cut, ok := cutToolText(kept); ok || len(cut) != 2 {
