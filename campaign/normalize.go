@@ -1107,11 +1107,17 @@ var toolTexts = []string{
 	"we appreciate your business. please find your invoice details here. feel free to contact us if you have any questions.",
 	"please find your estimate details here. feel free to contact us if you have any questions. we look forward to working with you.",
 	"your statement is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
+	// Outlook's mail sharing a OneDrive file (the sharer's name before
+	// it), its link's line and Microsoft's footer.
+	"shared a file with you",
+	"this link will work for anyone.",
+	"microsoft respects your privacy. to learn more, please read our privacy statement.",
+	"microsoft corporation, one microsoft way, redmond, wa 98052",
 }
 
 // toolWords are a word of each of toolTexts: a text without any has
 // none of them.
-var toolWords = []string{"attachments:", "viruses,", "invoice", "estimate", "convenience."}
+var toolWords = []string{"attachments:", "viruses,", "invoice", "estimate", "convenience.", "shared", "anyone.", "microsoft"}
 
 // containsFold reports whether s has sub (lower case ASCII) in any case.
 func containsFold(s, sub string) bool {

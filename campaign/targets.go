@@ -517,6 +517,9 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "whatsapp.com", segs: 2}, "whatsapp.com")
 	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
 	add(pageSite{name: "1drv.ms", segs: 2}, "1drv.ms")
+	// OneDrive for Business: a tenant's file by its path
+	// (…sharepoint.com/:b:/g/personal/USER/ID; "?e=" is the copy's).
+	add(pageSite{name: "sharepoint.com"}, "sharepoint.com")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).

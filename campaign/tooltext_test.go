@@ -107,3 +107,43 @@ func TestCutToolText(t *testing.T) {
 		t.Errorf("a tool text's sentences alone were cut: %q", cut)
 	}
 }
+
+// oneDriveShare is the text Outlook writes when its user shares a
+// OneDrive file (as the phishing kits that copy it have it), the link
+// link the file's share link.
+func oneDriveShare(i int, link string) (string, string) {
+	return "text/plain", fmt.Sprintf("OneDrive\n\nCustomer %d shared a file with you\n\nprogramme.pdf\n\nOpen: %s\n\nThis link will work for anyone.\n\n"+
+		"Microsoft respects your privacy. To learn more, please read our Privacy Statement.\nMicrosoft Corporation, One Microsoft Way, Redmond, WA 98052\n", i, link)
+}
+
+// oneDriveLinks are share links of file n: OneDrive's (1drv.ms) and
+// OneDrive for Business's (a tenant's sharepoint.com).
+var oneDriveLinks = map[string]func(n int) string{
+	"1drv.ms":        func(n int) string { return fmt.Sprintf("https://1drv.ms/b/s!Ak%xQz", uint64(n+1)*0x9e3779b97f4a7c15) },
+	"sharepoint.com": func(n int) string { return fmt.Sprintf("https://org%d-my.sharepoint.com/:b:/g/personal/c%d_org%d_example/E%xQ?e=%x", n, n, n, uint64(n+1)*0x9e3779b97f4a7c15, n*31) },
+}
+
+// TestToolTextOneDrive: twelve customers each sharing their own OneDrive
+// file with Outlook's share text are no campaign (before: found at the
+// 5th); one file shared from every account (its link with a token of
+// each copy's own on sharepoint.com) is found at the 5th.
+func TestToolTextOneDrive(t *testing.T) {
+	for name, link := range oneDriveLinks {
+		at := func(file func(i int) int) int {
+			return foundAt(t, 12, func(i int) (string, []byte) {
+				rcpt := fmt.Sprintf("client%d@remote%d.example", i, i%7)
+				ct, body := oneDriveShare(i, link(file(i)))
+				if name == "sharepoint.com" && file(i) == 4242 {
+					body = strings.Replace(body, "?e=", fmt.Sprintf("?e=%d", i), 1)
+				}
+				return rcpt, []byte(fmt.Sprintf("From: <c%d@isp.example>\nTo: <%s>\nSubject: Customer %d shared \"programme.pdf\" with you\nMIME-Version: 1.0\nContent-Type: %s\n\n%s\n", i, rcpt, i, ct, body))
+			})
+		}
+		if n := at(func(i int) int { return i }); n != 0 {
+			t.Errorf("%s, own files: a campaign at account %d, want none in 12", name, n)
+		}
+		if n := at(func(int) int { return 4242 }); n != 5 {
+			t.Errorf("%s, one file: found at account %d, want 5", name, n)
+		}
+	}
+}
