@@ -53,12 +53,30 @@ func TestLinkedImageNoEvasion(t *testing.T) {
 		},
 	} {
 		at := lureAt(t, 2848, plainSubject, "multipart/related; boundary=zz", func(i int, own string) string {
-			_, b := withParts("related", fmt.Sprintf("<html><body><p>%s</p><p>%s</p>%s</body></html>", own, noticeLure("by scanning the code below"), html(i)), true,
+			// In a block of its own: a link right after the notice's
+			// paragraph is read as its last line's (the notice not cut).
+			_, b := withParts("related", fmt.Sprintf("<html><body><p>%s</p><p>%s</p><div>%s</div></body></html>", own, noticeLure("by scanning the code below"), html(i)), true,
 				imagePart(4242, "qr", "inline"))
 			return b
 		})
 		if at != 5 {
 			t.Errorf("%s: found at account %d, want 5", name, at)
 		}
+	}
+}
+
+// TestLinkedImageLimits: what the rule lets through, as
+// docs/suspension.md says: one QR code inside a link to a registered
+// domain of each copy's own is that link's asset, and the run is not
+// found, as a domain per copy is not. If it is found, the docs are to be
+// updated.
+func TestLinkedImageLimits(t *testing.T) {
+	at := lureAt(t, 2849, plainSubject, "multipart/related; boundary=zz", func(i int, own string) string {
+		_, b := withParts("related", fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><div><a href="https://mailbox-help-%d.com/"><img src="cid:qr"></a></div></body></html>`, own, noticeLure("by scanning the code below"), i), true,
+			imagePart(4242, "qr", "inline"))
+		return b
+	})
+	if at != 0 {
+		t.Errorf("a QR in a link to a domain per copy: found at account %d: a documented limit no longer is one (docs/suspension.md)", at)
 	}
 }

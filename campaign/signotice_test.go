@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -44,6 +45,11 @@ func TestSignatureNoticeNoEvasion(t *testing.T) {
 			return own + fmt.Sprintf("\n\n-- \nMail Team %d\nhttps://secure-login.phish.example/v\n\n", i) + noticeLure("at the link above")
 		},
 	} {
+		// The notice is cut (found by its salted runs, not as plain
+		// text).
+		if n := normalize(body(0, ownText(rand.New(rand.NewPCG(1, 2)), 30)), false, nil); n.full == nil {
+			t.Errorf("%s: the notice under the signature not cut", name)
+		}
 		if n := lureAt(t, 2847, plainSubject, "text/plain", body); n != 5 {
 			t.Errorf("%s: found at account %d, want 5", name, n)
 		}

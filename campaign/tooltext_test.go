@@ -119,8 +119,10 @@ func oneDriveShare(i int, link string) (string, string) {
 // oneDriveLinks are share links of file n: OneDrive's (1drv.ms) and
 // OneDrive for Business's (a tenant's sharepoint.com).
 var oneDriveLinks = map[string]func(n int) string{
-	"1drv.ms":        func(n int) string { return fmt.Sprintf("https://1drv.ms/b/s!Ak%xQz", uint64(n+1)*0x9e3779b97f4a7c15) },
-	"sharepoint.com": func(n int) string { return fmt.Sprintf("https://org%d-my.sharepoint.com/:b:/g/personal/c%d_org%d_example/E%xQ?e=%x", n, n, n, uint64(n+1)*0x9e3779b97f4a7c15, n*31) },
+	"1drv.ms": func(n int) string { return fmt.Sprintf("https://1drv.ms/b/s!Ak%xQz", uint64(n+1)*0x9e3779b97f4a7c15) },
+	"sharepoint.com": func(n int) string {
+		return fmt.Sprintf("https://org%d-my.sharepoint.com/:b:/g/personal/c%d_org%d_example/E%xQ?e=%x", n, n, n, uint64(n+1)*0x9e3779b97f4a7c15, n*31)
+	},
 }
 
 // TestToolTextOneDrive: twelve customers each sharing their own OneDrive
