@@ -1115,19 +1115,16 @@ var toolTexts = []string{
 	"microsoft corporation, one microsoft way, redmond, wa 98052",
 }
 
-// toolWords are a word of each of toolTexts: a text without any has
-// none of them.
-var toolWords = []string{"attachments:", "viruses,", "invoice", "estimate", "convenience.", "shared", "anyone.", "microsoft"}
-
-// containsFold reports whether s has sub (lower case ASCII) in any case.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i]|0x20 == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
-		}
+// toolWords are a word of each of toolTexts, in lower case, capitalised
+// and in upper case: a text without any has none of them (a text in
+// another mix of cases is not cut: the sender's, as before).
+var toolWords = func() []string {
+	var ws []string
+	for _, w := range []string{"attachments:", "viruses,", "invoice", "estimate", "convenience.", "shared", "anyone.", "microsoft"} {
+		ws = append(ws, w, strings.ToUpper(w[:1])+w[1:], strings.ToUpper(w))
 	}
-	return false
-}
+	return ws
+}()
 
 // cutToolText cuts the toolTexts out of own, wherever its lines wrap
 // them, in any case (ASCII), with any spaces (a no-break space too)
@@ -1135,7 +1132,7 @@ func containsFold(s, sub string) bool {
 // are dropped.
 func cutToolText(own []string) (cut []string, ok bool) {
 	text := strings.Join(own, "\n")
-	if !slices.ContainsFunc(toolWords, func(w string) bool { return containsFold(text, w) }) {
+	if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(text, w) }) {
 		return own, false // most texts: no copy of them to search
 	}
 	// flat is text in lower case, each run of spaces one space; at[k]
@@ -1145,7 +1142,7 @@ func cutToolText(own []string) (cut []string, ok bool) {
 	space := false
 	for i := 0; i < len(text); i++ {
 		c, w := text[i], 1
-		if strings.HasPrefix(text[i:], "\u00a0") {
+		if c == 0xc2 && i+1 < len(text) && text[i+1] == 0xa0 { // U+00A0
 			c, w = ' ', 2
 		}
 		if isSpace(c) {
