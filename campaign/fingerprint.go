@@ -128,9 +128,14 @@ type Collector struct {
 	payload   bool
 	targets   map[string]bool
 	partHash  map[string]string // an attachment's or image's "f" key, by its MIME part
-	noticed   bool
-	wait      []payloadText
-	waitBytes int
+	// imageCID are the image parts' content ids, by MIME part;
+	// linked the content ids of images an HTML part shows inside a link
+	// only (linkedImages), which are that link's asset: no target.
+	imageCID      map[string]string
+	linked, shown map[string]bool
+	noticed       bool
+	wait          []payloadText
+	waitBytes     int
 	// mail are the registrable domains of the text's e-mail addresses,
 	// addrs the addresses (at most 64); ownMail the sender
 	// organisation's domain, whose addresses are no payload
@@ -209,6 +214,12 @@ func (c *Collector) Item(it *mimewalk.Item) {
 			c.partHash = map[string]string{}
 		}
 		c.partHash[it.PartPath] = k
+		if it.ContentID != "" && strings.HasPrefix(strings.ToLower(it.ContentType), "image/") {
+			if c.imageCID == nil {
+				c.imageCID = map[string]string{}
+			}
+			c.imageCID[it.PartPath] = strings.ToLower(it.ContentID)
+		}
 		if archiveType(it.FileType) && c.members[it.PartPath] == nil {
 			c.members[it.PartPath] = &members{file: -1}
 		}
@@ -299,6 +310,18 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 	}
 	text := string(b) // one copy for both
 	c.links(text)
+	if isHTML {
+		linkedImages(text, func(cid string, linked bool) {
+			if c.linked == nil {
+				c.linked, c.shown = map[string]bool{}, map[string]bool{}
+			}
+			if linked {
+				c.linked[cid] = true
+			} else {
+				c.shown[cid] = true
+			}
+		})
+	}
 	n := normalize(text, isHTML, c.names)
 	c.payload = c.payload || n.payload
 	c.target(n.targets...)
@@ -404,6 +427,11 @@ func (c *Collector) payloadTargets() (map[string]bool, bool) {
 		}
 	}
 	for p, k := range c.partHash {
+		if cid := c.imageCID[p]; cid != "" && c.linked[cid] && !c.shown[cid] {
+			// A link's content (a template's social icon): the link
+			// is the target (TestLinkedImageOwnLinks).
+			continue
+		}
 		// An archive by its members: the same files zipped again per
 		// copy are one target.
 		if m := c.members[p]; m != nil && m.key() != "" {

@@ -144,6 +144,9 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 	n.toks = tokensOf(p, quoted, marked, names)
 	if p.full != nil {
 		p.own = p.full
+		if p.fullSignature != nil {
+			p.signature = p.fullSignature
+		}
 		n.full = tokensOf(p, quoted, marked, names)
 	}
 	return n
@@ -510,8 +513,12 @@ func descendantStyles(doc *html.Node) map[*html.Node]uint8 {
 // attributed: a reply's attribution or a forward's separator ends it;
 // full, the sender's lines with the boilerplate block own has cut off
 // (cutBoilerplate), nil when none was.
+//
+// fullSignature is the signature with a notice under it
+// (sigNotice), nil when there was none.
 type part struct {
 	own, quoted, signature, full []string
+	fullSignature                []string
 	attributed                   bool
 }
 
@@ -569,7 +576,16 @@ func ownLines(text string) part {
 	// A notice is read with any list footer under it (a footer's terms
 	// are a notice's): the footer rule alone cut a lined notice's lower
 	// half and left its copyright line as the sender's text.
-	if cut, ok := cutBoilerplate(p.own); ok {
+	// A tool's default text around the file it sends is a notice as
+	// well (cutToolText).
+	cut, ok := cutToolText(p.own)
+	if c, b := cutBoilerplate(cut); b {
+		cut, ok = c, true
+	}
+	if p.sigNotice() {
+		ok = true
+	}
+	if ok {
 		p.full = letter(cutFooter(p.own))
 		p.own = cutFooter(cut)
 	} else {
@@ -577,6 +593,29 @@ func ownLines(text string) part {
 	}
 	p.own = letter(p.own)
 	return p
+}
+
+// sigNotice cuts a notice at the end of p's signature, read with the
+// lines over the separator (boilerplateBlock: MinWords of them the
+// sender's), into fullSignature: a notice pasted under a client's "-- "
+// is a notice as anywhere; its sentences were the signature's prose, the
+// sender's text (TestSignatureNotice). It reports whether one was.
+func (p *part) sigNotice() bool {
+	if len(p.signature) == 0 {
+		return false
+	}
+	all := append(slices.Clip(p.own), p.signature...)
+	b := boilerplateBlock(all, true)
+	if b == nil || b[len(b)-1].line < len(p.own) {
+		return false
+	}
+	first := b[len(b)-1]
+	p.fullSignature = p.signature
+	p.signature = slices.Clone(p.signature[:first.line-len(p.own)])
+	if head := strings.TrimSpace(all[first.line][:first.off]); head != "" {
+		p.signature = append(p.signature, head)
+	}
+	return true
 }
 
 // letter is own without its greeting (a short first line naming the
@@ -1050,6 +1089,106 @@ scan:
 		return nil
 	}
 	return b
+}
+
+// toolTexts are the default texts programs write around the file they
+// send (lower case, one space between words): customers each sending
+// their own file under one were a campaign (six suspended, review ro).
+// Cut as a notice (cutToolText), they are the sender's text salted with
+// the message's targets, a file by its content (Collector.Fingerprint):
+// one file under the text from every account is one target, found; each
+// customer's own is theirs (TestToolTextOwnFiles, TestToolTextNoEvasion).
+// A text is cut whole only: its sentences one by one are what anyone
+// writes ("Feel free to contact us if you have any questions.").
+var toolTexts = []string{
+	// Windows Explorer's "Send to > Mail recipient" (its MAPI mail: the
+	// first line "Your" or "The", the note after the file's name).
+	"your message is ready to be sent with the following file or link attachments:",
+	"the message is ready to be sent with the following file or link attachments:",
+	"note: to protect against computer viruses, e-mail programs may prevent sending or receiving certain types of file attachments. " +
+		"check your e-mail security settings to determine how attachments are handled.",
+	// QuickBooks Online's default invoice, estimate and statement
+	// messages (its EmailMessagesPrefs).
+	"we appreciate your business. please find your invoice details here. feel free to contact us if you have any questions.",
+	"please find your estimate details here. feel free to contact us if you have any questions. we look forward to working with you.",
+	"your statement is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
+	// Outlook's mail sharing a OneDrive file (the sharer's name before
+	// it), its link's line and Microsoft's footer.
+	"shared a file with you",
+	"this link will work for anyone.",
+	"microsoft respects your privacy. to learn more, please read our privacy statement.",
+	"microsoft corporation, one microsoft way, redmond, wa 98052",
+}
+
+// toolWords are a word of each of toolTexts, in lower case, capitalised
+// and in upper case: a text without any has none of them (a text in
+// another mix of cases is not cut: the sender's, as before).
+var toolWords = func() []string {
+	var ws []string
+	for _, w := range []string{"attachments:", "viruses,", "invoice", "estimate", "convenience.", "shared", "anyone.", "microsoft"} {
+		ws = append(ws, w, strings.ToUpper(w[:1])+w[1:], strings.ToUpper(w))
+	}
+	return ws
+}()
+
+// cutToolText cuts the toolTexts out of own, wherever its lines wrap
+// them, in any case (ASCII), with any spaces (a no-break space too)
+// between their words; ok reports whether one was. The lines left empty
+// are dropped.
+func cutToolText(own []string) (cut []string, ok bool) {
+	text := strings.Join(own, "\n")
+	if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(text, w) }) {
+		return own, false // most texts: no copy of them to search
+	}
+	// flat is text in lower case, each run of spaces one space; at[k]
+	// is where flat's byte k is in text.
+	flat := make([]byte, 0, len(text))
+	at := make([]int, 0, len(text))
+	space := false
+	for i := 0; i < len(text); i++ {
+		c, w := text[i], 1
+		if c == 0xc2 && i+1 < len(text) && text[i+1] == 0xa0 { // U+00A0
+			c, w = ' ', 2
+		}
+		if isSpace(c) {
+			if !space {
+				flat, at = append(flat, ' '), append(at, i)
+			}
+			space = true
+			i += w - 1
+			continue
+		}
+		space = false
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		flat, at = append(flat, c), append(at, i)
+	}
+	b, low := []byte(text), string(flat)
+	for _, t := range toolTexts {
+		for from := 0; ; {
+			k := strings.Index(low[from:], t)
+			if k < 0 {
+				break
+			}
+			k += from
+			for j := at[k]; j <= at[k+len(t)-1]; j++ {
+				if b[j] != '\n' {
+					b[j] = ' '
+				}
+			}
+			ok, from = true, k+len(t)
+		}
+	}
+	if !ok {
+		return own, false
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			cut = append(cut, l)
+		}
+	}
+	return cut, true
 }
 
 // countWords is len(strings.Fields(s)) without the slice.

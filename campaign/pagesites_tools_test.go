@@ -38,9 +38,25 @@ var toolShapes = map[string]func(i int, site, own string) (string, string){
 		return "text/plain", own + fmt.Sprintf("\n\nThe programme: https://www.dropbox.com/scl/fi/%x/programme.pdf?rlkey=%x&dl=0\n\n", uint64(i+1)*0x9e3779b97f4a7c15, i*31337) + optInNotice
 	}, "OneDrive link to the programme": func(i int, site, own string) (string, string) {
 		return "text/plain", own + fmt.Sprintf("\n\nThe programme: https://1drv.ms/b/s!Ak%xQz\n\n", uint64(i+1)*0x9e3779b97f4a7c15) + optInNotice
+	}, "Google Maps embed iframe (the place in pb=)": func(i int, site, own string) (string, string) {
+		return "text/html", fmt.Sprintf(`<html><body><p>%s</p><iframe src="%s" width="600" height="450" style="border:0;" allowfullscreen="" loading="lazy" referrerpolicy="no-referrer-when-downgrade"></iframe><p>%s</p></body></html>`,
+			own, mapsEmbed(i, i), optInNotice)
+	}, "Google static map image": func(i int, site, own string) (string, string) {
+		return "text/html", fmt.Sprintf(`<html><body><p>%s</p><img src="https://maps.googleapis.com/maps/api/staticmap?center=Club+%d+Hall,Springfield&zoom=15&size=600x300&maptype=roadmap&markers=color:red%%7Clabel:C%%7CClub+%d+Hall,Springfield&key=AIzaSy%x"><p>%s</p></body></html>`,
+			own, i, i, uint64(i+1)*0x9e3779b97f4a7c15, optInNotice)
+	}, "free Mailchimp account's rewards badge (eep.io)": func(i int, site, own string) (string, string) {
+		return "text/html", fmt.Sprintf(`<html><body><p>%s <a href="%s">Read more</a></p><p>%s</p><div style="text-align:center"><a href="http://eepurl.com/%x" title="Mailchimp - email marketing made easy and fun"><img src="https://eep.io/mc-cdn-images/template_images/branding_logo_text_dark_dtp.svg"></a></div></body></html>`,
+			own, mailchimp(i, 1), optInNotice, uint64(i+1)*0x9e3779b97f4a7c15)
 	}, "WhatsApp group invite": func(i int, site, own string) (string, string) {
 		return "text/plain", own + fmt.Sprintf("\n\nJoin our WhatsApp group: https://chat.whatsapp.com/Ab%xCd\n\n", uint64(i+1)*0x9e3779b97f4a7c15) + optInNotice
 	}}
+
+// mapsEmbed is Google Maps' embed link (its "Share > Embed a map") of
+// place p, generated at a time and a view of copy i's own.
+func mapsEmbed(i, p int) string {
+	return fmt.Sprintf("https://www.google.com/maps/embed?pb=!1m18!1m12!1m3!1d%d.5!2d13.37%d!3d52.51%d!2m3!1f0!2f0!3f0!3m2!1i1024!2i768!4f13.1!3m3!1m2!1s0x47a851c6%08x%%3A0x26bbfb4e%08x!2sClub%%20%d%%20Hall!5e0!3m2!1sen!2sde!4v17000%08d!5m2!1sen!2sde",
+		2400+i*37, i%10, i%10, p*7919, p*104729, p, i*7777)
+}
 
 // TestPageSiteToolAssets: twelve organisations under one shared notice,
 // each with its own page in the toolShapes' shapes, are no campaign.
@@ -92,6 +108,13 @@ func TestPageSiteToolNoEvasion(t *testing.T) {
 		// the notice plain text, as a message without targets.
 		"one QR image on evbuc.com":                func(i int) string { return `<img src="https://img.evbuc.com/qr.png">` },
 		"one QR image on cdn-images.mailchimp.com": func(i int) string { return `<img src="https://cdn-images.mailchimp.com/qr.png">` },
+		"one Maps embed (a view and time of each copy's own)": func(i int) string {
+			return fmt.Sprintf(`<iframe src="%s" width="600" height="450"></iframe>`, mapsEmbed(i, 4242))
+		},
+		"one static map (a zoom and key of each copy's own)": func(i int) string {
+			return fmt.Sprintf(`<img src="https://maps.googleapis.com/maps/api/staticmap?center=Mail+Team+Desk,Springfield&zoom=%d&size=600x300&markers=color:blue%%7CMail+Team+Desk,Springfield&key=AIza%x">`, 10+i%8, i*31337)
+		},
+		"one QR image on eep.io": func(i int) string { return `<img src="https://eep.io/qr.png">` },
 		"one Eventbrite event with its card image": func(i int) string {
 			return fmt.Sprintf(`<a href="https://www.eventbrite.de/e/mailbox-%d-tickets-123456789"><img src="https://img.evbuc.com/x%d.jpg"></a>`, i, i)
 		},
@@ -100,6 +123,25 @@ func TestPageSiteToolNoEvasion(t *testing.T) {
 			return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p>%s</body></html>`, own, noticeLure("with the button below"), body(i))
 		}); n != 5 {
 			t.Errorf("%s: found at account %d, want 5 (0: never in 12)", name, n)
+		}
+	}
+}
+
+// TestMapsTargets: a Maps embed is named by its place (its feature id,
+// else its centre), a static map by its locations; Google's other API
+// hosts are named as before (storage's files a free host's, "url:*", not
+// a page each), and the badge's image host is none.
+func TestMapsTargets(t *testing.T) {
+	for in, want := range map[string]string{
+		mapsEmbed(1, 5): "url:google/maps/embed?pb=place%3A0x47a851c600009aab%3A0x26bbfb4e0007fd7d",
+		mapsEmbed(2, 5): "url:google/maps/embed?pb=place%3A0x47a851c600009aab%3A0x26bbfb4e0007fd7d",
+		"https://www.google.com/maps/embed?pb=!1m14!1m12!1m3!1d2427.1!2d13.37771!3d52.51627!2m3!1f0!2f0!3f0!3m2!1i1024!2i768!4f13.1!5e0!3m2!1sen!2sde!4v1700000000001": "url:google/maps/embed?pb=at%3A52.516%2C13.378",
+		"https://maps.googleapis.com/maps/api/staticmap?center=Club+Hall&zoom=12&markers=color:red%7CClub+Hall&key=A":                                                  "url:maps.googleapis.com/maps/api/staticmap?center=club+hall&markers=club+hall",
+		"https://storage.googleapis.com/bucket-1/login.html": "url:*",
+		"https://eep.io/mc-cdn-images/template_images/x.svg": "",
+	} {
+		if got, _, ok := urlTarget(in); !ok || got != want {
+			t.Errorf("urlTarget(%s) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/html"
 	"golang.org/x/net/idna"
 )
 
@@ -43,7 +44,12 @@ const (
 // maxTargets bounds the targets a notice is salted with: a message with
 // more keeps its notice plain text. No choice among them: decoys added
 // to a lure's link must not push it out (TestNoticeTargetsNoEvasion).
-const maxTargets = 8
+// The text parts and the targets together are at most MaxTextParts
+// samples, each MinKeys keys within MaxKeys (Collector.Fingerprint): one
+// text part and 15 targets, a text and its HTML alternative and 14. Was
+// 8: an organisation's nine own photos, or five and four links, left its
+// notice plain text, a campaign (TestNoticeOwnPhotos).
+const maxTargets = MaxTextParts - 1
 
 // textTargets calls add with the targets of text: its links and numbers
 // (linkOrNumber, named by targetsOf: "any" when linkOrNumber sees what
@@ -182,14 +188,20 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if slices.Contains(assetHosts, d) || slices.Contains(assetHosts, host) {
 		return "", nil, true
 	}
-	if !platform(d) {
+	// A page site by its host first: Google's static maps are
+	// maps.googleapis.com's, its other hosts (storage, fonts) are not.
+	site, page := pageSites[host]
+	if !page {
+		site, page = pageSites[d]
+	}
+	if !page && !platform(d) {
 		return "url:" + d, nil, true
 	}
 	canonicalPath(u)
 	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
 		return "", nil, true
 	}
-	if site, ok := pageSites[d]; ok {
+	if page {
 		return "url:" + site.page(u), u.Query(), true
 	}
 	id := "url:" + host + u.EscapedPath()
@@ -343,7 +355,9 @@ func ipv4(h string) (string, bool) {
 // button image, Google's icons, Mailchimp's social icons and badges,
 // Eventbrite's image host): a link there is no target; the page the
 // button links to is (TestPageSiteTargets, TestPageSiteToolAssets).
-var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com"}
+// eep.io is where a free Mailchimp account's rewards badge is, the same
+// image under every such account's mail.
+var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io"}
 
 // assetPages are, by registrable domain, the end of the path of a page
 // site's own image shown in its users' mail (PayPal's button code's
@@ -360,7 +374,9 @@ var platforms = []string{
 	// Contact, Campaign Monitor, MailerLite.
 	// (A provider's own site too: its "Powered by" badge links there
 	// with the account's id.)
-	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
+	// (eepurl.com: Mailchimp's short links to an account's pages, its
+	// rewards badge's among them.)
+	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "eepurl.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
 }
 
 // pageSite is how a link to a shared site whose pages are its users'
@@ -429,6 +445,12 @@ func (s pageSite) page(u *url.URL) string {
 	kept := url.Values{}
 	for _, k := range s.keys {
 		if v := u.Query().Get(k); v != "" {
+			switch k {
+			case "pb":
+				v = mapsEmbedPlace(v)
+			case "center", "markers":
+				v = mapsLocations(v)
+			}
 			kept.Set(k, v)
 		}
 	}
@@ -436,6 +458,58 @@ func (s pageSite) page(u *url.URL) string {
 		id += "?" + q
 	}
 	return id
+}
+
+// mapsEmbedPlace is the place a Google Maps embed's pb= names
+// ("!"-separated fields, each an index, a type letter and a value): its
+// feature id ("!1s0x…:0x…"), else its centre ("!2d" longitude, "!3d"
+// latitude) to three decimals (some 100 m), else pb without its time of
+// creation ("!4v…"). Its view (zoom, size, heading) and language are
+// the copy's, not the place (TestPageSiteToolAssets,
+// TestPageSiteToolNoEvasion).
+func mapsEmbedPlace(pb string) string {
+	var lng, lat string
+	var rest []string
+	for _, f := range strings.Split(pb, "!") {
+		i := 0
+		for i < len(f) && f[i] >= '0' && f[i] <= '9' {
+			i++
+		}
+		if i == len(f) {
+			continue
+		}
+		typ, v := f[i:i+1], f[i+1:]
+		switch {
+		case typ == "s" && strings.HasPrefix(v, "0x") && strings.Contains(v, ":0x"):
+			return "place:" + strings.ToLower(v)
+		case f[:i] == "2" && typ == "d" && lng == "":
+			lng = v
+		case f[:i] == "3" && typ == "d" && lat == "":
+			lat = v
+		case typ != "v":
+			rest = append(rest, f)
+		}
+	}
+	if x, err := strconv.ParseFloat(lng, 64); err == nil {
+		if y, err := strconv.ParseFloat(lat, 64); err == nil {
+			return fmt.Sprintf("at:%.3f,%.3f", y, x)
+		}
+	}
+	return strings.Join(rest, "!")
+}
+
+// mapsLocations is a static map's center= or markers= as the places it
+// names: its "|"-separated locations in lower case, without the styles
+// ("color:red", "label:C") a copy may vary.
+func mapsLocations(v string) string {
+	var locs []string
+	for _, f := range strings.Split(v, "|") {
+		if !strings.Contains(f, ":") {
+			locs = append(locs, strings.ToLower(strings.TrimSpace(f)))
+		}
+	}
+	slices.Sort(locs)
+	return strings.Join(locs, "|")
 }
 
 // pageSites are the registrable domains of the shared sites whose links
@@ -517,15 +591,25 @@ var pageSites = func() map[string]pageSite {
 	// onedrive.live.com's file by its id (?resid=, ?id=, ?cid=): live.com
 	// serves no organisation's own site.
 	add(pageSite{name: "live.com", keys: []string{"resid", "id", "cid"}}, "live.com")
+	// OneDrive for Business: a tenant's file by its path
+	// (…sharepoint.com/:b:/g/personal/USER/ID; "?e=" is the copy's).
+	add(pageSite{name: "sharepoint.com"}, "sharepoint.com")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
 	add(pageSite{name: "goo.gl"}, "goo.gl")
 	// A calendar entry: ?text= and dates= (calendar/render's "add to
 	// calendar"), ?eid= or tmeid= (an event's own).
+	// A map embedded (an iframe's /maps/embed?pb=…) by the place in
+	// its pb (mapsEmbedPlace).
 	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
-		"text", "dates", "eid", "tmeid"}}, "google.com", "google.de", "google.co.uk",
+		"text", "dates", "eid", "tmeid", "pb"}}, "google.com", "google.de", "google.co.uk",
 		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
+	// A static map image (maps.googleapis.com/maps/api/staticmap) by
+	// the places it shows (mapsLocations); a key of each customer's own
+	// and the view are not kept. A host: Google's other hosts there
+	// (storage, fonts) are no page site.
+	add(pageSite{name: "maps.googleapis.com", keys: []string{"center", "markers"}}, "maps.googleapis.com")
 	return m
 }()
 
@@ -685,4 +769,73 @@ func htmlTargets(s string, add func(id string)) {
 		}
 		return true
 	})
+}
+
+// linkedImages calls fn with the content id (lower case, RFC 2392's
+// escapes decoded) of each "cid:" URL of the HTML document s, and
+// whether it is an <img>'s source inside a link that names a target (an
+// <a href> whose link targetsOf names, or a mailto:): the image is then
+// that link's asset, what the reader clicks to reach it, and the link
+// its target; a template's icons are one content under every
+// organisation's own links. A "cid:" anywhere else (an image in no link,
+// in a link to nothing, another tag's or attribute's) is shown by its
+// bytes (TestLinkedImageNoEvasion). A document without "cid:" is not
+// parsed.
+func linkedImages(s string, fn func(cid string, linked bool)) {
+	if !hasCID(s) {
+		return
+	}
+	z := html.NewTokenizer(strings.NewReader(s))
+	link := false
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken && tt != html.EndTagToken {
+			continue
+		}
+		name, more := z.TagName()
+		tag := string(name)
+		if tt == html.EndTagToken {
+			if tag == "a" {
+				link = false
+			}
+			continue
+		}
+		if tag == "a" {
+			link = false // an <a> closes the one before it
+		}
+		for more {
+			var k, v []byte
+			k, v, more = z.TagAttr()
+			val := strings.TrimSpace(string(v))
+			switch {
+			case tag == "a" && string(k) == "href":
+				ids, _ := targetsOf(val)
+				link = len(ids) > 0 || len(val) > 7 && strings.EqualFold(val[:7], "mailto:")
+			case len(val) > 4 && strings.EqualFold(val[:4], "cid:"):
+				cid, err := url.PathUnescape(val[4:])
+				if err != nil {
+					cid = val[4:]
+				}
+				fn(strings.ToLower(cid), link && tag == "img" && string(k) == "src")
+			}
+		}
+	}
+}
+
+// hasCID reports whether s has "cid:" in any case.
+func hasCID(s string) bool {
+	for i := strings.IndexByte(s, ':'); i >= 0; {
+		if i >= 3 && strings.EqualFold(s[i-3:i], "cid") {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], ':')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }

@@ -49,3 +49,24 @@ func BenchmarkFingerprintLinks10K(b *testing.B) {
 		collectorOf(b, Names("ben"), raw).Fingerprint()
 	}
 }
+
+// BenchmarkFingerprintTargets14: the fingerprint of a newsletter of 150
+// words with 14 links to sites of its own over the notice: salted with
+// 14 targets since maxTargets is 15 (before, with 8, its notice was
+// plain text). Its cost against main's is the cost of the bound
+// (docs/suspension.md).
+func BenchmarkFingerprintTargets14(b *testing.B) {
+	own := ownText(rand.New(rand.NewPCG(28, 150)), 150)
+	var links bytes.Buffer
+	for k := range 14 {
+		links.WriteString(" https://shop.org3-" + string(rune('a'+k)) + ".example/")
+	}
+	raw := []byte("From: <news@org3.example>\r\nTo: <member@remote.example>\r\nSubject: News\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		own + links.String() + "\r\n\r\n" + optInNotice + "\r\n")
+	b.SetBytes(int64(len(raw)))
+	keys := 0
+	for b.Loop() {
+		keys = len(collectorOf(b, Names("member"), raw).Fingerprint().Text)
+	}
+	b.ReportMetric(float64(keys), "keys/msg")
+}

@@ -151,9 +151,9 @@ func phishURL(i int) string {
 // under or over 30 random words of each copy's own, its target shared by
 // the copies, is found at the 5th account (campaign.accounts) whatever
 // else each copy points to: its link in the notice, in the padding, in
-// the HTML alternative only; 1 to 7 decoy links to random domains of
+// the HTML alternative only; 1 to 14 decoy links to random domains of
 // each copy's own besides it (its notice salted with each: the lure's
-// link among them), 8 and more (more than maxTargets: the notice plain
+// link among them), 15 and more (more than maxTargets: the notice plain
 // text); a number to call, written otherwise in each copy; a request for
 // a reply, or replies sent elsewhere; an address at a free-mail domain;
 // a provider's tracked link the same in every copy; a page on a free
@@ -203,7 +203,7 @@ func TestNoticeTargetsNoEvasion(t *testing.T) {
 			return own + "\n\n" + noticeLure(fmt.Sprintf("at https://mailbox-%d.github.io/verify", i))
 		}),
 	}
-	for _, n := range []int{1, 3, 7, 8, 9, 20} {
+	for _, n := range []int{1, 3, 7, 8, 9, 13, 14, 15, 20} {
 		cases[fmt.Sprintf("%d decoy links", n)] = text(func(i int, own string) string {
 			return own + decoys(i, n) + "\n\n" + noticeLure("at "+phishURL(i))
 		})

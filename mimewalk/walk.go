@@ -99,6 +99,9 @@ type Item struct {
 	// InMessage: inside an attached message (message/rfc822), not the
 	// sender's own text: a forwarded original.
 	InMessage bool
+	// ContentID is the part's Content-ID without its angle brackets:
+	// what an HTML part's "cid:" URLs name.
+	ContentID string
 	Data      *spool.Spool
 }
 
@@ -373,6 +376,7 @@ func (w *walker) entity(e *message.Entity, p string, depth int, top bool) error 
 	if len(names) > 0 {
 		it.Filename = names[0]
 	}
+	it.ContentID = strings.Trim(strings.TrimSpace(e.Header.Get("Content-ID")), "<>")
 	it.IsBody = !it.IsAttachment
 	if len(encs) == 1 {
 		return w.emit(it, decoder(encs[0], e.Body))
