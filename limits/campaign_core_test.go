@@ -356,3 +356,102 @@ func TestCampaignCoreRollingUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// spearFound is the account (1-based) at which reach's rule finds a
+// spear-phishing run over one company's 20 staff, each copy to a random
+// k of them (spearCore), within 20 accounts; 0: never.
+func spearFound(seed uint64, k int) int {
+	var copies [][]string
+	for i := range 20 {
+		copies = append(copies, spearCore(seed, k, i))
+		if limits.Reach(copies, 5) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// interleavedPetition reports whether reach's rule makes a campaign of
+// a petition to the committee in two messages per signer: 20 signers,
+// each its own split of the five members (2 or 3 in the first message,
+// in its own order), the 40 messages in a random order within the
+// window, the rule judged at each message on every signer's recipients
+// so far.
+func interleavedPetition(seed uint64) bool {
+	r := rand.New(rand.NewPCG(seed, 99))
+	parts := make([][2][]string, 20)
+	var msgs []int
+	for s := range parts {
+		k := 2 + r.IntN(2)
+		for j, m := range r.Perm(5) {
+			parts[s][min(1, j/k)] = append(parts[s][min(1, j/k)], committee[m])
+		}
+		msgs = append(msgs, s, s)
+	}
+	r.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
+	sent := map[int][]string{}
+	var order []int
+	for _, s := range msgs {
+		if _, ok := sent[s]; !ok {
+			order = append(order, s)
+			sent[s] = parts[s][0]
+		} else {
+			sent[s] = append(slices.Clone(sent[s]), parts[s][1]...)
+		}
+		var sets [][]string
+		for _, o := range order {
+			sets = append(sets, sent[o])
+		}
+		if limits.Reach(sets, 5) {
+			return true
+		}
+	}
+	return false
+}
+
+// reach's rule with the core dropped (schema 19), over draws, pinned.
+// The attack the core opens, an attacker making its victims core: a
+// spear-phishing run over one company's 20 staff with each copy to k of
+// them, 2000 draws per k, the account at which it is found (0: not
+// within 20). Every figure is schema 18's, draw for draw (the same test
+// run on 18's reach): at 12 (each victim reached by 60% of the accounts)
+// every draw at the fifth; at 15 (75%) all but one, that one at the
+// sixth; at 17 and 19 of 20 the run is close to one list sent by all
+// (no campaign since schema 17), and a victim is core only when every
+// account so far reached it. With core meaning "all groups but at most a
+// quarter" (the brief's example) 19 of 20 was never found in 415 of 1000
+// draws (a simulation of that rule): its victims became core as its
+// accounts grew. And the petition in two messages per signer
+// interleaved, 500 draws: a campaign in 490 (schema 18: 495), a known
+// limit: half-way signers are sets of their own over the members, and
+// nothing is core while some have not written to all.
+func TestReachCoreDraws(t *testing.T) {
+	for _, c := range []struct {
+		k    int
+		want map[int]int
+	}{
+		{12, map[int]int{5: 2000}},
+		{15, map[int]int{5: 1999, 6: 1}},
+		{17, map[int]int{5: 1980, 6: 19, 8: 1}},
+		{19, map[int]int{0: 7, 5: 1140, 6: 622, 7: 57, 8: 94, 10: 25, 12: 12, 13: 5, 14: 3, 15: 9, 16: 9, 17: 4, 18: 6, 19: 2, 20: 5}},
+	} {
+		got := map[int]int{}
+		for seed := range uint64(2000) {
+			got[spearFound(seed, c.k)]++
+		}
+		t.Logf("spear-phishing, %d of 20 staff per copy: found at account (0: never) %v of 2000 draws", c.k, got)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%d of 20 staff: found at %v, want %v", c.k, got, c.want)
+		}
+	}
+	n := 0
+	for seed := range uint64(500) {
+		if interleavedPetition(seed) {
+			n++
+		}
+	}
+	t.Logf("petition in two messages per signer, interleaved: a campaign in %d of 500 draws", n)
+	if n != 490 {
+		t.Errorf("petition in two messages per signer, interleaved: a campaign in %d of 500 draws, want 490 (docs/suspension.md)", n)
+	}
+}
