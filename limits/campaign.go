@@ -312,9 +312,9 @@ func reach(senders []reachOf, threshold int) bool {
 // says whether the senders spread. Every group, not most: a run's
 // victims are then core only when each of its accounts reached them,
 // and a spear-phishing run whose every copy leaves out one of 20 staff
-// is found as before; with "all but a quarter" its victims became core
-// as its accounts grew and 415 of 1000 draws were never found, against 5
-// (TestReachCoreDraws).
+// is found as before (TestReachCoreDraws); with "all but a quarter" its
+// victims became core as its accounts grew, and 415 of 1000 simulated
+// draws were never found, against 5.
 func core(n, groups, threshold int) bool {
 	return n == groups && n >= threshold
 }
