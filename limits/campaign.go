@@ -306,7 +306,8 @@ func reach(senders []reachOf, threshold int) bool {
 
 // core reports whether a recipient reached by n of groups groups is of
 // the core that reach drops before its matching (schema 19): reached by
-// every group, and by at least threshold. A petition's committee is its
+// every group, and by at least threshold and two (a lone sender's
+// recipients are its own, whatever the threshold). A petition's committee is its
 // core: every signer wrote to it, and what is left of each is what it
 // added of its own (a friend, its MP, an optional Cc), the shape that
 // says whether the senders spread. Every group, not most: a run's
@@ -316,7 +317,7 @@ func reach(senders []reachOf, threshold int) bool {
 // victims became core as its accounts grew, and 415 of 1000 simulated
 // draws were never found, against 5.
 func core(n, groups, threshold int) bool {
-	return n == groups && n >= threshold
+	return n == groups && n >= max(threshold, 2)
 }
 
 // reachNeed is how many of a near-duplicate's recipient sets must be
@@ -799,7 +800,7 @@ local function reach(list, need)
     if not any then groups[g]['own:' .. s[1]] = true end
   end
   -- the core dropped (core): reached by every group, and by at least
-  -- threshold; a group left with nothing is in no set
+  -- threshold and two; a group left with nothing is in no set
   local by = {}
   for _, rs in pairs(groups) do
     for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
@@ -808,7 +809,7 @@ local function reach(list, need)
   for _, rs in pairs(groups) do
     local set = {}
     for r in pairs(rs) do
-      if not (by[r] == ng and by[r] >= need) then set[#set+1] = r end
+      if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
     end
     if #set > 0 then
       table.sort(set, bytewise)

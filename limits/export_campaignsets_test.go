@@ -81,7 +81,7 @@ var OgCampaignVersion17 = ogCampaignSets()
 // it: reach without the core dropped.
 var campaignScriptV18 = func() *redis.Script {
 	const core = `  -- the core dropped (core): reached by every group, and by at least
-  -- threshold; a group left with nothing is in no set
+  -- threshold and two; a group left with nothing is in no set
   local by = {}
   for _, rs in pairs(groups) do
     for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
@@ -90,7 +90,7 @@ var campaignScriptV18 = func() *redis.Script {
   for _, rs in pairs(groups) do
     local set = {}
     for r in pairs(rs) do
-      if not (by[r] == ng and by[r] >= need) then set[#set+1] = r end
+      if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
     end
     if #set > 0 then
       table.sort(set, bytewise)
