@@ -48,3 +48,35 @@ func TestCampaignPetitionElsewhereThroughPostfix(t *testing.T) {
 		})
 	}
 }
+
+// Through Postfix, on each store, with the example config's campaign
+// defaults (issue 28, schema 19): 12 customers' petition letter to their
+// representative and the local paper, the first 4 of whom also Cc a
+// friend of their own, is all delivered: the representative and the
+// paper are the core every signer reached, and what is left is 4
+// friends, no campaign, nobody suspended. Then a phishing run from 5 of
+// the same customers is still found: the 5 senders suspended. Before:
+// a campaign at the fifth signer (4 friends and the representative
+// matched), its signers suspended.
+func TestCampaignPetitionFriendsThroughPostfix(t *testing.T) {
+	t.Parallel()
+	for _, kind := range spreadStores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var msgs []hamgen.Message
+			for i := range 12 {
+				m := hamgen.Petition(19, i)
+				m.Account = fmt.Sprint("p", i)
+				m.From = m.Account + "@customer.test"
+				m.Rcpts = []string{"anna.weber@parliament.example", "letters@district-news.example"}
+				if i < 4 {
+					m.Rcpts = append(m.Rcpts, fmt.Sprintf("friend%d@mail.test", i))
+				}
+				msgs = append(msgs, m)
+			}
+			r := newCampaignRig(t, kind, "[isp.test]", msgs)
+			r.innocent(t, msgs)
+			r.phishRun(t, []string{"p0", "p1", "p2", "p3", "p4"}, nil)
+		})
+	}
+}

@@ -51,3 +51,35 @@ func ogMergeLowest() string {
 $$;
 `
 }
+
+// pgReachCore is reach of schema 19 in og_campaign: pgReachSets over
+// the edges left once the core is dropped (k: the recipients reached by
+// every group and by at least v_threshold and two, core), a group left with
+// nothing in no set; the groups reachNeed weighs the spread against are
+// all of them (ng).
+const pgReachCore = `				ng AS (SELECT count(DISTINCT e.g) AS n FROM e),
+				k AS (SELECT e.r FROM e GROUP BY e.r HAVING count(*) = (SELECT ng.n FROM ng) AND count(*) >= GREATEST(v_threshold, 2)),
+				l AS (SELECT e.g, e.r FROM e WHERE e.r NOT IN (SELECT k.r FROM k)),
+				s AS (SELECT l.g, string_agg(l.r, ' ' ORDER BY l.r COLLATE "C") AS rs FROM l GROUP BY l.g),
+				u AS (SELECT DISTINCT s.rs, l.r FROM s JOIN l ON l.g = s.g),
+				x AS (SELECT CAST(dense_rank() OVER (ORDER BY u.rs COLLATE "C") AS INTEGER) AS gi, CAST(dense_rank() OVER (ORDER BY u.r COLLATE "C") AS INTEGER) AS ri FROM u)
+			SELECT array_agg(x.gi ORDER BY x.gi, x.ri), array_agg(x.ri ORDER BY x.gi, x.ri),
+				(SELECT CASE WHEN 2 * count(*) FILTER (WHERE c.n = 1) >= (SELECT ng.n FROM ng) THEN v_threshold ELSE count(*) FILTER (WHERE c.n = 1) + v_threshold END
+					FROM (SELECT count(*) AS n FROM s GROUP BY s.rs) c)
+				INTO v_eg, v_er, v_need FROM x;
+			IF og_reach(v_eg, v_er, v_need) < v_need THEN
+`
+
+// ogCampaignCore is PostgreSQL's version 19 (issue 28: the petition's
+// variations): og_campaign of version 17 whose reach drops the core
+// recipients before it matches the sets (reach, campaign.go). Same
+// signature and arguments: a milterd of 17 or 18 still running calls it
+// and gets the rule of 19. Nothing in SQLite, whose reach is Go's; the
+// rows recorded before are read the same way.
+func ogCampaignCore() string {
+	f := ogCampaignSets()
+	if strings.Count(f, pgReachSets) != 1 {
+		panic("limits: og_campaign of version 17 changed: version 19's reach has no place")
+	}
+	return strings.Replace(f, pgReachSets, pgReachCore, 1)
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"outguard/internal/sqldb"
 )
@@ -68,4 +71,61 @@ func RecordedRcpts(ctx context.Context, st Store, key, account string) ([]string
 		return nil, fmt.Errorf("store %T", st)
 	}
 	return strings.Fields(list), nil
+}
+
+// OgCampaignVersion17 restores og_campaign of schemas 17 and 18 (CREATE
+// OR REPLACE): the store before version 19.
+var OgCampaignVersion17 = ogCampaignSets()
+
+// campaignScriptV18 is campaignScript as a milterd of schema 18 runs
+// it: reach without the core dropped.
+var campaignScriptV18 = func() *redis.Script {
+	const core = `  -- the core dropped (core): reached by every group, and by at least
+  -- threshold and two; a group left with nothing is in no set
+  local by = {}
+  for _, rs in pairs(groups) do
+    for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
+  end
+  local sets, of, order = {}, {}, {}
+  for _, rs in pairs(groups) do
+    local set = {}
+    for r in pairs(rs) do
+      if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
+    end
+    if #set > 0 then
+      table.sort(set, bytewise)
+      local name = table.concat(set, ' ')
+      if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
+      of[name] = of[name] + 1
+    end
+  end
+`
+	const old = `  local sets, of, order = {}, {}, {}
+  for _, rs in pairs(groups) do
+    local set = {}
+    for r in pairs(rs) do set[#set+1] = r end
+    table.sort(set)
+    local name = table.concat(set, ' ')
+    if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
+    of[name] = of[name] + 1
+  end
+`
+	if strings.Count(campaignLua, core) != 1 {
+		panic("limits: campaignLua's core changed: the script of 18 cannot be made from it")
+	}
+	return redis.NewScript("local dry = false\n" + strings.Replace(campaignLua, core, old, 1))
+}()
+
+// CampaignCopyV18 counts c on the Redis store st as a milterd of schema
+// 18 does (campaignScriptV18): the same keys and arguments as
+// CampaignCopy, the rule of 18.
+func CampaignCopyV18(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	r := st.(*Redis)
+	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
+		return campaignScriptV18.Run(ctx, r.c, ck, ca...).Slice()
+	}, window, threshold)
+	if err != nil {
+		return CampaignResult{}, err
+	}
+	return r.campaignReply(ctx, c, v)
 }

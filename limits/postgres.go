@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	16: campaignCapSchema + ogCampaignCap(),
 	17: ogCampaignSets(),
 	18: ogMergeLowest(),
+	19: ogCampaignCore(),
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

@@ -35,8 +35,11 @@ import (
 // (campaignsets.go); nothing in SQLite, whose reach is Go's. Version 18
 // (issue 28) keeps an account's lowest recipient tokens of a key, not
 // its first (mergeRcpts): PostgreSQL's og_merge_rcpts replaced; nothing
-// in SQLite, whose merge is Go's.
-const schemaVersion = 18
+// in SQLite, whose merge is Go's. Version 19 (issue 28) replaces
+// og_campaign: its reach drops the core recipients, those every sender
+// reached, before it matches the sets (campaignsets.go); nothing
+// in SQLite, whose reach is Go's.
+const schemaVersion = 19
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
