@@ -56,6 +56,75 @@ func refusesNewer(t *testing.T, dsn string, v int) {
 	}
 }
 
+// upgradeFrom is a migration test from schema version from to the
+// current one, on SQLite and on PostgreSQL. before writes on a store of
+// the current version, which is then set back to from (on PostgreSQL
+// with oldPG: the functions of version from), as a store of that version
+// was left; on PostgreSQL old, a milterd of version from, writes on it
+// next (nil on SQLite, whose functions are Go's). The store is then
+// opened again and must be of the current version; after gets it and,
+// on PostgreSQL, the milterd of version from still running (a fleet
+// upgraded one host at a time), which is then refused on a restart
+// (refusesNewer). Each store's callbacks share one clock, from ten
+// minutes ago.
+func upgradeFrom(t *testing.T, from int, oldPG string, before, old func(t *testing.T, cs limits.CampaignStore, now *time.Time), after func(t *testing.T, st, old limits.CampaignStore, now *time.Time)) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	pg := harness.StartPostgres(t)
+	for _, c := range []struct {
+		name, driver, dsn, back, version string
+		open                             func() (limits.Store, error)
+	}{
+		{"sqlite", "sqlite", "file:" + path, fmt.Sprintf(`PRAGMA user_version = %d`, from), `PRAGMA user_version`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
+		{"postgres", "pgx", pg.DSN, fmt.Sprintf(`UPDATE schema_version SET version = %d WHERE component = 'limits'; `, from) + oldPG,
+			`SELECT version FROM schema_version WHERE component = 'limits'`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			now := time.Now().Add(-10 * time.Minute)
+			st, err := c.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if before != nil {
+				before(t, st.(limits.CampaignStore), &now)
+			}
+			st.Close()
+			db, err := sql.Open(c.driver, c.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.ExecContext(ctx, c.back); err != nil {
+				t.Fatal(err)
+			}
+			var host limits.CampaignStore
+			if c.name == "postgres" {
+				o, err := limits.OpenPostgresAt(ctx, pg.DSN, from)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer o.Close()
+				host = o.(limits.CampaignStore)
+				if old != nil {
+					old(t, host, &now)
+				}
+			}
+			if st, err = c.open(); err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var v int
+			if err := db.QueryRowContext(ctx, c.version).Scan(&v); err != nil || v != limits.SchemaVersion {
+				t.Fatalf("schema version %d (%v), want %d", v, err, limits.SchemaVersion)
+			}
+			after(t, st.(limits.CampaignStore), host, &now)
+			if c.name == "postgres" {
+				refusesNewer(t, pg.DSN, from)
+			}
+		})
+	}
+}
+
 // optional is the committee with the i%8th subset of the three Cc's a
 // petition's organisers suggest: 20 signers over the 8 subsets make 8
 // sets of the committee and its Cc's, none a signer's alone, matched 8
@@ -202,69 +271,30 @@ func TestCampaignCoreAgree(t *testing.T) {
 // are read the same), and a spear-phishing run is found at its fifth
 // account. SQLite's version is 19 too (its reach is Go's).
 func TestCampaignCoreMigration(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	pg := harness.StartPostgres(t)
-	for _, c := range []struct {
-		name, driver, dsn, back, version string
-		open                             func() (limits.Store, error)
-	}{
-		{"sqlite", "sqlite", "file:" + path, `PRAGMA user_version = 18`, `PRAGMA user_version`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
-		{"postgres", "pgx", pg.DSN, `UPDATE schema_version SET version = 18 WHERE component = 'limits'; ` + limits.OgCampaignVersion17,
-			`SELECT version FROM schema_version WHERE component = 'limits'`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, err := c.open()
-			if err != nil {
-				t.Fatal(err)
+	upgradeFrom(t, 18, limits.OgCampaignVersion17, func(t *testing.T, cs limits.CampaignStore, now *time.Time) {
+		for i := range 3 {
+			if res := copyTo(t, cs, now, "before", fmt.Sprint("b", i), friendOf(i)...); res.ID != "" {
+				t.Fatalf("signer %d: %+v", i, res)
 			}
-			now := time.Now().Add(-10 * time.Minute)
-			for i := range 3 {
-				if res := copyTo(t, st.(limits.CampaignStore), &now, "before", fmt.Sprint("b", i), friendOf(i)...); res.ID != "" {
-					t.Fatalf("signer %d: %+v", i, res)
-				}
+		}
+	}, func(t *testing.T, old limits.CampaignStore, now *time.Time) {
+		for i := range 5 {
+			if res := copyTo(t, old, now, "old", fmt.Sprint("o", i), friendOf(i)...); res.New != (i == 4) {
+				t.Fatalf("version 18, signer %d: %+v", i, res)
 			}
-			st.Close()
-			db, err := sql.Open(c.driver, c.dsn)
-			if err != nil {
-				t.Fatal(err)
+		}
+	}, func(t *testing.T, st, _ limits.CampaignStore, now *time.Time) {
+		for i := 3; i < 20; i++ {
+			if res := copyTo(t, st, now, "before", fmt.Sprint("b", i), friendOf(i)...); res.ID != "" {
+				t.Fatalf("signer %d after the upgrade: %+v", i, res)
 			}
-			defer db.Close()
-			if _, err := db.ExecContext(ctx, c.back); err != nil {
-				t.Fatal(err)
+		}
+		for i := range 5 {
+			if res := copyTo(t, st, now, "spear", fmt.Sprint("s", i), spearCore(19, 12, i)...); res.New != (i == 4) {
+				t.Fatalf("spear copy %d after the upgrade: %+v", i, res)
 			}
-			if c.name == "postgres" {
-				old, err := limits.OpenPostgresAt(ctx, pg.DSN, 18)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i := range 5 {
-					if res := copyTo(t, old.(limits.CampaignStore), &now, "old", fmt.Sprint("o", i), friendOf(i)...); res.New != (i == 4) {
-						t.Fatalf("version 18, signer %d: %+v", i, res)
-					}
-				}
-				old.Close()
-			}
-			if st, err = c.open(); err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			var v int
-			if err := db.QueryRowContext(ctx, c.version).Scan(&v); err != nil || v != limits.SchemaVersion {
-				t.Fatalf("schema version %d (%v), want %d", v, err, limits.SchemaVersion)
-			}
-			for i := 3; i < 20; i++ {
-				if res := copyTo(t, st.(limits.CampaignStore), &now, "before", fmt.Sprint("b", i), friendOf(i)...); res.ID != "" {
-					t.Fatalf("signer %d after the upgrade: %+v", i, res)
-				}
-			}
-			for i := range 5 {
-				if res := copyTo(t, st.(limits.CampaignStore), &now, "spear", fmt.Sprint("s", i), spearCore(19, 12, i)...); res.New != (i == 4) {
-					t.Fatalf("spear copy %d after the upgrade: %+v", i, res)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // A fleet upgraded one host at a time (issue 28, schema 19). On

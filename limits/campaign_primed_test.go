@@ -2,15 +2,12 @@ package limits_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"outguard/internal/harness"
 	"outguard/limits"
 )
 
@@ -169,78 +166,36 @@ func TestPrimedReachDraws(t *testing.T) {
 // current version (19 since the core, TestCampaignCoreMigration), whose
 // merge is 18's.
 func TestPrimedMigration(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	pg := harness.StartPostgres(t)
-	for _, c := range []struct {
-		name, driver, dsn, back, version string
-		open                             func() (limits.Store, error)
-	}{
-		{"sqlite", "sqlite", "file:" + path, `PRAGMA user_version = 17`, `PRAGMA user_version`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
-		{"postgres", "pgx", pg.DSN, `UPDATE schema_version SET version = 17 WHERE component = 'limits'; ` + limits.OgMergeRcptsVersion14,
-			`SELECT version FROM schema_version WHERE component = 'limits'`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, err := c.open()
-			if err != nil {
-				t.Fatal(err)
+	upgradeFrom(t, 17, limits.OgMergeRcptsVersion14, nil, func(t *testing.T, old limits.CampaignStore, _ *time.Time) {
+		if found := primedRun(t, old, "old", rand.New(rand.NewPCG(17, 1)), limits.MaxRcpts, 48, 20); found >= 0 {
+			t.Fatalf("version 17: primed run found at account %d, want never (the first 16 kept)", found)
+		}
+	}, func(t *testing.T, st, old limits.CampaignStore, now *time.Time) {
+		hosts := []limits.CampaignStore{st}
+		if old != nil {
+			hosts = []limits.CampaignStore{old, st}
+		}
+		r := rand.New(rand.NewPCG(18, 1))
+		anchors := tokens(r, limits.MaxRcpts)
+		found := -1
+		for i := range 10 {
+			h := hosts[i%len(hosts)]
+			acct := fmt.Sprint("p", i)
+			res := copyTo(t, h, now, "new", acct, anchors...)
+			res2 := copyTo(t, h, now, "new", acct, tokens(r, limits.MaxRcpts)...)
+			if (res.ID != "" || res2.ID != "") && found < 0 {
+				found = i
 			}
-			st.Close()
-			db, err := sql.Open(c.driver, c.dsn)
-			if err != nil {
-				t.Fatal(err)
+		}
+		if found != 4 {
+			t.Fatalf("after the upgrade, a primed run over %d hosts: found at account %d, want the fifth (index 4)", len(hosts), found)
+		}
+		for i := range 20 {
+			if res := copyTo(t, hosts[i%len(hosts)], now, "committee", fmt.Sprint("c", i), committee...); res.ID != "" {
+				t.Fatalf("committee signer %d after the upgrade: %+v", i, res)
 			}
-			defer db.Close()
-			if _, err := db.ExecContext(ctx, c.back); err != nil {
-				t.Fatal(err)
-			}
-			var hosts []limits.CampaignStore
-			if c.name == "postgres" {
-				old, err := limits.OpenPostgresAt(ctx, pg.DSN, 17)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer old.Close()
-				if found := primedRun(t, old.(limits.CampaignStore), "old", rand.New(rand.NewPCG(17, 1)), limits.MaxRcpts, 48, 20); found >= 0 {
-					t.Fatalf("version 17: primed run found at account %d, want never (the first 16 kept)", found)
-				}
-				hosts = append(hosts, old.(limits.CampaignStore))
-			}
-			if st, err = c.open(); err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			hosts = append(hosts, st.(limits.CampaignStore))
-			var v int
-			if err := db.QueryRowContext(ctx, c.version).Scan(&v); err != nil || v != limits.SchemaVersion {
-				t.Fatalf("schema version %d (%v), want %d", v, err, limits.SchemaVersion)
-			}
-			r := rand.New(rand.NewPCG(18, 1))
-			anchors := tokens(r, limits.MaxRcpts)
-			now := time.Now().Add(-10 * time.Minute)
-			found := -1
-			for i := range 10 {
-				h := hosts[i%len(hosts)]
-				acct := fmt.Sprint("p", i)
-				res := copyTo(t, h, &now, "new", acct, anchors...)
-				res2 := copyTo(t, h, &now, "new", acct, tokens(r, limits.MaxRcpts)...)
-				if (res.ID != "" || res2.ID != "") && found < 0 {
-					found = i
-				}
-			}
-			if found != 4 {
-				t.Fatalf("after the upgrade, a primed run over %d hosts: found at account %d, want the fifth (index 4)", len(hosts), found)
-			}
-			for i := range 20 {
-				if res := copyTo(t, hosts[i%len(hosts)], &now, "committee", fmt.Sprint("c", i), committee...); res.ID != "" {
-					t.Fatalf("committee signer %d after the upgrade: %+v", i, res)
-				}
-			}
-			if c.name == "postgres" {
-				refusesNewer(t, pg.DSN, 17)
-			}
-		})
-	}
+		}
+	})
 }
 
 // mergeRcpts' bound and order on the three stores: an account whose

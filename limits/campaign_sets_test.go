@@ -2,10 +2,8 @@ package limits_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -126,67 +124,28 @@ func TestReachSpearDraws(t *testing.T) {
 // that left it); after the upgrade the first committee's twentieth
 // signer is none. SQLite's version is 17 too (its reach is Go's).
 func TestCampaignSetsMigration(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "state.db")
-	pg := harness.StartPostgres(t)
-	for _, c := range []struct {
-		name, driver, dsn, back, version string
-		open                             func() (limits.Store, error)
-	}{
-		{"sqlite", "sqlite", "file:" + path, `PRAGMA user_version = 16`, `PRAGMA user_version`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
-		{"postgres", "pgx", pg.DSN, `UPDATE schema_version SET version = 16 WHERE component = 'limits'; ` + limits.OgCampaignVersion16,
-			`SELECT version FROM schema_version WHERE component = 'limits'`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st, err := c.open()
-			if err != nil {
-				t.Fatal(err)
+	upgradeFrom(t, 16, limits.OgCampaignVersion16, func(t *testing.T, cs limits.CampaignStore, now *time.Time) {
+		for i := range 10 {
+			if res := copyTo(t, cs, now, "before", fmt.Sprint("b", i), committee...); res.ID != "" {
+				t.Fatalf("signer %d: %+v", i, res)
 			}
-			now := time.Now().Add(-10 * time.Minute)
-			for i := range 10 {
-				if res := copyTo(t, st.(limits.CampaignStore), &now, "before", fmt.Sprint("b", i), committee...); res.ID != "" {
-					t.Fatalf("signer %d: %+v", i, res)
-				}
+		}
+	}, func(t *testing.T, old limits.CampaignStore, now *time.Time) {
+		// version 16's og_campaign, called as a milterd of version 16
+		// calls it (the same arguments): the committee's fifth signer
+		// is a campaign
+		for i := range 5 {
+			if res := copyTo(t, old, now, "old", fmt.Sprint("o", i), committee...); res.New != (i == 4) {
+				t.Fatalf("version 16, signer %d: %+v", i, res)
 			}
-			st.Close()
-			db, err := sql.Open(c.driver, c.dsn)
-			if err != nil {
-				t.Fatal(err)
+		}
+	}, func(t *testing.T, st, _ limits.CampaignStore, now *time.Time) {
+		for i := 10; i < 20; i++ {
+			if res := copyTo(t, st, now, "before", fmt.Sprint("b", i), committee...); res.ID != "" {
+				t.Fatalf("signer %d after the upgrade: %+v", i, res)
 			}
-			defer db.Close()
-			if _, err := db.ExecContext(ctx, c.back); err != nil {
-				t.Fatal(err)
-			}
-			if c.name == "postgres" {
-				// version 16's og_campaign, called as a milterd of version
-				// 16 calls it (the same arguments): the committee's fifth
-				// signer is a campaign
-				old, err := limits.OpenPostgresAt(ctx, pg.DSN, 16)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i := range 5 {
-					if res := copyTo(t, old.(limits.CampaignStore), &now, "old", fmt.Sprint("o", i), committee...); res.New != (i == 4) {
-						t.Fatalf("version 16, signer %d: %+v", i, res)
-					}
-				}
-				old.Close()
-			}
-			if st, err = c.open(); err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			var v int
-			if err := db.QueryRowContext(ctx, c.version).Scan(&v); err != nil || v != limits.SchemaVersion {
-				t.Fatalf("schema version %d (%v), want %d", v, err, limits.SchemaVersion)
-			}
-			for i := 10; i < 20; i++ {
-				if res := copyTo(t, st.(limits.CampaignStore), &now, "before", fmt.Sprint("b", i), committee...); res.ID != "" {
-					t.Fatalf("signer %d after the upgrade: %+v", i, res)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // A fleet upgraded one host at a time on PostgreSQL (issue 28): hosts of
