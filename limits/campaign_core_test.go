@@ -464,7 +464,7 @@ func interleavedPetition(seed uint64) bool {
 // quarter" (the brief's example) 19 of 20 was never found in 415 of 1000
 // draws (a simulation of that rule): its victims became core as its
 // accounts grew. And the petition in two messages per signer
-// interleaved, 500 draws: a campaign in 490 (schema 18: 495), a known
+// interleaved, 500 draws: a campaign in 495 (schema 18: 495; with the core dropped whole, 490), a known
 // limit: half-way signers are sets of their own over the members, and
 // nothing is core while some have not written to all.
 func TestReachCoreDraws(t *testing.T) {
@@ -493,7 +493,59 @@ func TestReachCoreDraws(t *testing.T) {
 		}
 	}
 	t.Logf("petition in two messages per signer, interleaved: a campaign in %d of 500 draws", n)
-	if n != 490 {
-		t.Errorf("petition in two messages per signer, interleaved: a campaign in %d of 500 draws, want 490 (docs/suspension.md)", n)
+	if n != 495 {
+		t.Errorf("petition in two messages per signer, interleaved: a campaign in %d of 500 draws, want 495 (docs/suspension.md)", n)
+	}
+}
+
+// A spear-phishing (BEC) run that always includes the company's finance
+// team (review r2): 15 stolen accounts over a company of 12 staff, every
+// copy to the same 8 (finance, the executives) and each to its own
+// non-empty subset of the other 4 (copies to 9-12 of the 12 staff, no
+// two alike). Under schema 18 it is found at the fifth account (the
+// Redis script of 18 on the same store: the test checks it). With the
+// core dropped whole the sets left were subsets of 4 staff, matched 4 at
+// most: never found within 15, on every store. The core is one recipient
+// of the sets left with something (coreRcpt): found at the eighth
+// account, once the subsets have reached all 4 others (the core and 4:
+// 5), on every store. A run whose copies vary over 3 others besides
+// such a core is matched 4: the shape of the organisers' three optional
+// Cc's, which must be none (TestCampaignCoreShapes).
+func TestCampaignCoreAlwaysIncludedStaff(t *testing.T) {
+	sts := stores(t)
+	finance := []string{"cfo", "ceo", "ap1", "ap2", "ap3", "controller", "treasury", "payroll"}
+	others := []string{"staff9", "staff10", "staff11", "staff12"}
+	to := func(i int) []string {
+		rs := slices.Clone(finance)
+		for j, o := range others {
+			if (i+1)&(1<<j) != 0 {
+				rs = append(rs, o)
+			}
+		}
+		return rs
+	}
+	ctx := t.Context()
+	now := time.Now().Add(-14 * time.Minute)
+	for i := range 6 {
+		now = now.Add(time.Second)
+		c := limits.CampaignCopy{Keys: campaignKeys("r2 bec v18", false), Account: fmt.Sprint("v18-", i), Rcpts: to(i), Time: now, Bands: 5}
+		res, err := limits.CampaignCopyV18(ctx, sts["redis"], c, 15*time.Minute, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.New != (i == 4) {
+			t.Fatalf("schema 18, account %d: %+v", i, res)
+		}
+	}
+	found := 0
+	for i := range 15 {
+		now = now.Add(time.Second)
+		res := agreeOnStores(t, sts, limits.CampaignCopy{Keys: campaignKeys("r2 bec", false), Account: fmt.Sprint("bec-", i), Rcpts: to(i), Time: now, Bands: 5})
+		if res.ID != "" && found == 0 {
+			found = i + 1
+		}
+	}
+	if found != 8 {
+		t.Errorf("a run whose every copy goes to the 8 of finance and a subset of 4 more staff: found at account %d (0: never within 15), want the eighth (schema 18: the fifth)", found)
 	}
 }

@@ -55,11 +55,13 @@ $$;
 // pgReachCore is reach of schema 19 in og_campaign: pgReachSets over
 // the edges left once the core is dropped (k: the recipients reached by
 // every group and by at least v_threshold and two, core), a group left with
-// nothing in no set; the groups reachNeed weighs the spread against are
-// all of them (ng).
+// nothing in no set, a group left with something reaching the core as
+// one recipient ('*core', coreRcpt); the groups reachNeed weighs the
+// spread against are all of them (ng).
 const pgReachCore = `				ng AS (SELECT count(DISTINCT e.g) AS n FROM e),
 				k AS (SELECT e.r FROM e GROUP BY e.r HAVING count(*) = (SELECT ng.n FROM ng) AND count(*) >= GREATEST(v_threshold, 2)),
-				l AS (SELECT e.g, e.r FROM e WHERE e.r NOT IN (SELECT k.r FROM k)),
+				l0 AS (SELECT e.g, e.r FROM e WHERE e.r NOT IN (SELECT k.r FROM k)),
+				l AS (SELECT l0.g, l0.r FROM l0 UNION SELECT DISTINCT l0.g, '*core' FROM l0 WHERE EXISTS (SELECT 1 FROM k)),
 				s AS (SELECT l.g, string_agg(l.r, ' ' ORDER BY l.r COLLATE "C") AS rs FROM l GROUP BY l.g),
 				u AS (SELECT DISTINCT s.rs, l.r FROM s JOIN l ON l.g = s.g),
 				x AS (SELECT CAST(dense_rank() OVER (ORDER BY u.rs COLLATE "C") AS INTEGER) AS gi, CAST(dense_rank() OVER (ORDER BY u.r COLLATE "C") AS INTEGER) AS ri FROM u)

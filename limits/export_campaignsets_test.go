@@ -86,6 +86,10 @@ var campaignScriptV18 = func() *redis.Script {
   for _, rs in pairs(groups) do
     for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
   end
+  local hascore = false
+  for _, n in pairs(by) do
+    if n == ng and n >= math.max(need, 2) then hascore = true end
+  end
   local sets, of, order = {}, {}, {}
   for _, rs in pairs(groups) do
     local set = {}
@@ -93,6 +97,8 @@ var campaignScriptV18 = func() *redis.Script {
       if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
     end
     if #set > 0 then
+      -- the core as one recipient of a set left with something (coreRcpt)
+      if hascore then set[#set+1] = '*core' end
       table.sort(set, bytewise)
       local name = table.concat(set, ' ')
       if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
