@@ -1320,10 +1320,13 @@ func namesSecret(low string) bool {
 			if r, _ := utf8.DecodeLastRuneInString(low[:j]); start && j > 0 && unicode.IsLetter(r) {
 				continue
 			}
-			// The words before it in its sentence.
-			before := low[strings.LastIndexAny(low[:j], ".!?;:\n")+1 : j]
-			words := append(strings.FieldsFunc(before, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '’' }), t)
-			if !negated(words, len(words)-1) {
+			// The words of its clause.
+			end := strings.IndexAny(low[i:], ".!?;:,\n")
+			if end < 0 {
+				end = len(low) - i
+			}
+			clause := low[strings.LastIndexAny(low[:j], ".!?;:,\n")+1 : i+end]
+			if !neverAsked(strings.FieldsFunc(clause, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '’' })) {
 				return true
 			}
 		}
@@ -1331,6 +1334,34 @@ func namesSecret(low string) bool {
 	return slices.ContainsFunc(secretTerms, func(t string) bool { return asked(t, false) }) ||
 		slices.ContainsFunc(secretStarts, func(t string) bool { return asked(t, true) })
 }
+
+// neverAsked reports whether a clause's words, naming a secret, say it
+// will not be asked for: a negation and a verb of asking in it, in
+// either order ("we will never ask you to disclose your password", "non
+// ti chiederemo mai le tue credenziali", "we vragen nooit naar uw
+// wachtwoord"). A negation of another verb asks all the same: "para não
+// perder a sua senha, envie-a" (review r3: with any negation within 4
+// words before the secret it was none, and the lure never found), and
+// so does one whose negation is another clause's ("prosimy o podanie
+// hasła, nie zwlekaj": please give your password, don't delay); and
+// "we will never ask you to disclose your password", its negation 6
+// words before, was a lure, twelve organisations one campaign).
+func neverAsked(words []string) bool {
+	neg, ask := false, false
+	for _, w := range words {
+		neg = neg || negations[w] || strings.HasSuffix(w, "n't")
+		ask = ask || slices.ContainsFunc(askVerbs, func(v string) bool { return strings.HasPrefix(w, v) })
+	}
+	return neg && ask
+}
+
+// askVerbs start the verbs of asking for something in the notice
+// languages: ask, request; fragen, bitten (not "bitte", please);
+// demander; vragen, verzoeken;
+// pedir, solicitar; chiedere, richiedere; prosić (its perfective
+// poprosić), żądać.
+var askVerbs = []string{"ask", "request", "frage", "fragt", "fragen", "bitten", "demand", "vraag", "vrage", "verzoek",
+	"pedi", "pede", "pide", "pedí", "solicit", "chied", "chiede", "richied", "pros", "popros", "żąda"}
 
 // attrSpaced sets an HTML source's attribute values apart as fields.
 var attrSpaced = strings.NewReplacer(`"`, " ", "'", " ", "=", " ", "<", " ", ">", " ")

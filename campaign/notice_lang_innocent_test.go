@@ -69,3 +69,31 @@ func TestNoticeLureLanguagesInnocent(t *testing.T) {
 		}
 	}
 }
+
+// namesSecret asks unless the secret's clause says it will not be asked
+// for (neverAsked: a negation and a verb of asking in that clause): a
+// negation of another verb, or another clause's, asks all the same.
+func TestNamesSecretNeverAsked(t *testing.T) {
+	for text, want := range map[string]bool{
+		"We will never ask you to disclose your password.":           false,
+		"We will never ask for your password.":                       false,
+		"Wij zullen nooit om uw wachtwoord vragen.":                  false,
+		"We vragen nooit naar uw wachtwoord.":                        false,
+		"Non ti chiederemo mai di comunicarci le tue credenziali.":   false,
+		"Nigdy nie poprosimy Cię o podanie hasła.":                   false,
+		"Nunca le pediremos que nos facilite su clave de acceso.":    false,
+		"Nunca lhe pediremos a sua senha.":                           false,
+		"Para não perder a sua senha, envie-a para nós.":             true,
+		"Per non perdere le tue credenziali, inviacele oggi.":        true,
+		"Prosimy o podanie hasła, nie zwlekaj.":                      true,
+		"Please reply with your password, don't delay.":              true,
+		"Do not lose access: send us your password.":                 true,
+		"Bitte senden Sie uns Ihr Passwort, nicht vergessen.":        true,
+		"Confirm your password today.":                               true,
+		"Your account is safe and nothing is needed from you today.": false,
+	} {
+		if got := namesSecret(strings.ToLower(text)); got != want {
+			t.Errorf("%q: asks %v, want %v", text, got, want)
+		}
+	}
+}

@@ -213,7 +213,7 @@ func rcptHashes(t *policy.Transaction, self string, seed Seed) []string {
 	self = strings.ToLower(self)
 	for _, r := range t.Rcpts {
 		a := strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))
-		if self != "" && a == self {
+		if self != "" && sameMailbox(a, self) {
 			a = selfRcpt
 		}
 		h := sha256.Sum256(append(k[:], a...))
@@ -225,6 +225,34 @@ func rcptHashes(t *policy.Transaction, self string, seed Seed) []string {
 		out = out[:MaxRcpts]
 	}
 	return out
+}
+
+// sameMailbox reports whether lower-case address a is the mailbox self
+// (lower-case too): the same local part but an RFC 5233 "+detail", at
+// the same registrable domain (a provider's mail.isp.example is its
+// isp.example). A signer's Cc to their own address as their client
+// spells it (citizen7+petition@isp.example), or an envelope sender at
+// the ISP's mail host, gave each signer a recipient of their own, and
+// the petition was a campaign at the fourth (review r3,
+// TestReviewR3PetitionCcSelfVariants).
+func sameMailbox(a, self string) bool {
+	if a == self {
+		return true
+	}
+	la, da, ok := strings.Cut(a, "@")
+	ls, ds, ok2 := strings.Cut(self, "@")
+	if !ok || !ok2 || localBase(la) != localBase(ls) {
+		return false
+	}
+	return da == ds || domainOf(a) != "" && domainOf(a) == domainOf(self)
+}
+
+// localBase is local part l without its RFC 5233 "+detail".
+func localBase(l string) string {
+	if i := strings.IndexByte(l, '+'); i > 0 {
+		return l[:i]
+	}
+	return l
 }
 
 // selfRcpt stands for every sender's own address: no address has it.
