@@ -408,6 +408,11 @@ type pageSite struct {
 	// (open.spotify.com/intl-de/…, meetup.com/de-DE/…) is the reader's,
 	// not the page's (review r3, TestReviewR3PageSiteOwnForms).
 	locale bool
+	// shareKind: a first ":b:/g/" or ":u:/r/" (SharePoint's kind of
+	// file and guest or redirect link) is the link's form, not the file:
+	// one file linked per copy in another was a target each (review r3,
+	// TestReviewR3OneDriveLinkForms).
+	shareKind bool
 }
 
 // page is the name of u's page on s.
@@ -428,6 +433,9 @@ func (s pageSite) page(u *url.URL) string {
 	}
 	if s.locale && len(segs) > 1 && localeSeg(segs[0]) {
 		segs = segs[1:]
+	}
+	if s.shareKind && len(segs) > 2 && len(segs[0]) == 3 && segs[0][0] == ':' && segs[0][2] == ':' && (segs[1] == "g" || segs[1] == "r") {
+		segs = segs[2:]
 	}
 	n := s.segs
 	for p, m := range s.segsUnder {
@@ -645,7 +653,7 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "live.com", keys: []string{"resid", "id", "cid"}}, "live.com")
 	// OneDrive for Business: a tenant's file by its path
 	// (…sharepoint.com/:b:/g/personal/USER/ID; "?e=" is the copy's).
-	add(pageSite{name: "sharepoint.com"}, "sharepoint.com")
+	add(pageSite{name: "sharepoint.com", shareKind: true}, "sharepoint.com")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
