@@ -129,3 +129,7 @@ func CampaignCopyV18(ctx context.Context, st Store, c CampaignCopy, window time.
 	}
 	return r.campaignReply(ctx, c, v)
 }
+
+// OgCampaignVersion19 restores og_campaign of schema 19 (CREATE OR
+// REPLACE): the store before version 20, whose lists never restart.
+var OgCampaignVersion19 = ogCampaignCore()
