@@ -200,32 +200,34 @@ func TestCampaignT0Migration(t *testing.T) {
 				t.Fatalf("the host of 19's copy after: recorded %v, want %v", got, want)
 			}
 		}
-		if found := primeAcross(t, hosts, now, rand.New(rand.NewPCG(28, 1))); found < 0 {
+		found := primeAcross(t, hosts, "across", now, rand.New(rand.NewPCG(28, 1)))
+		if found < 0 {
 			t.Fatalf("primed across windows over %d hosts after the upgrade: never found", len(hosts))
 		}
+		t.Logf("primed across windows over %d hosts after the upgrade: found at account %d", len(hosts), found)
 	})
 }
 
-// primeAcross is review r1's run (TestReviewPrimedAcrossWindows) over
-// hosts, from *now less 5 hours: 12 accounts sending every 12 minutes
+// primeAcross is review r1's run (TestReviewPrimedAcrossWindows) of text
+// over hosts, from *now less 5 hours: 12 accounts sending every 12 minutes
 // for 4 hours to 100 shared addresses a round, then 50 victims each, each
 // account's copies alternating between the hosts. It returns the account
 // at which the run was found (-1: never); found while priming fails t.
-func primeAcross(t *testing.T, hosts []limits.CampaignStore, now *time.Time, r *rand.Rand) int {
+func primeAcross(t *testing.T, hosts []limits.CampaignStore, text string, now *time.Time, r *rand.Rand) int {
 	t.Helper()
 	const accounts, steps = 12, 20
 	at := now.Add(-5 * time.Hour)
 	for s := range steps {
 		chunk := lowest(tokens(r, 100))
 		for i := range accounts {
-			if res := copyTo(t, hosts[(s+i)%len(hosts)], &at, "across", fmt.Sprint("w", i), chunk...); res.ID != "" {
+			if res := copyTo(t, hosts[(s+i)%len(hosts)], &at, text, fmt.Sprint("w", i), chunk...); res.ID != "" {
 				t.Fatalf("priming alone a campaign at step %d", s)
 			}
 		}
 		at = at.Add(12*time.Minute - accounts*time.Second)
 	}
 	for i := range accounts {
-		if res := copyTo(t, hosts[(steps+i)%len(hosts)], &at, "across", fmt.Sprint("w", i), lowest(tokens(r, 50))...); res.ID != "" {
+		if res := copyTo(t, hosts[(steps+i)%len(hosts)], &at, text, fmt.Sprint("w", i), lowest(tokens(r, 50))...); res.ID != "" {
 			return i
 		}
 	}
@@ -238,7 +240,8 @@ func primeAcross(t *testing.T, hosts []limits.CampaignStore, now *time.Time, r *
 // begun (as 19 did), and a list it begins has no t0, which a host of 20
 // starts again at its next copy. Review r1's priming alternating between
 // a host of 19 and one of 20 is found: each copy of the host of 20 starts
-// a list begun more than a window before.
+// a list begun more than a window before. On hosts of 19 alone it hides
+// as before.
 func TestCampaignT0RollingRedis(t *testing.T) {
 	ctx := context.Background()
 	st, err := limits.OpenRedis(ctx, harness.StartRedis(t).Addr)
@@ -268,8 +271,14 @@ func TestCampaignT0RollingRedis(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	if found := primeAcross(t, []limits.CampaignStore{old, cs}, &now, rand.New(rand.NewPCG(28, 1))); found < 0 {
+	found := primeAcross(t, []limits.CampaignStore{old, cs}, "across", &now, rand.New(rand.NewPCG(28, 1)))
+	if found < 0 {
 		t.Fatal("primed across windows over a host of 19 and one of 20: never found")
+	}
+	t.Logf("primed across windows over a host of 19 and one of 20: found at account %d", found)
+	// on hosts of 19 alone the run hides as before the upgrade
+	if found := primeAcross(t, []limits.CampaignStore{old}, "across19", &now, rand.New(rand.NewPCG(28, 2))); found >= 0 {
+		t.Fatalf("primed across windows on hosts of 19 alone: found at account %d, want never (the rule of 19)", found)
 	}
 }
 
