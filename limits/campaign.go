@@ -50,7 +50,8 @@ type CampaignCopy struct {
 }
 
 // MaxRcpts bounds the recipients kept per key and account: the lowest
-// of those it reached within the window (mergeRcpts).
+// of those it reached since its list began, at most a window before
+// (mergeRcpts, campMine).
 const MaxRcpts = 16
 
 // CampaignAccountsMax bounds the accounts CampaignByID reads: a
@@ -399,9 +400,15 @@ const (
 		AND (SELECT COUNT(DISTINCT CASE WHEN k.grp = '' THEN 'a:' || k.account ELSE k.grp END) FROM campaign_keys k
 			WHERE k.fkey = l.fkey AND k.t >= $1 AND k.account <> $3 AND ($5 = '' OR k.grp <> $5)) >= $4 - 1
 		ORDER BY c.t0, l.id, l.fkey`
-	campMine      = `SELECT fkey, rcpts FROM campaign_keys WHERE t >= $1 AND fkey IN KEYS($2) AND account = $3`
-	campKeyUpsert = `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts WHERE excluded.t >= campaign_keys.t`
+	// An account's list of a key merges the copies since it began (t0)
+	// if that was within the window ($1; schema 20): a list that began
+	// earlier starts again with the copy's recipients, t0 the copy's time
+	// (campKeyUpsert, $6 the cutoff again). A row of 19 (t0 0) starts
+	// again at its next copy.
+	campMine      = `SELECT fkey, rcpts FROM campaign_keys WHERE t0 >= $1 AND fkey IN KEYS($2) AND account = $3`
+	campKeyUpsert = `INSERT INTO campaign_keys (fkey, account, t, grp, rcpts, t0) VALUES ($1, $2, $3, $4, $5, $3)
+		ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts,
+		t0 = CASE WHEN campaign_keys.t0 >= $6 THEN campaign_keys.t0 ELSE excluded.t0 END WHERE excluded.t >= campaign_keys.t`
 	// The accounts that sent a near-duplicate of a copy: those whose keys
 	// agree with it on a quorum of bands (keyWeight: $3 the quorum, $4 an
 	// attachment's weight).
@@ -493,8 +500,8 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		}
 		i = j
 	}
-	// The recipients this account reached with each key within the
-	// window, this copy's added.
+	// The recipients this account reached with each key since its list
+	// began, if within the window, this copy's added.
 	mine, err := s.queryPairs(ctx, tx, campMine, cutoff, string(kjs), c.Account)
 	if err != nil {
 		return res, err
@@ -504,7 +511,7 @@ func (s *SQLStore) campaignIn(ctx context.Context, tx *sql.Tx, c CampaignCopy, w
 		old[p[0]] = p[1]
 	}
 	for _, k := range keys {
-		if err := s.txExec(ctx, tx, campKeyUpsert, k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts)); err != nil {
+		if err := s.txExec(ctx, tx, campKeyUpsert, k, c.Account, now, c.Group, mergeRcpts(old[k], c.Rcpts), cutoff); err != nil {
 			return res, err
 		}
 	}
@@ -760,7 +767,8 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 // CampaignKeySenders most recent), then
 // P+"cl:"+key for each (string: "campaign id|ms linked", expiring after
 // the window), then P+"cr:"+key for each (hash account -> "group|hashed
-// recipients", the reach), then P+"pend" (sorted set "id\naccount" ->
+// recipients", the reach, and account.."\n" -> ms the list began: its
+// t0 of schema 20), then P+"pend" (sorted set "id\naccount" ->
 // ms: pending suspensions), P+"camps" (sorted set id -> last ms),
 // P+"acamp:"+account (sorted set id -> last ms: the campaigns the account
 // sent), then for each campaign the copy may belong to (the campaigns
@@ -798,6 +806,13 @@ local function bytewise(a, b)
     if x ~= y then return x < y end
   end
   return #a < #b
+end
+-- the fields of accounts as[j..k] in a key's P.."cr:" hash: each one's
+-- reach and the time its list began (t0)
+local function withT0(as, j, k)
+  local f = {}
+  for x = j, k do f[#f+1] = as[x]; f[#f+1] = as[x] .. '\n' end
+  return f
 end
 -- keyWeight: a band 1, an archive's members the quorum, an attachment
 -- one band less
@@ -931,15 +946,20 @@ local known = id and 1 or 0
 local score, top, topn = {}, false, -1
 for i = 1, n do
   local cr = KEYS[2*n+i]
-  -- this account's recipients with the key within the window and this
-  -- copy's, the lowest maxr (mergeRcpts)
+  -- this account's recipients with the key since its list began (t0),
+  -- if within the window, and this copy's, the lowest maxr (mergeRcpts);
+  -- a list that began earlier starts again, t0 now (campMine); one a
+  -- host of 19 wrote has no t0 and starts again too
   local rs, seen = {}, {}
   local last = tonumber(redis.call('ZSCORE', KEYS[i], account) or '0')
-  if last >= cutoff then
+  local t0 = tonumber(redis.call('HGET', cr, account .. '\n') or '0')
+  if last >= cutoff and t0 >= cutoff then
     local old = redis.call('HGET', cr, account)
     if old then
       for r in string.gmatch(string.match(old, '|(.*)$') or '', '%S+') do rs[#rs+1] = r; seen[r] = true end
     end
+  else
+    t0 = now
   end
   for _, r in ipairs(mine) do
     if not seen[r] then rs[#rs+1] = r; seen[r] = true end
@@ -949,15 +969,15 @@ for i = 1, n do
   table.sort(rs, bytewise)
   for j = #rs, maxr + 1, -1 do rs[j] = nil end
   local gone = redis.call('ZRANGE', KEYS[i], '-inf', '(' .. cutoff, 'BYSCORE')
-  if #gone > 0 then redis.call('HDEL', cr, unpack(gone)) end
-  redis.call('HSET', cr, account, group .. '|' .. table.concat(rs, ' '))
+  if #gone > 0 then redis.call('HDEL', cr, unpack(withT0(gone, 1, #gone))) end
+  redis.call('HSET', cr, account, group .. '|' .. table.concat(rs, ' '), account .. '\n', t0)
   redis.call('PEXPIRE', cr, window)
   redis.call('ZADD', KEYS[i], 'GT', now, account)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
   -- the most recent ksend senders are kept (CampaignKeySenders), their
   -- reach with them; unpack takes a few thousand at once
   local over = redis.call('ZRANGE', KEYS[i], 0, -(ksend + 1))
-  for j = 1, #over, 1000 do redis.call('HDEL', cr, unpack(over, j, math.min(j + 999, #over))) end
+  for j = 1, #over, 500 do redis.call('HDEL', cr, unpack(withT0(over, j, math.min(j + 499, #over)))) end
   if #over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(ksend + 1)) end
   redis.call('PEXPIRE', KEYS[i], window)
   local k = string.sub(KEYS[i], #P + 4)

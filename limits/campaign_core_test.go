@@ -66,17 +66,23 @@ func refusesNewer(t *testing.T, dsn string, v int) {
 // on PostgreSQL, the milterd of version from still running (a fleet
 // upgraded one host at a time), which is then refused on a restart
 // (refusesNewer). Each store's callbacks share one clock, from ten
-// minutes ago.
+// minutes ago. Setting a store back drops the columns of later versions
+// (t0 of 20), which its migration adds again, and on PostgreSQL gives it
+// og_campaign of 19 (of 17 to 19 without t0), before oldPG.
 func upgradeFrom(t *testing.T, from int, oldPG string, before, old func(t *testing.T, cs limits.CampaignStore, now *time.Time), after func(t *testing.T, st, old limits.CampaignStore, now *time.Time)) {
 	ctx := context.Background()
+	dropT0, oldCampaign := "", ""
+	if from < 20 {
+		dropT0, oldCampaign = `ALTER TABLE campaign_keys DROP COLUMN t0; `, limits.OgCampaignVersion19
+	}
 	path := filepath.Join(t.TempDir(), "state.db")
 	pg := harness.StartPostgres(t)
 	for _, c := range []struct {
 		name, driver, dsn, back, version string
 		open                             func() (limits.Store, error)
 	}{
-		{"sqlite", "sqlite", "file:" + path, fmt.Sprintf(`PRAGMA user_version = %d`, from), `PRAGMA user_version`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
-		{"postgres", "pgx", pg.DSN, fmt.Sprintf(`UPDATE schema_version SET version = %d WHERE component = 'limits'; `, from) + oldPG,
+		{"sqlite", "sqlite", "file:" + path, fmt.Sprintf(`PRAGMA user_version = %d; `, from) + dropT0, `PRAGMA user_version`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
+		{"postgres", "pgx", pg.DSN, fmt.Sprintf(`UPDATE schema_version SET version = %d WHERE component = 'limits'; `, from) + dropT0 + oldCampaign + oldPG,
 			`SELECT version FROM schema_version WHERE component = 'limits'`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {

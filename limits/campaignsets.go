@@ -85,3 +85,43 @@ func ogCampaignCore() string {
 	}
 	return strings.Replace(f, pgReachSets, pgReachCore, 1)
 }
+
+// campaignT0Schema is version 20 on both databases (issue 28: priming
+// over many windows): per key and account the time its recorded list
+// began. A row of 19 reads 0, a list begun more than a window ago: its
+// next copy starts it again (campMine). A milterd of 19 on a store of 20
+// leaves t0 as it was: it merges into the list as 19 did, and its new
+// rows read 0, started again at the next copy counted by a host of 20.
+const campaignT0Schema = `
+ALTER TABLE campaign_keys ADD COLUMN t0 BIGINT NOT NULL DEFAULT 0;
+`
+
+// pgMerge19 and pgMerge20 are campMine and campKeyUpsert in og_campaign
+// of schemas 14 to 19 and of 20: of 20, the account's list merged only if
+// it began within the window, else the copy's recipients alone, t0 the
+// copy's time.
+const (
+	pgMerge19 = `		INSERT INTO campaign_keys AS ck (fkey, account, t, grp, rcpts)
+			SELECT x.k, p_account, v_now, p_group, og_merge_rcpts(m.rcpts, p_rcpts, p_n[6])
+			FROM (SELECT DISTINCT unnest(p_keys) AS k) x LEFT JOIN campaign_keys m ON m.fkey = x.k AND m.account = p_account AND m.t >= v_cutoff
+			ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts WHERE excluded.t >= ck.t;
+`
+	pgMerge20 = `		INSERT INTO campaign_keys AS ck (fkey, account, t, grp, rcpts, t0)
+			SELECT x.k, p_account, v_now, p_group, og_merge_rcpts(m.rcpts, p_rcpts, p_n[6]), COALESCE(m.t0, v_now)
+			FROM (SELECT DISTINCT unnest(p_keys) AS k) x LEFT JOIN campaign_keys m ON m.fkey = x.k AND m.account = p_account AND m.t0 >= v_cutoff
+			ON CONFLICT (fkey, account) DO UPDATE SET t = excluded.t, grp = excluded.grp, rcpts = excluded.rcpts, t0 = excluded.t0 WHERE excluded.t >= ck.t;
+`
+)
+
+// ogCampaignT0 is PostgreSQL's version 20: og_campaign of version 19
+// whose lists restart once they began more than a window before the copy
+// (pgMerge20), with campaignT0Schema's column. Same signature and
+// arguments: a milterd of 19 still running calls it and gets the rule of
+// 20 (on PostgreSQL its copies restart lists too).
+func ogCampaignT0() string {
+	f := ogCampaignCore()
+	if strings.Count(f, pgMerge19) != 1 {
+		panic("limits: og_campaign of version 19 changed: version 20's merge has no place")
+	}
+	return campaignT0Schema + strings.Replace(f, pgMerge19, pgMerge20, 1)
+}

@@ -135,3 +135,44 @@ func CampaignCopyV18(ctx context.Context, st Store, c CampaignCopy, window time.
 	}
 	return r.campaignReply(ctx, c, v)
 }
+
+// OgCampaignVersion19 restores og_campaign of schema 19 (CREATE OR
+// REPLACE): the store before version 20, whose lists never restart.
+var OgCampaignVersion19 = ogCampaignCore()
+
+// campaignScriptV19 is campaignScript as a milterd of schema 19 runs it:
+// an account's list merged while it sends within the window, no t0 read
+// or written (campaignLua of 20 with its t0 taken out).
+var campaignScriptV19 = func() *redis.Script {
+	s := campaignLua
+	for _, r := range [][2]string{
+		{`  local t0 = tonumber(redis.call('HGET', cr, account .. '\n') or '0')
+  if last >= cutoff and t0 >= cutoff then`, `  if last >= cutoff then`},
+		{`  else
+    t0 = now
+  end`, `  end`},
+		{`unpack(withT0(gone, 1, #gone))`, `unpack(gone)`},
+		{`, account .. '\n', t0)`, `)`},
+		{`for j = 1, #over, 500 do redis.call('HDEL', cr, unpack(withT0(over, j, math.min(j + 499, #over)))) end`,
+			`for j = 1, #over, 1000 do redis.call('HDEL', cr, unpack(over, j, math.min(j + 999, #over))) end`},
+	} {
+		if strings.Count(s, r[0]) != 1 {
+			panic("limits: campaignLua's t0 changed: the script of 19 cannot be made from it: " + r[0])
+		}
+		s = strings.Replace(s, r[0], r[1], 1)
+	}
+	return redis.NewScript("local dry = false\n" + s)
+}()
+
+// CampaignCopyV19 counts c on the Redis store st as a milterd of schema
+// 19 does (campaignScriptV19).
+func CampaignCopyV19(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	r := st.(*Redis)
+	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
+		return campaignScriptV19.Run(ctx, r.c, ck, ca...).Slice()
+	}, window, threshold)
+	if err != nil {
+		return CampaignResult{}, err
+	}
+	return r.campaignReply(ctx, c, v)
+}

@@ -38,8 +38,11 @@ import (
 // in SQLite, whose merge is Go's. Version 19 (issue 28) replaces
 // og_campaign: its reach drops the core recipients, those every sender
 // reached, before it matches the sets (campaignsets.go); nothing
-// in SQLite, whose reach is Go's.
-const schemaVersion = 19
+// in SQLite, whose reach is Go's. Version 20 (issue 28) records when an
+// account's list of a key began (campaign_keys.t0): a list begun more
+// than a window before a copy starts again (campaignT0Schema), and
+// og_campaign is replaced.
+const schemaVersion = 20
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -75,7 +78,7 @@ func openSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema, 16: campaignCapSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema, 16: campaignCapSchema, 20: campaignT0Schema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}
