@@ -1336,8 +1336,8 @@ func namesSecret(low string) bool {
 }
 
 // neverAsked reports whether a clause's words, naming a secret, say it
-// will not be asked for: a negation and a verb of asking in it, in
-// either order ("we will never ask you to disclose your password", "non
+// will not be asked for: a negation governing a verb of asking in it
+// ("we will never ask you to disclose your password", "non
 // ti chiederemo mai le tue credenziali", "we vragen nooit naar uw
 // wachtwoord"). A negation of another verb asks all the same: "para não
 // perder a sua senha, envie-a" (review r3: with any negation within 4
@@ -1347,12 +1347,26 @@ func namesSecret(low string) bool {
 // "we will never ask you to disclose your password", its negation 6
 // words before, was a lure, twelve organisations one campaign).
 func neverAsked(words []string) bool {
-	neg, ask := false, false
-	for _, w := range words {
-		neg = neg || negations[w] || strings.HasSuffix(w, "n't")
-		ask = ask || slices.ContainsFunc(askVerbs, func(v string) bool { return strings.HasPrefix(w, v) })
+	neg := -10
+	for i, w := range words {
+		if negations[w] || strings.HasSuffix(w, "n't") {
+			neg = i
+		}
+		if slices.ContainsFunc(askVerbs, func(v string) bool { return strings.HasPrefix(w, v) }) {
+			// The negation governs the verb: up to 4 words before it
+			// ("we will never ask", "non ti chiederemo", "nunca le
+			// pediremos", Dutch's verb last: "wij zullen nooit om uw
+			// wachtwoord vragen") or up to 2 after it ("we vragen nooit", "wir
+			// fragen Sie nie"). Anywhere in the clause it governed another
+			// verb as often: "nous vous demandons d'envoyer votre mot
+			// de passe pour ne pas perdre vos messages" was never found
+			// (review r4, TestReviewR4NeverAskedLures).
+			if i-neg <= 4 || slices.ContainsFunc(words[i+1:min(len(words), i+3)], func(w string) bool { return negations[w] || strings.HasSuffix(w, "n't") }) {
+				return true
+			}
+		}
 	}
-	return neg && ask
+	return false
 }
 
 // askVerbs start the verbs of asking for something in the notice

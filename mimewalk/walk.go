@@ -783,7 +783,15 @@ func (w *walker) zip(it *Item) error {
 		if f.Flags&1 != 0 { // PKWARE APPNOTE 4.4.4: bit 0, encrypted
 			// Every encrypted member is an item, empty, for rules to see.
 			mi.Encrypted = true
-			mi.Sealed = zipSealed(f)
+			// The stored bytes hashed count against max_total: a
+			// central directory naming one 8 MiB member a thousand
+			// times was 8000 MiB hashed (review r4,
+			// TestReviewR4SealCost). Past it, no seal: the archive is
+			// keyed by its bytes.
+			if n := int64(f.CompressedSize64); n >= 0 && w.total+n <= w.lim.MaxTotal {
+				w.total += n
+				mi.Sealed = zipSealed(f)
+			}
 			w.find("encrypted", mi.Path, "encrypted zip member")
 			if err := w.emit(mi, bytes.NewReader(nil)); err != nil {
 				return err
