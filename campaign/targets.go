@@ -201,6 +201,11 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
 		return "", nil, true
 	}
+	if page && (site.name == "youtube.com" || site.name == "youtu.be") {
+		if v := youtubeVideo(u); v != "" {
+			return "url:youtu.be/" + v, u.Query(), true
+		}
+	}
 	if page {
 		return "url:" + site.page(u), u.Query(), true
 	}
@@ -413,6 +418,15 @@ type pageSite struct {
 	// one file linked per copy in another was a target each (review r3,
 	// TestReviewR3OneDriveLinkForms).
 	shareKind bool
+	// byHost: the page is named under its host, not the site's name: a
+	// SharePoint tenant's (org.sharepoint.com/sites/HR/… is org's; one
+	// name for every tenant's was one target: review r4).
+	byHost bool
+	// oneKey: only the first of keys the link has names the page: a
+	// WhatsApp chat by its phone=, else a share button by its text=
+	// (each newsletter's own; one "whatsapp.com/send" for all was one
+	// target: review r4).
+	oneKey bool
 }
 
 // page is the name of u's page on s.
@@ -456,10 +470,14 @@ func (s pageSite) page(u *url.URL) string {
 			segs[len(segs)-1] = last[i:]
 		}
 	}
-	id := s.name + "/" + strings.Join(segs, "/")
+	name := s.name
+	if s.byHost {
+		name = strings.ToLower(u.Hostname())
+	}
+	id := name + "/" + strings.Join(segs, "/")
 	kept := url.Values{}
 	for _, k := range s.keys {
-		if v := u.Query().Get(k); v != "" {
+		if v := u.Query().Get(k); v != "" && (!s.oneKey || len(kept) == 0) {
 			switch k {
 			case "pb":
 				v = mapsEmbedPlace(v)
@@ -475,11 +493,7 @@ func (s pageSite) page(u *url.URL) string {
 	for _, f := range pageForms {
 		if strings.HasPrefix(id, f.from) {
 			id = f.to + id[len(f.from):]
-			break
 		}
-	}
-	if strings.HasPrefix(id, "youtu.be/") {
-		id = strings.ToLower(id) // youtube.com's paths are folded
 	}
 	return id
 }
@@ -498,18 +512,40 @@ var pageForms = []struct{ from, to string }{
 	{"zoom.us/w/", "zoom.us/j/"},
 	{"zoom.us/s/", "zoom.us/j/"},
 	{"zoom.us/wc/join/", "zoom.us/j/"},
-	{"youtube.com/watch?v=", "youtu.be/"},
-	{"youtube.com/shorts/", "youtu.be/"},
-	{"youtube.com/embed/", "youtu.be/"},
-	{"youtube.com/live/", "youtu.be/"},
+	{"zoom.us/wc/", "zoom.us/j/"}, // app.zoom.us/wc/ID/join, after wc/join/
+	{"wa.me/+", "wa.me/"},         // after whatsapp.com's: its phone= may have the "+"
 }
 
-// localeSeg reports whether path segment seg names a language or a
-// country: "de", "de-DE", "en_GB", "intl-de".
+// youtubeVideo is the id of the video a YouTube link shows (v=, the
+// paths shorts/, embed/, v/, e/, live/, youtu.be/ID), in lower case (the
+// other forms' paths are folded), "" when it shows none: one video
+// linked by its forms per copy, a list beside it, was one target each
+// and never found (review r4, TestReviewR4PageSiteFormsStillSplit).
+func youtubeVideo(u *url.URL) string {
+	if v := u.Query().Get("v"); v != "" {
+		return strings.ToLower(v)
+	}
+	segs := strings.FieldsFunc(u.EscapedPath(), func(r rune) bool { return r == '/' })
+	if strings.HasSuffix(strings.ToLower(u.Hostname()), "youtu.be") && len(segs) > 0 {
+		return strings.ToLower(segs[0])
+	}
+	if len(segs) > 1 {
+		switch strings.ToLower(segs[0]) {
+		case "shorts", "embed", "v", "e", "live":
+			return strings.ToLower(segs[1])
+		}
+	}
+	return ""
+}
+
+// localeSeg reports whether path segment seg names a language and a
+// country: "de-DE", "en_GB", "intl-de". Not two letters alone: a
+// Meetup group's name may be (meetup.com/js/events/N: review r4).
 func localeSeg(seg string) bool {
-	seg = strings.TrimPrefix(strings.ToLower(seg), "intl-")
+	seg = strings.ToLower(seg)
 	switch {
-	case len(seg) == 2:
+	case len(seg) == 7 && strings.HasPrefix(seg, "intl-"):
+		seg = seg[5:]
 	case len(seg) == 5 && (seg[2] == '-' || seg[2] == '_'):
 		seg = seg[:2] + seg[3:]
 	default:
@@ -589,8 +625,9 @@ var pageSites = func() map[string]pageSite {
 		// A profile by its id ("profile.php?id="), a video by "v", a
 		// playlist by "list", a handle's pages by the handle
 		// (youtube.com/@NAME/videos).
-		add(pageSite{name: d, fold: true, keys: []string{"id", "v", "list"}, segsUnder: map[string]int{"/@": 1}}, d)
+		add(pageSite{name: d, fold: true, keys: []string{"id", "v", "list", "channel"}, segsUnder: map[string]int{"/@": 1}}, d)
 	}
+	m["youtube-nocookie.com"] = m["youtube.com"]
 	// paypal.com/donate/?hosted_button_id=… or ?campaign_id=…, the
 	// classic button's "business", paypal.me/NAME (an amount after it
 	// is the copy's).
@@ -619,7 +656,7 @@ var pageSites = func() map[string]pageSite {
 	// wa.me/qr/CODE, t.me/CHANNEL, its preview t.me/s/CHANNEL, a
 	// group's t.me/joinchat/CODE.
 	add(pageSite{name: "wa.me", segs: 1, segsUnder: map[string]int{"/message/": 2, "/qr/": 2}}, "wa.me")
-	add(pageSite{name: "t.me", segs: 1, fold: true, segsUnder: map[string]int{"/joinchat/": 2, "/s/": 2}}, "t.me")
+	add(pageSite{name: "t.me", segs: 1, fold: true, segsUnder: map[string]int{"/joinchat/": 2, "/s/": 2}}, "t.me", "telegram.me")
 	// A meeting: zoom.us/j/ID, a meeting's or a webinar's registration
 	// zoom.us/meeting/register/ID, the web client's zoom.us/wc/join/ID
 	// (its host, us02web…, is any).
@@ -636,9 +673,9 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "office.com", segs: 2, keys: []string{"id"}}, "office.com")
 	add(pageSite{name: "discord.gg", segs: 1}, "discord.gg")
 	// discord.com/invite/CODE (discord.gg's), a server's channels.
-	add(pageSite{name: "discord.com", segs: 2}, "discord.com")
+	add(pageSite{name: "discord.com", segs: 2}, "discord.com", "discordapp.com")
 	// chat.whatsapp.com/CODE, click to chat api.whatsapp.com/send?phone=.
-	add(pageSite{name: "whatsapp.com", segs: 2, keys: []string{"phone"}}, "whatsapp.com")
+	add(pageSite{name: "whatsapp.com", segs: 2, keys: []string{"phone", "text"}, oneKey: true}, "whatsapp.com")
 	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
 	// 1drv.ms/b/s!ID, the current 1drv.ms/b/c/CID/ID (any kind's letter).
 	add(pageSite{name: "1drv.ms", segs: 2, segsUnder: func() map[string]int {
@@ -653,7 +690,7 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "live.com", keys: []string{"resid", "id", "cid"}}, "live.com")
 	// OneDrive for Business: a tenant's file by its path
 	// (…sharepoint.com/:b:/g/personal/USER/ID; "?e=" is the copy's).
-	add(pageSite{name: "sharepoint.com", shareKind: true}, "sharepoint.com")
+	add(pageSite{name: "sharepoint.com", shareKind: true, byHost: true}, "sharepoint.com")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
