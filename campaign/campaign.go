@@ -309,7 +309,7 @@ func (e *Engine) fingerprint(ctx context.Context, t *policy.Transaction) (*Colle
 func recipientNames(t *policy.Transaction) map[string]bool {
 	var parts []string
 	local := func(a string) {
-		if l, _, ok := strings.Cut(a, "@"); ok {
+		if l, _, ok := splitAddress(a); ok {
 			parts = append(parts, l)
 		}
 	}

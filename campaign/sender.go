@@ -164,8 +164,8 @@ func organisation(account string, shared []string) string {
 // own address: the login at a shared domain (the ISP's, where its
 // customers' mailboxes are), however cased.
 func ownEnvelope(login, from string, shared []string) bool {
-	at := strings.LastIndexByte(from, '@')
-	return at > 0 && strings.EqualFold(from[:at], login) && domainOf(from) != "" && organisation(from, shared) == ""
+	l, _, ok := splitAddress(from)
+	return ok && l != "" && strings.EqualFold(l, login) && domainOf(from) != "" && organisation(from, shared) == ""
 }
 
 // sharedNames are the shared domains as organisation compares them, in
@@ -239,12 +239,23 @@ func sameMailbox(a, self string) bool {
 	if a == self {
 		return true
 	}
-	la, da, ok := strings.Cut(a, "@")
-	ls, ds, ok2 := strings.Cut(self, "@")
+	la, da, ok := splitAddress(a)
+	ls, ds, ok2 := splitAddress(self)
 	if !ok || !ok2 || localBase(la) != localBase(ls) {
 		return false
 	}
 	return da == ds || domainOf(a) != "" && domainOf(a) == domainOf(self)
+}
+
+// splitAddress is address a's local part and domain, split at its last
+// "@" as domainOf reads it: a quoted local part may hold one
+// ("\"a@b\"@isp.example", RFC 5321 section 4.1.2), a domain never does.
+func splitAddress(a string) (local, domain string, ok bool) {
+	i := strings.LastIndexByte(a, '@')
+	if i < 0 {
+		return "", "", false
+	}
+	return a[:i], a[i+1:], true
 }
 
 // localBase is local part l without its RFC 5233 "+detail".

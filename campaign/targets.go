@@ -732,7 +732,7 @@ var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com
 // registrable domain, or the whole address on a free-mail domain or one
 // of shared (sharedNames: the ISP's consumer domains).
 func mailTarget(a string, shared []string) string {
-	_, d, _ := strings.Cut(a, "@")
+	_, d, _ := splitAddress(a)
 	if anyones(d, shared) {
 		return "mail:" + a
 	}
