@@ -1373,9 +1373,12 @@ func neverAsked(words []string) bool {
 // languages: ask, request; fragen, bitten (not "bitte", please);
 // demander; vragen, verzoeken;
 // pedir, solicitar; chiedere, richiedere; prosić (its perfective
-// poprosić), żądać.
+// poprosić), żądać. Polish's by "prosi" and "prosz" (prosimy, proszę,
+// prosząc), not "pros": Portuguese "prosseguir" and English "prospects",
+// "prosecute" under a negation were "we never ask", and a lure so
+// worded asked for nothing.
 var askVerbs = []string{"ask", "request", "frage", "fragt", "fragen", "bitten", "demand", "vraag", "vrage", "verzoek",
-	"pedi", "pede", "pide", "pedí", "solicit", "chied", "chiede", "richied", "pros", "popros", "żąda"}
+	"pedi", "pede", "pide", "pedí", "solicit", "chied", "chiede", "richied", "prosi", "prosz", "popros", "żąda"}
 
 // attrSpaced sets an HTML source's attribute values apart as fields.
 var attrSpaced = strings.NewReplacer(`"`, " ", "'", " ", "=", " ", "<", " ", ">", " ")
