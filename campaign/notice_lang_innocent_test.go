@@ -31,24 +31,7 @@ func TestNoticeLureLanguagesInnocent(t *testing.T) {
 		"es": "Copyright 2026 Todos los derechos reservados. Usted está recibiendo este correo porque se suscribió en nuestro sitio web. Nunca le pediremos su clave de acceso por correo. " +
 			"Por favor, no responda a este correo. Puede actualizar sus preferencias o darse de baja de esta lista.",
 	}
-	var held []string
-	for lang, notice := range notices {
-		for kind, shape := range map[string]func(i int, site, own string) (string, string){
-			"own PayPal button": func(i int, site, own string) (string, string) {
-				return "text/plain", own + fmt.Sprintf("\n\nSupport us: https://www.paypal.com/donate/?hosted_button_id=ORG%dX7Q\n\n", i) + notice
-			},
-			"nothing to act on": func(i int, site, own string) (string, string) { return "text/plain", own + "\n\n" + notice },
-		} {
-			for _, consumer := range []bool{false, true} {
-				if newsletterCampaign(t, shape, consumer) {
-					held = append(held, fmt.Sprintf("%s, %s (consumer logins %v)", lang, kind, consumer))
-				}
-			}
-		}
-	}
-	if len(held) > 0 {
-		t.Errorf("%d of %d variants a campaign:\n%s", len(held), 4*len(notices), strings.Join(held, "\n"))
-	}
+	wantNoticesInnocent(t, notices)
 	for text, want := range map[string]bool{
 		"Leia a nossa resenha do livro.":                      false,
 		"Vamos desenhar o cartaz juntos.":                     false,
@@ -67,6 +50,38 @@ func TestNoticeLureLanguagesInnocent(t *testing.T) {
 		if got := asksSecret(text); got != want {
 			t.Errorf("asksSecret(%q) = %v, want %v", text, got, want)
 		}
+	}
+}
+
+// wantNoticesInnocent: twelve organisations' own news under each of
+// notices (by language), with their own PayPal button (payPalNews) or
+// nothing to act on, from their own logins and from consumer logins,
+// are no campaign (newsletterCampaign).
+func wantNoticesInnocent(t *testing.T, notices map[string]string) {
+	t.Helper()
+	var held []string
+	for lang, notice := range notices {
+		for kind, shape := range map[string]func(i int, site, own string) (string, string){
+			"own PayPal button": payPalNews(notice),
+			"nothing to act on": func(i int, site, own string) (string, string) { return "text/plain", own + "\n\n" + notice },
+		} {
+			for _, consumer := range []bool{false, true} {
+				if newsletterCampaign(t, shape, consumer) {
+					held = append(held, fmt.Sprintf("%s, %s (consumer logins %v)", lang, kind, consumer))
+				}
+			}
+		}
+	}
+	if len(held) > 0 {
+		t.Errorf("%d of %d variants a campaign:\n%s", len(held), 4*len(notices), strings.Join(held, "\n"))
+	}
+}
+
+// payPalNews is organisation i's news: its own text, its own PayPal
+// donate button, then notice.
+func payPalNews(notice string) func(i int, site, own string) (string, string) {
+	return func(i int, site, own string) (string, string) {
+		return "text/plain", own + fmt.Sprintf("\n\nSupport us: https://www.paypal.com/donate/?hosted_button_id=ORG%dX7Q\n\n", i) + notice
 	}
 }
 

@@ -29,9 +29,7 @@ func TestReviewHrefNewline(t *testing.T) {
 	}
 	var missed []string
 	for name, href := range cases {
-		at := lureAt(t, 2844, plainSubject, "text/html", func(i int, own string) string {
-			return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><p><a href="%s">Verify now</a></p></body></html>`, own, noticeLure("with the button below"), href(i))
-		})
+		at := hrefLureAt(t, 2844, href)
 		if at != 5 {
 			ids := []string{}
 			for _, i := range []int{1, 2} {
@@ -46,3 +44,12 @@ func TestReviewHrefNewline(t *testing.T) {
 }
 
 func targetsOfHref(v string) []string { ids, _ := targetsOf(v); return ids }
+
+// hrefLureAt is the account at which the run is found (lureAt, seed)
+// whose copy i is the lure written as the notice in HTML under its own
+// 30 words, its button linking href(i).
+func hrefLureAt(t *testing.T, seed uint64, href func(i int) string) int {
+	return lureAt(t, seed, plainSubject, "text/html", func(i int, own string) string {
+		return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><p><a href="%s">Verify now</a></p></body></html>`, own, noticeLure("with the button below"), href(i))
+	})
+}

@@ -34,15 +34,23 @@ func TestReviewR1NoticeLureLanguages(t *testing.T) {
 		"es": "Usted está recibiendo este correo porque se suscribió a nuestro servicio de correo. Su buzón está lleno y será cerrado en 24 horas si no responde a este correo con su usuario y su clave de acceso. " +
 			"Copyright 2026 Mail Team, todos los derechos reservados. Puede actualizar sus preferencias o darse de baja de esta lista.",
 	}
+	wantLuresAtFifth(t, lures, "notice-shaped lures asking for the password by reply")
+}
+
+// wantLuresAtFifth: the run of each of lures (by name), a plain-text
+// mailbox notice under each copy's own 30 words (lureAt), is found at
+// the 5th account; the error says what the lures not found are.
+func wantLuresAtFifth(t *testing.T, lures map[string]string, what string) {
+	t.Helper()
 	var missed []string
-	for lang, lure := range lures {
+	for name, lure := range lures {
 		at := lureAt(t, 2846, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + lure })
-		t.Logf("%s: found at account %d", lang, at)
+		t.Logf("%s: found at account %d", name, at)
 		if at != 5 {
-			missed = append(missed, fmt.Sprintf("%s: found at account %d (0: never in 12)", lang, at))
+			missed = append(missed, fmt.Sprintf("%s: found at account %d (0: never in 12)", name, at))
 		}
 	}
 	if len(missed) > 0 {
-		t.Errorf("%d of %d notice-shaped lures asking for the password by reply not found at the 5th:\n%s", len(missed), len(lures), strings.Join(missed, "\n"))
+		t.Errorf("%d of %d %s not found at the 5th:\n%s", len(missed), len(lures), what, strings.Join(missed, "\n"))
 	}
 }

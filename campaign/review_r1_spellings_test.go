@@ -100,11 +100,18 @@ func TestReviewR1URLSpellings(t *testing.T) {
 		},
 		"no slashes after scheme": func(i int) string { return "https:" + strings.Repeat("/", i%3) + "paypal.me/MailTeamDesk" },
 	}
+	wantHrefRunsFound(t, cases)
+}
+
+// wantHrefRunsFound: each one-page run of cases, copy i's button linking
+// href(i) (hrefLureAt), is found at the 5th account; each is logged, and
+// listed in the error when it is not, with the targets copies 1-3's
+// links are given (targetsOfHref).
+func wantHrefRunsFound(t *testing.T, cases map[string]func(i int) string) {
+	t.Helper()
 	var missed []string
 	for name, href := range cases {
-		at := lureAt(t, 2845, plainSubject, "text/html", func(i int, own string) string {
-			return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><p><a href="%s">Verify now</a></p></body></html>`, own, noticeLure("with the button below"), href(i))
-		})
+		at := hrefLureAt(t, 2845, href)
 		ids := []string{}
 		for _, i := range []int{1, 2, 3} {
 			ids = append(ids, fmt.Sprint(targetsOfHref(href(i))))

@@ -28,11 +28,7 @@ func TestReviewR3NeverAskPhrasings(t *testing.T) {
 	}
 	var held []string
 	for lang, sentence := range never {
-		notice := head + sentence + tail
-		shape := func(i int, site, own string) (string, string) {
-			return "text/plain", own + fmt.Sprintf("\n\nSupport us: https://www.paypal.com/donate/?hosted_button_id=ORG%dX7Q\n\n", i) + notice
-		}
-		if newsletterCampaign(t, shape, true) {
+		if newsletterCampaign(t, payPalNews(head+sentence+tail), true) {
 			held = append(held, fmt.Sprintf("%s %q: asksSecret=%v", lang, sentence, asksSecret(sentence)))
 		}
 	}

@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -40,20 +39,13 @@ func TestReviewR3NegatedLure(t *testing.T) {
 		"it": "Per non perdere le tue credenziali, inviacele oggi stesso via email.",
 		"es": "Para no perder su clave de acceso, envíenosla hoy mismo por correo.",
 	}
-	var missed []string
+	lures := map[string]string{}
 	for lang, ask := range negatedAsk {
-		lure := head[lang] + ask + tail[lang]
-		at := lureAt(t, 2846, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + lure })
-		t.Logf("%s: found at account %d", lang, at)
-		if at != 5 {
-			missed = append(missed, fmt.Sprintf("%s %q: found at account %d (0: never in 12)", lang, ask, at))
-		}
+		lures[fmt.Sprintf("%s %q", lang, ask)] = head[lang] + ask + tail[lang]
 	}
+	wantLuresAtFifth(t, lures, "notice-shaped lures asking for the password back with a negation before it")
 	for _, ask := range []string{"Do not ignore this: your password must be confirmed by return email today.", "Never lose access: confirm your password by return email today."} {
 		at := lureAt(t, 2846, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + head["en"] + ask + tail["en"] })
 		t.Logf("brief's shape %q: found at account %d", ask, at)
-	}
-	if len(missed) > 0 {
-		t.Errorf("%d of %d notice-shaped lures asking for the password back with a negation before it not found at the 5th:\n%s", len(missed), len(negatedAsk), strings.Join(missed, "\n"))
 	}
 }

@@ -26,20 +26,7 @@ func TestReviewR3PageSiteOwnForms(t *testing.T) {
 		"patreon.com/c/NAME":            func(i int) string { return fmt.Sprintf("https://www.patreon.com/c/club%dpodcast", i) },
 		"youtube.com/shorts (control?)": func(i int) string { return fmt.Sprintf("https://www.youtube.com/shorts/Xq%dPz%dWb", i, i*7) },
 	}
-	var held []string
-	for name, link := range links {
-		shape := func(i int, site, own string) (string, string) {
-			return "text/plain", own + "\n\nSee: " + link(i) + "\n\n" + optInNotice
-		}
-		for _, consumer := range []bool{false, true} {
-			if newsletterCampaign(t, shape, consumer) {
-				held = append(held, fmt.Sprintf("%s (consumer logins %v): targets %q, %q", name, consumer, urlTargets(link(1)), urlTargets(link(2))))
-			}
-		}
-	}
-	if len(held) > 0 {
-		t.Errorf("%d of %d variants a campaign:\n%s", len(held), 2*len(links), strings.Join(held, "\n"))
-	}
+	wantOwnPagesInnocent(t, links, "variants a campaign")
 }
 
 // TestReviewR3PageSiteFormsNoEvasion (claim 3, the run's side): one page

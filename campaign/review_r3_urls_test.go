@@ -49,23 +49,7 @@ func TestReviewR3URLSpellings(t *testing.T) {
 			return strings.Repeat(" ", i%3) + strings.Repeat("\x01", i%2) + "https://paypal.me/MailTeamDesk" + strings.Repeat(" ", i%2)
 		},
 	}
-	var missed []string
-	for name, href := range cases {
-		at := lureAt(t, 2845, plainSubject, "text/html", func(i int, own string) string {
-			return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><p><a href="%s">Verify now</a></p></body></html>`, own, noticeLure("with the button below"), href(i))
-		})
-		ids := []string{}
-		for _, i := range []int{1, 2, 3} {
-			ids = append(ids, fmt.Sprint(targetsOfHref(href(i))))
-		}
-		t.Logf("%s: found at %d; copies 1-3 named %s", name, at, strings.Join(ids, ", "))
-		if at != 5 {
-			missed = append(missed, fmt.Sprintf("%s: found at account %d (0: never in 12); copies 1-3 named %s", name, at, strings.Join(ids, ", ")))
-		}
-	}
-	if len(missed) > 0 {
-		t.Errorf("%d of %d one-page runs not found at the 5th account:\n%s", len(missed), len(cases), strings.Join(missed, "\n"))
-	}
+	wantHrefRunsFound(t, cases)
 }
 
 // TestReviewR3TabBeforeAt (claim 3): the WHATWG parser drops every tab
@@ -83,9 +67,7 @@ func TestReviewR3TabBeforeAt(t *testing.T) {
 		href := func(i int) string {
 			return fmt.Sprintf("https://account-%d-microsoft.com%s@secure-login.phish.example/verify", i, sep)
 		}
-		at := lureAt(t, 2845, plainSubject, "text/html", func(i int, own string) string {
-			return fmt.Sprintf(`<html><body><p>%s</p><p>%s</p><p><a href="%s">Verify now</a></p></body></html>`, own, noticeLure("with the button below"), href(i))
-		})
+		at := hrefLureAt(t, 2845, href)
 		ids := []string{}
 		for _, i := range []int{1, 2} {
 			ids = append(ids, fmt.Sprint(targetsOfHref(strings.ReplaceAll(strings.ReplaceAll(href(i), "&Tab;", "\t"), "&#10;", "\n"))))

@@ -1,8 +1,6 @@
 package campaign
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -22,7 +20,7 @@ import (
 func TestReviewR4NeverAskedLures(t *testing.T) {
 	head := "You are receiving this email because you signed up for our mailbox service. As a subscriber, your mailbox storage is full and will be closed within 24 hours "
 	tail := " Copyright 2026 Mail Team, all rights reserved. You can update your preferences or unsubscribe from this list at any time."
-	lures := map[string]string{
+	asks := map[string]string{
 		"control":                "unless you reply to this email with your mailbox password.",
 		"as requested":           "unless you reply to this email with your mailbox password as requested or you won't be able to send mail.",
 		"requested + not":        "and your mail will not be delivered unless you reply with your mailbox password and the requested details.",
@@ -39,16 +37,9 @@ func TestReviewR4NeverAskedLures(t *testing.T) {
 		"de: bitten + nicht":     "und wir bitten Sie um Ihr Passwort damit Ihr Postfach nicht gesperrt wird.",
 		"de control":             "und Sie senden uns Ihr Passwort damit Ihr Postfach offen bleibt.",
 	}
-	var missed []string
-	for name, s := range lures {
-		lure := head + s + tail
-		at := lureAt(t, 2846, plainSubject, "text/plain", func(i int, own string) string { return own + "\n\n" + lure })
-		t.Logf("%s: found at account %d", name, at)
-		if at != 5 {
-			missed = append(missed, fmt.Sprintf("%s: found at account %d (0: never in 12)", name, at))
-		}
+	lures := map[string]string{}
+	for name, s := range asks {
+		lures[name] = head + s + tail
 	}
-	if len(missed) > 0 {
-		t.Errorf("%d of %d lures asking for the password by reply not found at the 5th:\n%s", len(missed), len(lures), strings.Join(missed, "\n"))
-	}
+	wantLuresAtFifth(t, lures, "lures asking for the password by reply")
 }

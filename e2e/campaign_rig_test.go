@@ -118,6 +118,30 @@ func (r *campaignRig) phishRun(t *testing.T, senders []string, mark func(i int) 
 	}
 }
 
+// customer is m sent by the customer prefix+i (its login, the address
+// login@customer.test).
+func customer(m hamgen.Message, prefix string, i int) hamgen.Message {
+	m.Account = fmt.Sprint(prefix, i)
+	m.From = m.Account + "@customer.test"
+	return m
+}
+
+// innocentThenRunFound is, on each store in parallel: msgs all delivered,
+// no campaign, nobody suspended (innocent); then a phishing run from p0
+// to p4 (customer "p" 0 to 4) still found, its 5 senders suspended
+// (phishRun). The subtests share msgs and only read it.
+func innocentThenRunFound(t *testing.T, msgs []hamgen.Message) {
+	t.Parallel()
+	for _, kind := range spreadStores {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			r := newCampaignRig(t, kind, "[isp.test]", msgs)
+			r.innocent(t, msgs)
+			r.phishRun(t, []string{"p0", "p1", "p2", "p3", "p4"}, nil)
+		})
+	}
+}
+
 // sorted is a sorted copy of s.
 func sorted(s []string) []string {
 	s = slices.Clone(s)

@@ -834,31 +834,7 @@ local function reach(list, need)
     for r in pairs(s[3]) do groups[g][r] = true; any = true end
     if not any then groups[g]['own:' .. s[1]] = true end
   end
-  -- the core dropped (core): reached by every group, and by at least
-  -- threshold and two; a group left with nothing is in no set
-  local by = {}
-  for _, rs in pairs(groups) do
-    for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
-  end
-  local hascore = false
-  for _, n in pairs(by) do
-    if n == ng and n >= math.max(need, 2) then hascore = true end
-  end
-  local sets, of, order = {}, {}, {}
-  for _, rs in pairs(groups) do
-    local set = {}
-    for r in pairs(rs) do
-      if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
-    end
-    if #set > 0 then
-      -- the core as one recipient of a set left with something (coreRcpt)
-      if hascore then set[#set+1] = '*core' end
-      table.sort(set, bytewise)
-      local name = table.concat(set, ' ')
-      if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
-      of[name] = of[name] + 1
-    end
-  end
+` + campaignReachSets + `
   table.sort(order)
   local spread = 0
   for _, c in pairs(of) do
@@ -952,15 +928,12 @@ for i = 1, n do
   -- host of 19 wrote has no t0 and starts again too
   local rs, seen = {}, {}
   local last = tonumber(redis.call('ZSCORE', KEYS[i], account) or '0')
-  local t0 = tonumber(redis.call('HGET', cr, account .. '\n') or '0')
-  if last >= cutoff and t0 >= cutoff then
+` + campaignT0Began + `
     local old = redis.call('HGET', cr, account)
     if old then
       for r in string.gmatch(string.match(old, '|(.*)$') or '', '%S+') do rs[#rs+1] = r; seen[r] = true end
     end
-  else
-    t0 = now
-  end
+` + campaignT0Restart + `
   for _, r in ipairs(mine) do
     if not seen[r] then rs[#rs+1] = r; seen[r] = true end
   end
@@ -969,15 +942,15 @@ for i = 1, n do
   table.sort(rs, bytewise)
   for j = #rs, maxr + 1, -1 do rs[j] = nil end
   local gone = redis.call('ZRANGE', KEYS[i], '-inf', '(' .. cutoff, 'BYSCORE')
-  if #gone > 0 then redis.call('HDEL', cr, unpack(withT0(gone, 1, #gone))) end
-  redis.call('HSET', cr, account, group .. '|' .. table.concat(rs, ' '), account .. '\n', t0)
+  if #gone > 0 then redis.call('HDEL', cr, unpack(` + campaignT0Gone + `)) end
+  redis.call('HSET', cr, account, group .. '|' .. table.concat(rs, ' ')` + campaignT0Set + `)
   redis.call('PEXPIRE', cr, window)
   redis.call('ZADD', KEYS[i], 'GT', now, account)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. cutoff)
   -- the most recent ksend senders are kept (CampaignKeySenders), their
   -- reach with them; unpack takes a few thousand at once
   local over = redis.call('ZRANGE', KEYS[i], 0, -(ksend + 1))
-  for j = 1, #over, 500 do redis.call('HDEL', cr, unpack(withT0(over, j, math.min(j + 499, #over)))) end
+` + campaignT0Over + `
   if #over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(ksend + 1)) end
   redis.call('PEXPIRE', KEYS[i], window)
   local k = string.sub(KEYS[i], #P + 4)
@@ -1068,6 +1041,57 @@ else
 end
 out[4] = #out - 4
 return pending(out)`
+
+// campaignLua's pieces below are the parts a schema changed: a test
+// builds the script of an older schema by swapping a piece for the old
+// one (export_campaignsets_test.go), so the rest is written once.
+
+// campaignReachSets is reach's recipient sets of the groups, the core
+// dropped (schema 19).
+const campaignReachSets = `  -- the core dropped (core): reached by every group, and by at least
+  -- threshold and two; a group left with nothing is in no set
+  local by = {}
+  for _, rs in pairs(groups) do
+    for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
+  end
+  local hascore = false
+  for _, n in pairs(by) do
+    if n == ng and n >= math.max(need, 2) then hascore = true end
+  end
+  local sets, of, order = {}, {}, {}
+  for _, rs in pairs(groups) do
+    local set = {}
+    for r in pairs(rs) do
+      if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
+    end
+    if #set > 0 then
+      -- the core as one recipient of a set left with something (coreRcpt)
+      if hascore then set[#set+1] = '*core' end
+      table.sort(set, bytewise)
+      local name = table.concat(set, ' ')
+      if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
+      of[name] = of[name] + 1
+    end
+  end`
+
+// campaignT0Began to campaignT0Over are the t0 of schema 20: an
+// account's list is merged only if it began within the window
+// (campaignT0Began), else starts again (campaignT0Restart); its t0 field
+// goes with its reach when it expires (campaignT0Gone) or is dropped
+// (campaignT0Over, half as many accounts a call: two fields each), and
+// is written with it (campaignT0Set).
+const campaignT0Began = `  local t0 = tonumber(redis.call('HGET', cr, account .. '\n') or '0')
+  if last >= cutoff and t0 >= cutoff then`
+
+const campaignT0Restart = `  else
+    t0 = now
+  end`
+
+const campaignT0Gone = `withT0(gone, 1, #gone)`
+
+const campaignT0Set = `, account .. '\n', t0`
+
+const campaignT0Over = `  for j = 1, #over, 500 do redis.call('HDEL', cr, unpack(withT0(over, j, math.min(j + 499, #over)))) end`
 
 func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	if len(c.Keys) == 0 {

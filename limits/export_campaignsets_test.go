@@ -79,34 +79,7 @@ var OgCampaignVersion17 = ogCampaignSets()
 
 // campaignScriptV18 is campaignScript as a milterd of schema 18 runs
 // it: reach without the core dropped.
-var campaignScriptV18 = func() *redis.Script {
-	const core = `  -- the core dropped (core): reached by every group, and by at least
-  -- threshold and two; a group left with nothing is in no set
-  local by = {}
-  for _, rs in pairs(groups) do
-    for r in pairs(rs) do by[r] = (by[r] or 0) + 1 end
-  end
-  local hascore = false
-  for _, n in pairs(by) do
-    if n == ng and n >= math.max(need, 2) then hascore = true end
-  end
-  local sets, of, order = {}, {}, {}
-  for _, rs in pairs(groups) do
-    local set = {}
-    for r in pairs(rs) do
-      if not (by[r] == ng and by[r] >= math.max(need, 2)) then set[#set+1] = r end
-    end
-    if #set > 0 then
-      -- the core as one recipient of a set left with something (coreRcpt)
-      if hascore then set[#set+1] = '*core' end
-      table.sort(set, bytewise)
-      local name = table.concat(set, ' ')
-      if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
-      of[name] = of[name] + 1
-    end
-  end
-`
-	const old = `  local sets, of, order = {}, {}, {}
+var campaignScriptV18 = campaignScriptOf(campaignReachSets, `  local sets, of, order = {}, {}, {}
   for _, rs in pairs(groups) do
     local set = {}
     for r in pairs(rs) do set[#set+1] = r end
@@ -114,26 +87,37 @@ var campaignScriptV18 = func() *redis.Script {
     local name = table.concat(set, ' ')
     if not sets[name] then sets[name] = set; of[name] = 0; order[#order+1] = name end
     of[name] = of[name] + 1
-  end
-`
-	if strings.Count(campaignLua, core) != 1 {
-		panic("limits: campaignLua's core changed: the script of 18 cannot be made from it")
+  end`)
+
+// campaignScriptOf is campaignScript with each of campaignLua's pieces
+// in oldnew (piece, then what stood there before) swapped for the old.
+func campaignScriptOf(oldnew ...string) *redis.Script {
+	for i := 0; i < len(oldnew); i += 2 {
+		if strings.Count(campaignLua, oldnew[i]) != 1 {
+			panic("limits: a piece of campaignLua does not stand once in it: " + oldnew[i])
+		}
 	}
-	return redis.NewScript("local dry = false\n" + strings.Replace(campaignLua, core, old, 1))
-}()
+	return redis.NewScript("local dry = false\n" + strings.NewReplacer(oldnew...).Replace(campaignLua))
+}
 
 // CampaignCopyV18 counts c on the Redis store st as a milterd of schema
 // 18 does (campaignScriptV18): the same keys and arguments as
 // CampaignCopy, the rule of 18.
-func CampaignCopyV18(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
-	r := st.(*Redis)
-	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
-		return campaignScriptV18.Run(ctx, r.c, ck, ca...).Slice()
-	}, window, threshold)
-	if err != nil {
-		return CampaignResult{}, err
+var CampaignCopyV18 = campaignCopyBy(campaignScriptV18)
+
+// campaignCopyBy is CampaignCopy on a Redis store st with script s in
+// campaignScript's place.
+func campaignCopyBy(s *redis.Script) func(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+	return func(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+		r := st.(*Redis)
+		v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
+			return s.Run(ctx, r.c, ck, ca...).Slice()
+		}, window, threshold)
+		if err != nil {
+			return CampaignResult{}, err
+		}
+		return r.campaignReply(ctx, c, v)
 	}
-	return r.campaignReply(ctx, c, v)
 }
 
 // OgCampaignVersion19 restores og_campaign of schema 19 (CREATE OR
@@ -143,36 +127,13 @@ var OgCampaignVersion19 = ogCampaignCore()
 // campaignScriptV19 is campaignScript as a milterd of schema 19 runs it:
 // an account's list merged while it sends within the window, no t0 read
 // or written (campaignLua of 20 with its t0 taken out).
-var campaignScriptV19 = func() *redis.Script {
-	s := campaignLua
-	for _, r := range [][2]string{
-		{`  local t0 = tonumber(redis.call('HGET', cr, account .. '\n') or '0')
-  if last >= cutoff and t0 >= cutoff then`, `  if last >= cutoff then`},
-		{`  else
-    t0 = now
-  end`, `  end`},
-		{`unpack(withT0(gone, 1, #gone))`, `unpack(gone)`},
-		{`, account .. '\n', t0)`, `)`},
-		{`for j = 1, #over, 500 do redis.call('HDEL', cr, unpack(withT0(over, j, math.min(j + 499, #over)))) end`,
-			`for j = 1, #over, 1000 do redis.call('HDEL', cr, unpack(over, j, math.min(j + 999, #over))) end`},
-	} {
-		if strings.Count(s, r[0]) != 1 {
-			panic("limits: campaignLua's t0 changed: the script of 19 cannot be made from it: " + r[0])
-		}
-		s = strings.Replace(s, r[0], r[1], 1)
-	}
-	return redis.NewScript("local dry = false\n" + s)
-}()
+var campaignScriptV19 = campaignScriptOf(
+	campaignT0Began, `  if last >= cutoff then`,
+	campaignT0Restart, `  end`,
+	campaignT0Gone, `gone`,
+	campaignT0Set, ``,
+	campaignT0Over, `  for j = 1, #over, 1000 do redis.call('HDEL', cr, unpack(over, j, math.min(j + 999, #over))) end`)
 
 // CampaignCopyV19 counts c on the Redis store st as a milterd of schema
 // 19 does (campaignScriptV19).
-func CampaignCopyV19(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
-	r := st.(*Redis)
-	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
-		return campaignScriptV19.Run(ctx, r.c, ck, ca...).Slice()
-	}, window, threshold)
-	if err != nil {
-		return CampaignResult{}, err
-	}
-	return r.campaignReply(ctx, c, v)
-}
+var CampaignCopyV19 = campaignCopyBy(campaignScriptV19)
