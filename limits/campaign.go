@@ -1097,8 +1097,14 @@ func (r *Redis) CampaignCopy(ctx context.Context, c CampaignCopy, window time.Du
 	if len(c.Keys) == 0 {
 		return CampaignResult{}, nil
 	}
+	return r.campaignCopyBy(ctx, campaignScript, c, window, threshold)
+}
+
+// campaignCopyBy counts c with script s: campaignScript, or an older
+// schema's in the rolling-upgrade tests.
+func (r *Redis) campaignCopyBy(ctx context.Context, s *redis.Script, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
-		return campaignScript.Run(ctx, r.c, ck, ca...).Slice()
+		return s.Run(ctx, r.c, ck, ca...).Slice()
 	}, window, threshold)
 	if err != nil {
 		return CampaignResult{}, err

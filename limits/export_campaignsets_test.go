@@ -103,20 +103,13 @@ func campaignScriptOf(oldnew ...string) *redis.Script {
 // CampaignCopyV18 counts c on the Redis store st as a milterd of schema
 // 18 does (campaignScriptV18): the same keys and arguments as
 // CampaignCopy, the rule of 18.
-var CampaignCopyV18 = campaignCopyBy(campaignScriptV18)
+var CampaignCopyV18 = copyWithScript(campaignScriptV18)
 
-// campaignCopyBy is CampaignCopy on a Redis store st with script s in
+// copyWithScript is CampaignCopy on a Redis store st with script s in
 // campaignScript's place.
-func campaignCopyBy(s *redis.Script) func(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
+func copyWithScript(s *redis.Script) func(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
 	return func(ctx context.Context, st Store, c CampaignCopy, window time.Duration, threshold int) (CampaignResult, error) {
-		r := st.(*Redis)
-		v, err := r.runCampaign(ctx, c, func(ck []string, ca []any) ([]any, error) {
-			return s.Run(ctx, r.c, ck, ca...).Slice()
-		}, window, threshold)
-		if err != nil {
-			return CampaignResult{}, err
-		}
-		return r.campaignReply(ctx, c, v)
+		return st.(*Redis).campaignCopyBy(ctx, s, c, window, threshold)
 	}
 }
 
@@ -136,4 +129,4 @@ var campaignScriptV19 = campaignScriptOf(
 
 // CampaignCopyV19 counts c on the Redis store st as a milterd of schema
 // 19 does (campaignScriptV19).
-var CampaignCopyV19 = campaignCopyBy(campaignScriptV19)
+var CampaignCopyV19 = copyWithScript(campaignScriptV19)
