@@ -147,8 +147,8 @@ func organisation(account string, shared []string) string {
 		return ""
 	}
 	// The domain as domainOf reads it: after the last "@".
-	full := strings.ToLower(strings.TrimSpace(account))
-	full = strings.TrimSuffix(strings.Trim(full[strings.LastIndexByte(full, '@')+1:], "<>"), ".")
+	_, full, _ := splitAddress(strings.ToLower(strings.TrimSpace(account)))
+	full = strings.TrimSuffix(strings.Trim(full, "<>"), ".")
 	// One name, however spelt: a login in punycode, the list in
 	// Unicode (or the other way round).
 	full = asciiName(full)
@@ -244,7 +244,15 @@ func sameMailbox(a, self string) bool {
 	if !ok || !ok2 || localBase(la) != localBase(ls) {
 		return false
 	}
-	return da == ds || domainOf(a) != "" && domainOf(a) == domainOf(self)
+	// One name however spelt, as organisation reads it: a login in
+	// punycode and its Cc in Unicode were two mailboxes, and the
+	// petition a campaign (review r5a, TestReviewR5aPetitionCcSelfIDN).
+	da, ds = asciiName(da), asciiName(ds)
+	if da == ds {
+		return true
+	}
+	r := registrable(da)
+	return r != "" && r != "*" && r == registrable(ds)
 }
 
 // splitAddress is address a's local part and domain, split at its last
