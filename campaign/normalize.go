@@ -1855,12 +1855,21 @@ var lookalike = map[rune]rune{
 // ("john.smith" gives john and smith), folded as tokens are.
 func Names(addrs ...string) map[string]bool {
 	out := map[string]bool{}
+	for _, w := range nameWords(addrs...) {
+		out[w] = true
+	}
+	return out
+}
+
+// nameWords are Names' words in the order of addrs.
+func nameWords(addrs ...string) []string {
+	var out []string
 	for _, a := range addrs {
 		for _, f := range strings.FieldsFunc(a, func(r rune) bool {
 			return r == '@' || r == '.' || r == '_' || r == '-' || r == '+' || r == '<' || r == '>' || r == '"' || r == ',' || unicode.IsSpace(r)
 		}) {
 			if w := fold(f); len(w) > 1 {
-				out[w] = true
+				out = append(out, w)
 			}
 		}
 	}

@@ -14,9 +14,12 @@ import (
 // the lure's own words (each copy a different fifth): every copy loses
 // different words, and the copies share no passage. The control (the
 // same copies with the victim's real name as display name) is found at
-// the 5th account.
+// the 5th account. recipientNames now takes a display name of at most 4
+// words and 6 words in all: the attacker's best is 4 of the lure's words
+// in each copy's display name and 2 more in a second recipient's local
+// part (an address of its own): bounded, found at the fifth too.
 func TestReviewR5aDisplayNameWords(t *testing.T) {
-	for _, frac := range []int{0, 10, 5, 3} {
+	for _, frac := range []int{0, 10, 5, 3, -6} {
 		rng := rand.New(rand.NewPCG(5, uint64(frac)))
 		at := foundAt(t, 40, func(i int) (string, []byte) {
 			rcpt, hdr, body := phishBody(i)
@@ -29,6 +32,14 @@ func TestReviewR5aDisplayNameWords(t *testing.T) {
 					if len(w) > 1 && rng.IntN(frac) == 0 {
 						pick = append(pick, w)
 					}
+				}
+				if frac < 0 { // the words the bound leaves: 4 and 2
+					pick = nil
+					for _, j := range rng.Perm(len(words))[:6] {
+						pick = append(pick, words[j])
+					}
+					hdr += fmt.Sprintf("\nCc: <%s.%s@drop.example>", pick[4], pick[5])
+					pick = pick[:4]
 				}
 				var lines []string
 				for _, l := range strings.Split(hdr, "\n") {
