@@ -12,13 +12,13 @@ import (
 // forms still is one.
 func TestAskVerbsWholeVerbs(t *testing.T) {
 	for text, want := range map[string]bool{
-		"Não prossiga sem enviar a sua senha.":                         true,
-		"Não prosseguiremos sem a sua senha, envie-a hoje.":            true,
+		"Não prossiga sem enviar a sua senha.":                        true,
+		"Não prosseguiremos sem a sua senha, envie-a hoje.":           true,
 		"Don't lose prospective buyers: your password expires today.": true,
-		"Never prosecute a case without your password confirmed.":      true,
-		"Nigdy nie prosimy o podanie hasła.":                           false,
-		"Nigdy nie poprosimy Cię o podanie hasła.":                     false,
-		"Nie prosząc o hasło, pomożemy Ci.":                            false,
+		"Never prosecute a case without your password confirmed.":     true,
+		"Nigdy nie prosimy o podanie hasła.":                          false,
+		"Nigdy nie poprosimy Cię o podanie hasła.":                    false,
+		"Nie prosząc o hasło, pomożemy Ci.":                           false,
 	} {
 		if got := namesSecret(strings.ToLower(text)); got != want {
 			t.Errorf("%q: asks %v, want %v", text, got, want)
