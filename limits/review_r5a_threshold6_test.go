@@ -11,21 +11,22 @@ import (
 	"outguard/limits"
 )
 
-// TestReviewR5aMatchedFiveNoneAtSix checks docs/suspension.md, "What an
-// operator can do": "campaign.accounts (2 to 256) is the matching's
-// threshold: the shapes matched 5 above are none at 6". The table row it
-// refers to ("Four optional Cc's suggested (not three); each signer Cc'ing
-// their own MP among 6; 10 of 20 Bcc'ing an address of their own; "write
-// to your own MP"", figures "matched 5: ...") is run here by the rule alone
-// (limits.Reach, as TestCampaignSetsShapes) at the threshold 6. Each
-// innocent shape of that row should be none at 6, as the docs say.
+// TestReviewR5aMatchedFiveNoneAtSix: what campaign.accounts 6 does to
+// the innocent shapes matched 5 at the default 5 (docs/suspension.md,
+// "What an operator can do"), by the rule alone (limits.Reach, as
+// TestCampaignSetsShapes), 1000 draws each, each count pinned. Review r5a
+// found the docs' "none at 6" false: only the four optional Cc's are;
+// the own MP among 6 halves; the signers each with an address of their
+// own (Bcc'ing it, or writing to their own MP) are a campaign at any
+// threshold they reach, having one recipient of their own each.
 func TestReviewR5aMatchedFiveNoneAtSix(t *testing.T) {
 	plus := func(extra ...string) []string { return append(slices.Clone(committee), extra...) }
 	shapes := []struct {
-		name string
-		sets func(r *rand.Rand) [][]string
+		name   string
+		n5, n6 int
+		sets   func(r *rand.Rand) [][]string
 	}{
-		{"4 optional Cc's (1/3 each), 20 signers", func(r *rand.Rand) [][]string {
+		{"4 optional Cc's (1/3 each), 20 signers", 9, 0, func(r *rand.Rand) [][]string {
 			var out [][]string
 			for range 20 {
 				s := plus()
@@ -38,14 +39,14 @@ func TestReviewR5aMatchedFiveNoneAtSix(t *testing.T) {
 			}
 			return out
 		}},
-		{"20 Cc their MP (6 MPs)", func(r *rand.Rand) [][]string {
+		{"20 Cc their MP (6 MPs)", 859, 403, func(r *rand.Rand) [][]string {
 			var out [][]string
 			for range 20 {
 				out = append(out, plus(fmt.Sprint("mp", r.IntN(6))))
 			}
 			return out
 		}},
-		{"10 of 20 Bcc their other address", func(r *rand.Rand) [][]string {
+		{"10 of 20 Bcc their other address", 1000, 1000, func(r *rand.Rand) [][]string {
 			var out [][]string
 			for i := range 20 {
 				if i%2 == 0 {
@@ -56,7 +57,7 @@ func TestReviewR5aMatchedFiveNoneAtSix(t *testing.T) {
 			}
 			return out
 		}},
-		{"20 write to their own MP (of 650)", func(r *rand.Rand) [][]string {
+		{"20 write to their own MP (of 650)", 1000, 1000, func(r *rand.Rand) [][]string {
 			var out [][]string
 			for range 20 {
 				out = append(out, []string{fmt.Sprint("mp", r.IntN(650))})
@@ -76,8 +77,8 @@ func TestReviewR5aMatchedFiveNoneAtSix(t *testing.T) {
 			}
 		}
 		t.Logf("%s: a campaign in %d of 1000 draws at accounts 5, %d at accounts 6", sh.name, n5, n6)
-		if n6 != 0 {
-			t.Errorf("%s: still a campaign in %d of 1000 draws at campaign.accounts 6 (%d at 5): docs say the shapes matched 5 are none at 6", sh.name, n6, n5)
+		if n5 != sh.n5 || n6 != sh.n6 {
+			t.Errorf("%s: a campaign in %d of 1000 draws at 5 and %d at 6, pinned %d and %d (docs/suspension.md says so)", sh.name, n5, n6, sh.n5, sh.n6)
 		}
 	}
 }
@@ -85,8 +86,8 @@ func TestReviewR5aMatchedFiveNoneAtSix(t *testing.T) {
 // TestReviewR5aBccOwnAtSixStores is the row "10 of 20 Bcc'ing an address
 // of their own" on the three stores (real redis-server and PostgreSQL)
 // with campaign.accounts 6: 20 signers to the 5-member committee, every
-// other one Bcc'ing a webmail address of their own. docs/suspension.md
-// says the shapes matched 5 are none at 6; it is a campaign.
+// other one Bcc'ing a webmail address of their own, are a campaign at the
+// eleventh signer (the sixth with an address of its own) on each.
 func TestReviewR5aBccOwnAtSixStores(t *testing.T) {
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
@@ -107,8 +108,8 @@ func TestReviewR5aBccOwnAtSixStores(t *testing.T) {
 					at = i + 1
 				}
 			}
-			if at != 0 {
-				t.Errorf("20 signers to the committee, every other one Bcc'ing its own other address: a campaign at signer %d with campaign.accounts 6", at)
+			if at != 11 {
+				t.Errorf("20 signers to the committee, every other one Bcc'ing its own other address: a campaign at signer %d with campaign.accounts 6, want 11", at)
 			}
 		})
 	}

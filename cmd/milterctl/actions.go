@@ -175,7 +175,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	switch {
 	case err != nil:
 	case ok:
-		outcome = "unsuspended: its next message is accepted; its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
+		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
 			a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
 	case queued != QueuedStay:
 		outcome = key + " was not suspended" // lifted on another host: this host's held mail is still to settle
