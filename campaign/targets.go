@@ -732,11 +732,24 @@ var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com
 // registrable domain, or the whole address on a free-mail domain or one
 // of shared (sharedNames: the ISP's consumer domains).
 func mailTarget(a string, shared []string) string {
-	_, d, _ := splitAddress(a)
+	l, d, _ := splitAddress(a)
 	if anyones(d, shared) {
-		return "mail:" + a
+		return "mail:" + mailbox(l, d)
 	}
 	return "mail:" + registrable(asciiName(d))
+}
+
+// mailbox is the address l@d as the mailbox it delivers to: without an
+// RFC 5233 "+detail", without the dots Gmail ignores, the domain in
+// ASCII. Spelt per copy, one mailbox was a target per copy (review r5a,
+// TestReviewR5aMailTargetOneMailbox).
+func mailbox(l, d string) string {
+	d = asciiName(d)
+	l = localBase(l)
+	if d == "gmail.com" || d == "googlemail.com" {
+		l, d = strings.ReplaceAll(l, ".", ""), "gmail.com"
+	}
+	return l + "@" + d
 }
 
 // anyones reports whether the mail domain d is one whose addresses
