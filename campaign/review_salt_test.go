@@ -79,7 +79,7 @@ func TestReviewSocialPageTokens(t *testing.T) {
 	}
 	for f, want := range map[string]string{
 		"https://www.facebook.com/profile.php?id=1234&ref=x": "url:facebook.com/profile.php?id=1234",
-		"https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3":    "url:youtu.be/dqw4w9wgxcq", // one video however linked (pageForms)
+		"https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3":    "url:youtu.be/dqw4w9wgxcq", // one video however linked (youtubeVideo)
 	} {
 		if got := urlTargets(f); len(got) != 1 || got[0] != want {
 			t.Errorf("urlTargets(%q) = %q, want %q", f, got, want)

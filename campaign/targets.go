@@ -204,11 +204,6 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
 		return "", nil, true
 	}
-	if page && (site.name == "youtube.com" || site.name == "youtu.be") {
-		if v := youtubeVideo(u); v != "" {
-			return "url:youtu.be/" + v, u.Query(), true
-		}
-	}
 	if page {
 		return "url:" + site.page(u), u.Query(), true
 	}
@@ -399,43 +394,29 @@ type pageSite struct {
 	segs int
 	fold bool
 	keys []string
-	// foldUnder: paths under these (lower case) are read in lower
-	// case: a Maps place or search is found by its name in any case
-	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
-	foldUnder []string
-	// number: the page is the trailing number of the path's last
-	// segment (Eventbrite's "/e/any-slug-tickets-123": the slug is
-	// free text, the number the event).
-	number bool
-	// segsUnder: paths under these (lower case) name their page by
-	// this many segments, not segs: a site's other form whose id is
-	// deeper (wa.me/message/CODE beside wa.me/NUMBER,
-	// TestReviewR1PageSiteOtherForms). No two of a site's overlap.
-	segsUnder map[string]int
-	// locale: a first segment naming a language or a country
-	// (open.spotify.com/intl-de/…, meetup.com/de-DE/…) is the reader's,
-	// not the page's (review r3, TestReviewR3PageSiteOwnForms).
-	locale bool
-	// shareKind: a first ":b:/g/" or ":u:/r/" (SharePoint's kind of
-	// file and guest or redirect link) is the link's form, not the file:
-	// one file linked per copy in another was a target each (review r3,
-	// TestReviewR3OneDriveLinkForms).
-	shareKind bool
-	// byHost: the page is named under its host, not the site's name: a
-	// SharePoint tenant's (org.sharepoint.com/sites/HR/… is org's; one
-	// name for every tenant's was one target: review r4).
-	byHost bool
-	// oneKey: only the first of keys the link has names the page: a
-	// WhatsApp chat by its phone=, else a share button by its text=
-	// (each newsletter's own; one "whatsapp.com/send" for all was one
-	// target: review r4).
-	oneKey bool
+	// own is a site's own naming, where its pages have forms the
+	// fields alone do not name as one (another depth under a path, a
+	// locale, another spelling of one page): given the path's segments
+	// and the query's kept values, the name. Each site's reason is at
+	// its entry in pageSites.
+	own func(s pageSite, u *url.URL, segs []string, kept url.Values) string
 }
 
 // page is the name of u's page on s.
 func (s pageSite) page(u *url.URL) string {
+	segs, kept := s.segments(u), s.kept(u)
+	if s.own != nil {
+		return s.own(s, u, segs, kept)
+	}
+	return s.named(segs, kept)
+}
+
+// segments are the segments of u's path, in lower case when s.fold, up
+// to a map's view and state ("@…" or "data=…" after the first: the
+// place is before; first, "@" is a handle: youtube.com/@NAME).
+func (s pageSite) segments(u *url.URL) []string {
 	path := u.EscapedPath()
-	if s.fold || slices.ContainsFunc(s.foldUnder, func(p string) bool { return len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) }) {
+	if s.fold {
 		path = strings.ToLower(path)
 	}
 	var segs []string
@@ -444,79 +425,77 @@ func (s pageSite) page(u *url.URL) string {
 			continue
 		}
 		if len(segs) > 0 && (strings.HasPrefix(seg, "@") || strings.HasPrefix(seg, "data=")) {
-			break // a map's view and state: the place is before (first, "@" is a handle: youtube.com/@NAME)
+			break
 		}
 		segs = append(segs, seg)
 	}
-	if s.locale && len(segs) > 1 && localeSeg(segs[0]) {
-		segs = segs[1:]
-	}
-	if s.shareKind && len(segs) > 2 && len(segs[0]) == 3 && segs[0][0] == ':' && segs[0][2] == ':' && (segs[1] == "g" || segs[1] == "r") {
-		segs = segs[2:]
-	}
-	n := s.segs
-	for p, m := range s.segsUnder {
-		if len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) {
-			n = m
-		}
-	}
-	if n > 0 && len(segs) > n {
-		segs = segs[:n]
-	}
-	if s.number && len(segs) > 0 {
-		last := segs[len(segs)-1]
-		i := len(last)
-		for i > 0 && last[i-1] >= '0' && last[i-1] <= '9' {
-			i--
-		}
-		if i < len(last) {
-			segs[len(segs)-1] = last[i:]
-		}
-	}
-	name := s.name
-	if s.byHost {
-		name = strings.ToLower(u.Hostname())
-	}
-	id := name + "/" + strings.Join(segs, "/")
-	kept := url.Values{}
+	return segs
+}
+
+// kept are the values of u's query that name its page on s: the first
+// of each of s.keys, unless empty.
+func (s pageSite) kept(u *url.URL) url.Values {
+	q, kept := u.Query(), url.Values{}
 	for _, k := range s.keys {
-		if v := u.Query().Get(k); v != "" && (!s.oneKey || len(kept) == 0) {
-			switch k {
-			case "pb":
-				v = mapsEmbedPlace(v)
-			case "center", "markers":
-				v = mapsLocations(v)
-			}
+		if v := q.Get(k); v != "" {
 			kept.Set(k, v)
 		}
 	}
+	return kept
+}
+
+// named is the page named by s.name, the first s.segs of segs (0: all)
+// and kept.
+func (s pageSite) named(segs []string, kept url.Values) string {
+	if s.segs > 0 && len(segs) > s.segs {
+		segs = segs[:s.segs]
+	}
+	id := s.name + "/" + strings.Join(segs, "/")
 	if q := kept.Encode(); q != "" {
 		id += "?" + q
 	}
-	for _, f := range pageForms {
-		if strings.HasPrefix(id, f.from) {
-			id = f.to + id[len(f.from):]
+	return id
+}
+
+// under reports whether u's path starts with one of prefixes (in any
+// case).
+func under(u *url.URL, prefixes ...string) bool {
+	path := u.EscapedPath()
+	return slices.ContainsFunc(prefixes, func(p string) bool { return len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) })
+}
+
+// reform is the page name id in the form it is named by: forms are
+// pairs of a prefix of another form of one page and the prefix it is
+// named by, tried in turn. A run alternating a page's forms per copy
+// was two to four targets, found at the ninth account or never (review
+// r3, TestReviewR3PageSiteFormsNoEvasion).
+func reform(id string, forms ...string) string {
+	for i := 0; i+1 < len(forms); i += 2 {
+		if strings.HasPrefix(id, forms[i]) {
+			id = forms[i+1] + id[len(forms[i]):]
 		}
 	}
 	return id
 }
 
-// pageForms are page sites' other forms of one page, by the prefix of
-// its name, and the prefix of the form it is named by: a run alternating
-// them per copy was two to four targets, found at the ninth account or
-// never (review r3, TestReviewR3PageSiteFormsNoEvasion).
-var pageForms = []struct{ from, to string }{
-	{"discord.com/invite/", "discord.gg/"},
-	{"t.me/joinchat/", "t.me/+"},
-	{"t.me/s/", "t.me/"},
-	{"whatsapp.com/send?phone=", "wa.me/"},
-	{"paypal.com/paypalme/", "paypal.me/"},
-	{"patreon.com/c/", "patreon.com/"},
-	{"zoom.us/w/", "zoom.us/j/"},
-	{"zoom.us/s/", "zoom.us/j/"},
-	{"zoom.us/wc/join/", "zoom.us/j/"},
-	{"zoom.us/wc/", "zoom.us/j/"}, // app.zoom.us/wc/ID/join, after wc/join/
-	{"wa.me/+", "wa.me/"},         // after whatsapp.com's: its phone= may have the "+"
+// handles: a social network's page under a handle is the handle's
+// (youtube.com/@NAME/videos is @NAME's, TestReviewR1PageSiteOtherForms),
+// others are named by the fields.
+func handles(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+	if under(u, "/@") {
+		s.segs = 1
+	}
+	return s.named(segs, kept)
+}
+
+// withoutLocale: a first segment naming a language or a country
+// (open.spotify.com/intl-de/…, meetup.com/de-DE/…) is the reader's,
+// not the page's (review r3, TestReviewR3PageSiteOwnForms).
+func withoutLocale(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+	if len(segs) > 1 && localeSeg(segs[0]) {
+		segs = segs[1:]
+	}
+	return s.named(segs, kept)
 }
 
 // youtubeVideo is the id of the video a YouTube link shows (v=, the
@@ -624,25 +603,59 @@ var pageSites = func() map[string]pageSite {
 			m[d] = s
 		}
 	}
-	for _, d := range []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "youtube.com", "tiktok.com"} {
+	for _, d := range []string{"facebook.com", "instagram.com", "twitter.com", "x.com", "linkedin.com", "tiktok.com"} {
 		// A profile by its id ("profile.php?id="), a video by "v", a
 		// playlist by "list", a handle's pages by the handle
 		// (youtube.com/@NAME/videos).
-		add(pageSite{name: d, fold: true, keys: []string{"id", "v", "list", "channel"}, segsUnder: map[string]int{"/@": 1}}, d)
+		add(pageSite{name: d, fold: true, keys: []string{"id", "v", "list", "channel"}, own: handles}, d)
 	}
-	m["youtube-nocookie.com"] = m["youtube.com"]
+	// A YouTube video by its id however linked (youtubeVideo), named
+	// as youtu.be's; other pages as the social networks'.
+	add(pageSite{name: "youtube.com", fold: true, keys: []string{"id", "v", "list", "channel"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if v := youtubeVideo(u); v != "" {
+			return "youtu.be/" + v
+		}
+		return handles(s, u, segs, kept)
+	}}, "youtube.com", "youtube-nocookie.com")
 	// paypal.com/donate/?hosted_button_id=… or ?campaign_id=…, the
 	// classic button's "business", paypal.me/NAME (an amount after it
-	// is the copy's).
-	add(pageSite{name: "paypal.com", fold: true, keys: []string{"hosted_button_id", "campaign_id", "business"}, segsUnder: map[string]int{"/paypalme/": 2}}, "paypal.com")
+	// is the copy's), also linked as paypal.com/paypalme/NAME.
+	add(pageSite{name: "paypal.com", fold: true, keys: []string{"hosted_button_id", "campaign_id", "business"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/paypalme/") {
+			s.segs = 2
+		}
+		return reform(s.named(segs, kept), "paypal.com/paypalme/", "paypal.me/")
+	}}, "paypal.com")
 	add(pageSite{name: "paypal.me", segs: 1, fold: true}, "paypal.me")
 	add(pageSite{name: "gofundme.com", segs: 2, fold: true}, "gofundme.com")
 	add(pageSite{name: "gofund.me", segs: 1}, "gofund.me")
 	add(pageSite{name: "buymeacoffee.com", segs: 1, fold: true}, "buymeacoffee.com")
 	add(pageSite{name: "ko-fi.com", segs: 1, fold: true}, "ko-fi.com")
-	add(pageSite{name: "patreon.com", segs: 1, fold: true, segsUnder: map[string]int{"/c/": 2}}, "patreon.com")
+	// patreon.com/NAME, also linked as patreon.com/c/NAME.
+	add(pageSite{name: "patreon.com", segs: 1, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/c/") {
+			s.segs = 2
+		}
+		return reform(s.named(segs, kept), "patreon.com/c/", "patreon.com/")
+	}}, "patreon.com")
 	add(pageSite{name: "betterplace.org", fold: true}, "betterplace.org")
-	add(pageSite{name: "eventbrite", number: true, segs: 2, fold: true}, "eventbrite.com", "eventbrite.co.uk", "eventbrite.de", "eventbrite.fr", "eventbrite.es",
+	// An event by the trailing number of its path's second segment
+	// (eventbrite.de/e/any-slug-tickets-123: the slug is free text, the
+	// number the event).
+	add(pageSite{name: "eventbrite", segs: 2, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		segs = segs[:min(len(segs), s.segs)]
+		if len(segs) > 0 {
+			last := segs[len(segs)-1]
+			i := len(last)
+			for i > 0 && last[i-1] >= '0' && last[i-1] <= '9' {
+				i--
+			}
+			if i < len(last) {
+				segs[len(segs)-1] = last[i:]
+			}
+		}
+		return s.named(segs, kept)
+	}}, "eventbrite.com", "eventbrite.co.uk", "eventbrite.de", "eventbrite.fr", "eventbrite.es",
 		"eventbrite.it", "eventbrite.nl", "eventbrite.ie", "eventbrite.at", "eventbrite.ch", "eventbrite.be", "eventbrite.pt", "eventbrite.se", "eventbrite.dk",
 		"eventbrite.fi", "eventbrite.ca", "eventbrite.com.au", "eventbrite.co.nz", "eventbrite.com.br", "eventbrite.com.mx", "eventbrite.com.ar", "eventbrite.sg", "eventbrite.hk")
 	add(pageSite{name: "ticketmaster", fold: true}, "ticketmaster.com", "ticketmaster.co.uk", "ticketmaster.de", "ticketmaster.ie", "ticketmaster.ca", "ticketmaster.com.au",
@@ -650,50 +663,101 @@ var pageSites = func() map[string]pageSite {
 		"ticketmaster.no", "ticketmaster.fi", "ticketmaster.pl", "ticketmaster.com.mx")
 	add(pageSite{name: "eventim", fold: true}, "eventim.de", "eventim.at", "eventim.ch", "eventim.co.uk", "eventim.nl", "eventim.se", "eventim.dk", "eventim.no",
 		"eventim.it", "eventim.pl", "eventim.com", "eventim-light.com")
-	add(pageSite{name: "meetup.com", segs: 1, fold: true, locale: true}, "meetup.com")
+	add(pageSite{name: "meetup.com", segs: 1, fold: true, own: withoutLocale}, "meetup.com")
 	// calendly.com/NAME, a one-off link calendly.com/d/CODE.
-	add(pageSite{name: "calendly.com", segs: 1, fold: true, segsUnder: map[string]int{"/d/": 2}}, "calendly.com")
+	add(pageSite{name: "calendly.com", segs: 1, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/d/") {
+			s.segs = 2
+		}
+		return s.named(segs, kept)
+	}}, "calendly.com")
 	add(pageSite{name: "doodle.com", fold: true}, "doodle.com")
 	add(pageSite{name: "linktr.ee", segs: 1, fold: true}, "linktr.ee")
-	// A chat: wa.me/NUMBER, WhatsApp Business's wa.me/message/CODE and
-	// wa.me/qr/CODE, t.me/CHANNEL, its preview t.me/s/CHANNEL, a
-	// group's t.me/joinchat/CODE.
-	add(pageSite{name: "wa.me", segs: 1, segsUnder: map[string]int{"/message/": 2, "/qr/": 2}}, "wa.me")
-	add(pageSite{name: "t.me", segs: 1, fold: true, segsUnder: map[string]int{"/joinchat/": 2, "/s/": 2}}, "t.me", "telegram.me")
-	// A meeting: zoom.us/j/ID, a meeting's or a webinar's registration
-	// zoom.us/meeting/register/ID, the web client's zoom.us/wc/join/ID
-	// (its host, us02web…, is any).
-	add(pageSite{name: "zoom.us", segs: 2, fold: true, segsUnder: map[string]int{"/meeting/register/": 3, "/webinar/register/": 3, "/wc/join/": 3}}, "zoom.us")
+	// A chat: wa.me/NUMBER (wa.me/+NUMBER one chat), WhatsApp
+	// Business's wa.me/message/CODE and wa.me/qr/CODE (a deeper id:
+	// TestReviewR1PageSiteOtherForms).
+	add(pageSite{name: "wa.me", segs: 1, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/message/", "/qr/") {
+			s.segs = 2
+		}
+		return reform(s.named(segs, kept), "wa.me/+", "wa.me/")
+	}}, "wa.me")
+	// t.me/CHANNEL, its preview t.me/s/CHANNEL, a group's
+	// t.me/joinchat/CODE, also linked as t.me/+CODE.
+	add(pageSite{name: "t.me", segs: 1, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/joinchat/", "/s/") {
+			s.segs = 2
+		}
+		return reform(s.named(segs, kept), "t.me/joinchat/", "t.me/+", "t.me/s/", "t.me/")
+	}}, "t.me", "telegram.me")
+	// A meeting: zoom.us/j/ID, also linked as zoom.us/w/ID, zoom.us/s/ID
+	// (its host's start link) and the web client's zoom.us/wc/join/ID
+	// and app.zoom.us/wc/ID/join; a meeting's or a webinar's
+	// registration zoom.us/meeting/register/ID (its host, us02web…, is
+	// any).
+	add(pageSite{name: "zoom.us", segs: 2, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/meeting/register/", "/webinar/register/", "/wc/join/") {
+			s.segs = 3
+		}
+		return reform(s.named(segs, kept), "zoom.us/w/", "zoom.us/j/", "zoom.us/s/", "zoom.us/j/", "zoom.us/wc/join/", "zoom.us/j/", "zoom.us/wc/", "zoom.us/j/")
+	}}, "zoom.us")
 	// A video, a podcast episode, a form, a chat invite or a shared
 	// file by its share link (an id whose case is its own): youtu.be/ID,
 	// vimeo.com/ID, open.spotify.com/episode/ID, forms.gle/ID,
 	// forms.office.com/r/ID, discord.gg/CODE, chat.whatsapp.com/CODE,
 	// dropbox.com/scl/fi/ID/…, 1drv.ms/b/ID (TestReviewPageSiteListGaps).
-	add(pageSite{name: "youtu.be", segs: 1}, "youtu.be")
+	// youtu.be/ID is a YouTube video's however linked (youtubeVideo).
+	add(pageSite{name: "youtu.be", segs: 1, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if v := youtubeVideo(u); v != "" {
+			return "youtu.be/" + v
+		}
+		return s.named(segs, kept)
+	}}, "youtu.be")
 	add(pageSite{name: "vimeo.com", segs: 2}, "vimeo.com")
-	add(pageSite{name: "spotify.com", segs: 2, locale: true}, "spotify.com")
+	add(pageSite{name: "spotify.com", segs: 2, own: withoutLocale}, "spotify.com")
 	add(pageSite{name: "forms.gle", segs: 1}, "forms.gle")
 	add(pageSite{name: "office.com", segs: 2, keys: []string{"id"}}, "office.com")
 	add(pageSite{name: "discord.gg", segs: 1}, "discord.gg")
 	// discord.com/invite/CODE (discord.gg's), a server's channels.
-	add(pageSite{name: "discord.com", segs: 2}, "discord.com", "discordapp.com")
-	// chat.whatsapp.com/CODE, click to chat api.whatsapp.com/send?phone=.
-	add(pageSite{name: "whatsapp.com", segs: 2, keys: []string{"phone", "text"}, oneKey: true}, "whatsapp.com")
+	add(pageSite{name: "discord.com", segs: 2, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		return reform(s.named(segs, kept), "discord.com/invite/", "discord.gg/")
+	}}, "discord.com", "discordapp.com")
+	// chat.whatsapp.com/CODE; click to chat api.whatsapp.com/send?phone=
+	// (wa.me's: its phone= may have the "+"), else a share button by its
+	// text= (each newsletter's own; one "whatsapp.com/send" for all was
+	// one target: review r4).
+	add(pageSite{name: "whatsapp.com", segs: 2, keys: []string{"phone", "text"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if kept.Has("phone") {
+			kept.Del("text")
+		}
+		return reform(s.named(segs, kept), "whatsapp.com/send?phone=", "wa.me/", "wa.me/+", "wa.me/")
+	}}, "whatsapp.com")
 	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
 	// 1drv.ms/b/s!ID, the current 1drv.ms/b/c/CID/ID (any kind's letter).
-	add(pageSite{name: "1drv.ms", segs: 2, segsUnder: func() map[string]int {
-		m := map[string]int{}
-		for c := 'a'; c <= 'z'; c++ {
-			m["/"+string(c)+"/c/"] = 4
+	add(pageSite{name: "1drv.ms", segs: 2, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if p := u.EscapedPath(); len(p) >= 5 && p[0] == '/' && 'a' <= p[1]|0x20 && p[1]|0x20 <= 'z' && strings.EqualFold(p[2:5], "/c/") {
+			s.segs = 4
 		}
-		return m
-	}()}, "1drv.ms")
+		return s.named(segs, kept)
+	}}, "1drv.ms")
 	// onedrive.live.com's file by its id (?resid=, ?id=, ?cid=): live.com
 	// serves no organisation's own site.
 	add(pageSite{name: "live.com", keys: []string{"resid", "id", "cid"}}, "live.com")
 	// OneDrive for Business: a tenant's file by its path
-	// (…sharepoint.com/:b:/g/personal/USER/ID; "?e=" is the copy's).
-	add(pageSite{name: "sharepoint.com", shareKind: true, byHost: true}, "sharepoint.com")
+	// (…sharepoint.com/:b:/g/personal/USER/ID; "?e=" is the copy's),
+	// named under the tenant's host (org.sharepoint.com/sites/HR/… is
+	// org's; one name for every tenant's was one target: review r4). A
+	// first ":b:/g/" or ":u:/r/" (the kind of file and guest or redirect
+	// link) is the link's form, not the file: one file linked per copy
+	// in another was a target each (review r3,
+	// TestReviewR3OneDriveLinkForms).
+	add(pageSite{own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if len(segs) > 2 && len(segs[0]) == 3 && segs[0][0] == ':' && segs[0][2] == ':' && (segs[1] == "g" || segs[1] == "r") {
+			segs = segs[2:]
+		}
+		s.name = strings.ToLower(u.Hostname())
+		return s.named(segs, kept)
+	}}, "sharepoint.com")
 	// A map: maps.app.goo.gl/TOKEN and goo.gl/maps/TOKEN (case is the
 	// token's), google.com/maps/place/NAME/@view…, ?q=, a form's or a
 	// file's path (docs.google.com/forms/d/ID).
@@ -702,14 +766,30 @@ var pageSites = func() map[string]pageSite {
 	// calendar"), ?eid= or tmeid= (an event's own).
 	// A map embedded (an iframe's /maps/embed?pb=…) by the place in
 	// its pb (mapsEmbedPlace).
-	add(pageSite{name: "google", foldUnder: []string{"/maps/place/", "/maps/search/", "/maps/dir/"}, keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
-		"text", "dates", "eid", "tmeid", "pb"}}, "google.com", "google.de", "google.co.uk",
+	// A Maps place, search or route is found by its name in any case
+	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
+	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
+		"text", "dates", "eid", "tmeid", "pb"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if under(u, "/maps/place/", "/maps/search/", "/maps/dir/") {
+			s.fold = true
+			segs = s.segments(u)
+		}
+		if kept.Has("pb") {
+			kept.Set("pb", mapsEmbedPlace(kept.Get("pb")))
+		}
+		return s.named(segs, kept)
+	}}, "google.com", "google.de", "google.co.uk",
 		"google.fr", "google.it", "google.es", "google.nl", "google.at", "google.ch", "google.be", "google.ca", "google.com.au")
 	// A static map image (maps.googleapis.com/maps/api/staticmap) by
 	// the places it shows (mapsLocations); a key of each customer's own
 	// and the view are not kept. A host: Google's other hosts there
 	// (storage, fonts) are no page site.
-	add(pageSite{name: "maps.googleapis.com", keys: []string{"center", "markers"}}, "maps.googleapis.com")
+	add(pageSite{name: "maps.googleapis.com", keys: []string{"center", "markers"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		for k, v := range kept {
+			kept.Set(k, mapsLocations(v[0]))
+		}
+		return s.named(segs, kept)
+	}}, "maps.googleapis.com")
 	return m
 }()
 
