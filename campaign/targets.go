@@ -201,6 +201,10 @@ func urlTarget(f string) (string, url.Values, bool) {
 		return "url:" + d, nil, true
 	}
 	canonicalPath(u)
+	// A page site's own naming reads the host as folded: a SharePoint
+	// tenant in Unicode and in Punycode, a look-alike "yоutu.be", are
+	// the one host (found by i30a's differential check).
+	u.Host = host
 	if p, ok := assetPages[d]; ok && strings.HasSuffix(strings.ToLower(u.Path), p) {
 		return "", nil, true
 	}
@@ -478,6 +482,26 @@ func reform(id string, forms ...string) string {
 	return id
 }
 
+// chatNumber is a chat's phone number as its digits alone, however a
+// link writes it: "+4915…", "%2B4915…" (the "+" escaped), "49 151 …"
+// (wa.me/%2B… and wa.me/+… were two targets: review r5, found by
+// i30a's differential check). Anything else is v.
+func chatNumber(v string) string {
+	d := strings.Map(func(r rune) rune {
+		switch {
+		case r >= '0' && r <= '9':
+			return r
+		case strings.ContainsRune("+ -().", r):
+			return -1
+		}
+		return 'x'
+	}, strings.ReplaceAll(strings.ToLower(v), "%2b", ""))
+	if d == "" || strings.ContainsRune(d, 'x') {
+		return v
+	}
+	return d
+}
+
 // handles: a social network's page under a handle is the handle's
 // (youtube.com/@NAME/videos is @NAME's, TestReviewR1PageSiteOtherForms),
 // others are named by the fields.
@@ -679,8 +703,10 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "wa.me", segs: 1, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
 		if under(u, "/message/", "/qr/") {
 			s.segs = 2
+		} else if len(segs) > 0 {
+			segs[0] = chatNumber(segs[0])
 		}
-		return reform(s.named(segs, kept), "wa.me/+", "wa.me/")
+		return s.named(segs, kept)
 	}}, "wa.me")
 	// t.me/CHANNEL, its preview t.me/s/CHANNEL, a group's
 	// t.me/joinchat/CODE, also linked as t.me/+CODE.
@@ -729,8 +755,9 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "whatsapp.com", segs: 2, keys: []string{"phone", "text"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
 		if kept.Has("phone") {
 			kept.Del("text")
+			kept.Set("phone", chatNumber(kept.Get("phone")))
 		}
-		return reform(s.named(segs, kept), "whatsapp.com/send?phone=", "wa.me/", "wa.me/+", "wa.me/")
+		return reform(s.named(segs, kept), "whatsapp.com/send?phone=", "wa.me/")
 	}}, "whatsapp.com")
 	add(pageSite{name: "dropbox.com", segs: 3}, "dropbox.com")
 	// 1drv.ms/b/s!ID, the current 1drv.ms/b/c/CID/ID (any kind's letter).
