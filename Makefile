@@ -114,12 +114,12 @@ vet:
 test: deps sendmail fmt vet
 	$(GO) test -race -count=1 -timeout 40m $$($(GO) list ./... | grep -v '^outguard/campaign$$')
 	# campaign: its one shared state (the fleet's seed, read by every
-	# session at once) under -race; the rest of it, the content rules and
-	# the ham measurements at full size, is one goroutine per message and
-	# ten times slower under -race (25 minutes of CI, no race to find):
-	# without. The engine's concurrent use runs under -race above
-	# (milter, e2e).
-	$(GO) test -race -count=1 -run 'TestSeedSource|TestReviewSeedSplitRedis' ./campaign/
+	# session at once) and eight sessions on one engine under -race; the
+	# rest of it, the content rules and the ham measurements at full
+	# size, is one goroutine per message and ten times slower under -race
+	# (25 minutes of CI, no race to find): without. The engine's
+	# concurrent use runs under -race above too (milter, e2e).
+	$(GO) test -race -count=1 -run 'TestSeedSource|TestReviewSeedSplitRedis|TestReviewR5bConcurrentSessions' ./campaign/
 	$(GO) test -count=1 -timeout 20m ./campaign/
 	# go-milter as carried (issue #32): a module of its own, outside ./...;
 	# without -race: upstream's TestServer_Shutdown closes one client

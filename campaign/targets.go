@@ -183,7 +183,9 @@ func urlTarget(f string) (string, url.Values, bool) {
 	if ip, ok := ipv4(name); ok {
 		return "url:" + ip, nil, true
 	}
-	host := asciiName(fold(name))
+	// The DNS root's dot is no part of the name: "host." is host
+	// (a SharePoint tenant so written was another, review r5b).
+	host := strings.TrimSuffix(asciiName(fold(name)), ".")
 	d := registrable(host)
 	if d == "" {
 		return "", nil, false // no name ("http://\xa0"): no link named (FuzzTargets)
@@ -487,6 +489,9 @@ func reform(id string, forms ...string) string {
 // (wa.me/%2B… and wa.me/+… were two targets: review r5, found by
 // i30a's differential check). Anything else is v.
 func chatNumber(v string) string {
+	if p, err := url.PathUnescape(v); err == nil {
+		v = p // a path's segment as written: wa.me/%2B49%20151…
+	}
 	d := strings.Map(func(r rune) rune {
 		switch {
 		case r >= '0' && r <= '9':
@@ -697,11 +702,24 @@ var pageSites = func() map[string]pageSite {
 	}}, "calendly.com")
 	add(pageSite{name: "doodle.com", fold: true}, "doodle.com")
 	add(pageSite{name: "linktr.ee", segs: 1, fold: true}, "linktr.ee")
+	// Short links and pages of a business's own: fb.me/NAME (Facebook),
+	// g.page/NAME (a Google business profile), wa.link/CODE, a Stripe
+	// or Square payment link, a Teams meeting, a Canva design. Each was
+	// its site's one target: twelve organisations with their own, one
+	// campaign (review r5b, TestReviewR5bOwnPagesMerged).
+	add(pageSite{name: "fb.me", segs: 1, fold: true}, "fb.me")
+	add(pageSite{name: "g.page", segs: 1, fold: true}, "g.page")
+	add(pageSite{name: "wa.link", segs: 1}, "wa.link")
+	add(pageSite{name: "buy.stripe.com", segs: 1}, "buy.stripe.com")
+	add(pageSite{name: "square.link", segs: 2}, "square.link")
+	add(pageSite{name: "teams.microsoft.com", segs: 3}, "teams.microsoft.com")
+	add(pageSite{name: "canva.com", segs: 2}, "canva.com")
 	// A chat: wa.me/NUMBER (wa.me/+NUMBER one chat), WhatsApp
-	// Business's wa.me/message/CODE and wa.me/qr/CODE (a deeper id:
-	// TestReviewR1PageSiteOtherForms).
+	// Business's wa.me/message/CODE, wa.me/qr/CODE and its catalogue
+	// wa.me/c/NUMBER (a deeper id: TestReviewR1PageSiteOtherForms;
+	// every business's catalogue was "wa.me/c", review r5b).
 	add(pageSite{name: "wa.me", segs: 1, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
-		if under(u, "/message/", "/qr/") {
+		if under(u, "/message/", "/qr/", "/c/") {
 			s.segs = 2
 		} else if len(segs) > 0 {
 			segs[0] = chatNumber(segs[0])
@@ -709,13 +727,18 @@ var pageSites = func() map[string]pageSite {
 		return s.named(segs, kept)
 	}}, "wa.me")
 	// t.me/CHANNEL, its preview t.me/s/CHANNEL, a group's
-	// t.me/joinchat/CODE, also linked as t.me/+CODE.
+	// t.me/joinchat/CODE, also linked as t.me/+CODE; telegram.me and
+	// telegram.dog are t.me, CHANNEL.t.me is t.me/CHANNEL
+	// (core.telegram.org/api/links; every channel's CHANNEL.t.me was
+	// "t.me/", review r5b).
 	add(pageSite{name: "t.me", segs: 1, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
-		if under(u, "/joinchat/", "/s/") {
+		if sub, _, ok := strings.Cut(u.Hostname(), "."); ok && sub != "www" && strings.Count(u.Hostname(), ".") == 2 {
+			segs = append([]string{sub}, segs...)
+		} else if under(u, "/joinchat/", "/s/") {
 			s.segs = 2
 		}
 		return reform(s.named(segs, kept), "t.me/joinchat/", "t.me/+", "t.me/s/", "t.me/")
-	}}, "t.me", "telegram.me")
+	}}, "t.me", "telegram.me", "telegram.dog")
 	// A meeting: zoom.us/j/ID, also linked as zoom.us/w/ID, zoom.us/s/ID
 	// (its host's start link) and the web client's zoom.us/wc/join/ID
 	// and app.zoom.us/wc/ID/join; a meeting's or a webinar's
@@ -795,8 +818,10 @@ var pageSites = func() map[string]pageSite {
 	// its pb (mapsEmbedPlace).
 	// A Maps place, search or route is found by its name in any case
 	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
+	// A Drive file by its id= (drive.google.com/open?id=ID: every
+	// organisation's was "google/open", review r5b).
 	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
-		"text", "dates", "eid", "tmeid", "pb"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		"text", "dates", "eid", "tmeid", "pb", "id"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
 		if under(u, "/maps/place/", "/maps/search/", "/maps/dir/") {
 			s.fold = true
 			segs = s.segments(u)
@@ -832,8 +857,25 @@ func platform(d string) bool {
 
 // freeMail are well-known free-mail domains: an address there is anyone's,
 // named by the whole address (as one of the shared domains).
-var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "aol.com", "icloud.com",
-	"me.com", "proton.me", "protonmail.com", "gmx.de", "gmx.net", "gmx.com", "web.de", "t-online.de", "mail.ru", "yandex.ru", "zoho.com"}
+var freeMail = []string{"pm.me", "me.com", "mac.com", "web.de", "t-online.de", "freenet.de", "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr",
+	"laposte.net", "libero.it", "virgilio.it", "tiscali.it", "alice.it", "qq.com", "163.com", "126.com", "naver.com", "seznam.cz", "wp.pl", "o2.pl",
+	"interia.pl", "onet.pl", "btinternet.com", "sky.com", "comcast.net", "verizon.net", "att.net", "bluewin.ch", "telenet.be", "skynet.be", "ziggo.nl",
+	"kpnmail.nl", "bigpond.com", "optusnet.com.au", "rediffmail.com", "inbox.ru", "bk.ru", "list.ru", "ukr.net", "abv.bg", "uol.com.br", "bol.com.br"}
+
+// freeMailBrands are free-mail providers by their name, under any of
+// their country domains (hotmail.co.uk, yahoo.fr, outlook.de, gmx.at):
+// with the list alone, two people's addresses there were one target, and
+// twelve organisations each pointing to its own secretary's a campaign
+// (review r5b, TestReviewR5bFreeMailMerged).
+var freeMailBrands = []string{"gmail", "googlemail", "yahoo", "ymail", "rocketmail", "outlook", "hotmail", "live", "msn", "aol", "icloud", "gmx",
+	"yandex", "proton", "protonmail", "zoho", "mail"}
+
+// freeMailDomain reports whether registrable domain r is a free-mail
+// provider's.
+func freeMailDomain(r string) bool {
+	brand, _, _ := strings.Cut(r, ".")
+	return slices.Contains(freeMail, r) || slices.Contains(freeMailBrands, brand)
+}
 
 // mailTarget is the target of address a (lower case): "mail:" and its
 // registrable domain, or the whole address on a free-mail domain or one
@@ -847,14 +889,18 @@ func mailTarget(a string, shared []string) string {
 }
 
 // mailbox is the address l@d as the mailbox it delivers to: without an
-// RFC 5233 "+detail", without the dots Gmail ignores, the domain in
-// ASCII. Spelt per copy, one mailbox was a target per copy (review r5a,
-// TestReviewR5aMailTargetOneMailbox).
+// RFC 5233 "+detail", without the dots Gmail ignores or a Yahoo
+// disposable address's "-keyword", the domain in ASCII. Spelt per copy,
+// one mailbox was a target per copy (reviews r5a and r5b,
+// TestReviewR5aMailTargetOneMailbox, TestReviewR5bOneMailboxSpellings).
 func mailbox(l, d string) string {
 	d = asciiName(d)
 	l = localBase(l)
-	if d == "gmail.com" || d == "googlemail.com" {
+	switch brand, _, _ := strings.Cut(registrable(d), "."); {
+	case d == "gmail.com" || d == "googlemail.com":
 		l, d = strings.ReplaceAll(l, ".", ""), "gmail.com"
+	case brand == "yahoo":
+		l, _, _ = strings.Cut(l, "-")
 	}
 	return l + "@" + d
 }
@@ -863,7 +909,7 @@ func mailbox(l, d string) string {
 // anyone gets: a free-mail domain or one of shared.
 func anyones(d string, shared []string) bool {
 	d = asciiName(strings.ToLower(d))
-	return slices.Contains(freeMail, registrable(d)) || slices.ContainsFunc(shared, func(s string) bool { return d == s || strings.HasSuffix(d, "."+s) })
+	return freeMailDomain(registrable(d)) || slices.ContainsFunc(shared, func(s string) bool { return d == s || strings.HasSuffix(d, "."+s) })
 }
 
 // mailAddresses calls fn with each e-mail address of text (mailDomains'

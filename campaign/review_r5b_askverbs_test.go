@@ -1,0 +1,59 @@
+package campaign
+
+import (
+	"testing"
+)
+
+// TestReviewR5bNeverEverNoticesInnocent: the usual security sentences of
+// a newsletter footer in wordings neverAsked does not read as "we never
+// ask": "never, ever ask" (the comma ends the clause, "ever" then has no
+// negation before it), "never share your password" (a negation, no
+// ask verb), "never send you an email asking" (verb 5 words after).
+// Twelve organisations under each are a campaign; the control (the
+// shipped test's "We will never ask for your password by email.") is
+// none.
+func TestReviewR5bNeverEverNoticesInnocent(t *testing.T) {
+	en := func(s string) string {
+		return "Copyright 2026 All rights reserved. You are receiving this email because you subscribed on our website. " + s +
+			" Please do not reply to this email. You can update your preferences or unsubscribe from this list."
+	}
+	wantNoticesInnocent(t, map[string]string{
+		"control":                en("We will never ask for your password by email."),
+		"never, ever ask":        en("We will never, ever ask for your password by email."),
+		"never share":            en("Never share your password with anyone, not even with us."),
+		"no one will ask, ever":  en("No one from our team will ask for your password, ever."),
+		"never email you asking": en("We will never send you an email asking for your password."),
+	})
+	for text, want := range map[string]bool{
+		"We will never, ever ask for your password.":                false,
+		"Never share your password with anyone.":                    false,
+		"We will never send you an email asking for your password.": false,
+	} {
+		if got := asksSecret(text); got != want {
+			t.Errorf("asksSecret(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+// TestReviewR5bEverCarriesNegation: "ever" after a negation moves the
+// negation to "ever" (review r5a's "no one ... will ever ask"), so a
+// lure putting "ever" between another verb's negation and its ask
+// ("if you do not want to lose access now or ever we ask you for your
+// mailbox password") reads as "we never ask": asksSecret is false
+// (control "now or later": true). End to end, in lureAt's notice shape,
+// these lures are still found at the 5th account by other means (held
+// there); the misreading is what this test pins.
+func TestReviewR5bEverCarriesNegation(t *testing.T) {
+	for _, s := range []string{
+		"If you do not want to lose access now or ever we ask you for your mailbox password today.",
+		"If you do not want to lose access now or ever we request your mailbox password today.",
+		"If you don't wish to lose any messages ever again we ask you for your password.",
+	} {
+		if !asksSecret(s) {
+			t.Errorf("asksSecret(%q) = false: a request for the password read as 'we never ask'", s)
+		}
+	}
+	if !asksSecret("If you do not want to lose access now or later we ask you for your mailbox password today.") {
+		t.Errorf("control not asking")
+	}
+}
