@@ -1015,15 +1015,6 @@ func cutBoilerplate(own []string) (cut []string, ok bool) {
 	return cut, ok
 }
 
-// securityNotice reports whether sentence low (lower case) names a secret
-// and asks for none: "nunca le enviaremos un correo electrónico
-// solicitando su clave de acceso" is a notice's sentence though it names
-// no notice term; without one it ended the notice, and twelve
-// organisations under it were a campaign (review r5a).
-func securityNotice(low string) bool {
-	return (slices.ContainsFunc(secretTerms, func(t string) bool { return strings.Contains(low, t) }) || strings.Contains(low, "senha")) && !asksPlain(low)
-}
-
 // noticeUnit is a sentence of a boilerplate block, own[line][off:end], or a
 // short line among its sentences, and its words.
 type noticeUnit struct{ line, off, end, words int }
@@ -1054,7 +1045,7 @@ scan:
 			low := strings.ToLower(own[i][u.off:u.end])
 			switch {
 			case u.words == 0:
-			case u.words <= boilerplateSentence && (slices.ContainsFunc(boilerplateTerms, func(t string) bool { return strings.Contains(low, t) }) || securityNotice(low)):
+			case u.words <= boilerplateSentence && slices.ContainsFunc(boilerplateTerms, func(t string) bool { return strings.Contains(low, t) }):
 				b = append(append(b, short...), u)
 				words += shortWords + u.words
 				frag += shortWords
@@ -1361,35 +1352,14 @@ func namesSecret(low string) bool {
 // "we will never ask you to disclose your password", its negation 6
 // words before, was a lure, twelve organisations one campaign).
 func neverAsked(words []string) bool {
-	neg, nobody, sendNot := -10, -10, false
+	neg := -10
 	for i, w := range words {
-		// "ever" right after a negation carries it ("never ever ask");
-		// further on it may follow another verb's ("do not want to lose
-		// access now or ever: we ask…", review r5b).
-		if negations[w] || strings.HasSuffix(w, "n't") || w == "ever" && neg == i-1 {
+		// "ever" after a negation carries it to its verb: "no legitimate
+		// bank will ever ask" (review r5a; review r5b: "if you do not
+		// want to lose access now or ever we ask…" is read so too, a
+		// misreading that hid no run, TestReviewR5bEverCarriesNegation).
+		if negations[w] || strings.HasSuffix(w, "n't") || w == "ever" && neg >= 0 {
 			neg = i
-		}
-		// A subject that is nobody governs its clause's verb further
-		// away: "no one from our team will ever ask" (review r5a).
-		if nobodies[w] || w == "one" && i > 0 && words[i-1] == "no" {
-			nobody = i
-		}
-		// A secret one is told never to give away asks for none:
-		// "never share your password", "ne partagez jamais" (review
-		// r5b). Only the verb right after its negation, or before it:
-		// "do not wait to send your password" asks.
-		if giveVerbs[w] && (i-neg <= 2 || slices.ContainsFunc(words[i+1:min(len(words), i+3)], func(w string) bool { return negations[w] })) {
-			return true
-		}
-		// A negated verb of sending mail, its message asking: "we will
-		// never send you an email asking for", "nunca le enviaremos un
-		// correo electrónico solicitando", "nigdy nie wysyła wiadomości
-		// e-mail z prośbą" (reviews r5a, r5b).
-		if sendVerbs[w] && i-neg <= 2 {
-			sendNot = true
-		}
-		if askVerb(w) && (i-nobody <= 8 || sendNot) {
-			return true
 		}
 		if askVerb(w) {
 			// The negation governs the verb: up to 4 words before it
@@ -1419,25 +1389,6 @@ func neverAsked(words []string) bool {
 // worded asked for nothing.
 var askVerbs = []string{"ask", "request", "frage", "fragt", "fragen", "bitten", "demand", "vraag", "vrage", "verzoek",
 	"pedi", "pede", "pide", "pedí", "solicit", "chied", "chiede", "richied", "domand", "prosi", "prosz", "popros", "prośb", "pyta", "zapyta", "żąda"}
-
-// sendVerbs are verbs of sending or writing mail (and their forms in
-// notices) whose negation governs a message that asks.
-var sendVerbs = map[string]bool{"send": true, "email": true, "e-mail": true, "contact": true, "write": true, "senden": true, "schicken": true,
-	"envoyer": true, "enverrons": true, "envoyons": true, "sturen": true, "versturen": true, "enviaremos": true, "enviamos": true, "envia": true,
-	"enviará": true, "invieremo": true, "inviamo": true, "wysyła": true, "wysyłamy": true, "wyślemy": true}
-
-// nobodies are the words for "nobody" that make a clause's subject.
-var nobodies = map[string]bool{"nobody": true, "niemand": true, "nadie": true, "ninguém": true, "nessuno": true, "nikt": true}
-
-// giveVerbs are the verbs of giving a secret away (imperative and
-// infinitive forms) that a notice tells its reader never to do: share,
-// give, disclose, reveal; teilen, geben, weitergeben; partager, donner,
-// communiquer; delen, geven; compartir, dar, revelar; compartilhar,
-// partilhar; condividere, comunicare; udostępniaj, podawaj.
-var giveVerbs = map[string]bool{"share": true, "give": true, "disclose": true, "reveal": true, "teilen": true, "geben": true, "weitergeben": true,
-	"partagez": true, "partager": true, "donnez": true, "communiquez": true, "deel": true, "geef": true, "comparta": true, "compartas": true,
-	"compartir": true, "revele": true, "compartilhe": true, "partilhe": true, "condividere": true, "condividi": true, "comunicare": true,
-	"udostępniaj": true, "podawaj": true}
 
 // notAsking are words that start like a verb of asking and are none: a
 // lure negating another verb beside one ("para não perder o seu pedido

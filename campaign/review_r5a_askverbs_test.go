@@ -55,13 +55,13 @@ func TestReviewR5aAskPrefixLures(t *testing.T) {
 // Each should be no campaign; the controls (the test's own en/pl
 // sentences, and the Polish bank sentence with "proszą" for "pytają")
 // are none. Fixed since: "pytać", "prośba", "domandare", "jamás", "ever"
-// after a negation, "e-mails" one word; and since review r5b a negated
-// verb of sending whose message asks ("nigdy nie wysyła wiadomości
-// e-mail z prośbą", "nunca le enviaremos un correo electrónico
-// solicitando") reads as asking for nothing, and a sentence naming a
-// secret and asking for none is the notice's though it names no notice
-// term (securityNotice: without, it ended the notice). The field known
-// marks a notice still a campaign (none now).
+// after a negation, "e-mails" one word. Known, pinned (a campaign
+// still): the two whose asking sentence names no notice term (it ends
+// the notice, and what is left shared is one text: "nunca le enviaremos
+// este correo solicitando…", with the term, is none). Review r5b's rules
+// for them (a negated verb of sending, a secret's sentence part of the
+// notice) let lures ask for nothing (review r5c,
+// TestReviewR5cSecurityNoticeLures) and were taken out.
 func TestReviewR5aNeverAskNoticesInnocent(t *testing.T) {
 	notice := func(lang, sentence string) string {
 		switch lang {
@@ -88,12 +88,12 @@ func TestReviewR5aNeverAskNoticesInnocent(t *testing.T) {
 		{"pl", "Nigdy nie poprosimy o hasło w wiadomości e-mail.", false}, // control (the test's own)
 		{"pl", "Nigdy nie pytamy o hasło w wiadomości e-mail.", false},
 		{"pl", "Nigdy nie wysyłamy wiadomości z prośbą o podanie hasła.", false},
-		{"pl", "Pamiętaj: nasz bank nigdy nie wysyła wiadomości e-mail z prośbą o podanie hasła, numeru karty ani kodów SMS.", false},
+		{"pl", "Pamiętaj: nasz bank nigdy nie wysyła wiadomości e-mail z prośbą o podanie hasła, numeru karty ani kodów SMS.", true},
 		{"pl", "Nasi pracownicy nigdy nie pytają klientów o hasło do bankowości internetowej ani o kody SMS.", false},
 		{"pl", "Nasi pracownicy nigdy nie pytają klientów o hasło do bankowości internetowej ani do skrzynki pocztowej.", false},
 		{"pl", "Nasi pracownicy nigdy nie proszą klientów o hasło do bankowości internetowej ani do skrzynki pocztowej.", false}, // control: proszą
 		{"es", "Jamás le pediremos su clave de acceso por correo.", false},
-		{"es", "Nunca le enviaremos un correo electrónico solicitando su clave de acceso.", false},
+		{"es", "Nunca le enviaremos un correo electrónico solicitando su clave de acceso.", true},
 		{"pt", "Nunca enviamos e-mails a pedir a sua senha.", false},
 		{"it", "Non ti domanderemo mai la password via email.", false},
 		{"en", "We will never ask for your password by email.", false}, // control

@@ -707,19 +707,37 @@ var pageSites = func() map[string]pageSite {
 	// or Square payment link, a Teams meeting, a Canva design. Each was
 	// its site's one target: twelve organisations with their own, one
 	// campaign (review r5b, TestReviewR5bOwnPagesMerged).
-	add(pageSite{name: "fb.me", segs: 1, fold: true}, "fb.me")
-	add(pageSite{name: "g.page", segs: 1, fold: true}, "g.page")
+	// Their deeper forms (fb.me/e/CODE, g.page/r/CODE/review) and
+	// Stripe's donation links, Canva's short links too (review r5c).
+	deeper := func(prefixes ...string) func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		return func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+			if under(u, prefixes...) {
+				s.segs++
+			}
+			return s.named(segs, kept)
+		}
+	}
+	add(pageSite{name: "fb.me", segs: 1, fold: true, own: deeper("/e/")}, "fb.me")
+	add(pageSite{name: "g.page", segs: 1, fold: true, own: deeper("/r/")}, "g.page")
 	add(pageSite{name: "wa.link", segs: 1}, "wa.link")
-	add(pageSite{name: "buy.stripe.com", segs: 1}, "buy.stripe.com")
+	add(pageSite{name: "buy.stripe.com", segs: 1}, "buy.stripe.com", "donate.stripe.com")
 	add(pageSite{name: "square.link", segs: 2}, "square.link")
-	add(pageSite{name: "teams.microsoft.com", segs: 3}, "teams.microsoft.com")
 	add(pageSite{name: "canva.com", segs: 2}, "canva.com")
+	add(pageSite{name: "canva.link", segs: 1}, "canva.link")
+	// A Teams meeting by its path as decoded: "19%3Ameeting…%40thread"
+	// and "19:meeting…@thread" are one (review r5c).
+	add(pageSite{name: "teams.microsoft.com", own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		p := strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' })
+		return s.name + "/" + strings.Join(p[:min(len(p), 3)], "/")
+	}}, "teams.microsoft.com")
 	// A chat: wa.me/NUMBER (wa.me/+NUMBER one chat), WhatsApp
 	// Business's wa.me/message/CODE, wa.me/qr/CODE and its catalogue
 	// wa.me/c/NUMBER (a deeper id: TestReviewR1PageSiteOtherForms;
 	// every business's catalogue was "wa.me/c", review r5b).
 	add(pageSite{name: "wa.me", segs: 1, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
-		if under(u, "/message/", "/qr/", "/c/") {
+		if under(u, "/c/") && len(segs) > 1 {
+			s.segs, segs[1] = 2, chatNumber(segs[1]) // a business's catalogue by its number
+		} else if under(u, "/message/", "/qr/") {
 			s.segs = 2
 		} else if len(segs) > 0 {
 			segs[0] = chatNumber(segs[0])
@@ -734,7 +752,7 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "t.me", segs: 1, fold: true, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
 		if sub, _, ok := strings.Cut(u.Hostname(), "."); ok && sub != "www" && strings.Count(u.Hostname(), ".") == 2 {
 			segs = append([]string{sub}, segs...)
-		} else if under(u, "/joinchat/", "/s/") {
+		} else if under(u, "/joinchat/", "/s/", "/c/") {
 			s.segs = 2
 		}
 		return reform(s.named(segs, kept), "t.me/joinchat/", "t.me/+", "t.me/s/", "t.me/")
@@ -818,10 +836,18 @@ var pageSites = func() map[string]pageSite {
 	// its pb (mapsEmbedPlace).
 	// A Maps place, search or route is found by its name in any case
 	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
-	// A Drive file by its id= (drive.google.com/open?id=ID: every
-	// organisation's was "google/open", review r5b).
+	// A Drive file by its id, however linked: open?id=ID, uc?id=ID,
+	// file/d/ID/view (every organisation's open?id= was "google/open",
+	// review r5b; the three forms three targets, and an id= elsewhere a
+	// copy's own, review r5c).
 	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
-		"text", "dates", "eid", "tmeid", "pb", "id"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		"text", "dates", "eid", "tmeid", "pb"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
+		if id := u.Query().Get("id"); id != "" && under(u, "/open", "/uc") {
+			return "google/file/d/" + id
+		}
+		if under(u, "/file/d/") {
+			s.segs = 3
+		}
 		if under(u, "/maps/place/", "/maps/search/", "/maps/dir/") {
 			s.fold = true
 			segs = s.segments(u)
@@ -857,24 +883,43 @@ func platform(d string) bool {
 
 // freeMail are well-known free-mail domains: an address there is anyone's,
 // named by the whole address (as one of the shared domains).
-var freeMail = []string{"pm.me", "me.com", "mac.com", "web.de", "t-online.de", "freenet.de", "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr",
+var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "aol.com", "icloud.com",
+	"proton.me", "protonmail.com", "gmx.de", "gmx.net", "gmx.com", "mail.ru", "yandex.ru", "zoho.com", "pm.me", "me.com", "mac.com", "web.de", "t-online.de", "freenet.de", "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr",
 	"laposte.net", "libero.it", "virgilio.it", "tiscali.it", "alice.it", "qq.com", "163.com", "126.com", "naver.com", "seznam.cz", "wp.pl", "o2.pl",
 	"interia.pl", "onet.pl", "btinternet.com", "sky.com", "comcast.net", "verizon.net", "att.net", "bluewin.ch", "telenet.be", "skynet.be", "ziggo.nl",
 	"kpnmail.nl", "bigpond.com", "optusnet.com.au", "rediffmail.com", "inbox.ru", "bk.ru", "list.ru", "ukr.net", "abv.bg", "uol.com.br", "bol.com.br"}
 
-// freeMailBrands are free-mail providers by their name, under any of
-// their country domains (hotmail.co.uk, yahoo.fr, outlook.de, gmx.at):
-// with the list alone, two people's addresses there were one target, and
-// twelve organisations each pointing to its own secretary's a campaign
-// (review r5b, TestReviewR5bFreeMailMerged).
-var freeMailBrands = []string{"gmail", "googlemail", "yahoo", "ymail", "rocketmail", "outlook", "hotmail", "live", "msn", "aol", "icloud", "gmx",
-	"yandex", "proton", "protonmail", "zoho", "mail"}
+// freeMailCountries are the big providers' country domains (their own,
+// not anything under their name: outlook.support, mail.help are anyone's
+// to register, and a run's copies each to a mailbox there were a target
+// each, review r5c). Without them two people's addresses at
+// hotmail.co.uk were one target, and twelve organisations each pointing
+// to its own secretary's a campaign (review r5b,
+// TestReviewR5bFreeMailMerged).
+var freeMailCountries = func() []string {
+	var out []string
+	for brand, suffixes := range map[string][]string{
+		"hotmail": {"co.uk", "fr", "de", "it", "es", "nl", "be", "ca", "com.br", "co.jp", "com.au", "ch", "at", "se", "dk", "no", "fi", "gr"},
+		"yahoo":   {"co.uk", "fr", "de", "it", "es", "co.jp", "com.br", "ca", "com.au", "co.in", "in", "ie", "gr", "se", "dk", "com.ar", "com.mx"},
+		"outlook": {"de", "fr", "es", "it", "jp", "com.br", "com.au", "at", "be", "ie", "in", "pt", "dk", "cz", "sk", "com.gr", "com.tr", "com.ar"},
+		"live":    {"co.uk", "fr", "de", "it", "nl", "be", "ca", "com.au", "com.mx", "jp", "se", "dk", "no", "at", "ch", "ie", "com.ar"},
+		"gmx":     {"at", "ch", "fr", "es", "co.uk", "it", "us"},
+		"aol":     {"co.uk", "fr", "de"},
+		"yandex":  {"com", "by", "kz", "ua"},
+		"mail":    {"com", "ru", "de"},
+		"ymail":   {"com"},
+	} {
+		for _, s := range suffixes {
+			out = append(out, brand+"."+s)
+		}
+	}
+	return out
+}()
 
 // freeMailDomain reports whether registrable domain r is a free-mail
 // provider's.
 func freeMailDomain(r string) bool {
-	brand, _, _ := strings.Cut(r, ".")
-	return slices.Contains(freeMail, r) || slices.Contains(freeMailBrands, brand)
+	return slices.Contains(freeMail, r) || slices.Contains(freeMailCountries, r)
 }
 
 // mailTarget is the target of address a (lower case): "mail:" and its
@@ -896,10 +941,10 @@ func mailTarget(a string, shared []string) string {
 func mailbox(l, d string) string {
 	d = asciiName(d)
 	l = localBase(l)
-	switch brand, _, _ := strings.Cut(registrable(d), "."); {
+	switch r := registrable(d); {
 	case d == "gmail.com" || d == "googlemail.com":
 		l, d = strings.ReplaceAll(l, ".", ""), "gmail.com"
-	case brand == "yahoo":
+	case r == "yahoo.com" || strings.HasPrefix(r, "yahoo.") && freeMailDomain(r):
 		l, _, _ = strings.Cut(l, "-")
 	}
 	return l + "@" + d
