@@ -1358,8 +1358,17 @@ func neverAsked(words []string) bool {
 		// bank will ever ask" (review r5a; review r5b: "if you do not
 		// want to lose access now or ever we ask…" is read so too, a
 		// misreading that hid no run, TestReviewR5bEverCarriesNegation).
-		if negations[w] || strings.HasSuffix(w, "n't") || w == "ever" && neg >= 0 {
+		switch {
+		case comparative(words, i):
+			// "no later than", "no more than", "non oltre": a limit,
+			// no negation (review r5d).
+		case negations[w] || strings.HasSuffix(w, "n't") || w == "ever" && neg >= 0:
 			neg = i
+		case subjects[w]:
+			// A subject of its own after the negation starts another
+			// clause: "if you never log in we request…", "if no one
+			// replies we request…", "now or ever we ask…" (review r5d).
+			neg = -10
 		}
 		if askVerb(w) {
 			// The negation governs the verb: up to 4 words before it
@@ -1370,7 +1379,7 @@ func neverAsked(words []string) bool {
 			// verb as often: "nous vous demandons d'envoyer votre mot
 			// de passe pour ne pas perdre vos messages" was never found
 			// (review r4, TestReviewR4NeverAskedLures).
-			if i-neg <= 4 || slices.ContainsFunc(words[i+1:min(len(words), i+3)], func(w string) bool { return negations[w] || strings.HasSuffix(w, "n't") }) {
+			if i-neg <= 4 || slices.ContainsFunc(words[i+1:min(len(words), i+3)], func(w string) bool { return negations[w] || strings.HasSuffix(w, "n't") }) && !comparative(words, i+1) && !comparative(words, i+2) {
 				return true
 			}
 		}
@@ -1389,6 +1398,24 @@ func neverAsked(words []string) bool {
 // worded asked for nothing.
 var askVerbs = []string{"ask", "request", "frage", "fragt", "fragen", "bitten", "demand", "vraag", "vrage", "verzoek",
 	"pedi", "pede", "pide", "pedí", "solicit", "chied", "chiede", "richied", "domand", "prosi", "prosz", "popros", "prośb", "pyta", "zapyta", "żąda"}
+
+// subjects are the pronouns "we" that start a clause of the sender's own
+// asking (en, de, fr, nl, pt, es, it, pl).
+var subjects = map[string]bool{"we": true, "wir": true, "nous": true, "wij": true, "nós": true, "nosotros": true, "noi": true, "my": true}
+
+// comparative reports whether words[i] is a negation word that with the
+// next makes a limit ("no later", "no more", "not later", "non oltre",
+// "nicht später", "no más", "não mais").
+func comparative(words []string, i int) bool {
+	if i+1 >= len(words) || !negations[words[i]] {
+		return false
+	}
+	switch words[i+1] {
+	case "later", "more", "longer", "less", "oltre", "più", "später", "mehr", "más", "mais", "plus", "dłużej", "później":
+		return true
+	}
+	return false
+}
 
 // notAsking are words that start like a verb of asking and are none: a
 // lure negating another verb beside one ("para não perder o seu pedido

@@ -41,22 +41,19 @@ func TestReviewR5bNeverEverNoticesInnocent(t *testing.T) {
 
 // TestReviewR5bEverCarriesNegation: "ever" after a negation moves the
 // negation to "ever" (review r5a's "no legitimate bank … will ever
-// ask"), so a lure putting "ever" between another verb's negation and
-// its ask ("if you do not want to lose access now or ever we ask you for
-// your mailbox password") reads as "we never ask": asksSecret is false
-// (control "now or later": true). End to end, in lureAt's notice shape,
-// these lures are still found at the 5th account: the asking sentence
-// names no notice term and ends the notice. A misreading, pinned
-// (taking "ever" only right after a negation made "no legitimate bank
-// … will ever ask" a campaign again: review r5c).
+// ask"); a lure putting "ever" between another verb's negation and its
+// ask ("if you do not want to lose access now or ever we ask you for
+// your mailbox password") read as "we never ask" (review r5b; review
+// r5d: with the sentence in the notice, never found). A subject of its
+// own ("we") after the negation starts another clause: it asks.
 func TestReviewR5bEverCarriesNegation(t *testing.T) {
 	for _, s := range []string{
 		"If you do not want to lose access now or ever we ask you for your mailbox password today.",
 		"If you do not want to lose access now or ever we request your mailbox password today.",
 		"If you don't wish to lose any messages ever again we ask you for your password.",
 	} {
-		if asksSecret(s) {
-			t.Errorf("asksSecret(%q) = true: the pinned misreading moved (docs/suspension.md)", s)
+		if !asksSecret(s) {
+			t.Errorf("asksSecret(%q) = false: a request for the password read as 'we never ask'", s)
 		}
 	}
 	if !asksSecret("If you do not want to lose access now or later we ask you for your mailbox password today.") {
@@ -66,5 +63,5 @@ func TestReviewR5bEverCarriesNegation(t *testing.T) {
 		"now or ever": "You are receiving this email because you signed up for our mailbox service. Your mailbox storage is full. " +
 			"If you do not want to lose access now or ever we ask you for your mailbox password today. " +
 			"Copyright 2026 Mail Team, all rights reserved. You can update your preferences or unsubscribe from this list at any time.",
-	}, "lures with the misreading")
+	}, "lures with 'ever'")
 }

@@ -726,8 +726,12 @@ var pageSites = func() map[string]pageSite {
 	add(pageSite{name: "canva.link", segs: 1}, "canva.link")
 	// A Teams meeting by its path as decoded: "19%3Ameeting…%40thread"
 	// and "19:meeting…@thread" are one (review r5c).
+	// Its launcher names the meeting in url= (review r5d).
 	add(pageSite{name: "teams.microsoft.com", own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
 		p := strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' })
+		if l := strings.FieldsFunc(u.Query().Get("url"), func(r rune) bool { return r == '/' }); slices.Contains(l, "l") {
+			p = l[slices.Index(l, "l"):]
+		}
 		return s.name + "/" + strings.Join(p[:min(len(p), 3)], "/")
 	}}, "teams.microsoft.com")
 	// A chat: wa.me/NUMBER (wa.me/+NUMBER one chat), WhatsApp
@@ -836,17 +840,37 @@ var pageSites = func() map[string]pageSite {
 	// its pb (mapsEmbedPlace).
 	// A Maps place, search or route is found by its name in any case
 	// (TestReviewPageSiteDotSegments), a form's or a file's id is not.
-	// A Drive file by its id, however linked: open?id=ID, uc?id=ID,
-	// file/d/ID/view (every organisation's open?id= was "google/open",
-	// review r5b; the three forms three targets, and an id= elsewhere a
-	// copy's own, review r5c).
+	// A Drive file or a Docs document by its id, however linked:
+	// open?id=, uc?id=, download?id=, thumbnail?id=,
+	// embeddedfolderview?id=, file/d/ID/view, document/d/ID/edit…, under
+	// an account's /u/N/ or a domain's /a/DOMAIN/ (every organisation's
+	// open?id= was "google/open", review r5b; the forms a target each,
+	// an id= elsewhere a copy's own, reviews r5c and r5d). My Maps by
+	// mid=, a calendar by src=, an old sheet by key=, there only.
 	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
 		"text", "dates", "eid", "tmeid", "pb"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
-		if id := u.Query().Get("id"); id != "" && under(u, "/open", "/uc") {
+		var own []string // without an account's u/N or a domain's a/DOMAIN first
+		for i := 0; i < len(segs); i++ {
+			switch {
+			case segs[i] == "u" && i+1 < len(segs) && strings.Trim(segs[i+1], "0123456789") == "",
+				segs[i] == "a" && i == 0 && len(segs) > 2:
+				i++
+			default:
+				own = append(own, segs[i])
+			}
+		}
+		segs = own
+		q := u.Query()
+		if id := q.Get("id"); id != "" && len(segs) > 0 && slices.Contains([]string{"open", "uc", "download", "thumbnail", "embeddedfolderview"}, segs[len(segs)-1]) {
 			return "google/file/d/" + id
 		}
-		if under(u, "/file/d/") {
-			s.segs = 3
+		if i := slices.Index(segs, "d"); i == 1 && len(segs) > 2 && segs[2] != "e" && segs[0] != "maps" { // a form's published d/e/ID and My Maps: as they were
+			return "google/file/d/" + segs[2] // file/d/ID, document/d/ID, spreadsheets/d/ID…
+		}
+		for path, key := range map[string]string{"/maps/d/": "mid", "/calendar/": "src", "/spreadsheet/": "key"} {
+			if v := q.Get(key); v != "" && under(u, path) {
+				kept.Set(key, v)
+			}
 		}
 		if under(u, "/maps/place/", "/maps/search/", "/maps/dir/") {
 			s.fold = true
@@ -887,7 +911,8 @@ var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com
 	"proton.me", "protonmail.com", "gmx.de", "gmx.net", "gmx.com", "mail.ru", "yandex.ru", "zoho.com", "pm.me", "me.com", "mac.com", "web.de", "t-online.de", "freenet.de", "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr",
 	"laposte.net", "libero.it", "virgilio.it", "tiscali.it", "alice.it", "qq.com", "163.com", "126.com", "naver.com", "seznam.cz", "wp.pl", "o2.pl",
 	"interia.pl", "onet.pl", "btinternet.com", "sky.com", "comcast.net", "verizon.net", "att.net", "bluewin.ch", "telenet.be", "skynet.be", "ziggo.nl",
-	"kpnmail.nl", "bigpond.com", "optusnet.com.au", "rediffmail.com", "inbox.ru", "bk.ru", "list.ru", "ukr.net", "abv.bg", "uol.com.br", "bol.com.br"}
+	"kpnmail.nl", "bigpond.com", "optusnet.com.au", "rediffmail.com", "inbox.ru", "bk.ru", "list.ru", "ukr.net", "abv.bg", "uol.com.br", "bol.com.br",
+	"rocketmail.com", "ymail.com", "protonmail.ch", "aim.com", "zohomail.eu", "zohomail.com", "tutanota.com", "tuta.io", "fastmail.com", "hey.com"}
 
 // freeMailCountries are the big providers' country domains (their own,
 // not anything under their name: outlook.support, mail.help are anyone's
@@ -899,9 +924,9 @@ var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com
 var freeMailCountries = func() []string {
 	var out []string
 	for brand, suffixes := range map[string][]string{
-		"hotmail": {"co.uk", "fr", "de", "it", "es", "nl", "be", "ca", "com.br", "co.jp", "com.au", "ch", "at", "se", "dk", "no", "fi", "gr"},
-		"yahoo":   {"co.uk", "fr", "de", "it", "es", "co.jp", "com.br", "ca", "com.au", "co.in", "in", "ie", "gr", "se", "dk", "com.ar", "com.mx"},
-		"outlook": {"de", "fr", "es", "it", "jp", "com.br", "com.au", "at", "be", "ie", "in", "pt", "dk", "cz", "sk", "com.gr", "com.tr", "com.ar"},
+		"hotmail": {"co.uk", "fr", "de", "it", "es", "nl", "be", "ca", "com.br", "co.jp", "com.au", "ch", "at", "se", "dk", "no", "fi", "gr", "co.za", "co.nz", "com.ar", "com.mx", "co.th"},
+		"yahoo":   {"co.uk", "fr", "de", "it", "es", "co.jp", "com.br", "ca", "com.au", "co.in", "in", "ie", "gr", "se", "dk", "com.ar", "com.mx", "com.sg", "co.nz", "com.hk", "com.tw", "co.id", "com.ph", "com.vn", "co.za"},
+		"outlook": {"de", "fr", "es", "it", "jp", "com.br", "com.au", "at", "be", "ie", "in", "pt", "dk", "cz", "sk", "com.gr", "com.tr", "com.ar", "co.th", "co.nz", "co.id", "co.il", "sa", "sg", "my", "ph", "kr", "cl", "com.vn"},
 		"live":    {"co.uk", "fr", "de", "it", "nl", "be", "ca", "com.au", "com.mx", "jp", "se", "dk", "no", "at", "ch", "ie", "com.ar"},
 		"gmx":     {"at", "ch", "fr", "es", "co.uk", "it", "us"},
 		"aol":     {"co.uk", "fr", "de"},
