@@ -864,7 +864,7 @@ var pageSites = func() map[string]pageSite {
 		if id := q.Get("id"); id != "" && len(segs) > 0 && slices.Contains([]string{"open", "uc", "download", "thumbnail", "embeddedfolderview"}, segs[len(segs)-1]) {
 			return "google/file/d/" + id
 		}
-		if i := slices.Index(segs, "d"); i == 1 && len(segs) > 2 && segs[2] != "e" && segs[0] != "maps" { // a form's published d/e/ID and My Maps: as they were
+		if len(segs) > 2 && segs[1] == "d" && slices.Contains([]string{"file", "document", "spreadsheets", "presentation", "drawings"}, segs[0]) { // forms, My Maps: as they were
 			return "google/file/d/" + segs[2] // file/d/ID, document/d/ID, spreadsheets/d/ID…
 		}
 		for path, key := range map[string]string{"/maps/d/": "mid", "/calendar/": "src", "/spreadsheet/": "key"} {
