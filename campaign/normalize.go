@@ -1352,22 +1352,37 @@ func namesSecret(low string) bool {
 // "we will never ask you to disclose your password", its negation 6
 // words before, was a lure, twelve organisations one campaign).
 func neverAsked(words []string) bool {
-	neg := -10
+	neg, cond := -10, false
 	for i, w := range words {
 		// "ever" after a negation carries it to its verb: "no legitimate
-		// bank will ever ask" (review r5a; review r5b: "if you do not
-		// want to lose access now or ever we ask…" is read so too, a
-		// misreading that hid no run, TestReviewR5bEverCarriesNegation).
+		// bank will ever ask" (review r5a).
 		switch {
+		case conditions[w]:
+			cond = true
 		case comparative(words, i):
 			// "no later than", "no more than", "non oltre": a limit,
 			// no negation (review r5d).
 		case negations[w] || strings.HasSuffix(w, "n't") || w == "ever" && neg >= 0:
 			neg = i
-		case subjects[w]:
-			// A subject of its own after the negation starts another
-			// clause: "if you never log in we request…", "if no one
-			// replies we request…", "now or ever we ask…" (review r5d).
+			// "not to", "nicht zu", "niet te": a purpose's infinitive
+			// (not "om", "um": "wij zullen nooit om uw wachtwoord
+			// vragen" is Dutch's "ask for").
+			if i+1 < len(words) && (words[i+1] == "to" || words[i+1] == "zu" || words[i+1] == "te") {
+				cond = true
+			}
+		case subjects[w] && cond:
+			// After a condition's negation, a subject of its own starts
+			// the main clause: "if you never log in we request…", "if no
+			// one replies we request…", "if you do not want to lose it
+			// now or ever we ask…" (review r5d). Not without one: "never
+			// will we ask", "at no time will we ask" (review r5e).
+			neg, cond = -10, false
+		case cond && neg >= 0 && i-neg >= 2 && !askVerb(w):
+			// A condition's or a purpose's negation governs its own
+			// verb, right after it: "para no perderla le pedimos…",
+			// "um den Zugang nicht zu verlieren bitten wir…" ask
+			// (review r5e); "per la tua sicurezza non ti chiederemo
+			// mai" does not.
 			neg = -10
 		}
 		if askVerb(w) {
@@ -1399,22 +1414,30 @@ func neverAsked(words []string) bool {
 var askVerbs = []string{"ask", "request", "frage", "fragt", "fragen", "bitten", "demand", "vraag", "vrage", "verzoek",
 	"pedi", "pede", "pide", "pedí", "solicit", "chied", "chiede", "richied", "domand", "prosi", "prosz", "popros", "prośb", "pyta", "zapyta", "żąda"}
 
-// subjects are the pronouns "we" that start a clause of the sender's own
-// asking (en, de, fr, nl, pt, es, it, pl).
-var subjects = map[string]bool{"we": true, "wir": true, "nous": true, "wij": true, "nós": true, "nosotros": true, "noi": true, "my": true}
+// subjects are the pronouns "we" that start the main clause after a
+// condition (en, de, fr, nl, pt, es, it; not Polish "my": English's "my"
+// too).
+var subjects = map[string]bool{"we": true, "wir": true, "nous": true, "wij": true, "nós": true, "nosotros": true, "noi": true}
 
-// comparative reports whether words[i] is a negation word that with the
-// next makes a limit ("no later", "no more", "not later", "non oltre",
-// "nicht später", "no más", "não mais").
+// conditions are the words that open a condition or a purpose: if,
+// unless, when, in order (not) to ("in order not to lose them now or
+// ever we ask…", review r5d).
+var conditions = map[string]bool{"if": true, "unless": true, "wenn": true, "falls": true, "si": true, "se": true, "als": true, "indien": true,
+	"order": true, "para": true, "pour": true, "damit": true, "aby": true, "żeby": true, "per": true}
+
+// comparative reports whether words[i] is a negation word that makes a
+// limit with what follows: "no later than", "no more than", "non oltre"
+// (review r5d); "no longer", "nicht mehr" stay negations ("we no longer
+// ask for your password", review r5e).
 func comparative(words []string, i int) bool {
 	if i+1 >= len(words) || !negations[words[i]] {
 		return false
 	}
-	switch words[i+1] {
-	case "later", "more", "longer", "less", "oltre", "più", "später", "mehr", "más", "mais", "plus", "dłużej", "później":
+	if words[i+1] == "oltre" {
 		return true
 	}
-	return false
+	return i+2 < len(words) && slices.Contains([]string{"later", "more", "less", "fewer", "später", "mehr", "más", "mais", "più"}, words[i+1]) &&
+		slices.Contains([]string{"than", "als", "que", "di", "de"}, words[i+2])
 }
 
 // notAsking are words that start like a verb of asking and are none: a

@@ -731,8 +731,17 @@ var pageSites = func() map[string]pageSite {
 		p := strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' })
 		if l := strings.FieldsFunc(u.Query().Get("url"), func(r rune) bool { return r == '/' }); slices.Contains(l, "l") {
 			p = l[slices.Index(l, "l"):]
+			for i, seg := range p {
+				if d, err := url.PathUnescape(seg); err == nil {
+					p[i] = d // "%2540": "@" escaped twice (review r5e)
+				}
+			}
 		}
-		return s.name + "/" + strings.Join(p[:min(len(p), 3)], "/")
+		id := s.name + "/" + strings.Join(p[:min(len(p), 3)], "/")
+		if v := u.Query().Get("users"); v != "" && slices.Contains(p, "chat") {
+			id += "?users=" + strings.ToLower(v) // a chat by whom it is with (review r5e)
+		}
+		return id
 	}}, "teams.microsoft.com")
 	// A chat: wa.me/NUMBER (wa.me/+NUMBER one chat), WhatsApp
 	// Business's wa.me/message/CODE, wa.me/qr/CODE and its catalogue
@@ -849,27 +858,35 @@ var pageSites = func() map[string]pageSite {
 	// mid=, a calendar by src=, an old sheet by key=, there only.
 	add(pageSite{name: "google", keys: []string{"q", "query", "cid", "place_id", "query_place_id", "daddr", "destination",
 		"text", "dates", "eid", "tmeid", "pb"}, own: func(s pageSite, u *url.URL, segs []string, kept url.Values) string {
-		var own []string // without an account's u/N or a domain's a/DOMAIN first
-		for i := 0; i < len(segs); i++ {
-			switch {
-			case segs[i] == "u" && i+1 < len(segs) && strings.Trim(segs[i+1], "0123456789") == "",
-				segs[i] == "a" && i == 0 && len(segs) > 2:
-				i++
-			default:
-				own = append(own, segs[i])
+		if h := u.Hostname(); h == "drive.google.com" || h == "docs.google.com" || h == "calendar.google.com" {
+			var own []string // without an account's u/N or b/N, a domain's a/DOMAIN first
+			for i := 0; i < len(segs); i++ {
+				switch {
+				case (segs[i] == "u" || segs[i] == "b") && i+1 < len(segs) && strings.Trim(segs[i+1], "0123456789") == "",
+					segs[i] == "a" && i == 0 && len(segs) > 2:
+					i++
+				default:
+					own = append(own, segs[i])
+				}
 			}
+			segs = own
 		}
-		segs = own
 		q := u.Query()
-		if id := q.Get("id"); id != "" && len(segs) > 0 && slices.Contains([]string{"open", "uc", "download", "thumbnail", "embeddedfolderview"}, segs[len(segs)-1]) {
+		if id := q.Get("id"); id != "" && len(segs) > 0 && slices.Contains([]string{"open", "uc", "download", "thumbnail", "embeddedfolderview", "folderview", "pub"}, segs[len(segs)-1]) {
 			return "google/file/d/" + id
 		}
-		if len(segs) > 2 && segs[1] == "d" && slices.Contains([]string{"file", "document", "spreadsheets", "presentation", "drawings"}, segs[0]) { // forms, My Maps: as they were
+		// (A published document's d/e/ID/pub, a form, My Maps: as
+		// they were; review r5e.)
+		if len(segs) > 2 && segs[1] == "d" && segs[2] != "e" && slices.Contains([]string{"file", "document", "spreadsheets", "presentation", "drawings"}, segs[0]) {
 			return "google/file/d/" + segs[2] // file/d/ID, document/d/ID, spreadsheets/d/ID…
 		}
-		for path, key := range map[string]string{"/maps/d/": "mid", "/calendar/": "src", "/spreadsheet/": "key"} {
-			if v := q.Get(key); v != "" && under(u, path) {
-				kept.Set(key, v)
+		if len(segs) > 2 && segs[0] == "drive" && segs[1] == "folders" {
+			return "google/file/d/" + segs[2] // embeddedfolderview?id= too (review r5e)
+		}
+		own := "/" + strings.Join(segs, "/") + "/"
+		for _, pk := range [][2]string{{"/maps/d/", "mid"}, {"/calendar/", "src"}, {"/spreadsheet/", "key"}, {"/spreadsheet/", "formkey"}} {
+			if v := q.Get(pk[1]); v != "" && strings.HasPrefix(own, pk[0]) {
+				kept.Set(pk[1], v)
 			}
 		}
 		if under(u, "/maps/place/", "/maps/search/", "/maps/dir/") {
@@ -912,7 +929,9 @@ var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com
 	"laposte.net", "libero.it", "virgilio.it", "tiscali.it", "alice.it", "qq.com", "163.com", "126.com", "naver.com", "seznam.cz", "wp.pl", "o2.pl",
 	"interia.pl", "onet.pl", "btinternet.com", "sky.com", "comcast.net", "verizon.net", "att.net", "bluewin.ch", "telenet.be", "skynet.be", "ziggo.nl",
 	"kpnmail.nl", "bigpond.com", "optusnet.com.au", "rediffmail.com", "inbox.ru", "bk.ru", "list.ru", "ukr.net", "abv.bg", "uol.com.br", "bol.com.br",
-	"rocketmail.com", "ymail.com", "protonmail.ch", "aim.com", "zohomail.eu", "zohomail.com", "tutanota.com", "tuta.io", "fastmail.com", "hey.com"}
+	"rocketmail.com", "ymail.com", "protonmail.ch", "aim.com", "zohomail.eu", "zohomail.com", "tutanota.com", "tuta.io", "fastmail.com", "hey.com",
+	"hanmail.net", "daum.net", "nate.com", "docomo.ne.jp", "ezweb.ne.jp", "sina.com", "foxmail.com", "139.com", "yeah.net", "rambler.ru", "ya.ru",
+	"email.cz", "centrum.cz", "freemail.hu", "arcor.de", "sapo.pt"}
 
 // freeMailCountries are the big providers' country domains (their own,
 // not anything under their name: outlook.support, mail.help are anyone's
@@ -924,8 +943,8 @@ var freeMail = []string{"gmail.com", "googlemail.com", "yahoo.com", "outlook.com
 var freeMailCountries = func() []string {
 	var out []string
 	for brand, suffixes := range map[string][]string{
-		"hotmail": {"co.uk", "fr", "de", "it", "es", "nl", "be", "ca", "com.br", "co.jp", "com.au", "ch", "at", "se", "dk", "no", "fi", "gr", "co.za", "co.nz", "com.ar", "com.mx", "co.th"},
-		"yahoo":   {"co.uk", "fr", "de", "it", "es", "co.jp", "com.br", "ca", "com.au", "co.in", "in", "ie", "gr", "se", "dk", "com.ar", "com.mx", "com.sg", "co.nz", "com.hk", "com.tw", "co.id", "com.ph", "com.vn", "co.za"},
+		"hotmail": {"com.tr", "co.uk", "fr", "de", "it", "es", "nl", "be", "ca", "com.br", "co.jp", "com.au", "ch", "at", "se", "dk", "no", "fi", "gr", "co.za", "co.nz", "com.ar", "com.mx", "co.th"},
+		"yahoo":   {"co.kr", "co.uk", "fr", "de", "it", "es", "co.jp", "com.br", "ca", "com.au", "co.in", "in", "ie", "gr", "se", "dk", "com.ar", "com.mx", "com.sg", "co.nz", "com.hk", "com.tw", "co.id", "com.ph", "com.vn", "co.za"},
 		"outlook": {"de", "fr", "es", "it", "jp", "com.br", "com.au", "at", "be", "ie", "in", "pt", "dk", "cz", "sk", "com.gr", "com.tr", "com.ar", "co.th", "co.nz", "co.id", "co.il", "sa", "sg", "my", "ph", "kr", "cl", "com.vn"},
 		"live":    {"co.uk", "fr", "de", "it", "nl", "be", "ca", "com.au", "com.mx", "jp", "se", "dk", "no", "at", "ch", "ie", "com.ar"},
 		"gmx":     {"at", "ch", "fr", "es", "co.uk", "it", "us"},
