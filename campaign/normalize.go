@@ -1352,13 +1352,17 @@ func namesSecret(low string) bool {
 // "we will never ask you to disclose your password", its negation 6
 // words before, was a lure, twelve organisations one campaign).
 func neverAsked(words []string) bool {
-	neg, cond := -10, false
+	neg, cond := -10, -1 // cond: where a condition or a purpose opens
 	for i, w := range words {
+		// Only one opened before the negation is its: "nunca se le
+		// pedirá su contraseña" (Spanish's reflexive "se", Italian's
+		// "if") asks for nothing.
+		opened := cond >= 0 && cond <= neg
 		// "ever" after a negation carries it to its verb: "no legitimate
 		// bank will ever ask" (review r5a).
 		switch {
 		case conditions[w]:
-			cond = true
+			cond = i
 		case comparative(words, i):
 			// "no later than", "no more than", "non oltre": a limit,
 			// no negation (review r5d).
@@ -1368,16 +1372,16 @@ func neverAsked(words []string) bool {
 			// (not "om", "um": "wij zullen nooit om uw wachtwoord
 			// vragen" is Dutch's "ask for").
 			if i+1 < len(words) && (words[i+1] == "to" || words[i+1] == "zu" || words[i+1] == "te") {
-				cond = true
+				cond = i
 			}
-		case subjects[w] && cond:
+		case subjects[w] && opened:
 			// After a condition's negation, a subject of its own starts
 			// the main clause: "if you never log in we request…", "if no
 			// one replies we request…", "if you do not want to lose it
 			// now or ever we ask…" (review r5d). Not without one: "never
 			// will we ask", "at no time will we ask" (review r5e).
-			neg, cond = -10, false
-		case cond && neg >= 0 && i-neg >= 2 && !askVerb(w):
+			neg, cond = -10, -1
+		case opened && i-neg >= 2 && !askVerb(w):
 			// A condition's or a purpose's negation governs its own
 			// verb, right after it: "para no perderla le pedimos…",
 			// "um den Zugang nicht zu verlieren bitten wir…" ask
