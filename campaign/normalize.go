@@ -1381,12 +1381,12 @@ func neverAsked(words []string) bool {
 			// now or ever we ask…" (review r5d). Not without one: "never
 			// will we ask", "at no time will we ask" (review r5e).
 			neg, cond = -10, -1
-		case opened && i-neg >= 2 && !askVerb(w):
-			// A condition's or a purpose's negation governs its own
-			// verb, right after it: "para no perderla le pedimos…",
-			// "um den Zugang nicht zu verlieren bitten wir…" ask
-			// (review r5e); "per la tua sicurezza non ti chiederemo
-			// mai" does not.
+		case opened && i-neg >= 2 && !askVerb(w) && governsInfinitive(words, neg):
+			// A condition's or a purpose's negation of an infinitive
+			// governs it alone: "para no perderla le pedimos…", "per
+			// non perderla ti chiediamo…", "om uw account niet te
+			// verliezen vragen wij…" ask (review r5e); "para su
+			// seguridad nunca le vamos a pedir…" does not (review r5f).
 			neg = -10
 		}
 		if askVerb(w) {
@@ -1398,7 +1398,17 @@ func neverAsked(words []string) bool {
 			// verb as often: "nous vous demandons d'envoyer votre mot
 			// de passe pour ne pas perdre vos messages" was never found
 			// (review r4, TestReviewR4NeverAskedLures).
-			if i-neg <= 4 || slices.ContainsFunc(words[i+1:min(len(words), i+3)], func(w string) bool { return negations[w] || strings.HasSuffix(w, "n't") }) && !comparative(words, i+1) && !comparative(words, i+2) {
+			// After it, a negation of an infinitive is what is asked
+			// not to be done: "we ask you not to ignore this and…",
+			// "le pedimos no ignorar…", "nous vous demandons de ne pas
+			// ignorer…" ask (review r5f).
+			after := false
+			for j := i + 1; j < min(len(words), i+3); j++ {
+				if (negations[words[j]] || strings.HasSuffix(words[j], "n't")) && !comparative(words, j) && !governsInfinitive(words, j) {
+					after = true
+				}
+			}
+			if i-neg <= 4 || after {
 				return true
 			}
 		}
@@ -1428,6 +1438,61 @@ var subjects = map[string]bool{"we": true, "wir": true, "nous": true, "wij": tru
 // ever we ask…", review r5d).
 var conditions = map[string]bool{"if": true, "unless": true, "wenn": true, "falls": true, "si": true, "se": true, "als": true, "indien": true,
 	"order": true, "para": true, "pour": true, "damit": true, "aby": true, "żeby": true, "per": true}
+
+// governsInfinitive reports whether the negation words[n] negates an
+// infinitive: "to", "zu", "te" or French's "pas" after it, or a
+// Romance infinitive ("perder", "perderla", "ignorare") next or after
+// a clitic ("não a perder").
+func governsInfinitive(words []string, n int) bool {
+	if n+1 >= len(words) {
+		return false
+	}
+	switch next := words[n+1]; {
+	case next == "to" || next == "zu" || next == "te" || next == "pas":
+		return true
+	case !romanceNegations[words[n]] || englishAfterNo[next]:
+		return false // "never under any circumstances": no infinitive
+	case infinitive(next):
+		return true
+	case clitics[next] && n+2 < len(words):
+		return infinitive(words[n+2])
+	}
+	return false
+}
+
+// romanceNegations are the negations of Spanish, Portuguese and Italian,
+// whose infinitives infinitive reads; englishAfterNo are English words
+// after "no" that look like one.
+var (
+	romanceNegations = map[string]bool{"no": true, "non": true, "não": true, "nao": true, "nunca": true, "jamás": true, "jamas": true}
+	englishAfterNo   = map[string]bool{"longer": true, "other": true, "later": true, "matter": true, "further": true, "fewer": true, "ever": true,
+		"never": true, "under": true, "after": true, "over": true, "order": true, "number": true, "either": true, "their": true, "our": true, "your": true}
+)
+
+// clitics are the Romance object pronouns that stand before a verb.
+var clitics = map[string]bool{"a": true, "o": true, "la": true, "lo": true, "le": true, "li": true, "lhe": true, "ti": true, "te": true, "me": true, "se": true,
+	"nos": true, "vos": true, "ci": true, "vi": true, "ne": true}
+
+// infinitive reports whether w is a Spanish, Portuguese or Italian
+// infinitive, with a clitic attached or not ("perder", "perderla",
+// "ignorare", "confirmarlo").
+func infinitive(w string) bool {
+	for _, c := range []string{"las", "los", "les", "la", "lo", "le", "li", "me", "te", "se", "nos", "ne", "ci"} {
+		if t, ok := strings.CutSuffix(w, c); ok && len(t) > 3 && strings.HasSuffix(t, "r") {
+			w = t
+			break
+		}
+	}
+	if len(w) < 4 {
+		return false
+	}
+	for _, e := range []string{"ar", "er", "ir", "ír", "are", "ere", "ire"} {
+		if strings.HasSuffix(w, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // comparative reports whether words[i] is a negation word that makes a
 // limit with what follows: "no later than", "no more than", "non oltre"

@@ -577,7 +577,7 @@ var (
 	// not that the reader is to.
 	answerers = map[string]bool{"we": true, "i": true, "they": true, "will": true, "shall": true, "would": true, "could": true, "can": true, "may": true, "might": true, "happy": true, "glad": true}
 	negations = map[string]bool{"not": true, "never": true, "don't": true, "dont": true, "nie": true, "niemals": true, "nicht": true, "jamais": true, "ne": true, "n'": true,
-		"nooit": true, "niet": true, "nunca": true, "jamás": true, "jamas": true, "não": true, "nao": true, "non": true, "mai": true, "nigdy": true, "no": true}
+		"nooit": true, "niet": true, "nunca": true, "nessun": true, "nessuno": true, "jamás": true, "jamas": true, "não": true, "nao": true, "non": true, "mai": true, "nigdy": true, "no": true}
 )
 
 // replyWindow is how many words apart a replyVerb and a secretNoun ask
