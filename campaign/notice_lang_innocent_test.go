@@ -62,6 +62,24 @@ func wantNoticesInnocent(t *testing.T, notices map[string]string) {
 	wantNotices(t, notices, false)
 }
 
+// wantSentencesInNotices: each of sentences asks for nothing
+// (asksSecret) unless campaign, and twelve organisations' own news under
+// the usual English notice with it are a campaign as campaign says
+// (wantNotices).
+func wantSentencesInNotices(t *testing.T, sentences map[string]string, campaign bool) {
+	t.Helper()
+	const head = "Copyright 2026 All rights reserved. You are receiving this email because you subscribed on our website. "
+	const tail = " Please do not reply to this email. You can update your preferences or unsubscribe from this list."
+	notices := map[string]string{}
+	for k, s := range sentences {
+		if !campaign && asksSecret(s) {
+			t.Errorf("asksSecret(%q) = true", s)
+		}
+		notices[k] = head + s + tail
+	}
+	wantNotices(t, notices, campaign)
+}
+
 // wantNotices is wantNoticesInnocent with each variant a campaign or
 // not, as campaign says: true pins a known limit (docs/suspension.md).
 func wantNotices(t *testing.T, notices map[string]string, campaign bool) {

@@ -16,8 +16,6 @@ import (
 // the password: twelve organisations under the notice a campaign.
 // Before 02ba551 each verb was within 4 words of its negation.
 func TestReviewR5eSubjectAfterNegationNoticesInnocent(t *testing.T) {
-	head := "Copyright 2026 All rights reserved. You are receiving this email because you subscribed on our website. "
-	tail := " Please do not reply to this email. You can update your preferences or unsubscribe from this list."
 	sentences := map[string]string{
 		"en at no time":         "At no time will we ask you for your password by email.",
 		"en under no":           "Under no circumstances will we ask for your password.",
@@ -30,14 +28,7 @@ func TestReviewR5eSubjectAfterNegationNoticesInnocent(t *testing.T) {
 		"pt nunca seremos nós":  "Nunca seremos nós a pedir a sua senha.",
 		"es nunca nosotros":     "Nunca nosotros le pediremos su contraseña.",
 	}
-	notices := map[string]string{}
-	for k, s := range sentences {
-		if asksSecret(s) {
-			t.Errorf("asksSecret(%q) = true", s)
-		}
-		notices[k] = head + s + tail
-	}
-	wantNoticesInnocent(t, notices)
+	wantSentencesInNotices(t, sentences, false)
 }
 
 // TestReviewR5eNoLongerNoticesInnocent (review r5e, claim 1): 02ba551's
@@ -46,20 +37,11 @@ func TestReviewR5eSubjectAfterNegationNoticesInnocent(t *testing.T) {
 // change) and German "Wir fragen Sie nicht mehr nach Ihrem Passwort"
 // now ask for the password.
 func TestReviewR5eNoLongerNoticesInnocent(t *testing.T) {
-	head := "Copyright 2026 All rights reserved. You are receiving this email because you subscribed on our website. "
-	tail := " Please do not reply to this email. You can update your preferences or unsubscribe from this list."
 	sentences := map[string]string{
 		"en no longer":  "We no longer ask for your password by email.",
 		"de nicht mehr": "Wir fragen Sie nicht mehr nach Ihrem Passwort per E-Mail.",
 	}
-	notices := map[string]string{}
-	for k, s := range sentences {
-		if asksSecret(s) {
-			t.Errorf("asksSecret(%q) = true", s)
-		}
-		notices[k] = head + s + tail
-	}
-	wantNoticesInnocent(t, notices)
+	wantSentencesInNotices(t, sentences, false)
 }
 
 // TestReviewR5eNegatedOtherVerbLures (review r5e, claim 1): a negation

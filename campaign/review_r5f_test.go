@@ -59,8 +59,6 @@ func TestReviewR5fConditionNoticesInnocent(t *testing.T) {
 // wir Sie nach Ihrem Passwort fragen" (verb 6 words after "nie") ask
 // for the password; twelve organisations under the notice a campaign.
 func TestReviewR5fNoNegationWordNoticesInnocent(t *testing.T) {
-	head := "Copyright 2026 All rights reserved. You are receiving this email because you subscribed on our website. "
-	tail := " Please do not reply to this email. You can update your preferences or unsubscribe from this list."
 	// Mended: "nessun" is a negation. Known, pinned (campaigns still):
 	// the verb 5 or more words after it.
 	sentences := map[string]string{
@@ -72,18 +70,8 @@ func TestReviewR5fNoNegationWordNoticesInnocent(t *testing.T) {
 		"de nie werden wir": "Nie werden wir Sie nach Ihrem Passwort fragen.",
 		"de niemals per":    "Die Bank wird Sie niemals per E-Mail nach Ihrem Passwort fragen.",
 	}
-	notices, knownNotices := map[string]string{}, map[string]string{}
-	for k, s := range sentences {
-		if asksSecret(s) {
-			t.Errorf("asksSecret(%q) = true", s)
-		}
-		notices[k] = head + s + tail
-	}
-	for k, s := range known {
-		knownNotices[k] = head + s + tail
-	}
-	wantNoticesInnocent(t, notices)
-	wantNotices(t, knownNotices, true)
+	wantSentencesInNotices(t, sentences, false)
+	wantSentencesInNotices(t, known, true)
 }
 
 // TestReviewR5fAskNotToLures (review r5f, claim 2): an ask verb with a
