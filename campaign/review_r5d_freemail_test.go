@@ -13,12 +13,26 @@ import (
 // organisations each pointing to its own secretary's address a
 // campaign (as TestReviewR5bFreeMailMerged; control gmail.com).
 func TestReviewR5dFreeMailMerged(t *testing.T) {
+	domains := []string{"gmail.com", "rocketmail.com", "protonmail.ch", "yahoo.com.sg", "hotmail.co.za", "aim.com", "zohomail.eu", "outlook.co.th", "yahoo.co.nz"}
+	held := freeMailMerges(t, domains, domains)
+	if len(held) > 0 {
+		t.Errorf("%d merges:\n%s", len(held), strings.Join(held, "\n"))
+	}
+}
+
+// freeMailMerges lists, of domains, those where two people's addresses
+// are one target, and of organised, those where twelve organisations
+// each pointing to its own secretary's address there are a campaign.
+func freeMailMerges(t *testing.T, domains, organised []string) []string {
+	t.Helper()
 	shared := sharedNames([]string{"isp.example"})
 	var held []string
-	for _, d := range []string{"gmail.com", "rocketmail.com", "protonmail.ch", "yahoo.com.sg", "hotmail.co.za", "aim.com", "zohomail.eu", "outlook.co.th", "yahoo.co.nz"} {
+	for _, d := range domains {
 		if a, b := mailTarget("anna@"+d, shared), mailTarget("bob@"+d, shared); a == b {
 			held = append(held, fmt.Sprintf("anna@%s and bob@%s: one target %q", d, d, a))
 		}
+	}
+	for _, d := range organised {
 		shape := func(i int, site, own string) (string, string) {
 			return "text/plain", own + fmt.Sprintf("\n\nQuestions or to sign up a friend, write to our secretary: club%d.secretary@%s\n\n", i, d) + optInNotice
 		}
@@ -26,7 +40,5 @@ func TestReviewR5dFreeMailMerged(t *testing.T) {
 			held = append(held, fmt.Sprintf("%s: twelve organisations' secretaries a campaign", d))
 		}
 	}
-	if len(held) > 0 {
-		t.Errorf("%d merges:\n%s", len(held), strings.Join(held, "\n"))
-	}
+	return held
 }

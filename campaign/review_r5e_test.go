@@ -161,22 +161,9 @@ func TestReviewR5eGooglePageSplit(t *testing.T) {
 // its own secretary's address a campaign (as TestReviewR5dFreeMailMerged;
 // control gmail.com).
 func TestReviewR5eFreeMailMerged(t *testing.T) {
-	shared := sharedNames([]string{"isp.example"})
-	var held []string
-	for _, d := range []string{"gmail.com", "hanmail.net", "daum.net", "nate.com", "docomo.ne.jp", "ezweb.ne.jp", "sina.com", "foxmail.com", "139.com", "yeah.net",
-		"rambler.ru", "ya.ru", "email.cz", "centrum.cz", "freemail.hu", "hotmail.com.tr", "arcor.de", "sapo.pt", "yahoo.co.kr", "libero.it"} {
-		if a, b := mailTarget("anna@"+d, shared), mailTarget("bob@"+d, shared); a == b {
-			held = append(held, fmt.Sprintf("anna@%s and bob@%s: one target %q", d, d, a))
-		}
-	}
-	for _, d := range []string{"hanmail.net", "docomo.ne.jp", "rambler.ru"} {
-		shape := func(i int, site, own string) (string, string) {
-			return "text/plain", own + fmt.Sprintf("\n\nQuestions or to sign up a friend, write to our secretary: club%d.secretary@%s\n\n", i, d) + optInNotice
-		}
-		if newsletterCampaign(t, shape, false) {
-			held = append(held, fmt.Sprintf("%s: twelve organisations' secretaries a campaign", d))
-		}
-	}
+	held := freeMailMerges(t, []string{"gmail.com", "hanmail.net", "daum.net", "nate.com", "docomo.ne.jp", "ezweb.ne.jp", "sina.com", "foxmail.com", "139.com", "yeah.net",
+		"rambler.ru", "ya.ru", "email.cz", "centrum.cz", "freemail.hu", "hotmail.com.tr", "arcor.de", "sapo.pt", "yahoo.co.kr", "libero.it"},
+		[]string{"hanmail.net", "docomo.ne.jp", "rambler.ru"})
 	if len(held) > 0 {
 		t.Errorf("%d merges:\n%s", len(held), strings.Join(held, "\n"))
 	}
