@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // daemon is what a starter tells onFreePort of a daemon it started.
@@ -21,29 +24,80 @@ type daemon struct {
 	within time.Duration
 }
 
-// freePort picks the port onFreePort tries; a variable so that a test can
-// hand out a port another process holds, as the race does.
-var freePort = FreePort
+// freePort picks and reserves the port onFreePort tries; a variable so
+// that a test can hand out a port another process holds, as the race does.
+var freePort = reservePort
+
+// reservePort picks a free port on 127.0.0.1 and holds it with a socket
+// bound there but not listening, with SO_REUSEPORT set, until release.
+// While it is held no other pick (FreePort, reservePort: the kernel never
+// hands out a bound port) returns it, and it refuses connections; a daemon
+// running as root that sets SO_REUSEPORT itself (Postfix and smtp-sink
+// do, in libpostfix-util's inet_listen) can still bind it. Without the
+// reservation two such daemons given the same just-freed port both bind
+// it, the kernel spreads the connections between them, and a test talks
+// to another test's Postfix.
+func reservePort(t T) (port int, release func()) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("reserve a port: %v", err)
+	}
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		syscall.Close(fd)
+		t.Fatalf("reserve a port: SO_REUSEPORT: %v", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		t.Fatalf("reserve a port: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		t.Fatalf("reserve a port: %v", err)
+	}
+	var once sync.Once
+	return sa.(*syscall.SockaddrInet4).Port, func() { once.Do(func() { syscall.Close(fd) }) }
+}
+
+// ClosedPort is a port on 127.0.0.1 that refuses connections for the rest
+// of the test and that no daemon another test starts can take: the
+// address of a server that is down.
+func ClosedPort(t T) int {
+	t.Helper()
+	port, release := reservePort(t)
+	t.Cleanup(release)
+	return port
+}
 
 // onFreePort starts a daemon with start on a port FreePort picked and
 // returns the port once the daemon itself listens on it. FreePort's port
 // was only free a moment ago: another test's daemon (seen with unbound)
 // may bind it first, and then ours fails with EADDRINUSE while the port
 // answers for the other one. So "the port answers" is not enough: the
-// listening socket must be one of the daemon's file descriptors; when
-// another process holds the port, the daemon is stopped and started again
-// on another port.
-func onFreePort(t T, name string, start func(port int) daemon) int {
+// listening socket must be one of the daemon's file descriptors, and no
+// other process may listen there too (a daemon that sets SO_REUSEPORT
+// binds alongside another); otherwise the daemon is stopped and started
+// again on another port. shares says the daemon sets SO_REUSEPORT: the
+// port stays reserved (reservePort) until it listens, so that no other
+// test's daemon is given it meanwhile; any other daemon could not bind
+// the reserved port, and gets it released just before it starts.
+func onFreePort(t T, name string, shares bool, start func(port int) daemon) int {
 	t.Helper()
 	const attempts = 5
 	for i := 0; i < attempts; i++ {
-		port := freePort(t)
+		port, release := freePort(t)
+		t.Cleanup(release) // a port left for another: held to the end
+		if !shares {
+			release()
+		}
 		d := start(port)
 		deadline := time.Now().Add(cmp.Or(d.within, time.Minute))
 		for {
 			inodes := listeners(port)
 			pid := d.pid()
-			if pid > 0 && holdsAny(pid, inodes) {
+			if pid > 0 && holdsAll(pid, inodes) {
+				release()
 				return port
 			}
 			exited := false
@@ -53,7 +107,8 @@ func onFreePort(t T, name string, start func(port int) daemon) int {
 			default:
 			}
 			if len(inodes) > 0 && pid > 0 && !exited {
-				// Someone else listens: ours can never bind.
+				// Someone else listens: ours can never bind, or
+				// shares the port with it.
 				StopPID(pid, 5*time.Second)
 				break
 			}
@@ -92,16 +147,18 @@ func listeners(port int) map[string]bool {
 	return inodes
 }
 
-// holdsAny reports whether process pid has one of the sockets inodes open.
-func holdsAny(pid int, inodes map[string]bool) bool {
+// holdsAll reports whether process pid has all the sockets inodes (at
+// least one) open.
+func holdsAll(pid int, inodes map[string]bool) bool {
 	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	held := map[string]bool{}
 	for _, fd := range fds {
 		link, _ := os.Readlink(fd)
 		if inode, ok := strings.CutPrefix(link, "socket:["); ok && inodes[strings.TrimSuffix(inode, "]")] {
-			return true
+			held[strings.TrimSuffix(inode, "]")] = true
 		}
 	}
-	return false
+	return len(inodes) > 0 && len(held) == len(inodes)
 }
 
 // pidFile reads a daemon's PID file; 0 while there is none.
@@ -140,7 +197,7 @@ func OwnPort(t T, name string, within time.Duration, cmd func(port int) *exec.Cm
 	t.Helper()
 	var c *exec.Cmd
 	var done <-chan struct{}
-	port := onFreePort(t, name, func(port int) daemon {
+	port := onFreePort(t, name, false, func(port int) daemon {
 		c = cmd(port)
 		done = Start(t, c)
 		return daemon{pid: func() int { return c.Process.Pid }, done: done, log: log, within: within}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +12,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // takeFirstPort makes the next port a starter tries one that another
@@ -19,7 +23,28 @@ import (
 // FreePort picked before ours does; it returns that port.
 func takeFirstPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return handFirstPort(t, false)
+}
+
+// shareFirstPort is takeFirstPort with a listener that sets SO_REUSEPORT,
+// as another test's Postfix does: a starter's Postfix binds the port
+// alongside it, and the kernel spreads the connections between the two.
+func shareFirstPort(t *testing.T) int {
+	t.Helper()
+	return handFirstPort(t, true)
+}
+
+func handFirstPort(t *testing.T, reuseport bool) int {
+	t.Helper()
+	lc := net.ListenConfig{}
+	if reuseport {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+			return cmp.Or(err, serr)
+		}
+	}
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,16 +60,88 @@ func takeFirstPort(t *testing.T) int {
 		}
 	}()
 	taken := l.Addr().(*net.TCPAddr).Port
+	handOnce(t, taken)
+	return taken
+}
+
+// handOnce makes the next port a starter tries port, whoever holds it.
+func handOnce(t *testing.T, port int) {
 	handed := false
-	freePort = func(t T) int {
+	freePort = func(t T) (int, func()) {
 		if !handed {
 			handed = true
-			return taken
+			return port, func() {}
 		}
-		return FreePort(t)
+		return reservePort(t)
 	}
-	t.Cleanup(func() { freePort = FreePort })
-	return taken
+	t.Cleanup(func() { freePort = reservePort })
+}
+
+// greetings are the first lines of n connections to addr: with two
+// listeners on one port the kernel spreads them between the two.
+func greetings(t *testing.T, addr string, n int) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for i := 0; i < n; i++ {
+		seen[strings.SplitN(firstLine(t, addr), " ", 2)[0]]++
+	}
+	return seen
+}
+
+func TestSharingStartersMoveOffASharedPort(t *testing.T) {
+	t.Run("postfix", func(t *testing.T) {
+		taken := shareFirstPort(t)
+		p := StartPostfix(t, MTAConfig{RelayPort: 1})
+		if seen := greetings(t, p.Addr(), 32); p.Port == taken || seen["220"] != 32 {
+			t.Fatalf("StartPostfix listens on %s (shared port %d), whose 32 connections are greeted %v", p.Addr(), taken, seen)
+		}
+	})
+	t.Run("smtp-sink", func(t *testing.T) {
+		taken := shareFirstPort(t)
+		port := StartRefusingSink(t, ".")
+		if seen := greetings(t, "127.0.0.1:"+strconv.Itoa(port), 32); port == taken || seen["220"] != 32 {
+			t.Fatalf("StartRefusingSink listens on %d (shared port %d), whose 32 connections are greeted %v", port, taken, seen)
+		}
+	})
+}
+
+// TestTwoPostfixesNeverShareAPort is the race CI lost: two tests' Postfix
+// given the same just-freed port both bound it (SO_REUSEPORT), and one
+// test's client reached the other test's Postfix and milter.
+func TestTwoPostfixesNeverShareAPort(t *testing.T) {
+	first := StartPostfix(t, MTAConfig{RelayPort: 1})
+	handOnce(t, first.Port)
+	second := StartPostfix(t, MTAConfig{RelayPort: 1})
+	if second.Port == first.Port {
+		t.Fatalf("both Postfix instances listen on %d", first.Port)
+	}
+	if n := len(listeners(first.Port)); n != 1 {
+		t.Fatalf("%d listening sockets on the first Postfix's port %d, want its own only", n, first.Port)
+	}
+}
+
+func TestReservedPortIsNobodysElse(t *testing.T) {
+	port, release := reservePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	if l, err := net.Listen("tcp", addr); err == nil {
+		l.Close()
+		t.Fatalf("a daemon without SO_REUSEPORT bound the reserved %s", addr)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("the reserved %s accepted a connection", addr)
+	}
+	for i := 0; i < 2000; i++ { // the kernel's picks skip it
+		if p := FreePort(t); p == port {
+			t.Fatalf("FreePort handed out the reserved port %d", port)
+		}
+	}
+	release()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("released %s is still held: %v", addr, err)
+	}
+	l.Close()
 }
 
 // firstLine is what a server says first on addr.

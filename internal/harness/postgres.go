@@ -74,7 +74,7 @@ func StartPostgres(t T, settings ...string) *Postgres {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	onFreePort(t, "postgres", func(port int) daemon {
+	onFreePort(t, "postgres", false, func(port int) daemon {
 		p.Port = port
 		p.launch()
 		return daemon{pid: func() int { return p.cmd.Process.Pid }, done: p.done, log: readLog(p.log())}

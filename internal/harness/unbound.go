@@ -50,7 +50,7 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	}
 	t.Cleanup(func() { lf.Close() })
 	var cmd *exec.Cmd
-	port := onFreePort(t, "unbound", func(port int) daemon {
+	port := onFreePort(t, "unbound", false, func(port int) daemon {
 		writeUnboundConf(t, conf, d, port, c)
 		cmd = exec.Command("unbound", "-d", "-c", conf)
 		cmd.Stdout, cmd.Stderr = lf, lf
@@ -64,7 +64,7 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 func writeUnboundConf(t T, conf, d string, port int, c UnboundConfig) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "server:\n  interface: 127.0.0.1\n  port: %d\n  do-ip6: no\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n"+
+	fmt.Fprintf(&b, "server:\n  interface: 127.0.0.1\n  port: %d\n  do-ip6: no\n  so-reuseport: no\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n"+
 		"  directory: %q\n  pidfile: %q\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n  access-control: 127.0.0.0/8 allow\n"+
 		"  module-config: \"respip iterator\"\n  ratelimit: 0\n  ip-ratelimit: 0\n  do-not-query-localhost: no\n", port, d, filepath.Join(d, "unbound.pid"))
 	for zone, rrs := range c.Zones {
