@@ -277,7 +277,7 @@ func TestComplaintsIngestNothingLost(t *testing.T) {
 	for i := range 2 {
 		os.WriteFile(filepath.Join(maildir, "new", fmt.Sprintf("17000000%d.M1P1.host", i)), append(report, fmt.Sprint(i)...), 0o600)
 	}
-	down := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s]}\nlimits: {store: redis, redis: {address: \"127.0.0.1:%d\", timeout: 1s}}\n", state, key, harness.ClosedPort(t)))
+	down := writeConfig(t, fmt.Sprintf("state_dir: %s\ncomplaints: {keys: [%s]}\nlimits: {store: redis, redis: {address: \"127.0.0.1:%d\", timeout: 1s}}\n", state, key, harness.DownPort(t)))
 	if out, code := ingestReport(t, bin, down, report); code != 75 || !strings.Contains(out, "redis") {
 		t.Fatalf("store down: exit %d %q, want 75", code, out)
 	}

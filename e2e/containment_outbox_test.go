@@ -33,12 +33,7 @@ func TestAlertsSurviveAMilterdRestart(t *testing.T) {
 	dir := harness.Dir(t, "milterd") // Postfix reaches the socket in it
 	key := filepath.Join(dir, "webhook.key")
 	os.WriteFile(key, []byte("s3cret\n"), 0o600)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook := ln.Addr().String()
-	ln.Close() // down
+	hook := fmt.Sprintf("127.0.0.1:%d", harness.DownPort(t)) // down; served later
 	bin := harness.Build(t, harness.Dir(t, "bin"), "milterd")
 	var logs harness.LogBuffer
 	access, refused := harness.RejectAll(3)

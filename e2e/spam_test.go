@@ -123,12 +123,7 @@ func headerOf(msg, name string) string {
 // checked), and a silent rspamd costs at most the message deadline.
 func TestSpamOnError(t *testing.T) {
 	t.Parallel()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedURL := "http://" + closed.Addr().String()
-	closed.Close()
+	closedURL := fmt.Sprintf("http://127.0.0.1:%d", harness.DownPort(t))
 	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
 	if err != nil {
 		t.Fatal(err)

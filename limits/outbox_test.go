@@ -107,15 +107,10 @@ func verifySig(key, body []byte, header string) bool {
 	return hmac.Equal(m.Sum(nil), want)
 }
 
-// downAddr returns a loopback address nothing listens on (yet).
+// downAddr returns a loopback address nothing listens on (yet): no other
+// test's server is given it (harness.DownPort).
 func downAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", harness.DownPort(t))
 }
 
 // serve starts h on addr and stops it at the test's end.

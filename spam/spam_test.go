@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -229,9 +230,7 @@ func TestMisbehavingServer(t *testing.T) {
 		})
 	}
 	// No route: nothing listens.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", harness.DownPort(t))
 	if _, err := newCheck("http://"+addr, nil, defaults(), 2*time.Second).CheckMessage(ctx, tx("m", "body")); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("nothing listening: %v", err)
 	}

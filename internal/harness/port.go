@@ -3,6 +3,7 @@ package harness
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,30 +27,36 @@ type daemon struct {
 
 // freePort picks and reserves the port onFreePort tries; a variable so
 // that a test can hand out a port another process holds, as the race does.
-var freePort = reservePort
+var freePort = func(t T) (int, func()) { return reserve(t, 0) }
 
-// reservePort picks a free port on 127.0.0.1 and holds it with a socket
-// bound there but not listening, with SO_REUSEPORT set, until release.
-// While it is held no other pick (FreePort, reservePort: the kernel never
-// hands out a bound port) returns it, and it refuses connections; a daemon
-// running as root that sets SO_REUSEPORT itself (Postfix and smtp-sink
-// do, in libpostfix-util's inet_listen) can still bind it. Without the
-// reservation two such daemons given the same just-freed port both bind
-// it, the kernel spreads the connections between them, and a test talks
-// to another test's Postfix.
-func reservePort(t T) (port int, release func()) {
+// reserve holds port (0: one the kernel picks) on 127.0.0.1 with a socket
+// bound there but not listening, with SO_REUSEADDR and SO_REUSEPORT set,
+// until release. While it is held the port refuses connections and no
+// pick returns it (the kernel hands out no bound port: FreePort, another
+// reserve), yet a daemon told to listen there can: SO_REUSEADDR lets one
+// that sets it too (redis, PostgreSQL, unbound, sendmail, rspamd, Go's
+// net.Listen) bind beside a socket that does not listen, SO_REUSEPORT one
+// running as root that sets it (Postfix and smtp-sink, in
+// libpostfix-util's inet_listen). So a port is held from its pick until
+// the daemon listens. A port picked, freed and bound later was handed to
+// two tests' Postfix, which both bound it, and the kernel spread one
+// test's connections between them (CI: TestMilterDownPostfixTempfails
+// got 250 from the other test's Postfix).
+func reserve(t T, port int) (int, func()) {
 	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("reserve a port: %v", err)
 	}
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		syscall.Close(fd)
-		t.Fatalf("reserve a port: SO_REUSEPORT: %v", err)
+	for _, opt := range []int{syscall.SO_REUSEADDR, unix.SO_REUSEPORT} {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, opt, 1); err != nil {
+			syscall.Close(fd)
+			t.Fatalf("reserve a port: setsockopt %d: %v", opt, err)
+		}
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		syscall.Close(fd)
-		t.Fatalf("reserve a port: %v", err)
+		t.Fatalf("reserve port %d: %v", port, err)
 	}
 	sa, err := syscall.Getsockname(fd)
 	if err != nil {
@@ -60,73 +67,122 @@ func reservePort(t T) (port int, release func()) {
 	return sa.(*syscall.SockaddrInet4).Port, func() { once.Do(func() { syscall.Close(fd) }) }
 }
 
-// ClosedPort is a port on 127.0.0.1 that refuses connections for the rest
-// of the test and that no daemon another test starts can take: the
-// address of a server that is down.
-func ClosedPort(t T) int {
+// DownPort is a port on 127.0.0.1 that refuses connections, as a server
+// that is down, and that no other test's daemon is given for the rest of
+// the test (reserve); the test may start its own server there later
+// (net.Listen binds it). A port listened on and closed was free for any
+// pick again: another test's daemon could answer the "down" address.
+func DownPort(t T) int {
 	t.Helper()
-	port, release := reservePort(t)
+	port, release := reserve(t, 0)
 	t.Cleanup(release)
 	return port
 }
 
-// onFreePort starts a daemon with start on a port FreePort picked and
-// returns the port once the daemon itself listens on it. FreePort's port
-// was only free a moment ago: another test's daemon (seen with unbound)
-// may bind it first, and then ours fails with EADDRINUSE while the port
-// answers for the other one. So "the port answers" is not enough: the
-// listening socket must be one of the daemon's file descriptors, and no
-// other process may listen there too (a daemon that sets SO_REUSEPORT
-// binds alongside another); otherwise the daemon is stopped and started
-// again on another port. shares says the daemon sets SO_REUSEPORT: the
-// port stays reserved (reservePort) until it listens, so that no other
-// test's daemon is given it meanwhile; any other daemon could not bind
-// the reserved port, and gets it released just before it starts.
-func onFreePort(t T, name string, shares bool, start func(port int) daemon) int {
+// onFreePort starts a daemon with start on a port picked and reserved
+// (reserve) and returns the port once the daemon itself listens on it:
+// the listening socket must be one of the daemon's file descriptors, and
+// no other process may listen there too; "the port answers" is not
+// enough, as it may answer for another. A daemon that cannot have the
+// port (another process listens there, or held it when the daemon bound:
+// a port unbound's UDP side needs may be taken) is stopped and started
+// again on another port.
+func onFreePort(t T, name string, start func(port int) daemon) int {
 	t.Helper()
 	const attempts = 5
 	for i := 0; i < attempts; i++ {
 		port, release := freePort(t)
-		t.Cleanup(release) // a port left for another: held to the end
-		if !shares {
-			release()
-		}
+		t.Cleanup(release)
 		d := start(port)
-		deadline := time.Now().Add(cmp.Or(d.within, time.Minute))
-		for {
-			inodes := listeners(port)
-			pid := d.pid()
-			if pid > 0 && holdsAll(pid, inodes) {
-				release()
-				return port
-			}
-			exited := false
-			select {
-			case <-d.done:
-				exited = true
-			default:
-			}
-			if len(inodes) > 0 && pid > 0 && !exited {
-				// Someone else listens: ours can never bind, or
-				// shares the port with it.
-				StopPID(pid, 5*time.Second)
-				break
-			}
-			if exited {
-				if len(inodes) > 0 {
-					break // it lost the race: try another port
-				}
-				t.Fatalf("%s exited at start (port %d):\n%s", name, port, d.log())
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not listen on 127.0.0.1:%d within %s:\n%s", name, port, cmp.Or(d.within, time.Minute), d.log())
-			}
-			time.Sleep(20 * time.Millisecond)
+		if held(t, name, port, d, release) {
+			return port
 		}
 		t.Logf("%s: port %d was taken by another process; trying another", name, port)
 	}
 	t.Fatalf("%s: %d ports were taken before it could bind them", name, attempts)
 	return 0
+}
+
+// held waits until daemon d listens on port alone, and then releases the
+// reservation (release); false when another process has the port.
+func held(t T, name string, port int, d daemon, release func()) bool {
+	t.Helper()
+	deadline := time.Now().Add(cmp.Or(d.within, time.Minute))
+	for {
+		inodes := listeners(port)
+		pid := d.pid()
+		if pid > 0 && holdsAll(pid, inodes) {
+			release()
+			return true
+		}
+		select {
+		case <-d.done:
+			// Its own sockets are closed now, and the reservation is
+			// let go: whatever still holds the port is another's.
+			release()
+			if len(listeners(port)) > 0 || busy(port) {
+				return false
+			}
+			t.Fatalf("%s exited at start (port %d):\n%s", name, port, d.log())
+		default:
+		}
+		if len(inodes) > 0 && pid > 0 {
+			// Someone else listens: ours can never bind, or
+			// shares the port with it.
+			StopPID(pid, 5*time.Second)
+			release()
+			return false
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen on 127.0.0.1:%d within %s:\n%s", name, port, cmp.Or(d.within, time.Minute), d.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// relisten is held for a daemon started again on the port it had
+// (Redis.Restart, Postgres.Start after a stop), which hold reserved while
+// it was down: it fails the test when another process has the port.
+func relisten(t T, name string, port int, d daemon, hold func()) {
+	t.Helper()
+	if hold == nil { // never stopped by the harness: nothing reserved
+		hold = func() {}
+	}
+	if !held(t, name, port, d, hold) {
+		t.Fatalf("%s: port %d was taken by another process while it was down", name, port)
+	}
+}
+
+// ownAddress fails the test when something listens on addr, a fixed
+// address a daemon is about to take: a daemon that sets SO_REUSEPORT
+// (Postfix, smtp-sink, danted) would bind beside it, and a test's
+// connections be spread between the two (two test runs at once on one
+// machine, each starting the relay lab).
+func ownAddress(t T, addr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("%s is taken (another test run on this machine?): %v", addr, err)
+	}
+	l.Close()
+}
+
+// busy reports whether another socket holds port on 127.0.0.1, TCP or
+// UDP, so that a daemon's bind fails: a listener, or a socket bound
+// without listening (another test's reservation, a client's).
+func busy(port int) bool {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return true
+	}
+	l.Close()
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return true
+	}
+	u.Close()
+	return false
 }
 
 // listeners are the inodes of the listening TCP sockets on port (IPv4
@@ -197,7 +253,7 @@ func OwnPort(t T, name string, within time.Duration, cmd func(port int) *exec.Cm
 	t.Helper()
 	var c *exec.Cmd
 	var done <-chan struct{}
-	port := onFreePort(t, name, false, func(port int) daemon {
+	port := onFreePort(t, name, func(port int) daemon {
 		c = cmd(port)
 		done = Start(t, c)
 		return daemon{pid: func() int { return c.Process.Pid }, done: done, log: log, within: within}

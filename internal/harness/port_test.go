@@ -72,9 +72,10 @@ func handOnce(t *testing.T, port int) {
 			handed = true
 			return port, func() {}
 		}
-		return reservePort(t)
+		return reserve(t, 0)
 	}
-	t.Cleanup(func() { freePort = reservePort })
+	old := freePort
+	t.Cleanup(func() { freePort = old })
 }
 
 // greetings are the first lines of n connections to addr: with two
@@ -120,26 +121,31 @@ func TestTwoPostfixesNeverShareAPort(t *testing.T) {
 	}
 }
 
-func TestReservedPortIsNobodysElse(t *testing.T) {
-	port, release := reservePort(t)
+func TestDownPortIsNobodysElse(t *testing.T) {
+	port := DownPort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	if l, err := net.Listen("tcp", addr); err == nil {
-		l.Close()
-		t.Fatalf("a daemon without SO_REUSEPORT bound the reserved %s", addr)
-	}
 	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
-		t.Fatalf("the reserved %s accepted a connection", addr)
+		t.Fatalf("the down port %s accepted a connection", addr)
 	}
-	for i := 0; i < 2000; i++ { // the kernel's picks skip it
+	for i := 0; i < 20000; i++ { // the kernel's picks skip it
 		if p := FreePort(t); p == port {
-			t.Fatalf("FreePort handed out the reserved port %d", port)
+			t.Fatalf("FreePort handed out the down port %d", port)
 		}
 	}
-	release()
+	// A daemon binding it without SO_REUSEADDR cannot.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err == nil {
+		t.Fatalf("a plain bind took the down port %d", port)
+	}
+	// The test's own server there later (net.Listen: SO_REUSEADDR).
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("released %s is still held: %v", addr, err)
+		t.Fatalf("the test cannot serve on its down port: %v", err)
 	}
 	l.Close()
 }

@@ -60,7 +60,7 @@ func StartPostfix(t T, c MTAConfig) *Postfix {
 	}
 	t.Cleanup(func() { p.stop(t) })
 	if c.Listen == "" {
-		onFreePort(t, "postfix", true, func(port int) daemon {
+		onFreePort(t, "postfix", func(port int) daemon {
 			p.Port = port
 			if err := p.writeMaster(); err != nil {
 				t.Fatalf("%v", err)
@@ -80,6 +80,7 @@ func StartPostfix(t T, c MTAConfig) *Postfix {
 	if err := p.writeMaster(); err != nil {
 		t.Fatalf("%v", err)
 	}
+	ownAddress(t, p.Addr())
 	if err := run("postfix", "-c", p.Dir, "start"); err != nil {
 		t.Fatalf("%v\n%s", err, p.LogText())
 	}

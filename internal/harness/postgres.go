@@ -25,6 +25,7 @@ type Postgres struct {
 	done <-chan struct{}
 	cmd  *exec.Cmd
 	t    T
+	hold func() // releases the port reserved while it is stopped (Stop)
 	// settings are the server's -c options: the tests' defaults (fsync
 	// off: nothing here outlives the test), then StartPostgres's own.
 	settings []string
@@ -74,7 +75,7 @@ func StartPostgres(t T, settings ...string) *Postgres {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	onFreePort(t, "postgres", false, func(port int) daemon {
+	onFreePort(t, "postgres", func(port int) daemon {
 		p.Port = port
 		p.launch()
 		return daemon{pid: func() int { return p.cmd.Process.Pid }, done: p.done, log: readLog(p.log())}
@@ -89,9 +90,7 @@ func StartPostgres(t T, settings ...string) *Postgres {
 func (p *Postgres) Start() {
 	p.t.Helper()
 	p.launch()
-	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", p.Port), 30*time.Second); err != nil {
-		p.t.Fatalf("postgres did not start: %v", err)
-	}
+	relisten(p.t, "postgres", p.Port, daemon{pid: func() int { return p.cmd.Process.Pid }, done: p.done, log: readLog(p.log()), within: 30 * time.Second}, p.hold)
 	p.answers()
 }
 
@@ -133,10 +132,13 @@ func (p *Postgres) answers() {
 }
 
 // Stop ends the server by PID with a fast shutdown (SIGINT: connections
-// are cut, as in a restart), and waits for it.
+// are cut, as in a restart), and waits for it. Its port stays reserved
+// until Start (reserve): no other test's daemon is given it meanwhile.
 func (p *Postgres) Stop() {
+	p.t.Helper()
 	p.cmd.Process.Signal(syscall.SIGINT)
 	<-p.done
+	p.holdPort()
 }
 
 // Database creates database db owned by a new login role owner, and the
@@ -184,7 +186,8 @@ func (p *Postgres) Pause() {
 // It also waits for the backends to be gone: one still exiting holds the
 // old shared memory, and a postmaster started meanwhile refuses to run
 // ("pre-existing shared memory block is still in use"), so Start then
-// waited for a port that never opened.
+// waited for a port that never opened. Its port stays reserved until
+// Start (holdPort).
 func (p *Postgres) Kill() {
 	kids := p.signalAll(syscall.SIGKILL)
 	<-p.done
@@ -194,6 +197,15 @@ func (p *Postgres) Kill() {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	p.holdPort()
+}
+
+// holdPort reserves the stopped server's port until Start (reserve): no
+// other test's daemon is given it meanwhile, and Start's server binds it.
+func (p *Postgres) holdPort() {
+	p.t.Helper()
+	_, p.hold = reserve(p.t, p.Port)
+	p.t.Cleanup(p.hold)
 }
 
 // alive reports whether process pid exists and is not a zombie (a

@@ -18,6 +18,7 @@ import (
 // at cleanup) and waits until addr accepts connections.
 func startListening(t T, cmd *exec.Cmd, addr, logFile string) {
 	t.Helper()
+	ownAddress(t, addr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	done := Start(t, cmd)
 	if err := waitPort(addr, 10*time.Second); err != nil {

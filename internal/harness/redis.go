@@ -12,6 +12,7 @@ type Redis struct {
 	cmd  *exec.Cmd
 	t    T
 	done <-chan struct{} // closed when cmd exits (Kill)
+	hold func()          // releases the port reserved while it is down (Kill)
 }
 
 // Pause stops the server (SIGSTOP): clients time out, as with a server
@@ -36,7 +37,7 @@ func startRedis(t T, name string, args func(dir string) []string) *Redis {
 	dir := Dir(t, name)
 	r := &Redis{t: t}
 	log := filepath.Join(dir, "redis.log")
-	port := onFreePort(t, "redis-server", false, func(port int) daemon {
+	port := onFreePort(t, "redis-server", func(port int) daemon {
 		argv := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", log}
 		if args != nil {

@@ -14,7 +14,7 @@ import (
 func StartRefusingSink(t T, refuse string) int {
 	t.Helper()
 	Require(t, "smtp-sink")
-	return onFreePort(t, "smtp-sink", true, func(port int) daemon {
+	return onFreePort(t, "smtp-sink", func(port int) daemon {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		return startDaemon(t, exec.Command("smtp-sink", "-u", "nobody", "-h", "sink.test", "-f", refuse, addr, "64"), "")
 	})

@@ -62,7 +62,7 @@ func StartSendmail(t T, c MTAConfig) *Postfix {
 			t.Fatalf("saslpasswd2: %v: %s", err, out)
 		}
 	}
-	p.Port = onFreePort(t, "sendmail", false, func(port int) daemon {
+	p.Port = onFreePort(t, "sendmail", func(port int) daemon {
 		// The port is in the .cf (DAEMON_OPTIONS): it is made for each
 		// one tried.
 		mc := fmt.Sprintf(sendmailMC, SendmailRoot, d, d, sendmailHost, d, d, d, c.RelayPort, c.RelayPort, d, port, milter, d)

@@ -50,7 +50,7 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	}
 	t.Cleanup(func() { lf.Close() })
 	var cmd *exec.Cmd
-	port := onFreePort(t, "unbound", false, func(port int) daemon {
+	port := onFreePort(t, "unbound", func(port int) daemon {
 		writeUnboundConf(t, conf, d, port, c)
 		cmd = exec.Command("unbound", "-d", "-c", conf)
 		cmd.Stdout, cmd.Stderr = lf, lf
