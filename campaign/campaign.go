@@ -37,6 +37,14 @@ type Options struct {
 	// each count on their own: the ISP's consumer domains. Every other
 	// login domain's accounts count as one organisation (organisation).
 	SharedDomains []string
+	// SendersBound says the MTA refuses an envelope sender the login
+	// does not own (Postfix's reject_authenticated_sender_login_mismatch
+	// over smtpd_sender_login_maps): an envelope sender at a shared
+	// domain is then one of the account's own addresses, an alias unlike
+	// its login (login ab1234, jane.doe@isp.example) included, and a copy
+	// to it reaches nobody. Unbound, the envelope sender is the client's
+	// to choose and only the login's own name counts (ownEnvelope).
+	SendersBound bool
 	// Walk bounds the engine's own walk of a message, when no rules
 	// engine walks it (Tap): the rules section's limits otherwise.
 	Walk mimewalk.Limits
@@ -136,9 +144,9 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// is grouped with nothing: one client's many made-up senders at one
 	// domain would be one organisation and never a campaign. Each counts
 	// alone, as its limits do.
-	group, self := "", ""
+	group, selves := "", []string(nil)
 	if !chosen {
-		group, self = organisation(account, e.shared), account
+		group, selves = organisation(account, e.shared), []string{account}
 		// A login that is a user name (citizen7) has no address: the
 		// signer's own is then the envelope sender when it is the
 		// login at one of the ISP's shared domains. With the login
@@ -149,15 +157,15 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 		// would be the client's to choose: a run sending each victim
 		// its copy with MAIL FROM the victim made every account's
 		// recipients "self", never a campaign
-		// (TestReviewR1ChosenEnvelopeSelf).
-		if !strings.Contains(account, "@") {
-			if from := strings.Trim(strings.TrimSpace(t.From), "<>"); ownEnvelope(account, from, e.shared) {
-				self = from
-			}
+		// (TestReviewR1ChosenEnvelopeSelf), unless the MTA binds
+		// envelope senders to logins (SendersBound): then any at a
+		// shared domain is the account's own (TestSendersBoundAlias).
+		if from := strings.Trim(strings.TrimSpace(t.From), "<>"); (e.o.SendersBound || !strings.Contains(account, "@")) && ownEnvelope(account, from, e.shared, e.o.SendersBound) {
+			selves = append(selves, from)
 		}
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
-		Group: group, Rcpts: rcptHashes(t, self, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
+		Group: group, Rcpts: rcptHashes(t, selves, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
 }
 
 // Commit gives a copy of an established campaign Action, alerts and

@@ -160,12 +160,14 @@ func organisation(account string, shared []string) string {
 	return "@" + d
 }
 
-// ownEnvelope reports whether envelope sender from is user-name login's
-// own address: the login at a shared domain (the ISP's, where its
-// customers' mailboxes are), however cased.
-func ownEnvelope(login, from string, shared []string) bool {
+// ownEnvelope reports whether envelope sender from is login's own
+// address: at a shared domain (the ISP's, where its customers'
+// mailboxes are), with the user-name login as its local part, however
+// cased, or any local part when the MTA binds envelope senders to
+// logins (bound: Options.SendersBound).
+func ownEnvelope(login, from string, shared []string, bound bool) bool {
 	l, _, ok := splitAddress(from)
-	return ok && l != "" && strings.EqualFold(l, login) && domainOf(from) != "" && organisation(from, shared) == ""
+	return ok && l != "" && (bound || strings.EqualFold(l, login)) && domainOf(from) != "" && organisation(from, shared) == ""
 }
 
 // sharedNames are the shared domains as organisation compares them, in
@@ -205,15 +207,15 @@ func asciiName(d string) string {
 // recipient of their own, as a run's accounts each reach their victims,
 // and was made a campaign (TestReviewPetitionCcSelf); a run's copies to
 // its accounts' own addresses hide nothing, its victims still count.
-func rcptHashes(t *policy.Transaction, self string, seed Seed) []string {
+// selves are the sender's own addresses (none: a client-chosen sender).
+func rcptHashes(t *policy.Transaction, selves []string, seed Seed) []string {
 	var k [16]byte
 	binary.LittleEndian.PutUint64(k[:], seed.run)
 	binary.LittleEndian.PutUint64(k[8:], seed.word)
 	var out []string
-	self = strings.ToLower(self)
 	for _, r := range t.Rcpts {
 		a := strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))
-		if self != "" && sameMailbox(a, self) {
+		if slices.ContainsFunc(selves, func(s string) bool { return s != "" && sameMailbox(a, strings.ToLower(s)) }) {
 			a = selfRcpt
 		}
 		h := sha256.Sum256(append(k[:], a...))

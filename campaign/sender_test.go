@@ -27,17 +27,27 @@ func TestSameMailbox(t *testing.T) {
 	}
 	for _, c := range []struct {
 		login, from string
+		bound       bool
 		want        bool
 	}{
-		{"citizen7", "citizen7@isp.example", true},
-		{"citizen7", "Citizen7@ISP.example", true},
-		{"citizen7", "victim@isp.example", false},
-		{"citizen7", "citizen7@victim.example", false},
-		{"citizen7", `"citizen7@isp.example"@victim.example`, false},
-		{"citizen7", "@isp.example", false},
+		{"citizen7", "citizen7@isp.example", false, true},
+		{"citizen7", "Citizen7@ISP.example", false, true},
+		{"citizen7", "victim@isp.example", false, false},
+		{"citizen7", "citizen7@victim.example", false, false},
+		{"citizen7", `"citizen7@isp.example"@victim.example`, false, false},
+		{"citizen7", "@isp.example", false, false},
+		// Senders bound to logins: any address at a shared domain,
+		// none elsewhere.
+		{"ab1234", "jane.doe@isp.example", true, true},
+		{"jane@isp.example", "jane.doe@mail.isp.example", true, true},
+		{"ab1234", "jane.doe@isp.example", false, false},
+		{"ab1234", "jane.doe@victim.example", true, false},
+		{"ab1234", `"jane@isp.example"@victim.example`, true, false},
+		{"ab1234", "@isp.example", true, false},
+		{"ab1234", "", true, false},
 	} {
-		if got := ownEnvelope(c.login, c.from, []string{"isp.example"}); got != c.want {
-			t.Errorf("ownEnvelope(%q, %q) = %v, want %v", c.login, c.from, got, c.want)
+		if got := ownEnvelope(c.login, c.from, []string{"isp.example"}, c.bound); got != c.want {
+			t.Errorf("ownEnvelope(%q, %q, bound %v) = %v, want %v", c.login, c.from, c.bound, got, c.want)
 		}
 	}
 }

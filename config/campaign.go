@@ -25,6 +25,12 @@ type Campaign struct {
 	// over stolen consumer accounts of one domain unfound and a guess
 	// would count a hosted company's staff as strangers.
 	SharedDomains []string `yaml:"shared_domains"`
+	// SenderLoginMaps says the MTA refuses an envelope sender the login
+	// does not own (Postfix: smtpd_sender_login_maps with
+	// reject_authenticated_sender_login_mismatch): an envelope sender at
+	// a shared domain is then the account's own address, whatever its
+	// local part (campaign.Options.SendersBound).
+	SenderLoginMaps bool `yaml:"sender_login_maps"`
 	// SeedFile was the file of the seed keying the fingerprint's
 	// sampling. The seed lives in the limits store now (campaign.
 	// SeedSource): a config that still names a file is refused, not
@@ -82,6 +88,11 @@ func (c *Config) validateCampaign(bad func(key, format string, args ...any) erro
 			return bad("campaign.shared_domains", "want the login domains of consumer accounts (isp.example), got %q", cp.SharedDomains[i])
 		}
 		cp.SharedDomains[i] = d
+	}
+	if cp.SenderLoginMaps && len(cp.SharedDomains) == 0 {
+		// It names the shared domains' envelope senders: with none it
+		// would be set and do nothing.
+		return bad("campaign.sender_login_maps", "applies to envelope senders at the shared_domains, and there are none")
 	}
 	return failureAction(bad, "campaign.on_error", cp.OnError)
 }

@@ -23,7 +23,7 @@ func CampaignEntry(cfg *config.Config, res *Resources, lim *limits.Engine, eng *
 		return nil, nil
 	}
 	o := campaign.Options{Limits: lim, Accounts: c.Accounts, Window: time.Duration(c.Window), Action: policy.Action(c.Action),
-		Suspend: c.Suspend, SharedDomains: c.SharedDomains, Walk: WalkLimits(cfg), Log: log}
+		Suspend: c.Suspend, SharedDomains: c.SharedDomains, SendersBound: c.SenderLoginMaps, Walk: WalkLimits(cfg), Log: log}
 	if res != nil && res.Store != nil {
 		cs, ok := res.Store.(limits.CampaignStore)
 		if !ok || res.CampaignSeed == nil {
