@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -154,5 +155,34 @@ func TestReviewFixedAddressTakenFailsLoudly(t *testing.T) {
 				t.Fatalf("%d listeners on %s, want the other process's alone", n, addr)
 			}
 		})
+	}
+}
+
+// onFreePort's bound: a starter whose every pick is taken gives up after
+// five ports, with the reason, instead of trying for ever.
+func TestStarterGivesUpAfterFiveTakenPorts(t *testing.T) {
+	taken := boundElsewhere(t)
+	tries := 0
+	old := freePort
+	freePort = func(T) (int, func()) { tries++; return taken, func() {} }
+	t.Cleanup(func() { freePort = old })
+	msg := fails(t, func(ft T) { StartRedis(ft) })
+	if tries != 5 || !strings.Contains(msg, "redis-server: 5 ports were taken before it could bind them") {
+		t.Fatalf("%d ports tried, failed with %q; want 5 and the reason", tries, msg)
+	}
+}
+
+// The other bound: a daemon that never listens fails the start at its
+// deadline, with the reason, and is stopped at cleanup.
+func TestStarterGivesUpOnADaemonThatNeverListens(t *testing.T) {
+	start := time.Now()
+	msg := fails(t, func(ft T) {
+		OwnPort(ft, "sleeper", time.Second, func(int) *exec.Cmd { return exec.Command("sleep", "60") }, func() string { return "(silent)" })
+	})
+	if !strings.Contains(msg, "sleeper did not listen on 127.0.0.1:") || !strings.Contains(msg, "within 1s") {
+		t.Fatalf("a daemon that never listens: failed with %q", msg)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("gave up after %v, want about its 1s deadline", took)
 	}
 }
