@@ -144,7 +144,7 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// is grouped with nothing: one client's many made-up senders at one
 	// domain would be one organisation and never a campaign. Each counts
 	// alone, as its limits do.
-	group, selves := "", []string(nil)
+	group, selves, bound := "", []string(nil), ""
 	if !chosen {
 		group, selves = organisation(account, e.shared), []string{account}
 		// A login that is a user name (citizen7) has no address: the
@@ -157,15 +157,26 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 		// would be the client's to choose: a run sending each victim
 		// its copy with MAIL FROM the victim made every account's
 		// recipients "self", never a campaign
-		// (TestReviewR1ChosenEnvelopeSelf), unless the MTA binds
-		// envelope senders to logins (SendersBound): then any at a
-		// shared domain is the account's own (TestSendersBoundAlias).
-		if from := strings.Trim(strings.TrimSpace(t.From), "<>"); (e.o.SendersBound || !strings.Contains(account, "@")) && ownEnvelope(account, from, e.shared, e.o.SendersBound) {
+		// (TestReviewR1ChosenEnvelopeSelf).
+		from := strings.Trim(strings.TrimSpace(t.From), "<>")
+		if !strings.Contains(account, "@") && ownEnvelope(account, from, e.shared, false) {
 			selves = append(selves, from)
+		}
+		// Unless the MTA binds envelope senders to logins
+		// (SendersBound): then any at a shared domain is a SASL login's
+		// own (TestSendersBoundAlias), that very mailbox only. Postfix
+		// binds SASL logins alone: an account keyed by its address or
+		// a relay's header chooses its sender, and with its sender the
+		// victim every run went unfound; compared by registrable domain,
+		// a login owning a subdomain of a shared one (@biz.isp.example)
+		// made the ISP's consumers its own (review slm,
+		// TestReviewSLMUnauthenticatedSelf, TestReviewSLMSubdomainCatchAllSelf).
+		if e.o.SendersBound && t.User != "" && ownEnvelope(account, from, e.shared, true) {
+			bound = from
 		}
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
-		Group: group, Rcpts: rcptHashes(t, selves, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
+		Group: group, Rcpts: rcptHashes(t, selves, bound, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
 }
 
 // Commit gives a copy of an established campaign Action, alerts and

@@ -207,15 +207,18 @@ func asciiName(d string) string {
 // recipient of their own, as a run's accounts each reach their victims,
 // and was made a campaign (TestReviewPetitionCcSelf); a run's copies to
 // its accounts' own addresses hide nothing, its victims still count.
-// selves are the sender's own addresses (none: a client-chosen sender).
-func rcptHashes(t *policy.Transaction, selves []string, seed Seed) []string {
+// selves are the sender's own addresses, each a mailbox however spelt
+// (sameMailbox; none: a client-chosen sender); bound ("": none) is one
+// more, that very mailbox (sameAddress).
+func rcptHashes(t *policy.Transaction, selves []string, bound string, seed Seed) []string {
 	var k [16]byte
 	binary.LittleEndian.PutUint64(k[:], seed.run)
 	binary.LittleEndian.PutUint64(k[8:], seed.word)
 	var out []string
 	for _, r := range t.Rcpts {
 		a := strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))
-		if slices.ContainsFunc(selves, func(s string) bool { return s != "" && sameMailbox(a, strings.ToLower(s)) }) {
+		if slices.ContainsFunc(selves, func(s string) bool { return s != "" && sameMailbox(a, strings.ToLower(s)) }) ||
+			bound != "" && sameAddress(a, strings.ToLower(bound)) {
 			a = selfRcpt
 		}
 		h := sha256.Sum256(append(k[:], a...))
@@ -255,6 +258,15 @@ func sameMailbox(a, self string) bool {
 	}
 	r := registrable(da)
 	return r != "" && r != "*" && r == registrable(ds)
+}
+
+// sameAddress reports whether lower-case addresses a and b are one
+// mailbox at one domain: the same local part but an RFC 5233 "+detail",
+// the same domain however spelt (Unicode or ASCII), no parent domain's.
+func sameAddress(a, b string) bool {
+	la, da, ok := splitAddress(a)
+	lb, db, ok2 := splitAddress(b)
+	return ok && ok2 && localBase(la) == localBase(lb) && asciiName(da) == asciiName(db)
 }
 
 // splitAddress is address a's local part and domain, split at its last

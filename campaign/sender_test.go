@@ -50,4 +50,22 @@ func TestSameMailbox(t *testing.T) {
 			t.Errorf("ownEnvelope(%q, %q, bound %v) = %v, want %v", c.login, c.from, c.bound, got, c.want)
 		}
 	}
+	// A bound sender is that very mailbox: its domain, not a parent's
+	// or a child's (review slm).
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"jane.doe@isp.example", "jane.doe@isp.example", true},
+		{"jane.doe+petition@isp.example", "jane.doe@isp.example", true},
+		{"jane.doe@xn--isp-bcher-u9a.example", "jane.doe@isp-bücher.example", true},
+		{"victim@isp.example", "victim@biz.isp.example", false},
+		{"victim@biz.isp.example", "victim@isp.example", false},
+		{"jane@isp.example", "jane.doe@isp.example", false},
+		{"jane.doe", "jane.doe@isp.example", false},
+	} {
+		if got := sameAddress(c.a, c.b); got != c.want {
+			t.Errorf("sameAddress(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
 }

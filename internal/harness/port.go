@@ -153,13 +153,22 @@ func relisten(t T, name string, port int, d daemon, hold func()) {
 	}
 }
 
-// ownAddress fails the test when something listens on addr, a fixed
-// address a daemon is about to take: a daemon that sets SO_REUSEPORT
-// (Postfix, smtp-sink, danted) would bind beside it, and a test's
-// connections be spread between the two (two test runs at once on one
-// machine, each starting the relay lab).
+// ownAddress takes fixed address addr, which a daemon is about to listen
+// on, for the rest of the test, and fails the test when another test
+// (in any process: two test runs at once on one machine, each starting
+// the relay lab) has it, or something else listens there: a daemon that
+// sets SO_REUSEPORT (Postfix, smtp-sink) would bind beside it and a
+// test's connections be spread between the two, and one that does not
+// would fail while the address answers for the other. The claim is an
+// abstract unix socket named after the address: one per machine, gone
+// with its process however it ends.
 func ownAddress(t T, addr string) {
 	t.Helper()
+	claim, err := net.Listen("unix", "@outguard-test-address "+addr)
+	if err != nil {
+		t.Fatalf("%s is taken by another test (another test run on this machine?): %v", addr, err)
+	}
+	t.Cleanup(func() { claim.Close() })
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("%s is taken (another test run on this machine?): %v", addr, err)
@@ -185,17 +194,22 @@ func busy(port int) bool {
 	return false
 }
 
-// listeners are the inodes of the listening TCP sockets on port (IPv4
-// and IPv6, any address), from /proc/net/tcp{,6}.
+// listeners are the inodes of the TCP sockets listening on port that
+// take connections to 127.0.0.1:port: on that address or on any (IPv4's
+// 0.0.0.0, IPv6's :: and ::ffff:127.0.0.1), from /proc/net/tcp{,6}. One
+// on 127.0.0.2:port or [::1]:port takes nothing from it (a pick there may
+// return a port reserved here).
 func listeners(port int) map[string]bool {
 	inodes := map[string]bool{}
-	suffix := fmt.Sprintf(":%04X", port)
+	p := fmt.Sprintf(":%04X", port)
+	ours := map[string]bool{"0100007F" + p: true, "00000000" + p: true,
+		"00000000000000000000000000000000" + p: true, "0000000000000000FFFF00000100007F" + p: true}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		data, _ := os.ReadFile(f)
 		for _, line := range strings.Split(string(data), "\n")[1:] {
 			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
 			fields := strings.Fields(line)
-			if len(fields) >= 10 && strings.HasSuffix(fields[1], suffix) && fields[3] == "0A" {
+			if len(fields) >= 10 && ours[fields[1]] && fields[3] == "0A" {
 				inodes[fields[9]] = true
 			}
 		}

@@ -67,6 +67,7 @@ func handFirstPort(t *testing.T, reuseport bool) int {
 // handOnce makes the next port a starter tries port, whoever holds it.
 func handOnce(t *testing.T, port int) {
 	handed := false
+	old := freePort
 	freePort = func(t T) (int, func()) {
 		if !handed {
 			handed = true
@@ -74,7 +75,6 @@ func handOnce(t *testing.T, port int) {
 		}
 		return reserve(t, 0)
 	}
-	old := freePort
 	t.Cleanup(func() { freePort = old })
 }
 

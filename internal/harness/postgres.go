@@ -191,13 +191,13 @@ func (p *Postgres) Pause() {
 func (p *Postgres) Kill() {
 	kids := p.signalAll(syscall.SIGKILL)
 	<-p.done
+	p.holdPort() // the postmaster's listener is gone; backends have none
 	deadline := time.Now().Add(30 * time.Second)
 	for _, k := range kids {
 		for alive(k) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	p.holdPort()
 }
 
 // holdPort reserves the stopped server's port until Start (reserve): no

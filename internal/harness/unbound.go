@@ -56,7 +56,13 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 		cmd.Stdout, cmd.Stderr = lf, lf
 		return startDaemon(t, cmd, logf)
 	})
-	return &Unbound{Addr: fmt.Sprintf("127.0.0.1:%d", port), Conf: conf, stop: func() { StopPID(cmd.Process.Pid, 5*time.Second) }}
+	return &Unbound{Addr: fmt.Sprintf("127.0.0.1:%d", port), Conf: conf, stop: func() {
+		StopPID(cmd.Process.Pid, 5*time.Second)
+		// A stopped resolver is a test's down address: no other
+		// test's daemon (unbound: its UDP side too) is given the port.
+		_, hold := reserve(t, port)
+		t.Cleanup(hold)
+	}}
 }
 
 // writeUnboundConf writes unbound's config for c, listening on port, to
@@ -99,5 +105,6 @@ func writeUnboundConf(t T, conf, d string, port int, c UnboundConfig) {
 	}
 }
 
-// Stop stops the server now: its port then answers nothing.
+// Stop stops the server now: its port then answers nothing for the rest
+// of the test (reserve).
 func (u *Unbound) Stop() { u.stop() }
