@@ -43,15 +43,8 @@ func TestCampaignSenderLoginMapsThroughPostfix(t *testing.T) {
 		users[m.Account] = "secret-" + m.Account
 		fmt.Fprintf(&owners, "%s %s\n", m.From, m.Account)
 	}
-	maps := filepath.Join(harness.Dir(t, "senders"), "sender_login")
-	if err := os.WriteFile(maps, []byte(owners.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	yaml := campaignYAML(t, "sqlite", filepath.Join(t.TempDir(), "alerts"), "[isp.test], sender_login_maps: true")
-	s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users, Main: map[string]string{
-		"smtpd_sender_login_maps":   "texthash:" + maps,
-		"smtpd_sender_restrictions": "reject_authenticated_sender_login_mismatch",
-	}})
+	s, _, res := harness.ConfigStack(t, yaml, sendersBound(t, users, owners.String()))
 	r := &campaignRig{s: s, res: res, users: users}
 	r.innocent(t, msgs)
 
@@ -77,4 +70,19 @@ func TestCampaignSenderLoginMapsThroughPostfix(t *testing.T) {
 	if list, err := res.Store.(limits.CampaignStore).Campaigns(context.Background(), time.Time{}, 10); err != nil || len(list) != 1 {
 		t.Fatalf("campaigns %+v %v, want the run", list, err)
 	}
+}
+
+// sendersBound is a Postfix for users that binds envelope senders to
+// SASL logins: owners is its smtpd_sender_login_maps ("address login"
+// lines), reject_authenticated_sender_login_mismatch enforces it.
+func sendersBound(t *testing.T, users map[string]string, owners string) harness.MTAConfig {
+	t.Helper()
+	maps := filepath.Join(harness.Dir(t, "senders"), "sender_login")
+	if err := os.WriteFile(maps, []byte(owners), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return harness.MTAConfig{Users: users, Main: map[string]string{
+		"smtpd_sender_login_maps":   "texthash:" + maps,
+		"smtpd_sender_restrictions": "reject_authenticated_sender_login_mismatch",
+	}}
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,19 +34,12 @@ func TestReviewSLMUnauthenticatedSelfThroughPostfix(t *testing.T) {
 	}{{"ip", false}, {"ip", true}, {"header", true}} {
 		keyed, bound := c.keyed, c.bound
 		t.Run(fmt.Sprintf("%s/sender_login_maps=%v", keyed, bound), func(t *testing.T) {
-			maps := filepath.Join(harness.Dir(t, "senders"), "sender_login")
-			if err := os.WriteFile(maps, []byte("jane.doe0@isp.test ab1000\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
 			yaml := campaignYAML(t, "sqlite", filepath.Join(t.TempDir(), "alerts"), fmt.Sprintf("[isp.test], sender_login_maps: %v", bound))
 			yaml = "trusted_networks: [127.0.0.0/8, '::1/128']\n" + yaml
 			if keyed == "header" {
 				yaml = strings.Replace(yaml, "limits:\n  store: sqlite\n", "limits:\n  store: sqlite\n  trusted_key: header\n  trusted_header: X-Webmail-User\n", 1)
 			}
-			s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: map[string]string{"ab1000": "x"}, Main: map[string]string{
-				"smtpd_sender_login_maps":   "texthash:" + maps,
-				"smtpd_sender_restrictions": "reject_authenticated_sender_login_mismatch",
-			}})
+			s, _, res := harness.ConfigStack(t, yaml, sendersBound(t, map[string]string{"ab1000": "x"}, "jane.doe0@isp.test ab1000\n"))
 			held := 0
 			for i := range 8 {
 				_, raw := hamgen.Phish(i, i%2 == 1)
@@ -94,15 +86,8 @@ func TestReviewSLMSubdomainCatchAllThroughPostfix(t *testing.T) {
 		users[u] = "secret-" + u
 		fmt.Fprintf(&owners, "@biz%d.isp.test %s\n", i, u)
 	}
-	maps := filepath.Join(harness.Dir(t, "senders"), "sender_login")
-	if err := os.WriteFile(maps, []byte(owners.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	yaml := campaignYAML(t, "sqlite", filepath.Join(t.TempDir(), "alerts"), "[isp.test], sender_login_maps: true")
-	s, _, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users, Main: map[string]string{
-		"smtpd_sender_login_maps":   "texthash:" + maps,
-		"smtpd_sender_restrictions": "reject_authenticated_sender_login_mismatch",
-	}})
+	s, _, res := harness.ConfigStack(t, yaml, sendersBound(t, users, owners.String()))
 	// Postfix's check is on: biz0 may not send as a consumer.
 	c := harness.Dial(t, s.Postfix.Addr(), "biz0", users["biz0"])
 	r0 := c.Send("victim0@isp.test", []string{"victim0@isp.test"}, "Subject: x\n\nx\n")
