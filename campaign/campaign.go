@@ -214,24 +214,6 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		e.finishPending(ctx, res.Pending, nil, now)
 		return accept, nil
 	}
-	// The abuse desk judged it innocent (milterctl campaigns clear): its
-	// copies pass and their senders, marked pending with the copy, are
-	// not suspended. Asked of copies of a campaign only, which are rare.
-	cleared, err := e.o.Store.CampaignCleared(ctx, res.ID, now)
-	if err != nil {
-		return policy.Verdict{}, err
-	}
-	if cleared {
-		var done []limits.PendingSuspension
-		for _, p := range res.Pending {
-			if p.ID == res.ID {
-				done = append(done, p)
-			}
-		}
-		e.finishPending(ctx, res.Pending, done, now)
-		t.Stamp("campaign " + res.ID + " cleared")
-		return accept, nil
-	}
 	c := limits.Campaign{ID: res.ID, First: now, Last: now, Subject: subject}
 	for _, a := range res.Accounts {
 		c.Accounts = append(c.Accounts, limits.CampaignAccount{Account: a})
@@ -287,10 +269,6 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 			continue
 		}
 		c, err := e.o.Store.CampaignByID(ctx, p.ID)
-		if err == nil && c != nil && c.ClearedAt(now) {
-			done = append(done, p) // judged innocent meanwhile
-			continue
-		}
 		if err == nil && c != nil {
 			if !alerted[c.ID] {
 				alerted[c.ID] = true

@@ -101,39 +101,13 @@ const maxPending = 16
 
 // Campaign is one text many accounts sent, for the abuse desk.
 type Campaign struct {
-	ID      string    `json:"id"` // the key that crossed
-	First   time.Time `json:"first"`
-	Last    time.Time `json:"last"`
-	Copies  int       `json:"copies"` // copies seen since it was established, and those that established it
-	Held    int       `json:"held"`   // copies after it was established: given campaign.action, or accepted while it was cleared
-	Subject string    `json:"subject"`
-	// Cleared is set when the abuse desk judged the campaign innocent
-	// (ClearCampaign); until Cleared.Until its copies are accepted and
-	// their senders not suspended.
-	Cleared  *CampaignClearance `json:"cleared,omitempty"`
-	Accounts []CampaignAccount  `json:"accounts,omitempty"`
-}
-
-// CampaignClearance is the abuse desk's judgement that a campaign is
-// innocent (a petition, a family's letter): who said so, and until when.
-type CampaignClearance struct {
-	At    time.Time `json:"at"`
-	Until time.Time `json:"until"`
-	By    string    `json:"by"`
-}
-
-// clearance is the clearance of a campaign record's cleared (until, ms;
-// 0: none), cleared_at and cleared_by.
-func clearance(until, at int64, by string) *CampaignClearance {
-	if until == 0 {
-		return nil
-	}
-	return &CampaignClearance{At: fromMS(at), Until: fromMS(until), By: by}
-}
-
-// ClearedAt reports whether c is cleared at now.
-func (c *Campaign) ClearedAt(now time.Time) bool {
-	return c.Cleared != nil && now.Before(c.Cleared.Until)
+	ID       string            `json:"id"` // the key that crossed
+	First    time.Time         `json:"first"`
+	Last     time.Time         `json:"last"`
+	Copies   int               `json:"copies"` // copies seen since it was established, and those that established it
+	Held     int               `json:"held"`   // copies that got campaign.action
+	Subject  string            `json:"subject"`
+	Accounts []CampaignAccount `json:"accounts,omitempty"`
 }
 
 // CampaignAccount is an account that sent a campaign.
@@ -164,13 +138,8 @@ type CampaignStore interface {
 	// newest first.
 	AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error)
 	// CampaignSuspended records that the pending senders ps are
-	// suspended, or need not be (CampaignResult.Pending).
+	// suspended (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
-	// ClearCampaign records the abuse desk's judgement, at now, that
-	// campaign id is innocent until until (by: who); false if there is no
-	// such campaign. CampaignCleared reports whether id is cleared at now.
-	ClearCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error)
-	CampaignCleared(ctx context.Context, id string, now time.Time) (bool, error)
 }
 
 // campaignSchema is version 5 on both databases: campaign_keys holds which
@@ -186,15 +155,6 @@ CREATE TABLE IF NOT EXISTS campaigns (id TEXT PRIMARY KEY, t0 BIGINT NOT NULL, t
 CREATE INDEX IF NOT EXISTS campaigns_t ON campaigns (t);
 CREATE TABLE IF NOT EXISTS campaign_accounts (id TEXT NOT NULL, account TEXT NOT NULL, t0 BIGINT NOT NULL, t BIGINT NOT NULL, copies BIGINT NOT NULL, PRIMARY KEY (id, account));
 CREATE INDEX IF NOT EXISTS campaign_accounts_account ON campaign_accounts (account);
-`
-
-// campaignClearedSchema is version 21 on both databases: a campaign's
-// clearance (ms, 0: none; ClearCampaign). A host of 20 still running
-// beside it ignores it.
-const campaignClearedSchema = `
-ALTER TABLE campaigns ADD COLUMN cleared BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE campaigns ADD COLUMN cleared_at BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE campaigns ADD COLUMN cleared_by TEXT NOT NULL DEFAULT '';
 `
 
 // campaignReachSchema is version 10 on both databases: per key and
@@ -727,23 +687,22 @@ func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Camp
 	var out []Campaign
 	for rows.Next() {
 		var c Campaign
-		var t0, t, cleared, at int64
-		var by string
-		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject, &cleared, &at, &by); err != nil {
+		var t0, t int64
+		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject); err != nil {
 			return nil, err
 		}
-		c.First, c.Last, c.Cleared = fromMS(t0), fromMS(t), clearance(cleared, at, by)
+		c.First, c.Last = fromMS(t0), fromMS(t)
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
 func (s *SQLStore) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject, cleared, cleared_at, cleared_by FROM campaigns WHERE t >= $1 ORDER BY t DESC, id LIMIT $2`, ms(since), limit)
+	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE t >= $1 ORDER BY t DESC, id LIMIT $2`, ms(since), limit)
 }
 
 func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
-	cs, err := s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject, cleared, cleared_at, cleared_by FROM campaigns WHERE id = $1`, id)
+	cs, err := s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE id = $1`, id)
 	if err != nil || len(cs) == 0 {
 		return nil, err
 	}
@@ -777,23 +736,8 @@ func sortAccounts(as []CampaignAccount) {
 }
 
 func (s *SQLStore) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, c.cleared, c.cleared_at, c.cleared_by FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
 		WHERE a.account = $1 ORDER BY c.t DESC, c.id LIMIT $2`, account, limit)
-}
-
-func (s *SQLStore) ClearCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error) {
-	res, err := s.exec(ctx, s.db, `UPDATE campaigns SET cleared = $2, cleared_at = $3, cleared_by = $4 WHERE id = $1`, id, ms(until), ms(now), by)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
-
-func (s *SQLStore) CampaignCleared(ctx context.Context, id string, now time.Time) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM campaigns WHERE id = $1 AND cleared > $2`), id, ms(now)).Scan(&n)
-	return n > 0, err
 }
 
 // purgeCampaigns forgets keys older than the longest window and
@@ -1280,28 +1224,7 @@ func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 		return nil, err
 	}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
-	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"],
-		Cleared: clearance(num("cleared"), num("cleared_at"), h["cleared_by"])}, nil
-}
-
-// clearScript sets a campaign record's clearance if the record exists
-// (its time to live kept: HSET does not change it).
-var clearScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'cleared', ARGV[1], 'cleared_at', ARGV[2], 'cleared_by', ARGV[3])
-return 1`)
-
-func (r *Redis) ClearCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error) {
-	n, err := clearScript.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, ms(until), ms(now), by).Int()
-	return n == 1, err
-}
-
-func (r *Redis) CampaignCleared(ctx context.Context, id string, now time.Time) (bool, error) {
-	v, err := r.c.HGet(ctx, campPrefix+"camp:"+id, "cleared").Int64()
-	if err == redis.Nil {
-		return false, nil
-	}
-	return err == nil && v > ms(now), err
+	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}, nil
 }
 
 func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, limit int) ([]Campaign, error) {
