@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,13 +171,14 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	if queued != QueuedStay && a.cont == nil {
 		return "", errNoQueue
 	}
+	_, lifted, _ := a.st.Usage(ctx, key, time.Now()) // what it was suspended for
 	ok, err := a.st.Unsuspend(ctx, key, time.Now())
 	var outcome string
 	switch {
 	case err != nil:
 	case ok:
 		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
-			a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
+			a.otherCampaigns(ctx, key, lifted) + a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
 	case queued != QueuedStay:
 		outcome = key + " was not suspended" // lifted on another host: this host's held mail is still to settle
 	default:
@@ -201,6 +203,32 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 		}
 	}
 	return a.record(ctx, operator, "account unsuspend", key, outcome), err
+}
+
+// otherCampaigns names the campaigns account key sent besides the one
+// its lifted suspension was for: a sender of two campaigns is suspended
+// for the first found only (the second finds it suspended already), and
+// an operator who judged the first innocent released a sender of the
+// other unawares (review rclear).
+func (a *actions) otherCampaigns(ctx context.Context, key string, lifted *limits.Suspension) string {
+	cs, ok := a.st.(limits.CampaignStore)
+	if !ok {
+		return ""
+	}
+	sent, err := cs.AccountCampaigns(ctx, key, limits.ViewCampaigns)
+	if err != nil {
+		return "; its other campaigns not read: " + err.Error()
+	}
+	var others []string
+	for _, c := range sent {
+		if lifted == nil || !slices.ContainsFunc(lifted.Sightings, func(s limits.Sighting) bool { return s.Signal == limits.SignalCampaign && s.Value == c.ID }) {
+			others = append(others, c.ID)
+		}
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	return "; note: it also sent campaign(s) " + strings.Join(others, " ") + ", not what it was suspended for: read them before it sends again (milterctl campaigns show)"
 }
 
 // accountAudit records an account event in the limits store's audit trail
