@@ -244,8 +244,8 @@ func sameMailbox(a, self string) bool {
 	if a == self {
 		return true
 	}
-	la, da, ok := splitAddress(a)
-	ls, ds, ok2 := splitAddress(self)
+	la, da, ok := mailboxParts(a)
+	ls, ds, ok2 := mailboxParts(self)
 	if !ok || !ok2 || localBase(la) != localBase(ls) {
 		return false
 	}
@@ -264,9 +264,24 @@ func sameMailbox(a, self string) bool {
 // mailbox at one domain: the same local part but an RFC 5233 "+detail",
 // the same domain however spelt (Unicode or ASCII), no parent domain's.
 func sameAddress(a, b string) bool {
-	la, da, ok := splitAddress(a)
-	lb, db, ok2 := splitAddress(b)
+	la, da, ok := mailboxParts(a)
+	lb, db, ok2 := mailboxParts(b)
 	return ok && ok2 && localBase(la) == localBase(lb) && asciiName(da) == asciiName(db)
+}
+
+// mailboxParts is splitAddress with the spellings of one mailbox made
+// one: a quoted local part that needs no quotes ("jane.doe" is jane.doe,
+// RFC 5321 section 4.1.2) and a domain's final dot. A signer's Cc of
+// their own address so spelt was a recipient of its own, and the
+// petition a campaign (review round2, TestReviewRound2BoundAliasSpellings).
+func mailboxParts(a string) (local, domain string, ok bool) {
+	local, domain, ok = splitAddress(a)
+	if q, found := strings.CutPrefix(local, `"`); found {
+		if q, found = strings.CutSuffix(q, `"`); found && q != "" && !strings.ContainsAny(q, `\" @(),:;<>[]`) {
+			local = q
+		}
+	}
+	return local, strings.TrimSuffix(domain, "."), ok
 }
 
 // splitAddress is address a's local part and domain, split at its last

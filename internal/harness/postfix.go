@@ -53,6 +53,9 @@ func StartPostfix(t T, c MTAConfig) *Postfix {
 		}
 		p.Host = host
 		p.Port, _ = strconv.Atoi(port)
+		// Claimed before the stop is registered: cleanups run newest
+		// first, and the claim must outlive the Postfix it covers.
+		ownAddress(t, c.Listen)
 	}
 	p.Log = filepath.Join(p.Dir, "maillog")
 	if err := p.configure(c); err != nil {
@@ -80,7 +83,6 @@ func StartPostfix(t T, c MTAConfig) *Postfix {
 	if err := p.writeMaster(); err != nil {
 		t.Fatalf("%v", err)
 	}
-	ownAddress(t, p.Addr())
 	if err := run("postfix", "-c", p.Dir, "start"); err != nil {
 		t.Fatalf("%v\n%s", err, p.LogText())
 	}

@@ -58,8 +58,10 @@ func StartUnbound(t T, c UnboundConfig) *Unbound {
 	})
 	return &Unbound{Addr: fmt.Sprintf("127.0.0.1:%d", port), Conf: conf, stop: func() {
 		StopPID(cmd.Process.Pid, 5*time.Second)
-		// A stopped resolver is a test's down address: no other
-		// test's daemon (unbound: its UDP side too) is given the port.
+		// A stopped resolver is a test's down address: no pick by
+		// another test's daemon returns the port (its UDP side is not
+		// held: a query there would be received and never answered,
+		// not refused; a UDP pick on it is left to chance).
 		_, hold := reserve(t, port)
 		t.Cleanup(hold)
 	}}
