@@ -270,15 +270,32 @@ func sameAddress(a, b string) bool {
 }
 
 // mailboxParts is splitAddress with the spellings of one mailbox made
-// one: a quoted local part that needs no quotes ("jane.doe" is jane.doe,
-// RFC 5321 section 4.1.2) and a domain's final dot. A signer's Cc of
-// their own address so spelt was a recipient of its own, and the
-// petition a campaign (review round2, TestReviewRound2BoundAliasSpellings).
+// one (RFC 5321 section 4.1.2): a source route ("@relay:" before it,
+// which a server must accept and ignore), a quoted local part that needs
+// no quotes, its quoted pairs unescaped ("jane\.doe" is jane.doe), and a
+// domain's final dot. A signer's Cc of their own address so spelt was a
+// recipient of its own, and the petition a campaign (reviews round2 and
+// final, TestReviewRound2BoundAliasSpellings,
+// TestReviewFinalBoundAliasSpellings).
 func mailboxParts(a string) (local, domain string, ok bool) {
 	local, domain, ok = splitAddress(a)
+	if strings.HasPrefix(local, "@") {
+		if i := strings.LastIndexByte(local, ':'); i >= 0 {
+			local = local[i+1:]
+		}
+	}
 	if q, found := strings.CutPrefix(local, `"`); found {
-		if q, found = strings.CutSuffix(q, `"`); found && q != "" && !strings.ContainsAny(q, `\" @(),:;<>[]`) {
-			local = q
+		if q, found = strings.CutSuffix(q, `"`); found {
+			var b strings.Builder
+			for i := 0; i < len(q); i++ {
+				if q[i] == '\\' && i+1 < len(q) {
+					i++
+				}
+				b.WriteByte(q[i])
+			}
+			if u := b.String(); u != "" && !strings.ContainsAny(u, `\" @(),:;<>[]`) {
+				local = u
+			}
 		}
 	}
 	return local, strings.TrimSuffix(domain, "."), ok

@@ -215,7 +215,7 @@ func (a *actions) otherCampaigns(ctx context.Context, key string, lifted *limits
 	if !ok {
 		return ""
 	}
-	sent, err := cs.AccountCampaigns(ctx, key, limits.ViewCampaigns)
+	sent, err := cs.AccountCampaigns(ctx, key, limits.CampaignAccountsMax)
 	if err != nil {
 		return "; its other campaigns not read: " + err.Error()
 	}
@@ -228,7 +228,11 @@ func (a *actions) otherCampaigns(ctx context.Context, key string, lifted *limits
 	if len(others) == 0 {
 		return ""
 	}
-	return "; note: it also sent campaign(s) " + strings.Join(others, " ") + ", not what it was suspended for: read them before it sends again (milterctl campaigns show)"
+	more := ""
+	if len(sent) == limits.CampaignAccountsMax {
+		more = fmt.Sprintf(" (the %d newest only: it may have sent older ones)", len(sent))
+	}
+	return "; note: it also sent campaign(s) " + strings.Join(others, " ") + more + ", not what it was suspended for: read them before it sends again (milterctl campaigns show)"
 }
 
 // accountAudit records an account event in the limits store's audit trail
