@@ -144,9 +144,9 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 	// is grouped with nothing: one client's many made-up senders at one
 	// domain would be one organisation and never a campaign. Each counts
 	// alone, as its limits do.
-	group, selves, bound := "", []string(nil), ""
+	group, self := "", own{}
 	if !chosen {
-		group, selves = organisation(account, e.shared), []string{account}
+		group, self.mailboxes = organisation(account, e.shared), []string{account}
 		// A login that is a user name (citizen7) has no address: the
 		// signer's own is then the envelope sender when it is the
 		// login at one of the ISP's shared domains. With the login
@@ -160,7 +160,7 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 		// (TestReviewR1ChosenEnvelopeSelf).
 		from := strings.Trim(strings.TrimSpace(t.From), "<>")
 		if !strings.Contains(account, "@") && ownEnvelope(account, from, e.shared, false) {
-			selves = append(selves, from)
+			self.mailboxes = append(self.mailboxes, from)
 		}
 		// Unless the MTA binds envelope senders to logins
 		// (SendersBound): then any at a shared domain is a SASL login's
@@ -172,11 +172,11 @@ func (e *Engine) CampaignCount(ctx context.Context, t *policy.Transaction, accou
 		// made the ISP's consumers its own (review slm,
 		// TestReviewSLMUnauthenticatedSelf, TestReviewSLMSubdomainCatchAllSelf).
 		if e.o.SendersBound && t.User != "" && ownEnvelope(account, from, e.shared, true) {
-			bound = from
+			self.bound = from
 		}
 	}
 	return &limits.CampaignCount{Copy: limits.CampaignCopy{Keys: keys, Account: account, Host: e.o.Limits.Accounts.Host, QueueID: t.QueueID, Subject: subjectOf(t), Time: e.o.Now(), Bands: Quorum,
-		Group: group, Rcpts: rcptHashes(t, selves, bound, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
+		Group: group, Rcpts: rcptHashes(t, self, col.seed), Suspend: e.o.Suspend}, Window: e.o.Window, Threshold: e.o.Accounts}, nil
 }
 
 // Commit gives a copy of an established campaign Action, alerts and

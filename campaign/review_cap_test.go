@@ -73,7 +73,7 @@ func TestReviewGroundDecoys(t *testing.T) {
 	var decoys []string
 	for i := 0; len(decoys) < MaxRcpts; i++ {
 		a := fmt.Sprintf("d%d@decoy.example", i)
-		if rcptHashes(&policy.Transaction{Rcpts: []string{a}}, nil, "", Seed{})[0] < "001" {
+		if rcptHashes(&policy.Transaction{Rcpts: []string{a}}, own{}, Seed{})[0] < "001" {
 			decoys = append(decoys, a)
 		}
 	}

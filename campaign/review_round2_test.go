@@ -16,13 +16,21 @@ import (
 // petition a campaign with all 20 suspended. A second alias of the
 // same login in the map (jdoeN@isp.example: Postfix lets the login send
 // as either) is its own mailbox too, yet counted as a recipient of its
-// own.
+// own. Review final added spellings mailboxParts did not fold then: a
+// quoted local part whose quotes and quoted-pair escape are needless
+// ("jane\.doeN" is jane.doeN, RFC 5321 section 4.1.2: a quoted-pair of a
+// non-special is the character) and a source route (RFC 5321 section
+// 4.1.1.3: "MUST BE accepted ... SHOULD be ignored").
 func TestReviewRound2BoundAliasSpellings(t *testing.T) {
 	for _, c := range []struct{ name, cc string }{
 		{"case", "Jane.Doe%d@ISP.Example"},
 		{"detail", "jane.doe%d+petition@isp.example"},
 		{"trailing dot", "jane.doe%d@isp.example."},
 		{"quoted local part", "\"jane.doe%d\"@isp.example"},
+		{"quoted-pair", `"jane\.doe%d"@isp.example`},
+		{"quoted-pair digit", `"jane.doe\%d"@isp.example`},
+		{"quoted and final dot", `"jane.doe%d"@isp.example.`},
+		{"source route", "@mail.isp.example:jane.doe%d@isp.example"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t)

@@ -207,18 +207,14 @@ func asciiName(d string) string {
 // recipient of their own, as a run's accounts each reach their victims,
 // and was made a campaign (TestReviewPetitionCcSelf); a run's copies to
 // its accounts' own addresses hide nothing, its victims still count.
-// selves are the sender's own addresses, each a mailbox however spelt
-// (sameMailbox; none: a client-chosen sender); bound ("": none) is one
-// more, that very mailbox (sameAddress).
-func rcptHashes(t *policy.Transaction, selves []string, bound string, seed Seed) []string {
+func rcptHashes(t *policy.Transaction, self own, seed Seed) []string {
 	var k [16]byte
 	binary.LittleEndian.PutUint64(k[:], seed.run)
 	binary.LittleEndian.PutUint64(k[8:], seed.word)
 	var out []string
 	for _, r := range t.Rcpts {
 		a := strings.ToLower(strings.Trim(strings.TrimSpace(r), "<>"))
-		if slices.ContainsFunc(selves, func(s string) bool { return s != "" && sameMailbox(a, strings.ToLower(s)) }) ||
-			bound != "" && sameAddress(a, strings.ToLower(bound)) {
+		if self.is(a) {
 			a = selfRcpt
 		}
 		h := sha256.Sum256(append(k[:], a...))
@@ -230,6 +226,24 @@ func rcptHashes(t *policy.Transaction, selves []string, bound string, seed Seed)
 		out = out[:MaxRcpts]
 	}
 	return out
+}
+
+// own is a sender's own addresses (none: a client-chosen sender).
+type own struct {
+	// mailboxes are each a mailbox however spelt, at its registrable
+	// domain (sameMailbox): the login, or the envelope sender that is
+	// the login at a shared domain.
+	mailboxes []string
+	// bound ("": none) is the envelope sender the MTA binds to the
+	// login (Options.SendersBound): that very mailbox only, at exactly
+	// its domain (sameAddress).
+	bound string
+}
+
+// is reports whether lower-case address a is one of the sender's own.
+func (o own) is(a string) bool {
+	return slices.ContainsFunc(o.mailboxes, func(s string) bool { return s != "" && sameMailbox(a, strings.ToLower(s)) }) ||
+		o.bound != "" && sameAddress(a, strings.ToLower(o.bound))
 }
 
 // sameMailbox reports whether lower-case address a is the mailbox self

@@ -29,28 +29,12 @@ import (
 // is still found: the 5 senders suspended.
 func TestCampaignSenderLoginMapsThroughPostfix(t *testing.T) {
 	t.Parallel()
-	users := map[string]string{}
-	var owners strings.Builder
-	var msgs []hamgen.Message
-	for i := range 20 {
-		m := hamgen.Petition(3, i)
-		m.Account, m.From = fmt.Sprintf("ab%d", 1000+i), fmt.Sprintf("jane.doe%d@isp.test", i)
-		m.Rcpts = []string{m.From}
-		for j := range 5 {
-			m.Rcpts = append(m.Rcpts, fmt.Sprintf("member%d@council.example", j))
-		}
-		msgs = append(msgs, m)
-		users[m.Account] = "secret-" + m.Account
-		fmt.Fprintf(&owners, "%s %s\n", m.From, m.Account)
-	}
-	yaml := campaignYAML(t, "sqlite", filepath.Join(t.TempDir(), "alerts"), "[isp.test], sender_login_maps: true")
-	s, _, res := harness.ConfigStack(t, yaml, sendersBound(t, users, owners.String()))
-	r := &campaignRig{s: s, res: res, users: users}
+	r, msgs := boundPetition(t, "jane.doe%d@isp.test")
 	r.innocent(t, msgs)
 
 	// ab1000 sending as another customer, to hide a victim as "self":
 	// refused at RCPT (smtpd_delay_reject), never reaching DATA.
-	c := harness.Dial(t, s.Postfix.Addr(), "ab1000", users["ab1000"])
+	c := harness.Dial(t, r.s.Postfix.Addr(), "ab1000", r.users["ab1000"])
 	res1 := c.Send("jane.doe7@isp.test", []string{"jane.doe7@isp.test"}, string(msgs[0].Raw))
 	c.Quit()
 	if got := harness.Reply(res1.Rcpt["jane.doe7@isp.test"]); res1.Err == nil || !strings.HasPrefix(got, "553 5.7.1") || !strings.Contains(got, "not owned by user ab1000") {
@@ -67,9 +51,35 @@ func TestCampaignSenderLoginMapsThroughPostfix(t *testing.T) {
 	if got := r.suspended(t); !slices.Equal(sorted(got), run) {
 		t.Fatalf("suspended %v, want the run's senders %v", got, run)
 	}
-	if list, err := res.Store.(limits.CampaignStore).Campaigns(context.Background(), time.Time{}, 10); err != nil || len(list) != 1 {
+	if list, err := r.res.Store.(limits.CampaignStore).Campaigns(context.Background(), time.Time{}, 10); err != nil || len(list) != 1 {
 		t.Fatalf("campaigns %+v %v, want the run", list, err)
 	}
+}
+
+// boundPetition is 20 signers whose SASL logins (ab1000…) are user names
+// unlike their addresses (jane.doe0@isp.test…), each with the committee's
+// petition to its five members and their own address, spelt as cc (%d:
+// the signer), in Cc; the rig is Postfix binding senders to logins
+// (sendersBound) and campaign.sender_login_maps: true on SQLite.
+func boundPetition(t *testing.T, cc string) (*campaignRig, []hamgen.Message) {
+	t.Helper()
+	users := map[string]string{}
+	var owners strings.Builder
+	var msgs []hamgen.Message
+	for i := range 20 {
+		m := hamgen.Petition(3, i)
+		m.Account, m.From = fmt.Sprintf("ab%d", 1000+i), fmt.Sprintf("jane.doe%d@isp.test", i)
+		m.Rcpts = []string{fmt.Sprintf(cc, i)}
+		for j := range 5 {
+			m.Rcpts = append(m.Rcpts, fmt.Sprintf("member%d@council.example", j))
+		}
+		msgs = append(msgs, m)
+		users[m.Account] = "secret-" + m.Account
+		fmt.Fprintf(&owners, "%s %s\n", m.From, m.Account)
+	}
+	yaml := campaignYAML(t, "sqlite", filepath.Join(t.TempDir(), "alerts"), "[isp.test], sender_login_maps: true")
+	s, _, res := harness.ConfigStack(t, yaml, sendersBound(t, users, owners.String()))
+	return &campaignRig{s: s, res: res, users: users}, msgs
 }
 
 // sendersBound is a Postfix for users that binds envelope senders to

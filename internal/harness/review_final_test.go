@@ -3,7 +3,6 @@ package harness
 import (
 	"bufio"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -15,9 +14,7 @@ import (
 // fixed address.
 func TestReviewFinalFixedClaimOutlivesBusyDaemon(t *testing.T) {
 	const addr = "127.0.77.32:2542"
-	var claimedWhileListening, claimed atomic.Bool
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	var w *claimWatcher
 	var open []net.Conn
 	t.Run("lab", func(t *testing.T) {
 		StartPostfix(t, MTAConfig{RelayPort: 1, Listen: addr})
@@ -37,37 +34,14 @@ func TestReviewFinalFixedClaimOutlivesBusyDaemon(t *testing.T) {
 			}
 			open = append(open, c)
 		}
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l, err := net.Listen("unix", "@outguard-test-address "+addr)
-				if err != nil {
-					time.Sleep(100 * time.Microsecond)
-					continue
-				}
-				claimed.Store(true)
-				if d, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-					d.Close()
-					claimedWhileListening.Store(true)
-				}
-				l.Close()
-				return
-			}
-		}()
+		w = watchClaim(addr)
 	})
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	<-done
+	claimed, whileListening := w.stop(200 * time.Millisecond)
 	for _, c := range open {
 		c.Close()
 	}
-	t.Logf("claim let go: %v; while still listening: %v", claimed.Load(), claimedWhileListening.Load())
-	if claimedWhileListening.Load() {
+	t.Logf("claim let go: %v; while still listening: %v", claimed, whileListening)
+	if whileListening {
 		t.Errorf("the fixed address %s was claimable by another run while a connection to it was still accepted", addr)
 	}
 }

@@ -19,9 +19,7 @@ import (
 // claims the address the moment it is let go and dials it.
 func TestReviewRound2FixedClaimOutlivesDaemon(t *testing.T) {
 	const addr = "127.0.77.31:2541"
-	var claimedWhileListening, claimed atomic.Bool
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	var w *claimWatcher
 	t.Run("lab", func(t *testing.T) {
 		StartPostfix(t, MTAConfig{RelayPort: 1, Listen: addr})
 		// An smtpd child holding the listener, as after any test's mail.
@@ -34,34 +32,55 @@ func TestReviewRound2FixedClaimOutlivesDaemon(t *testing.T) {
 		c.Write([]byte("QUIT\r\n"))
 		c.Read(buf)
 		c.Close()
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l, err := net.Listen("unix", "@outguard-test-address "+addr)
-				if err != nil {
-					time.Sleep(200 * time.Microsecond)
-					continue
-				}
-				claimed.Store(true)
-				if d, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-					d.Close()
-					claimedWhileListening.Store(true)
-				}
-				l.Close()
-				return
-			}
-		}()
+		w = watchClaim(addr)
 	})
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	<-done
-	t.Logf("claim let go: %v; while Postfix still listened: %v", claimed.Load(), claimedWhileListening.Load())
-	if claimedWhileListening.Load() {
+	claimed, whileListening := w.stop(100 * time.Millisecond)
+	t.Logf("claim let go: %v; while Postfix still listened: %v", claimed, whileListening)
+	if whileListening {
 		t.Errorf("the fixed address %s was claimable by another run while the test's Postfix still took connections there (claim released before the daemon stopped)", addr)
 	}
+}
+
+// claimWatcher claims a fixed address (as another test run would,
+// ownAddress) the moment its claim is let go, and dials the address then.
+type claimWatcher struct {
+	halt, done              chan struct{}
+	claimed, whileListening atomic.Bool
+}
+
+func watchClaim(addr string) *claimWatcher {
+	w := &claimWatcher{halt: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.halt:
+				return
+			default:
+			}
+			l, err := net.Listen("unix", "@outguard-test-address "+addr)
+			if err != nil {
+				time.Sleep(100 * time.Microsecond)
+				continue
+			}
+			w.claimed.Store(true)
+			if d, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				d.Close()
+				w.whileListening.Store(true)
+			}
+			l.Close()
+			return
+		}
+	}()
+	return w
+}
+
+// stop waits after, for the cleanups to have run, then ends the watch:
+// whether the claim was let go, and whether the address still took a
+// connection when it was.
+func (w *claimWatcher) stop(after time.Duration) (claimed, whileListening bool) {
+	time.Sleep(after)
+	close(w.halt)
+	<-w.done
+	return w.claimed.Load(), w.whileListening.Load()
 }
