@@ -62,7 +62,10 @@ func textTargets(text string, mail func(domain string), add func(id string)) {
 		for _, id := range ids {
 			add(id)
 		}
-		if len(ids) == 0 || linkOrNumber(rest, func(string) {}) {
+		// What is left unnamed: not a link to an asset host alone
+		// (blanked, no target), which made the Xerox scan's text to
+		// every customer's own papers one "any" and plain text.
+		if linkOrNumber(rest, func(string) {}) {
 			add(anyTarget)
 		}
 	}
@@ -366,7 +369,9 @@ func ipv4(h string) (string, bool) {
 // button links to is (TestPageSiteTargets, TestPageSiteToolAssets).
 // eep.io is where a free Mailchimp account's rewards badge is, the same
 // image under every such account's mail.
-var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io"}
+// www.xerox.com is the link under every Xerox scanner's scan to e-mail
+// (toolTexts), the same for all its users too.
+var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io", "www.xerox.com"}
 
 // assetPages are, by registrable domain, the end of the path of a page
 // site's own image shown in its users' mail (PayPal's button code's

@@ -34,6 +34,29 @@ var toolMessages = map[string]func(file string) (ct, body string){
 		return withParts("mixed", "Please find your estimate details here. Feel free to contact us if you have any questions. We look forward to working with you.\n\n"+
 			"Have a great day!\nRiverside Plumbing\n", false, file)
 	},
+	// QuickBooks' older defaults (Desktop's Send Forms and Online's
+	// EmailMessagesPrefs before its "details here" texts), as Intuit's
+	// preferences sample and the invoices copied from it have them.
+	"QuickBooks Desktop invoice": func(file string) (string, string) {
+		return withParts("mixed", "Dear Customer :\n\nYour invoice is attached. Please remit payment at your earliest convenience.\n\n"+
+			"Thank you for your business - we appreciate it very much.\n\nSincerely,\n\nRiverside Plumbing\n555-0142\n", false, file)
+	},
+	"QuickBooks estimate": func(file string) (string, string) {
+		return withParts("mixed", "Please review the estimate below.  Feel free to contact us if you have any questions.\nWe look forward to working with you.\n\n"+
+			"Sincerely,\nRiverside Plumbing\n", false, file)
+	},
+	// A Xerox multifunction printer's scan to e-mail (AltaLink and
+	// VersaLink firmware; WorkCentre Pro's older wording).
+	"Xerox scan to e-mail": func(file string) (string, string) {
+		return withParts("mixed", "Please open the attached document. It was sent to you using a Xerox multifunction printer.\n\n"+
+			"Attachment File Type: pdf, Multi-Page\n\nMultifunction Printer Location: \nMultifunction Printer Name: Xerox 7830\n\n\n"+
+			"For more information on Xerox products and solutions, please visit http://www.xerox.com\n", false, file)
+	},
+	"Xerox WorkCentre Pro scan": func(file string) (string, string) {
+		return withParts("mixed", "Please open the attached document. It was scanned and sent to you using a Xerox WorkCentre Pro.\n\n"+
+			"Sent by: Guest\nNumber of Images: 1\nAttachment File Type: PDF\n\nWorkCentre Pro Location: machine location not set\nDevice Name: XRX0000AA70B1C\n\n"+
+			"For more information on Xerox products and solutions, please visit http://www.xerox.com\n", false, file)
+	},
 }
 
 // toolAt is the account at which twelve customers each sending the tool
@@ -102,9 +125,13 @@ func TestCutToolText(t *testing.T) {
 			t.Errorf("no toolWords in %q: never cut", tt)
 		}
 	}
-	kept := []string{"Feel free to contact us if you have any questions.", "We appreciate your business."}
-	if cut, ok := cutToolText(kept); ok || len(cut) != 2 {
-		t.Errorf("a tool text's sentences alone were cut: %q", cut)
+	xerox := []string{"Please open the attached document. It was sent to you using a Xerox multifunction printer.", "Attachment File Type: pdf, Multi-Page", "Device Name: XRX1"}
+	if cut, ok := cutToolText(xerox); !ok || strings.Join(cut, "|") != "pdf, Multi-Page|XRX1" {
+		t.Errorf("cutToolText = %q, %v; want [pdf, Multi-Page XRX1]", cut, ok)
+	}
+	kept := []string{"Feel free to contact us if you have any questions.", "We appreciate your business.", "Device name: the invoice printer"}
+	if cut, ok := cutToolText(kept); ok || len(cut) != 3 {
+		t.Errorf("a tool text's sentences, or a tool's label, alone were cut: %q", cut)
 	}
 }
 
