@@ -122,3 +122,51 @@ func TestSuspensionsExpireAndEscalate(t *testing.T) {
 		})
 	}
 }
+
+// TestVoidedSuspensionDoesNotEscalate, on each store: of three automatic
+// suspensions within 30 days (escalation at the third), one an operator
+// voided (milterctl campaigns spare: a petition's signer) counts for
+// nothing, and the third is for a day; the fourth, with no more voided,
+// is permanent. A voided event with no suspension to void takes nothing
+// off the next account's count.
+func TestVoidedSuspensionDoesNotEscalate(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+			eng := &limits.Engine{Store: st, Log: harness.Logger(t, &harness.LogBuffer{}), Now: func() time.Time { return now },
+				SuspendFor: limits.Day, Escalate: limits.Escalation{After: 3, Within: 30 * limits.Day}, Accounts: limits.Accounts{Host: "mx1"}}
+			camp := limits.Campaign{ID: "t1petition00", Subject: "Save the ward"}
+			suspend := func(key string) *limits.Suspension {
+				t.Helper()
+				s, err := eng.SuspendCampaign(ctx, key, camp, now)
+				if err != nil || s == nil {
+					t.Fatalf("%s not suspended: %+v %v", key, s, err)
+				}
+				now = now.Add(2 * limits.Day)
+				return s
+			}
+			voided := func(key string) {
+				if err := st.Audit(ctx, limits.AuditEvent{Time: now.Add(-time.Hour), Account: key, Event: limits.AuditVoided, By: "desk"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			suspend("alice")
+			voided("alice")
+			suspend("alice")
+			if s := suspend("alice"); s.Escalated {
+				t.Fatalf("the third, one of them voided, escalated: %+v", s)
+			}
+			if s := suspend("alice"); !s.Escalated {
+				t.Fatalf("the fourth, one voided, not escalated: %+v", s)
+			}
+			voided("bob")
+			voided("bob")
+			suspend("bob")
+			suspend("bob")
+			if s := suspend("bob"); !s.Escalated {
+				t.Fatalf("voided events before any suspension took the third off: %+v", s)
+			}
+		})
+	}
+}
