@@ -127,6 +127,9 @@ type Collector struct {
 	notice    [][]uint64
 	payload   bool
 	targets   map[string]bool
+	// toolFiles: a part's block cut is the text of a tool that sends
+	// files (toolTexts): salted only when every target is a file.
+	toolFiles bool
 	partHash  map[string]string // an attachment's or image's "f" key, by its MIME part
 	// imageCID are the image parts' content ids, by MIME part;
 	// linked the content ids of images an HTML part shows inside a link
@@ -332,6 +335,7 @@ func (c *Collector) text1(it *mimewalk.Item, isHTML bool) {
 		c.noteAddr(a)
 	}
 	c.noticed = c.noticed || n.full != nil
+	c.toolFiles = c.toolFiles || n.toolFiles
 	c.wait = append(c.wait, n.wait)
 	c.waitBytes += n.wait.size()
 	if c.noticed || c.waitBytes > maxWait {
@@ -468,7 +472,8 @@ func (c *Collector) Fingerprint() Fingerprint {
 		for _, n := range c.notice {
 			notice = append(notice, n...)
 		}
-		if len(notice) > 0 && !targets[anyTarget] && len(targets) <= maxTargets && len(parts)+len(targets) <= MaxTextParts {
+		if len(notice) > 0 && !targets[anyTarget] && len(targets) <= maxTargets && len(parts)+len(targets) <= MaxTextParts &&
+			(!c.toolFiles || !slices.ContainsFunc(slices.Collect(maps.Keys(targets)), func(id string) bool { return !strings.HasPrefix(id, "file:") })) {
 			for _, id := range slices.Sorted(maps.Keys(targets)) {
 				parts = append(parts, sample(saltRuns(notice, id)))
 			}

@@ -87,6 +87,9 @@ type normalized struct {
 	// the addresses (at most 64 each): a payload unless the sender's own
 	// (Collector.ownMail).
 	mail, addrs []string
+	// toolFiles: the block cut (full) is a tool's text alone, of one
+	// that sends files (part.toolFiles).
+	toolFiles bool
 }
 
 // normalize is Normalize, with the words a boilerplate block's cut
@@ -148,6 +151,7 @@ func normalize(text string, isHTML bool, names map[string]bool) normalized {
 			p.signature = p.fullSignature
 		}
 		n.full = tokensOf(p, quoted, marked, names)
+		n.toolFiles = p.toolFiles
 	}
 	return n
 }
@@ -520,6 +524,9 @@ type part struct {
 	own, quoted, signature, full []string
 	fullSignature                []string
 	attributed                   bool
+	// toolFiles: the block cut is a tool's text alone, of one that
+	// sends files (toolTexts).
+	toolFiles bool
 }
 
 // ownLines splits text into the lines the sender wrote and the rest:
@@ -578,12 +585,13 @@ func ownLines(text string) part {
 	// half and left its copyright line as the sender's text.
 	// A tool's default text around the file it sends is a notice as
 	// well (cutToolText).
-	cut, ok := cutToolText(p.own)
+	cut, ok, files := cutToolText(p.own)
+	p.toolFiles = files
 	if c, b := cutBoilerplate(cut); b {
-		cut, ok = c, true
+		cut, ok, p.toolFiles = c, true, false
 	}
 	if p.sigNotice() {
-		ok = true
+		ok, p.toolFiles = true, false
 	}
 	if ok {
 		p.full = letter(cutFooter(p.own))
@@ -1098,6 +1106,10 @@ scan:
 // the message's targets, a file by its content (Collector.Fingerprint):
 // one file under the text from every account is one target, found; each
 // customer's own is theirs (TestToolTextOwnFiles, TestToolTextNoEvasion).
+// The tool sends files, no link: a copy that points anywhere else (a
+// link, an address, a number; a page of each copy's own) is no tool's,
+// and the text stays the sender's (Collector.toolFiles): cut, a lure in
+// a scanner's words with a page per copy was never found (review rtool).
 // A text is cut whole only: its sentences one by one are what anyone
 // writes ("Feel free to contact us if you have any questions.").
 var toolTexts = []string{
@@ -1107,25 +1119,37 @@ var toolTexts = []string{
 	"the message is ready to be sent with the following file or link attachments:",
 	"note: to protect against computer viruses, e-mail programs may prevent sending or receiving certain types of file attachments. " +
 		"check your e-mail security settings to determine how attachments are handled.",
-	// QuickBooks Online's default invoice, estimate and statement
-	// messages (its EmailMessagesPrefs).
-	"we appreciate your business. please find your invoice details here. feel free to contact us if you have any questions.",
-	"please find your estimate details here. feel free to contact us if you have any questions. we look forward to working with you.",
-	"your statement is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
-	// Its older invoice and estimate messages (Desktop's Send Forms
-	// defaults, and Online's before the texts above), as Intuit's
+	// QuickBooks Online's statement message (its EmailMessagesPrefs),
+	// and the older invoice and estimate messages (Desktop's Send Forms
+	// defaults, and Online's before linkToolTexts' texts), as Intuit's
 	// preferences sample has them (review r3: a customer's own invoice
-	// under the first, from five customers, was a campaign). Its sales
-	// receipt's is under MinWords: never a text key.
+	// under the invoice's, from five customers, was a campaign). Its
+	// sales receipt's is under MinWords: never a text key.
+	"your statement is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
 	"your invoice is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
 	"please review the estimate below. feel free to contact us if you have any questions. we look forward to working with you.",
 	// A Xerox multifunction printer's scan to e-mail, as AltaLink and
 	// VersaLink firmware and as WorkCentre Pro write it (its lines'
-	// labels: toolLabels); the link to Xerox's site is no target
-	// (assetHosts).
+	// labels: toolLabels; its link to Xerox's site: toolLinks).
 	"please open the attached document. it was sent to you using a xerox multifunction printer.",
 	"please open the attached document. it was scanned and sent to you using a xerox workcentre pro.",
 	"for more information on xerox products and solutions, please visit http://www.xerox.com",
+	// A Sharp MX or BP scanner's scan to e-mail, under its device's
+	// lines (toolLabels), as its users' mail and the malware runs that
+	// copied it have it (its link to Adobe's site: toolLinks).
+	"attached file is scanned image in pdf format.",
+	"use acrobat(r)reader(r) or adobe(r)reader(r) of adobe systems incorporated to view the document. adobe(r)reader(r) can be downloaded from the following url:",
+	"adobe, the adobe logo, acrobat, the adobe pdf logo, and reader are registered trademarks or trademarks of adobe systems incorporated in the united states and other countries.",
+}
+
+// linkToolTexts are the default texts of programs that send a link to
+// the file (its page, the invoice online), cut as toolTexts are, whatever
+// the copy points to: each customer's own page is theirs.
+var linkToolTexts = []string{
+	// QuickBooks Online's invoice and estimate messages (its
+	// EmailMessagesPrefs): "details here" is the invoice's page.
+	"we appreciate your business. please find your invoice details here. feel free to contact us if you have any questions.",
+	"please find your estimate details here. feel free to contact us if you have any questions. we look forward to working with you.",
 	// Outlook's mail sharing a OneDrive file (the sharer's name before
 	// it), its link's line and Microsoft's footer.
 	"shared a file with you",
@@ -1134,33 +1158,38 @@ var toolTexts = []string{
 	"microsoft corporation, one microsoft way, redmond, wa 98052",
 }
 
-// toolLabels are the labels of the lines a tool writes beside its text
-// (a Xerox scanner's): cut with a tool text, never alone ("device name:"
-// is anyone's). Their values (a file type, a device's model and name)
-// are a few words of the sender's: the labels left, the Xerox scans of
-// customers' own papers were one text (TestToolTextOwnFiles).
+// toolLabels start the lines a tool writes beside its text (a Xerox or
+// Sharp scanner's: its device's name, model and location, the file's
+// type, who sent it; the link line under Sharp's text): cut with a tool
+// text, never alone ("device name:" is anyone's), each line whole. Their
+// values are the device's, the same in many customers' scans: left, the
+// scans of customers' own papers were one text (TestToolTextOwnFiles).
+// Whatever a line points to is still a target (a link, an address, a
+// number: Collector.toolFiles then keeps the text the sender's).
 var toolLabels = []string{"attachment file type:", "multifunction printer location:", "multifunction printer name:",
-	"sent by:", "number of images:", "workcentre pro location:", "device name:"}
+	"sent by:", "number of images:", "workcentre pro location:", "device name:",
+	"reply to:", "device model:", "location:", "file format:", "resolution:", "http://www.adobe.com/"}
 
 // toolWords are a word of each of toolTexts, in lower case, capitalised
 // and in upper case: a text without any has none of them (a text in
 // another mix of cases is not cut: the sender's, as before).
 var toolWords = func() []string {
 	var ws []string
-	for _, w := range []string{"attachments:", "viruses,", "invoice", "estimate", "convenience.", "xerox", "shared", "anyone.", "microsoft"} {
+	for _, w := range []string{"attachments:", "viruses,", "invoice", "estimate", "convenience.", "xerox", "scanned image", "adobe", "shared", "anyone.", "microsoft"} {
 		ws = append(ws, w, strings.ToUpper(w[:1])+w[1:], strings.ToUpper(w))
 	}
 	return ws
 }()
 
-// cutToolText cuts the toolTexts out of own, wherever its lines wrap
-// them, in any case (ASCII), with any spaces (a no-break space too)
-// between their words, and with one the toolLabels; ok reports whether
-// one was. The lines left empty are dropped.
-func cutToolText(own []string) (cut []string, ok bool) {
+// cutToolText cuts the toolTexts and linkToolTexts out of own, wherever
+// its lines wrap them, in any case (ASCII), with any spaces (a no-break
+// space too) between their words, and with one the toolLabels; ok
+// reports whether one was, files whether all were toolTexts (a tool that
+// sends files, no link). The lines left empty are dropped.
+func cutToolText(own []string) (cut []string, ok, files bool) {
 	text := strings.Join(own, "\n")
 	if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(text, w) }) {
-		return own, false // most texts: no copy of them to search
+		return own, false, false // most texts: no copy of them to search
 	}
 	// flat is text in lower case, each run of spaces one space; at[k]
 	// is where flat's byte k is in text.
@@ -1187,7 +1216,9 @@ func cutToolText(own []string) (cut []string, ok bool) {
 		flat, at = append(flat, c), append(at, i)
 	}
 	b, low := []byte(text), string(flat)
-	blank := func(ts []string) (found bool) {
+	// blank blanks each of ts in text, or with lines the rest of its line
+	// too; found: one was.
+	blank := func(ts []string, lines bool) (found bool) {
 		for _, t := range ts {
 			for from := 0; ; {
 				k := strings.Index(low[from:], t)
@@ -1195,7 +1226,13 @@ func cutToolText(own []string) (cut []string, ok bool) {
 					break
 				}
 				k += from
-				for j := at[k]; j <= at[k+len(t)-1]; j++ {
+				end := at[k+len(t)-1]
+				if lines {
+					for end+1 < len(b) && b[end+1] != '\n' {
+						end++
+					}
+				}
+				for j := at[k]; j <= end; j++ {
 					if b[j] != '\n' {
 						b[j] = ' '
 					}
@@ -1205,16 +1242,18 @@ func cutToolText(own []string) (cut []string, ok bool) {
 		}
 		return found
 	}
-	if !blank(toolTexts) {
-		return own, false
+	files = blank(toolTexts, false)
+	links := blank(linkToolTexts, false)
+	if !files && !links {
+		return own, false, false
 	}
-	blank(toolLabels)
+	blank(toolLabels, true)
 	for l := range strings.SplitSeq(string(b), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			cut = append(cut, l)
 		}
 	}
-	return cut, true
+	return cut, true, !links
 }
 
 // countWords is len(strings.Fields(s)) without the slice.

@@ -57,15 +57,13 @@ const maxTargets = MaxTextParts - 1
 // (asksSecret). mail gets the domains of its e-mail addresses, as with
 // linkOrNumber.
 func textTargets(text string, mail func(domain string), add func(id string)) {
+	text = withoutToolLinks(text)
 	if linkOrNumber(text, mail) {
 		ids, rest := targetsOf(text)
 		for _, id := range ids {
 			add(id)
 		}
-		// What is left unnamed: not a link to an asset host alone
-		// (blanked, no target), which made the Xerox scan's text to
-		// every customer's own papers one "any" and plain text.
-		if linkOrNumber(rest, func(string) {}) {
+		if len(ids) == 0 || linkOrNumber(rest, func(string) {}) {
 			add(anyTarget)
 		}
 	}
@@ -369,9 +367,36 @@ func ipv4(h string) (string, bool) {
 // button links to is (TestPageSiteTargets, TestPageSiteToolAssets).
 // eep.io is where a free Mailchimp account's rewards badge is, the same
 // image under every such account's mail.
-// www.xerox.com is the link under every Xerox scanner's scan to e-mail
-// (toolTexts), the same for all its users too.
-var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io", "www.xerox.com"}
+var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io"}
+
+// toolLinks are the links a tool's text ends with (toolTexts: a Xerox or
+// Sharp scanner's scan to e-mail), as the tool writes them: a field that
+// is one of them is no target, nor anything unnamed (withoutToolLinks).
+// Named, every customer's scan of its own papers pointed to one target
+// and was one text (TestToolTextOwnFiles); any other spelling, or more
+// in the field ("http://www.xerox.com@host"), is a link as any other.
+var toolLinks = []string{"http://www.xerox.com", "http://www.adobe.com/"}
+
+// withoutToolLinks is text with its fields that are toolLinks blanked.
+func withoutToolLinks(text string) string {
+	if !strings.Contains(text, "http://www.") {
+		return text // most texts
+	}
+	b := []byte(text)
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && !isSpace(b[j]) {
+			j++
+		}
+		if slices.Contains(toolLinks, string(b[i:j])) {
+			for k := i; k < j; k++ {
+				b[k] = ' '
+			}
+		}
+		i = j + 1
+	}
+	return string(b)
+}
 
 // assetPages are, by registrable domain, the end of the path of a page
 // site's own image shown in its users' mail (PayPal's button code's
@@ -391,6 +416,10 @@ var platforms = []string{
 	// (eepurl.com: Mailchimp's short links to an account's pages, its
 	// rewards badge's among them.)
 	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "eepurl.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
+	// QuickBooks' invoice links ("Review and pay": connect.intuit.com,
+	// a token per invoice): its users' own invoices were one target
+	// (review rtool).
+	"intuit.com",
 }
 
 // pageSite is how a link to a shared site whose pages are its users'
@@ -1118,6 +1147,9 @@ func htmlTargets(s string, add func(id string)) {
 		}
 		if strings.HasPrefix(low, "//") {
 			v = "https:" + v
+		}
+		if slices.Contains(toolLinks, v) {
+			return true
 		}
 		ids, rest := targetsOf(v)
 		if len(ids) == 0 && strings.TrimSpace(rest) != "" || strings.HasPrefix(low, "data:") || linkOrNumber(rest, func(string) {}) {

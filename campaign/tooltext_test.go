@@ -52,6 +52,19 @@ var toolMessages = map[string]func(file string) (ct, body string){
 			"Attachment File Type: pdf, Multi-Page\n\nMultifunction Printer Location: \nMultifunction Printer Name: Xerox 7830\n\n\n"+
 			"For more information on Xerox products and solutions, please visit http://www.xerox.com\n", false, file)
 	},
+	// A Sharp MX or BP scanner's scan to e-mail: the device's lines, then
+	// its note on the PDF and Adobe's trademarks. Its "Reply to:" line
+	// names an address too: one at the sender's own organisation's domain
+	// is no target (Collector.ownMail), any other one is, and a customer
+	// whose device names another's is a copy that points elsewhere.
+	"Sharp scan to e-mail": func(file string) (string, string) {
+		return withParts("mixed", "Reply to: Front Desk\nDevice Name: Not Set\nDevice Model: MX-2640N\nLocation: Not Set\n\n"+
+			"File Format: PDF (Medium)\nResolution: 200dpi x 200dpi\n\nAttached file is scanned image in PDF format.\n"+
+			"Use Acrobat(R)Reader(R) or Adobe(R)Reader(R) of Adobe Systems Incorporated to view the document.\n"+
+			"Adobe(R)Reader(R) can be downloaded from the following URL:\n"+
+			"Adobe, the Adobe logo, Acrobat, the Adobe PDF logo, and Reader are registered trademarks or trademarks of Adobe Systems Incorporated in the United States and other countries.\n\n"+
+			"http://www.adobe.com/\n", false, file)
+	},
 	"Xerox WorkCentre Pro scan": func(file string) (string, string) {
 		return withParts("mixed", "Please open the attached document. It was scanned and sent to you using a Xerox WorkCentre Pro.\n\n"+
 			"Sent by: Guest\nNumber of Images: 1\nAttachment File Type: PDF\n\nWorkCentre Pro Location: machine location not set\nDevice Name: XRX0000AA70B1C\n\n"+
@@ -116,21 +129,21 @@ func TestToolTextNoEvasion(t *testing.T) {
 // in the sender's own is kept.
 func TestCutToolText(t *testing.T) {
 	own := []string{"Your message is ready to be sent with the following file or link", "ATTACHMENTS:", "a.pdf", "Note: To protect against computer viruses,\u00a0e-mail programs may prevent", "sending or receiving certain types of file attachments. Check your e-mail security settings to determine how attachments are handled. Bye"}
-	cut, ok := cutToolText(own)
-	if !ok || strings.Join(cut, "|") != "a.pdf|Bye" {
-		t.Errorf("cutToolText = %q, %v; want [a.pdf Bye]", cut, ok)
+	cut, ok, files := cutToolText(own)
+	if !ok || !files || strings.Join(cut, "|") != "a.pdf|Bye" {
+		t.Errorf("cutToolText = %q, %v, %v; want [a.pdf Bye], a tool of files", cut, ok, files)
 	}
-	for _, tt := range toolTexts {
+	for _, tt := range slices.Concat(toolTexts, linkToolTexts) {
 		if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(tt, w) }) {
 			t.Errorf("no toolWords in %q: never cut", tt)
 		}
 	}
-	xerox := []string{"Please open the attached document. It was sent to you using a Xerox multifunction printer.", "Attachment File Type: pdf, Multi-Page", "Device Name: XRX1"}
-	if cut, ok := cutToolText(xerox); !ok || strings.Join(cut, "|") != "pdf, Multi-Page|XRX1" {
-		t.Errorf("cutToolText = %q, %v; want [pdf, Multi-Page XRX1]", cut, ok)
+	xerox := []string{"Please open the attached document. It was sent to you using a Xerox multifunction printer.", "Attachment File Type: pdf, Multi-Page", "Device Name: XRX1", "Thanks, Jo"}
+	if cut, ok, _ := cutToolText(xerox); !ok || strings.Join(cut, "|") != "Thanks, Jo" {
+		t.Errorf("cutToolText = %q, %v; want [Thanks, Jo]: the labels' lines whole", cut, ok)
 	}
 	kept := []string{"Feel free to contact us if you have any questions.", "We appreciate your business.", "Device name: the invoice printer"}
-	if cut, ok := cutToolText(kept); ok || len(cut) != 3 {
+	if cut, ok, _ := cutToolText(kept); ok || len(cut) != 3 {
 		t.Errorf("a tool text's sentences, or a tool's label, alone were cut: %q", cut)
 	}
 }
