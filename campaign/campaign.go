@@ -214,15 +214,6 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		e.finishPending(ctx, res.Pending, nil, now)
 		return accept, nil
 	}
-	// The abuse desk judged it innocent (milterctl campaigns spare): its
-	// senders, marked pending with the copy, are not suspended; its
-	// copies still get Action (passed, a lure carrying the spared text
-	// would pass with it: review rclear). Asked of copies of a campaign
-	// only, which are rare.
-	spared, err := e.o.Store.CampaignSpared(ctx, res.ID, now)
-	if err != nil {
-		return policy.Verdict{}, err
-	}
 	c := limits.Campaign{ID: res.ID, First: now, Last: now, Subject: subject}
 	for _, a := range res.Accounts {
 		c.Accounts = append(c.Accounts, limits.CampaignAccount{Account: a})
@@ -233,43 +224,39 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if res.New {
 		e.o.Limits.AlertCampaign(c, now.Add(e.o.Window))
 	}
-	switch {
-	case spared:
-		var done []limits.PendingSuspension
-		for _, p := range res.Pending {
-			if p.ID == res.ID {
-				done = append(done, p)
-			}
-		}
-		e.finishPending(ctx, res.Pending, done, now)
-	case e.o.Suspend:
+	if e.o.Suspend {
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes.
+		// (the store failed between) a later copy finishes. An account
+		// the abuse desk spared for it (milterctl campaigns spare) is
+		// done without a suspension. Asked of copies of a campaign
+		// only, which are rare.
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
-			if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
-				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
+			spared, err := e.o.Store.CampaignSpared(ctx, c.ID, a, now)
+			if err != nil {
+				return policy.Verdict{}, err
+			}
+			if !spared {
+				if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
+					return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
+				}
 			}
 			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
 		}
 		e.finishPending(ctx, res.Pending, done, now)
 	}
-	note := ""
-	if spared {
-		note = "; spared by the abuse desk: its senders are not suspended"
-	}
 	if !res.Known {
-		t.Stamp("campaign " + res.ID + " established" + note)
+		t.Stamp("campaign " + res.ID + " established")
 		return accept, nil
 	}
-	v := policy.New(e.o.Action, fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)%s", res.ID, len(res.Accounts), e.o.Window, subject, note))
-	v.Findings = []policy.Finding{{Engine: "campaign", Name: res.ID, Action: e.o.Action.String(), Detail: fmt.Sprintf("sent by %d accounts within %v%s", len(res.Accounts), e.o.Window, note)}}
+	v := policy.New(e.o.Action, fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)", res.ID, len(res.Accounts), e.o.Window, subject))
+	v.Findings = []policy.Finding{{Engine: "campaign", Name: res.ID, Action: e.o.Action.String(), Detail: fmt.Sprintf("sent by %d accounts within %v", len(res.Accounts), e.o.Window)}}
 	return v, nil
 }
 
@@ -290,10 +277,14 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 		if slices.Contains(done, p) {
 			continue
 		}
-		c, err := e.o.Store.CampaignByID(ctx, p.ID)
-		if err == nil && c != nil && c.SparedAt(now) {
-			done = append(done, p) // judged innocent meanwhile (spared)
+		spared, err := e.o.Store.CampaignSpared(ctx, p.ID, p.Account, now)
+		if err == nil && spared {
+			done = append(done, p) // judged innocent meanwhile
 			continue
+		}
+		var c *limits.Campaign
+		if err == nil {
+			c, err = e.o.Store.CampaignByID(ctx, p.ID)
 		}
 		if err == nil && c != nil {
 			if !alerted[c.ID] {

@@ -19,17 +19,18 @@ import (
 // defaults: a petition whose signers each write to their own MP is taken
 // for a campaign at the fifth signer (a shape docs/suspension.md lists as
 // still found), the sixth's letter held and the six suspended. The abuse
-// desk runs milterctl campaigns spare: the six are unsuspended, and the
-// next six signers are not suspended, their letters still held (in the
-// quarantine under the campaign, delivered to nobody); a phishing run
-// from five other customers meanwhile is still found, its senders
-// suspended.
+// desk runs milterctl campaigns spare: the six are unsuspended, and each
+// one's next letter is held (in the quarantine under the campaign,
+// delivered to nobody) without suspending it; a phishing run from five
+// other customers meanwhile is still found, its senders suspended; a
+// signer who first sends it after the spare is suspended (spared whoever
+// sends it, a run joined to it was: review rspare).
 func TestCampaignSpareThroughPostfix(t *testing.T) {
 	t.Parallel()
 	bin := harness.Build(t, harness.Dir(t, "bin"), "milterctl")
 	var msgs []hamgen.Message
 	users := map[string]string{}
-	for i := range 12 {
+	for i := range 7 {
 		m := customer(hamgen.Petition(23, i), "p", i)
 		m.Rcpts = []string{fmt.Sprintf("mp%d@parliament.example", i)}
 		msgs = append(msgs, m)
@@ -72,22 +73,31 @@ func TestCampaignSpareThroughPostfix(t *testing.T) {
 			if got := r.suspended(t); len(got) != 0 {
 				t.Fatalf("suspended after the spare: %v", got)
 			}
-			for i, m := range msgs[6:] {
-				if got := r.send(t, m.Account, m.From, m.Rcpts, m.Raw); got != "250" {
-					t.Fatalf("signer %d after the spare: %q", 7+i, got)
+			for i, m := range msgs[:6] {
+				again := []string{fmt.Sprintf("mp%d@parliament.example", 20+i)}
+				if got := r.send(t, m.Account, m.From, again, m.Raw); got != "250" {
+					t.Fatalf("spared signer %d's next letter: %q", i, got)
 				}
 			}
 			if got := r.suspended(t); len(got) != 0 {
-				t.Fatalf("suspended by signers after the spare: %v", got)
+				t.Fatalf("suspended by the spared signers' next letters: %v", got)
+			}
+			r.phishRun(t, run, nil)
+			m := msgs[6]
+			if got := r.send(t, m.Account, m.From, m.Rcpts, m.Raw); got != "250" {
+				t.Fatalf("a signer after the spare: %q", got)
+			}
+			if got, want := sorted(r.suspended(t)), sorted(append([]string{"p6"}, run...)); !slices.Equal(got, want) {
+				t.Fatalf("suspended %v, want the run's and the signer after the spare %v", got, want)
 			}
 			// The first five letters delivered; the sixth, held before
-			// the spare, and the six after it in the quarantine.
+			// the spare, the six signers' next ones and the seventh's
+			// in the quarantine.
 			held, err := res.Quarantine.List(context.Background(), quarantine.Filter{Finding: list[0].ID})
-			if err != nil || len(held) != 7 {
-				t.Fatalf("held under the campaign: %d %v, want 7", len(held), err)
+			if err != nil || len(held) != 8 {
+				t.Fatalf("held under the campaign: %d %v, want 8", len(held), err)
 			}
 			r.s.Sink.Wait(t, 5, 60*time.Second)
-			r.phishRun(t, run, nil)
 		})
 	}
 }

@@ -28,7 +28,6 @@ const (
 	AuditSuspended     = "suspended"      // automatic, for suspend_for, or manual
 	AuditEscalated     = "escalated"      // automatic, until an operator lifts it
 	AuditUnsuspended   = "unsuspended"    // lifted by an operator
-	AuditVoided        = "voided"         // an operator judged an automatic suspension wrong: it counts toward no escalation
 	AuditQueueHeld     = "queue held"     // containment/
 	AuditQueueDeleted  = "queue deleted"  // containment/
 	AuditQueueReleased = "queue released" // containment/
@@ -57,16 +56,10 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 		if err != nil {
 			return false, err
 		}
-		// This one and those before it (the trail is in time order),
-		// less those an operator voided after them (milterctl campaigns
-		// spare: a petition's signers).
 		n := 1
 		for _, ev := range past {
-			switch {
-			case ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated):
+			if ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) {
 				n++
-			case ev.Event == AuditVoided && n > 1:
-				n--
 			}
 		}
 		if n >= x.After {

@@ -169,10 +169,12 @@ type CampaignStore interface {
 	// suspended, or need not be (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
 	// SpareCampaign records the abuse desk's judgement, at now, that
-	// campaign id is innocent until until (by: who); false if there is no
-	// such campaign. CampaignSpared reports whether id is spared at now.
+	// campaign id, as its accounts had sent it by then, is innocent
+	// until until (by: who); false if there is no such campaign.
+	// CampaignSpared reports whether account is spared suspension for id
+	// at now: id is spared, and account had sent it when it was.
 	SpareCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error)
-	CampaignSpared(ctx context.Context, id string, now time.Time) (bool, error)
+	CampaignSpared(ctx context.Context, id, account string, now time.Time) (bool, error)
 }
 
 // campaignSchema is version 5 on both databases: campaign_keys holds which
@@ -792,9 +794,10 @@ func (s *SQLStore) SpareCampaign(ctx context.Context, id string, now, until time
 	return n > 0, err
 }
 
-func (s *SQLStore) CampaignSpared(ctx context.Context, id string, now time.Time) (bool, error) {
+func (s *SQLStore) CampaignSpared(ctx context.Context, id, account string, now time.Time) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM campaigns WHERE id = $1 AND spared > $2`), id, ms(now)).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
+		WHERE c.id = $1 AND a.account = $2 AND c.spared > $3 AND a.t0 <= c.spared_at`), id, account, ms(now)).Scan(&n)
 	return n > 0, err
 }
 
@@ -1293,26 +1296,36 @@ func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 }
 
 // spareScript sets a campaign record's spare if the record exists, and
-// keeps the record at least until the spare ends (a copy's PEXPIRE, to
-// recordTTL from then, only lengthens it: --for is at most recordTTL).
+// keeps the record and its accounts' first copies at least until the
+// spare ends (a copy's PEXPIRE, to recordTTL from then, only lengthens
+// them: --for is at most recordTTL).
 var spareScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'spared', ARGV[1], 'spared_at', ARGV[2], 'spared_by', ARGV[3])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl >= 0 and tonumber(ARGV[2]) + ttl < tonumber(ARGV[1]) then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+for _, k in ipairs(KEYS) do
+  local ttl = redis.call('PTTL', k)
+  if ttl >= 0 and tonumber(ARGV[2]) + ttl < tonumber(ARGV[1]) then redis.call('PEXPIREAT', k, ARGV[1]) end
+end
 return 1`)
 
 func (r *Redis) SpareCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error) {
-	n, err := spareScript.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, ms(until), ms(now), by).Int()
+	n, err := spareScript.Run(ctx, r.c, []string{campPrefix + "camp:" + id, campPrefix + "campac:" + id}, ms(until), ms(now), by).Int()
 	return n == 1, err
 }
 
-func (r *Redis) CampaignSpared(ctx context.Context, id string, now time.Time) (bool, error) {
-	v, err := r.c.HGet(ctx, campPrefix+"camp:"+id, "spared").Int64()
-	if err == redis.Nil {
-		return false, nil
+func (r *Redis) CampaignSpared(ctx context.Context, id, account string, now time.Time) (bool, error) {
+	p := r.c.Pipeline()
+	spare := p.HMGet(ctx, campPrefix+"camp:"+id, "spared", "spared_at")
+	first := p.HGet(ctx, campPrefix+"campac:"+id, account)
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
+		return false, err
 	}
-	return err == nil && v > ms(now), err
+	v := spare.Val()
+	until, _ := strconv.ParseInt(fmt.Sprint(v[0]), 10, 64)
+	at, _ := strconv.ParseInt(fmt.Sprint(v[1]), 10, 64)
+	f, _, _ := strings.Cut(first.Val(), ":") // "first:copies"
+	t0, err := strconv.ParseInt(f, 10, 64)
+	return err == nil && until > ms(now) && t0 <= at, nil
 }
 
 func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, limit int) ([]Campaign, error) {

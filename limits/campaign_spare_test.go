@@ -15,8 +15,9 @@ import (
 
 // The abuse desk spares a campaign on each store: it reads back spared
 // (by whom, when, until when) in CampaignByID, Campaigns and
-// AccountCampaigns; CampaignSpared says so until the spare ends and
-// not after; sparing an unknown campaign is refused and records
+// AccountCampaigns; CampaignSpared says so of an account that had sent it
+// by then until the spare ends and not after, never of one that sends it
+// later or never did; sparing an unknown campaign is refused and records
 // nothing; the campaign's copies go on being counted.
 func TestCampaignSpare(t *testing.T) {
 	ctx := context.Background()
@@ -35,7 +36,7 @@ func TestCampaignSpare(t *testing.T) {
 			if id == "" {
 				t.Fatal("no campaign")
 			}
-			if c, err := cs.CampaignSpared(ctx, id, now); c || err != nil {
+			if c, err := cs.CampaignSpared(ctx, id, "signer0", now); c || err != nil {
 				t.Fatalf("spared before SpareCampaign: %v %v", c, err)
 			}
 			until := now.Add(7 * 24 * time.Hour)
@@ -45,14 +46,14 @@ func TestCampaignSpare(t *testing.T) {
 			if ok, err := cs.SpareCampaign(ctx, "t1nosuchcampaign", now, until, "abuse-desk"); ok || err != nil {
 				t.Fatalf("SpareCampaign of an unknown campaign: %v %v", ok, err)
 			}
-			if c, err := cs.CampaignSpared(ctx, "t1nosuchcampaign", now); c || err != nil {
+			if c, err := cs.CampaignSpared(ctx, "t1nosuchcampaign", "signer0", now); c || err != nil {
 				t.Fatalf("an unknown campaign spared: %v %v", c, err)
 			}
 			for _, at := range []struct {
 				t    time.Time
 				want bool
 			}{{now, true}, {until.Add(-time.Millisecond), true}, {until, false}, {until.Add(time.Hour), false}} {
-				if c, err := cs.CampaignSpared(ctx, id, at.t); c != at.want || err != nil {
+				if c, err := cs.CampaignSpared(ctx, id, "signer5", at.t); c != at.want || err != nil {
 					t.Errorf("CampaignSpared at %v: %v %v, want %v", at.t.Sub(now), c, err, at.want)
 				}
 			}
@@ -69,10 +70,16 @@ func TestCampaignSpare(t *testing.T) {
 			if err != nil || len(mine) != 1 || mine[0].Spared == nil {
 				t.Fatalf("AccountCampaigns: %+v %v", mine, err)
 			}
-			// Its copies are still counted: a seventh signer's is Known.
-			res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys("petition", false), Account: "signer6", Subject: "Save the ward", Time: now, Bands: 5}, 15*time.Minute, 5)
+			// Its copies are still counted: a seventh signer's, a
+			// millisecond after the spare, is Known.
+			res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: campaignKeys("petition", false), Account: "signer6", Subject: "Save the ward", Time: now.Add(time.Millisecond), Bands: 5}, 15*time.Minute, 5)
 			if err != nil || !res.Known || res.ID != id {
 				t.Fatalf("a copy after the spare: %+v %v", res, err)
+			}
+			for _, a := range []string{"signer6", "nobody"} {
+				if c, err := cs.CampaignSpared(ctx, id, a, now); c || err != nil {
+					t.Errorf("%s, who had not sent it when it was spared: spared %v %v", a, c, err)
+				}
 			}
 		})
 	}
@@ -81,8 +88,9 @@ func TestCampaignSpare(t *testing.T) {
 // A spare outlives the campaign record's retention: a campaign whose last
 // copy was six days ago, spared for seven, is still there and spared
 // after the record would have been purged (SQLite, PostgreSQL: Purge two
-// days on; Redis: its record's time to live, set short, lengthened to the
-// spare's end), and purged once the spare has ended.
+// days on; Redis: its record's and its accounts' times to live, set
+// short, lengthened to the spare's end), and purged once the spare has
+// ended.
 func TestCampaignSpareOutlivesRetention(t *testing.T) {
 	ctx := context.Background()
 	rs := harness.StartRedis(t)
@@ -126,7 +134,7 @@ func TestCampaignSpareOutlivesRetention(t *testing.T) {
 			if err := st.Purge(ctx, now.Add(2*24*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if c, err := st.CampaignSpared(ctx, id, now.Add(2*24*time.Hour)); !c || err != nil {
+			if c, err := st.CampaignSpared(ctx, id, "signer0", now.Add(2*24*time.Hour)); !c || err != nil {
 				t.Fatalf("purged while spared: %v %v", c, err)
 			}
 			if err := st.Purge(ctx, until.Add(time.Millisecond)); err != nil {
@@ -141,16 +149,23 @@ func TestCampaignSpareOutlivesRetention(t *testing.T) {
 		id := copies(t, rd, now)
 		raw := redis.NewClient(&redis.Options{Addr: rs.Addr})
 		defer raw.Close()
-		key := "og:{camp}:camp:" + id
-		if err := raw.PExpire(ctx, key, time.Hour).Err(); err != nil {
-			t.Fatal(err)
+		keys := []string{"og:{camp}:camp:" + id, "og:{camp}:campac:" + id}
+		for _, key := range keys {
+			if err := raw.PExpire(ctx, key, time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if ok, err := rd.SpareCampaign(ctx, id, now, until, "abuse-desk"); !ok || err != nil {
 			t.Fatalf("SpareCampaign: %v %v", ok, err)
 		}
-		ttl, err := raw.PTTL(ctx, key).Result()
-		if err != nil || time.Now().Add(ttl).Before(until.Add(-time.Minute)) {
-			t.Fatalf("the record lives %v (%v), want until the spare ends, %v", ttl, err, until.Sub(now))
+		for _, key := range keys {
+			ttl, err := raw.PTTL(ctx, key).Result()
+			if err != nil || time.Now().Add(ttl).Before(until.Add(-time.Minute)) {
+				t.Fatalf("%s lives %v (%v), want until the spare ends, %v", key, ttl, err, until.Sub(now))
+			}
+		}
+		if c, err := rd.CampaignSpared(ctx, id, "signer0", now); !c || err != nil {
+			t.Fatalf("not spared: %v %v", c, err)
 		}
 	})
 }

@@ -110,7 +110,7 @@ func printCampaign(out io.Writer, c *limits.Campaign) {
 	fmt.Fprintf(tw, "Campaign:\t%s\nSubject:\t%s\nFirst seen:\t%s\nLast seen:\t%s\nCopies:\t%d (%d held)\nAccounts:\t%d\n",
 		c.ID, field(c.Subject), c.First.Local().Format(time.DateTime), c.Last.Local().Format(time.DateTime), c.Copies, c.Held, len(c.Accounts))
 	if c.Spared != nil {
-		fmt.Fprintf(tw, "Spared:\tat %s by %s, until %s (its senders are not suspended for it; its copies are still held)\n",
+		fmt.Fprintf(tw, "Spared:\tat %s by %s, until %s (its accounts by then are not suspended for it; later senders are; its copies are still held)\n",
 			c.Spared.At.Local().Format(time.DateTime), field(c.Spared.By), c.Spared.Until.Local().Format(time.DateTime))
 	}
 	tw.Flush()
@@ -124,20 +124,22 @@ func printCampaign(out io.Writer, c *limits.Campaign) {
 
 // campaignsSpare records the abuse desk's judgement that a campaign is
 // innocent (a petition, a family's letter: the shapes docs/suspension.md
-// lists as still found): until --for has passed (at most the campaign
-// record's retention), its senders are not suspended for it, on every
-// host of the fleet; and the accounts suspended for it (the 1000 seen
-// last) are unsuspended, their held mail settled as accounts unsuspend
-// does, that suspension voided (it counts toward no escalation). Its
-// copies still get campaign.action: held, they are the desk's to release
-// (a lure carrying the spared text would pass with it). An account that
-// also sent another campaign not spared, and a suspension made permanent
-// (escalated), are left to accounts unsuspend.
+// lists as still found) as its accounts have sent it by now: until --for
+// has passed (at most the campaign record's retention) they are not
+// suspended for it again, on every host of the fleet, and those
+// suspended for it (the 1000 seen last) are unsuspended, their held mail
+// settled as accounts unsuspend does. An account that sends it later is
+// suspended as before (run the spare again once read): spared whoever
+// sends it, a run joined to it (a lure carrying its text) suspended
+// nobody and was re-established in waves (review rspare). Its copies
+// still get campaign.action. An account that also sent another campaign
+// not spared, and a suspension made permanent (escalated), are left to
+// accounts unsuspend.
 func campaignsSpare(c *ccontext, args []string) error {
 	var dur string
 	var release, del bool
 	pos, err := subFlags("campaigns", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&dur, "for", "7d", "how long its senders are spared (at most 7d)")
+		fs.StringVar(&dur, "for", "7d", "how long its senders so far are spared (at most 7d)")
 		fs.BoolVar(&release, "release-queued", false, "release its senders' held mail on this host")
 		fs.BoolVar(&del, "delete-queued", false, "delete its senders' held mail on this host")
 	})
@@ -181,7 +183,7 @@ func campaignsSpare(c *ccontext, args []string) error {
 	}
 	out := terminal{c.out}
 	fmt.Fprintf(out, "%s %s\n", id, act.record(c.ctx, operator(), "campaign spare", id,
-		fmt.Sprintf("spared until %s: its senders are not suspended for it; its copies still get campaign.action", until.Local().Format(time.DateTime))))
+		fmt.Sprintf("spared until %s: the accounts that sent it by now are not suspended for it again; later senders are, and its copies still get campaign.action", until.Local().Format(time.DateTime))))
 	var failed error
 	for _, a := range camp.Accounts {
 		_, s, err := c.st.Usage(c.ctx, a.Account, now)
@@ -209,8 +211,6 @@ func campaignsSpare(c *ccontext, args []string) error {
 		outcome, err := act.Unsuspend(c.ctx, a.Account, queued, operator())
 		if err != nil {
 			failed = errors.Join(failed, fmt.Errorf("%s: %w", a.Account, err))
-		} else {
-			outcome += act.accountAudit(c.ctx, a.Account, limits.AuditVoided, operator(), "campaign "+id+" spared: its suspension counts toward no escalation")
 		}
 		fmt.Fprintf(out, "%s %s\n", field(a.Account), cmp.Or(outcome, "not unsuspended: "+fmt.Sprint(err)))
 	}
