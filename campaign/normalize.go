@@ -87,8 +87,8 @@ type normalized struct {
 	// the addresses (at most 64 each): a payload unless the sender's own
 	// (Collector.ownMail).
 	mail, addrs []string
-	// toolFiles: the block cut (full) is a tool's text alone, of one
-	// that sends files (part.toolFiles).
+	// toolFiles: the block cut (full) has the text of a tool that
+	// sends files (part.toolFiles).
 	toolFiles bool
 }
 
@@ -524,8 +524,8 @@ type part struct {
 	own, quoted, signature, full []string
 	fullSignature                []string
 	attributed                   bool
-	// toolFiles: the block cut is a tool's text alone, of one that
-	// sends files (toolTexts).
+	// toolFiles: the block cut has the text of a tool that sends files
+	// (toolTexts, scanTexts).
 	toolFiles bool
 }
 
@@ -585,13 +585,15 @@ func ownLines(text string) part {
 	// half and left its copyright line as the sender's text.
 	// A tool's default text around the file it sends is a notice as
 	// well (cutToolText).
+	// A notice beside a files tool's text leaves the tool's rule on
+	// (review rtool2: a notice under "-- " took it off).
 	cut, ok, files := cutToolText(p.own)
 	p.toolFiles = files
 	if c, b := cutBoilerplate(cut); b {
-		cut, ok, p.toolFiles = c, true, false
+		cut, ok = c, true
 	}
 	if p.sigNotice() {
-		ok, p.toolFiles = true, false
+		ok = true
 	}
 	if ok {
 		p.full = letter(cutFooter(p.own))
@@ -1128,12 +1130,17 @@ var toolTexts = []string{
 	"your statement is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
 	"your invoice is attached. please remit payment at your earliest convenience. thank you for your business - we appreciate it very much.",
 	"please review the estimate below. feel free to contact us if you have any questions. we look forward to working with you.",
+}
+
+// scanTexts are toolTexts too: the texts scanners write around the file
+// they send, with the lines of their device beside them (toolLabels).
+var scanTexts = []string{
 	// A Xerox multifunction printer's scan to e-mail, as AltaLink and
 	// VersaLink firmware and as WorkCentre Pro write it (its lines'
 	// labels: toolLabels; its link to Xerox's site: toolLinks).
 	"please open the attached document. it was sent to you using a xerox multifunction printer.",
 	"please open the attached document. it was scanned and sent to you using a xerox workcentre pro.",
-	"for more information on xerox products and solutions, please visit http://www.xerox.com",
+	"for more information on xerox products and solutions, please visit",
 	// A Sharp MX or BP scanner's scan to e-mail, under its device's
 	// lines (toolLabels), as its users' mail and the malware runs that
 	// copied it have it (its link to Adobe's site: toolLinks).
@@ -1158,17 +1165,24 @@ var linkToolTexts = []string{
 	"microsoft corporation, one microsoft way, redmond, wa 98052",
 }
 
-// toolLabels start the lines a tool writes beside its text (a Xerox or
-// Sharp scanner's: its device's name, model and location, the file's
-// type, who sent it; the link line under Sharp's text): cut with a tool
-// text, never alone ("device name:" is anyone's), each line whole. Their
-// values are the device's, the same in many customers' scans: left, the
-// scans of customers' own papers were one text (TestToolTextOwnFiles).
-// Whatever a line points to is still a target (a link, an address, a
-// number: Collector.toolFiles then keeps the text the sender's).
+// toolLabels start the lines a scanner writes beside its text (scanTexts:
+// its device's name, model and location, the file's type, who sent it;
+// the link line under Sharp's text), each with a value of at most
+// labelWords words: cut whole with a scanner's text, never alone ("device
+// name:" is anyone's), each label once. Their values are the device's,
+// the same in many customers' scans: left, the scans of customers' own
+// papers were one text (TestToolTextOwnFiles). A longer line, a label
+// inside a line or a second time, is the sender's: cut, a lure written
+// in such lines was never found (review rtool2). Whatever a line points
+// to is still a target (a link, an address, a number: Collector.toolFiles
+// then keeps the text the sender's).
 var toolLabels = []string{"attachment file type:", "multifunction printer location:", "multifunction printer name:",
 	"sent by:", "number of images:", "workcentre pro location:", "device name:",
 	"reply to:", "device model:", "location:", "file format:", "resolution:", "http://www.adobe.com/"}
+
+// labelWords bounds a label line's value (toolLabels): "machine location
+// not set", "Xerox AltaLink C8045", "Reception, ground floor".
+const labelWords = 6
 
 // toolWords are a word of each of toolTexts, in lower case, capitalised
 // and in upper case: a text without any has none of them (a text in
@@ -1181,11 +1195,14 @@ var toolWords = func() []string {
 	return ws
 }()
 
-// cutToolText cuts the toolTexts and linkToolTexts out of own, wherever
-// its lines wrap them, in any case (ASCII), with any spaces (a no-break
-// space too) between their words, and with one the toolLabels; ok
-// reports whether one was, files whether all were toolTexts (a tool that
-// sends files, no link). The lines left empty are dropped.
+// cutToolText cuts the toolTexts, scanTexts and linkToolTexts out of
+// own, wherever its lines wrap them, in any case (ASCII), with any spaces
+// (a no-break space too) between their words, and with a scanner's its
+// device's lines (toolLabels); ok reports whether one was, files whether
+// one of a tool that sends files was (whatever else was cut too: a link
+// tool's phrase beside a scanner's text made it a link tool's, and a lure
+// with a page per copy was never found, review rtool2). The lines left
+// empty are dropped.
 func cutToolText(own []string) (cut []string, ok, files bool) {
 	text := strings.Join(own, "\n")
 	if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(text, w) }) {
@@ -1216,9 +1233,8 @@ func cutToolText(own []string) (cut []string, ok, files bool) {
 		flat, at = append(flat, c), append(at, i)
 	}
 	b, low := []byte(text), string(flat)
-	// blank blanks each of ts in text, or with lines the rest of its line
-	// too; found: one was.
-	blank := func(ts []string, lines bool) (found bool) {
+	// blank blanks each of ts in text; found: one was.
+	blank := func(ts []string) (found bool) {
 		for _, t := range ts {
 			for from := 0; ; {
 				k := strings.Index(low[from:], t)
@@ -1226,13 +1242,7 @@ func cutToolText(own []string) (cut []string, ok, files bool) {
 					break
 				}
 				k += from
-				end := at[k+len(t)-1]
-				if lines {
-					for end+1 < len(b) && b[end+1] != '\n' {
-						end++
-					}
-				}
-				for j := at[k]; j <= end; j++ {
+				for j := at[k]; j <= at[k+len(t)-1]; j++ {
 					if b[j] != '\n' {
 						b[j] = ' '
 					}
@@ -1242,18 +1252,27 @@ func cutToolText(own []string) (cut []string, ok, files bool) {
 		}
 		return found
 	}
-	files = blank(toolTexts, false)
-	links := blank(linkToolTexts, false)
-	if !files && !links {
+	files = blank(toolTexts)
+	scan := blank(scanTexts)
+	if links := blank(linkToolTexts); !files && !scan && !links {
 		return own, false, false
 	}
-	blank(toolLabels, true)
+	used := map[string]bool{}
 	for l := range strings.SplitSeq(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
+		l = strings.TrimSpace(l)
+		if scan {
+			low := strings.ToLower(l)
+			if label := slices.IndexFunc(toolLabels, func(t string) bool { return strings.HasPrefix(low, t) }); label >= 0 &&
+				!used[toolLabels[label]] && countWords(l[len(toolLabels[label]):]) <= labelWords {
+				used[toolLabels[label]] = true
+				continue
+			}
+		}
+		if l != "" {
 			cut = append(cut, l)
 		}
 	}
-	return cut, true, !links
+	return cut, true, files || scan
 }
 
 // countWords is len(strings.Fields(s)) without the slice.

@@ -163,9 +163,10 @@ func TestReviewRtoolAssetHostCallToAction(t *testing.T) {
 // or with its own "View and pay" link (if Desktop adds one: Online's
 // invoices are sent from Intuit's servers, not through a customer's
 // smarthost), is then one text again: a campaign at the 5th, as before
-// the text was listed. The "details here" text of Online (linkToolTexts)
-// with its own link is no campaign: intuit.com is a platform, each
-// invoice's link its own target.
+// the text was listed. So is Online's "details here" text
+// (linkToolTexts) with its own link: the links are all intuit.com's, one
+// target (as a platform, each invoice its own, a fraudulent-invoice run
+// with a link per copy was never found: review rtool2).
 func TestReviewRtoolQuickBooksPinned(t *testing.T) {
 	tok := func(i int) string { return fmt.Sprintf("%x", uint64(i+1)*0x9e3779b97f4a7c15) }
 	cases := map[string]func(i int) (string, string){
@@ -184,13 +185,8 @@ func TestReviewRtoolQuickBooksPinned(t *testing.T) {
 		},
 	}
 	for name, msg := range cases {
-		n := rtAt(t, "Invoice from your supplier", msg)
-		want := 5
-		if strings.Contains(name, "details here") {
-			want = 0
-		}
-		if n != want {
-			t.Errorf("%s, own invoices: a campaign at account %d, want %d (0: none in 12)", name, n, want)
+		if n := rtAt(t, "Invoice from your supplier", msg); n != 5 {
+			t.Errorf("%s, own invoices: a campaign at account %d, want 5", name, n)
 		}
 	}
 }

@@ -370,16 +370,18 @@ func ipv4(h string) (string, bool) {
 var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailchimp.com", "evbuc.com", "eep.io"}
 
 // toolLinks are the links a tool's text ends with (toolTexts: a Xerox or
-// Sharp scanner's scan to e-mail), as the tool writes them: a field that
-// is one of them is no target, nor anything unnamed (withoutToolLinks).
+// Sharp scanner's scan to e-mail), as the tools write them (the scheme
+// and a final slash either way, review rtool2): a field that is one of
+// them is no target, nor anything unnamed (withoutToolLinks).
 // Named, every customer's scan of its own papers pointed to one target
 // and was one text (TestToolTextOwnFiles); any other spelling, or more
 // in the field ("http://www.xerox.com@host"), is a link as any other.
-var toolLinks = []string{"http://www.xerox.com", "http://www.adobe.com/"}
+var toolLinks = []string{"http://www.xerox.com", "http://www.xerox.com/", "https://www.xerox.com", "https://www.xerox.com/", "www.xerox.com",
+	"http://www.adobe.com", "http://www.adobe.com/", "https://www.adobe.com", "https://www.adobe.com/", "www.adobe.com"}
 
 // withoutToolLinks is text with its fields that are toolLinks blanked.
 func withoutToolLinks(text string) string {
-	if !strings.Contains(text, "http://www.") {
+	if !strings.Contains(text, "www.") {
 		return text // most texts
 	}
 	b := []byte(text)
@@ -416,10 +418,6 @@ var platforms = []string{
 	// (eepurl.com: Mailchimp's short links to an account's pages, its
 	// rewards badge's among them.)
 	"list-manage.com", "mcusercontent.com", "mailchi.mp", "mailchimp.com", "eepurl.com", "sendinblue.com", "sendgrid.net", "mailjet.com", "mjt.lu", "rs6.net", "createsend.com", "mlsend.com",
-	// QuickBooks' invoice links ("Review and pay": connect.intuit.com,
-	// a token per invoice): its users' own invoices were one target
-	// (review rtool).
-	"intuit.com",
 }
 
 // pageSite is how a link to a shared site whose pages are its users'

@@ -133,7 +133,7 @@ func TestCutToolText(t *testing.T) {
 	if !ok || !files || strings.Join(cut, "|") != "a.pdf|Bye" {
 		t.Errorf("cutToolText = %q, %v, %v; want [a.pdf Bye], a tool of files", cut, ok, files)
 	}
-	for _, tt := range slices.Concat(toolTexts, linkToolTexts) {
+	for _, tt := range slices.Concat(toolTexts, scanTexts, linkToolTexts) {
 		if !slices.ContainsFunc(toolWords, func(w string) bool { return strings.Contains(tt, w) }) {
 			t.Errorf("no toolWords in %q: never cut", tt)
 		}
@@ -141,6 +141,12 @@ func TestCutToolText(t *testing.T) {
 	xerox := []string{"Please open the attached document. It was sent to you using a Xerox multifunction printer.", "Attachment File Type: pdf, Multi-Page", "Device Name: XRX1", "Thanks, Jo"}
 	if cut, ok, _ := cutToolText(xerox); !ok || strings.Join(cut, "|") != "Thanks, Jo" {
 		t.Errorf("cutToolText = %q, %v; want [Thanks, Jo]: the labels' lines whole", cut, ok)
+	}
+	// A label's line is cut once, whole, with a short value only.
+	xerox = []string{"Please open the attached document. It was sent to you using a Xerox multifunction printer.", "Sent by: Guest",
+		"Sent by: the CEO, who needs five gift cards bought today and their codes", "I need it now. Location: downtown"}
+	if cut, _, _ := cutToolText(xerox); len(cut) != 2 {
+		t.Errorf("cutToolText = %q; want the long label line and the line with a label inside kept", cut)
 	}
 	kept := []string{"Feel free to contact us if you have any questions.", "We appreciate your business.", "Device name: the invoice printer"}
 	if cut, ok, _ := cutToolText(kept); ok || len(cut) != 3 {
