@@ -228,24 +228,15 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes. An account
-		// the abuse desk spared for it (milterctl campaigns spare) is
-		// done without a suspension. Asked of copies of a campaign
-		// only, which are rare.
+		// (the store failed between) a later copy finishes.
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
-			spared, err := e.o.Store.CampaignSpared(ctx, c.ID, a, now)
-			if err != nil {
-				return policy.Verdict{}, err
-			}
-			if !spared {
-				if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
-					return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
-				}
+			if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
+				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
 			}
 			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
 		}
@@ -277,15 +268,7 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 		if slices.Contains(done, p) {
 			continue
 		}
-		spared, err := e.o.Store.CampaignSpared(ctx, p.ID, p.Account, now)
-		if err == nil && spared {
-			done = append(done, p) // judged innocent meanwhile
-			continue
-		}
-		var c *limits.Campaign
-		if err == nil {
-			c, err = e.o.Store.CampaignByID(ctx, p.ID)
-		}
+		c, err := e.o.Store.CampaignByID(ctx, p.ID)
 		if err == nil && c != nil {
 			if !alerted[c.ID] {
 				alerted[c.ID] = true

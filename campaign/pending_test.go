@@ -35,20 +35,6 @@ func (f *failingSuspend) Suspend(ctx context.Context, s limits.Suspension, now t
 	return f.Store.Suspend(ctx, s, now)
 }
 
-// failingEngine is the campaign engine (the example config's defaults)
-// over st, whose suspension of victim2@isp.example fails the first fails
-// times, at the clock *now.
-func failingEngine(st limits.Store, fails int32, now *time.Time) *campaign.Engine {
-	pol, _ := limits.NewPolicy(limits.Limits{}, nil)
-	fs := &failingSuspend{Store: st, account: "victim2@isp.example"}
-	fs.fails.Store(fails)
-	clock := func() time.Time { return *now }
-	lim := &limits.Engine{Store: fs, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock,
-		Accounts: limits.Accounts{Host: "mx1"}, SuspendFor: limits.Day}
-	return campaign.New(campaign.Options{Store: st.(limits.CampaignStore), Limits: lim, Accounts: 5, Window: 15 * time.Minute, Action: policy.Quarantine, Suspend: true,
-		SharedDomains: []string{"isp.example"}, Seed: campaign.FixedSeed(campaign.Seed{}), Log: lim.Log, Now: clock})
-}
-
 // On each store: the copy that establishes a campaign fails while its
 // third sender is suspended (the error goes to on_error: tempfail); the
 // next messages of anyone, unrelated ones, finish the job: all five
@@ -63,7 +49,13 @@ func TestPendingSuspensionFinished(t *testing.T) {
 			st := o()
 			t.Cleanup(func() { st.Close() })
 			now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-			eng := failingEngine(st, 2, &now)
+			pol, _ := limits.NewPolicy(limits.Limits{}, nil)
+			fs := &failingSuspend{Store: st, account: "victim2@isp.example"}
+			fs.fails.Store(2)
+			lim := &limits.Engine{Store: fs, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
+				Accounts: limits.Accounts{Host: "mx1"}, SuspendFor: limits.Day}
+			eng := campaign.New(campaign.Options{Store: st.(limits.CampaignStore), Limits: lim, Accounts: 5, Window: 15 * time.Minute, Action: policy.Quarantine, Suspend: true,
+				SharedDomains: []string{"isp.example"}, Seed: campaign.FixedSeed(campaign.Seed{}), Log: lim.Log, Now: func() time.Time { return now }})
 			commit := func(account string, rcpts []string, raw []byte) error {
 				now = now.Add(time.Minute)
 				// The headers are not needed: the account is the login.
@@ -139,52 +131,5 @@ func storeOpeners(ctx context.Context, t *testing.T) map[string]func() limits.St
 			}
 			return st
 		},
-	}
-}
-
-// A sender left pending (the store failed while the copy that
-// established the campaign suspended it) of a campaign the abuse desk
-// then spares is not suspended by the next message, and is pending no
-// more; on each store.
-func TestPendingOfASparedCampaign(t *testing.T) {
-	ctx := context.Background()
-	for name, o := range storeOpeners(ctx, t) {
-		t.Run(name, func(t *testing.T) {
-			st := o()
-			t.Cleanup(func() { st.Close() })
-			now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-			cs := st.(limits.CampaignStore)
-			eng := failingEngine(st, 1, &now)
-			commit := func(account string, rcpts []string, raw []byte) (policy.Verdict, error) {
-				now = now.Add(time.Minute)
-				return eng.Commit(ctx, &policy.Transaction{User: account, Rcpts: rcpts, Message: bytes.NewReader(raw), QueueID: fmt.Sprint("Q", now.Unix())})
-			}
-			for i := range 5 {
-				rcpt, raw := hamgen.Phish(i, false)
-				if _, err := commit(fmt.Sprintf("victim%d@isp.example", i), []string{rcpt}, raw); (i == 4) != (err != nil) {
-					t.Fatalf("copy %d: %v", i, err)
-				}
-			}
-			list, err := cs.Campaigns(ctx, time.Time{}, 10)
-			if err != nil || len(list) != 1 {
-				t.Fatalf("campaigns %+v %v", list, err)
-			}
-			if ok, err := cs.SpareCampaign(ctx, list[0].ID, now, now.Add(time.Hour), "abuse-desk"); !ok || err != nil {
-				t.Fatalf("SpareCampaign: %v %v", ok, err)
-			}
-			for _, seed := range []uint64{3, 5} { // unrelated messages
-				m := hamgen.Newsletter(seed, 1)[0]
-				if _, err := commit(m.Account, m.Rcpts, m.Raw); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, s, _ := st.Usage(ctx, "victim2@isp.example", now); s.Active(now) {
-				t.Fatalf("the pending sender of the spared campaign suspended: %+v", s)
-			}
-			res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: []string{"t1x"}, Account: "someone@isp.example", Time: now, Bands: 5}, time.Minute, 5)
-			if err != nil || len(res.Pending) != 0 {
-				t.Fatalf("pending after: %+v %v", res, err)
-			}
-		})
 	}
 }

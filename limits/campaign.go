@@ -101,41 +101,13 @@ const maxPending = 16
 
 // Campaign is one text many accounts sent, for the abuse desk.
 type Campaign struct {
-	ID      string    `json:"id"` // the key that crossed
-	First   time.Time `json:"first"`
-	Last    time.Time `json:"last"`
-	Copies  int       `json:"copies"` // copies seen since it was established, and those that established it
-	Held    int       `json:"held"`   // copies that got campaign.action
-	Subject string    `json:"subject"`
-	// Spared is set when the abuse desk judged the campaign innocent
-	// (SpareCampaign); until Spared.Until its senders are not suspended
-	// for it. Its copies still get campaign.action: held, they are the
-	// desk's to release; passed, a lure carrying the spared text would
-	// pass with it (review rclear).
-	Spared   *CampaignSpare    `json:"spared,omitempty"`
+	ID       string            `json:"id"` // the key that crossed
+	First    time.Time         `json:"first"`
+	Last     time.Time         `json:"last"`
+	Copies   int               `json:"copies"` // copies seen since it was established, and those that established it
+	Held     int               `json:"held"`   // copies that got campaign.action
+	Subject  string            `json:"subject"`
 	Accounts []CampaignAccount `json:"accounts,omitempty"`
-}
-
-// CampaignSpare is the abuse desk's judgement that a campaign is
-// innocent (a petition, a family's letter): who said so, and until when.
-type CampaignSpare struct {
-	At    time.Time `json:"at"`
-	Until time.Time `json:"until"`
-	By    string    `json:"by"`
-}
-
-// sparing is the spare of a campaign record's spared (until, ms; 0:
-// none), spared_at and spared_by.
-func sparing(until, at int64, by string) *CampaignSpare {
-	if until == 0 {
-		return nil
-	}
-	return &CampaignSpare{At: fromMS(at), Until: fromMS(until), By: by}
-}
-
-// SparedAt reports whether c is spared at now.
-func (c *Campaign) SparedAt(now time.Time) bool {
-	return c.Spared != nil && now.Before(c.Spared.Until)
 }
 
 // CampaignAccount is an account that sent a campaign.
@@ -166,15 +138,8 @@ type CampaignStore interface {
 	// newest first.
 	AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error)
 	// CampaignSuspended records that the pending senders ps are
-	// suspended, or need not be (CampaignResult.Pending).
+	// suspended (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
-	// SpareCampaign records the abuse desk's judgement, at now, that
-	// campaign id, as its accounts had sent it by then, is innocent
-	// until until (by: who); false if there is no such campaign.
-	// CampaignSpared reports whether account is spared suspension for id
-	// at now: id is spared, and account had sent it when it was.
-	SpareCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error)
-	CampaignSpared(ctx context.Context, id, account string, now time.Time) (bool, error)
 }
 
 // campaignSchema is version 5 on both databases: campaign_keys holds which
@@ -190,15 +155,6 @@ CREATE TABLE IF NOT EXISTS campaigns (id TEXT PRIMARY KEY, t0 BIGINT NOT NULL, t
 CREATE INDEX IF NOT EXISTS campaigns_t ON campaigns (t);
 CREATE TABLE IF NOT EXISTS campaign_accounts (id TEXT NOT NULL, account TEXT NOT NULL, t0 BIGINT NOT NULL, t BIGINT NOT NULL, copies BIGINT NOT NULL, PRIMARY KEY (id, account));
 CREATE INDEX IF NOT EXISTS campaign_accounts_account ON campaign_accounts (account);
-`
-
-// campaignSparedSchema is version 21 on both databases: a campaign's
-// spare (ms, 0: none; SpareCampaign). A host of 20 still running
-// beside it ignores it.
-const campaignSparedSchema = `
-ALTER TABLE campaigns ADD COLUMN spared BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE campaigns ADD COLUMN spared_at BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE campaigns ADD COLUMN spared_by TEXT NOT NULL DEFAULT '';
 `
 
 // campaignReachSchema is version 10 on both databases: per key and
@@ -731,23 +687,22 @@ func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Camp
 	var out []Campaign
 	for rows.Next() {
 		var c Campaign
-		var t0, t, spared, at int64
-		var by string
-		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject, &spared, &at, &by); err != nil {
+		var t0, t int64
+		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject); err != nil {
 			return nil, err
 		}
-		c.First, c.Last, c.Spared = fromMS(t0), fromMS(t), sparing(spared, at, by)
+		c.First, c.Last = fromMS(t0), fromMS(t)
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
 func (s *SQLStore) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject, spared, spared_at, spared_by FROM campaigns WHERE t >= $1 ORDER BY t DESC, id LIMIT $2`, ms(since), limit)
+	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE t >= $1 ORDER BY t DESC, id LIMIT $2`, ms(since), limit)
 }
 
 func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
-	cs, err := s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject, spared, spared_at, spared_by FROM campaigns WHERE id = $1`, id)
+	cs, err := s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE id = $1`, id)
 	if err != nil || len(cs) == 0 {
 		return nil, err
 	}
@@ -781,24 +736,8 @@ func sortAccounts(as []CampaignAccount) {
 }
 
 func (s *SQLStore) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, c.spared, c.spared_at, c.spared_by FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
 		WHERE a.account = $1 ORDER BY c.t DESC, c.id LIMIT $2`, account, limit)
-}
-
-func (s *SQLStore) SpareCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error) {
-	res, err := s.exec(ctx, s.db, `UPDATE campaigns SET spared = $2, spared_at = $3, spared_by = $4 WHERE id = $1`, id, ms(until), ms(now), by)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
-
-func (s *SQLStore) CampaignSpared(ctx context.Context, id, account string, now time.Time) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT COUNT(*) FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
-		WHERE c.id = $1 AND a.account = $2 AND c.spared > $3 AND a.t0 <= c.spared_at`), id, account, ms(now)).Scan(&n)
-	return n > 0, err
 }
 
 // purgeCampaigns forgets keys older than the longest window and
@@ -810,16 +749,10 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 	}{
 		{`DELETE FROM campaign_keys WHERE t < $1`, now.Add(-campaignKeyTTL)},
 		{`DELETE FROM campaign_links WHERE t < $1`, now.Add(-campaignKeyTTL)},
-		// A spared campaign is kept while spared: its copies must find
-		// it spared until --for ends.
-		{`DELETE FROM campaign_accounts WHERE id IN (SELECT id FROM campaigns WHERE t < $1 AND spared <= $2)`, now.Add(-recordTTL)},
-		{`DELETE FROM campaigns WHERE t < $1 AND spared <= $2`, now.Add(-recordTTL)},
+		{`DELETE FROM campaign_accounts WHERE id IN (SELECT id FROM campaigns WHERE t < $1)`, now.Add(-recordTTL)},
+		{`DELETE FROM campaigns WHERE t < $1`, now.Add(-recordTTL)},
 	} {
-		args := []any{ms(q.t)}
-		if strings.Contains(q.sql, "$2") {
-			args = append(args, ms(now))
-		}
-		if _, err := s.exec(ctx, s.db, q.sql, args...); err != nil {
+		if _, err := s.exec(ctx, s.db, q.sql, ms(q.t)); err != nil {
 			return err
 		}
 	}
@@ -1291,41 +1224,7 @@ func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 		return nil, err
 	}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
-	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"],
-		Spared: sparing(num("spared"), num("spared_at"), h["spared_by"])}, nil
-}
-
-// spareScript sets a campaign record's spare if the record exists, and
-// keeps the record and its accounts' first copies at least until the
-// spare ends (a copy's PEXPIRE, to recordTTL from then, only lengthens
-// them: --for is at most recordTTL).
-var spareScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'spared', ARGV[1], 'spared_at', ARGV[2], 'spared_by', ARGV[3])
-for _, k in ipairs(KEYS) do
-  local ttl = redis.call('PTTL', k)
-  if ttl >= 0 and tonumber(ARGV[2]) + ttl < tonumber(ARGV[1]) then redis.call('PEXPIREAT', k, ARGV[1]) end
-end
-return 1`)
-
-func (r *Redis) SpareCampaign(ctx context.Context, id string, now, until time.Time, by string) (bool, error) {
-	n, err := spareScript.Run(ctx, r.c, []string{campPrefix + "camp:" + id, campPrefix + "campac:" + id}, ms(until), ms(now), by).Int()
-	return n == 1, err
-}
-
-func (r *Redis) CampaignSpared(ctx context.Context, id, account string, now time.Time) (bool, error) {
-	p := r.c.Pipeline()
-	spare := p.HMGet(ctx, campPrefix+"camp:"+id, "spared", "spared_at")
-	first := p.HGet(ctx, campPrefix+"campac:"+id, account)
-	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
-		return false, err
-	}
-	v := spare.Val()
-	until, _ := strconv.ParseInt(fmt.Sprint(v[0]), 10, 64)
-	at, _ := strconv.ParseInt(fmt.Sprint(v[1]), 10, 64)
-	f, _, _ := strings.Cut(first.Val(), ":") // "first:copies"
-	t0, err := strconv.ParseInt(f, 10, 64)
-	return err == nil && until > ms(now) && t0 <= at, nil
+	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}, nil
 }
 
 func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, limit int) ([]Campaign, error) {

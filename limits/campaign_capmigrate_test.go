@@ -25,8 +25,8 @@ func TestCampaignCapMigration(t *testing.T) {
 		name, driver, dsn, back string
 		open                    func() (limits.Store, error)
 	}{
-		{"sqlite", "sqlite", "file:" + path, `PRAGMA user_version = 15; ` + dropSpared + `ALTER TABLE campaign_keys DROP COLUMN t0`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
-		{"postgres", "pgx", pg.DSN, `UPDATE schema_version SET version = 15 WHERE component = 'limits'; ` + dropSpared + `ALTER TABLE campaign_keys DROP COLUMN t0`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
+		{"sqlite", "sqlite", "file:" + path, `PRAGMA user_version = 15; ALTER TABLE campaign_keys DROP COLUMN t0`, func() (limits.Store, error) { return limits.OpenSQLite(path) }},
+		{"postgres", "pgx", pg.DSN, `UPDATE schema_version SET version = 15 WHERE component = 'limits'; ALTER TABLE campaign_keys DROP COLUMN t0`, func() (limits.Store, error) { return limits.OpenPostgres(ctx, pg.DSN) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st, err := c.open()
@@ -42,7 +42,7 @@ func TestCampaignCapMigration(t *testing.T) {
 			}
 			st.Close()
 			// back to version 15, as the store a milterd of version 15 left
-			// (without t0 of 20, the spare of 21)
+			// (without t0 of 20)
 			db, err := sql.Open(c.driver, c.dsn)
 			if err != nil {
 				t.Fatal(err)

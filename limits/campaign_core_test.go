@@ -67,17 +67,13 @@ func refusesNewer(t *testing.T, dsn string, v int) {
 // upgraded one host at a time), which is then refused on a restart
 // (refusesNewer). Each store's callbacks share one clock, from ten
 // minutes ago. Setting a store back drops the columns of later versions
-// (t0 of 20, the spare of 21), which its migration adds again, and on PostgreSQL gives it
+// (t0 of 20), which its migration adds again, and on PostgreSQL gives it
 // og_campaign of 19 (of 17 to 19 without t0), before oldPG.
-// dropSpared sets a store back from schema 21: without a campaign's
-// spare.
-const dropSpared = `ALTER TABLE campaigns DROP COLUMN spared; ALTER TABLE campaigns DROP COLUMN spared_at; ALTER TABLE campaigns DROP COLUMN spared_by; `
-
 func upgradeFrom(t *testing.T, from int, oldPG string, before, old func(t *testing.T, cs limits.CampaignStore, now *time.Time), after func(t *testing.T, st, old limits.CampaignStore, now *time.Time)) {
 	ctx := context.Background()
-	dropT0, oldCampaign := dropSpared, ""
+	dropT0, oldCampaign := "", ""
 	if from < 20 {
-		dropT0, oldCampaign = dropT0+`ALTER TABLE campaign_keys DROP COLUMN t0; `, limits.OgCampaignVersion19
+		dropT0, oldCampaign = `ALTER TABLE campaign_keys DROP COLUMN t0; `, limits.OgCampaignVersion19
 	}
 	path := filepath.Join(t.TempDir(), "state.db")
 	pg := harness.StartPostgres(t)

@@ -372,11 +372,6 @@ type Store interface {
 // (Postfix's maximal_queue_lifetime is 5 days), and of evidence.
 const recordTTL = 7 * Day
 
-// CampaignRetention is how long a campaign's record is kept after its
-// last copy (recordTTL): the longest a spare may last
-// (CampaignStore.SpareCampaign), which keeps it at least that long.
-const CampaignRetention = recordTTL
-
 func sortSuspensions(s []Suspension) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Key < s[j].Key })
 }

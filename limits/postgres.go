@@ -38,7 +38,6 @@ CREATE TABLE IF NOT EXISTS acks (key TEXT PRIMARY KEY, t BIGINT NOT NULL);
 	18: ogMergeLowest(),
 	19: ogCampaignCore(),
 	20: ogCampaignT0(),
-	21: campaignSparedSchema,
 }
 
 // OpenPostgres connects to the PostgreSQL of dsn (a libpq key=value string

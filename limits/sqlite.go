@@ -41,10 +41,8 @@ import (
 // in SQLite, whose reach is Go's. Version 20 (issue 28) records when an
 // account's list of a key began (campaign_keys.t0): a list begun more
 // than a window before a copy starts again (campaignT0Schema), and
-// og_campaign is replaced. Version 21 (issue 28) keeps the abuse desk's
-// spare of a campaign judged innocent (campaigns.spared,
-// campaignSparedSchema).
-const schemaVersion = 21
+// og_campaign is replaced.
+const schemaVersion = 20
 
 // refusedSchema is version 4 on both databases.
 const refusedSchema = `
@@ -80,7 +78,7 @@ func openSQLite(path string) (*SQLStore, error) {
 	// One connection: writes are serialised in-process, and IMMEDIATE
 	// transactions serialise them against milterctl.
 	db.SetMaxOpenConns(1)
-	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema, 16: campaignCapSchema, 20: campaignT0Schema, 21: campaignSparedSchema})
+	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema, 16: campaignCapSchema, 20: campaignT0Schema})
 	if err == nil {
 		_, err = db.Exec(auditSchema + loginsIndex)
 	}

@@ -473,17 +473,6 @@ func TestCampaignsPage(t *testing.T) {
 	if w := get(t, s, "/campaigns/nope"); w.Code != 404 {
 		t.Errorf("unknown campaign: %d", w.Code)
 	}
-	if body := get(t, s, "/campaigns/"+id).Body.String(); strings.Contains(body, `id="spared"`) {
-		t.Errorf("a campaign nobody spared shows a spare:\n%s", body)
-	}
-	// Spared by the abuse desk (milterctl campaigns spare): the page
-	// says by whom (a hostile name as text) and until when.
-	if ok, err := st.SpareCampaign(context.Background(), id, time.Now(), time.Now().Add(time.Hour), "<b>desk</b>"); !ok || err != nil {
-		t.Fatal(ok, err)
-	}
-	if body := get(t, s, "/campaigns/"+id).Body.String(); !strings.Contains(body, `id="spared"`) || !strings.Contains(body, "&lt;b&gt;desk&lt;/b&gt;") {
-		t.Errorf("a spared campaign's page:\n%s", body)
-	}
 	if body := get(t, s, "/accounts/acct2").Body.String(); !strings.Contains(body, `href="/campaigns/`+id+`"`) {
 		t.Errorf("account page lacks its campaign:\n%s", body)
 	}

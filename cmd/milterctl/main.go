@@ -48,9 +48,6 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
 
   campaigns list [--since 7d] [--limit 100] [--json]   (one text sent by many accounts)
   campaigns show CAMPAIGN [--json]       (with the accounts that sent it)
-  campaigns spare CAMPAIGN [--for 7d] [--release-queued|--delete-queued]
-                                          (judged innocent: its senders so far are unsuspended and not
-                                          suspended for it again; its copies are still held)
 
   web [-config FILE] [-listen ADDR]   (the web console: web in the config)
   web adduser NAME viewer|reviewer|admin   (the password on stdin)
