@@ -58,16 +58,6 @@ func TestReviewRtool2InnocentDevices(t *testing.T) {
 			return withParts("mixed", sharp(fmt.Sprintf("Reply to: frontdesk@office%d.example\nDevice Name: Not Set\nDevice Model: MX-2640N\nLocation: Not Set\n", i)), false, pdfPart(i))
 		},
 	}
-	for name, msg := range documented {
-		if n := rt2At(t, "Scan from a device", msg); n != 5 {
-			t.Errorf("pinned limit, %s: found at account %d, want 5 (a copy pointing beside its files, docs/suspension.md)", name, n)
-		}
-	}
-	for name, msg := range cases {
-		n := rt2At(t, "Scan from a device", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n != 0 {
-			t.Errorf("%s, own PDFs: a campaign at account %d, want none in 12", name, n)
-		}
-	}
+	rtCheck(t, "Scan from a device", 5, documented)
+	rtCheck(t, "Scan from a device", 0, cases)
 }

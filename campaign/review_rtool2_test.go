@@ -2,25 +2,11 @@ package campaign
 
 import (
 	"fmt"
-
 	"testing"
 )
 
 // Review rtool2 (second round on the tool texts, 61469a2..dd3b251).
 // "Before" is 8d0a400's tree with this file copied in.
-
-// rt2At: twelve bots, copy i's message (ct, body) under subject.
-func rt2At(t *testing.T, subject string, msg func(i int) (ct, body string)) int {
-	return foundAt(t, 12, func(i int) (string, []byte) {
-		rcpt := fmt.Sprintf("client%d@remote%d.example", i, i%7)
-		ct, body := msg(i)
-		return rcpt, []byte(fmt.Sprintf("From: <c%d@isp.example>\nTo: <%s>\nSubject: %s\nMIME-Version: 1.0\nContent-Type: %s\n\n%s\n", i, rcpt, subject, ct, body))
-	})
-}
-
-func rt2OwnPage(i int) string {
-	return fmt.Sprintf("https://contoso%d-my.sharepoint.com/:b:/g/personal/user%d_contoso%d_com/EaB%xQ", i, i, i, uint64(i+1)*0x9e3779b97f4a7c15)
-}
 
 const rt2Xerox = "Please open the attached document. It was sent to you using a Xerox multifunction printer.\n\n" +
 	"Attachment File Type: pdf, Multi-Page\n\nMultifunction Printer Location: \nMultifunction Printer Name: Xerox AltaLink C8045\n\n%s\n\n" +
@@ -36,23 +22,17 @@ const rt2Xerox = "Please open the attached document. It was sent to you using a 
 func TestReviewRtool2MixedToolTexts(t *testing.T) {
 	cases := map[string]func(i int) (string, string){
 		"fake Xerox scan + OneDrive phrase, own page per copy": func(i int) (string, string) {
-			return "text/plain", fmt.Sprintf(rt2Xerox, "Accounts Team shared a file with you\nView document: "+rt2OwnPage(i))
+			return "text/plain", fmt.Sprintf(rt2Xerox, "Accounts Team shared a file with you\nView document: "+rtOwnPage(i))
 		},
 		"fake Xerox scan + QuickBooks details here, own page per copy": func(i int) (string, string) {
-			return "text/plain", fmt.Sprintf(rt2Xerox, "We appreciate your business. Please find your invoice details here. Feel free to contact us if you have any questions.\n"+rt2OwnPage(i))
+			return "text/plain", fmt.Sprintf(rt2Xerox, "We appreciate your business. Please find your invoice details here. Feel free to contact us if you have any questions.\n"+rtOwnPage(i))
 		},
 		"fake QuickBooks invoice + OneDrive phrase, own page per copy": func(i int) (string, string) {
-			return "text/plain", "Dear Customer :\n\nYour invoice is attached. Please remit payment at your earliest convenience.\n\nAccounts shared a file with you\nView invoice: " + rt2OwnPage(i) + "\n\n" +
+			return "text/plain", "Dear Customer :\n\nYour invoice is attached. Please remit payment at your earliest convenience.\n\nAccounts shared a file with you\nView invoice: " + rtOwnPage(i) + "\n\n" +
 				"Thank you for your business - we appreciate it very much.\n\nSincerely,\n\nAccounts Receivable\n"
 		},
 	}
-	for name, msg := range cases {
-		n := rt2At(t, "Scan from a Xerox Multifunction Printer", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Scan from a Xerox Multifunction Printer", anyAccount, cases)
 }
 
 // TestReviewRtool2LureInLabels: a lure written in the device's label
@@ -101,13 +81,7 @@ func TestReviewRtool2LureInLabels(t *testing.T) {
 			return withParts("mixed", fmt.Sprintf(rt2Xerox, lure), false, pdfPart(i))
 		},
 	}
-	for name, msg := range cases {
-		n := rt2At(t, "Scan from a Xerox Multifunction Printer", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Scan from a Xerox Multifunction Printer", anyAccount, cases)
 }
 
 // TestReviewRtool2IntuitPlatform: a fraudulent-invoice run (real
@@ -129,13 +103,7 @@ func TestReviewRtool2IntuitPlatform(t *testing.T) {
 				"Review: https://connect.intuit.com/t/scs-v1-%s\n", tok(i))
 		},
 	}
-	for name, msg := range cases {
-		n := rt2At(t, "Invoice from Geek Squad", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Invoice from Geek Squad", anyAccount, cases)
 }
 
 // TestReviewRtool2ToolTextWithNotice: review rtool's mended fake Xerox
@@ -147,22 +115,16 @@ func TestReviewRtool2IntuitPlatform(t *testing.T) {
 func TestReviewRtool2ToolTextWithNotice(t *testing.T) {
 	cases := map[string]func(i int) (string, string){
 		"fake Xerox scan + opt-in notice, own page per copy": func(i int) (string, string) {
-			return "text/plain", fmt.Sprintf(rt2Xerox, "View document: "+rt2OwnPage(i)) + "\n" + optInNotice + "\n"
+			return "text/plain", fmt.Sprintf(rt2Xerox, "View document: "+rtOwnPage(i)) + "\n" + optInNotice + "\n"
 		},
 		"fake Xerox scan + short notice, own page per copy": func(i int) (string, string) {
-			return "text/plain", fmt.Sprintf(rt2Xerox, "View document: "+rt2OwnPage(i)) + "\n" + hamgenShort + "\n"
+			return "text/plain", fmt.Sprintf(rt2Xerox, "View document: "+rtOwnPage(i)) + "\n" + hamgenShort + "\n"
 		},
 		"fake Xerox scan + notice under a signature separator, own page per copy": func(i int) (string, string) {
-			return "text/plain", fmt.Sprintf(rt2Xerox, "View document: "+rt2OwnPage(i)) + "\n-- \n" + optInNotice + "\n"
+			return "text/plain", fmt.Sprintf(rt2Xerox, "View document: "+rtOwnPage(i)) + "\n-- \n" + optInNotice + "\n"
 		},
 	}
-	for name, msg := range cases {
-		n := rt2At(t, "Scan from a Xerox Multifunction Printer", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Scan from a Xerox Multifunction Printer", anyAccount, cases)
 }
 
 const hamgenShort = "This newsletter was sent to you because you subscribed on our website. We respect your privacy and never share your email address. " +

@@ -26,6 +26,22 @@ func rtAt(t *testing.T, subject string, msg func(i int) (ct, body string)) int {
 	})
 }
 
+// anyAccount: rtCheck's want for a run found at any account of the 12.
+const anyAccount = -1
+
+// rtCheck wants each of cases (rtAt, subject) found at account want (0:
+// never in 12; anyAccount: at one of them).
+func rtCheck(t *testing.T, subject string, want int, cases map[string]func(i int) (string, string)) {
+	t.Helper()
+	for name, msg := range cases {
+		n := rtAt(t, subject, msg)
+		t.Logf("%s: found at account %d (0: never)", name, n)
+		if want == anyAccount && n == 0 || want != anyAccount && n != want {
+			t.Errorf("%s: found at account %d, want %d (0: never in 12, -1: found)", name, n, want)
+		}
+	}
+}
+
 // TestReviewRtoolInnocentVariants: twelve customers each sending their own
 // PDF under the new tool texts as devices and QuickBooks write them; want
 // no campaign in 12.
@@ -55,11 +71,7 @@ func TestReviewRtoolInnocentVariants(t *testing.T) {
 			return withParts("mixed", fmt.Sprintf("Dear Customer %d :\n\nPlease review the estimate below.  Feel free to contact us if you have any questions.\r\nWe look forward to working with you.\r\n\r\nSincerely,\r\nCompany %d\r\n", i, i), false, pdfPart(i))
 		},
 	}
-	for name, msg := range cases {
-		if n := rtAt(t, "Scan from a Xerox Multifunction Printer", msg); n != 0 {
-			t.Errorf("%s, own PDFs: a campaign at account %d, want none in 12", name, n)
-		}
-	}
+	rtCheck(t, "Scan from a Xerox Multifunction Printer", 0, cases)
 }
 
 // rtOwnPage is a phishing page of copy i's own on SharePoint (a
@@ -108,13 +120,7 @@ func TestReviewRtoolLureUnderNewTexts(t *testing.T) {
 				"Thank you for your business - we appreciate it very much.\n\nSincerely,\n\nAccounts Receivable\n"
 		},
 	}
-	for name, msg := range cases {
-		n := rtAt(t, "Scan from a Xerox Multifunction Printer", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Scan from a Xerox Multifunction Printer", anyAccount, cases)
 }
 
 // TestReviewRtoolAssetHostCallToAction: a QR code (quishing) hosted on an
@@ -145,13 +151,7 @@ func TestReviewRtoolAssetHostCallToAction(t *testing.T) {
 				"Check your e-mail security settings to determine how attachments are handled.</p></body></html>", true, pdfPart(i))
 		},
 	}
-	for name, msg := range cases {
-		n := rtAt(t, "Statement", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Statement", anyAccount, cases)
 }
 
 // TestReviewRtoolQuickBooksPinned pins a limit (docs/suspension.md,
@@ -184,9 +184,5 @@ func TestReviewRtoolQuickBooksPinned(t *testing.T) {
 				"View and pay: https://connect.intuit.com/t/scs-v1-%s\n\nSincerely,\nCompany %d\n", tok(i), i), false, pdfPart(i))
 		},
 	}
-	for name, msg := range cases {
-		if n := rtAt(t, "Invoice from your supplier", msg); n != 5 {
-			t.Errorf("%s, own invoices: a campaign at account %d, want 5", name, n)
-		}
-	}
+	rtCheck(t, "Invoice from your supplier", 5, cases)
 }
