@@ -26,6 +26,8 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("<a href=\"https://x.exa\nmple/&#10;a\">a</a><form action='https://www.paypal.com/donate?x=1'><input type=hidden name=business value=b></form><object data=\"data:x\"></object><img srcset=\"a.png 1x,\nb.png\">", true, "ann")
 	f.Add("Nieuws van de club.\n\nWij vragen je nooit om je wachtwoord. Nunca le pediremos su clave de acceso; responda a este correo con su senha. "+
 		"Pode atualizar as suas preferências ou cancelar a subscrição desta lista.", false, "ann")
+	f.Add("Please open the attached document. It was sent to you using a Xerox multifunction printer.\n\nDevice Name: XRX1\nLocation: Room 2\n"+
+		"Attachment File Type: pdf\n\nFor more information on Xerox products and solutions, please visit https://www.xerox.com/\n", false, "ann")
 	f.Fuzz(func(t *testing.T, text string, isHTML bool, rcpt string) {
 		names := Names(rcpt)
 		toks := Normalize(text, isHTML, names)
@@ -121,6 +123,7 @@ func FuzzTargets(f *testing.F) {
 	f.Add(`<a href="tel:+18005550199">x</a><img src="//cdn.org3.example/l.png"><img src="cid:qr"><div style="background:url('data:x')">`)
 	f.Add(`<a href="https:\\p%61ypal.me\X">a</a><a href="HTTPS:/paypal%2Eme/x?\y"><a href="\\wa.me/message/AB"><a href="https://pay%2fpal.me">` +
 		"https://youtube.com/@h/v https://1drv.ms/b/c/1/2 Wij vragen nooit om je wachtwoord. No responda a este correo con su senha.")
+	f.Add("www.xerox.com http://www.xerox.com@evil.example/ https://www.adobe.com/ <a href=\"http://www.xerox.com/\">www.xerox.com</a>")
 	f.Fuzz(func(t *testing.T, text string) {
 		var got []string
 		add := func(id string) {
@@ -133,17 +136,18 @@ func FuzzTargets(f *testing.F) {
 			got = append(got, id)
 		}
 		textTargets(text, func(string) {}, add)
-		if (linkOrNumber(text, func(string) {}) || asksSecret(text)) && len(got) == 0 {
+		if (linkOrNumber(withoutToolLinks(text), func(string) {}) || asksSecret(text)) && len(got) == 0 {
 			t.Fatal("a payload without a target")
 		}
 		n := len(got)
 		htmlTargets(text, add)
 		// An image of the message's own parts ("cid:", named by
-		// the part) or a platform's asset (assetHosts) is no target
-		// here: a message with a payload and no target is "any"
-		// (Collector.payloadTargets).
+		// the part), a platform's asset (assetHosts) or a tool's own
+		// link (toolLinks) is no target here: a message with a payload
+		// and no target is "any" (Collector.payloadTargets).
 		low := strings.ToLower(text)
-		own := strings.Contains(low, "cid:") || slices.ContainsFunc(assetHosts, func(h string) bool { return strings.Contains(low, h) })
+		own := strings.Contains(low, "cid:") || slices.ContainsFunc(assetHosts, func(h string) bool { return strings.Contains(low, h) }) ||
+			slices.ContainsFunc(toolLinks, func(l string) bool { return strings.Contains(text, l) })
 		for d := range assetPages { // a site's own image (its pixel)
 			own = own || strings.Contains(low, d)
 		}

@@ -1263,7 +1263,7 @@ func cutToolText(own []string) (cut []string, ok, files bool) {
 		if scan {
 			low := strings.ToLower(l)
 			if label := slices.IndexFunc(toolLabels, func(t string) bool { return strings.HasPrefix(low, t) }); label >= 0 &&
-				!used[toolLabels[label]] && countWords(l[len(toolLabels[label]):]) <= labelWords {
+				!used[toolLabels[label]] && countWords(low[len(toolLabels[label]):]) <= labelWords {
 				used[toolLabels[label]] = true
 				continue
 			}
