@@ -1168,8 +1168,9 @@ var linkToolTexts = []string{
 // toolLabels start the lines a scanner writes beside its text (scanTexts:
 // its device's name, model and location, the file's type, who sent it;
 // the link line under Sharp's text), each with a value of at most
-// labelWords words: cut whole with a scanner's text, never alone ("device
-// name:" is anyone's), each label once. Their values are the device's,
+// labelWords words, at most labelTotal in all: cut whole with a
+// scanner's text, never alone ("device name:" is anyone's), each label
+// once. Their values are the device's,
 // the same in many customers' scans: left, the scans of customers' own
 // papers were one text (TestToolTextOwnFiles). A longer line, a label
 // inside a line or a second time, is the sender's: cut, a lure written
@@ -1180,9 +1181,23 @@ var toolLabels = []string{"attachment file type:", "multifunction printer locati
 	"sent by:", "number of images:", "workcentre pro location:", "device name:",
 	"reply to:", "device model:", "location:", "file format:", "resolution:", "http://www.adobe.com/"}
 
-// labelWords bounds a label line's value (toolLabels): "machine location
-// not set", "Xerox AltaLink C8045", "Reception, ground floor".
-const labelWords = 6
+// labelWords bounds a label line's value (toolLabels), labelTotal the
+// words of all of a copy's label lines cut, each a run of letters or
+// digits (as the text is read: a word joined to another by a hyphen or a
+// zero-width space is two): "machine location not set", "Xerox AltaLink
+// C8045", Sharp's six lines 13. At 6 words a line and no total, a fraud
+// written in a dozen such lines under a scanner's text was cut whole and
+// never found (review rtool3); what the bounds leave of one is the
+// sender's text, found as before.
+const (
+	labelWords = 4
+	labelTotal = 16
+)
+
+// valueWords is the number of runs of letters or digits in s.
+func valueWords(s string) int {
+	return len(strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }))
+}
 
 // toolWords are a word of each of toolTexts, in lower case, capitalised
 // and in upper case: a text without any has none of them (a text in
@@ -1257,15 +1272,16 @@ func cutToolText(own []string) (cut []string, ok, files bool) {
 	if links := blank(linkToolTexts); !files && !scan && !links {
 		return own, false, false
 	}
-	used := map[string]bool{}
+	used, total := map[string]bool{}, 0
 	for l := range strings.SplitSeq(string(b), "\n") {
 		l = strings.TrimSpace(l)
 		if scan {
 			low := strings.ToLower(l)
-			if label := slices.IndexFunc(toolLabels, func(t string) bool { return strings.HasPrefix(low, t) }); label >= 0 &&
-				!used[toolLabels[label]] && countWords(low[len(toolLabels[label]):]) <= labelWords {
-				used[toolLabels[label]] = true
-				continue
+			if label := slices.IndexFunc(toolLabels, func(t string) bool { return strings.HasPrefix(low, t) }); label >= 0 && !used[toolLabels[label]] {
+				if n := valueWords(low[len(toolLabels[label]):]); n <= labelWords && total+n <= labelTotal {
+					used[toolLabels[label]], total = true, total+n
+					continue
+				}
 			}
 		}
 		if l != "" {
