@@ -54,13 +54,7 @@ func TestReviewRtool3ShortLabelLines(t *testing.T) {
 			return "text/html", "<html><body><p>" + strings.ReplaceAll(strings.TrimSpace(rt3Labels), "\n", "<br>\n") + "</p><p>" + strings.ReplaceAll(strings.TrimSpace(sharpTail), "\n", "<br>\n") + "</p></body></html>"
 		},
 	}
-	for name, msg := range cases {
-		n := rtAt(t, "Scan from a Xerox Multifunction Printer", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found (before: at the 5th)", name)
-		}
-	}
+	rtCheck(t, "Scan from a Xerox Multifunction Printer", anyAccount, cases)
 }
 
 // TestReviewRtool3LongValueOneField: a label line's value counted by
@@ -92,41 +86,34 @@ func TestReviewRtool3LongValueOneField(t *testing.T) {
 // TestReviewRtool3ShortBEC: a five-line gift-card BEC in Sharp's device
 // lines (each at most 6 words), as short as such mail is.
 func TestReviewRtool3ShortBEC(t *testing.T) {
-	body := "Sent by: Daniel Harper, CEO\n" +
-		"Reply to: me only, I'm in meetings\n" +
-		"Device Name: need 8 Apple gift cards today\n" +
-		"Location: $200 each, for client gifts, confidential\n" +
-		"File Format: send me photos of the codes\n" +
-		"\nAttached file is scanned image in PDF format.\n" +
-		"Use Acrobat(R)Reader(R) or Adobe(R)Reader(R) of Adobe Systems Incorporated to view the document.\n"
-	n := rtAt(t, "Urgent", func(i int) (string, string) { return "text/plain", body })
-	t.Logf("found at account %d (0: never)", n)
-	if n == 0 {
-		t.Errorf("five-line BEC in Sharp label lines, identical copies: never found in 12 accounts, want found (before: at the 5th)")
-	}
+	body := rt3BEC + "Use Acrobat(R)Reader(R) or Adobe(R)Reader(R) of Adobe Systems Incorporated to view the document.\n"
+	rtCheck(t, "Urgent", anyAccount, map[string]func(int) (string, string){
+		"five-line BEC in Sharp label lines": func(int) (string, string) { return "text/plain", body }})
 }
+
+// rt3BEC is a five-line gift-card BEC in Sharp's device lines, then the
+// first line of Sharp's text.
+const rt3BEC = "Sent by: Daniel Harper, CEO\n" +
+	"Reply to: me only, I'm in meetings\n" +
+	"Device Name: need 8 Apple gift cards today\n" +
+	"Location: $200 each, for client gifts, confidential\n" +
+	"File Format: send me photos of the codes\n" +
+	"\nAttached file is scanned image in PDF format.\n"
 
 // TestReviewRtool3ShortBECFullSharp: the five-line BEC under Sharp's
 // whole text as its devices write it, its Adobe link line too (a
 // toolLink and a toolLabel: named nothing, cut).
 func TestReviewRtool3ShortBECFullSharp(t *testing.T) {
-	body := "Sent by: Daniel Harper, CEO\n" +
-		"Reply to: me only, I'm in meetings\n" +
-		"Device Name: need 8 Apple gift cards today\n" +
-		"Location: $200 each, for client gifts, confidential\n" +
-		"File Format: send me photos of the codes\n" +
-		"\nAttached file is scanned image in PDF format.\n" +
+	body := rt3BEC +
 		"Use Acrobat(R)Reader(R) or Adobe(R)Reader(R) of Adobe Systems Incorporated to view the document.\n" +
 		"Adobe(R)Reader(R) can be downloaded from the following URL:\n" +
 		"Adobe, the Adobe logo, Acrobat, the Adobe PDF logo, and Reader are registered trademarks or trademarks of Adobe Systems Incorporated in the United States and other countries.\n\n" +
 		"%s\n"
+	cases := map[string]func(int) (string, string){}
 	for _, link := range []string{"http://www.adobe.com/", "https://www.adobe.com", "www.adobe.com"} {
-		n := rtAt(t, "Urgent", func(i int) (string, string) { return "text/plain", fmt.Sprintf(body, link) })
-		t.Logf("%s: found at account %d (0: never)", link, n)
-		if n == 0 {
-			t.Errorf("five-line BEC in Sharp label lines, link line %s: never found in 12 accounts, want found (before: at the 5th)", link)
-		}
+		cases["five-line BEC in Sharp label lines, link line "+link] = func(int) (string, string) { return "text/plain", fmt.Sprintf(body, link) }
 	}
+	rtCheck(t, "Urgent", anyAccount, cases)
 }
 
 // TestReviewRtool3QRPerCopy: a QR-code phishing run ("quishing"): a
@@ -152,13 +139,7 @@ func TestReviewRtool3QRPerCopy(t *testing.T) {
 			return withParts("related", strings.Replace(lure, "Please open the attached document. It was sent to you using a Xerox multifunction printer.", "", 1), true, imagePart(i, "qr", "inline"))
 		},
 	}
-	for name, msg := range cases {
-		n := rtAt(t, "Password expiry notice", msg)
-		t.Logf("%s: found at account %d (0: never)", name, n)
-		if n == 0 {
-			t.Errorf("%s: never found in 12 accounts, want found", name)
-		}
-	}
+	rtCheck(t, "Password expiry notice", anyAccount, cases)
 }
 
 // TestReviewRtool3NoticeLure: a reply-harvest lure written as an opt-in
@@ -169,17 +150,15 @@ func TestReviewRtool3NoticeLure(t *testing.T) {
 		"To keep your subscription, reply to this email with your username and password so our team can renew it before the end of the day. " +
 		"You can unsubscribe from these account notices at any time. This email was sent to you because you are a registered member of our mail service. " +
 		"Our privacy policy explains how we use your personal information.\n"
+	cases := map[string]func(int) (string, string){}
 	for _, link := range []string{"http://www.xerox.com", "https://www.xerox.com/", "www.xerox.com", ""} {
 		body := "Please open the attached document. It was sent to you using a Xerox multifunction printer.\n\n" + notice
 		if link != "" {
 			body += "\nFor more information on Xerox products and solutions, please visit " + link + "\n"
 		}
-		n := rtAt(t, "Mailbox subscription", func(i int) (string, string) { return "text/plain", body })
-		t.Logf("link %q: found at account %d (0: never)", link, n)
-		if n == 0 {
-			t.Errorf("reply-harvest notice under Xerox text, link %q: never found in 12 accounts, want found", link)
-		}
+		cases[fmt.Sprintf("reply-harvest notice under Xerox text, link %q", link)] = func(int) (string, string) { return "text/plain", body }
 	}
+	rtCheck(t, "Mailbox subscription", anyAccount, cases)
 }
 
 // TestReviewRtool3LabelCallToAction: the call to action in a label line
@@ -213,9 +192,6 @@ func TestReviewRtool3SharpHTMLLink(t *testing.T) {
 		"<p>Attached file is scanned image in PDF format.<br>Use Acrobat(R)Reader(R) or Adobe(R)Reader(R) of Adobe Systems Incorporated to view the document.<br>" +
 		"Adobe(R)Reader(R) can be downloaded from the following URL:</p>" +
 		`<p><a href="http://www.adobe.com/">http://www.adobe.com/</a></p></body></html>`
-	n := rtAt(t, "Urgent", func(i int) (string, string) { return "text/html", body })
-	t.Logf("found at account %d (0: never)", n)
-	if n == 0 {
-		t.Errorf("five-line BEC in Sharp labels, HTML with Adobe's link: never found in 12 accounts, want found (before: at the 5th)")
-	}
+	rtCheck(t, "Urgent", anyAccount, map[string]func(int) (string, string){
+		"five-line BEC in Sharp labels, HTML with Adobe's link": func(int) (string, string) { return "text/html", body }})
 }

@@ -148,6 +148,12 @@ func TestCutToolText(t *testing.T) {
 	if cut, _, _ := cutToolText(xerox); len(cut) != 2 {
 		t.Errorf("cutToolText = %q; want the long label line and the line with a label inside kept", cut)
 	}
+	// The bounds: 4 words a value (a hyphen splits), 16 in all.
+	sharp := []string{"Attached file is scanned image in PDF format.", "Device Name: one two three four", "Location: one two three-four five",
+		"Reply to: a b c d", "Device Model: a b c d", "File Format: a b c d", "Resolution: a b c d", "Sent by: e"}
+	if cut, _, _ := cutToolText(sharp); strings.Join(cut, "|") != "Location: one two three-four five|Resolution: a b c d|Sent by: e" {
+		t.Errorf("cutToolText = %q; want the 5-word value kept, and the lines past 16 words in all", cut)
+	}
 	kept := []string{"Feel free to contact us if you have any questions.", "We appreciate your business.", "Device name: the invoice printer"}
 	if cut, ok, _ := cutToolText(kept); ok || len(cut) != 3 {
 		t.Errorf("a tool text's sentences, or a tool's label, alone were cut: %q", cut)
