@@ -473,7 +473,7 @@ func (c *Collector) Fingerprint() Fingerprint {
 			notice = append(notice, n...)
 		}
 		if len(notice) > 0 && !targets[anyTarget] && len(targets) <= maxTargets && len(parts)+len(targets) <= MaxTextParts &&
-			(!c.toolFiles || !slices.ContainsFunc(slices.Collect(maps.Keys(targets)), func(id string) bool { return !strings.HasPrefix(id, "file:") })) {
+			(!c.toolFiles || filesOnly(targets)) {
 			for _, id := range slices.Sorted(maps.Keys(targets)) {
 				parts = append(parts, sample(saltRuns(notice, id)))
 			}
@@ -542,6 +542,17 @@ func wordHash(t string) uint64 {
 // runHash is the hash of the run of the words hashed a, b and c.
 func (s Seed) runHash(a, b, c uint64) uint64 {
 	return mix(mix(mix(a^runSeed^s.run)+(b^s.word)) + c)
+}
+
+// filesOnly reports whether every target is a file's ("file:"): under a
+// tool that sends files, the notice is salted only then (toolFiles).
+func filesOnly(targets map[string]bool) bool {
+	for id := range targets {
+		if !strings.HasPrefix(id, "file:") {
+			return false
+		}
+	}
+	return true
 }
 
 // sample is one part's sampled runs, sorted: those whose hash is below

@@ -376,13 +376,20 @@ var assetHosts = []string{"paypalobjects.com", "gstatic.com", "cdn-images.mailch
 // Named, every customer's scan of its own papers pointed to one target
 // and was one text (TestToolTextOwnFiles); any other spelling, or more
 // in the field ("http://www.xerox.com@host"), is a link as any other.
-var toolLinks = []string{"http://www.xerox.com", "http://www.xerox.com/", "https://www.xerox.com", "https://www.xerox.com/", "www.xerox.com",
-	"http://www.adobe.com", "http://www.adobe.com/", "https://www.adobe.com", "https://www.adobe.com/", "www.adobe.com"}
+var toolLinks = func() (links []string) {
+	for _, host := range toolLinkHosts {
+		links = append(links, host, "http://"+host, "http://"+host+"/", "https://"+host, "https://"+host+"/")
+	}
+	return links
+}()
+
+// toolLinkHosts are the hosts of toolLinks.
+var toolLinkHosts = []string{"www.xerox.com", "www.adobe.com"}
 
 // withoutToolLinks is text with its fields that are toolLinks blanked.
 func withoutToolLinks(text string) string {
-	if !strings.Contains(text, "www.") {
-		return text // most texts
+	if !slices.ContainsFunc(toolLinkHosts, func(host string) bool { return strings.Contains(text, host) }) {
+		return text // most texts: no copy
 	}
 	b := []byte(text)
 	for i := 0; i < len(b); {
