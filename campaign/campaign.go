@@ -224,19 +224,26 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if res.New {
 		e.o.Limits.AlertCampaign(c, now.Add(e.o.Window))
 	}
+	var spared *limits.Spare
 	if e.o.Suspend {
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes.
+		// (the store failed between) a later copy finishes. A spared
+		// campaign suspends no one: they are done unsuspended.
+		if spared, err = e.o.Store.CampaignSpared(ctx, c.ID); err != nil {
+			return policy.Verdict{}, fmt.Errorf("reading campaign %s's spare: %w", c.ID, err)
+		}
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
-			if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
-				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
+			if spared == nil {
+				if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
+					return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
+				}
 			}
 			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
 		}
@@ -246,7 +253,11 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		t.Stamp("campaign " + res.ID + " established")
 		return accept, nil
 	}
-	v := policy.New(e.o.Action, fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)", res.ID, len(res.Accounts), e.o.Window, subject))
+	reason := fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)", res.ID, len(res.Accounts), e.o.Window, subject)
+	if spared != nil {
+		reason += "; spared: its senders are not suspended"
+	}
+	v := policy.New(e.o.Action, reason)
 	v.Findings = []policy.Finding{{Engine: "campaign", Name: res.ID, Action: e.o.Action.String(), Detail: fmt.Sprintf("sent by %d accounts within %v", len(res.Accounts), e.o.Window)}}
 	return v, nil
 }
@@ -269,7 +280,7 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 			continue
 		}
 		c, err := e.o.Store.CampaignByID(ctx, p.ID)
-		if err == nil && c != nil {
+		if err == nil && c != nil && c.Spared == nil {
 			if !alerted[c.ID] {
 				alerted[c.ID] = true
 				e.o.Limits.AlertCampaign(*c, now.Add(e.o.Window))

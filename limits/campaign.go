@@ -108,6 +108,9 @@ type Campaign struct {
 	Held     int               `json:"held"`   // copies that got campaign.action
 	Subject  string            `json:"subject"`
 	Accounts []CampaignAccount `json:"accounts,omitempty"`
+	// Spared: the abuse desk's spare (campaignspare.go); CampaignByID
+	// reads it.
+	Spared *Spare `json:"spared,omitempty"`
 }
 
 // CampaignAccount is an account that sent a campaign.
@@ -140,6 +143,11 @@ type CampaignStore interface {
 	// CampaignSuspended records that the pending senders ps are
 	// suspended (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
+	// SpareCampaign, UnspareCampaign and CampaignSpared keep the abuse
+	// desk's spares (campaignspare.go).
+	SpareCampaign(ctx context.Context, id, op string, now time.Time) error
+	UnspareCampaign(ctx context.Context, id string) (bool, error)
+	CampaignSpared(ctx context.Context, id string) (*Spare, error)
 }
 
 // campaignSchema is version 5 on both databases: campaign_keys holds which
@@ -721,8 +729,12 @@ func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, erro
 		a.First, a.Last = fromMS(t0), fromMS(t)
 		c.Accounts = append(c.Accounts, a)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 	sortAccounts(c.Accounts)
-	return c, rows.Err()
+	c.Spared, err = s.CampaignSpared(ctx, id)
+	return c, err
 }
 
 // sortAccounts orders a campaign's accounts by first copy.
@@ -751,6 +763,7 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 		{`DELETE FROM campaign_links WHERE t < $1`, now.Add(-campaignKeyTTL)},
 		{`DELETE FROM campaign_accounts WHERE id IN (SELECT id FROM campaigns WHERE t < $1)`, now.Add(-recordTTL)},
 		{`DELETE FROM campaigns WHERE t < $1`, now.Add(-recordTTL)},
+		{`DELETE FROM campaign_spared WHERE t < $1 AND id NOT IN (SELECT id FROM campaigns)`, now},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, ms(q.t)); err != nil {
 			return err
@@ -1224,7 +1237,14 @@ func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 		return nil, err
 	}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
-	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}, nil
+	c := &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}
+	if js, ok := h["spared"]; ok {
+		c.Spared = new(Spare)
+		if err := json.Unmarshal([]byte(js), c.Spared); err != nil {
+			return nil, fmt.Errorf("campaign %s: its spare: %w", id, err)
+		}
+	}
+	return c, nil
 }
 
 func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, limit int) ([]Campaign, error) {

@@ -177,7 +177,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	switch {
 	case err != nil:
 	case ok:
-		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
+		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again, unless the campaign is spared); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
 			a.otherCampaigns(ctx, key, lifted) + a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
 	case queued != QueuedStay:
 		outcome = key + " was not suspended" // lifted on another host: this host's held mail is still to settle
@@ -253,4 +253,127 @@ func (a *actions) Reset(ctx context.Context, key, operator string) (string, erro
 		outcome = "failed: " + err.Error()
 	}
 	return a.record(ctx, operator, "account reset", key, outcome), err
+}
+
+// SpareCampaign spares campaign id, judged innocent by operator (a
+// petition): from now on it suspends no one, and the suspensions it made
+// are lifted as Unsuspend lifts them (queued: the account's held mail on
+// this host), each with an AuditSpared event so that it counts toward no
+// escalation. The spare is recorded first: a copy counted while the
+// accounts are lifted suspends no one. An account also suspended for
+// something else, or that sent another campaign not spared, stays
+// suspended: a stolen account that signed the petition is not released
+// with it. Its copies are still held (campaign.action): the desk
+// releases those it judges innocent (quarantine release). It returns one
+// line per account, and fails when any account's lift failed.
+func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string) ([]string, error) {
+	cs, ok := a.st.(limits.CampaignStore)
+	if !ok {
+		return nil, fmt.Errorf("the limits store (%T) does not count campaigns", a.st)
+	}
+	c, err := cs.CampaignByID(ctx, id)
+	if err == nil && c == nil {
+		err = limits.ErrNoCampaign
+	}
+	if err == nil {
+		err = cs.SpareCampaign(ctx, id, operator, time.Now())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: %w", id, err)
+	}
+	lines := []string{a.record(ctx, operator, "campaign spare", id, fmt.Sprintf("%s spared: its copies are still held (quarantine list --rule %s), its senders are not suspended for it", id, id))}
+	var failed []string
+	for _, acct := range c.Accounts {
+		line, err := a.spareAccount(ctx, cs, id, acct.Account, queued, operator)
+		if err != nil {
+			failed = append(failed, acct.Account)
+			line = acct.Account + " failed: " + err.Error()
+		}
+		lines = append(lines, line)
+	}
+	// A copy counted just before the spare may suspend its sender after
+	// the pass above read it: lift those (run it again for any later).
+	for _, acct := range c.Accounts {
+		if _, s, err := a.st.Usage(ctx, acct.Account, time.Now()); err == nil && suspendedFor(s, id) && !slices.Contains(failed, acct.Account) {
+			line, err := a.spareAccount(ctx, cs, id, acct.Account, queued, operator)
+			if err != nil {
+				failed = append(failed, acct.Account)
+				line = acct.Account + " failed: " + err.Error()
+			}
+			lines = append(lines, line)
+		}
+	}
+	if len(c.Accounts) == limits.CampaignAccountsMax {
+		lines = append(lines, fmt.Sprintf("note: only the %d accounts that sent it last were read: run it again to lift the others", len(c.Accounts)))
+	}
+	if len(failed) > 0 {
+		return lines, fmt.Errorf("campaign %s is spared, but lifting %s failed: run it again", id, strings.Join(failed, " "))
+	}
+	return lines, nil
+}
+
+// spareAccount lifts acct's suspension for the spared campaign id, unless
+// it sent another campaign not spared or is suspended for something else.
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id, acct, queued, operator string) (string, error) {
+	sent, err := cs.AccountCampaigns(ctx, acct, limits.CampaignAccountsMax)
+	if err != nil {
+		return "", err
+	}
+	var others []string
+	for _, o := range sent {
+		if o.ID == id {
+			continue
+		}
+		sp, err := cs.CampaignSpared(ctx, o.ID)
+		if err != nil {
+			return "", err
+		}
+		if sp == nil {
+			others = append(others, o.ID)
+		}
+	}
+	if len(others) > 0 {
+		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it also sent campaign(s) "+strings.Join(others, " ")+": read them (campaigns show) before lifting it"), nil
+	}
+	_, s, err := a.st.Usage(ctx, acct, time.Now())
+	if err != nil {
+		return "", err
+	}
+	// The void first: a suspension it lifted always counts toward no
+	// escalation, even if the lift below fails.
+	ev := limits.AuditEvent{Time: time.Now(), Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id}
+	if err := a.st.Audit(ctx, ev); err != nil {
+		return "", fmt.Errorf("%s: recording the spare in its audit trail: %w", acct, err)
+	}
+	if s == nil {
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
+	}
+	if !suspendedFor(s, id) {
+		return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+s.Reason), nil
+	}
+	outcome, err := a.Unsuspend(ctx, acct, queued, operator) // recorded as an unsuspend
+	return acct + " " + outcome, err
+}
+
+// suspendedFor reports whether s is a suspension for campaign id.
+func suspendedFor(s *limits.Suspension, id string) bool {
+	return s != nil && s.Signal == limits.SignalCampaign &&
+		slices.ContainsFunc(s.Sightings, func(sg limits.Sighting) bool { return sg.Signal == limits.SignalCampaign && sg.Value == id })
+}
+
+// UnspareCampaign ends id's spare: its next copies suspend their senders
+// again (those lifted stay lifted until they send one).
+func (a *actions) UnspareCampaign(ctx context.Context, id, operator string) (string, error) {
+	cs, ok := a.st.(limits.CampaignStore)
+	if !ok {
+		return "", fmt.Errorf("the limits store (%T) does not count campaigns", a.st)
+	}
+	ended, err := cs.UnspareCampaign(ctx, id)
+	if err == nil && !ended {
+		err = fmt.Errorf("campaign %s is not spared", id)
+	}
+	if err != nil {
+		return "", err
+	}
+	return a.record(ctx, operator, "campaign unspare", id, "no longer spared: its next copies suspend their senders again"), nil
 }
