@@ -224,27 +224,28 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if res.New {
 		e.o.Limits.AlertCampaign(c, now.Add(e.o.Window))
 	}
-	var spared *limits.Spare
+	spared := false
 	if e.o.Suspend {
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes. A spared
-		// campaign suspends no one: they are done unsuspended.
-		if spared, err = e.o.Store.CampaignSpared(ctx, c.ID); err != nil {
-			return policy.Verdict{}, fmt.Errorf("reading campaign %s's spare: %w", c.ID, err)
-		}
+		// (the store failed between) a later copy finishes. Established
+		// again, after a window without a copy, the text is a new run
+		// under the same id: the desk's spare of the last run is over.
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
+			if _, err := e.o.Store.UnspareCampaign(ctx, c.ID); err != nil {
+				return policy.Verdict{}, fmt.Errorf("ending campaign %s's spare: %w", c.ID, err)
+			}
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
-			if spared == nil {
-				if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
-					return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
-				}
+			s, err := e.suspend(ctx, a, c, now)
+			if err != nil {
+				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
 			}
+			spared = spared || s && a == account
 			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
 		}
 		e.finishPending(ctx, res.Pending, done, now)
@@ -254,8 +255,8 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		return accept, nil
 	}
 	reason := fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)", res.ID, len(res.Accounts), e.o.Window, subject)
-	if spared != nil {
-		reason += "; spared: its senders are not suspended"
+	if spared {
+		reason += "; its sender spared"
 	}
 	v := policy.New(e.o.Action, reason)
 	v.Findings = []policy.Finding{{Engine: "campaign", Name: res.ID, Action: e.o.Action.String(), Detail: fmt.Sprintf("sent by %d accounts within %v", len(res.Accounts), e.o.Window)}}
@@ -280,12 +281,12 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 			continue
 		}
 		c, err := e.o.Store.CampaignByID(ctx, p.ID)
-		if err == nil && c != nil && c.Spared == nil {
+		if err == nil && c != nil {
 			if !alerted[c.ID] {
 				alerted[c.ID] = true
 				e.o.Limits.AlertCampaign(*c, now.Add(e.o.Window))
 			}
-			_, err = e.o.Limits.SuspendCampaign(ctx, p.Account, *c, now)
+			_, err = e.suspend(ctx, p.Account, *c, now)
 		}
 		if err != nil {
 			e.o.Log.Warn("suspending a campaign's sender failed; retried with the next copy", "account", p.Account, "campaign", p.ID, "err", err)
@@ -299,6 +300,37 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 	if err := e.o.Store.CampaignSuspended(ctx, done); err != nil {
 		e.o.Log.Warn("recording campaign suspensions failed; done again with the next copy", "err", err)
 	}
+}
+
+// suspend suspends account for campaign c unless the abuse desk spared
+// it (limits.SparedAccount; milterctl campaigns spare), and reports
+// whether it was spared. The spare is read again after a suspension: the
+// desk's command, recording the spare and then lifting the accounts'
+// suspensions, may have read this account between the two reads; then
+// the suspension is lifted here, and voided as the command voids those it
+// lifts (review rspare3: the account stayed suspended).
+func (e *Engine) suspend(ctx context.Context, account string, c limits.Campaign, now time.Time) (bool, error) {
+	if spared, err := e.o.Store.SparedAccount(ctx, c.ID, account); err != nil || spared {
+		return spared, err
+	}
+	s, err := e.o.Limits.SuspendCampaign(ctx, account, c, now)
+	if err != nil {
+		return false, err
+	}
+	spared, err := e.o.Store.SparedAccount(ctx, c.ID, account)
+	if err != nil || !spared {
+		return false, err
+	}
+	lifted, err := e.o.Store.LiftCampaign(ctx, account, c.ID)
+	if err != nil || !lifted {
+		return true, err
+	}
+	ev := limits.AuditEvent{Time: s.Since, Account: account, Event: limits.AuditSpared, By: "milterd", Host: e.o.Limits.Accounts.Host, Campaign: c.ID,
+		Detail: "spared while milterd suspended it: lifted"}
+	if err := e.o.Limits.Store.Audit(ctx, ev); err != nil {
+		e.o.Log.Warn("audit trail: a spared account's lifted suspension was not recorded", "account", account, "campaign", c.ID, "err", err)
+	}
+	return true, nil
 }
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no

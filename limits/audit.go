@@ -36,7 +36,7 @@ const (
 	AuditQueueReleased = "queue released" // containment/
 	AuditExpired       = "expired"        // an automatic suspension's suspend_for ended
 	AuditAlertLost     = "alert lost"     // courier.go gave up an alert after MaxAge
-	AuditSpared        = "spared"         // its campaign spared: its suspensions for it count toward no escalation
+	AuditSpared        = "spared"         // spared for a campaign: its suspensions for it until then count toward no escalation
 )
 
 // Escalation makes repeated automatic suspensions permanent: the After-th
@@ -62,8 +62,7 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 		}
 		n := 1
 		for _, ev := range past {
-			if ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) &&
-				!(ev.Campaign != "" && slices.ContainsFunc(past, func(sp AuditEvent) bool { return sp.Event == AuditSpared && sp.Campaign == ev.Campaign })) {
+			if ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) && !voided(past, ev) {
 				n++
 			}
 		}
@@ -92,6 +91,16 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 		e.Log.Error("audit trail: the suspension was not recorded", "account", s.Key, "err", err)
 	}
 	return true, nil
+}
+
+// voided reports whether the automatic suspension ev was judged wrong: a
+// spare of its campaign (AuditSpared) recorded at or after it. One after
+// the spare (the spare ended, or the text a new campaign later) counts
+// (review rspare3: a spare voided them all, for good).
+func voided(past []AuditEvent, ev AuditEvent) bool {
+	return ev.Campaign != "" && slices.ContainsFunc(past, func(sp AuditEvent) bool {
+		return sp.Event == AuditSpared && sp.Campaign == ev.Campaign && !sp.Time.Before(ev.Time)
+	})
 }
 
 // auditSchema is the audit trail's table, the same on SQLite and

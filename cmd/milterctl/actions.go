@@ -165,11 +165,8 @@ var errNoQueue = errors.New("releasing or deleting queued mail needs limits.mta 
 // account already lifted on another host of the fleet still has this
 // host's held mail settled when queued asks for it.
 func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (string, error) {
-	if queued != QueuedStay && queued != QueuedRelease && queued != QueuedDelete {
-		return "", fmt.Errorf("queued %q: want release or delete", queued)
-	}
-	if queued != QueuedStay && a.cont == nil {
-		return "", errNoQueue
+	if err := a.checkQueued(queued); err != nil {
+		return "", err
 	}
 	_, lifted, _ := a.st.Usage(ctx, key, time.Now()) // what it was suspended for
 	ok, err := a.st.Unsuspend(ctx, key, time.Now())
@@ -177,7 +174,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	switch {
 	case err != nil:
 	case ok:
-		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again, unless the campaign is spared); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
+		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again, unless it is spared for it: campaigns spare); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
 			a.otherCampaigns(ctx, key, lifted) + a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
 	case queued != QueuedStay:
 		outcome = key + " was not suspended" // lifted on another host: this host's held mail is still to settle
@@ -187,22 +184,40 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	if err != nil {
 		return a.record(ctx, operator, "account unsuspend", key, "failed: "+err.Error()), err
 	}
+	outcome, err = a.settle(ctx, key, queued, operator, outcome)
+	return a.record(ctx, operator, "account unsuspend", key, outcome), err
+}
+
+// checkQueued refuses a queued that is none of the three, or that needs
+// this host's queue without one.
+func (a *actions) checkQueued(queued string) error {
+	if queued != QueuedStay && queued != QueuedRelease && queued != QueuedDelete {
+		return fmt.Errorf("queued %q: want release or delete", queued)
+	}
+	if queued != QueuedStay && a.cont == nil {
+		return errNoQueue
+	}
+	return nil
+}
+
+// settle releases or deletes the held mail on this host of key, just
+// lifted (queued), or says how much stays held, after outcome.
+func (a *actions) settle(ctx context.Context, key, queued, operator, outcome string) (string, error) {
 	if a.cont != nil && queued != QueuedStay {
-		ids, serr := a.cont.Settle(ctx, key, queued == QueuedRelease, operator)
-		if serr != nil {
-			err = fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", key, serr)
-			outcome += "; its held mail on this host was not settled: " + serr.Error()
-		} else {
-			outcome += fmt.Sprintf("; held mail on this host %sd: %d message(s) %s", queued, len(ids), strings.Join(ids, " "))
+		ids, err := a.cont.Settle(ctx, key, queued == QueuedRelease, operator)
+		if err != nil {
+			return outcome + "; its held mail on this host was not settled: " + err.Error(), fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", key, err)
 		}
-	} else if a.cont != nil {
+		return outcome + fmt.Sprintf("; held mail on this host %sd: %d message(s) %s", queued, len(ids), strings.Join(ids, " ")), nil
+	}
+	if a.cont != nil {
 		if msgs, err := a.cont.Messages(ctx, key); err == nil {
 			if n := containment.Held(msgs); n > 0 {
 				outcome += fmt.Sprintf("; %d message(s) stay on hold on this host: release or delete them", n)
 			}
 		}
 	}
-	return a.record(ctx, operator, "account unsuspend", key, outcome), err
+	return outcome, nil
 }
 
 // otherCampaigns names the campaigns account key sent besides the one
@@ -255,110 +270,130 @@ func (a *actions) Reset(ctx context.Context, key, operator string) (string, erro
 	return a.record(ctx, operator, "account reset", key, outcome), err
 }
 
-// SpareCampaign spares campaign id, judged innocent by operator (a
-// petition): from now on it suspends no one, and the suspensions it made
-// are lifted as Unsuspend lifts them (queued: the account's held mail on
-// this host), each with an AuditSpared event so that it counts toward no
-// escalation. The spare is recorded first: a copy counted while the
-// accounts are lifted suspends no one. An account also suspended for
-// something else, or that sent another campaign not spared, stays
-// suspended: a stolen account that signed the petition is not released
-// with it. Its copies are still held (campaign.action): the desk
-// releases those it judges innocent (quarantine release). It returns one
-// line per account, and fails when any account's lift failed.
+// SpareCampaign spares the accounts of campaign id that operator judged
+// innocent (a petition's signers): the campaign suspends none of them any
+// more (limits.CampaignStore.SparedAccount, read by every milterd), its
+// suspensions of them are lifted, and those (until now) count toward no
+// escalation (limits.AuditSpared). Every copy is still held
+// (campaign.action), and an account that first sends it later is
+// suspended as before: run it again to spare it. An account that sent
+// another campaign not spared for it is left as it is (a stolen account
+// that signed the petition, then sent a phishing run), as is one
+// suspended for anything else. The spare is recorded before any lift: a
+// copy counted meanwhile suspends no spared account (the engine reads
+// the spare again after a suspension, campaign/). It returns one line
+// per account; an error when a lift failed (run it again).
 func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string) ([]string, error) {
+	if err := a.checkQueued(queued); err != nil {
+		return nil, err
+	}
 	cs, ok := a.st.(limits.CampaignStore)
 	if !ok {
 		return nil, fmt.Errorf("the limits store (%T) does not count campaigns", a.st)
 	}
-	c, err := cs.CampaignByID(ctx, id)
-	if err == nil && c == nil {
+	senders, err := cs.CampaignSenders(ctx, id)
+	if err == nil && len(senders) == 0 {
 		err = limits.ErrNoCampaign
-	}
-	if err == nil {
-		err = cs.SpareCampaign(ctx, id, operator, time.Now())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", id, err)
 	}
-	lines := []string{a.record(ctx, operator, "campaign spare", id, fmt.Sprintf("%s spared: its copies are still held (quarantine list --rule %s), its senders are not suspended for it", id, id))}
+	var lines, spared []string
+	for _, acct := range senders {
+		others, err := a.otherUnspared(ctx, cs, id, acct)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("campaign %s: reading the campaigns of %s: %w", id, acct, err)
+		case len(others) > 0:
+			lines = append(lines, a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it also sent campaign(s) "+strings.Join(others, " ")+": read them (campaigns show) before sparing it"))
+		default:
+			spared = append(spared, acct)
+		}
+	}
+	if err := cs.SpareCampaign(ctx, id, operator, time.Now(), spared); err != nil {
+		return nil, fmt.Errorf("campaign %s: %w", id, err)
+	}
+	head := a.record(ctx, operator, "campaign spare", id, fmt.Sprintf("%s spared for %d of its %d accounts: its copies are still held (quarantine list --rule %s); an account that sends it later is suspended: spare it again", id, len(spared), len(senders), id))
 	var failed []string
-	for _, acct := range c.Accounts {
-		line, err := a.spareAccount(ctx, cs, id, acct.Account, queued, operator)
+	for _, acct := range spared {
+		line, err := a.spareAccount(ctx, cs, id, acct, queued, operator)
 		if err != nil {
-			failed = append(failed, acct.Account)
-			line = acct.Account + " failed: " + err.Error()
+			failed = append(failed, acct)
+			line = acct + " failed: " + err.Error()
 		}
 		lines = append(lines, line)
 	}
-	// A copy counted just before the spare may suspend its sender after
-	// the pass above read it: lift those (run it again for any later).
-	for _, acct := range c.Accounts {
-		if _, s, err := a.st.Usage(ctx, acct.Account, time.Now()); err == nil && suspendedFor(s, id) && !slices.Contains(failed, acct.Account) {
-			line, err := a.spareAccount(ctx, cs, id, acct.Account, queued, operator)
-			if err != nil {
-				failed = append(failed, acct.Account)
-				line = acct.Account + " failed: " + err.Error()
-			}
-			lines = append(lines, line)
-		}
-	}
-	if len(c.Accounts) == limits.CampaignAccountsMax {
-		lines = append(lines, fmt.Sprintf("note: only the %d accounts that sent it last were read: run it again to lift the others", len(c.Accounts)))
-	}
+	lines = append([]string{head}, lines...)
 	if len(failed) > 0 {
-		return lines, fmt.Errorf("campaign %s is spared, but lifting %s failed: run it again", id, strings.Join(failed, " "))
+		return lines, fmt.Errorf("campaign %s is spared, but sparing %s failed: run it again", id, strings.Join(failed, " "))
 	}
 	return lines, nil
 }
 
-// spareAccount lifts acct's suspension for the spared campaign id, unless
-// it sent another campaign not spared or is suspended for something else.
-func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id, acct, queued, operator string) (string, error) {
+// otherUnspared are the campaigns acct sent besides id that do not spare
+// it.
+func (a *actions) otherUnspared(ctx context.Context, cs limits.CampaignStore, id, acct string) ([]string, error) {
 	sent, err := cs.AccountCampaigns(ctx, acct, limits.CampaignAccountsMax)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var others []string
 	for _, o := range sent {
 		if o.ID == id {
 			continue
 		}
-		sp, err := cs.CampaignSpared(ctx, o.ID)
+		sp, err := cs.SparedAccount(ctx, o.ID, acct)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		if sp == nil {
+		if !sp {
 			others = append(others, o.ID)
 		}
 	}
-	if len(others) > 0 {
-		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it also sent campaign(s) "+strings.Join(others, " ")+": read them (campaigns show) before lifting it"), nil
-	}
+	return others, nil
+}
+
+// spareAccount voids acct's suspensions for id until now and lifts the
+// one in force, if it is id's (LiftCampaign: never one for anything
+// else, even put in place since it was read). An account that sent
+// another campaign between the check and the lift gets its suspension
+// back (review rspare3: it was released, and nothing suspended it for
+// the other).
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id, acct, queued, operator string) (string, error) {
 	_, s, err := a.st.Usage(ctx, acct, time.Now())
 	if err != nil {
 		return "", err
 	}
-	// The void first: a suspension it lifted always counts toward no
-	// escalation, even if the lift below fails.
-	ev := limits.AuditEvent{Time: time.Now(), Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id}
-	if err := a.st.Audit(ctx, ev); err != nil {
-		return "", fmt.Errorf("%s: recording the spare in its audit trail: %w", acct, err)
+	// The void at or after the suspension it voids, whatever this host's
+	// clock says (voided compares the two times).
+	at := time.Now()
+	if s != nil && s.Since.After(at) {
+		at = s.Since
 	}
-	if s == nil {
+	ev := limits.AuditEvent{Time: at, Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id}
+	if err := a.st.Audit(ctx, ev); err != nil {
+		return "", fmt.Errorf("recording the spare in its audit trail: %w", err)
+	}
+	if !limits.SuspendedFor(s, id) {
+		if s != nil && s.Active(time.Now()) {
+			return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+s.Reason), nil
+		}
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
 	}
-	if !suspendedFor(s, id) {
-		return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+s.Reason), nil
+	lifted, err := cs.LiftCampaign(ctx, acct, id)
+	if err != nil || !lifted {
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), err
 	}
-	outcome, err := a.Unsuspend(ctx, acct, queued, operator) // recorded as an unsuspend
-	return acct + " " + outcome, err
-}
-
-// suspendedFor reports whether s is a suspension for campaign id.
-func suspendedFor(s *limits.Suspension, id string) bool {
-	return s != nil && s.Signal == limits.SignalCampaign &&
-		slices.ContainsFunc(s.Sightings, func(sg limits.Sighting) bool { return sg.Signal == limits.SignalCampaign && sg.Value == id })
+	if others, err := a.otherUnspared(ctx, cs, id, acct); err != nil || len(others) > 0 {
+		if _, rerr := a.st.Suspend(ctx, *s, time.Now()); rerr != nil {
+			return "", fmt.Errorf("it sent another campaign while it was spared, and putting its suspension back failed: %w", rerr)
+		}
+		return a.record(ctx, operator, "campaign spare", acct, fmt.Sprintf("%s left as it is: it sent campaign(s) %v while it was spared (%v): its suspension is back", acct, others, err)), nil
+	}
+	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts" +
+		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")
+	outcome, err = a.settle(ctx, acct, queued, operator, outcome)
+	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), err
 }
 
 // UnspareCampaign ends id's spare: its next copies suspend their senders

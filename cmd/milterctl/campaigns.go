@@ -108,7 +108,7 @@ func printCampaign(out io.Writer, c *limits.Campaign) {
 	fmt.Fprintf(tw, "Campaign:\t%s\nSubject:\t%s\nFirst seen:\t%s\nLast seen:\t%s\nCopies:\t%d (%d held)\nAccounts:\t%d\n",
 		c.ID, field(c.Subject), c.First.Local().Format(time.DateTime), c.Last.Local().Format(time.DateTime), c.Copies, c.Held, len(c.Accounts))
 	if c.Spared != nil {
-		fmt.Fprintf(tw, "Spared:\t%s by %s: its copies are held, its senders not suspended\n", c.Spared.At.Local().Format(time.DateTime), field(c.Spared.By))
+		fmt.Fprintf(tw, "Spared:\t%s by %s: its copies are held, the senders it spared not suspended\n", c.Spared.At.Local().Format(time.DateTime), field(c.Spared.By))
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nAccounts (first seen, last seen, copies, account):")
