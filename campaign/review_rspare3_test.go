@@ -254,6 +254,8 @@ func TestReviewRspare3SpareAbsorbsOtherRun(t *testing.T) {
 	}
 }
 
+// rspare3Tx is campaign_test.go's transaction, for this external package
+// (it needs the harness, which imports campaign).
 func rspare3Tx(t testing.TB, account string, rcpts []string, raw []byte) *policy.Transaction {
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"outguard/config"
 	"outguard/limits"
 )
 
@@ -24,31 +25,8 @@ func TestCampaignsSpare(t *testing.T) {
 	cfg, st := campaignsConfig(t)
 	ctx := context.Background()
 	now := time.Now()
-	ids := map[string]string{}
-	for _, text := range []string{"petition", "phish"} {
-		var keys []string
-		for b := range 20 {
-			keys = append(keys, fmt.Sprintf("t1%s%02d", text, b))
-		}
-		for i := range 5 {
-			acct := fmt.Sprint(text, i)
-			if i == 4 {
-				acct = "both"
-			}
-			res, err := st.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: acct, Subject: text, Time: now, Bands: 5}, 15*time.Minute, 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids[text] = max(ids[text], res.ID)
-		}
-	}
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
-	petition, _ := st.CampaignByID(ctx, ids["petition"])
-	for _, acct := range []string{"petition0", "petition1", "both"} {
-		if _, err := eng.SuspendCampaign(ctx, acct, *petition, now); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := twoCampaigns(t, st, now)
+	suspendAll(t, st, ids["petition"], now, "petition0", "petition1", "both")
 	if _, err := st.Suspend(ctx, limits.Suspension{Key: "petition2", Since: now, Reason: "manual: fraud report", By: "desk"}, now); err != nil {
 		t.Fatal(err)
 	}
@@ -113,4 +91,65 @@ func TestCampaignsSpare(t *testing.T) {
 	if out, code = ctl(t, cfg, "campaigns", "unspare", ids["petition"]); code == 0 || !strings.Contains(out, "is not spared") {
 		t.Errorf("second unspare (%d):\n%s", code, out)
 	}
+}
+
+// campaignOf sends one copy of text (20 keys, 5 bands) from each account
+// at when, as milterd counts them; it returns the last result.
+func campaignOf(t *testing.T, cs limits.CampaignStore, text string, when time.Time, accts ...string) limits.CampaignResult {
+	t.Helper()
+	var keys []string
+	for b := range 20 {
+		keys = append(keys, fmt.Sprintf("t1%s%02d", text, b))
+	}
+	var res limits.CampaignResult
+	for _, a := range accts {
+		var err error
+		if res, err = cs.CampaignCopy(context.Background(), limits.CampaignCopy{Keys: keys, Account: a, Subject: text, Time: when, Bands: 5, Suspend: true}, 15*time.Minute, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res
+}
+
+// twoCampaigns are a petition (petition0 to petition3 and both) and a
+// phishing run (phish0 to phish3 and both) at when: their ids by text.
+func twoCampaigns(t *testing.T, cs limits.CampaignStore, when time.Time) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for _, text := range []string{"petition", "phish"} {
+		ids[text] = campaignOf(t, cs, text, when, text+"0", text+"1", text+"2", text+"3", "both").ID
+		if ids[text] == "" {
+			t.Fatalf("%s: no campaign", text)
+		}
+	}
+	return ids
+}
+
+// suspendAll suspends accts for campaign id at at, as milterd does.
+func suspendAll(t *testing.T, st limits.Store, id string, at time.Time, accts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := st.(limits.CampaignStore).CampaignByID(ctx, id)
+	if err != nil || c == nil {
+		t.Fatalf("campaign %s: %+v %v", id, c, err)
+	}
+	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
+	for _, a := range accts {
+		if _, err := eng.SuspendCampaign(ctx, a, *c, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// actionsConfig is campaignsConfig loaded, for the actions the commands
+// run; the store is closed with the test.
+func actionsConfig(t *testing.T) (*config.Config, *limits.SQLStore) {
+	t.Helper()
+	path, st := campaignsConfig(t)
+	t.Cleanup(func() { st.Close() })
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, st
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"outguard/config"
 	"outguard/limits"
 )
 
@@ -20,7 +18,7 @@ func TestReviewRspare3HeldUnknownOrPurged(t *testing.T) {
 	cfg, st := campaignsConfig(t)
 	ctx := context.Background()
 	old := time.Now().Add(-8 * limits.Day)
-	res := rspare3Copies(t, st, "old", old, "o0", "o1", "o2", "o3", "o4")
+	res := campaignOf(t, st, "old", old, "o0", "o1", "o2", "o3", "o4")
 	if err := st.Purge(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -69,22 +67,11 @@ func (*storeGone) Error() string { return "store gone" }
 // recorded, the others lifted, the error names it and says run it
 // again; the second run lifts it.
 func TestReviewRspare3HeldStoreFailure(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: discardLog()}
-	res := rspare3Copies(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
-	c, _ := st.CampaignByID(ctx, res.ID)
-	for _, a := range res.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, a, *c, now.Add(-5*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	res := campaignOf(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
+	suspendAll(t, st, res.ID, now.Add(-5*time.Minute), res.Accounts...)
 	f := &rspare3FailUnsuspend{SQLStore: st, fails: 1}
 	lines, err := newActions(cfg, nil, f).SpareCampaign(ctx, res.ID, QueuedStay, "desk")
 	ss, _ := st.Suspensions(ctx)
@@ -99,7 +86,3 @@ func TestReviewRspare3HeldStoreFailure(t *testing.T) {
 		t.Errorf("second run: %v, %d left", err, len(ss))
 	}
 }
-
-func loadConfig(p string) (*config.Config, error) { return config.Load(p) }
-
-func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -11,31 +11,12 @@ import (
 	"time"
 
 	"outguard/campaign"
-	"outguard/config"
 	"outguard/internal/hamgen"
 	"outguard/limits"
 	"outguard/policy"
 )
 
 // Review rspare3 (issue 28, "campaigns spare", third design, 904d933).
-
-// rspare3Copies sends one copy of text (20 keys, 5 bands) from each
-// account at when; it returns the last result.
-func rspare3Copies(t *testing.T, cs limits.CampaignStore, text string, when time.Time, accts ...string) limits.CampaignResult {
-	t.Helper()
-	var keys []string
-	for b := range 20 {
-		keys = append(keys, fmt.Sprintf("t1%s%02d", text, b))
-	}
-	var res limits.CampaignResult
-	for _, a := range accts {
-		var err error
-		if res, err = cs.CampaignCopy(context.Background(), limits.CampaignCopy{Keys: keys, Account: a, Subject: text, Time: when, Bands: 5, Suspend: true}, 15*time.Minute, 5); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return res
-}
 
 // TestReviewRspare3VoidOutlivesUnspare: claims 2 and 3, "unspare ends
 // it", "the escalation void cannot be abused". The spare writes an
@@ -47,35 +28,13 @@ func rspare3Copies(t *testing.T, cs limits.CampaignStore, text string, when time
 // and again (24h each) and never escalated. Shipped defaults: suspend_for
 // 24h, escalate after 3 within 30d.
 func TestReviewRspare3VoidOutlivesUnspare(t *testing.T) {
-	cfg, st := campaignsConfig(t)
 	ctx := context.Background()
-	now := time.Now()
-	signers := []string{"s0", "s1", "s2", "s3", "stolen"}
-	res := rspare3Copies(t, st, "petition", now.Add(-time.Hour), signers...)
-	if !res.New {
-		t.Fatalf("no campaign: %+v", res)
-	}
-	id := res.ID
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Escalate: limits.Escalation{After: 3, Within: 30 * limits.Day}, Log: slog.New(slog.DiscardHandler)}
-	c, _ := st.CampaignByID(ctx, id)
-	if _, err := eng.SuspendCampaign(ctx, "stolen", *c, now.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if out, code := ctl(t, cfg, "campaigns", "spare", id); code != 0 {
-		t.Fatalf("spare (%d):\n%s", code, out)
-	}
+	cfg, id, eng, st2, now := sparedStolen(t)
 	if out, code := ctl(t, cfg, "campaigns", "unspare", id); code != 0 {
 		t.Fatalf("unspare (%d):\n%s", code, out)
 	} else {
 		t.Logf("unspare: %s", strings.TrimSpace(out))
 	}
-	st2, err := limits.OpenSQLite(strings.TrimSuffix(cfg, "milterd.yaml") + "state.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
-	eng.Store = st2
 	// after the unspare: the campaign's copies suspend again; the stolen
 	// account is suspended for it 4 times, each after the last ended
 	escalated := -1
@@ -153,28 +112,18 @@ func (h *hookStore) CampaignSpared(ctx context.Context, id string) (*limits.Spar
 // the unspared phishing campaign B is free, and nothing suspends it
 // again for B (its copy is in the past).
 func TestReviewRspare3RaceOtherCampaignReleased(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx2"}}
-	rspare3Copies(t, st, "phish", now.Add(-10*time.Minute), "p1", "p2", "p3", "X")
-	resA := rspare3Copies(t, st, "petition", now.Add(-5*time.Minute), "s1", "s2", "s3", "s4", "X")
-	a, _ := st.CampaignByID(ctx, resA.ID)
-	for _, acct := range resA.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, acct, *a, now.Add(-5*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	campaignOf(t, st, "phish", now.Add(-10*time.Minute), "p1", "p2", "p3", "X")
+	resA := campaignOf(t, st, "petition", now.Add(-5*time.Minute), "s1", "s2", "s3", "s4", "X")
+	suspendAll(t, st, resA.ID, now.Add(-5*time.Minute), resA.Accounts...)
 	h := &hookStore{SQLStore: st}
 	var idB string
 	h.afterAccountCampaigns = func(acct string) {
 		// milterd on another host, B's fifth sender's copy (Commit)
-		res := rspare3Copies(t, st, "phish", time.Now(), "p4")
+		res := campaignOf(t, st, "phish", time.Now(), "p4")
 		if !res.New {
 			t.Fatalf("B not established: %+v", res)
 		}
@@ -222,13 +171,8 @@ func TestReviewRspare3RaceOtherCampaignReleased(t *testing.T) {
 // sixth sender for the spared campaign. The command said nothing of
 // running it again.
 func TestReviewRspare3RaceCopyLeftSuspended(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().Add(-time.Hour)
 	pol, _ := limits.NewPolicy(limits.Limits{}, nil)
 	lim := &limits.Engine{Store: st, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
@@ -309,7 +253,7 @@ func TestReviewRspare3SpareAcksOtherSignals(t *testing.T) {
 	if s := bounce(eng, 9, 0, now.Add(-30*time.Minute)); s != nil {
 		t.Fatalf("suspended at 9: %+v", s)
 	}
-	res := rspare3Copies(t, st, "petition", now.Add(-20*time.Minute), "s0", "s1", "s2", "s3", "stolen")
+	res := campaignOf(t, st, "petition", now.Add(-20*time.Minute), "s0", "s1", "s2", "s3", "stolen")
 	c, _ := st.CampaignByID(ctx, res.ID)
 	if _, err := eng.SuspendCampaign(ctx, "stolen", *c, now.Add(-20*time.Minute)); err != nil {
 		t.Fatal(err)
@@ -336,22 +280,11 @@ func TestReviewRspare3SpareAcksOtherSignals(t *testing.T) {
 // between the first's look at an account (suspended for it) and its
 // lift. Probe: what each command says and leaves.
 func TestReviewRspare3TwoSparesAtOnce(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
-	res := rspare3Copies(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
-	c, _ := st.CampaignByID(ctx, res.ID)
-	for _, a := range res.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, a, *c, now.Add(-5*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	res := campaignOf(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
+	suspendAll(t, st, res.ID, now.Add(-5*time.Minute), res.Accounts...)
 	h := &hookStore{SQLStore: st}
 	var lines2 []string
 	var err2 error
@@ -384,23 +317,13 @@ func TestReviewRspare3TwoSparesAtOnce(t *testing.T) {
 // another signal (10 undeliverable recipients within the hour), the
 // spare deletes that suspension.
 func TestReviewRspare3LiftsOtherSignalsSuspension(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 10}, nil)
 	eng := &limits.Engine{Store: st, Policy: pol, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx1"}, Now: time.Now}
-	res := rspare3Copies(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
-	c, _ := st.CampaignByID(ctx, res.ID)
-	for _, a := range res.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, a, *c, now.Add(-5*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	res := campaignOf(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
+	suspendAll(t, st, res.ID, now.Add(-5*time.Minute), res.Accounts...)
 	h := &hookStore{SQLStore: st}
 	h.afterUsage = func(key string) {
 		if _, err := st.Unsuspend(ctx, key, time.Now()); err != nil { // its campaign suspension ends
@@ -452,13 +375,7 @@ func TestReviewRspare3OverThousandNeverLifted(t *testing.T) {
 			id = res.ID
 		}
 	}
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
-	c, _ := st.CampaignByID(ctx, id)
-	for _, a := range accts[:10] { // the first, suspended when it was established
-		if _, err := eng.SuspendCampaign(ctx, a, *c, start.Add(3*time.Second)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	suspendAll(t, st, id, start.Add(3*time.Second), accts[:10]...)
 	st.Close()
 	var last string
 	for run := range 3 {
@@ -492,26 +409,8 @@ func TestReviewRspare3OverThousandNeverLifted(t *testing.T) {
 // same id (its key); the stolen signer is suspended for it on days 8, 9
 // and 10 and never escalated.
 func TestReviewRspare3VoidOutlivesSpare(t *testing.T) {
-	cfg, st := campaignsConfig(t)
 	ctx := context.Background()
-	now := time.Now()
-	res := rspare3Copies(t, st, "petition", now.Add(-time.Hour), "s0", "s1", "s2", "s3", "stolen")
-	id := res.ID
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Escalate: limits.Escalation{After: 3, Within: 30 * limits.Day}, Log: slog.New(slog.DiscardHandler)}
-	c, _ := st.CampaignByID(ctx, id)
-	if _, err := eng.SuspendCampaign(ctx, "stolen", *c, now.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if out, code := ctl(t, cfg, "campaigns", "spare", id); code != 0 {
-		t.Fatalf("spare (%d):\n%s", code, out)
-	}
-	st2, err := limits.OpenSQLite(strings.TrimSuffix(cfg, "milterd.yaml") + "state.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
-	eng.Store = st2
+	_, id, eng, st2, now := sparedStolen(t)
 	day8 := now.Add(8 * limits.Day)
 	if err := st2.Purge(ctx, day8); err != nil {
 		t.Fatal(err)
@@ -519,7 +418,7 @@ func TestReviewRspare3VoidOutlivesSpare(t *testing.T) {
 	if c, _ := st2.CampaignByID(ctx, id); c != nil {
 		t.Fatalf("campaign not purged: %+v", c)
 	}
-	res = rspare3Copies(t, st2, "petition", day8, "x0", "x1", "x2", "x3", "stolen")
+	res := campaignOf(t, st2, "petition", day8, "x0", "x1", "x2", "x3", "stolen")
 	sp, _ := st2.CampaignSpared(ctx, res.ID)
 	t.Logf("day 8: the same text again: campaign %s (new %v), spared %v", res.ID, res.New, sp != nil)
 	escalated := 0
@@ -538,4 +437,27 @@ func TestReviewRspare3VoidOutlivesSpare(t *testing.T) {
 	if sp == nil && escalated == 0 {
 		t.Errorf("campaign %s not spared (its spare purged with the old record), yet its stolen sender's 3 suspensions for it within 3 days never escalated (escalate: 3 within 30d): the spared events of day 0 void them", res.ID)
 	}
+}
+
+// sparedStolen is a petition of s0 to s3 and "stolen" an hour ago,
+// stolen suspended for it, spared (campaigns spare): the config, the
+// campaign, an engine of the shipped escalation (3 within 30d) on the
+// store reopened after the command.
+func sparedStolen(t *testing.T) (cfg, id string, eng *limits.Engine, st *limits.SQLStore, now time.Time) {
+	t.Helper()
+	cfg, st = campaignsConfig(t)
+	now = time.Now()
+	id = campaignOf(t, st, "petition", now.Add(-time.Hour), "s0", "s1", "s2", "s3", "stolen").ID
+	suspendAll(t, st, id, now.Add(-time.Hour), "stolen")
+	st.Close()
+	if out, code := ctl(t, cfg, "campaigns", "spare", id); code != 0 {
+		t.Fatalf("spare (%d):\n%s", code, out)
+	}
+	st, err := limits.OpenSQLite(strings.TrimSuffix(cfg, "milterd.yaml") + "state.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng = &limits.Engine{Store: st, SuspendFor: limits.Day, Escalate: limits.Escalation{After: 3, Within: 30 * limits.Day}, Log: slog.New(slog.DiscardHandler)}
+	return cfg, id, eng, st, now
 }

@@ -571,26 +571,8 @@ func TestWebCampaignSpare(t *testing.T) {
 	e := startWeb(t, "campaign: {shared_domains: [isp.test]}\n")
 	ctx := context.Background()
 	now := time.Now()
-	cs := e.limits.(limits.CampaignStore)
-	var keys []string
-	for b := range 20 {
-		keys = append(keys, fmt.Sprintf("t1web%02d", b))
-	}
-	var id string
-	for i := range 5 {
-		res, err := cs.CampaignCopy(ctx, limits.CampaignCopy{Keys: keys, Account: fmt.Sprint("signer", i), Subject: "petition", Time: now, Bands: 5}, 15*time.Minute, 5)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id = max(id, res.ID)
-	}
-	c, _ := cs.CampaignByID(ctx, id)
-	eng := &limits.Engine{Store: e.limits, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
-	for i := range 5 {
-		if _, err := eng.SuspendCampaign(ctx, fmt.Sprint("signer", i), *c, now); err != nil {
-			t.Fatal(err)
-		}
-	}
+	id := campaignOf(t, e.limits.(limits.CampaignStore), "web", now, "signer0", "signer1", "signer2", "signer3", "signer4").ID
+	suspendAll(t, e.limits, id, now, "signer0", "signer1", "signer2", "signer3", "signer4")
 	for role, want := range map[string]bool{"viewer": false, "admin": true} {
 		if code, body := e.call(t, role, "GET", "/campaigns/"+id, nil); code != 200 || strings.Contains(body, `id="spare"`) != want {
 			t.Errorf("the campaign's page as %s: %d, a spare button: %v, want %v", role, code, !want, want)
