@@ -229,15 +229,14 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes. Established
-		// again, after a window without a copy, the text is a new run
-		// under the same id: the desk's spare of the last run is over.
+		// (the store failed between) a later copy finishes. A copy of
+		// a run moves its spare on (a copy of the run that established
+		// it again after a window without one finds the spare stale).
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
-			if _, err := e.o.Store.UnspareCampaign(ctx, c.ID); err != nil {
-				return policy.Verdict{}, fmt.Errorf("ending campaign %s's spare: %w", c.ID, err)
-			}
+		} else if err := e.o.Store.TouchSpare(ctx, c.ID, now, e.o.Window); err != nil {
+			return policy.Verdict{}, fmt.Errorf("campaign %s's spare: %w", c.ID, err)
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
@@ -303,27 +302,28 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 }
 
 // suspend suspends account for campaign c unless the abuse desk spared
-// it (limits.SparedAccount; milterctl campaigns spare), and reports
-// whether it was spared. The spare is read again after a suspension: the
-// desk's command, recording the spare and then lifting the accounts'
-// suspensions, may have read this account between the two reads; then
-// the suspension is lifted here, and voided as the command voids those it
-// lifts (review rspare3: the account stayed suspended).
+// it of c's run (limits.SparedAccount; milterctl campaigns spare), and
+// reports whether it was spared. The spare is read again after a
+// suspension: the desk's command, recording the spare and then lifting
+// the accounts' suspensions, may have read this account between the two
+// reads; then the suspension is lifted here as the command lifts it
+// (limits.LiftSpared), and voided (review rspare3: the account stayed
+// suspended).
 func (e *Engine) suspend(ctx context.Context, account string, c limits.Campaign, now time.Time) (bool, error) {
-	if spared, err := e.o.Store.SparedAccount(ctx, c.ID, account); err != nil || spared {
+	if spared, err := e.o.Store.SparedAccount(ctx, c.ID, account, now, e.o.Window); err != nil || spared {
 		return spared, err
 	}
 	s, err := e.o.Limits.SuspendCampaign(ctx, account, c, now)
 	if err != nil {
 		return false, err
 	}
-	spared, err := e.o.Store.SparedAccount(ctx, c.ID, account)
+	spared, err := e.o.Store.SparedAccount(ctx, c.ID, account, now, e.o.Window)
 	if err != nil || !spared {
 		return false, err
 	}
-	lifted, err := e.o.Store.LiftCampaign(ctx, account, c.ID)
+	lifted, _, err := limits.LiftSpared(ctx, e.o.Limits.Store, e.o.Store, s, c.ID, now)
 	if err != nil || !lifted {
-		return true, err
+		return false, err
 	}
 	ev := limits.AuditEvent{Time: s.Since, Account: account, Event: limits.AuditSpared, By: "milterd", Host: e.o.Limits.Accounts.Host, Campaign: c.ID,
 		Detail: "spared while milterd suspended it: lifted"}

@@ -115,7 +115,7 @@ func TestSpareStopsSuspensionsOnly(t *testing.T) {
 
 // TestSpareEndsWithItsRun: the same text established again after a
 // window without a copy (the same id: the text's key) is a new run: the
-// spare of the last one is over and every sender is suspended (review
+// spare of the last one is stale and every sender is suspended (review
 // rspare3: 0 of 7 were).
 func TestSpareEndsWithItsRun(t *testing.T) {
 	r := newSpareRig(t)
@@ -129,7 +129,7 @@ func TestSpareEndsWithItsRun(t *testing.T) {
 			t.Errorf("victim%d not suspended by the new run of the spared text", i)
 		}
 	}
-	if sp, err := r.store.CampaignSpared(context.Background(), r.id); err != nil || sp != nil {
+	if sp, err := r.store.CampaignSpared(context.Background(), r.id); err != nil || sp.InForce(r.now, 15*time.Minute) {
 		t.Errorf("the spare outlived its run: %+v %v", sp, err)
 	}
 }
@@ -143,8 +143,8 @@ type racingSpare struct {
 	spare   func()
 }
 
-func (s *racingSpare) SparedAccount(ctx context.Context, id, account string) (bool, error) {
-	ok, err := s.SQLStore.SparedAccount(ctx, id, account)
+func (s *racingSpare) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	ok, err := s.SQLStore.SparedAccount(ctx, id, account, now, window)
 	if account == s.account && s.spare != nil {
 		s.spare()
 		s.spare = nil
@@ -173,5 +173,24 @@ func TestSpareRacingSuspension(t *testing.T) {
 	trail, err := r.store.AuditTrail(ctx, "victim7@isp.example", time.Time{})
 	if err != nil || len(trail) != 2 || trail[0].Event != limits.AuditSuspended || trail[1].Event != limits.AuditSpared || trail[1].Time.Before(trail[0].Time) {
 		t.Errorf("trail %+v %v: want its suspension, then the spare no earlier", trail, err)
+	}
+}
+
+// TestSpareLastsWhileItsRunGoesOn: a run that goes on, each copy within
+// a window of the last, keeps its spare in force past the first window
+// (TouchSpare): the spared senders' copies every 3 minutes for 45
+// minutes are held, and none of them is suspended.
+func TestSpareLastsWhileItsRunGoesOn(t *testing.T) {
+	r := newSpareRig(t)
+	r.spare(t, "victim0@isp.example", "victim1@isp.example", "victim2@isp.example", "victim3@isp.example", "victim4@isp.example")
+	for i := range 15 {
+		r.now = r.now.Add(2 * time.Minute) // and the minute copy adds
+		acct := fmt.Sprintf("victim%d@isp.example", i%5)
+		if v, _ := r.copy(t, 50+i, acct); v.Action != policy.Quarantine {
+			t.Fatalf("copy %d: %s", i, v.Action)
+		}
+		if s := suspensionOf(t, r.rig, acct); s != nil {
+			t.Fatalf("copy %d, %v after the spare: the spared %s suspended", i, time.Duration(i+1)*3*time.Minute, acct)
+		}
 	}
 }

@@ -148,8 +148,10 @@ type CampaignStore interface {
 	SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error
 	UnspareCampaign(ctx context.Context, id string) (bool, error)
 	CampaignSpared(ctx context.Context, id string) (*Spare, error)
-	SparedAccount(ctx context.Context, id, account string) (bool, error)
+	SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
+	TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error
 	CampaignSenders(ctx context.Context, id string) ([]string, error)
+	CampaignHasSender(ctx context.Context, id, account string) (bool, error)
 	LiftCampaign(ctx context.Context, key, id string) (bool, error)
 }
 
@@ -699,14 +701,14 @@ func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Camp
 	for rows.Next() {
 		var c Campaign
 		var t0, t int64
-		var st sql.NullInt64
+		var st, last sql.NullInt64
 		var op sql.NullString
-		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject, &st, &op); err != nil {
+		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject, &st, &op, &last); err != nil {
 			return nil, err
 		}
 		c.First, c.Last = fromMS(t0), fromMS(t)
 		if st.Valid {
-			c.Spared = &Spare{At: fromMS(st.Int64), By: op.String}
+			c.Spared = &Spare{At: fromMS(st.Int64), By: op.String, Last: fromMS(last.Int64)}
 		}
 		out = append(out, c)
 	}
@@ -714,12 +716,12 @@ func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Camp
 }
 
 func (s *SQLStore) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op FROM campaigns c LEFT JOIN campaign_spared s ON s.id = c.id
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op, s.last FROM campaigns c LEFT JOIN campaign_spared s ON s.id = c.id
 		WHERE c.t >= $1 ORDER BY c.t DESC, c.id LIMIT $2`, ms(since), limit)
 }
 
 func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
-	cs, err := s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op FROM campaigns c LEFT JOIN campaign_spared s ON s.id = c.id
+	cs, err := s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op, s.last FROM campaigns c LEFT JOIN campaign_spared s ON s.id = c.id
 		WHERE c.id = $1`, id)
 	if err != nil || len(cs) == 0 {
 		return nil, err
@@ -754,7 +756,7 @@ func sortAccounts(as []CampaignAccount) {
 }
 
 func (s *SQLStore) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op, s.last FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
 		LEFT JOIN campaign_spared s ON s.id = c.id WHERE a.account = $1 ORDER BY c.t DESC, c.id LIMIT $2`, account, limit)
 }
 
@@ -1243,7 +1245,7 @@ func (r *Redis) CampaignSuspended(ctx context.Context, ps []PendingSuspension) e
 func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 	// The fields by name: a spared campaign's hash holds an "spa:" field
 	// per spared account besides (campaignspare.go).
-	v, err := r.c.HMGet(ctx, campPrefix+"camp:"+id, "t0", "t", "copies", "held", "subject", "spared").Result()
+	v, err := r.c.HMGet(ctx, campPrefix+"camp:"+id, "t0", "t", "copies", "held", "subject", "spared", "sparelast").Result()
 	if err != nil || v[0] == nil {
 		return nil, err
 	}
@@ -1251,7 +1253,7 @@ func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
 	num := func(i int) int64 { n, _ := strconv.ParseInt(str(i), 10, 64); return n }
 	c := &Campaign{ID: id, First: fromMS(num(0)), Last: fromMS(num(1)), Copies: int(num(2)), Held: int(num(3)), Subject: str(4)}
 	if v[5] != nil {
-		if c.Spared, err = decodeSpare(str(5)); err != nil {
+		if c.Spared, err = decodeSpare(str(5), str(6)); err != nil {
 			return nil, fmt.Errorf("campaign %s: its spare: %w", id, err)
 		}
 	}

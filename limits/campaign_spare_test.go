@@ -58,7 +58,7 @@ func TestSpareCampaignStores(t *testing.T) {
 			if sp, err := cs.CampaignSpared(ctx, "t1nosuch"); err != nil || sp != nil {
 				t.Errorf("unknown campaign spared: %+v %v", sp, err)
 			}
-			if ok, err := cs.SparedAccount(ctx, "t1nosuch", "petition0"); err != nil || ok {
+			if ok, err := cs.SparedAccount(ctx, "t1nosuch", "petition0", now, 15*time.Minute); err != nil || ok {
 				t.Errorf("an account of an unknown campaign spared: %v %v", ok, err)
 			}
 			if sp, err := cs.CampaignSpared(ctx, id); err != nil || sp != nil {
@@ -79,12 +79,28 @@ func TestSpareCampaignStores(t *testing.T) {
 				t.Fatalf("spare: %+v %v, want desk's at %v", sp, err, now)
 			}
 			for acct, want := range map[string]bool{"petition0": true, "petition1": true, "petition2": true, "petition3": false, "x": false} {
-				if ok, err := cs.SparedAccount(ctx, id, acct); err != nil || ok != want {
+				if ok, err := cs.SparedAccount(ctx, id, acct, now, 15*time.Minute); err != nil || ok != want {
 					t.Errorf("%s spared: %v %v, want %v", acct, ok, err, want)
 				}
 			}
+			// In force a window after the run's last copy, moved on by
+			// a copy of it, never back, and not once stale.
+			w := 15 * time.Minute
+			for _, step := range []struct {
+				touch, at time.Duration
+				want      bool
+			}{{0, 16 * time.Minute, false}, {10 * time.Minute, 24 * time.Minute, true}, {5 * time.Minute, 26 * time.Minute, false}, {60 * time.Minute, 61 * time.Minute, false}} {
+				if step.touch > 0 {
+					if err := cs.TouchSpare(ctx, id, now.Add(step.touch), w); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if ok, err := cs.SparedAccount(ctx, id, "petition0", now.Add(step.at), w); err != nil || ok != step.want {
+					t.Errorf("spared at +%v (touched at +%v): %v %v, want %v", step.at, step.touch, ok, err, step.want)
+				}
+			}
 			c, err := cs.CampaignByID(ctx, id)
-			if err != nil || c == nil || c.Spared == nil || c.Spared.By != "desk" {
+			if err != nil || c == nil || c.Spared == nil || c.Spared.By != "desk" || !c.Spared.Last.Equal(now.Add(10*time.Minute)) {
 				t.Fatalf("CampaignByID: %+v %v", c, err)
 			}
 			if list, err := cs.Campaigns(ctx, time.Time{}, 10); err != nil || len(list) != 1 || list[0].Spared == nil {
@@ -109,7 +125,7 @@ func TestSpareCampaignStores(t *testing.T) {
 			if sp, err := cs.CampaignSpared(ctx, id); err != nil || sp != nil {
 				t.Errorf("spared after unspare: %+v %v", sp, err)
 			}
-			if ok, err := cs.SparedAccount(ctx, id, "petition0"); err != nil || ok {
+			if ok, err := cs.SparedAccount(ctx, id, "petition0", now, 15*time.Minute); err != nil || ok {
 				t.Errorf("an account spared after unspare: %v %v", ok, err)
 			}
 
@@ -168,7 +184,7 @@ func TestSpareLivesWithCampaign(t *testing.T) {
 		if sp, err := st.CampaignSpared(ctx, id); err != nil || sp != nil {
 			t.Errorf("spare outlived its campaign: %+v %v", sp, err)
 		}
-		if ok, err := st.SparedAccount(ctx, id, "petition0"); err != nil || ok {
+		if ok, err := st.SparedAccount(ctx, id, "petition0", now, 15*time.Minute); err != nil || ok {
 			t.Errorf("a spared account outlived its campaign: %v %v", ok, err)
 		}
 		if err := st.SpareCampaign(ctx, id, "desk", now, []string{"petition0"}); !errors.Is(err, limits.ErrNoCampaign) {
@@ -197,10 +213,10 @@ func TestSpareLivesWithCampaign(t *testing.T) {
 		if sp, _ := st.CampaignSpared(ctx, old); sp != nil {
 			t.Errorf("the spare of a purged campaign is kept")
 		}
-		if ok, _ := st.SparedAccount(ctx, old, "old0"); ok {
+		if ok, _ := st.SparedAccount(ctx, old, "old0", now, 365*24*time.Hour); ok {
 			t.Errorf("the spared account of a purged campaign is kept")
 		}
-		if ok, _ := st.SparedAccount(ctx, kept, "kept0"); !ok {
+		if ok, _ := st.SparedAccount(ctx, kept, "kept0", now, 15*time.Minute); !ok {
 			t.Errorf("the spared account of a campaign kept was purged")
 		}
 		if sp, _ := st.CampaignSpared(ctx, kept); sp == nil {

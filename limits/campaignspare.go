@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,15 +23,28 @@ import (
 // run joined to a spared petition suspended no one (rspare, rspare3),
 // exemptions inferred from first-seen times (rspare2).
 //
-// The spare is kept with the campaign's record and dies with it; a
-// campaign established again after a window without a copy is a new run
-// of the text under the same id (the text's key), and ends the spare
-// (campaign/: UnspareCampaign).
+// A spare is of one run of the campaign: it is in force while the run
+// goes on, each copy of it no more than a window after the last one the
+// spare saw (Last, moved on by TouchSpare). The same text established
+// again after a window without a copy is a new run under the same id
+// (the text's key), and finds the spare stale: a matter of times, not of
+// a write that a store fault, a race or a host not yet upgraded could
+// miss (review rspare4). A host that does not know spares moves nothing:
+// a spare the fleet's upgraded hosts do not see a copy of goes stale, and
+// its accounts are suspended again (never the other way).
 
-// Spare is who spared a campaign, and when.
+// Spare is who spared a campaign, and when; Last is the last copy of its
+// run seen (at the spare: the campaign's last copy).
 type Spare struct {
-	At time.Time `json:"at"`
-	By string    `json:"by"`
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	Last time.Time `json:"last"`
+}
+
+// InForce reports whether the spare still covers a copy at now, with the
+// campaign's window.
+func (sp *Spare) InForce(now time.Time, window time.Duration) bool {
+	return sp != nil && now.Sub(sp.Last) <= window
 }
 
 // ErrNoCampaign is a spare of a campaign the store does not hold (never
@@ -39,25 +55,26 @@ var ErrNoCampaign = errors.New("no such campaign")
 // created outside the limits schema's versions (on PostgreSQL as the
 // component "limits_spare", as the audit trail is): a milterd that does
 // not know them ignores them, so a fleet upgrades host by host.
-const spareSchema = `CREATE TABLE IF NOT EXISTS campaign_spared (id TEXT PRIMARY KEY, t BIGINT NOT NULL, op TEXT NOT NULL);
+const spareSchema = `CREATE TABLE IF NOT EXISTS campaign_spared (id TEXT PRIMARY KEY, t BIGINT NOT NULL, op TEXT NOT NULL, last BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS campaign_spared_accounts (id TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (id, account));`
 
-// SpareCampaign records that op spared accounts of campaign id at now; a
-// second spare adds its accounts and keeps the first's record.
-// ErrNoCampaign when id is not held.
+// SpareCampaign records that op spared accounts of campaign id at now,
+// for the run of its last copy (Spare.Last); a second spare adds its
+// accounts and keeps the first's record. ErrNoCampaign when id is not
+// held.
 func (s *SQLStore) SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var one int
-	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM campaigns WHERE id = $1`), id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+	var last int64
+	if err := tx.QueryRowContext(ctx, s.d.Rebind(`SELECT t FROM campaigns WHERE id = $1`), id).Scan(&last); errors.Is(err, sql.ErrNoRows) {
 		return ErrNoCampaign
 	} else if err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_spared (id, t, op) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, ms(now), op); err != nil {
+	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_spared (id, t, op, last) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, id, ms(now), op, last); err != nil {
 		return err
 	}
 	for _, a := range accounts {
@@ -89,29 +106,39 @@ func (s *SQLStore) UnspareCampaign(ctx context.Context, id string) (bool, error)
 	return n == 1, tx.Commit()
 }
 
-// CampaignSpared is id's spare, nil when it is not spared.
+// CampaignSpared is id's spare, nil when it is not spared (in force or
+// not: Spare.InForce).
 func (s *SQLStore) CampaignSpared(ctx context.Context, id string) (*Spare, error) {
-	var t int64
+	var t, last int64
 	var sp Spare
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT t, op FROM campaign_spared WHERE id = $1`), id).Scan(&t, &sp.By)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT t, op, last FROM campaign_spared WHERE id = $1`), id).Scan(&t, &sp.By, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	sp.At = fromMS(t)
+	sp.At, sp.Last = fromMS(t), fromMS(last)
 	return &sp, nil
 }
 
-// SparedAccount reports whether account is among the spared of id.
-func (s *SQLStore) SparedAccount(ctx context.Context, id, account string) (bool, error) {
+// SparedAccount reports whether account is among the spared of id, by a
+// spare in force at now.
+func (s *SQLStore) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM campaign_spared_accounts WHERE id = $1 AND account = $2`), id, account).Scan(&one)
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM campaign_spared s JOIN campaign_spared_accounts a ON a.id = s.id
+		WHERE s.id = $1 AND a.account = $2 AND s.last >= $3`), id, account, ms(now.Add(-window))).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// TouchSpare moves id's spare on to a copy of its run at now: only a
+// spare in force, and only forward.
+func (s *SQLStore) TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error {
+	_, err := s.exec(ctx, s.db, `UPDATE campaign_spared SET last = $2 WHERE id = $1 AND last >= $3 AND last < $2`, id, ms(now), ms(now.Add(-window)))
+	return err
 }
 
 // CampaignSenders are all the accounts that sent id (CampaignByID reads
@@ -181,15 +208,36 @@ func SuspendedFor(s *Suspension, id string) bool {
 // copy extends (campaignLua): the spare lives exactly as long as the
 // campaign, each spared account a field "spa:"+account. Only an existing
 // hash: HSET on a missing key would make one that never expires.
+// The spare's Last is the field "sparelast" (ms), set from the
+// campaign's last copy ("t").
 var spareLua = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-redis.call('HSETNX', KEYS[1], 'spared', ARGV[1])
+if redis.call('HSETNX', KEYS[1], 'spared', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'sparelast', redis.call('HGET', KEYS[1], 't'))
+end
 for i = 2, #ARGV do redis.call('HSET', KEYS[1], 'spa:' .. ARGV[i], 1) end
 return 1`)
+
+// sparedLua is SparedAccount: the account's field and a spare in force
+// (ARGV[2]: the oldest last copy in force, ms).
+var sparedLua = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'spa:' .. ARGV[1]) == 0 then return 0 end
+local last = tonumber(redis.call('HGET', KEYS[1], 'sparelast') or '')
+if last and last >= tonumber(ARGV[2]) then return 1 end
+return 0`)
+
+// touchLua is TouchSpare (ARGV: now, the oldest last copy in force).
+var touchLua = redis.NewScript(`
+local last = tonumber(redis.call('HGET', KEYS[1], 'sparelast') or '')
+if last and last >= tonumber(ARGV[2]) and last < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'sparelast', ARGV[1])
+end
+return 0`)
 
 // unspareLua deletes the spare and its accounts' fields.
 var unspareLua = redis.NewScript(`
 local had = redis.call('HDEL', KEYS[1], 'spared')
+redis.call('HDEL', KEYS[1], 'sparelast')
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(f, 1, 4) == 'spa:' then redis.call('HDEL', KEYS[1], f) end
 end
@@ -227,26 +275,33 @@ func (r *Redis) UnspareCampaign(ctx context.Context, id string) (bool, error) {
 }
 
 func (r *Redis) CampaignSpared(ctx context.Context, id string) (*Spare, error) {
-	js, err := r.c.HGet(ctx, campPrefix+"camp:"+id, "spared").Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
+	v, err := r.c.HMGet(ctx, campPrefix+"camp:"+id, "spared", "sparelast").Result()
+	if err != nil || v[0] == nil {
 		return nil, err
 	}
-	return decodeSpare(js)
+	js, _ := v[0].(string)
+	last, _ := v[1].(string)
+	return decodeSpare(js, last)
 }
 
-func decodeSpare(js string) (*Spare, error) {
+// decodeSpare is a spare as Redis keeps it: JSON, and its last copy (ms).
+func decodeSpare(js, last string) (*Spare, error) {
 	var sp Spare
 	if err := json.Unmarshal([]byte(js), &sp); err != nil {
 		return nil, err
 	}
+	n, _ := strconv.ParseInt(last, 10, 64)
+	sp.Last = fromMS(n)
 	return &sp, nil
 }
 
-func (r *Redis) SparedAccount(ctx context.Context, id, account string) (bool, error) {
-	return r.c.HExists(ctx, campPrefix+"camp:"+id, "spa:"+account).Result()
+func (r *Redis) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	n, err := sparedLua.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, account, ms(now.Add(-window))).Int()
+	return n == 1, err
+}
+
+func (r *Redis) TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error {
+	return touchLua.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, ms(now), ms(now.Add(-window))).Err()
 }
 
 func (r *Redis) CampaignSenders(ctx context.Context, id string) ([]string, error) {
@@ -265,4 +320,89 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// OtherUnspared are the campaigns account sent besides id that the desk
+// did not spare: a spare judged the campaign innocent, whoever it listed,
+// so a customer who signed two petitions is spared once both are (review
+// rspare4: never). They are read from the account's index of campaigns
+// and, as that index is written apart from the campaign on Redis (a
+// failure to write it is logged and left), from each campaign kept
+// (CampaignHasSender, written with the copy; review rspare4).
+func OtherUnspared(ctx context.Context, cs CampaignStore, id, account string, now time.Time) ([]string, error) {
+	indexed, err := cs.AccountCampaigns(ctx, account, CampaignAccountsMax)
+	if err != nil {
+		return nil, err
+	}
+	kept, err := cs.Campaigns(ctx, now.Add(-recordTTL), CampaignAccountsMax)
+	if err != nil {
+		return nil, err
+	}
+	var others []string
+	for _, o := range append(indexed, kept...) {
+		if o.ID == id || slices.Contains(others, o.ID) {
+			continue
+		}
+		if !slices.ContainsFunc(indexed, func(c Campaign) bool { return c.ID == o.ID }) {
+			if sent, err := cs.CampaignHasSender(ctx, o.ID, account); err != nil || !sent {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		sp, err := cs.CampaignSpared(ctx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		if sp == nil {
+			others = append(others, o.ID)
+		}
+	}
+	return others, nil
+}
+
+// LiftSpared lifts s, account's suspension for campaign id, which the
+// desk spared it of (LiftCampaign: only that suspension), unless the
+// account sent another campaign no spare covers (OtherUnspared). The
+// others are read again after the lift: a campaign established in
+// between found the account suspended and recorded nothing, so s is put
+// back (reviews rspare3, rspare4: the account went free, milterctl's
+// lift or milterd's). It reports whether the account is lifted, and the
+// other campaigns that kept it.
+func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, id string, now time.Time) (bool, []string, error) {
+	others, err := OtherUnspared(ctx, cs, id, s.Key, now)
+	if err != nil || len(others) > 0 {
+		return false, others, err
+	}
+	lifted, err := cs.LiftCampaign(ctx, s.Key, id)
+	if err != nil || !lifted {
+		return false, nil, err
+	}
+	others, err = OtherUnspared(ctx, cs, id, s.Key, now)
+	if err == nil && len(others) == 0 {
+		return true, nil, nil
+	}
+	if _, perr := st.Suspend(ctx, *s, now); perr != nil {
+		return false, others, errors.Join(fmt.Errorf("%s sent another campaign while lifted; putting its suspension back failed: %w", s.Key, perr), err)
+	}
+	return false, others, err
+}
+
+// CampaignHasSender reports whether account sent campaign id.
+func (s *SQLStore) CampaignHasSender(ctx context.Context, id, account string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM campaign_accounts WHERE id = $1 AND account = $2`), id, account).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (r *Redis) CampaignHasSender(ctx context.Context, id, account string) (bool, error) {
+	err := r.c.ZScore(ctx, campPrefix+"campa:"+id, account).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
 }

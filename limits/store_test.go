@@ -365,7 +365,7 @@ func TestPostgresGrants(t *testing.T) {
 	if ok, err := r.LiftCampaign(ctx, "petition0", id); !ok || err != nil {
 		t.Errorf("reviewer lift: %v %v", ok, err)
 	}
-	if ok, err := m.SparedAccount(ctx, id, "petition0"); !ok || err != nil {
+	if ok, err := m.SparedAccount(ctx, id, "petition0", now, 15*time.Minute); !ok || err != nil {
 		t.Errorf("milterd reads the spare: %v %v", ok, err)
 	}
 	if ok, err := m.UnspareCampaign(ctx, id); !ok || err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"outguard/containment"
 	"outguard/limits"
 	"outguard/quarantine"
+	"outguard/setup"
 )
 
 // actions are the state changes of milterctl's commands and of its web
@@ -271,25 +273,27 @@ func (a *actions) Reset(ctx context.Context, key, operator string) (string, erro
 }
 
 // SpareCampaign spares the accounts of campaign id that operator judged
-// innocent (a petition's signers): the campaign suspends none of them any
-// more (limits.CampaignStore.SparedAccount, read by every milterd), its
-// suspensions of them are lifted, and those (until now) count toward no
-// escalation (limits.AuditSpared). Every copy is still held
+// innocent (a petition's signers): the campaign's run suspends none of
+// them any more (limits.CampaignStore.SparedAccount, read by every
+// milterd), its suspensions of them are lifted, and those count toward
+// no escalation (limits.AuditSpared). Every copy is still held
 // (campaign.action), and an account that first sends it later is
 // suspended as before: run it again to spare it. An account that sent
-// another campaign not spared for it is left as it is (a stolen account
-// that signed the petition, then sent a phishing run), as is one
-// suspended for anything else. The spare is recorded before any lift: a
-// copy counted meanwhile suspends no spared account (the engine reads
-// the spare again after a suspension, campaign/). It returns one line
-// per account; an error when a lift failed (run it again).
+// another campaign no spare covers (a stolen account that signed the
+// petition, then sent a phishing run) is left as it is, or suspended for
+// that campaign if it is not (its suspension for this one lifted in a
+// race, review rspare4); one suspended for anything else stays so. The
+// spare is recorded before any lift: a copy counted meanwhile suspends
+// no spared account (milterd reads the spare again after a suspension,
+// campaign/). It returns one line per account; an error when one failed
+// (run it again).
 func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string) ([]string, error) {
 	if err := a.checkQueued(queued); err != nil {
 		return nil, err
 	}
 	cs, ok := a.st.(limits.CampaignStore)
-	if !ok {
-		return nil, fmt.Errorf("the limits store (%T) does not count campaigns", a.st)
+	if !ok || a.cfg.Campaign == nil {
+		return nil, errors.New("campaigns are counted with a campaign section and a limits store that keeps them")
 	}
 	senders, err := cs.CampaignSenders(ctx, id)
 	if err == nil && len(senders) == 0 {
@@ -299,22 +303,26 @@ func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string
 		return nil, fmt.Errorf("campaign %s: %w", id, err)
 	}
 	var lines, spared []string
+	var failed []string
 	for _, acct := range senders {
-		others, err := a.otherUnspared(ctx, cs, id, acct)
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("campaign %s: reading the campaigns of %s: %w", id, acct, err)
-		case len(others) > 0:
-			lines = append(lines, a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it also sent campaign(s) "+strings.Join(others, " ")+": read them (campaigns show) before sparing it"))
-		default:
+		others, err := limits.OtherUnspared(ctx, cs, id, acct, time.Now())
+		if err == nil && len(others) > 0 {
+			var line string
+			if line, err = a.leave(ctx, cs, acct, others, operator); err == nil {
+				lines = append(lines, line)
+			}
+		} else if err == nil {
 			spared = append(spared, acct)
+		}
+		if err != nil {
+			failed = append(failed, acct)
+			lines = append(lines, acct+" failed: "+err.Error())
 		}
 	}
 	if err := cs.SpareCampaign(ctx, id, operator, time.Now(), spared); err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", id, err)
 	}
-	head := a.record(ctx, operator, "campaign spare", id, fmt.Sprintf("%s spared for %d of its %d accounts: its copies are still held (quarantine list --rule %s); an account that sends it later is suspended: spare it again", id, len(spared), len(senders), id))
-	var failed []string
+	head := a.record(ctx, operator, "campaign spare", id, fmt.Sprintf("%s spared for %d of its %d accounts: its copies are still held (quarantine list --rule %s: read them first, a run joined to it is filed under it); an account that sends it later is suspended: spare it again", id, len(spared), len(senders), id))
 	for _, acct := range spared {
 		line, err := a.spareAccount(ctx, cs, id, acct, queued, operator)
 		if err != nil {
@@ -330,70 +338,127 @@ func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string
 	return lines, nil
 }
 
-// otherUnspared are the campaigns acct sent besides id that do not spare
-// it.
-func (a *actions) otherUnspared(ctx context.Context, cs limits.CampaignStore, id, acct string) ([]string, error) {
-	sent, err := cs.AccountCampaigns(ctx, acct, limits.CampaignAccountsMax)
+// leave is the line of acct, left out of the spare for the campaigns
+// others it sent: when it is not suspended (a lift raced with one of
+// them, which found it suspended and recorded nothing), it is suspended
+// for the first, as milterd would have.
+func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, acct string, others []string, operator string) (string, error) {
+	line := acct + " left as it is: it also sent campaign(s) " + strings.Join(others, " ") + ": read them (campaigns show) before sparing it"
+	_, s, err := a.st.Usage(ctx, acct, time.Now())
+	if err != nil || s.Active(time.Now()) {
+		return a.record(ctx, operator, "campaign spare", acct, line), err
+	}
+	c, err := cs.CampaignByID(ctx, others[0])
+	if err != nil || c == nil {
+		return "", fmt.Errorf("reading campaign %s: %v", others[0], err)
+	}
+	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_, err = eng.SuspendCampaign(ctx, acct, *c, time.Now())
+	}
 	if err != nil {
-		return nil, err
+		return "", fmt.Errorf("suspending it for campaign %s: %w", others[0], err)
 	}
-	var others []string
-	for _, o := range sent {
-		if o.ID == id {
-			continue
-		}
-		sp, err := cs.SparedAccount(ctx, o.ID, acct)
-		if err != nil {
-			return nil, err
-		}
-		if !sp {
-			others = append(others, o.ID)
-		}
-	}
-	return others, nil
+	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended: suspended for "+others[0]), nil
 }
 
-// spareAccount voids acct's suspensions for id until now and lifts the
-// one in force, if it is id's (LiftCampaign: never one for anything
-// else, even put in place since it was read). An account that sent
-// another campaign between the check and the lift gets its suspension
-// back (review rspare3: it was released, and nothing suspended it for
-// the other).
+// spareAccount voids acct's suspensions for id so far and lifts the one
+// in force, if it is id's (limits.LiftSpared: never one for anything
+// else, nor an account that sent another campaign meanwhile).
 func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id, acct, queued, operator string) (string, error) {
-	_, s, err := a.st.Usage(ctx, acct, time.Now())
+	now := time.Now()
+	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
 		return "", err
 	}
-	// The void at or after the suspension it voids, whatever this host's
-	// clock says (voided compares the two times).
-	at := time.Now()
-	if s != nil && s.Since.After(at) {
-		at = s.Since
-	}
-	ev := limits.AuditEvent{Time: at, Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id}
-	if err := a.st.Audit(ctx, ev); err != nil {
+	if err := a.void(ctx, acct, id, operator); err != nil {
 		return "", fmt.Errorf("recording the spare in its audit trail: %w", err)
 	}
 	if !limits.SuspendedFor(s, id) {
-		if s != nil && s.Active(time.Now()) {
+		if s.Active(now) {
 			return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+s.Reason), nil
 		}
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
 	}
-	lifted, err := cs.LiftCampaign(ctx, acct, id)
-	if err != nil || !lifted {
-		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), err
-	}
-	if others, err := a.otherUnspared(ctx, cs, id, acct); err != nil || len(others) > 0 {
-		if _, rerr := a.st.Suspend(ctx, *s, time.Now()); rerr != nil {
-			return "", fmt.Errorf("it sent another campaign while it was spared, and putting its suspension back failed: %w", rerr)
+	if over, err := a.overThreshold(ctx, acct, now); err != nil || over != "" {
+		if err != nil {
+			return "", err
 		}
-		return a.record(ctx, operator, "campaign spare", acct, fmt.Sprintf("%s left as it is: it sent campaign(s) %v while it was spared (%v): its suspension is back", acct, others, err)), nil
+		return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+over+" while it was suspended for the campaign"), nil
 	}
-	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts" +
+	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, now)
+	switch {
+	case err != nil:
+		return "", err
+	case len(others) > 0:
+		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), nil
+	case !lifted:
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), nil
+	}
+	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts, toward its next such event" +
 		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")
 	outcome, err = a.settle(ctx, acct, queued, operator, outcome)
 	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), err
+}
+
+// overThreshold names acct's undeliverable recipients or refused
+// messages of the last hour when they reach its limit: counted while it
+// was suspended, they suspended nothing, and lifted it would be free with
+// them (review rspare4); "" when under.
+func (a *actions) overThreshold(ctx context.Context, acct string, now time.Time) (string, error) {
+	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	lim := eng.Policy.For(acct)
+	since := now.Add(-limits.Hour)
+	if acked, err := a.st.Acknowledged(ctx, acct); err != nil {
+		return "", err
+	} else if acked.After(since) {
+		since = acked
+	}
+	for _, c := range []struct {
+		what      string
+		threshold int
+		list      func(context.Context, string, time.Time) ([]limits.Undeliverable, error)
+	}{
+		{"undeliverable recipients", lim.UndeliverablePerHour, a.st.Undeliverables},
+		{"refused messages", lim.RefusedMessagesPerHour, a.st.Refused},
+	} {
+		if c.threshold <= 0 {
+			continue
+		}
+		evs, err := c.list(ctx, acct, since)
+		if err != nil {
+			return "", err
+		}
+		if len(evs) >= c.threshold {
+			return fmt.Sprintf("%d %s within the hour (threshold %d)", len(evs), c.what, c.threshold), nil
+		}
+	}
+	return "", nil
+}
+
+// void records that acct's automatic suspensions for id so far count
+// toward no escalation: an AuditSpared event at the time of the last of
+// them, read from the trail itself, so that this host's clock (ahead of
+// milterd's) cannot void a later one (review rspare4). None: nothing to
+// void.
+func (a *actions) void(ctx context.Context, acct, id, operator string) error {
+	trail, err := a.st.AuditTrail(ctx, acct, time.Time{})
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, ev := range trail {
+		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated) && ev.Time.After(last) {
+			last = ev.Time
+		}
+	}
+	if last.IsZero() {
+		return nil
+	}
+	return a.st.Audit(ctx, limits.AuditEvent{Time: last, Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id})
 }
 
 // UnspareCampaign ends id's spare: its next copies suspend their senders

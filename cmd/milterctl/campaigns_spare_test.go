@@ -75,7 +75,7 @@ func TestCampaignsSpare(t *testing.T) {
 		t.Errorf("the other campaign spared: %+v %v", sp, err)
 	}
 	for acct, want := range map[string]bool{"petition0": true, "petition2": true, "petition3": true, "both": false} {
-		if ok, err := st2.SparedAccount(ctx, ids["petition"], acct); err != nil || ok != want {
+		if ok, err := st2.SparedAccount(ctx, ids["petition"], acct, now, 15*time.Minute); err != nil || ok != want {
 			t.Errorf("%s spared: %v %v, want %v", acct, ok, err, want)
 		}
 	}

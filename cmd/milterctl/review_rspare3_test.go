@@ -62,6 +62,7 @@ type hookStore struct {
 	afterAccountCampaigns func(account string)
 	afterCampaignSpared   func(id string)
 	afterSparedAccount    func(account string)
+	beforeLift            func(key string)
 	afterUsage            func(key string)
 }
 
@@ -83,8 +84,15 @@ func (h *hookStore) AccountCampaigns(ctx context.Context, account string, limit 
 	return cs, err
 }
 
-func (h *hookStore) SparedAccount(ctx context.Context, id, account string) (bool, error) {
-	ok, err := h.SQLStore.SparedAccount(ctx, id, account)
+func (h *hookStore) LiftCampaign(ctx context.Context, key, id string) (bool, error) {
+	if f := h.beforeLift; f != nil {
+		f(key)
+	}
+	return h.SQLStore.LiftCampaign(ctx, key, id)
+}
+
+func (h *hookStore) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	ok, err := h.SQLStore.SparedAccount(ctx, id, account, now, window)
 	if f := h.afterSparedAccount; f != nil {
 		h.afterSparedAccount = nil
 		f(account)
