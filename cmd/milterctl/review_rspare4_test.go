@@ -265,7 +265,7 @@ func TestReviewRspare4VoidAheadClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const skew = 2 * time.Minute // the desk's host ahead of milterd's
+	const skew = 2 * time.Minute                              // the desk's host ahead of milterd's
 	mnow := func() time.Time { return time.Now().Add(-skew) } // milterd's clock
 	res := campaignOf(t, st, "petition", mnow().Add(-time.Hour), "s0", "s1", "s2", "s3", "stolen")
 	if !res.New {
