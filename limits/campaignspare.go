@@ -60,8 +60,10 @@ CREATE TABLE IF NOT EXISTS campaign_spared_accounts (id TEXT NOT NULL, account T
 
 // SpareCampaign records that op spared accounts of campaign id at now,
 // for the run of its last copy (Spare.Last); a second spare adds its
-// accounts and keeps the first's record. ErrNoCampaign when id is not
-// held.
+// accounts, keeps the first's who and when, and moves Last on to the
+// campaign's last copy: the desk judged the run of now (a new run of the
+// text after a gap found the first spare stale, review rspare5).
+// ErrNoCampaign when id is not held.
 func (s *SQLStore) SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -74,7 +76,8 @@ func (s *SQLStore) SpareCampaign(ctx context.Context, id, op string, now time.Ti
 	} else if err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_spared (id, t, op, last) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, id, ms(now), op, last); err != nil {
+	if _, err := s.exec(ctx, tx, `INSERT INTO campaign_spared (id, t, op, last) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET last = CASE WHEN excluded.last > campaign_spared.last THEN excluded.last ELSE campaign_spared.last END`, id, ms(now), op, last); err != nil {
 		return err
 	}
 	for _, a := range accounts {
@@ -123,7 +126,7 @@ func (s *SQLStore) CampaignSpared(ctx context.Context, id string) (*Spare, error
 }
 
 // SparedAccount reports whether account is among the spared of id, by a
-// spare in force at now.
+// spare in force at now (now zero: listed, in force or not).
 func (s *SQLStore) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
 	var one int
 	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT 1 FROM campaign_spared s JOIN campaign_spared_accounts a ON a.id = s.id
@@ -212,9 +215,10 @@ func SuspendedFor(s *Suspension, id string) bool {
 // campaign's last copy ("t").
 var spareLua = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HSETNX', KEYS[1], 'spared', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'sparelast', redis.call('HGET', KEYS[1], 't'))
-end
+redis.call('HSETNX', KEYS[1], 'spared', ARGV[1])
+local t = tonumber(redis.call('HGET', KEYS[1], 't'))
+local last = tonumber(redis.call('HGET', KEYS[1], 'sparelast') or '')
+if not last or t > last then redis.call('HSET', KEYS[1], 'sparelast', t) end
 for i = 2, #ARGV do redis.call('HSET', KEYS[1], 'spa:' .. ARGV[i], 1) end
 return 1`)
 
@@ -322,14 +326,16 @@ func anys(ss []string) []any {
 	return out
 }
 
-// OtherUnspared are the campaigns account sent besides id that the desk
-// did not spare: a spare judged the campaign innocent, whoever it listed,
-// so a customer who signed two petitions is spared once both are (review
-// rspare4: never). They are read from the account's index of campaigns
-// and, as that index is written apart from the campaign on Redis (a
-// failure to write it is logged and left), from each campaign kept
-// (CampaignHasSender, written with the copy; review rspare4).
-func OtherUnspared(ctx context.Context, cs CampaignStore, id, account string, now time.Time) ([]string, error) {
+// OtherUnspared are the campaigns account sent besides those of ids that
+// the desk did not spare it of (listed in their spare, in force or not:
+// listed, its copies were judged; not listed, a run under a spared
+// campaign's id is not, review rspare5). A customer who signed two
+// petitions is spared by a spare of both at once (review rspare4). They
+// are read from the account's index of campaigns and, as that index is
+// written apart from the campaign on Redis (a failure to write it is
+// logged and left), from each campaign kept (CampaignHasSender, written
+// with the copy; review rspare4).
+func OtherUnspared(ctx context.Context, cs CampaignStore, ids []string, account string, now time.Time) ([]string, error) {
 	indexed, err := cs.AccountCampaigns(ctx, account, CampaignAccountsMax)
 	if err != nil {
 		return nil, err
@@ -340,7 +346,7 @@ func OtherUnspared(ctx context.Context, cs CampaignStore, id, account string, no
 	}
 	var others []string
 	for _, o := range append(indexed, kept...) {
-		if o.ID == id || slices.Contains(others, o.ID) {
+		if slices.Contains(ids, o.ID) || slices.Contains(others, o.ID) {
 			continue
 		}
 		if !slices.ContainsFunc(indexed, func(c Campaign) bool { return c.ID == o.ID }) {
@@ -351,11 +357,11 @@ func OtherUnspared(ctx context.Context, cs CampaignStore, id, account string, no
 				continue
 			}
 		}
-		sp, err := cs.CampaignSpared(ctx, o.ID)
+		listed, err := cs.SparedAccount(ctx, o.ID, account, time.Time{}, 0)
 		if err != nil {
 			return nil, err
 		}
-		if sp == nil {
+		if !listed {
 			others = append(others, o.ID)
 		}
 	}
@@ -371,7 +377,7 @@ func OtherUnspared(ctx context.Context, cs CampaignStore, id, account string, no
 // lift or milterd's). It reports whether the account is lifted, and the
 // other campaigns that kept it.
 func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, id string, now time.Time) (bool, []string, error) {
-	others, err := OtherUnspared(ctx, cs, id, s.Key, now)
+	others, err := OtherUnspared(ctx, cs, []string{id}, s.Key, now)
 	if err != nil || len(others) > 0 {
 		return false, others, err
 	}
@@ -379,7 +385,7 @@ func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, 
 	if err != nil || !lifted {
 		return false, nil, err
 	}
-	others, err = OtherUnspared(ctx, cs, id, s.Key, now)
+	others, err = OtherUnspared(ctx, cs, []string{id}, s.Key, now)
 	if err == nil && len(others) == 0 {
 		return true, nil, nil
 	}

@@ -313,7 +313,8 @@ func TestPostgresGrants(t *testing.T) {
 		GRANT SELECT, INSERT ON account_audit TO abusedesk;
 		GRANT INSERT ON outbox TO abusedesk;
 		GRANT SELECT ON campaigns, campaign_keys, campaign_links, campaign_accounts TO abusedesk;
-		GRANT SELECT, INSERT, DELETE ON campaign_spared, campaign_spared_accounts TO abusedesk;`)
+		GRANT SELECT, INSERT, UPDATE, DELETE ON campaign_spared TO abusedesk;
+		GRANT SELECT, INSERT, DELETE ON campaign_spared_accounts TO abusedesk;`)
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
 	if err != nil {
 		t.Fatalf("reviewer open: %v", err)

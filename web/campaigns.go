@@ -62,7 +62,7 @@ func (s *Server) campaignAction(action string) handler {
 				return
 			}
 			var lines []string
-			if lines, err = s.o.Actions.SpareCampaign(r.Context(), id, queued, operator(u)); len(lines) > 0 {
+			if lines, err = s.o.Actions.SpareCampaign(r.Context(), []string{id}, queued, operator(u)); len(lines) > 0 {
 				res.Outcome, res.Lines = lines[0], lines[1:]
 			}
 		case "unspare":

@@ -51,8 +51,8 @@ func (a *recorded) Unsuspend(_ context.Context, k, queued, op string) (string, e
 func (a *recorded) Reset(_ context.Context, k, op string) (string, error) {
 	return a.add("reset", k, op)
 }
-func (a *recorded) SpareCampaign(_ context.Context, id, queued, op string) ([]string, error) {
-	out, err := a.add("spare", id, queued, op)
+func (a *recorded) SpareCampaign(_ context.Context, ids []string, queued, op string) ([]string, error) {
+	out, err := a.add("spare", strings.Join(ids, " "), queued, op)
 	return []string{out}, err
 }
 func (a *recorded) UnspareCampaign(_ context.Context, id, op string) (string, error) {

@@ -35,8 +35,8 @@ func (a auditing) Unsuspend(ctx context.Context, k, _, op string) (string, error
 func (a auditing) Reset(ctx context.Context, k, op string) (string, error) {
 	return a.do(ctx, "reset", k, op)
 }
-func (a auditing) SpareCampaign(ctx context.Context, id, _, op string) ([]string, error) {
-	out, err := a.do(ctx, "spare", id, op)
+func (a auditing) SpareCampaign(ctx context.Context, ids []string, _, op string) ([]string, error) {
+	out, err := a.do(ctx, "spare", ids[0], op)
 	return []string{out}, err
 }
 func (a auditing) UnspareCampaign(ctx context.Context, id, op string) (string, error) {

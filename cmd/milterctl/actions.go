@@ -287,7 +287,7 @@ func (a *actions) Reset(ctx context.Context, key, operator string) (string, erro
 // no spared account (milterd reads the spare again after a suspension,
 // campaign/). It returns one line per account; an error when one failed
 // (run it again).
-func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string) ([]string, error) {
+func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, operator string) ([]string, error) {
 	if err := a.checkQueued(queued); err != nil {
 		return nil, err
 	}
@@ -295,45 +295,63 @@ func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string
 	if !ok || a.cfg.Campaign == nil {
 		return nil, errors.New("campaigns are counted with a campaign section and a limits store that keeps them")
 	}
-	senders, err := cs.CampaignSenders(ctx, id)
-	if err == nil && len(senders) == 0 {
-		err = limits.ErrNoCampaign
+	// Each campaign's senders judged first, all spares recorded before
+	// any lift: a signer of two campaigns spared together is spared of
+	// both (review rspare4).
+	type judged struct {
+		id              string
+		senders, spared []string
 	}
-	if err != nil {
-		return nil, fmt.Errorf("campaign %s: %w", id, err)
+	var all []judged
+	var lines, failed []string
+	for _, id := range ids {
+		senders, err := cs.CampaignSenders(ctx, id)
+		if err == nil && len(senders) == 0 {
+			err = limits.ErrNoCampaign
+		}
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", id, err)
+		}
+		j := judged{id: id, senders: senders}
+		for _, acct := range senders {
+			others, err := limits.OtherUnspared(ctx, cs, ids, acct, time.Now())
+			if err == nil && len(others) > 0 {
+				var line string
+				if line, err = a.leave(ctx, cs, acct, others, operator); err == nil {
+					lines = append(lines, line)
+				}
+			} else if err == nil {
+				j.spared = append(j.spared, acct)
+			}
+			if err != nil {
+				failed = append(failed, acct)
+				lines = append(lines, acct+" failed: "+err.Error())
+			}
+		}
+		all = append(all, j)
 	}
-	var lines, spared []string
-	var failed []string
-	for _, acct := range senders {
-		others, err := limits.OtherUnspared(ctx, cs, id, acct, time.Now())
-		if err == nil && len(others) > 0 {
-			var line string
-			if line, err = a.leave(ctx, cs, acct, others, operator); err == nil {
+	var heads []string
+	for _, j := range all {
+		if err := cs.SpareCampaign(ctx, j.id, operator, time.Now(), j.spared); err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", j.id, err)
+		}
+		heads = append(heads, a.record(ctx, operator, "campaign spare", j.id, fmt.Sprintf("%s spared for %d of its %d accounts: its copies are still held (quarantine list --rule %s: read them first, a run joined to it is filed under it); an account that sends it later is suspended: spare it again", j.id, len(j.spared), len(j.senders), j.id)))
+	}
+	for _, j := range all {
+		for _, acct := range j.spared {
+			line, err := a.spareAccount(ctx, cs, j.id, acct, queued, operator)
+			if err != nil {
+				failed = append(failed, acct)
+				line = acct + " failed: " + err.Error()
+			}
+			if line != "" {
 				lines = append(lines, line)
 			}
-		} else if err == nil {
-			spared = append(spared, acct)
-		}
-		if err != nil {
-			failed = append(failed, acct)
-			lines = append(lines, acct+" failed: "+err.Error())
 		}
 	}
-	if err := cs.SpareCampaign(ctx, id, operator, time.Now(), spared); err != nil {
-		return nil, fmt.Errorf("campaign %s: %w", id, err)
-	}
-	head := a.record(ctx, operator, "campaign spare", id, fmt.Sprintf("%s spared for %d of its %d accounts: its copies are still held (quarantine list --rule %s: read them first, a run joined to it is filed under it); an account that sends it later is suspended: spare it again", id, len(spared), len(senders), id))
-	for _, acct := range spared {
-		line, err := a.spareAccount(ctx, cs, id, acct, queued, operator)
-		if err != nil {
-			failed = append(failed, acct)
-			line = acct + " failed: " + err.Error()
-		}
-		lines = append(lines, line)
-	}
-	lines = append([]string{head}, lines...)
+	lines = append(heads, lines...)
 	if len(failed) > 0 {
-		return lines, fmt.Errorf("campaign %s is spared, but sparing %s failed: run it again", id, strings.Join(failed, " "))
+		return lines, fmt.Errorf("%s spared, but sparing %s failed: run it again", strings.Join(ids, " "), strings.Join(failed, " "))
 	}
 	return lines, nil
 }
@@ -343,7 +361,7 @@ func (a *actions) SpareCampaign(ctx context.Context, id, queued, operator string
 // them, which found it suspended and recorded nothing), it is suspended
 // for the first, as milterd would have.
 func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, acct string, others []string, operator string) (string, error) {
-	line := acct + " left as it is: it also sent campaign(s) " + strings.Join(others, " ") + ": read them (campaigns show) before sparing it"
+	line := acct + " left as it is: it also sent campaign(s) " + strings.Join(others, " ") + ": read them (campaigns show); if innocent too, spare them together"
 	_, s, err := a.st.Usage(ctx, acct, time.Now())
 	if err != nil || s.Active(time.Now()) {
 		return a.record(ctx, operator, "campaign spare", acct, line), err
@@ -380,7 +398,7 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id,
 		}
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
 	}
-	if over, err := a.overThreshold(ctx, acct, now); err != nil || over != "" {
+	if over, err := a.overThreshold(ctx, acct, s.Since); err != nil || over != "" {
 		if err != nil {
 			return "", err
 		}
@@ -402,16 +420,17 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id,
 }
 
 // overThreshold names acct's undeliverable recipients or refused
-// messages of the last hour when they reach its limit: counted while it
-// was suspended, they suspended nothing, and lifted it would be free with
-// them (review rspare4); "" when under.
-func (a *actions) overThreshold(ctx context.Context, acct string, now time.Time) (string, error) {
+// messages when they reached its limit within an hour since it was
+// suspended (since): counted while it was suspended, they suspended
+// nothing, and lifted it would be free with them (reviews rspare4, and
+// rspare5: judged by the last hour alone, a spare run again once they
+// were an hour old lifted it); "" when they never did.
+func (a *actions) overThreshold(ctx context.Context, acct string, since time.Time) (string, error) {
 	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", err
 	}
 	lim := eng.Policy.For(acct)
-	since := now.Add(-limits.Hour)
 	if acked, err := a.st.Acknowledged(ctx, acct); err != nil {
 		return "", err
 	} else if acked.After(since) {
@@ -432,8 +451,14 @@ func (a *actions) overThreshold(ctx context.Context, acct string, now time.Time)
 		if err != nil {
 			return "", err
 		}
-		if len(evs) >= c.threshold {
-			return fmt.Sprintf("%d %s within the hour (threshold %d)", len(evs), c.what, c.threshold), nil
+		// The most in any hour: evs are oldest first.
+		for i, j := 0, 0; j < len(evs); j++ {
+			for evs[j].Time.Sub(evs[i].Time) >= limits.Hour {
+				i++
+			}
+			if j-i+1 >= c.threshold {
+				return fmt.Sprintf("%d %s within an hour (threshold %d)", j-i+1, c.what, c.threshold), nil
+			}
 		}
 	}
 	return "", nil

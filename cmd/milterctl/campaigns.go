@@ -131,8 +131,8 @@ func campaignsSpare(c *ccontext, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || release && del {
-		return usageError("campaigns spare takes one campaign, and --release-queued or --delete-queued")
+	if len(pos) == 0 || release && del {
+		return usageError("campaigns spare takes campaigns (spared together: a signer of them all is spared), and --release-queued or --delete-queued")
 	}
 	queued := QueuedStay
 	if release {
@@ -141,7 +141,7 @@ func campaignsSpare(c *ccontext, args []string) error {
 		queued = QueuedDelete
 	}
 	return c.action(func(act *actions) error {
-		lines, err := act.SpareCampaign(c.ctx, pos[0], queued, operator())
+		lines, err := act.SpareCampaign(c.ctx, pos, queued, operator())
 		for _, l := range lines {
 			fmt.Fprintln(terminal{c.out}, l)
 		}

@@ -73,13 +73,13 @@ func TestReviewRspare3HeldStoreFailure(t *testing.T) {
 	res := campaignOf(t, st, "petition", now.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "s4")
 	suspendAll(t, st, res.ID, now.Add(-5*time.Minute), res.Accounts...)
 	f := &rspare3FailUnsuspend{SQLStore: st, fails: 1}
-	lines, err := newActions(cfg, nil, f).SpareCampaign(ctx, res.ID, QueuedStay, "desk")
+	lines, err := newActions(cfg, nil, f).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "desk")
 	ss, _ := st.Suspensions(ctx)
 	t.Logf("first run: err %v; left suspended %d\n%s", err, len(ss), strings.Join(lines, "\n"))
 	if err == nil || !strings.Contains(err.Error(), "sparing s2 failed: run it again") || len(ss) != 1 {
 		t.Errorf("first run: %v, %d left", err, len(ss))
 	}
-	lines, err = newActions(cfg, nil, f).SpareCampaign(ctx, res.ID, QueuedStay, "desk")
+	lines, err = newActions(cfg, nil, f).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "desk")
 	ss, _ = st.Suspensions(ctx)
 	t.Logf("second run: err %v; left suspended %d", err, len(ss))
 	if err != nil || len(ss) != 0 {

@@ -150,7 +150,7 @@ func TestReviewRspare3RaceOtherCampaignReleased(t *testing.T) {
 	}
 	// the order of c.Accounts: X is the first read (sortAccounts by first copy, then name: X < s1)
 	act := newActions(cfg, nil, h)
-	lines, err := act.SpareCampaign(ctx, resA.ID, QueuedStay, "desk")
+	lines, err := act.SpareCampaign(ctx, []string{resA.ID}, QueuedStay, "desk")
 	t.Logf("spare %s: err %v\n%s", resA.ID, err, strings.Join(lines, "\n"))
 	_, sx, _ := st.Usage(ctx, "X", time.Now())
 	sent, _ := st.AccountCampaigns(ctx, "X", 10)
@@ -210,7 +210,7 @@ func TestReviewRspare3RaceCopyLeftSuspended(t *testing.T) {
 	// (Third design: the engine reads whether the sender is spared, the
 	// desk's spare runs to its end right after that read.)
 	h.afterSparedAccount = func(string) {
-		lines, serr = newActions(cfg, nil, st).SpareCampaign(ctx, id, QueuedStay, "desk")
+		lines, serr = newActions(cfg, nil, st).SpareCampaign(ctx, []string{id}, QueuedStay, "desk")
 	}
 	v := send(5)
 	t.Logf("spare: err %v\n%s", serr, strings.Join(lines, "\n"))
@@ -297,9 +297,9 @@ func TestReviewRspare3TwoSparesAtOnce(t *testing.T) {
 	var lines2 []string
 	var err2 error
 	h.afterUsage = func(string) {
-		lines2, err2 = newActions(cfg, nil, st).SpareCampaign(ctx, res.ID, QueuedStay, "op2")
+		lines2, err2 = newActions(cfg, nil, st).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "op2")
 	}
-	lines1, err1 := newActions(cfg, nil, h).SpareCampaign(ctx, res.ID, QueuedStay, "op1")
+	lines1, err1 := newActions(cfg, nil, h).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "op1")
 	t.Logf("op1: err %v\n%s", err1, strings.Join(lines1, "\n"))
 	t.Logf("op2: err %v\n%s", err2, strings.Join(lines2, "\n"))
 	ss, _ := st.Suspensions(ctx)
@@ -345,7 +345,7 @@ func TestReviewRspare3LiftsOtherSignalsSuspension(t *testing.T) {
 			t.Fatalf("undeliverable suspension: %v %v", s, err)
 		}
 	}
-	lines, err := newActions(cfg, nil, h).SpareCampaign(ctx, res.ID, QueuedStay, "desk")
+	lines, err := newActions(cfg, nil, h).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "desk")
 	t.Logf("spare: err %v\n%s", err, strings.Join(lines, "\n"))
 	_, s, _ := st.Usage(ctx, "s0", time.Now())
 	t.Logf("s0 after the spare: %+v", s)

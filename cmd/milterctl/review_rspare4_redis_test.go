@@ -74,7 +74,7 @@ func TestReviewRspare4RedisUnindexedOtherCampaign(t *testing.T) {
 		}
 	}
 	senders, _ := st.CampaignSenders(ctx, resQ.ID)
-	lines, serr := newActions(cfg, nil, st).SpareCampaign(ctx, resP.ID, QueuedStay, "desk")
+	lines, serr := newActions(cfg, nil, st).SpareCampaign(ctx, []string{resP.ID}, QueuedStay, "desk")
 	t.Logf("Q %s senders %v; spare of P %s: err %v\n%s", resQ.ID, senders, resP.ID, serr, strings.Join(lines, "\n"))
 	_, sx, _ := st.Usage(ctx, X, now)
 	if sx == nil {
