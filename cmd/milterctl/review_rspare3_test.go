@@ -131,22 +131,7 @@ func TestReviewRspare3RaceOtherCampaignReleased(t *testing.T) {
 	var idB string
 	h.afterAccountCampaigns = func(acct string) {
 		// milterd on another host, B's fifth sender's copy (Commit)
-		res := campaignOf(t, st, "phish", time.Now(), "p4")
-		if !res.New {
-			t.Fatalf("B not established: %+v", res)
-		}
-		idB = res.ID
-		b, _ := st.CampaignByID(ctx, res.ID)
-		var done []limits.PendingSuspension
-		for _, x := range res.Accounts {
-			if _, err := eng.SuspendCampaign(ctx, x, *b, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			done = append(done, limits.PendingSuspension{ID: res.ID, Account: x})
-		}
-		if err := st.CampaignSuspended(ctx, done); err != nil {
-			t.Fatal(err)
-		}
+		idB = establishedElsewhere(t, st, eng, "phish", "p4")
 	}
 	// the order of c.Accounts: X is the first read (sortAccounts by first copy, then name: X < s1)
 	act := newActions(cfg, nil, h)
@@ -468,4 +453,29 @@ func sparedStolen(t *testing.T) (cfg, id string, eng *limits.Engine, st *limits.
 	t.Cleanup(func() { st.Close() })
 	eng = &limits.Engine{Store: st, SuspendFor: limits.Day, Escalate: limits.Escalation{After: 3, Within: 30 * limits.Day}, Log: slog.New(slog.DiscardHandler)}
 	return cfg, id, eng, st, now
+}
+
+// establishedElsewhere is milterd on another host: acct's copy of text
+// establishes it, its senders are suspended by eng (one already
+// suspended records nothing) and their pending marks cleared; the
+// campaign's id.
+func establishedElsewhere(t *testing.T, st *limits.SQLStore, eng *limits.Engine, text, acct string) string {
+	t.Helper()
+	ctx := context.Background()
+	res := campaignOf(t, st, text, time.Now(), acct)
+	if !res.New {
+		t.Fatalf("%s not established: %+v", text, res)
+	}
+	c, _ := st.CampaignByID(ctx, res.ID)
+	var done []limits.PendingSuspension
+	for _, x := range res.Accounts {
+		if _, err := eng.SuspendCampaign(ctx, x, *c, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		done = append(done, limits.PendingSuspension{ID: res.ID, Account: x})
+	}
+	if err := st.CampaignSuspended(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	return res.ID
 }

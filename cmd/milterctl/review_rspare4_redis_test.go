@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -45,19 +44,13 @@ func TestReviewRspare4RedisUnindexedOtherCampaign(t *testing.T) {
 	raw := redis.NewClient(&redis.Options{Addr: rd.Addr})
 	defer raw.Close()
 	now := time.Now()
-	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx1"}}
 	const X = "X"
 	campaignOf(t, st, "phishq", now.Add(-12*time.Minute), X) // Q: X's copy, not a campaign yet
 	resP := campaignOf(t, st, "petition", now.Add(-10*time.Minute), "s1", "s2", "s3", X, "s4")
 	if !resP.New {
 		t.Fatalf("P not established: %+v", resP)
 	}
-	p, _ := st.CampaignByID(ctx, resP.ID)
-	for _, a := range resP.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, a, *p, now.Add(-10*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	suspendAll(t, st, resP.ID, now.Add(-10*time.Minute), resP.Accounts...)
 	resQ := campaignOf(t, st, "phishq", now.Add(-2*time.Minute), "q1", "q2", "q3", "q4")
 	if !resQ.New {
 		t.Fatalf("Q not established: %+v", resQ)
@@ -67,12 +60,7 @@ func TestReviewRspare4RedisUnindexedOtherCampaign(t *testing.T) {
 	if n, err := raw.ZRem(ctx, "og:{camp}:acamp:"+X, resQ.ID).Result(); n != 1 || err != nil {
 		t.Fatalf("X's index of Q: %v %v", n, err)
 	}
-	q, _ := st.CampaignByID(ctx, resQ.ID)
-	for _, a := range resQ.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, a, *q, now.Add(-2*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	suspendAll(t, st, resQ.ID, now.Add(-2*time.Minute), resQ.Accounts...)
 	senders, _ := st.CampaignSenders(ctx, resQ.ID)
 	lines, serr := newActions(cfg, nil, st).SpareCampaign(ctx, []string{resP.ID}, QueuedStay, "desk")
 	t.Logf("Q %s senders %v; spare of P %s: err %v\n%s", resQ.ID, senders, resP.ID, serr, strings.Join(lines, "\n"))

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"outguard/campaign"
-	"outguard/config"
 	"outguard/internal/hamgen"
 	"outguard/limits"
 	"outguard/policy"
@@ -33,13 +32,8 @@ import (
 // and lifts X. X, a sender of the unspared phishing campaign Q, is free
 // and nothing suspends it for Q.
 func TestReviewRspare4EngineLiftFreesOtherCampaignSender(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().Add(-time.Hour)
 	pol, _ := limits.NewPolicy(limits.Limits{}, nil)
 	lim := &limits.Engine{Store: st, Policy: pol, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now },
@@ -138,23 +132,13 @@ func (f *failSuspend) Suspend(ctx context.Context, s limits.Suspension, now time
 // without touching it: X, lifted and a sender of the unspared B, stays
 // free, and the second run reports success.
 func TestReviewRspare4PutBackFailedRunAgain(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx2"}}
 	campaignOf(t, st, "phish", now.Add(-10*time.Minute), "p1", "p2", "p3", "X")
 	resA := campaignOf(t, st, "petition", now.Add(-5*time.Minute), "s1", "s2", "s3", "s4", "X")
-	a, _ := st.CampaignByID(ctx, resA.ID)
-	for _, acct := range resA.Accounts {
-		if _, err := eng.SuspendCampaign(ctx, acct, *a, now.Add(-5*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	suspendAll(t, st, resA.ID, now.Add(-5*time.Minute), resA.Accounts...)
 	h := &hookStore{SQLStore: st}
 	f := &failSuspend{hookStore: h, n: 1}
 	var idB string
@@ -165,22 +149,7 @@ func TestReviewRspare4PutBackFailedRunAgain(t *testing.T) {
 		if acct != "X" || idB != "" {
 			return
 		}
-		res := campaignOf(t, st, "phish", time.Now(), "p4")
-		if !res.New {
-			t.Fatalf("B not established: %+v", res)
-		}
-		idB = res.ID
-		b, _ := st.CampaignByID(ctx, res.ID)
-		var done []limits.PendingSuspension
-		for _, x := range res.Accounts {
-			if _, err := eng.SuspendCampaign(ctx, x, *b, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			done = append(done, limits.PendingSuspension{ID: res.ID, Account: x})
-		}
-		if err := st.CampaignSuspended(ctx, done); err != nil {
-			t.Fatal(err)
-		}
+		idB = establishedElsewhere(t, st, eng, "phish", "p4")
 	}
 	lines, err1 := newActions(cfg, nil, f).SpareCampaign(ctx, []string{resA.ID}, QueuedStay, "desk")
 	t.Logf("first run: err %v\n%s", err1, strings.Join(lines, "\n"))
@@ -207,13 +176,8 @@ func TestReviewRspare4PutBackFailedRunAgain(t *testing.T) {
 // is suspended for the campaign 3 times after the unspare and not
 // escalated.
 func TestReviewRspare4VoidAheadClock(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const skew = 2 * time.Minute                              // the desk's host ahead of milterd's
 	mnow := func() time.Time { return time.Now().Add(-skew) } // milterd's clock
 	res := campaignOf(t, st, "petition", mnow().Add(-time.Hour), "s0", "s1", "s2", "s3", "stolen")
@@ -262,13 +226,8 @@ func TestReviewRspare4VoidAheadClock(t *testing.T) {
 // bounce arrives. The same 10 bounces on an account not suspended
 // suspend it.
 func TestReviewRspare4SpareSwallowsCrossedThreshold(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 10}, nil)
 	eng := &limits.Engine{Store: st, Policy: pol, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx1"}, Now: time.Now}

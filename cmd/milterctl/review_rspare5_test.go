@@ -264,13 +264,8 @@ func r5staleRun(t *testing.T, spareP bool) (string, bool) {
 // same 10 bounces (shipped undeliverable_per_hour: 10) on an account not
 // suspended keep that one suspended for suspend_for (24h).
 func TestReviewRspare5RespareLiftsCrossedThreshold(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	pol, _ := limits.NewPolicy(limits.Limits{UndeliverablePerHour: 10}, nil)
 	eng := &limits.Engine{Store: st, Policy: pol, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx1"}, Now: time.Now}
@@ -330,13 +325,8 @@ func TestReviewRspare5RespareLiftsCrossedThreshold(t *testing.T) {
 // "stays suspended": both petitions spared, the signer is suspended and
 // spared for neither of its runs' next copies.
 func TestReviewRspare5TwoPetitionsOnceEach(t *testing.T) {
-	cfgPath, st := campaignsConfig(t)
-	defer st.Close()
+	cfg, st := actionsConfig(t)
 	ctx := context.Background()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Accounts: limits.Accounts{Host: "mx1"}}
 	const X = "citizen"
