@@ -224,20 +224,27 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 	if res.New {
 		e.o.Limits.AlertCampaign(c, now.Add(e.o.Window))
 	}
+	spared := false
 	if e.o.Suspend {
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes.
+		// (the store failed between) a later copy finishes. A copy of
+		// a run moves its spare on (a copy of the run that established
+		// it again after a window without one finds the spare stale).
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
+		} else if err := e.o.Store.TouchSpare(ctx, c.ID, now, e.o.Window); err != nil {
+			return policy.Verdict{}, fmt.Errorf("campaign %s's spare: %w", c.ID, err)
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
-			if _, err := e.o.Limits.SuspendCampaign(ctx, a, c, now); err != nil {
+			s, err := e.suspend(ctx, a, c, now)
+			if err != nil {
 				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
 			}
+			spared = spared || s && a == account
 			done = append(done, limits.PendingSuspension{ID: c.ID, Account: a})
 		}
 		e.finishPending(ctx, res.Pending, done, now)
@@ -246,7 +253,11 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		t.Stamp("campaign " + res.ID + " established")
 		return accept, nil
 	}
-	v := policy.New(e.o.Action, fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)", res.ID, len(res.Accounts), e.o.Window, subject))
+	reason := fmt.Sprintf("campaign %s: sent by %d accounts within %v (subject %q)", res.ID, len(res.Accounts), e.o.Window, subject)
+	if spared {
+		reason += "; its sender spared"
+	}
+	v := policy.New(e.o.Action, reason)
 	v.Findings = []policy.Finding{{Engine: "campaign", Name: res.ID, Action: e.o.Action.String(), Detail: fmt.Sprintf("sent by %d accounts within %v", len(res.Accounts), e.o.Window)}}
 	return v, nil
 }
@@ -274,7 +285,7 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 				alerted[c.ID] = true
 				e.o.Limits.AlertCampaign(*c, now.Add(e.o.Window))
 			}
-			_, err = e.o.Limits.SuspendCampaign(ctx, p.Account, *c, now)
+			_, err = e.suspend(ctx, p.Account, *c, now)
 		}
 		if err != nil {
 			e.o.Log.Warn("suspending a campaign's sender failed; retried with the next copy", "account", p.Account, "campaign", p.ID, "err", err)
@@ -288,6 +299,38 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 	if err := e.o.Store.CampaignSuspended(ctx, done); err != nil {
 		e.o.Log.Warn("recording campaign suspensions failed; done again with the next copy", "err", err)
 	}
+}
+
+// suspend suspends account for campaign c unless the abuse desk spared
+// it of c's run (limits.SparedAccount; milterctl campaigns spare), and
+// reports whether it was spared. The spare is read again after a
+// suspension: the desk's command, recording the spare and then lifting
+// the accounts' suspensions, may have read this account between the two
+// reads; then the suspension is lifted here as the command lifts it
+// (limits.LiftSpared), and voided (review rspare3: the account stayed
+// suspended).
+func (e *Engine) suspend(ctx context.Context, account string, c limits.Campaign, now time.Time) (bool, error) {
+	if spared, err := e.o.Store.SparedAccount(ctx, c.ID, account, now, e.o.Window); err != nil || spared {
+		return spared, err
+	}
+	s, err := e.o.Limits.SuspendCampaign(ctx, account, c, now)
+	if err != nil {
+		return false, err
+	}
+	spared, err := e.o.Store.SparedAccount(ctx, c.ID, account, now, e.o.Window)
+	if err != nil || !spared {
+		return false, err
+	}
+	lifted, _, err := limits.LiftSpared(ctx, e.o.Limits.Store, e.o.Store, s, c.ID, now)
+	if err != nil || !lifted {
+		return false, err
+	}
+	ev := limits.AuditEvent{Time: s.Since, Account: account, Event: limits.AuditSpared, By: "milterd", Host: e.o.Limits.Accounts.Host, Campaign: c.ID,
+		Detail: "spared while milterd suspended it: lifted"}
+	if err := e.o.Limits.Store.Audit(ctx, ev); err != nil {
+		e.o.Log.Warn("audit trail: a spared account's lifted suspension was not recorded", "account", account, "campaign", c.ID, "err", err)
+	}
+	return true, nil
 }
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no

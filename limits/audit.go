@@ -21,6 +21,9 @@ type AuditEvent struct {
 	By      string    `json:"by"`    // "milterd" or the operator
 	Host    string    `json:"host"`
 	Detail  string    `json:"detail,omitempty"`
+	// Campaign: the campaign of an automatic suspension for one, and of
+	// a spare (AuditSpared).
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Audit events.
@@ -33,6 +36,7 @@ const (
 	AuditQueueReleased = "queue released" // containment/
 	AuditExpired       = "expired"        // an automatic suspension's suspend_for ended
 	AuditAlertLost     = "alert lost"     // courier.go gave up an alert after MaxAge
+	AuditSpared        = "spared"         // spared for a campaign: its suspensions for it until then count toward no escalation
 )
 
 // Escalation makes repeated automatic suspensions permanent: the After-th
@@ -58,7 +62,7 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 		}
 		n := 1
 		for _, ev := range past {
-			if ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) {
+			if ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) && !voided(past, ev) {
 				n++
 			}
 		}
@@ -73,6 +77,9 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 		return false, err
 	}
 	ev := AuditEvent{Time: now, Account: s.Key, Event: AuditSuspended, By: "milterd", Host: e.Accounts.Host, Detail: s.Reason}
+	if s.Signal == SignalCampaign && len(s.Sightings) > 0 {
+		ev.Campaign = s.Sightings[0].Value
+	}
 	if s.Escalated {
 		ev.Event = AuditEscalated
 	} else if !s.Until.IsZero() {
@@ -84,6 +91,16 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 		e.Log.Error("audit trail: the suspension was not recorded", "account", s.Key, "err", err)
 	}
 	return true, nil
+}
+
+// voided reports whether the automatic suspension ev was judged wrong: a
+// spare of its campaign (AuditSpared) recorded at or after it. One after
+// the spare (the spare ended, or the text a new campaign later) counts
+// (review rspare3: a spare voided them all, for good).
+func voided(past []AuditEvent, ev AuditEvent) bool {
+	return ev.Campaign != "" && slices.ContainsFunc(past, func(sp AuditEvent) bool {
+		return sp.Event == AuditSpared && sp.Campaign == ev.Campaign && !sp.Time.Before(ev.Time)
+	})
 }
 
 // auditSchema is the audit trail's table, the same on SQLite and

@@ -108,6 +108,8 @@ type Campaign struct {
 	Held     int               `json:"held"`   // copies that got campaign.action
 	Subject  string            `json:"subject"`
 	Accounts []CampaignAccount `json:"accounts,omitempty"`
+	// Spared: the abuse desk's spare (campaignspare.go).
+	Spared *Spare `json:"spared,omitempty"`
 }
 
 // CampaignAccount is an account that sent a campaign.
@@ -140,6 +142,17 @@ type CampaignStore interface {
 	// CampaignSuspended records that the pending senders ps are
 	// suspended (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
+	// SpareCampaign, UnspareCampaign, CampaignSpared and SparedAccount
+	// keep the abuse desk's spares (campaignspare.go); CampaignSenders
+	// and LiftCampaign are the spare's reads and lifts.
+	SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error
+	UnspareCampaign(ctx context.Context, id string) (bool, error)
+	CampaignSpared(ctx context.Context, id string) (*Spare, error)
+	SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
+	TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error
+	CampaignSenders(ctx context.Context, id string) ([]string, error)
+	CampaignHasSender(ctx context.Context, id, account string) (bool, error)
+	LiftCampaign(ctx context.Context, key, id string) (bool, error)
 }
 
 // campaignSchema is version 5 on both databases: campaign_keys holds which
@@ -688,21 +701,28 @@ func (s *SQLStore) campaigns(ctx context.Context, q string, args ...any) ([]Camp
 	for rows.Next() {
 		var c Campaign
 		var t0, t int64
-		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject); err != nil {
+		var st, last sql.NullInt64
+		var op sql.NullString
+		if err := rows.Scan(&c.ID, &t0, &t, &c.Copies, &c.Held, &c.Subject, &st, &op, &last); err != nil {
 			return nil, err
 		}
 		c.First, c.Last = fromMS(t0), fromMS(t)
+		if st.Valid {
+			c.Spared = &Spare{At: fromMS(st.Int64), By: op.String, Last: fromMS(last.Int64)}
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
 func (s *SQLStore) Campaigns(ctx context.Context, since time.Time, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE t >= $1 ORDER BY t DESC, id LIMIT $2`, ms(since), limit)
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op, s.last FROM campaigns c LEFT JOIN campaign_spared s ON s.id = c.id
+		WHERE c.t >= $1 ORDER BY c.t DESC, c.id LIMIT $2`, ms(since), limit)
 }
 
 func (s *SQLStore) CampaignByID(ctx context.Context, id string) (*Campaign, error) {
-	cs, err := s.campaigns(ctx, `SELECT id, t0, t, copies, held, subject FROM campaigns WHERE id = $1`, id)
+	cs, err := s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op, s.last FROM campaigns c LEFT JOIN campaign_spared s ON s.id = c.id
+		WHERE c.id = $1`, id)
 	if err != nil || len(cs) == 0 {
 		return nil, err
 	}
@@ -736,8 +756,8 @@ func sortAccounts(as []CampaignAccount) {
 }
 
 func (s *SQLStore) AccountCampaigns(ctx context.Context, account string, limit int) ([]Campaign, error) {
-	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
-		WHERE a.account = $1 ORDER BY c.t DESC, c.id LIMIT $2`, account, limit)
+	return s.campaigns(ctx, `SELECT c.id, c.t0, c.t, c.copies, c.held, c.subject, s.t, s.op, s.last FROM campaigns c JOIN campaign_accounts a ON a.id = c.id
+		LEFT JOIN campaign_spared s ON s.id = c.id WHERE a.account = $1 ORDER BY c.t DESC, c.id LIMIT $2`, account, limit)
 }
 
 // purgeCampaigns forgets keys older than the longest window and
@@ -751,6 +771,10 @@ func (s *SQLStore) purgeCampaigns(ctx context.Context, now time.Time) error {
 		{`DELETE FROM campaign_links WHERE t < $1`, now.Add(-campaignKeyTTL)},
 		{`DELETE FROM campaign_accounts WHERE id IN (SELECT id FROM campaigns WHERE t < $1)`, now.Add(-recordTTL)},
 		{`DELETE FROM campaigns WHERE t < $1`, now.Add(-recordTTL)},
+		// A spare with its campaign (its accounts first: they are found by
+		// the spare's row).
+		{`DELETE FROM campaign_spared_accounts WHERE id IN (SELECT id FROM campaign_spared WHERE t <= $1 AND id NOT IN (SELECT id FROM campaigns))`, now},
+		{`DELETE FROM campaign_spared WHERE t <= $1 AND id NOT IN (SELECT id FROM campaigns)`, now},
 	} {
 		if _, err := s.exec(ctx, s.db, q.sql, ms(q.t)); err != nil {
 			return err
@@ -1219,12 +1243,21 @@ func (r *Redis) CampaignSuspended(ctx context.Context, ps []PendingSuspension) e
 }
 
 func (r *Redis) campaign(ctx context.Context, id string) (*Campaign, error) {
-	h, err := r.c.HGetAll(ctx, campPrefix+"camp:"+id).Result()
-	if err != nil || len(h) == 0 {
+	// The fields by name: a spared campaign's hash holds an "spa:" field
+	// per spared account besides (campaignspare.go).
+	v, err := r.c.HMGet(ctx, campPrefix+"camp:"+id, "t0", "t", "copies", "held", "subject", "spared", "sparelast").Result()
+	if err != nil || v[0] == nil {
 		return nil, err
 	}
-	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
-	return &Campaign{ID: id, First: fromMS(num("t0")), Last: fromMS(num("t")), Copies: int(num("copies")), Held: int(num("held")), Subject: h["subject"]}, nil
+	str := func(i int) string { s, _ := v[i].(string); return s }
+	num := func(i int) int64 { n, _ := strconv.ParseInt(str(i), 10, 64); return n }
+	c := &Campaign{ID: id, First: fromMS(num(0)), Last: fromMS(num(1)), Copies: int(num(2)), Held: int(num(3)), Subject: str(4)}
+	if v[5] != nil {
+		if c.Spared, err = decodeSpare(str(5), str(6)); err != nil {
+			return nil, fmt.Errorf("campaign %s: its spare: %w", id, err)
+		}
+	}
+	return c, nil
 }
 
 func (r *Redis) campaignsOf(ctx context.Context, set string, since time.Time, limit int) ([]Campaign, error) {

@@ -57,6 +57,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*SQLStore, error) {
 	if err == nil {
 		err = sqldb.Postgres.Migrate(ctx, db, "limits_logins", 1, map[int]string{1: loginsIndex})
 	}
+	if err == nil {
+		err = sqldb.Postgres.Migrate(ctx, db, "limits_spare", 1, map[int]string{1: spareSchema})
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)

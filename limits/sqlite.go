@@ -80,7 +80,7 @@ func openSQLite(path string) (*SQLStore, error) {
 	db.SetMaxOpenConns(1)
 	s, err := openSQL(context.Background(), db, sqldb.SQLite, map[int]string{2: sqliteSchema, 3: sightingsSchema, 4: refusedSchema, 5: campaignSchema, 6: complaintsSchema, 7: outboxSchema, 9: onceSchema, 10: campaignReachSchema, 15: campaignSeedSchema, 16: campaignCapSchema, 20: campaignT0Schema})
 	if err == nil {
-		_, err = db.Exec(auditSchema + loginsIndex)
+		_, err = db.Exec(auditSchema + loginsIndex + spareSchema)
 	}
 	if err != nil {
 		db.Close()

@@ -311,7 +311,10 @@ func TestPostgresGrants(t *testing.T) {
 		GRANT INSERT, UPDATE, DELETE ON suspended, acks TO abusedesk;
 		GRANT DELETE ON counters TO abusedesk;
 		GRANT SELECT, INSERT ON account_audit TO abusedesk;
-		GRANT INSERT ON outbox TO abusedesk;`)
+		GRANT INSERT ON outbox TO abusedesk;
+		GRANT SELECT ON campaigns, campaign_keys, campaign_links, campaign_accounts TO abusedesk;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON campaign_spared TO abusedesk;
+		GRANT SELECT, INSERT, DELETE ON campaign_spared_accounts TO abusedesk;`)
 	r, err := limits.OpenPostgres(ctx, pg.DSNFor("abusedesk", "outguard"))
 	if err != nil {
 		t.Fatalf("reviewer open: %v", err)
@@ -345,6 +348,32 @@ func TestPostgresGrants(t *testing.T) {
 	}
 	if items, err := m.Claim(ctx, "mx1", now, time.Minute, 1); err != nil || len(items) != 1 {
 		t.Errorf("milterd claim: %v %v", items, err)
+	}
+	// campaigns spare and unspare (the desk), the spare read and ended
+	// by milterd.
+	id := establish(t, m, "petition", now)
+	c, _ := m.CampaignByID(ctx, id)
+	eng := &limits.Engine{Store: m, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
+	if _, err := eng.SuspendCampaign(ctx, "petition0", *c, now); err != nil {
+		t.Fatal(err)
+	}
+	if senders, err := r.CampaignSenders(ctx, id); err != nil || len(senders) != 5 {
+		t.Errorf("reviewer campaign senders: %v %v", senders, err)
+	}
+	if err := r.SpareCampaign(ctx, id, "op", now, []string{"petition0"}); err != nil {
+		t.Errorf("reviewer spare: %v", err)
+	}
+	if ok, err := r.LiftCampaign(ctx, "petition0", id); !ok || err != nil {
+		t.Errorf("reviewer lift: %v %v", ok, err)
+	}
+	if ok, err := m.SparedAccount(ctx, id, "petition0", now, 15*time.Minute); !ok || err != nil {
+		t.Errorf("milterd reads the spare: %v %v", ok, err)
+	}
+	if ok, err := m.UnspareCampaign(ctx, id); !ok || err != nil {
+		t.Errorf("milterd ends the spare: %v %v", ok, err)
+	}
+	if ok, err := r.UnspareCampaign(ctx, id); ok || err != nil {
+		t.Errorf("reviewer unspare of an ended spare: %v %v", ok, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"outguard/limits"
@@ -42,5 +43,31 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, u user) {
 		s.fail(w, r, u, http.StatusNotFound, "no such campaign")
 	default:
 		s.reply(w, r, u, "campaign", c)
+	}
+}
+
+// campaignAction spares a campaign or ends its spare (milterctl
+// campaigns spare, unspare). A spare leaves the lifted accounts' held
+// mail on this host held (queued: release or delete, as unsuspend's).
+func (s *Server) campaignAction(action string) handler {
+	return func(w http.ResponseWriter, r *http.Request, u user) {
+		id := r.PathValue("id")
+		res := actionResult{ID: id, Action: action, Back: "/campaigns/" + url.PathEscape(id)}
+		var err error
+		switch action {
+		case "spare":
+			queued := r.PostFormValue("queued")
+			if queued != "" && queued != "release" && queued != "delete" {
+				s.fail(w, r, u, http.StatusBadRequest, "queued: want release or delete")
+				return
+			}
+			var lines []string
+			if lines, err = s.o.Actions.SpareCampaign(r.Context(), []string{id}, queued, operator(u)); len(lines) > 0 {
+				res.Outcome, res.Lines = lines[0], lines[1:]
+			}
+		case "unspare":
+			res.Outcome, err = s.o.Actions.UnspareCampaign(r.Context(), id, operator(u))
+		}
+		s.answerAction(w, r, u, res, err)
 	}
 }

@@ -51,6 +51,13 @@ func (a *recorded) Unsuspend(_ context.Context, k, queued, op string) (string, e
 func (a *recorded) Reset(_ context.Context, k, op string) (string, error) {
 	return a.add("reset", k, op)
 }
+func (a *recorded) SpareCampaign(_ context.Context, ids []string, queued, op string) ([]string, error) {
+	out, err := a.add("spare", strings.Join(ids, " "), queued, op)
+	return []string{out}, err
+}
+func (a *recorded) UnspareCampaign(_ context.Context, id, op string) (string, error) {
+	return a.add("unspare", id, op)
+}
 
 const pass = "a long enough password"
 

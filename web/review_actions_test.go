@@ -35,6 +35,13 @@ func (a auditing) Unsuspend(ctx context.Context, k, _, op string) (string, error
 func (a auditing) Reset(ctx context.Context, k, op string) (string, error) {
 	return a.do(ctx, "reset", k, op)
 }
+func (a auditing) SpareCampaign(ctx context.Context, ids []string, _, op string) ([]string, error) {
+	out, err := a.do(ctx, "spare", ids[0], op)
+	return []string{out}, err
+}
+func (a auditing) UnspareCampaign(ctx context.Context, id, op string) (string, error) {
+	return a.do(ctx, "unspare", id, op)
+}
 
 // A reviewer who clicks Release and closes the tab (or a script whose
 // HTTP client times out) cancels the request's context. The action it

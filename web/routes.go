@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"outguard/limits"
 	"outguard/quarantine"
 )
 
@@ -75,6 +76,10 @@ func (s *Server) routes() {
 		section("campaigns", s.campaignList)
 		page("GET /campaigns/{id}", Viewer, s.campaignPage)
 		page("GET /api/campaigns/{id}", Viewer, s.campaignPage)
+		for _, prefix := range []string{"", "/api"} {
+			change("POST "+prefix+"/campaigns/{id}/spare", Admin, s.campaignAction("spare"))
+			change("POST "+prefix+"/campaigns/{id}/unspare", Admin, s.campaignAction("unspare"))
+		}
 	}
 	if s.o.Accounts != nil {
 		section("complaints", s.complaintsPage) // kept in the limits store
@@ -256,7 +261,9 @@ type actionResult struct {
 	Action  string `json:"action"`
 	OK      bool   `json:"ok"`
 	Outcome string `json:"outcome"`
-	Back    string `json:"-"` // the page to go back to
+	// Lines: an action on many accounts, one line each (a spare).
+	Lines []string `json:"lines,omitempty"`
+	Back  string   `json:"-"` // the page to go back to
 }
 
 // actionStatus is the HTTP status of an action's error.
@@ -264,7 +271,7 @@ func actionStatus(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
-	case errors.Is(err, quarantine.ErrNotFound):
+	case errors.Is(err, quarantine.ErrNotFound), errors.Is(err, limits.ErrNoCampaign):
 		return http.StatusNotFound
 	}
 	return http.StatusConflict

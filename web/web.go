@@ -50,6 +50,11 @@ type Actions interface {
 	// the account's held mail in this host's queue, "" to leave it held.
 	Unsuspend(ctx context.Context, account, queued, operator string) (string, error)
 	Reset(ctx context.Context, account, operator string) (string, error)
+	// SpareCampaign spares campaigns judged innocent (milterctl
+	// campaigns spare), queued as for Unsuspend: one line per account;
+	// UnspareCampaign ends the spare.
+	SpareCampaign(ctx context.Context, ids []string, queued, operator string) ([]string, error)
+	UnspareCampaign(ctx context.Context, id, operator string) (string, error)
 }
 
 // Options configure the console.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"outguard/containment"
 	"outguard/limits"
 	"outguard/quarantine"
+	"outguard/setup"
 )
 
 // actions are the state changes of milterctl's commands and of its web
@@ -165,11 +167,8 @@ var errNoQueue = errors.New("releasing or deleting queued mail needs limits.mta 
 // account already lifted on another host of the fleet still has this
 // host's held mail settled when queued asks for it.
 func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (string, error) {
-	if queued != QueuedStay && queued != QueuedRelease && queued != QueuedDelete {
-		return "", fmt.Errorf("queued %q: want release or delete", queued)
-	}
-	if queued != QueuedStay && a.cont == nil {
-		return "", errNoQueue
+	if err := a.checkQueued(queued); err != nil {
+		return "", err
 	}
 	_, lifted, _ := a.st.Usage(ctx, key, time.Now()) // what it was suspended for
 	ok, err := a.st.Unsuspend(ctx, key, time.Now())
@@ -177,7 +176,7 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	switch {
 	case err != nil:
 	case ok:
-		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
+		outcome = "unsuspended: its next message is not refused as suspended (a copy of a campaign still running suspends it again, unless it is spared for it: campaigns spare); its undeliverable recipients, networks, countries, ASNs and spam so far no longer count toward a suspension" +
 			a.otherCampaigns(ctx, key, lifted) + a.accountAudit(ctx, key, limits.AuditUnsuspended, operator, "")
 	case queued != QueuedStay:
 		outcome = key + " was not suspended" // lifted on another host: this host's held mail is still to settle
@@ -187,22 +186,40 @@ func (a *actions) Unsuspend(ctx context.Context, key, queued, operator string) (
 	if err != nil {
 		return a.record(ctx, operator, "account unsuspend", key, "failed: "+err.Error()), err
 	}
+	outcome, err = a.settle(ctx, key, queued, operator, outcome)
+	return a.record(ctx, operator, "account unsuspend", key, outcome), err
+}
+
+// checkQueued refuses a queued that is none of the three, or that needs
+// this host's queue without one.
+func (a *actions) checkQueued(queued string) error {
+	if queued != QueuedStay && queued != QueuedRelease && queued != QueuedDelete {
+		return fmt.Errorf("queued %q: want release or delete", queued)
+	}
+	if queued != QueuedStay && a.cont == nil {
+		return errNoQueue
+	}
+	return nil
+}
+
+// settle releases or deletes the held mail on this host of key, just
+// lifted (queued), or says how much stays held, after outcome.
+func (a *actions) settle(ctx context.Context, key, queued, operator, outcome string) (string, error) {
 	if a.cont != nil && queued != QueuedStay {
-		ids, serr := a.cont.Settle(ctx, key, queued == QueuedRelease, operator)
-		if serr != nil {
-			err = fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", key, serr)
-			outcome += "; its held mail on this host was not settled: " + serr.Error()
-		} else {
-			outcome += fmt.Sprintf("; held mail on this host %sd: %d message(s) %s", queued, len(ids), strings.Join(ids, " "))
+		ids, err := a.cont.Settle(ctx, key, queued == QueuedRelease, operator)
+		if err != nil {
+			return outcome + "; its held mail on this host was not settled: " + err.Error(), fmt.Errorf("%s is unsuspended, but its held mail was not settled: %w", key, err)
 		}
-	} else if a.cont != nil {
+		return outcome + fmt.Sprintf("; held mail on this host %sd: %d message(s) %s", queued, len(ids), strings.Join(ids, " ")), nil
+	}
+	if a.cont != nil {
 		if msgs, err := a.cont.Messages(ctx, key); err == nil {
 			if n := containment.Held(msgs); n > 0 {
 				outcome += fmt.Sprintf("; %d message(s) stay on hold on this host: release or delete them", n)
 			}
 		}
 	}
-	return a.record(ctx, operator, "account unsuspend", key, outcome), err
+	return outcome, nil
 }
 
 // otherCampaigns names the campaigns account key sent besides the one
@@ -253,4 +270,235 @@ func (a *actions) Reset(ctx context.Context, key, operator string) (string, erro
 		outcome = "failed: " + err.Error()
 	}
 	return a.record(ctx, operator, "account reset", key, outcome), err
+}
+
+// SpareCampaign spares the accounts of campaign id that operator judged
+// innocent (a petition's signers): the campaign's run suspends none of
+// them any more (limits.CampaignStore.SparedAccount, read by every
+// milterd), its suspensions of them are lifted, and those count toward
+// no escalation (limits.AuditSpared). Every copy is still held
+// (campaign.action), and an account that first sends it later is
+// suspended as before: run it again to spare it. An account that sent
+// another campaign no spare covers (a stolen account that signed the
+// petition, then sent a phishing run) is left as it is, or suspended for
+// that campaign if it is not (its suspension for this one lifted in a
+// race, review rspare4); one suspended for anything else stays so. The
+// spare is recorded before any lift: a copy counted meanwhile suspends
+// no spared account (milterd reads the spare again after a suspension,
+// campaign/). It returns one line per account; an error when one failed
+// (run it again).
+func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, operator string) ([]string, error) {
+	if err := a.checkQueued(queued); err != nil {
+		return nil, err
+	}
+	cs, ok := a.st.(limits.CampaignStore)
+	if !ok || a.cfg.Campaign == nil {
+		return nil, errors.New("campaigns are counted with a campaign section and a limits store that keeps them")
+	}
+	// Each campaign's senders judged first, all spares recorded before
+	// any lift: a signer of two campaigns spared together is spared of
+	// both (review rspare4).
+	type judged struct {
+		id              string
+		senders, spared []string
+	}
+	var all []judged
+	var lines, failed []string
+	for _, id := range ids {
+		senders, err := cs.CampaignSenders(ctx, id)
+		if err == nil && len(senders) == 0 {
+			err = limits.ErrNoCampaign
+		}
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", id, err)
+		}
+		j := judged{id: id, senders: senders}
+		for _, acct := range senders {
+			others, err := limits.OtherUnspared(ctx, cs, ids, acct, time.Now())
+			if err == nil && len(others) > 0 {
+				var line string
+				if line, err = a.leave(ctx, cs, acct, others, operator); err == nil {
+					lines = append(lines, line)
+				}
+			} else if err == nil {
+				j.spared = append(j.spared, acct)
+			}
+			if err != nil {
+				failed = append(failed, acct)
+				lines = append(lines, acct+" failed: "+err.Error())
+			}
+		}
+		all = append(all, j)
+	}
+	var heads []string
+	for _, j := range all {
+		if err := cs.SpareCampaign(ctx, j.id, operator, time.Now(), j.spared); err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", j.id, err)
+		}
+		heads = append(heads, a.record(ctx, operator, "campaign spare", j.id, fmt.Sprintf("%s spared for %d of its %d accounts: its copies are still held (quarantine list --rule %s: read them first, a run joined to it is filed under it); an account that sends it later is suspended: spare it again", j.id, len(j.spared), len(j.senders), j.id)))
+	}
+	for _, j := range all {
+		for _, acct := range j.spared {
+			line, err := a.spareAccount(ctx, cs, j.id, acct, queued, operator)
+			if err != nil {
+				failed = append(failed, acct)
+				line = acct + " failed: " + err.Error()
+			}
+			if line != "" {
+				lines = append(lines, line)
+			}
+		}
+	}
+	lines = append(heads, lines...)
+	if len(failed) > 0 {
+		return lines, fmt.Errorf("%s spared, but sparing %s failed: run it again", strings.Join(ids, " "), strings.Join(failed, " "))
+	}
+	return lines, nil
+}
+
+// leave is the line of acct, left out of the spare for the campaigns
+// others it sent: when it is not suspended (a lift raced with one of
+// them, which found it suspended and recorded nothing), it is suspended
+// for the first, as milterd would have.
+func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, acct string, others []string, operator string) (string, error) {
+	line := acct + " left as it is: it also sent campaign(s) " + strings.Join(others, " ") + ": read them (campaigns show); if innocent too, spare them together"
+	_, s, err := a.st.Usage(ctx, acct, time.Now())
+	if err != nil || s.Active(time.Now()) {
+		return a.record(ctx, operator, "campaign spare", acct, line), err
+	}
+	c, err := cs.CampaignByID(ctx, others[0])
+	if err != nil || c == nil {
+		return "", fmt.Errorf("reading campaign %s: %v", others[0], err)
+	}
+	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_, err = eng.SuspendCampaign(ctx, acct, *c, time.Now())
+	}
+	if err != nil {
+		return "", fmt.Errorf("suspending it for campaign %s: %w", others[0], err)
+	}
+	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended: suspended for "+others[0]), nil
+}
+
+// spareAccount voids acct's suspensions for id so far and lifts the one
+// in force, if it is id's (limits.LiftSpared: never one for anything
+// else, nor an account that sent another campaign meanwhile).
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id, acct, queued, operator string) (string, error) {
+	now := time.Now()
+	_, s, err := a.st.Usage(ctx, acct, now)
+	if err != nil {
+		return "", err
+	}
+	if err := a.void(ctx, acct, id, operator); err != nil {
+		return "", fmt.Errorf("recording the spare in its audit trail: %w", err)
+	}
+	if !limits.SuspendedFor(s, id) {
+		if s.Active(now) {
+			return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+s.Reason), nil
+		}
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
+	}
+	if over, err := a.overThreshold(ctx, acct, s.Since); err != nil || over != "" {
+		if err != nil {
+			return "", err
+		}
+		return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+over+" while it was suspended for the campaign"), nil
+	}
+	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, now)
+	switch {
+	case err != nil:
+		return "", err
+	case len(others) > 0:
+		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), nil
+	case !lifted:
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), nil
+	}
+	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts, toward its next such event" +
+		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")
+	outcome, err = a.settle(ctx, acct, queued, operator, outcome)
+	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), err
+}
+
+// overThreshold names acct's undeliverable recipients or refused
+// messages when they reached its limit within an hour since it was
+// suspended (since): counted while it was suspended, they suspended
+// nothing, and lifted it would be free with them (reviews rspare4, and
+// rspare5: judged by the last hour alone, a spare run again once they
+// were an hour old lifted it); "" when they never did.
+func (a *actions) overThreshold(ctx context.Context, acct string, since time.Time) (string, error) {
+	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	lim := eng.Policy.For(acct)
+	if acked, err := a.st.Acknowledged(ctx, acct); err != nil {
+		return "", err
+	} else if acked.After(since) {
+		since = acked
+	}
+	for _, c := range []struct {
+		what      string
+		threshold int
+		list      func(context.Context, string, time.Time) ([]limits.Undeliverable, error)
+	}{
+		{"undeliverable recipients", lim.UndeliverablePerHour, a.st.Undeliverables},
+		{"refused messages", lim.RefusedMessagesPerHour, a.st.Refused},
+	} {
+		if c.threshold <= 0 {
+			continue
+		}
+		evs, err := c.list(ctx, acct, since)
+		if err != nil {
+			return "", err
+		}
+		// The most in any hour: evs are oldest first.
+		for i, j := 0, 0; j < len(evs); j++ {
+			for evs[j].Time.Sub(evs[i].Time) >= limits.Hour {
+				i++
+			}
+			if j-i+1 >= c.threshold {
+				return fmt.Sprintf("%d %s within an hour (threshold %d)", j-i+1, c.what, c.threshold), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// void records that acct's automatic suspensions for id so far count
+// toward no escalation: an AuditSpared event at the time of the last of
+// them, read from the trail itself, so that this host's clock (ahead of
+// milterd's) cannot void a later one (review rspare4). None: nothing to
+// void.
+func (a *actions) void(ctx context.Context, acct, id, operator string) error {
+	trail, err := a.st.AuditTrail(ctx, acct, time.Time{})
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, ev := range trail {
+		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated) && ev.Time.After(last) {
+			last = ev.Time
+		}
+	}
+	if last.IsZero() {
+		return nil
+	}
+	return a.st.Audit(ctx, limits.AuditEvent{Time: last, Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id})
+}
+
+// UnspareCampaign ends id's spare: its next copies suspend their senders
+// again (those lifted stay lifted until they send one).
+func (a *actions) UnspareCampaign(ctx context.Context, id, operator string) (string, error) {
+	cs, ok := a.st.(limits.CampaignStore)
+	if !ok {
+		return "", fmt.Errorf("the limits store (%T) does not count campaigns", a.st)
+	}
+	ended, err := cs.UnspareCampaign(ctx, id)
+	if err == nil && !ended {
+		err = fmt.Errorf("campaign %s is not spared", id)
+	}
+	if err != nil {
+		return "", err
+	}
+	return a.record(ctx, operator, "campaign unspare", id, "no longer spared: its next copies suspend their senders again"), nil
 }

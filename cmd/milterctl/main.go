@@ -48,6 +48,10 @@ const usage = `usage: milterctl [-config FILE] COMMAND ...
 
   campaigns list [--since 7d] [--limit 100] [--json]   (one text sent by many accounts)
   campaigns show CAMPAIGN [--json]       (with the accounts that sent it)
+  campaigns spare CAMPAIGN... [--release-queued | --delete-queued]
+                                  (judged innocent: its senders so far lifted and suspended
+                                  by it no more; its copies still held)
+  campaigns unspare CAMPAIGN
 
   web [-config FILE] [-listen ADDR]   (the web console: web in the config)
   web adduser NAME viewer|reviewer|admin   (the password on stdin)

@@ -562,3 +562,47 @@ func TestWebTLS(t *testing.T) {
 		t.Errorf("the TLS console answers plain HTTP")
 	}
 }
+
+// The console spares a campaign as milterctl does (the same action): an
+// admin only; the campaign's page then shows the spare and the lifted
+// senders are no longer suspended; unspare ends it, once.
+func TestWebCampaignSpare(t *testing.T) {
+	t.Parallel()
+	e := startWeb(t, "campaign: {shared_domains: [isp.test]}\n")
+	ctx := context.Background()
+	now := time.Now()
+	id := campaignOf(t, e.limits.(limits.CampaignStore), "web", now, "signer0", "signer1", "signer2", "signer3", "signer4").ID
+	suspendAll(t, e.limits, id, now, "signer0", "signer1", "signer2", "signer3", "signer4")
+	for role, want := range map[string]bool{"viewer": false, "admin": true} {
+		if code, body := e.call(t, role, "GET", "/campaigns/"+id, nil); code != 200 || strings.Contains(body, `id="spare"`) != want {
+			t.Errorf("the campaign's page as %s: %d, a spare button: %v, want %v", role, code, !want, want)
+		}
+	}
+	if code, _ := e.call(t, "admin", "POST", "/api/campaigns/t1nosuch/spare", url.Values{}); code != 404 {
+		t.Errorf("spare of an unknown campaign: %d, want 404", code)
+	}
+	for _, role := range []string{"viewer", "reviewer"} {
+		if code, _ := e.call(t, role, "POST", "/api/campaigns/"+id+"/spare", url.Values{}); code != 403 {
+			t.Errorf("spare as %s: %d, want 403", role, code)
+		}
+	}
+	if sus, _ := e.limits.Suspensions(ctx); len(sus) != 5 {
+		t.Fatalf("%d suspended after refused spares, want 5", len(sus))
+	}
+	code, body := e.call(t, "admin", "POST", "/api/campaigns/"+id+"/spare", url.Values{})
+	if code != 200 || strings.Count(body, " unsuspended (spared): ") != 5 || !strings.Contains(body, id+" spared for 5 of its 5 accounts") {
+		t.Fatalf("spare as admin: %d %s", code, body)
+	}
+	if sus, _ := e.limits.Suspensions(ctx); len(sus) != 0 {
+		t.Errorf("%d suspended after the spare, want none", len(sus))
+	}
+	if code, body = e.call(t, "viewer", "GET", "/api/campaigns/"+id, nil); code != 200 || !strings.Contains(body, `"spared":{"at":`) || !strings.Contains(body, `"by":"web:admin"`) {
+		t.Errorf("campaign after the spare: %d %s", code, body)
+	}
+	if code, body = e.call(t, "admin", "POST", "/api/campaigns/"+id+"/unspare", url.Values{}); code != 200 || !strings.Contains(body, "no longer spared") {
+		t.Errorf("unspare: %d %s", code, body)
+	}
+	if code, body = e.call(t, "admin", "POST", "/api/campaigns/"+id+"/unspare", url.Values{}); code == 200 || !strings.Contains(body, "is not spared") {
+		t.Errorf("second unspare: %d %s", code, body)
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"outguard/config"
+	"outguard/limits"
+)
+
+// TestCampaignsSpare: campaigns spare lifts the suspensions the spared
+// campaign made and records a spare of its accounts the milters read; it
+// leaves alone a sender of another campaign not spared ("both": a stolen
+// account that signed the petition), and one suspended for something
+// else. Each lifted
+// account's trail has the spare, the campaign is shown spared, a second
+// spare changes nothing, an unknown campaign is refused with nothing
+// recorded, and unspare ends it once.
+func TestCampaignsSpare(t *testing.T) {
+	t.Parallel()
+	cfg, st := campaignsConfig(t)
+	ctx := context.Background()
+	now := time.Now()
+	ids := twoCampaigns(t, st, now)
+	suspendAll(t, st, ids["petition"], now, "petition0", "petition1", "both")
+	if _, err := st.Suspend(ctx, limits.Suspension{Key: "petition2", Since: now, Reason: "manual: fraud report", By: "desk"}, now); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	if out, code := ctl(t, cfg, "campaigns", "spare", "t1nosuch"); code == 0 || !strings.Contains(out, "no such campaign") {
+		t.Errorf("spare of an unknown campaign (%d):\n%s", code, out)
+	}
+	out, code := ctl(t, cfg, "campaigns", "spare", ids["petition"])
+	t.Logf("%s", out)
+	if code != 0 {
+		t.Fatalf("spare (%d):\n%s", code, out)
+	}
+	if n := strings.Count(out, "both left as it is"); n != 1 {
+		t.Errorf("the sender of another campaign is named %d times, want once", n)
+	}
+	for _, want := range []string{
+		ids["petition"] + " spared for 4 of its 5 accounts: its copies are still held",
+		"petition0 unsuspended (spared)", "petition1 unsuspended (spared)",
+		"both left as it is: it also sent campaign(s) " + ids["phish"],
+		"petition2 stays suspended: manual: fraud report",
+		"petition3 not suspended",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("spare output lacks %q", want)
+		}
+	}
+	st2, err := limits.OpenSQLite(strings.TrimSuffix(cfg, "milterd.yaml") + "state.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	for acct, want := range map[string]bool{"petition0": false, "petition1": false, "both": true, "petition2": true} {
+		if _, s, _ := st2.Usage(ctx, acct, time.Now()); (s != nil) != want {
+			t.Errorf("%s suspended after the spare: %v, want %v", acct, s != nil, want)
+		}
+	}
+	trail, _ := st2.AuditTrail(ctx, "petition0", time.Time{})
+	if !strings.Contains(fmt.Sprint(trail), limits.AuditSpared) {
+		t.Errorf("petition0's trail has no spare: %+v", trail)
+	}
+	if trail, _ = st2.AuditTrail(ctx, "both", time.Time{}); strings.Contains(fmt.Sprint(trail), limits.AuditSpared) {
+		t.Errorf("the sender of another campaign got a spare in its trail: %+v", trail)
+	}
+	if sp, err := st2.CampaignSpared(ctx, ids["phish"]); err != nil || sp != nil {
+		t.Errorf("the other campaign spared: %+v %v", sp, err)
+	}
+	for acct, want := range map[string]bool{"petition0": true, "petition2": true, "petition3": true, "both": false} {
+		if ok, err := st2.SparedAccount(ctx, ids["petition"], acct, now, 15*time.Minute); err != nil || ok != want {
+			t.Errorf("%s spared: %v %v, want %v", acct, ok, err, want)
+		}
+	}
+	if out, code = ctl(t, cfg, "campaigns", "show", ids["petition"]); code != 0 || !strings.Contains(out, "Spared:") {
+		t.Errorf("show of the spared campaign (%d):\n%s", code, out)
+	}
+	if out, code = ctl(t, cfg, "campaigns", "spare", ids["petition"]); code != 0 || !strings.Contains(out, "petition0 not suspended") {
+		t.Errorf("second spare (%d):\n%s", code, out)
+	}
+	if out, code = ctl(t, cfg, "campaigns", "unspare", ids["petition"]); code != 0 || !strings.Contains(out, "no longer spared") {
+		t.Errorf("unspare (%d):\n%s", code, out)
+	}
+	if out, code = ctl(t, cfg, "campaigns", "unspare", ids["petition"]); code == 0 || !strings.Contains(out, "is not spared") {
+		t.Errorf("second unspare (%d):\n%s", code, out)
+	}
+}
+
+// campaignOf sends one copy of text (20 keys, 5 bands) from each account
+// at when, as milterd counts them; it returns the last result.
+func campaignOf(t *testing.T, cs limits.CampaignStore, text string, when time.Time, accts ...string) limits.CampaignResult {
+	t.Helper()
+	var keys []string
+	for b := range 20 {
+		keys = append(keys, fmt.Sprintf("t1%s%02d", text, b))
+	}
+	var res limits.CampaignResult
+	for _, a := range accts {
+		var err error
+		if res, err = cs.CampaignCopy(context.Background(), limits.CampaignCopy{Keys: keys, Account: a, Subject: text, Time: when, Bands: 5, Suspend: true}, 15*time.Minute, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res
+}
+
+// twoCampaigns are a petition (petition0 to petition3 and both) and a
+// phishing run (phish0 to phish3 and both) at when: their ids by text.
+func twoCampaigns(t *testing.T, cs limits.CampaignStore, when time.Time) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for _, text := range []string{"petition", "phish"} {
+		ids[text] = campaignOf(t, cs, text, when, text+"0", text+"1", text+"2", text+"3", "both").ID
+		if ids[text] == "" {
+			t.Fatalf("%s: no campaign", text)
+		}
+	}
+	return ids
+}
+
+// suspendAll suspends accts for campaign id at at, as milterd does.
+func suspendAll(t *testing.T, st limits.Store, id string, at time.Time, accts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := st.(limits.CampaignStore).CampaignByID(ctx, id)
+	if err != nil || c == nil {
+		t.Fatalf("campaign %s: %+v %v", id, c, err)
+	}
+	eng := &limits.Engine{Store: st, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler)}
+	for _, a := range accts {
+		if _, err := eng.SuspendCampaign(ctx, a, *c, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// actionsConfig is campaignsConfig loaded, for the actions the commands
+// run; the store is closed with the test.
+func actionsConfig(t *testing.T) (*config.Config, *limits.SQLStore) {
+	t.Helper()
+	path, st := campaignsConfig(t)
+	t.Cleanup(func() { st.Close() })
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, st
+}
