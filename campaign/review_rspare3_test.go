@@ -152,7 +152,7 @@ func TestReviewRspare3SpareOutlivesCampaign(t *testing.T) {
 			for _, c := range cs {
 				ids = append(ids, c.ID)
 			}
-			sp, _ := r.cs.CampaignSpared(ctx, id)
+			sp, _ := campaignSpared(ctx, r.cs, id)
 			n := r.suspended(t, later...)
 			t.Logf("%s: campaign ids %v (spared one %s, still spared: %v); later run: %d of 7 copies held, %d of 7 senders suspended",
 				name, ids, id, sp != nil, held, n)
@@ -279,4 +279,14 @@ func rspare3Senders(t *testing.T, cs limits.CampaignStore, id string) []string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// campaignSpared is campaign id's spare as the desk reads it (campaigns
+// show), nil when it is not spared.
+func campaignSpared(ctx context.Context, cs limits.CampaignStore, id string) (*limits.Spare, error) {
+	c, err := cs.CampaignByID(ctx, id)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return c.Spared, nil
 }

@@ -42,7 +42,7 @@ func TestReviewRspare4NewRunRaceOldSpare(t *testing.T) {
 			free = append(free, a)
 		}
 	}
-	sp, _ := r.store.CampaignSpared(ctx, r.id)
+	sp, _ := campaignSpared(ctx, r.store, r.id)
 	t.Logf("new run of 6 senders: not suspended %v; old spare in force: %v", free, sp.InForce(r.now, 15*time.Minute))
 	if len(free) > 0 {
 		t.Errorf("a copy of the new run counted on another host while the establishing copy ended the old spare: %v never suspended for the new run (want all 6, as without the race)", free)
@@ -121,7 +121,7 @@ func TestReviewRspare4RollingUpgradeSpareOutlivesRun(t *testing.T) {
 			free = append(free, a)
 		}
 	}
-	sp, _ := r.store.CampaignSpared(ctx, r.id)
+	sp, _ := campaignSpared(ctx, r.store, r.id)
 	inForce := sp.InForce(r.now, 15*time.Minute)
 	t.Logf("new run established on a host of the previous version; the 5 old-list accounts' copies on upgraded hosts: %d of 5 not suspended %v; old spare in force: %v", len(free), free, inForce)
 	if len(free) > 0 || inForce {

@@ -142,12 +142,12 @@ type CampaignStore interface {
 	// CampaignSuspended records that the pending senders ps are
 	// suspended (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
-	// SpareCampaign, UnspareCampaign, CampaignSpared and SparedAccount
-	// keep the abuse desk's spares (campaignspare.go); CampaignSenders
-	// and LiftCampaign are the spare's reads and lifts.
+	// SpareCampaign, UnspareCampaign, SparedAccount and TouchSpare keep
+	// the abuse desk's spares (campaignspare.go; CampaignByID and
+	// Campaigns read them, Campaign.Spared); CampaignSenders,
+	// CampaignHasSender and LiftCampaign are the spare's reads and lifts.
 	SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error
 	UnspareCampaign(ctx context.Context, id string) (bool, error)
-	CampaignSpared(ctx context.Context, id string) (*Spare, error)
 	SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
 	TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error
 	CampaignSenders(ctx context.Context, id string) ([]string, error)

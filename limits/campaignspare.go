@@ -109,22 +109,6 @@ func (s *SQLStore) UnspareCampaign(ctx context.Context, id string) (bool, error)
 	return n == 1, tx.Commit()
 }
 
-// CampaignSpared is id's spare, nil when it is not spared (in force or
-// not: Spare.InForce).
-func (s *SQLStore) CampaignSpared(ctx context.Context, id string) (*Spare, error) {
-	var t, last int64
-	var sp Spare
-	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT t, op, last FROM campaign_spared WHERE id = $1`), id).Scan(&t, &sp.By, &last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	sp.At, sp.Last = fromMS(t), fromMS(last)
-	return &sp, nil
-}
-
 // SparedAccount reports whether account is among the spared of id, by a
 // spare in force at now (now zero: listed, in force or not).
 func (s *SQLStore) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
@@ -276,16 +260,6 @@ func (r *Redis) SpareCampaign(ctx context.Context, id, op string, now time.Time,
 func (r *Redis) UnspareCampaign(ctx context.Context, id string) (bool, error) {
 	n, err := unspareLua.Run(ctx, r.c, []string{campPrefix + "camp:" + id}).Int()
 	return n == 1, err
-}
-
-func (r *Redis) CampaignSpared(ctx context.Context, id string) (*Spare, error) {
-	v, err := r.c.HMGet(ctx, campPrefix+"camp:"+id, "spared", "sparelast").Result()
-	if err != nil || v[0] == nil {
-		return nil, err
-	}
-	js, _ := v[0].(string)
-	last, _ := v[1].(string)
-	return decodeSpare(js, last)
 }
 
 // decodeSpare is a spare as Redis keeps it: JSON, and its last copy (ms).

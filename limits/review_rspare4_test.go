@@ -65,8 +65,8 @@ func TestReviewRspare4DocumentedGrantsSpare(t *testing.T) {
 	// milterd on a smarthost
 	_, err = sh.SparedAccount(ctx, id, "petition1", time.Now(), 15*time.Minute)
 	check("smarthost SparedAccount", err)
-	_, err = sh.CampaignSpared(ctx, id)
-	check("smarthost CampaignSpared", err)
+	_, err = campaignSpared(ctx, sh, id)
+	check("smarthost campaignSpared (CampaignByID)", err)
 	_, err = sh.LiftCampaign(ctx, "petition1", id) // campaign.Engine.suspend's own lift
 	check("smarthost LiftCampaign", err)
 	check("smarthost Audit spared", sh.Audit(ctx, limits.AuditEvent{Time: now, Account: "petition1", Event: limits.AuditSpared, By: "milterd", Campaign: id}))

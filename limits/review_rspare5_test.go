@@ -56,7 +56,7 @@ func TestReviewRspare5RespareStaleStores(t *testing.T) {
 			if err := cs.SpareCampaign(ctx, id, "desk", t1.Add(10*time.Second), later); err != nil {
 				t.Fatal(err)
 			}
-			sp, _ := cs.CampaignSpared(ctx, id)
+			sp, _ := campaignSpared(ctx, cs, id)
 			n := 0
 			for _, a := range later {
 				if ok, err := cs.SparedAccount(ctx, id, a, t1.Add(time.Minute), 15*time.Minute); err != nil {

@@ -35,7 +35,7 @@ func TestReviewRspare3HeldUnknownOrPurged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	sp, _ := st2.CampaignSpared(ctx, res.ID)
+	sp, _ := campaignSpared(ctx, st2, res.ID)
 	trail, _ := st2.AuditTrail(ctx, "o0", time.Time{})
 	if sp != nil || len(trail) != 0 {
 		t.Errorf("left: spare %+v, audit %+v", sp, trail)

@@ -129,7 +129,7 @@ func TestReviewRspare5RespareOfNewRunIneffective(t *testing.T) {
 	// the desk judges the second wave innocent too and spares again
 	lines := r.spare(t, id)
 	afterSpare := r.suspended(t, later...)
-	sp, _ := r.st.CampaignSpared(ctx, id)
+	sp, _ := campaignSpared(ctx, r.st, id)
 	inForce := 0
 	for _, a := range later {
 		if ok, _ := r.st.SparedAccount(ctx, id, a, r.now, 15*time.Minute); ok {
@@ -229,7 +229,7 @@ func r5staleRun(t *testing.T, spareP bool) (string, bool) {
 	}
 	sentP, _ := r.st.CampaignHasSender(ctx, idP, X)
 	runSusp := r.suspended(t, run...)
-	sp, _ := r.st.CampaignSpared(ctx, idP)
+	sp, _ := campaignSpared(ctx, r.st, idP)
 	spX, _ := r.st.SparedAccount(ctx, idP, X, r.now, 15*time.Minute)
 	if !sentP || len(runSusp) == 0 {
 		t.Fatalf("the lure run was not filed under %s (campaigns %v; X a sender %v; run suspended %v)", idP, ids, sentP, runSusp)
@@ -437,7 +437,7 @@ func TestReviewRspare5LostReplyEndsSpareMidRunPinned(t *testing.T) {
 		r.now = r.now.Add(10 * time.Minute)
 		rcpt, raw := hamgen.Phish(70, false)
 		v := r.send(t, signers[4], rcpt, raw)
-		sp, _ := r.st.CampaignSpared(ctx, id)
+		sp, _ := campaignSpared(ctx, r.st, id)
 		susp := r.suspended(t, signers[4])
 		t.Logf("fault %v: 4 new signers' copies, %d replies lost; spared signer's copy %v after the campaign's last, %v after the last the spare saw: %s; spare last %s; suspended: %v",
 			fault, errs, r.now.Sub(last), r.now.Sub(seen), v.Action, sp.Last.Format(time.TimeOnly), len(susp) == 1)
