@@ -279,10 +279,10 @@ func (a *actions) Reset(ctx context.Context, key, operator string) (string, erro
 // no escalation (limits.AuditSpared). Every copy is still held
 // (campaign.action), and an account that first sends it later is
 // suspended as before: run it again to spare it. An account that sent
-// another campaign no spare covers (a stolen account that signed the
-// petition, then sent a phishing run) is left as it is, or suspended for
-// that campaign if it is not (its suspension for this one lifted in a
-// race, review rspare4); one suspended for anything else stays so. The
+// another campaign whose spare does not list it (a stolen account that
+// signed the petition, then sent a phishing run) is left as it is, or
+// suspended for that campaign if that one never suspended it (leave);
+// one suspended for anything else stays so. The
 // spare is recorded before any lift: a copy counted meanwhile suspends
 // no spared account (milterd reads the spare again after a suspension,
 // campaign/). It returns one line per account; an error when one failed
@@ -294,6 +294,10 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	cs, ok := a.st.(limits.CampaignStore)
 	if !ok || a.cfg.Campaign == nil {
 		return nil, errors.New("campaigns are counted with a campaign section and a limits store that keeps them")
+	}
+	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
 	}
 	// Each campaign's senders judged first, all spares recorded before
 	// any lift: a signer of two campaigns spared together is spared of
@@ -317,7 +321,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 			others, err := limits.OtherUnspared(ctx, cs, ids, acct, time.Now())
 			if err == nil && len(others) > 0 {
 				var line string
-				if line, err = a.leave(ctx, cs, acct, others, operator); err == nil {
+				if line, err = a.leave(ctx, cs, eng, acct, others, operator); err == nil {
 					lines = append(lines, line)
 				}
 			} else if err == nil {
@@ -339,7 +343,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	for _, j := range all {
 		for _, acct := range j.spared {
-			line, err := a.spareAccount(ctx, cs, j.id, acct, queued, operator)
+			line, err := a.spareAccount(ctx, cs, eng, j.id, acct, queued, operator)
 			if err != nil {
 				failed = append(failed, acct)
 				line = acct + " failed: " + err.Error()
@@ -357,33 +361,40 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 }
 
 // leave is the line of acct, left out of the spare for the campaigns
-// others it sent: when it is not suspended (a lift raced with one of
-// them, which found it suspended and recorded nothing), it is suspended
-// for the first, as milterd would have.
-func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, acct string, others []string, operator string) (string, error) {
+// others it sent. When it is not suspended and none of them ever
+// suspended it (a lift raced with one of them, which found it suspended
+// and recorded nothing; review rspare4), it is suspended for the first,
+// as milterd would have; one that did suspend it had its say (its
+// suspension may be over).
+func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, acct string, others []string, operator string) (string, error) {
 	line := acct + " left as it is: it also sent campaign(s) " + strings.Join(others, " ") + ": read them (campaigns show); if innocent too, spare them together"
 	_, s, err := a.st.Usage(ctx, acct, time.Now())
 	if err != nil || s.Active(time.Now()) {
 		return a.record(ctx, operator, "campaign spare", acct, line), err
 	}
+	trail, err := a.st.AuditTrail(ctx, acct, time.Time{})
+	if err != nil {
+		return "", err
+	}
+	if slices.ContainsFunc(trail, func(ev limits.AuditEvent) bool {
+		return ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated) && slices.Contains(others, ev.Campaign)
+	}) {
+		return a.record(ctx, operator, "campaign spare", acct, line), nil
+	}
 	c, err := cs.CampaignByID(ctx, others[0])
 	if err != nil || c == nil {
 		return "", fmt.Errorf("reading campaign %s: %v", others[0], err)
 	}
-	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
-	if err == nil {
-		_, err = eng.SuspendCampaign(ctx, acct, *c, time.Now())
-	}
-	if err != nil {
+	if _, err := eng.SuspendCampaign(ctx, acct, *c, time.Now()); err != nil {
 		return "", fmt.Errorf("suspending it for campaign %s: %w", others[0], err)
 	}
-	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended: suspended for "+others[0]), nil
+	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended, nor ever for "+others[0]+": suspended for it"), nil
 }
 
 // spareAccount voids acct's suspensions for id so far and lifts the one
 // in force, if it is id's (limits.LiftSpared: never one for anything
 // else, nor an account that sent another campaign meanwhile).
-func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id, acct, queued, operator string) (string, error) {
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, id, acct, queued, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
@@ -398,7 +409,7 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id,
 		}
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
 	}
-	if over, err := a.overThreshold(ctx, acct, s.Since); err != nil || over != "" {
+	if over, err := a.overThreshold(ctx, eng.Policy.For(acct), acct, s.Since); err != nil || over != "" {
 		if err != nil {
 			return "", err
 		}
@@ -425,12 +436,7 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, id,
 // nothing, and lifted it would be free with them (reviews rspare4, and
 // rspare5: judged by the last hour alone, a spare run again once they
 // were an hour old lifted it); "" when they never did.
-func (a *actions) overThreshold(ctx context.Context, acct string, since time.Time) (string, error) {
-	eng, err := setup.LimitsEngine(a.cfg, a.st, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return "", err
-	}
-	lim := eng.Policy.For(acct)
+func (a *actions) overThreshold(ctx context.Context, lim limits.Limits, acct string, since time.Time) (string, error) {
 	if acked, err := a.st.Acknowledged(ctx, acct); err != nil {
 		return "", err
 	} else if acked.After(since) {

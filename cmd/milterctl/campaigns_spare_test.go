@@ -163,3 +163,36 @@ func campaignSpared(ctx context.Context, cs limits.CampaignStore, id string) (*l
 	}
 	return c.Spared, nil
 }
+
+// TestSpareLeavesOtherCampaignsSay: a spared signer that later sent a
+// phishing campaign, which suspended it for its time (now over), is
+// left as it is by the petition's spare run again: not suspended once
+// more for a campaign that had its say. (One that campaign never
+// suspended, its lift having raced with it, is: review rspare4's
+// TestReviewRspare4PutBackFailedRunAgain.)
+func TestSpareLeavesOtherCampaignsSay(t *testing.T) {
+	t.Parallel()
+	cfg, st := actionsConfig(t)
+	ctx := context.Background()
+	now := time.Now()
+	p := campaignOf(t, st, "petition", now.Add(-30*time.Minute), "s0", "s1", "s2", "s3", "X").ID
+	suspendAll(t, st, p, now.Add(-30*time.Minute), "X")
+	act := newActions(cfg, nil, st)
+	if lines, err := act.SpareCampaign(ctx, []string{p}, QueuedStay, "desk"); err != nil || !strings.Contains(strings.Join(lines, "\n"), "X unsuspended (spared)") {
+		t.Fatalf("first spare: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	q := campaignOf(t, st, "phish", now.Add(-20*time.Minute), "q1", "q2", "q3", "q4", "X").ID
+	c, _ := st.CampaignByID(ctx, q)
+	short := &limits.Engine{Store: st, SuspendFor: time.Minute, Log: slog.New(slog.DiscardHandler)}
+	if _, err := short.SuspendCampaign(ctx, "X", *c, now.Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := act.SpareCampaign(ctx, []string{p}, QueuedStay, "desk")
+	out := strings.Join(lines, "\n")
+	if err != nil || !strings.Contains(out, "X left as it is: it also sent campaign(s) "+q) || strings.Contains(out, "suspended for it") {
+		t.Errorf("second spare: %v\n%s", err, out)
+	}
+	if _, s, _ := st.Usage(ctx, "X", time.Now()); s.Active(time.Now()) {
+		t.Errorf("X suspended again for %s, whose suspension of it is over: %s", q, s.Reason)
+	}
+}
