@@ -360,13 +360,13 @@ func TestReviewRspare3OverThousandNeverLifted(t *testing.T) {
 	}
 	suspendAll(t, st, id, start.Add(3*time.Second), accts[:10]...)
 	st.Close()
-	var last string
-	for run := range 3 {
-		out, code := ctl(t, cfg, "campaigns", "spare", id)
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		last = lines[len(lines)-1]
-		t.Logf("run %d (%d): %d lines; last: %s", run+1, code, len(lines), last)
-	}
+	// One run (design B reads every sender; against design A the review
+	// ran it 3 times, each reading the same 1000): about 10 minutes of
+	// CI under -race for three.
+	out, code := ctl(t, cfg, "campaigns", "spare", id)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	t.Logf("spare (%d): %d lines; last: %s", code, len(lines), last)
 	st2, err := limits.OpenSQLite(strings.TrimSuffix(cfg, "milterd.yaml") + "state.db")
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestReviewRspare3OverThousandNeverLifted(t *testing.T) {
 		}
 	}
 	if still > 0 {
-		t.Errorf("campaign %s of %d senders spared 3 times (each: %q): %d of its 10 earliest senders, suspended for it, still suspended", id, len(accts), last, still)
+		t.Errorf("campaign %s of %d senders spared (%q): %d of its 10 earliest senders, suspended for it, still suspended", id, len(accts), last, still)
 	}
 }
 
