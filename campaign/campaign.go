@@ -229,18 +229,25 @@ func (e *Engine) Commit(ctx context.Context, t *policy.Transaction) (policy.Verd
 		// The copy that established it: every account that sent it; a
 		// later one: its sender (the others are suspended already). The
 		// store marked them pending with the copy: those not done here
-		// (the store failed between) a later copy finishes. A copy of
-		// a run moves its spare on (a copy of the run that established
-		// it again after a window without one finds the spare stale).
+		// (the store failed between) a later copy finishes. A later copy
+		// moves the campaign's spare on and reads whether it spares the
+		// sender (TouchSpare; a copy of the run that established it again
+		// after a window without one finds the spare stale).
 		suspend := []string{account}
 		if res.New {
 			suspend = res.Accounts
-		} else if err := e.o.Store.TouchSpare(ctx, c.ID, now, e.o.Window); err != nil {
+		} else if spared, err = e.o.Store.TouchSpare(ctx, c.ID, account, now, e.o.Window); err != nil {
 			return policy.Verdict{}, fmt.Errorf("campaign %s's spare: %w", c.ID, err)
 		}
 		var done []limits.PendingSuspension
 		for _, a := range suspend {
-			s, err := e.suspend(ctx, a, c, now)
+			var s bool
+			switch {
+			case res.New:
+				s, err = e.suspend(ctx, a, c, now)
+			case !spared:
+				s, err = e.suspendUnspared(ctx, a, c, now)
+			}
 			if err != nil {
 				return policy.Verdict{}, fmt.Errorf("suspending %s for campaign %s: %w", a, c.ID, err)
 			}
@@ -303,16 +310,22 @@ func (e *Engine) finishPending(ctx context.Context, pending, done []limits.Pendi
 
 // suspend suspends account for campaign c unless the abuse desk spared
 // it of c's run (limits.SparedAccount; milterctl campaigns spare), and
-// reports whether it was spared. The spare is read again after a
-// suspension: the desk's command, recording the spare and then lifting
-// the accounts' suspensions, may have read this account between the two
-// reads; then the suspension is lifted here as the command lifts it
-// (limits.LiftSpared), and voided (review rspare3: the account stayed
-// suspended).
+// reports whether it was spared.
 func (e *Engine) suspend(ctx context.Context, account string, c limits.Campaign, now time.Time) (bool, error) {
 	if spared, err := e.o.Store.SparedAccount(ctx, c.ID, account, now, e.o.Window); err != nil || spared {
 		return spared, err
 	}
+	return e.suspendUnspared(ctx, account, c, now)
+}
+
+// suspendUnspared suspends account for campaign c, whose spare did not
+// spare it when read, and reports whether it was spared after all. The
+// spare is read again after the suspension: the desk's command, recording
+// the spare and then lifting the accounts' suspensions, may have read
+// this account between the two reads; then the suspension is lifted here
+// as the command lifts it (limits.LiftSpared), and voided (review
+// rspare3: the account stayed suspended).
+func (e *Engine) suspendUnspared(ctx context.Context, account string, c limits.Campaign, now time.Time) (bool, error) {
 	s, err := e.o.Limits.SuspendCampaign(ctx, account, c, now)
 	if err != nil {
 		return false, err
@@ -321,13 +334,15 @@ func (e *Engine) suspend(ctx context.Context, account string, c limits.Campaign,
 	if err != nil || !spared {
 		return false, err
 	}
-	lifted, _, err := limits.LiftSpared(ctx, e.o.Limits.Store, e.o.Store, s, c.ID, now)
+	kept, err := limits.KeptCampaigns(ctx, e.o.Store, now)
+	if err != nil {
+		return false, err
+	}
+	lifted, _, err := limits.LiftSpared(ctx, e.o.Limits.Store, e.o.Store, s, c.ID, kept, now)
 	if err != nil || !lifted {
 		return false, err
 	}
-	ev := limits.AuditEvent{Time: s.Since, Account: account, Event: limits.AuditSpared, By: "milterd", Host: e.o.Limits.Accounts.Host, Campaign: c.ID,
-		Detail: "spared while milterd suspended it: lifted"}
-	if err := e.o.Limits.Store.Audit(ctx, ev); err != nil {
+	if err := limits.VoidCampaign(ctx, e.o.Limits.Store, account, c.ID, "milterd", e.o.Limits.Accounts.Host, "spared while milterd suspended it: lifted"); err != nil {
 		e.o.Log.Warn("audit trail: a spared account's lifted suspension was not recorded", "account", account, "campaign", c.ID, "err", err)
 	}
 	return true, nil

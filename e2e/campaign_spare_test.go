@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"outguard/internal/hamgen"
 	"outguard/internal/harness"
 	"outguard/limits"
@@ -32,13 +34,7 @@ func TestCampaignSpareThroughPostfix(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			users := campaignUsers(5)
-			var letters []hamgen.Message
-			for i := range 7 {
-				m := customer(hamgen.Petition(28, i), "p", i)
-				m.Rcpts = []string{fmt.Sprintf("mp%d@parliament.example", i)}
-				users[m.Account] = "secret-" + m.Account
-				letters = append(letters, m)
-			}
+			letters := petitionLetters(users, 7)
 			yaml := campaignYAML(t, kind, filepath.Join(harness.Dir(t, "alerts"), "alerts"), "[isp.test]")
 			s, cfg, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users})
 			ctlConf := writeConfig(t, "state_dir: "+cfg.StateDir+"\n"+yaml)
@@ -104,4 +100,89 @@ func TestCampaignSpareThroughPostfix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The console's Spare in a real browser, on the petition of
+// TestCampaignSpareThroughPostfix (SQLite): a reviewer is offered no
+// Spare; an admin's Spare lifts the five signers (one line each on the
+// result page), the campaign's page says by whom, a lifted signer's mail
+// goes through, the audit trail has the spare by the console's user, and
+// Unspare ends it.
+func TestWebCampaignSpareInBrowser(t *testing.T) {
+	t.Parallel()
+	harness.Require(t, chromium)
+	users := map[string]string{}
+	letters := petitionLetters(users, 5)
+	yaml := campaignYAML(t, "sqlite", filepath.Join(harness.Dir(t, "alerts"), "alerts"), "[isp.test]")
+	s, cfg, res := harness.ConfigStack(t, yaml, harness.MTAConfig{Users: users})
+	r := &campaignRig{s: s, res: res, users: users}
+	for _, m := range letters {
+		if got := r.send(t, m.Account, m.From, m.Rcpts, m.Raw); got != "250" {
+			t.Fatalf("%s's letter: %q", m.Account, got)
+		}
+	}
+	if got := sorted(r.suspended(t)); !slices.Equal(got, []string{"p0", "p1", "p2", "p3", "p4"}) {
+		t.Fatalf("suspended after five letters: %v (the known limit: want all five)", got)
+	}
+	list, err := res.Store.(limits.CampaignStore).Campaigns(context.Background(), time.Time{}, 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("campaigns %+v %v", list, err)
+	}
+	id := list[0].ID
+	c := &console{url: runConsole(t, "state_dir: "+cfg.StateDir+"\n"+yaml)}
+	page := c.url + "/campaigns/" + id
+	browserCtx := startBrowser(t)
+
+	rev := tab(t, browserCtx)
+	rev.login(t, c, "reviewer")
+	rev.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#spared`)))
+	if n := eval[int](t, rev, `document.querySelectorAll('#spare, #unspare').length`); n != 0 {
+		t.Errorf("a reviewer is offered %d campaign actions", n)
+	}
+
+	adm := tab(t, browserCtx)
+	adm.login(t, c, "admin")
+	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#spare`)))
+	if sp := adm.text(t, `#spared`); sp != "no" {
+		t.Errorf("spared before the spare: %q", sp)
+	}
+	adm.do(t, chromedp.Click(chromedp.CSS(`#spare`)), chromedp.WaitVisible(chromedp.CSS(`#outcome`)))
+	if out := adm.text(t, `#outcome`); !strings.Contains(out, id+" spared for 5 of its 5 accounts") {
+		t.Errorf("spare: %s", out)
+	}
+	if n := eval[int](t, adm, `[...document.querySelectorAll('#lines li')].filter(l => l.innerText.includes(' unsuspended (spared): ')).length`); n != 5 {
+		t.Errorf("%d accounts shown lifted, want 5:\n%s", n, adm.text(t, `main`))
+	}
+	adm.screenshot(t, "campaign-spared")
+	if got := r.suspended(t); len(got) != 0 {
+		t.Fatalf("suspended after the console's spare: %v", got)
+	}
+	if got := r.send(t, "p1", "p1@customer.test", []string{"friend@mail.test"}, []byte(spreadMsg("lunch on Friday?"))); got != "250" {
+		t.Errorf("a lifted signer's other mail: %q", got)
+	}
+	adm.do(t, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#unspare`)))
+	if sp := adm.text(t, `#spared`); !strings.Contains(sp, "by web:admin") {
+		t.Errorf("spared shown as %q", sp)
+	}
+	adm.do(t, chromedp.Navigate(c.url+"/audit"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
+	if audit := adm.text(t, `table.list`); !strings.Contains(audit, "web:admin\tcampaign spare\t"+id) {
+		t.Errorf("audit trail lacks the spare:\n%s", audit)
+	}
+	adm.do(t, chromedp.Navigate(page), chromedp.Click(chromedp.CSS(`#unspare`)), chromedp.WaitVisible(chromedp.CSS(`#outcome`)))
+	if sp, err := res.Store.(limits.CampaignStore).CampaignByID(context.Background(), id); err != nil || sp == nil || sp.Spared != nil {
+		t.Errorf("after Unspare: %+v %v, want no spare", sp, err)
+	}
+}
+
+// petitionLetters are n customers' petition letters (p0, p1…), each to
+// an MP of its own; their logins are added to users.
+func petitionLetters(users map[string]string, n int) []hamgen.Message {
+	var letters []hamgen.Message
+	for i := range n {
+		m := customer(hamgen.Petition(28, i), "p", i)
+		m.Rcpts = []string{fmt.Sprintf("mp%d@parliament.example", i)}
+		users[m.Account] = "secret-" + m.Account
+		letters = append(letters, m)
+	}
+	return letters
 }

@@ -149,7 +149,7 @@ type CampaignStore interface {
 	SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error
 	UnspareCampaign(ctx context.Context, id string) (bool, error)
 	SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
-	TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error
+	TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
 	CampaignSenders(ctx context.Context, id string) ([]string, error)
 	CampaignHasSender(ctx context.Context, id, account string) (bool, error)
 	LiftCampaign(ctx context.Context, key, id string) (bool, error)

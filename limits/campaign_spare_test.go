@@ -84,15 +84,19 @@ func TestSpareCampaignStores(t *testing.T) {
 				}
 			}
 			// In force a window after the run's last copy, moved on by
-			// a copy of it, never back, and not once stale.
+			// a copy of it (from a sender it does not list too, who is
+			// not spared by it), never back, and not once stale; the
+			// copy's sender is spared while it is in force.
 			w := 15 * time.Minute
 			for _, step := range []struct {
 				touch, at time.Duration
+				sender    string
+				touched   bool // the sender spared, as the touch reads it
 				want      bool
-			}{{0, 16 * time.Minute, false}, {10 * time.Minute, 24 * time.Minute, true}, {5 * time.Minute, 26 * time.Minute, false}, {60 * time.Minute, 61 * time.Minute, false}} {
+			}{{0, 16 * time.Minute, "", false, false}, {10 * time.Minute, 24 * time.Minute, "petition3", false, true}, {5 * time.Minute, 26 * time.Minute, "petition0", true, false}, {60 * time.Minute, 61 * time.Minute, "petition0", false, false}} {
 				if step.touch > 0 {
-					if err := cs.TouchSpare(ctx, id, now.Add(step.touch), w); err != nil {
-						t.Fatal(err)
+					if spared, err := cs.TouchSpare(ctx, id, step.sender, now.Add(step.touch), w); err != nil || spared != step.touched {
+						t.Fatalf("touched at +%v by %s: spared %v %v, want %v", step.touch, step.sender, spared, err, step.touched)
 					}
 				}
 				if ok, err := cs.SparedAccount(ctx, id, "petition0", now.Add(step.at), w); err != nil || ok != step.want {

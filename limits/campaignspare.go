@@ -121,11 +121,29 @@ func (s *SQLStore) SparedAccount(ctx context.Context, id, account string, now ti
 	return err == nil, err
 }
 
-// TouchSpare moves id's spare on to a copy of its run at now: only a
-// spare in force, and only forward.
-func (s *SQLStore) TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error {
-	_, err := s.exec(ctx, s.db, `UPDATE campaign_spared SET last = $2 WHERE id = $1 AND last >= $3 AND last < $2`, id, ms(now), ms(now.Add(-window)))
-	return err
+// TouchSpare moves id's spare on to a copy of its run at now (only a
+// spare in force, and only forward) and reports whether account, the
+// copy's sender, is spared by it: a copy of a campaign without a spare
+// costs one read, and no write.
+func (s *SQLStore) TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	var last int64
+	var listed bool
+	err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT last, EXISTS (SELECT 1 FROM campaign_spared_accounts WHERE id = $1 AND account = $2) FROM campaign_spared WHERE id = $1`), id, account).Scan(&last, &listed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if last < ms(now.Add(-window)) {
+		return false, nil // stale: a new run
+	}
+	if last < ms(now) {
+		if _, err := s.exec(ctx, s.db, `UPDATE campaign_spared SET last = $2 WHERE id = $1 AND last >= $3 AND last < $2`, id, ms(now), ms(now.Add(-window))); err != nil {
+			return false, err
+		}
+	}
+	return listed, nil
 }
 
 // CampaignSenders are all the accounts that sent id (CampaignByID reads
@@ -214,13 +232,13 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'sparelast') or '')
 if last and last >= tonumber(ARGV[2]) then return 1 end
 return 0`)
 
-// touchLua is TouchSpare (ARGV: now, the oldest last copy in force).
+// touchLua is TouchSpare (ARGV: now, the oldest last copy in force, the
+// sender).
 var touchLua = redis.NewScript(`
 local last = tonumber(redis.call('HGET', KEYS[1], 'sparelast') or '')
-if last and last >= tonumber(ARGV[2]) and last < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'sparelast', ARGV[1])
-end
-return 0`)
+if not last or last < tonumber(ARGV[2]) then return 0 end
+if last < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'sparelast', ARGV[1]) end
+return redis.call('HEXISTS', KEYS[1], 'spa:' .. ARGV[3])`)
 
 // unspareLua deletes the spare and its accounts' fields.
 var unspareLua = redis.NewScript(`
@@ -278,8 +296,9 @@ func (r *Redis) SparedAccount(ctx context.Context, id, account string, now time.
 	return n == 1, err
 }
 
-func (r *Redis) TouchSpare(ctx context.Context, id string, now time.Time, window time.Duration) error {
-	return touchLua.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, ms(now), ms(now.Add(-window))).Err()
+func (r *Redis) TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	n, err := touchLua.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, ms(now), ms(now.Add(-window)), account).Int()
+	return n == 1, err
 }
 
 func (r *Redis) CampaignSenders(ctx context.Context, id string) ([]string, error) {
@@ -300,6 +319,13 @@ func anys(ss []string) []any {
 	return out
 }
 
+// KeptCampaigns are the campaigns cs keeps (up to CampaignAccountsMax, the
+// newest), for OtherUnspared: read once for every account a command
+// judges.
+func KeptCampaigns(ctx context.Context, cs CampaignStore, now time.Time) ([]Campaign, error) {
+	return cs.Campaigns(ctx, now.Add(-recordTTL), CampaignAccountsMax)
+}
+
 // OtherUnspared are the campaigns account sent besides those of ids that
 // the desk did not spare it of (listed in their spare, in force or not:
 // listed, its copies were judged; not listed, a run under a spared
@@ -307,14 +333,10 @@ func anys(ss []string) []any {
 // petitions is spared by a spare of both at once (review rspare4). They
 // are read from the account's index of campaigns and, as that index is
 // written apart from the campaign on Redis (a failure to write it is
-// logged and left), from each campaign kept (CampaignHasSender, written
-// with the copy; review rspare4).
-func OtherUnspared(ctx context.Context, cs CampaignStore, ids []string, account string, now time.Time) ([]string, error) {
+// logged and left), from each campaign kept (KeptCampaigns, read by the
+// caller; CampaignHasSender, written with the copy; review rspare4).
+func OtherUnspared(ctx context.Context, cs CampaignStore, kept []Campaign, ids []string, account string) ([]string, error) {
 	indexed, err := cs.AccountCampaigns(ctx, account, CampaignAccountsMax)
-	if err != nil {
-		return nil, err
-	}
-	kept, err := cs.Campaigns(ctx, now.Add(-recordTTL), CampaignAccountsMax)
 	if err != nil {
 		return nil, err
 	}
@@ -344,14 +366,15 @@ func OtherUnspared(ctx context.Context, cs CampaignStore, ids []string, account 
 
 // LiftSpared lifts s, account's suspension for campaign id, which the
 // desk spared it of (LiftCampaign: only that suspension), unless the
-// account sent another campaign no spare covers (OtherUnspared). The
-// others are read again after the lift: a campaign established in
-// between found the account suspended and recorded nothing, so s is put
-// back (reviews rspare3, rspare4: the account went free, milterctl's
-// lift or milterd's). It reports whether the account is lifted, and the
-// other campaigns that kept it.
-func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, id string, now time.Time) (bool, []string, error) {
-	others, err := OtherUnspared(ctx, cs, []string{id}, s.Key, now)
+// account sent another campaign no spare covers (OtherUnspared, of kept,
+// the campaigns the caller read). The others are read again after the
+// lift, the campaigns kept with them: a campaign established in between
+// found the account suspended and recorded nothing, so s is put back
+// (reviews rspare3, rspare4: the account went free, milterctl's lift or
+// milterd's). It reports whether the account is lifted, and the other
+// campaigns that kept it.
+func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, id string, kept []Campaign, now time.Time) (bool, []string, error) {
+	others, err := OtherUnspared(ctx, cs, kept, []string{id}, s.Key)
 	if err != nil || len(others) > 0 {
 		return false, others, err
 	}
@@ -359,7 +382,9 @@ func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, 
 	if err != nil || !lifted {
 		return false, nil, err
 	}
-	others, err = OtherUnspared(ctx, cs, []string{id}, s.Key, now)
+	if kept, err = KeptCampaigns(ctx, cs, now); err == nil {
+		others, err = OtherUnspared(ctx, cs, kept, []string{id}, s.Key)
+	}
 	if err == nil && len(others) == 0 {
 		return true, nil, nil
 	}
@@ -385,4 +410,26 @@ func (r *Redis) CampaignHasSender(ctx context.Context, id, account string) (bool
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// VoidCampaign records that account's automatic suspensions for campaign
+// id so far count toward no escalation (voided): an AuditSpared event by
+// by, at the time of the last of them, read from the trail itself, so
+// that the clock of the host that spares (ahead of milterd's) cannot void
+// a later one (review rspare4). None in the trail: nothing to void.
+func VoidCampaign(ctx context.Context, st Store, account, id, by, host, detail string) error {
+	trail, err := st.AuditTrail(ctx, account, time.Time{})
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, ev := range trail {
+		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) && ev.Time.After(last) {
+			last = ev.Time
+		}
+	}
+	if last.IsZero() {
+		return nil
+	}
+	return st.Audit(ctx, AuditEvent{Time: last, Account: account, Event: AuditSpared, By: by, Host: host, Campaign: id, Detail: detail})
 }

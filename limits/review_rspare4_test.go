@@ -70,7 +70,8 @@ func TestReviewRspare4DocumentedGrantsSpare(t *testing.T) {
 	_, err = sh.LiftCampaign(ctx, "petition1", id) // campaign.Engine.suspend's own lift
 	check("smarthost LiftCampaign", err)
 	check("smarthost Audit spared", sh.Audit(ctx, limits.AuditEvent{Time: now, Account: "petition1", Event: limits.AuditSpared, By: "milterd", Campaign: id}))
-	check("smarthost TouchSpare", sh.TouchSpare(ctx, id, now.Add(time.Minute), 15*time.Minute)) // (design B': a copy moves it on)
+	_, err = sh.TouchSpare(ctx, id, "petition1", now.Add(time.Minute), 15*time.Minute) // (design B': a copy moves it on)
+	check("smarthost TouchSpare", err)
 	check("smarthost Purge", sh.Purge(ctx, now.Add(8*24*time.Hour)))
 	// the desk again: spare, unspare
 	id2 := establish(t, sh, "other", now)

@@ -301,7 +301,12 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	// Each campaign's senders judged first, all spares recorded before
 	// any lift: a signer of two campaigns spared together is spared of
-	// both (review rspare4).
+	// both (review rspare4). The campaigns kept are read once: a lift
+	// reads them again after it (LiftSpared).
+	kept, err := limits.KeptCampaigns(ctx, cs, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	type judged struct {
 		id              string
 		senders, spared []string
@@ -318,7 +323,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 		}
 		j := judged{id: id, senders: senders}
 		for _, acct := range senders {
-			others, err := limits.OtherUnspared(ctx, cs, ids, acct, time.Now())
+			others, err := limits.OtherUnspared(ctx, cs, kept, ids, acct)
 			if err == nil && len(others) > 0 {
 				var line string
 				if line, err = a.leave(ctx, cs, eng, acct, others, operator); err == nil {
@@ -343,7 +348,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	for _, j := range all {
 		for _, acct := range j.spared {
-			line, err := a.spareAccount(ctx, cs, eng, j.id, acct, queued, operator)
+			line, err := a.spareAccount(ctx, cs, eng, kept, j.id, acct, queued, operator)
 			if err != nil {
 				failed = append(failed, acct)
 				line = acct + " failed: " + err.Error()
@@ -391,16 +396,26 @@ func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, eng *limit
 	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended, nor ever for "+others[0]+": suspended for it"), nil
 }
 
-// spareAccount voids acct's suspensions for id so far and lifts the one
-// in force, if it is id's (limits.LiftSpared: never one for anything
+// spareAccount voids acct's suspensions for id so far (limits.VoidCampaign)
+// and lifts the one in force, if it is id's (limits.LiftSpared: never one for anything
 // else, nor an account that sent another campaign meanwhile).
-func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, id, acct, queued, operator string) (string, error) {
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, kept []limits.Campaign, id, acct, queued, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
 		return "", err
 	}
-	if err := a.void(ctx, acct, id, operator); err != nil {
+	// Over a threshold, it stays suspended, and its suspension for the
+	// campaign still counts toward escalation: a stolen account's.
+	if limits.SuspendedFor(s, id) {
+		if over, err := eng.CrossedSince(ctx, acct, s.Since); err != nil || over != "" {
+			if err != nil {
+				return "", err
+			}
+			return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+over+" while it was suspended for the campaign"), nil
+		}
+	}
+	if err := limits.VoidCampaign(ctx, a.st, acct, id, operator, a.cfg.HostName(), ""); err != nil {
 		return "", fmt.Errorf("recording the spare in its audit trail: %w", err)
 	}
 	if !limits.SuspendedFor(s, id) {
@@ -409,13 +424,7 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 		}
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
 	}
-	if over, err := a.overThreshold(ctx, eng.Policy.For(acct), acct, s.Since); err != nil || over != "" {
-		if err != nil {
-			return "", err
-		}
-		return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+over+" while it was suspended for the campaign"), nil
-	}
-	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, now)
+	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, kept, now)
 	switch {
 	case err != nil:
 		return "", err
@@ -428,68 +437,6 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")
 	outcome, err = a.settle(ctx, acct, queued, operator, outcome)
 	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), err
-}
-
-// overThreshold names acct's undeliverable recipients or refused
-// messages when they reached its limit within an hour since it was
-// suspended (since): counted while it was suspended, they suspended
-// nothing, and lifted it would be free with them (reviews rspare4, and
-// rspare5: judged by the last hour alone, a spare run again once they
-// were an hour old lifted it); "" when they never did.
-func (a *actions) overThreshold(ctx context.Context, lim limits.Limits, acct string, since time.Time) (string, error) {
-	if acked, err := a.st.Acknowledged(ctx, acct); err != nil {
-		return "", err
-	} else if acked.After(since) {
-		since = acked
-	}
-	for _, c := range []struct {
-		what      string
-		threshold int
-		list      func(context.Context, string, time.Time) ([]limits.Undeliverable, error)
-	}{
-		{"undeliverable recipients", lim.UndeliverablePerHour, a.st.Undeliverables},
-		{"refused messages", lim.RefusedMessagesPerHour, a.st.Refused},
-	} {
-		if c.threshold <= 0 {
-			continue
-		}
-		evs, err := c.list(ctx, acct, since)
-		if err != nil {
-			return "", err
-		}
-		// The most in any hour: evs are oldest first.
-		for i, j := 0, 0; j < len(evs); j++ {
-			for evs[j].Time.Sub(evs[i].Time) >= limits.Hour {
-				i++
-			}
-			if j-i+1 >= c.threshold {
-				return fmt.Sprintf("%d %s within an hour (threshold %d)", j-i+1, c.what, c.threshold), nil
-			}
-		}
-	}
-	return "", nil
-}
-
-// void records that acct's automatic suspensions for id so far count
-// toward no escalation: an AuditSpared event at the time of the last of
-// them, read from the trail itself, so that this host's clock (ahead of
-// milterd's) cannot void a later one (review rspare4). None: nothing to
-// void.
-func (a *actions) void(ctx context.Context, acct, id, operator string) error {
-	trail, err := a.st.AuditTrail(ctx, acct, time.Time{})
-	if err != nil {
-		return err
-	}
-	var last time.Time
-	for _, ev := range trail {
-		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated) && ev.Time.After(last) {
-			last = ev.Time
-		}
-	}
-	if last.IsZero() {
-		return nil
-	}
-	return a.st.Audit(ctx, limits.AuditEvent{Time: last, Account: acct, Event: limits.AuditSpared, By: operator, Host: a.cfg.HostName(), Campaign: id})
 }
 
 // UnspareCampaign ends id's spare: its next copies suspend their senders

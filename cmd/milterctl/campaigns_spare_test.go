@@ -10,6 +10,7 @@ import (
 
 	"outguard/config"
 	"outguard/limits"
+	"outguard/setup"
 )
 
 // TestCampaignsSpare: campaigns spare lifts the suspensions the spared
@@ -194,5 +195,71 @@ func TestSpareLeavesOtherCampaignsSay(t *testing.T) {
 	}
 	if _, s, _ := st.Usage(ctx, "X", time.Now()); s.Active(time.Now()) {
 		t.Errorf("X suspended again for %s, whose suspension of it is over: %s", q, s.Reason)
+	}
+}
+
+// TestSpareKeepsWhatCrossedWhileSuspended: an account whose stolen
+// credentials a botnet kept trying while it was suspended for the
+// petition (logins from 13 networks within an hour, two hours ago: the
+// shipped networks_per_hour is 12) stays suspended when the petition is
+// spared, and its suspension for the petition still counts toward
+// escalation (no spared event in its trail); a signer whose logins came
+// from 12 networks is lifted, its suspension voided.
+func TestSpareKeepsWhatCrossedWhileSuspended(t *testing.T) {
+	cfg, st := actionsConfig(t)
+	ctx := context.Background()
+	now := time.Now()
+	eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler)) // limits: {}, the defaults
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := campaignOf(t, st, "petition", now.Add(-3*time.Hour), "s0", "s1", "s2", "bot", "signer")
+	c, err := st.CampaignByID(ctx, res.ID)
+	if err != nil || c == nil {
+		t.Fatal(c, err)
+	}
+	for acct, networks := range map[string]int{"bot": 13, "signer": 12} {
+		if _, err := eng.SuspendCampaign(ctx, acct, *c, now.Add(-3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var ss []limits.Sighting
+		for i := range networks {
+			at := now.Add(-2*time.Hour + time.Duration(i)*time.Minute)
+			ss = append(ss, limits.Sighting{Signal: limits.SignalNetworks, Value: fmt.Sprintf("203.0.%d.0/24", i), First: at, Last: at})
+		}
+		if _, err := st.Sight(ctx, acct, ss, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines, err := newActions(cfg, nil, st).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(lines, "\n")
+	t.Log(out)
+	for _, want := range []string{
+		"bot stays suspended: 13 client networks logged in from within an hour (limit 12) while it was suspended for the campaign",
+		"signer unsuspended (spared)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("spare output lacks %q", want)
+		}
+	}
+	for acct, want := range map[string]bool{"bot": false, "signer": true} {
+		_, s, err := st.Usage(ctx, acct, time.Now())
+		if err != nil || (s == nil) != want {
+			t.Errorf("%s suspended after the spare: %v %v, want %v", acct, s != nil, err, !want)
+		}
+		trail, err := st.AuditTrail(ctx, acct, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		voided := false
+		for _, ev := range trail {
+			voided = voided || ev.Event == limits.AuditSpared && ev.Campaign == res.ID
+		}
+		if voided != want {
+			t.Errorf("%s's suspension for the petition voided: %v, want %v (trail %+v)", acct, voided, want, trail)
+		}
 	}
 }
