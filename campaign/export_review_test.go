@@ -16,3 +16,6 @@ type CountingSeeds = countingSeeds
 
 // Reads is how many times the store was asked for the seed.
 func (c *countingSeeds) Reads() int32 { return c.n.Load() }
+
+// Transaction is transaction, for tests outside the package.
+var Transaction = transaction

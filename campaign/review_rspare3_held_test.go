@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"outguard/campaign"
 	"outguard/internal/hamgen"
 	"outguard/limits"
 	"outguard/policy"
@@ -47,7 +48,7 @@ func TestReviewRspare3HeldPendingOfSpared(t *testing.T) {
 				accts = append(accts, a)
 				rcpt, raw := hamgen.Phish(i, false)
 				r.now = r.now.Add(time.Minute)
-				tx := rspare3Tx(t, a, []string{rcpt}, raw)
+				tx := campaign.Transaction(t, a, []string{rcpt}, raw)
 				_, err := r.eng.Commit(ctx, tx)
 				if (i == 4) != (err != nil) {
 					t.Fatalf("copy %d: %v", i, err)
@@ -63,13 +64,13 @@ func TestReviewRspare3HeldPendingOfSpared(t *testing.T) {
 			}
 			m := hamgen.Newsletter(3, 1)[0]
 			r.now = r.now.Add(time.Minute)
-			if _, err := r.eng.Commit(ctx, rspare3Tx(t, m.Account, m.Rcpts, m.Raw)); err != nil {
+			if _, err := r.eng.Commit(ctx, campaign.Transaction(t, m.Account, m.Rcpts, m.Raw)); err != nil {
 				t.Fatal(err)
 			}
 			// the retried fifth copy
 			rcpt, raw := hamgen.Phish(4, false)
 			r.now = r.now.Add(time.Minute)
-			v, err := r.eng.Commit(ctx, rspare3Tx(t, accts[4], []string{rcpt}, raw))
+			v, err := r.eng.Commit(ctx, campaign.Transaction(t, accts[4], []string{rcpt}, raw))
 			if err != nil {
 				t.Fatal(err)
 			}

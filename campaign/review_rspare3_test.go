@@ -1,13 +1,10 @@
 package campaign_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net/mail"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,7 +44,7 @@ func newSRig(t *testing.T, st limits.Store) *srig {
 func (r *srig) send(t testing.TB, account string, rcpts []string, raw []byte) policy.Verdict {
 	t.Helper()
 	ctx := context.Background()
-	tx := rspare3Tx(t, account, rcpts, raw)
+	tx := campaign.Transaction(t, account, rcpts, raw)
 	v, err := r.lim.CheckMail(ctx, tx)
 	if err == nil && v.Action == policy.Accept {
 		if v, err = r.lim.Commit(ctx, tx); err == nil && v.Action == policy.Accept {
@@ -252,22 +249,6 @@ func TestReviewRspare3SpareAbsorbsOtherRun(t *testing.T) {
 			})
 		}
 	}
-}
-
-// rspare3Tx is campaign_test.go's transaction, for this external package
-// (it needs the harness, which imports campaign).
-func rspare3Tx(t testing.TB, account string, rcpts []string, raw []byte) *policy.Transaction {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx := &policy.Transaction{User: account, Rcpts: rcpts, Message: bytes.NewReader(raw), QueueID: fmt.Sprintf("Q%d", rand.Int())}
-	for k, vs := range msg.Header {
-		for _, v := range vs {
-			tx.Headers = append(tx.Headers, policy.Header{Name: k, Value: v})
-		}
-	}
-	return tx
 }
 
 // rspare3Senders are the accounts that sent id: what milterctl campaigns

@@ -23,7 +23,7 @@ import (
 func TestReviewRspare4NewRunRaceOldSpare(t *testing.T) {
 	ctx := context.Background()
 	r := newSpareRig(t)
-	old := []string{"victim0@isp.example", "victim1@isp.example", "victim2@isp.example", "victim3@isp.example", "victim4@isp.example"}
+	old := rspare4Victims
 	r.spare(t, old...)
 	// (Design B': nothing ends the spare, so no write to race with: the
 	// copy right after the establishing one finds the old spare stale.)
@@ -103,7 +103,7 @@ func (r *spareRig) oldHostCopy(t *testing.T, i int, acct string) limits.Campaign
 func TestReviewRspare4RollingUpgradeSpareOutlivesRun(t *testing.T) {
 	ctx := context.Background()
 	r := newSpareRig(t)
-	old := []string{"victim0@isp.example", "victim1@isp.example", "victim2@isp.example", "victim3@isp.example", "victim4@isp.example"}
+	old := rspare4Victims
 	r.spare(t, old...)
 	r.now = r.now.Add(2 * time.Hour) // a new run
 	for i := range 4 {
@@ -128,3 +128,7 @@ func TestReviewRspare4RollingUpgradeSpareOutlivesRun(t *testing.T) {
 		t.Errorf("rolling upgrade: the old spare outlives its run (%v): %d of 5 senders of the new run not suspended", inForce, len(free))
 	}
 }
+
+// rspare4Victims are the five accounts that established newSpareRig's
+// campaign.
+var rspare4Victims = []string{"victim0@isp.example", "victim1@isp.example", "victim2@isp.example", "victim3@isp.example", "victim4@isp.example"}

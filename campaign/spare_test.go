@@ -143,8 +143,9 @@ type racingSpare struct {
 	spare   func()
 }
 
-func (s *racingSpare) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
-	ok, err := s.SQLStore.SparedAccount(ctx, id, account, now, window)
+// TouchSpare is the first read for a copy of a known campaign.
+func (s *racingSpare) TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	ok, err := s.SQLStore.TouchSpare(ctx, id, account, now, window)
 	if account == s.account && s.spare != nil {
 		s.spare()
 		s.spare = nil

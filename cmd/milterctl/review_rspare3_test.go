@@ -60,7 +60,7 @@ func TestReviewRspare3VoidOutlivesUnspare(t *testing.T) {
 type hookStore struct {
 	*limits.SQLStore
 	afterAccountCampaigns func(account string)
-	afterSparedAccount    func(account string)
+	afterSpareRead        func(account string) // after a read of whether account is spared
 	beforeLift            func(key string)
 	afterUsage            func(key string)
 }
@@ -92,11 +92,23 @@ func (h *hookStore) LiftCampaign(ctx context.Context, key, id string) (bool, err
 
 func (h *hookStore) SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
 	ok, err := h.SQLStore.SparedAccount(ctx, id, account, now, window)
-	if f := h.afterSparedAccount; f != nil {
-		h.afterSparedAccount = nil
+	h.spareRead(account)
+	return ok, err
+}
+
+// TouchSpare is milterd's first read of the spare for a copy of a known
+// campaign (SparedAccount, the first for the copy that establishes it).
+func (h *hookStore) TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
+	ok, err := h.SQLStore.TouchSpare(ctx, id, account, now, window)
+	h.spareRead(account)
+	return ok, err
+}
+
+func (h *hookStore) spareRead(account string) {
+	if f := h.afterSpareRead; f != nil {
+		h.afterSpareRead = nil
 		f(account)
 	}
-	return ok, err
 }
 
 // TestReviewRspare3RaceOtherCampaignReleased: claims 2 and 4, "leaves
@@ -184,7 +196,7 @@ func TestReviewRspare3RaceCopyLeftSuspended(t *testing.T) {
 	var serr error
 	// (Third design: the engine reads whether the sender is spared, the
 	// desk's spare runs to its end right after that read.)
-	h.afterSparedAccount = func(string) {
+	h.afterSpareRead = func(string) {
 		lines, serr = newActions(cfg, nil, st).SpareCampaign(ctx, []string{id}, QueuedStay, "desk")
 	}
 	v := send(5)

@@ -66,12 +66,12 @@ func TestReviewRspare4EngineLiftFreesOtherCampaignSender(t *testing.T) {
 	var lines []string
 	var serr error
 	var idQ string
-	h.afterSparedAccount = func(string) {
+	h.afterSpareRead = func(string) {
 		// the desk's spare, run to its end right after milterd's first read
 		lines, serr = newActions(cfg, nil, st).SpareCampaign(ctx, []string{idP}, QueuedStay, "desk")
 		// Q's fifth sender, on mx2, right after milterd suspended X and
 		// while it reads the spare again
-		h.afterSparedAccount = func(string) {
+		h.afterSpareRead = func(string) {
 			res := campaignOf(t, st, "phishq", now, "q4")
 			if !res.New {
 				t.Fatalf("Q not established: %+v", res)
