@@ -57,3 +57,10 @@ func (s *alertedSet) len() int {
 	defer s.mu.Unlock()
 	return len(s.end)
 }
+
+// forget drops key: its claim did not take (the store failed).
+func (s *alertedSet) forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.end, key)
+}

@@ -37,6 +37,7 @@ const (
 	AuditExpired       = "expired"        // an automatic suspension's suspend_for ended
 	AuditAlertLost     = "alert lost"     // courier.go gave up an alert after MaxAge
 	AuditSpared        = "spared"         // spared for a campaign: its suspensions for it until then count toward no escalation
+	AuditCrossed       = "crossed"        // a limit crossed while suspended (for something else): what would have suspended it (CrossedSince)
 )
 
 // Escalation makes repeated automatic suspensions permanent: the After-th

@@ -123,6 +123,11 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 	st.usage = u
 	if susp.Active(now) {
 		st.inForce = true
+		for _, sig := range spreadSignals {
+			if l := st.lim.Threshold(sig); l > 0 && spread[sig] > l {
+				e.markCrossed(ctx, key, sig, crossedReason(sig, spread[sig], l), susp.Since, now)
+			}
+		}
 		return e.suspendedVerdict(susp), nil
 	}
 	if len(pending) > 0 {
@@ -374,7 +379,12 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 		}
 		e.Log.Info(c.what, "account", key, "new", len(c.evs), "last_hour", n, "threshold", c.threshold, "source", c.evs[0].Source)
 		e.observe(c.evs[0].Source, c.evs[0].Kind, len(c.evs), false)
-		if suspended || c.threshold <= 0 || n < c.threshold {
+		if c.threshold <= 0 || n < c.threshold {
+			continue
+		}
+		reason := fmt.Sprintf("%d %s within an hour (threshold %d)", n, c.what, c.threshold)
+		if suspended {
+			e.markCrossed(ctx, key, c.signal, reason, time.Time{}, e.Now())
 			continue
 		}
 		since := end.Add(-Hour)
@@ -391,14 +401,18 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 		s := Suspension{
 			Key:      key,
 			Since:    now,
-			Reason:   fmt.Sprintf("%d %s within an hour (threshold %d)", n, c.what, c.threshold),
+			Reason:   reason,
 			By:       "milterd",
 			Signal:   c.signal,
 			Evidence: evidence,
 		}
 		created, err := e.autoSuspend(ctx, &s, now) // an expired suspension gives way
-		if err != nil || !created {
+		if err != nil {
 			return nil, err
+		}
+		if !created {
+			e.markCrossed(ctx, key, c.signal, reason, time.Time{}, now)
+			return nil, nil
 		}
 		e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
 		e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: c.signal, Suspension: &s})

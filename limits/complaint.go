@@ -255,8 +255,12 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 		Reason: fmt.Sprintf("%d complaints within a day (limit %d)", n, lim),
 	}
 	created, err := e.autoSuspend(ctx, &s, now)
-	if err != nil || !created {
+	if err != nil {
 		return added, nil, err
+	}
+	if !created {
+		e.markCrossed(ctx, c.Account, SignalComplaints, s.Reason, time.Time{}, now)
+		return added, nil, nil
 	}
 	e.Log.Warn("account suspended", "account", c.Account, "signal", SignalComplaints, "reason", s.Reason, "until", s.Until)
 	e.Alert.Fire(Alert{Event: "suspended", Account: c.Account, Signal: SignalComplaints, Suspension: &s})

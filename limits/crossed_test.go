@@ -4,129 +4,127 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
+	"net/netip"
 	"testing"
 	"time"
 
 	"outguard/limits"
+	"outguard/policy"
 )
 
-// TestCrossedSince: what an account's evidence did while it was
-// suspended for something else (a campaign later spared), judged by the
-// most in any hour since, at each bound: the shipped limits (networks 12,
-// countries 4, spam 10: more than that many; undeliverable recipients 10,
-// refused messages 20: that many), one more and one fewer, within an hour
-// and just over one, a login network first seen before the suspension
-// (its last sighting counts), and an acknowledgement after it (counted
-// from there), on the three stores.
-func TestCrossedSince(t *testing.T) {
-	def := limits.Limits{}
-	for _, k := range limits.Kinds {
-		*k.Field(&def) = k.Default
-	}
-	pol, err := limits.NewPolicy(def, nil)
+// TestCrossedWhileSuspended: a limit an account crosses while it is
+// suspended (for a campaign) is recorded in its trail with milterd's own
+// count, and CrossedSince finds it, on the three stores, with the example
+// config's limits (networks_per_hour 12, undeliverable_per_hour 10): a
+// botnet's logins whose hour straddles the suspension (8 networks before
+// it, 5 after: review rspare6), once per clock hour however many logins;
+// 12 networks are none; bounces straddling the suspension (5 before, 5
+// after), 9 are none; an acknowledgement after the crossing forgets it.
+func TestCrossedWhileSuspended(t *testing.T) {
+	pol, err := limits.NewPolicy(exampleLimits, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now().Add(-5 * time.Hour).Truncate(time.Second)
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	type sight struct {
-		signal string
-		n      int
-		first  time.Duration // 0: at
-		at     time.Duration
-	}
-	cases := []struct {
-		name   string
-		sights []sight
-		bounce []time.Duration // one undeliverable recipient each
-		refuse int             // messages refused, at t0+1h
-		ack    time.Duration   // acknowledged (unsuspended) at
-		want   string
-	}{
-		{name: "networks13", sights: []sight{{limits.SignalNetworks, 13, 0, time.Hour}}, want: "13 client networks logged in from within an hour (limit 12)"},
-		{name: "networks12", sights: []sight{{limits.SignalNetworks, 12, 0, time.Hour}}},
-		{name: "networks12twice", sights: []sight{{limits.SignalNetworks, 12, 0, time.Hour}, {limits.SignalNetworks, 12, 0, 2*time.Hour + time.Second}}},
-		// the 13th an hour after the first 12: not within an hour
-		{name: "networksHourApart", sights: []sight{{limits.SignalNetworks, 12, 0, time.Hour}, {limits.SignalNetworks, 1, 0, 2 * time.Hour}}},
-		{name: "networksWithinHour", sights: []sight{{limits.SignalNetworks, 12, 0, time.Hour}, {limits.SignalNetworks, 1, 0, 2*time.Hour - time.Second}}, want: "13 client networks"},
-		// one of them first seen before the suspension, last within the hour
-		{name: "networksSeenBefore", sights: []sight{{limits.SignalNetworks, 12, 0, time.Hour}, {limits.SignalNetworks, 1, -time.Hour, time.Hour + time.Minute}}, want: "13 client networks"},
-		{name: "countries5", sights: []sight{{limits.SignalCountries, 5, 0, 3 * time.Hour}}, want: "5 countries logged in from within an hour (limit 4)"},
-		{name: "countries4", sights: []sight{{limits.SignalCountries, 4, 0, 3 * time.Hour}}},
-		{name: "asns7", sights: []sight{{limits.SignalASNs, 7, 0, 3 * time.Hour}}, want: "7 network operators (ASNs) logged in from within an hour (limit 6)"},
-		{name: "spam11", sights: []sight{{limits.SignalSpam, 11, 0, time.Hour}}, want: "11 messages classed as spam within an hour (limit 10)"},
-		{name: "spam10", sights: []sight{{limits.SignalSpam, 10, 0, time.Hour}}},
-		{name: "acknowledged", sights: []sight{{limits.SignalNetworks, 13, 0, time.Hour}}, ack: 2 * time.Hour},
-		{name: "bounced10", bounce: repeat(10, time.Hour), want: "10 undeliverable recipients within an hour (threshold 10)"},
-		{name: "bounced9", bounce: repeat(9, time.Hour)},
-		{name: "bouncedHourApart", bounce: append(repeat(5, time.Hour), repeat(5, 2*time.Hour)...)},
-		{name: "refused20", refuse: 20, want: "20 messages refused by their receivers within an hour (threshold 20)"},
-		{name: "refused19", refuse: 19},
-	}
+	t0 := time.Now().Truncate(time.Hour).Add(-5*time.Hour + 10*time.Minute)
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			eng := &limits.Engine{Store: st, Policy: pol, Log: slog.New(slog.DiscardHandler), Now: time.Now}
-			for _, c := range cases {
-				acct := "crossed-" + c.name
-				for i, s := range c.sights {
-					var ss []limits.Sighting
-					for j := range s.n {
-						v := fmt.Sprintf("%d.%d", i, j)
-						switch s.signal {
-						case limits.SignalNetworks:
-							v = fmt.Sprintf("198.%d.%d.0/24", i, j)
-						case limits.SignalASNs:
-							v = fmt.Sprintf("AS%d", 64500+10*i+j)
-						}
-						first := at(s.at)
-						if s.first != 0 {
-							first = at(s.first)
-						}
-						ss = append(ss, limits.Sighting{Signal: s.signal, Value: v, First: first, Last: at(s.at)})
-					}
-					if _, err := st.Sight(ctx, acct, ss, at(s.at)); err != nil {
-						t.Fatal(err)
-					}
+			now := t0
+			eng := &limits.Engine{Store: st, Policy: pol, OnSuspended: policy.Tempfail, SuspendFor: limits.Day, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+			at := func(d time.Duration) time.Time { now = t0.Add(d); return now }
+			login := func(acct string, network int, d time.Duration) policy.Action {
+				at(d)
+				tx := &policy.Transaction{User: acct, Conn: policy.Conn{Addr: netip.MustParseAddr(fmt.Sprintf("198.51.%d.7", network))}}
+				v, err := eng.CheckMail(ctx, tx)
+				if err != nil {
+					t.Fatal(err)
 				}
+				return v.Action
+			}
+			bounce := func(acct string, n int, d time.Duration) {
 				var evs []limits.Undeliverable
-				for i, d := range c.bounce {
-					evs = append(evs, limits.Undeliverable{ID: fmt.Sprint(acct, i), Kind: limits.KindRecipient, Time: at(d), Rcpt: fmt.Sprintf("x%d@gone.example", i), Status: "5.1.1", Source: "log"})
+				for i := range n {
+					evs = append(evs, limits.Undeliverable{ID: fmt.Sprint(acct, d, i), Kind: limits.KindRecipient, Time: at(d), Rcpt: fmt.Sprintf("x%d@gone.example", i), Status: "5.1.1", Source: "log"})
 				}
-				if len(evs) > 0 {
-					if _, err := st.AddUndeliverable(ctx, acct, evs, at(3*time.Hour)); err != nil {
-						t.Fatal(err)
+				if _, err := eng.Undeliverable(ctx, acct, evs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			suspend := func(acct string, d time.Duration) time.Time {
+				s := limits.Suspension{Key: acct, Since: at(d), Until: now.Add(limits.Day), By: "milterd", Signal: limits.SignalCampaign, Reason: "sent campaign t1x"}
+				if _, err := st.Suspend(ctx, s, now); err != nil {
+					t.Fatal(err)
+				}
+				return s.Since
+			}
+			crossings := func(acct string) int {
+				trail, err := st.AuditTrail(ctx, acct, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, ev := range trail {
+					if ev.Event == limits.AuditCrossed {
+						n++
 					}
 				}
-				evs = nil
-				for i := range c.refuse {
-					evs = append(evs, limits.Undeliverable{ID: fmt.Sprint(acct, "m", i), Kind: limits.KindMessage, Time: at(time.Hour), Rcpt: fmt.Sprintf("r%d@big.example", i), Status: "5.7.1", Source: "log"})
+				return n
+			}
+			check := func(acct string, since time.Time, want string) {
+				t.Helper()
+				if got, err := eng.CrossedSince(ctx, acct, since); err != nil || got != want {
+					t.Errorf("%s: %q %v, want %q", acct, got, err, want)
 				}
-				if len(evs) > 0 {
-					if _, err := st.AddRefused(ctx, acct, evs, at(time.Hour)); err != nil {
-						t.Fatal(err)
+			}
+
+			for _, c := range []struct {
+				acct     string
+				networks int
+				want     string
+			}{{"bot", 13, "13 client networks logged in from within an hour (limit 12) while suspended"}, {"signer", 12, ""}} {
+				for i := range 8 {
+					if a := login(c.acct, i, time.Duration(i)*time.Minute); a != policy.Accept {
+						t.Fatalf("%s's login %d before its suspension: %s", c.acct, i, a)
 					}
 				}
-				if c.ack > 0 {
-					if _, err := st.Unsuspend(ctx, acct, at(c.ack)); err != nil {
-						t.Fatal(err)
+				since := suspend(c.acct, 10*time.Minute)
+				for i := 8; i < c.networks; i++ {
+					if a := login(c.acct, i, time.Duration(12+i)*time.Minute); a != policy.Tempfail {
+						t.Fatalf("%s's login %d while suspended: %s", c.acct, i, a)
 					}
 				}
-				got, err := eng.CrossedSince(ctx, acct, t0)
-				if err != nil || !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") {
-					t.Errorf("%s: %q %v, want %q", c.name, got, err, c.want)
+				// the same networks again and again within the clock hour
+				for i := range 20 {
+					login(c.acct, i%c.networks, 30*time.Minute+time.Duration(i)*time.Second)
 				}
+				check(c.acct, since, c.want)
+				if n, want := crossings(c.acct), min(1, len(c.want)); n != want {
+					t.Errorf("%s: %d crossings recorded in the hour, want %d", c.acct, n, want)
+				}
+			}
+			// The next clock hour, still over: recorded once more.
+			for i := range 13 {
+				login("bot", i, 60*time.Minute+time.Duration(i)*time.Second)
+			}
+			if n := crossings("bot"); n != 2 {
+				t.Errorf("bot: %d crossings after the next hour's logins, want 2", n)
+			}
+			// An acknowledgement (unsuspend) after them: none since.
+			if _, err := st.Unsuspend(ctx, "bot", at(70*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			check("bot", t0, "")
+
+			for _, c := range []struct {
+				acct  string
+				after int
+				want  string
+			}{{"bounced", 5, "10 undeliverable recipients within an hour (threshold 10) while suspended"}, {"bounced9", 4, ""}} {
+				bounce(c.acct, 5, 5*time.Minute)
+				since := suspend(c.acct, 10*time.Minute)
+				bounce(c.acct, c.after, 20*time.Minute)
+				check(c.acct, since, c.want)
 			}
 		})
 	}
-}
-
-// repeat is n times d.
-func repeat(n int, d time.Duration) []time.Duration {
-	out := make([]time.Duration, n)
-	for i := range out {
-		out[i] = d
-	}
-	return out
 }

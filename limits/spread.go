@@ -218,9 +218,14 @@ func (e *Engine) suspendOn(ctx context.Context, key, signal string, n, limit int
 	}
 	s := Suspension{
 		Key: key, Since: now, By: "milterd", Signal: signal, Sightings: evidence,
-		Reason: fmt.Sprintf("%d %s within an hour (limit %d)", n, signalWhat[signal], limit),
+		Reason: crossedReason(signal, n, limit),
 	}
 	return e.suspendSignal(ctx, &s, now)
+}
+
+// crossedReason is what n of signal within an hour, over limit, says.
+func crossedReason(signal string, n, limit int) string {
+	return fmt.Sprintf("%d %s within an hour (limit %d)", n, signalWhat[signal], limit)
 }
 
 // suspendSignal records s, an automatic suspension for s.Signal, and
@@ -232,6 +237,9 @@ func (e *Engine) suspendSignal(ctx context.Context, s *Suspension, now time.Time
 		return nil, err
 	}
 	if !created {
+		if s.Signal != SignalCampaign { // another campaign's own spare decides (OtherUnspared)
+			e.markCrossed(ctx, s.Key, s.Signal, s.Reason, time.Time{}, now)
+		}
 		return s, nil
 	}
 	e.Log.Warn("account suspended", "account", s.Key, "signal", s.Signal, "reason", s.Reason, "until", s.Until)

@@ -324,17 +324,22 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 		j := judged{id: id, senders: senders}
 		for _, acct := range senders {
 			others, err := limits.OtherUnspared(ctx, cs, kept, ids, acct)
-			if err == nil && len(others) > 0 {
-				var line string
-				if line, err = a.leave(ctx, cs, eng, acct, others, operator); err == nil {
-					lines = append(lines, line)
+			var line string
+			switch {
+			case err != nil:
+			case len(others) > 0:
+				line, err = a.leave(ctx, cs, eng, acct, others, operator)
+			default:
+				if line, err = a.crossed(ctx, eng, id, acct, operator); err == nil && line == "" {
+					j.spared = append(j.spared, acct)
 				}
-			} else if err == nil {
-				j.spared = append(j.spared, acct)
 			}
 			if err != nil {
 				failed = append(failed, acct)
-				lines = append(lines, acct+" failed: "+err.Error())
+				line = acct + " failed: " + err.Error()
+			}
+			if line != "" {
+				lines = append(lines, line)
 			}
 		}
 		all = append(all, j)
@@ -348,7 +353,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	for _, j := range all {
 		for _, acct := range j.spared {
-			line, err := a.spareAccount(ctx, cs, eng, kept, j.id, acct, queued, operator)
+			line, err := a.spareAccount(ctx, cs, kept, j.id, acct, queued, operator)
 			if err != nil {
 				failed = append(failed, acct)
 				line = acct + " failed: " + err.Error()
@@ -396,33 +401,54 @@ func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, eng *limit
 	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended, nor ever for "+others[0]+": suspended for it"), nil
 }
 
-// spareAccount voids acct's suspensions for id so far (limits.VoidCampaign)
-// and lifts the one in force, if it is id's (limits.LiftSpared: never one for anything
-// else, nor an account that sent another campaign meanwhile).
-func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, kept []limits.Campaign, id, acct, queued, operator string) (string, error) {
+// crossed is the line of acct when a limit it crossed while suspended
+// for id (limits.CrossedSince: a stolen account's botnet logging in, its
+// run's bounces) keeps it out of the spare: it stays suspended or, its
+// suspension over, is not spared (its next copy suspends it), and its
+// suspension for id still counts toward escalation (reviews rspare4 to
+// rspare6); "" when none did.
+func (a *actions) crossed(ctx context.Context, eng *limits.Engine, id, acct, operator string) (string, error) {
+	now := time.Now()
+	_, s, err := a.st.Usage(ctx, acct, now)
+	if err != nil || !limits.SuspendedFor(s, id) {
+		return "", err
+	}
+	over, err := eng.CrossedSince(ctx, acct, s.Since)
+	if err != nil || over == "" {
+		return "", err
+	}
+	line := acct + " stays suspended: " + over
+	if !s.Active(now) {
+		line = acct + " not spared: " + over + " (its suspension for the campaign is over)"
+	}
+	return a.record(ctx, operator, "campaign spare", acct, line+"; its suspension for the campaign still counts toward escalation"), nil
+}
+
+// spareAccount lifts acct's suspension in force, if it is id's
+// (limits.LiftSpared: never one for anything else, nor an account that
+// sent another campaign meanwhile), and voids its suspensions for id so
+// far (limits.VoidCampaign), unless the lift found it sent another
+// campaign: a phishing sender's suspension for the spared campaign, put
+// back, still counts (review rspare6).
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, kept []limits.Campaign, id, acct, queued, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
 		return "", err
 	}
-	// Over a threshold, it stays suspended, and its suspension for the
-	// campaign still counts toward escalation: a stolen account's.
-	if limits.SuspendedFor(s, id) {
-		if over, err := eng.CrossedSince(ctx, acct, s.Since); err != nil || over != "" {
-			if err != nil {
-				return "", err
-			}
-			return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+over+" while it was suspended for the campaign"), nil
+	void := func() error {
+		if err := limits.VoidCampaign(ctx, a.st, acct, id, operator, a.cfg.HostName(), ""); err != nil {
+			return fmt.Errorf("recording the spare in its audit trail: %w", err)
 		}
+		return nil
 	}
-	if err := limits.VoidCampaign(ctx, a.st, acct, id, operator, a.cfg.HostName(), ""); err != nil {
-		return "", fmt.Errorf("recording the spare in its audit trail: %w", err)
-	}
+	var line string
 	if !limits.SuspendedFor(s, id) {
+		line = acct + " not suspended"
 		if s.Active(now) {
-			return a.record(ctx, operator, "campaign spare", acct, acct+" stays suspended: "+s.Reason), nil
+			line = acct + " stays suspended: " + s.Reason
 		}
-		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended"), nil
+		return a.record(ctx, operator, "campaign spare", acct, line), void()
 	}
 	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, kept, now)
 	switch {
@@ -431,12 +457,12 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 	case len(others) > 0:
 		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), nil
 	case !lifted:
-		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), nil
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), void()
 	}
 	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts, toward its next such event" +
 		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")
 	outcome, err = a.settle(ctx, acct, queued, operator, outcome)
-	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), err
+	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), errors.Join(err, void())
 }
 
 // UnspareCampaign ends id's spare: its next copies suspend their senders

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"outguard/config"
 	"outguard/limits"
+	"outguard/policy"
 	"outguard/setup"
 )
 
@@ -200,36 +202,48 @@ func TestSpareLeavesOtherCampaignsSay(t *testing.T) {
 
 // TestSpareKeepsWhatCrossedWhileSuspended: an account whose stolen
 // credentials a botnet kept trying while it was suspended for the
-// petition (logins from 13 networks within an hour, two hours ago: the
-// shipped networks_per_hour is 12) stays suspended when the petition is
-// spared, and its suspension for the petition still counts toward
-// escalation (no spared event in its trail); a signer whose logins came
-// from 12 networks is lifted, its suspension voided.
+// petition (logins from 13 networks within an hour, two hours ago, as
+// milterd counted them: the shipped networks_per_hour is 12) is left out
+// of the spare: it stays suspended, is not listed (its next copy would
+// suspend it), and its suspension for the petition still counts toward
+// escalation (no spared event in its trail); so is one whose suspension
+// has ended meanwhile ("not spared"). A signer whose logins came from 12
+// networks is lifted, its suspension voided.
 func TestSpareKeepsWhatCrossedWhileSuspended(t *testing.T) {
 	cfg, st := actionsConfig(t)
 	ctx := context.Background()
 	now := time.Now()
+	clock := now
 	eng, err := setup.LimitsEngine(cfg, st, slog.New(slog.DiscardHandler)) // limits: {}, the defaults
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := campaignOf(t, st, "petition", now.Add(-3*time.Hour), "s0", "s1", "s2", "bot", "signer")
+	eng.Now = func() time.Time { return clock }
+	res := campaignOf(t, st, "petition", now.Add(-3*time.Hour), "s0", "bot", "gone", "signer", "s4")
 	c, err := st.CampaignByID(ctx, res.ID)
 	if err != nil || c == nil {
 		t.Fatal(c, err)
 	}
-	for acct, networks := range map[string]int{"bot": 13, "signer": 12} {
+	for acct, networks := range map[string]int{"bot": 13, "gone": 13, "signer": 12} {
 		if _, err := eng.SuspendCampaign(ctx, acct, *c, now.Add(-3*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		var ss []limits.Sighting
 		for i := range networks {
-			at := now.Add(-2*time.Hour + time.Duration(i)*time.Minute)
-			ss = append(ss, limits.Sighting{Signal: limits.SignalNetworks, Value: fmt.Sprintf("203.0.%d.0/24", i), First: at, Last: at})
+			clock = now.Add(-2*time.Hour + time.Duration(i)*time.Minute)
+			tx := &policy.Transaction{User: acct, Conn: policy.Conn{Addr: netip.MustParseAddr(fmt.Sprintf("203.0.%d.9", i))}}
+			if v, err := eng.CheckMail(ctx, tx); err != nil || v.Action == policy.Accept {
+				t.Fatalf("%s's login while suspended: %v %v", acct, v, err)
+			}
 		}
-		if _, err := st.Sight(ctx, acct, ss, now.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
+	}
+	// gone's suspension ended an hour ago (a shorter suspend_for).
+	_, s, _ := st.Usage(ctx, "gone", now)
+	s.Until = now.Add(-time.Hour)
+	if _, err := st.Unsuspend(ctx, "gone", now.Add(-3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Suspend(ctx, *s, now.Add(-3*time.Hour)); err != nil {
+		t.Fatal(err)
 	}
 	lines, err := newActions(cfg, nil, st).SpareCampaign(ctx, []string{res.ID}, QueuedStay, "desk")
 	if err != nil {
@@ -238,17 +252,22 @@ func TestSpareKeepsWhatCrossedWhileSuspended(t *testing.T) {
 	out := strings.Join(lines, "\n")
 	t.Log(out)
 	for _, want := range []string{
-		"bot stays suspended: 13 client networks logged in from within an hour (limit 12) while it was suspended for the campaign",
+		res.ID + " spared for 3 of its 5 accounts",
+		"bot stays suspended: 13 client networks logged in from within an hour (limit 12) while suspended; its suspension for the campaign still counts toward escalation",
+		"gone not spared: 13 client networks logged in from within an hour (limit 12) while suspended (its suspension for the campaign is over)",
 		"signer unsuspended (spared)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("spare output lacks %q", want)
 		}
 	}
-	for acct, want := range map[string]bool{"bot": false, "signer": true} {
+	for acct, spared := range map[string]bool{"bot": false, "gone": false, "signer": true} {
 		_, s, err := st.Usage(ctx, acct, time.Now())
-		if err != nil || (s == nil) != want {
-			t.Errorf("%s suspended after the spare: %v %v, want %v", acct, s != nil, err, !want)
+		if err != nil || acct != "gone" && (s == nil) != spared {
+			t.Errorf("%s suspended after the spare: %v %v, want %v", acct, s != nil, err, !spared)
+		}
+		if listed, err := st.SparedAccount(ctx, res.ID, acct, time.Time{}, 0); err != nil || listed != spared {
+			t.Errorf("%s listed in the spare: %v %v, want %v", acct, listed, err, spared)
 		}
 		trail, err := st.AuditTrail(ctx, acct, time.Time{})
 		if err != nil {
@@ -258,8 +277,8 @@ func TestSpareKeepsWhatCrossedWhileSuspended(t *testing.T) {
 		for _, ev := range trail {
 			voided = voided || ev.Event == limits.AuditSpared && ev.Campaign == res.ID
 		}
-		if voided != want {
-			t.Errorf("%s's suspension for the petition voided: %v, want %v (trail %+v)", acct, voided, want, trail)
+		if voided != spared {
+			t.Errorf("%s's suspension for the petition voided: %v, want %v (trail %+v)", acct, voided, spared, trail)
 		}
 	}
 }
