@@ -28,21 +28,8 @@ import (
 // phishing campaign Q, is free. On SQL the same check reads
 // campaign_accounts, written with the copy.
 func TestReviewRspare4RedisUnindexedOtherCampaign(t *testing.T) {
-	cfgPath, sq := campaignsConfig(t)
-	sq.Close()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, st, raw := redisActions(t)
 	ctx := context.Background()
-	rd := harness.StartRedis(t)
-	st, err := limits.OpenRedis(ctx, rd.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	raw := redis.NewClient(&redis.Options{Addr: rd.Addr})
-	defer raw.Close()
 	now := time.Now()
 	const X = "X"
 	campaignOf(t, st, "phishq", now.Add(-12*time.Minute), X) // Q: X's copy, not a campaign yet
@@ -68,4 +55,25 @@ func TestReviewRspare4RedisUnindexedOtherCampaign(t *testing.T) {
 	if sx == nil {
 		t.Errorf("X sent the unspared campaign %s (one of its %d senders) and is free after campaigns spare %s: one failed index write (logged as cosmetic) hides Q from the check", resQ.ID, len(senders), resP.ID)
 	}
+}
+
+// redisActions is the campaigns config (actionsConfig's) on a Redis of
+// its own: the config, the store, and a client of that Redis for what
+// the store does not do.
+func redisActions(t *testing.T) (*config.Config, *limits.Redis, *redis.Client) {
+	cfgPath, sq := campaignsConfig(t)
+	sq.Close()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := harness.StartRedis(t)
+	st, err := limits.OpenRedis(context.Background(), rd.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	raw := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	t.Cleanup(func() { raw.Close() })
+	return cfg, st, raw
 }

@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"outguard/config"
-	"outguard/internal/harness"
 	"outguard/limits"
 )
 
@@ -54,21 +50,8 @@ func TestReviewRspare6KeptReadOnceListsPhisher(t *testing.T) {
 	for _, during := range []bool{false, true} {
 		name := map[bool]string{false: "Q before the command", true: "Q during the command"}[during]
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
-			cfgPath, sq := campaignsConfig(t)
-			sq.Close()
-			cfg, err := config.Load(cfgPath)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg, st, raw := redisActions(t)
 			ctx := context.Background()
-			rd := harness.StartRedis(t)
-			st, err := limits.OpenRedis(ctx, rd.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			raw := redis.NewClient(&redis.Options{Addr: rd.Addr})
-			defer raw.Close()
 			now := time.Now()
 			const X = "X"
 			campaignOf(t, st, "phishq", now.Add(-12*time.Minute), X)

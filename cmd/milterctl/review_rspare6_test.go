@@ -28,6 +28,21 @@ type rs6 struct {
 	clock time.Time
 }
 
+// suspendedSigner is acct among the petition's 5 senders (s0 to s3), its
+// copy at T-5m, suspended for it at T (the clock).
+func (r *rs6) suspendedSigner(acct string, T time.Time) limits.CampaignResult {
+	res := campaignOf(r.t, r.st, "petition", T.Add(-5*time.Minute), "s0", "s1", "s2", "s3", acct)
+	c, err := r.st.CampaignByID(r.ctx, res.ID)
+	if err != nil || c == nil {
+		r.t.Fatal(c, err)
+	}
+	r.clock = T
+	if _, err := r.eng.SuspendCampaign(r.ctx, acct, *c, T); err != nil {
+		r.t.Fatal(err)
+	}
+	return res
+}
+
 // login is one SMTP AUTH + MAIL of acct from addr at the clock: CheckMail
 // (BeginMessage records the login); it returns the verdict.
 func (r *rs6) login(acct, addr string) policy.Verdict {
@@ -165,12 +180,7 @@ func TestReviewRspare6ReusedProxyHidesCrossing(t *testing.T) {
 	cfg, st := actionsConfig(t)
 	r := straddleEngine(t, st)
 	T := time.Now().Add(-3 * time.Hour).Truncate(time.Minute)
-	res := campaignOf(t, st, "petition", T.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "stolen")
-	c, _ := st.CampaignByID(r.ctx, res.ID)
-	r.clock = T
-	if _, err := r.eng.SuspendCampaign(r.ctx, "stolen", *c, T); err != nil {
-		t.Fatal(err)
-	}
+	res := r.suspendedSigner("stolen", T)
 	reused := "198.51.10.7"
 	r.clock = T.Add(5 * time.Minute)
 	r.login("stolen", reused)
@@ -221,12 +231,7 @@ func TestReviewRspare6RoamingSignerKept(t *testing.T) {
 	cfg, st := actionsConfig(t)
 	r := straddleEngine(t, st)
 	T := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
-	res := campaignOf(t, st, "petition", T.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "signer")
-	c, _ := st.CampaignByID(r.ctx, res.ID)
-	r.clock = T
-	if _, err := r.eng.SuspendCampaign(r.ctx, "signer", *c, T); err != nil {
-		t.Fatal(err)
-	}
+	res := r.suspendedSigner("signer", T)
 	for i := range 13 {
 		r.clock = T.Add(10*time.Minute + time.Duration(i)*4*time.Minute)
 		if v := r.login("signer", fmt.Sprintf("80.187.%d.%d", 100+i, 20+i)); v.Action != policy.Tempfail {
@@ -287,12 +292,7 @@ func TestReviewRspare6HourNotMilterdsHour(t *testing.T) {
 	cfg, st := actionsConfig(t)
 	r := straddleEngine(t, st)
 	T := time.Now().Add(-3 * time.Hour).Truncate(time.Hour)
-	res := campaignOf(t, st, "petition", T.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "signer")
-	c, _ := st.CampaignByID(r.ctx, res.ID)
-	r.clock = T
-	if _, err := r.eng.SuspendCampaign(r.ctx, "signer", *c, T); err != nil {
-		t.Fatal(err)
-	}
+	res := r.suspendedSigner("signer", T)
 	for i := range 13 {
 		r.clock = T.Add(time.Hour + 50*time.Second)
 		if i == 12 {
@@ -448,12 +448,7 @@ func TestReviewRspare6KeptAccountListed(t *testing.T) {
 	cfg, st := actionsConfig(t)
 	r := straddleEngine(t, st)
 	T := time.Now().Add(-3 * time.Hour).Truncate(time.Minute)
-	res := campaignOf(t, st, "petition", T.Add(-5*time.Minute), "s0", "s1", "s2", "s3", "stolen")
-	c, _ := st.CampaignByID(r.ctx, res.ID)
-	r.clock = T
-	if _, err := r.eng.SuspendCampaign(r.ctx, "stolen", *c, T); err != nil {
-		t.Fatal(err)
-	}
+	res := r.suspendedSigner("stolen", T)
 	for i := range 13 {
 		r.clock = T.Add(time.Hour + time.Duration(i)*time.Minute)
 		r.login("stolen", fmt.Sprintf("198.51.%d.7", 10+i))
