@@ -338,14 +338,14 @@ func (e *Engine) suspendUnspared(ctx context.Context, account string, c limits.C
 	if err != nil {
 		return false, err
 	}
-	lifted, _, err := limits.LiftSpared(ctx, e.o.Limits.Store, e.o.Store, s, c.ID, kept, now)
-	if err != nil || !lifted {
-		return false, err
+	void := func() error {
+		if err := limits.VoidCampaign(ctx, e.o.Limits.Store, account, c.ID, "milterd", e.o.Limits.Accounts.Host, "spared while milterd suspended it: lifted"); err != nil {
+			e.o.Log.Warn("audit trail: a spared account's lifted suspension was not recorded", "account", account, "campaign", c.ID, "err", err)
+		}
+		return nil // the lift goes on: it is what the desk asked
 	}
-	if err := limits.VoidCampaign(ctx, e.o.Limits.Store, account, c.ID, "milterd", e.o.Limits.Accounts.Host, "spared while milterd suspended it: lifted"); err != nil {
-		e.o.Log.Warn("audit trail: a spared account's lifted suspension was not recorded", "account", account, "campaign", c.ID, "err", err)
-	}
-	return true, nil
+	lifted, _, err := limits.LiftSpared(ctx, e.o.Limits.Store, e.o.Store, s, c.ID, kept, now, void)
+	return lifted, err
 }
 
 // fingerprint is the collector of the rules' walk (Tap), or, when no

@@ -24,6 +24,8 @@ type AuditEvent struct {
 	// Campaign: the campaign of an automatic suspension for one, and of
 	// a spare (AuditSpared).
 	Campaign string `json:"campaign,omitempty"`
+	// Signal: the signal of a limit crossed while suspended (AuditCrossed).
+	Signal string `json:"signal,omitempty"`
 }
 
 // Audit events.

@@ -367,16 +367,24 @@ func OtherUnspared(ctx context.Context, cs CampaignStore, kept []Campaign, ids [
 // LiftSpared lifts s, account's suspension for campaign id, which the
 // desk spared it of (LiftCampaign: only that suspension), unless the
 // account sent another campaign no spare covers (OtherUnspared, of kept,
-// the campaigns the caller read). The others are read again after the
-// lift, the campaigns kept with them: a campaign established in between
-// found the account suspended and recorded nothing, so s is put back
-// (reviews rspare3, rspare4: the account went free, milterctl's lift or
+// the campaigns the caller read). void, called once it is judged
+// liftable and before the lift, records that its suspensions for id
+// count toward no escalation: a suspension of the account between a lift
+// and a void written after it would count the one being voided (review
+// rspare7), and one written before the judgement voided a phishing
+// sender's (review rspare6). The others are read again after the lift,
+// the campaigns kept with them: a campaign established in between found
+// the account suspended and recorded nothing, so s is put back (reviews
+// rspare3, rspare4: the account went free, milterctl's lift or
 // milterd's). It reports whether the account is lifted, and the other
 // campaigns that kept it.
-func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, id string, kept []Campaign, now time.Time) (bool, []string, error) {
+func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, id string, kept []Campaign, now time.Time, void func() error) (bool, []string, error) {
 	others, err := OtherUnspared(ctx, cs, kept, []string{id}, s.Key)
 	if err != nil || len(others) > 0 {
 		return false, others, err
+	}
+	if err := void(); err != nil {
+		return false, nil, err
 	}
 	lifted, err := cs.LiftCampaign(ctx, s.Key, id)
 	if err != nil || !lifted {

@@ -125,7 +125,16 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 		st.inForce = true
 		for _, sig := range spreadSignals {
 			if l := st.lim.Threshold(sig); l > 0 && spread[sig] > l {
-				e.markCrossed(ctx, key, sig, crossedReason(sig, spread[sig], l), susp.Since, now)
+				if err := e.markCrossed(ctx, key, sig, crossedReason(sig, spread[sig], l), susp.Since, now); err != nil {
+					e.Log.Warn("a limit crossed while suspended was not recorded; again at the next login", "account", key, "err", err)
+				}
+			}
+		}
+		// Refusals of a message keyed by a header, counted only now that
+		// its account is known (review rspare7).
+		if len(pending) > 0 {
+			if _, err := e.undeliverable(ctx, key, pending, true); err != nil {
+				return policy.Verdict{}, fmt.Errorf("counting refused recipients: %w", err)
 			}
 		}
 		return e.suspendedVerdict(susp), nil
@@ -384,7 +393,9 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 		}
 		reason := fmt.Sprintf("%d %s within an hour (threshold %d)", n, c.what, c.threshold)
 		if suspended {
-			e.markCrossed(ctx, key, c.signal, reason, time.Time{}, e.Now())
+			if err := e.markCrossed(ctx, key, c.signal, reason, time.Time{}, e.Now()); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		since := end.Add(-Hour)
@@ -411,8 +422,7 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 			return nil, err
 		}
 		if !created {
-			e.markCrossed(ctx, key, c.signal, reason, time.Time{}, now)
-			return nil, nil
+			return nil, e.markCrossed(ctx, key, c.signal, reason, time.Time{}, now)
 		}
 		e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
 		e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: c.signal, Suspension: &s})

@@ -3,6 +3,7 @@ package limits
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -20,23 +21,45 @@ import (
 
 // markCrossed records that key crossed signal's limit (reason: the count,
 // as a suspension's reason says it) while suspended (since: when the
-// suspension in force began, zero when not known). Once a clock hour per
-// account, signal and suspension on a host (alerted: a botnet trying a
-// suspended account's credentials crosses it again at each login); a
-// failure is logged, and tried again at the next crossing.
-func (e *Engine) markCrossed(ctx context.Context, key, signal, reason string, since, now time.Time) {
+// suspension in force began; zero: read here). Once a clock hour per
+// account, signal and suspension: claimed in the engine (alerted: a
+// botnet trying a suspended account's credentials crosses it again at
+// each login), then asked of the trail, which decides across hosts, for
+// each process of complaints ingest, and when the bounded claim set has
+// forgotten it (review rspare7: thousands of rows).
+func (e *Engine) markCrossed(ctx context.Context, key, signal, reason string, since, now time.Time) error {
+	if since.IsZero() {
+		_, s, err := e.Store.Usage(ctx, key, now)
+		if err != nil {
+			return fmt.Errorf("recording a limit crossed while suspended: %w", err)
+		}
+		if !s.Active(now) {
+			return nil
+		}
+		since = s.Since
+	}
 	hour := now.Truncate(Hour)
 	claim := fmt.Sprintf("crossed\x00%s\x00%s\x00%d\x00%d", signal, key, since.UnixMilli(), hour.Unix())
 	if !e.alerted.claim(claim, hour.Add(Hour), now) {
-		return
+		return nil
 	}
-	ev := AuditEvent{Time: now, Account: key, Event: AuditCrossed, By: "milterd", Host: e.Accounts.Host, Detail: reason + " while suspended"}
-	if err := e.Store.Audit(ctx, ev); err != nil {
+	from := hour
+	if since.After(from) {
+		from = since
+	}
+	trail, err := e.Store.AuditTrail(ctx, key, from)
+	if err == nil && slices.ContainsFunc(trail, func(ev AuditEvent) bool { return ev.Event == AuditCrossed && ev.Signal == signal }) {
+		return nil
+	}
+	if err == nil {
+		err = e.Store.Audit(ctx, AuditEvent{Time: now, Account: key, Event: AuditCrossed, By: "milterd", Host: e.Accounts.Host, Detail: reason + " while suspended", Signal: signal})
+	}
+	if err != nil {
 		e.alerted.forget(claim)
-		e.Log.Warn("audit trail: a limit crossed while suspended was not recorded", "account", key, "signal", signal, "err", err)
-		return
+		return fmt.Errorf("recording a limit crossed while suspended: %w", err)
 	}
 	e.Log.Info("limit crossed while suspended", "account", key, "signal", signal, "reason", reason)
+	return nil
 }
 
 // CrossedSince is the first limit key crossed while suspended, as milterd

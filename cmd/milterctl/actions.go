@@ -301,8 +301,8 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	// Each campaign's senders judged first, all spares recorded before
 	// any lift: a signer of two campaigns spared together is spared of
-	// both (review rspare4). The campaigns kept are read once: a lift
-	// reads them again after it (LiftSpared).
+	// both (review rspare4). The campaigns kept are read once for the
+	// judgement (a lift reads them again, spareAccount).
 	kept, err := limits.KeptCampaigns(ctx, cs, time.Now())
 	if err != nil {
 		return nil, err
@@ -353,7 +353,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	for _, j := range all {
 		for _, acct := range j.spared {
-			line, err := a.spareAccount(ctx, cs, kept, j.id, acct, queued, operator)
+			line, err := a.spareAccount(ctx, cs, eng, j.id, acct, queued, operator)
 			if err != nil {
 				failed = append(failed, acct)
 				line = acct + " failed: " + err.Error()
@@ -402,35 +402,52 @@ func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, eng *limit
 }
 
 // crossed is the line of acct when a limit it crossed while suspended
-// for id (limits.CrossedSince: a stolen account's botnet logging in, its
-// run's bounces) keeps it out of the spare: it stays suspended or, its
-// suspension over, is not spared (its next copy suspends it), and its
-// suspension for id still counts toward escalation (reviews rspare4 to
-// rspare6); "" when none did.
+// (limits.CrossedSince: a stolen account's botnet logging in, its run's
+// bounces), since its first suspension for id, keeps it out of the spare:
+// not listed (its next copy suspends it), its suspension in force kept,
+// and its suspensions for id still counting toward escalation (reviews
+// rspare4 to rspare7: a suspension since then, for anything, does not
+// hide it); "" when none did.
 func (a *actions) crossed(ctx context.Context, eng *limits.Engine, id, acct, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
-	if err != nil || !limits.SuspendedFor(s, id) {
+	if err != nil {
 		return "", err
 	}
-	over, err := eng.CrossedSince(ctx, acct, s.Since)
+	trail, err := a.st.AuditTrail(ctx, acct, time.Time{})
+	if err != nil {
+		return "", err
+	}
+	var first time.Time
+	if limits.SuspendedFor(s, id) {
+		first = s.Since
+	}
+	for _, ev := range trail {
+		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated) && (first.IsZero() || ev.Time.Before(first)) {
+			first = ev.Time
+		}
+	}
+	if first.IsZero() {
+		return "", nil
+	}
+	over, err := eng.CrossedSince(ctx, acct, first.Add(-time.Millisecond))
 	if err != nil || over == "" {
 		return "", err
 	}
-	line := acct + " stays suspended: " + over
-	if !s.Active(now) {
-		line = acct + " not spared: " + over + " (its suspension for the campaign is over)"
+	line := acct + " not spared: " + over
+	if s.Active(now) {
+		line = acct + " stays suspended, not spared: " + over
 	}
-	return a.record(ctx, operator, "campaign spare", acct, line+"; its suspension for the campaign still counts toward escalation"), nil
+	return a.record(ctx, operator, "campaign spare", acct, line+"; its suspensions for the campaign still count toward escalation"), nil
 }
 
 // spareAccount lifts acct's suspension in force, if it is id's
 // (limits.LiftSpared: never one for anything else, nor an account that
 // sent another campaign meanwhile), and voids its suspensions for id so
-// far (limits.VoidCampaign), unless the lift found it sent another
-// campaign: a phishing sender's suspension for the spared campaign, put
-// back, still counts (review rspare6).
-func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, kept []limits.Campaign, id, acct, queued, operator string) (string, error) {
+// far (limits.VoidCampaign) before the lift. A limit crossed since its
+// judgement keeps it out, as at its judgement (review rspare7: the lifts
+// come after every sender is judged).
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, id, acct, queued, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
@@ -442,27 +459,35 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, kep
 		}
 		return nil
 	}
-	var line string
+	if line, err := a.crossed(ctx, eng, id, acct, operator); err != nil || line != "" {
+		return line, err
+	}
 	if !limits.SuspendedFor(s, id) {
-		line = acct + " not suspended"
+		line := acct + " not suspended"
 		if s.Active(now) {
 			line = acct + " stays suspended: " + s.Reason
 		}
 		return a.record(ctx, operator, "campaign spare", acct, line), void()
 	}
-	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, kept, now)
+	// The campaigns kept, read again: one established since the
+	// judgement keeps its sender, unvoided (review rspare6).
+	kept, err := limits.KeptCampaigns(ctx, cs, now)
+	if err != nil {
+		return "", err
+	}
+	lifted, others, err := limits.LiftSpared(ctx, a.st, cs, s, id, kept, now, void)
 	switch {
 	case err != nil:
 		return "", err
 	case len(others) > 0:
 		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), nil
 	case !lifted:
-		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), void()
+		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), nil
 	}
 	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts, toward its next such event" +
 		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")
 	outcome, err = a.settle(ctx, acct, queued, operator, outcome)
-	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), errors.Join(err, void())
+	return acct + " " + a.record(ctx, operator, "campaign spare", acct, outcome), err
 }
 
 // UnspareCampaign ends id's spare: its next copies suspend their senders

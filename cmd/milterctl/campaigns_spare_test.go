@@ -253,8 +253,8 @@ func TestSpareKeepsWhatCrossedWhileSuspended(t *testing.T) {
 	t.Log(out)
 	for _, want := range []string{
 		res.ID + " spared for 3 of its 5 accounts",
-		"bot stays suspended: 13 client networks logged in from within an hour (limit 12) while suspended; its suspension for the campaign still counts toward escalation",
-		"gone not spared: 13 client networks logged in from within an hour (limit 12) while suspended (its suspension for the campaign is over)",
+		"bot stays suspended, not spared: 13 client networks logged in from within an hour (limit 12) while suspended; its suspensions for the campaign still count toward escalation",
+		"gone not spared: 13 client networks logged in from within an hour (limit 12) while suspended; its suspensions",
 		"signer unsuspended (spared)",
 	} {
 		if !strings.Contains(out, want) {

@@ -41,8 +41,8 @@ func (d *duringSpare) CampaignSenders(ctx context.Context, id string) ([]string,
 // moment earlier (before the command's read) X is left as it is: not
 // listed, not voided (the control).
 //
-// Mended: the void is written after the lift, so a suspension put back
-// is not voided. Pinned, a known limit (docs/suspension.md): X is still
+// Mended: the lift reads the campaigns kept again before it voids (and
+// after it lifts), so a suspension kept or put back is not voided. Pinned, a known limit (docs/suspension.md): X is still
 // listed in P's spare when Redis' index of X missed Q at its judgement
 // (the index write failed, or raced with the command); it stays
 // suspended, and a copy of Q from it suspends it.

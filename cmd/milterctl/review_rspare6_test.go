@@ -224,7 +224,7 @@ func TestReviewRspare6ReusedProxyHidesCrossing(t *testing.T) {
 // Pinned, a known limit (docs/suspension.md, "A campaign judged
 // innocent"): milterd cannot tell a botnet's logins from a client
 // retrying from a new network each time; the spare says why it keeps the
-// account ("stays suspended: 13 client networks…"), and the desk, having
+// account ("stays suspended, not spared: 13 client networks…"), and the desk, having
 // read them (accounts show), lifts it with accounts unsuspend. Asserted:
 // that line, so the desk is told.
 func TestReviewRspare6RoamingSignerKept(t *testing.T) {
@@ -250,7 +250,7 @@ func TestReviewRspare6RoamingSignerKept(t *testing.T) {
 		voided = voided || ev.Event == limits.AuditSpared && ev.Campaign == res.ID
 	}
 	t.Logf("pinned: the innocent signer kept suspended (voided %v) on its own client's retries", voided)
-	if !strings.HasPrefix(line, "signer stays suspended: 13 client networks logged in from within an hour (limit 12)") || r.suspended("signer") == nil {
+	if !strings.HasPrefix(line, "signer stays suspended, not spared: 13 client networks logged in from within an hour (limit 12)") || r.suspended("signer") == nil {
 		t.Errorf("the spare does not tell the desk why it keeps the signer: %q", line)
 	}
 }
