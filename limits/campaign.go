@@ -142,13 +142,14 @@ type CampaignStore interface {
 	// CampaignSuspended records that the pending senders ps are
 	// suspended (CampaignResult.Pending).
 	CampaignSuspended(ctx context.Context, ps []PendingSuspension) error
-	// SpareCampaign, UnspareCampaign, SparedAccount and TouchSpare keep
+	// SpareCampaign, UnspareCampaign, SparedAccount, UnlistSpared and TouchSpare keep
 	// the abuse desk's spares (campaignspare.go; CampaignByID and
 	// Campaigns read them, Campaign.Spared); CampaignSenders,
 	// CampaignHasSender and LiftCampaign are the spare's reads and lifts.
 	SpareCampaign(ctx context.Context, id, op string, now time.Time, accounts []string) error
 	UnspareCampaign(ctx context.Context, id string) (bool, error)
 	SparedAccount(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
+	UnlistSpared(ctx context.Context, id, account string) error
 	TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error)
 	CampaignSenders(ctx context.Context, id string) ([]string, error)
 	CampaignHasSender(ctx context.Context, id, account string) (bool, error)

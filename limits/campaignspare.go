@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -119,6 +120,13 @@ func (s *SQLStore) SparedAccount(ctx context.Context, id, account string, now ti
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// UnlistSpared takes account off id's spare: a limit it crossed while
+// suspended, found after the spare was recorded (review rspare8).
+func (s *SQLStore) UnlistSpared(ctx context.Context, id, account string) error {
+	_, err := s.exec(ctx, s.db, `DELETE FROM campaign_spared_accounts WHERE id = $1 AND account = $2`, id, account)
+	return err
 }
 
 // TouchSpare moves id's spare on to a copy of its run at now (only a
@@ -296,6 +304,10 @@ func (r *Redis) SparedAccount(ctx context.Context, id, account string, now time.
 	return n == 1, err
 }
 
+func (r *Redis) UnlistSpared(ctx context.Context, id, account string) error {
+	return r.c.HDel(ctx, campPrefix+"camp:"+id, "spa:"+account).Err()
+}
+
 func (r *Redis) TouchSpare(ctx context.Context, id, account string, now time.Time, window time.Duration) (bool, error) {
 	n, err := touchLua.Run(ctx, r.c, []string{campPrefix + "camp:" + id}, ms(now), ms(now.Add(-window)), account).Int()
 	return n == 1, err
@@ -398,6 +410,15 @@ func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, 
 	}
 	if _, perr := st.Suspend(ctx, *s, now); perr != nil {
 		return false, others, errors.Join(fmt.Errorf("%s sent another campaign while lifted; putting its suspension back failed: %w", s.Key, perr), err)
+	}
+	// The void is in the trail: the suspension put back is recorded
+	// again, a millisecond after it (the void is stamped with the last
+	// suspension's time, at most now; the stores keep milliseconds), so
+	// that it counts toward escalation as it did (review rspare8).
+	ev := AuditEvent{Time: now.Add(time.Millisecond), Account: s.Key, Event: AuditSuspended, By: "milterd", Campaign: id,
+		Detail: "put back after a spare's lift: it sent campaign(s) " + strings.Join(others, " ") + " meanwhile"}
+	if aerr := st.Audit(ctx, ev); aerr != nil {
+		err = errors.Join(err, fmt.Errorf("recording %s's suspension put back: %w", s.Key, aerr))
 	}
 	return false, others, err
 }

@@ -125,7 +125,7 @@ func (e *Engine) begin(ctx context.Context, t *policy.Transaction, key string) (
 		st.inForce = true
 		for _, sig := range spreadSignals {
 			if l := st.lim.Threshold(sig); l > 0 && spread[sig] > l {
-				if err := e.markCrossed(ctx, key, sig, crossedReason(sig, spread[sig], l), susp.Since, now); err != nil {
+				if err := e.markCrossed(ctx, key, sig, crossedReason(sig, spread[sig], l), susp, now); err != nil {
 					e.Log.Warn("a limit crossed while suspended was not recorded; again at the next login", "account", key, "err", err)
 				}
 			}
@@ -393,7 +393,7 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 		}
 		reason := fmt.Sprintf("%d %s within an hour (threshold %d)", n, c.what, c.threshold)
 		if suspended {
-			if err := e.markCrossed(ctx, key, c.signal, reason, time.Time{}, e.Now()); err != nil {
+			if err := e.markCrossed(ctx, key, c.signal, reason, nil, e.Now()); err != nil {
 				return nil, err
 			}
 			continue
@@ -422,7 +422,7 @@ func (e *Engine) undeliverable(ctx context.Context, key string, evs []Undelivera
 			return nil, err
 		}
 		if !created {
-			return nil, e.markCrossed(ctx, key, c.signal, reason, time.Time{}, now)
+			return nil, e.markCrossed(ctx, key, c.signal, reason, nil, now)
 		}
 		e.Log.Warn("account suspended", "account", key, "reason", s.Reason, "until", s.Until)
 		e.Alert.Fire(Alert{Event: "suspended", Account: key, Signal: c.signal, Suspension: &s})

@@ -259,7 +259,7 @@ func (e *Engine) Complaint(ctx context.Context, c Complaint) (bool, *Suspension,
 		return added, nil, err
 	}
 	if !created {
-		return added, nil, e.markCrossed(ctx, c.Account, SignalComplaints, s.Reason, time.Time{}, now)
+		return added, nil, e.markCrossed(ctx, c.Account, SignalComplaints, s.Reason, nil, now)
 	}
 	e.Log.Warn("account suspended", "account", c.Account, "signal", SignalComplaints, "reason", s.Reason, "until", s.Until)
 	e.Alert.Fire(Alert{Event: "suspended", Account: c.Account, Signal: SignalComplaints, Suspension: &s})

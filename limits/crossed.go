@@ -20,15 +20,18 @@ import (
 // not.
 
 // markCrossed records that key crossed signal's limit (reason: the count,
-// as a suspension's reason says it) while suspended (since: when the
-// suspension in force began; zero: read here). Once a clock hour per
+// as a suspension's reason says it) while suspended (susp: the suspension
+// in force; nil: read here). A suspension's own signal counted on (the
+// 11th refused recipient of the message whose 10th suspended it, a
+// client retrying from its networks) is no new evidence: not recorded
+// (review rspare8: an innocent signer kept out). Once a clock hour per
 // account, signal and suspension: claimed in the engine (alerted: a
 // botnet trying a suspended account's credentials crosses it again at
 // each login), then asked of the trail, which decides across hosts, for
 // each process of complaints ingest, and when the bounded claim set has
 // forgotten it (review rspare7: thousands of rows).
-func (e *Engine) markCrossed(ctx context.Context, key, signal, reason string, since, now time.Time) error {
-	if since.IsZero() {
+func (e *Engine) markCrossed(ctx context.Context, key, signal, reason string, susp *Suspension, now time.Time) error {
+	if susp == nil {
 		_, s, err := e.Store.Usage(ctx, key, now)
 		if err != nil {
 			return fmt.Errorf("recording a limit crossed while suspended: %w", err)
@@ -36,8 +39,12 @@ func (e *Engine) markCrossed(ctx context.Context, key, signal, reason string, si
 		if !s.Active(now) {
 			return nil
 		}
-		since = s.Since
+		susp = s
 	}
+	if susp.Signal == signal || slices.Contains(spreadSignals, susp.Signal) && slices.Contains(spreadSignals, signal) {
+		return nil
+	}
+	since := susp.Since
 	hour := now.Truncate(Hour)
 	claim := fmt.Sprintf("crossed\x00%s\x00%s\x00%d\x00%d", signal, key, since.UnixMilli(), hour.Unix())
 	if !e.alerted.claim(claim, hour.Add(Hour), now) {
@@ -61,6 +68,13 @@ func (e *Engine) markCrossed(ctx context.Context, key, signal, reason string, si
 	e.Log.Info("limit crossed while suspended", "account", key, "signal", signal, "reason", reason)
 	return nil
 }
+
+// ClockSlack is how far the clocks of two hosts sharing a store may
+// differ: each within the stores' default max_clock_skew (120 s: Redis'
+// limits.redis, PostgreSQL's outguard.max_clock_skew) of the store's,
+// so twice that of each other. Events two hosts stamped are ordered no
+// finer (review rspare8).
+const ClockSlack = 2 * 120 * time.Second
 
 // CrossedSince is the first limit key crossed while suspended, as milterd
 // counted it (markCrossed), after since (a suspension's start, or the

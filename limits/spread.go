@@ -238,7 +238,7 @@ func (e *Engine) suspendSignal(ctx context.Context, s *Suspension, now time.Time
 	}
 	if !created {
 		if s.Signal != SignalCampaign { // another campaign's own spare decides (OtherUnspared)
-			return s, e.markCrossed(ctx, s.Key, s.Signal, s.Reason, time.Time{}, now)
+			return s, e.markCrossed(ctx, s.Key, s.Signal, s.Reason, nil, now)
 		}
 		return s, nil
 	}

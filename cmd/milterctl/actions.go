@@ -430,7 +430,10 @@ func (a *actions) crossed(ctx context.Context, eng *limits.Engine, id, acct, ope
 	if first.IsZero() {
 		return "", nil
 	}
-	over, err := eng.CrossedSince(ctx, acct, first.Add(-time.Millisecond))
+	// Stamped by the hosts' clocks, which may differ by up to the
+	// skew the stores tolerate (review rspare8: a crossing on a host
+	// behind the suspending one's read as before it).
+	over, err := eng.CrossedSince(ctx, acct, first.Add(-limits.ClockSlack))
 	if err != nil || over == "" {
 		return "", err
 	}
@@ -460,6 +463,9 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 		return nil
 	}
 	if line, err := a.crossed(ctx, eng, id, acct, operator); err != nil || line != "" {
+		if err == nil {
+			err = cs.UnlistSpared(ctx, id, acct) // listed at the spare: its next copy suspends it
+		}
 		return line, err
 	}
 	if !limits.SuspendedFor(s, id) {
