@@ -40,7 +40,7 @@ func establish(t *testing.T, st limits.Store, text string, now time.Time) string
 
 // TestSpareCampaignStores: a spare is recorded once (the first desk's
 // name stays, a second adds its accounts), read back with the campaign
-// and its listed accounts only, ended by unspare with its accounts,
+// and its listed accounts only (one taken off by UnlistSpared), ended by unspare with its accounts,
 // refused for a campaign the store does not hold (nothing recorded), and
 // leaves what the store makes of a copy as it was: a later copy is still
 // Known. CampaignSenders are every sender; LiftCampaign lifts only a
@@ -82,6 +82,20 @@ func TestSpareCampaignStores(t *testing.T) {
 				if ok, err := cs.SparedAccount(ctx, id, acct, now, 15*time.Minute); err != nil || ok != want {
 					t.Errorf("%s spared: %v %v, want %v", acct, ok, err, want)
 				}
+			}
+			// Taken off (a limit crossed found at its lift), and put on
+			// again by a later spare.
+			if err := cs.UnlistSpared(ctx, id, "petition2"); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := cs.SparedAccount(ctx, id, "petition2", now, 15*time.Minute); err != nil || ok {
+				t.Errorf("petition2 spared after UnlistSpared: %v %v", ok, err)
+			}
+			if ok, err := cs.SparedAccount(ctx, id, "petition1", now, 15*time.Minute); err != nil || !ok {
+				t.Errorf("petition1 not spared after petition2's UnlistSpared: %v %v", ok, err)
+			}
+			if err := cs.SpareCampaign(ctx, id, "other", now, []string{"petition2"}); err != nil {
+				t.Fatal(err)
 			}
 			// In force a window after the run's last copy, moved on by
 			// a copy of it (from a sender it does not list too, who is

@@ -19,7 +19,8 @@ import (
 // botnet's logins whose hour straddles the suspension (8 networks before
 // it, 5 after: review rspare6), once per clock hour however many logins;
 // 12 networks are none; bounces straddling the suspension (5 before, 5
-// after), 9 are none; an acknowledgement after the crossing forgets it.
+// after), 9 are none; an acknowledgement after the crossing forgets it;
+// the 11th bounce of an account its 10 suspended is none.
 func TestCrossedWhileSuspended(t *testing.T) {
 	pol, err := limits.NewPolicy(exampleLimits, nil)
 	if err != nil {
@@ -114,6 +115,17 @@ func TestCrossedWhileSuspended(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("bot", t0, "")
+
+			// A suspension's own signal counted on is no crossing: 10
+			// bounces suspend for undeliverable recipients, the 11th
+			// records nothing (review rspare8).
+			bounce("own", 10, 5*time.Minute)
+			_, own, err := st.Usage(ctx, "own", now)
+			if err != nil || own == nil || own.Signal != limits.SignalUndeliverable {
+				t.Fatalf("own not suspended by its bounces: %+v %v", own, err)
+			}
+			bounce("own", 1, 6*time.Minute)
+			check("own", own.Since.Add(-time.Millisecond), "")
 
 			for _, c := range []struct {
 				acct  string
