@@ -486,7 +486,9 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 	case err != nil:
 		return "", err
 	case len(others) > 0:
-		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), nil
+		// Listed at the spare, its judgement having missed them (review
+		// rspare6: Redis' index written apart): its next copy suspends it.
+		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), cs.UnlistSpared(ctx, id, acct)
 	case !lifted:
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), nil
 	}
