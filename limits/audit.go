@@ -40,6 +40,7 @@ const (
 	AuditAlertLost     = "alert lost"     // courier.go gave up an alert after MaxAge
 	AuditSpared        = "spared"         // spared for a campaign: its suspensions for it until then count toward no escalation
 	AuditCrossed       = "crossed"        // a limit crossed while suspended (for something else): what would have suspended it (CrossedSince)
+	AuditPutBack       = "put back"       // a spare's lift undone (PutBack): the suspensions its spared event voided count again
 )
 
 // Escalation makes repeated automatic suspensions permanent: the After-th
@@ -97,12 +98,18 @@ func (e *Engine) autoSuspend(ctx context.Context, s *Suspension, now time.Time) 
 }
 
 // voided reports whether the automatic suspension ev was judged wrong: a
-// spare of its campaign (AuditSpared) recorded at or after it. One after
-// the spare (the spare ended, or the text a new campaign later) counts
-// (review rspare3: a spare voided them all, for good).
+// spare of its campaign (AuditSpared) recorded at or after it, and not
+// undone (AuditPutBack at or after that spare: the lift found the
+// account had sent another campaign, review rspare8, rspare9: every
+// suspension it voided counts again). One after the spare (the spare
+// ended, or the text a new campaign later) counts (review rspare3: a
+// spare voided them all, for good).
 func voided(past []AuditEvent, ev AuditEvent) bool {
 	return ev.Campaign != "" && slices.ContainsFunc(past, func(sp AuditEvent) bool {
-		return sp.Event == AuditSpared && sp.Campaign == ev.Campaign && !sp.Time.Before(ev.Time)
+		return sp.Event == AuditSpared && sp.Campaign == ev.Campaign && !sp.Time.Before(ev.Time) &&
+			!slices.ContainsFunc(past, func(pb AuditEvent) bool {
+				return pb.Event == AuditPutBack && pb.Campaign == ev.Campaign && !pb.Time.Before(sp.Time)
+			})
 	})
 }
 

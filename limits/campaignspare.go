@@ -408,19 +408,32 @@ func LiftSpared(ctx context.Context, st Store, cs CampaignStore, s *Suspension, 
 	if err == nil && len(others) == 0 {
 		return true, nil, nil
 	}
-	if _, perr := st.Suspend(ctx, *s, now); perr != nil {
-		return false, others, errors.Join(fmt.Errorf("%s sent another campaign while lifted; putting its suspension back failed: %w", s.Key, perr), err)
-	}
-	// The void is in the trail: the suspension put back is recorded
-	// again, a millisecond after it (the void is stamped with the last
-	// suspension's time, at most now; the stores keep milliseconds), so
-	// that it counts toward escalation as it did (review rspare8).
-	ev := AuditEvent{Time: now.Add(time.Millisecond), Account: s.Key, Event: AuditSuspended, By: "milterd", Campaign: id,
-		Detail: "put back after a spare's lift: it sent campaign(s) " + strings.Join(others, " ") + " meanwhile"}
-	if aerr := st.Audit(ctx, ev); aerr != nil {
-		err = errors.Join(err, fmt.Errorf("recording %s's suspension put back: %w", s.Key, aerr))
+	if perr := PutBack(ctx, st, s, id, now, "it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"); perr != nil {
+		return false, others, errors.Join(perr, err)
 	}
 	return false, others, err
+}
+
+// PutBack puts s, the suspension for campaign id a spare lifted, back
+// (why: what the lift found), and undoes the spare's void in the trail
+// (AuditPutBack): every suspension for id it voided counts toward
+// escalation again (review rspare9: recorded again as one suspension, two
+// were lost). Stamped after the void, whose time is the last suspension
+// for id (s.Since at the latest), by whichever clock is later: the host
+// putting it back may be behind milterd's (review rspare9).
+func PutBack(ctx context.Context, st Store, s *Suspension, id string, now time.Time, why string) error {
+	if _, err := st.Suspend(ctx, *s, now); err != nil {
+		return fmt.Errorf("%s: putting its suspension back failed: %w", s.Key, err)
+	}
+	at := now
+	if s.Since.After(at) {
+		at = s.Since
+	}
+	ev := AuditEvent{Time: at.Add(time.Millisecond), Account: s.Key, Event: AuditPutBack, By: "milterd", Campaign: id, Detail: "a spare's lift undone: " + why}
+	if err := st.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("recording %s's suspension put back: %w", s.Key, err)
+	}
+	return nil
 }
 
 // CampaignHasSender reports whether account sent campaign id.
@@ -443,7 +456,8 @@ func (r *Redis) CampaignHasSender(ctx context.Context, id, account string) (bool
 
 // VoidCampaign records that account's automatic suspensions for campaign
 // id so far count toward no escalation (voided): an AuditSpared event by
-// by, at the time of the last of them, read from the trail itself, so
+// by, at the time of the last of them (or of a put back after them),
+// read from the trail itself, so
 // that the clock of the host that spares (ahead of milterd's) cannot void
 // a later one (review rspare4). None in the trail: nothing to void.
 func VoidCampaign(ctx context.Context, st Store, account, id, by, host, detail string) error {
@@ -453,7 +467,8 @@ func VoidCampaign(ctx context.Context, st Store, account, id, by, host, detail s
 	}
 	var last time.Time
 	for _, ev := range trail {
-		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) && ev.Time.After(last) {
+		// A put back undoes the voids before it: this one after it.
+		if ev.Campaign == id && (ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) || ev.Event == AuditPutBack) && ev.Time.After(last) {
 			last = ev.Time
 		}
 	}

@@ -330,7 +330,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 			case len(others) > 0:
 				line, err = a.leave(ctx, cs, eng, acct, others, operator)
 			default:
-				if line, err = a.crossed(ctx, eng, id, acct, operator); err == nil && line == "" {
+				if line, err = a.crossed(ctx, eng, ids, acct, operator); err == nil && line == "" {
 					j.spared = append(j.spared, acct)
 				}
 			}
@@ -353,7 +353,7 @@ func (a *actions) SpareCampaign(ctx context.Context, ids []string, queued, opera
 	}
 	for _, j := range all {
 		for _, acct := range j.spared {
-			line, err := a.spareAccount(ctx, cs, eng, j.id, acct, queued, operator)
+			line, err := a.spareAccount(ctx, cs, eng, ids, j.id, acct, queued, operator)
 			if err != nil {
 				failed = append(failed, acct)
 				line = acct + " failed: " + err.Error()
@@ -401,14 +401,16 @@ func (a *actions) leave(ctx context.Context, cs limits.CampaignStore, eng *limit
 	return a.record(ctx, operator, "campaign spare", acct, line+"; it was not suspended, nor ever for "+others[0]+": suspended for it"), nil
 }
 
-// crossed is the line of acct when a limit it crossed while suspended
+// crossed is the line of acct when its evidence since its first
+// suspension for any of ids (spared together, review rspare9) keeps it
+// out of the spare: a limit it crossed while suspended
 // (limits.CrossedSince: a stolen account's botnet logging in, its run's
-// bounces), since its first suspension for id, keeps it out of the spare:
+// bounces), or an automatic suspension for another signal (review
+// rspare9: its own signal counted on is no crossing). Such an account is
 // not listed (its next copy suspends it), its suspension in force kept,
-// and its suspensions for id still counting toward escalation (reviews
-// rspare4 to rspare7: a suspension since then, for anything, does not
-// hide it); "" when none did.
-func (a *actions) crossed(ctx context.Context, eng *limits.Engine, id, acct, operator string) (string, error) {
+// and its suspensions for the campaigns still count toward escalation
+// (reviews rspare4 to rspare9); "" when there is none.
+func (a *actions) crossed(ctx context.Context, eng *limits.Engine, ids []string, acct, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
@@ -419,23 +421,40 @@ func (a *actions) crossed(ctx context.Context, eng *limits.Engine, id, acct, ope
 		return "", err
 	}
 	var first time.Time
-	if limits.SuspendedFor(s, id) {
-		first = s.Since
+	for _, id := range ids {
+		if limits.SuspendedFor(s, id) {
+			first = s.Since
+		}
+	}
+	auto := func(ev limits.AuditEvent) bool {
+		return ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated)
 	}
 	for _, ev := range trail {
-		if ev.Campaign == id && ev.By == "milterd" && (ev.Event == limits.AuditSuspended || ev.Event == limits.AuditEscalated) && (first.IsZero() || ev.Time.Before(first)) {
+		if auto(ev) && slices.Contains(ids, ev.Campaign) && (first.IsZero() || ev.Time.Before(first)) {
 			first = ev.Time
 		}
 	}
 	if first.IsZero() {
 		return "", nil
 	}
-	// Stamped by the hosts' clocks, which may differ by up to the
-	// skew the stores tolerate (review rspare8: a crossing on a host
-	// behind the suspending one's read as before it).
-	over, err := eng.CrossedSince(ctx, acct, first.Add(-limits.ClockSlack))
-	if err != nil || over == "" {
+	// Stamped by the hosts' clocks, which may differ by up to
+	// limits.ClockSlack (review rspare8: a crossing on a host behind the
+	// suspending one's read as before it).
+	since := first.Add(-limits.ClockSlack)
+	over, err := eng.CrossedSince(ctx, acct, since)
+	if err != nil {
 		return "", err
+	}
+	if over == "" {
+		for _, ev := range trail {
+			if auto(ev) && ev.Campaign == "" && ev.Time.After(since) {
+				over = "suspended for " + ev.Detail
+				break
+			}
+		}
+	}
+	if over == "" {
+		return "", nil
 	}
 	line := acct + " not spared: " + over
 	if s.Active(now) {
@@ -450,7 +469,7 @@ func (a *actions) crossed(ctx context.Context, eng *limits.Engine, id, acct, ope
 // far (limits.VoidCampaign) before the lift. A limit crossed since its
 // judgement keeps it out, as at its judgement (review rspare7: the lifts
 // come after every sender is judged).
-func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, id, acct, queued, operator string) (string, error) {
+func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng *limits.Engine, ids []string, id, acct, queued, operator string) (string, error) {
 	now := time.Now()
 	_, s, err := a.st.Usage(ctx, acct, now)
 	if err != nil {
@@ -462,7 +481,7 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 		}
 		return nil
 	}
-	if line, err := a.crossed(ctx, eng, id, acct, operator); err != nil || line != "" {
+	if line, err := a.crossed(ctx, eng, ids, acct, operator); err != nil || line != "" {
 		if err == nil {
 			err = cs.UnlistSpared(ctx, id, acct) // listed at the spare: its next copy suspends it
 		}
@@ -491,6 +510,14 @@ func (a *actions) spareAccount(ctx context.Context, cs limits.CampaignStore, eng
 		return a.record(ctx, operator, "campaign spare", acct, acct+" left as it is: it sent campaign(s) "+strings.Join(others, " ")+" meanwhile"), cs.UnlistSpared(ctx, id, acct)
 	case !lifted:
 		return a.record(ctx, operator, "campaign spare", acct, acct+" not suspended for it any more"), nil
+	}
+	// Judged once more after the lift: a crossing recorded between the
+	// judgement and the lift (review rspare9) puts it back.
+	if line, err := a.crossed(ctx, eng, ids, acct, operator); err != nil || line != "" {
+		if err == nil {
+			err = errors.Join(limits.PutBack(ctx, a.st, s, id, now, "a limit crossed while suspended"), cs.UnlistSpared(ctx, id, acct))
+		}
+		return line, err
 	}
 	outcome := "unsuspended (spared): its next message is not refused as suspended; its other evidence (undeliverable recipients, networks, spam) still counts, toward its next such event" +
 		a.accountAudit(ctx, acct, limits.AuditUnsuspended, operator, "campaign "+id+" spared")

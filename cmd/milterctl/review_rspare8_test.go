@@ -82,8 +82,8 @@ func TestReviewRspare8PutBackAfterVoidForgets(t *testing.T) {
 	}
 	voided := rs7Voided(r, "phisher", res.ID, T)
 	t.Logf("put back (since %s, %s); its petition suspension voided: %v", s.Since.Format(time.DateTime), s.Reason, voided)
-	// (Mended: the void stays, and the suspension put back is recorded
-	// again after it: what counts is asserted below, the escalation.)
+	// (Mended: a put back after the void undoes it: what counts is
+	// asserted below, the escalation.)
 	// The put-back suspension ends (24h); the phisher's next phishing
 	// copy suspends it for the phishing campaign: its 3rd within 30 days.
 	c, err := st.CampaignByID(r.ctx, phish.ID)
@@ -411,13 +411,17 @@ func TestReviewRspare8EngineLiftPutBackVoided(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// (Mended: the void stays, and the suspension put back is recorded
-	// again after it: one automatic suspension for P still counts.)
+	// (Mended: a put back after the void undoes it: the automatic
+	// suspension for P counts.)
 	counting := 0
 	for _, ev := range trail {
 		t.Logf("X's trail: %s %s by %s (campaign %s): %s", ev.Time.Format(time.StampMilli), ev.Event, ev.By, ev.Campaign, ev.Detail)
+		// limits' rule: voided by a spare at or after it, unless a put
+		// back at or after that spare undid it
 		if ev.By == "milterd" && ev.Event == limits.AuditSuspended && ev.Campaign == idP && !slices.ContainsFunc(trail, func(sp limits.AuditEvent) bool {
-			return sp.Event == limits.AuditSpared && sp.Campaign == idP && !sp.Time.Before(ev.Time)
+			return sp.Event == limits.AuditSpared && sp.Campaign == idP && !sp.Time.Before(ev.Time) && !slices.ContainsFunc(trail, func(pb limits.AuditEvent) bool {
+				return pb.Event == limits.AuditPutBack && pb.Campaign == idP && !pb.Time.Before(sp.Time)
+			})
 		}) {
 			counting++
 		}
