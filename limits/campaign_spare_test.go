@@ -317,3 +317,61 @@ func campaignSpared(ctx context.Context, cs limits.CampaignStore, id string) (*l
 	}
 	return c.Spared, nil
 }
+
+// TestPutBackThenSpareAgain: a put back undoes the spare's void (the
+// account's suspension for the campaign counts toward escalation again),
+// and a spare after the put back voids it again, though the void is
+// stamped from the same trail (review rspare9's put back; the second
+// void must not fall at or before it). Escalation after 2 within 30
+// days: the account's next automatic suspension escalates exactly when
+// the campaign's counts.
+func TestPutBackThenSpareAgain(t *testing.T) {
+	for _, spareAgain := range []bool{false, true} {
+		t.Run(fmt.Sprint("spare again ", spareAgain), func(t *testing.T) {
+			ctx := context.Background()
+			st, err := limits.OpenSQLite(filepath.Join(t.TempDir(), "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Now().Truncate(time.Second).Add(-3 * time.Hour)
+			clock := now
+			pol, _ := limits.NewPolicy(limits.Limits{}, nil)
+			eng := &limits.Engine{Store: st, Policy: pol, SuspendFor: limits.Day, Escalate: limits.Escalation{After: 2, Within: 30 * limits.Day},
+				Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock }}
+			id := establish(t, st, "petition", now)
+			c, err := st.CampaignByID(ctx, id)
+			if err != nil || c == nil {
+				t.Fatal(c, err)
+			}
+			s, err := eng.SuspendCampaign(ctx, "petition0", *c, now)
+			if err != nil || s == nil {
+				t.Fatal(s, err)
+			}
+			if err := limits.VoidCampaign(ctx, st, "petition0", id, "desk", "ctl", ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := limits.PutBack(ctx, st, s, id, now, "it sent another campaign meanwhile"); err != nil {
+				t.Fatal(err)
+			}
+			if spareAgain {
+				if err := limits.VoidCampaign(ctx, st, "petition0", id, "desk", "ctl", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := st.Unsuspend(ctx, "petition0", now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			clock = now.Add(2 * time.Hour)
+			other := establish(t, st, "other", clock)
+			oc, _ := st.CampaignByID(ctx, other)
+			next, err := eng.SuspendCampaign(ctx, "petition0", *oc, clock)
+			if err != nil || next == nil {
+				t.Fatal(next, err)
+			}
+			if next.Escalated == spareAgain {
+				t.Errorf("the next automatic suspension escalated %v, want %v: the campaign's suspension, put back then spared again %v, counted wrong", next.Escalated, !spareAgain, spareAgain)
+			}
+		})
+	}
+}

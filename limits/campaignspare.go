@@ -467,9 +467,14 @@ func VoidCampaign(ctx context.Context, st Store, account, id, by, host, detail s
 	}
 	var last time.Time
 	for _, ev := range trail {
-		// A put back undoes the voids before it: this one after it.
-		if ev.Campaign == id && (ev.By == "milterd" && (ev.Event == AuditSuspended || ev.Event == AuditEscalated) || ev.Event == AuditPutBack) && ev.Time.After(last) {
-			last = ev.Time
+		t := ev.Time
+		if ev.Event == AuditPutBack {
+			t = t.Add(time.Millisecond) // a put back undoes the voids at or before it: this one after it
+		} else if ev.By != "milterd" || ev.Event != AuditSuspended && ev.Event != AuditEscalated {
+			continue
+		}
+		if ev.Campaign == id && t.After(last) {
+			last = t
 		}
 	}
 	if last.IsZero() {
