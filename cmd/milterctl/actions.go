@@ -446,8 +446,14 @@ func (a *actions) crossed(ctx context.Context, eng *limits.Engine, ids []string,
 		return "", err
 	}
 	if over == "" {
+		// Not one the desk lifted since (unsuspend acknowledges it,
+		// review rspare10), as CrossedSince reads crossings.
+		acked, err := a.st.Acknowledged(ctx, acct)
+		if err != nil {
+			return "", err
+		}
 		for _, ev := range trail {
-			if auto(ev) && ev.Campaign == "" && ev.Time.After(since) {
+			if auto(ev) && ev.Campaign == "" && ev.Time.After(since) && ev.Time.After(acked) {
 				over = "suspended for " + ev.Detail
 				break
 			}
