@@ -21,7 +21,8 @@ import (
 // lines, on a server whose WAL writer waits 10 s (so that what is only
 // in its buffers really is lost). After recovery every suspension, event
 // and audit line whose call returned is there; the counts are never more
-// than what was admitted (some may be lost: that is the documented cost).
+// than what was admitted, and the calls the crash cut off (one per worker:
+// committed, their reply lost), some may be lost (the documented cost).
 func TestReviewPostgresKilledMidLoad(t *testing.T) {
 	ctx := context.Background()
 	pg := harness.StartPostgres(t, "wal_writer_delay=10000ms")
@@ -30,7 +31,7 @@ func TestReviewPostgresKilledMidLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	const accounts = 16
-	var admitted [accounts]atomic.Int64
+	var admitted, inflight [accounts]atomic.Int64
 	var mu sync.Mutex
 	var suspended []string
 	var events, audits int
@@ -59,6 +60,11 @@ func TestReviewPostgresKilledMidLoad(t *testing.T) {
 			_, ok, _, _, err := st.CommitMessage(ctx, fmt.Sprint("acct", k), limits.Sent{Host: "mx1", QueueID: fmt.Sprint("Q", w, "-", i), Rcpts: []string{"r@remote.test"}, Time: now}, limits.Limits{}, nil, now)
 			if err == nil && ok {
 				admitted[k].Add(1)
+			}
+			if err != nil {
+				// the worker's last call: the crash may have taken its
+				// reply after its commit (seen in CI: one more counted)
+				inflight[k].Add(1)
 			}
 			return err
 		})
@@ -112,8 +118,8 @@ func TestReviewPostgresKilledMidLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := admitted[k].Load()
-		if int64(u.MessagesHour) > a {
-			t.Errorf("acct%d: %d counted after the crash, only %d admitted", k, u.MessagesHour, a)
+		if int64(u.MessagesHour) > a+inflight[k].Load() {
+			t.Errorf("acct%d: %d counted after the crash, only %d admitted (and %d in flight at the crash)", k, u.MessagesHour, a, inflight[k].Load())
 		}
 		lost, total = lost+a-int64(u.MessagesHour), total+a
 	}
